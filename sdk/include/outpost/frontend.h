@@ -1,0 +1,161 @@
+/* outpost/frontend.h — the front-end plugin method table and the store API.
+ *
+ * A front-end serves the cache to clients (IMAP for mail clients, MAPI for
+ * Outlook). It reads through the storage's read methods inside a read
+ * transaction the core opens for it, and makes every change through the
+ * journaled store API below: the core writes the change and its journal entry
+ * in one transaction, and the sync engine replays the journal to the server.
+ * A front-end never writes the storage directly.
+ *
+ * THREADING: front-ends run on threads of their own (start() creates them).
+ * Every store API function may be called from any thread; write calls are
+ * serialised by the core. A read transaction is used by one thread. Keep
+ * read transactions short: copy what you need (UIDs and flags are 16 bytes an
+ * item) and end the transaction before writing to a slow socket.
+ *
+ * OWNERSHIP: as everywhere, memory belongs to the caller unless stated.
+ */
+#ifndef OUTPOST_FRONTEND_H
+#define OUTPOST_FRONTEND_H
+
+#include "abi.h"
+#include "host.h"
+#include "item.h"
+#include "storage.h"
+#include "transport.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Store API (part of the host table for front-ends) ------------------ */
+
+/* How set_flags combines the given flags with the current ones. */
+typedef enum outpost_flag_op {
+    OUTPOST_FLAGS_REPLACE = 0,
+    OUTPOST_FLAGS_ADD = 1,
+    OUTPOST_FLAGS_REMOVE = 2
+} outpost_flag_op;
+
+/* A change notification (for IMAP IDLE, MAPI table notifications). */
+typedef enum outpost_event_kind {
+    OUTPOST_EVENT_FOLDERS = 1,   /* the hierarchy changed */
+    OUTPOST_EVENT_ITEMS = 2,     /* items of folder_id changed (added, flags, expunged) */
+    OUTPOST_EVENT_CONTENT = 3,   /* content of item_id is now cached */
+    OUTPOST_EVENT_STATUS = 4     /* online/offline/auth state changed */
+} outpost_event_kind;
+
+typedef struct outpost_store_event {
+    uint32_t struct_size;
+    uint32_t kind;               /* outpost_event_kind */
+    int64_t folder_id;
+    int64_t item_id;
+    uint64_t highest_modseq;     /* folder's MODSEQ after the change */
+} outpost_store_event;
+
+/* Called on a core thread after the change committed. Must return quickly
+ * (signal your own thread) and must not call the store API. */
+typedef void (*outpost_store_listener)(void *ctx, const outpost_store_event *ev);
+
+struct outpost_store_subscription; /* opaque */
+
+struct outpost_store_api {
+    uint32_t struct_size;
+
+    /* --- reading --- */
+
+    /* The storage's method table: a front-end may call its read methods
+     * (folder_*, item_get, items_*, expunged_since, content_read, prop_get,
+     * meta_get, fts_search if present, cursor_*) on a transaction from
+     * read_begin. Write methods on it fail with BAD_DATA. */
+    const struct outpost_storage_methods *storage;
+    /* The storage plugin's capability flags. */
+    uint64_t storage_caps;
+    /* Opens a read transaction; end it with read_end. */
+    outpost_status (*read_begin)(const struct outpost_host *h, struct outpost_txn **out);
+    void (*read_end)(const struct outpost_host *h, struct outpost_txn *t);
+
+    /* --- item edits (each call is one write transaction with its journal entries) --- */
+
+    /* Changes flags/keywords of n items; modseqs (may be NULL) receives each
+     * item's new MODSEQ. Per-item failures (e.g. GONE) go to item_st when
+     * non-NULL (n entries). */
+    outpost_status (*set_flags)(const struct outpost_host *h, const int64_t *ids, uint32_t n, uint32_t op,
+                                uint32_t flags, const char *keywords, uint64_t *modseqs,
+                                outpost_item_status *item_st);
+    /* Moves n items to folder `to`; new_uids (may be NULL) receives their new UIDs. */
+    outpost_status (*move)(const struct outpost_host *h, const int64_t *ids, uint32_t n, int64_t to,
+                           uint32_t *new_uids, outpost_item_status *item_st);
+    /* Copies n items to folder `to`; new_ids / new_uids may be NULL. */
+    outpost_status (*copy)(const struct outpost_host *h, const int64_t *ids, uint32_t n, int64_t to,
+                           int64_t *new_ids, uint32_t *new_uids, outpost_item_status *item_st);
+    /* Deletes n items: to the server's Deleted Items unless `permanent` or
+     * the configuration says permanent deletion. */
+    outpost_status (*remove)(const struct outpost_host *h, const int64_t *ids, uint32_t n, int permanent,
+                             outpost_item_status *item_st);
+    /* Creates an item in `folder` from content in its kind's format (MIME,
+     * iCalendar, vCard); the core computes the summary. internal_date 0 = now. */
+    outpost_status (*append)(const struct outpost_host *h, int64_t folder, struct outpost_reader *content,
+                             uint32_t flags, const char *keywords, int64_t internal_date,
+                             int64_t *new_id, uint32_t *new_uid);
+    /* Replaces an item's content (calendar/contact/task/note edits). */
+    outpost_status (*update)(const struct outpost_host *h, int64_t id, struct outpost_reader *content);
+
+    /* --- folder edits --- */
+
+    outpost_status (*folder_create)(const struct outpost_host *h, int64_t parent, const char *name,
+                                    uint32_t kind, int64_t *new_id);
+    /* Renames and/or moves (new_parent -1: keep the parent). */
+    outpost_status (*folder_rename)(const struct outpost_host *h, int64_t id, int64_t new_parent,
+                                    const char *name);
+    outpost_status (*folder_delete)(const struct outpost_host *h, int64_t id);
+    outpost_status (*folder_subscribe)(const struct outpost_host *h, int64_t id, int on);
+
+    /* --- sync engine services --- */
+
+    /* Makes sure item `id` has its full content cached, fetching it through
+     * the on-demand worker (never queued behind a sync batch). Waits at most
+     * timeout_ms. OK when cached; TEMP "offline" when the server cannot be
+     * reached (IMAP answers [UNAVAILABLE]). */
+    outpost_status (*request_content)(const struct outpost_host *h, int64_t id, uint32_t timeout_ms);
+    /* Hint: a client has folder `id` open (open=1) or closed it (open=0); an
+     * open folder syncs first. */
+    void (*folder_open_hint)(const struct outpost_host *h, int64_t id, int open);
+    /* Subscribes to change notifications; *out releases with unsubscribe. */
+    outpost_status (*subscribe)(const struct outpost_host *h, outpost_store_listener fn, void *ctx,
+                                struct outpost_store_subscription **out);
+    void (*unsubscribe)(const struct outpost_host *h, struct outpost_store_subscription *s);
+    /* Non-zero while the server is reachable and authenticated. */
+    int (*online)(const struct outpost_host *h);
+};
+
+/* ---- Front-end method table ------------------------------------------- */
+
+/* Capability flags (struct outpost_plugin.caps). */
+#define OUTPOST_FRONTEND_CAP_RELOAD (1ull << 0) /* reload() keeps client connections */
+
+struct outpost_frontend; /* an instance, opaque */
+
+struct outpost_frontend_methods {
+    uint32_t struct_size;
+    /* Reads its section through host and validates it (e.g. refuses a
+     * non-loopback listen address without TLS); no I/O. */
+    outpost_status (*create)(const struct outpost_host *host, struct outpost_frontend **out);
+    /* Binds and starts serving on threads of its own; returns once listening.
+     * A bind failure is FATAL with the address in the message. */
+    outpost_status (*start)(struct outpost_frontend *f);
+    /* Stops accepting, closes client connections, joins its threads. */
+    outpost_status (*stop)(struct outpost_frontend *f);
+    void (*destroy)(struct outpost_frontend *f);
+    /* Optional (may be NULL): applies a reloaded config section (SIGHUP)
+     * without dropping clients where possible. */
+    outpost_status (*reload)(struct outpost_frontend *f, const struct outpost_host *host);
+};
+
+#define OUTPOST_FRONTEND_METHODS_V1_0_SIZE sizeof(struct outpost_frontend_methods)
+#define OUTPOST_STORE_API_V1_0_SIZE sizeof(struct outpost_store_api)
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* OUTPOST_FRONTEND_H */
