@@ -13,10 +13,11 @@
  * The sync state names the two snapshot generations and the position of both
  * files and of the listing after the last committed page, so a pass resumes
  * where the engine last committed (the new snapshot is cut back to the
- * committed length). Memory is bounded by the page: a page is the next
- * page_size unique names after the last one, chosen by one scan of cur/ and
- * new/ that keeps only the page_size smallest — O(entries) time per page,
- * which suits an example; a real server gives ordered listings instead.
+ * committed length). Memory is bounded by the page size: each scan of cur/
+ * and new/ keeps only the page_size smallest unique names after the last one
+ * handled, and a page for the engine closes after page_size changes (or at
+ * the end). That costs a directory scan per page_size names — fine for an
+ * example; a real server hands out ordered listings instead.
  */
 #include "maildir.h"
 
@@ -269,14 +270,16 @@ static int md_record(struct md_run *r, const char *key, size_t klen, uint32_t fl
     return fprintf(r->out, "%.*s\t%u\n", (int)klen, key, (unsigned)flags) < 0 ? EIO : 0;
 }
 
-/* Handles up to page->cap unique names after ps->last; sets *done when the
- * directory and the old snapshot are both exhausted. */
-static outpost_status md_page_run(struct md_run *r, struct md_pass *ps, int *done)
+/* Handles the unique names of the selected page (all of them, or up to the
+ * one that makes `budget` reported changes), advancing ps; adds the changes
+ * reported to *reported and sets *done when the directory and the old
+ * snapshot are both exhausted. */
+static outpost_status md_page_run(struct md_run *r, struct md_pass *ps, size_t budget, size_t *reported, int *done)
 {
     struct outpost_transport *t = r->t;
-    size_t si = 0, processed = 0;
+    size_t si = 0, processed = 0, changes = 0;
     outpost_status s = outpost_ok();
-    while (processed < r->page.cap && s.code == OUTPOST_OK) {
+    while (processed < r->page.cap && changes < budget && s.code == OUTPOST_OK) {
         const struct md_entry *e = si < r->page.n ? &r->page.v[si] : NULL;
         if (e == NULL && !r->old.have)
             break;
@@ -286,16 +289,21 @@ static outpost_status md_page_run(struct md_run *r, struct md_pass *ps, int *don
         int err = 0;
         if (c < 0) {
             s = md_emit_message(t, r->dirs[e->sub], e->name, OUTPOST_CHANGE_ADD, r->with_content, r->sink);
-            if (s.code == OUTPOST_GONE)
+            if (s.code == OUTPOST_GONE) {
                 s = outpost_ok(); /* renamed or removed meanwhile: the next pass sees it */
-            else if (s.code == OUTPOST_OK)
+            } else if (s.code == OUTPOST_OK) {
+                changes++;
                 err = md_record(r, key, klen, md_flags_of_name(e->name));
+            }
         } else if (c > 0) {
             s = md_report(r, OUTPOST_CHANGE_DELETE, key, klen, r->old.flags);
+            changes++;
         } else {
             uint32_t flags = md_flags_of_name(e->name);
-            if (flags != r->old.flags)
+            if (flags != r->old.flags) {
                 s = md_report(r, OUTPOST_CHANGE_FLAGS, key, klen, flags);
+                changes++;
+            }
             if (s.code == OUTPOST_OK)
                 err = md_record(r, key, klen, flags);
         }
@@ -318,6 +326,7 @@ static outpost_status md_page_run(struct md_run *r, struct md_pass *ps, int *don
     }
     /* A full page may have left names in the directory beyond its last one. */
     *done = si == r->page.n && r->page.n < r->page.cap && !r->old.have;
+    *reported += changes;
     return s;
 }
 
@@ -383,7 +392,11 @@ outpost_status md_sync_folder(struct outpost_transport *t, const outpost_folder 
     if (s.code == OUTPOST_OK)
         s = md_old_next(t, &r.old);
 
+    /* A page for the engine is page_size reported changes (or the end); a
+     * scan selects page_size names, which may all be unchanged, so several
+     * scans may make one page. */
     int done = 0;
+    size_t pending = 0;
     while (s.code == OUTPOST_OK && !done) {
         if (t->host->cancelled(t->host)) {
             s = md_fail(t, OUTPOST_TEMP, "maildir: cancelled");
@@ -392,9 +405,12 @@ outpost_status md_sync_folder(struct outpost_transport *t, const outpost_folder 
         md_page_clear(&r.page);
         s = md_page_select(t, r.dirs, ps.last, &r.page);
         if (s.code == OUTPOST_OK)
-            s = md_page_run(&r, &ps, &done);
+            s = md_page_run(&r, &ps, r.page.cap - pending, &pending, &done);
         if (s.code != OUTPOST_OK)
             break;
+        if (!done && pending < r.page.cap)
+            continue;
+        pending = 0;
         /* The snapshot must be on disk before the state that counts on it. */
         long pos = ftell(r.out);
         int err = pos < 0 ? errno : md_sync_file(r.out);
