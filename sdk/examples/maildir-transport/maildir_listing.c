@@ -262,6 +262,7 @@ static outpost_status md_report(struct md_run *r, uint32_t change, const char *k
     it.kind = OUTPOST_ITEM_MAIL;
     it.remote_id = rid;
     it.flags = flags;
+    /* cppcheck-suppress returnDanglingLifetime ; a sink's message is the sink's, not `it` */
     return r->sink->item(r->sink->ctx, change, &it);
 }
 
@@ -345,6 +346,7 @@ outpost_status md_sync_folder(struct outpost_transport *t, const outpost_folder 
 
     struct md_pass ps;
     struct md_run r;
+    memset(&ps, 0, sizeof ps);
     memset(&r, 0, sizeof r);
     r.t = t;
     r.sink = sink;
