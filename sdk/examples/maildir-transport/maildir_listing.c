@@ -143,6 +143,8 @@ static outpost_status md_page_select(struct outpost_transport *t, const char *co
 /* <data_dir>/maildir-<hash of tree and folder>.<gen> */
 static char *md_snapshot_path(const struct outpost_transport *t, const char *rid, uint64_t gen)
 {
+    if (rid == NULL)
+        return NULL;
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
     for (const char *s = t->root; *s != '\0'; s++)
         h = (h ^ (unsigned char)*s) * 1099511628211ull;
