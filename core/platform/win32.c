@@ -495,13 +495,13 @@ char *op_user_runtime_dir(void)
     DWORD n = GetTempPathW(sizeof tmp / sizeof *tmp, tmp);
     if (n == 0 || n > MAX_PATH)
         return NULL;
-    char *t = to_utf8(tmp);
+    char *t = to_utf8(tmp); /* GetTempPathW ends it with a backslash */
     if (!t)
         return NULL;
-    size_t len = strlen(t) + 16;
+    size_t len = strlen(t) + sizeof "\\outpost";
     char *dir = malloc(len);
     if (dir)
-        snprintf(dir, len, "%s%soutpost", t, len > 16 && is_sep(t[strlen(t) - 1]) ? "" : "\\");
+        snprintf(dir, len, "%s%soutpost", t, *t && is_sep(t[strlen(t) - 1]) ? "" : "\\");
     free(t);
     char err[256];
     if (dir && op_mkdir_p(dir, 0700, err, sizeof err) != 0) {

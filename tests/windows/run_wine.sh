@@ -46,6 +46,9 @@ if command -v flock >/dev/null 2>&1; then
 fi
 
 # ---- cross build ---------------------------------------------------------------
+# The native build's compiler and flags (CC=clang, CFLAGS=-fsanitize=...) are not
+# for mingw-w64: the toolchain file picks the compiler.
+unset CC CFLAGS CPPFLAGS LDFLAGS
 t=$(now)
 if [ ! -f "$cross/CMakeCache.txt" ]; then
     cmake -S "$src" -B "$cross" -DCMAKE_TOOLCHAIN_FILE="$src/cmake/mingw-w64-x86_64.cmake" \
