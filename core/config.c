@@ -223,7 +223,8 @@ void outpost_config_each(const struct outpost_config *c,
 /* ---- parsing ---- */
 
 struct reader {
-    FILE *f;
+    FILE *f;             /* file source, or */
+    const char *text;    /* string source */
     struct outpost_config *c;
 };
 
@@ -231,7 +232,19 @@ struct reader {
 static char *read_line(char *buf, int size, void *stream)
 {
     struct reader *r = stream;
-    char *s = fgets(buf, size, r->f);
+    char *s = NULL;
+    if (r->f) {
+        s = fgets(buf, size, r->f);
+    } else if (*r->text && size > 1) {
+        const char *e = strchr(r->text, '\n');
+        size_t n = e ? (size_t)(e - r->text) + 1 : strlen(r->text);
+        if (n > (size_t)size - 1)
+            n = (size_t)size - 1;
+        memcpy(buf, r->text, n);
+        buf[n] = '\0';
+        r->text += n;
+        s = buf;
+    }
     if (s)
         r->c->line++;
     return s;
@@ -241,8 +254,36 @@ static int on_value(void *user, const char *section, const char *name, const cha
 {
     struct outpost_config *c = user;
     if (!*section)
-        return 0; /* key outside any section: reported by validate? inih gives line: treat as error */
+        return 0; /* a key before any [section] is a syntax error at this line */
     return add_entry(c, section, name, value ? value : "", c->line) == 0;
+}
+
+static int parse(struct reader *r, const char *name, char *err, size_t errlen)
+{
+    int rc = ini_parse_stream(read_line, r, on_value, r->c);
+    if (rc > 0)
+        snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", name, rc);
+    else if (rc < 0)
+        snprintf(err, errlen, "cannot parse config %s", name);
+    return rc == 0 ? 0 : -1;
+}
+
+int outpost_config_parse_text(const char *text, const char *name, struct outpost_config **out, char *err,
+                              size_t errlen)
+{
+    *out = NULL;
+    struct outpost_config *c = outpost_config_new(name);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    struct reader r = { NULL, text, c };
+    if (parse(&r, name, err, errlen) != 0) {
+        outpost_config_free(c);
+        return -1;
+    }
+    *out = c;
+    return 0;
 }
 
 int outpost_config_load(const char *path, int missing_ok, struct outpost_config **out, char *err, size_t errlen)
@@ -264,14 +305,10 @@ int outpost_config_load(const char *path, int missing_ok, struct outpost_config 
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    struct reader r = { f, c };
-    int rc = ini_parse_stream(read_line, &r, on_value, c);
+    struct reader r = { f, NULL, c };
+    int rc = parse(&r, path, err, errlen);
     fclose(f);
     if (rc != 0) {
-        if (rc > 0)
-            snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", path, rc);
-        else
-            snprintf(err, errlen, "cannot parse config %s", path);
         outpost_config_free(c);
         return -1;
     }

@@ -19,6 +19,9 @@ struct outpost_config;
  * an empty config is returned. A syntax error names file:line. */
 int outpost_config_load(const char *path, int missing_ok, struct outpost_config **out, char *err,
                         size_t errlen);
+/* Parses INI text held in memory; `name` stands for the file in messages. */
+int outpost_config_parse_text(const char *text, const char *name, struct outpost_config **out, char *err,
+                              size_t errlen);
 /* An empty config (for tests and `init`). */
 struct outpost_config *outpost_config_new(const char *path);
 void outpost_config_free(struct outpost_config *c);

@@ -7,6 +7,9 @@
 #include <outpost/abi.h>
 #include <outpost/storage.h>
 
+#ifdef BAD_NO_ENTRY
+OUTPOST_EXPORT int not_the_entry_symbol(void) { return 42; }
+#else
 static outpost_status create(const struct outpost_host *h, struct outpost_storage **out)
 {
     (void)h;
@@ -24,7 +27,6 @@ static const struct {
 static const struct outpost_storage_methods methods = { .struct_size = sizeof methods, .create = create };
 #endif
 
-#ifndef BAD_NO_ENTRY
 static const struct outpost_plugin plugin = {
 #ifdef BAD_DESCRIPTOR
     .struct_size = 8,
@@ -54,6 +56,4 @@ static const struct outpost_plugin plugin = {
 };
 
 OUTPOST_EXPORT const struct outpost_plugin *outpost_plugin_entry(void) { return &plugin; }
-#else
-OUTPOST_EXPORT int not_the_entry_symbol(void) { return 42; }
 #endif
