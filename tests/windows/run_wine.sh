@@ -49,6 +49,8 @@ fi
 # The native build's compiler and flags (CC=clang, CFLAGS=-fsanitize=...) are not
 # for mingw-w64: the toolchain file picks the compiler.
 unset CC CFLAGS CPPFLAGS LDFLAGS
+# Under `make check`, ctest inherits make's jobserver, which is not ours.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 t=$(now)
 if [ ! -f "$cross/CMakeCache.txt" ]; then
     cmake -S "$src" -B "$cross" -DCMAKE_TOOLCHAIN_FILE="$src/cmake/mingw-w64-x86_64.cmake" \
