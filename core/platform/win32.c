@@ -168,7 +168,9 @@ static DWORD file_attributes(const char *path)
 {
     wchar_t *w = to_wide(path);
     DWORD a = w ? GetFileAttributesW(w) : INVALID_FILE_ATTRIBUTES;
+    DWORD code = w ? GetLastError() : ERROR_NO_UNICODE_TRANSLATION;
     free(w);
+    SetLastError(code); /* for the caller's error message */
     return a;
 }
 
