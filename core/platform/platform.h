@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,7 +58,6 @@ char *op_self_exe(void);
  * remote drive and 0 otherwise, and *mounts NULL. 0 on success. */
 int op_fs_info(const char *path, unsigned long *magic, char **mounts, char *err, size_t errlen);
 /* Opens a file for writing, created/truncated with owner-only permissions. */
-#include <stdio.h>
 FILE *op_fopen_private(const char *path);
 /* Canonical absolute path (symlinks resolved), malloc'd, NULL if it fails. */
 char *op_realpath(const char *path);

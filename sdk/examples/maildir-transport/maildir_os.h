@@ -1,7 +1,7 @@
 /* maildir_os.h — the few OS calls the maildir transport needs.
  *
  * Everything that is not standard C lives behind this header, implemented
- * once per OS (maildir_os_posix.c; a maildir_os_win32.c would sit beside it).
+ * once per OS (maildir_os_posix.c, maildir_os_win32.c).
  * Functions return 0 on success or an errno value; none of them logs.
  */
 #ifndef MAILDIR_OS_H
