@@ -166,3 +166,5 @@ void outpost_core_host_free(struct outpost_host *h)
 void outpost_core_host_cancel(struct outpost_host *h, int cancelled) { atomic_store(&ch(h)->cancelled, cancelled); }
 
 void outpost_core_host_set_store(struct outpost_host *h, const struct outpost_store_api *store) { h->store = store; }
+
+void outpost_core_host_set_config(struct outpost_host *h, const struct outpost_config *cfg) { ch(h)->cfg = cfg; }

@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <wchar.h>
 
 #include "platform.h"
@@ -680,6 +681,44 @@ void op_sleep_ms(int64_t ms)
 /* ---- processes and environment ---- */
 
 /* Values are in the ANSI code page (see docs/windows.md). */
+void op_format_utc(int64_t ms, const char *fmt, char *buf, size_t len)
+{
+    __time64_t t = (__time64_t)(ms / 1000);
+    struct tm tm;
+    if (_gmtime64_s(&tm, &t) != 0 || !strftime(buf, len, fmt, &tm)) {
+        if (len)
+            buf[0] = '\0';
+    }
+}
+
+/* Console control events stand in for signals: Ctrl+C, Ctrl+Break, closing
+ * the console, log-off and shutdown all mean "stop". There is no SIGHUP. */
+static struct {
+    void (*fn)(void *, int);
+    void *ctx;
+} sig_state;
+
+static BOOL WINAPI console_handler(DWORD type)
+{
+    (void)type;
+    if (sig_state.fn)
+        sig_state.fn(sig_state.ctx, OP_SIG_STOP);
+    return TRUE;
+}
+
+int op_signals_start(void (*fn)(void *ctx, int what), void *ctx)
+{
+    sig_state.fn = fn;
+    sig_state.ctx = ctx;
+    return SetConsoleCtrlHandler(console_handler, TRUE) ? 0 : -1;
+}
+
+void op_signals_stop(void)
+{
+    SetConsoleCtrlHandler(console_handler, FALSE);
+    sig_state.fn = NULL;
+}
+
 const char *op_getenv(const char *name) { return getenv(name); }
 int op_isatty_stderr(void) { return _isatty(2); }
 int op_isatty_stdout(void) { return _isatty(1); }

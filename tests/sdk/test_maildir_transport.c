@@ -364,7 +364,9 @@ static outpost_status sink_item_failed(void *ctx, uint32_t index, outpost_status
 static struct outpost_sync_sink make_sink(struct recorder *r)
 {
     struct outpost_sync_sink s = {
-        sizeof s, r, sink_folder, sink_item, sink_moved, sink_content, sink_content_end, sink_commit, sink_item_failed,
+        .struct_size = sizeof s, .ctx = r, .folder = sink_folder, .item = sink_item, .item_moved = sink_moved,
+        .content = sink_content, .content_end = sink_content_end, .commit = sink_commit,
+        .item_failed = sink_item_failed, /* progress is optional */
     };
     return s;
 }
