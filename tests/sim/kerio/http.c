@@ -166,8 +166,12 @@ static enum MHD_Result handle_download(struct sim *sim, struct MHD_Connection *c
 		return send_body(conn, 500, xstrdup("Internal Server Error\n"), 22, "text/plain", NULL);
 	if (fh.active[F_SESSION_EXPIRED])
 		sessions_expire_all(sim->sessions);
-	if (!authorised(sim, conn, 0))
-		return error_reply(sim, conn, -32001, "Session expired.");
+	if (!authorised(sim, conn, 0)) {
+		/* Not a JSON-RPC endpoint: refuse with a real HTTP status (README). */
+		char *body = rpc_error_body(NULL, -32001, "Session expired.", NULL);
+		return send_body(conn, 401, body, strlen(body), "application/json; charset=utf-8",
+				 NULL);
+	}
 	struct download *d = attach_download_open(sim, url + 33);
 	if (!d)
 		return send_body(conn, 404, xstrdup("Not Found\n"), 10, "text/plain", NULL);

@@ -35,6 +35,14 @@ static int resolve_attachments(struct sim_store *s, json_t *in, json_t **out, ch
 		int64_t size = 0;
 		snprintf(part, sizeof part, "0-%zu", i + 1);
 		struct sim_blob *b = id ? store_blob_get(s, id) : NULL;
+		const char *have = json_string_value(json_object_get(a, "x-src"));
+		if (have) {
+			/* Already resolved: a stored mail's own attachments (sending a draft). */
+			json_t *copy = json_deep_copy(a);
+			json_object_set_new(copy, "id", json_string(part));
+			json_array_append_new(res, copy);
+			continue;
+		}
 		if (b) {
 			snprintf(src, sizeof src, "blob:%s", b->id);
 			size = (int64_t)b->len;
@@ -103,6 +111,36 @@ static void number_parts(json_t *parts, int has_attachments)
 	}
 }
 
+static json_t *email_norm(json_t *e)
+{
+	const char *name = json_string_value(json_object_get(e, "name"));
+	const char *addr = json_string_value(json_object_get(e, "address"));
+	const char *cid = json_string_value(json_object_get(e, "contactId"));
+	return json_pack("{s:s, s:s, s:s}", "name", name ? name : "", "address", addr ? addr : "",
+			 "contactId", cid ? cid : "");
+}
+
+/* Kerio's Email members always carry name, address and contactId. */
+static json_t *normalise_mail_member(const char *key, json_t *v)
+{
+	static const char *const one[] = {"from", "sender", "notificationTo", NULL};
+	static const char *const many[] = {"to", "cc", "bcc", "replyTo", NULL};
+	for (int i = 0; one[i]; i++)
+		if (!strcmp(key, one[i]) && json_is_object(v))
+			return email_norm(v);
+	for (int i = 0; many[i]; i++)
+		if (!strcmp(key, many[i]) && json_is_array(v)) {
+			json_t *out = json_array();
+			size_t j;
+			json_t *e;
+			json_array_foreach(v, j, e)
+				if (json_is_object(e))
+					json_array_append_new(out, email_norm(e));
+			return out;
+		}
+	return json_deep_copy(v);
+}
+
 /* Copies the writable members of `in` into `data`; mail flags into *flags. */
 static int apply_members(struct sim_store *s, enum sim_kind kind, json_t *data, json_t *in,
 			 uint32_t *flags, int *content_changed, char *msg)
@@ -147,9 +185,12 @@ static int apply_members(struct sim_store *s, enum sim_kind kind, json_t *data, 
 		}
 		if (item_member_readonly(kind, key) || !json_object_get(data, key))
 			continue; /* unknown members are ignored, as Kerio's JSON binding does */
-		if (!json_equal(json_object_get(data, key), v)) {
-			json_object_set_new(data, key, json_deep_copy(v));
+		json_t *nv = kind == KIND_MAIL ? normalise_mail_member(key, v) : json_deep_copy(v);
+		if (!json_equal(json_object_get(data, key), nv)) {
+			json_object_set_new(data, key, nv);
 			*content_changed = 1;
+		} else {
+			json_decref(nv);
 		}
 	}
 	if (kind == KIND_MAIL) {
