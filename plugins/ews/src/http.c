@@ -287,8 +287,7 @@ outpost_status ews_autodiscover(struct ews *e)
             memcpy(url, cand[i], sizeof url);
             for (int uhop = 0; uhop < 3; uhop++) {
                 FILE *f = NULL;
-                long http;
-                outpost_status st = post_once(e, url, eb_str(&req), req.len, &f, &http);
+                outpost_status st = ews_post(e, url, eb_str(&req), req.len, &f);
                 if (st.code != OUTPOST_OK) {
                     last = st;
                     break;

@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <libxml/parser.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -372,14 +373,6 @@ static int http_start(struct sim *s)
 	return 0;
 }
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
 int main(int argc, char **argv)
 {
 	struct sim s;
@@ -415,11 +408,12 @@ int main(int argc, char **argv)
 		s.secret &= ~1ull;
 		gen_account(&s);
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	/* SIGTERM/SIGINT stay blocked in every thread (MHD's inherit the mask); main waits for them */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (http_start(&s))
 		return 1;
@@ -432,8 +426,9 @@ int main(int argc, char **argv)
 	}
 	printf("READY https://127.0.0.1:%d\n", s.port);
 	fflush(stdout);
-	while (!stop_requested)
-		pause();
+	int sig = 0;
+	while (sigwait(&stop, &sig) != 0)
+		;
 	MHD_stop_daemon(s.daemon);
 	int rc = 0;
 	if (s.cfg.state_file && state_save(&s, s.cfg.state_file)) {

@@ -137,7 +137,7 @@ void op_sync_folder_hierarchy(struct sim *s, xmlNodePtr req, struct reply *r)
 		if (!store_folder_is_under(s, f, root))
 			continue;
 		if (sl->state == SLOT_TOMB) {
-			if (sl->created_cn > w) {
+			if (sl->created_cn <= w) {
 				char id[128], ck[128];
 				id_folder(s, f->idx, id, sizeof id);
 				id_changekey(s, 'K', sl->dead_ck, ck, sizeof ck);

@@ -282,24 +282,36 @@ void soap_handle(struct sim *s, const char *body, size_t len, struct reply *r, s
 		return;
 	}
 	r->op = ops[k].name;
+	/* injected per-request errors come once per input item, as Exchange answers batches */
+	int nin = 0;
+	static const char *const lists[] = {"ItemIds", "FolderIds", "ItemChanges", "FolderChanges", "Items", "Folders"};
+	for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
+		for (xmlNodePtr n = x_child(x_child(req, NS_M, lists[i]), NS_T, NULL); n; n = x_next(n, NS_T, NULL))
+			nin++;
+	if (nin < 1)
+		nin = 1;
 	envelope_begin(&r->body);
 	buf_printf(&r->body, "<m:%sResponse xmlns:m=\"" NS_M "\" xmlns:t=\"" NS_T "\"><m:ResponseMessages>",
 		   r->op);
 	if (hit->active[F_BUSY]) {
-		msg_error(r, "ErrorServerBusy",
-			  "The server cannot service this request right now. Try again later., This operation "
-			  "exceeds the throttling budget for policy part 'ConcurrentSyncCalls', policy value '5',  "
-			  "Budget type: 'Ews'.",
-			  hit->backoff_ms,
-			  !strcmp(r->op, "SyncFolderItems") ? "<m:SyncState/><m:IncludesLastItemInRange>true</m:IncludesLastItemInRange>"
-			  : !strcmp(r->op, "SyncFolderHierarchy") ? "<m:SyncState/><m:IncludesLastFolderInRange>true</m:IncludesLastFolderInRange>"
-								 : NULL);
+		static const char busy[] =
+			"The server cannot service this request right now. Try again later., This operation "
+			"exceeds the throttling budget for policy part 'ConcurrentSyncCalls', policy value '5',  "
+			"Budget type: 'Ews'.";
+		const char *extra = !strcmp(r->op, "SyncFolderItems")
+					    ? "<m:SyncState/><m:IncludesLastItemInRange>true</m:IncludesLastItemInRange>"
+				    : !strcmp(r->op, "SyncFolderHierarchy")
+					    ? "<m:SyncState/><m:IncludesLastFolderInRange>true</m:IncludesLastFolderInRange>"
+					    : NULL;
+		for (int i = 0; i < nin; i++)
+			msg_error(r, "ErrorServerBusy", busy, hit->backoff_ms, extra);
 	} else if (hit->active[F_SYNC_INVALID] && !strncmp(r->op, "Sync", 4)) {
 		msg_error(r, "ErrorInvalidSyncStateData", NULL, 0,
 			  !strcmp(r->op, "SyncFolderItems") ? "<m:SyncState/><m:IncludesLastItemInRange>true</m:IncludesLastItemInRange>"
 							    : "<m:SyncState/><m:IncludesLastFolderInRange>true</m:IncludesLastFolderInRange>");
 	} else if (hit->active[F_ERROR]) {
-		msg_error(r, hit->code, NULL, 0, NULL);
+		for (int i = 0; i < nin; i++)
+			msg_error(r, hit->code, NULL, 0, NULL);
 	} else {
 		pthread_mutex_lock(&s->mu);
 		ops[k].fn(s, req, r);
