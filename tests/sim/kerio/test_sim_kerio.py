@@ -548,6 +548,14 @@ def t_control(args):
         c = Client(sim)
         c.login()
         fs = c.folders()
+        # The API's fast mail writer and the state dump's jansson path must agree exactly.
+        by_id = {m["id"]: m for m in mails}
+        got = c.call("Mails.getById", {"ids": list(by_id)})["result"]
+        check(len(got) == len(by_id) and all(g == by_id[g["id"]] for g in got),
+              "Mails.getById equals the state dump for every mail")
+        lst = c.call("Mails.get", {"folderIds": [], "query": {"limit": -1}})["list"]
+        check(all(m == {k: v for k, v in by_id[m["id"]].items() if k != "displayableParts"} for m in lst),
+              "Mails.get (all fields) equals the state dump minus bodies")
         ids = [m["id"] for m in c.call("Mails.get", {"folderIds": [fs["Inbox"]["id"]], "query": {"limit": 5}})["list"]]
         sim.control("POST", "counters/reset", {})
         c.call("Mails.set", {"mails": [{"id": i, "isFlagged": True} for i in ids]})
