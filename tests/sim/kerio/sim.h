@@ -26,6 +26,7 @@ enum {
 };
 
 struct sim_item;
+struct gen_corpus;
 
 struct sim_folder {
 	int idx;                 /* position in store.folders; never reused */
@@ -96,7 +97,6 @@ struct sim_config {
 	long n_mail, n_event, n_contact, n_task, n_note;
 	int session_idle;        /* seconds */
 	int error_status_idl;    /* 1: JSON-RPC errors with the IDL's HTTP status (500/404) */
-	int threads;             /* unused with thread-per-connection; kept for the CLI */
 	int64_t base_time;       /* "now" of the generated account */
 	int quiet;
 };
@@ -111,6 +111,8 @@ struct sim_poller {
 struct sim_store {
 	pthread_rwlock_t lock;
 	const struct sim_config *cfg;
+	struct gen_corpus *corpus; /* immutable text for generated bodies */
+	char raw_tag[40];        /* marks pre-written JSON in replies (jsonout.h) */
 	char user_local[128], user_domain[128], user_addr[300];
 	struct sim_folder **folders;
 	size_t nfolders, folders_cap;
