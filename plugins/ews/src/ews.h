@@ -175,6 +175,8 @@ outpost_status ews_find(struct ews *e, const char *folder_id, uint32_t kind, con
 /* GetFolder on the distinguished folders: learns root_id and special[]. */
 outpost_status ews_learn_folders(struct ews *e);
 
-/* The change sink of the GetItem stage, shared by sync_folder and fetch: emits one parsed
- * item (and its content) to the engine's sink. */
+/* For the fuzz target: runs every reply parser over `f` (hierarchy page, items page, one-id
+ * reply, GetItem batch) and hands the items it finds, converted, to `sink`. */
+outpost_status ews_parse_any(struct ews *e, FILE *f, const struct outpost_sync_sink *sink);
+
 #endif

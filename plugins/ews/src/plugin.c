@@ -10,16 +10,6 @@
 
 #include "ews.h"
 
-outpost_status ews_status(struct ews *e, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-    va_end(ap);
-    outpost_status st = {code, 0, code == OUTPOST_OK ? NULL : e->msg};
-    return st;
-}
-
 static const outpost_config_key config_keys[] = {
     {"url", OUTPOST_CFG_STRING, 0, NULL, NULL, "EWS endpoint, https://host/EWS/Exchange.asmx (default: autodiscover from email)"},
     {"email", OUTPOST_CFG_STRING, 0, NULL, NULL, "the mailbox's e-mail address (autodiscover, X-AnchorMailbox)"},

@@ -4,6 +4,7 @@
  * whole reply: the reader keeps only the current node. */
 #include <libxml/xmlreader.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -326,6 +327,17 @@ int ews_reader_find(struct ews_reader *r, const char *const *names, int *which)
 }
 
 /* ---- status classes ---- */
+
+outpost_status ews_status(struct ews *e, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    outpost_status st = {code, 0, code == OUTPOST_OK ? NULL : e->msg};
+    return st;
+}
+
 
 int ews_code_class(const char *code)
 {

@@ -508,15 +508,9 @@ static const char *const item_names[] = {"Message", "CalendarItem", "Contact", "
                                          "MeetingResponse", "MeetingCancellation", "PostItem", "DistributionList",
                                          "Item", NULL};
 
-static outpost_status get_batch(struct ews *e, const char *const *ids, int n, uint32_t kind, int mime, struct batch *b)
+/* Reads a spooled GetItem reply once (no sink): per-item headers and metadata of n items. */
+static outpost_status parse_batch(struct ews *e, struct batch *b, int n)
 {
-    memset(b, 0, sizeof *b);
-    struct ebuf op = {0};
-    get_item_op(&op, ids, n, kind, mime);
-    outpost_status st = call(e, &op, &b->f, "GetItem");
-    eb_free(&op);
-    if (st.code != OUTPOST_OK)
-        return st;
     struct ews_reader *r = ews_reader_open(b->f);
     if (!r)
         return ews_status(e, OUTPOST_FATAL, "out of memory");
@@ -542,12 +536,11 @@ static outpost_status get_batch(struct ews *e, const char *const *ids, int n, ui
             continue;
         }
         outpost_status ist;
+        b->have[k] = 1;
         if (ews_item_parse(r, &b->it[k], NULL, NULL, &ist) < 0) {
-            b->have[k] = 1;
             rc = -1;
             break;
         }
-        b->have[k] = 1;
     }
     ews_reader_close(r);
     if (rc == -2)
@@ -556,6 +549,16 @@ static outpost_status get_batch(struct ews *e, const char *const *ids, int n, ui
         return malformed(e, "GetItem");
     rewind(b->f);
     return outpost_ok();
+}
+
+static outpost_status get_batch(struct ews *e, const char *const *ids, int n, uint32_t kind, int mime, struct batch *b)
+{
+    memset(b, 0, sizeof *b);
+    struct ebuf op = {0};
+    get_item_op(&op, ids, n, kind, mime);
+    outpost_status st = call(e, &op, &b->f, "GetItem");
+    eb_free(&op);
+    return st.code == OUTPOST_OK ? parse_batch(e, b, n) : st;
 }
 
 /* Emitting one item to the sink. */
@@ -813,6 +816,64 @@ outpost_status ews_fetch(struct ews *e, const outpost_folder *folder, const char
         batch_free(b);
         if (st.code == OUTPOST_OK)
             st = sink->commit(sink->ctx, NULL, 0);
+    }
+    free(b);
+    return st;
+}
+
+/* ---- fuzzing entry: every reply parser over one input, and the emit path into a sink ---- */
+
+outpost_status ews_parse_any(struct ews *e, FILE *f, const struct outpost_sync_sink *sink)
+{
+    struct hpage hp = {0};
+    rewind(f);
+    parse_hierarchy(e, f, &hp);
+    hfolders_free(hp.f, hp.n);
+    free(hp.state);
+    struct ipage ip;
+    memset(&ip, 0, sizeof ip);
+    rewind(f);
+    parse_items_page(e, f, &ip, EWS_MAX_BATCH);
+    ipage_free(&ip);
+    struct ews_simple s;
+    rewind(f);
+    ews_parse_simple(e, f, &s, "fuzz");
+    ews_simple_free(&s);
+    /* as a GetItem reply of as many items as it holds */
+    struct batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return ews_status(e, OUTPOST_FATAL, "out of memory");
+    outpost_status st = outpost_ok();
+    for (uint32_t kind = OUTPOST_ITEM_MAIL; kind <= OUTPOST_ITEM_NOTE; kind++) {
+        memset(b, 0, sizeof *b);
+        rewind(f);
+        b->f = f;
+        st = parse_batch(e, b, EWS_MAX_BATCH);
+        int n = b->n;
+        if (st.code != OUTPOST_OK && n > 0) {
+            /* parse again expecting exactly what is there, as a real batch would */
+            for (int i = 0; i < n; i++)
+                if (b->have[i])
+                    ews_item_free(&b->it[i]);
+            memset(b, 0, sizeof *b);
+            rewind(f);
+            b->f = f;
+            st = parse_batch(e, b, n);
+        }
+        struct emit em = {e, sink};
+        struct ews_reader *r2 = st.code == OUTPOST_OK && kind == OUTPOST_ITEM_MAIL ? ews_reader_open(f) : NULL;
+        int cur2 = 0;
+        for (int k = 0; st.code == OUTPOST_OK && k < b->n; k++) {
+            if (!b->have[k] || b->m[k].error)
+                continue;
+            if (r2 && seek_item(r2, &cur2, k))
+                break;
+            st = emit_item(&em, OUTPOST_CHANGE_ADD, &b->it[k], kind, r2, r2 != NULL);
+        }
+        ews_reader_close(r2);
+        for (int i = 0; i < b->n; i++)
+            if (b->have[i])
+                ews_item_free(&b->it[i]);
     }
     free(b);
     return st;
