@@ -51,6 +51,7 @@ struct imap_server {
     int started;
     atomic_int stopping;
 
+    pthread_mutex_t ensure_mu; /* one session at a time creates Sent/Drafts/Trash */
     pthread_mutex_t mu;    /* guards the connection list */
     pthread_cond_t cond;
     struct imap_conn *conns;

@@ -388,7 +388,7 @@ static int name_in(const char *f, size_t fl, char *const *names, size_t n)
 char *imap_mime_filter_header(const char *hdr, size_t len, char *const *names, size_t nnames, int want_not,
                               size_t *outlen)
 {
-    char *out = malloc(len + 3);
+    char *out = malloc(len + 5); /* + a missing final CRLF + the blank line */
     if (!out)
         return NULL;
     size_t o = 0;

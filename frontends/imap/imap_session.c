@@ -414,10 +414,9 @@ static int mbox_lookup(struct imap_conn *c, const char *name, struct mbox *out, 
 /* Sent, Drafts and Trash always exist (clients such as Outlook expect them). */
 static void ensure_special_folders(struct imap_conn *c)
 {
-    static pthread_mutex_t ensure_mu = PTHREAD_MUTEX_INITIALIZER;
     struct imap_server *s = c->srv;
     char err[256];
-    pthread_mutex_lock(&ensure_mu);
+    pthread_mutex_lock(&s->ensure_mu);
     struct mbox *m;
     size_t n;
     if (mboxes_load(c, &m, &n, err, sizeof err) == 0) {
@@ -439,7 +438,7 @@ static void ensure_special_folders(struct imap_conn *c)
         }
         mboxes_free(m, n);
     }
-    pthread_mutex_unlock(&ensure_mu);
+    pthread_mutex_unlock(&s->ensure_mu);
 }
 
 /* ---- selected mailbox ---- */

@@ -632,7 +632,7 @@ def t_mbsync():
             check("CREATE item" in j, "new message not journaled:\n" + j)
             m = h.imap()
             m.select("INBOX")
-            typ, dd = m.search(None, "SUBJECT", "written offline")
+            typ, dd = m.search(None, "SUBJECT", '"written offline"')
             check(dd[0] != b"", "mbsync APPEND not in the cache")
             m.logout()
         finally:
