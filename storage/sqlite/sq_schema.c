@@ -103,11 +103,17 @@ static int set_version(struct outpost_storage *s, int v)
 outpost_status sq_schema_upgrade(struct outpost_storage *s);
 outpost_status sq_schema_upgrade(struct outpost_storage *s)
 {
-    int rc = sq_exec(s, "BEGIN IMMEDIATE");
+    /* the usual case writes nothing, so a cache on a full disk still opens */
+    int v = 0;
+    int rc = user_version(s->db, &v);
+    if (rc != SQLITE_OK)
+        return sq_db_error(s, rc, "reading the cache schema version");
+    if (v == SQ_SCHEMA_VERSION)
+        return outpost_ok();
+    rc = sq_exec(s, "BEGIN IMMEDIATE");
     if (rc != SQLITE_OK)
         return sq_db_error(s, rc, "locking the cache to check its schema");
-    int v = 0;
-    rc = user_version(s->db, &v);
+    rc = user_version(s->db, &v); /* again: another process may have migrated it */
     if (rc != SQLITE_OK)
         goto fail;
     if (v > SQ_SCHEMA_VERSION) {

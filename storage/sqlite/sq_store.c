@@ -376,14 +376,27 @@ void sq_cursor_close(struct outpost_cursor *c)
 
 /* ---- lifecycle ---- */
 
+/* create() fails before an instance exists: its message lives here. */
+static _Thread_local char create_msg[256];
+
+static outpost_status create_fail(struct outpost_storage *s, outpost_status st)
+{
+    snprintf(create_msg, sizeof create_msg, "%s", st.message ? st.message : "cannot create the storage");
+    if (s) {
+        free(s->path);
+        free(s);
+    }
+    st.message = create_msg;
+    return st;
+}
+
 static outpost_status sq_create(const struct outpost_host *host, struct outpost_storage **out)
 {
+    *out = NULL;
+    outpost_status oom = { OUTPOST_FATAL, 0, "out of memory creating the SQLite storage" };
     struct outpost_storage *s = calloc(1, sizeof *s);
-    if (!s) {
-        static char oom[] = "out of memory creating the SQLite storage";
-        outpost_status st = { OUTPOST_FATAL, 0, oom };
-        return st;
-    }
+    if (!s)
+        return create_fail(NULL, oom);
     s->host = host;
     s->txn.s = s;
     const char *path = host->config_get ? host->config_get(host, "path") : NULL;
@@ -392,17 +405,12 @@ static outpost_status sq_create(const struct outpost_host *host, struct outpost_
     const char *dir = host->data_dir ? host->data_dir(host) : NULL;
     size_t n = strlen(path) + (dir ? strlen(dir) : 0) + 2;
     s->path = malloc(n);
-    if (!s->path) {
-        free(s);
-        static char oom[] = "out of memory creating the SQLite storage";
-        outpost_status st = { OUTPOST_FATAL, 0, oom };
-        return st;
-    }
+    if (!s->path)
+        return create_fail(s, oom);
     if (path[0] == '/' || !dir || !*dir)
         snprintf(s->path, n, "%s", path);
     else
         snprintf(s->path, n, "%s/%s", dir, path);
-    *out = s;
 
     const char *dur = host->config_get ? host->config_get(host, "durability") : NULL;
     if (!dur || !*dur || strcmp(dur, "full") == 0)
@@ -410,16 +418,13 @@ static outpost_status sq_create(const struct outpost_host *host, struct outpost_
     else if (strcmp(dur, "normal") == 0)
         s->durability_full = 0;
     else
-        return sq_error(s, OUTPOST_BAD_DATA,
-                        "[storage] durability = %s: expected full or normal", dur);
+        return create_fail(s, sq_error(s, OUTPOST_BAD_DATA,
+                                       "[storage] durability = %s: expected full or normal", dur));
     s->cache_mb = host->config_int ? host->config_int(host, "cache_mb", 32) : 32;
-    const char *cm = host->config_get ? host->config_get(host, "cache_mb") : NULL;
-    if (cm && !host->config_int)
-        s->cache_mb = strtoll(cm, NULL, 10);
     if (s->cache_mb < 1 || s->cache_mb > 65536)
-        return sq_error(s, OUTPOST_BAD_DATA,
-                        "[storage] cache_mb = %lld: expected 1 to 65536",
-                        (long long)s->cache_mb);
+        return create_fail(s, sq_error(s, OUTPOST_BAD_DATA, "[storage] cache_mb = %lld: expected 1 to 65536",
+                                       (long long)s->cache_mb));
+    *out = s;
     return outpost_ok();
 }
 

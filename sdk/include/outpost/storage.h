@@ -166,7 +166,9 @@ struct outpost_storage_methods {
     /* --- lifecycle --- */
 
     /* Reads the [storage] section through host (path, durability, ...), does
-     * no I/O. *out is owned by the caller and released with destroy(). */
+     * no I/O. *out is owned by the caller and released with destroy(). On
+     * failure *out is NULL and the message stays valid until the next
+     * create() on the same thread. */
     outpost_status (*create)(const struct outpost_host *host, struct outpost_storage **out);
     /* Opens (creating if absent) the cache at the configured path and
      * migrates its schema forward. Refuses a newer schema with FATAL. */
