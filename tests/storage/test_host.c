@@ -1,7 +1,8 @@
 /* test_host.c — test host table and storage plugin loader (see test_host.h). */
 #include "test_host.h"
 
-#include <dlfcn.h>
+#include "loader.h"
+
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,49 +191,30 @@ void test_host_free(struct test_host *th)
 int test_storage_load(const char *name, struct test_storage_plugin *p)
 {
     memset(p, 0, sizeof *p);
+    char err[1024];
+    outpost_loaded_plugin *lp = NULL;
+    int rc;
     if (strchr(name, '/')) {
-        snprintf(p->path, sizeof p->path, "%s", name);
+        rc = outpost_loader_open(name, OUTPOST_KIND_STORAGE, NULL, &lp, err, sizeof err);
     } else {
         const char *dir = getenv("OUTPOST_PLUGIN_DIR");
-        snprintf(p->path, sizeof p->path, "%s/outpost-storage-%s.so", dir && *dir ? dir : OUTPOST_TEST_PLUGIN_DIR,
-                 name);
+        rc = outpost_loader_load(dir && *dir ? dir : OUTPOST_TEST_PLUGIN_DIR, OUTPOST_KIND_STORAGE, name, &lp, err,
+                                 sizeof err);
     }
-    p->handle = dlopen(p->path, RTLD_NOW | RTLD_LOCAL);
-    if (!p->handle) {
-        fprintf(stderr, "cannot load storage plugin %s: %s\n", p->path, dlerror());
+    if (rc != 0) {
+        fprintf(stderr, "%s\n", err);
         return -1;
     }
-    outpost_plugin_entry_fn entry;
-    *(void **)(&entry) = dlsym(p->handle, OUTPOST_PLUGIN_ENTRY_NAME);
-    p->plugin = entry ? entry() : NULL;
-    const char *why = NULL;
-    if (!p->plugin)
-        why = "no " OUTPOST_PLUGIN_ENTRY_NAME " symbol or it returned NULL";
-    else if (p->plugin->abi_major != OUTPOST_ABI_MAJOR || p->plugin->abi_minor > OUTPOST_ABI_MINOR)
-        why = "ABI mismatch";
-    else if (p->plugin->kind != OUTPOST_KIND_STORAGE)
-        why = "not a storage plugin";
-    else if (!p->plugin->methods ||
-             ((const struct outpost_storage_methods *)p->plugin->methods)->struct_size <
-                 OUTPOST_STORAGE_METHODS_V1_0_SIZE)
-        why = "method table smaller than ABI 1.0";
-    if (why) {
-        fprintf(stderr, "refusing storage plugin %s: %s\n", p->path, why);
-        dlclose(p->handle);
-        p->handle = NULL;
+    /* the host is only used for logging by module_init; none is needed here */
+    if (outpost_loader_module_init(lp, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        outpost_loader_unload(lp);
         return -1;
     }
-    p->m = p->plugin->methods;
-    if (p->plugin->module_init) {
-        outpost_status st = p->plugin->module_init(NULL);
-        if (st.code != OUTPOST_OK) {
-            fprintf(stderr, "storage plugin %s: module_init failed: %s\n", p->path,
-                    st.message ? st.message : "?");
-            dlclose(p->handle);
-            p->handle = NULL;
-            return -1;
-        }
-    }
+    p->handle = lp;
+    p->plugin = lp->desc;
+    p->m = lp->methods;
+    snprintf(p->path, sizeof p->path, "%s", lp->path);
     return 0;
 }
 
@@ -240,9 +222,7 @@ void test_storage_unload(struct test_storage_plugin *p)
 {
     if (!p->handle)
         return;
-    if (p->plugin->module_fini)
-        p->plugin->module_fini();
-    dlclose(p->handle);
+    outpost_loader_unload(p->handle);
     p->handle = NULL;
 }
 

@@ -2,10 +2,9 @@
  * storage tests and benchmark, until the core's loader and host are on main.
  *
  * The host logs to stderr, reads config from a small key=value list, uses
- * malloc, and keeps its data directory as given. The loader dlopen()s
- * outpost-storage-<name>.so from $OUTPOST_PLUGIN_DIR (default: the build
- * tree's plugin directory), checks the descriptor like the core will, and
- * runs module_init/module_fini.
+ * malloc, and keeps its data directory as given. Plugins are loaded with the
+ * core's loader (core/loader.h) from $OUTPOST_PLUGIN_DIR (default: the build
+ * tree's plugin directory), module_init/module_fini included.
  */
 #ifndef OUTPOST_TEST_HOST_H
 #define OUTPOST_TEST_HOST_H
@@ -23,7 +22,7 @@ void test_host_set(struct test_host *th, const char *key, const char *value);
 void test_host_free(struct test_host *th);
 
 struct test_storage_plugin {
-    void *handle;
+    void *handle; /* outpost_loaded_plugin * */
     const struct outpost_plugin *plugin;
     const struct outpost_storage_methods *m;
     char path[4096];
