@@ -70,4 +70,9 @@ int64_t outpost_store_conflicts_folder(const struct outpost_store *s);
 /* Whether EXPUNGE / remove() deletes permanently ([account] delete). */
 int outpost_store_permanent_delete(const struct outpost_store *s);
 
+/* The [account] keys the store reads (`delete = trash | permanent`);
+ * outpost_store_new declares them, a command validating the config before
+ * opening the store declares them itself. */
+extern const outpost_config_key outpost_store_keys_account[];
+
 #endif
