@@ -103,7 +103,8 @@ static void sb_addn(struct sbuf *b, const char *s, size_t n)
         b->p = p;
         b->cap = cap;
     }
-    memcpy(b->p + b->n, s, n);
+    if (n)
+        memcpy(b->p + b->n, s, n);
     b->n += n;
     b->p[b->n] = '\0';
 }
@@ -1376,9 +1377,12 @@ static int mail_summary(GMimeStream *st, uint64_t size, outpost_item *it, struct
     it->cc = arena_gtake(a, decode_addresses(part_header(root, "cc")));
     const char *mid = part_header(root, "message-id");
     char *id = mid ? g_mime_utils_decode_message_id(mid) : NULL;
-    it->message_id = id && *id ? arena_gtake(a, id) : NULL;
-    if (id && !*id)
+    if (id && *id) {
+        it->message_id = arena_gtake(a, id);
+    } else {
+        it->message_id = NULL;
         g_free(id);
+    }
     it->date = 0;
     const char *date = part_header(root, "date");
     GDateTime *dt = date ? g_mime_utils_header_decode_date(date) : NULL;
