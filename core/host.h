@@ -20,6 +20,10 @@ void outpost_core_host_free(struct outpost_host *h);
 /* Asks every long operation of plugins using this host to stop. */
 void outpost_core_host_cancel(struct outpost_host *h, int cancelled);
 
+/* Points the host at a reloaded config (call only while no plugin call runs
+ * on this host). */
+void outpost_core_host_set_config(struct outpost_host *h, const struct outpost_config *cfg);
+
 /* Sets the store API handed to front-ends (NULL for others). */
 void outpost_core_host_set_store(struct outpost_host *h, const struct outpost_store_api *store);
 

@@ -16,6 +16,10 @@
  * Body text: for mail, the text/plain and text/html parts decoded by GMime
  * (transfer encoding and charset; HTML tags dropped); for other kinds, the
  * content as is. At most SQ_FTS_SOURCE_MAX bytes of an item are parsed.
+ *
+ * The index keeps no positions (detail=none) and a 32 MiB pending-term hash:
+ * measured, that builds about twice as fast as detail=full, and the search
+ * semantics (every word a required prefix) need no positions.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -338,37 +342,48 @@ outpost_status sq_fts_index(struct outpost_txn *t, uint32_t max_items, uint32_t 
 
 /* ---- search ---- */
 
-/* Builds the FTS5 query: every word a quoted prefix term, all required. */
+/* Length of the separator at p, 0 when p starts a token character: ASCII
+ * other than letters and digits, and the punctuation blocks unicode61 also
+ * splits on (Latin-1 U+00A0-U+00BF, U+2000-U+206F, CJK U+3000-U+303F). */
+static size_t sep_len(const unsigned char *p)
+{
+    if (*p < 0x80)
+        return ((*p >= '0' && *p <= '9') || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')) ? 0 : 1;
+    if (p[0] == 0xC2 && p[1] >= 0xA0 && p[1] <= 0xBF)
+        return 2;
+    if (p[0] == 0xE2 && (p[1] == 0x80 || p[1] == 0x81) && p[2])
+        return 3;
+    if (p[0] == 0xE3 && p[1] == 0x80 && p[2])
+        return 3;
+    return 0;
+}
+
+/* Builds the FTS5 query: every token of every word a quoted prefix term,
+ * all required. The index keeps no positions (detail=none: about twice as
+ * fast to build), so "foo-bar" means foo* AND bar*, which finds a superset
+ * of the phrase; storage.h allows matching more, never less. */
 static int build_query(const char *q, struct sq_buf *out)
 {
     out->len = 0;
     int words = 0;
-    const char *p = q;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+    const unsigned char *p = (const unsigned char *)q;
+    for (;;) {
+        size_t n;
+        while (*p && (n = sep_len(p)) > 0)
+            p += n;
+        if (!*p)
+            break;
+        const unsigned char *w = p;
+        while (*p && sep_len(p) == 0)
             p++;
-        const char *w = p;
-        while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
-            p++;
-        size_t n = (size_t)(p - w);
-        int searchable = 0;
-        for (size_t i = 0; i < n; i++) {
-            unsigned char ch = (unsigned char)w[i];
-            if (ch >= 0x80 || (ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z'))
-                searchable = 1;
-        }
-        if (!searchable)
-            continue;
-        if (sq_buf_reserve(out, out->len + 2 * n + 16))
+        n = (size_t)(p - w);
+        if (sq_buf_reserve(out, out->len + n + 16))
             return -1;
         if (words++)
             out->len += (size_t)sprintf(out->p + out->len, " AND ");
         out->p[out->len++] = '"';
-        for (size_t i = 0; i < n; i++) {
-            if (w[i] == '"')
-                out->p[out->len++] = '"';
-            out->p[out->len++] = w[i];
-        }
+        memcpy(out->p + out->len, w, n);
+        out->len += n;
         out->p[out->len++] = '"';
         out->p[out->len++] = '*';
         out->p[out->len] = '\0';
@@ -381,7 +396,7 @@ static int build_query(const char *q, struct sq_buf *out)
 int sq_fts_create_temp(struct outpost_storage *s)
 {
     return sq_exec(s, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_tmp USING fts5(subject, addrs, body,"
-                      " tokenize='unicode61 remove_diacritics 2')");
+                      " tokenize='unicode61 remove_diacritics 2', detail=none)");
 }
 
 static outpost_status prepare_temp(struct outpost_storage *s)

@@ -48,14 +48,15 @@ static outpost_status load_state(struct outpost_txn *t, int64_t id, struct item_
     is->uid = (uint32_t)sqlite3_column_int64(st, 1);
     is->flags = (uint32_t)sqlite3_column_int64(st, 2);
     const unsigned char *kw = sqlite3_column_text(st, 3);
-    if (kw && *kw)
+    int has_kw = kw && *kw;
+    if (has_kw)
         is->keywords = strdup((const char *)kw);
     is->kind = (uint32_t)sqlite3_column_int(st, 4);
     is->content_state = (uint32_t)sqlite3_column_int(st, 5);
     is->has_fts_doc = sqlite3_column_type(st, 6) != SQLITE_NULL;
     is->modseq = (uint64_t)sqlite3_column_int64(st, 7);
     sqlite3_reset(st);
-    if (kw && *kw && !is->keywords)
+    if (has_kw && !is->keywords)
         return sq_error(s, OUTPOST_FATAL, "out of memory reading an item");
     return outpost_ok();
 }

@@ -66,7 +66,8 @@ static const char migrate_v2[] =
     "ALTER TABLE item ADD COLUMN fts_doc INTEGER;"
     "CREATE INDEX item_fts_doc ON item(fts_doc);"
     "CREATE VIRTUAL TABLE fts USING fts5(subject, addrs, body, content='',"
-    " tokenize='unicode61 remove_diacritics 2');"
+    " tokenize='unicode61 remove_diacritics 2', detail=none);"
+    "INSERT INTO fts(fts, rank) VALUES('hashsize', 33554432);"
     "INSERT INTO store_info(key, value) VALUES('fts_next_doc', 1), ('fts_garbage', 0);";
 
 /* migrations[v] takes the schema from version v to v+1. */

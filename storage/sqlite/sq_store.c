@@ -483,7 +483,7 @@ static outpost_status sq_open(struct outpost_storage *s)
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, 5000);
-    char sql[256];
+    char sql[512];
     snprintf(sql, sizeof sql,
              "PRAGMA synchronous=%s; PRAGMA cache_size=-%lld; PRAGMA temp_store=MEMORY;"
              "PRAGMA journal_size_limit=67108864; PRAGMA foreign_keys=OFF;",

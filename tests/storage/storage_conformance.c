@@ -1296,6 +1296,7 @@ static void fts_round(struct fx *f, uint32_t mode, int64_t a, int64_t b, const i
     expect_hits(f, t, a, "bob@example.org", &ids[0], 1);     /* address */
     expect_hits(f, t, a, "cafe", &ids[1], 1);                /* diacritics, QP latin-1 */
     expect_hits(f, t, a, "resume", &ids[1], 1);
+    expect_hits(f, t, a, "\"Résumé\u2026\"", &ids[1], 1);     /* punctuation around a word */
     expect_hits(f, t, a, "lighthouse", &ids[2], 1);          /* HTML part */
     expect_hits(f, t, a, "zebrastripes", NULL, 0);           /* binary attachment */
     expect_hits(f, t, a, "xylophone", &ids[3], 1);           /* base64 text */
