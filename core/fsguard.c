@@ -77,6 +77,9 @@ int outpost_fs_type_is_network(const char *t)
 
 int outpost_fs_magic_is_network(unsigned long m)
 {
+#ifdef _WIN32
+    return m == 1; /* op_fs_info: a remote drive (GetDriveType DRIVE_REMOTE) */
+#endif
     switch (m) {
     case 0x6969UL:      /* NFS */
     case 0x517BUL:      /* SMB */

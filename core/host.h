@@ -20,8 +20,17 @@ void outpost_core_host_free(struct outpost_host *h);
 /* Asks every long operation of plugins using this host to stop. */
 void outpost_core_host_cancel(struct outpost_host *h, int cancelled);
 
+/* Points the host at a reloaded config (call only while no plugin call runs
+ * on this host). */
+void outpost_core_host_set_config(struct outpost_host *h, const struct outpost_config *cfg);
+
 /* Sets the store API handed to front-ends (NULL for others). */
 void outpost_core_host_set_store(struct outpost_host *h, const struct outpost_store_api *store);
+
+/* The core object behind h->store (the store API functions receive only the
+ * host and find their store here); NULL until set. */
+void outpost_core_host_set_store_ctx(struct outpost_host *h, void *ctx);
+void *outpost_core_host_store_ctx(const struct outpost_host *h);
 
 /* Resolves a secret from `<prefix>_file` or `<prefix>_cmd` of a section
  * (shared by host->secret and the core itself). */

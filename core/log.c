@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "platform/platform.h"
 
@@ -55,15 +54,8 @@ void outpost_vlog(int level, const char *component, const char *fmt, va_list ap)
         n = (size_t)snprintf(line, sizeof line, "<%d>%s%s", level, component ? component : "",
                              component ? ": " : "");
     } else {
-        time_t t = (time_t)(op_now_ms() / 1000);
-        struct tm tm;
-#ifdef _WIN32
-        gmtime_s(&tm, &t);
-#else
-        gmtime_r(&t, &tm);
-#endif
         char ts[32];
-        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        op_format_utc(op_now_ms(), "%Y-%m-%dT%H:%M:%SZ", ts, sizeof ts);
         n = (size_t)snprintf(line, sizeof line, "%s %s[%ld] %s %s%s", ts, log_cfg.program, op_getpid(),
                              level_name(level), component ? component : "", component ? ": " : "");
     }

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,7 +58,6 @@ char *op_self_exe(void);
  * remote drive and 0 otherwise, and *mounts NULL. 0 on success. */
 int op_fs_info(const char *path, unsigned long *magic, char **mounts, char *err, size_t errlen);
 /* Opens a file for writing, created/truncated with owner-only permissions. */
-#include <stdio.h>
 FILE *op_fopen_private(const char *path);
 /* Canonical absolute path (symlinks resolved), malloc'd, NULL if it fails. */
 char *op_realpath(const char *path);
@@ -102,6 +102,9 @@ int op_cond_wait(op_cond *c, op_mutex *m, int64_t timeout_ms);
 int64_t op_now_ms(void);        /* wall clock, ms since the Unix epoch */
 int64_t op_monotonic_ms(void);  /* monotonic */
 void op_sleep_ms(int64_t ms);
+/* Formats a wall-clock time (ms since the epoch) in UTC with strftime's
+ * `fmt` into buf. */
+void op_format_utc(int64_t ms, const char *fmt, char *buf, size_t len);
 
 /* ---- processes and environment ---- */
 
@@ -113,6 +116,15 @@ long op_getpid(void);
 /* Runs a shell command and returns its first output line (trailing newline
  * stripped), malloc'd; NULL with the reason in err on failure or non-zero exit. */
 char *op_run_capture_line(const char *cmd, char *err, size_t errlen);
+
+/* ---- signals ---- */
+
+enum { OP_SIG_STOP = 1, OP_SIG_RELOAD = 2 };
+/* Routes SIGTERM/SIGINT (OP_SIG_STOP) and SIGHUP (OP_SIG_RELOAD) to fn on a
+ * thread of its own (console control events on Windows). Call before starting
+ * other threads. fn must return quickly. */
+int op_signals_start(void (*fn)(void *ctx, int what), void *ctx);
+void op_signals_stop(void);
 
 /* ---- sockets (control socket, front-ends use their own) ---- */
 

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,6 +404,15 @@ void op_sleep_ms(int64_t ms)
     }
 }
 
+void op_format_utc(int64_t ms, const char *fmt, char *buf, size_t len)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    if (!strftime(buf, len, fmt, &tm) && len)
+        buf[0] = '\0';
+}
+
 const char *op_getenv(const char *name) { return getenv(name); }
 int op_isatty_stderr(void) { return isatty(2); }
 int op_isatty_stdout(void) { return isatty(1); }
@@ -512,4 +522,54 @@ void op_close_socket(op_socket s)
 {
     if (s != OP_BAD_SOCKET)
         close((int)s);
+}
+
+/* Signals are blocked in every thread and taken with sigwait on one thread. */
+static struct {
+    pthread_t thread;
+    int running;
+    void (*fn)(void *, int);
+    void *ctx;
+    sigset_t set;
+} sig_state;
+
+static void *signal_thread(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&sig_state.set, &sig) != 0)
+            continue;
+        if (sig == SIGUSR2)
+            break; /* op_signals_stop */
+        sig_state.fn(sig_state.ctx, sig == SIGHUP ? OP_SIG_RELOAD : OP_SIG_STOP);
+    }
+    return NULL;
+}
+
+int op_signals_start(void (*fn)(void *ctx, int what), void *ctx)
+{
+    sigemptyset(&sig_state.set);
+    sigaddset(&sig_state.set, SIGTERM);
+    sigaddset(&sig_state.set, SIGINT);
+    sigaddset(&sig_state.set, SIGHUP);
+    sigaddset(&sig_state.set, SIGUSR2);
+    if (pthread_sigmask(SIG_BLOCK, &sig_state.set, NULL) != 0)
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    sig_state.fn = fn;
+    sig_state.ctx = ctx;
+    if (pthread_create(&sig_state.thread, NULL, signal_thread, NULL) != 0)
+        return -1;
+    sig_state.running = 1;
+    return 0;
+}
+
+void op_signals_stop(void)
+{
+    if (!sig_state.running)
+        return;
+    pthread_kill(sig_state.thread, SIGUSR2);
+    pthread_join(sig_state.thread, NULL);
+    sig_state.running = 0;
 }
