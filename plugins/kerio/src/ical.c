@@ -2,7 +2,7 @@
  *
  * A recurring event is one VEVENT master plus one VEVENT per exception occurrence with a
  * RECURRENCE-ID. Times keep exactly what the server gave: "…Z" stays UTC, "…+0200" gets a
- * VTIMEZONE named "UTC+02:00" with that fixed offset, a floating time stays floating and a
+ * VTIMEZONE named "UTC+0200" with that fixed offset, a floating time stays floating and a
  * date stays a DATE. Output never depends on the clock (DTSTAMP comes from the item). */
 #include "kerio.h"
 #include "ktime.h"
@@ -30,7 +30,7 @@ struct zones {
 static void tzid_for(int off, char *out, size_t cap)
 {
     int a = off < 0 ? -off : off;
-    snprintf(out, cap, "UTC%c%02d:%02d", off < 0 ? '-' : '+', (a / 60) % 100, a % 60);
+    snprintf(out, cap, "UTC%c%02d%02d", off < 0 ? '-' : '+', (a / 60) % 100, a % 60);
 }
 
 static void note_zone(struct zones *z, int off)
@@ -147,12 +147,13 @@ static void add_priority(icalcomponent *c, const json_t *o)
 
 static const char *const weekdays[7] = { "SU", "MO", "TU", "WE", "TH", "FR", "SA" };
 
-/* Kerio byDay entries: integers 1 = Sunday … 7 = Saturday, or day names. */
+/* Kerio byDay entries: integers 0 = Sunday … 6 = Saturday (as the simulator and struct tm
+ * count; the IDL only says "LongList"), or day names. */
 static const char *weekday_of(const json_t *v)
 {
     if (json_is_integer(v)) {
         json_int_t d = json_integer_value(v);
-        return d >= 1 && d <= 7 ? weekdays[d - 1] : NULL;
+        return d >= 0 && d <= 6 ? weekdays[d] : NULL;
     }
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
@@ -267,7 +268,7 @@ static void add_attendees(icalcomponent *c, const json_t *o)
     }
 }
 
-static void add_alarm(icalcomponent *c, const json_t *o, struct zones *z)
+static void add_alarm(icalcomponent *c, const json_t *o)
 {
     const json_t *r = json_object_get(o, "reminder");
     if (!json_is_object(r) || !kj_bool(r, "isSet"))
@@ -276,7 +277,6 @@ static void add_alarm(icalcomponent *c, const json_t *o, struct zones *z)
     icalcomponent_add_property(alarm, icalproperty_new_action(ICAL_ACTION_DISPLAY));
     icalcomponent_add_property(alarm, icalproperty_new_description("Reminder"));
     if (strcmp(kj_str(r, "type"), "ReminderAbsolute") == 0 && *kj_str(r, "date")) {
-        add_time(alarm, ICAL_TRIGGER_PROPERTY, "", z, 0);
         struct ktime kt;
         if (ktime_parse(kj_str(r, "date"), &kt) == 0) {
             ktime_from_epoch(ktime_epoch(&kt), &kt);
@@ -323,7 +323,7 @@ static void fill_vevent(icalcomponent *ev, const json_t *e, const char *uid, str
         add_x(ev, "X-KERIO-LABEL", label);
     add_rrule(ev, json_object_get(e, "rule"));
     add_attendees(ev, e);
-    add_alarm(ev, e, z);
+    add_alarm(ev, e);
 }
 
 static int finish(icalcomponent *cal, icalcomponent **comps, size_t n, const struct zones *z, struct kbuf *out,
@@ -418,7 +418,7 @@ int kerio_task_to_ical(const json_t *task, struct kbuf *out, char *err, size_t e
     if (kj_bool(task, "isPrivate"))
         icalcomponent_add_property(td, icalproperty_new_class(ICAL_CLASS_PRIVATE));
     add_rrule(td, json_object_get(task, "rule"));
-    add_alarm(td, task, &z);
+    add_alarm(td, task);
     return finish(new_vcalendar(), &td, 1, &z, out, err, errlen);
 }
 
@@ -478,7 +478,7 @@ static int kerio_time_of(icalcomponent *cal, icalproperty *p, int end_inclusive_
         if (tzid) {
             int sign, h, m;
             char c;
-            if (sscanf(tzid, "UTC%c%d:%d", &c, &h, &m) == 3 && (c == '+' || c == '-')) {
+            if (strlen(tzid) == 8 && sscanf(tzid, "UTC%c%2d%2d", &c, &h, &m) == 3 && (c == '+' || c == '-')) {
                 sign = c == '-' ? -1 : 1;
                 kt.zone = KTIME_OFFSET;
                 kt.offset_min = sign * (h * 60 + m);
@@ -553,7 +553,7 @@ static void rule_from_ical(json_t *o, icalcomponent *c)
     json_object_set_new(pb, "byInterval", json_integer(r.interval > 0 ? r.interval : 1));
     json_t *days = json_array(), *mdays = json_array(), *months = json_array(), *pos = json_array();
     for (int i = 0; i < ICAL_BY_DAY_SIZE && r.by_day[i] != ICAL_RECURRENCE_ARRAY_MAX; i++)
-        json_array_append_new(days, json_integer(icalrecurrencetype_day_day_of_week(r.by_day[i])));
+        json_array_append_new(days, json_integer(icalrecurrencetype_day_day_of_week(r.by_day[i]) - 1));
     for (int i = 0; i < ICAL_BY_MONTHDAY_SIZE && r.by_month_day[i] != ICAL_RECURRENCE_ARRAY_MAX; i++)
         json_array_append_new(mdays, json_integer(r.by_month_day[i]));
     for (int i = 0; i < ICAL_BY_MONTH_SIZE && r.by_month[i] != ICAL_RECURRENCE_ARRAY_MAX; i++)

@@ -304,10 +304,6 @@ static int validate_rule(const json_t *rule, char *err, size_t errlen)
         { NULL, 0, 0 }
     };
     static const struct member_spec end_spec[] = { { "type", 'S', 0 }, { "date", 'D', 0 }, { "count", 'I', 0 }, { NULL, 0, 0 } };
-    static const struct member_spec precise_spec[] = {
-        { "byDay", 'A', 0 }, { "byMonthDay", 'L', 0 }, { "byMonth", 'L', 0 }, { "byPosition", 'L', 0 }, { "byInterval", 'I', 0 },
-        { NULL, 0, 0 }
-    };
     if (!rule)
         return 0;
     if (check_members(rule, spec, "recurrence rule", err, errlen))
@@ -317,19 +313,10 @@ static int validate_rule(const json_t *rule, char *err, size_t errlen)
         return -1;
     const json_t *p = json_object_get(rule, "preciseBy");
     if (p) {
-        /* byDay may be strings or objects depending on the server version: accept both. */
-        static const struct member_spec p2[] = {
-            { "byMonthDay", 'L', 0 }, { "byMonth", 'L', 0 }, { "byPosition", 'L', 0 }, { "byInterval", 'I', 0 }, { NULL, 0, 0 }
-        };
-        (void)precise_spec;
-        const json_t *bd = json_object_get(p, "byDay");
-        if (bd && !json_is_array(bd)) {
-            snprintf(err, errlen, "recurrence rule has a malformed byDay");
-            return -1;
-        }
         /* byMonthDay etc. may be integers in some servers: tolerate arrays of ints or strings. */
-        const char *names[] = { "byMonthDay", "byMonth", "byPosition" };
-        for (size_t i = 0; i < 3; i++) {
+        /* Day numbers or names; month days etc. as integers or strings. */
+        const char *names[] = { "byDay", "byMonthDay", "byMonth", "byPosition" };
+        for (size_t i = 0; i < 4; i++) {
             const json_t *a = json_object_get(p, names[i]);
             size_t j;
             const json_t *x;
@@ -344,7 +331,6 @@ static int validate_rule(const json_t *rule, char *err, size_t errlen)
                 return -1;
             }
         }
-        (void)p2;
     }
     return 0;
 }
