@@ -199,6 +199,9 @@ outpost_status kerio_sync_folder(struct outpost_transport *t, const outpost_fold
 outpost_status kerio_fetch(struct outpost_transport *t, const outpost_folder *folder, const char *const *ids,
                            uint32_t n, const struct outpost_sync_sink *sink);
 outpost_status kerio_load_folders(struct outpost_transport *t);
+/* Full, validated objects by id: an array aligned with `ids` holding the object or JSON null
+ * when the server reported it missing (new reference in *aligned). */
+outpost_status kerio_get_by_ids(struct outpost_transport *t, const struct kerio_kind *k, json_t *ids, json_t **aligned);
 
 /* Sync state of a folder: "L1 <key> <pos>" while listing, "S1 <key>" once incremental. */
 struct kerio_state {

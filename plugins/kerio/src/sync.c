@@ -393,7 +393,7 @@ static outpost_status list_page(struct outpost_transport *t, const struct kerio_
 /* Full objects by id. Returns an array aligned with `ids`: the object, or JSON null when the
  * server reported it missing. Mails, contacts, tasks and notes are batched; Events.getById
  * takes one id (IDL). */
-static outpost_status get_by_ids(struct outpost_transport *t, const struct kerio_kind *k, json_t *ids, json_t **aligned)
+outpost_status kerio_get_by_ids(struct outpost_transport *t, const struct kerio_kind *k, json_t *ids, json_t **aligned)
 {
     char method[64];
     char why[200];
@@ -591,7 +591,7 @@ static outpost_status listing(struct outpost_transport *t, const outpost_folder 
             size_t i;
             const json_t *o;
             json_array_foreach(items, i, o) json_array_append_new(ids, json_string(kj_str(o, "id")));
-            st = get_by_ids(t, k, ids, &objs);
+            st = kerio_get_by_ids(t, k, ids, &objs);
             json_decref(ids);
             if (st.code != OUTPOST_OK) {
                 json_decref(res);
@@ -785,7 +785,7 @@ static outpost_status incremental(struct outpost_transport *t, const outpost_fol
         json_t *objs = NULL;
         struct page p = { 0 };
         if (json_array_size(ids) > 0) {
-            st = get_by_ids(t, k, ids, &objs);
+            st = kerio_get_by_ids(t, k, ids, &objs);
             if (st.code == OUTPOST_OK)
                 st = page_convert(t, k, fid, objs, want_content, &p);
         }
@@ -896,7 +896,7 @@ outpost_status kerio_fetch(struct outpost_transport *t, const outpost_folder *fo
         for (uint32_t i = start; i < end; i++)
             json_array_append_new(ids, json_string(ids_in[i] ? ids_in[i] : ""));
         json_t *objs;
-        st = get_by_ids(t, k, ids, &objs);
+        st = kerio_get_by_ids(t, k, ids, &objs);
         json_decref(ids);
         if (st.code != OUTPOST_OK)
             break;

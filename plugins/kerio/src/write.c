@@ -116,6 +116,18 @@ static outpost_status create_mail(struct outpost_transport *t, const char *folde
         return st;
     }
     json_t *m = json_incref(pm.mail);
+    /* Kerio gives a created mail its own Message-ID; the client's is kept as the mail's
+     * Resent-Message-ID (which Kerio stores) so find() recognises our create on replay. */
+    if (pm.message_id) {
+        char *v = malloc(strlen(pm.message_id) + 3);
+        if (v) {
+            sprintf(v, "<%s>", pm.message_id);
+            json_t *h = json_pack("{s:s, s:s}", "type", "mhResentMessageID", "value", v);
+            if (h)
+                json_array_append_new(json_object_get(m, "headers"), h);
+            free(v);
+        }
+    }
     kerio_parsed_mail_free(&pm);
     json_object_set_new(m, "attachments", atts);
     json_object_set_new(m, "folderId", json_string(folder));
@@ -179,9 +191,10 @@ static outpost_status check_version(struct outpost_transport *t, const struct ke
     }
     const json_t *wm = json_object_get(o, "watermark");
     char v[24];
-    snprintf(v, sizeof v, "%lld", json_is_integer(wm) ? (long long)json_integer_value(wm) : -1LL);
+    int known = json_is_integer(wm);
+    snprintf(v, sizeof v, "%lld", known ? (long long)json_integer_value(wm) : -1LL);
     json_decref(res);
-    if (json_is_integer(wm) && strcmp(v, c->remote_version) != 0)
+    if (known && strcmp(v, c->remote_version) != 0)
         return kerio_fail(t, OUTPOST_CONFLICT, "kerio: %s changed on the server (version %s, edit based on %s)", c->remote_id,
                           v, c->remote_version);
     return outpost_ok();
@@ -414,7 +427,7 @@ outpost_status kerio_find(struct outpost_transport *t, const char *folder_remote
         json_t *q = json_pack("{s:[], s:I, s:I, s:[{s:s, s:s}]}", "fields", "start", (json_int_t)start, "limit",
                               (json_int_t)ps, "orderBy", "columnName", "id", "direction", "Asc");
         if (kind == OUTPOST_ITEM_MAIL)
-            json_object_set_new(q, "fields", json_pack("[s, s, s]", "id", "watermark", "headers"));
+            json_object_set_new(q, "fields", json_pack("[s, s]", "id", "watermark"));
         json_t *r;
         outpost_status st = kerio_call(t, method, json_pack("{s:[s], s:o}", "folderIds", folder_remote_id, "query", q),
                                        KERIO_CTX_CALL, 0, NULL, &r);
@@ -426,15 +439,35 @@ outpost_status kerio_find(struct outpost_transport *t, const char *folder_remote
             json_decref(r);
             return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: %s: %s", method, why);
         }
+        /* Kerio lists no headers: read the page's mails in full to see their Message-ID. */
+        json_t *full = NULL;
+        if (kind == OUTPOST_ITEM_MAIL && json_array_size(list) > 0) {
+            json_t *ids = json_array();
+            size_t i;
+            const json_t *o;
+            json_array_foreach(list, i, o) json_array_append_new(ids, json_string(kj_str(o, "id")));
+            st = kerio_get_by_ids(t, k, ids, &full);
+            json_decref(ids);
+            if (st.code != OUTPOST_OK) {
+                json_decref(r);
+                return st;
+            }
+        }
         size_t i;
         const json_t *o;
-        json_array_foreach(list, i, o) {
+        json_array_foreach(full ? full : list, i, o) {
             int match = 0;
+            if (!json_is_object(o))
+                continue;
             if (kind == OUTPOST_ITEM_MAIL) {
                 size_t j;
                 const json_t *h;
-                json_array_foreach(json_object_get(o, "headers"), j, h) if (strcmp(kj_str(h, "type"), "mhMessageID") == 0 &&
-                                                                             same_msgid(kj_str(h, "value"), key)) match = 1;
+                json_array_foreach(json_object_get(o, "headers"), j, h) {
+                    const char *type = kj_str(h, "type");
+                    if ((strcmp(type, "mhMessageID") == 0 || strcmp(type, "mhResentMessageID") == 0) &&
+                        same_msgid(kj_str(h, "value"), key))
+                        match = 1;
+                }
             } else {
                 char *uid = kerio_object_uid(o);
                 match = uid && strcmp(uid, key) == 0;
@@ -442,10 +475,12 @@ outpost_status kerio_find(struct outpost_transport *t, const char *folder_remote
             }
             if (match) {
                 set_result(t, res, kj_str(o, "id"), json_object_get(o, "watermark"));
+                json_decref(full);
                 json_decref(r);
                 return outpost_ok();
             }
         }
+        json_decref(full);
         size_t n = json_array_size(list);
         json_decref(r);
         if (n < ps)
