@@ -1,0 +1,723 @@
+/* Deterministic account generator (see gen.h). Every fact of item k comes from a PRNG stream
+ * keyed by (seed, kind, k); the draw order below is part of the format: changing it changes every
+ * generated account, so append new draws at the end of a stream. */
+#include "gen.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "datetime.h"
+#include "gen_words.h"
+#include "recur.h"
+#include "util.h"
+
+#define DAY 86400LL
+
+const struct gen_folder_spec gen_folder_specs[GF_COUNT] = {
+	[GF_ROOT] = {"", -1, KIND_ROOT, SUB_NONE},
+	[GF_INBOX] = {"Inbox", GF_ROOT, KIND_MAIL, SUB_INBOX},
+	[GF_PROJECTS] = {"Projekte – Überblick", GF_INBOX, KIND_MAIL, SUB_NONE},
+	[GF_NEWS] = {"Newsletters", GF_INBOX, KIND_MAIL, SUB_NONE},
+	[GF_PROJ2024] = {"Année 2024 ✓", GF_PROJECTS, KIND_MAIL, SUB_NONE},
+	[GF_SENT] = {"Sent Items", GF_ROOT, KIND_MAIL, SUB_SENT},
+	[GF_DRAFTS] = {"Drafts", GF_ROOT, KIND_MAIL, SUB_DRAFTS},
+	[GF_DELETED] = {"Deleted Items", GF_ROOT, KIND_MAIL, SUB_DELETED},
+	[GF_JUNK] = {"Junk E-mail", GF_ROOT, KIND_MAIL, SUB_JUNK},
+	[GF_ARCHIVE] = {"Archive", GF_ROOT, KIND_MAIL, SUB_NONE},
+	[GF_ARCH2023] = {"2023 — Архив", GF_ARCHIVE, KIND_MAIL, SUB_NONE},
+	[GF_CAL] = {"Calendar", GF_ROOT, KIND_EVENT, SUB_DEFAULT},
+	[GF_CAL2] = {"Família 🎉", GF_CAL, KIND_EVENT, SUB_NONE},
+	[GF_CONTACTS] = {"Contacts", GF_ROOT, KIND_CONTACT, SUB_DEFAULT},
+	[GF_CONTACTS2] = {"Kollegen – Büro", GF_CONTACTS, KIND_CONTACT, SUB_NONE},
+	[GF_TASKS] = {"Tasks", GF_ROOT, KIND_TASK, SUB_DEFAULT},
+	[GF_NOTES] = {"Notes", GF_ROOT, KIND_NOTE, SUB_DEFAULT},
+};
+
+/* ---- mail facts ---- */
+
+#define MAX_TO 4
+#define MAX_ATT 2
+
+struct mail_facts {
+	int64_t parent;          /* generated index of the mail this replies to, -1 if none */
+	int slot;
+	int sent;                /* from the user */
+	int64_t date;
+	uint32_t flags;
+	int body_len;            /* target length of the text body */
+	int has_html;
+	int from;                /* person index (received mail) */
+	int nto, to[MAX_TO], to_user;
+	int ncc, cc[MAX_TO];
+	int topic, form;
+	int nattach;
+	int att_kind[MAX_ATT];
+	int64_t att_size[MAX_ATT];
+	int priority;            /* 0 normal, 1 low, 2 high */
+	int64_t size;
+};
+
+static void mail_stream(const struct gen_ctx *g, uint32_t k, struct rng *r)
+{
+	rng_init(r, g->seed, KIND_MAIL, k, 0);
+}
+
+/* The first two draws of a mail's stream decide whether it is a reply and to which mail. */
+static int64_t mail_parent(const struct gen_ctx *g, uint32_t k)
+{
+	struct rng r;
+	mail_stream(g, k, &r);
+	uint32_t reply = rng_below(&r, 100);
+	uint32_t back = rng_below(&r, 40);
+	if (k == 0 || reply >= 30)
+		return -1;
+	uint32_t span = k < 40 ? k : 40;
+	return (int64_t)k - 1 - (back % span);
+}
+
+static void mail_facts(const struct gen_ctx *g, uint32_t k, struct mail_facts *f)
+{
+	struct rng r;
+	memset(f, 0, sizeof *f);
+	mail_stream(g, k, &r);
+	rng_next(&r);
+	rng_next(&r);
+	f->parent = mail_parent(g, k);
+
+	uint32_t p = rng_below(&r, 100);
+	static const struct { int upto, slot; } dist[] = {
+		{55, GF_INBOX}, {63, GF_PROJECTS}, {71, GF_NEWS}, {75, GF_PROJ2024}, {85, GF_SENT},
+		{86, GF_DRAFTS}, {89, GF_DELETED}, {90, GF_JUNK}, {96, GF_ARCHIVE}, {100, GF_ARCH2023},
+	};
+	f->slot = GF_INBOX;
+	for (size_t i = 0; i < sizeof dist / sizeof dist[0]; i++)
+		if ((int)p < dist[i].upto) {
+			f->slot = dist[i].slot;
+			break;
+		}
+	f->sent = f->slot == GF_SENT || f->slot == GF_DRAFTS;
+
+	long total = g->n_mail > 0 ? g->n_mail : 1;
+	int64_t span = 3 * 365 * DAY;
+	f->date = g->base - (int64_t)((double)(total - (long)k) / (double)total * (double)span)
+		  - (int64_t)rng_below(&r, 3600);
+
+	uint32_t u1 = rng_below(&r, 1000), u2 = rng_below(&r, 1000), u3 = rng_below(&r, 1000);
+	int recent = (long)k > total - total / 30 - 1;
+	switch (f->slot) {
+	case GF_SENT:
+		f->flags = MF_SEEN;
+		break;
+	case GF_DRAFTS:
+		f->flags = MF_SEEN | MF_DRAFT;
+		break;
+	case GF_DELETED:
+		f->flags = u1 < 900 ? MF_SEEN : 0;
+		break;
+	case GF_JUNK:
+		f->flags = MF_JUNK | (u1 < 500 ? MF_SEEN : 0);
+		break;
+	case GF_ARCHIVE:
+	case GF_ARCH2023:
+		f->flags = MF_SEEN | (u2 < 30 ? MF_FLAGGED : 0);
+		break;
+	default:
+		f->flags = (u1 < (recent ? 300u : 750u)) ? MF_SEEN : 0;
+		if (u2 < 60)
+			f->flags |= MF_FLAGGED;
+		if (u3 < 120)
+			f->flags |= MF_ANSWERED | MF_SEEN;
+		else if (u3 < 150)
+			f->flags |= MF_FORWARDED | MF_SEEN;
+	}
+
+	/* Text body: log-uniform over 1..16 KiB, median 4 KiB. */
+	f->body_len = (int)(4096.0 * pow(2.0, (rng_unit(&r) - 0.5) * 4.0));
+	f->has_html = rng_below(&r, 2);
+	f->from = (int)rng_below(&r, (uint32_t)gen_npeople);
+	f->nto = 1 + (int)rng_below(&r, 3);
+	for (int i = 0; i < f->nto; i++)
+		f->to[i] = (int)rng_below(&r, (uint32_t)gen_npeople);
+	f->to_user = !f->sent;
+	if (f->to_user)
+		f->nto = rng_below(&r, 10) < 3 ? 1 : 0;
+	else
+		rng_next(&r);
+	f->ncc = rng_below(&r, 100) < 25 ? 1 + (int)rng_below(&r, 2) : 0;
+	for (int i = 0; i < f->ncc; i++)
+		f->cc[i] = (int)rng_below(&r, (uint32_t)gen_npeople);
+	f->topic = (int)rng_below(&r, (uint32_t)gen_ntopics);
+	f->form = (int)rng_below(&r, (uint32_t)gen_nsubject_forms);
+
+	uint32_t a = rng_below(&r, 10000);
+	if (a < 10) {
+		f->nattach = 1;
+		f->att_size[0] = 1048576 + rng_below(&r, 65536);
+	} else if (a < 510) {
+		f->nattach = 1;
+		f->att_size[0] = 102400 + rng_below(&r, 16384);
+	} else {
+		rng_next(&r);
+	}
+	if (f->nattach && rng_below(&r, 4) == 0) {
+		f->nattach = 2;
+		f->att_size[1] = 2000 + rng_below(&r, 30000);
+	} else {
+		rng_next(&r);
+	}
+	for (int i = 0; i < MAX_ATT; i++)
+		f->att_kind[i] = (int)rng_below(&r, (uint32_t)gen_nattachment_kinds);
+	uint32_t pr = rng_below(&r, 100);
+	f->priority = pr < 5 ? 2 : pr < 8 ? 1 : 0;
+
+	f->size = 900 + f->body_len + (f->has_html ? f->body_len + f->body_len / 3 : 0);
+	for (int i = 0; i < f->nattach; i++)
+		f->size += (f->att_size[i] + 2) / 3 * 4 + 300;
+}
+
+void gen_message_id(const struct gen_ctx *g, uint32_t k, char out[96])
+{
+	snprintf(out, 96, "<%u.%016llx@mail.example.org>", k,
+		 (unsigned long long)mix64(g->seed ^ mix64(k)));
+}
+
+static int64_t mail_root(const struct gen_ctx *g, uint32_t k)
+{
+	int64_t cur = k, p;
+	while ((p = mail_parent(g, (uint32_t)cur)) >= 0)
+		cur = p;
+	return cur;
+}
+
+/* ---- small JSON builders ---- */
+
+static json_t *email_json(const char *name, const char *address)
+{
+	return json_pack("{s:s, s:s, s:s}", "name", name, "address", address, "contactId", "");
+}
+
+static json_t *person_email(int i)
+{
+	const struct gen_person *p = &gen_people[i];
+	char name[160];
+	snprintf(name, sizeof name, "%s %s", p->first, p->last);
+	return email_json(name, p->address);
+}
+
+static json_t *empty_email(void)
+{
+	return email_json("", "");
+}
+
+static json_t *localizable_empty(void)
+{
+	return json_pack("{s:s, s:[], s:i}", "message", "", "positionalParameters", "plurality", 1);
+}
+
+static void add_date(json_t *o, const char *key, int64_t t)
+{
+	char s[20];
+	dt_format(t, s);
+	json_object_set_new(o, key, json_string(s));
+}
+
+/* Appends generated text of about `len` bytes to b. */
+static void gen_text(struct rng *r, struct buf *b, int len, int html)
+{
+	size_t start = b->len;
+	int para = 0;
+	if (html)
+		buf_adds(b, "<p>");
+	while ((int)(b->len - start) < len) {
+		const char *w = gen_words[rng_below(r, (uint32_t)gen_nwords)];
+		if (html && (strchr(w, '<') || strchr(w, '&')))
+			w = "and";
+		buf_adds(b, w);
+		uint32_t x = rng_below(r, 100);
+		if (x < 6)
+			buf_adds(b, ". ");
+		else if (x < 8)
+			buf_adds(b, ", ");
+		else if (x < 9 && ++para) {
+			buf_adds(b, html ? ".</p>\n<p>" : ".\n\n");
+		} else if (x < 18)
+			buf_adds(b, html ? " " : "\n");
+		else
+			buf_adds(b, " ");
+	}
+	if (html)
+		buf_adds(b, "</p>");
+}
+
+/* ---- mail ---- */
+
+static json_t *gen_mail(const struct gen_ctx *g, uint32_t k, int with_content)
+{
+	struct mail_facts f;
+	mail_facts(g, k, &f);
+	json_t *o = json_object();
+	if (f.sent) {
+		json_object_set_new(o, "from", email_json(g->user_name, g->user_addr));
+	} else {
+		json_object_set_new(o, "from", person_email(f.from));
+	}
+	json_object_set_new(o, "sender", empty_email());
+	json_t *to = json_array(), *cc = json_array();
+	if (f.to_user)
+		json_array_append_new(to, email_json(g->user_name, g->user_addr));
+	for (int i = 0; i < f.nto; i++)
+		json_array_append_new(to, person_email(f.to[i]));
+	for (int i = 0; i < f.ncc; i++)
+		json_array_append_new(cc, person_email(f.cc[i]));
+	json_object_set_new(o, "to", to);
+	json_object_set_new(o, "cc", cc);
+	json_object_set_new(o, "bcc", json_array());
+	if (f.slot == GF_DRAFTS) {
+		json_object_set_new(o, "sendDate", json_string(""));
+		json_object_set_new(o, "receiveDate", json_string(""));
+	} else {
+		add_date(o, "sendDate", f.date - 7 - (int64_t)(k % 50));
+		add_date(o, "receiveDate", f.date);
+	}
+	json_object_set_new(o, "replyTo", json_array());
+	json_object_set_new(o, "notificationTo", empty_email());
+
+	char subject[512];
+	if (f.parent >= 0) {
+		struct mail_facts rf;
+		mail_facts(g, (uint32_t)mail_root(g, k), &rf);
+		snprintf(subject, sizeof subject, "Re: %s", gen_topics[rf.topic]);
+	} else {
+		snprintf(subject, sizeof subject, gen_subject_forms[f.form], gen_topics[f.topic]);
+	}
+	json_object_set_new(o, "subject", json_string(subject));
+	static const char *const prio[] = {"Normal", "Low", "High"};
+	json_object_set_new(o, "priority", json_string(prio[f.priority]));
+	json_object_set_new(o, "size", json_integer(f.size));
+	json_object_set_new(o, "isMDNSent", json_false());
+	json_object_set_new(o, "showExternal", json_false());
+	json_object_set_new(o, "requestDSN", json_false());
+	json_object_set_new(o, "hasAttachment", json_boolean(f.nattach > 0));
+	json_object_set_new(o, "isReadOnly", json_false());
+	json_object_set_new(o, "signInfo", json_pack("{s:b, s:b, s:o, s:{}}", "isSigned", 0,
+						     "isValid", 0, "error", localizable_empty(),
+						     "cert"));
+	json_object_set_new(o, "encryptInfo", json_pack("{s:b, s:s, s:o}", "isEncrypted", 0,
+							"result", "DecryptSuccesful", "error",
+							localizable_empty()));
+
+	/* MIME part paths: see README ("Displayable parts and attachments"). */
+	const char *text_id = f.nattach ? (f.has_html ? "0-0-0" : "0-0") : (f.has_html ? "0-0" : "0");
+	const char *html_id = f.nattach ? "0-0-1" : "0-1";
+	if (with_content) {
+		struct rng r;
+		rng_init(&r, g->seed, KIND_MAIL, k, 1);
+		const struct gen_person *to0 = &gen_people[f.to_user ? f.from : f.to[0]];
+		const char *greet_name = f.sent ? to0->first : g->user_name;
+		struct buf t = {0};
+		char line[512];
+		snprintf(line, sizeof line, "Hallo %s,\n\n", greet_name);
+		buf_adds(&t, line);
+		gen_text(&r, &t, f.body_len - 120, 0);
+		snprintf(line, sizeof line, "\n\nBest regards / Mit freundlichen Grüßen,\n%s\n",
+			 f.sent ? g->user_name : gen_people[f.from].first);
+		buf_adds(&t, line);
+		json_t *parts = json_array();
+		json_array_append_new(parts, json_pack("{s:s, s:s, s:s}", "id", text_id, "contentType",
+						       "ctTextPlain", "content", t.p));
+		if (f.has_html) {
+			struct buf h = {0};
+			buf_adds(&h, "<html><head><meta charset=\"utf-8\"></head><body>\n");
+			snprintf(line, sizeof line, "<p>Hallo %s,</p>\n", greet_name);
+			buf_adds(&h, line);
+			struct rng r2;
+			rng_init(&r2, g->seed, KIND_MAIL, k, 1);
+			gen_text(&r2, &h, f.body_len - 120, 1);
+			buf_adds(&h, "\n</body></html>\n");
+			json_array_append_new(parts, json_pack("{s:s, s:s, s:s}", "id", html_id,
+							       "contentType", "ctTextHtml", "content",
+							       h.p));
+			buf_free(&h);
+		}
+		buf_free(&t);
+		json_object_set_new(o, "displayableParts", parts);
+	}
+	json_t *atts = json_array();
+	for (int i = 0; i < f.nattach; i++) {
+		const struct gen_attachment_kind *ak = &gen_attachment_kinds[f.att_kind[i]];
+		char part[16], src[48];
+		snprintf(part, sizeof part, "0-%d", i + 1);
+		snprintf(src, sizeof src, "gen:%u:%d", k, i);
+		json_array_append_new(atts, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "id", part,
+						      "url", "", "name", ak->name, "contentType",
+						      ak->ctype, "contentId", "", "size",
+						      (json_int_t)f.att_size[i], "x-src", src));
+	}
+	json_object_set_new(o, "attachments", atts);
+	char mid[96];
+	gen_message_id(g, k, mid);
+	json_t *hdrs = json_array();
+	json_array_append_new(hdrs, json_pack("{s:s, s:s}", "type", "mhMessageID", "value", mid));
+	if (f.parent >= 0) {
+		char pmid[96];
+		gen_message_id(g, (uint32_t)f.parent, pmid);
+		json_array_append_new(hdrs, json_pack("{s:s, s:s}", "type", "mhInReplayTo", "value",
+						      pmid));
+	}
+	json_object_set_new(o, "headers", hdrs);
+	return o;
+}
+
+int gen_attachment_info(const struct gen_ctx *g, uint32_t k, int i, const char **name,
+			const char **ctype, int64_t *size)
+{
+	struct mail_facts f;
+	mail_facts(g, k, &f);
+	if (i < 0 || i >= f.nattach)
+		return -1;
+	const struct gen_attachment_kind *ak = &gen_attachment_kinds[f.att_kind[i]];
+	if (name)
+		*name = ak->name;
+	if (ctype)
+		*ctype = ak->ctype;
+	if (size)
+		*size = f.att_size[i];
+	return 0;
+}
+
+void gen_attachment_read(const struct gen_ctx *g, uint32_t k, int i, uint64_t off,
+			 unsigned char *out, size_t n)
+{
+	struct mail_facts f;
+	mail_facts(g, k, &f);
+	const char *magic = i < f.nattach ? gen_attachment_kinds[f.att_kind[i]].magic : "";
+	size_t ml = strlen(magic);
+	uint64_t key = mix64(g->seed ^ mix64(((uint64_t)k << 8) | (unsigned)i));
+	while (n && off < ml) {
+		*out++ = (unsigned char)magic[off++];
+		n--;
+	}
+	if (n)
+		stream_bytes(key, off, out, n);
+}
+
+/* ---- calendar ---- */
+
+static json_t *empty_rule(void)
+{
+	return json_pack("{s:b, s:s, s:{s:s, s:s}, s:{s:[], s:[], s:[], s:[], s:i}}", "isSet", 0,
+			 "frequency", "Daily", "endBy", "type", "ByRecurrenceNever", "date", "",
+			 "preciseBy", "byDay", "byMonthDay", "byMonth", "byPosition",
+			 "byInterval", 1);
+}
+
+static json_t *reminder(int set, int minutes)
+{
+	return json_pack("{s:b, s:s, s:i, s:s}", "isSet", set, "type", "ReminderRelative",
+			 "minutesBeforeStart", minutes, "date", "");
+}
+
+struct event_facts {
+	int slot;
+	int64_t start, dur;
+	int all_day, recurring, freq, interval, never, count, exceptions;
+	int title, place, label, freebusy, attendees, remind;
+};
+
+static void event_facts(const struct gen_ctx *g, uint32_t k, struct event_facts *f)
+{
+	struct rng r;
+	rng_init(&r, g->seed, KIND_EVENT, k, 0);
+	f->slot = rng_below(&r, 100) < 85 ? GF_CAL : GF_CAL2;
+	int64_t day0 = g->base / DAY * DAY;
+	int64_t day = day0 + ((int64_t)rng_below(&r, 540) - 360) * DAY;
+	f->all_day = rng_below(&r, 10) == 0;
+	f->start = f->all_day ? day : day + (8 + (int64_t)rng_below(&r, 10)) * 3600
+				  + (int64_t)rng_below(&r, 2) * 1800;
+	static const int durs[] = {30, 60, 60, 90, 120};
+	f->dur = f->all_day ? DAY * (1 + (rng_below(&r, 8) == 0)) : durs[rng_below(&r, 5)] * 60LL;
+	f->recurring = rng_below(&r, 100) < 20;
+	uint32_t fr = rng_below(&r, 10);
+	f->freq = fr < 5 ? 1 : fr < 7 ? 0 : fr < 9 ? 2 : 3; /* Daily, Weekly, Monthly, Yearly */
+	f->interval = rng_below(&r, 10) < 7 ? 1 : 2;
+	f->never = rng_below(&r, 10) < 3;
+	f->count = 8 + (int)rng_below(&r, 40);
+	f->exceptions = rng_below(&r, 10) < 4;
+	f->title = (int)rng_below(&r, (uint32_t)gen_nevent_titles);
+	f->place = (int)rng_below(&r, (uint32_t)gen_nplaces);
+	f->label = (int)rng_below(&r, 4);
+	f->freebusy = (int)rng_below(&r, 10);
+	f->attendees = rng_below(&r, 10) < 4 ? 1 + (int)rng_below(&r, 3) : 0;
+	f->remind = rng_below(&r, 2);
+}
+
+static json_t *gen_event(const struct gen_ctx *g, uint32_t k)
+{
+	struct event_facts f;
+	event_facts(g, k, &f);
+	static const char *const freqs[] = {"Daily", "Weekly", "Monthly", "Yearly"};
+	static const char *const labels[] = {"None", "Business", "Personal", "Important"};
+	json_t *o = json_object();
+	json_object_set_new(o, "access", json_string("EAccessCreator"));
+	json_object_set_new(o, "summary", json_string(gen_event_titles[f.title]));
+	json_object_set_new(o, "location", json_string(gen_places[f.place]));
+	char desc[256];
+	snprintf(desc, sizeof desc, "Agenda: %s.\nBitte pünktlich sein — merci! 📅",
+		 gen_topics[k % gen_ntopics]);
+	json_object_set_new(o, "description", json_string(desc));
+	json_object_set_new(o, "label", json_string(labels[f.label]));
+	json_object_set_new(o, "categories", json_array());
+	char s[20];
+	if (f.all_day) {
+		dt_format_date(f.start, s);
+		json_object_set_new(o, "start", json_string(s));
+		dt_format_date(f.start + f.dur - DAY, s); /* inclusive end date */
+		json_object_set_new(o, "end", json_string(s));
+	} else {
+		add_date(o, "start", f.start);
+		add_date(o, "end", f.start + f.dur);
+	}
+	json_object_set_new(o, "travelMinutes", json_integer(0));
+	json_object_set_new(o, "freeBusy", json_string(f.all_day ? "Free"
+						       : f.freebusy < 8 ? "Busy" : "Tentative"));
+	json_object_set_new(o, "isPrivate", json_boolean(f.freebusy == 9));
+	json_object_set_new(o, "isAllDay", json_boolean(f.all_day));
+	json_object_set_new(o, "priority", json_string("Normal"));
+	if (f.recurring) {
+		json_t *rule = empty_rule();
+		json_object_set_new(rule, "isSet", json_true());
+		json_object_set_new(rule, "frequency", json_string(freqs[f.freq]));
+		json_object_set_new(json_object_get(rule, "preciseBy"), "byInterval",
+				    json_integer(f.interval));
+		if (!f.never) {
+			int64_t until = gen_rule_nth(f.start, f.freq, f.interval, f.count - 1);
+			json_t *eb = json_object_get(rule, "endBy");
+			json_object_set_new(eb, "type", json_string("ByRecurrenceDate"));
+			dt_format(until, s);
+			json_object_set_new(eb, "date", json_string(s));
+		}
+		json_object_set_new(o, "rule", rule);
+		if (f.exceptions) {
+			json_t *ex = json_array();
+			int64_t moved = gen_rule_nth(f.start, f.freq, f.interval, 2);
+			int64_t gone = gen_rule_nth(f.start, f.freq, f.interval, 4);
+			char o1[20], n1[20], e1[20], o2[20];
+			dt_format(moved, o1);
+			dt_format(moved + 3600, n1);
+			dt_format(moved + 3600 + f.dur, e1);
+			dt_format(gone, o2);
+			char sum[200];
+			snprintf(sum, sizeof sum, "%s (verschoben)", gen_event_titles[f.title]);
+			json_array_append_new(ex, json_pack("{s:s, s:s, s:s, s:s}", "orig", o1, "start",
+							    n1, "end", e1, "summary", sum));
+			json_array_append_new(ex, json_pack("{s:s, s:b}", "orig", o2, "deleted", 1));
+			json_object_set_new(o, "x-exceptions", ex);
+		}
+	} else {
+		json_object_set_new(o, "rule", empty_rule());
+	}
+	json_t *att = json_array();
+	if (f.attendees) {
+		json_array_append_new(att, json_pack("{s:s, s:s, s:s, s:b, s:s}", "displayName",
+						     g->user_name, "emailAddress", g->user_addr,
+						     "role", "RoleOrganizer", "isNotified", 0,
+						     "partStatus", "PartAccepted"));
+		static const char *const ps[] = {"PartNotResponded", "PartAccepted", "PartDeclined",
+						 "PartTentative"};
+		for (int i = 0; i < f.attendees; i++) {
+			const struct gen_person *p = &gen_people[(k * 7 + (uint32_t)i * 3) % gen_npeople];
+			char name[160];
+			snprintf(name, sizeof name, "%s %s", p->first, p->last);
+			json_array_append_new(att, json_pack("{s:s, s:s, s:s, s:b, s:s}", "displayName",
+							     name, "emailAddress", p->address, "role",
+							     i == 2 ? "RoleOptionalAttendee"
+								    : "RoleRequiredAttendee",
+							     "isNotified", 1, "partStatus",
+							     ps[(k + (uint32_t)i) % 4]));
+		}
+	}
+	json_object_set_new(o, "attendees", att);
+	json_object_set_new(o, "reminder", reminder(f.remind, 15));
+	json_object_set_new(o, "isCancelled", json_false());
+	return o;
+}
+
+/* ---- contacts, tasks, notes ---- */
+
+static json_t *ab_ext(void)
+{
+	return json_pack("{s:s, s:s}", "groupId", "", "label", "");
+}
+
+static json_t *gen_contact(const struct gen_ctx *g, uint32_t k)
+{
+	(void)g;
+	const struct gen_person *a = &gen_people[k % gen_npeople];
+	const struct gen_person *b = &gen_people[(k / gen_npeople * 7 + k) % gen_npeople];
+	const char *last = k < gen_npeople ? a->last : b->last;
+	char common[200], addr[200], url[200];
+	snprintf(common, sizeof common, "%s %s", a->first, last);
+	if (k < gen_npeople)
+		snprintf(addr, sizeof addr, "%s", a->address);
+	else
+		snprintf(addr, sizeof addr, "c%u.%s", k, a->address);
+	snprintf(url, sizeof url, "https://www.example.org/~c%u", k);
+	json_t *o = json_object();
+	json_object_set_new(o, "type", json_string("ctContact"));
+	json_object_set_new(o, "commonName", json_string(common));
+	json_object_set_new(o, "firstName", json_string(a->first));
+	json_object_set_new(o, "middleName", json_string(""));
+	json_object_set_new(o, "surName", json_string(last));
+	json_object_set_new(o, "titleBefore", json_string(k % 5 == 0 ? "Dr." : ""));
+	json_object_set_new(o, "titleAfter", json_string(k % 11 == 0 ? "Ph.D." : ""));
+	json_object_set_new(o, "nickName", json_string(""));
+	json_t *phones = json_array();
+	json_array_append_new(phones, json_pack("{s:s, s:s, s:o}", "type", "TypeWorkVoice", "number",
+						a->phone, "extension", ab_ext()));
+	if (k % 2)
+		json_array_append_new(phones, json_pack("{s:s, s:s, s:o}", "type", "TypeMobile",
+							"number", "+420 777 000 111", "extension",
+							ab_ext()));
+	json_object_set_new(o, "phoneNumbers", phones);
+	json_object_set_new(o, "emailAddresses",
+			    json_pack("[{s:s, s:s, s:b, s:b, s:s, s:s, s:o}]", "address", addr, "name",
+				      common, "preferred", 1, "isValidCertificate", 0, "type",
+				      "EmailWork", "refId", "", "extension", ab_ext()));
+	json_object_set_new(o, "postalAddresses",
+			    json_pack("[{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}]",
+				      "preferred", 1, "pobox", "", "extendedAddress", "", "street",
+				      "Hauptstraße 5", "locality", a->city, "state", "", "zip", "12345",
+				      "country", "", "label", "", "type", "AddressWork", "extension",
+				      ab_ext()));
+	json_object_set_new(o, "urls", json_pack("[{s:s, s:s, s:o}]", "type", "UrlWork", "url", url,
+						 "extension", ab_ext()));
+	char bday[20];
+	dt_format_date((int64_t)(k % 15000) * DAY + 86400LL * 365 * 2, bday);
+	json_object_set_new(o, "birthDay", json_string(k % 3 == 0 ? bday : ""));
+	json_object_set_new(o, "anniversary", json_string(""));
+	json_object_set_new(o, "companyName", json_string(a->company));
+	json_object_set_new(o, "departmentName", json_string(k % 2 ? "Vertrieb" : "Engineering"));
+	json_object_set_new(o, "profession", json_string(""));
+	json_object_set_new(o, "managerName", json_string(""));
+	json_object_set_new(o, "assistantName", json_string(""));
+	json_object_set_new(o, "comment", json_string(k % 4 == 0 ? "Met at the café — likes ☕." : ""));
+	json_object_set_new(o, "IMAddress", json_string(""));
+	json_object_set_new(o, "photo", json_pack("{s:s, s:s}", "id", "", "url", ""));
+	json_object_set_new(o, "categories", json_array());
+	json_object_set_new(o, "isGalContact", json_false());
+	return o;
+}
+
+static void task_dates(const struct gen_ctx *g, uint32_t k, int64_t *start, int64_t *due)
+{
+	struct rng r;
+	rng_init(&r, g->seed, KIND_TASK, k, 0);
+	*start = g->base / DAY * DAY + ((int64_t)rng_below(&r, 120) - 90) * DAY + 9 * 3600;
+	*due = *start + (1 + (int64_t)rng_below(&r, 20)) * DAY;
+}
+
+static json_t *gen_task(const struct gen_ctx *g, uint32_t k)
+{
+	int64_t start, due;
+	task_dates(g, k, &start, &due);
+	static const char *const st[] = {"tsNotStarted", "tsInProgress", "tsCompleted", "tsWaiting",
+					 "tsDeferred"};
+	int status = (int)(k % 5);
+	json_t *o = json_object();
+	json_object_set_new(o, "access", json_string("EAccessCreator"));
+	json_object_set_new(o, "summary", json_string(gen_task_titles[k % gen_ntask_titles]));
+	json_object_set_new(o, "location", json_string(""));
+	json_object_set_new(o, "description", json_string("Siehe Anhang — see attached. ✅"));
+	json_object_set_new(o, "status", json_string(st[status]));
+	add_date(o, "start", start);
+	add_date(o, "due", due);
+	if (status == 2)
+		add_date(o, "end", due - 3600);
+	else
+		json_object_set_new(o, "end", json_string(""));
+	json_object_set_new(o, "done", json_integer(status == 2 ? 100 : status == 1 ? 40 : 0));
+	json_object_set_new(o, "priority", json_string(k % 7 == 0 ? "High" : "Normal"));
+	json_object_set_new(o, "rule", empty_rule());
+	json_object_set_new(o, "attendees", json_array());
+	json_object_set_new(o, "reminder", reminder(k % 3 == 0, 60));
+	json_object_set_new(o, "sortOrder", json_integer((json_int_t)k));
+	json_object_set_new(o, "isPrivate", json_false());
+	json_object_set_new(o, "isCancelled", json_false());
+	return o;
+}
+
+static json_t *gen_note(const struct gen_ctx *g, uint32_t k)
+{
+	static const char *const colors[] = {"White", "Yellow", "Pink", "Green", "Blue"};
+	json_t *o = json_object();
+	char text[400];
+	snprintf(text, sizeof text, "Notiz %u: %s\nNicht vergessen — don't forget! 📝\n%s", k + 1,
+		 gen_topics[k % gen_ntopics], gen_words[(k * 13) % gen_nwords]);
+	json_object_set_new(o, "color", json_string(colors[k % 5]));
+	json_object_set_new(o, "text", json_string(text));
+	json_object_set_new(o, "position", json_pack("{s:i, s:i, s:i, s:i}", "xOffset",
+						     (int)(k % 10) * 20, "yOffset", (int)(k % 7) * 20,
+						     "xSize", 200, "ySize", 160));
+	int64_t created = g->base - (int64_t)(k % 400) * DAY - 7200;
+	add_date(o, "createDate", created);
+	add_date(o, "modifyDate", created + 3600);
+	return o;
+}
+
+void gen_meta(const struct gen_ctx *g, enum sim_kind kind, uint32_t k, struct gen_meta *m)
+{
+	memset(m, 0, sizeof *m);
+	switch (kind) {
+	case KIND_MAIL: {
+		struct mail_facts f;
+		mail_facts(g, k, &f);
+		m->slot = f.slot;
+		m->date = f.date;
+		m->flags = f.flags;
+		m->size = f.size;
+		break;
+	}
+	case KIND_EVENT: {
+		struct event_facts f;
+		event_facts(g, k, &f);
+		m->slot = f.slot;
+		m->date = f.start;
+		break;
+	}
+	case KIND_CONTACT:
+		m->slot = k % 10 == 9 ? GF_CONTACTS2 : GF_CONTACTS;
+		m->date = g->base - 400 * DAY + (int64_t)(k % 400) * DAY;
+		break;
+	case KIND_TASK: {
+		int64_t due;
+		m->slot = GF_TASKS;
+		task_dates(g, k, &m->date, &due);
+		break;
+	}
+	case KIND_NOTE:
+		m->slot = GF_NOTES;
+		m->date = g->base - (int64_t)(k % 400) * DAY - 7200;
+		break;
+	default:
+		break;
+	}
+}
+
+json_t *gen_item_json(const struct gen_ctx *g, enum sim_kind kind, uint32_t k, int with_content)
+{
+	switch (kind) {
+	case KIND_MAIL:
+		return gen_mail(g, k, with_content);
+	case KIND_EVENT:
+		return gen_event(g, k);
+	case KIND_CONTACT:
+		return gen_contact(g, k);
+	case KIND_TASK:
+		return gen_task(g, k);
+	case KIND_NOTE:
+		return gen_note(g, k);
+	default:
+		return json_object();
+	}
+}
