@@ -580,7 +580,7 @@ static outpost_status listing(struct outpost_transport *t, const outpost_folder 
             return kerio_fail(t, OUTPOST_TEMP, "kerio: cancelled");
         json_t *res;
         const json_t *items;
-        int64_t total;
+        int64_t total = -1;
         outpost_status st = list_page(t, k, fid, ks->pos, ps, &res, &items, &total);
         if (st.code != OUTPOST_OK)
             return st;
