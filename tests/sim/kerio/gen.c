@@ -222,32 +222,74 @@ static void add_date(json_t *o, const char *key, int64_t t)
 	json_object_set_new(o, key, json_string(s));
 }
 
-/* Appends generated text of about `len` bytes to b. */
-static void gen_text(struct rng *r, struct buf *b, int len, int html)
+#define CORPUS_PARAS 1024
+
+struct gen_corpus *gen_corpus_new(uint64_t seed)
+{
+	struct gen_corpus *c = xcalloc(1, sizeof *c);
+	c->n = CORPUS_PARAS;
+	c->para = xcalloc(c->n, sizeof *c->para);
+	c->len = xcalloc(c->n, sizeof *c->len);
+	for (size_t i = 0; i < c->n; i++) {
+		struct rng r;
+		rng_init(&r, seed, 0xc0de, i, 0);
+		struct buf b = {0};
+		int target = 150 + (int)rng_below(&r, 900);
+		int cap = 1;
+		while ((int)b.len < target) {
+			const char *w = gen_words[rng_below(&r, (uint32_t)gen_nwords)];
+			if (cap) {
+				char first[64];
+				snprintf(first, sizeof first, "%s", w);
+				if (first[0] >= 'a' && first[0] <= 'z')
+					first[0] = (char)(first[0] - 'a' + 'A');
+				buf_adds(&b, first);
+				cap = 0;
+			} else {
+				buf_adds(&b, w);
+			}
+			uint32_t x = rng_below(&r, 100);
+			if (x < 7) {
+				buf_adds(&b, ". ");
+				cap = 1;
+			} else if (x < 10) {
+				buf_adds(&b, ", ");
+			} else if (x < 16) {
+				buf_adds(&b, "\n");
+			} else {
+				buf_adds(&b, " ");
+			}
+		}
+		buf_adds(&b, ".");
+		c->para[i] = b.p;
+		c->len[i] = b.len;
+	}
+	return c;
+}
+
+void gen_corpus_free(struct gen_corpus *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		free(c->para[i]);
+	free(c->para);
+	free(c->len);
+	free(c);
+}
+
+/* Appends about `len` bytes of paragraphs to b (as <p> elements if html); the paragraph
+ * sequence depends only on the stream r, so text and HTML parts say the same thing. */
+static void gen_text(const struct gen_corpus *c, struct rng *r, struct buf *b, int len, int html)
 {
 	size_t start = b->len;
-	int para = 0;
-	if (html)
-		buf_adds(b, "<p>");
 	while ((int)(b->len - start) < len) {
-		const char *w = gen_words[rng_below(r, (uint32_t)gen_nwords)];
-		if (html && (strchr(w, '<') || strchr(w, '&')))
-			w = "and";
-		buf_adds(b, w);
-		uint32_t x = rng_below(r, 100);
-		if (x < 6)
-			buf_adds(b, ". ");
-		else if (x < 8)
-			buf_adds(b, ", ");
-		else if (x < 9 && ++para) {
-			buf_adds(b, html ? ".</p>\n<p>" : ".\n\n");
-		} else if (x < 18)
-			buf_adds(b, html ? " " : "\n");
-		else
-			buf_adds(b, " ");
+		size_t i = rng_below(r, (uint32_t)c->n);
+		if (html)
+			buf_add(b, "<p>", 3);
+		buf_add(b, c->para[i], c->len[i]);
+		buf_add(b, html ? "</p>\n" : "\n\n", html ? 5 : 2);
 	}
-	if (html)
-		buf_adds(b, "</p>");
 }
 
 /* ---- mail ---- */
@@ -316,28 +358,33 @@ static json_t *gen_mail(const struct gen_ctx *g, uint32_t k, int with_content)
 		const struct gen_person *to0 = &gen_people[f.to_user ? f.from : f.to[0]];
 		const char *greet_name = f.sent ? to0->first : g->user_name;
 		struct buf t = {0};
+		t.cap = (size_t)f.body_len + 512;
+		t.p = xmalloc(t.cap);
 		char line[512];
 		snprintf(line, sizeof line, "Hallo %s,\n\n", greet_name);
 		buf_adds(&t, line);
-		gen_text(&r, &t, f.body_len - 120, 0);
+		gen_text(g->corpus, &r, &t, f.body_len - 120, 0);
 		snprintf(line, sizeof line, "\n\nBest regards / Mit freundlichen Grüßen,\n%s\n",
 			 f.sent ? g->user_name : gen_people[f.from].first);
 		buf_adds(&t, line);
 		json_t *parts = json_array();
-		json_array_append_new(parts, json_pack("{s:s, s:s, s:s}", "id", text_id, "contentType",
-						       "ctTextPlain", "content", t.p));
+		json_array_append_new(parts, json_pack("{s:s, s:s, s:o}", "id", text_id, "contentType",
+						       "ctTextPlain", "content",
+						       json_stringn_nocheck(t.p, t.len)));
 		if (f.has_html) {
 			struct buf h = {0};
+			h.cap = (size_t)f.body_len * 2 + 512;
+			h.p = xmalloc(h.cap);
 			buf_adds(&h, "<html><head><meta charset=\"utf-8\"></head><body>\n");
 			snprintf(line, sizeof line, "<p>Hallo %s,</p>\n", greet_name);
 			buf_adds(&h, line);
 			struct rng r2;
 			rng_init(&r2, g->seed, KIND_MAIL, k, 1);
-			gen_text(&r2, &h, f.body_len - 120, 1);
+			gen_text(g->corpus, &r2, &h, f.body_len - 120, 1);
 			buf_adds(&h, "\n</body></html>\n");
-			json_array_append_new(parts, json_pack("{s:s, s:s, s:s}", "id", html_id,
+			json_array_append_new(parts, json_pack("{s:s, s:s, s:o}", "id", html_id,
 							       "contentType", "ctTextHtml", "content",
-							       h.p));
+							       json_stringn_nocheck(h.p, h.len)));
 			buf_free(&h);
 		}
 		buf_free(&t);

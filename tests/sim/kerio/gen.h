@@ -23,7 +23,18 @@ struct gen_folder_spec {
 };
 extern const struct gen_folder_spec gen_folder_specs[GF_COUNT];
 
+/* Paragraphs of text built once per seed; bodies are sequences of them, so producing a body
+ * costs a few copies instead of thousands of word draws. Immutable once built. */
+struct gen_corpus {
+	char **para;
+	size_t *len;
+	size_t n;
+};
+struct gen_corpus *gen_corpus_new(uint64_t seed);
+void gen_corpus_free(struct gen_corpus *c);
+
 struct gen_ctx {
+	const struct gen_corpus *corpus;
 	uint64_t seed;
 	int64_t base;            /* the account's "now" */
 	long n_mail;

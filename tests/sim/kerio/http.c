@@ -4,6 +4,9 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <microhttpd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -326,6 +329,22 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* Replies go out in several TLS records; without TCP_NODELAY Nagle holds the last one until
+ * the client's delayed ACK, 40 ms per request. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	(void)socket_context;
+	if (toe != MHD_CONNECTION_NOTIFY_STARTED)
+		return;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	int one = 1;
+	if (ci)
+		setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 static void log_mhd(void *cls, const char *fmt, va_list ap)
 {
 	struct sim *sim = cls;
@@ -362,7 +381,8 @@ int http_start(struct sim *sim)
 		flags, 0, NULL, NULL, handler, sim, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, sim,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa4,
 		MHD_OPTION_HTTPS_MEM_CERT, sim->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, sim->key_pem,
-		MHD_OPTION_NOTIFY_COMPLETED, completed, sim, MHD_OPTION_CONNECTION_TIMEOUT,
+		MHD_OPTION_NOTIFY_COMPLETED, completed, sim, MHD_OPTION_NOTIFY_CONNECTION,
+		on_connection, sim, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)900, MHD_OPTION_LISTEN_BACKLOG_SIZE,
 		(unsigned)256, MHD_OPTION_END);
 	if (!sim->daemon) {

@@ -9,6 +9,7 @@
 
 #include "faults.h"
 #include "journal.h"
+#include "jsonout.h"
 #include "sessions.h"
 #include "util.h"
 
@@ -190,8 +191,7 @@ void rpc_handle(struct sim *sim, const char *body, size_t len, const char *sid,
 	memcpy(out->set_cookie, c.set_cookie, sizeof out->set_cookie);
 	json_t *env = json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id ? id : json_null(),
 				"result", result);
-	out->body = json_dumps(env, JSON_COMPACT);
-	out->len = strlen(out->body);
+	out->body = jsonout_dump(env, &out->len);
 	json_decref(env);
 	json_decref(req);
 	if (fh.active[F_MALFORMED]) {

@@ -26,6 +26,7 @@ enum {
 };
 
 struct sim_item;
+struct gen_corpus;
 
 struct sim_folder {
 	int idx;                 /* position in store.folders; never reused */
@@ -111,6 +112,7 @@ struct sim_poller {
 struct sim_store {
 	pthread_rwlock_t lock;
 	const struct sim_config *cfg;
+	struct gen_corpus *corpus; /* immutable text for generated bodies */
 	char user_local[128], user_domain[128], user_addr[300];
 	struct sim_folder **folders;
 	size_t nfolders, folders_cap;

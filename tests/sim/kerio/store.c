@@ -33,6 +33,7 @@ void store_init(struct sim_store *s, const struct sim_config *cfg)
 		snprintf(s->user_domain, sizeof s->user_domain, "%s", cfg->domain);
 	}
 	snprintf(s->user_addr, sizeof s->user_addr, "%s@%s", s->user_local, s->user_domain);
+	s->corpus = gen_corpus_new(cfg->seed);
 }
 
 const char *store_user_local(const struct sim_store *s) { return s->user_local; }
@@ -41,8 +42,8 @@ const char *store_user_addr(const struct sim_store *s) { return s->user_addr; }
 
 struct gen_ctx store_gen_ctx(const struct sim_store *s)
 {
-	struct gen_ctx g = {s->cfg->seed, s->cfg->base_time, s->cfg->n_mail, s->user_addr,
-			    s->cfg->full_name};
+	struct gen_ctx g = {s->corpus, s->cfg->seed, s->cfg->base_time, s->cfg->n_mail,
+			    s->user_addr, s->cfg->full_name};
 	return g;
 }
 
@@ -80,6 +81,7 @@ void store_free(struct sim_store *s)
 		free(s->blobs[i]);
 	}
 	free(s->blobs);
+	gen_corpus_free(s->corpus);
 }
 
 struct sim_folder *store_folder_new(struct sim_store *s, int parent, enum sim_kind kind,
