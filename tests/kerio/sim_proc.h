@@ -9,7 +9,7 @@
 
 struct sim_proc {
     pid_t pid;
-    char url[80];      /* https://127.0.0.1:<port> */
+    char url[256];     /* https://127.0.0.1:<port> */
     char ca[512];      /* CA file trusted by the control client */
 };
 
