@@ -206,6 +206,16 @@ static void test_list_every_kind(void **state)
     int kinds_seen[6] = { 0 };
     size_t i;
     const json_t *e;
+    /* Parents before children. */
+    json_array_foreach(h.events, i, e) {
+        const char *parent = json_string_value(json_object_get(e, "parent"));
+        if (!parent)
+            continue;
+        int seen = 0;
+        for (size_t j = 0; j < i; j++)
+            seen |= strcmp(json_string_value(json_object_get(json_array_get(h.events, j), "id")), parent) == 0;
+        assert_true(seen);
+    }
     json_array_foreach(h.events, i, e) {
         const char *fid = json_string_value(json_object_get(e, "id"));
         uint32_t kind = (uint32_t)json_integer_value(json_object_get(e, "kind"));
@@ -215,6 +225,7 @@ static void test_list_every_kind(void **state)
         sync_ok(f, fid, kind, &r);
         json_t *items = dump_items(f, fid);
         assert_int_equal(rec_count(&r, "add"), json_array_size(items));
+        assert_int_equal(r.progress_done, json_array_size(items));
         /* Pages of at most 7, each committed, the last state incremental. */
         assert_true(r.commits >= (int)(json_array_size(items) / 7) + 1);
         assert_non_null(r.state);

@@ -103,6 +103,16 @@ static outpost_status on_failed(void *ctx, uint32_t index, outpost_status st)
     return outpost_ok();
 }
 
+static outpost_status on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    struct rec *r = ctx;
+    if (done < r->progress_done)
+        r->protocol_errors++; /* progress never goes backwards within a call */
+    r->progress_done = done;
+    r->progress_total = total;
+    return outpost_ok();
+}
+
 void rec_init(struct rec *r)
 {
     memset(r, 0, sizeof *r);
@@ -115,6 +125,7 @@ void rec_init(struct rec *r)
     r->sink.content_end = on_content_end;
     r->sink.commit = on_commit;
     r->sink.item_failed = on_failed;
+    r->sink.progress = on_progress;
     r->events = json_array();
     r->pending = json_array();
 }
@@ -125,6 +136,7 @@ void rec_reset(struct rec *r)
     json_array_clear(r->pending);
     r->cur = NULL;
     r->commits = 0;
+    r->progress_done = r->progress_total = 0;
 }
 
 void rec_free(struct rec *r)

@@ -20,6 +20,7 @@ struct rec {
     size_t state_len;
     int commits;
     int protocol_errors; /* content without item, content_end twice, ... */
+    uint64_t progress_done, progress_total; /* last progress() report */
 };
 
 void rec_init(struct rec *r);

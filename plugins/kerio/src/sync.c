@@ -112,7 +112,38 @@ outpost_status kerio_sync_hierarchy(struct outpost_transport *t, const void *sta
     json_array_foreach(list, i, f) if (strcmp(kj_str(f, "type"), "FRoot") == 0) root = kj_str(f, "id");
     free(t->trash_id);
     t->trash_id = NULL;
-    json_array_foreach(list, i, f) {
+    /* Parents before children: report by depth (the parent chain within this listing). */
+    size_t nf = json_array_size(list);
+    size_t *order = calloc(nf ? nf : 1, sizeof *order);
+    int *depth = calloc(nf ? nf : 1, sizeof *depth);
+    if (!order || !depth) {
+        free(order);
+        free(depth);
+        kbuf_free(&nstate);
+        json_decref(res);
+        return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
+    }
+    for (size_t a = 0; a < nf; a++) {
+        const char *p = kj_str(json_array_get(list, a), "parentId");
+        for (size_t hops = 0; *p && hops < nf; hops++) {
+            const char *next = NULL;
+            for (size_t b = 0; b < nf && !next; b++)
+                if (strcmp(kj_str(json_array_get(list, b), "id"), p) == 0)
+                    next = kj_str(json_array_get(list, b), "parentId");
+            if (!next)
+                break;
+            depth[a]++;
+            p = next;
+        }
+        size_t at = a;
+        while (at > 0 && depth[order[at - 1]] > depth[a]) {
+            order[at] = order[at - 1];
+            at--;
+        }
+        order[at] = a;
+    }
+    for (size_t oi = 0; oi < nf; oi++) {
+        f = json_array_get(list, order[oi]);
         const struct kerio_kind *k = kerio_kind_by_folder_type(kj_str(f, "type"));
         if (!k)
             continue; /* the root and types we do not sync */
@@ -164,6 +195,8 @@ outpost_status kerio_sync_hierarchy(struct outpost_transport *t, const void *sta
     }
     st = sink->commit(sink->ctx, nstate.data, nstate.len);
 out:
+    free(order);
+    free(depth);
     kbuf_free(&nstate);
     json_decref(res);
     return st;
@@ -619,6 +652,11 @@ static outpost_status listing(struct outpost_transport *t, const outpost_folder 
         ks->pos += (int64_t)n;
         if (n < ps || (total >= 0 && ks->pos >= total))
             ks->listing = 0;
+        if (OUTPOST_HAS_FIELD(sink, struct outpost_sync_sink, progress) && sink->progress) {
+            st = sink->progress(sink->ctx, (uint64_t)ks->pos, total > 0 ? (uint64_t)total : 0);
+            if (st.code != OUTPOST_OK)
+                return st;
+        }
         st = commit_state(sink, ks);
         if (st.code != OUTPOST_OK)
             return st;
