@@ -164,7 +164,7 @@ static void test_batch_errors(void **state)
 static void test_sync_state(void **state)
 {
     (void)state;
-    struct kerio_state ks = { 1, 51811, 400 }, back;
+    struct kerio_state ks = { .listing = 1, .key = 51811, .pos = 400 }, back;
     char buf[64];
     size_t n = kerio_state_format(&ks, buf, sizeof buf);
     assert_string_equal(buf, "L1 51811 400");
@@ -172,12 +172,18 @@ static void test_sync_state(void **state)
     assert_true(back.listing);
     assert_int_equal(back.key, 51811);
     assert_int_equal(back.pos, 400);
+    assert_string_equal(back.last, "");
+    strcpy(ks.last, "keriostorage://mail/example.com/jdoe/f/17");
+    n = kerio_state_format(&ks, buf, sizeof buf);
+    assert_string_equal(buf, "L1 51811 400 keriostorage://mail/example.com/jdoe/f/17");
+    assert_int_equal(kerio_state_parse(buf, n, &back), 0);
+    assert_string_equal(back.last, "keriostorage://mail/example.com/jdoe/f/17");
     ks.listing = 0;
     n = kerio_state_format(&ks, buf, sizeof buf);
     assert_string_equal(buf, "S1 51811");
     assert_int_equal(kerio_state_parse(buf, n, &back), 0);
     assert_false(back.listing);
-    const char *bad[] = { "", "S1", "S1 x", "L1 5", "S1 -3", "X1 5", "S1 5 junk" };
+    const char *bad[] = { "", "S1", "S1 x", "L1 5", "S1 -3", "X1 5", "S1 5 junk", "L1 5 6 a b", "L1 5 6x" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(kerio_state_parse(bad[i], strlen(bad[i]), &back), -1);
 }

@@ -276,6 +276,45 @@ static void test_mail_byte_identical_across_syncs(void **state)
     rec_free(&b);
 }
 
+/* Server-side deletions between two listing pages must not shift an item past the page
+ * boundary unseen. */
+struct delete_ctx {
+    struct fx *f;
+    int done;
+};
+
+static void delete_seen_items(struct rec *r, void *ctx)
+{
+    struct delete_ctx *d = ctx;
+    if (d->done++)
+        return;
+    /* Remove three items of the page just committed. */
+    for (size_t i = 0; i < 3 && i < json_array_size(r->events); i++) {
+        const char *id = json_string_value(json_object_get(json_array_get(r->events, i), "id"));
+        json_decref(sim_ctl(&d->f->sim, "items/remove", json_pack("{s:s}", "id", id)));
+    }
+}
+
+static void test_listing_survives_deletions(void **state)
+{
+    struct fx *f = *state;
+    open_plugin(f);
+    const char *inbox = folder_id(f, "Inbox");
+    json_t *before = dump_items(f, inbox);
+    assert_true(json_array_size(before) > 10);
+    struct rec r;
+    rec_init(&r);
+    struct delete_ctx d = { f, 0 };
+    r.after_commit = delete_seen_items;
+    r.after_commit_ctx = &d;
+    sync_ok(f, inbox, OUTPOST_ITEM_MAIL, &r);
+    size_t i;
+    const json_t *o;
+    json_array_foreach(before, i, o) assert_non_null(rec_find(&r, "add", json_string_value(json_object_get(o, "id"))));
+    json_decref(before);
+    rec_free(&r);
+}
+
 /* ---- incremental ---- */
 
 static const char *new_id(json_t *reply)
@@ -968,6 +1007,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_descriptor),
         cmocka_unit_test_setup_teardown(test_list_every_kind, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mail_byte_identical_across_syncs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listing_survives_deletions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incremental_mail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incremental_other_kinds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_change_cap_relists, setup, teardown),

@@ -93,6 +93,8 @@ static outpost_status on_commit(void *ctx, const void *state, size_t len)
         r->state_len = len;
     }
     r->commits++;
+    if (r->after_commit)
+        r->after_commit(r, r->after_commit_ctx);
     return outpost_ok();
 }
 

@@ -21,6 +21,9 @@ struct rec {
     int commits;
     int protocol_errors; /* content without item, content_end twice, ... */
     uint64_t progress_done, progress_total; /* last progress() report */
+    /* Called after each commit (a test changes the server between pages). */
+    void (*after_commit)(struct rec *r, void *ctx);
+    void *after_commit_ctx;
 };
 
 void rec_init(struct rec *r);

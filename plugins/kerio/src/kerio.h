@@ -203,11 +203,15 @@ outpost_status kerio_load_folders(struct outpost_transport *t);
  * when the server reported it missing (new reference in *aligned). */
 outpost_status kerio_get_by_ids(struct outpost_transport *t, const struct kerio_kind *k, json_t *ids, json_t **aligned);
 
-/* Sync state of a folder: "L1 <key> <pos>" while listing, "S1 <key>" once incremental. */
+/* Sync state of a folder: "L1 <key> <pos>[ <last id>]" while listing, "S1 <key>" once
+ * incremental. The last id handed over lets the next page start a little earlier and skip
+ * what was already seen, so deletions during the listing cannot shift an item past a page
+ * boundary unseen. */
 struct kerio_state {
     int listing;         /* 1 while the initial listing runs */
     int64_t key;         /* Changes sync key */
     int64_t pos;         /* next listing position */
+    char last[512];      /* id of the last item handed over ("" at the start) */
 };
 int kerio_state_parse(const void *s, size_t len, struct kerio_state *st);
 size_t kerio_state_format(const struct kerio_state *st, char *out, size_t cap);

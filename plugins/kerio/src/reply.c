@@ -549,15 +549,24 @@ const json_t *kerio_batch_error(const json_t *result, size_t index)
 
 int kerio_state_parse(const void *s, size_t len, struct kerio_state *st)
 {
-    char buf[96];
+    char buf[640];
     memset(st, 0, sizeof *st);
-    if (!s || len == 0 || len >= sizeof buf)
+    if (!s || len == 0 || len >= sizeof buf || memchr(s, '\0', len))
         return -1;
     memcpy(buf, s, len);
     buf[len] = '\0';
     long long key, pos;
+    int used = 0;
     char tail;
-    if (sscanf(buf, "L1 %lld %lld%c", &key, &pos, &tail) == 2 && key >= 0 && pos >= 0) {
+    if (sscanf(buf, "L1 %lld %lld%n", &key, &pos, &used) == 2 && key >= 0 && pos >= 0) {
+        const char *rest = buf + used;
+        if (*rest == ' ' && rest[1]) {
+            if (strlen(rest + 1) >= sizeof st->last || strpbrk(rest + 1, " \t\r\n"))
+                return -1;
+            strcpy(st->last, rest + 1);
+        } else if (*rest) {
+            return -1;
+        }
         st->listing = 1;
         st->key = key;
         st->pos = pos;
@@ -572,7 +581,8 @@ int kerio_state_parse(const void *s, size_t len, struct kerio_state *st)
 
 size_t kerio_state_format(const struct kerio_state *st, char *out, size_t cap)
 {
-    int n = st->listing ? snprintf(out, cap, "L1 %lld %lld", (long long)st->key, (long long)st->pos)
+    int n = st->listing ? snprintf(out, cap, "L1 %lld %lld%s%s", (long long)st->key, (long long)st->pos,
+                                   st->last[0] ? " " : "", st->last)
                         : snprintf(out, cap, "S1 %lld", (long long)st->key);
-    return n < 0 ? 0 : (size_t)n;
+    return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }

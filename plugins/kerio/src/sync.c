@@ -12,6 +12,8 @@
 #include <string.h>
 
 #define CONTENT_CHUNK 65536
+/* Items re-read before a listing page's position to detect deletions before it. */
+#define LISTING_OVERLAP 16
 /* Bytes of reply allowed per change entry before a change list counts as over change_cap. */
 #define CHANGE_BYTES 2048
 
@@ -581,7 +583,7 @@ static int cancelled(struct outpost_transport *t)
 
 static outpost_status commit_state(const struct outpost_sync_sink *sink, const struct kerio_state *ks)
 {
-    char buf[64];
+    char buf[640];
     size_t n = kerio_state_format(ks, buf, sizeof buf);
     return sink->commit(sink->ctx, buf, n);
 }
@@ -612,14 +614,33 @@ static outpost_status listing(struct outpost_transport *t, const outpost_folder 
         if (cancelled(t))
             return kerio_fail(t, OUTPOST_TEMP, "kerio: cancelled");
         json_t *res;
-        const json_t *items;
+        const json_t *listed;
         int64_t total = -1;
-        outpost_status st = list_page(t, k, fid, ks->pos, ps, &res, &items, &total);
+        /* Start a little before the position and skip up to the last id already handed over. */
+        int64_t start = ks->last[0] && ks->pos > LISTING_OVERLAP ? ks->pos - LISTING_OVERLAP : ks->last[0] ? 0 : ks->pos;
+        uint32_t limit = ps + (uint32_t)(ks->pos - start);
+        outpost_status st = list_page(t, k, fid, start, limit, &res, &listed, &total);
         if (st.code != OUTPOST_OK)
             return st;
-        size_t n = json_array_size(items);
+        size_t n = json_array_size(listed), skip = 0;
+        if (ks->last[0] && start < ks->pos) {
+            for (size_t i = 0; i < n; i++)
+                if (strcmp(kj_str(json_array_get(listed, i), "id"), ks->last) == 0) {
+                    skip = i + 1;
+                    break;
+                }
+            /* Not found: more deletions than the overlap; hand over the whole window again
+             * (a repeated ADD is harmless, a skipped item is not). */
+        }
+        json_t *items = json_array();
+        for (size_t i = skip; i < n; i++)
+            json_array_append(items, json_array_get(listed, i));
+        if (n > 0)
+            snprintf(ks->last, sizeof ks->last, "%s", kj_str(json_array_get(listed, n - 1), "id"));
+        if (strlen(ks->last) >= sizeof ks->last - 1 || strpbrk(ks->last, " \t\r\n"))
+            ks->last[0] = '\0'; /* an id we cannot keep in the state: plain offsets then */
         json_t *objs;
-        if (k->kind == OUTPOST_ITEM_MAIL && want_content && n > 0) {
+        if (k->kind == OUTPOST_ITEM_MAIL && want_content && json_array_size(items) > 0) {
             json_t *ids = json_array();
             size_t i;
             const json_t *o;
@@ -627,13 +648,15 @@ static outpost_status listing(struct outpost_transport *t, const outpost_folder 
             st = kerio_get_by_ids(t, k, ids, &objs);
             json_decref(ids);
             if (st.code != OUTPOST_OK) {
+                json_decref(items);
                 json_decref(res);
                 return st;
             }
             /* A mail deleted between the listing and getById: keep the listing's metadata. */
             json_array_foreach(objs, i, o) if (json_is_null(o)) json_array_set(objs, i, json_array_get(items, i));
+            json_decref(items);
         } else {
-            objs = json_deep_copy(items);
+            objs = items;
         }
         json_decref(res);
         struct page p;
@@ -649,8 +672,8 @@ static outpost_status listing(struct outpost_transport *t, const outpost_folder 
         page_free(&p);
         if (st.code != OUTPOST_OK)
             return st;
-        ks->pos += (int64_t)n;
-        if (n < ps || (total >= 0 && ks->pos >= total))
+        ks->pos = start + (int64_t)n;
+        if (n < limit || (total >= 0 && ks->pos >= total))
             ks->listing = 0;
         if (OUTPOST_HAS_FIELD(sink, struct outpost_sync_sink, progress) && sink->progress) {
             st = sink->progress(sink->ctx, (uint64_t)ks->pos, total > 0 ? (uint64_t)total : 0);
@@ -808,7 +831,7 @@ static outpost_status incremental(struct outpost_transport *t, const outpost_fol
         return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
     }
     size_t np = build_plan(changes, fid, k->kind, plan);
-    struct kerio_state mid = { 0, ks->key, 0 };
+    struct kerio_state mid = { .listing = 0, .key = ks->key };
     for (size_t start = 0; start < np || start == 0; start += ps) {
         if (cancelled(t)) {
             st = kerio_fail(t, OUTPOST_TEMP, "kerio: cancelled");
@@ -878,7 +901,7 @@ static outpost_status incremental(struct outpost_transport *t, const outpost_fol
         /* Intermediate pages keep the old key (replaying them is harmless); the last one
          * commits the new key. */
         if (end >= np) {
-            struct kerio_state fin = { 0, newkey, 0 };
+            struct kerio_state fin = { .listing = 0, .key = newkey };
             st = commit_state(sink, &fin);
             ks->key = newkey;
             break;
@@ -902,6 +925,7 @@ outpost_status kerio_sync_folder(struct outpost_transport *t, const outpost_fold
     uint32_t ps = page_size ? page_size : t->page_size;
     int want = (flags & OUTPOST_SYNC_WANT_CONTENT) != 0;
     struct kerio_state ks;
+    memset(&ks, 0, sizeof ks);
     outpost_status st;
     if (!state || len == 0) {
         st = get_sync_key(t, folder->remote_id, &ks.key);
