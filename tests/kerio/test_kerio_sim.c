@@ -52,11 +52,11 @@ static const char *cert(const char *name)
     return b;
 }
 
-static int start_sim_with(struct fx *f, const char *crt, const char *key)
+static int start_sim_args(struct fx *f, const char *crt, const char *key, const char *extra1, const char *extra2)
 {
     memset(f, 0, sizeof *f);
     const char *args[] = { "--cert", crt, "--key", key, "--messages", "24", "--events", "10", "--contacts", "6",
-                           "--tasks", "4", "--notes", "3", "--seed", "7", "--quiet", NULL };
+                           "--tasks", "4", "--notes", "3", "--seed", "7", "--quiet", extra1, extra2, NULL };
     if (sim_start(&f->sim, sim_bin, args, ca_pem) != 0)
         return -1;
     f->info = sim_ctl(&f->sim, "info", NULL);
@@ -67,6 +67,11 @@ static int start_sim_with(struct fx *f, const char *crt, const char *key)
     test_host_set(&f->th, "page_size", "7");
     f->th.password = "secret";
     return f->info ? 0 : -1;
+}
+
+static int start_sim_with(struct fx *f, const char *crt, const char *key)
+{
+    return start_sim_args(f, crt, key, NULL, NULL);
 }
 
 static int setup(void **state)
@@ -882,6 +887,66 @@ static void test_faults(void **state)
     json_decref(items);
 }
 
+/* JSON-RPC errors carried with the IDL's HTTP statuses (500/404): the body decides. */
+static void test_errors_with_idl_http_status(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof *f);
+    assert_int_equal(start_sim_args(f, cert("server.pem"), cert("server.key"), "--error-status", "idl"), 0);
+    open_plugin(f);
+    const char *inbox = folder_id(f, "Inbox");
+    struct rec r;
+    rec_init(&r);
+    /* Session expiry inside HTTP 500: still a transparent re-login. */
+    json_decref(sim_ctl(&f->sim, "sessions/expire", json_object()));
+    sync_ok(f, inbox, OUTPOST_ITEM_MAIL, &r);
+    /* Busy inside HTTP 500: THROTTLED, not TEMP. */
+    json_decref(arm(f, "busy", "Changes.getFolder", 1, 0));
+    outpost_status st = sync_folder(f, inbox, OUTPOST_ITEM_MAIL, &r, OUTPOST_SYNC_WANT_CONTENT);
+    assert_int_equal(st.code, OUTPOST_THROTTLED);
+    /* An expired key inside HTTP 500: STATE_INVALID. */
+    json_decref(arm(f, "sync_key_expired", "Changes.getFolder", 1, 0));
+    st = sync_folder(f, inbox, OUTPOST_ITEM_MAIL, &r, OUTPOST_SYNC_WANT_CONTENT);
+    assert_int_equal(st.code, OUTPOST_STATE_INVALID);
+    /* A missing item inside HTTP 500: GONE. */
+    outpost_change c = change_of(OUTPOST_J_ITEM_MOVE, OUTPOST_ITEM_MAIL);
+    c.remote_id = "keriostorage://mail/example.com/jdoe/00000000-0000-0000-0000-000000000000/1";
+    c.target_remote_id = folder_id(f, "Archive");
+    outpost_change_result res;
+    memset(&res, 0, sizeof res);
+    res.struct_size = sizeof res;
+    st = tm->write(f->t, &c, &res);
+    assert_int_equal(st.code, OUTPOST_GONE);
+    rec_free(&r);
+    assert_int_equal(teardown((void **)&f), 0);
+}
+
+/* One connection, one session: keep-alive and the cookie jar work; cancellation stops a sync. */
+static void test_session_reuse_and_cancel(void **state)
+{
+    struct fx *f = *state;
+    open_plugin(f);
+    struct rec r;
+    rec_init(&r);
+    for (int i = 0; i < 3; i++) {
+        rec_free(&r);
+        rec_init(&r);
+        sync_ok(f, folder_id(f, "Inbox"), OUTPOST_ITEM_MAIL, &r);
+    }
+    json_t *info = sim_ctl(&f->sim, "info", NULL);
+    assert_int_equal(json_integer_value(json_object_get(info, "sessions")), 1);
+    json_decref(info);
+    f->th.cancel = 1;
+    rec_free(&r);
+    rec_init(&r);
+    outpost_status st = sync_folder(f, folder_id(f, "Inbox"), OUTPOST_ITEM_MAIL, &r, OUTPOST_SYNC_WANT_CONTENT);
+    assert_int_equal(st.code, OUTPOST_TEMP);
+    assert_non_null(strstr(st.message, "cancelled"));
+    assert_int_equal(json_array_size(r.pending), 0);
+    f->th.cancel = 0;
+    rec_free(&r);
+}
+
 /* ---- TLS and credentials ---- */
 
 static void test_tls_and_auth(void **state)
@@ -1016,6 +1081,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_write_folders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_pim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_reuse_and_cancel, setup, teardown),
+        cmocka_unit_test(test_errors_with_idl_http_status),
         cmocka_unit_test(test_tls_and_auth),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
