@@ -441,6 +441,77 @@ static void test_incremental_other_kinds(void **state)
     }
 }
 
+static void test_incremental_hierarchy_and_copies(void **state)
+{
+    struct fx *f = *state;
+    open_plugin(f);
+    struct rec h;
+    rec_init(&h);
+    assert_int_equal(tm->sync_hierarchy(f->t, NULL, 0, &h.sink).code, OUTPOST_OK);
+    /* Server-side: a new folder, a renamed one, a removed one. */
+    const char *created = new_id(sim_ctl(&f->sim, "folders/create",
+                                         json_pack("{s:s, s:s, s:s}", "parent", "Inbox", "type", "FMail", "name", "Server made")));
+    const char *renamed = folder_id(f, "Inbox/Newsletters");
+    json_decref(sim_ctl(&f->sim, "folders/set", json_pack("{s:s, s:s}", "id", renamed, "name", "News (renamed)")));
+    const char *removed = folder_id(f, "Archive/2023 — Архив");
+    json_decref(sim_ctl(&f->sim, "folders/remove", json_pack("{s:s}", "id", removed)));
+    struct rec h2;
+    rec_init(&h2);
+    assert_int_equal(tm->sync_hierarchy(f->t, h.state, h.state_len, &h2.sink).code, OUTPOST_OK);
+    assert_int_equal(rec_count(&h2, "folder"), 3);
+    size_t i;
+    const json_t *e;
+    int seen = 0;
+    json_array_foreach(h2.events, i, e) {
+        const char *id = json_string_value(json_object_get(e, "id"));
+        const char *change = json_string_value(json_object_get(e, "change"));
+        if (!strcmp(id, created)) {
+            assert_string_equal(change, "add");
+            assert_string_equal(json_string_value(json_object_get(e, "name")), "Server made");
+            assert_string_equal(json_string_value(json_object_get(e, "parent")), folder_id(f, "Inbox"));
+            seen |= 1;
+        } else if (!strcmp(id, renamed)) {
+            assert_string_equal(change, "update");
+            assert_string_equal(json_string_value(json_object_get(e, "name")), "News (renamed)");
+            seen |= 2;
+        } else if (!strcmp(id, removed)) {
+            assert_string_equal(change, "delete");
+            seen |= 4;
+        }
+    }
+    assert_int_equal(seen, 7);
+    rec_free(&h);
+    rec_free(&h2);
+
+    /* A copy arrives as a new item; an event moved between calendars as a move. */
+    const char *inbox = folder_id(f, "Inbox"), *cal = folder_id(f, "Calendar");
+    struct rec r, rc;
+    rec_init(&r);
+    rec_init(&rc);
+    sync_ok(f, inbox, OUTPOST_ITEM_MAIL, &r);
+    sync_ok(f, cal, OUTPOST_ITEM_EVENT, &rc);
+    json_t *items = dump_items(f, folder_id(f, "Sent Items"));
+    const char *copy = new_id(sim_ctl(&f->sim, "items/copy", json_pack("{s:s, s:s}", "id",
+                                      json_string_value(json_object_get(json_array_get(items, 0), "id")), "folder", "Inbox")));
+    json_decref(items);
+    items = dump_items(f, cal);
+    char ev[512];
+    snprintf(ev, sizeof ev, "%s", json_string_value(json_object_get(json_array_get(items, 0), "id")));
+    json_decref(items);
+    const char *moved = new_id(sim_ctl(&f->sim, "items/move", json_pack("{s:s, s:s}", "id", ev, "folder", "Calendar/Família 🎉")));
+    rec_reset(&r);
+    sync_ok(f, inbox, OUTPOST_ITEM_MAIL, &r);
+    assert_non_null(rec_find(&r, "add", copy));
+    rec_reset(&rc);
+    sync_ok(f, cal, OUTPOST_ITEM_EVENT, &rc);
+    e = rec_find(&rc, "moved", moved);
+    assert_non_null(e);
+    assert_string_equal(json_string_value(json_object_get(e, "old")), ev);
+    assert_string_equal(json_string_value(json_object_get(e, "to")), folder_id(f, "Calendar/Família 🎉"));
+    rec_free(&r);
+    rec_free(&rc);
+}
+
 static void test_change_cap_relists(void **state)
 {
     struct fx *f = *state;
@@ -575,6 +646,21 @@ static void test_write_mail(void **state)
     json_decref(items);
     free(moved);
 
+    /* Copy: a new item in the target, the original stays. */
+    c = change_of(OUTPOST_J_ITEM_COPY, OUTPOST_ITEM_MAIL);
+    c.remote_id = b;
+    c.folder_remote_id = inbox;
+    c.target_remote_id = archive;
+    char *copied = write_ok(f, &c);
+    assert_non_null(copied);
+    items = dump_items(f, archive);
+    assert_non_null(dump_find(items, copied));
+    json_decref(items);
+    items = dump_items(f, inbox);
+    assert_non_null(dump_find(items, b));
+    json_decref(items);
+    free(copied);
+
     /* Delete goes to Deleted Items by default... */
     json_t *before = dump_items(f, trash);
     size_t ntrash = json_array_size(before);
@@ -640,6 +726,24 @@ static void test_write_mail(void **state)
     assert_non_null(strstr(mime, "JVBERi0xLjQKJcOkw7zDtsOfCg=="));
     assert_non_null(strstr(mime, "Written on the plane."));
     rec_free(&r);
+    /* Replacing a mail's content: a new mail, the old one gone. */
+    struct mem_reader mr2;
+    mem_reader_init(&mr2, "From: jdoe@example.com\r\nTo: bob@example.org\r\nSubject: Edited draft\r\n"
+                          "Message-ID: <offline-draft-1@outpost.test>\r\n\r\nSecond version.\r\n");
+    c = change_of(OUTPOST_J_ITEM_UPDATE, OUTPOST_ITEM_MAIL);
+    c.remote_id = created;
+    c.folder_remote_id = drafts;
+    c.flags = OUTPOST_FLAG_DRAFT;
+    c.content = &mr2.r;
+    char *edited = write_ok(f, &c);
+    assert_non_null(edited);
+    items = dump_items(f, drafts);
+    assert_null(dump_find(items, created));
+    o = dump_find(items, edited);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "subject")), "Edited draft");
+    json_decref(items);
+    free(edited);
     free(created);
 }
 
@@ -1075,6 +1179,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_listing_survives_deletions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incremental_mail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incremental_other_kinds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_incremental_hierarchy_and_copies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_change_cap_relists, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_mail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_delete_permanent_config, setup, teardown),
