@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "gen.h"
 #include "item_json.h"
 #include "ops.h"
 #include "query.h"
@@ -64,9 +65,10 @@ json_t *items_get(struct rpc_ctx *c, enum sim_kind kind, json_t *p, struct rpc_e
 	long total;
 	struct sim_item **page = query_run(c->s, kind, folders, nf, &q, &n, &total);
 	int content = query_wants(q.fields, "displayableParts");
+	uint64_t mask = gen_mail_field_mask(q.fields, content);
 	json_t *list = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(list, query_project(item_json(c->s, page[i], content), q.fields));
+		json_array_append_new(list, item_json_reply(c->s, page[i], content, q.fields, mask));
 	free(page);
 	free(folders);
 	return json_pack("{s:o, s:I}", "list", list, "totalItems", (json_int_t)total);
@@ -78,6 +80,7 @@ json_t *items_get_by_id(struct rpc_ctx *c, enum sim_kind kind, json_t *p, struct
 	if (!json_is_array(ids))
 		return rpc_fail(e, -32602, "Invalid params: 'ids' must be an array.");
 	json_t *errors = json_array(), *result = json_array();
+	uint64_t mask = gen_mail_field_mask(NULL, 1);
 	size_t i;
 	json_t *v;
 	json_array_foreach(ids, i, v) {
@@ -88,7 +91,7 @@ json_t *items_get_by_id(struct rpc_ctx *c, enum sim_kind kind, json_t *p, struct
 								     json_string_value(v)));
 			continue;
 		}
-		json_array_append_new(result, item_json(c->s, it, 1));
+		json_array_append_new(result, item_json_reply(c->s, it, 1, NULL, mask));
 	}
 	return rpc_batch_result(errors, result);
 }

@@ -84,7 +84,7 @@ static json_t *item_dump(struct sim_store *s, struct sim_item *it, int content)
 	if (it->kind == KIND_EVENT) {
 		json_t *data = item_data(s, it, 0);
 		json_t *ex = json_object_get(data, "x-exceptions");
-		json_object_set(o, "exceptions", ex ? ex : json_array());
+		json_object_set_new(o, "exceptions", ex ? json_incref(ex) : json_array());
 		json_decref(data);
 	}
 	return o;

@@ -9,6 +9,7 @@
 
 #include "datetime.h"
 #include "gen_words.h"
+#include "gen_mail.h"
 #include "recur.h"
 #include "util.h"
 
@@ -34,188 +35,7 @@ const struct gen_folder_spec gen_folder_specs[GF_COUNT] = {
 	[GF_NOTES] = {"Notes", GF_ROOT, KIND_NOTE, SUB_DEFAULT},
 };
 
-/* ---- mail facts ---- */
-
-#define MAX_TO 4
-#define MAX_ATT 2
-
-struct mail_facts {
-	int64_t parent;          /* generated index of the mail this replies to, -1 if none */
-	int slot;
-	int sent;                /* from the user */
-	int64_t date;
-	uint32_t flags;
-	int body_len;            /* target length of the text body */
-	int has_html;
-	int from;                /* person index (received mail) */
-	int nto, to[MAX_TO], to_user;
-	int ncc, cc[MAX_TO];
-	int topic, form;
-	int nattach;
-	int att_kind[MAX_ATT];
-	int64_t att_size[MAX_ATT];
-	int priority;            /* 0 normal, 1 low, 2 high */
-	int64_t size;
-};
-
-static void mail_stream(const struct gen_ctx *g, uint32_t k, struct rng *r)
-{
-	rng_init(r, g->seed, KIND_MAIL, k, 0);
-}
-
-/* The first two draws of a mail's stream decide whether it is a reply and to which mail. */
-static int64_t mail_parent(const struct gen_ctx *g, uint32_t k)
-{
-	struct rng r;
-	mail_stream(g, k, &r);
-	uint32_t reply = rng_below(&r, 100);
-	uint32_t back = rng_below(&r, 40);
-	if (k == 0 || reply >= 30)
-		return -1;
-	uint32_t span = k < 40 ? k : 40;
-	return (int64_t)k - 1 - (back % span);
-}
-
-static void mail_facts(const struct gen_ctx *g, uint32_t k, struct mail_facts *f)
-{
-	struct rng r;
-	memset(f, 0, sizeof *f);
-	mail_stream(g, k, &r);
-	rng_next(&r);
-	rng_next(&r);
-	f->parent = mail_parent(g, k);
-
-	uint32_t p = rng_below(&r, 100);
-	static const struct { int upto, slot; } dist[] = {
-		{55, GF_INBOX}, {63, GF_PROJECTS}, {71, GF_NEWS}, {75, GF_PROJ2024}, {85, GF_SENT},
-		{86, GF_DRAFTS}, {89, GF_DELETED}, {90, GF_JUNK}, {96, GF_ARCHIVE}, {100, GF_ARCH2023},
-	};
-	f->slot = GF_INBOX;
-	for (size_t i = 0; i < sizeof dist / sizeof dist[0]; i++)
-		if ((int)p < dist[i].upto) {
-			f->slot = dist[i].slot;
-			break;
-		}
-	f->sent = f->slot == GF_SENT || f->slot == GF_DRAFTS;
-
-	long total = g->n_mail > 0 ? g->n_mail : 1;
-	int64_t span = 3 * 365 * DAY;
-	f->date = g->base - (int64_t)((double)(total - (long)k) / (double)total * (double)span)
-		  - (int64_t)rng_below(&r, 3600);
-
-	uint32_t u1 = rng_below(&r, 1000), u2 = rng_below(&r, 1000), u3 = rng_below(&r, 1000);
-	int recent = (long)k > total - total / 30 - 1;
-	switch (f->slot) {
-	case GF_SENT:
-		f->flags = MF_SEEN;
-		break;
-	case GF_DRAFTS:
-		f->flags = MF_SEEN | MF_DRAFT;
-		break;
-	case GF_DELETED:
-		f->flags = u1 < 900 ? MF_SEEN : 0;
-		break;
-	case GF_JUNK:
-		f->flags = MF_JUNK | (u1 < 500 ? MF_SEEN : 0);
-		break;
-	case GF_ARCHIVE:
-	case GF_ARCH2023:
-		f->flags = MF_SEEN | (u2 < 30 ? MF_FLAGGED : 0);
-		break;
-	default:
-		f->flags = (u1 < (recent ? 300u : 750u)) ? MF_SEEN : 0;
-		if (u2 < 60)
-			f->flags |= MF_FLAGGED;
-		if (u3 < 120)
-			f->flags |= MF_ANSWERED | MF_SEEN;
-		else if (u3 < 150)
-			f->flags |= MF_FORWARDED | MF_SEEN;
-	}
-
-	/* Text body: log-uniform over 1..16 KiB, median 4 KiB. */
-	f->body_len = (int)(4096.0 * pow(2.0, (rng_unit(&r) - 0.5) * 4.0));
-	f->has_html = rng_below(&r, 2);
-	f->from = (int)rng_below(&r, (uint32_t)gen_npeople);
-	f->nto = 1 + (int)rng_below(&r, 3);
-	for (int i = 0; i < f->nto; i++)
-		f->to[i] = (int)rng_below(&r, (uint32_t)gen_npeople);
-	f->to_user = !f->sent;
-	if (f->to_user)
-		f->nto = rng_below(&r, 10) < 3 ? 1 : 0;
-	else
-		rng_next(&r);
-	f->ncc = rng_below(&r, 100) < 25 ? 1 + (int)rng_below(&r, 2) : 0;
-	for (int i = 0; i < f->ncc; i++)
-		f->cc[i] = (int)rng_below(&r, (uint32_t)gen_npeople);
-	f->topic = (int)rng_below(&r, (uint32_t)gen_ntopics);
-	f->form = (int)rng_below(&r, (uint32_t)gen_nsubject_forms);
-
-	uint32_t a = rng_below(&r, 10000);
-	if (a < 10) {
-		f->nattach = 1;
-		f->att_size[0] = 1048576 + rng_below(&r, 65536);
-	} else if (a < 510) {
-		f->nattach = 1;
-		f->att_size[0] = 102400 + rng_below(&r, 16384);
-	} else {
-		rng_next(&r);
-	}
-	if (f->nattach && rng_below(&r, 4) == 0) {
-		f->nattach = 2;
-		f->att_size[1] = 2000 + rng_below(&r, 30000);
-	} else {
-		rng_next(&r);
-	}
-	for (int i = 0; i < MAX_ATT; i++)
-		f->att_kind[i] = (int)rng_below(&r, (uint32_t)gen_nattachment_kinds);
-	uint32_t pr = rng_below(&r, 100);
-	f->priority = pr < 5 ? 2 : pr < 8 ? 1 : 0;
-
-	f->size = 900 + f->body_len + (f->has_html ? f->body_len + f->body_len / 3 : 0);
-	for (int i = 0; i < f->nattach; i++)
-		f->size += (f->att_size[i] + 2) / 3 * 4 + 300;
-}
-
-void gen_message_id(const struct gen_ctx *g, uint32_t k, char out[96])
-{
-	snprintf(out, 96, "<%u.%016llx@mail.example.org>", k,
-		 (unsigned long long)mix64(g->seed ^ mix64(k)));
-}
-
-static int64_t mail_root(const struct gen_ctx *g, uint32_t k)
-{
-	int64_t cur = k, p;
-	while ((p = mail_parent(g, (uint32_t)cur)) >= 0)
-		cur = p;
-	return cur;
-}
-
-/* ---- small JSON builders ---- */
-
-static json_t *email_json(const char *name, const char *address)
-{
-	return json_pack("{s:s, s:s, s:s}", "name", name, "address", address, "contactId", "");
-}
-
-static json_t *person_email(int i)
-{
-	const struct gen_person *p = &gen_people[i];
-	char name[160];
-	snprintf(name, sizeof name, "%s %s", p->first, p->last);
-	return email_json(name, p->address);
-}
-
-static json_t *empty_email(void)
-{
-	return email_json("", "");
-}
-
-static json_t *localizable_empty(void)
-{
-	return json_pack("{s:s, s:[], s:i}", "message", "", "positionalParameters", "plurality", 1);
-}
-
-static void add_date(json_t *o, const char *key, int64_t t)
+void gen_add_date(json_t *o, const char *key, int64_t t)
 {
 	char s[20];
 	dt_format(t, s);
@@ -280,7 +100,7 @@ void gen_corpus_free(struct gen_corpus *c)
 
 /* Appends about `len` bytes of paragraphs to b (as <p> elements if html); the paragraph
  * sequence depends only on the stream r, so text and HTML parts say the same thing. */
-static void gen_text(const struct gen_corpus *c, struct rng *r, struct buf *b, int len, int html)
+void gen_text(const struct gen_corpus *c, struct rng *r, struct buf *b, int len, int html)
 {
 	size_t start = b->len;
 	while ((int)(b->len - start) < len) {
@@ -290,163 +110,6 @@ static void gen_text(const struct gen_corpus *c, struct rng *r, struct buf *b, i
 		buf_add(b, c->para[i], c->len[i]);
 		buf_add(b, html ? "</p>\n" : "\n\n", html ? 5 : 2);
 	}
-}
-
-/* ---- mail ---- */
-
-static json_t *gen_mail(const struct gen_ctx *g, uint32_t k, int with_content)
-{
-	struct mail_facts f;
-	mail_facts(g, k, &f);
-	json_t *o = json_object();
-	if (f.sent) {
-		json_object_set_new(o, "from", email_json(g->user_name, g->user_addr));
-	} else {
-		json_object_set_new(o, "from", person_email(f.from));
-	}
-	json_object_set_new(o, "sender", empty_email());
-	json_t *to = json_array(), *cc = json_array();
-	if (f.to_user)
-		json_array_append_new(to, email_json(g->user_name, g->user_addr));
-	for (int i = 0; i < f.nto; i++)
-		json_array_append_new(to, person_email(f.to[i]));
-	for (int i = 0; i < f.ncc; i++)
-		json_array_append_new(cc, person_email(f.cc[i]));
-	json_object_set_new(o, "to", to);
-	json_object_set_new(o, "cc", cc);
-	json_object_set_new(o, "bcc", json_array());
-	if (f.slot == GF_DRAFTS) {
-		json_object_set_new(o, "sendDate", json_string(""));
-		json_object_set_new(o, "receiveDate", json_string(""));
-	} else {
-		add_date(o, "sendDate", f.date - 7 - (int64_t)(k % 50));
-		add_date(o, "receiveDate", f.date);
-	}
-	json_object_set_new(o, "replyTo", json_array());
-	json_object_set_new(o, "notificationTo", empty_email());
-
-	char subject[512];
-	if (f.parent >= 0) {
-		struct mail_facts rf;
-		mail_facts(g, (uint32_t)mail_root(g, k), &rf);
-		snprintf(subject, sizeof subject, "Re: %s", gen_topics[rf.topic]);
-	} else {
-		snprintf(subject, sizeof subject, gen_subject_forms[f.form], gen_topics[f.topic]);
-	}
-	json_object_set_new(o, "subject", json_string(subject));
-	static const char *const prio[] = {"Normal", "Low", "High"};
-	json_object_set_new(o, "priority", json_string(prio[f.priority]));
-	json_object_set_new(o, "size", json_integer(f.size));
-	json_object_set_new(o, "isMDNSent", json_false());
-	json_object_set_new(o, "showExternal", json_false());
-	json_object_set_new(o, "requestDSN", json_false());
-	json_object_set_new(o, "hasAttachment", json_boolean(f.nattach > 0));
-	json_object_set_new(o, "isReadOnly", json_false());
-	json_object_set_new(o, "signInfo", json_pack("{s:b, s:b, s:o, s:{}}", "isSigned", 0,
-						     "isValid", 0, "error", localizable_empty(),
-						     "cert"));
-	json_object_set_new(o, "encryptInfo", json_pack("{s:b, s:s, s:o}", "isEncrypted", 0,
-							"result", "DecryptSuccesful", "error",
-							localizable_empty()));
-
-	/* MIME part paths: see README ("Displayable parts and attachments"). */
-	const char *text_id = f.nattach ? (f.has_html ? "0-0-0" : "0-0") : (f.has_html ? "0-0" : "0");
-	const char *html_id = f.nattach ? "0-0-1" : "0-1";
-	if (with_content) {
-		struct rng r;
-		rng_init(&r, g->seed, KIND_MAIL, k, 1);
-		const struct gen_person *to0 = &gen_people[f.to_user ? f.from : f.to[0]];
-		const char *greet_name = f.sent ? to0->first : g->user_name;
-		struct buf t = {0};
-		t.cap = (size_t)f.body_len + 512;
-		t.p = xmalloc(t.cap);
-		char line[512];
-		snprintf(line, sizeof line, "Hallo %s,\n\n", greet_name);
-		buf_adds(&t, line);
-		gen_text(g->corpus, &r, &t, f.body_len - 120, 0);
-		snprintf(line, sizeof line, "\n\nBest regards / Mit freundlichen Grüßen,\n%s\n",
-			 f.sent ? g->user_name : gen_people[f.from].first);
-		buf_adds(&t, line);
-		json_t *parts = json_array();
-		json_array_append_new(parts, json_pack("{s:s, s:s, s:o}", "id", text_id, "contentType",
-						       "ctTextPlain", "content",
-						       json_stringn_nocheck(t.p, t.len)));
-		if (f.has_html) {
-			struct buf h = {0};
-			h.cap = (size_t)f.body_len * 2 + 512;
-			h.p = xmalloc(h.cap);
-			buf_adds(&h, "<html><head><meta charset=\"utf-8\"></head><body>\n");
-			snprintf(line, sizeof line, "<p>Hallo %s,</p>\n", greet_name);
-			buf_adds(&h, line);
-			struct rng r2;
-			rng_init(&r2, g->seed, KIND_MAIL, k, 1);
-			gen_text(g->corpus, &r2, &h, f.body_len - 120, 1);
-			buf_adds(&h, "\n</body></html>\n");
-			json_array_append_new(parts, json_pack("{s:s, s:s, s:o}", "id", html_id,
-							       "contentType", "ctTextHtml", "content",
-							       json_stringn_nocheck(h.p, h.len)));
-			buf_free(&h);
-		}
-		buf_free(&t);
-		json_object_set_new(o, "displayableParts", parts);
-	}
-	json_t *atts = json_array();
-	for (int i = 0; i < f.nattach; i++) {
-		const struct gen_attachment_kind *ak = &gen_attachment_kinds[f.att_kind[i]];
-		char part[16], src[48];
-		snprintf(part, sizeof part, "0-%d", i + 1);
-		snprintf(src, sizeof src, "gen:%u:%d", k, i);
-		json_array_append_new(atts, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "id", part,
-						      "url", "", "name", ak->name, "contentType",
-						      ak->ctype, "contentId", "", "size",
-						      (json_int_t)f.att_size[i], "x-src", src));
-	}
-	json_object_set_new(o, "attachments", atts);
-	char mid[96];
-	gen_message_id(g, k, mid);
-	json_t *hdrs = json_array();
-	json_array_append_new(hdrs, json_pack("{s:s, s:s}", "type", "mhMessageID", "value", mid));
-	if (f.parent >= 0) {
-		char pmid[96];
-		gen_message_id(g, (uint32_t)f.parent, pmid);
-		json_array_append_new(hdrs, json_pack("{s:s, s:s}", "type", "mhInReplayTo", "value",
-						      pmid));
-	}
-	json_object_set_new(o, "headers", hdrs);
-	return o;
-}
-
-int gen_attachment_info(const struct gen_ctx *g, uint32_t k, int i, const char **name,
-			const char **ctype, int64_t *size)
-{
-	struct mail_facts f;
-	mail_facts(g, k, &f);
-	if (i < 0 || i >= f.nattach)
-		return -1;
-	const struct gen_attachment_kind *ak = &gen_attachment_kinds[f.att_kind[i]];
-	if (name)
-		*name = ak->name;
-	if (ctype)
-		*ctype = ak->ctype;
-	if (size)
-		*size = f.att_size[i];
-	return 0;
-}
-
-void gen_attachment_read(const struct gen_ctx *g, uint32_t k, int i, uint64_t off,
-			 unsigned char *out, size_t n)
-{
-	struct mail_facts f;
-	mail_facts(g, k, &f);
-	const char *magic = i < f.nattach ? gen_attachment_kinds[f.att_kind[i]].magic : "";
-	size_t ml = strlen(magic);
-	uint64_t key = mix64(g->seed ^ mix64(((uint64_t)k << 8) | (unsigned)i));
-	while (n && off < ml) {
-		*out++ = (unsigned char)magic[off++];
-		n--;
-	}
-	if (n)
-		stream_bytes(key, off, out, n);
 }
 
 /* ---- calendar ---- */
@@ -522,8 +185,8 @@ static json_t *gen_event(const struct gen_ctx *g, uint32_t k)
 		dt_format_date(f.start + f.dur - DAY, s); /* inclusive end date */
 		json_object_set_new(o, "end", json_string(s));
 	} else {
-		add_date(o, "start", f.start);
-		add_date(o, "end", f.start + f.dur);
+		gen_add_date(o, "start", f.start);
+		gen_add_date(o, "end", f.start + f.dur);
 	}
 	json_object_set_new(o, "travelMinutes", json_integer(0));
 	json_object_set_new(o, "freeBusy", json_string(f.all_day ? "Free"
@@ -677,10 +340,10 @@ static json_t *gen_task(const struct gen_ctx *g, uint32_t k)
 	json_object_set_new(o, "location", json_string(""));
 	json_object_set_new(o, "description", json_string("Siehe Anhang — see attached. ✅"));
 	json_object_set_new(o, "status", json_string(st[status]));
-	add_date(o, "start", start);
-	add_date(o, "due", due);
+	gen_add_date(o, "start", start);
+	gen_add_date(o, "due", due);
 	if (status == 2)
-		add_date(o, "end", due - 3600);
+		gen_add_date(o, "end", due - 3600);
 	else
 		json_object_set_new(o, "end", json_string(""));
 	json_object_set_new(o, "done", json_integer(status == 2 ? 100 : status == 1 ? 40 : 0));
@@ -707,8 +370,8 @@ static json_t *gen_note(const struct gen_ctx *g, uint32_t k)
 						     (int)(k % 10) * 20, "yOffset", (int)(k % 7) * 20,
 						     "xSize", 200, "ySize", 160));
 	int64_t created = g->base - (int64_t)(k % 400) * DAY - 7200;
-	add_date(o, "createDate", created);
-	add_date(o, "modifyDate", created + 3600);
+	gen_add_date(o, "createDate", created);
+	gen_add_date(o, "modifyDate", created + 3600);
 	return o;
 }
 
@@ -718,7 +381,7 @@ void gen_meta(const struct gen_ctx *g, enum sim_kind kind, uint32_t k, struct ge
 	switch (kind) {
 	case KIND_MAIL: {
 		struct mail_facts f;
-		mail_facts(g, k, &f);
+		gen_mail_facts(g, k, &f);
 		m->slot = f.slot;
 		m->date = f.date;
 		m->flags = f.flags;
@@ -755,7 +418,7 @@ json_t *gen_item_json(const struct gen_ctx *g, enum sim_kind kind, uint32_t k, i
 {
 	switch (kind) {
 	case KIND_MAIL:
-		return gen_mail(g, k, with_content);
+		return gen_mail_json(g, k, with_content);
 	case KIND_EVENT:
 		return gen_event(g, k);
 	case KIND_CONTACT:

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "sim.h"
+#include "util.h"
 
 enum gen_folder_slot {
 	GF_ROOT, GF_INBOX, GF_PROJECTS, GF_NEWS, GF_PROJ2024, GF_SENT, GF_DRAFTS, GF_DELETED,
@@ -60,6 +61,33 @@ int gen_attachment_info(const struct gen_ctx *g, uint32_t k, int i, const char *
 			const char **ctype, int64_t *size);
 void gen_attachment_read(const struct gen_ctx *g, uint32_t k, int i, uint64_t off,
 			 unsigned char *out, size_t n);
+
+/* Members of the Mail object, in the order the simulator writes them. */
+enum mail_field {
+	MFD_ID, MFD_FOLDERID, MFD_WATERMARK, MFD_FROM, MFD_SENDER, MFD_TO, MFD_CC, MFD_BCC,
+	MFD_SENDDATE, MFD_RECEIVEDATE, MFD_REPLYTO, MFD_NOTIFICATIONTO, MFD_SUBJECT, MFD_PRIORITY,
+	MFD_SIZE, MFD_ISSEEN, MFD_ISANSWERED, MFD_ISFLAGGED, MFD_ISFORWARDED, MFD_ISJUNK,
+	MFD_ISMDNSENT, MFD_SHOWEXTERNAL, MFD_REQUESTDSN, MFD_HASATTACHMENT, MFD_ISDRAFT,
+	MFD_ISREADONLY, MFD_SIGNINFO, MFD_ENCRYPTINFO, MFD_DISPLAYABLEPARTS, MFD_ATTACHMENTS,
+	MFD_HEADERS, MFD_MODIFIEDDATE, MFD_COUNT
+};
+/* Bit mask of a SearchQuery "fields" list (empty: every member; displayableParts only with
+ * content). "id" is always included. */
+uint64_t gen_mail_field_mask(json_t *fields, int content);
+
+/* What the store knows of a generated mail that the generator does not. */
+struct mail_render {
+	const char *id, *folder_id;
+	int64_t watermark, size, mtime;
+	uint32_t flags;
+	const char *att_id_prefix;   /* keriostorage://attachment/<dom>/<user>/<uuid>/<n>/ */
+	const char *att_url_prefix;  /* /webmail/api/download/attachment/<uuid>/<n>/ */
+	uint64_t mask;
+};
+/* Appends the Mail object of generated mail k as JSON text: the same members and values
+ * item_json() builds through jansson, written directly (the serving hot path). */
+void gen_mail_write(const struct gen_ctx *g, uint32_t k, const struct mail_render *r,
+		    struct buf *b);
 
 /* Message-ID of generated mail k (for threads). */
 void gen_message_id(const struct gen_ctx *g, uint32_t k, char out[96]);

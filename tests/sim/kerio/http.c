@@ -4,6 +4,8 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -375,24 +377,35 @@ int http_start(struct sim *sim)
 			host);
 		return -1;
 	}
+	/* Bind here so the port is known before any connection thread exists. */
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	socklen_t sl = sizeof sa4;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+	    bind(fd, (struct sockaddr *)&sa4, sizeof sa4) || listen(fd, 256) ||
+	    getsockname(fd, (struct sockaddr *)&sa4, &sl)) {
+		fprintf(stderr, "outpost-sim-kerio: cannot listen on %s: %s\n", sim->cfg.listen,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	sim->port = ntohs(sa4.sin_port);
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
 			 MHD_USE_TLS | MHD_USE_ERROR_LOG;
 	sim->daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, handler, sim, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, sim,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa4,
+		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_HTTPS_MEM_CERT, sim->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, sim->key_pem,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, sim, MHD_OPTION_NOTIFY_CONNECTION,
 		on_connection, sim, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)900, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-		(unsigned)256, MHD_OPTION_END);
+		(unsigned)900, MHD_OPTION_END);
 	if (!sim->daemon) {
-		fprintf(stderr, "outpost-sim-kerio: cannot start HTTPS on %s (port in use, or bad "
-				"certificate/key?)\n", sim->cfg.listen);
+		fprintf(stderr, "outpost-sim-kerio: cannot start HTTPS on %s (bad certificate or "
+				"key?)\n", sim->cfg.listen);
+		close(fd);
 		return -1;
 	}
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(sim->daemon,
-							       MHD_DAEMON_INFO_BIND_PORT);
-	sim->port = info ? info->port : port;
 	return 0;
 }
 

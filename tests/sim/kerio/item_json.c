@@ -8,6 +8,8 @@
 
 #include "datetime.h"
 #include "gen.h"
+#include "jsonout.h"
+#include "query.h"
 #include "store.h"
 #include "util.h"
 
@@ -162,6 +164,31 @@ json_t *item_json(struct sim_store *s, const struct sim_item *it, int content)
 	}
 	json_decref(data);
 	return out;
+}
+
+json_t *item_json_reply(struct sim_store *s, const struct sim_item *it, int content,
+			json_t *fields, uint64_t mail_mask)
+{
+	if (it->kind != KIND_MAIL || it->data || !it->gen)
+		return query_project(item_json(s, it, content), fields);
+	const struct sim_folder *f = s->folders[it->folder];
+	char id[ID_MAX], aid[ID_MAX + 32], aurl[ID_MAX];
+	store_item_id(s, it, id, sizeof id);
+	snprintf(aid, sizeof aid, "keriostorage://attachment/%s/%s/%s/%" PRIu64 "/",
+		 store_domain(s), store_user_local(s), f->uuid, it->n);
+	snprintf(aurl, sizeof aurl, "/webmail/api/download/attachment/%s/%" PRIu64 "/", f->uuid,
+		 it->n);
+	struct mail_render r = {id, f->id, it->watermark, it->size, it->mtime, it->flags, aid, aurl,
+				mail_mask};
+	struct gen_ctx g = store_gen_ctx(s);
+	struct buf b = {0};
+	b.cap = 65536;
+	b.p = xmalloc(b.cap);
+	buf_add(&b, s->raw_tag, JSONOUT_TAG_LEN);
+	gen_mail_write(&g, it->gen - 1, &r, &b);
+	json_t *raw = json_stringn_nocheck(b.p, b.len);
+	buf_free(&b);
+	return raw;
 }
 
 static json_t *email0(void)

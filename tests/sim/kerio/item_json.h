@@ -8,6 +8,13 @@
 /* The API object of `it`. content=1 adds mail displayableParts (as getById). New reference. */
 json_t *item_json(struct sim_store *s, const struct sim_item *it, int content);
 
+/* The API object for a reply, projected to `fields` (borrowed, may be NULL): generated mail
+ * is written straight to JSON text (a raw node, see jsonout.h), everything else goes through
+ * item_json(). mail_mask = gen_mail_field_mask(fields, content), computed once per call.
+ * New reference. */
+json_t *item_json_reply(struct sim_store *s, const struct sim_item *it, int content,
+			json_t *fields, uint64_t mail_mask);
+
 /* The item's stored members including "x-" internals; new reference, do not modify. */
 json_t *item_data(struct sim_store *s, const struct sim_item *it, int content);
 

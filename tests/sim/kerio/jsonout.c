@@ -25,7 +25,7 @@ static void put(struct buf *b, const char *s, size_t n)
 	b->p[b->len] = 0;
 }
 
-static void put_string(struct buf *b, const char *s, size_t n)
+void jsonout_string(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	reserve(b, n + 2);
@@ -75,7 +75,7 @@ static void put_string(struct buf *b, const char *s, size_t n)
 	put(b, "\"", 1);
 }
 
-void jsonout_value(struct buf *b, const json_t *v)
+void jsonout_value(struct buf *b, const json_t *v, const char *tag)
 {
 	char num[64];
 	switch (json_typeof(v)) {
@@ -88,9 +88,9 @@ void jsonout_value(struct buf *b, const json_t *v)
 			if (!first)
 				put(b, ",", 1);
 			first = 0;
-			put_string(b, key, strlen(key));
+			jsonout_string(b, key, strlen(key));
 			put(b, ":", 1);
-			jsonout_value(b, m);
+			jsonout_value(b, m, tag);
 		}
 		put(b, "}", 1);
 		break;
@@ -101,14 +101,20 @@ void jsonout_value(struct buf *b, const json_t *v)
 		for (size_t i = 0; i < n; i++) {
 			if (i)
 				put(b, ",", 1);
-			jsonout_value(b, json_array_get(v, i));
+			jsonout_value(b, json_array_get(v, i), tag);
 		}
 		put(b, "]", 1);
 		break;
 	}
-	case JSON_STRING:
-		put_string(b, json_string_value(v), json_string_length(v));
+	case JSON_STRING: {
+		const char *s = json_string_value(v);
+		size_t n = json_string_length(v);
+		if (tag && n >= JSONOUT_TAG_LEN && !memcmp(s, tag, JSONOUT_TAG_LEN))
+			put(b, s + JSONOUT_TAG_LEN, n - JSONOUT_TAG_LEN);
+		else
+			jsonout_string(b, s, n);
 		break;
+	}
 	case JSON_INTEGER:
 		put(b, num, (size_t)snprintf(num, sizeof num, "%" PRId64,
 					     (int64_t)json_integer_value(v)));
@@ -127,12 +133,31 @@ void jsonout_value(struct buf *b, const json_t *v)
 	}
 }
 
-char *jsonout_dump(const json_t *v, size_t *len)
+void jsonout_make_tag(char tag[JSONOUT_TAG_LEN + 1])
+{
+	tag[0] = '\x01';
+	random_token(tag + 1, 16);
+	tag[JSONOUT_TAG_LEN - 1] = '\x02';
+	tag[JSONOUT_TAG_LEN] = 0;
+}
+
+json_t *jsonout_raw(const char *tag, const char *text, size_t len)
+{
+	char *s = xmalloc(JSONOUT_TAG_LEN + len + 1);
+	memcpy(s, tag, JSONOUT_TAG_LEN);
+	memcpy(s + JSONOUT_TAG_LEN, text, len);
+	s[JSONOUT_TAG_LEN + len] = 0;
+	json_t *v = json_stringn_nocheck(s, JSONOUT_TAG_LEN + len);
+	free(s);
+	return v;
+}
+
+char *jsonout_dump(const json_t *v, const char *tag, size_t *len)
 {
 	struct buf b = {0};
 	b.cap = 256 * 1024;
 	b.p = xmalloc(b.cap);
-	jsonout_value(&b, v);
+	jsonout_value(&b, v, tag);
 	if (len)
 		*len = b.len;
 	return b.p;

@@ -44,10 +44,11 @@ json_t *rpc_batch_result(json_t *errors, json_t *result)
 
 char *rpc_error_body(json_t *id, int code, const char *message, json_t *params)
 {
-	json_t *env = json_pack("{s:s, s:O, s:{s:i, s:s, s:{s:{s:O, s:i}}}}", "jsonrpc", "2.0",
+	json_t *pp = params ? json_incref(params) : json_array();
+	json_t *env = json_pack("{s:s, s:O, s:{s:i, s:s, s:{s:{s:o, s:i}}}}", "jsonrpc", "2.0",
 				"id", id ? id : json_null(), "error", "code", code, "message",
-				message, "data", "messageParameters", "positionalParameters",
-				params ? params : json_array(), "plurality", 1);
+				message, "data", "messageParameters", "positionalParameters", pp,
+				"plurality", 1);
 	char *s = json_dumps(env, JSON_COMPACT);
 	json_decref(env);
 	return s;
@@ -191,7 +192,7 @@ void rpc_handle(struct sim *sim, const char *body, size_t len, const char *sid,
 	memcpy(out->set_cookie, c.set_cookie, sizeof out->set_cookie);
 	json_t *env = json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id ? id : json_null(),
 				"result", result);
-	out->body = jsonout_dump(env, &out->len);
+	out->body = jsonout_dump(env, sim->store.raw_tag, &out->len);
 	json_decref(env);
 	json_decref(req);
 	if (fh.active[F_MALFORMED]) {

@@ -113,6 +113,7 @@ struct sim_store {
 	pthread_rwlock_t lock;
 	const struct sim_config *cfg;
 	struct gen_corpus *corpus; /* immutable text for generated bodies */
+	char raw_tag[40];        /* marks pre-written JSON in replies (jsonout.h) */
 	char user_local[128], user_domain[128], user_addr[300];
 	struct sim_folder **folders;
 	size_t nfolders, folders_cap;

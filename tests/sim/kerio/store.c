@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "datetime.h"
+#include "jsonout.h"
 #include "util.h"
 
 void store_init(struct sim_store *s, const struct sim_config *cfg)
@@ -34,6 +35,7 @@ void store_init(struct sim_store *s, const struct sim_config *cfg)
 	}
 	snprintf(s->user_addr, sizeof s->user_addr, "%s@%s", s->user_local, s->user_domain);
 	s->corpus = gen_corpus_new(cfg->seed);
+	jsonout_make_tag(s->raw_tag);
 }
 
 const char *store_user_local(const struct sim_store *s) { return s->user_local; }
