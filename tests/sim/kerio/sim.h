@@ -97,7 +97,6 @@ struct sim_config {
 	long n_mail, n_event, n_contact, n_task, n_note;
 	int session_idle;        /* seconds */
 	int error_status_idl;    /* 1: JSON-RPC errors with the IDL's HTTP status (500/404) */
-	int threads;             /* unused with thread-per-connection; kept for the CLI */
 	int64_t base_time;       /* "now" of the generated account */
 	int quiet;
 };
