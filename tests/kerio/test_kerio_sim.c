@@ -277,6 +277,24 @@ static void test_mail_byte_identical_across_syncs(void **state)
         assert_non_null(o);
         assert_string_equal(json_string_value(json_object_get(e, "content")), json_string_value(json_object_get(o, "content")));
     }
+    /* On-demand fetch gives the same bytes; a missing id fails alone. */
+    const char *ids[3] = { json_string_value(json_object_get(json_array_get(a.events, 0), "id")),
+                           "keriostorage://mail/example.com/jdoe/00000000-0000-0000-0000-000000000000/9",
+                           json_string_value(json_object_get(json_array_get(a.events, 1), "id")) };
+    struct rec fr;
+    rec_init(&fr);
+    outpost_folder of = folder_of(inbox, OUTPOST_ITEM_MAIL);
+    assert_int_equal(tm->fetch(f->t, &of, ids, 3, &fr.sink).code, OUTPOST_OK);
+    assert_int_equal(fr.protocol_errors, 0);
+    assert_int_equal(rec_count(&fr, "update"), 2);
+    const json_t *failed = rec_find(&fr, "failed", NULL);
+    assert_non_null(failed);
+    assert_int_equal(json_integer_value(json_object_get(failed, "index")), 1);
+    assert_int_equal(json_integer_value(json_object_get(failed, "class")), OUTPOST_GONE);
+    for (int k = 0; k < 3; k += 2)
+        assert_string_equal(json_string_value(json_object_get(rec_find(&fr, "update", ids[k]), "content")),
+                            json_string_value(json_object_get(rec_find(&a, "add", ids[k]), "content")));
+    rec_free(&fr);
     rec_free(&a);
     rec_free(&b);
 }

@@ -39,7 +39,6 @@ static char *dup_or_null(const char *s)
 
 static outpost_status kerio_create(const struct outpost_host *host, struct outpost_transport **out)
 {
-    static char early[256];
     *out = NULL;
     struct outpost_transport *t = calloc(1, sizeof *t);
     if (!t) {
@@ -51,14 +50,12 @@ static outpost_status kerio_create(const struct outpost_host *host, struct outpo
     const char *user = host->config_get(host, "user");
     if (!url || !*url || !user || !*user) {
         free(t);
-        snprintf(early, sizeof early, "kerio: [account] needs url and user");
-        outpost_status s = { OUTPOST_FATAL, 0, early };
+        outpost_status s = { OUTPOST_FATAL, 0, "kerio: [account] needs url and user" };
         return s;
     }
     if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) {
         free(t);
-        snprintf(early, sizeof early, "kerio: [account] url must start with https:// (or http://)");
-        outpost_status s = { OUTPOST_FATAL, 0, early };
+        outpost_status s = { OUTPOST_FATAL, 0, "kerio: [account] url must start with https:// (or http://)" };
         return s;
     }
     /* base = scheme://authority; endpoint = base + /webmail/api/jsonrpc/ */
