@@ -88,6 +88,10 @@ struct outpost_sync_sink {
     outpost_status (*commit)(void *ctx, const void *state, size_t len);
     /* Per-item failure inside a batch (fetch): index into the request. */
     outpost_status (*item_failed)(void *ctx, uint32_t index, outpost_status st);
+    /* Optional for the transport to call (check the sink's struct_size with
+     * OUTPOST_HAS_FIELD): progress of the folder being synced, `done` items
+     * of `total` (total 0 when unknown). For progress bars only. */
+    outpost_status (*progress)(void *ctx, uint64_t done, uint64_t total);
 };
 
 /* A source of bytes (content of a create or update). */
@@ -140,7 +144,8 @@ struct outpost_transport_methods {
     /* --- reading --- */
 
     /* Reports the folder hierarchy changes since `state` (NULL: everything)
-     * through sink->folder(), then sink->commit(new_state). */
+     * through sink->folder(), parents before children, then
+     * sink->commit(new_state). */
     outpost_status (*sync_hierarchy)(struct outpost_transport *t, const void *state, size_t len,
                                      const struct outpost_sync_sink *sink);
     /* Reports the changes of one folder since `state` (NULL: initial listing),

@@ -1,0 +1,366 @@
+/* core/cli.c — the `outpost` command line (also started as `outpostd`). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "app.h"
+#include "config.h"
+#include "fsguard.h"
+#include "log.h"
+#include "platform/platform.h"
+
+#ifndef OUTPOST_VERSION
+#define OUTPOST_VERSION "0.0.0"
+#endif
+
+/* Exit codes: 0 ok, 1 failure, 2 usage error or not available in this build. */
+enum { EXIT_USAGE = 2 };
+
+static const char usage_text[] =
+    "usage: outpost [--config FILE] COMMAND [ARGS]\n"
+    "\n"
+    "Outpost keeps a groupware account (mail, calendar, contacts, tasks, notes)\n"
+    "in a local cache that clients use offline, and replays edits to the server.\n"
+    "\n"
+    "commands:\n"
+    "  init [flags]          write a config and create the cache (interactive on a terminal)\n"
+    "       --transport NAME --url URL --user USER --password-file FILE\n"
+    "       --storage NAME --data-dir DIR --ca-file FILE --force\n"
+    "  sync [--once]         synchronise with the server\n"
+    "  run                   run the daemon (sync and front-ends); also `outpostd`\n"
+    "  status [--json]       per-folder state, pending edits and errors\n"
+    "  plugins [--json]      list every plugin found: kind, name, version, ABI\n"
+    "  check                 validate the config and the cache\n"
+    "  audit [--json]        every local edit and what became of it\n"
+    "  demo                  sync a generated account from the built-in simulator\n"
+    "\n"
+    "options:\n"
+    "  --config FILE         config file (default $XDG_CONFIG_HOME/outpost/outpost.ini)\n"
+    "  --help                show this help\n"
+    "  --version             show the version and ABI\n"
+    "\n"
+    "See outpost(1) and outpost.ini(5).\n";
+
+static void warn_line(void *ctx, const char *msg)
+{
+    (void)ctx;
+    outpost_log(OUTPOST_LOG_WARNING, "config", "%s", msg);
+}
+
+/* ---- plugins ---- */
+
+struct plugins_ctx {
+    json_t *arr;
+    int json;
+    int count;
+};
+
+static void on_plugin(void *vctx, const char *path, const outpost_loaded_plugin *p, const char *error)
+{
+    struct plugins_ctx *c = vctx;
+    c->count++;
+    const char *base = strrchr(path, op_path_sep());
+    base = base ? base + 1 : path;
+    char abi[32] = "";
+    if (p)
+        snprintf(abi, sizeof abi, "%u.%u", p->desc->abi_major, p->desc->abi_minor);
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "file", json_string(path));
+        json_object_set_new(o, "kind", p ? json_string(outpost_kind_name(p->desc->kind)) : json_null());
+        json_object_set_new(o, "name", p && p->desc->name ? json_string(p->desc->name) : json_null());
+        json_object_set_new(o, "version", p && p->desc->version ? json_string(p->desc->version) : json_null());
+        json_object_set_new(o, "abi", p ? json_string(abi) : json_null());
+        json_object_set_new(o, "description",
+                            p && p->desc->description ? json_string(p->desc->description) : json_null());
+        json_object_set_new(o, "loaded", json_boolean(p != NULL));
+        json_object_set_new(o, "error", error ? json_string(error) : json_null());
+        json_array_append_new(c->arr, o);
+    } else if (p) {
+        printf("%-10s %-12s %-10s ABI %-5s %s\n", outpost_kind_name(p->desc->kind), p->desc->name,
+               p->desc->version ? p->desc->version : "", abi, base);
+    } else {
+        printf("%-10s %-12s %-10s ABI %-5s %s: %s\n", "-", "-", "-", "-", base, error);
+    }
+}
+
+static int cmd_plugins(struct outpost_app *a, int argc, char **argv)
+{
+    struct plugins_ctx c = { NULL, 0, 0 };
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            c.json = 1;
+        else {
+            fprintf(stderr, "outpost plugins: unknown option %s\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (c.json)
+        c.arr = json_array();
+    else
+        printf("%-10s %-12s %-10s %-9s %s\n", "KIND", "NAME", "VERSION", "ABI", "FILE");
+    outpost_loader_scan(a->plugin_dirs, on_plugin, &c);
+    if (c.json) {
+        char *s = json_dumps(c.arr, JSON_INDENT(2));
+        puts(s ? s : "[]");
+        free(s);
+        json_decref(c.arr);
+    } else if (!c.count) {
+        printf("(no plugins in %s)\n", a->plugin_dirs);
+    }
+    return 0;
+}
+
+/* ---- check ---- */
+
+static int cmd_check(struct outpost_app *a, int argc, char **argv)
+{
+    (void)argv;
+    char err[2048];
+    if (argc > 1) {
+        fprintf(stderr, "outpost check: takes no arguments\n");
+        return EXIT_USAGE;
+    }
+    if (!op_is_file(a->config_path)) {
+        fprintf(stderr, "outpost: no config at %s (create one with: outpost init)\n", a->config_path);
+        return 1;
+    }
+    const char *tname = outpost_config_get(a->cfg, "account", "transport");
+    outpost_loaded_plugin *tp = NULL;
+    if (tname && outpost_loader_load(a->plugin_dirs, OUTPOST_KIND_TRANSPORT, tname, &tp, err, sizeof err) == 0)
+        outpost_config_declare(a->cfg, tp->desc->section ? tp->desc->section : "account", tp->desc->config_keys);
+    else if (tname)
+        outpost_log(OUTPOST_LOG_WARNING, "check", "%s", err);
+    struct outpost_open_storage st;
+    int rc = 1;
+    if (outpost_app_open_storage(a, &st, err, sizeof err) != 0) {
+        fprintf(stderr, "outpost check: %s\n", err);
+        goto out;
+    }
+    static const char *const required[] = { "core", "storage", "account", NULL };
+    if (outpost_config_validate(a->cfg, required, warn_line, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "outpost check: %s\n", err);
+        outpost_app_close_storage(&st);
+        goto out;
+    }
+    printf("config:  ok (%s)\n", a->config_path);
+    outpost_status s = st.m->integrity_check(st.s);
+    if (s.code != OUTPOST_OK) {
+        fprintf(stderr, "outpost check: cache integrity: %s\n", s.message ? s.message : outpost_status_class_name(s.code));
+    } else {
+        printf("storage: ok (%s, %s)\n", st.plugin->desc->name, a->data_dir);
+        rc = 0;
+    }
+    outpost_app_close_storage(&st);
+out:
+    outpost_loader_unload(tp);
+    return rc;
+}
+
+/* ---- init ---- */
+
+static char *prompt(const char *question, const char *def)
+{
+    char buf[1024];
+    fprintf(stderr, "%s%s%s%s: ", question, def ? " [" : "", def ? def : "", def ? "]" : "");
+    if (!fgets(buf, sizeof buf, stdin))
+        return def ? strdup(def) : NULL;
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return strdup(*buf ? buf : def ? def : "");
+}
+
+static int write_config(const char *path, const char *transport, const char *url, const char *user,
+                        const char *pwfile, const char *storage, const char *data_dir, const char *ca_file,
+                        char *err, size_t errlen)
+{
+    char *dir = strdup(path);
+    char *slash = dir ? strrchr(dir, op_path_sep()) : NULL;
+    if (slash) {
+        *slash = '\0';
+        if (op_mkdir_p(dir, 0700, err, errlen) != 0) {
+            free(dir);
+            return -1;
+        }
+    }
+    free(dir);
+    FILE *f = op_fopen_private(path);
+    if (!f) {
+        snprintf(err, errlen, "cannot write %s", path);
+        return -1;
+    }
+    fprintf(f, "# Outpost configuration, written by `outpost init`. See outpost.ini(5).\n\n");
+    fprintf(f, "[core]\n");
+    if (data_dir)
+        fprintf(f, "data_dir = %s\n", data_dir);
+    fprintf(f, "log_level = info\n\n[storage]\nplugin = %s\n\n", storage);
+    fprintf(f, "[account]\ntransport = %s\nurl = %s\nuser = %s\n", transport, url, user);
+    if (pwfile && *pwfile)
+        fprintf(f, "password_file = %s\n", pwfile);
+    if (ca_file && *ca_file)
+        fprintf(f, "ca_file = %s\n", ca_file);
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        snprintf(err, errlen, "cannot write %s (disk full?)", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_init(struct outpost_app *a, int argc, char **argv)
+{
+    const char *transport = NULL, *url = NULL, *user = NULL, *pwfile = NULL, *storage = NULL, *data_dir = NULL,
+               *ca_file = NULL;
+    int force = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        const char **slot = !strcmp(o, "--transport") ? &transport : !strcmp(o, "--url") ? &url
+                          : !strcmp(o, "--user") ? &user : !strcmp(o, "--password-file") ? &pwfile
+                          : !strcmp(o, "--storage") ? &storage : !strcmp(o, "--data-dir") ? &data_dir
+                          : !strcmp(o, "--ca-file") ? &ca_file : NULL;
+        if (slot && i + 1 < argc) {
+            *slot = argv[++i];
+        } else if (!strcmp(o, "--force")) {
+            force = 1;
+        } else {
+            fprintf(stderr, "outpost init: %s %s\n", slot ? "missing value for" : "unknown option", o);
+            return EXIT_USAGE;
+        }
+    }
+    if (op_is_file(a->config_path) && !force) {
+        fprintf(stderr, "outpost init: %s already exists (use --force to overwrite)\n", a->config_path);
+        return 1;
+    }
+    char *owned[5] = { NULL };
+    int interactive = op_isatty_stdin() && op_isatty_stderr();
+    if (interactive) {
+        if (!transport)
+            transport = owned[0] = prompt("Transport (kerio, ews)", "kerio");
+        if (!url)
+            url = owned[1] = prompt("Server URL", NULL);
+        if (!user)
+            user = owned[2] = prompt("User name", NULL);
+        if (!pwfile)
+            pwfile = owned[3] = prompt("Password file (mode 600)", NULL);
+        if (!storage)
+            storage = owned[4] = prompt("Storage engine (sqlite, firebird)", "sqlite");
+    }
+    if (!transport)
+        transport = "kerio";
+    if (!storage)
+        storage = "sqlite";
+    int rc = 1;
+    char err[2048];
+    if (!url || !*url || !user || !*user) {
+        fprintf(stderr, "outpost init: %s%s%s required when not run on a terminal\n", !url || !*url ? "--url " : "",
+                !user || !*user ? "--user " : "", "is");
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if (pwfile && *pwfile && op_check_private_file(pwfile, err, sizeof err) != 0) {
+        fprintf(stderr, "outpost init: --password-file: %s\n", err);
+        goto out;
+    }
+    if (write_config(a->config_path, transport, url, user, pwfile, storage, data_dir, ca_file, err, sizeof err) != 0) {
+        fprintf(stderr, "outpost init: %s\n", err);
+        goto out;
+    }
+    struct outpost_config *cfg = NULL;
+    if (outpost_config_load(a->config_path, 0, &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "outpost init: %s\n", err);
+        goto out;
+    }
+    outpost_config_free(a->cfg);
+    a->cfg = cfg;
+    outpost_config_declare_core(a->cfg);
+    if (outpost_app_resolve(a, err, sizeof err) != 0) {
+        fprintf(stderr, "outpost init: %s\n", err);
+        goto out;
+    }
+    struct outpost_open_storage st;
+    if (outpost_app_open_storage(a, &st, err, sizeof err) != 0) {
+        fprintf(stderr, "outpost init: wrote %s but cannot create the cache: %s\n", a->config_path, err);
+        goto out;
+    }
+    outpost_app_close_storage(&st);
+    printf("wrote %s\ncache in %s (%s)\n", a->config_path, a->data_dir, storage);
+    rc = 0;
+out:
+    for (int i = 0; i < 5; i++)
+        free(owned[i]);
+    return rc;
+}
+
+/* ---- not yet available ---- */
+
+static int cmd_unavailable(const char *name, const char *what)
+{
+    fprintf(stderr, "outpost %s: not available in this build: %s\n", name, what);
+    return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config = NULL;
+    const char *prog = strrchr(argv[0], op_path_sep());
+    prog = prog ? prog + 1 : argv[0];
+    int daemon_name = !strcmp(prog, "outpostd");
+    outpost_log_setup(daemon_name ? "outpostd" : "outpost", OUTPOST_LOG_INFO);
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+            config = argv[++i];
+        } else if (!strncmp(argv[i], "--config=", 9)) {
+            config = argv[i] + 9;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage_text, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--version")) {
+            printf("outpost %s (ABI %d.%d)\n", OUTPOST_VERSION, OUTPOST_ABI_MAJOR, OUTPOST_ABI_MINOR);
+            return 0;
+        } else {
+            fprintf(stderr, "outpost: unknown option %s\n%s", argv[i], usage_text);
+            return EXIT_USAGE;
+        }
+    }
+    const char *cmd = i < argc ? argv[i] : daemon_name ? "run" : NULL;
+    if (!cmd) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    int sub_argc = i < argc ? argc - i : 1;
+    char **sub_argv = i < argc ? argv + i : (char *[]){ (char *)"run", NULL };
+
+    static const char *const known[] = { "init", "sync", "run", "status", "plugins", "check", "audit", "demo", NULL };
+    int ok = 0;
+    for (int k = 0; known[k]; k++)
+        ok |= !strcmp(cmd, known[k]);
+    if (!ok) {
+        fprintf(stderr, "outpost: unknown command '%s'\n%s", cmd, usage_text);
+        return EXIT_USAGE;
+    }
+
+    if (!strcmp(cmd, "demo"))
+        return cmd_unavailable(cmd, "the demo needs the sync engine; run `make demo` from the source tree");
+    if (strcmp(cmd, "plugins") && strcmp(cmd, "check") && strcmp(cmd, "init"))
+        return cmd_unavailable(cmd, "the sync engine and daemon are not part of this build yet");
+
+    struct outpost_app app;
+    char err[2048];
+    int missing_ok = !strcmp(cmd, "plugins") || !strcmp(cmd, "init");
+    if (outpost_app_load(&app, config, missing_ok, err, sizeof err) != 0) {
+        fprintf(stderr, "outpost: %s\n", err);
+        outpost_app_free(&app);
+        return 1;
+    }
+    int rc;
+    if (!strcmp(cmd, "plugins"))
+        rc = cmd_plugins(&app, sub_argc, sub_argv);
+    else if (!strcmp(cmd, "check"))
+        rc = cmd_check(&app, sub_argc, sub_argv);
+    else
+        rc = cmd_init(&app, sub_argc, sub_argv);
+    outpost_app_free(&app);
+    return rc;
+}

@@ -1,0 +1,73 @@
+/* core/store.h — the core's store: one cache, shared by the sync engine and
+ * the front-ends.
+ *
+ * It owns the open storage (a writer instance and, when the storage declares
+ * OUTPOST_STORAGE_CAP_CONCURRENT_READERS, a pool of reader instances), the
+ * single write lock, the journal discipline and change notifications. It
+ * implements the journaled store API of outpost/frontend.h: every front-end
+ * edit is one write transaction holding the change and its journal entry.
+ * The sync engine applies server changes through write_begin/commit (same
+ * lock) without journaling them, and plugs its services (on-demand content,
+ * folder-open hint, online state) in with outpost_store_set_engine.
+ *
+ * THREADING: every function may be called from any thread. Write transactions
+ * are serialised by an internal lock; read transactions run concurrently when
+ * the storage allows it, else they share the writer's lock.
+ * Events queued inside a write transaction are delivered to subscribers after
+ * commit, on the committing thread.
+ */
+#ifndef OUTPOST_CORE_STORE_H
+#define OUTPOST_CORE_STORE_H
+
+#include <stddef.h>
+
+#include <outpost/frontend.h>
+
+#include "app.h"
+
+struct outpost_store;
+
+/* Takes ownership of nothing: `os` (an opened storage) and `app` must outlive
+ * the store. Opens reader instances as the storage allows. Ensures the
+ * local-only Conflicts folder exists. */
+int outpost_store_new(struct outpost_app *app, struct outpost_open_storage *os, struct outpost_store **out,
+                      char *err, size_t errlen);
+void outpost_store_free(struct outpost_store *s);
+
+/* The storage method table. */
+const struct outpost_storage_methods *outpost_store_methods(const struct outpost_store *s);
+
+/* The table handed to front-ends (host->store). Its functions find the store
+ * through the host: bind it with outpost_store_bind_host before use. */
+const struct outpost_store_api *outpost_store_api_table(void);
+void outpost_store_bind_host(struct outpost_store *s, struct outpost_host *h);
+
+/* Transactions for the core (engine, CLI). */
+outpost_status outpost_store_read_begin(struct outpost_store *s, struct outpost_txn **t);
+void outpost_store_read_end(struct outpost_store *s, struct outpost_txn *t);
+outpost_status outpost_store_write_begin(struct outpost_store *s, struct outpost_txn **t);
+/* Commits, releases the write lock and delivers queued events (also on failure
+ * the lock is released and queued events are dropped). */
+outpost_status outpost_store_write_commit(struct outpost_store *s, struct outpost_txn *t);
+void outpost_store_write_rollback(struct outpost_store *s, struct outpost_txn *t);
+/* Queues an event for delivery after the current write transaction commits
+ * (only between write_begin and write_commit, on that thread). */
+void outpost_store_queue_event(struct outpost_store *s, const outpost_store_event *ev);
+
+/* Services the sync engine provides to front-ends. */
+struct outpost_store_engine_hooks {
+    void *ctx;
+    outpost_status (*request_content)(void *ctx, int64_t item_id, uint32_t timeout_ms);
+    void (*folder_open)(void *ctx, int64_t folder_id, int open);
+    int (*online)(void *ctx);
+};
+/* hooks NULL detaches: request_content then answers TEMP "offline". */
+void outpost_store_set_engine(struct outpost_store *s, const struct outpost_store_engine_hooks *hooks);
+
+/* Local id of the local-only Conflicts folder. */
+int64_t outpost_store_conflicts_folder(const struct outpost_store *s);
+
+/* Whether EXPUNGE / remove() deletes permanently ([account] delete). */
+int outpost_store_permanent_delete(const struct outpost_store *s);
+
+#endif

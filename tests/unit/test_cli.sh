@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# tests/unit/test_cli.sh — the outpost command line as a user meets it.
+# usage: test_cli.sh OUTPOST_BINARY FIXTURE_PLUGIN_DIR
+set -u
+bin=$1
+fixdir=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export XDG_CONFIG_HOME=$tmp/config XDG_DATA_HOME=$tmp/data
+unset JOURNAL_STREAM
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+expect() { # expect DESCRIPTION EXIT_CODE NEEDLE -- command...
+  local what=$1 code=$2 needle=$3; shift 4
+  local out rc
+  out=$("$@" 2>&1 </dev/null); rc=$?
+  if [ "$rc" != "$code" ]; then bad "$what: exit $rc, wanted $code: $out"; return; fi
+  if [ -n "$needle" ] && ! grep -qF -- "$needle" <<<"$out"; then bad "$what: output lacks '$needle': $out"; return; fi
+  ok
+}
+
+expect "--help" 0 "usage: outpost" -- "$bin" --help
+expect "--version" 0 "(ABI 1.0)" -- "$bin" --version
+expect "no command" 2 "usage:" -- "$bin"
+expect "unknown command" 2 "unknown command 'frobnicate'" -- "$bin" frobnicate
+expect "unknown option" 2 "unknown option --bogus" -- "$bin" --bogus
+expect "missing config" 1 "outpost init" -- "$bin" --config "$tmp/none.ini" check
+expect "sync not yet" 2 "not available in this build" -- "$bin" --config "$tmp/none.ini" sync
+
+# plugins --json lists the fixture plugin with its ABI and is valid JSON.
+printf '[core]\nplugin_dir = %s\n' "$fixdir" > "$tmp/p.ini"
+out=$("$bin" --config "$tmp/p.ini" plugins --json) || bad "plugins --json failed"
+if python3 -c 'import json,sys; a=json.loads(sys.argv[1]); p=[x for x in a if x["name"]=="fixture"][0]; assert p["kind"]=="storage" and p["abi"]=="1.0" and p["loaded"] is True and p["version"]=="9.9" and p["error"] is None' "$out"; then ok; else bad "plugins --json: $out"; fi
+expect "plugins table" 0 "fixture" -- "$bin" --config "$tmp/p.ini" plugins
+
+# A syntax error names file:line.
+printf '[core]\nlog_level = info\nnot ini at all\n' > "$tmp/bad.ini"
+expect "syntax error" 1 "bad.ini:3: syntax error" -- "$bin" --config "$tmp/bad.ini" plugins
+printf '[core]\nlog_level = chatty\n' > "$tmp/lvl.ini"
+expect "bad log level" 1 "lvl.ini:2: [core] log_level = 'chatty'" -- "$bin" --config "$tmp/lvl.ini" plugins
+
+# init without a terminal needs its flags; a shared password file is refused.
+expect "init needs flags" 2 "--url --user is required" -- "$bin" --config "$tmp/i.ini" init
+echo secret > "$tmp/pw"; chmod 644 "$tmp/pw"
+expect "init password perms" 1 "chmod 600" -- "$bin" --config "$tmp/i.ini" init --url https://x --user u --password-file "$tmp/pw"
+expect "init unknown storage" 1 "no storage plugin 'nosuch'" -- env OUTPOST_PLUGIN_DIR="$fixdir" "$bin" --config "$tmp/i.ini" init --url https://x --user u --storage nosuch --data-dir "$tmp/d"
+if [ "$(stat -c %a "$tmp/i.ini" 2>/dev/null)" = 600 ] || [ ! -e "$tmp/i.ini" ]; then ok; else bad "config written with mode $(stat -c %a "$tmp/i.ini")"; fi
+expect "init refuses overwrite" 1 "already exists" -- "$bin" --config "$tmp/i.ini" init --url https://x --user u
+
+# Warnings under systemd carry the priority prefix.
+printf '[core]\nplugin_dir = %s\nbogus = 1\n[account]\ntransport = kerio\n[storage]\nplugin = nosuch\n' "$fixdir" > "$tmp/j.ini"
+out=$(JOURNAL_STREAM=8:123 "$bin" --config "$tmp/j.ini" check 2>&1)
+if grep -q '^<3>\|^<4>\|^<6>' <<<"$out" || grep -q "no storage plugin" <<<"$out"; then ok; else bad "journal prefix: $out"; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,238 @@
+/* tests/unit/test_config.c — outpost.ini parsing and validation messages. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "host.h"
+
+static char dir[256];
+
+static const char *write_file(const char *name, const char *text, int mode)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    chmod(path, (mode_t)mode);
+    return path;
+}
+
+static struct outpost_config *load(const char *text)
+{
+    const char *p = write_file("outpost.ini", text, 0600);
+    struct outpost_config *c = NULL;
+    char err[1024] = "";
+    if (outpost_config_load(p, 0, &c, err, sizeof err) != 0)
+        fail_msg("load failed: %s", err);
+    outpost_config_declare_core(c);
+    return c;
+}
+
+static char warnings[4096];
+static void collect(void *ctx, const char *msg)
+{
+    (void)ctx;
+    strncat(warnings, msg, sizeof warnings - strlen(warnings) - 2);
+    strcat(warnings, "\n");
+}
+
+static const char *const required[] = { "core", "storage", "account", NULL };
+
+static void expect_error(const char *text, const char *needle)
+{
+    struct outpost_config *c = load(text);
+    char err[1024] = "";
+    int rc = outpost_config_validate(c, required, collect, NULL, err, sizeof err);
+    if (rc == 0 || !strstr(err, needle))
+        fail_msg("rc=%d error '%s' lacks '%s'", rc, err, needle);
+    outpost_config_free(c);
+}
+
+static void test_values_and_defaults(void **s)
+{
+    (void)s;
+    struct outpost_config *c = load("[account]\ntransport = kerio\nurl = https://mail.example.com\n\n[core]\nlog_level = debug\n");
+    assert_string_equal(outpost_config_get(c, "account", "url"), "https://mail.example.com");
+    assert_string_equal(outpost_config_get(c, "core", "log_level"), "debug");
+    assert_string_equal(outpost_config_get(c, "storage", "plugin"), "sqlite"); /* default */
+    assert_string_equal(outpost_config_get(c, "imap", "listen"), "127.0.0.1:1143");
+    assert_null(outpost_config_get(c, "account", "user"));
+    assert_int_equal(outpost_config_line(c, "account", "url"), 3);
+    char err[256];
+    assert_int_equal(outpost_config_validate(c, required, collect, NULL, err, sizeof err), 0);
+    outpost_config_free(c);
+}
+
+static void test_unknown_key_warns_with_line(void **s)
+{
+    (void)s;
+    warnings[0] = '\0';
+    struct outpost_config *c = load("[account]\ntransport = kerio\n\n[storage]\nplugn = sqlite\n");
+    char err[256];
+    assert_int_equal(outpost_config_validate(c, required, collect, NULL, err, sizeof err), 0);
+    assert_non_null(strstr(warnings, "outpost.ini:5: unknown key 'plugn' in [storage]"));
+    outpost_config_free(c);
+}
+
+static void test_missing_required(void **s)
+{
+    (void)s;
+    expect_error("[account]\nurl = https://x\n", "[account] transport is required");
+}
+
+static void test_bad_bool(void **s)
+{
+    (void)s;
+    expect_error("[account]\ntransport = kerio\ninsecure = maybe\n",
+                 "outpost.ini:3: [account] insecure = 'maybe': expected true or false");
+}
+
+static void test_bad_enum(void **s)
+{
+    (void)s;
+    expect_error("[account]\ntransport=kerio\n[core]\nlog_level = loud\n",
+                 "[core] log_level = 'loud': expected one of error|warning|notice|info|debug");
+}
+
+static void test_bad_int(void **s)
+{
+    (void)s;
+    static const outpost_config_key keys[] = { { "page_size", OUTPOST_CFG_INT, 0, "100", NULL, "items per page" },
+                                               { NULL, 0, 0, NULL, NULL, NULL } };
+    struct outpost_config *c = load("[account]\ntransport = kerio\npage_size = lots\n");
+    outpost_config_declare(c, "account", keys);
+    char err[1024] = "";
+    assert_int_not_equal(outpost_config_validate(c, required, collect, NULL, err, sizeof err), 0);
+    assert_non_null(strstr(err, "[account] page_size = 'lots': expected a whole number"));
+    outpost_config_free(c);
+}
+
+static void test_password_file_permissions(void **s)
+{
+    (void)s;
+    char pw[512];
+    snprintf(pw, sizeof pw, "%s", write_file("pw", "secret\n", 0640));
+    char text[1024];
+    snprintf(text, sizeof text, "[account]\ntransport = kerio\npassword_file = %s\n", pw);
+    char needle[600];
+    snprintf(needle, sizeof needle, "run: chmod 600 %s", pw);
+    expect_error(text, needle);
+    expect_error(text, "accessible by group or others");
+    chmod(pw, 0600);
+    struct outpost_config *c = load(text);
+    char err[512];
+    assert_int_equal(outpost_config_validate(c, required, collect, NULL, err, sizeof err), 0);
+    /* The host resolves the secret; it is never part of a message. */
+    struct outpost_host *h = outpost_core_host_new(c, "account", "test", dir);
+    char *secret = NULL;
+    outpost_status st = h->secret(h, "password", &secret);
+    assert_int_equal(st.code, OUTPOST_OK);
+    assert_string_equal(secret, "secret");
+    free(secret);
+    outpost_core_host_free(h);
+    outpost_config_free(c);
+}
+
+static void test_password_cmd(void **s)
+{
+    (void)s;
+    struct outpost_config *c = load("[account]\ntransport = kerio\npassword_cmd = echo s3cret; echo second\n");
+    struct outpost_host *h = outpost_core_host_new(c, "account", "test", dir);
+    char *secret = NULL;
+    outpost_status st = h->secret(h, "password", &secret);
+    assert_int_equal(st.code, OUTPOST_OK);
+    assert_string_equal(secret, "s3cret");
+    free(secret);
+    outpost_config_set(c, "account", "password_cmd", "exit 3");
+    st = h->secret(h, "password", &secret);
+    assert_int_equal(st.code, OUTPOST_AUTH);
+    assert_non_null(strstr(st.message, "password_cmd failed"));
+    outpost_core_host_free(h);
+    outpost_config_free(c);
+}
+
+static void test_no_secret(void **s)
+{
+    (void)s;
+    struct outpost_config *c = load("[account]\ntransport = kerio\n");
+    struct outpost_host *h = outpost_core_host_new(c, "account", "test", dir);
+    char *secret = NULL;
+    outpost_status st = h->secret(h, "password", &secret);
+    assert_int_equal(st.code, OUTPOST_AUTH);
+    assert_non_null(strstr(st.message, "set password_file or password_cmd in [account]"));
+    outpost_core_host_free(h);
+    outpost_config_free(c);
+}
+
+static void test_syntax_error(void **s)
+{
+    (void)s;
+    const char *p = write_file("broken.ini", "[core]\nlog_level = info\nthis line is not ini\n", 0600);
+    struct outpost_config *c = NULL;
+    char err[1024] = "";
+    assert_int_not_equal(outpost_config_load(p, 0, &c, err, sizeof err), 0);
+    assert_non_null(strstr(err, "broken.ini:3: syntax error"));
+    assert_null(c);
+}
+
+static void test_missing_file(void **s)
+{
+    (void)s;
+    struct outpost_config *c = NULL;
+    char err[1024] = "";
+    assert_int_not_equal(outpost_config_load("/nonexistent/outpost.ini", 0, &c, err, sizeof err), 0);
+    assert_non_null(strstr(err, "cannot read config /nonexistent/outpost.ini"));
+    assert_non_null(strstr(err, "outpost init"));
+    assert_int_equal(outpost_config_load("/nonexistent/outpost.ini", 1, &c, err, sizeof err), 0);
+    assert_non_null(c);
+    outpost_config_free(c);
+}
+
+static void test_typed_parsers(void **s)
+{
+    (void)s;
+    long long n;
+    int b;
+    assert_int_equal(outpost_config_parse_int("365d", &n), 0);
+    assert_int_equal(n, 365LL * 86400);
+    assert_int_equal(outpost_config_parse_int("4M", &n), 0);
+    assert_int_equal(n, 4LL << 20);
+    assert_int_not_equal(outpost_config_parse_int("4MB", &n), 0);
+    assert_int_not_equal(outpost_config_parse_int("", &n), 0);
+    assert_int_equal(outpost_config_parse_bool("Yes", &b), 0);
+    assert_int_equal(b, 1);
+    assert_int_equal(outpost_config_parse_bool("off", &b), 0);
+    assert_int_equal(b, 0);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/outpost-test-config-%ld", (long)getpid());
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+    if (system(cmd) != 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_values_and_defaults), cmocka_unit_test(test_unknown_key_warns_with_line),
+        cmocka_unit_test(test_missing_required),   cmocka_unit_test(test_bad_bool),
+        cmocka_unit_test(test_bad_enum),           cmocka_unit_test(test_bad_int),
+        cmocka_unit_test(test_password_file_permissions), cmocka_unit_test(test_password_cmd),
+        cmocka_unit_test(test_no_secret),          cmocka_unit_test(test_syntax_error),
+        cmocka_unit_test(test_missing_file),       cmocka_unit_test(test_typed_parsers),
+    };
+    int rc = cmocka_run_group_tests_name("config", tests, NULL, NULL);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        return 1;
+    return rc;
+}
