@@ -38,11 +38,11 @@ static const char *const schema_v1[] = {
     " uid BIGINT NOT NULL, modseq BIGINT NOT NULL, flags BIGINT NOT NULL, internal_date BIGINT NOT NULL,"
     " date_ BIGINT NOT NULL, size_ BIGINT NOT NULL, content_state INTEGER NOT NULL,"
     " cached_size BIGINT NOT NULL, big_mask INTEGER NOT NULL,"
-    " keywords " OCTETS(1000) ", remote_id " OCTETS(900) ", remote_version " OCTETS(1000) ","
-    " subject " OCTETS(2000) ", from_addr " OCTETS(2000) ", to_addr " OCTETS(4000) ","
-    " cc_addr " OCTETS(4000) ", message_id " OCTETS(1000) ", object_uid " OCTETS(1000) ","
-    " find_key " OCTETS(900) ", envelope " OCTETS(8000) ", bodystructure " OCTETS(8000) ","
-    " preview " OCTETS(2000) ", big BLOB SUB_TYPE BINARY)",
+    " keywords " OCTETS(250) ", remote_id " OCTETS(250) ", remote_version " OCTETS(250) ","
+    " subject " OCTETS(500) ", from_addr " OCTETS(500) ", to_addr " OCTETS(1000) ","
+    " cc_addr " OCTETS(1000) ", message_id " OCTETS(250) ", object_uid " OCTETS(250) ","
+    " find_key " OCTETS(250) ", envelope " OCTETS(2000) ", bodystructure " OCTETS(2000) ","
+    " preview " OCTETS(500) ", big BLOB SUB_TYPE BINARY)",
     "CREATE UNIQUE INDEX item_uid ON item(folder_id, uid)",
     "CREATE INDEX item_modseq ON item(folder_id, modseq)",
     "CREATE INDEX item_remote ON item(remote_id)",

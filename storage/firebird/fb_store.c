@@ -56,10 +56,13 @@
 
 #include "fb_internal.h"
 
+/* Inline widths are kept small on purpose: Firebird expands the whole record
+ * to its declared size when it reads a row, so narrow rows make listings
+ * fast; longer values go to the overflow BLOB. Keep in step with fb_schema.c. */
 const unsigned fb_item_str_max[IS__COUNT] = {
-    [IS_KEYWORDS] = 1000, [IS_REMOTE_ID] = 900, [IS_REMOTE_VERSION] = 1000, [IS_SUBJECT] = 2000,
-    [IS_FROM] = 2000, [IS_TO] = 4000, [IS_CC] = 4000, [IS_MESSAGE_ID] = 1000, [IS_OBJECT_UID] = 1000,
-    [IS_FIND_KEY] = 900, [IS_ENVELOPE] = 8000, [IS_BODYSTRUCTURE] = 8000, [IS_PREVIEW] = 2000,
+    [IS_KEYWORDS] = 250, [IS_REMOTE_ID] = 250, [IS_REMOTE_VERSION] = 250, [IS_SUBJECT] = 500,
+    [IS_FROM] = 500, [IS_TO] = 1000, [IS_CC] = 1000, [IS_MESSAGE_ID] = 250, [IS_OBJECT_UID] = 250,
+    [IS_FIND_KEY] = 250, [IS_ENVELOPE] = 2000, [IS_BODYSTRUCTURE] = 2000, [IS_PREVIEW] = 500,
 };
 
 int64_t fb_now_ms(struct outpost_storage *s)
