@@ -1,13 +1,16 @@
-/* storage_bench.c — storage benchmark: `storage_bench [PLUGIN] [RESULTS]`.
+/* storage_bench.c — storage benchmark: `storage_bench [PLUGIN[,PLUGIN2]] [RESULTS]`.
  *
- * Loads a storage plugin by name (default sqlite) so engines can be compared
- * side by side, fills one folder with 100k mail items of realistic sizes
+ * Loads storage plugins by name (default "sqlite,firebird" when the Firebird
+ * plugin is built, else sqlite) and runs them side by side on the same data,
+ * printing each one's numbers and the ratio per operation. For each, it fills one folder with 100k mail items of realistic sizes
  * (median ~4 KiB of text, 5% with a 100 KiB attachment, 0.1% with 1 MiB;
  * mean ~11 KiB), and measures: batched insert rate, point reads (summary and
  * whole content), a whole-folder UID+flags listing, changed-since-MODSEQ for
  * 10 changes, full-text indexing rate and full-text search. Prints a table
  * and writes RESULTS (a .json file, or a directory that gets storage.json;
  * default $OUTPOST_BENCH_RESULTS/storage.json or bench-results/storage.json).
+ * The first plugin's keys are written unprefixed (sqlite's, as before); the
+ * second plugin's carry its name as a prefix ("firebird_insert_items_per_s").
  * Only the storage ABI is used. $OUTPOST_BENCH_ITEMS changes the item count.
  */
 #include <errno.h>
@@ -19,6 +22,10 @@
 #include <time.h>
 
 #include "test_host.h"
+
+#ifndef OUTPOST_BENCH_PLUGIN_DIR
+#define OUTPOST_BENCH_PLUGIN_DIR "."
+#endif
 
 #define BATCH 1000
 
@@ -183,7 +190,7 @@ static double median(double *v, int n)
 
 static uint64_t dir_bytes(const char *dir)
 {
-    static const char *const names[] = { "cache.sqlite", "cache.sqlite-wal", "cache.sqlite-shm", NULL };
+    static const char *const names[] = { "cache.sqlite", "cache.sqlite-wal", "cache.sqlite-shm", "cache.fdb", NULL };
     uint64_t total = 0;
     char p[4200];
     for (int i = 0; names[i]; i++) {
@@ -216,26 +223,21 @@ static size_t search(struct outpost_storage *s, int64_t folder, const char *q, d
     return hits;
 }
 
-int main(int argc, char **argv)
-{
-    const char *plugin = argc > 1 ? argv[1] : "sqlite";
-    char results[4200];
-    const char *env_dir = getenv("OUTPOST_BENCH_RESULTS");
-    if (argc > 2) {
-        size_t n = strlen(argv[2]);
-        if (n > 5 && strcmp(argv[2] + n - 5, ".json") == 0)
-            snprintf(results, sizeof results, "%s", argv[2]);
-        else
-            snprintf(results, sizeof results, "%s/storage.json", argv[2]);
-    } else {
-        snprintf(results, sizeof results, "%s/storage.json", env_dir && *env_dir ? env_dir : "bench-results");
-    }
-    const char *e = getenv("OUTPOST_BENCH_ITEMS");
-    long nitems = e && *e ? atol(e) : 100000;
+struct result {
+    char name[32];
+    long items;
+    double mean_bytes, median_bytes, insert_rate, read_rate, list_ms, changed_ms;
+    int has_fts;
+    double index_rate, search_ms, search2_ms;
+    size_t hits, hits2, changed;
+    uint64_t disk;
+};
 
-    struct test_storage_plugin p;
-    if (test_storage_load(plugin, &p) != 0)
-        return 1;
+/* Runs every measurement on one plugin with the same generated data. */
+static int bench_one(struct test_storage_plugin *pp, long nitems, struct result *res)
+{
+    rng_state = 0x9E3779B97F4A7C15ull; /* same items for every plugin */
+    struct test_storage_plugin p = *pp;
     M = p.m;
     char *dir = test_mkdtemp("bench");
     struct test_host *th = test_host_new(dir, NULL);
@@ -438,26 +440,147 @@ int main(int argc, char **argv)
     check(M->close(s), "close");
     M->destroy(s);
 
-    printf("\nstorage benchmark: plugin %s, %ld mail items, %.1f KiB mean, %.1f KiB median, %.0f MiB content\n",
-           p.plugin->name, nitems, (double)bytes / (double)nitems / 1024.0, median_size / 1024.0,
-           (double)bytes / 1048576.0);
-    printf("%-38s %14s %12s\n", "metric", "measured", "target");
-    printf("%-38s %14.0f %12s\n", "insert, batches of 1000 (items/s)", insert_rate, ">= 20000");
-    printf("%-38s %14.0f %12s\n", "point read, summary+content (items/s)", read_rate, "");
-    printf("%-38s %14.1f %12s\n", "list all UIDs+flags (ms)", list_ms, "<= 50");
-    printf("%-38s %14.2f %12s\n", "changed since MODSEQ, 10 changes (ms)", changed_ms, "<= 5");
-    if (has_fts) {
-        printf("%-38s %14.0f %12s\n", "full-text indexing (items/s)", index_rate, ">= 10000");
-        printf("%-38s %14.1f %12s   (%zu hits)\n", "full-text search, 2 words (ms)", search_ms, "<= 200", hits);
-        printf("%-38s %14.1f %12s   (%zu hits)\n", "full-text search, prefix (ms)", search2_ms, "", hits2);
+    res->items = nitems;
+    snprintf(res->name, sizeof res->name, "%s", p.plugin->name);
+    res->mean_bytes = (double)bytes / (double)nitems;
+    res->median_bytes = median_size;
+    res->insert_rate = insert_rate;
+    res->read_rate = read_rate;
+    res->list_ms = list_ms;
+    res->changed_ms = changed_ms;
+    res->has_fts = has_fts;
+    res->index_rate = index_rate;
+    res->search_ms = search_ms;
+    res->search2_ms = search2_ms;
+    res->hits = hits;
+    res->hits2 = hits2;
+    res->changed = changed;
+    res->disk = disk;
+    free(uf);
+    free(buf);
+    free(ids);
+    free(sizes);
+    test_host_free(th);
+    test_rmtree(dir);
+    free(dir);
+    return 0;
+}
+
+static void json_fields(FILE *out, const char *pre, const struct result *r)
+{
+    fprintf(out,
+            "  \"%splugin\": \"%s\",\n  \"%sitems\": %ld,\n  \"%smean_item_bytes\": %.0f,\n"
+            "  \"%smedian_item_bytes\": %.0f,\n  \"%sinsert_items_per_s\": %.0f,\n  \"%sread_items_per_s\": %.0f,\n"
+            "  \"%slist_uids_flags_ms\": %.2f,\n  \"%schanged_since_10_ms\": %.3f,\n",
+            pre, r->name, pre, r->items, pre, r->mean_bytes, pre, r->median_bytes, pre, r->insert_rate, pre,
+            r->read_rate, pre, r->list_ms, pre, r->changed_ms);
+    if (r->has_fts)
+        fprintf(out, "  \"%sfts_index_items_per_s\": %.0f,\n  \"%sfts_search_ms\": %.2f,\n  \"%sfts_search_prefix_ms\": %.2f,\n",
+                pre, r->index_rate, pre, r->search_ms, pre, r->search2_ms);
+    else
+        fprintf(out, "  \"%sfts_index_items_per_s\": null,\n  \"%sfts_search_ms\": null,\n", pre, pre);
+    fprintf(out, "  \"%sdisk_bytes\": %llu", pre, (unsigned long long)r->disk);
+}
+
+/* higher_better: the ratio printed is "how many times slower" either way. */
+static void row(const char *what, const struct result *r, int n, const char *fmt, double (*get)(const struct result *),
+                int higher_better, const char *target)
+{
+    printf("%-38s", what);
+    for (int i = 0; i < n; i++) {
+        char cell[32];
+        snprintf(cell, sizeof cell, fmt, get(&r[i]));
+        printf(" %12s", cell);
+    }
+    if (n == 2) {
+        double a = get(&r[0]), b = get(&r[1]);
+        double ratio = higher_better ? (b > 0 ? a / b : 0) : (a > 0 ? b / a : 0);
+        printf(" %9.2fx", ratio);
+    }
+    printf(" %10s\n", target);
+}
+
+static double g_insert(const struct result *r) { return r->insert_rate; }
+static double g_read(const struct result *r) { return r->read_rate; }
+static double g_list(const struct result *r) { return r->list_ms; }
+static double g_changed(const struct result *r) { return r->changed_ms; }
+static double g_index(const struct result *r) { return r->index_rate; }
+static double g_search(const struct result *r) { return r->search_ms; }
+static double g_search2(const struct result *r) { return r->search2_ms; }
+static double g_disk(const struct result *r) { return (double)r->disk / 1048576.0; }
+
+int main(int argc, char **argv)
+{
+    /* PLUGIN: one name, or a comma-separated list run side by side (default
+     * "sqlite,firebird", or just sqlite when the Firebird plugin is absent) */
+    const char *plugins = argc > 1 ? argv[1] : NULL;
+    char list[256];
+    if (!plugins) {
+        const char *dir = getenv("OUTPOST_PLUGIN_DIR");
+        char path[4200];
+        snprintf(path, sizeof path, "%s/outpost-storage-firebird.so", dir && *dir ? dir : OUTPOST_BENCH_PLUGIN_DIR);
+        struct stat sb;
+        plugins = stat(path, &sb) == 0 ? "sqlite,firebird" : "sqlite";
+    }
+    snprintf(list, sizeof list, "%s", plugins);
+    char results[4200];
+    const char *env_dir = getenv("OUTPOST_BENCH_RESULTS");
+    if (argc > 2) {
+        size_t n = strlen(argv[2]);
+        if (n > 5 && strcmp(argv[2] + n - 5, ".json") == 0)
+            snprintf(results, sizeof results, "%s", argv[2]);
+        else
+            snprintf(results, sizeof results, "%s/storage.json", argv[2]);
     } else {
-        printf("%-38s %14s\n", "full-text search", "not supported");
+        snprintf(results, sizeof results, "%s/storage.json", env_dir && *env_dir ? env_dir : "bench-results");
     }
-    printf("%-38s %14.0f\n", "cache size on disk (MiB)", (double)disk / 1048576.0);
-    if (changed < 1 || changed > 10) {
-        fprintf(stderr, "storage_bench: changed-since returned %zu items, expected 1..10\n", changed);
-        return 1;
+    const char *e = getenv("OUTPOST_BENCH_ITEMS");
+    long nitems = e && *e ? atol(e) : 100000;
+
+    /* all plugins stay loaded until the end: libraries they share (GMime)
+     * cannot be initialised again in a process after their last shutdown */
+    struct result r[2];
+    struct test_storage_plugin loaded[2];
+    int nl = 0;
+    for (char *save = NULL, *name = strtok_r(list, ",", &save); name && nl < 2; name = strtok_r(NULL, ",", &save))
+        if (test_storage_load(name, &loaded[nl++]) != 0)
+            return 1;
+    int n = 0;
+    for (; n < nl; n++) {
+        memset(&r[n], 0, sizeof r[n]);
+        if (bench_one(&loaded[n], nitems, &r[n]) != 0)
+            return 1;
+        if (r[n].changed < 1 || r[n].changed > 10) {
+            fprintf(stderr, "storage_bench: %s: changed-since returned %zu items, expected 1..10\n", r[n].name,
+                    r[n].changed);
+            return 1;
+        }
     }
+    for (int i = nl - 1; i >= 0; i--)
+        test_storage_unload(&loaded[i]);
+    if (n == 0)
+        return 2;
+
+    printf("\nstorage benchmark: %ld mail items, %.1f KiB mean, %.1f KiB median, %.0f MiB content\n", nitems,
+           r[0].mean_bytes / 1024.0, r[0].median_bytes / 1024.0, r[0].mean_bytes * (double)nitems / 1048576.0);
+    printf("%-38s", "metric");
+    for (int i = 0; i < n; i++)
+        printf(" %12s", r[i].name);
+    if (n == 2)
+        printf(" %10s", "ratio");
+    printf(" %10s\n", "target");
+    row("insert, batches of 1000 (items/s)", r, n, "%.0f", g_insert, 1, ">= 20000");
+    row("point read, summary+content (items/s)", r, n, "%.0f", g_read, 1, "");
+    row("list all UIDs+flags (ms)", r, n, "%.1f", g_list, 0, "<= 50");
+    row("changed since MODSEQ, 10 changes (ms)", r, n, "%.2f", g_changed, 0, "<= 5");
+    if (r[0].has_fts && (n < 2 || r[1].has_fts)) {
+        row("full-text indexing (items/s)", r, n, "%.0f", g_index, 1, ">= 10000");
+        row("full-text search, 2 words (ms)", r, n, "%.1f", g_search, 0, "<= 200");
+        row("full-text search, prefix (ms)", r, n, "%.1f", g_search2, 0, "");
+    }
+    row("cache size on disk (MiB)", r, n, "%.0f", g_disk, 0, "");
+    if (n == 2)
+        printf("(ratio: how many times slower (or bigger) %s is than %s)\n", r[1].name, r[0].name);
 
     char rdir[4200];
     snprintf(rdir, sizeof rdir, "%s", results);
@@ -471,28 +594,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "storage_bench: cannot write %s: %s\n", results, strerror(errno));
         return 1;
     }
-    fprintf(out,
-            "{\n  \"plugin\": \"%s\",\n  \"items\": %ld,\n  \"mean_item_bytes\": %.0f,\n"
-            "  \"median_item_bytes\": %.0f,\n  \"insert_items_per_s\": %.0f,\n  \"read_items_per_s\": %.0f,\n"
-            "  \"list_uids_flags_ms\": %.2f,\n  \"changed_since_10_ms\": %.3f,\n",
-            p.plugin->name, nitems, (double)bytes / (double)nitems, median_size, insert_rate, read_rate, list_ms,
-            changed_ms);
-    if (has_fts)
-        fprintf(out, "  \"fts_index_items_per_s\": %.0f,\n  \"fts_search_ms\": %.2f,\n  \"fts_search_prefix_ms\": %.2f,\n",
-                index_rate, search_ms, search2_ms);
-    else
-        fprintf(out, "  \"fts_index_items_per_s\": null,\n  \"fts_search_ms\": null,\n");
-    fprintf(out, "  \"disk_bytes\": %llu\n}\n", (unsigned long long)disk);
+    /* the first plugin's keys unprefixed (as before); a second one's prefixed with its name */
+    fprintf(out, "{\n");
+    json_fields(out, "", &r[0]);
+    for (int i = 1; i < n; i++) {
+        char pre[48];
+        snprintf(pre, sizeof pre, "%.32s_", r[i].name);
+        fprintf(out, ",\n");
+        json_fields(out, pre, &r[i]);
+    }
+    fprintf(out, "\n}\n");
     fclose(out);
     printf("results written to %s\n", results);
-
-    free(uf);
-    free(buf);
-    free(ids);
-    free(sizes);
-    test_host_free(th);
-    test_rmtree(dir);
-    free(dir);
-    test_storage_unload(&p);
     return 0;
 }
