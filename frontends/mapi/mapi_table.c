@@ -160,6 +160,88 @@ static int projected_equal(const mapi_table *t, const mapi_props *a, const mapi_
     return 1;
 }
 
+typedef struct keypos {
+    uint64_t key;
+    uint32_t pos;
+} keypos;
+
+static int keypos_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const keypos *)a)->key, y = ((const keypos *)b)->key;
+    return (x > y) - (x < y);
+}
+
+/* Keys of a view sorted for lookup: key -> position in the view. */
+static keypos *index_view(const mapi_row *rows, const uint32_t *view, uint32_t n)
+{
+    keypos *k = malloc((n ? n : 1) * sizeof *k);
+    if (!k)
+        return NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        k[i].key = rows[view[i]].key;
+        k[i].pos = i;
+    }
+    qsort(k, n, sizeof *k, keypos_cmp);
+    return k;
+}
+
+static int64_t keypos_find(const keypos *k, uint32_t n, uint64_t key)
+{
+    keypos want = { key, 0 };
+    const keypos *f = bsearch(&want, k, n, sizeof *k, keypos_cmp);
+    return f ? (int64_t)f->pos : -1;
+}
+
+/* Row events between the old view and the table's new one. A row counts as
+ * modified when its projected columns changed or it moved: its nearest
+ * predecessor among the rows present in both views is another row. */
+static int notify_changes(const mapi_table *t, const mapi_row *old_rows, const uint32_t *old_view, uint32_t old_nview,
+                          mapi_table_event_fn fn, void *ctx)
+{
+    keypos *oi = index_view(old_rows, old_view, old_nview);
+    keypos *ni = index_view(t->rows, t->view, t->nview);
+    if (!oi || !ni) {
+        free(oi);
+        free(ni);
+        return -1;
+    }
+    for (uint32_t i = 0; i < old_nview; i++) {
+        uint64_t k = old_rows[old_view[i]].key;
+        if (keypos_find(ni, t->nview, k) < 0)
+            fn(ctx, OP_TABLE_ROW_DELETED, k, 0, NULL);
+    }
+    for (uint32_t i = 0; i < t->nview; i++) {
+        const mapi_row *r = &t->rows[t->view[i]];
+        uint64_t prior = i ? t->rows[t->view[i - 1]].key : 0;
+        int64_t op = keypos_find(oi, old_nview, r->key);
+        mapi_props pr;
+        if (project(t, &r->props, &pr) != 0)
+            continue;
+        if (op < 0) {
+            fn(ctx, OP_TABLE_ROW_ADDED, r->key, prior, &pr);
+        } else {
+            int64_t j = (int64_t)i - 1;
+            while (j >= 0 && keypos_find(oi, old_nview, t->rows[t->view[j]].key) < 0)
+                j--;
+            uint64_t p_new = j >= 0 ? t->rows[t->view[j]].key : 0;
+            int64_t oj = op - 1;
+            while (oj >= 0 && keypos_find(ni, t->nview, old_rows[old_view[oj]].key) < 0)
+                oj--;
+            uint64_t p_old = oj >= 0 ? old_rows[old_view[oj]].key : 0;
+            mapi_props po;
+            if (project(t, &old_rows[old_view[op]].props, &po) == 0) {
+                if (p_new != p_old || !projected_equal(t, &pr, &po))
+                    fn(ctx, OP_TABLE_ROW_MODIFIED, r->key, prior, &pr);
+                mapi_props_free(&po);
+            }
+        }
+        mapi_props_free(&pr);
+    }
+    free(oi);
+    free(ni);
+    return 0;
+}
+
 int mapi_table_replace_rows(mapi_table *t, mapi_row *rows, uint32_t n, mapi_table_event_fn fn, void *ctx)
 {
     /* Remember the old view: keys and the rows themselves. */
@@ -182,42 +264,9 @@ int mapi_table_replace_rows(mapi_table *t, mapi_row *rows, uint32_t n, mapi_tabl
         free_rows(rows, n);
         return -1;
     }
-    if (fn) {
-        for (uint32_t i = 0; i < old_nview; i++) {
-            uint64_t k = old_rows[old_view[i]].key;
-            if (view_find(t, k) < 0)
-                fn(ctx, OP_TABLE_ROW_DELETED, k, 0, NULL);
-        }
-        for (uint32_t i = 0; i < t->nview; i++) {
-            const mapi_row *r = &t->rows[t->view[i]];
-            uint64_t prior = i ? t->rows[t->view[i - 1]].key : 0;
-            const mapi_row *old = NULL;
-            int64_t oi = -1;
-            for (uint32_t j = 0; j < old_nview; j++)
-                if (old_rows[old_view[j]].key == r->key) {
-                    old = &old_rows[old_view[j]];
-                    oi = j;
-                    break;
-                }
-            mapi_props pr;
-            if (project(t, &r->props, &pr) != 0)
-                continue;
-            if (!old) {
-                fn(ctx, OP_TABLE_ROW_ADDED, r->key, prior, &pr);
-            } else {
-                mapi_props po;
-                int moved = 0;
-                uint64_t old_prior = oi > 0 ? old_rows[old_view[oi - 1]].key : 0;
-                if (old_prior != prior)
-                    moved = 1;
-                if (project(t, &old->props, &po) == 0) {
-                    if (moved || !projected_equal(t, &pr, &po))
-                        fn(ctx, OP_TABLE_ROW_MODIFIED, r->key, prior, &pr);
-                    mapi_props_free(&po);
-                }
-            }
-            mapi_props_free(&pr);
-        }
+    if (fn && notify_changes(t, old_rows, old_view, old_nview, fn, ctx) != 0) {
+        /* out of memory: the rows are replaced, the client re-reads on TABLE_CHANGED */
+        fn(ctx, OP_TABLE_CHANGED, 0, 0, NULL);
     }
     free_rows(old_rows, old_nrows);
     free(old_view);
