@@ -47,6 +47,7 @@ struct daemon {
     char *ctl_path;
     op_mutex *cycle_mu;
     op_cond *cycle_cv;
+    uint64_t started;         /* sync cycles started */
     uint64_t cycles;          /* completed sync cycles */
     int32_t last_cycle_code;
     struct outpost_store_subscription *sub;
@@ -177,7 +178,7 @@ static void handle(struct daemon *d, op_socket c)
         reply(c, o);
     } else if (!strcmp(line, "sync")) {
         op_mutex_lock(d->cycle_mu);
-        uint64_t target = d->cycles + 2; /* a cycle that starts after this request */
+        uint64_t target = d->started + 1; /* the first cycle that starts after this request */
         atomic_store(&d->sync_requested, 1);
         outpost_engine_wake(d->s.engine);
         int64_t deadline = op_monotonic_ms() + 600000;
@@ -368,7 +369,10 @@ int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts
             if (outpost_engine_auth_failed(d->s.engine) && !atomic_load(&d->sync_requested)) {
                 wait = 3600000; /* until the credentials change (SIGHUP) or a sync is requested */
             } else {
+                op_mutex_lock(d->cycle_mu);
                 atomic_store(&d->sync_requested, 0);
+                d->started++;
+                op_mutex_unlock(d->cycle_mu);
                 st = outpost_engine_sync_once(d->s.engine);
                 op_mutex_lock(d->cycle_mu);
                 d->cycles++;
