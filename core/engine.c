@@ -291,6 +291,9 @@ static outpost_status s_item(void *ctx, uint32_t change, const outpost_item *it)
     n.folder_id = folder;
     n.id = 0;
     n.content_state = OUTPOST_CONTENT_NONE;
+    /* Read/unread is a mail notion: other kinds never count as unread. */
+    if (n.kind != OUTPOST_ITEM_MAIL)
+        n.flags |= OUTPOST_FLAG_SEEN;
     if (!n.internal_date)
         n.internal_date = n.date ? n.date : e->host_sync->now_ms(e->host_sync);
     st = m->item_put(a->txn, &n);
