@@ -5,6 +5,7 @@ python imaplib, raw sockets, curl and real clients (mbsync, offlineimap,
 neomutt). usage: test_imap.py GROUP  (protocol, condstore, limits,
 concurrency, tls, curl, mbsync, offlineimap, neomutt)."""
 import imaplib
+import json
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ import time
 HARNESS = os.environ["IMAP_HARNESS"]
 FIXTURES = os.environ["IMAP_FIXTURES"]
 PLUGIN_DIR = os.environ["OUTPOST_PLUGIN_DIR"]
+OUTPOST_CLI = os.environ["OUTPOST_CLI"]
 USER, PASS = "bob", "s3cret pass"
 
 
@@ -43,14 +45,14 @@ class Harness:
         keys = {"listen": "127.0.0.1:0", "user": USER, "password_file": pw, "port_file": self.port_file,
                 "auth_failure_delay": "0"}
         keys.update(self.extra)
+        self.keys = keys
         self.data = os.path.join(self.dir, "data")
         cfg = os.path.join(self.dir, "outpost.ini")
-        with open(cfg, "w") as f:
-            f.write("[core]\ndata_dir = %s\nplugin_dir = %s\nlog_level = info\n[imap]\n" % (self.data, PLUGIN_DIR))
-            for k, v in keys.items():
-                f.write("%s = %s\n" % (k, v))
+        self.cfg = cfg
+        self.write_config(keys)
         self.log = open(os.path.join(self.dir, "harness.log"), "w+")
-        self.proc = subprocess.Popen([HARNESS, cfg, FIXTURES], stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([HARNESS, cfg, FIXTURES], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.log)
         if self.expect_fail:
             self.rc = self.proc.wait(timeout=20)
             self.log.seek(0)
@@ -77,6 +79,11 @@ class Harness:
                 self.proc.wait()
                 raise AssertionError("harness did not stop on SIGTERM")
         rc = self.proc.returncode
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
         self.log.seek(0)
         out = self.log.read()
         if exc[0] is not None:
@@ -86,11 +93,40 @@ class Harness:
             check(rc == 0, "harness exit code %s: %s" % (rc, out[-2000:]))
         return False
 
+    def write_config(self, keys):
+        with open(self.cfg, "w") as f:
+            f.write("[core]\ndata_dir = %s\nplugin_dir = %s\nlog_level = info\n[storage]\nplugin = sqlite\n"
+                    "[imap]\n" % (self.data, PLUGIN_DIR))
+            for k, v in keys.items():
+                f.write("%s = %s\n" % (k, v))
+
+    def control(self, command):
+        """Sends a control command to the harness; returns its answer lines."""
+        self.proc.stdin.write(command.encode() + b"\n")
+        self.proc.stdin.flush()
+        out = []
+        while True:
+            l = self.proc.stdout.readline()
+            check(l != b"", "harness closed its control channel")
+            l = l.decode().rstrip("\n")
+            if l == ".":
+                return out
+            out.append(l)
+
     def journal(self):
-        try:
-            return open(os.path.join(self.data, "journal.log")).read()
-        except OSError:
-            return ""
+        """The cache's journal (the storage's journal_list), one entry a line."""
+        return "\n".join(self.control("journal"))
+
+    def status(self):
+        p = subprocess.run([OUTPOST_CLI, "--config", self.cfg, "status", "--json"], capture_output=True, timeout=60)
+        check(p.returncode == 0, "outpost status: %s" % p.stderr.decode())
+        return json.loads(p.stdout)
+
+    def audit(self):
+        """`outpost audit --json` on the same cache, as a user would run it."""
+        p = subprocess.run([OUTPOST_CLI, "--config", self.cfg, "audit", "--json"], capture_output=True, timeout=60)
+        check(p.returncode == 0, "outpost audit: %s" % p.stderr.decode())
+        return json.loads(p.stdout)
 
     def imap(self):
         m = imaplib.IMAP4("127.0.0.1", self.port, timeout=30)
@@ -235,8 +271,7 @@ def t_protocol_caps():
 
 def t_protocol2():
     with Harness() as h:
-        h.proc.send_signal(signal.SIGUSR1)  # offline
-        time.sleep(0.3)
+        h.control("offline")
         r = Raw(h.port)
         r.login()
         r.cmd("s", "SELECT INBOX")
@@ -244,8 +279,8 @@ def t_protocol2():
         check(t.startswith(b"f NO [UNAVAILABLE]"), "offline uncached fetch: %r" % t)
         _, t = r.cmd("f2", "FETCH 5 (ENVELOPE RFC822.SIZE)")
         check(t.startswith(b"f2 OK"), "summary fetch offline: %r" % t)
-        h.proc.send_signal(signal.SIGUSR1)  # online
-        time.sleep(0.3)
+        check(h.control("fetches") == ["0"], "fetch attempted while offline")
+        h.control("online")
         u, t = r.cmd("f3", "FETCH 5 (BODY.PEEK[TEXT])")
         check(t.startswith(b"f3 OK") and b"Body only on the server." in b"".join(u), "on-demand fetch: %r" % u)
         # malformed commands get BAD with a reason
@@ -287,7 +322,9 @@ def t_protocol2():
         check(b"\\Flagged" in d[0] and b"$Important" in d[0], "STORE: %r" % d)
         typ, d = m.store("1", "-FLAGS.SILENT", "($Important)")
         check(d == [None], "STORE .SILENT answered %r" % d)
-        check("FLAGS item=1 uid=1 flags=4 keywords=$Important" in h.journal(), "journal: " + h.journal())
+        j = h.journal()
+        check(re.search(r"op=flags state=pending item=\d+ folder=\d+ target=0 flags=4 keywords=\$Important name= uid=1$",
+                        j, re.M), "journal: " + j)
         # COPY / MOVE with COPYUID, EXPUNGE
         typ, d = m.uid("COPY", "1:2", "Archive")
         check(typ == "OK", "COPY")
@@ -321,9 +358,9 @@ def t_protocol2():
         u, t = r.cmd("ls2", 'LIST "" "Work/*"')
         check(not any(b"Reports" in l for l in u), "renamed mailbox still listed")
         j = h.journal()
-        for op in ("FOLDER_CREATE", "FOLDER_RENAME", "FOLDER_SUBSCRIBE", "FOLDER_DELETE", "COPY", "MOVE", "DELETE",
-                   "CREATE item"):
-            check(op in j, "journal lacks %s:\n%s" % (op, j))
+        for op in ("folder-create", "folder-rename", "subscribe", "folder-delete", "copy", "move", "delete",
+                   "create"):
+            check(re.search(r"^seq=\d+ op=%s state=pending " % op, j, re.M), "journal lacks %s:\n%s" % (op, j))
         # EXAMINE is read-only; UNSELECT / CLOSE
         u, t = r.cmd("ex", "EXAMINE INBOX")
         check(b"[READ-ONLY]" in t, "EXAMINE: %r" % t)
@@ -622,14 +659,35 @@ def t_mbsync():
             base = os.path.basename(src).split(":2,")[0]
             flags = os.path.basename(src).split(":2,")[1] if ":2," in src else ""
             os.rename(src, os.path.join(mail, "INBOX", "cur", base + ":2," + "".join(sorted(set(flags + "FS")))))
-            # and a new message dropped into the Maildir
+            # a new message dropped into the Maildir, and a new draft
             with open(os.path.join(mail, "INBOX", "new", "%d.local.eml" % time.time()), "wb") as f:
                 f.write(b"From: me@example.com\r\nSubject: written offline\r\n\r\nnew\r\n")
+            check(os.path.isdir(os.path.join(mail, "Drafts", "cur")), "Drafts not synced: %r" % os.listdir(mail))
+            draft = b"From: me@example.com\r\nTo: ann@example.com\r\nSubject: draft reply\r\n\r\nunfinished\r\n"
+            with open(os.path.join(mail, "Drafts", "cur", "%d.local.eml:2,D" % time.time()), "wb") as f:
+                f.write(draft)
             p = subprocess.run(["mbsync", "-c", rc, "-a"], capture_output=True, timeout=120)
             check(p.returncode == 0, "mbsync 2: %s %s" % (p.stdout.decode(), p.stderr.decode()))
+            # every edit is a pending journal entry in the cache, for the sync engine to replay
             j = h.journal()
-            check(re.search(r"FLAGS item=1 uid=1 flags=5\b", j), "flag change not journaled:\n" + j)
-            check("CREATE item" in j, "new message not journaled:\n" + j)
+            check(re.search(r"^seq=\d+ op=flags state=pending .* flags=5 keywords= name= uid=1$", j, re.M),
+                  "flag change (\\Seen \\Flagged) not journaled:\n" + j)
+            check(len(re.findall(r"^seq=\d+ op=create state=pending ", j, re.M)) == 2, "new messages not journaled:\n" + j)
+            check(re.search(r"^seq=\d+ op=create state=pending .* flags=16 ", j, re.M), "draft (\\Draft) not journaled:\n" + j)
+            audit = h.audit()
+            ops = [(e["op"], e["state"]) for e in audit["entries"]]
+            check(ops.count(("flags", "pending")) == 1 and ops.count(("create", "pending")) == 2,
+                  "outpost audit: %r" % audit)
+            folders = {f["path"]: f for f in h.status()["folders"]}
+            # Drafts: its creation at the first login (it did not exist on the server) and the draft
+            check(folders.get("Drafts", {}).get("pending") == 2, "Drafts pending in outpost status: %r" % folders)
+            m = h.imap()
+            m.select("Drafts")
+            typ, dd = m.fetch("1", "(FLAGS BODY.PEEK[])")
+            # stored byte for byte as mbsync sent it (it adds its X-TUID header)
+            check(b"\\Draft" in dd[0][0] and re.sub(rb"X-TUID: [^\r]*\r\n", b"", dd[0][1]) == draft,
+                  "draft in the cache: %r" % dd)
+            m.logout()
             m = h.imap()
             m.select("INBOX")
             typ, dd = m.search(None, "SUBJECT", '"written offline"')
