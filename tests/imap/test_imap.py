@@ -269,6 +269,64 @@ def t_protocol_caps():
         m.logout()
 
 
+def t_summaries():
+    """ENVELOPE, BODYSTRUCTURE, BODY and RFC822.SIZE equal Dovecot's for every fixture, also for a message
+    whose content is not cached (served offline from its summary)."""
+    want = {}
+    for l in open(os.path.join(FIXTURES, "dovecot-summaries.txt"), encoding="utf-8"):
+        if not l.startswith("#"):
+            name, attrs = l.rstrip("\n").split("\t")
+            want[name] = attrs
+    with Harness() as h:
+        h.control("offline")
+        r = Raw(h.port)
+        r.login()
+        for box, names in (("INBOX", ["01-plain.eml", "02-multipart.eml", "03-nested.eml", "04-seen.eml",
+                                      "05-uncached.eml"]), ("Archive", ["06-archive.eml"])):
+            r.cmd("s", "EXAMINE %s" % box)
+            u, t = r.cmd("f", "FETCH 1:* (RFC822.SIZE ENVELOPE BODYSTRUCTURE BODY)")
+            check(t.startswith(b"f OK") and len(u) == len(names), "FETCH summaries of %s: %r %r" % (box, u, t))
+            for i, (l, name) in enumerate(zip(u, names)):
+                got = l.decode()
+                exp = "* %d FETCH (%s)" % (i + 1, want[name])
+                check(got == exp, "%s differs from Dovecot's:\n ours    %s\n dovecot %s" % (name, got, exp))
+        r.close()
+        check(h.control("fetches") == ["0"], "summaries needed the server")
+
+
+def t_search_fts():
+    """BODY and TEXT through the storage's full-text index keep their RFC 3501 meaning: BODY is the body only,
+    TEXT every header field and the body; the index adds decoding (quoted-printable soft breaks, charsets) and
+    Dovecot's FTS word matching (prefixes, case and diacritics ignored)."""
+    with Harness() as h:
+        m = h.imap()
+        qp = (b"From: Judy <judy@example.com>\r\nSubject: results\r\nMessage-ID: <qp-7@example.com>\r\n"
+              b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+              b"Content-Transfer-Encoding: quoted-printable\r\n\r\nR=C3=A9sum=C3=A9 of the ol=\r\nympics\r\n")
+        m.append("INBOX", None, None, qp)
+        m.select("INBOX")
+
+        def search(*crit):
+            typ, d = m.search("UTF-8" if any(not c.isascii() for c in crit) else None,
+                              *[c if c.isascii() else c.encode() for c in crit])
+            check(typ == "OK", "SEARCH %r: %r" % (crit, d))
+            return d[0].decode().split()
+        for crit, want in ((("BODY", "Photos"), []),             # only in the Subject of 2
+                           (("TEXT", "Photos"), ["2"]),
+                           (("BODY", "carol"), []),              # only in From of 2
+                           (("TEXT", "carol"), ["2"]),
+                           (("TEXT", "multi-2"), ["2"]),         # Message-ID, not in the index
+                           (("BODY", "harb"), ["2"]),
+                           (("BODY", '"of the harbour"'), ["2"]),
+                           (("BODY", "olympics"), ["6"]),        # across a quoted-printable soft break
+                           (("TEXT", "resume"), ["6"]),          # Résumé
+                           (("BODY", "Résumé"), ["6"]),
+                           (("NOT", "BODY", "harbour"), ["1", "3", "4", "5", "6"])):
+            got = search(*crit)
+            check(got == want, "SEARCH %r: %r, expected %r" % (crit, got, want))
+        m.logout()
+
+
 def t_protocol2():
     with Harness() as h:
         h.control("offline")
@@ -776,7 +834,7 @@ GROUPS = {
 if __name__ == "__main__":
     group = sys.argv[1]
     if group == "protocol":
-        GROUPS["protocol"] = [t_protocol_caps, t_protocol2]
+        GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_protocol2]
     for fn in GROUPS[group]:
         fn()
         print("ok", fn.__name__)
