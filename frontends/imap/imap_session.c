@@ -596,7 +596,7 @@ int imap_sync_selected(struct imap_conn *c, int allow_expunge)
     }
     free(ch);
     free(gone);
-    if (c->nmsgs != before || ngone)
+    if (c->nmsgs != before) /* EXPUNGE and VANISHED already told the client the count */
         imap_printf(c, "* %zu EXISTS\r\n", c->nmsgs);
     c->sel_modseq = hms;
     return 0;

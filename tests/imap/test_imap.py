@@ -327,6 +327,37 @@ def t_search_fts():
         m.logout()
 
 
+def t_idle_server_changes():
+    """Changes the sync engine applies from the server reach a client in IDLE: a new message, a flag change
+    and an expunge, each as the store's change event after commit."""
+    with Harness() as h:
+        r = Raw(h.port)
+        r.login()
+        u, t = r.cmd("s", "SELECT INBOX")
+        check(b"* 5 EXISTS" in u, "SELECT: %r" % u)
+        r.send("i IDLE\r\n")
+        check(r.line().startswith(b"+"), "IDLE continuation")
+        r.s.settimeout(5)
+        check(h.control("deliver 06-archive.eml") == ["uid 6"], "server delivery")
+        l = r.line()
+        check(l == b"* 6 EXISTS", "IDLE: new message from the server: %r" % l)
+        h.control("flags 2 0x4")  # the server flags UID 2
+        l = r.line()
+        check(re.match(rb"\* 2 FETCH \((UID 2 )?FLAGS \(\\Flagged\)", l), "IDLE: server flag change: %r" % l)
+        h.control("expunge 3")
+        l = r.line()
+        check(l == b"* 3 EXPUNGE", "IDLE: server expunge: %r" % l)
+        r.send("DONE\r\n")
+        u, t = r.until("i")
+        check(t.startswith(b"i OK") and u == [], "IDLE end: %r %r" % (u, t))
+        u, t = r.cmd("f", "UID FETCH 1:* (FLAGS)")
+        uids = [int(re.search(rb"UID (\d+)", l).group(1)) for l in u]
+        check(uids == [1, 2, 4, 5, 6], "UIDs after the server's changes: %r" % u)
+        # none of it is a local edit
+        check(not re.search(r"op=(create|flags|delete)", h.journal()), "server changes journaled: " + h.journal())
+        r.close()
+
+
 def t_protocol2():
     with Harness() as h:
         h.control("offline")
@@ -834,7 +865,7 @@ GROUPS = {
 if __name__ == "__main__":
     group = sys.argv[1]
     if group == "protocol":
-        GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_protocol2]
+        GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_idle_server_changes, t_protocol2]
     for fn in GROUPS[group]:
         fn()
         print("ok", fn.__name__)
