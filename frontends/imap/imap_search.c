@@ -210,7 +210,7 @@ static int fts_has(const struct search_ctx *sx, const struct imap_skey *k, uint3
     for (size_t i = 0; i < sx->nfts; i++)
         if (sx->fts[i].key == k) {
             *known = 1;
-            return bsearch(&uid, sx->fts[i].uids, sx->fts[i].n, sizeof uid, cmp_u32) != NULL;
+            return sx->fts[i].n && bsearch(&uid, sx->fts[i].uids, sx->fts[i].n, sizeof uid, cmp_u32) != NULL;
         }
     *known = 0;
     return 0;
@@ -333,12 +333,14 @@ static int collect_fts(struct search_ctx *sx, const struct imap_skey *k)
         size_t cap = 0;
         outpost_status st = s->sm->fts_search(t, sx->c->sel_folder, k->b, &cur);
         if (st.code == OUTPOST_OK) {
-            while (s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
+            while ((st = s->sm->cursor_next(cur, &row)).code == OUTPOST_OK && row) {
                 if (hits.n == cap) {
                     cap = cap ? cap * 2 : 64;
                     uint32_t *nu = realloc(hits.uids, cap * sizeof *nu);
-                    if (!nu)
+                    if (!nu) {
+                        st.code = OUTPOST_FATAL;
                         break;
+                    }
                     hits.uids = nu;
                 }
                 hits.uids[hits.n++] = ((const outpost_item *)row)->uid;
@@ -347,10 +349,12 @@ static int collect_fts(struct search_ctx *sx, const struct imap_skey *k)
         }
         s->st->read_end(s->h, t);
         if (st.code != OUTPOST_OK) {
+            /* no answer or a partial one: fall back to scanning */
             free(hits.uids);
-            return 0; /* fall back to scanning */
+            return 0;
         }
-        qsort(hits.uids, hits.n, sizeof *hits.uids, cmp_u32);
+        if (hits.n)
+            qsort(hits.uids, hits.n, sizeof *hits.uids, cmp_u32);
         struct fts_hits *nf = realloc(sx->fts, (sx->nfts + 1) * sizeof *nf);
         if (!nf) {
             free(hits.uids);
