@@ -104,6 +104,7 @@ struct imap_conn {
     size_t nmsgs, capmsgs;
     uint64_t sel_modseq;   /* changes up to this were reported */
     uint64_t exp_modseq;   /* expunges up to this were reported */
+    char *kw_known;        /* keywords announced in FLAGS for the selected mailbox (space-separated) */
     int in_idle;
 };
 
@@ -140,6 +141,10 @@ void imap_set_selected_folder(struct imap_conn *c, int64_t id);
 int imap_resolve_set(struct imap_conn *c, const char *set, int uid, size_t **idx, size_t *n);
 /* Index of uid in c->msgs, or -1. */
 long imap_msg_index(const struct imap_conn *c, uint32_t uid);
+/* Before a FETCH response shows `keywords`: announces those the client has
+ * not seen in a FLAGS response yet (RFC 3501 7.2.6), with a new FLAGS and
+ * PERMANENTFLAGS. Call at the start of a line. */
+void imap_announce_keywords(struct imap_conn *c, const char *keywords);
 /* Writes "(\Seen \Flagged kw...)". */
 void imap_write_flags(struct imap_conn *c, uint32_t flags, const char *keywords);
 /* Parses a flag list token (list or single atom); 0 or -1 with err. *kw is

@@ -358,6 +358,38 @@ def t_idle_server_changes():
         r.close()
 
 
+def t_keywords_in_flags():
+    """A keyword is announced in FLAGS/PERMANENTFLAGS before any FETCH shows it (RFC 3501 7.2.6): at SELECT
+    for keywords already in use, and with a new FLAGS when one appears (own STORE or another session's)."""
+    with Harness() as h:
+        a, b = Raw(h.port), Raw(h.port)
+        a.login()
+        b.login()
+        u, _ = a.cmd("s", "SELECT INBOX")
+        flags = [l for l in u if l.startswith(b"* FLAGS")]
+        check(flags == [b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded $Junk $NotJunk)"],
+              "FLAGS without keywords: %r" % u)
+        b.cmd("s", "SELECT INBOX")
+        u, t = a.cmd("st", "STORE 1 +FLAGS (Project-X)")
+        check(t.startswith(b"st OK") and len(u) == 3, "STORE of a new keyword: %r" % u)
+        check(u[0] == b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded $Junk $NotJunk Project-X)",
+              "new FLAGS: %r" % u)
+        check(u[1].startswith(b"* OK [PERMANENTFLAGS (") and b" Project-X \\*)]" in u[1], "PERMANENTFLAGS: %r" % u)
+        check(u[2].startswith(b"* 1 FETCH") and b"Project-X" in u[2], "FETCH after FLAGS: %r" % u)
+        u, t = a.cmd("st2", "STORE 2 +FLAGS (project-x)")  # keywords are case-insensitive: nothing new
+        check(not any(l.startswith(b"* FLAGS") for l in u), "FLAGS repeated: %r" % u)
+        u, t = b.cmd("n", "NOOP")  # the other session learns it before the FETCH
+        check(len(u) >= 3 and u[0].startswith(b"* FLAGS") and b"Project-X" in u[0] and b"FETCH" in u[-1],
+              "other session: %r" % u)
+        c = Raw(h.port)
+        c.login()
+        u, _ = c.cmd("e", "EXAMINE INBOX")
+        check(any(l.startswith(b"* FLAGS") and l.endswith(b" Project-X)") for l in u), "SELECT FLAGS: %r" % u)
+        check(b"* OK [PERMANENTFLAGS ()] Read-only mailbox" in u, "EXAMINE PERMANENTFLAGS: %r" % u)
+        for r in (a, b, c):
+            r.close()
+
+
 def t_protocol2():
     with Harness() as h:
         h.control("offline")
@@ -865,7 +897,7 @@ GROUPS = {
 if __name__ == "__main__":
     group = sys.argv[1]
     if group == "protocol":
-        GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_idle_server_changes, t_protocol2]
+        GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_idle_server_changes, t_keywords_in_flags, t_protocol2]
     for fn in GROUPS[group]:
         fn()
         print("ok", fn.__name__)
