@@ -390,6 +390,79 @@ def t_keywords_in_flags():
             r.close()
 
 
+def t_authenticate_raw():
+    """AUTHENTICATE PLAIN with and without an initial response (RFC 3501 6.2.2, RFC 4959), cancelled, malformed."""
+    import base64
+    good = base64.b64encode(("\0%s\0%s" % (USER, PASS)).encode()).decode()
+    with Harness() as h:
+        r = Raw(h.port)
+        check(b"SASL-IR" in r.greeting and b"AUTH=PLAIN" in r.greeting, "greeting: %r" % r.greeting)
+        r.send("a AUTHENTICATE PLAIN\r\n")
+        check(r.line() == b"+ ", "empty server challenge expected")
+        r.send("*\r\n")
+        _, t = r.until("a")
+        check(t.startswith(b"a BAD"), "cancelled AUTHENTICATE: %r" % t)
+        r.send("b AUTHENTICATE PLAIN\r\n")
+        check(r.line() == b"+ ", "challenge")
+        r.send("not base64!\r\n")
+        _, t = r.until("b")
+        check(t.startswith(b"b BAD"), "invalid base64: %r" % t)
+        _, t = r.cmd("c", "AUTHENTICATE PLAIN =")
+        check(t.startswith(b"c BAD") or t.startswith(b"c NO"), "empty initial response: %r" % t)
+        _, t = r.cmd("d", "AUTHENTICATE PLAIN %s" % base64.b64encode(b"\0bob\0wrong").decode())
+        check(t.startswith(b"d NO [AUTHENTICATIONFAILED]"), "wrong password: %r" % t)
+        # without an initial response: the credentials follow the continuation
+        r.send("e AUTHENTICATE PLAIN\r\n")
+        check(r.line() == b"+ ", "challenge")
+        r.send(good + "\r\n")
+        _, t = r.until("e")
+        check(t.startswith(b"e OK"), "AUTHENTICATE without initial response: %r" % t)
+        _, t = r.cmd("f", "SELECT INBOX")
+        check(t.startswith(b"f OK"), "session after AUTHENTICATE")
+        r.close()
+        r = Raw(h.port)  # SASL-IR, with an authorization identity equal to the user
+        ir = base64.b64encode(("%s\0%s\0%s" % (USER, USER, PASS)).encode()).decode()
+        _, t = r.cmd("g", "AUTHENTICATE PLAIN %s" % ir)
+        check(t.startswith(b"g OK"), "AUTHENTICATE with initial response: %r" % t)
+        r.close()
+        r = Raw(h.port)  # acting as another user is refused
+        ir = base64.b64encode(("admin\0%s\0%s" % (USER, PASS)).encode()).decode()
+        _, t = r.cmd("h", "AUTHENTICATE PLAIN %s" % ir)
+        check(t.startswith(b"h NO"), "authorization identity of another user: %r" % t)
+        r.close()
+
+
+def t_list_recursivematch():
+    """LIST-EXTENDED (RFC 5258): RECURSIVEMATCH reports a parent whose children match with CHILDINFO."""
+    with Harness() as h:
+        r = Raw(h.port)
+        r.login()
+        for cmd in ("UNSUBSCRIBE Archive", "SUBSCRIBE Archive/2023"):
+            _, t = r.cmd("s", cmd)
+            check(t.startswith(b"s OK"), "%s: %r" % (cmd, t))
+        u, t = r.cmd("l1", 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')
+        arch = [l for l in u if b'"Archive"' in l]
+        check(len(arch) == 1 and arch[0].endswith(b'"Archive" ("CHILDINFO" ("SUBSCRIBED"))') and
+              b"\\Subscribed" not in arch[0], "RECURSIVEMATCH on %%: %r" % u)
+        check(not any(b"Archive/2023" in l for l in u), "%% matched a child: %r" % u)
+        check(any(b'\\Subscribed' in l and l.endswith(b'"INBOX"') for l in u), "INBOX: %r" % u)
+        u, t = r.cmd("l2", 'LIST (SUBSCRIBED) "" "%"')
+        check(not any(b'"Archive"' in l for l in u), "unsubscribed parent without RECURSIVEMATCH: %r" % u)
+        u, t = r.cmd("l3", 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "*"')
+        check(any(l.endswith(b'"Archive" ("CHILDINFO" ("SUBSCRIBED"))') for l in u) and
+              any(b"\\Subscribed" in l and l.endswith(b'"Archive/2023"') for l in u), "RECURSIVEMATCH on *: %r" % u)
+        u, t = r.cmd("l4", 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "Arch*"')
+        check(len(u) == 2 and not any(b"CHILDINFO" in l and b"2023" in l for l in u), "Arch*: %r" % u)
+        _, t = r.cmd("l5", 'LIST (RECURSIVEMATCH) "" "*"')
+        check(t.startswith(b"l5 BAD"), "RECURSIVEMATCH alone: %r" % t)
+        # a parent that is itself subscribed: listed as such; CHILDINFO only where the parent does not match
+        r.cmd("s", "SUBSCRIBE Archive")
+        u, t = r.cmd("l6", 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')
+        arch = [l for l in u if b'"Archive"' in l]
+        check(len(arch) == 1 and b"\\Subscribed" in arch[0], "subscribed parent: %r" % u)
+        r.close()
+
+
 def t_protocol2():
     with Harness() as h:
         h.control("offline")
@@ -897,7 +970,8 @@ GROUPS = {
 if __name__ == "__main__":
     group = sys.argv[1]
     if group == "protocol":
-        GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_idle_server_changes, t_keywords_in_flags, t_protocol2]
+        GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_idle_server_changes, t_keywords_in_flags, t_authenticate_raw, t_list_recursivematch,
+                              t_protocol2]
     for fn in GROUPS[group]:
         fn()
         print("ok", fn.__name__)
