@@ -25,6 +25,11 @@
 struct imap_conn;
 
 struct imap_server {
+    /* Held for reading by every thread while it uses h, st, sm or the
+     * configuration below (a session from the start of its loop, released
+     * only while it waits for its client); reload() takes it for writing to
+     * swap them. Prefers writers, so no thread may take it twice. */
+    pthread_rwlock_t lock;
     const struct outpost_host *h;
     const struct outpost_store_api *st;
     const struct outpost_storage_methods *sm;
@@ -46,6 +51,7 @@ struct imap_server {
 
     SSL_CTX *ssl_ctx;
     int lfd, tlfd;
+    int bound_port, bound_tport; /* what lfd / tlfd are bound to */
     int stop_pipe[2];
     pthread_t accept_thr;
     int started;
@@ -108,6 +114,11 @@ struct imap_conn {
     int in_idle;
 };
 
+/* ---- configuration lock (see imap_server.lock) ---- */
+
+static inline void imap_cfg_rdlock(struct imap_server *s) { pthread_rwlock_rdlock(&s->lock); }
+static inline void imap_cfg_unlock(struct imap_server *s) { pthread_rwlock_unlock(&s->lock); }
+
 /* ---- connection I/O (imap_server.c) ---- */
 
 void imap_write(struct imap_conn *c, const void *data, size_t len);
@@ -117,11 +128,13 @@ void imap_puts(struct imap_conn *c, const char *s);
 void imap_astring(struct imap_conn *c, const char *s);
 int imap_flush(struct imap_conn *c);
 /* Reads one line (without CRLF) into a malloc'd buffer; timeout in ms (<0:
- * none). 1 = line, 0 = EOF/error, -2 = timeout, -3 = woken by a
+ * none). Called with the configuration lock held: releases it while it
+ * waits. 1 = line, 0 = EOF/error, -2 = timeout, -3 = woken by a
  * notification (only when wakeable), -4 = line too long (rest discarded). */
 int imap_read_line(struct imap_conn *c, char **line, size_t *len, int64_t timeout_ms, int wakeable);
 /* Reads exactly n bytes into buf (0 ok, -1 EOF/timeout). */
 int imap_read_exact(struct imap_conn *c, void *buf, size_t n, int64_t timeout_ms);
+/* TLS handshake (lock held; released during the handshake). */
 int imap_start_tls(struct imap_conn *c);
 void imap_drain_wake(struct imap_conn *c);
 

@@ -734,8 +734,12 @@ static void login_done(struct imap_conn *c, const char *tag, int ok, const char 
     if (!ok) {
         c->auth_failures++;
         s->h->log(s->h, OUTPOST_LOG_NOTICE, "failed login from %s (user '%.64s')", c->peer, user);
-        if (s->auth_delay_ms > 0)
-            usleep((useconds_t)s->auth_delay_ms * 1000);
+        int delay = s->auth_delay_ms;
+        if (delay > 0) {
+            imap_cfg_unlock(s); /* a reload need not wait for it */
+            usleep((useconds_t)delay * 1000);
+            imap_cfg_rdlock(s);
+        }
         tagged(c, tag, "NO", "[AUTHENTICATIONFAILED] Invalid credentials");
         if (c->auth_failures >= 3) {
             imap_puts(c, "* BYE Too many failed logins\r\n");
@@ -2115,10 +2119,13 @@ void imap_session_free(struct imap_conn *c)
 void imap_session_run(struct imap_conn *c)
 {
     struct imap_server *s = c->srv;
+    imap_cfg_rdlock(s); /* released only while waiting for the client */
     if (c->tls_active == -1) {
         c->tls_active = 0;
-        if (imap_start_tls(c) != 0)
+        if (imap_start_tls(c) != 0) {
+            imap_cfg_unlock(s);
             return;
+        }
     }
     c->state = S_NOTAUTH;
     imap_puts(c, "* OK [CAPABILITY ");
@@ -2193,4 +2200,5 @@ void imap_session_run(struct imap_conn *c)
     }
     imap_flush(c);
     unselect(c);
+    imap_cfg_unlock(s);
 }

@@ -787,6 +787,95 @@ def t_tls():
         shutil.rmtree(d, ignore_errors=True)
 
 
+# ---------------------------------------------------------------- reload
+
+def t_reload():
+    """SIGHUP applies a changed [imap] section (what outpostd does): new password, listen address and TLS
+    certificate for new connections; connections already open, one of them in IDLE, keep working; a bad
+    section or an address that cannot be bound keeps everything as it was."""
+    d = tempfile.mkdtemp(prefix="outpost-reload-")
+    try:
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+        ctx = ssl.create_default_context(cafile=cert)
+        ctx.check_hostname = False
+        with Harness() as h:
+            logpath = os.path.join(h.dir, "harness.log")
+
+            def reload(keys, want):
+                n = open(logpath).read().count(want)
+                h.write_config(keys)
+                h.proc.send_signal(signal.SIGHUP)
+                deadline = time.time() + 15
+                while open(logpath).read().count(want) == n:
+                    check(time.time() < deadline, "no '%s' after SIGHUP:\n%s" % (want, open(logpath).read()[-2000:]))
+                    time.sleep(0.05)
+
+            idle = Raw(h.port)
+            idle.login()
+            idle.cmd("s", "SELECT INBOX")
+            idle.send("i IDLE\r\n")
+            check(idle.line().startswith(b"+"), "IDLE")
+            busy = Raw(h.port)
+            busy.login()
+            busy.cmd("s", "SELECT INBOX")
+            check(b"STARTTLS" not in busy.greeting, "STARTTLS before TLS is configured")
+
+            pw2 = os.path.join(h.dir, "pw2")
+            with open(pw2, "w") as f:
+                f.write("n3w pass\n")
+            os.chmod(pw2, 0o600)
+            keys = dict(h.keys, password_file=pw2, listen="127.0.0.2:0", tls_cert=cert, tls_key=key)
+            os.remove(h.port_file)
+            reload(keys, "imap_harness: reloaded")
+            new_port = int(open(h.port_file).read().split()[0])
+            # the open connections were kept: the one in IDLE still hears about changes
+            m = imaplib.IMAP4("127.0.0.2", new_port, timeout=30)
+            check("STARTTLS" in m.capabilities, "STARTTLS after the reload: %r" % (m.capabilities,))
+            m.starttls(ssl_context=ctx)
+            try:
+                m.login(USER, PASS)
+                check(False, "the old password still works")
+            except imaplib.IMAP4.error as e:
+                check("AUTHENTICATIONFAILED" in str(e), "old password: %s" % e)
+            m.login(USER, "n3w pass")
+            m.select("INBOX")
+            m.store("1", "+FLAGS", "(\\Flagged)")
+            idle.s.settimeout(10)
+            l = idle.line()
+            check(b"FETCH" in l and b"\\Flagged" in l, "IDLE across the reload: %r" % l)
+            idle.send("DONE\r\n")
+            _, t = idle.until("i")
+            check(t.startswith(b"i OK"), "IDLE end after the reload: %r" % t)
+            u, t = busy.cmd("f", "FETCH 1 (FLAGS)")
+            check(t.startswith(b"f OK") and b"\\Flagged" in b"".join(u), "old connection after the reload: %r" % u)
+            try:
+                socket.create_connection(("127.0.0.1", h.port), timeout=5).close()
+                check(False, "the old listener still accepts")
+            except ConnectionRefusedError:
+                pass
+            # a section that does not validate, and an address in use: nothing changes
+            reload(dict(keys, tls_key=""), "imap_harness: reload refused")
+            blocker = socket.socket()
+            blocker.bind(("127.0.0.1", 0))
+            blocker.listen(1)
+            taken = blocker.getsockname()[1]
+            reload(dict(keys, listen="127.0.0.1:%d" % taken), "imap_harness: reload refused")
+            blocker.close()
+            check("reload refused: [imap] cannot listen on 127.0.0.1:%d" % taken in open(logpath).read(),
+                  "bind failure not reported: " + open(logpath).read()[-1000:])
+            m2 = imaplib.IMAP4("127.0.0.2", new_port, timeout=30)
+            m2.starttls(ssl_context=ctx)
+            m2.login(USER, "n3w pass")
+            m2.logout()
+            m.logout()
+            for r in (idle, busy):
+                r.close()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 # ---------------------------------------------------------------- curl
 
 def curl(h, url, *args):
@@ -961,6 +1050,7 @@ GROUPS = {
     "limits": [t_limits],
     "concurrency": [t_concurrency],
     "tls": [t_tls],
+    "reload": [t_reload],
     "curl": [t_curl],
     "mbsync": [t_mbsync],
     "offlineimap": [t_offlineimap],
