@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""IMAP front-end end-to-end tests: starts tests/imap/imap_harness (the plugin
-over a seeded cache) on an ephemeral 127.0.0.1 port and drives it with
-python imaplib, raw sockets, curl and real clients (mbsync, offlineimap,
-neomutt). usage: test_imap.py GROUP  (protocol, condstore, limits,
-concurrency, tls, curl, mbsync, offlineimap, neomutt)."""
+"""IMAP front-end end-to-end tests: starts tests/imap/imap_harness (the plugin over the real core store and
+SQLite storage, seeded from fixtures/) on an ephemeral 127.0.0.1 port and drives it with python imaplib, raw
+sockets, curl and real clients (mbsync, offlineimap, neomutt). The harness plays the server's side through its
+control channel (online/offline, server-side changes, journal). usage: test_imap.py GROUP  (protocol,
+condstore, limits, concurrency, tls, reload, curl, mbsync, offlineimap, neomutt)."""
 import imaplib
 import json
 import os
