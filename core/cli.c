@@ -7,6 +7,9 @@
 
 #include "app.h"
 #include "config.h"
+#include "daemon.h"
+#include "report.h"
+#include "session.h"
 #include "fsguard.h"
 #include "log.h"
 #include "platform/platform.h"
@@ -292,12 +295,185 @@ out:
     return rc;
 }
 
+/* ---- progress ---- */
+
+struct progress_state {
+    int tty;
+    char folder[256];
+    int64_t started_ms;
+    uint64_t last_done;
+    int64_t last_draw_ms;
+};
+
+static void on_progress(void *ctx, const struct outpost_progress *p)
+{
+    struct progress_state *ps = ctx;
+    const char *name = p->folder ? p->folder : p->phase;
+    int64_t now = op_monotonic_ms();
+    if (strcmp(ps->folder, name)) {
+        snprintf(ps->folder, sizeof ps->folder, "%s", name);
+        ps->started_ms = now;
+        ps->last_draw_ms = 0;
+    }
+    double secs = (double)(now - ps->started_ms) / 1000.0;
+    double rate = secs > 0.05 ? (double)p->done / secs : 0;
+    if (ps->tty) {
+        if (!p->finished && now - ps->last_draw_ms < 100)
+            return;
+        ps->last_draw_ms = now;
+        char bar[31];
+        int fill = p->total ? (int)(30.0 * (double)(p->done > p->total ? p->total : p->done) / (double)p->total) : 0;
+        for (int i = 0; i < 30; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[30] = '\0';
+        char eta[32] = "";
+        if (p->total && rate > 0 && p->done < p->total)
+            snprintf(eta, sizeof eta, " ETA %.0fs", (double)(p->total - p->done) / rate);
+        fprintf(stderr, "\r\033[K%-9s %-28.28s [%s] %llu/%llu %.0f/s%s", p->phase, name, bar,
+                (unsigned long long)p->done, (unsigned long long)p->total, rate, eta);
+        if (p->finished)
+            fputc('\n', stderr);
+        fflush(stderr);
+    } else if (p->finished) {
+        fprintf(stderr, "%s %s: %llu items in %.1f s (%.0f/s)\n", p->phase, name, (unsigned long long)p->done, secs,
+                rate);
+    }
+}
+
+/* ---- sync, run ---- */
+
+static int cmd_sync(struct outpost_app *a, int argc, char **argv)
+{
+    int once = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--once"))
+            once = 1;
+        else {
+            fprintf(stderr, "outpost sync: unknown option %s\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    char err[2048];
+    json_t *r = outpost_control_request(a, "sync", err, sizeof err);
+    if (r) { /* a daemon is running: it syncs */
+        const char *res = json_string_value(json_object_get(r, "result"));
+        outpost_report_print_status(r, stdout);
+        int ok = res && !strcmp(res, "ok");
+        json_decref(r);
+        return ok ? 0 : 1;
+    }
+    struct progress_state ps = { op_isatty_stderr(), "", 0, 0, 0 };
+    struct outpost_daemon_opts o = { 0, once, on_progress, &ps };
+    return outpost_daemon_run(a, &o);
+}
+
+static int cmd_run(struct outpost_app *a, int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1) {
+        fprintf(stderr, "outpost run: takes no arguments\n");
+        return EXIT_USAGE;
+    }
+    struct outpost_daemon_opts o = { 1, 0, NULL, NULL };
+    return outpost_daemon_run(a, &o);
+}
+
+/* Runs `request` on the daemon if one runs, else on the cache directly. */
+static json_t *report(struct outpost_app *a, const char *request, char *err, size_t errlen)
+{
+    json_t *r = outpost_control_request(a, request, err, errlen);
+    if (r)
+        return r;
+    struct outpost_session s;
+    int o = outpost_session_open(&s, a, 0, err, errlen);
+    if (o != 0)
+        return NULL;
+    if (!strcmp(request, "status")) {
+        r = outpost_report_status(s.store, NULL);
+    } else if (!strcmp(request, "audit")) {
+        r = outpost_report_audit(s.store);
+    } else {
+        r = json_object();
+        json_object_set_new(r, "removed", json_integer(outpost_report_prune(s.store, atoll(request + 6), op_now_ms())));
+    }
+    outpost_session_close(&s);
+    return r;
+}
+
+static int cmd_status_audit(struct outpost_app *a, int argc, char **argv)
+{
+    int json = 0, audit = !strcmp(argv[0], "audit");
+    const char *prune = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (audit && !strcmp(argv[i], "--prune") && i + 1 < argc)
+            prune = argv[++i];
+        else {
+            fprintf(stderr, "outpost %s: unknown option %s\n", argv[0], argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (!op_is_file(a->config_path)) {
+        fprintf(stderr, "outpost: no config at %s (create one with: outpost init)\n", a->config_path);
+        return 1;
+    }
+    char err[2048], req[64];
+    if (prune) {
+        char *end;
+        long days = strtol(prune, &end, 10);
+        if (*end || days < 0) {
+            fprintf(stderr, "outpost audit: --prune expects a number of days, not '%s'\n", prune);
+            return EXIT_USAGE;
+        }
+        snprintf(req, sizeof req, "prune %ld", days);
+    } else {
+        snprintf(req, sizeof req, "%s", audit ? "audit" : "status");
+    }
+    json_t *r = report(a, req, err, sizeof err);
+    if (!r) {
+        fprintf(stderr, "outpost %s: %s\n", argv[0], err);
+        return 1;
+    }
+    if (json) {
+        char *s = json_dumps(r, JSON_INDENT(2));
+        puts(s ? s : "{}");
+        free(s);
+    } else if (prune) {
+        printf("pruned %lld confirmed entries older than %s days\n",
+               (long long)json_integer_value(json_object_get(r, "removed")), prune);
+    } else if (audit) {
+        outpost_report_print_audit(r, stdout);
+    } else {
+        outpost_report_print_status(r, stdout);
+    }
+    json_decref(r);
+    return 0;
+}
+
 /* ---- not yet available ---- */
 
 static int cmd_unavailable(const char *name, const char *what)
 {
     fprintf(stderr, "outpost %s: not available in this build: %s\n", name, what);
     return EXIT_USAGE;
+}
+
+/* `outpost demo` runs the source tree's demo when started from a build tree
+ * (the simulator is test code and is not installed). */
+static int cmd_demo(void)
+{
+#if defined(OUTPOST_SOURCE_DIR) && defined(OUTPOST_BUILD_DIR)
+    char *self = op_self_exe();
+    int in_tree = self && !strncmp(self, OUTPOST_BUILD_DIR "/", strlen(OUTPOST_BUILD_DIR) + 1);
+    free(self);
+    if (in_tree && op_is_file(OUTPOST_SOURCE_DIR "/scripts/demo.sh")) {
+        fflush(stdout);
+        int rc = system("'" OUTPOST_SOURCE_DIR "/scripts/demo.sh' '" OUTPOST_BUILD_DIR "'");
+        return rc == 0 ? 0 : 1;
+    }
+#endif
+    return cmd_unavailable("demo", "the demo needs the simulator from a source tree: run `make demo` there");
 }
 
 int main(int argc, char **argv)
@@ -342,9 +518,7 @@ int main(int argc, char **argv)
     }
 
     if (!strcmp(cmd, "demo"))
-        return cmd_unavailable(cmd, "the demo needs the sync engine; run `make demo` from the source tree");
-    if (strcmp(cmd, "plugins") && strcmp(cmd, "check") && strcmp(cmd, "init"))
-        return cmd_unavailable(cmd, "the sync engine and daemon are not part of this build yet");
+        return cmd_demo();
 
     struct outpost_app app;
     char err[2048];
@@ -359,8 +533,14 @@ int main(int argc, char **argv)
         rc = cmd_plugins(&app, sub_argc, sub_argv);
     else if (!strcmp(cmd, "check"))
         rc = cmd_check(&app, sub_argc, sub_argv);
-    else
+    else if (!strcmp(cmd, "init"))
         rc = cmd_init(&app, sub_argc, sub_argv);
+    else if (!strcmp(cmd, "sync"))
+        rc = cmd_sync(&app, sub_argc, sub_argv);
+    else if (!strcmp(cmd, "run"))
+        rc = cmd_run(&app, sub_argc, sub_argv);
+    else
+        rc = cmd_status_audit(&app, sub_argc, sub_argv);
     outpost_app_free(&app);
     return rc;
 }

@@ -18,6 +18,7 @@ struct core_host {
     char *data_dir;
     atomic_int cancelled;
     char msg[512];                  /* message of the last failed secret() */
+    void *store_ctx;                /* the core store behind h->store (front-ends) */
 };
 
 static struct core_host *ch(const struct outpost_host *h) { return (struct core_host *)h->core; }
@@ -168,3 +169,7 @@ void outpost_core_host_cancel(struct outpost_host *h, int cancelled) { atomic_st
 void outpost_core_host_set_store(struct outpost_host *h, const struct outpost_store_api *store) { h->store = store; }
 
 void outpost_core_host_set_config(struct outpost_host *h, const struct outpost_config *cfg) { ch(h)->cfg = cfg; }
+
+void outpost_core_host_set_store_ctx(struct outpost_host *h, void *ctx) { ch(h)->store_ctx = ctx; }
+
+void *outpost_core_host_store_ctx(const struct outpost_host *h) { return ch(h)->store_ctx; }

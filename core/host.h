@@ -27,6 +27,11 @@ void outpost_core_host_set_config(struct outpost_host *h, const struct outpost_c
 /* Sets the store API handed to front-ends (NULL for others). */
 void outpost_core_host_set_store(struct outpost_host *h, const struct outpost_store_api *store);
 
+/* The core object behind h->store (the store API functions receive only the
+ * host and find their store here); NULL until set. */
+void outpost_core_host_set_store_ctx(struct outpost_host *h, void *ctx);
+void *outpost_core_host_store_ctx(const struct outpost_host *h);
+
 /* Resolves a secret from `<prefix>_file` or `<prefix>_cmd` of a section
  * (shared by host->secret and the core itself). */
 outpost_status outpost_core_secret(const struct outpost_config *cfg, const char *section, const char *prefix,

@@ -38,7 +38,12 @@ void outpost_store_free(struct outpost_store *s);
 const struct outpost_storage_methods *outpost_store_methods(const struct outpost_store *s);
 
 /* The table handed to front-ends (host->store). Its functions find the store
- * through the host: bind it with outpost_store_bind_host before use. */
+ * through the host: bind it with outpost_store_bind_host before use, which
+ * sets host->store to the store's own copy of this table (with `storage` and
+ * `storage_caps` filled in; in the shared table they are NULL / 0) and the
+ * host's store context (outpost_core_host_set_store_ctx).
+ * A thread holding a read transaction must end it before calling an edit:
+ * without concurrent readers, reads share the writer's lock. */
 const struct outpost_store_api *outpost_store_api_table(void);
 void outpost_store_bind_host(struct outpost_store *s, struct outpost_host *h);
 
@@ -69,5 +74,10 @@ int64_t outpost_store_conflicts_folder(const struct outpost_store *s);
 
 /* Whether EXPUNGE / remove() deletes permanently ([account] delete). */
 int outpost_store_permanent_delete(const struct outpost_store *s);
+
+/* The [account] keys the store reads (`delete = trash | permanent`);
+ * outpost_store_new declares them, a command validating the config before
+ * opening the store declares them itself. */
+extern const outpost_config_key outpost_store_keys_account[];
 
 #endif

@@ -4,6 +4,7 @@
 set -u
 bin=$1
 fixdir=$2
+plugdir=${3:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export XDG_CONFIG_HOME=$tmp/config XDG_DATA_HOME=$tmp/data
@@ -26,7 +27,9 @@ expect "no command" 2 "usage:" -- "$bin"
 expect "unknown command" 2 "unknown command 'frobnicate'" -- "$bin" frobnicate
 expect "unknown option" 2 "unknown option --bogus" -- "$bin" --bogus
 expect "missing config" 1 "outpost init" -- "$bin" --config "$tmp/none.ini" check
-expect "sync not yet" 2 "not available in this build" -- "$bin" --config "$tmp/none.ini" sync
+expect "sync needs a config" 1 "outpost init" -- "$bin" --config "$tmp/none.ini" sync --once
+cp "$bin" "$tmp/outpost-copy"
+expect "demo outside a build tree" 2 "make demo" -- "$tmp/outpost-copy" demo
 
 # plugins --json lists the fixture plugin with its ABI and is valid JSON.
 printf '[core]\nplugin_dir = %s\n' "$fixdir" > "$tmp/p.ini"
@@ -52,6 +55,26 @@ expect "init refuses overwrite" 1 "already exists" -- "$bin" --config "$tmp/i.in
 printf '[core]\nplugin_dir = %s\nbogus = 1\n[account]\ntransport = kerio\n[storage]\nplugin = nosuch\n' "$fixdir" > "$tmp/j.ini"
 out=$(JOURNAL_STREAM=8:123 "$bin" --config "$tmp/j.ini" check 2>&1)
 if grep -q '^<3>\|^<4>\|^<6>' <<<"$out" || grep -q "no storage plugin" <<<"$out"; then ok; else bad "journal prefix: $out"; fi
+
+# With the real SQLite plugin: init creates the cache; check, status and audit read it.
+if [ -n "$plugdir" ] && [ -f "$plugdir/outpost-storage-sqlite.so" ]; then
+  echo pw > "$tmp/pw2"; chmod 600 "$tmp/pw2"
+  expect "init creates the cache" 0 "cache in $tmp/cache" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" init \
+    --transport kerio --url https://127.0.0.1:9 --user u --password-file "$tmp/pw2" --data-dir "$tmp/cache"
+  [ -f "$tmp/cache/cache.sqlite" ] && ok || bad "no cache file after init"
+  expect "status on an empty cache" 0 "Conflicts" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" status
+  out=$(OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" status --json)
+  if python3 -c 'import json,sys; s=json.loads(sys.argv[1]); assert s["journal"]["pending"]==0 and any(f["path"]=="Conflicts" for f in s["folders"])' "$out"; then ok; else bad "status --json: $out"; fi
+  expect "audit on an empty cache" 0 "SEQ" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" audit
+  expect "audit --prune" 0 "pruned 0" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" audit --prune 30
+  expect "audit --prune needs days" 2 "number of days" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" audit --prune soon
+  # The server is unreachable: sync fails with a clear error and loses nothing.
+  expect "sync --once offline" 1 "" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" sync --once
+  # A second process cannot take the cache while the lock is held.
+  if command -v flock >/dev/null; then
+    expect "cache locked" 1 "in use" -- flock "$tmp/cache/outpost.lock" env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" audit
+  fi
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -17,7 +17,11 @@
  * by one thread. A write that commit() reports as OK must survive a process
  * crash (and, with durability=full, power loss). If any call inside a write
  * transaction fails, the caller must roll back; commit() after a failure
- * returns that failure and rolls back.
+ * returns that failure and rolls back. A GONE answer from a lookup (get,
+ * find) and a BAD_DATA from argument checks made before anything changed are
+ * answers, not failures: they leave the transaction usable. An instance has
+ * at most one transaction open at a time (begin() while one is open returns
+ * BAD_DATA); write methods called on a read transaction return BAD_DATA.
  *
  * CURSORS: listings return a cursor; next() hands out one row at a time, owned
  * by the cursor and valid until the next next()/close(). A cursor must be
@@ -28,6 +32,11 @@
  * and a MODSEQ that only grows: every change to an item (put, flags, move in,
  * content update) gives it modseq = ++folder.highest_modseq, and every
  * expunge (delete, move out) leaves a tombstone (uid, modseq) for QRESYNC.
+ * A folder starts with uidnext 1 and highest_modseq 1; its first item gets
+ * UID 1 and MODSEQ 2. Content writes (content_write/finish/drop) and
+ * item_update of REMOTE or CONTENT_STATE do not change MODSEQ: an item's
+ * content is byte-identical once served; a change a client must see comes
+ * with item_update(OUTPOST_ITEM_F_SUMMARY), which does.
  *
  * COUNTERS: folder total / unread (not SEEN) / flagged are exact after every
  * call, inside the same transaction.
@@ -35,7 +44,9 @@
  * ERRORS: OUTPOST_GONE for a missing object, OUTPOST_BAD_DATA for invalid
  * arguments, OUTPOST_TEMP for a busy lock, OUTPOST_FATAL for I/O failure
  * (including a full disk: the transaction is rolled back and nothing committed
- * is lost). Messages are owned by the instance, valid until its next call.
+ * is lost; its message contains "disk full", and the instance works again
+ * once space is freed). Messages are owned by the instance, valid until its
+ * next call.
  */
 #ifndef OUTPOST_STORAGE_H
 #define OUTPOST_STORAGE_H
@@ -82,6 +93,18 @@ typedef struct outpost_tombstone {
     uint32_t uid;
     uint64_t modseq;
 } outpost_tombstone;
+
+/* A narrow listing row for front-ends (row type of items_uid_flags): what an
+ * IMAP client caches per message, without the summary strings. */
+typedef struct outpost_uid_flags {
+    uint32_t struct_size;
+    uint32_t uid;
+    uint32_t flags;              /* OUTPOST_FLAG_* */
+    uint32_t reserved0;
+    uint64_t modseq;
+    int64_t id;                  /* the item's local id */
+    const char *keywords;        /* NULL if none */
+} outpost_uid_flags;
 
 /* ---- Journal ----------------------------------------------------------- */
 
@@ -143,7 +166,9 @@ struct outpost_storage_methods {
     /* --- lifecycle --- */
 
     /* Reads the [storage] section through host (path, durability, ...), does
-     * no I/O. *out is owned by the caller and released with destroy(). */
+     * no I/O. *out is owned by the caller and released with destroy(). On
+     * failure *out is NULL and the message stays valid until the next
+     * create() on the same thread. */
     outpost_status (*create)(const struct outpost_host *host, struct outpost_storage **out);
     /* Opens (creating if absent) the cache at the configured path and
      * migrates its schema forward. Refuses a newer schema with FATAL. */
@@ -198,7 +223,8 @@ struct outpost_storage_methods {
 
     /* Inserts a new item (metadata + summary) into it->folder_id; assigns and
      * writes back it->id, it->uid and it->modseq. content_state starts as given
-     * (content is written separately with content_write). */
+     * (content is written separately with content_write). it->kind must equal
+     * the folder's kind (else BAD_DATA); GONE if the folder does not exist. */
     outpost_status (*item_put)(struct outpost_txn *t, outpost_item *it);
     /* Updates the field groups in `fields` (OUTPOST_ITEM_F_*); bumps modseq
      * when the summary changes. */
@@ -208,8 +234,9 @@ struct outpost_storage_methods {
     /* Finds by remote id in a folder (folder_id 0: any folder). GONE if absent. */
     outpost_status (*item_find_remote)(struct outpost_txn *t, int64_t folder_id, const char *remote_id,
                                        const outpost_item **out);
-    /* Finds by Message-ID (mail) or object UID (other kinds) in a folder;
-     * used to recognise a create that reached the server before a crash. */
+    /* Finds by Message-ID (mail) or object UID (other kinds) in a folder
+     * (folder_id 0: any folder); used to recognise a create that reached the
+     * server before a crash. GONE if absent. */
     outpost_status (*item_find_key)(struct outpost_txn *t, int64_t folder_id, const char *key,
                                     const outpost_item **out);
     /* Sets flags and keywords (full new set); *modseq gets the new MODSEQ
@@ -217,7 +244,9 @@ struct outpost_storage_methods {
     outpost_status (*item_set_flags)(struct outpost_txn *t, int64_t id, uint32_t flags, const char *keywords,
                                      uint64_t *modseq);
     /* Moves an item to another folder: new UID and MODSEQ there, tombstone in
-     * the source. Keeps id, content and properties. *new_uid may be NULL. */
+     * the source. Keeps id, content and properties. *new_uid may be NULL.
+     * to_folder may be the item's own folder (a new UID, as IMAP MOVE into the
+     * same mailbox); BAD_DATA if its kind differs from the item's. */
     outpost_status (*item_move)(struct outpost_txn *t, int64_t id, int64_t to_folder, uint32_t *new_uid);
     /* Deletes the item, its content and properties; leaves a tombstone. */
     outpost_status (*item_delete)(struct outpost_txn *t, int64_t id);
@@ -264,7 +293,8 @@ struct outpost_storage_methods {
     /* --- journal --- */
 
     /* Appends e in the same transaction as the change it records; assigns
-     * and writes back e->seq, state PENDING. */
+     * and writes back e->seq, state PENDING, attempts 0, done_ms 0, and
+     * created_ms = host now_ms() when the caller left it 0. */
     outpost_status (*journal_append)(struct outpost_txn *t, outpost_journal_entry *e);
     /* Oldest pending entries first, at most `limit` (0 = all). Row type:
      * outpost_journal_entry. */
@@ -289,12 +319,33 @@ struct outpost_storage_methods {
     /* --- optional (check OUTPOST_HAS_METHOD and OUTPOST_STORAGE_CAP_FTS) --- */
 
     /* Full-text search over subject, addresses and body text of a folder's
-     * items (folder_id 0: all). `query` is a list of words that must all
-     * match (case-insensitive substring semantics of IMAP SEARCH TEXT).
-     * Items not yet indexed are indexed first: a search never misses an item.
-     * Row type: outpost_item (by UID). */
+     * items (folder_id 0: all). `query` is a list of whitespace-separated
+     * words that must all match. A word matches a word of the text that it
+     * is a prefix of, ignoring case and diacritics ("meet" finds "Meeting",
+     * "resume" finds "Résumé"), as Dovecot's FTS does for IMAP SEARCH TEXT; a
+     * plugin may match more (true substrings) but never less. The body text
+     * of mail is that of its text/plain and text/html parts (charset and
+     * transfer encoding decoded, tags dropped); of other kinds, the content.
+     * Items not yet indexed are indexed first (a read transaction indexes
+     * them privately, without writing): a search never misses an item.
+     * BAD_DATA when the query has no word. Row type: outpost_item, by
+     * folder then UID. */
     outpost_status (*fts_search)(struct outpost_txn *t, int64_t folder_id, const char *query,
                                  struct outpost_cursor **out);
+
+    /* --- optional, appended in 1.0 while the first plugin was written --- */
+
+    /* Like items_by_uid, but only UID, flags, MODSEQ, id and keywords: the
+     * listing an IMAP front-end copies for a whole folder. Row type:
+     * outpost_uid_flags. A caller may fall back to items_by_uid. */
+    outpost_status (*items_uid_flags)(struct outpost_txn *t, int64_t folder_id, uint32_t lo, uint32_t hi,
+                                      struct outpost_cursor **out);
+    /* Idle-time full-text indexing (write transaction): indexes up to
+     * max_items items not yet indexed (0 = all of them). *indexed (may be
+     * NULL) gets how many were indexed, *remaining (may be NULL) how many are
+     * still waiting. Storages that index at write time report 0 and 0. */
+    outpost_status (*fts_index)(struct outpost_txn *t, uint32_t max_items, uint32_t *indexed,
+                                uint64_t *remaining);
 };
 
 /* Size of the 1.0 table: smaller tables are refused by the loader. */

@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""bench/sync — initial and incremental sync from the in-tree Kerio simulator.
+
+For each account size (OUTPOST_BENCH_SIZES, default "10000 100000" messages)
+it starts the simulator, runs `outpost sync --once` into a fresh cache and
+records messages/s end to end and the peak RSS of the outpost process (from
+wait4). Then, on the largest cache, it starts outpostd, makes 10 server-side
+changes in the Inbox and times one sync cycle through the daemon's control
+socket (`outpost sync`). It also measures the simulator's own serving rate
+(listing + full content) with outpost-sim-kerio-bench, so the simulator is
+shown not to be the bottleneck. Prints a table, writes sync.json.
+Everything runs on 127.0.0.1 and stops by itself.
+"""
+import argparse, json, os, re, shutil, signal, ssl, subprocess, sys, tempfile, time, urllib.request
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--build", required=True)
+ap.add_argument("--source", required=True)
+ap.add_argument("--results", required=True)
+args = ap.parse_args()
+build, src = os.path.abspath(args.build), os.path.abspath(args.source)
+sim_bin = os.path.join(build, "tests/sim/kerio/outpost-sim-kerio")
+sim_bench = os.path.join(build, "tests/sim/kerio/outpost-sim-kerio-bench")
+outpost = os.path.join(build, "bin/outpost")
+sizes = [int(x) for x in os.environ.get("OUTPOST_BENCH_SIZES", "10000 100000").split()]
+work = tempfile.mkdtemp(prefix="outpost-bench-sync-")
+pki = os.path.join(work, "pki")
+subprocess.run([os.path.join(src, "tests/sim/common/gen-certs.sh"), pki], check=True)
+ctx = ssl.create_default_context(cafile=os.path.join(pki, "ca.pem"))
+procs = []
+
+
+def start_sim(n, tag):
+    port_file = os.path.join(work, f"sim-{tag}.port")
+    p = subprocess.Popen([sim_bin, "--cert", f"{pki}/server.pem", "--key", f"{pki}/server.key",
+                          "--listen", "127.0.0.1:0", "--port-file", port_file, "--user", "bench@example.com",
+                          "--password", "bench", "--messages", str(n), "--events", "0", "--contacts", "0",
+                          "--tasks", "0", "--notes", "0", "--seed", "7", "--quiet"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(p)
+    for _ in range(600):
+        if os.path.exists(port_file) and open(port_file).read().strip():
+            return p, int(open(port_file).read().strip())
+        time.sleep(0.05)
+    raise SystemExit("simulator did not start")
+
+
+def write_config(tag, port):
+    d = os.path.join(work, tag)
+    os.makedirs(d, exist_ok=True)
+    pw = os.path.join(d, "password")
+    with open(pw, "w") as f:
+        f.write("bench\n")
+    os.chmod(pw, 0o600)
+    ini = os.path.join(d, "outpost.ini")
+    with open(ini, "w") as f:
+        f.write(f"""[core]
+data_dir = {d}/data
+plugin_dir = {build}/plugins
+log_level = warning
+sync_interval = 3600
+[storage]
+plugin = sqlite
+[account]
+transport = kerio
+url = https://127.0.0.1:{port}
+user = bench@example.com
+password_file = {pw}
+ca_file = {pki}/ca.pem
+""")
+    os.chmod(ini, 0o600)
+    return ini
+
+
+def control(port, path, body=None):
+    req = urllib.request.Request(f"https://127.0.0.1:{port}/_sim/{path}",
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, context=ctx, timeout=60) as r:
+        return json.loads(r.read())
+
+
+def run_measured(cmd):
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(p.pid, 0)
+    dt = time.monotonic() - t0
+    err = p.stderr.read().decode(errors="replace")
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}):\n{err[-2000:]}")
+    return dt, ru.ru_maxrss / 1024.0
+
+
+results = {}
+rows = []
+try:
+    last = None
+    for n in sizes:
+        tag = f"{n // 1000}k"
+        sim, port = start_sim(n, tag)
+        info = control(port, "info")
+        ini = write_config(tag, port)
+        dt, rss = run_measured([outpost, "--config", ini, "sync", "--once"])
+        rate = n / dt
+        results[f"kerio_{tag}_msgs_per_s"] = round(rate, 1)
+        results[f"kerio_{tag}_peak_rss_mb"] = round(rss, 1)
+        rows.append((f"initial sync {n} messages", f"{dt:.1f} s", f"{rate:,.0f} msg/s", f"{rss:.1f} MB"))
+        if last:
+            last[0].send_signal(signal.SIGTERM)
+            last[0].wait(30)
+        last = (sim, port, ini, n)
+    sim, port, ini, n = last
+    # Simulator serving rate (listing + full content), measured without outpost.
+    if os.path.exists(sim_bench):
+        out = subprocess.run([sim_bench, f"https://127.0.0.1:{port}", os.path.join(pki, "ca.pem"), "2",
+                              str(min(n, 20000))], capture_output=True, text=True, timeout=600).stdout
+        m = re.search(r"([\d.]+)\s*msg(?:s)?/s", out)
+        if m:
+            results["sim_kerio_msgs_per_s"] = float(m.group(1))
+            rows.append(("simulator serving rate", "", f"{float(m.group(1)):,.0f} msg/s", ""))
+    # Incremental: 10 server-side changes, one cycle through the daemon.
+    d = subprocess.Popen([os.path.join(build, "bin/outpostd"), "--config", ini],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(d)
+    sock = os.path.join(os.path.dirname(ini), "data", "control.sock")
+    for _ in range(600):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.05)
+    subprocess.run([outpost, "--config", ini, "sync"], capture_output=True, timeout=600)
+    state = control(port, "state?content=0&folder=Inbox")
+    inbox = [f for f in state["folders"] if f.get("path") == "Inbox"][0]
+    ids = [it["id"] for it in inbox["items"][:5]]
+    for i in ids:
+        control(port, "items/set", {"id": i, "item": {"isFlagged": True}})
+    for k in range(5):
+        control(port, "items/create", {"type": "mail", "folder": "Inbox",
+                                       "item": {"subject": f"bench change {k}", "from": {"address": "a@example.com"}}})
+    t0 = time.monotonic()
+    r = subprocess.run([outpost, "--config", ini, "sync"], capture_output=True, text=True, timeout=600)
+    inc = (time.monotonic() - t0) * 1000
+    results["incremental_10_ms"] = round(inc, 1)
+    rows.append((f"incremental sync, 10 changes ({n} msgs)", f"{inc:.0f} ms", "", ""))
+    d.send_signal(signal.SIGTERM)
+    d.wait(60)
+finally:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    shutil.rmtree(work, ignore_errors=True)
+
+print()
+print(f"{'measurement':<44} {'time':>10} {'rate':>16} {'peak RSS':>10}")
+for r in rows:
+    print(f"{r[0]:<44} {r[1]:>10} {r[2]:>16} {r[3]:>10}")
+print("targets: >= 5,000 msg/s, peak RSS <= 64 MB growing < 10% from 10k to 100k, incremental <= 100 ms")
+os.makedirs(args.results, exist_ok=True)
+path = os.path.join(args.results, "sync.json")
+old = {}
+if os.path.exists(path):
+    try:
+        old = json.load(open(path))
+    except ValueError:
+        old = {}
+old.update(results)
+with open(path, "w") as f:
+    json.dump(old, f, indent=2, sort_keys=True)
+print(f"wrote {path}")

@@ -1,0 +1,471 @@
+/* core/daemon.c — outpostd: the sync worker, the on-demand fetch worker, the
+ * front-ends and the control socket in one process.
+ *
+ * SIGTERM/SIGINT stop it cleanly (front-ends closed, the page in flight rolled
+ * back, the journal untouched); SIGHUP re-reads the config: the log level,
+ * credentials (the transport reconnects) and front-end settings apply without
+ * dropping clients where the front-end supports it.
+ *
+ * Control socket (data_dir/control.sock, owner-only): one request line, one
+ * JSON reply line. Requests: status, audit, prune DAYS, sync, check, stop.
+ */
+#include "daemon.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "host.h"
+#include "log.h"
+#include "report.h"
+#include "session.h"
+
+#define LOGC "daemon"
+
+struct frontend {
+    outpost_loaded_plugin *p;
+    const struct outpost_frontend_methods *m;
+    struct outpost_host *host;
+    struct outpost_frontend *f;
+    int started;
+};
+
+struct daemon {
+    struct outpost_app *app;
+    struct outpost_session s;
+    struct frontend fe[8];
+    int nfe;
+    atomic_int stop;
+    atomic_int reload;
+    atomic_int sync_requested;
+    op_socket ctl;
+    op_thread *ctl_thread;
+    char *ctl_path;
+    op_mutex *cycle_mu;
+    op_cond *cycle_cv;
+    uint64_t started;         /* sync cycles started */
+    uint64_t cycles;          /* completed sync cycles */
+    int32_t last_cycle_code;
+    struct outpost_store_subscription *sub;
+    struct outpost_config *old_cfgs[16]; /* configs replaced by reloads stay alive for hosts that point at them */
+    int nold;
+};
+
+static void on_signal(void *ctx, int what)
+{
+    struct daemon *d = ctx;
+    if (what == OP_SIG_STOP) {
+        atomic_store(&d->stop, 1);
+        if (d->s.engine)
+            outpost_engine_cancel(d->s.engine);
+    } else {
+        atomic_store(&d->reload, 1);
+        if (d->s.engine)
+            outpost_engine_wake(d->s.engine);
+    }
+}
+
+/* Local edits made by clients wake the sync worker so they replay promptly. */
+static void on_store_event(void *ctx, const outpost_store_event *ev)
+{
+    struct daemon *d = ctx;
+    (void)ev;
+    if (d->s.engine)
+        outpost_engine_wake(d->s.engine);
+}
+
+/* ---- front-ends ---- */
+
+static void start_frontends(struct daemon *d)
+{
+    const char *list = outpost_config_get(d->app->cfg, "core", "frontends");
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list ? list : "");
+    char err[1024];
+    for (char *p = buf; *p && d->nfe < 8;) {
+        char *e = p + strcspn(p, ", ");
+        char c = *e;
+        *e = '\0';
+        if (*p) {
+            struct frontend *f = &d->fe[d->nfe];
+            memset(f, 0, sizeof *f);
+            if (outpost_loader_load(d->app->plugin_dirs, OUTPOST_KIND_FRONTEND, p, &f->p, err, sizeof err) != 0) {
+                outpost_log(OUTPOST_LOG_WARNING, LOGC, "front-end %s not started: %s", p, err);
+            } else {
+                const char *section = f->p->desc->section ? f->p->desc->section : p;
+                outpost_config_declare(d->app->cfg, section, f->p->desc->config_keys);
+                f->m = f->p->methods;
+                f->host = outpost_core_host_new(d->app->cfg, section, p, d->app->data_dir);
+                outpost_core_host_set_store(f->host, outpost_store_api_table());
+                outpost_store_bind_host(d->s.store, f->host);
+                outpost_status st;
+                if (outpost_loader_module_init(f->p, f->host, err, sizeof err) != 0) {
+                    outpost_log(OUTPOST_LOG_ERROR, LOGC, "%s", err);
+                } else if ((st = f->m->create(f->host, &f->f)).code != OUTPOST_OK) {
+                    outpost_log(OUTPOST_LOG_ERROR, LOGC, "front-end %s: %s", p, st.message ? st.message : "");
+                } else if ((st = f->m->start(f->f)).code != OUTPOST_OK) {
+                    outpost_log(OUTPOST_LOG_ERROR, LOGC, "front-end %s: %s", p, st.message ? st.message : "");
+                } else {
+                    f->started = 1;
+                    outpost_log(OUTPOST_LOG_INFO, LOGC, "front-end %s started", p);
+                }
+                d->nfe++;
+            }
+        }
+        if (!c)
+            break;
+        p = e + 1;
+    }
+}
+
+static void stop_frontends(struct daemon *d)
+{
+    for (int i = d->nfe - 1; i >= 0; i--) {
+        struct frontend *f = &d->fe[i];
+        if (f->started)
+            f->m->stop(f->f);
+        if (f->f)
+            f->m->destroy(f->f);
+        outpost_loader_unload(f->p);
+        outpost_core_host_free(f->host);
+    }
+    d->nfe = 0;
+}
+
+/* ---- control socket ---- */
+
+static void reply(op_socket c, json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT);
+    if (s) {
+        op_send(c, s, strlen(s));
+        op_send(c, "\n", 1);
+        free(s);
+    }
+    json_decref(j);
+}
+
+static json_t *msg_reply(const char *key, const char *value)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, key, json_string(value));
+    return o;
+}
+
+static void handle(struct daemon *d, op_socket c)
+{
+    char line[256];
+    size_t n = 0;
+    while (n < sizeof line - 1) {
+        long r = op_recv(c, line + n, 1);
+        if (r <= 0 || line[n] == '\n')
+            break;
+        n++;
+    }
+    line[n] = '\0';
+    if (!strcmp(line, "status")) {
+        reply(c, outpost_report_status(d->s.store, d->s.engine));
+    } else if (!strcmp(line, "audit")) {
+        reply(c, outpost_report_audit(d->s.store));
+    } else if (!strncmp(line, "prune ", 6)) {
+        long long removed = outpost_report_prune(d->s.store, atoll(line + 6), op_now_ms());
+        json_t *o = json_object();
+        json_object_set_new(o, "removed", json_integer(removed));
+        reply(c, o);
+    } else if (!strcmp(line, "sync")) {
+        op_mutex_lock(d->cycle_mu);
+        uint64_t target = d->started + 1; /* the first cycle that starts after this request */
+        atomic_store(&d->sync_requested, 1);
+        outpost_engine_wake(d->s.engine);
+        int64_t deadline = op_monotonic_ms() + 600000;
+        while (d->cycles < target && !atomic_load(&d->stop) && op_monotonic_ms() < deadline)
+            op_cond_wait(d->cycle_cv, d->cycle_mu, 1000);
+        int32_t code = d->last_cycle_code;
+        op_mutex_unlock(d->cycle_mu);
+        json_t *o = outpost_report_status(d->s.store, d->s.engine);
+        json_object_set_new(o, "result", json_string(outpost_status_class_name(code)));
+        reply(c, o);
+    } else if (!strcmp(line, "check")) {
+        outpost_status st = outpost_store_methods(d->s.store)->integrity_check(d->s.os.s);
+        reply(c, msg_reply(st.code == OUTPOST_OK ? "ok" : "error", st.message ? st.message : "integrity ok"));
+    } else if (!strcmp(line, "stop")) {
+        on_signal(d, OP_SIG_STOP);
+        reply(c, msg_reply("ok", "stopping"));
+    } else {
+        reply(c, msg_reply("error", "unknown request"));
+    }
+}
+
+static void *control_thread(void *arg)
+{
+    struct daemon *d = arg;
+    while (!atomic_load(&d->stop)) {
+        op_socket c = op_accept(d->ctl);
+        if (c == OP_BAD_SOCKET)
+            break;
+        if (atomic_load(&d->stop)) {
+            op_close_socket(c);
+            break;
+        }
+        handle(d, c);
+        op_close_socket(c);
+    }
+    return NULL;
+}
+
+static int start_control(struct daemon *d, char *err, size_t errlen)
+{
+    d->ctl_path = outpost_data_path(d->app, "control.sock");
+    d->ctl = op_local_listen(d->ctl_path, err, errlen);
+    if (d->ctl == OP_BAD_SOCKET)
+        return -1;
+    d->ctl_thread = op_thread_start(control_thread, d);
+    return d->ctl_thread ? 0 : -1;
+}
+
+static void stop_control(struct daemon *d)
+{
+    if (d->ctl_thread) {
+        /* Wake the blocked accept with a connection of our own. */
+        char err[256];
+        op_socket c = op_local_connect(d->ctl_path, err, sizeof err);
+        op_close_socket(c);
+        op_thread_join(d->ctl_thread);
+        d->ctl_thread = NULL;
+    }
+    op_close_socket(d->ctl);
+    if (d->ctl_path)
+        remove(d->ctl_path);
+    free(d->ctl_path);
+}
+
+/* ---- reload ---- */
+
+static void do_reload(struct daemon *d)
+{
+    char err[2048];
+    struct outpost_config *cfg;
+    if (outpost_config_load(d->app->config_path, 0, &cfg, err, sizeof err) != 0) {
+        outpost_log(OUTPOST_LOG_ERROR, LOGC, "reload: %s; keeping the running configuration", err);
+        return;
+    }
+    if (d->nold == (int)(sizeof d->old_cfgs / sizeof *d->old_cfgs)) {
+        outpost_config_free(cfg);
+        outpost_log(OUTPOST_LOG_ERROR, LOGC, "reload: too many reloads; restart outpostd to apply changes");
+        return;
+    }
+    outpost_config_declare_core(cfg);
+    int level = outpost_log_level_parse(outpost_config_get(cfg, "core", "log_level"));
+    if (level > 0)
+        outpost_log_setup(NULL, level);
+    /* Hosts keep pointing at the old config; the engine re-reads credentials
+     * through it on reconnect, so swap the values the engine reads. */
+    d->old_cfgs[d->nold++] = d->app->cfg;
+    d->app->cfg = cfg;
+    for (int i = 0; i < d->nfe; i++) {
+        struct frontend *f = &d->fe[i];
+        const char *section = f->p->desc->section ? f->p->desc->section : f->p->desc->name;
+        outpost_config_declare(cfg, section, f->p->desc->config_keys);
+        if (f->started && f->m->reload) {
+            struct outpost_host *h = outpost_core_host_new(cfg, section, f->p->desc->name, d->app->data_dir);
+            outpost_core_host_set_store(h, outpost_store_api_table());
+            outpost_store_bind_host(d->s.store, h);
+            outpost_status st = f->m->reload(f->f, h);
+            if (st.code == OUTPOST_OK) {
+                outpost_core_host_free(f->host);
+                f->host = h;
+            } else {
+                outpost_core_host_free(h);
+                outpost_log(OUTPOST_LOG_WARNING, LOGC, "front-end %s kept its settings: %s", f->p->desc->name,
+                            st.message ? st.message : "");
+            }
+        }
+    }
+    outpost_engine_reconfigure(d->s.engine, cfg);
+    outpost_log(OUTPOST_LOG_NOTICE, LOGC, "configuration reloaded from %s", d->app->config_path);
+}
+
+/* ---- the loop ---- */
+
+static int64_t interval_ms(struct outpost_app *app)
+{
+    long long s = 60;
+    const char *v = outpost_config_get(app->cfg, "core", "sync_interval");
+    if (v && outpost_config_parse_int(v, &s) != 0)
+        s = 60;
+    return (s > 0 ? s : 1) * 1000;
+}
+
+static int journal_pending(struct daemon *d)
+{
+    struct outpost_txn *t;
+    uint64_t n = 0;
+    if (outpost_store_read_begin(d->s.store, &t).code == OUTPOST_OK) {
+        outpost_store_methods(d->s.store)->journal_count(t, OUTPOST_JS_PENDING, &n);
+        outpost_store_read_end(d->s.store, t);
+    }
+    return n > 0;
+}
+
+/* Exponential backoff with jitter, honouring the server's delay. */
+static int64_t backoff_ms(int failures, const outpost_status *st)
+{
+    int64_t base = 1000LL << (failures < 9 ? failures : 9); /* 1 s .. 8.5 min */
+    if (base > 300000)
+        base = 300000;
+    int64_t jitter = (int64_t)((uint64_t)op_monotonic_ms() * 2654435761u % (uint64_t)(base / 2 + 1));
+    int64_t d = base / 2 + jitter;
+    if (st->code == OUTPOST_THROTTLED && st->retry_after_ms > d)
+        d = st->retry_after_ms;
+    return d;
+}
+
+int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts *opts)
+{
+    int once = opts->once;
+    struct daemon *d = calloc(1, sizeof *d);
+    if (!d)
+        return 1;
+    d->app = app;
+    d->ctl = OP_BAD_SOCKET;
+    char err[2048];
+    int rc = 1;
+    if (op_signals_start(on_signal, d) != 0)
+        outpost_log(OUTPOST_LOG_WARNING, LOGC, "cannot install signal handlers");
+    int o = outpost_session_open(&d->s, app, 1, err, sizeof err);
+    if (o != 0) {
+        fprintf(stderr, "outpost: %s\n", err);
+        goto out;
+    }
+    d->cycle_mu = op_mutex_new();
+    d->cycle_cv = op_cond_new();
+    if (outpost_engine_start_worker(d->s.engine, err, sizeof err) != 0) {
+        fprintf(stderr, "outpost: %s\n", err);
+        goto out;
+    }
+    if (!once && start_control(d, err, sizeof err) != 0) {
+        fprintf(stderr, "outpost: control socket: %s\n", err);
+        goto out;
+    }
+    if (opts->progress)
+        outpost_engine_set_progress(d->s.engine, opts->progress, opts->progress_ctx);
+    if (opts->frontends)
+        start_frontends(d);
+    {
+        struct outpost_host *sub_host = outpost_core_host_new(app->cfg, "core", "daemon", app->data_dir);
+        outpost_store_bind_host(d->s.store, sub_host);
+        outpost_store_api_table()->subscribe(sub_host, on_store_event, d, &d->sub);
+        outpost_log(OUTPOST_LOG_INFO, LOGC, "%s with cache in %s", once ? "syncing once" : "running", app->data_dir);
+        int failures = 0;
+        outpost_status st = outpost_ok();
+        while (!atomic_load(&d->stop)) {
+            if (atomic_exchange(&d->reload, 0))
+                do_reload(d);
+            int64_t wait;
+            if (outpost_engine_auth_failed(d->s.engine) && !atomic_load(&d->sync_requested)) {
+                wait = 3600000; /* until the credentials change (SIGHUP) or a sync is requested */
+            } else {
+                op_mutex_lock(d->cycle_mu);
+                atomic_store(&d->sync_requested, 0);
+                d->started++;
+                op_mutex_unlock(d->cycle_mu);
+                st = outpost_engine_sync_once(d->s.engine);
+                op_mutex_lock(d->cycle_mu);
+                d->cycles++;
+                d->last_cycle_code = st.code;
+                op_cond_broadcast(d->cycle_cv);
+                op_mutex_unlock(d->cycle_mu);
+                if (st.code == OUTPOST_OK) {
+                    failures = 0;
+                    wait = interval_ms(app);
+                } else {
+                    outpost_log(st.code == OUTPOST_TEMP ? OUTPOST_LOG_WARNING : OUTPOST_LOG_ERROR, LOGC,
+                                "sync stopped (%s): %s", outpost_status_class_name(st.code),
+                                st.message ? st.message : "");
+                    wait = st.code == OUTPOST_AUTH ? 3600000 : backoff_ms(failures++, &st);
+                }
+                if (once)
+                    break;
+            }
+            /* Wait for the interval, a server push, a sync request, or local
+             * edits (which replay promptly). */
+            int64_t deadline = op_monotonic_ms() + wait;
+            while (!atomic_load(&d->stop) && !atomic_load(&d->reload)) {
+                int64_t left = deadline - op_monotonic_ms();
+                if (left <= 0)
+                    break;
+                int woke = outpost_engine_wait(d->s.engine, (uint32_t)(left > 60000 ? 60000 : left));
+                if (atomic_load(&d->sync_requested) || (woke && st.code == OUTPOST_OK && journal_pending(d)))
+                    break;
+                if (woke && st.code == OUTPOST_OK && !journal_pending(d) && outpost_engine_online(d->s.engine))
+                    continue;
+            }
+        }
+        rc = once ? (st.code == OUTPOST_OK ? 0 : 1) : 0;
+        outpost_store_api_table()->unsubscribe(sub_host, d->sub);
+        outpost_core_host_free(sub_host);
+    }
+    outpost_log(OUTPOST_LOG_INFO, LOGC, "stopping");
+out:
+    stop_frontends(d);
+    if (d->s.engine)
+        outpost_engine_stop_worker(d->s.engine);
+    stop_control(d);
+    outpost_session_close(&d->s);
+    op_signals_stop();
+    if (d->cycle_mu) {
+        op_mutex_free(d->cycle_mu);
+        op_cond_free(d->cycle_cv);
+    }
+    for (int i = 0; i < d->nold; i++)
+        outpost_config_free(d->old_cfgs[i]);
+    free(d);
+    return rc;
+}
+
+/* ---- client side ---- */
+
+json_t *outpost_control_request(struct outpost_app *app, const char *request, char *err, size_t errlen)
+{
+    char *path = outpost_data_path(app, "control.sock");
+    if (!path) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    op_socket s = op_local_connect(path, err, errlen);
+    free(path);
+    if (s == OP_BAD_SOCKET)
+        return NULL;
+    op_send(s, request, strlen(request));
+    op_send(s, "\n", 1);
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    for (long r; buf && (r = op_recv(s, buf + n, cap - n - 1)) > 0;) {
+        n += (size_t)r;
+        if (n + 1 == cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+        }
+    }
+    op_close_socket(s);
+    if (!buf) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    buf[n] = '\0';
+    json_error_t je;
+    json_t *j = json_loads(buf, 0, &je);
+    free(buf);
+    if (!j)
+        snprintf(err, errlen, "unreadable reply from the daemon: %s", je.text);
+    return j;
+}

@@ -1,0 +1,1189 @@
+/* core/engine.c — applying server changes: hierarchy, folder pages,
+ * content, policies, and the on-demand fetch worker (see engine.h).
+ * Journal replay lives in replay.c.
+ */
+#include "engine_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "host.h"
+#include "log.h"
+#include "summary.h"
+
+#define LOGC "sync"
+
+/* ---- small helpers ---- */
+
+static char *dupstr(const char *s) { return s ? strdup(s) : NULL; }
+
+void engine_set_error(struct outpost_engine *e, outpost_status st, const char *what)
+{
+    op_mutex_lock(e->mu);
+    e->last_error_code = st.code;
+    snprintf(e->last_error, sizeof e->last_error, "%s%s%s", what ? what : "", what ? ": " : "",
+             st.message ? st.message : outpost_status_class_name(st.code));
+    if (st.code == OUTPOST_AUTH)
+        e->auth_failed = 1;
+    if (st.code == OUTPOST_TEMP || st.code == OUTPOST_THROTTLED || st.code == OUTPOST_AUTH)
+        e->online = 0;
+    op_mutex_unlock(e->mu);
+}
+
+static void clear_error(struct outpost_engine *e)
+{
+    op_mutex_lock(e->mu);
+    e->last_error[0] = '\0';
+    e->last_error_code = OUTPOST_OK;
+    e->auth_failed = 0;
+    e->online = 1;
+    op_mutex_unlock(e->mu);
+}
+
+outpost_status engine_status(int32_t code, struct outpost_engine *e, const char *fmt, const char *arg)
+{
+    snprintf(e->msg, sizeof e->msg, fmt, arg ? arg : "");
+    outpost_status st = { code, 0, e->msg };
+    return st;
+}
+
+static void report(struct outpost_engine *e, const char *phase, const char *folder, uint64_t done, uint64_t total,
+                   int finished)
+{
+    if (!e->progress)
+        return;
+    struct outpost_progress p = { phase, folder, done, total, finished };
+    e->progress(e->progress_ctx, &p);
+}
+
+int outpost_policy_parse(const char *v, int *headers, int64_t *max_age_s)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", v ? v : "");
+    *headers = 0;
+    *max_age_s = 0;
+    char *comma = strchr(buf, ',');
+    if (comma)
+        *comma = '\0';
+    char *mode = buf;
+    while (*mode == ' ')
+        mode++;
+    char *end = mode + strlen(mode);
+    while (end > mode && end[-1] == ' ')
+        *--end = '\0';
+    if (!strcmp(mode, "headers"))
+        *headers = 1;
+    else if (strcmp(mode, "full"))
+        return -1;
+    if (comma) {
+        char *age = comma + 1;
+        while (*age == ' ')
+            age++;
+        long long n;
+        if (outpost_config_parse_int(age, &n) != 0 || n <= 0)
+            return -1;
+        *max_age_s = n;
+    }
+    return 0;
+}
+
+/* KOFF's defaults: Inbox full, other mail folders headers, everything else full. */
+static void folder_policy(struct outpost_engine *e, const outpost_folder *f, int *headers, int64_t *max_age_s)
+{
+    const char *v = f->name ? outpost_config_get(e->app->cfg, "policy", f->name) : NULL;
+    if (v && outpost_policy_parse(v, headers, max_age_s) == 0)
+        return;
+    *max_age_s = 0;
+    *headers = f->kind == OUTPOST_ITEM_MAIL && f->special_use != OUTPOST_USE_INBOX &&
+               f->special_use != OUTPOST_USE_DRAFTS && f->special_use != OUTPOST_USE_SENT &&
+               !e->policy_default_full;
+}
+
+/* ---- connection ---- */
+
+static outpost_status connect_instance(struct outpost_engine *e, struct outpost_transport *t, int *connected)
+{
+    if (*connected)
+        return outpost_ok();
+    outpost_status st = e->tm->open(t);
+    if (st.code == OUTPOST_OK)
+        *connected = 1;
+    return st;
+}
+
+outpost_status engine_connect(struct outpost_engine *e)
+{
+    outpost_status st = connect_instance(e, e->tsync, &e->connected_sync);
+    if (st.code != OUTPOST_OK) {
+        engine_set_error(e, st, "connect");
+        return st;
+    }
+    return st;
+}
+
+/* A transport call failed in a way that may have broken the connection:
+ * reconnect next time. */
+void engine_drop_connection(struct outpost_engine *e, outpost_status st)
+{
+    if (st.code == OUTPOST_TEMP || st.code == OUTPOST_AUTH || st.code == OUTPOST_THROTTLED) {
+        if (e->connected_sync)
+            e->tm->close(e->tsync);
+        e->connected_sync = 0;
+    }
+}
+
+/* ---- the apply sink ---- */
+
+struct apply {
+    struct outpost_engine *e;
+    struct outpost_txn *txn;     /* open write transaction of the current page */
+    int64_t folder_id;           /* folder being synced (0 for hierarchy) */
+    const char *folder_name;
+    int headers;                 /* policy: drop content after summarising */
+    int64_t min_date_ms;         /* policy: older items keep summaries only */
+    /* current item receiving content */
+    int64_t cur_id;
+    uint32_t cur_kind;
+    uint64_t cur_off;
+    struct outpost_summary_builder *sb; /* summary of the current item, fed chunk by chunk */
+    uint64_t done, total;
+    int folders_changed;
+    json_t *seen;                /* re-listing: remote ids reported (a set) */
+    outpost_status err;
+};
+
+static outpost_status ensure_txn(struct apply *a)
+{
+    if (a->txn)
+        return outpost_ok();
+    return outpost_store_write_begin(a->e->store, &a->txn);
+}
+
+static void queue_items_event(struct apply *a, int64_t folder_id)
+{
+    outpost_store_event ev = { sizeof ev, OUTPOST_EVENT_ITEMS, folder_id, 0, 0 };
+    outpost_store_queue_event(a->e->store, &ev);
+}
+
+static outpost_status s_folder(void *ctx, uint32_t change, const outpost_folder *f)
+{
+    struct apply *a = ctx;
+    struct outpost_engine *e = a->e;
+    const struct outpost_storage_methods *m = e->sm;
+    outpost_status st = ensure_txn(a);
+    if (st.code != OUTPOST_OK || !f->remote_id)
+        return st;
+    const outpost_folder *cur = NULL;
+    outpost_status fs = m->folder_find_remote(a->txn, f->remote_id, &cur);
+    int64_t cur_id = fs.code == OUTPOST_OK ? cur->id : 0;
+    if (change == OUTPOST_CHANGE_DELETE) {
+        if (!cur_id)
+            return outpost_ok();
+        a->folders_changed = 1;
+        st = m->folder_delete(a->txn, cur_id);
+        if (st.code == OUTPOST_BAD_DATA) /* children first: the transport lists them too */
+            st = outpost_ok();
+        return st;
+    }
+    int64_t parent = 0;
+    if (f->parent_remote_id && *f->parent_remote_id) {
+        const outpost_folder *p = NULL;
+        if (m->folder_find_remote(a->txn, f->parent_remote_id, &p).code == OUTPOST_OK)
+            parent = p->id;
+    }
+    outpost_folder nf = *f;
+    nf.struct_size = sizeof nf;
+    nf.parent_id = parent;
+    nf.flags &= ~OUTPOST_FOLDER_LOCAL_ONLY;
+    if (!cur_id) {
+        int64_t id;
+        a->folders_changed = 1;
+        nf.flags |= OUTPOST_FOLDER_SUBSCRIBED;
+        st = m->folder_create(a->txn, &nf, &id);
+        if (st.code == OUTPOST_BAD_DATA) {
+            /* A local folder of that name exists (created offline, not yet
+             * replayed, or left over): keep both, the server's gets a suffix. */
+            char name[512];
+            snprintf(name, sizeof name, "%s (server)", f->name ? f->name : "folder");
+            nf.name = name;
+            st = m->folder_create(a->txn, &nf, &id);
+        }
+        return st;
+    }
+    uint32_t fields = 0;
+    if (f->name && (!cur->name || strcmp(f->name, cur->name)))
+        fields |= OUTPOST_FOLDER_F_NAME;
+    if (cur->parent_id != parent)
+        fields |= OUTPOST_FOLDER_F_PARENT;
+    if (cur->special_use != f->special_use)
+        fields |= OUTPOST_FOLDER_F_SPECIAL_USE;
+    if (!fields)
+        return outpost_ok();
+    a->folders_changed = 1;
+    return m->folder_update(a->txn, cur_id, &nf, fields);
+}
+
+static outpost_status finish_current(struct apply *a, int ended);
+
+static outpost_status s_item(void *ctx, uint32_t change, const outpost_item *it)
+{
+    struct apply *a = ctx;
+    struct outpost_engine *e = a->e;
+    const struct outpost_storage_methods *m = e->sm;
+    outpost_status st = finish_current(a, 0);
+    if (st.code != OUTPOST_OK)
+        return st;
+    if ((st = ensure_txn(a)).code != OUTPOST_OK)
+        return st;
+    if (!it->remote_id)
+        return engine_status(OUTPOST_BAD_DATA, e, "transport reported an item without a remote id%s", NULL);
+    a->done++;
+    if (a->seen && change != OUTPOST_CHANGE_DELETE)
+        json_object_set_new(a->seen, it->remote_id, json_true());
+    const outpost_item *cur = NULL;
+    int64_t folder = it->folder_id ? it->folder_id : a->folder_id;
+    int found = m->item_find_remote(a->txn, folder, it->remote_id, &cur).code == OUTPOST_OK;
+    if (change == OUTPOST_CHANGE_DELETE) {
+        if (found) {
+            st = m->item_delete(a->txn, cur->id);
+            queue_items_event(a, folder);
+        }
+        return st;
+    }
+    if (found && change == OUTPOST_CHANGE_FLAGS) {
+        uint64_t ms;
+        int64_t id = cur->id;
+        st = m->item_set_flags(a->txn, id, it->flags, it->keywords ? it->keywords : cur->keywords, &ms);
+        if (st.code == OUTPOST_OK && it->remote_version) {
+            outpost_item u = *cur;
+            u.remote_version = it->remote_version;
+            st = m->item_update(a->txn, &u, OUTPOST_ITEM_F_REMOTE);
+        }
+        queue_items_event(a, folder);
+        return st;
+    }
+    if (found) {
+        /* ADD of a known item (a replayed create echoed back, or a listing
+         * restarted) or UPDATE: refresh flags and version; new content, if
+         * it follows, replaces the old. An item's summary never changes once
+         * served: a changed mail (which IMAP cannot express) is handled as
+         * delete + add by the transport. */
+        int64_t id = cur->id;
+        uint64_t ms;
+        st = m->item_set_flags(a->txn, id, it->flags, it->keywords ? it->keywords : cur->keywords, &ms);
+        if (st.code == OUTPOST_OK) {
+            outpost_item u = *cur;
+            u.remote_version = it->remote_version;
+            st = m->item_update(a->txn, &u, OUTPOST_ITEM_F_REMOTE);
+        }
+        a->cur_id = change == OUTPOST_CHANGE_UPDATE ? id : -id; /* negative: content ignored */
+        a->cur_kind = it->kind;
+        a->cur_off = 0;
+        queue_items_event(a, folder);
+        return st;
+    }
+    outpost_item n = *it;
+    n.struct_size = sizeof n;
+    n.folder_id = folder;
+    n.id = 0;
+    n.content_state = OUTPOST_CONTENT_NONE;
+    /* Read/unread is a mail notion: other kinds never count as unread. */
+    if (n.kind != OUTPOST_ITEM_MAIL)
+        n.flags |= OUTPOST_FLAG_SEEN;
+    if (!n.internal_date)
+        n.internal_date = n.date ? n.date : e->host_sync->now_ms(e->host_sync);
+    st = m->item_put(a->txn, &n);
+    if (st.code != OUTPOST_OK)
+        return st;
+    a->cur_id = n.id;
+    a->cur_kind = n.kind;
+    a->cur_off = 0;
+    queue_items_event(a, folder);
+    return st;
+}
+
+static outpost_status s_item_moved(void *ctx, const char *old_remote_id, const char *to_folder_remote_id,
+                                   const outpost_item *it)
+{
+    struct apply *a = ctx;
+    struct outpost_engine *e = a->e;
+    const struct outpost_storage_methods *m = e->sm;
+    outpost_status st = finish_current(a, 0);
+    if (st.code != OUTPOST_OK || (st = ensure_txn(a)).code != OUTPOST_OK)
+        return st;
+    const outpost_item *cur = NULL;
+    if (m->item_find_remote(a->txn, 0, old_remote_id, &cur).code != OUTPOST_OK) {
+        /* Unknown here: treat as a new item in the target if it is ours. */
+        const outpost_item *dup = NULL;
+        if (m->item_find_remote(a->txn, 0, it->remote_id, &dup).code == OUTPOST_OK)
+            return outpost_ok(); /* already applied (a replayed move, or a resumed page) */
+        const outpost_folder *tf = NULL;
+        if (!to_folder_remote_id || m->folder_find_remote(a->txn, to_folder_remote_id, &tf).code != OUTPOST_OK)
+            return outpost_ok();
+        outpost_item n = *it;
+        n.folder_id = tf->id;
+        return s_item(ctx, OUTPOST_CHANGE_ADD, &n);
+    }
+    int64_t id = cur->id, from = cur->folder_id;
+    const outpost_folder *tf = NULL;
+    if (!to_folder_remote_id || m->folder_find_remote(a->txn, to_folder_remote_id, &tf).code != OUTPOST_OK) {
+        st = m->item_delete(a->txn, id); /* moved out of what we sync */
+        queue_items_event(a, from);
+        return st;
+    }
+    int64_t to = tf->id;
+    if (to != from && (st = m->item_move(a->txn, id, to, NULL)).code != OUTPOST_OK)
+        return st;
+    const outpost_item *moved = NULL;
+    if ((st = m->item_get(a->txn, id, &moved)).code != OUTPOST_OK)
+        return st;
+    outpost_item u = *moved;
+    u.remote_id = it->remote_id;
+    u.remote_version = it->remote_version;
+    if ((st = m->item_update(a->txn, &u, OUTPOST_ITEM_F_REMOTE)).code != OUTPOST_OK)
+        return st;
+    uint64_t ms;
+    st = m->item_set_flags(a->txn, id, it->flags, it->keywords ? it->keywords : u.keywords, &ms);
+    queue_items_event(a, from);
+    queue_items_event(a, to);
+    a->cur_id = -id;
+    return st;
+}
+
+static outpost_status s_content(void *ctx, const void *data, size_t len)
+{
+    struct apply *a = ctx;
+    if (a->cur_id <= 0)
+        return outpost_ok(); /* content of an item we keep as it is */
+    outpost_status st = a->e->sm->content_write(a->txn, a->cur_id, a->cur_off, data, len);
+    if (st.code != OUTPOST_OK)
+        return st;
+    a->cur_off += len;
+    if (!a->sb && !(a->sb = outpost_summary_builder_new(a->cur_kind)))
+        return engine_status(OUTPOST_FATAL, a->e, "out of memory%s", NULL);
+    char err[256];
+    if (outpost_summary_builder_feed(a->sb, data, len, err, sizeof err) != 0)
+        return engine_status(OUTPOST_FATAL, a->e, "cannot spool content for its summary: %s", err);
+    return outpost_ok();
+}
+
+/* Ends the item that received content. `ended` is 1 from content_end; 0
+ * when the transport moved on without content (the item stays without). */
+static outpost_status finish_current(struct apply *a, int ended)
+{
+    if (a->cur_id <= 0 || !ended) {
+        a->cur_id = 0;
+        outpost_summary_builder_free(a->sb);
+        a->sb = NULL;
+        return outpost_ok();
+    }
+    int64_t id = a->cur_id;
+    a->cur_id = 0;
+    struct outpost_engine *e = a->e;
+    const struct outpost_storage_methods *m = e->sm;
+    outpost_status st;
+    const outpost_item *cur = NULL;
+    if ((st = m->item_get(a->txn, id, &cur)).code != OUTPOST_OK)
+        return st;
+    outpost_item u = *cur;
+    struct outpost_summary arena;
+    outpost_summary_init(&arena);
+    char err[256] = "";
+    if (!a->sb && !(a->sb = outpost_summary_builder_new(u.kind)))
+        return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+    if (outpost_summary_builder_finish(a->sb, &u, &arena, err, sizeof err) != 0) {
+        /* Unparseable content is still stored byte for byte; the summary
+         * keeps what the transport said. */
+        outpost_log(OUTPOST_LOG_WARNING, LOGC, "item %lld in %s: %s; stored as is", (long long)id,
+                    a->folder_name ? a->folder_name : "?", err);
+        u.size = a->cur_off;
+    }
+    outpost_summary_builder_free(a->sb);
+    a->sb = NULL;
+    u.content_state = OUTPOST_CONTENT_COMPLETE;
+    st = m->item_update(a->txn, &u, OUTPOST_ITEM_F_SUMMARY | OUTPOST_ITEM_F_CONTENT_STATE);
+    int64_t date = u.date, folder = u.folder_id;
+    outpost_summary_release(&arena);
+    if (st.code != OUTPOST_OK)
+        return st;
+    if ((st = m->content_finish(a->txn, id, OUTPOST_CONTENT_COMPLETE)).code != OUTPOST_OK)
+        return st;
+    if (a->headers || (a->min_date_ms && date && date < a->min_date_ms))
+        st = m->content_drop(a->txn, id);
+    outpost_store_event ev = { sizeof ev, OUTPOST_EVENT_CONTENT, folder, id, 0 };
+    outpost_store_queue_event(e->store, &ev);
+    return st;
+}
+
+static outpost_status s_content_end(void *ctx)
+{
+    return finish_current(ctx, 1);
+}
+
+/* Ends the page: the folder's (or hierarchy's) new state commits with it. */
+static outpost_status s_commit(void *ctx, const void *state, size_t len)
+{
+    struct apply *a = ctx;
+    struct outpost_engine *e = a->e;
+    outpost_status st = finish_current(a, 0);
+    if (st.code == OUTPOST_OK)
+        st = ensure_txn(a);
+    if (st.code != OUTPOST_OK)
+        return st;
+    if (a->folder_id > 0 && state)
+        st = e->sm->folder_set_sync_state(a->txn, a->folder_id, state, len);
+    else if (a->folder_id == 0 && state)
+        st = e->sm->meta_set(a->txn, "hierarchy_state", state, len);
+    if (st.code == OUTPOST_OK && a->folder_id > 0) {
+        char key[64], now[32];
+        snprintf(key, sizeof key, "last_sync:%lld", (long long)a->folder_id);
+        int n = snprintf(now, sizeof now, "%lld", (long long)e->host_sync->now_ms(e->host_sync));
+        st = e->sm->meta_set(a->txn, key, now, (size_t)n);
+    }
+    if (a->folders_changed) {
+        outpost_store_event ev = { sizeof ev, OUTPOST_EVENT_FOLDERS, 0, 0, 0 };
+        outpost_store_queue_event(e->store, &ev);
+        a->folders_changed = 0;
+    }
+    if (st.code != OUTPOST_OK) {
+        outpost_store_write_rollback(e->store, a->txn);
+        a->txn = NULL;
+        return st;
+    }
+    st = outpost_store_write_commit(e->store, a->txn);
+    a->txn = NULL;
+    if (a->folder_id >= 0)
+        report(e, a->folder_id ? "folder" : "hierarchy", a->folder_name, a->done, a->total, 0);
+    return st;
+}
+
+static outpost_status s_item_failed(void *ctx, uint32_t index, outpost_status st)
+{
+    struct apply *a = ctx;
+    outpost_log(OUTPOST_LOG_WARNING, LOGC, "%s: item %u not fetched (%s): %s",
+                a->folder_name ? a->folder_name : "fetch", index, outpost_status_class_name(st.code),
+                st.message ? st.message : "");
+    return outpost_ok();
+}
+
+static outpost_status s_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    struct apply *a = ctx;
+    a->total = total;
+    if (done > a->done)
+        a->done = done;
+    report(a->e, "folder", a->folder_name, a->done, a->total, 0);
+    return outpost_ok();
+}
+
+static void apply_init(struct apply *a, struct outpost_engine *e, struct outpost_sync_sink *sink)
+{
+    memset(a, 0, sizeof *a);
+    a->e = e;
+    memset(sink, 0, sizeof *sink);
+    sink->struct_size = sizeof *sink;
+    sink->ctx = a;
+    sink->folder = s_folder;
+    sink->item = s_item;
+    sink->item_moved = s_item_moved;
+    sink->content = s_content;
+    sink->content_end = s_content_end;
+    sink->commit = s_commit;
+    sink->item_failed = s_item_failed;
+    sink->progress = s_progress;
+}
+
+/* Whatever a failed call left open is rolled back: nothing of a page that did
+ * not reach its commit is kept. */
+static void apply_done(struct apply *a)
+{
+    if (a->txn) {
+        outpost_store_write_rollback(a->e->store, a->txn);
+        a->txn = NULL;
+    }
+    outpost_summary_builder_free(a->sb);
+    a->sb = NULL;
+}
+
+/* ---- sync phases ---- */
+
+static outpost_status sync_hierarchy(struct outpost_engine *e)
+{
+    struct outpost_txn *t;
+    outpost_status st = outpost_store_read_begin(e->store, &t);
+    if (st.code != OUTPOST_OK)
+        return st;
+    const void *state = NULL;
+    size_t len = 0;
+    void *copy = NULL;
+    if (e->sm->meta_get(t, "hierarchy_state", &state, &len).code == OUTPOST_OK && len) {
+        copy = malloc(len);
+        if (copy)
+            memcpy(copy, state, len);
+    }
+    outpost_store_read_end(e->store, t);
+    struct apply a;
+    struct outpost_sync_sink sink;
+    apply_init(&a, e, &sink);
+    report(e, "hierarchy", NULL, 0, 0, 0);
+    st = e->tm->sync_hierarchy(e->tsync, copy, copy ? len : 0, &sink);
+    apply_done(&a);
+    free(copy);
+    return st;
+}
+
+/* A snapshot of one folder, copied out of a read transaction. */
+struct folder_ref {
+    int64_t id;
+    outpost_folder f;      /* strings below are owned copies */
+    char *remote_id, *name;
+    void *state;
+    size_t state_len;
+};
+
+static void folder_ref_free(struct folder_ref *r)
+{
+    free(r->remote_id);
+    free(r->name);
+    free(r->state);
+}
+
+/* Copies every synced folder (open ones first) out of the cache. */
+static outpost_status list_folders(struct outpost_engine *e, struct folder_ref **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    struct outpost_txn *t;
+    outpost_status st = outpost_store_read_begin(e->store, &t);
+    if (st.code != OUTPOST_OK)
+        return st;
+    struct outpost_cursor *c;
+    if ((st = e->sm->folder_list(t, &c)).code != OUTPOST_OK) {
+        outpost_store_read_end(e->store, t);
+        return st;
+    }
+    size_t cap = 0;
+    struct folder_ref *v = NULL;
+    const void *row;
+    while ((st = e->sm->cursor_next(c, &row)).code == OUTPOST_OK && row) {
+        const outpost_folder *f = row;
+        if (!f->remote_id || (f->flags & (OUTPOST_FOLDER_LOCAL_ONLY | OUTPOST_FOLDER_NOSELECT)))
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct folder_ref *nv = realloc(v, cap * sizeof *nv);
+            if (!nv)
+                break;
+            v = nv;
+        }
+        struct folder_ref *r = &v[(*n)++];
+        memset(r, 0, sizeof *r);
+        r->id = f->id;
+        r->f = *f;
+        r->remote_id = dupstr(f->remote_id);
+        r->name = dupstr(f->name);
+        if (f->sync_state && f->sync_state_len && (r->state = malloc(f->sync_state_len))) {
+            memcpy(r->state, f->sync_state, f->sync_state_len);
+            r->state_len = f->sync_state_len;
+        }
+        r->f.remote_id = r->remote_id;
+        r->f.name = r->name;
+        r->f.sync_state = r->state;
+        r->f.sync_state_len = r->state_len;
+        r->f.parent_remote_id = NULL;
+    }
+    e->sm->cursor_close(c);
+    outpost_store_read_end(e->store, t);
+    /* Open folders jump the queue (stable partition). */
+    for (size_t i = 0, k = 0; i < *n; i++) {
+        if (engine_folder_is_open(e, v[i].id)) {
+            struct folder_ref tmp = v[i];
+            memmove(&v[k + 1], &v[k], (i - k) * sizeof *v);
+            v[k++] = tmp;
+        }
+    }
+    *out = v;
+    return st;
+}
+
+static outpost_status sync_one_folder(struct outpost_engine *e, struct folder_ref *r)
+{
+    struct apply a;
+    struct outpost_sync_sink sink;
+    apply_init(&a, e, &sink);
+    a.folder_id = r->id;
+    a.folder_name = r->name;
+    int64_t max_age = 0;
+    folder_policy(e, &r->f, &a.headers, &max_age);
+    if (max_age)
+        a.min_date_ms = e->host_sync->now_ms(e->host_sync) - max_age * 1000;
+    uint32_t flags = OUTPOST_SYNC_WANT_CONTENT | (r->state ? 0 : OUTPOST_SYNC_INITIAL);
+    report(e, "folder", r->name, 0, 0, 0);
+    outpost_status st = e->tm->sync_folder(e->tsync, &r->f, r->state, r->state_len, e->page_size, flags, &sink);
+    if (st.code == OUTPOST_STATE_INVALID) {
+        /* The server rejected our state: list the folder again from scratch.
+         * Known items are matched by remote id, so nothing is duplicated, and
+         * pending local edits stay in the journal. */
+        outpost_log(OUTPOST_LOG_NOTICE, LOGC, "%s: sync state rejected by the server, listing the folder again",
+                    r->name);
+        apply_done(&a);
+        apply_init(&a, e, &sink);
+        a.folder_id = r->id;
+        a.folder_name = r->name;
+        folder_policy(e, &r->f, &a.headers, &max_age);
+        r->f.sync_state = NULL;
+        r->f.sync_state_len = 0;
+        a.seen = json_object();
+        st = e->tm->sync_folder(e->tsync, &r->f, NULL, 0, e->page_size, flags | OUTPOST_SYNC_INITIAL, &sink);
+        if (st.code == OUTPOST_OK)
+            st = engine_prune_unlisted(e, r->id, a.seen);
+        json_decref(a.seen);
+        a.seen = NULL;
+    }
+    report(e, "folder", r->name, a.done, a.total > a.done ? a.total : a.done, 1);
+    apply_done(&a);
+    return st;
+}
+
+/* Fetches content the cache is missing (full-policy folders), in batches. */
+static outpost_status fetch_missing(struct outpost_engine *e, struct outpost_transport *t, struct folder_ref *r)
+{
+    int headers = 0;
+    int64_t max_age = 0;
+    folder_policy(e, &r->f, &headers, &max_age);
+    if (headers)
+        return outpost_ok();
+    enum { BATCH = 50 };
+    uint64_t done = 0;
+    int64_t after_uid = 0;
+    for (int rounds = 0; rounds < 1000000; rounds++) {
+        char *ids[BATCH];
+        size_t n = 0;
+        struct outpost_txn *tx;
+        outpost_status st = outpost_store_read_begin(e->store, &tx);
+        if (st.code != OUTPOST_OK)
+            return st;
+        struct outpost_cursor *c;
+        if ((st = e->sm->items_missing_content(tx, r->id, &c)).code == OUTPOST_OK) {
+            const void *row;
+            while (n < BATCH && e->sm->cursor_next(c, &row).code == OUTPOST_OK && row) {
+                const outpost_item *it = row;
+                if ((int64_t)it->uid <= after_uid || !it->remote_id)
+                    continue;
+                ids[n++] = strdup(it->remote_id);
+                after_uid = it->uid;
+            }
+            e->sm->cursor_close(c);
+        }
+        outpost_store_read_end(e->store, tx);
+        if (st.code != OUTPOST_OK || n == 0) {
+            if (done)
+                report(e, "content", r->name, done, done, 1);
+            return st;
+        }
+        struct apply a;
+        struct outpost_sync_sink sink;
+        apply_init(&a, e, &sink);
+        a.folder_id = -1; /* no sync state with fetch pages */
+        a.folder_name = r->name;
+        st = e->tm->fetch(t, &r->f, (const char *const *)ids, (uint32_t)n, &sink);
+        apply_done(&a);
+        for (size_t i = 0; i < n; i++)
+            free(ids[i]);
+        if (st.code != OUTPOST_OK)
+            return st;
+        done += n;
+        report(e, "content", r->name, done, 0, 0);
+    }
+    return outpost_ok();
+}
+
+outpost_status outpost_engine_sync_once(struct outpost_engine *e)
+{
+    outpost_status st = engine_connect(e);
+    if (st.code != OUTPOST_OK)
+        return st;
+    if ((st = outpost_engine_replay(e)).code != OUTPOST_OK)
+        goto fail;
+    if ((st = sync_hierarchy(e)).code != OUTPOST_OK) {
+        engine_set_error(e, st, "folder hierarchy");
+        goto fail;
+    }
+    struct folder_ref *v;
+    size_t n;
+    if ((st = list_folders(e, &v, &n)).code != OUTPOST_OK)
+        goto fail;
+    outpost_status first = outpost_ok();
+    for (size_t i = 0; i < n && !e->host_sync->cancelled(e->host_sync); i++) {
+        st = sync_one_folder(e, &v[i]);
+        if (st.code == OUTPOST_OK)
+            st = fetch_missing(e, e->tsync, &v[i]);
+        if (st.code != OUTPOST_OK) {
+            char what[600];
+            snprintf(what, sizeof what, "folder %s", v[i].name ? v[i].name : "?");
+            engine_set_error(e, st, what);
+            engine_folder_error(e, v[i].id, st);
+            if (first.code == OUTPOST_OK)
+                first = st;
+            /* A broken link stops the cycle; a bad folder does not stop the others. */
+            if (st.code == OUTPOST_TEMP || st.code == OUTPOST_THROTTLED || st.code == OUTPOST_AUTH ||
+                st.code == OUTPOST_FATAL)
+                break;
+        } else {
+            engine_folder_error(e, v[i].id, st);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        folder_ref_free(&v[i]);
+    free(v);
+    st = first;
+    if (st.code == OUTPOST_OK) {
+        /* Edits made while we synced go out now rather than next cycle. */
+        st = outpost_engine_replay(e);
+    }
+    if (st.code == OUTPOST_OK) {
+        clear_error(e);
+        return st;
+    }
+fail:
+    engine_drop_connection(e, st);
+    return st;
+}
+
+outpost_status engine_prune_unlisted(struct outpost_engine *e, int64_t folder_id, json_t *seen)
+{
+    /* Collect first (read), delete after (write): ids are 8 bytes each. */
+    int64_t *gone = NULL;
+    size_t n = 0, cap = 0;
+    struct outpost_txn *t;
+    outpost_status st = outpost_store_read_begin(e->store, &t);
+    if (st.code != OUTPOST_OK)
+        return st;
+    struct outpost_cursor *c;
+    if ((st = e->sm->items_by_uid(t, folder_id, 1, 0, &c)).code == OUTPOST_OK) {
+        const void *row;
+        while ((st = e->sm->cursor_next(c, &row)).code == OUTPOST_OK && row) {
+            const outpost_item *it = row;
+            if (!it->remote_id || json_object_get(seen, it->remote_id))
+                continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                int64_t *ng = realloc(gone, cap * sizeof *ng);
+                if (!ng)
+                    break;
+                gone = ng;
+            }
+            gone[n++] = it->id;
+        }
+        e->sm->cursor_close(c);
+    }
+    outpost_store_read_end(e->store, t);
+    if (st.code == OUTPOST_OK && n) {
+        if ((st = outpost_store_write_begin(e->store, &t)).code == OUTPOST_OK) {
+            for (size_t i = 0; i < n && st.code == OUTPOST_OK; i++) {
+                st = e->sm->item_delete(t, gone[i]);
+                if (st.code == OUTPOST_GONE)
+                    st = outpost_ok();
+            }
+            outpost_store_event ev = { sizeof ev, OUTPOST_EVENT_ITEMS, folder_id, 0, 0 };
+            outpost_store_queue_event(e->store, &ev);
+            if (st.code == OUTPOST_OK)
+                st = outpost_store_write_commit(e->store, t);
+            else
+                outpost_store_write_rollback(e->store, t);
+        }
+    }
+    free(gone);
+    return st;
+}
+
+/* ---- on-demand fetch worker ---- */
+
+struct fetch_req {
+    int64_t item_id;
+    int done;
+    int abandoned;     /* the requester timed out: the worker frees it */
+    outpost_status st;
+    struct fetch_req *next;
+};
+
+/* Fetches one item's content on the fetch worker's own transport instance. */
+static outpost_status fetch_one(struct outpost_engine *e, int64_t item_id)
+{
+    struct outpost_txn *t;
+    outpost_status st = outpost_store_read_begin(e->store, &t);
+    if (st.code != OUTPOST_OK)
+        return st;
+    const outpost_item *it;
+    char *rid = NULL, *frid = NULL, *fname = NULL;
+    outpost_folder f = { 0 };
+    if ((st = e->sm->item_get(t, item_id, &it)).code == OUTPOST_OK) {
+        if (it->content_state == OUTPOST_CONTENT_COMPLETE) {
+            outpost_store_read_end(e->store, t);
+            return outpost_ok();
+        }
+        rid = dupstr(it->remote_id);
+        const outpost_folder *fp;
+        if ((st = e->sm->folder_get(t, it->folder_id, &fp)).code == OUTPOST_OK) {
+            f = *fp;
+            frid = dupstr(fp->remote_id);
+            fname = dupstr(fp->name);
+        }
+    }
+    outpost_store_read_end(e->store, t);
+    if (st.code == OUTPOST_OK && (!rid || !frid))
+        st = engine_status(OUTPOST_GONE, e, "item has no server copy yet%s", NULL);
+    if (st.code == OUTPOST_OK)
+        st = connect_instance(e, e->tfetch, &e->connected_fetch);
+    if (st.code == OUTPOST_OK) {
+        f.remote_id = frid;
+        f.name = fname;
+        f.sync_state = NULL;
+        f.sync_state_len = 0;
+        f.parent_remote_id = NULL;
+        struct apply a;
+        struct outpost_sync_sink sink;
+        apply_init(&a, e, &sink);
+        a.folder_id = -1;
+        a.folder_name = fname;
+        const char *ids[1] = { rid };
+        st = e->tm->fetch(e->tfetch, &f, ids, 1, &sink);
+        apply_done(&a);
+        if (st.code != OUTPOST_OK && e->connected_fetch) {
+            e->tm->close(e->tfetch);
+            e->connected_fetch = 0;
+        }
+    }
+    free(rid);
+    free(frid);
+    free(fname);
+    return st;
+}
+
+static void *fetch_worker(void *arg)
+{
+    struct outpost_engine *e = arg;
+    op_mutex_lock(e->fetch_mu);
+    while (!e->fetch_stop) {
+        struct fetch_req *r = e->fetch_queue;
+        if (!r) {
+            op_cond_wait(e->fetch_cv, e->fetch_mu, 1000);
+            continue;
+        }
+        e->fetch_queue = r->next;
+        op_mutex_unlock(e->fetch_mu);
+        outpost_status st = fetch_one(e, r->item_id);
+        op_mutex_lock(e->fetch_mu);
+        r->st = st;
+        r->st.message = NULL; /* the message belongs to the worker's instance */
+        if (st.code != OUTPOST_OK)
+            snprintf(e->fetch_msg, sizeof e->fetch_msg, "%s", st.message ? st.message : "");
+        r->done = 1;
+        if (r->abandoned)
+            free(r);
+        else
+            op_cond_broadcast(e->fetch_done_cv);
+    }
+    op_mutex_unlock(e->fetch_mu);
+    return NULL;
+}
+
+static outpost_status hook_request_content(void *ctx, int64_t item_id, uint32_t timeout_ms)
+{
+    struct outpost_engine *e = ctx;
+    struct fetch_req *r = calloc(1, sizeof *r);
+    if (!r)
+        return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+    r->item_id = item_id;
+    op_mutex_lock(e->fetch_mu);
+    if (e->fetch_stop) {
+        op_mutex_unlock(e->fetch_mu);
+        free(r);
+        outpost_status off = { OUTPOST_TEMP, 0, "offline" };
+        return off;
+    }
+    struct fetch_req **tail = &e->fetch_queue;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = r;
+    op_cond_signal(e->fetch_cv);
+    int64_t deadline = op_monotonic_ms() + timeout_ms;
+    while (!r->done && !e->fetch_stop) {
+        int64_t left = deadline - op_monotonic_ms();
+        if (left <= 0)
+            break;
+        op_cond_wait(e->fetch_done_cv, e->fetch_mu, left);
+    }
+    outpost_status st;
+    if (r->done) {
+        st = r->st;
+        free(r);
+        if (st.code != OUTPOST_OK) {
+            /* Not reachable or refused: the caller says [UNAVAILABLE]. */
+            static const char *const offline = "offline: the server cannot be reached";
+            st.message = st.code == OUTPOST_TEMP || st.code == OUTPOST_THROTTLED ? offline : "content unavailable";
+        }
+    } else {
+        /* Still queued or running: the worker frees it when it finishes
+         * (or stop_worker frees it from the queue). */
+        r->abandoned = 1;
+        st.code = OUTPOST_TEMP;
+        st.retry_after_ms = 0;
+        st.message = "timed out waiting for the server";
+    }
+    op_mutex_unlock(e->fetch_mu);
+    return st;
+}
+
+static void hook_folder_open(void *ctx, int64_t folder_id, int open)
+{
+    struct outpost_engine *e = ctx;
+    op_mutex_lock(e->mu);
+    for (int i = 0; i < ENGINE_MAX_OPEN; i++) {
+        if (open && !e->open_folders[i]) {
+            e->open_folders[i] = folder_id;
+            break;
+        }
+        if (!open && e->open_folders[i] == folder_id) {
+            e->open_folders[i] = 0;
+            break;
+        }
+    }
+    op_mutex_unlock(e->mu);
+    if (open)
+        outpost_engine_wake(e);
+}
+
+static int hook_online(void *ctx) { return outpost_engine_online(ctx); }
+
+int engine_folder_is_open(struct outpost_engine *e, int64_t id)
+{
+    int r = 0;
+    op_mutex_lock(e->mu);
+    for (int i = 0; i < ENGINE_MAX_OPEN; i++)
+        r |= e->open_folders[i] == id;
+    op_mutex_unlock(e->mu);
+    return r;
+}
+
+int outpost_engine_start_worker(struct outpost_engine *e, char *err, size_t errlen)
+{
+    e->fetch_stop = 0;
+    e->fetch_thread = op_thread_start(fetch_worker, e);
+    if (!e->fetch_thread) {
+        snprintf(err, errlen, "cannot start the fetch worker thread");
+        return -1;
+    }
+    static const struct outpost_store_engine_hooks proto = { NULL, hook_request_content, hook_folder_open, hook_online };
+    e->hooks = proto;
+    e->hooks.ctx = e;
+    outpost_store_set_engine(e->store, &e->hooks);
+    return 0;
+}
+
+void outpost_engine_stop_worker(struct outpost_engine *e)
+{
+    if (!e->fetch_thread)
+        return;
+    outpost_store_set_engine(e->store, NULL);
+    op_mutex_lock(e->fetch_mu);
+    e->fetch_stop = 1;
+    op_cond_broadcast(e->fetch_cv);
+    op_cond_broadcast(e->fetch_done_cv);
+    op_mutex_unlock(e->fetch_mu);
+    op_thread_join(e->fetch_thread);
+    e->fetch_thread = NULL;
+    while (e->fetch_queue) {
+        struct fetch_req *r = e->fetch_queue;
+        e->fetch_queue = r->next;
+        free(r);
+    }
+}
+
+/* ---- waiting ---- */
+
+int outpost_engine_wait(struct outpost_engine *e, uint32_t timeout_ms)
+{
+    if (OUTPOST_HAS_METHOD(e->tm, struct outpost_transport_methods, wait_changes) &&
+        (e->tp->desc->caps & OUTPOST_TRANSPORT_CAP_PUSH) && e->connected_sync && !e->woken) {
+        int changed = 0;
+        outpost_status st = e->tm->wait_changes(e->tsync, timeout_ms, &changed);
+        if (st.code == OUTPOST_OK)
+            return changed || e->woken;
+    }
+    op_mutex_lock(e->mu);
+    if (!e->woken)
+        op_cond_wait(e->wake_cv, e->mu, timeout_ms);
+    int r = e->woken;
+    e->woken = 0;
+    op_mutex_unlock(e->mu);
+    return r;
+}
+
+void outpost_engine_wake(struct outpost_engine *e)
+{
+    op_mutex_lock(e->mu);
+    e->woken = 1;
+    op_cond_broadcast(e->wake_cv);
+    op_mutex_unlock(e->mu);
+}
+
+void outpost_engine_cancel(struct outpost_engine *e)
+{
+    outpost_core_host_cancel(e->host_sync, 1);
+    outpost_core_host_cancel(e->host_fetch, 1);
+    outpost_engine_wake(e);
+}
+
+int outpost_engine_online(struct outpost_engine *e)
+{
+    op_mutex_lock(e->mu);
+    int r = e->online;
+    op_mutex_unlock(e->mu);
+    return r;
+}
+
+int32_t outpost_engine_last_error(struct outpost_engine *e, char *buf, size_t len)
+{
+    op_mutex_lock(e->mu);
+    snprintf(buf, len, "%s", e->last_error);
+    int32_t c = e->last_error_code;
+    op_mutex_unlock(e->mu);
+    return c;
+}
+
+int outpost_engine_auth_failed(struct outpost_engine *e)
+{
+    op_mutex_lock(e->mu);
+    int r = e->auth_failed;
+    op_mutex_unlock(e->mu);
+    return r;
+}
+
+void outpost_engine_reconfigure(struct outpost_engine *e, const struct outpost_config *cfg)
+{
+    outpost_core_host_set_config(e->host_sync, cfg);
+    if (e->connected_sync)
+        e->tm->close(e->tsync);
+    e->connected_sync = 0;
+    op_mutex_lock(e->mu);
+    e->auth_failed = 0;
+    op_mutex_unlock(e->mu);
+}
+
+void outpost_engine_set_progress(struct outpost_engine *e, outpost_progress_fn fn, void *ctx)
+{
+    e->progress = fn;
+    e->progress_ctx = ctx;
+}
+
+/* ---- life cycle ---- */
+
+int outpost_engine_new(struct outpost_app *app, struct outpost_store *store, struct outpost_engine **out,
+                       char *err, size_t errlen)
+{
+    *out = NULL;
+    struct outpost_engine *e = calloc(1, sizeof *e);
+    if (!e) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    e->app = app;
+    e->store = store;
+    e->sm = outpost_store_methods(store);
+    e->mu = op_mutex_new();
+    e->wake_cv = op_cond_new();
+    e->fetch_mu = op_mutex_new();
+    e->fetch_cv = op_cond_new();
+    e->fetch_done_cv = op_cond_new();
+    const char *name = outpost_config_get(app->cfg, "account", "transport");
+    if (!name || !*name) {
+        snprintf(err, errlen, "%s: [account] transport is required: kerio, ews or another installed transport",
+                 app->config_path);
+        goto fail;
+    }
+    if (outpost_loader_load(app->plugin_dirs, OUTPOST_KIND_TRANSPORT, name, &e->tp, err, errlen) != 0)
+        goto fail;
+    e->tm = e->tp->methods;
+    outpost_config_declare(app->cfg, e->tp->desc->section ? e->tp->desc->section : "account",
+                           e->tp->desc->config_keys);
+    static const outpost_config_key engine_keys[] = {
+        { "sync_interval", OUTPOST_CFG_INT, 0, "60s", NULL, "time between incremental syncs when the server has no push" },
+        { "audit_retention", OUTPOST_CFG_INT, 0, "0", NULL, "days confirmed journal entries are kept (0: until pruned)" },
+        { "page_size", OUTPOST_CFG_INT, 0, "0", NULL, "items per sync page (0: the transport's default)" },
+        { NULL, 0, 0, NULL, NULL, NULL }
+    };
+    outpost_config_declare(app->cfg, "core", engine_keys);
+    long long ps = 0;
+    const char *v = outpost_config_get(app->cfg, "core", "page_size");
+    if (v && outpost_config_parse_int(v, &ps) == 0 && ps > 0)
+        e->page_size = (uint32_t)ps;
+    e->host_sync = outpost_core_host_new(app->cfg, "account", name, app->data_dir);
+    e->host_fetch = outpost_core_host_new(app->cfg, "account", name, app->data_dir);
+    if (!e->host_sync || !e->host_fetch) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (outpost_loader_module_init(e->tp, e->host_sync, err, errlen) != 0)
+        goto fail;
+    outpost_status st = e->tm->create(e->host_sync, &e->tsync);
+    if (st.code == OUTPOST_OK)
+        st = e->tm->create(e->host_fetch, &e->tfetch);
+    if (st.code != OUTPOST_OK) {
+        snprintf(err, errlen, "transport '%s': %s", name, st.message ? st.message : outpost_status_class_name(st.code));
+        goto fail;
+    }
+    e->online = 0;
+    *out = e;
+    return 0;
+fail:
+    outpost_engine_free(e);
+    return -1;
+}
+
+void outpost_engine_free(struct outpost_engine *e)
+{
+    if (!e)
+        return;
+    outpost_engine_stop_worker(e);
+    if (e->tsync) {
+        if (e->connected_sync)
+            e->tm->close(e->tsync);
+        e->tm->destroy(e->tsync);
+    }
+    if (e->tfetch) {
+        if (e->connected_fetch)
+            e->tm->close(e->tfetch);
+        e->tm->destroy(e->tfetch);
+    }
+    outpost_loader_unload(e->tp);
+    outpost_core_host_free(e->host_sync);
+    outpost_core_host_free(e->host_fetch);
+    op_cond_free(e->wake_cv);
+    op_mutex_free(e->mu);
+    op_cond_free(e->fetch_cv);
+    op_cond_free(e->fetch_done_cv);
+    op_mutex_free(e->fetch_mu);
+    free(e);
+}
+
+void engine_folder_error(struct outpost_engine *e, int64_t folder_id, outpost_status st)
+{
+    char key[64];
+    snprintf(key, sizeof key, "folder_error:%lld", (long long)folder_id);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s: %s", outpost_status_class_name(st.code), st.message ? st.message : "");
+    struct outpost_txn *t;
+    if (outpost_store_write_begin(e->store, &t).code != OUTPOST_OK)
+        return;
+    outpost_status ws = st.code == OUTPOST_OK ? e->sm->meta_set(t, key, NULL, 0)
+                                              : e->sm->meta_set(t, key, msg, strlen(msg));
+    if (ws.code == OUTPOST_OK || ws.code == OUTPOST_GONE)
+        outpost_store_write_commit(e->store, t);
+    else
+        outpost_store_write_rollback(e->store, t);
+}

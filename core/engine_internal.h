@@ -1,0 +1,68 @@
+/* core/engine_internal.h — the engine's state, shared by engine.c (applying
+ * server changes) and replay.c (sending local edits). Not a public header. */
+#ifndef OUTPOST_CORE_ENGINE_INTERNAL_H
+#define OUTPOST_CORE_ENGINE_INTERNAL_H
+
+#include <outpost/storage.h>
+#include <outpost/transport.h>
+
+#include "app.h"
+#include "engine.h"
+#include "loader.h"
+#include "platform/platform.h"
+#include "store.h"
+
+#define ENGINE_MAX_OPEN 16
+
+struct fetch_req;
+
+struct outpost_engine {
+    struct outpost_app *app;
+    struct outpost_store *store;
+    const struct outpost_storage_methods *sm;
+    outpost_loaded_plugin *tp;
+    const struct outpost_transport_methods *tm;
+    struct outpost_host *host_sync, *host_fetch;
+    struct outpost_transport *tsync, *tfetch;  /* sync worker / fetch worker instances */
+    int connected_sync, connected_fetch;
+    uint32_t page_size;
+    int policy_default_full;
+
+    op_mutex *mu;             /* guards the fields below */
+    op_cond *wake_cv;
+    int woken;
+    int online;
+    int auth_failed;
+    int32_t last_error_code;
+    char last_error[1024];
+    int64_t open_folders[ENGINE_MAX_OPEN];
+
+    outpost_progress_fn progress;
+    void *progress_ctx;
+
+    /* on-demand fetch worker */
+    op_thread *fetch_thread;
+    op_mutex *fetch_mu;
+    op_cond *fetch_cv, *fetch_done_cv;
+    struct fetch_req *fetch_queue;
+    int fetch_stop;
+    char fetch_msg[512];
+    struct outpost_store_engine_hooks hooks;
+
+    char msg[1024];           /* message of engine-made statuses */
+};
+
+void engine_set_error(struct outpost_engine *e, outpost_status st, const char *what);
+outpost_status engine_status(int32_t code, struct outpost_engine *e, const char *fmt, const char *arg);
+outpost_status engine_connect(struct outpost_engine *e);
+void engine_drop_connection(struct outpost_engine *e, outpost_status st);
+int engine_folder_is_open(struct outpost_engine *e, int64_t id);
+/* Records the outcome of a folder's last sync for `outpost status`. */
+void engine_folder_error(struct outpost_engine *e, int64_t folder_id, outpost_status st);
+/* After a full re-listing, deletes the folder's items with a remote id the
+ * listing did not report (`seen` is a JSON object used as a set of remote
+ * ids); items created locally and not yet replayed have no remote id and stay. */
+struct json_t;
+outpost_status engine_prune_unlisted(struct outpost_engine *e, int64_t folder_id, struct json_t *seen);
+
+#endif

@@ -1,0 +1,530 @@
+/* core/replay.c — sends the journal of local edits to the server, in order.
+ *
+ * An entry leaves the queue (state DONE, kept as audit) only after the server
+ * confirmed it and the new remote id/version is stored, in one transaction.
+ * Before an entry is sent its attempt counter is committed: an entry that was
+ * in flight when the process died is looked up on the server (transport find
+ * by Message-ID / object UID) before it is sent again, so a create or move
+ * that reached the server is never applied twice.
+ *
+ * Outcomes: OK → DONE; CONFLICT → the server's version stays, the local one is
+ * copied into Conflicts (state CONFLICT); GONE → dropped with a log line, the
+ * local content copied into Conflicts if the edit carried content; BAD_DATA,
+ * FATAL → DEAD (shown by status and audit) and the queue goes on; TEMP,
+ * THROTTLED, AUTH → replay stops, the entry stays pending.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "engine_internal.h"
+#include "log.h"
+
+#define LOGC "replay"
+#define REPLAY_BATCH 64
+
+static const char *op_name(uint32_t op)
+{
+    static const char *const names[] = { "?", "create", "update", "flags", "move", "copy", "delete",
+                                         "folder-create", "folder-rename", "folder-delete", "subscribe" };
+    return op < sizeof names / sizeof *names ? names[op] : "?";
+}
+
+/* An owned copy of a journal entry. */
+struct entry {
+    outpost_journal_entry j;
+    char *keywords, *name, *remote_id;
+};
+
+static char *dupstr(const char *s) { return s ? strdup(s) : NULL; }
+
+static void entry_free(struct entry *x)
+{
+    free(x->keywords);
+    free(x->name);
+    free(x->remote_id);
+}
+
+static outpost_status load_pending(struct outpost_engine *e, struct entry *v, size_t *n)
+{
+    *n = 0;
+    struct outpost_txn *t;
+    outpost_status st = outpost_store_read_begin(e->store, &t);
+    if (st.code != OUTPOST_OK)
+        return st;
+    struct outpost_cursor *c;
+    if ((st = e->sm->journal_pending(t, REPLAY_BATCH, &c)).code == OUTPOST_OK) {
+        const void *row;
+        while (*n < REPLAY_BATCH && (st = e->sm->cursor_next(c, &row)).code == OUTPOST_OK && row) {
+            const outpost_journal_entry *j = row;
+            struct entry *x = &v[(*n)++];
+            memset(x, 0, sizeof *x);
+            x->j = *j;
+            x->j.keywords = x->keywords = dupstr(j->keywords);
+            x->j.name = x->name = dupstr(j->name);
+            x->j.remote_id = x->remote_id = dupstr(j->remote_id);
+            x->j.payload = NULL;
+            x->j.payload_len = 0;
+            x->j.result_remote_id = NULL;
+            x->j.message = NULL;
+        }
+        e->sm->cursor_close(c);
+    }
+    outpost_store_read_end(e->store, t);
+    return st;
+}
+
+/* What an entry resolves to at replay time: current remote ids. */
+struct resolved {
+    int item_exists;
+    outpost_item item;
+    char *item_remote, *item_version, *key;
+    char *folder_remote, *target_remote;
+    char *folder_name;
+    uint32_t folder_kind;
+    FILE *content;     /* spooled content for create/update */
+    uint64_t content_size;
+};
+
+static void resolved_free(struct resolved *r)
+{
+    free(r->item_remote);
+    free(r->item_version);
+    free(r->key);
+    free(r->folder_remote);
+    free(r->target_remote);
+    free(r->folder_name);
+    if (r->content)
+        fclose(r->content);
+    memset(r, 0, sizeof *r);
+}
+
+static char *folder_remote(struct outpost_engine *e, struct outpost_txn *t, int64_t id, char **name, uint32_t *kind)
+{
+    const outpost_folder *f;
+    if (!id || e->sm->folder_get(t, id, &f).code != OUTPOST_OK)
+        return NULL;
+    if (name)
+        *name = dupstr(f->name);
+    if (kind)
+        *kind = f->kind;
+    return dupstr(f->remote_id);
+}
+
+/* Copies an item's content into a temporary file, so no transaction stays
+ * open while the transport uploads it. */
+static outpost_status spool_content(struct outpost_engine *e, struct outpost_txn *t, int64_t id, struct resolved *r)
+{
+    r->content = tmpfile();
+    if (!r->content)
+        return engine_status(OUTPOST_FATAL, e, "cannot create a temporary file to upload an item%s", NULL);
+    char buf[65536];
+    uint64_t off = 0;
+    for (;;) {
+        size_t got = 0;
+        outpost_status st = e->sm->content_read(t, id, off, buf, sizeof buf, &got);
+        if (st.code != OUTPOST_OK)
+            return st;
+        if (!got)
+            break;
+        if (fwrite(buf, 1, got, r->content) != got)
+            return engine_status(OUTPOST_FATAL, e, "cannot write a temporary file (disk full?)%s", NULL);
+        off += got;
+    }
+    r->content_size = off;
+    rewind(r->content);
+    return outpost_ok();
+}
+
+static outpost_status resolve(struct outpost_engine *e, const struct entry *x, struct resolved *r)
+{
+    memset(r, 0, sizeof *r);
+    struct outpost_txn *t;
+    outpost_status st = outpost_store_read_begin(e->store, &t);
+    if (st.code != OUTPOST_OK)
+        return st;
+    const outpost_journal_entry *j = &x->j;
+    int item_op = j->op >= OUTPOST_J_ITEM_CREATE && j->op <= OUTPOST_J_ITEM_DELETE;
+    if (item_op && j->item_id) {
+        const outpost_item *it;
+        if (e->sm->item_get(t, j->item_id, &it).code == OUTPOST_OK) {
+            r->item_exists = 1;
+            r->item = *it;
+            r->item_remote = dupstr(it->remote_id);
+            r->item_version = dupstr(it->remote_version);
+            r->key = dupstr(it->message_id ? it->message_id : it->object_uid);
+            r->item.remote_id = r->item.remote_version = NULL;
+            r->item.keywords = r->item.subject = r->item.from = r->item.to = r->item.cc = NULL;
+            r->item.message_id = r->item.object_uid = r->item.envelope = r->item.bodystructure = NULL;
+            r->item.preview = NULL;
+        }
+    }
+    if (!r->item_remote && j->op != OUTPOST_J_ITEM_CREATE && j->op != OUTPOST_J_ITEM_COPY)
+        r->item_remote = dupstr(j->remote_id);
+    switch (j->op) {
+    case OUTPOST_J_ITEM_CREATE:
+    case OUTPOST_J_ITEM_UPDATE:
+        r->folder_remote = folder_remote(e, t, r->item_exists ? r->item.folder_id : j->folder_id, &r->folder_name,
+                                         &r->folder_kind);
+        if (r->item_exists)
+            st = spool_content(e, t, j->item_id, r);
+        break;
+    case OUTPOST_J_ITEM_MOVE:
+    case OUTPOST_J_ITEM_COPY:
+        r->folder_remote = folder_remote(e, t, j->folder_id, &r->folder_name, &r->folder_kind);
+        r->target_remote = folder_remote(e, t, j->target_folder_id, NULL, NULL);
+        break;
+    case OUTPOST_J_FOLDER_CREATE:
+    case OUTPOST_J_FOLDER_RENAME:
+    case OUTPOST_J_FOLDER_DELETE:
+    case OUTPOST_J_FOLDER_SUBSCRIBE: {
+        const outpost_folder *f;
+        if (e->sm->folder_get(t, j->folder_id, &f).code == OUTPOST_OK) {
+            free(r->item_remote);
+            r->item_remote = dupstr(f->remote_id ? f->remote_id : j->remote_id);
+            r->folder_name = dupstr(f->name);
+            r->folder_kind = f->kind;
+        } else if (!r->item_remote) {
+            r->item_remote = dupstr(j->remote_id);
+        }
+        r->target_remote = folder_remote(e, t, j->target_folder_id, NULL, NULL);
+        break;
+    }
+    default:
+        r->folder_remote = folder_remote(e, t, r->item_exists ? r->item.folder_id : j->folder_id, &r->folder_name,
+                                         &r->folder_kind);
+        break;
+    }
+    outpost_store_read_end(e->store, t);
+    return st;
+}
+
+/* outpost_reader over the spooled file. */
+static outpost_status spool_read(void *ctx, void *buf, size_t cap, size_t *got)
+{
+    *got = fread(buf, 1, cap, (FILE *)ctx);
+    outpost_status st = { ferror((FILE *)ctx) ? OUTPOST_FATAL : OUTPOST_OK, 0,
+                          ferror((FILE *)ctx) ? "cannot read the spooled item" : NULL };
+    return st;
+}
+
+static outpost_status spool_rewind(void *ctx)
+{
+    rewind((FILE *)ctx);
+    return outpost_ok();
+}
+
+/* Records the outcome of one entry (and what it changes locally) in one
+ * write transaction. */
+static outpost_status record(struct outpost_engine *e, const struct entry *x, uint32_t state, const char *result_id,
+                             const char *result_version, const char *message)
+{
+    struct outpost_txn *t;
+    outpost_status st = outpost_store_write_begin(e->store, &t);
+    if (st.code != OUTPOST_OK)
+        return st;
+    const outpost_journal_entry *j = &x->j;
+    if (state == OUTPOST_JS_DONE && result_id) {
+        if (j->op >= OUTPOST_J_ITEM_CREATE && j->op <= OUTPOST_J_ITEM_COPY && j->op != OUTPOST_J_ITEM_FLAGS) {
+            const outpost_item *it;
+            if (e->sm->item_get(t, j->item_id, &it).code == OUTPOST_OK) {
+                outpost_item u = *it;
+                u.remote_id = result_id;
+                u.remote_version = result_version;
+                st = e->sm->item_update(t, &u, OUTPOST_ITEM_F_REMOTE);
+            }
+        } else if (j->op == OUTPOST_J_ITEM_FLAGS && result_version) {
+            const outpost_item *it;
+            if (e->sm->item_get(t, j->item_id, &it).code == OUTPOST_OK) {
+                outpost_item u = *it;
+                u.remote_version = result_version;
+                st = e->sm->item_update(t, &u, OUTPOST_ITEM_F_REMOTE);
+            }
+        } else if (j->op == OUTPOST_J_FOLDER_CREATE || j->op == OUTPOST_J_FOLDER_RENAME) {
+            const outpost_folder *f;
+            if (e->sm->folder_get(t, j->folder_id, &f).code == OUTPOST_OK) {
+                outpost_folder u = *f;
+                u.remote_id = result_id;
+                st = e->sm->folder_update(t, j->folder_id, &u, OUTPOST_FOLDER_F_REMOTE_ID);
+            }
+        }
+    }
+    if (st.code == OUTPOST_OK)
+        st = e->sm->journal_set_state(t, j->seq, state, result_id, message);
+    if (st.code != OUTPOST_OK) {
+        outpost_store_write_rollback(e->store, t);
+        return st;
+    }
+    return outpost_store_write_commit(e->store, t);
+}
+
+/* Keeps the local version of an item as a new item in Conflicts. */
+static outpost_status copy_to_conflicts(struct outpost_engine *e, int64_t item_id)
+{
+    int64_t cf = outpost_store_conflicts_folder(e->store);
+    if (!cf)
+        return engine_status(OUTPOST_FATAL, e, "the Conflicts folder is missing%s", NULL);
+    struct outpost_txn *t;
+    outpost_status st = outpost_store_write_begin(e->store, &t);
+    if (st.code != OUTPOST_OK)
+        return st;
+    const outpost_item *it;
+    if ((st = e->sm->item_get(t, item_id, &it)).code != OUTPOST_OK) {
+        outpost_store_write_rollback(e->store, t);
+        return st.code == OUTPOST_GONE ? outpost_ok() : st;
+    }
+    outpost_item n = *it;
+    n.id = 0;
+    n.folder_id = cf;
+    n.remote_id = NULL;
+    n.remote_version = NULL;
+    /* item_put may reuse the storage's row buffer: keep the strings alive by
+     * copying them first. */
+    char *s[9] = { dupstr(it->keywords), dupstr(it->subject), dupstr(it->from), dupstr(it->to), dupstr(it->cc),
+                   dupstr(it->message_id), dupstr(it->object_uid), dupstr(it->envelope), dupstr(it->bodystructure) };
+    char *pv = dupstr(it->preview);
+    n.keywords = s[0], n.subject = s[1], n.from = s[2], n.to = s[3], n.cc = s[4];
+    n.message_id = s[5], n.object_uid = s[6], n.envelope = s[7], n.bodystructure = s[8], n.preview = pv;
+    uint32_t state = it->content_state;
+    st = e->sm->item_put(t, &n);
+    char buf[65536];
+    uint64_t off = 0;
+    while (st.code == OUTPOST_OK && state == OUTPOST_CONTENT_COMPLETE) {
+        size_t got = 0;
+        st = e->sm->content_read(t, item_id, off, buf, sizeof buf, &got);
+        if (st.code != OUTPOST_OK || !got)
+            break;
+        st = e->sm->content_write(t, n.id, off, buf, got);
+        off += got;
+    }
+    if (st.code == OUTPOST_OK && state == OUTPOST_CONTENT_COMPLETE)
+        st = e->sm->content_finish(t, n.id, OUTPOST_CONTENT_COMPLETE);
+    for (int i = 0; i < 9; i++)
+        free(s[i]);
+    free(pv);
+    if (st.code != OUTPOST_OK) {
+        outpost_store_write_rollback(e->store, t);
+        return st;
+    }
+    outpost_store_event ev = { sizeof ev, OUTPOST_EVENT_ITEMS, cf, n.id, 0 };
+    outpost_store_queue_event(e->store, &ev);
+    return outpost_store_write_commit(e->store, t);
+}
+
+/* Has a later entry in this batch superseded x (flags of the same item)? */
+static int superseded(const struct entry *v, size_t n, size_t i)
+{
+    if (v[i].j.op != OUTPOST_J_ITEM_FLAGS)
+        return 0;
+    for (size_t k = i + 1; k < n; k++)
+        if (v[k].j.item_id == v[i].j.item_id && v[k].j.op == OUTPOST_J_ITEM_FLAGS)
+            return 1;
+    return 0;
+}
+
+static int is_stop(int32_t code)
+{
+    return code == OUTPOST_TEMP || code == OUTPOST_THROTTLED || code == OUTPOST_AUTH;
+}
+
+/* Sends one entry; returns the status that ends the replay (TEMP, THROTTLED,
+ * AUTH, or a storage failure), OK otherwise. */
+static outpost_status replay_one(struct outpost_engine *e, struct entry *x)
+{
+    const outpost_journal_entry *j = &x->j;
+    struct resolved r;
+    outpost_status st = resolve(e, x, &r);
+    if (st.code != OUTPOST_OK) {
+        resolved_free(&r);
+        return st;
+    }
+    char msg[900];
+    int is_item = j->op >= OUTPOST_J_ITEM_CREATE && j->op <= OUTPOST_J_ITEM_DELETE;
+    /* Entries that need nothing from the server. */
+    if (j->op == OUTPOST_J_FOLDER_SUBSCRIBE) {
+        resolved_free(&r);
+        return record(e, x, OUTPOST_JS_LOCAL, NULL, NULL, "subscriptions are kept locally");
+    }
+    if (is_item && !r.item_exists && j->op != OUTPOST_J_ITEM_DELETE) {
+        resolved_free(&r);
+        return record(e, x, OUTPOST_JS_DONE, NULL, NULL, "item deleted locally before it reached the server");
+    }
+    if (j->op == OUTPOST_J_ITEM_CREATE && r.item_remote) {
+        char *rid = r.item_remote;
+        r.item_remote = NULL;
+        resolved_free(&r);
+        st = record(e, x, OUTPOST_JS_DONE, rid, NULL, "already on the server");
+        free(rid);
+        return st;
+    }
+    if ((is_item && j->op != OUTPOST_J_ITEM_CREATE && j->op != OUTPOST_J_ITEM_COPY && !r.item_remote) ||
+        (j->op >= OUTPOST_J_FOLDER_RENAME && j->op <= OUTPOST_J_FOLDER_DELETE && !r.item_remote)) {
+        resolved_free(&r);
+        if (j->op == OUTPOST_J_ITEM_DELETE || j->op == OUTPOST_J_FOLDER_DELETE)
+            return record(e, x, OUTPOST_JS_DONE, NULL, NULL, "never reached the server; nothing to delete");
+        return record(e, x, OUTPOST_JS_DEAD, NULL, NULL,
+                      "the object never reached the server (its create was rejected)");
+    }
+    if ((j->op == OUTPOST_J_ITEM_CREATE || j->op == OUTPOST_J_ITEM_COPY || j->op == OUTPOST_J_ITEM_MOVE ||
+         j->op == OUTPOST_J_FOLDER_CREATE) &&
+        !(j->op == OUTPOST_J_ITEM_CREATE ? r.folder_remote : r.target_remote) &&
+        !(j->op == OUTPOST_J_FOLDER_CREATE && !j->target_folder_id)) {
+        resolved_free(&r);
+        if (j->op == OUTPOST_J_ITEM_CREATE || j->op == OUTPOST_J_ITEM_COPY || j->op == OUTPOST_J_ITEM_MOVE)
+            return record(e, x, OUTPOST_JS_LOCAL, NULL, NULL, "target folder is local only");
+        return record(e, x, OUTPOST_JS_DEAD, NULL, NULL, "parent folder never reached the server");
+    }
+
+    outpost_change ch = { 0 };
+    ch.struct_size = sizeof ch;
+    ch.op = j->op;
+    ch.kind = is_item ? (r.item_exists ? r.item.kind : r.folder_kind) : r.folder_kind;
+    ch.flags = j->op == OUTPOST_J_ITEM_DELETE ? (j->flags & OUTPOST_J_PERMANENT) : j->flags;
+    ch.keywords = j->keywords;
+    ch.remote_id = j->op == OUTPOST_J_ITEM_COPY ? j->remote_id : r.item_remote;
+    ch.remote_version = r.item_version;
+    ch.folder_remote_id = r.folder_remote;
+    ch.target_remote_id = r.target_remote;
+    ch.name = j->name ? j->name : r.folder_name;
+    ch.key = r.key;
+    struct outpost_reader reader = { r.content, r.content_size, spool_read, spool_rewind };
+    if (r.content)
+        ch.content = &reader;
+    if (j->op == OUTPOST_J_ITEM_COPY && !ch.remote_id) {
+        resolved_free(&r);
+        return record(e, x, OUTPOST_JS_DEAD, NULL, NULL, "copy source never reached the server");
+    }
+
+    /* Was it in flight when we died? Then look before sending again. */
+    outpost_change_result res = { sizeof res, 0, NULL, NULL };
+    int found = 0;
+    const char *lookup_folder = j->op == OUTPOST_J_ITEM_CREATE ? r.folder_remote : r.target_remote;
+    if (j->attempts > 0 && r.key && lookup_folder &&
+        (j->op == OUTPOST_J_ITEM_CREATE || j->op == OUTPOST_J_ITEM_COPY || j->op == OUTPOST_J_ITEM_MOVE)) {
+        outpost_status fs = e->tm->find(e->tsync, lookup_folder, ch.kind, r.key, &res);
+        if (fs.code == OUTPOST_OK && res.remote_id) {
+            found = 1;
+            outpost_log(OUTPOST_LOG_NOTICE, LOGC, "#%lld %s: already applied on the server before a restart",
+                        (long long)j->seq, op_name(j->op));
+        } else if (is_stop(fs.code)) {
+            resolved_free(&r);
+            return fs;
+        }
+    }
+    if (!found) {
+        /* Count the attempt durably before the network call. */
+        st = record(e, x, OUTPOST_JS_PENDING, NULL, NULL, "sending");
+        if (st.code != OUTPOST_OK) {
+            resolved_free(&r);
+            return st;
+        }
+        st = e->tm->write(e->tsync, &ch, &res);
+        if (st.code == OUTPOST_GONE && j->op == OUTPOST_J_ITEM_MOVE && r.key && r.target_remote) {
+            /* The source id is gone: maybe our own earlier attempt moved it. */
+            outpost_status fs = e->tm->find(e->tsync, r.target_remote, ch.kind, r.key, &res);
+            if (fs.code == OUTPOST_OK && res.remote_id)
+                st = outpost_ok();
+        }
+    }
+    char *rid = dupstr(res.remote_id), *rver = dupstr(res.remote_version);
+    snprintf(msg, sizeof msg, "%s", st.message ? st.message : outpost_status_class_name(st.code));
+    int32_t code = st.code;
+    resolved_free(&r);
+    switch (code) {
+    case OUTPOST_OK:
+        st = record(e, x, OUTPOST_JS_DONE, rid, rver, NULL);
+        break;
+    case OUTPOST_CONFLICT:
+        outpost_log(OUTPOST_LOG_NOTICE, LOGC, "#%lld %s: conflict, the server's version wins; local copy kept in Conflicts",
+                    (long long)j->seq, op_name(j->op));
+        st = is_item ? copy_to_conflicts(e, j->item_id) : outpost_ok();
+        if (st.code == OUTPOST_OK)
+            st = record(e, x, OUTPOST_JS_CONFLICT, NULL, NULL, msg);
+        break;
+    case OUTPOST_GONE:
+        if (j->op == OUTPOST_J_ITEM_DELETE || j->op == OUTPOST_J_FOLDER_DELETE) {
+            st = record(e, x, OUTPOST_JS_DONE, NULL, NULL, "already gone on the server");
+            break;
+        }
+        outpost_log(OUTPOST_LOG_NOTICE, LOGC, "#%lld %s: the object is gone on the server; edit dropped%s",
+                    (long long)j->seq, op_name(j->op),
+                    j->op == OUTPOST_J_ITEM_CREATE || j->op == OUTPOST_J_ITEM_UPDATE ? ", local copy kept in Conflicts" : "");
+        st = (j->op == OUTPOST_J_ITEM_CREATE || j->op == OUTPOST_J_ITEM_UPDATE) ? copy_to_conflicts(e, j->item_id)
+                                                                                : outpost_ok();
+        if (st.code == OUTPOST_OK)
+            st = record(e, x, j->op == OUTPOST_J_ITEM_UPDATE || j->op == OUTPOST_J_ITEM_CREATE ? OUTPOST_JS_CONFLICT
+                                                                                              : OUTPOST_JS_DONE,
+                        NULL, NULL, "gone on the server");
+        break;
+    case OUTPOST_TEMP:
+    case OUTPOST_THROTTLED:
+    case OUTPOST_AUTH:
+        st.code = code;
+        st.message = e->msg;
+        snprintf(e->msg, sizeof e->msg, "%s", msg);
+        break;
+    default: /* BAD_DATA, FATAL, STATE_INVALID: rejected, the queue goes on */
+        outpost_log(OUTPOST_LOG_WARNING, LOGC, "#%lld %s rejected by the server (%s): %s; kept as dead letter",
+                    (long long)j->seq, op_name(j->op), outpost_status_class_name(code), msg);
+        st = record(e, x, OUTPOST_JS_DEAD, NULL, NULL, msg);
+        break;
+    }
+    free(rid);
+    free(rver);
+    return st;
+}
+
+static void prune_audit(struct outpost_engine *e)
+{
+    const char *v = outpost_config_get(e->app->cfg, "core", "audit_retention");
+    long long days = 0;
+    if (!v || outpost_config_parse_int(v, &days) != 0 || days <= 0)
+        return;
+    /* A bare number means days; a unit suffix was already converted to seconds. */
+    long long seconds = strspn(v, "0123456789") == strlen(v) ? days * 86400 : days;
+    struct outpost_txn *t;
+    if (outpost_store_write_begin(e->store, &t).code != OUTPOST_OK)
+        return;
+    uint64_t removed = 0;
+    if (e->sm->journal_prune(t, e->host_sync->now_ms(e->host_sync) - seconds * 1000, &removed).code == OUTPOST_OK)
+        outpost_store_write_commit(e->store, t);
+    else
+        outpost_store_write_rollback(e->store, t);
+}
+
+outpost_status outpost_engine_replay(struct outpost_engine *e)
+{
+    outpost_status st = engine_connect(e);
+    if (st.code != OUTPOST_OK)
+        return st;
+    struct entry v[REPLAY_BATCH];
+    uint64_t sent = 0;
+    for (int rounds = 0; rounds < 100000; rounds++) {
+        size_t n = 0;
+        if ((st = load_pending(e, v, &n)).code != OUTPOST_OK || n == 0)
+            break;
+        for (size_t i = 0; i < n && st.code == OUTPOST_OK; i++) {
+            if (superseded(v, n, i))
+                st = record(e, &v[i], OUTPOST_JS_DONE, NULL, NULL, "coalesced with a later flag change");
+            else
+                st = replay_one(e, &v[i]);
+            sent++;
+            if (e->progress && st.code == OUTPOST_OK) {
+                struct outpost_progress p = { "replay", NULL, sent, 0, 0 };
+                e->progress(e->progress_ctx, &p);
+            }
+        }
+        for (size_t i = 0; i < n; i++)
+            entry_free(&v[i]);
+        if (st.code != OUTPOST_OK)
+            break;
+    }
+    if (st.code != OUTPOST_OK) {
+        engine_set_error(e, st, "replay");
+        engine_drop_connection(e, st);
+        return st;
+    }
+    prune_audit(e);
+    return st;
+}

@@ -1,0 +1,31 @@
+/* core/report.h — status and audit as JSON, built from the cache (and the
+ * running engine when there is one). The daemon serves these over its
+ * control socket; the CLI prints them as tables or as JSON. */
+#ifndef OUTPOST_CORE_REPORT_H
+#define OUTPOST_CORE_REPORT_H
+
+#include <jansson.h>
+
+struct outpost_store;
+struct outpost_engine;
+
+/* {"online":bool,"auth_failed":bool,"last_error":str,"journal":{"pending":n,...},
+ *  "folders":[{"id","path","kind","items","unread","flagged","pending",
+ *  "last_sync_ms","state","last_error"}]}. engine may be NULL. */
+json_t *outpost_report_status(struct outpost_store *store, struct outpost_engine *engine);
+
+/* {"entries":[{"seq","op","state","created_ms","done_ms","attempts","item_id",
+ *  "folder_id","remote_id","result_remote_id","message"}]} */
+json_t *outpost_report_audit(struct outpost_store *store);
+
+/* Deletes confirmed entries older than `days`; returns the number removed or -1. */
+long long outpost_report_prune(struct outpost_store *store, long long days, int64_t now_ms);
+
+/* Prints a status / audit report as text tables. */
+void outpost_report_print_status(json_t *status, FILE *out);
+void outpost_report_print_audit(json_t *audit, FILE *out);
+
+const char *outpost_journal_op_name(uint32_t op);
+const char *outpost_journal_state_name(uint32_t state);
+
+#endif

@@ -1,0 +1,57 @@
+/* core/session.c — lock, storage, store and engine opened together. */
+#include "session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *outpost_data_path(const struct outpost_app *app, const char *name)
+{
+    size_t n = strlen(app->data_dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s%c%s", app->data_dir, op_path_sep(), name);
+    return p;
+}
+
+int outpost_session_open(struct outpost_session *s, struct outpost_app *app, int with_engine, char *err,
+                         size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    s->app = app;
+    if (op_mkdir_p(app->data_dir, 0700, err, errlen) != 0)
+        return -1;
+    char *lp = outpost_data_path(app, "outpost.lock");
+    if (!lp) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    char why[512];
+    s->lock = op_lock_acquire(lp, why, sizeof why);
+    free(lp);
+    if (!s->lock) {
+        snprintf(err, errlen, "the cache is in use: %s", why);
+        return 1;
+    }
+    if (outpost_app_open_storage(app, &s->os, err, errlen) != 0)
+        goto fail;
+    s->storage_open = 1;
+    if (outpost_store_new(app, &s->os, &s->store, err, errlen) != 0)
+        goto fail;
+    if (with_engine && outpost_engine_new(app, s->store, &s->engine, err, errlen) != 0)
+        goto fail;
+    return 0;
+fail:
+    outpost_session_close(s);
+    return -1;
+}
+
+void outpost_session_close(struct outpost_session *s)
+{
+    outpost_engine_free(s->engine);
+    outpost_store_free(s->store);
+    if (s->storage_open)
+        outpost_app_close_storage(&s->os);
+    op_lock_release(s->lock);
+    memset(s, 0, sizeof *s);
+}

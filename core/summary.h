@@ -1,0 +1,93 @@
+/* core/summary.h — an item's summary, computed once at ingest.
+ *
+ * ARCHITECTURE: "Summaries (envelope, size, body structure, subject,
+ * addresses, dates) are computed once by the core at ingest. Once served, an
+ * item's size, envelope and structure never change." This module computes
+ * them from the content in its kind's format:
+ *
+ *   mail     RFC 5322 MIME: size, subject (RFC 2047 decoded, UTF-8), from/to/cc
+ *            display strings, Message-ID (without <>), Date (ms), IMAP
+ *            ENVELOPE and BODYSTRUCTURE (RFC 3501 §7.4.2, extended form, as
+ *            Dovecot writes them), a plain-text preview and the text to index.
+ *   event, task, note   iCalendar: SUMMARY → subject, DTSTART / DUE / DTSTAMP
+ *            → date, UID → object_uid, ORGANIZER → from, DESCRIPTION → preview.
+ *   contact  vCard 3.0: FN → subject, UID → object_uid, EMAIL → to.
+ *
+ * SIZES are the bytes of the content as stored and served (an IMAP front-end
+ * serves stored bytes unchanged). For CRLF mail — what servers and IMAP APPEND
+ * hand us — every number equals Dovecot's; for bare-LF mail Dovecot reports
+ * sizes as if each LF were CRLF, Outpost the stored bytes.
+ *
+ * ENVELOPE and BODYSTRUCTURE are the values of the FETCH items, outer
+ * parentheses included; strings with '"', '\\', CR, LF or 8-bit bytes are
+ * literals ("{N}\r\n" + bytes), as Dovecot writes them.
+ *
+ * STREAMING: a builder takes the content in chunks (as the store reads it
+ * from an outpost_reader and writes it to the storage) into a GMimeStream: a
+ * memory stream up to OUTPOST_SUMMARY_SPOOL_BYTES, then an anonymous temporary
+ * file. The MIME scanner reads that stream line by line, so a large message is
+ * never held in memory (at most one line buffer, the header blocks and the
+ * capped index text). Calendar and contact objects are parsed in memory
+ * (at most OUTPOST_SUMMARY_OBJECT_MAX bytes): they are small.
+ *
+ * OWNERSHIP: every string the module stores in an outpost_item is owned by the
+ * `struct outpost_summary` passed with it (its arena), valid until
+ * outpost_summary_release. Item fields the module does not compute are left
+ * as they were.
+ *
+ * THREADING: functions may run on any thread, concurrently on different
+ * builders. outpost_summary_library_init (called by the functions here) sets
+ * up GMime and libical once per process.
+ */
+#ifndef OUTPOST_CORE_SUMMARY_H
+#define OUTPOST_CORE_SUMMARY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <outpost/item.h>
+#include <outpost/transport.h>
+
+#define OUTPOST_SUMMARY_SPOOL_BYTES (1u << 20)          /* in memory below this, temp file above */
+#define OUTPOST_SUMMARY_OBJECT_MAX (64u << 20)          /* largest iCalendar / vCard accepted */
+#define OUTPOST_SUMMARY_INDEX_MAX (1u << 20)            /* text kept for indexing */
+#define OUTPOST_SUMMARY_PREVIEW_MAX 256                 /* bytes of preview (UTF-8, whole characters) */
+
+/* The arena owning the strings of one summary, plus the text to index. */
+struct outpost_summary {
+    char **strs;
+    size_t nstrs, cap;
+    char *index_text;            /* UTF-8 text to index (subject, addresses, body), NUL-terminated, may be NULL */
+    size_t index_len;
+};
+
+void outpost_summary_init(struct outpost_summary *s);
+/* Frees every string; item fields pointing into it become dangling. */
+void outpost_summary_release(struct outpost_summary *s);
+
+/* Process-wide set-up of GMime and libical; safe to call repeatedly from any thread. */
+void outpost_summary_library_init(void);
+
+/* Incremental computation: feed the content in order, then finish. */
+struct outpost_summary_builder;
+
+/* kind: outpost_item_kind. NULL when out of memory. */
+struct outpost_summary_builder *outpost_summary_builder_new(uint32_t kind);
+/* 0, or -1 when the spool cannot grow (message in err). */
+int outpost_summary_builder_feed(struct outpost_summary_builder *b, const void *data, size_t len, char *err,
+                                 size_t errlen);
+/* Total bytes fed so far. */
+uint64_t outpost_summary_builder_size(const struct outpost_summary_builder *b);
+/* Computes the summary into `it` (kind, size, subject, from, to, cc,
+ * message_id, object_uid, envelope, bodystructure, preview, date) with
+ * strings in `arena`. 0, or -1 with a reason in err (content unusable, e.g.
+ * an iCalendar object without a component of its kind). */
+int outpost_summary_builder_finish(struct outpost_summary_builder *b, outpost_item *it,
+                                   struct outpost_summary *arena, char *err, size_t errlen);
+void outpost_summary_builder_free(struct outpost_summary_builder *b);
+
+/* One call over a buffer (tests, fuzzing, small objects). */
+int outpost_summary_compute(uint32_t kind, const void *data, size_t len, outpost_item *it,
+                            struct outpost_summary *arena, char *err, size_t errlen);
+
+#endif

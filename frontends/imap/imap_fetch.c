@@ -1,0 +1,588 @@
+/* imap_fetch.c — FETCH and STORE on the selected mailbox.
+ *
+ * Metadata (flags, dates, ENVELOPE, BODYSTRUCTURE) is copied from the item
+ * summaries in one short read transaction per batch of messages; body
+ * sections are located by a streaming scan and sent in chunks, each chunk
+ * read in its own short transaction, so neither a transaction nor a whole
+ * large message is held while writing to the client.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "imap_internal.h"
+#include "imap_mime.h"
+
+#define HEADER_FILTER_MAX (1024 * 1024)
+
+struct fitem {
+    size_t ix;
+    int64_t id;
+    uint32_t uid, flags, cstate;
+    uint64_t modseq, size;
+    int64_t idate;
+    char *keywords, *envelope, *bodystructure;
+    int gone;
+};
+
+static void fitem_clear(struct fitem *f)
+{
+    free(f->keywords);
+    free(f->envelope);
+    free(f->bodystructure);
+    f->keywords = f->envelope = f->bodystructure = NULL;
+}
+
+static char *dup0(const char *s)
+{
+    return s && *s ? strdup(s) : NULL;
+}
+
+/* Loads items idx[from..from+n) into out[]; 0 or -1. */
+static int load_batch(struct imap_conn *c, const size_t *idx, size_t n, struct fitem *out, int want_text)
+{
+    struct imap_server *s = c->srv;
+    struct outpost_txn *t;
+    if (s->st->read_begin(s->h, &t).code != OUTPOST_OK)
+        return -1;
+    for (size_t k = 0; k < n; k++) {
+        struct fitem *f = &out[k];
+        memset(f, 0, sizeof *f);
+        f->ix = idx[k];
+        f->id = c->msgs[idx[k]].id;
+        f->uid = c->msgs[idx[k]].uid;
+        const outpost_item *it;
+        if (s->sm->item_get(t, f->id, &it).code != OUTPOST_OK || it->folder_id != c->sel_folder) {
+            f->gone = 1;
+            continue;
+        }
+        f->flags = it->flags;
+        f->cstate = it->content_state;
+        f->modseq = it->modseq;
+        f->size = it->size;
+        f->idate = it->internal_date;
+        f->keywords = dup0(it->keywords);
+        if (want_text) {
+            f->envelope = dup0(it->envelope);
+            f->bodystructure = dup0(it->bodystructure);
+        }
+    }
+    s->st->read_end(s->h, t);
+    return 0;
+}
+
+/* Range reader over an item's cached content: one read transaction per call. */
+struct content_ctx {
+    struct imap_server *s;
+    int64_t id;
+};
+
+static int content_range_read(void *ctx, uint64_t off, void *buf, size_t len, size_t *got)
+{
+    struct content_ctx *cc = ctx;
+    struct outpost_txn *t;
+    *got = 0;
+    if (cc->s->st->read_begin(cc->s->h, &t).code != OUTPOST_OK)
+        return -1;
+    outpost_status st = cc->s->sm->content_read(t, cc->id, off, buf, len, got);
+    cc->s->st->read_end(cc->s->h, t);
+    return st.code == OUTPOST_OK ? 0 : -1;
+}
+
+static int needs_content(const struct imap_fetch_att *a)
+{
+    return a->kind == IMAP_FA_SECTION || a->kind == IMAP_FA_RFC822 || a->kind == IMAP_FA_RFC822_HEADER ||
+           a->kind == IMAP_FA_RFC822_TEXT;
+}
+
+/* Sends `len` bytes of content from `start` as a literal. -1 on failure. */
+static int send_range(struct imap_conn *c, struct content_ctx *cc, uint64_t start, uint64_t len)
+{
+    imap_printf(c, " {%llu}\r\n", (unsigned long long)len);
+    char *buf = malloc(IMAP_CHUNK);
+    if (!buf)
+        return -1;
+    uint64_t done = 0;
+    int short_read = 0;
+    while (done < len && !c->write_failed) {
+        size_t want = len - done < IMAP_CHUNK ? (size_t)(len - done) : IMAP_CHUNK;
+        size_t got = 0;
+        if (!short_read && content_range_read(cc, start + done, buf, want, &got) != 0) {
+            free(buf);
+            return -1;
+        }
+        if (got == 0) {
+            /* the cache holds less than the summary's size: keep the
+             * protocol in step and report it */
+            if (!short_read)
+                c->srv->h->log(c->srv->h, OUTPOST_LOG_ERROR,
+                               "item %lld: cached content shorter than its size; padding the reply",
+                               (long long)cc->id);
+            short_read = 1;
+            memset(buf, ' ', want);
+            got = want;
+        }
+        imap_write(c, buf, got);
+        done += got;
+    }
+    free(buf);
+    return 0;
+}
+
+static int write_section(struct imap_conn *c, const struct fitem *f, const struct imap_fetch_att *a)
+{
+    struct content_ctx cc = { c->srv, f->id };
+    const char *label = a->label;
+    int spec = a->spec;
+    size_t npart = a->npart;
+    if (a->kind == IMAP_FA_RFC822) {
+        label = "RFC822";
+        spec = IMAP_SEC_ALL;
+        npart = 0;
+    } else if (a->kind == IMAP_FA_RFC822_HEADER) {
+        label = "RFC822.HEADER";
+        spec = IMAP_SEC_HEADER;
+        npart = 0;
+    } else if (a->kind == IMAP_FA_RFC822_TEXT) {
+        label = "RFC822.TEXT";
+        spec = IMAP_SEC_TEXT;
+        npart = 0;
+    }
+    struct imap_region r = { 0, f->size };
+    if (!(npart == 0 && spec == IMAP_SEC_ALL) &&
+        imap_mime_locate(content_range_read, &cc, f->size, a->part, npart, spec, &r) != 0)
+        return -1;
+    imap_puts(c, label);
+    if (spec == IMAP_SEC_HEADER_FIELDS || spec == IMAP_SEC_HEADER_FIELDS_NOT) {
+        size_t hl = (size_t)(r.end - r.start < HEADER_FILTER_MAX ? r.end - r.start : HEADER_FILTER_MAX);
+        char *h = malloc(hl + 1);
+        if (!h)
+            return -1;
+        size_t got = 0;
+        while (got < hl) {
+            size_t g = 0;
+            if (content_range_read(&cc, r.start + got, h + got, hl - got, &g) != 0 || g == 0)
+                break;
+            got += g;
+        }
+        size_t ol;
+        char *o = r.end > r.start ? imap_mime_filter_header(h, got, a->fields, a->nfields,
+                                                             spec == IMAP_SEC_HEADER_FIELDS_NOT, &ol)
+                                  : (ol = 0, strdup(""));
+        free(h);
+        if (!o)
+            return -1;
+        size_t off = 0, len = ol;
+        if (a->partial) {
+            off = a->poff < ol ? (size_t)a->poff : ol;
+            len = ol - off < a->plen ? ol - off : (size_t)a->plen;
+        }
+        imap_printf(c, " {%zu}\r\n", len);
+        imap_write(c, o + off, len);
+        free(o);
+        return 0;
+    }
+    uint64_t start = r.start, len = r.end - r.start;
+    if (a->partial && (a->kind == IMAP_FA_SECTION)) {
+        uint64_t off = a->poff < len ? a->poff : len;
+        start += off;
+        len -= off;
+        if (len > a->plen)
+            len = a->plen;
+    }
+    return send_range(c, &cc, start, len);
+}
+
+static void write_item(struct imap_conn *c, const struct fitem *f, const struct imap_fetch_req *req, int uidcmd,
+                       int add_flags, int add_modseq)
+{
+    int sp = 0;
+    int has_uid = 0, has_flags = 0, has_modseq = 0;
+    for (size_t i = 0; i < req->n; i++) {
+        has_uid |= req->a[i].kind == IMAP_FA_UID;
+        has_flags |= req->a[i].kind == IMAP_FA_FLAGS;
+        has_modseq |= req->a[i].kind == IMAP_FA_MODSEQ;
+    }
+    if (has_flags || add_flags)
+        imap_announce_keywords(c, f->keywords);
+    imap_printf(c, "* %zu FETCH (", f->ix + 1);
+    if (uidcmd || has_uid) {
+        imap_printf(c, "UID %u", f->uid);
+        sp = 1;
+    }
+    if (has_flags || add_flags) {
+        imap_puts(c, sp ? " FLAGS " : "FLAGS ");
+        imap_write_flags(c, f->flags, f->keywords);
+        sp = 1;
+    }
+    if (has_modseq || add_modseq) {
+        imap_printf(c, "%sMODSEQ (%llu)", sp ? " " : "", (unsigned long long)f->modseq);
+        sp = 1;
+    }
+    for (size_t i = 0; i < req->n && !c->write_failed; i++) {
+        const struct imap_fetch_att *a = &req->a[i];
+        const char *pre = sp ? " " : "";
+        switch (a->kind) {
+        case IMAP_FA_UID:
+        case IMAP_FA_FLAGS:
+        case IMAP_FA_MODSEQ:
+            continue;
+        case IMAP_FA_INTERNALDATE: {
+            char d[40];
+            imap_datetime_format(f->idate, d, sizeof d);
+            imap_printf(c, "%sINTERNALDATE \"%s\"", pre, d);
+            break;
+        }
+        case IMAP_FA_RFC822_SIZE:
+            imap_printf(c, "%sRFC822.SIZE %llu", pre, (unsigned long long)f->size);
+            break;
+        case IMAP_FA_ENVELOPE:
+            imap_printf(c, "%sENVELOPE ", pre);
+            imap_puts(c, f->envelope ? f->envelope : "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
+            break;
+        case IMAP_FA_BODYSTRUCTURE:
+        case IMAP_FA_BODY: {
+            char fallback[128];
+            snprintf(fallback, sizeof fallback, "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" %llu 0)",
+                     (unsigned long long)f->size);
+            const char *bs = f->bodystructure ? f->bodystructure : fallback;
+            imap_printf(c, "%s%s ", pre, a->kind == IMAP_FA_BODY ? "BODY" : "BODYSTRUCTURE");
+            if (a->kind == IMAP_FA_BODY) {
+                char *b = imap_body_from_bodystructure(bs);
+                imap_puts(c, b ? b : fallback);
+                free(b);
+            } else {
+                imap_puts(c, bs);
+            }
+            break;
+        }
+        default:
+            imap_puts(c, pre);
+            if (write_section(c, f, a) != 0) {
+                /* after a partial literal the stream cannot be repaired */
+                c->write_failed = 1;
+                return;
+            }
+            break;
+        }
+        sp = 1;
+    }
+    imap_puts(c, ")\r\n");
+}
+
+void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct imap_tok *args)
+{
+    struct imap_server *s = c->srv;
+    const struct imap_tok *set = args->nkids > 0 ? args->kids[0] : NULL;
+    const struct imap_tok *att = args->nkids > 1 ? args->kids[1] : NULL;
+    const struct imap_tok *mods = args->nkids > 2 ? args->kids[2] : NULL;
+    char err[200];
+    if (!set || set->type != IMAP_TOK_ATOM || !att || args->nkids > 3) {
+        imap_printf(c, "%s BAD FETCH expects a sequence set and attributes\r\n", tag);
+        return;
+    }
+    struct imap_fetch_req req;
+    if (imap_fetch_parse(att, mods, &req, err, sizeof err) != 0) {
+        imap_printf(c, "%s BAD FETCH: %s\r\n", tag, err);
+        return;
+    }
+    if (req.vanished && (!uid || !c->qresync)) {
+        imap_fetch_free(&req);
+        imap_printf(c, "%s BAD VANISHED needs UID FETCH and ENABLE QRESYNC\r\n", tag);
+        return;
+    }
+    int want_modseq = req.has_changedsince;
+    for (size_t i = 0; i < req.n; i++)
+        want_modseq |= req.a[i].kind == IMAP_FA_MODSEQ;
+    if (want_modseq)
+        c->condstore = 1;
+    size_t *idx, n;
+    int r = imap_resolve_set(c, set->s, uid, &idx, &n);
+    if (r != 0) {
+        imap_fetch_free(&req);
+        imap_printf(c, "%s BAD FETCH: invalid %s\r\n", tag, r == -2 ? "message sequence number" : "sequence set");
+        return;
+    }
+    if (req.vanished) {
+        struct imap_seqset us;
+        struct outpost_txn *t;
+        struct outpost_cursor *cur;
+        const void *row;
+        uint32_t *v = NULL;
+        size_t nv = 0, cv = 0;
+        if (imap_seqset_parse(set->s, &us) == 0 && s->st->read_begin(s->h, &t).code == OUTPOST_OK) {
+            if (s->sm->expunged_since(t, c->sel_folder, req.changedsince, &cur).code == OUTPOST_OK) {
+                while (s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
+                    uint32_t u = ((const outpost_tombstone *)row)->uid;
+                    if (!imap_seqset_contains(&us, u, UINT32_MAX - 1))
+                        continue;
+                    if (nv == cv) {
+                        cv = cv ? cv * 2 : 64;
+                        uint32_t *nvp = realloc(v, cv * sizeof *nvp);
+                        if (!nvp)
+                            break;
+                        v = nvp;
+                    }
+                    v[nv++] = u;
+                }
+                s->sm->cursor_close(cur);
+            }
+            s->st->read_end(s->h, t);
+            imap_seqset_free(&us);
+        }
+        if (nv) {
+            imap_puts(c, "* VANISHED (EARLIER) ");
+            imap_write_uidset(c, v, nv);
+            imap_puts(c, "\r\n");
+        }
+        free(v);
+    }
+    int want_text = 0, want_content = 0;
+    for (size_t i = 0; i < req.n; i++) {
+        want_text |= req.a[i].kind == IMAP_FA_ENVELOPE || req.a[i].kind == IMAP_FA_BODYSTRUCTURE ||
+                     req.a[i].kind == IMAP_FA_BODY;
+        want_content |= needs_content(&req.a[i]);
+    }
+    struct fitem *batch = calloc(IMAP_BATCH, sizeof *batch);
+    int64_t *seen_ids = calloc(IMAP_BATCH, sizeof *seen_ids);
+    uint64_t *seen_ms = calloc(IMAP_BATCH, sizeof *seen_ms);
+    const char *fail = NULL;
+    for (size_t k = 0; k < n && batch && seen_ids && seen_ms && !fail && !c->write_failed; k += IMAP_BATCH) {
+        size_t bn = n - k < IMAP_BATCH ? n - k : IMAP_BATCH;
+        if (load_batch(c, idx + k, bn, batch, want_text) != 0) {
+            fail = "NO [SERVERBUG] cannot read the cache";
+            break;
+        }
+        /* a body fetch without PEEK sets \Seen (not in a read-only mailbox) */
+        size_t ns = 0;
+        if (req.sets_seen && !c->readonly)
+            for (size_t b = 0; b < bn; b++)
+                if (!batch[b].gone && !(batch[b].flags & OUTPOST_FLAG_SEEN) &&
+                    (!req.has_changedsince || batch[b].modseq > req.changedsince))
+                    seen_ids[ns++] = batch[b].id;
+        if (ns && s->st->set_flags(s->h, seen_ids, (uint32_t)ns, OUTPOST_FLAGS_ADD, OUTPOST_FLAG_SEEN, NULL, seen_ms,
+                                   NULL).code == OUTPOST_OK) {
+            size_t j = 0;
+            for (size_t b = 0; b < bn && j < ns; b++)
+                if (!batch[b].gone && batch[b].id == seen_ids[j]) {
+                    batch[b].flags |= OUTPOST_FLAG_SEEN | (1u << 31); /* bit 31: flags changed here */
+                    if (seen_ms[j])
+                        batch[b].modseq = seen_ms[j];
+                    j++;
+                }
+        }
+        for (size_t b = 0; b < bn && !fail && !c->write_failed; b++) {
+            struct fitem *f = &batch[b];
+            if (f->gone || (req.has_changedsince && f->modseq <= req.changedsince))
+                continue;
+            int changed = (f->flags & (1u << 31)) != 0;
+            f->flags &= ~(1u << 31);
+            if (want_content && f->cstate != OUTPOST_CONTENT_COMPLETE) {
+                imap_flush(c);
+                outpost_status st = s->st->request_content(s->h, f->id, (uint32_t)s->content_timeout_ms);
+                if (st.code != OUTPOST_OK) {
+                    fail = "NO [UNAVAILABLE] Message body not cached and the server cannot be reached";
+                    break;
+                }
+            }
+            write_item(c, f, &req, uid, changed, want_modseq || (changed && c->condstore));
+            struct imap_msg *m = &c->msgs[f->ix];
+            m->flags = f->flags;
+            if (f->modseq > m->modseq)
+                m->modseq = f->modseq;
+        }
+        for (size_t b = 0; b < bn; b++)
+            fitem_clear(&batch[b]);
+    }
+    if (!batch || !seen_ids || !seen_ms)
+        fail = "NO [SERVERBUG] out of memory";
+    free(batch);
+    free(seen_ids);
+    free(seen_ms);
+    free(idx);
+    imap_fetch_free(&req);
+    if (fail) {
+        imap_printf(c, "%s %s\r\n", tag, fail);
+        return;
+    }
+    imap_sync_selected(c, uid);
+    imap_printf(c, "%s OK FETCH completed\r\n", tag);
+}
+
+void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct imap_tok *args)
+{
+    struct imap_server *s = c->srv;
+    char err[200];
+    size_t i = 0;
+    const struct imap_tok *set = i < args->nkids ? args->kids[i++] : NULL;
+    uint64_t unchangedsince = 0;
+    int has_unchanged = 0;
+    if (!set || set->type != IMAP_TOK_ATOM) {
+        imap_printf(c, "%s BAD STORE expects a sequence set, an item and flags\r\n", tag);
+        return;
+    }
+    if (i < args->nkids && args->kids[i]->type == IMAP_TOK_LIST) {
+        const struct imap_tok *m = args->kids[i++];
+        if (m->nkids != 2 || !imap_tok_atom_is(m->kids[0], "UNCHANGEDSINCE") || m->kids[1]->type != IMAP_TOK_ATOM ||
+            !isdigit((unsigned char)m->kids[1]->s[0])) {
+            imap_printf(c, "%s BAD STORE: unknown modifier (only UNCHANGEDSINCE)\r\n", tag);
+            return;
+        }
+        unchangedsince = strtoull(m->kids[1]->s, NULL, 10);
+        has_unchanged = 1;
+        c->condstore = 1;
+    }
+    const struct imap_tok *item = i < args->nkids ? args->kids[i++] : NULL;
+    if (!item || item->type != IMAP_TOK_ATOM || i >= args->nkids) {
+        imap_printf(c, "%s BAD STORE expects a sequence set, an item and flags\r\n", tag);
+        return;
+    }
+    const char *it = item->s;
+    uint32_t op = OUTPOST_FLAGS_REPLACE;
+    if (*it == '+') {
+        op = OUTPOST_FLAGS_ADD;
+        it++;
+    } else if (*it == '-') {
+        op = OUTPOST_FLAGS_REMOVE;
+        it++;
+    }
+    int silent;
+    if (!strcasecmp(it, "FLAGS"))
+        silent = 0;
+    else if (!strcasecmp(it, "FLAGS.SILENT"))
+        silent = 1;
+    else {
+        imap_printf(c, "%s BAD STORE: unknown item %.40s (FLAGS, +FLAGS, -FLAGS[.SILENT])\r\n", tag, item->s);
+        return;
+    }
+    /* flags: a list, or one or more atoms */
+    uint32_t flags = 0;
+    char *kw = NULL;
+    struct imap_tok tmp = { 0 };
+    const struct imap_tok *ft = args->kids[i];
+    if (ft->type != IMAP_TOK_LIST) {
+        tmp.type = IMAP_TOK_LIST;
+        tmp.kids = (struct imap_tok **)&args->kids[i];
+        tmp.nkids = args->nkids - i;
+        ft = &tmp;
+    } else if (i + 1 != args->nkids) {
+        imap_printf(c, "%s BAD STORE: unexpected arguments after the flag list\r\n", tag);
+        return;
+    }
+    if (imap_parse_flags(ft, &flags, &kw, err, sizeof err) != 0) {
+        imap_printf(c, "%s BAD STORE: %s\r\n", tag, err);
+        return;
+    }
+    if (c->readonly) {
+        free(kw);
+        imap_printf(c, "%s NO [READ-ONLY] Mailbox is read-only\r\n", tag);
+        return;
+    }
+    size_t *idx, n;
+    int r = imap_resolve_set(c, set->s, uid, &idx, &n);
+    if (r != 0) {
+        free(kw);
+        imap_printf(c, "%s BAD STORE: invalid %s\r\n", tag, r == -2 ? "message sequence number" : "sequence set");
+        return;
+    }
+    struct fitem *batch = calloc(IMAP_BATCH, sizeof *batch);
+    int64_t *ids = calloc(IMAP_BATCH, sizeof *ids);
+    uint64_t *ms = calloc(IMAP_BATCH, sizeof *ms);
+    uint32_t *modified = NULL;
+    size_t nmod = 0;
+    const char *fail = NULL;
+    for (size_t k = 0; k < n && batch && ids && ms && !fail && !c->write_failed; k += IMAP_BATCH) {
+        size_t bn = n - k < IMAP_BATCH ? n - k : IMAP_BATCH;
+        size_t nid = 0;
+        if (has_unchanged) {
+            if (load_batch(c, idx + k, bn, batch, 0) != 0) {
+                fail = "NO [SERVERBUG] cannot read the cache";
+                break;
+            }
+            for (size_t b = 0; b < bn; b++) {
+                if (batch[b].gone)
+                    continue;
+                if (batch[b].modseq > unchangedsince) {
+                    uint32_t *nm = realloc(modified, (nmod + 1) * sizeof *nm);
+                    if (nm) {
+                        modified = nm;
+                        modified[nmod++] = uid ? batch[b].uid : (uint32_t)(batch[b].ix + 1);
+                    }
+                } else {
+                    ids[nid++] = batch[b].id;
+                }
+                fitem_clear(&batch[b]);
+            }
+        } else {
+            for (size_t b = 0; b < bn; b++)
+                ids[nid++] = c->msgs[idx[k + b]].id;
+        }
+        if (nid) {
+            outpost_status st = s->st->set_flags(s->h, ids, (uint32_t)nid, op, flags, kw, ms, NULL);
+            if (st.code != OUTPOST_OK) {
+                snprintf(err, sizeof err, "NO STORE failed: %s", imap_status_text(st));
+                fail = err;
+                break;
+            }
+        }
+        /* report the resulting flags (or, silent with CONDSTORE, the MODSEQ) */
+        size_t sel[IMAP_BATCH];
+        size_t ns = 0;
+        for (size_t b = 0; b < bn; b++) {
+            size_t ix = idx[k + b];
+            for (size_t j = 0; j < nid; j++)
+                if (ids[j] == c->msgs[ix].id) {
+                    sel[ns++] = ix;
+                    break;
+                }
+        }
+        if (load_batch(c, sel, ns, batch, 0) != 0)
+            continue;
+        for (size_t b = 0; b < ns; b++) {
+            struct fitem *f = &batch[b];
+            if (!f->gone) {
+                struct imap_msg *m = &c->msgs[f->ix];
+                if (!silent) {
+                    imap_announce_keywords(c, f->keywords);
+                    imap_printf(c, "* %zu FETCH (", f->ix + 1);
+                    if (uid || c->condstore)
+                        imap_printf(c, "UID %u ", f->uid);
+                    imap_puts(c, "FLAGS ");
+                    imap_write_flags(c, f->flags, f->keywords);
+                    if (c->condstore)
+                        imap_printf(c, " MODSEQ (%llu)", (unsigned long long)f->modseq);
+                    imap_puts(c, ")\r\n");
+                } else if (c->condstore && f->modseq != m->modseq) {
+                    imap_printf(c, "* %zu FETCH (UID %u MODSEQ (%llu))\r\n", f->ix + 1, f->uid,
+                                (unsigned long long)f->modseq);
+                }
+                m->flags = f->flags;
+                m->modseq = f->modseq;
+            }
+            fitem_clear(f);
+        }
+    }
+    if (!batch || !ids || !ms)
+        fail = "NO [SERVERBUG] out of memory";
+    free(batch);
+    free(ids);
+    free(ms);
+    free(idx);
+    free(kw);
+    if (fail) {
+        free(modified);
+        imap_printf(c, "%s %s\r\n", tag, fail);
+        return;
+    }
+    imap_sync_selected(c, uid);
+    if (nmod) {
+        imap_printf(c, "%s OK [MODIFIED ", tag);
+        imap_write_uidset(c, modified, nmod);
+        imap_puts(c, "] Conditional STORE failed for some messages\r\n");
+    } else {
+        imap_printf(c, "%s OK STORE completed\r\n", tag);
+    }
+    free(modified);
+}

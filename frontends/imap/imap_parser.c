@@ -1,0 +1,377 @@
+/* imap_parser.c — the IMAP command tokenizer (see imap_parser.h). */
+#include "imap_parser.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ST_TAG = 0, ST_NAME, ST_UIDNAME, ST_ARGS, ST_DONE };
+
+struct imap_parser {
+    struct imap_parser_limits lim;
+    int state;
+    char tag[128];
+    char name[64];
+    struct imap_tok root;
+    struct imap_tok *stack[128];
+    size_t depth;
+    size_t ntokens;
+    int need_sep;          /* a token just ended: next must be SP, ')' or end */
+    int lit_pending;
+    int too_big;
+    char err[160];
+};
+
+struct imap_parser *imap_parser_new(const struct imap_parser_limits *lim)
+{
+    struct imap_parser *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->lim = *lim;
+    if (p->lim.max_depth == 0 || p->lim.max_depth >= sizeof p->stack / sizeof p->stack[0])
+        p->lim.max_depth = sizeof p->stack / sizeof p->stack[0] - 1;
+    if (p->lim.max_tokens == 0)
+        p->lim.max_tokens = 100000;
+    imap_parser_reset(p);
+    return p;
+}
+
+static void free_kids(struct imap_tok *t)
+{
+    for (size_t i = 0; i < t->nkids; i++)
+        imap_tok_free(t->kids[i]);
+    free(t->kids);
+    t->kids = NULL;
+    t->nkids = t->capkids = 0;
+}
+
+void imap_tok_free(struct imap_tok *t)
+{
+    if (!t)
+        return;
+    free_kids(t);
+    free(t->s);
+    if (t->file)
+        fclose(t->file);
+    free(t);
+}
+
+void imap_parser_reset(struct imap_parser *p)
+{
+    free_kids(&p->root);
+    memset(&p->root, 0, sizeof p->root);
+    p->root.type = IMAP_TOK_LIST;
+    p->state = ST_TAG;
+    strcpy(p->tag, "*");
+    p->name[0] = '\0';
+    p->stack[0] = &p->root;
+    p->depth = 0;
+    p->ntokens = 0;
+    p->need_sep = 0;
+    p->lit_pending = 0;
+    p->too_big = 0;
+    p->err[0] = '\0';
+}
+
+void imap_parser_free(struct imap_parser *p)
+{
+    if (!p)
+        return;
+    free_kids(&p->root);
+    free(p);
+}
+
+static int fail(struct imap_parser *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->err, sizeof p->err, fmt, ap);
+    va_end(ap);
+    return IMAP_PARSE_ERROR;
+}
+
+static struct imap_tok *add_tok(struct imap_parser *p, int type)
+{
+    if (p->ntokens >= p->lim.max_tokens)
+        return NULL;
+    struct imap_tok *parent = p->stack[p->depth];
+    if (parent->nkids == parent->capkids) {
+        size_t cap = parent->capkids ? parent->capkids * 2 : 8;
+        struct imap_tok **k = realloc(parent->kids, cap * sizeof *k);
+        if (!k)
+            return NULL;
+        parent->kids = k;
+        parent->capkids = cap;
+    }
+    struct imap_tok *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->type = type;
+    parent->kids[parent->nkids++] = t;
+    p->ntokens++;
+    return t;
+}
+
+static int set_str(struct imap_tok *t, const char *s, size_t n)
+{
+    t->s = malloc(n + 1);
+    if (!t->s)
+        return -1;
+    memcpy(t->s, s, n);
+    t->s[n] = '\0';
+    t->len = n;
+    return 0;
+}
+
+/* Characters that end an atom (outside brackets). */
+static int atom_end(unsigned char c)
+{
+    return c == ' ' || c == '(' || c == ')' || c == '{' || c == '"' || c < 0x20 || c == 0x7f;
+}
+
+/* Tag: ASTRING-CHAR except '+' (RFC 3501 "tag"). */
+static int tag_char(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f && c != '(' && c != ')' && c != '{' && c != '%' && c != '*' && c != '"' &&
+           c != '\\' && c != '+';
+}
+
+/* Parses "{n}" or "{n+}" at s (which starts with '{'); returns chars used or 0. */
+static size_t parse_literal_spec(const char *s, size_t n, uint64_t *size, int *nonsync)
+{
+    size_t i = 1;
+    uint64_t v = 0;
+    if (i >= n || !isdigit((unsigned char)s[i]))
+        return 0;
+    while (i < n && isdigit((unsigned char)s[i])) {
+        if (v > (UINT64_MAX - 9) / 10)
+            return 0;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+        i++;
+    }
+    *nonsync = 0;
+    if (i < n && s[i] == '+') {
+        *nonsync = 1;
+        i++;
+    }
+    if (i >= n || s[i] != '}')
+        return 0;
+    *size = v;
+    return i + 1;
+}
+
+int imap_parser_line(struct imap_parser *p, const char *line, size_t len, uint64_t *lit_size, int *lit_nonsync)
+{
+    size_t i = 0;
+    if (p->state == ST_DONE)
+        return fail(p, "command already complete");
+    if (p->lit_pending)
+        return fail(p, "literal expected");
+    if (p->state == ST_TAG) {
+        while (i < len && tag_char((unsigned char)line[i]))
+            i++;
+        if (i == 0 || i >= sizeof p->tag)
+            return fail(p, i ? "tag too long" : "missing or invalid tag");
+        memcpy(p->tag, line, i);
+        p->tag[i] = '\0';
+        if (i >= len || line[i] != ' ')
+            return fail(p, i >= len ? "missing command" : "invalid character in tag");
+        i++;
+        p->state = ST_NAME;
+    }
+    while (p->state == ST_NAME || p->state == ST_UIDNAME) {
+        size_t s = i;
+        while (i < len && isalnum((unsigned char)line[i]))
+            i++;
+        if (i == s)
+            return fail(p, "missing or invalid command name");
+        size_t have = strlen(p->name);
+        if (have + (i - s) + 2 >= sizeof p->name)
+            return fail(p, "command name too long");
+        if (have)
+            p->name[have++] = ' ';
+        for (size_t k = s; k < i; k++)
+            p->name[have++] = (char)toupper((unsigned char)line[k]);
+        p->name[have] = '\0';
+        if (i < len && line[i] != ' ')
+            return fail(p, "invalid character in command name");
+        if (i < len)
+            i++;
+        if (p->state == ST_NAME && !strcmp(p->name, "UID")) {
+            if (i >= len)
+                return fail(p, "UID needs a command");
+            p->state = ST_UIDNAME;
+        } else {
+            p->state = ST_ARGS;
+            p->need_sep = 0;
+        }
+    }
+    while (i < len) {
+        unsigned char c = (unsigned char)line[i];
+        if (p->need_sep) {
+            if (c == ' ') {
+                p->need_sep = 0;
+                i++;
+                continue;
+            }
+            if (c != ')')
+                return fail(p, "missing space after argument at column %zu", i + 1);
+        }
+        if (c == '(') {
+            if (p->depth + 1 > p->lim.max_depth)
+                return fail(p, "parentheses nested too deeply");
+            struct imap_tok *t = add_tok(p, IMAP_TOK_LIST);
+            if (!t)
+                return fail(p, "too many arguments");
+            p->stack[++p->depth] = t;
+            i++;
+            continue;
+        }
+        if (c == ')') {
+            if (p->depth == 0)
+                return fail(p, "unexpected ')'");
+            p->depth--;
+            p->need_sep = 1;
+            i++;
+            continue;
+        }
+        if (c == ' ')
+            return fail(p, "unexpected space at column %zu", i + 1);
+        if (c == '"') {
+            size_t j = i + 1, n = 0;
+            char *buf = malloc(len - i);
+            if (!buf)
+                return fail(p, "out of memory");
+            for (;;) {
+                if (j >= len) {
+                    free(buf);
+                    return fail(p, "unterminated quoted string");
+                }
+                char d = line[j++];
+                if (d == '"')
+                    break;
+                if (d == '\\') {
+                    if (j >= len || (line[j] != '"' && line[j] != '\\')) {
+                        free(buf);
+                        return fail(p, "invalid escape in quoted string");
+                    }
+                    d = line[j++];
+                } else if (d == '\0') {
+                    free(buf);
+                    return fail(p, "NUL in quoted string");
+                }
+                buf[n++] = d;
+            }
+            struct imap_tok *t = add_tok(p, IMAP_TOK_STRING);
+            if (!t) {
+                free(buf);
+                return fail(p, "too many arguments");
+            }
+            buf[n] = '\0';
+            t->s = buf;
+            t->len = n;
+            i = j;
+            p->need_sep = 1;
+            continue;
+        }
+        if (c == '{' || (c == '~' && i + 1 < len && line[i + 1] == '{')) {
+            int l8 = c == '~';
+            uint64_t size;
+            int nonsync;
+            size_t used = parse_literal_spec(line + i + l8, len - i - l8, &size, &nonsync);
+            if (!used)
+                return fail(p, "invalid literal announcement");
+            if (i + l8 + used != len)
+                return fail(p, "literal announcement must end the line");
+            *lit_nonsync = nonsync;
+            if (size > p->lim.max_literal) {
+                p->too_big = 1;
+                return fail(p, "literal of %llu bytes exceeds the limit of %zu bytes", (unsigned long long)size,
+                            p->lim.max_literal);
+            }
+            struct imap_tok *t = add_tok(p, IMAP_TOK_LITERAL);
+            if (!t)
+                return fail(p, "too many arguments");
+            t->literal8 = l8;
+            *lit_size = size;
+            *lit_nonsync = nonsync;
+            p->lit_pending = 1;
+            return IMAP_PARSE_LITERAL;
+        }
+        /* atom, possibly with a bracketed part */
+        size_t s = i;
+        while (i < len) {
+            unsigned char d = (unsigned char)line[i];
+            if (d == '[') {
+                int nest = 0;
+                while (i < len) {
+                    d = (unsigned char)line[i];
+                    if (d < 0x20 || d == 0x7f)
+                        return fail(p, "control character in argument");
+                    if (d == '[')
+                        nest++;
+                    else if (d == ']' && --nest == 0)
+                        break;
+                    i++;
+                }
+                if (i >= len)
+                    return fail(p, "missing ']'");
+                i++;
+                continue;
+            }
+            if (atom_end(d))
+                break;
+            i++;
+        }
+        if (i < len && (line[i] == '"' || line[i] == '{' || (unsigned char)line[i] < 0x20 || line[i] == 0x7f))
+            return fail(p, "invalid character in atom at column %zu", i + 1);
+        struct imap_tok *t = add_tok(p, IMAP_TOK_ATOM);
+        if (!t || set_str(t, line + s, i - s) != 0)
+            return fail(p, "too many arguments");
+        p->need_sep = 1;
+    }
+    if (p->depth != 0)
+        return fail(p, "unbalanced parentheses");
+    if (p->state != ST_ARGS)
+        return fail(p, "missing command");
+    p->state = ST_DONE;
+    return IMAP_PARSE_DONE;
+}
+
+void imap_parser_literal(struct imap_parser *p, char *mem, FILE *file, size_t len)
+{
+    struct imap_tok *parent = p->stack[p->depth];
+    struct imap_tok *t = parent->nkids ? parent->kids[parent->nkids - 1] : NULL;
+    if (!p->lit_pending || !t || t->type != IMAP_TOK_LITERAL) {
+        free(mem);
+        if (file)
+            fclose(file);
+        return;
+    }
+    t->s = mem;
+    t->file = file;
+    t->len = len;
+    if (mem)
+        mem[len] = '\0';
+    p->lit_pending = 0;
+    p->need_sep = 1;
+}
+
+const char *imap_parser_tag(const struct imap_parser *p) { return p ? p->tag : "*"; }
+const char *imap_parser_name(const struct imap_parser *p) { return p->name[0] ? p->name : NULL; }
+const struct imap_tok *imap_parser_args(const struct imap_parser *p) { return &p->root; }
+const char *imap_parser_error(const struct imap_parser *p) { return p->err; }
+int imap_parser_too_big(const struct imap_parser *p) { return p->too_big; }
+int imap_parser_in_command(const struct imap_parser *p) { return p->state != ST_TAG; }
+
+int imap_tok_is_string(const struct imap_tok *t)
+{
+    return t && (t->type == IMAP_TOK_ATOM || t->type == IMAP_TOK_STRING ||
+                 (t->type == IMAP_TOK_LITERAL && t->s != NULL));
+}
+
+int imap_tok_atom_is(const struct imap_tok *t, const char *word)
+{
+    return t && t->type == IMAP_TOK_ATOM && !strcasecmp(t->s, word);
+}

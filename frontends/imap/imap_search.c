@@ -1,0 +1,474 @@
+/* imap_search.c — SEARCH / UID SEARCH (RFC 3501 6.4.4 keys plus MODSEQ,
+ * RFC 7162). Metadata keys are evaluated on copies of the item summaries
+ * taken in short read transactions; BODY and TEXT use the storage's
+ * full-text index when it has one (OUTPOST_STORAGE_CAP_FTS), else a
+ * streaming, case-insensitive scan of the cached content.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "imap_internal.h"
+#include "imap_mime.h"
+
+struct sitem {
+    size_t ix;
+    int64_t id;
+    uint32_t uid, flags, cstate;
+    uint64_t modseq, size;
+    int64_t idate, date;
+    char *keywords, *subject, *from, *to, *cc;
+    int gone;
+};
+
+/* The UIDs an FTS query matched, per BODY/TEXT key (sorted). */
+struct fts_hits {
+    const struct imap_skey *key;
+    uint32_t *uids;
+    size_t n;
+};
+
+struct search_ctx {
+    struct imap_conn *c;
+    struct fts_hits *fts;
+    size_t nfts;
+    int failed;
+};
+
+static char *dup0(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static int ci_contains(const char *hay, const char *needle)
+{
+    if (!*needle)
+        return 1;
+    return hay && strcasestr(hay, needle) != NULL;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int64_t day_of(int64_t ms)
+{
+    int64_t s = ms / 1000;
+    return (s >= 0 ? s : s - 86399) / 86400;
+}
+
+static int keyword_has(const char *kws, const char *kw)
+{
+    if (!kws)
+        return 0;
+    size_t l = strlen(kw);
+    for (const char *p = kws; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        if ((size_t)(e - p) == l && !strncasecmp(p, kw, l))
+            return 1;
+        p = e;
+    }
+    return 0;
+}
+
+struct content_ctx {
+    struct imap_server *s;
+    int64_t id;
+};
+
+static int content_range_read(void *ctx, uint64_t off, void *buf, size_t len, size_t *got)
+{
+    struct content_ctx *cc = ctx;
+    struct outpost_txn *t;
+    *got = 0;
+    if (cc->s->st->read_begin(cc->s->h, &t).code != OUTPOST_OK)
+        return -1;
+    outpost_status st = cc->s->sm->content_read(t, cc->id, off, buf, len, got);
+    cc->s->st->read_end(cc->s->h, t);
+    return st.code == OUTPOST_OK ? 0 : -1;
+}
+
+/* Case-insensitive substring search over [start,end) of the content, chunk
+ * by chunk with an overlap of strlen(needle)-1 bytes. */
+static int scan_range(struct content_ctx *cc, uint64_t start, uint64_t end, const char *needle)
+{
+    size_t nl = strlen(needle);
+    if (nl == 0)
+        return 1;
+    if (nl > 4096)
+        return 0;
+    char *buf = malloc(IMAP_CHUNK + 4097);
+    if (!buf)
+        return 0;
+    size_t keep = 0;
+    int found = 0;
+    for (uint64_t off = start; off < end && !found;) {
+        size_t want = end - off < IMAP_CHUNK ? (size_t)(end - off) : IMAP_CHUNK;
+        size_t got = 0;
+        if (content_range_read(cc, off, buf + keep, want, &got) != 0 || got == 0)
+            break;
+        size_t have = keep + got;
+        for (size_t i = 0; i + nl <= have; i++)
+            if (!strncasecmp(buf + i, needle, nl)) {
+                found = 1;
+                break;
+            }
+        keep = have >= nl - 1 ? nl - 1 : have;
+        memmove(buf, buf + have - keep, keep);
+        off += got;
+    }
+    free(buf);
+    return found;
+}
+
+/* Makes sure the content is cached; 0 when it is. */
+static int ensure_content(struct search_ctx *sx, struct sitem *it)
+{
+    struct imap_server *s = sx->c->srv;
+    if (it->cstate == OUTPOST_CONTENT_COMPLETE)
+        return 0;
+    if (s->st->request_content(s->h, it->id, (uint32_t)s->content_timeout_ms).code != OUTPOST_OK) {
+        sx->failed = 1;
+        return -1;
+    }
+    it->cstate = OUTPOST_CONTENT_COMPLETE;
+    return 0;
+}
+
+/* HEADER field contains value: scans the header block's matching fields. */
+static int header_match(struct search_ctx *sx, struct sitem *it, const char *field, const char *value)
+{
+    if (ensure_content(sx, it) != 0)
+        return 0;
+    struct content_ctx cc = { sx->c->srv, it->id };
+    struct imap_region r;
+    if (imap_mime_locate(content_range_read, &cc, it->size, NULL, 0, IMAP_SEC_HEADER, &r) != 0)
+        return 0;
+    size_t hl = (size_t)(r.end - r.start < 1024 * 1024 ? r.end - r.start : 1024 * 1024);
+    char *h = malloc(hl + 1);
+    if (!h)
+        return 0;
+    size_t got = 0;
+    while (got < hl) {
+        size_t g = 0;
+        if (content_range_read(&cc, r.start + got, h + got, hl - got, &g) != 0 || g == 0)
+            break;
+        got += g;
+    }
+    char *names[1] = { (char *)field };
+    size_t ol;
+    char *o = imap_mime_filter_header(h, got, names, 1, 0, &ol);
+    free(h);
+    if (!o)
+        return 0;
+    o[ol - 2] = '\0'; /* drop the blank line */
+    int any = ol > 2;
+    int m = 0;
+    if (any) {
+        /* the value part of each field */
+        char *p = o;
+        while (p && *p && !m) {
+            char *colon = strchr(p, ':');
+            if (!colon)
+                break;
+            char *next = colon;
+            /* field ends at a line end not followed by whitespace */
+            for (;;) {
+                next = strchr(next, '\n');
+                if (!next || (next[1] != ' ' && next[1] != '\t'))
+                    break;
+                next++;
+            }
+            char save = 0;
+            if (next) {
+                save = next[1];
+                next[1] = '\0';
+            }
+            m = ci_contains(colon + 1, value);
+            if (next) {
+                next[1] = save;
+                p = next + 1;
+            } else {
+                p = NULL;
+            }
+        }
+    }
+    free(o);
+    return m;
+}
+
+static int fts_has(const struct search_ctx *sx, const struct imap_skey *k, uint32_t uid, int *known)
+{
+    for (size_t i = 0; i < sx->nfts; i++)
+        if (sx->fts[i].key == k) {
+            *known = 1;
+            return sx->fts[i].n && bsearch(&uid, sx->fts[i].uids, sx->fts[i].n, sizeof uid, cmp_u32) != NULL;
+        }
+    *known = 0;
+    return 0;
+}
+
+/* The full-text index covers subject, addresses and body text (decoded),
+ * which is neither what BODY nor what TEXT searches (RFC 3501 6.4.4):
+ * - BODY is the body only: a hit whose words also occur in the subject or
+ *   an address may come from there alone, so it is confirmed in the body;
+ * - TEXT is every header field and the body: a miss may still be in a
+ *   header field the index leaves out (Message-ID, Reply-To, ...), searched
+ *   in the cached header block (not fetched for this).
+ * Words found by the index are matched as Dovecot's FTS matches them: as
+ * word prefixes, ignoring case and diacritics. */
+static int fts_verdict(struct search_ctx *sx, const struct imap_skey *k, struct sitem *it, int hit)
+{
+    struct content_ctx cc = { sx->c->srv, it->id };
+    struct imap_region r;
+    if (k->op == IMAP_SK_TEXT) {
+        if (hit)
+            return 1;
+        if (it->cstate != OUTPOST_CONTENT_COMPLETE ||
+            imap_mime_locate(content_range_read, &cc, it->size, NULL, 0, IMAP_SEC_HEADER, &r) != 0)
+            return 0;
+        return scan_range(&cc, r.start, r.end, k->b);
+    }
+    if (!hit)
+        return 0;
+    int elsewhere = 0;
+    char *words = strdup(k->b);
+    if (!words)
+        return 1;
+    char *save = NULL;
+    for (char *w = strtok_r(words, " \t", &save); w && !elsewhere; w = strtok_r(NULL, " \t", &save))
+        elsewhere = ci_contains(it->subject, w) || ci_contains(it->from, w) || ci_contains(it->to, w) ||
+                    ci_contains(it->cc, w);
+    free(words);
+    if (!elsewhere)
+        return 1;
+    if (ensure_content(sx, it) != 0 ||
+        imap_mime_locate(content_range_read, &cc, it->size, NULL, 0, IMAP_SEC_TEXT, &r) != 0)
+        return 0;
+    return scan_range(&cc, r.start, it->size, k->b);
+}
+
+static int eval(struct search_ctx *sx, const struct imap_skey *k, struct sitem *it)
+{
+    struct imap_conn *c = sx->c;
+    switch (k->op) {
+    case IMAP_SK_ALL: return 1;
+    case IMAP_SK_NONE: return 0;
+    case IMAP_SK_AND:
+        for (size_t i = 0; i < k->nkids; i++)
+            if (!eval(sx, k->kids[i], it))
+                return 0;
+        return 1;
+    case IMAP_SK_OR: return eval(sx, k->kids[0], it) || eval(sx, k->kids[1], it);
+    case IMAP_SK_NOT: return !eval(sx, k->kids[0], it);
+    case IMAP_SK_SEQ: return imap_seqset_contains(&k->set, (uint32_t)(it->ix + 1), (uint32_t)c->nmsgs);
+    case IMAP_SK_UID:
+        return imap_seqset_contains(&k->set, it->uid, c->nmsgs ? c->msgs[c->nmsgs - 1].uid : 0);
+    case IMAP_SK_FLAG: return (it->flags & k->flag) != 0;
+    case IMAP_SK_NOFLAG: return (it->flags & k->flag) == 0;
+    case IMAP_SK_KEYWORD: return keyword_has(it->keywords, k->a);
+    case IMAP_SK_UNKEYWORD: return !keyword_has(it->keywords, k->a);
+    case IMAP_SK_BEFORE: return day_of(it->idate) < k->num;
+    case IMAP_SK_ON: return day_of(it->idate) == k->num;
+    case IMAP_SK_SINCE: return day_of(it->idate) >= k->num;
+    case IMAP_SK_SENTBEFORE: return day_of(it->date) < k->num;
+    case IMAP_SK_SENTON: return day_of(it->date) == k->num;
+    case IMAP_SK_SENTSINCE: return day_of(it->date) >= k->num;
+    case IMAP_SK_LARGER: return it->size > (uint64_t)k->num;
+    case IMAP_SK_SMALLER: return it->size < (uint64_t)k->num;
+    case IMAP_SK_MODSEQ: return it->modseq >= (uint64_t)k->num;
+    case IMAP_SK_HEADER:
+        if (!strcasecmp(k->a, "SUBJECT") && it->subject)
+            return ci_contains(it->subject, k->b);
+        if (!strcasecmp(k->a, "FROM") && it->from)
+            return ci_contains(it->from, k->b);
+        if (!strcasecmp(k->a, "TO") && it->to)
+            return ci_contains(it->to, k->b);
+        if (!strcasecmp(k->a, "CC") && it->cc)
+            return ci_contains(it->cc, k->b);
+        return header_match(sx, it, k->a, k->b);
+    case IMAP_SK_BODY:
+    case IMAP_SK_TEXT: {
+        int known;
+        int m = fts_has(sx, k, it->uid, &known);
+        if (known)
+            return fts_verdict(sx, k, it, m);
+        if (ensure_content(sx, it) != 0)
+            return 0;
+        struct content_ctx cc = { c->srv, it->id };
+        uint64_t start = 0;
+        if (k->op == IMAP_SK_BODY) {
+            struct imap_region r;
+            if (imap_mime_locate(content_range_read, &cc, it->size, NULL, 0, IMAP_SEC_TEXT, &r) != 0)
+                return 0;
+            start = r.start;
+        } else if (ci_contains(it->subject, k->b) || ci_contains(it->from, k->b) || ci_contains(it->to, k->b)) {
+            return 1;
+        }
+        return scan_range(&cc, start, it->size, k->b);
+    }
+    default: return 0;
+    }
+}
+
+/* Runs fts_search for every BODY/TEXT key when the storage has FTS. */
+static int collect_fts(struct search_ctx *sx, const struct imap_skey *k)
+{
+    struct imap_server *s = sx->c->srv;
+    if (k->op == IMAP_SK_BODY || k->op == IMAP_SK_TEXT) {
+        struct outpost_txn *t;
+        struct outpost_cursor *cur;
+        const void *row;
+        if (s->st->read_begin(s->h, &t).code != OUTPOST_OK)
+            return -1;
+        struct fts_hits hits = { k, NULL, 0 };
+        size_t cap = 0;
+        outpost_status st = s->sm->fts_search(t, sx->c->sel_folder, k->b, &cur);
+        if (st.code == OUTPOST_OK) {
+            while ((st = s->sm->cursor_next(cur, &row)).code == OUTPOST_OK && row) {
+                if (hits.n == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    uint32_t *nu = realloc(hits.uids, cap * sizeof *nu);
+                    if (!nu) {
+                        st.code = OUTPOST_FATAL;
+                        break;
+                    }
+                    hits.uids = nu;
+                }
+                hits.uids[hits.n++] = ((const outpost_item *)row)->uid;
+            }
+            s->sm->cursor_close(cur);
+        }
+        s->st->read_end(s->h, t);
+        if (st.code != OUTPOST_OK) {
+            /* no answer or a partial one: fall back to scanning */
+            free(hits.uids);
+            return 0;
+        }
+        if (hits.n)
+            qsort(hits.uids, hits.n, sizeof *hits.uids, cmp_u32);
+        struct fts_hits *nf = realloc(sx->fts, (sx->nfts + 1) * sizeof *nf);
+        if (!nf) {
+            free(hits.uids);
+            return -1;
+        }
+        sx->fts = nf;
+        sx->fts[sx->nfts++] = hits;
+        return 0;
+    }
+    for (size_t i = 0; i < k->nkids; i++)
+        if (collect_fts(sx, k->kids[i]) != 0)
+            return -1;
+    return 0;
+}
+
+void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct imap_tok *args)
+{
+    struct imap_server *s = c->srv;
+    size_t start = 0;
+    char err[200];
+    if (args->nkids >= 1 && imap_tok_atom_is(args->kids[0], "RETURN")) {
+        imap_printf(c, "%s BAD SEARCH RETURN (ESEARCH) is not supported\r\n", tag);
+        return;
+    }
+    if (args->nkids >= 2 && imap_tok_atom_is(args->kids[0], "CHARSET")) {
+        const char *cs = imap_tok_is_string(args->kids[1]) ? args->kids[1]->s : "";
+        if (strcasecmp(cs, "UTF-8") != 0 && strcasecmp(cs, "US-ASCII") != 0) {
+            imap_printf(c, "%s NO [BADCHARSET (US-ASCII UTF-8)] Unsupported charset\r\n", tag);
+            return;
+        }
+        start = 2;
+    }
+    struct imap_skey *root;
+    if (imap_search_parse((const struct imap_tok *const *)args->kids + start, args->nkids - start, &root, err,
+                          sizeof err) != 0) {
+        imap_printf(c, "%s BAD SEARCH: %s\r\n", tag, err);
+        return;
+    }
+    int use_modseq = imap_search_uses(root, IMAP_SK_MODSEQ);
+    if (use_modseq)
+        c->condstore = 1;
+    struct search_ctx sx = { c, NULL, 0, 0 };
+    if ((imap_search_uses(root, IMAP_SK_BODY) || imap_search_uses(root, IMAP_SK_TEXT)) &&
+        (s->st->storage_caps & OUTPOST_STORAGE_CAP_FTS) &&
+        OUTPOST_HAS_METHOD(s->sm, struct outpost_storage_methods, fts_search)) {
+        if (collect_fts(&sx, root) != 0)
+            sx.failed = 1;
+    }
+    uint32_t *hits = malloc((c->nmsgs ? c->nmsgs : 1) * sizeof *hits);
+    uint64_t maxmod = 0;
+    size_t nh = 0;
+    struct sitem *batch = calloc(IMAP_BATCH, sizeof *batch);
+    for (size_t k = 0; k < c->nmsgs && hits && batch && !sx.failed; k += IMAP_BATCH) {
+        size_t bn = c->nmsgs - k < IMAP_BATCH ? c->nmsgs - k : IMAP_BATCH;
+        struct outpost_txn *t;
+        if (s->st->read_begin(s->h, &t).code != OUTPOST_OK) {
+            sx.failed = 1;
+            break;
+        }
+        for (size_t b = 0; b < bn; b++) {
+            struct sitem *si = &batch[b];
+            memset(si, 0, sizeof *si);
+            si->ix = k + b;
+            si->id = c->msgs[k + b].id;
+            si->uid = c->msgs[k + b].uid;
+            const outpost_item *it;
+            if (s->sm->item_get(t, si->id, &it).code != OUTPOST_OK || it->folder_id != c->sel_folder) {
+                si->gone = 1;
+                continue;
+            }
+            si->flags = it->flags;
+            si->cstate = it->content_state;
+            si->modseq = it->modseq;
+            si->size = it->size;
+            si->idate = it->internal_date;
+            si->date = it->date ? it->date : it->internal_date;
+            si->keywords = dup0(it->keywords);
+            si->subject = dup0(it->subject);
+            si->from = dup0(it->from);
+            si->to = dup0(it->to);
+            si->cc = dup0(it->cc);
+        }
+        s->st->read_end(s->h, t);
+        for (size_t b = 0; b < bn; b++) {
+            struct sitem *si = &batch[b];
+            if (!si->gone && !sx.failed && eval(&sx, root, si)) {
+                hits[nh++] = uid ? si->uid : (uint32_t)(si->ix + 1);
+                if (si->modseq > maxmod)
+                    maxmod = si->modseq;
+            }
+            free(si->keywords);
+            free(si->subject);
+            free(si->from);
+            free(si->to);
+            free(si->cc);
+        }
+    }
+    for (size_t i = 0; i < sx.nfts; i++)
+        free(sx.fts[i].uids);
+    free(sx.fts);
+    free(batch);
+    imap_search_free(root);
+    if (!hits || sx.failed) {
+        free(hits);
+        imap_printf(c, "%s NO [UNAVAILABLE] SEARCH needs message bodies that are not cached while offline\r\n", tag);
+        return;
+    }
+    imap_puts(c, "* SEARCH");
+    for (size_t i = 0; i < nh; i++)
+        imap_printf(c, " %u", hits[i]);
+    if (use_modseq && nh)
+        imap_printf(c, " (MODSEQ %llu)", (unsigned long long)maxmod);
+    imap_puts(c, "\r\n");
+    free(hits);
+    imap_sync_selected(c, uid);
+    imap_printf(c, "%s OK SEARCH completed\r\n", tag);
+}

@@ -1,0 +1,2204 @@
+/* imap_session.c — one client session: the command loop (lines, literals,
+ * limits, timeouts), authentication, mailbox commands (LIST, STATUS, SELECT,
+ * CREATE, ...), IDLE, APPEND, COPY/MOVE, EXPUNGE and the report of changes
+ * made by others (EXISTS, EXPUNGE/VANISHED, FETCH FLAGS).
+ *
+ * Reads happen in short read transactions that copy what the reply needs;
+ * no transaction is open while writing to the client. Every change goes
+ * through the journaled store API.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "imap_internal.h"
+
+#define CAPS_COMMON                                                                                                \
+    "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS UNSELECT MOVE CHILDREN SPECIAL-USE LIST-EXTENDED " \
+    "LIST-STATUS CONDSTORE QRESYNC"
+
+typedef void (*cmd_fn)(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid);
+
+/* ---- small helpers ---- */
+
+static void tagged(struct imap_conn *c, const char *tag, const char *cond, const char *fmt, ...) OUTPOST_PRINTF(4, 5);
+static void tagged(struct imap_conn *c, const char *tag, const char *cond, const char *fmt, ...)
+{
+    char buf[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    for (char *p = buf; *p; p++)
+        if (*p == '\r' || *p == '\n')
+            *p = ' ';
+    imap_printf(c, "%s %s %s\r\n", tag, cond, buf);
+}
+
+const char *imap_status_text(outpost_status st)
+{
+    return st.message && *st.message ? st.message : outpost_status_class_name(st.code);
+}
+
+static const struct imap_tok *arg(const struct imap_tok *args, size_t i)
+{
+    return i < args->nkids ? args->kids[i] : NULL;
+}
+
+static const char *arg_str(const struct imap_tok *args, size_t i)
+{
+    const struct imap_tok *t = arg(args, i);
+    return imap_tok_is_string(t) ? t->s : NULL;
+}
+
+static void write_caps(struct imap_conn *c)
+{
+    imap_puts(c, CAPS_COMMON);
+    if (c->state == S_NOTAUTH) {
+        if (c->srv->ssl_ctx && !c->tls_active)
+            imap_puts(c, " STARTTLS");
+        if (!c->tls_active && !c->loopback_peer)
+            imap_puts(c, " LOGINDISABLED");
+        else
+            imap_puts(c, " AUTH=PLAIN");
+    }
+}
+
+long imap_msg_index(const struct imap_conn *c, uint32_t uid)
+{
+    size_t lo = 0, hi = c->nmsgs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->msgs[mid].uid < uid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->nmsgs && c->msgs[lo].uid == uid ? (long)lo : -1;
+}
+
+int imap_resolve_set(struct imap_conn *c, const char *set, int uid, size_t **idx, size_t *n)
+{
+    struct imap_seqset ss;
+    *idx = NULL;
+    *n = 0;
+    if (!set || imap_seqset_parse(set, &ss) != 0)
+        return -1;
+    size_t *out = malloc((c->nmsgs ? c->nmsgs : 1) * sizeof *out);
+    if (!out) {
+        imap_seqset_free(&ss);
+        return -1;
+    }
+    size_t k = 0;
+    if (uid) {
+        uint32_t star = c->nmsgs ? c->msgs[c->nmsgs - 1].uid : 0;
+        for (size_t i = 0; i < c->nmsgs; i++)
+            if (imap_seqset_contains(&ss, c->msgs[i].uid, star))
+                out[k++] = i;
+    } else {
+        /* message sequence numbers must exist (RFC 3501 9: seq-number) */
+        for (size_t r = 0; r < ss.n; r++) {
+            if ((ss.r[r].lo != IMAP_STAR && ss.r[r].lo > c->nmsgs) ||
+                (ss.r[r].hi != IMAP_STAR && ss.r[r].hi > c->nmsgs) || c->nmsgs == 0) {
+                free(out);
+                imap_seqset_free(&ss);
+                return -2;
+            }
+        }
+        for (size_t i = 0; i < c->nmsgs; i++)
+            if (imap_seqset_contains(&ss, (uint32_t)(i + 1), (uint32_t)c->nmsgs))
+                out[k++] = i;
+    }
+    imap_seqset_free(&ss);
+    *idx = out;
+    *n = k;
+    return 0;
+}
+
+static int kw_in(const char *set, const char *w, size_t n)
+{
+    for (const char *p = set; p && *p;) {
+        while (*p == ' ')
+            p++;
+        size_t l = strcspn(p, " ");
+        if (l == n && n && !strncasecmp(p, w, n))
+            return 1;
+        p += l;
+    }
+    return 0;
+}
+
+/* Adds the keywords of `kws` missing from c->kw_known; 1 if any was new. */
+static int kw_learn(struct imap_conn *c, const char *kws)
+{
+    int added = 0;
+    for (const char *p = kws; p && *p;) {
+        while (*p == ' ')
+            p++;
+        size_t l = strcspn(p, " ");
+        if (l && !kw_in(c->kw_known, p, l)) {
+            size_t have = c->kw_known ? strlen(c->kw_known) : 0;
+            char *n = realloc(c->kw_known, have + l + 2);
+            if (!n)
+                return added;
+            if (have)
+                n[have++] = ' ';
+            memcpy(n + have, p, l);
+            n[have + l] = '\0';
+            c->kw_known = n;
+            added = 1;
+        }
+        p += l;
+    }
+    return added;
+}
+
+static void write_flags_responses(struct imap_conn *c)
+{
+    const char *kw = c->kw_known && *c->kw_known ? c->kw_known : NULL;
+    imap_printf(c, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded $Junk $NotJunk%s%s)\r\n",
+                kw ? " " : "", kw ? kw : "");
+    if (c->readonly)
+        imap_puts(c, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
+    else
+        imap_printf(c, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded $Junk "
+                       "$NotJunk%s%s \\*)] Flags permitted\r\n", kw ? " " : "", kw ? kw : "");
+}
+
+void imap_announce_keywords(struct imap_conn *c, const char *keywords)
+{
+    if (c->state == S_SELECTED && keywords && *keywords && kw_learn(c, keywords))
+        write_flags_responses(c);
+}
+
+void imap_write_flags(struct imap_conn *c, uint32_t flags, const char *keywords)
+{
+    static const struct {
+        uint32_t f;
+        const char *n;
+    } names[] = {
+        { OUTPOST_FLAG_SEEN, "\\Seen" },       { OUTPOST_FLAG_ANSWERED, "\\Answered" },
+        { OUTPOST_FLAG_FLAGGED, "\\Flagged" }, { OUTPOST_FLAG_DELETED, "\\Deleted" },
+        { OUTPOST_FLAG_DRAFT, "\\Draft" },     { OUTPOST_FLAG_FORWARDED, "$Forwarded" },
+        { OUTPOST_FLAG_JUNK, "$Junk" },        { OUTPOST_FLAG_NOTJUNK, "$NotJunk" },
+    };
+    int first = 1;
+    imap_puts(c, "(");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (flags & names[i].f) {
+            if (!first)
+                imap_puts(c, " ");
+            imap_puts(c, names[i].n);
+            first = 0;
+        }
+    }
+    if (keywords && *keywords) {
+        if (!first)
+            imap_puts(c, " ");
+        imap_puts(c, keywords);
+    }
+    imap_puts(c, ")");
+}
+
+int imap_parse_flags(const struct imap_tok *t, uint32_t *flags, char **kw, char *err, size_t errlen)
+{
+    *flags = 0;
+    *kw = NULL;
+    const struct imap_tok *const *items;
+    size_t n;
+    const struct imap_tok *single[1];
+    if (!t) {
+        snprintf(err, errlen, "missing flags");
+        return -1;
+    }
+    if (t->type == IMAP_TOK_LIST) {
+        items = (const struct imap_tok *const *)t->kids;
+        n = t->nkids;
+    } else if (t->type == IMAP_TOK_ATOM) {
+        single[0] = t;
+        items = single;
+        n = 1;
+    } else {
+        snprintf(err, errlen, "flags must be atoms");
+        return -1;
+    }
+    size_t kl = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i]->type != IMAP_TOK_ATOM) {
+            snprintf(err, errlen, "flags must be atoms");
+            goto bad;
+        }
+        const char *s = items[i]->s;
+        uint32_t f = imap_flag_from_name(s);
+        if (f) {
+            *flags |= f;
+            continue;
+        }
+        if (s[0] == '\\') {
+            if (!strcasecmp(s, "\\Recent")) {
+                snprintf(err, errlen, "\\Recent cannot be stored");
+                goto bad;
+            }
+            snprintf(err, errlen, "unknown system flag %.40s", s);
+            goto bad;
+        }
+        if (!imap_keyword_valid(s)) {
+            snprintf(err, errlen, "invalid keyword %.40s", s);
+            goto bad;
+        }
+        size_t sl = strlen(s);
+        char *nk = realloc(*kw, kl + sl + 2);
+        if (!nk)
+            goto bad;
+        *kw = nk;
+        if (kl)
+            (*kw)[kl++] = ' ';
+        memcpy(*kw + kl, s, sl);
+        kl += sl;
+        (*kw)[kl] = '\0';
+    }
+    return 0;
+bad:
+    free(*kw);
+    *kw = NULL;
+    return -1;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void imap_write_uidset(struct imap_conn *c, const uint32_t *uids, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && uids[j + 1] == uids[j] + 1)
+            j++;
+        if (i)
+            imap_puts(c, ",");
+        if (j > i)
+            imap_printf(c, "%u:%u", uids[i], uids[j]);
+        else
+            imap_printf(c, "%u", uids[i]);
+        i = j + 1;
+    }
+}
+
+/* ---- mailboxes ---- */
+
+struct mbox {
+    int64_t id, parent;
+    char *path;       /* UTF-8, "/"-joined; the INBOX folder is "INBOX" */
+    uint32_t special_use, flags, kind;
+    int has_children;
+    uint32_t total, unread, uidnext, uidvalidity;
+    uint64_t hms;
+};
+
+static void mboxes_free(struct mbox *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(m[i].path);
+    free(m);
+}
+
+static const char *special_flag(uint32_t use)
+{
+    switch (use) {
+    case OUTPOST_USE_SENT: return "\\Sent";
+    case OUTPOST_USE_DRAFTS: return "\\Drafts";
+    case OUTPOST_USE_TRASH: return "\\Trash";
+    case OUTPOST_USE_JUNK: return "\\Junk";
+    case OUTPOST_USE_ARCHIVE: return "\\Archive";
+    default: return NULL;
+    }
+}
+
+/* Loads every folder (mail ones are shown); 0 or -1 with err. */
+static int mboxes_load(struct imap_conn *c, struct mbox **out, size_t *nout, char *err, size_t errlen)
+{
+    struct imap_server *s = c->srv;
+    struct outpost_txn *t;
+    struct outpost_cursor *cur;
+    *out = NULL;
+    *nout = 0;
+    outpost_status st = s->st->read_begin(s->h, &t);
+    if (st.code != OUTPOST_OK) {
+        snprintf(err, errlen, "cannot read the cache: %s", imap_status_text(st));
+        return -1;
+    }
+    st = s->sm->folder_list(t, &cur);
+    if (st.code != OUTPOST_OK) {
+        snprintf(err, errlen, "cannot list folders: %s", imap_status_text(st));
+        s->st->read_end(s->h, t);
+        return -1;
+    }
+    struct mbox *m = NULL;
+    size_t n = 0, cap = 0;
+    const void *row;
+    int rc = 0;
+    while ((st = s->sm->cursor_next(cur, &row)).code == OUTPOST_OK && row) {
+        const outpost_folder *f = row;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            struct mbox *nm = realloc(m, cap * sizeof *nm);
+            if (!nm) {
+                rc = -1;
+                break;
+            }
+            m = nm;
+        }
+        struct mbox *b = &m[n];
+        memset(b, 0, sizeof *b);
+        b->id = f->id;
+        b->parent = f->parent_id;
+        b->special_use = f->special_use;
+        b->flags = f->flags;
+        b->kind = f->kind;
+        b->total = f->total;
+        b->unread = f->unread;
+        b->uidnext = f->uidnext;
+        b->uidvalidity = f->uidvalidity;
+        b->hms = f->highest_modseq;
+        const char *name = f->name ? f->name : "";
+        const char *ppath = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (m[i].id == f->parent_id) {
+                ppath = m[i].path;
+                m[i].has_children |= f->kind == OUTPOST_ITEM_MAIL;
+                break;
+            }
+        if (f->special_use == OUTPOST_USE_INBOX)
+            name = "INBOX";
+        size_t pl = ppath ? strlen(ppath) + 1 : 0;
+        b->path = malloc(pl + strlen(name) + 1);
+        if (!b->path) {
+            rc = -1;
+            break;
+        }
+        if (ppath && f->special_use != OUTPOST_USE_INBOX)
+            sprintf(b->path, "%s/%s", ppath, name);
+        else
+            strcpy(b->path, name);
+        n++;
+    }
+    s->sm->cursor_close(cur);
+    s->st->read_end(s->h, t);
+    if (rc != 0 || st.code != OUTPOST_OK) {
+        snprintf(err, errlen, "cannot list folders: %s", rc ? "out of memory" : imap_status_text(st));
+        mboxes_free(m, n);
+        return -1;
+    }
+    /* Sent, Drafts and Trash by name when no folder carries the special use */
+    static const struct {
+        uint32_t use;
+        const char *name;
+    } wanted[] = { { OUTPOST_USE_SENT, "Sent" }, { OUTPOST_USE_DRAFTS, "Drafts" }, { OUTPOST_USE_TRASH, "Trash" } };
+    for (size_t w = 0; w < 3; w++) {
+        int have = 0;
+        for (size_t i = 0; i < n; i++)
+            have |= m[i].kind == OUTPOST_ITEM_MAIL && m[i].special_use == wanted[w].use;
+        for (size_t i = 0; i < n && !have; i++)
+            if (m[i].kind == OUTPOST_ITEM_MAIL && m[i].parent == 0 && m[i].special_use == OUTPOST_USE_NONE &&
+                !strcasecmp(m[i].path, wanted[w].name)) {
+                m[i].special_use = wanted[w].use;
+                have = 1;
+            }
+    }
+    *out = m;
+    *nout = n;
+    return 0;
+}
+
+/* Canonical UTF-8 path of a client's mailbox name (mUTF-7), or NULL. */
+static char *mbox_path_from_name(const char *name)
+{
+    char *p = imap_mutf7_decode(name);
+    if (!p)
+        return NULL;
+    size_t l = strlen(p);
+    while (l > 1 && p[l - 1] == '/')
+        p[--l] = '\0';
+    if (!strncasecmp(p, "INBOX", 5) && (p[5] == '\0' || p[5] == '/'))
+        memcpy(p, "INBOX", 5);
+    return p;
+}
+
+static struct mbox *mbox_find(struct mbox *m, size_t n, const char *path)
+{
+    for (size_t i = 0; i < n; i++)
+        if (m[i].kind == OUTPOST_ITEM_MAIL && !strcmp(m[i].path, path))
+            return &m[i];
+    return NULL;
+}
+
+/* Looks a client's mailbox name up: 0 and the folder, 1 not found, -1 error (err). */
+static int mbox_lookup(struct imap_conn *c, const char *name, struct mbox *out, char *err, size_t errlen)
+{
+    struct mbox *m;
+    size_t n;
+    char *path = mbox_path_from_name(name);
+    if (!path) {
+        snprintf(err, errlen, "invalid mailbox name (modified UTF-7 expected)");
+        return 1;
+    }
+    if (mboxes_load(c, &m, &n, err, errlen) != 0) {
+        free(path);
+        return -1;
+    }
+    struct mbox *f = mbox_find(m, n, path);
+    int rc = 1;
+    if (f) {
+        *out = *f;
+        out->path = strdup(f->path);
+        rc = out->path ? 0 : -1;
+    } else {
+        snprintf(err, errlen, "no mailbox %.200s", name);
+    }
+    free(path);
+    mboxes_free(m, n);
+    return rc;
+}
+
+/* Sent, Drafts and Trash always exist (clients such as Outlook expect them). */
+static void ensure_special_folders(struct imap_conn *c)
+{
+    struct imap_server *s = c->srv;
+    char err[256];
+    pthread_mutex_lock(&s->ensure_mu);
+    struct mbox *m;
+    size_t n;
+    if (mboxes_load(c, &m, &n, err, sizeof err) == 0) {
+        static const struct {
+            uint32_t use;
+            const char *name;
+        } wanted[] = { { OUTPOST_USE_SENT, "Sent" }, { OUTPOST_USE_DRAFTS, "Drafts" }, { OUTPOST_USE_TRASH, "Trash" } };
+        for (size_t w = 0; w < 3; w++) {
+            int have = 0;
+            for (size_t i = 0; i < n; i++)
+                have |= m[i].kind == OUTPOST_ITEM_MAIL && m[i].special_use == wanted[w].use;
+            if (have)
+                continue;
+            int64_t id;
+            outpost_status st = s->st->folder_create(s->h, 0, wanted[w].name, OUTPOST_ITEM_MAIL, &id);
+            if (st.code != OUTPOST_OK)
+                s->h->log(s->h, OUTPOST_LOG_WARNING, "cannot create the %s folder: %s", wanted[w].name,
+                          imap_status_text(st));
+        }
+        mboxes_free(m, n);
+    }
+    pthread_mutex_unlock(&s->ensure_mu);
+}
+
+/* ---- selected mailbox ---- */
+
+static int msgs_push(struct imap_conn *c, const struct imap_msg *m)
+{
+    if (c->nmsgs == c->capmsgs) {
+        size_t cap = c->capmsgs ? c->capmsgs * 2 : 256;
+        struct imap_msg *nm = realloc(c->msgs, cap * sizeof *nm);
+        if (!nm)
+            return -1;
+        c->msgs = nm;
+        c->capmsgs = cap;
+    }
+    size_t at = c->nmsgs;
+    while (at > 0 && c->msgs[at - 1].uid > m->uid)
+        at--;
+    memmove(c->msgs + at + 1, c->msgs + at, (c->nmsgs - at) * sizeof *m);
+    c->msgs[at] = *m;
+    c->nmsgs++;
+    return 0;
+}
+
+static void unselect(struct imap_conn *c)
+{
+    if (c->state == S_SELECTED && c->srv->st->folder_open_hint)
+        c->srv->st->folder_open_hint(c->srv->h, c->sel_folder, 0);
+    free(c->msgs);
+    c->msgs = NULL;
+    c->nmsgs = c->capmsgs = 0;
+    free(c->kw_known);
+    c->kw_known = NULL;
+    c->sel_folder = 0;
+    imap_set_selected_folder(c, 0);
+    if (c->state == S_SELECTED)
+        c->state = S_AUTH;
+}
+
+struct change {
+    uint32_t uid, flags;
+    int64_t id;
+    uint64_t modseq;
+    char *keywords;
+};
+
+int imap_sync_selected(struct imap_conn *c, int allow_expunge)
+{
+    if (c->state != S_SELECTED)
+        return 0;
+    struct imap_server *s = c->srv;
+    struct outpost_txn *t;
+    const outpost_folder *f;
+    outpost_status st = s->st->read_begin(s->h, &t);
+    if (st.code != OUTPOST_OK)
+        return -1;
+    st = s->sm->folder_get(t, c->sel_folder, &f);
+    if (st.code == OUTPOST_GONE) {
+        s->st->read_end(s->h, t);
+        imap_puts(c, "* BYE [UNAVAILABLE] The selected mailbox was deleted\r\n");
+        c->state = S_LOGOUT;
+        return -1;
+    }
+    if (st.code != OUTPOST_OK) {
+        s->st->read_end(s->h, t);
+        return -1;
+    }
+    uint64_t hms = f->highest_modseq;
+    uint32_t *gone = NULL;
+    size_t ngone = 0, capgone = 0;
+    struct change *ch = NULL;
+    size_t nch = 0, capch = 0;
+    struct outpost_cursor *cur;
+    const void *row;
+    if (allow_expunge && hms > c->exp_modseq && s->sm->expunged_since(t, c->sel_folder, c->exp_modseq, &cur).code == OUTPOST_OK) {
+        while (s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
+            if (ngone == capgone) {
+                capgone = capgone ? capgone * 2 : 64;
+                uint32_t *ng = realloc(gone, capgone * sizeof *ng);
+                if (!ng)
+                    break;
+                gone = ng;
+            }
+            gone[ngone++] = ((const outpost_tombstone *)row)->uid;
+        }
+        s->sm->cursor_close(cur);
+    }
+    if (hms > c->sel_modseq && s->sm->items_changed_since(t, c->sel_folder, c->sel_modseq, &cur).code == OUTPOST_OK) {
+        while (s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
+            const outpost_item *it = row;
+            if (nch == capch) {
+                capch = capch ? capch * 2 : 64;
+                struct change *nc = realloc(ch, capch * sizeof *nc);
+                if (!nc)
+                    break;
+                ch = nc;
+            }
+            ch[nch].uid = it->uid;
+            ch[nch].flags = it->flags;
+            ch[nch].id = it->id;
+            ch[nch].modseq = it->modseq;
+            ch[nch].keywords = it->keywords && *it->keywords ? strdup(it->keywords) : NULL;
+            nch++;
+        }
+        s->sm->cursor_close(cur);
+    }
+    s->st->read_end(s->h, t);
+
+    /* expunges */
+    if (ngone) {
+        uint32_t *vanished = c->qresync ? malloc(ngone * sizeof *vanished) : NULL;
+        size_t nv = 0;
+        for (size_t i = 0; i < ngone; i++) {
+            long ix = imap_msg_index(c, gone[i]);
+            if (ix < 0)
+                continue;
+            if (c->qresync && vanished)
+                vanished[nv++] = gone[i];
+            else
+                imap_printf(c, "* %ld EXPUNGE\r\n", ix + 1);
+            memmove(c->msgs + ix, c->msgs + ix + 1, (c->nmsgs - (size_t)ix - 1) * sizeof *c->msgs);
+            c->nmsgs--;
+        }
+        if (nv) {
+            qsort(vanished, nv, sizeof *vanished, cmp_u32);
+            imap_puts(c, "* VANISHED ");
+            imap_write_uidset(c, vanished, nv);
+            imap_puts(c, "\r\n");
+        }
+        free(vanished);
+    }
+    if (allow_expunge)
+        c->exp_modseq = hms;
+
+    /* flag changes and new messages */
+    size_t before = c->nmsgs;
+    uint32_t maxuid = c->nmsgs ? c->msgs[c->nmsgs - 1].uid : 0;
+    for (size_t i = 0; i < nch; i++) {
+        long ix = imap_msg_index(c, ch[i].uid);
+        if (ix >= 0) {
+            struct imap_msg *m = &c->msgs[ix];
+            if (ch[i].modseq > m->modseq) {
+                m->modseq = ch[i].modseq;
+                m->flags = ch[i].flags;
+                imap_announce_keywords(c, ch[i].keywords);
+                imap_printf(c, "* %ld FETCH (UID %u FLAGS ", ix + 1, m->uid);
+                imap_write_flags(c, ch[i].flags, ch[i].keywords);
+                if (c->condstore)
+                    imap_printf(c, " MODSEQ (%llu)", (unsigned long long)ch[i].modseq);
+                imap_puts(c, ")\r\n");
+            }
+        } else if (ch[i].uid > maxuid || allow_expunge) {
+            /* new (an unknown lower UID can only appear at a point where
+             * sequence numbers may change) */
+            struct imap_msg m = { ch[i].uid, ch[i].flags, ch[i].id, ch[i].modseq };
+            msgs_push(c, &m);
+        }
+        free(ch[i].keywords);
+    }
+    free(ch);
+    free(gone);
+    if (c->nmsgs != before) /* EXPUNGE and VANISHED already told the client the count */
+        imap_printf(c, "* %zu EXISTS\r\n", c->nmsgs);
+    c->sel_modseq = hms;
+    return 0;
+}
+
+/* ---- commands: any state ---- */
+
+static void cmd_capability(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)args;
+    (void)uid;
+    imap_puts(c, "* CAPABILITY ");
+    write_caps(c);
+    imap_puts(c, "\r\n");
+    tagged(c, tag, "OK", "CAPABILITY completed");
+}
+
+static void cmd_noop(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)args;
+    (void)uid;
+    imap_sync_selected(c, 1);
+    tagged(c, tag, "OK", "%s completed", "NOOP");
+}
+
+static void cmd_check(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)args;
+    (void)uid;
+    imap_sync_selected(c, 1);
+    tagged(c, tag, "OK", "CHECK completed");
+}
+
+static void cmd_logout(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)args;
+    (void)uid;
+    imap_puts(c, "* BYE Outpost IMAP logging out\r\n");
+    tagged(c, tag, "OK", "LOGOUT completed");
+    unselect(c);
+    c->state = S_LOGOUT;
+}
+
+static void cmd_id(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)uid;
+    const struct imap_tok *a = arg(args, 0);
+    if (!a || !(imap_tok_atom_is(a, "NIL") || a->type == IMAP_TOK_LIST)) {
+        tagged(c, tag, "BAD", "ID expects a parameter list or NIL");
+        return;
+    }
+    imap_puts(c, "* ID (\"name\" \"Outpost\" \"vendor\" \"Outpost\" \"version\" \"0.1.0\")\r\n");
+    tagged(c, tag, "OK", "ID completed");
+}
+
+/* ---- not authenticated ---- */
+
+static int secure_enough(struct imap_conn *c)
+{
+    return c->tls_active || c->loopback_peer;
+}
+
+static int check_login(struct imap_conn *c, const char *user, const char *pass)
+{
+    struct imap_server *s = c->srv;
+    size_t a = strlen(pass), b = strlen(s->password);
+    unsigned diff = (unsigned)(a ^ b);
+    for (size_t i = 0; i < a; i++)
+        diff |= (unsigned char)pass[i] ^ (unsigned char)s->password[b ? i % b : 0];
+    return diff == 0 && strcmp(user, s->user) == 0;
+}
+
+static void login_done(struct imap_conn *c, const char *tag, int ok, const char *user)
+{
+    struct imap_server *s = c->srv;
+    if (!ok) {
+        c->auth_failures++;
+        s->h->log(s->h, OUTPOST_LOG_NOTICE, "failed login from %s (user '%.64s')", c->peer, user);
+        int delay = s->auth_delay_ms;
+        if (delay > 0) {
+            imap_cfg_unlock(s); /* a reload need not wait for it */
+            usleep((useconds_t)delay * 1000);
+            imap_cfg_rdlock(s);
+        }
+        tagged(c, tag, "NO", "[AUTHENTICATIONFAILED] Invalid credentials");
+        if (c->auth_failures >= 3) {
+            imap_puts(c, "* BYE Too many failed logins\r\n");
+            c->state = S_LOGOUT;
+        }
+        return;
+    }
+    c->state = S_AUTH;
+    ensure_special_folders(c);
+    s->h->log(s->h, OUTPOST_LOG_INFO, "login from %s", c->peer);
+    imap_puts(c, tag);
+    imap_puts(c, " OK [CAPABILITY ");
+    write_caps(c);
+    imap_puts(c, "] Logged in\r\n");
+}
+
+static void cmd_login(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)uid;
+    const char *user = arg_str(args, 0), *pass = arg_str(args, 1);
+    if (!user || !pass || args->nkids != 2) {
+        tagged(c, tag, "BAD", "LOGIN expects a user name and a password");
+        return;
+    }
+    if (!secure_enough(c)) {
+        tagged(c, tag, "NO", "[PRIVACYREQUIRED] Use STARTTLS first");
+        return;
+    }
+    login_done(c, tag, check_login(c, user, pass), user);
+}
+
+static int b64_decode(const char *in, unsigned char *out, size_t cap, size_t *outlen)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t o = 0;
+    for (const char *p = in; *p; p++) {
+        if (*p == '=')
+            break;
+        const char *q = strchr(tbl, *p);
+        if (!q || !*p)
+            return -1;
+        acc = (acc << 6) | (uint32_t)(q - tbl);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o >= cap)
+                return -1;
+            out[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    *outlen = o;
+    return 0;
+}
+
+static void cmd_authenticate(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)uid;
+    const char *mech = arg_str(args, 0);
+    if (!mech) {
+        tagged(c, tag, "BAD", "AUTHENTICATE expects a mechanism");
+        return;
+    }
+    if (strcasecmp(mech, "PLAIN") != 0) {
+        tagged(c, tag, "NO", "Unsupported authentication mechanism (PLAIN only)");
+        return;
+    }
+    if (!secure_enough(c)) {
+        tagged(c, tag, "NO", "[PRIVACYREQUIRED] Use STARTTLS first");
+        return;
+    }
+    char *resp = NULL;
+    const char *ir = arg_str(args, 1);
+    if (ir) {
+        resp = strdup(ir);
+    } else {
+        imap_puts(c, "+ \r\n");
+        imap_flush(c);
+        size_t len;
+        if (imap_read_line(c, &resp, &len, c->srv->login_timeout_s * 1000, 0) != 1) {
+            c->state = S_LOGOUT;
+            return;
+        }
+    }
+    if (!resp)
+        return;
+    if (!strcmp(resp, "*")) {
+        free(resp);
+        tagged(c, tag, "BAD", "Authentication cancelled");
+        return;
+    }
+    unsigned char buf[1024];
+    size_t n = 0;
+    int ok = !strcmp(resp, "=") || b64_decode(resp, buf, sizeof buf - 1, &n) == 0;
+    free(resp);
+    if (!ok) {
+        tagged(c, tag, "BAD", "Invalid base64 in the PLAIN response");
+        return;
+    }
+    buf[n] = '\0';
+    /* authzid NUL authcid NUL passwd */
+    const unsigned char *z1 = memchr(buf, 0, n);
+    const unsigned char *z2 = z1 ? memchr(z1 + 1, 0, n - (size_t)(z1 + 1 - buf)) : NULL;
+    if (!z1 || !z2) {
+        tagged(c, tag, "BAD", "Malformed PLAIN response");
+        return;
+    }
+    const char *authz = (const char *)buf, *user = (const char *)z1 + 1, *pass = (const char *)z2 + 1;
+    int good = check_login(c, user, pass) && (!*authz || !strcmp(authz, user));
+    login_done(c, tag, good, user);
+}
+
+static void cmd_starttls(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)args;
+    (void)uid;
+    if (!c->srv->ssl_ctx) {
+        tagged(c, tag, "NO", "TLS is not configured (set tls_cert and tls_key in [imap])");
+        return;
+    }
+    if (c->tls_active) {
+        tagged(c, tag, "BAD", "TLS is already active");
+        return;
+    }
+    if (c->rlen > c->rpos) {
+        /* a client must not pipeline after STARTTLS (command injection) */
+        tagged(c, tag, "BAD", "Data after STARTTLS");
+        c->state = S_LOGOUT;
+        return;
+    }
+    tagged(c, tag, "OK", "Begin TLS negotiation now");
+    if (imap_flush(c) != 0 || imap_start_tls(c) != 0)
+        c->state = S_LOGOUT;
+}
+
+/* ---- authenticated ---- */
+
+static void cmd_enable(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)uid;
+    if (args->nkids == 0) {
+        tagged(c, tag, "BAD", "ENABLE expects capability names");
+        return;
+    }
+    char enabled[128] = "";
+    for (size_t i = 0; i < args->nkids; i++) {
+        const struct imap_tok *t = args->kids[i];
+        if (t->type != IMAP_TOK_ATOM) {
+            tagged(c, tag, "BAD", "ENABLE expects atoms");
+            return;
+        }
+        if (!strcasecmp(t->s, "CONDSTORE") && !strstr(enabled, " CONDSTORE")) {
+            if (!c->condstore)
+                strcat(enabled, " CONDSTORE");
+            c->condstore = 1;
+        } else if (!strcasecmp(t->s, "QRESYNC") && !c->qresync) {
+            c->qresync = 1;
+            c->condstore = 1;
+            strcat(enabled, " QRESYNC");
+        }
+    }
+    imap_printf(c, "* ENABLED%s\r\n", enabled);
+    tagged(c, tag, "OK", "ENABLE completed");
+}
+
+static void cmd_namespace(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)args;
+    (void)uid;
+    imap_puts(c, "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+    tagged(c, tag, "OK", "NAMESPACE completed");
+}
+
+static void write_mbox_name(struct imap_conn *c, const char *path)
+{
+    char *m = imap_mutf7_encode(path);
+    imap_astring(c, m ? m : path);
+    free(m);
+}
+
+enum {
+    ST_MESSAGES = 1,
+    ST_RECENT = 2,
+    ST_UIDNEXT = 4,
+    ST_UIDVALIDITY = 8,
+    ST_UNSEEN = 16,
+    ST_HIGHESTMODSEQ = 32
+};
+
+static int parse_status_items(const struct imap_tok *t, unsigned *items)
+{
+    *items = 0;
+    if (!t || t->type != IMAP_TOK_LIST || t->nkids == 0)
+        return -1;
+    for (size_t i = 0; i < t->nkids; i++) {
+        const struct imap_tok *k = t->kids[i];
+        if (k->type != IMAP_TOK_ATOM)
+            return -1;
+        if (!strcasecmp(k->s, "MESSAGES"))
+            *items |= ST_MESSAGES;
+        else if (!strcasecmp(k->s, "RECENT"))
+            *items |= ST_RECENT;
+        else if (!strcasecmp(k->s, "UIDNEXT"))
+            *items |= ST_UIDNEXT;
+        else if (!strcasecmp(k->s, "UIDVALIDITY"))
+            *items |= ST_UIDVALIDITY;
+        else if (!strcasecmp(k->s, "UNSEEN"))
+            *items |= ST_UNSEEN;
+        else if (!strcasecmp(k->s, "HIGHESTMODSEQ"))
+            *items |= ST_HIGHESTMODSEQ;
+        else
+            return -1;
+    }
+    return 0;
+}
+
+static void write_status(struct imap_conn *c, const struct mbox *m, unsigned items)
+{
+    imap_puts(c, "* STATUS ");
+    write_mbox_name(c, m->path);
+    imap_puts(c, " (");
+    const char *sp = "";
+    if (items & ST_MESSAGES) {
+        imap_printf(c, "%sMESSAGES %u", sp, m->total);
+        sp = " ";
+    }
+    if (items & ST_RECENT) {
+        imap_printf(c, "%sRECENT 0", sp);
+        sp = " ";
+    }
+    if (items & ST_UIDNEXT) {
+        imap_printf(c, "%sUIDNEXT %u", sp, m->uidnext ? m->uidnext : 1);
+        sp = " ";
+    }
+    if (items & ST_UIDVALIDITY) {
+        imap_printf(c, "%sUIDVALIDITY %u", sp, m->uidvalidity);
+        sp = " ";
+    }
+    if (items & ST_UNSEEN) {
+        imap_printf(c, "%sUNSEEN %u", sp, m->unread);
+        sp = " ";
+    }
+    if (items & ST_HIGHESTMODSEQ)
+        imap_printf(c, "%sHIGHESTMODSEQ %llu", sp, (unsigned long long)m->hms);
+    imap_puts(c, ")\r\n");
+}
+
+static void cmd_status(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)uid;
+    const char *name = arg_str(args, 0);
+    unsigned items;
+    if (!name || args->nkids != 2 || parse_status_items(arg(args, 1), &items) != 0) {
+        tagged(c, tag, "BAD", "STATUS expects a mailbox and a list of MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN "
+                              "HIGHESTMODSEQ");
+        return;
+    }
+    struct mbox m;
+    char err[300];
+    int r = mbox_lookup(c, name, &m, err, sizeof err);
+    if (r != 0) {
+        tagged(c, tag, "NO", "%s%s", r > 0 ? "[NONEXISTENT] " : "[SERVERBUG] ", err);
+        return;
+    }
+    if (items & ST_HIGHESTMODSEQ)
+        c->condstore = 1;
+    write_status(c, &m, items);
+    free(m.path);
+    imap_sync_selected(c, 1);
+    tagged(c, tag, "OK", "STATUS completed");
+}
+
+/* LIST pattern match with '*' and '%' (RFC 3501 6.3.8), on mUTF-7 names. */
+static int list_match(const char *pat, const char *name)
+{
+    while (*pat) {
+        if (*pat == '*' || *pat == '%') {
+            int star = *pat == '*';
+            pat++;
+            for (const char *n = name;; n++) {
+                if (list_match(pat, n))
+                    return 1;
+                if (!*n || (!star && *n == '/'))
+                    return 0;
+            }
+        }
+        if (*pat != *name)
+            return 0;
+        pat++;
+        name++;
+    }
+    return *name == '\0';
+}
+
+static int list_match_mbox(const char *pat, const char *name)
+{
+    /* INBOX is case-insensitive */
+    if (!strncasecmp(pat, "INBOX", 5) && (pat[5] == '\0' || pat[5] == '/' || pat[5] == '*' || pat[5] == '%') &&
+        !strncmp(name, "INBOX", 5)) {
+        return list_match(pat + 5, name + 5);
+    }
+    return list_match(pat, name);
+}
+
+enum { SEL_SUBSCRIBED = 1, SEL_RECURSIVEMATCH = 2, SEL_SPECIALUSE = 4, SEL_REMOTE = 8 };
+enum { RET_SUBSCRIBED = 1, RET_CHILDREN = 2, RET_SPECIALUSE = 4, RET_STATUS = 8 };
+
+static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok *args, int lsub)
+{
+    size_t i = 0;
+    unsigned sel = 0, ret = 0, status_items = 0;
+    int extended = 0;
+    const struct imap_tok *t = arg(args, 0);
+    if (!lsub && t && t->type == IMAP_TOK_LIST) {
+        extended = 1;
+        for (size_t k = 0; k < t->nkids; k++) {
+            const struct imap_tok *o = t->kids[k];
+            if (imap_tok_atom_is(o, "SUBSCRIBED"))
+                sel |= SEL_SUBSCRIBED;
+            else if (imap_tok_atom_is(o, "RECURSIVEMATCH"))
+                sel |= SEL_RECURSIVEMATCH;
+            else if (imap_tok_atom_is(o, "SPECIAL-USE"))
+                sel |= SEL_SPECIALUSE;
+            else if (imap_tok_atom_is(o, "REMOTE"))
+                sel |= SEL_REMOTE;
+            else {
+                tagged(c, tag, "BAD", "unknown LIST selection option");
+                return;
+            }
+        }
+        if ((sel & SEL_RECURSIVEMATCH) && !(sel & (SEL_SUBSCRIBED | SEL_SPECIALUSE))) {
+            tagged(c, tag, "BAD", "RECURSIVEMATCH needs another selection option");
+            return;
+        }
+        i = 1;
+    }
+    const char *ref = arg_str(args, i);
+    const struct imap_tok *pt = arg(args, i + 1);
+    if (!ref || !pt) {
+        tagged(c, tag, "BAD", "%s expects a reference and a mailbox pattern", lsub ? "LSUB" : "LIST");
+        return;
+    }
+    const struct imap_tok *const *pats;
+    size_t npats;
+    if (pt->type == IMAP_TOK_LIST && !lsub) {
+        extended = 1;
+        pats = (const struct imap_tok *const *)pt->kids;
+        npats = pt->nkids;
+        for (size_t k = 0; k < npats; k++)
+            if (!imap_tok_is_string(pats[k])) {
+                tagged(c, tag, "BAD", "invalid mailbox pattern");
+                return;
+            }
+    } else if (imap_tok_is_string(pt)) {
+        pats = (const struct imap_tok *const *)&args->kids[i + 1];
+        npats = 1;
+    } else {
+        tagged(c, tag, "BAD", "invalid mailbox pattern");
+        return;
+    }
+    size_t next = i + 2;
+    if (next < args->nkids) {
+        if (lsub || !imap_tok_atom_is(arg(args, next), "RETURN") || !arg(args, next + 1) ||
+            arg(args, next + 1)->type != IMAP_TOK_LIST || next + 2 != args->nkids) {
+            tagged(c, tag, "BAD", "unexpected arguments after the LIST pattern");
+            return;
+        }
+        const struct imap_tok *r = arg(args, next + 1);
+        for (size_t k = 0; k < r->nkids; k++) {
+            const struct imap_tok *o = r->kids[k];
+            if (imap_tok_atom_is(o, "SUBSCRIBED"))
+                ret |= RET_SUBSCRIBED;
+            else if (imap_tok_atom_is(o, "CHILDREN"))
+                ret |= RET_CHILDREN;
+            else if (imap_tok_atom_is(o, "SPECIAL-USE"))
+                ret |= RET_SPECIALUSE;
+            else if (imap_tok_atom_is(o, "STATUS") && k + 1 < r->nkids &&
+                     parse_status_items(r->kids[k + 1], &status_items) == 0) {
+                ret |= RET_STATUS;
+                k++;
+            } else {
+                tagged(c, tag, "BAD", "unknown LIST return option");
+                return;
+            }
+        }
+    }
+    (void)extended;
+    if (npats == 1 && pats[0]->len == 0 && !(sel & SEL_SUBSCRIBED)) {
+        /* hierarchy delimiter request */
+        imap_printf(c, "* %s (\\Noselect) \"/\" \"\"\r\n", lsub ? "LSUB" : "LIST");
+        tagged(c, tag, "OK", "%s completed", lsub ? "LSUB" : "LIST");
+        return;
+    }
+    struct mbox *m;
+    size_t n;
+    char err[300];
+    if (mboxes_load(c, &m, &n, err, sizeof err) != 0) {
+        tagged(c, tag, "NO", "[SERVERBUG] %s", err);
+        return;
+    }
+    for (size_t k = 0; k < n; k++) {
+        struct mbox *b = &m[k];
+        if (b->kind != OUTPOST_ITEM_MAIL)
+            continue;
+        char *ename = imap_mutf7_encode(b->path);
+        if (!ename)
+            continue;
+        int match = 0;
+        for (size_t p = 0; p < npats && !match; p++) {
+            char full[1024];
+            const char *pat = pats[p]->s;
+            if (*ref && pat[0] != '/')
+                snprintf(full, sizeof full, "%s%s%s", ref,
+                         ref[strlen(ref) - 1] == '/' ? "" : "", pat);
+            else
+                snprintf(full, sizeof full, "%s", pat);
+            match = list_match_mbox(full, ename);
+        }
+        int subscribed = (b->flags & OUTPOST_FOLDER_SUBSCRIBED) != 0;
+        const char *su = special_flag(b->special_use);
+        int child_subscribed = 0;
+        if (sel & SEL_RECURSIVEMATCH) {
+            for (size_t q = 0; q < n; q++) {
+                size_t pl = strlen(b->path);
+                if (m[q].kind == OUTPOST_ITEM_MAIL && !strncmp(m[q].path, b->path, pl) && m[q].path[pl] == '/' &&
+                    (((sel & SEL_SUBSCRIBED) && (m[q].flags & OUTPOST_FOLDER_SUBSCRIBED)) ||
+                     ((sel & SEL_SPECIALUSE) && special_flag(m[q].special_use))))
+                    child_subscribed = 1;
+            }
+        }
+        int selected = 1;
+        if ((sel & SEL_SUBSCRIBED) && !subscribed)
+            selected = 0;
+        if ((sel & SEL_SPECIALUSE) && !su)
+            selected = 0;
+        if (lsub && !subscribed)
+            selected = 0;
+        if (!match || (!selected && !child_subscribed)) {
+            free(ename);
+            continue;
+        }
+        imap_printf(c, "* %s (", lsub ? "LSUB" : "LIST");
+        const char *sp = "";
+        if (b->flags & OUTPOST_FOLDER_NOSELECT) {
+            imap_puts(c, "\\Noselect");
+            sp = " ";
+        }
+        if (!lsub) {
+            imap_printf(c, "%s%s", sp, b->has_children ? "\\HasChildren" : "\\HasNoChildren");
+            sp = " ";
+        }
+        if (subscribed && !lsub && ((ret & RET_SUBSCRIBED) || (sel & SEL_SUBSCRIBED))) {
+            imap_printf(c, "%s\\Subscribed", sp);
+            sp = " ";
+        }
+        if (su && !lsub) {
+            imap_printf(c, "%s%s", sp, su);
+            sp = " ";
+        }
+        imap_puts(c, ") \"/\" ");
+        imap_astring(c, ename);
+        if (child_subscribed && !selected)
+            imap_puts(c, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+        imap_puts(c, "\r\n");
+        if ((ret & RET_STATUS) && selected && !(b->flags & OUTPOST_FOLDER_NOSELECT))
+            write_status(c, b, status_items);
+        free(ename);
+    }
+    mboxes_free(m, n);
+    imap_sync_selected(c, 1);
+    tagged(c, tag, "OK", "%s completed", lsub ? "LSUB" : "LIST");
+}
+
+static void cmd_list(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)uid;
+    do_list(c, tag, args, 0);
+}
+
+static void cmd_lsub(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)uid;
+    do_list(c, tag, args, 1);
+}
+
+static void write_fetch_change(struct imap_conn *c, long seq, const outpost_item *it)
+{
+    imap_announce_keywords(c, it->keywords);
+    imap_printf(c, "* %ld FETCH (UID %u FLAGS ", seq, it->uid);
+    imap_write_flags(c, it->flags, it->keywords);
+    imap_printf(c, " MODSEQ (%llu))\r\n", (unsigned long long)it->modseq);
+}
+
+static void do_select(struct imap_conn *c, const char *tag, const struct imap_tok *args, int readonly)
+{
+    struct imap_server *s = c->srv;
+    const char *cmd = readonly ? "EXAMINE" : "SELECT";
+    const char *name = arg_str(args, 0);
+    if (!name) {
+        tagged(c, tag, "BAD", "%s expects a mailbox name", cmd);
+        return;
+    }
+    /* select parameters: (CONDSTORE) or (QRESYNC (uidvalidity modseq [known-uids [seq-match]])) */
+    int want_condstore = 0, want_qresync = 0;
+    uint32_t q_uidvalidity = 0;
+    uint64_t q_modseq = 0;
+    const char *q_known = NULL;
+    const struct imap_tok *params = arg(args, 1);
+    if (params) {
+        if (params->type != IMAP_TOK_LIST || args->nkids > 2) {
+            tagged(c, tag, "BAD", "%s: invalid parameters", cmd);
+            return;
+        }
+        for (size_t k = 0; k < params->nkids; k++) {
+            const struct imap_tok *p = params->kids[k];
+            if (imap_tok_atom_is(p, "CONDSTORE")) {
+                want_condstore = 1;
+            } else if (imap_tok_atom_is(p, "QRESYNC") && k + 1 < params->nkids &&
+                       params->kids[k + 1]->type == IMAP_TOK_LIST) {
+                const struct imap_tok *q = params->kids[++k];
+                if (!c->qresync) {
+                    tagged(c, tag, "BAD", "QRESYNC is not enabled (send ENABLE QRESYNC first)");
+                    return;
+                }
+                if (q->nkids < 2 || q->kids[0]->type != IMAP_TOK_ATOM || q->kids[1]->type != IMAP_TOK_ATOM ||
+                    !isdigit((unsigned char)q->kids[0]->s[0]) || !isdigit((unsigned char)q->kids[1]->s[0])) {
+                    tagged(c, tag, "BAD", "QRESYNC expects (uidvalidity modseq [known-uids])");
+                    return;
+                }
+                q_uidvalidity = (uint32_t)strtoul(q->kids[0]->s, NULL, 10);
+                q_modseq = strtoull(q->kids[1]->s, NULL, 10);
+                if (q->nkids >= 3 && q->kids[2]->type == IMAP_TOK_ATOM)
+                    q_known = q->kids[2]->s;
+                want_qresync = 1;
+            } else {
+                tagged(c, tag, "BAD", "%s: unknown parameter", cmd);
+                return;
+            }
+        }
+    }
+    struct imap_seqset known = { 0 };
+    if (q_known && imap_seqset_parse(q_known, &known) != 0) {
+        tagged(c, tag, "BAD", "QRESYNC: invalid known-uids");
+        return;
+    }
+    if (c->state == S_SELECTED) {
+        unselect(c);
+        if (c->qresync)
+            imap_puts(c, "* OK [CLOSED] Previous mailbox closed\r\n");
+    }
+    struct mbox mb;
+    char err[300];
+    int r = mbox_lookup(c, name, &mb, err, sizeof err);
+    if (r != 0) {
+        imap_seqset_free(&known);
+        tagged(c, tag, "NO", "%s%s", r > 0 ? "[NONEXISTENT] " : "[SERVERBUG] ", err);
+        return;
+    }
+    free(mb.path);
+    if (mb.flags & OUTPOST_FOLDER_NOSELECT) {
+        imap_seqset_free(&known);
+        tagged(c, tag, "NO", "[CANNOT] %s is not selectable", name);
+        return;
+    }
+    if (want_condstore)
+        c->condstore = 1;
+    /* load UIDs, flags and the counters in one read transaction */
+    struct outpost_txn *t;
+    const outpost_folder *f;
+    outpost_status st = s->st->read_begin(s->h, &t);
+    if (st.code == OUTPOST_OK)
+        st = s->sm->folder_get(t, mb.id, &f);
+    if (st.code != OUTPOST_OK) {
+        if (t)
+            s->st->read_end(s->h, t);
+        imap_seqset_free(&known);
+        tagged(c, tag, "NO", "[SERVERBUG] cannot read the mailbox: %s", imap_status_text(st));
+        return;
+    }
+    c->uidvalidity = f->uidvalidity;
+    uint32_t uidnext = f->uidnext ? f->uidnext : 1;
+    uint64_t hms = f->highest_modseq;
+    c->special_use = mb.special_use;
+    struct outpost_cursor *cur;
+    const void *row;
+    size_t first_unseen = 0;
+    int ok = s->sm->items_by_uid(t, mb.id, 1, 0, &cur).code == OUTPOST_OK;
+    c->state = S_SELECTED;
+    c->sel_folder = mb.id;
+    if (ok) {
+        while (s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
+            const outpost_item *it = row;
+            struct imap_msg m = { it->uid, it->flags, it->id, it->modseq };
+            if (msgs_push(c, &m) != 0) {
+                ok = 0;
+                break;
+            }
+            if (!first_unseen && !(it->flags & OUTPOST_FLAG_SEEN))
+                first_unseen = c->nmsgs;
+            kw_learn(c, it->keywords);
+        }
+        s->sm->cursor_close(cur);
+    }
+    s->st->read_end(s->h, t);
+    if (!ok) {
+        unselect(c);
+        imap_seqset_free(&known);
+        tagged(c, tag, "NO", "[SERVERBUG] cannot list the mailbox");
+        return;
+    }
+    c->readonly = readonly;
+    c->sel_modseq = c->exp_modseq = hms;
+    imap_set_selected_folder(c, mb.id);
+    if (s->st->folder_open_hint)
+        s->st->folder_open_hint(s->h, mb.id, 1);
+    write_flags_responses(c);
+    imap_printf(c, "* %zu EXISTS\r\n* 0 RECENT\r\n", c->nmsgs);
+    if (first_unseen)
+        imap_printf(c, "* OK [UNSEEN %zu] First unseen\r\n", first_unseen);
+    imap_printf(c, "* OK [UIDVALIDITY %u] UIDs valid\r\n", c->uidvalidity);
+    imap_printf(c, "* OK [UIDNEXT %u] Predicted next UID\r\n", uidnext);
+    imap_printf(c, "* OK [HIGHESTMODSEQ %llu] Highest\r\n", (unsigned long long)hms);
+    if (want_qresync && q_uidvalidity == c->uidvalidity && q_modseq < hms) {
+        /* VANISHED (EARLIER) for expunges since q_modseq, then changed flags */
+        uint32_t *v = NULL;
+        size_t nv = 0, cv = 0;
+        if (s->st->read_begin(s->h, &t).code == OUTPOST_OK) {
+            if (s->sm->expunged_since(t, mb.id, q_modseq, &cur).code == OUTPOST_OK) {
+                while (s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
+                    uint32_t u = ((const outpost_tombstone *)row)->uid;
+                    if (q_known && !imap_seqset_contains(&known, u, UINT32_MAX - 1))
+                        continue;
+                    if (nv == cv) {
+                        cv = cv ? cv * 2 : 64;
+                        uint32_t *nvp = realloc(v, cv * sizeof *nvp);
+                        if (!nvp)
+                            break;
+                        v = nvp;
+                    }
+                    v[nv++] = u;
+                }
+                s->sm->cursor_close(cur);
+            }
+            s->st->read_end(s->h, t);
+        }
+        if (nv) {
+            qsort(v, nv, sizeof *v, cmp_u32);
+            imap_puts(c, "* VANISHED (EARLIER) ");
+            imap_write_uidset(c, v, nv);
+            imap_puts(c, "\r\n");
+        }
+        free(v);
+        /* changed messages, in batches so no transaction spans a socket write */
+        uint64_t from = q_modseq;
+        for (;;) {
+            if (s->st->read_begin(s->h, &t).code != OUTPOST_OK)
+                break;
+            size_t sent = 0;
+            if (s->sm->items_changed_since(t, mb.id, from, &cur).code == OUTPOST_OK) {
+                /* rows come by UID; collect a bounded batch */
+                while (sent < 100000 && s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
+                    const outpost_item *it = row;
+                    long ix = imap_msg_index(c, it->uid);
+                    if (ix >= 0 && it->modseq <= hms)
+                        write_fetch_change(c, ix + 1, it);
+                    sent++;
+                }
+                s->sm->cursor_close(cur);
+            }
+            s->st->read_end(s->h, t);
+            break;
+        }
+    }
+    imap_seqset_free(&known);
+    tagged(c, tag, "OK", "[%s] %s completed", readonly ? "READ-ONLY" : "READ-WRITE", cmd);
+}
+
+static void cmd_select(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)uid;
+    do_select(c, tag, args, 0);
+}
+
+static void cmd_examine(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)uid;
+    do_select(c, tag, args, 1);
+}
+
+static int64_t path_parent(struct mbox *m, size_t n, const char *path, const char **leaf, int *missing)
+{
+    const char *slash = strrchr(path, '/');
+    *missing = 0;
+    if (!slash) {
+        *leaf = path;
+        return 0;
+    }
+    *leaf = slash + 1;
+    char *pp = strndup(path, (size_t)(slash - path));
+    if (!pp)
+        return -1;
+    struct mbox *p = mbox_find(m, n, pp);
+    free(pp);
+    if (!p) {
+        *missing = 1;
+        return -1;
+    }
+    return p->id;
+}
+
+static void cmd_create(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)uid;
+    struct imap_server *s = c->srv;
+    const char *name = arg_str(args, 0);
+    if (!name || !*name) {
+        tagged(c, tag, "BAD", "CREATE expects a mailbox name");
+        return;
+    }
+    char *path = mbox_path_from_name(name);
+    if (!path) {
+        tagged(c, tag, "NO", "[CANNOT] invalid mailbox name (modified UTF-7 expected)");
+        return;
+    }
+    if (!strcmp(path, "INBOX")) {
+        free(path);
+        tagged(c, tag, "NO", "[ALREADYEXISTS] INBOX always exists");
+        return;
+    }
+    if (strstr(path, "//") || path[0] == '/') {
+        free(path);
+        tagged(c, tag, "NO", "[CANNOT] empty hierarchy level in the name");
+        return;
+    }
+    /* create missing parents level by level (RFC 3501 6.3.3) */
+    char err[300];
+    outpost_status st = outpost_ok();
+    for (char *p = path;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char save = *p;
+        *p = '\0';
+        struct mbox *m;
+        size_t n;
+        if (mboxes_load(c, &m, &n, err, sizeof err) != 0) {
+            free(path);
+            tagged(c, tag, "NO", "[SERVERBUG] %s", err);
+            return;
+        }
+        if (mbox_find(m, n, path)) {
+            mboxes_free(m, n);
+            *p = save;
+            if (!save) {
+                free(path);
+                tagged(c, tag, "NO", "[ALREADYEXISTS] Mailbox exists");
+                return;
+            }
+            continue;
+        }
+        const char *leaf;
+        int missing;
+        int64_t parent = path_parent(m, n, path, &leaf, &missing);
+        mboxes_free(m, n);
+        int64_t id;
+        if (missing || parent < 0) {
+            st.code = OUTPOST_GONE;
+            st.message = "parent missing";
+        } else {
+            st = s->st->folder_create(s->h, parent, leaf, OUTPOST_ITEM_MAIL, &id);
+        }
+        *p = save;
+        if (st.code != OUTPOST_OK || !save)
+            break;
+    }
+    free(path);
+    if (st.code != OUTPOST_OK) {
+        tagged(c, tag, "NO", "[CANNOT] %s", imap_status_text(st));
+        return;
+    }
+    imap_sync_selected(c, 1);
+    tagged(c, tag, "OK", "CREATE completed");
+}
+
+static void cmd_delete(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)uid;
+    struct imap_server *s = c->srv;
+    const char *name = arg_str(args, 0);
+    if (!name) {
+        tagged(c, tag, "BAD", "DELETE expects a mailbox name");
+        return;
+    }
+    struct mbox mb;
+    char err[300];
+    int r = mbox_lookup(c, name, &mb, err, sizeof err);
+    if (r != 0) {
+        tagged(c, tag, "NO", "%s%s", r > 0 ? "[NONEXISTENT] " : "[SERVERBUG] ", err);
+        return;
+    }
+    free(mb.path);
+    if (mb.special_use == OUTPOST_USE_INBOX) {
+        tagged(c, tag, "NO", "[CANNOT] INBOX cannot be deleted");
+        return;
+    }
+    if (mb.has_children) {
+        tagged(c, tag, "NO", "[INUSE] Mailbox has child mailboxes; delete them first");
+        return;
+    }
+    if (c->state == S_SELECTED && c->sel_folder == mb.id)
+        unselect(c);
+    outpost_status st = s->st->folder_delete(s->h, mb.id);
+    if (st.code != OUTPOST_OK) {
+        tagged(c, tag, "NO", "[CANNOT] %s", imap_status_text(st));
+        return;
+    }
+    tagged(c, tag, "OK", "DELETE completed");
+}
+
+static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)uid;
+    struct imap_server *s = c->srv;
+    const char *from = arg_str(args, 0), *to = arg_str(args, 1);
+    if (!from || !to || args->nkids != 2) {
+        tagged(c, tag, "BAD", "RENAME expects two mailbox names");
+        return;
+    }
+    struct mbox mb;
+    char err[300];
+    int r = mbox_lookup(c, from, &mb, err, sizeof err);
+    if (r != 0) {
+        tagged(c, tag, "NO", "%s%s", r > 0 ? "[NONEXISTENT] " : "[SERVERBUG] ", err);
+        return;
+    }
+    free(mb.path);
+    if (mb.special_use == OUTPOST_USE_INBOX) {
+        tagged(c, tag, "NO", "[CANNOT] Renaming INBOX is not supported");
+        return;
+    }
+    char *path = mbox_path_from_name(to);
+    if (!path || !*path || !strcmp(path, "INBOX") || strstr(path, "//")) {
+        free(path);
+        tagged(c, tag, "NO", "[CANNOT] invalid target name");
+        return;
+    }
+    struct mbox *m;
+    size_t n;
+    if (mboxes_load(c, &m, &n, err, sizeof err) != 0) {
+        free(path);
+        tagged(c, tag, "NO", "[SERVERBUG] %s", err);
+        return;
+    }
+    if (mbox_find(m, n, path)) {
+        mboxes_free(m, n);
+        free(path);
+        tagged(c, tag, "NO", "[ALREADYEXISTS] Target mailbox exists");
+        return;
+    }
+    const char *leaf;
+    int missing;
+    int64_t parent = path_parent(m, n, path, &leaf, &missing);
+    mboxes_free(m, n);
+    outpost_status st;
+    if (missing || parent < 0) {
+        st.code = OUTPOST_GONE;
+        st.message = "the parent of the new name does not exist (create it first)";
+    } else if (parent == mb.id) {
+        st.code = OUTPOST_BAD_DATA;
+        st.message = "cannot move a mailbox into itself";
+    } else {
+        st = s->st->folder_rename(s->h, mb.id, parent, leaf);
+    }
+    free(path);
+    if (st.code != OUTPOST_OK) {
+        tagged(c, tag, "NO", "[CANNOT] %s", imap_status_text(st));
+        return;
+    }
+    tagged(c, tag, "OK", "RENAME completed");
+}
+
+static void do_subscribe(struct imap_conn *c, const char *tag, const struct imap_tok *args, int on)
+{
+    struct imap_server *s = c->srv;
+    const char *name = arg_str(args, 0);
+    if (!name) {
+        tagged(c, tag, "BAD", "%s expects a mailbox name", on ? "SUBSCRIBE" : "UNSUBSCRIBE");
+        return;
+    }
+    struct mbox mb;
+    char err[300];
+    int r = mbox_lookup(c, name, &mb, err, sizeof err);
+    if (r != 0) {
+        tagged(c, tag, "NO", "%s%s", r > 0 ? "[NONEXISTENT] " : "[SERVERBUG] ", err);
+        return;
+    }
+    free(mb.path);
+    outpost_status st = s->st->folder_subscribe(s->h, mb.id, on);
+    if (st.code != OUTPOST_OK) {
+        tagged(c, tag, "NO", "[CANNOT] %s", imap_status_text(st));
+        return;
+    }
+    tagged(c, tag, "OK", "%s completed", on ? "SUBSCRIBE" : "UNSUBSCRIBE");
+}
+
+static void cmd_subscribe(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)uid;
+    do_subscribe(c, tag, args, 1);
+}
+
+static void cmd_unsubscribe(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)uid;
+    do_subscribe(c, tag, args, 0);
+}
+
+/* APPEND content reader over a literal in memory or a spill file. */
+struct lit_reader {
+    const struct imap_tok *t;
+    uint64_t pos;
+};
+
+static outpost_status lit_read(void *ctx, void *buf, size_t cap, size_t *got)
+{
+    struct lit_reader *r = ctx;
+    size_t left = (size_t)(r->t->len - r->pos);
+    size_t n = cap < left ? cap : left;
+    if (r->t->file) {
+        if (fseeko(r->t->file, (off_t)r->pos, SEEK_SET) != 0)
+            n = 0;
+        else
+            n = fread(buf, 1, n, r->t->file);
+    } else {
+        memcpy(buf, r->t->s + r->pos, n);
+    }
+    r->pos += n;
+    *got = n;
+    return outpost_ok();
+}
+
+static outpost_status lit_rewind(void *ctx)
+{
+    ((struct lit_reader *)ctx)->pos = 0;
+    return outpost_ok();
+}
+
+static void cmd_append(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)uid;
+    struct imap_server *s = c->srv;
+    const char *name = arg_str(args, 0);
+    size_t i = 1;
+    uint32_t flags = 0;
+    char *kw = NULL;
+    int64_t date = 0;
+    char err[300];
+    if (!name || args->nkids < 2) {
+        tagged(c, tag, "BAD", "APPEND expects a mailbox, optional flags and date, and a literal");
+        return;
+    }
+    const struct imap_tok *t = arg(args, i);
+    if (t && t->type == IMAP_TOK_LIST) {
+        if (imap_parse_flags(t, &flags, &kw, err, sizeof err) != 0) {
+            tagged(c, tag, "BAD", "APPEND: %s", err);
+            return;
+        }
+        t = arg(args, ++i);
+    }
+    if (t && t->type == IMAP_TOK_STRING) {
+        if (imap_datetime_parse(t->s, &date) != 0) {
+            free(kw);
+            tagged(c, tag, "BAD", "APPEND: invalid date-time (expected \"dd-Mon-yyyy hh:mm:ss +zzzz\")");
+            return;
+        }
+        t = arg(args, ++i);
+    }
+    if (!t || t->type != IMAP_TOK_LITERAL || i + 1 != args->nkids) {
+        free(kw);
+        tagged(c, tag, "BAD", "APPEND expects the message as a literal");
+        return;
+    }
+    if (t->len == 0) {
+        free(kw);
+        tagged(c, tag, "NO", "APPEND: empty message");
+        return;
+    }
+    struct mbox mb;
+    int r = mbox_lookup(c, name, &mb, err, sizeof err);
+    if (r != 0) {
+        free(kw);
+        tagged(c, tag, "NO", "%s%s", r > 0 ? "[TRYCREATE] " : "[SERVERBUG] ", err);
+        return;
+    }
+    free(mb.path);
+    struct lit_reader lr = { t, 0 };
+    struct outpost_reader rd = { &lr, t->len, lit_read, lit_rewind };
+    int64_t new_id = 0;
+    uint32_t new_uid = 0;
+    outpost_status st = s->st->append(s->h, mb.id, &rd, flags, kw, date, &new_id, &new_uid);
+    free(kw);
+    if (st.code != OUTPOST_OK) {
+        tagged(c, tag, "NO", "%sAPPEND failed: %s", st.code == OUTPOST_BAD_DATA ? "" : "[SERVERBUG] ",
+               imap_status_text(st));
+        return;
+    }
+    imap_sync_selected(c, 1);
+    tagged(c, tag, "OK", "[APPENDUID %u %u] APPEND completed", mb.uidvalidity, new_uid);
+}
+
+static void cmd_idle(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)uid;
+    struct imap_server *s = c->srv;
+    if (args->nkids) {
+        tagged(c, tag, "BAD", "IDLE takes no arguments");
+        return;
+    }
+    imap_drain_wake(c);
+    imap_sync_selected(c, 1);
+    imap_puts(c, "+ idling\r\n");
+    if (imap_flush(c) != 0)
+        return;
+    int64_t deadline = s->h->monotonic_ms(s->h) + s->idle_timeout_s * 1000;
+    for (;;) {
+        int64_t left = deadline - s->h->monotonic_ms(s->h);
+        if (left <= 0) {
+            imap_puts(c, "* BYE IDLE timed out\r\n");
+            c->state = S_LOGOUT;
+            return;
+        }
+        char *line = NULL;
+        size_t len;
+        int r = imap_read_line(c, &line, &len, left, 1);
+        if (r == -3) {
+            imap_sync_selected(c, 1);
+            if (imap_flush(c) != 0 || c->state == S_LOGOUT)
+                return;
+            continue;
+        }
+        if (r == -2)
+            continue;
+        if (r != 1) {
+            c->state = S_LOGOUT;
+            return;
+        }
+        int done = len == 4 && !strncasecmp(line, "DONE", 4);
+        free(line);
+        if (done) {
+            imap_sync_selected(c, 1);
+            tagged(c, tag, "OK", "IDLE terminated");
+        } else {
+            tagged(c, tag, "BAD", "Expected DONE to end IDLE");
+        }
+        return;
+    }
+}
+
+/* ---- selected ---- */
+
+static void cmd_unselect(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)args;
+    (void)uid;
+    unselect(c);
+    tagged(c, tag, "OK", "UNSELECT completed");
+}
+
+/* Removes messages flagged \Deleted (those in `only` when non-NULL). */
+static outpost_status expunge_deleted(struct imap_conn *c, const size_t *only, size_t nonly)
+{
+    struct imap_server *s = c->srv;
+    size_t total = only ? nonly : c->nmsgs;
+    int64_t *ids = malloc((total ? total : 1) * sizeof *ids);
+    size_t n = 0;
+    if (!ids) {
+        outpost_status st = { OUTPOST_FATAL, 0, "out of memory" };
+        return st;
+    }
+    /* fresh flags: another session may have changed them */
+    for (size_t k = 0; k < total;) {
+        struct outpost_txn *t;
+        outpost_status st = s->st->read_begin(s->h, &t);
+        if (st.code != OUTPOST_OK) {
+            free(ids);
+            return st;
+        }
+        for (size_t b = 0; b < IMAP_BATCH && k < total; b++, k++) {
+            const struct imap_msg *m = &c->msgs[only ? only[k] : k];
+            const outpost_item *it;
+            if (s->sm->item_get(t, m->id, &it).code == OUTPOST_OK && it->folder_id == c->sel_folder &&
+                (it->flags & OUTPOST_FLAG_DELETED))
+                ids[n++] = m->id;
+        }
+        s->st->read_end(s->h, t);
+    }
+    outpost_status st = outpost_ok();
+    if (n)
+        st = s->st->remove(s->h, ids, (uint32_t)n, c->special_use == OUTPOST_USE_TRASH, NULL);
+    free(ids);
+    return st;
+}
+
+static void cmd_close(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    (void)args;
+    (void)uid;
+    if (!c->readonly) {
+        outpost_status st = expunge_deleted(c, NULL, 0);
+        if (st.code != OUTPOST_OK)
+            c->srv->h->log(c->srv->h, OUTPOST_LOG_WARNING, "CLOSE: expunge failed: %s", imap_status_text(st));
+    }
+    unselect(c);
+    tagged(c, tag, "OK", "CLOSE completed");
+}
+
+static void cmd_expunge(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    if (c->readonly) {
+        tagged(c, tag, "NO", "[READ-ONLY] Mailbox is read-only");
+        return;
+    }
+    size_t *idx = NULL, n = 0;
+    if (uid) {
+        const char *set = arg_str(args, 0);
+        if (!set || args->nkids != 1 || imap_resolve_set(c, set, 1, &idx, &n) != 0) {
+            tagged(c, tag, "BAD", "UID EXPUNGE expects a UID set");
+            return;
+        }
+    } else if (args->nkids) {
+        tagged(c, tag, "BAD", "EXPUNGE takes no arguments");
+        return;
+    }
+    outpost_status st = expunge_deleted(c, uid ? idx : NULL, n);
+    free(idx);
+    imap_sync_selected(c, 1);
+    if (st.code != OUTPOST_OK)
+        tagged(c, tag, "NO", "EXPUNGE failed: %s", imap_status_text(st));
+    else
+        tagged(c, tag, "OK", "EXPUNGE completed");
+}
+
+static void do_copy_move(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid, int move)
+{
+    struct imap_server *s = c->srv;
+    const char *cmd = move ? "MOVE" : "COPY";
+    const char *set = arg_str(args, 0), *name = arg_str(args, 1);
+    if (!set || !name || args->nkids != 2) {
+        tagged(c, tag, "BAD", "%s expects a sequence set and a mailbox", cmd);
+        return;
+    }
+    if (move && c->readonly) {
+        tagged(c, tag, "NO", "[READ-ONLY] Mailbox is read-only");
+        return;
+    }
+    size_t *idx, n;
+    int r = imap_resolve_set(c, set, uid, &idx, &n);
+    if (r != 0) {
+        tagged(c, tag, "BAD", "%s: invalid sequence set", cmd);
+        return;
+    }
+    struct mbox mb;
+    char err[300];
+    r = mbox_lookup(c, name, &mb, err, sizeof err);
+    if (r != 0) {
+        free(idx);
+        tagged(c, tag, "NO", "%s%s", r > 0 ? "[TRYCREATE] " : "[SERVERBUG] ", err);
+        return;
+    }
+    free(mb.path);
+    if (n == 0) {
+        free(idx);
+        tagged(c, tag, "OK", "%s completed (nothing matched)", cmd);
+        return;
+    }
+    int64_t *ids = malloc(n * sizeof *ids);
+    uint32_t *src = malloc(n * sizeof *src), *dst = calloc(n, sizeof *dst);
+    outpost_item_status *ist = calloc(n, sizeof *ist);
+    outpost_status st = { OUTPOST_FATAL, 0, "out of memory" };
+    if (ids && src && dst && ist) {
+        for (size_t k = 0; k < n; k++) {
+            ids[k] = c->msgs[idx[k]].id;
+            src[k] = c->msgs[idx[k]].uid;
+        }
+        if (mb.id == c->sel_folder && move) {
+            st.code = OUTPOST_BAD_DATA;
+            st.message = "source and target are the same mailbox";
+        } else if (move) {
+            st = s->st->move(s->h, ids, (uint32_t)n, mb.id, dst, ist);
+        } else {
+            st = s->st->copy(s->h, ids, (uint32_t)n, mb.id, NULL, dst, ist);
+        }
+    }
+    if (st.code == OUTPOST_OK) {
+        /* COPYUID lists only what was copied (a failed item has no new UID) */
+        size_t k2 = 0;
+        for (size_t k = 0; k < n; k++)
+            if (dst[k]) {
+                src[k2] = src[k];
+                dst[k2] = dst[k];
+                k2++;
+            }
+        if (k2) {
+            if (move) {
+                imap_printf(c, "* OK [COPYUID %u ", mb.uidvalidity);
+                imap_write_uidset(c, src, k2);
+                imap_puts(c, " ");
+                imap_write_uidset(c, dst, k2);
+                imap_puts(c, "] Moved\r\n");
+                imap_sync_selected(c, 1);
+                tagged(c, tag, "OK", "MOVE completed");
+            } else {
+                imap_sync_selected(c, uid);
+                imap_printf(c, "%s OK [COPYUID %u ", tag, mb.uidvalidity);
+                imap_write_uidset(c, src, k2);
+                imap_puts(c, " ");
+                imap_write_uidset(c, dst, k2);
+                imap_puts(c, "] COPY completed\r\n");
+            }
+        } else {
+            imap_sync_selected(c, move || uid);
+            tagged(c, tag, "OK", "%s completed", cmd);
+        }
+    } else {
+        tagged(c, tag, "NO", "%s failed: %s", cmd, imap_status_text(st));
+    }
+    free(idx);
+    free(ids);
+    free(src);
+    free(dst);
+    free(ist);
+}
+
+static void cmd_copy(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    do_copy_move(c, tag, args, uid, 0);
+}
+
+static void cmd_move(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    do_copy_move(c, tag, args, uid, 1);
+}
+
+/* ---- dispatch ---- */
+
+struct command {
+    const char *name;
+    int min_state;      /* S_NOTAUTH: any; S_AUTH; S_SELECTED */
+    int only_notauth;
+    int uid;
+    cmd_fn fn;
+};
+
+static void fetch_fn(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    imap_cmd_fetch(c, tag, uid, args);
+}
+static void store_fn(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    imap_cmd_store(c, tag, uid, args);
+}
+static void search_fn(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
+{
+    imap_cmd_search(c, tag, uid, args);
+}
+
+static const struct command commands[] = {
+    { "CAPABILITY", S_NOTAUTH, 0, 0, cmd_capability },
+    { "NOOP", S_NOTAUTH, 0, 0, cmd_noop },
+    { "LOGOUT", S_NOTAUTH, 0, 0, cmd_logout },
+    { "ID", S_NOTAUTH, 0, 0, cmd_id },
+    { "STARTTLS", S_NOTAUTH, 1, 0, cmd_starttls },
+    { "LOGIN", S_NOTAUTH, 1, 0, cmd_login },
+    { "AUTHENTICATE", S_NOTAUTH, 1, 0, cmd_authenticate },
+    { "ENABLE", S_AUTH, 0, 0, cmd_enable },
+    { "NAMESPACE", S_AUTH, 0, 0, cmd_namespace },
+    { "SELECT", S_AUTH, 0, 0, cmd_select },
+    { "EXAMINE", S_AUTH, 0, 0, cmd_examine },
+    { "CREATE", S_AUTH, 0, 0, cmd_create },
+    { "DELETE", S_AUTH, 0, 0, cmd_delete },
+    { "RENAME", S_AUTH, 0, 0, cmd_rename },
+    { "SUBSCRIBE", S_AUTH, 0, 0, cmd_subscribe },
+    { "UNSUBSCRIBE", S_AUTH, 0, 0, cmd_unsubscribe },
+    { "LIST", S_AUTH, 0, 0, cmd_list },
+    { "LSUB", S_AUTH, 0, 0, cmd_lsub },
+    { "STATUS", S_AUTH, 0, 0, cmd_status },
+    { "APPEND", S_AUTH, 0, 0, cmd_append },
+    { "IDLE", S_AUTH, 0, 0, cmd_idle },
+    { "CHECK", S_SELECTED, 0, 0, cmd_check },
+    { "CLOSE", S_SELECTED, 0, 0, cmd_close },
+    { "UNSELECT", S_SELECTED, 0, 0, cmd_unselect },
+    { "EXPUNGE", S_SELECTED, 0, 0, cmd_expunge },
+    { "UID EXPUNGE", S_SELECTED, 0, 1, cmd_expunge },
+    { "SEARCH", S_SELECTED, 0, 0, search_fn },
+    { "UID SEARCH", S_SELECTED, 0, 1, search_fn },
+    { "FETCH", S_SELECTED, 0, 0, fetch_fn },
+    { "UID FETCH", S_SELECTED, 0, 1, fetch_fn },
+    { "STORE", S_SELECTED, 0, 0, store_fn },
+    { "UID STORE", S_SELECTED, 0, 1, store_fn },
+    { "COPY", S_SELECTED, 0, 0, cmd_copy },
+    { "UID COPY", S_SELECTED, 0, 1, cmd_copy },
+    { "MOVE", S_SELECTED, 0, 0, cmd_move },
+    { "UID MOVE", S_SELECTED, 0, 1, cmd_move },
+};
+
+static void dispatch(struct imap_conn *c, const char *tag, const char *name, const struct imap_tok *args)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        const struct command *cmd = &commands[i];
+        if (strcmp(cmd->name, name) != 0)
+            continue;
+        if (cmd->only_notauth && c->state != S_NOTAUTH) {
+            tagged(c, tag, "BAD", "%s is only valid before login", name);
+            return;
+        }
+        if (cmd->min_state == S_AUTH && c->state == S_NOTAUTH) {
+            tagged(c, tag, "BAD", "%s needs a login first", name);
+            return;
+        }
+        if (cmd->min_state == S_SELECTED && c->state != S_SELECTED) {
+            tagged(c, tag, "BAD", "%s needs a selected mailbox", name);
+            return;
+        }
+        cmd->fn(c, tag, args, cmd->uid);
+        return;
+    }
+    tagged(c, tag, "BAD", "Unknown command %.40s", name);
+}
+
+/* Reads the literal announced by the parser into memory or a spill file. */
+static int read_literal(struct imap_conn *c, uint64_t size)
+{
+    int64_t to = (c->state == S_NOTAUTH ? c->srv->login_timeout_s : c->srv->timeout_s) * 1000;
+    if (size <= IMAP_SPILL_THRESHOLD) {
+        char *mem = malloc((size_t)size + 1);
+        if (!mem)
+            return -1;
+        if (imap_read_exact(c, mem, (size_t)size, to) != 0) {
+            free(mem);
+            return -1;
+        }
+        imap_parser_literal(c->parser, mem, NULL, (size_t)size);
+        return 0;
+    }
+    FILE *f = tmpfile();
+    if (!f)
+        return -1;
+    char *buf = malloc(IMAP_CHUNK);
+    if (!buf) {
+        fclose(f);
+        return -1;
+    }
+    uint64_t left = size;
+    while (left) {
+        size_t k = left < IMAP_CHUNK ? (size_t)left : IMAP_CHUNK;
+        if (imap_read_exact(c, buf, k, to) != 0 || fwrite(buf, 1, k, f) != k) {
+            free(buf);
+            fclose(f);
+            return -1;
+        }
+        left -= k;
+    }
+    free(buf);
+    imap_parser_literal(c->parser, NULL, f, (size_t)size);
+    return 0;
+}
+
+void imap_session_free(struct imap_conn *c)
+{
+    free(c->kw_known);
+    c->kw_known = NULL;
+    free(c->msgs);
+    c->msgs = NULL;
+    c->nmsgs = c->capmsgs = 0;
+}
+
+void imap_session_run(struct imap_conn *c)
+{
+    struct imap_server *s = c->srv;
+    imap_cfg_rdlock(s); /* released only while waiting for the client */
+    if (c->tls_active == -1) {
+        c->tls_active = 0;
+        if (imap_start_tls(c) != 0) {
+            imap_cfg_unlock(s);
+            return;
+        }
+    }
+    c->state = S_NOTAUTH;
+    imap_puts(c, "* OK [CAPABILITY ");
+    write_caps(c);
+    imap_puts(c, "] Outpost IMAP ready\r\n");
+    while (c->state != S_LOGOUT && imap_flush(c) == 0 && !atomic_load(&s->stopping)) {
+        int64_t to = (c->state == S_NOTAUTH ? s->login_timeout_s : s->timeout_s) * 1000;
+        char *line = NULL;
+        size_t len = 0;
+        int r = imap_read_line(c, &line, &len, to, 0);
+        if (r == -2) {
+            imap_puts(c, "* BYE Autologout; idle for too long\r\n");
+            imap_flush(c);
+            break;
+        }
+        if (r == -4) {
+            imap_parser_reset(c->parser);
+            imap_puts(c, "* BAD Command line too long\r\n");
+            continue;
+        }
+        if (r != 1)
+            break;
+        uint64_t lit = 0;
+        int nonsync = 0;
+        int pr = imap_parser_line(c->parser, line, len, &lit, &nonsync);
+        free(line);
+        while (pr == IMAP_PARSE_LITERAL) {
+            if (!nonsync) {
+                imap_puts(c, "+ Ready for literal data\r\n");
+                if (imap_flush(c) != 0)
+                    break;
+            }
+            if (read_literal(c, lit) != 0) {
+                pr = IMAP_PARSE_ERROR;
+                c->state = S_LOGOUT;
+                break;
+            }
+            r = imap_read_line(c, &line, &len, to, 0);
+            if (r != 1) {
+                pr = IMAP_PARSE_ERROR;
+                c->state = S_LOGOUT;
+                break;
+            }
+            pr = imap_parser_line(c->parser, line, len, &lit, &nonsync);
+            free(line);
+        }
+        if (c->state == S_LOGOUT)
+            break;
+        const char *tag = imap_parser_tag(c->parser);
+        if (pr == IMAP_PARSE_ERROR) {
+            if (imap_parser_too_big(c->parser)) {
+                if (nonsync) {
+                    /* the client is already sending it: we cannot resync (RFC 7888 4) */
+                    imap_printf(c, "%s BAD [TOOBIG] %s\r\n* BYE Literal too large\r\n", tag,
+                                imap_parser_error(c->parser));
+                    c->state = S_LOGOUT;
+                } else {
+                    imap_printf(c, "%s NO [TOOBIG] %s ([imap] max_literal)\r\n", tag, imap_parser_error(c->parser));
+                }
+            } else {
+                imap_printf(c, "%s BAD %s\r\n", tag, imap_parser_error(c->parser));
+            }
+            imap_parser_reset(c->parser);
+            continue;
+        }
+        if (pr == IMAP_PARSE_DONE) {
+            char tagbuf[130];
+            snprintf(tagbuf, sizeof tagbuf, "%s", tag);
+            dispatch(c, tagbuf, imap_parser_name(c->parser), imap_parser_args(c->parser));
+            imap_parser_reset(c->parser);
+        }
+    }
+    imap_flush(c);
+    unselect(c);
+    imap_cfg_unlock(s);
+}

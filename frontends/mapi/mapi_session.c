@@ -1,0 +1,2154 @@
+/* frontends/mapi/mapi_session.c — a provider connection's MAPI objects over
+ * the store API (see mapi_session.h). */
+#include "mapi_session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* {4F505354-4D41-5049-8A4F-55545053540A}: "OPST MAPI OUTPST" */
+const uint8_t MAPI_OUTPOST_PROVIDER_UID[16] = { 0x54, 0x53, 0x50, 0x4F, 0x41, 0x4D, 0x49, 0x50,
+                                                0x8A, 0x4F, 0x55, 0x54, 0x50, 0x53, 0x54, 0x0A };
+
+#define ACCESS_MESSAGE 0x07u /* MAPI_ACCESS_MODIFY | READ | DELETE */
+#define ACCESS_FOLDER 0x3Fu  /* ... | CREATE_HIERARCHY | CREATE_CONTENTS | CREATE_ASSOCIATED */
+#define GETPROPS_MAX 32768u  /* larger values come through OpenProperty */
+#define MAX_CONTENT (64u << 20)
+#define MAX_EVENTS 64
+
+#define SUPPORT_MASK                                                                                              \
+    (OP_STORE_ENTRYID_UNIQUE | OP_STORE_MODIFY_OK | OP_STORE_CREATE_OK | OP_STORE_ATTACH_OK | OP_STORE_NOTIFY_OK | \
+     OP_STORE_MV_PROPS_OK | OP_STORE_RTF_OK | OP_STORE_RESTRICTION_OK | OP_STORE_SORT_OK | OP_STORE_UNICODE_OK |  \
+     OP_STORE_HTML_OK)
+
+enum { OBJ_STORE = 1, OBJ_FOLDER, OBJ_MESSAGE, OBJ_ATTACH, OBJ_TABLE };
+
+typedef struct mapi_obj {
+    uint32_t type;
+    /* folders: eid kind FOLDER (id = folder id) or VIRTUAL (id = MAPI_VF_*) */
+    uint32_t ekind;
+    int64_t id;
+    /* messages */
+    int64_t folder_id;
+    uint32_t item_kind;
+    uint32_t item_flags;
+    char *keywords;
+    char *object_uid;
+    int is_new, content_dirty, flags_dirty;
+    mapi_message msg;
+    /* attachments */
+    uint32_t parent;
+    uint32_t att_num;
+    mapi_props att;
+    /* tables */
+    mapi_table tbl;
+    uint32_t tkind, tflags, tsrc;
+    uint32_t advise;
+} mapi_obj;
+
+typedef struct mapi_advise {
+    uint32_t conn;     /* 0: free */
+    uint32_t table;    /* table handle, or 0 for an object advise */
+    uint32_t ekind;    /* object advise: 0 = whole store */
+    int64_t id;
+    uint32_t mask;
+} mapi_advise;
+
+struct mapi_session {
+    mapi_core *core;
+    const struct outpost_host *h;
+    const struct outpost_store_api *st;
+    int authed;
+    mapi_obj **objs;
+    uint32_t nobjs;
+    mapi_advise *adv;
+    uint32_t nadv, next_conn;
+    struct outpost_store_subscription *sub;
+    mapi_mutex *ev_lock;
+    int ev_hierarchy, ev_overflow;
+    int64_t ev_folders[MAX_EVENTS];
+    uint32_t nev;
+};
+
+/* ---- core ---- */
+
+int mapi_core_init(mapi_core *c, const struct outpost_host *host, const uint8_t guid[16], mapi_names *names,
+                   const uint8_t secret[MAPI_WIRE_SECRET_LEN], const char *display_name, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    c->host = host;
+    c->names = names;
+    c->content_timeout_ms = 3000;
+    memcpy(c->secret, secret, MAPI_WIRE_SECRET_LEN);
+    c->display_name = strdup(display_name ? display_name : "Outpost");
+    c->names_lock = mapi_os_mutex_new();
+    if (!c->display_name || !c->names_lock) {
+        snprintf(err, errlen, "out of memory");
+        mapi_core_free(c);
+        return -1;
+    }
+    if (mapi_ctx_init(&c->ctx, guid, names) != 0) {
+        snprintf(err, errlen, "cannot record the named properties of the mapping (is the data directory writable?)");
+        mapi_core_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+void mapi_core_free(mapi_core *c)
+{
+    free(c->display_name);
+    mapi_os_mutex_free(c->names_lock);
+    memset(c, 0, sizeof *c);
+}
+
+/* ---- small helpers ---- */
+
+static void eid_bytes(const mapi_session *s, uint32_t kind, int64_t id, uint8_t out[MAPI_EID_LEN])
+{
+    mapi_eid e;
+    memcpy(e.guid, s->core->ctx.guid, 16);
+    e.kind = kind;
+    e.id = id;
+    mapi_eid_encode(&e, out);
+}
+
+static void set_eid(const mapi_session *s, mapi_props *l, uint32_t tag, uint32_t kind, int64_t id)
+{
+    uint8_t b[MAPI_EID_LEN];
+    eid_bytes(s, kind, id, b);
+    mapi_props_set_bin(l, tag, b, MAPI_EID_LEN);
+}
+
+static uint32_t scode_of(outpost_status st)
+{
+    switch (st.code) {
+    case OUTPOST_OK: return OP_S_OK;
+    case OUTPOST_GONE: return OP_MAPI_E_NOT_FOUND;
+    case OUTPOST_BAD_DATA: return OP_MAPI_E_INVALID_PARAMETER;
+    case OUTPOST_TEMP: return OP_MAPI_E_BUSY;
+    case OUTPOST_CONFLICT: return OP_MAPI_E_COLLISION;
+    case OUTPOST_FATAL: return OP_MAPI_E_DISK_ERROR;
+    default: return OP_MAPI_E_CALL_FAILED;
+    }
+}
+
+static void log_status(mapi_session *s, const char *what, outpost_status st)
+{
+    if (st.code != OUTPOST_OK)
+        s->h->log(s->h, OUTPOST_LOG_WARNING, "mapi: %s: %s (%s)", what, st.message ? st.message : "failed",
+                  outpost_status_class_name(st.code));
+}
+
+/* ---- folders from the storage ---- */
+
+typedef struct fol {
+    int64_t id, parent;
+    uint32_t kind, special, flags, total, unread;
+    char *name;
+} fol;
+
+typedef struct fol_list {
+    fol *v;
+    uint32_t n;
+} fol_list;
+
+static void fols_free(fol_list *l)
+{
+    for (uint32_t i = 0; i < l->n; i++)
+        free(l->v[i].name);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static uint32_t fols_load(mapi_session *s, fol_list *l)
+{
+    memset(l, 0, sizeof *l);
+    struct outpost_txn *t;
+    outpost_status st = s->st->read_begin(s->h, &t);
+    if (st.code != OUTPOST_OK) {
+        log_status(s, "read_begin", st);
+        return scode_of(st);
+    }
+    const struct outpost_storage_methods *m = s->st->storage;
+    struct outpost_cursor *c;
+    st = m->folder_list(t, &c);
+    uint32_t sc = OP_S_OK;
+    if (st.code == OUTPOST_OK) {
+        const void *row;
+        while ((st = m->cursor_next(c, &row)).code == OUTPOST_OK && row) {
+            const outpost_folder *f = row;
+            fol *nv = realloc(l->v, (l->n + 1) * sizeof *nv);
+            if (!nv) {
+                sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+                break;
+            }
+            l->v = nv;
+            fol *d = &l->v[l->n++];
+            d->id = f->id;
+            d->parent = f->parent_id;
+            d->kind = f->kind;
+            d->special = f->special_use;
+            d->flags = f->flags;
+            d->total = f->total;
+            d->unread = f->unread;
+            d->name = strdup(f->name ? f->name : "");
+        }
+        if (st.code != OUTPOST_OK)
+            sc = scode_of(st);
+        m->cursor_close(c);
+    } else {
+        sc = scode_of(st);
+    }
+    s->st->read_end(s->h, t);
+    if (sc != OP_S_OK)
+        fols_free(l);
+    return sc;
+}
+
+static const fol *fols_find(const fol_list *l, int64_t id)
+{
+    for (uint32_t i = 0; i < l->n; i++)
+        if (l->v[i].id == id)
+            return &l->v[i];
+    return NULL;
+}
+
+static const fol *fols_special(const fol_list *l, uint32_t use)
+{
+    for (uint32_t i = 0; i < l->n; i++)
+        if (l->v[i].special == use)
+            return &l->v[i];
+    return NULL;
+}
+
+/* The folder Outlook uses for a kind: the first top-level one, else any. */
+static const fol *fols_of_kind(const fol_list *l, uint32_t kind)
+{
+    const fol *any = NULL;
+    for (uint32_t i = 0; i < l->n; i++) {
+        if (l->v[i].kind != kind || l->v[i].special == OUTPOST_USE_CONFLICTS)
+            continue;
+        if (l->v[i].parent == 0)
+            return &l->v[i];
+        if (!any)
+            any = &l->v[i];
+    }
+    return any;
+}
+
+static int fols_has_children(const fol_list *l, int64_t id)
+{
+    for (uint32_t i = 0; i < l->n; i++)
+        if (l->v[i].parent == id)
+            return 1;
+    return 0;
+}
+
+static const char *const VF_NAMES[MAPI_VF_COUNT] = { NULL, "Root Container", "Top of Information Store",
+                                                     "Finder", "Views", "Common Views" };
+
+static void special_eids(mapi_session *s, const fol_list *l, mapi_props *p)
+{
+    static const struct { uint32_t tag; uint32_t use; uint32_t kind; } SP[] = {
+        { OP_PR_IPM_APPOINTMENT_ENTRYID, 0, OUTPOST_ITEM_EVENT },
+        { OP_PR_IPM_CONTACT_ENTRYID, 0, OUTPOST_ITEM_CONTACT },
+        { OP_PR_IPM_TASK_ENTRYID, 0, OUTPOST_ITEM_TASK },
+        { OP_PR_IPM_NOTE_ENTRYID, 0, OUTPOST_ITEM_NOTE },
+        { OP_PR_IPM_DRAFTS_ENTRYID, OUTPOST_USE_DRAFTS, 0 },
+    };
+    for (size_t i = 0; i < sizeof SP / sizeof SP[0]; i++) {
+        const fol *f = SP[i].use ? fols_special(l, SP[i].use) : fols_of_kind(l, SP[i].kind);
+        if (f)
+            set_eid(s, p, SP[i].tag, MAPI_EID_FOLDER, f->id);
+    }
+    /* PR_ADDITIONAL_REN_ENTRYIDS: conflicts, sync issues, local failures,
+     * server failures, junk (MS-OXOSFLD 2.2.4). */
+    const fol *conf = fols_special(l, OUTPOST_USE_CONFLICTS), *junk = fols_special(l, OUTPOST_USE_JUNK);
+    uint8_t b[5][MAPI_EID_LEN];
+    const void *v[5];
+    uint32_t lens[5];
+    for (int i = 0; i < 5; i++) {
+        const fol *f = i == 0 ? conf : i == 4 ? junk : NULL;
+        if (f) {
+            eid_bytes(s, MAPI_EID_FOLDER, f->id, b[i]);
+            v[i] = b[i];
+            lens[i] = MAPI_EID_LEN;
+        } else {
+            v[i] = "";
+            lens[i] = 0;
+        }
+    }
+    mapi_props_set_mvbin(p, 0x36D81102u, v, lens, 5);
+}
+
+static void store_common(mapi_session *s, mapi_props *p)
+{
+    set_eid(s, p, OP_PR_STORE_ENTRYID, MAPI_EID_STORE, 0);
+    mapi_props_set_bin(p, OP_PR_STORE_RECORD_KEY, s->core->ctx.guid, 16);
+    mapi_props_set_long(p, OP_PR_STORE_SUPPORT_MASK, (int32_t)SUPPORT_MASK);
+    mapi_props_set_bin(p, OP_PR_MAPPING_SIGNATURE, s->core->ctx.guid, 16);
+}
+
+static void store_props(mapi_session *s, const fol_list *l, mapi_props *p)
+{
+    set_eid(s, p, OP_PR_ENTRYID, MAPI_EID_STORE, 0);
+    mapi_props_set_bin(p, OP_PR_RECORD_KEY, s->core->ctx.guid, 16);
+    store_common(s, p);
+    mapi_props_set_bin(p, OP_PR_MDB_PROVIDER, MAPI_OUTPOST_PROVIDER_UID, 16);
+    mapi_props_set_str(p, OP_PR_DISPLAY_NAME, s->core->display_name);
+    mapi_props_set_str(p, OP_PR_PROVIDER_DISPLAY, "Outpost offline store");
+    mapi_props_set_long(p, OP_PR_OBJECT_TYPE, OP_MAPI_STORE);
+    mapi_props_set_long(p, OP_PR_STORE_STATE, 0);
+    mapi_props_set_long(p, OP_PR_ACCESS_LEVEL, 1);
+    uint32_t valid = OP_FOLDER_IPM_SUBTREE_VALID | OP_FOLDER_VIEWS_VALID | OP_FOLDER_COMMON_VIEWS_VALID |
+                     OP_FOLDER_FINDER_VALID;
+    set_eid(s, p, OP_PR_IPM_SUBTREE_ENTRYID, MAPI_EID_VIRTUAL, MAPI_VF_IPM_SUBTREE);
+    set_eid(s, p, OP_PR_FINDER_ENTRYID, MAPI_EID_VIRTUAL, MAPI_VF_FINDER);
+    set_eid(s, p, OP_PR_VIEWS_ENTRYID, MAPI_EID_VIRTUAL, MAPI_VF_VIEWS);
+    set_eid(s, p, OP_PR_COMMON_VIEWS_ENTRYID, MAPI_EID_VIRTUAL, MAPI_VF_COMMON_VIEWS);
+    const fol *f;
+    if (fols_special(l, OUTPOST_USE_INBOX))
+        valid |= OP_FOLDER_IPM_INBOX_VALID;
+    if ((f = fols_special(l, OUTPOST_USE_OUTBOX))) {
+        valid |= OP_FOLDER_IPM_OUTBOX_VALID;
+        set_eid(s, p, OP_PR_IPM_OUTBOX_ENTRYID, MAPI_EID_FOLDER, f->id);
+    }
+    if ((f = fols_special(l, OUTPOST_USE_TRASH))) {
+        valid |= OP_FOLDER_IPM_WASTEBASKET_VALID;
+        set_eid(s, p, OP_PR_IPM_WASTEBASKET_ENTRYID, MAPI_EID_FOLDER, f->id);
+    }
+    if ((f = fols_special(l, OUTPOST_USE_SENT))) {
+        valid |= OP_FOLDER_IPM_SENTMAIL_VALID;
+        set_eid(s, p, OP_PR_IPM_SENTMAIL_ENTRYID, MAPI_EID_FOLDER, f->id);
+    }
+    mapi_props_set_long(p, OP_PR_VALID_FOLDER_MASK, (int32_t)valid);
+}
+
+/* Properties of a folder (real: f != NULL; else virtual folder vf). */
+static void folder_props(mapi_session *s, const fol_list *l, const fol *f, uint32_t vf, mapi_props *p)
+{
+    uint32_t ekind = f ? MAPI_EID_FOLDER : MAPI_EID_VIRTUAL;
+    int64_t id = f ? f->id : (int64_t)vf;
+    set_eid(s, p, OP_PR_ENTRYID, ekind, id);
+    uint8_t b[MAPI_EID_LEN];
+    eid_bytes(s, ekind, id, b);
+    mapi_props_set_bin(p, OP_PR_RECORD_KEY, b, MAPI_EID_LEN);
+    mapi_props_set_key(p, OP_PR_INSTANCE_KEY, f ? (uint64_t)f->id : (0x8000000000000000ull | vf));
+    if (f && f->parent)
+        set_eid(s, p, OP_PR_PARENT_ENTRYID, MAPI_EID_FOLDER, f->parent);
+    else
+        set_eid(s, p, OP_PR_PARENT_ENTRYID, MAPI_EID_VIRTUAL,
+                (f || vf != MAPI_VF_ROOT) ? (f ? MAPI_VF_IPM_SUBTREE : MAPI_VF_ROOT) : MAPI_VF_ROOT);
+    store_common(s, p);
+    mapi_props_set_long(p, OP_PR_OBJECT_TYPE, OP_MAPI_FOLDER);
+    mapi_props_set_long(p, OP_PR_ACCESS, (int32_t)ACCESS_FOLDER);
+    mapi_props_set_long(p, OP_PR_ACCESS_LEVEL, 1);
+    mapi_props_set_bool(p, OP_PR_ATTR_HIDDEN, 0);
+    mapi_props_set_long(p, OP_PR_ASSOC_CONTENT_COUNT, 0);
+    if (f) {
+        mapi_props_set_str(p, OP_PR_DISPLAY_NAME, f->name);
+        const char *cc = mapi_container_class(f->kind);
+        mapi_props_set_str(p, OP_PR_CONTAINER_CLASS, cc ? cc : "IPF.Note");
+        mapi_props_set_long(p, OP_PR_FOLDER_TYPE, OP_FOLDER_GENERIC);
+        mapi_props_set_long(p, OP_PR_CONTENT_COUNT, (int32_t)f->total);
+        mapi_props_set_long(p, OP_PR_CONTENT_UNREAD, (int32_t)f->unread);
+        mapi_props_set_bool(p, OP_PR_SUBFOLDERS, fols_has_children(l, f->id));
+        if (f->special == OUTPOST_USE_INBOX)
+            special_eids(s, l, p);
+    } else {
+        mapi_props_set_str(p, OP_PR_DISPLAY_NAME, vf == MAPI_VF_ROOT ? "" : VF_NAMES[vf]);
+        mapi_props_set_long(p, OP_PR_FOLDER_TYPE, vf == MAPI_VF_ROOT ? OP_FOLDER_ROOT : OP_FOLDER_GENERIC);
+        mapi_props_set_long(p, OP_PR_CONTENT_COUNT, 0);
+        mapi_props_set_long(p, OP_PR_CONTENT_UNREAD, 0);
+        int children = vf == MAPI_VF_ROOT || (vf == MAPI_VF_IPM_SUBTREE && l->n > 0);
+        mapi_props_set_bool(p, OP_PR_SUBFOLDERS, children);
+        if (vf == MAPI_VF_ROOT)
+            special_eids(s, l, p);
+    }
+}
+
+/* ---- items ---- */
+
+typedef struct itm {
+    outpost_item it;
+    uint8_t *content;
+    size_t len;
+} itm;
+
+static char *sdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static void itm_free(itm *x)
+{
+    free((char *)x->it.remote_id);
+    free((char *)x->it.remote_version);
+    free((char *)x->it.keywords);
+    free((char *)x->it.subject);
+    free((char *)x->it.from);
+    free((char *)x->it.to);
+    free((char *)x->it.cc);
+    free((char *)x->it.message_id);
+    free((char *)x->it.object_uid);
+    free((char *)x->it.envelope);
+    free((char *)x->it.bodystructure);
+    free((char *)x->it.preview);
+    free(x->content);
+    memset(x, 0, sizeof *x);
+}
+
+static void itm_copy(itm *d, const outpost_item *it)
+{
+    memset(d, 0, sizeof *d);
+    d->it = *it;
+    d->it.struct_size = sizeof d->it;
+    d->it.remote_id = sdup(it->remote_id);
+    d->it.remote_version = sdup(it->remote_version);
+    d->it.keywords = sdup(it->keywords);
+    d->it.subject = sdup(it->subject);
+    d->it.from = sdup(it->from);
+    d->it.to = sdup(it->to);
+    d->it.cc = sdup(it->cc);
+    d->it.message_id = sdup(it->message_id);
+    d->it.object_uid = sdup(it->object_uid);
+    d->it.envelope = sdup(it->envelope);
+    d->it.bodystructure = sdup(it->bodystructure);
+    d->it.preview = sdup(it->preview);
+}
+
+static void read_content(mapi_session *s, struct outpost_txn *t, itm *x)
+{
+    const struct outpost_storage_methods *m = s->st->storage;
+    mapi_buf b;
+    mapi_buf_init(&b);
+    uint8_t chunk[65536];
+    for (uint64_t off = 0; off < MAX_CONTENT;) {
+        size_t got = 0;
+        outpost_status st = m->content_read(t, x->it.id, off, chunk, sizeof chunk, &got);
+        if (st.code != OUTPOST_OK || got == 0)
+            break;
+        mapi_buf_add(&b, chunk, got);
+        off += got;
+    }
+    if (b.oom || b.len == 0) {
+        mapi_buf_free(&b);
+        return;
+    }
+    x->len = b.len;
+    x->content = b.data;
+}
+
+/* Loads one item (and its content when `content`). */
+static uint32_t item_load(mapi_session *s, int64_t id, int content, itm *x)
+{
+    memset(x, 0, sizeof *x);
+    if (content) {
+        /* Ask for the body when it is not cached; bounded, never queued behind a sync batch. */
+        struct outpost_txn *t0;
+        const outpost_item *it0;
+        int need = 0;
+        if (s->st->read_begin(s->h, &t0).code == OUTPOST_OK) {
+            if (s->st->storage->item_get(t0, id, &it0).code == OUTPOST_OK)
+                need = it0->content_state != OUTPOST_CONTENT_COMPLETE;
+            s->st->read_end(s->h, t0);
+        }
+        if (need && s->st->request_content)
+            s->st->request_content(s->h, id, s->core->content_timeout_ms);
+    }
+    struct outpost_txn *t;
+    outpost_status st = s->st->read_begin(s->h, &t);
+    if (st.code != OUTPOST_OK)
+        return scode_of(st);
+    const outpost_item *it;
+    st = s->st->storage->item_get(t, id, &it);
+    if (st.code == OUTPOST_OK) {
+        itm_copy(x, it);
+        if (content)
+            read_content(s, t, x);
+    }
+    s->st->read_end(s->h, t);
+    return st.code == OUTPOST_GONE ? OP_MAPI_E_NOT_FOUND : scode_of(st);
+}
+
+static void message_common(mapi_session *s, const outpost_item *it, mapi_props *p)
+{
+    set_eid(s, p, OP_PR_ENTRYID, MAPI_EID_MESSAGE, it->id);
+    uint8_t b[MAPI_EID_LEN];
+    eid_bytes(s, MAPI_EID_MESSAGE, it->id, b);
+    mapi_props_set_bin(p, OP_PR_RECORD_KEY, b, MAPI_EID_LEN);
+    mapi_props_set_bin(p, OP_PR_SEARCH_KEY, b, MAPI_EID_LEN);
+    mapi_props_set_key(p, OP_PR_INSTANCE_KEY, (uint64_t)it->id);
+    set_eid(s, p, OP_PR_PARENT_ENTRYID, MAPI_EID_FOLDER, it->folder_id);
+    store_common(s, p);
+    mapi_props_set_long(p, OP_PR_OBJECT_TYPE, OP_MAPI_MESSAGE);
+    mapi_props_set_long(p, OP_PR_ACCESS, (int32_t)ACCESS_MESSAGE);
+    mapi_props_set_long(p, OP_PR_ACCESS_LEVEL, 1);
+    mapi_props_set_long(p, OP_PR_MSG_STATUS, 0);
+}
+
+/* ---- objects and handles ---- */
+
+static uint32_t obj_add(mapi_session *s, mapi_obj *o)
+{
+    for (uint32_t i = 0; i < s->nobjs; i++)
+        if (!s->objs[i]) {
+            s->objs[i] = o;
+            return i + 1;
+        }
+    if (s->nobjs >= 65536)
+        return 0;
+    mapi_obj **n = realloc(s->objs, (s->nobjs + 1) * sizeof *n);
+    if (!n)
+        return 0;
+    s->objs = n;
+    s->objs[s->nobjs++] = o;
+    return s->nobjs;
+}
+
+static mapi_obj *obj_get(mapi_session *s, uint32_t h, uint32_t type)
+{
+    if (h == 0 || h > s->nobjs || !s->objs[h - 1])
+        return NULL;
+    mapi_obj *o = s->objs[h - 1];
+    return (type == 0 || o->type == type) ? o : NULL;
+}
+
+static void obj_free(mapi_obj *o)
+{
+    if (!o)
+        return;
+    free(o->keywords);
+    free(o->object_uid);
+    mapi_message_free(&o->msg);
+    mapi_props_free(&o->att);
+    if (o->type == OBJ_TABLE)
+        mapi_table_free(&o->tbl);
+    free(o);
+}
+
+static void advise_drop_table(mapi_session *s, uint32_t table)
+{
+    for (uint32_t i = 0; i < s->nadv; i++)
+        if (s->adv[i].conn && s->adv[i].table == table)
+            s->adv[i].conn = 0;
+}
+
+static void obj_release(mapi_session *s, uint32_t h)
+{
+    mapi_obj *o = obj_get(s, h, 0);
+    if (!o)
+        return;
+    if (o->type == OBJ_TABLE)
+        advise_drop_table(s, h);
+    obj_free(o);
+    s->objs[h - 1] = NULL;
+}
+
+static void on_event(void *ctx, const outpost_store_event *ev)
+{
+    mapi_session *s = ctx;
+    mapi_os_mutex_lock(s->ev_lock);
+    if (ev->kind == OUTPOST_EVENT_FOLDERS) {
+        s->ev_hierarchy = 1;
+    } else if (ev->kind == OUTPOST_EVENT_ITEMS || ev->kind == OUTPOST_EVENT_CONTENT) {
+        s->ev_hierarchy = 1; /* counts in hierarchy rows */
+        uint32_t i;
+        for (i = 0; i < s->nev; i++)
+            if (s->ev_folders[i] == ev->folder_id)
+                break;
+        if (i == s->nev) {
+            if (s->nev < MAX_EVENTS)
+                s->ev_folders[s->nev++] = ev->folder_id;
+            else
+                s->ev_overflow = 1;
+        }
+    }
+    mapi_os_mutex_unlock(s->ev_lock);
+}
+
+mapi_session *mapi_session_new(mapi_core *core)
+{
+    mapi_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->core = core;
+    s->h = core->host;
+    s->st = core->host->store;
+    s->next_conn = 1;
+    s->ev_lock = mapi_os_mutex_new();
+    if (!s->ev_lock) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void mapi_session_free(mapi_session *s)
+{
+    if (!s)
+        return;
+    if (s->sub)
+        s->st->unsubscribe(s->h, s->sub);
+    for (uint32_t i = 0; i < s->nobjs; i++)
+        obj_free(s->objs[i]);
+    free(s->objs);
+    free(s->adv);
+    mapi_os_mutex_free(s->ev_lock);
+    free(s);
+}
+
+int mapi_session_authenticated(const mapi_session *s)
+{
+    return s->authed;
+}
+
+/* ---- replies ---- */
+
+typedef struct reply {
+    mapi_buf *out;
+    size_t start;
+    size_t sc_at;
+} reply;
+
+static void reply_begin(reply *r, mapi_buf *out, const mapi_frame *f)
+{
+    r->out = out;
+    r->start = mapi_w_begin(out, f->op, MAPI_WF_REPLY, f->id);
+    r->sc_at = out->len;
+    mapi_w_u32(out, 0);
+}
+
+static void reply_end(reply *r, uint32_t sc)
+{
+    if (!r->out->oom) {
+        if (OP_FAILED(sc))
+            r->out->len = r->sc_at + 4; /* a failed reply carries only its SCODE */
+        uint8_t *p = r->out->data + r->sc_at;
+        p[0] = (uint8_t)sc;
+        p[1] = (uint8_t)(sc >> 8);
+        p[2] = (uint8_t)(sc >> 16);
+        p[3] = (uint8_t)(sc >> 24);
+    }
+    mapi_w_end(r->out, r->start);
+}
+
+/* ---- opening ---- */
+
+static uint32_t open_folder_obj(mapi_session *s, uint32_t ekind, int64_t id, uint32_t *h)
+{
+    if (ekind == MAPI_EID_FOLDER) {
+        fol_list l;
+        uint32_t sc = fols_load(s, &l);
+        if (sc)
+            return sc;
+        int found = fols_find(&l, id) != NULL;
+        fols_free(&l);
+        if (!found)
+            return OP_MAPI_E_NOT_FOUND;
+    }
+    mapi_obj *o = calloc(1, sizeof *o);
+    if (!o)
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    o->type = OBJ_FOLDER;
+    o->ekind = ekind;
+    o->id = id;
+    if (!(*h = obj_add(s, o))) {
+        obj_free(o);
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    return OP_S_OK;
+}
+
+static uint32_t message_load(mapi_session *s, mapi_obj *o, int64_t id)
+{
+    itm x;
+    uint32_t sc = item_load(s, id, 1, &x);
+    if (sc)
+        return sc;
+    mapi_message_free(&o->msg);
+    if (mapi_map_content(&s->core->ctx, &x.it, x.content, x.len, 1, &o->msg) != 0) {
+        /* Unreadable content: serve the summary rather than nothing. */
+        mapi_message_free(&o->msg);
+        mapi_map_summary(&s->core->ctx, &x.it, &o->msg.props);
+    }
+    message_common(s, &x.it, &o->msg.props);
+    o->id = id;
+    o->folder_id = x.it.folder_id;
+    o->item_kind = x.it.kind;
+    o->item_flags = x.it.flags;
+    free(o->keywords);
+    free(o->object_uid);
+    o->keywords = sdup(x.it.keywords);
+    o->object_uid = sdup(x.it.object_uid);
+    itm_free(&x);
+    return OP_S_OK;
+}
+
+static uint32_t op_open_entry(mapi_session *s, const mapi_req *q, reply *r)
+{
+    mapi_eid e;
+    uint32_t h = 0, objtype;
+    uint32_t sc;
+    if (q->bin.len == 0) {
+        e.kind = MAPI_EID_VIRTUAL;
+        e.id = MAPI_VF_ROOT;
+    } else if (mapi_eid_decode_for(q->bin.p, q->bin.len, s->core->ctx.guid, &e) != 0) {
+        return OP_MAPI_E_INVALID_ENTRYID;
+    }
+    switch (e.kind) {
+    case MAPI_EID_STORE: {
+        mapi_obj *o = calloc(1, sizeof *o);
+        if (!o)
+            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        o->type = OBJ_STORE;
+        if (!(h = obj_add(s, o))) {
+            obj_free(o);
+            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        }
+        objtype = OP_MAPI_STORE;
+        break;
+    }
+    case MAPI_EID_FOLDER:
+    case MAPI_EID_VIRTUAL:
+        if ((sc = open_folder_obj(s, e.kind, e.id, &h)))
+            return sc;
+        objtype = OP_MAPI_FOLDER;
+        break;
+    case MAPI_EID_MESSAGE: {
+        mapi_obj *o = calloc(1, sizeof *o);
+        if (!o)
+            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        o->type = OBJ_MESSAGE;
+        if ((sc = message_load(s, o, e.id)) || !(h = obj_add(s, o))) {
+            obj_free(o);
+            return sc ? sc : OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        }
+        if (s->st->folder_open_hint)
+            s->st->folder_open_hint(s->h, o->folder_id, 1);
+        objtype = OP_MAPI_MESSAGE;
+        break;
+    }
+    default:
+        return OP_MAPI_E_INVALID_ENTRYID;
+    }
+    uint8_t b[MAPI_EID_LEN];
+    eid_bytes(s, e.kind, e.id, b);
+    mapi_w_u32(r->out, h);
+    mapi_w_u32(r->out, objtype);
+    mapi_w_bin(r->out, b, MAPI_EID_LEN);
+    return OP_S_OK;
+}
+
+/* All current properties of an object into *p (caller frees). */
+static uint32_t obj_props(mapi_session *s, mapi_obj *o, mapi_props *p)
+{
+    mapi_props_init(p);
+    switch (o->type) {
+    case OBJ_STORE:
+    case OBJ_FOLDER: {
+        fol_list l;
+        uint32_t sc = fols_load(s, &l);
+        if (sc)
+            return sc;
+        if (o->type == OBJ_STORE) {
+            store_props(s, &l, p);
+        } else {
+            const fol *f = o->ekind == MAPI_EID_FOLDER ? fols_find(&l, o->id) : NULL;
+            if (o->ekind == MAPI_EID_FOLDER && !f) {
+                fols_free(&l);
+                return OP_MAPI_E_OBJECT_DELETED;
+            }
+            folder_props(s, &l, f, (uint32_t)o->id, p);
+        }
+        fols_free(&l);
+        return OP_S_OK;
+    }
+    case OBJ_MESSAGE:
+        return mapi_props_copy(p, &o->msg.props) == 0 ? OP_S_OK : OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    case OBJ_ATTACH:
+        return mapi_props_copy(p, &o->att) == 0 ? OP_S_OK : OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    default:
+        return OP_MAPI_E_NO_SUPPORT;
+    }
+}
+
+static int too_big(const mapi_prop *p)
+{
+    uint32_t t = OP_PROP_TYPE(p->tag);
+    return !(t & OP_MV_FLAG) && mapi_type_is_bytes(t) && p->v.bin.len > GETPROPS_MAX;
+}
+
+static uint32_t op_get_props(mapi_session *s, const mapi_req *q, reply *r)
+{
+    mapi_obj *o = obj_get(s, q->h, 0);
+    if (!o || o->type == OBJ_TABLE)
+        return OP_MAPI_E_INVALID_OBJECT;
+    mapi_props all, out;
+    uint32_t sc = obj_props(s, o, &all);
+    if (sc)
+        return sc;
+    mapi_props_init(&out);
+    int errors = 0;
+    if (q->ntags == 0) {
+        for (uint32_t i = 0; i < all.n; i++)
+            if (!too_big(&all.p[i]))
+                mapi_props_put(&out, &all.p[i]);
+    } else {
+        errors = mapi_props_project(&all, q->tags, q->ntags, &out);
+        for (uint32_t i = 0; i < out.n; i++)
+            if (too_big(&out.p[i])) {
+                uint32_t tag = out.p[i].tag;
+                mapi_prop_clear(&out.p[i]);
+                out.p[i].tag = OP_CHANGE_PROP_TYPE(tag, OP_PT_ERROR);
+                out.p[i].v.l = (int32_t)OP_MAPI_E_NOT_ENOUGH_MEMORY;
+                errors++;
+            }
+    }
+    mapi_w_props(r->out, &out);
+    mapi_props_free(&all);
+    mapi_props_free(&out);
+    if (errors < 0)
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    return errors ? OP_MAPI_W_ERRORS_RETURNED : OP_S_OK;
+}
+
+static uint32_t op_get_prop_list(mapi_session *s, const mapi_req *q, reply *r)
+{
+    mapi_obj *o = obj_get(s, q->h, 0);
+    if (!o || o->type == OBJ_TABLE)
+        return OP_MAPI_E_INVALID_OBJECT;
+    mapi_props all;
+    uint32_t sc = obj_props(s, o, &all);
+    if (sc)
+        return sc;
+    mapi_w_u32(r->out, all.n);
+    for (uint32_t i = 0; i < all.n; i++)
+        mapi_w_u32(r->out, all.p[i].tag);
+    mapi_props_free(&all);
+    return OP_S_OK;
+}
+
+/* Properties a client cannot set. */
+static int computed(uint32_t tag)
+{
+    switch (OP_PROP_ID(tag)) {
+    case OP_PROP_ID(OP_PR_ENTRYID): case OP_PROP_ID(OP_PR_RECORD_KEY): case OP_PROP_ID(OP_PR_INSTANCE_KEY):
+    case OP_PROP_ID(OP_PR_OBJECT_TYPE): case OP_PROP_ID(OP_PR_STORE_ENTRYID):
+    case OP_PROP_ID(OP_PR_STORE_RECORD_KEY): case OP_PROP_ID(OP_PR_PARENT_ENTRYID):
+    case OP_PROP_ID(OP_PR_MESSAGE_SIZE): case OP_PROP_ID(OP_PR_ACCESS): case OP_PROP_ID(OP_PR_ACCESS_LEVEL):
+    case OP_PROP_ID(OP_PR_STORE_SUPPORT_MASK): case OP_PROP_ID(OP_PR_HASATTACH):
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int flag_prop(const mapi_core *c, uint32_t tag)
+{
+    uint32_t id = OP_PROP_ID(tag);
+    return id == OP_PROP_ID(OP_PR_MESSAGE_FLAGS) || id == OP_PROP_ID(OP_PR_FLAG_STATUS) ||
+           id == OP_PROP_ID(c->ctx.np[NP_KEYWORDS]);
+}
+
+static uint32_t op_set_props(mapi_session *s, const mapi_req *q, reply *r)
+{
+    mapi_obj *o = obj_get(s, q->h, 0);
+    if (!o || (o->type != OBJ_MESSAGE && o->type != OBJ_ATTACH && o->type != OBJ_FOLDER))
+        return OP_MAPI_E_INVALID_OBJECT;
+    mapi_buf probs;
+    mapi_buf_init(&probs);
+    uint32_t np = 0;
+    for (uint32_t i = 0; i < q->props.n; i++) {
+        const mapi_prop *p = &q->props.p[i];
+        if (computed(p->tag) || o->type == OBJ_FOLDER) {
+            /* Folder properties other than the name are derived from the storage. */
+            if (o->type == OBJ_FOLDER && OP_PROP_ID(p->tag) == OP_PROP_ID(OP_PR_DISPLAY_NAME) &&
+                o->ekind == MAPI_EID_FOLDER) {
+                outpost_status st = s->st->folder_rename(s->h, o->id, -1, (const char *)p->v.bin.data);
+                log_status(s, "folder_rename", st);
+                if (st.code == OUTPOST_OK)
+                    continue;
+            } else if (o->type == OBJ_FOLDER) {
+                continue; /* accepted and ignored (e.g. PR_COMMENT, view settings) */
+            }
+            mapi_w_u32(&probs, i);
+            mapi_w_u32(&probs, p->tag);
+            mapi_w_u32(&probs, 0x8004011Au /* MAPI_E_COMPUTED */);
+            np++;
+            continue;
+        }
+        mapi_props *dst = o->type == OBJ_MESSAGE ? &o->msg.props : &o->att;
+        if (mapi_props_put(dst, p) != 0)
+            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        if (o->type == OBJ_MESSAGE) {
+            if (flag_prop(s->core, p->tag))
+                o->flags_dirty = 1;
+            else
+                o->content_dirty = 1;
+        }
+    }
+    mapi_w_u32(r->out, np);
+    mapi_buf_add(r->out, probs.data, probs.len);
+    mapi_buf_free(&probs);
+    return OP_S_OK;
+}
+
+static uint32_t op_delete_props(mapi_session *s, const mapi_req *q, reply *r)
+{
+    mapi_obj *o = obj_get(s, q->h, 0);
+    if (!o || (o->type != OBJ_MESSAGE && o->type != OBJ_ATTACH))
+        return OP_MAPI_E_INVALID_OBJECT;
+    mapi_props *dst = o->type == OBJ_MESSAGE ? &o->msg.props : &o->att;
+    for (uint32_t i = 0; i < q->ntags; i++) {
+        if (computed(q->tags[i]))
+            continue;
+        mapi_props_remove(dst, q->tags[i]);
+        if (o->type == OBJ_MESSAGE)
+            o->content_dirty = 1;
+    }
+    mapi_w_u32(r->out, 0);
+    return OP_S_OK;
+}
+
+static uint32_t op_read_prop(mapi_session *s, const mapi_req *q, reply *r)
+{
+    mapi_obj *o = obj_get(s, q->h, 0);
+    if (!o || o->type == OBJ_TABLE)
+        return OP_MAPI_E_INVALID_OBJECT;
+    mapi_props all;
+    uint32_t sc = obj_props(s, o, &all);
+    if (sc)
+        return sc;
+    const mapi_prop *p = mapi_props_find(&all, q->a);
+    uint32_t want = OP_PROP_TYPE(q->a) & ~OP_MV_FLAG, have = p ? OP_PROP_TYPE(p->tag) : 0;
+    int strings = (want == OP_PT_UNICODE || want == OP_PT_STRING8) && (have == OP_PT_UNICODE || have == OP_PT_STRING8);
+    if (!p || !mapi_type_is_bytes(have) || (have & OP_MV_FLAG) || (want != have && !strings)) {
+        mapi_props_free(&all);
+        return OP_MAPI_E_NOT_FOUND;
+    }
+    uint64_t total = p->v.bin.len;
+    uint64_t off = q->offset < total ? q->offset : total;
+    uint32_t max = q->b > (1u << 20) ? (1u << 20) : q->b;
+    uint32_t n = (uint32_t)(total - off < max ? total - off : max);
+    mapi_w_u64(r->out, total);
+    mapi_w_bin(r->out, p->v.bin.data + off, n);
+    mapi_props_free(&all);
+    return OP_S_OK;
+}
+
+static uint32_t op_write_prop(mapi_session *s, const mapi_req *q, reply *r)
+{
+    (void)r;
+    mapi_obj *o = obj_get(s, q->h, 0);
+    if (!o || (o->type != OBJ_MESSAGE && o->type != OBJ_ATTACH))
+        return OP_MAPI_E_INVALID_OBJECT;
+    uint32_t type = OP_PROP_TYPE(q->a);
+    if (!mapi_type_is_bytes(type) || (type & OP_MV_FLAG) || computed(q->a))
+        return OP_MAPI_E_INVALID_PARAMETER;
+    mapi_props *dst = o->type == OBJ_MESSAGE ? &o->msg.props : &o->att;
+    mapi_prop *p = mapi_props_find(dst, q->a);
+    mapi_buf b;
+    mapi_buf_init(&b);
+    if (q->offset != 0) {
+        if (!p || OP_PROP_TYPE(p->tag) != type || p->v.bin.len != q->offset)
+            return OP_MAPI_E_INVALID_PARAMETER; /* chunks come in order */
+        mapi_buf_add(&b, p->v.bin.data, p->v.bin.len);
+    }
+    mapi_buf_add(&b, q->bin.p, q->bin.len);
+    if (b.oom || b.len > MAX_CONTENT) {
+        mapi_buf_free(&b);
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    int rc = type == OP_PT_UNICODE || type == OP_PT_STRING8
+                 ? mapi_props_set_strn(dst, q->a, b.len ? (const char *)b.data : "", b.len)
+                 : mapi_props_set_bin(dst, q->a, b.data, b.len);
+    mapi_buf_free(&b);
+    if (rc != 0)
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    if (o->type == OBJ_MESSAGE)
+        o->content_dirty = 1;
+    return OP_S_OK;
+}
+
+/* ---- saving ---- */
+
+struct mem_reader {
+    const uint8_t *p;
+    size_t len, off;
+};
+
+static outpost_status mem_read(void *ctx, void *buf, size_t cap, size_t *got)
+{
+    struct mem_reader *m = ctx;
+    size_t n = m->len - m->off < cap ? m->len - m->off : cap;
+    memcpy(buf, m->p + m->off, n);
+    m->off += n;
+    *got = n;
+    return outpost_ok();
+}
+
+static outpost_status mem_rewind(void *ctx)
+{
+    ((struct mem_reader *)ctx)->off = 0;
+    return outpost_ok();
+}
+
+static uint32_t folder_kind(mapi_session *s, int64_t folder_id, uint32_t *kind)
+{
+    fol_list l;
+    uint32_t sc = fols_load(s, &l);
+    if (sc)
+        return sc;
+    const fol *f = fols_find(&l, folder_id);
+    if (f)
+        *kind = f->kind;
+    fols_free(&l);
+    return f ? OP_S_OK : OP_MAPI_E_NOT_FOUND;
+}
+
+/* Item flags and keywords a message's properties say. */
+static void wanted_flags(mapi_session *s, mapi_obj *o, uint32_t *flags, char **keywords)
+{
+    const mapi_props *p = &o->msg.props;
+    uint32_t f = o->item_flags;
+    int32_t mf = mapi_props_long(p, OP_PR_MESSAGE_FLAGS, 0);
+    f = (mf & (int32_t)OP_MSGFLAG_READ) ? (f | OUTPOST_FLAG_SEEN) : (f & ~OUTPOST_FLAG_SEEN);
+    if (o->is_new)
+        f = (mf & (int32_t)OP_MSGFLAG_UNSENT) ? (f | OUTPOST_FLAG_DRAFT) : (f & ~OUTPOST_FLAG_DRAFT);
+    int32_t fs = mapi_props_long(p, OP_PR_FLAG_STATUS, 0);
+    f = fs == 2 ? (f | OUTPOST_FLAG_FLAGGED) : (f & ~OUTPOST_FLAG_FLAGGED);
+    *flags = f;
+    /* keywords: system keywords kept, categories from Keywords */
+    mapi_buf b;
+    mapi_buf_init(&b);
+    if (o->keywords) {
+        char *copy = strdup(o->keywords), *save = NULL;
+        for (char *t = copy ? strtok_r(copy, " ", &save) : NULL; t; t = strtok_r(NULL, " ", &save))
+            if (t[0] == '$' || t[0] == '\\') {
+                if (b.len)
+                    mapi_buf_addc(&b, ' ');
+                mapi_buf_adds(&b, t);
+            }
+        free(copy);
+    }
+    const mapi_prop *k = mapi_props_find(p, s->core->ctx.np[NP_KEYWORDS]);
+    if (k && OP_PROP_TYPE(k->tag) == (OP_MV_FLAG | OP_PT_UNICODE))
+        for (uint32_t i = 0; i < k->count; i++) {
+            if (k->mv[i].bin.len == 0 || memchr(k->mv[i].bin.data, ' ', k->mv[i].bin.len))
+                continue; /* an IMAP keyword is one atom */
+            if (b.len)
+                mapi_buf_addc(&b, ' ');
+            mapi_buf_add(&b, k->mv[i].bin.data, k->mv[i].bin.len);
+        }
+    *keywords = b.len ? mapi_buf_steal(&b, NULL) : NULL;
+    mapi_buf_free(&b);
+}
+
+static uint32_t save_message(mapi_session *s, mapi_obj *o, uint32_t flags, reply *r)
+{
+    (void)flags;
+    char err[256] = "";
+    uint32_t sc = OP_S_OK;
+    int64_t new_id = 0;
+    if (o->is_new || o->content_dirty) {
+        uint32_t kind = mapi_kind_of_class(mapi_props_str(&o->msg.props, OP_PR_MESSAGE_CLASS));
+        uint32_t fkind = 0;
+        if ((sc = folder_kind(s, o->folder_id, &fkind)))
+            return sc;
+        if (!kind)
+            kind = fkind;
+        if (kind != fkind)
+            kind = fkind; /* the storage keeps one kind per folder */
+        int write_content = o->is_new || kind != OUTPOST_ITEM_MAIL || (o->item_flags & OUTPOST_FLAG_DRAFT);
+        if (write_content) {
+            mapi_buf content;
+            mapi_buf_init(&content);
+            if (mapi_build_content(&s->core->ctx, kind, &o->msg, o->is_new ? NULL : o->object_uid,
+                                   s->h->now_ms(s->h), &content, err, sizeof err) != 0) {
+                s->h->log(s->h, OUTPOST_LOG_WARNING, "mapi: saving a message: %s", err);
+                mapi_buf_free(&content);
+                return OP_MAPI_E_INVALID_PARAMETER;
+            }
+            struct mem_reader mr = { content.data, content.len, 0 };
+            struct outpost_reader rd = { &mr, content.len, mem_read, mem_rewind };
+            outpost_status st;
+            if (o->is_new || kind == OUTPOST_ITEM_MAIL) {
+                uint32_t fl;
+                char *kw;
+                wanted_flags(s, o, &fl, &kw);
+                int64_t when = mapi_filetime_to_ms(mapi_props_i8(&o->msg.props, OP_PR_MESSAGE_DELIVERY_TIME, 0));
+                st = s->st->append(s->h, o->folder_id, &rd, fl, kw, when > 0 ? when : 0, &new_id, NULL);
+                log_status(s, "append", st);
+                free(kw);
+                if (st.code == OUTPOST_OK && !o->is_new) {
+                    /* a saved draft replaces the previous version */
+                    outpost_status rs = s->st->remove(s->h, &o->id, 1, 1, NULL);
+                    log_status(s, "remove (replaced draft)", rs);
+                }
+            } else {
+                st = s->st->update(s->h, o->id, &rd);
+                log_status(s, "update", st);
+                new_id = o->id;
+            }
+            mapi_buf_free(&content);
+            if (st.code != OUTPOST_OK)
+                return scode_of(st);
+            o->flags_dirty = 0;
+        }
+        o->content_dirty = 0;
+    }
+    if (o->flags_dirty && !o->is_new && o->id) {
+        uint32_t fl;
+        char *kw;
+        wanted_flags(s, o, &fl, &kw);
+        outpost_status st = s->st->set_flags(s->h, &o->id, 1, OUTPOST_FLAGS_REPLACE, fl, kw, NULL, NULL);
+        log_status(s, "set_flags", st);
+        free(kw);
+        if (st.code != OUTPOST_OK)
+            return scode_of(st);
+        o->flags_dirty = 0;
+    }
+    if (new_id) {
+        /* KEEP_OPEN_*: the object now is the stored item. */
+        o->is_new = 0;
+        sc = message_load(s, o, new_id);
+        if (sc)
+            return sc;
+    }
+    uint8_t b[MAPI_EID_LEN];
+    eid_bytes(s, MAPI_EID_MESSAGE, o->id, b);
+    mapi_w_bin(r->out, b, MAPI_EID_LEN);
+    return OP_S_OK;
+}
+
+static uint32_t op_save_changes(mapi_session *s, const mapi_req *q, reply *r)
+{
+    mapi_obj *o = obj_get(s, q->h, 0);
+    if (!o)
+        return OP_MAPI_E_INVALID_OBJECT;
+    if (o->type == OBJ_MESSAGE)
+        return save_message(s, o, q->flags, r);
+    if (o->type == OBJ_ATTACH) {
+        mapi_obj *m = obj_get(s, o->parent, OBJ_MESSAGE);
+        if (!m)
+            return OP_MAPI_E_OBJECT_DELETED;
+        mapi_attach *a = NULL;
+        for (uint32_t i = 0; i < m->msg.natts; i++)
+            if (m->msg.atts[i].num == o->att_num)
+                a = &m->msg.atts[i];
+        if (!a) {
+            mapi_attach *na = realloc(m->msg.atts, (m->msg.natts + 1) * sizeof *na);
+            if (!na)
+                return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+            m->msg.atts = na;
+            a = &m->msg.atts[m->msg.natts++];
+            memset(a, 0, sizeof *a);
+            a->num = o->att_num;
+        }
+        mapi_props_free(&a->props);
+        if (mapi_props_copy(&a->props, &o->att) != 0)
+            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        m->content_dirty = 1;
+        mapi_w_bin(r->out, NULL, 0);
+        return OP_S_OK;
+    }
+    mapi_w_bin(r->out, NULL, 0); /* folders and the store save immediately */
+    return OP_S_OK;
+}
+
+/* ---- tables ---- */
+
+static const uint32_t DEFAULT_CONTENTS_COLS[] = { OP_PR_ENTRYID, OP_PR_INSTANCE_KEY, OP_PR_SUBJECT,
+                                                  OP_PR_MESSAGE_CLASS, OP_PR_MESSAGE_FLAGS,
+                                                  OP_PR_MESSAGE_DELIVERY_TIME, OP_PR_SENDER_NAME,
+                                                  OP_PR_DISPLAY_TO, OP_PR_MESSAGE_SIZE };
+static const uint32_t DEFAULT_HIERARCHY_COLS[] = { OP_PR_ENTRYID, OP_PR_INSTANCE_KEY, OP_PR_DISPLAY_NAME,
+                                                   OP_PR_CONTAINER_CLASS, OP_PR_CONTENT_COUNT,
+                                                   OP_PR_CONTENT_UNREAD, OP_PR_SUBFOLDERS, OP_PR_DEPTH };
+static const uint32_t DEFAULT_RECIP_COLS[] = { OP_PR_ROWID, OP_PR_INSTANCE_KEY, OP_PR_RECIPIENT_TYPE,
+                                               OP_PR_DISPLAY_NAME, OP_PR_EMAIL_ADDRESS, OP_PR_ADDRTYPE,
+                                               OP_PR_ENTRYID };
+static const uint32_t DEFAULT_ATTACH_COLS[] = { OP_PR_ATTACH_NUM, OP_PR_INSTANCE_KEY, OP_PR_ATTACH_METHOD,
+                                                OP_PR_ATTACH_LONG_FILENAME, OP_PR_ATTACH_SIZE,
+                                                OP_PR_RENDERING_POSITION, OP_PR_ATTACH_MIME_TAG };
+#define NCOLS(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
+
+typedef struct rowset {
+    mapi_row *v;
+    uint32_t n;
+} rowset;
+
+static mapi_row *rows_push(rowset *rs, uint64_t key)
+{
+    mapi_row *nv = realloc(rs->v, (rs->n + 1) * sizeof *nv);
+    if (!nv)
+        return NULL;
+    rs->v = nv;
+    mapi_row *r = &rs->v[rs->n++];
+    r->key = key;
+    mapi_props_init(&r->props);
+    return r;
+}
+
+static void rows_free(rowset *rs)
+{
+    for (uint32_t i = 0; i < rs->n; i++)
+        mapi_props_free(&rs->v[i].props);
+    free(rs->v);
+    memset(rs, 0, sizeof *rs);
+}
+
+static void hier_add(mapi_session *s, const fol_list *l, int64_t parent, int depth, int recursive, rowset *rs)
+{
+    for (uint32_t i = 0; i < l->n; i++) {
+        if (l->v[i].parent != parent)
+            continue;
+        mapi_row *r = rows_push(rs, (uint64_t)l->v[i].id);
+        if (!r)
+            return;
+        folder_props(s, l, &l->v[i], 0, &r->props);
+        mapi_props_set_long(&r->props, OP_PR_DEPTH, depth);
+        if (recursive && depth < 32)
+            hier_add(s, l, l->v[i].id, depth + 1, recursive, rs);
+    }
+}
+
+/* The rows of a table's source as it is now. */
+static uint32_t table_rows(mapi_session *s, mapi_obj *t, rowset *rs)
+{
+    memset(rs, 0, sizeof *rs);
+    if (t->tkind == MAPI_TABLE_RECIPIENTS || t->tkind == MAPI_TABLE_ATTACHMENTS) {
+        mapi_obj *m = obj_get(s, t->tsrc, OBJ_MESSAGE);
+        if (!m)
+            return OP_MAPI_E_OBJECT_DELETED;
+        if (t->tkind == MAPI_TABLE_RECIPIENTS) {
+            for (uint32_t i = 0; i < m->msg.nrecips; i++) {
+                mapi_row *r = rows_push(rs, i + 1);
+                if (!r || mapi_props_copy(&r->props, &m->msg.recips[i]) != 0)
+                    return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+                mapi_props_set_key(&r->props, OP_PR_INSTANCE_KEY, i + 1);
+            }
+        } else {
+            for (uint32_t i = 0; i < m->msg.natts; i++) {
+                mapi_row *r = rows_push(rs, (uint64_t)m->msg.atts[i].num + 1);
+                if (!r || mapi_props_copy(&r->props, &m->msg.atts[i].props) != 0)
+                    return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+                mapi_props_remove(&r->props, OP_PR_ATTACH_DATA_BIN);
+                mapi_props_set_key(&r->props, OP_PR_INSTANCE_KEY, (uint64_t)m->msg.atts[i].num + 1);
+            }
+        }
+        return OP_S_OK;
+    }
+    mapi_obj *f = obj_get(s, t->tsrc, 0);
+    uint32_t ekind = f ? f->ekind : t->ekind;
+    int64_t fid = f ? f->id : t->id;
+    if (t->tkind == MAPI_TABLE_HIERARCHY) {
+        fol_list l;
+        uint32_t sc = fols_load(s, &l);
+        if (sc)
+            return sc;
+        int recursive = (t->tflags & OP_CONVENIENT_DEPTH) != 0;
+        if (ekind == MAPI_EID_VIRTUAL && fid == MAPI_VF_ROOT) {
+            for (uint32_t vf = MAPI_VF_IPM_SUBTREE; vf < MAPI_VF_COUNT; vf++) {
+                mapi_row *r = rows_push(rs, 0x8000000000000000ull | vf);
+                if (!r)
+                    break;
+                folder_props(s, &l, NULL, vf, &r->props);
+                mapi_props_set_long(&r->props, OP_PR_DEPTH, 0);
+                if (recursive && vf == MAPI_VF_IPM_SUBTREE)
+                    hier_add(s, &l, 0, 1, 1, rs);
+            }
+        } else if (ekind == MAPI_EID_VIRTUAL && fid == MAPI_VF_IPM_SUBTREE) {
+            hier_add(s, &l, 0, 0, recursive, rs);
+        } else if (ekind == MAPI_EID_FOLDER) {
+            hier_add(s, &l, fid, 0, recursive, rs);
+        }
+        fols_free(&l);
+        return OP_S_OK;
+    }
+    /* contents: FAI (associated) contents are not kept yet, so they are empty */
+    if (ekind != MAPI_EID_FOLDER || (t->tflags & OP_MAPI_ASSOCIATED))
+        return OP_S_OK;
+    struct outpost_txn *tx;
+    outpost_status st = s->st->read_begin(s->h, &tx);
+    if (st.code != OUTPOST_OK)
+        return scode_of(st);
+    const struct outpost_storage_methods *m = s->st->storage;
+    struct outpost_cursor *c;
+    itm *items = NULL;
+    uint32_t n = 0;
+    st = m->items_by_uid(tx, fid, 1, 0, &c);
+    if (st.code == OUTPOST_OK) {
+        const void *row;
+        while ((st = m->cursor_next(c, &row)).code == OUTPOST_OK && row) {
+            itm *ni = realloc(items, (n + 1) * sizeof *ni);
+            if (!ni)
+                break;
+            items = ni;
+            itm_copy(&items[n++], row);
+        }
+        m->cursor_close(c);
+        for (uint32_t i = 0; i < n; i++)
+            if (items[i].it.kind != OUTPOST_ITEM_MAIL && items[i].it.content_state == OUTPOST_CONTENT_COMPLETE)
+                read_content(s, tx, &items[i]);
+    }
+    s->st->read_end(s->h, tx);
+    uint32_t sc = scode_of(st);
+    for (uint32_t i = 0; i < n; i++) {
+        mapi_row *r = sc ? NULL : rows_push(rs, (uint64_t)items[i].it.id);
+        if (r) {
+            mapi_message msg;
+            if (mapi_map_content(&s->core->ctx, &items[i].it, items[i].content, items[i].len, 0, &msg) == 0) {
+                r->props = msg.props;
+                memset(&msg.props, 0, sizeof msg.props);
+            } else {
+                mapi_props_free(&msg.props);
+                mapi_map_summary(&s->core->ctx, &items[i].it, &r->props);
+            }
+            mapi_message_free(&msg);
+            message_common(s, &items[i].it, &r->props);
+        }
+        itm_free(&items[i]);
+    }
+    free(items);
+    return sc;
+}
+
+static uint32_t op_open_table(mapi_session *s, const mapi_req *q, reply *r)
+{
+    mapi_obj *src = obj_get(s, q->h, 0);
+    const uint32_t *cols;
+    uint32_t ncols;
+    switch (q->a) {
+    case MAPI_TABLE_HIERARCHY:
+    case MAPI_TABLE_CONTENTS:
+        if (!src || src->type != OBJ_FOLDER)
+            return OP_MAPI_E_INVALID_OBJECT;
+        cols = q->a == MAPI_TABLE_HIERARCHY ? DEFAULT_HIERARCHY_COLS : DEFAULT_CONTENTS_COLS;
+        ncols = q->a == MAPI_TABLE_HIERARCHY ? NCOLS(DEFAULT_HIERARCHY_COLS) : NCOLS(DEFAULT_CONTENTS_COLS);
+        break;
+    case MAPI_TABLE_RECIPIENTS:
+    case MAPI_TABLE_ATTACHMENTS:
+        if (!src || src->type != OBJ_MESSAGE)
+            return OP_MAPI_E_INVALID_OBJECT;
+        cols = q->a == MAPI_TABLE_RECIPIENTS ? DEFAULT_RECIP_COLS : DEFAULT_ATTACH_COLS;
+        ncols = q->a == MAPI_TABLE_RECIPIENTS ? NCOLS(DEFAULT_RECIP_COLS) : NCOLS(DEFAULT_ATTACH_COLS);
+        break;
+    default:
+        return OP_MAPI_E_INVALID_PARAMETER;
+    }
+    mapi_obj *t = calloc(1, sizeof *t);
+    if (!t)
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    t->type = OBJ_TABLE;
+    t->tkind = q->a;
+    t->tflags = q->flags;
+    t->tsrc = q->h;
+    t->ekind = src->ekind;
+    t->id = src->id;
+    if (mapi_table_init(&t->tbl, cols, ncols) != 0) {
+        free(t);
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    rowset rs;
+    uint32_t sc = table_rows(s, t, &rs);
+    if (sc) {
+        rows_free(&rs);
+        obj_free(t);
+        return sc;
+    }
+    if (mapi_table_replace_rows(&t->tbl, rs.v, rs.n, NULL, NULL) != 0) {
+        obj_free(t);
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    uint32_t h = obj_add(s, t);
+    if (!h) {
+        obj_free(t);
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    if (q->a == MAPI_TABLE_CONTENTS && s->st->folder_open_hint && src->ekind == MAPI_EID_FOLDER)
+        s->st->folder_open_hint(s->h, src->id, 1);
+    mapi_w_u32(r->out, h);
+    return OP_S_OK;
+}
+
+static mapi_obj *table_of(mapi_session *s, uint32_t h)
+{
+    return obj_get(s, h, OBJ_TABLE);
+}
+
+static void w_rows(mapi_buf *out, mapi_props *rows, uint32_t n)
+{
+    mapi_w_u32(out, n);
+    for (uint32_t i = 0; i < n; i++) {
+        mapi_w_props(out, &rows[i]);
+        mapi_props_free(&rows[i]);
+    }
+    free(rows);
+}
+
+static uint32_t op_table(mapi_session *s, const mapi_req *q, reply *r)
+{
+    mapi_obj *t = table_of(s, q->h);
+    if (!t)
+        return OP_MAPI_E_INVALID_OBJECT;
+    mapi_table *tb = &t->tbl;
+    switch (q->op) {
+    case MAPI_OP_TBL_SET_COLUMNS:
+        return mapi_table_set_columns(tb, q->tags, q->ntags) == 0 ? OP_S_OK : OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    case MAPI_OP_TBL_QUERY_COLUMNS:
+        if (q->flags & 1u) { /* TBL_ALL_COLUMNS */
+            mapi_props seen;
+            mapi_props_init(&seen);
+            for (uint32_t i = 0; i < tb->nrows; i++)
+                for (uint32_t k = 0; k < tb->rows[i].props.n; k++)
+                    if (!mapi_props_find(&seen, tb->rows[i].props.p[k].tag)) {
+                        mapi_prop p = { .tag = OP_CHANGE_PROP_TYPE(tb->rows[i].props.p[k].tag, OP_PT_NULL) };
+                        mapi_props_take(&seen, &p);
+                    }
+            mapi_w_u32(r->out, seen.n);
+            for (uint32_t i = 0; i < seen.n; i++) {
+                uint32_t tag = seen.p[i].tag;
+                /* report the stored type */
+                for (uint32_t k = 0; k < tb->nrows; k++) {
+                    const mapi_prop *p = mapi_props_find(&tb->rows[k].props, tag);
+                    if (p) {
+                        tag = p->tag;
+                        break;
+                    }
+                }
+                mapi_w_u32(r->out, tag);
+            }
+            mapi_props_free(&seen);
+        } else {
+            mapi_w_tags(r->out, tb->cols, tb->ncols);
+        }
+        return OP_S_OK;
+    case MAPI_OP_TBL_GET_ROW_COUNT:
+        mapi_w_u32(r->out, mapi_table_row_count(tb));
+        return OP_S_OK;
+    case MAPI_OP_TBL_QUERY_ROWS: {
+        mapi_props *rows;
+        uint32_t n;
+        int32_t count = q->count;
+        if (count > 10000)
+            count = 10000;
+        if (count < -10000)
+            count = -10000;
+        if (mapi_table_query_rows(tb, count, q->flags, &rows, &n) != 0)
+            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        w_rows(r->out, rows, n);
+        return OP_S_OK;
+    }
+    case MAPI_OP_TBL_SEEK_ROW: {
+        int32_t sought = 0;
+        uint32_t sc = mapi_table_seek(tb, q->a, q->count, &sought);
+        if (!OP_FAILED(sc))
+            mapi_w_u32(r->out, (uint32_t)sought);
+        return sc;
+    }
+    case MAPI_OP_TBL_SEEK_ROW_APPROX:
+        return mapi_table_seek_approx(tb, q->a, q->b);
+    case MAPI_OP_TBL_QUERY_POSITION: {
+        uint32_t row, num, den;
+        mapi_table_position(tb, &row, &num, &den);
+        mapi_w_u32(r->out, row);
+        mapi_w_u32(r->out, num);
+        mapi_w_u32(r->out, den);
+        return OP_S_OK;
+    }
+    case MAPI_OP_TBL_CREATE_BOOKMARK: {
+        uint32_t id = 0, sc = mapi_table_bookmark(tb, &id);
+        if (!sc)
+            mapi_w_u32(r->out, id);
+        return sc;
+    }
+    case MAPI_OP_TBL_FREE_BOOKMARK:
+        return mapi_table_free_bookmark(tb, q->a);
+    case MAPI_OP_TBL_RESTRICT:
+        return mapi_table_restrict(tb, q->res) == 0 ? OP_S_OK : OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    case MAPI_OP_TBL_SORT:
+        return mapi_table_sort(tb, &q->sort);
+    case MAPI_OP_TBL_FIND_ROW:
+        return mapi_table_find_row(tb, q->res, q->a, q->flags);
+    case MAPI_OP_TBL_ADVISE: {
+        mapi_advise *a = NULL;
+        for (uint32_t i = 0; i < s->nadv; i++)
+            if (!s->adv[i].conn)
+                a = &s->adv[i];
+        if (!a) {
+            mapi_advise *na = realloc(s->adv, (s->nadv + 1) * sizeof *na);
+            if (!na)
+                return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+            s->adv = na;
+            a = &s->adv[s->nadv++];
+        }
+        memset(a, 0, sizeof *a);
+        a->conn = s->next_conn++;
+        a->table = q->h;
+        mapi_w_u32(r->out, a->conn);
+        return OP_S_OK;
+    }
+    default:
+        return OP_MAPI_E_NO_SUPPORT;
+    }
+}
+
+/* ---- folder operations ---- */
+
+static uint32_t eids_to_ids(mapi_session *s, const mapi_req *q, int64_t **ids)
+{
+    *ids = calloc(q->neids ? q->neids : 1, sizeof **ids);
+    if (!*ids)
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    for (uint32_t i = 0; i < q->neids; i++) {
+        mapi_eid e;
+        if (mapi_eid_decode_for(q->eids[i].p, q->eids[i].len, s->core->ctx.guid, &e) != 0 ||
+            e.kind != MAPI_EID_MESSAGE) {
+            free(*ids);
+            *ids = NULL;
+            return OP_MAPI_E_INVALID_ENTRYID;
+        }
+        (*ids)[i] = e.id;
+    }
+    return OP_S_OK;
+}
+
+/* Every item id of a folder. */
+static uint32_t folder_item_ids(mapi_session *s, int64_t folder, int64_t **ids, uint32_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    struct outpost_txn *t;
+    outpost_status st = s->st->read_begin(s->h, &t);
+    if (st.code != OUTPOST_OK)
+        return scode_of(st);
+    struct outpost_cursor *c;
+    st = s->st->storage->items_by_uid(t, folder, 1, 0, &c);
+    if (st.code == OUTPOST_OK) {
+        const void *row;
+        while ((st = s->st->storage->cursor_next(c, &row)).code == OUTPOST_OK && row) {
+            int64_t *ni = realloc(*ids, (*n + 1) * sizeof *ni);
+            if (!ni)
+                break;
+            *ids = ni;
+            (*ids)[(*n)++] = ((const outpost_item *)row)->id;
+        }
+        s->st->storage->cursor_close(c);
+    }
+    s->st->read_end(s->h, t);
+    return scode_of(st);
+}
+
+static uint32_t partial(uint32_t n, const outpost_item_status *ist)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (ist[i].status.code != OUTPOST_OK)
+            return 0x00040680u; /* MAPI_W_PARTIAL_COMPLETION */
+    return OP_S_OK;
+}
+
+static uint32_t op_folder(mapi_session *s, const mapi_req *q, reply *r)
+{
+    mapi_obj *f = obj_get(s, q->h, OBJ_FOLDER);
+    if (!f)
+        return OP_MAPI_E_INVALID_OBJECT;
+    int64_t *ids = NULL;
+    uint32_t n = q->neids, sc = OP_S_OK;
+    outpost_status st = outpost_ok();
+    outpost_item_status *ist = NULL;
+    switch (q->op) {
+    case MAPI_OP_CREATE_MESSAGE: {
+        if (f->ekind != MAPI_EID_FOLDER)
+            return OP_MAPI_E_NO_SUPPORT; /* no FAI or items in virtual folders yet */
+        if (q->flags & OP_MAPI_ASSOCIATED)
+            return OP_MAPI_E_NO_SUPPORT;
+        uint32_t kind = 0;
+        if ((sc = folder_kind(s, f->id, &kind)))
+            return sc;
+        mapi_obj *m = calloc(1, sizeof *m);
+        if (!m)
+            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        m->type = OBJ_MESSAGE;
+        m->is_new = 1;
+        m->folder_id = f->id;
+        m->item_kind = kind;
+        mapi_props_set_str(&m->msg.props, OP_PR_MESSAGE_CLASS, mapi_message_class(kind));
+        mapi_props_set_long(&m->msg.props, OP_PR_MESSAGE_FLAGS, (int32_t)(OP_MSGFLAG_UNSENT | OP_MSGFLAG_READ));
+        mapi_props_set_long(&m->msg.props, OP_PR_OBJECT_TYPE, OP_MAPI_MESSAGE);
+        set_eid(s, &m->msg.props, OP_PR_PARENT_ENTRYID, MAPI_EID_FOLDER, f->id);
+        store_common(s, &m->msg.props);
+        int64_t now = mapi_filetime_from_ms(s->h->now_ms(s->h));
+        mapi_props_set_i8(&m->msg.props, OP_PR_CREATION_TIME, now);
+        mapi_props_set_i8(&m->msg.props, OP_PR_LAST_MODIFICATION_TIME, now);
+        uint32_t h = obj_add(s, m);
+        if (!h) {
+            obj_free(m);
+            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        }
+        mapi_w_u32(r->out, h);
+        return OP_S_OK;
+    }
+    case MAPI_OP_CREATE_FOLDER: {
+        if (!q->str || !*q->str)
+            return OP_MAPI_E_INVALID_PARAMETER;
+        if (f->ekind == MAPI_EID_VIRTUAL && f->id != MAPI_VF_IPM_SUBTREE)
+            return OP_MAPI_E_NO_SUPPORT;
+        int64_t parent = f->ekind == MAPI_EID_FOLDER ? f->id : 0;
+        uint32_t kind = OUTPOST_ITEM_MAIL;
+        if (parent)
+            folder_kind(s, parent, &kind);
+        if (q->str2 && *q->str2) {
+            for (uint32_t k = 1; k <= 5; k++)
+                if (!strncasecmp(q->str2, mapi_container_class(k), strlen(mapi_container_class(k))))
+                    kind = k;
+        }
+        int64_t nid = 0;
+        st = s->st->folder_create(s->h, parent, q->str, kind, &nid);
+        log_status(s, "folder_create", st);
+        if (st.code == OUTPOST_BAD_DATA)
+            return OP_MAPI_E_COLLISION;
+        if (st.code != OUTPOST_OK)
+            return scode_of(st);
+        uint32_t h;
+        if ((sc = open_folder_obj(s, MAPI_EID_FOLDER, nid, &h)))
+            return sc;
+        uint8_t b[MAPI_EID_LEN];
+        eid_bytes(s, MAPI_EID_FOLDER, nid, b);
+        mapi_w_u32(r->out, h);
+        mapi_w_bin(r->out, b, MAPI_EID_LEN);
+        return OP_S_OK;
+    }
+    case MAPI_OP_DELETE_FOLDER: {
+        mapi_eid e;
+        if (mapi_eid_decode_for(q->bin.p, q->bin.len, s->core->ctx.guid, &e) != 0 || e.kind != MAPI_EID_FOLDER)
+            return OP_MAPI_E_INVALID_ENTRYID;
+        fol_list l;
+        if ((sc = fols_load(s, &l)))
+            return sc;
+        int children = fols_has_children(&l, e.id);
+        const fol *df = fols_find(&l, e.id);
+        uint32_t total = df ? df->total : 0;
+        fols_free(&l);
+        if (!df)
+            return OP_MAPI_E_NOT_FOUND;
+        if (children)
+            return OP_MAPI_E_HAS_FOLDERS;
+        if (total && !(q->flags & 0x1u /* DEL_MESSAGES */))
+            return OP_MAPI_E_HAS_MESSAGES;
+        st = s->st->folder_delete(s->h, e.id);
+        log_status(s, "folder_delete", st);
+        return scode_of(st);
+    }
+    case MAPI_OP_COPY_MESSAGES: {
+        mapi_eid dest;
+        if (mapi_eid_decode_for(q->bin.p, q->bin.len, s->core->ctx.guid, &dest) != 0 || dest.kind != MAPI_EID_FOLDER)
+            return OP_MAPI_E_INVALID_ENTRYID;
+        if ((sc = eids_to_ids(s, q, &ids)))
+            return sc;
+        ist = calloc(n ? n : 1, sizeof *ist);
+        if (!ist) {
+            free(ids);
+            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        }
+        if (q->flags & OP_MAPI_MOVE)
+            st = s->st->move(s->h, ids, n, dest.id, NULL, ist);
+        else
+            st = s->st->copy(s->h, ids, n, dest.id, NULL, NULL, ist);
+        log_status(s, q->flags & OP_MAPI_MOVE ? "move" : "copy", st);
+        break;
+    }
+    case MAPI_OP_DELETE_MESSAGES:
+        if ((sc = eids_to_ids(s, q, &ids)))
+            return sc;
+        ist = calloc(n ? n : 1, sizeof *ist);
+        if (!ist) {
+            free(ids);
+            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        }
+        st = s->st->remove(s->h, ids, n, 0, ist);
+        log_status(s, "remove", st);
+        break;
+    case MAPI_OP_SET_READ_FLAGS:
+        if (q->neids == 0) {
+            if (f->ekind != MAPI_EID_FOLDER)
+                return OP_S_OK;
+            if ((sc = folder_item_ids(s, f->id, &ids, &n)))
+                return sc;
+        } else if ((sc = eids_to_ids(s, q, &ids))) {
+            return sc;
+        }
+        ist = calloc(n ? n : 1, sizeof *ist);
+        if (!ist) {
+            free(ids);
+            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        }
+        if (n)
+            st = s->st->set_flags(s->h, ids, n,
+                                  (q->flags & OP_MSGFLAG_CLEAR_READ_FLAG) ? OUTPOST_FLAGS_REMOVE : OUTPOST_FLAGS_ADD,
+                                  OUTPOST_FLAG_SEEN, NULL, NULL, ist);
+        log_status(s, "set_flags", st);
+        break;
+    case MAPI_OP_EMPTY_FOLDER:
+        if (f->ekind != MAPI_EID_FOLDER)
+            return OP_S_OK;
+        if ((sc = folder_item_ids(s, f->id, &ids, &n)))
+            return sc;
+        ist = calloc(n ? n : 1, sizeof *ist);
+        if (!ist) {
+            free(ids);
+            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        }
+        if (n)
+            st = s->st->remove(s->h, ids, n, 0, ist);
+        log_status(s, "remove", st);
+        break;
+    default:
+        return OP_MAPI_E_NO_SUPPORT;
+    }
+    sc = st.code == OUTPOST_OK ? partial(n, ist) : scode_of(st);
+    free(ids);
+    free(ist);
+    return sc;
+}
+
+/* ---- messages ---- */
+
+static uint32_t op_message(mapi_session *s, const mapi_req *q, reply *r)
+{
+    mapi_obj *m = obj_get(s, q->h, OBJ_MESSAGE);
+    if (!m)
+        return OP_MAPI_E_INVALID_OBJECT;
+    switch (q->op) {
+    case MAPI_OP_SET_READ_FLAG: {
+        int clear = (q->flags & OP_MSGFLAG_CLEAR_READ_FLAG) != 0;
+        int32_t mf = mapi_props_long(&m->msg.props, OP_PR_MESSAGE_FLAGS, 0);
+        mf = clear ? (mf & ~(int32_t)OP_MSGFLAG_READ) : (mf | (int32_t)OP_MSGFLAG_READ);
+        mapi_props_set_long(&m->msg.props, OP_PR_MESSAGE_FLAGS, mf);
+        if (m->is_new)
+            return OP_S_OK;
+        outpost_status st = s->st->set_flags(s->h, &m->id, 1, clear ? OUTPOST_FLAGS_REMOVE : OUTPOST_FLAGS_ADD,
+                                              OUTPOST_FLAG_SEEN, NULL, NULL, NULL);
+        log_status(s, "set_flags", st);
+        if (st.code == OUTPOST_OK)
+            m->item_flags = clear ? (m->item_flags & ~OUTPOST_FLAG_SEEN) : (m->item_flags | OUTPOST_FLAG_SEEN);
+        return scode_of(st);
+    }
+    case MAPI_OP_MODIFY_RECIPIENTS: {
+        /* flags: 0 replace all, MODRECIP_ADD 2, MODRECIP_MODIFY 4, MODRECIP_REMOVE 8 */
+        mapi_message *msg = &m->msg;
+        if (q->flags == 0 || (q->flags & 2u)) {
+            if (q->flags == 0) {
+                for (uint32_t i = 0; i < msg->nrecips; i++)
+                    mapi_props_free(&msg->recips[i]);
+                msg->nrecips = 0;
+            }
+            for (uint32_t i = 0; i < q->nrows; i++) {
+                mapi_props *nr = realloc(msg->recips, (msg->nrecips + 1) * sizeof *nr);
+                if (!nr)
+                    return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+                msg->recips = nr;
+                mapi_props *d = &msg->recips[msg->nrecips];
+                mapi_props_init(d);
+                if (mapi_props_copy(d, &q->rows[i]) != 0)
+                    return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+                uint32_t rowid = 0;
+                for (uint32_t k = 0; k < msg->nrecips; k++)
+                    if ((uint32_t)mapi_props_long(&msg->recips[k], OP_PR_ROWID, 0) >= rowid)
+                        rowid = (uint32_t)mapi_props_long(&msg->recips[k], OP_PR_ROWID, 0) + 1;
+                mapi_props_set_long(d, OP_PR_ROWID, (int32_t)rowid);
+                msg->nrecips++;
+            }
+        } else {
+            for (uint32_t i = 0; i < q->nrows; i++) {
+                int32_t rowid = mapi_props_long(&q->rows[i], OP_PR_ROWID, -1);
+                for (uint32_t k = 0; k < msg->nrecips; k++) {
+                    if (mapi_props_long(&msg->recips[k], OP_PR_ROWID, -2) != rowid)
+                        continue;
+                    if (q->flags & 8u) {
+                        mapi_props_free(&msg->recips[k]);
+                        msg->recips[k] = msg->recips[--msg->nrecips];
+                    } else {
+                        mapi_props_free(&msg->recips[k]);
+                        if (mapi_props_copy(&msg->recips[k], &q->rows[i]) != 0)
+                            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+                    }
+                    break;
+                }
+            }
+        }
+        m->content_dirty = 1;
+        return OP_S_OK;
+    }
+    case MAPI_OP_CREATE_ATTACH: {
+        mapi_obj *a = calloc(1, sizeof *a);
+        if (!a)
+            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        a->type = OBJ_ATTACH;
+        a->parent = q->h;
+        uint32_t num = m->msg.next_att;
+        for (uint32_t i = 0; i < m->msg.natts; i++)
+            if (m->msg.atts[i].num >= num)
+                num = m->msg.atts[i].num + 1;
+        m->msg.next_att = num + 1;
+        a->att_num = num;
+        mapi_props_set_long(&a->att, OP_PR_ATTACH_NUM, (int32_t)num);
+        mapi_props_set_long(&a->att, OP_PR_OBJECT_TYPE, OP_MAPI_ATTACH);
+        mapi_props_set_long(&a->att, OP_PR_ATTACH_METHOD, OP_ATTACH_BY_VALUE);
+        mapi_props_set_long(&a->att, OP_PR_RENDERING_POSITION, -1);
+        uint32_t h = obj_add(s, a);
+        if (!h) {
+            obj_free(a);
+            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        }
+        mapi_w_u32(r->out, h);
+        mapi_w_u32(r->out, num);
+        return OP_S_OK;
+    }
+    case MAPI_OP_OPEN_ATTACH: {
+        for (uint32_t i = 0; i < m->msg.natts; i++) {
+            if (m->msg.atts[i].num != q->a)
+                continue;
+            mapi_obj *a = calloc(1, sizeof *a);
+            if (!a)
+                return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+            a->type = OBJ_ATTACH;
+            a->parent = q->h;
+            a->att_num = q->a;
+            uint32_t h = 0;
+            if (mapi_props_copy(&a->att, &m->msg.atts[i].props) != 0 || !(h = obj_add(s, a))) {
+                obj_free(a);
+                return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+            }
+            mapi_w_u32(r->out, h);
+            return OP_S_OK;
+        }
+        return OP_MAPI_E_NOT_FOUND;
+    }
+    case MAPI_OP_DELETE_ATTACH:
+        for (uint32_t i = 0; i < m->msg.natts; i++) {
+            if (m->msg.atts[i].num != q->a)
+                continue;
+            mapi_props_free(&m->msg.atts[i].props);
+            m->msg.atts[i] = m->msg.atts[--m->msg.natts];
+            m->content_dirty = 1;
+            return OP_S_OK;
+        }
+        return OP_MAPI_E_NOT_FOUND;
+    default:
+        return OP_MAPI_E_NO_SUPPORT;
+    }
+}
+
+/* ---- named properties ---- */
+
+static uint32_t op_names(mapi_session *s, const mapi_req *q, reply *r)
+{
+    mapi_core *c = s->core;
+    uint32_t sc = OP_S_OK;
+    mapi_os_mutex_lock(c->names_lock);
+    if (q->op == MAPI_OP_GET_IDS_FROM_NAMES) {
+        if (q->nnames == 0) {
+            uint32_t n = mapi_names_count(c->names);
+            mapi_w_u32(r->out, n);
+            for (uint32_t i = 0; i < n; i++)
+                mapi_w_u32(r->out, OP_PROP_TAG(OP_PT_UNSPECIFIED, mapi_names_id_at(c->names, i)));
+        } else {
+            mapi_w_u32(r->out, q->nnames);
+            for (uint32_t i = 0; i < q->nnames; i++) {
+                uint16_t id;
+                if (mapi_names_id(c->names, &q->names[i], (q->flags & OP_MAPI_CREATE) != 0, &id) == 0) {
+                    mapi_w_u32(r->out, OP_PROP_TAG(OP_PT_UNSPECIFIED, id));
+                } else {
+                    mapi_w_u32(r->out, OP_PROP_TAG(OP_PT_ERROR, 0));
+                    sc = OP_MAPI_W_ERRORS_RETURNED;
+                }
+            }
+        }
+    } else {
+        uint32_t n = q->ntags ? q->ntags : mapi_names_count(c->names);
+        mapi_w_u32(r->out, n);
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t tag = q->ntags ? q->tags[i] : OP_PROP_TAG(OP_PT_UNSPECIFIED, mapi_names_id_at(c->names, i));
+            const mapi_name *nm = mapi_names_get(c->names, (uint16_t)OP_PROP_ID(tag));
+            mapi_w_u32(r->out, tag);
+            if (nm) {
+                mapi_w_u8(r->out, 1);
+                mapi_w_name(r->out, nm);
+            } else if (OP_PROP_ID(tag) < MAPI_NAMED_FIRST) {
+                mapi_name pm;
+                memset(&pm, 0, sizeof pm);
+                memcpy(pm.guid, MAPI_PS_MAPI, 16);
+                pm.kind = MAPI_MNID_ID;
+                pm.lid = OP_PROP_ID(tag);
+                mapi_w_u8(r->out, 1);
+                mapi_w_name(r->out, &pm);
+            } else {
+                mapi_w_u8(r->out, 0);
+                sc = OP_MAPI_W_ERRORS_RETURNED;
+            }
+        }
+    }
+    mapi_os_mutex_unlock(c->names_lock);
+    return sc;
+}
+
+/* ---- advise ---- */
+
+static uint32_t op_advise(mapi_session *s, const mapi_req *q, reply *r)
+{
+    mapi_eid e;
+    memset(&e, 0, sizeof e);
+    if (q->bin.len && mapi_eid_decode_for(q->bin.p, q->bin.len, s->core->ctx.guid, &e) != 0)
+        return OP_MAPI_E_INVALID_ENTRYID;
+    mapi_advise *na = realloc(s->adv, (s->nadv + 1) * sizeof *na);
+    if (!na)
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    s->adv = na;
+    mapi_advise *a = &s->adv[s->nadv++];
+    memset(a, 0, sizeof *a);
+    a->conn = s->next_conn++;
+    a->ekind = q->bin.len ? e.kind : 0;
+    a->id = e.id;
+    a->mask = q->a;
+    mapi_w_u32(r->out, a->conn);
+    return OP_S_OK;
+}
+
+static uint32_t op_unadvise(mapi_session *s, const mapi_req *q)
+{
+    for (uint32_t i = 0; i < s->nadv; i++)
+        if (s->adv[i].conn == q->a) {
+            s->adv[i].conn = 0;
+            return OP_S_OK;
+        }
+    return OP_MAPI_E_NOT_FOUND;
+}
+
+/* ---- hello and dispatch ---- */
+
+static int secret_equal(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    uint8_t d = 0;
+    for (size_t i = 0; i < n; i++)
+        d |= (uint8_t)(a[i] ^ b[i]);
+    return d == 0;
+}
+
+static uint32_t op_hello(mapi_session *s, const mapi_req *q, reply *r)
+{
+    if (q->a != MAPI_WIRE_MAGIC)
+        return OP_MAPI_E_INVALID_PARAMETER;
+    if (q->b != MAPI_WIRE_VERSION) {
+        s->h->log(s->h, OUTPOST_LOG_WARNING, "mapi: a provider speaks protocol version %u, outpostd %u: update both",
+                  q->b, MAPI_WIRE_VERSION);
+        return OP_MAPI_E_VERSION;
+    }
+    if (q->bin.len != MAPI_WIRE_SECRET_LEN || !secret_equal(q->bin.p, s->core->secret, MAPI_WIRE_SECRET_LEN)) {
+        s->h->log(s->h, OUTPOST_LOG_WARNING, "mapi: a client on loopback sent a wrong secret; refused");
+        return OP_MAPI_E_LOGON_FAILED;
+    }
+    s->authed = 1;
+    if (!s->sub && s->st->subscribe) {
+        outpost_status st = s->st->subscribe(s->h, on_event, s, &s->sub);
+        log_status(s, "subscribe", st);
+    }
+    mapi_w_u32(r->out, MAPI_WIRE_VERSION);
+    mapi_buf_add(r->out, s->core->ctx.guid, 16);
+    mapi_w_str(r->out, s->core->display_name);
+    return OP_S_OK;
+}
+
+int mapi_session_handle(mapi_session *s, const mapi_frame *f, mapi_buf *out)
+{
+    if (f->flags & (MAPI_WF_REPLY | MAPI_WF_NOTIFY))
+        return -1;
+    mapi_req q;
+    if (mapi_req_decode(f->op, f->payload, f->payload_len, &q) != 0) {
+        reply r;
+        reply_begin(&r, out, f);
+        reply_end(&r, OP_MAPI_E_CORRUPT_DATA);
+        return -1;
+    }
+    if (!s->authed && f->op != MAPI_OP_HELLO) {
+        mapi_req_clear(&q);
+        reply r;
+        reply_begin(&r, out, f);
+        reply_end(&r, OP_MAPI_E_LOGON_FAILED);
+        return -1;
+    }
+    reply r;
+    reply_begin(&r, out, f);
+    uint32_t sc;
+    switch (f->op) {
+    case MAPI_OP_HELLO: sc = op_hello(s, &q, &r); break;
+    case MAPI_OP_PING: sc = OP_S_OK; break;
+    case MAPI_OP_OPEN_ENTRY: sc = op_open_entry(s, &q, &r); break;
+    case MAPI_OP_GET_PROPS: sc = op_get_props(s, &q, &r); break;
+    case MAPI_OP_GET_PROP_LIST: sc = op_get_prop_list(s, &q, &r); break;
+    case MAPI_OP_SET_PROPS: sc = op_set_props(s, &q, &r); break;
+    case MAPI_OP_DELETE_PROPS: sc = op_delete_props(s, &q, &r); break;
+    case MAPI_OP_READ_PROP: sc = op_read_prop(s, &q, &r); break;
+    case MAPI_OP_WRITE_PROP: sc = op_write_prop(s, &q, &r); break;
+    case MAPI_OP_SAVE_CHANGES: sc = op_save_changes(s, &q, &r); break;
+    case MAPI_OP_RELEASE: obj_release(s, q.h); sc = OP_S_OK; break;
+    case MAPI_OP_GET_IDS_FROM_NAMES:
+    case MAPI_OP_GET_NAMES_FROM_IDS: sc = op_names(s, &q, &r); break;
+    case MAPI_OP_OPEN_TABLE: sc = op_open_table(s, &q, &r); break;
+    case MAPI_OP_TBL_SET_COLUMNS: case MAPI_OP_TBL_QUERY_COLUMNS: case MAPI_OP_TBL_GET_ROW_COUNT:
+    case MAPI_OP_TBL_QUERY_ROWS: case MAPI_OP_TBL_SEEK_ROW: case MAPI_OP_TBL_SEEK_ROW_APPROX:
+    case MAPI_OP_TBL_QUERY_POSITION: case MAPI_OP_TBL_CREATE_BOOKMARK: case MAPI_OP_TBL_FREE_BOOKMARK:
+    case MAPI_OP_TBL_RESTRICT: case MAPI_OP_TBL_SORT: case MAPI_OP_TBL_FIND_ROW: case MAPI_OP_TBL_ADVISE:
+        sc = op_table(s, &q, &r);
+        break;
+    case MAPI_OP_UNADVISE: sc = op_unadvise(s, &q); break;
+    case MAPI_OP_CREATE_MESSAGE: case MAPI_OP_CREATE_FOLDER: case MAPI_OP_DELETE_FOLDER:
+    case MAPI_OP_COPY_MESSAGES: case MAPI_OP_DELETE_MESSAGES: case MAPI_OP_SET_READ_FLAGS:
+    case MAPI_OP_EMPTY_FOLDER:
+        sc = op_folder(s, &q, &r);
+        break;
+    case MAPI_OP_GET_RECEIVE_FOLDER: {
+        fol_list l;
+        sc = fols_load(s, &l);
+        if (!sc) {
+            const fol *in = fols_special(&l, OUTPOST_USE_INBOX);
+            if (in) {
+                uint8_t b[MAPI_EID_LEN];
+                eid_bytes(s, MAPI_EID_FOLDER, in->id, b);
+                mapi_w_bin(r.out, b, MAPI_EID_LEN);
+                mapi_w_str(r.out, "IPM");
+            } else {
+                sc = OP_MAPI_E_NOT_FOUND;
+            }
+            fols_free(&l);
+        }
+        break;
+    }
+    case MAPI_OP_MODIFY_RECIPIENTS: case MAPI_OP_CREATE_ATTACH: case MAPI_OP_OPEN_ATTACH:
+    case MAPI_OP_DELETE_ATTACH: case MAPI_OP_SET_READ_FLAG:
+        sc = op_message(s, &q, &r);
+        break;
+    case MAPI_OP_ADVISE: sc = op_advise(s, &q, &r); break;
+    default: sc = OP_MAPI_E_NO_SUPPORT; break;
+    }
+    reply_end(&r, sc);
+    int hello_failed = f->op == MAPI_OP_HELLO && OP_FAILED(sc);
+    mapi_req_clear(&q);
+    return hello_failed ? -1 : 0;
+}
+
+/* ---- events -> refreshed tables and notifications ---- */
+
+struct notify_ctx {
+    mapi_buf *out;
+    uint32_t conn;
+    int any;
+};
+
+static void table_event(void *ctx, uint32_t event, uint64_t key, uint64_t prior, const mapi_props *row)
+{
+    struct notify_ctx *n = ctx;
+    if (!n->conn)
+        return;
+    size_t st = mapi_w_begin(n->out, MAPI_OP_NOTIFY, MAPI_WF_NOTIFY, 0);
+    mapi_w_u32(n->out, n->conn);
+    mapi_w_u32(n->out, MAPI_NOTIFY_TABLE);
+    mapi_w_u32(n->out, event);
+    uint8_t kb[8], pb[8];
+    for (int i = 0; i < 8; i++) {
+        kb[i] = (uint8_t)(key >> (8 * i));
+        pb[i] = (uint8_t)(prior >> (8 * i));
+    }
+    mapi_w_bin(n->out, kb, 8);
+    mapi_w_bin(n->out, pb, prior ? 8 : 0);
+    if (row) {
+        mapi_w_props(n->out, row);
+    } else {
+        mapi_w_u32(n->out, 0);
+    }
+    mapi_w_end(n->out, st);
+    n->any = 1;
+}
+
+static int folder_affected(mapi_obj *t, const int64_t *folders, uint32_t n, int all)
+{
+    if (t->tkind != MAPI_TABLE_CONTENTS || t->ekind != MAPI_EID_FOLDER)
+        return 0;
+    if (all)
+        return 1;
+    for (uint32_t i = 0; i < n; i++)
+        if (folders[i] == t->id)
+            return 1;
+    return 0;
+}
+
+static void object_notify(mapi_session *s, mapi_buf *out, uint32_t conn, uint32_t ekind, int64_t id, int *any)
+{
+    size_t st = mapi_w_begin(out, MAPI_OP_NOTIFY, MAPI_WF_NOTIFY, 0);
+    mapi_w_u32(out, conn);
+    mapi_w_u32(out, MAPI_NOTIFY_OBJECT);
+    mapi_w_u32(out, OP_fnevObjectModified);
+    uint8_t b[MAPI_EID_LEN];
+    eid_bytes(s, ekind, id, b);
+    mapi_w_bin(out, b, MAPI_EID_LEN);
+    mapi_w_bin(out, NULL, 0);
+    mapi_w_u32(out, ekind == MAPI_EID_STORE ? OP_MAPI_STORE : OP_MAPI_FOLDER);
+    mapi_w_end(out, st);
+    *any = 1;
+}
+
+int mapi_session_poll(mapi_session *s, mapi_buf *out)
+{
+    int64_t folders[MAX_EVENTS];
+    uint32_t n;
+    int hier, all;
+    mapi_os_mutex_lock(s->ev_lock);
+    n = s->nev;
+    memcpy(folders, s->ev_folders, n * sizeof folders[0]);
+    hier = s->ev_hierarchy;
+    all = s->ev_overflow;
+    s->nev = 0;
+    s->ev_hierarchy = s->ev_overflow = 0;
+    mapi_os_mutex_unlock(s->ev_lock);
+    if (!n && !hier && !all)
+        return 0;
+    int any = 0;
+    for (uint32_t h = 1; h <= s->nobjs; h++) {
+        mapi_obj *t = s->objs[h - 1];
+        if (!t || t->type != OBJ_TABLE)
+            continue;
+        int affected = folder_affected(t, folders, n, all) || (t->tkind == MAPI_TABLE_HIERARCHY && (hier || all));
+        if (!affected)
+            continue;
+        rowset rs;
+        if (table_rows(s, t, &rs) != OP_S_OK) {
+            rows_free(&rs);
+            continue;
+        }
+        struct notify_ctx nc = { out, 0, 0 };
+        for (uint32_t i = 0; i < s->nadv; i++)
+            if (s->adv[i].conn && s->adv[i].table == h)
+                nc.conn = s->adv[i].conn;
+        mapi_table_replace_rows(&t->tbl, rs.v, rs.n, table_event, &nc);
+        any |= nc.any;
+    }
+    for (uint32_t i = 0; i < s->nadv; i++) {
+        mapi_advise *a = &s->adv[i];
+        if (!a->conn || a->table || !(a->mask & (OP_fnevObjectModified | OP_fnevTableModified)))
+            continue;
+        if (a->ekind == 0) {
+            object_notify(s, out, a->conn, MAPI_EID_STORE, 0, &any);
+            continue;
+        }
+        if (a->ekind != MAPI_EID_FOLDER)
+            continue;
+        for (uint32_t k = 0; k < n; k++)
+            if (folders[k] == a->id || all) {
+                object_notify(s, out, a->conn, MAPI_EID_FOLDER, a->id, &any);
+                break;
+            }
+    }
+    return any;
+}

@@ -1,0 +1,55 @@
+/* frontends/mapi/mapi_session.h — one provider connection's MAPI objects
+ * (store, folders, messages, attachments, tables) served from the cache
+ * through the host's store API; every edit goes through the journaled store
+ * API (set_flags, move, copy, remove, append, update, folder_*).
+ *
+ * A session is driven by one thread (its connection's): mapi_session_handle
+ * decodes a request frame, runs it and appends the reply (and notifications)
+ * to `out`. Store events arrive on core threads through the listener the
+ * session subscribes; they are queued under a lock and turned into table
+ * refreshes and notifications by mapi_session_poll on the session's thread.
+ */
+#ifndef OUTPOST_MAPI_SESSION_H
+#define OUTPOST_MAPI_SESSION_H
+
+#include <outpost/frontend.h>
+
+#include "mapi_eid.h"
+#include "mapi_map.h"
+#include "mapi_os.h"
+#include "mapi_table.h"
+#include "mapi_wire.h"
+
+/* The provider's MAPIUID (PR_MDB_PROVIDER): the same for every Outpost store. */
+extern const uint8_t MAPI_OUTPOST_PROVIDER_UID[16];
+
+/* What every session of a front-end instance shares. */
+typedef struct mapi_core {
+    const struct outpost_host *host;
+    mapi_ctx ctx;
+    mapi_names *names;          /* guarded by names_lock */
+    mapi_mutex *names_lock;
+    uint8_t secret[MAPI_WIRE_SECRET_LEN];
+    char *display_name;
+    uint32_t content_timeout_ms; /* request_content wait for bodies not cached */
+} mapi_core;
+
+/* names is owned by the caller; 0 or -1 with err. */
+int mapi_core_init(mapi_core *c, const struct outpost_host *host, const uint8_t guid[16], mapi_names *names,
+                   const uint8_t secret[MAPI_WIRE_SECRET_LEN], const char *display_name, char *err, size_t errlen);
+void mapi_core_free(mapi_core *c);
+
+typedef struct mapi_session mapi_session;
+
+mapi_session *mapi_session_new(mapi_core *core);
+void mapi_session_free(mapi_session *s);
+/* Runs one request frame; appends the reply to out. -1 means close the
+ * connection (no hello yet, bad secret or version, malformed frame). */
+int mapi_session_handle(mapi_session *s, const mapi_frame *f, mapi_buf *out);
+/* Applies queued store events: refreshes open tables and appends NOTIFY
+ * frames for advised ones. Returns 1 when something was appended. */
+int mapi_session_poll(mapi_session *s, mapi_buf *out);
+/* 1 once the hello succeeded. */
+int mapi_session_authenticated(const mapi_session *s);
+
+#endif

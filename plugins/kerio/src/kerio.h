@@ -1,0 +1,224 @@
+/* kerio.h — internals of the Kerio Connect JSON-RPC transport (outpost-transport-kerio.so).
+ *
+ * Parts: plugin.c (descriptor, lifecycle, config), rpc.c (libcurl, JSON-RPC calls, login,
+ * upload/download), reply.c (parsing and validating replies: pure, fuzzed), mail.c / ical.c /
+ * vcard.c (converters: pure except for the attachment fetch callback), sync.c (hierarchy and
+ * folder sync), write.c (write-back and find). */
+#ifndef OUTPOST_KERIO_H
+#define OUTPOST_KERIO_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdint.h>
+
+#include <outpost/abi.h>
+#include <outpost/host.h>
+#include <outpost/item.h>
+#include <outpost/storage.h>
+#include <outpost/transport.h>
+
+#include "kbuf.h"
+
+#define KERIO_APP_NAME "Outpost"
+#define KERIO_APP_VENDOR "Outpost project"
+#define KERIO_APP_VERSION "0.1.0"
+
+/* Kerio error codes we act on (Client IDL Structures.idl). */
+enum {
+    KERIO_E_PARSE = -32700,
+    KERIO_E_INVALID_REQUEST = -32600,
+    KERIO_E_METHOD_NOT_FOUND = -32601,
+    KERIO_E_INVALID_PARAMS = -32602,
+    KERIO_E_INTERNAL = -32603,
+    KERIO_E_SESSION_EXPIRED = -32001,
+    KERIO_E_TIMEDOUT = -32002,
+    KERIO_E_MAINTENANCE = -32003,
+    KERIO_E_COMMUNICATION = -1,
+    KERIO_E_TOO_LARGE = 413,
+    KERIO_E_OPERATION_FAILED = 1000,
+    KERIO_E_ALREADY_EXISTS = 1001,
+    KERIO_E_NO_SUCH_ENTITY = 1002,
+    KERIO_E_NOT_PERMITTED = 1003,
+    KERIO_E_ACCESS_DENIED = 1004,
+    KERIO_E_PARTIAL = 4001,
+    KERIO_E_REINDEXING = 4100,
+    KERIO_E_IN_PROGRESS = 4101,
+    KERIO_E_QUOTA = 4102,
+    KERIO_E_SENDING_FAILED = 4103,
+    KERIO_E_NO_SUCH_FOLDER = 4104
+};
+
+/* The context in which an error code is read: the same code means different things. */
+enum kerio_call_ctx {
+    KERIO_CTX_CALL = 0,     /* any method */
+    KERIO_CTX_LOGIN = 1,    /* Session.login: refusals are AUTH */
+    KERIO_CTX_CHANGES = 2   /* Changes.getFolder: a refused sync key is STATE_INVALID */
+};
+
+/* A parsed JSON-RPC reply. `root` owns everything; `result` and `error` borrow from it. */
+struct kerio_reply {
+    json_t *root;
+    json_t *result;          /* the "result" member, NULL on error */
+    int is_error;
+    int64_t code;            /* error.code */
+    char message[200];       /* error.message, sanitised to one printable line */
+    uint32_t retry_after_ms; /* from error.data (retryAfter s / retryAfterMs), 0 if none */
+};
+
+/* Parses a reply body. Returns 0 when it is a well-formed JSON-RPC reply (result or error),
+ * -1 when it is not (r->message says why). On 0 the caller frees r->root with json_decref. */
+int kerio_reply_parse(const char *body, size_t len, struct kerio_reply *r);
+/* Status class for a JSON-RPC error code in context. */
+int kerio_error_class(int64_t code, int ctx);
+/* Status class for an HTTP status without a usable JSON-RPC body. */
+int kerio_http_class(long http_status);
+
+/* Kinds of item as Kerio names them. */
+struct kerio_kind {
+    uint32_t kind;           /* outpost_item_kind */
+    const char *iface;       /* "Mails" */
+    const char *folder_type; /* "FMail" */
+    const char *item_type;   /* "itMail" */
+    const char *array_key;   /* "mails": the member of create/set params */
+};
+const struct kerio_kind *kerio_kind_by_item(uint32_t kind);
+const struct kerio_kind *kerio_kind_by_folder_type(const char *ftype);
+const struct kerio_kind *kerio_kind_by_item_type(const char *itype);
+
+/* Validation of a page before anything reaches the sink: 0 valid, -1 not (why in err). */
+int kerio_validate_item(uint32_t kind, const json_t *item, char *err, size_t errlen);
+/* A {list:[...], totalItems} listing or a {errors, result:[...]} batch: *items is set to the
+ * array (borrowed). */
+int kerio_validate_list(uint32_t kind, const json_t *result, const char *member, int full,
+                        const json_t **items, char *err, size_t errlen);
+int kerio_validate_folders(const json_t *result, const json_t **list, char *err, size_t errlen);
+/* Changes.getFolder: {list: Change[], syncKey}. */
+int kerio_validate_changes(const json_t *result, const json_t **list, int64_t *sync_key, char *err, size_t errlen);
+/* Per-item errors of a batch call: the error for input `index`, or NULL. */
+const json_t *kerio_batch_error(const json_t *result, size_t index);
+
+/* ---- converters ---- */
+
+/* Fetches an attachment by its server-relative URL into out. 0 or -1 (err filled). */
+typedef int (*kerio_fetch_fn)(void *ctx, const char *url, struct kbuf *out, char *err, size_t errlen);
+
+/* Mail JSON (from getById) → RFC 5322 MIME, byte-identical for the same input. 0 or -1. */
+int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, struct kbuf *out,
+                       char *err, size_t errlen);
+/* A mail parsed from MIME for Mails.create: fields plus attachments still to upload. */
+struct kerio_mime_attachment {
+    char *name;
+    char *content_type;
+    char *content_id;
+    struct kbuf data;
+};
+struct kerio_parsed_mail {
+    json_t *mail;                          /* Mail object without attachments */
+    struct kerio_mime_attachment *att;
+    size_t natt;
+    char *message_id;                      /* without <>; NULL if none */
+};
+int kerio_mime_to_mail(const char *mime, size_t len, struct kerio_parsed_mail *out, char *err, size_t errlen);
+void kerio_parsed_mail_free(struct kerio_parsed_mail *m);
+
+/* Event (+ its exception occurrences, may be NULL), task and note → iCalendar; back again. */
+int kerio_event_to_ical(const json_t *event, const json_t *exceptions, struct kbuf *out, char *err, size_t errlen);
+int kerio_task_to_ical(const json_t *task, struct kbuf *out, char *err, size_t errlen);
+int kerio_note_to_ical(const json_t *note, struct kbuf *out, char *err, size_t errlen);
+/* iCalendar → Kerio object for create/set (folderId not set). kind: EVENT, TASK or NOTE. */
+int kerio_ical_to_json(uint32_t kind, const char *ics, size_t len, json_t **out, char **uid, char *err, size_t errlen);
+/* The UID we give a Kerio object (Kerio's API has none): derived from its id. Caller frees. */
+char *kerio_object_uid(const json_t *obj);
+
+/* Contact ↔ vCard 3.0. */
+int kerio_contact_to_vcard(const json_t *contact, struct kbuf *out, char *err, size_t errlen);
+int kerio_vcard_to_contact(const char *vcf, size_t len, json_t **out, char **uid, char *err, size_t errlen);
+
+/* String helpers shared by the converters. */
+const char *kj_str(const json_t *obj, const char *key);   /* "" when absent or not a string */
+int kj_bool(const json_t *obj, const char *key);
+/* A stable 64-bit FNV-1a hash, for boundaries and UIDs derived from ids. */
+uint64_t kerio_hash64(const char *s);
+
+/* ---- the instance ---- */
+
+struct outpost_transport {
+    const struct outpost_host *host;
+    /* config */
+    char *endpoint;      /* https://host:port/webmail/api/jsonrpc/ */
+    char *base;          /* https://host:port */
+    char *user;
+    char *ca_file;
+    int insecure;
+    int delete_permanent;
+    uint32_t page_size;
+    uint32_t change_cap;
+    long timeout_s;
+    /* session */
+    char *password;      /* held while open for transparent re-login; wiped on close */
+    CURL *curl;
+    char *token;
+    int64_t next_id;
+    char curl_err[CURL_ERROR_SIZE];
+    long last_http;
+    uint32_t last_retry_after_ms;
+    /* folder ids learned from Folders.get */
+    char *trash_id;
+    char *root_id;
+    /* messages and results owned by the instance */
+    char msg[512];
+    char *res_id;
+    char *res_version;
+};
+
+/* Sets t->msg and returns a status of class cls. Never pass a secret. */
+outpost_status kerio_fail(struct outpost_transport *t, int cls, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* rpc.c */
+outpost_status kerio_connect(struct outpost_transport *t);
+outpost_status kerio_login(struct outpost_transport *t);
+void kerio_disconnect(struct outpost_transport *t);
+/* Calls `method` with `params` (reference stolen, may be NULL). On OK, *result is a new
+ * reference to the "result" member (json_null when absent). Re-logs in once on -32001.
+ * `max_reply` bounds the reply size (0: default); a larger reply fails with code -2 in
+ * *over_cap when given. */
+outpost_status kerio_call(struct outpost_transport *t, const char *method, json_t *params, int ctx,
+                          size_t max_reply, int *over_cap, json_t **result);
+/* Uploads bytes as an attachment; *id receives fileUpload.id (caller frees). */
+outpost_status kerio_upload(struct outpost_transport *t, const char *name, const char *ctype,
+                            const void *data, size_t len, char **id);
+/* Downloads a server-relative URL (attachment) into out. */
+int kerio_download(void *tctx, const char *url, struct kbuf *out, char *err, size_t errlen);
+
+/* sync.c */
+outpost_status kerio_sync_hierarchy(struct outpost_transport *t, const void *state, size_t len,
+                                    const struct outpost_sync_sink *sink);
+outpost_status kerio_sync_folder(struct outpost_transport *t, const outpost_folder *folder, const void *state,
+                                 size_t len, uint32_t page_size, uint32_t flags, const struct outpost_sync_sink *sink);
+outpost_status kerio_fetch(struct outpost_transport *t, const outpost_folder *folder, const char *const *ids,
+                           uint32_t n, const struct outpost_sync_sink *sink);
+outpost_status kerio_load_folders(struct outpost_transport *t);
+/* Full, validated objects by id: an array aligned with `ids` holding the object or JSON null
+ * when the server reported it missing (new reference in *aligned). */
+outpost_status kerio_get_by_ids(struct outpost_transport *t, const struct kerio_kind *k, json_t *ids, json_t **aligned);
+
+/* Sync state of a folder: "L1 <key> <pos>[ <last id>]" while listing, "S1 <key>" once
+ * incremental. The last id handed over lets the next page start a little earlier and skip
+ * what was already seen, so deletions during the listing cannot shift an item past a page
+ * boundary unseen. */
+struct kerio_state {
+    int listing;         /* 1 while the initial listing runs */
+    int64_t key;         /* Changes sync key */
+    int64_t pos;         /* next listing position */
+    char last[512];      /* id of the last item handed over ("" at the start) */
+};
+int kerio_state_parse(const void *s, size_t len, struct kerio_state *st);
+size_t kerio_state_format(const struct kerio_state *st, char *out, size_t cap);
+
+/* write.c */
+outpost_status kerio_write(struct outpost_transport *t, const outpost_change *c, outpost_change_result *res);
+outpost_status kerio_find(struct outpost_transport *t, const char *folder_remote_id, uint32_t kind,
+                          const char *key, outpost_change_result *res);
+
+#endif

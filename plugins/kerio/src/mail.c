@@ -1,0 +1,416 @@
+/* mail.c — Kerio Mail objects ↔ RFC 5322 MIME, with GMime.
+ *
+ * JSON → MIME must be byte-identical on every sync of an unchanged mail: boundaries are
+ * derived from the mail id, the Date header comes from the server's sendDate with the offset
+ * it gave, encodings are chosen by fixed rules, and nothing depends on the clock.
+ * MIME → JSON extracts what Mails.create can carry (addresses, subject, Message-ID,
+ * In-Reply-To, text and HTML parts, attachments); everything else is lost, as documented in
+ * README.md and declared in the plugin's capabilities. */
+#include "kerio.h"
+#include "ktime.h"
+
+#include <gmime/gmime.h>
+#include <stdio.h>
+#include <string.h>
+
+static void add_address(InternetAddressList *list, const json_t *e)
+{
+    const char *addr = kj_str(e, "address");
+    const char *name = kj_str(e, "name");
+    if (!*addr && !*name)
+        return;
+    InternetAddress *ia = internet_address_mailbox_new(*name ? name : NULL, addr);
+    internet_address_list_add(list, ia);
+    g_object_unref(ia);
+}
+
+static void add_addresses(GMimeMessage *msg, GMimeAddressType type, const json_t *mail, const char *key)
+{
+    const json_t *v = json_object_get(mail, key);
+    InternetAddressList *list = g_mime_message_get_addresses(msg, type);
+    if (json_is_object(v)) {
+        add_address(list, v);
+    } else if (json_is_array(v)) {
+        size_t i;
+        const json_t *e;
+        json_array_foreach(v, i, e) add_address(list, e);
+    }
+}
+
+/* Strips one pair of angle brackets: GMime adds its own. */
+static char *bare_msgid(const char *v)
+{
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t n = strlen(v);
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    if (n >= 2 && v[0] == '<' && v[n - 1] == '>') {
+        v++;
+        n -= 2;
+    }
+    return g_strndup(v, n);
+}
+
+static GDateTime *kerio_gdatetime(const char *s)
+{
+    struct ktime kt;
+    if (!*s || ktime_parse(s, &kt) != 0)
+        return NULL;
+    GTimeZone *tz = kt.zone == KTIME_OFFSET ? g_time_zone_new_offset(kt.offset_min * 60) : g_time_zone_new_utc();
+    GDateTime *dt = g_date_time_new(tz, kt.year, kt.month, kt.day, kt.hour, kt.minute, kt.second);
+    g_time_zone_unref(tz);
+    return dt;
+}
+
+/* Text goes out as 7bit when it is short-lined ASCII, else quoted-printable. */
+static GMimeContentEncoding text_encoding(const char *s)
+{
+    size_t col = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p >= 0x80 || (*p < 0x20 && *p != '\n' && *p != '\r' && *p != '\t'))
+            return GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+        col = *p == '\n' ? 0 : col + 1;
+        if (col > 76)
+            return GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+    }
+    return GMIME_CONTENT_ENCODING_7BIT;
+}
+
+static GMimeObject *text_part(const char *subtype, const char *content)
+{
+    GMimeTextPart *tp = g_mime_text_part_new_with_subtype(subtype);
+    g_mime_text_part_set_text(tp, content);
+    g_mime_part_set_content_encoding(GMIME_PART(tp), text_encoding(content));
+    return GMIME_OBJECT(tp);
+}
+
+static void set_boundary(GMimeMultipart *mp, const char *id, int level)
+{
+    char b[64];
+    snprintf(b, sizeof b, "=_outpost_%016llx_%d", (unsigned long long)kerio_hash64(id), level);
+    g_mime_multipart_set_boundary(mp, b);
+}
+
+static GMimeObject *attachment_part(const json_t *a, const struct kbuf *data)
+{
+    const char *ct = kj_str(a, "contentType");
+    GMimeContentType *type = g_mime_content_type_parse(NULL, *ct ? ct : "application/octet-stream");
+    const char *mt = type ? g_mime_content_type_get_media_type(type) : NULL;
+    const char *st = type ? g_mime_content_type_get_media_subtype(type) : NULL;
+    GMimePart *part = g_mime_part_new_with_type(mt && *mt ? mt : "application", st && *st ? st : "octet-stream");
+    if (type)
+        g_object_unref(type);
+    GMimeStream *stream = g_mime_stream_mem_new_with_buffer(data->data ? data->data : "", data->len);
+    GMimeDataWrapper *w = g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);
+    g_mime_part_set_content(part, w);
+    g_object_unref(w);
+    g_object_unref(stream);
+    const char *cid = kj_str(a, "contentId");
+    const char *name = kj_str(a, "name");
+    GMimeContentDisposition *disp = g_mime_content_disposition_new();
+    g_mime_content_disposition_set_disposition(disp, *cid ? "inline" : "attachment");
+    if (*name)
+        g_mime_param_list_set_parameter(g_mime_content_disposition_get_parameters(disp), "filename", name);
+    g_mime_object_set_content_disposition(GMIME_OBJECT(part), disp);
+    g_object_unref(disp);
+    if (*name)
+        g_mime_param_list_set_parameter(g_mime_content_type_get_parameters(g_mime_object_get_content_type(GMIME_OBJECT(part))),
+                                        "name", name);
+    if (*cid) {
+        char *bare = bare_msgid(cid);
+        g_mime_object_set_content_id(GMIME_OBJECT(part), bare);
+        g_free(bare);
+    }
+    g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_BASE64);
+    return GMIME_OBJECT(part);
+}
+
+int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, struct kbuf *out,
+                       char *err, size_t errlen)
+{
+    const char *id = kj_str(mail, "id");
+    GMimeMessage *msg = g_mime_message_new(TRUE);
+    GMimeObject *body = NULL;
+    int rc = -1;
+
+    add_addresses(msg, GMIME_ADDRESS_TYPE_FROM, mail, "from");
+    const json_t *sender = json_object_get(mail, "sender");
+    if (json_is_object(sender) && *kj_str(sender, "address") &&
+        strcmp(kj_str(sender, "address"), kj_str(json_object_get(mail, "from"), "address")) != 0)
+        add_addresses(msg, GMIME_ADDRESS_TYPE_SENDER, mail, "sender");
+    add_addresses(msg, GMIME_ADDRESS_TYPE_REPLY_TO, mail, "replyTo");
+    add_addresses(msg, GMIME_ADDRESS_TYPE_TO, mail, "to");
+    add_addresses(msg, GMIME_ADDRESS_TYPE_CC, mail, "cc");
+    add_addresses(msg, GMIME_ADDRESS_TYPE_BCC, mail, "bcc");
+    g_mime_message_set_subject(msg, kj_str(mail, "subject"), "utf-8");
+    GDateTime *date = kerio_gdatetime(kj_str(mail, "sendDate"));
+    if (!date)
+        date = kerio_gdatetime(kj_str(mail, "receiveDate"));
+    if (date) {
+        g_mime_message_set_date(msg, date);
+        g_date_time_unref(date);
+    }
+    const json_t *hdrs = json_object_get(mail, "headers");
+    size_t i;
+    const json_t *h;
+    json_array_foreach(hdrs, i, h) {
+        const char *type = kj_str(h, "type"), *value = kj_str(h, "value");
+        if (!*value)
+            continue;
+        char *bare = bare_msgid(value);
+        if (strcmp(type, "mhMessageID") == 0 && *bare) {
+            g_mime_message_set_message_id(msg, bare);
+        } else if (strcmp(type, "mhInReplayTo") == 0 || strcmp(type, "mhInReplyTo") == 0) {
+            char *v = g_strdup_printf("<%s>", bare);
+            g_mime_object_set_header(GMIME_OBJECT(msg), "In-Reply-To", v, NULL);
+            g_free(v);
+        }
+        g_free(bare);
+    }
+    const char *prio = kj_str(mail, "priority");
+    if (strcmp(prio, "High") == 0)
+        g_mime_object_set_header(GMIME_OBJECT(msg), "X-Priority", "1 (Highest)", NULL);
+    else if (strcmp(prio, "Low") == 0)
+        g_mime_object_set_header(GMIME_OBJECT(msg), "X-Priority", "5 (Lowest)", NULL);
+
+    /* Body: text and/or HTML (alternative), then attachments (mixed). */
+    const char *plain = NULL, *html = NULL;
+    const json_t *parts = json_object_get(mail, "displayableParts");
+    json_array_foreach(parts, i, h) {
+        const char *ct = kj_str(h, "contentType");
+        if (!plain && strcmp(ct, "ctTextPlain") == 0)
+            plain = kj_str(h, "content");
+        else if (!html && strcmp(ct, "ctTextHtml") == 0)
+            html = kj_str(h, "content");
+    }
+    if (plain && html) {
+        GMimeMultipart *alt = g_mime_multipart_new_with_subtype("alternative");
+        set_boundary(alt, id, 1);
+        GMimeObject *p = text_part("plain", plain);
+        g_mime_multipart_add(alt, p);
+        g_object_unref(p);
+        p = text_part("html", html);
+        g_mime_multipart_add(alt, p);
+        g_object_unref(p);
+        body = GMIME_OBJECT(alt);
+    } else {
+        body = html ? text_part("html", html) : text_part("plain", plain ? plain : "");
+    }
+    const json_t *atts = json_object_get(mail, "attachments");
+    if (json_array_size(atts) > 0) {
+        GMimeMultipart *mixed = g_mime_multipart_new_with_subtype("mixed");
+        set_boundary(mixed, id, 0);
+        g_mime_multipart_add(mixed, body);
+        g_object_unref(body);
+        body = GMIME_OBJECT(mixed);
+        const json_t *a;
+        json_array_foreach(atts, i, a) {
+            struct kbuf data = { 0 };
+            if (!fetch || fetch(fctx, kj_str(a, "url"), &data, err, errlen) != 0) {
+                if (!fetch)
+                    snprintf(err, errlen, "no way to fetch attachment %zu", i);
+                kbuf_free(&data);
+                goto out;
+            }
+            GMimeObject *p = attachment_part(a, &data);
+            kbuf_free(&data);
+            g_mime_multipart_add(mixed, p);
+            g_object_unref(p);
+        }
+    }
+    g_mime_message_set_mime_part(msg, body);
+
+    GMimeStream *mem = g_mime_stream_mem_new();
+    GMimeFormatOptions *opts = g_mime_format_options_new();
+    g_mime_format_options_set_newline_format(opts, GMIME_NEWLINE_FORMAT_DOS);
+    if (g_mime_object_write_to_stream(GMIME_OBJECT(msg), opts, mem) < 0) {
+        snprintf(err, errlen, "GMime could not write the message");
+    } else {
+        GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+        rc = kbuf_append(out, ba->data, ba->len);
+        if (rc)
+            snprintf(err, errlen, "out of memory");
+    }
+    g_mime_format_options_free(opts);
+    g_object_unref(mem);
+out:
+    if (body)
+        g_object_unref(body);
+    g_object_unref(msg);
+    return rc;
+}
+
+/* ---- MIME → Mail ---- */
+
+static json_t *address_list_json(InternetAddressList *list)
+{
+    json_t *a = json_array();
+    int n = list ? internet_address_list_length(list) : 0;
+    for (int i = 0; i < n; i++) {
+        InternetAddress *ia = internet_address_list_get_address(list, i);
+        if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+            json_t *inner = address_list_json(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)));
+            json_array_extend(a, inner);
+            json_decref(inner);
+            continue;
+        }
+        const char *name = internet_address_get_name(ia);
+        const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+        json_array_append_new(a, json_pack("{s:s, s:s}", "name", name ? name : "", "address", addr ? addr : ""));
+    }
+    return a;
+}
+
+struct walk_ctx {
+    struct kerio_parsed_mail *out;
+    json_t *parts;
+    int have_plain, have_html;
+    int failed;
+};
+
+static int decode_part(GMimePart *part, struct kbuf *out)
+{
+    GMimeDataWrapper *w = g_mime_part_get_content(part);
+    if (!w)
+        return 0;
+    GMimeStream *mem = g_mime_stream_mem_new();
+    int rc = g_mime_data_wrapper_write_to_stream(w, mem) < 0 ? -1 : 0;
+    if (rc == 0) {
+        GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+        rc = kbuf_append(out, ba->data, ba->len);
+    }
+    g_object_unref(mem);
+    return rc;
+}
+
+static void walk_part(GMimeObject *parent, GMimeObject *obj, gpointer data)
+{
+    (void)parent;
+    struct walk_ctx *w = data;
+    if (w->failed || !GMIME_IS_PART(obj))
+        return;
+    GMimePart *part = GMIME_PART(obj);
+    GMimeContentType *ct = g_mime_object_get_content_type(obj);
+    GMimeContentDisposition *disp = g_mime_object_get_content_disposition(obj);
+    int is_att = disp && g_mime_content_disposition_is_attachment(disp);
+    if (!is_att && GMIME_IS_TEXT_PART(obj) && g_mime_content_type_is_type(ct, "text", "plain") && !w->have_plain) {
+        char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(obj));
+        json_array_append_new(w->parts, json_pack("{s:s, s:s}", "contentType", "ctTextPlain", "content", text ? text : ""));
+        g_free(text);
+        w->have_plain = 1;
+        return;
+    }
+    if (!is_att && GMIME_IS_TEXT_PART(obj) && g_mime_content_type_is_type(ct, "text", "html") && !w->have_html) {
+        char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(obj));
+        json_array_append_new(w->parts, json_pack("{s:s, s:s}", "contentType", "ctTextHtml", "content", text ? text : ""));
+        g_free(text);
+        w->have_html = 1;
+        return;
+    }
+    struct kerio_parsed_mail *m = w->out;
+    struct kerio_mime_attachment *na = realloc(m->att, (m->natt + 1) * sizeof *na);
+    if (!na) {
+        w->failed = 1;
+        return;
+    }
+    m->att = na;
+    struct kerio_mime_attachment *a = &m->att[m->natt++];
+    memset(a, 0, sizeof *a);
+    const char *fn = g_mime_part_get_filename(part);
+    char *mime_type = g_mime_content_type_get_mime_type(ct);
+    a->name = g_strdup(fn ? fn : "attachment");
+    a->content_type = g_strdup(mime_type ? mime_type : "application/octet-stream");
+    g_free(mime_type);
+    const char *cid = g_mime_object_get_content_id(obj);
+    a->content_id = cid ? g_strdup(cid) : NULL;
+    if (decode_part(part, &a->data) != 0)
+        w->failed = 1;
+}
+
+int kerio_mime_to_mail(const char *mime, size_t len, struct kerio_parsed_mail *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    GMimeStream *stream = g_mime_stream_mem_new_with_buffer(mime, len);
+    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+    GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
+    g_object_unref(parser);
+    g_object_unref(stream);
+    if (!msg) {
+        snprintf(err, errlen, "content is not a MIME message");
+        return -1;
+    }
+    json_t *m = json_object();
+    InternetAddressList *from = g_mime_message_get_from(msg);
+    json_t *fl = address_list_json(from);
+    if (json_array_size(fl) > 0)
+        json_object_set(m, "from", json_array_get(fl, 0));
+    json_decref(fl);
+    json_object_set_new(m, "to", address_list_json(g_mime_message_get_to(msg)));
+    json_object_set_new(m, "cc", address_list_json(g_mime_message_get_cc(msg)));
+    json_object_set_new(m, "bcc", address_list_json(g_mime_message_get_bcc(msg)));
+    json_object_set_new(m, "replyTo", address_list_json(g_mime_message_get_reply_to(msg)));
+    const char *subj = g_mime_message_get_subject(msg);
+    json_object_set_new(m, "subject", json_string(subj && g_utf8_validate(subj, -1, NULL) ? subj : ""));
+    GDateTime *date = g_mime_message_get_date(msg);
+    if (date) {
+        int off = (int)(g_date_time_get_utc_offset(date) / G_TIME_SPAN_MINUTE);
+        struct ktime kt = { g_date_time_get_year(date), g_date_time_get_month(date), g_date_time_get_day_of_month(date),
+                            g_date_time_get_hour(date), g_date_time_get_minute(date), g_date_time_get_second(date), 0,
+                            off ? KTIME_OFFSET : KTIME_UTC, off };
+        char s[24];
+        ktime_format(&kt, s);
+        json_object_set_new(m, "sendDate", json_string(s));
+    }
+    json_t *hdrs = json_array();
+    const char *mid = g_mime_message_get_message_id(msg);
+    if (mid && *mid) {
+        out->message_id = g_strdup(mid);
+        char *v = g_strdup_printf("<%s>", mid);
+        json_array_append_new(hdrs, json_pack("{s:s, s:s}", "type", "mhMessageID", "value", v));
+        g_free(v);
+    }
+    const char *irt = g_mime_object_get_header(GMIME_OBJECT(msg), "In-Reply-To");
+    if (irt && *irt) {
+        char *decoded = g_mime_utils_header_decode_text(NULL, irt);
+        char *bare = bare_msgid(decoded);
+        char *v = g_strdup_printf("<%s>", bare);
+        json_array_append_new(hdrs, json_pack("{s:s, s:s}", "type", "mhInReplayTo", "value", v));
+        g_free(v);
+        g_free(bare);
+        g_free(decoded);
+    }
+    json_object_set_new(m, "headers", hdrs);
+    const char *xp = g_mime_object_get_header(GMIME_OBJECT(msg), "X-Priority");
+    if (xp && (*xp == '1' || *xp == '2'))
+        json_object_set_new(m, "priority", json_string("High"));
+    else if (xp && (*xp == '4' || *xp == '5'))
+        json_object_set_new(m, "priority", json_string("Low"));
+
+    struct walk_ctx w = { out, json_array(), 0, 0, 0 };
+    g_mime_message_foreach(msg, walk_part, &w);
+    json_object_set_new(m, "displayableParts", w.parts);
+    g_object_unref(msg);
+    /* Strings must be valid UTF-8 for JSON: jansson refuses otherwise. */
+    out->mail = m;
+    if (w.failed) {
+        snprintf(err, errlen, "could not decode a MIME part");
+        kerio_parsed_mail_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+void kerio_parsed_mail_free(struct kerio_parsed_mail *m)
+{
+    json_decref(m->mail);
+    for (size_t i = 0; i < m->natt; i++) {
+        g_free(m->att[i].name);
+        g_free(m->att[i].content_type);
+        g_free(m->att[i].content_id);
+        kbuf_free(&m->att[i].data);
+    }
+    free(m->att);
+    g_free(m->message_id);
+    memset(m, 0, sizeof *m);
+}

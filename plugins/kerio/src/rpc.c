@@ -1,0 +1,374 @@
+/* rpc.c — the HTTP side: one libcurl easy handle per instance (keep-alive, cookie jar, TLS
+ * verified against the system store or ca_file), JSON-RPC calls with transparent re-login on
+ * -32001, attachment upload and download. Replies are read by reply.c; this file only moves
+ * bytes and turns transport failures into status classes. */
+#include "kerio.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define KERIO_DEFAULT_MAX_REPLY (512u * 1024u * 1024u)
+
+struct sink_buf {
+    struct kbuf b;
+    size_t max;
+    int over;
+};
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+{
+    struct sink_buf *s = ud;
+    size_t len = sz * n;
+    if (s->b.len + len > s->max) {
+        s->over = 1;
+        return 0; /* aborts the transfer: memory stays bounded */
+    }
+    return kbuf_append(&s->b, p, len) == 0 ? len : 0;
+}
+
+struct hdr_state {
+    uint32_t retry_after_ms;
+};
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ud)
+{
+    struct hdr_state *h = ud;
+    size_t len = sz * n;
+    if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
+        long v = strtol(p + 12, NULL, 10);
+        if (v > 0 && v < 86400)
+            h->retry_after_ms = (uint32_t)v * 1000u;
+    }
+    return len;
+}
+
+static int is_tls_error(CURLcode rc)
+{
+    return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM ||
+           rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
+}
+
+outpost_status kerio_connect(struct outpost_transport *t)
+{
+    if (t->curl)
+        return outpost_ok();
+    t->curl = curl_easy_init();
+    if (!t->curl)
+        return kerio_fail(t, OUTPOST_FATAL, "kerio: cannot create a libcurl handle");
+    CURL *c = t->curl;
+    curl_easy_setopt(c, CURLOPT_COOKIEFILE, "");          /* in-memory cookie jar */
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->curl_err);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, t->timeout_s < 30 ? t->timeout_s : 30L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, t->timeout_s);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, KERIO_APP_NAME "/" KERIO_APP_VERSION);
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+    if (t->ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, t->ca_file);
+    if (t->insecure) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    return outpost_ok();
+}
+
+void kerio_disconnect(struct outpost_transport *t)
+{
+    if (t->curl)
+        curl_easy_cleanup(t->curl);
+    t->curl = NULL;
+    free(t->token);
+    t->token = NULL;
+}
+
+/* One HTTP exchange. On transport failure returns non-OK; otherwise fills body and http. */
+static outpost_status http_exchange(struct outpost_transport *t, const char *url, const char *ctype,
+                                    const char *extra_header, const void *data, size_t len, int post,
+                                    struct sink_buf *body)
+{
+    struct curl_slist *h = NULL;
+    char tok[512];
+    struct hdr_state hs = { 0 };
+    h = curl_slist_append(h, "Accept: application/json-rpc");
+    if (ctype) {
+        char ct[256];
+        snprintf(ct, sizeof ct, "Content-Type: %s", ctype);
+        h = curl_slist_append(h, ct);
+    }
+    if (extra_header)
+        h = curl_slist_append(h, extra_header);
+    if (t->token) {
+        snprintf(tok, sizeof tok, "X-Token: %s", t->token);
+        h = curl_slist_append(h, tok);
+    }
+    h = curl_slist_append(h, "Expect:");
+    CURL *c = t->curl;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    if (post) {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, data);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    } else {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &hs);
+    t->curl_err[0] = '\0';
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(h);
+    t->last_http = 0;
+    t->last_retry_after_ms = hs.retry_after_ms;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &t->last_http);
+    if (rc == CURLE_WRITE_ERROR && body->over)
+        return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: reply larger than %zu bytes", body->max);
+    if (rc != CURLE_OK) {
+        const char *why = t->curl_err[0] ? t->curl_err : curl_easy_strerror(rc);
+        if (is_tls_error(rc))
+            return kerio_fail(t, OUTPOST_FATAL,
+                              "kerio: TLS verification of %s failed: %s (set [account] ca_file to trust a private CA)",
+                              t->base, why);
+        return kerio_fail(t, OUTPOST_TEMP, "kerio: cannot reach %s: %s", t->base, why);
+    }
+    return outpost_ok();
+}
+
+/* One JSON-RPC exchange without re-login. */
+static outpost_status call_once(struct outpost_transport *t, const char *method, json_t *params, int ctx,
+                                size_t max_reply, int *over_cap, struct kerio_reply *r)
+{
+    json_t *req = json_object();
+    json_object_set_new(req, "jsonrpc", json_string("2.0"));
+    json_object_set_new(req, "id", json_integer(++t->next_id));
+    json_object_set_new(req, "method", json_string(method));
+    if (t->token)
+        json_object_set_new(req, "token", json_string(t->token));
+    if (params)
+        json_object_set(req, "params", params);
+    char *text = json_dumps(req, JSON_COMPACT);
+    /* The login request holds the password: wipe the serialised copy once it is sent. */
+    json_decref(req);
+    if (!text)
+        return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: %s: request cannot be encoded (invalid UTF-8?)", method);
+    struct sink_buf body = { { 0 }, max_reply ? max_reply : KERIO_DEFAULT_MAX_REPLY, 0 };
+    outpost_status st = http_exchange(t, t->endpoint, "application/json-rpc; charset=UTF-8", NULL, text, strlen(text), 1, &body);
+    explicit_bzero(text, strlen(text));
+    free(text);
+    if (st.code != OUTPOST_OK) {
+        if (body.over && over_cap)
+            *over_cap = 1;
+        kbuf_free(&body.b);
+        return st;
+    }
+    /* Body first, whatever the HTTP status. */
+    int prc = kerio_reply_parse(body.b.data, body.b.len, r);
+    kbuf_free(&body.b);
+    if (prc != 0) {
+        if (t->last_http != 200) {
+            int cls = kerio_http_class(t->last_http);
+            outpost_status s = kerio_fail(t, cls, "kerio: %s: HTTP %ld from %s", method, t->last_http, t->base);
+            if (cls == OUTPOST_THROTTLED)
+                s.retry_after_ms = t->last_retry_after_ms ? t->last_retry_after_ms : 1000;
+            return s;
+        }
+        return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: %s: malformed reply: %s", method, r->message);
+    }
+    if (r->is_error) {
+        int cls = kerio_error_class(r->code, ctx);
+        outpost_status s = kerio_fail(t, cls, "kerio: %s failed: %s (code %lld)", method,
+                                      r->message[0] ? r->message : "no message", (long long)r->code);
+        if (cls == OUTPOST_THROTTLED)
+            s.retry_after_ms = r->retry_after_ms ? r->retry_after_ms : t->last_retry_after_ms ? t->last_retry_after_ms : 1000;
+        return s;
+    }
+    return outpost_ok();
+}
+
+outpost_status kerio_call(struct outpost_transport *t, const char *method, json_t *params, int ctx,
+                          size_t max_reply, int *over_cap, json_t **result)
+{
+    struct kerio_reply r;
+    outpost_status st;
+    *result = NULL;
+    if (t->host->cancelled && t->host->cancelled(t->host)) {
+        json_decref(params);
+        return kerio_fail(t, OUTPOST_TEMP, "kerio: cancelled");
+    }
+    if (!t->curl || !t->token) {
+        st = kerio_login(t);
+        if (st.code != OUTPOST_OK) {
+            json_decref(params);
+            return st;
+        }
+    }
+    for (int attempt = 0;; attempt++) {
+        memset(&r, 0, sizeof r);
+        st = call_once(t, method, params, ctx, max_reply, over_cap, &r);
+        if (st.code == OUTPOST_OK)
+            break;
+        int expired = r.root && r.is_error && r.code == KERIO_E_SESSION_EXPIRED;
+        json_decref(r.root);
+        r.root = NULL;
+        if (!expired || attempt > 0) {
+            json_decref(params);
+            return st;
+        }
+        /* The session expired (idle timeout, server restart): log in again and retry once. */
+        t->host->log(t->host, OUTPOST_LOG_INFO, "kerio: session expired, logging in again");
+        free(t->token);
+        t->token = NULL;
+        st = kerio_login(t);
+        if (st.code != OUTPOST_OK) {
+            json_decref(params);
+            return st;
+        }
+    }
+    json_decref(params);
+    *result = json_incref(r.result ? r.result : json_null());
+    json_decref(r.root);
+    return outpost_ok();
+}
+
+outpost_status kerio_login(struct outpost_transport *t)
+{
+    outpost_status st = kerio_connect(t);
+    if (st.code != OUTPOST_OK)
+        return st;
+    if (!t->password)
+        return kerio_fail(t, OUTPOST_AUTH, "kerio: no password for %s (set [account] password_file or password_cmd)", t->user);
+    free(t->token);
+    t->token = NULL;
+    json_t *params = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "userName", t->user, "password", t->password,
+                               "application", "name", KERIO_APP_NAME, "vendor", KERIO_APP_VENDOR, "version", KERIO_APP_VERSION);
+    if (!params)
+        return kerio_fail(t, OUTPOST_AUTH, "kerio: user name or password is not valid UTF-8");
+    struct kerio_reply r;
+    memset(&r, 0, sizeof r);
+    st = call_once(t, "Session.login", params, KERIO_CTX_LOGIN, 0, NULL, &r);
+    /* Scrub the password from the request object before freeing it. */
+    json_t *pw = json_object_get(params, "password");
+    if (pw) {
+        size_t n = strlen(json_string_value(pw));
+        char *z = calloc(1, n + 1);
+        if (z) {
+            memset(z, 'x', n);
+            json_string_set(pw, z);
+            free(z);
+        }
+    }
+    json_decref(params);
+    if (st.code != OUTPOST_OK) {
+        json_decref(r.root);
+        if (st.code == OUTPOST_AUTH)
+            return kerio_fail(t, OUTPOST_AUTH, "kerio: login of %s refused by %s: %s", t->user, t->base,
+                              r.message[0] ? r.message : "wrong user name or password");
+        return st;
+    }
+    const char *tok = kj_str(r.result, "token");
+    if (!*tok) {
+        json_decref(r.root);
+        return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: Session.login reply without a token");
+    }
+    t->token = strdup(tok);
+    json_decref(r.root);
+    return outpost_ok();
+}
+
+outpost_status kerio_upload(struct outpost_transport *t, const char *name, const char *ctype,
+                            const void *data, size_t len, char **id)
+{
+    *id = NULL;
+    if (!t->token) {
+        outpost_status st = kerio_login(t);
+        if (st.code != OUTPOST_OK)
+            return st;
+    }
+    char url[1024];
+    snprintf(url, sizeof url, "%sattachment-upload/", t->endpoint);
+    /* Content-Description carries the file name; keep it to one safe line. */
+    char desc[300];
+    snprintf(desc, sizeof desc, "Content-Description: ");
+    size_t j = strlen(desc);
+    for (const char *p = name; *p && j + 1 < sizeof desc; p++)
+        desc[j++] = ((unsigned char)*p < 0x20 || *p == 0x7f) ? '_' : *p;
+    desc[j] = '\0';
+    for (int attempt = 0; attempt < 2; attempt++) {
+        struct sink_buf body = { { 0 }, 1u << 20, 0 };
+        outpost_status st = http_exchange(t, url, ctype, desc, data, len, 1, &body);
+        if (st.code != OUTPOST_OK) {
+            kbuf_free(&body.b);
+            return st;
+        }
+        struct kerio_reply r;
+        int prc = kerio_reply_parse(body.b.data, body.b.len, &r);
+        kbuf_free(&body.b);
+        if (prc != 0)
+            return kerio_fail(t, t->last_http >= 500 ? OUTPOST_TEMP : OUTPOST_BAD_DATA,
+                              "kerio: attachment upload: malformed reply (HTTP %ld)", t->last_http);
+        if (r.is_error) {
+            int64_t code = r.code;
+            json_decref(r.root);
+            if (code == KERIO_E_SESSION_EXPIRED && attempt == 0) {
+                outpost_status ls = kerio_login(t);
+                if (ls.code != OUTPOST_OK)
+                    return ls;
+                continue;
+            }
+            return kerio_fail(t, kerio_error_class(code, KERIO_CTX_CALL), "kerio: attachment upload refused: %s", r.message);
+        }
+        const char *fid = kj_str(json_object_get(r.result, "fileUpload"), "id");
+        if (!*fid) {
+            json_decref(r.root);
+            return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: attachment upload reply without fileUpload.id");
+        }
+        *id = strdup(fid);
+        json_decref(r.root);
+        return outpost_ok();
+    }
+    return kerio_fail(t, OUTPOST_AUTH, "kerio: attachment upload: session keeps expiring");
+}
+
+int kerio_download(void *tctx, const char *url, struct kbuf *out, char *err, size_t errlen)
+{
+    struct outpost_transport *t = tctx;
+    char full[2048];
+    if (url[0] != '/' || snprintf(full, sizeof full, "%s%s", t->base, url) >= (int)sizeof full) {
+        snprintf(err, errlen, "attachment URL not on the server");
+        return -1;
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        struct sink_buf body = { { 0 }, KERIO_DEFAULT_MAX_REPLY, 0 };
+        outpost_status st = http_exchange(t, full, NULL, NULL, NULL, 0, 0, &body);
+        if (st.code != OUTPOST_OK) {
+            kbuf_free(&body.b);
+            snprintf(err, errlen, "%s", st.message);
+            return -1;
+        }
+        if (t->last_http == 200) {
+            kbuf_free(out);
+            *out = body.b;
+            return 0;
+        }
+        /* A JSON-RPC session error: log in again once. */
+        struct kerio_reply r;
+        int expired = kerio_reply_parse(body.b.data, body.b.len, &r) == 0 && r.is_error && r.code == KERIO_E_SESSION_EXPIRED;
+        if (r.root)
+            json_decref(r.root);
+        kbuf_free(&body.b);
+        if ((expired || t->last_http == 401 || t->last_http == 403) && attempt == 0 &&
+            kerio_login(t).code == OUTPOST_OK)
+            continue;
+        snprintf(err, errlen, "attachment download failed: HTTP %ld", t->last_http);
+        return -1;
+    }
+    snprintf(err, errlen, "attachment download failed");
+    return -1;
+}

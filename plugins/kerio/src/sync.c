@@ -1,0 +1,983 @@
+/* sync.c — reading from Kerio: folder hierarchy, paged initial listing, incremental sync with
+ * Changes.getFolder, and on-demand fetch. Every reply is validated in full before the first
+ * sink call that uses it; each page ends with sink->commit(state) where the state says the
+ * phase and position ("L1 key pos" while listing, "S1 key" afterwards), so a crash resumes at
+ * the last committed page. The sync key is taken before the listing starts, so changes made
+ * during the listing come through Changes.getFolder afterwards. */
+#include "kerio.h"
+#include "ktime.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONTENT_CHUNK 65536
+/* Items re-read before a listing page's position to detect deletions before it. */
+#define LISTING_OVERLAP 16
+/* Bytes of reply allowed per change entry before a change list counts as over change_cap. */
+#define CHANGE_BYTES 2048
+
+/* ---- folders ---- */
+
+static uint32_t special_use_of(const char *sub)
+{
+    if (strcmp(sub, "FSubInbox") == 0) return OUTPOST_USE_INBOX;
+    if (strcmp(sub, "FSubDrafts") == 0) return OUTPOST_USE_DRAFTS;
+    if (strcmp(sub, "FSubSentItems") == 0) return OUTPOST_USE_SENT;
+    if (strcmp(sub, "FSubDeletedItems") == 0) return OUTPOST_USE_TRASH;
+    if (strcmp(sub, "FSubJunkEmail") == 0) return OUTPOST_USE_JUNK;
+    return OUTPOST_USE_NONE;
+}
+
+static outpost_status get_folders(struct outpost_transport *t, json_t **result, const json_t **list)
+{
+    outpost_status st = kerio_call(t, "Folders.get", NULL, KERIO_CTX_CALL, 0, NULL, result);
+    if (st.code != OUTPOST_OK)
+        return st;
+    char why[160];
+    if (kerio_validate_folders(*result, list, why, sizeof why) != 0) {
+        json_decref(*result);
+        *result = NULL;
+        return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: Folders.get: %s", why);
+    }
+    return outpost_ok();
+}
+
+outpost_status kerio_load_folders(struct outpost_transport *t)
+{
+    json_t *res;
+    const json_t *list;
+    outpost_status st = get_folders(t, &res, &list);
+    if (st.code != OUTPOST_OK)
+        return st;
+    size_t i;
+    const json_t *f;
+    free(t->trash_id);
+    free(t->root_id);
+    t->trash_id = t->root_id = NULL;
+    json_array_foreach(list, i, f) {
+        if (!t->root_id && strcmp(kj_str(f, "type"), "FRoot") == 0)
+            t->root_id = strdup(kj_str(f, "id"));
+        if (!t->trash_id && strcmp(kj_str(f, "subType"), "FSubDeletedItems") == 0 &&
+            strcmp(kj_str(f, "type"), "FMail") == 0)
+            t->trash_id = strdup(kj_str(f, "id"));
+    }
+    json_decref(res);
+    return outpost_ok();
+}
+
+/* Hierarchy state: "H1\n" then one "<hash16> <id>\n" per folder reported, sorted as the
+ * server listed them. The hash covers parent, name, type and subType. */
+static uint64_t folder_hash(const json_t *f)
+{
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%s\x1f%s\x1f%s\x1f%s", kj_str(f, "parentId"), kj_str(f, "name"), kj_str(f, "type"),
+             kj_str(f, "subType"));
+    return kerio_hash64(buf);
+}
+
+static int state_lookup(const char *state, size_t len, const char *id, uint64_t *hash)
+{
+    size_t idlen = strlen(id);
+    const char *p = state, *end = state + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            nl = end;
+        if ((size_t)(nl - p) == 17 + idlen && p[16] == ' ' && memcmp(p + 17, id, idlen) == 0) {
+            char hex[17];
+            memcpy(hex, p, 16);
+            hex[16] = '\0';
+            *hash = strtoull(hex, NULL, 16);
+            return 1;
+        }
+        p = nl + 1;
+    }
+    return 0;
+}
+
+outpost_status kerio_sync_hierarchy(struct outpost_transport *t, const void *state, size_t len,
+                                    const struct outpost_sync_sink *sink)
+{
+    json_t *res;
+    const json_t *list;
+    outpost_status st = get_folders(t, &res, &list);
+    if (st.code != OUTPOST_OK)
+        return st;
+    const char *old = state && len > 3 && memcmp(state, "H1\n", 3) == 0 ? (const char *)state : NULL;
+    size_t oldlen = old ? len : 0;
+    struct kbuf nstate = { 0 };
+    kbuf_puts(&nstate, "H1\n");
+    const char *root = NULL;
+    size_t i;
+    const json_t *f;
+    json_array_foreach(list, i, f) if (strcmp(kj_str(f, "type"), "FRoot") == 0) root = kj_str(f, "id");
+    free(t->trash_id);
+    t->trash_id = NULL;
+    /* Parents before children: report by depth (the parent chain within this listing). */
+    size_t nf = json_array_size(list);
+    size_t *order = calloc(nf ? nf : 1, sizeof *order);
+    int *depth = calloc(nf ? nf : 1, sizeof *depth);
+    if (!order || !depth) {
+        free(order);
+        free(depth);
+        kbuf_free(&nstate);
+        json_decref(res);
+        return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
+    }
+    for (size_t a = 0; a < nf; a++) {
+        const char *p = kj_str(json_array_get(list, a), "parentId");
+        for (size_t hops = 0; *p && hops < nf; hops++) {
+            const char *next = NULL;
+            for (size_t b = 0; b < nf && !next; b++)
+                if (strcmp(kj_str(json_array_get(list, b), "id"), p) == 0)
+                    next = kj_str(json_array_get(list, b), "parentId");
+            if (!next)
+                break;
+            depth[a]++;
+            p = next;
+        }
+        size_t at = a;
+        while (at > 0 && depth[order[at - 1]] > depth[a]) {
+            order[at] = order[at - 1];
+            at--;
+        }
+        order[at] = a;
+    }
+    for (size_t oi = 0; oi < nf; oi++) {
+        f = json_array_get(list, order[oi]);
+        const struct kerio_kind *k = kerio_kind_by_folder_type(kj_str(f, "type"));
+        if (!k)
+            continue; /* the root and types we do not sync */
+        const char *id = kj_str(f, "id"), *parent = kj_str(f, "parentId");
+        if (!t->trash_id && strcmp(kj_str(f, "subType"), "FSubDeletedItems") == 0 && k->kind == OUTPOST_ITEM_MAIL)
+            t->trash_id = strdup(id);
+        uint64_t h = folder_hash(f), oh = 0;
+        int known = old && state_lookup(old + 3, oldlen - 3, id, &oh);
+        kbuf_printf(&nstate, "%016llx %s\n", (unsigned long long)h, id);
+        if (known && oh == h)
+            continue;
+        outpost_folder of;
+        memset(&of, 0, sizeof of);
+        of.struct_size = sizeof of;
+        of.kind = k->kind;
+        of.remote_id = id;
+        of.parent_remote_id = (*parent && (!root || strcmp(parent, root) != 0)) ? parent : NULL;
+        of.name = kj_str(f, "name");
+        of.special_use = special_use_of(kj_str(f, "subType"));
+        of.flags = OUTPOST_FOLDER_SUBSCRIBED;
+        st = sink->folder(sink->ctx, known ? OUTPOST_CHANGE_UPDATE : OUTPOST_CHANGE_ADD, &of);
+        if (st.code != OUTPOST_OK)
+            goto out;
+    }
+    /* Folders in the old state that the server no longer lists. */
+    if (old) {
+        const char *p = old + 3, *end = old + oldlen;
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            if (!nl)
+                nl = end;
+            if (nl - p > 17) {
+                char *id = strndup(p + 17, (size_t)(nl - p - 17));
+                uint64_t dummy;
+                if (id && !state_lookup(nstate.data + 3, nstate.len - 3, id, &dummy)) {
+                    outpost_folder of;
+                    memset(&of, 0, sizeof of);
+                    of.struct_size = sizeof of;
+                    of.remote_id = id;
+                    of.name = "";
+                    st = sink->folder(sink->ctx, OUTPOST_CHANGE_DELETE, &of);
+                }
+                free(id);
+                if (st.code != OUTPOST_OK)
+                    goto out;
+            }
+            p = nl + 1;
+        }
+    }
+    st = sink->commit(sink->ctx, nstate.data, nstate.len);
+out:
+    free(order);
+    free(depth);
+    kbuf_free(&nstate);
+    json_decref(res);
+    return st;
+}
+
+/* ---- items ---- */
+
+static int64_t epoch_ms_of(const char *s)
+{
+    struct ktime kt;
+    return *s && ktime_parse(s, &kt) == 0 ? ktime_epoch(&kt) * 1000 : 0;
+}
+
+static uint32_t mail_flags(const json_t *m)
+{
+    uint32_t f = 0;
+    if (kj_bool(m, "isSeen")) f |= OUTPOST_FLAG_SEEN;
+    if (kj_bool(m, "isAnswered")) f |= OUTPOST_FLAG_ANSWERED;
+    if (kj_bool(m, "isFlagged")) f |= OUTPOST_FLAG_FLAGGED;
+    if (kj_bool(m, "isForwarded")) f |= OUTPOST_FLAG_FORWARDED;
+    if (kj_bool(m, "isJunk")) f |= OUTPOST_FLAG_JUNK;
+    if (kj_bool(m, "isDraft")) f |= OUTPOST_FLAG_DRAFT;
+    return f;
+}
+
+static void format_addr_list(struct kbuf *b, const json_t *v)
+{
+    size_t i;
+    const json_t *e;
+    if (json_is_object(v)) {
+        const char *n = kj_str(v, "name"), *a = kj_str(v, "address");
+        kbuf_printf(b, "%s%s%s%s%s", b->len ? ", " : "", n, *n ? " <" : "", a, *n ? ">" : "");
+        return;
+    }
+    json_array_foreach(v, i, e) format_addr_list(b, e);
+}
+
+/* Everything an outpost_item points into, kept alive while the sink sees it. */
+struct item_strings {
+    char version[24];
+    struct kbuf from, to, cc;
+    char *message_id;
+    char *uid;
+    char *summary;
+};
+
+static void item_strings_free(struct item_strings *s)
+{
+    kbuf_free(&s->from);
+    kbuf_free(&s->to);
+    kbuf_free(&s->cc);
+    free(s->message_id);
+    free(s->uid);
+    free(s->summary);
+    memset(s, 0, sizeof *s);
+}
+
+static void fill_item(uint32_t kind, const json_t *o, outpost_item *it, struct item_strings *s)
+{
+    memset(it, 0, sizeof *it);
+    memset(s, 0, sizeof *s);
+    it->struct_size = sizeof *it;
+    it->kind = kind;
+    it->remote_id = kj_str(o, "id");
+    const json_t *wm = json_object_get(o, "watermark");
+    if (json_is_integer(wm)) {
+        snprintf(s->version, sizeof s->version, "%lld", (long long)json_integer_value(wm));
+        it->remote_version = s->version;
+    }
+    switch (kind) {
+    case OUTPOST_ITEM_MAIL: {
+        it->flags = mail_flags(o);
+        it->internal_date = epoch_ms_of(kj_str(o, "receiveDate"));
+        it->date = epoch_ms_of(kj_str(o, "sendDate"));
+        if (!it->date)
+            it->date = it->internal_date;
+        it->subject = kj_str(o, "subject");
+        format_addr_list(&s->from, json_object_get(o, "from"));
+        format_addr_list(&s->to, json_object_get(o, "to"));
+        format_addr_list(&s->cc, json_object_get(o, "cc"));
+        it->from = s->from.data;
+        it->to = s->to.data;
+        it->cc = s->cc.data;
+        size_t i;
+        const json_t *h;
+        json_array_foreach(json_object_get(o, "headers"), i, h) if (strcmp(kj_str(h, "type"), "mhMessageID") == 0 && !s->message_id)
+            s->message_id = strdup(kj_str(h, "value"));
+        it->message_id = s->message_id;
+        break;
+    }
+    case OUTPOST_ITEM_EVENT:
+    case OUTPOST_ITEM_TASK:
+        it->subject = kj_str(o, "summary");
+        it->date = epoch_ms_of(kj_str(o, kind == OUTPOST_ITEM_TASK && !*kj_str(o, "start") ? "due" : "start"));
+        break;
+    case OUTPOST_ITEM_CONTACT:
+        it->subject = kj_str(o, "commonName");
+        break;
+    case OUTPOST_ITEM_NOTE: {
+        const char *text = kj_str(o, "text");
+        s->summary = strndup(text, strcspn(text, "\r\n"));
+        it->subject = s->summary;
+        it->date = epoch_ms_of(kj_str(o, "modifyDate"));
+        it->internal_date = epoch_ms_of(kj_str(o, "createDate"));
+        break;
+    }
+    default:
+        break;
+    }
+    if (kind != OUTPOST_ITEM_MAIL) {
+        s->uid = kerio_object_uid(o);
+        it->object_uid = s->uid;
+    }
+}
+
+/* Attachment fetches go through the instance; a failure is a network matter (TEMP). */
+struct fetch_ctx {
+    struct outpost_transport *t;
+    int failed;
+};
+
+static int fetch_attachment(void *ctx, const char *url, struct kbuf *out, char *err, size_t errlen)
+{
+    struct fetch_ctx *fc = ctx;
+    int rc = kerio_download(fc->t, url, out, err, errlen);
+    if (rc)
+        fc->failed = 1;
+    return rc;
+}
+
+static outpost_status convert(struct outpost_transport *t, uint32_t kind, const json_t *o, const json_t *exceptions,
+                              struct kbuf *out)
+{
+    char err[256] = "";
+    int rc;
+    struct fetch_ctx fc = { t, 0 };
+    switch (kind) {
+    case OUTPOST_ITEM_MAIL: rc = kerio_mail_to_mime(o, fetch_attachment, &fc, out, err, sizeof err); break;
+    case OUTPOST_ITEM_EVENT: rc = kerio_event_to_ical(o, exceptions, out, err, sizeof err); break;
+    case OUTPOST_ITEM_TASK: rc = kerio_task_to_ical(o, out, err, sizeof err); break;
+    case OUTPOST_ITEM_NOTE: rc = kerio_note_to_ical(o, out, err, sizeof err); break;
+    case OUTPOST_ITEM_CONTACT: rc = kerio_contact_to_vcard(o, out, err, sizeof err); break;
+    default: rc = -1; snprintf(err, sizeof err, "unknown kind");
+    }
+    if (rc == 0)
+        return outpost_ok();
+    return kerio_fail(t, fc.failed ? OUTPOST_TEMP : OUTPOST_BAD_DATA, "kerio: cannot convert %s: %s", kj_str(o, "id"), err);
+}
+
+static outpost_status emit_content(const struct outpost_sync_sink *sink, const struct kbuf *c)
+{
+    for (size_t off = 0; off < c->len; off += CONTENT_CHUNK) {
+        size_t n = c->len - off < CONTENT_CHUNK ? c->len - off : CONTENT_CHUNK;
+        outpost_status st = sink->content(sink->ctx, c->data + off, n);
+        if (st.code != OUTPOST_OK)
+            return st;
+    }
+    return sink->content_end(sink->ctx);
+}
+
+/* Hands one item (and its content when converted) to the sink. */
+static outpost_status emit_item(const struct outpost_sync_sink *sink, uint32_t change, uint32_t kind, const json_t *o,
+                                const struct kbuf *content, int want_content)
+{
+    outpost_item it;
+    struct item_strings s;
+    fill_item(kind, o, &it, &s);
+    if (content && content->data) {
+        it.size = content->len;
+        it.cached_size = want_content ? content->len : 0;
+        it.content_state = want_content ? OUTPOST_CONTENT_COMPLETE : OUTPOST_CONTENT_NONE;
+    }
+    outpost_status st = sink->item(sink->ctx, change, &it);
+    if (st.code == OUTPOST_OK && want_content && content && content->data)
+        st = emit_content(sink, content);
+    item_strings_free(&s);
+    return st;
+}
+
+/* ---- reading items from the server ---- */
+
+static json_t *query(int64_t start, int64_t limit, const char *const *fields)
+{
+    json_t *q = json_object();
+    json_t *f = json_array();
+    for (; fields && *fields; fields++)
+        json_array_append_new(f, json_string(*fields));
+    json_object_set_new(q, "fields", f);
+    json_object_set_new(q, "start", json_integer(start));
+    json_object_set_new(q, "limit", json_integer(limit));
+    json_object_set_new(q, "orderBy", json_pack("[{s:s, s:s, s:b}]", "columnName", "id", "direction", "Asc", "caseSensitive", 0));
+    return q;
+}
+
+static const char *const mail_list_fields[] = {
+    "id", "folderId", "watermark", "from", "to", "cc", "subject", "receiveDate", "sendDate", "modifiedDate",
+    "isSeen", "isAnswered", "isForwarded", "isFlagged", "isJunk", "isDraft", "hasAttachment", "priority", "size", NULL
+};
+
+/* X.get on one folder: a page of items, validated. */
+static outpost_status list_page(struct outpost_transport *t, const struct kerio_kind *k, const char *fid, int64_t start,
+                                uint32_t limit, json_t **res, const json_t **items, int64_t *total)
+{
+    char method[64];
+    snprintf(method, sizeof method, "%s.get", k->iface);
+    const char *const *fields = k->kind == OUTPOST_ITEM_MAIL ? mail_list_fields : NULL;
+    json_t *params = json_pack("{s:[s], s:o}", "folderIds", fid, "query", query(start, limit, fields));
+    outpost_status st = kerio_call(t, method, params, KERIO_CTX_CALL, 0, NULL, res);
+    if (st.code == OUTPOST_BAD_DATA && k->kind == OUTPOST_ITEM_EVENT && strstr(st.message, "-32602")) {
+        /* Events.get's IDL names its folder list "ids". */
+        params = json_pack("{s:[s], s:o}", "ids", fid, "query", query(start, limit, NULL));
+        st = kerio_call(t, method, params, KERIO_CTX_CALL, 0, NULL, res);
+    }
+    if (st.code != OUTPOST_OK)
+        return st;
+    char why[200];
+    if (kerio_validate_list(k->kind, *res, "list", k->kind != OUTPOST_ITEM_MAIL, items, why, sizeof why) != 0) {
+        json_decref(*res);
+        *res = NULL;
+        return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: %s: %s", method, why);
+    }
+    const json_t *tot = json_object_get(*res, "totalItems");
+    *total = json_is_integer(tot) ? json_integer_value(tot) : -1;
+    return outpost_ok();
+}
+
+/* Full objects by id. Returns an array aligned with `ids`: the object, or JSON null when the
+ * server reported it missing. Mails, contacts, tasks and notes are batched; Events.getById
+ * takes one id (IDL). */
+outpost_status kerio_get_by_ids(struct outpost_transport *t, const struct kerio_kind *k, json_t *ids, json_t **aligned)
+{
+    char method[64];
+    char why[200];
+    snprintf(method, sizeof method, "%s.getById", k->iface);
+    json_t *out = json_array();
+    json_t *res = NULL;
+    outpost_status st;
+    if (k->kind == OUTPOST_ITEM_EVENT) {
+        size_t i;
+        json_t *id;
+        json_array_foreach(ids, i, id) {
+            st = kerio_call(t, method, json_pack("{s:O}", "id", id), KERIO_CTX_CALL, 0, NULL, &res);
+            if (st.code == OUTPOST_GONE) {
+                json_array_append_new(out, json_null());
+                continue;
+            }
+            if (st.code != OUTPOST_OK)
+                goto fail;
+            const json_t *ev = json_object_get(res, "result");
+            if (!ev)
+                ev = res;
+            if (kerio_validate_item(k->kind, ev, why, sizeof why) != 0) {
+                json_decref(res);
+                st = kerio_fail(t, OUTPOST_BAD_DATA, "kerio: %s: %s", method, why);
+                goto fail;
+            }
+            json_array_append(out, (json_t *)ev);
+            json_decref(res);
+        }
+        *aligned = out;
+        return outpost_ok();
+    }
+    st = kerio_call(t, method, json_pack("{s:O}", "ids", ids), KERIO_CTX_CALL, 0, NULL, &res);
+    if (st.code != OUTPOST_OK)
+        goto fail;
+    const json_t *list;
+    if (kerio_validate_list(k->kind, res, "result", 1, &list, why, sizeof why) != 0) {
+        json_decref(res);
+        st = kerio_fail(t, OUTPOST_BAD_DATA, "kerio: %s: %s", method, why);
+        goto fail;
+    }
+    size_t i, j;
+    json_t *id;
+    const json_t *o;
+    json_array_foreach(ids, i, id) {
+        json_t *found = NULL;
+        json_array_foreach(list, j, o) if (strcmp(kj_str(o, "id"), json_string_value(id)) == 0) {
+            found = (json_t *)o;
+            break;
+        }
+        json_array_append(out, found ? found : json_null());
+    }
+    json_decref(res);
+    *aligned = out;
+    return outpost_ok();
+fail:
+    json_decref(out);
+    return st;
+}
+
+/* The exception occurrences of a recurring event (isException), validated. */
+static outpost_status get_exceptions(struct outpost_transport *t, const char *fid, const json_t *event, json_t **out)
+{
+    *out = NULL;
+    const json_t *rule = json_object_get(event, "rule");
+    if (!json_is_object(rule) || !kj_bool(rule, "isSet"))
+        return outpost_ok();
+    json_t *q = query(0, -1, NULL);
+    json_object_set_new(q, "combining", json_string("And"));
+    json_object_set_new(q, "conditions", json_pack("[{s:s, s:s, s:s}]", "fieldName", "eventId", "comparator", "Eq", "value",
+                                                   kj_str(event, "id")));
+    json_object_set_new(q, "orderBy", json_pack("[{s:s, s:s, s:b}]", "columnName", "start", "direction", "Asc", "caseSensitive", 0));
+    json_t *res = NULL;
+    outpost_status st = kerio_call(t, "Occurrences.get", json_pack("{s:[s], s:o}", "folderIds", fid, "query", q),
+                                   KERIO_CTX_CALL, 0, NULL, &res);
+    if (st.code != OUTPOST_OK)
+        return st;
+    const json_t *list;
+    char why[200];
+    if (kerio_validate_list(OUTPOST_ITEM_EVENT, res, "list", 1, &list, why, sizeof why) != 0) {
+        json_decref(res);
+        return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: Occurrences.get: %s", why);
+    }
+    json_t *exc = json_array();
+    size_t i;
+    const json_t *o;
+    json_array_foreach(list, i, o) {
+        const char *eid = kj_str(o, "eventId");
+        if (kj_bool(o, "isException") && (!*eid || strcmp(eid, kj_str(event, "id")) == 0))
+            json_array_append(exc, (json_t *)o);
+    }
+    json_decref(res);
+    *out = exc;
+    return outpost_ok();
+}
+
+/* A validated page of full objects, converted, ready to hand over. */
+struct page {
+    json_t *objs;              /* array: object or null (missing) */
+    struct kbuf *content;      /* one per object */
+    size_t n;
+};
+
+static void page_free(struct page *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        kbuf_free(&p->content[i]);
+    free(p->content);
+    json_decref(p->objs);
+    memset(p, 0, sizeof *p);
+}
+
+/* Converts every object of `objs` (steals the reference). Mail is converted only when content
+ * is wanted (attachments are downloaded then). */
+static outpost_status page_convert(struct outpost_transport *t, const struct kerio_kind *k, const char *fid, json_t *objs,
+                                   int want_content, struct page *p)
+{
+    memset(p, 0, sizeof *p);
+    p->objs = objs;
+    p->n = json_array_size(objs);
+    p->content = calloc(p->n ? p->n : 1, sizeof *p->content);
+    if (!p->content) {
+        page_free(p);
+        return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        const json_t *o = json_array_get(objs, i);
+        if (!json_is_object(o) || (k->kind == OUTPOST_ITEM_MAIL && !want_content))
+            continue;
+        json_t *exc = NULL;
+        if (k->kind == OUTPOST_ITEM_EVENT) {
+            outpost_status st = get_exceptions(t, fid, o, &exc);
+            if (st.code != OUTPOST_OK) {
+                page_free(p);
+                return st;
+            }
+        }
+        outpost_status st = convert(t, k->kind, o, exc, &p->content[i]);
+        json_decref(exc);
+        if (st.code != OUTPOST_OK) {
+            page_free(p);
+            return st;
+        }
+    }
+    return outpost_ok();
+}
+
+static int cancelled(struct outpost_transport *t)
+{
+    return t->host->cancelled && t->host->cancelled(t->host);
+}
+
+static outpost_status commit_state(const struct outpost_sync_sink *sink, const struct kerio_state *ks)
+{
+    char buf[640];
+    size_t n = kerio_state_format(ks, buf, sizeof buf);
+    return sink->commit(sink->ctx, buf, n);
+}
+
+static outpost_status get_sync_key(struct outpost_transport *t, const char *fid, int64_t *key)
+{
+    json_t *res;
+    outpost_status st = kerio_call(t, "Changes.getFolderSyncKey", json_pack("{s:s}", "folderId", fid), KERIO_CTX_CALL, 0,
+                                   NULL, &res);
+    if (st.code != OUTPOST_OK)
+        return st;
+    const json_t *k = json_object_get(res, "syncKey");
+    if (!json_is_integer(k) || json_integer_value(k) < 0) {
+        json_decref(res);
+        return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: Changes.getFolderSyncKey reply without a syncKey");
+    }
+    *key = json_integer_value(k);
+    json_decref(res);
+    return outpost_ok();
+}
+
+/* The initial listing, from ks->pos on, one committed page at a time. */
+static outpost_status listing(struct outpost_transport *t, const outpost_folder *folder, const struct kerio_kind *k,
+                              struct kerio_state *ks, uint32_t ps, int want_content, const struct outpost_sync_sink *sink)
+{
+    const char *fid = folder->remote_id;
+    for (unsigned guard = 0; ks->listing && guard < 10000000u; guard++) {
+        if (cancelled(t))
+            return kerio_fail(t, OUTPOST_TEMP, "kerio: cancelled");
+        json_t *res;
+        const json_t *listed;
+        int64_t total = -1;
+        /* Start a little before the position and skip up to the last id already handed over. */
+        int64_t start = ks->last[0] && ks->pos > LISTING_OVERLAP ? ks->pos - LISTING_OVERLAP : ks->last[0] ? 0 : ks->pos;
+        uint32_t limit = ps + (uint32_t)(ks->pos - start);
+        outpost_status st = list_page(t, k, fid, start, limit, &res, &listed, &total);
+        if (st.code != OUTPOST_OK)
+            return st;
+        size_t n = json_array_size(listed), skip = 0;
+        if (ks->last[0] && start < ks->pos) {
+            for (size_t i = 0; i < n; i++)
+                if (strcmp(kj_str(json_array_get(listed, i), "id"), ks->last) == 0) {
+                    skip = i + 1;
+                    break;
+                }
+            /* Not found: more deletions than the overlap; hand over the whole window again
+             * (a repeated ADD is harmless, a skipped item is not). */
+        }
+        json_t *items = json_array();
+        for (size_t i = skip; i < n; i++)
+            json_array_append(items, json_array_get(listed, i));
+        if (n > 0)
+            snprintf(ks->last, sizeof ks->last, "%s", kj_str(json_array_get(listed, n - 1), "id"));
+        if (strlen(ks->last) >= sizeof ks->last - 1 || strpbrk(ks->last, " \t\r\n"))
+            ks->last[0] = '\0'; /* an id we cannot keep in the state: plain offsets then */
+        json_t *objs;
+        if (k->kind == OUTPOST_ITEM_MAIL && want_content && json_array_size(items) > 0) {
+            json_t *ids = json_array();
+            size_t i;
+            const json_t *o;
+            json_array_foreach(items, i, o) json_array_append_new(ids, json_string(kj_str(o, "id")));
+            st = kerio_get_by_ids(t, k, ids, &objs);
+            json_decref(ids);
+            if (st.code != OUTPOST_OK) {
+                json_decref(items);
+                json_decref(res);
+                return st;
+            }
+            /* A mail deleted between the listing and getById: keep the listing's metadata. */
+            json_array_foreach(objs, i, o) if (json_is_null(o)) json_array_set(objs, i, json_array_get(items, i));
+            json_decref(items);
+        } else {
+            objs = items;
+        }
+        json_decref(res);
+        struct page p;
+        st = page_convert(t, k, fid, objs, want_content, &p);
+        if (st.code != OUTPOST_OK)
+            return st;
+        for (size_t i = 0; i < p.n && st.code == OUTPOST_OK; i++) {
+            const json_t *o = json_array_get(p.objs, i);
+            int has = k->kind != OUTPOST_ITEM_MAIL || want_content;
+            /* Mail whose full object vanished meanwhile: metadata only. */
+            st = emit_item(sink, OUTPOST_CHANGE_ADD, k->kind, o, has ? &p.content[i] : NULL, want_content && has);
+        }
+        page_free(&p);
+        if (st.code != OUTPOST_OK)
+            return st;
+        ks->pos = start + (int64_t)n;
+        if (n < limit || (total >= 0 && ks->pos >= total))
+            ks->listing = 0;
+        if (OUTPOST_HAS_FIELD(sink, struct outpost_sync_sink, progress) && sink->progress) {
+            st = sink->progress(sink->ctx, (uint64_t)ks->pos, total > 0 ? (uint64_t)total : 0);
+            if (st.code != OUTPOST_OK)
+                return st;
+        }
+        st = commit_state(sink, ks);
+        if (st.code != OUTPOST_OK)
+            return st;
+    }
+    return outpost_ok();
+}
+
+/* One planned action of an incremental sync, after collapsing the change list per item. */
+enum act { ACT_NONE = 0, ACT_DELETE, ACT_ADD, ACT_UPDATE, ACT_FLAGS, ACT_MOVED };
+
+struct plan_entry {
+    const char *id;        /* current id (borrowed from the change list) */
+    const char *orig_id;   /* ACT_MOVED: the id before the move */
+    const char *to_folder; /* ACT_MOVED: where it is now */
+    int act;
+};
+
+static int change_act(const char *type)
+{
+    if (!strcmp(type, "chtCreated") || !strcmp(type, "chtCopied") || !strcmp(type, "chtNewMail"))
+        return ACT_ADD;
+    if (!strcmp(type, "chtDeleted"))
+        return ACT_DELETE;
+    if (!strcmp(type, "chtModified") || !strcmp(type, "chtModifiedContent"))
+        return ACT_UPDATE;
+    if (!strcmp(type, "chtReadFlagChanged") || !strcmp(type, "chtModifiedMetadata") || !strcmp(type, "chtStatus"))
+        return ACT_FLAGS;
+    if (!strcmp(type, "chtMoved"))
+        return ACT_MOVED;
+    return ACT_NONE;
+}
+
+/* Builds the plan: one entry per item, in first-seen order. `index` maps id → entry. */
+static size_t build_plan(const json_t *changes, const char *fid, uint32_t kind, struct plan_entry *plan)
+{
+    json_t *index = json_object();
+    size_t n = 0, i;
+    const json_t *c;
+    json_array_foreach(changes, i, c) {
+        if (kj_bool(c, "isFolder"))
+            continue;
+        const struct kerio_kind *ck = kerio_kind_by_item_type(kj_str(c, "itemType"));
+        if (*kj_str(c, "itemType") && (!ck || ck->kind != kind))
+            continue;
+        const char *parent = kj_str(c, "parentId"), *oparent = kj_str(c, "origParentId");
+        int here = strcmp(parent, fid) == 0, from_here = strcmp(oparent, fid) == 0;
+        int act = change_act(kj_str(c, "type"));
+        if (act == ACT_NONE || (!here && !from_here))
+            continue;
+        const char *id = kj_str(c, "itemId");
+        if (act == ACT_MOVED && here && from_here)
+            act = ACT_UPDATE; /* moved within the folder */
+        /* A move is keyed by the id it had before, so later changes of the old id fold in. */
+        const char *key = act == ACT_MOVED && *kj_str(c, "origId") ? kj_str(c, "origId") : id;
+        json_t *slot = json_object_get(index, key);
+        struct plan_entry *e;
+        if (slot) {
+            e = &plan[json_integer_value(slot)];
+        } else {
+            e = &plan[n];
+            memset(e, 0, sizeof *e);
+            json_object_set_new(index, act == ACT_MOVED ? id : key, json_integer((json_int_t)n));
+            if (act == ACT_MOVED)
+                json_object_set_new(index, key, json_integer((json_int_t)n));
+            n++;
+        }
+        switch (act) {
+        case ACT_DELETE:
+            if (e->act == ACT_MOVED) { /* moved here, then deleted: the old id is gone */
+                e->id = e->orig_id;
+                e->orig_id = NULL;
+            } else {
+                e->id = id;
+            }
+            e->act = ACT_DELETE;
+            break;
+        case ACT_MOVED:
+            if (from_here && !here && e->act == ACT_ADD && !e->orig_id) {
+                e->act = ACT_NONE; /* created and moved away within this list: never ours */
+            } else if (from_here && !here) {
+                e->orig_id = e->act == ACT_MOVED && e->orig_id ? e->orig_id : kj_str(c, "origId");
+                e->id = id;
+                e->to_folder = parent;
+                e->act = ACT_MOVED;
+            } else { /* moved into this folder from elsewhere */
+                if (e->act == ACT_MOVED) {
+                    e->id = id;
+                    e->to_folder = parent;
+                } else {
+                    e->orig_id = kj_str(c, "origId");
+                    e->id = id;
+                    e->to_folder = parent;
+                    e->act = ACT_MOVED;
+                }
+            }
+            json_object_set_new(index, id, json_integer(e - plan));
+            break;
+        case ACT_ADD:
+            e->id = id;
+            e->act = (e->act == ACT_DELETE || e->act == ACT_NONE) ? ACT_ADD : e->act;
+            break;
+        case ACT_UPDATE:
+            e->id = id;
+            if (e->act != ACT_ADD && e->act != ACT_MOVED)
+                e->act = ACT_UPDATE;
+            break;
+        case ACT_FLAGS:
+            e->id = id;
+            if (e->act == ACT_NONE || e->act == ACT_DELETE)
+                e->act = ACT_FLAGS;
+            break;
+        }
+    }
+    json_decref(index);
+    return n;
+}
+
+static outpost_status incremental(struct outpost_transport *t, const outpost_folder *folder, const struct kerio_kind *k,
+                                  struct kerio_state *ks, uint32_t ps, int want_content, const struct outpost_sync_sink *sink)
+{
+    const char *fid = folder->remote_id;
+    json_t *res;
+    int over = 0;
+    size_t max_reply = (size_t)t->change_cap * CHANGE_BYTES + 65536;
+    outpost_status st = kerio_call(t, "Changes.getFolder", json_pack("{s:s, s:I}", "folderId", fid, "lastSyncKey", (json_int_t)ks->key),
+                                   KERIO_CTX_CHANGES, max_reply, &over, &res);
+    if (over)
+        return kerio_fail(t, OUTPOST_STATE_INVALID, "kerio: change list of %s exceeds change_cap (%u): re-listing the folder",
+                          folder->name ? folder->name : fid, t->change_cap);
+    if (st.code != OUTPOST_OK)
+        return st;
+    const json_t *changes;
+    int64_t newkey;
+    char why[200];
+    if (kerio_validate_changes(res, &changes, &newkey, why, sizeof why) != 0) {
+        json_decref(res);
+        return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: Changes.getFolder: %s", why);
+    }
+    size_t nch = json_array_size(changes);
+    if (nch > t->change_cap) {
+        json_decref(res);
+        return kerio_fail(t, OUTPOST_STATE_INVALID,
+                          "kerio: %zu changes in %s exceed change_cap (%u): re-listing the folder", nch,
+                          folder->name ? folder->name : fid, t->change_cap);
+    }
+    struct plan_entry *plan = calloc(nch ? nch : 1, sizeof *plan);
+    if (!plan) {
+        json_decref(res);
+        return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
+    }
+    size_t np = build_plan(changes, fid, k->kind, plan);
+    struct kerio_state mid = { .listing = 0, .key = ks->key };
+    for (size_t start = 0; start < np || start == 0; start += ps) {
+        if (cancelled(t)) {
+            st = kerio_fail(t, OUTPOST_TEMP, "kerio: cancelled");
+            break;
+        }
+        size_t end = start + ps < np ? start + ps : np;
+        /* Fetch everything this chunk needs, validate and convert it, then hand it over. */
+        json_t *ids = json_array();
+        for (size_t i = start; i < end; i++)
+            if (plan[i].act != ACT_DELETE && plan[i].act != ACT_NONE)
+                json_array_append_new(ids, json_string(plan[i].id));
+        json_t *objs = NULL;
+        struct page p = { 0 };
+        if (json_array_size(ids) > 0) {
+            st = kerio_get_by_ids(t, k, ids, &objs);
+            if (st.code == OUTPOST_OK)
+                st = page_convert(t, k, fid, objs, want_content, &p);
+        }
+        json_decref(ids);
+        if (st.code != OUTPOST_OK)
+            break;
+        size_t oi = 0;
+        for (size_t i = start; i < end && st.code == OUTPOST_OK; i++) {
+            struct plan_entry *e = &plan[i];
+            if (e->act == ACT_NONE)
+                continue;
+            if (e->act == ACT_DELETE) {
+                outpost_item it;
+                memset(&it, 0, sizeof it);
+                it.struct_size = sizeof it;
+                it.kind = k->kind;
+                it.remote_id = e->id;
+                st = sink->item(sink->ctx, OUTPOST_CHANGE_DELETE, &it);
+                continue;
+            }
+            const json_t *o = json_array_get(p.objs, oi);
+            const struct kbuf *content = &p.content[oi];
+            oi++;
+            int has = k->kind != OUTPOST_ITEM_MAIL || want_content;
+            if (json_is_null(o) || !o) {
+                /* Gone again before we could read it. */
+                outpost_item it;
+                memset(&it, 0, sizeof it);
+                it.struct_size = sizeof it;
+                it.kind = k->kind;
+                it.remote_id = e->act == ACT_MOVED && e->orig_id ? e->orig_id : e->id;
+                if (e->act != ACT_ADD || e->orig_id)
+                    st = sink->item(sink->ctx, OUTPOST_CHANGE_DELETE, &it);
+                continue;
+            }
+            if (e->act == ACT_MOVED) {
+                outpost_item it;
+                struct item_strings s;
+                fill_item(k->kind, o, &it, &s);
+                st = sink->item_moved(sink->ctx, e->orig_id, e->to_folder, &it);
+                item_strings_free(&s);
+                continue;
+            }
+            uint32_t change = e->act == ACT_ADD ? OUTPOST_CHANGE_ADD : e->act == ACT_UPDATE ? OUTPOST_CHANGE_UPDATE
+                                                                                            : OUTPOST_CHANGE_FLAGS;
+            int with = has && change != OUTPOST_CHANGE_FLAGS;
+            st = emit_item(sink, change, k->kind, o, with ? content : NULL, want_content && with);
+        }
+        page_free(&p);
+        if (st.code != OUTPOST_OK)
+            break;
+        /* Intermediate pages keep the old key (replaying them is harmless); the last one
+         * commits the new key. */
+        if (end >= np) {
+            struct kerio_state fin = { .listing = 0, .key = newkey };
+            st = commit_state(sink, &fin);
+            ks->key = newkey;
+            break;
+        }
+        st = commit_state(sink, &mid);
+        if (st.code != OUTPOST_OK)
+            break;
+    }
+    free(plan);
+    json_decref(res);
+    return st;
+}
+
+outpost_status kerio_sync_folder(struct outpost_transport *t, const outpost_folder *folder, const void *state,
+                                 size_t len, uint32_t page_size, uint32_t flags, const struct outpost_sync_sink *sink)
+{
+    const struct kerio_kind *k = kerio_kind_by_item(folder->kind);
+    if (!k || !folder->remote_id)
+        return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: folder %s has no remote id or an unknown kind",
+                          folder->name ? folder->name : "?");
+    uint32_t ps = page_size ? page_size : t->page_size;
+    int want = (flags & OUTPOST_SYNC_WANT_CONTENT) != 0;
+    struct kerio_state ks;
+    memset(&ks, 0, sizeof ks);
+    outpost_status st;
+    if (!state || len == 0) {
+        st = get_sync_key(t, folder->remote_id, &ks.key);
+        if (st.code != OUTPOST_OK)
+            return st;
+        ks.listing = 1;
+        ks.pos = 0;
+    } else if (kerio_state_parse(state, len, &ks) != 0) {
+        return kerio_fail(t, OUTPOST_STATE_INVALID, "kerio: unreadable sync state for %s", folder->name ? folder->name : "?");
+    }
+    if (ks.listing) {
+        st = listing(t, folder, k, &ks, ps, want, sink);
+        if (st.code != OUTPOST_OK)
+            return st;
+    }
+    return incremental(t, folder, k, &ks, ps, want, sink);
+}
+
+outpost_status kerio_fetch(struct outpost_transport *t, const outpost_folder *folder, const char *const *ids_in,
+                           uint32_t n, const struct outpost_sync_sink *sink)
+{
+    const struct kerio_kind *k = kerio_kind_by_item(folder->kind);
+    if (!k)
+        return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: fetch from a folder of unknown kind");
+    uint32_t ps = t->page_size;
+    outpost_status st = outpost_ok();
+    for (uint32_t start = 0; start < n && st.code == OUTPOST_OK; start += ps) {
+        uint32_t end = start + ps < n ? start + ps : n;
+        json_t *ids = json_array();
+        for (uint32_t i = start; i < end; i++)
+            json_array_append_new(ids, json_string(ids_in[i] ? ids_in[i] : ""));
+        json_t *objs;
+        st = kerio_get_by_ids(t, k, ids, &objs);
+        json_decref(ids);
+        if (st.code != OUTPOST_OK)
+            break;
+        struct page p;
+        st = page_convert(t, k, folder->remote_id, objs, 1, &p);
+        if (st.code != OUTPOST_OK)
+            break;
+        for (uint32_t i = start; i < end && st.code == OUTPOST_OK; i++) {
+            const json_t *o = json_array_get(p.objs, i - start);
+            if (!json_is_object(o)) {
+                outpost_status gone = kerio_fail(t, OUTPOST_GONE, "kerio: %s no longer exists", ids_in[i] ? ids_in[i] : "?");
+                st = sink->item_failed(sink->ctx, i, gone);
+                continue;
+            }
+            st = emit_item(sink, OUTPOST_CHANGE_UPDATE, k->kind, o, &p.content[i - start], 1);
+        }
+        page_free(&p);
+    }
+    if (st.code == OUTPOST_OK)
+        st = sink->commit(sink->ctx, NULL, 0);
+    return st;
+}

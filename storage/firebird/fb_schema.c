@@ -1,0 +1,196 @@
+/* fb_schema.c — the schema of the Firebird cache and its forward migrations.
+ *
+ * The version lives in store_info('schema_version'). A new file gets version
+ * 1 and then runs every migration, so the migration path runs on every fresh
+ * cache. A file newer than this plugin is refused. Firebird needs DDL
+ * committed before DML can use it, so each step commits its DDL in one
+ * transaction (atomic: all of a step's tables or none) and then records the
+ * version in a second one; a step whose DDL is already there (a crash between
+ * the two) is recognised and only recorded.
+ *
+ * Layout as in the SQLite plugin: narrow `item` rows with one index per
+ * listing; content in `content` rows of at most FB_CHUNK bytes, each a stream
+ * BLOB (seekable for range reads); tombstones; properties; the journal. Ids
+ * and journal seqs come from counters in store_info updated inside the
+ * writing transaction, so a seq is never reused (not even after pruning the
+ * newest entry) and no generator can run behind the data after a crash.
+ * Every index is on integers or OCTETS strings (bytewise): none depends on
+ * ICU collation data.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "fb_internal.h"
+
+#define OCTETS(n) "VARCHAR(" #n ") CHARACTER SET OCTETS"
+
+static const char *const schema_v1[] = {
+    "CREATE TABLE store_info(k " OCTETS(64) " NOT NULL PRIMARY KEY, ival BIGINT)",
+    "CREATE TABLE meta(k " OCTETS(500) " NOT NULL PRIMARY KEY, v BLOB SUB_TYPE BINARY)",
+    "CREATE TABLE folder(id BIGINT NOT NULL PRIMARY KEY, parent_id BIGINT NOT NULL, kind INTEGER NOT NULL,"
+    " name " OCTETS(8000) " NOT NULL, remote_id " OCTETS(900) ", special_use INTEGER NOT NULL,"
+    " flags BIGINT NOT NULL, uidvalidity BIGINT NOT NULL, uidnext BIGINT NOT NULL,"
+    " highest_modseq BIGINT NOT NULL, total BIGINT NOT NULL, unread BIGINT NOT NULL,"
+    " flagged BIGINT NOT NULL, sync_state BLOB SUB_TYPE BINARY)",
+    "CREATE INDEX folder_parent ON folder(parent_id)",
+    "CREATE INDEX folder_remote ON folder(remote_id)",
+    "CREATE TABLE item(id BIGINT NOT NULL PRIMARY KEY, folder_id BIGINT NOT NULL, kind INTEGER NOT NULL,"
+    " uid BIGINT NOT NULL, modseq BIGINT NOT NULL, flags BIGINT NOT NULL, internal_date BIGINT NOT NULL,"
+    " date_ BIGINT NOT NULL, size_ BIGINT NOT NULL, content_state INTEGER NOT NULL,"
+    " cached_size BIGINT NOT NULL, big_mask INTEGER NOT NULL,"
+    " keywords " OCTETS(250) ", remote_id " OCTETS(250) ", remote_version " OCTETS(250) ","
+    " subject " OCTETS(500) ", from_addr " OCTETS(500) ", to_addr " OCTETS(1000) ","
+    " cc_addr " OCTETS(1000) ", message_id " OCTETS(250) ", object_uid " OCTETS(250) ","
+    " find_key " OCTETS(250) ", envelope " OCTETS(2000) ", bodystructure " OCTETS(2000) ","
+    " preview " OCTETS(500) ", big BLOB SUB_TYPE BINARY)",
+    "CREATE UNIQUE INDEX item_uid ON item(folder_id, uid)",
+    "CREATE INDEX item_modseq ON item(folder_id, modseq)",
+    "CREATE INDEX item_remote ON item(remote_id)",
+    "CREATE INDEX item_key ON item(find_key)",
+    "CREATE INDEX item_cstate ON item(content_state)",
+    "CREATE TABLE content(item_id BIGINT NOT NULL, off BIGINT NOT NULL, len BIGINT NOT NULL,"
+    " data BLOB SUB_TYPE BINARY, PRIMARY KEY(item_id, off))",
+    "CREATE TABLE tombstone(folder_id BIGINT NOT NULL, uid BIGINT NOT NULL, modseq BIGINT NOT NULL,"
+    " PRIMARY KEY(folder_id, uid))",
+    "CREATE INDEX tombstone_modseq ON tombstone(folder_id, modseq)",
+    "CREATE TABLE prop(item_id BIGINT NOT NULL, name " OCTETS(255) " NOT NULL, v BLOB SUB_TYPE BINARY,"
+    " PRIMARY KEY(item_id, name))",
+    "CREATE TABLE journal(seq BIGINT NOT NULL PRIMARY KEY, op INTEGER NOT NULL, state INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL, item_id BIGINT NOT NULL, folder_id BIGINT NOT NULL,"
+    " target_folder_id BIGINT NOT NULL, flags BIGINT NOT NULL, keywords " OCTETS(4000) ","
+    " name " OCTETS(8000) ", remote_id " OCTETS(1000) ", payload BLOB SUB_TYPE BINARY,"
+    " created_ms BIGINT NOT NULL, done_ms BIGINT NOT NULL, result_remote_id " OCTETS(1000) ","
+    " message " OCTETS(2000) ")",
+    "CREATE INDEX journal_state ON journal(state, seq)",
+    "CREATE INDEX journal_done ON journal(state, done_ms)",
+    NULL,
+};
+
+/* v1 → v2: full-text search (an extracted token text per item). */
+static const char *const migrate_v2[] = {
+    "ALTER TABLE item ADD fts_state SMALLINT, ADD fts_text BLOB SUB_TYPE BINARY",
+    "CREATE INDEX item_fts ON item(fts_state)",
+    NULL,
+};
+static const char *const migrate_v2_data[] = {
+    "UPDATE item SET fts_state=0 WHERE fts_state IS NULL",
+    NULL,
+};
+/* Marks a step's DDL as present (checked before running it). */
+static const char *const migrate_v2_probe =
+    "SELECT count(*) FROM rdb$relation_fields WHERE rdb$relation_name='ITEM' AND rdb$field_name='FTS_STATE'";
+
+struct step {
+    const char *const *ddl;
+    const char *const *data;
+    const char *probe;
+};
+/* steps[v] takes the schema from version v to v+1 (steps[0] creates v1). */
+static const struct step steps[FB_SCHEMA_VERSION] = {
+    [0] = { schema_v1, NULL,
+            "SELECT count(*) FROM rdb$relations WHERE rdb$relation_name='STORE_INFO'" },
+    [1] = { migrate_v2, migrate_v2_data, NULL },
+};
+
+static const char tpb_ddl[] = { isc_tpb_version3, isc_tpb_write, isc_tpb_concurrency, isc_tpb_wait };
+
+static int begin(struct outpost_storage *s)
+{
+    s->txn.tr = 0;
+    return isc_start_transaction(s->status, &s->txn.tr, 1, &s->db, sizeof tpb_ddl, tpb_ddl) ? -1 : 0;
+}
+
+static void rollback(struct outpost_storage *s)
+{
+    if (s->txn.tr) {
+        ISC_STATUS_ARRAY sv;
+        isc_rollback_transaction(sv, &s->txn.tr);
+        s->txn.tr = 0;
+    }
+}
+
+static int commit(struct outpost_storage *s)
+{
+    if (isc_commit_transaction(s->status, &s->txn.tr))
+        return -1;
+    s->txn.tr = 0;
+    return 0;
+}
+
+/* A one-integer query in the current transaction: 0 or -1. */
+static int query_int(struct outpost_storage *s, const char *sql, const char *arg, int64_t *v)
+{
+    struct fb_stmt *st = fb_stmt_prepare(s, sql);
+    if (!st)
+        return -1;
+    if (arg)
+        fb_bind_text(st, 0, arg);
+    int r = fb_exec_row(s, st);
+    *v = r == 1 ? fb_col_int(st, 0) : -1;
+    fb_stmt_free(st);
+    return r < 0 ? -1 : 0;
+}
+
+static int run_all(struct outpost_storage *s, const char *const *sql)
+{
+    for (int i = 0; sql && sql[i]; i++)
+        if (fb_exec_sql(s, sql[i]))
+            return -1;
+    return 0;
+}
+
+outpost_status fb_schema_upgrade(struct outpost_storage *s)
+{
+    int64_t have = 0, v = 0, users = 0;
+    /* the usual case writes nothing, so a cache on a full disk still opens */
+    if (begin(s) || query_int(s, steps[0].probe, NULL, &have))
+        goto fail;
+    if (have > 0 && query_int(s, "SELECT ival FROM store_info WHERE k=?", "schema_version", &v))
+        goto fail;
+    if (have > 0 && v < 1)
+        v = 1; /* v1 tables committed, version not yet recorded */
+    if (!have && query_int(s, "SELECT count(*) FROM rdb$relations WHERE COALESCE(rdb$system_flag, 0)=0",
+                           NULL, &users))
+        goto fail;
+    rollback(s);
+    if (!have && users > 0)
+        return fb_error(s, OUTPOST_FATAL,
+                        "%s is a Firebird database but not an Outpost cache: point [storage] path at "
+                        "another file", s->path);
+    if (v > FB_SCHEMA_VERSION)
+        return fb_error(s, OUTPOST_FATAL,
+                        "cache %s has schema version %lld, newer than this plugin's %d: run a newer "
+                        "Outpost (it is never downgraded)", s->path, (long long)v, FB_SCHEMA_VERSION);
+    int fresh = v == 0;
+    for (; v < FB_SCHEMA_VERSION; v++) {
+        const struct step *sp = &steps[v];
+        int64_t done = 0;
+        if (begin(s))
+            goto fail;
+        if (v > 0 && sp->probe && query_int(s, sp->probe, NULL, &done))
+            goto fail;
+        if (v == 1 && query_int(s, migrate_v2_probe, NULL, &done))
+            goto fail;
+        if (!done && run_all(s, sp->ddl))
+            goto fail;
+        if (commit(s) || begin(s) || run_all(s, sp->data))
+            goto fail;
+        struct fb_stmt *st = fb_stmt_prepare(s, "UPDATE OR INSERT INTO store_info(k, ival) VALUES(?, ?) MATCHING(k)");
+        if (!st)
+            goto fail;
+        fb_bind_text(st, 0, "schema_version");
+        fb_bind_int(st, 1, v + 1);
+        int bad = fb_exec(s, st);
+        fb_stmt_free(st);
+        if (bad || commit(s))
+            goto fail;
+        if (!fresh && s->host && s->host->log)
+            s->host->log(s->host, OUTPOST_LOG_NOTICE, "cache %s: schema migrated to version %lld", s->path,
+                         (long long)(v + 1));
+    }
+    return outpost_ok();
+fail:;
+    outpost_status st = fb_db_error(s, "creating or migrating the cache schema");
+    rollback(s);
+    return st;
+}

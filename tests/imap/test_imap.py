@@ -1,0 +1,1067 @@
+#!/usr/bin/env python3
+"""IMAP front-end end-to-end tests: starts tests/imap/imap_harness (the plugin over the real core store and
+SQLite storage, seeded from fixtures/) on an ephemeral 127.0.0.1 port and drives it with python imaplib, raw
+sockets, curl and real clients (mbsync, offlineimap, neomutt). The harness plays the server's side through its
+control channel (online/offline, server-side changes, journal). usage: test_imap.py GROUP  (protocol,
+condstore, limits, concurrency, tls, reload, curl, mbsync, offlineimap, neomutt)."""
+import imaplib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HARNESS = os.environ["IMAP_HARNESS"]
+FIXTURES = os.environ["IMAP_FIXTURES"]
+PLUGIN_DIR = os.environ["OUTPOST_PLUGIN_DIR"]
+OUTPOST_CLI = os.environ["OUTPOST_CLI"]
+USER, PASS = "bob", "s3cret pass"
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+class Harness:
+    def __init__(self, extra=None, expect_fail=False):
+        self.extra = extra or {}
+        self.expect_fail = expect_fail
+
+    def __enter__(self):
+        self.dir = tempfile.mkdtemp(prefix="outpost-imap-")
+        pw = os.path.join(self.dir, "pw")
+        with open(pw, "w") as f:
+            f.write(PASS + "\n")
+        os.chmod(pw, 0o600)
+        self.port_file = os.path.join(self.dir, "port")
+        keys = {"listen": "127.0.0.1:0", "user": USER, "password_file": pw, "port_file": self.port_file,
+                "auth_failure_delay": "0"}
+        keys.update(self.extra)
+        self.keys = keys
+        self.data = os.path.join(self.dir, "data")
+        cfg = os.path.join(self.dir, "outpost.ini")
+        self.cfg = cfg
+        self.write_config(keys)
+        self.log = open(os.path.join(self.dir, "harness.log"), "w+")
+        self.proc = subprocess.Popen([HARNESS, cfg, FIXTURES], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.log)
+        if self.expect_fail:
+            self.rc = self.proc.wait(timeout=20)
+            self.log.seek(0)
+            self.output = self.log.read()
+            return self
+        deadline = time.time() + 20
+        while not os.path.exists(self.port_file):
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.log.seek(0)
+                raise AssertionError("harness did not start: " + self.log.read())
+            time.sleep(0.05)
+        ports = open(self.port_file).read().split()
+        self.port = int(ports[0])
+        self.tls_port = int(ports[1]) if len(ports) > 1 else None
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("harness did not stop on SIGTERM")
+        rc = self.proc.returncode
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+        self.log.seek(0)
+        out = self.log.read()
+        if exc[0] is not None:
+            sys.stderr.write("--- harness log ---\n" + out[-4000:])
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if exc[0] is None and not self.expect_fail:
+            check(rc == 0, "harness exit code %s: %s" % (rc, out[-2000:]))
+        return False
+
+    def write_config(self, keys):
+        with open(self.cfg, "w") as f:
+            f.write("[core]\ndata_dir = %s\nplugin_dir = %s\nlog_level = info\n[storage]\nplugin = sqlite\n"
+                    "[imap]\n" % (self.data, PLUGIN_DIR))
+            for k, v in keys.items():
+                f.write("%s = %s\n" % (k, v))
+
+    def control(self, command):
+        """Sends a control command to the harness; returns its answer lines."""
+        self.proc.stdin.write(command.encode() + b"\n")
+        self.proc.stdin.flush()
+        out = []
+        while True:
+            l = self.proc.stdout.readline()
+            check(l != b"", "harness closed its control channel")
+            l = l.decode().rstrip("\n")
+            if l == ".":
+                return out
+            out.append(l)
+
+    def journal(self):
+        """The cache's journal (the storage's journal_list), one entry a line."""
+        return "\n".join(self.control("journal"))
+
+    def status(self):
+        p = subprocess.run([OUTPOST_CLI, "--config", self.cfg, "status", "--json"], capture_output=True, timeout=60)
+        check(p.returncode == 0, "outpost status: %s" % p.stderr.decode())
+        return json.loads(p.stdout)
+
+    def audit(self):
+        """`outpost audit --json` on the same cache, as a user would run it."""
+        p = subprocess.run([OUTPOST_CLI, "--config", self.cfg, "audit", "--json"], capture_output=True, timeout=60)
+        check(p.returncode == 0, "outpost audit: %s" % p.stderr.decode())
+        return json.loads(p.stdout)
+
+    def imap(self):
+        m = imaplib.IMAP4("127.0.0.1", self.port, timeout=30)
+        m.login(USER, PASS)
+        return m
+
+
+class Raw:
+    """A line-level client for what imaplib will not send."""
+
+    def __init__(self, port, tls_ctx=None):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=15)
+        if tls_ctx:
+            self.s = tls_ctx.wrap_socket(self.s)
+        self.buf = b""
+        self.greeting = self.line()
+
+    def send(self, data):
+        self.s.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            d = self.s.recv(65536)
+            if not d:
+                r, self.buf = self.buf, b""
+                return r
+            self.buf += d
+        l, self.buf = self.buf.split(b"\r\n", 1)
+        return l
+
+    def cmd(self, tag, text):
+        """Sends a command; returns (untagged lines, tagged line). Literals in
+        responses are inlined into the line."""
+        self.send("%s %s\r\n" % (tag, text))
+        return self.until(tag)
+
+    def until(self, tag):
+        lines = []
+        while True:
+            l = self.line()
+            m = re.search(rb"\{(\d+)\}$", l)
+            while m:
+                n = int(m.group(1))
+                while len(self.buf) < n:
+                    d = self.s.recv(65536)
+                    if not d:
+                        break
+                    self.buf += d
+                l += b"\r\n" + self.buf[:n]
+                self.buf = self.buf[n:]
+                l += self.line()
+                m = re.search(rb"\{(\d+)\}$", l)
+            if l.startswith(tag.encode() + b" ") or not l:
+                return lines, l
+            lines.append(l)
+
+    def login(self):
+        _, t = self.cmd("L", 'LOGIN %s "%s"' % (USER, PASS))
+        check(b"OK" in t, "login: %r" % t)
+
+    def close(self):
+        self.s.close()
+
+
+# ---------------------------------------------------------------- protocol
+
+def t_protocol_caps():
+    with Harness() as h:
+        # capabilities before login
+        m = imaplib.IMAP4("127.0.0.1", h.port, timeout=30)
+        for cap in ("IMAP4REV1", "LITERAL+", "UIDPLUS", "IDLE", "NAMESPACE", "ID", "ENABLE", "SPECIAL-USE",
+                    "LIST-EXTENDED", "LIST-STATUS", "UNSELECT", "MOVE", "CONDSTORE", "QRESYNC", "AUTH=PLAIN"):
+            check(cap in m.capabilities, "capability %s missing: %s" % (cap, m.capabilities))
+        check("STARTTLS" not in m.capabilities, "STARTTLS advertised without a certificate")
+        # login failures
+        try:
+            m.login(USER, "wrong")
+            check(False, "wrong password accepted")
+        except imaplib.IMAP4.error as e:
+            check("AUTHENTICATIONFAILED" in str(e), "failure without code: %s" % e)
+        m.login(USER, PASS)
+        m.logout()
+        r = Raw(h.port)
+        for i in range(3):
+            _, t = r.cmd("f%d" % i, 'LOGIN %s "nope"' % USER)
+            check(t.startswith(b"f%d NO" % i), "bad login: %r" % t)
+        l = r.line()
+        check(l.startswith(b"* BYE"), "no BYE after 3 failed logins: %r" % l)
+        r.close()
+        # AUTHENTICATE PLAIN
+        m = imaplib.IMAP4("127.0.0.1", h.port, timeout=30)
+        typ, _ = m.authenticate("PLAIN", lambda _: ("\0%s\0%s" % (USER, PASS)).encode())
+        check(typ == "OK", "AUTHENTICATE PLAIN")
+        typ, d = m._simple_command("NAMESPACE")
+        check(typ == "OK" and m.untagged_responses.get("NAMESPACE") == [b'(("" "/")) NIL NIL'],
+              "NAMESPACE %r" % m.untagged_responses)
+        typ, d = m.xatom("ID", '("name" "test")')
+        check(typ == "OK", "ID")
+        # LIST: INBOX, special-use folders, no calendar, modified UTF-7
+        typ, lst = m.list()
+        text = b"\n".join(lst).decode()
+        for want in ('"INBOX"', '\\Sent) "/" "Sent Items"', '\\Drafts) "/" "Drafts"', '\\Trash) "/" "Trash"',
+                     '"Archive/2023"', '"Projekte &AOQA9gD8-"'):
+            check(want in text, "LIST lacks %s:\n%s" % (want, text))
+        check("Calendar" not in text and "Contacts" not in text, "non-mail folders listed")
+        typ, lst = m._simple_command("LIST", '(SPECIAL-USE)', '""', '"*"', "RETURN", "(SPECIAL-USE)")
+        su = b"\n".join(m.untagged_responses.pop("LIST", [])).decode()
+        check("Sent Items" in su and "Drafts" in su and "Trash" in su and "INBOX" not in su, "LIST (SPECIAL-USE): %s" % su)
+        typ, _ = m._simple_command("LIST", '""', '"*"', "RETURN", "(STATUS (MESSAGES UNSEEN))")
+        st = b"\n".join(m.untagged_responses.pop("STATUS", [])).decode()
+        check('"INBOX" (MESSAGES 5 UNSEEN 4)' in st, "LIST-STATUS: %s" % st)
+        m.untagged_responses.pop("LIST", None)
+        # SELECT
+        typ, d = m.select("INBOX")
+        check(d == [b"5"], "EXISTS %r" % d)
+        check("UIDVALIDITY" in m.untagged_responses and "HIGHESTMODSEQ" in m.untagged_responses, "SELECT codes")
+        # FETCH metadata
+        typ, d = m.fetch("1", "(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE)")
+        s = d[0].decode()
+        check('ENVELOPE ("Tue, 14 Nov 2023 10:00:00 +0000" "Quarterly report"' in s, "ENVELOPE: " + s)
+        check("BODYSTRUCTURE (" in s and "INTERNALDATE \"" in s, "FETCH: " + s)
+        size = int(re.search(r"RFC822.SIZE (\d+)", s).group(1))
+        typ, d = m.fetch("1", "(BODY.PEEK[])")
+        full = d[0][1]
+        check(len(full) == size, "RFC822.SIZE %d != %d" % (size, len(full)))
+        check(full == open(os.path.join(FIXTURES, "01-plain.eml"), "rb").read(), "BODY[] differs from the fixture")
+        typ, d = m.fetch("1", "(BODY.PEEK[]<10.20>)")
+        check(d[0][1] == full[10:30] and b"BODY[]<10>" in d[0][0], "partial: %r" % (d,))
+        typ, d = m.fetch("1", "(FLAGS)")
+        check(b"\\Seen" not in d[0], "PEEK set \\Seen")
+        typ, d = m.fetch("2", "(BODY.PEEK[1] BODY.PEEK[2.MIME] BODY.PEEK[HEADER.FIELDS (Subject)])")
+        check(d[0][1] == b"See the attached picture of the harbour.", "BODY[1]: %r" % d[0][1])
+        check(d[1][1].startswith(b"Content-Type: application/octet-stream"), "BODY[2.MIME]")
+        check(d[2][1] == b"Subject: Photos attached\r\n\r\n", "HEADER.FIELDS: %r" % d[2][1])
+        typ, d = m.fetch("3", "(BODY.PEEK[2.1] BODY.PEEK[2.HEADER.FIELDS (SUBJECT)])")
+        check(d[0][1] == b"Lunch at noon?" and d[1][1] == b"Subject: Lunch\r\n\r\n", "nested: %r" % d)
+        typ, d = m.fetch("1", "(BODY[TEXT])")
+        typ, d = m.fetch("1", "(FLAGS)")
+        check(b"\\Seen" in d[0], "BODY[] did not set \\Seen")
+        m.logout()
+
+
+def t_summaries():
+    """ENVELOPE, BODYSTRUCTURE, BODY and RFC822.SIZE equal Dovecot's for every fixture, also for a message
+    whose content is not cached (served offline from its summary)."""
+    want = {}
+    for l in open(os.path.join(FIXTURES, "dovecot-summaries.txt"), encoding="utf-8"):
+        if not l.startswith("#"):
+            name, attrs = l.rstrip("\n").split("\t")
+            want[name] = attrs
+    with Harness() as h:
+        h.control("offline")
+        r = Raw(h.port)
+        r.login()
+        for box, names in (("INBOX", ["01-plain.eml", "02-multipart.eml", "03-nested.eml", "04-seen.eml",
+                                      "05-uncached.eml"]), ("Archive", ["06-archive.eml"])):
+            r.cmd("s", "EXAMINE %s" % box)
+            u, t = r.cmd("f", "FETCH 1:* (RFC822.SIZE ENVELOPE BODYSTRUCTURE BODY)")
+            check(t.startswith(b"f OK") and len(u) == len(names), "FETCH summaries of %s: %r %r" % (box, u, t))
+            for i, (l, name) in enumerate(zip(u, names)):
+                got = l.decode()
+                exp = "* %d FETCH (%s)" % (i + 1, want[name])
+                check(got == exp, "%s differs from Dovecot's:\n ours    %s\n dovecot %s" % (name, got, exp))
+        r.close()
+        check(h.control("fetches") == ["0"], "summaries needed the server")
+
+
+def t_search_fts():
+    """BODY and TEXT through the storage's full-text index keep their RFC 3501 meaning: BODY is the body only,
+    TEXT every header field and the body; the index adds decoding (quoted-printable soft breaks, charsets) and
+    Dovecot's FTS word matching (prefixes, case and diacritics ignored)."""
+    with Harness() as h:
+        m = h.imap()
+        qp = (b"From: Judy <judy@example.com>\r\nSubject: results\r\nMessage-ID: <qp-7@example.com>\r\n"
+              b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+              b"Content-Transfer-Encoding: quoted-printable\r\n\r\nR=C3=A9sum=C3=A9 of the ol=\r\nympics\r\n")
+        m.append("INBOX", None, None, qp)
+        m.select("INBOX")
+
+        def search(*crit):
+            typ, d = m.search("UTF-8" if any(not c.isascii() for c in crit) else None,
+                              *[c if c.isascii() else c.encode() for c in crit])
+            check(typ == "OK", "SEARCH %r: %r" % (crit, d))
+            return d[0].decode().split()
+        for crit, want in ((("BODY", "Photos"), []),             # only in the Subject of 2
+                           (("TEXT", "Photos"), ["2"]),
+                           (("BODY", "carol"), []),              # only in From of 2
+                           (("TEXT", "carol"), ["2"]),
+                           (("TEXT", "multi-2"), ["2"]),         # Message-ID, not in the index
+                           (("BODY", "harb"), ["2"]),
+                           (("BODY", '"of the harbour"'), ["2"]),
+                           (("BODY", "olympics"), ["6"]),        # across a quoted-printable soft break
+                           (("TEXT", "resume"), ["6"]),          # Résumé
+                           (("BODY", "Résumé"), ["6"]),
+                           (("NOT", "BODY", "harbour"), ["1", "3", "4", "5", "6"])):
+            got = search(*crit)
+            check(got == want, "SEARCH %r: %r, expected %r" % (crit, got, want))
+        m.logout()
+
+
+def t_idle_server_changes():
+    """Changes the sync engine applies from the server reach a client in IDLE: a new message, a flag change
+    and an expunge, each as the store's change event after commit."""
+    with Harness() as h:
+        r = Raw(h.port)
+        r.login()
+        u, t = r.cmd("s", "SELECT INBOX")
+        check(b"* 5 EXISTS" in u, "SELECT: %r" % u)
+        r.send("i IDLE\r\n")
+        check(r.line().startswith(b"+"), "IDLE continuation")
+        r.s.settimeout(5)
+        check(h.control("deliver 06-archive.eml") == ["uid 6"], "server delivery")
+        l = r.line()
+        check(l == b"* 6 EXISTS", "IDLE: new message from the server: %r" % l)
+        h.control("flags 2 0x4")  # the server flags UID 2
+        l = r.line()
+        check(re.match(rb"\* 2 FETCH \((UID 2 )?FLAGS \(\\Flagged\)", l), "IDLE: server flag change: %r" % l)
+        h.control("expunge 3")
+        l = r.line()
+        check(l == b"* 3 EXPUNGE", "IDLE: server expunge: %r" % l)
+        r.send("DONE\r\n")
+        u, t = r.until("i")
+        check(t.startswith(b"i OK") and u == [], "IDLE end: %r %r" % (u, t))
+        u, t = r.cmd("f", "UID FETCH 1:* (FLAGS)")
+        uids = [int(re.search(rb"UID (\d+)", l).group(1)) for l in u]
+        check(uids == [1, 2, 4, 5, 6], "UIDs after the server's changes: %r" % u)
+        # none of it is a local edit
+        check(not re.search(r"op=(create|flags|delete)", h.journal()), "server changes journaled: " + h.journal())
+        r.close()
+
+
+def t_keywords_in_flags():
+    """A keyword is announced in FLAGS/PERMANENTFLAGS before any FETCH shows it (RFC 3501 7.2.6): at SELECT
+    for keywords already in use, and with a new FLAGS when one appears (own STORE or another session's)."""
+    with Harness() as h:
+        a, b = Raw(h.port), Raw(h.port)
+        a.login()
+        b.login()
+        u, _ = a.cmd("s", "SELECT INBOX")
+        flags = [l for l in u if l.startswith(b"* FLAGS")]
+        check(flags == [b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded $Junk $NotJunk)"],
+              "FLAGS without keywords: %r" % u)
+        b.cmd("s", "SELECT INBOX")
+        u, t = a.cmd("st", "STORE 1 +FLAGS (Project-X)")
+        check(t.startswith(b"st OK") and len(u) == 3, "STORE of a new keyword: %r" % u)
+        check(u[0] == b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded $Junk $NotJunk Project-X)",
+              "new FLAGS: %r" % u)
+        check(u[1].startswith(b"* OK [PERMANENTFLAGS (") and b" Project-X \\*)]" in u[1], "PERMANENTFLAGS: %r" % u)
+        check(u[2].startswith(b"* 1 FETCH") and b"Project-X" in u[2], "FETCH after FLAGS: %r" % u)
+        u, t = a.cmd("st2", "STORE 2 +FLAGS (project-x)")  # keywords are case-insensitive: nothing new
+        check(not any(l.startswith(b"* FLAGS") for l in u), "FLAGS repeated: %r" % u)
+        u, t = b.cmd("n", "NOOP")  # the other session learns it before the FETCH
+        check(len(u) >= 3 and u[0].startswith(b"* FLAGS") and b"Project-X" in u[0] and b"FETCH" in u[-1],
+              "other session: %r" % u)
+        c = Raw(h.port)
+        c.login()
+        u, _ = c.cmd("e", "EXAMINE INBOX")
+        check(any(l.startswith(b"* FLAGS") and l.endswith(b" Project-X)") for l in u), "SELECT FLAGS: %r" % u)
+        check(b"* OK [PERMANENTFLAGS ()] Read-only mailbox" in u, "EXAMINE PERMANENTFLAGS: %r" % u)
+        for r in (a, b, c):
+            r.close()
+
+
+def t_authenticate_raw():
+    """AUTHENTICATE PLAIN with and without an initial response (RFC 3501 6.2.2, RFC 4959), cancelled, malformed."""
+    import base64
+    good = base64.b64encode(("\0%s\0%s" % (USER, PASS)).encode()).decode()
+    with Harness() as h:
+        r = Raw(h.port)
+        check(b"SASL-IR" in r.greeting and b"AUTH=PLAIN" in r.greeting, "greeting: %r" % r.greeting)
+        r.send("a AUTHENTICATE PLAIN\r\n")
+        check(r.line() == b"+ ", "empty server challenge expected")
+        r.send("*\r\n")
+        _, t = r.until("a")
+        check(t.startswith(b"a BAD"), "cancelled AUTHENTICATE: %r" % t)
+        r.send("b AUTHENTICATE PLAIN\r\n")
+        check(r.line() == b"+ ", "challenge")
+        r.send("not base64!\r\n")
+        _, t = r.until("b")
+        check(t.startswith(b"b BAD"), "invalid base64: %r" % t)
+        _, t = r.cmd("c", "AUTHENTICATE PLAIN =")
+        check(t.startswith(b"c BAD") or t.startswith(b"c NO"), "empty initial response: %r" % t)
+        _, t = r.cmd("d", "AUTHENTICATE PLAIN %s" % base64.b64encode(b"\0bob\0wrong").decode())
+        check(t.startswith(b"d NO [AUTHENTICATIONFAILED]"), "wrong password: %r" % t)
+        # without an initial response: the credentials follow the continuation
+        r.send("e AUTHENTICATE PLAIN\r\n")
+        check(r.line() == b"+ ", "challenge")
+        r.send(good + "\r\n")
+        _, t = r.until("e")
+        check(t.startswith(b"e OK"), "AUTHENTICATE without initial response: %r" % t)
+        _, t = r.cmd("f", "SELECT INBOX")
+        check(t.startswith(b"f OK"), "session after AUTHENTICATE")
+        r.close()
+        r = Raw(h.port)  # SASL-IR, with an authorization identity equal to the user
+        ir = base64.b64encode(("%s\0%s\0%s" % (USER, USER, PASS)).encode()).decode()
+        _, t = r.cmd("g", "AUTHENTICATE PLAIN %s" % ir)
+        check(t.startswith(b"g OK"), "AUTHENTICATE with initial response: %r" % t)
+        r.close()
+        r = Raw(h.port)  # acting as another user is refused
+        ir = base64.b64encode(("admin\0%s\0%s" % (USER, PASS)).encode()).decode()
+        _, t = r.cmd("h", "AUTHENTICATE PLAIN %s" % ir)
+        check(t.startswith(b"h NO"), "authorization identity of another user: %r" % t)
+        r.close()
+
+
+def t_list_recursivematch():
+    """LIST-EXTENDED (RFC 5258): RECURSIVEMATCH reports a parent whose children match with CHILDINFO."""
+    with Harness() as h:
+        r = Raw(h.port)
+        r.login()
+        for cmd in ("UNSUBSCRIBE Archive", "SUBSCRIBE Archive/2023"):
+            _, t = r.cmd("s", cmd)
+            check(t.startswith(b"s OK"), "%s: %r" % (cmd, t))
+        u, t = r.cmd("l1", 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')
+        arch = [l for l in u if b'"Archive"' in l]
+        check(len(arch) == 1 and arch[0].endswith(b'"Archive" ("CHILDINFO" ("SUBSCRIBED"))') and
+              b"\\Subscribed" not in arch[0], "RECURSIVEMATCH on %%: %r" % u)
+        check(not any(b"Archive/2023" in l for l in u), "%% matched a child: %r" % u)
+        check(any(b'\\Subscribed' in l and l.endswith(b'"INBOX"') for l in u), "INBOX: %r" % u)
+        u, t = r.cmd("l2", 'LIST (SUBSCRIBED) "" "%"')
+        check(not any(b'"Archive"' in l for l in u), "unsubscribed parent without RECURSIVEMATCH: %r" % u)
+        u, t = r.cmd("l3", 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "*"')
+        check(any(l.endswith(b'"Archive" ("CHILDINFO" ("SUBSCRIBED"))') for l in u) and
+              any(b"\\Subscribed" in l and l.endswith(b'"Archive/2023"') for l in u), "RECURSIVEMATCH on *: %r" % u)
+        u, t = r.cmd("l4", 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "Arch*"')
+        check(len(u) == 2 and not any(b"CHILDINFO" in l and b"2023" in l for l in u), "Arch*: %r" % u)
+        _, t = r.cmd("l5", 'LIST (RECURSIVEMATCH) "" "*"')
+        check(t.startswith(b"l5 BAD"), "RECURSIVEMATCH alone: %r" % t)
+        # a parent that is itself subscribed: listed as such; CHILDINFO only where the parent does not match
+        r.cmd("s", "SUBSCRIBE Archive")
+        u, t = r.cmd("l6", 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')
+        arch = [l for l in u if b'"Archive"' in l]
+        check(len(arch) == 1 and b"\\Subscribed" in arch[0], "subscribed parent: %r" % u)
+        r.close()
+
+
+def t_protocol2():
+    with Harness() as h:
+        h.control("offline")
+        r = Raw(h.port)
+        r.login()
+        r.cmd("s", "SELECT INBOX")
+        _, t = r.cmd("f", "FETCH 5 (BODY.PEEK[])")
+        check(t.startswith(b"f NO [UNAVAILABLE]"), "offline uncached fetch: %r" % t)
+        _, t = r.cmd("f2", "FETCH 5 (ENVELOPE RFC822.SIZE)")
+        check(t.startswith(b"f2 OK"), "summary fetch offline: %r" % t)
+        check(h.control("fetches") == ["0"], "fetch attempted while offline")
+        h.control("online")
+        u, t = r.cmd("f3", "FETCH 5 (BODY.PEEK[TEXT])")
+        check(t.startswith(b"f3 OK") and b"Body only on the server." in b"".join(u), "on-demand fetch: %r" % u)
+        # malformed commands get BAD with a reason
+        for bad, why in ((b"f4 FETCH 1 (FLAGS", b"unbalanced"), (b"f5 FETCH x FLAGS", b"sequence"),
+                         (b"f6 FROB", b"Unknown command"), (b"f7 SEARCH SINCE 1-Foo-2020", b"invalid date"),
+                         (b"f8 FETCH 99 FLAGS", b"message sequence number"),
+                         (b"f9 STORE 1 +FLAGS (\\Recent)", b"Recent"), (b"(x NOOP", b"tag")):
+            r.send(bad + b"\r\n")
+            tg = bad.split(b" ")[0]
+            t = r.line()
+            while not (t.startswith(tg + b" ") or t.startswith(b"* BAD")):
+                t = r.line()
+            check(b"BAD" in t and why.lower() in t.lower(), "malformed %r -> %r" % (bad, t))
+        _, t = r.cmd("g1", "NOOP")
+        check(t.startswith(b"g1 OK"), "session survives malformed input")
+        r.close()
+
+        m = h.imap()
+        m.select("INBOX")
+        # SEARCH
+        def search(*crit):
+            typ, d = m.search(None, *crit)
+            return d[0].decode().split()
+        check(search("TEXT", "xylophone") == ["1"], "TEXT")
+        check(search("BODY", "harbour") == ["2"], "BODY")
+        check(search("FROM", "carol") == ["2"], "FROM")
+        check(search("SUBJECT", "lunch") == ["3"], "SUBJECT")
+        check(search("SEEN") == ["4"], "SEEN")
+        check(search("NOT", "SEEN") == ["1", "2", "3", "5"], "NOT SEEN")
+        check(search("OR", "FROM", "alice", "FROM", "grace") == ["1", "4"], "OR")
+        check(search("LARGER", "600") == ["2", "3"], "LARGER")
+        check(search("SINCE", "17-Nov-2023") == ["4", "5"], "SINCE: %s" % search("SINCE", "17-Nov-2023"))
+        check(search("HEADER", "Message-ID", "nested-3") == ["3"], "HEADER")
+        check(search("2:3", "UNSEEN") == ["2", "3"], "seq set")
+        typ, d = m.uid("SEARCH", None, "UID", "4:*")
+        check(d[0].split() == [b"4", b"5"], "UID SEARCH")
+        # STORE and the journal
+        typ, d = m.store("1", "+FLAGS", "(\\Flagged $Important)")
+        check(b"\\Flagged" in d[0] and b"$Important" in d[0], "STORE: %r" % d)
+        typ, d = m.store("1", "-FLAGS.SILENT", "($Important)")
+        check(d == [None], "STORE .SILENT answered %r" % d)
+        j = h.journal()
+        check(re.search(r"op=flags state=pending item=\d+ folder=\d+ target=0 flags=4 keywords=\$Important name= uid=1$",
+                        j, re.M), "journal: " + j)
+        # COPY / MOVE with COPYUID, EXPUNGE
+        typ, d = m.uid("COPY", "1:2", "Archive")
+        check(typ == "OK", "COPY")
+        r = Raw(h.port)
+        r.login()
+        r.cmd("s", "SELECT INBOX")
+        _, t = r.cmd("c", "UID COPY 1,2 Archive")
+        check(re.match(rb"c OK \[COPYUID \d+ 1:2 4:5\]", t), "COPYUID: %r" % t)
+        u, t = r.cmd("m", "UID MOVE 3 Archive")
+        check(any(re.match(rb"\* OK \[COPYUID \d+ 3 6\]", l) for l in u) and b"* 3 EXPUNGE" in u, "MOVE: %r" % u)
+        _, t = r.cmd("x", "COPY 1 Nonexistent")
+        check(t.startswith(b"x NO [TRYCREATE]"), "TRYCREATE: %r" % t)
+        _, t = r.cmd("a", "APPEND INBOX (\\Seen) {27}\r\nSubject: appended\r\n\r\nhello\r\n".replace("{27}\r\n", "{27+}\r\n"))
+        check(re.match(rb"a OK \[APPENDUID \d+ 6\]", t), "APPENDUID: %r" % t)
+        r.cmd("st", "STORE 1 +FLAGS.SILENT (\\Deleted)")
+        u, t = r.cmd("e", "UID EXPUNGE 2")
+        check(t.startswith(b"e OK") and not any(b"EXPUNGE" in l for l in u), "UID EXPUNGE of an undeleted: %r" % u)
+        u, t = r.cmd("e2", "EXPUNGE")
+        check(b"* 1 EXPUNGE" in u, "EXPUNGE: %r" % u)
+        u, t = r.cmd("st2", "STATUS Archive (MESSAGES UIDNEXT UNSEEN)")
+        check(any(b'"Archive" (MESSAGES 6 UIDNEXT 7' in l for l in u), "STATUS: %r" % u)
+        # mailbox management
+        for cmd, want in (("CREATE Work/Reports", b"OK"), ("CREATE Work/Reports", b"NO [ALREADYEXISTS]"),
+                          ("RENAME Work/Reports Work/Old", b"OK"), ("SUBSCRIBE Work/Old", b"OK"),
+                          ('UNSUBSCRIBE "Work/Old"', b"OK"), ("DELETE Work", b"NO [INUSE]"),
+                          ("DELETE Work/Old", b"OK"), ("DELETE INBOX", b"NO"), ("CREATE &AOQ-rger", b"OK")):
+            _, t = r.cmd("mb", cmd)
+            check(t.startswith(b"mb " + want), "%s -> %r" % (cmd, t))
+        u, t = r.cmd("ls", 'LSUB "" "*"')
+        check(any(b'"INBOX"' in l for l in u), "LSUB: %r" % u)
+        u, t = r.cmd("ls2", 'LIST "" "Work/*"')
+        check(not any(b"Reports" in l for l in u), "renamed mailbox still listed")
+        j = h.journal()
+        for op in ("folder-create", "folder-rename", "subscribe", "folder-delete", "copy", "move", "delete",
+                   "create"):
+            check(re.search(r"^seq=\d+ op=%s state=pending " % op, j, re.M), "journal lacks %s:\n%s" % (op, j))
+        # EXAMINE is read-only; UNSELECT / CLOSE
+        u, t = r.cmd("ex", "EXAMINE INBOX")
+        check(b"[READ-ONLY]" in t, "EXAMINE: %r" % t)
+        _, t = r.cmd("ro", "STORE 1 +FLAGS (\\Seen)")
+        check(t.startswith(b"ro NO"), "STORE in EXAMINE: %r" % t)
+        _, t = r.cmd("un", "UNSELECT")
+        check(t.startswith(b"un OK"), "UNSELECT")
+        _, t = r.cmd("f", "FETCH 1 FLAGS")
+        check(t.startswith(b"f BAD"), "FETCH after UNSELECT: %r" % t)
+        r.cmd("s2", "SELECT INBOX")
+        _, t = r.cmd("cl", "CLOSE")
+        check(t.startswith(b"cl OK"), "CLOSE")
+        r.close()
+
+        # IDLE sees an APPEND from another connection
+        idle = Raw(h.port)
+        idle.login()
+        u, _ = idle.cmd("s", "SELECT INBOX")
+        exists = [int(l.split()[1]) for l in u if l.endswith(b"EXISTS")][0]
+        idle.send("i IDLE\r\n")
+        check(idle.line().startswith(b"+"), "IDLE continuation")
+        m2 = h.imap()
+        m2.append("INBOX", None, None, b"Subject: while idling\r\n\r\nping\r\n")
+        idle.s.settimeout(5)
+        l = idle.line()
+        check(l == b"* %d EXISTS" % (exists + 1), "IDLE did not report the append: %r" % l)
+        m2.select("INBOX")
+        m2.store("1", "+FLAGS", "(\\Answered)")
+        l = idle.line()
+        check(b"FETCH" in l and b"\\Answered" in l, "IDLE did not report a flag change: %r" % l)
+        idle.send("DONE\r\n")
+        _, t = idle.until("i")
+        check(t.startswith(b"i OK"), "IDLE end: %r" % t)
+        # IDLE without a selected mailbox (Outlook) is accepted
+        idle.cmd("u", "UNSELECT")
+        idle.send("j IDLE\r\n")
+        check(idle.line().startswith(b"+"), "IDLE in authenticated state")
+        idle.send("DONE\r\n")
+        _, t = idle.until("j")
+        check(t.startswith(b"j OK"), "IDLE end (auth)")
+        _, t = idle.cmd("lo", "LOGOUT")
+        idle.close()
+        m2.logout()
+        m.logout()
+
+
+# ---------------------------------------------------------------- condstore
+
+def t_condstore():
+    with Harness() as h:
+        a = Raw(h.port)
+        a.login()
+        u, t = a.cmd("e", "ENABLE QRESYNC")
+        check(b"* ENABLED QRESYNC" in u, "ENABLE: %r" % u)
+        u, t = a.cmd("s", "SELECT INBOX (CONDSTORE)")
+        uidv = int(re.search(rb"UIDVALIDITY (\d+)", b"\n".join(u)).group(1))
+        hms = int(re.search(rb"HIGHESTMODSEQ (\d+)", b"\n".join(u)).group(1))
+        u, t = a.cmd("f", "FETCH 1:* (UID MODSEQ)")
+        check(all(b"MODSEQ (" in l for l in u) and len(u) == 5, "FETCH MODSEQ: %r" % u)
+        a.cmd("lo", "LOGOUT")
+        a.close()
+        # another client changes flags and expunges
+        m = h.imap()
+        m.select("INBOX")
+        m.store("2", "+FLAGS", "(\\Flagged)")
+        m.store("4", "+FLAGS", "(\\Deleted)")
+        m.expunge()
+        # QRESYNC resync in a new session
+        b = Raw(h.port)
+        b.login()
+        b.cmd("e", "ENABLE QRESYNC")
+        u, t = b.cmd("s", "SELECT INBOX (QRESYNC (%d %d 1:5))" % (uidv, hms))
+        check(b"* VANISHED (EARLIER) 4" in u, "VANISHED (EARLIER): %r" % u)
+        check(any(b"UID 2 " in l and b"\\Flagged" in l and b"MODSEQ" in l for l in u), "changed flags: %r" % u)
+        check(t.startswith(b"s OK [READ-WRITE]"), "SELECT QRESYNC: %r" % t)
+        u, t = b.cmd("f", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % hms)
+        check(b"* VANISHED (EARLIER) 4" in u and len([l for l in u if b"FETCH" in l]) == 1, "CHANGEDSINCE: %r" % u)
+        u, t = b.cmd("f2", "FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % (hms + 100))
+        check(u == [], "CHANGEDSINCE high: %r" % u)
+        # conditional STORE
+        u, t = b.cmd("c", "UID STORE 1,2 (UNCHANGEDSINCE %d) +FLAGS (\\Seen)" % hms)
+        check(b"[MODIFIED 2]" in t, "UNCHANGEDSINCE: %r" % t)
+        u, t = b.cmd("q", "SEARCH MODSEQ %d" % (hms + 1))
+        check(re.search(rb"\* SEARCH [\d ]+ \(MODSEQ \d+\)", b"\n".join(u)), "SEARCH MODSEQ: %r" % u)
+        # an expunge by another session arrives as VANISHED (QRESYNC)
+        m.store("1", "+FLAGS", "(\\Deleted)")
+        m.expunge()
+        u, t = b.cmd("n", "NOOP")
+        check(b"* VANISHED 1" in u, "unsolicited VANISHED: %r" % u)
+        # STATUS HIGHESTMODSEQ
+        u, t = b.cmd("st", "STATUS INBOX (HIGHESTMODSEQ)")
+        check(any(b"HIGHESTMODSEQ" in l for l in u), "STATUS HIGHESTMODSEQ")
+        b.close()
+        m.logout()
+
+
+# ---------------------------------------------------------------- limits
+
+def t_limits():
+    with Harness({"max_literal": "1k", "login_timeout": "2s", "timeout": "3s"}) as h:
+        r = Raw(h.port)
+        r.login()
+        r.send("a APPEND INBOX {5000}\r\n")
+        l = r.line()
+        check(l.startswith(b"a NO [TOOBIG]") and b"max_literal" in l, "sync literal over the limit: %r" % l)
+        _, t = r.cmd("b", "NOOP")
+        check(t.startswith(b"b OK"), "session after TOOBIG")
+        r.send(b"c APPEND INBOX {500}\r\n")
+        check(r.line().startswith(b"+"), "literal within the limit")
+        r.send(b"x" * 500 + b"\r\n")
+        _, t = r.until("c")
+        check(t.startswith(b"c OK [APPENDUID"), "APPEND 500 bytes: %r" % t)
+        r.send(b"d" + b" NOOP" * 20000 + b"\r\n")
+        l = r.line()
+        check(b"BAD" in l and b"too long" in l, "over-long line: %r" % l)
+        _, t = r.cmd("e", "NOOP")
+        check(t.startswith(b"e OK"), "session after long line: %r" % t)
+        r.send(b"f APPEND INBOX {5000+}\r\n")
+        l = r.line()
+        check(b"BAD [TOOBIG]" in l, "LITERAL+ over the limit: %r" % l)
+        check(r.line().startswith(b"* BYE"), "BYE after non-synchronising literal over the limit")
+        r.close()
+        # autologout: before login (2s) and after (3s)
+        r = Raw(h.port)
+        t0 = time.time()
+        l = r.line()
+        check(l.startswith(b"* BYE") and 1.5 < time.time() - t0 < 10, "login timeout: %r" % l)
+        r.close()
+        r = Raw(h.port)
+        r.login()
+        t0 = time.time()
+        l = r.line()
+        check(l.startswith(b"* BYE") and b"Autologout" in l and 2.5 < time.time() - t0 < 10, "autologout: %r" % l)
+        r.close()
+    # a large message streams through APPEND and partial FETCH
+    with Harness() as h:
+        big = b"Subject: big\r\n\r\n" + b"".join(b"line %07d of a large message body\r\n" % i for i in range(200000))
+        m = h.imap()
+        typ, d = m.append("INBOX", None, None, big)
+        check(typ == "OK", "APPEND of %d bytes" % len(big))
+        m.select("INBOX")
+        typ, d = m.fetch("6", "(RFC822.SIZE BODY.PEEK[]<3000000.64>)")
+        check(str(len(big)).encode() in d[0][0] and d[0][1] == big[3000000:3000064], "partial of big: %r" % d[0][0])
+        typ, d = m.fetch("6", "(BODY.PEEK[])")
+        check(d[0][1] == big, "BODY[] of the big message")
+        m.logout()
+
+
+# ---------------------------------------------------------------- concurrency
+
+def t_concurrency():
+    with Harness({"max_connections": "150"}) as h:
+        errors = []
+        barrier = threading.Barrier(100, timeout=60)
+
+        def client(i):
+            try:
+                m = imaplib.IMAP4("127.0.0.1", h.port, timeout=60)
+                m.login(USER, PASS)
+                barrier.wait()  # all 100 logged in at once
+                m.select("INBOX")
+                typ, d = m.fetch("1:*", "(UID FLAGS BODY.PEEK[HEADER])")
+                if typ != "OK" or len([x for x in d if isinstance(x, tuple)]) < 5:
+                    errors.append("client %d: fetch %r" % (i, typ))
+                if i % 10 == 0:
+                    m.append("INBOX", None, None, b"Subject: from %d\r\n\r\nx\r\n" % i)
+                m.logout()
+            except Exception as e:  # noqa: BLE001
+                errors.append("client %d: %r" % (i, e))
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(100)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        check(not errors, "concurrent clients failed: %s" % errors[:5])
+        m = h.imap()
+        typ, d = m.select("INBOX")
+        check(d == [b"15"], "appends of 10 clients: %r" % d)
+        m.logout()
+    with Harness({"max_connections": "3"}) as h:
+        conns = [Raw(h.port) for _ in range(3)]
+        extra = Raw(h.port)
+        check(extra.greeting.startswith(b"* BYE"), "connection over the cap: %r" % extra.greeting)
+        for c in conns:
+            check(c.greeting.startswith(b"* OK"), "greeting")
+            c.close()
+        extra.close()
+
+
+# ---------------------------------------------------------------- tls
+
+def t_tls():
+    d = tempfile.mkdtemp(prefix="outpost-tls-")
+    try:
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+        ctx = ssl.create_default_context(cafile=cert)
+        ctx.check_hostname = False
+        with Harness({"tls_cert": cert, "tls_key": key, "tls_listen": "127.0.0.1:0"}) as h:
+            m = imaplib.IMAP4("127.0.0.1", h.port, timeout=30)
+            check("STARTTLS" in m.capabilities, "STARTTLS not advertised")
+            m.starttls(ssl_context=ctx)
+            check("STARTTLS" not in m.capabilities, "STARTTLS still advertised after TLS")
+            m.login(USER, PASS)
+            typ, dd = m.select("INBOX")
+            check(dd == [b"5"], "SELECT over STARTTLS")
+            m.logout()
+            s = imaplib.IMAP4_SSL("127.0.0.1", h.tls_port, ssl_context=ctx, timeout=30)
+            s.login(USER, PASS)
+            typ, dd = s.fetch("1:*", "(FLAGS)") if s.select("INBOX")[0] == "OK" else (None, None)
+            check(typ == "OK", "implicit TLS session")
+            s.logout()
+            # command injection after STARTTLS is refused
+            r = Raw(h.port)
+            r.send("a STARTTLS\r\nb NOOP\r\n")
+            l = r.line()
+            check(b"BAD" in l or b"a OK" in l, "STARTTLS pipelining: %r" % l)
+            r.close()
+        # non-loopback without TLS is refused at create()
+        with Harness({"listen": "0.0.0.0:0"}, expect_fail=True) as h:
+            check(h.rc != 0 and "not a loopback address" in h.output and "tls_cert" in h.output,
+                  "non-loopback without TLS: rc=%s %s" % (h.rc, h.output))
+        with Harness({"listen": "0.0.0.0:0", "tls_cert": cert, "tls_key": key}) as h:
+            r = Raw(h.port)  # from 127.0.0.1: loopback peers may log in without TLS
+            check(b"STARTTLS" in r.greeting, "STARTTLS on a public listener")
+            r.close()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- reload
+
+def t_reload():
+    """SIGHUP applies a changed [imap] section (what outpostd does): new password, listen address and TLS
+    certificate for new connections; connections already open, one of them in IDLE, keep working; a bad
+    section or an address that cannot be bound keeps everything as it was."""
+    d = tempfile.mkdtemp(prefix="outpost-reload-")
+    try:
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+        ctx = ssl.create_default_context(cafile=cert)
+        ctx.check_hostname = False
+        with Harness() as h:
+            logpath = os.path.join(h.dir, "harness.log")
+
+            def reload(keys, want):
+                n = open(logpath).read().count(want)
+                h.write_config(keys)
+                h.proc.send_signal(signal.SIGHUP)
+                deadline = time.time() + 15
+                while open(logpath).read().count(want) == n:
+                    check(time.time() < deadline, "no '%s' after SIGHUP:\n%s" % (want, open(logpath).read()[-2000:]))
+                    time.sleep(0.05)
+
+            idle = Raw(h.port)
+            idle.login()
+            idle.cmd("s", "SELECT INBOX")
+            idle.send("i IDLE\r\n")
+            check(idle.line().startswith(b"+"), "IDLE")
+            busy = Raw(h.port)
+            busy.login()
+            busy.cmd("s", "SELECT INBOX")
+            check(b"STARTTLS" not in busy.greeting, "STARTTLS before TLS is configured")
+
+            pw2 = os.path.join(h.dir, "pw2")
+            with open(pw2, "w") as f:
+                f.write("n3w pass\n")
+            os.chmod(pw2, 0o600)
+            keys = dict(h.keys, password_file=pw2, listen="127.0.0.2:0", tls_cert=cert, tls_key=key)
+            os.remove(h.port_file)
+            reload(keys, "imap_harness: reloaded")
+            new_port = int(open(h.port_file).read().split()[0])
+            # the open connections were kept: the one in IDLE still hears about changes
+            m = imaplib.IMAP4("127.0.0.2", new_port, timeout=30)
+            check("STARTTLS" in m.capabilities, "STARTTLS after the reload: %r" % (m.capabilities,))
+            m.starttls(ssl_context=ctx)
+            try:
+                m.login(USER, PASS)
+                check(False, "the old password still works")
+            except imaplib.IMAP4.error as e:
+                check("AUTHENTICATIONFAILED" in str(e), "old password: %s" % e)
+            m.login(USER, "n3w pass")
+            m.select("INBOX")
+            m.store("1", "+FLAGS", "(\\Flagged)")
+            idle.s.settimeout(10)
+            l = idle.line()
+            check(b"FETCH" in l and b"\\Flagged" in l, "IDLE across the reload: %r" % l)
+            idle.send("DONE\r\n")
+            _, t = idle.until("i")
+            check(t.startswith(b"i OK"), "IDLE end after the reload: %r" % t)
+            u, t = busy.cmd("f", "FETCH 1 (FLAGS)")
+            check(t.startswith(b"f OK") and b"\\Flagged" in b"".join(u), "old connection after the reload: %r" % u)
+            try:
+                socket.create_connection(("127.0.0.1", h.port), timeout=5).close()
+                check(False, "the old listener still accepts")
+            except ConnectionRefusedError:
+                pass
+            # a section that does not validate, and an address in use: nothing changes
+            reload(dict(keys, tls_key=""), "imap_harness: reload refused")
+            blocker = socket.socket()
+            blocker.bind(("127.0.0.1", 0))
+            blocker.listen(1)
+            taken = blocker.getsockname()[1]
+            reload(dict(keys, listen="127.0.0.1:%d" % taken), "imap_harness: reload refused")
+            blocker.close()
+            check("reload refused: [imap] cannot listen on 127.0.0.1:%d" % taken in open(logpath).read(),
+                  "bind failure not reported: " + open(logpath).read()[-1000:])
+            m2 = imaplib.IMAP4("127.0.0.2", new_port, timeout=30)
+            m2.starttls(ssl_context=ctx)
+            m2.login(USER, "n3w pass")
+            m2.logout()
+            m.logout()
+            for r in (idle, busy):
+                r.close()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- curl
+
+def curl(h, url, *args):
+    p = subprocess.run(["curl", "-sS", "--max-time", "30", "-u", "%s:%s" % (USER, PASS),
+                        "imap://127.0.0.1:%d/%s" % (h.port, url)] + list(args), capture_output=True, timeout=60)
+    check(p.returncode == 0, "curl %s: %s" % (url, p.stderr.decode()))
+    return p.stdout
+
+
+def t_curl():
+    with Harness() as h:
+        out = curl(h, "")
+        check(b'"INBOX"' in out and b"Sent Items" in out, "curl LIST: %r" % out)
+        out = curl(h, "INBOX?UNSEEN")
+        check(out.strip() == b"* SEARCH 1 2 3 5", "curl SEARCH: %r" % out)
+        out = curl(h, "INBOX;UID=1")
+        check(out == open(os.path.join(FIXTURES, "01-plain.eml"), "rb").read(), "curl fetch")
+        out = curl(h, "INBOX;UID=2;SECTION=HEADER.FIELDS%20(SUBJECT)")
+        check(out.strip() == b"Subject: Photos attached", "curl section: %r" % out)
+        out = curl(h, "INBOX;UID=2;SECTION=1")
+        check(out == b"See the attached picture of the harbour.", "curl part: %r" % out)
+        msg = os.path.join(tempfile.mkdtemp(prefix="outpost-curl-"), "m.eml")
+        with open(msg, "wb") as f:
+            f.write(b"From: curl@example.com\r\nSubject: via curl\r\n\r\nuploaded\r\n")
+        curl(h, "INBOX", "-T", msg)
+        out = curl(h, "INBOX", "-X", "UID FETCH 1:* (FLAGS RFC822.SIZE)")
+        check(out.count(b"FETCH") == 6 and b"\\Seen" in out, "curl -X: %r" % out)
+        out = curl(h, "INBOX", "-X", "UID SEARCH SUBJECT curl")
+        check(out.strip() == b"* SEARCH 6", "curl APPEND found: %r" % out)
+        shutil.rmtree(os.path.dirname(msg), ignore_errors=True)
+
+
+# ---------------------------------------------------------------- real clients
+
+def t_mbsync():
+    with Harness() as h:
+        d = tempfile.mkdtemp(prefix="outpost-mbsync-")
+        try:
+            rc = os.path.join(d, "mbsyncrc")
+            mail = os.path.join(d, "Mail")
+            os.makedirs(mail)
+            with open(rc, "w") as f:
+                f.write("IMAPAccount local\nHost 127.0.0.1\nPort %d\nUser %s\nPass \"%s\"\nSSLType None\n"
+                        "AuthMechs LOGIN\n\nIMAPStore remote\nAccount local\n\nMaildirStore near\nPath %s/\n"
+                        "Inbox %s/INBOX\nSubFolders Verbatim\n\nChannel ch\nFar :remote:\nNear :near:\n"
+                        "Patterns *\nCreate Both\nExpunge Both\nSyncState *\n" % (h.port, USER, PASS, mail, mail))
+            p = subprocess.run(["mbsync", "-c", rc, "-a"], capture_output=True, timeout=120)
+            check(p.returncode == 0, "mbsync: %s %s" % (p.stdout.decode(), p.stderr.decode()))
+            inbox = os.path.join(mail, "INBOX", "cur")
+            files = sorted(os.listdir(inbox)) + sorted(os.listdir(os.path.join(mail, "INBOX", "new")))
+            check(len(files) == 5, "mbsync INBOX files: %r" % files)
+            check(os.path.isdir(os.path.join(mail, "Archive", "2023")), "subfolders synced")
+            check(len(os.listdir(os.path.join(mail, "Archive", "cur"))) + len(os.listdir(os.path.join(mail, "Archive", "new"))) == 1,
+                  "Archive synced")
+            # flag a message in the Maildir and sync back
+            cur = [f for f in os.listdir(inbox)]
+            src = None
+            for sub in ("cur", "new"):
+                for f in os.listdir(os.path.join(mail, "INBOX", sub)):
+                    body = open(os.path.join(mail, "INBOX", sub, f), "rb").read()
+                    if b"Quarterly report" in body:
+                        src = os.path.join(mail, "INBOX", sub, f)
+            check(src is not None, "message 1 in the Maildir: %r" % cur)
+            base = os.path.basename(src).split(":2,")[0]
+            flags = os.path.basename(src).split(":2,")[1] if ":2," in src else ""
+            os.rename(src, os.path.join(mail, "INBOX", "cur", base + ":2," + "".join(sorted(set(flags + "FS")))))
+            # a new message dropped into the Maildir, and a new draft
+            with open(os.path.join(mail, "INBOX", "new", "%d.local.eml" % time.time()), "wb") as f:
+                f.write(b"From: me@example.com\r\nSubject: written offline\r\n\r\nnew\r\n")
+            check(os.path.isdir(os.path.join(mail, "Drafts", "cur")), "Drafts not synced: %r" % os.listdir(mail))
+            draft = b"From: me@example.com\r\nTo: ann@example.com\r\nSubject: draft reply\r\n\r\nunfinished\r\n"
+            with open(os.path.join(mail, "Drafts", "cur", "%d.local.eml:2,D" % time.time()), "wb") as f:
+                f.write(draft)
+            p = subprocess.run(["mbsync", "-c", rc, "-a"], capture_output=True, timeout=120)
+            check(p.returncode == 0, "mbsync 2: %s %s" % (p.stdout.decode(), p.stderr.decode()))
+            # every edit is a pending journal entry in the cache, for the sync engine to replay
+            j = h.journal()
+            check(re.search(r"^seq=\d+ op=flags state=pending .* flags=5 keywords= name= uid=1$", j, re.M),
+                  "flag change (\\Seen \\Flagged) not journaled:\n" + j)
+            check(len(re.findall(r"^seq=\d+ op=create state=pending ", j, re.M)) == 2, "new messages not journaled:\n" + j)
+            check(re.search(r"^seq=\d+ op=create state=pending .* flags=16 ", j, re.M), "draft (\\Draft) not journaled:\n" + j)
+            audit = h.audit()
+            ops = [(e["op"], e["state"]) for e in audit["entries"]]
+            check(ops.count(("flags", "pending")) == 1 and ops.count(("create", "pending")) == 2,
+                  "outpost audit: %r" % audit)
+            folders = {f["path"]: f for f in h.status()["folders"]}
+            # Drafts: its creation at the first login (it did not exist on the server) and the draft
+            check(folders.get("Drafts", {}).get("pending") == 2, "Drafts pending in outpost status: %r" % folders)
+            m = h.imap()
+            m.select("Drafts")
+            typ, dd = m.fetch("1", "(FLAGS BODY.PEEK[])")
+            # stored byte for byte as mbsync sent it (it adds its X-TUID header)
+            check(b"\\Draft" in dd[0][0] and re.sub(rb"X-TUID: [^\r]*\r\n", b"", dd[0][1]) == draft,
+                  "draft in the cache: %r" % dd)
+            m.logout()
+            m = h.imap()
+            m.select("INBOX")
+            typ, dd = m.search(None, "SUBJECT", '"written offline"')
+            check(dd[0] != b"", "mbsync APPEND not in the cache")
+            m.logout()
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def t_offlineimap():
+    with Harness() as h:
+        d = tempfile.mkdtemp(prefix="outpost-olimap-")
+        try:
+            rc = os.path.join(d, "rc")
+            with open(rc, "w") as f:
+                f.write("[general]\naccounts = local\nmetadata = %s/meta\n\n[Account local]\nlocalrepository = L\n"
+                        "remoterepository = R\n\n[Repository L]\ntype = Maildir\nlocalfolders = %s/Mail\n\n"
+                        "[Repository R]\ntype = IMAP\nremotehost = 127.0.0.1\nremoteport = %d\nremoteuser = %s\n"
+                        "remotepass = %s\nssl = no\nstarttls = no\nauth_mechanisms = LOGIN\n"
+                        % (d, d, h.port, USER, PASS))
+            p = subprocess.run(["offlineimap", "-c", rc, "-o", "-u", "basic"], capture_output=True, timeout=180)
+            out = p.stdout.decode() + p.stderr.decode()
+            check(p.returncode == 0 and "ERROR" not in out, "offlineimap: %s" % out[-3000:])
+            inbox = os.path.join(d, "Mail", "INBOX")
+            n = len(os.listdir(os.path.join(inbox, "cur"))) + len(os.listdir(os.path.join(inbox, "new")))
+            check(n == 5, "offlineimap INBOX has %d messages" % n)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def t_neomutt():
+    if not shutil.which("tmux"):
+        print("SKIP: tmux missing")
+        return
+    with Harness() as h:
+        d = tempfile.mkdtemp(prefix="outpost-neomutt-")
+        sess = "outpost-neomutt-%d" % os.getpid()
+        try:
+            rc = os.path.join(d, "rc")
+            with open(rc, "w") as f:
+                f.write('set folder="imap://%s@127.0.0.1:%d/"\nset spoolfile="+INBOX"\nset imap_pass="%s"\n'
+                        "set ssl_starttls=no\nset ssl_force_tls=no\nset timeout=1\nset sort=date\n"
+                        "set header_cache=%s/hc\nset message_cachedir=%s/mc\nset pager_stop=yes\n"
+                        "set imap_check_subscribed=no\nset mail_check=1\n" % (USER, h.port, PASS, d, d))
+            subprocess.run(["tmux", "new-session", "-d", "-s", sess, "-x", "160", "-y", "40",
+                            "neomutt -n -F %s" % rc], check=True, env=dict(os.environ, TERM="xterm"))
+            screen = ""
+            deadline = time.time() + 30
+            while time.time() < deadline and "Quarterly report" not in screen:
+                time.sleep(0.5)
+                screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", sess], capture_output=True).stdout.decode()
+            check("Quarterly report" in screen, "neomutt index:\n" + screen)
+            # open the first message (sorted by date: the quarterly report)
+            subprocess.run(["tmux", "send-keys", "-t", sess, "1", "Enter"], check=True)
+            time.sleep(0.3)
+            subprocess.run(["tmux", "send-keys", "-t", sess, "Enter"], check=True)
+            deadline = time.time() + 20
+            while time.time() < deadline and "xylophone" not in screen:
+                time.sleep(0.5)
+                screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", sess], capture_output=True).stdout.decode()
+            check("xylophone" in screen, "neomutt pager:\n" + screen)
+            subprocess.run(["tmux", "send-keys", "-t", sess, "q", "q"], check=False)
+            time.sleep(1)
+            m = h.imap()
+            m.select("INBOX")
+            typ, dd = m.fetch("1", "(FLAGS)")
+            check(b"\\Seen" in dd[0], "neomutt reading did not set \\Seen: %r" % dd)
+            m.logout()
+        finally:
+            subprocess.run(["tmux", "kill-session", "-t", sess], capture_output=True)
+            shutil.rmtree(d, ignore_errors=True)
+
+
+GROUPS = {
+    "protocol": [t_protocol2],
+    "condstore": [t_condstore],
+    "limits": [t_limits],
+    "concurrency": [t_concurrency],
+    "tls": [t_tls],
+    "reload": [t_reload],
+    "curl": [t_curl],
+    "mbsync": [t_mbsync],
+    "offlineimap": [t_offlineimap],
+    "neomutt": [t_neomutt],
+}
+
+if __name__ == "__main__":
+    group = sys.argv[1]
+    if group == "protocol":
+        GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_idle_server_changes, t_keywords_in_flags, t_authenticate_raw, t_list_recursivematch,
+                              t_protocol2]
+    for fn in GROUPS[group]:
+        fn()
+        print("ok", fn.__name__)

@@ -1,0 +1,24 @@
+/* sim_proc.h — starting and stopping the Kerio simulator (outpost-sim-kerio) for integration
+ * tests, and talking to its /_sim/ control endpoint. Loopback only, ephemeral ports, bounded
+ * waits. */
+#ifndef OUTPOST_TEST_SIM_PROC_H
+#define OUTPOST_TEST_SIM_PROC_H
+
+#include <jansson.h>
+#include <sys/types.h>
+
+struct sim_proc {
+    pid_t pid;
+    char url[256];     /* https://127.0.0.1:<port> */
+    char ca[512];      /* CA file trusted by the control client */
+};
+
+/* Starts `bin` with `args` (NULL-terminated, without argv[0]) and waits up to 30 s for its
+ * READY line. 0 on success. */
+int sim_start(struct sim_proc *s, const char *bin, const char *const *args, const char *ca_file);
+void sim_stop(struct sim_proc *s);
+/* A control call: GET when body is NULL, else POST of body (reference stolen). Returns the
+ * parsed reply (new reference) or NULL on failure. */
+json_t *sim_ctl(struct sim_proc *s, const char *path, json_t *body);
+
+#endif

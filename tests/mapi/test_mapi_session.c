@@ -1,0 +1,717 @@
+/* tests/mapi/test_mapi_session.c — the front-end end to end over loopback:
+ * hello and secret, store properties, hierarchy tables, the Inbox contents
+ * table with Outlook's columns, sort and restrictions, reading a message and
+ * its body stream, marking it read, saving a new message, reading and
+ * editing an appointment, moves and deletes (each a journal entry), and a
+ * table notification when the cache changes underneath. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gmime/gmime.h>
+
+#include "fake_store.h"
+#include "mapi_server.h"
+#include "mapi_test_client.h"
+
+static const uint8_t SECRET[32] = "0123456789abcdef0123456789abcde";
+static const uint8_t GUID[16] = "OutpostTestStore";
+
+static struct outpost_host *host;
+static struct fake_store *fs;
+static mapi_names *names;
+static mapi_core core;
+static mapi_server *srv;
+static int64_t f_inbox, f_trash, f_cal, f_contacts, f_tasks, f_notes, f_sent;
+static int64_t m_unread, m_read1, ev1;
+
+static char *mail(const char *subject, const char *date, const char *body)
+{
+    char *s = malloc(1024);
+    snprintf(s, 1024,
+             "From: Ann <ann@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: %s\r\nDate: %s\r\n"
+             "Message-ID: <%s@x>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n",
+             subject, date, subject, body);
+    return s;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    g_mime_init();
+    host = fake_host_new("/tmp");
+    fs = fake_store_of(host);
+    f_inbox = fake_add_folder(fs, 0, "Inbox", OUTPOST_ITEM_MAIL, OUTPOST_USE_INBOX);
+    f_sent = fake_add_folder(fs, 0, "Sent Items", OUTPOST_ITEM_MAIL, OUTPOST_USE_SENT);
+    f_trash = fake_add_folder(fs, 0, "Deleted Items", OUTPOST_ITEM_MAIL, OUTPOST_USE_TRASH);
+    f_cal = fake_add_folder(fs, 0, "Calendar", OUTPOST_ITEM_EVENT, 0);
+    f_contacts = fake_add_folder(fs, 0, "Contacts", OUTPOST_ITEM_CONTACT, 0);
+    f_tasks = fake_add_folder(fs, 0, "Tasks", OUTPOST_ITEM_TASK, 0);
+    f_notes = fake_add_folder(fs, 0, "Notes", OUTPOST_ITEM_NOTE, 0);
+    fake_add_folder(fs, f_inbox, "Projects", OUTPOST_ITEM_MAIL, 0);
+    char *a = mail("First", "Mon, 13 Nov 2023 10:00:00 +0000", "Body of the first message.");
+    char *b = mail("Second", "Tue, 14 Nov 2023 10:00:00 +0000", "Second body, unread.");
+    char *c = mail("Third", "Wed, 15 Nov 2023 10:00:00 +0000", "Third body.");
+    m_read1 = fake_add_item(fs, f_inbox, OUTPOST_ITEM_MAIL, a, OUTPOST_FLAG_SEEN, 1699869600000LL);
+    m_unread = fake_add_item(fs, f_inbox, OUTPOST_ITEM_MAIL, b, 0, 1699956000000LL);
+    fake_add_item(fs, f_inbox, OUTPOST_ITEM_MAIL, c, OUTPOST_FLAG_SEEN, 1700042400000LL);
+    free(a);
+    free(b);
+    free(c);
+    ev1 = fake_add_item(fs, f_cal, OUTPOST_ITEM_EVENT,
+                        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:ev1\r\nDTSTART:20231115T090000Z\r\n"
+                        "DTEND:20231115T100000Z\r\nSUMMARY:Standup\r\nLOCATION:Room A\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+                        0, 0);
+    char err[256];
+    names = mapi_names_open(NULL, err, sizeof err);
+    if (!names || mapi_core_init(&core, host, GUID, names, SECRET, "Test store", err, sizeof err) != 0)
+        return -1;
+    srv = mapi_server_start(&core, "127.0.0.1", 0, err, sizeof err);
+    return srv ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    mapi_server_stop(srv);
+    mapi_core_free(&core);
+    mapi_names_close(names);
+    fake_host_free(host);
+    g_mime_shutdown();
+    return 0;
+}
+
+/* ---- request helpers ---- */
+
+static tclient C;
+
+static uint32_t call(uint16_t op, mapi_buf *req, mapi_buf *rep)
+{
+    uint32_t sc = 0xFFFFFFFFu;
+    mapi_buf empty;
+    mapi_buf_init(&empty);
+    assert_int_equal(tc_call(&C, op, req ? req : &empty, &sc, rep), 0);
+    if (req)
+        req->len = 0;
+    return sc;
+}
+
+static void hello(void)
+{
+    assert_int_equal(tc_connect(&C, mapi_server_port(srv)), 0);
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, MAPI_WIRE_MAGIC);
+    mapi_w_u32(&q, MAPI_WIRE_VERSION);
+    mapi_w_bin(&q, SECRET, 32);
+    assert_int_equal(call(MAPI_OP_HELLO, &q, &r), OP_S_OK);
+    assert_memory_equal(r.data + 4, GUID, 16);
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+}
+
+static void eid_of(uint32_t kind, int64_t id, uint8_t out[MAPI_EID_LEN])
+{
+    mapi_eid e = { .kind = kind, .id = id };
+    memcpy(e.guid, GUID, 16);
+    mapi_eid_encode(&e, out);
+}
+
+static uint32_t open_entry(const uint8_t *eid, uint32_t len, uint32_t *objtype)
+{
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, 0);
+    mapi_w_bin(&q, eid, len);
+    assert_int_equal(call(MAPI_OP_OPEN_ENTRY, &q, &r), OP_S_OK);
+    mapi_rd rd;
+    mapi_rd_init(&rd, r.data, r.len);
+    uint32_t h = mapi_r_u32(&rd);
+    if (objtype)
+        *objtype = mapi_r_u32(&rd);
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    return h;
+}
+
+static uint32_t get_props(uint32_t h, const uint32_t *tags, uint32_t n, mapi_props *out)
+{
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, h);
+    mapi_w_u32(&q, 0);
+    mapi_w_tags(&q, tags, n);
+    uint32_t sc = call(MAPI_OP_GET_PROPS, &q, &r);
+    mapi_props_init(out);
+    if (!OP_FAILED(sc)) {
+        mapi_rd rd;
+        mapi_rd_init(&rd, r.data, r.len);
+        assert_int_equal(mapi_r_props(&rd, out), 0);
+    }
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    return sc;
+}
+
+static uint32_t open_table(uint32_t h, uint32_t kind, uint32_t flags)
+{
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, h);
+    mapi_w_u32(&q, kind);
+    mapi_w_u32(&q, flags);
+    assert_int_equal(call(MAPI_OP_OPEN_TABLE, &q, &r), OP_S_OK);
+    uint32_t t = r.data[0] | (r.data[1] << 8);
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    return t;
+}
+
+static void set_columns(uint32_t t, const uint32_t *tags, uint32_t n)
+{
+    mapi_buf q;
+    mapi_buf_init(&q);
+    mapi_w_u32(&q, t);
+    mapi_w_tags(&q, tags, n);
+    assert_int_equal(call(MAPI_OP_TBL_SET_COLUMNS, &q, NULL), OP_S_OK);
+    mapi_buf_free(&q);
+}
+
+/* QueryRows into rows[] (up to max); returns the count. */
+static uint32_t query_rows(uint32_t t, int32_t count, mapi_props *rows, uint32_t max)
+{
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, t);
+    mapi_w_u32(&q, (uint32_t)count);
+    mapi_w_u32(&q, 0);
+    assert_int_equal(call(MAPI_OP_TBL_QUERY_ROWS, &q, &r), OP_S_OK);
+    mapi_rd rd;
+    mapi_rd_init(&rd, r.data, r.len);
+    uint32_t n = mapi_r_u32(&rd);
+    assert_true(n <= max);
+    for (uint32_t i = 0; i < n; i++) {
+        mapi_props_init(&rows[i]);
+        assert_int_equal(mapi_r_props(&rd, &rows[i]), 0);
+    }
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    return n;
+}
+
+static void free_rows(mapi_props *rows, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        mapi_props_free(&rows[i]);
+}
+
+static void release(uint32_t h)
+{
+    mapi_buf q;
+    mapi_buf_init(&q);
+    mapi_w_u32(&q, h);
+    assert_int_equal(call(MAPI_OP_RELEASE, &q, NULL), OP_S_OK);
+    mapi_buf_free(&q);
+}
+
+/* ---- tests ---- */
+
+static void test_hello_refusals(void **state)
+{
+    (void)state;
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    /* wrong secret: refused and the connection closed */
+    assert_int_equal(tc_connect(&C, mapi_server_port(srv)), 0);
+    mapi_w_u32(&q, MAPI_WIRE_MAGIC);
+    mapi_w_u32(&q, MAPI_WIRE_VERSION);
+    uint8_t wrong[32];
+    memcpy(wrong, SECRET, 32);
+    wrong[31] ^= 1;
+    mapi_w_bin(&q, wrong, 32);
+    assert_int_equal(call(MAPI_OP_HELLO, &q, &r), OP_MAPI_E_LOGON_FAILED);
+    uint32_t sc;
+    assert_int_not_equal(tc_call(&C, MAPI_OP_PING, &q, &sc, NULL), 0);
+    tc_close(&C);
+    /* another protocol version */
+    assert_int_equal(tc_connect(&C, mapi_server_port(srv)), 0);
+    mapi_w_u32(&q, MAPI_WIRE_MAGIC);
+    mapi_w_u32(&q, MAPI_WIRE_VERSION + 1);
+    mapi_w_bin(&q, SECRET, 32);
+    assert_int_equal(call(MAPI_OP_HELLO, &q, &r), OP_MAPI_E_VERSION);
+    tc_close(&C);
+    /* a request before the hello */
+    assert_int_equal(tc_connect(&C, mapi_server_port(srv)), 0);
+    assert_int_equal(call(MAPI_OP_PING, NULL, NULL), OP_MAPI_E_LOGON_FAILED);
+    tc_close(&C);
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+}
+
+static void test_store_and_hierarchy(void **state)
+{
+    (void)state;
+    hello();
+    uint8_t seid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_STORE, 0, seid);
+    uint32_t type;
+    uint32_t store = open_entry(seid, MAPI_EID_LEN, &type);
+    assert_int_equal(type, OP_MAPI_STORE);
+    uint32_t tags[] = { OP_PR_DISPLAY_NAME, OP_PR_STORE_SUPPORT_MASK, OP_PR_IPM_SUBTREE_ENTRYID,
+                        OP_PR_VALID_FOLDER_MASK, OP_PR_IPM_WASTEBASKET_ENTRYID, OP_PR_IPM_OUTBOX_ENTRYID };
+    mapi_props p;
+    assert_int_equal(get_props(store, tags, 6, &p), OP_MAPI_W_ERRORS_RETURNED); /* no outbox */
+    assert_string_equal(mapi_props_str(&p, OP_PR_DISPLAY_NAME), "Test store");
+    uint32_t mask = (uint32_t)mapi_props_long(&p, OP_PR_STORE_SUPPORT_MASK, 0);
+    assert_true(mask & OP_STORE_UNICODE_OK);
+    assert_true(mask & OP_STORE_NOTIFY_OK);
+    assert_true(mask & OP_STORE_RESTRICTION_OK);
+    uint32_t valid = (uint32_t)mapi_props_long(&p, OP_PR_VALID_FOLDER_MASK, 0);
+    assert_true(valid & OP_FOLDER_IPM_SUBTREE_VALID);
+    assert_true(valid & OP_FOLDER_IPM_INBOX_VALID);
+    assert_true(valid & OP_FOLDER_IPM_WASTEBASKET_VALID);
+    assert_false(valid & OP_FOLDER_IPM_OUTBOX_VALID);
+    uint8_t trash_eid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_FOLDER, f_trash, trash_eid);
+    assert_memory_equal(mapi_props_bin(&p, OP_PR_IPM_WASTEBASKET_ENTRYID)->bin.data, trash_eid, MAPI_EID_LEN);
+    uint8_t subtree[MAPI_EID_LEN];
+    memcpy(subtree, mapi_props_bin(&p, OP_PR_IPM_SUBTREE_ENTRYID)->bin.data, MAPI_EID_LEN);
+    mapi_props_free(&p);
+
+    /* root (OpenEntry with no entry id): its hierarchy lists IPM_SUBTREE and the non-IPM folders */
+    uint32_t root = open_entry(NULL, 0, &type);
+    assert_int_equal(type, OP_MAPI_FOLDER);
+    uint32_t t = open_table(root, MAPI_TABLE_HIERARCHY, 0);
+    mapi_props rows[16];
+    uint32_t n = query_rows(t, 16, rows, 16);
+    assert_int_equal(n, 4);
+    assert_string_equal(mapi_props_str(&rows[0], OP_PR_DISPLAY_NAME), "Top of Information Store");
+    free_rows(rows, n);
+    release(t);
+
+    /* IPM_SUBTREE, CONVENIENT_DEPTH: the 8 folders with class, counts, depth */
+    uint32_t top = open_entry(subtree, MAPI_EID_LEN, NULL);
+    t = open_table(top, MAPI_TABLE_HIERARCHY, OP_CONVENIENT_DEPTH);
+    n = query_rows(t, 16, rows, 16);
+    assert_int_equal(n, 8);
+    int seen = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *name = mapi_props_str(&rows[i], OP_PR_DISPLAY_NAME);
+        const char *cls = mapi_props_str(&rows[i], OP_PR_CONTAINER_CLASS);
+        if (!strcmp(name, "Inbox")) {
+            assert_string_equal(cls, "IPF.Note");
+            assert_int_equal(mapi_props_long(&rows[i], OP_PR_CONTENT_COUNT, 0), 3);
+            assert_int_equal(mapi_props_long(&rows[i], OP_PR_CONTENT_UNREAD, 0), 1);
+            assert_int_equal(mapi_props_long(&rows[i], OP_PR_SUBFOLDERS, 0), 1);
+            seen |= 1;
+        } else if (!strcmp(name, "Calendar")) {
+            assert_string_equal(cls, "IPF.Appointment");
+            seen |= 2;
+        } else if (!strcmp(name, "Contacts")) {
+            assert_string_equal(cls, "IPF.Contact");
+            seen |= 4;
+        } else if (!strcmp(name, "Tasks")) {
+            assert_string_equal(cls, "IPF.Task");
+            seen |= 8;
+        } else if (!strcmp(name, "Notes")) {
+            assert_string_equal(cls, "IPF.StickyNote");
+            seen |= 16;
+        } else if (!strcmp(name, "Projects")) {
+            assert_int_equal(mapi_props_long(&rows[i], OP_PR_DEPTH, 0), 1);
+            seen |= 32;
+        }
+    }
+    assert_int_equal(seen, 63);
+    free_rows(rows, n);
+    /* the Inbox has the special folder entry ids Outlook reads */
+    uint8_t ieid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_FOLDER, f_inbox, ieid);
+    uint32_t inbox = open_entry(ieid, MAPI_EID_LEN, NULL);
+    uint32_t itags[] = { OP_PR_IPM_APPOINTMENT_ENTRYID, OP_PR_IPM_CONTACT_ENTRYID, OP_PR_IPM_TASK_ENTRYID,
+                         OP_PR_IPM_NOTE_ENTRYID };
+    assert_int_equal(get_props(inbox, itags, 4, &p), OP_S_OK);
+    uint8_t ceid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_FOLDER, f_cal, ceid);
+    assert_memory_equal(mapi_props_bin(&p, OP_PR_IPM_APPOINTMENT_ENTRYID)->bin.data, ceid, MAPI_EID_LEN);
+    mapi_props_free(&p);
+    (void)f_contacts;
+    (void)f_tasks;
+    (void)f_notes;
+    (void)f_sent;
+    tc_close(&C);
+}
+
+static uint32_t open_inbox_contents(uint32_t *inbox_out)
+{
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_str(&q, "IPM.Note");
+    assert_int_equal(call(MAPI_OP_GET_RECEIVE_FOLDER, &q, &r), OP_S_OK);
+    mapi_rd rd;
+    mapi_rd_init(&rd, r.data, r.len);
+    uint32_t len;
+    const uint8_t *eid = mapi_r_bin(&rd, &len);
+    uint32_t inbox = open_entry(eid, len, NULL);
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    *inbox_out = inbox;
+    return open_table(inbox, MAPI_TABLE_CONTENTS, 0);
+}
+
+static void test_inbox_contents(void **state)
+{
+    (void)state;
+    hello();
+    uint32_t inbox;
+    uint32_t t = open_inbox_contents(&inbox);
+    /* the columns Outlook's mail view asks for */
+    uint32_t cols[] = { OP_PR_ENTRYID, OP_PR_INSTANCE_KEY, OP_PR_SUBJECT, OP_PR_SENDER_NAME,
+                        OP_PR_MESSAGE_DELIVERY_TIME, OP_PR_MESSAGE_FLAGS, OP_PR_MESSAGE_SIZE, OP_PR_MESSAGE_CLASS,
+                        OP_PR_DISPLAY_TO, OP_PR_HASATTACH, OP_PR_ICON_INDEX };
+    set_columns(t, cols, 11);
+    mapi_buf q;
+    mapi_buf_init(&q);
+    mapi_sort_key k = { OP_PR_MESSAGE_DELIVERY_TIME, OP_TABLE_SORT_DESCEND };
+    mapi_sort s = { 1, 0, 0, &k };
+    mapi_w_u32(&q, t);
+    mapi_w_sort(&q, &s);
+    assert_int_equal(call(MAPI_OP_TBL_SORT, &q, NULL), OP_S_OK);
+    mapi_props rows[8];
+    uint32_t n = query_rows(t, 8, rows, 8);
+    assert_int_equal(n, 3);
+    assert_string_equal(mapi_props_str(&rows[0], OP_PR_SUBJECT), "Third");
+    assert_string_equal(mapi_props_str(&rows[2], OP_PR_SUBJECT), "First");
+    assert_string_equal(mapi_props_str(&rows[0], OP_PR_SENDER_NAME), "Ann");
+    assert_int_equal(OP_PROP_TYPE(rows[0].p[10].tag), OP_PT_ERROR); /* no icon index */
+    free_rows(rows, n);
+    /* unread only */
+    mapi_res r = { .rt = OP_RES_BITMASK };
+    r.u.bitmask.relop = OP_BMR_EQZ;
+    r.u.bitmask.tag = OP_PR_MESSAGE_FLAGS;
+    r.u.bitmask.mask = OP_MSGFLAG_READ;
+    mapi_w_u32(&q, t);
+    mapi_w_u8(&q, 1);
+    mapi_w_res(&q, &r);
+    assert_int_equal(call(MAPI_OP_TBL_RESTRICT, &q, NULL), OP_S_OK);
+    n = query_rows(t, 8, rows, 8);
+    assert_int_equal(n, 1);
+    assert_string_equal(mapi_props_str(&rows[0], OP_PR_SUBJECT), "Second");
+    uint8_t eid[MAPI_EID_LEN];
+    memcpy(eid, mapi_props_bin(&rows[0], OP_PR_ENTRYID)->bin.data, MAPI_EID_LEN);
+    free_rows(rows, n);
+
+    /* open it, read the body through the stream op in small chunks */
+    uint32_t type;
+    uint32_t m = open_entry(eid, MAPI_EID_LEN, &type);
+    assert_int_equal(type, OP_MAPI_MESSAGE);
+    mapi_buf body, rep;
+    mapi_buf_init(&body);
+    mapi_buf_init(&rep);
+    for (uint64_t off = 0;;) {
+        mapi_w_u32(&q, m);
+        mapi_w_u32(&q, OP_PR_BODY);
+        mapi_w_u64(&q, off);
+        mapi_w_u32(&q, 7);
+        rep.len = 0;
+        assert_int_equal(call(MAPI_OP_READ_PROP, &q, &rep), OP_S_OK);
+        mapi_rd rd;
+        mapi_rd_init(&rd, rep.data, rep.len);
+        uint64_t total = mapi_r_u64(&rd);
+        uint32_t len;
+        const uint8_t *p = mapi_r_bin(&rd, &len);
+        mapi_buf_add(&body, p, len);
+        off += len;
+        if (off >= total || len == 0)
+            break;
+    }
+    mapi_buf_addc(&body, 0);
+    assert_string_equal((char *)body.data, "Second body, unread.\r\n");
+    /* the RTF body is there too, and PR_BODY is readable through GetProps */
+    uint32_t ptags[] = { OP_PR_RTF_COMPRESSED, OP_PR_BODY, OP_PR_SUBJECT, OP_PR_MESSAGE_FLAGS };
+    mapi_props p;
+    assert_int_equal(get_props(m, ptags, 4, &p), OP_S_OK);
+    assert_true(mapi_props_bin(&p, OP_PR_RTF_COMPRESSED)->bin.len > 16);
+    assert_false(mapi_props_long(&p, OP_PR_MESSAGE_FLAGS, 0) & OP_MSGFLAG_READ);
+    mapi_props_free(&p);
+
+    /* mark it read: a journaled flag change */
+    uint32_t before = fake_journal_count(fs, OUTPOST_J_ITEM_FLAGS);
+    mapi_w_u32(&q, m);
+    mapi_w_u32(&q, 0);
+    assert_int_equal(call(MAPI_OP_SET_READ_FLAG, &q, NULL), OP_S_OK);
+    assert_int_equal(fake_journal_count(fs, OUTPOST_J_ITEM_FLAGS), before + 1);
+    uint32_t fl;
+    assert_int_equal(fake_item_state(fs, m_unread, &fl, NULL), 0);
+    assert_true(fl & OUTPOST_FLAG_SEEN);
+    /* the restricted table follows after a poll: the row is gone */
+    n = 0;
+    for (int i = 0; i < 40; i++) {
+        mapi_w_u32(&q, t);
+        rep.len = 0;
+        assert_int_equal(call(MAPI_OP_TBL_GET_ROW_COUNT, &q, &rep), OP_S_OK);
+        n = rep.data[0];
+        if (n == 0)
+            break;
+        usleep(50000);
+    }
+    assert_int_equal(n, 0);
+    /* SetReadFlags on the folder with CLEAR_READ_FLAG for that message */
+    mapi_w_u32(&q, inbox);
+    mapi_w_u32(&q, 1);
+    mapi_w_bin(&q, eid, MAPI_EID_LEN);
+    mapi_w_u32(&q, OP_MSGFLAG_CLEAR_READ_FLAG);
+    assert_int_equal(call(MAPI_OP_SET_READ_FLAGS, &q, NULL), OP_S_OK);
+    assert_int_equal(fake_item_state(fs, m_unread, &fl, NULL), 0);
+    assert_false(fl & OUTPOST_FLAG_SEEN);
+    mapi_buf_free(&body);
+    mapi_buf_free(&rep);
+    mapi_buf_free(&q);
+    tc_close(&C);
+}
+
+static void test_new_message_and_moves(void **state)
+{
+    (void)state;
+    hello();
+    uint8_t eid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_FOLDER, f_inbox, eid);
+    uint32_t inbox = open_entry(eid, MAPI_EID_LEN, NULL);
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, inbox);
+    mapi_w_u32(&q, 0);
+    assert_int_equal(call(MAPI_OP_CREATE_MESSAGE, &q, &r), OP_S_OK);
+    uint32_t m = r.data[0] | (r.data[1] << 8);
+    mapi_props p;
+    mapi_props_init(&p);
+    mapi_props_set_str(&p, OP_PR_SUBJECT, "Saved from Outlook");
+    mapi_props_set_str(&p, OP_PR_BODY, "Hello from the provider");
+    mapi_props_set_long(&p, OP_PR_MESSAGE_FLAGS, (int32_t)OP_MSGFLAG_READ);
+    mapi_w_u32(&q, m);
+    mapi_w_props(&q, &p);
+    r.len = 0;
+    assert_int_equal(call(MAPI_OP_SET_PROPS, &q, &r), OP_S_OK);
+    assert_int_equal(r.data[0], 0); /* no problems */
+    mapi_props_free(&p);
+    mapi_props rcpt;
+    mapi_props_init(&rcpt);
+    mapi_props_set_str(&rcpt, OP_PR_DISPLAY_NAME, "Carol");
+    mapi_props_set_str(&rcpt, OP_PR_EMAIL_ADDRESS, "carol@example.com");
+    mapi_props_set_long(&rcpt, OP_PR_RECIPIENT_TYPE, OP_MAPI_TO);
+    mapi_w_u32(&q, m);
+    mapi_w_u32(&q, 0);
+    mapi_w_u32(&q, 1);
+    mapi_w_props(&q, &rcpt);
+    assert_int_equal(call(MAPI_OP_MODIFY_RECIPIENTS, &q, NULL), OP_S_OK);
+    mapi_props_free(&rcpt);
+    uint32_t creates = fake_journal_count(fs, OUTPOST_J_ITEM_CREATE);
+    mapi_w_u32(&q, m);
+    mapi_w_u32(&q, OP_KEEP_OPEN_READWRITE);
+    r.len = 0;
+    assert_int_equal(call(MAPI_OP_SAVE_CHANGES, &q, &r), OP_S_OK);
+    assert_int_equal(fake_journal_count(fs, OUTPOST_J_ITEM_CREATE), creates + 1);
+    mapi_eid e;
+    assert_int_equal(mapi_eid_decode(r.data + 4, MAPI_EID_LEN, &e), 0);
+    char *content = fake_item_content(fs, e.id);
+    assert_non_null(content);
+    assert_non_null(strstr(content, "Subject: Saved from Outlook"));
+    assert_non_null(strstr(content, "To: Carol <carol@example.com>"));
+    assert_non_null(strstr(content, "Hello from the provider"));
+    free(content);
+    uint32_t fl;
+    assert_int_equal(fake_item_state(fs, e.id, &fl, NULL), 0);
+    assert_true(fl & OUTPOST_FLAG_SEEN);
+
+    /* move it to Deleted Items, then delete it there */
+    uint8_t meid[MAPI_EID_LEN], teid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_MESSAGE, e.id, meid);
+    eid_of(MAPI_EID_FOLDER, f_trash, teid);
+    mapi_w_u32(&q, inbox);
+    mapi_w_u32(&q, 1);
+    mapi_w_bin(&q, meid, MAPI_EID_LEN);
+    mapi_w_bin(&q, teid, MAPI_EID_LEN);
+    mapi_w_u32(&q, OP_MAPI_MOVE);
+    assert_int_equal(call(MAPI_OP_COPY_MESSAGES, &q, NULL), OP_S_OK);
+    int64_t folder;
+    assert_int_equal(fake_item_state(fs, e.id, NULL, &folder), 0);
+    assert_int_equal(folder, f_trash);
+    assert_int_equal(fake_journal_last(fs)->op, OUTPOST_J_ITEM_MOVE);
+    uint32_t trash = open_entry(teid, MAPI_EID_LEN, NULL);
+    mapi_w_u32(&q, trash);
+    mapi_w_u32(&q, 1);
+    mapi_w_bin(&q, meid, MAPI_EID_LEN);
+    mapi_w_u32(&q, 0);
+    assert_int_equal(call(MAPI_OP_DELETE_MESSAGES, &q, NULL), OP_S_OK);
+    assert_int_equal(fake_item_state(fs, e.id, NULL, NULL), -1);
+    assert_int_equal(fake_journal_last(fs)->op, OUTPOST_J_ITEM_DELETE);
+    /* an entry id of another store is refused */
+    uint8_t foreign[MAPI_EID_LEN];
+    memcpy(foreign, meid, MAPI_EID_LEN);
+    foreign[5] ^= 0xFF;
+    mapi_w_u32(&q, 0);
+    mapi_w_bin(&q, foreign, MAPI_EID_LEN);
+    assert_int_equal(call(MAPI_OP_OPEN_ENTRY, &q, NULL), OP_MAPI_E_INVALID_ENTRYID);
+    /* a folder is created through the journal */
+    mapi_w_u32(&q, inbox);
+    mapi_w_u32(&q, 0);
+    mapi_w_u32(&q, OP_FOLDER_GENERIC);
+    mapi_w_str(&q, "Receipts");
+    mapi_w_str(&q, NULL);
+    assert_int_equal(call(MAPI_OP_CREATE_FOLDER, &q, NULL), OP_S_OK);
+    assert_int_equal(fake_journal_last(fs)->op, OUTPOST_J_FOLDER_CREATE);
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    tc_close(&C);
+}
+
+static void test_calendar(void **state)
+{
+    (void)state;
+    hello();
+    /* named property ids as Outlook asks for them */
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, OP_MAPI_CREATE);
+    mapi_w_u32(&q, 2);
+    mapi_name n1 = { .kind = MAPI_MNID_ID, .lid = 0x820D };
+    memcpy(n1.guid, MAPI_PSETID_APPOINTMENT, 16);
+    mapi_name n2 = { .kind = MAPI_MNID_ID, .lid = 0x8208 };
+    memcpy(n2.guid, MAPI_PSETID_APPOINTMENT, 16);
+    mapi_w_name(&q, &n1);
+    mapi_w_name(&q, &n2);
+    assert_int_equal(call(MAPI_OP_GET_IDS_FROM_NAMES, &q, &r), OP_S_OK);
+    mapi_rd rd;
+    mapi_rd_init(&rd, r.data, r.len);
+    assert_int_equal(mapi_r_u32(&rd), 2);
+    uint32_t start_tag = OP_CHANGE_PROP_TYPE(mapi_r_u32(&rd), OP_PT_SYSTIME);
+    uint32_t loc_tag = OP_CHANGE_PROP_TYPE(mapi_r_u32(&rd), OP_PT_UNICODE);
+    assert_true(OP_PROP_ID(start_tag) >= 0x8000);
+    /* the names come back from the ids */
+    r.len = 0;
+    mapi_w_u32(&q, 0);
+    mapi_w_tags(&q, &start_tag, 1);
+    assert_int_equal(call(MAPI_OP_GET_NAMES_FROM_IDS, &q, &r), OP_S_OK);
+    mapi_rd_init(&rd, r.data, r.len);
+    assert_int_equal(mapi_r_u32(&rd), 1);
+    mapi_r_u32(&rd);
+    assert_int_equal(mapi_r_u8(&rd), 1);
+    mapi_name back;
+    assert_int_equal(mapi_r_name(&rd, &back), 0);
+    assert_int_equal(back.lid, 0x820D);
+    mapi_name_clear(&back);
+
+    uint8_t ceid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_FOLDER, f_cal, ceid);
+    uint32_t cal = open_entry(ceid, MAPI_EID_LEN, NULL);
+    uint32_t t = open_table(cal, MAPI_TABLE_CONTENTS, 0);
+    uint32_t cols[] = { OP_PR_ENTRYID, OP_PR_SUBJECT, OP_PR_MESSAGE_CLASS, start_tag, loc_tag };
+    set_columns(t, cols, 5);
+    mapi_props rows[4];
+    uint32_t n = query_rows(t, 4, rows, 4);
+    assert_int_equal(n, 1);
+    assert_string_equal(mapi_props_str(&rows[0], OP_PR_MESSAGE_CLASS), "IPM.Appointment");
+    assert_string_equal(mapi_props_str(&rows[0], OP_PR_SUBJECT), "Standup");
+    assert_int_equal(mapi_filetime_to_ms(mapi_props_i8(&rows[0], start_tag, 0)), 1700038800000LL);
+    assert_string_equal(mapi_props_str(&rows[0], loc_tag), "Room A");
+    uint8_t eeid[MAPI_EID_LEN];
+    memcpy(eeid, mapi_props_bin(&rows[0], OP_PR_ENTRYID)->bin.data, MAPI_EID_LEN);
+    free_rows(rows, n);
+    /* edit the location and save: one journaled content update */
+    uint32_t m = open_entry(eeid, MAPI_EID_LEN, NULL);
+    mapi_props p;
+    mapi_props_init(&p);
+    mapi_props_set_str(&p, loc_tag, "Room B");
+    mapi_w_u32(&q, m);
+    mapi_w_props(&q, &p);
+    assert_int_equal(call(MAPI_OP_SET_PROPS, &q, NULL), OP_S_OK);
+    mapi_props_free(&p);
+    uint32_t updates = fake_journal_count(fs, OUTPOST_J_ITEM_UPDATE);
+    mapi_w_u32(&q, m);
+    mapi_w_u32(&q, 0);
+    assert_int_equal(call(MAPI_OP_SAVE_CHANGES, &q, NULL), OP_S_OK);
+    assert_int_equal(fake_journal_count(fs, OUTPOST_J_ITEM_UPDATE), updates + 1);
+    char *content = fake_item_content(fs, ev1);
+    assert_non_null(strstr(content, "LOCATION:Room B"));
+    assert_non_null(strstr(content, "UID:ev1"));
+    assert_non_null(strstr(content, "DTSTART:20231115T090000Z"));
+    free(content);
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    tc_close(&C);
+}
+
+static void test_notifications(void **state)
+{
+    (void)state;
+    hello();
+    uint32_t inbox;
+    uint32_t t = open_inbox_contents(&inbox);
+    uint32_t cols[] = { OP_PR_INSTANCE_KEY, OP_PR_SUBJECT };
+    set_columns(t, cols, 2);
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, t);
+    assert_int_equal(call(MAPI_OP_TBL_ADVISE, &q, &r), OP_S_OK);
+    uint32_t conn = r.data[0];
+    char *msg = mail("Pushed", "Thu, 16 Nov 2023 10:00:00 +0000", "new");
+    int64_t id = fake_add_item(fs, f_inbox, OUTPOST_ITEM_MAIL, msg, 0, 0);
+    free(msg);
+    r.len = 0;
+    assert_int_equal(tc_wait_notify(&C, 2000, &r), 0);
+    mapi_rd rd;
+    mapi_rd_init(&rd, r.data, r.len);
+    assert_int_equal(mapi_r_u32(&rd), conn);
+    assert_int_equal(mapi_r_u32(&rd), MAPI_NOTIFY_TABLE);
+    assert_int_equal(mapi_r_u32(&rd), OP_TABLE_ROW_ADDED);
+    uint32_t kl;
+    const uint8_t *key = mapi_r_bin(&rd, &kl);
+    assert_int_equal(kl, 8);
+    assert_int_equal(key[0], (uint8_t)id);
+    mapi_r_bin(&rd, &kl);
+    mapi_props row;
+    mapi_props_init(&row);
+    assert_int_equal(mapi_r_props(&rd, &row), 0);
+    assert_string_equal(mapi_props_str(&row, OP_PR_SUBJECT), "Pushed");
+    mapi_props_free(&row);
+    /* Unadvise: no more notifications */
+    mapi_w_u32(&q, conn);
+    assert_int_equal(call(MAPI_OP_UNADVISE, &q, NULL), OP_S_OK);
+    uint32_t one = (uint32_t)id;
+    (void)one;
+    int64_t ids[1] = { id };
+    host->store->remove(host, ids, 1, 1, NULL);
+    r.len = 0;
+    assert_int_not_equal(tc_wait_notify(&C, 300, &r), 0);
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    tc_close(&C);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hello_refusals),
+        cmocka_unit_test(test_store_and_hierarchy),
+        cmocka_unit_test(test_inbox_contents),
+        cmocka_unit_test(test_new_message_and_moves),
+        cmocka_unit_test(test_calendar),
+        cmocka_unit_test(test_notifications),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
