@@ -293,6 +293,30 @@ static void test_listing_without_content_and_fetch(void **unused)
     teardown_fx(&f);
 }
 
+static void test_large_message_streams_in_chunks(void **unused)
+{
+    (void)unused;
+    struct fx f;
+    setup_fx(&f, NULL, NULL);
+    size_t body = 3u << 20;
+    char *mime = malloc(body + 200);
+    int n = sprintf(mime, "Subject: big\r\nMessage-ID: <big@x>\r\nContent-Type: text/plain\r\n\r\n");
+    for (size_t i = 0; i < body; i++)
+        mime[n + i] = (i % 78 == 76) ? '\r' : (i % 78 == 77) ? '\n' : (char)('a' + i % 26);
+    mime[n + body] = '\0';
+    json_t *r = ctl(&f, "items/create", json_pack("{s:s, s:s}", "folder", "Drafts", "mime", mime));
+    assert_int_equal(sync_folder(&f, "Drafts", OUTPOST_ITEM_MAIL, OUTPOST_SYNC_WANT_CONTENT | OUTPOST_SYNC_INITIAL).code,
+                     OUTPOST_OK);
+    json_t *e = rec_find(&f.rec, "item", json_string_value(json_object_get(r, "id")));
+    assert_non_null(e);
+    assert_int_equal(json_integer_value(json_object_get(e, "contentLen")), (json_int_t)strlen(mime));
+    assert_string_equal(json_string_value(json_object_get(e, "content")), mime);
+    assert_true(json_integer_value(json_object_get(e, "chunks")) > 100); /* handed over piece by piece */
+    json_decref(r);
+    free(mime);
+    teardown_fx(&f);
+}
+
 /* ---- server-side changes ---- */
 
 static void test_server_changes_incremental(void **unused)
@@ -871,6 +895,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_hierarchy, stop_sims),
         cmocka_unit_test_teardown(test_listing_every_kind, stop_sims),
         cmocka_unit_test_teardown(test_listing_without_content_and_fetch, stop_sims),
+        cmocka_unit_test_teardown(test_large_message_streams_in_chunks, stop_sims),
         cmocka_unit_test_teardown(test_server_changes_incremental, stop_sims),
         cmocka_unit_test_teardown(test_write_back_every_kind, stop_sims),
         cmocka_unit_test_teardown(test_conflicts, stop_sims),
