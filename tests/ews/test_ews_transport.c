@@ -706,8 +706,8 @@ static void test_faults(void **unused)
     expect_sync_fault(&f, json_pack("{s:s, s:s}", "kind", "http401", "method", "SyncFolderItems"), OUTPOST_AUTH, 0);
     expect_sync_fault(&f, json_pack("{s:s, s:s}", "kind", "http500", "method", "GetItem"), OUTPOST_TEMP, 0);
     expect_sync_fault(&f, json_pack("{s:s, s:s}", "kind", "http503", "method", "SyncFolderItems"), OUTPOST_TEMP, 2000);
-    expect_sync_fault(&f, json_pack("{s:s, s:s, s:i}", "kind", "drop", "method", "GetItem", "count", 3), OUTPOST_TEMP, 0);
-    expect_sync_fault(&f, json_pack("{s:s, s:s}", "kind", "drop_mid", "method", "GetItem"), OUTPOST_TEMP, 0);
+    expect_sync_fault(&f, json_pack("{s:s, s:s, s:i}", "kind", "drop_before", "method", "GetItem", "count", 3), OUTPOST_TEMP, 0);
+    expect_sync_fault(&f, json_pack("{s:s, s:s}", "kind", "drop", "method", "GetItem"), OUTPOST_TEMP, 0);
     expect_sync_fault(&f, json_pack("{s:s, s:s}", "kind", "malformed", "method", "GetItem"), OUTPOST_BAD_DATA, 0);
     expect_sync_fault(&f, json_pack("{s:s, s:s}", "kind", "malformed", "method", "SyncFolderItems"), OUTPOST_BAD_DATA, 0);
     expect_sync_fault(&f, json_pack("{s:s, s:s, s:s}", "kind", "error", "method", "GetItem", "code", "ErrorMailboxStoreUnavailable"),
@@ -737,7 +737,7 @@ static void test_faults(void **unused)
     json_decref(ids);
 
     /* a write whose reply is lost was applied: find recognises it on replay */
-    arm(&f, json_pack("{s:s, s:s}", "kind", "drop_mid", "method", "CreateItem"));
+    arm(&f, json_pack("{s:s, s:s}", "kind", "drop", "method", "CreateItem"));
     struct mem_reader mr;
     outpost_change c = change(OUTPOST_J_ITEM_CREATE, OUTPOST_ITEM_MAIL);
     c.folder_remote_id = folder_id(&f, "Drafts");

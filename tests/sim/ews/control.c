@@ -252,7 +252,12 @@ static char *mutate(struct sim *s, const char *what, json_t *in, int *status)
 		if (!parent && !json_object_get(in, "parent") && !json_object_get(in, "parentId"))
 			parent = store_folder_dist(s, "msgfolderroot");
 		const char *name = json_string_value(json_object_get(in, "name"));
-		int kind = kind_from_name(json_string_value(json_object_get(in, "type")));
+		const char *type = json_string_value(json_object_get(in, "type"));
+		static const char *const ktypes[] = {"", "FMail", "FCalendar", "FContact", "FTask", "FNote"};
+		int kind = kind_from_name(type);
+		for (int k = 1; type && kind < 0 && k <= K_NOTE; k++)
+			if (!strcmp(type, ktypes[k]))
+				kind = k; /* the Kerio simulator's folder type names */
 		static const char *const cls[] = {"", "IPF.Note", "IPF.Appointment", "IPF.Contact", "IPF.Task", "IPF.StickyNote"};
 		if (!parent || !name)
 			return error(status, 400, "folders/create wants an existing parent and a name", NULL);
@@ -327,7 +332,7 @@ char *control_handle(struct sim *s, const char *method, const char *url, const c
 		char err[200];
 		int id = faults_add(s->faults, in, err, sizeof err);
 		out = id < 0 ? error(status, 400, err, NULL) : reply(status, 200, json_pack("{s:i}", "id", id));
-	} else if (!get && !strcmp(what, "syncstates/expire")) {
+	} else if (!get && (!strcmp(what, "syncstates/expire") || !strcmp(what, "journal/truncate"))) {
 		pthread_mutex_lock(&s->mu);
 		s->state_floor = ++s->cn;
 		out = reply(status, 200, json_pack("{s:I}", "stateFloor", (json_int_t)s->state_floor));

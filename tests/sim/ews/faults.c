@@ -10,8 +10,14 @@
 #include "util.h"
 
 static const char *const kind_names[F_KIND_COUNT] = {
-	"busy", "invalid_sync_state", "error", "http401", "http500", "http503", "drop",
-	"drop_mid", "malformed", "delay"};
+	"busy", "invalid_sync_state", "error", "http401", "http500", "http503", "drop_before",
+	"drop", "malformed", "delay"};
+
+/* Names the Kerio simulator uses for the same faults, so shared tests can arm either. */
+static const struct {
+	const char *alias;
+	enum fault_kind kind;
+} aliases[] = {{"drop_mid", F_DROP_MID}, {"sync_key_expired", F_SYNC_INVALID}};
 
 struct fault {
 	int id;
@@ -72,6 +78,9 @@ int faults_add(struct sim_faults *f, json_t *spec, char *err, size_t errn)
 	for (int i = 0; kind && i < F_KIND_COUNT; i++)
 		if (!strcmp(kind, kind_names[i]))
 			k = i;
+	for (size_t i = 0; kind && k < 0 && i < sizeof aliases / sizeof *aliases; i++)
+		if (!strcmp(kind, aliases[i].alias))
+			k = (int)aliases[i].kind;
 	if (k < 0) {
 		snprintf(err, errn, "unknown fault kind '%s'", kind ? kind : "(none)");
 		return -1;

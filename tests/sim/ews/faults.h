@@ -12,8 +12,8 @@ enum fault_kind {
 	F_SYNC_INVALID,  /* ErrorInvalidSyncStateData as an error response message */
 	F_ERROR,         /* any ResponseCode (`code`) as an error response message */
 	F_HTTP401, F_HTTP500, F_HTTP503,
-	F_DROP,          /* connection closed before any reply byte */
-	F_DROP_MID,      /* reply announced, half sent, connection closed */
+	F_DROP,          /* "drop_before": connection closed before any reply byte, nothing ran */
+	F_DROP_MID,      /* "drop" (alias "drop_mid"): the operation ran, the reply is cut after half */
 	F_MALFORMED,     /* HTTP 200 with a reply that is not well-formed XML */
 	F_DELAY,         /* reply after delay_ms */
 	F_KIND_COUNT

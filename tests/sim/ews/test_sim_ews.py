@@ -341,13 +341,13 @@ def t_faults(args):
             check(False, "malformed reply parses")
         except ET.ParseError:
             pass
-        arm({"kind": "drop", "method": "GetFolder"})
+        arm({"kind": "drop_before", "method": "GetFolder"})
         try:
             sim.soap("<m:GetFolder/>")
             check(False, "dropped connection")
         except (http.client.HTTPException, ConnectionError, OSError):
             pass
-        arm({"kind": "drop_mid", "method": "GetFolder"})
+        arm({"kind": "drop", "method": "GetFolder"})
         try:
             sim.soap('<m:GetFolder><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder>')
             check(False, "half reply")
