@@ -655,6 +655,30 @@ static void test_conflicts(void **unused)
     c.remote_id = mid;
     assert_int_equal(M->write(f.t, &c, &res).code, OUTPOST_OK);
     assert_int_equal(M->write(f.t, &c, &res).code, OUTPOST_GONE);
+    /* a message's content replaced: a new item replaces the old one; stale → CONFLICT */
+    char *dck = NULL;
+    char *draft = do_create(&f, OUTPOST_ITEM_MAIL, "Drafts", mime_msg, NULL, OUTPOST_FLAG_DRAFT, &dck);
+    static const char edited[] = "Subject: Offline draft v2\r\nMessage-ID: <offline-2@outpost.example>\r\n\r\nv2\r\n";
+    c = change(OUTPOST_J_ITEM_UPDATE, OUTPOST_ITEM_MAIL);
+    c.remote_id = draft;
+    c.remote_version = "c3RhbGU=";
+    c.folder_remote_id = folder_id(&f, "Drafts");
+    c.content = mem_reader(&mr, edited);
+    assert_int_equal(M->write(f.t, &c, &res).code, OUTPOST_CONFLICT);
+    c.remote_version = dck;
+    c.content = mem_reader(&mr, edited);
+    st = M->write(f.t, &c, &res);
+    if (st.code != OUTPOST_OK)
+        fail_msg("mail update: %s", st.message);
+    assert_string_not_equal(res.remote_id, draft);
+    state = ctl(&f, "state", NULL);
+    assert_null(state_item(state, draft));
+    json_t *v2 = state_item(state, res.remote_id);
+    assert_non_null(v2);
+    assert_int_equal(json_integer_value(json_object_get(v2, "size")), (json_int_t)strlen(edited));
+    json_decref(state);
+    free(draft);
+    free(dck);
     free(mid);
     free(mck);
     free(ev);
