@@ -534,8 +534,93 @@ def t_initial(env):
         sim.stop()
 
 
+def items_of(state, path):
+    return sim_folder(state, path)["items"]
+
+
+def new_mail(subject, body="Hello from the server.\n"):
+    return {"subject": subject, "from": {"name": "Server Sender", "address": "sender@example.org"},
+            "to": [{"name": "Jan Novák", "address": "jdoe@example.com"}],
+            "displayableParts": [{"contentType": "ctTextPlain", "content": body}]}
+
+
+def server_changes_round(sim, state, tag, letters="Inbox/Newsletters"):
+    """Changes of every kind made on the server (by another client); returns what to expect."""
+    c = sim.control
+    inbox = items_of(state, "Inbox")
+    ids = {}
+    ids["new_mail"] = c("POST", "items/create", {"type": "mail", "folder": "Inbox", "item": new_mail("new " + tag)})["id"]
+    c("POST", "items/create", {"type": "mail", "folder": letters, "item": new_mail("letter " + tag)})
+    c("POST", "items/set", {"id": inbox[0]["id"], "item": {"isSeen": not inbox[0]["isSeen"], "isFlagged": True}})
+    c("POST", "items/set", {"id": inbox[1]["id"], "item": {"isAnswered": True}})
+    ids["moved"] = c("POST", "items/move", {"id": inbox[2]["id"], "folder": "Archive"})["id"]
+    ids["moved_from"] = inbox[2]["id"]
+    c("POST", "items/copy", {"id": inbox[3]["id"], "folder": "Archive"})
+    c("POST", "items/remove", {"id": inbox[4]["id"]})
+    for typ, path, item, edit in (
+            ("event", "Calendar", {"summary": "Server event " + tag, "start": "20250610T090000Z",
+                                   "end": "20250610T100000Z"}, {"summary": "Renamed on the server " + tag}),
+            ("contact", "Contacts", {"commonName": "Server Contact " + tag, "firstName": "Server",
+                                     "surName": "Contact " + tag}, {"commonName": "Edited Contact " + tag}),
+            ("task", "Tasks", {"summary": "Server task " + tag, "due": "20250620T090000Z"},
+             {"summary": "Edited task " + tag, "status": "tsCompleted"}),
+            ("note", "Notes", {"text": "Server note " + tag, "color": "Yellow"}, {"text": "Edited note " + tag})):
+        c("POST", "items/create", {"type": typ, "folder": path, "item": item})
+        existing = items_of(state, path)
+        c("POST", "items/set", {"id": existing[0]["id"], "item": edit})
+        c("POST", "items/remove", {"id": existing[-1]["id"]})
+    # the hierarchy: create with content, rename, re-parent, delete with content
+    c("POST", "folders/create", {"parent": "Inbox", "name": "Server folder " + tag})
+    c("POST", "items/create", {"type": "mail", "folder": "Inbox/Server folder " + tag, "item": new_mail("in folder " + tag)})
+    c("POST", "folders/create", {"parent": "Contacts", "name": "Server contacts " + tag, "type": "FContact"})
+    return ids
+
+
+def t_server_changes(env):
+    """Server-side changes of every kind (mail create/flags/move/copy/delete, events,
+    contacts, tasks, notes created/edited/deleted, folders created/renamed/moved/deleted)
+    arrive in the cache; the engine writes nothing back."""
+    sim, op = setup(env)
+    try:
+        initial_sync(op)
+        op.start()
+        before = op.dump  # (the daemon holds the lock: no dump while it runs)
+        del before
+        state = sim.state(content=False)
+        ids = server_changes_round(sim, state, "one")
+        st = op.sync()
+        status_ok(st, "server changes 1")
+        # IMAP clients see the new message while the daemon runs.
+        m = op.imap()
+        typ, data = m.select("INBOX", readonly=True)
+        typ, found = m.search(None, "SUBJECT", '"new one"')
+        check(typ == "OK" and found[0].split(), "IMAP finds the server's new message: %r" % found)
+        m.logout()
+        # second round: folder rename, re-parent and delete (with items), more item changes
+        sim.control("POST", "folders/set", {"path": "Inbox/Newsletters", "name": "Newsletter-Archiv"})
+        sim.control("POST", "folders/set", {"path": "Inbox/Server folder one", "parent": "Archive"})
+        sim.control("POST", "folders/remove", {"path": "Archive/2023 — Архив", "recursive": True})
+        sim.control("POST", "items/move", {"id": ids["moved"], "folder": "Inbox"})
+        server_changes_round(sim, sim.state(content=False), "two", letters="Inbox/Newsletter-Archiv")
+        st = op.sync()
+        status_ok(st, "server changes 2")
+        op.stop()
+        dump = op.dump()
+        state = sim.state()
+        compare(dump, state, where="after server changes")
+        paths = {f["path"] for f in dump["folders"]}
+        check("Inbox/Newsletter-Archiv" in paths and "Inbox/Newsletters" not in paths, "a renamed folder is renamed")
+        check("Archive/Server folder one" in paths, "a re-parented folder moved: %s" % sorted(paths))
+        check("Archive/2023 — Архив" not in paths, "a deleted folder is gone")
+        check(sim.counters() == {}, "applying server changes writes nothing back: %s" % sim.counters())
+    finally:
+        op.kill()
+        sim.stop()
+
+
 GROUPS = {
     "initial": t_initial,
+    "server_changes": t_server_changes,
 }
 
 
@@ -549,6 +634,8 @@ def main():
     try:
         GROUPS[a.group](env)
     except AssertionError as e:
+        import traceback
+        traceback.print_exc()
         check(False, str(e))
     log("%s: %d failure(s) in %.1fs" % (a.group, len(FAILS), time.monotonic() - t0))
     if FAILS:
