@@ -65,7 +65,12 @@ static outpost_status batch_outcome(struct outpost_transport *t, const char *met
 static outpost_status call_batch(struct outpost_transport *t, const char *method, json_t *params, json_t **res,
                                  const json_t **elem)
 {
+    t->last_unreadable = 0;
     outpost_status st = kerio_call(t, method, params, KERIO_CTX_CALL, 0, NULL, res);
+    if (st.code == OUTPOST_BAD_DATA && t->last_unreadable)
+        /* Not a rejection: the server may have applied the write. The engine
+         * retries, and its duplicate check decides. */
+        return kerio_fail(t, OUTPOST_TEMP, "kerio: %s: reply unreadable; the write is checked and retried", method);
     if (st.code != OUTPOST_OK)
         return st;
     st = batch_outcome(t, method, *res, elem);
