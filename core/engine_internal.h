@@ -27,6 +27,7 @@ struct outpost_engine {
     int connected_sync, connected_fetch;
     uint32_t page_size;
     int policy_default_full;
+    int headers_scanned;      /* headers-policy folders were checked for items without a summary */
 
     op_mutex *mu;             /* guards the fields below */
     op_cond *wake_cv;

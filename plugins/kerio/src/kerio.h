@@ -161,6 +161,7 @@ struct outpost_transport {
     int64_t next_id;
     char curl_err[CURL_ERROR_SIZE];
     long last_http;
+    int last_unreadable;      /* the last call's reply could not be parsed */
     uint32_t last_retry_after_ms;
     /* folder ids learned from Folders.get */
     char *trash_id;

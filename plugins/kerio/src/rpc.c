@@ -171,6 +171,7 @@ static outpost_status call_once(struct outpost_transport *t, const char *method,
     /* Body first, whatever the HTTP status. */
     int prc = kerio_reply_parse(body.b.data, body.b.len, r);
     kbuf_free(&body.b);
+    t->last_unreadable = prc != 0;
     if (prc != 0) {
         if (t->last_http != 200) {
             int cls = kerio_http_class(t->last_http);

@@ -727,7 +727,9 @@ static size_t build_plan(const json_t *changes, const char *fid, uint32_t kind, 
         const char *parent = kj_str(c, "parentId"), *oparent = kj_str(c, "origParentId");
         int here = strcmp(parent, fid) == 0, from_here = strcmp(oparent, fid) == 0;
         int act = change_act(kj_str(c, "type"));
-        if (act == ACT_NONE || (!here && !from_here))
+        /* Only a move concerns both folders; a copy (origParentId = the source) or any
+         * other change belongs to the folder the item is in. */
+        if (act == ACT_NONE || (act == ACT_MOVED ? !here && !from_here : !here))
             continue;
         const char *id = kj_str(c, "itemId");
         if (act == ACT_MOVED && here && from_here)
