@@ -359,7 +359,7 @@ static outpost_status list_occurrences(struct outpost_transport *t, const char *
     }
     *list = json_array();
     *complete = 0;
-    uint32_t ps = t->page_size < 50 ? 50 : t->page_size;
+    uint32_t ps = t->page_size < 500 ? 500 : t->page_size; /* light rows */
     for (size_t start = 0;;) {
         json_t *conds = json_pack("[{s:s, s:s, s:s}]", "fieldName", "eventId", "comparator", "Eq", "value", eid);
         if (w) {
@@ -394,8 +394,8 @@ static outpost_status list_occurrences(struct outpost_transport *t, const char *
         size_t n = json_array_size(items);
         json_array_extend(*list, (json_t *)items);
         start += n;
-        json_decref(res);
         size_t total = json_is_integer(tot) && json_integer_value(tot) >= 0 ? (size_t)json_integer_value(tot) : start;
+        json_decref(res);
         if (n == 0 || start >= total) {
             *complete = 1;
             return outpost_ok();
