@@ -3,7 +3,8 @@
  * Parts: plugin.c (descriptor, lifecycle, config), rpc.c (libcurl, JSON-RPC calls, login,
  * upload/download), reply.c (parsing and validating replies: pure, fuzzed), mail.c / ical.c /
  * vcard.c (converters: pure except for the attachment fetch callback), sync.c (hierarchy and
- * folder sync), write.c (write-back and find). */
+ * folder sync), write.c (write-back and find), push.c (wait_changes: the Changes.get long-poll),
+ * recur.c (placing a series' exceptions, pure) and series.c (reading a series for it). */
 #ifndef OUTPOST_KERIO_H
 #define OUTPOST_KERIO_H
 
@@ -146,6 +147,8 @@ struct kerio_series_window {
 int kerio_series_window(const json_t *event, uint32_t cap, struct kerio_series_window *w, char *err, size_t errlen);
 int kerio_series_infer(const json_t *event, const json_t *occurrences, uint32_t cap, json_t **placed, json_t **exdates,
                        char *err, size_t errlen);
+/* The original start a server gave an occurrence (recurrenceId or originalStart), "" if none. */
+const char *kerio_server_rid(const json_t *o);
 int kerio_task_to_ical(const json_t *task, struct kbuf *out, char *err, size_t errlen);
 int kerio_note_to_ical(const json_t *note, struct kbuf *out, char *err, size_t errlen);
 /* iCalendar → Kerio object for create/set (folderId not set). kind: EVENT, TASK or NOTE. */
@@ -247,7 +250,7 @@ struct kerio_state {
 int kerio_state_parse(const void *s, size_t len, struct kerio_state *st);
 size_t kerio_state_format(const struct kerio_state *st, char *out, size_t cap);
 
-/* recur.c: a recurring event's exceptions (full objects with recurrenceId, new reference, NULL
+/* series.c: a recurring event's exceptions (full objects with recurrenceId, new reference, NULL
  * when the event does not recur) and EXDATEs, read with Occurrences.get/getById. */
 outpost_status kerio_event_series(struct outpost_transport *t, const char *fid, const json_t *event, json_t **exceptions,
                                   json_t **exdates);
