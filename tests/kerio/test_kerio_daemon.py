@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """End to end: a running outpostd picks up a server change through the Kerio plugin's push
-(Changes.get long-poll) without waiting for its sync_interval (3600 s here), and stops promptly
-on SIGTERM while a long-poll is open. The cache is read with `outpost status --json` (through
+(Changes.get long-poll) without waiting for its sync_interval (3600 s here); a sync request
+(`outpost sync`) ends the long-poll at once; and it stops promptly on SIGTERM while a long-poll
+is open. The cache is read with `outpost status --json` (through
 the daemon's control socket). Loopback only, ephemeral ports, bounded waits.
 
 usage: test_kerio_daemon.py OUTPOST-BINARY PLUGIN-DIR SIM-BINARY GEN-CERTS.sh"""
@@ -120,6 +121,15 @@ def main():
             check(time.time() < t0 + 10, "second server change not picked up within 10 s")
             time.sleep(0.1)
         print("second change after %.2f s" % (time.time() - t0))
+        # `outpost sync` wakes the daemon out of its long-poll (the engine ends the transport's
+        # wait): the requested cycle runs and answers promptly.
+        time.sleep(1.0)
+        t0 = time.time()
+        p = subprocess.run([OUTPOST, "--config", cfg, "sync"], capture_output=True, timeout=60, env=env)
+        took = time.time() - t0
+        print("outpost sync answered after %.2f s" % took)
+        check(p.returncode == 0, "outpost sync: %s %s" % (p.stdout.decode(), p.stderr.decode()))
+        check(took < 5, "outpost sync waited for the long-poll (%.1f s)" % took)
         # SIGTERM while the long-poll is open: stops promptly and cleanly.
         time.sleep(0.5)
         t0 = time.time()
