@@ -399,7 +399,9 @@ int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts
                 if (left <= 0)
                     break;
                 int woke = outpost_engine_wait(d->s.engine, (uint32_t)(left > 60000 ? 60000 : left));
-                if (atomic_load(&d->sync_requested) || (woke && st.code == OUTPOST_OK && journal_pending(d)))
+                /* A server change syncs now, unless the last cycle failed (its backoff holds). */
+                if (atomic_load(&d->sync_requested) || ((woke & OUTPOST_WAIT_SERVER) && st.code == OUTPOST_OK) ||
+                    (woke && st.code == OUTPOST_OK && journal_pending(d)))
                     break;
                 if (woke && st.code == OUTPOST_OK && !journal_pending(d) && outpost_engine_online(d->s.engine))
                     continue;

@@ -1050,17 +1050,38 @@ void outpost_engine_stop_worker(struct outpost_engine *e)
 
 int outpost_engine_wait(struct outpost_engine *e, uint32_t timeout_ms)
 {
-    if (OUTPOST_HAS_METHOD(e->tm, struct outpost_transport_methods, wait_changes) &&
-        (e->tp->desc->caps & OUTPOST_TRANSPORT_CAP_PUSH) && e->connected_sync && !e->woken) {
+    int64_t deadline = op_monotonic_ms() + timeout_ms;
+    int server = 0;
+    op_mutex_lock(e->mu);
+    int push = OUTPOST_HAS_METHOD(e->tm, struct outpost_transport_methods, wait_changes) &&
+               (e->tp->desc->caps & OUTPOST_TRANSPORT_CAP_PUSH) && e->connected_sync && !e->woken && !e->cancelled;
+    e->push_waiting = push;
+    op_mutex_unlock(e->mu);
+    if (push) {
+        /* A wake-up during the transport's wait reaches it as host->cancelled() (see
+         * outpost_engine_wake); the flag is cleared before anything else runs. */
         int changed = 0;
         outpost_status st = e->tm->wait_changes(e->tsync, timeout_ms, &changed);
-        if (st.code == OUTPOST_OK)
-            return changed || e->woken;
+        op_mutex_lock(e->mu);
+        e->push_waiting = 0;
+        if (e->push_interrupted && !e->cancelled)
+            outpost_core_host_cancel(e->host_sync, 0);
+        e->push_interrupted = 0;
+        if (st.code == OUTPOST_OK) {
+            int r = (e->woken ? OUTPOST_WAIT_WOKEN : 0) | (changed ? OUTPOST_WAIT_SERVER : 0);
+            e->woken = 0;
+            op_mutex_unlock(e->mu);
+            return r;
+        }
+        op_mutex_unlock(e->mu);
+        /* The push failed (offline, refused): wait out the rest for a wake-up; the next
+         * cycle finds out what happened. */
     }
     op_mutex_lock(e->mu);
-    if (!e->woken)
-        op_cond_wait(e->wake_cv, e->mu, timeout_ms);
-    int r = e->woken;
+    int64_t left = deadline - op_monotonic_ms();
+    if (!e->woken && left > 0)
+        op_cond_wait(e->wake_cv, e->mu, (uint32_t)left);
+    int r = (e->woken ? OUTPOST_WAIT_WOKEN : 0) | server;
     e->woken = 0;
     op_mutex_unlock(e->mu);
     return r;
@@ -1070,14 +1091,21 @@ void outpost_engine_wake(struct outpost_engine *e)
 {
     op_mutex_lock(e->mu);
     e->woken = 1;
+    if (e->push_waiting && !e->push_interrupted) {
+        e->push_interrupted = 1;
+        outpost_core_host_cancel(e->host_sync, 1);
+    }
     op_cond_broadcast(e->wake_cv);
     op_mutex_unlock(e->mu);
 }
 
 void outpost_engine_cancel(struct outpost_engine *e)
 {
+    op_mutex_lock(e->mu);
+    e->cancelled = 1;
     outpost_core_host_cancel(e->host_sync, 1);
     outpost_core_host_cancel(e->host_fetch, 1);
+    op_mutex_unlock(e->mu);
     outpost_engine_wake(e);
 }
 
