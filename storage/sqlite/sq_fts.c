@@ -184,6 +184,8 @@ static outpost_status index_missing(struct outpost_txn *t, int64_t folder_id, ui
     int rc = SQLITE_OK;
     if (!temp && (rc = store_info_int(s, "fts_next_doc", &next_doc)) != SQLITE_OK)
         return sq_db_error(s, rc, "reading the index state");
+    if (!temp)
+        t->fresh_id = 0; /* it may get a document: content_finish must look again */
     if (next_doc < 1)
         next_doc = 1;
     struct sq_buf body = { 0 }, addrs = { 0 };
