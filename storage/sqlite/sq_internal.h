@@ -94,6 +94,7 @@ struct outpost_storage {
     int durability_full;
     int64_t cache_mb;
     int64_t checkpoint_mb;      /* WAL size that triggers a checkpoint */
+    struct sq_idle *idle;       /* idle-time checkpoints (sq_idle.c), NULL until the first write */
     sqlite3 *db;
     sqlite3_stmt *stmt[ST__COUNT];
     unsigned char busy[ST__COUNT]; /* borrowed by an open cursor */
@@ -146,6 +147,12 @@ int sq_fill_item(sqlite3_stmt *st, outpost_item *it, struct sq_buf *buf);
 int sq_fill_folder(sqlite3_stmt *st, outpost_folder *f, struct sq_buf *buf);
 void sq_fill_journal(sqlite3_stmt *st, outpost_journal_entry *e);
 int sq_buf_reserve(struct sq_buf *b, size_t n);
+
+/* ---- sq_idle.c ---- */
+void sq_idle_write_begin(struct outpost_storage *s);
+void sq_idle_write_end(struct outpost_storage *s, int committed);
+/* Stops the idle thread and closes its connection (before the main one). */
+void sq_idle_stop(struct outpost_storage *s);
 
 /* ---- sq_fts.c ---- */
 outpost_status sq_fts_search(struct outpost_txn *t, int64_t folder_id, const char *query,

@@ -574,6 +574,7 @@ static outpost_status sq_close(struct outpost_storage *s)
     if (s->open_cursors)
         return sq_error(s, OUTPOST_BAD_DATA, "close() with %d listing(s) still open",
                         s->open_cursors);
+    sq_idle_stop(s);
     finalize_all(s);
     int rc = sqlite3_close(s->db);
     if (rc != SQLITE_OK)
@@ -586,6 +587,7 @@ static void sq_destroy(struct outpost_storage *s)
 {
     if (!s)
         return;
+    sq_idle_stop(s);
     if (s->db) {
         if (s->txn.open) {
             sq_exec(s, "ROLLBACK");
@@ -631,6 +633,8 @@ static outpost_status sq_begin(struct outpost_storage *s, uint32_t mode, struct 
     t->fts_garbage = 0;
     t->fk_id = 0;
     t->fresh_id = 0;
+    if (mode == OUTPOST_TXN_WRITE)
+        sq_idle_write_begin(s);
     *out = t;
     return outpost_ok();
 }
@@ -645,6 +649,8 @@ static void end_txn(struct outpost_txn *t)
             sq_exec(s, "ROLLBACK");
     }
     t->open = 0;
+    if (t->mode == OUTPOST_TXN_WRITE)
+        sq_idle_write_end(s, 0);
 }
 
 static outpost_status sq_commit(struct outpost_txn *t)
@@ -673,6 +679,8 @@ static outpost_status sq_commit(struct outpost_txn *t)
     if (sqlite3_get_autocommit(s->db)) {
         /* SQLite already rolled back (e.g. after SQLITE_FULL) */
         t->open = 0;
+        if (t->mode == OUTPOST_TXN_WRITE)
+            sq_idle_write_end(s, 0);
         return sq_error(s, OUTPOST_FATAL, "the transaction was rolled back by the engine");
     }
     int rc;
@@ -685,6 +693,8 @@ static outpost_status sq_commit(struct outpost_txn *t)
         return e;
     }
     t->open = 0;
+    if (t->mode == OUTPOST_TXN_WRITE)
+        sq_idle_write_end(s, 1);
     return outpost_ok();
 }
 
