@@ -104,6 +104,7 @@ static int append_html(struct sq_buf *b, const char *html)
 
 struct tokset {                 /* open-addressing set of the tokens of one document */
     uint32_t *slot;             /* 0 empty, else 1 + offset of the token in out */
+    uint32_t *len;              /* its length */
     uint32_t *gen;
     uint32_t cur_gen;
     size_t cap, used;
@@ -121,26 +122,28 @@ static uint32_t tok_hash(const char *p, int n)
 static int tokset_grow(struct tokset *ts)
 {
     size_t cap = ts->cap ? ts->cap * 2 : 1024;
-    uint32_t *slot = calloc(cap, sizeof *slot), *gen = calloc(cap, sizeof *gen);
-    if (!slot || !gen) {
+    uint32_t *slot = calloc(cap, sizeof *slot), *len = calloc(cap, sizeof *len), *gen = calloc(cap, sizeof *gen);
+    if (!slot || !len || !gen) {
         free(slot);
+        free(len);
         free(gen);
         return -1;
     }
     for (size_t i = 0; i < ts->cap; i++) {
         if (ts->gen[i] != ts->cur_gen || !ts->slot[i])
             continue;
-        const char *t = ts->out->p + ts->slot[i] - 1;
-        int n = (int)(strchr(t, ' ') - t);
-        size_t j = tok_hash(t, n) & (cap - 1);
+        size_t j = tok_hash(ts->out->p + ts->slot[i] - 1, (int)ts->len[i]) & (cap - 1);
         while (gen[j] == ts->cur_gen && slot[j])
             j = (j + 1) & (cap - 1);
         slot[j] = ts->slot[i];
+        len[j] = ts->len[i];
         gen[j] = ts->cur_gen;
     }
     free(ts->slot);
+    free(ts->len);
     free(ts->gen);
     ts->slot = slot;
+    ts->len = len;
     ts->gen = gen;
     ts->cap = cap;
     return 0;
@@ -160,14 +163,14 @@ static int tokset_add(void *ctx, int tflags, const char *tok, int n, int start, 
     size_t j = tok_hash(tok, n) & (ts->cap - 1);
     struct sq_buf *o = ts->out;
     while (ts->gen[j] == ts->cur_gen && ts->slot[j]) {
-        const char *t = o->p + ts->slot[j] - 1;
-        if (memcmp(t, tok, (size_t)n) == 0 && t[n] == ' ')
+        if (ts->len[j] == (uint32_t)n && memcmp(o->p + ts->slot[j] - 1, tok, (size_t)n) == 0)
             return SQLITE_OK;
         j = (j + 1) & (ts->cap - 1);
     }
     if (o->len + (size_t)n + 2 > UINT32_MAX || sq_buf_reserve(o, o->len + (size_t)n + 2))
         return SQLITE_NOMEM;
     ts->slot[j] = (uint32_t)o->len + 1;
+    ts->len[j] = (uint32_t)n;
     ts->gen[j] = ts->cur_gen;
     ts->used++;
     memcpy(o->p + o->len, tok, (size_t)n);
@@ -329,6 +332,7 @@ static void *worker_main(void *arg)
     }
     pthread_mutex_unlock(&p->mu);
     free(ts.slot);
+    free(ts.len);
     free(ts.gen);
     free(text.p);
     return NULL;
@@ -611,6 +615,7 @@ static outpost_status index_missing(struct outpost_txn *t, int64_t folder_id, ui
     free(bat);
     free(pool);
     free(ts.slot);
+    free(ts.len);
     free(ts.gen);
     free(text.p);
     if (result.code == OUTPOST_OK && !temp && (rc = store_info_set(s, "fts_next_doc", next_doc)) != SQLITE_OK)
