@@ -20,6 +20,14 @@
  * The index keeps no positions (detail=none) and a 32 MiB pending-term hash:
  * measured, that builds about twice as fast as detail=full, and the search
  * semantics (every word a required prefix) need no positions.
+ *
+ * Indexing is a pipeline (index_missing): the main thread, the only one that
+ * uses the connection, reads a batch of items (summary fields and content)
+ * and inserts the documents of the previous batch, while worker threads (one
+ * per extra CPU, at most 3, joined before index_missing returns) parse MIME
+ * and tokenize. A document is the set of an item's distinct folded tokens
+ * (see "documents" below). Measured on the 100k-item benchmark: 4.9k → 11k
+ * items/s on 2 CPUs.
  */
 #include <pthread.h>
 #include <stdlib.h>

@@ -13,7 +13,8 @@
  *    fsync is the durability point of every commit; we report OK only after
  *    sqlite3_step(COMMIT) returned SQLITE_DONE.
  *  - Checkpoints (automatic once the WAL holds [storage] checkpoint_mb, default
- *    1 GiB, and at close) fsync the WAL
+ *    1 GiB; after 1 s without writes on a thread of the instance, sq_idle.c;
+ *    and at close) fsync the WAL
  *    before copying pages into the database file and fsync the database file
  *    before the WAL may be reset and reused (https://www.sqlite.org/wal.html,
  *    "Checkpointing"), so a crash during a checkpoint replays the WAL on the
