@@ -810,7 +810,7 @@ outpost_status sq_fts_search(struct outpost_txn *t, int64_t folder_id, const cha
             temp = 1;
             c = prepare_temp(s);
             if (c.code == OUTPOST_OK)
-                c = index_missing(t, folder_id, 0, 1, NULL);
+                c = index_missing(t, folder_id, missing > UINT32_MAX ? 0 : (uint32_t)missing, 1, NULL);
         }
     }
     if (c.code) {
