@@ -4,7 +4,8 @@
  * committed byte is written twice. The automatic checkpoint only runs once
  * the WAL holds [storage] checkpoint_mb (sq_open), so an ingest burst is
  * written once while it runs; this thread copies it over when the instance
- * has had no write transaction for SQ_IDLE_MS, on a connection of its own.
+ * has had no transaction at all (read or write) for SQ_IDLE_MS, on a
+ * connection of its own, so it does not compete with the instance's work.
  * It runs PASSIVE checkpoints only: they never block the instance's readers
  * or writer, and a writer that starts meanwhile simply appends to the WAL.
  * A checkpoint is SQLite's own crash-safe step (it syncs the WAL before and
@@ -29,8 +30,8 @@ struct sq_idle {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t th;
-    int started, quit, writing, dirty;
-    int64_t last_write_ms;
+    int started, quit, busy, dirty;
+    int64_t last_ms;            /* end of the last transaction */
     sqlite3 *db;
 };
 
@@ -54,7 +55,7 @@ static void *idle_main(void *arg)
             until.tv_nsec -= 1000000000L;
         }
         pthread_cond_timedwait(&id->cv, &id->mu, &until);
-        if (id->quit || !id->dirty || id->writing || mono_ms() - id->last_write_ms < SQ_IDLE_MS)
+        if (id->quit || !id->dirty || id->busy || mono_ms() - id->last_ms < SQ_IDLE_MS)
             continue;
         id->dirty = 0;
         pthread_mutex_unlock(&id->mu);
@@ -65,7 +66,7 @@ static void *idle_main(void *arg)
             /* a reader still needs old frames, or an error: try again after
              * another idle period */
             id->dirty = 1;
-            id->last_write_ms = mono_ms();
+            id->last_ms = mono_ms();
         }
     }
     pthread_mutex_unlock(&id->mu);
@@ -92,17 +93,17 @@ fail:
     return 0;
 }
 
-void sq_idle_write_begin(struct outpost_storage *s)
+void sq_idle_txn_begin(struct outpost_storage *s)
 {
     struct sq_idle *id = s->idle;
     if (!id)
         return;
     pthread_mutex_lock(&id->mu);
-    id->writing = 1;
+    id->busy = 1;
     pthread_mutex_unlock(&id->mu);
 }
 
-void sq_idle_write_end(struct outpost_storage *s, int committed)
+void sq_idle_txn_end(struct outpost_storage *s, int committed)
 {
     struct sq_idle *id = s->idle;
     if (!id) {
@@ -113,10 +114,10 @@ void sq_idle_write_end(struct outpost_storage *s, int committed)
         s->idle = id;
     }
     pthread_mutex_lock(&id->mu);
-    id->writing = 0;
+    id->busy = 0;
+    id->last_ms = mono_ms();
     if (committed) {
         id->dirty = 1;
-        id->last_write_ms = mono_ms();
         if (!id->started) {
             id->started = 1; /* once: a failed start is not retried */
             if (!idle_start(s, id))

@@ -149,8 +149,9 @@ void sq_fill_journal(sqlite3_stmt *st, outpost_journal_entry *e);
 int sq_buf_reserve(struct sq_buf *b, size_t n);
 
 /* ---- sq_idle.c ---- */
-void sq_idle_write_begin(struct outpost_storage *s);
-void sq_idle_write_end(struct outpost_storage *s, int committed);
+/* Any transaction begins / ends (committed: a write transaction committed). */
+void sq_idle_txn_begin(struct outpost_storage *s);
+void sq_idle_txn_end(struct outpost_storage *s, int committed);
 /* Stops the idle thread and closes its connection (before the main one). */
 void sq_idle_stop(struct outpost_storage *s);
 

@@ -13,7 +13,8 @@
  *    fsync is the durability point of every commit; we report OK only after
  *    sqlite3_step(COMMIT) returned SQLITE_DONE.
  *  - Checkpoints (automatic once the WAL holds [storage] checkpoint_mb, default
- *    1 GiB; after 1 s without writes on a thread of the instance, sq_idle.c;
+ *    1 GiB; after 1 s without any transaction, on a thread of the instance,
+ *    sq_idle.c;
  *    and at close) fsync the WAL
  *    before copying pages into the database file and fsync the database file
  *    before the WAL may be reset and reused (https://www.sqlite.org/wal.html,
@@ -634,8 +635,7 @@ static outpost_status sq_begin(struct outpost_storage *s, uint32_t mode, struct 
     t->fts_garbage = 0;
     t->fk_id = 0;
     t->fresh_id = 0;
-    if (mode == OUTPOST_TXN_WRITE)
-        sq_idle_write_begin(s);
+    sq_idle_txn_begin(s);
     *out = t;
     return outpost_ok();
 }
@@ -650,8 +650,7 @@ static void end_txn(struct outpost_txn *t)
             sq_exec(s, "ROLLBACK");
     }
     t->open = 0;
-    if (t->mode == OUTPOST_TXN_WRITE)
-        sq_idle_write_end(s, 0);
+    sq_idle_txn_end(s, 0);
 }
 
 static outpost_status sq_commit(struct outpost_txn *t)
@@ -680,8 +679,7 @@ static outpost_status sq_commit(struct outpost_txn *t)
     if (sqlite3_get_autocommit(s->db)) {
         /* SQLite already rolled back (e.g. after SQLITE_FULL) */
         t->open = 0;
-        if (t->mode == OUTPOST_TXN_WRITE)
-            sq_idle_write_end(s, 0);
+        sq_idle_txn_end(s, 0);
         return sq_error(s, OUTPOST_FATAL, "the transaction was rolled back by the engine");
     }
     int rc;
@@ -694,8 +692,7 @@ static outpost_status sq_commit(struct outpost_txn *t)
         return e;
     }
     t->open = 0;
-    if (t->mode == OUTPOST_TXN_WRITE)
-        sq_idle_write_end(s, 1);
+    sq_idle_txn_end(s, t->mode == OUTPOST_TXN_WRITE);
     return outpost_ok();
 }
 
