@@ -137,16 +137,30 @@ outpost_status sq_content_write(struct outpost_txn *t, int64_t item_id, uint64_t
         return c;
     if (!data && len)
         return sq_error(s, OUTPOST_BAD_DATA, "content_write: data is NULL");
-    if ((c = item_exists(t, item_id, NULL, NULL)).code)
+    /* an item put in this transaction: its content rows are known */
+    int fresh = t->fresh_id != 0 && t->fresh_id == item_id;
+    if (!fresh && (c = item_exists(t, item_id, NULL, NULL)).code)
         return c;
     int rc = SQLITE_OK;
     struct chunk last = { 0, 0, 0 };
     uint64_t end = 0;
     if (offset == 0) {
-        if ((c = sq_content_remove(t, item_id)).code)
+        if ((!fresh || t->fresh_last_rowid) && (c = sq_content_remove(t, item_id)).code)
             return sq_poison(t, c);
+        if (fresh) {
+            t->fresh_end = 0;
+            t->fresh_last_rowid = 0;
+        }
     } else {
-        int r = find_chunk(s, item_id, UINT64_MAX, &last, &rc);
+        int r = 1;
+        if (fresh) {
+            last.rowid = t->fresh_last_rowid;
+            last.off = t->fresh_last_off;
+            last.len = t->fresh_last_len;
+            r = last.rowid != 0;
+        } else {
+            r = find_chunk(s, item_id, UINT64_MAX, &last, &rc);
+        }
         if (r < 0)
             return sq_db_error(s, rc, "writing content");
         end = r ? last.off + last.len : 0;
@@ -166,15 +180,25 @@ outpost_status sq_content_write(struct outpost_txn *t, int64_t item_id, uint64_t
         p += took;
         left -= took;
         end += took;
+        last.len += took;
     }
     while (left) {
         size_t n = left < SQ_CHUNK ? left : SQ_CHUNK;
         rc = insert_chunk(s, item_id, end, p, n);
         if (rc != SQLITE_OK)
             return sq_poison(t, sq_db_error(s, rc, "writing content"));
+        last.rowid = sqlite3_last_insert_rowid(s->db);
+        last.off = end;
+        last.len = n;
         p += n;
         left -= n;
         end += n;
+    }
+    if (fresh) {
+        t->fresh_end = end;
+        t->fresh_last_rowid = last.rowid;
+        t->fresh_last_off = last.off;
+        t->fresh_last_len = last.len;
     }
     return outpost_ok();
 }
@@ -188,14 +212,19 @@ outpost_status sq_content_finish(struct outpost_txn *t, int64_t item_id, uint32_
     if (state > OUTPOST_CONTENT_COMPLETE)
         return sq_error(s, OUTPOST_BAD_DATA, "content_finish: unknown content state %u", state);
     int had_doc = 0;
-    if ((c = item_exists(t, item_id, NULL, &had_doc)).code)
-        return c;
-    struct chunk last;
     int rc = SQLITE_OK;
-    int r = find_chunk(s, item_id, UINT64_MAX, &last, &rc);
-    if (r < 0)
-        return sq_db_error(s, rc, "finishing content");
-    uint64_t size = r ? last.off + last.len : 0;
+    uint64_t size;
+    if (t->fresh_id != 0 && t->fresh_id == item_id) {
+        size = t->fresh_end; /* not indexed: index_missing forgets fresh_id */
+    } else {
+        if ((c = item_exists(t, item_id, NULL, &had_doc)).code)
+            return c;
+        struct chunk last;
+        int r = find_chunk(s, item_id, UINT64_MAX, &last, &rc);
+        if (r < 0)
+            return sq_db_error(s, rc, "finishing content");
+        size = r ? last.off + last.len : 0;
+    }
     /* the full text index must pick up a body that just became complete */
     int reindex = state == OUTPOST_CONTENT_COMPLETE;
     sqlite3_stmt *st = sq_stmt(s, ST_CONTENT_FINISH, &rc);
@@ -266,6 +295,8 @@ outpost_status sq_content_drop(struct outpost_txn *t, int64_t item_id)
         return c;
     if ((c = sq_content_remove(t, item_id)).code)
         return sq_poison(t, c);
+    if (t->fresh_id == item_id)
+        t->fresh_id = 0;
     int rc;
     sqlite3_stmt *st = sq_stmt(s, ST_CONTENT_FINISH, &rc);
     if (!st)

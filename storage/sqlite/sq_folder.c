@@ -224,6 +224,8 @@ outpost_status sq_folder_delete(struct outpost_txn *t, int64_t id)
     if (sqlite3_step(st) == SQLITE_ROW)
         t->fts_garbage += sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
+    t->fk_id = 0;
+    t->fresh_id = 0;
     static const enum sq_stmt_id steps[] = { ST_FOLDER_DEL_CONTENT, ST_FOLDER_DEL_PROPS,
                                              ST_FOLDER_DEL_ITEMS, ST_FOLDER_DEL_TOMBS, ST_FOLDER_DEL };
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {

@@ -20,9 +20,19 @@
  * The index keeps no positions (detail=none) and a 32 MiB pending-term hash:
  * measured, that builds about twice as fast as detail=full, and the search
  * semantics (every word a required prefix) need no positions.
+ *
+ * Indexing is a pipeline (index_missing): the main thread, the only one that
+ * uses the connection, reads a batch of items (summary fields and content)
+ * and inserts the documents of the previous batch, while worker threads (one
+ * per extra CPU, at most 3, joined before index_missing returns) parse MIME
+ * and tokenize. A document is the set of an item's distinct folded tokens
+ * (see "documents" below). Measured on the 100k-item benchmark: 4.9k → 11k
+ * items/s on 2 CPUs.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gmime/gmime.h>
 
@@ -89,6 +99,124 @@ static int append_html(struct sq_buf *b, const char *html)
     return 0;
 }
 
+/* ---- documents: unique folded tokens ----
+ *
+ * The index keeps no positions or columns (detail=none), so a document is
+ * fully described by the set of its distinct tokens. Workers run GMime and
+ * the unicode61 tokenizer (the very tokenizer of the table, through the
+ * fts5_api, with the same arguments) over an item and hand the main thread
+ * its distinct folded tokens joined by spaces; FTS5 re-tokenizing that
+ * string yields the same tokens (folded tokens fold to themselves), about a
+ * third of the original count. Only the main thread touches the connection.
+ */
+
+struct tokset {                 /* open-addressing set of the tokens of one document */
+    uint32_t *slot;             /* 0 empty, else 1 + offset of the token in out */
+    uint32_t *len;              /* its length */
+    uint32_t *gen;
+    uint32_t cur_gen;
+    size_t cap, used;
+    struct sq_buf *out;         /* "tok tok tok " */
+};
+
+static uint32_t tok_hash(const char *p, int n)
+{
+    uint32_t h = 2166136261u;
+    for (int i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 16777619u;
+    return h;
+}
+
+static int tokset_grow(struct tokset *ts)
+{
+    size_t cap = ts->cap ? ts->cap * 2 : 1024;
+    uint32_t *slot = calloc(cap, sizeof *slot), *len = calloc(cap, sizeof *len), *gen = calloc(cap, sizeof *gen);
+    if (!slot || !len || !gen) {
+        free(slot);
+        free(len);
+        free(gen);
+        return -1;
+    }
+    for (size_t i = 0; i < ts->cap; i++) {
+        if (ts->gen[i] != ts->cur_gen || !ts->slot[i])
+            continue;
+        size_t j = tok_hash(ts->out->p + ts->slot[i] - 1, (int)ts->len[i]) & (cap - 1);
+        while (gen[j] == ts->cur_gen && slot[j])
+            j = (j + 1) & (cap - 1);
+        slot[j] = ts->slot[i];
+        len[j] = ts->len[i];
+        gen[j] = ts->cur_gen;
+    }
+    free(ts->slot);
+    free(ts->len);
+    free(ts->gen);
+    ts->slot = slot;
+    ts->len = len;
+    ts->gen = gen;
+    ts->cap = cap;
+    return 0;
+}
+
+/* fts5 token callback: adds a token once. */
+static int tokset_add(void *ctx, int tflags, const char *tok, int n, int start, int end)
+{
+    (void)tflags;
+    (void)start;
+    (void)end;
+    struct tokset *ts = ctx;
+    if (n <= 0)
+        return SQLITE_OK;
+    if ((ts->used + 1) * 2 > ts->cap && tokset_grow(ts))
+        return SQLITE_NOMEM;
+    size_t j = tok_hash(tok, n) & (ts->cap - 1);
+    struct sq_buf *o = ts->out;
+    while (ts->gen[j] == ts->cur_gen && ts->slot[j]) {
+        if (ts->len[j] == (uint32_t)n && memcmp(o->p + ts->slot[j] - 1, tok, (size_t)n) == 0)
+            return SQLITE_OK;
+        j = (j + 1) & (ts->cap - 1);
+    }
+    if (o->len + (size_t)n + 2 > UINT32_MAX || sq_buf_reserve(o, o->len + (size_t)n + 2))
+        return SQLITE_NOMEM;
+    ts->slot[j] = (uint32_t)o->len + 1;
+    ts->len[j] = (uint32_t)n;
+    ts->gen[j] = ts->cur_gen;
+    ts->used++;
+    memcpy(o->p + o->len, tok, (size_t)n);
+    o->len += (size_t)n;
+    o->p[o->len++] = ' ';
+    o->p[o->len] = '\0';
+    return SQLITE_OK;
+}
+
+static void tokset_reset(struct tokset *ts, struct sq_buf *out)
+{
+    ts->out = out;
+    out->len = 0;
+    ts->used = 0;
+    if (++ts->cur_gen == 0) { /* wrapped: really clear */
+        if (ts->gen)
+            memset(ts->gen, 0, ts->cap * sizeof *ts->gen);
+        ts->cur_gen = 1;
+    }
+}
+
+/* One item to index: filled by the main thread, turned into a document by
+ * a worker. */
+struct fts_job {
+    int64_t id;
+    uint32_t kind;
+    char *fields;               /* subject, from, to, cc: "\n"-separated, malloc'd */
+    GByteArray *raw;            /* content (NULL: none cached) */
+    struct sq_buf doc;          /* distinct folded tokens */
+    int failed;
+};
+
+struct fts_tok {                /* a unicode61 tokenizer instance */
+    fts5_tokenizer api;
+    Fts5Tokenizer *inst;
+};
+
+/* The body text of mail: text/plain and text/html parts, decoded. */
 static int mail_text(GByteArray *raw, struct sq_buf *out)
 {
     GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(raw); /* owns raw */
@@ -119,58 +247,319 @@ static int mail_text(GByteArray *raw, struct sq_buf *out)
     return rc;
 }
 
-/* Reads up to SQ_FTS_SOURCE_MAX bytes of an item's content into a GByteArray. */
-static GByteArray *read_source(struct outpost_txn *t, int64_t item_id, uint64_t cached)
+/* Worker side: job → job->doc. text is scratch space. */
+static void run_job(struct fts_job *j, struct fts_tok *tk, struct tokset *ts, struct sq_buf *text)
 {
-    size_t n = cached > SQ_FTS_SOURCE_MAX ? SQ_FTS_SOURCE_MAX : (size_t)cached;
-    GByteArray *raw = g_byte_array_sized_new((guint)n);
-    g_byte_array_set_size(raw, (guint)n);
-    size_t got = 0;
-    outpost_status st = sq_content_read(t, item_id, 0, raw->data, n, &got);
-    if (st.code != OUTPOST_OK) {
-        g_byte_array_unref(raw);
-        return NULL;
+    text->len = 0;
+    int rc = sq_buf_reserve(text, 1) ? -1 : 0;
+    if (rc == 0)
+        text->p[0] = '\0';
+    if (rc == 0 && j->raw) {
+        GByteArray *raw = j->raw;
+        j->raw = NULL;
+        if (j->kind == OUTPOST_ITEM_MAIL) {
+            rc = mail_text(raw, text); /* consumes raw */
+        } else {
+            rc = buf_append(text, (const char *)raw->data, raw->len);
+            g_byte_array_unref(raw);
+        }
     }
-    g_byte_array_set_size(raw, (guint)got);
-    return raw;
+    tokset_reset(ts, &j->doc);
+    if (rc == 0 && sq_buf_reserve(&j->doc, 64))
+        rc = -1;
+    if (rc == 0 && j->fields)
+        rc = tk->api.xTokenize(tk->inst, ts, FTS5_TOKENIZE_DOCUMENT, j->fields, (int)strlen(j->fields),
+                               tokset_add);
+    if (rc == 0 && text->len)
+        rc = tk->api.xTokenize(tk->inst, ts, FTS5_TOKENIZE_DOCUMENT, text->p, (int)text->len, tokset_add);
+    j->failed = rc != 0;
 }
 
-/* The body text of an item into out (empty when its content is not cached). */
-static int body_text(struct outpost_txn *t, const outpost_item *it, struct sq_buf *out)
+static void job_free(struct fts_job *j)
 {
-    out->len = 0;
-    if (sq_buf_reserve(out, 1))
-        return -1;
-    out->p[0] = '\0';
-    if (it->content_state != OUTPOST_CONTENT_COMPLETE || it->cached_size == 0)
-        return 0;
-    GByteArray *raw = read_source(t, it->id, it->cached_size);
-    if (!raw)
-        return -1;
-    if (it->kind == OUTPOST_ITEM_MAIL)
-        return mail_text(raw, out);
-    int rc = buf_append(out, (const char *)raw->data, raw->len);
-    g_byte_array_unref(raw);
-    return rc;
+    free(j->fields);
+    if (j->raw)
+        g_byte_array_unref(j->raw);
+    free(j->doc.p);
+    memset(j, 0, sizeof *j);
 }
 
-/* ---- indexing ---- */
+/* ---- the pipeline: the main thread reads batch k+1 and inserts batch k
+ * while workers (and the main thread, when it waits) extract batch k ---- */
 
-static void bind_doc(sqlite3_stmt *st, int64_t docid, const outpost_item *it, struct sq_buf *addrs,
-                     const struct sq_buf *body)
+#define SQ_FTS_MAX_WORKERS 3
+#define SQ_FTS_BATCH_BYTES (32u * 1024u * 1024u)
+
+struct fts_batch {
+    struct fts_job jobs[SQ_FTS_BATCH];
+    int n;
+};
+
+struct fts_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    struct fts_batch *cur;      /* batch being extracted, NULL when none */
+    int next, finished;         /* next job to take, jobs finished */
+    int quit;
+    int nworkers;
+    pthread_t th[SQ_FTS_MAX_WORKERS];
+    struct fts_tok tok[SQ_FTS_MAX_WORKERS + 1]; /* [nworkers] is the main thread's */
+};
+
+struct worker_arg {
+    struct fts_pool *pool;
+    int idx;
+};
+
+/* Takes and runs jobs of the current batch until none is left; called with
+ * the mutex held, returns with it held. */
+static void help(struct fts_pool *p, int idx, struct tokset *ts, struct sq_buf *text)
 {
-    addrs->len = 0;
-    const char *parts[3] = { it->from, it->to, it->cc };
-    for (int i = 0; i < 3; i++)
-        if (parts[i])
-            buf_append(addrs, parts[i], strlen(parts[i]));
-    sqlite3_bind_int64(st, 1, docid);
-    sq_bind_text(st, 2, it->subject);
-    if (addrs->len)
-        sqlite3_bind_text(st, 3, addrs->p, (int)addrs->len, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 3);
-    sqlite3_bind_text(st, 4, body->p, (int)body->len, SQLITE_STATIC);
+    while (p->cur && p->next < p->cur->n) {
+        struct fts_job *j = &p->cur->jobs[p->next++];
+        pthread_mutex_unlock(&p->mu);
+        run_job(j, &p->tok[idx], ts, text);
+        pthread_mutex_lock(&p->mu);
+        if (++p->finished == p->cur->n)
+            pthread_cond_broadcast(&p->done);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker_arg *wa = arg;
+    struct fts_pool *p = wa->pool;
+    struct tokset ts = { 0 };
+    struct sq_buf text = { 0 };
+    pthread_mutex_lock(&p->mu);
+    while (!p->quit) {
+        if (p->cur && p->next < p->cur->n)
+            help(p, wa->idx, &ts, &text);
+        else
+            pthread_cond_wait(&p->work, &p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    free(ts.slot);
+    free(ts.len);
+    free(ts.gen);
+    free(text.p);
+    return NULL;
+}
+
+static fts5_api *get_fts5_api(sqlite3 *db)
+{
+    fts5_api *api = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+        sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return api;
+}
+
+static int workers_wanted(uint32_t max)
+{
+    if (max && max < 64)
+        return 0; /* a few items: not worth a thread */
+    long n = sysconf(_SC_NPROCESSORS_ONLN) - 1;
+    if (n < 0)
+        n = 0;
+    return n > SQ_FTS_MAX_WORKERS ? SQ_FTS_MAX_WORKERS : (int)n;
+}
+
+/* 0 or an SQLite error code. */
+static int pool_start(struct fts_pool *p, struct outpost_storage *s, int nworkers, struct worker_arg *args)
+{
+    memset(p, 0, sizeof *p);
+    fts5_api *api = get_fts5_api(s->db);
+    if (!api || api->iVersion < 2)
+        return SQLITE_ERROR;
+    void *ud = NULL;
+    fts5_tokenizer tok;
+    int rc = api->xFindTokenizer(api, "unicode61", &ud, &tok);
+    if (rc != SQLITE_OK)
+        return rc;
+    /* the tokenizer arguments of the fts table (sq_schema.c) */
+    const char *argv[] = { "remove_diacritics", "2" };
+    for (int i = 0; i <= nworkers; i++) {
+        p->tok[i].api = tok;
+        if ((rc = tok.xCreate(ud, argv, 2, &p->tok[i].inst)) != SQLITE_OK) {
+            for (int k = 0; k < i; k++)
+                tok.xDelete(p->tok[k].inst);
+            return rc;
+        }
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->done, NULL);
+    for (int i = 0; i < nworkers; i++) {
+        args[i].pool = p;
+        args[i].idx = i;
+        if (pthread_create(&p->th[i], NULL, worker_main, &args[i]) != 0)
+            break; /* fewer workers; the main thread does the rest */
+        p->nworkers++;
+    }
+    return SQLITE_OK;
+}
+
+static void pool_stop(struct fts_pool *p, int ntok)
+{
+    pthread_mutex_lock(&p->mu);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->nworkers; i++)
+        pthread_join(p->th[i], NULL);
+    for (int i = 0; i < ntok; i++)
+        p->tok[i].api.xDelete(p->tok[i].inst);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->done);
+}
+
+static void pool_post(struct fts_pool *p, struct fts_batch *b)
+{
+    pthread_mutex_lock(&p->mu);
+    p->cur = b;
+    p->next = 0;
+    p->finished = 0;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Waits for the current batch, extracting alongside the workers. */
+static void pool_wait(struct fts_pool *p, int main_idx, struct tokset *ts, struct sq_buf *text)
+{
+    pthread_mutex_lock(&p->mu);
+    help(p, main_idx, ts, text);
+    while (p->cur && p->finished < p->cur->n)
+        pthread_cond_wait(&p->done, &p->mu);
+    p->cur = NULL;
+    pthread_mutex_unlock(&p->mu);
+}
+
+static char *join_fields(const outpost_item *it)
+{
+    const char *f[4] = { it->subject, it->from, it->to, it->cc };
+    size_t n = 1;
+    for (int i = 0; i < 4; i++)
+        if (f[i])
+            n += strlen(f[i]) + 1;
+    char *out = malloc(n), *p = out;
+    if (!out)
+        return NULL;
+    for (int i = 0; i < 4; i++)
+        if (f[i]) {
+            size_t k = strlen(f[i]);
+            memcpy(p, f[i], k);
+            p += k;
+            *p++ = '\n';
+        }
+    *p = '\0';
+    return out;
+}
+
+/* Reads the next batch of items without a document (ids above *last_id):
+ * their summary fields and up to SQ_FTS_SOURCE_MAX bytes of content. */
+static outpost_status read_batch(struct outpost_txn *t, int64_t folder_id, uint32_t want, int64_t *last_id,
+                                 struct fts_batch *b)
+{
+    struct outpost_storage *s = t->s;
+    int64_t ids[SQ_FTS_BATCH];
+    b->n = 0;
+    if (want > SQ_FTS_BATCH)
+        want = SQ_FTS_BATCH;
+    if (want == 0)
+        return outpost_ok();
+    int rc;
+    sqlite3_stmt *st = sq_stmt(s, ST_FTS_TODO, &rc);
+    if (!st)
+        return sq_db_error(s, rc, "listing items to index");
+    sqlite3_bind_int64(st, 1, folder_id);
+    sqlite3_bind_int64(st, 2, (int64_t)want);
+    sqlite3_bind_int64(st, 3, *last_id);
+    int n = 0;
+    while (n < (int)want && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        ids[n++] = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sq_db_error(s, rc, "listing items to index");
+    size_t bytes = 0;
+    for (int i = 0; i < n; i++) {
+        const outpost_item *it;
+        outpost_status c = sq_item_get(t, ids[i], &it);
+        if (c.code)
+            return c;
+        struct fts_job *j = &b->jobs[b->n];
+        memset(j, 0, sizeof *j);
+        j->id = ids[i];
+        j->kind = it->kind;
+        j->fields = join_fields(it);
+        if (!j->fields)
+            return sq_error(s, OUTPOST_FATAL, "out of memory reading item %lld to index", (long long)ids[i]);
+        b->n++;
+        *last_id = ids[i];
+        if (it->content_state == OUTPOST_CONTENT_COMPLETE && it->cached_size) {
+            size_t len = it->cached_size > SQ_FTS_SOURCE_MAX ? SQ_FTS_SOURCE_MAX : (size_t)it->cached_size;
+            GByteArray *raw = g_byte_array_sized_new((guint)len);
+            g_byte_array_set_size(raw, (guint)len);
+            size_t got = 0;
+            c = sq_content_read(t, j->id, 0, raw->data, len, &got);
+            if (c.code) {
+                g_byte_array_unref(raw);
+                return c;
+            }
+            g_byte_array_set_size(raw, (guint)got);
+            j->raw = raw;
+            bytes += got;
+            if (bytes >= SQ_FTS_BATCH_BYTES)
+                break; /* bounded memory: the rest comes with the next batch */
+        }
+    }
+    return outpost_ok();
+}
+
+/* Inserts the documents of a batch (persistent index with fresh document
+ * ids, or the private temp index keyed by item id). */
+static outpost_status insert_batch(struct outpost_txn *t, struct fts_batch *b, int temp, int64_t *next_doc,
+                                   uint32_t *done)
+{
+    struct outpost_storage *s = t->s;
+    int rc = SQLITE_OK;
+    for (int i = 0; i < b->n; i++) {
+        struct fts_job *j = &b->jobs[i];
+        if (j->failed)
+            return sq_error(s, OUTPOST_FATAL, "out of memory extracting text of item %lld", (long long)j->id);
+        int64_t doc = temp ? j->id : (*next_doc)++;
+        sqlite3_stmt *ins = sq_stmt(s, temp ? ST_FTS_TMP_INSERT : ST_FTS_INSERT, &rc);
+        if (ins) {
+            sqlite3_bind_int64(ins, 1, doc);
+            sqlite3_bind_null(ins, 2);
+            sqlite3_bind_null(ins, 3);
+            sqlite3_bind_text(ins, 4, j->doc.p ? j->doc.p : "", (int)j->doc.len, SQLITE_STATIC);
+            rc = sq_exec_stmt(ins);
+        }
+        if (rc == SQLITE_OK && !temp) {
+            sqlite3_stmt *up = sq_stmt(s, ST_FTS_SET_DOC, &rc);
+            if (up) {
+                sqlite3_bind_int64(up, 1, j->id);
+                sqlite3_bind_int64(up, 2, doc);
+                rc = sq_exec_stmt(up);
+            }
+        }
+        if (rc != SQLITE_OK)
+            return sq_db_error(s, rc, "indexing an item");
+        (*done)++;
+    }
+    return outpost_ok();
+}
+
+static void batch_clear(struct fts_batch *b)
+{
+    for (int i = 0; i < b->n; i++)
+        job_free(&b->jobs[i]);
+    b->n = 0;
 }
 
 /* Indexes items with no document (of folder_id, 0 = all), at most max (0 =
@@ -179,78 +568,64 @@ static outpost_status index_missing(struct outpost_txn *t, int64_t folder_id, ui
                                     uint32_t *indexed)
 {
     struct outpost_storage *s = t->s;
-    int64_t ids[SQ_FTS_BATCH];
     int64_t next_doc = 0;
     int rc = SQLITE_OK;
     if (!temp && (rc = store_info_int(s, "fts_next_doc", &next_doc)) != SQLITE_OK)
         return sq_db_error(s, rc, "reading the index state");
+    if (!temp)
+        t->fresh_id = 0; /* it may get a document: content_finish must look again */
     if (next_doc < 1)
         next_doc = 1;
-    struct sq_buf body = { 0 }, addrs = { 0 };
-    outpost_status result = outpost_ok();
-    uint32_t done = 0;
-    int64_t last_id = 0; /* walk ids upwards (temp mode cannot mark items) */
-    for (;;) {
-        uint32_t want = SQ_FTS_BATCH;
-        if (max && max - done < want)
-            want = max - done;
-        if (want == 0)
-            break;
-        sqlite3_stmt *st = sq_stmt(s, ST_FTS_TODO, &rc);
-        if (!st) {
-            result = sq_db_error(s, rc, "listing items to index");
-            break;
-        }
-        sqlite3_bind_int64(st, 1, folder_id);
-        sqlite3_bind_int64(st, 2, (int64_t)want);
-        sqlite3_bind_int64(st, 3, last_id);
-        int n = 0;
-        while (n < (int)want && (rc = sqlite3_step(st)) == SQLITE_ROW)
-            ids[n++] = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-            result = sq_db_error(s, rc, "listing items to index");
-            break;
-        }
-        if (n == 0)
-            break;
-        for (int i = 0; i < n && result.code == OUTPOST_OK; i++) {
-            const outpost_item *it;
-            result = sq_item_get(t, ids[i], &it);
-            if (result.code)
-                break;
-            if (body_text(t, it, &body)) {
-                result = sq_error(s, OUTPOST_FATAL, "out of memory extracting text of item %lld",
-                                  (long long)ids[i]);
-                break;
-            }
-            int64_t doc = temp ? ids[i] : next_doc++;
-            sqlite3_stmt *ins = sq_stmt(s, temp ? ST_FTS_TMP_INSERT : ST_FTS_INSERT, &rc);
-            if (ins) {
-                bind_doc(ins, doc, it, &addrs, &body);
-                rc = sq_exec_stmt(ins);
-            }
-            if (rc == SQLITE_OK && !temp) {
-                sqlite3_stmt *up = sq_stmt(s, ST_FTS_SET_DOC, &rc);
-                if (up) {
-                    sqlite3_bind_int64(up, 1, ids[i]);
-                    sqlite3_bind_int64(up, 2, doc);
-                    rc = sq_exec_stmt(up);
-                }
-            }
-            if (rc != SQLITE_OK)
-                result = sq_db_error(s, rc, "indexing an item");
-            else
-                done++;
-            last_id = ids[i];
-        }
-        if (result.code)
-            break;
-        if (s->host && s->host->cancelled && s->host->cancelled(s->host) && !temp)
-            break; /* idle work: resume later */
+    struct fts_batch *bat = calloc(2, sizeof *bat);
+    struct fts_pool *pool = calloc(1, sizeof *pool);
+    struct worker_arg args[SQ_FTS_MAX_WORKERS];
+    if (!bat || !pool) {
+        free(bat);
+        free(pool);
+        return sq_poison(t, sq_error(s, OUTPOST_FATAL, "out of memory indexing"));
     }
-    free(body.p);
-    free(addrs.p);
+    int nworkers = workers_wanted(max);
+    if ((rc = pool_start(pool, s, nworkers, args)) != SQLITE_OK) {
+        free(bat);
+        free(pool);
+        outpost_status e = sq_db_error(s, rc, "starting the full-text tokenizer");
+        return temp ? e : sq_poison(t, e);
+    }
+    struct tokset ts = { 0 };
+    struct sq_buf text = { 0 };
+    outpost_status result = outpost_ok();
+    uint32_t done = 0, queued = 0;
+    int64_t last_id = 0; /* walk ids upwards (temp mode cannot mark items) */
+    struct fts_batch *a = &bat[0], *b = &bat[1];
+    result = read_batch(t, folder_id, max ? max : SQ_FTS_BATCH, &last_id, a);
+    queued = (uint32_t)a->n;
+    if (result.code == OUTPOST_OK && a->n)
+        pool_post(pool, a);
+    while (result.code == OUTPOST_OK && a->n) {
+        int stop = !temp && s->host && s->host->cancelled && s->host->cancelled(s->host);
+        uint32_t want = stop ? 0 : max ? max - queued : SQ_FTS_BATCH;
+        result = read_batch(t, folder_id, want, &last_id, b); /* overlaps the extraction of a */
+        queued += (uint32_t)b->n;
+        pool_wait(pool, nworkers, &ts, &text);
+        if (result.code == OUTPOST_OK && b->n)
+            pool_post(pool, b);
+        if (result.code == OUTPOST_OK)
+            result = insert_batch(t, a, temp, &next_doc, &done);
+        batch_clear(a);
+        struct fts_batch *x = a;
+        a = b;
+        b = x;
+    }
+    pool_wait(pool, nworkers, &ts, &text); /* nothing left running on a batch */
+    pool_stop(pool, nworkers + 1);
+    batch_clear(&bat[0]);
+    batch_clear(&bat[1]);
+    free(bat);
+    free(pool);
+    free(ts.slot);
+    free(ts.len);
+    free(ts.gen);
+    free(text.p);
     if (result.code == OUTPOST_OK && !temp && (rc = store_info_set(s, "fts_next_doc", next_doc)) != SQLITE_OK)
         result = sq_db_error(s, rc, "writing the index state");
     if (result.code && !temp)
@@ -435,7 +810,7 @@ outpost_status sq_fts_search(struct outpost_txn *t, int64_t folder_id, const cha
             temp = 1;
             c = prepare_temp(s);
             if (c.code == OUTPOST_OK)
-                c = index_missing(t, folder_id, 0, 1, NULL);
+                c = index_missing(t, folder_id, missing > UINT32_MAX ? 0 : (uint32_t)missing, 1, NULL);
         }
     }
     if (c.code) {

@@ -18,6 +18,10 @@
 #define SQ_SCHEMA_VERSION 2
 /* Content rows hold at most this many bytes (range reads touch few rows). */
 #define SQ_CHUNK (128u * 1024u)
+/* Page size of new caches (see sq_open). */
+#define SQ_PAGE_SIZE 16384
+#define SQ_STR_(x) #x
+#define SQ_STR(x) SQ_STR_(x)
 
 #define ITEM_COLS                                                                          \
     "id,kind,folder_id,remote_id,remote_version,uid,flags,modseq,keywords,internal_date," \
@@ -66,6 +70,17 @@ struct outpost_txn {
     int32_t fail_code;
     char fail_msg[512];
     int64_t fts_garbage;        /* stale full-text documents made in this transaction */
+    /* Facts this transaction already knows, so the common ingest sequence
+     * (item_put, content_write..., content_finish) reads nothing back:
+     * the kind of the folder last written to (folder kinds never change;
+     * reset when a folder is deleted) and the item last put, which has no
+     * content rows but those written since (reset when it is deleted). */
+    int64_t fk_id;
+    uint32_t fk_kind;
+    int64_t fresh_id;
+    uint64_t fresh_end;         /* bytes written so far */
+    int64_t fresh_last_rowid;   /* its last content row (0: none yet) */
+    uint64_t fresh_last_off, fresh_last_len;
     struct sq_buf out;          /* backing store of *out structs handed out */
     union {
         outpost_folder folder;
@@ -78,6 +93,8 @@ struct outpost_storage {
     char *path;
     int durability_full;
     int64_t cache_mb;
+    int64_t checkpoint_mb;      /* WAL size that triggers a checkpoint */
+    struct sq_idle *idle;       /* idle-time checkpoints (sq_idle.c), NULL until the first write */
     sqlite3 *db;
     sqlite3_stmt *stmt[ST__COUNT];
     unsigned char busy[ST__COUNT]; /* borrowed by an open cursor */
@@ -130,6 +147,13 @@ int sq_fill_item(sqlite3_stmt *st, outpost_item *it, struct sq_buf *buf);
 int sq_fill_folder(sqlite3_stmt *st, outpost_folder *f, struct sq_buf *buf);
 void sq_fill_journal(sqlite3_stmt *st, outpost_journal_entry *e);
 int sq_buf_reserve(struct sq_buf *b, size_t n);
+
+/* ---- sq_idle.c ---- */
+/* Any transaction begins / ends (committed: a write transaction committed). */
+void sq_idle_txn_begin(struct outpost_storage *s);
+void sq_idle_txn_end(struct outpost_storage *s, int committed);
+/* Stops the idle thread and closes its connection (before the main one). */
+void sq_idle_stop(struct outpost_storage *s);
 
 /* ---- sq_fts.c ---- */
 outpost_status sq_fts_search(struct outpost_txn *t, int64_t folder_id, const char *query,

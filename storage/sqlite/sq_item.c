@@ -94,9 +94,15 @@ outpost_status sq_item_put(struct outpost_txn *t, outpost_item *it)
     if (it->content_state > OUTPOST_CONTENT_COMPLETE)
         return sq_error(s, OUTPOST_BAD_DATA, "item_put: unknown content state %u", it->content_state);
     uint32_t fkind;
-    c = folder_kind(t, it->folder_id, &fkind);
-    if (c.code)
-        return c;
+    if (t->fk_id && t->fk_id == it->folder_id) {
+        fkind = t->fk_kind;
+    } else {
+        c = folder_kind(t, it->folder_id, &fkind);
+        if (c.code)
+            return c;
+        t->fk_id = it->folder_id;
+        t->fk_kind = fkind;
+    }
     if (fkind != it->kind)
         return sq_error(s, OUTPOST_BAD_DATA, "item_put: item kind %u does not match folder %lld kind %u",
                         it->kind, (long long)it->folder_id, fkind);
@@ -136,6 +142,9 @@ outpost_status sq_item_put(struct outpost_txn *t, outpost_item *it)
     if (rc != SQLITE_OK)
         return sq_poison(t, sq_db_error(s, rc, "storing an item"));
     it->id = sqlite3_last_insert_rowid(s->db);
+    t->fresh_id = it->id;
+    t->fresh_end = 0;
+    t->fresh_last_rowid = 0;
     it->uid = uid;
     it->modseq = modseq;
     it->cached_size = 0;
@@ -401,6 +410,8 @@ outpost_status sq_item_delete(struct outpost_txn *t, int64_t id)
     }
     if (is.has_fts_doc)
         t->fts_garbage++;
+    if (t->fresh_id == id)
+        t->fresh_id = 0;
     return outpost_ok();
 }
 

@@ -12,7 +12,10 @@
  *    (https://www.sqlite.org/pragma.html#pragma_synchronous). That single
  *    fsync is the durability point of every commit; we report OK only after
  *    sqlite3_step(COMMIT) returned SQLITE_DONE.
- *  - Checkpoints (automatic after 1000 WAL pages, and at close) fsync the WAL
+ *  - Checkpoints (automatic once the WAL holds [storage] checkpoint_mb, default
+ *    1 GiB; after 1 s without any transaction, on a thread of the instance,
+ *    sq_idle.c;
+ *    and at close) fsync the WAL
  *    before copying pages into the database file and fsync the database file
  *    before the WAL may be reset and reused (https://www.sqlite.org/wal.html,
  *    "Checkpointing"), so a crash during a checkpoint replays the WAL on the
@@ -424,6 +427,11 @@ static outpost_status sq_create(const struct outpost_host *host, struct outpost_
     if (s->cache_mb < 1 || s->cache_mb > 65536)
         return create_fail(s, sq_error(s, OUTPOST_BAD_DATA, "[storage] cache_mb = %lld: expected 1 to 65536",
                                        (long long)s->cache_mb));
+    s->checkpoint_mb = host->config_int ? host->config_int(host, "checkpoint_mb", 1024) : 1024;
+    if (s->checkpoint_mb < 4 || s->checkpoint_mb > 65536)
+        return create_fail(s, sq_error(s, OUTPOST_BAD_DATA,
+                                       "[storage] checkpoint_mb = %lld: expected 4 to 65536",
+                                       (long long)s->checkpoint_mb));
     *out = s;
     return outpost_ok();
 }
@@ -489,6 +497,32 @@ static outpost_status sq_open(struct outpost_storage *s)
              "PRAGMA journal_size_limit=67108864; PRAGMA foreign_keys=OFF;",
              s->durability_full ? "FULL" : "NORMAL", (long long)s->cache_mb * 1024);
     rc = sq_exec(s, sql);
+    /* 16 KiB pages for new caches: a typical message (4 KiB) stays on its
+     * leaf page instead of spilling into an overflow page, and a 128 KiB
+     * content row is 9 pages instead of 33 (fewer WAL frames and syscalls).
+     * Only takes effect before the first table exists; caches created with
+     * 4 KiB pages keep them (correct, a little slower). */
+    if (rc == SQLITE_OK && !existed)
+        rc = sq_exec(s, "PRAGMA page_size=" SQ_STR(SQ_PAGE_SIZE));
+    int64_t page_size = SQ_PAGE_SIZE;
+    if (rc == SQLITE_OK) {
+        sqlite3_stmt *ps;
+        rc = sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &ps, NULL);
+        if (rc == SQLITE_OK) {
+            if (sqlite3_step(ps) == SQLITE_ROW && sqlite3_column_int64(ps, 0) > 0)
+                page_size = sqlite3_column_int64(ps, 0);
+            sqlite3_finalize(ps);
+        }
+    }
+    if (rc == SQLITE_OK) {
+        /* Checkpoints copy the WAL into the database: every byte is written
+         * twice. Let the WAL grow to checkpoint_mb before the automatic
+         * (PASSIVE) checkpoint at commit, so an ingest burst is written once
+         * and copied later in one pass; close() checkpoints what is left. */
+        snprintf(sql, sizeof sql, "PRAGMA wal_autocheckpoint=%lld;",
+                 (long long)(s->checkpoint_mb * 1048576 / page_size));
+        rc = sq_exec(s, sql);
+    }
     if (rc != SQLITE_OK) {
         outpost_status st = sq_db_error(s, rc, "configuring the connection");
         sq_close(s);
@@ -542,6 +576,7 @@ static outpost_status sq_close(struct outpost_storage *s)
     if (s->open_cursors)
         return sq_error(s, OUTPOST_BAD_DATA, "close() with %d listing(s) still open",
                         s->open_cursors);
+    sq_idle_stop(s);
     finalize_all(s);
     int rc = sqlite3_close(s->db);
     if (rc != SQLITE_OK)
@@ -554,6 +589,7 @@ static void sq_destroy(struct outpost_storage *s)
 {
     if (!s)
         return;
+    sq_idle_stop(s);
     if (s->db) {
         if (s->txn.open) {
             sq_exec(s, "ROLLBACK");
@@ -597,6 +633,9 @@ static outpost_status sq_begin(struct outpost_storage *s, uint32_t mode, struct 
     t->open = 1;
     t->failed = 0;
     t->fts_garbage = 0;
+    t->fk_id = 0;
+    t->fresh_id = 0;
+    sq_idle_txn_begin(s);
     *out = t;
     return outpost_ok();
 }
@@ -611,6 +650,7 @@ static void end_txn(struct outpost_txn *t)
             sq_exec(s, "ROLLBACK");
     }
     t->open = 0;
+    sq_idle_txn_end(s, 0);
 }
 
 static outpost_status sq_commit(struct outpost_txn *t)
@@ -639,6 +679,7 @@ static outpost_status sq_commit(struct outpost_txn *t)
     if (sqlite3_get_autocommit(s->db)) {
         /* SQLite already rolled back (e.g. after SQLITE_FULL) */
         t->open = 0;
+        sq_idle_txn_end(s, 0);
         return sq_error(s, OUTPOST_FATAL, "the transaction was rolled back by the engine");
     }
     int rc;
@@ -651,6 +692,7 @@ static outpost_status sq_commit(struct outpost_txn *t)
         return e;
     }
     t->open = 0;
+    sq_idle_txn_end(s, t->mode == OUTPOST_TXN_WRITE);
     return outpost_ok();
 }
 
@@ -844,6 +886,8 @@ static const outpost_config_key config_keys[] = {
     { "durability", OUTPOST_CFG_ENUM, 0, "full", "full|normal",
       "full: every commit survives power loss (fsync per commit); normal: survives crashes only" },
     { "cache_mb", OUTPOST_CFG_INT, 0, "32", NULL, "SQLite page cache per connection, in MiB" },
+    { "checkpoint_mb", OUTPOST_CFG_INT, 0, "1024", NULL,
+      "the write-ahead log grows to this many MiB before it is copied into the cache file" },
     { NULL, 0, 0, NULL, NULL, NULL },
 };
 

@@ -4,8 +4,12 @@
  * schema (v1, before full-text search) is migrated forward and its items
  * become searchable; a foreign SQLite file is refused; bad config is refused
  * at create(). Opens the files with libsqlite3 directly to set them up.
+ * Also: new caches get 16 KiB pages (old ones keep theirs and work), and a
+ * write is copied from the WAL into the cache file once the instance idles.
  */
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "storage_fixture.h"
 
@@ -136,6 +140,82 @@ static void test_config(void **state)
     assert_int_equal(seen, 7);
 }
 
+static long long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+static void test_page_size(void **state)
+{
+    struct fx *f = *state;
+    char path[4200];
+    db_path(f, path, sizeof path);
+    assert_int_equal(raw_int(path, "PRAGMA page_size"), 16384);
+    /* a cache made with 4 KiB pages (before this change) keeps them and works */
+    snprintf(path, sizeof path, "%s/old.sqlite", f->dir);
+    raw_exec(path, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL;");
+    struct test_host *th = test_host_new(f->dir, (const char *const[]){ "path=old.sqlite", NULL });
+    struct outpost_storage *s;
+    struct outpost_txn *t;
+    OK(f->m->create(test_host_table(th), &s));
+    OK(f->m->open(s));
+    OK(f->m->begin(s, OUTPOST_TXN_WRITE, &t));
+    outpost_folder fo = { .struct_size = sizeof fo, .kind = OUTPOST_ITEM_MAIL, .name = "INBOX" };
+    int64_t folder;
+    OK(f->m->folder_create(t, &fo, &folder));
+    OK(f->m->commit(t));
+    OK(f->m->close(s));
+    f->m->destroy(s);
+    test_host_free(th);
+    assert_int_equal(raw_int(path, "PRAGMA page_size"), 4096);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM folder"), 1);
+}
+
+static void test_idle_checkpoint(void **state)
+{
+    struct fx *f = *state;
+    char path[4200];
+    db_path(f, path, sizeof path);
+    long long before = file_size(path);
+    struct outpost_txn *t = fx_begin(f, OUTPOST_TXN_WRITE);
+    int64_t a = fx_folder(f, t, 0, "INBOX", OUTPOST_ITEM_MAIL);
+    size_t n = 2 * 1024 * 1024;
+    char *big = malloc(n + 1);
+    memset(big, 'x', n);
+    big[n] = '\0';
+    fx_put(f, t, a, OUTPOST_ITEM_MAIL, 0, "big", big);
+    free(big);
+    OK(f->m->commit(t));
+    /* the commit is in the WAL; about a second later the idle thread has
+     * copied it into the cache file, while the instance stays open */
+    long long after = before;
+    for (int i = 0; i < 50 && after < before + (long long)n; i++) {
+        struct timespec ts = { 0, 100 * 1000000L };
+        nanosleep(&ts, NULL);
+        after = file_size(path);
+    }
+    assert_true(after >= before + (long long)n);
+    OK(f->m->integrity_check(f->s));
+}
+
+static void test_checkpoint_config(void **state)
+{
+    struct fx *f = *state;
+    struct outpost_storage *s;
+    struct test_host *th = test_host_new(f->dir, (const char *const[]){ "checkpoint_mb=1", NULL });
+    outpost_status st = f->m->create(test_host_table(th), &s);
+    assert_int_equal(st.code, OUTPOST_BAD_DATA);
+    assert_non_null(strstr(st.message, "checkpoint_mb"));
+    test_host_free(th);
+    th = test_host_new(f->dir, (const char *const[]){ "path=small.sqlite", "checkpoint_mb=4", NULL });
+    OK(f->m->create(test_host_table(th), &s));
+    OK(f->m->open(s));
+    OK(f->m->close(s));
+    f->m->destroy(s);
+    test_host_free(th);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(int argc, char **argv)
@@ -147,6 +227,9 @@ int main(int argc, char **argv)
         T(test_migrates_v1_forward),
         T(test_foreign_database_refused),
         T(test_config),
+        T(test_page_size),
+        T(test_idle_checkpoint),
+        T(test_checkpoint_config),
     };
     int rc = cmocka_run_group_tests_name("sqlite storage schema", tests, NULL, NULL);
     test_storage_unload(&g_plugin);

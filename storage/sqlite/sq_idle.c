@@ -1,0 +1,147 @@
+/* sq_idle.c — checkpoints in idle time.
+ *
+ * SQLite copies the WAL into the database file at a checkpoint, so every
+ * committed byte is written twice. The automatic checkpoint only runs once
+ * the WAL holds [storage] checkpoint_mb (sq_open), so an ingest burst is
+ * written once while it runs; this thread copies it over when the instance
+ * has had no transaction at all (read or write) for SQ_IDLE_MS, on a
+ * connection of its own, so it does not compete with the instance's work.
+ * It runs PASSIVE checkpoints only: they never block the instance's readers
+ * or writer, and a writer that starts meanwhile simply appends to the WAL.
+ * A checkpoint is SQLite's own crash-safe step (it syncs the WAL before and
+ * the database after copying, and is redone from the WAL after a crash), so
+ * committed data is never at stake; a failure (e.g. a full disk) only leaves
+ * the WAL as it was, to be retried after the next write.
+ *
+ * The thread starts with the first committed write, so read-only instances
+ * (the core's reader pool) never start one, and stops at close().
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "sq_internal.h"
+
+#define SQ_IDLE_MS 1000
+#define SQ_IDLE_POLL_MS 250
+
+struct sq_idle {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t th;
+    int started, quit, busy, dirty;
+    int64_t last_ms;            /* end of the last transaction */
+    sqlite3 *db;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *idle_main(void *arg)
+{
+    struct sq_idle *id = arg;
+    pthread_mutex_lock(&id->mu);
+    while (!id->quit) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += SQ_IDLE_POLL_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&id->cv, &id->mu, &until);
+        if (id->quit || !id->dirty || id->busy || mono_ms() - id->last_ms < SQ_IDLE_MS)
+            continue;
+        id->dirty = 0;
+        pthread_mutex_unlock(&id->mu);
+        int log = 0, done = 0;
+        int rc = sqlite3_wal_checkpoint_v2(id->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        pthread_mutex_lock(&id->mu);
+        if (rc != SQLITE_OK || done < log) {
+            /* a reader still needs old frames, or an error: try again after
+             * another idle period */
+            id->dirty = 1;
+            id->last_ms = mono_ms();
+        }
+    }
+    pthread_mutex_unlock(&id->mu);
+    return NULL;
+}
+
+/* Starts the thread and its connection; 0 when that failed (no idle
+ * checkpoints then: the automatic one still bounds the WAL). */
+static int idle_start(struct outpost_storage *s, struct sq_idle *id)
+{
+    if (sqlite3_open_v2(s->path, &id->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+        goto fail;
+    char sql[96];
+    snprintf(sql, sizeof sql, "PRAGMA synchronous=%s; PRAGMA wal_autocheckpoint=0;",
+             s->durability_full ? "FULL" : "NORMAL");
+    if (sqlite3_exec(id->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    if (pthread_create(&id->th, NULL, idle_main, id) != 0)
+        goto fail;
+    return 1;
+fail:
+    sqlite3_close(id->db);
+    id->db = NULL;
+    return 0;
+}
+
+void sq_idle_txn_begin(struct outpost_storage *s)
+{
+    struct sq_idle *id = s->idle;
+    if (!id)
+        return;
+    pthread_mutex_lock(&id->mu);
+    id->busy = 1;
+    pthread_mutex_unlock(&id->mu);
+}
+
+void sq_idle_txn_end(struct outpost_storage *s, int committed)
+{
+    struct sq_idle *id = s->idle;
+    if (!id) {
+        if (!committed || !(id = calloc(1, sizeof *id)))
+            return;
+        pthread_mutex_init(&id->mu, NULL);
+        pthread_cond_init(&id->cv, NULL);
+        s->idle = id;
+    }
+    pthread_mutex_lock(&id->mu);
+    id->busy = 0;
+    id->last_ms = mono_ms();
+    if (committed) {
+        id->dirty = 1;
+        if (!id->started) {
+            id->started = 1; /* once: a failed start is not retried */
+            if (!idle_start(s, id))
+                id->dirty = 0;
+        }
+    }
+    pthread_mutex_unlock(&id->mu);
+}
+
+void sq_idle_stop(struct outpost_storage *s)
+{
+    struct sq_idle *id = s->idle;
+    if (!id)
+        return;
+    pthread_mutex_lock(&id->mu);
+    id->quit = 1;
+    pthread_cond_signal(&id->cv);
+    pthread_mutex_unlock(&id->mu);
+    if (id->db) {
+        pthread_join(id->th, NULL);
+        sqlite3_close(id->db);
+    }
+    pthread_mutex_destroy(&id->mu);
+    pthread_cond_destroy(&id->cv);
+    free(id);
+    s->idle = NULL;
+}
