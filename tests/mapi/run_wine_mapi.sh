@@ -11,7 +11,8 @@
 # 2. Seeds a fresh cache through the store API (mapi_seed) and starts
 #    outpostd on it with `[core] frontends = mapi` on an ephemeral loopback
 #    port (the Kerio transport points at a closed port: offline).
-# 3. Runs the harness under Wine in a prefix of its own, headless: once
+# 3. Runs mapi_abi_check.exe (omapi.h's layouts against mingw-w64's MAPI
+#    headers) and the harness under Wine in a prefix of its own, headless: once
 #    normally, once while the script stops, continues and kills outpostd
 #    mid-query. Both must end with "N passed, 0 failed".
 # Exit 77 (ctest: skipped) when mingw-w64 or Wine for ARCH is missing.
@@ -188,6 +189,11 @@ check_log() {
         status=1
     fi
 }
+
+# Struct layouts: omapi.h against mingw-w64's headers.
+t=$(now)
+timeout 60 "$wine" "$cross/harness/mapi_abi_check.exe" >"$logs/abi_check.log" 2>&1
+check_log abi_check $? "$t"
 
 # Normal run, with the call trace recorded.
 start_daemon normal
