@@ -33,6 +33,11 @@ for arch in x86_64 i686; do
     fi
     cmake --build "$b" -j2 --target "$( [ $arch = x86_64 ] && echo outpost-mapi64 || echo outpost-mapi32 )" \
         >"$work/build-$arch.log" 2>&1 || { cat "$work/build-$arch.log"; exit 1; }
+    if grep -q 'warning:' "$work/build-$arch.log"; then
+        grep 'warning:' "$work/build-$arch.log"
+        say "FAIL: the $arch cross build has warnings"
+        exit 1
+    fi
 done
 msi=$work/outpost-mapi.msi
 rm -f "$msi"
