@@ -459,6 +459,23 @@ static int cmd_unavailable(const char *name, const char *what)
     return EXIT_USAGE;
 }
 
+/* `outpost demo` runs the source tree's demo when started from a build tree
+ * (the simulator is test code and is not installed). */
+static int cmd_demo(void)
+{
+#if defined(OUTPOST_SOURCE_DIR) && defined(OUTPOST_BUILD_DIR)
+    char *self = op_self_exe();
+    int in_tree = self && !strncmp(self, OUTPOST_BUILD_DIR "/", strlen(OUTPOST_BUILD_DIR) + 1);
+    free(self);
+    if (in_tree && op_is_file(OUTPOST_SOURCE_DIR "/scripts/demo.sh")) {
+        fflush(stdout);
+        int rc = system("'" OUTPOST_SOURCE_DIR "/scripts/demo.sh' '" OUTPOST_BUILD_DIR "'");
+        return rc == 0 ? 0 : 1;
+    }
+#endif
+    return cmd_unavailable("demo", "the demo needs the simulator from a source tree: run `make demo` there");
+}
+
 int main(int argc, char **argv)
 {
     const char *config = NULL;
@@ -501,7 +518,7 @@ int main(int argc, char **argv)
     }
 
     if (!strcmp(cmd, "demo"))
-        return cmd_unavailable(cmd, "the demo runs from a source tree: make demo");
+        return cmd_demo();
 
     struct outpost_app app;
     char err[2048];

@@ -337,6 +337,18 @@ int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts
     if (op_signals_start(on_signal, d) != 0)
         outpost_log(OUTPOST_LOG_WARNING, LOGC, "cannot install signal handlers");
     int o = outpost_session_open(&d->s, app, 1, err, sizeof err);
+    /* A short CLI command (status, audit) may hold the cache for a moment;
+     * another daemon answers on its control socket and is not waited for. */
+    for (int tries = 0; o == 1 && tries < 50; tries++) {
+        char cerr[256];
+        json_t *other = outpost_control_request(app, "status", cerr, sizeof cerr);
+        if (other) {
+            json_decref(other);
+            break;
+        }
+        op_sleep_ms(100);
+        o = outpost_session_open(&d->s, app, 1, err, sizeof err);
+    }
     if (o != 0) {
         fprintf(stderr, "outpost: %s\n", err);
         goto out;
@@ -399,7 +411,9 @@ int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts
                 if (left <= 0)
                     break;
                 int woke = outpost_engine_wait(d->s.engine, (uint32_t)(left > 60000 ? 60000 : left));
-                if (atomic_load(&d->sync_requested) || (woke && st.code == OUTPOST_OK && journal_pending(d)))
+                /* A server change syncs now, unless the last cycle failed (its backoff holds). */
+                if (atomic_load(&d->sync_requested) || ((woke & OUTPOST_WAIT_SERVER) && st.code == OUTPOST_OK) ||
+                    (woke && st.code == OUTPOST_OK && journal_pending(d)))
                     break;
                 if (woke && st.code == OUTPOST_OK && !journal_pending(d) && outpost_engine_online(d->s.engine))
                     continue;

@@ -147,6 +147,8 @@ struct apply {
     int64_t min_date_ms;         /* policy: older items keep summaries only */
     /* current item receiving content */
     int64_t cur_id;
+    int cur_new;                 /* the current item was just added */
+    uint32_t bare_added;         /* items added without content (e.g. moved in from elsewhere) */
     uint32_t cur_kind;
     uint64_t cur_off;
     struct outpost_summary_builder *sb; /* summary of the current item, fed chunk by chunk */
@@ -245,8 +247,13 @@ static outpost_status s_item(void *ctx, uint32_t change, const outpost_item *it)
     if (a->seen && change != OUTPOST_CHANGE_DELETE)
         json_object_set_new(a->seen, it->remote_id, json_true());
     const outpost_item *cur = NULL;
-    int64_t folder = it->folder_id ? it->folder_id : a->folder_id;
+    /* A fetch (folder_id -1) refreshes an item wherever it is now. */
+    int64_t folder = it->folder_id ? it->folder_id : a->folder_id > 0 ? a->folder_id : 0;
     int found = m->item_find_remote(a->txn, folder, it->remote_id, &cur).code == OUTPOST_OK;
+    if (!found && !folder)
+        return outpost_ok(); /* fetched content of an item deleted meanwhile */
+    if (found && !folder)
+        folder = cur->folder_id;
     if (change == OUTPOST_CHANGE_DELETE) {
         if (found) {
             st = m->item_delete(a->txn, cur->id);
@@ -291,12 +298,16 @@ static outpost_status s_item(void *ctx, uint32_t change, const outpost_item *it)
     n.folder_id = folder;
     n.id = 0;
     n.content_state = OUTPOST_CONTENT_NONE;
+    /* Read/unread is a mail notion: other kinds never count as unread. */
+    if (n.kind != OUTPOST_ITEM_MAIL)
+        n.flags |= OUTPOST_FLAG_SEEN;
     if (!n.internal_date)
         n.internal_date = n.date ? n.date : e->host_sync->now_ms(e->host_sync);
     st = m->item_put(a->txn, &n);
     if (st.code != OUTPOST_OK)
         return st;
     a->cur_id = n.id;
+    a->cur_new = 1;
     a->cur_kind = n.kind;
     a->cur_off = 0;
     queue_items_event(a, folder);
@@ -372,6 +383,9 @@ static outpost_status s_content(void *ctx, const void *data, size_t len)
  * when the transport moved on without content (the item stays without). */
 static outpost_status finish_current(struct apply *a, int ended)
 {
+    if (!ended && a->cur_id > 0 && a->cur_new)
+        a->bare_added++;
+    a->cur_new = 0;
     if (a->cur_id <= 0 || !ended) {
         a->cur_id = 0;
         outpost_summary_builder_free(a->sb);
@@ -607,7 +621,8 @@ static outpost_status list_folders(struct outpost_engine *e, struct folder_ref *
     return st;
 }
 
-static outpost_status sync_one_folder(struct outpost_engine *e, struct folder_ref *r)
+/* *bare: items were added without content (they need at least a summary). */
+static outpost_status sync_one_folder(struct outpost_engine *e, struct folder_ref *r, int *bare)
 {
     struct apply a;
     struct outpost_sync_sink sink;
@@ -642,17 +657,22 @@ static outpost_status sync_one_folder(struct outpost_engine *e, struct folder_re
         a.seen = NULL;
     }
     report(e, "folder", r->name, a.done, a.total > a.done ? a.total : a.done, 1);
+    *bare = a.bare_added > 0;
     apply_done(&a);
     return st;
 }
 
-/* Fetches content the cache is missing (full-policy folders), in batches. */
-static outpost_status fetch_missing(struct outpost_engine *e, struct outpost_transport *t, struct folder_ref *r)
+/* Fetches content the cache is missing, in batches: every body in full-policy
+ * folders; in headers-policy folders only items that have no summary yet
+ * (added without content, e.g. moved in from a folder we did not know them
+ * in), summarised and dropped again. `scan_headers` 0 skips headers folders. */
+static outpost_status fetch_missing(struct outpost_engine *e, struct outpost_transport *t, struct folder_ref *r,
+                                    int scan_headers)
 {
     int headers = 0;
     int64_t max_age = 0;
     folder_policy(e, &r->f, &headers, &max_age);
-    if (headers)
+    if (headers && !scan_headers)
         return outpost_ok();
     enum { BATCH = 50 };
     uint64_t done = 0;
@@ -669,7 +689,8 @@ static outpost_status fetch_missing(struct outpost_engine *e, struct outpost_tra
             const void *row;
             while (n < BATCH && e->sm->cursor_next(c, &row).code == OUTPOST_OK && row) {
                 const outpost_item *it = row;
-                if ((int64_t)it->uid <= after_uid || !it->remote_id)
+                if ((int64_t)it->uid <= after_uid || !it->remote_id ||
+                    (headers && it->content_state != OUTPOST_CONTENT_NONE))
                     continue;
                 ids[n++] = strdup(it->remote_id);
                 after_uid = it->uid;
@@ -687,6 +708,7 @@ static outpost_status fetch_missing(struct outpost_engine *e, struct outpost_tra
         apply_init(&a, e, &sink);
         a.folder_id = -1; /* no sync state with fetch pages */
         a.folder_name = r->name;
+        a.headers = headers;
         st = e->tm->fetch(t, &r->f, (const char *const *)ids, (uint32_t)n, &sink);
         apply_done(&a);
         for (size_t i = 0; i < n; i++)
@@ -715,10 +737,31 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
     if ((st = list_folders(e, &v, &n)).code != OUTPOST_OK)
         goto fail;
     outpost_status first = outpost_ok();
-    for (size_t i = 0; i < n && !e->host_sync->cancelled(e->host_sync); i++) {
-        st = sync_one_folder(e, &v[i]);
+    int all_ok = 1, any_bare = 0;
+    for (size_t i = 0; i <= n && !e->host_sync->cancelled(e->host_sync); i++) {
+        int bare = 0;
+        if (i == n) {
+            /* An item moved in from another folder is added (without content)
+             * while its source folder syncs: summarise such items now. */
+            st = outpost_ok();
+            for (size_t k = 0; any_bare && k < n && st.code == OUTPOST_OK; k++)
+                st = fetch_missing(e, e->tsync, &v[k], 1);
+            if (st.code != OUTPOST_OK) {
+                engine_set_error(e, st, "content");
+                all_ok = 0;
+                if (first.code == OUTPOST_OK)
+                    first = st;
+            }
+            break;
+        }
+        st = sync_one_folder(e, &v[i], &bare);
+        any_bare |= bare;
+        /* Headers folders are scanned for items without a summary once per
+         * process too (after a crash). */
         if (st.code == OUTPOST_OK)
-            st = fetch_missing(e, e->tsync, &v[i]);
+            st = fetch_missing(e, e->tsync, &v[i], !e->headers_scanned);
+        if (st.code != OUTPOST_OK)
+            all_ok = 0;
         if (st.code != OUTPOST_OK) {
             char what[600];
             snprintf(what, sizeof what, "folder %s", v[i].name ? v[i].name : "?");
@@ -737,6 +780,8 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
     for (size_t i = 0; i < n; i++)
         folder_ref_free(&v[i]);
     free(v);
+    if (all_ok && !e->host_sync->cancelled(e->host_sync))
+        e->headers_scanned = 1;
     st = first;
     if (st.code == OUTPOST_OK) {
         /* Edits made while we synced go out now rather than next cycle. */
@@ -1005,17 +1050,38 @@ void outpost_engine_stop_worker(struct outpost_engine *e)
 
 int outpost_engine_wait(struct outpost_engine *e, uint32_t timeout_ms)
 {
-    if (OUTPOST_HAS_METHOD(e->tm, struct outpost_transport_methods, wait_changes) &&
-        (e->tp->desc->caps & OUTPOST_TRANSPORT_CAP_PUSH) && e->connected_sync && !e->woken) {
+    int64_t deadline = op_monotonic_ms() + timeout_ms;
+    int server = 0;
+    op_mutex_lock(e->mu);
+    int push = OUTPOST_HAS_METHOD(e->tm, struct outpost_transport_methods, wait_changes) &&
+               (e->tp->desc->caps & OUTPOST_TRANSPORT_CAP_PUSH) && e->connected_sync && !e->woken && !e->cancelled;
+    e->push_waiting = push;
+    op_mutex_unlock(e->mu);
+    if (push) {
+        /* A wake-up during the transport's wait reaches it as host->cancelled() (see
+         * outpost_engine_wake); the flag is cleared before anything else runs. */
         int changed = 0;
         outpost_status st = e->tm->wait_changes(e->tsync, timeout_ms, &changed);
-        if (st.code == OUTPOST_OK)
-            return changed || e->woken;
+        op_mutex_lock(e->mu);
+        e->push_waiting = 0;
+        if (e->push_interrupted && !e->cancelled)
+            outpost_core_host_cancel(e->host_sync, 0);
+        e->push_interrupted = 0;
+        if (st.code == OUTPOST_OK) {
+            int r = (e->woken ? OUTPOST_WAIT_WOKEN : 0) | (changed ? OUTPOST_WAIT_SERVER : 0);
+            e->woken = 0;
+            op_mutex_unlock(e->mu);
+            return r;
+        }
+        op_mutex_unlock(e->mu);
+        /* The push failed (offline, refused): wait out the rest for a wake-up; the next
+         * cycle finds out what happened. */
     }
     op_mutex_lock(e->mu);
-    if (!e->woken)
-        op_cond_wait(e->wake_cv, e->mu, timeout_ms);
-    int r = e->woken;
+    int64_t left = deadline - op_monotonic_ms();
+    if (!e->woken && left > 0)
+        op_cond_wait(e->wake_cv, e->mu, (uint32_t)left);
+    int r = (e->woken ? OUTPOST_WAIT_WOKEN : 0) | server;
     e->woken = 0;
     op_mutex_unlock(e->mu);
     return r;
@@ -1025,14 +1091,21 @@ void outpost_engine_wake(struct outpost_engine *e)
 {
     op_mutex_lock(e->mu);
     e->woken = 1;
+    if (e->push_waiting && !e->push_interrupted) {
+        e->push_interrupted = 1;
+        outpost_core_host_cancel(e->host_sync, 1);
+    }
     op_cond_broadcast(e->wake_cv);
     op_mutex_unlock(e->mu);
 }
 
 void outpost_engine_cancel(struct outpost_engine *e)
 {
+    op_mutex_lock(e->mu);
+    e->cancelled = 1;
     outpost_core_host_cancel(e->host_sync, 1);
     outpost_core_host_cancel(e->host_fetch, 1);
+    op_mutex_unlock(e->mu);
     outpost_engine_wake(e);
 }
 

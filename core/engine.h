@@ -57,7 +57,10 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e);
 outpost_status outpost_engine_replay(struct outpost_engine *e);
 
 /* Waits up to timeout_ms for a server change (transport push) or a wake-up;
- * returns 1 if something is worth a sync. */
+ * returns OUTPOST_WAIT_* bits (0: the time passed). A wake-up also ends a
+ * transport's wait_changes early. */
+#define OUTPOST_WAIT_WOKEN 1u  /* outpost_engine_wake: local edit, sync request, reload */
+#define OUTPOST_WAIT_SERVER 2u /* the transport reported a server change */
 int outpost_engine_wait(struct outpost_engine *e, uint32_t timeout_ms);
 /* Wakes outpost_engine_wait (from any thread). */
 void outpost_engine_wake(struct outpost_engine *e);

@@ -27,6 +27,7 @@ struct outpost_engine {
     int connected_sync, connected_fetch;
     uint32_t page_size;
     int policy_default_full;
+    int headers_scanned;      /* headers-policy folders were checked for items without a summary */
 
     op_mutex *mu;             /* guards the fields below */
     op_cond *wake_cv;
@@ -36,6 +37,9 @@ struct outpost_engine {
     int32_t last_error_code;
     char last_error[1024];
     int64_t open_folders[ENGINE_MAX_OPEN];
+    int push_waiting;         /* in the transport's wait_changes */
+    int push_interrupted;     /* a wake-up set host_sync's cancel flag to end that wait */
+    int cancelled;            /* outpost_engine_cancel: the cancel flag stays */
 
     outpost_progress_fn progress;
     void *progress_ctx;

@@ -259,12 +259,52 @@ static outpost_status record(struct outpost_engine *e, const struct entry *x, ui
     return outpost_store_write_commit(e->store, t);
 }
 
+/* The local-only folder that keeps conflict copies of `kind`: Conflicts itself
+ * for mail, a sub-folder of it per other kind (a folder holds one kind), made
+ * on first use. */
+static outpost_status conflicts_folder_for(struct outpost_engine *e, struct outpost_txn *t, uint32_t kind,
+                                           int64_t *out)
+{
+    static const char *const names[] = { "", "Mail", "Calendar", "Contacts", "Tasks", "Notes" };
+    int64_t cf = outpost_store_conflicts_folder(e->store);
+    *out = cf;
+    if (!cf)
+        return engine_status(OUTPOST_FATAL, e, "the Conflicts folder is missing%s", NULL);
+    if (kind == OUTPOST_ITEM_MAIL || kind >= sizeof names / sizeof *names)
+        return outpost_ok();
+    struct outpost_cursor *c;
+    outpost_status st = e->sm->folder_list(t, &c);
+    if (st.code != OUTPOST_OK)
+        return st;
+    const void *row;
+    *out = 0;
+    while ((st = e->sm->cursor_next(c, &row)).code == OUTPOST_OK && row) {
+        const outpost_folder *f = row;
+        if (f->parent_id == cf && f->kind == kind && !f->remote_id) {
+            *out = f->id;
+            break;
+        }
+    }
+    e->sm->cursor_close(c);
+    if (st.code != OUTPOST_OK || *out)
+        return st;
+    outpost_folder nf = { 0 };
+    nf.struct_size = sizeof nf;
+    nf.kind = kind;
+    nf.parent_id = cf;
+    nf.name = names[kind];
+    nf.flags = OUTPOST_FOLDER_LOCAL_ONLY | OUTPOST_FOLDER_SUBSCRIBED;
+    st = e->sm->folder_create(t, &nf, out);
+    if (st.code == OUTPOST_OK) {
+        outpost_store_event ev = { sizeof ev, OUTPOST_EVENT_FOLDERS, 0, 0, 0 };
+        outpost_store_queue_event(e->store, &ev);
+    }
+    return st;
+}
+
 /* Keeps the local version of an item as a new item in Conflicts. */
 static outpost_status copy_to_conflicts(struct outpost_engine *e, int64_t item_id)
 {
-    int64_t cf = outpost_store_conflicts_folder(e->store);
-    if (!cf)
-        return engine_status(OUTPOST_FATAL, e, "the Conflicts folder is missing%s", NULL);
     struct outpost_txn *t;
     outpost_status st = outpost_store_write_begin(e->store, &t);
     if (st.code != OUTPOST_OK)
@@ -273,6 +313,12 @@ static outpost_status copy_to_conflicts(struct outpost_engine *e, int64_t item_i
     if ((st = e->sm->item_get(t, item_id, &it)).code != OUTPOST_OK) {
         outpost_store_write_rollback(e->store, t);
         return st.code == OUTPOST_GONE ? outpost_ok() : st;
+    }
+    int64_t cf;
+    if ((st = conflicts_folder_for(e, t, it->kind, &cf)).code != OUTPOST_OK ||
+        (st = e->sm->item_get(t, item_id, &it)).code != OUTPOST_OK) {
+        outpost_store_write_rollback(e->store, t);
+        return st;
     }
     outpost_item n = *it;
     n.id = 0;
@@ -349,6 +395,10 @@ static outpost_status replay_one(struct outpost_engine *e, struct entry *x)
     if (is_item && !r.item_exists && j->op != OUTPOST_J_ITEM_DELETE) {
         resolved_free(&r);
         return record(e, x, OUTPOST_JS_DONE, NULL, NULL, "item deleted locally before it reached the server");
+    }
+    if (j->op == OUTPOST_J_FOLDER_CREATE && !r.folder_kind) {
+        resolved_free(&r);
+        return record(e, x, OUTPOST_JS_DONE, NULL, NULL, "folder deleted locally before it reached the server");
     }
     if (j->op == OUTPOST_J_ITEM_CREATE && r.item_remote) {
         char *rid = r.item_remote;

@@ -184,8 +184,10 @@ void outpost_report_print_status(json_t *s, FILE *out)
 {
     json_t *j = json_object_get(s, "journal");
     fprintf(out, "server: %s%s%s\n",
-            json_is_true(json_object_get(s, "daemon")) ? (json_is_true(json_object_get(s, "online")) ? "online" : "offline")
-                                                      : "no daemon running",
+            json_is_true(json_object_get(s, "auth_failed"))
+                ? "login refused (authentication failed: fix the password, then reload with SIGHUP); not syncing"
+            : json_is_true(json_object_get(s, "daemon")) ? (json_is_true(json_object_get(s, "online")) ? "online" : "offline")
+                                                         : "no daemon running",
             str_or(s, "last_error", NULL) ? " — " : "", str_or(s, "last_error", ""));
     fprintf(out, "edits:  %lld pending, %lld confirmed, %lld dead, %lld in Conflicts, %lld kept locally\n",
             int_of(j, "pending"), int_of(j, "confirmed"), int_of(j, "dead"), int_of(j, "conflict"), int_of(j, "local"));

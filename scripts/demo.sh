@@ -103,12 +103,23 @@ done
 
 say "A real client (curl's IMAP) lists the mailboxes and the newest INBOX messages"
 curl -sS --max-time 20 -u demo:demo-imap "imap://127.0.0.1:$imap_port/"
-count=$(curl -sS --max-time 20 -u demo:demo-imap "imap://127.0.0.1:$imap_port/INBOX" -X 'STATUS INBOX (MESSAGES)' |
-  sed -n 's/.*MESSAGES \([0-9]*\).*/\1/p')
-echo "INBOX holds ${count:-?} messages; the last five:"
-if [ -n "${count:-}" ] && [ "$count" -gt 0 ]; then
-  from=$((count > 5 ? count - 4 : 1))
-  curl -sS --max-time 20 -u demo:demo-imap "imap://127.0.0.1:$imap_port/INBOX" \
-    -X "FETCH $from:$count (BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])" | tr -d '\r' | grep -E '^(From|Subject|Date):'
-fi
+echo
+echo "python3 imaplib reads the five newest INBOX messages:"
+python3 - "$imap_port" <<'PY'
+import email.header, email.parser, imaplib, sys
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+m.login("demo", "demo-imap")
+typ, data = m.select("INBOX", readonly=True)
+n = int(data[0])
+print(f"INBOX holds {n} messages")
+typ, data = m.fetch(f"{max(1, n - 4)}:{n}", "(FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])")
+for part in data:
+    if not isinstance(part, tuple):
+        continue
+    h = email.parser.BytesHeaderParser().parsebytes(part[1])
+    dec = lambda v: str(email.header.make_header(email.header.decode_header(v or "")))
+    flags = "unread" if b"\\Seen" not in part[0] else "read"
+    print(f"  {dec(h['Date'])[:25]:<25}  {dec(h['From'])[:34]:<34}  {dec(h['Subject'])[:60]}  ({flags})")
+m.logout()
+PY
 say "Done. The same cache is what Thunderbird, mutt or mbsync would see on 127.0.0.1:$imap_port."

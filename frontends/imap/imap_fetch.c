@@ -199,13 +199,15 @@ static void write_item(struct imap_conn *c, const struct fitem *f, const struct 
                        int add_flags, int add_modseq)
 {
     int sp = 0;
-    imap_printf(c, "* %zu FETCH (", f->ix + 1);
     int has_uid = 0, has_flags = 0, has_modseq = 0;
     for (size_t i = 0; i < req->n; i++) {
         has_uid |= req->a[i].kind == IMAP_FA_UID;
         has_flags |= req->a[i].kind == IMAP_FA_FLAGS;
         has_modseq |= req->a[i].kind == IMAP_FA_MODSEQ;
     }
+    if (has_flags || add_flags)
+        imap_announce_keywords(c, f->keywords);
+    imap_printf(c, "* %zu FETCH (", f->ix + 1);
     if (uidcmd || has_uid) {
         imap_printf(c, "UID %u", f->uid);
         sp = 1;
@@ -543,6 +545,7 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
             if (!f->gone) {
                 struct imap_msg *m = &c->msgs[f->ix];
                 if (!silent) {
+                    imap_announce_keywords(c, f->keywords);
                     imap_printf(c, "* %zu FETCH (", f->ix + 1);
                     if (uid || c->condstore)
                         imap_printf(c, "UID %u ", f->uid);

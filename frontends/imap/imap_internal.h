@@ -25,6 +25,11 @@
 struct imap_conn;
 
 struct imap_server {
+    /* Held for reading by every thread while it uses h, st, sm or the
+     * configuration below (a session from the start of its loop, released
+     * only while it waits for its client); reload() takes it for writing to
+     * swap them. Prefers writers, so no thread may take it twice. */
+    pthread_rwlock_t lock;
     const struct outpost_host *h;
     const struct outpost_store_api *st;
     const struct outpost_storage_methods *sm;
@@ -46,6 +51,7 @@ struct imap_server {
 
     SSL_CTX *ssl_ctx;
     int lfd, tlfd;
+    int bound_port, bound_tport; /* what lfd / tlfd are bound to */
     int stop_pipe[2];
     pthread_t accept_thr;
     int started;
@@ -104,8 +110,14 @@ struct imap_conn {
     size_t nmsgs, capmsgs;
     uint64_t sel_modseq;   /* changes up to this were reported */
     uint64_t exp_modseq;   /* expunges up to this were reported */
+    char *kw_known;        /* keywords announced in FLAGS for the selected mailbox (space-separated) */
     int in_idle;
 };
+
+/* ---- configuration lock (see imap_server.lock) ---- */
+
+static inline void imap_cfg_rdlock(struct imap_server *s) { pthread_rwlock_rdlock(&s->lock); }
+static inline void imap_cfg_unlock(struct imap_server *s) { pthread_rwlock_unlock(&s->lock); }
 
 /* ---- connection I/O (imap_server.c) ---- */
 
@@ -116,11 +128,13 @@ void imap_puts(struct imap_conn *c, const char *s);
 void imap_astring(struct imap_conn *c, const char *s);
 int imap_flush(struct imap_conn *c);
 /* Reads one line (without CRLF) into a malloc'd buffer; timeout in ms (<0:
- * none). 1 = line, 0 = EOF/error, -2 = timeout, -3 = woken by a
+ * none). Called with the configuration lock held: releases it while it
+ * waits. 1 = line, 0 = EOF/error, -2 = timeout, -3 = woken by a
  * notification (only when wakeable), -4 = line too long (rest discarded). */
 int imap_read_line(struct imap_conn *c, char **line, size_t *len, int64_t timeout_ms, int wakeable);
 /* Reads exactly n bytes into buf (0 ok, -1 EOF/timeout). */
 int imap_read_exact(struct imap_conn *c, void *buf, size_t n, int64_t timeout_ms);
+/* TLS handshake (lock held; released during the handshake). */
 int imap_start_tls(struct imap_conn *c);
 void imap_drain_wake(struct imap_conn *c);
 
@@ -140,6 +154,10 @@ void imap_set_selected_folder(struct imap_conn *c, int64_t id);
 int imap_resolve_set(struct imap_conn *c, const char *set, int uid, size_t **idx, size_t *n);
 /* Index of uid in c->msgs, or -1. */
 long imap_msg_index(const struct imap_conn *c, uint32_t uid);
+/* Before a FETCH response shows `keywords`: announces those the client has
+ * not seen in a FLAGS response yet (RFC 3501 7.2.6), with a new FLAGS and
+ * PERMANENTFLAGS. Call at the start of a line. */
+void imap_announce_keywords(struct imap_conn *c, const char *keywords);
 /* Writes "(\Seen \Flagged kw...)". */
 void imap_write_flags(struct imap_conn *c, uint32_t flags, const char *keywords);
 /* Parses a flag list token (list or single atom); 0 or -1 with err. *kw is

@@ -210,10 +210,50 @@ static int fts_has(const struct search_ctx *sx, const struct imap_skey *k, uint3
     for (size_t i = 0; i < sx->nfts; i++)
         if (sx->fts[i].key == k) {
             *known = 1;
-            return bsearch(&uid, sx->fts[i].uids, sx->fts[i].n, sizeof uid, cmp_u32) != NULL;
+            return sx->fts[i].n && bsearch(&uid, sx->fts[i].uids, sx->fts[i].n, sizeof uid, cmp_u32) != NULL;
         }
     *known = 0;
     return 0;
+}
+
+/* The full-text index covers subject, addresses and body text (decoded),
+ * which is neither what BODY nor what TEXT searches (RFC 3501 6.4.4):
+ * - BODY is the body only: a hit whose words also occur in the subject or
+ *   an address may come from there alone, so it is confirmed in the body;
+ * - TEXT is every header field and the body: a miss may still be in a
+ *   header field the index leaves out (Message-ID, Reply-To, ...), searched
+ *   in the cached header block (not fetched for this).
+ * Words found by the index are matched as Dovecot's FTS matches them: as
+ * word prefixes, ignoring case and diacritics. */
+static int fts_verdict(struct search_ctx *sx, const struct imap_skey *k, struct sitem *it, int hit)
+{
+    struct content_ctx cc = { sx->c->srv, it->id };
+    struct imap_region r;
+    if (k->op == IMAP_SK_TEXT) {
+        if (hit)
+            return 1;
+        if (it->cstate != OUTPOST_CONTENT_COMPLETE ||
+            imap_mime_locate(content_range_read, &cc, it->size, NULL, 0, IMAP_SEC_HEADER, &r) != 0)
+            return 0;
+        return scan_range(&cc, r.start, r.end, k->b);
+    }
+    if (!hit)
+        return 0;
+    int elsewhere = 0;
+    char *words = strdup(k->b);
+    if (!words)
+        return 1;
+    char *save = NULL;
+    for (char *w = strtok_r(words, " \t", &save); w && !elsewhere; w = strtok_r(NULL, " \t", &save))
+        elsewhere = ci_contains(it->subject, w) || ci_contains(it->from, w) || ci_contains(it->to, w) ||
+                    ci_contains(it->cc, w);
+    free(words);
+    if (!elsewhere)
+        return 1;
+    if (ensure_content(sx, it) != 0 ||
+        imap_mime_locate(content_range_read, &cc, it->size, NULL, 0, IMAP_SEC_TEXT, &r) != 0)
+        return 0;
+    return scan_range(&cc, r.start, it->size, k->b);
 }
 
 static int eval(struct search_ctx *sx, const struct imap_skey *k, struct sitem *it)
@@ -260,7 +300,7 @@ static int eval(struct search_ctx *sx, const struct imap_skey *k, struct sitem *
         int known;
         int m = fts_has(sx, k, it->uid, &known);
         if (known)
-            return m;
+            return fts_verdict(sx, k, it, m);
         if (ensure_content(sx, it) != 0)
             return 0;
         struct content_ctx cc = { c->srv, it->id };
@@ -293,12 +333,14 @@ static int collect_fts(struct search_ctx *sx, const struct imap_skey *k)
         size_t cap = 0;
         outpost_status st = s->sm->fts_search(t, sx->c->sel_folder, k->b, &cur);
         if (st.code == OUTPOST_OK) {
-            while (s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
+            while ((st = s->sm->cursor_next(cur, &row)).code == OUTPOST_OK && row) {
                 if (hits.n == cap) {
                     cap = cap ? cap * 2 : 64;
                     uint32_t *nu = realloc(hits.uids, cap * sizeof *nu);
-                    if (!nu)
+                    if (!nu) {
+                        st.code = OUTPOST_FATAL;
                         break;
+                    }
                     hits.uids = nu;
                 }
                 hits.uids[hits.n++] = ((const outpost_item *)row)->uid;
@@ -307,10 +349,12 @@ static int collect_fts(struct search_ctx *sx, const struct imap_skey *k)
         }
         s->st->read_end(s->h, t);
         if (st.code != OUTPOST_OK) {
+            /* no answer or a partial one: fall back to scanning */
             free(hits.uids);
-            return 0; /* fall back to scanning */
+            return 0;
         }
-        qsort(hits.uids, hits.n, sizeof *hits.uids, cmp_u32);
+        if (hits.n)
+            qsort(hits.uids, hits.n, sizeof *hits.uids, cmp_u32);
         struct fts_hits *nf = realloc(sx->fts, (sx->nfts + 1) * sizeof *nf);
         if (!nf) {
             free(hits.uids);

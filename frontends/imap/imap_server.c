@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -86,9 +87,19 @@ static int raw_write(struct imap_conn *c, const void *buf, size_t n)
     return 0;
 }
 
+/* raw_write with the configuration lock released: a slow client must not
+ * hold up a reload. */
+static int unlocked_write(struct imap_conn *c, const void *buf, size_t n)
+{
+    imap_cfg_unlock(c->srv);
+    int r = raw_write(c, buf, n);
+    imap_cfg_rdlock(c->srv);
+    return r;
+}
+
 int imap_flush(struct imap_conn *c)
 {
-    if (c->wlen && !c->write_failed && raw_write(c, c->wbuf, c->wlen) != 0)
+    if (c->wlen && !c->write_failed && unlocked_write(c, c->wbuf, c->wlen) != 0)
         c->write_failed = 1;
     c->wlen = 0;
     return c->write_failed ? -1 : 0;
@@ -101,7 +112,7 @@ void imap_write(struct imap_conn *c, const void *data, size_t len)
     if (c->wlen + len > IMAP_CHUNK) {
         imap_flush(c);
         if (len >= IMAP_CHUNK) {
-            if (raw_write(c, data, len) != 0)
+            if (unlocked_write(c, data, len) != 0)
                 c->write_failed = 1;
             return;
         }
@@ -170,17 +181,35 @@ void imap_drain_wake(struct imap_conn *c)
         ;
 }
 
-/* Waits for input (or a wake-up). 1 readable, 0 timeout, -3 woken, -1 error. */
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int wait_input_unlocked(struct imap_conn *c, int64_t timeout_ms, int wakeable);
+
+/* Waits for input (or a wake-up) with the configuration lock released.
+ * 1 readable, 0 timeout, -3 woken, -1 error. */
 static int wait_input(struct imap_conn *c, int64_t timeout_ms, int wakeable)
 {
     if (c->tls_active && SSL_pending(c->ssl) > 0)
         return 1;
+    imap_cfg_unlock(c->srv);
+    int r = wait_input_unlocked(c, timeout_ms, wakeable);
+    imap_cfg_rdlock(c->srv);
+    return r;
+}
+
+static int wait_input_unlocked(struct imap_conn *c, int64_t timeout_ms, int wakeable)
+{
     struct pollfd p[2] = { { c->fd, POLLIN, 0 }, { c->wake[0], POLLIN, 0 } };
-    int64_t deadline = timeout_ms >= 0 ? c->srv->h->monotonic_ms(c->srv->h) + timeout_ms : -1;
+    int64_t deadline = timeout_ms >= 0 ? mono_ms() + timeout_ms : -1;
     for (;;) {
         int64_t left = -1;
         if (deadline >= 0) {
-            left = deadline - c->srv->h->monotonic_ms(c->srv->h);
+            left = deadline - mono_ms();
             if (left < 0)
                 left = 0;
         }
@@ -199,7 +228,7 @@ static int wait_input(struct imap_conn *c, int64_t timeout_ms, int wakeable)
             imap_drain_wake(c);
             return -3;
         }
-        if (deadline >= 0 && c->srv->h->monotonic_ms(c->srv->h) >= deadline)
+        if (deadline >= 0 && mono_ms() >= deadline)
             return 0;
     }
 }
@@ -299,7 +328,9 @@ int imap_start_tls(struct imap_conn *c)
     /* bound the handshake */
     struct timeval tv = { 30, 0 };
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    imap_cfg_unlock(s); /* c->ssl holds its own reference to the context */
     int r = SSL_accept(c->ssl);
+    imap_cfg_rdlock(s);
     struct timeval zero = { 0, 0 };
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &zero, sizeof zero);
     if (r != 1) {
@@ -476,10 +507,13 @@ static void accept_one(struct imap_server *s, int lfd, int implicit_tls)
     }
 }
 
+/* The listener holds the configuration lock while it polls; reload() wakes
+ * it through stop_pipe to take the lock and swap the listening sockets. */
 static void *accept_main(void *arg)
 {
     struct imap_server *s = arg;
     for (;;) {
+        imap_cfg_rdlock(s);
         struct pollfd p[3];
         int n = 0;
         p[n++] = (struct pollfd){ s->stop_pipe[0], POLLIN, 0 };
@@ -487,15 +521,21 @@ static void *accept_main(void *arg)
         if (s->tlfd >= 0)
             p[n++] = (struct pollfd){ s->tlfd, POLLIN, 0 };
         int r = poll(p, (nfds_t)n, 1000);
-        if (atomic_load(&s->stopping))
+        if (atomic_load(&s->stopping)) {
+            imap_cfg_unlock(s);
             break;
-        reap(s, 0);
-        if (r <= 0)
-            continue;
-        if (p[1].revents & POLLIN)
+        }
+        if (r > 0 && (p[0].revents & POLLIN)) {
+            char b[16];
+            while (read(s->stop_pipe[0], b, sizeof b) > 0)
+                ; /* a reload's wake-up */
+        }
+        if (r > 0 && (p[1].revents & POLLIN))
             accept_one(s, s->lfd, 0);
-        if (n > 2 && (p[2].revents & POLLIN))
+        if (r > 0 && n > 2 && (p[2].revents & POLLIN))
             accept_one(s, s->tlfd, 1);
+        imap_cfg_unlock(s);
+        reap(s, 0);
     }
     return NULL;
 }
@@ -558,6 +598,14 @@ static outpost_status fe_fail(struct outpost_frontend *f, int code, const char *
     return st;
 }
 
+/* A status carrying the message already in f->msg (formatting f->msg into
+ * itself would overlap). */
+static outpost_status fe_msg(struct outpost_frontend *f, int code)
+{
+    outpost_status st = { code, 0, f->msg };
+    return st;
+}
+
 static char *dup_or_null(const char *s)
 {
     return s && *s ? strdup(s) : NULL;
@@ -581,6 +629,145 @@ static outpost_status create_fail(struct outpost_frontend *f, const char *fmt, .
     return st;
 }
 
+/* The [imap] section, read and checked (no I/O but reading the password
+ * and the TLS files). */
+struct imap_settings {
+    char listen_host[256];
+    int listen_port;
+    char tls_host[256];
+    int tls_port; /* -1: no implicit TLS listener */
+    char *user, *password, *port_file, *tls_cert, *tls_key;
+    uint64_t max_literal;
+    int max_conns;
+    int64_t timeout_s, login_timeout_s, idle_timeout_s, content_timeout_ms;
+    int auth_delay_ms;
+    SSL_CTX *ssl_ctx;
+};
+
+static void settings_free(struct imap_settings *o)
+{
+    if (o->password) {
+        memset(o->password, 0, strlen(o->password));
+        free(o->password);
+    }
+    free(o->user);
+    free(o->port_file);
+    free(o->tls_cert);
+    free(o->tls_key);
+    if (o->ssl_ctx)
+        SSL_CTX_free(o->ssl_ctx);
+    memset(o, 0, sizeof *o);
+}
+
+/* 0, or -1 with the reason in err. */
+static int read_settings(const struct outpost_host *h, struct imap_settings *o, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof *o);
+    o->tls_port = -1;
+#define FAIL(...)                              \
+    do {                                       \
+        snprintf(err, errlen, __VA_ARGS__);    \
+        settings_free(o);                      \
+        return -1;                             \
+    } while (0)
+    const char *listen = h->config_get(h, "listen");
+    if (!listen)
+        listen = "127.0.0.1:1143";
+    if (parse_hostport(listen, o->listen_host, sizeof o->listen_host, &o->listen_port) != 0)
+        FAIL("[imap] listen = '%s': expected address:port, e.g. 127.0.0.1:1143", listen);
+    const char *tl = h->config_get(h, "tls_listen");
+    if (tl && *tl && parse_hostport(tl, o->tls_host, sizeof o->tls_host, &o->tls_port) != 0)
+        FAIL("[imap] tls_listen = '%s': expected address:port, e.g. 127.0.0.1:1993", tl);
+    o->tls_cert = dup_or_null(h->config_get(h, "tls_cert"));
+    o->tls_key = dup_or_null(h->config_get(h, "tls_key"));
+    if ((o->tls_cert != NULL) != (o->tls_key != NULL))
+        FAIL("[imap] tls_cert and tls_key must be set together");
+    if (o->tls_port >= 0 && !o->tls_cert)
+        FAIL("[imap] tls_listen needs tls_cert and tls_key");
+    if (!host_is_loopback(o->listen_host) && !o->tls_cert)
+        FAIL("[imap] listen = '%s' is not a loopback address: refusing to serve mail without TLS "
+             "(set tls_cert and tls_key, or listen on 127.0.0.1)",
+             listen);
+    const char *user = h->config_get(h, "user");
+    if (!user || !*user)
+        FAIL("[imap] user is not set: IMAP clients must log in (set user and password_file)");
+    o->user = strdup(user);
+    char *pw = NULL;
+    outpost_status st = h->secret(h, "password", &pw);
+    if (st.code != OUTPOST_OK)
+        FAIL("[imap] no IMAP password: %s", st.message ? st.message : "password_file not set");
+    o->password = strdup(pw);
+    memset(pw, 0, strlen(pw));
+    h->free(pw);
+    if (!o->user || !o->password)
+        FAIL("[imap] out of memory");
+    o->port_file = dup_or_null(h->config_get(h, "port_file"));
+    int64_t ml = h->config_int(h, "max_literal", 64 * 1024 * 1024);
+    o->max_literal = ml > 0 ? (uint64_t)ml : 64 * 1024 * 1024;
+    o->max_conns = (int)h->config_int(h, "max_connections", 256);
+    if (o->max_conns < 1)
+        o->max_conns = 1;
+    o->timeout_s = h->config_int(h, "timeout", 1800);
+    o->login_timeout_s = h->config_int(h, "login_timeout", 60);
+    o->idle_timeout_s = h->config_int(h, "idle_timeout", 1800);
+    o->content_timeout_ms = h->config_int(h, "content_timeout", 60) * 1000;
+    o->auth_delay_ms = (int)(h->config_int(h, "auth_failure_delay", 1) * 1000);
+    if (o->timeout_s < 1 || o->login_timeout_s < 1 || o->idle_timeout_s < 1)
+        FAIL("[imap] timeout, login_timeout and idle_timeout must be positive");
+    if (o->tls_cert) {
+        o->ssl_ctx = SSL_CTX_new(TLS_server_method());
+        if (!o->ssl_ctx)
+            FAIL("[imap] cannot create a TLS context");
+        SSL_CTX_set_min_proto_version(o->ssl_ctx, TLS1_2_VERSION);
+        if (SSL_CTX_use_certificate_chain_file(o->ssl_ctx, o->tls_cert) != 1) {
+            ERR_clear_error();
+            FAIL("[imap] tls_cert = '%s': cannot read a PEM certificate", o->tls_cert);
+        }
+        if (SSL_CTX_use_PrivateKey_file(o->ssl_ctx, o->tls_key, SSL_FILETYPE_PEM) != 1 ||
+            SSL_CTX_check_private_key(o->ssl_ctx) != 1) {
+            ERR_clear_error();
+            FAIL("[imap] tls_key = '%s': cannot read the private key or it does not match tls_cert", o->tls_key);
+        }
+    }
+#undef FAIL
+    return 0;
+}
+
+/* Moves the settings into the server (the old ones end up in o, to free).
+ * Listening sockets are not touched. */
+static void swap_settings(struct imap_server *s, struct imap_settings *o)
+{
+#define SWAP(field)                    \
+    do {                               \
+        __typeof__(s->field) t_ = s->field; \
+        s->field = o->field;           \
+        o->field = t_;                 \
+    } while (0)
+    SWAP(user);
+    SWAP(password);
+    SWAP(port_file);
+    SWAP(tls_cert);
+    SWAP(tls_key);
+    SWAP(ssl_ctx);
+    SWAP(max_literal);
+    SWAP(max_conns);
+    SWAP(timeout_s);
+    SWAP(login_timeout_s);
+    SWAP(idle_timeout_s);
+    SWAP(content_timeout_ms);
+    SWAP(auth_delay_ms);
+    SWAP(listen_port);
+    SWAP(tls_port);
+#undef SWAP
+    char tmp[256];
+    memcpy(tmp, s->listen_host, sizeof tmp);
+    memcpy(s->listen_host, o->listen_host, sizeof tmp);
+    memcpy(o->listen_host, tmp, sizeof tmp);
+    memcpy(tmp, s->tls_host, sizeof tmp);
+    memcpy(s->tls_host, o->tls_host, sizeof tmp);
+    memcpy(o->tls_host, tmp, sizeof tmp);
+}
+
 static outpost_status fe_create(const struct outpost_host *h, struct outpost_frontend **out)
 {
     *out = NULL;
@@ -595,72 +782,26 @@ static outpost_status fe_create(const struct outpost_host *h, struct outpost_fro
     s->lfd = s->tlfd = -1;
     s->stop_pipe[0] = s->stop_pipe[1] = -1;
     s->tls_port = -1;
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+#ifdef __GLIBC__
+    /* a reload waits for the sessions holding it, not for every new one */
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+    pthread_rwlock_init(&s->lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->ensure_mu, NULL);
     pthread_cond_init(&s->cond, NULL);
     if (!s->st || !s->st->storage)
         return create_fail(f, "[imap] the IMAP front-end needs the store API (host->store is NULL)");
     s->sm = s->st->storage;
-    const char *listen = h->config_get(h, "listen");
-    if (!listen)
-        listen = "127.0.0.1:1143";
-    if (parse_hostport(listen, s->listen_host, sizeof s->listen_host, &s->listen_port) != 0)
-        return create_fail(f, "[imap] listen = '%s': expected address:port, e.g. 127.0.0.1:1143", listen);
-    const char *tl = h->config_get(h, "tls_listen");
-    if (tl && *tl && parse_hostport(tl, s->tls_host, sizeof s->tls_host, &s->tls_port) != 0)
-        return create_fail(f, "[imap] tls_listen = '%s': expected address:port, e.g. 127.0.0.1:1993", tl);
-    s->tls_cert = dup_or_null(h->config_get(h, "tls_cert"));
-    s->tls_key = dup_or_null(h->config_get(h, "tls_key"));
-    if ((s->tls_cert != NULL) != (s->tls_key != NULL))
-        return create_fail(f, "[imap] tls_cert and tls_key must be set together");
-    if (s->tls_port >= 0 && !s->tls_cert)
-        return create_fail(f, "[imap] tls_listen needs tls_cert and tls_key");
-    if (!host_is_loopback(s->listen_host) && !s->tls_cert)
-        return create_fail(f,
-                           "[imap] listen = '%s' is not a loopback address: refusing to serve mail without TLS "
-                           "(set tls_cert and tls_key, or listen on 127.0.0.1)",
-                           listen);
-    const char *user = h->config_get(h, "user");
-    if (!user || !*user)
-        return create_fail(f, "[imap] user is not set: IMAP clients must log in (set user and password_file)");
-    s->user = strdup(user);
-    char *pw = NULL;
-    outpost_status st = h->secret(h, "password", &pw);
-    if (st.code != OUTPOST_OK)
-        return create_fail(f, "[imap] no IMAP password: %s", st.message ? st.message : "password_file not set");
-    s->password = strdup(pw);
-    size_t pl = strlen(pw);
-    memset(pw, 0, pl);
-    h->free(pw);
-    s->port_file = dup_or_null(h->config_get(h, "port_file"));
-    int64_t ml = h->config_int(h, "max_literal", 64 * 1024 * 1024);
-    s->max_literal = ml > 0 ? (uint64_t)ml : 64 * 1024 * 1024;
-    s->max_conns = (int)h->config_int(h, "max_connections", 256);
-    if (s->max_conns < 1)
-        s->max_conns = 1;
-    s->timeout_s = h->config_int(h, "timeout", 1800);
-    s->login_timeout_s = h->config_int(h, "login_timeout", 60);
-    s->idle_timeout_s = h->config_int(h, "idle_timeout", 1800);
-    s->content_timeout_ms = h->config_int(h, "content_timeout", 60) * 1000;
-    s->auth_delay_ms = (int)(h->config_int(h, "auth_failure_delay", 1) * 1000);
-    if (s->timeout_s < 1 || s->login_timeout_s < 1 || s->idle_timeout_s < 1)
-        return create_fail(f, "[imap] timeout, login_timeout and idle_timeout must be positive");
-    if (s->tls_cert) {
-        s->ssl_ctx = SSL_CTX_new(TLS_server_method());
-        if (!s->ssl_ctx)
-            return create_fail(f, "[imap] cannot create a TLS context");
-        SSL_CTX_set_min_proto_version(s->ssl_ctx, TLS1_2_VERSION);
-        if (SSL_CTX_use_certificate_chain_file(s->ssl_ctx, s->tls_cert) != 1) {
-            ERR_clear_error();
-            return create_fail(f, "[imap] tls_cert = '%s': cannot read a PEM certificate", s->tls_cert);
-        }
-        if (SSL_CTX_use_PrivateKey_file(s->ssl_ctx, s->tls_key, SSL_FILETYPE_PEM) != 1 ||
-            SSL_CTX_check_private_key(s->ssl_ctx) != 1) {
-            ERR_clear_error();
-            return create_fail(f, "[imap] tls_key = '%s': cannot read the private key or it does not match tls_cert",
-                               s->tls_key);
-        }
-    }
+    struct imap_settings o;
+    char err[512];
+    if (read_settings(h, &o, err, sizeof err) != 0)
+        return create_fail(f, "%s", err);
+    swap_settings(s, &o);
+    settings_free(&o);
     *out = f;
     return outpost_ok();
 }
@@ -707,6 +848,25 @@ static int bind_listen(struct outpost_frontend *f, const char *host, int port, i
     return 0;
 }
 
+static void write_port_file(struct imap_server *s, int port, int tport)
+{
+    if (!s->port_file)
+        return;
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", s->port_file);
+    FILE *pf = fopen(tmp, "w");
+    if (pf) {
+        fprintf(pf, "%d\n", port);
+        if (s->tlfd >= 0)
+            fprintf(pf, "%d\n", tport);
+        if (fclose(pf) == 0)
+            rename(tmp, s->port_file);
+    } else {
+        s->h->log(s->h, OUTPOST_LOG_WARNING, "[imap] port_file = '%s': cannot write: %s", s->port_file,
+                  strerror(errno));
+    }
+}
+
 static outpost_status fe_start(struct outpost_frontend *f)
 {
     struct imap_server *s = &f->srv;
@@ -714,14 +874,18 @@ static outpost_status fe_start(struct outpost_frontend *f)
         return fe_fail(f, OUTPOST_BAD_DATA, "[imap] already started");
     int port = 0, tport = 0;
     if (bind_listen(f, s->listen_host, s->listen_port, &s->lfd, &port) != 0)
-        return fe_fail(f, OUTPOST_FATAL, "%s", f->msg);
+        return fe_msg(f, OUTPOST_FATAL);
     if (s->tls_port >= 0 && bind_listen(f, s->tls_host, s->tls_port, &s->tlfd, &tport) != 0) {
         close(s->lfd);
         s->lfd = -1;
-        return fe_fail(f, OUTPOST_FATAL, "%s", f->msg);
+        return fe_msg(f, OUTPOST_FATAL);
     }
     if (pipe(s->stop_pipe) != 0)
         return fe_fail(f, OUTPOST_FATAL, "[imap] pipe: %s", strerror(errno));
+    fcntl(s->stop_pipe[0], F_SETFL, O_NONBLOCK);
+    fcntl(s->stop_pipe[1], F_SETFL, O_NONBLOCK);
+    s->bound_port = port;
+    s->bound_tport = tport;
     outpost_status st = s->st->subscribe(s->h, on_store_event, s, &s->sub);
     if (st.code != OUTPOST_OK)
         s->h->log(s->h, OUTPOST_LOG_WARNING, "no change notifications (IDLE polls): %s",
@@ -737,21 +901,7 @@ static outpost_status fe_start(struct outpost_frontend *f)
     else
         s->h->log(s->h, OUTPOST_LOG_NOTICE, "IMAP listening on %s port %d%s", s->listen_host, port,
                   s->ssl_ctx ? " (STARTTLS)" : "");
-    if (s->port_file) {
-        char tmp[4096];
-        snprintf(tmp, sizeof tmp, "%s.tmp", s->port_file);
-        FILE *pf = fopen(tmp, "w");
-        if (pf) {
-            fprintf(pf, "%d\n", port);
-            if (s->tlfd >= 0)
-                fprintf(pf, "%d\n", tport);
-            if (fclose(pf) == 0)
-                rename(tmp, s->port_file);
-        } else {
-            s->h->log(s->h, OUTPOST_LOG_WARNING, "[imap] port_file = '%s': cannot write: %s", s->port_file,
-                      strerror(errno));
-        }
-    }
+    write_port_file(s, port, tport);
     return outpost_ok();
 }
 
@@ -802,10 +952,79 @@ static void fe_destroy(struct outpost_frontend *f)
     free(s->port_file);
     free(s->tls_cert);
     free(s->tls_key);
+    pthread_rwlock_destroy(&s->lock);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->ensure_mu);
     pthread_cond_destroy(&s->cond);
     free(f);
+}
+
+/* SIGHUP: applies a changed [imap] section. Credentials, limits and the
+ * TLS certificate apply to the next login / connection; a changed listen or
+ * tls_listen address is bound first (a failure keeps everything as it was)
+ * and replaces the old listener. Connections stay open, also those on a
+ * listener that went away. Waits at most 10 s for sessions in a command. */
+static outpost_status fe_reload(struct outpost_frontend *f, const struct outpost_host *h)
+{
+    struct imap_server *s = &f->srv;
+    if (!h->store || h->store->storage != s->sm)
+        return fe_fail(f, OUTPOST_BAD_DATA, "[imap] reload: the host serves another store");
+    struct imap_settings o;
+    char err[512];
+    if (read_settings(h, &o, err, sizeof err) != 0)
+        return fe_fail(f, OUTPOST_BAD_DATA, "%s", err);
+    int lfd = -1, tlfd = -1, port = s->bound_port, tport = s->bound_tport;
+    int new_plain = strcmp(o.listen_host, s->listen_host) != 0 || o.listen_port != s->listen_port;
+    int new_tls = strcmp(o.tls_host, s->tls_host) != 0 || o.tls_port != s->tls_port;
+    if (s->started && new_plain && bind_listen(f, o.listen_host, o.listen_port, &lfd, &port) != 0) {
+        settings_free(&o);
+        return fe_msg(f, OUTPOST_FATAL);
+    }
+    if (s->started && new_tls && o.tls_port >= 0 && bind_listen(f, o.tls_host, o.tls_port, &tlfd, &tport) != 0) {
+        if (lfd >= 0)
+            close(lfd);
+        settings_free(&o);
+        return fe_msg(f, OUTPOST_FATAL);
+    }
+    if (s->started && write(s->stop_pipe[1], "r", 1) < 0) {
+        /* the listener polls at least once a second */
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    if (pthread_rwlock_timedwrlock(&s->lock, &until) != 0) {
+        if (lfd >= 0)
+            close(lfd);
+        if (tlfd >= 0)
+            close(tlfd);
+        settings_free(&o);
+        return fe_fail(f, OUTPOST_TEMP, "[imap] reload: sessions stayed busy for 10 s; try again");
+    }
+    s->h = h;
+    s->st = h->store;
+    int port_file_changed = (o.port_file == NULL) != (s->port_file == NULL) ||
+                            (o.port_file && strcmp(o.port_file, s->port_file) != 0);
+    swap_settings(s, &o);
+    if (s->started && new_plain) {
+        close(s->lfd);
+        s->lfd = lfd;
+    }
+    if (s->started && new_tls) {
+        if (s->tlfd >= 0)
+            close(s->tlfd);
+        s->tlfd = tlfd;
+        if (tlfd < 0)
+            tport = 0;
+    }
+    s->bound_port = port;
+    s->bound_tport = tport;
+    if (s->started && (new_plain || new_tls || port_file_changed))
+        write_port_file(s, port, tport);
+    h->log(h, OUTPOST_LOG_NOTICE, "IMAP settings reloaded%s%s", new_plain || new_tls ? "; listening on " : "",
+           new_plain || new_tls ? s->listen_host : "");
+    pthread_rwlock_unlock(&s->lock);
+    settings_free(&o); /* the old settings; connections keep their own TLS context references */
+    return outpost_ok();
 }
 
 static const struct outpost_frontend_methods imap_methods = {
@@ -814,7 +1033,7 @@ static const struct outpost_frontend_methods imap_methods = {
     .start = fe_start,
     .stop = fe_stop,
     .destroy = fe_destroy,
-    .reload = NULL,
+    .reload = fe_reload,
 };
 
 static const struct outpost_plugin imap_plugin = {
@@ -825,7 +1044,7 @@ static const struct outpost_plugin imap_plugin = {
     .name = "imap",
     .version = IMAP_VERSION,
     .description = "IMAP4rev1 server for mail clients (IDLE, CONDSTORE/QRESYNC, UIDPLUS, MOVE, STARTTLS)",
-    .caps = 0,
+    .caps = OUTPOST_FRONTEND_CAP_RELOAD,
     .section = "imap",
     .config_keys = imap_keys,
     .module_init = NULL,

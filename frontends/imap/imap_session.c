@@ -120,6 +120,62 @@ int imap_resolve_set(struct imap_conn *c, const char *set, int uid, size_t **idx
     return 0;
 }
 
+static int kw_in(const char *set, const char *w, size_t n)
+{
+    for (const char *p = set; p && *p;) {
+        while (*p == ' ')
+            p++;
+        size_t l = strcspn(p, " ");
+        if (l == n && n && !strncasecmp(p, w, n))
+            return 1;
+        p += l;
+    }
+    return 0;
+}
+
+/* Adds the keywords of `kws` missing from c->kw_known; 1 if any was new. */
+static int kw_learn(struct imap_conn *c, const char *kws)
+{
+    int added = 0;
+    for (const char *p = kws; p && *p;) {
+        while (*p == ' ')
+            p++;
+        size_t l = strcspn(p, " ");
+        if (l && !kw_in(c->kw_known, p, l)) {
+            size_t have = c->kw_known ? strlen(c->kw_known) : 0;
+            char *n = realloc(c->kw_known, have + l + 2);
+            if (!n)
+                return added;
+            if (have)
+                n[have++] = ' ';
+            memcpy(n + have, p, l);
+            n[have + l] = '\0';
+            c->kw_known = n;
+            added = 1;
+        }
+        p += l;
+    }
+    return added;
+}
+
+static void write_flags_responses(struct imap_conn *c)
+{
+    const char *kw = c->kw_known && *c->kw_known ? c->kw_known : NULL;
+    imap_printf(c, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded $Junk $NotJunk%s%s)\r\n",
+                kw ? " " : "", kw ? kw : "");
+    if (c->readonly)
+        imap_puts(c, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
+    else
+        imap_printf(c, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded $Junk "
+                       "$NotJunk%s%s \\*)] Flags permitted\r\n", kw ? " " : "", kw ? kw : "");
+}
+
+void imap_announce_keywords(struct imap_conn *c, const char *keywords)
+{
+    if (c->state == S_SELECTED && keywords && *keywords && kw_learn(c, keywords))
+        write_flags_responses(c);
+}
+
 void imap_write_flags(struct imap_conn *c, uint32_t flags, const char *keywords)
 {
     static const struct {
@@ -469,6 +525,8 @@ static void unselect(struct imap_conn *c)
     free(c->msgs);
     c->msgs = NULL;
     c->nmsgs = c->capmsgs = 0;
+    free(c->kw_known);
+    c->kw_known = NULL;
     c->sel_folder = 0;
     imap_set_selected_folder(c, 0);
     if (c->state == S_SELECTED)
@@ -580,6 +638,7 @@ int imap_sync_selected(struct imap_conn *c, int allow_expunge)
             if (ch[i].modseq > m->modseq) {
                 m->modseq = ch[i].modseq;
                 m->flags = ch[i].flags;
+                imap_announce_keywords(c, ch[i].keywords);
                 imap_printf(c, "* %ld FETCH (UID %u FLAGS ", ix + 1, m->uid);
                 imap_write_flags(c, ch[i].flags, ch[i].keywords);
                 if (c->condstore)
@@ -596,7 +655,7 @@ int imap_sync_selected(struct imap_conn *c, int allow_expunge)
     }
     free(ch);
     free(gone);
-    if (c->nmsgs != before || ngone)
+    if (c->nmsgs != before) /* EXPUNGE and VANISHED already told the client the count */
         imap_printf(c, "* %zu EXISTS\r\n", c->nmsgs);
     c->sel_modseq = hms;
     return 0;
@@ -675,8 +734,12 @@ static void login_done(struct imap_conn *c, const char *tag, int ok, const char 
     if (!ok) {
         c->auth_failures++;
         s->h->log(s->h, OUTPOST_LOG_NOTICE, "failed login from %s (user '%.64s')", c->peer, user);
-        if (s->auth_delay_ms > 0)
-            usleep((useconds_t)s->auth_delay_ms * 1000);
+        int delay = s->auth_delay_ms;
+        if (delay > 0) {
+            imap_cfg_unlock(s); /* a reload need not wait for it */
+            usleep((useconds_t)delay * 1000);
+            imap_cfg_rdlock(s);
+        }
         tagged(c, tag, "NO", "[AUTHENTICATIONFAILED] Invalid credentials");
         if (c->auth_failures >= 3) {
             imap_puts(c, "* BYE Too many failed logins\r\n");
@@ -1165,6 +1228,7 @@ static void cmd_lsub(struct imap_conn *c, const char *tag, const struct imap_tok
 
 static void write_fetch_change(struct imap_conn *c, long seq, const outpost_item *it)
 {
+    imap_announce_keywords(c, it->keywords);
     imap_printf(c, "* %ld FETCH (UID %u FLAGS ", seq, it->uid);
     imap_write_flags(c, it->flags, it->keywords);
     imap_printf(c, " MODSEQ (%llu))\r\n", (unsigned long long)it->modseq);
@@ -1276,6 +1340,7 @@ static void do_select(struct imap_conn *c, const char *tag, const struct imap_to
             }
             if (!first_unseen && !(it->flags & OUTPOST_FLAG_SEEN))
                 first_unseen = c->nmsgs;
+            kw_learn(c, it->keywords);
         }
         s->sm->cursor_close(cur);
     }
@@ -1291,12 +1356,7 @@ static void do_select(struct imap_conn *c, const char *tag, const struct imap_to
     imap_set_selected_folder(c, mb.id);
     if (s->st->folder_open_hint)
         s->st->folder_open_hint(s->h, mb.id, 1);
-    imap_puts(c, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded $Junk $NotJunk)\r\n");
-    if (readonly)
-        imap_puts(c, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
-    else
-        imap_puts(c, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded $Junk "
-                     "$NotJunk \\*)] Flags permitted\r\n");
+    write_flags_responses(c);
     imap_printf(c, "* %zu EXISTS\r\n* 0 RECENT\r\n", c->nmsgs);
     if (first_unseen)
         imap_printf(c, "* OK [UNSEEN %zu] First unseen\r\n", first_unseen);
@@ -2049,6 +2109,8 @@ static int read_literal(struct imap_conn *c, uint64_t size)
 
 void imap_session_free(struct imap_conn *c)
 {
+    free(c->kw_known);
+    c->kw_known = NULL;
     free(c->msgs);
     c->msgs = NULL;
     c->nmsgs = c->capmsgs = 0;
@@ -2057,10 +2119,13 @@ void imap_session_free(struct imap_conn *c)
 void imap_session_run(struct imap_conn *c)
 {
     struct imap_server *s = c->srv;
+    imap_cfg_rdlock(s); /* released only while waiting for the client */
     if (c->tls_active == -1) {
         c->tls_active = 0;
-        if (imap_start_tls(c) != 0)
+        if (imap_start_tls(c) != 0) {
+            imap_cfg_unlock(s);
             return;
+        }
     }
     c->state = S_NOTAUTH;
     imap_puts(c, "* OK [CAPABILITY ");
@@ -2135,4 +2200,5 @@ void imap_session_run(struct imap_conn *c)
     }
     imap_flush(c);
     unselect(c);
+    imap_cfg_unlock(s);
 }

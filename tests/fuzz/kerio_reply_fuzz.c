@@ -1,7 +1,7 @@
 /* kerio_reply_fuzz.c — libFuzzer target for everything the Kerio plugin reads from the
  * server or a client: the JSON-RPC reply envelope, page/changes/folder validation, and the
- * converters run on every validated object (mail → MIME with a stub attachment fetch, event,
- * task, note → iCalendar, contact → vCard); the same bytes also go through the vCard, iCalendar
+ * converters run on every validated object (mail → MIME with a stub attachment fetch, event
+ * (with the series inference of recur.c), task, note → iCalendar, contact → vCard); the same bytes also go through the vCard, iCalendar
  * and MIME readers used on write-back. Anything reaching a converter passed validation, as in
  * the plugin. */
 #include <stdint.h>
@@ -29,7 +29,18 @@ static void convert_all(uint32_t kind, const json_t *items)
         struct kbuf b = { 0 };
         switch (kind) {
         case OUTPOST_ITEM_MAIL: kerio_mail_to_mime(o, stub_fetch, NULL, &b, err, sizeof err); break;
-        case OUTPOST_ITEM_EVENT: kerio_event_to_ical(o, items, &b, err, sizeof err); break;
+        case OUTPOST_ITEM_EVENT: {
+            kerio_event_to_ical(o, items, &b, err, sizeof err);
+            /* the series inference (recur.c) with the page as the event's occurrences */
+            json_t *placed = NULL, *exd = NULL;
+            if (kerio_series_infer(o, items, 50, &placed, &exd, err, sizeof err) == 0) {
+                kbuf_reset(&b);
+                kerio_series_to_ical(o, NULL, exd, &b, err, sizeof err);
+                json_decref(placed);
+                json_decref(exd);
+            }
+            break;
+        }
         case OUTPOST_ITEM_TASK: kerio_task_to_ical(o, &b, err, sizeof err); break;
         case OUTPOST_ITEM_NOTE: kerio_note_to_ical(o, &b, err, sizeof err); break;
         case OUTPOST_ITEM_CONTACT: kerio_contact_to_vcard(o, &b, err, sizeof err); break;

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""IMAP front-end end-to-end tests: starts tests/imap/imap_harness (the plugin
-over a seeded cache) on an ephemeral 127.0.0.1 port and drives it with
-python imaplib, raw sockets, curl and real clients (mbsync, offlineimap,
-neomutt). usage: test_imap.py GROUP  (protocol, condstore, limits,
-concurrency, tls, curl, mbsync, offlineimap, neomutt)."""
+"""IMAP front-end end-to-end tests: starts tests/imap/imap_harness (the plugin over the real core store and
+SQLite storage, seeded from fixtures/) on an ephemeral 127.0.0.1 port and drives it with python imaplib, raw
+sockets, curl and real clients (mbsync, offlineimap, neomutt). The harness plays the server's side through its
+control channel (online/offline, server-side changes, journal). usage: test_imap.py GROUP  (protocol,
+condstore, limits, concurrency, tls, reload, curl, mbsync, offlineimap, neomutt)."""
 import imaplib
+import json
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ import time
 HARNESS = os.environ["IMAP_HARNESS"]
 FIXTURES = os.environ["IMAP_FIXTURES"]
 PLUGIN_DIR = os.environ["OUTPOST_PLUGIN_DIR"]
+OUTPOST_CLI = os.environ["OUTPOST_CLI"]
 USER, PASS = "bob", "s3cret pass"
 
 
@@ -43,14 +45,14 @@ class Harness:
         keys = {"listen": "127.0.0.1:0", "user": USER, "password_file": pw, "port_file": self.port_file,
                 "auth_failure_delay": "0"}
         keys.update(self.extra)
+        self.keys = keys
         self.data = os.path.join(self.dir, "data")
         cfg = os.path.join(self.dir, "outpost.ini")
-        with open(cfg, "w") as f:
-            f.write("[core]\ndata_dir = %s\nplugin_dir = %s\nlog_level = info\n[imap]\n" % (self.data, PLUGIN_DIR))
-            for k, v in keys.items():
-                f.write("%s = %s\n" % (k, v))
+        self.cfg = cfg
+        self.write_config(keys)
         self.log = open(os.path.join(self.dir, "harness.log"), "w+")
-        self.proc = subprocess.Popen([HARNESS, cfg, FIXTURES], stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([HARNESS, cfg, FIXTURES], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.log)
         if self.expect_fail:
             self.rc = self.proc.wait(timeout=20)
             self.log.seek(0)
@@ -77,6 +79,11 @@ class Harness:
                 self.proc.wait()
                 raise AssertionError("harness did not stop on SIGTERM")
         rc = self.proc.returncode
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
         self.log.seek(0)
         out = self.log.read()
         if exc[0] is not None:
@@ -86,11 +93,40 @@ class Harness:
             check(rc == 0, "harness exit code %s: %s" % (rc, out[-2000:]))
         return False
 
+    def write_config(self, keys):
+        with open(self.cfg, "w") as f:
+            f.write("[core]\ndata_dir = %s\nplugin_dir = %s\nlog_level = info\n[storage]\nplugin = sqlite\n"
+                    "[imap]\n" % (self.data, PLUGIN_DIR))
+            for k, v in keys.items():
+                f.write("%s = %s\n" % (k, v))
+
+    def control(self, command):
+        """Sends a control command to the harness; returns its answer lines."""
+        self.proc.stdin.write(command.encode() + b"\n")
+        self.proc.stdin.flush()
+        out = []
+        while True:
+            l = self.proc.stdout.readline()
+            check(l != b"", "harness closed its control channel")
+            l = l.decode().rstrip("\n")
+            if l == ".":
+                return out
+            out.append(l)
+
     def journal(self):
-        try:
-            return open(os.path.join(self.data, "journal.log")).read()
-        except OSError:
-            return ""
+        """The cache's journal (the storage's journal_list), one entry a line."""
+        return "\n".join(self.control("journal"))
+
+    def status(self):
+        p = subprocess.run([OUTPOST_CLI, "--config", self.cfg, "status", "--json"], capture_output=True, timeout=60)
+        check(p.returncode == 0, "outpost status: %s" % p.stderr.decode())
+        return json.loads(p.stdout)
+
+    def audit(self):
+        """`outpost audit --json` on the same cache, as a user would run it."""
+        p = subprocess.run([OUTPOST_CLI, "--config", self.cfg, "audit", "--json"], capture_output=True, timeout=60)
+        check(p.returncode == 0, "outpost audit: %s" % p.stderr.decode())
+        return json.loads(p.stdout)
 
     def imap(self):
         m = imaplib.IMAP4("127.0.0.1", self.port, timeout=30)
@@ -233,10 +269,203 @@ def t_protocol_caps():
         m.logout()
 
 
+def t_summaries():
+    """ENVELOPE, BODYSTRUCTURE, BODY and RFC822.SIZE equal Dovecot's for every fixture, also for a message
+    whose content is not cached (served offline from its summary)."""
+    want = {}
+    for l in open(os.path.join(FIXTURES, "dovecot-summaries.txt"), encoding="utf-8"):
+        if not l.startswith("#"):
+            name, attrs = l.rstrip("\n").split("\t")
+            want[name] = attrs
+    with Harness() as h:
+        h.control("offline")
+        r = Raw(h.port)
+        r.login()
+        for box, names in (("INBOX", ["01-plain.eml", "02-multipart.eml", "03-nested.eml", "04-seen.eml",
+                                      "05-uncached.eml"]), ("Archive", ["06-archive.eml"])):
+            r.cmd("s", "EXAMINE %s" % box)
+            u, t = r.cmd("f", "FETCH 1:* (RFC822.SIZE ENVELOPE BODYSTRUCTURE BODY)")
+            check(t.startswith(b"f OK") and len(u) == len(names), "FETCH summaries of %s: %r %r" % (box, u, t))
+            for i, (l, name) in enumerate(zip(u, names)):
+                got = l.decode()
+                exp = "* %d FETCH (%s)" % (i + 1, want[name])
+                check(got == exp, "%s differs from Dovecot's:\n ours    %s\n dovecot %s" % (name, got, exp))
+        r.close()
+        check(h.control("fetches") == ["0"], "summaries needed the server")
+
+
+def t_search_fts():
+    """BODY and TEXT through the storage's full-text index keep their RFC 3501 meaning: BODY is the body only,
+    TEXT every header field and the body; the index adds decoding (quoted-printable soft breaks, charsets) and
+    Dovecot's FTS word matching (prefixes, case and diacritics ignored)."""
+    with Harness() as h:
+        m = h.imap()
+        qp = (b"From: Judy <judy@example.com>\r\nSubject: results\r\nMessage-ID: <qp-7@example.com>\r\n"
+              b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+              b"Content-Transfer-Encoding: quoted-printable\r\n\r\nR=C3=A9sum=C3=A9 of the ol=\r\nympics\r\n")
+        m.append("INBOX", None, None, qp)
+        m.select("INBOX")
+
+        def search(*crit):
+            typ, d = m.search("UTF-8" if any(not c.isascii() for c in crit) else None,
+                              *[c if c.isascii() else c.encode() for c in crit])
+            check(typ == "OK", "SEARCH %r: %r" % (crit, d))
+            return d[0].decode().split()
+        for crit, want in ((("BODY", "Photos"), []),             # only in the Subject of 2
+                           (("TEXT", "Photos"), ["2"]),
+                           (("BODY", "carol"), []),              # only in From of 2
+                           (("TEXT", "carol"), ["2"]),
+                           (("TEXT", "multi-2"), ["2"]),         # Message-ID, not in the index
+                           (("BODY", "harb"), ["2"]),
+                           (("BODY", '"of the harbour"'), ["2"]),
+                           (("BODY", "olympics"), ["6"]),        # across a quoted-printable soft break
+                           (("TEXT", "resume"), ["6"]),          # Résumé
+                           (("BODY", "Résumé"), ["6"]),
+                           (("NOT", "BODY", "harbour"), ["1", "3", "4", "5", "6"])):
+            got = search(*crit)
+            check(got == want, "SEARCH %r: %r, expected %r" % (crit, got, want))
+        m.logout()
+
+
+def t_idle_server_changes():
+    """Changes the sync engine applies from the server reach a client in IDLE: a new message, a flag change
+    and an expunge, each as the store's change event after commit."""
+    with Harness() as h:
+        r = Raw(h.port)
+        r.login()
+        u, t = r.cmd("s", "SELECT INBOX")
+        check(b"* 5 EXISTS" in u, "SELECT: %r" % u)
+        r.send("i IDLE\r\n")
+        check(r.line().startswith(b"+"), "IDLE continuation")
+        r.s.settimeout(5)
+        check(h.control("deliver 06-archive.eml") == ["uid 6"], "server delivery")
+        l = r.line()
+        check(l == b"* 6 EXISTS", "IDLE: new message from the server: %r" % l)
+        h.control("flags 2 0x4")  # the server flags UID 2
+        l = r.line()
+        check(re.match(rb"\* 2 FETCH \((UID 2 )?FLAGS \(\\Flagged\)", l), "IDLE: server flag change: %r" % l)
+        h.control("expunge 3")
+        l = r.line()
+        check(l == b"* 3 EXPUNGE", "IDLE: server expunge: %r" % l)
+        r.send("DONE\r\n")
+        u, t = r.until("i")
+        check(t.startswith(b"i OK") and u == [], "IDLE end: %r %r" % (u, t))
+        u, t = r.cmd("f", "UID FETCH 1:* (FLAGS)")
+        uids = [int(re.search(rb"UID (\d+)", l).group(1)) for l in u]
+        check(uids == [1, 2, 4, 5, 6], "UIDs after the server's changes: %r" % u)
+        # none of it is a local edit
+        check(not re.search(r"op=(create|flags|delete)", h.journal()), "server changes journaled: " + h.journal())
+        r.close()
+
+
+def t_keywords_in_flags():
+    """A keyword is announced in FLAGS/PERMANENTFLAGS before any FETCH shows it (RFC 3501 7.2.6): at SELECT
+    for keywords already in use, and with a new FLAGS when one appears (own STORE or another session's)."""
+    with Harness() as h:
+        a, b = Raw(h.port), Raw(h.port)
+        a.login()
+        b.login()
+        u, _ = a.cmd("s", "SELECT INBOX")
+        flags = [l for l in u if l.startswith(b"* FLAGS")]
+        check(flags == [b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded $Junk $NotJunk)"],
+              "FLAGS without keywords: %r" % u)
+        b.cmd("s", "SELECT INBOX")
+        u, t = a.cmd("st", "STORE 1 +FLAGS (Project-X)")
+        check(t.startswith(b"st OK") and len(u) == 3, "STORE of a new keyword: %r" % u)
+        check(u[0] == b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded $Junk $NotJunk Project-X)",
+              "new FLAGS: %r" % u)
+        check(u[1].startswith(b"* OK [PERMANENTFLAGS (") and b" Project-X \\*)]" in u[1], "PERMANENTFLAGS: %r" % u)
+        check(u[2].startswith(b"* 1 FETCH") and b"Project-X" in u[2], "FETCH after FLAGS: %r" % u)
+        u, t = a.cmd("st2", "STORE 2 +FLAGS (project-x)")  # keywords are case-insensitive: nothing new
+        check(not any(l.startswith(b"* FLAGS") for l in u), "FLAGS repeated: %r" % u)
+        u, t = b.cmd("n", "NOOP")  # the other session learns it before the FETCH
+        check(len(u) >= 3 and u[0].startswith(b"* FLAGS") and b"Project-X" in u[0] and b"FETCH" in u[-1],
+              "other session: %r" % u)
+        c = Raw(h.port)
+        c.login()
+        u, _ = c.cmd("e", "EXAMINE INBOX")
+        check(any(l.startswith(b"* FLAGS") and l.endswith(b" Project-X)") for l in u), "SELECT FLAGS: %r" % u)
+        check(b"* OK [PERMANENTFLAGS ()] Read-only mailbox" in u, "EXAMINE PERMANENTFLAGS: %r" % u)
+        for r in (a, b, c):
+            r.close()
+
+
+def t_authenticate_raw():
+    """AUTHENTICATE PLAIN with and without an initial response (RFC 3501 6.2.2, RFC 4959), cancelled, malformed."""
+    import base64
+    good = base64.b64encode(("\0%s\0%s" % (USER, PASS)).encode()).decode()
+    with Harness() as h:
+        r = Raw(h.port)
+        check(b"SASL-IR" in r.greeting and b"AUTH=PLAIN" in r.greeting, "greeting: %r" % r.greeting)
+        r.send("a AUTHENTICATE PLAIN\r\n")
+        check(r.line() == b"+ ", "empty server challenge expected")
+        r.send("*\r\n")
+        _, t = r.until("a")
+        check(t.startswith(b"a BAD"), "cancelled AUTHENTICATE: %r" % t)
+        r.send("b AUTHENTICATE PLAIN\r\n")
+        check(r.line() == b"+ ", "challenge")
+        r.send("not base64!\r\n")
+        _, t = r.until("b")
+        check(t.startswith(b"b BAD"), "invalid base64: %r" % t)
+        _, t = r.cmd("c", "AUTHENTICATE PLAIN =")
+        check(t.startswith(b"c BAD") or t.startswith(b"c NO"), "empty initial response: %r" % t)
+        _, t = r.cmd("d", "AUTHENTICATE PLAIN %s" % base64.b64encode(b"\0bob\0wrong").decode())
+        check(t.startswith(b"d NO [AUTHENTICATIONFAILED]"), "wrong password: %r" % t)
+        # without an initial response: the credentials follow the continuation
+        r.send("e AUTHENTICATE PLAIN\r\n")
+        check(r.line() == b"+ ", "challenge")
+        r.send(good + "\r\n")
+        _, t = r.until("e")
+        check(t.startswith(b"e OK"), "AUTHENTICATE without initial response: %r" % t)
+        _, t = r.cmd("f", "SELECT INBOX")
+        check(t.startswith(b"f OK"), "session after AUTHENTICATE")
+        r.close()
+        r = Raw(h.port)  # SASL-IR, with an authorization identity equal to the user
+        ir = base64.b64encode(("%s\0%s\0%s" % (USER, USER, PASS)).encode()).decode()
+        _, t = r.cmd("g", "AUTHENTICATE PLAIN %s" % ir)
+        check(t.startswith(b"g OK"), "AUTHENTICATE with initial response: %r" % t)
+        r.close()
+        r = Raw(h.port)  # acting as another user is refused
+        ir = base64.b64encode(("admin\0%s\0%s" % (USER, PASS)).encode()).decode()
+        _, t = r.cmd("h", "AUTHENTICATE PLAIN %s" % ir)
+        check(t.startswith(b"h NO"), "authorization identity of another user: %r" % t)
+        r.close()
+
+
+def t_list_recursivematch():
+    """LIST-EXTENDED (RFC 5258): RECURSIVEMATCH reports a parent whose children match with CHILDINFO."""
+    with Harness() as h:
+        r = Raw(h.port)
+        r.login()
+        for cmd in ("UNSUBSCRIBE Archive", "SUBSCRIBE Archive/2023"):
+            _, t = r.cmd("s", cmd)
+            check(t.startswith(b"s OK"), "%s: %r" % (cmd, t))
+        u, t = r.cmd("l1", 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')
+        arch = [l for l in u if b'"Archive"' in l]
+        check(len(arch) == 1 and arch[0].endswith(b'"Archive" ("CHILDINFO" ("SUBSCRIBED"))') and
+              b"\\Subscribed" not in arch[0], "RECURSIVEMATCH on %%: %r" % u)
+        check(not any(b"Archive/2023" in l for l in u), "%% matched a child: %r" % u)
+        check(any(b'\\Subscribed' in l and l.endswith(b'"INBOX"') for l in u), "INBOX: %r" % u)
+        u, t = r.cmd("l2", 'LIST (SUBSCRIBED) "" "%"')
+        check(not any(b'"Archive"' in l for l in u), "unsubscribed parent without RECURSIVEMATCH: %r" % u)
+        u, t = r.cmd("l3", 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "*"')
+        check(any(l.endswith(b'"Archive" ("CHILDINFO" ("SUBSCRIBED"))') for l in u) and
+              any(b"\\Subscribed" in l and l.endswith(b'"Archive/2023"') for l in u), "RECURSIVEMATCH on *: %r" % u)
+        u, t = r.cmd("l4", 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "Arch*"')
+        check(len(u) == 2 and not any(b"CHILDINFO" in l and b"2023" in l for l in u), "Arch*: %r" % u)
+        _, t = r.cmd("l5", 'LIST (RECURSIVEMATCH) "" "*"')
+        check(t.startswith(b"l5 BAD"), "RECURSIVEMATCH alone: %r" % t)
+        # a parent that is itself subscribed: listed as such; CHILDINFO only where the parent does not match
+        r.cmd("s", "SUBSCRIBE Archive")
+        u, t = r.cmd("l6", 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')
+        arch = [l for l in u if b'"Archive"' in l]
+        check(len(arch) == 1 and b"\\Subscribed" in arch[0], "subscribed parent: %r" % u)
+        r.close()
+
+
 def t_protocol2():
     with Harness() as h:
-        h.proc.send_signal(signal.SIGUSR1)  # offline
-        time.sleep(0.3)
+        h.control("offline")
         r = Raw(h.port)
         r.login()
         r.cmd("s", "SELECT INBOX")
@@ -244,8 +473,8 @@ def t_protocol2():
         check(t.startswith(b"f NO [UNAVAILABLE]"), "offline uncached fetch: %r" % t)
         _, t = r.cmd("f2", "FETCH 5 (ENVELOPE RFC822.SIZE)")
         check(t.startswith(b"f2 OK"), "summary fetch offline: %r" % t)
-        h.proc.send_signal(signal.SIGUSR1)  # online
-        time.sleep(0.3)
+        check(h.control("fetches") == ["0"], "fetch attempted while offline")
+        h.control("online")
         u, t = r.cmd("f3", "FETCH 5 (BODY.PEEK[TEXT])")
         check(t.startswith(b"f3 OK") and b"Body only on the server." in b"".join(u), "on-demand fetch: %r" % u)
         # malformed commands get BAD with a reason
@@ -287,7 +516,9 @@ def t_protocol2():
         check(b"\\Flagged" in d[0] and b"$Important" in d[0], "STORE: %r" % d)
         typ, d = m.store("1", "-FLAGS.SILENT", "($Important)")
         check(d == [None], "STORE .SILENT answered %r" % d)
-        check("FLAGS item=1 uid=1 flags=4 keywords=$Important" in h.journal(), "journal: " + h.journal())
+        j = h.journal()
+        check(re.search(r"op=flags state=pending item=\d+ folder=\d+ target=0 flags=4 keywords=\$Important name= uid=1$",
+                        j, re.M), "journal: " + j)
         # COPY / MOVE with COPYUID, EXPUNGE
         typ, d = m.uid("COPY", "1:2", "Archive")
         check(typ == "OK", "COPY")
@@ -321,9 +552,9 @@ def t_protocol2():
         u, t = r.cmd("ls2", 'LIST "" "Work/*"')
         check(not any(b"Reports" in l for l in u), "renamed mailbox still listed")
         j = h.journal()
-        for op in ("FOLDER_CREATE", "FOLDER_RENAME", "FOLDER_SUBSCRIBE", "FOLDER_DELETE", "COPY", "MOVE", "DELETE",
-                   "CREATE item"):
-            check(op in j, "journal lacks %s:\n%s" % (op, j))
+        for op in ("folder-create", "folder-rename", "subscribe", "folder-delete", "copy", "move", "delete",
+                   "create"):
+            check(re.search(r"^seq=\d+ op=%s state=pending " % op, j, re.M), "journal lacks %s:\n%s" % (op, j))
         # EXAMINE is read-only; UNSELECT / CLOSE
         u, t = r.cmd("ex", "EXAMINE INBOX")
         check(b"[READ-ONLY]" in t, "EXAMINE: %r" % t)
@@ -556,6 +787,95 @@ def t_tls():
         shutil.rmtree(d, ignore_errors=True)
 
 
+# ---------------------------------------------------------------- reload
+
+def t_reload():
+    """SIGHUP applies a changed [imap] section (what outpostd does): new password, listen address and TLS
+    certificate for new connections; connections already open, one of them in IDLE, keep working; a bad
+    section or an address that cannot be bound keeps everything as it was."""
+    d = tempfile.mkdtemp(prefix="outpost-reload-")
+    try:
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+        ctx = ssl.create_default_context(cafile=cert)
+        ctx.check_hostname = False
+        with Harness() as h:
+            logpath = os.path.join(h.dir, "harness.log")
+
+            def reload(keys, want):
+                n = open(logpath).read().count(want)
+                h.write_config(keys)
+                h.proc.send_signal(signal.SIGHUP)
+                deadline = time.time() + 15
+                while open(logpath).read().count(want) == n:
+                    check(time.time() < deadline, "no '%s' after SIGHUP:\n%s" % (want, open(logpath).read()[-2000:]))
+                    time.sleep(0.05)
+
+            idle = Raw(h.port)
+            idle.login()
+            idle.cmd("s", "SELECT INBOX")
+            idle.send("i IDLE\r\n")
+            check(idle.line().startswith(b"+"), "IDLE")
+            busy = Raw(h.port)
+            busy.login()
+            busy.cmd("s", "SELECT INBOX")
+            check(b"STARTTLS" not in busy.greeting, "STARTTLS before TLS is configured")
+
+            pw2 = os.path.join(h.dir, "pw2")
+            with open(pw2, "w") as f:
+                f.write("n3w pass\n")
+            os.chmod(pw2, 0o600)
+            keys = dict(h.keys, password_file=pw2, listen="127.0.0.2:0", tls_cert=cert, tls_key=key)
+            os.remove(h.port_file)
+            reload(keys, "imap_harness: reloaded")
+            new_port = int(open(h.port_file).read().split()[0])
+            # the open connections were kept: the one in IDLE still hears about changes
+            m = imaplib.IMAP4("127.0.0.2", new_port, timeout=30)
+            check("STARTTLS" in m.capabilities, "STARTTLS after the reload: %r" % (m.capabilities,))
+            m.starttls(ssl_context=ctx)
+            try:
+                m.login(USER, PASS)
+                check(False, "the old password still works")
+            except imaplib.IMAP4.error as e:
+                check("AUTHENTICATIONFAILED" in str(e), "old password: %s" % e)
+            m.login(USER, "n3w pass")
+            m.select("INBOX")
+            m.store("1", "+FLAGS", "(\\Flagged)")
+            idle.s.settimeout(10)
+            l = idle.line()
+            check(b"FETCH" in l and b"\\Flagged" in l, "IDLE across the reload: %r" % l)
+            idle.send("DONE\r\n")
+            _, t = idle.until("i")
+            check(t.startswith(b"i OK"), "IDLE end after the reload: %r" % t)
+            u, t = busy.cmd("f", "FETCH 1 (FLAGS)")
+            check(t.startswith(b"f OK") and b"\\Flagged" in b"".join(u), "old connection after the reload: %r" % u)
+            try:
+                socket.create_connection(("127.0.0.1", h.port), timeout=5).close()
+                check(False, "the old listener still accepts")
+            except ConnectionRefusedError:
+                pass
+            # a section that does not validate, and an address in use: nothing changes
+            reload(dict(keys, tls_key=""), "imap_harness: reload refused")
+            blocker = socket.socket()
+            blocker.bind(("127.0.0.1", 0))
+            blocker.listen(1)
+            taken = blocker.getsockname()[1]
+            reload(dict(keys, listen="127.0.0.1:%d" % taken), "imap_harness: reload refused")
+            blocker.close()
+            check("reload refused: [imap] cannot listen on 127.0.0.1:%d" % taken in open(logpath).read(),
+                  "bind failure not reported: " + open(logpath).read()[-1000:])
+            m2 = imaplib.IMAP4("127.0.0.2", new_port, timeout=30)
+            m2.starttls(ssl_context=ctx)
+            m2.login(USER, "n3w pass")
+            m2.logout()
+            m.logout()
+            for r in (idle, busy):
+                r.close()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 # ---------------------------------------------------------------- curl
 
 def curl(h, url, *args):
@@ -622,14 +942,35 @@ def t_mbsync():
             base = os.path.basename(src).split(":2,")[0]
             flags = os.path.basename(src).split(":2,")[1] if ":2," in src else ""
             os.rename(src, os.path.join(mail, "INBOX", "cur", base + ":2," + "".join(sorted(set(flags + "FS")))))
-            # and a new message dropped into the Maildir
+            # a new message dropped into the Maildir, and a new draft
             with open(os.path.join(mail, "INBOX", "new", "%d.local.eml" % time.time()), "wb") as f:
                 f.write(b"From: me@example.com\r\nSubject: written offline\r\n\r\nnew\r\n")
+            check(os.path.isdir(os.path.join(mail, "Drafts", "cur")), "Drafts not synced: %r" % os.listdir(mail))
+            draft = b"From: me@example.com\r\nTo: ann@example.com\r\nSubject: draft reply\r\n\r\nunfinished\r\n"
+            with open(os.path.join(mail, "Drafts", "cur", "%d.local.eml:2,D" % time.time()), "wb") as f:
+                f.write(draft)
             p = subprocess.run(["mbsync", "-c", rc, "-a"], capture_output=True, timeout=120)
             check(p.returncode == 0, "mbsync 2: %s %s" % (p.stdout.decode(), p.stderr.decode()))
+            # every edit is a pending journal entry in the cache, for the sync engine to replay
             j = h.journal()
-            check(re.search(r"FLAGS item=1 uid=1 flags=5\b", j), "flag change not journaled:\n" + j)
-            check("CREATE item" in j, "new message not journaled:\n" + j)
+            check(re.search(r"^seq=\d+ op=flags state=pending .* flags=5 keywords= name= uid=1$", j, re.M),
+                  "flag change (\\Seen \\Flagged) not journaled:\n" + j)
+            check(len(re.findall(r"^seq=\d+ op=create state=pending ", j, re.M)) == 2, "new messages not journaled:\n" + j)
+            check(re.search(r"^seq=\d+ op=create state=pending .* flags=16 ", j, re.M), "draft (\\Draft) not journaled:\n" + j)
+            audit = h.audit()
+            ops = [(e["op"], e["state"]) for e in audit["entries"]]
+            check(ops.count(("flags", "pending")) == 1 and ops.count(("create", "pending")) == 2,
+                  "outpost audit: %r" % audit)
+            folders = {f["path"]: f for f in h.status()["folders"]}
+            # Drafts: its creation at the first login (it did not exist on the server) and the draft
+            check(folders.get("Drafts", {}).get("pending") == 2, "Drafts pending in outpost status: %r" % folders)
+            m = h.imap()
+            m.select("Drafts")
+            typ, dd = m.fetch("1", "(FLAGS BODY.PEEK[])")
+            # stored byte for byte as mbsync sent it (it adds its X-TUID header)
+            check(b"\\Draft" in dd[0][0] and re.sub(rb"X-TUID: [^\r]*\r\n", b"", dd[0][1]) == draft,
+                  "draft in the cache: %r" % dd)
+            m.logout()
             m = h.imap()
             m.select("INBOX")
             typ, dd = m.search(None, "SUBJECT", '"written offline"')
@@ -709,6 +1050,7 @@ GROUPS = {
     "limits": [t_limits],
     "concurrency": [t_concurrency],
     "tls": [t_tls],
+    "reload": [t_reload],
     "curl": [t_curl],
     "mbsync": [t_mbsync],
     "offlineimap": [t_offlineimap],
@@ -718,7 +1060,8 @@ GROUPS = {
 if __name__ == "__main__":
     group = sys.argv[1]
     if group == "protocol":
-        GROUPS["protocol"] = [t_protocol_caps, t_protocol2]
+        GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_idle_server_changes, t_keywords_in_flags, t_authenticate_raw, t_list_recursivematch,
+                              t_protocol2]
     for fn in GROUPS[group]:
         fn()
         print("ok", fn.__name__)

@@ -28,7 +28,8 @@ expect "unknown command" 2 "unknown command 'frobnicate'" -- "$bin" frobnicate
 expect "unknown option" 2 "unknown option --bogus" -- "$bin" --bogus
 expect "missing config" 1 "outpost init" -- "$bin" --config "$tmp/none.ini" check
 expect "sync needs a config" 1 "outpost init" -- "$bin" --config "$tmp/none.ini" sync --once
-expect "demo outside a source tree" 2 "make demo" -- "$bin" demo
+cp "$bin" "$tmp/outpost-copy"
+expect "demo outside a build tree" 2 "make demo" -- "$tmp/outpost-copy" demo
 
 # plugins --json lists the fixture plugin with its ABI and is valid JSON.
 printf '[core]\nplugin_dir = %s\n' "$fixdir" > "$tmp/p.ini"

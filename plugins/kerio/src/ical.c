@@ -180,32 +180,33 @@ static void append_int_list(struct kbuf *b, const char *name, const json_t *a)
     }
 }
 
-static void add_rrule(icalcomponent *c, const json_t *rule)
+int kerio_rrule_text(const json_t *rule, int with_until, struct kbuf *b)
 {
     if (!json_is_object(rule) || !kj_bool(rule, "isSet"))
-        return;
+        return -1;
     const char *f = kj_str(rule, "frequency");
     const char *freq = strcmp(f, "Daily") == 0 ? "DAILY" : strcmp(f, "Weekly") == 0 ? "WEEKLY"
                      : strcmp(f, "Monthly") == 0 ? "MONTHLY" : strcmp(f, "Yearly") == 0 ? "YEARLY" : NULL;
     if (!freq)
-        return;
-    struct kbuf b = { 0 };
-    kbuf_printf(&b, "RRULE:FREQ=%s", freq);
+        return -1;
+    kbuf_printf(b, "FREQ=%s", freq);
     const json_t *pb = json_object_get(rule, "preciseBy");
     const json_t *iv = json_object_get(pb, "byInterval");
     if (json_is_integer(iv) && json_integer_value(iv) > 1)
-        kbuf_printf(&b, ";INTERVAL=%lld", (long long)json_integer_value(iv));
+        kbuf_printf(b, ";INTERVAL=%lld", (long long)json_integer_value(iv));
     const json_t *end = json_object_get(rule, "endBy");
     struct ktime kt;
-    if (strcmp(kj_str(end, "type"), "ByRecurrenceDate") == 0 && ktime_parse(kj_str(end, "date"), &kt) == 0) {
+    if (!with_until) {
+        /* the caller applies the end itself */
+    } else if (strcmp(kj_str(end, "type"), "ByRecurrenceDate") == 0 && ktime_parse(kj_str(end, "date"), &kt) == 0) {
         if (kt.date_only) {
-            kbuf_printf(&b, ";UNTIL=%04d%02d%02d", kt.year, kt.month, kt.day);
+            kbuf_printf(b, ";UNTIL=%04d%02d%02d", kt.year, kt.month, kt.day);
         } else {
             ktime_from_epoch(ktime_epoch(&kt), &kt);
-            kbuf_printf(&b, ";UNTIL=%04d%02d%02dT%02d%02d%02dZ", kt.year, kt.month, kt.day, kt.hour, kt.minute, kt.second);
+            kbuf_printf(b, ";UNTIL=%04d%02d%02dT%02d%02d%02dZ", kt.year, kt.month, kt.day, kt.hour, kt.minute, kt.second);
         }
     } else if (json_is_integer(json_object_get(end, "count")) && json_integer_value(json_object_get(end, "count")) > 0) {
-        kbuf_printf(&b, ";COUNT=%lld", (long long)json_integer_value(json_object_get(end, "count")));
+        kbuf_printf(b, ";COUNT=%lld", (long long)json_integer_value(json_object_get(end, "count")));
     }
     const json_t *days = json_object_get(pb, "byDay");
     size_t i;
@@ -215,16 +216,25 @@ static void add_rrule(icalcomponent *c, const json_t *rule)
         const char *d = weekday_of(v);
         if (!d)
             continue;
-        kbuf_printf(&b, "%s%s", first ? ";BYDAY=" : ",", d);
+        kbuf_printf(b, "%s%s", first ? ";BYDAY=" : ",", d);
         first = 0;
     }
-    append_int_list(&b, ";BYMONTHDAY=", json_object_get(pb, "byMonthDay"));
-    append_int_list(&b, ";BYMONTH=", json_object_get(pb, "byMonth"));
-    append_int_list(&b, ";BYSETPOS=", json_object_get(pb, "byPosition"));
-    kbuf_puts(&b, "\r\n");
-    icalproperty *p = icalproperty_new_from_string(b.data);
-    if (p)
-        icalcomponent_add_property(c, p);
+    append_int_list(b, ";BYMONTHDAY=", json_object_get(pb, "byMonthDay"));
+    append_int_list(b, ";BYMONTH=", json_object_get(pb, "byMonth"));
+    append_int_list(b, ";BYSETPOS=", json_object_get(pb, "byPosition"));
+    return b->data ? 0 : -1;
+}
+
+static void add_rrule(icalcomponent *c, const json_t *rule)
+{
+    struct kbuf b = { 0 };
+    kbuf_puts(&b, "RRULE:");
+    if (kerio_rrule_text(rule, 1, &b) == 0) {
+        kbuf_puts(&b, "\r\n");
+        icalproperty *p = icalproperty_new_from_string(b.data);
+        if (p)
+            icalcomponent_add_property(c, p);
+    }
     kbuf_free(&b);
 }
 
@@ -355,6 +365,12 @@ static icalcomponent *new_vcalendar(void)
 
 int kerio_event_to_ical(const json_t *event, const json_t *exceptions, struct kbuf *out, char *err, size_t errlen)
 {
+    return kerio_series_to_ical(event, exceptions, NULL, out, err, errlen);
+}
+
+int kerio_series_to_ical(const json_t *event, const json_t *exceptions, const json_t *exdates, struct kbuf *out,
+                         char *err, size_t errlen)
+{
     struct zones z = { { 0 }, 0 };
     size_t nexc = json_is_array(exceptions) ? json_array_size(exceptions) : 0;
     icalcomponent **comps = calloc(nexc + 1, sizeof *comps);
@@ -369,8 +385,13 @@ int kerio_event_to_ical(const json_t *event, const json_t *exceptions, struct kb
     json_t *master = json_deep_copy(event);
     json_object_del(master, "recurrenceId");
     json_object_del(master, "originalStart");
-    fill_vevent(comps[n++], master, uid, &z);
+    fill_vevent(comps[n], master, uid, &z);
     json_decref(master);
+    size_t xi;
+    const json_t *xd;
+    json_array_foreach(exdates, xi, xd) if (json_is_string(xd))
+        add_time(comps[n], ICAL_EXDATE_PROPERTY, json_string_value(xd), &z, 0);
+    n++;
     for (size_t i = 0; i < nexc; i++) {
         const json_t *x = json_array_get(exceptions, i);
         const char *rid = *kj_str(x, "recurrenceId") ? kj_str(x, "recurrenceId") : kj_str(x, "originalStart");

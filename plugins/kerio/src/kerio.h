@@ -3,7 +3,8 @@
  * Parts: plugin.c (descriptor, lifecycle, config), rpc.c (libcurl, JSON-RPC calls, login,
  * upload/download), reply.c (parsing and validating replies: pure, fuzzed), mail.c / ical.c /
  * vcard.c (converters: pure except for the attachment fetch callback), sync.c (hierarchy and
- * folder sync), write.c (write-back and find). */
+ * folder sync), write.c (write-back and find), push.c (wait_changes: the Changes.get long-poll),
+ * recur.c (placing a series' exceptions, pure) and series.c (reading a series for it). */
 #ifndef OUTPOST_KERIO_H
 #define OUTPOST_KERIO_H
 
@@ -123,6 +124,31 @@ void kerio_parsed_mail_free(struct kerio_parsed_mail *m);
 
 /* Event (+ its exception occurrences, may be NULL), task and note → iCalendar; back again. */
 int kerio_event_to_ical(const json_t *event, const json_t *exceptions, struct kbuf *out, char *err, size_t errlen);
+/* The same with EXDATEs: `exdates` (may be NULL) is an array of Kerio time strings in the form of
+ * the event's start (recur.c makes them). */
+int kerio_series_to_ical(const json_t *event, const json_t *exceptions, const json_t *exdates, struct kbuf *out,
+                         char *err, size_t errlen);
+/* The RRULE value of a Kerio RecurrenceRule ("FREQ=WEEKLY;…", appended to b); without UNTIL/COUNT
+ * when with_until is 0. -1 when the rule is not set or not understood. */
+int kerio_rrule_text(const json_t *rule, int with_until, struct kbuf *b);
+
+/* recur.c — placing the exceptions of a recurring event (pure part, fuzzed and unit-tested).
+ * Kerio's occurrences carry no original start: given the master and its occurrences listed over
+ * the series window, each exception gets the free instance slot (one without a regular
+ * occurrence) nearest to it, and free slots without an exception become EXDATEs.
+ * `occurrences`: Occurrence objects (at least id, eventId, start, isException), any order.
+ * Out (new references): *placed = array of {"id", "recurrenceId"} for the exceptions placed,
+ * sorted by recurrenceId; *exdates = array of time strings, ascending. Returns 0, or -1 when
+ * the rule cannot be expanded or the server's regular occurrences do not fall on its
+ * instances (then nothing is inferred; why in err). */
+struct kerio_series_window {
+    int64_t from, to;        /* the window to list occurrences in (epoch seconds) */
+};
+int kerio_series_window(const json_t *event, uint32_t cap, struct kerio_series_window *w, char *err, size_t errlen);
+int kerio_series_infer(const json_t *event, const json_t *occurrences, uint32_t cap, json_t **placed, json_t **exdates,
+                       char *err, size_t errlen);
+/* The original start a server gave an occurrence (recurrenceId or originalStart), "" if none. */
+const char *kerio_server_rid(const json_t *o);
 int kerio_task_to_ical(const json_t *task, struct kbuf *out, char *err, size_t errlen);
 int kerio_note_to_ical(const json_t *note, struct kbuf *out, char *err, size_t errlen);
 /* iCalendar → Kerio object for create/set (folderId not set). kind: EVENT, TASK or NOTE. */
@@ -141,6 +167,8 @@ int kj_bool(const json_t *obj, const char *key);
 uint64_t kerio_hash64(const char *s);
 
 /* ---- the instance ---- */
+
+struct kerio_push; /* push.c: the change long-poll's own connection and sync key */
 
 struct outpost_transport {
     const struct outpost_host *host;
@@ -161,6 +189,7 @@ struct outpost_transport {
     int64_t next_id;
     char curl_err[CURL_ERROR_SIZE];
     long last_http;
+    int last_unreadable;      /* the last call's reply could not be parsed */
     uint32_t last_retry_after_ms;
     /* folder ids learned from Folders.get */
     char *trash_id;
@@ -169,6 +198,9 @@ struct outpost_transport {
     char msg[512];
     char *res_id;
     char *res_version;
+    /* wait_changes (push.c); NULL until first used */
+    struct kerio_push *push;
+    uint32_t recur_cap;  /* most instances of a series read to place its exceptions (recur.c) */
 };
 
 /* Sets t->msg and returns a status of class cls. Never pass a secret. */
@@ -177,6 +209,9 @@ outpost_status kerio_fail(struct outpost_transport *t, int cls, const char *fmt,
 
 /* rpc.c */
 outpost_status kerio_connect(struct outpost_transport *t);
+/* The options every libcurl handle of the instance gets (TLS, timeouts, cookie engine);
+ * `errbuf` has CURL_ERROR_SIZE bytes. */
+void kerio_curl_setup(struct outpost_transport *t, CURL *c, char *errbuf);
 outpost_status kerio_login(struct outpost_transport *t);
 void kerio_disconnect(struct outpost_transport *t);
 /* Calls `method` with `params` (reference stolen, may be NULL). On OK, *result is a new
@@ -215,6 +250,17 @@ struct kerio_state {
 };
 int kerio_state_parse(const void *s, size_t len, struct kerio_state *st);
 size_t kerio_state_format(const struct kerio_state *st, char *out, size_t cap);
+
+/* series.c: a recurring event's exceptions (full objects with recurrenceId, new reference, NULL
+ * when the event does not recur) and EXDATEs, read with Occurrences.get/getById. */
+outpost_status kerio_event_series(struct outpost_transport *t, const char *fid, const json_t *event, json_t **exceptions,
+                                  json_t **exdates);
+
+/* push.c: wait_changes with Changes.get on a connection of its own. */
+outpost_status kerio_wait_changes(struct outpost_transport *t, uint32_t timeout_ms, int *changed);
+void kerio_push_prime(struct outpost_transport *t);      /* open(): takes the account sync key */
+void kerio_push_disconnect(struct outpost_transport *t); /* close(): drops the connection, keeps the key */
+void kerio_push_free(struct outpost_transport *t);       /* destroy() */
 
 /* write.c */
 outpost_status kerio_write(struct outpost_transport *t, const outpost_change *c, outpost_change_result *res);

@@ -19,6 +19,8 @@ static const outpost_config_key config_keys[] = {
     { "page_size", OUTPOST_CFG_INT, 0, "200", NULL, "items per listing page" },
     { "change_cap", OUTPOST_CFG_INT, 0, "5000", NULL, "larger change lists are replaced by a re-listing" },
     { "timeout", OUTPOST_CFG_INT, 0, "60", NULL, "seconds before a request is abandoned" },
+    { "recurrence_cap", OUTPOST_CFG_INT, 0, "1000", NULL,
+      "instances of a recurring event read to place its exceptions and deleted instances" },
     { NULL, 0, 0, NULL, NULL, NULL }
 };
 
@@ -77,6 +79,8 @@ static outpost_status kerio_create(const struct outpost_host *host, struct outpo
     t->change_cap = cap < 1 ? 1 : cap > 10000000 ? 10000000 : (uint32_t)cap;
     int64_t to = host->config_int(host, "timeout", 60);
     t->timeout_s = to < 1 ? 1 : to > 3600 ? 3600 : (long)to;
+    int64_t rc = host->config_int(host, "recurrence_cap", 1000);
+    t->recur_cap = rc < 10 ? 10 : rc > 20000 ? 20000 : (uint32_t)rc;
     if (!t->base || !t->endpoint || !t->user) {
         free(t->base);
         free(t->endpoint);
@@ -118,7 +122,12 @@ static outpost_status kerio_open(struct outpost_transport *t)
     outpost_status st = kerio_login(t);
     if (st.code != OUTPOST_OK)
         return st;
-    return kerio_load_folders(t);
+    st = kerio_load_folders(t);
+    if (st.code != OUTPOST_OK)
+        return st;
+    /* Before the first sync, so the first wait_changes reports what changed after it. */
+    kerio_push_prime(t);
+    return outpost_ok();
 }
 
 static outpost_status kerio_close(struct outpost_transport *t)
@@ -129,6 +138,7 @@ static outpost_status kerio_close(struct outpost_transport *t)
         if (kerio_call(t, "Session.logout", NULL, KERIO_CTX_CALL, 0, NULL, &res).code == OUTPOST_OK)
             json_decref(res);
     }
+    kerio_push_disconnect(t);
     kerio_disconnect(t);
     wipe_password(t);
     return outpost_ok();
@@ -138,6 +148,7 @@ static void kerio_destroy(struct outpost_transport *t)
 {
     if (!t)
         return;
+    kerio_push_free(t);
     kerio_disconnect(t);
     wipe_password(t);
     free(t->endpoint);
@@ -179,7 +190,7 @@ static const struct outpost_transport_methods methods = {
     .fetch = kerio_fetch,
     .write = kerio_write,
     .find = kerio_find,
-    .wait_changes = NULL,
+    .wait_changes = kerio_wait_changes,
 };
 
 static const struct outpost_plugin descriptor = {
@@ -190,8 +201,9 @@ static const struct outpost_plugin descriptor = {
     .name = "kerio",
     .version = KERIO_APP_VERSION,
     .description = "Kerio Connect (webmail JSON-RPC Client API)",
-    /* No RAW_MIME, KEYWORDS or CUSTOM_HEADERS: Mails.create cannot carry them (README.md). */
-    .caps = OUTPOST_TRANSPORT_CAP_FOLDER_WRITE,
+    /* No RAW_MIME, KEYWORDS or CUSTOM_HEADERS: Mails.create cannot carry them (README.md).
+     * PUSH: wait_changes long-polls Changes.get (push.c). */
+    .caps = OUTPOST_TRANSPORT_CAP_FOLDER_WRITE | OUTPOST_TRANSPORT_CAP_PUSH,
     .section = "account",
     .config_keys = config_keys,
     .module_init = kerio_module_init,

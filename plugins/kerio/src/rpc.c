@@ -50,18 +50,12 @@ static int is_tls_error(CURLcode rc)
            rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
 }
 
-outpost_status kerio_connect(struct outpost_transport *t)
+void kerio_curl_setup(struct outpost_transport *t, CURL *c, char *errbuf)
 {
-    if (t->curl)
-        return outpost_ok();
-    t->curl = curl_easy_init();
-    if (!t->curl)
-        return kerio_fail(t, OUTPOST_FATAL, "kerio: cannot create a libcurl handle");
-    CURL *c = t->curl;
     curl_easy_setopt(c, CURLOPT_COOKIEFILE, "");          /* in-memory cookie jar */
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->curl_err);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, t->timeout_s < 30 ? t->timeout_s : 30L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, t->timeout_s);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -74,6 +68,16 @@ outpost_status kerio_connect(struct outpost_transport *t)
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
     }
+}
+
+outpost_status kerio_connect(struct outpost_transport *t)
+{
+    if (t->curl)
+        return outpost_ok();
+    t->curl = curl_easy_init();
+    if (!t->curl)
+        return kerio_fail(t, OUTPOST_FATAL, "kerio: cannot create a libcurl handle");
+    kerio_curl_setup(t, t->curl, t->curl_err);
     return outpost_ok();
 }
 
@@ -171,6 +175,7 @@ static outpost_status call_once(struct outpost_transport *t, const char *method,
     /* Body first, whatever the HTTP status. */
     int prc = kerio_reply_parse(body.b.data, body.b.len, r);
     kbuf_free(&body.b);
+    t->last_unreadable = prc != 0;
     if (prc != 0) {
         if (t->last_http != 200) {
             int cls = kerio_http_class(t->last_http);

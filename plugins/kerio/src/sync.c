@@ -330,14 +330,14 @@ static int fetch_attachment(void *ctx, const char *url, struct kbuf *out, char *
 }
 
 static outpost_status convert(struct outpost_transport *t, uint32_t kind, const json_t *o, const json_t *exceptions,
-                              struct kbuf *out)
+                              const json_t *exdates, struct kbuf *out)
 {
     char err[256] = "";
     int rc;
     struct fetch_ctx fc = { t, 0 };
     switch (kind) {
     case OUTPOST_ITEM_MAIL: rc = kerio_mail_to_mime(o, fetch_attachment, &fc, out, err, sizeof err); break;
-    case OUTPOST_ITEM_EVENT: rc = kerio_event_to_ical(o, exceptions, out, err, sizeof err); break;
+    case OUTPOST_ITEM_EVENT: rc = kerio_series_to_ical(o, exceptions, exdates, out, err, sizeof err); break;
     case OUTPOST_ITEM_TASK: rc = kerio_task_to_ical(o, out, err, sizeof err); break;
     case OUTPOST_ITEM_NOTE: rc = kerio_note_to_ical(o, out, err, sizeof err); break;
     case OUTPOST_ITEM_CONTACT: rc = kerio_contact_to_vcard(o, out, err, sizeof err); break;
@@ -489,42 +489,6 @@ fail:
     return st;
 }
 
-/* The exception occurrences of a recurring event (isException), validated. */
-static outpost_status get_exceptions(struct outpost_transport *t, const char *fid, const json_t *event, json_t **out)
-{
-    *out = NULL;
-    const json_t *rule = json_object_get(event, "rule");
-    if (!json_is_object(rule) || !kj_bool(rule, "isSet"))
-        return outpost_ok();
-    json_t *q = query(0, -1, NULL);
-    json_object_set_new(q, "combining", json_string("And"));
-    json_object_set_new(q, "conditions", json_pack("[{s:s, s:s, s:s}]", "fieldName", "eventId", "comparator", "Eq", "value",
-                                                   kj_str(event, "id")));
-    json_object_set_new(q, "orderBy", json_pack("[{s:s, s:s, s:b}]", "columnName", "start", "direction", "Asc", "caseSensitive", 0));
-    json_t *res = NULL;
-    outpost_status st = kerio_call(t, "Occurrences.get", json_pack("{s:[s], s:o}", "folderIds", fid, "query", q),
-                                   KERIO_CTX_CALL, 0, NULL, &res);
-    if (st.code != OUTPOST_OK)
-        return st;
-    const json_t *list;
-    char why[200];
-    if (kerio_validate_list(OUTPOST_ITEM_EVENT, res, "list", 1, &list, why, sizeof why) != 0) {
-        json_decref(res);
-        return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: Occurrences.get: %s", why);
-    }
-    json_t *exc = json_array();
-    size_t i;
-    const json_t *o;
-    json_array_foreach(list, i, o) {
-        const char *eid = kj_str(o, "eventId");
-        if (kj_bool(o, "isException") && (!*eid || strcmp(eid, kj_str(event, "id")) == 0))
-            json_array_append(exc, (json_t *)o);
-    }
-    json_decref(res);
-    *out = exc;
-    return outpost_ok();
-}
-
 /* A validated page of full objects, converted, ready to hand over. */
 struct page {
     json_t *objs;              /* array: object or null (missing) */
@@ -558,16 +522,18 @@ static outpost_status page_convert(struct outpost_transport *t, const struct ker
         const json_t *o = json_array_get(objs, i);
         if (!json_is_object(o) || (k->kind == OUTPOST_ITEM_MAIL && !want_content))
             continue;
-        json_t *exc = NULL;
+        json_t *exc = NULL, *exd = NULL;
         if (k->kind == OUTPOST_ITEM_EVENT) {
-            outpost_status st = get_exceptions(t, fid, o, &exc);
+            /* recur.c: exceptions placed as RECURRENCE-ID overrides, deleted instances as EXDATE */
+            outpost_status st = kerio_event_series(t, fid, o, &exc, &exd);
             if (st.code != OUTPOST_OK) {
                 page_free(p);
                 return st;
             }
         }
-        outpost_status st = convert(t, k->kind, o, exc, &p->content[i]);
+        outpost_status st = convert(t, k->kind, o, exc, exd, &p->content[i]);
         json_decref(exc);
+        json_decref(exd);
         if (st.code != OUTPOST_OK) {
             page_free(p);
             return st;
@@ -727,7 +693,9 @@ static size_t build_plan(const json_t *changes, const char *fid, uint32_t kind, 
         const char *parent = kj_str(c, "parentId"), *oparent = kj_str(c, "origParentId");
         int here = strcmp(parent, fid) == 0, from_here = strcmp(oparent, fid) == 0;
         int act = change_act(kj_str(c, "type"));
-        if (act == ACT_NONE || (!here && !from_here))
+        /* Only a move concerns both folders; a copy (origParentId = the source) or any
+         * other change belongs to the folder the item is in. */
+        if (act == ACT_NONE || (act == ACT_MOVED ? !here && !from_here : !here))
             continue;
         const char *id = kj_str(c, "itemId");
         if (act == ACT_MOVED && here && from_here)

@@ -65,7 +65,12 @@ static outpost_status batch_outcome(struct outpost_transport *t, const char *met
 static outpost_status call_batch(struct outpost_transport *t, const char *method, json_t *params, json_t **res,
                                  const json_t **elem)
 {
+    t->last_unreadable = 0;
     outpost_status st = kerio_call(t, method, params, KERIO_CTX_CALL, 0, NULL, res);
+    if (st.code == OUTPOST_BAD_DATA && t->last_unreadable)
+        /* Not a rejection: the server may have applied the write. The engine
+         * retries, and its duplicate check decides. */
+        return kerio_fail(t, OUTPOST_TEMP, "kerio: %s: reply unreadable; the write is checked and retried", method);
     if (st.code != OUTPOST_OK)
         return st;
     st = batch_outcome(t, method, *res, elem);
@@ -171,8 +176,14 @@ static outpost_status parse_object(struct outpost_transport *t, uint32_t kind, c
     return rc == 0 ? outpost_ok() : kerio_fail(t, OUTPOST_BAD_DATA, "kerio: %s", err);
 }
 
-static outpost_status check_version(struct outpost_transport *t, const struct kerio_kind *k, const outpost_change *c)
+/* Checks that the server still has the version the edit was based on. When it
+ * has another one but already holds every member of `obj` (the update itself,
+ * applied before a crash cut off its reply), *applied gets the server's
+ * watermark: nothing is left to send. */
+static outpost_status check_version(struct outpost_transport *t, const struct kerio_kind *k, const outpost_change *c,
+                                    const json_t *obj, long long *applied)
 {
+    *applied = -1;
     if (!c->remote_version || !*c->remote_version)
         return outpost_ok();
     char method[64];
@@ -193,7 +204,18 @@ static outpost_status check_version(struct outpost_transport *t, const struct ke
     char v[24];
     int known = json_is_integer(wm);
     snprintf(v, sizeof v, "%lld", known ? (long long)json_integer_value(wm) : -1LL);
+    int same = obj != NULL;
+    const char *key;
+    const json_t *val;
+    json_object_foreach((json_t *)obj, key, val) {
+        if (same && strcmp(key, "id") && !json_equal((json_t *)val, json_object_get(o, key)))
+            same = 0;
+    }
     json_decref(res);
+    if (known && strcmp(v, c->remote_version) != 0 && same) {
+        *applied = atoll(v);
+        return outpost_ok();
+    }
     if (known && strcmp(v, c->remote_version) != 0)
         return kerio_fail(t, OUTPOST_CONFLICT, "kerio: %s changed on the server (version %s, edit based on %s)", c->remote_id,
                           v, c->remote_version);
@@ -232,8 +254,9 @@ static outpost_status write_item(struct outpost_transport *t, const struct kerio
             return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: update without a remote id");
         struct kbuf content = { 0 };
         st = read_all(t, c->content, &content);
-        if (st.code == OUTPOST_OK && c->op == OUTPOST_J_ITEM_UPDATE)
-            st = check_version(t, k, c);
+        long long applied = -1;
+        if (st.code == OUTPOST_OK && c->op == OUTPOST_J_ITEM_UPDATE && k->kind == OUTPOST_ITEM_MAIL)
+            st = check_version(t, k, c, NULL, &applied);
         if (st.code != OUTPOST_OK) {
             kbuf_free(&content);
             return st;
@@ -268,6 +291,17 @@ static outpost_status write_item(struct outpost_transport *t, const struct kerio
         kbuf_free(&content);
         if (st.code != OUTPOST_OK)
             return st;
+        if (c->op == OUTPOST_J_ITEM_UPDATE && (st = check_version(t, k, c, obj, &applied)).code != OUTPOST_OK) {
+            json_decref(obj);
+            return st;
+        }
+        if (applied >= 0) {
+            json_decref(obj);
+            json_t *wmj = json_integer(applied);
+            set_result(t, res, c->remote_id, wmj);
+            json_decref(wmj);
+            return outpost_ok();
+        }
         if (c->op == OUTPOST_J_ITEM_CREATE) {
             json_object_set_new(obj, "folderId", json_string(c->folder_remote_id));
             snprintf(method, sizeof method, "%s.create", k->iface);

@@ -20,7 +20,7 @@ struct fault {
 	char method[96];
 	long skip, count;        /* count < 0: unlimited (until `until`) */
 	double until;            /* monotonic seconds, 0 = none */
-	int delay_ms, code;
+	int delay_ms, code, retry_after_ms;
 	char message[200];
 	struct fault *next;
 };
@@ -94,6 +94,7 @@ int faults_add(struct sim_faults *f, json_t *spec, char *err, size_t errn)
 	if (k == F_DELAY && x->delay_ms <= 0)
 		x->delay_ms = 1000;
 	x->code = (int)json_integer_value(json_object_get(spec, "code"));
+	x->retry_after_ms = (int)json_integer_value(json_object_get(spec, "retry_after_ms"));
 	if (!x->code)
 		x->code = k == F_BUSY ? 4101 : k == F_SYNC_KEY_EXPIRED ? 1000 : k == F_ERROR ? 1000 : 0;
 	const char *msg = json_string_value(json_object_get(spec, "message"));
@@ -161,6 +162,7 @@ void faults_take(struct sim_faults *f, const char *method, struct fault_hit *hit
 			hit->delay_ms = x->delay_ms;
 		if (x->kind == F_BUSY || x->kind == F_ERROR || x->kind == F_SYNC_KEY_EXPIRED) {
 			hit->code = x->code;
+			hit->retry_after_ms = x->retry_after_ms;
 			snprintf(hit->message, sizeof hit->message, "%s", x->message);
 		}
 		if (x->count > 0 && --x->count == 0) {

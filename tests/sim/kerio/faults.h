@@ -17,6 +17,7 @@ struct fault_hit {
 	int active[F_KIND_COUNT];
 	int delay_ms;
 	int code;                /* busy / error */
+	int retry_after_ms;      /* busy / error: data.retryAfterMs, 0 = none */
 	char message[200];
 };
 

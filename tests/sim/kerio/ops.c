@@ -511,8 +511,9 @@ int op_folder_set(struct sim_store *s, struct sim_folder *f, const char *name,
 			snprintf(msg, OP_MSG, "Folder '%s' already exists.", nn);
 			return 1001;
 		}
+		char *dup = xstrdup(nn); /* nn may be f->name itself (a move keeps the name) */
 		free(f->name);
-		f->name = xstrdup(nn);
+		f->name = dup;
 		f->parent = np;
 		changed = 1;
 	}

@@ -146,6 +146,16 @@ void rpc_handle(struct sim *sim, const char *body, size_t len, const char *sid,
 				  : fh.code == 4101 ? "Long lasting operation blocks perform the request. Try later."
 						    : "The operation failed.";
 		set_error(sim, out, id, fh.code, msg, NULL);
+		if (fh.retry_after_ms > 0) {
+			/* the server's own delay hint, as error.data.retryAfterMs */
+			json_t *env = json_loads(out->body, 0, NULL);
+			json_object_set_new(json_object_get(json_object_get(env, "error"), "data"),
+					    "retryAfterMs", json_integer(fh.retry_after_ms));
+			free(out->body);
+			out->body = json_dumps(env, JSON_COMPACT);
+			out->len = strlen(out->body);
+			json_decref(env);
+		}
 		json_decref(req);
 		return;
 	}

@@ -1,0 +1,182 @@
+/* EWS transport internals shared by its files: the instance, the HTTP exchange, the
+ * streaming reply parser and the converters. Nothing here is public ABI. */
+#ifndef OUTPOST_EWS_H
+#define OUTPOST_EWS_H
+
+#include <stdio.h>
+
+#include <outpost/host.h>
+#include <outpost/storage.h>
+#include <outpost/transport.h>
+
+#include "ebuf.h"
+
+#define EWS_NS_SOAP "http://schemas.xmlsoap.org/soap/envelope/"
+#define EWS_NS_M "http://schemas.microsoft.com/exchange/services/2006/messages"
+#define EWS_NS_T "http://schemas.microsoft.com/exchange/services/2006/types"
+#define EWS_NS_E "http://schemas.microsoft.com/exchange/services/2006/errors"
+
+#define EWS_MAX_BATCH 100   /* GetItem batch = MaxChangesReturned */
+
+enum ews_auth { EWS_AUTH_BASIC, EWS_AUTH_NTLM, EWS_AUTH_NEGOTIATE, EWS_AUTH_BEARER };
+
+struct ews {
+    const struct outpost_host *host;
+    /* configuration */
+    char *url;                 /* EWS endpoint; NULL until autodiscovered */
+    char *email, *user, *autodiscover_url, *ca_file, *version;
+    enum ews_auth auth;
+    int insecure;
+    long timeout_s;
+    uint32_t batch;            /* GetItem batch size and MaxChangesReturned, 1..100 */
+    /* session */
+    void *curl;                /* CURL * */
+    char *password, *token;
+    char *root_id;             /* msgfolderroot: its children are top-level folders */
+    char *special[9];          /* remote id per outpost_special_use, NULL when unknown */
+    /* results owned by the instance, valid until the next call */
+    char msg[512];
+    struct ebuf res_id, res_version;
+};
+
+/* A status with the instance's message buffer. */
+outpost_status ews_status(struct ews *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- http.c ---- */
+/* POSTs `body` to the EWS URL (or `url` when given), with the configured authentication,
+ * and leaves the reply in *reply (a temporary file, positioned at 0; caller fcloses).
+ * Maps transport-level failures (connection, TLS, 401, 5xx without a SOAP body) to a
+ * status; OK means a reply body to parse (HTTP 200, or 500 carrying a SOAP fault). */
+outpost_status ews_post(struct ews *e, const char *url, const char *body, size_t len, FILE **reply);
+/* Builds the SOAP envelope around an operation body. */
+void ews_envelope(struct ews *e, struct ebuf *b, const char *op_xml);
+outpost_status ews_http_init(struct ews *e);
+void ews_http_fini(struct ews *e);
+outpost_status ews_autodiscover(struct ews *e);
+
+/* ---- reply.c: streaming reply parsing (libxml2 xmlTextReader) ---- */
+
+/* The header of one response message. */
+struct ews_msg {
+    int error;                 /* ResponseClass="Error" */
+    char code[96];             /* ResponseCode */
+    char text[256];            /* MessageText */
+    uint32_t backoff_ms;       /* MessageXml BackOffMilliseconds */
+};
+
+/* Status class of an EWS ResponseCode. */
+int ews_code_class(const char *code);
+/* A status for a failed response message. */
+outpost_status ews_msg_status(struct ews *e, const struct ews_msg *m, const char *what);
+
+struct ews_reader;
+/* Opens a reader on a reply file. NULL on allocation failure. */
+struct ews_reader *ews_reader_open(FILE *f);
+void ews_reader_close(struct ews_reader *r);
+/* Walks to the next response message; 1 with *m filled, 0 at the end of the reply, -1 on
+ * malformed XML or a SOAP fault (then *m holds the fault's code). */
+int ews_reader_next_msg(struct ews_reader *r, struct ews_msg *m);
+/* Inside the current message: the next payload element at any depth whose local name is one
+ * of `names` (NULL-terminated); 1 found (name in *which), 0 end of message, -1 bad XML. */
+int ews_reader_find(struct ews_reader *r, const char *const *names, int *which);
+/* Attribute of the current element (malloc'd) or NULL. */
+char *ews_reader_attr(struct ews_reader *r, const char *name);
+/* Text of the current element (malloc'd, "" when empty); -1 bad XML. */
+int ews_reader_text(struct ews_reader *r, char **out);
+/* Depth / local name / end-element test of the current node, for structured readers. */
+int ews_reader_depth(struct ews_reader *r);
+const char *ews_reader_name(struct ews_reader *r);
+/* Advances to the next element start or end within the subtree that started at `depth`;
+ * 1 start element, 2 end element of a child, 0 left the subtree, -1 bad XML. */
+int ews_reader_step(struct ews_reader *r, int depth);
+int ews_reader_is_empty(struct ews_reader *r);
+/* Hands the current element's text to cb in the pieces the parser delivers; 0 done, -1 bad
+ * XML, -2 when cb returned non-zero. */
+int ews_reader_stream_text(struct ews_reader *r, int (*cb)(void *ctx, const char *s, size_t n), void *ctx);
+/* Skips the current element and its subtree. */
+int ews_reader_skip(struct ews_reader *r);
+
+/* A whole reply with one response message whose payload carries an id (writes, find):
+ * the message header, the first ItemId / FolderId and their change keys. */
+struct ews_simple {
+    struct ews_msg m;
+    char *id, *change_key;
+    int nmsgs;
+};
+outpost_status ews_parse_simple(struct ews *e, FILE *f, struct ews_simple *out, const char *what);
+void ews_simple_free(struct ews_simple *s);
+/* POST + parse_simple, the common write path. */
+outpost_status ews_call_simple(struct ews *e, const char *op_xml, struct ews_simple *out, const char *what);
+
+/* ---- item.c: one item element of a reply ---- */
+
+struct ews_occ { int64_t start, end, orig; };
+
+struct ews_item {
+    char *el;                  /* Message, CalendarItem, Contact, Task, ... */
+    char *id, *change_key, *item_class, *parent_id;
+    char *subject, *body, *msgid, *from_name, *from_addr, *uid, *location, *key;
+    int is_read, is_draft, flag_status, last_verb; /* flag_status 0 none, 1 complete, 2 flagged */
+    int64_t received, start, end, modified;
+    int all_day;
+    uint64_t size;
+    /* recurrence */
+    char *rec_pattern;         /* DailyRecurrence, WeeklyRecurrence, ... */
+    int rec_interval, rec_day_of_month, rec_count;
+    char *rec_days, *rec_month;
+    int64_t rec_start, rec_end;
+    struct ews_occ occ[32];
+    int nocc;
+    int64_t deleted[32];
+    int ndeleted;
+    /* contact */
+    char *given, *surname, *display, *company, *job, *birthday;
+    char *email[3], *phone_business, *phone_mobile, *phone_home;
+    /* task */
+    char *status;
+    int percent;
+    int64_t due, completed;
+};
+/* Called with decoded MimeContent bytes while the item is parsed. */
+typedef outpost_status (*ews_mime_fn)(void *ctx, const void *data, size_t len);
+/* Parses the item element the reader is on. -1 bad XML; a non-OK status from `mime` stops. */
+int ews_item_parse(struct ews_reader *r, struct ews_item *it, ews_mime_fn mime, void *ctx, outpost_status *st);
+void ews_item_free(struct ews_item *it);
+uint32_t ews_item_kind(const struct ews_item *it);
+uint32_t ews_item_flags(const struct ews_item *it);
+
+/* ---- convert.c ---- */
+/* iCalendar / vCard text of a non-mail item (malloc'd, NUL-terminated). */
+char *ews_to_ical(const struct ews_item *it, uint32_t kind);
+char *ews_to_vcard(const struct ews_item *it);
+/* The item element (t:CalendarItem, t:Contact, t:Task, t:Message for notes) for CreateItem,
+ * from iCalendar / vCard content. 0 ok, -1 with *why on unreadable content. `key` goes into
+ * the OutpostKey extended property. */
+int ews_item_xml(uint32_t kind, const char *content, const char *key, struct ebuf *out, const char **why);
+/* SetItemField / DeleteItemField updates for UpdateItem from the same content. */
+int ews_update_xml(uint32_t kind, const char *content, struct ebuf *out, const char **why);
+/* The UID / key a content carries (malloc'd) or NULL. */
+char *ews_content_uid(uint32_t kind, const char *content);
+
+/* ---- time ---- */
+int ews_parse_time(const char *s, int64_t *t);     /* xs:dateTime / xs:date → epoch s */
+void ews_fmt_time(int64_t t, char *out, size_t n); /* YYYY-MM-DDTHH:MM:SSZ */
+
+/* ---- sync.c / write.c ---- */
+outpost_status ews_sync_hierarchy(struct ews *e, const void *state, size_t len, const struct outpost_sync_sink *sink);
+outpost_status ews_sync_folder(struct ews *e, const outpost_folder *folder, const void *state, size_t len,
+                               uint32_t page_size, uint32_t flags, const struct outpost_sync_sink *sink);
+outpost_status ews_fetch(struct ews *e, const outpost_folder *folder, const char *const *ids, uint32_t n,
+                         const struct outpost_sync_sink *sink);
+outpost_status ews_write(struct ews *e, const outpost_change *c, outpost_change_result *res);
+outpost_status ews_find(struct ews *e, const char *folder_id, uint32_t kind, const char *key,
+                        outpost_change_result *res);
+/* GetFolder on the distinguished folders: learns root_id and special[]. */
+outpost_status ews_learn_folders(struct ews *e);
+
+/* For the fuzz target: runs every reply parser over `f` (hierarchy page, items page, one-id
+ * reply, GetItem batch) and hands the items it finds, converted, to `sink`. */
+outpost_status ews_parse_any(struct ews *e, FILE *f, const struct outpost_sync_sink *sink);
+
+#endif

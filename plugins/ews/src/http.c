@@ -1,0 +1,334 @@
+/* HTTPS for the EWS transport (libcurl): one easy handle per instance (keep-alive, cookies),
+ * Basic / NTLM / Negotiate / OAuth2 bearer authentication, TLS verification, replies spooled
+ * to an anonymous temporary file so they can be validated before anything reaches the sink,
+ * and POX autodiscover. */
+#include <curl/curl.h>
+#include <libxml/xmlreader.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ews.h"
+
+void ews_envelope(struct ews *e, struct ebuf *b, const char *op_xml)
+{
+    eb_puts(b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+               "<soap:Envelope xmlns:soap=\"" EWS_NS_SOAP "\" xmlns:m=\"" EWS_NS_M "\" xmlns:t=\"" EWS_NS_T "\">"
+               "<soap:Header><t:RequestServerVersion Version=\"");
+    eb_xml(b, e->version);
+    eb_puts(b, "\"/></soap:Header><soap:Body>");
+    eb_puts(b, op_xml);
+    eb_puts(b, "</soap:Body></soap:Envelope>");
+}
+
+outpost_status ews_http_init(struct ews *e)
+{
+    CURL *c = curl_easy_init();
+    if (!c)
+        return ews_status(e, OUTPOST_FATAL, "cannot initialise libcurl");
+    e->curl = c;
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_COOKIEFILE, "");
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, e->timeout_s);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "Outpost-EWS/0.1");
+    if (e->auth == EWS_AUTH_NTLM)
+        curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1); /* NTLM authenticates the connection */
+    if (e->ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, e->ca_file);
+    if (e->insecure) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    return outpost_ok();
+}
+
+void ews_http_fini(struct ews *e)
+{
+    if (e->curl)
+        curl_easy_cleanup(e->curl);
+    e->curl = NULL;
+}
+
+static size_t write_cb(char *data, size_t size, size_t n, void *ctx)
+{
+    return fwrite(data, size, n, ctx) * size;
+}
+
+struct hdrs {
+    long retry_after;
+};
+
+static size_t header_cb(char *data, size_t size, size_t n, void *ctx)
+{
+    struct hdrs *h = ctx;
+    size_t len = size * n;
+    if (len > 12 && !strncasecmp(data, "Retry-After:", 12))
+        h->retry_after = strtol(data + 12, NULL, 10);
+    return len;
+}
+
+static outpost_status token_refresh(struct ews *e)
+{
+    if (e->token)
+        e->host->free(e->token);
+    e->token = NULL;
+    return e->host->secret(e->host, "token", &e->token);
+}
+
+/* Sets the credentials of the configured scheme on the handle. */
+static void set_auth(struct ews *e, struct curl_slist **hl)
+{
+    CURL *c = e->curl;
+    switch (e->auth) {
+    case EWS_AUTH_BEARER: {
+        struct ebuf h = {0};
+        eb_printf(&h, "Authorization: Bearer %s", e->token ? e->token : "");
+        *hl = curl_slist_append(*hl, eb_str(&h));
+        eb_free(&h);
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_NONE);
+        break;
+    }
+    case EWS_AUTH_NEGOTIATE:
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_NEGOTIATE);
+        curl_easy_setopt(c, CURLOPT_USERPWD, ":");
+        break;
+    default:
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)(e->auth == EWS_AUTH_NTLM ? CURLAUTH_NTLM : CURLAUTH_BASIC));
+        curl_easy_setopt(c, CURLOPT_USERNAME, e->user ? e->user : "");
+        curl_easy_setopt(c, CURLOPT_PASSWORD, e->password ? e->password : "");
+        break;
+    }
+}
+
+/* Peeks at a 500 reply: a SOAP fault is parsed by the caller; anything else is TEMP. */
+static int looks_like_xml(FILE *f)
+{
+    char head[256];
+    size_t n = fread(head, 1, sizeof head - 1, f);
+    rewind(f);
+    head[n] = '\0';
+    return strstr(head, "Envelope") != NULL;
+}
+
+static outpost_status post_once(struct ews *e, const char *url, const char *body, size_t len, FILE **reply,
+                                long *http)
+{
+    *reply = NULL;
+    FILE *f = tmpfile();
+    if (!f)
+        return ews_status(e, OUTPOST_FATAL, "cannot create a temporary file for the server's reply");
+    CURL *c = e->curl;
+    struct curl_slist *hl = NULL;
+    hl = curl_slist_append(hl, "Content-Type: text/xml; charset=utf-8");
+    hl = curl_slist_append(hl, "Accept: text/xml");
+    hl = curl_slist_append(hl, "Expect:");
+    if (e->email && e->auth == EWS_AUTH_BEARER) {
+        struct ebuf h = {0};
+        eb_printf(&h, "X-AnchorMailbox: %s", e->email);
+        hl = curl_slist_append(hl, eb_str(&h));
+        eb_free(&h);
+    }
+    set_auth(e, &hl);
+    struct hdrs hd = {0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &hd);
+    CURLcode cc = curl_easy_perform(c);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(hl);
+    *http = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, http);
+    if (cc != CURLE_OK) {
+        fclose(f);
+        if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
+            cc == CURLE_SSL_CERTPROBLEM)
+            return ews_status(e, OUTPOST_FATAL, "TLS: the certificate of %s is not trusted (%s); set ca_file to "
+                              "the CA that signed it", url, curl_easy_strerror(cc));
+        if (cc == CURLE_OUT_OF_MEMORY)
+            return ews_status(e, OUTPOST_FATAL, "out of memory talking to %s", url);
+        return ews_status(e, OUTPOST_TEMP, "cannot reach %s: %s", url, curl_easy_strerror(cc));
+    }
+    fflush(f);
+    rewind(f);
+    if (*http == 200) {
+        *reply = f;
+        return outpost_ok();
+    }
+    if (*http == 401 || *http == 403) {
+        fclose(f);
+        return ews_status(e, OUTPOST_AUTH, "the server refused the credentials (HTTP %ld) for %s", *http,
+                          e->user ? e->user : e->email ? e->email : "the account");
+    }
+    if (*http == 500 && looks_like_xml(f)) {
+        *reply = f; /* a SOAP fault: the caller's parser maps its code */
+        return outpost_ok();
+    }
+    fclose(f);
+    outpost_status st = ews_status(e, *http >= 500 || *http == 429 ? OUTPOST_TEMP : OUTPOST_BAD_DATA,
+                                   "the server answered HTTP %ld", *http);
+    if (hd.retry_after > 0)
+        st.retry_after_ms = (uint32_t)(hd.retry_after > 3600 ? 3600000 : hd.retry_after * 1000);
+    return st;
+}
+
+outpost_status ews_post(struct ews *e, const char *url, const char *body, size_t len, FILE **reply)
+{
+    if (!url)
+        url = e->url;
+    if (!url)
+        return ews_status(e, OUTPOST_FATAL, "no EWS URL: set url, or email for autodiscover");
+    if (e->host->cancelled && e->host->cancelled(e->host))
+        return ews_status(e, OUTPOST_TEMP, "cancelled");
+    long http;
+    outpost_status st = post_once(e, url, body, len, reply, &http);
+    if (st.code == OUTPOST_AUTH && e->auth == EWS_AUTH_BEARER && http == 401) {
+        /* the token may have expired: ask token_cmd once more */
+        outpost_status ts = token_refresh(e);
+        if (ts.code != OUTPOST_OK)
+            return ts;
+        st = post_once(e, url, body, len, reply, &http);
+    }
+    return st;
+}
+
+/* ---- POX autodiscover ---- */
+
+struct ad_result {
+    char *ews_url, *redirect_addr, *redirect_url;
+    int error;
+};
+
+static void ad_parse(FILE *f, struct ad_result *res)
+{
+    xmlTextReaderPtr r = xmlReaderForFd(fileno(f), "autodiscover.xml", NULL,
+                                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (!r) {
+        res->error = 1;
+        return;
+    }
+    char type[16] = "";
+    char *exch = NULL, *expr = NULL;
+    int rc;
+    while ((rc = xmlTextReaderRead(r)) == 1) {
+        if (xmlTextReaderNodeType(r) != XML_READER_TYPE_ELEMENT)
+            continue;
+        const char *ln = (const char *)xmlTextReaderConstLocalName(r);
+        if (!strcmp(ln, "Error"))
+            res->error = 1;
+        int want = !strcmp(ln, "Type") || !strcmp(ln, "EwsUrl") || !strcmp(ln, "ASUrl") ||
+                   !strcmp(ln, "RedirectAddr") || !strcmp(ln, "RedirectUrl");
+        if (!want)
+            continue;
+        char name[16];
+        snprintf(name, sizeof name, "%s", ln);
+        xmlChar *v = xmlTextReaderReadString(r);
+        const char *s = v ? (const char *)v : "";
+        if (!strcmp(name, "Type")) {
+            snprintf(type, sizeof type, "%s", s);
+        } else if (!strcmp(name, "EwsUrl") || !strcmp(name, "ASUrl")) {
+            char **slot = !strcmp(type, "EXPR") ? &expr : &exch;
+            if (!*slot)
+                *slot = strdup(s);
+        } else if (!strcmp(name, "RedirectAddr")) {
+            free(res->redirect_addr);
+            res->redirect_addr = strdup(s);
+        } else {
+            free(res->redirect_url);
+            res->redirect_url = strdup(s);
+        }
+        xmlFree(v);
+    }
+    if (rc != 0)
+        res->error = 1;
+    /* prefer the external URL (EXPR) over the internal one (EXCH) */
+    res->ews_url = expr ? expr : exch;
+    if (expr)
+        free(exch);
+    xmlFreeTextReader(r);
+}
+
+outpost_status ews_autodiscover(struct ews *e)
+{
+    char *addr = strdup(e->email ? e->email : "");
+    if (!addr)
+        return ews_status(e, OUTPOST_FATAL, "out of memory");
+    outpost_status last = ews_status(e, OUTPOST_FATAL, "autodiscover: no e-mail address configured (set email or url)");
+    for (int hop = 0; hop < 5 && *addr; hop++) {
+        const char *at = strchr(addr, '@');
+        if (!at)
+            break;
+        char cand[3][512];
+        int n = 0;
+        if (e->autodiscover_url)
+            snprintf(cand[n++], sizeof cand[0], "%s", e->autodiscover_url);
+        else {
+            snprintf(cand[n++], sizeof cand[0], "https://%s/autodiscover/autodiscover.xml", at + 1);
+            snprintf(cand[n++], sizeof cand[0], "https://autodiscover.%s/autodiscover/autodiscover.xml", at + 1);
+        }
+        struct ebuf req = {0};
+        eb_puts(&req, "<?xml version=\"1.0\" encoding=\"utf-8\"?><Autodiscover xmlns=\""
+                      "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006\"><Request>");
+        eb_elem(&req, "EMailAddress", addr);
+        eb_puts(&req, "<AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/"
+                      "responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>");
+        int redirected = 0;
+        for (int i = 0; i < n && !redirected; i++) {
+            char url[512];
+            memcpy(url, cand[i], sizeof url);
+            for (int uhop = 0; uhop < 3; uhop++) {
+                FILE *f = NULL;
+                outpost_status st = ews_post(e, url, eb_str(&req), req.len, &f);
+                if (st.code != OUTPOST_OK) {
+                    last = st;
+                    break;
+                }
+                struct ad_result res = {0};
+                ad_parse(f, &res);
+                fclose(f);
+                if (res.ews_url && !strncmp(res.ews_url, "https://", 8)) {
+                    free(e->url);
+                    e->url = res.ews_url;
+                    free(res.redirect_addr);
+                    free(res.redirect_url);
+                    free(addr);
+                    eb_free(&req);
+                    e->host->log(e->host, OUTPOST_LOG_INFO, "autodiscover: EWS URL %s", e->url);
+                    return outpost_ok();
+                }
+                free(res.ews_url);
+                if (res.redirect_url && !strncmp(res.redirect_url, "https://", 8)) {
+                    snprintf(url, sizeof url, "%s", res.redirect_url);
+                    free(res.redirect_url);
+                    free(res.redirect_addr);
+                    continue;
+                }
+                if (res.redirect_addr && strchr(res.redirect_addr, '@')) {
+                    free(addr);
+                    addr = res.redirect_addr;
+                    res.redirect_addr = NULL;
+                    redirected = 1;
+                }
+                free(res.redirect_addr);
+                free(res.redirect_url);
+                if (!redirected)
+                    last = ews_status(e, OUTPOST_FATAL, "autodiscover at %s found no EWS URL for %s", url, addr);
+                break;
+            }
+        }
+        eb_free(&req);
+        if (!redirected)
+            break;
+    }
+    free(addr);
+    return last;
+}

@@ -1,0 +1,402 @@
+/* Writing back journal entries: flags (UpdateItem), content updates, creates (CreateItem with
+ * MimeContent for mail; items built from iCalendar / vCard for other kinds), moves and
+ * copies (new ids), deletes (MoveToDeletedItems or HardDelete), folder create / rename /
+ * move / delete, and `find` by Message-ID or UID for duplicate detection after a crash. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ews.h"
+
+static outpost_status read_all(struct ews *e, struct outpost_reader *rd, struct ebuf *out)
+{
+    if (!rd)
+        return ews_status(e, OUTPOST_BAD_DATA, "the change carries no content");
+    if (rd->rewind) {
+        outpost_status st = rd->rewind(rd->ctx);
+        if (st.code != OUTPOST_OK)
+            return st;
+    }
+    char buf[65536];
+    for (;;) {
+        size_t got = 0;
+        outpost_status st = rd->read(rd->ctx, buf, sizeof buf, &got);
+        if (st.code != OUTPOST_OK)
+            return st;
+        if (!got)
+            break;
+        eb_add(out, buf, got);
+        if (out->oom)
+            return ews_status(e, OUTPOST_FATAL, "out of memory reading the item's content");
+    }
+    eb_add(out, "", 0);
+    return outpost_ok();
+}
+
+static outpost_status result(struct ews *e, struct ews_simple *s, const char *fallback_id, outpost_change_result *res)
+{
+    eb_set(&e->res_id, s->id ? s->id : fallback_id);
+    eb_set(&e->res_version, s->change_key);
+    res->remote_id = (s->id || fallback_id) ? eb_str(&e->res_id) : NULL;
+    res->remote_version = s->change_key ? eb_str(&e->res_version) : NULL;
+    ews_simple_free(s);
+    return outpost_ok();
+}
+
+static void item_id(struct ebuf *op, const char *id, const char *ck)
+{
+    eb_puts(op, "<t:ItemId Id=\"");
+    eb_xml(op, id);
+    if (ck) {
+        eb_puts(op, "\" ChangeKey=\"");
+        eb_xml(op, ck);
+    }
+    eb_puts(op, "\"/>");
+}
+
+static void folder_id(struct ews *e, struct ebuf *op, const char *id)
+{
+    if (!id || (e->root_id && !strcmp(id, e->root_id))) {
+        eb_puts(op, "<t:DistinguishedFolderId Id=\"msgfolderroot\"/>");
+        return;
+    }
+    eb_puts(op, "<t:FolderId Id=\"");
+    eb_xml(op, id);
+    eb_puts(op, "\"/>");
+}
+
+static void ext_int(struct ebuf *op, const char *tag, int v)
+{
+    eb_printf(op, "<t:ExtendedProperty><t:ExtendedFieldURI PropertyTag=\"%s\" PropertyType=\"Integer\"/>"
+                  "<t:Value>%d</t:Value></t:ExtendedProperty>", tag, v);
+}
+
+static int last_verb(uint32_t flags)
+{
+    return flags & OUTPOST_FLAG_ANSWERED ? 102 : flags & OUTPOST_FLAG_FORWARDED ? 104 : 0;
+}
+
+static outpost_status write_flags(struct ews *e, const outpost_change *c, outpost_change_result *res)
+{
+    if (c->kind != OUTPOST_ITEM_MAIL) {
+        eb_set(&e->res_id, c->remote_id);
+        res->remote_id = eb_str(&e->res_id);
+        res->remote_version = c->remote_version;
+        return outpost_ok(); /* flags of other kinds stay local */
+    }
+    struct ebuf op = {0};
+    eb_puts(&op, "<m:UpdateItem ConflictResolution=\"AutoResolve\" MessageDisposition=\"SaveOnly\"><m:ItemChanges>"
+                 "<t:ItemChange>");
+    item_id(&op, c->remote_id, c->remote_version);
+    eb_printf(&op, "<t:Updates><t:SetItemField><t:FieldURI FieldURI=\"message:IsRead\"/><t:Message><t:IsRead>%s"
+                   "</t:IsRead></t:Message></t:SetItemField>", c->flags & OUTPOST_FLAG_SEEN ? "true" : "false");
+    eb_printf(&op, "<t:SetItemField><t:FieldURI FieldURI=\"item:Flag\"/><t:Message><t:Flag><t:FlagStatus>%s"
+                   "</t:FlagStatus></t:Flag></t:Message></t:SetItemField>",
+              c->flags & OUTPOST_FLAG_FLAGGED ? "Flagged" : "NotFlagged");
+    int verb = last_verb(c->flags);
+    if (verb) {
+        eb_puts(&op, "<t:SetItemField><t:ExtendedFieldURI PropertyTag=\"0x1081\" PropertyType=\"Integer\"/><t:Message>");
+        ext_int(&op, "0x1081", verb);
+        eb_puts(&op, "</t:Message></t:SetItemField>");
+    } else {
+        eb_puts(&op, "<t:DeleteItemField><t:ExtendedFieldURI PropertyTag=\"0x1081\" PropertyType=\"Integer\"/>"
+                     "</t:DeleteItemField>");
+    }
+    eb_puts(&op, "</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>");
+    struct ews_simple s;
+    outpost_status st = ews_call_simple(e, eb_str(&op), &s, "UpdateItem (flags)");
+    eb_free(&op);
+    return st.code == OUTPOST_OK ? result(e, &s, c->remote_id, res) : st;
+}
+
+/* CreateItem for one item of any kind into `folder`. */
+static outpost_status create(struct ews *e, const outpost_change *c, const char *folder, outpost_change_result *res)
+{
+    struct ebuf content = {0}, op = {0};
+    outpost_status st = read_all(e, c->content, &content);
+    if (st.code != OUTPOST_OK) {
+        eb_free(&content);
+        return st;
+    }
+    if (c->kind == OUTPOST_ITEM_MAIL) {
+        eb_puts(&op, "<m:CreateItem MessageDisposition=\"SaveOnly\"><m:SavedItemFolderId>");
+        folder_id(e, &op, folder);
+        eb_puts(&op, "</m:SavedItemFolderId><m:Items><t:Message><t:MimeContent CharacterSet=\"UTF-8\">");
+        eb_b64(&op, content.p, content.len);
+        eb_puts(&op, "</t:MimeContent>");
+        ext_int(&op, "0x0E07", (c->flags & OUTPOST_FLAG_SEEN ? 1 : 0) | (c->flags & OUTPOST_FLAG_DRAFT ? 8 : 0));
+        if (c->flags & OUTPOST_FLAG_FLAGGED)
+            ext_int(&op, "0x1090", 2);
+        if (last_verb(c->flags))
+            ext_int(&op, "0x1081", last_verb(c->flags));
+        eb_puts(&op, "</t:Message></m:Items></m:CreateItem>");
+    } else {
+        const char *why = NULL;
+        struct ebuf item = {0};
+        if (ews_item_xml(c->kind, eb_str(&content), c->key, &item, &why)) {
+            eb_free(&item);
+            eb_free(&content);
+            return ews_status(e, OUTPOST_BAD_DATA, "cannot create the item: its content is unreadable (%s)",
+                              why ? why : "out of memory");
+        }
+        eb_printf(&op, "<m:CreateItem%s%s><m:SavedItemFolderId>",
+                  c->kind == OUTPOST_ITEM_EVENT ? " SendMeetingInvitations=\"SendToNone\"" : "",
+                  c->kind == OUTPOST_ITEM_NOTE ? " MessageDisposition=\"SaveOnly\"" : "");
+        folder_id(e, &op, folder);
+        eb_puts(&op, "</m:SavedItemFolderId><m:Items>");
+        eb_puts(&op, eb_str(&item));
+        eb_puts(&op, "</m:Items></m:CreateItem>");
+        eb_free(&item);
+    }
+    eb_free(&content);
+    struct ews_simple s;
+    st = ews_call_simple(e, eb_str(&op), &s, "CreateItem");
+    eb_free(&op);
+    if (st.code != OUTPOST_OK)
+        return st;
+    if (!s.id) {
+        ews_simple_free(&s);
+        return ews_status(e, OUTPOST_BAD_DATA, "CreateItem: the server returned no item id");
+    }
+    return result(e, &s, NULL, res);
+}
+
+static outpost_status delete_item(struct ews *e, const char *id, int hard)
+{
+    struct ebuf op = {0};
+    eb_printf(&op, "<m:DeleteItem DeleteType=\"%s\" SendMeetingCancellations=\"SendToNone\" "
+                   "AffectedTaskOccurrences=\"AllOccurrences\"><m:ItemIds>",
+              hard ? "HardDelete" : "MoveToDeletedItems");
+    item_id(&op, id, NULL);
+    eb_puts(&op, "</m:ItemIds></m:DeleteItem>");
+    struct ews_simple s;
+    outpost_status st = ews_call_simple(e, eb_str(&op), &s, "DeleteItem");
+    eb_free(&op);
+    ews_simple_free(&s);
+    return st;
+}
+
+/* The item's current change key (GetItem IdOnly). */
+static outpost_status current_key(struct ews *e, const char *id, char **ck)
+{
+    struct ebuf op = {0};
+    eb_puts(&op, "<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ItemIds>");
+    item_id(&op, id, NULL);
+    eb_puts(&op, "</m:ItemIds></m:GetItem>");
+    struct ews_simple s;
+    outpost_status st = ews_call_simple(e, eb_str(&op), &s, "GetItem");
+    eb_free(&op);
+    *ck = NULL;
+    if (st.code == OUTPOST_OK) {
+        *ck = s.change_key;
+        s.change_key = NULL;
+    }
+    ews_simple_free(&s);
+    return st;
+}
+
+static outpost_status write_update(struct ews *e, const outpost_change *c, outpost_change_result *res)
+{
+    if (c->kind == OUTPOST_ITEM_MAIL) {
+        /* EWS cannot replace a message's MIME in place: a new item replaces the old one,
+         * after checking that the server's copy is still the one the edit was based on. */
+        char *ck = NULL;
+        outpost_status st = current_key(e, c->remote_id, &ck);
+        if (st.code != OUTPOST_OK)
+            return st;
+        int stale = c->remote_version && ck && strcmp(ck, c->remote_version) != 0;
+        free(ck);
+        if (stale)
+            return ews_status(e, OUTPOST_CONFLICT, "UpdateItem: the message changed on the server since the local edit");
+        st = create(e, c, c->folder_remote_id, res);
+        if (st.code != OUTPOST_OK)
+            return st;
+        st = delete_item(e, c->remote_id, 1);
+        if (st.code == OUTPOST_GONE)
+            st = outpost_ok();
+        return st;
+    }
+    struct ebuf content = {0}, upd = {0}, op = {0};
+    outpost_status st = read_all(e, c->content, &content);
+    const char *why = NULL;
+    if (st.code == OUTPOST_OK && ews_update_xml(c->kind, eb_str(&content), &upd, &why))
+        st = ews_status(e, OUTPOST_BAD_DATA, "cannot update the item: its content is unreadable (%s)",
+                        why ? why : "out of memory");
+    eb_free(&content);
+    if (st.code != OUTPOST_OK) {
+        eb_free(&upd);
+        return st;
+    }
+    eb_puts(&op, "<m:UpdateItem ConflictResolution=\"NeverOverwrite\" MessageDisposition=\"SaveOnly\" "
+                 "SendMeetingInvitationsOrCancellations=\"SendToNone\"><m:ItemChanges><t:ItemChange>");
+    item_id(&op, c->remote_id, c->remote_version);
+    eb_puts(&op, "<t:Updates>");
+    eb_puts(&op, eb_str(&upd));
+    eb_puts(&op, "</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>");
+    eb_free(&upd);
+    struct ews_simple s;
+    st = ews_call_simple(e, eb_str(&op), &s, "UpdateItem");
+    eb_free(&op);
+    return st.code == OUTPOST_OK ? result(e, &s, c->remote_id, res) : st;
+}
+
+static outpost_status move_copy(struct ews *e, const outpost_change *c, outpost_change_result *res, int copy)
+{
+    struct ebuf op = {0};
+    const char *el = copy ? "CopyItem" : "MoveItem";
+    eb_printf(&op, "<m:%s><m:ToFolderId>", el);
+    folder_id(e, &op, c->target_remote_id);
+    eb_puts(&op, "</m:ToFolderId><m:ItemIds>");
+    item_id(&op, c->remote_id, NULL);
+    eb_printf(&op, "</m:ItemIds><m:ReturnNewItemIds>true</m:ReturnNewItemIds></m:%s>", el);
+    struct ews_simple s;
+    outpost_status st = ews_call_simple(e, eb_str(&op), &s, el);
+    eb_free(&op);
+    return st.code == OUTPOST_OK ? result(e, &s, NULL, res) : st;
+}
+
+static const char *folder_element(uint32_t kind)
+{
+    return kind == OUTPOST_ITEM_EVENT ? "CalendarFolder" : kind == OUTPOST_ITEM_CONTACT ? "ContactsFolder"
+           : kind == OUTPOST_ITEM_TASK ? "TasksFolder" : "Folder";
+}
+
+static outpost_status folder_create(struct ews *e, const outpost_change *c, outpost_change_result *res)
+{
+    struct ebuf op = {0};
+    const char *parent = c->folder_remote_id ? c->folder_remote_id : c->target_remote_id;
+    const char *el = folder_element(c->kind);
+    eb_puts(&op, "<m:CreateFolder><m:ParentFolderId>");
+    folder_id(e, &op, parent);
+    eb_printf(&op, "</m:ParentFolderId><m:Folders><t:%s>", el);
+    if (!strcmp(el, "Folder"))
+        eb_printf(&op, "<t:FolderClass>%s</t:FolderClass>", c->kind == OUTPOST_ITEM_NOTE ? "IPF.StickyNote" : "IPF.Note");
+    eb_elem(&op, "t:DisplayName", c->name ? c->name : "");
+    eb_printf(&op, "</t:%s></m:Folders></m:CreateFolder>", el);
+    struct ews_simple s;
+    outpost_status st = ews_call_simple(e, eb_str(&op), &s, "CreateFolder");
+    eb_free(&op);
+    if (st.code == OUTPOST_OK && !s.id) {
+        ews_simple_free(&s);
+        return ews_status(e, OUTPOST_BAD_DATA, "CreateFolder: the server returned no folder id");
+    }
+    return st.code == OUTPOST_OK ? result(e, &s, NULL, res) : st;
+}
+
+static outpost_status folder_rename(struct ews *e, const outpost_change *c, outpost_change_result *res)
+{
+    struct ews_simple s = {0};
+    outpost_status st = outpost_ok();
+    if (c->name) {
+        struct ebuf op = {0};
+        eb_puts(&op, "<m:UpdateFolder><m:FolderChanges><t:FolderChange>");
+        folder_id(e, &op, c->remote_id);
+        eb_puts(&op, "<t:Updates><t:SetFolderField><t:FieldURI FieldURI=\"folder:DisplayName\"/><t:Folder>");
+        eb_elem(&op, "t:DisplayName", c->name);
+        eb_puts(&op, "</t:Folder></t:SetFolderField></t:Updates></t:FolderChange></m:FolderChanges></m:UpdateFolder>");
+        st = ews_call_simple(e, eb_str(&op), &s, "UpdateFolder");
+        eb_free(&op);
+    }
+    if (st.code == OUTPOST_OK && c->target_remote_id &&
+        (!c->folder_remote_id || strcmp(c->target_remote_id, c->folder_remote_id) != 0)) {
+        ews_simple_free(&s);
+        struct ebuf op = {0};
+        eb_puts(&op, "<m:MoveFolder><m:ToFolderId>");
+        folder_id(e, &op, c->target_remote_id);
+        eb_puts(&op, "</m:ToFolderId><m:FolderIds>");
+        folder_id(e, &op, c->remote_id);
+        eb_puts(&op, "</m:FolderIds></m:MoveFolder>");
+        st = ews_call_simple(e, eb_str(&op), &s, "MoveFolder");
+        eb_free(&op);
+    }
+    return st.code == OUTPOST_OK ? result(e, &s, c->remote_id, res) : st;
+}
+
+static outpost_status folder_delete(struct ews *e, const outpost_change *c, outpost_change_result *res)
+{
+    struct ebuf op = {0};
+    eb_puts(&op, "<m:DeleteFolder DeleteType=\"HardDelete\"><m:FolderIds>");
+    folder_id(e, &op, c->remote_id);
+    eb_puts(&op, "</m:FolderIds></m:DeleteFolder>");
+    struct ews_simple s;
+    outpost_status st = ews_call_simple(e, eb_str(&op), &s, "DeleteFolder");
+    eb_free(&op);
+    ews_simple_free(&s);
+    res->remote_id = NULL;
+    res->remote_version = NULL;
+    return st;
+}
+
+outpost_status ews_write(struct ews *e, const outpost_change *c, outpost_change_result *res)
+{
+    res->remote_id = NULL;
+    res->remote_version = NULL;
+    int needs_id = c->op != OUTPOST_J_ITEM_CREATE && c->op != OUTPOST_J_FOLDER_CREATE;
+    if (needs_id && !c->remote_id)
+        return ews_status(e, OUTPOST_BAD_DATA, "the change names no remote object");
+    if (!e->root_id) {
+        outpost_status st = ews_learn_folders(e);
+        if (st.code != OUTPOST_OK)
+            return st;
+    }
+    switch (c->op) {
+    case OUTPOST_J_ITEM_FLAGS:
+        return write_flags(e, c, res);
+    case OUTPOST_J_ITEM_UPDATE:
+        return write_update(e, c, res);
+    case OUTPOST_J_ITEM_CREATE:
+        return create(e, c, c->folder_remote_id, res);
+    case OUTPOST_J_ITEM_MOVE:
+        return move_copy(e, c, res, 0);
+    case OUTPOST_J_ITEM_COPY:
+        return move_copy(e, c, res, 1);
+    case OUTPOST_J_ITEM_DELETE:
+        return delete_item(e, c->remote_id, (c->flags & OUTPOST_J_PERMANENT) != 0);
+    case OUTPOST_J_FOLDER_CREATE:
+        return folder_create(e, c, res);
+    case OUTPOST_J_FOLDER_RENAME:
+        return folder_rename(e, c, res);
+    case OUTPOST_J_FOLDER_DELETE:
+        return folder_delete(e, c, res);
+    case OUTPOST_J_FOLDER_SUBSCRIBE:
+        /* EWS has no subscription state: kept locally */
+        eb_set(&e->res_id, c->remote_id);
+        res->remote_id = eb_str(&e->res_id);
+        return outpost_ok();
+    default:
+        return ews_status(e, OUTPOST_BAD_DATA, "unknown journal operation %u", c->op);
+    }
+}
+
+outpost_status ews_find(struct ews *e, const char *folder, uint32_t kind, const char *key, outpost_change_result *res)
+{
+    res->remote_id = NULL;
+    res->remote_version = NULL;
+    if (!key || !*key)
+        return ews_status(e, OUTPOST_GONE, "find: no key");
+    struct ebuf op = {0};
+    eb_puts(&op, "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>"
+                 "<m:IndexedPageItemView MaxEntriesReturned=\"1\" Offset=\"0\" BasePoint=\"Beginning\"/>"
+                 "<m:Restriction><t:IsEqualTo>");
+    if (kind == OUTPOST_ITEM_MAIL)
+        eb_puts(&op, "<t:FieldURI FieldURI=\"message:InternetMessageId\"/>");
+    else if (kind == OUTPOST_ITEM_EVENT)
+        eb_puts(&op, "<t:FieldURI FieldURI=\"calendar:UID\"/>");
+    else
+        eb_puts(&op, "<t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" PropertyName=\"OutpostKey\" "
+                     "PropertyType=\"String\"/>");
+    eb_puts(&op, "<t:FieldURIOrConstant><t:Constant Value=\"");
+    eb_xml(&op, key);
+    eb_puts(&op, "\"/></t:FieldURIOrConstant></t:IsEqualTo></m:Restriction><m:ParentFolderIds>");
+    folder_id(e, &op, folder);
+    eb_puts(&op, "</m:ParentFolderIds></m:FindItem>");
+    struct ews_simple s;
+    outpost_status st = ews_call_simple(e, eb_str(&op), &s, "FindItem");
+    eb_free(&op);
+    if (st.code != OUTPOST_OK)
+        return st;
+    if (!s.id) {
+        ews_simple_free(&s);
+        return ews_status(e, OUTPOST_GONE, "find: no item with that key");
+    }
+    return result(e, &s, NULL, res);
+}

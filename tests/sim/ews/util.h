@@ -1,0 +1,56 @@
+/* Small helpers of the EWS simulator: aborting allocation, a growable buffer, XML text
+ * escaping, base64, a deterministic PRNG and a keyed hash for opaque ids and sync states. */
+#ifndef OUTPOST_SIM_EWS_UTIL_H
+#define OUTPOST_SIM_EWS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+void buf_add(struct buf *b, const void *data, size_t n);
+void buf_puts(struct buf *b, const char *s);
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s with &, <, >, " escaped and XML-illegal control characters dropped. */
+void buf_xml(struct buf *b, const char *s);
+/* <t:name>escaped text</t:name>; nothing when s is NULL. */
+void buf_elem(struct buf *b, const char *name, const char *s);
+char *buf_steal(struct buf *b);   /* NUL-terminated; the buffer is empty afterwards */
+void buf_free(struct buf *b);
+
+/* base64 (RFC 4648, no line breaks). decode skips whitespace; NULL on bad input. */
+char *b64_encode(const void *in, size_t n);
+void buf_b64(struct buf *b, const void *in, size_t n);
+unsigned char *b64_decode(const char *in, size_t n, size_t *out_len);
+
+/* splitmix64-based deterministic PRNG. */
+struct rng {
+	uint64_t s;
+};
+uint64_t mix64(uint64_t x);
+void rng_seed(struct rng *r, uint64_t a, uint64_t b, uint64_t c);
+uint64_t rng_next(struct rng *r);
+uint32_t rng_below(struct rng *r, uint32_t n);
+
+/* 64-bit FNV-1a over bytes, keyed by `key`. */
+uint64_t keyed_hash(uint64_t key, const void *p, size_t n);
+
+/* RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ" and back; parse returns -1 on bad input. */
+void fmt_time(int64_t t, char *out, size_t n);
+int parse_time(const char *s, int64_t *t);
+/* RFC 5322 date "Mon, 02 Jun 2025 09:00:00 +0000". */
+void fmt_rfc5322(int64_t t, char *out, size_t n);
+
+char *read_file(const char *path, size_t *len);
+
+static inline const char *str_or_empty(const char *s) { return s ? s : ""; }
+
+#endif

@@ -1,0 +1,1250 @@
+#!/usr/bin/env python3
+"""Sync acceptance tests (ctest label `sync`): outpostd against the Kerio simulator.
+
+Local edits are made the way users make them: mail through the IMAP front-end of a running
+outpostd (python imaplib), calendar/contact/task/note edits through the core's journaled store
+API (store_edit). The cache, read through the core (cache_dump), is compared with the
+simulator's state dump (/_sim/state) for every folder and item of every kind; the simulator's
+mutation counters (/_sim/counters) prove that every local edit reached the server exactly once.
+
+usage: test_sync.py GROUP --workdir DIR      (GROUP: see GROUPS at the end)
+Environment: OUTPOST_BIN, OUTPOST_SIM, OUTPOST_GEN_CERTS, OUTPOST_PLUGIN_DIR, OUTPOST_CACHE_DUMP,
+OUTPOST_STORE_EDIT (set by CMake); OUTPOST_SYNC_CRASH_LOOPS / OUTPOST_CRASH_LOOPS (crash loop
+counts, default 20). Standard library only; 127.0.0.1 and ephemeral ports only; every wait is
+bounded.
+"""
+
+import argparse
+import email
+import email.policy
+import http.client
+import imaplib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+FAILS = []
+SERVER_MAIL_FLAGS = 1 | 2 | 4 | 16 | 32 | 64  # seen answered flagged draft forwarded junk
+KIND_OF_TYPE = {"FMail": 1, "FCalendar": 2, "FContact": 3, "FTask": 4, "FNote": 5}
+ITEM_TYPE = {1: "mail", 2: "event", 3: "contact", 4: "task", 5: "note"}
+USE_CONFLICTS = 7
+
+
+def check(cond, what):
+    if not cond:
+        FAILS.append(what)
+        print("FAIL:", what, flush=True)
+    return cond
+
+
+def log(*a):
+    print(time.strftime("%H:%M:%S"), *a, flush=True)
+
+
+def wait_for(pred, timeout, what, step=0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+# ---- the simulator ----------------------------------------------------------------------
+
+class Sim:
+    """outpost-sim-kerio with a state file, so it can be stopped and started on the same port."""
+
+    def __init__(self, env, counts, seed=7):
+        self.env = env
+        self.state_file = os.path.join(env.work, "sim-state.json")
+        self.port = None
+        self.counts = counts
+        self.seed = seed
+        self.proc = None
+        self.ctx = ssl.create_default_context(cafile=os.path.join(env.certs, "ca.pem"))
+
+    def start(self):
+        cmd = [self.env.sim, "--cert", os.path.join(self.env.certs, "server.pem"),
+               "--key", os.path.join(self.env.certs, "server.key"), "--quiet",
+               "--state-file", self.state_file, "--seed", str(self.seed),
+               "--listen", "127.0.0.1:%d" % (self.port or 0)]
+        for k, v in self.counts.items():
+            cmd += ["--" + k, str(v)]
+        for _ in range(20):
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            line = self.proc.stdout.readline()
+            if line.startswith("READY https://127.0.0.1:"):
+                self.port = int(line.strip().rsplit(":", 1)[1])
+                return self
+            self.proc.wait(timeout=10)
+            time.sleep(0.2)  # the old port may linger briefly: try again
+        raise AssertionError("simulator did not start: %s" % self.proc.stderr.read())
+
+    def stop(self):
+        """SIGTERM: the simulator saves its state file and must exit 0."""
+        if not self.proc:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            rc = "timeout"
+        check(rc == 0, "simulator exit status %r: %s" % (rc, self.proc.stderr.read()[-3000:]))
+        self.proc = None
+
+    def control(self, method, path, body=None, ok=(200,)):
+        c = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=60)
+        try:
+            c.request(method, "/_sim/" + path, body=json.dumps(body) if body is not None else None,
+                      headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            data = json.loads(r.read())
+        finally:
+            c.close()
+        if r.status not in ok:
+            raise AssertionError("/_sim/%s answered %d: %s" % (path, r.status, data))
+        return data
+
+    def state(self, content=True):
+        return self.control("GET", "state" if content else "state?content=0")
+
+    def counters(self):
+        return self.control("GET", "counters")["items"]
+
+    def reset_counters(self):
+        self.control("POST", "counters/reset", {})
+
+    def fault(self, **spec):
+        return self.control("POST", "faults", spec)["id"]
+
+    def clear_faults(self):
+        self.control("POST", "faults/clear", {})
+
+    def faults(self):
+        return self.control("GET", "faults")["faults"]
+
+    def info(self):
+        return self.control("GET", "info")
+
+
+# ---- outpost ----------------------------------------------------------------------------
+
+class Outpost:
+    """A cache with its config, the daemon and the command-line tools around it."""
+
+    def __init__(self, env, sim, page_size=0, extra_core=""):
+        self.env, self.sim = env, sim
+        self.dir = os.path.join(env.work, "outpost")
+        self.data = os.path.join(self.dir, "data")
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        self.config = os.path.join(self.dir, "outpost.ini")
+        self.imap_port_file = os.path.join(self.dir, "imap.port")
+        self.log_path = os.path.join(self.dir, "outpostd.log")
+        self.page_size = page_size
+        self.extra_core = extra_core
+        self.proc = None
+        self.imap_password = "imap-secret"
+        for name, secret in (("password", "secret"), ("imap-password", self.imap_password)):
+            p = os.path.join(self.dir, name)
+            with open(p, "w") as f:
+                f.write(secret + "\n")
+            os.chmod(p, 0o600)
+        self.write_config()
+
+    def write_config(self):
+        with open(self.config, "w") as f:
+            f.write("""[core]
+data_dir = {data}
+plugin_dir = {plugins}
+log_level = info
+sync_interval = 3600
+page_size = {ps}
+frontends = imap
+{extra}
+[storage]
+plugin = sqlite
+
+[account]
+transport = kerio
+url = https://127.0.0.1:{port}
+user = jdoe
+password_file = {dir}/password
+ca_file = {certs}/ca.pem
+timeout = 10
+
+[imap]
+listen = 127.0.0.1:0
+port_file = {portfile}
+user = tester
+password_file = {dir}/imap-password
+auth_failure_delay = 0
+""".format(data=self.data, plugins=self.env.plugins, ps=self.page_size, extra=self.extra_core,
+           port=self.sim.port, dir=self.dir, certs=self.env.certs, portfile=self.imap_port_file))
+        os.chmod(self.config, 0o600)
+
+    # -- the daemon --
+    def start(self, wait_ready=True):
+        if os.path.exists(self.imap_port_file):
+            os.unlink(self.imap_port_file)
+        logf = open(self.log_path, "a")
+        self.proc = subprocess.Popen([self.env.outpostd, "--config", self.config], stdout=logf,
+                                     stderr=logf, stdin=subprocess.DEVNULL)
+        logf.close()
+        if wait_ready:
+            wait_for(lambda: os.path.exists(os.path.join(self.data, "control.sock")) and
+                     os.path.exists(self.imap_port_file) and open(self.imap_port_file).read().strip(),
+                     30, "outpostd to listen")
+        return self
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        if not self.proc:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            rc = "timeout"
+        check(rc == 0, "outpostd exit status %r (log %s)" % (rc, self.log_path))
+        self.proc = None
+
+    def kill(self):
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+            # A killed daemon leaves its socket file behind; the next one replaces it.
+
+    def control(self, request, timeout=300):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(os.path.join(self.data, "control.sock"))
+        s.sendall(request.encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        s.close()
+        return json.loads(buf)
+
+    def sync(self):
+        """One full cycle on the running daemon; returns its status (with "result")."""
+        return self.control("sync")
+
+    def status(self):
+        return self.control("status")
+
+    def audit(self):
+        return self.control("audit")["entries"]
+
+    def run(self, *args, timeout=300, ok=True):
+        p = subprocess.run([self.env.outpost, "--config", self.config] + list(args), capture_output=True,
+                           text=True, timeout=timeout)
+        if ok:
+            check(p.returncode == 0, "outpost %s exited %d: %s" % (" ".join(args), p.returncode,
+                                                                  p.stderr[-3000:]))
+        return p
+
+    def sync_once(self, ok=True):
+        return self.run("sync", "--once", ok=ok)
+
+    def dump(self, content=True):
+        args = [self.env.cache_dump, self.config] + (["--content"] if content else [])
+        p = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        if p.returncode != 0:
+            raise AssertionError("cache_dump failed: %s" % p.stderr)
+        return json.loads(p.stdout)
+
+    def edit(self, *args, ok=True):
+        p = subprocess.run([self.env.store_edit, self.config] + [str(a) for a in args], capture_output=True,
+                           text=True, timeout=60)
+        if ok and p.returncode != 0:
+            raise AssertionError("store_edit %s failed: %s" % (args, p.stderr))
+        return p
+
+    def imap(self):
+        port = int(open(self.imap_port_file).read().split()[0])
+        m = imaplib.IMAP4("127.0.0.1", port, timeout=30)
+        m.login("tester", self.imap_password)
+        return m
+
+    def log_text(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+
+# ---- comparing the cache with the server --------------------------------------------------
+
+def sim_folders(state):
+    """Folders of the state dump without the root, by id."""
+    return {f["id"]: f for f in state["folders"] if f.get("type") != "FRoot"}
+
+
+def cache_folders(dump):
+    return {f["remote_id"]: f for f in dump["folders"] if f["remote_id"]}
+
+
+def mail_flags(m):
+    f = 0
+    for bit, key in ((1, "isSeen"), (2, "isAnswered"), (4, "isFlagged"), (16, "isDraft"),
+                     (32, "isForwarded"), (64, "isJunk")):
+        if m.get(key):
+            f |= bit
+    return f
+
+
+def header(m, kind):
+    for h in m.get("headers") or []:
+        if h.get("type") == kind:
+            return h.get("value")
+    return None
+
+
+def bare(mid):
+    """A Message-ID without its angle brackets (the cache keeps it bare)."""
+    return mid.strip().strip("<>") if mid else None
+
+
+def ical_prop(text, name):
+    """Unfolded value of the first NAME property of an iCalendar/vCard text."""
+    text = re.sub(r"\r?\n[ \t]", "", text)
+    for line in text.splitlines():
+        head, _, value = line.partition(":")
+        if head.split(";")[0].upper() == name:
+            return value
+    return None
+
+
+def ical_unescape(v):
+    return (v or "").replace("\\n", "\n").replace("\\N", "\n").replace("\\,", ",").replace("\\;", ";") \
+        .replace("\\\\", "\\")
+
+
+def check_content(kind, item, server, where):
+    """Content in the cache is in its kind's standard format and says what the server says."""
+    c = item.get("content")
+    if c is None:
+        check(kind == 1, "%s: %s item without content" % (where, ITEM_TYPE[kind]))
+        return
+    if kind == 1:
+        msg = email.message_from_string(c, policy=email.policy.compat32)
+        check(not msg.defects, "%s: MIME defects %s" % (where, msg.defects))
+        mid = msg.get("Message-ID")
+        want = {header(server, "mhMessageID"), header(server, "mhResentMessageID")} - {None}
+        check(not want or (mid and mid.strip() in want), "%s: Message-ID %r, server has %r" % (where, mid, want))
+        if server.get("subject"):
+            subj = str(email.header.make_header(email.header.decode_header(msg.get("Subject", ""))))
+            check(subj == server["subject"], "%s: Subject %r vs server %r" % (where, subj, server["subject"]))
+        return
+    comp = {2: "VEVENT", 4: "VTODO", 5: "VJOURNAL", 3: "VCARD"}[kind]
+    check(("BEGIN:" + comp) in c, "%s: no %s in %r" % (where, comp, c[:200]))
+    uid = ical_prop(c, "UID")
+    check(uid and uid == item.get("object_uid"), "%s: UID %r vs summary %r" % (where, uid, item.get("object_uid")))
+    if kind in (2, 4):
+        check(ical_unescape(ical_prop(c, "SUMMARY")) == (server.get("summary") or ""),
+              "%s: SUMMARY %r vs server %r" % (where, ical_prop(c, "SUMMARY"), server.get("summary")))
+    elif kind == 3:
+        fn = ical_unescape(ical_prop(c, "FN"))
+        check(fn == (server.get("commonName") or fn), "%s: FN %r vs server %r" % (where, fn, server.get("commonName")))
+    elif kind == 5:
+        check(ical_unescape(ical_prop(c, "DESCRIPTION")) == (server.get("text") or ""),
+              "%s: note text %r vs server %r" % (where, ical_prop(c, "DESCRIPTION"), server.get("text")))
+
+
+def compare(dump, state, content=True, where="", allow_pending=False):
+    """Every server folder and item is in the cache once, with its flags and sane content; the
+    cache has nothing with a remote id the server does not know. Returns the mismatch count."""
+    before = len(FAILS)
+    sf, cf = sim_folders(state), cache_folders(dump)
+    by_local = {f["id"]: f for f in dump["folders"]}
+    check(set(sf) == set(cf), "%s folders: only on server %s, only in cache %s" % (
+        where, sorted(sf[i]["path"] for i in set(sf) - set(cf)), sorted(cf[i]["path"] for i in set(cf) - set(sf))))
+    for fid in set(sf) & set(cf):
+        s, c = sf[fid], cf[fid]
+        path = s["path"]
+        check(s["name"] == c["name"], "%s %s: name %r in cache" % (where, path, c["name"]))
+        check(KIND_OF_TYPE.get(s["type"]) == c["kind"], "%s %s: kind %r vs %r" % (where, path, s["type"], c["kind"]))
+        parent = by_local.get(c["parent_id"])
+        sparent = s.get("parentId")
+        if sparent in sf:
+            check(parent is not None and parent["remote_id"] == sparent, "%s %s: parent differs" % (where, path))
+        else:
+            check(c["parent_id"] == 0, "%s %s: top-level on the server, parent %r in cache" % (where, path, c["parent_id"]))
+        sitems = {i["id"]: i for i in s["items"]}
+        citems = {}
+        for i in c["items"]:
+            if i["remote_id"] is None:
+                check(allow_pending, "%s %s: item %d has no remote id" % (where, path, i["id"]))
+                continue
+            check(i["remote_id"] not in citems, "%s %s: remote id %s twice in the cache" % (where, path, i["remote_id"]))
+            citems[i["remote_id"]] = i
+        check(len(sitems) == len(s["items"]), "%s %s: the server lists an item twice" % (where, path))
+        missing, extra = set(sitems) - set(citems), set(citems) - set(sitems)
+        check(not missing and not extra, "%s %s: %d on server only %s, %d in cache only %s" % (
+            where, path, len(missing), sorted(missing)[:5], len(extra), sorted(extra)[:5]))
+        check(c["total"] == len(c["items"]), "%s %s: counter total %d, %d items" % (where, path, c["total"], len(c["items"])))
+        for rid in set(sitems) & set(citems):
+            si, ci = sitems[rid], citems[rid]
+            w = "%s %s %s" % (where, path, rid.rsplit("/", 1)[-1])
+            check(ci["kind"] == c["kind"], "%s: item kind %d in a kind %d folder" % (w, ci["kind"], c["kind"]))
+            if c["kind"] == 1:
+                check(ci["flags"] & SERVER_MAIL_FLAGS == mail_flags(si),
+                      "%s: flags %#x in cache, %#x on server" % (w, ci["flags"] & SERVER_MAIL_FLAGS, mail_flags(si)))
+                want = {bare(header(si, "mhMessageID")), bare(header(si, "mhResentMessageID"))} - {None}
+                check(not want or bare(ci["message_id"]) in want, "%s: message_id %r vs %r" % (w, ci["message_id"], want))
+                check(ci["content_state"] in (1, 2), "%s: content state %d" % (w, ci["content_state"]))
+            else:
+                check(ci["content_state"] == 2, "%s: content state %d" % (w, ci["content_state"]))
+                check(ci["object_uid"], "%s: no object UID" % w)
+            if content:
+                check_content(c["kind"], ci, si, w)
+        unread = sum(1 for i in c["items"] if not i["flags"] & 1)
+        check(c["unread"] == unread, "%s %s: unread counter %d, %d unseen" % (where, path, c["unread"], unread))
+    return len(FAILS) - before
+
+
+def conflict_items(dump):
+    """Items in the local Conflicts folder and its per-kind sub-folders."""
+    top = [f for f in dump["folders"] if f["special_use"] == USE_CONFLICTS]
+    if len(top) != 1:
+        raise AssertionError("%d Conflicts folders in the cache" % len(top))
+    return [i for f in dump["folders"] if f["id"] == top[0]["id"] or f["parent_id"] == top[0]["id"]
+            for i in f["items"]]
+
+
+def folder_by_path(dump, path):
+    for f in dump["folders"]:
+        if f["path"] == path:
+            return f
+    raise AssertionError("no folder %r in the cache" % path)
+
+
+def sim_folder(state, path):
+    for f in state["folders"]:
+        if f.get("path") == path:
+            return f
+    raise AssertionError("no folder %r on the server" % path)
+
+
+def counter_delta(after, before):
+    keys = set(after) | set(before)
+    return {k: after.get(k, 0) - before.get(k, 0) for k in keys if after.get(k, 0) != before.get(k, 0)}
+
+
+def expect_counters(got, want, where):
+    check(got == want, "%s: server write counters %s, expected %s" % (where, got, want))
+
+
+def status_ok(st, where):
+    check(st.get("result", "ok").lower() == "ok", "%s: sync result %r, last error %r" % (where, st.get("result"),
+                                                                                st.get("last_error")))
+    j = st.get("journal", {})
+    check(j.get("pending") == 0, "%s: %r journal entries still pending" % (where, j.get("pending")))
+
+
+def no_pending(dump, where):
+    pend = [e for e in dump["journal"] if e["state"] == "pending"]
+    check(not pend, "%s: pending journal entries %s" % (where, pend[:5]))
+
+
+# ---- the environment ----------------------------------------------------------------------
+
+class Env:
+    def __init__(self, workdir):
+        self.work = os.path.abspath(workdir)
+        shutil.rmtree(self.work, ignore_errors=True)
+        os.makedirs(self.work, mode=0o700)
+        outpost = os.environ["OUTPOST_BIN"]
+        self.outpost = outpost
+        self.outpostd = os.path.join(os.path.dirname(outpost), "outpostd")
+        self.sim = os.environ["OUTPOST_SIM"]
+        self.plugins = os.environ["OUTPOST_PLUGIN_DIR"]
+        self.cache_dump = os.environ["OUTPOST_CACHE_DUMP"]
+        self.store_edit = os.environ["OUTPOST_STORE_EDIT"]
+        self.certs = os.path.join(self.work, "pki")
+        subprocess.run([os.environ["OUTPOST_GEN_CERTS"], self.certs], check=True, capture_output=True, timeout=120)
+
+
+SMALL = {"messages": 150, "events": 20, "contacts": 20, "tasks": 10, "notes": 8}
+
+
+def setup(env, counts=None, page_size=0, extra_core=""):
+    sim = Sim(env, counts or SMALL).start()
+    sim.control("POST", "folders/create", {"name": "Empty server folder"})
+    op = Outpost(env, sim, page_size=page_size, extra_core=extra_core)
+    return sim, op
+
+
+def initial_sync(op, where="initial sync"):
+    t0 = time.monotonic()
+    op.sync_once()
+    log("%s: %.1fs" % (where, time.monotonic() - t0))
+
+
+# ---- groups --------------------------------------------------------------------------------
+
+def t_initial(env):
+    """After an initial sync the cache equals the server for every folder and item of every
+    kind; a second sync changes nothing and writes nothing to the server."""
+    sim, op = setup(env, page_size=40)
+    try:
+        initial_sync(op)
+        state = sim.state()
+        dump = op.dump()
+        kinds = {f["kind"] for f in dump["folders"] if f["remote_id"]}
+        check(kinds == {1, 2, 3, 4, 5}, "folders of every kind synced: %s" % kinds)
+        n = sum(len(f["items"]) for f in dump["folders"])
+        check(n >= sum(SMALL.values()), "cache holds %d items" % n)
+        compare(dump, state, where="initial")
+        no_pending(dump, "initial")
+        inbox = folder_by_path(dump, "Inbox")
+        check(all(i["content_state"] == 2 for i in inbox["items"]), "Inbox (policy full) has every body")
+        check(sim.counters() == {}, "an initial sync writes nothing: %s" % sim.counters())
+        # A second cycle: nothing changes locally, nothing is written to the server.
+        op.sync_once()
+        again = op.dump()
+        strip = lambda d: [(f["remote_id"], [(i["remote_id"], i["uid"], i["flags"], i["remote_version"])
+                                             for i in f["items"]]) for f in d["folders"]]
+        check(strip(again) == strip(dump), "a second sync leaves the cache as it was")
+        check(sim.counters() == {}, "a second sync writes nothing: %s" % sim.counters())
+    finally:
+        sim.stop()
+
+
+def items_of(state, path):
+    return sim_folder(state, path)["items"]
+
+
+def new_mail(subject, body="Hello from the server.\n"):
+    return {"subject": subject, "from": {"name": "Server Sender", "address": "sender@example.org"},
+            "to": [{"name": "Jan Novák", "address": "jdoe@example.com"}],
+            "displayableParts": [{"contentType": "ctTextPlain", "content": body}]}
+
+
+def server_changes_round(sim, state, tag, letters="Inbox/Newsletters"):
+    """Changes of every kind made on the server (by another client); returns what to expect."""
+    c = sim.control
+    inbox = items_of(state, "Inbox")
+    ids = {}
+    ids["new_mail"] = c("POST", "items/create", {"type": "mail", "folder": "Inbox", "item": new_mail("new " + tag)})["id"]
+    c("POST", "items/create", {"type": "mail", "folder": letters, "item": new_mail("letter " + tag)})
+    c("POST", "items/set", {"id": inbox[0]["id"], "item": {"isSeen": not inbox[0]["isSeen"], "isFlagged": True}})
+    c("POST", "items/set", {"id": inbox[1]["id"], "item": {"isAnswered": True}})
+    ids["moved"] = c("POST", "items/move", {"id": inbox[2]["id"], "folder": "Archive"})["id"]
+    ids["moved_from"] = inbox[2]["id"]
+    c("POST", "items/copy", {"id": inbox[3]["id"], "folder": "Archive"})
+    c("POST", "items/remove", {"id": inbox[4]["id"]})
+    for typ, path, item, edit in (
+            ("event", "Calendar", {"summary": "Server event " + tag, "start": "20250610T090000Z",
+                                   "end": "20250610T100000Z"}, {"summary": "Renamed on the server " + tag}),
+            ("contact", "Contacts", {"commonName": "Server Contact " + tag, "firstName": "Server",
+                                     "surName": "Contact " + tag}, {"commonName": "Edited Contact " + tag}),
+            ("task", "Tasks", {"summary": "Server task " + tag, "due": "20250620T090000Z"},
+             {"summary": "Edited task " + tag, "status": "tsCompleted"}),
+            ("note", "Notes", {"text": "Server note " + tag, "color": "Yellow"}, {"text": "Edited note " + tag})):
+        c("POST", "items/create", {"type": typ, "folder": path, "item": item})
+        existing = items_of(state, path)
+        c("POST", "items/set", {"id": existing[0]["id"], "item": edit})
+        c("POST", "items/remove", {"id": existing[-1]["id"]})
+    # the hierarchy: create with content, rename, re-parent, delete with content
+    c("POST", "folders/create", {"parent": "Inbox", "name": "Server folder " + tag})
+    c("POST", "items/create", {"type": "mail", "folder": "Inbox/Server folder " + tag, "item": new_mail("in folder " + tag)})
+    c("POST", "folders/create", {"parent": "Contacts", "name": "Server contacts " + tag, "type": "FContact"})
+    return ids
+
+
+def t_server_changes(env):
+    """Server-side changes of every kind (mail create/flags/move/copy/delete, events,
+    contacts, tasks, notes created/edited/deleted, folders created/renamed/moved/deleted)
+    arrive in the cache; the engine writes nothing back."""
+    sim, op = setup(env)
+    try:
+        initial_sync(op)
+        op.start()
+        before = op.dump  # (the daemon holds the lock: no dump while it runs)
+        del before
+        state = sim.state(content=False)
+        ids = server_changes_round(sim, state, "one")
+        st = op.sync()
+        status_ok(st, "server changes 1")
+        # IMAP clients see the new message while the daemon runs.
+        m = op.imap()
+        typ, data = m.select("INBOX", readonly=True)
+        typ, found = m.search(None, "SUBJECT", '"new one"')
+        check(typ == "OK" and found[0].split(), "IMAP finds the server's new message: %r" % found)
+        m.logout()
+        # second round: folder rename, re-parent and delete (with items), more item changes
+        sim.control("POST", "folders/set", {"path": "Inbox/Newsletters", "name": "Newsletter-Archiv"})
+        sim.control("POST", "folders/set", {"path": "Inbox/Server folder one", "parent": "Archive"})
+        sim.control("POST", "folders/remove", {"path": "Archive/2023 — Архив", "recursive": True})
+        sim.control("POST", "items/move", {"id": ids["moved"], "folder": "Inbox"})
+        server_changes_round(sim, sim.state(content=False), "two", letters="Inbox/Newsletter-Archiv")
+        st = op.sync()
+        status_ok(st, "server changes 2")
+        op.stop()
+        dump = op.dump()
+        state = sim.state()
+        compare(dump, state, where="after server changes")
+        paths = {f["path"] for f in dump["folders"]}
+        check("Inbox/Newsletter-Archiv" in paths and "Inbox/Newsletters" not in paths, "a renamed folder is renamed")
+        check("Archive/Server folder one" in paths, "a re-parented folder moved: %s" % sorted(paths))
+        check("Archive/2023 — Архив" not in paths, "a deleted folder is gone")
+        check(sim.counters() == {}, "applying server changes writes nothing back: %s" % sim.counters())
+    finally:
+        op.kill()
+        sim.stop()
+
+
+# ---- local edits ---------------------------------------------------------------------------
+
+def imap_uids(m, mailbox):
+    typ, _ = m.select(mailbox)
+    if typ != "OK":
+        raise AssertionError("IMAP SELECT %s failed" % mailbox)
+    typ, data = m.uid("SEARCH", None, "ALL")
+    return [int(x) for x in data[0].split()]
+
+
+def imap_ok(res, what):
+    typ, data = res
+    check(typ == "OK", "IMAP %s: %s %r" % (what, typ, data))
+    return data
+
+
+def test_message(mid, subject, body="Written offline.\r\n"):
+    return ("From: Jan Novák <jdoe@example.com>\r\nTo: Someone <someone@example.org>\r\n"
+            "Subject: %s\r\nDate: Mon, 02 Jun 2025 10:00:00 +0000\r\nMessage-ID: <%s>\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\n%s" % (subject, mid, body)).encode()
+
+
+def server_mails_with(state, mid):
+    """Server mails carrying Message-ID (or, for mail we created, Resent-Message-ID) mid."""
+    out = []
+    for f in state["folders"]:
+        for i in f["items"]:
+            if "headers" in i and mid in {bare(header(i, "mhMessageID")), bare(header(i, "mhResentMessageID"))}:
+                out.append((f["path"], i))
+    return out
+
+
+def imap_edit_session(op, tag):
+    """The mail edits of a user in an IMAP client: flags, copy, move, delete + expunge, append,
+    folder create / rename / delete. Returns (expected server write counters, appended ids)."""
+    m = op.imap()
+    uids = imap_uids(m, "INBOX")
+    if len(uids) < 8:
+        raise AssertionError("INBOX has only %d messages" % len(uids))
+    imap_ok(m.uid("STORE", str(uids[0]), "+FLAGS", "(\\Seen \\Flagged)"), "STORE +Seen +Flagged")
+    imap_ok(m.uid("STORE", str(uids[1]), "+FLAGS", "(\\Answered)"), "STORE +Answered")
+    imap_ok(m.uid("STORE", str(uids[2]), "-FLAGS", "(\\Seen)"), "STORE -Seen")
+    imap_ok(m.uid("COPY", str(uids[3]), "Archive"), "COPY")
+    imap_ok(m.uid("MOVE", str(uids[4]), "Archive"), "MOVE")
+    imap_ok(m.uid("STORE", str(uids[5]), "+FLAGS", "(\\Deleted)"), "STORE +Deleted")
+    imap_ok(m.expunge(), "EXPUNGE")
+    mids = ["%s-inbox@outpost.test" % tag, "%s-folder@outpost.test" % tag]
+    imap_ok(m.append("INBOX", "(\\Seen)", None, test_message(mids[0], "Appended " + tag)), "APPEND INBOX")
+    imap_ok(m.create("Outpost-%s" % tag), "CREATE")
+    imap_ok(m.append("Outpost-%s" % tag, None, None, test_message(mids[1], "In a new folder " + tag)), "APPEND new folder")
+    imap_ok(m.rename("Outpost-%s" % tag, "Outpost-%s-renamed" % tag), "RENAME")
+    imap_ok(m.create("Outpost-%s-tmp" % tag), "CREATE tmp")  # deleted before it reaches the server
+    imap_ok(m.delete("Outpost-%s-tmp" % tag), "DELETE tmp")
+    imap_ok(m.delete('"Empty server folder"'), "DELETE a server folder")
+    m.logout()
+    want = {"Mails.set": 3, "Mails.copy": 1, "Mails.move": 2, "Mails.create": 2, "Folders.create": 1,
+            "Folders.set": 1, "Folders.remove": 1}
+    return want, mids
+
+
+def t_imap_edits(env):
+    """Mail edits made through the IMAP front-end of a running outpostd reach the server exactly
+    once and the cache equals the server afterwards."""
+    sim, op = setup(env)
+    try:
+        initial_sync(op)
+        op.start()
+        sim.reset_counters()
+        want, mids = imap_edit_session(op, "e1")
+        st = op.sync()
+        status_ok(st, "IMAP edits")
+        expect_counters(sim.counters(), want, "IMAP edits")
+        state = sim.state()
+        for mid in mids:
+            got = server_mails_with(state, mid)
+            check(len(got) == 1, "appended %s is on the server once: %s" % (mid, [p for p, _ in got]))
+        paths = {f["path"] for f in state["folders"]}
+        check("Outpost-e1-renamed" in paths and "Outpost-e1" not in paths and "Outpost-e1-tmp" not in paths,
+              "folder create/rename/delete reached the server: %s" % sorted(paths))
+        # another cycle after a restart: nothing is sent twice
+        op.stop()
+        op.start()
+        status_ok(op.sync(), "second cycle")
+        expect_counters(sim.counters(), want, "after a restart and another cycle")
+        op.stop()
+        dump = op.dump()
+        compare(dump, sim.state(), where="after IMAP edits")
+        no_pending(dump, "after IMAP edits")
+        audit = [e for e in dump["journal"]]
+        check(all(e["state"] in ("confirmed",) for e in audit), "every edit confirmed: %s" %
+              [(e["op"], e["state"], e["message"]) for e in audit if e["state"] != "confirmed"])
+    finally:
+        op.kill()
+        sim.stop()
+
+
+ICS = {
+    2: ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Outpost tests//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n"
+        "DTSTAMP:20250601T000000Z\r\nDTSTART:20250615T090000Z\r\nDTEND:20250615T100000Z\r\n"
+        "SUMMARY:{text}\r\nLOCATION:Room 1\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"),
+    4: ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Outpost tests//EN\r\nBEGIN:VTODO\r\nUID:{uid}\r\n"
+        "DTSTAMP:20250601T000000Z\r\nDUE:20250620T090000Z\r\nSUMMARY:{text}\r\nSTATUS:NEEDS-ACTION\r\n"
+        "END:VTODO\r\nEND:VCALENDAR\r\n"),
+    5: ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Outpost tests//EN\r\nBEGIN:VJOURNAL\r\nUID:{uid}\r\n"
+        "DTSTAMP:20250601T000000Z\r\nSUMMARY:{text}\r\nDESCRIPTION:{text}\r\nEND:VJOURNAL\r\nEND:VCALENDAR\r\n"),
+    3: ("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{text}\r\nN:{text};;;;\r\n"
+        "EMAIL;TYPE=INTERNET:local@example.net\r\nEND:VCARD\r\n"),
+}
+PIM = ((2, "Calendar", "Events", "summary"), (3, "Contacts", "Contacts", "commonName"),
+       (4, "Tasks", "Tasks", "summary"), (5, "Notes", "Notes", "text"))
+
+
+def retitle(content, kind, text):
+    """The item's content with its title (SUMMARY / FN / note text) replaced."""
+    content = re.sub(r"\r?\n[ \t]", "", content)
+    props = {2: ("SUMMARY",), 4: ("SUMMARY",), 5: ("SUMMARY", "DESCRIPTION"), 3: ("FN",)}[kind]
+    out, done = [], set()
+    for line in content.splitlines():
+        name = line.split(":", 1)[0].split(";")[0].upper()
+        if name in props and name not in done:
+            line = line.split(":", 1)[0] + ":" + text
+            done.add(name)
+        out.append(line)
+    return "\r\n".join(out) + "\r\n"
+
+
+def write_tmp(env, name, text):
+    p = os.path.join(env.work, name)
+    with open(p, "w", newline="") as f:
+        f.write(text)
+    return p
+
+
+def t_pim_edits(env):
+    """Calendar, contact, task and note edits (update, create, delete) made through the store
+    API reach the server exactly once; the cache equals the server afterwards."""
+    sim, op = setup(env)
+    try:
+        initial_sync(op)
+        dump = op.dump()
+        sim.reset_counters()
+        expect = {}
+        for kind, path, iface, field in PIM:
+            items = folder_by_path(dump, path)["items"]
+            first, last = items[0], items[-1]
+            text = "Edited locally %d" % kind
+            op.edit("update", first["id"], write_tmp(env, "u%d" % kind, retitle(first["content"], kind, text)))
+            new = ICS[kind].format(uid="local-%d@outpost.test" % kind, text="Created locally %d" % kind)
+            op.edit("append", folder_by_path(dump, path)["id"], write_tmp(env, "a%d" % kind, new))
+            op.edit("remove", last["id"])
+            expect[kind] = (first["remote_id"], last["remote_id"], text)
+        # The replies to two updates are lost after the server applied them: the retry must
+        # recognise its own write (no second set, no false conflict).
+        sim.fault(kind="drop", method="Events.set", count=1)
+        sim.fault(kind="drop", method="Notes.set", count=1)
+        op.start()
+        deadline = time.monotonic() + 60
+        while True:
+            st = op.sync()
+            if st["journal"]["pending"] == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        status_ok(st, "PIM edits")
+        check(st["journal"]["conflict"] == 0, "a retried update is not a conflict with itself: %s" % st["journal"])
+        want = {}
+        for kind, path, iface, field in PIM:
+            want.update({iface + ".set": 1, iface + ".create": 1, iface + ".remove": 1})
+        expect_counters(sim.counters(), want, "PIM edits")
+        op.stop()
+        state = sim.state()
+        for kind, path, iface, field in PIM:
+            items = {i["id"]: i for i in sim_folder(state, path)["items"]}
+            edited, removed, text = expect[kind]
+            check(edited in items and items[edited].get(field, "").startswith(text),
+                  "%s: the local edit is on the server: %r" % (path, items.get(edited, {}).get(field)))
+            check(removed not in items, "%s: the local delete reached the server" % path)
+            created = [i for i in items.values() if (i.get(field) or "").startswith("Created locally")]
+            check(len(created) == 1, "%s: the local create is on the server once (%d)" % (path, len(created)))
+        dump = op.dump()
+        compare(dump, state, where="after PIM edits")
+        no_pending(dump, "after PIM edits")
+    finally:
+        op.kill()
+        sim.stop()
+
+
+# ---- conflicts -----------------------------------------------------------------------------
+
+def t_conflicts(env):
+    """CONFLICT: the server's version stays in place, the local one is kept as a copy in
+    Conflicts. GONE: the edit is dropped with a log line, with a copy in Conflicts if it
+    carried content. Both versions survive; the audit says what happened."""
+    sim, op = setup(env)
+    try:
+        initial_sync(op)
+        dump = op.dump()
+        state = sim.state(content=False)
+        cal = folder_by_path(dump, "Calendar")["items"]
+        event = cal[0]
+        contact = folder_by_path(dump, "Contacts")["items"][0]
+        mail = folder_by_path(dump, "Inbox")["items"][0]
+        # the server changes the event and deletes the contact and the mail ...
+        sim.control("POST", "items/set", {"id": event["remote_id"], "item": {"summary": "Server version wins"}})
+        sim.control("POST", "items/remove", {"id": contact["remote_id"]})
+        sim.control("POST", "items/remove", {"id": mail["remote_id"]})
+        # ... while the user edits all three offline
+        op.edit("update", event["id"], write_tmp(env, "ev", retitle(event["content"], 2, "Local version kept")))
+        op.edit("update", contact["id"], write_tmp(env, "ct", retitle(contact["content"], 3, "Local contact kept")))
+        op.edit("flags", mail["id"], (mail["flags"] ^ 4))
+        sim.reset_counters()
+        op.start()
+        st = op.sync()
+        status_ok(st, "conflicts")
+        audit = op.audit()
+        op.stop()
+        check(sim.counters().get("Events.set", 0) == 0, "a conflicting update is not written: %s" % sim.counters())
+        dump = op.dump()
+        state = sim.state()
+        compare(dump, state, where="after conflicts")
+        conf = conflict_items(dump)
+        subjects = sorted(i["subject"] or "" for i in conf)
+        check(len(conf) == 2, "Conflicts holds the event and the contact: %s" % subjects)
+        check(any("Local version kept" in s for s in subjects), "the local event is kept in Conflicts: %s" % subjects)
+        check(any("Local contact kept" in s for s in subjects), "the local contact is kept in Conflicts: %s" % subjects)
+        for i in conf:
+            check(i["remote_id"] is None and i["content_state"] == 2 and i.get("content"),
+                  "a Conflicts copy is local with its content: %r" % {k: i[k] for k in ("remote_id", "content_state")})
+        ev = [i for i in folder_by_path(dump, "Calendar")["items"] if i["remote_id"] == event["remote_id"]]
+        check(len(ev) == 1 and ev[0]["subject"] == "Server version wins", "the server's event is in place: %s" %
+              [i["subject"] for i in ev])
+        states = sorted((e["op"], e["state"]) for e in audit)
+        check(states == [("flags", "confirmed"), ("update", "conflict"), ("update", "conflict")],
+              "audit: %s" % [(e["op"], e["state"], e["message"]) for e in audit])
+        text = op.log_text()
+        check("conflict, the server's version wins" in text, "the conflict is logged")
+        check(text.count("is gone on the server; edit dropped") >= 2, "GONE edits are logged")
+    finally:
+        op.kill()
+        sim.stop()
+
+
+# ---- offline --------------------------------------------------------------------------------
+
+def t_offline(env):
+    """The simulator is stopped: clients keep working through IMAP, status says offline and
+    counts the pending edits; when the server is back every edit arrives exactly once."""
+    sim, op = setup(env)
+    try:
+        initial_sync(op)
+        op.start()
+        status_ok(op.sync(), "online")
+        sim.stop()
+        want, mids = imap_edit_session(op, "off")
+        st = op.sync()
+        check(st["result"].lower() in ("temp", "throttled"), "offline sync result %r" % st["result"])
+        check(not st["online"], "status shows offline")
+        check(st["journal"]["pending"] >= 9, "status counts pending edits: %s" % st["journal"])
+        check(st["last_error"], "status says why: %r" % st["last_error"])
+        # reading still works offline (the INBOX body is cached)
+        m = op.imap()
+        m.select("INBOX", readonly=True)
+        typ, data = m.fetch("1", "(BODY.PEEK[])")
+        check(typ == "OK" and data and data[0] and len(data[0][1]) > 100, "IMAP serves cached mail offline")
+        m.logout()
+        p = op.run("status", "--json")
+        check('"pending"' in p.stdout, "outpost status --json works offline")
+        sim.start()  # same port, same state
+        deadline = time.monotonic() + 60
+        while True:
+            st = op.sync()
+            if st["result"].lower() == "ok" or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        status_ok(st, "back online")
+        check(st["online"], "status shows online again")
+        expect_counters(sim.counters(), want, "replay after the offline period")
+        state = sim.state()
+        for mid in mids:
+            check(len(server_mails_with(state, mid)) == 1, "%s on the server once" % mid)
+        op.stop()
+        dump = op.dump()
+        compare(dump, state, where="after the offline period")
+        no_pending(dump, "after the offline period")
+    finally:
+        op.kill()
+        sim.stop()
+
+
+# ---- faults -----------------------------------------------------------------------------------
+
+def attempts(times):
+    """Sync attempts: fault uses closer than 0.3 s belong to one attempt (a failed call and
+    the logout after it)."""
+    out = []
+    for t in times:
+        if not out or t - out[-1][-1] > 0.3:
+            out.append([t])
+        else:
+            out[-1].append(t)
+    return [a[0] for a in out]
+
+
+def fault_hits(sim, fid, total, timeout):
+    """Times at which a fault with `total` uses was consumed, until it is used up."""
+    times, last = [], total
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and len(times) < total:
+        left = {f["id"]: f["count"] for f in sim.faults()}.get(fid, 0)
+        while last > left:
+            times.append(time.monotonic())
+            last -= 1
+        time.sleep(0.02)
+    return times
+
+
+def t_faults(env):
+    """Every fault mode of the simulator is survived with the right behaviour."""
+    sim, op = setup(env)
+    try:
+        initial_sync(op)
+        op.start()
+        status_ok(op.sync(), "start")
+        m = op.imap()
+        uids = imap_uids(m, "INBOX")
+
+        # TEMP: exponential backoff with jitter, then recovery without help.
+        fid = sim.fault(kind="http500", method="*", count=5)
+        sim.control("POST", "items/create", {"type": "mail", "folder": "Inbox", "item": new_mail("after TEMP")})
+        op.control("sync")
+        hits = attempts(fault_hits(sim, fid, 5, 30))
+        gaps = [round(b - a, 2) for a, b in zip(hits, hits[1:])][:3]
+        log("TEMP: retries after %s s" % gaps)
+        check(len(gaps) == 3 and gaps[0] >= 0.45 and gaps[1] >= 0.95 and gaps[2] >= 1.95,
+              "TEMP retries back off exponentially (0.5-1, 1-2, 2-4 s): %s" % gaps)
+        st = wait_for(lambda: (lambda s: s if s["online"] and not s["last_error"] else None)(op.status()),
+                      20, "recovery after TEMP")
+        m.select("INBOX", readonly=True)
+        check(m.search(None, "SUBJECT", '"after TEMP"')[1][0], "the change made during TEMP arrived")
+
+        # THROTTLED: the server's delay (3 s) is honoured although backoff would retry sooner.
+        fid = sim.fault(kind="busy", method="*", count=3, retry_after_ms=3000)
+        op.control("sync")
+        hits = attempts(fault_hits(sim, fid, 3, 30))
+        t_end = time.monotonic()
+        wait_for(lambda: op.status()["online"], 20, "recovery after THROTTLED")
+        gap = hits[1] - hits[0] if len(hits) >= 2 else 0
+        after = time.monotonic() - hits[-1] if hits else 0
+        log("THROTTLED: retry after %.2f s, recovered %.2f s after the last refusal" % (gap, after))
+        check(gap >= 2.9, "THROTTLED retry waits for the server's retryAfterMs: %.2f s" % gap)
+        del t_end
+
+        # AUTH: syncing stops, front-ends keep serving, status says why.
+        sim.fault(kind="error", method="Session.login", count=0, code=-32000,
+                  message="Username or password is not correct.")
+        sim.control("POST", "sessions/expire", {})
+        st = op.sync()
+        check(st["result"].lower() == "auth" and st["auth_failed"], "AUTH result and status: %r %r" % (st["result"], st["auth_failed"]))
+        check("jdoe" in (st["last_error"] or "") and "secret" not in (st["last_error"] or ""),
+              "status says whose login was refused (never the password): %r" % st["last_error"])
+        m2 = op.imap()
+        m2.select("INBOX", readonly=True)
+        typ, data = m2.fetch("1", "(FLAGS BODY.PEEK[HEADER])")
+        check(typ == "OK", "IMAP serves while AUTH failed")
+        m2.logout()
+        p = op.run("status")
+        check("login refused" in p.stdout.splitlines()[0], "outpost status shows the AUTH failure: %s" % p.stdout[:300])
+        sim.clear_faults()
+        status_ok(op.sync(), "after AUTH is fixed")
+        check(not op.status()["auth_failed"], "auth_failed cleared")
+
+        # BAD_DATA on replay: dead letter shown by status and audit, the queue goes on.
+        m.select("INBOX")
+        sim.fault(kind="error", method="Mails.set", count=1, code=1003, message="Not permitted by the test.")
+        imap_ok(m.uid("STORE", str(uids[0]), "+FLAGS", "(\\Flagged)"), "STORE 1")
+        imap_ok(m.uid("STORE", str(uids[1]), "+FLAGS", "(\\Flagged)"), "STORE 2")
+        st = op.sync()
+        status_ok(st, "after a dead letter")
+        check(st["journal"]["dead"] == 1, "status counts the dead letter: %s" % st["journal"])
+        dead = [e for e in op.audit() if e["state"] == "dead"]
+        check(len(dead) == 1 and "Not permitted" in (dead[0]["message"] or ""), "audit shows the dead letter: %s" % dead)
+        p = op.run("audit")
+        check("dead" in p.stdout, "outpost audit lists the dead letter")
+
+        # A reply that cannot be read is not a rejection: retried, the duplicate check decides.
+        sim.reset_counters()
+        sim.fault(kind="malformed", method="Mails.create", count=1)
+        sim.fault(kind="drop", method="Mails.move", count=1)
+        imap_ok(m.append("INBOX", None, None, test_message("unreadable-reply@outpost.test", "Unreadable reply")), "APPEND")
+        imap_ok(m.uid("MOVE", str(uids[2]), "Archive"), "MOVE")
+        deadline = time.monotonic() + 60
+        while True:
+            st = op.sync()
+            if st["journal"]["pending"] == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        status_ok(st, "after unreadable replies")
+        state = sim.state(content=False)
+        check(len(server_mails_with(state, "unreadable-reply@outpost.test")) == 1,
+              "a create whose reply was lost is on the server once")
+        c = sim.counters()
+        check(c.get("Mails.create") == 1 and c.get("Mails.move") == 1,
+              "no write repeated after an unreadable reply: %s" % c)
+        check(st["journal"]["dead"] == 1, "unreadable replies are not dead letters: %s" % st["journal"])
+
+        # STATE_INVALID: full resync of the folder, keeping every pending local edit.
+        sim.control("POST", "items/create", {"type": "mail", "folder": "Inbox", "item": new_mail("before resync")})
+        sim.control("POST", "items/remove", {"id": sim_folder(sim.state(content=False), "Inbox")["items"][-1]["id"]})
+        sim.control("POST", "journal/truncate", {})
+        sim.fault(kind="delay", method="Mails.get", count=1, delay_ms=2000)
+        import threading
+        res = {}
+        th = threading.Thread(target=lambda: res.setdefault("st", op.sync()))
+        th.start()
+        time.sleep(0.7)
+        m.select("INBOX")
+        imap_ok(m.uid("STORE", str(uids[3]), "+FLAGS", "(\\Flagged \\Seen)"), "STORE during resync")
+        imap_ok(m.append("INBOX", None, None, test_message("during-resync@outpost.test", "During resync")), "APPEND during resync")
+        th.join(120)
+        status_ok(op.sync(), "after the resync")
+        check("listing the folder again" in op.log_text(), "the folder was listed again")
+        state = sim.state(content=False)
+        check(len(server_mails_with(state, "during-resync@outpost.test")) == 1, "an edit made during the resync arrived once")
+        m.logout()
+        op.stop()
+        dump = op.dump()
+        compare(dump, sim.state(), where="after faults")
+        mine = [i for i in folder_by_path(dump, "Inbox")["items"] if i["subject"] == "Appended during resync"]
+        inbox_server = {i["id"]: i for i in sim_folder(state, "Inbox")["items"]}
+        flagged = [i for i in folder_by_path(dump, "Inbox")["items"] if i["uid"] == uids[3]]
+        check(not flagged or (flagged[0]["flags"] & 5) == 5, "the flags set during the resync stayed")
+        if flagged:
+            srv = inbox_server.get(flagged[0]["remote_id"], {})
+            check(srv.get("isFlagged") and srv.get("isSeen"), "the flags set during the resync reached the server")
+        del mine
+    finally:
+        op.kill()
+        sim.stop()
+
+
+# ---- crash loops ------------------------------------------------------------------------------
+
+def crash_loops():
+    return int(os.environ.get("OUTPOST_SYNC_CRASH_LOOPS") or os.environ.get("OUTPOST_CRASH_LOOPS") or 20)
+
+
+def all_remote_ids_unique(dump, where):
+    seen = {}
+    for f in dump["folders"]:
+        for i in f["items"]:
+            if i["remote_id"]:
+                check(i["remote_id"] not in seen, "%s: %s in %s and %s" % (where, i["remote_id"], seen.get(i["remote_id"]), f["path"]))
+                seen[i["remote_id"]] = f["path"]
+
+
+def t_crash_initial(env):
+    """outpostd is killed with SIGKILL at random moments during the initial sync; afterwards
+    the cache equals the server exactly, nothing duplicated."""
+    loops = crash_loops()
+    rnd = random.Random(int(os.environ.get("OUTPOST_SEED", "0")) or None)
+    sim, op = setup(env, counts={"messages": 600, "events": 40, "contacts": 40, "tasks": 20, "notes": 20},
+                    page_size=25)
+    try:
+        sim.fault(kind="delay", method="*", count=0, delay_ms=15)  # a slower server: kills land mid-sync
+        for n in range(loops):
+            op.start(wait_ready=False)
+            time.sleep(rnd.uniform(0.1, 1.5))
+            op.kill()
+        log("%d kills during the initial sync" % loops)
+        sim.clear_faults()
+        p = op.run("check", ok=False)
+        check(p.returncode == 0, "the cache is intact after %d kills: %s" % (loops, p.stdout + p.stderr))
+        initial_sync(op, "sync after the kills")
+        dump = op.dump()
+        compare(dump, sim.state(), where="after %d kills" % loops)
+        all_remote_ids_unique(dump, "after kills")
+        check(sim.counters() == {}, "an initial sync writes nothing: %s" % sim.counters())
+    finally:
+        op.kill()
+        sim.stop()
+
+
+def t_crash_replay(env):
+    """200 local edits (IMAP and store API) are replayed while outpostd is killed with SIGKILL
+    at random moments; afterwards cache and server are equal and no create, copy, move or
+    folder edit reached the server twice."""
+    loops = crash_loops()
+    rnd = random.Random(int(os.environ.get("OUTPOST_SEED", "0")) or None)
+    sim, op = setup(env, counts={"messages": 300, "events": 20, "contacts": 20, "tasks": 10, "notes": 8})
+    try:
+        initial_sync(op)
+        dump = op.dump()
+        # PIM edits through the store API (updates and deletes), made while no daemon runs
+        pim = 0
+        for kind, path, iface, field in PIM:
+            items = folder_by_path(dump, path)["items"]
+            for it in items[:2]:
+                op.edit("update", it["id"], write_tmp(env, "u%d" % it["id"], retitle(it["content"], kind, "Crash edit %d" % it["id"])))
+                pim += 1
+            op.edit("remove", items[-1]["id"])
+            pim += 1
+        # mail edits through IMAP while the server is unreachable, so they queue up
+        sim.fault(kind="offline", count=0)
+        op.start()
+        m = op.imap()
+        uids = imap_uids(m, "INBOX")
+        want = {"Mails.create": 0, "Mails.copy": 0, "Mails.move": 0, "Folders.create": 0}
+        edits = pim
+        mids = []
+        flagged_before = 0
+        for u in uids[:100]:
+            typ, data = m.uid("FETCH", str(u), "(FLAGS)")
+            flagged_before += b"\\Flagged" in data[0]
+            imap_ok(m.uid("STORE", str(u), "+FLAGS", "(\\Flagged)"), "STORE")
+            edits += 1
+        for u in uids[100:115]:
+            imap_ok(m.uid("MOVE", str(u), "Archive"), "MOVE")
+            want["Mails.move"] += 1
+            edits += 1
+        for u in uids[115:125]:
+            imap_ok(m.uid("COPY", str(u), "\"Sent Items\""), "COPY")
+            want["Mails.copy"] += 1
+            edits += 1
+        for u in uids[125:133]:
+            imap_ok(m.uid("STORE", str(u), "+FLAGS", "(\\Deleted)"), "STORE +Deleted")
+            edits += 1
+        imap_ok(m.expunge(), "EXPUNGE")
+        want["Mails.move"] += 8
+        edits += 8
+        for k in range(4):
+            imap_ok(m.create("Crash-%d" % k), "CREATE")
+            want["Folders.create"] += 1
+            edits += 1
+            mid = "crash-folder-%d@outpost.test" % k
+            imap_ok(m.append("Crash-%d" % k, None, None, test_message(mid, "Crash folder %d" % k)), "APPEND")
+            mids.append(mid)
+            want["Mails.create"] += 1
+            edits += 1
+        while edits < 200:
+            mid = "crash-%d@outpost.test" % edits
+            imap_ok(m.append("INBOX", None, None, test_message(mid, "Crash append %d" % edits)), "APPEND")
+            mids.append(mid)
+            want["Mails.create"] += 1
+            edits += 1
+        m.logout()
+        st = op.status()
+        check(st["journal"]["pending"] >= 190, "the edits are queued: %s" % st["journal"])
+        op.kill()
+        sim.clear_faults()
+        sim.reset_counters()
+        sim.fault(kind="delay", method="*", count=0, delay_ms=10)
+        for n in range(loops):
+            op.start(wait_ready=False)
+            time.sleep(rnd.uniform(0.1, 1.2))
+            op.kill()
+        sim.clear_faults()
+        log("%d kills during the replay of %d edits" % (loops, edits))
+        op.start()
+        deadline = time.monotonic() + 120
+        while True:
+            st = op.sync()
+            if st["journal"]["pending"] == 0 or time.monotonic() > deadline:
+                break
+        status_ok(st, "after the kills")
+        status_ok(op.sync(), "one more cycle")
+        op.stop()
+        c = sim.counters()
+        for k, v in want.items():
+            check(c.get(k, 0) == v, "%s written %d times for %d edits (counters %s)" % (k, c.get(k, 0), v, c))
+        flag_edits = 100 - flagged_before  # STORE on a flagged message changes nothing
+        check(flag_edits <= c.get("Mails.set", 0) <= flag_edits + loops,
+              "Mails.set items %r for %d flag edits (each kill may repeat one)" % (c.get("Mails.set"), flag_edits))
+        state = sim.state()
+        for mid in mids:
+            got = server_mails_with(state, mid)
+            check(len(got) == 1, "%s is on the server once: %s" % (mid, [p for p, _ in got]))
+        dump = op.dump()
+        compare(dump, state, where="after kills during replay")
+        all_remote_ids_unique(dump, "after kills during replay")
+        no_pending(dump, "after kills during replay")
+        bad = [(e["op"], e["state"], e["message"]) for e in dump["journal"] if e["state"] not in ("confirmed",)]
+        check(not bad, "every edit confirmed, none dead or in conflict: %s" % bad[:10])
+    finally:
+        op.kill()
+        sim.stop()
+
+
+GROUPS = {
+    "initial": t_initial,
+    "server_changes": t_server_changes,
+    "imap_edits": t_imap_edits,
+    "pim_edits": t_pim_edits,
+    "conflicts": t_conflicts,
+    "offline": t_offline,
+    "faults": t_faults,
+    "crash_initial": t_crash_initial,
+    "crash_replay": t_crash_replay,
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("group", choices=sorted(GROUPS))
+    ap.add_argument("--workdir", required=True)
+    a = ap.parse_args()
+    env = Env(a.workdir)
+    t0 = time.monotonic()
+    try:
+        GROUPS[a.group](env)
+    except AssertionError as e:
+        import traceback
+        traceback.print_exc()
+        check(False, str(e))
+    log("%s: %d failure(s) in %.1fs" % (a.group, len(FAILS), time.monotonic() - t0))
+    if FAILS:
+        for f in FAILS[:50]:
+            print("  -", f)
+        outpost_log = os.path.join(env.work, "outpost", "outpostd.log")
+        if os.path.exists(outpost_log):
+            print("---- last lines of outpostd.log ----")
+            print("".join(open(outpost_log, errors="replace").readlines()[-40:]))
+        sys.exit(1)
+    shutil.rmtree(env.work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
