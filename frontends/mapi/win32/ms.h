@@ -123,6 +123,7 @@ typedef struct ms_logon {
     LPMAPISUP sup;
     ms_conn *conn;
     struct ms_obj *store;   /* weak: the store holds the logon */
+    CRITICAL_SECTION store_lock; /* the store's daemon handle is reopened under it */
     int logged_off;
 } ms_logon;
 

@@ -36,6 +36,8 @@ HRESULT ms_obj_new(ms_logon *lg, uint32_t kind, uint32_t h, uint32_t gen, ms_obj
     return S_OK;
 }
 
+static HRESULT reopen_store(ms_obj *o, uint32_t *h, uint32_t *gen);
+
 HRESULT ms_obj_handle(ms_obj *o, uint32_t *h, uint32_t *gen)
 {
     if (o->h && o->gen == C(o)->gen && C(o)->s != MAPI_BAD_SOCK) {
@@ -49,7 +51,22 @@ HRESULT ms_obj_handle(ms_obj *o, uint32_t *h, uint32_t *gen)
         *gen = o->gen;
         return S_OK;
     }
-    /* The store object outlives connections: reopen it on the new one. */
+    /* The store object outlives connections: reopen it on the new one
+     * (once, when several Outlook threads find it closed at the same time). */
+    EnterCriticalSection(&o->lg->store_lock);
+    HRESULT hr = S_OK;
+    if (o->h && o->gen == C(o)->gen && C(o)->s != MAPI_BAD_SOCK) {
+        *h = o->h;
+        *gen = o->gen;
+    } else {
+        hr = reopen_store(o, h, gen);
+    }
+    LeaveCriticalSection(&o->lg->store_lock);
+    return hr;
+}
+
+static HRESULT reopen_store(ms_obj *o, uint32_t *h, uint32_t *gen)
+{
     HRESULT hr = ms_conn_ensure(C(o));
     if (hr != S_OK)
         return hr;

@@ -161,6 +161,7 @@ static ULONG OMAPI_CALL lg_Release(void *This)
     if (n == 0) {
         MS_TRACE("IMSLogon::Release -> freed; releasing IMAPISupport");
         ms_conn_release(lg->conn);
+        DeleteCriticalSection(&lg->store_lock);
         if (lg->sup)
             lg->sup->lpVtbl->Release(lg->sup);
         IMSProvider *p = (IMSProvider *)lg->prov;
@@ -336,6 +337,7 @@ static HRESULT logon(ms_provider *p, LPMAPISUP sup, ULONG cbEntryID, LPENTRYID l
     }
     lg->lpVtbl = &ms_logon_vtbl;
     lg->refs = 1;
+    InitializeCriticalSection(&lg->store_lock);
     lg->prov = p;
     prov_AddRef(p);
     lg->a = p->a;

@@ -217,6 +217,82 @@ static const IMAPISupportVtbl support_vtbl = {
 };
 static IMAPISupport support = { &support_vtbl };
 
+static char *narrow(const WCHAR *w);
+
+/* ---- IProviderAdmin and a profile section that records SetProps ---- */
+
+static WCHAR rec_address[128], rec_secret[MAX_PATH], rec_name[128];
+static BYTE rec_eid[96], rec_mdb[16];
+static ULONG rec_eid_len;
+static int rec_saves, admin_sections;
+
+static HRESULT OMAPI_CALL rps_SetProps(void *This, ULONG n, LPSPropValue v, LPSPropProblemArray *probs)
+{
+    (void)This;
+    if (probs)
+        *probs = NULL;
+    for (ULONG i = 0; i < n; i++) {
+        if (v[i].ulPropTag == PR_OUTPOST_ADDRESS_W)
+            wcsncpy(rec_address, v[i].Value.lpszW, 127);
+        else if (v[i].ulPropTag == PR_OUTPOST_SECRET_PATH_W)
+            wcsncpy(rec_secret, v[i].Value.lpszW, MAX_PATH - 1);
+        else if (v[i].ulPropTag == PR_DISPLAY_NAME_W)
+            wcsncpy(rec_name, v[i].Value.lpszW, 127);
+        else if (v[i].ulPropTag == PR_ENTRYID && v[i].Value.bin.cb <= sizeof rec_eid) {
+            memcpy(rec_eid, v[i].Value.bin.lpb, v[i].Value.bin.cb);
+            rec_eid_len = v[i].Value.bin.cb;
+        } else if (v[i].ulPropTag == PR_MDB_PROVIDER && v[i].Value.bin.cb == 16)
+            memcpy(rec_mdb, v[i].Value.bin.lpb, 16);
+    }
+    return S_OK;
+}
+static HRESULT OMAPI_CALL rps_SaveChanges(void *This, ULONG f)
+{
+    (void)This, (void)f;
+    rec_saves++;
+    return S_OK;
+}
+static ULONG OMAPI_CALL rps_Release(void *This)
+{
+    (void)This;
+    return (ULONG)--admin_sections;
+}
+static const IMAPIPropVtbl recsect_vtbl = { .QueryInterface = ps_QueryInterface, .AddRef = ps_AddRef,
+                                            .Release = rps_Release, .SetProps = rps_SetProps,
+                                            .SaveChanges = rps_SaveChanges };
+static IMAPIProp recsect = { &recsect_vtbl };
+
+static HRESULT OMAPI_CALL adm_OpenProfileSection(void *This, LPMAPIUID uid, LPCIID iid, ULONG flags, LPPROFSECT *out)
+{
+    (void)This, (void)uid, (void)iid, (void)flags;
+    admin_sections++;
+    *out = &recsect;
+    return S_OK;
+}
+static const IProviderAdminVtbl admin_vtbl = { .OpenProfileSection = adm_OpenProfileSection };
+static IProviderAdmin admin = { &admin_vtbl };
+
+static void service_entry(MSGSERVICEENTRY *svc)
+{
+    SPropValue in = { .ulPropTag = PR_OUTPOST_SECRET_PATH_W };
+    in.Value.lpszW = (LPWSTR)L"C:\\Users\\me\\mapi.secret";
+    LPMAPIERROR err = NULL;
+    LONG before = live_blocks;
+    HRESULT hr = svc(GetModuleHandleW(NULL), NULL, &support, 0, 0, MSG_SERVICE_CREATE, 1, &in, &admin, &err);
+    static const BYTE uid[16] = { 0x54, 0x53, 0x50, 0x4F, 0x41, 0x4D, 0x49, 0x50,
+                                  0x8A, 0x4F, 0x55, 0x54, 0x50, 0x53, 0x54, 0x0A };
+    check(hr == S_OK && !wcscmp(rec_address, L"127.0.0.1:6144") && !wcscmp(rec_secret, in.Value.lpszW) &&
+              rec_name[0] && rec_saves == 2,
+          "ServiceEntry(MSG_SERVICE_CREATE): profile gets address %s, secret path %s, name %s (%d saves)",
+          narrow(rec_address), narrow(rec_secret), narrow(rec_name), rec_saves);
+    check(rec_eid_len > 4 && !memcmp(rec_eid, "WRAP", 4) && !memcmp(rec_mdb, uid, 16),
+          "  the store entry id is wrapped (%lu bytes) and PR_MDB_PROVIDER is the Outpost provider UID",
+          (unsigned long)rec_eid_len);
+    check(admin_sections == 0 && live_blocks == before, "  profile sections released, wrapped entry id freed");
+    hr = svc(GetModuleHandleW(NULL), NULL, &support, 0, 0, MSG_SERVICE_DELETE, 0, NULL, &admin, &err);
+    check(hr == S_OK, "ServiceEntry(MSG_SERVICE_DELETE) -> S_OK");
+}
+
 /* ---- helpers ---- */
 
 typedef struct tags8 {
@@ -734,6 +810,8 @@ int main(int argc, char **argv)
     MSPROVIDERINIT *init = dll ? (MSPROVIDERINIT *)(void *)GetProcAddress(dll, "MSProviderInit") : NULL;
     MSGSERVICEENTRY *svc = dll ? (MSGSERVICEENTRY *)(void *)GetProcAddress(dll, "ServiceEntry") : NULL;
     check(dll && init && svc, "LoadLibrary(%s), GetProcAddress(MSProviderInit, ServiceEntry)", argv[1]);
+    if (svc)
+        service_entry(svc);
     if (init)
         session(init, argc == 6, argc == 6 ? argv[5] : NULL);
     check(live_blocks == 0, "every MAPI block the provider returned was freed (%ld left)", (long)live_blocks);
