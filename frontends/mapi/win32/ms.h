@@ -69,6 +69,9 @@ typedef struct ms_conn {
     uint32_t nsinks;
     ULONG_PTR next_sink;
     char last_error[256];
+    HANDLE listener;         /* delivers notifications while Outlook is idle */
+    DWORD listener_id;
+    HANDLE stop_ev;
 } ms_conn;
 
 ms_conn *ms_conn_new(const char *host, uint16_t port, const uint8_t secret[MAPI_WIRE_SECRET_LEN], int timeout_ms);
@@ -87,6 +90,9 @@ HRESULT ms_call(ms_conn *c, uint32_t gen, uint16_t op, const mapi_buf *req, mapi
 ULONG_PTR ms_sink_add(ms_conn *c, uint32_t conn, LPMAPIADVISESINK sink, struct ms_table *t);
 /* Removes it; returns the daemon connection number or 0. */
 uint32_t ms_sink_remove(ms_conn *c, ULONG_PTR id);
+/* Stops the notification listener (started by the first ms_sink_add);
+ * waits for it unless called on it. Call before the last ms_conn_release. */
+void ms_conn_stop(ms_conn *c);
 
 /* ---- conversions ---- */
 

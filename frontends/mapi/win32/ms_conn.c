@@ -40,9 +40,13 @@ void ms_conn_release(ms_conn *c)
     free(c->sinks);
     mapi_buf_free(&c->in);
     mapi_buf_free(&c->notes);
+    if (c->stop_ev)
+        CloseHandle(c->stop_ev);
     DeleteCriticalSection(&c->lock);
     free(c);
 }
+
+static void deliver(ms_conn *c, mapi_buf *notes);
 
 static void drop(ms_conn *c, const char *why)
 {
@@ -95,6 +99,24 @@ static void consume(ms_conn *c, size_t used)
 {
     memmove(c->in.data, c->in.data + used, c->in.len - used);
     c->in.len -= used;
+}
+
+/* Queues the complete NOTIFY frames at the front of c->in (lock held).
+ * Returns -1 when a frame that is not a notification arrives unasked. */
+static int absorb_notifications(ms_conn *c)
+{
+    for (;;) {
+        mapi_frame f;
+        size_t used = 0;
+        int rc = mapi_frame_parse(c->in.data, c->in.len, &f, &used);
+        if (rc == 0)
+            return 0;
+        if (rc < 0 || !(f.flags & MAPI_WF_NOTIFY))
+            return -1;
+        mapi_w_u32(&c->notes, (uint32_t)f.payload_len);
+        mapi_buf_add(&c->notes, f.payload, f.payload_len);
+        consume(c, used);
+    }
 }
 
 /* Sends one request and waits for the reply with the same id, queueing
@@ -198,8 +220,6 @@ HRESULT ms_conn_ensure(ms_conn *c)
     return hr;
 }
 
-static void deliver(ms_conn *c, mapi_buf *notes);
-
 HRESULT ms_call(ms_conn *c, uint32_t gen, uint16_t op, const mapi_buf *req, mapi_buf *rep)
 {
     EnterCriticalSection(&c->lock);
@@ -223,9 +243,57 @@ HRESULT ms_call(ms_conn *c, uint32_t gen, uint16_t op, const mapi_buf *req, mapi
     return hr;
 }
 
+/* The listener: while no request is in flight, notifications the daemon
+ * pushes are read and handed to the sinks within about 100 ms. It holds a
+ * reference to the connection and ends when ms_conn_stop signals it. */
+static DWORD WINAPI listen_main(LPVOID p)
+{
+    ms_conn *c = p;
+    while (WaitForSingleObject(c->stop_ev, 100) == WAIT_TIMEOUT) {
+        if (!TryEnterCriticalSection(&c->lock))
+            continue; /* a request is in flight: it collects the notifications */
+        if (c->s != MAPI_BAD_SOCK && c->nsinks && mapi_os_wait_readable(c->s, 0) == 1) {
+            uint8_t buf[16384];
+            long n = mapi_os_recv(c->s, buf, sizeof buf);
+            if (n <= 0) {
+                drop(c, "closed the connection (daemon stopped?)");
+            } else {
+                mapi_buf_add(&c->in, buf, (size_t)n);
+                if (c->in.oom || absorb_notifications(c) != 0)
+                    drop(c, "sent a frame nobody asked for");
+            }
+        }
+        mapi_buf notes = c->notes;
+        mapi_buf_init(&c->notes);
+        LeaveCriticalSection(&c->lock);
+        if (notes.len)
+            deliver(c, &notes);
+        mapi_buf_free(&notes);
+    }
+    ms_conn_release(c);
+    return 0;
+}
+
+void ms_conn_stop(ms_conn *c)
+{
+    if (!c || !c->listener)
+        return;
+    SetEvent(c->stop_ev);
+    if (GetCurrentThreadId() != c->listener_id)
+        WaitForSingleObject(c->listener, INFINITE);
+    CloseHandle(c->listener);
+    c->listener = NULL;
+}
+
 ULONG_PTR ms_sink_add(ms_conn *c, uint32_t conn, LPMAPIADVISESINK sink, struct ms_table *t)
 {
     EnterCriticalSection(&c->lock);
+    if (!c->listener && (c->stop_ev || (c->stop_ev = CreateEventW(NULL, TRUE, FALSE, NULL)))) {
+        ms_conn_addref(c);
+        c->listener = CreateThread(NULL, 0, listen_main, c, 0, &c->listener_id);
+        if (!c->listener)
+            InterlockedDecrement(&c->refs);
+    }
     ms_sink *n = realloc(c->sinks, (c->nsinks + 1) * sizeof *n);
     ULONG_PTR id = 0;
     if (n) {

@@ -160,6 +160,7 @@ static ULONG OMAPI_CALL lg_Release(void *This)
     LONG n = InterlockedDecrement(&lg->refs);
     if (n == 0) {
         MS_TRACE("IMSLogon::Release -> freed; releasing IMAPISupport");
+        ms_conn_stop(lg->conn);
         ms_conn_release(lg->conn);
         DeleteCriticalSection(&lg->store_lock);
         if (lg->sup)

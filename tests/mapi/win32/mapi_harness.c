@@ -293,6 +293,40 @@ static void service_entry(MSGSERVICEENTRY *svc)
     check(hr == S_OK, "ServiceEntry(MSG_SERVICE_DELETE) -> S_OK");
 }
 
+/* ---- an advise sink counting table notifications ---- */
+
+static LONG notified_added, notified_any, sink_refs;
+
+static HRESULT OMAPI_CALL sink_QueryInterface(void *This, REFIID riid, LPVOID *ppv)
+{
+    (void)riid;
+    InterlockedIncrement(&sink_refs);
+    *ppv = This;
+    return S_OK;
+}
+static ULONG OMAPI_CALL sink_AddRef(void *This)
+{
+    (void)This;
+    return (ULONG)InterlockedIncrement(&sink_refs);
+}
+static ULONG OMAPI_CALL sink_Release(void *This)
+{
+    (void)This;
+    return (ULONG)InterlockedDecrement(&sink_refs);
+}
+static ULONG OMAPI_CALL sink_OnNotify(void *This, ULONG n, LPNOTIFICATION v)
+{
+    (void)This;
+    for (ULONG i = 0; i < n; i++) {
+        InterlockedIncrement(&notified_any);
+        if (v[i].ulEventType == fnevTableModified && v[i].info.tab.ulTableEvent == TABLE_ROW_ADDED)
+            InterlockedIncrement(&notified_added);
+    }
+    return 0;
+}
+static const IMAPIAdviseSinkVtbl sink_vtbl = { sink_QueryInterface, sink_AddRef, sink_Release, sink_OnNotify };
+static IMAPIAdviseSink sink = { &sink_vtbl };
+
 /* ---- helpers ---- */
 
 typedef struct tags8 {
@@ -676,6 +710,45 @@ static void session(MSPROVIDERINIT *init, int kill_mode, const char *markers)
         check(hr == S_OK && hs == S_OK && hv == S_OK && cnt == 4 && found,
               "CreateMessage + SetProps + SaveChanges: the Inbox lists the new message (%lu rows)",
               (unsigned long)cnt);
+    }
+
+    /* table notifications while idle: a second logon (another connection)
+     * adds a message; the first one's Inbox table hears of it unasked */
+    if (inbox && inbox->lpVtbl->GetContentsTable(inbox, MAPI_UNICODE, &t) == S_OK) {
+        t->lpVtbl->SetColumns(t, TAGS(PR_SUBJECT_W, PR_INSTANCE_KEY), 0);
+        ULONG_PTR conn = 0;
+        hr = t->lpVtbl->Advise(t, fnevTableModified, &sink, &conn);
+        LPMSLOGON lg2 = NULL;
+        LPMDB st2 = NULL;
+        HRESULT h2 = prov->lpVtbl->Logon(prov, &support, 0, NULL, 0, NULL, MAPI_UNICODE, NULL, NULL, NULL, NULL,
+                                         &lg2, &st2);
+        IMAPIFolder *in2 = h2 == S_OK ? open_eid(st2, &inbox_bin, MAPI_FOLDER) : NULL;
+        IMessage *nm = NULL;
+        if (in2 && in2->lpVtbl->CreateMessage(in2, NULL, 0, &nm) == S_OK) {
+            SPropValue pv = { .ulPropTag = PR_SUBJECT_W };
+            pv.Value.lpszW = (LPWSTR)L"Pushed by another connection";
+            nm->lpVtbl->SetProps(nm, 1, &pv, NULL);
+            nm->lpVtbl->SaveChanges(nm, 0);
+            release(nm);
+        }
+        release(in2);
+        if (lg2) {
+            ULONG lf2 = 0;
+            lg2->lpVtbl->Logoff(lg2, &lf2);
+        }
+        release(st2);
+        release(lg2);
+        t0 = now_ms();
+        while (notified_added == 0 && now_ms() - t0 < 3000)
+            Sleep(20); /* no calls on the first connection meanwhile */
+        check(hr == S_OK && conn != 0 && h2 == S_OK && notified_added > 0,
+              "IMAPITable::Advise: TABLE_ROW_ADDED delivered while idle, %lld ms after another connection saved "
+              "a message (%ld notifications)",
+              now_ms() - t0, (long)notified_any);
+        hr = t->lpVtbl->Unadvise(t, conn);
+        check(hr == S_OK && sink_refs == 0, "IMAPITable::Unadvise releases the sink (%ld refs)", (long)sink_refs);
+        release(t);
+        t = NULL;
     }
 
     /* a calendar item through its named properties */
