@@ -1142,6 +1142,71 @@ fail_noted:
     return st;
 }
 
+/* ---- store API: front-end data (local-only, no journal) ------------------- */
+
+/* "<front-end>.<rest>": lowercase letters, digits, '-' or '_' before the dot.
+ * The core's meta keys ("hierarchy_state", "last_sync:N") have no dot. */
+static int frontend_key(const char *k)
+{
+    if (!k || strlen(k) > 255)
+        return 0;
+    size_t i = 0;
+    while ((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= '0' && k[i] <= '9') || k[i] == '-' || k[i] == '_')
+        i++;
+    return i > 0 && k[i] == '.' && k[i + 1] != '\0' && strncmp(k, "core.", 5) != 0;
+}
+
+static outpost_status api_prop_set(const struct outpost_host *h, int64_t id, const char *name, const void *val,
+                                   size_t len)
+{
+    STORE_OR_FAIL(s, h);
+    if (!frontend_key(name))
+        return status(OUTPOST_BAD_DATA, "prop_set: property name '%s' must be '<front-end>.<name>', at most 255 bytes",
+                      name ? name : "(null)");
+    struct outpost_txn *t;
+    outpost_status st = outpost_store_write_begin(s, &t);
+    if (st.code != OUTPOST_OK)
+        return st;
+    const outpost_item *it = NULL;
+    st = s->m->item_get(t, id, &it);
+    if (st.code == OUTPOST_OK && !it)
+        st = status(OUTPOST_GONE, "no item %lld", (long long)id);
+    if (st.code == OUTPOST_OK) {
+        st = s->m->prop_set(t, id, name, val, val ? len : 0);
+        if (st.code == OUTPOST_GONE && !val)
+            st = outpost_ok(); /* deleting what is not there */
+    }
+    if (st.code != OUTPOST_OK) {
+        st = keep(st, "prop_set");
+        outpost_store_write_rollback(s, t);
+        return st;
+    }
+    /* No journal entry and no event: the bag is the front-end's own, never
+     * sent to the server and invisible to other clients. */
+    return outpost_store_write_commit(s, t);
+}
+
+static outpost_status api_meta_set(const struct outpost_host *h, const char *key, const void *val, size_t len)
+{
+    STORE_OR_FAIL(s, h);
+    if (!frontend_key(key))
+        return status(OUTPOST_BAD_DATA, "meta_set: key '%s' must be '<front-end>.<name>', at most 255 bytes",
+                      key ? key : "(null)");
+    struct outpost_txn *t;
+    outpost_status st = outpost_store_write_begin(s, &t);
+    if (st.code != OUTPOST_OK)
+        return st;
+    st = s->m->meta_set(t, key, val, val ? len : 0);
+    if (st.code == OUTPOST_GONE && !val)
+        st = outpost_ok(); /* deleting what is not there */
+    if (st.code != OUTPOST_OK) {
+        st = keep(st, "meta_set");
+        outpost_store_write_rollback(s, t);
+        return st;
+    }
+    return outpost_store_write_commit(s, t);
+}
+
 /* ---- store API: engine services and notifications -------------------------- */
 
 static outpost_status api_request_content(const struct outpost_host *h, int64_t id, uint32_t timeout_ms)
@@ -1258,6 +1323,8 @@ const struct outpost_store_api *outpost_store_api_table(void)
         .subscribe = api_subscribe,
         .unsubscribe = api_unsubscribe,
         .online = api_online,
+        .prop_set = api_prop_set,
+        .meta_set = api_meta_set,
     };
     return &table;
 }

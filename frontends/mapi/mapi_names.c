@@ -22,6 +22,8 @@ struct mapi_names {
     mapi_name *v;  /* v[i] has id MAPI_NAMED_FIRST + i */
     uint32_t n, cap;
     FILE *f;       /* append handle, NULL for an in-memory map */
+    mapi_names_save_fn save; /* or the whole map saved through this */
+    void *save_ctx;
 };
 
 static int same(const mapi_name *a, const mapi_name *b)
@@ -81,6 +83,22 @@ static void write_hex(FILE *f, const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         fprintf(f, "%02x", p[i]);
+}
+
+/* The same line format into a buffer. */
+static void buf_line(mapi_buf *b, uint32_t id, const mapi_name *n)
+{
+    mapi_buf_printf(b, "%x ", id);
+    for (size_t i = 0; i < 16; i++)
+        mapi_buf_printf(b, "%02x", n->guid[i]);
+    if (n->kind == MAPI_MNID_ID) {
+        mapi_buf_printf(b, " i %x\n", n->lid);
+    } else {
+        mapi_buf_adds(b, " s ");
+        for (const char *c = n->name ? n->name : ""; *c; c++)
+            mapi_buf_printf(b, "%02x", (uint8_t)*c);
+        mapi_buf_addc(b, '\n');
+    }
 }
 
 /* One line: "<id> <guid hex> i <lid>" or "<id> <guid hex> s <name hex>". */
@@ -160,6 +178,56 @@ mapi_names *mapi_names_open(const char *path, char *err, size_t errlen)
     return m;
 }
 
+mapi_names *mapi_names_open_text(const char *text, size_t len, mapi_names_save_fn save, void *ctx, char *err,
+                                 size_t errlen)
+{
+    mapi_names *m = calloc(1, sizeof *m);
+    if (!m) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    m->save = save;
+    m->save_ctx = ctx;
+    unsigned lineno = 0;
+    for (size_t off = 0; text && off < len;) {
+        const char *nl = memchr(text + off, '\n', len - off);
+        size_t l = nl ? (size_t)(nl - (text + off)) : len - off;
+        char line[2048];
+        lineno++;
+        if (l >= sizeof line) {
+            snprintf(err, errlen, "named-property map line %u is too long", lineno);
+            mapi_names_close(m);
+            return NULL;
+        }
+        memcpy(line, text + off, l);
+        line[l] = 0;
+        while (l && line[l - 1] == '\r')
+            line[--l] = 0;
+        off += l + (nl ? 1 : 0);
+        if (l == 0 || line[0] == '#')
+            continue;
+        if (parse_line(m, line) != 0) {
+            snprintf(err, errlen, "named-property map line %u is malformed", lineno);
+            mapi_names_close(m);
+            return NULL;
+        }
+    }
+    return m;
+}
+
+char *mapi_names_text(const mapi_names *m, size_t *len)
+{
+    mapi_buf b;
+    mapi_buf_init(&b);
+    for (uint32_t i = 0; i < m->n; i++)
+        buf_line(&b, MAPI_NAMED_FIRST + i, &m->v[i]);
+    if (b.oom) {
+        mapi_buf_free(&b);
+        return NULL;
+    }
+    return mapi_buf_steal(&b, len);
+}
+
 void mapi_names_close(mapi_names *m)
 {
     if (!m)
@@ -188,6 +256,22 @@ int mapi_names_id(mapi_names *m, const mapi_name *n, int create, uint16_t *id)
     }
     if (!create || m->n > MAPI_NAMED_LAST - MAPI_NAMED_FIRST)
         return -1;
+    if (m->save) {
+        /* the whole map with the new name, saved before the id is handed out */
+        size_t len = 0;
+        char *text = mapi_names_text(m, &len);
+        if (!text)
+            return -1;
+        mapi_buf b;
+        mapi_buf_init(&b);
+        mapi_buf_add(&b, text, len);
+        free(text);
+        buf_line(&b, MAPI_NAMED_FIRST + m->n, n);
+        int rc = b.oom ? -1 : m->save(m->save_ctx, (const char *)b.data, b.len);
+        mapi_buf_free(&b);
+        if (rc != 0)
+            return -1;
+    }
     if (m->f) {
         fprintf(m->f, "%x ", MAPI_NAMED_FIRST + m->n);
         write_hex(m->f, n->guid, 16);

@@ -1,9 +1,10 @@
 /* frontends/mapi/mapi_names.h — named properties: (property set GUID, LID or
  * name) <-> property id 0x8000..0xFFFE, one map per store.
  *
- * The map is persisted as an append-only text file in the data directory
- * (mapi-names, owner-only): a line per name, written before the id is handed
- * out, so an id never changes meaning across restarts. Names in PS_MAPI
+ * The map is persisted before an id is handed out, so an id never changes
+ * meaning across restarts: in the cache's meta through the store API
+ * (mapi_names_open_text, outpostd), or as an append-only text file
+ * (mapi_names_open; older caches and stores without meta_set). Names in PS_MAPI
  * with a LID below 0x8000 are the ordinary property of that id.
  *
  * Not thread-safe: the front-end calls it under its instance lock.
@@ -34,6 +35,15 @@ typedef struct mapi_names mapi_names;
 /* Opens (creating) the map file at path; path NULL keeps the map in memory
  * (tests). NULL with err on failure. */
 mapi_names *mapi_names_open(const char *path, char *err, size_t errlen);
+/* A map kept by the caller (outpostd keeps it in the cache's meta, key
+ * "mapi.names"): text/len as mapi_names_text gave it (NULL: a new map).
+ * Before a new id is handed out, save(ctx, whole map as text) is called;
+ * non-zero refuses the id. */
+typedef int (*mapi_names_save_fn)(void *ctx, const char *text, size_t len);
+mapi_names *mapi_names_open_text(const char *text, size_t len, mapi_names_save_fn save, void *ctx, char *err,
+                                 size_t errlen);
+/* The map as text (one line per name, the file format); malloc'd. */
+char *mapi_names_text(const mapi_names *m, size_t *len);
 void mapi_names_close(mapi_names *m);
 
 /* The property id of a name: 0 and *id, or -1 when unknown and !create, or

@@ -100,6 +100,132 @@ static outpost_status create(const struct outpost_host *host, struct outpost_fro
     return outpost_ok();
 }
 
+/* ---- the store GUID and the named-property map, kept in the cache ---- */
+
+/* The store API can write meta (appended after ABI 1.0): then the GUID and
+ * the name map live in the cache (keys mapi.store-guid, mapi.names) and go
+ * wherever the cache goes; files in the data directory are only read once,
+ * to carry over what an older version made. */
+static int has_meta(const struct outpost_host *h)
+{
+    return OUTPOST_HAS_METHOD(h->store, struct outpost_store_api, meta_set);
+}
+
+/* 0 found (*out malloc'd), 1 absent, -1 error. */
+static int meta_read(const struct outpost_host *h, const char *key, char **out, size_t *len)
+{
+    struct outpost_txn *t;
+    if (h->store->read_begin(h, &t).code != OUTPOST_OK)
+        return -1;
+    const void *v = NULL;
+    size_t n = 0;
+    outpost_status st = h->store->storage->meta_get(t, key, &v, &n);
+    int rc = st.code == OUTPOST_OK && v ? 0 : st.code == OUTPOST_GONE || st.code == OUTPOST_OK ? 1 : -1;
+    if (rc == 0) {
+        *out = malloc(n + 1);
+        if (*out) {
+            memcpy(*out, v, n);
+            (*out)[n] = 0;
+            *len = n;
+        } else {
+            rc = -1;
+        }
+    }
+    h->store->read_end(h, t);
+    return rc;
+}
+
+static int file_read(const char *path, char **out, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return 1;
+    mapi_buf b;
+    mapi_buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        mapi_buf_add(&b, chunk, n);
+    int bad = ferror(fp) || b.oom;
+    fclose(fp);
+    if (bad) {
+        mapi_buf_free(&b);
+        return -1;
+    }
+    *out = mapi_buf_steal(&b, len);
+    return *out ? 0 : -1;
+}
+
+static int names_save(void *ctx, const char *text, size_t len)
+{
+    const struct outpost_host *h = ctx;
+    return h->store->meta_set(h, "mapi.names", text, len).code == OUTPOST_OK ? 0 : -1;
+}
+
+static int store_guid(struct outpost_frontend *f, uint8_t guid[16], char *err, size_t errlen)
+{
+    const struct outpost_host *h = f->host;
+    char *v = NULL;
+    size_t n = 0;
+    int rc = meta_read(h, "mapi.store-guid", &v, &n);
+    if (rc == 0 && n == 16) {
+        memcpy(guid, v, 16);
+        free(v);
+        return 0;
+    }
+    free(v);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot read mapi.store-guid from the cache");
+        return -1;
+    }
+    /* First start with this cache: an older version's file, else a new GUID. */
+    uint8_t id[MAPI_WIRE_SECRET_LEN];
+    FILE *old = fopen(f->id_path, "rb");
+    if (old) {
+        fclose(old);
+        if (mapi_os_secret(f->id_path, id, err, errlen) != 0)
+            return -1;
+    } else if (mapi_os_random(id, 16, err, errlen) != 0) {
+        return -1;
+    }
+    memcpy(guid, id, 16);
+    outpost_status st = h->store->meta_set(h, "mapi.store-guid", guid, 16);
+    if (st.code != OUTPOST_OK) {
+        snprintf(err, errlen, "cannot store mapi.store-guid in the cache: %s", st.message ? st.message : "");
+        return -1;
+    }
+    return 0;
+}
+
+static mapi_names *names_open(struct outpost_frontend *f, char *err, size_t errlen)
+{
+    const struct outpost_host *h = f->host;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = meta_read(h, "mapi.names", &text, &len);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot read mapi.names from the cache");
+        return NULL;
+    }
+    int migrate = 0;
+    if (rc == 1) {
+        rc = file_read(f->names_path, &text, &len);
+        if (rc < 0) {
+            snprintf(err, errlen, "cannot read %s", f->names_path);
+            return NULL;
+        }
+        migrate = rc == 0;
+    }
+    mapi_names *m = mapi_names_open_text(text, len, names_save, (void *)h, err, errlen);
+    if (m && migrate && names_save((void *)h, text, len) != 0) {
+        snprintf(err, errlen, "cannot store mapi.names in the cache");
+        mapi_names_close(m);
+        m = NULL;
+    }
+    free(text);
+    return m;
+}
+
 static outpost_status start(struct outpost_frontend *f)
 {
     char err[400];
@@ -108,11 +234,18 @@ static outpost_status start(struct outpost_frontend *f)
         return fail(f, OUTPOST_FATAL, "%s", "mapi: the core handed no store API");
     if (mapi_os_secret(f->secret_path, secret, err, sizeof err) != 0)
         return fail(f, OUTPOST_FATAL, "mapi: %s", err);
-    /* The store GUID: made once per cache (same file format as the secret). */
-    if (mapi_os_secret(f->id_path, id, err, sizeof err) != 0)
-        return fail(f, OUTPOST_FATAL, "mapi: %s", err);
-    if (!f->names && !(f->names = mapi_names_open(f->names_path, err, sizeof err)))
-        return fail(f, OUTPOST_FATAL, "mapi: %s", err);
+    if (has_meta(f->host)) {
+        if (store_guid(f, id, err, sizeof err) != 0)
+            return fail(f, OUTPOST_FATAL, "mapi: %s", err);
+        if (!f->names && !(f->names = names_open(f, err, sizeof err)))
+            return fail(f, OUTPOST_FATAL, "mapi: %s", err);
+    } else {
+        /* An older core: the GUID and the map in files of the data directory. */
+        if (mapi_os_secret(f->id_path, id, err, sizeof err) != 0)
+            return fail(f, OUTPOST_FATAL, "mapi: %s", err);
+        if (!f->names && !(f->names = mapi_names_open(f->names_path, err, sizeof err)))
+            return fail(f, OUTPOST_FATAL, "mapi: %s", err);
+    }
     if (!f->core_ready) {
         const char *dn = f->host->config_get(f->host, "display_name");
         if (mapi_core_init(&f->core, f->host, id, f->names, secret, dn, err, sizeof err) != 0)

@@ -661,7 +661,92 @@ static uint32_t open_folder_obj(mapi_session *s, uint32_t ekind, int64_t id, uin
     return OP_S_OK;
 }
 
+/* ---- per-message properties the mapping cannot carry ---- */
+
+/* Properties Outlook sets that have no home in MIME, iCalendar or vCard
+ * (icon index, flag due dates, arbitrary named properties) live in the
+ * item's property bag under this name, as wire-encoded props, when the
+ * store API can write it (prop_set, appended after ABI 1.0). Local-only:
+ * never sent to the server. */
+static int computed(uint32_t tag);
+static int flag_prop(const mapi_core *c, uint32_t tag);
+
+#define EXTRAS_PROP "mapi.props"
+#define EXTRA_MAX_VALUE (32u * 1024u)
+#define EXTRAS_MAX (256u * 1024u)
+
+static int extras_supported(const mapi_session *s)
+{
+    return OUTPOST_HAS_METHOD(s->st, struct outpost_store_api, prop_set);
+}
+
+/* Adds the stored extras to p where p has no value of its own. */
+static void extras_load(mapi_session *s, int64_t id, mapi_props *p)
+{
+    struct outpost_txn *t;
+    if (s->st->read_begin(s->h, &t).code != OUTPOST_OK)
+        return;
+    const void *v = NULL;
+    size_t len = 0;
+    if (s->st->storage->prop_get(t, id, EXTRAS_PROP, &v, &len).code == OUTPOST_OK && v) {
+        mapi_props extra;
+        mapi_props_init(&extra);
+        mapi_rd rd;
+        mapi_rd_init(&rd, v, len);
+        if (mapi_r_props(&rd, &extra) == 0)
+            for (uint32_t i = 0; i < extra.n; i++)
+                if (!mapi_props_find(p, extra.p[i].tag))
+                    mapi_props_put(p, &extra.p[i]);
+        mapi_props_free(&extra);
+    }
+    s->st->read_end(s->h, t);
+}
+
+static int extra_candidate(const mapi_session *s, const mapi_prop *p)
+{
+    if (computed(p->tag) || flag_prop(s->core, p->tag) || OP_PROP_TYPE(p->tag) == OP_PT_ERROR)
+        return 0;
+    if (mapi_type_is_bytes(OP_PROP_TYPE(p->tag)) && !(p->tag & OP_MV_FLAG) && p->v.bin.len > EXTRA_MAX_VALUE)
+        return 0;
+    return 1;
+}
+
+/* Stores what `before` (the object as Outlook saved it) has and `mapped`
+ * (the item as its content maps back) lacks. */
+static void extras_save(mapi_session *s, int64_t id, const mapi_props *before, const mapi_props *mapped)
+{
+    mapi_props extra;
+    mapi_props_init(&extra);
+    for (uint32_t i = 0; i < before->n; i++)
+        if (extra_candidate(s, &before->p[i]) && !mapi_props_find(mapped, before->p[i].tag))
+            mapi_props_put(&extra, &before->p[i]);
+    mapi_buf b;
+    mapi_buf_init(&b);
+    if (extra.n)
+        mapi_w_props(&b, &extra);
+    if (b.oom || b.len > EXTRAS_MAX) {
+        s->h->log(s->h, OUTPOST_LOG_WARNING, "mapi: %u properties of message %lld not kept (%zu bytes, limit %u)",
+                  extra.n, (long long)id, b.len, EXTRAS_MAX);
+    } else {
+        outpost_status st = s->st->prop_set(s->h, id, EXTRAS_PROP, extra.n ? b.data : NULL, b.len);
+        log_status(s, "prop_set", st);
+    }
+    mapi_buf_free(&b);
+    mapi_props_free(&extra);
+}
+
+static uint32_t message_load_mapped(mapi_session *s, mapi_obj *o, int64_t id);
+
 static uint32_t message_load(mapi_session *s, mapi_obj *o, int64_t id)
+{
+    uint32_t sc = message_load_mapped(s, o, id);
+    if (!sc && extras_supported(s))
+        extras_load(s, id, &o->msg.props);
+    return sc;
+}
+
+/* The message as its content maps, without the stored extras. */
+static uint32_t message_load_mapped(mapi_session *s, mapi_obj *o, int64_t id)
 {
     itm x;
     uint32_t sc = item_load(s, id, 1, &x);
@@ -1046,7 +1131,44 @@ static void wanted_flags(mapi_session *s, mapi_obj *o, uint32_t *flags, char **k
     mapi_buf_free(&b);
 }
 
+static uint32_t save_message_mapped(mapi_session *s, mapi_obj *o, uint32_t flags, int64_t *saved_id);
+
 static uint32_t save_message(mapi_session *s, mapi_obj *o, uint32_t flags, reply *r)
+{
+    mapi_props before;
+    mapi_props_init(&before);
+    int extras = extras_supported(s);
+    if (extras && mapi_props_copy(&before, &o->msg.props) != 0)
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    int64_t id = 0;
+    uint32_t sc = save_message_mapped(s, o, flags, &id);
+    if (!sc && extras && id) {
+        /* o now holds the stored item as its content maps back (reloaded
+         * after a write) or the unchanged item: compare with a fresh load. */
+        mapi_obj fresh;
+        memset(&fresh, 0, sizeof fresh);
+        if (message_load_mapped(s, &fresh, id) == OP_S_OK) {
+            extras_save(s, id, &before, &fresh.msg.props);
+            for (uint32_t i = 0; i < before.n; i++)
+                if (extra_candidate(s, &before.p[i]) && !mapi_props_find(&o->msg.props, before.p[i].tag))
+                    mapi_props_put(&o->msg.props, &before.p[i]);
+        }
+        mapi_message_free(&fresh.msg);
+        free(fresh.keywords);
+        free(fresh.object_uid);
+    }
+    mapi_props_free(&before);
+    if (!sc) {
+        uint8_t b[MAPI_EID_LEN];
+        eid_bytes(s, MAPI_EID_MESSAGE, o->id, b);
+        mapi_w_bin(r->out, b, MAPI_EID_LEN);
+    }
+    return sc;
+}
+
+/* Saves what the mapping carries: content (new items, drafts, calendar,
+ * contact, task and note edits) and flags. *saved_id: the item's id after. */
+static uint32_t save_message_mapped(mapi_session *s, mapi_obj *o, uint32_t flags, int64_t *saved_id)
 {
     (void)flags;
     char err[256] = "";
@@ -1113,13 +1235,11 @@ static uint32_t save_message(mapi_session *s, mapi_obj *o, uint32_t flags, reply
     if (new_id) {
         /* KEEP_OPEN_*: the object now is the stored item. */
         o->is_new = 0;
-        sc = message_load(s, o, new_id);
+        sc = message_load_mapped(s, o, new_id);
         if (sc)
             return sc;
     }
-    uint8_t b[MAPI_EID_LEN];
-    eid_bytes(s, MAPI_EID_MESSAGE, o->id, b);
-    mapi_w_bin(r->out, b, MAPI_EID_LEN);
+    *saved_id = o->is_new ? 0 : o->id;
     return OP_S_OK;
 }
 

@@ -2,7 +2,9 @@
  * message class, subject, sender, recipients, delivery time, flags, bodies
  * (PR_BODY, PR_HTML, PR_RTF_COMPRESSED) and attachments, and back to MIME;
  * appointments, tasks and notes (iCalendar) and contacts (vCard) to their
- * named properties and back; named-property ids stable across reopen. */
+ * named properties and back; named-property ids stable across reopen.
+ * Items come from a real SQLite cache: appended through the core's store API,
+ * their summaries computed by the core at ingest as outpostd serves them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,9 +19,34 @@
 
 #include "mapi_map.h"
 #include "mapi_rtf.h"
+#include "mapi_test_store.h"
 
 static mapi_names *names;
 static mapi_ctx ctx;
+static mts cache;
+static int64_t folders[6];          /* by OUTPOST_ITEM_* kind */
+static struct outpost_txn *rt;      /* read transaction holding the last cached() item */
+
+/* Appends content to the folder of its kind and returns the item as the
+ * cache holds it (valid until the next cached() or teardown). */
+static outpost_item cached(uint32_t kind, const char *content, size_t len, uint32_t flags, int64_t date)
+{
+    if (rt) {
+        cache.api->read_end(cache.host, rt);
+        rt = NULL;
+    }
+    char *copy = malloc(len + 1);
+    memcpy(copy, content, len);
+    copy[len] = '\0';
+    int64_t id = mts_item(&cache, folders[kind], copy, flags, date);
+    free(copy);
+    assert_true(id > 0);
+    assert_int_equal(cache.api->read_begin(cache.host, &rt).code, OUTPOST_OK);
+    const outpost_item *it = NULL;
+    assert_int_equal(cache.m->item_get(rt, id, &it).code, OUTPOST_OK);
+    assert_non_null(it);
+    return *it;
+}
 static char dir[] = "/tmp/mapi-map-XXXXXX";
 
 static int setup(void **state)
@@ -31,6 +58,14 @@ static int setup(void **state)
     char path[128], err[256];
     snprintf(path, sizeof path, "%s/mapi-names", dir);
     names = mapi_names_open(path, err, sizeof err);
+    char e2[1024];
+    if (mts_open(&cache, NULL, OUTPOST_BUILD_PLUGIN_DIR, e2, sizeof e2) != 0) {
+        fprintf(stderr, "opening the SQLite cache: %s\n", e2);
+        return -1;
+    }
+    static const char *const fname[6] = { "", "Inbox", "Calendar", "Contacts", "Tasks", "Notes" };
+    for (uint32_t k = 1; k <= 5; k++)
+        folders[k] = mts_folder(&cache, 0, fname[k], k, k == OUTPOST_ITEM_MAIL ? OUTPOST_USE_INBOX : 0);
     return names && mapi_ctx_init(&ctx, (const uint8_t *)"0123456789ABCDEF", names) == 0 ? 0 : -1;
 }
 
@@ -38,6 +73,9 @@ static int teardown(void **state)
 {
     (void)state;
     mapi_names_close(names);
+    if (rt)
+        cache.api->read_end(cache.host, rt);
+    mts_close(&cache);
     char path[128];
     snprintf(path, sizeof path, "%s/mapi-names", dir);
     unlink(path);
@@ -79,23 +117,10 @@ static const char MAIL[] =
 
 static outpost_item mail_item(void)
 {
-    outpost_item it;
-    memset(&it, 0, sizeof it);
-    it.struct_size = sizeof it;
-    it.kind = OUTPOST_ITEM_MAIL;
-    it.id = 42;
-    it.folder_id = 1;
-    it.flags = OUTPOST_FLAG_SEEN | OUTPOST_FLAG_FLAGGED;
-    it.internal_date = 1700000000000LL;
-    it.date = 1699999999000LL;
-    it.size = sizeof MAIL - 1;
-    it.subject = "Re: Grüße";
-    it.from = "Ann Example <ann@example.com>";
-    it.to = "Bob <bob@example.com>, carol@example.com";
-    it.cc = "\"Dave, Jr.\" <dave@example.com>";
-    it.message_id = "m1@example.com";
+    outpost_item it = cached(OUTPOST_ITEM_MAIL, MAIL, sizeof MAIL - 1, OUTPOST_FLAG_SEEN | OUTPOST_FLAG_FLAGGED,
+                             1700000000000LL);
+    /* keywords as a client set them (append stores none) */
     it.keywords = "$Forwarded Project";
-    it.bodystructure = "((\"text\" \"plain\") \"attachment\")";
     return it;
 }
 
@@ -229,23 +254,15 @@ static const char EVENT[] = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//E
                             "BEGIN:VALARM\r\nTRIGGER:-PT15M\r\nACTION:DISPLAY\r\nDESCRIPTION:x\r\nEND:VALARM\r\n"
                             "END:VEVENT\r\nEND:VCALENDAR\r\n";
 
-static outpost_item other_item(uint32_t kind, const char *uid)
+static outpost_item other_item(uint32_t kind, const char *content)
 {
-    outpost_item it;
-    memset(&it, 0, sizeof it);
-    it.struct_size = sizeof it;
-    it.kind = kind;
-    it.id = 7;
-    it.folder_id = 2;
-    it.internal_date = 1700000000000LL;
-    it.object_uid = uid;
-    return it;
+    return cached(kind, content, strlen(content), 0, 1700000000000LL);
 }
 
 static void test_event(void **state)
 {
     (void)state;
-    outpost_item it = other_item(OUTPOST_ITEM_EVENT, "ev-1@example.com");
+    outpost_item it = other_item(OUTPOST_ITEM_EVENT, EVENT);
     mapi_message m;
     assert_int_equal(mapi_map_content(&ctx, &it, (const uint8_t *)EVENT, sizeof EVENT - 1, 1, &m), 0);
     assert_string_equal(mapi_props_str(&m.props, OP_PR_MESSAGE_CLASS), "IPM.Appointment");
@@ -289,7 +306,7 @@ static void test_all_day_event(void **state)
     (void)state;
     const char *ad = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:ad\r\nDTSTART;VALUE=DATE:20231224\r\n"
                      "DTEND;VALUE=DATE:20231226\r\nSUMMARY:Holidays\r\nTRANSP:TRANSPARENT\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
-    outpost_item it = other_item(OUTPOST_ITEM_EVENT, "ad");
+    outpost_item it = other_item(OUTPOST_ITEM_EVENT, ad);
     mapi_message m;
     assert_int_equal(mapi_map_content(&ctx, &it, (const uint8_t *)ad, strlen(ad), 1, &m), 0);
     assert_int_equal(mapi_props_long(&m.props, ctx.np[NP_ALL_DAY], 0), 1);
@@ -311,7 +328,7 @@ static void test_task_and_note(void **state)
     (void)state;
     const char *todo = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTODO\r\nUID:t1\r\nSUMMARY:File taxes\r\n"
                        "DUE;VALUE=DATE:20240430\r\nSTATUS:IN-PROCESS\r\nPERCENT-COMPLETE:40\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
-    outpost_item it = other_item(OUTPOST_ITEM_TASK, "t1");
+    outpost_item it = other_item(OUTPOST_ITEM_TASK, todo);
     mapi_message m;
     assert_int_equal(mapi_map_content(&ctx, &it, (const uint8_t *)todo, strlen(todo), 1, &m), 0);
     assert_string_equal(mapi_props_str(&m.props, OP_PR_MESSAGE_CLASS), "IPM.Task");
@@ -334,7 +351,7 @@ static void test_task_and_note(void **state)
 
     const char *jn = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VJOURNAL\r\nUID:n1\r\nSUMMARY:Idea\r\n"
                      "DESCRIPTION:Idea\\nmore\r\nX-OUTPOST-NOTE-COLOR:1\r\nEND:VJOURNAL\r\nEND:VCALENDAR\r\n";
-    it = other_item(OUTPOST_ITEM_NOTE, "n1");
+    it = other_item(OUTPOST_ITEM_NOTE, jn);
     assert_int_equal(mapi_map_content(&ctx, &it, (const uint8_t *)jn, strlen(jn), 1, &m), 0);
     assert_string_equal(mapi_props_str(&m.props, OP_PR_MESSAGE_CLASS), "IPM.StickyNote");
     assert_string_equal(mapi_props_str(&m.props, OP_PR_BODY), "Idea\nmore");
@@ -349,7 +366,7 @@ static void test_contact(void **state)
                      "ORG:Acme\\, Inc.;R&D\r\nTITLE:Chief\r\nitem1.EMAIL;TYPE=INTERNET:jane@example.com\r\n"
                      "EMAIL:jd@home.example\r\nTEL;TYPE=WORK,VOICE:+1 555 0100\r\nTEL;TYPE=CELL:+1 555 0199\r\n"
                      "BDAY:1980-02-29\r\nNOTE:Met at\\, the fair\r\n  (long)\r\nEND:VCARD\r\n";
-    outpost_item it = other_item(OUTPOST_ITEM_CONTACT, "c1");
+    outpost_item it = other_item(OUTPOST_ITEM_CONTACT, vc);
     mapi_message m;
     assert_int_equal(mapi_map_content(&ctx, &it, (const uint8_t *)vc, strlen(vc), 1, &m), 0);
     assert_string_equal(mapi_props_str(&m.props, OP_PR_MESSAGE_CLASS), "IPM.Contact");

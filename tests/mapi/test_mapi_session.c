@@ -16,15 +16,16 @@
 
 #include <gmime/gmime.h>
 
-#include "fake_store.h"
+#include "mapi_test_store.h"
+#include "store.h"
 #include "mapi_server.h"
 #include "mapi_test_client.h"
 
 static const uint8_t SECRET[32] = "0123456789abcdef0123456789abcde";
 static const uint8_t GUID[16] = "OutpostTestStore";
 
-static struct outpost_host *host;
-static struct fake_store *fs;
+static mts cache;
+static mts *fs = &cache;
 static mapi_names *names;
 static mapi_core core;
 static mapi_server *srv;
@@ -45,32 +46,34 @@ static int setup(void **state)
 {
     (void)state;
     g_mime_init();
-    host = fake_host_new("/tmp");
-    fs = fake_store_of(host);
-    f_inbox = fake_add_folder(fs, 0, "Inbox", OUTPOST_ITEM_MAIL, OUTPOST_USE_INBOX);
-    f_sent = fake_add_folder(fs, 0, "Sent Items", OUTPOST_ITEM_MAIL, OUTPOST_USE_SENT);
-    f_trash = fake_add_folder(fs, 0, "Deleted Items", OUTPOST_ITEM_MAIL, OUTPOST_USE_TRASH);
-    f_cal = fake_add_folder(fs, 0, "Calendar", OUTPOST_ITEM_EVENT, 0);
-    f_contacts = fake_add_folder(fs, 0, "Contacts", OUTPOST_ITEM_CONTACT, 0);
-    f_tasks = fake_add_folder(fs, 0, "Tasks", OUTPOST_ITEM_TASK, 0);
-    f_notes = fake_add_folder(fs, 0, "Notes", OUTPOST_ITEM_NOTE, 0);
-    fake_add_folder(fs, f_inbox, "Projects", OUTPOST_ITEM_MAIL, 0);
+    char err[1024];
+    if (mts_open(fs, NULL, OUTPOST_BUILD_PLUGIN_DIR, err, sizeof err) != 0) {
+        fprintf(stderr, "opening the SQLite cache: %s\n", err);
+        return -1;
+    }
+    f_inbox = mts_folder(fs, 0, "Inbox", OUTPOST_ITEM_MAIL, OUTPOST_USE_INBOX);
+    f_sent = mts_folder(fs, 0, "Sent Items", OUTPOST_ITEM_MAIL, OUTPOST_USE_SENT);
+    f_trash = mts_folder(fs, 0, "Deleted Items", OUTPOST_ITEM_MAIL, OUTPOST_USE_TRASH);
+    f_cal = mts_folder(fs, 0, "Calendar", OUTPOST_ITEM_EVENT, 0);
+    f_contacts = mts_folder(fs, 0, "Contacts", OUTPOST_ITEM_CONTACT, 0);
+    f_tasks = mts_folder(fs, 0, "Tasks", OUTPOST_ITEM_TASK, 0);
+    f_notes = mts_folder(fs, 0, "Notes", OUTPOST_ITEM_NOTE, 0);
+    mts_folder(fs, f_inbox, "Projects", OUTPOST_ITEM_MAIL, 0);
     char *a = mail("First", "Mon, 13 Nov 2023 10:00:00 +0000", "Body of the first message.");
     char *b = mail("Second", "Tue, 14 Nov 2023 10:00:00 +0000", "Second body, unread.");
     char *c = mail("Third", "Wed, 15 Nov 2023 10:00:00 +0000", "Third body.");
-    m_read1 = fake_add_item(fs, f_inbox, OUTPOST_ITEM_MAIL, a, OUTPOST_FLAG_SEEN, 1699869600000LL);
-    m_unread = fake_add_item(fs, f_inbox, OUTPOST_ITEM_MAIL, b, 0, 1699956000000LL);
-    fake_add_item(fs, f_inbox, OUTPOST_ITEM_MAIL, c, OUTPOST_FLAG_SEEN, 1700042400000LL);
+    m_read1 = mts_item(fs, f_inbox, a, OUTPOST_FLAG_SEEN, 1699869600000LL);
+    m_unread = mts_item(fs, f_inbox, b, 0, 1699956000000LL);
+    mts_item(fs, f_inbox, c, OUTPOST_FLAG_SEEN, 1700042400000LL);
     free(a);
     free(b);
     free(c);
-    ev1 = fake_add_item(fs, f_cal, OUTPOST_ITEM_EVENT,
+    ev1 = mts_item(fs, f_cal,
                         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:ev1\r\nDTSTART:20231115T090000Z\r\n"
                         "DTEND:20231115T100000Z\r\nSUMMARY:Standup\r\nLOCATION:Room A\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
                         0, 0);
-    char err[256];
     names = mapi_names_open(NULL, err, sizeof err);
-    if (!names || mapi_core_init(&core, host, GUID, names, SECRET, "Test store", err, sizeof err) != 0)
+    if (!names || mapi_core_init(&core, fs->host, GUID, names, SECRET, "Test store", err, sizeof err) != 0)
         return -1;
     srv = mapi_server_start(&core, "127.0.0.1", 0, err, sizeof err);
     return srv ? 0 : -1;
@@ -82,7 +85,7 @@ static int teardown(void **state)
     mapi_server_stop(srv);
     mapi_core_free(&core);
     mapi_names_close(names);
-    fake_host_free(host);
+    mts_close(fs);
     g_mime_shutdown();
     return 0;
 }
@@ -301,11 +304,12 @@ static void test_store_and_hierarchy(void **state)
     free_rows(rows, n);
     release(t);
 
-    /* IPM_SUBTREE, CONVENIENT_DEPTH: the 8 folders with class, counts, depth */
+    /* IPM_SUBTREE, CONVENIENT_DEPTH: the 8 folders with class, counts, depth,
+     * and the core's local-only Conflicts folder */
     uint32_t top = open_entry(subtree, MAPI_EID_LEN, NULL);
     t = open_table(top, MAPI_TABLE_HIERARCHY, OP_CONVENIENT_DEPTH);
     n = query_rows(t, 16, rows, 16);
-    assert_int_equal(n, 8);
+    assert_int_equal(n, 9);
     int seen = 0;
     for (uint32_t i = 0; i < n; i++) {
         const char *name = mapi_props_str(&rows[i], OP_PR_DISPLAY_NAME);
@@ -331,20 +335,29 @@ static void test_store_and_hierarchy(void **state)
         } else if (!strcmp(name, "Projects")) {
             assert_int_equal(mapi_props_long(&rows[i], OP_PR_DEPTH, 0), 1);
             seen |= 32;
+        } else if (!strcmp(name, "Conflicts")) {
+            assert_string_equal(cls, "IPF.Note");
+            seen |= 64;
         }
     }
-    assert_int_equal(seen, 63);
+    assert_int_equal(seen, 127);
     free_rows(rows, n);
     /* the Inbox has the special folder entry ids Outlook reads */
     uint8_t ieid[MAPI_EID_LEN];
     eid_of(MAPI_EID_FOLDER, f_inbox, ieid);
     uint32_t inbox = open_entry(ieid, MAPI_EID_LEN, NULL);
     uint32_t itags[] = { OP_PR_IPM_APPOINTMENT_ENTRYID, OP_PR_IPM_CONTACT_ENTRYID, OP_PR_IPM_TASK_ENTRYID,
-                         OP_PR_IPM_NOTE_ENTRYID };
-    assert_int_equal(get_props(inbox, itags, 4, &p), OP_S_OK);
+                         OP_PR_IPM_NOTE_ENTRYID, 0x36D81102u };
+    assert_int_equal(get_props(inbox, itags, 5, &p), OP_S_OK);
     uint8_t ceid[MAPI_EID_LEN];
     eid_of(MAPI_EID_FOLDER, f_cal, ceid);
     assert_memory_equal(mapi_props_bin(&p, OP_PR_IPM_APPOINTMENT_ENTRYID)->bin.data, ceid, MAPI_EID_LEN);
+    /* PR_ADDITIONAL_REN_ENTRYIDS[0] is the core's Conflicts folder */
+    eid_of(MAPI_EID_FOLDER, outpost_store_conflicts_folder(fs->store), ceid);
+    const mapi_prop *ren = mapi_props_find(&p, 0x36D81102u);
+    assert_non_null(ren);
+    assert_true(ren->count == 5 && ren->mv[0].bin.len == MAPI_EID_LEN);
+    assert_memory_equal(ren->mv[0].bin.data, ceid, MAPI_EID_LEN);
     mapi_props_free(&p);
     (void)f_contacts;
     (void)f_tasks;
@@ -448,13 +461,13 @@ static void test_inbox_contents(void **state)
     mapi_props_free(&p);
 
     /* mark it read: a journaled flag change */
-    uint32_t before = fake_journal_count(fs, OUTPOST_J_ITEM_FLAGS);
+    uint32_t before = mts_journal_count(fs, OUTPOST_J_ITEM_FLAGS);
     mapi_w_u32(&q, m);
     mapi_w_u32(&q, 0);
     assert_int_equal(call(MAPI_OP_SET_READ_FLAG, &q, NULL), OP_S_OK);
-    assert_int_equal(fake_journal_count(fs, OUTPOST_J_ITEM_FLAGS), before + 1);
+    assert_int_equal(mts_journal_count(fs, OUTPOST_J_ITEM_FLAGS), before + 1);
     uint32_t fl;
-    assert_int_equal(fake_item_state(fs, m_unread, &fl, NULL), 0);
+    assert_int_equal(mts_item_state(fs, m_unread, &fl, NULL), 0);
     assert_true(fl & OUTPOST_FLAG_SEEN);
     /* the restricted table follows after a poll: the row is gone */
     n = 0;
@@ -474,7 +487,7 @@ static void test_inbox_contents(void **state)
     mapi_w_bin(&q, eid, MAPI_EID_LEN);
     mapi_w_u32(&q, OP_MSGFLAG_CLEAR_READ_FLAG);
     assert_int_equal(call(MAPI_OP_SET_READ_FLAGS, &q, NULL), OP_S_OK);
-    assert_int_equal(fake_item_state(fs, m_unread, &fl, NULL), 0);
+    assert_int_equal(mts_item_state(fs, m_unread, &fl, NULL), 0);
     assert_false(fl & OUTPOST_FLAG_SEEN);
     mapi_buf_free(&body);
     mapi_buf_free(&rep);
@@ -518,22 +531,22 @@ static void test_new_message_and_moves(void **state)
     mapi_w_props(&q, &rcpt);
     assert_int_equal(call(MAPI_OP_MODIFY_RECIPIENTS, &q, NULL), OP_S_OK);
     mapi_props_free(&rcpt);
-    uint32_t creates = fake_journal_count(fs, OUTPOST_J_ITEM_CREATE);
+    uint32_t creates = mts_journal_count(fs, OUTPOST_J_ITEM_CREATE);
     mapi_w_u32(&q, m);
     mapi_w_u32(&q, OP_KEEP_OPEN_READWRITE);
     r.len = 0;
     assert_int_equal(call(MAPI_OP_SAVE_CHANGES, &q, &r), OP_S_OK);
-    assert_int_equal(fake_journal_count(fs, OUTPOST_J_ITEM_CREATE), creates + 1);
+    assert_int_equal(mts_journal_count(fs, OUTPOST_J_ITEM_CREATE), creates + 1);
     mapi_eid e;
     assert_int_equal(mapi_eid_decode(r.data + 4, MAPI_EID_LEN, &e), 0);
-    char *content = fake_item_content(fs, e.id);
+    char *content = mts_item_content(fs, e.id);
     assert_non_null(content);
     assert_non_null(strstr(content, "Subject: Saved from Outlook"));
     assert_non_null(strstr(content, "To: Carol <carol@example.com>"));
     assert_non_null(strstr(content, "Hello from the provider"));
     free(content);
     uint32_t fl;
-    assert_int_equal(fake_item_state(fs, e.id, &fl, NULL), 0);
+    assert_int_equal(mts_item_state(fs, e.id, &fl, NULL), 0);
     assert_true(fl & OUTPOST_FLAG_SEEN);
 
     /* move it to Deleted Items, then delete it there */
@@ -547,17 +560,17 @@ static void test_new_message_and_moves(void **state)
     mapi_w_u32(&q, OP_MAPI_MOVE);
     assert_int_equal(call(MAPI_OP_COPY_MESSAGES, &q, NULL), OP_S_OK);
     int64_t folder;
-    assert_int_equal(fake_item_state(fs, e.id, NULL, &folder), 0);
+    assert_int_equal(mts_item_state(fs, e.id, NULL, &folder), 0);
     assert_int_equal(folder, f_trash);
-    assert_int_equal(fake_journal_last(fs)->op, OUTPOST_J_ITEM_MOVE);
+    assert_int_equal(mts_journal_last_op(fs), OUTPOST_J_ITEM_MOVE);
     uint32_t trash = open_entry(teid, MAPI_EID_LEN, NULL);
     mapi_w_u32(&q, trash);
     mapi_w_u32(&q, 1);
     mapi_w_bin(&q, meid, MAPI_EID_LEN);
     mapi_w_u32(&q, 0);
     assert_int_equal(call(MAPI_OP_DELETE_MESSAGES, &q, NULL), OP_S_OK);
-    assert_int_equal(fake_item_state(fs, e.id, NULL, NULL), -1);
-    assert_int_equal(fake_journal_last(fs)->op, OUTPOST_J_ITEM_DELETE);
+    assert_int_equal(mts_item_state(fs, e.id, NULL, NULL), -1);
+    assert_int_equal(mts_journal_last_op(fs), OUTPOST_J_ITEM_DELETE);
     /* an entry id of another store is refused */
     uint8_t foreign[MAPI_EID_LEN];
     memcpy(foreign, meid, MAPI_EID_LEN);
@@ -572,7 +585,7 @@ static void test_new_message_and_moves(void **state)
     mapi_w_str(&q, "Receipts");
     mapi_w_str(&q, NULL);
     assert_int_equal(call(MAPI_OP_CREATE_FOLDER, &q, NULL), OP_S_OK);
-    assert_int_equal(fake_journal_last(fs)->op, OUTPOST_J_FOLDER_CREATE);
+    assert_int_equal(mts_journal_last_op(fs), OUTPOST_J_FOLDER_CREATE);
     mapi_buf_free(&q);
     mapi_buf_free(&r);
     tc_close(&C);
@@ -640,12 +653,12 @@ static void test_calendar(void **state)
     mapi_w_props(&q, &p);
     assert_int_equal(call(MAPI_OP_SET_PROPS, &q, NULL), OP_S_OK);
     mapi_props_free(&p);
-    uint32_t updates = fake_journal_count(fs, OUTPOST_J_ITEM_UPDATE);
+    uint32_t updates = mts_journal_count(fs, OUTPOST_J_ITEM_UPDATE);
     mapi_w_u32(&q, m);
     mapi_w_u32(&q, 0);
     assert_int_equal(call(MAPI_OP_SAVE_CHANGES, &q, NULL), OP_S_OK);
-    assert_int_equal(fake_journal_count(fs, OUTPOST_J_ITEM_UPDATE), updates + 1);
-    char *content = fake_item_content(fs, ev1);
+    assert_int_equal(mts_journal_count(fs, OUTPOST_J_ITEM_UPDATE), updates + 1);
+    char *content = mts_item_content(fs, ev1);
     assert_non_null(strstr(content, "LOCATION:Room B"));
     assert_non_null(strstr(content, "UID:ev1"));
     assert_non_null(strstr(content, "DTSTART:20231115T090000Z"));
@@ -670,7 +683,7 @@ static void test_notifications(void **state)
     assert_int_equal(call(MAPI_OP_TBL_ADVISE, &q, &r), OP_S_OK);
     uint32_t conn = r.data[0];
     char *msg = mail("Pushed", "Thu, 16 Nov 2023 10:00:00 +0000", "new");
-    int64_t id = fake_add_item(fs, f_inbox, OUTPOST_ITEM_MAIL, msg, 0, 0);
+    int64_t id = mts_item(fs, f_inbox, msg, 0, 0);
     free(msg);
     r.len = 0;
     assert_int_equal(tc_wait_notify(&C, 2000, &r), 0);
@@ -695,7 +708,7 @@ static void test_notifications(void **state)
     uint32_t one = (uint32_t)id;
     (void)one;
     int64_t ids[1] = { id };
-    host->store->remove(host, ids, 1, 1, NULL);
+    fs->api->remove(fs->host, ids, 1, 1, NULL);
     r.len = 0;
     assert_int_not_equal(tc_wait_notify(&C, 300, &r), 0);
     mapi_buf_free(&q);

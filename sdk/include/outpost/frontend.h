@@ -127,6 +127,26 @@ struct outpost_store_api {
     void (*unsubscribe)(const struct outpost_host *h, struct outpost_store_subscription *s);
     /* Non-zero while the server is reachable and authenticated. */
     int (*online)(const struct outpost_host *h);
+
+    /* --- appended after 1.0: optional, check OUTPOST_HAS_METHOD() first --- */
+
+    /* Sets (val NULL: deletes) a property of item `id` in the per-item
+     * property bag (storage prop_set): front-end data the item model does not
+     * cover, such as MAPI properties with no home in MIME/iCalendar/vCard.
+     * Local-only: one write transaction, no journal entry, never replayed to
+     * the server, the item's MODSEQ and content unchanged, no change event.
+     * `name` is UTF-8, at most 255 bytes, and begins with the front-end's name
+     * and a dot ("mapi.icon"). GONE when the item does not exist. The bag
+     * dies with the item (the storage deletes it); moves keep it. */
+    outpost_status (*prop_set)(const struct outpost_host *h, int64_t id, const char *name, const void *val,
+                               size_t len);
+    /* Sets (val NULL: deletes) an account-level value (storage meta_set):
+     * e.g. the MAPI store GUID and its named-property map. Local-only like
+     * prop_set. `key` begins with the front-end's name and a dot
+     * ("mapi.store-guid"), at most 255 bytes; the core's own keys never
+     * contain a dot, so a front-end cannot overwrite them. Read back with the
+     * storage's meta_get (and prop_get) in a read transaction. */
+    outpost_status (*meta_set)(const struct outpost_host *h, const char *key, const void *val, size_t len);
 };
 
 /* ---- Front-end method table ------------------------------------------- */
@@ -153,7 +173,8 @@ struct outpost_frontend_methods {
 };
 
 #define OUTPOST_FRONTEND_METHODS_V1_0_SIZE sizeof(struct outpost_frontend_methods)
-#define OUTPOST_STORE_API_V1_0_SIZE sizeof(struct outpost_store_api)
+/* The store API as ABI 1.0 had it: everything up to online. */
+#define OUTPOST_STORE_API_V1_0_SIZE offsetof(struct outpost_store_api, prop_set)
 
 #ifdef __cplusplus
 }
