@@ -20,6 +20,7 @@
 #include "loader.h"
 #include "sim_proc.h"
 #include "test_host.h"
+#include "mem_reader.h"
 #include "recording_sink.h"
 
 static const char *plugin_path, *sim_bin, *gen_certs, *workdir;
@@ -379,40 +380,6 @@ static void test_server_changes_incremental(void **unused)
 }
 
 /* ---- write-back ---- */
-
-struct mem_reader {
-    struct outpost_reader r;
-    const char *data;
-    size_t len, pos;
-};
-
-static outpost_status mr_read(void *ctx, void *buf, size_t cap, size_t *got)
-{
-    struct mem_reader *m = ctx;
-    size_t n = m->len - m->pos < cap ? m->len - m->pos : cap;
-    memcpy(buf, m->data + m->pos, n);
-    m->pos += n;
-    *got = n;
-    return outpost_ok();
-}
-
-static outpost_status mr_rewind(void *ctx)
-{
-    ((struct mem_reader *)ctx)->pos = 0;
-    return outpost_ok();
-}
-
-static struct outpost_reader *mem_reader(struct mem_reader *m, const char *data)
-{
-    m->data = data;
-    m->len = strlen(data);
-    m->pos = 0;
-    m->r.ctx = m;
-    m->r.size = m->len;
-    m->r.read = mr_read;
-    m->r.rewind = mr_rewind;
-    return &m->r;
-}
 
 static outpost_change change(uint32_t op, uint32_t kind)
 {

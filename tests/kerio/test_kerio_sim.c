@@ -26,6 +26,7 @@
 #include "loader.h"
 #include "sim_proc.h"
 #include "test_host.h"
+#include "mem_reader.h"
 #include "recording_sink.h"
 
 static const char *plugin_path, *sim_bin, *gen_certs, *workdir;
@@ -563,39 +564,6 @@ static void test_change_cap_relists(void **state)
 
 /* ---- write-back ---- */
 
-struct mem_reader {
-    struct outpost_reader r;
-    const char *data;
-    size_t len, off;
-};
-
-static outpost_status mr_read(void *ctx, void *buf, size_t cap, size_t *got)
-{
-    struct mem_reader *m = ctx;
-    size_t n = m->len - m->off < cap ? m->len - m->off : cap;
-    memcpy(buf, m->data + m->off, n);
-    m->off += n;
-    *got = n;
-    return outpost_ok();
-}
-
-static outpost_status mr_rewind(void *ctx)
-{
-    ((struct mem_reader *)ctx)->off = 0;
-    return outpost_ok();
-}
-
-static void mem_reader_init(struct mem_reader *m, const char *data)
-{
-    m->data = data;
-    m->len = strlen(data);
-    m->off = 0;
-    m->r.ctx = m;
-    m->r.size = m->len;
-    m->r.read = mr_read;
-    m->r.rewind = mr_rewind;
-}
-
 static outpost_change change_of(uint32_t op, uint32_t kind)
 {
     outpost_change c;
@@ -710,7 +678,7 @@ static void test_write_mail(void **state)
 
     /* A new draft from MIME, attachment uploaded. */
     struct mem_reader mr;
-    mem_reader_init(&mr, draft_mime);
+    mem_reader(&mr, draft_mime);
     c = change_of(OUTPOST_J_ITEM_CREATE, OUTPOST_ITEM_MAIL);
     c.folder_remote_id = drafts;
     c.flags = OUTPOST_FLAG_DRAFT | OUTPOST_FLAG_SEEN;
@@ -750,7 +718,7 @@ static void test_write_mail(void **state)
     rec_free(&r);
     /* Replacing a mail's content: a new mail, the old one gone. */
     struct mem_reader mr2;
-    mem_reader_init(&mr2, "From: jdoe@example.com\r\nTo: bob@example.org\r\nSubject: Edited draft\r\n"
+    mem_reader(&mr2, "From: jdoe@example.com\r\nTo: bob@example.org\r\nSubject: Edited draft\r\n"
                           "Message-ID: <offline-draft-1@outpost.test>\r\n\r\nSecond version.\r\n");
     c = change_of(OUTPOST_J_ITEM_UPDATE, OUTPOST_ITEM_MAIL);
     c.remote_id = created;
@@ -873,7 +841,7 @@ static void test_write_pim(void **state)
     for (size_t n = 0; n < sizeof k / sizeof k[0]; n++) {
         const char *fid = folder_id(f, k[n].path);
         struct mem_reader mr;
-        mem_reader_init(&mr, k[n].create);
+        mem_reader(&mr, k[n].create);
         outpost_change c = change_of(OUTPOST_J_ITEM_CREATE, k[n].kind);
         c.folder_remote_id = fid;
         c.content = &mr.r;
@@ -894,7 +862,7 @@ static void test_write_pim(void **state)
         snprintf(version, sizeof version, "%lld", (long long)json_integer_value(json_object_get(o, "watermark")));
         json_decref(items);
 
-        mem_reader_init(&mr, k[n].update);
+        mem_reader(&mr, k[n].update);
         c = change_of(OUTPOST_J_ITEM_UPDATE, k[n].kind);
         c.remote_id = id;
         c.remote_version = version;
@@ -909,7 +877,7 @@ static void test_write_pim(void **state)
 
         /* An edit based on an old version conflicts (content the server does not have:
          * the very same content counts as already applied, e.g. a retry after a lost reply). */
-        mem_reader_init(&mr, k[n].create);
+        mem_reader(&mr, k[n].create);
         c.remote_id = id2 ? id2 : id;
         c.remote_version = "1";
         outpost_change_result res;
@@ -938,7 +906,7 @@ static void test_faults(void **state)
     const char *inbox = folder_id(f, "Inbox");
     /* A mail with an attachment in the Inbox, so listing it downloads something. */
     struct mem_reader mr;
-    mem_reader_init(&mr, draft_mime);
+    mem_reader(&mr, draft_mime);
     outpost_change c = change_of(OUTPOST_J_ITEM_CREATE, OUTPOST_ITEM_MAIL);
     c.folder_remote_id = inbox;
     c.content = &mr.r;
