@@ -240,7 +240,7 @@ static int bench_one(struct test_storage_plugin *pp, long nitems, struct result 
     struct test_storage_plugin p = *pp;
     M = p.m;
     char *dir = test_mkdtemp("bench");
-    struct test_host *th = test_host_new(dir, NULL);
+    struct test_host *th = test_host_new("storage", dir, NULL);
     struct outpost_storage *s;
     check(M->create(test_host_table(th), &s), "create");
     check(M->open(s), "open");

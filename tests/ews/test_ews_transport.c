@@ -1,10 +1,9 @@
-/* test_ews_transport.c — drives outpost-transport-ews through its method table (dlopen, as
- * the core loads it) against outpost-sim-ews: full listing of every kind, server-side changes
+/* test_ews_transport.c — drives outpost-transport-ews through its method table (opened by
+ * the core's loader) against outpost-sim-ews: full listing of every kind, server-side changes
  * of every kind, write-back of every journal kind counted once by the simulator, conflicts,
  * every fault mode mapped to its status class with nothing handed to the sink, autodiscover,
  * bearer tokens and TLS verification.
  * Usage: test_ews_transport PLUGIN.so SIM-BINARY GEN-CERTS WORKDIR */
-#include <dlfcn.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,9 +17,11 @@
 
 #include <outpost/storage.h>
 
+#include "loader.h"
 #include "sim_proc.h"
 #include "test_host.h"
-#include "test_sink.h"
+#include "mem_reader.h"
+#include "recording_sink.h"
 
 static const char *plugin_path, *sim_bin, *gen_certs, *workdir;
 static char certs[512], ca[600], cert[600], key[600];
@@ -29,7 +30,8 @@ static const struct outpost_transport_methods *M;
 
 struct fx {
     struct sim_proc sim;
-    struct test_host th;
+    char ews[300];         /* the simulator's .../EWS/Exchange.asmx */
+    struct test_host *th;
     struct outpost_transport *t;
     struct rec rec;
     json_t *info;
@@ -53,12 +55,13 @@ static void start_sim(struct fx *f, const char *const *extra)
         args[n++] = extra[i];
     args[n] = NULL;
     assert_int_equal(sim_start(&f->sim, sim_bin, args, ca), 0);
+    snprintf(f->ews, sizeof f->ews, "%s/EWS/Exchange.asmx", f->sim.url);
     f->info = ctl(f, "info", NULL);
 }
 
 static outpost_status open_plugin(struct fx *f)
 {
-    outpost_status st = M->create(&f->th.host, &f->t);
+    outpost_status st = M->create(test_host_table(f->th), &f->t);
     if (st.code != OUTPOST_OK)
         return st;
     return M->open(f->t);
@@ -69,12 +72,12 @@ static void setup_fx(struct fx *f, const char *const *extra, const char *batch)
 {
     memset(f, 0, sizeof *f);
     start_sim(f, extra);
-    test_host_init(&f->th);
-    test_host_set(&f->th, "url", f->sim.ews);
-    test_host_set(&f->th, "user", "jdoe@example.com");
-    test_host_set(&f->th, "password", "secret");
-    test_host_set(&f->th, "ca_file", ca);
-    test_host_set(&f->th, "batch_size", batch ? batch : "7");
+    f->th = test_host_new("account", workdir, NULL);
+    test_host_set(f->th, "url", f->ews);
+    test_host_set(f->th, "user", "jdoe@example.com");
+    test_host_set_secret(f->th, "password", "secret");
+    test_host_set(f->th, "ca_file", ca);
+    test_host_set(f->th, "batch_size", batch ? batch : "7");
     outpost_status st = open_plugin(f);
     if (st.code != OUTPOST_OK)
         fail_msg("open: %s", st.message);
@@ -88,7 +91,7 @@ static void teardown_fx(struct fx *f)
         M->destroy(f->t);
     }
     sim_stop(&f->sim);
-    test_host_free(&f->th);
+    test_host_free(f->th);
     rec_free(&f->rec);
     json_decref(f->info);
 }
@@ -167,20 +170,20 @@ static void test_hierarchy(void **unused)
         json_object_set_new(seen, json_string_value(json_object_get(e, "id")), json_true());
     }
     json_decref(seen);
-    json_t *inbox = rec_find(&f.rec, "folder", folder_id(&f, "Inbox"));
+    json_t *inbox = rec_find(&f.rec, "folder", 0, folder_id(&f, "Inbox"));
     assert_int_equal(json_integer_value(json_object_get(inbox, "special")), OUTPOST_USE_INBOX);
     assert_null(json_string_value(json_object_get(inbox, "parent")));
-    assert_int_equal(json_integer_value(json_object_get(rec_find(&f.rec, "folder", folder_id(&f, "Deleted Items")), "special")),
+    assert_int_equal(json_integer_value(json_object_get(rec_find(&f.rec, "folder", 0, folder_id(&f, "Deleted Items")), "special")),
                      OUTPOST_USE_TRASH);
-    assert_int_equal(json_integer_value(json_object_get(rec_find(&f.rec, "folder", folder_id(&f, "Calendar")), "kind")),
+    assert_int_equal(json_integer_value(json_object_get(rec_find(&f.rec, "folder", 0, folder_id(&f, "Calendar")), "kind")),
                      OUTPOST_ITEM_EVENT);
-    assert_int_equal(json_integer_value(json_object_get(rec_find(&f.rec, "folder", folder_id(&f, "Contacts")), "kind")),
+    assert_int_equal(json_integer_value(json_object_get(rec_find(&f.rec, "folder", 0, folder_id(&f, "Contacts")), "kind")),
                      OUTPOST_ITEM_CONTACT);
-    assert_int_equal(json_integer_value(json_object_get(rec_find(&f.rec, "folder", folder_id(&f, "Tasks")), "kind")),
+    assert_int_equal(json_integer_value(json_object_get(rec_find(&f.rec, "folder", 0, folder_id(&f, "Tasks")), "kind")),
                      OUTPOST_ITEM_TASK);
-    assert_int_equal(json_integer_value(json_object_get(rec_find(&f.rec, "folder", folder_id(&f, "Notes")), "kind")),
+    assert_int_equal(json_integer_value(json_object_get(rec_find(&f.rec, "folder", 0, folder_id(&f, "Notes")), "kind")),
                      OUTPOST_ITEM_NOTE);
-    json_t *uni = rec_find(&f.rec, "folder", folder_id(&f, "Inbox/Projekte/Ünïcødé 2025 – 日本"));
+    json_t *uni = rec_find(&f.rec, "folder", 0, folder_id(&f, "Inbox/Projekte/Ünïcødé 2025 – 日本"));
     assert_string_equal(json_string_value(json_object_get(uni, "name")), "Ünïcødé 2025 – 日本");
     assert_string_equal(json_string_value(json_object_get(uni, "parent")), folder_id(&f, "Inbox/Projekte"));
     /* quiet afterwards */
@@ -286,7 +289,7 @@ static void test_listing_without_content_and_fetch(void **unused)
     assert_int_equal(st.code, OUTPOST_OK);
     assert_int_equal(rec_count(&f.rec, "item", OUTPOST_CHANGE_UPDATE), 2);
     assert_int_equal(rec_count(&f.rec, "failed", 0), 1);
-    json_t *got = rec_find(&f.rec, "item", keep[2]);
+    json_t *got = rec_find(&f.rec, "item", 0, keep[2]);
     assert_non_null(json_object_get(got, "content"));
     for (int i = 0; i < 3; i++)
         free(keep[i]);
@@ -307,7 +310,7 @@ static void test_large_message_streams_in_chunks(void **unused)
     json_t *r = ctl(&f, "items/create", json_pack("{s:s, s:s}", "folder", "Drafts", "mime", mime));
     assert_int_equal(sync_folder(&f, "Drafts", OUTPOST_ITEM_MAIL, OUTPOST_SYNC_WANT_CONTENT | OUTPOST_SYNC_INITIAL).code,
                      OUTPOST_OK);
-    json_t *e = rec_find(&f.rec, "item", json_string_value(json_object_get(r, "id")));
+    json_t *e = rec_find(&f.rec, "item", 0, json_string_value(json_object_get(r, "id")));
     assert_non_null(e);
     assert_int_equal(json_integer_value(json_object_get(e, "contentLen")), (json_int_t)strlen(mime));
     assert_string_equal(json_string_value(json_object_get(e, "content")), mime);
@@ -344,15 +347,15 @@ static void test_server_changes_incremental(void **unused)
     assert_int_equal(rec_count(&f.rec, "item", OUTPOST_CHANGE_FLAGS), 1);
     assert_int_equal(rec_count(&f.rec, "item", OUTPOST_CHANGE_UPDATE), 2);
     assert_int_equal(rec_count(&f.rec, "item", OUTPOST_CHANGE_DELETE), 2);
-    json_t *add = rec_find(&f.rec, "item", json_string_value(json_object_get(created, "id")));
+    json_t *add = rec_find(&f.rec, "item", 0, json_string_value(json_object_get(created, "id")));
     assert_string_equal(json_string_value(json_object_get(add, "subject")), "Neu: Grüße 🎉");
     assert_non_null(strstr(json_string_value(json_object_get(add, "content")), "=?UTF-8?B?"));
-    json_t *fl = rec_find(&f.rec, "item", id[0]);
+    json_t *fl = rec_find(&f.rec, "item", 0, id[0]);
     assert_int_equal(json_integer_value(json_object_get(fl, "change")), OUTPOST_CHANGE_FLAGS);
     assert_int_equal((json_integer_value(json_object_get(fl, "flags")) & OUTPOST_FLAG_SEEN) != 0, !read0);
-    assert_true(json_integer_value(json_object_get(rec_find(&f.rec, "item", id[1]), "flags")) & OUTPOST_FLAG_FLAGGED);
-    assert_string_equal(json_string_value(json_object_get(rec_find(&f.rec, "item", id[2]), "subject")), "Edited on the server");
-    assert_int_equal(json_integer_value(json_object_get(rec_find(&f.rec, "item", id[3]), "change")), OUTPOST_CHANGE_DELETE);
+    assert_true(json_integer_value(json_object_get(rec_find(&f.rec, "item", 0, id[1]), "flags")) & OUTPOST_FLAG_FLAGGED);
+    assert_string_equal(json_string_value(json_object_get(rec_find(&f.rec, "item", 0, id[2]), "subject")), "Edited on the server");
+    assert_int_equal(json_integer_value(json_object_get(rec_find(&f.rec, "item", 0, id[3]), "change")), OUTPOST_CHANGE_DELETE);
     json_decref(created);
     json_decref(state);
 
@@ -369,48 +372,14 @@ static void test_server_changes_incremental(void **unused)
     assert_int_equal(rec_count(&f.rec, "folder", OUTPOST_CHANGE_ADD), 1);
     assert_int_equal(rec_count(&f.rec, "folder", OUTPOST_CHANGE_UPDATE), 1);
     assert_int_equal(rec_count(&f.rec, "folder", OUTPOST_CHANGE_DELETE), 1);
-    assert_string_equal(json_string_value(json_object_get(rec_find(&f.rec, "folder", folder_id(&f, "Inbox/Projekte")), "name")),
+    assert_string_equal(json_string_value(json_object_get(rec_find(&f.rec, "folder", 0, folder_id(&f, "Inbox/Projekte")), "name")),
                         "Projekte (alt)");
-    assert_non_null(rec_find(&f.rec, "folder", json_string_value(json_object_get(nf, "id"))));
+    assert_non_null(rec_find(&f.rec, "folder", 0, json_string_value(json_object_get(nf, "id"))));
     json_decref(nf);
     teardown_fx(&f);
 }
 
 /* ---- write-back ---- */
-
-struct mem_reader {
-    struct outpost_reader r;
-    const char *data;
-    size_t len, pos;
-};
-
-static outpost_status mr_read(void *ctx, void *buf, size_t cap, size_t *got)
-{
-    struct mem_reader *m = ctx;
-    size_t n = m->len - m->pos < cap ? m->len - m->pos : cap;
-    memcpy(buf, m->data + m->pos, n);
-    m->pos += n;
-    *got = n;
-    return outpost_ok();
-}
-
-static outpost_status mr_rewind(void *ctx)
-{
-    ((struct mem_reader *)ctx)->pos = 0;
-    return outpost_ok();
-}
-
-static struct outpost_reader *mem_reader(struct mem_reader *m, const char *data)
-{
-    m->data = data;
-    m->len = strlen(data);
-    m->pos = 0;
-    m->r.ctx = m;
-    m->r.size = m->len;
-    m->r.read = mr_read;
-    m->r.rewind = mr_rewind;
-    return &m->r;
-}
 
 static outpost_change change(uint32_t op, uint32_t kind)
 {
@@ -811,16 +780,16 @@ static void test_auth_autodiscover_tls(void **unused)
     snprintf(ad, sizeof ad, "%s/autodiscover/autodiscover.xml", f.sim.url);
 
     /* bearer token and autodiscover from the e-mail address */
-    test_host_init(&f.th);
-    test_host_set(&f.th, "email", "jdoe@example.com");
-    test_host_set(&f.th, "autodiscover_url", ad);
-    test_host_set(&f.th, "auth", "bearer");
-    test_host_set(&f.th, "token", "tok-123");
-    test_host_set(&f.th, "ca_file", ca);
+    f.th = test_host_new("account", workdir, NULL);
+    test_host_set(f.th, "email", "jdoe@example.com");
+    test_host_set(f.th, "autodiscover_url", ad);
+    test_host_set(f.th, "auth", "bearer");
+    test_host_set_secret(f.th, "token", "tok-123");
+    test_host_set(f.th, "ca_file", ca);
     outpost_status st = open_plugin(&f);
     if (st.code != OUTPOST_OK)
         fail_msg("open with bearer: %s", st.message);
-    assert_true(test_host_logged(&f.th, "/EWS/Exchange.asmx"));
+    assert_true(test_host_logged(f.th, "/EWS/Exchange.asmx"));
     rec_init(&f.rec);
     assert_int_equal(M->sync_hierarchy(f.t, NULL, 0, &f.rec.sink).code, OUTPOST_OK);
     assert_int_equal(rec_count(&f.rec, "folder", OUTPOST_CHANGE_ADD), 13);
@@ -828,18 +797,18 @@ static void test_auth_autodiscover_tls(void **unused)
     f.t = NULL;
 
     /* a refused token: asked once more (expiry), then AUTH */
-    test_host_set(&f.th, "token", "wrong");
-    f.th.secret_calls = 0;
+    test_host_set_secret(f.th, "token", "wrong");
+    test_host_reset_secret_calls(f.th);
     st = open_plugin(&f);
     assert_int_equal(st.code, OUTPOST_AUTH);
-    assert_true(f.th.secret_calls >= 2);
+    assert_true(test_host_secret_calls(f.th) >= 2);
     M->destroy(f.t);
     f.t = NULL;
 
     /* Basic with a wrong password */
-    test_host_set(&f.th, "auth", "basic");
-    test_host_set(&f.th, "url", f.sim.ews);
-    test_host_set(&f.th, "password", "wrong");
+    test_host_set(f.th, "auth", "basic");
+    test_host_set(f.th, "url", f.ews);
+    test_host_set_secret(f.th, "password", "wrong");
     st = open_plugin(&f);
     assert_int_equal(st.code, OUTPOST_AUTH);
     assert_null(strstr(st.message, "wrong"));
@@ -847,25 +816,25 @@ static void test_auth_autodiscover_tls(void **unused)
     f.t = NULL;
 
     /* TLS: the system store does not know the test CA; insecure warns */
-    test_host_set(&f.th, "password", "secret");
-    test_host_set(&f.th, "ca_file", NULL);
+    test_host_set_secret(f.th, "password", "secret");
+    test_host_set(f.th, "ca_file", NULL);
     st = open_plugin(&f);
     assert_int_equal(st.code, OUTPOST_FATAL);
     assert_non_null(strstr(st.message, "ca_file"));
     M->destroy(f.t);
     f.t = NULL;
-    test_host_set(&f.th, "insecure", "true");
+    test_host_set(f.th, "insecure", "true");
     assert_int_equal(open_plugin(&f).code, OUTPOST_OK);
-    assert_true(test_host_logged(&f.th, "insecure"));
+    assert_true(test_host_logged(f.th, "insecure"));
     M->destroy(f.t);
     f.t = NULL;
 
     /* autodiscover for an unknown address */
-    test_host_set(&f.th, "insecure", NULL);
-    test_host_set(&f.th, "ca_file", ca);
-    test_host_set(&f.th, "url", NULL);
-    test_host_set(&f.th, "email", "nobody@example.com");
-    test_host_set(&f.th, "user", "jdoe@example.com");
+    test_host_set(f.th, "insecure", NULL);
+    test_host_set(f.th, "ca_file", ca);
+    test_host_set(f.th, "url", NULL);
+    test_host_set(f.th, "email", "nobody@example.com");
+    test_host_set(f.th, "user", "jdoe@example.com");
     st = open_plugin(&f);
     assert_int_equal(st.code, OUTPOST_FATAL);
     teardown_fx(&f);
@@ -898,22 +867,15 @@ int main(int argc, char **argv)
     snprintf(ca, sizeof ca, "%s/ca.pem", certs);
     snprintf(cert, sizeof cert, "%s/server.pem", certs);
     snprintf(key, sizeof key, "%s/server.key", certs);
-    void *h = dlopen(plugin_path, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        fprintf(stderr, "dlopen %s: %s\n", plugin_path, dlerror());
-        return 1;
-    }
-    outpost_plugin_entry_fn entry = (outpost_plugin_entry_fn)dlsym(h, OUTPOST_PLUGIN_ENTRY_NAME);
-    plugin = entry ? entry() : NULL;
-    if (!plugin || plugin->kind != OUTPOST_KIND_TRANSPORT || strcmp(plugin->name, "ews") != 0) {
+    struct test_host *th = test_host_new("account", workdir, NULL);
+    static outpost_loaded_plugin *p; /* static: still reachable for leak checks at exit */
+    p = th ? test_plugin_load(plugin_path, OUTPOST_KIND_TRANSPORT, test_host_table(th)) : NULL;
+    if (!p || strcmp(p->desc->name, "ews") != 0) {
         fprintf(stderr, "%s is not the EWS transport\n", plugin_path);
         return 1;
     }
-    M = plugin->methods;
-    struct test_host th;
-    test_host_init(&th);
-    if (plugin->module_init && plugin->module_init(&th.host).code != OUTPOST_OK)
-        return 1;
+    plugin = p->desc;
+    M = p->methods;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_hierarchy, stop_sims),
@@ -930,6 +892,7 @@ int main(int argc, char **argv)
     if (plugin->module_fini)
         plugin->module_fini();
     curl_global_cleanup();
-    (void)h; /* kept loaded: leak reports then name the plugin's functions */
+    /* p stays loaded: leak reports then name the plugin's functions */
+    test_host_free(th);
     return rc;
 }

@@ -24,7 +24,7 @@
 #include "host.h"
 #include "loader.h"
 #include "sim_proc.h"
-#include "test_sink.h"
+#include "recording_sink.h"
 
 static const char *plugin_dir, *sim_bin, *gen_certs, *workdir;
 static char certdir[1024];
@@ -102,7 +102,7 @@ static void test_core_runs_kerio(void **state)
     const char *inbox = NULL;
     size_t i;
     const json_t *e;
-    json_array_foreach(h.events, i, e) if (json_integer_value(json_object_get(e, "use")) == OUTPOST_USE_INBOX)
+    json_array_foreach(h.events, i, e) if (json_integer_value(json_object_get(e, "special")) == OUTPOST_USE_INBOX)
         inbox = json_string_value(json_object_get(e, "id"));
     assert_non_null(inbox);
     outpost_folder of;
@@ -115,7 +115,7 @@ static void test_core_runs_kerio(void **state)
     rec_init(&r);
     st = tm->sync_folder(t, &of, NULL, 0, 0, OUTPOST_SYNC_WANT_CONTENT, &r.sink);
     assert_int_equal(st.code, OUTPOST_OK);
-    assert_true(rec_count(&r, "add") > 0);
+    assert_true(rec_count(&r, "item", OUTPOST_CHANGE_ADD) > 0);
     assert_true(r.commits >= 2); /* page_size 5 from the config */
     tm->close(t);
     tm->destroy(t);

@@ -17,7 +17,6 @@
 #include <cmocka.h>
 
 #include <curl/curl.h>
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,17 +29,18 @@
 #include <outpost/transport.h>
 
 #include "kbuf.h"
+#include "loader.h"
 #include "sim_proc.h"
 #include "test_host.h"
-#include "test_sink.h"
+#include "recording_sink.h"
 
-static const char *sim_bin;
+static const char *sim_bin, *workdir;
 static char certdir[1024], ca_pem[1100];
 static const struct outpost_transport_methods *tm;
 
 struct fx {
     struct sim_proc sim;
-    struct test_host th;
+    struct test_host *th;
     struct outpost_transport *t;
     json_t *info;
 };
@@ -63,11 +63,11 @@ static int start(struct fx *f, const char *events)
     if (sim_start(&f->sim, sim_bin, args, ca_pem) != 0)
         return -1;
     f->info = sim_ctl(&f->sim, "info", NULL);
-    test_host_init(&f->th);
-    test_host_set(&f->th, "url", f->sim.url);
-    test_host_set(&f->th, "user", "jdoe");
-    test_host_set(&f->th, "ca_file", ca_pem);
-    f->th.password = "secret";
+    f->th = test_host_new("account", workdir, NULL);
+    test_host_set(f->th, "url", f->sim.url);
+    test_host_set(f->th, "user", "jdoe");
+    test_host_set(f->th, "ca_file", ca_pem);
+    test_host_set_secret(f->th, "password", "secret");
     return f->info ? 0 : -1;
 }
 
@@ -98,14 +98,15 @@ static int teardown(void **state)
     }
     sim_stop(&f->sim);
     json_decref(f->info);
-    int leaked = strstr(f->th.log, "secret") != NULL;
+    int leaked = test_host_logged(f->th, "secret");
+    test_host_free(f->th);
     free(f);
     return leaked ? -1 : 0;
 }
 
 static void open_plugin(struct fx *f)
 {
-    assert_int_equal(tm->create(&f->th.host, &f->t).code, OUTPOST_OK);
+    assert_int_equal(tm->create(test_host_table(f->th), &f->t).code, OUTPOST_OK);
     outpost_status st = tm->open(f->t);
     if (st.code != OUTPOST_OK)
         fprintf(stderr, "open: %s\n", st.message);
@@ -152,7 +153,7 @@ static void *later_run(void *p)
                             json_pack("{s:s, s:s, s:{s:s}}", "type", "mail", "folder", "Inbox", "item", "subject", "pushed"));
         json_decref(r);
     } else {
-        __atomic_store_n(&l->f->th.cancel, 1, __ATOMIC_SEQ_CST);
+        test_host_cancel(l->f->th, 1);
     }
     __atomic_store_n(&l->done_at, now_ms(), __ATOMIC_SEQ_CST);
     return NULL;
@@ -250,7 +251,7 @@ static void test_cancel_is_prompt(void **state)
     assert_int_equal(st.code, OUTPOST_OK);
     assert_true(at - t0 < 200);
     /* The abandoned poll was killed: a new wait with the same key works and sees a change. */
-    __atomic_store_n(&f->th.cancel, 0, __ATOMIC_SEQ_CST);
+    test_host_cancel(f->th, 0);
     later_start(&l, f, 0, 300);
     st = wait_for(f, 20000, &changed, &at);
     pthread_join(l.th, NULL);
@@ -313,7 +314,7 @@ static void test_faults(void **state)
     outpost_status st = wait_for(f, 3000, &changed, &at);
     assert_int_equal(st.code, OUTPOST_OK);
     assert_int_equal(changed, 1);
-    assert_true(test_host_logged(&f->th, "new account sync key"));
+    assert_true(test_host_logged(f->th, "new account sync key"));
     st = wait_for(f, 1200, &changed, &at);
     assert_int_equal(st.code, OUTPOST_OK);
     assert_int_equal(changed, 0);
@@ -332,7 +333,7 @@ static void test_no_key_at_open(void **state)
     struct fx *f = *state;
     json_decref(arm(f, json_pack("{s:s, s:s, s:i}", "kind", "error", "method", "Changes.getSyncKey", "count", 1)));
     open_plugin(f);
-    assert_true(test_host_logged(&f->th, "no account sync key yet"));
+    assert_true(test_host_logged(f->th, "no account sync key yet"));
     int changed;
     long at;
     assert_int_equal(wait_for(f, 1500, &changed, &at).code, OUTPOST_OK);
@@ -432,7 +433,7 @@ static char *list_event(struct fx *f, const char *cal, const char *id)
     if (st.code != OUTPOST_OK)
         fprintf(stderr, "sync_folder: %s\n", st.message);
     assert_int_equal(st.code, OUTPOST_OK);
-    const json_t *e = rec_find(&r, "add", id);
+    const json_t *e = rec_find(&r, "item", OUTPOST_CHANGE_ADD, id);
     assert_non_null(e);
     char *c = strdup(json_string_value(json_object_get(e, "content")));
     rec_free(&r);
@@ -548,7 +549,7 @@ static void test_generated_series(void **state)
             else
                 moved++;
         }
-        const json_t *e = rec_find(&r, "add", json_string_value(json_object_get(it, "id")));
+        const json_t *e = rec_find(&r, "item", OUTPOST_CHANGE_ADD, json_string_value(json_object_get(it, "id")));
         assert_non_null(e);
         const char *c = json_string_value(json_object_get(e, "content"));
         if (count(c, "RECURRENCE-ID") != moved || count(c, "EXDATE") != deleted)
@@ -590,7 +591,7 @@ int main(int argc, char **argv)
         return 2;
     }
     sim_bin = argv[2];
-    const char *workdir = argv[4];
+    workdir = argv[4];
     snprintf(certdir, sizeof certdir, "%s/certs", workdir);
     snprintf(ca_pem, sizeof ca_pem, "%s/ca.pem", certdir);
     mkdir(workdir, 0755);
@@ -598,20 +599,11 @@ int main(int argc, char **argv)
     snprintf(cmd, sizeof cmd, "sh '%s' '%s'", argv[3], certdir);
     if (system(cmd) != 0)
         return 1;
-    void *dl = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-    if (!dl) {
-        fprintf(stderr, "dlopen: %s\n", dlerror());
+    struct test_host *th = test_host_new("account", workdir, NULL);
+    outpost_loaded_plugin *p = th ? test_plugin_load(argv[1], OUTPOST_KIND_TRANSPORT, test_host_table(th)) : NULL;
+    if (!p || !(p->desc->caps & OUTPOST_TRANSPORT_CAP_PUSH))
         return 1;
-    }
-    outpost_plugin_entry_fn entry = (outpost_plugin_entry_fn)dlsym(dl, OUTPOST_PLUGIN_ENTRY_NAME);
-    const struct outpost_plugin *desc = entry ? entry() : NULL;
-    if (!desc || desc->abi_major != OUTPOST_ABI_MAJOR || !(desc->caps & OUTPOST_TRANSPORT_CAP_PUSH))
-        return 1;
-    tm = desc->methods;
-    struct test_host th;
-    test_host_init(&th);
-    if (desc->module_init && desc->module_init(&th.host).code != OUTPOST_OK)
-        return 1;
+    tm = p->methods;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_descriptor_push, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wakes_on_server_change, setup, teardown),
@@ -622,8 +614,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_generated_series, setup_many_events, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    if (desc->module_fini)
-        desc->module_fini();
-    dlclose(dl);
+    outpost_loader_unload(p);
+    test_host_free(th);
     return rc;
 }

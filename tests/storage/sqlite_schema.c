@@ -98,7 +98,7 @@ static void test_foreign_database_refused(void **state)
     char path[4200];
     snprintf(path, sizeof path, "%s/other.sqlite", f->dir);
     raw_exec(path, "CREATE TABLE accounts(x)");
-    struct test_host *th = test_host_new(f->dir, (const char *const[]){ "path=other.sqlite", NULL });
+    struct test_host *th = test_host_new("storage", f->dir, (const char *const[]){ "path=other.sqlite", NULL });
     struct outpost_storage *s;
     OK(f->m->create(test_host_table(th), &s));
     outpost_status st = f->m->open(s);
@@ -112,7 +112,7 @@ static void test_config(void **state)
 {
     struct fx *f = *state;
     struct outpost_storage *s;
-    struct test_host *th = test_host_new(f->dir, (const char *const[]){ "durability=sometimes", NULL });
+    struct test_host *th = test_host_new("storage", f->dir, (const char *const[]){ "durability=sometimes", NULL });
     outpost_status st = f->m->create(test_host_table(th), &s);
     assert_int_equal(st.code, OUTPOST_BAD_DATA);
     assert_non_null(strstr(st.message, "durability"));
@@ -121,7 +121,7 @@ static void test_config(void **state)
     /* absolute path, normal durability, small cache */
     char abs[4200];
     snprintf(abs, sizeof abs, "path=%s/sub-cache.db", f->dir);
-    th = test_host_new("/nonexistent", (const char *const[]){ abs, "durability=normal", "cache_mb=4", NULL });
+    th = test_host_new("storage", "/nonexistent", (const char *const[]){ abs, "durability=normal", "cache_mb=4", NULL });
     OK(f->m->create(test_host_table(th), &s));
     OK(f->m->open(s));
     OK(f->m->close(s));

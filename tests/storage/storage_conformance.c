@@ -1076,7 +1076,7 @@ static void test_two_stores_in_one_process(void **state)
     struct fx *f = *state;
     char *dir2 = test_mkdtemp("storage2");
     assert_non_null(dir2);
-    struct test_host *th2 = test_host_new(dir2, NULL);
+    struct test_host *th2 = test_host_new("storage", dir2, NULL);
     struct outpost_storage *s2;
     OK(f->m->create(test_host_table(th2), &s2));
     OK(f->m->open(s2));

@@ -53,7 +53,7 @@ static uint32_t parse_batch(const outpost_folder *f)
 /* The child: commits batches forever and acknowledges each. Never returns. */
 static void child_main(const char *dir, int ack_fd)
 {
-    struct test_host *th = test_host_new(dir, NULL);
+    struct test_host *th = test_host_new("storage", dir, NULL);
     const struct outpost_storage_methods *m = g_plugin.m;
     struct outpost_storage *s;
     struct outpost_txn *t;

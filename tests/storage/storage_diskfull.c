@@ -164,7 +164,7 @@ static void test_disk_full(void **state)
         skip();
     struct fx *f = &d->f;
     f->dir = d->mnt;
-    f->th = test_host_new(d->mnt, NULL);
+    f->th = test_host_new("storage", d->mnt, NULL);
     f->m = g_plugin.m;
     /* space to free later */
     char filler[4200];

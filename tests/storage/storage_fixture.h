@@ -66,7 +66,7 @@ static inline int fx_setup(void **state)
         free(f);
         return -1;
     }
-    f->th = test_host_new(f->dir, NULL);
+    f->th = test_host_new("storage", f->dir, NULL);
     f->m = g_plugin.m;
     f->caps = g_plugin.plugin->caps;
     fx_instance(f, &f->s);

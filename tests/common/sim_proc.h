@@ -1,6 +1,6 @@
-/* sim_proc.h — starting and stopping the Kerio simulator (outpost-sim-kerio) for integration
- * tests, and talking to its /_sim/ control endpoint. Loopback only, ephemeral ports, bounded
- * waits. */
+/* sim_proc.h — starting and stopping a groupware simulator (outpost-sim-kerio,
+ * outpost-sim-ews) for integration tests, and talking to its /_sim/ control endpoint
+ * (libcurl). Loopback only, ephemeral ports, bounded waits. */
 #ifndef OUTPOST_TEST_SIM_PROC_H
 #define OUTPOST_TEST_SIM_PROC_H
 
@@ -14,11 +14,13 @@ struct sim_proc {
 };
 
 /* Starts `bin` with `args` (NULL-terminated, without argv[0]) and waits up to 30 s for its
- * READY line. 0 on success. */
+ * "READY <url>" line (other lines before it are skipped). 0 on success. */
 int sim_start(struct sim_proc *s, const char *bin, const char *const *args, const char *ca_file);
 void sim_stop(struct sim_proc *s);
+/* Stops every simulator still running (test teardown after a failed assertion). */
+void sim_stop_all(void);
 /* A control call: GET when body is NULL, else POST of body (reference stolen). Returns the
- * parsed reply (new reference) or NULL on failure. */
+ * parsed reply (new reference), or NULL after printing why when the call or HTTP failed. */
 json_t *sim_ctl(struct sim_proc *s, const char *path, json_t *body);
 
 #endif
