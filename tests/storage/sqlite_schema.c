@@ -155,7 +155,7 @@ static void test_page_size(void **state)
     /* a cache made with 4 KiB pages (before this change) keeps them and works */
     snprintf(path, sizeof path, "%s/old.sqlite", f->dir);
     raw_exec(path, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL;");
-    struct test_host *th = test_host_new(f->dir, (const char *const[]){ "path=old.sqlite", NULL });
+    struct test_host *th = test_host_new("storage", f->dir, (const char *const[]){ "path=old.sqlite", NULL });
     struct outpost_storage *s;
     struct outpost_txn *t;
     OK(f->m->create(test_host_table(th), &s));
@@ -203,12 +203,12 @@ static void test_checkpoint_config(void **state)
 {
     struct fx *f = *state;
     struct outpost_storage *s;
-    struct test_host *th = test_host_new(f->dir, (const char *const[]){ "checkpoint_mb=1", NULL });
+    struct test_host *th = test_host_new("storage", f->dir, (const char *const[]){ "checkpoint_mb=1", NULL });
     outpost_status st = f->m->create(test_host_table(th), &s);
     assert_int_equal(st.code, OUTPOST_BAD_DATA);
     assert_non_null(strstr(st.message, "checkpoint_mb"));
     test_host_free(th);
-    th = test_host_new(f->dir, (const char *const[]){ "path=small.sqlite", "checkpoint_mb=4", NULL });
+    th = test_host_new("storage", f->dir, (const char *const[]){ "path=small.sqlite", "checkpoint_mb=4", NULL });
     OK(f->m->create(test_host_table(th), &s));
     OK(f->m->open(s));
     OK(f->m->close(s));
