@@ -8,8 +8,9 @@
  * version in a second one; a step whose DDL is already there (a crash between
  * the two) is recognised and only recorded.
  *
- * Layout as in the SQLite plugin: narrow `item` rows with one index per
- * listing; content in `content` rows of at most FB_CHUNK bytes, each a stream
+ * Layout as in the SQLite plugin: `item` rows with one index per listing,
+ * plus `item_flags`, a narrow copy of the listed columns kept by triggers
+ * (v3); content in `content` rows of at most FB_CHUNK bytes, each a stream
  * BLOB (seekable for range reads); tombstones; properties; the journal. Ids
  * and journal seqs come from counters in store_info updated inside the
  * writing transaction, so a seq is never reused (not even after pruning the
