@@ -46,23 +46,36 @@ outpost_status fb_content_write(struct outpost_txn *t, int64_t item_id, uint64_t
         return c;
     if (!data && len)
         return fb_error(s, OUTPOST_BAD_DATA, "content_write: data is NULL");
-    struct fb_item_state is;
-    c = fb_item_state(t, item_id, &is);
-    free(is.keywords);
-    if (c.code)
-        return c;
     uint64_t end = 0;
-    if (offset == 0) {
-        if ((c = fb_content_remove(t, item_id)).code)
-            return fb_poison(t, c);
-    } else {
-        if (content_end(s, item_id, &end))
-            return fb_db_error(s, "writing content");
-        if (offset != end)
+    if (t->wr_item == item_id && item_id) {
+        /* created by item_put in this transaction: its content so far is
+         * what we wrote, so neither the item nor its end needs a lookup */
+        if (offset != 0 && offset != t->wr_end)
             return fb_error(s, OUTPOST_BAD_DATA,
                             "content_write: offset %llu is not the end of the content written so far "
                             "(%llu): chunks are written in order",
-                            (unsigned long long)offset, (unsigned long long)end);
+                            (unsigned long long)offset, (unsigned long long)t->wr_end);
+        if (offset == 0 && t->wr_end > 0 && (c = fb_content_remove(t, item_id)).code)
+            return fb_poison(t, c);
+        end = offset;
+    } else {
+        struct fb_item_state is;
+        c = fb_item_state(t, item_id, &is);
+        free(is.keywords);
+        if (c.code)
+            return c;
+        if (offset == 0) {
+            if ((c = fb_content_remove(t, item_id)).code)
+                return fb_poison(t, c);
+        } else {
+            if (content_end(s, item_id, &end))
+                return fb_db_error(s, "writing content");
+            if (offset != end)
+                return fb_error(s, OUTPOST_BAD_DATA,
+                                "content_write: offset %llu is not the end of the content written so far "
+                                "(%llu): chunks are written in order",
+                                (unsigned long long)offset, (unsigned long long)end);
+        }
     }
     const char *p = data;
     size_t left = len;
@@ -80,6 +93,8 @@ outpost_status fb_content_write(struct outpost_txn *t, int64_t item_id, uint64_t
         left -= n;
         end += n;
     }
+    if (t->wr_item == item_id)
+        t->wr_end = end;
     return outpost_ok();
 }
 
@@ -106,16 +121,61 @@ outpost_status fb_content_finish(struct outpost_txn *t, int64_t item_id, uint32_
         return c;
     if (state > OUTPOST_CONTENT_COMPLETE)
         return fb_error(s, OUTPOST_BAD_DATA, "content_finish: unknown content state %u", state);
-    struct fb_item_state is;
-    c = fb_item_state(t, item_id, &is);
-    free(is.keywords);
-    if (c.code)
-        return c;
     uint64_t size = 0;
-    if (content_end(s, item_id, &size))
-        return fb_db_error(s, "finishing content");
+    if (t->wr_item == item_id && item_id) {
+        size = t->wr_end; /* created in this transaction: we know its content */
+    } else {
+        struct fb_item_state is;
+        c = fb_item_state(t, item_id, &is);
+        free(is.keywords);
+        if (c.code)
+            return c;
+        if (content_end(s, item_id, &size))
+            return fb_db_error(s, "finishing content");
+    }
     /* the full-text index must pick up a body that just became complete */
     return finish(t, item_id, state, size, state == OUTPOST_CONTENT_COMPLETE);
+}
+
+/* Loads the content rows of item_id into t->cmap (one query): OK, GONE or an error. */
+static outpost_status load_map(struct outpost_txn *t, int64_t item_id)
+{
+    struct outpost_storage *s = t->s;
+    t->cmap_item = 0;
+    t->cmap_n = 0;
+    struct fb_stmt *st = fb_stmt(s, ST_CONTENT_RANGE);
+    if (!st)
+        return fb_db_error(s, "reading content");
+    fb_bind_int(st, 0, item_id);
+    if (fb_exec(s, st))
+        return fb_db_error(s, "reading content");
+    int r, rows = 0;
+    while ((r = fb_fetch(s, st)) == 1) {
+        rows++;
+        const ISC_QUAD *q = fb_col_blob(st, 2);
+        if (fb_col_null(st, 0) || !q)
+            continue; /* the item has no content */
+        if (t->cmap_n == t->cmap_cap) {
+            size_t cap = t->cmap_cap ? t->cmap_cap * 2 : 8;
+            struct fb_chunk *p = realloc(t->cmap, cap * sizeof *p);
+            if (!p) {
+                fb_stmt_close(s, st);
+                return fb_error(s, OUTPOST_FATAL, "out of memory reading content");
+            }
+            t->cmap = p;
+            t->cmap_cap = cap;
+        }
+        struct fb_chunk *ch = &t->cmap[t->cmap_n++];
+        ch->off = (uint64_t)fb_col_int(st, 0);
+        ch->len = (uint64_t)fb_col_int(st, 1);
+        ch->blob = *q;
+    }
+    if (r < 0)
+        return fb_db_error(s, "reading content");
+    if (rows == 0)
+        return fb_error(s, OUTPOST_GONE, "item %lld does not exist", (long long)item_id);
+    t->cmap_item = item_id;
+    return outpost_ok();
 }
 
 outpost_status fb_content_read(struct outpost_txn *t, int64_t item_id, uint64_t offset, void *buf, size_t len,
@@ -128,46 +188,31 @@ outpost_status fb_content_read(struct outpost_txn *t, int64_t item_id, uint64_t 
     *got = 0;
     if (!buf && len)
         return fb_error(s, OUTPOST_BAD_DATA, "content_read: buffer is NULL");
-    struct fb_item_state is;
-    c = fb_item_state(t, item_id, &is);
-    free(is.keywords);
-    if (c.code)
-        return c;
-    if (len == 0)
-        return outpost_ok();
-    struct fb_stmt *st = fb_stmt(s, ST_CONTENT_RANGE);
-    if (!st)
-        return fb_db_error(s, "reading content");
-    fb_bind_int(st, 0, item_id);
-    fb_bind_int(st, 1, (int64_t)(offset + len > (uint64_t)INT64_MAX ? INT64_MAX : offset + len));
-    if (fb_exec(s, st))
-        return fb_db_error(s, "reading content");
+    /* the map stays valid while the transaction writes nothing: a reader
+     * that reads an item in several calls queries it once */
+    if (t->cmap_item != item_id || !item_id) {
+        if ((c = load_map(t, item_id)).code)
+            return c;
+    }
     unsigned char *out = buf;
     size_t done = 0;
-    int r;
-    while (done < len && (r = fb_fetch(s, st)) == 1) {
-        uint64_t off = (uint64_t)fb_col_int(st, 0), n = (uint64_t)fb_col_int(st, 1);
+    for (size_t i = 0; i < t->cmap_n && done < len; i++) {
+        const struct fb_chunk *ch = &t->cmap[i];
         uint64_t pos = offset + done;
-        if (off + n <= pos)
+        if (ch->off + ch->len <= pos)
             continue; /* before the range */
-        if (off > pos)
+        if (ch->off > pos)
             break; /* a hole: cannot happen with in-order writes */
-        const ISC_QUAD *q = fb_col_blob(st, 2);
-        size_t want = (size_t)(off + n - pos);
+        size_t want = (size_t)(ch->off + ch->len - pos);
         if (want > len - done)
             want = len - done;
         size_t g = 0;
-        if (!q || fb_blob_read_range(s, q, pos - off, out + done, want, &g)) {
-            fb_stmt_close(s, st);
+        if (fb_blob_read_range(s, &ch->blob, pos - ch->off, out + done, want, &g))
             return fb_db_error(s, "reading content");
-        }
         done += g;
         if (g < want)
             break;
     }
-    fb_stmt_close(s, st);
-    if (done < len && r < 0)
-        return fb_db_error(s, "reading content");
     *got = done;
     return outpost_ok();
 }
@@ -184,6 +229,8 @@ outpost_status fb_content_drop(struct outpost_txn *t, int64_t item_id)
         return c;
     if ((c = fb_content_remove(t, item_id)).code)
         return fb_poison(t, c);
+    if (t->wr_item == item_id)
+        t->wr_end = 0;
     /* keep the index: the text stays searchable */
     return finish(t, item_id, OUTPOST_CONTENT_SUMMARY, 0, 0);
 }

@@ -239,6 +239,7 @@ outpost_status fb_folder_delete(struct outpost_txn *t, int64_t id)
     outpost_status c = fb_check_txn(t, 1);
     if (c.code)
         return c;
+    t->wr_item = 0; /* its items go */
     int r = folder_exists(s, id, NULL);
     if (r < 0)
         return fb_db_error(s, "looking up a folder");

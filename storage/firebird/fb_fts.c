@@ -32,18 +32,29 @@
 
 /* ---- tokens ---- */
 
-/* Appends the tokens of UTF-8 text to `out` as " tok" each; with `seen`, only
- * tokens not seen before. */
-static void add_tokens(const char *text, size_t len, GString *out, GHashTable *seen)
+/* Appends token `tok` as " tok" unless `seen` has it. */
+static void emit(GString *tok, GString *out, GHashTable *seen)
 {
-    if (!text || !len)
+    if (!tok->len)
         return;
+    if (!seen || !g_hash_table_contains(seen, tok->str)) {
+        if (seen)
+            g_hash_table_add(seen, g_strdup(tok->str));
+        g_string_append_c(out, ' ');
+        g_string_append_len(out, tok->str, (gssize)tok->len);
+    }
+    g_string_truncate(tok, 0);
+}
+
+/* The general path for a run holding non-ASCII bytes: NFKD, marks dropped,
+ * lower-cased, split at anything that is not a letter or digit. */
+static void unicode_tokens(const char *text, size_t len, GString *tok, GString *out, GHashTable *seen)
+{
     gchar *valid = g_utf8_make_valid(text, (gssize)len);
     gchar *nfkd = g_utf8_normalize(valid, -1, G_NORMALIZE_ALL);
     g_free(valid);
     if (!nfkd)
         return;
-    GString *tok = g_string_new(NULL);
     for (const gchar *p = nfkd;; p = g_utf8_next_char(p)) {
         gunichar ch = *p ? g_utf8_get_char(p) : 0;
         if (ch && g_unichar_ismark(ch))
@@ -52,20 +63,50 @@ static void add_tokens(const char *text, size_t len, GString *out, GHashTable *s
             g_string_append_unichar(tok, g_unichar_tolower(ch));
             continue;
         }
-        if (tok->len) {
-            if (!seen || !g_hash_table_contains(seen, tok->str)) {
-                if (seen)
-                    g_hash_table_add(seen, g_strdup(tok->str));
-                g_string_append_c(out, ' ');
-                g_string_append_len(out, tok->str, (gssize)tok->len);
-            }
-            g_string_truncate(tok, 0);
-        }
+        emit(tok, out, seen);
         if (!ch)
             break;
     }
-    g_string_free(tok, TRUE);
     g_free(nfkd);
+}
+
+static int ascii_alnum(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Appends the tokens of UTF-8 text to `out` as " tok" each; with `seen`, only
+ * tokens not seen before. ASCII punctuation and spaces always separate tokens
+ * (NFKD leaves ASCII alone and never reorders across it), so the text is cut
+ * there and runs of plain ASCII letters and digits skip the Unicode path. */
+static void add_tokens(const char *text, size_t len, GString *out, GHashTable *seen)
+{
+    if (!text || !len)
+        return;
+    const unsigned char *u = (const unsigned char *)text;
+    GString *tok = g_string_new(NULL);
+    size_t i = 0;
+    while (i < len) {
+        if (u[i] < 0x80 && !ascii_alnum(u[i])) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        int ascii = 1;
+        while (j < len && (u[j] >= 0x80 || ascii_alnum(u[j]))) {
+            ascii &= u[j] < 0x80;
+            j++;
+        }
+        if (ascii) {
+            for (size_t k = i; k < j; k++)
+                g_string_append_c(tok, (gchar)(u[k] >= 'A' && u[k] <= 'Z' ? u[k] + 32 : u[k]));
+            emit(tok, out, seen);
+        } else {
+            unicode_tokens(text + i, j - i, tok, out, seen);
+        }
+        i = j;
+    }
+    g_string_free(tok, TRUE);
 }
 
 /* Appends HTML text without its tags. */

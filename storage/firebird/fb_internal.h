@@ -23,11 +23,17 @@
 #include <outpost/storage.h>
 
 /* Schema version kept in store_info('schema_version'). */
-#define FB_SCHEMA_VERSION 2
+#define FB_SCHEMA_VERSION 3
 /* Content rows hold at most this many bytes (one stream BLOB each). */
 #define FB_CHUNK (1024u * 1024u)
-/* Page size of new caches: 4 KiB keeps an empty cache under 1 MiB. */
-#define FB_PAGE_SIZE 4096
+/* Page size of new caches. With forced writes every page write is a
+ * synchronous disk write, so the page count per committed body is what an
+ * insert costs: 16 KiB pages (Firebird 3's largest) hold a median mail body
+ * in one page, and small bodies share a page (BLOBs smaller than a page are
+ * stored on the table's data pages). An empty cache is ~2.9 MiB. */
+#define FB_PAGE_SIZE 16384
+/* Default page cache, in pages (2048 x 16 KiB = 32 MiB). */
+#define FB_CACHE_PAGES 2048
 
 /* Item string fields, in the order of the item columns (bit i of big_mask). */
 enum fb_item_str {
@@ -104,6 +110,19 @@ struct outpost_txn {
     struct fb_buf big;          /* scratch for overflow blobs */
     int64_t kind_folder;        /* last folder whose kind was looked up */
     uint32_t kind_of_folder;
+    /* content_read's map of the item read last: its content rows, valid
+     * until the next write call of the transaction (fb_check_txn) */
+    int64_t cmap_item;
+    struct fb_chunk {
+        uint64_t off, len;
+        ISC_QUAD blob;
+    } *cmap;
+    size_t cmap_n, cmap_cap;
+    /* the item item_put created last in this transaction and the end of the
+     * content written to it since: content_write/finish then need no
+     * lookups (cleared by anything that removes items or content) */
+    int64_t wr_item;
+    uint64_t wr_end;
     union {
         outpost_folder folder;
         outpost_item item;

@@ -217,6 +217,8 @@ outpost_status fb_item_put(struct outpost_txn *t, outpost_item *it)
     it->uid = uid;
     it->modseq = modseq;
     it->cached_size = 0;
+    t->wr_item = id; /* no content yet: content_write/finish need no lookups */
+    t->wr_end = 0;
     return outpost_ok();
 }
 
@@ -470,6 +472,8 @@ outpost_status fb_item_delete(struct outpost_txn *t, int64_t id)
     free(is.keywords);
     if (c.code)
         return c;
+    if (t->wr_item == id)
+        t->wr_item = 0;
     uint64_t ms;
     c = fb_folder_bump(t, is.folder_id, 0, -1, -unread_of(is.flags), -flagged_of(is.flags), NULL, &ms, NULL);
     if (c.code)
@@ -513,6 +517,8 @@ outpost_status fb_items_by_uid(struct outpost_txn *t, int64_t folder_id, uint32_
     return listing(t, ST_ITEMS_BY_UID, ROW_ITEM, 3, folder_id, lo, hi ? hi : UINT32_MAX, out);
 }
 
+/* From the narrow item_flags rows (kept by triggers): reading the wide item
+ * rows costs more per row than this whole listing. */
 outpost_status fb_items_uid_flags(struct outpost_txn *t, int64_t folder_id, uint32_t lo, uint32_t hi,
                                   struct outpost_cursor **out)
 {

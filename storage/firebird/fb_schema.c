@@ -8,8 +8,9 @@
  * version in a second one; a step whose DDL is already there (a crash between
  * the two) is recognised and only recorded.
  *
- * Layout as in the SQLite plugin: narrow `item` rows with one index per
- * listing; content in `content` rows of at most FB_CHUNK bytes, each a stream
+ * Layout as in the SQLite plugin: `item` rows with one index per listing,
+ * plus `item_flags`, a narrow copy of the listed columns kept by triggers
+ * (v3); content in `content` rows of at most FB_CHUNK bytes, each a stream
  * BLOB (seekable for range reads); tombstones; properties; the journal. Ids
  * and journal seqs come from counters in store_info updated inside the
  * writing transaction, so a seq is never reused (not even after pruning the
@@ -80,6 +81,33 @@ static const char *const migrate_v2_data[] = {
 static const char *const migrate_v2_probe =
     "SELECT count(*) FROM rdb$relation_fields WHERE rdb$relation_name='ITEM' AND rdb$field_name='FTS_STATE'";
 
+/* v2 → v3: a narrow copy of what items_uid_flags lists, kept by triggers.
+ * Firebird expands every record it reads to its format's full width
+ * (~11 KiB for `item`), so a listing of the wide rows costs more per row
+ * than the whole narrow record. kwbig: the keywords live in item.big. */
+static const char *const migrate_v3[] = {
+    "CREATE TABLE item_flags(id BIGINT NOT NULL PRIMARY KEY, folder_id BIGINT NOT NULL, uid BIGINT NOT NULL,"
+    " flags BIGINT NOT NULL, modseq BIGINT NOT NULL, kwbig SMALLINT NOT NULL, keywords " OCTETS(250) ")",
+    "CREATE INDEX item_flags_uid ON item_flags(folder_id, uid)",
+    "CREATE TRIGGER item_flags_ai FOR item ACTIVE AFTER INSERT POSITION 0 AS BEGIN"
+    " INSERT INTO item_flags(id, folder_id, uid, flags, modseq, kwbig, keywords) VALUES(NEW.id,"
+    " NEW.folder_id, NEW.uid, NEW.flags, NEW.modseq, BIN_AND(NEW.big_mask, 1), NEW.keywords); END",
+    "CREATE TRIGGER item_flags_au FOR item ACTIVE AFTER UPDATE POSITION 0 AS BEGIN"
+    " IF (NEW.folder_id <> OLD.folder_id OR NEW.uid <> OLD.uid OR NEW.flags <> OLD.flags"
+    " OR NEW.modseq <> OLD.modseq OR NEW.big_mask <> OLD.big_mask"
+    " OR NEW.keywords IS DISTINCT FROM OLD.keywords) THEN"
+    " UPDATE item_flags SET folder_id=NEW.folder_id, uid=NEW.uid, flags=NEW.flags, modseq=NEW.modseq,"
+    " kwbig=BIN_AND(NEW.big_mask, 1), keywords=NEW.keywords WHERE id=NEW.id; END",
+    "CREATE TRIGGER item_flags_ad FOR item ACTIVE AFTER DELETE POSITION 0 AS BEGIN"
+    " DELETE FROM item_flags WHERE id=OLD.id; END",
+    NULL,
+};
+static const char *const migrate_v3_data[] = {
+    "INSERT INTO item_flags(id, folder_id, uid, flags, modseq, kwbig, keywords)"
+    " SELECT id, folder_id, uid, flags, modseq, BIN_AND(big_mask, 1), keywords FROM item",
+    NULL,
+};
+
 struct step {
     const char *const *ddl;
     const char *const *data;
@@ -90,6 +118,8 @@ static const struct step steps[FB_SCHEMA_VERSION] = {
     [0] = { schema_v1, NULL,
             "SELECT count(*) FROM rdb$relations WHERE rdb$relation_name='STORE_INFO'" },
     [1] = { migrate_v2, migrate_v2_data, NULL },
+    [2] = { migrate_v3, migrate_v3_data,
+            "SELECT count(*) FROM rdb$relations WHERE rdb$relation_name='ITEM_FLAGS'" },
 };
 
 static const char tpb_ddl[] = { isc_tpb_version3, isc_tpb_write, isc_tpb_concurrency, isc_tpb_wait };

@@ -81,14 +81,17 @@ const char *const fb_stmt_sql[ST__COUNT] = {
     [ST_MISSING_FOLDER] =
         "SELECT " ITEM_COLS " FROM item WHERE folder_id=? AND content_state<2 ORDER BY folder_id, uid",
     [ST_UID_FLAGS] =
-        "SELECT uid, flags, modseq, id, keywords, big_mask, big FROM item"
+        "SELECT uid, flags, modseq, id, keywords, kwbig FROM item_flags"
         " WHERE folder_id=? AND uid>=? AND uid<=? ORDER BY folder_id, uid",
 
     [ST_CONTENT_DELETE] = "DELETE FROM content WHERE item_id=?",
     [ST_CONTENT_END] = "SELECT COALESCE(MAX(off+len), 0) FROM content WHERE item_id=?",
     [ST_CONTENT_INSERT] = "INSERT INTO content(item_id, off, len, data) VALUES(?, ?, ?, ?)",
+    /* the item's content rows in one round trip; one row with NULLs when the
+     * item has none, no row when the item does not exist */
     [ST_CONTENT_RANGE] =
-        "SELECT off, len, data FROM content WHERE item_id=? AND off<? ORDER BY item_id, off",
+        "SELECT c.off, c.len, c.data FROM item i LEFT JOIN content c ON c.item_id=i.id"
+        " WHERE i.id=? ORDER BY c.item_id, c.off",
     /* fts_state AND 0 marks the item for re-indexing, AND 1 keeps it */
     [ST_CONTENT_FINISH] =
         "UPDATE item SET content_state=?, cached_size=?, fts_state=BIN_AND(fts_state, ?) WHERE id=?",

@@ -80,6 +80,8 @@ outpost_status fb_check_txn(struct outpost_txn *t, int write)
         return fb_error(t->s, OUTPOST_BAD_DATA, "call on a transaction that has ended");
     if (write && t->mode != OUTPOST_TXN_WRITE)
         return fb_error(t->s, OUTPOST_BAD_DATA, "write call in a read transaction");
+    if (write)
+        t->cmap_item = 0; /* a write may change what content_read mapped */
     return outpost_ok();
 }
 
@@ -336,18 +338,19 @@ static outpost_status cursor_next(struct outpost_cursor *c, const void **row)
         u->modseq = (uint64_t)fb_col_int(st, 2);
         u->id = fb_col_int(st, 3);
         c->buf.len = 0;
-        if ((fb_col_int(st, 5) & (1u << IS_KEYWORDS)) && fb_col_blob(st, 6)) {
-            struct fb_buf big = { 0 };
-            size_t n = 0;
-            const char *v = NULL;
-            if (fb_blob_read_all(s, fb_col_blob(st, 6), &big) == 0)
-                v = big_field(&big, IS_KEYWORDS, &n);
-            if (v && fb_buf_reserve(&c->buf, n + 1) == 0) {
-                memcpy(c->buf.p, v, n);
-                c->buf.p[n] = '\0';
-                u->keywords = c->buf.p;
-            }
-            free(big.p);
+        if (fb_col_int(st, 5)) {
+            /* rare: keywords longer than their column, in the item's overflow BLOB */
+            struct fb_stmt *g = fb_stmt(s, ST_ITEM_GET);
+            if (!g)
+                return fb_db_error(s, "reading keywords");
+            fb_bind_int(g, 0, u->id);
+            int r2 = fb_exec_row(s, g);
+            if (r2 < 0)
+                return fb_db_error(s, "reading keywords");
+            outpost_item it;
+            if (r2 == 1 && fb_fill_item(s, g, 0, &it, &c->buf))
+                return fb_db_error(s, "reading keywords");
+            u->keywords = r2 == 1 ? it.keywords : NULL;
         } else {
             u->keywords = fb_col_strdup(st, 4, &c->buf, NULL);
         }
@@ -406,7 +409,7 @@ static outpost_status fb_create(const struct outpost_host *host, struct outpost_
     else
         return create_fail(s, fb_error(s, OUTPOST_BAD_DATA,
                                        "[storage] durability = %s: expected full or normal", dur));
-    s->cache_pages = host->config_int ? host->config_int(host, "cache_pages", 8192) : 8192;
+    s->cache_pages = host->config_int ? host->config_int(host, "cache_pages", FB_CACHE_PAGES) : FB_CACHE_PAGES;
     if (s->cache_pages < 64 || s->cache_pages > 1000000)
         return create_fail(s, fb_error(s, OUTPOST_BAD_DATA,
                                        "[storage] cache_pages = %lld: expected 64 to 1000000",
@@ -555,6 +558,7 @@ static void fb_destroy(struct outpost_storage *s)
     detach(s);
     free(s->txn.out.p);
     free(s->txn.big.p);
+    free(s->txn.cmap);
     free(s->path);
     free(s);
 }
@@ -586,6 +590,9 @@ static outpost_status fb_begin(struct outpost_storage *s, uint32_t mode, struct 
     t->open = 1;
     t->failed = 0;
     t->kind_folder = 0;
+    t->cmap_item = 0;
+    t->wr_item = 0;
+    t->wr_end = 0;
     memset(t->counter_loaded, 0, sizeof t->counter_loaded);
     memset(t->counter_dirty, 0, sizeof t->counter_dirty);
     *out = t;
@@ -725,12 +732,18 @@ static outpost_status fb_integrity_check(struct outpost_storage *s)
         "SELECT FIRST 1 p.item_id, 0 FROM prop p WHERE NOT EXISTS (SELECT 1 FROM item i WHERE i.id=p.item_id)",
         "SELECT FIRST 1 i.id, i.cached_size FROM item i WHERE i.cached_size <>"
         " (SELECT COALESCE(SUM(c.len), 0) FROM content c WHERE c.item_id=i.id)",
+        "SELECT FIRST 1 i.id, i.uid FROM item i LEFT JOIN item_flags x ON x.id=i.id WHERE x.id IS NULL"
+        " OR x.folder_id<>i.folder_id OR x.uid<>i.uid OR x.flags<>i.flags OR x.modseq<>i.modseq"
+        " OR x.kwbig<>BIN_AND(i.big_mask, 1) OR x.keywords IS DISTINCT FROM i.keywords",
+        "SELECT FIRST 1 x.id, x.uid FROM item_flags x WHERE NOT EXISTS (SELECT 1 FROM item i WHERE i.id=x.id)",
     };
     static const char *const what[] = { NULL, "item %lld in missing folder %lld",
                                         "folder %lld has missing parent %lld",
                                         "content of missing item %lld (offset %lld)",
                                         "property of missing item %lld%.0lld",
-                                        "item %lld: cached_size %lld differs from its content" };
+                                        "item %lld: cached_size %lld differs from its content",
+                                        "item %lld (UID %lld) differs from its item_flags row",
+                                        "item_flags row of missing item %lld (UID %lld)" };
     static const char tpb_read[] = { isc_tpb_version3, isc_tpb_read, isc_tpb_concurrency, isc_tpb_nowait };
     if (isc_start_transaction(s->status, &s->txn.tr, 1, &s->db, sizeof tpb_read, tpb_read)) {
         s->txn.tr = 0;
@@ -908,7 +921,8 @@ static const outpost_config_key config_keys[] = {
     { "durability", OUTPOST_CFG_ENUM, 0, "full", "full|normal",
       "full: forced writes on, every commit survives power loss; normal: forced writes off, "
       "survives crashes only" },
-    { "cache_pages", OUTPOST_CFG_INT, 0, "8192", NULL, "Firebird page cache per attachment, in 4 KiB pages" },
+    { "cache_pages", OUTPOST_CFG_INT, 0, "2048", NULL,
+      "Firebird page cache, in database pages (16 KiB in caches created since 0.2: 32 MiB)" },
     { NULL, 0, 0, NULL, NULL, NULL },
 };
 

@@ -1,6 +1,6 @@
 /* storage_diskfull.c — a full disk: `storage_diskfull <plugin-name>`.
  *
- * Runs the store on a 2 MiB tmpfs (in a private mount namespace, so nothing
+ * Runs the store on a 6 MiB tmpfs (in a private mount namespace, so nothing
  * leaks into the host's mount table even if the test dies), writes batches
  * until the disk is full, and checks: the failure is FATAL with a message
  * saying "disk full", nothing committed is lost, and the store works again
@@ -44,7 +44,7 @@ static int dfx_setup(void **state)
     }
     struct dfx *d = calloc(1, sizeof *d);
     d->mnt = test_mkdtemp("diskfull");
-    if (!d->mnt || mount("tmpfs", d->mnt, "tmpfs", MS_NOSUID | MS_NODEV, "size=2m,mode=0700") != 0) {
+    if (!d->mnt || mount("tmpfs", d->mnt, "tmpfs", MS_NOSUID | MS_NODEV, "size=6m,mode=0700") != 0) {
         print_message("skipped: cannot mount a tmpfs (%s)\n", strerror(errno));
         if (d->mnt)
             rmdir(d->mnt);
