@@ -1263,18 +1263,27 @@ static void do_select(struct imap_conn *c, const char *tag, const struct imap_to
     struct outpost_cursor *cur;
     const void *row;
     size_t first_unseen = 0;
-    int ok = s->sm->items_by_uid(t, mb.id, 1, 0, &cur).code == OUTPOST_OK;
+    /* the narrow listing (a covering-index scan) when the storage has it */
+    int narrow = OUTPOST_HAS_METHOD(s->sm, struct outpost_storage_methods, items_uid_flags);
+    int ok = (narrow ? s->sm->items_uid_flags(t, mb.id, 1, 0, &cur) : s->sm->items_by_uid(t, mb.id, 1, 0, &cur))
+                 .code == OUTPOST_OK;
     c->state = S_SELECTED;
     c->sel_folder = mb.id;
     if (ok) {
         while (s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
-            const outpost_item *it = row;
-            struct imap_msg m = { it->uid, it->flags, it->id, it->modseq };
+            struct imap_msg m;
+            if (narrow) {
+                const outpost_uid_flags *r = row;
+                m = (struct imap_msg){ r->uid, r->flags, r->id, r->modseq };
+            } else {
+                const outpost_item *it = row;
+                m = (struct imap_msg){ it->uid, it->flags, it->id, it->modseq };
+            }
             if (msgs_push(c, &m) != 0) {
                 ok = 0;
                 break;
             }
-            if (!first_unseen && !(it->flags & OUTPOST_FLAG_SEEN))
+            if (!first_unseen && !(m.flags & OUTPOST_FLAG_SEEN))
                 first_unseen = c->nmsgs;
         }
         s->sm->cursor_close(cur);
