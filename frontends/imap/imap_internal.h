@@ -23,6 +23,7 @@
 #define IMAP_CHUNK (64 * 1024)             /* content bytes per read transaction */
 
 struct imap_conn;
+struct imap_snap;
 
 struct imap_server {
     const struct outpost_host *h;
@@ -52,6 +53,12 @@ struct imap_server {
     atomic_int stopping;
 
     pthread_mutex_t ensure_mu; /* one session at a time creates Sent/Drafts/Trash */
+    /* The last message list (UID, flags, id, MODSEQ) of each big folder a
+     * session selected, kept so the next SELECT copies it and reads only the
+     * changes since (imap_session.c). Guarded by snap_mu. */
+    pthread_mutex_t snap_mu;
+    struct imap_snap *snaps;
+    uint64_t snap_clock;
     pthread_mutex_t mu;    /* guards the connection list */
     pthread_cond_t cond;
     struct imap_conn *conns;
@@ -135,6 +142,8 @@ int imap_sync_selected(struct imap_conn *c, int allow_expunge);
 /* Status message text for a store failure. */
 const char *imap_status_text(outpost_status st);
 void imap_set_selected_folder(struct imap_conn *c, int64_t id);
+/* Frees the server's kept message lists. */
+void imap_snaps_free(struct imap_server *s);
 
 /* Resolves a sequence set to indexes into c->msgs (ascending). */
 int imap_resolve_set(struct imap_conn *c, const char *set, int uid, size_t **idx, size_t *n);

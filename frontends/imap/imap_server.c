@@ -597,6 +597,7 @@ static outpost_status fe_create(const struct outpost_host *h, struct outpost_fro
     s->tls_port = -1;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->ensure_mu, NULL);
+    pthread_mutex_init(&s->snap_mu, NULL);
     pthread_cond_init(&s->cond, NULL);
     if (!s->st || !s->st->storage)
         return create_fail(f, "[imap] the IMAP front-end needs the store API (host->store is NULL)");
@@ -804,6 +805,8 @@ static void fe_destroy(struct outpost_frontend *f)
     free(s->tls_key);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->ensure_mu);
+    imap_snaps_free(s);
+    pthread_mutex_destroy(&s->snap_mu);
     pthread_cond_destroy(&s->cond);
     free(f);
 }
