@@ -327,8 +327,9 @@ static int collect_fts(struct search_ctx *sx, const struct imap_skey *k)
 }
 
 /* What evaluating key k needs of an item: 0 nothing (sequence numbers,
- * UIDs, BODY/TEXT answered by the full-text index), 1 flags, keywords and
- * MODSEQ, 2 the summary (or content). */
+ * UIDs, BODY/TEXT answered by the full-text index), 1 flags and MODSEQ (the
+ * session's list, once brought up to date), 2 keywords (the narrow
+ * listing), 3 the summary (or content). */
 static int key_needs(const struct search_ctx *sx, const struct imap_skey *k)
 {
     switch (k->op) {
@@ -338,9 +339,9 @@ static int key_needs(const struct search_ctx *sx, const struct imap_skey *k)
     case IMAP_SK_UID: return 0;
     case IMAP_SK_FLAG:
     case IMAP_SK_NOFLAG:
-    case IMAP_SK_KEYWORD:
-    case IMAP_SK_UNKEYWORD:
     case IMAP_SK_MODSEQ: return 1;
+    case IMAP_SK_KEYWORD:
+    case IMAP_SK_UNKEYWORD: return 2;
     case IMAP_SK_AND:
     case IMAP_SK_OR:
     case IMAP_SK_NOT: {
@@ -356,8 +357,8 @@ static int key_needs(const struct search_ctx *sx, const struct imap_skey *k)
         for (size_t i = 0; i < sx->nfts; i++)
             if (sx->fts[i].key == k)
                 return 0;
-        return 2;
-    default: return 2;
+        return 3;
+    default: return 3;
     }
 }
 
@@ -378,9 +379,9 @@ static void sitem_fill(struct sitem *si, const outpost_item *it)
 }
 
 /* Loads messages k..k+n of the selected mailbox into out[] with what `need`
- * (key_needs) asks for: nothing read for 0; else one range listing merged by
- * UID (the covering UID/flags index for 1), or item by item when the UIDs
- * are sparse. 0 or -1. */
+ * (key_needs) asks for: the session's list for 0 and 1; else one range
+ * listing merged by UID (the covering UID/flags index for 2), or item by
+ * item when the UIDs are sparse. 0 or -1. */
 static int load_sbatch(struct imap_conn *c, size_t k, size_t n, struct sitem *out, int need)
 {
     struct imap_server *s = c->srv;
@@ -392,9 +393,9 @@ static int load_sbatch(struct imap_conn *c, size_t k, size_t n, struct sitem *ou
         si->uid = c->msgs[k + b].uid;
         si->flags = c->msgs[k + b].flags;
         si->modseq = c->msgs[k + b].modseq;
-        si->gone = need > 0;
+        si->gone = need > 1;
     }
-    if (!need || !n)
+    if (need <= 1 || !n)
         return 0;
     struct outpost_txn *t;
     if (s->st->read_begin(s->h, &t).code != OUTPOST_OK)
@@ -404,7 +405,7 @@ static int load_sbatch(struct imap_conn *c, size_t k, size_t n, struct sitem *ou
     struct outpost_cursor *cur;
     const void *row;
     size_t b = 0;
-    if (dense && need == 1 && OUTPOST_HAS_METHOD(s->sm, struct outpost_storage_methods, items_uid_flags) &&
+    if (dense && need == 2 && OUTPOST_HAS_METHOD(s->sm, struct outpost_storage_methods, items_uid_flags) &&
         s->sm->items_uid_flags(t, c->sel_folder, lo, hi, &cur).code == OUTPOST_OK) {
         while (b < n && s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
             const outpost_uid_flags *r = row;
@@ -476,6 +477,10 @@ void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct
     uint64_t maxmod = 0;
     size_t nh = 0;
     int need = key_needs(&sx, root);
+    /* flags and MODSEQs changed by others since the last command (no
+     * expunges during SEARCH): afterwards the session's list is exact */
+    if (need == 1 && imap_sync_selected(c, 0) != 0)
+        sx.failed = 1;
     struct sitem *batch = calloc(IMAP_BATCH, sizeof *batch);
     for (size_t k = 0; k < c->nmsgs && hits && batch && !sx.failed; k += IMAP_BATCH) {
         size_t bn = c->nmsgs - k < IMAP_BATCH ? c->nmsgs - k : IMAP_BATCH;

@@ -1914,32 +1914,50 @@ static outpost_status expunge_deleted(struct imap_conn *c, const size_t *only, s
     struct imap_server *s = c->srv;
     size_t total = only ? nonly : c->nmsgs;
     int64_t *ids = malloc((total ? total : 1) * sizeof *ids);
+    unsigned char *mark = calloc(c->nmsgs ? c->nmsgs : 1, 1); /* 1 in the set, 2 \Deleted */
     size_t n = 0;
-    if (!ids) {
-        outpost_status st = { OUTPOST_FATAL, 0, "out of memory" };
+    outpost_status st = outpost_ok();
+    if (!ids || !mark) {
+        free(ids);
+        free(mark);
+        st.code = OUTPOST_FATAL;
+        st.message = "out of memory";
         return st;
     }
-    /* fresh flags: another session may have changed them */
-    for (size_t k = 0; k < total;) {
-        struct outpost_txn *t;
-        outpost_status st = s->st->read_begin(s->h, &t);
-        if (st.code != OUTPOST_OK) {
-            free(ids);
-            return st;
-        }
-        for (size_t b = 0; b < IMAP_BATCH && k < total; b++, k++) {
-            const struct imap_msg *m = &c->msgs[only ? only[k] : k];
-            const outpost_item *it;
-            if (s->sm->item_get(t, m->id, &it).code == OUTPOST_OK && it->folder_id == c->sel_folder &&
-                (it->flags & OUTPOST_FLAG_DELETED))
-                ids[n++] = m->id;
-        }
-        s->st->read_end(s->h, t);
+    /* The session's flags are exact as of c->sel_modseq (imap_sync_selected
+     * and its own FETCH/STORE keep them): only messages changed since are
+     * read again, so a 100k-message CLOSE reads a few rows, not all. */
+    for (size_t k = 0; k < total; k++) {
+        size_t ix = only ? only[k] : k;
+        mark[ix] = 1 | ((c->msgs[ix].flags & OUTPOST_FLAG_DELETED) ? 2 : 0);
     }
-    outpost_status st = outpost_ok();
-    if (n)
+    struct outpost_txn *t;
+    struct outpost_cursor *cur;
+    const void *row;
+    if ((st = s->st->read_begin(s->h, &t)).code != OUTPOST_OK)
+        goto out;
+    if ((st = s->sm->items_changed_since(t, c->sel_folder, c->sel_modseq, &cur)).code == OUTPOST_OK) {
+        while (s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
+            const outpost_item *it = row;
+            long ix = imap_msg_index(c, it->uid);
+            if (ix >= 0 && mark[ix])
+                mark[ix] = 1 | ((it->flags & OUTPOST_FLAG_DELETED) ? 2 : 0);
+        }
+        s->sm->cursor_close(cur);
+    }
+    /* the candidates, checked one by one: still here and still \Deleted */
+    for (size_t ix = 0; st.code == OUTPOST_OK && ix < c->nmsgs; ix++) {
+        const outpost_item *it;
+        if ((mark[ix] & 2) && s->sm->item_get(t, c->msgs[ix].id, &it).code == OUTPOST_OK &&
+            it->folder_id == c->sel_folder && (it->flags & OUTPOST_FLAG_DELETED))
+            ids[n++] = c->msgs[ix].id;
+    }
+    s->st->read_end(s->h, t);
+    if (st.code == OUTPOST_OK && n)
         st = s->st->remove(s->h, ids, (uint32_t)n, c->special_use == OUTPOST_USE_TRASH, NULL);
+out:
     free(ids);
+    free(mark);
     return st;
 }
 
