@@ -244,7 +244,9 @@ static void write_item(struct imap_conn *c, const struct fitem *f, const struct 
                        int add_flags, int add_modseq)
 {
     int sp = 0;
-    imap_printf(c, "* %zu FETCH (", f->ix + 1);
+    imap_write(c, "* ", 2);
+    imap_put_uint(c, f->ix + 1);
+    imap_write(c, " FETCH (", 8);
     int has_uid = 0, has_flags = 0, has_modseq = 0;
     for (size_t i = 0; i < req->n; i++) {
         has_uid |= req->a[i].kind == IMAP_FA_UID;
@@ -252,7 +254,8 @@ static void write_item(struct imap_conn *c, const struct fitem *f, const struct 
         has_modseq |= req->a[i].kind == IMAP_FA_MODSEQ;
     }
     if (uidcmd || has_uid) {
-        imap_printf(c, "UID %u", f->uid);
+        imap_write(c, "UID ", 4);
+        imap_put_uint(c, f->uid);
         sp = 1;
     }
     if (has_flags || add_flags) {
@@ -261,7 +264,9 @@ static void write_item(struct imap_conn *c, const struct fitem *f, const struct 
         sp = 1;
     }
     if (has_modseq || add_modseq) {
-        imap_printf(c, "%sMODSEQ (%llu)", sp ? " " : "", (unsigned long long)f->modseq);
+        imap_puts(c, sp ? " MODSEQ (" : "MODSEQ (");
+        imap_put_uint(c, f->modseq);
+        imap_write(c, ")", 1);
         sp = 1;
     }
     for (size_t i = 0; i < req->n && !c->write_failed; i++) {
@@ -279,10 +284,13 @@ static void write_item(struct imap_conn *c, const struct fitem *f, const struct 
             break;
         }
         case IMAP_FA_RFC822_SIZE:
-            imap_printf(c, "%sRFC822.SIZE %llu", pre, (unsigned long long)f->size);
+            imap_puts(c, pre);
+            imap_write(c, "RFC822.SIZE ", 12);
+            imap_put_uint(c, f->size);
             break;
         case IMAP_FA_ENVELOPE:
-            imap_printf(c, "%sENVELOPE ", pre);
+            imap_puts(c, pre);
+            imap_write(c, "ENVELOPE ", 9);
             imap_puts(c, f->envelope ? f->envelope : "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
             break;
         case IMAP_FA_BODYSTRUCTURE:
@@ -291,7 +299,8 @@ static void write_item(struct imap_conn *c, const struct fitem *f, const struct 
             snprintf(fallback, sizeof fallback, "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" %llu 0)",
                      (unsigned long long)f->size);
             const char *bs = f->bodystructure ? f->bodystructure : fallback;
-            imap_printf(c, "%s%s ", pre, a->kind == IMAP_FA_BODY ? "BODY" : "BODYSTRUCTURE");
+            imap_puts(c, pre);
+            imap_puts(c, a->kind == IMAP_FA_BODY ? "BODY " : "BODYSTRUCTURE ");
             if (a->kind == IMAP_FA_BODY) {
                 char *b = imap_body_from_bodystructure(bs);
                 imap_puts(c, b ? b : fallback);
@@ -390,12 +399,14 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
         flags_only &= req.a[i].kind == IMAP_FA_UID || req.a[i].kind == IMAP_FA_FLAGS ||
                       req.a[i].kind == IMAP_FA_MODSEQ;
     }
-    struct fitem *batch = calloc(IMAP_BATCH, sizeof *batch);
-    int64_t *seen_ids = calloc(IMAP_BATCH, sizeof *seen_ids);
-    uint64_t *seen_ms = calloc(IMAP_BATCH, sizeof *seen_ms);
+    /* UID/FLAGS/MODSEQ rows are small and cheap to copy: bigger batches */
+    size_t bsz = flags_only ? 16 * IMAP_BATCH : IMAP_BATCH;
+    struct fitem *batch = calloc(bsz, sizeof *batch);
+    int64_t *seen_ids = calloc(bsz, sizeof *seen_ids);
+    uint64_t *seen_ms = calloc(bsz, sizeof *seen_ms);
     const char *fail = NULL;
-    for (size_t k = 0; k < n && batch && seen_ids && seen_ms && !fail && !c->write_failed; k += IMAP_BATCH) {
-        size_t bn = n - k < IMAP_BATCH ? n - k : IMAP_BATCH;
+    for (size_t k = 0; k < n && batch && seen_ids && seen_ms && !fail && !c->write_failed; k += bsz) {
+        size_t bn = n - k < bsz ? n - k : bsz;
         if (load_batch(c, idx + k, bn, batch, want_text, flags_only) != 0) {
             fail = "NO [SERVERBUG] cannot read the cache";
             break;

@@ -119,6 +119,8 @@ struct imap_conn {
 void imap_write(struct imap_conn *c, const void *data, size_t len);
 void imap_printf(struct imap_conn *c, const char *fmt, ...) OUTPOST_PRINTF(2, 3);
 void imap_puts(struct imap_conn *c, const char *s);
+/* Writes v in decimal (no printf: FETCH 1:* writes a few per message). */
+void imap_put_uint(struct imap_conn *c, uint64_t v);
 /* Writes s as an IMAP string: quoted when safe, else a literal; NIL for NULL. */
 void imap_astring(struct imap_conn *c, const char *s);
 int imap_flush(struct imap_conn *c);

@@ -513,8 +513,10 @@ void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct
         return;
     }
     imap_puts(c, "* SEARCH");
-    for (size_t i = 0; i < nh; i++)
-        imap_printf(c, " %u", hits[i]);
+    for (size_t i = 0; i < nh; i++) {
+        imap_write(c, " ", 1);
+        imap_put_uint(c, hits[i]);
+    }
     if (use_modseq && nh)
         imap_printf(c, " (MODSEQ %llu)", (unsigned long long)maxmod);
     imap_puts(c, "\r\n");

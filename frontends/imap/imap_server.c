@@ -115,6 +115,15 @@ void imap_puts(struct imap_conn *c, const char *s)
     imap_write(c, s, strlen(s));
 }
 
+void imap_put_uint(struct imap_conn *c, uint64_t v)
+{
+    char b[24], *p = b + sizeof b;
+    do
+        *--p = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    imap_write(c, p, (size_t)(b + sizeof b - p));
+}
+
 void imap_printf(struct imap_conn *c, const char *fmt, ...)
 {
     char buf[1024];
