@@ -40,11 +40,33 @@ static char *dup0(const char *s)
     return s && *s ? strdup(s) : NULL;
 }
 
-/* Loads items idx[from..from+n) into out[]; 0 or -1. */
-static int load_batch(struct imap_conn *c, const size_t *idx, size_t n, struct fitem *out, int want_text)
+static void fitem_fill(struct fitem *f, const outpost_item *it, int want_text)
+{
+    f->gone = 0;
+    f->flags = it->flags;
+    f->cstate = it->content_state;
+    f->modseq = it->modseq;
+    f->size = it->size;
+    f->idate = it->internal_date;
+    f->keywords = dup0(it->keywords);
+    if (want_text) {
+        f->envelope = dup0(it->envelope);
+        f->bodystructure = dup0(it->bodystructure);
+    }
+}
+
+/* Loads items idx[0..n) (ascending UIDs) into out[]; 0 or -1. A dense run of
+ * UIDs — the usual 1:* or a client's window — is read with one range listing
+ * merged by UID: a scan of the covering UID/flags index when only UID, FLAGS
+ * and MODSEQ are wanted (flags_only), else of the items. A sparse set is read
+ * item by item. */
+static int load_batch(struct imap_conn *c, const size_t *idx, size_t n, struct fitem *out, int want_text,
+                      int flags_only)
 {
     struct imap_server *s = c->srv;
     struct outpost_txn *t;
+    if (!n)
+        return 0;
     if (s->st->read_begin(s->h, &t).code != OUTPOST_OK)
         return -1;
     for (size_t k = 0; k < n; k++) {
@@ -53,20 +75,43 @@ static int load_batch(struct imap_conn *c, const size_t *idx, size_t n, struct f
         f->ix = idx[k];
         f->id = c->msgs[idx[k]].id;
         f->uid = c->msgs[idx[k]].uid;
-        const outpost_item *it;
-        if (s->sm->item_get(t, f->id, &it).code != OUTPOST_OK || it->folder_id != c->sel_folder) {
-            f->gone = 1;
-            continue;
+        f->gone = 1;
+    }
+    uint32_t lo = out[0].uid, hi = out[n - 1].uid;
+    int dense = (uint64_t)(hi - lo) < 2 * (uint64_t)n + 64;
+    struct outpost_cursor *cur;
+    const void *row;
+    if (dense && flags_only && OUTPOST_HAS_METHOD(s->sm, struct outpost_storage_methods, items_uid_flags) &&
+        s->sm->items_uid_flags(t, c->sel_folder, lo, hi, &cur).code == OUTPOST_OK) {
+        size_t k = 0;
+        while (k < n && s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
+            const outpost_uid_flags *r = row;
+            while (k < n && out[k].uid < r->uid)
+                k++;
+            if (k < n && out[k].uid == r->uid && out[k].id == r->id) {
+                struct fitem *f = &out[k++];
+                f->gone = 0;
+                f->flags = r->flags;
+                f->modseq = r->modseq;
+                f->keywords = dup0(r->keywords);
+            }
         }
-        f->flags = it->flags;
-        f->cstate = it->content_state;
-        f->modseq = it->modseq;
-        f->size = it->size;
-        f->idate = it->internal_date;
-        f->keywords = dup0(it->keywords);
-        if (want_text) {
-            f->envelope = dup0(it->envelope);
-            f->bodystructure = dup0(it->bodystructure);
+        s->sm->cursor_close(cur);
+    } else if (dense && s->sm->items_by_uid(t, c->sel_folder, lo, hi, &cur).code == OUTPOST_OK) {
+        size_t k = 0;
+        while (k < n && s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
+            const outpost_item *it = row;
+            while (k < n && out[k].uid < it->uid)
+                k++;
+            if (k < n && out[k].uid == it->uid && out[k].id == it->id)
+                fitem_fill(&out[k++], it, want_text);
+        }
+        s->sm->cursor_close(cur);
+    } else {
+        for (size_t k = 0; k < n; k++) {
+            const outpost_item *it;
+            if (s->sm->item_get(t, out[k].id, &it).code == OUTPOST_OK && it->folder_id == c->sel_folder)
+                fitem_fill(&out[k], it, want_text);
         }
     }
     s->st->read_end(s->h, t);
@@ -207,9 +252,12 @@ static void write_item(struct imap_conn *c, const struct fitem *f, const struct 
     }
     if (has_flags || add_flags)
         imap_announce_keywords(c, f->keywords);
-    imap_printf(c, "* %zu FETCH (", f->ix + 1);
+    imap_write(c, "* ", 2);
+    imap_put_uint(c, f->ix + 1);
+    imap_write(c, " FETCH (", 8);
     if (uidcmd || has_uid) {
-        imap_printf(c, "UID %u", f->uid);
+        imap_write(c, "UID ", 4);
+        imap_put_uint(c, f->uid);
         sp = 1;
     }
     if (has_flags || add_flags) {
@@ -218,7 +266,9 @@ static void write_item(struct imap_conn *c, const struct fitem *f, const struct 
         sp = 1;
     }
     if (has_modseq || add_modseq) {
-        imap_printf(c, "%sMODSEQ (%llu)", sp ? " " : "", (unsigned long long)f->modseq);
+        imap_puts(c, sp ? " MODSEQ (" : "MODSEQ (");
+        imap_put_uint(c, f->modseq);
+        imap_write(c, ")", 1);
         sp = 1;
     }
     for (size_t i = 0; i < req->n && !c->write_failed; i++) {
@@ -236,10 +286,13 @@ static void write_item(struct imap_conn *c, const struct fitem *f, const struct 
             break;
         }
         case IMAP_FA_RFC822_SIZE:
-            imap_printf(c, "%sRFC822.SIZE %llu", pre, (unsigned long long)f->size);
+            imap_puts(c, pre);
+            imap_write(c, "RFC822.SIZE ", 12);
+            imap_put_uint(c, f->size);
             break;
         case IMAP_FA_ENVELOPE:
-            imap_printf(c, "%sENVELOPE ", pre);
+            imap_puts(c, pre);
+            imap_write(c, "ENVELOPE ", 9);
             imap_puts(c, f->envelope ? f->envelope : "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
             break;
         case IMAP_FA_BODYSTRUCTURE:
@@ -248,7 +301,8 @@ static void write_item(struct imap_conn *c, const struct fitem *f, const struct 
             snprintf(fallback, sizeof fallback, "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" %llu 0)",
                      (unsigned long long)f->size);
             const char *bs = f->bodystructure ? f->bodystructure : fallback;
-            imap_printf(c, "%s%s ", pre, a->kind == IMAP_FA_BODY ? "BODY" : "BODYSTRUCTURE");
+            imap_puts(c, pre);
+            imap_puts(c, a->kind == IMAP_FA_BODY ? "BODY " : "BODYSTRUCTURE ");
             if (a->kind == IMAP_FA_BODY) {
                 char *b = imap_body_from_bodystructure(bs);
                 imap_puts(c, b ? b : fallback);
@@ -339,19 +393,23 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
         }
         free(v);
     }
-    int want_text = 0, want_content = 0;
+    int want_text = 0, want_content = 0, flags_only = 1;
     for (size_t i = 0; i < req.n; i++) {
         want_text |= req.a[i].kind == IMAP_FA_ENVELOPE || req.a[i].kind == IMAP_FA_BODYSTRUCTURE ||
                      req.a[i].kind == IMAP_FA_BODY;
         want_content |= needs_content(&req.a[i]);
+        flags_only &= req.a[i].kind == IMAP_FA_UID || req.a[i].kind == IMAP_FA_FLAGS ||
+                      req.a[i].kind == IMAP_FA_MODSEQ;
     }
-    struct fitem *batch = calloc(IMAP_BATCH, sizeof *batch);
-    int64_t *seen_ids = calloc(IMAP_BATCH, sizeof *seen_ids);
-    uint64_t *seen_ms = calloc(IMAP_BATCH, sizeof *seen_ms);
+    /* UID/FLAGS/MODSEQ rows are small and cheap to copy: bigger batches */
+    size_t bsz = flags_only ? 16 * IMAP_BATCH : IMAP_BATCH;
+    struct fitem *batch = calloc(bsz, sizeof *batch);
+    int64_t *seen_ids = calloc(bsz, sizeof *seen_ids);
+    uint64_t *seen_ms = calloc(bsz, sizeof *seen_ms);
     const char *fail = NULL;
-    for (size_t k = 0; k < n && batch && seen_ids && seen_ms && !fail && !c->write_failed; k += IMAP_BATCH) {
-        size_t bn = n - k < IMAP_BATCH ? n - k : IMAP_BATCH;
-        if (load_batch(c, idx + k, bn, batch, want_text) != 0) {
+    for (size_t k = 0; k < n && batch && seen_ids && seen_ms && !fail && !c->write_failed; k += bsz) {
+        size_t bn = n - k < bsz ? n - k : bsz;
+        if (load_batch(c, idx + k, bn, batch, want_text, flags_only) != 0) {
             fail = "NO [SERVERBUG] cannot read the cache";
             break;
         }
@@ -497,7 +555,7 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
         size_t bn = n - k < IMAP_BATCH ? n - k : IMAP_BATCH;
         size_t nid = 0;
         if (has_unchanged) {
-            if (load_batch(c, idx + k, bn, batch, 0) != 0) {
+            if (load_batch(c, idx + k, bn, batch, 0, 1) != 0) {
                 fail = "NO [SERVERBUG] cannot read the cache";
                 break;
             }
@@ -538,7 +596,7 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
                     break;
                 }
         }
-        if (load_batch(c, sel, ns, batch, 0) != 0)
+        if (load_batch(c, sel, ns, batch, 0, 1) != 0)
             continue;
         for (size_t b = 0; b < ns; b++) {
             struct fitem *f = &batch[b];

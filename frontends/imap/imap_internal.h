@@ -23,6 +23,7 @@
 #define IMAP_CHUNK (64 * 1024)             /* content bytes per read transaction */
 
 struct imap_conn;
+struct imap_snap;
 
 struct imap_server {
     /* Held for reading by every thread while it uses h, st, sm or the
@@ -58,6 +59,12 @@ struct imap_server {
     atomic_int stopping;
 
     pthread_mutex_t ensure_mu; /* one session at a time creates Sent/Drafts/Trash */
+    /* The last message list (UID, flags, id, MODSEQ) of each big folder a
+     * session selected, kept so the next SELECT copies it and reads only the
+     * changes since (imap_session.c). Guarded by snap_mu. */
+    pthread_mutex_t snap_mu;
+    struct imap_snap *snaps;
+    uint64_t snap_clock;
     pthread_mutex_t mu;    /* guards the connection list */
     pthread_cond_t cond;
     struct imap_conn *conns;
@@ -124,6 +131,8 @@ static inline void imap_cfg_unlock(struct imap_server *s) { pthread_rwlock_unloc
 void imap_write(struct imap_conn *c, const void *data, size_t len);
 void imap_printf(struct imap_conn *c, const char *fmt, ...) OUTPOST_PRINTF(2, 3);
 void imap_puts(struct imap_conn *c, const char *s);
+/* Writes v in decimal (no printf: FETCH 1:* writes a few per message). */
+void imap_put_uint(struct imap_conn *c, uint64_t v);
 /* Writes s as an IMAP string: quoted when safe, else a literal; NIL for NULL. */
 void imap_astring(struct imap_conn *c, const char *s);
 int imap_flush(struct imap_conn *c);
@@ -149,6 +158,8 @@ int imap_sync_selected(struct imap_conn *c, int allow_expunge);
 /* Status message text for a store failure. */
 const char *imap_status_text(outpost_status st);
 void imap_set_selected_folder(struct imap_conn *c, int64_t id);
+/* Frees the server's kept message lists. */
+void imap_snaps_free(struct imap_server *s);
 
 /* Resolves a sequence set to indexes into c->msgs (ascending). */
 int imap_resolve_set(struct imap_conn *c, const char *set, int uid, size_t **idx, size_t *n);

@@ -370,6 +370,120 @@ static int collect_fts(struct search_ctx *sx, const struct imap_skey *k)
     return 0;
 }
 
+/* What evaluating key k needs of an item: 0 nothing (sequence numbers,
+ * UIDs, BODY/TEXT answered by the full-text index), 1 flags and MODSEQ (the
+ * session's list, once brought up to date), 2 keywords (the narrow
+ * listing), 3 the summary (or content). */
+static int key_needs(const struct search_ctx *sx, const struct imap_skey *k)
+{
+    switch (k->op) {
+    case IMAP_SK_ALL:
+    case IMAP_SK_NONE:
+    case IMAP_SK_SEQ:
+    case IMAP_SK_UID: return 0;
+    case IMAP_SK_FLAG:
+    case IMAP_SK_NOFLAG:
+    case IMAP_SK_MODSEQ: return 1;
+    case IMAP_SK_KEYWORD:
+    case IMAP_SK_UNKEYWORD: return 2;
+    case IMAP_SK_AND:
+    case IMAP_SK_OR:
+    case IMAP_SK_NOT: {
+        int n = 0;
+        for (size_t i = 0; i < k->nkids; i++) {
+            int m = key_needs(sx, k->kids[i]);
+            n = m > n ? m : n;
+        }
+        return n;
+    }
+    case IMAP_SK_BODY:
+    case IMAP_SK_TEXT:
+        /* Even when the index answered, fts_verdict needs the summary: BODY must
+         * not match words found only in Subject/From/To/Cc, and TEXT also covers
+         * header fields the index does not hold (RFC 3501 6.4.4). */
+        return 3;
+    default: return 3;
+    }
+}
+
+static void sitem_fill(struct sitem *si, const outpost_item *it)
+{
+    si->gone = 0;
+    si->flags = it->flags;
+    si->cstate = it->content_state;
+    si->modseq = it->modseq;
+    si->size = it->size;
+    si->idate = it->internal_date;
+    si->date = it->date ? it->date : it->internal_date;
+    si->keywords = dup0(it->keywords);
+    si->subject = dup0(it->subject);
+    si->from = dup0(it->from);
+    si->to = dup0(it->to);
+    si->cc = dup0(it->cc);
+}
+
+/* Loads messages k..k+n of the selected mailbox into out[] with what `need`
+ * (key_needs) asks for: the session's list for 0 and 1; else one range
+ * listing merged by UID (the covering UID/flags index for 2), or item by
+ * item when the UIDs are sparse. 0 or -1. */
+static int load_sbatch(struct imap_conn *c, size_t k, size_t n, struct sitem *out, int need)
+{
+    struct imap_server *s = c->srv;
+    for (size_t b = 0; b < n; b++) {
+        struct sitem *si = &out[b];
+        memset(si, 0, sizeof *si);
+        si->ix = k + b;
+        si->id = c->msgs[k + b].id;
+        si->uid = c->msgs[k + b].uid;
+        si->flags = c->msgs[k + b].flags;
+        si->modseq = c->msgs[k + b].modseq;
+        si->gone = need > 1;
+    }
+    if (need <= 1 || !n)
+        return 0;
+    struct outpost_txn *t;
+    if (s->st->read_begin(s->h, &t).code != OUTPOST_OK)
+        return -1;
+    uint32_t lo = out[0].uid, hi = out[n - 1].uid;
+    int dense = (uint64_t)(hi - lo) < 2 * (uint64_t)n + 64;
+    struct outpost_cursor *cur;
+    const void *row;
+    size_t b = 0;
+    if (dense && need == 2 && OUTPOST_HAS_METHOD(s->sm, struct outpost_storage_methods, items_uid_flags) &&
+        s->sm->items_uid_flags(t, c->sel_folder, lo, hi, &cur).code == OUTPOST_OK) {
+        while (b < n && s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
+            const outpost_uid_flags *r = row;
+            while (b < n && out[b].uid < r->uid)
+                b++;
+            if (b < n && out[b].uid == r->uid && out[b].id == r->id) {
+                struct sitem *si = &out[b++];
+                si->gone = 0;
+                si->flags = r->flags;
+                si->modseq = r->modseq;
+                si->keywords = dup0(r->keywords);
+            }
+        }
+        s->sm->cursor_close(cur);
+    } else if (dense && s->sm->items_by_uid(t, c->sel_folder, lo, hi, &cur).code == OUTPOST_OK) {
+        while (b < n && s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
+            const outpost_item *it = row;
+            while (b < n && out[b].uid < it->uid)
+                b++;
+            if (b < n && out[b].uid == it->uid && out[b].id == it->id)
+                sitem_fill(&out[b++], it);
+        }
+        s->sm->cursor_close(cur);
+    } else {
+        for (b = 0; b < n; b++) {
+            const outpost_item *it;
+            if (s->sm->item_get(t, out[b].id, &it).code == OUTPOST_OK && it->folder_id == c->sel_folder)
+                sitem_fill(&out[b], it);
+        }
+    }
+    s->st->read_end(s->h, t);
+    return 0;
+}
+
 void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct imap_tok *args)
 {
     struct imap_server *s = c->srv;
@@ -406,38 +520,18 @@ void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct
     uint32_t *hits = malloc((c->nmsgs ? c->nmsgs : 1) * sizeof *hits);
     uint64_t maxmod = 0;
     size_t nh = 0;
+    int need = key_needs(&sx, root);
+    /* flags and MODSEQs changed by others since the last command (no
+     * expunges during SEARCH): afterwards the session's list is exact */
+    if (need == 1 && imap_sync_selected(c, 0) != 0)
+        sx.failed = 1;
     struct sitem *batch = calloc(IMAP_BATCH, sizeof *batch);
     for (size_t k = 0; k < c->nmsgs && hits && batch && !sx.failed; k += IMAP_BATCH) {
         size_t bn = c->nmsgs - k < IMAP_BATCH ? c->nmsgs - k : IMAP_BATCH;
-        struct outpost_txn *t;
-        if (s->st->read_begin(s->h, &t).code != OUTPOST_OK) {
+        if (load_sbatch(c, k, bn, batch, need) != 0) {
             sx.failed = 1;
             break;
         }
-        for (size_t b = 0; b < bn; b++) {
-            struct sitem *si = &batch[b];
-            memset(si, 0, sizeof *si);
-            si->ix = k + b;
-            si->id = c->msgs[k + b].id;
-            si->uid = c->msgs[k + b].uid;
-            const outpost_item *it;
-            if (s->sm->item_get(t, si->id, &it).code != OUTPOST_OK || it->folder_id != c->sel_folder) {
-                si->gone = 1;
-                continue;
-            }
-            si->flags = it->flags;
-            si->cstate = it->content_state;
-            si->modseq = it->modseq;
-            si->size = it->size;
-            si->idate = it->internal_date;
-            si->date = it->date ? it->date : it->internal_date;
-            si->keywords = dup0(it->keywords);
-            si->subject = dup0(it->subject);
-            si->from = dup0(it->from);
-            si->to = dup0(it->to);
-            si->cc = dup0(it->cc);
-        }
-        s->st->read_end(s->h, t);
         for (size_t b = 0; b < bn; b++) {
             struct sitem *si = &batch[b];
             if (!si->gone && !sx.failed && eval(&sx, root, si)) {
@@ -463,8 +557,10 @@ void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct
         return;
     }
     imap_puts(c, "* SEARCH");
-    for (size_t i = 0; i < nh; i++)
-        imap_printf(c, " %u", hits[i]);
+    for (size_t i = 0; i < nh; i++) {
+        imap_write(c, " ", 1);
+        imap_put_uint(c, hits[i]);
+    }
     if (use_modseq && nh)
         imap_printf(c, " (MODSEQ %llu)", (unsigned long long)maxmod);
     imap_puts(c, "\r\n");

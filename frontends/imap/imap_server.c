@@ -126,6 +126,15 @@ void imap_puts(struct imap_conn *c, const char *s)
     imap_write(c, s, strlen(s));
 }
 
+void imap_put_uint(struct imap_conn *c, uint64_t v)
+{
+    char b[24], *p = b + sizeof b;
+    do
+        *--p = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    imap_write(c, p, (size_t)(b + sizeof b - p));
+}
+
 void imap_printf(struct imap_conn *c, const char *fmt, ...)
 {
     char buf[1024];
@@ -792,6 +801,7 @@ static outpost_status fe_create(const struct outpost_host *h, struct outpost_fro
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->ensure_mu, NULL);
+    pthread_mutex_init(&s->snap_mu, NULL);
     pthread_cond_init(&s->cond, NULL);
     if (!s->st || !s->st->storage)
         return create_fail(f, "[imap] the IMAP front-end needs the store API (host->store is NULL)");
@@ -955,6 +965,8 @@ static void fe_destroy(struct outpost_frontend *f)
     pthread_rwlock_destroy(&s->lock);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->ensure_mu);
+    imap_snaps_free(s);
+    pthread_mutex_destroy(&s->snap_mu);
     pthread_cond_destroy(&s->cond);
     free(f);
 }

@@ -518,6 +518,180 @@ static int msgs_push(struct imap_conn *c, const struct imap_msg *m)
     return 0;
 }
 
+/* ---- kept message lists ---- */
+
+#define SNAP_MIN 1000 /* smaller folders load fast enough */
+#define SNAP_MAX 8    /* folders kept */
+
+struct imap_snap {
+    struct imap_snap *next;
+    int64_t folder;
+    uint32_t uidvalidity;
+    uint64_t modseq;      /* the folder's highest MODSEQ the list reflects */
+    uint64_t used;        /* snap_clock at the last use (LRU) */
+    struct imap_msg *msgs;
+    size_t n;
+};
+
+void imap_snaps_free(struct imap_server *s)
+{
+    while (s->snaps) {
+        struct imap_snap *n = s->snaps->next;
+        free(s->snaps->msgs);
+        free(s->snaps);
+        s->snaps = n;
+    }
+}
+
+/* Copies the kept list of `folder` into c->msgs when it is at most a few
+ * changes behind `hms`; *from gets the MODSEQ it reflects. 1 taken, 0 not. */
+static int snap_take(struct imap_conn *c, int64_t folder, uint32_t uidvalidity, uint64_t hms, uint64_t *from)
+{
+    struct imap_server *s = c->srv;
+    int taken = 0;
+    pthread_mutex_lock(&s->snap_mu);
+    for (struct imap_snap *p = s->snaps; p; p = p->next) {
+        if (p->folder != folder)
+            continue;
+        /* a changes listing costs about what a full one does past n/4 */
+        if (p->uidvalidity == uidvalidity && p->modseq <= hms && hms - p->modseq <= p->n / 4 + 64) {
+            size_t cap = p->n + p->n / 8 + 256;
+            struct imap_msg *m = malloc(cap * sizeof *m);
+            if (m) {
+                memcpy(m, p->msgs, p->n * sizeof *m);
+                free(c->msgs);
+                c->msgs = m;
+                c->nmsgs = p->n;
+                c->capmsgs = cap;
+                *from = p->modseq;
+                p->used = ++s->snap_clock;
+                taken = 1;
+            }
+        }
+        break;
+    }
+    pthread_mutex_unlock(&s->snap_mu);
+    return taken;
+}
+
+/* Keeps a copy of c->msgs as the list of `folder` at `hms`. */
+static void snap_put(struct imap_conn *c, int64_t folder, uint32_t uidvalidity, uint64_t hms)
+{
+    struct imap_server *s = c->srv;
+    if (c->nmsgs < SNAP_MIN)
+        return;
+    struct imap_msg *copy = malloc(c->nmsgs * sizeof *copy);
+    if (!copy)
+        return;
+    memcpy(copy, c->msgs, c->nmsgs * sizeof *copy);
+    pthread_mutex_lock(&s->snap_mu);
+    struct imap_snap *p = s->snaps, *lru = NULL;
+    size_t count = 0;
+    for (; p && p->folder != folder; p = p->next) {
+        count++;
+        if (!lru || p->used < lru->used)
+            lru = p;
+    }
+    if (!p && count >= SNAP_MAX)
+        p = lru; /* replace the least recently used */
+    if (!p && (p = calloc(1, sizeof *p)) != NULL) {
+        p->next = s->snaps;
+        s->snaps = p;
+    }
+    if (p && (p->folder != folder || p->uidvalidity != uidvalidity || p->modseq <= hms)) {
+        free(p->msgs);
+        p->folder = folder;
+        p->uidvalidity = uidvalidity;
+        p->modseq = hms;
+        p->msgs = copy;
+        p->n = c->nmsgs;
+        p->used = ++s->snap_clock;
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&s->snap_mu);
+    free(copy);
+}
+
+/* Applies the folder's expunges and changes after MODSEQ `from` to c->msgs. */
+static int apply_changes(struct imap_conn *c, struct outpost_txn *t, int64_t folder, uint64_t from)
+{
+    struct imap_server *s = c->srv;
+    struct outpost_cursor *cur;
+    const void *row;
+    if (s->sm->expunged_since(t, folder, from, &cur).code != OUTPOST_OK)
+        return -1;
+    while (s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
+        long ix = imap_msg_index(c, ((const outpost_tombstone *)row)->uid);
+        if (ix >= 0) {
+            memmove(c->msgs + ix, c->msgs + ix + 1, (c->nmsgs - (size_t)ix - 1) * sizeof *c->msgs);
+            c->nmsgs--;
+        }
+    }
+    s->sm->cursor_close(cur);
+    if (s->sm->items_changed_since(t, folder, from, &cur).code != OUTPOST_OK)
+        return -1;
+    int rc = 0;
+    while (rc == 0 && s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
+        const outpost_item *it = row;
+        long ix = imap_msg_index(c, it->uid);
+        struct imap_msg m = { it->uid, it->flags, it->id, it->modseq };
+        if (ix >= 0)
+            c->msgs[ix] = m;
+        else
+            rc = msgs_push(c, &m);
+    }
+    s->sm->cursor_close(cur);
+    return rc;
+}
+
+/* Fills c->msgs with the folder's messages as of `hms` (read in t, the
+ * transaction `hms` was read in): from the kept list plus the changes since
+ * when there is one, else with the narrow listing (a covering-index scan)
+ * when the storage has it. 0 or -1. */
+static int load_msgs(struct imap_conn *c, struct outpost_txn *t, int64_t folder, uint32_t uidvalidity,
+                     uint64_t hms)
+{
+    struct imap_server *s = c->srv;
+    uint64_t from = 0;
+    if (snap_take(c, folder, uidvalidity, hms, &from)) {
+        if (from == hms || apply_changes(c, t, folder, from) == 0) {
+            if (from != hms)
+                snap_put(c, folder, uidvalidity, hms);
+            return 0;
+        }
+        c->nmsgs = 0; /* read it all instead */
+    }
+    int narrow = OUTPOST_HAS_METHOD(s->sm, struct outpost_storage_methods, items_uid_flags);
+    struct outpost_cursor *cur;
+    const void *row;
+    if ((narrow ? s->sm->items_uid_flags(t, folder, 1, 0, &cur) : s->sm->items_by_uid(t, folder, 1, 0, &cur))
+            .code != OUTPOST_OK)
+        return -1;
+    int rc = 0;
+    while (s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
+        struct imap_msg m;
+        /* Keywords in use are learnt here so SELECT announces them in FLAGS; a
+         * list taken from the kept snapshot learns them as FETCH shows them. */
+        if (narrow) {
+            const outpost_uid_flags *r = row;
+            m = (struct imap_msg){ r->uid, r->flags, r->id, r->modseq };
+            kw_learn(c, r->keywords);
+        } else {
+            const outpost_item *it = row;
+            m = (struct imap_msg){ it->uid, it->flags, it->id, it->modseq };
+            kw_learn(c, it->keywords);
+        }
+        if (msgs_push(c, &m) != 0) {
+            rc = -1;
+            break;
+        }
+    }
+    s->sm->cursor_close(cur);
+    if (rc == 0)
+        snap_put(c, folder, uidvalidity, hms);
+    return rc;
+}
+
 static void unselect(struct imap_conn *c)
 {
     if (c->state == S_SELECTED && c->srv->st->folder_open_hint)
@@ -1326,24 +1500,13 @@ static void do_select(struct imap_conn *c, const char *tag, const struct imap_to
     c->special_use = mb.special_use;
     struct outpost_cursor *cur;
     const void *row;
-    size_t first_unseen = 0;
-    int ok = s->sm->items_by_uid(t, mb.id, 1, 0, &cur).code == OUTPOST_OK;
     c->state = S_SELECTED;
     c->sel_folder = mb.id;
-    if (ok) {
-        while (s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
-            const outpost_item *it = row;
-            struct imap_msg m = { it->uid, it->flags, it->id, it->modseq };
-            if (msgs_push(c, &m) != 0) {
-                ok = 0;
-                break;
-            }
-            if (!first_unseen && !(it->flags & OUTPOST_FLAG_SEEN))
-                first_unseen = c->nmsgs;
-            kw_learn(c, it->keywords);
-        }
-        s->sm->cursor_close(cur);
-    }
+    int ok = load_msgs(c, t, mb.id, c->uidvalidity, hms) == 0;
+    size_t first_unseen = 0;
+    for (size_t i = 0; ok && i < c->nmsgs && !first_unseen; i++)
+        if (!(c->msgs[i].flags & OUTPOST_FLAG_SEEN))
+            first_unseen = i + 1;
     s->st->read_end(s->h, t);
     if (!ok) {
         unselect(c);
@@ -1814,32 +1977,50 @@ static outpost_status expunge_deleted(struct imap_conn *c, const size_t *only, s
     struct imap_server *s = c->srv;
     size_t total = only ? nonly : c->nmsgs;
     int64_t *ids = malloc((total ? total : 1) * sizeof *ids);
+    unsigned char *mark = calloc(c->nmsgs ? c->nmsgs : 1, 1); /* 1 in the set, 2 \Deleted */
     size_t n = 0;
-    if (!ids) {
-        outpost_status st = { OUTPOST_FATAL, 0, "out of memory" };
+    outpost_status st = outpost_ok();
+    if (!ids || !mark) {
+        free(ids);
+        free(mark);
+        st.code = OUTPOST_FATAL;
+        st.message = "out of memory";
         return st;
     }
-    /* fresh flags: another session may have changed them */
-    for (size_t k = 0; k < total;) {
-        struct outpost_txn *t;
-        outpost_status st = s->st->read_begin(s->h, &t);
-        if (st.code != OUTPOST_OK) {
-            free(ids);
-            return st;
-        }
-        for (size_t b = 0; b < IMAP_BATCH && k < total; b++, k++) {
-            const struct imap_msg *m = &c->msgs[only ? only[k] : k];
-            const outpost_item *it;
-            if (s->sm->item_get(t, m->id, &it).code == OUTPOST_OK && it->folder_id == c->sel_folder &&
-                (it->flags & OUTPOST_FLAG_DELETED))
-                ids[n++] = m->id;
-        }
-        s->st->read_end(s->h, t);
+    /* The session's flags are exact as of c->sel_modseq (imap_sync_selected
+     * and its own FETCH/STORE keep them): only messages changed since are
+     * read again, so a 100k-message CLOSE reads a few rows, not all. */
+    for (size_t k = 0; k < total; k++) {
+        size_t ix = only ? only[k] : k;
+        mark[ix] = 1 | ((c->msgs[ix].flags & OUTPOST_FLAG_DELETED) ? 2 : 0);
     }
-    outpost_status st = outpost_ok();
-    if (n)
+    struct outpost_txn *t;
+    struct outpost_cursor *cur;
+    const void *row;
+    if ((st = s->st->read_begin(s->h, &t)).code != OUTPOST_OK)
+        goto out;
+    if ((st = s->sm->items_changed_since(t, c->sel_folder, c->sel_modseq, &cur)).code == OUTPOST_OK) {
+        while (s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
+            const outpost_item *it = row;
+            long ix = imap_msg_index(c, it->uid);
+            if (ix >= 0 && mark[ix])
+                mark[ix] = 1 | ((it->flags & OUTPOST_FLAG_DELETED) ? 2 : 0);
+        }
+        s->sm->cursor_close(cur);
+    }
+    /* the candidates, checked one by one: still here and still \Deleted */
+    for (size_t ix = 0; st.code == OUTPOST_OK && ix < c->nmsgs; ix++) {
+        const outpost_item *it;
+        if ((mark[ix] & 2) && s->sm->item_get(t, c->msgs[ix].id, &it).code == OUTPOST_OK &&
+            it->folder_id == c->sel_folder && (it->flags & OUTPOST_FLAG_DELETED))
+            ids[n++] = c->msgs[ix].id;
+    }
+    s->st->read_end(s->h, t);
+    if (st.code == OUTPOST_OK && n)
         st = s->st->remove(s->h, ids, (uint32_t)n, c->special_use == OUTPOST_USE_TRASH, NULL);
+out:
     free(ids);
+    free(mark);
     return st;
 }
 

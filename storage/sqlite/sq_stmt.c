@@ -130,12 +130,14 @@ static const char *const sq_stmt_sql[ST__COUNT] = {
         "SELECT id, kind, subject, from_addr, to_addr, cc_addr, content_state FROM item"
         " WHERE fts_doc IS NULL AND (?1=0 OR folder_id=?1) AND id>?3 ORDER BY id LIMIT ?2",
     [ST_FTS_TODO_COUNT] = "SELECT count(*) FROM item WHERE fts_doc IS NULL",
-    [ST_FTS_TODO_COUNT_FOLDER] =
-        "SELECT count(*) FROM item WHERE fts_doc IS NULL AND folder_id=?1",
+    [ST_FTS_TODO_COUNT_FOLDER] = /* by item_fts_doc, not a scan of the folder (+folder_id) */
+        "SELECT count(*) FROM item WHERE fts_doc IS NULL AND +folder_id=?1",
     [ST_FTS_INSERT] = "INSERT INTO fts(rowid, subject, addrs, body) VALUES(?1, ?2, ?3, ?4)",
     [ST_FTS_SET_DOC] = "UPDATE item SET fts_doc=?2 WHERE id=?1",
+    /* "+folder_id": drive the query from the matches (item_fts_doc), not by
+     * scanning every item of the folder — 0.45 s → 0.02 s on 100k items */
     [ST_FTS_SEARCH] =
-        "SELECT " ITEM_COLS " FROM item WHERE folder_id=?2 AND fts_doc IN"
+        "SELECT " ITEM_COLS " FROM item WHERE +folder_id=?2 AND fts_doc IN"
         " (SELECT rowid FROM fts WHERE fts MATCH ?1) ORDER BY uid",
     [ST_FTS_SEARCH_ALL] =
         "SELECT " ITEM_COLS " FROM item WHERE fts_doc IN"
@@ -143,7 +145,7 @@ static const char *const sq_stmt_sql[ST__COUNT] = {
     [ST_FTS_TMP_INSERT] =
         "INSERT INTO temp.fts_tmp(rowid, subject, addrs, body) VALUES(?1, ?2, ?3, ?4)",
     [ST_FTS_SEARCH_TMP] =
-        "SELECT " ITEM_COLS " FROM item WHERE folder_id=?2 AND (fts_doc IN"
+        "SELECT " ITEM_COLS " FROM item WHERE +folder_id=?2 AND (fts_doc IN"
         " (SELECT rowid FROM fts WHERE fts MATCH ?1) OR (fts_doc IS NULL AND id IN"
         " (SELECT rowid FROM temp.fts_tmp WHERE fts_tmp MATCH ?1))) ORDER BY uid",
     [ST_FTS_SEARCH_TMP_ALL] =
