@@ -102,6 +102,10 @@ const json_t *kerio_batch_error(const json_t *result, size_t index);
 /* Fetches an attachment by its server-relative URL into out. 0 or -1 (err filled). */
 typedef int (*kerio_fetch_fn)(void *ctx, const char *url, struct kbuf *out, char *err, size_t errlen);
 
+/* Process-wide set-up of the MIME converters (module init/fini; optional: they also work
+ * without, only slower). */
+void kerio_mime_init(void);
+void kerio_mime_fini(void);
 /* Mail JSON (from getById) → RFC 5322 MIME, byte-identical for the same input. 0 or -1. */
 int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, struct kbuf *out,
                        char *err, size_t errlen);

@@ -159,11 +159,13 @@ static outpost_status kerio_module_init(const struct outpost_host *host)
         return s;
     }
     g_mime_init();
+    kerio_mime_init();
     return outpost_ok();
 }
 
 static void kerio_module_fini(void)
 {
+    kerio_mime_fini();
     g_mime_shutdown();
     curl_global_cleanup();
 }
