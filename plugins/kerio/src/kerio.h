@@ -198,6 +198,12 @@ outpost_status kerio_upload(struct outpost_transport *t, const char *name, const
 /* Downloads a server-relative URL (attachment) into out. */
 int kerio_download(void *tctx, const char *url, struct kbuf *out, char *err, size_t errlen);
 
+/* kthread_posix.c (kthread_none.c where there is no port yet: NULL, the caller then runs fn
+ * itself): one helper thread, for fetching the next listing page while the sink works. */
+struct kerio_thread;
+struct kerio_thread *kerio_thread_start(void (*fn)(void *), void *arg);
+void kerio_thread_join(struct kerio_thread *th);
+
 /* sync.c */
 outpost_status kerio_sync_hierarchy(struct outpost_transport *t, const void *state, size_t len,
                                     const struct outpost_sync_sink *sink);
