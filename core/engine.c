@@ -362,6 +362,16 @@ static outpost_status s_item_moved(void *ctx, const char *old_remote_id, const c
     return st;
 }
 
+/* The storages index stored content themselves (idle-time FTS): the summary computes no
+ * index text, which spares decoding every text part in full. */
+static struct outpost_summary_builder *new_builder(uint32_t kind)
+{
+    struct outpost_summary_builder *b = outpost_summary_builder_new(kind);
+    if (b)
+        outpost_summary_builder_set_index(b, 0);
+    return b;
+}
+
 static outpost_status s_content(void *ctx, const void *data, size_t len)
 {
     struct apply *a = ctx;
@@ -371,7 +381,7 @@ static outpost_status s_content(void *ctx, const void *data, size_t len)
     if (st.code != OUTPOST_OK)
         return st;
     a->cur_off += len;
-    if (!a->sb && !(a->sb = outpost_summary_builder_new(a->cur_kind)))
+    if (!a->sb && !(a->sb = new_builder(a->cur_kind)))
         return engine_status(OUTPOST_FATAL, a->e, "out of memory%s", NULL);
     char err[256];
     if (outpost_summary_builder_feed(a->sb, data, len, err, sizeof err) != 0)
@@ -404,7 +414,7 @@ static outpost_status finish_current(struct apply *a, int ended)
     struct outpost_summary arena;
     outpost_summary_init(&arena);
     char err[256] = "";
-    if (!a->sb && !(a->sb = outpost_summary_builder_new(u.kind)))
+    if (!a->sb && !(a->sb = new_builder(u.kind)))
         return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
     if (outpost_summary_builder_finish(a->sb, &u, &arena, err, sizeof err) != 0) {
         /* Unparseable content is still stored byte for byte; the summary

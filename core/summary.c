@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include <gmime/gmime.h>
+#include <iconv.h>
 #include <libical/ical.h>
 
 #define SCAN_BUF (64u * 1024)
@@ -164,6 +165,23 @@ static void sb_imap_nstring(struct sbuf *b, const char *s)
 
 static atomic_int lib_state; /* 0 none, 1 initialising, 2 ready: process-wide, as GMime itself */
 
+/* Header words come in the charsets GMime (and most mailers) pick for them: iso-8859-x,
+ * koi8-r, windows-1251, CJK. glibc unloads a gconv module when its last descriptor closes, so
+ * decoding each message's words would dlopen the module again every time; one descriptor
+ * held per common charset for the life of the process keeps them loaded. */
+static const char *const held_names[] = { "iso-8859-1", "iso-8859-2", "iso-8859-4", "koi8-r", "koi8-u",
+                                         "iso-8859-5", "iso-8859-6", "iso-8859-7", "iso-8859-8", "iso-8859-9",
+                                         "iso-8859-13", "iso-8859-15", "windows-1250", "windows-1251",
+                                         "windows-1252", "iso-2022-jp", "Shift-JIS", "euc-jp", "euc-kr",
+                                         "gb2312", "Big5" };
+static iconv_t held_cd[sizeof held_names / sizeof held_names[0]]; /* never closed: process lifetime */
+
+static void hold_charsets(void)
+{
+    for (size_t i = 0; i < sizeof held_names / sizeof held_names[0]; i++)
+        held_cd[i] = iconv_open("UTF-8", held_names[i]);
+}
+
 void outpost_summary_library_init(void)
 {
     int expect = 0;
@@ -171,6 +189,7 @@ void outpost_summary_library_init(void)
         return;
     if (atomic_compare_exchange_strong(&lib_state, &expect, 1)) {
         g_mime_init();
+        hold_charsets();
         icalerror_set_errors_are_fatal(0);
         atomic_store(&lib_state, 2);
         return;
@@ -494,6 +513,7 @@ struct capture {
     GMimeStream *sink, *filter;
     int html;
     int full;
+    size_t limit;                /* decoded bytes wanted from this part */
 };
 
 struct scanner {
@@ -513,7 +533,16 @@ struct scanner {
     struct capture *cap;         /* text of the current leaf for the index */
     struct sbuf text;            /* captured body text (UTF-8) */
     struct sbuf first_plain;     /* text of the first text/plain part, for the preview */
+    int preview_only;            /* no index text: decode only what the preview reads */
+    size_t text_nonws;           /* bytes of `text` other than white space */
 };
+
+/* Bytes of text that fill a preview for sure: make_preview stops at PREVIEW_MAX bytes and
+ * every byte other than white space gives at least one (g_utf8_make_valid changes at most
+ * the last incomplete sequence of a cut text). */
+#define PREVIEW_ENOUGH (2u * OUTPOST_SUMMARY_PREVIEW_MAX)
+/* Decoded bytes of the first text/plain part kept for the preview. */
+#define PREVIEW_PLAIN 4096u
 
 /* One line (or a piece of a very long one). Returns 0 at the end. */
 static int next_line(struct scanner *sc, const char **line, size_t *n, int *starts)
@@ -615,7 +644,7 @@ static int read_body(struct scanner *sc)
         }
         if (sc->cap && !sc->cap->full) {
             g_mime_stream_write(sc->cap->filter, line, n);
-            if (g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(sc->cap->sink))->len > OUTPOST_SUMMARY_INDEX_MAX)
+            if (g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(sc->cap->sink))->len > sc->cap->limit)
                 sc->cap->full = 1;
         }
         consume(sc, line, n);
@@ -696,6 +725,12 @@ static void capture_start(struct scanner *sc, const struct mpart *p, const struc
     if (sc->text.n >= OUTPOST_SUMMARY_INDEX_MAX || strcasecmp(ct->type, "text") ||
         (strcasecmp(ct->subtype, "plain") && strcasecmp(ct->subtype, "html")))
         return;
+    int html = !strcasecmp(ct->subtype, "html");
+    /* Without index text, only the preview reads the text: the first 4 KiB of the first
+     * non-empty text/plain part, else the text of all parts up to PREVIEW_ENOUGH. The
+     * decoded stream is the same up to where decoding stops, so the preview is too. */
+    if (sc->preview_only && (sc->first_plain.n || (html && sc->text_nonws >= PREVIEW_ENOUGH)))
+        return;
     const char *disp = part_header(p, "content-disposition");
     if (disp) {
         struct ctype d;
@@ -709,7 +744,8 @@ static void capture_start(struct scanner *sc, const struct mpart *p, const struc
     struct capture *c = calloc(1, sizeof *c);
     if (!c)
         return;
-    c->html = !strcasecmp(ct->subtype, "html");
+    c->html = html;
+    c->limit = sc->preview_only && !html ? PREVIEW_PLAIN : OUTPOST_SUMMARY_INDEX_MAX;
     c->sink = g_mime_stream_mem_new();
     c->filter = g_mime_stream_filter_new(c->sink);
     const char *enc = part_header(p, "content-transfer-encoding");
@@ -755,6 +791,8 @@ static void capture_end(struct scanner *sc)
         strip_html(&sc->text, (const char *)ba->data, n);
     else
         sb_addn(&sc->text, (const char *)ba->data, n);
+    for (size_t i = before; sc->preview_only && i < sc->text.n; i++)
+        sc->text_nonws += !is_wsp((unsigned char)sc->text.p[i]);
     if (!c->html && !sc->first_plain.n && n)
         sb_addn(&sc->first_plain, (const char *)ba->data, n < 4096 ? n : 4096);
     g_object_unref(c->filter);
@@ -1334,12 +1372,13 @@ static void set_index_text(struct outpost_summary *arena, struct sbuf *idx)
     g_free(valid);
 }
 
-static int mail_summary(GMimeStream *st, uint64_t size, outpost_item *it, struct outpost_summary *a, char *err,
-                        size_t errlen)
+static int mail_summary(GMimeStream *st, uint64_t size, int with_index, outpost_item *it, struct outpost_summary *a,
+                        char *err, size_t errlen)
 {
     struct scanner sc;
     memset(&sc, 0, sizeof sc);
     sc.st = st;
+    sc.preview_only = !with_index;
     sc.at_line_start = 1;
     sc.buf = malloc(SCAN_BUF);
     struct mpart *root = calloc(1, sizeof *root);
@@ -1400,14 +1439,16 @@ static int mail_summary(GMimeStream *st, uint64_t size, outpost_item *it, struct
     }
     it->preview = arena_own(a, preview);
 
-    struct sbuf idx = { 0 };
-    append_index(&idx, it->subject);
-    append_index(&idx, it->from);
-    append_index(&idx, it->to);
-    append_index(&idx, it->cc);
-    if (sc.text.p)
-        sb_addn(&idx, sc.text.p, sc.text.n);
-    set_index_text(a, &idx);
+    if (with_index) {
+        struct sbuf idx = { 0 };
+        append_index(&idx, it->subject);
+        append_index(&idx, it->from);
+        append_index(&idx, it->to);
+        append_index(&idx, it->cc);
+        if (sc.text.p)
+            sb_addn(&idx, sc.text.p, sc.text.n);
+        set_index_text(a, &idx);
+    }
 out:
     free(sc.text.p);
     free(sc.first_plain.p);
@@ -1652,6 +1693,7 @@ static int vcard_summary(const char *text, outpost_item *it, struct outpost_summ
 
 struct outpost_summary_builder {
     uint32_t kind;
+    int no_index;                /* index_text not wanted */
     GMimeStream *st;
     int spooled;                 /* st is a temporary file */
     uint64_t size;
@@ -1678,6 +1720,11 @@ void outpost_summary_builder_free(struct outpost_summary_builder *b)
 }
 
 uint64_t outpost_summary_builder_size(const struct outpost_summary_builder *b) { return b->size; }
+
+void outpost_summary_builder_set_index(struct outpost_summary_builder *b, int want)
+{
+    b->no_index = !want;
+}
 
 /* Moves the in-memory spool to an anonymous temporary file. */
 static int spool_to_file(struct outpost_summary_builder *b, char *err, size_t errlen)
@@ -1729,7 +1776,7 @@ int outpost_summary_builder_finish(struct outpost_summary_builder *b, outpost_it
     it->size = b->size;
     switch (b->kind) {
     case OUTPOST_ITEM_MAIL:
-        return mail_summary(b->st, b->size, it, arena, err, errlen);
+        return mail_summary(b->st, b->size, !b->no_index, it, arena, err, errlen);
     case OUTPOST_ITEM_EVENT:
     case OUTPOST_ITEM_TASK:
     case OUTPOST_ITEM_NOTE:

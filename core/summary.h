@@ -76,6 +76,10 @@ struct outpost_summary_builder *outpost_summary_builder_new(uint32_t kind);
 /* 0, or -1 when the spool cannot grow (message in err). */
 int outpost_summary_builder_feed(struct outpost_summary_builder *b, const void *data, size_t len, char *err,
                                  size_t errlen);
+/* Whether the summary also computes the text to index (arena->index_text). On by default;
+ * off (want 0) for mail, only the text the preview needs is decoded — the sync engine's
+ * choice, the storages index the stored content themselves. Call before finish. */
+void outpost_summary_builder_set_index(struct outpost_summary_builder *b, int want);
 /* Total bytes fed so far. */
 uint64_t outpost_summary_builder_size(const struct outpost_summary_builder *b);
 /* Computes the summary into `it` (kind, size, subject, from, to, cc,

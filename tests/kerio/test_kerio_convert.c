@@ -109,6 +109,44 @@ static void test_mail_plain_only_and_no_date(void **state)
     json_decref(m);
 }
 
+/* Text parts keep GMime's charset rule (us-ascii, iso-8859-1 when every character is below
+ * U+0100, else utf-8) and its exact bytes: mail.c picks the charset itself instead of
+ * g_mime_text_part_set_text, and these bytes were written by the GMime path it replaced. */
+static void test_mail_text_charsets_golden(void **state)
+{
+    (void)state;
+    json_t *m = load("{\"id\":\"keriostorage://mail/x/y/z/7\",\"watermark\":1,\"subject\":\"Charsets\","
+                     "\"from\":{\"name\":\"\",\"address\":\"a@example.org\"},\"displayableParts\":["
+                     "{\"contentType\":\"ctTextPlain\",\"content\":\"Caf\\u00e9 cr\\u00e8me \\u00bd\\n\"},"
+                     "{\"contentType\":\"ctTextHtml\",\"content\":\"<p>ascii</p>\"}]}");
+    struct kbuf a = { 0 };
+    char err[200];
+    assert_int_equal(kerio_mail_to_mime(m, NULL, NULL, &a, err, sizeof err), 0);
+    assert_string_equal(a.data,
+                        "From: a@example.org\r\nSubject: Charsets\r\nMIME-Version: 1.0\r\n"
+                        "Content-Type: multipart/alternative; boundary=\"=_outpost_82eb122099341167_1\"\r\n\r\n"
+                        "--=_outpost_82eb122099341167_1\r\n"
+                        "Content-Type: text/plain; charset=iso-8859-1\r\n"
+                        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+                        "Caf=E9 cr=E8me =BD\r\n\r\n"
+                        "--=_outpost_82eb122099341167_1\r\n"
+                        "Content-Type: text/html; charset=us-ascii\r\n"
+                        "Content-Transfer-Encoding: 7bit\r\n\r\n"
+                        "<p>ascii</p>\r\n"
+                        "--=_outpost_82eb122099341167_1--\r\n");
+    kbuf_free(&a);
+    json_decref(m);
+    m = load("{\"id\":\"keriostorage://mail/x/y/z/8\",\"watermark\":1,\"subject\":\"UTF-8\","
+             "\"displayableParts\":[{\"contentType\":\"ctTextPlain\",\"content\":\"\\u017d\\u00e9\\n\"}]}");
+    assert_int_equal(kerio_mail_to_mime(m, NULL, NULL, &a, err, sizeof err), 0);
+    assert_string_equal(a.data, "Subject: UTF-8\r\nMIME-Version: 1.0\r\n"
+                                "Content-Type: text/plain; charset=utf-8\r\n"
+                                "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+                                "=C5=BD=C3=A9\r\n");
+    kbuf_free(&a);
+    json_decref(m);
+}
+
 static void test_mail_attachment_fetch_failure(void **state)
 {
     (void)state;
@@ -447,6 +485,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mail_mime_byte_identical),
         cmocka_unit_test(test_mail_plain_only_and_no_date),
+        cmocka_unit_test(test_mail_text_charsets_golden),
         cmocka_unit_test(test_mail_attachment_fetch_failure),
         cmocka_unit_test(test_mime_to_mail),
         cmocka_unit_test(test_recurring_event_with_exceptions),

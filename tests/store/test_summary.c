@@ -235,6 +235,126 @@ static void test_chunked_feed(void **state)
     done(&ref);
 }
 
+/* Without index text (the sync engine's builders), only what the preview reads is decoded:
+ * every summary field must still be the same as with it. */
+static void same_without_index(const char *what, const char *data, size_t len)
+{
+    outpost_item full = { .struct_size = sizeof full }, lean = { .struct_size = sizeof lean };
+    struct outpost_summary fa, la;
+    outpost_summary_init(&fa);
+    outpost_summary_init(&la);
+    char err[256];
+    struct outpost_summary_builder *b = outpost_summary_builder_new(OUTPOST_ITEM_MAIL);
+    assert_int_equal(outpost_summary_builder_feed(b, data, len, err, sizeof err), 0);
+    assert_int_equal(outpost_summary_builder_finish(b, &full, &fa, err, sizeof err), 0);
+    outpost_summary_builder_free(b);
+    b = outpost_summary_builder_new(OUTPOST_ITEM_MAIL);
+    outpost_summary_builder_set_index(b, 0);
+    assert_int_equal(outpost_summary_builder_feed(b, data, len, err, sizeof err), 0);
+    assert_int_equal(outpost_summary_builder_finish(b, &lean, &la, err, sizeof err), 0);
+    outpost_summary_builder_free(b);
+#define SAME(f)                                                                                          \
+    do {                                                                                                 \
+        if ((full.f == NULL) != (lean.f == NULL) || (full.f && strcmp(full.f, lean.f)))                  \
+            fail_msg("%s: %s differs: [%s] vs [%s]", what, #f, full.f ? full.f : "NULL", lean.f ? lean.f : "NULL"); \
+    } while (0)
+    SAME(preview);
+    SAME(envelope);
+    SAME(bodystructure);
+    SAME(subject);
+    SAME(from);
+    SAME(to);
+    SAME(cc);
+    SAME(message_id);
+#undef SAME
+    assert_int_equal(full.size, lean.size);
+    assert_int_equal(full.date, lean.date);
+    assert_null(la.index_text);
+    outpost_summary_release(&fa);
+    outpost_summary_release(&la);
+}
+
+static void test_preview_without_index(void **state)
+{
+    (void)state;
+    static const char *const fixtures[] = { "alternative", "edge-hdronly", "edge-misc", "edge-nobound", "edge-noparts",
+                                            "eightbit", "encoded", "lf-multipart", "mixed", "nested", "rfc822",
+                                            "simple", "simple-lf", "noheaders", "quoting", NULL };
+    for (int i = 0; fixtures[i]; i++) {
+        size_t len;
+        char *data = slurp(fixtures[i], ".eml", &len);
+        same_without_index(fixtures[i], data, len);
+        free(data);
+    }
+    /* Long parts: the preview text ends inside them. */
+    struct sbuf_t { char *p; size_t n; } m = { NULL, 0 };
+    FILE *f;
+    const char *hdr = "From: a@example.org\r\nSubject: long\r\nMIME-Version: 1.0\r\n";
+    /* 1. html only, quoted-printable, kilobytes of tags and white space before the text */
+    f = open_memstream(&m.p, &m.n);
+    fprintf(f, "%sContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n", hdr);
+    for (int k = 0; k < 300; k++)
+        fprintf(f, "<div class=3D\"x\">   \r\n\t  </div>\r\n");
+    for (int k = 0; k < 200; k++)
+        fprintf(f, "Gr=C3=BC=C3=9Fe %d aus M=C3=BCnchen &amp; mehr   text=\r\n  </p>\r\n", k);
+    fclose(f);
+    same_without_index("html only", m.p, m.n);
+    free(m.p);
+    /* 2. an empty text/plain part, then html, then a long latin-1 plain part */
+    f = open_memstream(&m.p, &m.n);
+    fprintf(f, "%sContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\r\n"
+               "--b\r\nContent-Type: text/html\r\n\r\n<p>first html</p>\r\n--b\r\n"
+               "Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n", hdr);
+    for (int k = 0; k < 400; k++)
+        fprintf(f, "caf=E9 cr=E8me %d      =\r\n\t\r\n", k);
+    fprintf(f, "\r\n--b\r\nContent-Type: text/plain\r\n\r\nsecond plain\r\n--b--\r\n");
+    fclose(f);
+    same_without_index("empty plain then latin-1", m.p, m.n);
+    free(m.p);
+    /* 3. base64 UTF-8 plain whose 4 KiB cut falls inside a character, then html */
+    f = open_memstream(&m.p, &m.n);
+    fprintf(f, "%sContent-Type: multipart/alternative; boundary=\"b\"\r\n\r\n--b\r\n"
+               "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n", hdr);
+    {
+        char plain[9000];
+        size_t pn = 0;
+        plain[pn++] = 'x';
+        while (pn + 3 < sizeof plain) {
+            memcpy(plain + pn, "\xe2\x82\xac", 3); /* EURO SIGN */
+            pn += 3;
+        }
+        static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        char b64[12100];
+        size_t bl = 0;
+        for (size_t i = 0; i < pn; i += 3) {
+            unsigned v = (unsigned char)plain[i] << 16 | (i + 1 < pn ? (unsigned char)plain[i + 1] << 8 : 0) |
+                         (i + 2 < pn ? (unsigned char)plain[i + 2] : 0);
+            b64[bl++] = al[v >> 18 & 63];
+            b64[bl++] = al[v >> 12 & 63];
+            b64[bl++] = i + 1 < pn ? al[v >> 6 & 63] : '=';
+            b64[bl++] = i + 2 < pn ? al[v & 63] : '=';
+        }
+        for (size_t off = 0; off < bl; off += 76)
+            fprintf(f, "%.*s\r\n", (int)(bl - off < 76 ? bl - off : 76), b64 + off);
+    }
+    fprintf(f, "--b\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n--b--\r\n");
+    fclose(f);
+    same_without_index("base64 utf-8", m.p, m.n);
+    free(m.p);
+    /* 4. several html parts that fill the preview together, white space between words */
+    f = open_memstream(&m.p, &m.n);
+    fprintf(f, "%sContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n", hdr);
+    for (int p = 0; p < 6; p++) {
+        fprintf(f, "--b\r\nContent-Type: text/html\r\n\r\n");
+        for (int k = 0; k < 25; k++)
+            fprintf(f, "<b>w%d</b> \t \r\n", p * 1000 + k);
+    }
+    fprintf(f, "--b--\r\n");
+    fclose(f);
+    same_without_index("html parts", m.p, m.n);
+    free(m.p);
+}
+
 /* A message larger than the in-memory spool goes through a temporary file. */
 static void test_large_spooled(void **state)
 {
@@ -346,7 +466,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_rfc822), cmocka_unit_test(test_edge_cases),       cmocka_unit_test(test_encoded),     cmocka_unit_test(test_noheaders),
         cmocka_unit_test(test_eightbit),     cmocka_unit_test(test_quoting),     cmocka_unit_test(test_lf_vs_crlf),
         cmocka_unit_test(test_chunked_feed), cmocka_unit_test(test_large_spooled), cmocka_unit_test(test_event),
-        cmocka_unit_test(test_contact),
+        cmocka_unit_test(test_contact),      cmocka_unit_test(test_preview_without_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

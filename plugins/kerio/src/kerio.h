@@ -66,6 +66,9 @@ struct kerio_reply {
     uint32_t retry_after_ms; /* from error.data (retryAfter s / retryAfterMs), 0 if none */
 };
 
+/* json_loadb with the same result (tree, or refusal and message), faster on replies made of
+ * long strings such as mail bodies: kjson.c. */
+json_t *kerio_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *error);
 /* Parses a reply body. Returns 0 when it is a well-formed JSON-RPC reply (result or error),
  * -1 when it is not (r->message says why). On 0 the caller frees r->root with json_decref. */
 int kerio_reply_parse(const char *body, size_t len, struct kerio_reply *r);
@@ -103,6 +106,10 @@ const json_t *kerio_batch_error(const json_t *result, size_t index);
 /* Fetches an attachment by its server-relative URL into out. 0 or -1 (err filled). */
 typedef int (*kerio_fetch_fn)(void *ctx, const char *url, struct kbuf *out, char *err, size_t errlen);
 
+/* Process-wide set-up of the MIME converters (module init/fini; optional: they also work
+ * without, only slower). */
+void kerio_mime_init(void);
+void kerio_mime_fini(void);
 /* Mail JSON (from getById) → RFC 5322 MIME, byte-identical for the same input. 0 or -1. */
 int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, struct kbuf *out,
                        char *err, size_t errlen);
@@ -225,6 +232,12 @@ outpost_status kerio_upload(struct outpost_transport *t, const char *name, const
                             const void *data, size_t len, char **id);
 /* Downloads a server-relative URL (attachment) into out. */
 int kerio_download(void *tctx, const char *url, struct kbuf *out, char *err, size_t errlen);
+
+/* kthread_posix.c (kthread_none.c where there is no port yet: NULL, the caller then runs fn
+ * itself): one helper thread, for fetching the next listing page while the sink works. */
+struct kerio_thread;
+struct kerio_thread *kerio_thread_start(void (*fn)(void *), void *arg);
+void kerio_thread_join(struct kerio_thread *th);
 
 /* sync.c */
 outpost_status kerio_sync_hierarchy(struct outpost_transport *t, const void *state, size_t len,

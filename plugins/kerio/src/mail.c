@@ -10,8 +10,41 @@
 #include "ktime.h"
 
 #include <gmime/gmime.h>
+#include <iconv.h>
 #include <stdio.h>
 #include <string.h>
+
+/* GMime writes header words in the charset it finds best for them (iso-8859-x, koi8-r, a CJK
+ * charset, else UTF-8) and converts them with iconv. glibc unloads a gconv module when its last
+ * descriptor closes, so every message would dlopen and relocate it again (strace: hundreds of
+ * opens of ISO8859-2.so per thousand messages). One descriptor held per candidate keeps them
+ * loaded; the bytes GMime writes do not change. The list is GMime's (charset-map.c). */
+static const char *const held_charsets[] = {
+    "iso-8859-1", "iso-8859-2", "iso-8859-4", "koi8-r", "koi8-u", "iso-8859-5", "iso-8859-6",
+    "iso-8859-8", "iso-8859-9", "iso-8859-13", "iso-8859-15", "windows-1251", "iso-2022-jp",
+    "Shift-JIS", "euc-jp", "euc-kr", "gb2312", "Big5", "euc-tw"
+};
+static iconv_t held_cd[sizeof held_charsets / sizeof held_charsets[0]];
+static int held_open;
+
+void kerio_mime_init(void)
+{
+    if (held_open)
+        return;
+    for (size_t i = 0; i < sizeof held_charsets / sizeof held_charsets[0]; i++)
+        held_cd[i] = iconv_open(held_charsets[i], "UTF-8");
+    held_open = 1;
+}
+
+void kerio_mime_fini(void)
+{
+    if (!held_open)
+        return;
+    for (size_t i = 0; i < sizeof held_charsets / sizeof held_charsets[0]; i++)
+        if (held_cd[i] != (iconv_t)-1)
+            iconv_close(held_cd[i]);
+    held_open = 0;
+}
 
 static void add_address(InternetAddressList *list, const json_t *e)
 {
@@ -77,19 +110,65 @@ static GMimeContentEncoding text_encoding(const char *s)
     return GMIME_CONTENT_ENCODING_7BIT;
 }
 
+/* The text as GMime's g_mime_text_part_set_text stores it, without its per-character charset
+ * tables: charset us-ascii when 7-bit, iso-8859-1 when every character is below U+0100 (the
+ * content converted to it), else utf-8 — GMime's rule, so the bytes written are the same. The
+ * text is valid UTF-8 (jansson checks every string). */
 static GMimeObject *text_part(const char *subtype, const char *content)
 {
     GMimeTextPart *tp = g_mime_text_part_new_with_subtype(subtype);
-    g_mime_text_part_set_text(tp, content);
+    size_t len = strlen(content);
+    int level = 0;
+    for (const unsigned char *p = (const unsigned char *)content, *end = p + len; p < end; p++) {
+        if (*p < 0x80)
+            continue;
+        if ((*p == 0xC2 || *p == 0xC3) && p + 1 < end) {
+            level = 1;
+            p++;
+            continue;
+        }
+        level = 2;
+        break;
+    }
+    GByteArray *ba = g_byte_array_sized_new((guint)len);
+    if (level == 1) {
+        const unsigned char *p = (const unsigned char *)content, *end = p + len;
+        guint8 *o = ba->data;
+        while (p < end) {
+            if (*p < 0x80) {
+                *o++ = *p++;
+            } else {
+                *o++ = (guint8)(((p[0] & 0x03) << 6) | (p[1] & 0x3F));
+                p += 2;
+            }
+        }
+        g_byte_array_set_size(ba, (guint)(o - ba->data));
+    } else {
+        g_byte_array_append(ba, (const guint8 *)content, (guint)len);
+    }
+    g_mime_object_set_content_type_parameter(GMIME_OBJECT(tp), "charset",
+                                             level == 0 ? "us-ascii" : level == 1 ? "iso-8859-1" : "utf-8");
+    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(ba);
+    GMimeDataWrapper *w = g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);
+    g_object_unref(stream);
+    g_mime_part_set_content(GMIME_PART(tp), w);
+    g_object_unref(w);
     g_mime_part_set_content_encoding(GMIME_PART(tp), text_encoding(content));
     return GMIME_OBJECT(tp);
 }
 
-static void set_boundary(GMimeMultipart *mp, const char *id, int level)
+/* g_mime_multipart_new_with_subtype draws a random boundary from /dev/urandom (one open and
+ * read per multipart); ours is derived from the mail id and set right after. */
+static GMimeMultipart *multipart_new(const char *subtype, const char *id, int level)
 {
+    GMimeMultipart *mp = g_object_new(GMIME_TYPE_MULTIPART, NULL);
+    GMimeContentType *ct = g_mime_content_type_new("multipart", subtype);
+    g_mime_object_set_content_type(GMIME_OBJECT(mp), ct);
+    g_object_unref(ct);
     char b[64];
     snprintf(b, sizeof b, "=_outpost_%016llx_%d", (unsigned long long)kerio_hash64(id), level);
     g_mime_multipart_set_boundary(mp, b);
+    return mp;
 }
 
 static GMimeObject *attachment_part(const json_t *a, const struct kbuf *data)
@@ -185,8 +264,7 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
             html = kj_str(h, "content");
     }
     if (plain && html) {
-        GMimeMultipart *alt = g_mime_multipart_new_with_subtype("alternative");
-        set_boundary(alt, id, 1);
+        GMimeMultipart *alt = multipart_new("alternative", id, 1);
         GMimeObject *p = text_part("plain", plain);
         g_mime_multipart_add(alt, p);
         g_object_unref(p);
@@ -199,8 +277,7 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
     }
     const json_t *atts = json_object_get(mail, "attachments");
     if (json_array_size(atts) > 0) {
-        GMimeMultipart *mixed = g_mime_multipart_new_with_subtype("mixed");
-        set_boundary(mixed, id, 0);
+        GMimeMultipart *mixed = multipart_new("mixed", id, 0);
         g_mime_multipart_add(mixed, body);
         g_object_unref(body);
         body = GMIME_OBJECT(mixed);

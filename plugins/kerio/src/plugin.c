@@ -16,7 +16,7 @@ static const outpost_config_key config_keys[] = {
     { "ca_file", OUTPOST_CFG_PATH, 0, NULL, NULL, "PEM file of CAs to trust instead of the system store" },
     { "insecure", OUTPOST_CFG_BOOL, 0, "false", NULL, "skip TLS certificate checks (logs a warning)" },
     { "delete", OUTPOST_CFG_ENUM, 0, "trash", "trash|permanent", "deleted mail goes to Deleted Items or is removed" },
-    { "page_size", OUTPOST_CFG_INT, 0, "200", NULL, "items per listing page" },
+    { "page_size", OUTPOST_CFG_INT, 0, "100", NULL, "items per listing page" },
     { "change_cap", OUTPOST_CFG_INT, 0, "5000", NULL, "larger change lists are replaced by a re-listing" },
     { "timeout", OUTPOST_CFG_INT, 0, "60", NULL, "seconds before a request is abandoned" },
     { "recurrence_cap", OUTPOST_CFG_INT, 0, "1000", NULL,
@@ -73,7 +73,7 @@ static outpost_status kerio_create(const struct outpost_host *host, struct outpo
     t->insecure = host->config_bool(host, "insecure", 0);
     const char *del = host->config_get(host, "delete");
     t->delete_permanent = del && strcmp(del, "permanent") == 0;
-    int64_t ps = host->config_int(host, "page_size", 200);
+    int64_t ps = host->config_int(host, "page_size", 100);
     t->page_size = ps < 1 ? 1 : ps > 5000 ? 5000 : (uint32_t)ps;
     int64_t cap = host->config_int(host, "change_cap", 5000);
     t->change_cap = cap < 1 ? 1 : cap > 10000000 ? 10000000 : (uint32_t)cap;
@@ -170,11 +170,13 @@ static outpost_status kerio_module_init(const struct outpost_host *host)
         return s;
     }
     g_mime_init();
+    kerio_mime_init();
     return outpost_ok();
 }
 
 static void kerio_module_fini(void)
 {
+    kerio_mime_fini();
     g_mime_shutdown();
     curl_global_cleanup();
 }

@@ -534,6 +534,10 @@ static outpost_status page_convert(struct outpost_transport *t, const struct ker
         outpost_status st = convert(t, k->kind, o, exc, exd, &p->content[i]);
         json_decref(exc);
         json_decref(exd);
+        /* The bodies are in the MIME now; only metadata is read from the object later
+         * (fill_item). Freeing them here keeps a page's memory to about its MIME. */
+        if (st.code == OUTPOST_OK && k->kind == OUTPOST_ITEM_MAIL && json_is_object(o))
+            json_object_del((json_t *)o, "displayableParts");
         if (st.code != OUTPOST_OK) {
             page_free(p);
             return st;
@@ -571,86 +575,158 @@ static outpost_status get_sync_key(struct outpost_transport *t, const char *fid,
     return outpost_ok();
 }
 
+/* One page of the initial listing, fetched (X.get, then getById for mail), validated and
+ * converted, with the state that commits with it. Filled by fetch_page, which touches the
+ * instance (curl handle, session, message buffer) and nothing of the sink. */
+struct listed_page {
+    outpost_status st;
+    struct page p;
+    struct kerio_state ks;       /* the state after this page */
+    int64_t total;
+};
+
+static void fetch_page(struct outpost_transport *t, const struct kerio_kind *k, const char *fid, uint32_t ps,
+                       int want_content, struct listed_page *out)
+{
+    struct kerio_state *ks = &out->ks;
+    memset(&out->p, 0, sizeof out->p);
+    out->total = -1;
+    if (cancelled(t)) {
+        out->st = kerio_fail(t, OUTPOST_TEMP, "kerio: cancelled");
+        return;
+    }
+    json_t *res;
+    const json_t *listed;
+    /* Start a little before the position and skip up to the last id already handed over. */
+    int64_t start = ks->last[0] && ks->pos > LISTING_OVERLAP ? ks->pos - LISTING_OVERLAP : ks->last[0] ? 0 : ks->pos;
+    uint32_t limit = ps + (uint32_t)(ks->pos - start);
+    outpost_status st = list_page(t, k, fid, start, limit, &res, &listed, &out->total);
+    if (st.code != OUTPOST_OK) {
+        out->st = st;
+        return;
+    }
+    size_t n = json_array_size(listed), skip = 0;
+    if (ks->last[0] && start < ks->pos) {
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(kj_str(json_array_get(listed, i), "id"), ks->last) == 0) {
+                skip = i + 1;
+                break;
+            }
+        /* Not found: more deletions than the overlap; hand over the whole window again
+         * (a repeated ADD is harmless, a skipped item is not). */
+    }
+    json_t *items = json_array();
+    for (size_t i = skip; i < n; i++)
+        json_array_append(items, json_array_get(listed, i));
+    if (n > 0)
+        snprintf(ks->last, sizeof ks->last, "%s", kj_str(json_array_get(listed, n - 1), "id"));
+    if (strlen(ks->last) >= sizeof ks->last - 1 || strpbrk(ks->last, " \t\r\n"))
+        ks->last[0] = '\0'; /* an id we cannot keep in the state: plain offsets then */
+    json_t *objs;
+    if (k->kind == OUTPOST_ITEM_MAIL && want_content && json_array_size(items) > 0) {
+        json_t *ids = json_array();
+        size_t i;
+        const json_t *o;
+        json_array_foreach(items, i, o) json_array_append_new(ids, json_string(kj_str(o, "id")));
+        st = kerio_get_by_ids(t, k, ids, &objs);
+        json_decref(ids);
+        if (st.code != OUTPOST_OK) {
+            json_decref(items);
+            json_decref(res);
+            out->st = st;
+            return;
+        }
+        /* A mail deleted between the listing and getById: keep the listing's metadata. */
+        json_array_foreach(objs, i, o) if (json_is_null(o)) json_array_set(objs, i, json_array_get(items, i));
+        json_decref(items);
+    } else {
+        objs = items;
+    }
+    json_decref(res);
+    out->st = page_convert(t, k, fid, objs, want_content, &out->p);
+    if (out->st.code != OUTPOST_OK)
+        return;
+    ks->pos = start + (int64_t)n;
+    if (n < limit || (out->total >= 0 && ks->pos >= out->total))
+        ks->listing = 0;
+}
+
+/* The next page is fetched on a second thread while the sink applies the current one
+ * (network, JSON and MIME here; summaries and storage writes in the engine). The sink is
+ * still called from the calling thread only, and the instance is used by one thread at a
+ * time: the fetching thread until it is joined, the calling thread never in between (it
+ * only calls the sink). A page and its state still commit together; a prefetched page
+ * that never reached its commit is dropped. */
+struct prefetch {
+    struct outpost_transport *t;
+    const struct kerio_kind *k;
+    const char *fid;
+    uint32_t ps;
+    int want_content;
+    struct listed_page page;
+    struct kerio_thread *thread;
+};
+
+static void prefetch_run(void *arg)
+{
+    struct prefetch *pf = arg;
+    fetch_page(pf->t, pf->k, pf->fid, pf->ps, pf->want_content, &pf->page);
+}
+
 /* The initial listing, from ks->pos on, one committed page at a time. */
 static outpost_status listing(struct outpost_transport *t, const outpost_folder *folder, const struct kerio_kind *k,
                               struct kerio_state *ks, uint32_t ps, int want_content, const struct outpost_sync_sink *sink)
 {
-    const char *fid = folder->remote_id;
-    for (unsigned guard = 0; ks->listing && guard < 10000000u; guard++) {
-        if (cancelled(t))
-            return kerio_fail(t, OUTPOST_TEMP, "kerio: cancelled");
-        json_t *res;
-        const json_t *listed;
-        int64_t total = -1;
-        /* Start a little before the position and skip up to the last id already handed over. */
-        int64_t start = ks->last[0] && ks->pos > LISTING_OVERLAP ? ks->pos - LISTING_OVERLAP : ks->last[0] ? 0 : ks->pos;
-        uint32_t limit = ps + (uint32_t)(ks->pos - start);
-        outpost_status st = list_page(t, k, fid, start, limit, &res, &listed, &total);
-        if (st.code != OUTPOST_OK)
-            return st;
-        size_t n = json_array_size(listed), skip = 0;
-        if (ks->last[0] && start < ks->pos) {
-            for (size_t i = 0; i < n; i++)
-                if (strcmp(kj_str(json_array_get(listed, i), "id"), ks->last) == 0) {
-                    skip = i + 1;
-                    break;
-                }
-            /* Not found: more deletions than the overlap; hand over the whole window again
-             * (a repeated ADD is harmless, a skipped item is not). */
+    struct prefetch pf;
+    memset(&pf, 0, sizeof pf);
+    pf.t = t;
+    pf.k = k;
+    pf.fid = folder->remote_id;
+    pf.ps = ps;
+    pf.want_content = want_content;
+    struct listed_page cur;
+    memset(&cur, 0, sizeof cur);
+    cur.ks = *ks;
+    fetch_page(t, k, folder->remote_id, ps, want_content, &cur);
+    outpost_status st = cur.st;
+    for (unsigned guard = 0; st.code == OUTPOST_OK && guard < 10000000u; guard++) {
+        int more = cur.ks.listing;
+        if (more) {
+            pf.page.ks = cur.ks;
+            pf.thread = kerio_thread_start(prefetch_run, &pf);
+            if (!pf.thread)
+                prefetch_run(&pf); /* no thread: the same, one after the other */
         }
-        json_t *items = json_array();
-        for (size_t i = skip; i < n; i++)
-            json_array_append(items, json_array_get(listed, i));
-        if (n > 0)
-            snprintf(ks->last, sizeof ks->last, "%s", kj_str(json_array_get(listed, n - 1), "id"));
-        if (strlen(ks->last) >= sizeof ks->last - 1 || strpbrk(ks->last, " \t\r\n"))
-            ks->last[0] = '\0'; /* an id we cannot keep in the state: plain offsets then */
-        json_t *objs;
-        if (k->kind == OUTPOST_ITEM_MAIL && want_content && json_array_size(items) > 0) {
-            json_t *ids = json_array();
-            size_t i;
-            const json_t *o;
-            json_array_foreach(items, i, o) json_array_append_new(ids, json_string(kj_str(o, "id")));
-            st = kerio_get_by_ids(t, k, ids, &objs);
-            json_decref(ids);
-            if (st.code != OUTPOST_OK) {
-                json_decref(items);
-                json_decref(res);
-                return st;
-            }
-            /* A mail deleted between the listing and getById: keep the listing's metadata. */
-            json_array_foreach(objs, i, o) if (json_is_null(o)) json_array_set(objs, i, json_array_get(items, i));
-            json_decref(items);
-        } else {
-            objs = items;
-        }
-        json_decref(res);
-        struct page p;
-        st = page_convert(t, k, fid, objs, want_content, &p);
-        if (st.code != OUTPOST_OK)
-            return st;
-        for (size_t i = 0; i < p.n && st.code == OUTPOST_OK; i++) {
-            const json_t *o = json_array_get(p.objs, i);
+        struct page *p = &cur.p;
+        for (size_t i = 0; i < p->n && st.code == OUTPOST_OK; i++) {
+            const json_t *o = json_array_get(p->objs, i);
             int has = k->kind != OUTPOST_ITEM_MAIL || want_content;
             /* Mail whose full object vanished meanwhile: metadata only. */
-            st = emit_item(sink, OUTPOST_CHANGE_ADD, k->kind, o, has ? &p.content[i] : NULL, want_content && has);
+            st = emit_item(sink, OUTPOST_CHANGE_ADD, k->kind, o, has ? &p->content[i] : NULL, want_content && has);
         }
-        page_free(&p);
-        if (st.code != OUTPOST_OK)
-            return st;
-        ks->pos = start + (int64_t)n;
-        if (n < limit || (total >= 0 && ks->pos >= total))
-            ks->listing = 0;
-        if (OUTPOST_HAS_FIELD(sink, struct outpost_sync_sink, progress) && sink->progress) {
-            st = sink->progress(sink->ctx, (uint64_t)ks->pos, total > 0 ? (uint64_t)total : 0);
-            if (st.code != OUTPOST_OK)
-                return st;
+        page_free(p);
+        if (st.code == OUTPOST_OK && OUTPOST_HAS_FIELD(sink, struct outpost_sync_sink, progress) && sink->progress)
+            st = sink->progress(sink->ctx, (uint64_t)cur.ks.pos, cur.total > 0 ? (uint64_t)cur.total : 0);
+        if (st.code == OUTPOST_OK)
+            st = commit_state(sink, &cur.ks);
+        if (st.code == OUTPOST_OK)
+            *ks = cur.ks;
+        if (pf.thread) {
+            kerio_thread_join(pf.thread);
+            pf.thread = NULL;
         }
-        st = commit_state(sink, ks);
-        if (st.code != OUTPOST_OK)
-            return st;
+        if (!more)
+            break;
+        if (st.code != OUTPOST_OK) {
+            page_free(&pf.page.p); /* fetched, never handed over */
+            break;
+        }
+        cur = pf.page;
+        st = cur.st;
     }
-    return outpost_ok();
+    if (st.code != OUTPOST_OK)
+        page_free(&cur.p);
+    return st;
 }
 
 /* One planned action of an incremental sync, after collapsing the change list per item. */
