@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Sync acceptance tests (ctest label `sync`): outpostd against the Kerio simulator.
+"""Sync acceptance tests (ctest label `sync`): outpostd against the Kerio simulator, or with
+`--server ews` against the EWS simulator (ctest labels `sync;ews`).
 
 Local edits are made the way users make them: mail through the IMAP front-end of a running
 outpostd (python imaplib), calendar/contact/task/note edits through the core's journaled store
@@ -7,8 +8,11 @@ API (store_edit). The cache, read through the core (cache_dump), is compared wit
 simulator's state dump (/_sim/state) for every folder and item of every kind; the simulator's
 mutation counters (/_sim/counters) prove that every local edit reached the server exactly once.
 
-usage: test_sync.py GROUP --workdir DIR      (GROUP: see GROUPS at the end)
-Environment: OUTPOST_BIN, OUTPOST_SIM, OUTPOST_GEN_CERTS, OUTPOST_PLUGIN_DIR, OUTPOST_CACHE_DUMP,
+usage: test_sync.py GROUP --workdir DIR [--server kerio|ews]   (GROUP: see GROUPS at the end)
+The EWS simulator's state dump, counters and control calls differ from Kerio's; class Ews maps
+its dump onto the Kerio shape the checks read and names the EWS counterpart of every Kerio
+fault, counter and control payload (SRV.pick(kerio, ews)).
+Environment: OUTPOST_BIN, OUTPOST_SIM (Kerio) / OUTPOST_SIM_EWS, OUTPOST_GEN_CERTS, OUTPOST_PLUGIN_DIR, OUTPOST_CACHE_DUMP,
 OUTPOST_STORE_EDIT (set by CMake); OUTPOST_SYNC_CRASH_LOOPS / OUTPOST_CRASH_LOOPS (crash loop
 counts, default 20). Standard library only; 127.0.0.1 and ephemeral ports only; every wait is
 bounded.
@@ -67,10 +71,87 @@ def free_port():
     return p
 
 
+# ---- the server profiles ---------------------------------------------------------------------
+
+class Kerio:
+    name = "kerio"
+    sim_env = "OUTPOST_SIM"
+
+    def pick(self, kerio, ews):
+        return kerio
+
+    def account(self, port, d, certs):
+        return ("transport = kerio\nurl = https://127.0.0.1:%d\nuser = jdoe\npassword_file = %s/password\n"
+                "ca_file = %s/ca.pem\n" % (port, d, certs))
+
+    def counters(self, c):
+        return c["items"]
+
+    def state(self, st):
+        return st
+
+    def prepare(self, sim):
+        pass
+
+
+EWS_TYPE = {"mail": "FMail", "event": "FCalendar", "contact": "FContact", "task": "FTask", "note": "FNote"}
+
+
+class Ews(Kerio):
+    """The EWS simulator: its dump is mapped onto the Kerio dump's shape (type FMail..., isSeen...,
+    headers, summary / commonName / text) so one set of checks reads both."""
+    name = "ews"
+    sim_env = "OUTPOST_SIM_EWS"
+
+    def pick(self, kerio, ews):
+        return ews
+
+    def account(self, port, d, certs):
+        return ("transport = ews\nurl = https://127.0.0.1:%d/EWS/Exchange.asmx\nuser = jdoe@example.com\n"
+                "password_file = %s/password\nca_file = %s/ca.pem\n" % (port, d, certs))
+
+    def counters(self, c):
+        return c["mutations"]
+
+    def state(self, st):
+        for f in st["folders"]:
+            f["type"] = EWS_TYPE.get(f["kind"], "FRoot")
+            for i in f["items"]:
+                props = i.get("props") or {}
+                fl = i.get("flags") or {}
+                if i["kind"] == "mail":
+                    i.update(isSeen=fl.get("read"), isFlagged=fl.get("flagged"), isDraft=fl.get("draft"),
+                             isAnswered=i.get("lastVerb") in (102, 103), isForwarded=i.get("lastVerb") == 104,
+                             isJunk=False)
+                    i["headers"] = [{"type": "mhMessageID", "value": i["messageId"]}] if i.get("messageId") else []
+                elif i["kind"] in ("event", "task"):
+                    i["summary"] = i.get("subject")
+                elif i["kind"] == "contact":
+                    i["commonName"] = i.get("displayName")
+                elif i["kind"] == "note":
+                    i["text"] = props.get("body")
+        return st
+
+    def prepare(self, sim):
+        """The folders the Kerio simulator generates and the groups use (Archive,
+        Inbox/Newsletters, Archive/2023 — Архив), made on the EWS simulator with a few mails."""
+        c = sim.control
+        c("POST", "folders/create", {"name": "Archive"})
+        c("POST", "folders/create", {"parent": "Inbox", "name": "Newsletters"})
+        c("POST", "folders/create", {"parent": "Archive", "name": "2023 — Архив"})
+        for path in ("Archive", "Inbox/Newsletters", "Archive/2023 — Архив"):
+            for n in range(3):
+                c("POST", "items/create", {"type": "mail", "folder": path,
+                                           "item": {"subject": "%s %d" % (path, n), "body": "Kept.\n"}})
+
+
+SRV = Kerio()
+
+
 # ---- the simulator ----------------------------------------------------------------------
 
 class Sim:
-    """outpost-sim-kerio with a state file, so it can be stopped and started on the same port."""
+    """outpost-sim-kerio / outpost-sim-ews with a state file, so it can be stopped and started on the same port."""
 
     def __init__(self, env, counts, seed=7):
         self.env = env
@@ -126,10 +207,10 @@ class Sim:
         return data
 
     def state(self, content=True):
-        return self.control("GET", "state" if content else "state?content=0")
+        return SRV.state(self.control("GET", "state" if content else "state?content=0"))
 
     def counters(self):
-        return self.control("GET", "counters")["items"]
+        return SRV.counters(self.control("GET", "counters"))
 
     def reset_counters(self):
         self.control("POST", "counters/reset", {})
@@ -185,12 +266,7 @@ frontends = imap
 plugin = sqlite
 
 [account]
-transport = kerio
-url = https://127.0.0.1:{port}
-user = jdoe
-password_file = {dir}/password
-ca_file = {certs}/ca.pem
-timeout = 10
+{account}timeout = 10
 
 [imap]
 listen = 127.0.0.1:0
@@ -199,7 +275,7 @@ user = tester
 password_file = {dir}/imap-password
 auth_failure_delay = 0
 """.format(data=self.data, plugins=self.env.plugins, ps=self.page_size, extra=self.extra_core,
-           port=self.sim.port, dir=self.dir, certs=self.env.certs, portfile=self.imap_port_file))
+           account=SRV.account(self.sim.port, self.dir, self.env.certs), dir=self.dir, certs=self.env.certs, portfile=self.imap_port_file))
         os.chmod(self.config, 0o600)
 
     # -- the daemon --
@@ -483,7 +559,7 @@ class Env:
         outpost = os.environ["OUTPOST_BIN"]
         self.outpost = outpost
         self.outpostd = os.path.join(os.path.dirname(outpost), "outpostd")
-        self.sim = os.environ["OUTPOST_SIM"]
+        self.sim = os.environ[SRV.sim_env]
         self.plugins = os.environ["OUTPOST_PLUGIN_DIR"]
         self.cache_dump = os.environ["OUTPOST_CACHE_DUMP"]
         self.store_edit = os.environ["OUTPOST_STORE_EDIT"]
@@ -496,6 +572,7 @@ SMALL = {"messages": 150, "events": 20, "contacts": 20, "tasks": 10, "notes": 8}
 
 def setup(env, counts=None, page_size=0, extra_core=""):
     sim = Sim(env, counts or SMALL).start()
+    SRV.prepare(sim)
     sim.control("POST", "folders/create", {"name": "Empty server folder"})
     op = Outpost(env, sim, page_size=page_size, extra_core=extra_core)
     return sim, op
@@ -1228,7 +1305,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("group", choices=sorted(GROUPS))
     ap.add_argument("--workdir", required=True)
+    ap.add_argument("--server", choices=("kerio", "ews"), default="kerio")
     a = ap.parse_args()
+    global SRV
+    SRV = Ews() if a.server == "ews" else Kerio()
     env = Env(a.workdir)
     t0 = time.monotonic()
     try:
