@@ -533,6 +533,16 @@ def counter_delta(after, before):
     return {k: after.get(k, 0) - before.get(k, 0) for k in keys if after.get(k, 0) != before.get(k, 0)}
 
 
+def tmp_folder_pair(got, want):
+    """The IMAP session creates and at once deletes a folder. The daemon replays promptly, so the
+    create may reach the server before the delete is journaled: then both are sent (once each),
+    otherwise neither. Either is right; the counters are compared without that pair."""
+    create, delete = SRV.pick(("Folders.create", "Folders.remove"), ("folder.create", "folder.delete"))
+    if got.get(create) == want.get(create, 0) + 1 and got.get(delete) == want.get(delete, 0) + 1:
+        got = dict(got, **{create: got[create] - 1, delete: got[delete] - 1})
+    return got
+
+
 def expect_counters(got, want, where):
     check(got == want, "%s: server write counters %s, expected %s" % (where, got, want))
 
@@ -619,6 +629,9 @@ def items_of(state, path):
 
 
 def new_mail(subject, body="Hello from the server.\n"):
+    if SRV.name == "ews":
+        return {"subject": subject, "from": {"name": "Server Sender", "email": "sender@example.org"},
+                "to": [{"name": "Jan Novák", "email": "jdoe@example.com"}], "body": body}
     return {"subject": subject, "from": {"name": "Server Sender", "address": "sender@example.org"},
             "to": [{"name": "Jan Novák", "address": "jdoe@example.com"}],
             "displayableParts": [{"contentType": "ctTextPlain", "content": body}]}
@@ -631,20 +644,30 @@ def server_changes_round(sim, state, tag, letters="Inbox/Newsletters"):
     ids = {}
     ids["new_mail"] = c("POST", "items/create", {"type": "mail", "folder": "Inbox", "item": new_mail("new " + tag)})["id"]
     c("POST", "items/create", {"type": "mail", "folder": letters, "item": new_mail("letter " + tag)})
-    c("POST", "items/set", {"id": inbox[0]["id"], "item": {"isSeen": not inbox[0]["isSeen"], "isFlagged": True}})
-    c("POST", "items/set", {"id": inbox[1]["id"], "item": {"isAnswered": True}})
+    c("POST", "items/set", SRV.pick({"id": inbox[0]["id"], "item": {"isSeen": not inbox[0]["isSeen"], "isFlagged": True}},
+                                    {"id": inbox[0]["id"], "read": not inbox[0]["isSeen"], "flagged": True}))
+    c("POST", "items/set", SRV.pick({"id": inbox[1]["id"], "item": {"isAnswered": True}},
+                                    {"id": inbox[1]["id"], "lastVerb": 102}))
     ids["moved"] = c("POST", "items/move", {"id": inbox[2]["id"], "folder": "Archive"})["id"]
     ids["moved_from"] = inbox[2]["id"]
     c("POST", "items/copy", {"id": inbox[3]["id"], "folder": "Archive"})
     c("POST", "items/remove", {"id": inbox[4]["id"]})
-    for typ, path, item, edit in (
+    for typ, path, item, edit in SRV.pick((
             ("event", "Calendar", {"summary": "Server event " + tag, "start": "20250610T090000Z",
                                    "end": "20250610T100000Z"}, {"summary": "Renamed on the server " + tag}),
             ("contact", "Contacts", {"commonName": "Server Contact " + tag, "firstName": "Server",
                                      "surName": "Contact " + tag}, {"commonName": "Edited Contact " + tag}),
             ("task", "Tasks", {"summary": "Server task " + tag, "due": "20250620T090000Z"},
              {"summary": "Edited task " + tag, "status": "tsCompleted"}),
-            ("note", "Notes", {"text": "Server note " + tag, "color": "Yellow"}, {"text": "Edited note " + tag})):
+            ("note", "Notes", {"text": "Server note " + tag, "color": "Yellow"}, {"text": "Edited note " + tag})), (
+            ("event", "Calendar", {"subject": "Server event " + tag, "start": 1749546000, "end": 1749549600},
+             {"subject": "Renamed on the server " + tag}),
+            ("contact", "Contacts", {"displayName": "Server Contact " + tag, "givenName": "Server",
+                                     "surname": "Contact " + tag}, {"displayName": "Edited Contact " + tag}),
+            ("task", "Tasks", {"subject": "Server task " + tag, "due": 1750410000},
+             {"subject": "Edited task " + tag, "status": "Completed"}),
+            ("note", "Notes", {"subject": "Server note " + tag, "body": "Server note " + tag},
+             {"subject": "Edited note " + tag, "body": "Edited note " + tag}))):
         c("POST", "items/create", {"type": typ, "folder": path, "item": item})
         existing = items_of(state, path)
         c("POST", "items/set", {"id": existing[0]["id"], "item": edit})
@@ -754,8 +777,11 @@ def imap_edit_session(op, tag):
     imap_ok(m.delete("Outpost-%s-tmp" % tag), "DELETE tmp")
     imap_ok(m.delete('"Empty server folder"'), "DELETE a server folder")
     m.logout()
-    want = {"Mails.set": 3, "Mails.copy": 1, "Mails.move": 2, "Mails.create": 2, "Folders.create": 1,
-            "Folders.set": 1, "Folders.remove": 1}
+    want = SRV.pick({"Mails.set": 3, "Mails.copy": 1, "Mails.move": 2, "Mails.create": 2, "Folders.create": 1,
+                     "Folders.set": 1, "Folders.remove": 1},
+                    # EWS: an expunge is MoveToDeletedItems (item.trash), flag edits are item.flags
+                    {"item.flags": 3, "item.copy": 1, "item.move": 1, "item.trash": 1, "item.create": 2,
+                     "folder.create": 1, "folder.rename": 1, "folder.delete": 1})
     return want, mids
 
 
@@ -770,7 +796,7 @@ def t_imap_edits(env):
         want, mids = imap_edit_session(op, "e1")
         st = op.sync()
         status_ok(st, "IMAP edits")
-        expect_counters(sim.counters(), want, "IMAP edits")
+        expect_counters(tmp_folder_pair(sim.counters(), want), want, "IMAP edits")
         state = sim.state()
         for mid in mids:
             got = server_mails_with(state, mid)
@@ -782,7 +808,7 @@ def t_imap_edits(env):
         op.stop()
         op.start()
         status_ok(op.sync(), "second cycle")
-        expect_counters(sim.counters(), want, "after a restart and another cycle")
+        expect_counters(tmp_folder_pair(sim.counters(), want), want, "after a restart and another cycle")
         op.stop()
         dump = op.dump()
         compare(dump, sim.state(), where="after IMAP edits")
@@ -974,7 +1000,7 @@ def t_offline(env):
             time.sleep(0.5)
         status_ok(st, "back online")
         check(st["online"], "status shows online again")
-        expect_counters(sim.counters(), want, "replay after the offline period")
+        expect_counters(tmp_folder_pair(sim.counters(), want), want, "replay after the offline period")
         state = sim.state()
         for mid in mids:
             check(len(server_mails_with(state, mid)) == 1, "%s on the server once" % mid)
