@@ -103,6 +103,7 @@ struct ews_simple {
     struct ews_msg m;
     char *id, *change_key;
     int nmsgs;
+    int unreadable;            /* BAD_DATA because the reply was not a readable EWS response */
 };
 outpost_status ews_parse_simple(struct ews *e, FILE *f, struct ews_simple *out, const char *what);
 void ews_simple_free(struct ews_simple *s);

@@ -385,7 +385,13 @@ outpost_status ews_find(struct ews *e, const char *folder, uint32_t kind, const 
         eb_puts(&op, "<t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" PropertyName=\"OutpostKey\" "
                      "PropertyType=\"String\"/>");
     eb_puts(&op, "<t:FieldURIOrConstant><t:Constant Value=\"");
+    /* InternetMessageId keeps its angle brackets; the engine's key is the bare Message-ID. */
+    int bracket = kind == OUTPOST_ITEM_MAIL && key[0] != '<';
+    if (bracket)
+        eb_puts(&op, "&lt;");
     eb_xml(&op, key);
+    if (bracket)
+        eb_puts(&op, "&gt;");
     eb_puts(&op, "\"/></t:FieldURIOrConstant></t:IsEqualTo></m:Restriction><m:ParentFolderIds>");
     folder_id(e, &op, folder);
     eb_puts(&op, "</m:ParentFolderIds></m:FindItem>");
