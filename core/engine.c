@@ -552,6 +552,14 @@ static outpost_status sync_hierarchy(struct outpost_engine *e)
     apply_init(&a, e, &sink);
     report(e, "hierarchy", NULL, 0, 0, 0);
     st = e->tm->sync_hierarchy(e->tsync, copy, copy ? len : 0, &sink);
+    if (st.code == OUTPOST_STATE_INVALID && copy) {
+        /* The server rejected our hierarchy state (EWS: ErrorInvalidSyncStateData): list
+         * the hierarchy again from scratch. Known folders are matched by remote id. */
+        outpost_log(OUTPOST_LOG_NOTICE, LOGC, "folder hierarchy: sync state rejected by the server, listing it again");
+        apply_done(&a);
+        apply_init(&a, e, &sink);
+        st = e->tm->sync_hierarchy(e->tsync, NULL, 0, &sink);
+    }
     apply_done(&a);
     free(copy);
     return st;

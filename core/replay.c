@@ -137,6 +137,37 @@ static outpost_status spool_content(struct outpost_engine *e, struct outpost_txn
     return outpost_ok();
 }
 
+/* The remote id an earlier, confirmed create (or copy / move) of the same object got from
+ * the server. Needed when that create was replayed while the client deleted the object
+ * locally: its result had no local row to land in, and the delete was journaled before the
+ * object had a remote id. Rare (the object is gone locally and nothing else knows its id),
+ * so a scan of the journal is fine. */
+static char *earlier_result(struct outpost_engine *e, struct outpost_txn *t, const outpost_journal_entry *j)
+{
+    int folder = j->op >= OUTPOST_J_FOLDER_CREATE;
+    struct outpost_cursor *c;
+    char *out = NULL;
+    if (e->sm->journal_list(t, 0, &c).code != OUTPOST_OK)
+        return NULL;
+    const void *row;
+    while (e->sm->cursor_next(c, &row).code == OUTPOST_OK && row) {
+        const outpost_journal_entry *p = row;
+        if (p->seq >= j->seq)
+            break;
+        if (p->state != OUTPOST_JS_DONE || !p->result_remote_id)
+            continue;
+        int match = folder ? (p->op == OUTPOST_J_FOLDER_CREATE && p->folder_id == j->folder_id)
+                           : ((p->op == OUTPOST_J_ITEM_CREATE || p->op == OUTPOST_J_ITEM_COPY ||
+                               p->op == OUTPOST_J_ITEM_MOVE) && p->item_id == j->item_id);
+        if (match) {
+            free(out);
+            out = strdup(p->result_remote_id);
+        }
+    }
+    e->sm->cursor_close(c);
+    return out;
+}
+
 static outpost_status resolve(struct outpost_engine *e, const struct entry *x, struct resolved *r)
 {
     memset(r, 0, sizeof *r);
@@ -162,6 +193,8 @@ static outpost_status resolve(struct outpost_engine *e, const struct entry *x, s
     }
     if (!r->item_remote && j->op != OUTPOST_J_ITEM_CREATE && j->op != OUTPOST_J_ITEM_COPY)
         r->item_remote = dupstr(j->remote_id);
+    if (!r->item_remote && j->op == OUTPOST_J_ITEM_DELETE && !r->item_exists)
+        r->item_remote = earlier_result(e, t, j);
     switch (j->op) {
     case OUTPOST_J_ITEM_CREATE:
     case OUTPOST_J_ITEM_UPDATE:
@@ -188,6 +221,8 @@ static outpost_status resolve(struct outpost_engine *e, const struct entry *x, s
         } else if (!r->item_remote) {
             r->item_remote = dupstr(j->remote_id);
         }
+        if (!r->item_remote && j->op == OUTPOST_J_FOLDER_DELETE)
+            r->item_remote = earlier_result(e, t, j);
         r->target_remote = folder_remote(e, t, j->target_folder_id, NULL, NULL);
         break;
     }

@@ -159,6 +159,83 @@ finally:
                 p.kill()
     shutil.rmtree(work, ignore_errors=True)
 
+
+def bench_ews(n):
+    """The EWS row: initial `outpost sync --once` of n generated messages from outpost-sim-ews
+    (transport ews) into a fresh cache; messages/s end to end and peak RSS of the outpost
+    process. Self-contained (own work directory, certificates and simulator)."""
+    sim_ews = os.path.join(build, "tests/sim/ews/outpost-sim-ews")
+    if not os.path.exists(sim_ews) or not os.path.exists(os.path.join(build, "plugins")):
+        print("EWS row skipped: outpost-sim-ews not built")
+        return {}, []
+    wd = tempfile.mkdtemp(prefix="outpost-bench-sync-ews-")
+    sim = None
+    try:
+        epki = os.path.join(wd, "pki")
+        subprocess.run([os.path.join(src, "tests/sim/common/gen-certs.sh"), epki], check=True,
+                       stdout=subprocess.DEVNULL)
+        port_file = os.path.join(wd, "sim.port")
+        sim = subprocess.Popen([sim_ews, "--cert", f"{epki}/server.pem", "--key", f"{epki}/server.key",
+                                "--listen", "127.0.0.1:0", "--port-file", port_file, "--user", "bench@example.com",
+                                "--password", "bench", "--messages", str(n), "--events", "0", "--contacts", "0",
+                                "--tasks", "0", "--notes", "0", "--seed", "7", "--quiet"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(600):
+            if os.path.exists(port_file) and open(port_file).read().strip():
+                break
+            time.sleep(0.05)
+        else:
+            raise SystemExit("EWS simulator did not start")
+        port = int(open(port_file).read().strip())
+        pw = os.path.join(wd, "password")
+        with open(pw, "w") as f:
+            f.write("bench\n")
+        os.chmod(pw, 0o600)
+        ini = os.path.join(wd, "outpost.ini")
+        with open(ini, "w") as f:
+            f.write(f"""[core]
+data_dir = {wd}/data
+plugin_dir = {build}/plugins
+log_level = warning
+sync_interval = 3600
+[storage]
+plugin = sqlite
+[account]
+transport = ews
+url = https://127.0.0.1:{port}/EWS/Exchange.asmx
+user = bench@example.com
+password_file = {pw}
+ca_file = {epki}/ca.pem
+""")
+        os.chmod(ini, 0o600)
+        cmd = [outpost, "--config", ini, "sync", "--once"]
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, ru = os.wait4(p.pid, 0)
+        dt = time.monotonic() - t0
+        err = p.stderr.read().decode(errors="replace")
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
+        rss = ru.ru_maxrss / 1024.0
+        tag = f"{n // 1000}k"
+        return ({f"ews_{tag}_msgs_per_s": round(n / dt, 1), f"ews_{tag}_peak_rss_mb": round(rss, 1)},
+                [(f"EWS initial sync {n} messages", f"{dt:.1f} s", f"{n / dt:,.0f} msg/s", f"{rss:.1f} MB")])
+    finally:
+        if sim and sim.poll() is None:
+            sim.send_signal(signal.SIGTERM)
+            try:
+                sim.wait(30)
+            except subprocess.TimeoutExpired:
+                sim.kill()
+                sim.wait()
+        shutil.rmtree(wd, ignore_errors=True)
+
+
+if os.environ.get("OUTPOST_BENCH_EWS", "1") != "0":
+    ews_results, ews_rows = bench_ews(int(os.environ.get("OUTPOST_BENCH_EWS_SIZE", "100000")))
+    results.update(ews_results)
+    rows += ews_rows
+
 print()
 print(f"{'measurement':<44} {'time':>10} {'rate':>16} {'peak RSS':>10}")
 for r in rows:

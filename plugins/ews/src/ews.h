@@ -103,6 +103,7 @@ struct ews_simple {
     struct ews_msg m;
     char *id, *change_key;
     int nmsgs;
+    int unreadable;            /* BAD_DATA because the reply was not a readable EWS response */
 };
 outpost_status ews_parse_simple(struct ews *e, FILE *f, struct ews_simple *out, const char *what);
 void ews_simple_free(struct ews_simple *s);
@@ -172,6 +173,8 @@ outpost_status ews_fetch(struct ews *e, const outpost_folder *folder, const char
 outpost_status ews_write(struct ews *e, const outpost_change *c, outpost_change_result *res);
 outpost_status ews_find(struct ews *e, const char *folder_id, uint32_t kind, const char *key,
                         outpost_change_result *res);
+/* GetItem of one item (AllProperties for non-mail kinds) into *out (ews_item_free it). */
+outpost_status ews_get_one(struct ews *e, const char *id, uint32_t kind, struct ews_item *out);
 /* GetFolder on the distinguished folders: learns root_id and special[]. */
 outpost_status ews_learn_folders(struct ews *e);
 

@@ -426,6 +426,7 @@ outpost_status ews_parse_simple(struct ews *e, FILE *f, struct ews_simple *out, 
     }
     if (rc < 0 || out->nmsgs == 0) {
         ews_simple_free(out);
+        out->unreadable = 1;
         return ews_status(e, OUTPOST_BAD_DATA, "%s: the server's reply is not a well-formed EWS response", what);
     }
     if (out->m.error) {
@@ -452,6 +453,10 @@ outpost_status ews_call_simple(struct ews *e, const char *op_xml, struct ews_sim
         return st;
     st = ews_parse_simple(e, reply, out, what);
     fclose(reply);
+    if (st.code == OUTPOST_BAD_DATA && out->unreadable)
+        /* Not a rejection: the server may have applied the write. The engine retries,
+         * and its duplicate check (find) decides. */
+        return ews_status(e, OUTPOST_TEMP, "%s: reply unreadable; the write is checked and retried", what);
     return st;
 }
 

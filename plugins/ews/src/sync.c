@@ -561,6 +561,24 @@ static outpost_status get_batch(struct ews *e, const char *const *ids, int n, ui
     return st.code == OUTPOST_OK ? parse_batch(e, b, n) : st;
 }
 
+outpost_status ews_get_one(struct ews *e, const char *id, uint32_t kind, struct ews_item *out)
+{
+    struct batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return ews_status(e, OUTPOST_FATAL, "out of memory");
+    const char *ids[1] = {id};
+    outpost_status st = get_batch(e, ids, 1, kind, 0, b);
+    if (st.code == OUTPOST_OK && (b->m[0].error || !b->have[0]))
+        st = ews_msg_status(e, &b->m[0], "GetItem");
+    if (st.code == OUTPOST_OK) {
+        *out = b->it[0];
+        b->have[0] = 0;
+    }
+    batch_free(b);
+    free(b);
+    return st;
+}
+
 /* Emitting one item to the sink. */
 struct emit {
     struct ews *e;
@@ -604,9 +622,14 @@ static outpost_status emit_item(struct emit *em, uint32_t change, const struct e
     const struct outpost_sync_sink *sink = em->sink;
     outpost_item o;
     struct ebuf from = {0};
+    uint32_t folder_kind = kind;
     kind = kind == OUTPOST_ITEM_MAIL ? ews_item_kind(meta) : kind;
     if (kind == OUTPOST_ITEM_EVENT && strcmp(meta->el, "CalendarItem") != 0)
         kind = OUTPOST_ITEM_MAIL;
+    /* Exchange keeps items of any kind in a mail folder (a deleted appointment or contact
+     * lands in Deleted Items); a cached folder holds one kind: those are left out. */
+    if (folder_kind == OUTPOST_ITEM_MAIL && kind != OUTPOST_ITEM_MAIL)
+        return outpost_ok();
     fill_item(&o, meta, kind, &from);
     outpost_status st;
     if (kind != OUTPOST_ITEM_MAIL) {

@@ -194,6 +194,31 @@ static outpost_status current_key(struct ews *e, const char *id, char **ck)
     return st;
 }
 
+/* A stale ChangeKey may be our own earlier attempt of this very update, applied before its
+ * reply was lost: when the server's item already says what the update would set, it is done
+ * (OK with the server's ChangeKey); otherwise the CONFLICT stands. */
+static outpost_status applied_before(struct ews *e, const outpost_change *c, const struct ebuf *upd,
+                                     outpost_status conflict, outpost_change_result *res)
+{
+    struct ews_item it;
+    if (ews_get_one(e, c->remote_id, c->kind, &it).code != OUTPOST_OK)
+        return conflict;
+    char *text = c->kind == OUTPOST_ITEM_CONTACT ? ews_to_vcard(&it) : ews_to_ical(&it, c->kind);
+    struct ebuf now = {0};
+    const char *why = NULL;
+    int same = text && !ews_update_xml(c->kind, text, &now, &why) && !strcmp(eb_str(&now), eb_str(upd));
+    free(text);
+    eb_free(&now);
+    if (same) {
+        eb_set(&e->res_id, c->remote_id);
+        eb_set(&e->res_version, it.change_key);
+        res->remote_id = eb_str(&e->res_id);
+        res->remote_version = it.change_key ? eb_str(&e->res_version) : NULL;
+    }
+    ews_item_free(&it);
+    return same ? outpost_ok() : conflict;
+}
+
 static outpost_status write_update(struct ews *e, const outpost_change *c, outpost_change_result *res)
 {
     if (c->kind == OUTPOST_ITEM_MAIL) {
@@ -232,11 +257,15 @@ static outpost_status write_update(struct ews *e, const outpost_change *c, outpo
     eb_puts(&op, "<t:Updates>");
     eb_puts(&op, eb_str(&upd));
     eb_puts(&op, "</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>");
-    eb_free(&upd);
     struct ews_simple s;
     st = ews_call_simple(e, eb_str(&op), &s, "UpdateItem");
     eb_free(&op);
-    return st.code == OUTPOST_OK ? result(e, &s, c->remote_id, res) : st;
+    if (st.code == OUTPOST_CONFLICT)
+        st = applied_before(e, c, &upd, st, res);
+    else if (st.code == OUTPOST_OK)
+        st = result(e, &s, c->remote_id, res);
+    eb_free(&upd);
+    return st;
 }
 
 static outpost_status move_copy(struct ews *e, const outpost_change *c, outpost_change_result *res, int copy)
@@ -385,7 +414,13 @@ outpost_status ews_find(struct ews *e, const char *folder, uint32_t kind, const 
         eb_puts(&op, "<t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" PropertyName=\"OutpostKey\" "
                      "PropertyType=\"String\"/>");
     eb_puts(&op, "<t:FieldURIOrConstant><t:Constant Value=\"");
+    /* InternetMessageId keeps its angle brackets; the engine's key is the bare Message-ID. */
+    int bracket = kind == OUTPOST_ITEM_MAIL && key[0] != '<';
+    if (bracket)
+        eb_puts(&op, "&lt;");
     eb_xml(&op, key);
+    if (bracket)
+        eb_puts(&op, "&gt;");
     eb_puts(&op, "\"/></t:FieldURIOrConstant></t:IsEqualTo></m:Restriction><m:ParentFolderIds>");
     folder_id(e, &op, folder);
     eb_puts(&op, "</m:ParentFolderIds></m:FindItem>");

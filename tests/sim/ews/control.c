@@ -232,6 +232,8 @@ static char *mutate(struct sim *s, const char *what, json_t *in, int *status)
 			if (it->kind == K_MAIL && readc)
 				f->unread += (it->flags & MF_READ) ? -1 : 1;
 			store_item_touch(s, it, content || other ? 0 : 1);
+			if (content)
+				it->data_cn = it->cn;
 			return item_reply(s, status, it);
 		}
 		if (!strcmp(what, "items/move") || !strcmp(what, "items/copy")) {

@@ -7,12 +7,15 @@
 
 #include "soap.h"
 
-/* ---- sync states: base64("<tag><folder>.<cn>.<hash>") ---- */
+/* ---- sync states: base64("<tag><folder>.<cn>.<issued>.<hash>") ----
+ * <cn> is where the state stands, <issued> the mailbox change number when it was handed
+ * out: the floor set by "expire" applies to <issued>. (A page of a fresh listing stands at
+ * an old change number, yet was issued after the expiry and must stay usable.) */
 
 static void state_make(struct sim *s, char tag, int folder, uint64_t cn, struct buf *b)
 {
-	char raw[96];
-	int n = snprintf(raw, sizeof raw, "%c%d.%" PRIu64 ".", tag, folder, cn);
+	char raw[112];
+	int n = snprintf(raw, sizeof raw, "%c%d.%" PRIu64 ".%" PRIu64 ".", tag, folder, cn, s->cn);
 	uint64_t h = keyed_hash(s->secret ^ 0x5157c, raw, (size_t)n);
 	n += snprintf(raw + n, sizeof raw - (size_t)n, "%016" PRIx64, h);
 	buf_b64(b, raw, (size_t)n);
@@ -26,11 +29,11 @@ static int state_parse(struct sim *s, char tag, int folder, const char *st, uint
 	if (!raw)
 		return -1;
 	int ok = -1, f;
-	uint64_t c;
+	uint64_t c, issued;
 	char h[20];
-	if (len < 80 && raw[0] == (unsigned char)tag &&
-	    sscanf((const char *)raw + 1, "%d.%" SCNu64 ".%16s", &f, &c, h) == 3 && f == folder &&
-	    c <= s->cn && c >= s->state_floor) {
+	if (len < 100 && raw[0] == (unsigned char)tag &&
+	    sscanf((const char *)raw + 1, "%d.%" SCNu64 ".%" SCNu64 ".%16s", &f, &c, &issued, h) == 4 &&
+	    f == folder && c <= issued && issued <= s->cn && issued >= s->state_floor) {
 		char *dot = strrchr((char *)raw, '.');
 		uint64_t want = keyed_hash(s->secret ^ 0x5157c, raw, (size_t)(dot - (char *)raw) + 1);
 		char ws[20];

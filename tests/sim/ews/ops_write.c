@@ -293,7 +293,7 @@ void op_update_item(struct sim *s, xmlNodePtr req, struct reply *r)
 		}
 		free(ck);
 		if (ckcn && ckcn != it->cn &&
-		    (mode == 0 || (mode == 1 && (!flag_only || it->content_cn > ckcn)))) {
+		    (mode == 0 || (mode == 1 && (!flag_only || it->data_cn > ckcn)))) {
 			msg_error(r, "ErrorIrresolvableConflict", NULL, 0, NULL);
 			continue;
 		}
@@ -312,7 +312,7 @@ void op_update_item(struct sim *s, xmlNodePtr req, struct reply *r)
 		}
 		store_item_touch(s, it, content || oc || !rc ? 0 : 1);
 		if (content)
-			it->content_cn = it->cn;
+			it->content_cn = it->data_cn = it->cn;
 		counters_mutation(s->counters, flag_only ? "item.flags" : "item.update");
 		r->applied++;
 		msg_ok_begin(r);

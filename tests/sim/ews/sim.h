@@ -65,6 +65,7 @@ struct sim_item {
 	uint32_t flags;          /* MF_* */
 	int last_verb;           /* PidTagLastVerbExecuted: 0, 102 reply, 103 reply all, 104 forward */
 	uint64_t created_cn, content_cn, read_cn, cn;
+	uint64_t data_cn;        /* last change of properties other than flags (AutoResolve) */
 	size_t slot;             /* its LIVE slot in the folder log */
 	json_t *props;
 	unsigned char *mime;

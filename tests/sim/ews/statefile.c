@@ -48,11 +48,11 @@ int state_save(struct sim *s, const char *path)
 		struct sim_item *it = s->items[n];
 		if (!it)
 			continue;
-		json_t *o = json_pack("{s:I, s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "n", (json_int_t)it->n,
+		json_t *o = json_pack("{s:I, s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I}", "n", (json_int_t)it->n,
 				      "folder", it->folder, "kind", it->kind, "gen", (int)it->gen, "flags",
 				      (int)it->flags, "lastVerb", it->last_verb, "created", (json_int_t)it->created_cn,
 				      "content", (json_int_t)it->content_cn, "read", (json_int_t)it->read_cn, "cn",
-				      (json_int_t)it->cn, "date", (json_int_t)it->date);
+				      (json_int_t)it->cn, "date", (json_int_t)it->date, "data", (json_int_t)it->data_cn);
 		if (it->props)
 			json_object_set(o, "props", it->props);
 		if (it->mime) {
@@ -172,6 +172,8 @@ int state_load(struct sim *s, const char *path)
 		it->last_verb = (int)json_integer_value(json_object_get(v, "lastVerb"));
 		it->created_cn = (uint64_t)json_integer_value(json_object_get(v, "created"));
 		it->content_cn = (uint64_t)json_integer_value(json_object_get(v, "content"));
+		json_t *dv = json_object_get(v, "data");
+		it->data_cn = dv ? (uint64_t)json_integer_value(dv) : it->content_cn;
 		it->read_cn = (uint64_t)json_integer_value(json_object_get(v, "read"));
 		it->cn = (uint64_t)json_integer_value(json_object_get(v, "cn"));
 		it->date = json_integer_value(json_object_get(v, "date"));

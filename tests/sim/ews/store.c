@@ -188,7 +188,7 @@ struct sim_item *store_item_new(struct sim *s, struct sim_folder *f, enum sim_ki
 	it->kind = kind;
 	it->gen = gen;
 	it->props = props;
-	it->cn = it->created_cn = it->content_cn = ++s->cn;
+	it->cn = it->created_cn = it->content_cn = it->data_cn = ++s->cn;
 	place(s, it, f);
 	count_in(f, it, 1);
 	return it;
