@@ -66,9 +66,6 @@ struct kerio_reply {
     uint32_t retry_after_ms; /* from error.data (retryAfter s / retryAfterMs), 0 if none */
 };
 
-/* json_loadb with the same result (tree, or refusal and message), faster on replies made of
- * long strings such as mail bodies: kjson.c. */
-json_t *kerio_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *error);
 /* Parses a reply body. Returns 0 when it is a well-formed JSON-RPC reply (result or error),
  * -1 when it is not (r->message says why). On 0 the caller frees r->root with json_decref. */
 int kerio_reply_parse(const char *body, size_t len, struct kerio_reply *r);

@@ -81,7 +81,7 @@ int kerio_reply_parse(const char *body, size_t len, struct kerio_reply *r)
         return -1;
     }
     json_error_t je;
-    json_t *root = kerio_json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
         snprintf(r->message, sizeof r->message, "reply is not JSON (line %d: %.80s)", je.line, je.text);
         return -1;
