@@ -445,24 +445,32 @@ char *op_run_capture_line(const char *cmd, char *err, size_t errlen)
     return line;
 }
 
+/* A Unix stream socket and the address of `path` (listen and connect share it). */
+static int unix_socket(const char *path, struct sockaddr_un *sa, char *err, size_t errlen)
+{
+    memset(sa, 0, sizeof *sa);
+    sa->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof sa->sun_path) {
+        snprintf(err, errlen, "socket path too long: %s", path);
+        return -1;
+    }
+    strcpy(sa->sun_path, path);
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+    return s;
+}
+
 op_socket op_local_listen(const char *path, char *err, size_t errlen)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof sa.sun_path) {
-        snprintf(err, errlen, "socket path too long: %s", path);
+    struct sockaddr_un sa;
+    int s = unix_socket(path, &sa, err, errlen);
+    if (s < 0)
         return OP_BAD_SOCKET;
-    }
-    strcpy(sa.sun_path, path);
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
-        return OP_BAD_SOCKET;
-    }
     unlink(path);
-    mode_t old = umask(077);
-    int rc = bind(s, (struct sockaddr *)&sa, sizeof sa);
-    umask(old);
-    if (rc != 0 || listen(s, 16) != 0) {
+    /* Owner-only: chmod rather than umask, which is process-wide and racy with
+     * other threads; the data directory is 0700 in the meantime. */
+    if (bind(s, (struct sockaddr *)&sa, sizeof sa) != 0 || chmod(path, 0600) != 0 || listen(s, 16) != 0) {
         snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
         close(s);
         return OP_BAD_SOCKET;
@@ -472,17 +480,10 @@ op_socket op_local_listen(const char *path, char *err, size_t errlen)
 
 op_socket op_local_connect(const char *path, char *err, size_t errlen)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof sa.sun_path) {
-        snprintf(err, errlen, "socket path too long: %s", path);
+    struct sockaddr_un sa;
+    int s = unix_socket(path, &sa, err, errlen);
+    if (s < 0)
         return OP_BAD_SOCKET;
-    }
-    strcpy(sa.sun_path, path);
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
-        return OP_BAD_SOCKET;
-    }
     if (connect(s, (struct sockaddr *)&sa, sizeof sa) != 0) {
         snprintf(err, errlen, "cannot connect to %s: %s", path, strerror(errno));
         close(s);
