@@ -171,6 +171,26 @@ static void queue_items_event(struct apply *a, int64_t folder_id)
     outpost_store_queue_event(a->e->store, &ev);
 }
 
+/* A folder under `parent` named `name` that was created locally and has no
+ * remote id yet (0 when there is none). */
+static int64_t local_twin(struct apply *a, int64_t parent, const char *name)
+{
+    const struct outpost_storage_methods *m = a->e->sm;
+    struct outpost_cursor *c;
+    int64_t found = 0;
+    if (!name || m->folder_list(a->txn, &c).code != OUTPOST_OK)
+        return 0;
+    const void *row;
+    while (!found && m->cursor_next(c, &row).code == OUTPOST_OK && row) {
+        const outpost_folder *f = row;
+        if (f->parent_id == parent && !f->remote_id && !(f->flags & OUTPOST_FOLDER_LOCAL_ONLY) && f->name &&
+            !strcmp(f->name, name))
+            found = f->id;
+    }
+    m->cursor_close(c);
+    return found;
+}
+
 static outpost_status s_folder(void *ctx, uint32_t change, const outpost_folder *f)
 {
     struct apply *a = ctx;
@@ -207,8 +227,15 @@ static outpost_status s_folder(void *ctx, uint32_t change, const outpost_folder 
         nf.flags |= OUTPOST_FOLDER_SUBSCRIBED;
         st = m->folder_create(a->txn, &nf, &id);
         if (st.code == OUTPOST_BAD_DATA) {
-            /* A local folder of that name exists (created offline, not yet
-             * replayed, or left over): keep both, the server's gets a suffix. */
+            /* A local folder of that name exists. If it was created here and
+             * never got a remote id, this is its own create arriving (sent just
+             * before a crash): adopt it. Otherwise keep both, the server's with a
+             * suffix. */
+            int64_t twin = local_twin(a, parent, f->name);
+            if (twin > 0) {
+                outpost_folder u = nf;
+                return m->folder_update(a->txn, twin, &u, OUTPOST_FOLDER_F_REMOTE_ID);
+            }
             char name[512];
             snprintf(name, sizeof name, "%s (server)", f->name ? f->name : "folder");
             nf.name = name;
@@ -532,7 +559,7 @@ static void apply_done(struct apply *a)
 
 /* ---- sync phases ---- */
 
-static outpost_status sync_hierarchy(struct outpost_engine *e)
+outpost_status engine_sync_hierarchy(struct outpost_engine *e)
 {
     struct outpost_txn *t;
     outpost_status st = outpost_store_read_begin(e->store, &t);
@@ -746,7 +773,7 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
         return st;
     if ((st = outpost_engine_replay(e)).code != OUTPOST_OK)
         goto fail;
-    if ((st = sync_hierarchy(e)).code != OUTPOST_OK) {
+    if ((st = engine_sync_hierarchy(e)).code != OUTPOST_OK) {
         engine_set_error(e, st, "folder hierarchy");
         goto fail;
     }

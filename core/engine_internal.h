@@ -61,6 +61,8 @@ outpost_status engine_status(int32_t code, struct outpost_engine *e, const char 
 outpost_status engine_connect(struct outpost_engine *e);
 void engine_drop_connection(struct outpost_engine *e, outpost_status st);
 int engine_folder_is_open(struct outpost_engine *e, int64_t id);
+/* Applies the server's folder hierarchy changes (one page with its state). */
+outpost_status engine_sync_hierarchy(struct outpost_engine *e);
 /* Records the outcome of a folder's last sync for `outpost status`. */
 void engine_folder_error(struct outpost_engine *e, int64_t folder_id, outpost_status st);
 /* After a full re-listing, deletes the folder's items with a remote id the

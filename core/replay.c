@@ -550,6 +550,26 @@ static outpost_status replay_one(struct outpost_engine *e, struct entry *x)
         snprintf(e->msg, sizeof e->msg, "%s", msg);
         break;
     default: /* BAD_DATA, FATAL, STATE_INVALID: rejected, the queue goes on */
+        if (code == OUTPOST_BAD_DATA && j->op == OUTPOST_J_FOLDER_CREATE && j->attempts > 0) {
+            /* Refused as existing after an attempt that was in flight at a crash:
+             * it is probably our own folder. The hierarchy sync adopts a same-named
+             * server folder for a local one without a remote id. */
+            char *adopted = NULL;
+            if (engine_sync_hierarchy(e).code == OUTPOST_OK) {
+                struct outpost_txn *t;
+                const outpost_folder *f;
+                if (outpost_store_read_begin(e->store, &t).code == OUTPOST_OK) {
+                    if (e->sm->folder_get(t, j->folder_id, &f).code == OUTPOST_OK && f->remote_id)
+                        adopted = dupstr(f->remote_id);
+                    outpost_store_read_end(e->store, t);
+                }
+            }
+            if (adopted) {
+                st = record(e, x, OUTPOST_JS_DONE, adopted, NULL, "already on the server");
+                free(adopted);
+                break;
+            }
+        }
         outpost_log(OUTPOST_LOG_WARNING, LOGC, "#%lld %s rejected by the server (%s): %s; kept as dead letter",
                     (long long)j->seq, op_name(j->op), outpost_status_class_name(code), msg);
         st = record(e, x, OUTPOST_JS_DEAD, NULL, NULL, msg);
