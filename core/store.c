@@ -522,6 +522,29 @@ fail_noted:
     return st;
 }
 
+/* Reads item ids[i] for a move or copy into a folder of `kind`. Returns 1 with
+ * *cur when it can go there; 0 when it cannot: either a per-item refusal
+ * (GONE or another kind — recorded in item_st and, the first time, in *first;
+ * *st is OK and the caller goes on) or a storage failure left in *st. */
+static int item_for_target(struct outpost_store *s, struct outpost_txn *t, int64_t id, uint32_t i, uint32_t kind,
+                           const char *verb, outpost_item_status *item_st, outpost_status *first,
+                           outpost_status *st, const outpost_item **cur)
+{
+    *st = s->m->item_get(t, id, cur);
+    if (st->code == OUTPOST_OK && (*cur)->kind == kind)
+        return 1;
+    if (st->code == OUTPOST_GONE || st->code == OUTPOST_OK) {
+        int gone = st->code == OUTPOST_GONE;
+        item_status(item_st, i, gone ? OUTPOST_GONE : OUTPOST_BAD_DATA,
+                    gone ? "no such item" : "item kind differs from the target folder's");
+        if (first->code == OUTPOST_OK)
+            *first = status(gone ? OUTPOST_GONE : OUTPOST_BAD_DATA, "%s: item %lld %s", verb, (long long)id,
+                            gone ? "does not exist" : "is of another kind than the target folder");
+        *st = outpost_ok();
+    }
+    return 0;
+}
+
 static outpost_status api_move(const struct outpost_host *h, const int64_t *ids, uint32_t n, int64_t to,
                                uint32_t *new_uids, outpost_item_status *item_st)
 {
@@ -547,19 +570,11 @@ static outpost_status api_move(const struct outpost_host *h, const int64_t *ids,
         if (new_uids)
             new_uids[i] = 0;
         const outpost_item *cur;
-        st = s->m->item_get(t, ids[i], &cur);
-        if (st.code == OUTPOST_GONE || (st.code == OUTPOST_OK && cur->kind != target.kind)) {
-            int gone = st.code == OUTPOST_GONE;
-            item_status(item_st, i, gone ? OUTPOST_GONE : OUTPOST_BAD_DATA,
-                        gone ? "no such item" : "item kind differs from the target folder's");
-            if (first.code == OUTPOST_OK)
-                first = status(gone ? OUTPOST_GONE : OUTPOST_BAD_DATA, "move: item %lld %s", (long long)ids[i],
-                               gone ? "does not exist" : "is of another kind than the target folder");
-            st = outpost_ok();
+        if (!item_for_target(s, t, ids[i], i, target.kind, "move", item_st, &first, &st, &cur)) {
+            if (st.code != OUTPOST_OK)
+                goto fail;
             continue;
         }
-        if (st.code != OUTPOST_OK)
-            goto fail;
         int64_t from = cur->folder_id;
         char *remote = xstrdup(cur->remote_id);
         if (src.id != from) {
@@ -645,19 +660,11 @@ static outpost_status api_copy(const struct outpost_host *h, const int64_t *ids,
         if (new_uids)
             new_uids[i] = 0;
         const outpost_item *cur;
-        st = s->m->item_get(t, ids[i], &cur);
-        if (st.code == OUTPOST_GONE || (st.code == OUTPOST_OK && cur->kind != target.kind)) {
-            int gone = st.code == OUTPOST_GONE;
-            item_status(item_st, i, gone ? OUTPOST_GONE : OUTPOST_BAD_DATA,
-                        gone ? "no such item" : "item kind differs from the target folder's");
-            if (first.code == OUTPOST_OK)
-                first = status(gone ? OUTPOST_GONE : OUTPOST_BAD_DATA, "copy: item %lld %s", (long long)ids[i],
-                               gone ? "does not exist" : "is of another kind than the target folder");
-            st = outpost_ok();
+        if (!item_for_target(s, t, ids[i], i, target.kind, "copy", item_st, &first, &st, &cur)) {
+            if (st.code != OUTPOST_OK)
+                goto fail;
             continue;
         }
-        if (st.code != OUTPOST_OK)
-            goto fail;
         struct item_copy c;
         if (item_copy_from(&c, cur) != 0) {
             st = status(OUTPOST_FATAL, "copy: out of memory");
