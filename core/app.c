@@ -1,5 +1,6 @@
 /* core/app.c — config, directories and storage opening shared by commands. */
 #include "app.h"
+#include "policy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,8 @@ int outpost_app_load(struct outpost_app *a, const char *path, int missing_ok, ch
         return -1;
     }
     outpost_log_setup(NULL, level);
+    if (outpost_policy_validate(a->cfg, err, errlen) != 0)
+        return -1;
     return outpost_app_resolve(a, err, errlen);
 }
 

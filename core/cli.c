@@ -8,6 +8,7 @@
 #include "app.h"
 #include "config.h"
 #include "daemon.h"
+#include "policy.h"
 #include "report.h"
 #include "session.h"
 #include "fsguard.h"
@@ -37,6 +38,8 @@ static const char usage_text[] =
     "  plugins [--json]      list every plugin found: kind, name, version, ABI\n"
     "  check                 validate the config and the cache\n"
     "  audit [--json]        every local edit and what became of it\n"
+    "  policy [--json]       every folder's cache policy (full or headers) and where it comes from\n"
+    "  policy FOLDER MODE [AGE]  set it: MODE full|headers|default, AGE e.g. 365d\n"
     "  demo                  sync a generated account from the built-in simulator\n"
     "\n"
     "options:\n"
@@ -389,7 +392,7 @@ static json_t *report(struct outpost_app *a, const char *request, char *err, siz
     if (o != 0)
         return NULL;
     if (!strcmp(request, "status")) {
-        r = outpost_report_status(s.store, NULL);
+        r = outpost_report_status(s.store, NULL, a->cfg);
     } else if (!strcmp(request, "audit")) {
         r = outpost_report_audit(s.store);
     } else {
@@ -451,6 +454,86 @@ static int cmd_status_audit(struct outpost_app *a, int argc, char **argv)
     return 0;
 }
 
+/* ---- policy ---- */
+
+/* `outpost policy` lists every folder's policy; `outpost policy FOLDER MODE
+ * [AGE]` writes it to [policy] and has a running daemon reload. */
+static int cmd_policy(struct outpost_app *a, int argc, char **argv)
+{
+    char err[2048];
+    if ((argc == 2 && strcmp(argv[1], "--json")) || (argc > 2 && argv[1][0] == '-')) {
+        fprintf(stderr, "usage: outpost policy [--json] | outpost policy FOLDER full|headers [AGE] | "
+                        "outpost policy FOLDER default\n");
+        return EXIT_USAGE;
+    }
+    if (!op_is_file(a->config_path)) {
+        fprintf(stderr, "outpost: no config at %s (create one with: outpost init)\n", a->config_path);
+        return 1;
+    }
+    if (argc <= 2) {
+        json_t *r = report(a, "status", err, sizeof err);
+        if (!r) {
+            fprintf(stderr, "outpost policy: %s\n", err);
+            return 1;
+        }
+        json_t *out = json_array(), *f;
+        size_t i;
+        json_array_foreach(json_object_get(r, "folders"), i, f) {
+            const char *pol = json_string_value(json_object_get(f, "policy"));
+            if (!pol)
+                continue; /* a daemon from before policies were reported */
+            json_t *o = json_object();
+            json_object_set(o, "path", json_object_get(f, "path"));
+            json_object_set(o, "kind", json_object_get(f, "kind"));
+            json_object_set(o, "policy", json_object_get(f, "policy"));
+            json_object_set(o, "source", json_object_get(f, "policy_source"));
+            json_array_append_new(out, o);
+        }
+        json_decref(r);
+        if (argc == 2) {
+            char *js = json_dumps(out, JSON_INDENT(2));
+            puts(js ? js : "[]");
+            free(js);
+        } else {
+            printf("%-40s %-9s %-18s %s\n", "FOLDER", "KIND", "POLICY", "FROM");
+            json_array_foreach(out, i, f)
+                printf("%-40s %-9s %-18s %s\n", json_string_value(json_object_get(f, "path")),
+                       json_string_value(json_object_get(f, "kind")), json_string_value(json_object_get(f, "policy")),
+                       json_string_value(json_object_get(f, "source")));
+        }
+        json_decref(out);
+        return 0;
+    }
+    if (argc > 4) {
+        fprintf(stderr, "outpost policy: too many arguments (quote a folder name with spaces)\n");
+        return EXIT_USAGE;
+    }
+    const char *folder = argv[1];
+    char value[256];
+    if (argc == 4)
+        snprintf(value, sizeof value, "%s, %s", argv[2], argv[3]);
+    else
+        snprintf(value, sizeof value, "%s", argv[2]);
+    int reset = !strcmp(value, "default"), headers;
+    int64_t age;
+    if (!reset && outpost_policy_parse(value, &headers, &age) == 0)
+        outpost_policy_format(headers, age, value, sizeof value);
+    if (outpost_policy_write(a->config_path, folder, reset ? NULL : value, err, sizeof err) != 0) {
+        fprintf(stderr, "outpost policy: %s\n", err);
+        return 1;
+    }
+    if (reset)
+        printf("%s: back to the default policy (%s)\n", folder, a->config_path);
+    else
+        printf("%s: %s (written to [policy] in %s)\n", folder, value, a->config_path);
+    json_t *r = outpost_control_request(a, "reload", err, sizeof err);
+    if (r) {
+        printf("the running daemon reloads its configuration\n");
+        json_decref(r);
+    }
+    return 0;
+}
+
 /* ---- not yet available ---- */
 
 static int cmd_unavailable(const char *name, const char *what)
@@ -508,7 +591,7 @@ int main(int argc, char **argv)
     int sub_argc = i < argc ? argc - i : 1;
     char **sub_argv = i < argc ? argv + i : (char *[]){ (char *)"run", NULL };
 
-    static const char *const known[] = { "init", "sync", "run", "status", "plugins", "check", "audit", "demo", NULL };
+    static const char *const known[] = { "init", "sync", "run", "status", "plugins", "check", "audit", "policy", "demo", NULL };
     int ok = 0;
     for (int k = 0; known[k]; k++)
         ok |= !strcmp(cmd, known[k]);
@@ -539,6 +622,8 @@ int main(int argc, char **argv)
         rc = cmd_sync(&app, sub_argc, sub_argv);
     else if (!strcmp(cmd, "run"))
         rc = cmd_run(&app, sub_argc, sub_argv);
+    else if (!strcmp(cmd, "policy"))
+        rc = cmd_policy(&app, sub_argc, sub_argv);
     else
         rc = cmd_status_audit(&app, sub_argc, sub_argv);
     outpost_app_free(&app);

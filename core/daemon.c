@@ -21,6 +21,7 @@
 #include "config.h"
 #include "host.h"
 #include "log.h"
+#include "policy.h"
 #include "report.h"
 #include "session.h"
 
@@ -168,7 +169,7 @@ static void handle(struct daemon *d, op_socket c)
     }
     line[n] = '\0';
     if (!strcmp(line, "status")) {
-        reply(c, outpost_report_status(d->s.store, d->s.engine));
+        reply(c, outpost_report_status(d->s.store, d->s.engine, d->app->cfg));
     } else if (!strcmp(line, "audit")) {
         reply(c, outpost_report_audit(d->s.store));
     } else if (!strncmp(line, "prune ", 6)) {
@@ -186,12 +187,15 @@ static void handle(struct daemon *d, op_socket c)
             op_cond_wait(d->cycle_cv, d->cycle_mu, 1000);
         int32_t code = d->last_cycle_code;
         op_mutex_unlock(d->cycle_mu);
-        json_t *o = outpost_report_status(d->s.store, d->s.engine);
+        json_t *o = outpost_report_status(d->s.store, d->s.engine, d->app->cfg);
         json_object_set_new(o, "result", json_string(outpost_status_class_name(code)));
         reply(c, o);
     } else if (!strcmp(line, "check")) {
         outpost_status st = outpost_store_methods(d->s.store)->integrity_check(d->s.os.s);
         reply(c, msg_reply(st.code == OUTPOST_OK ? "ok" : "error", st.message ? st.message : "integrity ok"));
+    } else if (!strcmp(line, "reload")) {
+        on_signal(d, OP_SIG_RELOAD);
+        reply(c, msg_reply("ok", "reloading the configuration"));
     } else if (!strcmp(line, "stop")) {
         on_signal(d, OP_SIG_STOP);
         reply(c, msg_reply("ok", "stopping"));
@@ -250,6 +254,11 @@ static void do_reload(struct daemon *d)
     char err[2048];
     struct outpost_config *cfg;
     if (outpost_config_load(d->app->config_path, 0, &cfg, err, sizeof err) != 0) {
+        outpost_log(OUTPOST_LOG_ERROR, LOGC, "reload: %s; keeping the running configuration", err);
+        return;
+    }
+    if (outpost_policy_validate(cfg, err, sizeof err) != 0) {
+        outpost_config_free(cfg);
         outpost_log(OUTPOST_LOG_ERROR, LOGC, "reload: %s; keeping the running configuration", err);
         return;
     }

@@ -3,6 +3,7 @@
  * Journal replay lives in replay.c.
  */
 #include "engine_internal.h"
+#include "policy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,47 +61,10 @@ static void report(struct outpost_engine *e, const char *phase, const char *fold
     e->progress(e->progress_ctx, &p);
 }
 
-int outpost_policy_parse(const char *v, int *headers, int64_t *max_age_s)
-{
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", v ? v : "");
-    *headers = 0;
-    *max_age_s = 0;
-    char *comma = strchr(buf, ',');
-    if (comma)
-        *comma = '\0';
-    char *mode = buf;
-    while (*mode == ' ')
-        mode++;
-    char *end = mode + strlen(mode);
-    while (end > mode && end[-1] == ' ')
-        *--end = '\0';
-    if (!strcmp(mode, "headers"))
-        *headers = 1;
-    else if (strcmp(mode, "full"))
-        return -1;
-    if (comma) {
-        char *age = comma + 1;
-        while (*age == ' ')
-            age++;
-        long long n;
-        if (outpost_config_parse_int(age, &n) != 0 || n <= 0)
-            return -1;
-        *max_age_s = n;
-    }
-    return 0;
-}
-
-/* KOFF's defaults: Inbox full, other mail folders headers, everything else full. */
+/* The folder's policy under the running config (core/policy.h). */
 static void folder_policy(struct outpost_engine *e, const outpost_folder *f, int *headers, int64_t *max_age_s)
 {
-    const char *v = f->name ? outpost_config_get(e->app->cfg, "policy", f->name) : NULL;
-    if (v && outpost_policy_parse(v, headers, max_age_s) == 0)
-        return;
-    *max_age_s = 0;
-    *headers = f->kind == OUTPOST_ITEM_MAIL && f->special_use != OUTPOST_USE_INBOX &&
-               f->special_use != OUTPOST_USE_DRAFTS && f->special_use != OUTPOST_USE_SENT &&
-               !e->policy_default_full;
+    outpost_policy_effective(e->app->cfg, f, headers, max_age_s, NULL);
 }
 
 /* ---- connection ---- */

@@ -78,8 +78,4 @@ int outpost_engine_online(struct outpost_engine *e);
 int32_t outpost_engine_last_error(struct outpost_engine *e, char *buf, size_t len);
 int outpost_engine_auth_failed(struct outpost_engine *e);
 
-/* Parses a [policy] value: "full" or "headers", optionally ", AGE" (e.g.
- * "headers, 365d"). 0 ok, -1 malformed. */
-int outpost_policy_parse(const char *v, int *headers, int64_t *max_age_s);
-
 #endif

@@ -26,7 +26,6 @@ struct outpost_engine {
     struct outpost_transport *tsync, *tfetch;  /* sync worker / fetch worker instances */
     int connected_sync, connected_fetch;
     uint32_t page_size;
-    int policy_default_full;
     int headers_scanned;      /* headers-policy folders were checked for items without a summary */
 
     op_mutex *mu;             /* guards the fields below */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "policy.h"
 #include "platform/platform.h"
 #include "report.h"
 #include "store.h"
@@ -42,7 +43,8 @@ static json_t *meta_string(const struct outpost_storage_methods *m, struct outpo
     return json_stringn(v, len);
 }
 
-json_t *outpost_report_status(struct outpost_store *store, struct outpost_engine *engine)
+json_t *outpost_report_status(struct outpost_store *store, struct outpost_engine *engine,
+                              const struct outpost_config *cfg)
 {
     const struct outpost_storage_methods *m = outpost_store_methods(store);
     json_t *r = json_object();
@@ -98,6 +100,14 @@ json_t *outpost_report_status(struct outpost_store *store, struct outpost_engine
             json_object_set_new(o, "flagged", json_integer(f->flagged));
             json_t *pn = json_object_get(pending, key);
             json_object_set_new(o, "pending", json_integer(pn ? json_integer_value(pn) : 0));
+            int headers, from_config;
+            int64_t max_age;
+            char pol[64];
+            outpost_policy_effective(cfg, f, &headers, &max_age, &from_config);
+            outpost_policy_format(headers, max_age, pol, sizeof pol);
+            json_object_set_new(o, "name", json_string(f->name ? f->name : ""));
+            json_object_set_new(o, "policy", json_string(pol));
+            json_object_set_new(o, "policy_source", json_string(from_config ? "config" : "default"));
             json_object_set_new(o, "state", json_string((f->flags & OUTPOST_FOLDER_LOCAL_ONLY) ? "local"
                                                         : f->sync_state_len ? "synced"
                                                                             : "not synced"));

@@ -8,11 +8,14 @@
 
 struct outpost_store;
 struct outpost_engine;
+struct outpost_config;
 
 /* {"online":bool,"auth_failed":bool,"last_error":str,"journal":{"pending":n,...},
- *  "folders":[{"id","path","kind","items","unread","flagged","pending",
- *  "last_sync_ms","state","last_error"}]}. engine may be NULL. */
-json_t *outpost_report_status(struct outpost_store *store, struct outpost_engine *engine);
+ *  "folders":[{"id","path","name","kind","items","unread","flagged","pending",
+ *  "policy","policy_source","last_sync_ms","state","last_error"}]}.
+ * engine may be NULL; cfg (NULL: defaults) decides each folder's policy. */
+json_t *outpost_report_status(struct outpost_store *store, struct outpost_engine *engine,
+                              const struct outpost_config *cfg);
 
 /* {"entries":[{"seq","op","state","created_ms","done_ms","attempts","item_id",
  *  "folder_id","remote_id","result_remote_id","message"}]} */

@@ -4,7 +4,7 @@
  *
  * usage: cache_dump CONFIG [--content]
  *
- * {"folders":[{"id","parent_id","path","name","remote_id","kind","special_use",
+ * {"folders":[{"id","parent_id","path","name","remote_id","kind","special_use","uidvalidity",
  *   "flags","total","unread","flagged","synced",
  *   "items":[{"id","uid","remote_id","remote_version","kind","flags","keywords",
  *     "size","content_state","message_id","object_uid","subject","from",
@@ -150,6 +150,7 @@ int main(int argc, char **argv)
             json_object_set_new(fo, "kind", json_integer(f->kind));
             json_object_set_new(fo, "special_use", json_integer(f->special_use));
             json_object_set_new(fo, "flags", json_integer(f->flags));
+            json_object_set_new(fo, "uidvalidity", json_integer(f->uidvalidity));
             json_object_set_new(fo, "total", json_integer(f->total));
             json_object_set_new(fo, "unread", json_integer(f->unread));
             json_object_set_new(fo, "flagged", json_integer(f->flagged));

@@ -1350,6 +1350,48 @@ def t_crash_replay(env):
         sim.stop()
 
 
+def t_policy(env):
+    """Per-folder policy changed at any time, without a resync: `outpost policy` writes
+    [policy] and a running daemon reloads it; headers -> full downloads the missing bodies,
+    full -> headers keeps what is cached; UIDs stay, nothing is written to the server."""
+    sim, op = setup(env)
+    try:
+        initial_sync(op)
+        before = op.dump(content=False)
+        news = folder_by_path(before, "Inbox/Newsletters")
+        check(news["items"], "Inbox/Newsletters has items")
+        check(all(i["content_state"] != 2 for i in news["items"]),
+              "Inbox/Newsletters (default policy headers) has no body before the change")
+        listed = op.run("policy", "--json")
+        pol = {f["path"]: f for f in json.loads(listed.stdout)}
+        check(pol["Inbox/Newsletters"]["policy"] == "headers" and pol["Inbox/Newsletters"]["source"] == "default",
+              "policy list: %r" % pol.get("Inbox/Newsletters"))
+        check(pol["Inbox"]["policy"] == "full", "Inbox is full by default: %r" % pol.get("Inbox"))
+        op.start()
+        out = op.run("policy", "Newsletters", "full").stdout
+        check("reloads" in out, "a running daemon is told to reload: %r" % out)
+        op.sync()
+        op.stop()
+        after = op.dump(content=False)
+        news2 = folder_by_path(after, "Inbox/Newsletters")
+        check(all(i["content_state"] == 2 for i in news2["items"]), "headers -> full fetched every body")
+        uid_of = lambda f: sorted((i["remote_id"], i["uid"]) for i in f["items"])
+        check(uid_of(news2) == uid_of(news) and news2["uidvalidity"] == news["uidvalidity"],
+              "the policy change kept UIDs and UIDVALIDITY (no resync)")
+        op.start()
+        op.run("policy", "Inbox", "headers")
+        op.sync()
+        pol = {f["path"]: f for f in json.loads(op.run("policy", "--json").stdout)}
+        check(pol["Inbox"]["policy"] == "headers" and pol["Inbox"]["source"] == "config", "policy list after: %r" % pol["Inbox"])
+        op.stop()
+        inbox = folder_by_path(op.dump(content=False), "Inbox")
+        check(all(i["content_state"] == 2 for i in inbox["items"]), "full -> headers kept the cached bodies")
+        check(sim.counters() == {}, "policy changes write nothing to the server: %s" % sim.counters())
+    finally:
+        op.kill()
+        sim.stop()
+
+
 GROUPS = {
     "initial": t_initial,
     "server_changes": t_server_changes,
@@ -1360,6 +1402,7 @@ GROUPS = {
     "faults": t_faults,
     "crash_initial": t_crash_initial,
     "crash_replay": t_crash_replay,
+    "policy": t_policy,
 }
 
 

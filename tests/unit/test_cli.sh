@@ -68,6 +68,28 @@ if [ -n "$plugdir" ] && [ -f "$plugdir/outpost-storage-sqlite.so" ]; then
   expect "audit on an empty cache" 0 "SEQ" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" audit
   expect "audit --prune" 0 "pruned 0" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" audit --prune 30
   expect "audit --prune needs days" 2 "number of days" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" audit --prune soon
+  # Per-folder policy: listed with its source, written to [policy] keeping every
+  # other line, removed again; bad modes and unwritable names are refused.
+  expect "policy lists defaults" 0 "default" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" policy
+  printf '; my note\n[policy]\n# keep me\nOld = full\n' >> "$tmp/r.ini"
+  expect "policy set" 0 "Archive: headers, 365d" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" policy Archive headers 365d
+  expect "policy replace" 0 "Old: headers" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" policy Old 'headers'
+  expect "policy conflicts" 0 "" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" policy Conflicts full
+  out=$(OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" policy --json)
+  if python3 -c 'import json,sys; a=json.loads(sys.argv[1]); c=[f for f in a if f["path"]=="Conflicts"][0]; assert c["policy"]=="full" and c["source"]=="config"' "$out"; then ok; else bad "policy --json: $out"; fi
+  if [ "$(grep -c '^Old = headers$' "$tmp/r.ini")" = 1 ] && grep -q '^Archive = headers, 365d$' "$tmp/r.ini" &&
+     grep -q '^# keep me$' "$tmp/r.ini" && grep -q '^; my note$' "$tmp/r.ini" && grep -q '^url = https://127.0.0.1:9$' "$tmp/r.ini"; then ok
+  else bad "policy rewrote the config badly: $(cat "$tmp/r.ini")"; fi
+  [ "$(stat -c %a "$tmp/r.ini")" = 600 ] && ok || bad "config mode after policy: $(stat -c %a "$tmp/r.ini")"
+  expect "policy default" 0 "back to the default" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" policy Old default
+  grep -q '^Old' "$tmp/r.ini" && bad "policy default left the line" || ok
+  expect "policy bad mode" 1 "expected full or headers" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" policy X sometimes
+  expect "policy bad age" 1 "expected full or headers" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" policy X headers soon
+  expect "policy path" 1 "give the last part ('B')" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" policy A/B full
+  expect "policy unwritable name" 1 "cannot be a key" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" policy 'a=b' full
+  expect "policy usage" 2 "usage: outpost policy" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" policy Inbox
+  cp "$tmp/r.ini" "$tmp/rbad.ini"; printf 'Junk = weekly\n' >> "$tmp/rbad.ini"
+  expect "malformed policy in config" 1 "rbad.ini:$(wc -l < "$tmp/rbad.ini"): [policy] Junk = 'weekly'" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/rbad.ini" status
   # The server is unreachable: sync fails with a clear error and loses nothing.
   expect "sync --once offline" 1 "" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" sync --once
   # A second process cannot take the cache while the lock is held.

@@ -1,0 +1,347 @@
+/* core/policy.c — per-folder cache policy: parsing, defaults, and `outpost
+ * policy` writing the [policy] section of the config file. */
+#include "policy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "platform/platform.h"
+
+int outpost_policy_parse(const char *v, int *headers, int64_t *max_age_s)
+{
+    char buf[128];
+    if (!v || strlen(v) >= sizeof buf)
+        return -1;
+    snprintf(buf, sizeof buf, "%s", v);
+    *headers = 0;
+    *max_age_s = 0;
+    char *comma = strchr(buf, ',');
+    if (comma)
+        *comma = '\0';
+    char *mode = buf;
+    while (*mode == ' ' || *mode == '\t')
+        mode++;
+    char *end = mode + strlen(mode);
+    while (end > mode && (end[-1] == ' ' || end[-1] == '\t'))
+        *--end = '\0';
+    if (!strcmp(mode, "headers"))
+        *headers = 1;
+    else if (strcmp(mode, "full"))
+        return -1;
+    if (comma) {
+        char *age = comma + 1;
+        while (*age == ' ' || *age == '\t')
+            age++;
+        end = age + strlen(age);
+        while (end > age && (end[-1] == ' ' || end[-1] == '\t'))
+            *--end = '\0';
+        long long n;
+        if (outpost_config_parse_int(age, &n) != 0 || n <= 0)
+            return -1;
+        *max_age_s = n;
+    }
+    return 0;
+}
+
+void outpost_policy_effective(const struct outpost_config *cfg, const outpost_folder *f, int *headers,
+                              int64_t *max_age_s, int *from_config)
+{
+    const char *v = cfg && f->name ? outpost_config_get(cfg, "policy", f->name) : NULL;
+    if (from_config)
+        *from_config = 0;
+    if (v && outpost_policy_parse(v, headers, max_age_s) == 0) {
+        if (from_config)
+            *from_config = 1;
+        return;
+    }
+    *max_age_s = 0;
+    *headers = f->kind == OUTPOST_ITEM_MAIL && f->special_use != OUTPOST_USE_INBOX &&
+               f->special_use != OUTPOST_USE_DRAFTS && f->special_use != OUTPOST_USE_SENT;
+}
+
+void outpost_policy_format(int headers, int64_t max_age_s, char *buf, size_t len)
+{
+    const char *mode = headers ? "headers" : "full";
+    if (max_age_s <= 0)
+        snprintf(buf, len, "%s", mode);
+    else if (max_age_s % 86400 == 0)
+        snprintf(buf, len, "%s, %lldd", mode, (long long)(max_age_s / 86400));
+    else
+        snprintf(buf, len, "%s, %llds", mode, (long long)max_age_s);
+}
+
+struct validate_ctx {
+    const char *path;
+    char *err;
+    size_t errlen;
+    int bad;
+};
+
+static void validate_one(void *vctx, const char *section, const char *key, const char *value, int line)
+{
+    struct validate_ctx *c = vctx;
+    int headers;
+    int64_t age;
+    if (c->bad || strcmp(section, "policy") || outpost_policy_parse(value, &headers, &age) == 0)
+        return;
+    snprintf(c->err, c->errlen,
+             "%s:%d: [policy] %s = '%s': expected full or headers, optionally followed by an age (e.g. "
+             "'headers, 365d')",
+             c->path, line, key, value);
+    c->bad = 1;
+}
+
+int outpost_policy_validate(const struct outpost_config *cfg, char *err, size_t errlen)
+{
+    struct validate_ctx c = { outpost_config_path(cfg), err, errlen, 0 };
+    outpost_config_each(cfg, validate_one, &c);
+    return c.bad ? -1 : 0;
+}
+
+/* ---- writing the config file ---- */
+
+/* A folder name inih reads back as the same key: no separator or comment
+ * character, no line break, no surrounding blanks, not starting a section. */
+static int key_writable(const char *k, char *err, size_t errlen)
+{
+    size_t n = strlen(k);
+    if (!n) {
+        snprintf(err, errlen, "the folder name is empty");
+        return -1;
+    }
+    if (strchr(k, '/')) {
+        const char *leaf = strrchr(k, '/') + 1;
+        snprintf(err, errlen, "'%s': policies are set per folder name, not path; give the last part ('%s')", k,
+                 leaf);
+        return -1;
+    }
+    if (k[0] == ' ' || k[0] == '\t' || k[n - 1] == ' ' || k[n - 1] == '\t' || k[0] == '[' ||
+        strpbrk(k, "=:;#\r\n")) {
+        snprintf(err, errlen,
+                 "'%s': a folder name with = : ; # [ or surrounding blanks cannot be a key in outpost.ini; "
+                 "rename the folder or leave it to the defaults",
+                 k);
+        return -1;
+    }
+    return 0;
+}
+
+static const char *skip_blank(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    return p;
+}
+
+/* How inih reads one line (lines are [b, e) without the newline). */
+enum line_kind { L_BLANK, L_COMMENT, L_SECTION, L_KEY, L_CONTINUATION };
+
+static enum line_kind classify(const char *b, const char *e, int after_key, const char **name, size_t *name_len)
+{
+    while (e > b && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    const char *s = skip_blank(b, e);
+    if (s == e)
+        return L_BLANK;
+    if (*s == ';' || *s == '#')
+        return L_COMMENT;
+    if (after_key && s > b)
+        return L_CONTINUATION;
+    if (*s == '[') {
+        const char *close = memchr(s, ']', (size_t)(e - s));
+        *name = s + 1;
+        *name_len = close ? (size_t)(close - s - 1) : 0;
+        return L_SECTION;
+    }
+    const char *sep = s;
+    while (sep < e && *sep != '=' && *sep != ':')
+        sep++;
+    const char *ke = sep;
+    while (ke > s && (ke[-1] == ' ' || ke[-1] == '\t'))
+        ke--;
+    *name = s;
+    *name_len = (size_t)(ke - s);
+    return L_KEY;
+}
+
+static int read_all(const char *path, char **out, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot read %s", path);
+        return -1;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf)
+            break;
+        if (n == cap) {
+            if (cap >= (1u << 24)) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        snprintf(err, errlen, bad ? "cannot read %s" : "%s is too large (16 MiB at most)", path);
+        return -1;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+struct growbuf {
+    char *p;
+    size_t n, cap;
+    int oom;
+};
+
+static void put(struct growbuf *g, const char *s, size_t n)
+{
+    if (g->oom)
+        return;
+    if (g->n + n + 1 > g->cap) {
+        size_t cap = (g->n + n + 1) * 2;
+        char *p = realloc(g->p, cap);
+        if (!p) {
+            g->oom = 1;
+            return;
+        }
+        g->p = p;
+        g->cap = cap;
+    }
+    memcpy(g->p + g->n, s, n);
+    g->n += n;
+    g->p[g->n] = '\0';
+}
+
+static void put_entry(struct growbuf *g, const char *folder, const char *value)
+{
+    put(g, folder, strlen(folder));
+    put(g, " = ", 3);
+    put(g, value, strlen(value));
+    put(g, "\n", 1);
+}
+
+int outpost_policy_write(const char *config_path, const char *folder, const char *value, char *err, size_t errlen)
+{
+    int headers;
+    int64_t age;
+    if (key_writable(folder, err, errlen) != 0)
+        return -1;
+    if (value && (strpbrk(value, "\r\n;#") || outpost_policy_parse(value, &headers, &age) != 0)) {
+        snprintf(err, errlen, "'%s': expected full or headers, optionally followed by an age (e.g. 'headers, 365d')",
+                 value);
+        return -1;
+    }
+    char canon[64];
+    if (value) {
+        outpost_policy_format(headers, age, canon, sizeof canon);
+        value = canon;
+    }
+    char *text;
+    size_t len;
+    if (read_all(config_path, &text, &len, err, errlen) != 0)
+        return -1;
+
+    /* One pass: copy every line, replacing or dropping the folder's entries
+     * (with their continuation lines) in [policy], and remember where the
+     * last [policy] section's last entry ends to insert a new one there. */
+    struct growbuf out = { NULL, 0, 0, 0 };
+    const char *p = text, *end = text + len;
+    int in_policy = 0, after_key = 0, skipping = 0, written = 0;
+    size_t insert_at = (size_t)-1; /* offset in `out` after the last [policy] line */
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        const char *name = NULL;
+        size_t name_len = 0;
+        enum line_kind k = classify(p, le, after_key, &name, &name_len);
+        int drop = 0;
+        if (k == L_SECTION) {
+            in_policy = name_len == 6 && !memcmp(name, "policy", 6);
+            after_key = 0;
+            skipping = 0;
+        } else if (k == L_KEY) {
+            after_key = 1;
+            skipping = in_policy && name_len == strlen(folder) && !memcmp(name, folder, name_len);
+            drop = skipping;
+        } else if (k == L_CONTINUATION) {
+            drop = skipping;
+        } else {
+            skipping = 0;
+        }
+        if (drop && value && !written) {
+            put_entry(&out, folder, value); /* replaced in place */
+            written = 1;
+        } else if (!drop) {
+            put(&out, p, (size_t)(le - p));
+            put(&out, "\n", nl || le > p ? 1 : 0);
+        }
+        if (in_policy && (k == L_SECTION || k == L_KEY || k == L_CONTINUATION || drop))
+            insert_at = out.n;
+        p = nl ? nl + 1 : end;
+    }
+    free(text);
+    if (value && !written) {
+        if (insert_at == (size_t)-1) {
+            if (out.n && out.p[out.n - 1] != '\n')
+                put(&out, "\n", 1);
+            const char *head = out.n ? "\n[policy]\n" : "[policy]\n";
+            put(&out, head, strlen(head));
+            put_entry(&out, folder, value);
+        } else {
+            struct growbuf tail = { NULL, 0, 0, 0 };
+            put(&tail, out.p ? out.p + insert_at : "", out.n - insert_at);
+            out.n = insert_at;
+            put_entry(&out, folder, value);
+            put(&out, tail.p ? tail.p : "", tail.n);
+            out.oom |= tail.oom;
+            free(tail.p);
+        }
+    }
+    if (out.oom) {
+        free(out.p);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* Never leave a file behind that the daemon could not load. */
+    struct outpost_config *check = NULL;
+    char perr[1024];
+    if (outpost_config_parse_text(out.p ? out.p : "", config_path, &check, perr, sizeof perr) != 0) {
+        snprintf(err, errlen, "not written, the result would not parse: %s", perr);
+        free(out.p);
+        return -1;
+    }
+    const char *got = outpost_config_get(check, "policy", folder);
+    int same = value ? got && !strcmp(got, value) : got == NULL;
+    outpost_config_free(check);
+    if (!same) {
+        snprintf(err, errlen, "not written: %s would not read back as [policy] %s = %s", config_path, folder,
+                 value ? value : "(none)");
+        free(out.p);
+        return -1;
+    }
+    int rc = op_replace_file(config_path, out.p ? out.p : "", out.n, err, errlen);
+    free(out.p);
+    return rc;
+}

@@ -1,0 +1,50 @@
+/* core/policy.h — per-folder cache policy, KOFF style.
+ *
+ * A folder's policy is `full` (whole items are cached) or `headers` (listing
+ * and summaries; bodies are fetched when a client opens them), optionally
+ * with an age limit past which items keep only their summary. It is set per
+ * folder name in the config's [policy] section (`Inbox = full`,
+ * `Archive = headers, 365d`), or written there by `outpost policy FOLDER
+ * MODE`. Without an entry, KOFF's defaults apply: Inbox, Drafts and Sent
+ * full, other mail folders headers, calendar/contacts/tasks/notes full.
+ * Changing a policy never drops what is cached: `headers` stops prefetching
+ * bodies, `full` makes the fetch worker download the missing ones.
+ *
+ * Threading: the functions keep no state; the config passed in must not be
+ * freed during the call.
+ */
+#ifndef OUTPOST_CORE_POLICY_H
+#define OUTPOST_CORE_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <outpost/item.h>
+
+struct outpost_config;
+
+/* Parses a [policy] value: "full" or "headers", optionally ", AGE" (e.g.
+ * "headers, 365d"; units as in outpost.ini). 0 on success, -1 if malformed. */
+int outpost_policy_parse(const char *v, int *headers, int64_t *max_age_s);
+
+/* The policy that applies to folder `f` under `cfg` (which may be NULL: the
+ * defaults). *from_config (may be NULL) says whether [policy] named it. A
+ * malformed value in the config counts as absent (validation reports it). */
+void outpost_policy_effective(const struct outpost_config *cfg, const outpost_folder *f, int *headers,
+                              int64_t *max_age_s, int *from_config);
+
+/* Checks every [policy] value of `cfg`; -1 with "file:line: ..." in err on
+ * the first malformed one. */
+int outpost_policy_validate(const struct outpost_config *cfg, char *err, size_t errlen);
+
+/* "full", "headers" or "headers, 365d" (days when whole, else seconds). */
+void outpost_policy_format(int headers, int64_t max_age_s, char *buf, size_t len);
+
+/* Sets `folder = value` in the [policy] section of the config file at
+ * `config_path`, replacing the folder's line, adding it (and the section)
+ * when missing, or removing it when `value` is NULL. Every other line,
+ * comment included, is kept. The file is replaced atomically and only when
+ * the result still parses; on failure it is untouched and err says why. */
+int outpost_policy_write(const char *config_path, const char *folder, const char *value, char *err, size_t errlen);
+
+#endif
