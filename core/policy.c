@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib.h>
+
 #include "config.h"
-#include "platform/platform.h"
 
 int outpost_policy_parse(const char *v, int *headers, int64_t *max_age_s)
 {
@@ -166,80 +167,9 @@ static enum line_kind classify(const char *b, const char *e, int after_key, cons
     return L_KEY;
 }
 
-static int read_all(const char *path, char **out, size_t *len, char *err, size_t errlen)
+static void put_entry(GString *g, const char *folder, const char *value)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "cannot read %s", path);
-        return -1;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (!buf)
-            break;
-        if (n == cap) {
-            if (cap >= (1u << 24)) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        snprintf(err, errlen, bad ? "cannot read %s" : "%s is too large (16 MiB at most)", path);
-        return -1;
-    }
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
-struct growbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-};
-
-static void put(struct growbuf *g, const char *s, size_t n)
-{
-    if (g->oom)
-        return;
-    if (g->n + n + 1 > g->cap) {
-        size_t cap = (g->n + n + 1) * 2;
-        char *p = realloc(g->p, cap);
-        if (!p) {
-            g->oom = 1;
-            return;
-        }
-        g->p = p;
-        g->cap = cap;
-    }
-    memcpy(g->p + g->n, s, n);
-    g->n += n;
-    g->p[g->n] = '\0';
-}
-
-static void put_entry(struct growbuf *g, const char *folder, const char *value)
-{
-    put(g, folder, strlen(folder));
-    put(g, " = ", 3);
-    put(g, value, strlen(value));
-    put(g, "\n", 1);
+    g_string_append_printf(g, "%s = %s\n", folder, value);
 }
 
 int outpost_policy_write(const char *config_path, const char *folder, const char *value, char *err, size_t errlen)
@@ -258,15 +188,19 @@ int outpost_policy_write(const char *config_path, const char *folder, const char
         outpost_policy_format(headers, age, canon, sizeof canon);
         value = canon;
     }
-    char *text;
-    size_t len;
-    if (read_all(config_path, &text, &len, err, errlen) != 0)
+    gchar *text = NULL;
+    gsize len = 0;
+    GError *gerr = NULL;
+    if (!g_file_get_contents(config_path, &text, &len, &gerr)) {
+        snprintf(err, errlen, "cannot read %s: %s", config_path, gerr->message);
+        g_error_free(gerr);
         return -1;
+    }
 
     /* One pass: copy every line, replacing or dropping the folder's entries
      * (with their continuation lines) in [policy], and remember where the
      * last [policy] section's last entry ends to insert a new one there. */
-    struct growbuf out = { NULL, 0, 0, 0 };
+    GString *out = g_string_sized_new(len + 64);
     const char *p = text, *end = text + len;
     int in_policy = 0, after_key = 0, skipping = 0, written = 0;
     size_t insert_at = (size_t)-1; /* offset in `out` after the last [policy] line */
@@ -291,46 +225,34 @@ int outpost_policy_write(const char *config_path, const char *folder, const char
             skipping = 0;
         }
         if (drop && value && !written) {
-            put_entry(&out, folder, value); /* replaced in place */
+            put_entry(out, folder, value); /* replaced in place */
             written = 1;
         } else if (!drop) {
-            put(&out, p, (size_t)(le - p));
-            put(&out, "\n", nl || le > p ? 1 : 0);
+            g_string_append_len(out, p, le - p);
+            g_string_append_c(out, '\n');
         }
         if (in_policy && (k == L_SECTION || k == L_KEY || k == L_CONTINUATION || drop))
-            insert_at = out.n;
+            insert_at = out->len;
         p = nl ? nl + 1 : end;
     }
-    free(text);
+    g_free(text);
     if (value && !written) {
         if (insert_at == (size_t)-1) {
-            if (out.n && out.p[out.n - 1] != '\n')
-                put(&out, "\n", 1);
-            const char *head = out.n ? "\n[policy]\n" : "[policy]\n";
-            put(&out, head, strlen(head));
-            put_entry(&out, folder, value);
+            g_string_append(out, out->len ? "\n[policy]\n" : "[policy]\n");
+            put_entry(out, folder, value);
         } else {
-            struct growbuf tail = { NULL, 0, 0, 0 };
-            put(&tail, out.p ? out.p + insert_at : "", out.n - insert_at);
-            out.n = insert_at;
-            put_entry(&out, folder, value);
-            put(&out, tail.p ? tail.p : "", tail.n);
-            out.oom |= tail.oom;
-            free(tail.p);
+            gchar *entry = g_strdup_printf("%s = %s\n", folder, value);
+            g_string_insert(out, (gssize)insert_at, entry);
+            g_free(entry);
         }
-    }
-    if (out.oom) {
-        free(out.p);
-        snprintf(err, errlen, "out of memory");
-        return -1;
     }
     /* Never leave a file behind that the daemon could not load. */
     struct outpost_config *check = NULL;
     char perr[1024];
-    if (outpost_config_parse_text(out.p ? out.p : "", config_path, &check, perr, sizeof perr) != 0) {
+    int rc = -1;
+    if (outpost_config_parse_text(out->str, config_path, &check, perr, sizeof perr) != 0) {
         snprintf(err, errlen, "not written, the result would not parse: %s", perr);
-        free(out.p);
-        return -1;
+        goto done;
     }
     const char *got = outpost_config_get(check, "policy", folder);
     int same = value ? got && !strcmp(got, value) : got == NULL;
@@ -338,10 +260,17 @@ int outpost_policy_write(const char *config_path, const char *folder, const char
     if (!same) {
         snprintf(err, errlen, "not written: %s would not read back as [policy] %s = %s", config_path, folder,
                  value ? value : "(none)");
-        free(out.p);
-        return -1;
+        goto done;
     }
-    int rc = op_replace_file(config_path, out.p ? out.p : "", out.n, err, errlen);
-    free(out.p);
+    /* Atomic and durable: a private temporary file, flushed, renamed over. */
+    if (!g_file_set_contents_full(config_path, out->str, (gssize)out->len,
+                                  G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0600, &gerr)) {
+        snprintf(err, errlen, "cannot write %s: %s", config_path, gerr->message);
+        g_error_free(gerr);
+        goto done;
+    }
+    rc = 0;
+done:
+    g_string_free(out, TRUE);
     return rc;
 }

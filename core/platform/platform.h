@@ -59,12 +59,6 @@ char *op_self_exe(void);
 int op_fs_info(const char *path, unsigned long *magic, char **mounts, char *err, size_t errlen);
 /* Opens a file for writing, created/truncated with owner-only permissions. */
 FILE *op_fopen_private(const char *path);
-/* Replaces `path` with `len` bytes of `data` so that a reader or a crash sees
- * either the old file or the whole new one: written to a private (owner-only)
- * temporary file beside it, flushed to disk, then renamed over `path`, and
- * the directory flushed. 0 on success; on failure `path` is untouched and err
- * says why. */
-int op_replace_file(const char *path, const void *data, size_t len, char *err, size_t errlen);
 /* Canonical absolute path (symlinks resolved), malloc'd, NULL if it fails. */
 char *op_realpath(const char *path);
 

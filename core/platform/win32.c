@@ -453,51 +453,6 @@ FILE *op_fopen_private(const char *path)
     return f;
 }
 
-int op_replace_file(const char *path, const void *data, size_t len, char *err, size_t errlen)
-{
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 32);
-    if (!tmp) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    snprintf(tmp, n + 32, "%s.tmp.%lu", path, (unsigned long)GetCurrentProcessId());
-    DWORD code;
-    HANDLE h = create_private(tmp, GENERIC_WRITE, CREATE_ALWAYS, &code);
-    if (h == INVALID_HANDLE_VALUE) {
-        set_error(err, errlen, code, "cannot create %s", tmp);
-        free(tmp);
-        return -1;
-    }
-    const char *p = data;
-    size_t left = len;
-    BOOL ok = TRUE;
-    while (ok && left) {
-        DWORD chunk = left > 0x10000000 ? 0x10000000 : (DWORD)left, done = 0;
-        ok = WriteFile(h, p, chunk, &done, NULL) && done > 0;
-        p += done;
-        left -= done;
-    }
-    if (ok)
-        ok = FlushFileBuffers(h);
-    code = GetLastError();
-    CloseHandle(h);
-    wchar_t *wt = to_wide(tmp), *wp = to_wide(path);
-    if (ok && (!wt || !wp || !MoveFileExW(wt, wp, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))) {
-        ok = FALSE;
-        code = wt && wp ? GetLastError() : ERROR_NO_UNICODE_TRANSLATION;
-    }
-    if (!ok) {
-        set_error(err, errlen, code, "cannot write %s", path);
-        if (wt)
-            DeleteFileW(wt);
-    }
-    free(wt);
-    free(wp);
-    free(tmp);
-    return ok ? 0 : -1;
-}
-
 /* Absolute and normalised (., .., / -> \); symbolic links and junctions are
  * not resolved. NULL when the path does not exist, as realpath(3). */
 char *op_realpath(const char *path)
