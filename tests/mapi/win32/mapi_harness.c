@@ -429,6 +429,20 @@ static int find_folder(IMAPIFolder *f, const WCHAR *name, SBinary *out, BYTE *bu
 
 static const GUID PSETID_Appointment = { 0x00062002, 0x0000, 0x0000, { 0xC0, 0, 0, 0, 0, 0, 0, 0x46 } };
 
+/* Logoff, Shutdown, and every reference MAPI's side handed out comes back. */
+static void log_off(LPMSPROVIDER prov, LPMSLOGON lg, LPMDB st)
+{
+    ULONG lf = 0;
+    HRESULT hr = lg->lpVtbl->Logoff(lg, &lf);
+    check(hr == S_OK, "IMSLogon::Logoff");
+    release(st);
+    release(lg);
+    prov->lpVtbl->Shutdown(prov, &lf);
+    release(prov);
+    check(support_refs == 0 && profsect_refs == 0, "IMAPISupport and profile sections released (%d, %d)",
+          support_refs, profsect_refs);
+}
+
 /* ---- the Outlook-like session ---- */
 
 static void session(MSPROVIDERINIT *init, int kill_mode, const char *markers)
@@ -862,15 +876,7 @@ static void session(MSPROVIDERINIT *init, int kill_mode, const char *markers)
     release(inbox);
     release(top);
     release(root);
-    ULONG lf = 0;
-    hr = lg->lpVtbl->Logoff(lg, &lf);
-    check(hr == S_OK, "IMSLogon::Logoff");
-    release(st);
-    release(lg);
-    prov->lpVtbl->Shutdown(prov, &lf);
-    release(prov);
-    check(support_refs == 0 && profsect_refs == 0, "IMAPISupport and profile sections released (%d, %d)",
-          support_refs, profsect_refs);
+    log_off(prov, lg, st);
 }
 
 /* ---- sync mode: edits of several kinds on a cache synced from the simulator ---- */
@@ -931,6 +937,13 @@ static IMAPIFolder *special_folder(IMsgStore *st, IMAPIFolder *from, ULONG tag)
         f = open_eid(st, &v[0].Value.bin, MAPI_FOLDER);
     h_free(v);
     return f;
+}
+
+static SPropValue str_prop(ULONG tag, const WCHAR *value)
+{
+    SPropValue v = { .ulPropTag = tag };
+    v.Value.lpszW = (LPWSTR)value;
+    return v;
 }
 
 /* Creates a message in `f` with `n` properties and saves it. */
@@ -1062,14 +1075,9 @@ static void sync_session(MSPROVIDERINIT *init, const char *plan_path)
             check(hr == S_OK && rows_where(inbox, PR_SUBJECT_W, text, NULL, NULL) == 0,
                   "delete \"%s\" (DeleteMessages, 0x%08lx)", arg, (unsigned long)hr);
         } else if (!strcmp(verb, "draft")) {
-            SPropValue pv[4];
-            pv[0].ulPropTag = PR_MESSAGE_CLASS_W;
-            pv[0].Value.lpszW = (LPWSTR)L"IPM.Note";
-            pv[1].ulPropTag = PR_SUBJECT_W;
-            pv[1].Value.lpszW = text;
-            pv[2].ulPropTag = PR_BODY_W;
-            pv[2].Value.lpszW = (LPWSTR)L"Drafted in Outlook (the Wine harness).";
-            pv[3].ulPropTag = PR_MESSAGE_FLAGS;
+            SPropValue pv[4] = { str_prop(PR_MESSAGE_CLASS_W, L"IPM.Note"), str_prop(PR_SUBJECT_W, text),
+                                 str_prop(PR_BODY_W, L"Drafted in Outlook (the Wine harness)."),
+                                 { .ulPropTag = PR_MESSAGE_FLAGS } };
             pv[3].Value.l = (LONG)(MSGFLAG_UNSENT | MSGFLAG_READ);
             hr = save_new(drafts, 4, pv);
             check(hr == S_OK && rows_where(drafts, PR_SUBJECT_W, text, NULL, NULL) == 1,
@@ -1082,17 +1090,9 @@ static void sync_session(MSPROVIDERINIT *init, const char *plan_path)
                 *sp = 0;
                 surname = sp + 1;
             }
-            SPropValue pv[5];
-            pv[0].ulPropTag = PR_MESSAGE_CLASS_W;
-            pv[0].Value.lpszW = (LPWSTR)L"IPM.Contact";
-            pv[1].ulPropTag = PR_DISPLAY_NAME_W;
-            pv[1].Value.lpszW = text;
-            pv[2].ulPropTag = PR_SUBJECT_W;
-            pv[2].Value.lpszW = text;
-            pv[3].ulPropTag = PR_GIVEN_NAME_W;
-            pv[3].Value.lpszW = given;
-            pv[4].ulPropTag = PR_SURNAME_W;
-            pv[4].Value.lpszW = (LPWSTR)surname;
+            SPropValue pv[5] = { str_prop(PR_MESSAGE_CLASS_W, L"IPM.Contact"), str_prop(PR_DISPLAY_NAME_W, text),
+                                 str_prop(PR_SUBJECT_W, text), str_prop(PR_GIVEN_NAME_W, given),
+                                 str_prop(PR_SURNAME_W, surname) };
             hr = save_new(contacts, 5, pv);
             check(hr == S_OK && rows_where(contacts, PR_DISPLAY_NAME_W, text, NULL, NULL) == 1,
                   "contact \"%s\" saved in Contacts (0x%08lx)", arg, (unsigned long)hr);
@@ -1106,17 +1106,12 @@ static void sync_session(MSPROVIDERINIT *init, const char *plan_path)
             if (hr == S_OK && ids && ids->cValues == 3) {
                 /* 2025-06-16T14:00Z and 15:00Z as FILETIME */
                 const ULONGLONG t0 = 133945560000000000ULL, hour = 36000000000ULL;
-                SPropValue pv[5];
-                pv[0].ulPropTag = PR_MESSAGE_CLASS_W;
-                pv[0].Value.lpszW = (LPWSTR)L"IPM.Appointment";
-                pv[1].ulPropTag = PR_SUBJECT_W;
-                pv[1].Value.lpszW = text;
-                pv[2].ulPropTag = PROP_TAG(PT_SYSTIME, PROP_ID(ids->aulPropTag[0]));
+                SPropValue pv[5] = { str_prop(PR_MESSAGE_CLASS_W, L"IPM.Appointment"), str_prop(PR_SUBJECT_W, text),
+                                     { .ulPropTag = PROP_TAG(PT_SYSTIME, PROP_ID(ids->aulPropTag[0])) },
+                                     { .ulPropTag = PROP_TAG(PT_SYSTIME, PROP_ID(ids->aulPropTag[1])) },
+                                     str_prop(PROP_TAG(PT_UNICODE, PROP_ID(ids->aulPropTag[2])), L"Wine room") };
                 pv[2].Value.li.QuadPart = (LONGLONG)t0;
-                pv[3].ulPropTag = PROP_TAG(PT_SYSTIME, PROP_ID(ids->aulPropTag[1]));
                 pv[3].Value.li.QuadPart = (LONGLONG)(t0 + hour);
-                pv[4].ulPropTag = PROP_TAG(PT_UNICODE, PROP_ID(ids->aulPropTag[2]));
-                pv[4].Value.lpszW = (LPWSTR)L"Wine room";
                 hr = save_new(cal, 5, pv);
             } else if (hr == S_OK) {
                 hr = E_FAIL;
@@ -1135,15 +1130,7 @@ static void sync_session(MSPROVIDERINIT *init, const char *plan_path)
     release(contacts);
     release(cal);
     release(top);
-    ULONG lf = 0;
-    hr = lg->lpVtbl->Logoff(lg, &lf);
-    check(hr == S_OK, "IMSLogon::Logoff");
-    release(st);
-    release(lg);
-    prov->lpVtbl->Shutdown(prov, &lf);
-    release(prov);
-    check(support_refs == 0 && profsect_refs == 0, "IMAPISupport and profile sections released (%d, %d)",
-          support_refs, profsect_refs);
+    log_off(prov, lg, st);
 }
 
 int main(int argc, char **argv)
