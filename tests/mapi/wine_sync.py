@@ -143,6 +143,12 @@ def check_state(before, after, plan):
             check(not diff, "%s %s: the server's item differs from the expected in %s" % (path, iid, diff))
     new = {path: [i for i in af[path]["items"] if i.get(key) == value]
            for path, (key, value) in added_want.items() if path in af}
+    # a moved message (to Archive, or to Deleted Items by the delete) is the same message there
+    for path, verb in (("Archive", "move"), ("Deleted Items", "delete")):
+        for moved in new.get(path, [])[:1]:
+            diff = sorted(k for k in set(moved) | set(plan[verb]) if moved.get(k) != plan[verb].get(k) and
+                          k not in ("id", "folderId") + BOOKKEEPING)
+            check(not diff, "%s: the message the %s put there differs from the Inbox's in %s" % (path, verb, diff))
     for ev in new.get("Calendar", [])[:1]:
         check((ev.get("start"), ev.get("end"), ev.get("location")) ==
               ("20250616T140000Z", "20250616T150000Z", "Wine room"),
