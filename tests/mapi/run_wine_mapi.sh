@@ -166,7 +166,10 @@ password_file = $data/password
 listen = 127.0.0.1:0
 display_name = Outpost (Wine test)
 INI
-    "$outpostd" --config "$data/outpost.ini" >"$logs/outpostd-$1.log" 2>&1 &
+    # Emptied here, not by the background job's redirection: that runs in the
+    # child, and the port search below could read the last run's log first.
+    : >"$logs/outpostd-$1.log"
+    "$outpostd" --config "$data/outpost.ini" >>"$logs/outpostd-$1.log" 2>&1 &
     daemon_pid=$!
     port=
     for _ in $(seq 1 200); do
