@@ -333,6 +333,20 @@ static outpost_status folder_info(struct outpost_store *s, struct outpost_txn *t
 
 static int local_only(const struct folder_info *f) { return (f->flags & OUTPOST_FOLDER_LOCAL_ONLY) != 0; }
 
+/* folder_info of the folder a move, copy or append puts items into. A folder
+ * that holds no items (\Noselect) is refused with BAD_DATA, naming `verb`; on
+ * any error *out holds nothing to free. */
+static outpost_status item_target_folder(struct outpost_store *s, struct outpost_txn *t, int64_t id, const char *verb,
+                                         struct folder_info *out)
+{
+    outpost_status st = folder_info(s, t, id, out);
+    if (st.code == OUTPOST_OK && (out->flags & OUTPOST_FOLDER_NOSELECT)) {
+        st = status(OUTPOST_BAD_DATA, "%s: folder '%s' holds no items", verb, out->name ? out->name : "");
+        folder_info_free(out);
+    }
+    return st;
+}
+
 static outpost_status journal(struct outpost_store *s, struct outpost_txn *t, uint32_t op, int64_t item,
                               int64_t folder, int64_t target, uint32_t flags, const char *keywords,
                               const char *name, const char *remote_id, const char *payload)
@@ -555,14 +569,10 @@ static outpost_status api_move(const struct outpost_host *h, const int64_t *ids,
         return st;
     struct folder_info target, src;
     memset(&src, 0, sizeof src);
-    st = folder_info(s, t, to, &target);
+    st = item_target_folder(s, t, to, "move", &target);
     if (st.code != OUTPOST_OK) {
         outpost_store_write_rollback(s, t);
         return st;
-    }
-    if (target.flags & OUTPOST_FOLDER_NOSELECT) {
-        st = status(OUTPOST_BAD_DATA, "move: folder '%s' holds no items", target.name ? target.name : "");
-        goto out;
     }
     outpost_status first = outpost_ok();
     for (uint32_t i = 0; i < n; i++) {
@@ -608,7 +618,6 @@ static outpost_status api_move(const struct outpost_host *h, const int64_t *ids,
     return item_st ? outpost_ok() : first;
 fail:
     st = keep(st, "move");
-out:
     folder_info_free(&src);
     folder_info_free(&target);
     outpost_store_write_rollback(s, t);
@@ -647,7 +656,7 @@ static outpost_status api_copy(const struct outpost_host *h, const int64_t *ids,
         return st;
     struct folder_info target, src;
     memset(&src, 0, sizeof src);
-    st = folder_info(s, t, to, &target);
+    st = item_target_folder(s, t, to, "copy", &target);
     if (st.code != OUTPOST_OK) {
         outpost_store_write_rollback(s, t);
         return st;
@@ -836,13 +845,9 @@ static outpost_status api_append(const struct outpost_host *h, int64_t folder, s
     struct folder_info fi;
     struct outpost_summary arena;
     outpost_summary_init(&arena);
-    st = folder_info(s, t, folder, &fi);
+    st = item_target_folder(s, t, folder, "append", &fi);
     if (st.code != OUTPOST_OK)
         goto fail_noted;
-    if (fi.flags & OUTPOST_FOLDER_NOSELECT) {
-        st = status(OUTPOST_BAD_DATA, "append: folder '%s' holds no items", fi.name ? fi.name : "");
-        goto fail_noted;
-    }
     /* The item is put first (for its id) and gets its summary once the
      * content has streamed through; nobody sees it before commit. */
     outpost_item it;

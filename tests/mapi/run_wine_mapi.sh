@@ -15,6 +15,11 @@
 #    headers) and the harness under Wine in a prefix of its own, headless: once
 #    normally, once while the script stops, continues and kills outpostd
 #    mid-query. Both must end with "N passed, 0 failed".
+# 4. Synced run (wine_sync.py): the Kerio simulator serves a small generated
+#    account, outpostd syncs it and serves it; the harness (sync mode) reads
+#    it and edits it through the provider; the edits must reach the simulator
+#    exactly once, and change nothing else there. Needs OUTPOST_SIM and the
+#    other variables test_sync.py reads (set by CMake).
 # Exit 77 (ctest: skipped) when mingw-w64 or Wine for ARCH is missing.
 set -u
 
@@ -161,7 +166,10 @@ password_file = $data/password
 listen = 127.0.0.1:0
 display_name = Outpost (Wine test)
 INI
-    "$outpostd" --config "$data/outpost.ini" >"$logs/outpostd-$1.log" 2>&1 &
+    # Emptied here, not by the background job's redirection: that runs in the
+    # child, and the port search below could read the last run's log first.
+    : >"$logs/outpostd-$1.log"
+    "$outpostd" --config "$data/outpost.ini" >>"$logs/outpostd-$1.log" 2>&1 &
     daemon_pid=$!
     port=
     for _ in $(seq 1 200); do
@@ -234,4 +242,25 @@ fi
 wait "$hpid"
 check_log harness-kill $? "$t"
 cleanup
+
+# Synced run: a cache synced from the Kerio simulator, edits through the
+# provider, each on the server exactly once (wine_sync.py).
+if [ -n "${OUTPOST_SIM:-}" ] && [ -x "$OUTPOST_SIM" ]; then
+    t=$(now)
+    wine_ready=1
+    timeout -k 20 420 python3 -B "$src/tests/mapi/wine_sync.py" --workdir "$work/sync" --wine "$wine" --harness "$harness" \
+        --dll "$(winpath "$cross/$dll")" >"$logs/wine-sync.log" 2>&1
+    rc=$?
+    cat "$logs/wine-sync.log"
+    if [ $rc -eq 0 ]; then
+        say "synced run: the provider's edits reached the simulator exactly once ($(since "$t"))"
+    else
+        say "FAIL: synced run (wine_sync.py) exited $rc ($(since "$t"))"
+        status=1
+    fi
+    "$wineserver" -k 2>/dev/null
+else
+    say "FAIL: OUTPOST_SIM is not set (the Kerio simulator is not built): the synced run cannot run"
+    status=1
+fi
 exit $status

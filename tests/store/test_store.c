@@ -522,6 +522,51 @@ static void test_move_copy(void **state)
     assert_int_equal(j.e[1].folder_id, e->archive);
 }
 
+/* A folder that holds no items (\Noselect, e.g. a namespace container): move,
+ * copy and append into it are refused with BAD_DATA naming the folder; the
+ * items stay where they were and nothing is journaled. */
+static void test_noselect_target(void **state)
+{
+    struct env *e = *state;
+    struct outpost_txn *t;
+    assert_int_equal(outpost_store_write_begin(e->store, &t).code, OUTPOST_OK);
+    outpost_folder nf = { .struct_size = sizeof nf, .kind = OUTPOST_ITEM_MAIL, .name = "Shared",
+                          .remote_id = "Shared", .flags = OUTPOST_FOLDER_SUBSCRIBED | OUTPOST_FOLDER_NOSELECT };
+    int64_t container = 0;
+    assert_int_equal(e->m->folder_create(t, &nf, &container).code, OUTPOST_OK);
+    assert_int_equal(outpost_store_write_commit(e->store, t).code, OUTPOST_OK);
+    int64_t id = append_file(e, e->inbox, "simple.eml", 0, NULL);
+    int64_t mark = journal_mark(e);
+
+    outpost_item_status ist[1];
+    uint32_t uid = 99;
+    int64_t new_id = 99;
+    outpost_status st = e->api->move(e->fe, &id, 1, container, &uid, ist);
+    assert_int_equal(st.code, OUTPOST_BAD_DATA);
+    assert_non_null(strstr(st.message, "move: folder 'Shared' holds no items"));
+    st = e->api->copy(e->fe, &id, 1, container, &new_id, &uid, ist);
+    assert_int_equal(st.code, OUTPOST_BAD_DATA);
+    assert_non_null(strstr(st.message, "copy: folder 'Shared' holds no items"));
+    size_t len = 0;
+    char *mime = slurp("simple.eml", &len);
+    struct memreader mr;
+    st = e->api->append(e->fe, container, mem_reader(&mr, mime, len, 0), 0, NULL, 0, &new_id, &uid);
+    free(mime);
+    assert_int_equal(st.code, OUTPOST_BAD_DATA);
+    assert_non_null(strstr(st.message, "append: folder 'Shared' holds no items"));
+
+    outpost_item still = get_item(e, id, NULL, 0);
+    assert_int_equal(still.folder_id, e->inbox);
+    struct jlist j;
+    journal_since(e, mark, &j);
+    assert_int_equal(j.n, 0);
+    /* the same item still moves and copies into a folder that holds items */
+    assert_int_equal(e->api->copy(e->fe, &id, 1, e->archive, &new_id, &uid, ist).code, OUTPOST_OK);
+    assert_int_equal(e->api->move(e->fe, &id, 1, e->archive, &uid, ist).code, OUTPOST_OK);
+    journal_since(e, mark, &j);
+    assert_int_equal(j.n, 2);
+}
+
 static void test_remove(void **state)
 {
     struct env *e = *state;
@@ -809,6 +854,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_append_failure_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_move_copy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_noselect_target, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_permanent_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_folder_edits, setup, teardown),

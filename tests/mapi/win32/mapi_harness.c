@@ -7,12 +7,15 @@
  * marking it read, saving a new message, an appointment through its named
  * properties. Prints "N passed, N failed".
  *
- * Usage: mapi_harness DLL ADDRESS SECRET_FILE [kill MARKER_DIR]
+ * Usage: mapi_harness DLL ADDRESS SECRET_FILE [kill MARKER_DIR | sync PLAN_FILE]
  * In kill mode it opens the Inbox table, then signals the test script
  * through files in MARKER_DIR: the script stops outpostd (a query must give
  * up after the timeout), continues it (the provider reconnects), stops it
  * again and kills it while a QueryRows is in flight (a clean MAPI error,
  * fast, no hang).
+ * In sync mode (tests/mapi/wine_sync.py: a cache synced from the Kerio
+ * simulator) it makes the edits PLAN_FILE lists: read flag, follow-up flag,
+ * move, delete, a draft, a contact, an appointment.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -425,6 +428,20 @@ static int find_folder(IMAPIFolder *f, const WCHAR *name, SBinary *out, BYTE *bu
 #define TABLE_SORT_DESCEND 1
 
 static const GUID PSETID_Appointment = { 0x00062002, 0x0000, 0x0000, { 0xC0, 0, 0, 0, 0, 0, 0, 0x46 } };
+
+/* Logoff, Shutdown, and every reference MAPI's side handed out comes back. */
+static void log_off(LPMSPROVIDER prov, LPMSLOGON lg, LPMDB st)
+{
+    ULONG lf = 0;
+    HRESULT hr = lg->lpVtbl->Logoff(lg, &lf);
+    check(hr == S_OK, "IMSLogon::Logoff");
+    release(st);
+    release(lg);
+    prov->lpVtbl->Shutdown(prov, &lf);
+    release(prov);
+    check(support_refs == 0 && profsect_refs == 0, "IMAPISupport and profile sections released (%d, %d)",
+          support_refs, profsect_refs);
+}
 
 /* ---- the Outlook-like session ---- */
 
@@ -859,22 +876,269 @@ static void session(MSPROVIDERINIT *init, int kill_mode, const char *markers)
     release(inbox);
     release(top);
     release(root);
-    ULONG lf = 0;
-    hr = lg->lpVtbl->Logoff(lg, &lf);
-    check(hr == S_OK, "IMSLogon::Logoff");
-    release(st);
-    release(lg);
-    prov->lpVtbl->Shutdown(prov, &lf);
-    release(prov);
-    check(support_refs == 0 && profsect_refs == 0, "IMAPISupport and profile sections released (%d, %d)",
-          support_refs, profsect_refs);
+    log_off(prov, lg, st);
+}
+
+/* ---- sync mode: edits of several kinds on a cache synced from the simulator ---- */
+
+#define PR_FLAG_STATUS PROP_TAG(PT_LONG, 0x1090)
+#define PR_GIVEN_NAME_W PROP_TAG(PT_UNICODE, 0x3A06)
+#define PR_SURNAME_W PROP_TAG(PT_UNICODE, 0x3A11)
+#define PR_IPM_CONTACT_ENTRYID PROP_TAG(PT_BINARY, 0x36D1)
+#define PR_IPM_DRAFTS_ENTRYID PROP_TAG(PT_BINARY, 0x36D7)
+
+/* The rows of `f`'s contents table whose `tag` equals `value`: their count,
+ * and the entry id of the first (copied to out/buf, if out). */
+static ULONG rows_where(IMAPIFolder *f, ULONG tag, const WCHAR *value, SBinary *out, BYTE *buf)
+{
+    IMAPITable *t = NULL;
+    ULONG cnt = 0;
+    if (!f || f->lpVtbl->GetContentsTable(f, MAPI_UNICODE, &t) != S_OK)
+        return 0;
+    SPropValue pv = { .ulPropTag = tag };
+    pv.Value.lpszW = (LPWSTR)value;
+    SRestriction r = { .rt = RES_PROPERTY };
+    r.res.resProperty.relop = RELOP_EQ;
+    r.res.resProperty.ulPropTag = tag;
+    r.res.resProperty.lpProp = &pv;
+    LPSRowSet rows = NULL;
+    if (t->lpVtbl->SetColumns(t, TAGS(PR_ENTRYID, tag), 0) == S_OK && t->lpVtbl->Restrict(t, &r, 0) == S_OK &&
+        t->lpVtbl->GetRowCount(t, 0, &cnt) == S_OK && out && cnt &&
+        t->lpVtbl->QueryRows(t, 1, 0, &rows) == S_OK && rows->cRows == 1 &&
+        rows->aRow[0].lpProps[0].ulPropTag == PR_ENTRYID && rows->aRow[0].lpProps[0].Value.bin.cb <= 64) {
+        memcpy(buf, rows->aRow[0].lpProps[0].Value.bin.lpb, rows->aRow[0].lpProps[0].Value.bin.cb);
+        out->cb = rows->aRow[0].lpProps[0].Value.bin.cb;
+        out->lpb = buf;
+    }
+    free_rows(rows);
+    release(t);
+    return cnt;
+}
+
+static ULONG row_count(IMAPIFolder *f)
+{
+    IMAPITable *t = NULL;
+    ULONG cnt = 0;
+    if (f && f->lpVtbl->GetContentsTable(f, MAPI_UNICODE, &t) == S_OK) {
+        t->lpVtbl->GetRowCount(t, 0, &cnt);
+        release(t);
+    }
+    return cnt;
+}
+
+/* Opens the folder whose entry id is `tag` on `from` (the Inbox carries the
+ * special folders' entry ids, as Outlook reads them). */
+static IMAPIFolder *special_folder(IMsgStore *st, IMAPIFolder *from, ULONG tag)
+{
+    ULONG n = 0;
+    LPSPropValue v = NULL;
+    IMAPIFolder *f = NULL;
+    if (from && from->lpVtbl->GetProps(from, TAGS(tag), 0, &n, &v) == S_OK && v[0].ulPropTag == tag)
+        f = open_eid(st, &v[0].Value.bin, MAPI_FOLDER);
+    h_free(v);
+    return f;
+}
+
+static SPropValue str_prop(ULONG tag, const WCHAR *value)
+{
+    SPropValue v = { .ulPropTag = tag };
+    v.Value.lpszW = (LPWSTR)value;
+    return v;
+}
+
+/* Creates a message in `f` with `n` properties and saves it. */
+static HRESULT save_new(IMAPIFolder *f, ULONG n, SPropValue *pv)
+{
+    IMessage *m = NULL;
+    HRESULT hr = f ? f->lpVtbl->CreateMessage(f, NULL, 0, &m) : MAPI_E_NOT_FOUND;
+    if (hr == S_OK) {
+        LPSPropProblemArray probs = NULL;
+        hr = m->lpVtbl->SetProps(m, n, pv, &probs);
+        if (hr == S_OK && probs && probs->cProblem)
+            hr = MAPI_E_CALL_FAILED;
+        h_free(probs);
+        if (hr == S_OK)
+            hr = m->lpVtbl->SaveChanges(m, 0);
+        release(m);
+    }
+    return hr;
+}
+
+/* The plan, a UTF-8 file written by tests/mapi/wine_sync.py: one edit per
+ * line, "verb<TAB>text". Verbs: inbox (the Inbox's row count), read, flag,
+ * move (to Archive), delete (subjects of Inbox messages), draft (a new
+ * message in Drafts), contact (a new contact in Contacts), event (a new
+ * appointment in the Calendar, 2025-06-16 14:00-15:00 UTC). */
+static void sync_session(MSPROVIDERINIT *init, const char *plan_path)
+{
+    FILE *plan = fopen(plan_path, "rb");
+    check(plan != NULL, "sync mode: plan %s", plan_path);
+    if (!plan)
+        return;
+    LPMSPROVIDER prov = NULL;
+    ULONG ver = 0;
+    HRESULT hr = init(GetModuleHandleW(NULL), NULL, h_alloc, h_more, h_free, 0, CURRENT_SPI_VERSION, &ver, &prov);
+    LPMSLOGON lg = NULL;
+    LPMDB st = NULL;
+    if (hr == S_OK)
+        hr = prov->lpVtbl->Logon(prov, &support, 0, NULL, 0, NULL, MAPI_UNICODE, NULL, NULL, NULL, NULL, &lg, &st);
+    check(hr == S_OK && lg && st, "MSProviderInit + Logon to outpostd on the synced cache (0x%08lx)", (unsigned long)hr);
+    if (hr != S_OK) {
+        release(prov);
+        fclose(plan);
+        return;
+    }
+    ULONG n = 0;
+    LPSPropValue v = NULL;
+    IMAPIFolder *top = NULL;
+    if (st->lpVtbl->GetProps(st, TAGS(PR_IPM_SUBTREE_ENTRYID), 0, &n, &v) == S_OK &&
+        v[0].ulPropTag == PR_IPM_SUBTREE_ENTRYID)
+        top = open_eid(st, &v[0].Value.bin, MAPI_FOLDER);
+    h_free(v);
+    BYTE ib[64], ab[64];
+    SBinary inbox_bin = { 0, ib }, archive_bin = { 0, ab };
+    int have_inbox = top && find_folder(top, L"Inbox", &inbox_bin, ib);
+    int have_archive = top && find_folder(top, L"Archive", &archive_bin, ab);
+    IMAPIFolder *inbox = have_inbox ? open_eid(st, &inbox_bin, MAPI_FOLDER) : NULL;
+    IMAPIFolder *archive = have_archive ? open_eid(st, &archive_bin, MAPI_FOLDER) : NULL;
+    IMAPIFolder *drafts = special_folder(st, inbox, PR_IPM_DRAFTS_ENTRYID);
+    IMAPIFolder *contacts = special_folder(st, inbox, PR_IPM_CONTACT_ENTRYID);
+    IMAPIFolder *cal = special_folder(st, inbox, PR_IPM_APPOINTMENT_ENTRYID);
+    check(inbox && archive && drafts && contacts && cal,
+          "the synced hierarchy: Inbox, Archive, and Drafts, Contacts, Calendar from the Inbox's special entry ids");
+
+    char line[2048];
+    WCHAR text[1024];
+    while (fgets(line, sizeof line, plan)) {
+        line[strcspn(line, "\r\n")] = 0;
+        char *tab = strchr(line, '\t');
+        if (!tab)
+            continue;
+        *tab = 0;
+        const char *verb = line, *arg = tab + 1;
+        MultiByteToWideChar(CP_UTF8, 0, arg, -1, text, 1024);
+        BYTE eb[64];
+        SBinary eid = { 0, eb };
+        ENTRYLIST list = { 1, &eid };
+        if (!strcmp(verb, "inbox")) {
+            ULONG cnt = row_count(inbox);
+            check(cnt == (ULONG)atol(arg), "the Inbox contents table has the %s messages the server has (%lu)", arg,
+                  (unsigned long)cnt);
+        } else if (!strcmp(verb, "read")) {
+            ULONG found = rows_where(inbox, PR_SUBJECT_W, text, &eid, eb);
+            IMessage *m = found == 1 ? open_eid(st, &eid, MAPI_MESSAGE) : NULL;
+            IStream *s = NULL;
+            STATSTG stat = { 0 };
+            hr = m ? m->lpVtbl->OpenProperty(m, PR_BODY_W, &IID_IStream, 0, 0, (LPUNKNOWN *)&s) : E_FAIL;
+            if (s) {
+                s->lpVtbl->Stat(s, &stat, STATFLAG_NONAME);
+                release(s);
+            }
+            check(hr == S_OK && stat.cbSize.QuadPart > 0, "read \"%s\": its body stream has %llu bytes", arg,
+                  (unsigned long long)stat.cbSize.QuadPart);
+            hr = m ? m->lpVtbl->SetReadFlag(m, 0) : E_FAIL;
+            v = NULL;
+            if (m)
+                m->lpVtbl->GetProps(m, TAGS(PR_MESSAGE_FLAGS), 0, &n, &v);
+            check(hr == S_OK && v && (v[0].Value.l & MSGFLAG_READ), "  SetReadFlag -> MSGFLAG_READ");
+            h_free(v);
+            release(m);
+        } else if (!strcmp(verb, "flag")) {
+            ULONG found = rows_where(inbox, PR_SUBJECT_W, text, &eid, eb);
+            IMessage *m = found == 1 ? open_eid(st, &eid, MAPI_MESSAGE) : NULL;
+            SPropValue pv = { .ulPropTag = PR_FLAG_STATUS };
+            pv.Value.l = 2; /* followupFlagged */
+            hr = m ? m->lpVtbl->SetProps(m, 1, &pv, NULL) : E_FAIL;
+            if (hr == S_OK)
+                hr = m->lpVtbl->SaveChanges(m, 0);
+            release(m);
+            m = found == 1 ? open_eid(st, &eid, MAPI_MESSAGE) : NULL;
+            v = NULL;
+            if (m)
+                m->lpVtbl->GetProps(m, TAGS(PR_FLAG_STATUS), 0, &n, &v);
+            check(hr == S_OK && v && v[0].ulPropTag == PR_FLAG_STATUS && v[0].Value.l == 2,
+                  "flag \"%s\": PR_FLAG_STATUS 2 saved and read back", arg);
+            h_free(v);
+            release(m);
+        } else if (!strcmp(verb, "move")) {
+            ULONG before = row_count(archive);
+            hr = rows_where(inbox, PR_SUBJECT_W, text, &eid, eb) == 1
+                     ? inbox->lpVtbl->CopyMessages(inbox, &list, NULL, archive, 0, NULL, MAPI_MOVE)
+                     : MAPI_E_NOT_FOUND;
+            check(hr == S_OK && rows_where(inbox, PR_SUBJECT_W, text, NULL, NULL) == 0 &&
+                      rows_where(archive, PR_SUBJECT_W, text, NULL, NULL) == 1 && row_count(archive) == before + 1,
+                  "move \"%s\" to Archive (CopyMessages MAPI_MOVE, 0x%08lx)", arg, (unsigned long)hr);
+        } else if (!strcmp(verb, "delete")) {
+            hr = rows_where(inbox, PR_SUBJECT_W, text, &eid, eb) == 1
+                     ? inbox->lpVtbl->DeleteMessages(inbox, &list, 0, NULL, 0)
+                     : MAPI_E_NOT_FOUND;
+            check(hr == S_OK && rows_where(inbox, PR_SUBJECT_W, text, NULL, NULL) == 0,
+                  "delete \"%s\" (DeleteMessages, 0x%08lx)", arg, (unsigned long)hr);
+        } else if (!strcmp(verb, "draft")) {
+            SPropValue pv[4] = { str_prop(PR_MESSAGE_CLASS_W, L"IPM.Note"), str_prop(PR_SUBJECT_W, text),
+                                 str_prop(PR_BODY_W, L"Drafted in Outlook (the Wine harness)."),
+                                 { .ulPropTag = PR_MESSAGE_FLAGS } };
+            pv[3].Value.l = (LONG)(MSGFLAG_UNSENT | MSGFLAG_READ);
+            hr = save_new(drafts, 4, pv);
+            check(hr == S_OK && rows_where(drafts, PR_SUBJECT_W, text, NULL, NULL) == 1,
+                  "draft \"%s\" saved in Drafts (0x%08lx)", arg, (unsigned long)hr);
+        } else if (!strcmp(verb, "contact")) {
+            WCHAR given[256] = { 0 }, *sp;
+            wcsncpy(given, text, 255);
+            const WCHAR *surname = L"";
+            if ((sp = wcschr(given, L' '))) {
+                *sp = 0;
+                surname = sp + 1;
+            }
+            SPropValue pv[5] = { str_prop(PR_MESSAGE_CLASS_W, L"IPM.Contact"), str_prop(PR_DISPLAY_NAME_W, text),
+                                 str_prop(PR_SUBJECT_W, text), str_prop(PR_GIVEN_NAME_W, given),
+                                 str_prop(PR_SURNAME_W, surname) };
+            hr = save_new(contacts, 5, pv);
+            check(hr == S_OK && rows_where(contacts, PR_DISPLAY_NAME_W, text, NULL, NULL) == 1,
+                  "contact \"%s\" saved in Contacts (0x%08lx)", arg, (unsigned long)hr);
+        } else if (!strcmp(verb, "event")) {
+            MAPINAMEID start = { (LPGUID)&PSETID_Appointment, MNID_ID, { .lID = 0x820D } };
+            MAPINAMEID end = { (LPGUID)&PSETID_Appointment, MNID_ID, { .lID = 0x820E } };
+            MAPINAMEID loc = { (LPGUID)&PSETID_Appointment, MNID_ID, { .lID = 0x8208 } };
+            LPMAPINAMEID names[3] = { &start, &end, &loc };
+            LPSPropTagArray ids = NULL;
+            hr = cal ? cal->lpVtbl->GetIDsFromNames(cal, 3, names, MAPI_CREATE, &ids) : E_FAIL;
+            if (hr == S_OK && ids && ids->cValues == 3) {
+                /* 2025-06-16T14:00Z and 15:00Z as FILETIME */
+                const ULONGLONG t0 = 133945560000000000ULL, hour = 36000000000ULL;
+                SPropValue pv[5] = { str_prop(PR_MESSAGE_CLASS_W, L"IPM.Appointment"), str_prop(PR_SUBJECT_W, text),
+                                     { .ulPropTag = PROP_TAG(PT_SYSTIME, PROP_ID(ids->aulPropTag[0])) },
+                                     { .ulPropTag = PROP_TAG(PT_SYSTIME, PROP_ID(ids->aulPropTag[1])) },
+                                     str_prop(PROP_TAG(PT_UNICODE, PROP_ID(ids->aulPropTag[2])), L"Wine room") };
+                pv[2].Value.li.QuadPart = (LONGLONG)t0;
+                pv[3].Value.li.QuadPart = (LONGLONG)(t0 + hour);
+                hr = save_new(cal, 5, pv);
+            } else if (hr == S_OK) {
+                hr = E_FAIL;
+            }
+            h_free(ids);
+            check(hr == S_OK && rows_where(cal, PR_SUBJECT_W, text, NULL, NULL) == 1,
+                  "appointment \"%s\" saved in the Calendar (0x%08lx)", arg, (unsigned long)hr);
+        } else {
+            check(0, "plan: unknown verb %s", verb);
+        }
+    }
+    fclose(plan);
+    release(inbox);
+    release(archive);
+    release(drafts);
+    release(contacts);
+    release(cal);
+    release(top);
+    log_off(prov, lg, st);
 }
 
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
-    if (argc != 4 && !(argc == 6 && !strcmp(argv[4], "kill"))) {
-        fprintf(stderr, "usage: mapi_harness DLL ADDRESS SECRET_FILE [kill MARKER_DIR]\n");
+    int kill_mode = argc == 6 && !strcmp(argv[4], "kill"), sync_mode = argc == 6 && !strcmp(argv[4], "sync");
+    if (argc != 4 && !kill_mode && !sync_mode) {
+        fprintf(stderr, "usage: mapi_harness DLL ADDRESS SECRET_FILE [kill MARKER_DIR | sync PLAN_FILE]\n");
         return 2;
     }
     MultiByteToWideChar(CP_UTF8, 0, argv[2], -1, cfg_address, 128);
@@ -883,10 +1147,12 @@ int main(int argc, char **argv)
     MSPROVIDERINIT *init = dll ? (MSPROVIDERINIT *)(void *)GetProcAddress(dll, "MSProviderInit") : NULL;
     MSGSERVICEENTRY *svc = dll ? (MSGSERVICEENTRY *)(void *)GetProcAddress(dll, "ServiceEntry") : NULL;
     check(dll && init && svc, "LoadLibrary(%s), GetProcAddress(MSProviderInit, ServiceEntry)", argv[1]);
-    if (svc)
+    if (svc && !sync_mode)
         service_entry(svc);
-    if (init)
-        session(init, argc == 6, argc == 6 ? argv[5] : NULL);
+    if (init && sync_mode)
+        sync_session(init, argv[5]);
+    else if (init)
+        session(init, kill_mode, kill_mode ? argv[5] : NULL);
     check(live_blocks == 0, "every MAPI block the provider returned was freed (%ld left)", (long)live_blocks);
     if (dll)
         FreeLibrary(dll);
