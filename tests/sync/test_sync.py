@@ -8,7 +8,9 @@ API (store_edit). The cache, read through the core (cache_dump), is compared wit
 simulator's state dump (/_sim/state) for every folder and item of every kind; the simulator's
 mutation counters (/_sim/counters) prove that every local edit reached the server exactly once.
 
-usage: test_sync.py GROUP --workdir DIR [--server kerio|ews]   (GROUP: see GROUPS at the end)
+usage: test_sync.py GROUP --workdir DIR [--server kerio|ews] [--storage sqlite|firebird]
+(GROUP: see GROUPS at the end; --storage picks the cache's engine, ctest runs the Firebird
+groups under labels `sync;firebird`)
 The EWS simulator's state dump, counters and control calls differ from Kerio's; class Ews maps
 its dump onto the Kerio shape the checks read and names the EWS counterpart of every Kerio
 fault, counter and control payload (SRV.pick(kerio, ews)).
@@ -151,6 +153,7 @@ class Ews(Kerio):
 
 
 SRV = Kerio()
+STORAGE = "sqlite"
 
 
 # ---- the simulator ----------------------------------------------------------------------
@@ -268,7 +271,7 @@ page_size = {ps}
 frontends = imap
 {extra}
 [storage]
-plugin = sqlite
+plugin = {storage}
 
 [account]
 {account}timeout = 10
@@ -280,7 +283,7 @@ user = tester
 password_file = {dir}/imap-password
 auth_failure_delay = 0
 """.format(data=self.data, plugins=self.env.plugins, ps=self.page_size, extra=self.extra_core,
-           account=SRV.account(self.sim.port, self.dir, self.env.certs), dir=self.dir, certs=self.env.certs, portfile=self.imap_port_file))
+           account=SRV.account(self.sim.port, self.dir, self.env.certs), dir=self.dir, storage=STORAGE, certs=self.env.certs, portfile=self.imap_port_file))
         os.chmod(self.config, 0o600)
 
     # -- the daemon --
@@ -1411,8 +1414,10 @@ def main():
     ap.add_argument("group", choices=sorted(GROUPS))
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--server", choices=("kerio", "ews"), default="kerio")
+    ap.add_argument("--storage", choices=("sqlite", "firebird"), default="sqlite")
     a = ap.parse_args()
-    global SRV
+    global SRV, STORAGE
+    STORAGE = a.storage
     SRV = Ews() if a.server == "ews" else Kerio()
     env = Env(a.workdir)
     t0 = time.monotonic()
