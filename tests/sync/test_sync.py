@@ -1395,6 +1395,82 @@ def t_policy(env):
         sim.stop()
 
 
+def t_diskfull(env):
+    """The cache's disk fills up (a small tmpfs in a private mount namespace): the initial
+    sync stops with a clear "disk full" error and the cache stays consistent; a client's
+    APPEND on a full disk gets NO with the reason while the daemon keeps serving; once space
+    is freed everything completes and the cache equals the server, each edit once."""
+    if os.geteuid() != 0 or os.environ.get("OUTPOST_PRIVATE_MOUNTS") != "1":
+        print("skipped: needs root inside `unshare -m` (OUTPOST_PRIVATE_MOUNTS=1)")
+        sys.exit(77)
+    sim, op = setup(env, page_size=20)
+    mounted = False
+    try:
+        os.makedirs(op.data, mode=0o700, exist_ok=True)
+        # room for the empty cache and part of the account (Firebird's empty file is 3.7 MB)
+        size = {"sqlite": "3m", "firebird": "6m"}[STORAGE]
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0700" % size, "outpost-diskfull", op.data],
+                       check=True, timeout=30)
+        mounted = True
+        p = op.sync_once(ok=False)
+        said = (p.stdout + p.stderr).lower()
+        check(p.returncode != 0, "a sync into a full disk fails")
+        check("disk full" in said or "no space" in said, "it says the disk is full: %r" % said[-600:])
+        # Space comes back (Firebird cannot even attach to a full disk: it writes on attach).
+        subprocess.run(["mount", "-o", "remount,size=256m", op.data], check=True, timeout=30)
+        c = op.run("check", ok=False)
+        check(c.returncode == 0, "the cache passes its integrity check after a full disk: %s" % c.stderr[-400:])
+        part = op.dump(content=False)
+        n = sum(len(f["items"]) for f in part["folders"])
+        log("disk full after %d items" % n)
+        check(n > 0, "pages committed before the disk filled up are kept")
+        all_remote_ids_unique(part, "after a full disk")
+        initial_sync(op, "sync after space was freed")
+        compare(op.dump(), sim.state(), where="after the disk was freed")
+
+        # A client edit on a full disk: NO with the reason, nothing half-written.
+        op.start()
+        filler = os.path.join(op.data, "filler")
+        subprocess.run(["dd", "if=/dev/zero", "of=" + filler, "bs=64k"], capture_output=True, timeout=60)
+        m = op.imap()
+        # An engine may still have free pages inside its file: append until the disk says no.
+        mids, typ, data = [], "OK", None
+        for k in range(40):
+            mid = "full-%d@outpost.test" % k
+            typ, data = m.append("INBOX", None, None, test_message(mid, "On a full disk", "x" * 400000 + "\r\n"))
+            if typ != "OK":
+                break
+            mids.append(mid)
+        check(typ == "NO", "APPEND on a full disk is refused: %s %r" % (typ, data))
+        check(data and b"full" in data[0].lower(), "the NO says the disk is full: %r" % data)
+        m.select("INBOX", readonly=True)
+        typ, data = m.fetch("1", "(BODY.PEEK[HEADER])")
+        check(typ == "OK", "the daemon still serves reads on a full disk")
+        m.logout()
+        os.unlink(filler)
+        m = op.imap()
+        mids.append("freed@outpost.test")
+        imap_ok(m.append("INBOX", None, None, test_message(mids[-1], "After the disk was freed")),
+                "APPEND after space was freed")
+        m.logout()
+        st = op.sync()
+        status_ok(st, "replay after the disk was freed")
+        op.stop()
+        state = sim.state()
+        for mid in mids:
+            check(len(server_mails_with(state, mid)) == 1, "%s reached the server once" % mid)
+        n = len(mids)
+        expect_counters(sim.counters(), SRV.pick({"Mails.create": n}, {"item.create": n}), "after the full disk")
+        dump = op.dump()
+        compare(dump, state, where="after the full disk")
+        no_pending(dump, "after the full disk")
+    finally:
+        op.kill()
+        sim.stop()
+        if mounted:
+            subprocess.run(["umount", "-l", op.data], timeout=30)
+
+
 GROUPS = {
     "initial": t_initial,
     "server_changes": t_server_changes,
@@ -1406,6 +1482,7 @@ GROUPS = {
     "crash_initial": t_crash_initial,
     "crash_replay": t_crash_replay,
     "policy": t_policy,
+    "diskfull": t_diskfull,
 }
 
 
