@@ -13,8 +13,10 @@
  * $FIREBIRD_LOCK, default /tmp/firebird, which the first user creates 0770 —
  * other users then cannot attach at all. module_init therefore sets
  * FIREBIRD_LOCK with setenv() for the whole process (unless it is already
- * set) to a private 0700 directory: $XDG_RUNTIME_DIR/outpost-firebird, else
- * <data_dir>/firebird-lock, else /tmp/outpost-firebird-<uid>. The engine
+ * set) to a private 0700 directory, the first that works of:
+ * $XDG_RUNTIME_DIR/outpost-firebird, /dev/shm/outpost-firebird-<uid> (both in
+ * memory: the engine maps its lock files, and a mapped page that a full disk
+ * cannot back is a SIGBUS), <data_dir>/firebird-lock, /tmp/outpost-firebird-<uid>. The engine
  * reads it once, at its first use in the process, so it must happen before
  * any other code in the process calls Firebird. module_fini calls
  * fb_shutdown(), which stops the engine's threads: after it, no Firebird
@@ -498,27 +500,24 @@ static void detach(struct outpost_storage *s)
     }
 }
 
-static outpost_status fb_open(struct outpost_storage *s)
+/* Turns a failed attach/create into the message open() reports. */
+static outpost_status open_error(struct outpost_storage *s, int existed)
 {
-    if (s->db)
-        return fb_error(s, OUTPOST_BAD_DATA, "cache %s is already open", s->path);
-    char dpb[512];
-    int existed = access(s->path, F_OK) == 0;
-    size_t n = build_dpb(s, dpb, !existed);
-    ISC_STATUS rc = existed ? isc_attach_database(s->status, 0, s->path, &s->db, (short)n, dpb)
-                            : isc_create_database(s->status, 0, s->path, &s->db, (short)n, dpb, 0);
-    if (rc) {
-        s->db = 0;
-        outpost_status st = fb_db_error(s, existed ? "opening the cache" : "creating the cache");
-        if (st.code == OUTPOST_FATAL && !strstr(s->msg, "in use") && !strstr(s->msg, "disk full")) {
-            char keep[sizeof s->msg];
-            snprintf(keep, sizeof keep, "%s", s->msg);
-            st = fb_error(s, OUTPOST_FATAL,
-                          "cannot open cache %s (is it a Firebird database? check the path and "
-                          "permissions): %s", s->path, keep);
-        }
-        return st;
+    s->db = 0;
+    outpost_status st = fb_db_error(s, existed ? "opening the cache" : "creating the cache");
+    if (st.code == OUTPOST_FATAL && !strstr(s->msg, "in use") && !strstr(s->msg, "disk full")) {
+        char keep[sizeof s->msg];
+        snprintf(keep, sizeof keep, "%s", s->msg);
+        st = fb_error(s, OUTPOST_FATAL,
+                      "cannot open cache %s (is it a Firebird database? check the path and "
+                      "permissions): %s", s->path, keep);
     }
+    return st;
+}
+
+/* Runs the schema upgrade on the attached database; detaches on failure. */
+static outpost_status upgrade_or_detach(struct outpost_storage *s)
+{
     outpost_status up = fb_schema_upgrade(s);
     if (up.code != OUTPOST_OK) {
         char keep[sizeof s->msg];
@@ -526,11 +525,71 @@ static outpost_status fb_open(struct outpost_storage *s)
         detach(s);
         snprintf(s->msg, sizeof s->msg, "%s", keep);
         up.message = s->msg;
-        return up;
     }
-    if (!existed)
+    return up;
+}
+
+/* A new cache is built under "<path>.creating" and renamed into place only
+ * once its schema is committed: isc_create_database writes the system tables
+ * in several steps, and a file killed halfway through cannot be attached
+ * again ("CHARACTER SET UTF8 is not defined"). A leftover .creating file is
+ * such a half-made cache and is replaced. */
+static outpost_status create_db(struct outpost_storage *s)
+{
+    size_t plen = strlen(s->path);
+    char *tmp = malloc(plen + sizeof ".creating");
+    if (!tmp)
+        return fb_error(s, OUTPOST_FATAL, "out of memory");
+    memcpy(tmp, s->path, plen);
+    memcpy(tmp + plen, ".creating", sizeof ".creating");
+    if (unlink(tmp) != 0 && errno != ENOENT) {
+        outpost_status st = fb_error(s, OUTPOST_FATAL, "cannot remove the half-created cache %s: %s", tmp,
+                                     strerror(errno));
+        free(tmp);
+        return st;
+    }
+    char dpb[512];
+    size_t n = build_dpb(s, dpb, 1);
+    char *final_path = s->path;
+    s->path = tmp; /* messages name the file being written */
+    outpost_status st = outpost_ok();
+    if (isc_create_database(s->status, 0, tmp, &s->db, (short)n, dpb, 0))
+        st = open_error(s, 0);
+    else
+        st = upgrade_or_detach(s);
+    if (st.code == OUTPOST_OK) {
+        detach(s);
+        int fd = open(tmp, O_RDONLY | O_CLOEXEC); /* on disk before it has its real name */
+        if (fd >= 0) {
+            (void)fsync(fd);
+            close(fd);
+        }
+        if (rename(tmp, final_path) != 0)
+            st = fb_error(s, OUTPOST_FATAL, "cannot move the new cache %s into place: %s", tmp, strerror(errno));
+    }
+    s->path = final_path;
+    if (st.code != OUTPOST_OK)
+        unlink(tmp);
+    free(tmp);
+    if (st.code == OUTPOST_OK)
         sync_parent_dir(s->path);
-    return outpost_ok();
+    return st;
+}
+
+static outpost_status fb_open(struct outpost_storage *s)
+{
+    if (s->db)
+        return fb_error(s, OUTPOST_BAD_DATA, "cache %s is already open", s->path);
+    if (access(s->path, F_OK) != 0) {
+        outpost_status st = create_db(s);
+        if (st.code != OUTPOST_OK)
+            return st;
+    }
+    char dpb[512];
+    size_t n = build_dpb(s, dpb, 0);
+    if (isc_attach_database(s->status, 0, s->path, &s->db, (short)n, dpb))
+        return open_error(s, 1);
+    return upgrade_or_detach(s);
 }
 
 static outpost_status fb_close(struct outpost_storage *s)
@@ -804,7 +863,7 @@ static outpost_status fb_integrity_check(struct outpost_storage *s)
 static int private_dir(const char *dir, char *why, size_t n)
 {
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", dir);
+    snprintf(tmp, sizeof tmp, "%.4000s", dir);
     for (char *p = tmp + 1; *p; p++) {
         if (*p != '/')
             continue;
@@ -837,17 +896,27 @@ static outpost_status module_init(const struct outpost_host *host)
     const char *have = getenv("FIREBIRD_LOCK");
     if (have && *have)
         return outpost_ok(); /* the user (or an earlier init) chose it */
-    char dir[4096];
+    /* Memory-backed file systems first: the engine maps its lock files into
+     * memory, and a page it cannot back on a full disk kills the process
+     * with SIGBUS (seen with the lock directory beside a cache whose disk
+     * filled up). The first candidate that is (or can be made) a private
+     * directory of this user wins. */
+    char cand[4][4096], why[400] = "";
+    int nc = 0;
     const char *xdg = getenv("XDG_RUNTIME_DIR");
     const char *data = host && host->data_dir ? host->data_dir(host) : NULL;
     if (xdg && *xdg && xdg[0] == '/')
-        snprintf(dir, sizeof dir, "%s/outpost-firebird", xdg);
-    else if (data && *data)
-        snprintf(dir, sizeof dir, "%s/firebird-lock", data);
-    else
-        snprintf(dir, sizeof dir, "/tmp/outpost-firebird-%u", (unsigned)geteuid());
-    char why[400];
-    if (private_dir(dir, why, sizeof why) != 0) {
+        snprintf(cand[nc++], sizeof cand[0], "%s/outpost-firebird", xdg);
+    if (access("/dev/shm", W_OK) == 0)
+        snprintf(cand[nc++], sizeof cand[0], "/dev/shm/outpost-firebird-%u", (unsigned)geteuid());
+    if (data && *data)
+        snprintf(cand[nc++], sizeof cand[0], "%s/firebird-lock", data);
+    snprintf(cand[nc++], sizeof cand[0], "/tmp/outpost-firebird-%u", (unsigned)geteuid());
+    const char *dir = NULL;
+    for (int i = 0; i < nc && !dir; i++)
+        if (private_dir(cand[i], why, sizeof why) == 0)
+            dir = cand[i];
+    if (!dir) {
         snprintf(module_msg, sizeof module_msg,
                  "Firebird lock directory: %s (set FIREBIRD_LOCK to a private directory)", why);
         outpost_status st = { OUTPOST_FATAL, 0, module_msg };
