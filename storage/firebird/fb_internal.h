@@ -132,7 +132,8 @@ struct outpost_txn {
 struct outpost_storage {
     const struct outpost_host *host;
     char *path;
-    int durability_full;
+    enum fb_durability { DUR_NORMAL, DUR_FULL, DUR_FORCED } durability;
+    int sync_fd;                /* DUR_FULL: the cache file, fdatasync'd after each commit */
     int64_t cache_pages;
     isc_db_handle db;
     ISC_STATUS_ARRAY status;
