@@ -272,6 +272,9 @@ void fb_cursor_close(struct outpost_cursor *c)
     }
     s->open_cursors--;
     free(c->ids);
+    free(c->uf);
+    free(c->snap.p);
+    free(c->delta.p);
     free(c->buf.p);
     free(c);
 }
@@ -293,6 +296,34 @@ static outpost_status cursor_next(struct outpost_cursor *c, const void **row)
     *row = NULL;
     if (c->done)
         return outpost_ok();
+    if (c->row_type == ROW_UF_MEM) {
+        if (c->pos >= c->nids) {
+            c->done = 1;
+            return outpost_ok();
+        }
+        const struct fb_uf *e = &c->uf[c->pos++];
+        outpost_uid_flags *u = &c->row.uf;
+        memset(u, 0, sizeof *u);
+        u->struct_size = sizeof *u;
+        u->uid = e->uid;
+        u->flags = e->flags;
+        u->modseq = e->modseq;
+        u->id = e->id;
+        c->buf.len = 0;
+        if (e->kwlen == FB_KW_BIG) {
+            outpost_status k = fb_uf_big_keywords(c, u);
+            if (k.code)
+                return k;
+        } else if (e->kwlen >= 0) {
+            if (fb_buf_reserve(&c->buf, (size_t)e->kwlen + 1))
+                return fb_error(s, OUTPOST_FATAL, "out of memory reading a listing");
+            memcpy(c->buf.p, e->kw, (size_t)e->kwlen);
+            c->buf.p[e->kwlen] = '\0';
+            u->keywords = c->buf.p;
+        }
+        *row = &c->row;
+        return outpost_ok();
+    }
     if (c->row_type == ROW_IDLIST) {
         for (;;) {
             if (c->pos >= c->nids) {
@@ -352,17 +383,9 @@ static outpost_status cursor_next(struct outpost_cursor *c, const void **row)
         c->buf.len = 0;
         if (fb_col_int(st, 5)) {
             /* rare: keywords longer than their column, in the item's overflow BLOB */
-            struct fb_stmt *g = fb_stmt(s, ST_ITEM_GET);
-            if (!g)
-                return fb_db_error(s, "reading keywords");
-            fb_bind_int(g, 0, u->id);
-            int r2 = fb_exec_row(s, g);
-            if (r2 < 0)
-                return fb_db_error(s, "reading keywords");
-            outpost_item it;
-            if (r2 == 1 && fb_fill_item(s, g, 0, &it, &c->buf))
-                return fb_db_error(s, "reading keywords");
-            u->keywords = r2 == 1 ? it.keywords : NULL;
+            outpost_status k = fb_uf_big_keywords(c, u);
+            if (k.code)
+                return k;
         } else {
             u->keywords = fb_col_strdup(st, 4, &c->buf, NULL);
         }
@@ -636,6 +659,7 @@ static outpost_status fb_begin(struct outpost_storage *s, uint32_t mode, struct 
     t->cmap_item = 0;
     t->wr_item = 0;
     t->wr_end = 0;
+    t->ntouched = 0;
     memset(t->counter_loaded, 0, sizeof t->counter_loaded);
     memset(t->counter_dirty, 0, sizeof t->counter_dirty);
     *out = t;
@@ -671,7 +695,7 @@ static outpost_status fb_commit(struct outpost_txn *t)
         end_txn(t);
         return fb_error(s, t->fail_code, "transaction rolled back after an earlier failure: %s", t->fail_msg);
     }
-    if (t->mode == OUTPOST_TXN_WRITE && flush_counters(t)) {
+    if (t->mode == OUTPOST_TXN_WRITE && (flush_counters(t) || fb_uidsnap_refresh(t))) {
         outpost_status e = fb_db_error(s, "committing");
         end_txn(t);
         return e;
@@ -842,6 +866,14 @@ static outpost_status fb_integrity_check(struct outpost_storage *s)
             result = fb_db_error(s, "checking integrity");
         fb_stmt_free(st);
     }
+    int64_t bad = 0;
+    int vr = result.code == OUTPOST_OK ? fb_uidsnap_verify(s, &bad) : 0;
+    if (vr < 0)
+        result = fb_db_error(s, "checking integrity");
+    else if (vr > 0)
+        result = fb_error(s, OUTPOST_FATAL,
+                          "cache %s fails its integrity check: the listing snapshot of folder %lld "
+                          "differs from its items", s->path, (long long)bad);
     ISC_STATUS_ARRAY sv;
     isc_rollback_transaction(sv, &s->txn.tr);
     s->txn.tr = 0;
