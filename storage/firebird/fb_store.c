@@ -433,9 +433,11 @@ static outpost_status fb_create(const struct outpost_host *host, struct outpost_
         snprintf(s->path, n, "%s", path);
     else
         snprintf(s->path, n, "%s/%s", dir, path);
-    if (strlen(s->path) > 250)
+    /* Firebird takes names of up to 250 bytes; a new cache is first built as PATH.new */
+    if (strlen(s->path) > 246)
         return create_fail(s, fb_error(s, OUTPOST_BAD_DATA,
-                                       "[storage] path %s is longer than Firebird's 250 bytes: "
+                                       "[storage] path %s is longer than 246 bytes (Firebird's 250, less "
+                                       "the \".new\" of a cache being created): "
                                        "choose a shorter path", s->path));
     const char *dur = host->config_get ? host->config_get(host, "durability") : NULL;
     if (!dur || !*dur || strcmp(dur, "full") == 0)
@@ -553,18 +555,74 @@ static void detach(struct outpost_storage *s)
     close_sync_fd(s);
 }
 
+/* Creates the cache as PATH.new, commits its schema, flushes it and renames
+ * it into place, so that a crash while creating leaves no half-made cache
+ * behind (Firebird cannot redo DDL that a killed transaction left half
+ * applied): the next open finds no PATH and starts over. */
+static outpost_status create_cache(struct outpost_storage *s)
+{
+    size_t n = strlen(s->path) + 5;
+    char *tmp = malloc(n);
+    if (!tmp)
+        return fb_error(s, OUTPOST_FATAL, "out of memory creating the cache");
+    snprintf(tmp, n, "%s.new", s->path);
+    char *final = s->path;
+    s->path = tmp;
+    outpost_status st = outpost_ok();
+    if (unlink(tmp) != 0 && errno != ENOENT)
+        st = fb_error(s, OUTPOST_FATAL, "cannot remove %s, left by an interrupted creation: %s", tmp,
+                      strerror(errno));
+    char dpb[512];
+    size_t dn = build_dpb(s, dpb, 1);
+    if (st.code == OUTPOST_OK && isc_create_database(s->status, 0, tmp, &s->db, (short)dn, dpb, 0)) {
+        s->db = 0;
+        st = fb_db_error(s, "creating the cache");
+    }
+    if (st.code == OUTPOST_OK)
+        st = fb_schema_upgrade(s);
+    if (st.code == OUTPOST_OK) {
+        free_statements(s);
+        if (isc_detach_database(s->status, &s->db))
+            st = fb_db_error(s, "creating the cache");
+        s->db = 0;
+    }
+    if (st.code == OUTPOST_OK) {
+        int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) != 0 || rename(tmp, final) != 0)
+            st = fb_error(s, OUTPOST_FATAL, "cannot put the new cache %s in place: %s", final, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    if (st.code != OUTPOST_OK) {
+        char keep[sizeof s->msg];
+        snprintf(keep, sizeof keep, "%s", s->msg);
+        detach(s);
+        unlink(tmp);
+        snprintf(s->msg, sizeof s->msg, "%s", keep);
+        st.message = s->msg;
+    }
+    s->path = final;
+    free(tmp);
+    if (st.code == OUTPOST_OK)
+        sync_parent_dir(final);
+    return st;
+}
+
 static outpost_status fb_open(struct outpost_storage *s)
 {
     if (s->db)
         return fb_error(s, OUTPOST_BAD_DATA, "cache %s is already open", s->path);
-    char dpb[512];
     int existed = access(s->path, F_OK) == 0;
-    size_t n = build_dpb(s, dpb, !existed);
-    ISC_STATUS rc = existed ? isc_attach_database(s->status, 0, s->path, &s->db, (short)n, dpb)
-                            : isc_create_database(s->status, 0, s->path, &s->db, (short)n, dpb, 0);
-    if (rc) {
+    if (!existed) {
+        outpost_status st = create_cache(s);
+        if (st.code != OUTPOST_OK)
+            return st;
+    }
+    char dpb[512];
+    size_t n = build_dpb(s, dpb, 0);
+    if (isc_attach_database(s->status, 0, s->path, &s->db, (short)n, dpb)) {
         s->db = 0;
-        outpost_status st = fb_db_error(s, existed ? "opening the cache" : "creating the cache");
+        outpost_status st = fb_db_error(s, "opening the cache");
         if (st.code == OUTPOST_FATAL && !strstr(s->msg, "in use") && !strstr(s->msg, "disk full")) {
             char keep[sizeof s->msg];
             snprintf(keep, sizeof keep, "%s", s->msg);
@@ -583,8 +641,6 @@ static outpost_status fb_open(struct outpost_storage *s)
         up.message = s->msg;
         return up;
     }
-    if (!existed)
-        sync_parent_dir(s->path);
     if (s->durability == DUR_FULL) {
         s->sync_fd = open(s->path, O_RDONLY | O_CLOEXEC);
         if (s->sync_fd < 0) {
@@ -1000,7 +1056,7 @@ static const struct outpost_storage_methods methods = {
 
 static const outpost_config_key config_keys[] = {
     { "path", OUTPOST_CFG_PATH, 0, "cache.fdb", NULL,
-      "cache database file, relative to the data directory (at most 250 bytes in all)" },
+      "cache database file, relative to the data directory (at most 246 bytes in all)" },
     { "durability", OUTPOST_CFG_ENUM, 0, "full", "full|forced|normal",
       "full: the file is flushed at every commit, which then survives power loss; forced: also "
       "every page write synchronous, the file consistent after a power loss at any moment "
