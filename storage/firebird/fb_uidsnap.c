@@ -187,9 +187,9 @@ static int load_snapshot(struct outpost_storage *s, int64_t folder_id, uint64_t 
     if (r <= 0)
         return r;
     *modseq = (uint64_t)fb_col_int(st, 0);
-    if (!want_data)
-        return 1;
     b->len = 0;
+    if (!want_data || !fb_col_blob(st, 1)) /* (never NULL; decode() calls it malformed) */
+        return 1;
     ISC_QUAD q = *fb_col_blob(st, 1);
     return fb_blob_read_all(s, &q, b) ? -1 : 1;
 }
@@ -296,8 +296,8 @@ static int merge(const struct uf_vec *snap, const struct uf_vec *d, const uint32
 }
 
 /* The folder's listing from its snapshot: 1 done (out filled; keywords point
- * into snap and delta), 0 no snapshot, -1 error (s->status, or s->msg set
- * and *bad = 1 for a malformed snapshot). */
+ * into snap and delta), 0 no snapshot, -1 error (s->status, or *bad = 1 for
+ * a malformed snapshot). */
 static int build(struct outpost_storage *s, int64_t folder_id, uint32_t lo, uint32_t hi, struct fb_buf *snapb,
                  struct fb_buf *deltab, struct uf_vec *out, int *bad)
 {
@@ -311,15 +311,10 @@ static int build(struct outpost_storage *s, int64_t folder_id, uint32_t lo, uint
     int dr = decode(snapb, &sv);
     if (dr) {
         free(sv.v);
-        if (dr == -1) {
+        if (dr == -1)
             *bad = 1;
-            fb_error(s, OUTPOST_FATAL,
-                     "cache %s is damaged (the listing snapshot of folder %lld is malformed): check it "
-                     "with gfix -v -full, restore it or delete it to resync",
-                     s->path, (long long)folder_id);
-        } else {
+        else
             set_oom(s);
-        }
         return -1;
     }
     r = load_changes(s, folder_id, since, &dv, deltab, &gone, &ngone);
@@ -349,9 +344,12 @@ outpost_status fb_uidsnap_list(struct outpost_txn *t, int64_t folder_id, uint32_
         free(c->snap.p);
         free(c->delta.p);
         free(c);
-        if (r == 0)
+        /* none, or malformed: the caller lists item_flags row by row (the
+         * next commit that changes the folder writes a new snapshot, and
+         * integrity_check reports the bad one) */
+        if (r == 0 || bad)
             return outpost_ok();
-        return bad ? (outpost_status){ OUTPOST_FATAL, 0, s->msg } : fb_db_error(s, "opening a listing");
+        return fb_db_error(s, "opening a listing");
     }
     c->s = s;
     c->stmt_id = -1;
@@ -399,11 +397,9 @@ static int refresh_one(struct outpost_txn *t, const struct fb_touched *f)
     if (!k)
         return -1;
     fb_bind_int(k, 0, f->folder);
-    if ((r = fb_exec_row(s, k)) < 0)
-        return -1;
-    if (r == 0)
-        return 0;
-    r = load_snapshot(s, f->folder, &since, &dummy, 0);
+    int exists = fb_exec_row(s, k);
+    if (exists <= 0)
+        return exists;
     struct fb_buf snapb = { 0 }, deltab = { 0 }, enc = { 0 };
     struct uf_vec v = { 0 };
     int bad = 0;
