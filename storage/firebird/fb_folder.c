@@ -360,6 +360,7 @@ outpost_status fb_folder_bump(struct outpost_txn *t, int64_t folder_id, int new_
         *uid = (uint32_t)u;
     if (modseq)
         *modseq = (uint64_t)fb_col_int(st, 1);
+    fb_uidsnap_touch(t, folder_id, (uint64_t)fb_col_int(st, 1), fb_col_int(st, 0));
     if (kind)
         *kind = (uint32_t)fb_col_int(st, 2);
     if (new_uid && u >= (int64_t)UINT32_MAX)

@@ -23,7 +23,7 @@
 #include <outpost/storage.h>
 
 /* Schema version kept in store_info('schema_version'). */
-#define FB_SCHEMA_VERSION 3
+#define FB_SCHEMA_VERSION 4
 /* Content rows hold at most this many bytes (one stream BLOB each). */
 #define FB_CHUNK (1024u * 1024u)
 /* Page size of new caches. With forced writes every page write is a
@@ -68,6 +68,7 @@ enum fb_stmt_id {
     ST_PROP_GET, ST_PROP_SET, ST_PROP_DEL, ST_PROP_DEL_ITEM,
     ST_J_INSERT, ST_J_PENDING, ST_J_LIST, ST_J_SET, ST_J_COUNT, ST_J_PRUNE_COUNT, ST_J_PRUNE,
     ST_FTS_TODO, ST_FTS_TODO_COUNT, ST_FTS_TODO_COUNT_FOLDER, ST_FTS_SET, ST_FTS_SCAN, ST_FTS_SCAN_ALL,
+    ST_SNAP_GET, ST_SNAP_SET, ST_UF_DELTA, ST_UF_GONE,
     ST__COUNT
 };
 
@@ -123,6 +124,14 @@ struct outpost_txn {
      * lookups (cleared by anything that removes items or content) */
     int64_t wr_item;
     uint64_t wr_end;
+    /* folders this transaction changed (first FB_TOUCHED_MAX), for the
+     * listing snapshots refreshed at commit (fb_uidsnap.c) */
+#define FB_TOUCHED_MAX 8
+    struct fb_touched {
+        int64_t folder, uidnext;
+        uint64_t modseq;
+    } touched[FB_TOUCHED_MAX];
+    int ntouched;
     union {
         outpost_folder folder;
         outpost_item item;
@@ -132,7 +141,10 @@ struct outpost_txn {
 struct outpost_storage {
     const struct outpost_host *host;
     char *path;
-    int durability_full;
+    /* [storage] durability: full = DUR_FORCED (forced writes, careful write
+     * order), normal = DUR_COMMIT (forced writes off, flushed at commit) */
+    enum fb_durability { DUR_COMMIT, DUR_FORCED } durability;
+    int sync_fd;                /* DUR_COMMIT: the cache file, fdatasync'd after each commit */
     int64_t cache_pages;
     isc_db_handle db;
     ISC_STATUS_ARRAY status;
@@ -143,7 +155,17 @@ struct outpost_storage {
     char msg[1024];
 };
 
-enum fb_row_type { ROW_FOLDER, ROW_ITEM, ROW_TOMBSTONE, ROW_JOURNAL, ROW_UID_FLAGS, ROW_IDLIST };
+enum fb_row_type { ROW_FOLDER, ROW_ITEM, ROW_TOMBSTONE, ROW_JOURNAL, ROW_UID_FLAGS, ROW_IDLIST, ROW_UF_MEM };
+
+/* One row of items_uid_flags held in memory (fb_uidsnap.c). */
+struct fb_uf {
+    uint32_t uid, flags;
+    uint64_t modseq;
+    int64_t id;
+    int32_t kwlen;              /* -1: no keywords; FB_KW_BIG: in the item's overflow BLOB */
+    const char *kw;             /* kwlen bytes, not NUL-terminated */
+};
+#define FB_KW_BIG (-2)
 
 struct outpost_cursor {
     struct outpost_storage *s;
@@ -153,6 +175,8 @@ struct outpost_cursor {
     int done;
     int64_t *ids;               /* ROW_IDLIST: the items to hand out, in order */
     size_t nids, pos;
+    struct fb_uf *uf;           /* ROW_UF_MEM: the rows, in UID order (nids of them) */
+    struct fb_buf snap, delta;  /* ROW_UF_MEM: bytes the rows' keywords point into */
     struct fb_buf buf;          /* strings of the current row */
     union {
         outpost_folder folder;
@@ -293,6 +317,22 @@ outpost_status fb_journal_count(struct outpost_txn *t, uint32_t state, uint64_t 
 outpost_status fb_journal_prune(struct outpost_txn *t, int64_t before_ms, uint64_t *removed);
 void fb_fill_journal(const struct fb_stmt *st, outpost_journal_entry *e, struct fb_buf *b,
                      struct outpost_storage *s);
+
+/* ---- fb_uidsnap.c ---- */
+/* items_uid_flags from the folder's packed snapshot plus the changes since:
+ * OK with *out set, or OK with *out NULL when the folder has no snapshot
+ * (the caller lists item_flags row by row). */
+outpost_status fb_uidsnap_list(struct outpost_txn *t, int64_t folder_id, uint32_t lo, uint32_t hi,
+                               struct outpost_cursor **out);
+/* Notes a change to a folder (from fb_folder_bump). */
+void fb_uidsnap_touch(struct outpost_txn *t, int64_t folder_id, uint64_t modseq, int64_t uidnext);
+/* At commit: rewrites the snapshots of changed folders that fell far behind. 0 or -1 (s->status). */
+int fb_uidsnap_refresh(struct outpost_txn *t);
+/* Integrity: does every snapshot, with the changes since, equal item_flags?
+ * 0 yes, 1 no (*bad_folder), -1 error (s->status). In the current transaction. */
+int fb_uidsnap_verify(struct outpost_storage *s, int64_t *bad_folder);
+/* Keywords of a ROW_UF_MEM row kept in the item's overflow BLOB. */
+outpost_status fb_uf_big_keywords(struct outpost_cursor *c, outpost_uid_flags *u);
 
 /* ---- fb_fts.c ---- */
 outpost_status fb_fts_search(struct outpost_txn *t, int64_t folder_id, const char *query,

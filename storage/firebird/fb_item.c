@@ -522,6 +522,12 @@ outpost_status fb_items_by_uid(struct outpost_txn *t, int64_t folder_id, uint32_
 outpost_status fb_items_uid_flags(struct outpost_txn *t, int64_t folder_id, uint32_t lo, uint32_t hi,
                                   struct outpost_cursor **out)
 {
+    outpost_status c = fb_check_txn(t, 0);
+    if (c.code)
+        return c;
+    /* large folders: their packed snapshot plus the changes since (fb_uidsnap.c) */
+    if ((c = fb_uidsnap_list(t, folder_id, lo, hi ? hi : UINT32_MAX, out)).code || *out)
+        return c;
     return listing(t, ST_UID_FLAGS, ROW_UID_FLAGS, 3, folder_id, lo, hi ? hi : UINT32_MAX, out);
 }
 

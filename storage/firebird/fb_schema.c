@@ -108,6 +108,17 @@ static const char *const migrate_v3_data[] = {
     NULL,
 };
 
+/* v3 → v4: a packed copy of each large folder's items_uid_flags listing
+ * (uid_snapshot, written by the plugin at commit, fb_uidsnap.c), read with
+ * the rows changed since its MODSEQ: through item_flags_modseq, and the
+ * tombstones since. Filled by the first commits that change a folder. */
+static const char *const migrate_v4[] = {
+    "CREATE TABLE uid_snapshot(folder_id BIGINT NOT NULL PRIMARY KEY, modseq BIGINT NOT NULL,"
+    " data BLOB SUB_TYPE BINARY NOT NULL)",
+    "CREATE INDEX item_flags_modseq ON item_flags(folder_id, modseq)",
+    NULL,
+};
+
 struct step {
     const char *const *ddl;
     const char *const *data;
@@ -120,6 +131,8 @@ static const struct step steps[FB_SCHEMA_VERSION] = {
     [1] = { migrate_v2, migrate_v2_data, NULL },
     [2] = { migrate_v3, migrate_v3_data,
             "SELECT count(*) FROM rdb$relations WHERE rdb$relation_name='ITEM_FLAGS'" },
+    [3] = { migrate_v4, NULL,
+            "SELECT count(*) FROM rdb$relations WHERE rdb$relation_name='UID_SNAPSHOT'" },
 };
 
 static const char tpb_ddl[] = { isc_tpb_version3, isc_tpb_write, isc_tpb_concurrency, isc_tpb_wait };

@@ -43,6 +43,7 @@ const char *const fb_stmt_sql[ST__COUNT] = {
         " FOR SELECT id FROM item WHERE folder_id=:f INTO :i DO BEGIN"
         " DELETE FROM content WHERE item_id=:i; DELETE FROM prop WHERE item_id=:i; END"
         " DELETE FROM item WHERE folder_id=:f; DELETE FROM tombstone WHERE folder_id=:f;"
+        " DELETE FROM uid_snapshot WHERE folder_id=:f;"
         " DELETE FROM folder WHERE id=:f; END",
 
     [ST_ITEM_INSERT] =
@@ -121,4 +122,12 @@ const char *const fb_stmt_sql[ST__COUNT] = {
     [ST_FTS_SET] = "UPDATE item SET fts_state=1, fts_text=? WHERE id=?",
     [ST_FTS_SCAN] = "SELECT id, fts_state, fts_text FROM item WHERE folder_id=? ORDER BY folder_id, uid",
     [ST_FTS_SCAN_ALL] = "SELECT id, fts_state, fts_text FROM item ORDER BY folder_id, uid",
+
+    [ST_SNAP_GET] = "SELECT modseq, data FROM uid_snapshot WHERE folder_id=?",
+    [ST_SNAP_SET] =
+        "UPDATE OR INSERT INTO uid_snapshot(folder_id, modseq, data) VALUES(?, ?, ?) MATCHING(folder_id)",
+    /* the changes since a snapshot: through the (folder_id, modseq) indexes */
+    [ST_UF_DELTA] =
+        "SELECT uid, flags, modseq, id, keywords, kwbig FROM item_flags WHERE folder_id=? AND modseq>?",
+    [ST_UF_GONE] = "SELECT uid FROM tombstone WHERE folder_id=? AND modseq>?",
 };

@@ -29,14 +29,25 @@
  * engine and may all open the cache (CONCURRENT_READERS); MULTI_PROCESS is
  * not declared.
  *
- * DURABILITY: [storage] durability = full keeps Firebird's forced writes on
- * (the file is opened O_DSYNC: every page write reaches the disk before the
- * engine goes on, and pages are written in "careful write" order, so a commit
- * that returned is on disk and the file is never inconsistent after a crash
- * or power loss). durability = normal turns forced writes off: a commit
- * survives a process crash (the OS holds the pages) but may be lost, and the
- * file damaged, on power loss. It is a database header flag, set at every
- * open.
+ * DURABILITY ([storage] durability):
+ * - full (default): Firebird's forced writes (O_DSYNC: each page write
+ *   reaches the disk before the engine goes on, in its "careful write"
+ *   order), so a commit that returned survives kill -9 and power loss, and
+ *   the file is consistent after a power loss at any moment — what `full`
+ *   means for SQLite too. One synchronous write per page makes a batched
+ *   insert several times slower than `normal`.
+ * - normal: forced writes off, and two flushes per write commit. The cache
+ *   is attached with MaxUnflushedWrites=0, so the engine's commit writes the
+ *   transaction's pages, fsyncs the file, and only then writes the
+ *   transaction inventory page that marks it committed; commit() then
+ *   fdatasyncs the file before it returns. A commit that returned is on
+ *   disk. What it gives up against `full`: between those flushes the OS may
+ *   put pages on disk in any order, so a power loss in the middle of a
+ *   commit can leave pages of the uncommitted transaction (a split index
+ *   page, a pointer page) on disk without the pages they point to —
+ *   `gfix -v -full` finds them, and the cache must then be rebuilt. A crash
+ *   of the process alone never does (the OS has every page written).
+ * Forced writes are a database header flag, set at every open.
  *
  * DISK FULL: a page write that fails with ENOSPC fails the statement or the
  * commit with isc_io_error; we report FATAL "disk full", roll the transaction
@@ -262,6 +273,9 @@ void fb_cursor_close(struct outpost_cursor *c)
     }
     s->open_cursors--;
     free(c->ids);
+    free(c->uf);
+    free(c->snap.p);
+    free(c->delta.p);
     free(c->buf.p);
     free(c);
 }
@@ -283,6 +297,34 @@ static outpost_status cursor_next(struct outpost_cursor *c, const void **row)
     *row = NULL;
     if (c->done)
         return outpost_ok();
+    if (c->row_type == ROW_UF_MEM) {
+        if (c->pos >= c->nids) {
+            c->done = 1;
+            return outpost_ok();
+        }
+        const struct fb_uf *e = &c->uf[c->pos++];
+        outpost_uid_flags *u = &c->row.uf;
+        memset(u, 0, sizeof *u);
+        u->struct_size = sizeof *u;
+        u->uid = e->uid;
+        u->flags = e->flags;
+        u->modseq = e->modseq;
+        u->id = e->id;
+        c->buf.len = 0;
+        if (e->kwlen == FB_KW_BIG) {
+            outpost_status k = fb_uf_big_keywords(c, u);
+            if (k.code)
+                return k;
+        } else if (e->kwlen >= 0) {
+            if (fb_buf_reserve(&c->buf, (size_t)e->kwlen + 1))
+                return fb_error(s, OUTPOST_FATAL, "out of memory reading a listing");
+            memcpy(c->buf.p, e->kw, (size_t)e->kwlen);
+            c->buf.p[e->kwlen] = '\0';
+            u->keywords = c->buf.p;
+        }
+        *row = &c->row;
+        return outpost_ok();
+    }
     if (c->row_type == ROW_IDLIST) {
         for (;;) {
             if (c->pos >= c->nids) {
@@ -342,17 +384,9 @@ static outpost_status cursor_next(struct outpost_cursor *c, const void **row)
         c->buf.len = 0;
         if (fb_col_int(st, 5)) {
             /* rare: keywords longer than their column, in the item's overflow BLOB */
-            struct fb_stmt *g = fb_stmt(s, ST_ITEM_GET);
-            if (!g)
-                return fb_db_error(s, "reading keywords");
-            fb_bind_int(g, 0, u->id);
-            int r2 = fb_exec_row(s, g);
-            if (r2 < 0)
-                return fb_db_error(s, "reading keywords");
-            outpost_item it;
-            if (r2 == 1 && fb_fill_item(s, g, 0, &it, &c->buf))
-                return fb_db_error(s, "reading keywords");
-            u->keywords = r2 == 1 ? it.keywords : NULL;
+            outpost_status k = fb_uf_big_keywords(c, u);
+            if (k.code)
+                return k;
         } else {
             u->keywords = fb_col_strdup(st, 4, &c->buf, NULL);
         }
@@ -387,6 +421,7 @@ static outpost_status fb_create(const struct outpost_host *host, struct outpost_
         return create_fail(NULL, oom);
     s->host = host;
     s->txn.s = s;
+    s->sync_fd = -1;
     const char *path = host->config_get ? host->config_get(host, "path") : NULL;
     if (!path || !*path)
         path = "cache.fdb";
@@ -399,15 +434,17 @@ static outpost_status fb_create(const struct outpost_host *host, struct outpost_
         snprintf(s->path, n, "%s", path);
     else
         snprintf(s->path, n, "%s/%s", dir, path);
-    if (strlen(s->path) > 250)
+    /* Firebird takes names of up to 250 bytes; a new cache is first built as PATH.new */
+    if (strlen(s->path) > 246)
         return create_fail(s, fb_error(s, OUTPOST_BAD_DATA,
-                                       "[storage] path %s is longer than Firebird's 250 bytes: "
+                                       "[storage] path %s is longer than 246 bytes (Firebird's 250, less "
+                                       "the \".new\" of a cache being created): "
                                        "choose a shorter path", s->path));
     const char *dur = host->config_get ? host->config_get(host, "durability") : NULL;
     if (!dur || !*dur || strcmp(dur, "full") == 0)
-        s->durability_full = 1;
+        s->durability = DUR_FORCED;
     else if (strcmp(dur, "normal") == 0)
-        s->durability_full = 0;
+        s->durability = DUR_COMMIT;
     else
         return create_fail(s, fb_error(s, OUTPOST_BAD_DATA,
                                        "[storage] durability = %s: expected full or normal", dur));
@@ -442,11 +479,17 @@ static size_t build_dpb(struct outpost_storage *s, char *dpb, int create)
     size_t n = 0;
     dpb[n++] = isc_dpb_version1;
     dpb_str(dpb, &n, isc_dpb_user_name, "SYSDBA");
-    /* embedded only: never fall back to a server on localhost:3050 */
-    dpb_str(dpb, &n, isc_dpb_config, "Providers=Engine12");
+    /* embedded only: never fall back to a server on localhost:3050. With
+     * durability = normal, MaxUnflushedWrites=0 makes every commit fsync the
+     * file after writing the transaction's pages and before marking it
+     * committed (see DURABILITY above); the engine takes per-database
+     * settings from the DPB of the first attachment in the process. */
+    dpb_str(dpb, &n, isc_dpb_config,
+            s->durability == DUR_COMMIT ? "Providers=Engine12\nMaxUnflushedWrites=0\nMaxUnflushedWriteTime=-1"
+                                      : "Providers=Engine12");
     dpb_str(dpb, &n, isc_dpb_lc_ctype, "UTF8");
     dpb_int(dpb, &n, isc_dpb_num_buffers, (int32_t)s->cache_pages);
-    dpb_int(dpb, &n, isc_dpb_force_write, s->durability_full ? 1 : 0);
+    dpb_int(dpb, &n, isc_dpb_force_write, s->durability == DUR_FORCED ? 1 : 0);
     if (create) {
         dpb_int(dpb, &n, isc_dpb_page_size, FB_PAGE_SIZE);
         dpb_int(dpb, &n, isc_dpb_sql_dialect, 3);
@@ -484,6 +527,16 @@ static void free_statements(struct outpost_storage *s)
     }
 }
 
+/* Closed only after the engine let go of the file: the descriptor serves
+ * fdatasync alone and never takes or drops a lock. */
+static void close_sync_fd(struct outpost_storage *s)
+{
+    if (s->sync_fd >= 0) {
+        close(s->sync_fd);
+        s->sync_fd = -1;
+    }
+}
+
 static void detach(struct outpost_storage *s)
 {
     free_statements(s);
@@ -498,81 +551,59 @@ static void detach(struct outpost_storage *s)
         isc_detach_database(sv, &s->db);
         s->db = 0;
     }
+    close_sync_fd(s);
 }
 
-/* Turns a failed attach/create into the message open() reports. */
-static outpost_status open_error(struct outpost_storage *s, int existed)
+/* Creates the cache as PATH.new, commits its schema, flushes it and renames
+ * it into place, so that a crash while creating leaves no half-made cache
+ * behind (Firebird cannot redo DDL that a killed transaction left half
+ * applied): the next open finds no PATH and starts over. */
+static outpost_status create_cache(struct outpost_storage *s)
 {
-    s->db = 0;
-    outpost_status st = fb_db_error(s, existed ? "opening the cache" : "creating the cache");
-    if (st.code == OUTPOST_FATAL && !strstr(s->msg, "in use") && !strstr(s->msg, "disk full")) {
-        char keep[sizeof s->msg];
-        snprintf(keep, sizeof keep, "%s", s->msg);
-        st = fb_error(s, OUTPOST_FATAL,
-                      "cannot open cache %s (is it a Firebird database? check the path and "
-                      "permissions): %s", s->path, keep);
-    }
-    return st;
-}
-
-/* Runs the schema upgrade on the attached database; detaches on failure. */
-static outpost_status upgrade_or_detach(struct outpost_storage *s)
-{
-    outpost_status up = fb_schema_upgrade(s);
-    if (up.code != OUTPOST_OK) {
-        char keep[sizeof s->msg];
-        snprintf(keep, sizeof keep, "%s", s->msg);
-        detach(s);
-        snprintf(s->msg, sizeof s->msg, "%s", keep);
-        up.message = s->msg;
-    }
-    return up;
-}
-
-/* A new cache is built under "<path>.creating" and renamed into place only
- * once its schema is committed: isc_create_database writes the system tables
- * in several steps, and a file killed halfway through cannot be attached
- * again ("CHARACTER SET UTF8 is not defined"). A leftover .creating file is
- * such a half-made cache and is replaced. */
-static outpost_status create_db(struct outpost_storage *s)
-{
-    size_t plen = strlen(s->path);
-    char *tmp = malloc(plen + sizeof ".creating");
+    size_t n = strlen(s->path) + 5;
+    char *tmp = malloc(n);
     if (!tmp)
-        return fb_error(s, OUTPOST_FATAL, "out of memory");
-    memcpy(tmp, s->path, plen);
-    memcpy(tmp + plen, ".creating", sizeof ".creating");
-    if (unlink(tmp) != 0 && errno != ENOENT) {
-        outpost_status st = fb_error(s, OUTPOST_FATAL, "cannot remove the half-created cache %s: %s", tmp,
-                                     strerror(errno));
-        free(tmp);
-        return st;
-    }
-    char dpb[512];
-    size_t n = build_dpb(s, dpb, 1);
-    char *final_path = s->path;
-    s->path = tmp; /* messages name the file being written */
+        return fb_error(s, OUTPOST_FATAL, "out of memory creating the cache");
+    snprintf(tmp, n, "%s.new", s->path);
+    char *final = s->path;
+    s->path = tmp;
     outpost_status st = outpost_ok();
-    if (isc_create_database(s->status, 0, tmp, &s->db, (short)n, dpb, 0))
-        st = open_error(s, 0);
-    else
-        st = upgrade_or_detach(s);
-    if (st.code == OUTPOST_OK) {
-        detach(s);
-        int fd = open(tmp, O_RDONLY | O_CLOEXEC); /* on disk before it has its real name */
-        if (fd >= 0) {
-            (void)fsync(fd);
-            close(fd);
-        }
-        if (rename(tmp, final_path) != 0)
-            st = fb_error(s, OUTPOST_FATAL, "cannot move the new cache %s into place: %s", tmp, strerror(errno));
+    if (unlink(tmp) != 0 && errno != ENOENT)
+        st = fb_error(s, OUTPOST_FATAL, "cannot remove %s, left by an interrupted creation: %s", tmp,
+                      strerror(errno));
+    char dpb[512];
+    size_t dn = build_dpb(s, dpb, 1);
+    if (st.code == OUTPOST_OK && isc_create_database(s->status, 0, tmp, &s->db, (short)dn, dpb, 0)) {
+        s->db = 0;
+        st = fb_db_error(s, "creating the cache");
     }
-    s->path = final_path;
-    if (st.code != OUTPOST_OK)
+    if (st.code == OUTPOST_OK)
+        st = fb_schema_upgrade(s);
+    if (st.code == OUTPOST_OK) {
+        free_statements(s);
+        if (isc_detach_database(s->status, &s->db))
+            st = fb_db_error(s, "creating the cache");
+        s->db = 0;
+    }
+    if (st.code == OUTPOST_OK) {
+        int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) != 0 || rename(tmp, final) != 0)
+            st = fb_error(s, OUTPOST_FATAL, "cannot put the new cache %s in place: %s", final, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    if (st.code != OUTPOST_OK) {
+        char keep[sizeof s->msg];
+        snprintf(keep, sizeof keep, "%s", s->msg);
+        detach(s);
         unlink(tmp);
+        snprintf(s->msg, sizeof s->msg, "%s", keep);
+        st.message = s->msg;
+    }
+    s->path = final;
     free(tmp);
     if (st.code == OUTPOST_OK)
-        sync_parent_dir(s->path);
+        sync_parent_dir(final);
     return st;
 }
 
@@ -580,16 +611,45 @@ static outpost_status fb_open(struct outpost_storage *s)
 {
     if (s->db)
         return fb_error(s, OUTPOST_BAD_DATA, "cache %s is already open", s->path);
-    if (access(s->path, F_OK) != 0) {
-        outpost_status st = create_db(s);
+    int existed = access(s->path, F_OK) == 0;
+    if (!existed) {
+        outpost_status st = create_cache(s);
         if (st.code != OUTPOST_OK)
             return st;
     }
     char dpb[512];
     size_t n = build_dpb(s, dpb, 0);
-    if (isc_attach_database(s->status, 0, s->path, &s->db, (short)n, dpb))
-        return open_error(s, 1);
-    return upgrade_or_detach(s);
+    if (isc_attach_database(s->status, 0, s->path, &s->db, (short)n, dpb)) {
+        s->db = 0;
+        outpost_status st = fb_db_error(s, "opening the cache");
+        if (st.code == OUTPOST_FATAL && !strstr(s->msg, "in use") && !strstr(s->msg, "disk full")) {
+            char keep[sizeof s->msg];
+            snprintf(keep, sizeof keep, "%s", s->msg);
+            st = fb_error(s, OUTPOST_FATAL,
+                          "cannot open cache %s (is it a Firebird database? check the path and "
+                          "permissions): %s", s->path, keep);
+        }
+        return st;
+    }
+    outpost_status up = fb_schema_upgrade(s);
+    if (up.code != OUTPOST_OK) {
+        char keep[sizeof s->msg];
+        snprintf(keep, sizeof keep, "%s", s->msg);
+        detach(s);
+        snprintf(s->msg, sizeof s->msg, "%s", keep);
+        up.message = s->msg;
+        return up;
+    }
+    if (s->durability == DUR_COMMIT) {
+        s->sync_fd = open(s->path, O_RDONLY | O_CLOEXEC);
+        if (s->sync_fd < 0) {
+            int e = errno;
+            detach(s);
+            return fb_error(s, OUTPOST_FATAL, "cannot open cache %s to flush its commits: %s", s->path,
+                            strerror(e));
+        }
+    }
+    return outpost_ok();
 }
 
 static outpost_status fb_close(struct outpost_storage *s)
@@ -604,9 +664,11 @@ static outpost_status fb_close(struct outpost_storage *s)
     if (isc_detach_database(s->status, &s->db)) {
         outpost_status st = fb_db_error(s, "closing the cache");
         s->db = 0;
+        close_sync_fd(s);
         return st;
     }
     s->db = 0;
+    close_sync_fd(s);
     return outpost_ok();
 }
 
@@ -652,6 +714,7 @@ static outpost_status fb_begin(struct outpost_storage *s, uint32_t mode, struct 
     t->cmap_item = 0;
     t->wr_item = 0;
     t->wr_end = 0;
+    t->ntouched = 0;
     memset(t->counter_loaded, 0, sizeof t->counter_loaded);
     memset(t->counter_dirty, 0, sizeof t->counter_dirty);
     *out = t;
@@ -687,7 +750,7 @@ static outpost_status fb_commit(struct outpost_txn *t)
         end_txn(t);
         return fb_error(s, t->fail_code, "transaction rolled back after an earlier failure: %s", t->fail_msg);
     }
-    if (t->mode == OUTPOST_TXN_WRITE && flush_counters(t)) {
+    if (t->mode == OUTPOST_TXN_WRITE && (flush_counters(t) || fb_uidsnap_refresh(t))) {
         outpost_status e = fb_db_error(s, "committing");
         end_txn(t);
         return e;
@@ -702,6 +765,14 @@ static outpost_status fb_commit(struct outpost_txn *t)
     }
     t->tr = 0;
     t->open = 0;
+    /* the engine fsync'd the transaction's pages before writing the page
+     * that marks it committed; this makes that mark durable too */
+    if (t->mode == OUTPOST_TXN_WRITE && s->sync_fd >= 0 && fdatasync(s->sync_fd) != 0) {
+        int e = errno;
+        return fb_error(s, OUTPOST_FATAL,
+                        "cache %s: committed, but flushing it to disk failed (%s): the commit may not "
+                        "survive a power loss", s->path, strerror(e));
+    }
     return outpost_ok();
 }
 
@@ -850,6 +921,14 @@ static outpost_status fb_integrity_check(struct outpost_storage *s)
             result = fb_db_error(s, "checking integrity");
         fb_stmt_free(st);
     }
+    int64_t bad = 0;
+    int vr = result.code == OUTPOST_OK ? fb_uidsnap_verify(s, &bad) : 0;
+    if (vr < 0)
+        result = fb_db_error(s, "checking integrity");
+    else if (vr > 0)
+        result = fb_error(s, OUTPOST_FATAL,
+                          "cache %s fails its integrity check: the listing snapshot of folder %lld "
+                          "differs from its items", s->path, (long long)bad);
     ISC_STATUS_ARRAY sv;
     isc_rollback_transaction(sv, &s->txn.tr);
     s->txn.tr = 0;
@@ -986,10 +1065,11 @@ static const struct outpost_storage_methods methods = {
 
 static const outpost_config_key config_keys[] = {
     { "path", OUTPOST_CFG_PATH, 0, "cache.fdb", NULL,
-      "cache database file, relative to the data directory (at most 250 bytes in all)" },
+      "cache database file, relative to the data directory (at most 246 bytes in all)" },
     { "durability", OUTPOST_CFG_ENUM, 0, "full", "full|normal",
-      "full: forced writes on, every commit survives power loss; normal: forced writes off, "
-      "survives crashes only" },
+      "full: forced writes, every commit survives power loss and the file stays consistent after a "
+      "power loss at any moment; normal: the file is flushed at every commit (faster), but a power "
+      "loss in the middle of a commit may damage it" },
     { "cache_pages", OUTPOST_CFG_INT, 0, "2048", NULL,
       "Firebird page cache, in database pages (16 KiB in caches created since 0.2: 32 MiB)" },
     { NULL, 0, 0, NULL, NULL, NULL },

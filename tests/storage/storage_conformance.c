@@ -1410,6 +1410,144 @@ static void test_integrity_after_reopen(void **state)
     f->m->rollback(t);
 }
 
+/* ---- items_uid_flags of a large folder stays exact through changes ---- */
+
+struct uf_row {
+    uint32_t uid, flags;
+    uint64_t modseq;
+    int64_t id;
+    char *kw;
+};
+
+static size_t uf_collect(struct fx *f, struct outpost_cursor *c, int by_uid, struct uf_row **out)
+{
+    size_t n = 0, cap = 0;
+    struct uf_row *v = NULL;
+    const void *row;
+    for (;;) {
+        OK(f->m->cursor_next(c, &row));
+        if (!row)
+            break;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            v = realloc(v, cap * sizeof *v);
+            assert_non_null(v);
+        }
+        if (by_uid) {
+            const outpost_item *it = row;
+            v[n] = (struct uf_row){ it->uid, it->flags, it->modseq, it->id, it->keywords ? strdup(it->keywords) : NULL };
+        } else {
+            const outpost_uid_flags *u = row;
+            v[n] = (struct uf_row){ u->uid, u->flags, u->modseq, u->id, u->keywords ? strdup(u->keywords) : NULL };
+        }
+        n++;
+    }
+    f->m->cursor_close(c);
+    *out = v;
+    return n;
+}
+
+/* items_uid_flags(lo, hi) equals what items_by_uid(lo, hi) says, row by row. */
+static void uf_check(struct fx *f, struct outpost_txn *t, int64_t folder, uint32_t lo, uint32_t hi, size_t want)
+{
+    struct outpost_cursor *c;
+    struct uf_row *a, *b;
+    OK(f->m->items_by_uid(t, folder, lo, hi, &c));
+    size_t na = uf_collect(f, c, 1, &a);
+    OK(f->m->items_uid_flags(t, folder, lo, hi, &c));
+    size_t nb = uf_collect(f, c, 0, &b);
+    assert_int_equal(na, want);
+    assert_int_equal(nb, na);
+    for (size_t i = 0; i < na; i++) {
+        assert_int_equal(b[i].uid, a[i].uid);
+        assert_int_equal(b[i].flags, a[i].flags);
+        assert_int_equal(b[i].modseq, a[i].modseq);
+        assert_int_equal(b[i].id, a[i].id);
+        if (a[i].kw)
+            assert_string_equal(b[i].kw, a[i].kw);
+        else
+            assert_null(b[i].kw);
+        free(a[i].kw);
+        free(b[i].kw);
+    }
+    free(a);
+    free(b);
+}
+
+static void test_uid_flags_large_folder(void **state)
+{
+    struct fx *f = *state;
+    if (!OUTPOST_HAS_METHOD(f->m, struct outpost_storage_methods, items_uid_flags))
+        skip();
+    enum { N = 2500 };
+    static int64_t ids[N];
+    char longkw[700] = "";
+    for (int k = 0; k < 60; k++)
+        snprintf(longkw + strlen(longkw), sizeof longkw - strlen(longkw), "%s$Label%03d", k ? " " : "", k);
+    struct outpost_txn *t = fx_begin(f, OUTPOST_TXN_WRITE);
+    int64_t a = fx_folder(f, t, 0, "A", OUTPOST_ITEM_MAIL);
+    int64_t b = fx_folder(f, t, 0, "B", OUTPOST_ITEM_MAIL);
+    OK(f->m->commit(t));
+    for (int i = 0; i < N; i++) {
+        if (i % 1000 == 0)
+            t = fx_begin(f, OUTPOST_TXN_WRITE);
+        ids[i] = fx_put(f, t, a, OUTPOST_ITEM_MAIL, i % 3 ? OUTPOST_FLAG_SEEN : 0, "m", NULL);
+        if (i % 1000 == 999 || i == N - 1)
+            OK(f->m->commit(t));
+    }
+    t = fx_begin(f, OUTPOST_TXN_READ);
+    uf_check(f, t, a, 1, 0, N);
+    uf_check(f, t, a, 100, 700, 601);
+    f->m->rollback(t);
+
+    /* a few changes of every kind: flags and keywords (long ones too),
+     * removals, moves out and back in */
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    for (int i = 0; i < 50; i++)
+        OK(f->m->item_set_flags(t, ids[i * 40], OUTPOST_FLAG_FLAGGED, i % 5 ? "$Work" : longkw, NULL));
+    for (int i = 0; i < 30; i++)
+        OK(f->m->item_delete(t, ids[i * 80 + 1]));
+    uint32_t nu;
+    for (int i = 0; i < 20; i++)
+        OK(f->m->item_move(t, ids[i * 100 + 3], b, &nu));
+    for (int i = 0; i < 5; i++)
+        OK(f->m->item_move(t, ids[i * 100 + 3], a, &nu));
+    uf_check(f, t, a, 1, 0, N - 30 - 15); /* the transaction sees its own changes */
+    OK(f->m->commit(t));
+    t = fx_begin(f, OUTPOST_TXN_READ);
+    uf_check(f, t, a, 1, 0, N - 45);
+    uf_check(f, t, a, 100, 700, 601 - 7 - 6);
+    uf_check(f, t, a, N + 1, 0, 5);
+    uf_check(f, t, b, 1, 0, 15);
+    f->m->rollback(t);
+
+    /* uncommitted changes are seen inside only, and vanish on rollback */
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    for (int i = 2; i < 1502; i++)
+        if (!(i % 80 == 1 && i / 80 < 30)) /* not deleted above */
+            OK(f->m->item_set_flags(t, ids[i], OUTPOST_FLAG_SEEN | OUTPOST_FLAG_ANSWERED, NULL, NULL));
+    OK(f->m->item_delete(t, ids[2]));
+    uf_check(f, t, a, 1, 0, N - 46);
+    f->m->rollback(t);
+    t = fx_begin(f, OUTPOST_TXN_READ);
+    uf_check(f, t, a, 1, 0, N - 45);
+    f->m->rollback(t);
+
+    /* many changes in one commit, then after reopening */
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    for (int i = N - 1500; i < N; i++)
+        if (!(i % 80 == 1 && i / 80 < 30))
+            OK(f->m->item_set_flags(t, ids[i], OUTPOST_FLAG_DRAFT, i % 700 ? NULL : "$Late", NULL));
+    OK(f->m->commit(t));
+    fx_reopen(f);
+    t = fx_begin(f, OUTPOST_TXN_READ);
+    uf_check(f, t, a, 1, 0, N - 45);
+    uf_check(f, t, a, 1, 50, 48);
+    uf_check(f, t, b, 1, 0, 15);
+    f->m->rollback(t);
+    OK(f->m->integrity_check(f->s));
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(int argc, char **argv)
@@ -1430,6 +1568,7 @@ int main(int argc, char **argv)
         T(test_uid_modseq_monotonic_across_reopen),
         T(test_counters_exact),
         T(test_flags_and_changed_since),
+        T(test_uid_flags_large_folder),
         T(test_tombstones),
         T(test_empty_and_large_items),
         T(test_missing_content),
