@@ -8,6 +8,10 @@
  *
  * Control socket (data_dir/control.sock, owner-only): one request line, one
  * JSON reply line. Requests: status, audit, prune DAYS, sync, check, stop.
+ *
+ * Between sync cycles the daemon builds the storage's full-text index in
+ * short write transactions (fts_idle_slice), so SEARCH TEXT on a freshly
+ * synced cache reads the index instead of indexing on the fly.
  */
 #include "daemon.h"
 
@@ -53,6 +57,11 @@ struct daemon {
     struct outpost_store_subscription *sub;
     struct outpost_config *old_cfgs[16]; /* configs replaced by reloads stay alive for hosts that point at them */
     int nold;
+    /* idle-time full-text indexing (fts_idle_slice) */
+    atomic_int fts_due;       /* set by a sync cycle or a local edit: items may wait for the index */
+    int fts_failed;           /* the last slice failed: retried after the next cycle */
+    _Atomic int64_t fts_remaining; /* items the index lacked after the last slice; -1: not known */
+    _Atomic int64_t fts_indexed;   /* items indexed by this daemon */
 };
 
 static void on_signal(void *ctx, int what)
@@ -74,8 +83,73 @@ static void on_store_event(void *ctx, const outpost_store_event *ev)
 {
     struct daemon *d = ctx;
     (void)ev;
+    atomic_store(&d->fts_due, 1);
     if (d->s.engine)
         outpost_engine_wake(d->s.engine);
+}
+
+/* ---- idle-time full-text indexing ---- */
+
+/* Items per write transaction: tens of milliseconds at the measured
+ * 5-11k items/s (bench/storage), so a front-end's edit waits no longer. */
+#define FTS_SLICE_ITEMS 256u
+/* Pause between slices: the write lock is free for front-ends and the fetch worker. */
+#define FTS_SLICE_PAUSE_MS 20
+
+/* Indexes one slice of the items the storage's full-text index lacks, when
+ * the storage indexes at idle time (fts_index). Returns 1 when items are
+ * left, 0 when the index has caught up, failed, or the storage has none. */
+static int fts_idle_slice(struct daemon *d)
+{
+    const struct outpost_storage_methods *m = outpost_store_methods(d->s.store);
+    if (!OUTPOST_HAS_METHOD(m, struct outpost_storage_methods, fts_index) || d->fts_failed ||
+        !atomic_load(&d->fts_due))
+        return 0;
+    struct outpost_txn *t;
+    uint32_t done = 0;
+    uint64_t left = 0;
+    outpost_status st = outpost_store_write_begin(d->s.store, &t);
+    if (st.code == OUTPOST_OK) {
+        st = m->fts_index(t, FTS_SLICE_ITEMS, &done, &left);
+        if (st.code == OUTPOST_OK)
+            st = outpost_store_write_commit(d->s.store, t);
+        else
+            outpost_store_write_rollback(d->s.store, t);
+    }
+    if (st.code != OUTPOST_OK) {
+        outpost_log(OUTPOST_LOG_WARNING, LOGC, "full-text indexing paused until the next sync: %s",
+                    st.message ? st.message : outpost_status_class_name(st.code));
+        d->fts_failed = 1;
+        return 0;
+    }
+    atomic_fetch_add(&d->fts_indexed, (int64_t)done);
+    atomic_store(&d->fts_remaining, (int64_t)left);
+    if (left == 0) {
+        atomic_store(&d->fts_due, 0);
+        if (done)
+            outpost_log(OUTPOST_LOG_INFO, LOGC, "full-text index complete (%lld items indexed since start)",
+                        (long long)atomic_load(&d->fts_indexed));
+    }
+    return left > 0;
+}
+
+/* The status reply with the idle indexer's progress: "fts": {"indexed",
+ * "remaining"} (remaining null until the first slice ran), or "fts": null
+ * when the storage has no idle-time indexing. */
+static json_t *status_with_fts(struct daemon *d)
+{
+    json_t *o = outpost_report_status(d->s.store, d->s.engine);
+    const struct outpost_storage_methods *m = outpost_store_methods(d->s.store);
+    if (!OUTPOST_HAS_METHOD(m, struct outpost_storage_methods, fts_index)) {
+        json_object_set_new(o, "fts", json_null());
+        return o;
+    }
+    int64_t left = atomic_load(&d->fts_remaining);
+    json_t *f = json_object();
+    json_object_set_new(f, "indexed", json_integer((json_int_t)atomic_load(&d->fts_indexed)));
+    json_object_set_new(f, "remaining", left < 0 ? json_null() : json_integer((json_int_t)left));
+    json_object_set_new(o, "fts", f);
+    return o;
 }
 
 /* ---- front-ends ---- */
@@ -168,7 +242,7 @@ static void handle(struct daemon *d, op_socket c)
     }
     line[n] = '\0';
     if (!strcmp(line, "status")) {
-        reply(c, outpost_report_status(d->s.store, d->s.engine));
+        reply(c, status_with_fts(d));
     } else if (!strcmp(line, "audit")) {
         reply(c, outpost_report_audit(d->s.store));
     } else if (!strncmp(line, "prune ", 6)) {
@@ -332,6 +406,7 @@ int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts
         return 1;
     d->app = app;
     d->ctl = OP_BAD_SOCKET;
+    atomic_store(&d->fts_remaining, -1);
     char err[2048];
     int rc = 1;
     if (op_signals_start(on_signal, d) != 0)
@@ -391,6 +466,8 @@ int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts
                 d->last_cycle_code = st.code;
                 op_cond_broadcast(d->cycle_cv);
                 op_mutex_unlock(d->cycle_mu);
+                atomic_store(&d->fts_due, 1);
+                d->fts_failed = 0;
                 if (st.code == OUTPOST_OK) {
                     failures = 0;
                     wait = interval_ms(app);
@@ -410,6 +487,13 @@ int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts
                 int64_t left = deadline - op_monotonic_ms();
                 if (left <= 0)
                     break;
+                if (fts_idle_slice(d)) {
+                    /* More to index: a sync request or a local edit to replay goes first. */
+                    if (atomic_load(&d->sync_requested) || (st.code == OUTPOST_OK && journal_pending(d)))
+                        break;
+                    op_sleep_ms(FTS_SLICE_PAUSE_MS);
+                    continue;
+                }
                 int woke = outpost_engine_wait(d->s.engine, (uint32_t)(left > 60000 ? 60000 : left));
                 /* A server change syncs now, unless the last cycle failed (its backoff holds). */
                 if (atomic_load(&d->sync_requested) || ((woke & OUTPOST_WAIT_SERVER) && st.code == OUTPOST_OK) ||
