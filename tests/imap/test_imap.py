@@ -1150,6 +1150,72 @@ def e2e_fts_idle(ts, op):
         m.logout()
 
 
+def e2e_idle_qresync(ts, sim, op):
+    """Server changes the daemon's sync brings in reach a client in IDLE with QRESYNC enabled (RFC 2177,
+    RFC 7162 3.2.10): a new message as EXISTS, a deleted one as VANISHED, a flag change as FETCH with
+    MODSEQ. A client reconnecting with SELECT (QRESYNC ...) from before gets VANISHED (EARLIER) for the
+    deletion and the flag change (RFC 7162 3.2.5.2). None of it is written back to the server."""
+    port = int(open(op.imap_port_file).read().split()[0])
+    writes = sim.counters()
+    r = Raw(port)
+    try:
+        _, t = r.cmd("l", 'LOGIN tester "%s"' % op.imap_password)
+        check(t.startswith(b"l OK"), "login: %r" % t)
+        r.cmd("e", "ENABLE QRESYNC")
+        u, t = r.cmd("s", "SELECT INBOX")
+        text = b"\n".join(u)
+        uidvalidity = int(re.search(rb"UIDVALIDITY (\d+)", text).group(1))
+        hms = int(re.search(rb"HIGHESTMODSEQ (\d+)", text).group(1))
+        exists = int(re.search(rb"\* (\d+) EXISTS", text).group(1))
+        u, _ = r.cmd("f", "UID FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+        uid_of = {}
+        for l in u:
+            mid = re.search(rb"Message-ID:\s*<([^>]*)>", l, re.I)
+            if mid:
+                uid_of[mid.group(1).decode()] = (int(re.search(rb"UID (\d+)", l).group(1)), b"\\Flagged" in l)
+        inbox = sim_mail(ts, sim.state())["Inbox"]
+        by_mid = {ts.bare(ts.header(i, "mhMessageID")): i for i in inbox.values()}
+        plain = [m for m in sorted(by_mid) if m in uid_of and not uid_of[m][1]]
+        gone, flag = plain[0], plain[1]
+        r.send("i IDLE\r\n")
+        check(r.line().startswith(b"+"), "IDLE continuation")
+        sim.control("POST", "items/create", {"type": "mail", "folder": "Inbox", "item": ts.new_mail("arrives in IDLE")})
+        sim.control("POST", "items/remove", {"id": by_mid[gone]["id"]})
+        sim.control("POST", "items/set", {"id": by_mid[flag]["id"], "item": {"isFlagged": True}})
+        ts.status_ok(op.sync(), "server changes during IDLE")
+        r.s.settimeout(10)
+        seen = []
+        want = {"exists": b"* %d EXISTS" % exists, "vanished": b"* VANISHED %d" % uid_of[gone][0]}
+        end = time.monotonic() + 20
+        while time.monotonic() < end and not (all(w in seen for w in want.values()) and
+                                              any(b"FETCH" in l and b"UID %d " % uid_of[flag][0] in l for l in seen)):
+            seen.append(r.line())
+        # the deletion first (the new message then is number `exists` again), in whichever order the sync applied
+        check(want["vanished"] in seen, "IDLE: VANISHED for the deleted message: %r" % seen)
+        check(want["exists"] in seen or b"* %d EXISTS" % (exists + 1) in seen, "IDLE: EXISTS for the new message: %r" % seen)
+        check(any(re.search(rb"FETCH \(.*UID %d .*FLAGS \([^)]*\\Flagged" % uid_of[flag][0], l) and b"MODSEQ" in l
+                      for l in seen), "IDLE: FETCH FLAGS MODSEQ for the flag change: %r" % seen)
+        check(not any(b"EXPUNGE" in l for l in seen), "QRESYNC client got EXPUNGE instead of VANISHED: %r" % seen)
+        r.send("DONE\r\n")
+        _, t = r.until("i")
+        check(t.startswith(b"i OK"), "IDLE end: %r" % t)
+    finally:
+        r.close()
+    # a client that was away: SELECT with the state it had
+    r = Raw(port)
+    try:
+        r.cmd("l", 'LOGIN tester "%s"' % op.imap_password)
+        r.cmd("e", "ENABLE QRESYNC")
+        u, t = r.cmd("s", "SELECT INBOX (QRESYNC (%d %d))" % (uidvalidity, hms))
+        check(t.startswith(b"s OK"), "SELECT QRESYNC: %r" % t)
+        check(b"* VANISHED (EARLIER) %d" % uid_of[gone][0] in u, "SELECT QRESYNC: VANISHED (EARLIER): %r" % u)
+        check(any(b"UID %d " % uid_of[flag][0] in l and b"\\Flagged" in l for l in u if b"FETCH" in l),
+              "SELECT QRESYNC: the flag change: %r" % u)
+    finally:
+        r.close()
+    check(sim.counters() == writes, "server changes are not written back: %r -> %r" % (writes, sim.counters()))
+
+
 def e2e_finish(ts, sim, op, work, ok):
     """Stops the daemon and the simulator (each must exit 0), shows the daemon's log after a failure and
     removes the work directory."""
@@ -1162,10 +1228,11 @@ def e2e_finish(ts, sim, op, work, ok):
     check(not fails, "failures: %r" % fails)
 
 
-def client_e2e(name, configure, fts=False):
+def client_e2e(name, configure, more=False):
     """A real client syncs the whole account from outpostd (synced from the Kerio simulator) to a Maildir;
     a flag change and a new draft made in the Maildir come back through the cache to the simulator,
-    exactly once. configure(work, port, password, maildir) returns the function that runs one client sync."""
+    exactly once. configure(work, port, password, maildir) returns the function that runs one client sync.
+    more: then also the idle-time full-text index and IDLE / QRESYNC with server changes."""
     ts, sim, op, work = e2e_session(name)
     ok = False
     try:
@@ -1204,8 +1271,9 @@ def client_e2e(name, configure, fts=False):
         flagged_mid = ts.bare(ts.header(sim_mail(ts, before)["Inbox"][flagged_id], "mhMessageID"))
         check("F" in inbox[flagged_mid], "the flag stays in the Maildir: %r" % inbox[flagged_mid])
         e2e_check_server(ts, sim, op, before, flagged_id, draft_mid, "after a second round trip")
-        if fts:
+        if more:  # once is enough: what the server side does, not the client
             e2e_fts_idle(ts, op)
+            e2e_idle_qresync(ts, sim, op)
         ok = True
     finally:
         e2e_finish(ts, sim, op, work, ok)
@@ -1216,7 +1284,7 @@ def t_mbsync_e2e():
         rc = os.path.join(work, "mbsyncrc")
         write_mbsyncrc(rc, port, "tester", password, mail)
         return lambda: mbsync(rc)
-    client_e2e("mbsync", configure, fts=True)
+    client_e2e("mbsync", configure, more=True)
 
 
 def write_offlineimaprc(rc, meta, port, user, password, mail):
