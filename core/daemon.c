@@ -59,6 +59,7 @@ struct daemon {
     int nold;
     /* idle-time full-text indexing (fts_idle_slice) */
     atomic_int fts_due;       /* set by a sync cycle or a local edit: items may wait for the index */
+    _Atomic int64_t fts_last_edit; /* op_monotonic_ms of the last store event */
     int fts_failed;           /* the last slice failed: retried after the next cycle */
     _Atomic int64_t fts_remaining; /* items the index lacked after the last slice; -1: not known */
     _Atomic int64_t fts_indexed;   /* items indexed by this daemon */
@@ -83,6 +84,7 @@ static void on_store_event(void *ctx, const outpost_store_event *ev)
 {
     struct daemon *d = ctx;
     (void)ev;
+    atomic_store(&d->fts_last_edit, op_monotonic_ms());
     atomic_store(&d->fts_due, 1);
     if (d->s.engine)
         outpost_engine_wake(d->s.engine);
@@ -95,16 +97,28 @@ static void on_store_event(void *ctx, const outpost_store_event *ev)
 #define FTS_SLICE_ITEMS 256u
 /* Pause between slices: the write lock is free for front-ends and the fetch worker. */
 #define FTS_SLICE_PAUSE_MS 20
+/* Indexing starts once the cache has had no edit for this long: a client
+ * saving a thousand messages is not slowed by indexing each as it lands. */
+#define FTS_QUIET_MS 1000
 
 /* Indexes one slice of the items the storage's full-text index lacks, when
  * the storage indexes at idle time (fts_index). Returns 1 when items are
- * left, 0 when the index has caught up, failed, or the storage has none. */
-static int fts_idle_slice(struct daemon *d)
+ * left; 0 when the index has caught up, failed, or the storage has none,
+ * or when edits are too recent: then *retry_ms says when to call again
+ * (0: not before the next edit or sync cycle). */
+static int fts_idle_slice(struct daemon *d, int64_t *retry_ms)
 {
     const struct outpost_storage_methods *m = outpost_store_methods(d->s.store);
+    *retry_ms = 0;
     if (!OUTPOST_HAS_METHOD(m, struct outpost_storage_methods, fts_index) || d->fts_failed ||
         !atomic_load(&d->fts_due))
         return 0;
+    int64_t quiet = op_monotonic_ms() - atomic_load(&d->fts_last_edit);
+    if (quiet < FTS_QUIET_MS) {
+        *retry_ms = FTS_QUIET_MS - quiet;
+        return 0;
+    }
+    atomic_store(&d->fts_due, 0); /* an edit from now on sets it again */
     struct outpost_txn *t;
     uint32_t done = 0;
     uint64_t left = 0;
@@ -124,12 +138,11 @@ static int fts_idle_slice(struct daemon *d)
     }
     atomic_fetch_add(&d->fts_indexed, (int64_t)done);
     atomic_store(&d->fts_remaining, (int64_t)left);
-    if (left == 0) {
-        atomic_store(&d->fts_due, 0);
-        if (done)
-            outpost_log(OUTPOST_LOG_INFO, LOGC, "full-text index complete (%lld items indexed since start)",
-                        (long long)atomic_load(&d->fts_indexed));
-    }
+    if (left > 0)
+        atomic_store(&d->fts_due, 1);
+    else if (done)
+        outpost_log(OUTPOST_LOG_INFO, LOGC, "full-text index complete (%lld items indexed since start)",
+                    (long long)atomic_load(&d->fts_indexed));
     return left > 0;
 }
 
@@ -487,14 +500,19 @@ int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts
                 int64_t left = deadline - op_monotonic_ms();
                 if (left <= 0)
                     break;
-                if (fts_idle_slice(d)) {
+                int64_t fts_retry;
+                if (fts_idle_slice(d, &fts_retry)) {
                     /* More to index: a sync request or a local edit to replay goes first. */
                     if (atomic_load(&d->sync_requested) || (st.code == OUTPOST_OK && journal_pending(d)))
                         break;
                     op_sleep_ms(FTS_SLICE_PAUSE_MS);
                     continue;
                 }
-                int woke = outpost_engine_wait(d->s.engine, (uint32_t)(left > 60000 ? 60000 : left));
+                if (left > 60000)
+                    left = 60000;
+                if (fts_retry && fts_retry < left)
+                    left = fts_retry;
+                int woke = outpost_engine_wait(d->s.engine, (uint32_t)left);
                 /* A server change syncs now, unless the last cycle failed (its backoff holds). */
                 if (atomic_load(&d->sync_requested) || ((woke & OUTPOST_WAIT_SERVER) && st.code == OUTPOST_OK) ||
                     (woke && st.code == OUTPOST_OK && journal_pending(d)))
