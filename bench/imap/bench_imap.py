@@ -36,6 +36,7 @@ for a in ("build", "source", "results", "loader", "client", "data"):
 args = ap.parse_args()
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import gen_mail  # noqa: E402
 
 N = int(os.environ.get("OUTPOST_BENCH_IMAP_MESSAGES", "100000"))

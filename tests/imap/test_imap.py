@@ -997,6 +997,7 @@ def sync_tests():
     """tests/sync/test_sync.py as a module (the simulator, the daemon and the state-dump helpers), set
     up for the Kerio simulator."""
     sys.path.insert(0, os.environ["OUTPOST_SYNC_TESTS"])
+    sys.dont_write_bytecode = True  # no __pycache__ in the source tree
     import test_sync
     test_sync.SRV = test_sync.Kerio()
     return test_sync
