@@ -20,9 +20,12 @@ of 3 measured runs):
                   the newest 200, 50 full bodies, STORE, SEARCH, LOGOUT
 
 A command whose measured run takes more than 10 s (Dovecot's SEARCH TEXT
-without an FTS plugin) is not run again. Prints each time for both and
-the ratio, writes imap.json with
-outpost_<op>_ms and dovecot_<op>_ms. Both servers are stopped at the end.
+without an FTS plugin) is not run again. Prints each time for both, the
+ratio and the servers' CPU time per run (outpostd's threads; Dovecot's
+master with the processes it reaped, i.e. imap, imap-login and auth;
+averaged over every run of the command, warm-up included), writes
+imap.json with outpost_<op>_ms and dovecot_<op>_ms, and
+outpost_<op>_cpu_ms and dovecot_<op>_cpu_ms. Both servers are stopped at the end.
 OUTPOST_BENCH_KEEP=1 keeps the temp dir.
 """
 import argparse, hashlib, imaplib, json, os, pwd, grp, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
@@ -33,6 +36,7 @@ for a in ("build", "source", "results", "loader", "client", "data"):
 args = ap.parse_args()
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import gen_mail  # noqa: E402
 
 N = int(os.environ.get("OUTPOST_BENCH_IMAP_MESSAGES", "100000"))
@@ -51,6 +55,7 @@ LABEL = {
     "mix": "imaplib session mix",
 }
 procs = []
+server_pid = {}  # port -> pid of the server process whose CPU time is read
 
 
 def log(msg):
@@ -172,6 +177,7 @@ protocol imap {{
     p = subprocess.Popen([dove, "-F", "-c", conf], stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "stderr"), "w"))
     procs.append(p)
     wait_port(port, p, "dovecot")
+    server_pid[port] = p.pid
     return port
 
 
@@ -225,6 +231,7 @@ password_file = {d}/imap-password
         time.sleep(0.05)
     port = int(open(port_file).read().strip().rsplit(":", 1)[-1])
     wait_port(port, p, "outpostd")
+    server_pid[port] = p.pid
     return port
 
 
@@ -244,7 +251,23 @@ def client(port, script, timeout=1800):
     return out
 
 
+def cpu_ms(pid):
+    """User + system CPU time of a process and of the children it has reaped, in ms (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def measure(port, op, blobs):
+    """(median ms, bytes, hits, runs, server CPU ms per run) of a command;
+    cpu_ms of the server around every run of it."""
+    c0 = cpu_ms(server_pid[port])
+    r = measure_runs(port, op, blobs)
+    time.sleep(0.3)  # Dovecot's master reaps the session's imap process
+    return r + ((cpu_ms(server_pid[port]) - c0) / (r[3] + 1),)
+
+
+def measure_runs(port, op, blobs):
     """(median ms of the measured runs after one warm-up, bytes, hits, runs).
 
     SELECT is timed on a fresh connection each time (what a client does after
@@ -325,6 +348,8 @@ def main():
             d = measure(dport, op, blobs)
             results[f"outpost_{op}_ms"] = round(o[0], 1)
             results[f"dovecot_{op}_ms"] = round(d[0], 1)
+            results[f"outpost_{op}_cpu_ms"] = round(o[4], 1)
+            results[f"dovecot_{op}_cpu_ms"] = round(d[4], 1)
             note = ""
             if op == "search_text":
                 note = f"hits {o[2]} / {d[2]}"
@@ -335,8 +360,8 @@ def main():
                 note = f"{o[1] / 1e6:.1f} / {d[1] / 1e6:.1f} MB"
             if o[3] != RUNS or d[3] != RUNS:
                 note += f" (runs {o[3]} / {d[3]})"
-            rows.append((LABEL[op], o[0], d[0], note))
-            log(f"{op}: outpost {o[0]:.1f} ms, dovecot {d[0]:.1f} ms {note}")
+            rows.append((LABEL[op], o[0], d[0], o[4], d[4], note))
+            log(f"{op}: outpost {o[0]:.1f} ms (cpu {o[4]:.0f}), dovecot {d[0]:.1f} ms (cpu {d[4]:.0f}) {note}")
     finally:
         for p in procs:
             if p.poll() is None:
@@ -352,11 +377,12 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
 
     print()
-    print(f"IMAP, {N} messages in INBOX (median of {RUNS} warm runs)")
-    print(f"{'command':<40} {'outpost ms':>11} {'dovecot ms':>11} {'ratio':>7}  notes")
-    for label, o, d, note in rows:
-        print(f"{label:<40} {o:>11.1f} {d:>11.1f} {o / d if d else 0:>7.2f}  {note}")
-    print("ratio = outpost / dovecot; targets: every ratio <= 1, SEARCH TEXT <= 200 ms")
+    print(f"IMAP, {N} messages in INBOX (median of {RUNS} warm runs; load average {os.getloadavg()[0]:.1f})")
+    print(f"{'command':<40} {'outpost ms':>11} {'dovecot ms':>11} {'ratio':>7} {'cpu ms o / d':>15}  notes")
+    for label, o, d, oc, dc, note in rows:
+        print(f"{label:<40} {o:>11.1f} {d:>11.1f} {o / d if d else 0:>7.2f} {f'{oc:.0f} / {dc:.0f}':>15}  {note}")
+    print("ratio = outpost / dovecot (wall time); cpu = server CPU time per run; "
+          "targets: every ratio <= 1, SEARCH TEXT <= 200 ms")
     os.makedirs(args.results, exist_ok=True)
     path = os.path.join(args.results, "imap.json")
     with open(path, "w") as f:

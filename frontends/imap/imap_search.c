@@ -129,6 +129,67 @@ static int scan_range(struct content_ctx *cc, uint64_t start, uint64_t end, cons
     return found;
 }
 
+/* Case-insensitive (ASCII, as strncasecmp in scan_range) search of needle
+ * (nl > 0 bytes) in buf, which is folded to lower case in place. */
+static int fold_contains(char *buf, size_t n, const char *needle, size_t nl)
+{
+    char low[4096];
+    if (nl > sizeof low)
+        return 0;
+    for (size_t i = 0; i < nl; i++)
+        low[i] = (char)tolower((unsigned char)needle[i]);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (char)tolower((unsigned char)buf[i]);
+    return memmem(buf, n, low, nl) != NULL;
+}
+
+/* Length of the header block at the start of buf (up to and including its
+ * blank line, as imap_mime_locate delimits IMAP_SEC_HEADER); 0 when the
+ * block does not end within the n bytes. */
+static size_t header_block_len(const char *buf, size_t n)
+{
+    for (size_t ls = 0; ls < n;) {
+        const char *nl = memchr(buf + ls, '\n', n - ls);
+        if (!nl)
+            return 0;
+        size_t ll = (size_t)(nl - (buf + ls)) + 1;
+        if (ll == 1 || (ll == 2 && buf[ls] == '\r'))
+            return ls + ll;
+        ls += ll;
+    }
+    return 0;
+}
+
+#define HDR_PEEK 8192 /* most header blocks end within this: one read answers */
+
+/* Whether the cached header block of `it` contains needle (case-insensitive):
+ * one read of the first HDR_PEEK bytes when the block ends there (or is the
+ * whole message), else located and scanned chunk by chunk. -1 on a read
+ * failure. */
+static int header_contains(struct content_ctx *cc, uint64_t size, const char *needle)
+{
+    size_t nl = strlen(needle);
+    if (nl == 0)
+        return 1;
+    char buf[HDR_PEEK];
+    size_t want = size < HDR_PEEK ? (size_t)size : HDR_PEEK, got = 0;
+    while (got < want) {
+        size_t g = 0;
+        if (content_range_read(cc, got, buf + got, want - got, &g) != 0)
+            return -1;
+        if (g == 0)
+            break;
+        got += g;
+    }
+    size_t hl = header_block_len(buf, got);
+    if (hl || got == size)
+        return fold_contains(buf, hl ? hl : got, needle, nl);
+    struct imap_region r;
+    if (imap_mime_locate(content_range_read, cc, size, NULL, 0, IMAP_SEC_HEADER, &r) != 0)
+        return -1;
+    return scan_range(cc, r.start, r.end, needle);
+}
+
 /* Makes sure the content is cached; 0 when it is. */
 static int ensure_content(struct search_ctx *sx, struct sitem *it)
 {
@@ -232,10 +293,7 @@ static int fts_verdict(struct search_ctx *sx, const struct imap_skey *k, struct 
     if (k->op == IMAP_SK_TEXT) {
         if (hit)
             return 1;
-        if (it->cstate != OUTPOST_CONTENT_COMPLETE ||
-            imap_mime_locate(content_range_read, &cc, it->size, NULL, 0, IMAP_SEC_HEADER, &r) != 0)
-            return 0;
-        return scan_range(&cc, r.start, r.end, k->b);
+        return it->cstate == OUTPOST_CONTENT_COMPLETE && header_contains(&cc, it->size, k->b) == 1;
     }
     if (!hit)
         return 0;

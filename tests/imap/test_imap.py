@@ -4,6 +4,7 @@ SQLite storage, seeded from fixtures/) on an ephemeral 127.0.0.1 port and drives
 sockets, curl and real clients (mbsync, offlineimap, neomutt). The harness plays the server's side through its
 control channel (online/offline, server-side changes, journal). usage: test_imap.py GROUP  (protocol,
 condstore, limits, concurrency, tls, reload, curl, mbsync, offlineimap, neomutt)."""
+import base64
 import imaplib
 import json
 import os
@@ -910,6 +911,22 @@ def t_curl():
 
 # ---------------------------------------------------------------- real clients
 
+def write_mbsyncrc(rc, port, user, password, mail):
+    """An mbsync config syncing every folder of the account at 127.0.0.1:port both ways into the Maildir
+    tree `mail` (INBOX at mail/INBOX, the other folders as directories named as on IMAP)."""
+    with open(rc, "w") as f:
+        f.write("IMAPAccount local\nHost 127.0.0.1\nPort %d\nUser %s\nPass \"%s\"\nSSLType None\n"
+                "AuthMechs LOGIN\n\nIMAPStore remote\nAccount local\n\nMaildirStore near\nPath %s/\n"
+                "Inbox %s/INBOX\nSubFolders Verbatim\n\nChannel ch\nFar :remote:\nNear :near:\n"
+                "Patterns *\nCreate Both\nExpunge Both\nSyncState *\n" % (port, user, password, mail, mail))
+
+
+def mbsync(rc):
+    p = subprocess.run(["mbsync", "-c", rc, "-a"], capture_output=True, timeout=120)
+    check(p.returncode == 0, "mbsync: %s %s" % (p.stdout.decode(), p.stderr.decode()))
+    return p
+
+
 def t_mbsync():
     with Harness() as h:
         d = tempfile.mkdtemp(prefix="outpost-mbsync-")
@@ -917,13 +934,8 @@ def t_mbsync():
             rc = os.path.join(d, "mbsyncrc")
             mail = os.path.join(d, "Mail")
             os.makedirs(mail)
-            with open(rc, "w") as f:
-                f.write("IMAPAccount local\nHost 127.0.0.1\nPort %d\nUser %s\nPass \"%s\"\nSSLType None\n"
-                        "AuthMechs LOGIN\n\nIMAPStore remote\nAccount local\n\nMaildirStore near\nPath %s/\n"
-                        "Inbox %s/INBOX\nSubFolders Verbatim\n\nChannel ch\nFar :remote:\nNear :near:\n"
-                        "Patterns *\nCreate Both\nExpunge Both\nSyncState *\n" % (h.port, USER, PASS, mail, mail))
-            p = subprocess.run(["mbsync", "-c", rc, "-a"], capture_output=True, timeout=120)
-            check(p.returncode == 0, "mbsync: %s %s" % (p.stdout.decode(), p.stderr.decode()))
+            write_mbsyncrc(rc, h.port, USER, PASS, mail)
+            mbsync(rc)
             inbox = os.path.join(mail, "INBOX", "cur")
             files = sorted(os.listdir(inbox)) + sorted(os.listdir(os.path.join(mail, "INBOX", "new")))
             check(len(files) == 5, "mbsync INBOX files: %r" % files)
@@ -949,8 +961,7 @@ def t_mbsync():
             draft = b"From: me@example.com\r\nTo: ann@example.com\r\nSubject: draft reply\r\n\r\nunfinished\r\n"
             with open(os.path.join(mail, "Drafts", "cur", "%d.local.eml:2,D" % time.time()), "wb") as f:
                 f.write(draft)
-            p = subprocess.run(["mbsync", "-c", rc, "-a"], capture_output=True, timeout=120)
-            check(p.returncode == 0, "mbsync 2: %s %s" % (p.stdout.decode(), p.stderr.decode()))
+            mbsync(rc)
             # every edit is a pending journal entry in the cache, for the sync engine to replay
             j = h.journal()
             check(re.search(r"^seq=\d+ op=flags state=pending .* flags=5 keywords= name= uid=1$", j, re.M),
@@ -980,20 +991,351 @@ def t_mbsync():
             shutil.rmtree(d, ignore_errors=True)
 
 
+# ---------------------------------------------------------------- real clients against the Kerio simulator
+
+def sync_tests():
+    """tests/sync/test_sync.py as a module (the simulator, the daemon and the state-dump helpers), set
+    up for the Kerio simulator."""
+    sys.path.insert(0, os.environ["OUTPOST_SYNC_TESTS"])
+    sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+    import test_sync
+    test_sync.SRV = test_sync.Kerio()
+    return test_sync
+
+
+def maildir_messages(root):
+    """{maildir directory relative to root: {file path: (Message-ID, flags after ':2,')}}"""
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        if os.path.basename(dirpath) not in ("cur", "new"):
+            continue
+        box = os.path.relpath(os.path.dirname(dirpath), root)
+        msgs = out.setdefault(box, {})
+        for fn in files:
+            path = os.path.join(dirpath, fn)
+            with open(path, "rb") as f:
+                head = f.read().split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+            mid = re.search(rb"^Message-ID:\s*<?([^>\r\n]*)>?", head, re.I | re.M)
+            msgs[path] = (mid.group(1).decode() if mid else None, fn.split(":2,")[1] if ":2," in fn else "")
+    return out
+
+
+def mutf7_decode(name):
+    """An IMAP mailbox name in modified UTF-7 (RFC 3501 5.1.3) as text."""
+    return re.sub(r"&([^-]*)-", lambda m: "&" if not m.group(1) else
+                  base64.b64decode(m.group(1).replace(",", "/") + "=" * (-len(m.group(1)) % 4)).decode("utf-16-be"),
+                  name)
+
+
+def server_path(maildir_box):
+    """The server folder path of a Maildir folder a client synced (INBOX is the server's Inbox)."""
+    name = mutf7_decode(maildir_box)
+    return "Inbox" + name[5:] if name == "INBOX" or name.startswith("INBOX/") else name
+
+
+def sim_mail(ts, state):
+    """{server folder path: {item id: item}} for the mail folders of a simulator state dump."""
+    return {f["path"]: {i["id"]: i for i in f["items"]} for f in state["folders"] if f.get("type") == "FMail"}
+
+
+def e2e_session(client_name):
+    """The Kerio simulator with a small generated account, outpostd with the IMAP front-end on an ephemeral
+    127.0.0.1 port (not started yet). Returns (the test_sync module, sim, outpost, work dir)."""
+    ts = sync_tests()
+    work = tempfile.mkdtemp(prefix="outpost-%s-e2e-" % client_name)
+    env = ts.Env(os.path.join(work, "t"))
+    sim = ts.Sim(env, {"messages": 60, "events": 3, "contacts": 3, "tasks": 2, "notes": 2}).start()
+    op = ts.Outpost(env, sim)
+    return ts, sim, op, work
+
+
+def e2e_edit_maildir(ts, mail, inbox, state):
+    """The user's edits in the Maildir: \\Flagged added to an INBOX message that has neither it nor
+    \\Draft (renamed to cur/ with the flag letter, per the Maildir rules), and a new draft in Drafts/cur.
+    Returns (the server id of the flagged message, the draft's Message-ID)."""
+    by_mid = {ts.bare(ts.header(i, "mhMessageID")): i for i in sim_mail(ts, state)["Inbox"].values()}
+    src = None
+    for path, (mid, flags) in sorted(maildir_messages(mail)[inbox].items()):
+        if "F" not in flags and "D" not in flags and mid in by_mid and not by_mid[mid]["isFlagged"]:
+            src, src_mid, src_flags = path, mid, flags
+            break
+    check(src is not None, "an INBOX message without \\Flagged in the Maildir")
+    base = os.path.basename(src).split(":2,")[0]
+    os.rename(src, os.path.join(mail, inbox, "cur", base + ":2," + "".join(sorted(set(src_flags + "F")))))
+    drafts = os.path.join(mail, "Drafts")
+    check(os.path.isdir(os.path.join(drafts, "cur")), "Drafts in the Maildir: %r" % os.listdir(mail))
+    draft_mid = "e2e-draft-%d@outpost.test" % os.getpid()
+    draft = ("From: Jan Novak <jdoe@example.com>\r\nTo: Ann <ann@example.org>\r\nSubject: Draft written in the "
+             "Maildir\r\nDate: Tue, 03 Jun 2025 09:00:00 +0000\r\nMessage-ID: <%s>\r\nMIME-Version: 1.0\r\n"
+             "Content-Type: text/plain; charset=utf-8\r\n\r\nUnfinished reply about the quokkaberry plan.\r\n"
+             % draft_mid).encode()
+    with open(os.path.join(drafts, "cur", "%d.%d_1.outpost-test:2,DS" % (time.time(), os.getpid())), "wb") as f:
+        f.write(draft)
+    return by_mid[src_mid]["id"], draft_mid
+
+
+def e2e_check_server(ts, sim, op, before, flagged_id, draft_mid, where):
+    """The server holds exactly the edits: the one message gained \\Flagged and nothing else, Drafts gained
+    the one draft (\\Draft, \\Seen), every other item is as it was; each write reached it once."""
+    got = sim.counters()
+    # The flag change is one Mails.set; the draft is one Mails.create and, since Kerio may ignore the
+    # flags of a created mail, one Mails.set of its flags (plugins/kerio/src/write.c).
+    check(got == {"Mails.set": 2, "Mails.create": 1},
+          "%s: server writes %r, expected two Mails.set and one Mails.create; the cache's journal: %r" % (
+              where, got, [(e["op"], e["state"], e["item_id"], e["remote_id"], e["message"]) for e in op.audit()]))
+    after = sim.state()
+    old, new = sim_mail(ts, before), sim_mail(ts, after)
+    check(set(old) == set(new), "%s: mail folders %r -> %r" % (where, sorted(old), sorted(new)))
+    flags = ("isSeen", "isAnswered", "isFlagged", "isDraft", "isForwarded", "isJunk")
+    for path in set(old) & set(new):
+        o, n = old[path], new[path]
+        added = set(n) - set(o)
+        check(not set(o) - set(n), "%s: %s lost %r" % (where, path, sorted(set(o) - set(n))))
+        if path == "Drafts":
+            check(len(added) == 1, "%s: Drafts gained %d messages" % (where, len(added)))
+            for i in added:
+                d = n[i]
+                # Kerio gives a created mail its own Message-ID and keeps the client's as Resent-Message-ID
+                check(draft_mid in (ts.bare(ts.header(d, "mhMessageID")), ts.bare(ts.header(d, "mhResentMessageID")))
+                      and d["isDraft"] and d["isSeen"],
+                      "%s: the new draft on the server: %r" % (where, {k: d.get(k) for k in ("subject",) + flags}))
+        else:
+            check(not added, "%s: %s gained %r" % (where, path, sorted(added)))
+        for i in set(o) & set(n):
+            want = dict((k, o[i].get(k)) for k in flags)
+            if i == flagged_id:
+                check(not want["isFlagged"], "the flagged message was not flagged before")
+                want["isFlagged"] = True
+            have = dict((k, n[i].get(k)) for k in flags)
+            check(have == want, "%s: %s item %s flags %r, expected %r" % (where, path, i, have, want))
+    # nothing else on the server moved either (other kinds of items)
+    other = lambda st: {f["path"]: sorted(i["id"] for i in f["items"]) for f in st["folders"] if f.get("type") != "FMail"}
+    check(other(before) == other(after), "%s: non-mail folders changed" % where)
+
+
+def e2e_fts_idle(ts, op):
+    """Between sync cycles outpostd builds the full-text index (`outpost status --json` shows "fts"
+    {"indexed", "remaining"}); SEARCH TEXT then finds body words of synced and of locally made mail, and
+    every hit really contains the word (RFC 3501: a case-insensitive substring of the message)."""
+    def caught_up():
+        p = op.run("status", "--json")
+        st = json.loads(p.stdout)
+        fts = st.get("fts")
+        check(fts is not None, "status has no fts progress: %r" % sorted(st))
+        return fts if fts.get("remaining") == 0 else None
+    fts = ts.wait_for(caught_up, 60, "the full-text index to catch up", step=0.5)
+    check(fts["indexed"] >= 60, "the idle indexer indexed %r items" % fts)
+    m = op.imap()
+    try:
+        m.select("INBOX", readonly=True)
+        typ, dd = m.fetch("1", "(UID BODY.PEEK[TEXT])")
+        uid = int(re.search(rb"UID (\d+)", dd[0][0]).group(1))
+        words = sorted(set(re.findall(r"[A-Za-z]{7,}", dd[0][1].decode("utf-8", "replace"))), key=len)
+        check(words, "a body word in INBOX message 1: %r" % dd[0][1][:300])
+        word = words[-1]
+        # Case-insensitive, and a word's beginning finds it. (A substring inside a word, e.g. "ammenfassun",
+        # is not found through the index: its tokens match as word prefixes, Dovecot's FTS semantics.)
+        for q in (word, word.upper(), word[:-2].lower()):
+            typ, hits = m.uid("SEARCH", None, "TEXT", '"%s"' % q)
+            got = [int(x) for x in hits[0].split()]
+            check(typ == "OK" and uid in got, "UID SEARCH TEXT %s finds UID %d: %r" % (q, uid, hits))
+            for u in got:
+                typ, body = m.uid("FETCH", str(u), "(BODY.PEEK[])")
+                check(q.lower().encode() in body[0][1].lower(), "SEARCH TEXT %s hit UID %d without the text" % (q, u))
+        m.select("Drafts", readonly=True)
+        typ, hits = m.uid("SEARCH", None, "TEXT", "quokkaberry")
+        check(typ == "OK" and len(hits[0].split()) == 1, "SEARCH TEXT finds the draft: %r" % hits)
+        typ, hits = m.uid("SEARCH", None, "BODY", "zebraquokka")
+        check(typ == "OK" and hits[0] == b"", "SEARCH BODY of an absent word: %r" % hits)
+    finally:
+        m.logout()
+
+
+def e2e_idle_qresync(ts, sim, op):
+    """Server changes the daemon's sync brings in reach a client in IDLE with QRESYNC enabled (RFC 2177,
+    RFC 7162 3.2.10): a new message as EXISTS, a deleted one as VANISHED, a flag change as FETCH with
+    MODSEQ. A client reconnecting with SELECT (QRESYNC ...) from before gets VANISHED (EARLIER) for the
+    deletion and the flag change (RFC 7162 3.2.5.2). None of it is written back to the server. Also: the
+    Kerio special folders carry their SPECIAL-USE attributes (RFC 6154)."""
+    port = int(open(op.imap_port_file).read().split()[0])
+    writes = sim.counters()
+    r = Raw(port)
+    try:
+        _, t = r.cmd("l", 'LOGIN tester "%s"' % op.imap_password)
+        check(t.startswith(b"l OK"), "login: %r" % t)
+        # the server's special folders under their Kerio names carry their RFC 6154 attributes
+        u, _ = r.cmd("x", 'LIST "" "*" RETURN (SPECIAL-USE)')
+        use = {}
+        for l in u:
+            name = re.search(rb'(?:"([^"]*)"|(\S+))$', l)
+            use[name.group(1) or name.group(2)] = set(re.findall(rb"\\(Sent|Drafts|Trash|Junk)\b", l))
+        check(use.get(b"Sent Items") == {b"Sent"} and use.get(b"Drafts") == {b"Drafts"} and
+              use.get(b"Deleted Items") == {b"Trash"} and use.get(b"Junk E-mail") == {b"Junk"},
+              "special-use attributes: %r" % u)
+        r.cmd("e", "ENABLE QRESYNC")
+        u, t = r.cmd("s", "SELECT INBOX")
+        text = b"\n".join(u)
+        uidvalidity = int(re.search(rb"UIDVALIDITY (\d+)", text).group(1))
+        hms = int(re.search(rb"HIGHESTMODSEQ (\d+)", text).group(1))
+        exists = int(re.search(rb"\* (\d+) EXISTS", text).group(1))
+        u, _ = r.cmd("f", "UID FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+        uid_of = {}
+        for l in u:
+            mid = re.search(rb"Message-ID:\s*<([^>]*)>", l, re.I)
+            if mid:
+                uid_of[mid.group(1).decode()] = (int(re.search(rb"UID (\d+)", l).group(1)), b"\\Flagged" in l)
+        inbox = sim_mail(ts, sim.state())["Inbox"]
+        by_mid = {ts.bare(ts.header(i, "mhMessageID")): i for i in inbox.values()}
+        plain = [m for m in sorted(by_mid) if m in uid_of and not uid_of[m][1]]
+        gone, flag = plain[0], plain[1]
+        r.send("i IDLE\r\n")
+        check(r.line().startswith(b"+"), "IDLE continuation")
+        sim.control("POST", "items/create", {"type": "mail", "folder": "Inbox", "item": ts.new_mail("arrives in IDLE")})
+        sim.control("POST", "items/remove", {"id": by_mid[gone]["id"]})
+        sim.control("POST", "items/set", {"id": by_mid[flag]["id"], "item": {"isFlagged": True}})
+        ts.status_ok(op.sync(), "server changes during IDLE")
+        r.s.settimeout(10)
+        # The sync applies the three changes in the server's order, in one cycle or (with the server's push)
+        # in two: the new message is number `exists` after the deletion, `exists` + 1 before it.
+        vanished = b"* VANISHED %d" % uid_of[gone][0]
+        added = (b"* %d EXISTS" % exists, b"* %d EXISTS" % (exists + 1))
+        flagged = re.compile(rb"\* \d+ FETCH \(.*UID %d .*FLAGS \([^)]*\\Flagged.*MODSEQ" % uid_of[flag][0])
+        def complete(seen):
+            return vanished in seen and any(l in added for l in seen) and any(flagged.match(l) for l in seen)
+        seen = []
+        end = time.monotonic() + 20
+        while time.monotonic() < end and not complete(seen):
+            try:
+                seen.append(r.line())
+            except socket.timeout:
+                break
+        check(vanished in seen, "IDLE: VANISHED for the deleted message: %r" % seen)
+        check(any(l in added for l in seen), "IDLE: EXISTS for the new message: %r" % seen)
+        check(any(flagged.match(l) for l in seen), "IDLE: FETCH FLAGS MODSEQ for the flag change: %r" % seen)
+        check(not any(b"EXPUNGE" in l for l in seen), "QRESYNC client got EXPUNGE instead of VANISHED: %r" % seen)
+        r.send("DONE\r\n")
+        _, t = r.until("i")
+        check(t.startswith(b"i OK"), "IDLE end: %r" % t)
+    finally:
+        r.close()
+    # a client that was away: SELECT with the state it had
+    r = Raw(port)
+    try:
+        r.cmd("l", 'LOGIN tester "%s"' % op.imap_password)
+        r.cmd("e", "ENABLE QRESYNC")
+        u, t = r.cmd("s", "SELECT INBOX (QRESYNC (%d %d))" % (uidvalidity, hms))
+        check(t.startswith(b"s OK"), "SELECT QRESYNC: %r" % t)
+        check(b"* VANISHED (EARLIER) %d" % uid_of[gone][0] in u, "SELECT QRESYNC: VANISHED (EARLIER): %r" % u)
+        check(any(b"UID %d " % uid_of[flag][0] in l and b"\\Flagged" in l for l in u if b"FETCH" in l),
+              "SELECT QRESYNC: the flag change: %r" % u)
+    finally:
+        r.close()
+    check(sim.counters() == writes, "server changes are not written back: %r -> %r" % (writes, sim.counters()))
+
+
+def e2e_finish(ts, sim, op, work, ok):
+    """Stops the daemon and the simulator (each must exit 0), shows the daemon's log after a failure and
+    removes the work directory."""
+    op.stop()
+    sim.stop()
+    fails = list(ts.FAILS)
+    if fails or not ok:
+        print("---- last lines of outpostd.log ----\n" + "".join(op.log_text().splitlines(True)[-40:]))
+    shutil.rmtree(work, ignore_errors=True)
+    check(not fails, "failures: %r" % fails)
+
+
+def client_e2e(name, configure, more=False):
+    """A real client syncs the whole account from outpostd (synced from the Kerio simulator) to a Maildir;
+    a flag change and a new draft made in the Maildir come back through the cache to the simulator,
+    exactly once. configure(work, port, password, maildir) returns the function that runs one client sync.
+    more: then also the idle-time full-text index and IDLE / QRESYNC with server changes."""
+    ts, sim, op, work = e2e_session(name)
+    ok = False
+    try:
+        op.start()
+        ts.status_ok(op.sync(), "first sync")
+        before = sim.state()
+        sim.reset_counters()
+        port = int(open(op.imap_port_file).read().split()[0])
+        mail = os.path.join(work, "Mail")
+        os.makedirs(mail)
+        run = configure(work, port, op.imap_password, mail)
+        run()
+        # the whole account: every server mail folder, each message once, in its folder
+        boxes = maildir_messages(mail)
+        server = sim_mail(ts, before)
+        local = {server_path(b): sorted(m for m, _ in msgs.values()) for b, msgs in boxes.items()}
+        remote = {p: sorted(ts.bare(ts.header(i, "mhMessageID")) for i in items.values()) for p, items in server.items()}
+        # the cache's local-only Conflicts folder is served too (empty)
+        check(local.pop("Conflicts", None) == [], "the Conflicts folder in the Maildir: %r" % sorted(local))
+        check(local == remote, "Maildir vs server:\n%r\n%r" % (local, remote))
+        check(sum(len(v) for v in remote.values()) >= 60, "the account holds %d messages" % sum(len(v) for v in remote.values()))
+        check(sim.counters() == {}, "pulling the account writes nothing: %r" % sim.counters())
+        flagged_id, draft_mid = e2e_edit_maildir(ts, mail, "INBOX", before)
+        run()
+        ts.status_ok(op.sync(), "replay of the Maildir edits")
+        e2e_check_server(ts, sim, op, before, flagged_id, draft_mid, "after the push")
+        # Another round trip changes nothing: the draft the server confirmed stays one message in the
+        # Maildir, and nothing is sent twice.
+        run()
+        ts.status_ok(op.sync(), "second cycle")
+        run()
+        drafts = maildir_messages(mail)["Drafts"]
+        check(len(drafts) == 1 and all(("<%s>" % draft_mid).encode() in open(p, "rb").read() for p in drafts),
+              "the draft in the Maildir: %r" % drafts)
+        inbox = {m: f for m, f in maildir_messages(mail)["INBOX"].values()}
+        flagged_mid = ts.bare(ts.header(sim_mail(ts, before)["Inbox"][flagged_id], "mhMessageID"))
+        check("F" in inbox[flagged_mid], "the flag stays in the Maildir: %r" % inbox[flagged_mid])
+        e2e_check_server(ts, sim, op, before, flagged_id, draft_mid, "after a second round trip")
+        if more:  # once is enough: what the server side does, not the client
+            e2e_fts_idle(ts, op)
+            e2e_idle_qresync(ts, sim, op)
+        ok = True
+    finally:
+        e2e_finish(ts, sim, op, work, ok)
+
+
+def t_mbsync_e2e():
+    def configure(work, port, password, mail):
+        rc = os.path.join(work, "mbsyncrc")
+        write_mbsyncrc(rc, port, "tester", password, mail)
+        return lambda: mbsync(rc)
+    client_e2e("mbsync", configure, more=True)
+
+
+def write_offlineimaprc(rc, meta, port, user, password, mail):
+    """An offlineimap config syncing the account at 127.0.0.1:port both ways into the Maildir tree `mail`
+    (folders as nested directories named as on IMAP, like write_mbsyncrc)."""
+    with open(rc, "w") as f:
+        f.write("[general]\naccounts = local\nmetadata = %s\n\n[Account local]\nlocalrepository = L\n"
+                "remoterepository = R\n\n[Repository L]\ntype = Maildir\nlocalfolders = %s\nsep = /\n\n"
+                "[Repository R]\ntype = IMAP\nremotehost = 127.0.0.1\nremoteport = %d\nremoteuser = %s\n"
+                "remotepass = %s\nssl = no\nstarttls = no\nauth_mechanisms = LOGIN\n"
+                % (meta, mail, port, user, password))
+
+
+def offlineimap(rc):
+    p = subprocess.run(["offlineimap", "-c", rc, "-o", "-u", "basic"], capture_output=True, timeout=120)
+    out = p.stdout.decode() + p.stderr.decode()
+    check(p.returncode == 0 and "ERROR" not in out, "offlineimap: %s" % out[-3000:])
+
+
+def t_offlineimap_e2e():
+    def configure(work, port, password, mail):
+        rc = os.path.join(work, "offlineimaprc")
+        write_offlineimaprc(rc, os.path.join(work, "meta"), port, "tester", password, mail)
+        return lambda: offlineimap(rc)
+    client_e2e("offlineimap", configure)
+
+
 def t_offlineimap():
     with Harness() as h:
         d = tempfile.mkdtemp(prefix="outpost-olimap-")
         try:
             rc = os.path.join(d, "rc")
-            with open(rc, "w") as f:
-                f.write("[general]\naccounts = local\nmetadata = %s/meta\n\n[Account local]\nlocalrepository = L\n"
-                        "remoterepository = R\n\n[Repository L]\ntype = Maildir\nlocalfolders = %s/Mail\n\n"
-                        "[Repository R]\ntype = IMAP\nremotehost = 127.0.0.1\nremoteport = %d\nremoteuser = %s\n"
-                        "remotepass = %s\nssl = no\nstarttls = no\nauth_mechanisms = LOGIN\n"
-                        % (d, d, h.port, USER, PASS))
-            p = subprocess.run(["offlineimap", "-c", rc, "-o", "-u", "basic"], capture_output=True, timeout=180)
-            out = p.stdout.decode() + p.stderr.decode()
-            check(p.returncode == 0 and "ERROR" not in out, "offlineimap: %s" % out[-3000:])
+            write_offlineimaprc(rc, os.path.join(d, "meta"), h.port, USER, PASS, os.path.join(d, "Mail"))
+            offlineimap(rc)
             inbox = os.path.join(d, "Mail", "INBOX")
             n = len(os.listdir(os.path.join(inbox, "cur"))) + len(os.listdir(os.path.join(inbox, "new")))
             check(n == 5, "offlineimap INBOX has %d messages" % n)
@@ -1053,6 +1395,8 @@ GROUPS = {
     "reload": [t_reload],
     "curl": [t_curl],
     "mbsync": [t_mbsync],
+    "mbsync_e2e": [t_mbsync_e2e],
+    "offlineimap_e2e": [t_offlineimap_e2e],
     "offlineimap": [t_offlineimap],
     "neomutt": [t_neomutt],
 }
