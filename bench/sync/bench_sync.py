@@ -118,8 +118,11 @@ try:
     sim, port, ini, n = last
     # Simulator serving rate (listing + full content), measured without outpost.
     if os.path.exists(sim_bench):
-        out = subprocess.run([sim_bench, f"https://127.0.0.1:{port}", os.path.join(pki, "ca.pem"), "2",
-                              str(min(n, 20000))], capture_output=True, text=True, timeout=600).stdout
+        sb = subprocess.run([sim_bench, f"https://127.0.0.1:{port}", os.path.join(pki, "ca.pem"), "2",
+                             str(min(n, 20000)), "bench@example.com", "bench"], capture_output=True, text=True, timeout=600)
+        out = sb.stdout
+        if sb.returncode != 0:
+            print(f"simulator bench failed ({sb.returncode}): {sb.stderr[-500:]}", file=sys.stderr)
         m = re.search(r"([\d.]+)\s*msg(?:s)?/s", out)
         if m:
             results["sim_kerio_msgs_per_s"] = float(m.group(1))
