@@ -154,6 +154,11 @@ struct apply {
     struct outpost_summary_builder *sb; /* summary of the current item, fed chunk by chunk */
     uint64_t done, total;
     int folders_changed;
+    /* The state the sync started from: a commit of the same state with nothing applied
+     * changes nothing and is skipped (no transaction, no fsync); `unchanged` says so. */
+    const void *old_state;
+    size_t old_len;
+    int unchanged;
     json_t *seen;                /* re-listing: remote ids reported (a set) */
     outpost_status err;
 };
@@ -472,26 +477,39 @@ static outpost_status s_content_end(void *ctx)
     return finish_current(ctx, 1);
 }
 
+/* Records now as the folder's last sync ("last_sync:<id>", shown by `outpost status`). */
+static outpost_status set_last_sync(struct outpost_engine *e, struct outpost_txn *t, int64_t folder_id)
+{
+    char key[64], now[32];
+    snprintf(key, sizeof key, "last_sync:%lld", (long long)folder_id);
+    int n = snprintf(now, sizeof now, "%lld", (long long)e->host_sync->now_ms(e->host_sync));
+    return e->sm->meta_set(t, key, now, (size_t)n);
+}
+
 /* Ends the page: the folder's (or hierarchy's) new state commits with it. */
 static outpost_status s_commit(void *ctx, const void *state, size_t len)
 {
     struct apply *a = ctx;
     struct outpost_engine *e = a->e;
     outpost_status st = finish_current(a, 0);
-    if (st.code == OUTPOST_OK)
-        st = ensure_txn(a);
     if (st.code != OUTPOST_OK)
+        return st;
+    if (!a->txn && !a->folders_changed && a->folder_id >= 0 && state && a->old_state && len == a->old_len &&
+        memcmp(state, a->old_state, len) == 0) {
+        /* Nothing applied and the state is the one stored: nothing to commit. The
+         * caller stamps the folder's last sync with the others' in one transaction. */
+        a->unchanged = 1;
+        return outpost_ok();
+    }
+    a->unchanged = 0;
+    if ((st = ensure_txn(a)).code != OUTPOST_OK)
         return st;
     if (a->folder_id > 0 && state)
         st = e->sm->folder_set_sync_state(a->txn, a->folder_id, state, len);
     else if (a->folder_id == 0 && state)
         st = e->sm->meta_set(a->txn, "hierarchy_state", state, len);
-    if (st.code == OUTPOST_OK && a->folder_id > 0) {
-        char key[64], now[32];
-        snprintf(key, sizeof key, "last_sync:%lld", (long long)a->folder_id);
-        int n = snprintf(now, sizeof now, "%lld", (long long)e->host_sync->now_ms(e->host_sync));
-        st = e->sm->meta_set(a->txn, key, now, (size_t)n);
-    }
+    if (st.code == OUTPOST_OK && a->folder_id > 0)
+        st = set_last_sync(e, a->txn, a->folder_id);
     if (a->folders_changed) {
         outpost_store_event ev = { sizeof ev, OUTPOST_EVENT_FOLDERS, 0, 0, 0 };
         outpost_store_queue_event(e->store, &ev);
@@ -577,6 +595,8 @@ outpost_status engine_sync_hierarchy(struct outpost_engine *e)
     struct apply a;
     struct outpost_sync_sink sink;
     apply_init(&a, e, &sink);
+    a.old_state = copy;
+    a.old_len = copy ? len : 0;
     report(e, "hierarchy", NULL, 0, 0, 0);
     st = e->tm->sync_hierarchy(e->tsync, copy, copy ? len : 0, &sink);
     if (st.code == OUTPOST_STATE_INVALID && copy) {
@@ -666,14 +686,18 @@ static outpost_status list_folders(struct outpost_engine *e, struct folder_ref *
     return st;
 }
 
-/* *bare: items were added without content (they need at least a summary). */
-static outpost_status sync_one_folder(struct outpost_engine *e, struct folder_ref *r, int *bare)
+/* *bare: items were added without content (they need at least a summary).
+ * *unchanged: the sync applied nothing and committed nothing (its last sync is
+ * still to be recorded). */
+static outpost_status sync_one_folder(struct outpost_engine *e, struct folder_ref *r, int *bare, int *unchanged)
 {
     struct apply a;
     struct outpost_sync_sink sink;
     apply_init(&a, e, &sink);
     a.folder_id = r->id;
     a.folder_name = r->name;
+    a.old_state = r->state;
+    a.old_len = r->state_len;
     int64_t max_age = 0;
     folder_policy(e, &r->f, &a.headers, &max_age);
     if (max_age)
@@ -703,8 +727,31 @@ static outpost_status sync_one_folder(struct outpost_engine *e, struct folder_re
     }
     report(e, "folder", r->name, a.done, a.total > a.done ? a.total : a.done, 1);
     *bare = a.bare_added > 0;
+    *unchanged = st.code == OUTPOST_OK && a.unchanged;
     apply_done(&a);
     return st;
+}
+
+/* Records the last sync of the folders whose sync changed nothing, in one transaction. */
+static outpost_status stamp_unchanged(struct outpost_engine *e, const struct folder_ref *v, const unsigned char *unchanged,
+                                      size_t n)
+{
+    struct outpost_txn *t = NULL;
+    outpost_status st = outpost_ok();
+    for (size_t i = 0; i < n && st.code == OUTPOST_OK; i++) {
+        if (!unchanged[i])
+            continue;
+        if (!t && (st = outpost_store_write_begin(e->store, &t)).code != OUTPOST_OK)
+            return st;
+        st = set_last_sync(e, t, v[i].id);
+    }
+    if (!t)
+        return st;
+    if (st.code != OUTPOST_OK) {
+        outpost_store_write_rollback(e->store, t);
+        return st;
+    }
+    return outpost_store_write_commit(e->store, t);
 }
 
 /* Fetches content the cache is missing, in batches: every body in full-policy
@@ -783,8 +830,16 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
         goto fail;
     outpost_status first = outpost_ok();
     int all_ok = 1, any_bare = 0;
+    unsigned char *unchanged = calloc(n ? n : 1, 1);
+    if (!unchanged) {
+        for (size_t i = 0; i < n; i++)
+            folder_ref_free(&v[i]);
+        free(v);
+        st = engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+        goto fail;
+    }
     for (size_t i = 0; i <= n && !e->host_sync->cancelled(e->host_sync); i++) {
-        int bare = 0;
+        int bare = 0, same = 0;
         if (i == n) {
             /* An item moved in from another folder is added (without content)
              * while its source folder syncs: summarise such items now. */
@@ -799,7 +854,8 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
             }
             break;
         }
-        st = sync_one_folder(e, &v[i], &bare);
+        st = sync_one_folder(e, &v[i], &bare, &same);
+        unchanged[i] = (unsigned char)same;
         any_bare |= bare;
         /* Headers folders are scanned for items without a summary once per
          * process too (after a crash). */
@@ -822,6 +878,10 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
             engine_folder_error(e, v[i].id, st);
         }
     }
+    outpost_status stamped = stamp_unchanged(e, v, unchanged, n);
+    if (stamped.code != OUTPOST_OK && first.code == OUTPOST_OK)
+        first = stamped;
+    free(unchanged);
     for (size_t i = 0; i < n; i++)
         folder_ref_free(&v[i]);
     free(v);
