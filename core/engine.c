@@ -145,9 +145,12 @@ struct apply {
     const char *folder_name;
     int headers;                 /* policy: drop content after summarising */
     int64_t min_date_ms;         /* policy: older items keep summaries only */
+    /* A new item is held here until its content has ended: it is then stored once, with its
+     * summary and content state (and its content unless the policy drops it). */
+    struct outpost_item_copy pend;
+    int has_pend;
     /* current item receiving content */
     int64_t cur_id;
-    int cur_new;                 /* the current item was just added */
     uint32_t bare_added;         /* items added without content (e.g. moved in from elsewhere) */
     uint32_t cur_kind;
     uint64_t cur_off;
@@ -335,14 +338,14 @@ static outpost_status s_item(void *ctx, uint32_t change, const outpost_item *it)
         n.flags |= OUTPOST_FLAG_SEEN;
     if (!n.internal_date)
         n.internal_date = n.date ? n.date : e->host_sync->now_ms(e->host_sync);
-    st = m->item_put(a->txn, &n);
-    if (st.code != OUTPOST_OK)
-        return st;
-    a->cur_id = n.id;
-    a->cur_new = 1;
+    /* Stored when its content ends (finish_current), or without content when the
+     * transport moves on. */
+    if (outpost_item_copy_from(&a->pend, &n) != 0)
+        return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+    a->has_pend = 1;
+    a->cur_id = 0;
     a->cur_kind = n.kind;
     a->cur_off = 0;
-    queue_items_event(a, folder);
     return st;
 }
 
@@ -407,12 +410,16 @@ static struct outpost_summary_builder *new_builder(uint32_t kind)
 static outpost_status s_content(void *ctx, const void *data, size_t len)
 {
     struct apply *a = ctx;
-    if (a->cur_id <= 0)
+    if (a->has_pend) {
+        a->cur_off += len; /* a new item: written with it when the content ends */
+    } else if (a->cur_id <= 0) {
         return outpost_ok(); /* content of an item we keep as it is */
-    outpost_status st = a->e->sm->content_write(a->txn, a->cur_id, a->cur_off, data, len);
-    if (st.code != OUTPOST_OK)
-        return st;
-    a->cur_off += len;
+    } else {
+        outpost_status st = a->e->sm->content_write(a->txn, a->cur_id, a->cur_off, data, len);
+        if (st.code != OUTPOST_OK)
+            return st;
+        a->cur_off += len;
+    }
     if (!a->sb && !(a->sb = new_builder(a->cur_kind)))
         return engine_status(OUTPOST_FATAL, a->e, "out of memory%s", NULL);
     char err[256];
@@ -421,13 +428,83 @@ static outpost_status s_content(void *ctx, const void *data, size_t len)
     return outpost_ok();
 }
 
+struct content_sink {
+    struct apply *a;
+    int64_t id;
+    uint64_t off;
+    outpost_status st;
+};
+
+static int write_spooled(void *ctx, const void *data, size_t len)
+{
+    struct content_sink *cs = ctx;
+    cs->st = cs->a->e->sm->content_write(cs->a->txn, cs->id, cs->off, data, len);
+    cs->off += len;
+    return cs->st.code != OUTPOST_OK;
+}
+
+/* Stores the new item held in a->pend: with its summary, content state and (unless the
+ * policy keeps summaries only) content when `ended`, else bare. */
+static outpost_status put_pending(struct apply *a, int ended)
+{
+    struct outpost_engine *e = a->e;
+    const struct outpost_storage_methods *m = e->sm;
+    outpost_item n = a->pend.it;
+    struct outpost_summary arena;
+    outpost_summary_init(&arena);
+    int keep = 0;
+    outpost_status st = outpost_ok();
+    if (ended) {
+        char err[256] = "";
+        if (!a->sb && !(a->sb = new_builder(n.kind))) {
+            st = engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+            goto out;
+        }
+        if (outpost_summary_builder_finish(a->sb, &n, &arena, err, sizeof err) != 0) {
+            /* Unparseable content is still stored byte for byte; the summary
+             * keeps what the transport said. */
+            outpost_log(OUTPOST_LOG_WARNING, LOGC, "item %s in %s: %s; stored as is", n.remote_id ? n.remote_id : "?",
+                        a->folder_name ? a->folder_name : "?", err);
+            n.size = a->cur_off;
+        }
+        keep = !(a->headers || (a->min_date_ms && n.date && n.date < a->min_date_ms));
+        n.content_state = keep ? OUTPOST_CONTENT_COMPLETE : OUTPOST_CONTENT_SUMMARY;
+    } else {
+        a->bare_added++;
+    }
+    if ((st = m->item_put(a->txn, &n)).code != OUTPOST_OK)
+        goto out;
+    if (keep) {
+        struct content_sink cs = { a, n.id, 0, outpost_ok() };
+        char err[256] = "";
+        if (outpost_summary_builder_content(a->sb, write_spooled, &cs, err, sizeof err) != 0) {
+            st = cs.st.code != OUTPOST_OK ? cs.st
+                                           : engine_status(OUTPOST_FATAL, e, "cannot read back spooled content: %s", err);
+            goto out;
+        }
+        if ((st = m->content_finish(a->txn, n.id, OUTPOST_CONTENT_COMPLETE)).code != OUTPOST_OK)
+            goto out;
+    }
+    queue_items_event(a, n.folder_id);
+    if (ended) {
+        outpost_store_event ev = { sizeof ev, OUTPOST_EVENT_CONTENT, n.folder_id, n.id, 0 };
+        outpost_store_queue_event(e->store, &ev);
+    }
+out:
+    outpost_summary_release(&arena);
+    outpost_summary_builder_free(a->sb);
+    a->sb = NULL;
+    outpost_item_copy_free(&a->pend);
+    a->has_pend = 0;
+    return st;
+}
+
 /* Ends the item that received content. `ended` is 1 from content_end; 0
  * when the transport moved on without content (the item stays without). */
 static outpost_status finish_current(struct apply *a, int ended)
 {
-    if (!ended && a->cur_id > 0 && a->cur_new)
-        a->bare_added++;
-    a->cur_new = 0;
+    if (a->has_pend)
+        return put_pending(a, ended);
     if (a->cur_id <= 0 || !ended) {
         a->cur_id = 0;
         outpost_summary_builder_free(a->sb);
@@ -573,6 +650,10 @@ static void apply_done(struct apply *a)
     }
     outpost_summary_builder_free(a->sb);
     a->sb = NULL;
+    if (a->has_pend) {
+        outpost_item_copy_free(&a->pend);
+        a->has_pend = 0;
+    }
 }
 
 /* ---- sync phases ---- */

@@ -1766,6 +1766,39 @@ int outpost_summary_builder_feed(struct outpost_summary_builder *b, const void *
     return 0;
 }
 
+int outpost_summary_builder_content(struct outpost_summary_builder *b,
+                                    int (*fn)(void *ctx, const void *data, size_t len), void *ctx, char *err,
+                                    size_t errlen)
+{
+    if (!b->spooled) {
+        GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(b->st));
+        return ba->len ? fn(ctx, ba->data, ba->len) : 0;
+    }
+    if (g_mime_stream_seek(b->st, 0, GMIME_STREAM_SEEK_SET) < 0) {
+        snprintf(err, errlen, "cannot rewind the summary spool");
+        return -1;
+    }
+    char *buf = malloc(65536);
+    if (!buf) {
+        snprintf(err, errlen, "out of memory reading the summary spool");
+        return -1;
+    }
+    uint64_t left = b->size;
+    int rc = 0;
+    while (left && rc == 0) {
+        ssize_t r = g_mime_stream_read(b->st, buf, left < 65536 ? (size_t)left : 65536);
+        if (r <= 0) {
+            snprintf(err, errlen, "cannot read the summary spool");
+            rc = -1;
+            break;
+        }
+        left -= (uint64_t)r;
+        rc = fn(ctx, buf, (size_t)r);
+    }
+    free(buf);
+    return rc;
+}
+
 int outpost_summary_builder_finish(struct outpost_summary_builder *b, outpost_item *it,
                                    struct outpost_summary *arena, char *err, size_t errlen)
 {
