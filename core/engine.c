@@ -154,6 +154,7 @@ struct apply {
     uint32_t bare_added;         /* items added without content (e.g. moved in from elsewhere) */
     uint32_t cur_kind;
     uint64_t cur_off;
+    uint64_t cur_size;           /* its size as the transport gave it (0: unknown) */
     struct outpost_summary_builder *sb; /* summary of the current item, fed chunk by chunk */
     uint64_t done, total;
     int folders_changed;
@@ -325,6 +326,7 @@ static outpost_status s_item(void *ctx, uint32_t change, const outpost_item *it)
         a->cur_id = change == OUTPOST_CHANGE_UPDATE ? id : -id; /* negative: content ignored */
         a->cur_kind = it->kind;
         a->cur_off = 0;
+        a->cur_size = it->size;
         queue_items_event(a, folder);
         return st;
     }
@@ -346,6 +348,7 @@ static outpost_status s_item(void *ctx, uint32_t change, const outpost_item *it)
     a->cur_id = 0;
     a->cur_kind = n.kind;
     a->cur_off = 0;
+    a->cur_size = n.size;
     return st;
 }
 
@@ -399,9 +402,9 @@ static outpost_status s_item_moved(void *ctx, const char *old_remote_id, const c
 
 /* The storages index stored content themselves (idle-time FTS): the summary computes no
  * index text, which spares decoding every text part in full. */
-static struct outpost_summary_builder *new_builder(uint32_t kind)
+static struct outpost_summary_builder *new_builder(uint32_t kind, uint64_t size_hint)
 {
-    struct outpost_summary_builder *b = outpost_summary_builder_new(kind);
+    struct outpost_summary_builder *b = outpost_summary_builder_new_sized(kind, size_hint);
     if (b)
         outpost_summary_builder_set_index(b, 0);
     return b;
@@ -420,7 +423,7 @@ static outpost_status s_content(void *ctx, const void *data, size_t len)
             return st;
         a->cur_off += len;
     }
-    if (!a->sb && !(a->sb = new_builder(a->cur_kind)))
+    if (!a->sb && !(a->sb = new_builder(a->cur_kind, a->cur_size)))
         return engine_status(OUTPOST_FATAL, a->e, "out of memory%s", NULL);
     char err[256];
     if (outpost_summary_builder_feed(a->sb, data, len, err, sizeof err) != 0)
@@ -456,7 +459,7 @@ static outpost_status put_pending(struct apply *a, int ended)
     outpost_status st = outpost_ok();
     if (ended) {
         char err[256] = "";
-        if (!a->sb && !(a->sb = new_builder(n.kind))) {
+        if (!a->sb && !(a->sb = new_builder(n.kind, 0))) {
             st = engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
             goto out;
         }
@@ -523,7 +526,7 @@ static outpost_status finish_current(struct apply *a, int ended)
     struct outpost_summary arena;
     outpost_summary_init(&arena);
     char err[256] = "";
-    if (!a->sb && !(a->sb = new_builder(u.kind)))
+    if (!a->sb && !(a->sb = new_builder(u.kind, 0)))
         return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
     if (outpost_summary_builder_finish(a->sb, &u, &arena, err, sizeof err) != 0) {
         /* Unparseable content is still stored byte for byte; the summary

@@ -73,6 +73,9 @@ struct outpost_summary_builder;
 
 /* kind: outpost_item_kind. NULL when out of memory. */
 struct outpost_summary_builder *outpost_summary_builder_new(uint32_t kind);
+/* The same with room reserved for size_hint bytes (the content's size when known, 0 if
+ * not): no regrowing of the in-memory spool. */
+struct outpost_summary_builder *outpost_summary_builder_new_sized(uint32_t kind, uint64_t size_hint);
 /* 0, or -1 when the spool cannot grow (message in err). */
 int outpost_summary_builder_feed(struct outpost_summary_builder *b, const void *data, size_t len, char *err,
                                  size_t errlen);
