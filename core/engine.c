@@ -1437,6 +1437,16 @@ void engine_folder_error(struct outpost_engine *e, int64_t folder_id, outpost_st
     char msg[1024];
     snprintf(msg, sizeof msg, "%s: %s", outpost_status_class_name(st.code), st.message ? st.message : "");
     struct outpost_txn *t;
+    if (st.code == OUTPOST_OK && outpost_store_read_begin(e->store, &t).code == OUTPOST_OK) {
+        /* The common case, a good sync after a good sync: nothing recorded, nothing to
+         * clear, no write transaction. */
+        const void *v = NULL;
+        size_t len = 0;
+        int recorded = e->sm->meta_get(t, key, &v, &len).code == OUTPOST_OK;
+        outpost_store_read_end(e->store, t);
+        if (!recorded)
+            return;
+    }
     if (outpost_store_write_begin(e->store, &t).code != OUTPOST_OK)
         return;
     outpost_status ws = st.code == OUTPOST_OK ? e->sm->meta_set(t, key, NULL, 0)
