@@ -109,15 +109,24 @@ struct apply {
     const char *folder_name;
     int headers;                 /* policy: drop content after summarising */
     int64_t min_date_ms;         /* policy: older items keep summaries only */
+    /* A new item is held here until its content has ended: it is then stored once, with its
+     * summary and content state (and its content unless the policy drops it). */
+    struct outpost_item_copy pend;
+    int has_pend;
     /* current item receiving content */
     int64_t cur_id;
-    int cur_new;                 /* the current item was just added */
     uint32_t bare_added;         /* items added without content (e.g. moved in from elsewhere) */
     uint32_t cur_kind;
     uint64_t cur_off;
+    uint64_t cur_size;           /* its size as the transport gave it (0: unknown) */
     struct outpost_summary_builder *sb; /* summary of the current item, fed chunk by chunk */
     uint64_t done, total;
     int folders_changed;
+    /* The state the sync started from: a commit of the same state with nothing applied
+     * changes nothing and is skipped (no transaction, no fsync); `unchanged` says so. */
+    const void *old_state;
+    size_t old_len;
+    int unchanged;
     json_t *seen;                /* re-listing: remote ids reported (a set) */
     outpost_status err;
 };
@@ -281,6 +290,7 @@ static outpost_status s_item(void *ctx, uint32_t change, const outpost_item *it)
         a->cur_id = change == OUTPOST_CHANGE_UPDATE ? id : -id; /* negative: content ignored */
         a->cur_kind = it->kind;
         a->cur_off = 0;
+        a->cur_size = it->size;
         queue_items_event(a, folder);
         return st;
     }
@@ -294,14 +304,15 @@ static outpost_status s_item(void *ctx, uint32_t change, const outpost_item *it)
         n.flags |= OUTPOST_FLAG_SEEN;
     if (!n.internal_date)
         n.internal_date = n.date ? n.date : e->host_sync->now_ms(e->host_sync);
-    st = m->item_put(a->txn, &n);
-    if (st.code != OUTPOST_OK)
-        return st;
-    a->cur_id = n.id;
-    a->cur_new = 1;
+    /* Stored when its content ends (finish_current), or without content when the
+     * transport moves on. */
+    if (outpost_item_copy_from(&a->pend, &n) != 0)
+        return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+    a->has_pend = 1;
+    a->cur_id = 0;
     a->cur_kind = n.kind;
     a->cur_off = 0;
-    queue_items_event(a, folder);
+    a->cur_size = n.size;
     return st;
 }
 
@@ -355,9 +366,9 @@ static outpost_status s_item_moved(void *ctx, const char *old_remote_id, const c
 
 /* The storages index stored content themselves (idle-time FTS): the summary computes no
  * index text, which spares decoding every text part in full. */
-static struct outpost_summary_builder *new_builder(uint32_t kind)
+static struct outpost_summary_builder *new_builder(uint32_t kind, uint64_t size_hint)
 {
-    struct outpost_summary_builder *b = outpost_summary_builder_new(kind);
+    struct outpost_summary_builder *b = outpost_summary_builder_new_sized(kind, size_hint);
     if (b)
         outpost_summary_builder_set_index(b, 0);
     return b;
@@ -366,13 +377,17 @@ static struct outpost_summary_builder *new_builder(uint32_t kind)
 static outpost_status s_content(void *ctx, const void *data, size_t len)
 {
     struct apply *a = ctx;
-    if (a->cur_id <= 0)
+    if (a->has_pend) {
+        a->cur_off += len; /* a new item: written with it when the content ends */
+    } else if (a->cur_id <= 0) {
         return outpost_ok(); /* content of an item we keep as it is */
-    outpost_status st = a->e->sm->content_write(a->txn, a->cur_id, a->cur_off, data, len);
-    if (st.code != OUTPOST_OK)
-        return st;
-    a->cur_off += len;
-    if (!a->sb && !(a->sb = new_builder(a->cur_kind)))
+    } else {
+        outpost_status st = a->e->sm->content_write(a->txn, a->cur_id, a->cur_off, data, len);
+        if (st.code != OUTPOST_OK)
+            return st;
+        a->cur_off += len;
+    }
+    if (!a->sb && !(a->sb = new_builder(a->cur_kind, a->cur_size)))
         return engine_status(OUTPOST_FATAL, a->e, "out of memory%s", NULL);
     char err[256];
     if (outpost_summary_builder_feed(a->sb, data, len, err, sizeof err) != 0)
@@ -380,13 +395,83 @@ static outpost_status s_content(void *ctx, const void *data, size_t len)
     return outpost_ok();
 }
 
+struct content_sink {
+    struct apply *a;
+    int64_t id;
+    uint64_t off;
+    outpost_status st;
+};
+
+static int write_spooled(void *ctx, const void *data, size_t len)
+{
+    struct content_sink *cs = ctx;
+    cs->st = cs->a->e->sm->content_write(cs->a->txn, cs->id, cs->off, data, len);
+    cs->off += len;
+    return cs->st.code != OUTPOST_OK;
+}
+
+/* Stores the new item held in a->pend: with its summary, content state and (unless the
+ * policy keeps summaries only) content when `ended`, else bare. */
+static outpost_status put_pending(struct apply *a, int ended)
+{
+    struct outpost_engine *e = a->e;
+    const struct outpost_storage_methods *m = e->sm;
+    outpost_item n = a->pend.it;
+    struct outpost_summary arena;
+    outpost_summary_init(&arena);
+    int keep = 0;
+    outpost_status st = outpost_ok();
+    if (ended) {
+        char err[256] = "";
+        if (!a->sb && !(a->sb = new_builder(n.kind, 0))) {
+            st = engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+            goto out;
+        }
+        if (outpost_summary_builder_finish(a->sb, &n, &arena, err, sizeof err) != 0) {
+            /* Unparseable content is still stored byte for byte; the summary
+             * keeps what the transport said. */
+            outpost_log(OUTPOST_LOG_WARNING, LOGC, "item %s in %s: %s; stored as is", n.remote_id ? n.remote_id : "?",
+                        a->folder_name ? a->folder_name : "?", err);
+            n.size = a->cur_off;
+        }
+        keep = !(a->headers || (a->min_date_ms && n.date && n.date < a->min_date_ms));
+        n.content_state = keep ? OUTPOST_CONTENT_COMPLETE : OUTPOST_CONTENT_SUMMARY;
+    } else {
+        a->bare_added++;
+    }
+    if ((st = m->item_put(a->txn, &n)).code != OUTPOST_OK)
+        goto out;
+    if (keep) {
+        struct content_sink cs = { a, n.id, 0, outpost_ok() };
+        char err[256] = "";
+        if (outpost_summary_builder_content(a->sb, write_spooled, &cs, err, sizeof err) != 0) {
+            st = cs.st.code != OUTPOST_OK ? cs.st
+                                           : engine_status(OUTPOST_FATAL, e, "cannot read back spooled content: %s", err);
+            goto out;
+        }
+        if ((st = m->content_finish(a->txn, n.id, OUTPOST_CONTENT_COMPLETE)).code != OUTPOST_OK)
+            goto out;
+    }
+    queue_items_event(a, n.folder_id);
+    if (ended) {
+        outpost_store_event ev = { sizeof ev, OUTPOST_EVENT_CONTENT, n.folder_id, n.id, 0 };
+        outpost_store_queue_event(e->store, &ev);
+    }
+out:
+    outpost_summary_release(&arena);
+    outpost_summary_builder_free(a->sb);
+    a->sb = NULL;
+    outpost_item_copy_free(&a->pend);
+    a->has_pend = 0;
+    return st;
+}
+
 /* Ends the item that received content. `ended` is 1 from content_end; 0
  * when the transport moved on without content (the item stays without). */
 static outpost_status finish_current(struct apply *a, int ended)
 {
-    if (!ended && a->cur_id > 0 && a->cur_new)
-        a->bare_added++;
-    a->cur_new = 0;
+    if (a->has_pend)
+        return put_pending(a, ended);
     if (a->cur_id <= 0 || !ended) {
         a->cur_id = 0;
         outpost_summary_builder_free(a->sb);
@@ -405,7 +490,7 @@ static outpost_status finish_current(struct apply *a, int ended)
     struct outpost_summary arena;
     outpost_summary_init(&arena);
     char err[256] = "";
-    if (!a->sb && !(a->sb = new_builder(u.kind)))
+    if (!a->sb && !(a->sb = new_builder(u.kind, 0)))
         return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
     if (outpost_summary_builder_finish(a->sb, &u, &arena, err, sizeof err) != 0) {
         /* Unparseable content is still stored byte for byte; the summary
@@ -436,26 +521,39 @@ static outpost_status s_content_end(void *ctx)
     return finish_current(ctx, 1);
 }
 
+/* Records now as the folder's last sync ("last_sync:<id>", shown by `outpost status`). */
+static outpost_status set_last_sync(struct outpost_engine *e, struct outpost_txn *t, int64_t folder_id)
+{
+    char key[64], now[32];
+    snprintf(key, sizeof key, "last_sync:%lld", (long long)folder_id);
+    int n = snprintf(now, sizeof now, "%lld", (long long)e->host_sync->now_ms(e->host_sync));
+    return e->sm->meta_set(t, key, now, (size_t)n);
+}
+
 /* Ends the page: the folder's (or hierarchy's) new state commits with it. */
 static outpost_status s_commit(void *ctx, const void *state, size_t len)
 {
     struct apply *a = ctx;
     struct outpost_engine *e = a->e;
     outpost_status st = finish_current(a, 0);
-    if (st.code == OUTPOST_OK)
-        st = ensure_txn(a);
     if (st.code != OUTPOST_OK)
+        return st;
+    if (!a->txn && !a->folders_changed && a->folder_id >= 0 && state && a->old_state && len == a->old_len &&
+        memcmp(state, a->old_state, len) == 0) {
+        /* Nothing applied and the state is the one stored: nothing to commit. The
+         * caller stamps the folder's last sync with the others' in one transaction. */
+        a->unchanged = 1;
+        return outpost_ok();
+    }
+    a->unchanged = 0;
+    if ((st = ensure_txn(a)).code != OUTPOST_OK)
         return st;
     if (a->folder_id > 0 && state)
         st = e->sm->folder_set_sync_state(a->txn, a->folder_id, state, len);
     else if (a->folder_id == 0 && state)
         st = e->sm->meta_set(a->txn, "hierarchy_state", state, len);
-    if (st.code == OUTPOST_OK && a->folder_id > 0) {
-        char key[64], now[32];
-        snprintf(key, sizeof key, "last_sync:%lld", (long long)a->folder_id);
-        int n = snprintf(now, sizeof now, "%lld", (long long)e->host_sync->now_ms(e->host_sync));
-        st = e->sm->meta_set(a->txn, key, now, (size_t)n);
-    }
+    if (st.code == OUTPOST_OK && a->folder_id > 0)
+        st = set_last_sync(e, a->txn, a->folder_id);
     if (a->folders_changed) {
         outpost_store_event ev = { sizeof ev, OUTPOST_EVENT_FOLDERS, 0, 0, 0 };
         outpost_store_queue_event(e->store, &ev);
@@ -519,6 +617,10 @@ static void apply_done(struct apply *a)
     }
     outpost_summary_builder_free(a->sb);
     a->sb = NULL;
+    if (a->has_pend) {
+        outpost_item_copy_free(&a->pend);
+        a->has_pend = 0;
+    }
 }
 
 /* ---- sync phases ---- */
@@ -541,6 +643,8 @@ outpost_status engine_sync_hierarchy(struct outpost_engine *e)
     struct apply a;
     struct outpost_sync_sink sink;
     apply_init(&a, e, &sink);
+    a.old_state = copy;
+    a.old_len = copy ? len : 0;
     report(e, "hierarchy", NULL, 0, 0, 0);
     st = e->tm->sync_hierarchy(e->tsync, copy, copy ? len : 0, &sink);
     if (st.code == OUTPOST_STATE_INVALID && copy) {
@@ -630,14 +734,18 @@ static outpost_status list_folders(struct outpost_engine *e, struct folder_ref *
     return st;
 }
 
-/* *bare: items were added without content (they need at least a summary). */
-static outpost_status sync_one_folder(struct outpost_engine *e, struct folder_ref *r, int *bare)
+/* *bare: items were added without content (they need at least a summary).
+ * *unchanged: the sync applied nothing and committed nothing (its last sync is
+ * still to be recorded). */
+static outpost_status sync_one_folder(struct outpost_engine *e, struct folder_ref *r, int *bare, int *unchanged)
 {
     struct apply a;
     struct outpost_sync_sink sink;
     apply_init(&a, e, &sink);
     a.folder_id = r->id;
     a.folder_name = r->name;
+    a.old_state = r->state;
+    a.old_len = r->state_len;
     int64_t max_age = 0;
     folder_policy(e, &r->f, &a.headers, &max_age);
     if (max_age)
@@ -667,8 +775,31 @@ static outpost_status sync_one_folder(struct outpost_engine *e, struct folder_re
     }
     report(e, "folder", r->name, a.done, a.total > a.done ? a.total : a.done, 1);
     *bare = a.bare_added > 0;
+    *unchanged = st.code == OUTPOST_OK && a.unchanged;
     apply_done(&a);
     return st;
+}
+
+/* Records the last sync of the folders whose sync changed nothing, in one transaction. */
+static outpost_status stamp_unchanged(struct outpost_engine *e, const struct folder_ref *v, const unsigned char *unchanged,
+                                      size_t n)
+{
+    struct outpost_txn *t = NULL;
+    outpost_status st = outpost_ok();
+    for (size_t i = 0; i < n && st.code == OUTPOST_OK; i++) {
+        if (!unchanged[i])
+            continue;
+        if (!t && (st = outpost_store_write_begin(e->store, &t)).code != OUTPOST_OK)
+            return st;
+        st = set_last_sync(e, t, v[i].id);
+    }
+    if (!t)
+        return st;
+    if (st.code != OUTPOST_OK) {
+        outpost_store_write_rollback(e->store, t);
+        return st;
+    }
+    return outpost_store_write_commit(e->store, t);
 }
 
 /* Fetches content the cache is missing, in batches: every body in full-policy
@@ -747,8 +878,16 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
         goto fail;
     outpost_status first = outpost_ok();
     int all_ok = 1, any_bare = 0;
+    unsigned char *unchanged = calloc(n ? n : 1, 1);
+    if (!unchanged) {
+        for (size_t i = 0; i < n; i++)
+            folder_ref_free(&v[i]);
+        free(v);
+        st = engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+        goto fail;
+    }
     for (size_t i = 0; i <= n && !e->host_sync->cancelled(e->host_sync); i++) {
-        int bare = 0;
+        int bare = 0, same = 0;
         if (i == n) {
             /* An item moved in from another folder is added (without content)
              * while its source folder syncs: summarise such items now. */
@@ -763,7 +902,8 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
             }
             break;
         }
-        st = sync_one_folder(e, &v[i], &bare);
+        st = sync_one_folder(e, &v[i], &bare, &same);
+        unchanged[i] = (unsigned char)same;
         any_bare |= bare;
         /* Headers folders are scanned for items without a summary once per
          * process too (after a crash). */
@@ -786,6 +926,10 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
             engine_folder_error(e, v[i].id, st);
         }
     }
+    outpost_status stamped = stamp_unchanged(e, v, unchanged, n);
+    if (stamped.code != OUTPOST_OK && first.code == OUTPOST_OK)
+        first = stamped;
+    free(unchanged);
     for (size_t i = 0; i < n; i++)
         folder_ref_free(&v[i]);
     free(v);
@@ -1257,6 +1401,16 @@ void engine_folder_error(struct outpost_engine *e, int64_t folder_id, outpost_st
     char msg[1024];
     snprintf(msg, sizeof msg, "%s: %s", outpost_status_class_name(st.code), st.message ? st.message : "");
     struct outpost_txn *t;
+    if (st.code == OUTPOST_OK && outpost_store_read_begin(e->store, &t).code == OUTPOST_OK) {
+        /* The common case, a good sync after a good sync: nothing recorded, nothing to
+         * clear, no write transaction. */
+        const void *v = NULL;
+        size_t len = 0;
+        int recorded = e->sm->meta_get(t, key, &v, &len).code == OUTPOST_OK;
+        outpost_store_read_end(e->store, t);
+        if (!recorded)
+            return;
+    }
     if (outpost_store_write_begin(e->store, &t).code != OUTPOST_OK)
         return;
     outpost_status ws = st.code == OUTPOST_OK ? e->sm->meta_set(t, key, NULL, 0)

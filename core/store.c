@@ -266,20 +266,14 @@ static void queue_folders(struct outpost_store *s)
 
 static char *xstrdup(const char *v) { return v ? strdup(v) : NULL; }
 
-/* A copy of an item that outlives the next storage call. */
-struct item_copy {
-    outpost_item it;
-    char *str[12];
-};
-
-static void item_copy_free(struct item_copy *c)
+void outpost_item_copy_free(struct outpost_item_copy *c)
 {
     for (size_t i = 0; i < sizeof c->str / sizeof c->str[0]; i++)
         free(c->str[i]);
     memset(c, 0, sizeof *c);
 }
 
-static int item_copy_from(struct item_copy *c, const outpost_item *src)
+int outpost_item_copy_from(struct outpost_item_copy *c, const outpost_item *src)
 {
     memset(c, 0, sizeof *c);
     size_t n = src->struct_size < sizeof c->it ? src->struct_size : sizeof c->it;
@@ -291,7 +285,7 @@ static int item_copy_from(struct item_copy *c, const outpost_item *src)
     for (size_t i = 0; i < 12; i++) {
         c->str[i] = xstrdup(*fields[i]);
         if (*fields[i] && !c->str[i]) {
-            item_copy_free(c);
+            outpost_item_copy_free(c);
             return -1;
         }
         *fields[i] = c->str[i];
@@ -674,8 +668,8 @@ static outpost_status api_copy(const struct outpost_host *h, const int64_t *ids,
                 goto fail;
             continue;
         }
-        struct item_copy c;
-        if (item_copy_from(&c, cur) != 0) {
+        struct outpost_item_copy c;
+        if (outpost_item_copy_from(&c, cur) != 0) {
             st = status(OUTPOST_FATAL, "copy: out of memory");
             goto fail_noted;
         }
@@ -716,7 +710,7 @@ static outpost_status api_copy(const struct outpost_host *h, const int64_t *ids,
             if (new_uids)
                 new_uids[i] = c.it.uid;
         }
-        item_copy_free(&c);
+        outpost_item_copy_free(&c);
         if (st.code != OUTPOST_OK)
             goto fail;
         queue_items(s, to);
@@ -913,7 +907,7 @@ static outpost_status api_update(const struct outpost_host *h, int64_t id, struc
         return st;
     struct outpost_summary arena;
     outpost_summary_init(&arena);
-    struct item_copy c;
+    struct outpost_item_copy c;
     memset(&c, 0, sizeof c);
     struct folder_info fi;
     memset(&fi, 0, sizeof fi);
@@ -930,7 +924,7 @@ static outpost_status api_update(const struct outpost_host *h, int64_t id, struc
         st = status(OUTPOST_BAD_DATA, "update: a message's content never changes; append a new message instead");
         goto fail_noted;
     }
-    if (item_copy_from(&c, cur) != 0) {
+    if (outpost_item_copy_from(&c, cur) != 0) {
         st = status(OUTPOST_FATAL, "update: out of memory");
         goto fail_noted;
     }
@@ -955,14 +949,14 @@ static outpost_status api_update(const struct outpost_host *h, int64_t id, struc
     if (st.code != OUTPOST_OK)
         goto fail;
     queue_items(s, c.it.folder_id);
-    item_copy_free(&c);
+    outpost_item_copy_free(&c);
     folder_info_free(&fi);
     outpost_summary_release(&arena);
     return outpost_store_write_commit(s, t);
 fail:
     st = keep(st, "update");
 fail_noted:
-    item_copy_free(&c);
+    outpost_item_copy_free(&c);
     folder_info_free(&fi);
     outpost_summary_release(&arena);
     outpost_store_write_rollback(s, t);

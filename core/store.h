@@ -69,6 +69,16 @@ struct outpost_store_engine_hooks {
 /* hooks NULL detaches: request_content then answers TEMP "offline". */
 void outpost_store_set_engine(struct outpost_store *s, const struct outpost_store_engine_hooks *hooks);
 
+/* A copy of an item that outlives the storage call (or transport callback) that
+ * handed it out: the struct and its strings, owned by the copy. */
+struct outpost_item_copy {
+    outpost_item it;
+    char *str[12];
+};
+/* 0, or -1 when out of memory (c is then empty). */
+int outpost_item_copy_from(struct outpost_item_copy *c, const outpost_item *src);
+void outpost_item_copy_free(struct outpost_item_copy *c);
+
 /* Local id of the local-only Conflicts folder. */
 int64_t outpost_store_conflicts_folder(const struct outpost_store *s);
 

@@ -548,12 +548,15 @@ struct scanner {
 static int next_line(struct scanner *sc, const char **line, size_t *n, int *starts)
 {
     for (;;) {
-        char *nlp = memchr(sc->buf + sc->pos, '\n', sc->len - sc->pos);
+        /* A content held in memory is scanned where it is (whole: buf holds all of it, eof
+         * set); pieces of a long line are SCAN_BUF bytes either way. */
         size_t avail = sc->len - sc->pos;
-        if (nlp || sc->eof || avail == SCAN_BUF) {
+        size_t look = avail < SCAN_BUF ? avail : SCAN_BUF;
+        char *nlp = memchr(sc->buf + sc->pos, '\n', look);
+        if (nlp || sc->eof || look == SCAN_BUF) {
             if (!avail)
                 return 0;
-            size_t take = nlp ? (size_t)(nlp - (sc->buf + sc->pos)) + 1 : avail;
+            size_t take = nlp ? (size_t)(nlp - (sc->buf + sc->pos)) + 1 : look;
             *line = sc->buf + sc->pos;
             *n = take;
             *starts = sc->at_line_start;
@@ -1372,18 +1375,26 @@ static void set_index_text(struct outpost_summary *arena, struct sbuf *idx)
     g_free(valid);
 }
 
-static int mail_summary(GMimeStream *st, uint64_t size, int with_index, outpost_item *it, struct outpost_summary *a,
-                        char *err, size_t errlen)
+/* `whole`: the content when it is in memory (scanned in place), else NULL (read from st). */
+static int mail_summary(GMimeStream *st, char *whole, uint64_t size, int with_index, outpost_item *it,
+                        struct outpost_summary *a, char *err, size_t errlen)
 {
     struct scanner sc;
     memset(&sc, 0, sizeof sc);
     sc.st = st;
     sc.preview_only = !with_index;
     sc.at_line_start = 1;
-    sc.buf = malloc(SCAN_BUF);
+    if (whole) {
+        sc.buf = whole;
+        sc.len = (size_t)size;
+        sc.eof = 1;
+    } else {
+        sc.buf = malloc(SCAN_BUF);
+    }
     struct mpart *root = calloc(1, sizeof *root);
     if (!sc.buf || !root) {
-        free(sc.buf);
+        if (!whole)
+            free(sc.buf);
         free(root);
         snprintf(err, errlen, "out of memory computing a mail summary");
         return -1;
@@ -1452,7 +1463,8 @@ static int mail_summary(GMimeStream *st, uint64_t size, int with_index, outpost_
 out:
     free(sc.text.p);
     free(sc.first_plain.p);
-    free(sc.buf);
+    if (!whole)
+        free(sc.buf);
     part_free(root);
     return rc;
 }
@@ -1701,12 +1713,20 @@ struct outpost_summary_builder {
 
 struct outpost_summary_builder *outpost_summary_builder_new(uint32_t kind)
 {
+    return outpost_summary_builder_new_sized(kind, 0);
+}
+
+struct outpost_summary_builder *outpost_summary_builder_new_sized(uint32_t kind, uint64_t size_hint)
+{
     outpost_summary_library_init();
     struct outpost_summary_builder *b = calloc(1, sizeof *b);
     if (!b)
         return NULL;
     b->kind = kind;
-    b->st = g_mime_stream_mem_new();
+    if (size_hint && size_hint <= OUTPOST_SUMMARY_SPOOL_BYTES)
+        b->st = g_mime_stream_mem_new_with_byte_array(g_byte_array_sized_new((guint)size_hint));
+    else
+        b->st = g_mime_stream_mem_new();
     return b;
 }
 
@@ -1766,6 +1786,39 @@ int outpost_summary_builder_feed(struct outpost_summary_builder *b, const void *
     return 0;
 }
 
+int outpost_summary_builder_content(struct outpost_summary_builder *b,
+                                    int (*fn)(void *ctx, const void *data, size_t len), void *ctx, char *err,
+                                    size_t errlen)
+{
+    if (!b->spooled) {
+        GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(b->st));
+        return ba->len ? fn(ctx, ba->data, ba->len) : 0;
+    }
+    if (g_mime_stream_seek(b->st, 0, GMIME_STREAM_SEEK_SET) < 0) {
+        snprintf(err, errlen, "cannot rewind the summary spool");
+        return -1;
+    }
+    char *buf = malloc(65536);
+    if (!buf) {
+        snprintf(err, errlen, "out of memory reading the summary spool");
+        return -1;
+    }
+    uint64_t left = b->size;
+    int rc = 0;
+    while (left && rc == 0) {
+        ssize_t r = g_mime_stream_read(b->st, buf, left < 65536 ? (size_t)left : 65536);
+        if (r <= 0) {
+            snprintf(err, errlen, "cannot read the summary spool");
+            rc = -1;
+            break;
+        }
+        left -= (uint64_t)r;
+        rc = fn(ctx, buf, (size_t)r);
+    }
+    free(buf);
+    return rc;
+}
+
 int outpost_summary_builder_finish(struct outpost_summary_builder *b, outpost_item *it,
                                    struct outpost_summary *arena, char *err, size_t errlen)
 {
@@ -1775,8 +1828,14 @@ int outpost_summary_builder_finish(struct outpost_summary_builder *b, outpost_it
     }
     it->size = b->size;
     switch (b->kind) {
-    case OUTPOST_ITEM_MAIL:
-        return mail_summary(b->st, b->size, !b->no_index, it, arena, err, errlen);
+    case OUTPOST_ITEM_MAIL: {
+        char *whole = NULL;
+        if (!b->spooled) {
+            GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(b->st));
+            whole = ba->len == b->size ? (char *)ba->data : NULL;
+        }
+        return mail_summary(b->st, whole, b->size, !b->no_index, it, arena, err, errlen);
+    }
     case OUTPOST_ITEM_EVENT:
     case OUTPOST_ITEM_TASK:
     case OUTPOST_ITEM_NOTE:

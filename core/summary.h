@@ -73,6 +73,9 @@ struct outpost_summary_builder;
 
 /* kind: outpost_item_kind. NULL when out of memory. */
 struct outpost_summary_builder *outpost_summary_builder_new(uint32_t kind);
+/* The same with room reserved for size_hint bytes (the content's size when known, 0 if
+ * not): no regrowing of the in-memory spool. */
+struct outpost_summary_builder *outpost_summary_builder_new_sized(uint32_t kind, uint64_t size_hint);
 /* 0, or -1 when the spool cannot grow (message in err). */
 int outpost_summary_builder_feed(struct outpost_summary_builder *b, const void *data, size_t len, char *err,
                                  size_t errlen);
@@ -88,6 +91,12 @@ uint64_t outpost_summary_builder_size(const struct outpost_summary_builder *b);
  * an iCalendar object without a component of its kind). */
 int outpost_summary_builder_finish(struct outpost_summary_builder *b, outpost_item *it,
                                    struct outpost_summary *arena, char *err, size_t errlen);
+/* Hands the bytes fed so far, in order, to fn (one call for content held in memory,
+ * 64 KiB pieces from a spool file); before or after finish. 0, -1 when the spool
+ * cannot be read (message in err), or fn's non-zero return. */
+int outpost_summary_builder_content(struct outpost_summary_builder *b,
+                                    int (*fn)(void *ctx, const void *data, size_t len), void *ctx, char *err,
+                                    size_t errlen);
 void outpost_summary_builder_free(struct outpost_summary_builder *b);
 
 /* One call over a buffer (tests, fuzzing, small objects). */

@@ -355,6 +355,24 @@ static void test_preview_without_index(void **state)
     free(m.p);
 }
 
+/* Appends what outpost_summary_builder_content hands out. */
+struct bytes {
+    char *p;
+    size_t n;
+};
+
+static int collect_bytes(void *ctx, const void *data, size_t len)
+{
+    struct bytes *c = ctx;
+    char *np = realloc(c->p, c->n + len);
+    if (!np)
+        return -1;
+    memcpy(np + c->n, data, len);
+    c->p = np;
+    c->n += len;
+    return 0;
+}
+
 /* A message larger than the in-memory spool goes through a temporary file. */
 static void test_large_spooled(void **state)
 {
@@ -380,8 +398,57 @@ static void test_large_spooled(void **state)
     assert_string_equal(it.bodystructure, want);
     assert_int_equal(it.size, strlen(head) + lines * 100);
     assert_true(a.index_len <= OUTPOST_SUMMARY_INDEX_MAX + 1024);
+    /* the spooled bytes read back in order */
+    struct bytes got = { NULL, 0 };
+    assert_int_equal(outpost_summary_builder_content(b, collect_bytes, &got, err, sizeof err), 0);
+    assert_int_equal(got.n, strlen(head) + lines * 100);
+    assert_memory_equal(got.p, head, strlen(head));
+    assert_memory_equal(got.p + got.n - sizeof line, line, sizeof line);
+    free(got.p);
     outpost_summary_release(&a);
     outpost_summary_builder_free(b);
+}
+
+/* A line longer than the scanner's buffer (64 KiB) inside a multipart held in memory:
+ * the part's size and line count are exact and the closing boundary is still found. */
+static void test_long_line_in_memory(void **state)
+{
+    (void)state;
+    const char *head = "From: long@example.com\r\nSubject: long\r\nMIME-Version: 1.0\r\n"
+                       "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+                       "--b1\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+                       "--b1\r\nContent-Type: application/octet-stream\r\n"
+                       "Content-Transfer-Encoding: base64\r\n\r\n";
+    size_t body = 200000;
+    size_t n = strlen(head) + body + 64;
+    char *m = malloc(n);
+    assert_non_null(m);
+    size_t len = (size_t)snprintf(m, n, "%s", head);
+    memset(m + len, 'A', body);
+    /* something that looks like a boundary, but not at a line start */
+    memcpy(m + len + 70000, "--b1--", 6);
+    len += body;
+    len += (size_t)snprintf(m + len, n - len, "\r\n--b1--\r\n");
+    struct outpost_summary_builder *b = outpost_summary_builder_new_sized(OUTPOST_ITEM_MAIL, len);
+    char err[256];
+    assert_int_equal(outpost_summary_builder_feed(b, m, len, err, sizeof err), 0);
+    outpost_item it = { .struct_size = sizeof it };
+    struct outpost_summary a;
+    outpost_summary_init(&a);
+    assert_int_equal(outpost_summary_builder_finish(b, &it, &a, err, sizeof err), 0);
+    assert_non_null(strstr(it.bodystructure, "(\"application\" \"octet-stream\" NIL NIL NIL \"base64\" 200000 NIL"));
+    assert_non_null(strstr(it.bodystructure, "\"mixed\""));
+    assert_int_equal(it.size, len);
+    assert_string_equal(it.preview, "hello");
+    /* the same content from the builder, byte for byte */
+    struct bytes got = { NULL, 0 };
+    assert_int_equal(outpost_summary_builder_content(b, collect_bytes, &got, err, sizeof err), 0);
+    assert_int_equal(got.n, len);
+    assert_memory_equal(got.p, m, len);
+    free(got.p);
+    outpost_summary_release(&a);
+    outpost_summary_builder_free(b);
+    free(m);
 }
 
 static void test_event(void **state)
@@ -465,7 +532,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_simple),       cmocka_unit_test(test_alternative), cmocka_unit_test(test_mixed),
         cmocka_unit_test(test_rfc822), cmocka_unit_test(test_edge_cases),       cmocka_unit_test(test_encoded),     cmocka_unit_test(test_noheaders),
         cmocka_unit_test(test_eightbit),     cmocka_unit_test(test_quoting),     cmocka_unit_test(test_lf_vs_crlf),
-        cmocka_unit_test(test_chunked_feed), cmocka_unit_test(test_large_spooled), cmocka_unit_test(test_event),
+        cmocka_unit_test(test_chunked_feed), cmocka_unit_test(test_large_spooled), cmocka_unit_test(test_long_line_in_memory),
+        cmocka_unit_test(test_event),
         cmocka_unit_test(test_contact),      cmocka_unit_test(test_preview_without_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -505,8 +505,44 @@ static void page_free(struct page *p)
     memset(p, 0, sizeof *p);
 }
 
+/* A mail the helper thread of page_convert converts: one without attachments (nothing to
+ * download, so the instance and its connection are not touched), every other one of them. */
+static int helper_converts(const struct kerio_kind *k, const json_t *o, size_t i)
+{
+    return k->kind == OUTPOST_ITEM_MAIL && (i & 1) && json_is_object(o) &&
+           json_array_size(json_object_get(o, "attachments")) == 0;
+}
+
+/* The helper's share of a page: it only reads and writes its own objects and buffers; its
+ * first failure is reported by the calling thread after the join. */
+struct convert_job {
+    const struct kerio_kind *k;
+    struct page *p;
+    int failed;
+    size_t bad;          /* index of the failed object */
+    char err[256];
+};
+
+static void convert_helper_run(void *arg)
+{
+    struct convert_job *j = arg;
+    for (size_t i = 0; i < j->p->n && !j->failed; i++) {
+        json_t *o = json_array_get(j->p->objs, i);
+        if (!helper_converts(j->k, o, i))
+            continue;
+        if (kerio_mail_to_mime(o, NULL, NULL, &j->p->content[i], j->err, sizeof j->err) != 0) {
+            j->failed = 1;
+            j->bad = i;
+            break;
+        }
+        json_object_del(o, "displayableParts");
+    }
+}
+
 /* Converts every object of `objs` (steals the reference). Mail is converted only when content
- * is wanted (attachments are downloaded then). */
+ * is wanted (attachments are downloaded then). Mail without attachments is converted by two
+ * threads: this one and a helper (helper_converts), the MIME writing being most of a page's
+ * work after the JSON. */
 static outpost_status page_convert(struct outpost_transport *t, const struct kerio_kind *k, const char *fid, json_t *objs,
                                    int want_content, struct page *p)
 {
@@ -518,17 +554,24 @@ static outpost_status page_convert(struct outpost_transport *t, const struct ker
         page_free(p);
         return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
     }
+    struct convert_job job = { k, p, 0, 0, "" };
+    struct kerio_thread *helper = NULL;
+    int split = k->kind == OUTPOST_ITEM_MAIL && want_content && p->n > 1;
+    if (split && !(helper = kerio_thread_start(convert_helper_run, &job)))
+        split = 0; /* no thread: this one converts everything */
+    outpost_status fail = outpost_ok();
     for (size_t i = 0; i < p->n; i++) {
         const json_t *o = json_array_get(objs, i);
-        if (!json_is_object(o) || (k->kind == OUTPOST_ITEM_MAIL && !want_content))
+        if (!json_is_object(o) || (k->kind == OUTPOST_ITEM_MAIL && !want_content) ||
+            (split && helper_converts(k, o, i)))
             continue;
         json_t *exc = NULL, *exd = NULL;
         if (k->kind == OUTPOST_ITEM_EVENT) {
             /* recur.c: exceptions placed as RECURRENCE-ID overrides, deleted instances as EXDATE */
             outpost_status st = kerio_event_series(t, fid, o, &exc, &exd);
             if (st.code != OUTPOST_OK) {
-                page_free(p);
-                return st;
+                fail = st;
+                break;
             }
         }
         outpost_status st = convert(t, k->kind, o, exc, exd, &p->content[i]);
@@ -539,9 +582,19 @@ static outpost_status page_convert(struct outpost_transport *t, const struct ker
         if (st.code == OUTPOST_OK && k->kind == OUTPOST_ITEM_MAIL && json_is_object(o))
             json_object_del((json_t *)o, "displayableParts");
         if (st.code != OUTPOST_OK) {
-            page_free(p);
-            return st;
+            fail = st;
+            break;
         }
+    }
+    if (helper) {
+        kerio_thread_join(helper);
+        if (job.failed && fail.code == OUTPOST_OK)
+            fail = kerio_fail(t, OUTPOST_BAD_DATA, "kerio: cannot convert %s: %s",
+                              kj_str(json_array_get(objs, job.bad), "id"), job.err);
+    }
+    if (fail.code != OUTPOST_OK) {
+        page_free(p);
+        return fail;
     }
     return outpost_ok();
 }

@@ -2,7 +2,8 @@
  * N threads, each with one keep-alive HTTPS connection and its own session, page through the
  * Inbox (Mails.get, 500 per page, listing fields, newest first) and fetch every listed message
  * with Mails.getById in batches of 50. Prints messages per second.
- * usage: outpost-sim-kerio-bench URL CA.pem [threads] [max-messages] */
+ * usage: outpost-sim-kerio-bench URL CA.pem [threads] [max-messages] [user] [password]
+ * (user and password default to the simulator's own defaults, jdoe and secret). */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -28,7 +29,7 @@ static size_t on_data(char *d, size_t sz, size_t nm, void *u)
 }
 
 struct worker {
-	const char *url, *ca;
+	const char *url, *ca, *user, *password;
 	int index, nthreads;
 	long max;
 	long fetched;
@@ -89,7 +90,7 @@ static void *run(void *arg)
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
 	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json-rpc");
 	json_t *login = json_pack("{s:s, s:i, s:s, s:{s:s, s:s}}", "jsonrpc", "2.0", "id", 1, "method",
-				  "Session.login", "params", "userName", "jdoe", "password", "secret");
+				  "Session.login", "params", "userName", w->user, "password", w->password);
 	long junk = 0;
 	json_t *res = call(h, hdr, url, login, &junk);
 	json_decref(login);
@@ -153,11 +154,12 @@ static void *run(void *arg)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: outpost-sim-kerio-bench URL CA.pem [threads] [max-messages]\n");
+		fprintf(stderr, "usage: outpost-sim-kerio-bench URL CA.pem [threads] [max-messages] [user] [password]\n");
 		return 2;
 	}
 	int nt = argc > 3 ? atoi(argv[3]) : 2;
 	long max = argc > 4 ? atol(argv[4]) : 1000000;
+	const char *user = argc > 5 ? argv[5] : "jdoe", *password = argc > 6 ? argv[6] : "secret";
 	if (nt < 1 || nt > 64)
 		nt = 2;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -166,7 +168,7 @@ int main(int argc, char **argv)
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < nt; i++) {
-		w[i] = (struct worker){argv[1], argv[2], i, nt, max, 0, 0, 0};
+		w[i] = (struct worker){argv[1], argv[2], user, password, i, nt, max, 0, 0, 0};
 		pthread_create(&th[i], NULL, run, &w[i]);
 	}
 	long total = 0, bytes = 0;
