@@ -145,6 +145,35 @@ typedef outpost_status (*ews_mime_fn)(void *ctx, const void *data, size_t len);
 int ews_item_parse(struct ews_reader *r, struct ews_item *it, ews_mime_fn mime, void *ctx, outpost_status *st);
 void ews_item_free(struct ews_item *it);
 uint32_t ews_item_kind(const struct ews_item *it);
+/* Shared by both item readers: the index of a property that is one text element directly
+ * under the item (-1 when `name` is none), storing its text; an ExtendedProperty
+ * (PropertyTag or PropertyName, Value: taken when kept); a FlagStatus value. */
+int ews_item_leaf_index(const char *name);
+void ews_item_set_leaf(struct ews_item *it, int leaf, const char *v);
+/* Local names of the item elements of GetItem replies (NULL-terminated). */
+extern const char *const ews_item_names[];
+void ews_item_ext(struct ews_item *it, const char *tag, const char *pname, char **value);
+int ews_flag_status(const char *v);
+
+/* ---- mailget.c: GetItem replies of mail, read with libxml2's SAX2 pull parser ----
+ * xmlTextReader feeds its push parser 512 bytes at a time and libxml2 2.9 scans the buffered
+ * input back to the last '<' on every push, so a long MimeContent costs time quadratic in its
+ * length and is kept whole as one text node; the pull parser hands text over in small pieces
+ * in linear time. One reply is read twice: `collect` (no sink) checks the whole reply and
+ * gathers each message's header and the item's metadata, MimeContent only validated; then
+ * `stream` decodes MimeContent piece by piece to the callbacks. Both return 0, -1 on malformed
+ * XML / base64 or more than `max` messages, -2 on a SOAP fault (in *fault), -3 when a
+ * callback returned non-OK (its status in *st). */
+struct ews_mail_cb {
+    void *ctx;
+    outpost_status (*begin)(void *ctx, int k);                     /* MimeContent of message k */
+    outpost_status (*chunk)(void *ctx, const void *p, size_t n);   /* decoded bytes */
+    outpost_status (*end)(void *ctx, int k);                       /* end of that MimeContent */
+    outpost_status (*msg_end)(void *ctx, int k);                   /* end of message k */
+};
+int ews_mail_collect(FILE *f, int max, struct ews_msg *m, struct ews_item *it, int *have, int *n,
+                     struct ews_msg *fault);
+int ews_mail_stream(FILE *f, const struct ews_mail_cb *cb, outpost_status *st);
 uint32_t ews_item_flags(const struct ews_item *it);
 
 /* ---- convert.c ---- */
