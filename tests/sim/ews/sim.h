@@ -148,6 +148,8 @@ void gen_account(struct sim *s);
 json_t *item_props(struct sim *s, const struct sim_item *it);
 /* The mail's MIME (generated deterministically or stored); caller frees. */
 unsigned char *item_mime(struct sim *s, const struct sim_item *it, size_t *len);
+/* The same from the item's properties `p` when the caller has them already (not taken). */
+unsigned char *item_mime_of(struct sim *s, const struct sim_item *it, json_t *p, size_t *len);
 const char *kind_name(enum sim_kind k);  /* "mail", "event", ... */
 int kind_from_name(const char *n);
 
