@@ -5,6 +5,7 @@
  * failed page hands nothing to the sink. Mail content is MimeContent as-is, read a second
  * time with the SAX reader (mailget.c), decoded and streamed to sink->content; other kinds
  * are converted to iCalendar / vCard. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -794,113 +795,211 @@ static outpost_status page_before(struct streamer *s, int k)
     return st;
 }
 
+/* One page of a folder: the SyncFolderItems listing and the GetItem batches it needs, read
+ * and checked (first reading), not yet handed to the sink. */
+struct fpage {
+    struct ipage p;
+    struct batch *full, *meta;
+    int nfull;
+    outpost_status st;
+};
+
+static void fpage_free(struct fpage *fp)
+{
+    ipage_free(&fp->p);
+    if (fp->full)
+        batch_free(fp->full);
+    if (fp->meta)
+        batch_free(fp->meta);
+    free(fp->full);
+    free(fp->meta);
+    fp->full = fp->meta = NULL;
+}
+
+struct folder_sync {
+    const outpost_folder *folder;
+    uint32_t max, kind;
+    int want;
+};
+
+/* Lists the page after `state` (NULL: from the start) and fetches what it needs. */
+static void fetch_page(struct ews *e, const struct folder_sync *fs, const char *state, struct fpage *fp)
+{
+    memset(fp, 0, sizeof *fp);
+    struct ebuf op = {0};
+    eb_puts(&op, "<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
+                 "<t:FieldURI FieldURI=\"item:ItemClass\"/></t:AdditionalProperties></m:ItemShape>"
+                 "<m:SyncFolderId><t:FolderId Id=\"");
+    eb_xml(&op, fs->folder->remote_id);
+    eb_puts(&op, "\"/></m:SyncFolderId>");
+    if (state)
+        eb_elem(&op, "m:SyncState", state);
+    eb_printf(&op, "<m:MaxChangesReturned>%u</m:MaxChangesReturned><m:SyncScope>NormalItems</m:SyncScope>"
+                   "</m:SyncFolderItems>", fs->max);
+    FILE *f = NULL;
+    fp->st = call(e, &op, &f, "SyncFolderItems");
+    eb_free(&op);
+    if (fp->st.code != OUTPOST_OK)
+        return;
+    fp->st = parse_items_page(e, f, &fp->p, fs->max);
+    fclose(f);
+    if (fp->st.code != OUTPOST_OK)
+        return;
+    const char *full_ids[EWS_MAX_BATCH], *meta_ids[EWS_MAX_BATCH];
+    int nmeta = 0;
+    for (int i = 0; i < fp->p.n; i++) {
+        if (fp->p.c[i].type == CH_CREATE || fp->p.c[i].type == CH_UPDATE)
+            full_ids[fp->nfull++] = fp->p.c[i].id;
+        else if (fp->p.c[i].type == CH_READ && fs->kind == OUTPOST_ITEM_MAIL)
+            meta_ids[nmeta++] = fp->p.c[i].id;
+    }
+    fp->full = calloc(1, sizeof *fp->full);
+    fp->meta = calloc(1, sizeof *fp->meta);
+    if (!fp->full || !fp->meta) {
+        fp->st = ews_status(e, OUTPOST_FATAL, "out of memory");
+        return;
+    }
+    if (fp->nfull)
+        fp->st = get_batch(e, full_ids, fp->nfull, fs->kind, fs->want, fp->full);
+    if (fp->st.code == OUTPOST_OK && nmeta)
+        fp->st = get_batch(e, meta_ids, nmeta, fs->kind, 0, fp->meta);
+    /* a failed item other than "gone meanwhile" fails the page */
+    for (int i = 0; fp->st.code == OUTPOST_OK && i < fp->full->n; i++)
+        if (fp->full->m[i].error && ews_code_class(fp->full->m[i].code) != OUTPOST_GONE)
+            fp->st = ews_msg_status(e, &fp->full->m[i], "GetItem");
+    for (int i = 0; fp->st.code == OUTPOST_OK && i < fp->meta->n; i++)
+        if (fp->meta->m[i].error && ews_code_class(fp->meta->m[i].code) != OUTPOST_GONE)
+            fp->st = ews_msg_status(e, &fp->meta->m[i], "GetItem");
+}
+
+/* Hands a fetched page to the sink in the server's order (mail content decoded from the
+ * second reading as it streams), then commits it with its SyncState. */
+static outpost_status emit_page(struct ews *e, const struct folder_sync *fs, struct fpage *fp,
+                                const struct outpost_sync_sink *sink)
+{
+    struct emit em = {e, sink};
+    struct ipage *p = &fp->p;
+    struct page_emit pe = {p, fp->full, fp->meta, 0, 0, 0};
+    outpost_status st = outpost_ok();
+    int mime_stream = fs->kind == OUTPOST_ITEM_MAIL && fs->want && fp->nfull;
+    if (mime_stream) {
+        struct streamer s = {em, fp->full, fs->kind, page_change, page_before, &pe, 0, 0};
+        st = stream_batch(&s);
+    }
+    for (int i = 0; !mime_stream && st.code == OUTPOST_OK && i < p->n; i++) {
+        struct change *c = &p->c[i];
+        if (c->type != CH_CREATE && c->type != CH_UPDATE) {
+            st = emit_other(&em, &pe, i, fs->kind);
+            continue;
+        }
+        int k = pe.kf++;
+        if (!fp->full->have[k] || fp->full->m[k].error)
+            continue; /* gone since the sync: its Delete comes with a later page */
+        st = emit_item(&em, c->type == CH_CREATE ? OUTPOST_CHANGE_ADD : OUTPOST_CHANGE_UPDATE, &fp->full->it[k],
+                       fs->kind, 0, NULL);
+    }
+    if (st.code == OUTPOST_OK)
+        st = sink->commit(sink->ctx, p->state, strlen(p->state));
+    return st;
+}
+
+/* The next page is listed and fetched on a second thread while the sink takes the current
+ * one (network, the server's work and the first reading there; the second reading, the
+ * summaries and the storage writes here). The instance is used by one thread at a time:
+ * the prefetching thread works on a copy of it (its own status message; the libcurl
+ * handle, which the calling thread leaves alone until the join) and the calling thread only
+ * reads the current page's spooled replies and calls the sink. A prefetched page that is
+ * not handed over is dropped. */
+struct prefetch {
+    struct ews shadow;
+    const struct folder_sync *fs;
+    const char *state;
+    struct fpage page;
+    pthread_t thread;
+};
+
+static void *prefetch_run(void *arg)
+{
+    struct prefetch *pf = arg;
+    fetch_page(&pf->shadow, pf->fs, pf->state, &pf->page);
+    return NULL;
+}
+
+/* Back on the calling thread: what the copy changed (a refreshed bearer token) and the
+ * prefetch's status message. */
+static void prefetch_adopt(struct ews *e, struct prefetch *pf, int keep_status)
+{
+    e->token = pf->shadow.token;
+    if (keep_status && pf->page.st.message == pf->shadow.msg) {
+        memcpy(e->msg, pf->shadow.msg, sizeof e->msg);
+        pf->page.st.message = e->msg;
+    }
+}
+
 outpost_status ews_sync_folder(struct ews *e, const outpost_folder *folder, const void *state, size_t len,
                                uint32_t page_size, uint32_t flags, const struct outpost_sync_sink *sink)
 {
     if (!folder || !folder->remote_id)
         return ews_status(e, OUTPOST_BAD_DATA, "sync_folder: the folder has no remote id");
-    uint32_t max = page_size && page_size < e->batch ? page_size : e->batch;
-    uint32_t kind = folder->kind ? folder->kind : OUTPOST_ITEM_MAIL;
-    int want = (flags & OUTPOST_SYNC_WANT_CONTENT) != 0 || kind != OUTPOST_ITEM_MAIL;
-    char *cur = NULL;
+    struct folder_sync fs;
+    fs.folder = folder;
+    fs.max = page_size && page_size < e->batch ? page_size : e->batch;
+    fs.kind = folder->kind ? folder->kind : OUTPOST_ITEM_MAIL;
+    fs.want = (flags & OUTPOST_SYNC_WANT_CONTENT) != 0 || fs.kind != OUTPOST_ITEM_MAIL;
+    char *start = NULL;
     if (state && len) {
-        if (!(cur = malloc(len + 1)))
+        if (!(start = malloc(len + 1)))
             return ews_status(e, OUTPOST_FATAL, "out of memory");
-        memcpy(cur, state, len);
-        cur[len] = '\0';
+        memcpy(start, state, len);
+        start[len] = '\0';
     }
-    outpost_status st = outpost_ok();
-    struct emit em = {e, sink};
+    struct prefetch *pf = calloc(1, sizeof *pf);
+    if (!pf) {
+        free(start);
+        return ews_status(e, OUTPOST_FATAL, "out of memory");
+    }
+    struct fpage cur;
+    fetch_page(e, &fs, start, &cur);
+    free(start);
+    outpost_status st = cur.st;
     uint64_t done = 0;
-    for (;;) {
+    while (st.code == OUTPOST_OK) {
         if (e->host->cancelled && e->host->cancelled(e->host)) {
             st = ews_status(e, OUTPOST_TEMP, "cancelled");
             break;
         }
-        struct ebuf op = {0};
-        eb_puts(&op, "<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
-                     "<t:FieldURI FieldURI=\"item:ItemClass\"/></t:AdditionalProperties></m:ItemShape>"
-                     "<m:SyncFolderId><t:FolderId Id=\"");
-        eb_xml(&op, folder->remote_id);
-        eb_puts(&op, "\"/></m:SyncFolderId>");
-        if (cur)
-            eb_elem(&op, "m:SyncState", cur);
-        eb_printf(&op, "<m:MaxChangesReturned>%u</m:MaxChangesReturned><m:SyncScope>NormalItems</m:SyncScope>"
-                       "</m:SyncFolderItems>", max);
-        FILE *f = NULL;
-        st = call(e, &op, &f, "SyncFolderItems");
-        eb_free(&op);
-        if (st.code != OUTPOST_OK)
-            break;
-        struct ipage p;
-        memset(&p, 0, sizeof p);
-        st = parse_items_page(e, f, &p, max);
-        fclose(f);
-        if (st.code != OUTPOST_OK) {
-            ipage_free(&p);
-            break;
-        }
-        /* fetch what the page needs */
-        const char *full_ids[EWS_MAX_BATCH], *meta_ids[EWS_MAX_BATCH];
-        int nfull = 0, nmeta = 0;
-        for (int i = 0; i < p.n; i++) {
-            if (p.c[i].type == CH_CREATE || p.c[i].type == CH_UPDATE)
-                full_ids[nfull++] = p.c[i].id;
-            else if (p.c[i].type == CH_READ && kind == OUTPOST_ITEM_MAIL)
-                meta_ids[nmeta++] = p.c[i].id;
-        }
-        struct batch *full = calloc(1, sizeof *full), *meta = calloc(1, sizeof *meta);
-        if (!full || !meta)
-            st = ews_status(e, OUTPOST_FATAL, "out of memory");
-        if (st.code == OUTPOST_OK && nfull)
-            st = get_batch(e, full_ids, nfull, kind, want, full);
-        if (st.code == OUTPOST_OK && nmeta)
-            st = get_batch(e, meta_ids, nmeta, kind, 0, meta);
-        /* a failed item other than "gone meanwhile" fails the page */
-        for (int i = 0; st.code == OUTPOST_OK && full && i < full->n; i++)
-            if (full->m[i].error && ews_code_class(full->m[i].code) != OUTPOST_GONE)
-                st = ews_msg_status(e, &full->m[i], "GetItem");
-        for (int i = 0; st.code == OUTPOST_OK && meta && i < meta->n; i++)
-            if (meta->m[i].error && ews_code_class(meta->m[i].code) != OUTPOST_GONE)
-                st = ews_msg_status(e, &meta->m[i], "GetItem");
-        struct page_emit pe = {&p, full, meta, 0, 0, 0};
-        int mime_stream = kind == OUTPOST_ITEM_MAIL && want && nfull;
-        if (st.code == OUTPOST_OK && mime_stream) {
-            struct streamer s = {em, full, kind, page_change, page_before, &pe, 0, 0};
-            st = stream_batch(&s);
-        }
-        for (int i = 0; !mime_stream && st.code == OUTPOST_OK && i < p.n; i++) {
-            struct change *c = &p.c[i];
-            if (c->type != CH_CREATE && c->type != CH_UPDATE) {
-                st = emit_other(&em, &pe, i, kind);
-                continue;
+        int more = !cur.p.last, threaded = 0;
+        if (more) {
+            pf->shadow = *e;
+            pf->fs = &fs;
+            pf->state = cur.p.state;
+            threaded = pthread_create(&pf->thread, NULL, prefetch_run, pf) == 0;
+            if (!threaded) {
+                prefetch_run(pf); /* no thread: the same, one after the other */
+                prefetch_adopt(e, pf, 1);
             }
-            int k = pe.kf++;
-            if (!full->have[k] || full->m[k].error)
-                continue; /* gone since the sync: its Delete comes with a later page */
-            st = emit_item(&em, c->type == CH_CREATE ? OUTPOST_CHANGE_ADD : OUTPOST_CHANGE_UPDATE, &full->it[k], kind,
-                           0, NULL);
         }
-        if (full)
-            batch_free(full);
-        if (meta)
-            batch_free(meta);
-        free(full);
-        free(meta);
-        if (st.code == OUTPOST_OK)
-            st = sink->commit(sink->ctx, p.state, strlen(p.state));
-        done += (uint64_t)p.n;
+        st = emit_page(e, &fs, &cur, sink);
+        done += (uint64_t)cur.p.n;
         if (st.code == OUTPOST_OK && OUTPOST_HAS_FIELD(sink, struct outpost_sync_sink, progress) && sink->progress)
             sink->progress(sink->ctx, done, 0);
-        free(cur);
-        cur = p.state;
-        p.state = NULL;
-        int last = p.last;
-        ipage_free(&p);
-        if (st.code != OUTPOST_OK || last)
+        if (threaded) {
+            pthread_join(pf->thread, NULL);
+            prefetch_adopt(e, pf, st.code == OUTPOST_OK);
+        }
+        fpage_free(&cur);
+        if (!more)
             break;
+        if (st.code != OUTPOST_OK) {
+            fpage_free(&pf->page); /* fetched, never handed over */
+            break;
+        }
+        cur = pf->page;
+        st = cur.st;
     }
-    free(cur);
+    if (st.code != OUTPOST_OK)
+        fpage_free(&cur);
+    free(pf);
     return st;
 }
 
