@@ -218,6 +218,13 @@ static outpost_status g_msg_end(void *ctx, int k)
     return outpost_ok();
 }
 
+static void items_free(struct ews_item *it, const int *have, int n)
+{
+    for (int k = 0; k < n && k < 4; k++)
+        if (have[k])
+            ews_item_free(&it[k]);
+}
+
 #define MAIL_REPLY_HEAD "<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"" EWS_NS_SOAP "\"><s:Body><m:GetItemResponse " \
     "xmlns:m=\"" EWS_NS_M "\" xmlns:t=\"" EWS_NS_T "\"><m:ResponseMessages>"
 #define MAIL_REPLY_TAIL "</m:ResponseMessages></m:GetItemResponse></s:Body></s:Envelope>"
@@ -259,9 +266,7 @@ static void test_mail_getitem_reader(void **unused)
     assert_string_equal(m[1].code, "ErrorItemNotFound");
     assert_string_equal(m[1].text, "gone");
     assert_string_equal(it[2].id, "I3");
-    for (int i = 0; i < 3; i++)
-        if (have[i])
-            ews_item_free(&it[i]);
+    items_free(it, have, n);
     /* the second reading: decoded content of message 0, every message's end */
     struct got g;
     memset(&g, 0, sizeof g);
@@ -295,18 +300,14 @@ static void test_mail_getitem_reader(void **unused)
         memset(it, 0, sizeof it);
         memset(have, 0, sizeof have);
         assert_int_equal(ews_mail_collect(f, 4, m, it, have, &n, NULL), -1);
-        for (int k = 0; k < n && k < 4; k++)
-            if (have[k])
-                ews_item_free(&it[k]);
+        items_free(it, have, n);
         fclose(f);
     }
     f = file_of(doc);
     memset(it, 0, sizeof it);
     memset(have, 0, sizeof have);
     assert_int_equal(ews_mail_collect(f, 2, m, it, have, &n, NULL), -1);
-    for (int k = 0; k < n && k < 4; k++)
-        if (have[k])
-            ews_item_free(&it[k]);
+    items_free(it, have, n);
     fclose(f);
     /* a SOAP fault */
     f = file_of("<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"" EWS_NS_SOAP "\"><s:Body><s:Fault><faultcode>s:Client"

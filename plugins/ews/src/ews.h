@@ -70,6 +70,10 @@ int ews_code_class(const char *code);
 /* A status for a failed response message. */
 outpost_status ews_msg_status(struct ews *e, const struct ews_msg *m, const char *what);
 
+/* libxml2 input callbacks reading a reply file (FILE *); closing leaves it open. */
+int ews_file_read(void *ctx, char *buf, int len);
+int ews_file_close(void *ctx);
+
 struct ews_reader;
 /* Opens a reader on a reply file. NULL on allocation failure. */
 struct ews_reader *ews_reader_open(FILE *f);

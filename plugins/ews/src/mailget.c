@@ -426,19 +426,6 @@ static void silent(void *ctx, xmlErrorPtr err)
     (void)err;
 }
 
-static int read_cb(void *ctx, char *buf, int len)
-{
-    FILE *f = ctx;
-    size_t n = fread(buf, 1, (size_t)len, f);
-    return ferror(f) ? -1 : (int)n;
-}
-
-static int close_cb(void *ctx)
-{
-    (void)ctx;
-    return 0;
-}
-
 static int run(struct mp *p, FILE *f)
 {
     xmlSAXHandler sax;
@@ -455,7 +442,7 @@ static int run(struct mp *p, FILE *f)
     p->item_depth = -1;
     p->k = -1;
     rewind(f);
-    p->ctxt = xmlCreateIOParserCtxt(&sax, p, read_cb, close_cb, f, XML_CHAR_ENCODING_NONE);
+    p->ctxt = xmlCreateIOParserCtxt(&sax, p, ews_file_read, ews_file_close, f, XML_CHAR_ENCODING_NONE);
     if (!p->ctxt)
         return -1;
     xmlCtxtUseOptions(p->ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_HUGE);
