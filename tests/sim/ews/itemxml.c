@@ -271,8 +271,8 @@ void write_item(struct sim *s, struct sim_item *it, const struct shape *sh, stru
 		ext_int(b, "0x1081", it->last_verb);
 	if ((f & FLD_X_FLAGSTATUS) && (it->flags & (MF_FLAGGED | MF_COMPLETE)))
 		ext_int(b, "0x1090", it->flags & MF_COMPLETE ? 1 : 2);
-	const char *key = json_string_value(json_object_get(props_of(s, it, &p), "key"));
-	if ((f & FLD_X_KEY) && key) {
+	const char *key = f & FLD_X_KEY ? json_string_value(json_object_get(props_of(s, it, &p), "key")) : NULL;
+	if (key) {
 		buf_puts(b, "<t:ExtendedProperty><t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" "
 			    "PropertyName=\"OutpostKey\" PropertyType=\"String\"/><t:Value>");
 		buf_xml(b, key);
