@@ -85,6 +85,7 @@ struct sim_config {
 };
 
 struct sim_faults;
+struct sim_subs;
 struct sim_counters;
 
 struct sim {
@@ -100,6 +101,7 @@ struct sim {
 	size_t nhlog, caphlog;
 	struct sim_item **items; /* by item number n; NULL once gone */
 	size_t nitems, capitems;
+	struct sim_subs *subs;   /* pull notification subscriptions (ops_notify.c), NULL until one */
 	struct sim_faults *faults;
 	struct sim_counters *counters;
 	struct MHD_Daemon *daemon;
