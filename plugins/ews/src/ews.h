@@ -34,6 +34,9 @@ struct ews {
     char *password, *token;
     char *root_id;             /* msgfolderroot: its children are top-level folders */
     char *special[9];          /* remote id per outpost_special_use, NULL when unknown */
+    /* pull notifications (notify.c) */
+    char *sub_id, *sub_wm;     /* subscription and last watermark; NULL until the first wait */
+    uint32_t push_poll_ms;     /* GetEvents interval while waiting */
     /* results owned by the instance, valid until the next call */
     char msg[512];
     struct ebuf res_id, res_version;
@@ -49,6 +52,8 @@ outpost_status ews_status(struct ews *e, int code, const char *fmt, ...)
  * Maps transport-level failures (connection, TLS, 401, 5xx without a SOAP body) to a
  * status; OK means a reply body to parse (HTTP 200, or 500 carrying a SOAP fault). */
 outpost_status ews_post(struct ews *e, const char *url, const char *body, size_t len, FILE **reply);
+/* The operation `op` in its envelope, POSTed: ews_post's reply (caller fcloses). */
+outpost_status ews_call(struct ews *e, const struct ebuf *op, FILE **reply, const char *what);
 /* Builds the SOAP envelope around an operation body. */
 void ews_envelope(struct ews *e, struct ebuf *b, const char *op_xml);
 outpost_status ews_http_init(struct ews *e);
@@ -206,6 +211,13 @@ outpost_status ews_fetch(struct ews *e, const outpost_folder *folder, const char
 outpost_status ews_write(struct ews *e, const outpost_change *c, outpost_change_result *res);
 outpost_status ews_find(struct ews *e, const char *folder_id, uint32_t kind, const char *key,
                         outpost_change_result *res);
+/* notify.c: waits for a server change over a pull subscription (made on the first call);
+ * the subscription is ended by unsubscribe (close) or dropped locally by sub_drop. */
+outpost_status ews_wait_changes(struct ews *e, uint32_t timeout_ms, int *changed);
+void ews_unsubscribe(struct ews *e);
+void ews_sub_drop(struct ews *e);
+/* A Subscribe / GetEvents reply read on its own (fuzzing): *changed when it holds an event. */
+outpost_status ews_parse_events(struct ews *e, FILE *f, int *changed);
 /* GetItem of one item (AllProperties for non-mail kinds) into *out (ews_item_free it). */
 outpost_status ews_get_one(struct ews *e, const char *id, uint32_t kind, struct ews_item *out);
 /* GetFolder on the distinguished folders: learns root_id and special[]. */

@@ -15,20 +15,6 @@ static const char *const special_dist[] = {
     [OUTPOST_USE_INBOX] = "inbox", [OUTPOST_USE_SENT] = "sentitems", [OUTPOST_USE_DRAFTS] = "drafts",
     [OUTPOST_USE_TRASH] = "deleteditems", [OUTPOST_USE_JUNK] = "junkemail", [OUTPOST_USE_OUTBOX] = "outbox"};
 
-/* POSTs an operation and returns the spooled reply. */
-static outpost_status call(struct ews *e, const struct ebuf *op, FILE **reply, const char *what)
-{
-    struct ebuf req = {0};
-    ews_envelope(e, &req, eb_str(op));
-    if (req.oom || op->oom) {
-        eb_free(&req);
-        return ews_status(e, OUTPOST_FATAL, "%s: out of memory", what);
-    }
-    outpost_status st = ews_post(e, NULL, req.p, req.len, reply);
-    eb_free(&req);
-    return st;
-}
-
 static outpost_status malformed(struct ews *e, const char *what)
 {
     return ews_status(e, OUTPOST_BAD_DATA, "%s: the server's reply is not a well-formed EWS response", what);
@@ -44,7 +30,7 @@ outpost_status ews_learn_folders(struct ews *e)
             eb_printf(&op, "<t:DistinguishedFolderId Id=\"%s\"/>", special_dist[u]);
     eb_puts(&op, "</m:FolderIds></m:GetFolder>");
     FILE *f = NULL;
-    outpost_status st = call(e, &op, &f, "GetFolder");
+    outpost_status st = ews_call(e, &op, &f, "GetFolder");
     eb_free(&op);
     if (st.code != OUTPOST_OK)
         return st;
@@ -148,6 +134,7 @@ static int hpage_add(struct hpage *p)
 
 static int parse_hfolder(struct ews_reader *r, struct hfolder *h)
 {
+    free(h->el);
     h->el = strdup(ews_reader_name(r));
     if (ews_reader_is_empty(r))
         return 0;
@@ -159,16 +146,17 @@ static int parse_hfolder(struct ews_reader *r, struct hfolder *h)
         if (rc != 1)
             continue;
         const char *n = ews_reader_name(r);
+        /* a repeated property: the last one counts */
         if (!strcmp(n, "FolderId")) {
+            free(h->id);
             h->id = ews_reader_attr(r, "Id");
         } else if (!strcmp(n, "ParentFolderId")) {
+            free(h->parent);
             h->parent = ews_reader_attr(r, "Id");
-        } else if (!strcmp(n, "DisplayName")) {
-            if (ews_reader_text(r, &h->name))
-                return -1;
-            continue;
-        } else if (!strcmp(n, "FolderClass")) {
-            if (ews_reader_text(r, &h->cls))
+        } else if (!strcmp(n, "DisplayName") || !strcmp(n, "FolderClass")) {
+            char **slot = n[0] == 'D' ? &h->name : &h->cls;
+            free(*slot);
+            if (ews_reader_text(r, slot))
                 return -1;
             continue;
         }
@@ -221,6 +209,8 @@ static outpost_status parse_hierarchy(struct ews *e, FILE *f, struct hpage *p)
             if (srt != 1)
                 continue;
             if (h->change == OUTPOST_CHANGE_DELETE && !strcmp(ews_reader_name(r), "FolderId")) {
+                free(h->id);
+                free(h->el);
                 h->id = ews_reader_attr(r, "Id");
                 h->el = strdup("Folder");
                 if (ews_reader_skip(r))
@@ -286,7 +276,7 @@ outpost_status ews_sync_hierarchy(struct ews *e, const void *state, size_t len, 
             eb_elem(&op, "m:SyncState", cur);
         eb_puts(&op, "</m:SyncFolderHierarchy>");
         FILE *f = NULL;
-        st = call(e, &op, &f, "SyncFolderHierarchy");
+        st = ews_call(e, &op, &f, "SyncFolderHierarchy");
         eb_free(&op);
         if (st.code != OUTPOST_OK)
             break;
@@ -565,7 +555,7 @@ static outpost_status get_batch(struct ews *e, const char *const *ids, int n, ui
     memset(b, 0, sizeof *b);
     struct ebuf op = {0};
     get_item_op(&op, ids, n, kind, mime);
-    outpost_status st = call(e, &op, &b->f, "GetItem");
+    outpost_status st = ews_call(e, &op, &b->f, "GetItem");
     eb_free(&op);
     return st.code == OUTPOST_OK ? parse_batch(e, b, n, kind) : st;
 }
@@ -837,7 +827,7 @@ static void fetch_page(struct ews *e, const struct folder_sync *fs, const char *
     eb_printf(&op, "<m:MaxChangesReturned>%u</m:MaxChangesReturned><m:SyncScope>NormalItems</m:SyncScope>"
                    "</m:SyncFolderItems>", fs->max);
     FILE *f = NULL;
-    fp->st = call(e, &op, &f, "SyncFolderItems");
+    fp->st = ews_call(e, &op, &f, "SyncFolderItems");
     eb_free(&op);
     if (fp->st.code != OUTPOST_OK)
         return;
@@ -1076,6 +1066,9 @@ outpost_status ews_parse_any(struct ews *e, FILE *f, const struct outpost_sync_s
     rewind(f);
     ews_parse_simple(e, f, &s, "fuzz");
     ews_simple_free(&s);
+    int changed;
+    rewind(f);
+    ews_parse_events(e, f, &changed);
     /* as a GetItem reply of as many items as it holds */
     struct batch *b = calloc(1, sizeof *b);
     if (!b)
