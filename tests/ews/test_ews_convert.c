@@ -175,6 +175,153 @@ static void test_reply_classes(void **unused)
     assert_int_equal(ews_code_class("ErrorSomethingNew"), OUTPOST_BAD_DATA);
 }
 
+/* ---- GetItem replies of mail through the SAX reader (mailget.c) ---- */
+
+struct got {
+    char buf[512];
+    size_t len;
+    int begins[8], ends[8], msg_ends[8], nb, ne, nm;
+    int stop_at; /* chunk callback fails when this many bytes were received (0: never) */
+};
+
+static outpost_status g_begin(void *ctx, int k)
+{
+    struct got *g = ctx;
+    g->begins[g->nb++ & 7] = k;
+    return outpost_ok();
+}
+
+static outpost_status g_chunk(void *ctx, const void *p, size_t n)
+{
+    struct got *g = ctx;
+    assert_true(g->len + n < sizeof g->buf);
+    memcpy(g->buf + g->len, p, n);
+    g->len += n;
+    if (g->stop_at && g->len >= (size_t)g->stop_at) {
+        outpost_status st = {OUTPOST_FATAL, 0, "sink full"};
+        return st;
+    }
+    return outpost_ok();
+}
+
+static outpost_status g_end(void *ctx, int k)
+{
+    struct got *g = ctx;
+    g->ends[g->ne++ & 7] = k;
+    return outpost_ok();
+}
+
+static outpost_status g_msg_end(void *ctx, int k)
+{
+    struct got *g = ctx;
+    g->msg_ends[g->nm++ & 7] = k;
+    return outpost_ok();
+}
+
+static void items_free(struct ews_item *it, const int *have, int n)
+{
+    for (int k = 0; k < n && k < 4; k++)
+        if (have[k])
+            ews_item_free(&it[k]);
+}
+
+#define MAIL_REPLY_HEAD "<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"" EWS_NS_SOAP "\"><s:Body><m:GetItemResponse " \
+    "xmlns:m=\"" EWS_NS_M "\" xmlns:t=\"" EWS_NS_T "\"><m:ResponseMessages>"
+#define MAIL_REPLY_TAIL "</m:ResponseMessages></m:GetItemResponse></s:Body></s:Envelope>"
+
+static void test_mail_getitem_reader(void **unused)
+{
+    (void)unused;
+    /* "Subject: a\r\n\r\nhi" in base64, wrapped, then an error message and an item without content */
+    static const char doc[] = MAIL_REPLY_HEAD
+        "<m:GetItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:Items>"
+        "<t:Message><t:MimeContent CharacterSet=\"UTF-8\">U3ViamVj\ndDogYQ0KDQpoaQ==</t:MimeContent>"
+        "<t:ItemId Id=\"I1\" ChangeKey=\"C1\"/><t:Subject>a &amp; b</t:Subject><t:IsRead>true</t:IsRead>"
+        "<t:Flag><t:FlagStatus>Flagged</t:FlagStatus></t:Flag><t:ExtendedProperty><t:ExtendedFieldURI "
+        "PropertyTag=\"0x1081\" PropertyType=\"Integer\"/><t:Value>104</t:Value></t:ExtendedProperty>"
+        "<t:From><t:Mailbox><t:Name>Ann</t:Name><t:EmailAddress>ann@example.com</t:EmailAddress></t:Mailbox></t:From>"
+        "<t:DateTimeReceived>2025-06-01T00:00:10Z</t:DateTimeReceived></t:Message></m:Items></m:GetItemResponseMessage>"
+        "<m:GetItemResponseMessage ResponseClass=\"Error\"><m:MessageText>gone</m:MessageText>"
+        "<m:ResponseCode>ErrorItemNotFound</m:ResponseCode><m:Items/></m:GetItemResponseMessage>"
+        "<m:GetItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:Items>"
+        "<t:Message><t:ItemId Id=\"I3\" ChangeKey=\"C3\"/></t:Message></m:Items></m:GetItemResponseMessage>"
+        MAIL_REPLY_TAIL;
+    struct ews_msg m[4];
+    struct ews_item it[4];
+    int have[4] = {0}, n = 0;
+    memset(it, 0, sizeof it);
+    FILE *f = file_of(doc);
+    assert_int_equal(ews_mail_collect(f, 4, m, it, have, &n, NULL), 0);
+    assert_int_equal(n, 3);
+    assert_true(have[0] && !have[1] && have[2]);
+    assert_string_equal(it[0].id, "I1");
+    assert_string_equal(it[0].change_key, "C1");
+    assert_string_equal(it[0].subject, "a & b");
+    assert_string_equal(it[0].from_name, "Ann");
+    assert_string_equal(it[0].from_addr, "ann@example.com");
+    assert_int_equal(it[0].received, 1748736010);
+    assert_int_equal(ews_item_flags(&it[0]), OUTPOST_FLAG_SEEN | OUTPOST_FLAG_FLAGGED | OUTPOST_FLAG_FORWARDED);
+    assert_int_equal(it[0].size, 16); /* no Size property: the decoded length */
+    assert_true(m[1].error);
+    assert_string_equal(m[1].code, "ErrorItemNotFound");
+    assert_string_equal(m[1].text, "gone");
+    assert_string_equal(it[2].id, "I3");
+    items_free(it, have, n);
+    /* the second reading: decoded content of message 0, every message's end */
+    struct got g;
+    memset(&g, 0, sizeof g);
+    struct ews_mail_cb cb = {&g, g_begin, g_chunk, g_end, g_msg_end};
+    outpost_status st;
+    assert_int_equal(ews_mail_stream(f, &cb, &st), 0);
+    assert_int_equal(g.len, 16);
+    assert_memory_equal(g.buf, "Subject: a\r\n\r\nhi", 16);
+    assert_int_equal(g.nb, 1);
+    assert_int_equal(g.begins[0], 0);
+    assert_int_equal(g.ne, 1);
+    assert_int_equal(g.nm, 3);
+    assert_int_equal(g.msg_ends[2], 2);
+    /* a sink failure stops the reading with its status */
+    memset(&g, 0, sizeof g);
+    g.stop_at = 1;
+    assert_int_equal(ews_mail_stream(f, &cb, &st), -3);
+    assert_int_equal(st.code, OUTPOST_FATAL);
+    fclose(f);
+    /* more messages than asked for, bad base64, a cut reply, a DTD: malformed */
+    static const char *const bad[] = {
+        MAIL_REPLY_HEAD "<m:GetItemResponseMessage ResponseClass=\"Success\"><m:Items><t:Message><t:MimeContent>"
+        "U3V*amVj</t:MimeContent></t:Message></m:Items></m:GetItemResponseMessage>" MAIL_REPLY_TAIL,
+        MAIL_REPLY_HEAD "<m:GetItemResponseMessage ResponseClass=\"Success\"><m:Items><t:Message><t:MimeContent>"
+        "U3ViamVj",
+        "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"b\">]><s:Envelope xmlns:s=\"" EWS_NS_SOAP "\"/>",
+        "<x/>",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        f = file_of(bad[i]);
+        memset(it, 0, sizeof it);
+        memset(have, 0, sizeof have);
+        assert_int_equal(ews_mail_collect(f, 4, m, it, have, &n, NULL), -1);
+        items_free(it, have, n);
+        fclose(f);
+    }
+    f = file_of(doc);
+    memset(it, 0, sizeof it);
+    memset(have, 0, sizeof have);
+    assert_int_equal(ews_mail_collect(f, 2, m, it, have, &n, NULL), -1);
+    items_free(it, have, n);
+    fclose(f);
+    /* a SOAP fault */
+    f = file_of("<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"" EWS_NS_SOAP "\"><s:Body><s:Fault><faultcode>s:Client"
+                "</faultcode><faultstring>nope</faultstring><detail><e:ResponseCode xmlns:e=\"" EWS_NS_E
+                "\">ErrorServerBusy</e:ResponseCode><t:MessageXml xmlns:t=\"" EWS_NS_T "\"><t:Value "
+                "Name=\"BackOffMilliseconds\">1500</t:Value></t:MessageXml></detail></s:Fault></s:Body></s:Envelope>");
+    struct ews_msg fault;
+    assert_int_equal(ews_mail_collect(f, 4, m, it, have, &n, &fault), -2);
+    assert_string_equal(fault.code, "ErrorServerBusy");
+    assert_string_equal(fault.text, "nope");
+    assert_int_equal(fault.backoff_ms, 1500);
+    fclose(f);
+}
+
 static void test_times(void **unused)
 {
     (void)unused;
@@ -196,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_ical_recurrence_both_ways),
         cmocka_unit_test(test_reply_classes),
         cmocka_unit_test(test_times),
+        cmocka_unit_test(test_mail_getitem_reader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,6 +78,7 @@ static void setup_fx(struct fx *f, const char *const *extra, const char *batch)
     test_host_set_secret(f->th, "password", "secret");
     test_host_set(f->th, "ca_file", ca);
     test_host_set(f->th, "batch_size", batch ? batch : "7");
+    test_host_set(f->th, "push_poll", "1");
     outpost_status st = open_plugin(f);
     if (st.code != OUTPOST_OK)
         fail_msg("open: %s", st.message);
@@ -314,9 +315,40 @@ static void test_large_message_streams_in_chunks(void **unused)
     assert_non_null(e);
     assert_int_equal(json_integer_value(json_object_get(e, "contentLen")), (json_int_t)strlen(mime));
     assert_string_equal(json_string_value(json_object_get(e, "content")), mime);
-    assert_true(json_integer_value(json_object_get(e, "chunks")) > 100); /* handed over piece by piece */
+    /* handed over piece by piece, in pieces of at most 64 KiB */
+    assert_true(json_integer_value(json_object_get(e, "chunks")) >= (json_int_t)(strlen(mime) / (64 * 1024)));
     json_decref(r);
     free(mime);
+    teardown_fx(&f);
+}
+
+/* ---- server change notifications (pull subscription) ---- */
+
+static void test_wait_changes(void **unused)
+{
+    (void)unused;
+    struct fx f;
+    setup_fx(&f, NULL, NULL);
+    assert_non_null(M->wait_changes);
+    int changed = 0;
+    /* the first wait subscribes; what happened before its watermark is unknown: a change */
+    outpost_status st = M->wait_changes(f.t, 5000, &changed);
+    assert_int_equal(st.code, OUTPOST_OK);
+    assert_int_equal(changed, 1);
+    /* nothing happens: the wait ends without a change */
+    st = M->wait_changes(f.t, 1500, &changed);
+    assert_int_equal(st.code, OUTPOST_OK);
+    assert_int_equal(changed, 0);
+    /* a new message on the server is reported */
+    json_decref(ctl(&f, "items/create", json_pack("{s:s, s:s, s:{s:s}}", "type", "mail", "folder", "Inbox", "item",
+                                                  "subject", "push me")));
+    st = M->wait_changes(f.t, 30000, &changed);
+    assert_int_equal(st.code, OUTPOST_OK);
+    assert_int_equal(changed, 1);
+    /* and only once */
+    st = M->wait_changes(f.t, 1500, &changed);
+    assert_int_equal(st.code, OUTPOST_OK);
+    assert_int_equal(changed, 0);
     teardown_fx(&f);
 }
 
@@ -883,6 +915,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_listing_without_content_and_fetch, stop_sims),
         cmocka_unit_test_teardown(test_large_message_streams_in_chunks, stop_sims),
         cmocka_unit_test_teardown(test_server_changes_incremental, stop_sims),
+        cmocka_unit_test_teardown(test_wait_changes, stop_sims),
         cmocka_unit_test_teardown(test_write_back_every_kind, stop_sims),
         cmocka_unit_test_teardown(test_conflicts, stop_sims),
         cmocka_unit_test_teardown(test_faults, stop_sims),

@@ -135,38 +135,53 @@ void eb_set(struct ebuf *b, const char *s)
         eb_puts(b, s);
 }
 
-static int b64val(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
+/* Base64 alphabet value + 1 per byte (0: not in the alphabet). */
+#define B64_ROW(c, v) [c] = (v) + 1
+static const unsigned char b64tab[256] = {
+    B64_ROW('A', 0), B64_ROW('B', 1), B64_ROW('C', 2), B64_ROW('D', 3), B64_ROW('E', 4), B64_ROW('F', 5),
+    B64_ROW('G', 6), B64_ROW('H', 7), B64_ROW('I', 8), B64_ROW('J', 9), B64_ROW('K', 10), B64_ROW('L', 11),
+    B64_ROW('M', 12), B64_ROW('N', 13), B64_ROW('O', 14), B64_ROW('P', 15), B64_ROW('Q', 16), B64_ROW('R', 17),
+    B64_ROW('S', 18), B64_ROW('T', 19), B64_ROW('U', 20), B64_ROW('V', 21), B64_ROW('W', 22), B64_ROW('X', 23),
+    B64_ROW('Y', 24), B64_ROW('Z', 25), B64_ROW('a', 26), B64_ROW('b', 27), B64_ROW('c', 28), B64_ROW('d', 29),
+    B64_ROW('e', 30), B64_ROW('f', 31), B64_ROW('g', 32), B64_ROW('h', 33), B64_ROW('i', 34), B64_ROW('j', 35),
+    B64_ROW('k', 36), B64_ROW('l', 37), B64_ROW('m', 38), B64_ROW('n', 39), B64_ROW('o', 40), B64_ROW('p', 41),
+    B64_ROW('q', 42), B64_ROW('r', 43), B64_ROW('s', 44), B64_ROW('t', 45), B64_ROW('u', 46), B64_ROW('v', 47),
+    B64_ROW('w', 48), B64_ROW('x', 49), B64_ROW('y', 50), B64_ROW('z', 51), B64_ROW('0', 52), B64_ROW('1', 53),
+    B64_ROW('2', 54), B64_ROW('3', 55), B64_ROW('4', 56), B64_ROW('5', 57), B64_ROW('6', 58), B64_ROW('7', 59),
+    B64_ROW('8', 60), B64_ROW('9', 61), B64_ROW('+', 62), B64_ROW('/', 63),
+};
 
 size_t b64dec_run(struct b64dec *d, const char *in, size_t n, unsigned char *out)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = in[i];
+    const unsigned char *p = (const unsigned char *)in;
+    size_t o = 0, i = 0;
+    while (i < n) {
+        /* fast path: four alphabet characters on a byte boundary make three bytes */
+        if (d->bits == 0 && !d->pad && i + 4 <= n) {
+            unsigned a = b64tab[p[i]], b = b64tab[p[i + 1]], c = b64tab[p[i + 2]], e = b64tab[p[i + 3]];
+            if (a && b && c && e) {
+                unsigned v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (e - 1);
+                out[o] = (unsigned char)(v >> 16);
+                out[o + 1] = (unsigned char)(v >> 8);
+                out[o + 2] = (unsigned char)v;
+                o += 3;
+                i += 4;
+                continue;
+            }
+        }
+        unsigned char c = p[i++];
         if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
             continue;
         if (c == '=') {
             d->pad++;
             continue;
         }
-        int v = b64val(c);
-        if (v < 0 || d->pad) {
+        unsigned v = b64tab[c];
+        if (!v || d->pad) {
             d->bad = 1;
             continue;
         }
-        d->v = (d->v << 6 | (unsigned)v) & 0xffffff;
+        d->v = (d->v << 6 | (v - 1)) & 0xffffff;
         d->bits += 6;
         if (d->bits >= 8) {
             d->bits -= 8;

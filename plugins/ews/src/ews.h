@@ -34,6 +34,9 @@ struct ews {
     char *password, *token;
     char *root_id;             /* msgfolderroot: its children are top-level folders */
     char *special[9];          /* remote id per outpost_special_use, NULL when unknown */
+    /* pull notifications (notify.c) */
+    char *sub_id, *sub_wm;     /* subscription and last watermark; NULL until the first wait */
+    uint32_t push_poll_ms;     /* GetEvents interval while waiting */
     /* results owned by the instance, valid until the next call */
     char msg[512];
     struct ebuf res_id, res_version;
@@ -49,6 +52,8 @@ outpost_status ews_status(struct ews *e, int code, const char *fmt, ...)
  * Maps transport-level failures (connection, TLS, 401, 5xx without a SOAP body) to a
  * status; OK means a reply body to parse (HTTP 200, or 500 carrying a SOAP fault). */
 outpost_status ews_post(struct ews *e, const char *url, const char *body, size_t len, FILE **reply);
+/* The operation `op` in its envelope, POSTed: ews_post's reply (caller fcloses). */
+outpost_status ews_call(struct ews *e, const struct ebuf *op, FILE **reply, const char *what);
 /* Builds the SOAP envelope around an operation body. */
 void ews_envelope(struct ews *e, struct ebuf *b, const char *op_xml);
 outpost_status ews_http_init(struct ews *e);
@@ -69,6 +74,10 @@ struct ews_msg {
 int ews_code_class(const char *code);
 /* A status for a failed response message. */
 outpost_status ews_msg_status(struct ews *e, const struct ews_msg *m, const char *what);
+
+/* libxml2 input callbacks reading a reply file (FILE *); closing leaves it open. */
+int ews_file_read(void *ctx, char *buf, int len);
+int ews_file_close(void *ctx);
 
 struct ews_reader;
 /* Opens a reader on a reply file. NULL on allocation failure. */
@@ -145,6 +154,35 @@ typedef outpost_status (*ews_mime_fn)(void *ctx, const void *data, size_t len);
 int ews_item_parse(struct ews_reader *r, struct ews_item *it, ews_mime_fn mime, void *ctx, outpost_status *st);
 void ews_item_free(struct ews_item *it);
 uint32_t ews_item_kind(const struct ews_item *it);
+/* Shared by both item readers: the index of a property that is one text element directly
+ * under the item (-1 when `name` is none), storing its text; an ExtendedProperty
+ * (PropertyTag or PropertyName, Value: taken when kept); a FlagStatus value. */
+int ews_item_leaf_index(const char *name);
+void ews_item_set_leaf(struct ews_item *it, int leaf, const char *v);
+/* Local names of the item elements of GetItem replies (NULL-terminated). */
+extern const char *const ews_item_names[];
+void ews_item_ext(struct ews_item *it, const char *tag, const char *pname, char **value);
+int ews_flag_status(const char *v);
+
+/* ---- mailget.c: GetItem replies of mail, read with libxml2's SAX2 pull parser ----
+ * xmlTextReader feeds its push parser 512 bytes at a time and libxml2 2.9 scans the buffered
+ * input back to the last '<' on every push, so a long MimeContent costs time quadratic in its
+ * length and is kept whole as one text node; the pull parser hands text over in small pieces
+ * in linear time. One reply is read twice: `collect` (no sink) checks the whole reply and
+ * gathers each message's header and the item's metadata, MimeContent only validated; then
+ * `stream` decodes MimeContent piece by piece to the callbacks. Both return 0, -1 on malformed
+ * XML / base64 or more than `max` messages, -2 on a SOAP fault (in *fault), -3 when a
+ * callback returned non-OK (its status in *st). */
+struct ews_mail_cb {
+    void *ctx;
+    outpost_status (*begin)(void *ctx, int k);                     /* MimeContent of message k */
+    outpost_status (*chunk)(void *ctx, const void *p, size_t n);   /* decoded bytes */
+    outpost_status (*end)(void *ctx, int k);                       /* end of that MimeContent */
+    outpost_status (*msg_end)(void *ctx, int k);                   /* end of message k */
+};
+int ews_mail_collect(FILE *f, int max, struct ews_msg *m, struct ews_item *it, int *have, int *n,
+                     struct ews_msg *fault);
+int ews_mail_stream(FILE *f, const struct ews_mail_cb *cb, outpost_status *st);
 uint32_t ews_item_flags(const struct ews_item *it);
 
 /* ---- convert.c ---- */
@@ -173,6 +211,13 @@ outpost_status ews_fetch(struct ews *e, const outpost_folder *folder, const char
 outpost_status ews_write(struct ews *e, const outpost_change *c, outpost_change_result *res);
 outpost_status ews_find(struct ews *e, const char *folder_id, uint32_t kind, const char *key,
                         outpost_change_result *res);
+/* notify.c: waits for a server change over a pull subscription (made on the first call);
+ * the subscription is ended by unsubscribe (close) or dropped locally by sub_drop. */
+outpost_status ews_wait_changes(struct ews *e, uint32_t timeout_ms, int *changed);
+void ews_unsubscribe(struct ews *e);
+void ews_sub_drop(struct ews *e);
+/* A Subscribe / GetEvents reply read on its own (fuzzing): *changed when it holds an event. */
+outpost_status ews_parse_events(struct ews *e, FILE *f, int *changed);
 /* GetItem of one item (AllProperties for non-mail kinds) into *out (ews_item_free it). */
 outpost_status ews_get_one(struct ews *e, const char *id, uint32_t kind, struct ews_item *out);
 /* GetFolder on the distinguished folders: learns root_id and special[]. */

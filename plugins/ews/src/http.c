@@ -21,6 +21,19 @@ void ews_envelope(struct ews *e, struct ebuf *b, const char *op_xml)
     eb_puts(b, "</soap:Body></soap:Envelope>");
 }
 
+outpost_status ews_call(struct ews *e, const struct ebuf *op, FILE **reply, const char *what)
+{
+    struct ebuf req = {0};
+    ews_envelope(e, &req, eb_str(op));
+    if (req.oom || op->oom) {
+        eb_free(&req);
+        return ews_status(e, OUTPOST_FATAL, "%s: out of memory", what);
+    }
+    outpost_status st = ews_post(e, NULL, req.p, req.len, reply);
+    eb_free(&req);
+    return st;
+}
+
 outpost_status ews_http_init(struct ews *e)
 {
     CURL *c = curl_easy_init();

@@ -1,6 +1,7 @@
 /* One item element of an EWS reply (Message, CalendarItem, Contact, Task, ...) read into a
  * flat struct; MimeContent is base64-decoded as it arrives and handed to a callback in
  * chunks, never kept. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,16 +35,6 @@ static int text_int(struct ews_reader *r, int *out)
     if (text(r, &v))
         return -1;
     *out = atoi(v);
-    free(v);
-    return 0;
-}
-
-static int text_bool(struct ews_reader *r, int *out)
-{
-    char *v = NULL;
-    if (text(r, &v))
-        return -1;
-    *out = !strcmp(v, "true") || !strcmp(v, "1");
     free(v);
     return 0;
 }
@@ -83,7 +74,7 @@ static int flag_each(struct ews_reader *r, const char *name, void *ctx)
     char *v = NULL;
     if (text(r, &v))
         return -1;
-    it->flag_status = !strcmp(v, "Flagged") ? 2 : !strcmp(v, "Complete") ? 1 : 0;
+    it->flag_status = ews_flag_status(v);
     free(v);
     return 0;
 }
@@ -183,6 +174,99 @@ static int entry_each(struct ews_reader *r, const char *name, void *ctx)
     return slot ? text(r, slot) : ews_reader_skip(r);
 }
 
+/* Item properties that are one text element directly under the item, and where they go. */
+enum leaf_type { L_STR, L_TIME, L_INT, L_BOOL, L_U64 };
+static const struct {
+    const char *name;
+    enum leaf_type type;
+    size_t off;
+} leaves[] = {
+    {"ItemClass", L_STR, offsetof(struct ews_item, item_class)},
+    {"Subject", L_STR, offsetof(struct ews_item, subject)},
+    {"Body", L_STR, offsetof(struct ews_item, body)},
+    {"DateTimeReceived", L_TIME, offsetof(struct ews_item, received)},
+    {"LastModifiedTime", L_TIME, offsetof(struct ews_item, modified)},
+    {"Size", L_U64, offsetof(struct ews_item, size)},
+    {"IsDraft", L_BOOL, offsetof(struct ews_item, is_draft)},
+    {"IsRead", L_BOOL, offsetof(struct ews_item, is_read)},
+    {"InternetMessageId", L_STR, offsetof(struct ews_item, msgid)},
+    {"UID", L_STR, offsetof(struct ews_item, uid)},
+    {"Start", L_TIME, offsetof(struct ews_item, start)},
+    {"End", L_TIME, offsetof(struct ews_item, end)},
+    {"IsAllDayEvent", L_BOOL, offsetof(struct ews_item, all_day)},
+    {"Location", L_STR, offsetof(struct ews_item, location)},
+    {"DisplayName", L_STR, offsetof(struct ews_item, display)},
+    {"GivenName", L_STR, offsetof(struct ews_item, given)},
+    {"Surname", L_STR, offsetof(struct ews_item, surname)},
+    {"CompanyName", L_STR, offsetof(struct ews_item, company)},
+    {"JobTitle", L_STR, offsetof(struct ews_item, job)},
+    {"Birthday", L_STR, offsetof(struct ews_item, birthday)},
+    {"Status", L_STR, offsetof(struct ews_item, status)},
+    {"PercentComplete", L_INT, offsetof(struct ews_item, percent)},
+    {"DueDate", L_TIME, offsetof(struct ews_item, due)},
+    {"StartDate", L_TIME, offsetof(struct ews_item, start)},
+    {"CompleteDate", L_TIME, offsetof(struct ews_item, completed)},
+};
+
+int ews_item_leaf_index(const char *name)
+{
+    for (size_t i = 0; i < sizeof leaves / sizeof *leaves; i++)
+        if (!strcmp(name, leaves[i].name))
+            return (int)i;
+    return -1;
+}
+
+void ews_item_set_leaf(struct ews_item *it, int leaf, const char *v)
+{
+    char *base = (char *)it + leaves[leaf].off;
+    switch (leaves[leaf].type) {
+    case L_STR: {
+        char **slot = (char **)(void *)base;
+        free(*slot);
+        *slot = strdup(v);
+        break;
+    }
+    case L_TIME:
+        if (ews_parse_time(v, (int64_t *)(void *)base))
+            *(int64_t *)(void *)base = 0;
+        break;
+    case L_INT:
+        *(int *)(void *)base = atoi(v);
+        break;
+    case L_BOOL:
+        *(int *)(void *)base = !strcmp(v, "true") || !strcmp(v, "1");
+        break;
+    case L_U64:
+        *(uint64_t *)(void *)base = strtoull(v, NULL, 10);
+        break;
+    }
+}
+
+void ews_item_ext(struct ews_item *it, const char *tag, const char *pname, char **value)
+{
+    if (!*value)
+        return;
+    long t = tag ? strtol(tag, NULL, 0) : -1;
+    if (t == 0x1081)
+        it->last_verb = atoi(*value);
+    else if (t == 0x1090 && !it->flag_status)
+        it->flag_status = atoi(*value) == 2 ? 2 : atoi(*value) == 1 ? 1 : 0;
+    else if (pname && !strcmp(pname, "OutpostKey")) {
+        free(it->key);
+        it->key = *value;
+        *value = NULL;
+    }
+}
+
+const char *const ews_item_names[] = {"Message", "CalendarItem", "Contact", "Task", "MeetingRequest",
+                                      "MeetingResponse", "MeetingCancellation", "PostItem", "DistributionList",
+                                      "Item", NULL};
+
+int ews_flag_status(const char *v)
+{
+    return !strcmp(v, "Flagged") ? 2 : !strcmp(v, "Complete") ? 1 : 0;
+}
+
 struct mime_ctx {
     ews_mime_fn fn;
     void *ctx;
@@ -231,7 +315,7 @@ int ews_item_parse(struct ews_reader *r, struct ews_item *it, ews_mime_fn mime, 
         if (rc != 1)
             continue;
         const char *n = ews_reader_name(r);
-        int err = 0;
+        int err = 0, leaf;
         if (!strcmp(n, "MimeContent")) {
             struct mime_ctx m = {mime, ctx, {0}, outpost_ok(), 0};
             int src = ews_reader_stream_text(r, mime_chunk, &m);
@@ -253,28 +337,12 @@ int ews_item_parse(struct ews_reader *r, struct ews_item *it, ews_mime_fn mime, 
             free(it->parent_id);
             it->parent_id = ews_reader_attr(r, "Id");
             err = ews_reader_skip(r);
-        } else if (!strcmp(n, "ItemClass")) {
-            err = text(r, &it->item_class);
-        } else if (!strcmp(n, "Subject")) {
-            err = text(r, &it->subject);
-        } else if (!strcmp(n, "Body")) {
-            err = text(r, &it->body);
-        } else if (!strcmp(n, "DateTimeReceived")) {
-            err = text_time(r, &it->received);
-        } else if (!strcmp(n, "LastModifiedTime")) {
-            err = text_time(r, &it->modified);
-        } else if (!strcmp(n, "Size")) {
+        } else if ((leaf = ews_item_leaf_index(n)) >= 0) {
             char *v = NULL;
             err = text(r, &v);
             if (!err)
-                it->size = strtoull(v, NULL, 10);
+                ews_item_set_leaf(it, leaf, v);
             free(v);
-        } else if (!strcmp(n, "IsDraft")) {
-            err = text_bool(r, &it->is_draft);
-        } else if (!strcmp(n, "IsRead")) {
-            err = text_bool(r, &it->is_read);
-        } else if (!strcmp(n, "InternetMessageId")) {
-            err = text(r, &it->msgid);
         } else if (!strcmp(n, "From")) {
             err = walk(r, from_each, it);
         } else if (!strcmp(n, "Flag")) {
@@ -282,31 +350,11 @@ int ews_item_parse(struct ews_reader *r, struct ews_item *it, ews_mime_fn mime, 
         } else if (!strcmp(n, "ExtendedProperty")) {
             struct ext x = {0};
             err = walk(r, ext_each, &x);
-            if (!err && x.value) {
-                long tag = x.tag ? strtol(x.tag, NULL, 0) : -1;
-                if (tag == 0x1081)
-                    it->last_verb = atoi(x.value);
-                else if (tag == 0x1090 && !it->flag_status)
-                    it->flag_status = atoi(x.value) == 2 ? 2 : atoi(x.value) == 1 ? 1 : 0;
-                else if (x.pname && !strcmp(x.pname, "OutpostKey")) {
-                    free(it->key);
-                    it->key = x.value;
-                    x.value = NULL;
-                }
-            }
+            if (!err)
+                ews_item_ext(it, x.tag, x.pname, &x.value);
             free(x.tag);
             free(x.pname);
             free(x.value);
-        } else if (!strcmp(n, "UID")) {
-            err = text(r, &it->uid);
-        } else if (!strcmp(n, "Start")) {
-            err = text_time(r, &it->start);
-        } else if (!strcmp(n, "End")) {
-            err = text_time(r, &it->end);
-        } else if (!strcmp(n, "IsAllDayEvent")) {
-            err = text_bool(r, &it->all_day);
-        } else if (!strcmp(n, "Location")) {
-            err = text(r, &it->location);
         } else if (!strcmp(n, "Recurrence")) {
             err = walk(r, rec_each, it);
         } else if (!strcmp(n, "ModifiedOccurrences")) {
@@ -315,28 +363,6 @@ int ews_item_parse(struct ews_reader *r, struct ews_item *it, ews_mime_fn mime, 
             err = walk(r, del_each, it);
         } else if (!strcmp(n, "EmailAddresses") || !strcmp(n, "PhoneNumbers")) {
             err = walk(r, entry_each, it);
-        } else if (!strcmp(n, "DisplayName")) {
-            err = text(r, &it->display);
-        } else if (!strcmp(n, "GivenName")) {
-            err = text(r, &it->given);
-        } else if (!strcmp(n, "Surname")) {
-            err = text(r, &it->surname);
-        } else if (!strcmp(n, "CompanyName")) {
-            err = text(r, &it->company);
-        } else if (!strcmp(n, "JobTitle")) {
-            err = text(r, &it->job);
-        } else if (!strcmp(n, "Birthday")) {
-            err = text(r, &it->birthday);
-        } else if (!strcmp(n, "Status")) {
-            err = text(r, &it->status);
-        } else if (!strcmp(n, "PercentComplete")) {
-            err = text_int(r, &it->percent);
-        } else if (!strcmp(n, "DueDate")) {
-            err = text_time(r, &it->due);
-        } else if (!strcmp(n, "StartDate")) {
-            err = text_time(r, &it->start);
-        } else if (!strcmp(n, "CompleteDate")) {
-            err = text_time(r, &it->completed);
         } else {
             err = ews_reader_skip(r);
         }

@@ -24,6 +24,7 @@ static const outpost_config_key config_keys[] = {
     {"insecure", OUTPOST_CFG_BOOL, 0, "false", NULL, "skip TLS certificate verification (warns on every start)"},
     {"timeout", OUTPOST_CFG_INT, 0, "120", NULL, "seconds without a byte before a request fails"},
     {"batch_size", OUTPOST_CFG_INT, 0, "50", NULL, "items per SyncFolderItems page and GetItem batch (1-100)"},
+    {"push_poll", OUTPOST_CFG_INT, 0, "5", NULL, "seconds between GetEvents calls while waiting for server changes (1-300)"},
     {"server_version", OUTPOST_CFG_STRING, 0, "Exchange2013_SP1", NULL, "RequestServerVersion sent with every request"},
     {NULL, 0, 0, NULL, NULL, NULL}};
 
@@ -78,6 +79,8 @@ static outpost_status t_create(const struct outpost_host *host, struct outpost_t
     e->timeout_s = (long)host->config_int(host, "timeout", 120);
     if (e->timeout_s < 5)
         e->timeout_s = 5;
+    int64_t poll = host->config_int(host, "push_poll", 5);
+    e->push_poll_ms = (uint32_t)(poll < 1 ? 1 : poll > 300 ? 300 : poll) * 1000;
     int64_t batch = host->config_int(host, "batch_size", 50);
     e->batch = (uint32_t)(batch < 1 ? 1 : batch > EWS_MAX_BATCH ? EWS_MAX_BATCH : batch);
     if (!e->version || (e->email && !e->user)) {
@@ -126,6 +129,7 @@ static outpost_status t_open(struct outpost_transport *t)
 static outpost_status t_close(struct outpost_transport *t)
 {
     struct ews *e = (struct ews *)t;
+    ews_unsubscribe(e);
     ews_http_fini(e);
     return outpost_ok();
 }
@@ -135,6 +139,7 @@ static void t_destroy(struct outpost_transport *t)
     struct ews *e = (struct ews *)t;
     if (!e)
         return;
+    ews_sub_drop(e);
     ews_http_fini(e);
     free_ews(e);
 }
@@ -168,6 +173,11 @@ static outpost_status t_find(struct outpost_transport *t, const char *folder, ui
     return ews_find((struct ews *)t, folder, kind, key, res);
 }
 
+static outpost_status t_wait_changes(struct outpost_transport *t, uint32_t timeout_ms, int *changed)
+{
+    return ews_wait_changes((struct ews *)t, timeout_ms, changed);
+}
+
 static outpost_status module_init(const struct outpost_host *host)
 {
     (void)host;
@@ -195,7 +205,7 @@ static const struct outpost_transport_methods methods = {
     .fetch = t_fetch,
     .write = t_write,
     .find = t_find,
-    .wait_changes = NULL,
+    .wait_changes = t_wait_changes,
 };
 
 static const struct outpost_plugin plugin = {
@@ -206,7 +216,8 @@ static const struct outpost_plugin plugin = {
     .name = "ews",
     .version = "0.1.0",
     .description = "Exchange Web Services (Exchange 2013 SP1+, grommunio, Kerio): SOAP over HTTPS",
-    .caps = OUTPOST_TRANSPORT_CAP_RAW_MIME | OUTPOST_TRANSPORT_CAP_CUSTOM_HEADERS | OUTPOST_TRANSPORT_CAP_FOLDER_WRITE,
+    .caps = OUTPOST_TRANSPORT_CAP_RAW_MIME | OUTPOST_TRANSPORT_CAP_CUSTOM_HEADERS | OUTPOST_TRANSPORT_CAP_FOLDER_WRITE |
+            OUTPOST_TRANSPORT_CAP_PUSH,
     .section = "account",
     .config_keys = config_keys,
     .module_init = module_init,

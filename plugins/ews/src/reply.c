@@ -19,14 +19,14 @@ struct ews_reader {
     int started;       /* the root was checked */
 };
 
-static int read_cb(void *ctx, char *buf, int len)
+int ews_file_read(void *ctx, char *buf, int len)
 {
     FILE *f = ctx;
     size_t n = fread(buf, 1, (size_t)len, f);
     return ferror(f) ? -1 : (int)n;
 }
 
-static int close_cb(void *ctx)
+int ews_file_close(void *ctx)
 {
     (void)ctx;
     return 0;
@@ -47,7 +47,7 @@ struct ews_reader *ews_reader_open(FILE *f)
         return NULL;
     r->f = f;
     r->msg_depth = -1;
-    r->r = xmlReaderForIO(read_cb, close_cb, f, "reply.xml", NULL,
+    r->r = xmlReaderForIO(ews_file_read, ews_file_close, f, "reply.xml", NULL,
                           XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_HUGE);
     if (!r->r) {
         free(r);

@@ -2,8 +2,10 @@
  * (SyncFolderItems with MaxChangesReturned = the GetItem batch, then GetItem for the page,
  * so each SyncState covers exactly the batch committed with it) and on-demand fetches.
  * Every reply is validated completely before the first sink call: a malformed reply or a
- * failed page hands nothing to the sink. Mail content is MimeContent as-is, decoded and
- * streamed to sink->content; other kinds are converted to iCalendar / vCard. */
+ * failed page hands nothing to the sink. Mail content is MimeContent as-is, read a second
+ * time with the SAX reader (mailget.c), decoded and streamed to sink->content; other kinds
+ * are converted to iCalendar / vCard. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,20 +14,6 @@
 static const char *const special_dist[] = {
     [OUTPOST_USE_INBOX] = "inbox", [OUTPOST_USE_SENT] = "sentitems", [OUTPOST_USE_DRAFTS] = "drafts",
     [OUTPOST_USE_TRASH] = "deleteditems", [OUTPOST_USE_JUNK] = "junkemail", [OUTPOST_USE_OUTBOX] = "outbox"};
-
-/* POSTs an operation and returns the spooled reply. */
-static outpost_status call(struct ews *e, const struct ebuf *op, FILE **reply, const char *what)
-{
-    struct ebuf req = {0};
-    ews_envelope(e, &req, eb_str(op));
-    if (req.oom || op->oom) {
-        eb_free(&req);
-        return ews_status(e, OUTPOST_FATAL, "%s: out of memory", what);
-    }
-    outpost_status st = ews_post(e, NULL, req.p, req.len, reply);
-    eb_free(&req);
-    return st;
-}
 
 static outpost_status malformed(struct ews *e, const char *what)
 {
@@ -42,7 +30,7 @@ outpost_status ews_learn_folders(struct ews *e)
             eb_printf(&op, "<t:DistinguishedFolderId Id=\"%s\"/>", special_dist[u]);
     eb_puts(&op, "</m:FolderIds></m:GetFolder>");
     FILE *f = NULL;
-    outpost_status st = call(e, &op, &f, "GetFolder");
+    outpost_status st = ews_call(e, &op, &f, "GetFolder");
     eb_free(&op);
     if (st.code != OUTPOST_OK)
         return st;
@@ -146,6 +134,7 @@ static int hpage_add(struct hpage *p)
 
 static int parse_hfolder(struct ews_reader *r, struct hfolder *h)
 {
+    free(h->el);
     h->el = strdup(ews_reader_name(r));
     if (ews_reader_is_empty(r))
         return 0;
@@ -157,16 +146,17 @@ static int parse_hfolder(struct ews_reader *r, struct hfolder *h)
         if (rc != 1)
             continue;
         const char *n = ews_reader_name(r);
+        /* a repeated property: the last one counts */
         if (!strcmp(n, "FolderId")) {
+            free(h->id);
             h->id = ews_reader_attr(r, "Id");
         } else if (!strcmp(n, "ParentFolderId")) {
+            free(h->parent);
             h->parent = ews_reader_attr(r, "Id");
-        } else if (!strcmp(n, "DisplayName")) {
-            if (ews_reader_text(r, &h->name))
-                return -1;
-            continue;
-        } else if (!strcmp(n, "FolderClass")) {
-            if (ews_reader_text(r, &h->cls))
+        } else if (!strcmp(n, "DisplayName") || !strcmp(n, "FolderClass")) {
+            char **slot = n[0] == 'D' ? &h->name : &h->cls;
+            free(*slot);
+            if (ews_reader_text(r, slot))
                 return -1;
             continue;
         }
@@ -219,6 +209,8 @@ static outpost_status parse_hierarchy(struct ews *e, FILE *f, struct hpage *p)
             if (srt != 1)
                 continue;
             if (h->change == OUTPOST_CHANGE_DELETE && !strcmp(ews_reader_name(r), "FolderId")) {
+                free(h->id);
+                free(h->el);
                 h->id = ews_reader_attr(r, "Id");
                 h->el = strdup("Folder");
                 if (ews_reader_skip(r))
@@ -284,7 +276,7 @@ outpost_status ews_sync_hierarchy(struct ews *e, const void *state, size_t len, 
             eb_elem(&op, "m:SyncState", cur);
         eb_puts(&op, "</m:SyncFolderHierarchy>");
         FILE *f = NULL;
-        st = call(e, &op, &f, "SyncFolderHierarchy");
+        st = ews_call(e, &op, &f, "SyncFolderHierarchy");
         eb_free(&op);
         if (st.code != OUTPOST_OK)
             break;
@@ -504,13 +496,20 @@ static void batch_free(struct batch *b)
     memset(b, 0, sizeof *b);
 }
 
-static const char *const item_names[] = {"Message", "CalendarItem", "Contact", "Task", "MeetingRequest",
-                                         "MeetingResponse", "MeetingCancellation", "PostItem", "DistributionList",
-                                         "Item", NULL};
-
-/* Reads a spooled GetItem reply once (no sink): per-item headers and metadata of n items. */
-static outpost_status parse_batch(struct ews *e, struct batch *b, int n)
+/* Reads a spooled GetItem reply once (no sink): per-item headers and metadata of n items.
+ * Mail goes through the SAX reader (MimeContent validated, not kept); other kinds through
+ * the item reader. */
+static outpost_status parse_batch(struct ews *e, struct batch *b, int n, uint32_t kind)
 {
+    if (kind == OUTPOST_ITEM_MAIL) {
+        struct ews_msg fault;
+        int rc = ews_mail_collect(b->f, n, b->m, b->it, b->have, &b->n, &fault);
+        if (rc == -2)
+            return ews_msg_status(e, &fault, "GetItem");
+        if (rc < 0 || b->n != n)
+            return malformed(e, "GetItem");
+        return outpost_ok();
+    }
     struct ews_reader *r = ews_reader_open(b->f);
     if (!r)
         return ews_status(e, OUTPOST_FATAL, "out of memory");
@@ -525,7 +524,7 @@ static outpost_status parse_batch(struct ews *e, struct batch *b, int n)
         b->m[k] = m;
         if (m.error)
             continue;
-        int which, fr = ews_reader_find(r, item_names, &which);
+        int which, fr = ews_reader_find(r, ews_item_names, &which);
         if (fr < 0) {
             rc = -1;
             break;
@@ -556,9 +555,9 @@ static outpost_status get_batch(struct ews *e, const char *const *ids, int n, ui
     memset(b, 0, sizeof *b);
     struct ebuf op = {0};
     get_item_op(&op, ids, n, kind, mime);
-    outpost_status st = call(e, &op, &b->f, "GetItem");
+    outpost_status st = ews_call(e, &op, &b->f, "GetItem");
     eb_free(&op);
-    return st.code == OUTPOST_OK ? parse_batch(e, b, n) : st;
+    return st.code == OUTPOST_OK ? parse_batch(e, b, n, kind) : st;
 }
 
 outpost_status ews_get_one(struct ews *e, const char *id, uint32_t kind, struct ews_item *out)
@@ -585,12 +584,6 @@ struct emit {
     const struct outpost_sync_sink *sink;
 };
 
-static outpost_status mime_to_sink(void *ctx, const void *data, size_t len)
-{
-    struct emit *em = ctx;
-    return em->sink->content(em->sink->ctx, data, len);
-}
-
 static void fill_item(outpost_item *o, const struct ews_item *it, uint32_t kind, struct ebuf *from)
 {
     memset(o, 0, sizeof *o);
@@ -614,15 +607,18 @@ static void fill_item(outpost_item *o, const struct ews_item *it, uint32_t kind,
     o->object_uid = it->uid ? it->uid : it->key;
 }
 
-/* Hands one item to the sink. For mail with content, `r` is positioned on the item element
- * in the second reading of the reply and the MimeContent is streamed from it. */
+/* Hands one item to the sink. Mail with `content` is announced complete and *stream is set:
+ * its MimeContent follows (stream_batch) and the caller ends it with content_end. Items
+ * of another kind than the folder's are left out (*stream stays 0). */
 static outpost_status emit_item(struct emit *em, uint32_t change, const struct ews_item *meta, uint32_t kind,
-                                struct ews_reader *r, int content)
+                                int content, int *stream)
 {
     const struct outpost_sync_sink *sink = em->sink;
     outpost_item o;
     struct ebuf from = {0};
     uint32_t folder_kind = kind;
+    if (stream)
+        *stream = 0;
     kind = kind == OUTPOST_ITEM_MAIL ? ews_item_kind(meta) : kind;
     if (kind == OUTPOST_ITEM_EVENT && strcmp(meta->el, "CalendarItem") != 0)
         kind = OUTPOST_ITEM_MAIL;
@@ -654,32 +650,280 @@ static outpost_status emit_item(struct emit *em, uint32_t change, const struct e
     o.cached_size = content ? o.size : 0;
     st = sink->item(sink->ctx, change, &o);
     eb_free(&from);
-    if (st.code != OUTPOST_OK || !content)
-        return st;
-    struct ews_item again;
-    int rc = ews_item_parse(r, &again, mime_to_sink, em, &st);
-    ews_item_free(&again);
-    if (rc == -2)
-        return st;
-    if (rc < 0) /* validated in the first reading: only an I/O error gets here */
-        return ews_status(em->e, OUTPOST_TEMP, "GetItem: the spooled reply could not be read again");
-    return sink->content_end(sink->ctx);
+    if (st.code == OUTPOST_OK && content && stream)
+        *stream = 1;
+    return st;
 }
 
-/* Positions a second reader of a batch on message k's item element. */
-static int seek_item(struct ews_reader *r, int *cur, int k)
+/* The second reading of a checked GetItem batch of mail: each item is announced when its
+ * MimeContent begins (or at the end of its message when it has none), the decoded content
+ * goes to the sink as the parser delivers it. `before(k)` hands over what precedes item k
+ * in the caller's order (a page's deletes and flag changes, a fetch's failed items); k =
+ * b->n at the end. */
+struct streamer {
+    struct emit em;
+    struct batch *b;
+    uint32_t kind;
+    uint32_t (*change)(struct streamer *s, int k);
+    outpost_status (*before)(struct streamer *s, int k);
+    void *ctx;
+    int next;          /* items before this one are handled */
+    int streaming;     /* content of the current item goes to the sink */
+};
+
+static outpost_status st_head(struct streamer *s, int k)
 {
-    struct ews_msg m;
-    while (*cur < k) {
-        if (ews_reader_next_msg(r, &m) != 1)
-            return -1;
-        (*cur)++;
+    outpost_status st = s->before(s, k);
+    s->streaming = 0;
+    s->next = k + 1;
+    if (st.code != OUTPOST_OK || !s->b->have[k] || s->b->m[k].error)
+        return st;
+    return emit_item(&s->em, s->change(s, k), &s->b->it[k], s->kind, 1, &s->streaming);
+}
+
+static outpost_status st_begin(void *ctx, int k)
+{
+    struct streamer *s = ctx;
+    return k < s->next ? outpost_ok() : st_head(s, k);
+}
+
+static outpost_status st_chunk(void *ctx, const void *p, size_t n)
+{
+    struct streamer *s = ctx;
+    return s->streaming ? s->em.sink->content(s->em.sink->ctx, p, n) : outpost_ok();
+}
+
+static outpost_status st_end(void *ctx, int k)
+{
+    struct streamer *s = ctx;
+    (void)k;
+    if (!s->streaming)
+        return outpost_ok();
+    s->streaming = 0;
+    return s->em.sink->content_end(s->em.sink->ctx);
+}
+
+static outpost_status st_msg_end(void *ctx, int k)
+{
+    struct streamer *s = ctx;
+    if (k < s->next)
+        return outpost_ok();
+    outpost_status st = st_head(s, k); /* an item without MimeContent: empty content */
+    return st.code == OUTPOST_OK ? st_end(s, k) : st;
+}
+
+static outpost_status stream_batch(struct streamer *s)
+{
+    struct ews_mail_cb cb = {s, st_begin, st_chunk, st_end, st_msg_end};
+    outpost_status st;
+    s->next = 0;
+    s->streaming = 0;
+    int rc = ews_mail_stream(s->b->f, &cb, &st);
+    if (rc == -3)
+        return st;
+    if (rc < 0) /* checked in the first reading: only an I/O error gets here */
+        return ews_status(s->em.e, OUTPOST_TEMP, "GetItem: the spooled reply could not be read again");
+    return s->before(s, s->b->n);
+}
+
+/* ---- a page of SyncFolderItems ---- */
+
+struct page_emit {
+    struct ipage *p;
+    struct batch *full, *meta;
+    int pos;            /* next change of the page to hand over */
+    int kf, km;         /* next index in the full / meta batch */
+};
+
+/* Hands over change i of the page when it is a delete or a flag change. */
+static outpost_status emit_other(struct emit *em, struct page_emit *pe, int i, uint32_t kind)
+{
+    const struct outpost_sync_sink *sink = em->sink;
+    struct change *c = &pe->p->c[i];
+    if (c->type == CH_DELETE) {
+        outpost_item o = {0};
+        o.struct_size = sizeof o;
+        o.kind = kind;
+        o.remote_id = c->id;
+        return sink->item(sink->ctx, OUTPOST_CHANGE_DELETE, &o);
     }
-    if (ews_reader_next_msg(r, &m) != 1)
-        return -1;
-    (*cur)++;
-    int which;
-    return ews_reader_find(r, item_names, &which) == 1 ? 0 : -1;
+    if (c->type == CH_READ && kind == OUTPOST_ITEM_MAIL) {
+        int k = pe->km++;
+        if (pe->meta->have[k] && !pe->meta->m[k].error)
+            return emit_item(em, OUTPOST_CHANGE_FLAGS, &pe->meta->it[k], kind, 0, NULL);
+    }
+    return outpost_ok();
+}
+
+static uint32_t page_change(struct streamer *s, int k)
+{
+    struct page_emit *pe = s->ctx;
+    int seen = 0;
+    for (int i = 0; i < pe->p->n; i++)
+        if (pe->p->c[i].type == CH_CREATE || pe->p->c[i].type == CH_UPDATE) {
+            if (seen++ == k)
+                return pe->p->c[i].type == CH_CREATE ? OUTPOST_CHANGE_ADD : OUTPOST_CHANGE_UPDATE;
+        }
+    return OUTPOST_CHANGE_UPDATE;
+}
+
+static outpost_status page_before(struct streamer *s, int k)
+{
+    struct page_emit *pe = s->ctx;
+    outpost_status st = outpost_ok();
+    while (st.code == OUTPOST_OK && pe->pos < pe->p->n) {
+        struct change *c = &pe->p->c[pe->pos];
+        if (c->type == CH_CREATE || c->type == CH_UPDATE) {
+            if (pe->kf == k)
+                break;
+            pe->kf++; /* handed over (or skipped) by the stream */
+        } else {
+            st = emit_other(&s->em, pe, pe->pos, s->kind);
+        }
+        pe->pos++;
+    }
+    return st;
+}
+
+/* One page of a folder: the SyncFolderItems listing and the GetItem batches it needs, read
+ * and checked (first reading), not yet handed to the sink. */
+struct fpage {
+    struct ipage p;
+    struct batch *full, *meta;
+    int nfull;
+    outpost_status st;
+};
+
+static void fpage_free(struct fpage *fp)
+{
+    ipage_free(&fp->p);
+    if (fp->full)
+        batch_free(fp->full);
+    if (fp->meta)
+        batch_free(fp->meta);
+    free(fp->full);
+    free(fp->meta);
+    fp->full = fp->meta = NULL;
+}
+
+struct folder_sync {
+    const outpost_folder *folder;
+    uint32_t max, kind;
+    int want;
+};
+
+/* Lists the page after `state` (NULL: from the start) and fetches what it needs. */
+static void fetch_page(struct ews *e, const struct folder_sync *fs, const char *state, struct fpage *fp)
+{
+    memset(fp, 0, sizeof *fp);
+    struct ebuf op = {0};
+    eb_puts(&op, "<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
+                 "<t:FieldURI FieldURI=\"item:ItemClass\"/></t:AdditionalProperties></m:ItemShape>"
+                 "<m:SyncFolderId><t:FolderId Id=\"");
+    eb_xml(&op, fs->folder->remote_id);
+    eb_puts(&op, "\"/></m:SyncFolderId>");
+    if (state)
+        eb_elem(&op, "m:SyncState", state);
+    eb_printf(&op, "<m:MaxChangesReturned>%u</m:MaxChangesReturned><m:SyncScope>NormalItems</m:SyncScope>"
+                   "</m:SyncFolderItems>", fs->max);
+    FILE *f = NULL;
+    fp->st = ews_call(e, &op, &f, "SyncFolderItems");
+    eb_free(&op);
+    if (fp->st.code != OUTPOST_OK)
+        return;
+    fp->st = parse_items_page(e, f, &fp->p, fs->max);
+    fclose(f);
+    if (fp->st.code != OUTPOST_OK)
+        return;
+    const char *full_ids[EWS_MAX_BATCH], *meta_ids[EWS_MAX_BATCH];
+    int nmeta = 0;
+    for (int i = 0; i < fp->p.n; i++) {
+        if (fp->p.c[i].type == CH_CREATE || fp->p.c[i].type == CH_UPDATE)
+            full_ids[fp->nfull++] = fp->p.c[i].id;
+        else if (fp->p.c[i].type == CH_READ && fs->kind == OUTPOST_ITEM_MAIL)
+            meta_ids[nmeta++] = fp->p.c[i].id;
+    }
+    fp->full = calloc(1, sizeof *fp->full);
+    fp->meta = calloc(1, sizeof *fp->meta);
+    if (!fp->full || !fp->meta) {
+        fp->st = ews_status(e, OUTPOST_FATAL, "out of memory");
+        return;
+    }
+    if (fp->nfull)
+        fp->st = get_batch(e, full_ids, fp->nfull, fs->kind, fs->want, fp->full);
+    if (fp->st.code == OUTPOST_OK && nmeta)
+        fp->st = get_batch(e, meta_ids, nmeta, fs->kind, 0, fp->meta);
+    /* a failed item other than "gone meanwhile" fails the page */
+    for (int i = 0; fp->st.code == OUTPOST_OK && i < fp->full->n; i++)
+        if (fp->full->m[i].error && ews_code_class(fp->full->m[i].code) != OUTPOST_GONE)
+            fp->st = ews_msg_status(e, &fp->full->m[i], "GetItem");
+    for (int i = 0; fp->st.code == OUTPOST_OK && i < fp->meta->n; i++)
+        if (fp->meta->m[i].error && ews_code_class(fp->meta->m[i].code) != OUTPOST_GONE)
+            fp->st = ews_msg_status(e, &fp->meta->m[i], "GetItem");
+}
+
+/* Hands a fetched page to the sink in the server's order (mail content decoded from the
+ * second reading as it streams), then commits it with its SyncState. */
+static outpost_status emit_page(struct ews *e, const struct folder_sync *fs, struct fpage *fp,
+                                const struct outpost_sync_sink *sink)
+{
+    struct emit em = {e, sink};
+    struct ipage *p = &fp->p;
+    struct page_emit pe = {p, fp->full, fp->meta, 0, 0, 0};
+    outpost_status st = outpost_ok();
+    int mime_stream = fs->kind == OUTPOST_ITEM_MAIL && fs->want && fp->nfull;
+    if (mime_stream) {
+        struct streamer s = {em, fp->full, fs->kind, page_change, page_before, &pe, 0, 0};
+        st = stream_batch(&s);
+    }
+    for (int i = 0; !mime_stream && st.code == OUTPOST_OK && i < p->n; i++) {
+        struct change *c = &p->c[i];
+        if (c->type != CH_CREATE && c->type != CH_UPDATE) {
+            st = emit_other(&em, &pe, i, fs->kind);
+            continue;
+        }
+        int k = pe.kf++;
+        if (!fp->full->have[k] || fp->full->m[k].error)
+            continue; /* gone since the sync: its Delete comes with a later page */
+        st = emit_item(&em, c->type == CH_CREATE ? OUTPOST_CHANGE_ADD : OUTPOST_CHANGE_UPDATE, &fp->full->it[k],
+                       fs->kind, 0, NULL);
+    }
+    if (st.code == OUTPOST_OK)
+        st = sink->commit(sink->ctx, p->state, strlen(p->state));
+    return st;
+}
+
+/* The next page is listed and fetched on a second thread while the sink takes the current
+ * one (network, the server's work and the first reading there; the second reading, the
+ * summaries and the storage writes here). The instance is used by one thread at a time:
+ * the prefetching thread works on a copy of it (its own status message; the libcurl
+ * handle, which the calling thread leaves alone until the join) and the calling thread only
+ * reads the current page's spooled replies and calls the sink. A prefetched page that is
+ * not handed over is dropped. */
+struct prefetch {
+    struct ews shadow;
+    const struct folder_sync *fs;
+    const char *state;
+    struct fpage page;
+    pthread_t thread;
+};
+
+static void *prefetch_run(void *arg)
+{
+    struct prefetch *pf = arg;
+    fetch_page(&pf->shadow, pf->fs, pf->state, &pf->page);
+    return NULL;
+}
+
+/* Back on the calling thread: what the copy changed (a refreshed bearer token) and the
+ * prefetch's status message. */
+static void prefetch_adopt(struct ews *e, struct prefetch *pf, int keep_status)
+{
+    e->token = pf->shadow.token;
+    if (keep_status && pf->page.st.message == pf->shadow.msg) {
+        memcpy(e->msg, pf->shadow.msg, sizeof e->msg);
+        pf->page.st.message = e->msg;
+    }
 }
 
 outpost_status ews_sync_folder(struct ews *e, const outpost_folder *folder, const void *state, size_t len,
@@ -687,123 +931,91 @@ outpost_status ews_sync_folder(struct ews *e, const outpost_folder *folder, cons
 {
     if (!folder || !folder->remote_id)
         return ews_status(e, OUTPOST_BAD_DATA, "sync_folder: the folder has no remote id");
-    uint32_t max = page_size && page_size < e->batch ? page_size : e->batch;
-    uint32_t kind = folder->kind ? folder->kind : OUTPOST_ITEM_MAIL;
-    int want = (flags & OUTPOST_SYNC_WANT_CONTENT) != 0 || kind != OUTPOST_ITEM_MAIL;
-    char *cur = NULL;
+    struct folder_sync fs;
+    fs.folder = folder;
+    fs.max = page_size && page_size < e->batch ? page_size : e->batch;
+    fs.kind = folder->kind ? folder->kind : OUTPOST_ITEM_MAIL;
+    fs.want = (flags & OUTPOST_SYNC_WANT_CONTENT) != 0 || fs.kind != OUTPOST_ITEM_MAIL;
+    char *start = NULL;
     if (state && len) {
-        if (!(cur = malloc(len + 1)))
+        if (!(start = malloc(len + 1)))
             return ews_status(e, OUTPOST_FATAL, "out of memory");
-        memcpy(cur, state, len);
-        cur[len] = '\0';
+        memcpy(start, state, len);
+        start[len] = '\0';
     }
-    outpost_status st = outpost_ok();
-    struct emit em = {e, sink};
+    struct prefetch *pf = calloc(1, sizeof *pf);
+    if (!pf) {
+        free(start);
+        return ews_status(e, OUTPOST_FATAL, "out of memory");
+    }
+    struct fpage cur;
+    fetch_page(e, &fs, start, &cur);
+    free(start);
+    outpost_status st = cur.st;
     uint64_t done = 0;
-    for (;;) {
+    while (st.code == OUTPOST_OK) {
         if (e->host->cancelled && e->host->cancelled(e->host)) {
             st = ews_status(e, OUTPOST_TEMP, "cancelled");
             break;
         }
-        struct ebuf op = {0};
-        eb_puts(&op, "<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
-                     "<t:FieldURI FieldURI=\"item:ItemClass\"/></t:AdditionalProperties></m:ItemShape>"
-                     "<m:SyncFolderId><t:FolderId Id=\"");
-        eb_xml(&op, folder->remote_id);
-        eb_puts(&op, "\"/></m:SyncFolderId>");
-        if (cur)
-            eb_elem(&op, "m:SyncState", cur);
-        eb_printf(&op, "<m:MaxChangesReturned>%u</m:MaxChangesReturned><m:SyncScope>NormalItems</m:SyncScope>"
-                       "</m:SyncFolderItems>", max);
-        FILE *f = NULL;
-        st = call(e, &op, &f, "SyncFolderItems");
-        eb_free(&op);
-        if (st.code != OUTPOST_OK)
-            break;
-        struct ipage p;
-        memset(&p, 0, sizeof p);
-        st = parse_items_page(e, f, &p, max);
-        fclose(f);
-        if (st.code != OUTPOST_OK) {
-            ipage_free(&p);
-            break;
-        }
-        /* fetch what the page needs */
-        const char *full_ids[EWS_MAX_BATCH], *meta_ids[EWS_MAX_BATCH];
-        int nfull = 0, nmeta = 0;
-        for (int i = 0; i < p.n; i++) {
-            if (p.c[i].type == CH_CREATE || p.c[i].type == CH_UPDATE)
-                full_ids[nfull++] = p.c[i].id;
-            else if (p.c[i].type == CH_READ && kind == OUTPOST_ITEM_MAIL)
-                meta_ids[nmeta++] = p.c[i].id;
-        }
-        struct batch *full = calloc(1, sizeof *full), *meta = calloc(1, sizeof *meta);
-        if (!full || !meta)
-            st = ews_status(e, OUTPOST_FATAL, "out of memory");
-        if (st.code == OUTPOST_OK && nfull)
-            st = get_batch(e, full_ids, nfull, kind, want, full);
-        if (st.code == OUTPOST_OK && nmeta)
-            st = get_batch(e, meta_ids, nmeta, kind, 0, meta);
-        /* a failed item other than "gone meanwhile" fails the page */
-        for (int i = 0; st.code == OUTPOST_OK && full && i < full->n; i++)
-            if (full->m[i].error && ews_code_class(full->m[i].code) != OUTPOST_GONE)
-                st = ews_msg_status(e, &full->m[i], "GetItem");
-        for (int i = 0; st.code == OUTPOST_OK && meta && i < meta->n; i++)
-            if (meta->m[i].error && ews_code_class(meta->m[i].code) != OUTPOST_GONE)
-                st = ews_msg_status(e, &meta->m[i], "GetItem");
-        struct ews_reader *r2 = NULL;
-        int mime_stream = st.code == OUTPOST_OK && kind == OUTPOST_ITEM_MAIL && want && nfull;
-        if (mime_stream && !(r2 = ews_reader_open(full->f)))
-            st = ews_status(e, OUTPOST_FATAL, "out of memory");
-        int kf = 0, km = 0, cur2 = 0;
-        for (int i = 0; st.code == OUTPOST_OK && i < p.n; i++) {
-            struct change *c = &p.c[i];
-            if (c->type == CH_DELETE) {
-                outpost_item o = {0};
-                o.struct_size = sizeof o;
-                o.kind = kind;
-                o.remote_id = c->id;
-                st = sink->item(sink->ctx, OUTPOST_CHANGE_DELETE, &o);
-            } else if (c->type == CH_READ) {
-                if (kind != OUTPOST_ITEM_MAIL)
-                    continue;
-                int k = km++;
-                if (!meta->have[k] || meta->m[k].error)
-                    continue;
-                st = emit_item(&em, OUTPOST_CHANGE_FLAGS, &meta->it[k], kind, NULL, 0);
-            } else {
-                int k = kf++;
-                if (!full->have[k] || full->m[k].error)
-                    continue; /* gone since the sync: its Delete comes with a later page */
-                if (mime_stream && seek_item(r2, &cur2, k)) {
-                    st = ews_status(e, OUTPOST_TEMP, "GetItem: the spooled reply could not be read again");
-                    break;
-                }
-                st = emit_item(&em, c->type == CH_CREATE ? OUTPOST_CHANGE_ADD : OUTPOST_CHANGE_UPDATE, &full->it[k],
-                               kind, r2, mime_stream);
+        int more = !cur.p.last, threaded = 0;
+        if (more) {
+            pf->shadow = *e;
+            pf->fs = &fs;
+            pf->state = cur.p.state;
+            threaded = pthread_create(&pf->thread, NULL, prefetch_run, pf) == 0;
+            if (!threaded) {
+                prefetch_run(pf); /* no thread: the same, one after the other */
+                prefetch_adopt(e, pf, 1);
             }
         }
-        ews_reader_close(r2);
-        if (full)
-            batch_free(full);
-        if (meta)
-            batch_free(meta);
-        free(full);
-        free(meta);
-        if (st.code == OUTPOST_OK)
-            st = sink->commit(sink->ctx, p.state, strlen(p.state));
-        done += (uint64_t)p.n;
+        st = emit_page(e, &fs, &cur, sink);
+        done += (uint64_t)cur.p.n;
         if (st.code == OUTPOST_OK && OUTPOST_HAS_FIELD(sink, struct outpost_sync_sink, progress) && sink->progress)
             sink->progress(sink->ctx, done, 0);
-        free(cur);
-        cur = p.state;
-        p.state = NULL;
-        int last = p.last;
-        ipage_free(&p);
-        if (st.code != OUTPOST_OK || last)
+        if (threaded) {
+            pthread_join(pf->thread, NULL);
+            prefetch_adopt(e, pf, st.code == OUTPOST_OK);
+        }
+        fpage_free(&cur);
+        if (!more)
             break;
+        if (st.code != OUTPOST_OK) {
+            fpage_free(&pf->page); /* fetched, never handed over */
+            break;
+        }
+        cur = pf->page;
+        st = cur.st;
     }
-    free(cur);
+    if (st.code != OUTPOST_OK)
+        fpage_free(&cur);
+    free(pf);
+    return st;
+}
+
+/* A fetch batch: failed items are reported in request order, the others are updates. */
+struct fetch_emit {
+    uint32_t off;
+    int failed_next;    /* items before this one were checked for failure */
+};
+
+static uint32_t fetch_change(struct streamer *s, int k)
+{
+    (void)s;
+    (void)k;
+    return OUTPOST_CHANGE_UPDATE;
+}
+
+static outpost_status fetch_before(struct streamer *s, int k)
+{
+    struct fetch_emit *fe = s->ctx;
+    const struct outpost_sync_sink *sink = s->em.sink;
+    outpost_status st = outpost_ok();
+    for (; st.code == OUTPOST_OK && fe->failed_next <= k && fe->failed_next < s->b->n; fe->failed_next++) {
+        int j = fe->failed_next;
+        if (s->b->m[j].error || !s->b->have[j])
+            st = sink->item_failed(sink->ctx, fe->off + (uint32_t)j, ews_msg_status(s->em.e, &s->b->m[j], "GetItem"));
+    }
     return st;
 }
 
@@ -819,23 +1031,15 @@ outpost_status ews_fetch(struct ews *e, const outpost_folder *folder, const char
     for (uint32_t off = 0; off < n && st.code == OUTPOST_OK; off += e->batch) {
         int cnt = (int)(n - off < e->batch ? n - off : e->batch);
         st = get_batch(e, ids + off, cnt, kind, 1, b);
-        struct ews_reader *r2 = NULL;
-        if (st.code == OUTPOST_OK && kind == OUTPOST_ITEM_MAIL && !(r2 = ews_reader_open(b->f)))
-            st = ews_status(e, OUTPOST_FATAL, "out of memory");
-        int cur2 = 0;
-        for (int k = 0; st.code == OUTPOST_OK && k < cnt; k++) {
-            if (b->m[k].error || !b->have[k]) {
-                outpost_status ist = ews_msg_status(e, &b->m[k], "GetItem");
-                st = sink->item_failed(sink->ctx, off + (uint32_t)k, ist);
-                continue;
-            }
-            if (r2 && seek_item(r2, &cur2, k)) {
-                st = ews_status(e, OUTPOST_TEMP, "GetItem: the spooled reply could not be read again");
-                break;
-            }
-            st = emit_item(&em, OUTPOST_CHANGE_UPDATE, &b->it[k], kind, r2, kind == OUTPOST_ITEM_MAIL);
+        struct fetch_emit fe = {off, 0};
+        struct streamer s = {em, b, kind, fetch_change, fetch_before, &fe, 0, 0};
+        if (st.code == OUTPOST_OK && kind == OUTPOST_ITEM_MAIL)
+            st = stream_batch(&s);
+        for (int k = 0; st.code == OUTPOST_OK && kind != OUTPOST_ITEM_MAIL && k < cnt; k++) {
+            st = fetch_before(&s, k);
+            if (st.code == OUTPOST_OK && b->have[k] && !b->m[k].error)
+                st = emit_item(&em, OUTPOST_CHANGE_UPDATE, &b->it[k], kind, 0, NULL);
         }
-        ews_reader_close(r2);
         batch_free(b);
         if (st.code == OUTPOST_OK)
             st = sink->commit(sink->ctx, NULL, 0);
@@ -862,6 +1066,9 @@ outpost_status ews_parse_any(struct ews *e, FILE *f, const struct outpost_sync_s
     rewind(f);
     ews_parse_simple(e, f, &s, "fuzz");
     ews_simple_free(&s);
+    int changed;
+    rewind(f);
+    ews_parse_events(e, f, &changed);
     /* as a GetItem reply of as many items as it holds */
     struct batch *b = calloc(1, sizeof *b);
     if (!b)
@@ -871,7 +1078,7 @@ outpost_status ews_parse_any(struct ews *e, FILE *f, const struct outpost_sync_s
         memset(b, 0, sizeof *b);
         rewind(f);
         b->f = f;
-        st = parse_batch(e, b, EWS_MAX_BATCH);
+        st = parse_batch(e, b, EWS_MAX_BATCH, kind);
         int n = b->n;
         if (st.code != OUTPOST_OK && n > 0) {
             /* parse again expecting exactly what is there, as a real batch would */
@@ -881,19 +1088,16 @@ outpost_status ews_parse_any(struct ews *e, FILE *f, const struct outpost_sync_s
             memset(b, 0, sizeof *b);
             rewind(f);
             b->f = f;
-            st = parse_batch(e, b, n);
+            st = parse_batch(e, b, n, kind);
         }
         struct emit em = {e, sink};
-        struct ews_reader *r2 = st.code == OUTPOST_OK && kind == OUTPOST_ITEM_MAIL ? ews_reader_open(f) : NULL;
-        int cur2 = 0;
-        for (int k = 0; st.code == OUTPOST_OK && k < b->n; k++) {
-            if (!b->have[k] || b->m[k].error)
-                continue;
-            if (r2 && seek_item(r2, &cur2, k))
-                break;
-            st = emit_item(&em, OUTPOST_CHANGE_ADD, &b->it[k], kind, r2, r2 != NULL);
-        }
-        ews_reader_close(r2);
+        struct fetch_emit fe = {0, 0};
+        struct streamer sr = {em, b, kind, fetch_change, fetch_before, &fe, 0, 0};
+        if (st.code == OUTPOST_OK && kind == OUTPOST_ITEM_MAIL)
+            st = stream_batch(&sr);
+        for (int k = 0; st.code == OUTPOST_OK && kind != OUTPOST_ITEM_MAIL && k < b->n; k++)
+            if (b->have[k] && !b->m[k].error)
+                st = emit_item(&em, OUTPOST_CHANGE_ADD, &b->it[k], kind, 0, NULL);
         for (int i = 0; i < b->n; i++)
             if (b->have[i])
                 ews_item_free(&b->it[i]);

@@ -204,9 +204,18 @@ static void ext_int(struct buf *b, const char *tag, long v)
 		      "<t:Value>%ld</t:Value></t:ExtendedProperty>", tag, v);
 }
 
+/* The item's properties, made (or referenced) on first use into *p. */
+static json_t *props_of(struct sim *s, struct sim_item *it, json_t **p)
+{
+	if (!*p)
+		*p = item_props(s, it);
+	return *p;
+}
+
 void write_item(struct sim *s, struct sim_item *it, const struct shape *sh, struct buf *b)
 {
-	json_t *p = item_props(s, it);
+	/* generated items are made again from their seed on every read: only when a field needs them */
+	json_t *p = NULL;
 	const char *el = item_element(it);
 	int full = sh->base > 0;
 	unsigned f = sh->fields;
@@ -215,7 +224,7 @@ void write_item(struct sim *s, struct sim_item *it, const struct shape *sh, stru
 	unsigned char *mime = NULL;
 	size_t mime_len = 0;
 	if (mail && (sh->mime || full || (f & FLD_SIZE)))
-		mime = item_mime(s, it, &mime_len);
+		mime = item_mime_of(s, it, props_of(s, it, &p), &mime_len);
 	if (mail && sh->mime) {
 		buf_puts(b, "<t:MimeContent CharacterSet=\"UTF-8\">");
 		buf_b64(b, mime, mime_len);
@@ -233,13 +242,14 @@ void write_item(struct sim *s, struct sim_item *it, const struct shape *sh, stru
 		buf_printf(b, "<t:ParentFolderId Id=\"%s\" ChangeKey=\"%s\"/>", pid, pck);
 	}
 	if (full || (f & FLD_ITEMCLASS)) {
-		const char *ic = json_string_value(json_object_get(p, "itemClass"));
+		/* only stored items (created or changed by a client) carry their own class */
+		const char *ic = it->props ? json_string_value(json_object_get(it->props, "itemClass")) : NULL;
 		buf_elem(b, "t:ItemClass", ic ? ic : item_class(it));
 	}
 	if (full || (f & FLD_SUBJECT))
-		buf_elem(b, "t:Subject", json_string_value(json_object_get(p, it->kind == K_CONTACT ? "displayName" : "subject")));
+		buf_elem(b, "t:Subject", json_string_value(json_object_get(props_of(s, it, &p), it->kind == K_CONTACT ? "displayName" : "subject")));
 	if (full || (f & FLD_BODY)) {
-		const char *body = json_string_value(json_object_get(p, it->kind == K_CONTACT ? "notes" : "body"));
+		const char *body = json_string_value(json_object_get(props_of(s, it, &p), it->kind == K_CONTACT ? "notes" : "body"));
 		if (body) {
 			buf_puts(b, "<t:Body BodyType=\"Text\">");
 			buf_xml(b, body);
@@ -261,8 +271,8 @@ void write_item(struct sim *s, struct sim_item *it, const struct shape *sh, stru
 		ext_int(b, "0x1081", it->last_verb);
 	if ((f & FLD_X_FLAGSTATUS) && (it->flags & (MF_FLAGGED | MF_COMPLETE)))
 		ext_int(b, "0x1090", it->flags & MF_COMPLETE ? 1 : 2);
-	const char *key = json_string_value(json_object_get(p, "key"));
-	if ((f & FLD_X_KEY) && key) {
+	const char *key = f & FLD_X_KEY ? json_string_value(json_object_get(props_of(s, it, &p), "key")) : NULL;
+	if (key) {
 		buf_puts(b, "<t:ExtendedProperty><t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" "
 			    "PropertyName=\"OutpostKey\" PropertyType=\"String\"/><t:Value>");
 		buf_xml(b, key);
@@ -277,43 +287,43 @@ void write_item(struct sim *s, struct sim_item *it, const struct shape *sh, stru
 	switch (it->kind) {
 	case K_MAIL:
 		if (full) {
-			recipients(b, "ToRecipients", json_object_get(p, "to"));
-			recipients(b, "CcRecipients", json_object_get(p, "cc"));
+			recipients(b, "ToRecipients", json_object_get(props_of(s, it, &p), "to"));
+			recipients(b, "CcRecipients", json_object_get(props_of(s, it, &p), "cc"));
 		}
-		if ((full || (f & FLD_FROM)) && json_is_object(json_object_get(p, "from"))) {
+		if ((full || (f & FLD_FROM)) && json_is_object(json_object_get(props_of(s, it, &p), "from"))) {
 			buf_puts(b, "<t:From>");
-			mailbox(b, json_object_get(p, "from"));
+			mailbox(b, json_object_get(props_of(s, it, &p), "from"));
 			buf_puts(b, "</t:From>");
 		}
 		if (full || (f & FLD_MSGID))
-			buf_elem(b, "t:InternetMessageId", json_string_value(json_object_get(p, "messageId")));
+			buf_elem(b, "t:InternetMessageId", json_string_value(json_object_get(props_of(s, it, &p), "messageId")));
 		if (full || (f & FLD_ISREAD))
 			buf_printf(b, "<t:IsRead>%s</t:IsRead>", it->flags & MF_READ ? "true" : "false");
 		break;
 	case K_EVENT:
 		if (full || (f & FLD_UID))
-			buf_elem(b, "t:UID", json_string_value(json_object_get(p, "uid")));
+			buf_elem(b, "t:UID", json_string_value(json_object_get(props_of(s, it, &p), "uid")));
 		if (!full)
 			break;
-		time_elem(b, "Start", json_object_get(p, "start"));
-		time_elem(b, "End", json_object_get(p, "end"));
+		time_elem(b, "Start", json_object_get(props_of(s, it, &p), "start"));
+		time_elem(b, "End", json_object_get(props_of(s, it, &p), "end"));
 		buf_printf(b, "<t:IsAllDayEvent>%s</t:IsAllDayEvent>",
-			   json_is_true(json_object_get(p, "allDay")) ? "true" : "false");
-		buf_elem(b, "t:Location", json_string_value(json_object_get(p, "location")));
+			   json_is_true(json_object_get(props_of(s, it, &p), "allDay")) ? "true" : "false");
+		buf_elem(b, "t:Location", json_string_value(json_object_get(props_of(s, it, &p), "location")));
 		buf_printf(b, "<t:IsRecurring>%s</t:IsRecurring><t:CalendarItemType>%s</t:CalendarItemType>",
-			   json_object_get(p, "recurrence") ? "true" : "false",
-			   json_object_get(p, "recurrence") ? "RecurringMaster" : "Single");
+			   json_object_get(props_of(s, it, &p), "recurrence") ? "true" : "false",
+			   json_object_get(props_of(s, it, &p), "recurrence") ? "RecurringMaster" : "Single");
 		recurrence(b, p);
 		occurrences(s, it, b, p);
 		break;
 	case K_CONTACT: {
 		if (!full)
 			break;
-		buf_elem(b, "t:FileAs", json_string_value(json_object_get(p, "displayName")));
-		buf_elem(b, "t:DisplayName", json_string_value(json_object_get(p, "displayName")));
-		buf_elem(b, "t:GivenName", json_string_value(json_object_get(p, "givenName")));
-		buf_elem(b, "t:CompanyName", json_string_value(json_object_get(p, "company")));
-		json_t *emails = json_object_get(p, "emails"), *v;
+		buf_elem(b, "t:FileAs", json_string_value(json_object_get(props_of(s, it, &p), "displayName")));
+		buf_elem(b, "t:DisplayName", json_string_value(json_object_get(props_of(s, it, &p), "displayName")));
+		buf_elem(b, "t:GivenName", json_string_value(json_object_get(props_of(s, it, &p), "givenName")));
+		buf_elem(b, "t:CompanyName", json_string_value(json_object_get(props_of(s, it, &p), "company")));
+		json_t *emails = json_object_get(props_of(s, it, &p), "emails"), *v;
 		size_t i;
 		if (json_array_size(emails)) {
 			buf_puts(b, "<t:EmailAddresses>");
@@ -326,7 +336,7 @@ void write_item(struct sim *s, struct sim_item *it, const struct shape *sh, stru
 			}
 			buf_puts(b, "</t:EmailAddresses>");
 		}
-		json_t *phones = json_object_get(p, "phones");
+		json_t *phones = json_object_get(props_of(s, it, &p), "phones");
 		if (json_object_size(phones)) {
 			static const char *const pk[][2] = {{"business", "BusinessPhone"}, {"home", "HomePhone"},
 							   {"mobile", "MobilePhone"}};
@@ -341,23 +351,23 @@ void write_item(struct sim *s, struct sim_item *it, const struct shape *sh, stru
 			}
 			buf_puts(b, "</t:PhoneNumbers>");
 		}
-		const char *bd = json_string_value(json_object_get(p, "birthday"));
+		const char *bd = json_string_value(json_object_get(props_of(s, it, &p), "birthday"));
 		if (bd)
 			buf_printf(b, "<t:Birthday>%.10sT00:00:00Z</t:Birthday>", bd);
-		buf_elem(b, "t:JobTitle", json_string_value(json_object_get(p, "jobTitle")));
-		buf_elem(b, "t:Surname", json_string_value(json_object_get(p, "surname")));
+		buf_elem(b, "t:JobTitle", json_string_value(json_object_get(props_of(s, it, &p), "jobTitle")));
+		buf_elem(b, "t:Surname", json_string_value(json_object_get(props_of(s, it, &p), "surname")));
 		break;
 	}
 	case K_TASK: {
 		if (!full)
 			break;
-		time_elem(b, "CompleteDate", json_object_get(p, "completed"));
-		time_elem(b, "DueDate", json_object_get(p, "due"));
-		const char *st = json_string_value(json_object_get(p, "status"));
+		time_elem(b, "CompleteDate", json_object_get(props_of(s, it, &p), "completed"));
+		time_elem(b, "DueDate", json_object_get(props_of(s, it, &p), "due"));
+		const char *st = json_string_value(json_object_get(props_of(s, it, &p), "status"));
 		buf_printf(b, "<t:IsComplete>%s</t:IsComplete>", st && !strcmp(st, "Completed") ? "true" : "false");
 		buf_printf(b, "<t:PercentComplete>%" JSON_INTEGER_FORMAT "</t:PercentComplete>",
-			   json_integer_value(json_object_get(p, "percent")));
-		time_elem(b, "StartDate", json_object_get(p, "start"));
+			   json_integer_value(json_object_get(props_of(s, it, &p), "percent")));
+		time_elem(b, "StartDate", json_object_get(props_of(s, it, &p), "start"));
 		buf_elem(b, "t:Status", st ? st : "NotStarted");
 		break;
 	}

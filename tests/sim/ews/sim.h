@@ -85,6 +85,7 @@ struct sim_config {
 };
 
 struct sim_faults;
+struct sim_subs;
 struct sim_counters;
 
 struct sim {
@@ -100,6 +101,7 @@ struct sim {
 	size_t nhlog, caphlog;
 	struct sim_item **items; /* by item number n; NULL once gone */
 	size_t nitems, capitems;
+	struct sim_subs *subs;   /* pull notification subscriptions (ops_notify.c), NULL until one */
 	struct sim_faults *faults;
 	struct sim_counters *counters;
 	struct MHD_Daemon *daemon;
@@ -148,6 +150,8 @@ void gen_account(struct sim *s);
 json_t *item_props(struct sim *s, const struct sim_item *it);
 /* The mail's MIME (generated deterministically or stored); caller frees. */
 unsigned char *item_mime(struct sim *s, const struct sim_item *it, size_t *len);
+/* The same from the item's properties `p` when the caller has them already (not taken). */
+unsigned char *item_mime_of(struct sim *s, const struct sim_item *it, json_t *p, size_t *len);
 const char *kind_name(enum sim_kind k);  /* "mail", "event", ... */
 int kind_from_name(const char *n);
 

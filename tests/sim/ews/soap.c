@@ -185,6 +185,9 @@ static const struct {
 	{"UpdateFolder", op_update_folder, 1},
 	{"MoveFolder", op_move_folder, 1},
 	{"DeleteFolder", op_delete_folder, 1},
+	{"Subscribe", op_subscribe, 0},
+	{"GetEvents", op_get_events, 0},
+	{"Unsubscribe", op_unsubscribe, 0},
 };
 
 /* Versions this simulator serves (Exchange 2013 SP1 and later). Older valid names are

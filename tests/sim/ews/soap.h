@@ -73,6 +73,10 @@ void op_create_folder(struct sim *s, xmlNodePtr req, struct reply *r);
 void op_update_folder(struct sim *s, xmlNodePtr req, struct reply *r);
 void op_move_folder(struct sim *s, xmlNodePtr req, struct reply *r);
 void op_delete_folder(struct sim *s, xmlNodePtr req, struct reply *r);
+/* ops_notify.c: pull notifications */
+void op_subscribe(struct sim *s, xmlNodePtr req, struct reply *r);
+void op_get_events(struct sim *s, xmlNodePtr req, struct reply *r);
+void op_unsubscribe(struct sim *s, xmlNodePtr req, struct reply *r);
 
 /* itemxml.c: item and folder serialisation, and request item parsing. */
 enum {

@@ -28,6 +28,8 @@ void store_init(struct sim *s)
 
 void store_free(struct sim *s)
 {
+	free(s->subs);
+	s->subs = NULL;
 	for (size_t i = 0; i < s->nitems; i++) {
 		struct sim_item *it = s->items[i];
 		if (!it)

@@ -430,8 +430,76 @@ def t_state(args):
         sim.stop()
 
 
+def subscribe(sim, body):
+    status, root, _ = sim.soap("<m:Subscribe>%s</m:Subscribe>" % body)
+    return status, root
+
+
+EVENTS = ("<t:EventTypes><t:EventType>NewMailEvent</t:EventType><t:EventType>CreatedEvent</t:EventType>"
+          "<t:EventType>DeletedEvent</t:EventType><t:EventType>ModifiedEvent</t:EventType></t:EventTypes>")
+
+
+def get_events(sim, sid, wm):
+    status, root, _ = sim.soap("<m:GetEvents><m:SubscriptionId>%s</m:SubscriptionId><m:Watermark>%s</m:Watermark>"
+                               "</m:GetEvents>" % (sid, wm))
+    return msgs(root)[0]
+
+
+def t_notify(args):
+    sim = Sim(args)
+    try:
+        # pull subscription on the inbox: nothing yet is one StatusEvent
+        status, root = subscribe(sim, '<m:PullSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id="inbox"/>'
+                                      '</t:FolderIds>%s<t:Timeout>5</t:Timeout></m:PullSubscriptionRequest>' % EVENTS)
+        m = msgs(root)[0]
+        sid, wm = m.findtext("m:SubscriptionId", namespaces=NS), m.findtext("m:Watermark", namespaces=NS)
+        check(code(m) == "NoError" and sid and wm, "subscribe: id and watermark")
+        n = get_events(sim, sid, wm).find("m:Notification", NS)
+        check(n is not None and n.find("t:StatusEvent", NS) is not None and n.findtext("t:MoreEvents", namespaces=NS)
+              == "false", "no change: a StatusEvent")
+        wm = n.find("t:StatusEvent/t:Watermark", NS).text
+        # a new message in the inbox and one in Sent Items (not subscribed)
+        _, r = sim.control("POST", "items/create", {"type": "mail", "folder": "Inbox", "item": {"subject": "ping"}})
+        sim.control("POST", "items/create", {"type": "mail", "folder": "Sent Items", "item": {"subject": "other"}})
+        n = get_events(sim, sid, wm).find("m:Notification", NS)
+        kinds = [e.tag.split("}")[1] for e in n if e.tag.endswith("Event")]
+        check(sorted(kinds) == ["CreatedEvent", "NewMailEvent"], "new mail: Created + NewMail events, got %s" % kinds)
+        ev = n.find("t:CreatedEvent", NS)
+        check(ev.find("t:ItemId", NS).get("Id") == r["id"] and ev.find("t:ParentFolderId", NS) is not None,
+              "event names the item and its folder")
+        check(n.findtext("t:PreviousWatermark", namespaces=NS) == wm, "previous watermark echoed")
+        wm2 = [e.findtext("t:Watermark", namespaces=NS) for e in n if e.tag.endswith("Event")][-1]
+        # read flag and delete of that message
+        sim.control("POST", "items/set", {"id": r["id"], "item": {"isRead": True}})
+        sim.control("POST", "items/remove", {"id": r["id"]})
+        n = get_events(sim, sid, wm2).find("m:Notification", NS)
+        kinds = [e.tag.split("}")[1] for e in n if e.tag.endswith("Event")]
+        check(kinds == ["DeletedEvent"], "changed then deleted: one DeletedEvent, got %s" % kinds)
+        # errors: bad watermark, unknown subscription, unsubscribe, streaming not served
+        check(code(get_events(sim, sid, "bm9wZQ==")) == "ErrorInvalidWatermark", "bad watermark")
+        status, root, _ = sim.soap("<m:Unsubscribe><m:SubscriptionId>%s</m:SubscriptionId></m:Unsubscribe>" % sid)
+        check(code(msgs(root)[0]) == "NoError", "unsubscribe")
+        check(code(get_events(sim, sid, wm2)) == "ErrorSubscriptionNotFound", "gone after unsubscribe")
+        status, root = subscribe(sim, '<m:StreamingSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId '
+                                      'Id="inbox"/></t:FolderIds>%s</m:StreamingSubscriptionRequest>' % EVENTS)
+        check(code(msgs(root)[0]) == "ErrorInvalidRequest", "streaming subscriptions are not served")
+        status, root = subscribe(sim, '<m:PullSubscriptionRequest SubscribeToAllFolders="true">%s<t:Timeout>0'
+                                      '</t:Timeout></m:PullSubscriptionRequest>' % EVENTS)
+        check(status == 500, "timeout out of range: schema fault")
+        # all folders: the Sent Items message made earlier is before its watermark; a new one is seen
+        status, root = subscribe(sim, '<m:PullSubscriptionRequest SubscribeToAllFolders="true">%s<t:Timeout>5'
+                                      '</t:Timeout></m:PullSubscriptionRequest>' % EVENTS)
+        m = msgs(root)[0]
+        sid, wm = m.findtext("m:SubscriptionId", namespaces=NS), m.findtext("m:Watermark", namespaces=NS)
+        sim.control("POST", "items/create", {"type": "mail", "folder": "Sent Items", "item": {"subject": "again"}})
+        n = get_events(sim, sid, wm).find("m:Notification", NS)
+        check(n.find("t:CreatedEvent", NS) is not None, "all folders: created in Sent Items")
+    finally:
+        sim.stop()
+
+
 GROUPS = {"protocol": t_protocol, "sync": t_sync, "write": t_write, "faults": t_faults, "control": t_control,
-          "state": t_state}
+          "state": t_state, "notify": t_notify}
 
 
 def main():

@@ -1,6 +1,7 @@
 /* Helpers of the EWS simulator (see util.h). */
 #include "util.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,4 +287,33 @@ char *read_file(const char *path, size_t *len)
 	if (len)
 		*len = b.len;
 	return buf_steal(&b);
+}
+
+void sealed_make(uint64_t key, const char *raw, size_t n, struct buf *b)
+{
+	char t[160];
+	if (n > sizeof t - 17)
+		n = sizeof t - 17;
+	memcpy(t, raw, n);
+	n += (size_t)snprintf(t + n, sizeof t - n, "%016" PRIx64, keyed_hash(key, raw, n));
+	buf_b64(b, t, n);
+}
+
+char *sealed_open(uint64_t key, const char *tok)
+{
+	size_t len;
+	unsigned char *raw = tok ? b64_decode(tok, strlen(tok), &len) : NULL;
+	if (!raw)
+		return NULL;
+	char *dot = len > 17 && len < 160 ? memchr(raw + len - 17, '.', 1) : NULL;
+	char want[20];
+	if (dot) {
+		snprintf(want, sizeof want, "%016" PRIx64, keyed_hash(key, raw, (size_t)(dot - (char *)raw) + 1));
+		if (memcmp(want, dot + 1, 16) == 0 && !memchr(raw, 0, len)) {
+			dot[1] = '\0';
+			return (char *)raw;
+		}
+	}
+	free(raw);
+	return NULL;
 }

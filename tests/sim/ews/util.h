@@ -42,6 +42,11 @@ uint32_t rng_below(struct rng *r, uint32_t n);
 
 /* 64-bit FNV-1a over bytes, keyed by `key`. */
 uint64_t keyed_hash(uint64_t key, const void *p, size_t n);
+/* Sealed tokens (sync states, watermarks, subscription ids): base64 of `raw` (which ends in
+ * '.') followed by 16 hex digits of keyed_hash(key, raw). sealed_open returns the raw part
+ * (malloc'd, NUL-terminated) when the hash matches, NULL otherwise. */
+void sealed_make(uint64_t key, const char *raw, size_t n, struct buf *b);
+char *sealed_open(uint64_t key, const char *tok);
 
 /* RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ" and back; parse returns -1 on bad input. */
 void fmt_time(int64_t t, char *out, size_t n);
