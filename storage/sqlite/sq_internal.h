@@ -15,9 +15,17 @@
 #include <outpost/storage.h>
 
 /* Schema version written to PRAGMA user_version and store_info. */
-#define SQ_SCHEMA_VERSION 2
-/* Content rows hold at most this many bytes (range reads touch few rows). */
+#define SQ_SCHEMA_VERSION 3
+/* Content rows written by schema 2 hold at most this many bytes (raw). */
 #define SQ_CHUNK (128u * 1024u)
+/* Content rows written now hold this many bytes of content (the last row of
+ * an item fewer), each compressed on its own (sq_content.c). */
+#define SQ_ZCHUNK (64u * 1024u)
+/* content.codec: how a row's data is stored. */
+enum { SQ_CODEC_RAW = 0, SQ_CODEC_ZSTD = 1 };
+/* zstd level: 1 is the fastest level that still entropy-codes literals
+ * (base64 attachments shrink by a quarter only through that). */
+#define SQ_ZSTD_LEVEL 1
 /* Page size of new caches (see sq_open). */
 #define SQ_PAGE_SIZE 16384
 #define SQ_STR_(x) #x
@@ -47,7 +55,7 @@ enum sq_stmt_id {
     ST_ITEM_UPDATE_SUMMARY, ST_ITEM_UPDATE_CSTATE, ST_ITEM_SET_FLAGS, ST_ITEM_MOVE, ST_ITEM_DELETE,
     ST_ITEM_STATE, ST_TOMB_INSERT,
     ST_ITEMS_BY_UID, ST_ITEMS_CHANGED, ST_EXPUNGED, ST_MISSING_ALL, ST_MISSING_FOLDER, ST_UID_FLAGS,
-    ST_CONTENT_DELETE, ST_CONTENT_LAST, ST_CONTENT_INSERT, ST_CONTENT_REPLACE, ST_CONTENT_FIND,
+    ST_CONTENT_DELETE, ST_CONTENT_LAST, ST_CONTENT_INSERT, ST_CONTENT_DEL_ROW, ST_CONTENT_FIND,
     ST_CONTENT_FINISH,
     ST_PROP_SET, ST_PROP_DEL, ST_PROP_GET, ST_PROP_DEL_ITEM,
     ST_J_INSERT, ST_J_PENDING, ST_J_LIST, ST_J_SET, ST_J_COUNT, ST_J_PRUNE,
@@ -79,8 +87,13 @@ struct outpost_txn {
     uint32_t fk_kind;
     int64_t fresh_id;
     uint64_t fresh_end;         /* bytes written so far */
-    int64_t fresh_last_rowid;   /* its last content row (0: none yet) */
-    uint64_t fresh_last_off, fresh_last_len;
+    int fresh_rows;             /* content rows written for it */
+    /* The last, not yet full chunk of the content being written, kept in
+     * memory until it is full or anything but the next content_write of the
+     * same item happens (sq_content.c); tail_item 0: none. */
+    int64_t tail_item;
+    uint64_t tail_off;          /* content offset of tail[0] */
+    size_t tail_len;
     struct sq_buf out;          /* backing store of *out structs handed out */
     union {
         outpost_folder folder;
@@ -95,6 +108,7 @@ struct outpost_storage {
     int64_t cache_mb;
     int64_t checkpoint_mb;      /* WAL size that triggers a checkpoint */
     struct sq_idle *idle;       /* idle-time checkpoints (sq_idle.c), NULL until the first write */
+    struct sq_zstate *z;        /* compression state (sq_content.c), NULL until content is used */
     sqlite3 *db;
     sqlite3_stmt *stmt[ST__COUNT];
     unsigned char busy[ST__COUNT]; /* borrowed by an open cursor */
@@ -212,6 +226,16 @@ outpost_status sq_content_read(struct outpost_txn *t, int64_t item_id, uint64_t 
 outpost_status sq_content_drop(struct outpost_txn *t, int64_t item_id);
 /* Removes an item's content rows (item delete, folder delete). */
 outpost_status sq_content_remove(struct outpost_txn *t, int64_t item_id);
+/* Writes the pending tail (see struct outpost_txn) into its row; poisons the
+ * transaction on failure. Every call but content_write runs it first
+ * (sq_check_txn), and commit does. */
+outpost_status sq_content_flush(struct outpost_txn *t);
+/* A transaction begins or ends: forget the tail and the decompressed chunk. */
+void sq_content_reset(struct outpost_storage *s);
+/* Forgets the decompressed row kept for reads (content rows may change). */
+void sq_content_forget(struct outpost_storage *s);
+/* Frees the compression state (destroy). */
+void sq_content_free(struct outpost_storage *s);
 
 outpost_status sq_journal_append(struct outpost_txn *t, outpost_journal_entry *e);
 outpost_status sq_journal_pending(struct outpost_txn *t, uint32_t limit, struct outpost_cursor **out);

@@ -144,7 +144,7 @@ outpost_status sq_item_put(struct outpost_txn *t, outpost_item *it)
     it->id = sqlite3_last_insert_rowid(s->db);
     t->fresh_id = it->id;
     t->fresh_end = 0;
-    t->fresh_last_rowid = 0;
+    t->fresh_rows = 0;
     it->uid = uid;
     it->modseq = modseq;
     it->cached_size = 0;

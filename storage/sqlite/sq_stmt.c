@@ -97,13 +97,16 @@ static const char *const sq_stmt_sql[ST__COUNT] = {
         " WHERE folder_id=?1 AND uid>=?2 AND uid<=?3 ORDER BY uid",
 
     [ST_CONTENT_DELETE] = "DELETE FROM content WHERE item_id=?1",
+    /* len is NULL in raw rows of schema 2: their length is the blob's */
     [ST_CONTENT_LAST] =
-        "SELECT id, off, length(data) FROM content WHERE item_id=?1 ORDER BY off DESC LIMIT 1",
-    [ST_CONTENT_INSERT] = "INSERT INTO content(item_id, off, data) VALUES(?1, ?2, ?3)",
-    [ST_CONTENT_REPLACE] = "UPDATE content SET data=?2 WHERE id=?1",
-    [ST_CONTENT_FIND] =
-        "SELECT id, off, length(data) FROM content WHERE item_id=?1 AND off<=?2"
+        "SELECT id, off, coalesce(len, length(data)), codec FROM content WHERE item_id=?1"
         " ORDER BY off DESC LIMIT 1",
+    [ST_CONTENT_INSERT] =
+        "INSERT INTO content(item_id, off, data, len, codec) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_CONTENT_DEL_ROW] = "DELETE FROM content WHERE id=?1",
+    [ST_CONTENT_FIND] =
+        "SELECT id, off, coalesce(len, length(data)), codec FROM content WHERE item_id=?1"
+        " AND off<=?2 ORDER BY off DESC LIMIT 1",
     [ST_CONTENT_FINISH] =
         "UPDATE item SET content_state=?2, cached_size=?3,"
         " fts_doc=CASE WHEN ?4 THEN NULL ELSE fts_doc END WHERE id=?1",

@@ -26,6 +26,13 @@
  *    https://www.sqlite.org/compile.html#disable_dirsync). For the database
  *    file itself we fsync its directory after creating the schema
  *    (sync_parent_dir below).
+ *  - Content compression (sq_content.c) changes which bytes are written, not
+ *    when: the last, partly filled chunk of an item being written is held in
+ *    memory only until the next call that is not a content_write of that item,
+ *    and at the latest it is inserted by commit() before COMMIT, so everything
+ *    the caller wrote is in the frames that the commit's fsync covers. A
+ *    failure to write it (e.g. disk full) poisons the transaction and commit
+ *    reports it and rolls back. No fsync is added or removed.
  *  - durability = normal uses synchronous=NORMAL: the WAL is synced only at
  *    checkpoints, so "a transaction committed in WAL mode with
  *    synchronous=NORMAL might roll back following a power loss or system
@@ -145,7 +152,11 @@ outpost_status sq_check_txn(struct outpost_txn *t, int write)
         return sq_error(t->s, OUTPOST_BAD_DATA, "call on a transaction that has ended");
     if (write && t->mode != OUTPOST_TXN_WRITE)
         return sq_error(t->s, OUTPOST_BAD_DATA, "write call in a read transaction");
-    return outpost_ok();
+    if (write)
+        sq_content_forget(t->s); /* a write may delete rows and reuse their rowids */
+    /* anything but the next content_write of the same item: the pending
+     * content tail becomes a row first (sq_content.c) */
+    return sq_content_flush(t);
 }
 
 /* ---- row filling ---- */
@@ -598,6 +609,7 @@ static void sq_destroy(struct outpost_storage *s)
         finalize_all(s);
         sqlite3_close_v2(s->db);
     }
+    sq_content_free(s);
     free(s->txn.out.p);
     free(s->path);
     free(s);
@@ -635,6 +647,7 @@ static outpost_status sq_begin(struct outpost_storage *s, uint32_t mode, struct 
     t->fts_garbage = 0;
     t->fk_id = 0;
     t->fresh_id = 0;
+    sq_content_reset(s);
     sq_idle_txn_begin(s);
     *out = t;
     return outpost_ok();
@@ -650,6 +663,7 @@ static void end_txn(struct outpost_txn *t)
             sq_exec(s, "ROLLBACK");
     }
     t->open = 0;
+    sq_content_reset(s);
     sq_idle_txn_end(s, 0);
 }
 
@@ -664,6 +678,8 @@ static outpost_status sq_commit(struct outpost_txn *t)
                         "commit() with %d listing(s) open: close cursors first; rolled back",
                         s->open_cursors);
     }
+    if (t->mode == OUTPOST_TXN_WRITE)
+        (void)sq_content_flush(t); /* a failure poisons the transaction: refused below */
     if (t->failed) {
         end_txn(t);
         return sq_error(s, t->fail_code, "transaction rolled back after an earlier failure: %s",
