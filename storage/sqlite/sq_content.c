@@ -19,6 +19,18 @@
  * row only, at most 64 KiB, whatever the item's size; the last decompressed
  * row is kept so that reading a row in small pieces decompresses it once.
  *
+ * Compression runs on a thread of the instance (started by its first content
+ * write), so that it overlaps the SQLite work of the ingest sequence: a full
+ * chunk goes into a ring of SQ_ZJOBS slots; the compressor takes them in
+ * order; the instance's thread stores the compressed ones as rows, in order,
+ * whenever it passes by, and waits for all of them before anything that
+ * reads content rows or counts on them (sq_check_txn: every call except
+ * item_put and content_finish of an item put in the transaction) and before
+ * COMMIT. Only the instance's thread touches the connection. Measured on the
+ * benchmark's insert loop (100k items, load average ~9 on 2 CPUs): CPU of the
+ * calling thread 5.8-6.4 s instead of 10.9-11.2 s with compression inline,
+ * wall 26.6-29.8 s instead of 34.1-36.1 s.
+ *
  * Writes append in order. Each chunk is compressed exactly once: the last,
  * partly filled chunk of the content being written (the tail) stays in memory
  * until it is full or anything but the next content_write of that item
@@ -29,6 +41,7 @@
  * drops it with the rest, and commit writes it before COMMIT, so durability is
  * unchanged (see sq_store.c).
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,17 +56,78 @@ struct chunk {
     int codec;
 };
 
+/* Chunks waiting to be compressed or stored: a ring filled by the instance's
+ * thread, compressed in order by the compressor thread, and stored in order
+ * by the instance's thread. */
+#define SQ_ZJOBS 16
+
+enum { J_FREE, J_QUEUED, J_DONE };
+
+struct zjob {
+    int64_t item;
+    uint64_t off;
+    size_t len;             /* content bytes in raw */
+    unsigned char *raw;     /* SQ_ZCHUNK bytes */
+    unsigned char *out;     /* compressed (zcap bytes) */
+    size_t olen;
+    int codec;              /* SQ_CODEC_ZSTD: out holds it, else raw */
+    int state;              /* J_*, under mu */
+};
+
 /* Per instance: contexts and buffers, allocated on first use. */
 struct sq_zstate {
-    ZSTD_CCtx *cc;
+    ZSTD_CCtx *cc;          /* the compressor's (the instance's without one) */
     ZSTD_DCtx *dc;
     unsigned char *tail;    /* SQ_ZCHUNK bytes: the pending tail */
-    unsigned char *zbuf;    /* zcap bytes: a compressed row */
+    unsigned char *zbuf;    /* zcap bytes: a compressed row being read */
     size_t zcap;
     unsigned char *plain;   /* SQ_ZCHUNK bytes: the last decompressed row */
     int64_t plain_rowid;    /* its rowid (0: none) */
     size_t plain_len;
+    /* the ring: counters only grow; stored <= compressed <= queued <= stored + SQ_ZJOBS */
+    struct zjob jobs[SQ_ZJOBS];
+    unsigned queued, compressed, stored;
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    pthread_t th;
+    int started;            /* the compressor thread was started (on the first write) */
+    int threaded;           /* it runs (else chunks are compressed inline) */
+    int quit;
 };
+
+/* Compresses one chunk: zstd when that saves at least 1/16, else raw. */
+static void compress_job(ZSTD_CCtx *cc, struct zjob *j, size_t zcap)
+{
+    j->codec = SQ_CODEC_RAW;
+    if (j->len >= 64) {
+        size_t zn = ZSTD_compress2(cc, j->out, zcap, j->raw, j->len);
+        if (!ZSTD_isError(zn) && zn <= j->len - j->len / 16) {
+            j->olen = zn;
+            j->codec = SQ_CODEC_ZSTD;
+        }
+    }
+}
+
+static void *compressor_main(void *arg)
+{
+    struct sq_zstate *z = arg;
+    pthread_mutex_lock(&z->mu);
+    for (;;) {
+        while (!z->quit && z->compressed == z->queued)
+            pthread_cond_wait(&z->work, &z->mu);
+        if (z->compressed == z->queued)
+            break; /* quit, nothing left */
+        struct zjob *j = &z->jobs[z->compressed % SQ_ZJOBS];
+        pthread_mutex_unlock(&z->mu);
+        compress_job(z->cc, j, z->zcap);
+        pthread_mutex_lock(&z->mu);
+        j->state = J_DONE;
+        z->compressed++;
+        pthread_cond_broadcast(&z->done);
+    }
+    pthread_mutex_unlock(&z->mu);
+    return NULL;
+}
 
 static struct sq_zstate *zstate(struct outpost_storage *s)
 {
@@ -62,19 +136,27 @@ static struct sq_zstate *zstate(struct outpost_storage *s)
     struct sq_zstate *z = calloc(1, sizeof *z);
     if (!z)
         return NULL;
+    s->z = z;
+    pthread_mutex_init(&z->mu, NULL);
+    pthread_cond_init(&z->work, NULL);
+    pthread_cond_init(&z->done, NULL);
     z->zcap = ZSTD_compressBound(SQ_ZCHUNK);
     z->cc = ZSTD_createCCtx();
     z->dc = ZSTD_createDCtx();
     z->tail = malloc(SQ_ZCHUNK);
     z->zbuf = malloc(z->zcap);
     z->plain = malloc(SQ_ZCHUNK);
-    if (!z->cc || !z->dc || !z->tail || !z->zbuf || !z->plain ||
-        ZSTD_isError(ZSTD_CCtx_setParameter(z->cc, ZSTD_c_compressionLevel, SQ_ZSTD_LEVEL))) {
-        s->z = z;
+    int bad = !z->cc || !z->dc || !z->tail || !z->zbuf || !z->plain ||
+              ZSTD_isError(ZSTD_CCtx_setParameter(z->cc, ZSTD_c_compressionLevel, SQ_ZSTD_LEVEL));
+    for (int i = 0; i < SQ_ZJOBS && !bad; i++) {
+        z->jobs[i].raw = malloc(SQ_ZCHUNK);
+        z->jobs[i].out = malloc(z->zcap);
+        bad = !z->jobs[i].raw || !z->jobs[i].out;
+    }
+    if (bad) {
         sq_content_free(s);
         return NULL;
     }
-    s->z = z;
     return z;
 }
 
@@ -83,6 +165,20 @@ void sq_content_free(struct outpost_storage *s)
     struct sq_zstate *z = s->z;
     if (!z)
         return;
+    if (z->threaded) {
+        pthread_mutex_lock(&z->mu);
+        z->quit = 1;
+        pthread_cond_signal(&z->work);
+        pthread_mutex_unlock(&z->mu);
+        pthread_join(z->th, NULL);
+    }
+    for (int i = 0; i < SQ_ZJOBS; i++) {
+        free(z->jobs[i].raw);
+        free(z->jobs[i].out);
+    }
+    pthread_mutex_destroy(&z->mu);
+    pthread_cond_destroy(&z->work);
+    pthread_cond_destroy(&z->done);
     ZSTD_freeCCtx(z->cc);
     ZSTD_freeDCtx(z->dc);
     free(z->tail);
@@ -98,12 +194,29 @@ void sq_content_forget(struct outpost_storage *s)
         s->z->plain_rowid = 0;
 }
 
+/* Waits until the oldest job not yet stored is compressed. */
+static void wait_compressed(struct sq_zstate *z, struct zjob *j)
+{
+    pthread_mutex_lock(&z->mu);
+    while (j->state != J_DONE)
+        pthread_cond_wait(&z->done, &z->mu);
+    pthread_mutex_unlock(&z->mu);
+}
+
 void sq_content_reset(struct outpost_storage *s)
 {
     s->txn.tail_item = 0;
     s->txn.tail_len = 0;
-    if (s->z)
-        s->z->plain_rowid = 0;
+    struct sq_zstate *z = s->z;
+    if (!z)
+        return;
+    z->plain_rowid = 0;
+    /* the transaction ended: chunks not stored yet are dropped with it */
+    for (; z->stored != z->queued; z->stored++) {
+        struct zjob *j = &z->jobs[z->stored % SQ_ZJOBS];
+        wait_compressed(z, j);
+        j->state = J_FREE;
+    }
 }
 
 /* The row of item_id at or before `pos` (last row when pos is UINT64_MAX):
@@ -179,36 +292,85 @@ outpost_status sq_content_remove(struct outpost_txn *t, int64_t item_id)
     return outpost_ok();
 }
 
-/* Stores content bytes [off, off+len) of item_id as one row: zstd when that
- * saves at least 1/16, else raw. len <= SQ_ZCHUNK. */
-static int insert_chunk(struct outpost_storage *s, struct sq_zstate *z, int64_t item_id, uint64_t off,
-                        const void *data, size_t len)
+/* Stores a compressed job as its row. */
+static int store_job(struct outpost_storage *s, struct sq_zstate *z, const struct zjob *j)
 {
-    const void *blob = data;
-    size_t blen = len;
-    int codec = SQ_CODEC_RAW;
-    if (len >= 64) {
-        size_t zn = ZSTD_compress2(z->cc, z->zbuf, z->zcap, data, len);
-        if (!ZSTD_isError(zn) && zn <= len - len / 16) {
-            blob = z->zbuf;
-            blen = zn;
-            codec = SQ_CODEC_ZSTD;
-        }
-    }
     int rc;
     sqlite3_stmt *st = sq_stmt(s, ST_CONTENT_INSERT, &rc);
     if (!st)
         return rc;
-    sqlite3_bind_int64(st, 1, item_id);
-    sqlite3_bind_int64(st, 2, (int64_t)off);
+    const void *blob = j->codec == SQ_CODEC_ZSTD ? j->out : j->raw;
+    size_t blen = j->codec == SQ_CODEC_ZSTD ? j->olen : j->len;
+    sqlite3_bind_int64(st, 1, j->item);
+    sqlite3_bind_int64(st, 2, (int64_t)j->off);
     sqlite3_bind_blob64(st, 3, blen ? blob : "", blen, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, (int64_t)len);
-    sqlite3_bind_int(st, 5, codec);
+    sqlite3_bind_int64(st, 4, (int64_t)j->len);
+    sqlite3_bind_int(st, 5, j->codec);
     z->plain_rowid = 0;
-    rc = sq_exec_stmt(st);
-    if (rc == SQLITE_OK && item_id == s->txn.fresh_id)
+    return sq_exec_stmt(st);
+}
+
+/* Stores compressed jobs in order: all of them (wait), or those already
+ * compressed. A failed store keeps going (the rows are dropped) and returns
+ * the first error: the caller poisons the transaction. */
+static int store_jobs(struct outpost_storage *s, struct sq_zstate *z, int wait)
+{
+    int first = SQLITE_OK;
+    for (; z->stored != z->queued; z->stored++) {
+        struct zjob *j = &z->jobs[z->stored % SQ_ZJOBS];
+        if (wait) {
+            wait_compressed(z, j);
+        } else {
+            pthread_mutex_lock(&z->mu);
+            int ready = j->state == J_DONE;
+            pthread_mutex_unlock(&z->mu);
+            if (!ready)
+                break;
+        }
+        int rc = first == SQLITE_OK ? store_job(s, z, j) : SQLITE_OK;
+        if (rc != SQLITE_OK)
+            first = rc;
+        j->state = J_FREE;
+    }
+    return first;
+}
+
+/* Queues content bytes [off, off+len) of item_id (len <= SQ_ZCHUNK) to become
+ * one row; stores the rows already compressed. */
+static int insert_chunk(struct outpost_storage *s, struct sq_zstate *z, int64_t item_id, uint64_t off,
+                        const void *data, size_t len)
+{
+    if (!z->started) {
+        z->started = 1; /* once: read-only instances never start it */
+        z->threaded = pthread_create(&z->th, NULL, compressor_main, z) == 0;
+    }
+    if (z->queued - z->stored == SQ_ZJOBS) {
+        /* ring full: store the oldest */
+        struct zjob *j = &z->jobs[z->stored % SQ_ZJOBS];
+        wait_compressed(z, j);
+        int rc = store_job(s, z, j);
+        j->state = J_FREE;
+        z->stored++;
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    struct zjob *j = &z->jobs[z->queued % SQ_ZJOBS];
+    j->item = item_id;
+    j->off = off;
+    j->len = len;
+    memcpy(j->raw, data, len);
+    if (!z->threaded)
+        compress_job(z->cc, j, z->zcap);
+    pthread_mutex_lock(&z->mu);
+    j->state = z->threaded ? J_QUEUED : J_DONE;
+    z->queued++;
+    if (!z->threaded)
+        z->compressed++;
+    pthread_cond_signal(&z->work);
+    pthread_mutex_unlock(&z->mu);
+    if (item_id == s->txn.fresh_id)
         s->txn.fresh_rows = 1;
-    return rc;
+    return store_jobs(s, z, 0);
 }
 
 /* Reads the content bytes of row `ch` that start `in` bytes into it: copies
@@ -277,19 +439,35 @@ static int tail_append(struct outpost_storage *s, struct sq_zstate *z, const uns
     return SQLITE_OK;
 }
 
-outpost_status sq_content_flush(struct outpost_txn *t)
+/* Queues the tail as a row; with `wait`, stores every queued row too. */
+static outpost_status flush(struct outpost_txn *t, int wait)
 {
     struct outpost_storage *s = t->s;
-    if (!t->tail_item)
+    if (!s->z)
         return outpost_ok();
     int rc = SQLITE_OK;
-    if (t->tail_len)
+    if (t->tail_item && t->tail_len)
         rc = insert_chunk(s, s->z, t->tail_item, t->tail_off, s->z->tail, t->tail_len);
     t->tail_item = 0;
     t->tail_len = 0;
+    if (wait) {
+        int r2 = store_jobs(s, s->z, 1);
+        if (rc == SQLITE_OK)
+            rc = r2;
+    }
     if (rc != SQLITE_OK)
         return sq_poison(t, sq_db_error(s, rc, "writing content"));
     return outpost_ok();
+}
+
+outpost_status sq_content_flush(struct outpost_txn *t)
+{
+    return flush(t, 1);
+}
+
+outpost_status sq_content_flush_queue(struct outpost_txn *t)
+{
+    return flush(t, 0);
 }
 
 /* Makes the last row of item_id the tail when it is not full (reading it
@@ -340,7 +518,10 @@ outpost_status sq_content_write(struct outpost_txn *t, int64_t item_id, uint64_t
     } else {
         if (offset == 0 && t->tail_item == item_id)
             t->tail_item = 0; /* rewritten from the start: its tail goes too */
-        outpost_status c = sq_content_flush(t);
+        /* the first write of an item put in this transaction reads no rows:
+         * earlier chunks may still be on their way (the ingest pipeline) */
+        outpost_status c = offset == 0 && fresh && !t->fresh_rows ? sq_content_flush_queue(t)
+                                                                   : sq_content_flush(t);
         if (c.code)
             return c;
         /* an item put in this transaction exists and has only the rows written since */
@@ -383,7 +564,7 @@ outpost_status sq_content_write(struct outpost_txn *t, int64_t item_id, uint64_t
 outpost_status sq_content_finish(struct outpost_txn *t, int64_t item_id, uint32_t state)
 {
     struct outpost_storage *s = t->s;
-    outpost_status c = sq_check_txn(t, 1);
+    outpost_status c = sq_check_txn_queue(t, 1);
     if (c.code)
         return c;
     if (state > OUTPOST_CONTENT_COMPLETE)
@@ -394,7 +575,7 @@ outpost_status sq_content_finish(struct outpost_txn *t, int64_t item_id, uint32_
     if (t->fresh_id != 0 && t->fresh_id == item_id) {
         size = t->fresh_end; /* not indexed: index_missing forgets fresh_id */
     } else {
-        if ((c = item_exists(t, item_id, NULL, &had_doc)).code)
+        if ((c = sq_content_flush(t)).code || (c = item_exists(t, item_id, NULL, &had_doc)).code)
             return c;
         struct chunk last;
         int r = find_chunk(s, item_id, UINT64_MAX, &last, &rc);

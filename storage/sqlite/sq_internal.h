@@ -145,8 +145,13 @@ sqlite3_stmt *sq_stmt(struct outpost_storage *s, enum sq_stmt_id id, int *rc);
 /* Steps a prepared statement expecting no row (DONE); resets it. */
 int sq_exec_stmt(sqlite3_stmt *st);
 int sq_exec(struct outpost_storage *s, const char *sql);
-/* Checks the transaction is open (and writable when `write`). */
+/* Checks the transaction is open (and writable when `write`), and stores the
+ * content still pending (sq_content_flush): what follows sees every row. */
 outpost_status sq_check_txn(struct outpost_txn *t, int write);
+/* The same for the calls of the ingest sequence that read no content rows
+ * (item_put, content_finish of an item put in the transaction): the pending
+ * chunks only go into the queue (sq_content_flush_queue). */
+outpost_status sq_check_txn_queue(struct outpost_txn *t, int write);
 outpost_status sq_cursor_open(struct outpost_storage *s, enum sq_stmt_id id, int row_type,
                               struct outpost_cursor **out, sqlite3_stmt **st);
 outpost_status sq_cursor_next(struct outpost_cursor *c, const void **row);
@@ -226,10 +231,14 @@ outpost_status sq_content_read(struct outpost_txn *t, int64_t item_id, uint64_t 
 outpost_status sq_content_drop(struct outpost_txn *t, int64_t item_id);
 /* Removes an item's content rows (item delete, folder delete). */
 outpost_status sq_content_remove(struct outpost_txn *t, int64_t item_id);
-/* Writes the pending tail (see struct outpost_txn) into its row; poisons the
- * transaction on failure. Every call but content_write runs it first
- * (sq_check_txn), and commit does. */
+/* Writes the pending tail (see struct outpost_txn) and every chunk queued for
+ * compression into their rows; poisons the transaction on failure. Every
+ * call but those of the ingest sequence runs it first (sq_check_txn), and
+ * commit does. */
 outpost_status sq_content_flush(struct outpost_txn *t);
+/* Queues the pending tail for compression and stores the chunks already
+ * compressed, without waiting for the others. */
+outpost_status sq_content_flush_queue(struct outpost_txn *t);
 /* A transaction begins or ends: forget the tail and the decompressed chunk. */
 void sq_content_reset(struct outpost_storage *s);
 /* Forgets the decompressed row kept for reads (content rows may change). */

@@ -86,7 +86,7 @@ static const char *nonempty(const char *s)
 outpost_status sq_item_put(struct outpost_txn *t, outpost_item *it)
 {
     struct outpost_storage *s = t->s;
-    outpost_status c = sq_check_txn(t, 1);
+    outpost_status c = sq_check_txn_queue(t, 1);
     if (c.code)
         return c;
     if (!it)

@@ -159,6 +159,14 @@ outpost_status sq_check_txn(struct outpost_txn *t, int write)
     return sq_content_flush(t);
 }
 
+outpost_status sq_check_txn_queue(struct outpost_txn *t, int write)
+{
+    if (!t->open || (write && t->mode != OUTPOST_TXN_WRITE))
+        return sq_check_txn(t, write);
+    sq_content_forget(t->s);
+    return sq_content_flush_queue(t);
+}
+
 /* ---- row filling ---- */
 
 int sq_buf_reserve(struct sq_buf *b, size_t n)

@@ -832,6 +832,73 @@ static void test_content_round_trip(void **state)
     OK(f->m->integrity_check(f->s));
 }
 
+/* The ingest sequence (item_put, content_write, content_finish) for many
+ * items in one transaction, as a sync batch does: every item reads back in
+ * the transaction and after commit; a rolled back batch leaves nothing. */
+static void test_content_batch(void **state)
+{
+    struct fx *f = *state;
+    enum { N = 120 };
+    const size_t max = 70000;
+    unsigned char *data = malloc(N * max);
+    size_t len[N];
+    int64_t ids[N];
+    assert_non_null(data);
+    for (int i = 0; i < N; i++) {
+        len[i] = 100 + (size_t)i * 577 % max;
+        if (i % 3 == 0)
+            fill_noise(data + i * max, len[i], 77 + (uint64_t)i);
+        else
+            fill_text(data + i * max, len[i], (unsigned)i);
+    }
+    struct outpost_txn *t = fx_begin(f, OUTPOST_TXN_WRITE);
+    int64_t a = fx_folder(f, t, 0, "A", OUTPOST_ITEM_MAIL);
+    for (int i = 0; i < N; i++) {
+        outpost_item it = fx_item_template(a, OUTPOST_ITEM_MAIL, 0, "batch");
+        it.size = len[i];
+        OK(f->m->item_put(t, &it));
+        ids[i] = it.id;
+        OK(f->m->content_write(t, it.id, 0, data + i * max, len[i]));
+        OK(f->m->content_finish(t, it.id, OUTPOST_CONTENT_COMPLETE));
+    }
+    unsigned char *buf = malloc(max);
+    size_t got;
+    for (int i = 0; i < N; i += 7) {
+        OK(f->m->content_read(t, ids[i], 0, buf, max, &got));
+        assert_int_equal(got, len[i]);
+        assert_memory_equal(buf, data + i * max, len[i]);
+    }
+    OK(f->m->commit(t));
+    /* a batch rolled back in the middle of its content */
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    int64_t gone[N];
+    for (int i = 0; i < N; i++) {
+        outpost_item it = fx_item_template(a, OUTPOST_ITEM_MAIL, 0, "gone");
+        OK(f->m->item_put(t, &it));
+        gone[i] = it.id;
+        OK(f->m->content_write(t, it.id, 0, data + i * max, len[i]));
+    }
+    f->m->rollback(t);
+    fx_reopen(f);
+    t = fx_begin(f, OUTPOST_TXN_READ);
+    for (int i = 0; i < N; i++) {
+        const outpost_item *it;
+        OK(f->m->item_get(t, ids[i], &it));
+        assert_int_equal(it->cached_size, len[i]);
+        OK(f->m->content_read(t, ids[i], 0, buf, max, &got));
+        assert_int_equal(got, len[i]);
+        assert_memory_equal(buf, data + i * max, len[i]);
+        EXPECT(f->m->item_get(t, gone[i], &it), OUTPOST_GONE);
+    }
+    const outpost_folder *g;
+    OK(f->m->folder_get(t, a, &g));
+    assert_int_equal(g->total, N);
+    f->m->rollback(t);
+    free(buf);
+    free(data);
+    OK(f->m->integrity_check(f->s));
+}
+
 static void test_missing_content(void **state)
 {
     struct fx *f = *state;
@@ -1563,6 +1630,7 @@ int main(int argc, char **argv)
         T(test_tombstones),
         T(test_empty_and_large_items),
         T(test_content_round_trip),
+        T(test_content_batch),
         T(test_missing_content),
         T(test_journal_order_and_atomicity),
         T(test_sync_state_atomic_with_batch),
