@@ -50,7 +50,7 @@ enum sq_stmt_id {
     ST_FOLDER_INSERT, ST_FOLDER_SIBLING, ST_FOLDER_GET, ST_FOLDER_FIND_REMOTE, ST_FOLDER_LIST,
     ST_FOLDER_SET_SYNC, ST_FOLDER_HAS_CHILD, ST_FOLDER_UPDATE, ST_FOLDER_BUMP,
     ST_FOLDER_DEL_CONTENT, ST_FOLDER_DEL_PROPS, ST_FOLDER_FTS_COUNT, ST_FOLDER_DEL_ITEMS,
-    ST_FOLDER_DEL_TOMBS, ST_FOLDER_DEL, ST_FOLDER_ANCESTOR,
+    ST_FOLDER_DEL_TOMBS, ST_FOLDER_DEL, ST_FOLDER_ANCESTOR, ST_FOLDER_PUT_FLUSH,
     ST_ITEM_INSERT, ST_ITEM_GET, ST_ITEM_FIND_REMOTE, ST_ITEM_FIND_KEY, ST_ITEM_UPDATE_REMOTE,
     ST_ITEM_UPDATE_SUMMARY, ST_ITEM_UPDATE_CSTATE, ST_ITEM_SET_FLAGS, ST_ITEM_MOVE, ST_ITEM_DELETE,
     ST_ITEM_STATE, ST_TOMB_INSERT,
@@ -87,6 +87,15 @@ struct outpost_txn {
     uint32_t fk_kind;
     int64_t fresh_id;
     uint64_t fresh_end;         /* bytes written so far */
+    /* Folder fb_id as item_put left it: its uidnext and highest_modseq, and
+     * the counter changes not yet written to its row (fb_dirty). Written by
+     * sq_folder_flush, which every call but item_put and content_finish runs
+     * first (sq_check_txn), and commit does. fb_id 0: none. */
+    int64_t fb_id;
+    int64_t fb_uidnext;
+    uint64_t fb_modseq;
+    int64_t fb_total, fb_unread, fb_flagged;
+    int fb_dirty;
     int fresh_rows;             /* content rows written for it */
     /* The last, not yet full chunk of the content being written, kept in
      * memory until it is full or anything but the next content_write of the
@@ -193,6 +202,12 @@ outpost_status sq_folder_get(struct outpost_txn *t, int64_t id, const outpost_fo
 outpost_status sq_folder_find_remote(struct outpost_txn *t, const char *remote_id, const outpost_folder **out);
 outpost_status sq_folder_list(struct outpost_txn *t, struct outpost_cursor **out);
 outpost_status sq_folder_set_sync_state(struct outpost_txn *t, int64_t id, const void *state, size_t len);
+/* item_put's bump: +1 total, a new UID and MODSEQ, kept in the transaction
+ * while puts go on into the same folder. */
+outpost_status sq_folder_bump_put(struct outpost_txn *t, int64_t folder_id, int64_t dunread,
+                                  int64_t dflagged, uint32_t *uid, uint64_t *modseq);
+/* Writes what sq_folder_bump_put kept; poisons the transaction on failure. */
+outpost_status sq_folder_flush(struct outpost_txn *t);
 /* Changes a folder's counters and allocates MODSEQ (and a UID when `new_uid`). */
 outpost_status sq_folder_bump(struct outpost_txn *t, int64_t folder_id, int new_uid, int64_t dtotal,
                               int64_t dunread, int64_t dflagged, uint32_t *uid, uint64_t *modseq,

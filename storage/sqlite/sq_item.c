@@ -108,8 +108,7 @@ outpost_status sq_item_put(struct outpost_txn *t, outpost_item *it)
                         it->kind, (long long)it->folder_id, fkind);
     uint32_t uid;
     uint64_t modseq;
-    c = sq_folder_bump(t, it->folder_id, 1, 1, unread_of(it->flags), flagged_of(it->flags), &uid, &modseq,
-                       NULL);
+    c = sq_folder_bump_put(t, it->folder_id, unread_of(it->flags), flagged_of(it->flags), &uid, &modseq);
     if (c.code)
         return sq_poison(t, c);
     int rc;

@@ -54,6 +54,9 @@ static const char *const sq_stmt_sql[ST__COUNT] = {
     [ST_FOLDER_ANCESTOR] =
         "WITH RECURSIVE up(id) AS (SELECT ?1 UNION SELECT f.parent_id FROM folder f"
         " JOIN up ON f.id=up.id WHERE f.parent_id<>0) SELECT 1 FROM up WHERE id=?2",
+    [ST_FOLDER_PUT_FLUSH] =
+        "UPDATE folder SET uidnext=?2, highest_modseq=?3, total=total+?4, unread=unread+?5,"
+        " flagged=flagged+?6 WHERE id=?1",
 
     [ST_ITEM_INSERT] =
         "INSERT INTO item(folder_id, kind, uid, modseq, flags, keywords, remote_id, remote_version,"

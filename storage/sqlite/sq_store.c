@@ -154,6 +154,11 @@ outpost_status sq_check_txn(struct outpost_txn *t, int write)
         return sq_error(t->s, OUTPOST_BAD_DATA, "write call in a read transaction");
     if (write)
         sq_content_forget(t->s); /* a write may delete rows and reuse their rowids */
+    if (t->fb_id) {
+        outpost_status c = sq_folder_flush(t);
+        if (c.code)
+            return c;
+    }
     /* anything but the next content_write of the same item: the pending
      * content tail becomes a row first (sq_content.c) */
     return sq_content_flush(t);
@@ -655,6 +660,8 @@ static outpost_status sq_begin(struct outpost_storage *s, uint32_t mode, struct 
     t->fts_garbage = 0;
     t->fk_id = 0;
     t->fresh_id = 0;
+    t->fb_id = 0;
+    t->fb_dirty = 0;
     sq_content_reset(s);
     sq_idle_txn_begin(s);
     *out = t;
@@ -686,8 +693,11 @@ static outpost_status sq_commit(struct outpost_txn *t)
                         "commit() with %d listing(s) open: close cursors first; rolled back",
                         s->open_cursors);
     }
-    if (t->mode == OUTPOST_TXN_WRITE)
-        (void)sq_content_flush(t); /* a failure poisons the transaction: refused below */
+    if (t->mode == OUTPOST_TXN_WRITE) {
+        /* a failure poisons the transaction: refused below */
+        (void)sq_content_flush(t);
+        (void)sq_folder_flush(t);
+    }
     if (t->failed) {
         end_txn(t);
         return sq_error(s, t->fail_code, "transaction rolled back after an earlier failure: %s",
