@@ -55,7 +55,8 @@ enum sq_stmt_id {
     ST_ITEM_UPDATE_SUMMARY, ST_ITEM_UPDATE_CSTATE, ST_ITEM_SET_FLAGS, ST_ITEM_MOVE, ST_ITEM_DELETE,
     ST_ITEM_STATE, ST_TOMB_INSERT,
     ST_ITEMS_BY_UID, ST_ITEMS_CHANGED, ST_EXPUNGED, ST_MISSING_ALL, ST_MISSING_FOLDER, ST_UID_FLAGS,
-    ST_CONTENT_DELETE, ST_CONTENT_LAST, ST_CONTENT_INSERT, ST_CONTENT_DEL_ROW, ST_CONTENT_FIND,
+    ST_CONTENT_DELETE, ST_CONTENT_LAST, ST_CONTENT_LEN, ST_CONTENT_INSERT, ST_CONTENT_DEL_ROW,
+    ST_CONTENT_FIND,
     ST_CONTENT_FINISH,
     ST_PROP_SET, ST_PROP_DEL, ST_PROP_GET, ST_PROP_DEL_ITEM,
     ST_J_INSERT, ST_J_PENDING, ST_J_LIST, ST_J_SET, ST_J_COUNT, ST_J_PRUNE,
@@ -114,6 +115,7 @@ struct outpost_storage {
     const struct outpost_host *host;
     char *path;
     int durability_full;
+    int compress;               /* [storage] compress = zstd (else none: new rows raw) */
     int64_t cache_mb;
     int64_t checkpoint_mb;      /* WAL size that triggers a checkpoint */
     struct sq_idle *idle;       /* idle-time checkpoints (sq_idle.c), NULL until the first write */

@@ -72,11 +72,16 @@ static const char migrate_v2[] =
     "INSERT INTO store_info(key, value) VALUES('fts_next_doc', 1), ('fts_garbage', 0);";
 
 /* v2 → v3: content rows say how their data is stored (sq_content.c). Rows
- * written before stay raw with len NULL and are read as they are: nothing is
- * rewritten, so the migration is instant on any cache size. */
+ * written before stay raw with len NULL and are read as they are: no row is
+ * rewritten. The range index also carries len and codec, so finding the row
+ * of an offset reads the index only: the two columns come after the data in
+ * the row, and reading them there would walk a large row's overflow pages.
+ * Rebuilding the index reads the rows' leaf pages, not their data. */
 static const char migrate_v3[] =
     "ALTER TABLE content ADD COLUMN len INTEGER;"
-    "ALTER TABLE content ADD COLUMN codec INTEGER NOT NULL DEFAULT 0;";
+    "ALTER TABLE content ADD COLUMN codec INTEGER NOT NULL DEFAULT 0;"
+    "DROP INDEX content_range;"
+    "CREATE UNIQUE INDEX content_range ON content(item_id, off, len, codec);";
 
 /* migrations[v] takes the schema from version v to v+1. */
 static const char *const migrations[SQ_SCHEMA_VERSION + 1] = {

@@ -100,16 +100,17 @@ static const char *const sq_stmt_sql[ST__COUNT] = {
         " WHERE folder_id=?1 AND uid>=?2 AND uid<=?3 ORDER BY uid",
 
     [ST_CONTENT_DELETE] = "DELETE FROM content WHERE item_id=?1",
-    /* len is NULL in raw rows of schema 2: their length is the blob's */
+    /* from the index content_range alone; len is NULL in raw rows of schema
+     * 2: their length is the blob's (ST_CONTENT_LEN) */
     [ST_CONTENT_LAST] =
-        "SELECT id, off, coalesce(len, length(data)), codec FROM content WHERE item_id=?1"
-        " ORDER BY off DESC LIMIT 1",
+        "SELECT id, off, len, codec FROM content WHERE item_id=?1 ORDER BY off DESC LIMIT 1",
+    [ST_CONTENT_LEN] = "SELECT length(data) FROM content WHERE id=?1",
     [ST_CONTENT_INSERT] =
         "INSERT INTO content(item_id, off, data, len, codec) VALUES(?1, ?2, ?3, ?4, ?5)",
     [ST_CONTENT_DEL_ROW] = "DELETE FROM content WHERE id=?1",
     [ST_CONTENT_FIND] =
-        "SELECT id, off, coalesce(len, length(data)), codec FROM content WHERE item_id=?1"
-        " AND off<=?2 ORDER BY off DESC LIMIT 1",
+        "SELECT id, off, len, codec FROM content WHERE item_id=?1 AND off<=?2"
+        " ORDER BY off DESC LIMIT 1",
     [ST_CONTENT_FINISH] =
         "UPDATE item SET content_state=?2, cached_size=?3,"
         " fts_doc=CASE WHEN ?4 THEN NULL ELSE fts_doc END WHERE id=?1",

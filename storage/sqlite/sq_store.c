@@ -26,13 +26,19 @@
  *    https://www.sqlite.org/compile.html#disable_dirsync). For the database
  *    file itself we fsync its directory after creating the schema
  *    (sync_parent_dir below).
- *  - Content compression (sq_content.c) changes which bytes are written, not
- *    when: the last, partly filled chunk of an item being written is held in
- *    memory only until the next call that is not a content_write of that item,
- *    and at the latest it is inserted by commit() before COMMIT, so everything
- *    the caller wrote is in the frames that the commit's fsync covers. A
- *    failure to write it (e.g. disk full) poisons the transaction and commit
- *    reports it and rolls back. No fsync is added or removed.
+ *  - Content compression (sq_content.c) and item_put's folder counters
+ *    (sq_folder_bump_put) change which bytes are written and in which
+ *    statement, not when they become durable. Within a write transaction
+ *    three things may wait in memory: the last, partly filled chunk of the
+ *    content being written, chunks queued for the compressor thread, and the
+ *    folder row's new uidnext/highest_modseq/counters. commit() writes all of
+ *    them into the transaction (waiting for the compressor) before it steps
+ *    COMMIT, so everything the caller wrote is in the WAL frames that the
+ *    commit's fsync covers, and OK still means "synced". A failure while
+ *    writing them (e.g. disk full) poisons the transaction: commit reports it
+ *    and rolls back, as for any failed write. A rollback or a crash loses them
+ *    together with the rest of the uncommitted transaction. No fsync is added
+ *    or removed, synchronous stays FULL, and the checkpoints are unchanged.
  *  - durability = normal uses synchronous=NORMAL: the WAL is synced only at
  *    checkpoints, so "a transaction committed in WAL mode with
  *    synchronous=NORMAL might roll back following a power loss or system
@@ -456,6 +462,14 @@ static outpost_status sq_create(const struct outpost_host *host, struct outpost_
         return create_fail(s, sq_error(s, OUTPOST_BAD_DATA,
                                        "[storage] checkpoint_mb = %lld: expected 4 to 65536",
                                        (long long)s->checkpoint_mb));
+    const char *comp = host->config_get ? host->config_get(host, "compress") : NULL;
+    if (!comp || !*comp || strcmp(comp, "zstd") == 0)
+        s->compress = 1;
+    else if (strcmp(comp, "none") == 0)
+        s->compress = 0;
+    else
+        return create_fail(s, sq_error(s, OUTPOST_BAD_DATA,
+                                       "[storage] compress = %s: expected zstd or none", comp));
     *out = s;
     return outpost_ok();
 }
@@ -816,6 +830,9 @@ static outpost_status sq_integrity_check(struct outpost_storage *s)
         " WHERE parent_id<>0 AND parent_id NOT IN (SELECT id FROM folder) LIMIT 1",
         "SELECT 'content of missing item ' || item_id FROM content"
         " WHERE item_id NOT IN (SELECT id FROM item) LIMIT 1",
+        /* content_range is unique on (item_id, off, len, codec) (sq_schema.c) */
+        "SELECT 'item ' || item_id || ' has two content rows at offset ' || off FROM content"
+        " GROUP BY item_id, off HAVING count(*) > 1 LIMIT 1",
         "SELECT 'property of missing item ' || item_id FROM prop"
         " WHERE item_id NOT IN (SELECT id FROM item) LIMIT 1",
     };
@@ -922,6 +939,9 @@ static const outpost_config_key config_keys[] = {
     { "cache_mb", OUTPOST_CFG_INT, 0, "32", NULL, "SQLite page cache per connection, in MiB" },
     { "checkpoint_mb", OUTPOST_CFG_INT, 0, "1024", NULL,
       "the write-ahead log grows to this many MiB before it is copied into the cache file" },
+    { "compress", OUTPOST_CFG_ENUM, 0, "zstd", "zstd|none",
+      "zstd: item content is stored compressed (about 2/3 of the bytes to write and keep, more "
+      "CPU); none: stored as is. Either way both kinds of rows are read" },
     { NULL, 0, 0, NULL, NULL, NULL },
 };
 

@@ -77,8 +77,9 @@ static void test_migrates_v1_forward(void **state)
     /* turn it back into a v1 cache: no full-text search */
     /* its content was written compressed: store it raw, as v1 did */
     raw_exec(path, "UPDATE content SET data=CAST('Subject: ancient\r\n\r\npterodactyl\r\n' AS BLOB),"
-                   " codec=0, len=NULL;"
-                   "ALTER TABLE content DROP COLUMN codec; ALTER TABLE content DROP COLUMN len;");
+                   " codec=0, len=NULL; DROP INDEX content_range;"
+                   "ALTER TABLE content DROP COLUMN codec; ALTER TABLE content DROP COLUMN len;"
+                   "CREATE UNIQUE INDEX content_range ON content(item_id, off);");
     raw_exec(path, "DROP TABLE fts; DROP INDEX item_fts_doc; ALTER TABLE item DROP COLUMN fts_doc;"
                    "DELETE FROM store_info WHERE key IN ('fts_next_doc','fts_garbage');"
                    "UPDATE store_info SET value=1 WHERE key='schema_version'; PRAGMA user_version=1;");
@@ -158,7 +159,9 @@ static void test_reads_v2_content(void **state)
     f->s = NULL;
     char path[4200];
     db_path(f, path, sizeof path);
-    raw_exec(path, "ALTER TABLE content DROP COLUMN codec; ALTER TABLE content DROP COLUMN len;"
+    raw_exec(path, "DROP INDEX content_range;"
+                   "ALTER TABLE content DROP COLUMN codec; ALTER TABLE content DROP COLUMN len;"
+                   "CREATE UNIQUE INDEX content_range ON content(item_id, off);"
                    "UPDATE store_info SET value=2 WHERE key='schema_version'; PRAGMA user_version=2;");
     const size_t old = 2 * 131072 + 1000;
     v2_rows(path, id, old);
@@ -254,6 +257,40 @@ static void test_config(void **state)
     snprintf(path, sizeof path, "%s/sub-cache.db", f->dir);
     assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
     assert_int_equal(raw_int(path, "PRAGMA journal_mode='wal'") >= 0, 1);
+    /* compress = none stores new content raw; a bad value is refused */
+    th = test_host_new("storage", f->dir, (const char *const[]){ "compress=lz77", NULL });
+    st = f->m->create(test_host_table(th), &s);
+    assert_int_equal(st.code, OUTPOST_BAD_DATA);
+    assert_non_null(strstr(st.message, "compress"));
+    test_host_free(th);
+    th = test_host_new("storage", f->dir, (const char *const[]){ "path=raw.sqlite", "compress=none", NULL });
+    OK(f->m->create(test_host_table(th), &s));
+    OK(f->m->open(s));
+    struct outpost_txn *t;
+    OK(f->m->begin(s, OUTPOST_TXN_WRITE, &t));
+    outpost_folder fo = { .struct_size = sizeof fo, .kind = OUTPOST_ITEM_MAIL, .name = "INBOX" };
+    int64_t folder;
+    OK(f->m->folder_create(t, &fo, &folder));
+    outpost_item it = fx_item_template(folder, OUTPOST_ITEM_MAIL, 0, "raw");
+    OK(f->m->item_put(t, &it));
+    static char text[100000];
+    for (size_t i = 0; i < sizeof text; i++)
+        text[i] = "compressible "[i % 13];
+    OK(f->m->content_write(t, it.id, 0, text, sizeof text));
+    OK(f->m->content_finish(t, it.id, OUTPOST_CONTENT_COMPLETE));
+    OK(f->m->commit(t));
+    OK(f->m->begin(s, OUTPOST_TXN_READ, &t));
+    static char back[100000];
+    size_t got = 0;
+    OK(f->m->content_read(t, it.id, 0, back, sizeof back, &got));
+    assert_int_equal(got, sizeof text);
+    assert_memory_equal(back, text, sizeof text);
+    f->m->rollback(t);
+    OK(f->m->close(s));
+    f->m->destroy(s);
+    test_host_free(th);
+    snprintf(path, sizeof path, "%s/raw.sqlite", f->dir);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM content WHERE codec=0 AND len=length(data)"), 2);
     /* the descriptor declares the keys it reads */
     const outpost_config_key *k = g_plugin.plugin->config_keys;
     int seen = 0;
