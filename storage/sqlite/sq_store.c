@@ -423,6 +423,21 @@ static outpost_status create_fail(struct outpost_storage *s, outpost_status st)
     return st;
 }
 
+/* A two-valued [storage] key: *on = 1 for `yes` (the default, also when
+ * unset), 0 for `no`; BAD_DATA for anything else. */
+static outpost_status config_choice(struct outpost_storage *s, const char *key, const char *yes, const char *no,
+                                    int *on)
+{
+    const char *v = s->host->config_get ? s->host->config_get(s->host, key) : NULL;
+    if (!v || !*v || strcmp(v, yes) == 0)
+        *on = 1;
+    else if (strcmp(v, no) == 0)
+        *on = 0;
+    else
+        return sq_error(s, OUTPOST_BAD_DATA, "[storage] %s = %s: expected %s or %s", key, v, yes, no);
+    return outpost_ok();
+}
+
 static outpost_status sq_create(const struct outpost_host *host, struct outpost_storage **out)
 {
     *out = NULL;
@@ -445,14 +460,11 @@ static outpost_status sq_create(const struct outpost_host *host, struct outpost_
     else
         snprintf(s->path, n, "%s/%s", dir, path);
 
-    const char *dur = host->config_get ? host->config_get(host, "durability") : NULL;
-    if (!dur || !*dur || strcmp(dur, "full") == 0)
-        s->durability_full = 1;
-    else if (strcmp(dur, "normal") == 0)
-        s->durability_full = 0;
-    else
-        return create_fail(s, sq_error(s, OUTPOST_BAD_DATA,
-                                       "[storage] durability = %s: expected full or normal", dur));
+    outpost_status cs = config_choice(s, "durability", "full", "normal", &s->durability_full);
+    if (cs.code == OUTPOST_OK)
+        cs = config_choice(s, "compress", "zstd", "none", &s->compress);
+    if (cs.code != OUTPOST_OK)
+        return create_fail(s, cs);
     s->cache_mb = host->config_int ? host->config_int(host, "cache_mb", 32) : 32;
     if (s->cache_mb < 1 || s->cache_mb > 65536)
         return create_fail(s, sq_error(s, OUTPOST_BAD_DATA, "[storage] cache_mb = %lld: expected 1 to 65536",
@@ -462,14 +474,6 @@ static outpost_status sq_create(const struct outpost_host *host, struct outpost_
         return create_fail(s, sq_error(s, OUTPOST_BAD_DATA,
                                        "[storage] checkpoint_mb = %lld: expected 4 to 65536",
                                        (long long)s->checkpoint_mb));
-    const char *comp = host->config_get ? host->config_get(host, "compress") : NULL;
-    if (!comp || !*comp || strcmp(comp, "zstd") == 0)
-        s->compress = 1;
-    else if (strcmp(comp, "none") == 0)
-        s->compress = 0;
-    else
-        return create_fail(s, sq_error(s, OUTPOST_BAD_DATA,
-                                       "[storage] compress = %s: expected zstd or none", comp));
     *out = s;
     return outpost_ok();
 }

@@ -44,6 +44,29 @@ static void db_path(struct fx *f, char *out, size_t n)
     snprintf(out, n, "%s/cache.sqlite", f->dir);
 }
 
+/* Puts one item into a new folder, commits and closes the instance, so the
+ * test can rework the file; returns the item id. */
+static int64_t one_item_closed(struct fx *f, const char *subject, const char *content, int64_t *folder,
+                               char *path, size_t n)
+{
+    struct outpost_txn *t = fx_begin(f, OUTPOST_TXN_WRITE);
+    *folder = fx_folder(f, t, 0, "INBOX", OUTPOST_ITEM_MAIL);
+    int64_t id = fx_put(f, t, *folder, OUTPOST_ITEM_MAIL, 0, subject, content);
+    OK(f->m->commit(t));
+    fx_close_instance(f, f->s);
+    f->s = NULL;
+    db_path(f, path, n);
+    return id;
+}
+
+/* The content table as schema 2 had it (its rows must be raw already). */
+static void content_back_to_v2(const char *path)
+{
+    raw_exec(path, "DROP INDEX content_range;"
+                   "ALTER TABLE content DROP COLUMN codec; ALTER TABLE content DROP COLUMN len;"
+                   "CREATE UNIQUE INDEX content_range ON content(item_id, off);");
+}
+
 static void test_newer_schema_refused(void **state)
 {
     struct fx *f = *state;
@@ -66,26 +89,20 @@ static void test_newer_schema_refused(void **state)
 static void test_migrates_v1_forward(void **state)
 {
     struct fx *f = *state;
-    struct outpost_txn *t = fx_begin(f, OUTPOST_TXN_WRITE);
-    int64_t a = fx_folder(f, t, 0, "INBOX", OUTPOST_ITEM_MAIL);
-    int64_t id = fx_put(f, t, a, OUTPOST_ITEM_MAIL, 0, "ancient", "Subject: ancient\r\n\r\npterodactyl\r\n");
-    OK(f->m->commit(t));
-    fx_close_instance(f, f->s);
-    f->s = NULL;
     char path[4200];
-    db_path(f, path, sizeof path);
-    /* turn it back into a v1 cache: no full-text search */
-    /* its content was written compressed: store it raw, as v1 did */
+    int64_t a;
+    int64_t id = one_item_closed(f, "ancient", "Subject: ancient\r\n\r\npterodactyl\r\n", &a, path, sizeof path);
+    /* turn it back into a v1 cache: no full-text search, raw content */
     raw_exec(path, "UPDATE content SET data=CAST('Subject: ancient\r\n\r\npterodactyl\r\n' AS BLOB),"
-                   " codec=0, len=NULL; DROP INDEX content_range;"
-                   "ALTER TABLE content DROP COLUMN codec; ALTER TABLE content DROP COLUMN len;"
-                   "CREATE UNIQUE INDEX content_range ON content(item_id, off);");
+                   " codec=0, len=NULL;");
+    content_back_to_v2(path);
     raw_exec(path, "DROP TABLE fts; DROP INDEX item_fts_doc; ALTER TABLE item DROP COLUMN fts_doc;"
                    "DELETE FROM store_info WHERE key IN ('fts_next_doc','fts_garbage');"
                    "UPDATE store_info SET value=1 WHERE key='schema_version'; PRAGMA user_version=1;");
     fx_instance(f, &f->s);
     assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
     assert_int_equal(raw_int(path, "SELECT value FROM store_info WHERE key='schema_version'"), 3);
+    struct outpost_txn *t;
     t = fx_begin(f, OUTPOST_TXN_READ);
     struct outpost_cursor *c;
     OK(f->m->fts_search(t, a, "pterodactyl", &c));
@@ -151,18 +168,12 @@ static void expect_v2_bytes(struct fx *f, struct outpost_txn *t, int64_t id, uin
 static void test_reads_v2_content(void **state)
 {
     struct fx *f = *state;
-    struct outpost_txn *t = fx_begin(f, OUTPOST_TXN_WRITE);
-    int64_t a = fx_folder(f, t, 0, "INBOX", OUTPOST_ITEM_MAIL);
-    int64_t id = fx_put(f, t, a, OUTPOST_ITEM_MAIL, 0, "old", NULL);
-    OK(f->m->commit(t));
-    fx_close_instance(f, f->s);
-    f->s = NULL;
     char path[4200];
-    db_path(f, path, sizeof path);
-    raw_exec(path, "DROP INDEX content_range;"
-                   "ALTER TABLE content DROP COLUMN codec; ALTER TABLE content DROP COLUMN len;"
-                   "CREATE UNIQUE INDEX content_range ON content(item_id, off);"
-                   "UPDATE store_info SET value=2 WHERE key='schema_version'; PRAGMA user_version=2;");
+    int64_t a;
+    int64_t id = one_item_closed(f, "old", NULL, &a, path, sizeof path);
+    content_back_to_v2(path);
+    raw_exec(path, "UPDATE store_info SET value=2 WHERE key='schema_version'; PRAGMA user_version=2;");
+    struct outpost_txn *t;
     const size_t old = 2 * 131072 + 1000;
     v2_rows(path, id, old);
     fx_instance(f, &f->s);
