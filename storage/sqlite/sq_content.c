@@ -16,11 +16,12 @@
  * (under checkpoint_mb, so no checkpoint inside the insert), and the time in
  * COMMIT (write + fsync) halves. The price is CPU: about 50 us per 12.6 KiB
  * item to compress on this project's 2-CPU test machine, 20 us to decompress.
- * Measured there under a load average of 7-8 (other jobs), the insert rate is
- * about the same as without compression (3300-3900 vs 3900-4300 items/s with
- * compress = none, 3400-3700 before this layout), and whole-item point reads
- * are about half as fast (10k/s): compress = none is the setting for a cache
- * on a fast disk with little CPU to spare. A chunk that does not shrink by at
+ * Measured there, the insert rate does not improve: the compressor thread
+ * needs about as long as COMMIT saves (100k items, load average 3-4: zstd
+ * 5689, compress = none 5933-6061, the raw 128 KiB layout before 6428
+ * items/s; storage_bench 6825 vs 6794 before), and whole-item point reads
+ * are slower (17k vs 22k/s). compress = none is the setting for a cache on a
+ * fast disk with little CPU to spare. A chunk that does not shrink by at
  * least 1/16 (already compressed data) is kept raw, so reading it costs
  * nothing extra. Either setting reads both kinds of rows.
  *
@@ -35,8 +36,8 @@
  * order; the instance's thread stores the compressed ones as rows, in order,
  * whenever it passes by, and waits for all of them before anything that
  * reads content rows or counts on them (sq_check_txn: every call except
- * item_put and content_finish of an item put in the transaction) and before
- * COMMIT. Only the instance's thread touches the connection. Measured on the
+ * item_put, content_finish of an item put in the transaction, item_get and
+ * the item lookups) and before COMMIT. Only the instance's thread touches the connection. Measured on the
  * benchmark's insert loop (100k items, load average ~9 on 2 CPUs): CPU of the
  * calling thread 5.8-6.4 s instead of 10.9-11.2 s with compression inline,
  * wall 26.6-29.8 s instead of 34.1-36.1 s.

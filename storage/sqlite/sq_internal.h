@@ -159,9 +159,10 @@ int sq_exec(struct outpost_storage *s, const char *sql);
 /* Checks the transaction is open (and writable when `write`), and stores the
  * content still pending (sq_content_flush): what follows sees every row. */
 outpost_status sq_check_txn(struct outpost_txn *t, int write);
-/* The same for the calls of the ingest sequence that read no content rows
- * (item_put, content_finish of an item put in the transaction): the pending
- * chunks only go into the queue (sq_content_flush_queue). */
+/* The same for the calls that read neither content rows nor folder rows
+ * (item_put, content_finish of an item put in the transaction, item_get and
+ * the item lookups): the pending chunks only go into the queue
+ * (sq_content_flush_queue) and the folder row waits. */
 outpost_status sq_check_txn_queue(struct outpost_txn *t, int write);
 outpost_status sq_cursor_open(struct outpost_storage *s, enum sq_stmt_id id, int row_type,
                               struct outpost_cursor **out, sqlite3_stmt **st);

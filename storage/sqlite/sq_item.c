@@ -223,7 +223,9 @@ static outpost_status item_fetch(struct outpost_txn *t, enum sq_stmt_id sid, int
                                  const outpost_item **out)
 {
     struct outpost_storage *s = t->s;
-    outpost_status c = sq_check_txn(t, 0);
+    /* an item row depends on no pending content chunk nor folder counter: a
+     * lookup between puts (the sync engine's) keeps the ingest pipeline going */
+    outpost_status c = sq_check_txn_queue(t, 0);
     if (c.code)
         return c;
     int rc;
