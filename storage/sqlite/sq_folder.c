@@ -355,3 +355,60 @@ outpost_status sq_folder_bump(struct outpost_txn *t, int64_t folder_id, int new_
                                      "(new UIDVALIDITY)", (long long)folder_id));
     return outpost_ok();
 }
+
+/* The folder row is written once per run of item_put into one folder (see
+ * struct outpost_txn): the first put bumps it for real and learns uidnext and
+ * highest_modseq, the next ones count on in memory. */
+outpost_status sq_folder_bump_put(struct outpost_txn *t, int64_t folder_id, int64_t dunread,
+                                  int64_t dflagged, uint32_t *uid, uint64_t *modseq)
+{
+    if (t->fb_id != folder_id) {
+        outpost_status c = sq_folder_flush(t);
+        if (c.code)
+            return c;
+        c = sq_folder_bump(t, folder_id, 1, 1, dunread, dflagged, uid, modseq, NULL);
+        if (c.code)
+            return c;
+        t->fb_id = folder_id;
+        t->fb_uidnext = (int64_t)*uid + 1;
+        t->fb_modseq = *modseq;
+        t->fb_total = t->fb_unread = t->fb_flagged = 0;
+        return outpost_ok();
+    }
+    if (t->fb_uidnext >= (int64_t)UINT32_MAX)
+        return sq_poison(t, sq_error(t->s, OUTPOST_FATAL,
+                                     "folder %lld has used every UID: it must be recreated "
+                                     "(new UIDVALIDITY)", (long long)folder_id));
+    *uid = (uint32_t)t->fb_uidnext++;
+    *modseq = ++t->fb_modseq;
+    t->fb_total++;
+    t->fb_unread += dunread;
+    t->fb_flagged += dflagged;
+    t->fb_dirty = 1;
+    return outpost_ok();
+}
+
+outpost_status sq_folder_flush(struct outpost_txn *t)
+{
+    struct outpost_storage *s = t->s;
+    int dirty = t->fb_dirty;
+    int64_t id = t->fb_id;
+    t->fb_id = 0;
+    t->fb_dirty = 0;
+    if (!dirty)
+        return outpost_ok();
+    int rc;
+    sqlite3_stmt *st = sq_stmt(s, ST_FOLDER_PUT_FLUSH, &rc);
+    if (st) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, t->fb_uidnext);
+        sqlite3_bind_int64(st, 3, (int64_t)t->fb_modseq);
+        sqlite3_bind_int64(st, 4, t->fb_total);
+        sqlite3_bind_int64(st, 5, t->fb_unread);
+        sqlite3_bind_int64(st, 6, t->fb_flagged);
+        rc = sq_exec_stmt(st);
+    }
+    if (rc != SQLITE_OK)
+        return sq_poison(t, sq_db_error(s, rc, "updating folder counters"));
+    return outpost_ok();
+}

@@ -15,9 +15,17 @@
 #include <outpost/storage.h>
 
 /* Schema version written to PRAGMA user_version and store_info. */
-#define SQ_SCHEMA_VERSION 2
-/* Content rows hold at most this many bytes (range reads touch few rows). */
+#define SQ_SCHEMA_VERSION 3
+/* Content rows written by schema 2 hold at most this many bytes (raw). */
 #define SQ_CHUNK (128u * 1024u)
+/* Content rows written now hold this many bytes of content (the last row of
+ * an item fewer), each compressed on its own (sq_content.c). */
+#define SQ_ZCHUNK (64u * 1024u)
+/* content.codec: how a row's data is stored. */
+enum { SQ_CODEC_RAW = 0, SQ_CODEC_ZSTD = 1 };
+/* zstd level: 1 is the fastest level that still entropy-codes literals
+ * (base64 attachments shrink by a quarter only through that). */
+#define SQ_ZSTD_LEVEL 1
 /* Page size of new caches (see sq_open). */
 #define SQ_PAGE_SIZE 16384
 #define SQ_STR_(x) #x
@@ -42,12 +50,13 @@ enum sq_stmt_id {
     ST_FOLDER_INSERT, ST_FOLDER_SIBLING, ST_FOLDER_GET, ST_FOLDER_FIND_REMOTE, ST_FOLDER_LIST,
     ST_FOLDER_SET_SYNC, ST_FOLDER_HAS_CHILD, ST_FOLDER_UPDATE, ST_FOLDER_BUMP,
     ST_FOLDER_DEL_CONTENT, ST_FOLDER_DEL_PROPS, ST_FOLDER_FTS_COUNT, ST_FOLDER_DEL_ITEMS,
-    ST_FOLDER_DEL_TOMBS, ST_FOLDER_DEL, ST_FOLDER_ANCESTOR,
+    ST_FOLDER_DEL_TOMBS, ST_FOLDER_DEL, ST_FOLDER_ANCESTOR, ST_FOLDER_PUT_FLUSH,
     ST_ITEM_INSERT, ST_ITEM_GET, ST_ITEM_FIND_REMOTE, ST_ITEM_FIND_KEY, ST_ITEM_UPDATE_REMOTE,
     ST_ITEM_UPDATE_SUMMARY, ST_ITEM_UPDATE_CSTATE, ST_ITEM_SET_FLAGS, ST_ITEM_MOVE, ST_ITEM_DELETE,
     ST_ITEM_STATE, ST_TOMB_INSERT,
     ST_ITEMS_BY_UID, ST_ITEMS_CHANGED, ST_EXPUNGED, ST_MISSING_ALL, ST_MISSING_FOLDER, ST_UID_FLAGS,
-    ST_CONTENT_DELETE, ST_CONTENT_LAST, ST_CONTENT_INSERT, ST_CONTENT_REPLACE, ST_CONTENT_FIND,
+    ST_CONTENT_DELETE, ST_CONTENT_LAST, ST_CONTENT_LEN, ST_CONTENT_INSERT, ST_CONTENT_DEL_ROW,
+    ST_CONTENT_FIND,
     ST_CONTENT_FINISH,
     ST_PROP_SET, ST_PROP_DEL, ST_PROP_GET, ST_PROP_DEL_ITEM,
     ST_J_INSERT, ST_J_PENDING, ST_J_LIST, ST_J_SET, ST_J_COUNT, ST_J_PRUNE,
@@ -79,8 +88,22 @@ struct outpost_txn {
     uint32_t fk_kind;
     int64_t fresh_id;
     uint64_t fresh_end;         /* bytes written so far */
-    int64_t fresh_last_rowid;   /* its last content row (0: none yet) */
-    uint64_t fresh_last_off, fresh_last_len;
+    /* Folder fb_id as item_put left it: its uidnext and highest_modseq, and
+     * the counter changes not yet written to its row (fb_dirty). Written by
+     * sq_folder_flush, which every call but item_put and content_finish runs
+     * first (sq_check_txn), and commit does. fb_id 0: none. */
+    int64_t fb_id;
+    int64_t fb_uidnext;
+    uint64_t fb_modseq;
+    int64_t fb_total, fb_unread, fb_flagged;
+    int fb_dirty;
+    int fresh_rows;             /* content rows written for it */
+    /* The last, not yet full chunk of the content being written, kept in
+     * memory until it is full or anything but the next content_write of the
+     * same item happens (sq_content.c); tail_item 0: none. */
+    int64_t tail_item;
+    uint64_t tail_off;          /* content offset of tail[0] */
+    size_t tail_len;
     struct sq_buf out;          /* backing store of *out structs handed out */
     union {
         outpost_folder folder;
@@ -92,9 +115,11 @@ struct outpost_storage {
     const struct outpost_host *host;
     char *path;
     int durability_full;
+    int compress;               /* [storage] compress = zstd (else none: new rows raw) */
     int64_t cache_mb;
     int64_t checkpoint_mb;      /* WAL size that triggers a checkpoint */
     struct sq_idle *idle;       /* idle-time checkpoints (sq_idle.c), NULL until the first write */
+    struct sq_zstate *z;        /* compression state (sq_content.c), NULL until content is used */
     sqlite3 *db;
     sqlite3_stmt *stmt[ST__COUNT];
     unsigned char busy[ST__COUNT]; /* borrowed by an open cursor */
@@ -131,8 +156,14 @@ sqlite3_stmt *sq_stmt(struct outpost_storage *s, enum sq_stmt_id id, int *rc);
 /* Steps a prepared statement expecting no row (DONE); resets it. */
 int sq_exec_stmt(sqlite3_stmt *st);
 int sq_exec(struct outpost_storage *s, const char *sql);
-/* Checks the transaction is open (and writable when `write`). */
+/* Checks the transaction is open (and writable when `write`), and stores the
+ * content still pending (sq_content_flush): what follows sees every row. */
 outpost_status sq_check_txn(struct outpost_txn *t, int write);
+/* The same for the calls that read neither content rows nor folder rows
+ * (item_put, content_finish of an item put in the transaction, item_get and
+ * the item lookups): the pending chunks only go into the queue
+ * (sq_content_flush_queue) and the folder row waits. */
+outpost_status sq_check_txn_queue(struct outpost_txn *t, int write);
 outpost_status sq_cursor_open(struct outpost_storage *s, enum sq_stmt_id id, int row_type,
                               struct outpost_cursor **out, sqlite3_stmt **st);
 outpost_status sq_cursor_next(struct outpost_cursor *c, const void **row);
@@ -174,6 +205,12 @@ outpost_status sq_folder_get(struct outpost_txn *t, int64_t id, const outpost_fo
 outpost_status sq_folder_find_remote(struct outpost_txn *t, const char *remote_id, const outpost_folder **out);
 outpost_status sq_folder_list(struct outpost_txn *t, struct outpost_cursor **out);
 outpost_status sq_folder_set_sync_state(struct outpost_txn *t, int64_t id, const void *state, size_t len);
+/* item_put's bump: +1 total, a new UID and MODSEQ, kept in the transaction
+ * while puts go on into the same folder. */
+outpost_status sq_folder_bump_put(struct outpost_txn *t, int64_t folder_id, int64_t dunread,
+                                  int64_t dflagged, uint32_t *uid, uint64_t *modseq);
+/* Writes what sq_folder_bump_put kept; poisons the transaction on failure. */
+outpost_status sq_folder_flush(struct outpost_txn *t);
 /* Changes a folder's counters and allocates MODSEQ (and a UID when `new_uid`). */
 outpost_status sq_folder_bump(struct outpost_txn *t, int64_t folder_id, int new_uid, int64_t dtotal,
                               int64_t dunread, int64_t dflagged, uint32_t *uid, uint64_t *modseq,
@@ -212,6 +249,20 @@ outpost_status sq_content_read(struct outpost_txn *t, int64_t item_id, uint64_t 
 outpost_status sq_content_drop(struct outpost_txn *t, int64_t item_id);
 /* Removes an item's content rows (item delete, folder delete). */
 outpost_status sq_content_remove(struct outpost_txn *t, int64_t item_id);
+/* Writes the pending tail (see struct outpost_txn) and every chunk queued for
+ * compression into their rows; poisons the transaction on failure. Every
+ * call but those of the ingest sequence runs it first (sq_check_txn), and
+ * commit does. */
+outpost_status sq_content_flush(struct outpost_txn *t);
+/* Queues the pending tail for compression and stores the chunks already
+ * compressed, without waiting for the others. */
+outpost_status sq_content_flush_queue(struct outpost_txn *t);
+/* A transaction begins or ends: forget the tail and the decompressed chunk. */
+void sq_content_reset(struct outpost_storage *s);
+/* Forgets the decompressed row kept for reads (content rows may change). */
+void sq_content_forget(struct outpost_storage *s);
+/* Frees the compression state (destroy). */
+void sq_content_free(struct outpost_storage *s);
 
 outpost_status sq_journal_append(struct outpost_txn *t, outpost_journal_entry *e);
 outpost_status sq_journal_pending(struct outpost_txn *t, uint32_t limit, struct outpost_cursor **out);

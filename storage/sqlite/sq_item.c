@@ -86,7 +86,7 @@ static const char *nonempty(const char *s)
 outpost_status sq_item_put(struct outpost_txn *t, outpost_item *it)
 {
     struct outpost_storage *s = t->s;
-    outpost_status c = sq_check_txn(t, 1);
+    outpost_status c = sq_check_txn_queue(t, 1);
     if (c.code)
         return c;
     if (!it)
@@ -108,8 +108,7 @@ outpost_status sq_item_put(struct outpost_txn *t, outpost_item *it)
                         it->kind, (long long)it->folder_id, fkind);
     uint32_t uid;
     uint64_t modseq;
-    c = sq_folder_bump(t, it->folder_id, 1, 1, unread_of(it->flags), flagged_of(it->flags), &uid, &modseq,
-                       NULL);
+    c = sq_folder_bump_put(t, it->folder_id, unread_of(it->flags), flagged_of(it->flags), &uid, &modseq);
     if (c.code)
         return sq_poison(t, c);
     int rc;
@@ -144,7 +143,7 @@ outpost_status sq_item_put(struct outpost_txn *t, outpost_item *it)
     it->id = sqlite3_last_insert_rowid(s->db);
     t->fresh_id = it->id;
     t->fresh_end = 0;
-    t->fresh_last_rowid = 0;
+    t->fresh_rows = 0;
     it->uid = uid;
     it->modseq = modseq;
     it->cached_size = 0;
@@ -224,7 +223,9 @@ static outpost_status item_fetch(struct outpost_txn *t, enum sq_stmt_id sid, int
                                  const outpost_item **out)
 {
     struct outpost_storage *s = t->s;
-    outpost_status c = sq_check_txn(t, 0);
+    /* an item row depends on no pending content chunk nor folder counter: a
+     * lookup between puts (the sync engine's) keeps the ingest pipeline going */
+    outpost_status c = sq_check_txn_queue(t, 0);
     if (c.code)
         return c;
     int rc;

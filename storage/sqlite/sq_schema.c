@@ -7,8 +7,9 @@
  * refused: an old binary must never write a schema it does not understand.
  *
  * Layout: narrow `item` rows (everything a listing needs, no content) with one
- * index per listing; content in `content` rows of at most SQ_CHUNK bytes keyed
- * by (item_id, off), read by range through incremental blob I/O; expunge
+ * index per listing; content in `content` rows of at most SQ_ZCHUNK content
+ * bytes keyed by (item_id, off), each zstd-compressed on its own unless that
+ * does not pay, so a range read decompresses one row (sq_content.c); expunge
  * tombstones; the property bag; the journal (AUTOINCREMENT: a seq is never
  * reused, even after pruning the newest entry); a contentless FTS5 index
  * whose document ids are indirected through item.fts_doc so a stale document
@@ -70,9 +71,22 @@ static const char migrate_v2[] =
     "INSERT INTO fts(fts, rank) VALUES('hashsize', 33554432);"
     "INSERT INTO store_info(key, value) VALUES('fts_next_doc', 1), ('fts_garbage', 0);";
 
+/* v2 → v3: content rows say how their data is stored (sq_content.c). Rows
+ * written before stay raw with len NULL and are read as they are: no row is
+ * rewritten. The range index also carries len and codec, so finding the row
+ * of an offset reads the index only: the two columns come after the data in
+ * the row, and reading them there would walk a large row's overflow pages.
+ * Rebuilding the index reads the rows' leaf pages, not their data. */
+static const char migrate_v3[] =
+    "ALTER TABLE content ADD COLUMN len INTEGER;"
+    "ALTER TABLE content ADD COLUMN codec INTEGER NOT NULL DEFAULT 0;"
+    "DROP INDEX content_range;"
+    "CREATE UNIQUE INDEX content_range ON content(item_id, off, len, codec);";
+
 /* migrations[v] takes the schema from version v to v+1. */
 static const char *const migrations[SQ_SCHEMA_VERSION + 1] = {
     [1] = migrate_v2,
+    [2] = migrate_v3,
 };
 
 static int user_version(sqlite3 *db, int *out)

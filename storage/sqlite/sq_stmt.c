@@ -54,6 +54,9 @@ static const char *const sq_stmt_sql[ST__COUNT] = {
     [ST_FOLDER_ANCESTOR] =
         "WITH RECURSIVE up(id) AS (SELECT ?1 UNION SELECT f.parent_id FROM folder f"
         " JOIN up ON f.id=up.id WHERE f.parent_id<>0) SELECT 1 FROM up WHERE id=?2",
+    [ST_FOLDER_PUT_FLUSH] =
+        "UPDATE folder SET uidnext=?2, highest_modseq=?3, total=total+?4, unread=unread+?5,"
+        " flagged=flagged+?6 WHERE id=?1",
 
     [ST_ITEM_INSERT] =
         "INSERT INTO item(folder_id, kind, uid, modseq, flags, keywords, remote_id, remote_version,"
@@ -97,12 +100,16 @@ static const char *const sq_stmt_sql[ST__COUNT] = {
         " WHERE folder_id=?1 AND uid>=?2 AND uid<=?3 ORDER BY uid",
 
     [ST_CONTENT_DELETE] = "DELETE FROM content WHERE item_id=?1",
+    /* from the index content_range alone; len is NULL in raw rows of schema
+     * 2: their length is the blob's (ST_CONTENT_LEN) */
     [ST_CONTENT_LAST] =
-        "SELECT id, off, length(data) FROM content WHERE item_id=?1 ORDER BY off DESC LIMIT 1",
-    [ST_CONTENT_INSERT] = "INSERT INTO content(item_id, off, data) VALUES(?1, ?2, ?3)",
-    [ST_CONTENT_REPLACE] = "UPDATE content SET data=?2 WHERE id=?1",
+        "SELECT id, off, len, codec FROM content WHERE item_id=?1 ORDER BY off DESC LIMIT 1",
+    [ST_CONTENT_LEN] = "SELECT length(data) FROM content WHERE id=?1",
+    [ST_CONTENT_INSERT] =
+        "INSERT INTO content(item_id, off, data, len, codec) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_CONTENT_DEL_ROW] = "DELETE FROM content WHERE id=?1",
     [ST_CONTENT_FIND] =
-        "SELECT id, off, length(data) FROM content WHERE item_id=?1 AND off<=?2"
+        "SELECT id, off, len, codec FROM content WHERE item_id=?1 AND off<=?2"
         " ORDER BY off DESC LIMIT 1",
     [ST_CONTENT_FINISH] =
         "UPDATE item SET content_state=?2, cached_size=?3,"

@@ -26,6 +26,19 @@
  *    https://www.sqlite.org/compile.html#disable_dirsync). For the database
  *    file itself we fsync its directory after creating the schema
  *    (sync_parent_dir below).
+ *  - Content compression (sq_content.c) and item_put's folder counters
+ *    (sq_folder_bump_put) change which bytes are written and in which
+ *    statement, not when they become durable. Within a write transaction
+ *    three things may wait in memory: the last, partly filled chunk of the
+ *    content being written, chunks queued for the compressor thread, and the
+ *    folder row's new uidnext/highest_modseq/counters. commit() writes all of
+ *    them into the transaction (waiting for the compressor) before it steps
+ *    COMMIT, so everything the caller wrote is in the WAL frames that the
+ *    commit's fsync covers, and OK still means "synced". A failure while
+ *    writing them (e.g. disk full) poisons the transaction: commit reports it
+ *    and rolls back, as for any failed write. A rollback or a crash loses them
+ *    together with the rest of the uncommitted transaction. No fsync is added
+ *    or removed, synchronous stays FULL, and the checkpoints are unchanged.
  *  - durability = normal uses synchronous=NORMAL: the WAL is synced only at
  *    checkpoints, so "a transaction committed in WAL mode with
  *    synchronous=NORMAL might roll back following a power loss or system
@@ -145,7 +158,24 @@ outpost_status sq_check_txn(struct outpost_txn *t, int write)
         return sq_error(t->s, OUTPOST_BAD_DATA, "call on a transaction that has ended");
     if (write && t->mode != OUTPOST_TXN_WRITE)
         return sq_error(t->s, OUTPOST_BAD_DATA, "write call in a read transaction");
-    return outpost_ok();
+    if (write)
+        sq_content_forget(t->s); /* a write may delete rows and reuse their rowids */
+    if (t->fb_id) {
+        outpost_status c = sq_folder_flush(t);
+        if (c.code)
+            return c;
+    }
+    /* anything but the next content_write of the same item: the pending
+     * content tail becomes a row first (sq_content.c) */
+    return sq_content_flush(t);
+}
+
+outpost_status sq_check_txn_queue(struct outpost_txn *t, int write)
+{
+    if (!t->open || (write && t->mode != OUTPOST_TXN_WRITE))
+        return sq_check_txn(t, write);
+    sq_content_forget(t->s);
+    return sq_content_flush_queue(t);
 }
 
 /* ---- row filling ---- */
@@ -393,6 +423,21 @@ static outpost_status create_fail(struct outpost_storage *s, outpost_status st)
     return st;
 }
 
+/* A two-valued [storage] key: *on = 1 for `yes` (the default, also when
+ * unset), 0 for `no`; BAD_DATA for anything else. */
+static outpost_status config_choice(struct outpost_storage *s, const char *key, const char *yes, const char *no,
+                                    int *on)
+{
+    const char *v = s->host->config_get ? s->host->config_get(s->host, key) : NULL;
+    if (!v || !*v || strcmp(v, yes) == 0)
+        *on = 1;
+    else if (strcmp(v, no) == 0)
+        *on = 0;
+    else
+        return sq_error(s, OUTPOST_BAD_DATA, "[storage] %s = %s: expected %s or %s", key, v, yes, no);
+    return outpost_ok();
+}
+
 static outpost_status sq_create(const struct outpost_host *host, struct outpost_storage **out)
 {
     *out = NULL;
@@ -415,14 +460,11 @@ static outpost_status sq_create(const struct outpost_host *host, struct outpost_
     else
         snprintf(s->path, n, "%s/%s", dir, path);
 
-    const char *dur = host->config_get ? host->config_get(host, "durability") : NULL;
-    if (!dur || !*dur || strcmp(dur, "full") == 0)
-        s->durability_full = 1;
-    else if (strcmp(dur, "normal") == 0)
-        s->durability_full = 0;
-    else
-        return create_fail(s, sq_error(s, OUTPOST_BAD_DATA,
-                                       "[storage] durability = %s: expected full or normal", dur));
+    outpost_status cs = config_choice(s, "durability", "full", "normal", &s->durability_full);
+    if (cs.code == OUTPOST_OK)
+        cs = config_choice(s, "compress", "zstd", "none", &s->compress);
+    if (cs.code != OUTPOST_OK)
+        return create_fail(s, cs);
     s->cache_mb = host->config_int ? host->config_int(host, "cache_mb", 4) : 4;
     if (s->cache_mb < 1 || s->cache_mb > 65536)
         return create_fail(s, sq_error(s, OUTPOST_BAD_DATA, "[storage] cache_mb = %lld: expected 1 to 65536",
@@ -598,6 +640,7 @@ static void sq_destroy(struct outpost_storage *s)
         finalize_all(s);
         sqlite3_close_v2(s->db);
     }
+    sq_content_free(s);
     free(s->txn.out.p);
     free(s->path);
     free(s);
@@ -635,6 +678,9 @@ static outpost_status sq_begin(struct outpost_storage *s, uint32_t mode, struct 
     t->fts_garbage = 0;
     t->fk_id = 0;
     t->fresh_id = 0;
+    t->fb_id = 0;
+    t->fb_dirty = 0;
+    sq_content_reset(s);
     sq_idle_txn_begin(s);
     *out = t;
     return outpost_ok();
@@ -650,6 +696,7 @@ static void end_txn(struct outpost_txn *t)
             sq_exec(s, "ROLLBACK");
     }
     t->open = 0;
+    sq_content_reset(s);
     sq_idle_txn_end(s, 0);
 }
 
@@ -663,6 +710,11 @@ static outpost_status sq_commit(struct outpost_txn *t)
         return sq_error(s, OUTPOST_BAD_DATA,
                         "commit() with %d listing(s) open: close cursors first; rolled back",
                         s->open_cursors);
+    }
+    if (t->mode == OUTPOST_TXN_WRITE) {
+        /* a failure poisons the transaction: refused below */
+        (void)sq_content_flush(t);
+        (void)sq_folder_flush(t);
     }
     if (t->failed) {
         end_txn(t);
@@ -782,6 +834,9 @@ static outpost_status sq_integrity_check(struct outpost_storage *s)
         " WHERE parent_id<>0 AND parent_id NOT IN (SELECT id FROM folder) LIMIT 1",
         "SELECT 'content of missing item ' || item_id FROM content"
         " WHERE item_id NOT IN (SELECT id FROM item) LIMIT 1",
+        /* content_range is unique on (item_id, off, len, codec) (sq_schema.c) */
+        "SELECT 'item ' || item_id || ' has two content rows at offset ' || off FROM content"
+        " GROUP BY item_id, off HAVING count(*) > 1 LIMIT 1",
         "SELECT 'property of missing item ' || item_id FROM prop"
         " WHERE item_id NOT IN (SELECT id FROM item) LIMIT 1",
     };
@@ -888,6 +943,9 @@ static const outpost_config_key config_keys[] = {
     { "cache_mb", OUTPOST_CFG_INT, 0, "4", NULL, "SQLite page cache per connection, in MiB" },
     { "checkpoint_mb", OUTPOST_CFG_INT, 0, "1024", NULL,
       "the write-ahead log grows to this many MiB before it is copied into the cache file" },
+    { "compress", OUTPOST_CFG_ENUM, 0, "zstd", "zstd|none",
+      "zstd: item content is stored compressed (about 2/3 of the bytes to write and keep, more "
+      "CPU); none: stored as is. Either way both kinds of rows are read" },
     { NULL, 0, 0, NULL, NULL, NULL },
 };
 

@@ -702,6 +702,203 @@ static void test_empty_and_large_items(void **state)
     OK(f->m->integrity_check(f->s));
 }
 
+/* Mail-like text: compresses well. */
+static void fill_text(unsigned char *p, size_t n, unsigned seed)
+{
+    static const char *const words[] = { "budget ", "meeting ", "lighthouse ", "report ", "the ", "of ",
+                                          "quarterly ", "please ", "review ", "attached\r\n" };
+    size_t i = 0;
+    for (uint64_t k = seed; i < n; k = k * 6364136223846793005ull + 1442695040888963407ull) {
+        const char *w = words[(k >> 33) % 10];
+        while (*w && i < n)
+            p[i++] = (unsigned char)*w++;
+    }
+}
+
+/* Random bytes (an already compressed attachment): do not compress. */
+static void fill_noise(unsigned char *p, size_t n, uint64_t x)
+{
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        p[i] = (unsigned char)(x >> 24);
+    }
+}
+
+/* Reads item `id` whole in odd pieces and by ranges around the places where
+ * storages cut content into rows (64 KiB and 128 KiB multiples), and compares. */
+static void expect_content(struct fx *f, struct outpost_txn *t, int64_t id, const unsigned char *want, size_t n)
+{
+    unsigned char *buf = malloc(n + 100000);
+    assert_non_null(buf);
+    size_t off = 0, got;
+    for (;;) {
+        OK(f->m->content_read(t, id, off, buf + off, 4093, &got));
+        if (!got)
+            break;
+        off += got;
+    }
+    assert_int_equal(off, n);
+    assert_memory_equal(buf, want, n);
+    static const uint64_t at[] = { 0, 1, 65535, 65536, 65537, 131071, 131072, 131073, 196607, 196608, 262143 };
+    static const size_t lens[] = { 1, 2, 70000 };
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
+        for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+            OK(f->m->content_read(t, id, at[i], buf, lens[k], &got));
+            size_t exp = at[i] >= n ? 0 : n - at[i] < lens[k] ? (size_t)(n - at[i]) : lens[k];
+            assert_int_equal(got, exp);
+            if (exp && memcmp(buf, want + at[i], exp) != 0)
+                fail_msg("item %lld: range %llu+%zu differs", (long long)id, (unsigned long long)at[i], exp);
+        }
+    OK(f->m->content_read(t, id, n - 1, buf, 10, &got));
+    assert_int_equal(got, 1);
+    assert_int_equal(buf[0], want[n - 1]);
+    OK(f->m->content_read(t, id, n, buf, 10, &got));
+    assert_int_equal(got, 0);
+    free(buf);
+}
+
+static void write_pieces(struct fx *f, struct outpost_txn *t, int64_t id, const unsigned char *p, size_t from,
+                         size_t to, size_t piece)
+{
+    for (size_t off = from; off < to; off += piece)
+        OK(f->m->content_write(t, id, off, p + off, to - off < piece ? to - off : piece));
+}
+
+/* Compressible and incompressible content, written whole, in small pieces and
+ * interleaved with another item's, read back by range before and after commit. */
+static void test_content_round_trip(void **state)
+{
+    struct fx *f = *state;
+    const size_t n = 300001;
+    unsigned char *text = malloc(n), *noise = malloc(n), *mixed = malloc(n);
+    assert_true(text && noise && mixed);
+    fill_text(text, n, 1);
+    fill_noise(noise, n, 0x9E3779B97F4A7C15ull);
+    memcpy(mixed, noise, 100000);
+    fill_text(mixed + 100000, n - 100000, 2);
+
+    struct outpost_txn *t = fx_begin(f, OUTPOST_TXN_WRITE);
+    int64_t a = fx_folder(f, t, 0, "A", OUTPOST_ITEM_MAIL);
+    int64_t ids[5];
+    const unsigned char *want[5] = { text, noise, mixed, text, mixed };
+    for (int i = 0; i < 5; i++)
+        ids[i] = fx_put(f, t, a, OUTPOST_ITEM_MAIL, 0, "c", NULL);
+    OK(f->m->content_write(t, ids[0], 0, text, n)); /* whole */
+    write_pieces(f, t, ids[1], noise, 0, n, 7777);
+    /* two items in turns: each continues where it stopped */
+    write_pieces(f, t, ids[2], mixed, 0, 50000, 50000);
+    write_pieces(f, t, ids[3], text, 0, 1000, 333);
+    write_pieces(f, t, ids[2], mixed, 50000, n, 65536);
+    write_pieces(f, t, ids[3], text, 1000, n, 333);
+    /* read between writes, then go on writing */
+    write_pieces(f, t, ids[4], mixed, 0, 10000, 10000);
+    size_t got;
+    unsigned char probe[16];
+    OK(f->m->content_read(t, ids[4], 9990, probe, 16, &got));
+    assert_int_equal(got, 10);
+    assert_memory_equal(probe, mixed + 9990, 10);
+    write_pieces(f, t, ids[4], mixed, 10000, n, 60000);
+    for (int i = 0; i < 5; i++)
+        OK(f->m->content_finish(t, ids[i], OUTPOST_CONTENT_COMPLETE));
+    for (int i = 0; i < 5; i++)
+        expect_content(f, t, ids[i], want[i], n);
+    OK(f->m->commit(t));
+    fx_reopen(f);
+
+    t = fx_begin(f, OUTPOST_TXN_READ);
+    for (int i = 0; i < 5; i++) {
+        const outpost_item *it;
+        OK(f->m->item_get(t, ids[i], &it));
+        assert_int_equal(it->cached_size, n);
+        expect_content(f, t, ids[i], want[i], n);
+    }
+    f->m->rollback(t);
+    /* a rolled back rewrite and a rolled back new item leave nothing */
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    write_pieces(f, t, ids[1], text, 0, 70000, 70000);
+    int64_t gone = fx_put(f, t, a, OUTPOST_ITEM_MAIL, 0, "gone", NULL);
+    write_pieces(f, t, gone, text, 0, 1000, 1000);
+    f->m->rollback(t);
+    t = fx_begin(f, OUTPOST_TXN_READ);
+    expect_content(f, t, ids[1], noise, n);
+    const outpost_item *it;
+    EXPECT(f->m->item_get(t, gone, &it), OUTPOST_GONE);
+    f->m->rollback(t);
+    free(text);
+    free(noise);
+    free(mixed);
+    OK(f->m->integrity_check(f->s));
+}
+
+/* The ingest sequence (item_put, content_write, content_finish) for many
+ * items in one transaction, as a sync batch does: every item reads back in
+ * the transaction and after commit; a rolled back batch leaves nothing. */
+static void test_content_batch(void **state)
+{
+    struct fx *f = *state;
+    enum { N = 120 };
+    const size_t max = 70000;
+    unsigned char *data = malloc(N * max);
+    size_t len[N];
+    int64_t ids[N];
+    assert_non_null(data);
+    for (int i = 0; i < N; i++) {
+        len[i] = 100 + (size_t)i * 577 % max;
+        if (i % 3 == 0)
+            fill_noise(data + i * max, len[i], 77 + (uint64_t)i);
+        else
+            fill_text(data + i * max, len[i], (unsigned)i);
+    }
+    struct outpost_txn *t = fx_begin(f, OUTPOST_TXN_WRITE);
+    int64_t a = fx_folder(f, t, 0, "A", OUTPOST_ITEM_MAIL);
+    for (int i = 0; i < N; i++) {
+        outpost_item it = fx_item_template(a, OUTPOST_ITEM_MAIL, 0, "batch");
+        it.size = len[i];
+        OK(f->m->item_put(t, &it));
+        ids[i] = it.id;
+        OK(f->m->content_write(t, it.id, 0, data + i * max, len[i]));
+        OK(f->m->content_finish(t, it.id, OUTPOST_CONTENT_COMPLETE));
+    }
+    unsigned char *buf = malloc(max);
+    size_t got;
+    for (int i = 0; i < N; i += 7) {
+        OK(f->m->content_read(t, ids[i], 0, buf, max, &got));
+        assert_int_equal(got, len[i]);
+        assert_memory_equal(buf, data + i * max, len[i]);
+    }
+    OK(f->m->commit(t));
+    /* a batch rolled back in the middle of its content */
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    int64_t gone[N];
+    for (int i = 0; i < N; i++) {
+        outpost_item it = fx_item_template(a, OUTPOST_ITEM_MAIL, 0, "gone");
+        OK(f->m->item_put(t, &it));
+        gone[i] = it.id;
+        OK(f->m->content_write(t, it.id, 0, data + i * max, len[i]));
+    }
+    f->m->rollback(t);
+    fx_reopen(f);
+    t = fx_begin(f, OUTPOST_TXN_READ);
+    for (int i = 0; i < N; i++) {
+        const outpost_item *it;
+        OK(f->m->item_get(t, ids[i], &it));
+        assert_int_equal(it->cached_size, len[i]);
+        OK(f->m->content_read(t, ids[i], 0, buf, max, &got));
+        assert_int_equal(got, len[i]);
+        assert_memory_equal(buf, data + i * max, len[i]);
+        EXPECT(f->m->item_get(t, gone[i], &it), OUTPOST_GONE);
+    }
+    const outpost_folder *g;
+    OK(f->m->folder_get(t, a, &g));
+    assert_int_equal(g->total, N);
+    f->m->rollback(t);
+    free(buf);
+    free(data);
+    OK(f->m->integrity_check(f->s));
+}
+
 static void test_missing_content(void **state)
 {
     struct fx *f = *state;
@@ -1571,6 +1768,8 @@ int main(int argc, char **argv)
         T(test_uid_flags_large_folder),
         T(test_tombstones),
         T(test_empty_and_large_items),
+        T(test_content_round_trip),
+        T(test_content_batch),
         T(test_missing_content),
         T(test_journal_order_and_atomicity),
         T(test_sync_state_atomic_with_batch),
