@@ -338,6 +338,24 @@ static outpost_status conflicts_folder_for(struct outpost_engine *e, struct outp
 }
 
 /* Keeps the local version of an item as a new item in Conflicts. */
+/* After a folder create was refused because the name exists on the server:
+ * the hierarchy sync adopts a same-named server folder for a local folder
+ * without a remote id. The adopted remote id (malloc'd), or NULL. */
+static char *adopt_created_folder(struct outpost_engine *e, const outpost_journal_entry *j)
+{
+    char *adopted = NULL;
+    if (engine_sync_hierarchy(e).code != OUTPOST_OK)
+        return NULL;
+    struct outpost_txn *t;
+    const outpost_folder *f;
+    if (outpost_store_read_begin(e->store, &t).code == OUTPOST_OK) {
+        if (e->sm->folder_get(t, j->folder_id, &f).code == OUTPOST_OK && f->remote_id)
+            adopted = dupstr(f->remote_id);
+        outpost_store_read_end(e->store, t);
+    }
+    return adopted;
+}
+
 static outpost_status copy_to_conflicts(struct outpost_engine *e, int64_t item_id)
 {
     struct outpost_txn *t;
@@ -521,6 +539,17 @@ static outpost_status replay_one(struct outpost_engine *e, struct entry *x)
         st = record(e, x, OUTPOST_JS_DONE, rid, rver, NULL);
         break;
     case OUTPOST_CONFLICT:
+        if (j->op == OUTPOST_J_FOLDER_CREATE) {
+            /* The name exists on the server: our own create that reached it just
+             * before a crash, or the same name made elsewhere; either way the
+             * local folder becomes that server folder. */
+            char *adopted = adopt_created_folder(e, j);
+            if (adopted) {
+                st = record(e, x, OUTPOST_JS_DONE, adopted, NULL, "already on the server");
+                free(adopted);
+                break;
+            }
+        }
         outpost_log(OUTPOST_LOG_NOTICE, LOGC, "#%lld %s: conflict, the server's version wins; local copy kept in Conflicts",
                     (long long)j->seq, op_name(j->op));
         st = is_item ? copy_to_conflicts(e, j->item_id) : outpost_ok();
@@ -551,19 +580,9 @@ static outpost_status replay_one(struct outpost_engine *e, struct entry *x)
         break;
     default: /* BAD_DATA, FATAL, STATE_INVALID: rejected, the queue goes on */
         if (code == OUTPOST_BAD_DATA && j->op == OUTPOST_J_FOLDER_CREATE && j->attempts > 0) {
-            /* Refused as existing after an attempt that was in flight at a crash:
-             * it is probably our own folder. The hierarchy sync adopts a same-named
-             * server folder for a local one without a remote id. */
-            char *adopted = NULL;
-            if (engine_sync_hierarchy(e).code == OUTPOST_OK) {
-                struct outpost_txn *t;
-                const outpost_folder *f;
-                if (outpost_store_read_begin(e->store, &t).code == OUTPOST_OK) {
-                    if (e->sm->folder_get(t, j->folder_id, &f).code == OUTPOST_OK && f->remote_id)
-                        adopted = dupstr(f->remote_id);
-                    outpost_store_read_end(e->store, t);
-                }
-            }
+            /* Refused after an attempt that was in flight at a crash: probably
+             * our own folder (transports that report "exists" as BAD_DATA). */
+            char *adopted = adopt_created_folder(e, j);
             if (adopted) {
                 st = record(e, x, OUTPOST_JS_DONE, adopted, NULL, "already on the server");
                 free(adopted);

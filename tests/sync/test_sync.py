@@ -1165,6 +1165,27 @@ def t_faults(env):
               "no write repeated after an unreadable reply: %s" % c)
         check(st["journal"]["dead"] == 1, "unreadable replies are not dead letters: %s" % st["journal"])
 
+        # A folder create whose reply was lost: the retry finds the name taken on the server
+        # and the local folder becomes that server folder (no twin, no conflict); a message
+        # saved into it meanwhile reaches the server once.
+        sim.fault(kind="drop", method=SRV.pick("Folders.create", "CreateFolder"), count=1)
+        imap_ok(m.create("Lost-reply"), "CREATE")
+        imap_ok(m.append("Lost-reply", None, None, test_message("in-lost-reply@outpost.test", "In Lost-reply")),
+                "APPEND into the folder")
+        deadline = time.monotonic() + 60
+        while True:
+            st = op.sync()
+            if st["journal"]["pending"] == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        status_ok(st, "after a lost folder create reply")
+        state = sim.state(content=False)
+        twins = [f for f in state["folders"] if f.get("path", "").startswith("Lost-reply")]
+        check(len(twins) == 1, "the folder is on the server once: %s" % [f.get("path") for f in twins])
+        check(len(server_mails_with(state, "in-lost-reply@outpost.test")) == 1, "the message in it arrived once")
+        check(st["journal"]["dead"] == 1 and st["journal"]["conflict"] == 0,
+              "a lost create reply is neither a dead letter nor a conflict: %s" % st["journal"])
+
         # STATE_INVALID: full resync of the folder, keeping every pending local edit.
         sim.control("POST", "items/create", {"type": "mail", "folder": "Inbox", "item": new_mail("before resync")})
         sim.control("POST", "items/remove", {"id": sim_folder(sim.state(content=False), "Inbox")["items"][-1]["id"]})
