@@ -358,6 +358,20 @@ static fts5_api *get_fts5_api(sqlite3 *db)
     return api;
 }
 
+/* A unicode61 tokenizer with the arguments of the fts table (sq_schema.c). */
+static int tok_create(struct outpost_storage *s, struct fts_tok *tk)
+{
+    fts5_api *api = get_fts5_api(s->db);
+    if (!api || api->iVersion < 2)
+        return SQLITE_ERROR;
+    void *ud = NULL;
+    int rc = api->xFindTokenizer(api, "unicode61", &ud, &tk->api);
+    if (rc != SQLITE_OK)
+        return rc;
+    const char *argv[] = { "remove_diacritics", "2" };
+    return tk->api.xCreate(ud, argv, 2, &tk->inst);
+}
+
 static int workers_wanted(uint32_t max)
 {
     if (max && max < 64)
@@ -372,21 +386,11 @@ static int workers_wanted(uint32_t max)
 static int pool_start(struct fts_pool *p, struct outpost_storage *s, int nworkers, struct worker_arg *args)
 {
     memset(p, 0, sizeof *p);
-    fts5_api *api = get_fts5_api(s->db);
-    if (!api || api->iVersion < 2)
-        return SQLITE_ERROR;
-    void *ud = NULL;
-    fts5_tokenizer tok;
-    int rc = api->xFindTokenizer(api, "unicode61", &ud, &tok);
-    if (rc != SQLITE_OK)
-        return rc;
-    /* the tokenizer arguments of the fts table (sq_schema.c) */
-    const char *argv[] = { "remove_diacritics", "2" };
+    int rc;
     for (int i = 0; i <= nworkers; i++) {
-        p->tok[i].api = tok;
-        if ((rc = tok.xCreate(ud, argv, 2, &p->tok[i].inst)) != SQLITE_OK) {
+        if ((rc = tok_create(s, &p->tok[i])) != SQLITE_OK) {
             for (int k = 0; k < i; k++)
-                tok.xDelete(p->tok[k].inst);
+                p->tok[k].api.xDelete(p->tok[k].inst);
             return rc;
         }
     }
@@ -520,10 +524,74 @@ static outpost_status read_batch(struct outpost_txn *t, int64_t folder_id, uint3
     return outpost_ok();
 }
 
+/* ---- the term list ----
+ *
+ * A search matches a query token inside the words of the text, so it needs
+ * the index's vocabulary. fts5vocab lists it, but by walking every document
+ * list (about 1.5 s per scan on 100k items), so the persistent index keeps
+ * its distinct terms in the table fts_term, added as documents are inserted
+ * (a run remembers the terms it added and skips them). A term whose
+ * documents are all gone stays listed until the index is rebuilt: it only
+ * expands a query into a term that matches nothing.
+ *
+ * fts_term is the index's own format, kept apart from the schema version:
+ * store_info 'fts_terms' = 1 once the table lists every term of the index.
+ * A cache indexed before it existed gets it at the first write (filled from
+ * fts5vocab, once); until then read transactions search the vocabulary with
+ * fts5vocab (slower, same results). */
+
+struct term_rec {
+    struct tokset seen;         /* terms added by this run */
+    struct sq_buf seen_text;
+    sqlite3_stmt *ins;
+};
+
+/* Makes sure fts_term lists every term of the index (write transaction). */
+static outpost_status terms_ensure(struct outpost_txn *t)
+{
+    struct outpost_storage *s = t->s;
+    int64_t ok = 0;
+    int rc = store_info_int(s, "fts_terms", &ok);
+    if (rc == SQLITE_OK && ok == 1)
+        return outpost_ok();
+    if (rc == SQLITE_OK)
+        rc = sq_exec(s, "CREATE TABLE IF NOT EXISTS fts_term(term TEXT PRIMARY KEY) WITHOUT ROWID;"
+                        "INSERT OR IGNORE INTO fts_term(term) SELECT term FROM temp.fts_vocab;");
+    if (rc == SQLITE_OK)
+        rc = store_info_set(s, "fts_terms", 1);
+    if (rc != SQLITE_OK)
+        return sq_poison(t, sq_db_error(s, rc, "listing the terms of the full-text index"));
+    return outpost_ok();
+}
+
+/* Adds the terms of a document ("tok tok ") that this run has not added. */
+static int terms_add(struct term_rec *tr, const struct sq_buf *doc)
+{
+    if (!doc->p)
+        return SQLITE_OK;
+    const char *p = doc->p, *end = doc->p + doc->len;
+    while (p < end) {
+        const char *sp = memchr(p, ' ', (size_t)(end - p));
+        if (!sp)
+            sp = end;
+        int n = (int)(sp - p);
+        size_t before = tr->seen.used;
+        int rc = n ? tokset_add(&tr->seen, 0, p, n, 0, 0) : SQLITE_OK;
+        if (rc == SQLITE_OK && tr->seen.used != before) {
+            sqlite3_bind_text(tr->ins, 1, p, n, SQLITE_STATIC);
+            rc = sq_exec_stmt(tr->ins);
+        }
+        if (rc != SQLITE_OK)
+            return rc;
+        p = sp + 1;
+    }
+    return SQLITE_OK;
+}
+
 /* Inserts the documents of a batch (persistent index with fresh document
- * ids, or the private temp index keyed by item id). */
+ * ids and their terms in tr, or the private temp index keyed by item id). */
 static outpost_status insert_batch(struct outpost_txn *t, struct fts_batch *b, int temp, int64_t *next_doc,
-                                   uint32_t *done)
+                                   struct term_rec *tr, uint32_t *done)
 {
     struct outpost_storage *s = t->s;
     int rc = SQLITE_OK;
@@ -548,6 +616,8 @@ static outpost_status insert_batch(struct outpost_txn *t, struct fts_batch *b, i
                 rc = sq_exec_stmt(up);
             }
         }
+        if (rc == SQLITE_OK && !temp)
+            rc = terms_add(tr, &j->doc);
         if (rc != SQLITE_OK)
             return sq_db_error(s, rc, "indexing an item");
         (*done)++;
@@ -593,11 +663,20 @@ static outpost_status index_missing(struct outpost_txn *t, int64_t folder_id, ui
     }
     struct tokset ts = { 0 };
     struct sq_buf text = { 0 };
+    struct term_rec tr = { 0 };
     outpost_status result = outpost_ok();
+    if (!temp) {
+        tokset_reset(&tr.seen, &tr.seen_text);
+        if ((result = terms_ensure(t)).code == OUTPOST_OK &&
+            (rc = sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO fts_term(term) VALUES(?1)", -1, &tr.ins,
+                                     NULL)) != SQLITE_OK)
+            result = sq_db_error(s, rc, "preparing the term list");
+    }
     uint32_t done = 0, queued = 0;
     int64_t last_id = 0; /* walk ids upwards (temp mode cannot mark items) */
     struct fts_batch *a = &bat[0], *b = &bat[1];
-    result = read_batch(t, folder_id, max ? max : SQ_FTS_BATCH, &last_id, a);
+    if (result.code == OUTPOST_OK)
+        result = read_batch(t, folder_id, max ? max : SQ_FTS_BATCH, &last_id, a);
     queued = (uint32_t)a->n;
     if (result.code == OUTPOST_OK && a->n)
         pool_post(pool, a);
@@ -610,7 +689,7 @@ static outpost_status index_missing(struct outpost_txn *t, int64_t folder_id, ui
         if (result.code == OUTPOST_OK && b->n)
             pool_post(pool, b);
         if (result.code == OUTPOST_OK)
-            result = insert_batch(t, a, temp, &next_doc, &done);
+            result = insert_batch(t, a, temp, &next_doc, &tr, &done);
         batch_clear(a);
         struct fts_batch *x = a;
         a = b;
@@ -626,6 +705,11 @@ static outpost_status index_missing(struct outpost_txn *t, int64_t folder_id, ui
     free(ts.len);
     free(ts.gen);
     free(text.p);
+    sqlite3_finalize(tr.ins);
+    free(tr.seen.slot);
+    free(tr.seen.len);
+    free(tr.seen.gen);
+    free(tr.seen_text.p);
     if (result.code == OUTPOST_OK && !temp && (rc = store_info_set(s, "fts_next_doc", next_doc)) != SQLITE_OK)
         result = sq_db_error(s, rc, "writing the index state");
     if (result.code && !temp)
@@ -654,6 +738,7 @@ static int count_missing(struct outpost_storage *s, int64_t folder_id, int64_t *
 static outpost_status maybe_rebuild(struct outpost_txn *t)
 {
     struct outpost_storage *s = t->s;
+    outpost_status c;
     int64_t garbage = 0, total = 0, missing = 0;
     int rc = store_info_int(s, "fts_garbage", &garbage);
     if (rc != SQLITE_OK || garbage < 10000)
@@ -671,7 +756,10 @@ static outpost_status maybe_rebuild(struct outpost_txn *t)
         return sq_db_error(s, rc, "reading the index state");
     if (garbage <= total - missing)
         return outpost_ok();
+    if ((c = terms_ensure(t)).code)
+        return c;
     rc = sq_exec(s, "INSERT INTO fts(fts) VALUES('delete-all');"
+                    "DELETE FROM fts_term;"
                     "UPDATE item SET fts_doc=NULL WHERE fts_doc IS NOT NULL;"
                     "UPDATE store_info SET value=0 WHERE key='fts_garbage';");
     if (rc != SQLITE_OK)
@@ -717,53 +805,89 @@ outpost_status sq_fts_index(struct outpost_txn *t, uint32_t max_items, uint32_t 
 
 /* ---- search ---- */
 
-/* Length of the separator at p, 0 when p starts a token character: ASCII
- * other than letters and digits, and the punctuation blocks unicode61 also
- * splits on (Latin-1 U+00A0-U+00BF, U+2000-U+206F, CJK U+3000-U+303F). */
-static size_t sep_len(const unsigned char *p)
+/* Folds the query into its distinct tokens, "tok tok " in ts->out, with the
+ * tokenizer of the index. */
+static int query_tokens(struct outpost_storage *s, const char *q, struct tokset *ts)
 {
-    if (*p < 0x80)
-        return ((*p >= '0' && *p <= '9') || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')) ? 0 : 1;
-    if (p[0] == 0xC2 && p[1] >= 0xA0 && p[1] <= 0xBF)
-        return 2;
-    if (p[0] == 0xE2 && (p[1] == 0x80 || p[1] == 0x81) && p[2])
-        return 3;
-    if (p[0] == 0xE3 && p[1] == 0x80 && p[2])
-        return 3;
+    struct fts_tok tk;
+    int rc = tok_create(s, &tk);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = tk.api.xTokenize(tk.inst, ts, FTS5_TOKENIZE_QUERY, q, (int)strlen(q), tokset_add);
+    tk.api.xDelete(tk.inst);
+    return rc;
+}
+
+/* Appends `"term"` (quotes doubled) to out. */
+static int append_term(struct sq_buf *out, const char *term, size_t n)
+{
+    if (sq_buf_reserve(out, out->len + 2 * n + 8))
+        return -1;
+    out->p[out->len++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        if (term[i] == '"')
+            out->p[out->len++] = '"';
+        out->p[out->len++] = term[i];
+    }
+    out->p[out->len++] = '"';
+    out->p[out->len] = '\0';
     return 0;
 }
 
-/* Builds the FTS5 query: every token of every word a quoted prefix term,
- * all required. The index keeps no positions (detail=none: about twice as
- * fast to build), so "foo-bar" means foo* AND bar*, which finds a superset
- * of the phrase; storage.h allows matching more, never less. */
-static int build_query(const char *q, struct sq_buf *out)
+/* Builds the FTS5 query: for each query token, the OR of the indexed terms
+ * that contain it; all tokens required. A token no term contains makes the
+ * query the empty phrase, which matches nothing. `vocab` lists the terms
+ * containing ?1. The index keeps no positions (detail=none: about twice as
+ * fast to build), so "foo-bar" means a word containing foo AND one
+ * containing bar, a superset of the phrase; storage.h allows matching more,
+ * never less. */
+static int build_query(struct outpost_storage *s, const struct sq_buf *tokens, sqlite3_stmt *vocab,
+                       struct sq_buf *out)
 {
     out->len = 0;
-    int words = 0;
-    const unsigned char *p = (const unsigned char *)q;
-    for (;;) {
-        size_t n;
-        while (*p && (n = sep_len(p)) > 0)
-            p += n;
-        if (!*p)
-            break;
-        const unsigned char *w = p;
-        while (*p && sep_len(p) == 0)
-            p++;
-        n = (size_t)(p - w);
-        if (sq_buf_reserve(out, out->len + n + 16))
-            return -1;
-        if (words++)
-            out->len += (size_t)sprintf(out->p + out->len, " AND ");
-        out->p[out->len++] = '"';
-        memcpy(out->p + out->len, w, n);
-        out->len += n;
-        out->p[out->len++] = '"';
-        out->p[out->len++] = '*';
-        out->p[out->len] = '\0';
+    int rc = SQLITE_OK, none = 0;
+    const char *p = tokens->p, *end = tokens->p + tokens->len;
+    while (rc == SQLITE_OK && !none && p < end) {
+        const char *sp = memchr(p, ' ', (size_t)(end - p));
+        if (!sp)
+            sp = end;
+        int nterms = 0;
+        if (sp > p) {
+            if (sq_buf_reserve(out, out->len + 8))
+                return SQLITE_NOMEM;
+            out->len += (size_t)sprintf(out->p + out->len, out->len ? " AND (" : "(");
+            sqlite3_bind_text(vocab, 1, p, (int)(sp - p), SQLITE_STATIC);
+            while ((rc = sqlite3_step(vocab)) == SQLITE_ROW) {
+                const char *term = (const char *)sqlite3_column_text(vocab, 0);
+                size_t n = (size_t)sqlite3_column_bytes(vocab, 0);
+                if (!term)
+                    continue;
+                if (nterms++ && sq_buf_reserve(out, out->len + 8) == 0)
+                    out->len += (size_t)sprintf(out->p + out->len, " OR ");
+                if (append_term(out, term, n))
+                    rc = SQLITE_NOMEM;
+            }
+            sqlite3_reset(vocab);
+            if (rc == SQLITE_DONE)
+                rc = SQLITE_OK;
+            if (sq_buf_reserve(out, out->len + 2))
+                rc = SQLITE_NOMEM;
+            else {
+                out->p[out->len++] = ')';
+                out->p[out->len] = '\0';
+            }
+            none = nterms == 0;
+        }
+        p = sp + 1;
     }
-    return words;
+    (void)s;
+    if (rc == SQLITE_OK && none) {
+        if (sq_buf_reserve(out, 3))
+            return SQLITE_NOMEM;
+        strcpy(out->p, "\"\"");
+        out->len = 2;
+    }
+    return rc;
 }
 
 /* Creates the per-connection TEMP index used by read transactions; called
@@ -771,7 +895,9 @@ static int build_query(const char *q, struct sq_buf *out)
 int sq_fts_create_temp(struct outpost_storage *s)
 {
     return sq_exec(s, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_tmp USING fts5(subject, addrs, body,"
-                      " tokenize='unicode61 remove_diacritics 2', detail=none)");
+                      " tokenize='unicode61 remove_diacritics 2', detail=none);"
+                      "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_vocab USING fts5vocab(main, fts, row);"
+                      "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_tmp_vocab USING fts5vocab(temp, fts_tmp, row);");
 }
 
 static outpost_status prepare_temp(struct outpost_storage *s)
@@ -789,21 +915,28 @@ outpost_status sq_fts_search(struct outpost_txn *t, int64_t folder_id, const cha
         return c;
     if (!query)
         return sq_error(s, OUTPOST_BAD_DATA, "fts_search: query is NULL");
-    struct sq_buf q = { 0 };
-    int words = build_query(query, &q);
-    if (words <= 0) {
-        free(q.p);
-        return sq_error(s, OUTPOST_BAD_DATA, "fts_search: the query has no word to search for");
+    struct tokset ts = { 0 };
+    struct sq_buf tokens = { 0 }, q = { 0 };
+    tokset_reset(&ts, &tokens);
+    int rc = query_tokens(s, query, &ts);
+    size_t ntokens = ts.used;
+    free(ts.slot);
+    free(ts.len);
+    free(ts.gen);
+    if (rc != SQLITE_OK || ntokens == 0) {
+        free(tokens.p);
+        return rc != SQLITE_OK ? sq_db_error(s, rc, "tokenizing the query")
+                               : sq_error(s, OUTPOST_BAD_DATA, "fts_search: the query has no word to search for");
     }
     int temp = 0;
     if (t->mode == OUTPOST_TXN_WRITE) {
         if (t->fts_garbage && (c = sq_fts_flush_garbage(t)).code == OUTPOST_OK)
             c = maybe_rebuild(t);
         if (c.code == OUTPOST_OK)
-            c = index_missing(t, folder_id, 0, 0, NULL);
+            c = index_missing(t, folder_id, 0, 0, NULL); /* makes fts_term complete */
     } else {
         int64_t missing = 0;
-        int rc = count_missing(s, folder_id, &missing);
+        rc = count_missing(s, folder_id, &missing);
         if (rc != SQLITE_OK)
             c = sq_db_error(s, rc, "counting items to index");
         else if (missing) {
@@ -813,6 +946,24 @@ outpost_status sq_fts_search(struct outpost_txn *t, int64_t folder_id, const cha
                 c = index_missing(t, folder_id, missing > UINT32_MAX ? 0 : (uint32_t)missing, 1, NULL);
         }
     }
+    int64_t listed = 0;
+    if (c.code == OUTPOST_OK && (rc = store_info_int(s, "fts_terms", &listed)) != SQLITE_OK)
+        c = sq_db_error(s, rc, "reading the index state");
+    sqlite3_stmt *vocab = NULL;
+    if (c.code == OUTPOST_OK) {
+        /* the vocabulary of the persistent index, and of the private one
+         * when it is used (terms missing from one index match nothing there) */
+        char sql[256];
+        snprintf(sql, sizeof sql, "SELECT term FROM %s WHERE instr(term, ?1) > 0%s",
+                 listed == 1 ? "main.fts_term" : "temp.fts_vocab",
+                 temp ? " UNION SELECT term FROM temp.fts_tmp_vocab WHERE instr(term, ?1) > 0" : "");
+        if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &vocab, NULL)) == SQLITE_OK)
+            rc = build_query(s, &tokens, vocab, &q);
+        sqlite3_finalize(vocab);
+        if (rc != SQLITE_OK)
+            c = sq_db_error(s, rc, "expanding the query");
+    }
+    free(tokens.p);
     if (c.code) {
         free(q.p);
         return c;

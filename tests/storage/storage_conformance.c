@@ -1247,7 +1247,7 @@ static const char *const fts_mails[] = {
     /* 0: plain text */
     "From: Alice Martin <alice@example.org>\r\nTo: bob@example.org\r\nSubject: Quarterly budget\r\n"
     "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-    "Please review the spreadsheet before Thursday.\r\n",
+    "Please review the spreadsheet before Thursday at the harbour.\r\n",
     /* 1: quoted-printable latin-1 with diacritics */
     "From: Zoe <zoe@example.org>\r\nSubject: Résumé\r\nMIME-Version: 1.0\r\n"
     "Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
@@ -1300,6 +1300,18 @@ static void fts_round(struct fx *f, uint32_t mode, int64_t a, int64_t b, const i
     expect_hits(f, t, a, "lighthouse", &ids[2], 1);          /* HTML part */
     expect_hits(f, t, a, "zebrastripes", NULL, 0);           /* binary attachment */
     expect_hits(f, t, a, "xylophone", &ids[3], 1);           /* base64 text */
+    /* a word matches inside a word of the text (IMAP SEARCH is a substring match) */
+    expect_hits(f, t, a, "arbour", &ids[0], 1);              /* mid-word: "harbour" */
+    expect_hits(f, t, a, "phone", &ids[3], 1);               /* suffix: "xylophone" */
+    expect_hits(f, t, a, "ylophon", &ids[3], 1);
+    expect_hits(f, t, a, "RESUM", &ids[1], 1);               /* case and diacritics: "Résumé" */
+    expect_hits(f, t, a, "ÉSUM", &ids[1], 1);
+    expect_hits(f, t, a, "ighthous", &ids[2], 1);            /* HTML part */
+    expect_hits(f, t, a, "preadshe URSDA artin", &ids[0], 1); /* each word inside a different word */
+    expect_hits(f, t, a, "arbour ylophon", NULL, 0);         /* words of different items */
+    expect_hits(f, t, a, "qqzzy", NULL, 0);                  /* in no word at all */
+    expect_hits(f, t, a, "udge qqzzy", NULL, 0);
+    expect_hits(f, t, a, "xample", ids, 4);                  /* a token inside many words */
     int64_t both[] = { ids[1], ids[4] };
     expect_hits(f, t, 0, "meeting", both, 2);                /* all folders, by folder/UID */
     expect_hits(f, t, a, "meeting", &ids[1], 1);
@@ -1373,6 +1385,8 @@ static void test_fts(void **state)
         expect_hits(f, t, a, "photos", NULL, 0);
         expect_hits(f, t, a, "lighthouse", &ids[2], 1);
         expect_hits(f, t, a, "narwhal", &ids[5], 1);
+        expect_hits(f, t, a, "ARWHA", &ids[5], 1);           /* not indexed yet in round 0 */
+        expect_hits(f, t, a, "oliday", &ids[2], 1);
         OK(f->m->commit(t));
     }
     /* dropping content keeps the item findable */
