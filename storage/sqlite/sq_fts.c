@@ -818,75 +818,183 @@ static int query_tokens(struct outpost_storage *s, const char *q, struct tokset 
     return rc;
 }
 
-/* Appends `"term"` (quotes doubled) to out. */
-static int append_term(struct sq_buf *out, const char *term, size_t n)
+/* The indexed terms containing one query token, each quoted (quotes
+ * doubled) and NUL-terminated in `terms`. */
+struct qtok {
+    struct sq_buf terms;
+    size_t n;
+};
+
+static int qtok_add(struct qtok *qt, const char *term, size_t n)
 {
-    if (sq_buf_reserve(out, out->len + 2 * n + 8))
-        return -1;
-    out->p[out->len++] = '"';
+    struct sq_buf *b = &qt->terms;
+    if (sq_buf_reserve(b, b->len + 2 * n + 4))
+        return SQLITE_NOMEM;
+    b->p[b->len++] = '"';
     for (size_t i = 0; i < n; i++) {
         if (term[i] == '"')
-            out->p[out->len++] = '"';
-        out->p[out->len++] = term[i];
+            b->p[b->len++] = '"';
+        b->p[b->len++] = term[i];
     }
-    out->p[out->len++] = '"';
-    out->p[out->len] = '\0';
-    return 0;
+    b->p[b->len++] = '"';
+    b->p[b->len++] = '\0';
+    qt->n++;
+    return SQLITE_OK;
 }
 
-/* Builds the FTS5 query: for each query token, the OR of the indexed terms
- * that contain it; all tokens required. A token no term contains makes the
- * query the empty phrase, which matches nothing. `vocab` lists the terms
- * containing ?1. The index keeps no positions (detail=none: about twice as
- * fast to build), so "foo-bar" means a word containing foo AND one
- * containing bar, a superset of the phrase; storage.h allows matching more,
- * never less. */
-static int build_query(struct outpost_storage *s, const struct sq_buf *tokens, sqlite3_stmt *vocab,
-                       struct sq_buf *out)
+/* Expands each token of "tok tok " into the terms `vocab` lists for it
+ * (those containing ?1): one scan of the vocabulary per token. */
+static int expand_tokens(const struct sq_buf *tokens, sqlite3_stmt *vocab, struct qtok *qt)
 {
-    out->len = 0;
-    int rc = SQLITE_OK, none = 0;
     const char *p = tokens->p, *end = tokens->p + tokens->len;
-    while (rc == SQLITE_OK && !none && p < end) {
+    int rc = SQLITE_OK;
+    for (size_t k = 0; rc == SQLITE_OK && p < end; k++) {
         const char *sp = memchr(p, ' ', (size_t)(end - p));
-        if (!sp)
-            sp = end;
-        int nterms = 0;
-        if (sp > p) {
-            if (sq_buf_reserve(out, out->len + 8))
-                return SQLITE_NOMEM;
-            out->len += (size_t)sprintf(out->p + out->len, out->len ? " AND (" : "(");
-            sqlite3_bind_text(vocab, 1, p, (int)(sp - p), SQLITE_STATIC);
-            while ((rc = sqlite3_step(vocab)) == SQLITE_ROW) {
-                const char *term = (const char *)sqlite3_column_text(vocab, 0);
-                size_t n = (size_t)sqlite3_column_bytes(vocab, 0);
-                if (!term)
-                    continue;
-                if (nterms++ && sq_buf_reserve(out, out->len + 8) == 0)
-                    out->len += (size_t)sprintf(out->p + out->len, " OR ");
-                if (append_term(out, term, n))
-                    rc = SQLITE_NOMEM;
-            }
-            sqlite3_reset(vocab);
-            if (rc == SQLITE_DONE)
-                rc = SQLITE_OK;
-            if (sq_buf_reserve(out, out->len + 2))
-                rc = SQLITE_NOMEM;
-            else {
-                out->p[out->len++] = ')';
-                out->p[out->len] = '\0';
-            }
-            none = nterms == 0;
+        sqlite3_bind_text(vocab, 1, p, (int)(sp - p), SQLITE_STATIC);
+        while ((rc = sqlite3_step(vocab)) == SQLITE_ROW) {
+            const char *term = (const char *)sqlite3_column_text(vocab, 0);
+            if (term && (rc = qtok_add(&qt[k], term, (size_t)sqlite3_column_bytes(vocab, 0))) != SQLITE_OK)
+                break;
         }
+        sqlite3_reset(vocab);
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
         p = sp + 1;
     }
-    (void)s;
-    if (rc == SQLITE_OK && none) {
-        if (sq_buf_reserve(out, 3))
-            return SQLITE_NOMEM;
-        strcpy(out->p, "\"\"");
-        out->len = 2;
+    return rc;
+}
+
+/* Appends "(t1 OR t2 ...)" for qt to out, after " AND " unless first. */
+static int append_group(struct sq_buf *out, const struct qtok *qt)
+{
+    if (sq_buf_reserve(out, out->len + qt->terms.len + 4 * qt->n + 8))
+        return SQLITE_NOMEM;
+    if (out->len)
+        out->len += (size_t)sprintf(out->p + out->len, " AND ");
+    out->p[out->len++] = '(';
+    const char *t = qt->terms.p;
+    for (size_t i = 0; i < qt->n; i++) {
+        size_t n = strlen(t);
+        if (i)
+            out->len += (size_t)sprintf(out->p + out->len, " OR ");
+        memcpy(out->p + out->len, t, n);
+        out->len += n;
+        t += n + 1;
     }
+    out->p[out->len++] = ')';
+    out->p[out->len] = '\0';
+    return SQLITE_OK;
+}
+
+/* FTS5 evaluates an OR of n terms in time n x matches (1000 terms: 4 s on
+ * 100k items), so a token with more terms than this is not put in the MATCH
+ * expression: its documents are collected term by term in C. */
+#define SQ_FTS_OR_MAX 32
+
+struct bits {
+    uint64_t *w;
+    int64_t nbits;
+};
+
+static int bits_has(const struct bits *b, int64_t i)
+{
+    return i >= 0 && i < b->nbits && (b->w[i >> 6] >> (i & 63)) & 1;
+}
+
+static void bits_set(struct bits *b, int64_t i)
+{
+    b->w[i >> 6] |= 1ull << (i & 63);
+}
+
+static void bits_clear(struct bits *b, int64_t i)
+{
+    b->w[i >> 6] &= ~(1ull << (i & 63));
+}
+
+/* Rows of one index matching every token, written into the temp table
+ * `hits`. The candidates start as `universe` (the index's rows that can be
+ * hits); tokens with few terms narrow them with one MATCH; each other token
+ * keeps the candidates some of its terms contain, term by term, stopping
+ * once every candidate is kept. No constraint is dropped. */
+static int match_in_c(struct outpost_storage *s, const char *match_sql, const char *universe_sql,
+                      int64_t folder_id, const struct qtok *qt, size_t ntok, const char *insert_sql)
+{
+    sqlite3_stmt *st = NULL;
+    struct bits cur = { 0 }, left = { 0 };
+    struct sq_buf q = { 0 };
+    int64_t ncur = 0, max = 0;
+    /* the universe: its largest row sizes the bitmaps */
+    int rc = sqlite3_prepare_v2(s->db, universe_sql, -1, &st, NULL);
+    for (int pass = 0; rc == SQLITE_OK && pass < 2; pass++) {
+        if (folder_id)
+            sqlite3_bind_int64(st, 1, folder_id);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            int64_t r = sqlite3_column_int64(st, 0);
+            if (pass == 0 && r > max)
+                max = r;
+            else if (pass == 1 && r >= 0 && !bits_has(&cur, r)) {
+                bits_set(&cur, r);
+                ncur++;
+            }
+        }
+        sqlite3_reset(st);
+        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+        if (rc == SQLITE_OK && pass == 0) {
+            size_t words = (size_t)(max / 64 + 1);
+            cur.w = calloc(words, sizeof *cur.w);
+            left.w = calloc(words, sizeof *left.w);
+            cur.nbits = left.nbits = (int64_t)words * 64;
+            if (!cur.w || !left.w)
+                rc = SQLITE_NOMEM;
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(s->db, match_sql, -1, &st, NULL);
+    for (size_t k = 0; rc == SQLITE_OK && k < ntok; k++)
+        if (qt[k].n <= SQ_FTS_OR_MAX)
+            rc = append_group(&q, &qt[k]);
+    /* pass 0: the small tokens at once; pass k: large token k-1 */
+    for (size_t pass = 0; rc == SQLITE_OK && ncur && pass <= ntok; pass++) {
+        const struct qtok *tk = pass ? &qt[pass - 1] : NULL;
+        if (tk ? tk->n <= SQ_FTS_OR_MAX : q.len == 0)
+            continue;
+        memcpy(left.w, cur.w, (size_t)(cur.nbits / 64) * sizeof *cur.w);
+        memset(cur.w, 0, (size_t)(cur.nbits / 64) * sizeof *cur.w);
+        int64_t nleft = ncur;
+        ncur = 0;
+        const char *t = tk ? tk->terms.p : q.p;
+        size_t nterms = tk ? tk->n : 1;
+        for (size_t i = 0; rc == SQLITE_OK && nleft && i < nterms; i++, t += strlen(t) + 1) {
+            sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
+            while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                int64_t r = sqlite3_column_int64(st, 0);
+                if (bits_has(&left, r)) {
+                    bits_clear(&left, r);
+                    bits_set(&cur, r);
+                    ncur++;
+                    if (--nleft == 0)
+                        break; /* every candidate kept: the other terms cannot add any */
+                }
+            }
+            sqlite3_reset(st);
+            rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(s->db, insert_sql, -1, &st, NULL);
+    for (int64_t i = 0; rc == SQLITE_OK && ncur && i < cur.nbits; i++)
+        if (bits_has(&cur, i)) {
+            sqlite3_bind_int64(st, 1, i);
+            rc = sq_exec_stmt(st);
+        }
+    sqlite3_finalize(st);
+    free(cur.w);
+    free(left.w);
+    free(q.p);
     return rc;
 }
 
@@ -897,7 +1005,9 @@ int sq_fts_create_temp(struct outpost_storage *s)
     return sq_exec(s, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_tmp USING fts5(subject, addrs, body,"
                       " tokenize='unicode61 remove_diacritics 2', detail=none);"
                       "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_vocab USING fts5vocab(main, fts, row);"
-                      "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_tmp_vocab USING fts5vocab(temp, fts_tmp, row);");
+                      "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_tmp_vocab USING fts5vocab(temp, fts_tmp, row);"
+                      "CREATE TEMP TABLE IF NOT EXISTS fts_hit(doc INTEGER PRIMARY KEY);"
+                      "CREATE TEMP TABLE IF NOT EXISTS fts_hit_tmp(id INTEGER PRIMARY KEY);");
 }
 
 static outpost_status prepare_temp(struct outpost_storage *s)
@@ -949,31 +1059,67 @@ outpost_status sq_fts_search(struct outpost_txn *t, int64_t folder_id, const cha
     int64_t listed = 0;
     if (c.code == OUTPOST_OK && (rc = store_info_int(s, "fts_terms", &listed)) != SQLITE_OK)
         c = sq_db_error(s, rc, "reading the index state");
-    sqlite3_stmt *vocab = NULL;
+    struct qtok *qt = calloc(ntokens, sizeof *qt);
+    int in_c = 0;
+    if (c.code == OUTPOST_OK && !qt)
+        c = sq_error(s, OUTPOST_FATAL, "out of memory searching");
     if (c.code == OUTPOST_OK) {
         /* the vocabulary of the persistent index, and of the private one
          * when it is used (terms missing from one index match nothing there) */
         char sql[256];
+        sqlite3_stmt *vocab = NULL;
         snprintf(sql, sizeof sql, "SELECT term FROM %s WHERE instr(term, ?1) > 0%s",
                  listed == 1 ? "main.fts_term" : "temp.fts_vocab",
                  temp ? " UNION SELECT term FROM temp.fts_tmp_vocab WHERE instr(term, ?1) > 0" : "");
         if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &vocab, NULL)) == SQLITE_OK)
-            rc = build_query(s, &tokens, vocab, &q);
+            rc = expand_tokens(&tokens, vocab, qt);
         sqlite3_finalize(vocab);
+        /* the MATCH expression: an AND of OR-groups; a token no term
+         * contains makes it the empty phrase, which matches nothing */
+        int none = 0;
+        for (size_t k = 0; k < ntokens; k++) {
+            none |= qt[k].n == 0;
+            in_c |= qt[k].n > SQ_FTS_OR_MAX;
+        }
+        if (rc == SQLITE_OK && none) {
+            in_c = 0;
+            rc = sq_buf_reserve(&q, 3) ? SQLITE_NOMEM : SQLITE_OK;
+            if (rc == SQLITE_OK)
+                q.len = (size_t)sprintf(q.p, "\"\"");
+        } else if (rc == SQLITE_OK && !in_c) {
+            for (size_t k = 0; rc == SQLITE_OK && k < ntokens; k++)
+                rc = append_group(&q, &qt[k]);
+        } else if (rc == SQLITE_OK) {
+            rc = sq_exec(s, "DELETE FROM temp.fts_hit; DELETE FROM temp.fts_hit_tmp;");
+            if (rc == SQLITE_OK)
+                rc = match_in_c(s, "SELECT rowid FROM main.fts WHERE fts MATCH ?1",
+                                folder_id ? "SELECT fts_doc FROM item WHERE folder_id=?1 AND fts_doc IS NOT NULL"
+                                          : "SELECT fts_doc FROM item WHERE fts_doc IS NOT NULL",
+                                folder_id, qt, ntokens, "INSERT INTO temp.fts_hit(doc) VALUES(?1)");
+            if (rc == SQLITE_OK && temp) /* holds the missing items of the folder only */
+                rc = match_in_c(s, "SELECT rowid FROM temp.fts_tmp WHERE fts_tmp MATCH ?1",
+                                "SELECT rowid FROM temp.fts_tmp", 0, qt, ntokens,
+                                "INSERT INTO temp.fts_hit_tmp(id) VALUES(?1)");
+        }
         if (rc != SQLITE_OK)
             c = sq_db_error(s, rc, "expanding the query");
     }
+    for (size_t k = 0; qt && k < ntokens; k++)
+        free(qt[k].terms.p);
+    free(qt);
     free(tokens.p);
     if (c.code) {
         free(q.p);
         return c;
     }
-    enum sq_stmt_id sid = temp ? (folder_id ? ST_FTS_SEARCH_TMP : ST_FTS_SEARCH_TMP_ALL)
+    enum sq_stmt_id sid = in_c ? (folder_id ? ST_FTS_SEARCH_HITS : ST_FTS_SEARCH_HITS_ALL)
+                        : temp ? (folder_id ? ST_FTS_SEARCH_TMP : ST_FTS_SEARCH_TMP_ALL)
                                : (folder_id ? ST_FTS_SEARCH : ST_FTS_SEARCH_ALL);
     sqlite3_stmt *st;
     c = sq_cursor_open(s, sid, ROW_ITEM, out, &st);
     if (c.code == OUTPOST_OK) {
-        sqlite3_bind_text(st, 1, q.p, (int)q.len, SQLITE_TRANSIENT);
+        if (!in_c)
+            sqlite3_bind_text(st, 1, q.p, (int)q.len, SQLITE_TRANSIENT);
         if (folder_id)
             sqlite3_bind_int64(st, 2, folder_id);
     }

@@ -421,7 +421,7 @@ static void test_counters_exact(void **state)
     int64_t b = fx_folder(f, t, 0, "B", OUTPOST_ITEM_MAIL);
     const uint32_t S = OUTPOST_FLAG_SEEN, F = OUTPOST_FLAG_FLAGGED;
     uint32_t fl[] = { 0, S, F, S | F, OUTPOST_FLAG_DELETED, S | OUTPOST_FLAG_ANSWERED };
-    int64_t ids[6];
+    int64_t ids[7];
     for (int i = 0; i < 6; i++) {
         ids[i] = fx_put(f, t, a, OUTPOST_ITEM_MAIL, fl[i], "c", NULL);
         fx_check_counters(f, t, a);
@@ -1312,6 +1312,13 @@ static void fts_round(struct fx *f, uint32_t mode, int64_t a, int64_t b, const i
     expect_hits(f, t, a, "qqzzy", NULL, 0);                  /* in no word at all */
     expect_hits(f, t, a, "udge qqzzy", NULL, 0);
     expect_hits(f, t, a, "xample", ids, 4);                  /* a token inside many words */
+    expect_hits(f, t, b, "ZQV", &ids[6], 1);                 /* ... inside 40 distinct words */
+    expect_hits(f, t, 0, "zqv", &ids[6], 1);
+    expect_hits(f, t, b, "zqv eeper", &ids[6], 1);
+    expect_hits(f, t, b, "eeper zqv qv", &ids[6], 1);
+    expect_hits(f, t, b, "zqv standup", NULL, 0);            /* each word, not either */
+    expect_hits(f, t, b, "zqv qqzzy", NULL, 0);
+    expect_hits(f, t, b, "zqv1", &ids[6], 1);
     int64_t both[] = { ids[1], ids[4] };
     expect_hits(f, t, 0, "meeting", both, 2);                /* all folders, by folder/UID */
     expect_hits(f, t, a, "meeting", &ids[1], 1);
@@ -1333,7 +1340,7 @@ static void test_fts(void **state)
     struct outpost_txn *t = fx_begin(f, OUTPOST_TXN_WRITE);
     int64_t a = fx_folder(f, t, 0, "INBOX", OUTPOST_ITEM_MAIL);
     int64_t b = fx_folder(f, t, 0, "Calendar", OUTPOST_ITEM_EVENT);
-    int64_t ids[6];
+    int64_t ids[7];
     const char *subjects[] = { "Quarterly budget", "Résumé", "photos", "misc" };
     const char *froms[] = { "Alice Martin <alice@example.org>", "Zoe <zoe@example.org>", "carol@example.org",
                             "dave@example.org" };
@@ -1348,6 +1355,10 @@ static void test_fts(void **state)
     }
     ids[4] = fx_put(f, t, b, OUTPOST_ITEM_EVENT, 0, "Weekly meeting",
                     "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:standup\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n");
+    char many[512] = "lighthouse-keeper";
+    for (int i = 1; i <= 40; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), " zqv%da", i);
+    ids[6] = fx_put(f, t, b, OUTPOST_ITEM_EVENT, 0, "rota", many);
     OK(f->m->commit(t));
     /* nothing indexed yet: a read transaction must still find everything */
     fts_round(f, OUTPOST_TXN_READ, a, b, ids);
