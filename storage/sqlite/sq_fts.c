@@ -19,7 +19,10 @@
  *
  * The index keeps no positions (detail=none) and a 32 MiB pending-term hash:
  * measured, that builds about twice as fast as detail=full, and the search
- * semantics (every word a required prefix) need no positions.
+ * semantics need no positions: every query token must occur inside some
+ * word of the item (storage.h). A search expands each folded query token
+ * into the indexed terms containing it (the term list, fts_term, below) and
+ * asks FTS5 for the AND of those OR-groups.
  *
  * Indexing is a pipeline (index_missing): the main thread, the only one that
  * uses the connection, reads a batch of items (summary fields and content)
