@@ -538,10 +538,12 @@ static outpost_status read_batch(struct outpost_txn *t, int64_t folder_id, uint3
  * expands a query into a term that matches nothing.
  *
  * fts_term is the index's own format, kept apart from the schema version:
- * store_info 'fts_terms' = 1 once the table lists every term of the index.
- * A cache indexed before it existed gets it at the first write (filled from
- * fts5vocab, once); until then read transactions search the vocabulary with
- * fts5vocab (slower, same results). */
+ * store_info 'fts_terms' holds the 'fts_next_doc' at which the table listed
+ * every term of the index, so documents added by a writer that does not
+ * know the table (a cache indexed before it existed, or by an older
+ * Outpost) show as a mismatch. The first write then lists the terms again
+ * from fts5vocab (once, without re-indexing); until then read transactions
+ * search the vocabulary with fts5vocab (slower, same results). */
 
 struct term_rec {
     struct tokset seen;         /* terms added by this run */
@@ -549,19 +551,33 @@ struct term_rec {
     sqlite3_stmt *ins;
 };
 
+/* 1 when fts_term lists every term of the index, else 0; or an error. */
+static int terms_listed(struct outpost_storage *s, int *listed)
+{
+    int64_t at = 0, next = 0;
+    int rc = store_info_int(s, "fts_terms", &at);
+    if (rc == SQLITE_OK)
+        rc = store_info_int(s, "fts_next_doc", &next);
+    *listed = rc == SQLITE_OK && at > 0 && at == next;
+    return rc;
+}
+
 /* Makes sure fts_term lists every term of the index (write transaction). */
 static outpost_status terms_ensure(struct outpost_txn *t)
 {
     struct outpost_storage *s = t->s;
-    int64_t ok = 0;
-    int rc = store_info_int(s, "fts_terms", &ok);
-    if (rc == SQLITE_OK && ok == 1)
+    int ok = 0;
+    int64_t next = 0;
+    int rc = terms_listed(s, &ok);
+    if (rc == SQLITE_OK && ok)
         return outpost_ok();
     if (rc == SQLITE_OK)
         rc = sq_exec(s, "CREATE TABLE IF NOT EXISTS fts_term(term TEXT PRIMARY KEY) WITHOUT ROWID;"
                         "INSERT OR IGNORE INTO fts_term(term) SELECT term FROM temp.fts_vocab;");
     if (rc == SQLITE_OK)
-        rc = store_info_set(s, "fts_terms", 1);
+        rc = store_info_int(s, "fts_next_doc", &next);
+    if (rc == SQLITE_OK)
+        rc = store_info_set(s, "fts_terms", next > 0 ? next : 1);
     if (rc != SQLITE_OK)
         return sq_poison(t, sq_db_error(s, rc, "listing the terms of the full-text index"));
     return outpost_ok();
@@ -713,7 +729,9 @@ static outpost_status index_missing(struct outpost_txn *t, int64_t folder_id, ui
     free(tr.seen.len);
     free(tr.seen.gen);
     free(tr.seen_text.p);
-    if (result.code == OUTPOST_OK && !temp && (rc = store_info_set(s, "fts_next_doc", next_doc)) != SQLITE_OK)
+    if (result.code == OUTPOST_OK && !temp &&
+        ((rc = store_info_set(s, "fts_next_doc", next_doc)) != SQLITE_OK ||
+         (rc = store_info_set(s, "fts_terms", next_doc)) != SQLITE_OK)) /* fts_term has them all */
         result = sq_db_error(s, rc, "writing the index state");
     if (result.code && !temp)
         sq_poison(t, result);
@@ -1059,8 +1077,8 @@ outpost_status sq_fts_search(struct outpost_txn *t, int64_t folder_id, const cha
                 c = index_missing(t, folder_id, missing > UINT32_MAX ? 0 : (uint32_t)missing, 1, NULL);
         }
     }
-    int64_t listed = 0;
-    if (c.code == OUTPOST_OK && (rc = store_info_int(s, "fts_terms", &listed)) != SQLITE_OK)
+    int listed = 0;
+    if (c.code == OUTPOST_OK && (rc = terms_listed(s, &listed)) != SQLITE_OK)
         c = sq_db_error(s, rc, "reading the index state");
     struct qtok *qt = calloc(ntokens, sizeof *qt);
     int in_c = 0;
@@ -1072,7 +1090,7 @@ outpost_status sq_fts_search(struct outpost_txn *t, int64_t folder_id, const cha
         char sql[256];
         sqlite3_stmt *vocab = NULL;
         snprintf(sql, sizeof sql, "SELECT term FROM %s WHERE instr(term, ?1) > 0%s",
-                 listed == 1 ? "main.fts_term" : "temp.fts_vocab",
+                 listed ? "main.fts_term" : "temp.fts_vocab",
                  temp ? " UNION SELECT term FROM temp.fts_tmp_vocab WHERE instr(term, ?1) > 0" : "");
         if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &vocab, NULL)) == SQLITE_OK)
             rc = expand_tokens(&tokens, vocab, qt);

@@ -139,7 +139,7 @@ static void test_fts_term_list_added(void **state)
     OK(f->m->commit(t));
     fx_close_instance(f, f->s);
     f->s = NULL;
-    assert_int_equal(raw_int(path, "SELECT value FROM store_info WHERE key='fts_terms'"), 1);
+    assert_int_equal(raw_int(path, "SELECT value FROM store_info WHERE key='fts_terms'"), 3); /* = fts_next_doc */
     assert_int_equal(raw_int(path, "SELECT count(*) FROM fts_term WHERE term IN ('pterodactyl','archaeopteryx')"), 2);
     assert_int_equal(raw_int(path, "SELECT count(*) FROM item WHERE fts_doc IS NULL"), 0);
     assert_int_equal(raw_int(path, "SELECT value FROM store_info WHERE key='fts_next_doc'"), 3); /* not re-indexed */
@@ -148,6 +148,21 @@ static void test_fts_term_list_added(void **state)
     assert_int_equal(only_hit(f, t, a, "terodac"), id);
     assert_int_equal(only_hit(f, t, a, "PTERYX"), id2);
     f->m->rollback(t);
+    /* a document added by a writer that does not list terms (an older
+     * Outpost): the list no longer counts as complete */
+    fx_close_instance(f, f->s);
+    f->s = NULL;
+    raw_exec(path, "DELETE FROM fts_term WHERE term='archaeopteryx';"
+                   "UPDATE store_info SET value=4 WHERE key='fts_next_doc';");
+    fx_instance(f, &f->s);
+    t = fx_begin(f, OUTPOST_TXN_READ);
+    assert_int_equal(only_hit(f, t, a, "PTERYX"), id2);
+    f->m->rollback(t);
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    assert_int_equal(only_hit(f, t, a, "PTERYX"), id2);
+    OK(f->m->commit(t));
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM fts_term WHERE term='archaeopteryx'"), 1);
+    assert_int_equal(raw_int(path, "SELECT value FROM store_info WHERE key='fts_terms'"), 4);
     OK(f->m->integrity_check(f->s));
 }
 
