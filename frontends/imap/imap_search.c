@@ -284,8 +284,10 @@ static int fts_has(const struct search_ctx *sx, const struct imap_skey *k, uint3
  * - TEXT is every header field and the body: a miss may still be in a
  *   header field the index leaves out (Message-ID, Reply-To, ...), searched
  *   in the cached header block (not fetched for this).
- * Words found by the index are matched as Dovecot's FTS matches them: as
- * word prefixes, ignoring case and diacritics. */
+ * The index finds every item where each word of the key occurs inside a
+ * word of the text, ignoring case and diacritics (storage.h, fts_search), a
+ * superset of the RFC 3501 substring match for a key within words: a BODY
+ * miss is trusted as is, a TEXT miss only after the header block. */
 static int fts_verdict(struct search_ctx *sx, const struct imap_skey *k, struct sitem *it, int hit)
 {
     struct content_ctx cc = { sx->c->srv, it->id };

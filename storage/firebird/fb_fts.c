@@ -7,10 +7,11 @@
  * letters and digits, NFKD-decomposed with the combining marks dropped and
  * lower-cased (so "Résumé" → "resume", as SQLite's unicode61 tokenizer with
  * remove_diacritics does). A search reads the token texts of the folder's
- * items in folder/UID order and keeps the items where every query token is a
- * prefix of one of their tokens (" budg" occurs in the text). A query word
- * made of several tokens ("bob@example.org") needs all of them, which may
- * match more than a phrase would, never less.
+ * items in folder/UID order and keeps the items where every query token
+ * occurs inside one of their tokens: a query token has no space, so it
+ * occurs in the text only within a token ("arbour" finds " harbour "). A
+ * query word made of several tokens ("bob@example.org") needs all of them,
+ * which may match more than a phrase would, never less.
  *
  * Items not yet indexed (fts_state 0: new, summary changed, content just
  * completed) are indexed first in a write transaction; a read transaction,
@@ -292,7 +293,7 @@ outpost_status fb_fts_index(struct outpost_txn *t, uint32_t max_items, uint32_t 
 static int matches(const char *text, size_t len, char *const *words, int nwords)
 {
     for (int i = 0; i < nwords; i++) {
-        const char *w = words[i]; /* " tok" */
+        const char *w = words[i]; /* a token: inside one of the text's tokens */
         if (!memmem(text, len, w, strlen(w)))
             return 0;
     }
@@ -314,13 +315,10 @@ outpost_status fb_fts_search(struct outpost_txn *t, int64_t folder_id, const cha
     g_string_free(q, TRUE);
     int nwords = 0;
     for (int i = 0; words[i]; i++) /* " a b" splits into "", "a", "b" */
-        if (*words[i]) {
-            gchar *w = g_strconcat(" ", words[i], NULL);
+        if (*words[i])
+            words[nwords++] = words[i];
+        else
             g_free(words[i]);
-            words[nwords++] = w;
-        } else {
-            g_free(words[i]);
-        }
     words[nwords] = NULL;
     if (nwords == 0) {
         g_strfreev(words);

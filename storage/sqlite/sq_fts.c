@@ -19,7 +19,10 @@
  *
  * The index keeps no positions (detail=none) and a 32 MiB pending-term hash:
  * measured, that builds about twice as fast as detail=full, and the search
- * semantics (every word a required prefix) need no positions.
+ * semantics need no positions: every query token must occur inside some
+ * word of the item (storage.h). A search expands each folded query token
+ * into the indexed terms containing it (the term list, fts_term, below) and
+ * asks FTS5 for the AND of those OR-groups.
  *
  * Indexing is a pipeline (index_missing): the main thread, the only one that
  * uses the connection, reads a batch of items (summary fields and content)
@@ -358,6 +361,20 @@ static fts5_api *get_fts5_api(sqlite3 *db)
     return api;
 }
 
+/* A unicode61 tokenizer with the arguments of the fts table (sq_schema.c). */
+static int tok_create(struct outpost_storage *s, struct fts_tok *tk)
+{
+    fts5_api *api = get_fts5_api(s->db);
+    if (!api || api->iVersion < 2)
+        return SQLITE_ERROR;
+    void *ud = NULL;
+    int rc = api->xFindTokenizer(api, "unicode61", &ud, &tk->api);
+    if (rc != SQLITE_OK)
+        return rc;
+    const char *argv[] = { "remove_diacritics", "2" };
+    return tk->api.xCreate(ud, argv, 2, &tk->inst);
+}
+
 static int workers_wanted(uint32_t max)
 {
     if (max && max < 64)
@@ -372,21 +389,11 @@ static int workers_wanted(uint32_t max)
 static int pool_start(struct fts_pool *p, struct outpost_storage *s, int nworkers, struct worker_arg *args)
 {
     memset(p, 0, sizeof *p);
-    fts5_api *api = get_fts5_api(s->db);
-    if (!api || api->iVersion < 2)
-        return SQLITE_ERROR;
-    void *ud = NULL;
-    fts5_tokenizer tok;
-    int rc = api->xFindTokenizer(api, "unicode61", &ud, &tok);
-    if (rc != SQLITE_OK)
-        return rc;
-    /* the tokenizer arguments of the fts table (sq_schema.c) */
-    const char *argv[] = { "remove_diacritics", "2" };
+    int rc;
     for (int i = 0; i <= nworkers; i++) {
-        p->tok[i].api = tok;
-        if ((rc = tok.xCreate(ud, argv, 2, &p->tok[i].inst)) != SQLITE_OK) {
+        if ((rc = tok_create(s, &p->tok[i])) != SQLITE_OK) {
             for (int k = 0; k < i; k++)
-                tok.xDelete(p->tok[k].inst);
+                p->tok[k].api.xDelete(p->tok[k].inst);
             return rc;
         }
     }
@@ -520,10 +527,90 @@ static outpost_status read_batch(struct outpost_txn *t, int64_t folder_id, uint3
     return outpost_ok();
 }
 
+/* ---- the term list ----
+ *
+ * A search matches a query token inside the words of the text, so it needs
+ * the index's vocabulary. fts5vocab lists it, but by walking every document
+ * list (about 1.5 s per scan on 100k items), so the persistent index keeps
+ * its distinct terms in the table fts_term, added as documents are inserted
+ * (a run remembers the terms it added and skips them). A term whose
+ * documents are all gone stays listed until the index is rebuilt: it only
+ * expands a query into a term that matches nothing.
+ *
+ * fts_term is the index's own format, kept apart from the schema version:
+ * store_info 'fts_terms' holds the 'fts_next_doc' at which the table listed
+ * every term of the index, so documents added by a writer that does not
+ * know the table (a cache indexed before it existed, or by an older
+ * Outpost) show as a mismatch. The first write then lists the terms again
+ * from fts5vocab (once, without re-indexing); until then read transactions
+ * search the vocabulary with fts5vocab (slower, same results). */
+
+struct term_rec {
+    struct tokset seen;         /* terms added by this run */
+    struct sq_buf seen_text;
+    sqlite3_stmt *ins;
+};
+
+/* 1 when fts_term lists every term of the index, else 0; or an error. */
+static int terms_listed(struct outpost_storage *s, int *listed)
+{
+    int64_t at = 0, next = 0;
+    int rc = store_info_int(s, "fts_terms", &at);
+    if (rc == SQLITE_OK)
+        rc = store_info_int(s, "fts_next_doc", &next);
+    *listed = rc == SQLITE_OK && at > 0 && at == next;
+    return rc;
+}
+
+/* Makes sure fts_term lists every term of the index (write transaction). */
+static outpost_status terms_ensure(struct outpost_txn *t)
+{
+    struct outpost_storage *s = t->s;
+    int ok = 0;
+    int64_t next = 0;
+    int rc = terms_listed(s, &ok);
+    if (rc == SQLITE_OK && ok)
+        return outpost_ok();
+    if (rc == SQLITE_OK)
+        rc = sq_exec(s, "CREATE TABLE IF NOT EXISTS fts_term(term TEXT PRIMARY KEY) WITHOUT ROWID;"
+                        "INSERT OR IGNORE INTO fts_term(term) SELECT term FROM temp.fts_vocab;");
+    if (rc == SQLITE_OK)
+        rc = store_info_int(s, "fts_next_doc", &next);
+    if (rc == SQLITE_OK)
+        rc = store_info_set(s, "fts_terms", next > 0 ? next : 1);
+    if (rc != SQLITE_OK)
+        return sq_poison(t, sq_db_error(s, rc, "listing the terms of the full-text index"));
+    return outpost_ok();
+}
+
+/* Adds the terms of a document ("tok tok ") that this run has not added. */
+static int terms_add(struct term_rec *tr, const struct sq_buf *doc)
+{
+    if (!doc->p)
+        return SQLITE_OK;
+    const char *p = doc->p, *end = doc->p + doc->len;
+    while (p < end) {
+        const char *sp = memchr(p, ' ', (size_t)(end - p));
+        if (!sp)
+            sp = end;
+        int n = (int)(sp - p);
+        size_t before = tr->seen.used;
+        int rc = n ? tokset_add(&tr->seen, 0, p, n, 0, 0) : SQLITE_OK;
+        if (rc == SQLITE_OK && tr->seen.used != before) {
+            sqlite3_bind_text(tr->ins, 1, p, n, SQLITE_STATIC);
+            rc = sq_exec_stmt(tr->ins);
+        }
+        if (rc != SQLITE_OK)
+            return rc;
+        p = sp + 1;
+    }
+    return SQLITE_OK;
+}
+
 /* Inserts the documents of a batch (persistent index with fresh document
- * ids, or the private temp index keyed by item id). */
+ * ids and their terms in tr, or the private temp index keyed by item id). */
 static outpost_status insert_batch(struct outpost_txn *t, struct fts_batch *b, int temp, int64_t *next_doc,
-                                   uint32_t *done)
+                                   struct term_rec *tr, uint32_t *done)
 {
     struct outpost_storage *s = t->s;
     int rc = SQLITE_OK;
@@ -548,6 +635,8 @@ static outpost_status insert_batch(struct outpost_txn *t, struct fts_batch *b, i
                 rc = sq_exec_stmt(up);
             }
         }
+        if (rc == SQLITE_OK && !temp)
+            rc = terms_add(tr, &j->doc);
         if (rc != SQLITE_OK)
             return sq_db_error(s, rc, "indexing an item");
         (*done)++;
@@ -593,11 +682,20 @@ static outpost_status index_missing(struct outpost_txn *t, int64_t folder_id, ui
     }
     struct tokset ts = { 0 };
     struct sq_buf text = { 0 };
+    struct term_rec tr = { 0 };
     outpost_status result = outpost_ok();
+    if (!temp) {
+        tokset_reset(&tr.seen, &tr.seen_text);
+        if ((result = terms_ensure(t)).code == OUTPOST_OK &&
+            (rc = sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO fts_term(term) VALUES(?1)", -1, &tr.ins,
+                                     NULL)) != SQLITE_OK)
+            result = sq_db_error(s, rc, "preparing the term list");
+    }
     uint32_t done = 0, queued = 0;
     int64_t last_id = 0; /* walk ids upwards (temp mode cannot mark items) */
     struct fts_batch *a = &bat[0], *b = &bat[1];
-    result = read_batch(t, folder_id, max ? max : SQ_FTS_BATCH, &last_id, a);
+    if (result.code == OUTPOST_OK)
+        result = read_batch(t, folder_id, max ? max : SQ_FTS_BATCH, &last_id, a);
     queued = (uint32_t)a->n;
     if (result.code == OUTPOST_OK && a->n)
         pool_post(pool, a);
@@ -610,7 +708,7 @@ static outpost_status index_missing(struct outpost_txn *t, int64_t folder_id, ui
         if (result.code == OUTPOST_OK && b->n)
             pool_post(pool, b);
         if (result.code == OUTPOST_OK)
-            result = insert_batch(t, a, temp, &next_doc, &done);
+            result = insert_batch(t, a, temp, &next_doc, &tr, &done);
         batch_clear(a);
         struct fts_batch *x = a;
         a = b;
@@ -626,7 +724,14 @@ static outpost_status index_missing(struct outpost_txn *t, int64_t folder_id, ui
     free(ts.len);
     free(ts.gen);
     free(text.p);
-    if (result.code == OUTPOST_OK && !temp && (rc = store_info_set(s, "fts_next_doc", next_doc)) != SQLITE_OK)
+    sqlite3_finalize(tr.ins);
+    free(tr.seen.slot);
+    free(tr.seen.len);
+    free(tr.seen.gen);
+    free(tr.seen_text.p);
+    if (result.code == OUTPOST_OK && !temp &&
+        ((rc = store_info_set(s, "fts_next_doc", next_doc)) != SQLITE_OK ||
+         (rc = store_info_set(s, "fts_terms", next_doc)) != SQLITE_OK)) /* fts_term has them all */
         result = sq_db_error(s, rc, "writing the index state");
     if (result.code && !temp)
         sq_poison(t, result);
@@ -654,6 +759,7 @@ static int count_missing(struct outpost_storage *s, int64_t folder_id, int64_t *
 static outpost_status maybe_rebuild(struct outpost_txn *t)
 {
     struct outpost_storage *s = t->s;
+    outpost_status c;
     int64_t garbage = 0, total = 0, missing = 0;
     int rc = store_info_int(s, "fts_garbage", &garbage);
     if (rc != SQLITE_OK || garbage < 10000)
@@ -671,7 +777,10 @@ static outpost_status maybe_rebuild(struct outpost_txn *t)
         return sq_db_error(s, rc, "reading the index state");
     if (garbage <= total - missing)
         return outpost_ok();
+    if ((c = terms_ensure(t)).code)
+        return c;
     rc = sq_exec(s, "INSERT INTO fts(fts) VALUES('delete-all');"
+                    "DELETE FROM fts_term;"
                     "UPDATE item SET fts_doc=NULL WHERE fts_doc IS NOT NULL;"
                     "UPDATE store_info SET value=0 WHERE key='fts_garbage';");
     if (rc != SQLITE_OK)
@@ -717,53 +826,197 @@ outpost_status sq_fts_index(struct outpost_txn *t, uint32_t max_items, uint32_t 
 
 /* ---- search ---- */
 
-/* Length of the separator at p, 0 when p starts a token character: ASCII
- * other than letters and digits, and the punctuation blocks unicode61 also
- * splits on (Latin-1 U+00A0-U+00BF, U+2000-U+206F, CJK U+3000-U+303F). */
-static size_t sep_len(const unsigned char *p)
+/* Folds the query into its distinct tokens, "tok tok " in ts->out, with the
+ * tokenizer of the index. */
+static int query_tokens(struct outpost_storage *s, const char *q, struct tokset *ts)
 {
-    if (*p < 0x80)
-        return ((*p >= '0' && *p <= '9') || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')) ? 0 : 1;
-    if (p[0] == 0xC2 && p[1] >= 0xA0 && p[1] <= 0xBF)
-        return 2;
-    if (p[0] == 0xE2 && (p[1] == 0x80 || p[1] == 0x81) && p[2])
-        return 3;
-    if (p[0] == 0xE3 && p[1] == 0x80 && p[2])
-        return 3;
-    return 0;
+    struct fts_tok tk;
+    int rc = tok_create(s, &tk);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = tk.api.xTokenize(tk.inst, ts, FTS5_TOKENIZE_QUERY, q, (int)strlen(q), tokset_add);
+    tk.api.xDelete(tk.inst);
+    return rc;
 }
 
-/* Builds the FTS5 query: every token of every word a quoted prefix term,
- * all required. The index keeps no positions (detail=none: about twice as
- * fast to build), so "foo-bar" means foo* AND bar*, which finds a superset
- * of the phrase; storage.h allows matching more, never less. */
-static int build_query(const char *q, struct sq_buf *out)
+/* The indexed terms containing one query token, each quoted (quotes
+ * doubled) and NUL-terminated in `terms`. */
+struct qtok {
+    struct sq_buf terms;
+    size_t n;
+};
+
+static int qtok_add(struct qtok *qt, const char *term, size_t n)
 {
-    out->len = 0;
-    int words = 0;
-    const unsigned char *p = (const unsigned char *)q;
-    for (;;) {
-        size_t n;
-        while (*p && (n = sep_len(p)) > 0)
-            p += n;
-        if (!*p)
-            break;
-        const unsigned char *w = p;
-        while (*p && sep_len(p) == 0)
-            p++;
-        n = (size_t)(p - w);
-        if (sq_buf_reserve(out, out->len + n + 16))
-            return -1;
-        if (words++)
-            out->len += (size_t)sprintf(out->p + out->len, " AND ");
-        out->p[out->len++] = '"';
-        memcpy(out->p + out->len, w, n);
-        out->len += n;
-        out->p[out->len++] = '"';
-        out->p[out->len++] = '*';
-        out->p[out->len] = '\0';
+    struct sq_buf *b = &qt->terms;
+    if (sq_buf_reserve(b, b->len + 2 * n + 4))
+        return SQLITE_NOMEM;
+    b->p[b->len++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        if (term[i] == '"')
+            b->p[b->len++] = '"';
+        b->p[b->len++] = term[i];
     }
-    return words;
+    b->p[b->len++] = '"';
+    b->p[b->len++] = '\0';
+    qt->n++;
+    return SQLITE_OK;
+}
+
+/* Expands each token of "tok tok " into the terms `vocab` lists for it
+ * (those containing ?1): one scan of the vocabulary per token. */
+static int expand_tokens(const struct sq_buf *tokens, sqlite3_stmt *vocab, struct qtok *qt)
+{
+    const char *p = tokens->p, *end = tokens->p + tokens->len;
+    int rc = SQLITE_OK;
+    for (size_t k = 0; rc == SQLITE_OK && p < end; k++) {
+        const char *sp = memchr(p, ' ', (size_t)(end - p));
+        sqlite3_bind_text(vocab, 1, p, (int)(sp - p), SQLITE_STATIC);
+        while ((rc = sqlite3_step(vocab)) == SQLITE_ROW) {
+            const char *term = (const char *)sqlite3_column_text(vocab, 0);
+            if (term && (rc = qtok_add(&qt[k], term, (size_t)sqlite3_column_bytes(vocab, 0))) != SQLITE_OK)
+                break;
+        }
+        sqlite3_reset(vocab);
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+        p = sp + 1;
+    }
+    return rc;
+}
+
+/* Appends "(t1 OR t2 ...)" for qt to out, after " AND " unless first. */
+static int append_group(struct sq_buf *out, const struct qtok *qt)
+{
+    if (sq_buf_reserve(out, out->len + qt->terms.len + 4 * qt->n + 8))
+        return SQLITE_NOMEM;
+    if (out->len)
+        out->len += (size_t)sprintf(out->p + out->len, " AND ");
+    out->p[out->len++] = '(';
+    const char *t = qt->terms.p;
+    for (size_t i = 0; i < qt->n; i++) {
+        size_t n = strlen(t);
+        if (i)
+            out->len += (size_t)sprintf(out->p + out->len, " OR ");
+        memcpy(out->p + out->len, t, n);
+        out->len += n;
+        t += n + 1;
+    }
+    out->p[out->len++] = ')';
+    out->p[out->len] = '\0';
+    return SQLITE_OK;
+}
+
+/* FTS5 evaluates an OR of n terms in time n x matches (1000 terms: 4 s on
+ * 100k items), so a token with more terms than this is not put in the MATCH
+ * expression: its documents are collected term by term in C. */
+#define SQ_FTS_OR_MAX 32
+
+struct bits {
+    uint64_t *w;
+    int64_t nbits;
+};
+
+static int bits_has(const struct bits *b, int64_t i)
+{
+    return i >= 0 && i < b->nbits && (b->w[i >> 6] >> (i & 63)) & 1;
+}
+
+static void bits_set(struct bits *b, int64_t i)
+{
+    b->w[i >> 6] |= 1ull << (i & 63);
+}
+
+static void bits_clear(struct bits *b, int64_t i)
+{
+    b->w[i >> 6] &= ~(1ull << (i & 63));
+}
+
+/* Rows of one index matching every token, written into the temp table
+ * `hits`. The candidates start as `universe` (the index's rows that can be
+ * hits); tokens with few terms narrow them with one MATCH; each other token
+ * keeps the candidates some of its terms contain, term by term, stopping
+ * once every candidate is kept. No constraint is dropped. */
+static int match_in_c(struct outpost_storage *s, const char *match_sql, const char *universe_sql,
+                      int64_t folder_id, const struct qtok *qt, size_t ntok, const char *insert_sql)
+{
+    sqlite3_stmt *st = NULL;
+    struct bits cur = { 0 }, left = { 0 };
+    struct sq_buf q = { 0 };
+    int64_t ncur = 0, max = 0;
+    /* the universe: its largest row sizes the bitmaps */
+    int rc = sqlite3_prepare_v2(s->db, universe_sql, -1, &st, NULL);
+    for (int pass = 0; rc == SQLITE_OK && pass < 2; pass++) {
+        if (folder_id)
+            sqlite3_bind_int64(st, 1, folder_id);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            int64_t r = sqlite3_column_int64(st, 0);
+            if (pass == 0 && r > max)
+                max = r;
+            else if (pass == 1 && r >= 0 && !bits_has(&cur, r)) {
+                bits_set(&cur, r);
+                ncur++;
+            }
+        }
+        sqlite3_reset(st);
+        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+        if (rc == SQLITE_OK && pass == 0) {
+            size_t words = (size_t)(max / 64 + 1);
+            cur.w = calloc(words, sizeof *cur.w);
+            left.w = calloc(words, sizeof *left.w);
+            cur.nbits = left.nbits = (int64_t)words * 64;
+            if (!cur.w || !left.w)
+                rc = SQLITE_NOMEM;
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(s->db, match_sql, -1, &st, NULL);
+    for (size_t k = 0; rc == SQLITE_OK && k < ntok; k++)
+        if (qt[k].n <= SQ_FTS_OR_MAX)
+            rc = append_group(&q, &qt[k]);
+    /* pass 0: the small tokens at once; pass k: large token k-1 */
+    for (size_t pass = 0; rc == SQLITE_OK && ncur && pass <= ntok; pass++) {
+        const struct qtok *tk = pass ? &qt[pass - 1] : NULL;
+        if (tk ? tk->n <= SQ_FTS_OR_MAX : q.len == 0)
+            continue;
+        memcpy(left.w, cur.w, (size_t)(cur.nbits / 64) * sizeof *cur.w);
+        memset(cur.w, 0, (size_t)(cur.nbits / 64) * sizeof *cur.w);
+        int64_t nleft = ncur;
+        ncur = 0;
+        const char *t = tk ? tk->terms.p : q.p;
+        size_t nterms = tk ? tk->n : 1;
+        for (size_t i = 0; rc == SQLITE_OK && nleft && i < nterms; i++, t += strlen(t) + 1) {
+            sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
+            while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                int64_t r = sqlite3_column_int64(st, 0);
+                if (bits_has(&left, r)) {
+                    bits_clear(&left, r);
+                    bits_set(&cur, r);
+                    ncur++;
+                    if (--nleft == 0)
+                        break; /* every candidate kept: the other terms cannot add any */
+                }
+            }
+            sqlite3_reset(st);
+            rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(s->db, insert_sql, -1, &st, NULL);
+    for (int64_t i = 0; rc == SQLITE_OK && ncur && i < cur.nbits; i++)
+        if (bits_has(&cur, i)) {
+            sqlite3_bind_int64(st, 1, i);
+            rc = sq_exec_stmt(st);
+        }
+    sqlite3_finalize(st);
+    free(cur.w);
+    free(left.w);
+    free(q.p);
+    return rc;
 }
 
 /* Creates the per-connection TEMP index used by read transactions; called
@@ -771,7 +1024,11 @@ static int build_query(const char *q, struct sq_buf *out)
 int sq_fts_create_temp(struct outpost_storage *s)
 {
     return sq_exec(s, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_tmp USING fts5(subject, addrs, body,"
-                      " tokenize='unicode61 remove_diacritics 2', detail=none)");
+                      " tokenize='unicode61 remove_diacritics 2', detail=none);"
+                      "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_vocab USING fts5vocab(main, fts, row);"
+                      "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_tmp_vocab USING fts5vocab(temp, fts_tmp, row);"
+                      "CREATE TEMP TABLE IF NOT EXISTS fts_hit(doc INTEGER PRIMARY KEY);"
+                      "CREATE TEMP TABLE IF NOT EXISTS fts_hit_tmp(id INTEGER PRIMARY KEY);");
 }
 
 static outpost_status prepare_temp(struct outpost_storage *s)
@@ -789,21 +1046,28 @@ outpost_status sq_fts_search(struct outpost_txn *t, int64_t folder_id, const cha
         return c;
     if (!query)
         return sq_error(s, OUTPOST_BAD_DATA, "fts_search: query is NULL");
-    struct sq_buf q = { 0 };
-    int words = build_query(query, &q);
-    if (words <= 0) {
-        free(q.p);
-        return sq_error(s, OUTPOST_BAD_DATA, "fts_search: the query has no word to search for");
+    struct tokset ts = { 0 };
+    struct sq_buf tokens = { 0 }, q = { 0 };
+    tokset_reset(&ts, &tokens);
+    int rc = query_tokens(s, query, &ts);
+    size_t ntokens = ts.used;
+    free(ts.slot);
+    free(ts.len);
+    free(ts.gen);
+    if (rc != SQLITE_OK || ntokens == 0) {
+        free(tokens.p);
+        return rc != SQLITE_OK ? sq_db_error(s, rc, "tokenizing the query")
+                               : sq_error(s, OUTPOST_BAD_DATA, "fts_search: the query has no word to search for");
     }
     int temp = 0;
     if (t->mode == OUTPOST_TXN_WRITE) {
         if (t->fts_garbage && (c = sq_fts_flush_garbage(t)).code == OUTPOST_OK)
             c = maybe_rebuild(t);
         if (c.code == OUTPOST_OK)
-            c = index_missing(t, folder_id, 0, 0, NULL);
+            c = index_missing(t, folder_id, 0, 0, NULL); /* makes fts_term complete */
     } else {
         int64_t missing = 0;
-        int rc = count_missing(s, folder_id, &missing);
+        rc = count_missing(s, folder_id, &missing);
         if (rc != SQLITE_OK)
             c = sq_db_error(s, rc, "counting items to index");
         else if (missing) {
@@ -813,16 +1077,70 @@ outpost_status sq_fts_search(struct outpost_txn *t, int64_t folder_id, const cha
                 c = index_missing(t, folder_id, missing > UINT32_MAX ? 0 : (uint32_t)missing, 1, NULL);
         }
     }
+    int listed = 0;
+    if (c.code == OUTPOST_OK && (rc = terms_listed(s, &listed)) != SQLITE_OK)
+        c = sq_db_error(s, rc, "reading the index state");
+    struct qtok *qt = calloc(ntokens, sizeof *qt);
+    int in_c = 0;
+    if (c.code == OUTPOST_OK && !qt)
+        c = sq_error(s, OUTPOST_FATAL, "out of memory searching");
+    if (c.code == OUTPOST_OK) {
+        /* the vocabulary of the persistent index, and of the private one
+         * when it is used (terms missing from one index match nothing there) */
+        char sql[256];
+        sqlite3_stmt *vocab = NULL;
+        snprintf(sql, sizeof sql, "SELECT term FROM %s WHERE instr(term, ?1) > 0%s",
+                 listed ? "main.fts_term" : "temp.fts_vocab",
+                 temp ? " UNION SELECT term FROM temp.fts_tmp_vocab WHERE instr(term, ?1) > 0" : "");
+        if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &vocab, NULL)) == SQLITE_OK)
+            rc = expand_tokens(&tokens, vocab, qt);
+        sqlite3_finalize(vocab);
+        /* the MATCH expression: an AND of OR-groups; a token no term
+         * contains makes it the empty phrase, which matches nothing */
+        int none = 0;
+        for (size_t k = 0; k < ntokens; k++) {
+            none |= qt[k].n == 0;
+            in_c |= qt[k].n > SQ_FTS_OR_MAX;
+        }
+        if (rc == SQLITE_OK && none) {
+            in_c = 0;
+            rc = sq_buf_reserve(&q, 3) ? SQLITE_NOMEM : SQLITE_OK;
+            if (rc == SQLITE_OK)
+                q.len = (size_t)sprintf(q.p, "\"\"");
+        } else if (rc == SQLITE_OK && !in_c) {
+            for (size_t k = 0; rc == SQLITE_OK && k < ntokens; k++)
+                rc = append_group(&q, &qt[k]);
+        } else if (rc == SQLITE_OK) {
+            rc = sq_exec(s, "DELETE FROM temp.fts_hit; DELETE FROM temp.fts_hit_tmp;");
+            if (rc == SQLITE_OK)
+                rc = match_in_c(s, "SELECT rowid FROM main.fts WHERE fts MATCH ?1",
+                                folder_id ? "SELECT fts_doc FROM item WHERE folder_id=?1 AND fts_doc IS NOT NULL"
+                                          : "SELECT fts_doc FROM item WHERE fts_doc IS NOT NULL",
+                                folder_id, qt, ntokens, "INSERT INTO temp.fts_hit(doc) VALUES(?1)");
+            if (rc == SQLITE_OK && temp) /* holds the missing items of the folder only */
+                rc = match_in_c(s, "SELECT rowid FROM temp.fts_tmp WHERE fts_tmp MATCH ?1",
+                                "SELECT rowid FROM temp.fts_tmp", 0, qt, ntokens,
+                                "INSERT INTO temp.fts_hit_tmp(id) VALUES(?1)");
+        }
+        if (rc != SQLITE_OK)
+            c = sq_db_error(s, rc, "expanding the query");
+    }
+    for (size_t k = 0; qt && k < ntokens; k++)
+        free(qt[k].terms.p);
+    free(qt);
+    free(tokens.p);
     if (c.code) {
         free(q.p);
         return c;
     }
-    enum sq_stmt_id sid = temp ? (folder_id ? ST_FTS_SEARCH_TMP : ST_FTS_SEARCH_TMP_ALL)
+    enum sq_stmt_id sid = in_c ? (folder_id ? ST_FTS_SEARCH_HITS : ST_FTS_SEARCH_HITS_ALL)
+                        : temp ? (folder_id ? ST_FTS_SEARCH_TMP : ST_FTS_SEARCH_TMP_ALL)
                                : (folder_id ? ST_FTS_SEARCH : ST_FTS_SEARCH_ALL);
     sqlite3_stmt *st;
     c = sq_cursor_open(s, sid, ROW_ITEM, out, &st);
     if (c.code == OUTPOST_OK) {
-        sqlite3_bind_text(st, 1, q.p, (int)q.len, SQLITE_TRANSIENT);
+        if (!in_c)
+            sqlite3_bind_text(st, 1, q.p, (int)q.len, SQLITE_TRANSIENT);
         if (folder_id)
             sqlite3_bind_int64(st, 2, folder_id);
     }

@@ -159,6 +159,13 @@ static const char *const sq_stmt_sql[ST__COUNT] = {
         "SELECT " ITEM_COLS " FROM item WHERE fts_doc IN"
         " (SELECT rowid FROM fts WHERE fts MATCH ?1) OR (fts_doc IS NULL AND id IN"
         " (SELECT rowid FROM temp.fts_tmp WHERE fts_tmp MATCH ?1)) ORDER BY folder_id, uid",
+    /* matches computed in sq_fts.c: documents of the index, items of the temp one */
+    [ST_FTS_SEARCH_HITS] =
+        "SELECT " ITEM_COLS " FROM item WHERE +folder_id=?2 AND (fts_doc IN (SELECT doc FROM temp.fts_hit)"
+        " OR (fts_doc IS NULL AND id IN (SELECT id FROM temp.fts_hit_tmp))) ORDER BY uid",
+    [ST_FTS_SEARCH_HITS_ALL] =
+        "SELECT " ITEM_COLS " FROM item WHERE fts_doc IN (SELECT doc FROM temp.fts_hit)"
+        " OR (fts_doc IS NULL AND id IN (SELECT id FROM temp.fts_hit_tmp)) ORDER BY folder_id, uid",
 };
 
 /* Returns the connection's cached statement `id`, reset and unbound; on error

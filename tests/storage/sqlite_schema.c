@@ -3,7 +3,8 @@
  * A cache written by a newer Outpost is refused; a cache of the previous
  * schema (v1, before full-text search) is migrated forward and its items
  * become searchable; a v2 cache (raw content rows) reads back and appends
- * after its migration to compressed rows; a foreign SQLite file is refused; bad config is refused
+ * after its migration to compressed rows; a full-text index without its term
+ * list gets one; a foreign SQLite file is refused; bad config is refused
  * at create(). Opens the files with libsqlite3 directly to set them up.
  * Also: new caches get 16 KiB pages (old ones keep theirs and work), and a
  * write is copied from the WAL into the cache file once the instance idles.
@@ -229,6 +230,79 @@ static void test_reads_v2_content(void **state)
     OK(f->m->integrity_check(f->s));
 }
 
+/* The id of the only hit of `q`, 0 when none (fails on more). */
+static int64_t only_hit(struct fx *f, struct outpost_txn *t, int64_t folder, const char *q)
+{
+    struct outpost_cursor *c;
+    const void *row;
+    int64_t id = 0;
+    OK(f->m->fts_search(t, folder, q, &c));
+    OK(f->m->cursor_next(c, &row));
+    if (row) {
+        id = ((const outpost_item *)row)->id;
+        OK(f->m->cursor_next(c, &row));
+        assert_null(row);
+    }
+    f->m->cursor_close(c);
+    return id;
+}
+
+/* An index built before its term list (fts_term) existed: read transactions
+ * search its vocabulary directly, the first write lists its terms without
+ * indexing anything again. */
+static void test_fts_term_list_added(void **state)
+{
+    struct fx *f = *state;
+    struct outpost_txn *t = fx_begin(f, OUTPOST_TXN_WRITE);
+    int64_t a = fx_folder(f, t, 0, "INBOX", OUTPOST_ITEM_MAIL);
+    int64_t id = fx_put(f, t, a, OUTPOST_ITEM_MAIL, 0, "ancient", "Subject: ancient\r\n\r\npterodactyl\r\n");
+    assert_int_equal(only_hit(f, t, a, "pterodactyl"), id); /* indexes it */
+    OK(f->m->commit(t));
+    fx_close_instance(f, f->s);
+    f->s = NULL;
+    char path[4200];
+    db_path(f, path, sizeof path);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM fts_term WHERE term='pterodactyl'"), 1);
+    raw_exec(path, "DROP TABLE fts_term; DELETE FROM store_info WHERE key='fts_terms';");
+    fx_instance(f, &f->s);
+    t = fx_begin(f, OUTPOST_TXN_READ);
+    assert_int_equal(only_hit(f, t, a, "ERODACT"), id);
+    assert_int_equal(only_hit(f, t, a, "erodactyx"), 0);
+    f->m->rollback(t);
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    int64_t id2 = fx_put(f, t, a, OUTPOST_ITEM_MAIL, 0, "newer", "Subject: newer\r\n\r\narchaeopteryx\r\n");
+    assert_int_equal(only_hit(f, t, a, "aeopter"), id2);
+    assert_int_equal(only_hit(f, t, a, "odacty"), id);
+    OK(f->m->commit(t));
+    fx_close_instance(f, f->s);
+    f->s = NULL;
+    assert_int_equal(raw_int(path, "SELECT value FROM store_info WHERE key='fts_terms'"), 3); /* = fts_next_doc */
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM fts_term WHERE term IN ('pterodactyl','archaeopteryx')"), 2);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM item WHERE fts_doc IS NULL"), 0);
+    assert_int_equal(raw_int(path, "SELECT value FROM store_info WHERE key='fts_next_doc'"), 3); /* not re-indexed */
+    fx_instance(f, &f->s);
+    t = fx_begin(f, OUTPOST_TXN_READ);
+    assert_int_equal(only_hit(f, t, a, "terodac"), id);
+    assert_int_equal(only_hit(f, t, a, "PTERYX"), id2);
+    f->m->rollback(t);
+    /* a document added by a writer that does not list terms (an older
+     * Outpost): the list no longer counts as complete */
+    fx_close_instance(f, f->s);
+    f->s = NULL;
+    raw_exec(path, "DELETE FROM fts_term WHERE term='archaeopteryx';"
+                   "UPDATE store_info SET value=4 WHERE key='fts_next_doc';");
+    fx_instance(f, &f->s);
+    t = fx_begin(f, OUTPOST_TXN_READ);
+    assert_int_equal(only_hit(f, t, a, "PTERYX"), id2);
+    f->m->rollback(t);
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    assert_int_equal(only_hit(f, t, a, "PTERYX"), id2);
+    OK(f->m->commit(t));
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM fts_term WHERE term='archaeopteryx'"), 1);
+    assert_int_equal(raw_int(path, "SELECT value FROM store_info WHERE key='fts_terms'"), 4);
+    OK(f->m->integrity_check(f->s));
+}
+
 static void test_foreign_database_refused(void **state)
 {
     struct fx *f = *state;
@@ -405,6 +479,7 @@ int main(int argc, char **argv)
         T(test_newer_schema_refused),
         T(test_migrates_v1_forward),
         T(test_reads_v2_content),
+        T(test_fts_term_list_added),
         T(test_foreign_database_refused),
         T(test_config),
         T(test_page_size),

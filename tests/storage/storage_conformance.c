@@ -421,7 +421,7 @@ static void test_counters_exact(void **state)
     int64_t b = fx_folder(f, t, 0, "B", OUTPOST_ITEM_MAIL);
     const uint32_t S = OUTPOST_FLAG_SEEN, F = OUTPOST_FLAG_FLAGGED;
     uint32_t fl[] = { 0, S, F, S | F, OUTPOST_FLAG_DELETED, S | OUTPOST_FLAG_ANSWERED };
-    int64_t ids[6];
+    int64_t ids[7];
     for (int i = 0; i < 6; i++) {
         ids[i] = fx_put(f, t, a, OUTPOST_ITEM_MAIL, fl[i], "c", NULL);
         fx_check_counters(f, t, a);
@@ -1444,7 +1444,7 @@ static const char *const fts_mails[] = {
     /* 0: plain text */
     "From: Alice Martin <alice@example.org>\r\nTo: bob@example.org\r\nSubject: Quarterly budget\r\n"
     "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-    "Please review the spreadsheet before Thursday.\r\n",
+    "Please review the spreadsheet before Thursday at the harbour.\r\n",
     /* 1: quoted-printable latin-1 with diacritics */
     "From: Zoe <zoe@example.org>\r\nSubject: Résumé\r\nMIME-Version: 1.0\r\n"
     "Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
@@ -1497,6 +1497,25 @@ static void fts_round(struct fx *f, uint32_t mode, int64_t a, int64_t b, const i
     expect_hits(f, t, a, "lighthouse", &ids[2], 1);          /* HTML part */
     expect_hits(f, t, a, "zebrastripes", NULL, 0);           /* binary attachment */
     expect_hits(f, t, a, "xylophone", &ids[3], 1);           /* base64 text */
+    /* a word matches inside a word of the text (IMAP SEARCH is a substring match) */
+    expect_hits(f, t, a, "arbour", &ids[0], 1);              /* mid-word: "harbour" */
+    expect_hits(f, t, a, "phone", &ids[3], 1);               /* suffix: "xylophone" */
+    expect_hits(f, t, a, "ylophon", &ids[3], 1);
+    expect_hits(f, t, a, "RESUM", &ids[1], 1);               /* case and diacritics: "Résumé" */
+    expect_hits(f, t, a, "ÉSUM", &ids[1], 1);
+    expect_hits(f, t, a, "ighthous", &ids[2], 1);            /* HTML part */
+    expect_hits(f, t, a, "preadshe URSDA artin", &ids[0], 1); /* each word inside a different word */
+    expect_hits(f, t, a, "arbour ylophon", NULL, 0);         /* words of different items */
+    expect_hits(f, t, a, "qqzzy", NULL, 0);                  /* in no word at all */
+    expect_hits(f, t, a, "udge qqzzy", NULL, 0);
+    expect_hits(f, t, a, "xample", ids, 4);                  /* a token inside many words */
+    expect_hits(f, t, b, "ZQV", &ids[6], 1);                 /* ... inside 40 distinct words */
+    expect_hits(f, t, 0, "zqv", &ids[6], 1);
+    expect_hits(f, t, b, "zqv eeper", &ids[6], 1);
+    expect_hits(f, t, b, "eeper zqv qv", &ids[6], 1);
+    expect_hits(f, t, b, "zqv standup", NULL, 0);            /* each word, not either */
+    expect_hits(f, t, b, "zqv qqzzy", NULL, 0);
+    expect_hits(f, t, b, "zqv1", &ids[6], 1);
     int64_t both[] = { ids[1], ids[4] };
     expect_hits(f, t, 0, "meeting", both, 2);                /* all folders, by folder/UID */
     expect_hits(f, t, a, "meeting", &ids[1], 1);
@@ -1518,7 +1537,7 @@ static void test_fts(void **state)
     struct outpost_txn *t = fx_begin(f, OUTPOST_TXN_WRITE);
     int64_t a = fx_folder(f, t, 0, "INBOX", OUTPOST_ITEM_MAIL);
     int64_t b = fx_folder(f, t, 0, "Calendar", OUTPOST_ITEM_EVENT);
-    int64_t ids[6];
+    int64_t ids[7];
     const char *subjects[] = { "Quarterly budget", "Résumé", "photos", "misc" };
     const char *froms[] = { "Alice Martin <alice@example.org>", "Zoe <zoe@example.org>", "carol@example.org",
                             "dave@example.org" };
@@ -1533,6 +1552,10 @@ static void test_fts(void **state)
     }
     ids[4] = fx_put(f, t, b, OUTPOST_ITEM_EVENT, 0, "Weekly meeting",
                     "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:standup\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n");
+    char many[512] = "lighthouse-keeper";
+    for (int i = 1; i <= 40; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), " zqv%da", i);
+    ids[6] = fx_put(f, t, b, OUTPOST_ITEM_EVENT, 0, "rota", many);
     OK(f->m->commit(t));
     /* nothing indexed yet: a read transaction must still find everything */
     fts_round(f, OUTPOST_TXN_READ, a, b, ids);
@@ -1570,6 +1593,8 @@ static void test_fts(void **state)
         expect_hits(f, t, a, "photos", NULL, 0);
         expect_hits(f, t, a, "lighthouse", &ids[2], 1);
         expect_hits(f, t, a, "narwhal", &ids[5], 1);
+        expect_hits(f, t, a, "ARWHA", &ids[5], 1);           /* not indexed yet in round 0 */
+        expect_hits(f, t, a, "oliday", &ids[2], 1);
         OK(f->m->commit(t));
     }
     /* dropping content keeps the item findable */

@@ -320,10 +320,12 @@ struct outpost_storage_methods {
 
     /* Full-text search over subject, addresses and body text of a folder's
      * items (folder_id 0: all). `query` is a list of whitespace-separated
-     * words that must all match. A word matches a word of the text that it
-     * is a prefix of, ignoring case and diacritics ("meet" finds "Meeting",
-     * "resume" finds "Résumé"), as Dovecot's FTS does for IMAP SEARCH TEXT; a
-     * plugin may match more (true substrings) but never less. The body text
+     * words that must all match. A word matches a word of the text that
+     * contains it, ignoring case and diacritics ("meet" finds "Meeting",
+     * "arbour" finds "harbour", "resum" finds "Résumé"), so that an IMAP
+     * SEARCH BODY/TEXT substring (RFC 3501 6.4.4) within a word can trust
+     * the index's misses. A plugin may match more (a query word made of
+     * several tokens may match them in different words), never less. The body text
      * of mail is that of its text/plain and text/html parts (charset and
      * transfer encoding decoded, tags dropped); of other kinds, the content.
      * Items not yet indexed are indexed first (a read transaction indexes
