@@ -3,8 +3,8 @@
 
 For each account size (OUTPOST_BENCH_SIZES, default "10000 100000" messages)
 it starts the simulator, runs `outpost sync --once` into a fresh cache and
-records messages/s end to end and the peak RSS of the outpost process (from
-wait4). Then, on the largest cache, it starts outpostd, makes 10 server-side
+records messages/s end to end and the peak RSS of the outpost process (its
+VmHWM, sampled until it exits). Then, on the largest cache, it starts outpostd, makes 10 server-side
 changes in the Inbox and times one sync cycle through the daemon's control
 socket (`outpost sync`). It also measures the simulator's own serving rate
 (listing + full content) with outpost-sim-kerio-bench, so the simulator is
@@ -81,15 +81,39 @@ def control(port, path, body=None):
 
 
 def run_measured(cmd):
+    """Runs cmd; returns (wall seconds, peak RSS in MB, CPU seconds). The peak is the
+    process's own VmHWM, sampled until it exits: wait4's ru_maxrss also counts the RSS of
+    this (possibly large) Python process that the child was forked from before its exec."""
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = tempfile.TemporaryFile()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+    peak = [0]
+
+    def sample():
+        path = f"/proc/{p.pid}/status"
+        while p.returncode is None:
+            try:
+                with open(path) as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            peak[0] = max(peak[0], int(line.split()[1]))
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.05)
+
+    import threading
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
     _, status, ru = os.wait4(p.pid, 0)
     dt = time.monotonic() - t0
-    err = p.stderr.read().decode(errors="replace")
     p.returncode = os.waitstatus_to_exitcode(status)
+    th.join()
+    err.seek(0)
+    text = err.read().decode(errors="replace")
+    err.close()
     if p.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}):\n{err[-2000:]}")
-    return dt, ru.ru_maxrss / 1024.0, ru.ru_utime + ru.ru_stime
+        raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}):\n{text[-2000:]}")
+    return dt, peak[0] / 1024.0, ru.ru_utime + ru.ru_stime
 
 
 results = {}
@@ -225,16 +249,7 @@ password_file = {pw}
 ca_file = {epki}/ca.pem
 """)
         os.chmod(ini, 0o600)
-        cmd = [outpost, "--config", ini, "sync", "--once"]
-        t0 = time.monotonic()
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _, status, ru = os.wait4(p.pid, 0)
-        dt = time.monotonic() - t0
-        err = p.stderr.read().decode(errors="replace")
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
-        rss = ru.ru_maxrss / 1024.0
-        cpu = ru.ru_utime + ru.ru_stime
+        dt, rss, cpu = run_measured([outpost, "--config", ini, "sync", "--once"])
         tag = f"{n // 1000}k"
         load = os.getloadavg()[0]
         # the simulator's CPU time (user + system) for the whole run, generation included
