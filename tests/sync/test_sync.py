@@ -1150,12 +1150,7 @@ def t_faults(env):
         sim.fault(kind="drop", method=SRV.pick("Mails.move", "MoveItem"), count=1)
         imap_ok(m.append("INBOX", None, None, test_message("unreadable-reply@outpost.test", "Unreadable reply")), "APPEND")
         imap_ok(m.uid("MOVE", str(uids[2]), "Archive"), "MOVE")
-        deadline = time.monotonic() + 60
-        while True:
-            st = op.sync()
-            if st["journal"]["pending"] == 0 or time.monotonic() > deadline:
-                break
-            time.sleep(0.3)
+        st = sync_until_replayed(op)
         status_ok(st, "after unreadable replies")
         state = sim.state(content=False)
         check(len(server_mails_with(state, "unreadable-reply@outpost.test")) == 1,
@@ -1172,12 +1167,7 @@ def t_faults(env):
         imap_ok(m.create("Lost-reply"), "CREATE")
         imap_ok(m.append("Lost-reply", None, None, test_message("in-lost-reply@outpost.test", "In Lost-reply")),
                 "APPEND into the folder")
-        deadline = time.monotonic() + 60
-        while True:
-            st = op.sync()
-            if st["journal"]["pending"] == 0 or time.monotonic() > deadline:
-                break
-            time.sleep(0.3)
+        st = sync_until_replayed(op)
         status_ok(st, "after a lost folder create reply")
         state = sim.state(content=False)
         twins = [f for f in state["folders"] if f.get("path", "").startswith("Lost-reply")]
@@ -1222,6 +1212,16 @@ def t_faults(env):
 
 
 # ---- crash loops ------------------------------------------------------------------------------
+
+def sync_until_replayed(op, timeout=60):
+    """Sync cycles on the running daemon until no edit is pending (or timeout s); the last status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        st = op.sync()
+        if st["journal"]["pending"] == 0 or time.monotonic() > deadline:
+            return st
+        time.sleep(0.3)
+
 
 def crash_loops():
     return int(os.environ.get("OUTPOST_SYNC_CRASH_LOOPS") or os.environ.get("OUTPOST_CRASH_LOOPS") or 20)
