@@ -893,14 +893,14 @@ def t_pim_edits(env):
             op.edit("append", folder_by_path(dump, path)["id"], write_tmp(env, "a%d" % kind, new))
             op.edit("remove", last["id"])
             expect[kind] = (first["remote_id"], last["remote_id"], text)
-        # The replies to two updates are lost after the server applied them: the retry must
-        # recognise its own write (no second set, no false conflict).
+        # The replies to the updates are lost after the server applied them: the retry must
+        # recognise its own write (no second set, no false conflict), for every kind.
         if SRV.name == "ews":  # every kind's update is an UpdateItem: the first and the last
             sim.fault(kind="drop", method="UpdateItem", count=1)
             sim.fault(kind="drop", method="UpdateItem", skip=3, count=1)
         else:
-            sim.fault(kind="drop", method="Events.set", count=1)
-            sim.fault(kind="drop", method="Notes.set", count=1)
+            for iface in ("Events", "Contacts", "Tasks", "Notes"):
+                sim.fault(kind="drop", method=iface + ".set", count=1)
         op.start()
         deadline = time.monotonic() + 60
         while True:

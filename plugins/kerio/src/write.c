@@ -176,6 +176,18 @@ static outpost_status parse_object(struct outpost_transport *t, uint32_t kind, c
     return rc == 0 ? outpost_ok() : kerio_fail(t, OUTPOST_BAD_DATA, "kerio: %s", err);
 }
 
+/* Whether the server holds member value `sent`: equal, or absent on the
+ * server where we sent an empty value (a server may leave out an empty list,
+ * string or object, e.g. a task without categories). */
+static int same_member(const json_t *sent, const json_t *server)
+{
+    if (server)
+        return json_equal((json_t *)sent, (json_t *)server);
+    return json_is_null(sent) || json_is_false(sent) || (json_is_array(sent) && !json_array_size(sent)) ||
+           (json_is_object(sent) && !json_object_size(sent)) ||
+           (json_is_string(sent) && !*json_string_value(sent));
+}
+
 /* Checks that the server still has the version the edit was based on. When it
  * has another one but already holds every member of `obj` (the update itself,
  * applied before a crash cut off its reply), *applied gets the server's
@@ -208,7 +220,7 @@ static outpost_status check_version(struct outpost_transport *t, const struct ke
     const char *key;
     const json_t *val;
     json_object_foreach((json_t *)obj, key, val) {
-        if (same && strcmp(key, "id") && !json_equal((json_t *)val, json_object_get(o, key)))
+        if (same && strcmp(key, "id") && !same_member(val, json_object_get(o, key)))
             same = 0;
     }
     json_decref(res);
