@@ -12,7 +12,8 @@
  * The first plugin's keys are written unprefixed (sqlite's, as before); the
  * second plugin's carry its name as a prefix ("firebird_insert_items_per_s").
  * Only the storage ABI is used. $OUTPOST_BENCH_ITEMS changes the item count;
- * $OUTPOST_BENCH_STORAGE_CONFIG ("key=value ...") sets [storage] keys for every plugin.
+ * $OUTPOST_TEST_STORAGE_CONFIG ("key=value ...") sets [storage] keys for every plugin
+ * (tests/common/test_host.c).
  */
 #include <errno.h>
 #include <math.h>
@@ -241,15 +242,7 @@ static int bench_one(struct test_storage_plugin *pp, long nitems, struct result 
     struct test_storage_plugin p = *pp;
     M = p.m;
     char *dir = test_mkdtemp("bench");
-    /* OUTPOST_BENCH_STORAGE_CONFIG="key=value key=value": [storage] settings for
-     * every plugin (e.g. "cache_mb=32" or "durability=normal"); defaults otherwise */
-    char cfgbuf[512], *cfg[16] = { NULL };
-    const char *ce = getenv("OUTPOST_BENCH_STORAGE_CONFIG");
-    snprintf(cfgbuf, sizeof cfgbuf, "%s", ce ? ce : "");
-    int nc = 0;
-    for (char *save = NULL, *kv = strtok_r(cfgbuf, " ", &save); kv && nc < 15; kv = strtok_r(NULL, " ", &save))
-        cfg[nc++] = kv;
-    struct test_host *th = test_host_new("storage", dir, (const char *const *)cfg);
+    struct test_host *th = test_host_new("storage", dir, NULL);
     struct outpost_storage *s;
     check(M->create(test_host_table(th), &s), "create");
     check(M->open(s), "open");

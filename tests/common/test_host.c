@@ -152,6 +152,18 @@ struct test_host *test_host_new(const char *section, const char *data_dir, const
     pthread_mutex_init(&th->log_lock, NULL);
     th->section = strdup(section);
     th->data_dir = strdup(data_dir ? data_dir : ".");
+    /* Without explicit settings, [storage] takes "key=value ..." from
+     * $OUTPOST_TEST_STORAGE_CONFIG (to run a suite or the bench in another mode). */
+    char envbuf[512], *envcfg[TEST_HOST_MAX_KEYS + 1] = { NULL };
+    const char *ev = getenv("OUTPOST_TEST_STORAGE_CONFIG");
+    if (!config && ev && *ev && !strcmp(section, "storage")) {
+        snprintf(envbuf, sizeof envbuf, "%s", ev);
+        int n = 0;
+        for (char *save = NULL, *kv = strtok_r(envbuf, " ", &save); kv && n < TEST_HOST_MAX_KEYS;
+             kv = strtok_r(NULL, " ", &save))
+            envcfg[n++] = kv;
+        config = (const char *const *)envcfg;
+    }
     for (int i = 0; config && config[i] && i < TEST_HOST_MAX_KEYS; i++) {
         const char *eq = strchr(config[i], '=');
         if (!eq)
