@@ -45,8 +45,8 @@ def start_sim(n, tag):
     raise SystemExit("simulator did not start")
 
 
-def write_config(tag, port):
-    d = os.path.join(work, tag)
+def write_config(d, transport, url, ca_file):
+    """A private config in directory d syncing the bench account from url into d/data."""
     os.makedirs(d, exist_ok=True)
     pw = os.path.join(d, "password")
     with open(pw, "w") as f:
@@ -62,11 +62,11 @@ sync_interval = 3600
 [storage]
 plugin = sqlite
 [account]
-transport = kerio
-url = https://127.0.0.1:{port}
+transport = {transport}
+url = {url}
 user = bench@example.com
 password_file = {pw}
-ca_file = {pki}/ca.pem
+ca_file = {ca_file}
 """)
     os.chmod(ini, 0o600)
     return ini
@@ -132,7 +132,7 @@ try:
         tag = f"{n // 1000}k"
         sim, port = start_sim(n, tag)
         info = control(port, "info")
-        ini = write_config(tag, port)
+        ini = write_config(os.path.join(work, tag), "kerio", f"https://127.0.0.1:{port}", f"{pki}/ca.pem")
         load = os.getloadavg()[0]
         dt, rss, cpu = run_measured([outpost, "--config", ini, "sync", "--once"])
         rate = n / dt
@@ -228,27 +228,7 @@ def bench_ews(n):
         else:
             raise SystemExit("EWS simulator did not start")
         port = int(open(port_file).read().strip())
-        pw = os.path.join(wd, "password")
-        with open(pw, "w") as f:
-            f.write("bench\n")
-        os.chmod(pw, 0o600)
-        ini = os.path.join(wd, "outpost.ini")
-        with open(ini, "w") as f:
-            f.write(f"""[core]
-data_dir = {wd}/data
-plugin_dir = {build}/plugins
-log_level = warning
-sync_interval = 3600
-[storage]
-plugin = sqlite
-[account]
-transport = ews
-url = https://127.0.0.1:{port}/EWS/Exchange.asmx
-user = bench@example.com
-password_file = {pw}
-ca_file = {epki}/ca.pem
-""")
-        os.chmod(ini, 0o600)
+        ini = write_config(wd, "ews", f"https://127.0.0.1:{port}/EWS/Exchange.asmx", f"{epki}/ca.pem")
         dt, rss, cpu = run_measured([outpost, "--config", ini, "sync", "--once"])
         tag = f"{n // 1000}k"
         load = os.getloadavg()[0]
