@@ -599,6 +599,29 @@ static HRESULT simple(ms_obj *o, uint16_t op, mapi_buf *q, mapi_buf *r)
     return hr;
 }
 
+/* Calls op on o with request q (freed here) and wraps the handle the reply
+ * starts with as a new object of kind; extra, when given, receives the
+ * 32-bit value that follows the handle. */
+static HRESULT open_child(ms_obj *o, uint16_t op, mapi_buf *q, uint32_t kind, void *out, uint32_t *extra)
+{
+    mapi_buf r;
+    mapi_buf_init(&r);
+    uint32_t gen = C(o)->gen;
+    HRESULT hr = simple(o, op, q, &r);
+    if (hr == S_OK) {
+        mapi_rd rd;
+        mapi_rd_init(&rd, r.data, r.len);
+        uint32_t h = mapi_r_u32(&rd);
+        if (extra)
+            *extra = mapi_r_u32(&rd);
+        hr = ms_obj_new(o->lg, kind, h, gen, (ms_obj **)out);
+    }
+    if (q)
+        mapi_buf_free(q);
+    mapi_buf_free(&r);
+    return hr;
+}
+
 static HRESULT open_table_kind(ms_obj *o, uint32_t kind, ULONG flags, LPMAPITABLE *out)
 {
     if (!out)
@@ -912,19 +935,10 @@ static HRESULT OMAPI_CALL folder_CreateMessage(void *This, LPCIID lpInterface, U
     if (!lppMessage)
         return MAPI_E_INVALID_PARAMETER;
     *lppMessage = NULL;
-    mapi_buf q, r;
+    mapi_buf q;
     mapi_buf_init(&q);
-    mapi_buf_init(&r);
     mapi_w_u32(&q, ulFlags);
-    uint32_t gen = C(o)->gen;
-    HRESULT hr = simple(o, MAPI_OP_CREATE_MESSAGE, &q, &r);
-    if (hr == S_OK) {
-        mapi_rd rd;
-        mapi_rd_init(&rd, r.data, r.len);
-        hr = ms_obj_new(o->lg, MS_MESSAGE, mapi_r_u32(&rd), gen, (ms_obj **)lppMessage);
-    }
-    mapi_buf_free(&q);
-    mapi_buf_free(&r);
+    HRESULT hr = open_child(o, MAPI_OP_CREATE_MESSAGE, &q, MS_MESSAGE, lppMessage, NULL);
     return ms_ret(hr, "IMAPIFolder::CreateMessage(h=%u, ulFlags=0x%lx)", o->h, (unsigned long)ulFlags);
 }
 
@@ -1002,22 +1016,13 @@ static HRESULT OMAPI_CALL folder_CreateFolder(void *This, ULONG ulFolderType, LP
         return MAPI_E_INVALID_PARAMETER;
     *lppFolder = NULL;
     char *name = (ulFlags & MAPI_UNICODE) ? ms_utf8(lpszFolderName) : ms_utf8_a((const char *)lpszFolderName);
-    mapi_buf q, r;
+    mapi_buf q;
     mapi_buf_init(&q);
-    mapi_buf_init(&r);
     mapi_w_u32(&q, ulFlags & ~MAPI_UNICODE);
     mapi_w_u32(&q, ulFolderType);
     mapi_w_str(&q, name ? name : "");
     mapi_w_str(&q, "");
-    uint32_t gen = C(o)->gen;
-    HRESULT hr = simple(o, MAPI_OP_CREATE_FOLDER, &q, &r);
-    if (hr == S_OK) {
-        mapi_rd rd;
-        mapi_rd_init(&rd, r.data, r.len);
-        hr = ms_obj_new(o->lg, MS_FOLDER, mapi_r_u32(&rd), gen, (ms_obj **)lppFolder);
-    }
-    mapi_buf_free(&q);
-    mapi_buf_free(&r);
+    HRESULT hr = open_child(o, MAPI_OP_CREATE_FOLDER, &q, MS_FOLDER, lppFolder, NULL);
     hr = ms_ret(hr, "IMAPIFolder::CreateFolder(h=%u, name=\"%s\", ulFlags=0x%lx)", o->h, name ? name : "",
                 (unsigned long)ulFlags);
     free(name);
@@ -1119,20 +1124,11 @@ static HRESULT OMAPI_CALL msg_OpenAttach(void *This, ULONG ulAttachmentNum, LPCI
     if (!lppAttach)
         return MAPI_E_INVALID_PARAMETER;
     *lppAttach = NULL;
-    mapi_buf q, r;
+    mapi_buf q;
     mapi_buf_init(&q);
-    mapi_buf_init(&r);
     mapi_w_u32(&q, ulAttachmentNum);
     mapi_w_u32(&q, ulFlags);
-    uint32_t gen = C(o)->gen;
-    HRESULT hr = simple(o, MAPI_OP_OPEN_ATTACH, &q, &r);
-    if (hr == S_OK) {
-        mapi_rd rd;
-        mapi_rd_init(&rd, r.data, r.len);
-        hr = ms_obj_new(o->lg, MS_ATTACH, mapi_r_u32(&rd), gen, (ms_obj **)lppAttach);
-    }
-    mapi_buf_free(&q);
-    mapi_buf_free(&r);
+    HRESULT hr = open_child(o, MAPI_OP_OPEN_ATTACH, &q, MS_ATTACH, lppAttach, NULL);
     return ms_ret(hr, "IMessage::OpenAttach(h=%u, num=%lu)", o->h, (unsigned long)ulAttachmentNum);
 }
 
@@ -1144,18 +1140,10 @@ static HRESULT OMAPI_CALL msg_CreateAttach(void *This, LPCIID lpInterface, ULONG
     if (!lpulAttachmentNum || !lppAttach)
         return MAPI_E_INVALID_PARAMETER;
     *lppAttach = NULL;
-    mapi_buf r;
-    mapi_buf_init(&r);
-    uint32_t gen = C(o)->gen;
-    HRESULT hr = simple(o, MAPI_OP_CREATE_ATTACH, NULL, &r);
-    if (hr == S_OK) {
-        mapi_rd rd;
-        mapi_rd_init(&rd, r.data, r.len);
-        uint32_t h = mapi_r_u32(&rd);
-        *lpulAttachmentNum = mapi_r_u32(&rd);
-        hr = ms_obj_new(o->lg, MS_ATTACH, h, gen, (ms_obj **)lppAttach);
-    }
-    mapi_buf_free(&r);
+    uint32_t num = 0;
+    HRESULT hr = open_child(o, MAPI_OP_CREATE_ATTACH, NULL, MS_ATTACH, lppAttach, &num);
+    if (hr == S_OK)
+        *lpulAttachmentNum = num;
     return ms_ret(hr, "IMessage::CreateAttach(h=%u)", o->h);
 }
 

@@ -40,6 +40,23 @@ static HRESULT tcall(ms_table *t, uint16_t op, const mapi_buf *q, mapi_buf *r)
     return hr;
 }
 
+/* tcall for the operations that answer with n 32-bit values, read into out
+ * when the call succeeds (a warning such as MAPI_W_POSITION_CHANGED too). */
+static HRESULT tcall_u32(ms_table *t, uint16_t op, const mapi_buf *q, uint32_t *out, int n)
+{
+    mapi_buf r;
+    mapi_buf_init(&r);
+    HRESULT hr = tcall(t, op, q, &r);
+    if (SUCCEEDED(hr)) {
+        mapi_rd rd;
+        mapi_rd_init(&rd, r.data, r.len);
+        for (int i = 0; i < n; i++)
+            out[i] = mapi_r_u32(&rd);
+    }
+    mapi_buf_free(&r);
+    return hr;
+}
+
 static HRESULT OMAPI_CALL tbl_QueryInterface(void *This, REFIID riid, LPVOID *ppv)
 {
     ms_table *t = This;
@@ -90,17 +107,13 @@ static HRESULT OMAPI_CALL tbl_Advise(void *This, ULONG ulEventMask, LPMAPIADVISE
     if (!lpAdviseSink || !lpulConnection)
         return MAPI_E_INVALID_PARAMETER;
     *lpulConnection = 0;
-    mapi_buf r;
-    mapi_buf_init(&r);
-    HRESULT hr = tcall(t, MAPI_OP_TBL_ADVISE, NULL, &r);
+    uint32_t sink;
+    HRESULT hr = tcall_u32(t, MAPI_OP_TBL_ADVISE, NULL, &sink, 1);
     if (hr == S_OK) {
-        mapi_rd rd;
-        mapi_rd_init(&rd, r.data, r.len);
-        *lpulConnection = ms_sink_add(C(t), mapi_r_u32(&rd), lpAdviseSink, t);
+        *lpulConnection = ms_sink_add(C(t), sink, lpAdviseSink, t);
         if (!*lpulConnection)
             hr = MAPI_E_NOT_ENOUGH_MEMORY;
     }
-    mapi_buf_free(&r);
     return ms_ret(hr, "IMAPITable::Advise(t=%u %s, ulEventMask=0x%lx) connection=%lu", t->t, t->what,
                   (unsigned long)ulEventMask, (unsigned long)*lpulConnection);
 }
@@ -173,15 +186,10 @@ static HRESULT OMAPI_CALL tbl_GetRowCount(void *This, ULONG ulFlags, ULONG *lpul
     if (!lpulCount)
         return MAPI_E_INVALID_PARAMETER;
     *lpulCount = 0;
-    mapi_buf r;
-    mapi_buf_init(&r);
-    HRESULT hr = tcall(t, MAPI_OP_TBL_GET_ROW_COUNT, NULL, &r);
-    if (hr == S_OK) {
-        mapi_rd rd;
-        mapi_rd_init(&rd, r.data, r.len);
-        *lpulCount = mapi_r_u32(&rd);
-    }
-    mapi_buf_free(&r);
+    uint32_t count = 0;
+    HRESULT hr = tcall_u32(t, MAPI_OP_TBL_GET_ROW_COUNT, NULL, &count, 1);
+    if (hr == S_OK)
+        *lpulCount = count;
     return ms_ret(hr, "IMAPITable::GetRowCount(t=%u %s, ulFlags=0x%lx) count=%lu", t->t, t->what,
                   (unsigned long)ulFlags, (unsigned long)*lpulCount);
 }
@@ -202,19 +210,15 @@ static HRESULT OMAPI_CALL tbl_SeekRow(void *This, BOOKMARK bkOrigin, LONG lRowCo
     HRESULT hr = bookmark_arg(bkOrigin, &bk);
     LONG sought = 0;
     if (hr == S_OK) {
-        mapi_buf q, r;
+        mapi_buf q;
         mapi_buf_init(&q);
-        mapi_buf_init(&r);
         mapi_w_u32(&q, bk);
         mapi_w_u32(&q, (uint32_t)lRowCount);
-        hr = tcall(t, MAPI_OP_TBL_SEEK_ROW, &q, &r);
-        if (SUCCEEDED(hr)) {
-            mapi_rd rd;
-            mapi_rd_init(&rd, r.data, r.len);
-            sought = (LONG)mapi_r_u32(&rd);
-        }
+        uint32_t n = 0;
+        hr = tcall_u32(t, MAPI_OP_TBL_SEEK_ROW, &q, &n, 1);
+        if (SUCCEEDED(hr))
+            sought = (LONG)n;
         mapi_buf_free(&q);
-        mapi_buf_free(&r);
     }
     if (lplRowsSought)
         *lplRowsSought = sought;
@@ -240,17 +244,13 @@ static HRESULT OMAPI_CALL tbl_QueryPosition(void *This, ULONG *lpulRow, ULONG *l
     ms_table *t = This;
     if (!lpulRow || !lpulNumerator || !lpulDenominator)
         return MAPI_E_INVALID_PARAMETER;
-    mapi_buf r;
-    mapi_buf_init(&r);
-    HRESULT hr = tcall(t, MAPI_OP_TBL_QUERY_POSITION, NULL, &r);
+    uint32_t pos[3];
+    HRESULT hr = tcall_u32(t, MAPI_OP_TBL_QUERY_POSITION, NULL, pos, 3);
     if (hr == S_OK) {
-        mapi_rd rd;
-        mapi_rd_init(&rd, r.data, r.len);
-        *lpulRow = mapi_r_u32(&rd);
-        *lpulNumerator = mapi_r_u32(&rd);
-        *lpulDenominator = mapi_r_u32(&rd);
+        *lpulRow = pos[0];
+        *lpulNumerator = pos[1];
+        *lpulDenominator = pos[2];
     }
-    mapi_buf_free(&r);
     return ms_ret(hr, "IMAPITable::QueryPosition(t=%u)", t->t);
 }
 
@@ -307,15 +307,10 @@ static HRESULT OMAPI_CALL tbl_CreateBookmark(void *This, BOOKMARK *lpbkPosition)
     ms_table *t = This;
     if (!lpbkPosition)
         return MAPI_E_INVALID_PARAMETER;
-    mapi_buf r;
-    mapi_buf_init(&r);
-    HRESULT hr = tcall(t, MAPI_OP_TBL_CREATE_BOOKMARK, NULL, &r);
-    if (hr == S_OK) {
-        mapi_rd rd;
-        mapi_rd_init(&rd, r.data, r.len);
-        *lpbkPosition = (BOOKMARK)mapi_r_u32(&rd);
-    }
-    mapi_buf_free(&r);
+    uint32_t bk = 0;
+    HRESULT hr = tcall_u32(t, MAPI_OP_TBL_CREATE_BOOKMARK, NULL, &bk, 1);
+    if (hr == S_OK)
+        *lpbkPosition = (BOOKMARK)bk;
     return ms_ret(hr, "IMAPITable::CreateBookmark(t=%u) bookmark=%lu", t->t,
                   hr == S_OK ? (unsigned long)*lpbkPosition : 0ul);
 }
