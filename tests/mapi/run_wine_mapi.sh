@@ -124,22 +124,8 @@ say "ok - $dll exports: $exports; imports: $(sed -n 's/.*DLL Name: //p' "$logs/o
 
 # ---- Wine prefix -------------------------------------------------------------------
 wine_ready=1
-export WINEPREFIX="$prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" WINEARCH=$winearch
-unset DISPLAY WAYLAND_DISPLAY
-[ -n "${HOME:-}" ] && [ -d "$HOME" ] || export HOME="$work"
-if [ -e "$prefix" ] && [ ! -O "$prefix" ]; then
-    rm -rf "$prefix" || fail "cannot remove $prefix (another user's)"
-fi
-if [ ! -f "$prefix/.outpost-ready" ]; then
-    rm -rf "$prefix"
-    t=$(now)
-    timeout 300 "$wine" wineboot -i >"$logs/wineboot.log" 2>&1 ||
-        { cat "$logs/wineboot.log"; fail "wineboot -i failed or took over 300 s (log above)"; }
-    "$wineserver" -w
-    touch "$prefix/.outpost-ready"
-    say "new Wine prefix in $(since "$t")"
-fi
-winpath() { printf 'Z:%s' "$1" | tr / '\\'; }
+. "$src/tests/common/wine_prefix.sh"
+wine_prefix_setup "$prefix" "$winearch" "$work" "$logs"
 
 # ---- outpostd on a seeded cache ---------------------------------------------------
 start_daemon() {

@@ -62,31 +62,8 @@ cmake --build "$cross" -j2 >"$logs/build.log" 2>&1 ||
 say "cross build ready in $(since "$t")"
 
 # ---- Wine prefix -------------------------------------------------------------------
-# Headless and quiet; no Mono or Gecko download prompts.
-export WINEPREFIX="$prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
-export WINEARCH=win64
-unset DISPLAY WAYLAND_DISPLAY
-# Wine wants a home directory; CI containers sometimes have none set.
-[ -n "${HOME:-}" ] && [ -d "$HOME" ] || export HOME="$work"
-
-# Wine refuses a prefix that is not owned by the user running it (e.g. a build
-# tree made by another user, or by root before a switch to a normal user).
-if [ -e "$prefix" ] && [ ! -O "$prefix" ]; then
-    say "$prefix belongs to another user; recreating it"
-    rm -rf "$prefix" || fail "cannot remove $prefix; delete it or run as its owner"
-fi
-if [ ! -f "$prefix/.outpost-ready" ]; then
-    rm -rf "$prefix"
-    t=$(now)
-    timeout 300 "$wine" wineboot -i >"$logs/wineboot.log" 2>&1 ||
-        { cat "$logs/wineboot.log"; fail "wineboot -i failed or took over 300 s (log above)"; }
-    "$wineserver" -w
-    touch "$prefix/.outpost-ready"
-    say "new Wine prefix $prefix in $(since "$t")"
-fi
-
-# Paths for the Windows side: Wine's Z: drive is the Unix root.
-winpath() { printf 'Z:%s' "$1" | tr / '\\'; }
+. "$src/tests/common/wine_prefix.sh"
+wine_prefix_setup "$prefix" win64 "$work" "$logs"
 
 # ---- tests ---------------------------------------------------------------------
 status=0
