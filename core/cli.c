@@ -332,8 +332,10 @@ static void on_progress(void *ctx, const struct outpost_progress *p)
         char eta[32] = "";
         if (p->total && rate > 0 && p->done < p->total)
             snprintf(eta, sizeof eta, " ETA %.0fs", (double)(p->total - p->done) / rate);
-        fprintf(stderr, "\r\033[K%-9s %-28.28s [%s] %llu/%llu %.0f/s%s", p->phase, name, bar,
-                (unsigned long long)p->done, (unsigned long long)p->total, rate, eta);
+        fprintf(stderr, "\r\033[K%-9s ", p->phase);
+        outpost_put_column(stderr, name, 28, 1);
+        fprintf(stderr, " [%s] %llu/%llu %.0f/s%s", bar, (unsigned long long)p->done, (unsigned long long)p->total,
+                rate, eta);
         if (p->finished)
             fputc('\n', stderr);
         fflush(stderr);
@@ -496,10 +498,11 @@ static int cmd_policy(struct outpost_app *a, int argc, char **argv)
             free(js);
         } else {
             printf("%-40s %-9s %-18s %s\n", "FOLDER", "KIND", "POLICY", "FROM");
-            json_array_foreach(out, i, f)
-                printf("%-40s %-9s %-18s %s\n", json_string_value(json_object_get(f, "path")),
-                       json_string_value(json_object_get(f, "kind")), json_string_value(json_object_get(f, "policy")),
-                       json_string_value(json_object_get(f, "source")));
+            json_array_foreach(out, i, f) {
+                outpost_put_column(stdout, json_string_value(json_object_get(f, "path")), 40, 0);
+                printf(" %-9s %-18s %s\n", json_string_value(json_object_get(f, "kind")),
+                       json_string_value(json_object_get(f, "policy")), json_string_value(json_object_get(f, "source")));
+            }
         }
         json_decref(out);
         return 0;

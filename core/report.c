@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib.h>
+
 #include "engine.h"
 #include "policy.h"
 #include "platform/platform.h"
@@ -188,6 +190,32 @@ static const char *str_or(json_t *o, const char *k, const char *def)
     return json_is_string(v) ? json_string_value(v) : def;
 }
 
+void outpost_put_column(FILE *out, const char *s, int width, int truncate)
+{
+    int used = 0;
+    const char *p = s ? s : "";
+    while (*p) {
+        const char *next = g_utf8_find_next_char(p, NULL);
+        gunichar c = g_utf8_get_char_validated(p, -1);
+        int cells = 1;
+        if (c == (gunichar)-1 || c == (gunichar)-2)
+            next = p + 1;
+        else if (g_unichar_iszerowidth(c))
+            cells = 0;
+        else if (g_unichar_iswide(c))
+            cells = 2;
+        if (truncate && used + cells > width)
+            break;
+        if (!next)
+            next = p + strlen(p);
+        fwrite(p, 1, (size_t)(next - p), out);
+        used += cells;
+        p = next;
+    }
+    for (; used < width; used++)
+        fputc(' ', out);
+}
+
 static long long int_of(json_t *o, const char *k) { return (long long)json_integer_value(json_object_get(o, k)); }
 
 void outpost_report_print_status(json_t *s, FILE *out)
@@ -211,7 +239,8 @@ void outpost_report_print_status(json_t *s, FILE *out)
         if (json_is_integer(ls)) {
             op_format_utc(json_integer_value(ls), "%Y-%m-%d %H:%M:%SZ", when, sizeof when);
         }
-        fprintf(out, "%-32s %-9s %8lld %7lld %8lld %-20s %-10s %s\n", str_or(f, "path", "?"), str_or(f, "kind", "?"),
+        outpost_put_column(out, str_or(f, "path", "?"), 32, 0);
+        fprintf(out, " %-9s %8lld %7lld %8lld %-20s %-10s %s\n", str_or(f, "kind", "?"),
                 int_of(f, "items"), int_of(f, "unread"), int_of(f, "pending"), when, str_or(f, "state", "?"),
                 str_or(f, "last_error", ""));
     }

@@ -28,6 +28,14 @@ long long outpost_report_prune(struct outpost_store *store, long long days, int6
 void outpost_report_print_status(json_t *status, FILE *out);
 void outpost_report_print_audit(json_t *audit, FILE *out);
 
+/* Writes s (UTF-8) in a column `width` terminal cells wide: padded with
+ * spaces after it (a wide CJK or emoji character takes two cells, a
+ * combining mark none), or, when truncate is set and s is wider, cut at a
+ * character boundary to fit. An invalid sequence counts one cell a byte.
+ * Unlike printf's %-Ns, which counts bytes, the columns stay aligned with
+ * non-ASCII folder names. */
+void outpost_put_column(FILE *out, const char *s, int width, int truncate);
+
 const char *outpost_journal_op_name(uint32_t op);
 const char *outpost_journal_state_name(uint32_t state);
 
