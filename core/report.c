@@ -229,6 +229,15 @@ void outpost_report_print_status(json_t *s, FILE *out)
             str_or(s, "last_error", NULL) ? " — " : "", str_or(s, "last_error", ""));
     fprintf(out, "edits:  %lld pending, %lld confirmed, %lld dead, %lld in Conflicts, %lld kept locally\n",
             int_of(j, "pending"), int_of(j, "confirmed"), int_of(j, "dead"), int_of(j, "conflict"), int_of(j, "local"));
+    json_t *fts = json_object_get(s, "fts");
+    if (json_is_object(fts)) {
+        json_t *left = json_object_get(fts, "remaining");
+        if (json_is_integer(left) && json_integer_value(left) > 0)
+            fprintf(out, "search: full-text index catching up, %lld items to go (searches index them first)\n",
+                    (long long)json_integer_value(left));
+        else if (json_is_integer(left))
+            fprintf(out, "search: full-text index complete\n");
+    }
     fprintf(out, "%-32s %-9s %8s %7s %8s %-20s %-10s %s\n", "FOLDER", "KIND", "ITEMS", "UNREAD", "PENDING",
             "LAST SYNC", "STATE", "LAST ERROR");
     size_t i;

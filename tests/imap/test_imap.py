@@ -1135,6 +1135,8 @@ def e2e_fts_idle(ts, op):
         return fts if fts.get("remaining") == 0 else None
     fts = ts.wait_for(caught_up, 60, "the full-text index to catch up", step=0.5)
     check(fts["indexed"] >= 60, "the idle indexer indexed %r items" % fts)
+    plain = op.run("status").stdout
+    check("full-text index complete" in plain, "plain status shows the index state: %r" % plain[:400])
     m = op.imap()
     try:
         m.select("INBOX", readonly=True)
