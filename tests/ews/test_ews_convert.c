@@ -322,6 +322,57 @@ static void test_mail_getitem_reader(void **unused)
     fclose(f);
 }
 
+/* b64dec_run against eb_b64 (the encoder): every length up to 3 groups past a few hundred
+ * bytes, fed in pieces split at every offset class, with line breaks inserted; then the
+ * input it must refuse. */
+static size_t dec_pieces(const char *in, size_t n, size_t step, unsigned char *out, struct b64dec *d)
+{
+    memset(d, 0, sizeof *d);
+    size_t got = 0;
+    for (size_t i = 0; i < n; i += step)
+        got += b64dec_run(d, in + i, n - i < step ? n - i : step, out + got);
+    return got;
+}
+
+static void test_base64_decoder(void **unused)
+{
+    (void)unused;
+    unsigned char raw[300], out[500];
+    for (size_t i = 0; i < sizeof raw; i++)
+        raw[i] = (unsigned char)(i * 131 + 7);
+    for (size_t len = 0; len <= sizeof raw; len += len < 16 ? 1 : 37) {
+        struct ebuf enc = {0}, wrapped = {0};
+        eb_b64(&enc, raw, len);
+        for (size_t i = 0; i < enc.len; i++) {
+            eb_add(&wrapped, enc.p + i, 1);
+            if (i % 19 == 18)
+                eb_puts(&wrapped, i % 2 ? "\r\n" : " \t");
+        }
+        assert_false(enc.oom || wrapped.oom);
+        const struct ebuf *forms[] = {&enc, &wrapped};
+        for (int f = 0; f < 2; f++)
+            for (size_t step = 1; step <= 9; step++) {
+                struct b64dec d;
+                memset(out, 0xee, sizeof out);
+                size_t got = dec_pieces(forms[f]->p ? forms[f]->p : "", forms[f]->len, step, out, &d);
+                assert_false(d.bad);
+                assert_int_equal(got, len);
+                assert_memory_equal(out, raw, len);
+            }
+        eb_free(&enc);
+        eb_free(&wrapped);
+    }
+    /* a character outside the alphabet anywhere, or data after the padding: bad */
+    static const char *const bad[] = {"U3V*amVj", "U3ViamVjdDog*", "*U3ViamVj", "U3Vi\001amVj", "U3Vi=amVj",
+                                      "QQ==QQ==", "U3Viam\xc3\xa9j", "U3Vi-_Vj"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        for (size_t step = 1; step <= 9; step++) {
+            struct b64dec d;
+            dec_pieces(bad[i], strlen(bad[i]), step, out, &d);
+            assert_true(d.bad);
+        }
+}
+
 static void test_times(void **unused)
 {
     (void)unused;
@@ -344,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_reply_classes),
         cmocka_unit_test(test_times),
         cmocka_unit_test(test_mail_getitem_reader),
+        cmocka_unit_test(test_base64_decoder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
