@@ -2,7 +2,9 @@
  * RFC 7162). Metadata keys are evaluated on copies of the item summaries
  * taken in short read transactions; BODY and TEXT use the storage's
  * full-text index when it has one (OUTPOST_STORAGE_CAP_FTS), else a
- * streaming, case-insensitive scan of the cached content.
+ * streaming, case-insensitive scan of the cached content. With an index of
+ * every header field (OUTPOST_STORAGE_CAP_FTS_ALL_HEADERS) a TEXT key is
+ * answered by the index alone, without reading summaries or content.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -34,6 +36,7 @@ struct search_ctx {
     struct imap_conn *c;
     struct fts_hits *fts;
     size_t nfts;
+    int all_headers;            /* the index covers every header field (OUTPOST_STORAGE_CAP_FTS_ALL_HEADERS) */
     int failed;
 };
 
@@ -266,6 +269,15 @@ static int header_match(struct search_ctx *sx, struct sitem *it, const char *fie
     return m;
 }
 
+/* Whether the index answered key k (collect_fts). */
+static int fts_known(const struct search_ctx *sx, const struct imap_skey *k)
+{
+    for (size_t i = 0; i < sx->nfts; i++)
+        if (sx->fts[i].key == k)
+            return 1;
+    return 0;
+}
+
 static int fts_has(const struct search_ctx *sx, const struct imap_skey *k, uint32_t uid, int *known)
 {
     for (size_t i = 0; i < sx->nfts; i++)
@@ -278,23 +290,28 @@ static int fts_has(const struct search_ctx *sx, const struct imap_skey *k, uint3
 }
 
 /* The full-text index covers subject, addresses and body text (decoded),
- * which is neither what BODY nor what TEXT searches (RFC 3501 6.4.4):
+ * and with OUTPOST_STORAGE_CAP_FTS_ALL_HEADERS every header field of the
+ * message (name and decoded value). BODY and TEXT (RFC 3501 6.4.4) use it so:
  * - BODY is the body only: a hit whose words also occur in the subject or
- *   an address may come from there alone, so it is confirmed in the body;
- * - TEXT is every header field and the body: a miss may still be in a
+ *   an address (or, with every header field indexed, in the header block,
+ *   or in any header field when an encoded word hides its text from a raw
+ *   look) may come from there alone, so it is confirmed in the body;
+ * - TEXT is every header field and the body: with every header field
+ *   indexed, the index's answer is final; without, a miss may still be in a
  *   header field the index leaves out (Message-ID, Reply-To, ...), searched
  *   in the cached header block (not fetched for this).
  * The index finds every item where each word of the key occurs inside a
  * word of the text, ignoring case and diacritics (storage.h, fts_search), a
  * superset of the RFC 3501 substring match for a key within words: a BODY
- * miss is trusted as is, a TEXT miss only after the header block. */
+ * miss is trusted as is, a TEXT miss only after the header block unless
+ * the index holds every header field. */
 static int fts_verdict(struct search_ctx *sx, const struct imap_skey *k, struct sitem *it, int hit)
 {
     struct content_ctx cc = { sx->c->srv, it->id };
     struct imap_region r;
     if (k->op == IMAP_SK_TEXT) {
-        if (hit)
-            return 1;
+        if (hit || sx->all_headers)
+            return hit;
         return it->cstate == OUTPOST_CONTENT_COMPLETE && header_contains(&cc, it->size, k->b) == 1;
     }
     if (!hit)
@@ -304,9 +321,12 @@ static int fts_verdict(struct search_ctx *sx, const struct imap_skey *k, struct 
     if (!words)
         return 1;
     char *save = NULL;
-    for (char *w = strtok_r(words, " \t", &save); w && !elsewhere; w = strtok_r(NULL, " \t", &save))
+    for (char *w = strtok_r(words, " \t", &save); w && !elsewhere; w = strtok_r(NULL, " \t", &save)) {
         elsewhere = ci_contains(it->subject, w) || ci_contains(it->from, w) || ci_contains(it->to, w) ||
                     ci_contains(it->cc, w);
+        if (!elsewhere && sx->all_headers && it->cstate == OUTPOST_CONTENT_COMPLETE)
+            elsewhere = header_contains(&cc, it->size, w) != 0 || header_contains(&cc, it->size, "=?") != 0;
+    }
     free(words);
     if (!elsewhere)
         return 1;
@@ -456,11 +476,16 @@ static int key_needs(const struct search_ctx *sx, const struct imap_skey *k)
         }
         return n;
     }
-    case IMAP_SK_BODY:
     case IMAP_SK_TEXT:
+        /* answered by an index of every header field and the body alone */
+        if (sx->all_headers && fts_known(sx, k))
+            return 0;
+        /* fall through */
+    case IMAP_SK_BODY:
         /* Even when the index answered, fts_verdict needs the summary: BODY must
-         * not match words found only in Subject/From/To/Cc, and TEXT also covers
-         * header fields the index does not hold (RFC 3501 6.4.4). */
+         * not match words found only in header fields, and TEXT also covers
+         * header fields an index without OUTPOST_STORAGE_CAP_FTS_ALL_HEADERS
+         * does not hold (RFC 3501 6.4.4). */
         return 3;
     default: return 3;
     }
@@ -570,10 +595,11 @@ void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct
     int use_modseq = imap_search_uses(root, IMAP_SK_MODSEQ);
     if (use_modseq)
         c->condstore = 1;
-    struct search_ctx sx = { c, NULL, 0, 0 };
+    struct search_ctx sx = { c, NULL, 0, 0, 0 };
     if ((imap_search_uses(root, IMAP_SK_BODY) || imap_search_uses(root, IMAP_SK_TEXT)) &&
         (s->st->storage_caps & OUTPOST_STORAGE_CAP_FTS) &&
         OUTPOST_HAS_METHOD(s->sm, struct outpost_storage_methods, fts_search)) {
+        sx.all_headers = (s->st->storage_caps & OUTPOST_STORAGE_CAP_FTS_ALL_HEADERS) != 0;
         if (collect_fts(&sx, root) != 0)
             sx.failed = 1;
     }

@@ -106,7 +106,7 @@ static outpost_status finish(struct outpost_txn *t, int64_t item_id, uint32_t st
         return fb_poison(t, fb_db_error(s, "finishing content"));
     fb_bind_int(st, 0, state);
     fb_bind_int(st, 1, (int64_t)size);
-    fb_bind_int(st, 2, reindex ? 0 : 1);
+    fb_bind_int(st, 2, reindex ? 0 : 3); /* 3 keeps fts_state 1 or 2 (fb_fts.c) */
     fb_bind_int(st, 3, item_id);
     if (fb_exec(s, st))
         return fb_poison(t, fb_db_error(s, "finishing content"));

@@ -13,10 +13,15 @@
  * query word made of several tokens ("bob@example.org") needs all of them,
  * which may match more than a phrase would, never less.
  *
+ * The text of mail is the name and decoded value of every header field of
+ * the message and its text/plain and text/html parts, so a miss is final for
+ * IMAP SEARCH TEXT (OUTPOST_STORAGE_CAP_FTS_ALL_HEADERS).
+ *
  * Items not yet indexed (fts_state 0: new, summary changed, content just
- * completed) are indexed first in a write transaction; a read transaction,
- * which must not write, computes their tokens on the fly. Dropping content
- * keeps the tokens, so the item stays findable.
+ * completed; 1: indexed by an older Outpost, without the header fields) are
+ * indexed first in a write transaction; a read transaction, which must not
+ * write, computes their tokens on the fly. Indexed items have fts_state
+ * FTS_DONE. Dropping content keeps the tokens, so the item stays findable.
  *
  * Cost: a search reads every token text of the folder (about a fifth of the
  * mail's text size), so it grows with the folder; see README.md for numbers.
@@ -29,6 +34,7 @@
 #include "fb_internal.h"
 
 #define FTS_SOURCE_MAX (16u * 1024u * 1024u)
+#define FTS_DONE 2 /* item.fts_state of an item whose fts_text is current */
 #define FTS_BATCH 256
 
 /* ---- tokens ---- */
@@ -128,16 +134,32 @@ static void add_html(const char *html, GString *out, GHashTable *seen)
     g_string_free(plain, TRUE);
 }
 
-/* The text/plain and text/html parts of a MIME message, decoded by GMime. */
+/* The header fields (name and decoded value) and the text/plain and
+ * text/html parts of a MIME message, decoded by GMime; content GMime cannot
+ * parse is taken as is. raw stays the caller's. */
 static void mail_tokens(GByteArray *raw, GString *out, GHashTable *seen)
 {
-    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(raw); /* owns raw */
+    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(raw);
+    g_mime_stream_mem_set_owner((GMimeStreamMem *)stream, FALSE); /* raw outlives msg */
     GMimeParser *parser = g_mime_parser_new_with_stream(stream);
     g_object_unref(stream);
     GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
     g_object_unref(parser);
-    if (!msg)
-        return; /* not MIME: the summary is still indexed */
+    if (!msg) {
+        add_tokens((const char *)raw->data, raw->len, out, seen);
+        return;
+    }
+    GMimeHeaderList *hl = g_mime_object_get_header_list((GMimeObject *)msg);
+    int nh = hl ? g_mime_header_list_get_count(hl) : 0;
+    for (int i = 0; i < nh; i++) {
+        GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+        const char *name = h ? g_mime_header_get_name(h) : NULL;
+        const char *value = h ? g_mime_header_get_value(h) : NULL;
+        if (name)
+            add_tokens(name, strlen(name), out, seen);
+        if (value)
+            add_tokens(value, strlen(value), out, seen);
+    }
     GMimePartIter *iter = g_mime_part_iter_new((GMimeObject *)msg);
     do {
         GMimeObject *part = g_mime_part_iter_get_current(iter);
@@ -190,12 +212,11 @@ static GString *item_tokens(struct outpost_txn *t, int64_t id, outpost_status *e
             return NULL;
         }
         g_byte_array_set_size(raw, (guint)got);
-        if (kind == OUTPOST_ITEM_MAIL) {
+        if (kind == OUTPOST_ITEM_MAIL)
             mail_tokens(raw, out, seen);
-        } else {
+        else
             add_tokens((const char *)raw->data, raw->len, out, seen);
-            g_byte_array_unref(raw);
-        }
+        g_byte_array_unref(raw);
     }
     g_hash_table_destroy(seen);
     g_string_append_c(out, ' ');
@@ -346,7 +367,7 @@ outpost_status fb_fts_search(struct outpost_txn *t, int64_t folder_id, const cha
     while ((r = fb_fetch(s, st)) == 1) {
         int64_t id = fb_col_int(st, 0);
         int hit;
-        if (fb_col_int(st, 1) == 1 && fb_col_blob(st, 2)) {
+        if (fb_col_int(st, 1) == FTS_DONE && fb_col_blob(st, 2)) {
             text.len = 0;
             if (fb_blob_read_all(s, fb_col_blob(st, 2), &text)) {
                 c = fb_db_error(s, "reading the search index");

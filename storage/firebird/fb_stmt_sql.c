@@ -93,7 +93,7 @@ const char *const fb_stmt_sql[ST__COUNT] = {
     [ST_CONTENT_RANGE] =
         "SELECT c.off, c.len, c.data FROM item i LEFT JOIN content c ON c.item_id=i.id"
         " WHERE i.id=? ORDER BY c.item_id, c.off",
-    /* fts_state AND 0 marks the item for re-indexing, AND 1 keeps it */
+    /* fts_state AND 0 marks the item for re-indexing, AND 3 keeps it (fb_fts.c) */
     [ST_CONTENT_FINISH] =
         "UPDATE item SET content_state=?, cached_size=?, fts_state=BIN_AND(fts_state, ?) WHERE id=?",
 
@@ -115,11 +115,13 @@ const char *const fb_stmt_sql[ST__COUNT] = {
     [ST_J_PRUNE_COUNT] = "SELECT count(*) FROM journal WHERE state=1 AND done_ms<?",
     [ST_J_PRUNE] = "DELETE FROM journal WHERE state=1 AND done_ms<?",
 
+    /* fts_state: 0 not indexed, 1 indexed without header fields (an older
+     * Outpost), 2 indexed (fb_fts.c) */
     [ST_FTS_TODO] =
-        "SELECT FIRST (?) id FROM item WHERE fts_state=0 AND " IN_FOLDER " AND id>? ORDER BY id",
-    [ST_FTS_TODO_COUNT] = "SELECT count(*) FROM item WHERE fts_state=0",
-    [ST_FTS_TODO_COUNT_FOLDER] = "SELECT count(*) FROM item WHERE fts_state=0 AND folder_id=?",
-    [ST_FTS_SET] = "UPDATE item SET fts_state=1, fts_text=? WHERE id=?",
+        "SELECT FIRST (?) id FROM item WHERE fts_state<2 AND " IN_FOLDER " AND id>? ORDER BY id",
+    [ST_FTS_TODO_COUNT] = "SELECT count(*) FROM item WHERE fts_state<2",
+    [ST_FTS_TODO_COUNT_FOLDER] = "SELECT count(*) FROM item WHERE fts_state<2 AND folder_id=?",
+    [ST_FTS_SET] = "UPDATE item SET fts_state=2, fts_text=? WHERE id=?",
     [ST_FTS_SCAN] = "SELECT id, fts_state, fts_text FROM item WHERE folder_id=? ORDER BY folder_id, uid",
     [ST_FTS_SCAN_ALL] = "SELECT id, fts_state, fts_text FROM item ORDER BY folder_id, uid",
 

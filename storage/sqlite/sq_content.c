@@ -441,6 +441,32 @@ static int read_chunk(struct outpost_storage *s, const struct chunk *ch, size_t 
     return SQLITE_OK;
 }
 
+int sq_content_decode(void **dc, int codec, const void *data, size_t n, int64_t len, void *out, size_t *got)
+{
+    *got = 0;
+    if (len < 0 || codec == SQ_CODEC_RAW) {
+        if (len >= 0 && (uint64_t)len != n)
+            return SQLITE_CORRUPT;
+        memcpy(out, data, n);
+        *got = n;
+        return SQLITE_OK;
+    }
+    if (codec != SQ_CODEC_ZSTD || len > SQ_ZCHUNK)
+        return SQLITE_CORRUPT;
+    if (!*dc && !(*dc = ZSTD_createDCtx()))
+        return SQLITE_NOMEM;
+    size_t pn = ZSTD_decompressDCtx(*dc, out, (size_t)len, data, n);
+    if (ZSTD_isError(pn) || pn != (size_t)len)
+        return SQLITE_CORRUPT;
+    *got = pn;
+    return SQLITE_OK;
+}
+
+void sq_content_dctx_free(void *dc)
+{
+    ZSTD_freeDCtx(dc);
+}
+
 /* Appends to the tail; every chunk that fills up becomes a row. */
 static int tail_append(struct outpost_storage *s, struct sq_zstate *z, const unsigned char *p, size_t left)
 {

@@ -13,9 +13,12 @@
  * they outnumber the live ones, which a contentless table needs since it
  * cannot delete a document without its original text.
  *
- * Body text: for mail, the text/plain and text/html parts decoded by GMime
- * (transfer encoding and charset; HTML tags dropped); for other kinds, the
- * content as is. At most SQ_FTS_SOURCE_MAX bytes of an item are parsed.
+ * Text of an item: its summary's subject, from, to and cc; for mail, the
+ * name and decoded value of every header field of the message (so a miss is
+ * final for IMAP SEARCH TEXT: OUTPOST_STORAGE_CAP_FTS_ALL_HEADERS) and the
+ * text/plain and text/html parts decoded by GMime (transfer encoding and
+ * charset; HTML tags dropped); for other kinds, the content as is. At most
+ * SQ_FTS_SOURCE_MAX bytes of an item are parsed.
  *
  * The index keeps no positions (detail=none) and a 32 MiB pending-term hash:
  * measured, that builds about twice as fast as detail=full, and the search
@@ -25,12 +28,13 @@
  * asks FTS5 for the AND of those OR-groups.
  *
  * Indexing is a pipeline (index_missing): the main thread, the only one that
- * uses the connection, reads a batch of items (summary fields and content)
- * and inserts the documents of the previous batch, while worker threads (one
- * per extra CPU, at most 3, joined before index_missing returns) parse MIME
- * and tokenize. A document is the set of an item's distinct folded tokens
- * (see "documents" below). Measured on the 100k-item benchmark: 4.9k → 11k
- * items/s on 2 CPUs.
+ * uses the connection, reads a batch of items (summary fields and content
+ * rows as stored) and inserts the documents of the previous batch, while
+ * worker threads (one per extra CPU, at most 3, joined before index_missing
+ * returns) decompress, parse MIME and tokenize. A document is the set of an
+ * item's distinct folded tokens (see "documents" below). Measured on the
+ * 100k-item benchmark: 4.9k → 11k items/s on 2 CPUs. The main thread's
+ * share is then mostly FTS5's own insert (about 3/4 of its CPU time).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -209,9 +213,13 @@ struct fts_job {
     int64_t id;
     uint32_t kind;
     char *fields;               /* subject, from, to, cc: "\n"-separated, malloc'd */
-    GByteArray *raw;            /* content (NULL: none cached) */
+    struct sq_buf rows;         /* its content rows as stored (struct row_head + data each) */
+    size_t plain;               /* their content bytes */
+    GByteArray *raw;            /* the content, decoded from rows by the worker */
     struct sq_buf doc;          /* distinct folded tokens */
-    int failed;
+    struct sq_buf newterms;     /* those of them new to the thread that made doc */
+    int failed;                 /* out of memory */
+    int damaged;                /* a content row could not be decoded */
 };
 
 struct fts_tok {                /* a unicode61 tokenizer instance */
@@ -219,62 +227,193 @@ struct fts_tok {                /* a unicode61 tokenizer instance */
     Fts5Tokenizer *inst;
 };
 
-/* The body text of mail: text/plain and text/html parts, decoded. */
+/* What a thread running jobs keeps across them. */
+struct fts_scratch {
+    struct tokset ts;           /* the tokens of the current document */
+    struct sq_buf text;         /* its text */
+    struct tokset seen;         /* every token this thread has met in the run */
+    struct sq_buf seen_text;
+    void *dc;                   /* zstd context (sq_content_decode) */
+};
+
+static void scratch_free(struct fts_scratch *x)
+{
+    free(x->ts.slot);
+    free(x->ts.len);
+    free(x->ts.gen);
+    free(x->text.p);
+    free(x->seen.slot);
+    free(x->seen.len);
+    free(x->seen.gen);
+    free(x->seen_text.p);
+    sq_content_dctx_free(x->dc);
+    memset(x, 0, sizeof *x);
+}
+
+/* Appends the decoded text of a text part: through GMime's charset filter,
+ * except for UTF-8 and US-ASCII text, which only loses its transfer
+ * encoding (the tokenizer reads UTF-8 as is). */
+static int part_text(GMimeTextPart *part, int html, struct sq_buf *out)
+{
+    const char *cs = g_mime_text_part_get_charset(part);
+    if (cs && g_ascii_strcasecmp(cs, "utf-8") && g_ascii_strcasecmp(cs, "utf8") &&
+        g_ascii_strcasecmp(cs, "us-ascii")) {
+        char *text = g_mime_text_part_get_text(part);
+        int rc = 0;
+        if (text) {
+            rc = html ? append_html(out, text) : buf_append(out, text, strlen(text));
+            g_free(text);
+        }
+        return rc;
+    }
+    GMimeDataWrapper *content = g_mime_part_get_content((GMimePart *)part);
+    if (!content)
+        return 0;
+    GByteArray *bytes = g_byte_array_new();
+    GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(bytes);
+    g_mime_stream_mem_set_owner((GMimeStreamMem *)mem, FALSE);
+    int rc = 0;
+    if (g_mime_data_wrapper_write_to_stream(content, mem) >= 0) { /* else undecodable: nothing to add */
+        g_byte_array_append(bytes, (const guint8 *)"", 1);
+        const char *text = (const char *)bytes->data;
+        rc = html ? append_html(out, text) : buf_append(out, text, bytes->len - 1);
+    }
+    g_object_unref(mem);
+    g_byte_array_free(bytes, TRUE);
+    return rc;
+}
+
+/* The text of mail: the name and decoded value of every header field of the
+ * message, then its text/plain and text/html parts, decoded. Content GMime
+ * cannot parse is taken as is, so nothing it holds escapes the index. */
 static int mail_text(GByteArray *raw, struct sq_buf *out)
 {
-    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(raw); /* owns raw */
+    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(raw);
+    g_mime_stream_mem_set_owner((GMimeStreamMem *)stream, FALSE); /* raw outlives msg */
     GMimeParser *parser = g_mime_parser_new_with_stream(stream);
     g_object_unref(stream);
     GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
     g_object_unref(parser);
     if (!msg)
-        return 0; /* not MIME: the summary is still indexed */
+        return buf_append(out, (const char *)raw->data, raw->len);
     int rc = 0;
+    GMimeHeaderList *hl = g_mime_object_get_header_list((GMimeObject *)msg);
+    int nh = hl ? g_mime_header_list_get_count(hl) : 0;
+    for (int i = 0; rc == 0 && i < nh; i++) {
+        GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+        const char *name = h ? g_mime_header_get_name(h) : NULL;
+        const char *value = h ? g_mime_header_get_value(h) : NULL;
+        if (name)
+            rc = buf_append(out, name, strlen(name));
+        if (rc == 0 && value)
+            rc = buf_append(out, value, strlen(value));
+    }
     GMimePartIter *iter = g_mime_part_iter_new((GMimeObject *)msg);
     do {
         GMimeObject *part = g_mime_part_iter_get_current(iter);
-        if (!part || !GMIME_IS_TEXT_PART(part))
+        if (rc || !part || !GMIME_IS_TEXT_PART(part))
             continue;
         GMimeContentType *ct = g_mime_object_get_content_type(part);
         int html = g_mime_content_type_is_type(ct, "text", "html");
-        if (!html && !g_mime_content_type_is_type(ct, "text", "plain"))
-            continue;
-        char *text = g_mime_text_part_get_text((GMimeTextPart *)part);
-        if (text) {
-            rc = html ? append_html(out, text) : buf_append(out, text, strlen(text));
-            g_free(text);
-        }
+        if (html || g_mime_content_type_is_type(ct, "text", "plain"))
+            rc = part_text((GMimeTextPart *)part, html, out);
     } while (rc == 0 && g_mime_part_iter_next(iter));
     g_mime_part_iter_free(iter);
     g_object_unref(msg);
     return rc;
 }
 
-/* Worker side: job → job->doc. text is scratch space. */
-static void run_job(struct fts_job *j, struct fts_tok *tk, struct tokset *ts, struct sq_buf *text)
+/* Adds the tokens of doc ("tok tok ") that `seen` lacks to it and to
+ * `out`. */
+static int note_new(struct tokset *seen, const struct sq_buf *doc, struct sq_buf *out)
 {
+    const char *p = doc->p, *end = doc->p + doc->len;
+    while (p < end) {
+        const char *sp = memchr(p, ' ', (size_t)(end - p));
+        if (!sp)
+            sp = end;
+        int n = (int)(sp - p);
+        size_t before = seen->used;
+        if (n && tokset_add(seen, 0, p, n, 0, 0) != SQLITE_OK)
+            return -1;
+        if (seen->used != before) {
+            if (sq_buf_reserve(out, out->len + (size_t)n + 2))
+                return -1;
+            memcpy(out->p + out->len, p, (size_t)n);
+            out->len += (size_t)n;
+            out->p[out->len++] = ' ';
+            out->p[out->len] = '\0';
+        }
+        p = sp + 1;
+    }
+    return 0;
+}
+
+/* A content row in fts_job.rows, followed by its n bytes. */
+struct row_head {
+    int64_t len;                /* content bytes, < 0: a raw row of schema 2 */
+    uint64_t n;
+    int codec;
+};
+
+/* Decodes the rows of a job into j->raw (at most SQ_FTS_SOURCE_MAX bytes). */
+static int decode_rows(struct fts_job *j, struct fts_scratch *x)
+{
+    GByteArray *raw = g_byte_array_sized_new((guint)j->plain);
+    g_byte_array_set_size(raw, (guint)j->plain);
+    size_t at = 0;
+    int rc = SQLITE_OK;
+    for (size_t k = 0; rc == SQLITE_OK && k < j->rows.len;) {
+        struct row_head h;
+        memcpy(&h, j->rows.p + k, sizeof h);
+        k += sizeof h;
+        size_t need = h.len < 0 ? (size_t)h.n : (size_t)h.len, got = 0;
+        if (at + need > j->plain)
+            rc = SQLITE_CORRUPT;
+        else
+            rc = sq_content_decode(&x->dc, h.codec, j->rows.p + k, (size_t)h.n, h.len, raw->data + at, &got);
+        at += got;
+        k += (size_t)h.n;
+    }
+    free(j->rows.p);
+    memset(&j->rows, 0, sizeof j->rows);
+    g_byte_array_set_size(raw, (guint)(at > SQ_FTS_SOURCE_MAX ? SQ_FTS_SOURCE_MAX : at));
+    j->raw = raw;
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* Worker side: job → job->doc (and job->newterms when `terms`). */
+static void run_job(struct fts_job *j, struct fts_tok *tk, struct fts_scratch *x, int terms)
+{
+    struct sq_buf *text = &x->text;
     text->len = 0;
     int rc = sq_buf_reserve(text, 1) ? -1 : 0;
+    if (rc == 0 && j->rows.len && decode_rows(j, x) != 0) {
+        j->damaged = 1;
+        return;
+    }
     if (rc == 0)
         text->p[0] = '\0';
     if (rc == 0 && j->raw) {
         GByteArray *raw = j->raw;
         j->raw = NULL;
-        if (j->kind == OUTPOST_ITEM_MAIL) {
-            rc = mail_text(raw, text); /* consumes raw */
-        } else {
+        if (j->kind == OUTPOST_ITEM_MAIL)
+            rc = mail_text(raw, text);
+        else
             rc = buf_append(text, (const char *)raw->data, raw->len);
-            g_byte_array_unref(raw);
-        }
+        g_byte_array_unref(raw);
     }
-    tokset_reset(ts, &j->doc);
+    tokset_reset(&x->ts, &j->doc);
     if (rc == 0 && sq_buf_reserve(&j->doc, 64))
         rc = -1;
     if (rc == 0 && j->fields)
-        rc = tk->api.xTokenize(tk->inst, ts, FTS5_TOKENIZE_DOCUMENT, j->fields, (int)strlen(j->fields),
+        rc = tk->api.xTokenize(tk->inst, &x->ts, FTS5_TOKENIZE_DOCUMENT, j->fields, (int)strlen(j->fields),
                                tokset_add);
     if (rc == 0 && text->len)
-        rc = tk->api.xTokenize(tk->inst, ts, FTS5_TOKENIZE_DOCUMENT, text->p, (int)text->len, tokset_add);
+        rc = tk->api.xTokenize(tk->inst, &x->ts, FTS5_TOKENIZE_DOCUMENT, text->p, (int)text->len, tokset_add);
+    j->newterms.len = 0;
+    if (rc == 0 && terms)
+        rc = note_new(&x->seen, &j->doc, &j->newterms);
     j->failed = rc != 0;
 }
 
@@ -284,6 +423,8 @@ static void job_free(struct fts_job *j)
     if (j->raw)
         g_byte_array_unref(j->raw);
     free(j->doc.p);
+    free(j->newterms.p);
+    free(j->rows.p);
     memset(j, 0, sizeof *j);
 }
 
@@ -292,6 +433,7 @@ static void job_free(struct fts_job *j)
 
 #define SQ_FTS_MAX_WORKERS 3
 #define SQ_FTS_BATCH_BYTES (32u * 1024u * 1024u)
+#define SQ_FTS_TERMS_PENDING (16u * 1024u * 1024u) /* noted terms kept before a flush */
 
 struct fts_batch {
     struct fts_job jobs[SQ_FTS_BATCH];
@@ -304,6 +446,7 @@ struct fts_pool {
     struct fts_batch *cur;      /* batch being extracted, NULL when none */
     int next, finished;         /* next job to take, jobs finished */
     int quit;
+    int terms;                  /* jobs note the terms new to their thread */
     int nworkers;
     pthread_t th[SQ_FTS_MAX_WORKERS];
     struct fts_tok tok[SQ_FTS_MAX_WORKERS + 1]; /* [nworkers] is the main thread's */
@@ -316,12 +459,12 @@ struct worker_arg {
 
 /* Takes and runs jobs of the current batch until none is left; called with
  * the mutex held, returns with it held. */
-static void help(struct fts_pool *p, int idx, struct tokset *ts, struct sq_buf *text)
+static void help(struct fts_pool *p, int idx, struct fts_scratch *x)
 {
     while (p->cur && p->next < p->cur->n) {
         struct fts_job *j = &p->cur->jobs[p->next++];
         pthread_mutex_unlock(&p->mu);
-        run_job(j, &p->tok[idx], ts, text);
+        run_job(j, &p->tok[idx], x, p->terms);
         pthread_mutex_lock(&p->mu);
         if (++p->finished == p->cur->n)
             pthread_cond_broadcast(&p->done);
@@ -332,20 +475,17 @@ static void *worker_main(void *arg)
 {
     struct worker_arg *wa = arg;
     struct fts_pool *p = wa->pool;
-    struct tokset ts = { 0 };
-    struct sq_buf text = { 0 };
+    struct fts_scratch x = { 0 };
+    tokset_reset(&x.seen, &x.seen_text);
     pthread_mutex_lock(&p->mu);
     while (!p->quit) {
         if (p->cur && p->next < p->cur->n)
-            help(p, wa->idx, &ts, &text);
+            help(p, wa->idx, &x);
         else
             pthread_cond_wait(&p->work, &p->mu);
     }
     pthread_mutex_unlock(&p->mu);
-    free(ts.slot);
-    free(ts.len);
-    free(ts.gen);
-    free(text.p);
+    scratch_free(&x);
     return NULL;
 }
 
@@ -386,9 +526,11 @@ static int workers_wanted(uint32_t max)
 }
 
 /* 0 or an SQLite error code. */
-static int pool_start(struct fts_pool *p, struct outpost_storage *s, int nworkers, struct worker_arg *args)
+static int pool_start(struct fts_pool *p, struct outpost_storage *s, int nworkers, int terms,
+                      struct worker_arg *args)
 {
     memset(p, 0, sizeof *p);
+    p->terms = terms;
     int rc;
     for (int i = 0; i <= nworkers; i++) {
         if ((rc = tok_create(s, &p->tok[i])) != SQLITE_OK) {
@@ -436,94 +578,123 @@ static void pool_post(struct fts_pool *p, struct fts_batch *b)
 }
 
 /* Waits for the current batch, extracting alongside the workers. */
-static void pool_wait(struct fts_pool *p, int main_idx, struct tokset *ts, struct sq_buf *text)
+static void pool_wait(struct fts_pool *p, int main_idx, struct fts_scratch *x)
 {
     pthread_mutex_lock(&p->mu);
-    help(p, main_idx, ts, text);
+    help(p, main_idx, x);
     while (p->cur && p->finished < p->cur->n)
         pthread_cond_wait(&p->done, &p->mu);
     p->cur = NULL;
     pthread_mutex_unlock(&p->mu);
 }
 
-static char *join_fields(const outpost_item *it)
+/* subject, from, to and cc (columns 2..5 of st) joined by "\n", malloc'd. */
+static char *join_fields(sqlite3_stmt *st)
 {
-    const char *f[4] = { it->subject, it->from, it->to, it->cc };
     size_t n = 1;
-    for (int i = 0; i < 4; i++)
-        if (f[i])
-            n += strlen(f[i]) + 1;
+    for (int i = 2; i < 6; i++)
+        n += (size_t)sqlite3_column_bytes(st, i) + 1;
     char *out = malloc(n), *p = out;
     if (!out)
         return NULL;
-    for (int i = 0; i < 4; i++)
-        if (f[i]) {
-            size_t k = strlen(f[i]);
-            memcpy(p, f[i], k);
+    for (int i = 2; i < 6; i++) {
+        const char *f = (const char *)sqlite3_column_text(st, i);
+        if (f) {
+            size_t k = (size_t)sqlite3_column_bytes(st, i);
+            memcpy(p, f, k);
             p += k;
             *p++ = '\n';
         }
+    }
     *p = '\0';
     return out;
 }
 
-/* Reads the next batch of items without a document (ids above *last_id):
- * their summary fields and up to SQ_FTS_SOURCE_MAX bytes of content. */
-static outpost_status read_batch(struct outpost_txn *t, int64_t folder_id, uint32_t want, int64_t *last_id,
+/* Copies the content rows of j's item, as stored, into j->rows (up to
+ * SQ_FTS_SOURCE_MAX content bytes): the workers decode them. */
+static int read_rows(struct outpost_storage *s, struct fts_job *j)
+{
+    int rc;
+    sqlite3_stmt *st = sq_stmt(s, ST_CONTENT_ROWS, &rc);
+    if (!st)
+        return rc;
+    sqlite3_bind_int64(st, 1, j->id);
+    while (j->plain < SQ_FTS_SOURCE_MAX && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct row_head h = { 0 };
+        h.len = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 0);
+        h.codec = sqlite3_column_int(st, 1);
+        const void *data = sqlite3_column_blob(st, 2);
+        h.n = (uint64_t)sqlite3_column_bytes(st, 2);
+        if (sq_buf_reserve(&j->rows, j->rows.len + sizeof h + (size_t)h.n + 1)) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        memcpy(j->rows.p + j->rows.len, &h, sizeof h);
+        if (h.n)
+            memcpy(j->rows.p + j->rows.len + sizeof h, data, (size_t)h.n);
+        j->rows.len += sizeof h + (size_t)h.n;
+        j->plain += h.len < 0 ? (size_t)h.n : (size_t)h.len;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Reads the next batch of items to index (ids above *last_id; all of them
+ * when `all`, else those without a document): their summary fields and up
+ * to SQ_FTS_SOURCE_MAX bytes of content. */
+static outpost_status read_batch(struct outpost_txn *t, int64_t folder_id, uint32_t want, int all, int64_t *last_id,
                                  struct fts_batch *b)
 {
     struct outpost_storage *s = t->s;
-    int64_t ids[SQ_FTS_BATCH];
+    uint64_t size[SQ_FTS_BATCH];
     b->n = 0;
     if (want > SQ_FTS_BATCH)
         want = SQ_FTS_BATCH;
     if (want == 0)
         return outpost_ok();
     int rc;
-    sqlite3_stmt *st = sq_stmt(s, ST_FTS_TODO, &rc);
+    sqlite3_stmt *st = sq_stmt(s, all ? ST_FTS_TODO_ALL : ST_FTS_TODO, &rc);
     if (!st)
         return sq_db_error(s, rc, "listing items to index");
     sqlite3_bind_int64(st, 1, folder_id);
     sqlite3_bind_int64(st, 2, (int64_t)want);
     sqlite3_bind_int64(st, 3, *last_id);
     int n = 0;
-    while (n < (int)want && (rc = sqlite3_step(st)) == SQLITE_ROW)
-        ids[n++] = sqlite3_column_int64(st, 0);
+    while (n < (int)want && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct fts_job *j = &b->jobs[n];
+        memset(j, 0, sizeof *j);
+        j->id = sqlite3_column_int64(st, 0);
+        j->kind = (uint32_t)sqlite3_column_int(st, 1);
+        j->fields = join_fields(st);
+        size[n] = sqlite3_column_int(st, 6) == OUTPOST_CONTENT_COMPLETE ? (uint64_t)sqlite3_column_int64(st, 7) : 0;
+        if (!j->fields) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        n++;
+    }
     sqlite3_reset(st);
+    for (int i = 0; i < n; i++)
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            job_free(&b->jobs[i]);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return sq_db_error(s, rc, "listing items to index");
     size_t bytes = 0;
     for (int i = 0; i < n; i++) {
-        const outpost_item *it;
-        outpost_status c = sq_item_get(t, ids[i], &it);
-        if (c.code)
-            return c;
-        struct fts_job *j = &b->jobs[b->n];
-        memset(j, 0, sizeof *j);
-        j->id = ids[i];
-        j->kind = it->kind;
-        j->fields = join_fields(it);
-        if (!j->fields)
-            return sq_error(s, OUTPOST_FATAL, "out of memory reading item %lld to index", (long long)ids[i]);
-        b->n++;
-        *last_id = ids[i];
-        if (it->content_state == OUTPOST_CONTENT_COMPLETE && it->cached_size) {
-            size_t len = it->cached_size > SQ_FTS_SOURCE_MAX ? SQ_FTS_SOURCE_MAX : (size_t)it->cached_size;
-            GByteArray *raw = g_byte_array_sized_new((guint)len);
-            g_byte_array_set_size(raw, (guint)len);
-            size_t got = 0;
-            c = sq_content_read(t, j->id, 0, raw->data, len, &got);
-            if (c.code) {
-                g_byte_array_unref(raw);
-                return c;
-            }
-            g_byte_array_set_size(raw, (guint)got);
-            j->raw = raw;
-            bytes += got;
-            if (bytes >= SQ_FTS_BATCH_BYTES)
-                break; /* bounded memory: the rest comes with the next batch */
+        struct fts_job *j = &b->jobs[i];
+        b->n = i + 1;
+        *last_id = j->id;
+        if (size[i] && (rc = read_rows(s, j)) != SQLITE_OK) {
+            for (int k = i + 1; k < n; k++)
+                job_free(&b->jobs[k]);
+            return sq_db_error(s, rc, "reading content to index");
         }
+        bytes += j->rows.len;
+        if (bytes >= SQ_FTS_BATCH_BYTES)
+            break; /* bounded memory: the rest comes with the next batch */
     }
+    for (int k = b->n; k < n; k++)
+        job_free(&b->jobs[k]);
     return outpost_ok();
 }
 
@@ -532,10 +703,13 @@ static outpost_status read_batch(struct outpost_txn *t, int64_t folder_id, uint3
  * A search matches a query token inside the words of the text, so it needs
  * the index's vocabulary. fts5vocab lists it, but by walking every document
  * list (about 1.5 s per scan on 100k items), so the persistent index keeps
- * its distinct terms in the table fts_term, added as documents are inserted
- * (a run remembers the terms it added and skips them). A term whose
- * documents are all gone stays listed until the index is rebuilt: it only
- * expands a query into a term that matches nothing.
+ * its distinct terms in the table fts_term. An indexing run collects the
+ * terms of its documents in memory (each worker notes the tokens new to
+ * it, the main thread gathers them) and adds them sorted, in one batch, at
+ * the end of the run: one INSERT per term and document made indexing half
+ * as fast. A term whose documents are all gone stays listed until the
+ * index is rebuilt: it only expands a query into a term that matches
+ * nothing.
  *
  * fts_term is the index's own format, kept apart from the schema version:
  * store_info 'fts_terms' holds the 'fts_next_doc' at which the table listed
@@ -543,23 +717,45 @@ static outpost_status read_batch(struct outpost_txn *t, int64_t folder_id, uint3
  * know the table (a cache indexed before it existed, or by an older
  * Outpost) show as a mismatch. The first write then lists the terms again
  * from fts5vocab (once, without re-indexing); until then read transactions
- * search the vocabulary with fts5vocab (slower, same results). */
+ * search the vocabulary with fts5vocab (slower, same results).
+ *
+ * The documents' format is versioned the same way: store_info
+ * 'fts_all_headers' holds the 'fts_next_doc' up to which every document
+ * holds the header fields of its message (OUTPOST_STORAGE_CAP_FTS_ALL_HEADERS).
+ * An index with documents made without them (by an older Outpost) is
+ * emptied by the next write, and its items are indexed again lazily; until
+ * then read transactions index every item of the searched folder privately,
+ * so a search never relies on a document without headers. */
 
 struct term_rec {
-    struct tokset seen;         /* terms added by this run */
-    struct sq_buf seen_text;
+    struct sq_buf pending;      /* "tok tok " noted by the jobs, not yet in fts_term */
     sqlite3_stmt *ins;
 };
 
-/* 1 when fts_term lists every term of the index, else 0; or an error. */
-static int terms_listed(struct outpost_storage *s, int *listed)
+/* *up_to_date: whether store_info `key` holds the current 'fts_next_doc'
+ * (the index's format property it names holds for every document), or the
+ * index never had a document and `empty_ok`. SQLite error code. */
+static int info_at_next_doc(struct outpost_storage *s, const char *key, int empty_ok, int *up_to_date)
 {
     int64_t at = 0, next = 0;
-    int rc = store_info_int(s, "fts_terms", &at);
+    int rc = store_info_int(s, key, &at);
     if (rc == SQLITE_OK)
         rc = store_info_int(s, "fts_next_doc", &next);
-    *listed = rc == SQLITE_OK && at > 0 && at == next;
+    *up_to_date = rc == SQLITE_OK && ((empty_ok && next <= 1) || (at > 0 && at == next));
     return rc;
+}
+
+/* Whether fts_term lists every term of the index. */
+static int terms_listed(struct outpost_storage *s, int *listed)
+{
+    return info_at_next_doc(s, "fts_terms", 0, listed);
+}
+
+/* Whether every document of the index holds its message's header fields
+ * (true of an index that never had one). */
+static int docs_current(struct outpost_storage *s, int *current)
+{
+    return info_at_next_doc(s, "fts_all_headers", 1, current);
 }
 
 /* Makes sure fts_term lists every term of the index (write transaction). */
@@ -583,32 +779,65 @@ static outpost_status terms_ensure(struct outpost_txn *t)
     return outpost_ok();
 }
 
-/* Adds the terms of a document ("tok tok ") that this run has not added. */
-static int terms_add(struct term_rec *tr, const struct sq_buf *doc)
+/* Keeps the terms a job noted for terms_flush. */
+static int terms_note(struct term_rec *tr, const struct sq_buf *newterms)
 {
-    if (!doc->p)
+    if (!newterms->len)
         return SQLITE_OK;
-    const char *p = doc->p, *end = doc->p + doc->len;
-    while (p < end) {
-        const char *sp = memchr(p, ' ', (size_t)(end - p));
-        if (!sp)
-            sp = end;
-        int n = (int)(sp - p);
-        size_t before = tr->seen.used;
-        int rc = n ? tokset_add(&tr->seen, 0, p, n, 0, 0) : SQLITE_OK;
-        if (rc == SQLITE_OK && tr->seen.used != before) {
-            sqlite3_bind_text(tr->ins, 1, p, n, SQLITE_STATIC);
-            rc = sq_exec_stmt(tr->ins);
-        }
-        if (rc != SQLITE_OK)
-            return rc;
-        p = sp + 1;
-    }
+    if (sq_buf_reserve(&tr->pending, tr->pending.len + newterms->len + 1))
+        return SQLITE_NOMEM;
+    memcpy(tr->pending.p + tr->pending.len, newterms->p, newterms->len);
+    tr->pending.len += newterms->len;
+    tr->pending.p[tr->pending.len] = '\0';
     return SQLITE_OK;
 }
 
+struct term_ref {
+    const char *p;
+    int n;
+};
+
+static int cmp_term(const void *a, const void *b)
+{
+    const struct term_ref *x = a, *y = b;
+    int c = memcmp(x->p, y->p, (size_t)(x->n < y->n ? x->n : y->n));
+    return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* Adds the pending terms to fts_term, sorted and each once. */
+static int terms_flush(struct term_rec *tr)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < tr->pending.len; i++)
+        n += tr->pending.p[i] == ' ';
+    if (!n)
+        return SQLITE_OK;
+    struct term_ref *v = malloc(n * sizeof *v);
+    if (!v)
+        return SQLITE_NOMEM;
+    size_t k = 0;
+    for (const char *p = tr->pending.p, *end = p + tr->pending.len; p < end && k < n;) {
+        const char *sp = memchr(p, ' ', (size_t)(end - p));
+        v[k].p = p;
+        v[k++].n = (int)(sp - p);
+        p = sp + 1;
+    }
+    qsort(v, k, sizeof *v, cmp_term);
+    int rc = SQLITE_OK;
+    for (size_t i = 0; rc == SQLITE_OK && i < k; i++) {
+        if (v[i].n == 0 || (i && cmp_term(&v[i - 1], &v[i]) == 0))
+            continue;
+        sqlite3_bind_text(tr->ins, 1, v[i].p, v[i].n, SQLITE_STATIC);
+        rc = sq_exec_stmt(tr->ins);
+    }
+    free(v);
+    tr->pending.len = 0;
+    return rc;
+}
+
 /* Inserts the documents of a batch (persistent index with fresh document
- * ids and their terms in tr, or the private temp index keyed by item id). */
+ * ids and their terms noted in tr, or the private temp index keyed by item
+ * id). */
 static outpost_status insert_batch(struct outpost_txn *t, struct fts_batch *b, int temp, int64_t *next_doc,
                                    struct term_rec *tr, uint32_t *done)
 {
@@ -616,6 +845,9 @@ static outpost_status insert_batch(struct outpost_txn *t, struct fts_batch *b, i
     int rc = SQLITE_OK;
     for (int i = 0; i < b->n; i++) {
         struct fts_job *j = &b->jobs[i];
+        if (j->damaged)
+            return sq_error(s, OUTPOST_FATAL, "content of item %lld is damaged (cannot decode it to index it)",
+                            (long long)j->id);
         if (j->failed)
             return sq_error(s, OUTPOST_FATAL, "out of memory extracting text of item %lld", (long long)j->id);
         int64_t doc = temp ? j->id : (*next_doc)++;
@@ -636,7 +868,9 @@ static outpost_status insert_batch(struct outpost_txn *t, struct fts_batch *b, i
             }
         }
         if (rc == SQLITE_OK && !temp)
-            rc = terms_add(tr, &j->doc);
+            rc = terms_note(tr, &j->newterms);
+        if (rc == SQLITE_OK && !temp && tr->pending.len > SQ_FTS_TERMS_PENDING)
+            rc = terms_flush(tr);
         if (rc != SQLITE_OK)
             return sq_db_error(s, rc, "indexing an item");
         (*done)++;
@@ -652,8 +886,9 @@ static void batch_clear(struct fts_batch *b)
 }
 
 /* Indexes items with no document (of folder_id, 0 = all), at most max (0 =
- * all). temp: into temp.fts_tmp keyed by item id, without touching the cache. */
-static outpost_status index_missing(struct outpost_txn *t, int64_t folder_id, uint32_t max, int temp,
+ * all). temp: into temp.fts_tmp keyed by item id, without touching the
+ * cache; all (temp only): every item, documents or not. */
+static outpost_status index_missing(struct outpost_txn *t, int64_t folder_id, uint32_t max, int temp, int all,
                                     uint32_t *indexed)
 {
     struct outpost_storage *s = t->s;
@@ -674,18 +909,17 @@ static outpost_status index_missing(struct outpost_txn *t, int64_t folder_id, ui
         return sq_poison(t, sq_error(s, OUTPOST_FATAL, "out of memory indexing"));
     }
     int nworkers = workers_wanted(max);
-    if ((rc = pool_start(pool, s, nworkers, args)) != SQLITE_OK) {
+    if ((rc = pool_start(pool, s, nworkers, !temp, args)) != SQLITE_OK) {
         free(bat);
         free(pool);
         outpost_status e = sq_db_error(s, rc, "starting the full-text tokenizer");
         return temp ? e : sq_poison(t, e);
     }
-    struct tokset ts = { 0 };
-    struct sq_buf text = { 0 };
+    struct fts_scratch x = { 0 };
+    tokset_reset(&x.seen, &x.seen_text);
     struct term_rec tr = { 0 };
     outpost_status result = outpost_ok();
     if (!temp) {
-        tokset_reset(&tr.seen, &tr.seen_text);
         if ((result = terms_ensure(t)).code == OUTPOST_OK &&
             (rc = sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO fts_term(term) VALUES(?1)", -1, &tr.ins,
                                      NULL)) != SQLITE_OK)
@@ -695,43 +929,40 @@ static outpost_status index_missing(struct outpost_txn *t, int64_t folder_id, ui
     int64_t last_id = 0; /* walk ids upwards (temp mode cannot mark items) */
     struct fts_batch *a = &bat[0], *b = &bat[1];
     if (result.code == OUTPOST_OK)
-        result = read_batch(t, folder_id, max ? max : SQ_FTS_BATCH, &last_id, a);
+        result = read_batch(t, folder_id, max ? max : SQ_FTS_BATCH, all, &last_id, a);
     queued = (uint32_t)a->n;
     if (result.code == OUTPOST_OK && a->n)
         pool_post(pool, a);
     while (result.code == OUTPOST_OK && a->n) {
         int stop = !temp && s->host && s->host->cancelled && s->host->cancelled(s->host);
         uint32_t want = stop ? 0 : max ? max - queued : SQ_FTS_BATCH;
-        result = read_batch(t, folder_id, want, &last_id, b); /* overlaps the extraction of a */
+        result = read_batch(t, folder_id, want, all, &last_id, b); /* overlaps the extraction of a */
         queued += (uint32_t)b->n;
-        pool_wait(pool, nworkers, &ts, &text);
+        pool_wait(pool, nworkers, &x);
         if (result.code == OUTPOST_OK && b->n)
             pool_post(pool, b);
         if (result.code == OUTPOST_OK)
             result = insert_batch(t, a, temp, &next_doc, &tr, &done);
         batch_clear(a);
-        struct fts_batch *x = a;
+        struct fts_batch *y = a;
         a = b;
-        b = x;
+        b = y;
     }
-    pool_wait(pool, nworkers, &ts, &text); /* nothing left running on a batch */
+    pool_wait(pool, nworkers, &x); /* nothing left running on a batch */
     pool_stop(pool, nworkers + 1);
     batch_clear(&bat[0]);
     batch_clear(&bat[1]);
     free(bat);
     free(pool);
-    free(ts.slot);
-    free(ts.len);
-    free(ts.gen);
-    free(text.p);
+    scratch_free(&x);
+    if (result.code == OUTPOST_OK && !temp && (rc = terms_flush(&tr)) != SQLITE_OK)
+        result = sq_db_error(s, rc, "listing the terms of the full-text index");
     sqlite3_finalize(tr.ins);
-    free(tr.seen.slot);
-    free(tr.seen.len);
-    free(tr.seen.gen);
-    free(tr.seen_text.p);
+    free(tr.pending.p);
     if (result.code == OUTPOST_OK && !temp &&
         ((rc = store_info_set(s, "fts_next_doc", next_doc)) != SQLITE_OK ||
-         (rc = store_info_set(s, "fts_terms", next_doc)) != SQLITE_OK)) /* fts_term has them all */
+         (rc = store_info_set(s, "fts_terms", next_doc)) != SQLITE_OK || /* fts_term has them all */
+         (rc = store_info_set(s, "fts_all_headers", next_doc)) != SQLITE_OK)) /* maybe_rebuild made them so */
         result = sq_db_error(s, rc, "writing the index state");
     if (result.code && !temp)
         sq_poison(t, result);
@@ -740,13 +971,15 @@ static outpost_status index_missing(struct outpost_txn *t, int64_t folder_id, ui
     return result;
 }
 
-static int count_missing(struct outpost_storage *s, int64_t folder_id, int64_t *n)
+/* Items to index (of folder_id, 0 = all): those without a document, or
+ * every one when `all`. */
+static int count_missing(struct outpost_storage *s, int64_t folder_id, int all, int64_t *n)
 {
     int rc;
-    sqlite3_stmt *st = sq_stmt(s, folder_id ? ST_FTS_TODO_COUNT_FOLDER : ST_FTS_TODO_COUNT, &rc);
+    sqlite3_stmt *st = sq_stmt(s, all ? ST_FTS_ALL_COUNT : folder_id ? ST_FTS_TODO_COUNT_FOLDER : ST_FTS_TODO_COUNT, &rc);
     if (!st)
         return rc;
-    if (folder_id)
+    if (folder_id || all)
         sqlite3_bind_int64(st, 1, folder_id);
     rc = sqlite3_step(st);
     *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
@@ -754,14 +987,22 @@ static int count_missing(struct outpost_storage *s, int64_t folder_id, int64_t *
     return rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
-/* Empties the index when stale documents outnumber live ones; items are then
- * indexed again lazily. */
+/* Empties the index when stale documents outnumber live ones, or when some
+ * of its documents lack their message's header fields (made by an older
+ * Outpost); items are then indexed again lazily. Every write transaction
+ * runs it before indexing (index_missing then records the documents as
+ * current). */
 static outpost_status maybe_rebuild(struct outpost_txn *t)
 {
     struct outpost_storage *s = t->s;
     outpost_status c;
     int64_t garbage = 0, total = 0, missing = 0;
-    int rc = store_info_int(s, "fts_garbage", &garbage);
+    int current = 0;
+    int rc = docs_current(s, &current);
+    if (rc == SQLITE_OK && !current)
+        goto rebuild;
+    if (rc == SQLITE_OK)
+        rc = store_info_int(s, "fts_garbage", &garbage);
     if (rc != SQLITE_OK || garbage < 10000)
         return rc == SQLITE_OK ? outpost_ok() : sq_db_error(s, rc, "reading the index state");
     sqlite3_stmt *st;
@@ -772,17 +1013,20 @@ static outpost_status maybe_rebuild(struct outpost_txn *t)
         sqlite3_finalize(st);
     }
     if (rc == SQLITE_OK)
-        rc = count_missing(s, 0, &missing);
+        rc = count_missing(s, 0, 0, &missing);
     if (rc != SQLITE_OK)
         return sq_db_error(s, rc, "reading the index state");
     if (garbage <= total - missing)
         return outpost_ok();
+rebuild:
     if ((c = terms_ensure(t)).code)
         return c;
     rc = sq_exec(s, "INSERT INTO fts(fts) VALUES('delete-all');"
                     "DELETE FROM fts_term;"
                     "UPDATE item SET fts_doc=NULL WHERE fts_doc IS NOT NULL;"
-                    "UPDATE store_info SET value=0 WHERE key='fts_garbage';");
+                    "UPDATE store_info SET value=0 WHERE key='fts_garbage';"
+                    "INSERT OR REPLACE INTO store_info(key, value)"
+                    " SELECT 'fts_all_headers', value FROM store_info WHERE key='fts_next_doc';");
     if (rc != SQLITE_OK)
         return sq_poison(t, sq_db_error(s, rc, "rebuilding the full-text index"));
     return outpost_ok();
@@ -811,12 +1055,12 @@ outpost_status sq_fts_index(struct outpost_txn *t, uint32_t max_items, uint32_t 
         return sq_poison(t, c);
     if ((c = maybe_rebuild(t)).code)
         return c;
-    c = index_missing(t, 0, max_items, 0, indexed);
+    c = index_missing(t, 0, max_items, 0, 0, indexed);
     if (c.code)
         return c;
     if (remaining) {
         int64_t n = 0;
-        int rc = count_missing(s, 0, &n);
+        int rc = count_missing(s, 0, 0, &n);
         if (rc != SQLITE_OK)
             return sq_db_error(s, rc, "counting items to index");
         *remaining = (uint64_t)n;
@@ -1059,22 +1303,28 @@ outpost_status sq_fts_search(struct outpost_txn *t, int64_t folder_id, const cha
         return rc != SQLITE_OK ? sq_db_error(s, rc, "tokenizing the query")
                                : sq_error(s, OUTPOST_BAD_DATA, "fts_search: the query has no word to search for");
     }
-    int temp = 0;
+    int temp = 0, only_temp = 0; /* only_temp: the persistent index is not used at all */
     if (t->mode == OUTPOST_TXN_WRITE) {
-        if (t->fts_garbage && (c = sq_fts_flush_garbage(t)).code == OUTPOST_OK)
+        if (t->fts_garbage)
+            c = sq_fts_flush_garbage(t);
+        if (c.code == OUTPOST_OK)
             c = maybe_rebuild(t);
         if (c.code == OUTPOST_OK)
-            c = index_missing(t, folder_id, 0, 0, NULL); /* makes fts_term complete */
+            c = index_missing(t, folder_id, 0, 0, 0, NULL); /* makes fts_term complete */
     } else {
         int64_t missing = 0;
-        rc = count_missing(s, folder_id, &missing);
+        int current = 0;
+        rc = docs_current(s, &current);
+        only_temp = !current; /* documents without headers: index every item privately */
+        if (rc == SQLITE_OK)
+            rc = count_missing(s, folder_id, only_temp, &missing);
         if (rc != SQLITE_OK)
             c = sq_db_error(s, rc, "counting items to index");
-        else if (missing) {
+        else if (missing || only_temp) {
             temp = 1;
             c = prepare_temp(s);
-            if (c.code == OUTPOST_OK)
-                c = index_missing(t, folder_id, missing > UINT32_MAX ? 0 : (uint32_t)missing, 1, NULL);
+            if (c.code == OUTPOST_OK && missing)
+                c = index_missing(t, folder_id, missing > UINT32_MAX ? 0 : (uint32_t)missing, 1, only_temp, NULL);
         }
     }
     int listed = 0;
@@ -1089,9 +1339,12 @@ outpost_status sq_fts_search(struct outpost_txn *t, int64_t folder_id, const cha
          * when it is used (terms missing from one index match nothing there) */
         char sql[256];
         sqlite3_stmt *vocab = NULL;
-        snprintf(sql, sizeof sql, "SELECT term FROM %s WHERE instr(term, ?1) > 0%s",
-                 listed ? "main.fts_term" : "temp.fts_vocab",
-                 temp ? " UNION SELECT term FROM temp.fts_tmp_vocab WHERE instr(term, ?1) > 0" : "");
+        if (only_temp)
+            snprintf(sql, sizeof sql, "SELECT term FROM temp.fts_tmp_vocab WHERE instr(term, ?1) > 0");
+        else
+            snprintf(sql, sizeof sql, "SELECT term FROM %s WHERE instr(term, ?1) > 0%s",
+                     listed ? "main.fts_term" : "temp.fts_vocab",
+                     temp ? " UNION SELECT term FROM temp.fts_tmp_vocab WHERE instr(term, ?1) > 0" : "");
         if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &vocab, NULL)) == SQLITE_OK)
             rc = expand_tokens(&tokens, vocab, qt);
         sqlite3_finalize(vocab);
@@ -1112,7 +1365,7 @@ outpost_status sq_fts_search(struct outpost_txn *t, int64_t folder_id, const cha
                 rc = append_group(&q, &qt[k]);
         } else if (rc == SQLITE_OK) {
             rc = sq_exec(s, "DELETE FROM temp.fts_hit; DELETE FROM temp.fts_hit_tmp;");
-            if (rc == SQLITE_OK)
+            if (rc == SQLITE_OK && !only_temp)
                 rc = match_in_c(s, "SELECT rowid FROM main.fts WHERE fts MATCH ?1",
                                 folder_id ? "SELECT fts_doc FROM item WHERE folder_id=?1 AND fts_doc IS NOT NULL"
                                           : "SELECT fts_doc FROM item WHERE fts_doc IS NOT NULL",
@@ -1133,9 +1386,11 @@ outpost_status sq_fts_search(struct outpost_txn *t, int64_t folder_id, const cha
         free(q.p);
         return c;
     }
-    enum sq_stmt_id sid = in_c ? (folder_id ? ST_FTS_SEARCH_HITS : ST_FTS_SEARCH_HITS_ALL)
-                        : temp ? (folder_id ? ST_FTS_SEARCH_TMP : ST_FTS_SEARCH_TMP_ALL)
-                               : (folder_id ? ST_FTS_SEARCH : ST_FTS_SEARCH_ALL);
+    enum sq_stmt_id sid = only_temp ? (in_c ? (folder_id ? ST_FTS_SEARCH_HITS_TMPONLY : ST_FTS_SEARCH_HITS_TMPONLY_ALL)
+                                            : (folder_id ? ST_FTS_SEARCH_TMPONLY : ST_FTS_SEARCH_TMPONLY_ALL))
+                          : in_c ? (folder_id ? ST_FTS_SEARCH_HITS : ST_FTS_SEARCH_HITS_ALL)
+                          : temp ? (folder_id ? ST_FTS_SEARCH_TMP : ST_FTS_SEARCH_TMP_ALL)
+                                 : (folder_id ? ST_FTS_SEARCH : ST_FTS_SEARCH_ALL);
     sqlite3_stmt *st;
     c = sq_cursor_open(s, sid, ROW_ITEM, out, &st);
     if (c.code == OUTPOST_OK) {

@@ -57,12 +57,13 @@ enum sq_stmt_id {
     ST_ITEMS_BY_UID, ST_ITEMS_CHANGED, ST_EXPUNGED, ST_MISSING_ALL, ST_MISSING_FOLDER, ST_UID_FLAGS,
     ST_CONTENT_DELETE, ST_CONTENT_LAST, ST_CONTENT_LEN, ST_CONTENT_INSERT, ST_CONTENT_DEL_ROW,
     ST_CONTENT_FIND,
-    ST_CONTENT_FINISH,
+    ST_CONTENT_ROWS, ST_CONTENT_FINISH,
     ST_PROP_SET, ST_PROP_DEL, ST_PROP_GET, ST_PROP_DEL_ITEM,
     ST_J_INSERT, ST_J_PENDING, ST_J_LIST, ST_J_SET, ST_J_COUNT, ST_J_PRUNE,
     ST_FTS_TODO, ST_FTS_TODO_COUNT, ST_FTS_TODO_COUNT_FOLDER, ST_FTS_INSERT, ST_FTS_SET_DOC,
     ST_FTS_SEARCH, ST_FTS_SEARCH_ALL, ST_FTS_TMP_INSERT, ST_FTS_SEARCH_TMP, ST_FTS_SEARCH_TMP_ALL,
-    ST_FTS_SEARCH_HITS, ST_FTS_SEARCH_HITS_ALL,
+    ST_FTS_SEARCH_HITS, ST_FTS_SEARCH_HITS_ALL, ST_FTS_TODO_ALL, ST_FTS_ALL_COUNT, ST_FTS_SEARCH_TMPONLY,
+    ST_FTS_SEARCH_TMPONLY_ALL, ST_FTS_SEARCH_HITS_TMPONLY, ST_FTS_SEARCH_HITS_TMPONLY_ALL,
     ST__COUNT
 };
 
@@ -260,6 +261,14 @@ outpost_status sq_content_flush(struct outpost_txn *t);
 outpost_status sq_content_flush_queue(struct outpost_txn *t);
 /* A transaction begins or ends: forget the tail and the decompressed chunk. */
 void sq_content_reset(struct outpost_storage *s);
+/* Decodes one content row read as stored (ST_CONTENT_ROWS: codec and data
+ * of n bytes, len content bytes; len < 0 for a row of schema 2, raw) into
+ * out, which has room for len (or n) bytes; *got gets the content length.
+ * Safe on any thread: *dc is the caller's decompression context, created
+ * on first use, freed by sq_content_dctx_free. SQLITE_OK, SQLITE_NOMEM or
+ * SQLITE_CORRUPT. */
+int sq_content_decode(void **dc, int codec, const void *data, size_t n, int64_t len, void *out, size_t *got);
+void sq_content_dctx_free(void *dc);
 /* Forgets the decompressed row kept for reads (content rows may change). */
 void sq_content_forget(struct outpost_storage *s);
 /* Frees the compression state (destroy). */

@@ -111,6 +111,8 @@ static const char *const sq_stmt_sql[ST__COUNT] = {
     [ST_CONTENT_FIND] =
         "SELECT id, off, len, codec FROM content WHERE item_id=?1 AND off<=?2"
         " ORDER BY off DESC LIMIT 1",
+    /* every row of an item as stored, for decoding elsewhere (sq_fts.c) */
+    [ST_CONTENT_ROWS] = "SELECT len, codec, data FROM content WHERE item_id=?1 ORDER BY off",
     [ST_CONTENT_FINISH] =
         "UPDATE item SET content_state=?2, cached_size=?3,"
         " fts_doc=CASE WHEN ?4 THEN NULL ELSE fts_doc END WHERE id=?1",
@@ -134,8 +136,13 @@ static const char *const sq_stmt_sql[ST__COUNT] = {
     [ST_J_PRUNE] = "DELETE FROM journal WHERE state=1 AND done_ms<?1",
 
     [ST_FTS_TODO] =
-        "SELECT id, kind, subject, from_addr, to_addr, cc_addr, content_state FROM item"
+        "SELECT id, kind, subject, from_addr, to_addr, cc_addr, content_state, cached_size FROM item"
         " WHERE fts_doc IS NULL AND (?1=0 OR folder_id=?1) AND id>?3 ORDER BY id LIMIT ?2",
+    /* every item, for a private index when the persistent one is outdated */
+    [ST_FTS_TODO_ALL] =
+        "SELECT id, kind, subject, from_addr, to_addr, cc_addr, content_state, cached_size FROM item"
+        " WHERE (?1=0 OR folder_id=?1) AND id>?3 ORDER BY id LIMIT ?2",
+    [ST_FTS_ALL_COUNT] = "SELECT count(*) FROM item WHERE ?1=0 OR folder_id=?1",
     [ST_FTS_TODO_COUNT] = "SELECT count(*) FROM item WHERE fts_doc IS NULL",
     [ST_FTS_TODO_COUNT_FOLDER] = /* by item_fts_doc, not a scan of the folder (+folder_id) */
         "SELECT count(*) FROM item WHERE fts_doc IS NULL AND +folder_id=?1",
@@ -166,6 +173,17 @@ static const char *const sq_stmt_sql[ST__COUNT] = {
     [ST_FTS_SEARCH_HITS_ALL] =
         "SELECT " ITEM_COLS " FROM item WHERE fts_doc IN (SELECT doc FROM temp.fts_hit)"
         " OR (fts_doc IS NULL AND id IN (SELECT id FROM temp.fts_hit_tmp)) ORDER BY folder_id, uid",
+    /* the same from the private index alone (it holds every item searched) */
+    [ST_FTS_SEARCH_TMPONLY] =
+        "SELECT " ITEM_COLS " FROM item WHERE +folder_id=?2 AND id IN"
+        " (SELECT rowid FROM temp.fts_tmp WHERE fts_tmp MATCH ?1) ORDER BY uid",
+    [ST_FTS_SEARCH_TMPONLY_ALL] =
+        "SELECT " ITEM_COLS " FROM item WHERE id IN"
+        " (SELECT rowid FROM temp.fts_tmp WHERE fts_tmp MATCH ?1) ORDER BY folder_id, uid",
+    [ST_FTS_SEARCH_HITS_TMPONLY] =
+        "SELECT " ITEM_COLS " FROM item WHERE +folder_id=?2 AND id IN (SELECT id FROM temp.fts_hit_tmp) ORDER BY uid",
+    [ST_FTS_SEARCH_HITS_TMPONLY_ALL] =
+        "SELECT " ITEM_COLS " FROM item WHERE id IN (SELECT id FROM temp.fts_hit_tmp) ORDER BY folder_id, uid",
 };
 
 /* Returns the connection's cached statement `id`, reset and unbound; on error

@@ -958,7 +958,7 @@ static const struct outpost_plugin descriptor = {
     .version = "0.1.0",
     .description = "SQLite cache (WAL, one writer, concurrent readers, FTS5 search)",
     .caps = OUTPOST_STORAGE_CAP_CONCURRENT_READERS | OUTPOST_STORAGE_CAP_FTS |
-            OUTPOST_STORAGE_CAP_MULTI_PROCESS,
+            OUTPOST_STORAGE_CAP_MULTI_PROCESS | OUTPOST_STORAGE_CAP_FTS_ALL_HEADERS,
     .section = "storage",
     .config_keys = config_keys,
     .module_init = module_init,

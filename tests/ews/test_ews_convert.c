@@ -250,9 +250,13 @@ static void test_mail_getitem_reader(void **unused)
     struct ews_item it[4];
     int have[4] = {0}, n = 0;
     memset(it, 0, sizeof it);
-    FILE *f = file_of(doc);
-    assert_int_equal(ews_mail_collect(f, 4, m, it, have, &n, NULL), 0);
+    FILE *f = file_of(doc), *spool = tmpfile();
+    struct ews_mime_span span[4];
+    assert_non_null(spool);
+    assert_int_equal(ews_mail_collect(f, 4, m, it, have, &n, NULL, spool, span), 0);
     assert_int_equal(n, 3);
+    assert_true(span[0].has && !span[1].has && !span[2].has);
+    assert_int_equal(span[0].len, 16);
     assert_true(have[0] && !have[1] && have[2]);
     assert_string_equal(it[0].id, "I1");
     assert_string_equal(it[0].change_key, "C1");
@@ -267,12 +271,12 @@ static void test_mail_getitem_reader(void **unused)
     assert_string_equal(m[1].text, "gone");
     assert_string_equal(it[2].id, "I3");
     items_free(it, have, n);
-    /* the second reading: decoded content of message 0, every message's end */
+    /* the replay: decoded content of message 0, every message's end */
     struct got g;
     memset(&g, 0, sizeof g);
     struct ews_mail_cb cb = {&g, g_begin, g_chunk, g_end, g_msg_end};
     outpost_status st;
-    assert_int_equal(ews_mail_stream(f, &cb, &st), 0);
+    assert_int_equal(ews_mail_replay(spool, span, n, &cb, &st), 0);
     assert_int_equal(g.len, 16);
     assert_memory_equal(g.buf, "Subject: a\r\n\r\nhi", 16);
     assert_int_equal(g.nb, 1);
@@ -283,8 +287,19 @@ static void test_mail_getitem_reader(void **unused)
     /* a sink failure stops the reading with its status */
     memset(&g, 0, sizeof g);
     g.stop_at = 1;
-    assert_int_equal(ews_mail_stream(f, &cb, &st), -3);
+    assert_int_equal(ews_mail_replay(spool, span, n, &cb, &st), -3);
     assert_int_equal(st.code, OUTPOST_FATAL);
+    /* a spool shorter than what was written to it: an error, not a short item */
+    span[0].len = 17;
+    memset(&g, 0, sizeof g);
+    assert_int_equal(ews_mail_replay(spool, span, n, &cb, &st), -1);
+    fclose(spool);
+    /* without a spool the content is only checked */
+    memset(it, 0, sizeof it);
+    memset(have, 0, sizeof have);
+    assert_int_equal(ews_mail_collect(f, 4, m, it, have, &n, NULL, NULL, NULL), 0);
+    assert_int_equal(it[0].size, 16);
+    items_free(it, have, n);
     fclose(f);
     /* more messages than asked for, bad base64, a cut reply, a DTD: malformed */
     static const char *const bad[] = {
@@ -299,14 +314,14 @@ static void test_mail_getitem_reader(void **unused)
         f = file_of(bad[i]);
         memset(it, 0, sizeof it);
         memset(have, 0, sizeof have);
-        assert_int_equal(ews_mail_collect(f, 4, m, it, have, &n, NULL), -1);
+        assert_int_equal(ews_mail_collect(f, 4, m, it, have, &n, NULL, NULL, NULL), -1);
         items_free(it, have, n);
         fclose(f);
     }
     f = file_of(doc);
     memset(it, 0, sizeof it);
     memset(have, 0, sizeof have);
-    assert_int_equal(ews_mail_collect(f, 2, m, it, have, &n, NULL), -1);
+    assert_int_equal(ews_mail_collect(f, 2, m, it, have, &n, NULL, NULL, NULL), -1);
     items_free(it, have, n);
     fclose(f);
     /* a SOAP fault */
@@ -315,11 +330,62 @@ static void test_mail_getitem_reader(void **unused)
                 "\">ErrorServerBusy</e:ResponseCode><t:MessageXml xmlns:t=\"" EWS_NS_T "\"><t:Value "
                 "Name=\"BackOffMilliseconds\">1500</t:Value></t:MessageXml></detail></s:Fault></s:Body></s:Envelope>");
     struct ews_msg fault;
-    assert_int_equal(ews_mail_collect(f, 4, m, it, have, &n, &fault), -2);
+    assert_int_equal(ews_mail_collect(f, 4, m, it, have, &n, &fault, NULL, NULL), -2);
     assert_string_equal(fault.code, "ErrorServerBusy");
     assert_string_equal(fault.text, "nope");
     assert_int_equal(fault.backoff_ms, 1500);
     fclose(f);
+}
+
+/* b64dec_run against eb_b64 (the encoder): every length up to 3 groups past a few hundred
+ * bytes, fed in pieces split at every offset class, with line breaks inserted; then the
+ * input it must refuse. */
+static size_t dec_pieces(const char *in, size_t n, size_t step, unsigned char *out, struct b64dec *d)
+{
+    memset(d, 0, sizeof *d);
+    size_t got = 0;
+    for (size_t i = 0; i < n; i += step)
+        got += b64dec_run(d, in + i, n - i < step ? n - i : step, out + got);
+    return got;
+}
+
+static void test_base64_decoder(void **unused)
+{
+    (void)unused;
+    unsigned char raw[300], out[500];
+    for (size_t i = 0; i < sizeof raw; i++)
+        raw[i] = (unsigned char)(i * 131 + 7);
+    for (size_t len = 0; len <= sizeof raw; len += len < 16 ? 1 : 37) {
+        struct ebuf enc = {0}, wrapped = {0};
+        eb_b64(&enc, raw, len);
+        for (size_t i = 0; i < enc.len; i++) {
+            eb_add(&wrapped, enc.p + i, 1);
+            if (i % 19 == 18)
+                eb_puts(&wrapped, i % 2 ? "\r\n" : " \t");
+        }
+        assert_false(enc.oom || wrapped.oom);
+        const struct ebuf *forms[] = {&enc, &wrapped};
+        for (int f = 0; f < 2; f++)
+            for (size_t step = 1; step <= 9; step++) {
+                struct b64dec d;
+                memset(out, 0xee, sizeof out);
+                size_t got = dec_pieces(forms[f]->p ? forms[f]->p : "", forms[f]->len, step, out, &d);
+                assert_false(d.bad);
+                assert_int_equal(got, len);
+                assert_memory_equal(out, raw, len);
+            }
+        eb_free(&enc);
+        eb_free(&wrapped);
+    }
+    /* a character outside the alphabet anywhere, or data after the padding: bad */
+    static const char *const bad[] = {"U3V*amVj", "U3ViamVjdDog*", "*U3ViamVj", "U3Vi\001amVj", "U3Vi=amVj",
+                                      "QQ==QQ==", "U3Viam\xc3\xa9j", "U3Vi-_Vj"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        for (size_t step = 1; step <= 9; step++) {
+            struct b64dec d;
+            dec_pieces(bad[i], strlen(bad[i]), step, out, &d);
+            assert_true(d.bad);
+        }
 }
 
 static void test_times(void **unused)
@@ -344,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_reply_classes),
         cmocka_unit_test(test_times),
         cmocka_unit_test(test_mail_getitem_reader),
+        cmocka_unit_test(test_base64_decoder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -285,12 +285,13 @@ static void test_fts_term_list_added(void **state)
     assert_int_equal(only_hit(f, t, a, "terodac"), id);
     assert_int_equal(only_hit(f, t, a, "PTERYX"), id2);
     f->m->rollback(t);
-    /* a document added by a writer that does not list terms (an older
-     * Outpost): the list no longer counts as complete */
+    /* a document added by a writer that does not list terms: the list no
+     * longer counts as complete (documents without headers are
+     * test_fts_headers_added's case) */
     fx_close_instance(f, f->s);
     f->s = NULL;
     raw_exec(path, "DELETE FROM fts_term WHERE term='archaeopteryx';"
-                   "UPDATE store_info SET value=4 WHERE key='fts_next_doc';");
+                   "UPDATE store_info SET value=4 WHERE key IN ('fts_next_doc', 'fts_all_headers');");
     fx_instance(f, &f->s);
     t = fx_begin(f, OUTPOST_TXN_READ);
     assert_int_equal(only_hit(f, t, a, "PTERYX"), id2);
@@ -300,6 +301,55 @@ static void test_fts_term_list_added(void **state)
     OK(f->m->commit(t));
     assert_int_equal(raw_int(path, "SELECT count(*) FROM fts_term WHERE term='archaeopteryx'"), 1);
     assert_int_equal(raw_int(path, "SELECT value FROM store_info WHERE key='fts_terms'"), 4);
+    OK(f->m->integrity_check(f->s));
+}
+
+/* An index whose documents lack the messages' header fields (written by an
+ * Outpost before OUTPOST_STORAGE_CAP_FTS_ALL_HEADERS): read transactions
+ * index the searched items privately, the first write empties the index
+ * and indexes everything again. */
+static void test_fts_headers_added(void **state)
+{
+    struct fx *f = *state;
+    struct outpost_txn *t = fx_begin(f, OUTPOST_TXN_WRITE);
+    int64_t a = fx_folder(f, t, 0, "INBOX", OUTPOST_ITEM_MAIL);
+    int64_t id = fx_put(f, t, a, OUTPOST_ITEM_MAIL, 0, "ancient",
+                        "Subject: ancient\r\nX-Mailer: Zebumail\r\n\r\npterodactyl\r\n");
+    OK(f->m->commit(t));
+    fx_close_instance(f, f->s);
+    f->s = NULL;
+    char path[4200];
+    db_path(f, path, sizeof path);
+    /* the document the older Outpost made: summary and body only */
+    raw_exec(path, "CREATE TABLE IF NOT EXISTS fts_term(term TEXT PRIMARY KEY) WITHOUT ROWID;"
+                   "INSERT INTO fts(rowid, subject, addrs, body) VALUES(1, NULL, NULL, 'ancient pterodactyl');"
+                   "INSERT INTO fts_term(term) VALUES('ancient'), ('pterodactyl');"
+                   "UPDATE item SET fts_doc=1;"
+                   "INSERT OR REPLACE INTO store_info(key, value) VALUES('fts_next_doc', 2), ('fts_terms', 2);"
+                   "DELETE FROM store_info WHERE key='fts_all_headers';");
+    fx_instance(f, &f->s);
+    t = fx_begin(f, OUTPOST_TXN_READ);
+    assert_int_equal(only_hit(f, t, a, "zebumail"), id);
+    assert_int_equal(only_hit(f, t, a, "ODACT"), id);
+    assert_int_equal(only_hit(f, t, a, "zebumailx"), 0);
+    f->m->rollback(t);
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    uint32_t done = 0;
+    uint64_t left = 9;
+    OK(f->m->fts_index(t, 0, &done, &left));
+    assert_int_equal(done, 1);
+    assert_int_equal(left, 0);
+    OK(f->m->commit(t));
+    fx_close_instance(f, f->s);
+    f->s = NULL;
+    assert_int_equal(raw_int(path, "SELECT fts_doc FROM item"), 2);
+    assert_int_equal(raw_int(path, "SELECT value FROM store_info WHERE key='fts_all_headers'"), 3);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM fts_term WHERE term='zebumail'"), 1);
+    fx_instance(f, &f->s);
+    t = fx_begin(f, OUTPOST_TXN_READ);
+    assert_int_equal(only_hit(f, t, a, "EBUMAI"), id);
+    assert_int_equal(only_hit(f, t, a, "pterodactyl"), id);
+    f->m->rollback(t);
     OK(f->m->integrity_check(f->s));
 }
 
@@ -480,6 +530,7 @@ int main(int argc, char **argv)
         T(test_migrates_v1_forward),
         T(test_reads_v2_content),
         T(test_fts_term_list_added),
+        T(test_fts_headers_added),
         T(test_foreign_database_refused),
         T(test_config),
         T(test_page_size),

@@ -33,6 +33,8 @@ static void test_descriptor(void **state)
     }
     if (p->caps & OUTPOST_STORAGE_CAP_FTS)
         assert_true(OUTPOST_HAS_METHOD(m, struct outpost_storage_methods, fts_search));
+    if (p->caps & OUTPOST_STORAGE_CAP_FTS_ALL_HEADERS)
+        assert_true(p->caps & OUTPOST_STORAGE_CAP_FTS);
 }
 
 /* ---- CRUD for every kind ---- */
@@ -1590,7 +1592,11 @@ static void test_fts(void **state)
         t = fx_begin(f, round ? OUTPOST_TXN_WRITE : OUTPOST_TXN_READ);
         expect_hits(f, t, a, "xylophone", NULL, 0);
         expect_hits(f, t, a, "holiday", &ids[2], 1);
-        expect_hits(f, t, a, "photos", NULL, 0);
+        /* the summary no longer says it; the message's own Subject does */
+        if (f->caps & OUTPOST_STORAGE_CAP_FTS_ALL_HEADERS)
+            expect_hits(f, t, a, "photos", &ids[2], 1);
+        else
+            expect_hits(f, t, a, "photos", NULL, 0);
         expect_hits(f, t, a, "lighthouse", &ids[2], 1);
         expect_hits(f, t, a, "narwhal", &ids[5], 1);
         expect_hits(f, t, a, "ARWHA", &ids[5], 1);           /* not indexed yet in round 0 */
@@ -1608,6 +1614,60 @@ static void test_fts(void **state)
     expect_hits(f, t, a, "narwhal", &ids[5], 1);
     f->m->rollback(t);
     OK(f->m->integrity_check(f->s));
+}
+
+/* OUTPOST_STORAGE_CAP_FTS_ALL_HEADERS: words found only in header fields
+ * other than subject and addresses (Message-ID, Reply-To, X-Mailer, an
+ * encoded word, a folded line) are found, and only in their message. */
+static void test_fts_all_headers(void **state)
+{
+    struct fx *f = *state;
+    if (!(f->caps & OUTPOST_STORAGE_CAP_FTS_ALL_HEADERS))
+        skip();
+    static const char with[] =
+        "From: ann@example.org\r\nTo: ben@example.org\r\nSubject: status\r\n"
+        "Message-ID: <quokka4711@mx.example>\r\nReply-To: wombat@example.net\r\n"
+        "X-Mailer: Platypus Mail 2.1\r\nX-Note: =?utf-8?q?pi=C3=B1ata?=\r\n"
+        "X-Folded: first line\r\n\tsecond echidna\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nAll fine here.\r\n";
+    static const char without[] =
+        "From: ann@example.org\r\nTo: ben@example.org\r\nSubject: status\r\n"
+        "Message-ID: <koala@mx.example>\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nAll fine here.\r\n";
+    struct outpost_txn *t = fx_begin(f, OUTPOST_TXN_WRITE);
+    int64_t a = fx_folder(f, t, 0, "INBOX", OUTPOST_ITEM_MAIL);
+    int64_t ids[2];
+    const char *contents[2] = { with, without };
+    for (int i = 0; i < 2; i++) {
+        outpost_item it = fx_item_template(a, OUTPOST_ITEM_MAIL, 0, "status");
+        it.from = "ann@example.org";
+        it.to = "ben@example.org";
+        it.size = strlen(contents[i]);
+        OK(f->m->item_put(t, &it));
+        OK(f->m->content_write(t, it.id, 0, contents[i], strlen(contents[i])));
+        OK(f->m->content_finish(t, it.id, OUTPOST_CONTENT_COMPLETE));
+        ids[i] = it.id;
+    }
+    OK(f->m->commit(t));
+    /* not indexed (read), indexed by a write, then read from the index */
+    static const uint32_t modes[] = { OUTPOST_TXN_READ, OUTPOST_TXN_WRITE, OUTPOST_TXN_READ };
+    for (int round = 0; round < 3; round++) {
+        t = fx_begin(f, modes[round]);
+        expect_hits(f, t, a, "quokka4711", &ids[0], 1);      /* Message-ID */
+        expect_hits(f, t, a, "okka47", &ids[0], 1);          /* ... inside its word */
+        expect_hits(f, t, a, "koala", &ids[1], 1);
+        expect_hits(f, t, a, "wombat", &ids[0], 1);          /* Reply-To */
+        expect_hits(f, t, a, "PLATYPUS", &ids[0], 1);        /* X-Mailer */
+        expect_hits(f, t, a, "pinata", &ids[0], 1);          /* RFC 2047, diacritics */
+        expect_hits(f, t, a, "echidna", &ids[0], 1);         /* folded line */
+        expect_hits(f, t, a, "mailer", &ids[0], 1);          /* a field's name */
+        expect_hits(f, t, a, "mx.example", ids, 2);
+        expect_hits(f, t, a, "wombat koala", NULL, 0);
+        if (modes[round] == OUTPOST_TXN_WRITE)
+            OK(f->m->commit(t));
+        else
+            f->m->rollback(t);
+    }
 }
 
 static void test_integrity_after_reopen(void **state)
@@ -1806,6 +1866,7 @@ int main(int argc, char **argv)
         T(test_meta),
         T(test_journal_prune),
         T(test_fts),
+        T(test_fts_all_headers),
         T(test_integrity_after_reopen),
     };
     char group[128];

@@ -2,6 +2,7 @@
 #include "ebuf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,58 +136,80 @@ void eb_set(struct ebuf *b, const char *s)
         eb_puts(b, s);
 }
 
-/* Base64 alphabet value + 1 per byte (0: not in the alphabet). */
-#define B64_ROW(c, v) [c] = (v) + 1
-static const unsigned char b64tab[256] = {
-    B64_ROW('A', 0), B64_ROW('B', 1), B64_ROW('C', 2), B64_ROW('D', 3), B64_ROW('E', 4), B64_ROW('F', 5),
-    B64_ROW('G', 6), B64_ROW('H', 7), B64_ROW('I', 8), B64_ROW('J', 9), B64_ROW('K', 10), B64_ROW('L', 11),
-    B64_ROW('M', 12), B64_ROW('N', 13), B64_ROW('O', 14), B64_ROW('P', 15), B64_ROW('Q', 16), B64_ROW('R', 17),
-    B64_ROW('S', 18), B64_ROW('T', 19), B64_ROW('U', 20), B64_ROW('V', 21), B64_ROW('W', 22), B64_ROW('X', 23),
-    B64_ROW('Y', 24), B64_ROW('Z', 25), B64_ROW('a', 26), B64_ROW('b', 27), B64_ROW('c', 28), B64_ROW('d', 29),
-    B64_ROW('e', 30), B64_ROW('f', 31), B64_ROW('g', 32), B64_ROW('h', 33), B64_ROW('i', 34), B64_ROW('j', 35),
-    B64_ROW('k', 36), B64_ROW('l', 37), B64_ROW('m', 38), B64_ROW('n', 39), B64_ROW('o', 40), B64_ROW('p', 41),
-    B64_ROW('q', 42), B64_ROW('r', 43), B64_ROW('s', 44), B64_ROW('t', 45), B64_ROW('u', 46), B64_ROW('v', 47),
-    B64_ROW('w', 48), B64_ROW('x', 49), B64_ROW('y', 50), B64_ROW('z', 51), B64_ROW('0', 52), B64_ROW('1', 53),
-    B64_ROW('2', 54), B64_ROW('3', 55), B64_ROW('4', 56), B64_ROW('5', 57), B64_ROW('6', 58), B64_ROW('7', 59),
-    B64_ROW('8', 60), B64_ROW('9', 61), B64_ROW('+', 62), B64_ROW('/', 63),
-};
+/* Base64 decoding, four characters at a time through four tables, one per position in the
+ * group. An alphabet character's entry holds its 6 bits already moved to where they land
+ * in the three decoded bytes (byte i of the group in bits 8i..8i+7) plus 1 << 24; anything
+ * else is 0. The sum of a group's four entries is then 4 << 24 plus its three bytes when
+ * all four are alphabet characters, and less otherwise; such a group (whitespace, padding,
+ * a bad character, a group split between two calls) goes through the one-character path,
+ * which keeps the state across calls. */
+#define B64_ALPHABET(X)                                                                                            \
+    X('A', 0) X('B', 1) X('C', 2) X('D', 3) X('E', 4) X('F', 5) X('G', 6) X('H', 7) X('I', 8) X('J', 9)           \
+    X('K', 10) X('L', 11) X('M', 12) X('N', 13) X('O', 14) X('P', 15) X('Q', 16) X('R', 17) X('S', 18)            \
+    X('T', 19) X('U', 20) X('V', 21) X('W', 22) X('X', 23) X('Y', 24) X('Z', 25) X('a', 26) X('b', 27)            \
+    X('c', 28) X('d', 29) X('e', 30) X('f', 31) X('g', 32) X('h', 33) X('i', 34) X('j', 35) X('k', 36)            \
+    X('l', 37) X('m', 38) X('n', 39) X('o', 40) X('p', 41) X('q', 42) X('r', 43) X('s', 44) X('t', 45)            \
+    X('u', 46) X('v', 47) X('w', 48) X('x', 49) X('y', 50) X('z', 51) X('0', 52) X('1', 53) X('2', 54)            \
+    X('3', 55) X('4', 56) X('5', 57) X('6', 58) X('7', 59) X('8', 60) X('9', 61) X('+', 62) X('/', 63)
+
+#define B64_ONE (UINT32_C(1) << 24)
+/* byte 0 = v0 << 2 | v1 >> 4, byte 1 = (v1 & 15) << 4 | v2 >> 2, byte 2 = (v2 & 3) << 6 | v3 */
+#define B64_AT0(c, v) [c] = B64_ONE + ((uint32_t)(v) << 2),
+#define B64_AT1(c, v) [c] = B64_ONE + ((uint32_t)(v) >> 4) + (((uint32_t)(v) & 15) << 12),
+#define B64_AT2(c, v) [c] = B64_ONE + (((uint32_t)(v) >> 2) << 8) + (((uint32_t)(v) & 3) << 22),
+#define B64_AT3(c, v) [c] = B64_ONE + ((uint32_t)(v) << 16),
+static const uint32_t b64at[4][256] = {{B64_ALPHABET(B64_AT0)}, {B64_ALPHABET(B64_AT1)},
+                                       {B64_ALPHABET(B64_AT2)}, {B64_ALPHABET(B64_AT3)}};
 
 size_t b64dec_run(struct b64dec *d, const char *in, size_t n, unsigned char *out)
 {
-    const unsigned char *p = (const unsigned char *)in;
-    size_t o = 0, i = 0;
-    while (i < n) {
-        /* fast path: four alphabet characters on a byte boundary make three bytes */
-        if (d->bits == 0 && !d->pad && i + 4 <= n) {
-            unsigned a = b64tab[p[i]], b = b64tab[p[i + 1]], c = b64tab[p[i + 2]], e = b64tab[p[i + 3]];
-            if (a && b && c && e) {
-                unsigned v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (e - 1);
-                out[o] = (unsigned char)(v >> 16);
-                out[o + 1] = (unsigned char)(v >> 8);
-                out[o + 2] = (unsigned char)v;
+    /* the state in locals: stores through `out` may alias *d as far as the compiler knows */
+    const unsigned char *p = (const unsigned char *)in, *end = p + n;
+    const unsigned char *last = n >= 4 ? end - 3 : p; /* a whole group starts before this */
+    unsigned char *o = out;
+    uint32_t v = d->v;
+    int bits = d->bits, pad = d->pad, bad = d->bad;
+    while (p < end) {
+        if (bits == 0 && !pad) {
+            while (p < last) {
+                uint32_t w = b64at[0][p[0]] + b64at[1][p[1]] + b64at[2][p[2]] + b64at[3][p[3]];
+                if (w >> 24 != 4)
+                    break;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                memcpy(o, &w, 4); /* the three bytes and one more, overwritten next (ebuf.h) */
+#else
+                o[0] = (unsigned char)w;
+                o[1] = (unsigned char)(w >> 8);
+                o[2] = (unsigned char)(w >> 16);
+#endif
                 o += 3;
-                i += 4;
-                continue;
+                p += 4;
             }
+            if (p == end)
+                break;
         }
-        unsigned char c = p[i++];
+        unsigned char c = *p++;
         if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
             continue;
         if (c == '=') {
-            d->pad++;
+            pad++;
             continue;
         }
-        unsigned v = b64tab[c];
-        if (!v || d->pad) {
-            d->bad = 1;
+        uint32_t e = b64at[0][c];
+        if (!e || pad) {
+            bad = 1;
             continue;
         }
-        d->v = (d->v << 6 | (v - 1)) & 0xffffff;
-        d->bits += 6;
-        if (d->bits >= 8) {
-            d->bits -= 8;
-            out[o++] = (unsigned char)(d->v >> d->bits);
+        v = (v << 6 | (e - B64_ONE) >> 2) & 0xffffff;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            *o++ = (unsigned char)(v >> bits);
         }
     }
-    return o;
+    d->v = v;
+    d->bits = bits;
+    d->pad = pad;
+    d->bad = bad;
+    return (size_t)(o - out);
 }

@@ -23,12 +23,14 @@ void eb_free(struct ebuf *b);
 const char *eb_str(const struct ebuf *b); /* "" when empty */
 void eb_set(struct ebuf *b, const char *s); /* replaces the contents */
 
-/* Incremental base64 decoder (whitespace ignored). */
+/* Incremental base64 decoder (whitespace ignored); zero it to start. A character outside
+ * the alphabet, or one after the padding, sets `bad` (and is skipped). */
 struct b64dec {
     unsigned v;
     int bits, bad, pad;
 };
-/* Decodes `n` chars into out (capacity >= n*3/4+3); returns bytes written. */
+/* Decodes `n` chars into out (capacity >= n*3/4+3: it may write one byte past the ones it
+ * returns); returns the number of bytes decoded. */
 size_t b64dec_run(struct b64dec *d, const char *in, size_t n, unsigned char *out);
 
 #endif

@@ -168,11 +168,20 @@ int ews_flag_status(const char *v);
  * xmlTextReader feeds its push parser 512 bytes at a time and libxml2 2.9 scans the buffered
  * input back to the last '<' on every push, so a long MimeContent costs time quadratic in its
  * length and is kept whole as one text node; the pull parser hands text over in small pieces
- * in linear time. One reply is read twice: `collect` (no sink) checks the whole reply and
- * gathers each message's header and the item's metadata, MimeContent only validated; then
- * `stream` decodes MimeContent piece by piece to the callbacks. Both return 0, -1 on malformed
- * XML / base64 or more than `max` messages, -2 on a SOAP fault (in *fault), -3 when a
- * callback returned non-OK (its status in *st). */
+ * in linear time. A reply is read once: `collect` checks the whole reply and gathers each
+ * message's header and the item's metadata, and decodes each returned item's (first)
+ * MimeContent into `spool`, one after the other in message order (span[k] says what message
+ * k has there; spool NULL: content only checked). Then `replay` hands the spooled content
+ * to the callbacks in the order a reading of the reply would: per message k, begin(k), its
+ * bytes in pieces of up to 64 KiB, end(k) when it has content, then msg_end(k). collect
+ * returns 0, -1 on malformed XML / base64 or more than `max` messages, -2 on a SOAP fault
+ * (in *fault), -3 when the spool could not be written (or out of memory); replay returns 0,
+ * -1 when the spool could not be read back, -3 when a callback returned non-OK (its status
+ * in *st). Both are single-threaded on their arguments. */
+struct ews_mime_span {
+    int has;                   /* message k's item had MimeContent (its bytes are in the spool) */
+    uint64_t len;              /* decoded length */
+};
 struct ews_mail_cb {
     void *ctx;
     outpost_status (*begin)(void *ctx, int k);                     /* MimeContent of message k */
@@ -181,8 +190,9 @@ struct ews_mail_cb {
     outpost_status (*msg_end)(void *ctx, int k);                   /* end of message k */
 };
 int ews_mail_collect(FILE *f, int max, struct ews_msg *m, struct ews_item *it, int *have, int *n,
-                     struct ews_msg *fault);
-int ews_mail_stream(FILE *f, const struct ews_mail_cb *cb, outpost_status *st);
+                     struct ews_msg *fault, FILE *spool, struct ews_mime_span *span);
+int ews_mail_replay(FILE *spool, const struct ews_mime_span *span, int n, const struct ews_mail_cb *cb,
+                    outpost_status *st);
 uint32_t ews_item_flags(const struct ews_item *it);
 
 /* ---- convert.c ---- */

@@ -1,7 +1,8 @@
 /* GetItem replies of mail read with libxml2's SAX2 pull parser (see ews.h): per message its
- * header (class, code, text, BackOffMilliseconds), the mail item's metadata and, in the
- * streaming pass, its MimeContent decoded in pieces. Nothing is kept of the document but the
- * open elements' depth and the text of the small property being read. */
+ * header (class, code, text, BackOffMilliseconds), the mail item's metadata and its
+ * MimeContent, decoded in pieces into the spool file. Nothing is kept of the document but
+ * the open elements' depth and the text of the small property being read. The spool is then
+ * replayed to the sink's callbacks without parsing the reply again. */
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
 #include <stdlib.h>
@@ -11,7 +12,6 @@
 
 struct mp {
     xmlParserCtxtPtr ctxt;
-    int stream;               /* 0 collect, 1 stream */
     int depth, bad, stopped, root_seen;
     int fault_depth;          /* depth of soap:Fault, 0 when none */
     int faulted;              /* a whole soap:Fault was read */
@@ -28,14 +28,14 @@ struct mp {
     int cap_leaf;
     struct ebuf text;
     char *ext_tag, *ext_pname, *backoff_name;
-    /* collect */
     int max, n;
     struct ews_msg *m, fault;
     struct ews_item *it;
     int *have;
-    /* stream: decoded bytes are handed over in pieces of up to MAIL_CHUNK */
-    const struct ews_mail_cb *cb;
-    outpost_status st;
+    /* decoded bytes, written to the spool in pieces of up to MAIL_CHUNK when `spooling` */
+    FILE *spool;
+    struct ews_mime_span *span;
+    int spooling;
     unsigned char *out;
     size_t out_len;
 };
@@ -97,7 +97,7 @@ static void copy(char *dst, size_t cap, const char *s)
 
 static struct ews_msg *cur_msg(struct mp *p)
 {
-    return p->stream ? NULL : &p->m[p->k];
+    return &p->m[p->k];
 }
 
 static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri, int nb_ns,
@@ -154,13 +154,11 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
             p->msg_has_item = 0;
             p->item_depth = -1;
             p->in_msgxml = 0;
-            if (!p->stream) {
-                struct ews_msg *m = cur_msg(p);
-                memset(m, 0, sizeof *m);
-                char *cls = attr(attrs, nb_attrs, "ResponseClass");
-                m->error = cls && !strcmp(cls, "Error");
-                free(cls);
-            }
+            struct ews_msg *m = cur_msg(p);
+            memset(m, 0, sizeof *m);
+            char *cls = attr(attrs, nb_attrs, "ResponseClass");
+            m->error = cls && !strcmp(cls, "Error");
+            free(cls);
         }
         return;
     }
@@ -183,7 +181,7 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
         if (!p->in_msgxml && !p->msg_has_item && d > p->msg_depth + 1 && ns_is(uri, EWS_NS_T) && is_item_name(ln)) {
             p->msg_has_item = 1;
             p->item_depth = d;
-            if (!p->stream && !p->m[p->k].error) {
+            if (!p->m[p->k].error) {
                 p->have[p->k] = 1;
                 if (!(p->it[p->k].el = strdup(ln)))
                     stop(p, 1);
@@ -192,7 +190,7 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
         return;
     }
     int rel = d - p->item_depth;
-    struct ews_item *it = p->stream || !p->have[p->k] ? NULL : &p->it[p->k];
+    struct ews_item *it = !p->have[p->k] ? NULL : &p->it[p->k];
     if (rel == 1) {
         copy(p->sub, sizeof p->sub, ln);
         if (!strcmp(ln, "MimeContent")) {
@@ -200,8 +198,10 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
             memset(&p->dec, 0, sizeof p->dec);
             p->mime_total = 0;
             p->out_len = 0;
-            if (p->stream && p->cb->begin && (p->st = p->cb->begin(p->cb->ctx, p->k)).code != OUTPOST_OK)
-                stop(p, 0);
+            /* the first MimeContent of an item that came back is the one handed over */
+            p->spooling = p->spool && it && !p->span[p->k].has;
+            if (p->spooling)
+                p->span[p->k].has = 1;
             return;
         }
         if (!it)
@@ -259,7 +259,7 @@ static void captured(struct mp *p)
     }
     const char *v = eb_str(&p->text);
     struct ews_msg *m = cur_msg(p);
-    struct ews_item *it = !p->stream && p->item_depth >= 0 && p->have[p->k] ? &p->it[p->k] : NULL;
+    struct ews_item *it = p->item_depth >= 0 && p->have[p->k] ? &p->it[p->k] : NULL;
     switch (p->cap_what) {
     case C_CODE:
         if (m)
@@ -315,10 +315,11 @@ static void captured(struct mp *p)
     }
 }
 
-/* Hands the decoded bytes gathered so far to the chunk callback; non-zero when it stopped. */
+/* Writes the decoded bytes gathered so far to the spool (when spooling; dropped otherwise);
+ * non-zero when the spool could not take them. */
 static int flush(struct mp *p)
 {
-    if (p->out_len && p->stream && p->cb->chunk && (p->st = p->cb->chunk(p->cb->ctx, p->out, p->out_len)).code != OUTPOST_OK) {
+    if (p->out_len && p->spooling && fwrite(p->out, 1, p->out_len, p->spool) != p->out_len) {
         stop(p, 0);
         return -1;
     }
@@ -342,12 +343,13 @@ static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, c
     }
     if (p->mime == d) {
         p->mime = 0;
-        if (!p->stream && p->have[p->k] && !p->it[p->k].size)
+        if (p->have[p->k] && !p->it[p->k].size)
             p->it[p->k].size = p->mime_total;
         if (flush(p))
             return;
-        if (p->stream && p->cb->end && (p->st = p->cb->end(p->cb->ctx, p->k)).code != OUTPOST_OK)
-            stop(p, 0);
+        if (p->spooling)
+            p->span[p->k].len = p->mime_total;
+        p->spooling = 0;
         return;
     }
     if (p->item_depth == d) {
@@ -363,12 +365,10 @@ static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, c
     }
     if (p->msg_depth == d) {
         p->msg_depth = -1;
-        if (!p->stream && !p->m[p->k].error && !p->msg_has_item) {
+        if (!p->m[p->k].error && !p->msg_has_item) {
             snprintf(p->m[p->k].code, sizeof p->m[p->k].code, "ErrorItemNotFound");
             p->m[p->k].error = 1;
         }
-        if (p->stream && p->cb->msg_end && (p->st = p->cb->msg_end(p->cb->ctx, p->k)).code != OUTPOST_OK)
-            stop(p, 0);
         return;
     }
     if (p->fault_depth == d) {
@@ -383,13 +383,11 @@ static void on_text(void *ctx, const xmlChar *ch, int len)
     if (p->bad || p->stopped || len <= 0)
         return;
     if (p->mime) {
-        unsigned char scratch[3 * 1024 + 8];
         while (len > 0) {
             int k = len > 4096 ? 4096 : len;
-            if (p->out && p->out_len + (size_t)k > MAIL_CHUNK && flush(p))
+            if (p->out_len + (size_t)k > MAIL_CHUNK && flush(p))
                 return;
-            unsigned char *dst = p->out ? p->out + p->out_len : scratch;
-            size_t got = b64dec_run(&p->dec, (const char *)ch, (size_t)k, dst);
+            size_t got = b64dec_run(&p->dec, (const char *)ch, (size_t)k, p->out + p->out_len);
             ch += k;
             len -= k;
             if (p->dec.bad) {
@@ -397,8 +395,7 @@ static void on_text(void *ctx, const xmlChar *ch, int len)
                 return;
             }
             p->mime_total += got;
-            if (p->out)
-                p->out_len += got;
+            p->out_len += got;
         }
         return;
     }
@@ -464,7 +461,7 @@ static int run(struct mp *p, FILE *f)
 }
 
 int ews_mail_collect(FILE *f, int max, struct ews_msg *m, struct ews_item *it, int *have, int *n,
-                     struct ews_msg *fault)
+                     struct ews_msg *fault, FILE *spool, struct ews_mime_span *span)
 {
     struct mp p;
     memset(&p, 0, sizeof p);
@@ -472,30 +469,53 @@ int ews_mail_collect(FILE *f, int max, struct ews_msg *m, struct ews_item *it, i
     p.m = m;
     p.it = it;
     p.have = have;
+    p.spool = spool;
+    p.span = span;
+    if (span)
+        memset(span, 0, (size_t)max * sizeof *span);
+    /* room for one piece plus what one 4 KiB slice of base64 decodes to */
+    if (!(p.out = malloc(MAIL_CHUNK + 3 * 1024 + 8)))
+        return -3;
     int rc = run(&p, f);
+    free(p.out);
     *n = p.n;
     if (rc == -2 && fault)
         *fault = p.fault;
     rewind(f);
+    if (rc == 0 && spool && fflush(spool))
+        rc = -3;
     return rc;
 }
 
-int ews_mail_stream(FILE *f, const struct ews_mail_cb *cb, outpost_status *st)
+int ews_mail_replay(FILE *spool, const struct ews_mime_span *span, int n, const struct ews_mail_cb *cb,
+                    outpost_status *st)
 {
-    struct mp p;
-    memset(&p, 0, sizeof p);
-    p.stream = 1;
-    p.max = EWS_MAX_BATCH;
-    p.cb = cb;
-    p.st = outpost_ok();
-    /* room for one piece plus what one 4 KiB slice of base64 decodes to */
-    if (!(p.out = malloc(MAIL_CHUNK + 3 * 1024 + 8))) {
+    *st = outpost_ok();
+    unsigned char *buf = malloc(MAIL_CHUNK);
+    if (!buf) {
         outpost_status oom = {OUTPOST_FATAL, 0, "out of memory"};
         *st = oom;
         return -3;
     }
-    int rc = run(&p, f);
-    free(p.out);
-    *st = p.st;
+    int rc = spool && fseek(spool, 0, SEEK_SET) ? -1 : 0;
+    for (int k = 0; rc == 0 && k < n; k++) {
+        if (span[k].has) {
+            if (cb->begin && (*st = cb->begin(cb->ctx, k)).code != OUTPOST_OK)
+                rc = -3;
+            for (uint64_t left = span[k].len; rc == 0 && left;) {
+                size_t want = left < MAIL_CHUNK ? (size_t)left : MAIL_CHUNK;
+                if (fread(buf, 1, want, spool) != want)
+                    rc = -1;
+                else if (cb->chunk && (*st = cb->chunk(cb->ctx, buf, want)).code != OUTPOST_OK)
+                    rc = -3;
+                left -= want;
+            }
+            if (rc == 0 && cb->end && (*st = cb->end(cb->ctx, k)).code != OUTPOST_OK)
+                rc = -3;
+        }
+        if (rc == 0 && cb->msg_end && (*st = cb->msg_end(cb->ctx, k)).code != OUTPOST_OK)
+            rc = -3;
+    }
+    free(buf);
     return rc;
 }

@@ -23,7 +23,7 @@ static const outpost_config_key config_keys[] = {
     {"ca_file", OUTPOST_CFG_PATH, 0, NULL, NULL, "PEM file of CAs to trust instead of the system store"},
     {"insecure", OUTPOST_CFG_BOOL, 0, "false", NULL, "skip TLS certificate verification (warns on every start)"},
     {"timeout", OUTPOST_CFG_INT, 0, "120", NULL, "seconds without a byte before a request fails"},
-    {"batch_size", OUTPOST_CFG_INT, 0, "50", NULL, "items per SyncFolderItems page and GetItem batch (1-100)"},
+    {"batch_size", OUTPOST_CFG_INT, 0, "100", NULL, "items per SyncFolderItems page and GetItem batch (1-100)"},
     {"push_poll", OUTPOST_CFG_INT, 0, "5", NULL, "seconds between GetEvents calls while waiting for server changes (1-300)"},
     {"server_version", OUTPOST_CFG_STRING, 0, "Exchange2013_SP1", NULL, "RequestServerVersion sent with every request"},
     {NULL, 0, 0, NULL, NULL, NULL}};
@@ -81,7 +81,7 @@ static outpost_status t_create(const struct outpost_host *host, struct outpost_t
         e->timeout_s = 5;
     int64_t poll = host->config_int(host, "push_poll", 5);
     e->push_poll_ms = (uint32_t)(poll < 1 ? 1 : poll > 300 ? 300 : poll) * 1000;
-    int64_t batch = host->config_int(host, "batch_size", 50);
+    int64_t batch = host->config_int(host, "batch_size", EWS_MAX_BATCH);
     e->batch = (uint32_t)(batch < 1 ? 1 : batch > EWS_MAX_BATCH ? EWS_MAX_BATCH : batch);
     if (!e->version || (e->email && !e->user)) {
         free_ews(e);

@@ -2,9 +2,9 @@
  * (SyncFolderItems with MaxChangesReturned = the GetItem batch, then GetItem for the page,
  * so each SyncState covers exactly the batch committed with it) and on-demand fetches.
  * Every reply is validated completely before the first sink call: a malformed reply or a
- * failed page hands nothing to the sink. Mail content is MimeContent as-is, read a second
- * time with the SAX reader (mailget.c), decoded and streamed to sink->content; other kinds
- * are converted to iCalendar / vCard. */
+ * failed page hands nothing to the sink. Mail content is MimeContent as-is, decoded by the
+ * SAX reader (mailget.c) into a temporary file while the reply is checked, then streamed
+ * from there to sink->content; other kinds are converted to iCalendar / vCard. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -477,13 +477,16 @@ static void get_item_op(struct ebuf *op, const char *const *ids, int n, uint32_t
     eb_puts(op, "</m:ItemIds></m:GetItem>");
 }
 
-/* A GetItem reply read once without the sink: per-item headers and metadata. */
+/* A GetItem reply read once without the sink: per-item headers and metadata, and for mail
+ * the decoded MimeContent in `spool`. */
 struct batch {
-    FILE *f;
+    FILE *f;            /* the reply */
+    FILE *spool;        /* mail: decoded content, span[k] per message */
     int n;
     struct ews_msg m[EWS_MAX_BATCH];
     struct ews_item it[EWS_MAX_BATCH];
     int have[EWS_MAX_BATCH];
+    struct ews_mime_span span[EWS_MAX_BATCH];
 };
 
 static void batch_free(struct batch *b)
@@ -493,19 +496,28 @@ static void batch_free(struct batch *b)
             ews_item_free(&b->it[i]);
     if (b->f)
         fclose(b->f);
+    if (b->spool)
+        fclose(b->spool);
     memset(b, 0, sizeof *b);
 }
 
 /* Reads a spooled GetItem reply once (no sink): per-item headers and metadata of n items.
- * Mail goes through the SAX reader (MimeContent validated, not kept); other kinds through
+ * Mail goes through the SAX reader, MimeContent decoded into b->spool; other kinds through
  * the item reader. */
 static outpost_status parse_batch(struct ews *e, struct batch *b, int n, uint32_t kind)
 {
     if (kind == OUTPOST_ITEM_MAIL) {
         struct ews_msg fault;
-        int rc = ews_mail_collect(b->f, n, b->m, b->it, b->have, &b->n, &fault);
+        if (b->spool)
+            fclose(b->spool); /* a fresh one: the spool holds this reading only */
+        if (!(b->spool = tmpfile()))
+            return ews_status(e, OUTPOST_FATAL, "cannot create a temporary file for the decoded mail");
+        int rc = ews_mail_collect(b->f, n, b->m, b->it, b->have, &b->n, &fault, b->spool, b->span);
         if (rc == -2)
             return ews_msg_status(e, &fault, "GetItem");
+        if (rc == -3)
+            return ews_status(e, OUTPOST_TEMP, "GetItem: the decoded mail could not be written to a temporary "
+                              "file (disk full?)");
         if (rc < 0 || b->n != n)
             return malformed(e, "GetItem");
         return outpost_ok();
@@ -557,7 +569,13 @@ static outpost_status get_batch(struct ews *e, const char *const *ids, int n, ui
     get_item_op(&op, ids, n, kind, mime);
     outpost_status st = ews_call(e, &op, &b->f, "GetItem");
     eb_free(&op);
-    return st.code == OUTPOST_OK ? parse_batch(e, b, n, kind) : st;
+    if (st.code == OUTPOST_OK)
+        st = parse_batch(e, b, n, kind);
+    if (b->f) { /* read: what is needed of it is in b now */
+        fclose(b->f);
+        b->f = NULL;
+    }
+    return st;
 }
 
 outpost_status ews_get_one(struct ews *e, const char *id, uint32_t kind, struct ews_item *out)
@@ -655,9 +673,9 @@ static outpost_status emit_item(struct emit *em, uint32_t change, const struct e
     return st;
 }
 
-/* The second reading of a checked GetItem batch of mail: each item is announced when its
- * MimeContent begins (or at the end of its message when it has none), the decoded content
- * goes to the sink as the parser delivers it. `before(k)` hands over what precedes item k
+/* The spooled content of a checked GetItem batch of mail, replayed: each item is announced
+ * when its MimeContent begins (or at the end of its message when it has none), the decoded
+ * content goes to the sink in pieces. `before(k)` hands over what precedes item k
  * in the caller's order (a page's deletes and flag changes, a fetch's failed items); k =
  * b->n at the end. */
 struct streamer {
@@ -718,11 +736,11 @@ static outpost_status stream_batch(struct streamer *s)
     outpost_status st;
     s->next = 0;
     s->streaming = 0;
-    int rc = ews_mail_stream(s->b->f, &cb, &st);
+    int rc = ews_mail_replay(s->b->spool, s->b->span, s->b->n, &cb, &st);
     if (rc == -3)
         return st;
-    if (rc < 0) /* checked in the first reading: only an I/O error gets here */
-        return ews_status(s->em.e, OUTPOST_TEMP, "GetItem: the spooled reply could not be read again");
+    if (rc < 0)
+        return ews_status(s->em.e, OUTPOST_TEMP, "GetItem: the decoded mail could not be read back");
     return s->before(s, s->b->n);
 }
 
@@ -862,8 +880,8 @@ static void fetch_page(struct ews *e, const struct folder_sync *fs, const char *
             fp->st = ews_msg_status(e, &fp->meta->m[i], "GetItem");
 }
 
-/* Hands a fetched page to the sink in the server's order (mail content decoded from the
- * second reading as it streams), then commits it with its SyncState. */
+/* Hands a fetched page to the sink in the server's order (mail content streamed from its
+ * spool), then commits it with its SyncState. */
 static outpost_status emit_page(struct ews *e, const struct folder_sync *fs, struct fpage *fp,
                                 const struct outpost_sync_sink *sink)
 {
@@ -894,11 +912,11 @@ static outpost_status emit_page(struct ews *e, const struct folder_sync *fs, str
 }
 
 /* The next page is listed and fetched on a second thread while the sink takes the current
- * one (network, the server's work and the first reading there; the second reading, the
+ * one (network, the server's work, reading the replies and decoding the mail there; the
  * summaries and the storage writes here). The instance is used by one thread at a time:
  * the prefetching thread works on a copy of it (its own status message; the libcurl
  * handle, which the calling thread leaves alone until the join) and the calling thread only
- * reads the current page's spooled replies and calls the sink. A prefetched page that is
+ * reads the current page's spooled content and calls the sink. A prefetched page that is
  * not handed over is dropped. */
 struct prefetch {
     struct ews shadow;
@@ -1085,9 +1103,11 @@ outpost_status ews_parse_any(struct ews *e, FILE *f, const struct outpost_sync_s
             for (int i = 0; i < n; i++)
                 if (b->have[i])
                     ews_item_free(&b->it[i]);
+            FILE *spool = b->spool;
             memset(b, 0, sizeof *b);
             rewind(f);
             b->f = f;
+            b->spool = spool;
             st = parse_batch(e, b, n, kind);
         }
         struct emit em = {e, sink};
@@ -1101,6 +1121,8 @@ outpost_status ews_parse_any(struct ews *e, FILE *f, const struct outpost_sync_s
         for (int i = 0; i < b->n; i++)
             if (b->have[i])
                 ews_item_free(&b->it[i]);
+        if (b->spool)
+            fclose(b->spool);
     }
     free(b);
     return st;

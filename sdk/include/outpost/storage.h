@@ -62,6 +62,13 @@ extern "C" {
 #define OUTPOST_STORAGE_CAP_CONCURRENT_READERS (1ull << 0) /* readers on other instances run beside a writer */
 #define OUTPOST_STORAGE_CAP_FTS (1ull << 1)                /* fts_search is implemented */
 #define OUTPOST_STORAGE_CAP_MULTI_PROCESS (1ull << 2)      /* another process may open the same cache */
+/* fts_search also covers every header field of a mail message whose content
+ * is cached: the name and decoded value (RFC 2047 words, folded lines) of
+ * each field of the message's own header, not only subject and addresses.
+ * A miss is then final for IMAP SEARCH TEXT (RFC 3501 6.4.4: header or
+ * body). Appended after 1.0: a caller seeing it clear keeps checking the
+ * header fields itself. Implies OUTPOST_STORAGE_CAP_FTS. */
+#define OUTPOST_STORAGE_CAP_FTS_ALL_HEADERS (1ull << 3)
 
 struct outpost_storage;   /* an instance, opaque */
 struct outpost_txn;       /* a transaction, opaque */
@@ -319,7 +326,8 @@ struct outpost_storage_methods {
     /* --- optional (check OUTPOST_HAS_METHOD and OUTPOST_STORAGE_CAP_FTS) --- */
 
     /* Full-text search over subject, addresses and body text of a folder's
-     * items (folder_id 0: all). `query` is a list of whitespace-separated
+     * items (folder_id 0: all), and every header field of mail with cached
+     * content when the plugin declares OUTPOST_STORAGE_CAP_FTS_ALL_HEADERS. `query` is a list of whitespace-separated
      * words that must all match. A word matches a word of the text that
      * contains it, ignoring case and diacritics ("meet" finds "Meeting",
      * "arbour" finds "harbour", "resum" finds "Résumé"), so that an IMAP

@@ -64,6 +64,7 @@ static char *subject(struct rng *r)
 static char *body_text(struct rng *r, size_t target)
 {
 	struct buf b = {0};
+	buf_reserve(&b, target + 256); /* a phrase is at most 15 words of at most 20 bytes */
 	while (b.len < target) {
 		phrase(r, &b, 6 + (int)rng_below(r, 10));
 		buf_puts(&b, rng_below(r, 4) ? ". " : ".\n\n");

@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,18 +63,18 @@ static void buf_grow(struct buf *b, size_t extra)
 	b->cap = cap;
 }
 
-void buf_add(struct buf *b, const void *data, size_t n)
+void buf_reserve(struct buf *b, size_t extra)
+{
+	buf_grow(b, extra);
+}
+
+void buf_add_grow(struct buf *b, const void *data, size_t n)
 {
 	buf_grow(b, n);
 	if (n)
 		memcpy(b->p + b->len, data, n);
 	b->len += n;
 	b->p[b->len] = '\0';
-}
-
-void buf_puts(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
 }
 
 void buf_printf(struct buf *b, const char *fmt, ...)
@@ -136,18 +137,39 @@ void buf_free(struct buf *b)
 
 static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/* Two base64 characters per 12 bits of input: a group of three bytes is two lookups. */
+static char b64pairs[4096][2];
+static pthread_once_t b64pairs_once = PTHREAD_ONCE_INIT;
+
+static void b64pairs_fill(void)
+{
+	for (int i = 0; i < 4096; i++) {
+		b64pairs[i][0] = b64chars[i >> 6];
+		b64pairs[i][1] = b64chars[i & 63];
+	}
+}
+
 void buf_b64(struct buf *b, const void *in, size_t n)
 {
 	const unsigned char *s = in;
+	pthread_once(&b64pairs_once, b64pairs_fill);
 	buf_grow(b, (n + 2) / 3 * 4);
 	char *o = b->p + b->len;
 	size_t i = 0;
+	for (; i + 5 < n; i += 6) { /* two groups a turn */
+		uint64_t v = (uint64_t)s[i] << 40 | (uint64_t)s[i + 1] << 32 | (uint64_t)s[i + 2] << 24 |
+			     (uint64_t)s[i + 3] << 16 | (uint64_t)s[i + 4] << 8 | s[i + 5];
+		memcpy(o, b64pairs[v >> 36], 2);
+		memcpy(o + 2, b64pairs[(v >> 24) & 4095], 2);
+		memcpy(o + 4, b64pairs[(v >> 12) & 4095], 2);
+		memcpy(o + 6, b64pairs[v & 4095], 2);
+		o += 8;
+	}
 	for (; i + 2 < n; i += 3) {
 		uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-		*o++ = b64chars[v >> 18];
-		*o++ = b64chars[(v >> 12) & 63];
-		*o++ = b64chars[(v >> 6) & 63];
-		*o++ = b64chars[v & 63];
+		memcpy(o, b64pairs[v >> 12], 2);
+		memcpy(o + 2, b64pairs[v & 4095], 2);
+		o += 4;
 	}
 	if (i < n) {
 		uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0);
@@ -202,28 +224,9 @@ unsigned char *b64_decode(const char *in, size_t n, size_t *out_len)
 	return out;
 }
 
-uint64_t mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 void rng_seed(struct rng *r, uint64_t a, uint64_t b, uint64_t c)
 {
 	r->s = mix64(mix64(mix64(a) ^ b) ^ c);
-}
-
-uint64_t rng_next(struct rng *r)
-{
-	r->s += 0x9e3779b97f4a7c15ull;
-	return mix64(r->s);
-}
-
-uint32_t rng_below(struct rng *r, uint32_t n)
-{
-	return n ? (uint32_t)(rng_next(r) % n) : 0;
 }
 
 uint64_t keyed_hash(uint64_t key, const void *p, size_t n)

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
@@ -16,8 +17,23 @@ struct buf {
 	char *p;
 	size_t len, cap;
 };
-void buf_add(struct buf *b, const void *data, size_t n);
-void buf_puts(struct buf *b, const char *s);
+void buf_add_grow(struct buf *b, const void *data, size_t n);
+/* inline when it fits: generated bodies are built a word at a time */
+static inline void buf_add(struct buf *b, const void *data, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		buf_add_grow(b, data, n);
+		return;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+static inline void buf_puts(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+void buf_reserve(struct buf *b, size_t extra); /* room for `extra` more bytes */
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s with &, <, >, " escaped and XML-illegal control characters dropped. */
 void buf_xml(struct buf *b, const char *s);
@@ -35,10 +51,24 @@ unsigned char *b64_decode(const char *in, size_t n, size_t *out_len);
 struct rng {
 	uint64_t s;
 };
-uint64_t mix64(uint64_t x);
+static inline uint64_t mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
 void rng_seed(struct rng *r, uint64_t a, uint64_t b, uint64_t c);
-uint64_t rng_next(struct rng *r);
-uint32_t rng_below(struct rng *r, uint32_t n);
+/* inline: the generated content takes one per attachment byte */
+static inline uint64_t rng_next(struct rng *r)
+{
+	r->s += 0x9e3779b97f4a7c15ull;
+	return mix64(r->s);
+}
+static inline uint32_t rng_below(struct rng *r, uint32_t n)
+{
+	return n ? (uint32_t)(rng_next(r) % n) : 0;
+}
 
 /* 64-bit FNV-1a over bytes, keyed by `key`. */
 uint64_t keyed_hash(uint64_t key, const void *p, size_t n);
