@@ -117,7 +117,7 @@ static int append_html(struct sq_buf *b, const char *html)
  * third of the original count. Only the main thread touches the connection.
  */
 
-struct tokset {                 /* open-addressing set of the tokens of one document */
+struct tokset {                 /* open-addressing set of distinct tokens (a query's) */
     uint32_t *slot;             /* 0 empty, else 1 + offset of the token in out */
     uint32_t *len;              /* its length */
     uint32_t *gen;
@@ -207,6 +207,120 @@ static void tokset_reset(struct tokset *ts, struct sq_buf *out)
     }
 }
 
+/* The tokens a thread met during one indexing run, each with the last
+ * document it was put in: one lookup per token of the text both drops the
+ * repeats within a document and tells the tokens new to the thread (for
+ * the term list), which a set per document and a second pass over a set of
+ * the run's tokens did with two. */
+struct tokdict {
+    uint32_t *slot;             /* 0 empty, else 1 + offset of the token in text */
+    uint32_t *len;
+    uint32_t *hash;
+    uint32_t *last;             /* the document it was last put in */
+    size_t cap, used;
+    struct sq_buf text;         /* every token, back to back */
+};
+
+/* The tokenizer callback's context: the document being made. */
+struct docctx {
+    struct tokdict *d;
+    uint32_t docno;             /* never 0 */
+    struct sq_buf *doc;         /* "tok tok " */
+    struct sq_buf *newterms;    /* tokens new to d ("tok tok "), NULL: not wanted */
+};
+
+static void tokdict_free(struct tokdict *d)
+{
+    free(d->slot);
+    free(d->len);
+    free(d->hash);
+    free(d->last);
+    free(d->text.p);
+    memset(d, 0, sizeof *d);
+}
+
+static int tokdict_grow(struct tokdict *d)
+{
+    size_t cap = d->cap ? d->cap * 2 : 4096;
+    uint32_t *slot = calloc(cap, sizeof *slot), *len = malloc(cap * sizeof *len), *hash = malloc(cap * sizeof *hash),
+             *last = malloc(cap * sizeof *last);
+    if (!slot || !len || !hash || !last) {
+        free(slot);
+        free(len);
+        free(hash);
+        free(last);
+        return -1;
+    }
+    for (size_t i = 0; i < d->cap; i++) {
+        if (!d->slot[i])
+            continue;
+        size_t k = d->hash[i] & (cap - 1);
+        while (slot[k])
+            k = (k + 1) & (cap - 1);
+        slot[k] = d->slot[i];
+        len[k] = d->len[i];
+        hash[k] = d->hash[i];
+        last[k] = d->last[i];
+    }
+    free(d->slot);
+    free(d->len);
+    free(d->hash);
+    free(d->last);
+    d->slot = slot;
+    d->len = len;
+    d->hash = hash;
+    d->last = last;
+    d->cap = cap;
+    return 0;
+}
+
+static int buf_token(struct sq_buf *b, const char *tok, size_t n)
+{
+    if (sq_buf_reserve(b, b->len + n + 2))
+        return -1;
+    memcpy(b->p + b->len, tok, n);
+    b->len += n;
+    b->p[b->len++] = ' ';
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+/* fts5 token callback: puts a token in the document once. */
+static int docctx_add(void *ctx, int tflags, const char *tok, int n, int start, int end)
+{
+    (void)tflags;
+    (void)start;
+    (void)end;
+    struct docctx *dc = ctx;
+    struct tokdict *d = dc->d;
+    if (n <= 0)
+        return SQLITE_OK;
+    if ((d->used + 1) * 2 > d->cap && tokdict_grow(d))
+        return SQLITE_NOMEM;
+    uint32_t h = tok_hash(tok, n);
+    size_t k = h & (d->cap - 1);
+    for (; d->slot[k]; k = (k + 1) & (d->cap - 1)) {
+        if (d->hash[k] == h && d->len[k] == (uint32_t)n && memcmp(d->text.p + d->slot[k] - 1, tok, (size_t)n) == 0) {
+            if (d->last[k] == dc->docno)
+                return SQLITE_OK;
+            d->last[k] = dc->docno;
+            return buf_token(dc->doc, tok, (size_t)n) ? SQLITE_NOMEM : SQLITE_OK;
+        }
+    }
+    if (d->text.len + (size_t)n + 1 > UINT32_MAX || sq_buf_reserve(&d->text, d->text.len + (size_t)n + 1))
+        return SQLITE_NOMEM;
+    d->slot[k] = (uint32_t)d->text.len + 1;
+    d->len[k] = (uint32_t)n;
+    d->hash[k] = h;
+    d->last[k] = dc->docno;
+    d->used++;
+    memcpy(d->text.p + d->text.len, tok, (size_t)n);
+    d->text.len += (size_t)n;
+    if (buf_token(dc->doc, tok, (size_t)n) || (dc->newterms && buf_token(dc->newterms, tok, (size_t)n)))
+        return SQLITE_NOMEM;
+    return SQLITE_OK;
+}
+
 /* One item to index: filled by the main thread, turned into a document by
  * a worker. */
 struct fts_job {
@@ -229,23 +343,16 @@ struct fts_tok {                /* a unicode61 tokenizer instance */
 
 /* What a thread running jobs keeps across them. */
 struct fts_scratch {
-    struct tokset ts;           /* the tokens of the current document */
-    struct sq_buf text;         /* its text */
-    struct tokset seen;         /* every token this thread has met in the run */
-    struct sq_buf seen_text;
+    struct tokdict dict;        /* every token this thread has met in the run */
+    uint32_t docno;             /* documents it made */
+    struct sq_buf text;         /* the current document's text */
     void *dc;                   /* zstd context (sq_content_decode) */
 };
 
 static void scratch_free(struct fts_scratch *x)
 {
-    free(x->ts.slot);
-    free(x->ts.len);
-    free(x->ts.gen);
+    tokdict_free(&x->dict);
     free(x->text.p);
-    free(x->seen.slot);
-    free(x->seen.len);
-    free(x->seen.gen);
-    free(x->seen_text.p);
     sq_content_dctx_free(x->dc);
     memset(x, 0, sizeof *x);
 }
@@ -323,32 +430,6 @@ static int mail_text(GByteArray *raw, struct sq_buf *out)
     return rc;
 }
 
-/* Adds the tokens of doc ("tok tok ") that `seen` lacks to it and to
- * `out`. */
-static int note_new(struct tokset *seen, const struct sq_buf *doc, struct sq_buf *out)
-{
-    const char *p = doc->p, *end = doc->p + doc->len;
-    while (p < end) {
-        const char *sp = memchr(p, ' ', (size_t)(end - p));
-        if (!sp)
-            sp = end;
-        int n = (int)(sp - p);
-        size_t before = seen->used;
-        if (n && tokset_add(seen, 0, p, n, 0, 0) != SQLITE_OK)
-            return -1;
-        if (seen->used != before) {
-            if (sq_buf_reserve(out, out->len + (size_t)n + 2))
-                return -1;
-            memcpy(out->p + out->len, p, (size_t)n);
-            out->len += (size_t)n;
-            out->p[out->len++] = ' ';
-            out->p[out->len] = '\0';
-        }
-        p = sp + 1;
-    }
-    return 0;
-}
-
 /* A content row in fts_job.rows, followed by its n bytes. */
 struct row_head {
     int64_t len;                /* content bytes, < 0: a raw row of schema 2 */
@@ -403,17 +484,20 @@ static void run_job(struct fts_job *j, struct fts_tok *tk, struct fts_scratch *x
             rc = buf_append(text, (const char *)raw->data, raw->len);
         g_byte_array_unref(raw);
     }
-    tokset_reset(&x->ts, &j->doc);
+    j->doc.len = 0;
+    j->newterms.len = 0;
+    if (++x->docno == 0)
+        x->docno = 1; /* wrapped (4G documents): 0 means none */
+    struct docctx dc = { &x->dict, x->docno, &j->doc, terms ? &j->newterms : NULL };
     if (rc == 0 && sq_buf_reserve(&j->doc, 64))
         rc = -1;
+    if (rc == 0)
+        j->doc.p[0] = '\0';
     if (rc == 0 && j->fields)
-        rc = tk->api.xTokenize(tk->inst, &x->ts, FTS5_TOKENIZE_DOCUMENT, j->fields, (int)strlen(j->fields),
-                               tokset_add);
+        rc = tk->api.xTokenize(tk->inst, &dc, FTS5_TOKENIZE_DOCUMENT, j->fields, (int)strlen(j->fields),
+                               docctx_add);
     if (rc == 0 && text->len)
-        rc = tk->api.xTokenize(tk->inst, &x->ts, FTS5_TOKENIZE_DOCUMENT, text->p, (int)text->len, tokset_add);
-    j->newterms.len = 0;
-    if (rc == 0 && terms)
-        rc = note_new(&x->seen, &j->doc, &j->newterms);
+        rc = tk->api.xTokenize(tk->inst, &dc, FTS5_TOKENIZE_DOCUMENT, text->p, (int)text->len, docctx_add);
     j->failed = rc != 0;
 }
 
@@ -476,7 +560,6 @@ static void *worker_main(void *arg)
     struct worker_arg *wa = arg;
     struct fts_pool *p = wa->pool;
     struct fts_scratch x = { 0 };
-    tokset_reset(&x.seen, &x.seen_text);
     pthread_mutex_lock(&p->mu);
     while (!p->quit) {
         if (p->cur && p->next < p->cur->n)
@@ -916,7 +999,6 @@ static outpost_status index_missing(struct outpost_txn *t, int64_t folder_id, ui
         return temp ? e : sq_poison(t, e);
     }
     struct fts_scratch x = { 0 };
-    tokset_reset(&x.seen, &x.seen_text);
     struct term_rec tr = { 0 };
     outpost_status result = outpost_ok();
     if (!temp) {
