@@ -36,6 +36,8 @@ struct sq_idle {
     pthread_t th;
     int started, quit, busy, dirty;
     int urgent;                 /* the WAL passed checkpoint_mb: checkpoint now */
+    int running;                /* a checkpoint runs */
+    int backfilled;             /* WAL frames copied by the last checkpoint (0: none) */
     int64_t last_ms;            /* end of the last transaction */
     sqlite3 *db;
 };
@@ -69,10 +71,13 @@ static void *idle_main(void *arg)
         id->urgent = 0;
         if (!urgent)
             id->dirty = 0;
+        id->running = 1;
         pthread_mutex_unlock(&id->mu);
         int log = 0, done = 0;
         int rc = sqlite3_wal_checkpoint_v2(id->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
         pthread_mutex_lock(&id->mu);
+        id->running = 0;
+        id->backfilled = rc == SQLITE_OK && done > 0 ? done : 0;
         if (rc != SQLITE_OK || done < log) {
             /* a reader still needs old frames, or an error: try again after
              * another idle period */
@@ -138,14 +143,22 @@ void sq_idle_txn_end(struct outpost_storage *s, int committed)
     pthread_mutex_unlock(&id->mu);
 }
 
-int sq_idle_checkpoint_soon(struct outpost_storage *s)
+int sq_idle_checkpoint_soon(struct outpost_storage *s, int pages, int fresh)
 {
     struct sq_idle *id = s->idle;
     if (!id)
         return 0;
     pthread_mutex_lock(&id->mu);
+    if (fresh)
+        id->backfilled = 0; /* that count was of the WAL before it started over */
     int ok = id->db && !id->quit; /* the thread runs */
-    if (ok) {
+    if (ok && !id->running && id->backfilled > 0 && pages - id->backfilled <= s->ckpt_pages / 16) {
+        /* the thread copied nearly all of it while the writer went on: the
+         * writer copies the rest (a few frames), so that its next
+         * transaction starts the WAL over instead of growing it further */
+        id->backfilled = 0;
+        ok = 0;
+    } else if (ok) {
         id->urgent = 1;
         pthread_cond_signal(&id->cv);
     }

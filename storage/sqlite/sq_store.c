@@ -517,15 +517,21 @@ static outpost_status sq_close(struct outpost_storage *s);
  * which takes the place of SQLite's automatic checkpoint). Past checkpoint_mb
  * the idle thread checkpoints at once on its own connection (sq_idle.c), so
  * the commit that crossed the line does not wait for the copy (about 2.6 s
- * per GiB here); past twice that (the thread is behind, or could not start)
- * the commit checkpoints itself, PASSIVE, as SQLite's automatic checkpoint
- * does. Either way the commit was durable before this runs. */
+ * per GiB here). The WAL only starts over (and journal_size_limit truncates
+ * it) when a write transaction begins with every frame copied, which a
+ * checkpoint running beside a busy writer never achieves: once the thread's
+ * checkpoint has left less than 1/16 of checkpoint_mb, the commit copies that
+ * rest itself. Past twice the size (the thread is behind, or could not
+ * start) the commit checkpoints itself too, PASSIVE, as SQLite's automatic
+ * checkpoint does. Either way the commit was durable before this runs. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
     struct outpost_storage *s = arg;
+    int fresh = pages < s->wal_pages; /* the WAL only shrinks by starting over */
+    s->wal_pages = pages;
     if (pages < s->ckpt_pages)
         return SQLITE_OK;
-    if (pages < 2 * s->ckpt_pages && sq_idle_checkpoint_soon(s))
+    if (pages < 2 * s->ckpt_pages && sq_idle_checkpoint_soon(s, pages, fresh))
         return SQLITE_OK;
     (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     return SQLITE_OK;
