@@ -391,6 +391,23 @@ static long long file_size(const char *path)
     return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
+/* Opens a second store in the fixture's directory with [storage] settings
+ * `cfg` and creates its INBOX; *th and *s are the caller's to free. */
+static int64_t open_with_inbox(struct fx *f, const char *const *cfg, struct test_host **th,
+                               struct outpost_storage **s)
+{
+    struct outpost_txn *t;
+    *th = test_host_new("storage", f->dir, cfg);
+    OK(f->m->create(test_host_table(*th), s));
+    OK(f->m->open(*s));
+    OK(f->m->begin(*s, OUTPOST_TXN_WRITE, &t));
+    outpost_folder fo = { .struct_size = sizeof fo, .kind = OUTPOST_ITEM_MAIL, .name = "INBOX" };
+    int64_t folder;
+    OK(f->m->folder_create(t, &fo, &folder));
+    OK(f->m->commit(t));
+    return folder;
+}
+
 static void test_page_size(void **state)
 {
     struct fx *f = *state;
@@ -400,16 +417,9 @@ static void test_page_size(void **state)
     /* a cache made with 4 KiB pages (before this change) keeps them and works */
     snprintf(path, sizeof path, "%s/old.sqlite", f->dir);
     raw_exec(path, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL;");
-    struct test_host *th = test_host_new("storage", f->dir, (const char *const[]){ "path=old.sqlite", NULL });
+    struct test_host *th;
     struct outpost_storage *s;
-    struct outpost_txn *t;
-    OK(f->m->create(test_host_table(th), &s));
-    OK(f->m->open(s));
-    OK(f->m->begin(s, OUTPOST_TXN_WRITE, &t));
-    outpost_folder fo = { .struct_size = sizeof fo, .kind = OUTPOST_ITEM_MAIL, .name = "INBOX" };
-    int64_t folder;
-    OK(f->m->folder_create(t, &fo, &folder));
-    OK(f->m->commit(t));
+    open_with_inbox(f, (const char *const[]){ "path=old.sqlite", NULL }, &th, &s);
     OK(f->m->close(s));
     f->m->destroy(s);
     test_host_free(th);
@@ -485,17 +495,10 @@ static void test_checkpoint_while_busy(void **state)
     struct fx *f = *state;
     char path[4200];
     snprintf(path, sizeof path, "%s/busy.sqlite", f->dir);
-    struct test_host *th =
-        test_host_new("storage", f->dir, (const char *const[]){ "path=busy.sqlite", "checkpoint_mb=4", NULL });
+    struct test_host *th;
     struct outpost_storage *s;
     struct outpost_txn *t;
-    OK(f->m->create(test_host_table(th), &s));
-    OK(f->m->open(s));
-    OK(f->m->begin(s, OUTPOST_TXN_WRITE, &t));
-    outpost_folder fo = { .struct_size = sizeof fo, .kind = OUTPOST_ITEM_MAIL, .name = "INBOX" };
-    int64_t folder;
-    OK(f->m->folder_create(t, &fo, &folder));
-    OK(f->m->commit(t));
+    int64_t folder = open_with_inbox(f, (const char *const[]){ "path=busy.sqlite", "checkpoint_mb=4", NULL }, &th, &s);
     long long start = file_size(path);
     size_t n = 512 * 1024;
     int i = 0;
