@@ -11,6 +11,9 @@
  * default $OUTPOST_BENCH_RESULTS/storage.json or bench-results/storage.json).
  * The first plugin's keys are written unprefixed (sqlite's, as before); the
  * second plugin's carry its name as a prefix ("firebird_insert_items_per_s").
+ * Beside the rates it reports the insert's CPU time per item (the whole
+ * process, every thread, user + system: insert_cpu_us_per_item) and the load
+ * average after the insert (insert_load_avg_1m): the rates are wall time.
  * Only the storage ABI is used. $OUTPOST_BENCH_ITEMS changes the item count;
  * $OUTPOST_TEST_STORAGE_CONFIG ("key=value ...") sets [storage] keys for every plugin
  * (tests/common/test_host.c).
