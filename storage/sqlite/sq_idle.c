@@ -38,6 +38,7 @@ struct sq_idle {
     int urgent;                 /* the WAL passed checkpoint_mb: checkpoint now */
     int running;                /* a checkpoint runs */
     int backfilled;             /* WAL frames copied by the last checkpoint (0: none) */
+    int64_t little;             /* frames the writer copies itself (sq_idle_checkpoint_soon) */
     int64_t last_ms;            /* end of the last transaction */
     sqlite3 *db;
 };
@@ -78,6 +79,11 @@ static void *idle_main(void *arg)
         pthread_mutex_lock(&id->mu);
         id->running = 0;
         id->backfilled = rc == SQLITE_OK && done > 0 ? done : 0;
+        /* commits that asked meanwhile: when little is left, the writer's
+         * next commit copies it (and the WAL can start over); another pass
+         * here would only race with that writer again */
+        if (urgent && id->backfilled && log - done <= id->little)
+            id->urgent = 0;
         if (rc != SQLITE_OK || done < log) {
             /* a reader still needs old frames, or an error: try again after
              * another idle period */
@@ -151,8 +157,9 @@ int sq_idle_checkpoint_soon(struct outpost_storage *s, int pages, int fresh)
     pthread_mutex_lock(&id->mu);
     if (fresh)
         id->backfilled = 0; /* that count was of the WAL before it started over */
+    id->little = s->ckpt_pages / 16;
     int ok = id->db && !id->quit; /* the thread runs */
-    if (ok && !id->running && id->backfilled > 0 && pages - id->backfilled <= s->ckpt_pages / 16) {
+    if (ok && !id->running && id->backfilled > 0 && pages - id->backfilled <= id->little) {
         /* the thread copied nearly all of it while the writer went on: the
          * writer copies the rest (a few frames), so that its next
          * transaction starts the WAL over instead of growing it further */
