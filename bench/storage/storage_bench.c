@@ -11,6 +11,9 @@
  * default $OUTPOST_BENCH_RESULTS/storage.json or bench-results/storage.json).
  * The first plugin's keys are written unprefixed (sqlite's, as before); the
  * second plugin's carry its name as a prefix ("firebird_insert_items_per_s").
+ * Beside the rates it reports the insert's CPU time per item (the whole
+ * process, every thread, user + system: insert_cpu_us_per_item) and the load
+ * average after the insert (insert_load_avg_1m): the rates are wall time.
  * Only the storage ABI is used. $OUTPOST_BENCH_ITEMS changes the item count;
  * $OUTPOST_TEST_STORAGE_CONFIG ("key=value ...") sets [storage] keys for every plugin
  * (tests/common/test_host.c).
@@ -39,6 +42,20 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* 1-minute load average (Linux), or -1: the insert rate is wall time, so
+ * the results say how busy the machine was. */
+static double load_1m(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
 }
 
 /* CPU seconds (user + system) of the process, or of the calling thread. */
@@ -237,7 +254,7 @@ static size_t search(struct outpost_storage *s, int64_t folder, const char *q, d
 struct result {
     char name[32];
     long items;
-    double mean_bytes, median_bytes, insert_rate, read_rate, list_ms, changed_ms;
+    double mean_bytes, median_bytes, insert_rate, insert_cpu_us, insert_load, read_rate, list_ms, changed_ms;
     int has_fts;
     double index_rate, index_cpu, index_main_cpu, search_ms, search2_ms;
     size_t hits, hits2, changed;
@@ -271,14 +288,14 @@ static int bench_one(struct test_storage_plugin *pp, long nitems, struct result 
     /* ---- insert ---- */
     struct msg *batch = calloc(BATCH, sizeof *batch);
     int64_t *ids = malloc((size_t)nitems * sizeof *ids);
-    double insert_s = 0;
+    double insert_s = 0, insert_cpu = 0;
     uint64_t bytes = 0;
     size_t *sizes = malloc((size_t)nitems * sizeof *sizes);
     for (long base = 0; base < nitems; base += BATCH) {
         int n = nitems - base < BATCH ? (int)(nitems - base) : BATCH;
         for (int i = 0; i < n; i++)
             make_msg(&batch[i], base + i);
-        double t0 = now_s();
+        double t0 = now_s(), c0 = cpu_s(RUSAGE_SELF);
         check(M->begin(s, OUTPOST_TXN_WRITE, &t), "begin");
         for (int i = 0; i < n; i++) {
             struct msg *m = &batch[i];
@@ -308,6 +325,7 @@ static int bench_one(struct test_storage_plugin *pp, long nitems, struct result 
         }
         check(M->commit(t), "commit");
         insert_s += now_s() - t0;
+        insert_cpu += cpu_s(RUSAGE_SELF) - c0;
     }
     for (int i = 0; i < BATCH; i++)
         free(batch[i].data);
@@ -318,6 +336,7 @@ static int bench_one(struct test_storage_plugin *pp, long nitems, struct result 
     double median_size = median(sd, (int)nitems);
     free(sd);
     double insert_rate = (double)nitems / insert_s;
+    double insert_load = load_1m();
 
     /* ---- point reads: summary + whole content ---- */
     long nreads = nitems < 20000 ? nitems : 20000;
@@ -459,6 +478,8 @@ static int bench_one(struct test_storage_plugin *pp, long nitems, struct result 
     res->mean_bytes = (double)bytes / (double)nitems;
     res->median_bytes = median_size;
     res->insert_rate = insert_rate;
+    res->insert_cpu_us = insert_cpu * 1e6 / (double)nitems;
+    res->insert_load = insert_load;
     res->read_rate = read_rate;
     res->list_ms = list_ms;
     res->changed_ms = changed_ms;
@@ -487,9 +508,10 @@ static void json_fields(FILE *out, const char *pre, const struct result *r)
     fprintf(out,
             "  \"%splugin\": \"%s\",\n  \"%sitems\": %ld,\n  \"%smean_item_bytes\": %.0f,\n"
             "  \"%smedian_item_bytes\": %.0f,\n  \"%sinsert_items_per_s\": %.0f,\n  \"%sread_items_per_s\": %.0f,\n"
-            "  \"%slist_uids_flags_ms\": %.2f,\n  \"%schanged_since_10_ms\": %.3f,\n",
+            "  \"%slist_uids_flags_ms\": %.2f,\n  \"%schanged_since_10_ms\": %.3f,\n"
+            "  \"%sinsert_cpu_us_per_item\": %.1f,\n  \"%sinsert_load_avg_1m\": %.2f,\n",
             pre, r->name, pre, r->items, pre, r->mean_bytes, pre, r->median_bytes, pre, r->insert_rate, pre,
-            r->read_rate, pre, r->list_ms, pre, r->changed_ms);
+            r->read_rate, pre, r->list_ms, pre, r->changed_ms, pre, r->insert_cpu_us, pre, r->insert_load);
     if (r->has_fts)
         fprintf(out,
                 "  \"%sfts_index_items_per_s\": %.0f,\n  \"%sfts_index_cpu_s\": %.2f,\n"
@@ -519,6 +541,8 @@ static void row(const char *what, const struct result *r, int n, const char *fmt
 }
 
 static double g_insert(const struct result *r) { return r->insert_rate; }
+static double g_insert_cpu(const struct result *r) { return r->insert_cpu_us; }
+static double g_insert_load(const struct result *r) { return r->insert_load; }
 static double g_read(const struct result *r) { return r->read_rate; }
 static double g_list(const struct result *r) { return r->list_ms; }
 static double g_changed(const struct result *r) { return r->changed_ms; }
@@ -590,6 +614,8 @@ int main(int argc, char **argv)
         printf(" %10s", "ratio");
     printf(" %10s\n", "target");
     row("insert, batches of 1000 (items/s)", r, n, "%.0f", g_insert, 1, ">= 20000");
+    row("insert CPU, all threads (us/item)", r, n, "%.1f", g_insert_cpu, 0, "");
+    row("load average after insert (1 min)", r, n, "%.2f", g_insert_load, 0, "");
     row("point read, summary+content (items/s)", r, n, "%.0f", g_read, 1, "");
     row("list all UIDs+flags (ms)", r, n, "%.1f", g_list, 0, "<= 50");
     row("changed since MODSEQ, 10 changes (ms)", r, n, "%.2f", g_changed, 0, "<= 5");

@@ -71,6 +71,13 @@ struct chunk {
  * thread, compressed in order by the compressor thread, and stored in order
  * by the instance's thread. */
 #define SQ_ZJOBS 16
+/* The compressor, when asleep, is woken once this many chunks wait (or when
+ * the instance's thread needs one of them), and wakes the instance's thread,
+ * when that waits on a full ring, once half the ring is compressed: one
+ * wake-up per few chunks instead of one per chunk each way (a futex call and
+ * a context switch, about 1 per chunk before: 33.6k voluntary switches for
+ * 30k items). */
+#define SQ_ZWAKE 4
 
 enum { J_FREE, J_QUEUED, J_DONE };
 
@@ -98,6 +105,9 @@ struct sq_zstate {
     /* the ring: counters only grow; stored <= compressed <= queued <= stored + SQ_ZJOBS */
     struct zjob jobs[SQ_ZJOBS];
     unsigned queued, compressed, stored;
+    int csleep;             /* the compressor waits for work (under mu) */
+    int mwait;              /* the instance's thread waits until compressed reaches want */
+    unsigned want;
     pthread_mutex_t mu;
     pthread_cond_t work, done;
     pthread_t th;
@@ -124,8 +134,11 @@ static void *compressor_main(void *arg)
     struct sq_zstate *z = arg;
     pthread_mutex_lock(&z->mu);
     for (;;) {
-        while (!z->quit && z->compressed == z->queued)
+        while (!z->quit && z->compressed == z->queued) {
+            z->csleep = 1;
             pthread_cond_wait(&z->work, &z->mu);
+            z->csleep = 0;
+        }
         if (z->compressed == z->queued)
             break; /* quit, nothing left */
         struct zjob *j = &z->jobs[z->compressed % SQ_ZJOBS];
@@ -134,7 +147,8 @@ static void *compressor_main(void *arg)
         pthread_mutex_lock(&z->mu);
         j->state = J_DONE;
         z->compressed++;
-        pthread_cond_broadcast(&z->done);
+        if (z->mwait && (int)(z->compressed - z->want) >= 0)
+            pthread_cond_signal(&z->done);
     }
     pthread_mutex_unlock(&z->mu);
     return NULL;
@@ -205,14 +219,22 @@ void sq_content_forget(struct outpost_storage *s)
         s->z->plain_rowid = 0;
 }
 
-/* Waits until the oldest job not yet stored is compressed. */
-static void wait_compressed(struct sq_zstate *z, struct zjob *j)
+/* Waits until `count` chunks (a value of z->compressed, counting from the
+ * start) are compressed, waking the compressor first if it sleeps on work. */
+static void wait_count(struct sq_zstate *z, unsigned count)
 {
     pthread_mutex_lock(&z->mu);
-    while (j->state != J_DONE)
+    if (z->csleep && z->compressed != z->queued)
+        pthread_cond_signal(&z->work);
+    while ((int)(z->compressed - count) < 0) {
+        z->mwait = 1;
+        z->want = count;
         pthread_cond_wait(&z->done, &z->mu);
+    }
+    z->mwait = 0;
     pthread_mutex_unlock(&z->mu);
 }
+
 
 void sq_content_reset(struct outpost_storage *s)
 {
@@ -224,9 +246,8 @@ void sq_content_reset(struct outpost_storage *s)
     z->plain_rowid = 0;
     /* the transaction ended: chunks not stored yet are dropped with it */
     for (; z->stored != z->queued; z->stored++) {
-        struct zjob *j = &z->jobs[z->stored % SQ_ZJOBS];
-        wait_compressed(z, j);
-        j->state = J_FREE;
+        wait_count(z, z->stored + 1);
+        z->jobs[z->stored % SQ_ZJOBS].state = J_FREE;
     }
 }
 
@@ -346,7 +367,7 @@ static int store_jobs(struct outpost_storage *s, struct sq_zstate *z, int wait)
     for (; z->stored != z->queued; z->stored++) {
         struct zjob *j = &z->jobs[z->stored % SQ_ZJOBS];
         if (wait) {
-            wait_compressed(z, j);
+            wait_count(z, z->stored + 1); /* compressed in order */
         } else {
             pthread_mutex_lock(&z->mu);
             int ready = j->state == J_DONE;
@@ -373,12 +394,9 @@ static int insert_chunk(struct outpost_storage *s, struct sq_zstate *z, int64_t 
         z->threaded = s->compress && pthread_create(&z->th, NULL, compressor_main, z) == 0;
     }
     if (z->queued - z->stored == SQ_ZJOBS) {
-        /* ring full: store the oldest */
-        struct zjob *j = &z->jobs[z->stored % SQ_ZJOBS];
-        wait_compressed(z, j);
-        int rc = store_job(s, z, j);
-        j->state = J_FREE;
-        z->stored++;
+        /* ring full: wait for half of it, store what is compressed */
+        wait_count(z, z->stored + SQ_ZJOBS / 2);
+        int rc = store_jobs(s, z, 0);
         if (rc != SQLITE_OK)
             return rc;
     }
@@ -396,7 +414,8 @@ static int insert_chunk(struct outpost_storage *s, struct sq_zstate *z, int64_t 
     z->queued++;
     if (!z->threaded)
         z->compressed++;
-    pthread_cond_signal(&z->work);
+    else if (z->csleep && z->queued - z->compressed >= SQ_ZWAKE)
+        pthread_cond_signal(&z->work);
     pthread_mutex_unlock(&z->mu);
     if (item_id == s->txn.fresh_id)
         s->txn.fresh_rows = 1;

@@ -1,11 +1,15 @@
-/* sq_idle.c — checkpoints in idle time.
+/* sq_idle.c — checkpoints in idle time, and off the commit path.
  *
  * SQLite copies the WAL into the database file at a checkpoint, so every
- * committed byte is written twice. The automatic checkpoint only runs once
- * the WAL holds [storage] checkpoint_mb (sq_open), so an ingest burst is
- * written once while it runs; this thread copies it over when the instance
- * has had no transaction at all (read or write) for SQ_IDLE_MS, on a
- * connection of its own, so it does not compete with the instance's work.
+ * committed byte is written twice. No checkpoint runs before the WAL holds
+ * [storage] checkpoint_mb (sq_open), so an ingest burst is written once
+ * while it runs; this thread copies it over when the instance has had no
+ * transaction at all (read or write) for SQ_IDLE_MS, on a connection of its
+ * own, so it does not compete with the instance's work. When the WAL passes
+ * checkpoint_mb, the commit that saw it asks this thread for a checkpoint at
+ * once instead of running it itself (wal_hook in sq_store.c): the copy of up
+ * to a GiB (about 2.6 s here) no longer stalls a commit, and the writer goes
+ * on appending meanwhile.
  * It runs PASSIVE checkpoints only: they never block the instance's readers
  * or writer, and a writer that starts meanwhile simply appends to the WAL.
  * A checkpoint is SQLite's own crash-safe step (it syncs the WAL before and
@@ -31,6 +35,10 @@ struct sq_idle {
     pthread_cond_t cv;
     pthread_t th;
     int started, quit, busy, dirty;
+    int urgent;                 /* the WAL passed checkpoint_mb: checkpoint now */
+    int running;                /* a checkpoint runs */
+    int backfilled;             /* WAL frames copied by the last checkpoint (0: none) */
+    int64_t little;             /* frames the writer copies itself (sq_idle_checkpoint_soon) */
     int64_t last_ms;            /* end of the last transaction */
     sqlite3 *db;
 };
@@ -54,14 +62,28 @@ static void *idle_main(void *arg)
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
         }
-        pthread_cond_timedwait(&id->cv, &id->mu, &until);
-        if (id->quit || !id->dirty || id->busy || mono_ms() - id->last_ms < SQ_IDLE_MS)
+        if (!id->urgent)
+            pthread_cond_timedwait(&id->cv, &id->mu, &until);
+        int urgent = id->urgent;
+        if (id->quit || (!urgent && (!id->dirty || id->busy || mono_ms() - id->last_ms < SQ_IDLE_MS)))
             continue;
-        id->dirty = 0;
+        /* an urgent checkpoint runs while the writer goes on: what it
+         * appends meanwhile is left for the next one (dirty stays) */
+        id->urgent = 0;
+        if (!urgent)
+            id->dirty = 0;
+        id->running = 1;
         pthread_mutex_unlock(&id->mu);
         int log = 0, done = 0;
         int rc = sqlite3_wal_checkpoint_v2(id->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
         pthread_mutex_lock(&id->mu);
+        id->running = 0;
+        id->backfilled = rc == SQLITE_OK && done > 0 ? done : 0;
+        /* commits that asked meanwhile: when little is left, the writer's
+         * next commit copies it (and the WAL can start over); another pass
+         * here would only race with that writer again */
+        if (urgent && id->backfilled && log - done <= id->little)
+            id->urgent = 0;
         if (rc != SQLITE_OK || done < log) {
             /* a reader still needs old frames, or an error: try again after
              * another idle period */
@@ -125,6 +147,30 @@ void sq_idle_txn_end(struct outpost_storage *s, int committed)
         }
     }
     pthread_mutex_unlock(&id->mu);
+}
+
+int sq_idle_checkpoint_soon(struct outpost_storage *s, int pages, int fresh)
+{
+    struct sq_idle *id = s->idle;
+    if (!id)
+        return 0;
+    pthread_mutex_lock(&id->mu);
+    if (fresh)
+        id->backfilled = 0; /* that count was of the WAL before it started over */
+    id->little = s->ckpt_pages / 16;
+    int ok = id->db && !id->quit; /* the thread runs */
+    if (ok && !id->running && id->backfilled > 0 && pages - id->backfilled <= id->little) {
+        /* the thread copied nearly all of it while the writer went on: the
+         * writer copies the rest (a few frames), so that its next
+         * transaction starts the WAL over instead of growing it further */
+        id->backfilled = 0;
+        ok = 0;
+    } else if (ok) {
+        id->urgent = 1;
+        pthread_cond_signal(&id->cv);
+    }
+    pthread_mutex_unlock(&id->mu);
+    return ok;
 }
 
 void sq_idle_stop(struct outpost_storage *s)

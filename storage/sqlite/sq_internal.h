@@ -120,6 +120,8 @@ struct outpost_storage {
     int compress;               /* [storage] compress = zstd (else none: new rows raw) */
     int64_t cache_mb;
     int64_t checkpoint_mb;      /* WAL size that triggers a checkpoint */
+    int64_t ckpt_pages;         /* the same in pages (wal_hook, sq_store.c) */
+    int wal_pages;              /* WAL size after the last commit (wal_hook) */
     struct sq_idle *idle;       /* idle-time checkpoints (sq_idle.c), NULL until the first write */
     struct sq_zstate *z;        /* compression state (sq_content.c), NULL until content is used */
     sqlite3 *db;
@@ -187,6 +189,12 @@ void sq_idle_txn_begin(struct outpost_storage *s);
 void sq_idle_txn_end(struct outpost_storage *s, int committed);
 /* Stops the idle thread and closes its connection (before the main one). */
 void sq_idle_stop(struct outpost_storage *s);
+/* Asks the idle thread for a checkpoint now, busy or not (the WAL, `pages`
+ * long, passed checkpoint_mb; `fresh`: it started over since the last call);
+ * 0 when there is no thread to ask, or when the thread's last checkpoint left
+ * so little that the caller should copy the rest itself (so that the WAL
+ * starts over). */
+int sq_idle_checkpoint_soon(struct outpost_storage *s, int pages, int fresh);
 
 /* ---- sq_fts.c ---- */
 outpost_status sq_fts_search(struct outpost_txn *t, int64_t folder_id, const char *query,

@@ -12,10 +12,11 @@
  *    (https://www.sqlite.org/pragma.html#pragma_synchronous). That single
  *    fsync is the durability point of every commit; we report OK only after
  *    sqlite3_step(COMMIT) returned SQLITE_DONE.
- *  - Checkpoints (automatic once the WAL holds [storage] checkpoint_mb, default
- *    1 GiB; after 1 s without any transaction, on a thread of the instance,
- *    sq_idle.c;
- *    and at close) fsync the WAL
+ *  - Checkpoints (once the WAL holds [storage] checkpoint_mb, default 1 GiB,
+ *    on a thread of the instance right after the commit that crossed it, or
+ *    in that commit past twice the size: wal_hook below; after 1 s without
+ *    any transaction, on the same thread, sq_idle.c; and at close) fsync the
+ *    WAL
  *    before copying pages into the database file and fsync the database file
  *    before the WAL may be reset and reused (https://www.sqlite.org/wal.html,
  *    "Checkpointing"), so a crash during a checkpoint replays the WAL on the
@@ -512,6 +513,30 @@ static void finalize_all(struct outpost_storage *s)
 
 static outpost_status sq_close(struct outpost_storage *s);
 
+/* Every commit ends here with the WAL's size in pages (sqlite3_wal_hook,
+ * which takes the place of SQLite's automatic checkpoint). Past checkpoint_mb
+ * the idle thread checkpoints at once on its own connection (sq_idle.c), so
+ * the commit that crossed the line does not wait for the copy (about 2.6 s
+ * per GiB here). The WAL only starts over (and journal_size_limit truncates
+ * it) when a write transaction begins with every frame copied, which a
+ * checkpoint running beside a busy writer never achieves: once the thread's
+ * checkpoint has left less than 1/16 of checkpoint_mb, the commit copies that
+ * rest itself. Past twice the size (the thread is behind, or could not
+ * start) the commit checkpoints itself too, PASSIVE, as SQLite's automatic
+ * checkpoint does. Either way the commit was durable before this runs. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    struct outpost_storage *s = arg;
+    int fresh = pages < s->wal_pages; /* the WAL only shrinks by starting over */
+    s->wal_pages = pages;
+    if (pages < s->ckpt_pages)
+        return SQLITE_OK;
+    if (pages < 2 * s->ckpt_pages && sq_idle_checkpoint_soon(s, pages, fresh))
+        return SQLITE_OK;
+    (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
 static outpost_status sq_open(struct outpost_storage *s)
 {
     if (s->db)
@@ -558,12 +583,11 @@ static outpost_status sq_open(struct outpost_storage *s)
     }
     if (rc == SQLITE_OK) {
         /* Checkpoints copy the WAL into the database: every byte is written
-         * twice. Let the WAL grow to checkpoint_mb before the automatic
-         * (PASSIVE) checkpoint at commit, so an ingest burst is written once
-         * and copied later in one pass; close() checkpoints what is left. */
-        snprintf(sql, sizeof sql, "PRAGMA wal_autocheckpoint=%lld;",
-                 (long long)(s->checkpoint_mb * 1048576 / page_size));
-        rc = sq_exec(s, sql);
+         * twice. Let the WAL grow to checkpoint_mb before a checkpoint, so an
+         * ingest burst is written once and copied later in one pass, off the
+         * commit path (wal_hook); close() checkpoints what is left. */
+        s->ckpt_pages = s->checkpoint_mb * 1048576 / page_size;
+        sqlite3_wal_hook(s->db, wal_hook, s);
     }
     if (rc != SQLITE_OK) {
         outpost_status st = sq_db_error(s, rc, "configuring the connection");
@@ -942,7 +966,8 @@ static const outpost_config_key config_keys[] = {
       "full: every commit survives power loss (fsync per commit); normal: survives crashes only" },
     { "cache_mb", OUTPOST_CFG_INT, 0, "4", NULL, "SQLite page cache per connection, in MiB" },
     { "checkpoint_mb", OUTPOST_CFG_INT, 0, "1024", NULL,
-      "the write-ahead log grows to this many MiB before it is copied into the cache file" },
+      "the write-ahead log grows to this many MiB before it is copied into the cache file "
+      "(in the background; by the committing writer past twice this size)" },
     { "compress", OUTPOST_CFG_ENUM, 0, "zstd", "zstd|none",
       "zstd: item content is stored compressed (about 2/3 of the bytes to write and keep, more "
       "CPU); none: stored as is. Either way both kinds of rows are read" },

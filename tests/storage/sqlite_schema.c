@@ -441,6 +441,23 @@ static long long file_size(const char *path)
     return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
+/* Opens a second store in the fixture's directory with [storage] settings
+ * `cfg` and creates its INBOX; *th and *s are the caller's to free. */
+static int64_t open_with_inbox(struct fx *f, const char *const *cfg, struct test_host **th,
+                               struct outpost_storage **s)
+{
+    struct outpost_txn *t;
+    *th = test_host_new("storage", f->dir, cfg);
+    OK(f->m->create(test_host_table(*th), s));
+    OK(f->m->open(*s));
+    OK(f->m->begin(*s, OUTPOST_TXN_WRITE, &t));
+    outpost_folder fo = { .struct_size = sizeof fo, .kind = OUTPOST_ITEM_MAIL, .name = "INBOX" };
+    int64_t folder;
+    OK(f->m->folder_create(t, &fo, &folder));
+    OK(f->m->commit(t));
+    return folder;
+}
+
 static void test_page_size(void **state)
 {
     struct fx *f = *state;
@@ -450,21 +467,32 @@ static void test_page_size(void **state)
     /* a cache made with 4 KiB pages (before this change) keeps them and works */
     snprintf(path, sizeof path, "%s/old.sqlite", f->dir);
     raw_exec(path, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL;");
-    struct test_host *th = test_host_new("storage", f->dir, (const char *const[]){ "path=old.sqlite", NULL });
+    struct test_host *th;
     struct outpost_storage *s;
-    struct outpost_txn *t;
-    OK(f->m->create(test_host_table(th), &s));
-    OK(f->m->open(s));
-    OK(f->m->begin(s, OUTPOST_TXN_WRITE, &t));
-    outpost_folder fo = { .struct_size = sizeof fo, .kind = OUTPOST_ITEM_MAIL, .name = "INBOX" };
-    int64_t folder;
-    OK(f->m->folder_create(t, &fo, &folder));
-    OK(f->m->commit(t));
+    open_with_inbox(f, (const char *const[]){ "path=old.sqlite", NULL }, &th, &s);
     OK(f->m->close(s));
     f->m->destroy(s);
     test_host_free(th);
     assert_int_equal(raw_int(path, "PRAGMA page_size"), 4096);
     assert_int_equal(raw_int(path, "SELECT count(*) FROM folder"), 1);
+}
+
+/* n random base64 characters and a NUL (malloc'd): content is stored
+ * compressed, this still takes 3/4 of its size. */
+static char *random_b64(size_t n, uint64_t seed)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *big = malloc(n + 1);
+    assert_non_null(big);
+    uint64_t x = seed;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        big[i] = b64[x & 63];
+    }
+    big[n] = '\0';
+    return big;
 }
 
 static void test_idle_checkpoint(void **state)
@@ -476,17 +504,7 @@ static void test_idle_checkpoint(void **state)
     struct outpost_txn *t = fx_begin(f, OUTPOST_TXN_WRITE);
     int64_t a = fx_folder(f, t, 0, "INBOX", OUTPOST_ITEM_MAIL);
     size_t n = 2 * 1024 * 1024;
-    char *big = malloc(n + 1);
-    /* random base64: content is stored compressed, this still takes 3/4 */
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    uint64_t x = 88172645463325252ull;
-    for (size_t i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        big[i] = b64[x & 63];
-    }
-    big[n] = '\0';
+    char *big = random_b64(n, 88172645463325252ull);
     fx_put(f, t, a, OUTPOST_ITEM_MAIL, 0, "big", big);
     free(big);
     OK(f->m->commit(t));
@@ -519,6 +537,43 @@ static void test_checkpoint_config(void **state)
     test_host_free(th);
 }
 
+/* The WAL passing checkpoint_mb is copied into the cache file while the
+ * instance keeps committing (never idle for a second): by the idle thread at
+ * once, or by the commit past twice the size. */
+static void test_checkpoint_while_busy(void **state)
+{
+    struct fx *f = *state;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/busy.sqlite", f->dir);
+    struct test_host *th;
+    struct outpost_storage *s;
+    struct outpost_txn *t;
+    int64_t folder = open_with_inbox(f, (const char *const[]){ "path=busy.sqlite", "checkpoint_mb=4", NULL }, &th, &s);
+    long long start = file_size(path);
+    size_t n = 512 * 1024;
+    int i = 0;
+    for (; i < 60 && file_size(path) < start + 4 * 1024 * 1024; i++) {
+        char *big = random_b64(n, 0x9E3779B97F4A7C15ull + (uint64_t)i);
+        OK(f->m->begin(s, OUTPOST_TXN_WRITE, &t));
+        outpost_item it = fx_item_template(folder, OUTPOST_ITEM_MAIL, 0, "busy");
+        it.size = n;
+        OK(f->m->item_put(t, &it));
+        OK(f->m->content_write(t, it.id, 0, big, n));
+        OK(f->m->content_finish(t, it.id, OUTPOST_CONTENT_COMPLETE));
+        OK(f->m->commit(t));
+        free(big);
+        struct timespec ts = { 0, 20 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    /* 4 MiB of WAL is about 11 such commits */
+    assert_true(file_size(path) >= start + 4 * 1024 * 1024);
+    assert_true(i < 60);
+    OK(f->m->integrity_check(s));
+    OK(f->m->close(s));
+    f->m->destroy(s);
+    test_host_free(th);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(int argc, char **argv)
@@ -536,6 +591,7 @@ int main(int argc, char **argv)
         T(test_page_size),
         T(test_idle_checkpoint),
         T(test_checkpoint_config),
+        T(test_checkpoint_while_busy),
     };
     int rc = cmocka_run_group_tests_name("sqlite storage schema", tests, NULL, NULL);
     test_storage_unload(&g_plugin);

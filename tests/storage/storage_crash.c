@@ -7,7 +7,8 @@
  * integrity check passes, every acknowledged batch is there whole, and of the
  * batch in flight either all or nothing is there. Repeated
  * $OUTPOST_CRASH_LOOPS times (default 50), bounded by $OUTPOST_CRASH_SECONDS
- * (default 90). Engine neutral: only the storage ABI is used.
+ * (default 90); a child runs up to $OUTPOST_CRASH_RUN_MS (default 60) after
+ * its first commit. Engine neutral: only the storage ABI is used.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -184,6 +185,12 @@ static void test_crash_loops(void **state)
     int loops = e && *e ? atoi(e) : 50;
     e = getenv("OUTPOST_CRASH_SECONDS");
     int64_t budget_ms = (e && *e ? atoll(e) : 90) * 1000;
+    /* how long a child may run after its first commit: long enough for the
+     * WAL to pass a small checkpoint_mb when that is what is tested */
+    e = getenv("OUTPOST_CRASH_RUN_MS");
+    int run_ms = e && *e ? atoi(e) : 60;
+    if (run_ms < 1)
+        run_ms = 1;
     unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
     e = getenv("OUTPOST_CRASH_SEED");
     if (e && *e)
@@ -217,12 +224,12 @@ static void test_crash_loops(void **state)
             child_main(f->dir, p[1]);
         }
         close(p[1]);
-        /* let it run for a random while: 0..60 ms after its first commit,
+        /* let it run for a random while: 0..run_ms after its first commit,
          * sometimes before it got that far */
         int64_t t0 = now_ms();
         int wait_first = rand() % 4 != 0;
         int64_t deadline = t0 + (wait_first ? 2000 : rand() % 15);
-        int64_t extra = rand() % 60;
+        int64_t extra = rand() % run_ms;
         uint32_t acks_this_run = 0;
         for (;;) {
             int64_t left = deadline - now_ms();
