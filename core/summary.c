@@ -642,11 +642,21 @@ static void capture_run(struct scanner *sc, const char *run, size_t n)
         sc->cap->full = 1;
 }
 
+/* Bytes of body the next run may take: decoding never makes more bytes than it reads, so a
+ * run that fits in what is left below the limit cannot go past the line at which writing them
+ * one by one would have stopped (a preview needs only the first 4 KiB of a long text). */
+static size_t capture_room(const struct scanner *sc)
+{
+    size_t got = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(sc->cap->sink))->len;
+    size_t room = got <= sc->cap->limit ? sc->cap->limit - got + 1 : 0;
+    return room < CAPTURE_RUN ? room : CAPTURE_RUN;
+}
+
 /* Reads body lines until a boundary (returns 1, sc->hit set, the boundary
- * line consumed) or the end (returns 0). Captured lines go to the filters in runs of up to
- * CAPTURE_RUN bytes rather than one write per line (each write walks the whole filter
- * chain); a run only spans lines that stay where they are, so it is written before
- * next_line may move the buffer (when reading from a stream, not at its end). */
+ * line consumed) or the end (returns 0). Captured lines go to the filters in runs (see
+ * capture_room) rather than one write per line (each write walks the whole filter chain);
+ * a run only spans lines that stay where they are, so it is written before next_line may
+ * move the buffer (when reading from a stream, not at its end). */
 static int read_body(struct scanner *sc)
 {
     const char *line;
@@ -654,7 +664,7 @@ static int read_body(struct scanner *sc)
     int starts, close;
     uint64_t region = sc->off;
     const char *run = NULL;
-    size_t run_n = 0;
+    size_t run_n = 0, room = 0;
     for (;;) {
         if (!sc->eof) {
             capture_run(sc, run, run_n);
@@ -671,14 +681,15 @@ static int read_body(struct scanner *sc)
             sc->hit_close = close;
             return 1;
         }
+        if (sc->cap && !sc->cap->full && !(run_n && line == run + run_n && run_n + n <= room)) {
+            capture_run(sc, run, run_n);
+            run_n = 0;
+            room = sc->cap->full ? 0 : capture_room(sc);
+        }
         if (sc->cap && !sc->cap->full) {
-            if (run_n && line == run + run_n && run_n + n <= CAPTURE_RUN) {
-                run_n += n;
-            } else {
-                capture_run(sc, run, run_n);
+            if (!run_n)
                 run = line;
-                run_n = n;
-            }
+            run_n += n;
         }
         consume(sc, line, n);
     }
@@ -1404,6 +1415,12 @@ static void set_index_text(struct outpost_summary *arena, struct sbuf *idx)
     arena->index_len = 0;
     if (idx->oom || !idx->p) {
         free(idx->p);
+        return;
+    }
+    if (g_utf8_validate_len(idx->p, idx->n, NULL)) {
+        /* valid and without NUL (the common case): what g_utf8_make_valid would copy */
+        arena->index_text = idx->p;
+        arena->index_len = idx->n;
         return;
     }
     char *valid = g_utf8_make_valid(idx->p, (gssize)idx->n);
