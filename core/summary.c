@@ -628,30 +628,72 @@ static void mark_at_eof(struct scanner *sc)
     sc->mark_nl = sc->nl;
 }
 
+/* Body bytes handed to a capture's decoding filters in one write: a run of whole lines. */
+#define CAPTURE_RUN (16u * 1024)
+
+/* Decodes a run of body lines into the current capture; stops capturing once the decoded
+ * text passed the limit (capture_end keeps a prefix of it, which more input only extends). */
+static void capture_run(struct scanner *sc, const char *run, size_t n)
+{
+    if (!n || !sc->cap || sc->cap->full)
+        return;
+    g_mime_stream_write(sc->cap->filter, run, n);
+    if (g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(sc->cap->sink))->len > sc->cap->limit)
+        sc->cap->full = 1;
+}
+
+/* Bytes of body the next run may take: decoding never makes more bytes than it reads, so a
+ * run that fits in what is left below the limit cannot go past the line at which writing them
+ * one by one would have stopped (a preview needs only the first 4 KiB of a long text). */
+static size_t capture_room(const struct scanner *sc)
+{
+    size_t got = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(sc->cap->sink))->len;
+    size_t room = got <= sc->cap->limit ? sc->cap->limit - got + 1 : 0;
+    return room < CAPTURE_RUN ? room : CAPTURE_RUN;
+}
+
 /* Reads body lines until a boundary (returns 1, sc->hit set, the boundary
- * line consumed) or the end (returns 0). */
+ * line consumed) or the end (returns 0). Captured lines go to the filters in runs (see
+ * capture_room) rather than one write per line (each write walks the whole filter chain);
+ * a run only spans lines that stay where they are, so it is written before next_line may
+ * move the buffer (when reading from a stream, not at its end). */
 static int read_body(struct scanner *sc)
 {
     const char *line;
     size_t n;
     int starts, close;
     uint64_t region = sc->off;
-    while (next_line(sc, &line, &n, &starts)) {
+    const char *run = NULL;
+    size_t run_n = 0, room = 0;
+    for (;;) {
+        if (!sc->eof) {
+            capture_run(sc, run, run_n);
+            run_n = 0;
+        }
+        if (!next_line(sc, &line, &n, &starts))
+            break;
         int b = boundary_of(sc, line, n, starts, &close);
         if (b >= 0) {
+            capture_run(sc, run, run_n);
             mark_at_boundary(sc, region);
             consume(sc, line, n);
             sc->hit = b;
             sc->hit_close = close;
             return 1;
         }
+        if (sc->cap && !sc->cap->full && !(run_n && line == run + run_n && run_n + n <= room)) {
+            capture_run(sc, run, run_n);
+            run_n = 0;
+            room = sc->cap->full ? 0 : capture_room(sc);
+        }
         if (sc->cap && !sc->cap->full) {
-            g_mime_stream_write(sc->cap->filter, line, n);
-            if (g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(sc->cap->sink))->len > sc->cap->limit)
-                sc->cap->full = 1;
+            if (!run_n)
+                run = line;
+            run_n += n;
         }
         consume(sc, line, n);
     }
+    capture_run(sc, run, run_n);
     mark_at_eof(sc);
     return 0;
 }
@@ -693,7 +735,14 @@ static void strip_html(struct sbuf *out, const char *s, size_t n)
     int in_tag = 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (in_tag) {
+        if (!in_tag && c != '<' && c != '&') {
+            /* a run of text: appended in one piece, not a character at a time */
+            size_t j = i + 1;
+            while (j < n && s[j] != '<' && s[j] != '&')
+                j++;
+            sb_addn(out, s + i, j - i);
+            i = j - 1;
+        } else if (in_tag) {
             if (c == '>') {
                 in_tag = 0;
                 sb_add(out, " ");
@@ -1366,6 +1415,12 @@ static void set_index_text(struct outpost_summary *arena, struct sbuf *idx)
     arena->index_len = 0;
     if (idx->oom || !idx->p) {
         free(idx->p);
+        return;
+    }
+    if (g_utf8_validate_len(idx->p, idx->n, NULL)) {
+        /* valid and without NUL (the common case): what g_utf8_make_valid would copy */
+        arena->index_text = idx->p;
+        arena->index_len = idx->n;
         return;
     }
     char *valid = g_utf8_make_valid(idx->p, (gssize)idx->n);

@@ -9,7 +9,7 @@ set -euo pipefail
 build=(
   build-essential cmake make pkg-config clang libclang-rt-14-dev llvm
   libcurl4-openssl-dev libssl-dev openssl ca-certificates
-  libjansson-dev libxml2-dev libgmime-3.0-dev libical-dev libvformat-dev
+  libjansson-dev libyajl-dev libxml2-dev libgmime-3.0-dev libical-dev libvformat-dev
   libinih-dev libsqlite3-dev sqlite3 libzstd-dev
   firebird-dev libfbclient2 firebird3.0-server-core firebird3.0-utils
   libcmocka-dev libmicrohttpd-dev

@@ -1,7 +1,8 @@
 /* kerio.h — internals of the Kerio Connect JSON-RPC transport (outpost-transport-kerio.so).
  *
  * Parts: plugin.c (descriptor, lifecycle, config), rpc.c (libcurl, JSON-RPC calls, login,
- * upload/download), reply.c (parsing and validating replies: pure, fuzzed), mail.c / ical.c /
+ * upload/download), reply.c (parsing and validating replies: pure, fuzzed; the JSON itself is
+ * read by kjson.c), mail.c / ical.c /
  * vcard.c (converters: pure except for the attachment fetch callback), sync.c (hierarchy and
  * folder sync), write.c (write-back and find), push.c (wait_changes: the Changes.get long-poll),
  * recur.c (placing a series' exceptions, pure) and series.c (reading a series for it). */

@@ -2,6 +2,7 @@
  * every page before any of it reaches the sink. Pure functions (no I/O, no instance), so the
  * libFuzzer target and its replay runner call exactly what the plugin calls. */
 #include "kerio.h"
+#include "kjson.h"
 #include "ktime.h"
 
 #include <ctype.h>
@@ -81,7 +82,7 @@ int kerio_reply_parse(const char *body, size_t len, struct kerio_reply *r)
         return -1;
     }
     json_error_t je;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *root = kjson_loadb(body, len, &je);
     if (!root) {
         snprintf(r->message, sizeof r->message, "reply is not JSON (line %d: %.80s)", je.line, je.text);
         return -1;
