@@ -564,6 +564,7 @@ static int cmd_demo(void)
 
 int main(int argc, char **argv)
 {
+    op_tune_allocator();
     const char *config = NULL;
     const char *prog = strrchr(argv[0], op_path_sep());
     prog = prog ? prog + 1 : argv[0];

@@ -59,6 +59,7 @@ struct daemon {
     struct outpost_config *old_cfgs[16]; /* configs replaced by reloads stay alive for hosts that point at them */
     int nold;
     /* idle-time full-text indexing (fts_idle_slice) */
+    uint32_t fts_slice;       /* items in the next idle-indexing slice */
     atomic_int fts_due;       /* set by a sync cycle or a local edit: items may wait for the index */
     _Atomic int64_t fts_last_edit; /* op_monotonic_ms of the last store event */
     int fts_failed;           /* the last slice failed: retried after the next cycle */
@@ -93,9 +94,14 @@ static void on_store_event(void *ctx, const outpost_store_event *ev)
 
 /* ---- idle-time full-text indexing ---- */
 
-/* Items per write transaction: tens of milliseconds at the measured
- * 5-11k items/s (bench/storage), so a front-end's edit waits no longer. */
-#define FTS_SLICE_ITEMS 256u
+/* A slice (one write transaction) indexes as many items as take about
+ * FTS_SLICE_MS, measured on the previous slices (between FTS_SLICE_MIN and
+ * FTS_SLICE_MAX items; 3-7k items/s in bench/storage), so a front-end's edit
+ * or a sync cycle that arrives meanwhile waits no longer than that. */
+#define FTS_SLICE_MS 50
+#define FTS_SLICE_MIN 32u
+#define FTS_SLICE_MAX 512u
+#define FTS_SLICE_FIRST 128u
 /* Pause between slices: the write lock is free for front-ends and the fetch worker. */
 #define FTS_SLICE_PAUSE_MS 20
 /* Indexing starts once the cache has had no edit for this long: a client
@@ -123,13 +129,23 @@ static int fts_idle_slice(struct daemon *d, int64_t *retry_ms)
     struct outpost_txn *t;
     uint32_t done = 0;
     uint64_t left = 0;
+    int64_t t0 = op_monotonic_ms();
     outpost_status st = outpost_store_write_begin(d->s.store, &t);
     if (st.code == OUTPOST_OK) {
-        st = m->fts_index(t, FTS_SLICE_ITEMS, &done, &left);
+        st = m->fts_index(t, d->fts_slice, &done, &left);
         if (st.code == OUTPOST_OK)
             st = outpost_store_write_commit(d->s.store, t);
         else
             outpost_store_write_rollback(d->s.store, t);
+    }
+    int64_t ms = op_monotonic_ms() - t0;
+    outpost_log(OUTPOST_LOG_DEBUG, LOGC, "full-text index: %u items in %lld ms, %llu left", done, (long long)ms,
+                (unsigned long long)left);
+    /* The next slice aims at FTS_SLICE_MS (the write lock is held that long). */
+    if (done == d->fts_slice && ms > 0) {
+        int64_t want = (int64_t)done * FTS_SLICE_MS / ms;
+        want = (want + (int64_t)d->fts_slice) / 2; /* move halfway: one slow slice is not the rule */
+        d->fts_slice = (uint32_t)(want < FTS_SLICE_MIN ? FTS_SLICE_MIN : want > FTS_SLICE_MAX ? FTS_SLICE_MAX : want);
     }
     if (st.code != OUTPOST_OK) {
         outpost_log(OUTPOST_LOG_WARNING, LOGC, "full-text indexing paused until the next sync: %s",
@@ -429,6 +445,7 @@ int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts
     d->app = app;
     d->ctl = OP_BAD_SOCKET;
     atomic_store(&d->fts_remaining, -1);
+    d->fts_slice = FTS_SLICE_FIRST;
     char err[2048];
     int rc = 1;
     if (op_signals_start(on_signal, d) != 0)
@@ -511,10 +528,13 @@ int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts
                     break;
                 int64_t fts_retry;
                 if (fts_idle_slice(d, &fts_retry)) {
-                    /* More to index: a sync request or a local edit to replay goes first. */
+                    /* More to index: a sync request or a local edit to replay goes
+                     * first (the pause between slices ends when one comes). */
                     if (atomic_load(&d->sync_requested) || (st.code == OUTPOST_OK && journal_pending(d)))
                         break;
-                    op_sleep_ms(FTS_SLICE_PAUSE_MS);
+                    int woke = outpost_engine_wait_woken(d->s.engine, FTS_SLICE_PAUSE_MS);
+                    if (atomic_load(&d->sync_requested) || (woke && st.code == OUTPOST_OK && journal_pending(d)))
+                        break;
                     continue;
                 }
                 if (left > 60000)

@@ -1304,6 +1304,17 @@ int outpost_engine_wait(struct outpost_engine *e, uint32_t timeout_ms)
     return r;
 }
 
+int outpost_engine_wait_woken(struct outpost_engine *e, uint32_t timeout_ms)
+{
+    op_mutex_lock(e->mu);
+    if (!e->woken && timeout_ms)
+        op_cond_wait(e->wake_cv, e->mu, timeout_ms);
+    int r = e->woken ? OUTPOST_WAIT_WOKEN : 0;
+    e->woken = 0;
+    op_mutex_unlock(e->mu);
+    return r;
+}
+
 void outpost_engine_wake(struct outpost_engine *e)
 {
     op_mutex_lock(e->mu);

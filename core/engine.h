@@ -62,6 +62,9 @@ outpost_status outpost_engine_replay(struct outpost_engine *e);
 #define OUTPOST_WAIT_WOKEN 1u  /* outpost_engine_wake: local edit, sync request, reload */
 #define OUTPOST_WAIT_SERVER 2u /* the transport reported a server change */
 int outpost_engine_wait(struct outpost_engine *e, uint32_t timeout_ms);
+/* Like outpost_engine_wait without asking the transport for server changes:
+ * a short pause that a wake-up ends early (OUTPOST_WAIT_WOKEN, else 0). */
+int outpost_engine_wait_woken(struct outpost_engine *e, uint32_t timeout_ms);
 /* Wakes outpost_engine_wait (from any thread). */
 void outpost_engine_wake(struct outpost_engine *e);
 /* Asks running operations to stop (shutdown). */

@@ -181,11 +181,39 @@ try:
     for k in range(5):
         control(port, "items/create", {"type": "mail", "folder": "Inbox",
                                        "item": {"subject": f"bench change {k}", "from": {"address": "a@example.com"}}})
-    t0 = time.monotonic()
-    r = subprocess.run([outpost, "--config", ini, "sync"], capture_output=True, text=True, timeout=600)
-    inc = (time.monotonic() - t0) * 1000
+
+    def ten_changes(tag):
+        for i in ids:
+            control(port, "items/set", {"id": i, "item": {"isFlagged": tag % 2 == 0}})
+        for k in range(5):
+            control(port, "items/create", {"type": "mail", "folder": "Inbox",
+                                           "item": {"subject": f"bench change {tag}.{k}", "from": {"address": "a@example.com"}}})
+
+    def one_cycle():
+        t0 = time.monotonic()
+        subprocess.run([outpost, "--config", ini, "sync"], capture_output=True, text=True, timeout=600)
+        return (time.monotonic() - t0) * 1000
+
+    # Right after the initial sync outpostd is still building the full-text index in idle
+    # time (slices of ~50 ms of write lock each), so a cycle may wait for one slice.
+    inc_busy = one_cycle()
+    # Steady state: once the index has caught up (bounded wait), the median of 5 rounds.
+    for _ in range(1200):
+        st = json.loads(subprocess.run([outpost, "--config", ini, "status", "--json"], capture_output=True,
+                                       text=True, timeout=60).stdout or "{}")
+        if (st.get("fts") or {}).get("remaining") == 0:
+            break
+        time.sleep(0.5)
+    idle = []
+    for k in range(5):
+        ten_changes(k + 1)
+        idle.append(one_cycle())
+        time.sleep(0.3)
+    inc = sorted(idle)[2]
     results["incremental_10_ms"] = round(inc, 1)
-    rows.append((f"incremental sync, 10 changes ({n} msgs)", f"{inc:.0f} ms", "", ""))
+    results["incremental_10_while_indexing_ms"] = round(inc_busy, 1)
+    rows.append((f"incremental sync, 10 changes ({n} msgs), median of 5", f"{inc:.0f} ms", "", ""))
+    rows.append(("  the same while the full-text index is being built", f"{inc_busy:.0f} ms", "", ""))
     d.send_signal(signal.SIGTERM)
     d.wait(60)
 except _KerioSkipped:

@@ -20,6 +20,17 @@
 extern "C" {
 #endif
 
+/* ---- process ---- */
+
+/* Tunes the C library's allocator for a long-running process with a few
+ * busy threads (call first in main). On glibc: allocations of 256 KiB and
+ * more (reply bodies, pages of items) come from mmap and go back to the
+ * system when freed, instead of raising the dynamic mmap threshold and
+ * fragmenting the heap, and at most two arenas serve all threads. Measured
+ * on a 10k-message initial sync: peak RSS 63.5 -> 58.4 MB at the same CPU
+ * time. Elsewhere nothing. */
+void op_tune_allocator(void);
+
 /* ---- dynamic loading ---- */
 
 typedef struct op_dl op_dl;

@@ -19,6 +19,9 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 struct op_dl { void *h; };
 
@@ -573,4 +576,12 @@ void op_signals_stop(void)
     pthread_kill(sig_state.thread, SIGUSR2);
     pthread_join(sig_state.thread, NULL);
     sig_state.running = 0;
+}
+
+void op_tune_allocator(void)
+{
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    mallopt(M_ARENA_MAX, 2);
+#endif
 }

@@ -870,3 +870,8 @@ void op_close_socket(op_socket s)
     if (s != OP_BAD_SOCKET)
         closesocket((SOCKET)s);
 }
+
+void op_tune_allocator(void)
+{
+    /* The Windows heap (low-fragmentation heap) needs no tuning here. */
+}
