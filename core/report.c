@@ -190,7 +190,9 @@ static const char *str_or(json_t *o, const char *k, const char *def)
     return json_is_string(v) ? json_string_value(v) : def;
 }
 
-void outpost_put_column(FILE *out, const char *s, int width, int truncate)
+/* Terminal cells of the first bytes of s that fit in `limit` cells (all of
+ * s when limit < 0); *end gets where they stop. */
+static int cells_of(const char *s, int limit, const char **end)
 {
     int used = 0;
     const char *p = s ? s : "";
@@ -204,14 +206,23 @@ void outpost_put_column(FILE *out, const char *s, int width, int truncate)
             cells = 0;
         else if (g_unichar_iswide(c))
             cells = 2;
-        if (truncate && used + cells > width)
+        if (limit >= 0 && used + cells > limit)
             break;
-        if (!next)
-            next = p + strlen(p);
-        fwrite(p, 1, (size_t)(next - p), out);
         used += cells;
-        p = next;
+        p = next ? next : p + strlen(p);
     }
+    if (end)
+        *end = p;
+    return used;
+}
+
+int outpost_text_cells(const char *s) { return cells_of(s, -1, NULL); }
+
+void outpost_put_column(FILE *out, const char *s, int width, int truncate)
+{
+    const char *p = s ? s : "", *end;
+    int used = cells_of(p, truncate ? width : -1, &end);
+    fwrite(p, 1, (size_t)(end - p), out);
     for (; used < width; used++)
         fputc(' ', out);
 }
@@ -238,17 +249,25 @@ void outpost_report_print_status(json_t *s, FILE *out)
         else if (json_is_integer(left))
             fprintf(out, "search: full-text index complete\n");
     }
-    fprintf(out, "%-32s %-9s %8s %7s %8s %-20s %-10s %s\n", "FOLDER", "KIND", "ITEMS", "UNREAD", "PENDING",
-            "LAST SYNC", "STATE", "LAST ERROR");
+    /* The folder column fits the longest path (within reason). */
+    int width = 32;
     size_t i;
     json_t *f;
+    json_array_foreach(json_object_get(s, "folders"), i, f) {
+        int w = outpost_text_cells(str_or(f, "path", "?"));
+        if (w > width)
+            width = w > 60 ? 60 : w;
+    }
+    outpost_put_column(out, "FOLDER", width, 0);
+    fprintf(out, " %-9s %8s %7s %8s %-20s %-10s %s\n", "KIND", "ITEMS", "UNREAD", "PENDING", "LAST SYNC", "STATE",
+            "LAST ERROR");
     json_array_foreach(json_object_get(s, "folders"), i, f) {
         char when[32] = "never";
         json_t *ls = json_object_get(f, "last_sync_ms");
         if (json_is_integer(ls)) {
             op_format_utc(json_integer_value(ls), "%Y-%m-%d %H:%M:%SZ", when, sizeof when);
         }
-        outpost_put_column(out, str_or(f, "path", "?"), 32, 0);
+        outpost_put_column(out, str_or(f, "path", "?"), width, 0);
         fprintf(out, " %-9s %8lld %7lld %8lld %-20s %-10s %s\n", str_or(f, "kind", "?"),
                 int_of(f, "items"), int_of(f, "unread"), int_of(f, "pending"), when, str_or(f, "state", "?"),
                 str_or(f, "last_error", ""));

@@ -35,6 +35,8 @@ void outpost_report_print_audit(json_t *audit, FILE *out);
  * Unlike printf's %-Ns, which counts bytes, the columns stay aligned with
  * non-ASCII folder names. */
 void outpost_put_column(FILE *out, const char *s, int width, int truncate);
+/* The terminal cells s takes, by the same rules. */
+int outpost_text_cells(const char *s);
 
 const char *outpost_journal_op_name(uint32_t op);
 const char *outpost_journal_state_name(uint32_t state);

@@ -57,11 +57,22 @@ static void test_multibyte(void **state)
     check("a\xff" "b", 2, 1, "a\xff");
 }
 
+static void test_cells(void **state)
+{
+    (void)state;
+    assert_int_equal(outpost_text_cells("Inbox"), 5);
+    assert_int_equal(outpost_text_cells("\xc3\x9c" "berblick"), 9);
+    assert_int_equal(outpost_text_cells("\xe6\x9d\xb1\xe4\xba\xac"), 4);
+    assert_int_equal(outpost_text_cells(""), 0);
+    assert_int_equal(outpost_text_cells(NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ascii),
         cmocka_unit_test(test_multibyte),
+        cmocka_unit_test(test_cells),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
