@@ -113,6 +113,10 @@ struct apply {
      * summary and content state (and its content unless the policy drops it). */
     struct outpost_item_copy pend;
     int has_pend;
+    /* A mail the server changed (UPDATE with content) is held in pend like a new one:
+     * if its bytes differ from the stored mail's, it replaces it under a new UID (IMAP
+     * messages never change), else only flags and version were refreshed. */
+    int64_t replace_id;
     /* current item receiving content */
     int64_t cur_id;
     uint32_t bare_added;         /* items added without content (e.g. moved in from elsewhere) */
@@ -289,16 +293,38 @@ static outpost_status s_item(void *ctx, uint32_t change, const outpost_item *it)
     if (found) {
         /* ADD of a known item (a replayed create echoed back, or a listing
          * restarted) or UPDATE: refresh flags and version; new content, if
-         * it follows, replaces the old. An item's summary never changes once
-         * served: a changed mail (which IMAP cannot express) is handled as
-         * delete + add by the transport. */
+         * it follows, replaces the old. A complete mail's bytes never change
+         * under its UID once served (RFC 3501 2.3.1.1): changed content makes
+         * a new message that replaces it (replace_id, put_pending). */
         int64_t id = cur->id;
+        int replace = change == OUTPOST_CHANGE_UPDATE && cur->kind == OUTPOST_ITEM_MAIL &&
+                      it->kind == OUTPOST_ITEM_MAIL && cur->content_state == OUTPOST_CONTENT_COMPLETE;
+        int64_t old_idate = cur->internal_date;
         uint64_t ms;
         st = m->item_set_flags(a->txn, id, it->flags, it->keywords ? it->keywords : cur->keywords, &ms);
         if (st.code == OUTPOST_OK) {
             outpost_item u = *cur;
             u.remote_version = it->remote_version;
             st = m->item_update(a->txn, &u, OUTPOST_ITEM_F_REMOTE);
+        }
+        if (st.code == OUTPOST_OK && replace) {
+            outpost_item n = *it;
+            n.struct_size = sizeof n;
+            n.folder_id = folder;
+            n.id = 0;
+            n.content_state = OUTPOST_CONTENT_NONE;
+            if (!n.internal_date)
+                n.internal_date = old_idate;
+            if (outpost_item_copy_from(&a->pend, &n) != 0)
+                return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+            a->has_pend = 1;
+            a->replace_id = id;
+            a->cur_id = 0;
+            a->cur_kind = n.kind;
+            a->cur_off = 0;
+            a->cur_size = n.size;
+            queue_items_event(a, folder);
+            return st;
         }
         a->cur_id = change == OUTPOST_CHANGE_UPDATE ? id : -id; /* negative: content ignored */
         a->cur_kind = it->kind;
@@ -423,6 +449,16 @@ static int write_spooled(void *ctx, const void *data, size_t len)
     return cs->st.code != OUTPOST_OK;
 }
 
+static int same_text(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
+
+/* Whether the server's new version of a stored mail shows the same message to a
+ * client: envelope fields and size. */
+static int same_envelope(const outpost_item *o, const outpost_item *n)
+{
+    return same_text(o->subject, n->subject) && same_text(o->from, n->from) && same_text(o->to, n->to) &&
+           same_text(o->cc, n->cc) && same_text(o->message_id, n->message_id) && o->date == n->date;
+}
+
 /* Stores the new item held in a->pend: with its summary, content state and (unless the
  * policy keeps summaries only) content when `ended`, else bare. */
 static outpost_status put_pending(struct apply *a, int ended)
@@ -449,7 +485,30 @@ static outpost_status put_pending(struct apply *a, int ended)
         }
         keep = !(a->headers || (a->min_date_ms && n.date && n.date < a->min_date_ms));
         n.content_state = keep ? OUTPOST_CONTENT_COMPLETE : OUTPOST_CONTENT_SUMMARY;
-    } else {
+    }
+    if (a->replace_id) {
+        /* A stored mail the server reported changed. Its bytes are kept when the
+         * new version shows the same envelope: servers regenerate MIME (Exchange's
+         * MimeContent, new boundaries) for changes of flags or categories, and
+         * IMAP clients keep what they fetched under a UID. Otherwise (subject,
+         * addresses, date or Message-ID changed: a draft edited on the server)
+         * the new version replaces it under a new UID and the old UID is
+         * expunged. A body-only edit of a mail is thus not seen offline. */
+        int64_t old = a->replace_id;
+        const outpost_item *o = NULL;
+        a->replace_id = 0;
+        if (!ended || (m->item_get(a->txn, old, &o).code == OUTPOST_OK && same_envelope(o, &n))) {
+            keep = 0;
+            goto out;
+        }
+        outpost_log(OUTPOST_LOG_INFO, LOGC, "%s: mail %s changed on the server; it replaces the stored one under a new UID",
+                    a->folder_name ? a->folder_name : "?", n.remote_id ? n.remote_id : "?");
+        st = m->item_delete(a->txn, old);
+        if (st.code == OUTPOST_GONE)
+            st = outpost_ok();
+        if (st.code != OUTPOST_OK)
+            goto out;
+    } else if (!ended) {
         a->bare_added++;
     }
     if ((st = m->item_put(a->txn, &n)).code != OUTPOST_OK)

@@ -696,6 +696,43 @@ def server_changes_round(sim, state, tag, letters="Inbox/Newsletters"):
     return ids
 
 
+def t_changed_mail(sim, op):
+    """A mail whose content the server changes comes back under a new UID, the old UID
+    expunged (IMAP messages never change, RFC 3501 2.3.1.1); a mail whose flags alone
+    change keeps its UID."""
+    inbox = items_of(sim.state(content=False), "Inbox")
+    edited, flagged = inbox[6], inbox[7]
+    m = op.imap()
+    try:
+        m.select("INBOX", readonly=True)
+
+        def uids_of(subject):
+            m.literal = subject.encode()
+            typ, d = m.uid("SEARCH", "CHARSET", "UTF-8", "SUBJECT")
+            check(typ == "OK", "UID SEARCH SUBJECT %r: %r" % (subject, d))
+            return [int(x) for x in d[0].split()]
+
+        e_uids, f_uids = uids_of(edited["subject"]), uids_of(flagged["subject"])
+        check(e_uids and f_uids, "the two mails are found by subject: %r %r" % (e_uids, f_uids))
+        sim.control("POST", "items/set", {"id": edited["id"], "item": {"subject": "Rewritten on the server"}})
+        sim.control("POST", "items/set", SRV.pick({"id": flagged["id"], "item": {"isFlagged": True}},
+                                                  {"id": flagged["id"], "flagged": True}))
+        status_ok(op.sync(), "a mail changed on the server")
+        m.noop()
+        now = uids_of("Rewritten on the server")
+        check(len(now) == 1 and now[0] > max(e_uids), "the changed mail has a new UID: %r (was %r)" % (now, e_uids))
+        # (generated subjects repeat: the old subject may still find other mails)
+        left = uids_of(edited["subject"])
+        gone = sorted(set(e_uids) - set(left))
+        check(len(gone) == 1 and set(left) <= set(e_uids), "one UID of %r expunged: %r left" % (e_uids, left))
+        typ, d = m.uid("FETCH", str(gone[0]), "(FLAGS)")
+        mine = [x for x in d if x and re.search(rb"UID %d\b" % gone[0], x if isinstance(x, bytes) else x[0])]
+        check(typ == "OK" and not mine, "the old UID %d is gone: %r" % (gone[0], d))
+        check(uids_of(flagged["subject"]) == f_uids, "a flag change keeps the UID %r" % f_uids)
+    finally:
+        m.logout()
+
+
 def t_server_changes(env):
     """Server-side changes of every kind (mail create/flags/move/copy/delete, events,
     contacts, tasks, notes created/edited/deleted, folders created/renamed/moved/deleted)
@@ -716,6 +753,7 @@ def t_server_changes(env):
         typ, found = m.search(None, "SUBJECT", '"new one"')
         check(typ == "OK" and found[0].split(), "IMAP finds the server's new message: %r" % found)
         m.logout()
+        t_changed_mail(sim, op)
         # second round: folder rename, re-parent and delete (with items), more item changes
         sim.control("POST", "folders/set", {"path": "Inbox/Newsletters", "name": "Newsletter-Archiv"})
         sim.control("POST", "folders/set", {"path": "Inbox/Server folder one", "parent": "Archive"})
