@@ -114,8 +114,8 @@ struct apply {
     struct outpost_item_copy pend;
     int has_pend;
     /* A mail the server changed (UPDATE with content) is held in pend like a new one:
-     * if its bytes differ from the stored mail's, it replaces it under a new UID (IMAP
-     * messages never change), else only flags and version were refreshed. */
+     * if its envelope differs from the stored mail's, it replaces it under a new UID
+     * (IMAP messages never change), else only flags and version were refreshed. */
     int64_t replace_id;
     /* current item receiving content */
     int64_t cur_id;
@@ -452,7 +452,7 @@ static int write_spooled(void *ctx, const void *data, size_t len)
 static int same_text(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
 
 /* Whether the server's new version of a stored mail shows the same message to a
- * client: envelope fields and size. */
+ * client: subject, addresses, date and Message-ID. */
 static int same_envelope(const outpost_item *o, const outpost_item *n)
 {
     return same_text(o->subject, n->subject) && same_text(o->from, n->from) && same_text(o->to, n->to) &&
