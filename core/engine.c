@@ -248,6 +248,31 @@ static outpost_status s_folder(void *ctx, uint32_t change, const outpost_folder 
 
 static outpost_status finish_current(struct apply *a, int ended);
 
+/* Holds a new item of `folder` in a->pend: it is stored when its content ends
+ * (finish_current), or without content when the transport moves on. idate is its
+ * internal date when the transport gave none. */
+static outpost_status hold_new(struct apply *a, const outpost_item *it, int64_t folder, int64_t idate)
+{
+    outpost_item n = *it;
+    n.struct_size = sizeof n;
+    n.folder_id = folder;
+    n.id = 0;
+    n.content_state = OUTPOST_CONTENT_NONE;
+    /* Read/unread is a mail notion: other kinds never count as unread. */
+    if (n.kind != OUTPOST_ITEM_MAIL)
+        n.flags |= OUTPOST_FLAG_SEEN;
+    if (!n.internal_date)
+        n.internal_date = idate;
+    if (outpost_item_copy_from(&a->pend, &n) != 0)
+        return engine_status(OUTPOST_FATAL, a->e, "out of memory%s", NULL);
+    a->has_pend = 1;
+    a->cur_id = 0;
+    a->cur_kind = n.kind;
+    a->cur_off = 0;
+    a->cur_size = n.size;
+    return outpost_ok();
+}
+
 static outpost_status s_item(void *ctx, uint32_t change, const outpost_item *it)
 {
     struct apply *a = ctx;
@@ -308,21 +333,8 @@ static outpost_status s_item(void *ctx, uint32_t change, const outpost_item *it)
             st = m->item_update(a->txn, &u, OUTPOST_ITEM_F_REMOTE);
         }
         if (st.code == OUTPOST_OK && replace) {
-            outpost_item n = *it;
-            n.struct_size = sizeof n;
-            n.folder_id = folder;
-            n.id = 0;
-            n.content_state = OUTPOST_CONTENT_NONE;
-            if (!n.internal_date)
-                n.internal_date = old_idate;
-            if (outpost_item_copy_from(&a->pend, &n) != 0)
-                return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
-            a->has_pend = 1;
-            a->replace_id = id;
-            a->cur_id = 0;
-            a->cur_kind = n.kind;
-            a->cur_off = 0;
-            a->cur_size = n.size;
+            if ((st = hold_new(a, it, folder, old_idate)).code == OUTPOST_OK)
+                a->replace_id = id;
             queue_items_event(a, folder);
             return st;
         }
@@ -333,26 +345,7 @@ static outpost_status s_item(void *ctx, uint32_t change, const outpost_item *it)
         queue_items_event(a, folder);
         return st;
     }
-    outpost_item n = *it;
-    n.struct_size = sizeof n;
-    n.folder_id = folder;
-    n.id = 0;
-    n.content_state = OUTPOST_CONTENT_NONE;
-    /* Read/unread is a mail notion: other kinds never count as unread. */
-    if (n.kind != OUTPOST_ITEM_MAIL)
-        n.flags |= OUTPOST_FLAG_SEEN;
-    if (!n.internal_date)
-        n.internal_date = n.date ? n.date : e->host_sync->now_ms(e->host_sync);
-    /* Stored when its content ends (finish_current), or without content when the
-     * transport moves on. */
-    if (outpost_item_copy_from(&a->pend, &n) != 0)
-        return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
-    a->has_pend = 1;
-    a->cur_id = 0;
-    a->cur_kind = n.kind;
-    a->cur_off = 0;
-    a->cur_size = n.size;
-    return st;
+    return hold_new(a, it, folder, it->date ? it->date : e->host_sync->now_ms(e->host_sync));
 }
 
 static outpost_status s_item_moved(void *ctx, const char *old_remote_id, const char *to_folder_remote_id,
