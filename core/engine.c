@@ -114,7 +114,7 @@ struct apply {
     struct outpost_item_copy pend;
     int has_pend;
     /* A mail the server changed (UPDATE with content) is held in pend like a new one:
-     * if its envelope differs from the stored mail's, it replaces it under a new UID
+     * if its envelope or text preview differs from the stored mail's, it replaces it under a new UID
      * (IMAP messages never change), else only flags and version were refreshed. */
     int64_t replace_id;
     /* current item receiving content */
@@ -445,11 +445,13 @@ static int write_spooled(void *ctx, const void *data, size_t len)
 static int same_text(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
 
 /* Whether the server's new version of a stored mail shows the same message to a
- * client: subject, addresses, date and Message-ID. */
-static int same_envelope(const outpost_item *o, const outpost_item *n)
+ * client: subject, addresses, date, Message-ID and the first lines of its text
+ * (the preview, decoded, so a new MIME encoding of the same text compares equal). */
+static int same_message(const outpost_item *o, const outpost_item *n)
 {
     return same_text(o->subject, n->subject) && same_text(o->from, n->from) && same_text(o->to, n->to) &&
-           same_text(o->cc, n->cc) && same_text(o->message_id, n->message_id) && o->date == n->date;
+           same_text(o->cc, n->cc) && same_text(o->message_id, n->message_id) && o->date == n->date &&
+           same_text(o->preview, n->preview);
 }
 
 /* Stores the new item held in a->pend: with its summary, content state and (unless the
@@ -481,16 +483,17 @@ static outpost_status put_pending(struct apply *a, int ended)
     }
     if (a->replace_id) {
         /* A stored mail the server reported changed. Its bytes are kept when the
-         * new version shows the same envelope: servers regenerate MIME (Exchange's
+         * new version shows the same envelope and text: servers regenerate MIME (Exchange's
          * MimeContent, new boundaries) for changes of flags or categories, and
          * IMAP clients keep what they fetched under a UID. Otherwise (subject,
-         * addresses, date or Message-ID changed: a draft edited on the server)
-         * the new version replaces it under a new UID and the old UID is
-         * expunged. A body-only edit of a mail is thus not seen offline. */
+         * addresses, date, Message-ID or the text's first lines changed: a draft
+         * edited on the server) the new version replaces it under a new UID and
+         * the old UID is expunged. An edit past the preview's first lines with
+         * nothing else changed is not seen. */
         int64_t old = a->replace_id;
         const outpost_item *o = NULL;
         a->replace_id = 0;
-        if (!ended || (m->item_get(a->txn, old, &o).code == OUTPOST_OK && same_envelope(o, &n))) {
+        if (!ended || (m->item_get(a->txn, old, &o).code == OUTPOST_OK && same_message(o, &n))) {
             keep = 0;
             goto out;
         }

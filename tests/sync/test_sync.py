@@ -698,10 +698,10 @@ def server_changes_round(sim, state, tag, letters="Inbox/Newsletters"):
 
 def t_changed_mail(sim, op):
     """A mail whose content the server changes comes back under a new UID, the old UID
-    expunged (IMAP messages never change, RFC 3501 2.3.1.1); a mail whose flags alone
-    change keeps its UID."""
+    expunged (IMAP messages never change, RFC 3501 2.3.1.1), also when only its body
+    changed; a mail whose flags alone change keeps its UID."""
     inbox = items_of(sim.state(content=False), "Inbox")
-    edited, flagged = inbox[6], inbox[7]
+    edited, flagged, bodied = inbox[6], inbox[7], inbox[8]
     m = op.imap()
     try:
         m.select("INBOX", readonly=True)
@@ -714,6 +714,7 @@ def t_changed_mail(sim, op):
 
         e_uids, f_uids = uids_of(edited["subject"]), uids_of(flagged["subject"])
         check(e_uids and f_uids, "the two mails are found by subject: %r %r" % (e_uids, f_uids))
+        b_uids = uids_of(bodied["subject"])
         sim.control("POST", "items/set", {"id": edited["id"], "item": {"subject": "Rewritten on the server"}})
         sim.control("POST", "items/set", SRV.pick({"id": flagged["id"], "item": {"isFlagged": True}},
                                                   {"id": flagged["id"], "flagged": True}))
@@ -729,6 +730,22 @@ def t_changed_mail(sim, op):
         mine = [x for x in d if x and re.search(rb"UID %d\b" % gone[0], x if isinstance(x, bytes) else x[0])]
         check(typ == "OK" and not mine, "the old UID %d is gone: %r" % (gone[0], d))
         check(uids_of(flagged["subject"]) == f_uids, "a flag change keeps the UID %r" % f_uids)
+
+        # a body-only edit (same envelope: a draft edited on the server) is a change too
+        typ, d = m.uid("SEARCH", "BODY", "Quinceharbour")
+        check(typ == "OK" and d[0].split() == [], "no mail says Quinceharbour yet: %r" % d)
+        body = "Quinceharbour: the body was edited on the server.\n"
+        sim.control("POST", "items/set", SRV.pick(
+            {"id": bodied["id"], "item": {"displayableParts": [{"contentType": "ctTextPlain", "content": body}]}},
+            {"id": bodied["id"], "item": {"body": body}}))
+        status_ok(op.sync(), "a mail's body changed on the server")
+        m.noop()
+        typ, d = m.uid("SEARCH", "BODY", "Quinceharbour")
+        now = [int(x) for x in d[0].split()] if typ == "OK" else []
+        check(len(now) == 1 and now[0] > max(b_uids), "the edited body is served under a new UID: %r (was %r)" % (now, b_uids))
+        after = set(uids_of(bodied["subject"]))
+        check(len(set(b_uids) - after) == 1 and set(now) <= after,
+              "the old version's UID is expunged, the new one has the same subject: %r -> %r" % (b_uids, sorted(after)))
     finally:
         m.logout()
 
