@@ -95,6 +95,8 @@ static void hfolders_free(struct hfolder *h, size_t n)
 static uint32_t folder_kind(const struct hfolder *h)
 {
     const char *c = h->cls;
+    if (h->el && !strcmp(h->el, "SearchFolder"))
+        return 0; /* a search over other folders: its items are synced where they live */
     if (!c)
         return !strcmp(h->el, "CalendarFolder") ? OUTPOST_ITEM_EVENT : !strcmp(h->el, "ContactsFolder") ? OUTPOST_ITEM_CONTACT
                : !strcmp(h->el, "TasksFolder") ? OUTPOST_ITEM_TASK : !strcmp(h->el, "Folder") ? OUTPOST_ITEM_MAIL : 0;
@@ -179,7 +181,7 @@ static outpost_status parse_hierarchy(struct ews *e, FILE *f, struct hpage *p)
         return ews_msg_status(e, &m, "SyncFolderHierarchy");
     }
     static const char *const names[] = {"SyncState", "IncludesLastFolderInRange", "Create", "Update", "Delete", NULL};
-    int which, fr = 0;
+    int which, fr = 0, last_seen = 0;
     while (rc == 1 && (fr = ews_reader_find(r, names, &which)) == 1) {
         char *v = NULL;
         if (which <= 1) {
@@ -192,7 +194,8 @@ static outpost_status parse_hierarchy(struct ews *e, FILE *f, struct hpage *p)
                 p->state = v;
                 v = NULL;
             } else {
-                p->last = !strcmp(v, "true");
+                p->last = ews_xs_bool(v);
+                last_seen = 1;
             }
             free(v);
             continue;
@@ -233,6 +236,10 @@ static outpost_status parse_hierarchy(struct ews *e, FILE *f, struct hpage *p)
         st = ews_msg_status(e, &m, "SyncFolderHierarchy");
     else if (rc < 0 || fr < 0 || !p->state)
         st = malformed(e, "SyncFolderHierarchy");
+    /* IncludesLastFolderInRange is optional in the schema: without it, a page with changes
+     * may have more behind it (the next call says), an empty one is the end */
+    if (!last_seen)
+        p->last = p->n == 0;
     ews_reader_close(r);
     return st;
 }
@@ -384,7 +391,7 @@ static outpost_status parse_items_page(struct ews *e, FILE *f, struct ipage *p, 
     }
     static const char *const names[] = {"SyncState", "IncludesLastItemInRange", "Create", "Update", "Delete",
                                         "ReadFlagChange", NULL};
-    int which, fr = 0, too_many = 0;
+    int which, fr = 0, too_many = 0, last_seen = 0;
     while (rc == 1 && (fr = ews_reader_find(r, names, &which)) == 1) {
         if (which <= 1) {
             char *v = NULL;
@@ -397,7 +404,8 @@ static outpost_status parse_items_page(struct ews *e, FILE *f, struct ipage *p, 
                 p->state = v;
                 v = NULL;
             } else {
-                p->last = !strcmp(v, "true");
+                p->last = ews_xs_bool(v);
+                last_seen = 1;
             }
             free(v);
             continue;
@@ -426,7 +434,7 @@ static outpost_status parse_items_page(struct ews *e, FILE *f, struct ipage *p, 
                     srt = -1;
                     break;
                 }
-                c->is_read = !strcmp(v, "true");
+                c->is_read = ews_xs_bool(v);
                 free(v);
             }
         }
@@ -445,6 +453,10 @@ static outpost_status parse_items_page(struct ews *e, FILE *f, struct ipage *p, 
         st = malformed(e, "SyncFolderItems");
     else if (too_many)
         st = ews_status(e, OUTPOST_BAD_DATA, "SyncFolderItems: the server returned more changes than MaxChangesReturned");
+    /* IncludesLastItemInRange is optional in the schema: without it, a full page may have
+     * more behind it (the next call says), a shorter one is the end */
+    if (!last_seen)
+        p->last = p->n < (int)max;
     ews_reader_close(r);
     return st;
 }
@@ -501,6 +513,19 @@ static void batch_free(struct batch *b)
     memset(b, 0, sizeof *b);
 }
 
+/* Inside a GetItem response message: onto its item, the element in m:Items whatever its name
+ * (else an element the schema names as an item); 1 found, 0 none, -1 bad XML. */
+static int find_item(struct ews_reader *r)
+{
+    int which, fr = ews_reader_find(r, ews_items_or_item_names, &which);
+    if (fr != 1 || which != 0)
+        return fr;
+    if (ews_reader_is_empty(r))
+        return 0;
+    int rc = ews_reader_step(r, ews_reader_depth(r));
+    return rc == 1 ? 1 : rc == 0 ? 0 : -1;
+}
+
 /* Reads a spooled GetItem reply once (no sink): per-item headers and metadata of n items.
  * Mail goes through the SAX reader, MimeContent decoded into b->spool; other kinds through
  * the item reader. */
@@ -536,7 +561,7 @@ static outpost_status parse_batch(struct ews *e, struct batch *b, int n, uint32_
         b->m[k] = m;
         if (m.error)
             continue;
-        int which, fr = ews_reader_find(r, ews_item_names, &which);
+        int fr = find_item(r);
         if (fr < 0) {
             rc = -1;
             break;
