@@ -588,7 +588,7 @@ static void items_respond(const struct req *rq, struct answer *a)
                     "</GetItemResponseMessage>",
                     msgs, els[i], mime ? "<t:MimeContent CharacterSet=\"UTF-8\">\r\n  " : "",
                     mime ? (i == 1 ? b2 : b1) : "", mime ? "\r\n</t:MimeContent>" : "", ids[i],
-                    i == 0 ? "" : " ChangeKey=\"kk\"", i, i == 1 ? strlen(mime2) : strlen(mime1),
+                    i == 0 ? "" : " ChangeKey=\"kk\"", i, (i == 1 ? strlen(mime2) : strlen(mime1)) + 2048,
                     i == 5 ? "1" : "false", els[i]);
         free(msgs);
         msgs = m;
@@ -712,6 +712,13 @@ static void fault_respond(const struct req *rq, struct answer *a)
         a->content_type = "text/html";
         a->body = xstrdup("<html><body>Internal error</body></html>");
         break;
+    case 6: /* a 503 carrying a SOAP fault with a back-off */
+        a->status = 503;
+        a->body = envelope("", "<Fault><faultcode xmlns:b=\"" NS_T "\">b:ErrorServerBusy</faultcode><faultstring>"
+                               "Busy.</faultstring><detail><ResponseCode xmlns=\"" NS_E "\">ErrorServerBusy</ResponseCode>"
+                               "<MessageXml xmlns=\"" NS_T "\"><Value Name=\"BackOffMilliseconds\">2500</Value>"
+                               "</MessageXml></detail></Fault>");
+        break;
     case 5:
         a->body = envelope("S", "<M:SyncFolderHierarchyResponse xmlns:M=\"" NS_M "\"><M:ResponseMessages>"
                                 "<M:SyncFolderHierarchyResponseMessage ResponseClass=\"Error\"><M:MessageText>bad state"
@@ -728,7 +735,8 @@ static void test_fault_shapes(void **unused)
     srv_start(fault_respond);
     static const struct { int code; uint32_t retry; } want[] = {
         {OUTPOST_THROTTLED, 4321}, {OUTPOST_THROTTLED, 777}, {OUTPOST_TEMP, 7000},
-        {OUTPOST_AUTH, 0},         {OUTPOST_TEMP, 0},        {OUTPOST_STATE_INVALID, 0}};
+        {OUTPOST_AUTH, 0},         {OUTPOST_TEMP, 0},        {OUTPOST_STATE_INVALID, 0},
+        {OUTPOST_THROTTLED, 2500}};
     for (int i = 0; i < (int)(sizeof want / sizeof *want); i++) {
         fault_mode = i;
         struct fx f;

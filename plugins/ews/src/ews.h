@@ -50,7 +50,7 @@ outpost_status ews_status(struct ews *e, int code, const char *fmt, ...)
 /* POSTs `body` to the EWS URL (or `url` when given), with the configured authentication,
  * and leaves the reply in *reply (a temporary file, positioned at 0; caller fcloses).
  * Maps transport-level failures (connection, TLS, 401, 5xx without a SOAP body) to a
- * status; OK means a reply body to parse (HTTP 200, or 500 carrying a SOAP fault). */
+ * status; OK means a reply body to parse (HTTP 200, or 500 / 400 / 503 carrying a SOAP fault). */
 outpost_status ews_post(struct ews *e, const char *url, const char *body, size_t len, FILE **reply);
 /* The operation `op` in its envelope, POSTed: ews_post's reply (caller fcloses). */
 outpost_status ews_call(struct ews *e, const struct ebuf *op, FILE **reply, const char *what);

@@ -119,10 +119,10 @@ static void set_auth(struct ews *e, struct curl_slist **hl)
     }
 }
 
-/* Peeks at a 500 reply: a SOAP fault is parsed by the caller; anything else is TEMP. */
+/* Peeks at an error reply: a SOAP envelope (a fault) is parsed by the caller. */
 static int looks_like_xml(FILE *f)
 {
-    char head[256];
+    char head[1024];
     size_t n = fread(head, 1, sizeof head - 1, f);
     rewind(f);
     head[n] = '\0';
@@ -195,7 +195,9 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
         return ews_status(e, OUTPOST_AUTH, "the server refused the credentials (HTTP %ld) for %s", *http,
                           e->user ? e->user : e->email ? e->email : "the account");
     }
-    if (*http == 500 && looks_like_xml(f)) {
+    /* Exchange sends SOAP faults with HTTP 500 (ErrorServerBusy with its back-off among
+     * them); a 400 or 503 carrying one is read the same way */
+    if ((*http == 500 || *http == 400 || *http == 503) && looks_like_xml(f)) {
         *reply = f; /* a SOAP fault: the caller's parser maps its code */
         return outpost_ok();
     }

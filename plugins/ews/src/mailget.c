@@ -494,6 +494,11 @@ int ews_mail_collect(FILE *f, int max, struct ews_msg *m, struct ews_item *it, i
     int rc = run(&p, f);
     free(p.out);
     *n = p.n;
+    /* item:Size is the item's size in the store (PR_MESSAGE_SIZE), not its MIME's: the
+     * content handed over is the MimeContent, so its length is the size */
+    for (int k = 0; span && k < p.n; k++)
+        if (span[k].has && have[k])
+            it[k].size = span[k].len;
     if (rc == -2 && fault)
         *fault = p.fault;
     rewind(f);
