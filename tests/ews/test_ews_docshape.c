@@ -719,6 +719,12 @@ static void fault_respond(const struct req *rq, struct answer *a)
                                "<MessageXml xmlns=\"" NS_T "\"><Value Name=\"BackOffMilliseconds\">2500</Value>"
                                "</MessageXml></detail></Fault>");
         break;
+    case 7: /* EWS is not redirected: an error naming where it points */
+        a->status = 302;
+        a->location = "https://login.example.com/adfs/ls";
+        a->content_type = "text/html";
+        a->body = xstrdup("<html>Object moved</html>");
+        break;
     case 5:
         a->body = envelope("S", "<M:SyncFolderHierarchyResponse xmlns:M=\"" NS_M "\"><M:ResponseMessages>"
                                 "<M:SyncFolderHierarchyResponseMessage ResponseClass=\"Error\"><M:MessageText>bad state"
@@ -736,7 +742,7 @@ static void test_fault_shapes(void **unused)
     static const struct { int code; uint32_t retry; } want[] = {
         {OUTPOST_THROTTLED, 4321}, {OUTPOST_THROTTLED, 777}, {OUTPOST_TEMP, 7000},
         {OUTPOST_AUTH, 0},         {OUTPOST_TEMP, 0},        {OUTPOST_STATE_INVALID, 0},
-        {OUTPOST_THROTTLED, 2500}};
+        {OUTPOST_THROTTLED, 2500}, {OUTPOST_BAD_DATA, 0}};
     for (int i = 0; i < (int)(sizeof want / sizeof *want); i++) {
         fault_mode = i;
         struct fx f;
@@ -751,6 +757,8 @@ static void test_fault_shapes(void **unused)
         assert_int_equal(json_array_size(f.rec.pending), 0);
         if (i == 3)
             assert_false(test_host_logged(f.th, "secret"));
+        if (i == 7)
+            assert_non_null(strstr(st.message, "https://login.example.com/adfs/ls"));
         fx_close(&f);
     }
 }

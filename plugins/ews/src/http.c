@@ -202,6 +202,13 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
         return outpost_ok();
     }
     fclose(f);
+    if (redirect) {
+        /* EWS itself is not redirected (only autodiscover is): a login page or a wrong url */
+        if (curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &to) != CURLE_OK || !to)
+            to = "?";
+        return ews_status(e, OUTPOST_BAD_DATA, "the server answered HTTP %ld, a redirect to %.200s; set url to the "
+                          "EWS endpoint", *http, to);
+    }
     outpost_status st = ews_status(e, *http >= 500 || *http == 429 ? OUTPOST_TEMP : OUTPOST_BAD_DATA,
                                    "the server answered HTTP %ld", *http);
     if (hd.retry_after > 0)
