@@ -114,6 +114,25 @@ static void test_ical_recurrence_both_ways(void **unused)
     assert_non_null(strstr(eb_str(&xml), "<t:Start>2025-06-10T09:00:00Z</t:Start>"));
     eb_free(&xml);
     assert_int_equal(ews_item_xml(OUTPOST_ITEM_EVENT, "not a calendar", NULL, &xml, &why), -1);
+    /* a task's Status agrees with its percentage (Exchange: NotStarted resets it to 0) */
+    static const struct { const char *props, *status, *pct; } tasks[] = {
+        {"PERCENT-COMPLETE:50\r\n", "InProgress", "50"},
+        {"STATUS:NEEDS-ACTION\r\nPERCENT-COMPLETE:40\r\n", "InProgress", "40"},
+        {"", "NotStarted", "0"},
+        {"STATUS:COMPLETED\r\n", "Completed", "100"},
+        {"PERCENT-COMPLETE:100\r\n", "Completed", "100"}};
+    for (size_t i = 0; i < sizeof tasks / sizeof *tasks; i++) {
+        char vtodo[512], want[96];
+        snprintf(vtodo, sizeof vtodo, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VTODO\r\n"
+                 "UID:t%zu\r\nSUMMARY:task\r\n%sEND:VTODO\r\nEND:VCALENDAR\r\n", i, tasks[i].props);
+        struct ebuf tx = {0};
+        assert_int_equal(ews_item_xml(OUTPOST_ITEM_TASK, vtodo, NULL, &tx, &why), 0);
+        snprintf(want, sizeof want, "<t:PercentComplete>%s</t:PercentComplete>", tasks[i].pct);
+        assert_non_null(strstr(eb_str(&tx), want));
+        snprintf(want, sizeof want, "<t:Status>%s</t:Status>", tasks[i].status);
+        assert_non_null(strstr(eb_str(&tx), want));
+        eb_free(&tx);
+    }
     assert_non_null(why);
     eb_free(&xml);
     ews_item_free(&it);

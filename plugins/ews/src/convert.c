@@ -480,10 +480,19 @@ static int parse_ical(uint32_t kind, const char *content, struct ews_item *it, c
             it->completed = ical_utc(icalproperty_get_completed(p));
         if ((p = icalcomponent_get_first_property(c, ICAL_PERCENTCOMPLETE_PROPERTY)))
             it->percent = icalproperty_get_percentcomplete(p);
+        /* Exchange keeps Status, PercentComplete and CompleteDate consistent, the last one
+         * written deciding (the Status reference: NotStarted resets the percentage to 0,
+         * Completed sets it to 100): without a STATUS, or NEEDS-ACTION, the status follows
+         * the percentage so that writing both loses neither */
         const char *st = text_prop(c, ICAL_STATUS_PROPERTY);
-        it->status = strdup(!st ? "NotStarted" : !strcasecmp(st, "IN-PROCESS") ? "InProgress"
+        int pct = it->percent;
+        const char *derived = pct >= 100 ? "Completed" : pct > 0 ? "InProgress" : "NotStarted";
+        it->status = strdup(!st || !strcasecmp(st, "NEEDS-ACTION") ? derived
+                            : !strcasecmp(st, "IN-PROCESS") ? "InProgress"
                             : !strcasecmp(st, "COMPLETED") ? "Completed"
-                            : !strcasecmp(st, "CANCELLED") ? "Deferred" : "NotStarted");
+                            : !strcasecmp(st, "CANCELLED") ? "Deferred" : derived);
+        if (it->status && !strcmp(it->status, "Completed"))
+            it->percent = 100;
     }
     icalcomponent_free(cal);
     return 0;
