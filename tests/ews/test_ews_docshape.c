@@ -33,6 +33,7 @@
 #include <outpost/storage.h>
 
 #include "loader.h"
+#include "mem_reader.h"
 #include "recording_sink.h"
 #include "test_host.h"
 
@@ -802,6 +803,308 @@ static void test_warning_write(void **unused)
     fx_close(&f);
 }
 
+/* ---- write requests checked as a schema-validating server would ---- */
+
+/* The child elements of each item type in the order the types schema's sequences give them
+ * (ItemType's, then the derived type's); a request with them out of order fails schema
+ * validation on Exchange. */
+static const char *const item_order[] = {
+    "MimeContent", "ItemId", "ParentFolderId", "ItemClass", "Subject", "Sensitivity", "Body", "Attachments",
+    "DateTimeReceived", "Size", "Categories", "Importance", "InReplyTo", "IsSubmitted", "IsDraft", "IsFromMe",
+    "IsResend", "IsUnmodified", "InternetMessageHeaders", "DateTimeSent", "DateTimeCreated", "ResponseObjects",
+    "ReminderDueBy", "ReminderIsSet", "ReminderNextTime", "ReminderMinutesBeforeStart", "DisplayCc", "DisplayTo",
+    "HasAttachments", "ExtendedProperty", "Culture", "EffectiveRights", "LastModifiedName", "LastModifiedTime",
+    "IsAssociated", "WebClientReadFormQueryString", "WebClientEditFormQueryString", "ConversationId", "UniqueBody",
+    "Flag", "StoreEntryId", "InstanceKey", "NormalizedBody", "EntityExtractionResult", "PolicyTag", "ArchiveTag",
+    "RetentionDate", "Preview", NULL};
+static const char *const message_order[] = {"Sender", "ToRecipients", "CcRecipients", "BccRecipients",
+                                            "IsReadReceiptRequested", "IsDeliveryReceiptRequested",
+                                            "ConversationIndex", "ConversationTopic", "From", "InternetMessageId",
+                                            "IsRead", NULL};
+static const char *const calendar_order[] = {
+    "UID", "RecurrenceId", "DateTimeStamp", "Start", "End", "OriginalStart", "IsAllDayEvent", "LegacyFreeBusyStatus",
+    "Location", "When", "IsMeeting", "IsCancelled", "IsRecurring", "MeetingRequestWasSent", "IsResponseRequested",
+    "CalendarItemType", "MyResponseType", "Organizer", "RequiredAttendees", "OptionalAttendees", "Resources",
+    "ConflictingMeetingCount", "AdjacentMeetingCount", "ConflictingMeetings", "AdjacentMeetings", "Duration",
+    "TimeZone", "AppointmentReplyTime", "AppointmentSequenceNumber", "AppointmentState", "Recurrence", NULL};
+static const char *const contact_order[] = {
+    "FileAs", "FileAsMapping", "DisplayName", "GivenName", "Initials", "MiddleName", "Nickname", "CompleteName",
+    "CompanyName", "EmailAddresses", "PhysicalAddresses", "PhoneNumbers", "AssistantName", "Birthday",
+    "BusinessHomePage", "Children", "Companies", "ContactSource", "Department", "Generation", "ImAddresses",
+    "JobTitle", "Manager", "Mileage", "OfficeLocation", "PostalAddressIndex", "Profession", "SpouseName", "Surname",
+    NULL};
+static const char *const task_order[] = {
+    "ActualWork", "AssignedTime", "BillingInformation", "ChangeCount", "Companies", "CompleteDate", "Contacts",
+    "DelegationState", "Delegator", "DueDate", "IsAssignmentEditable", "IsComplete", "IsRecurring", "IsTeamTask",
+    "Mileage", "Owner", "PercentComplete", "Recurrence", "StartDate", "Status", NULL};
+
+static char violations[4096];
+
+static void violation(const char *fmt_, ...) __attribute__((format(printf, 1, 2)));
+static void violation(const char *fmt_, ...)
+{
+    size_t n = strlen(violations);
+    va_list ap;
+    va_start(ap, fmt_);
+    vsnprintf(violations + n, sizeof violations - n, fmt_, ap);
+    va_end(ap);
+    n = strlen(violations);
+    snprintf(violations + n, sizeof violations - n, "; ");
+}
+
+static int order_index(const char *const *base, const char *const *derived, const char *name)
+{
+    int i = 0;
+    for (; base[i]; i++)
+        if (!strcmp(base[i], name))
+            return i;
+    for (int k = 0; derived && derived[k]; k++)
+        if (!strcmp(derived[k], name))
+            return i + 1 + k;
+    return -1;
+}
+
+static xmlNodePtr first_el(xmlNodePtr n)
+{
+    for (n = n ? n->children : NULL; n && n->type != XML_ELEMENT_NODE; n = n->next)
+        ;
+    return n;
+}
+
+static xmlNodePtr next_el(xmlNodePtr n)
+{
+    for (n = n ? n->next : NULL; n && n->type != XML_ELEMENT_NODE; n = n->next)
+        ;
+    return n;
+}
+
+static xmlNodePtr child_named(xmlNodePtr n, const char *name)
+{
+    for (xmlNodePtr c = first_el(n); c; c = next_el(c))
+        if (!strcmp((const char *)c->name, name))
+            return c;
+    return NULL;
+}
+
+static int has_attr(xmlNodePtr n, const char *a)
+{
+    xmlChar *v = xmlGetProp(n, (const xmlChar *)a);
+    xmlFree(v);
+    return v != NULL;
+}
+
+/* The item element's children: known to the schema and in its order. */
+static void check_item_order(xmlNodePtr item, const char *op)
+{
+    const char *el = (const char *)item->name;
+    const char *const *derived = !strcmp(el, "Message") ? message_order : !strcmp(el, "CalendarItem") ? calendar_order
+                                 : !strcmp(el, "Contact") ? contact_order : !strcmp(el, "Task") ? task_order : NULL;
+    int last = -1;
+    for (xmlNodePtr c = first_el(item); c; c = next_el(c)) {
+        int k = order_index(item_order, derived, (const char *)c->name);
+        if (k < 0)
+            violation("%s: %s holds %s, not in its schema", op, el, (const char *)c->name);
+        else if (k < last)
+            violation("%s: %s: %s out of schema order", op, el, (const char *)c->name);
+        if (k > last)
+            last = k;
+    }
+}
+
+/* Remote ids tell the kind: m- mail, e- event, t- task, c- contact, n- note. */
+static char id_kind(xmlNodePtr idn)
+{
+    xmlChar *v = idn ? xmlGetProp(idn, (const xmlChar *)"Id") : NULL;
+    char k = v && v[0] && v[1] == '-' ? (char)v[0] : '?';
+    xmlFree(v);
+    return k;
+}
+
+static int new_ids;
+
+static char *ok_reply(const char *op, int folder)
+{
+    int cur = !strcmp(op, "GetItem"); /* the item as it is: the key the change was based on */
+    char *body = fmt("<m:%sResponse xmlns:m=\"" NS_M "\" xmlns:t=\"" NS_T "\"><m:ResponseMessages>"
+                     "<m:%sResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode>%s"
+                     "<t:%s><t:%s Id=\"x-%d\" ChangeKey=\"ck%d\"/></t:%s>%s</m:%sResponseMessage>"
+                     "</m:ResponseMessages></m:%sResponse>",
+                     op, op, folder ? "<m:Folders>" : "<m:Items>", folder ? "Folder" : "Message",
+                     folder ? "FolderId" : "ItemId", new_ids, cur ? -1 : new_ids, folder ? "Folder" : "Message",
+                     folder ? "</m:Folders>" : "</m:Items>", op, op);
+    new_ids++;
+    char *env = envelope("soap", body);
+    free(body);
+    return env;
+}
+
+static void strict_respond(const struct req *rq, struct answer *a)
+{
+    if (!strcmp(rq->op, "GetFolder")) {
+        a->body = getfolder_reply(rq);
+        return;
+    }
+    xmlDocPtr doc = xmlReadMemory(rq->body, (int)strlen(rq->body), "req.xml", NULL, XML_PARSE_NONET);
+    xmlNodePtr op = NULL;
+    for (xmlNodePtr b = first_el(xmlDocGetRootElement(doc)); b; b = next_el(b))
+        if (!strcmp((const char *)b->name, "Body"))
+            op = first_el(b);
+    if (!op) {
+        violation("unreadable request: %.400s", rq->body);
+        xmlFreeDoc(doc);
+        return;
+    }
+    const char *name = (const char *)op->name;
+    int folder = 0;
+    if (!strcmp(name, "CreateItem")) {
+        if (!child_named(op, "SavedItemFolderId"))
+            violation("CreateItem without SavedItemFolderId");
+        for (xmlNodePtr it = first_el(child_named(op, "Items")); it; it = next_el(it)) {
+            check_item_order(it, "CreateItem");
+            if (!strcmp((const char *)it->name, "Message") && !has_attr(op, "MessageDisposition"))
+                violation("CreateItem of a message without MessageDisposition");
+            if (!strcmp((const char *)it->name, "CalendarItem") && !has_attr(op, "SendMeetingInvitations"))
+                violation("CreateItem of a calendar item without SendMeetingInvitations");
+        }
+    } else if (!strcmp(name, "UpdateItem")) {
+        if (!has_attr(op, "ConflictResolution"))
+            violation("UpdateItem without ConflictResolution");
+        for (xmlNodePtr ch = first_el(child_named(op, "ItemChanges")); ch; ch = next_el(ch)) {
+            xmlNodePtr idn = child_named(ch, "ItemId");
+            char k = id_kind(idn);
+            if (!idn || !has_attr(idn, "ChangeKey"))
+                violation("UpdateItem without a ChangeKey");
+            if ((k == 'm' || k == 'n') && !has_attr(op, "MessageDisposition"))
+                violation("UpdateItem of a message without MessageDisposition");
+            if (k == 'e' && !has_attr(op, "SendMeetingInvitationsOrCancellations"))
+                violation("UpdateItem of a calendar item without SendMeetingInvitationsOrCancellations");
+            for (xmlNodePtr u = first_el(child_named(ch, "Updates")); u; u = next_el(u)) {
+                int n = 0;
+                xmlNodePtr item = NULL;
+                for (xmlNodePtr c = first_el(u); c; c = next_el(c), n++)
+                    if (n == 1)
+                        item = c;
+                int set = !strcmp((const char *)u->name, "SetItemField");
+                if (n != (set ? 2 : 1))
+                    violation("%s with %d children", (const char *)u->name, n);
+                if (set && item) {
+                    check_item_order(item, "SetItemField");
+                    xmlNodePtr prop = first_el(item);
+                    if (!prop || next_el(prop))
+                        violation("SetItemField whose item does not hold exactly one property");
+                }
+            }
+        }
+    } else if (!strcmp(name, "DeleteItem")) {
+        if (!has_attr(op, "DeleteType"))
+            violation("DeleteItem without DeleteType");
+        for (xmlNodePtr idn = first_el(child_named(op, "ItemIds")); idn; idn = next_el(idn)) {
+            if (id_kind(idn) == 'e' && !has_attr(op, "SendMeetingCancellations"))
+                violation("DeleteItem of a calendar item without SendMeetingCancellations");
+            if (id_kind(idn) == 't' && !has_attr(op, "AffectedTaskOccurrences"))
+                violation("DeleteItem of a task without AffectedTaskOccurrences");
+        }
+    } else if (!strcmp(name, "MoveItem") || !strcmp(name, "CopyItem")) {
+        xmlNodePtr c = first_el(op);
+        if (!c || strcmp((const char *)c->name, "ToFolderId") || !(c = next_el(c)) ||
+            strcmp((const char *)c->name, "ItemIds"))
+            violation("%s: ToFolderId then ItemIds", name);
+    } else if (!strcmp(name, "CreateFolder")) {
+        folder = 1;
+        xmlNodePtr f = first_el(child_named(op, "Folders"));
+        xmlNodePtr c = first_el(f);
+        if (!f || !c)
+            violation("CreateFolder without a folder");
+        /* BaseFolderType: FolderId, ParentFolderId, FolderClass, DisplayName, ... */
+        else if (!strcmp((const char *)c->name, "DisplayName") && child_named(f, "FolderClass"))
+            violation("CreateFolder: FolderClass after DisplayName");
+    } else if (!strcmp(name, "UpdateFolder") || !strcmp(name, "DeleteFolder")) {
+        folder = 1;
+        if (!strcmp(name, "DeleteFolder") && !has_attr(op, "DeleteType"))
+            violation("DeleteFolder without DeleteType");
+    } else if (!strcmp(name, "GetItem")) {
+        xmlNodePtr shape = child_named(op, "ItemShape");
+        if (!shape || first_el(op) != shape)
+            violation("GetItem: ItemShape first");
+    }
+    char opname[64];
+    snprintf(opname, sizeof opname, "%s", name);
+    xmlFreeDoc(doc);
+    a->body = ok_reply(opname, folder);
+}
+
+static void test_write_requests_schema(void **unused)
+{
+    (void)unused;
+    violations[0] = '\0';
+    srv_start(strict_respond);
+    struct fx f;
+    outpost_status st = fx_open(&f, NULL);
+    assert_int_equal(st.code, OUTPOST_OK);
+    static const char ev[] = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:ev1@x\r\n"
+                             "DTSTART:20250610T090000Z\r\nDTEND:20250610T100000Z\r\nSUMMARY:Review\r\nLOCATION:Room 1\r\n"
+                             "DESCRIPTION:notes\r\nRRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=TU;COUNT=4\r\nEND:VEVENT\r\n"
+                             "END:VCALENDAR\r\n";
+    static const char td[] = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VTODO\r\nUID:t1@x\r\n"
+                             "SUMMARY:Do it\r\nDTSTART:20250601T000000Z\r\nDUE:20250610T000000Z\r\nPERCENT-COMPLETE:30\r\n"
+                             "DESCRIPTION:d\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
+    static const char nt[] = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VJOURNAL\r\nUID:n1@x\r\n"
+                             "SUMMARY:Note\r\nDESCRIPTION:text\r\nEND:VJOURNAL\r\nEND:VCALENDAR\r\n";
+    static const char vc[] = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c1@x\r\nFN:Ann Lee\r\nN:Lee;Ann;;;\r\nORG:Acme\r\n"
+                             "TITLE:CTO\r\nEMAIL:ann@acme.example\r\nEMAIL:ann@home.example\r\nTEL;TYPE=WORK:+1 555\r\n"
+                             "TEL;TYPE=CELL:+1 556\r\nBDAY:1980-05-17\r\nNOTE:met at a fair\r\nEND:VCARD\r\n";
+    static const char ml[] = "From: a@example.com\r\nSubject: hi\r\nMessage-ID: <w1@example.com>\r\n\r\nbody\r\n";
+    static const struct { uint32_t kind; const char *content, *id; } items[] = {
+        {OUTPOST_ITEM_EVENT, ev, "e-1"},   {OUTPOST_ITEM_TASK, td, "t-1"}, {OUTPOST_ITEM_NOTE, nt, "n-1"},
+        {OUTPOST_ITEM_CONTACT, vc, "c-1"}, {OUTPOST_ITEM_MAIL, ml, "m-1"}};
+    for (size_t i = 0; i < sizeof items / sizeof *items; i++) {
+        static const uint32_t ops[] = {OUTPOST_J_ITEM_CREATE, OUTPOST_J_ITEM_UPDATE, OUTPOST_J_ITEM_FLAGS,
+                                       OUTPOST_J_ITEM_MOVE, OUTPOST_J_ITEM_DELETE};
+        for (size_t k = 0; k < sizeof ops / sizeof *ops; k++) {
+            struct mem_reader mr;
+            outpost_change c = {0};
+            c.struct_size = sizeof c;
+            c.op = ops[k];
+            c.kind = items[i].kind;
+            c.remote_id = ops[k] == OUTPOST_J_ITEM_CREATE ? NULL : items[i].id;
+            c.remote_version = "ck-1";
+            c.folder_remote_id = "F-inbox";
+            c.target_remote_id = "F-drafts";
+            c.key = "key-1";
+            c.flags = OUTPOST_FLAG_SEEN | OUTPOST_FLAG_FLAGGED | OUTPOST_FLAG_ANSWERED;
+            c.content = mem_reader(&mr, items[i].content);
+            outpost_change_result res = {0};
+            res.struct_size = sizeof res;
+            st = M->write(f.t, &c, &res);
+            if (st.code != OUTPOST_OK)
+                fail_msg("write op %u of kind %u: %s (%s)", c.op, c.kind, st.message, violations);
+        }
+    }
+    static const uint32_t fkinds[] = {OUTPOST_ITEM_MAIL, OUTPOST_ITEM_EVENT, OUTPOST_ITEM_NOTE};
+    for (size_t i = 0; i < sizeof fkinds / sizeof *fkinds; i++) {
+        static const uint32_t ops[] = {OUTPOST_J_FOLDER_CREATE, OUTPOST_J_FOLDER_RENAME, OUTPOST_J_FOLDER_DELETE};
+        for (size_t k = 0; k < 3; k++) {
+            outpost_change c = {0};
+            c.struct_size = sizeof c;
+            c.op = ops[k];
+            c.kind = fkinds[i];
+            c.remote_id = ops[k] == OUTPOST_J_FOLDER_CREATE ? NULL : "f-1";
+            c.folder_remote_id = "F-inbox";
+            c.name = "Archive";
+            outpost_change_result res = {0};
+            res.struct_size = sizeof res;
+            st = M->write(f.t, &c, &res);
+            if (st.code != OUTPOST_OK)
+                fail_msg("folder op %u: %s", c.op, st.message);
+        }
+    }
+    if (violations[0])
+        fail_msg("requests a strict server rejects: %s", violations);
+    assert_true(log_count("CreateItem") >= 5);
+    assert_true(log_count("UpdateItem") >= 4);
+    fx_close(&f);
+}
+
 /* ---- autodiscover ---- */
 
 static void ad_respond(const struct req *rq, struct answer *a)
@@ -941,6 +1244,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_items_shapes),
         cmocka_unit_test(test_fault_shapes),
         cmocka_unit_test(test_warning_write),
+        cmocka_unit_test(test_write_requests_schema),
         cmocka_unit_test(test_autodiscover_shapes),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
