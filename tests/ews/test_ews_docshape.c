@@ -414,6 +414,9 @@ static void hierarchy_respond(const struct req *rq, struct answer *a)
         body = "<x:SyncFolderHierarchyResponse xmlns:x=\"" NS_M "\" xmlns:y=\"" NS_T "\"><x:ResponseMessages>"
                "<x:SyncFolderHierarchyResponseMessage ResponseClass=\"Success\"><x:ResponseCode>NoError</x:ResponseCode>"
                "<x:SyncState>H1</x:SyncState><x:Changes>"
+               "<y:Create><y:Folder><y:FolderId Id=\"F-msgfolderroot\"/><y:ParentFolderId Id=\"top\"/>"
+               "<y:FolderClass>IPF.Note</y:FolderClass><y:DisplayName>Top of Information Store</y:DisplayName>"
+               "</y:Folder></y:Create>"
                "<y:Create><y:Folder><y:FolderId Id=\"sub\" ChangeKey=\"c1\"/><y:ParentFolderId Id=\"F-inbox\"/>"
                "<y:FolderClass>IPF.Note</y:FolderClass><y:DisplayName>Projects</y:DisplayName></y:Folder></y:Create>"
                "<y:Create><y:Folder><y:FolderId Id=\"F-inbox\"/><y:ParentFolderId Id=\"F-msgfolderroot\" ChangeKey=\"r\"/>"
@@ -496,6 +499,7 @@ static void test_hierarchy_shapes(void **unused)
     assert_true(pos_inbox < pos_sub);
     /* a search folder and a configuration subtree are not carried */
     assert_null(folder_ev(&f, "srch"));
+    assert_null(folder_ev(&f, "F-msgfolderroot"));
     assert_null(folder_ev(&f, "conf"));
     assert_null(folder_ev(&f, "confkid"));
     assert_string_equal(jstr(rec_find(&f.rec, "folder", OUTPOST_CHANGE_UPDATE, "sub"), "name"), "Projects 2");

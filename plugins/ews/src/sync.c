@@ -296,9 +296,14 @@ outpost_status ews_sync_hierarchy(struct ews *e, const void *state, size_t len, 
             break;
         }
         /* parents before children; folders of kinds we do not carry (and their subtrees) stay out */
-        for (size_t i = 0; i < p.n; i++)
-            if (p.f[i].change != OUTPOST_CHANGE_DELETE && !folder_kind(&p.f[i]))
+        for (size_t i = 0; i < p.n; i++) {
+            if (p.f[i].change == OUTPOST_CHANGE_DELETE)
+                continue;
+            if (p.f[i].id && e->root_id && !strcmp(p.f[i].id, e->root_id))
+                p.f[i].done = 1; /* the sync root itself, should a server list it: known, not a folder */
+            else if (!folder_kind(&p.f[i]))
                 p.f[i].done = 2;
+        }
         for (int progress = 1; progress && st.code == OUTPOST_OK;) {
             progress = 0;
             for (size_t i = 0; i < p.n && st.code == OUTPOST_OK; i++) {
