@@ -32,6 +32,7 @@
 
 #include <outpost/storage.h>
 
+#include "ebuf.h"
 #include "loader.h"
 #include "mem_reader.h"
 #include "recording_sink.h"
@@ -518,26 +519,15 @@ static const char mime2[] = "From: c@example.com\r\nSubject: meeting\r\nMessage-
 /* base64 folded at 76 columns with CRLF and an indent, as MIME tools write it */
 static char *b64_folded(const char *s)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(s), k = 0;
-    char *out = malloc(n * 2 + 64);
-    assert_non_null(out);
-    size_t col = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned char)s[i] << 16 | (i + 1 < n ? (unsigned char)s[i + 1] << 8 : 0) |
-                     (i + 2 < n ? (unsigned char)s[i + 2] : 0);
-        out[k++] = tab[v >> 18 & 63];
-        out[k++] = tab[v >> 12 & 63];
-        out[k++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
-        out[k++] = i + 2 < n ? tab[v & 63] : '=';
-        if ((col += 4) >= 76) {
-            memcpy(out + k, "\r\n  ", 4);
-            k += 4;
-            col = 0;
-        }
+    struct ebuf b = {0}, out = {0};
+    eb_b64(&b, s, strlen(s));
+    for (size_t i = 0; i < b.len; i += 76) {
+        eb_add(&out, b.p + i, b.len - i < 76 ? b.len - i : 76);
+        eb_puts(&out, "\r\n  ");
     }
-    out[k] = '\0';
-    return out;
+    eb_free(&b);
+    assert_false(out.oom);
+    return out.p;
 }
 
 static int warn_mode;   /* GetItem: the second message is a Warning */
