@@ -447,8 +447,23 @@ static void hierarchy_respond(const struct req *rq, struct answer *a)
                "<SyncState>H2</SyncState><IncludesLastFolderInRange>0</IncludesLastFolderInRange>"
                "<Changes xmlns=\"" NS_T "\"><Update><Folder><FolderId Id=\"sub\" ChangeKey=\"c2\"/>"
                "<ParentFolderId Id=\"F-inbox\"/><FolderClass>IPF.Note</FolderClass><DisplayName>Projects 2</DisplayName>"
-               "</Folder></Update><Delete><FolderId Id=\"plain\" ChangeKey=\"z\"/></Delete></Changes>"
+               "</Folder></Update><Delete><FolderId Id=\"plain\" ChangeKey=\"z\"/></Delete>"
+               "<Update><SearchFolder><FolderId Id=\"srch\"/><ParentFolderId Id=\"F-msgfolderroot\"/>"
+               "<DisplayName>Unread 2</DisplayName></SearchFolder></Update>"
+               "<Update><Folder><FolderId Id=\"confkid\"/><ParentFolderId Id=\"conf\"/><FolderClass>IPF.Note"
+               "</FolderClass><DisplayName>Still under conf</DisplayName></Folder></Update>"
+               "<Delete><FolderId Id=\"srch\"/></Delete></Changes>"
                "</SyncFolderHierarchyResponseMessage></ResponseMessages></SyncFolderHierarchyResponse>";
+    } else if (strstr(rq->body, ">H3<")) {
+        /* a later sync: a folder created below a folder left out before, and one at the top */
+        body = "<m:SyncFolderHierarchyResponse xmlns:m=\"" NS_M "\" xmlns:t=\"" NS_T "\"><m:ResponseMessages>"
+               "<m:SyncFolderHierarchyResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode>"
+               "<m:SyncState>H4</m:SyncState><m:IncludesLastFolderInRange>true</m:IncludesLastFolderInRange><m:Changes>"
+               "<t:Create><t:Folder><t:FolderId Id=\"confkid2\"/><t:ParentFolderId Id=\"confkid\"/>"
+               "<t:FolderClass>IPF.Note</t:FolderClass><t:DisplayName>Deep</t:DisplayName></t:Folder></t:Create>"
+               "<t:Create><t:Folder><t:FolderId Id=\"newtop\"/><t:ParentFolderId Id=\"F-msgfolderroot\"/>"
+               "<t:FolderClass>IPF.Note</t:FolderClass><t:DisplayName>New</t:DisplayName></t:Folder></t:Create>"
+               "</m:Changes></m:SyncFolderHierarchyResponseMessage></m:ResponseMessages></m:SyncFolderHierarchyResponse>";
     } else {
         /* the end: no changes, IncludesLastFolderInRange " 1 " */
         body = "<m:SyncFolderHierarchyResponse xmlns:m=\"" NS_M "\"><m:ResponseMessages>"
@@ -471,7 +486,9 @@ static void test_hierarchy_shapes(void **unused)
     if (st.code != OUTPOST_OK)
         fail_msg("sync_hierarchy: %s", st.message);
     assert_int_equal(f.rec.commits, 3);
-    assert_string_equal(f.rec.state, "H3");
+    /* the state: the server's SyncState, then the folders left out */
+    assert_true(!strncmp(f.rec.state, "outpost-ews-hierarchy-1\nH3\n", 27));
+    assert_non_null(strstr(f.rec.state, "\nconf"));
     assert_int_equal(log_count("SyncFolderHierarchy"), 3);
     static const struct { const char *id, *name; int kind; } want[] = {
         {"F-inbox", "Inbox", OUTPOST_ITEM_MAIL},     {"sub", "Projects", OUTPOST_ITEM_MAIL},
@@ -499,12 +516,23 @@ static void test_hierarchy_shapes(void **unused)
     }
     assert_true(pos_inbox < pos_sub);
     /* a search folder and a configuration subtree are not carried */
-    assert_null(folder_ev(&f, "srch"));
+    assert_null(rec_find(&f.rec, "folder", OUTPOST_CHANGE_ADD, "srch"));
     assert_null(folder_ev(&f, "F-msgfolderroot"));
     assert_null(folder_ev(&f, "conf"));
     assert_null(folder_ev(&f, "confkid"));
+    /* its deletion is handed over (the engine ignores a folder it does not hold) */
+    assert_null(rec_find(&f.rec, "folder", OUTPOST_CHANGE_UPDATE, "srch"));
+    assert_non_null(rec_find(&f.rec, "folder", OUTPOST_CHANGE_DELETE, "srch"));
     assert_string_equal(jstr(rec_find(&f.rec, "folder", OUTPOST_CHANGE_UPDATE, "sub"), "name"), "Projects 2");
     assert_non_null(rec_find(&f.rec, "folder", OUTPOST_CHANGE_DELETE, "plain"));
+    /* the next sync still knows what was left out: a folder created below it stays out */
+    rec_clear(&f.rec);
+    st = M->sync_hierarchy(f.t, f.rec.state, f.rec.state_len, &f.rec.sink);
+    if (st.code != OUTPOST_OK)
+        fail_msg("sync_hierarchy again: %s", st.message);
+    assert_null(folder_ev(&f, "confkid2"));
+    assert_non_null(rec_find(&f.rec, "folder", OUTPOST_CHANGE_ADD, "newtop"));
+    assert_true(!strncmp(f.rec.state, "outpost-ews-hierarchy-1\nH4\n", 27));
     fx_close(&f);
 }
 

@@ -262,18 +262,117 @@ static int is_skipped(struct hpage *p, const char *id)
     return 0;
 }
 
+/* The folders left out (kinds not carried, and their subtrees), remembered across pages and
+ * syncs in the hierarchy state the engine keeps for us, so that a later change of a folder
+ * below one of them (a subfolder created or renamed there) stays out too instead of
+ * reaching the engine with an unknown parent. State: HSTATE_TAG, the server's SyncState, then
+ * one left-out folder id a line (ids are base64: no line breaks). A state without the tag is
+ * a bare SyncState (as earlier versions stored it). */
+#define HSTATE_TAG "outpost-ews-hierarchy-1\n"
+
+struct skipset {
+    char **id;
+    size_t n, cap;
+};
+
+static int skip_has(const struct skipset *s, const char *id)
+{
+    for (size_t i = 0; id && i < s->n; i++)
+        if (!strcmp(s->id[i], id))
+            return 1;
+    return 0;
+}
+
+static void skip_del(struct skipset *s, const char *id)
+{
+    for (size_t i = 0; id && i < s->n; i++)
+        if (!strcmp(s->id[i], id)) {
+            free(s->id[i]);
+            s->id[i] = s->id[--s->n];
+            return;
+        }
+}
+
+static int skip_add(struct skipset *s, const char *id)
+{
+    if (!id || skip_has(s, id))
+        return 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        char **n = realloc(s->id, cap * sizeof *n);
+        if (!n)
+            return -1;
+        s->id = n;
+        s->cap = cap;
+    }
+    if (strchr(id, '\n') || !(s->id[s->n] = strdup(id)))
+        return strchr(id, '\n') ? 0 : -1;
+    s->n++;
+    return 0;
+}
+
+static void skip_free(struct skipset *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->id[i]);
+    free(s->id);
+    memset(s, 0, sizeof *s);
+}
+
+/* Splits a stored hierarchy state into the server's SyncState (malloc'd, NULL when none) and
+ * the left-out folders; -1 out of memory. */
+static int hstate_read(const char *state, size_t len, char **sync, struct skipset *skip)
+{
+    *sync = NULL;
+    if (!state || !len)
+        return 0;
+    size_t tl = strlen(HSTATE_TAG);
+    if (len < tl || memcmp(state, HSTATE_TAG, tl) != 0) {
+        if (!(*sync = strndup(state, len)))
+            return -1;
+        return 0;
+    }
+    const char *p = state + tl, *end = state + len;
+    for (int first = 1; p < end; first = 0) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = (size_t)((nl ? nl : end) - p);
+        char *line = strndup(p, n);
+        if (!line)
+            return -1;
+        if (first)
+            *sync = line;
+        else {
+            int rc = n ? skip_add(skip, line) : 0;
+            free(line);
+            if (rc)
+                return -1;
+        }
+        p += n + (nl ? 1 : 0);
+    }
+    return 0;
+}
+
+static void hstate_write(struct ebuf *b, const char *sync, const struct skipset *skip)
+{
+    eb_puts(b, HSTATE_TAG);
+    eb_puts(b, sync);
+    for (size_t i = 0; i < skip->n; i++) {
+        eb_puts(b, "\n");
+        eb_puts(b, skip->id[i]);
+    }
+}
+
 outpost_status ews_sync_hierarchy(struct ews *e, const void *state, size_t len, const struct outpost_sync_sink *sink)
 {
     outpost_status st = outpost_ok();
     if (!e->root_id && (st = ews_learn_folders(e)).code != OUTPOST_OK)
         return st;
     char *cur = NULL;
-    if (state && len) {
-        cur = malloc(len + 1);
-        if (!cur)
-            return ews_status(e, OUTPOST_FATAL, "out of memory");
-        memcpy(cur, state, len);
-        cur[len] = '\0';
+    struct skipset skip = {0};
+    if (hstate_read(state, len, &cur, &skip)) {
+        free(cur);
+        skip_free(&skip);
+        return ews_status(e, OUTPOST_FATAL, "out of memory");
     }
     for (int round = 0; round < 1000; round++) {
         struct ebuf op = {0};
@@ -297,6 +396,7 @@ outpost_status ews_sync_hierarchy(struct ews *e, const void *state, size_t len, 
         }
         /* parents before children; folders of kinds we do not carry (and their subtrees) stay out */
         for (size_t i = 0; i < p.n; i++) {
+            skip_del(&skip, p.f[i].id); /* decided again from what the server says now */
             if (p.f[i].change == OUTPOST_CHANGE_DELETE)
                 continue;
             if (p.f[i].id && e->root_id && !strcmp(p.f[i].id, e->root_id))
@@ -310,7 +410,7 @@ outpost_status ews_sync_hierarchy(struct ews *e, const void *state, size_t len, 
                 struct hfolder *h = &p.f[i];
                 if (h->done || h->change == OUTPOST_CHANGE_DELETE)
                     continue;
-                if (is_skipped(&p, h->parent)) {
+                if (is_skipped(&p, h->parent) || skip_has(&skip, h->parent)) {
                     h->done = 2;
                     progress = 1;
                     continue;
@@ -345,8 +445,16 @@ outpost_status ews_sync_hierarchy(struct ews *e, const void *state, size_t len, 
                              h->name ? h->name : "?");
             }
         }
+        for (size_t i = 0; i < p.n && st.code == OUTPOST_OK; i++)
+            if (p.f[i].done == 2 && skip_add(&skip, p.f[i].id))
+                st = ews_status(e, OUTPOST_FATAL, "out of memory");
+        struct ebuf hs = {0};
+        hstate_write(&hs, p.state, &skip);
+        if (st.code == OUTPOST_OK && hs.oom)
+            st = ews_status(e, OUTPOST_FATAL, "out of memory");
         if (st.code == OUTPOST_OK)
-            st = sink->commit(sink->ctx, p.state, strlen(p.state));
+            st = sink->commit(sink->ctx, hs.p, hs.len);
+        eb_free(&hs);
         free(cur);
         cur = p.state;
         int last = p.last;
@@ -355,6 +463,7 @@ outpost_status ews_sync_hierarchy(struct ews *e, const void *state, size_t len, 
             break;
     }
     free(cur);
+    skip_free(&skip);
     return st;
 }
 
