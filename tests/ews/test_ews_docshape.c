@@ -566,6 +566,14 @@ static void items_respond(const struct req *rq, struct answer *a)
         a->body = getfolder_reply(rq);
         return;
     }
+    if (!strcmp(rq->op, "SyncFolderItems") && strstr(rq->body, ">S1<")) {
+        a->body = envelope("s", "<a:SyncFolderItemsResponse xmlns:a=\"" NS_M "\"><a:ResponseMessages>"
+                                "<a:SyncFolderItemsResponseMessage ResponseClass=\"Success\"><a:ResponseCode>NoError"
+                                "</a:ResponseCode><a:SyncState>S2</a:SyncState><a:IncludesLastItemInRange>true"
+                                "</a:IncludesLastItemInRange><a:Changes/></a:SyncFolderItemsResponseMessage>"
+                                "</a:ResponseMessages></a:SyncFolderItemsResponse>");
+        return;
+    }
     if (!strcmp(rq->op, "SyncFolderItems")) {
         /* no IncludesLastItemInRange (optional): fewer changes than asked for end the listing;
          * the ItemId of the first create has no ChangeKey; read flag "1" */
@@ -673,6 +681,26 @@ static void test_items_shapes(void **unused)
     assert_non_null(fl);
     assert_true(jint(fl, "flags") & OUTPOST_FLAG_SEEN);
     assert_int_equal(f.rec.size_mismatches, 0);
+    fx_close(&f);
+
+    /* a server returning more changes than MaxChangesReturned (3 here): they are handed over
+     * in pages of 3, the SyncState committed with the last */
+    srv_start(items_respond);
+    st = fx_open(&f, "3");
+    assert_int_equal(st.code, OUTPOST_OK);
+    st = sync_inbox(&f);
+    if (st.code != OUTPOST_OK)
+        fail_msg("sync_folder, small pages: %s", st.message);
+    assert_string_equal(f.rec.state, "S2");
+    assert_int_equal(log_count("SyncFolderItems"), 2);
+    assert_int_equal(f.rec.commits, 4);
+    assert_true(f.rec.max_page <= 3);
+    for (int i = 0; i < 4; i++)
+        assert_non_null(rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, added[i]));
+    assert_non_null(rec_find(&f.rec, "item", OUTPOST_CHANGE_UPDATE, "i5"));
+    assert_non_null(rec_find(&f.rec, "item", OUTPOST_CHANGE_DELETE, "gone"));
+    assert_non_null(rec_find(&f.rec, "item", OUTPOST_CHANGE_FLAGS, "i6"));
+    assert_int_equal(f.rec.protocol_errors, 0);
     fx_close(&f);
 
     /* a Warning message was not processed: the page fails as a whole, nothing is committed */

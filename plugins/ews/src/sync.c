@@ -477,10 +477,17 @@ struct change {
     int is_read;
 };
 
+/* The changes of one SyncFolderItems reply (or the part of one handed over as a page). A
+ * server should return at most MaxChangesReturned; one that returns more is still read (up
+ * to EWS_MAX_PAGE_CHANGES, the most the reference lets a server return being 512) and its
+ * changes go to the sink in pages of MaxChangesReturned, the SyncState committed with the
+ * last of them. */
+#define EWS_MAX_PAGE_CHANGES 4096
+
 struct ipage {
-    struct change c[EWS_MAX_BATCH];
-    int n;
-    char *state;
+    struct change *c;
+    int n, cap;
+    char *state;       /* NULL: a part of a reply whose SyncState comes with a later part */
     int last;
 };
 
@@ -488,11 +495,29 @@ static void ipage_free(struct ipage *p)
 {
     for (int i = 0; i < p->n; i++)
         free(p->c[i].id);
+    free(p->c);
     free(p->state);
     memset(p, 0, sizeof *p);
 }
 
-static outpost_status parse_items_page(struct ews *e, FILE *f, struct ipage *p, uint32_t max)
+/* Moves the changes from `from` on (and the state, last flag) into *rest; p keeps the first. */
+static int ipage_split(struct ipage *p, int from, struct ipage *rest)
+{
+    memset(rest, 0, sizeof *rest);
+    int n = p->n - from;
+    if (!(rest->c = malloc((size_t)n * sizeof *rest->c)))
+        return -1;
+    memcpy(rest->c, p->c + from, (size_t)n * sizeof *rest->c);
+    rest->n = rest->cap = n;
+    rest->state = p->state;
+    rest->last = p->last;
+    p->n = from;
+    p->state = NULL;
+    p->last = 0;
+    return 0;
+}
+
+static outpost_status parse_items_page(struct ews *e, FILE *f, struct ipage *p)
 {
     struct ews_reader *r = ews_reader_open(f);
     if (!r)
@@ -524,13 +549,23 @@ static outpost_status parse_items_page(struct ews *e, FILE *f, struct ipage *p, 
             free(v);
             continue;
         }
-        if (p->n >= (int)max || p->n >= EWS_MAX_BATCH) {
+        if (p->n >= EWS_MAX_PAGE_CHANGES) {
             too_many = 1;
             if (ews_reader_skip(r)) {
                 fr = -1;
                 break;
             }
             continue;
+        }
+        if (p->n == p->cap) {
+            int cap = p->cap ? p->cap * 2 : 64;
+            struct change *nc = realloc(p->c, (size_t)cap * sizeof *nc);
+            if (!nc) {
+                ews_reader_close(r);
+                return ews_status(e, OUTPOST_FATAL, "out of memory");
+            }
+            p->c = nc;
+            p->cap = cap;
         }
         struct change *c = &p->c[p->n++];
         memset(c, 0, sizeof *c);
@@ -566,11 +601,10 @@ static outpost_status parse_items_page(struct ews *e, FILE *f, struct ipage *p, 
     else if (rc < 0 || fr < 0 || !p->state || !*p->state)
         st = malformed(e, "SyncFolderItems");
     else if (too_many)
-        st = ews_status(e, OUTPOST_BAD_DATA, "SyncFolderItems: the server returned more changes than MaxChangesReturned");
-    /* IncludesLastItemInRange is optional in the schema: without it, a full page may have
-     * more behind it (the next call says), a shorter one is the end */
+        st = ews_status(e, OUTPOST_BAD_DATA, "SyncFolderItems: the server returned more than %d changes at once",
+                        EWS_MAX_PAGE_CHANGES);
     if (!last_seen)
-        p->last = p->n < (int)max;
+        p->last = -1; /* IncludesLastItemInRange is optional: the caller decides (fetch_page) */
     ews_reader_close(r);
     return st;
 }
@@ -946,6 +980,7 @@ static outpost_status page_before(struct streamer *s, int k)
  * and checked (first reading), not yet handed to the sink. */
 struct fpage {
     struct ipage p;
+    struct ipage rest;      /* changes of the same reply beyond MaxChangesReturned: the next page */
     struct batch *full, *meta;
     int nfull;
     outpost_status st;
@@ -954,6 +989,7 @@ struct fpage {
 static void fpage_free(struct fpage *fp)
 {
     ipage_free(&fp->p);
+    ipage_free(&fp->rest);
     if (fp->full)
         batch_free(fp->full);
     if (fp->meta)
@@ -969,10 +1005,37 @@ struct folder_sync {
     int want;
 };
 
-/* Lists the page after `state` (NULL: from the start) and fetches what it needs. */
-static void fetch_page(struct ews *e, const struct folder_sync *fs, const char *state, struct fpage *fp)
+static void list_page(struct ews *e, const struct folder_sync *fs, const char *state, struct fpage *fp);
+static void get_page_items(struct ews *e, const struct folder_sync *fs, struct fpage *fp);
+
+/* Lists the page after `state` (NULL: from the start), or takes the changes `carry` left
+ * over from the reply before (moved out of *carry), and fetches what it needs. */
+static void fetch_page(struct ews *e, const struct folder_sync *fs, const char *state, struct ipage *carry,
+                       struct fpage *fp)
 {
     memset(fp, 0, sizeof *fp);
+    if (carry && carry->n) {
+        fp->p = *carry;
+        memset(carry, 0, sizeof *carry);
+        fp->st = outpost_ok();
+    } else {
+        list_page(e, fs, state, fp);
+        if (fp->st.code != OUTPOST_OK)
+            return;
+        /* IncludesLastItemInRange absent: a shorter page than asked for is the end */
+        if (fp->p.last < 0)
+            fp->p.last = fp->p.n < (int)fs->max;
+    }
+    if (fp->p.n > (int)fs->max && ipage_split(&fp->p, (int)fs->max, &fp->rest)) {
+        fp->st = ews_status(e, OUTPOST_FATAL, "out of memory");
+        return;
+    }
+    get_page_items(e, fs, fp);
+}
+
+/* The SyncFolderItems call of fetch_page. */
+static void list_page(struct ews *e, const struct folder_sync *fs, const char *state, struct fpage *fp)
+{
     struct ebuf op = {0};
     eb_puts(&op, "<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
                  "<t:FieldURI FieldURI=\"item:ItemClass\"/></t:AdditionalProperties></m:ItemShape>"
@@ -988,10 +1051,13 @@ static void fetch_page(struct ews *e, const struct folder_sync *fs, const char *
     eb_free(&op);
     if (fp->st.code != OUTPOST_OK)
         return;
-    fp->st = parse_items_page(e, f, &fp->p, fs->max);
+    fp->st = parse_items_page(e, f, &fp->p);
     fclose(f);
-    if (fp->st.code != OUTPOST_OK)
-        return;
+}
+
+/* The GetItem calls of fetch_page: the page's creates and updates, and its read flag changes. */
+static void get_page_items(struct ews *e, const struct folder_sync *fs, struct fpage *fp)
+{
     const char *full_ids[EWS_MAX_BATCH], *meta_ids[EWS_MAX_BATCH];
     int nmeta = 0;
     for (int i = 0; i < fp->p.n; i++) {
@@ -1045,8 +1111,8 @@ static outpost_status emit_page(struct ews *e, const struct folder_sync *fs, str
         st = emit_item(&em, c->type == CH_CREATE ? OUTPOST_CHANGE_ADD : OUTPOST_CHANGE_UPDATE, &fp->full->it[k],
                        fs->kind, 0, NULL);
     }
-    if (st.code == OUTPOST_OK)
-        st = sink->commit(sink->ctx, p->state, strlen(p->state));
+    if (st.code == OUTPOST_OK) /* a part of a longer reply: its changes, the state with the last part */
+        st = sink->commit(sink->ctx, p->state, p->state ? strlen(p->state) : 0);
     return st;
 }
 
@@ -1061,6 +1127,7 @@ struct prefetch {
     struct ews shadow;
     const struct folder_sync *fs;
     const char *state;
+    struct ipage *carry;   /* changes left over from the current page's reply (moved out) */
     struct fpage page;
     pthread_t thread;
 };
@@ -1068,7 +1135,7 @@ struct prefetch {
 static void *prefetch_run(void *arg)
 {
     struct prefetch *pf = arg;
-    fetch_page(&pf->shadow, pf->fs, pf->state, &pf->page);
+    fetch_page(&pf->shadow, pf->fs, pf->state, pf->carry, &pf->page);
     return NULL;
 }
 
@@ -1106,7 +1173,7 @@ outpost_status ews_sync_folder(struct ews *e, const outpost_folder *folder, cons
         return ews_status(e, OUTPOST_FATAL, "out of memory");
     }
     struct fpage cur;
-    fetch_page(e, &fs, start, &cur);
+    fetch_page(e, &fs, start, NULL, &cur);
     free(start);
     outpost_status st = cur.st;
     uint64_t done = 0;
@@ -1120,6 +1187,7 @@ outpost_status ews_sync_folder(struct ews *e, const outpost_folder *folder, cons
             pf->shadow = *e;
             pf->fs = &fs;
             pf->state = cur.p.state;
+            pf->carry = &cur.rest; /* the rest of cur's reply, when it had more than asked for */
             threaded = pthread_create(&pf->thread, NULL, prefetch_run, pf) == 0;
             if (!threaded) {
                 prefetch_run(pf); /* no thread: the same, one after the other */
@@ -1217,7 +1285,7 @@ outpost_status ews_parse_any(struct ews *e, FILE *f, const struct outpost_sync_s
     struct ipage ip;
     memset(&ip, 0, sizeof ip);
     rewind(f);
-    parse_items_page(e, f, &ip, EWS_MAX_BATCH);
+    parse_items_page(e, f, &ip);
     ipage_free(&ip);
     struct ews_simple s;
     rewind(f);
