@@ -12,7 +12,7 @@ build=(
   libjansson-dev libyajl-dev libxml2-dev libgmime-3.0-dev libical-dev libvformat-dev
   libinih-dev libsqlite3-dev sqlite3 libzstd-dev
   firebird-dev libfbclient2 firebird3.0-server-core firebird3.0-utils
-  libcmocka-dev libmicrohttpd-dev
+  libcmocka-dev libmicrohttpd-dev zlib1g-dev
 )
 test=(
   curl python3 mingw-w64 wine wine64 bindfs fuse3 isync offlineimap3 neomutt

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <libxml/parser.h>
 
 #include "ews.h"
 
@@ -33,7 +34,9 @@ static void test_vcard_escaping_and_folding(void **unused)
     it.surname = strdup("Müller; née Novák");
     it.company = strdup("Example, Inc.");
     it.email[0] = strdup("zoe@example.org");
+    it.email[1] = strdup("zoe@home.example");
     it.phone_mobile = strdup("+49 170 1234567");
+    it.phone_business = strdup("+49 30 1");
     it.birthday = strdup("1980-04-01T00:00:00Z");
     it.body = strdup("Erste Zeile\nZweite Zeile mit sehr langem Text: ÄÖÜäöüß€ — 日本語のテキストがここに続きます。 und noch mehr Text");
     char *v = ews_to_vcard(&it);
@@ -63,6 +66,21 @@ static void test_vcard_escaping_and_folding(void **unused)
     assert_non_null(strstr(x, "<t:Birthday>1980-04-01T00:00:00Z</t:Birthday>"));
     assert_non_null(strstr(x, "Zweite Zeile"));
     assert_non_null(strstr(x, "PropertyName=\"OutpostKey\""));
+    /* several addresses and numbers: one EmailAddresses and one PhoneNumbers element each,
+     * the item well-formed (it was not with two addresses) */
+    assert_non_null(strstr(x, "<t:EmailAddresses><t:Entry Key=\"EmailAddress1\">zoe@example.org</t:Entry>"
+                              "<t:Entry Key=\"EmailAddress2\">zoe@home.example</t:Entry></t:EmailAddresses>"
+                              "<t:PhoneNumbers><t:Entry Key=\"BusinessPhone\">+49 30 1</t:Entry>"
+                              "<t:Entry Key=\"MobilePhone\">+49 170 1234567</t:Entry></t:PhoneNumbers>"));
+    struct ebuf wrapped = {0};
+    eb_puts(&wrapped, "<r xmlns:t=\"" EWS_NS_T "\">");
+    eb_puts(&wrapped, x);
+    eb_puts(&wrapped, "</r>");
+    xmlDocPtr doc = xmlReadMemory(eb_str(&wrapped), (int)wrapped.len, "item.xml", NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    assert_non_null(doc);
+    xmlFreeDoc(doc);
+    eb_free(&wrapped);
     eb_free(&xml);
     free(v);
     ews_item_free(&it);
@@ -114,6 +132,25 @@ static void test_ical_recurrence_both_ways(void **unused)
     assert_non_null(strstr(eb_str(&xml), "<t:Start>2025-06-10T09:00:00Z</t:Start>"));
     eb_free(&xml);
     assert_int_equal(ews_item_xml(OUTPOST_ITEM_EVENT, "not a calendar", NULL, &xml, &why), -1);
+    /* a task's Status agrees with its percentage (Exchange: NotStarted resets it to 0) */
+    static const struct { const char *props, *status, *pct; } tasks[] = {
+        {"PERCENT-COMPLETE:50\r\n", "InProgress", "50"},
+        {"STATUS:NEEDS-ACTION\r\nPERCENT-COMPLETE:40\r\n", "InProgress", "40"},
+        {"", "NotStarted", "0"},
+        {"STATUS:COMPLETED\r\n", "Completed", "100"},
+        {"PERCENT-COMPLETE:100\r\n", "Completed", "100"}};
+    for (size_t i = 0; i < sizeof tasks / sizeof *tasks; i++) {
+        char vtodo[512], want[96];
+        snprintf(vtodo, sizeof vtodo, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VTODO\r\n"
+                 "UID:t%zu\r\nSUMMARY:task\r\n%sEND:VTODO\r\nEND:VCALENDAR\r\n", i, tasks[i].props);
+        struct ebuf tx = {0};
+        assert_int_equal(ews_item_xml(OUTPOST_ITEM_TASK, vtodo, NULL, &tx, &why), 0);
+        snprintf(want, sizeof want, "<t:PercentComplete>%s</t:PercentComplete>", tasks[i].pct);
+        assert_non_null(strstr(eb_str(&tx), want));
+        snprintf(want, sizeof want, "<t:Status>%s</t:Status>", tasks[i].status);
+        assert_non_null(strstr(eb_str(&tx), want));
+        eb_free(&tx);
+    }
     assert_non_null(why);
     eb_free(&xml);
     ews_item_free(&it);

@@ -480,10 +480,19 @@ static int parse_ical(uint32_t kind, const char *content, struct ews_item *it, c
             it->completed = ical_utc(icalproperty_get_completed(p));
         if ((p = icalcomponent_get_first_property(c, ICAL_PERCENTCOMPLETE_PROPERTY)))
             it->percent = icalproperty_get_percentcomplete(p);
+        /* Exchange keeps Status, PercentComplete and CompleteDate consistent, the last one
+         * written deciding (the Status reference: NotStarted resets the percentage to 0,
+         * Completed sets it to 100): without a STATUS, or NEEDS-ACTION, the status follows
+         * the percentage so that writing both loses neither */
         const char *st = text_prop(c, ICAL_STATUS_PROPERTY);
-        it->status = strdup(!st ? "NotStarted" : !strcasecmp(st, "IN-PROCESS") ? "InProgress"
+        int pct = it->percent;
+        const char *derived = pct >= 100 ? "Completed" : pct > 0 ? "InProgress" : "NotStarted";
+        it->status = strdup(!st || !strcasecmp(st, "NEEDS-ACTION") ? derived
+                            : !strcasecmp(st, "IN-PROCESS") ? "InProgress"
                             : !strcasecmp(st, "COMPLETED") ? "Completed"
-                            : !strcasecmp(st, "CANCELLED") ? "Deferred" : "NotStarted");
+                            : !strcasecmp(st, "CANCELLED") ? "Deferred" : derived);
+        if (it->status && !strcmp(it->status, "Completed"))
+            it->percent = 100;
     }
     icalcomponent_free(cal);
     return 0;
@@ -733,28 +742,30 @@ int ews_item_xml(uint32_t kind, const char *content, const char *key, struct ebu
         if (f[i].present)
             eb_puts(out, eb_str(&f[i].xml));
     key_el(out, key);
-    int emails = 0, phones = 0;
+    /* indexed entries (EmailAddresses, PhoneNumbers) share one wrapper element: open it
+     * at the first present entry, close it at the first present field of another kind */
+    static const char *const wraps[][2] = {{"contacts:EmailAddress", "EmailAddresses"},
+                                           {"contacts:PhoneNumber", "PhoneNumbers"}};
+    const char *open = NULL;
     for (; i < n; i++) {
         if (!f[i].present)
             continue;
-        if (!strcmp(f[i].uri, "contacts:EmailAddress") && !emails++)
-            eb_puts(out, "<t:EmailAddresses>");
-        if (emails == 1 && strcmp(f[i].uri, "contacts:EmailAddress")) {
-            eb_puts(out, "</t:EmailAddresses>");
-            emails = 2;
+        const char *w = NULL;
+        for (size_t k = 0; k < sizeof wraps / sizeof *wraps; k++)
+            if (!strcmp(f[i].uri, wraps[k][0]))
+                w = wraps[k][1];
+        if (open && open != w) {
+            eb_printf(out, "</t:%s>", open);
+            open = NULL;
         }
-        if (!strcmp(f[i].uri, "contacts:PhoneNumber") && !phones++)
-            eb_puts(out, "<t:PhoneNumbers>");
-        if (phones == 1 && strcmp(f[i].uri, "contacts:PhoneNumber")) {
-            eb_puts(out, "</t:PhoneNumbers>");
-            phones = 2;
+        if (w && !open) {
+            eb_printf(out, "<t:%s>", w);
+            open = w;
         }
         eb_puts(out, eb_str(&f[i].xml));
     }
-    if (emails == 1)
-        eb_puts(out, "</t:EmailAddresses>");
-    if (phones == 1)
-        eb_puts(out, "</t:PhoneNumbers>");
+    if (open)
+        eb_printf(out, "</t:%s>", open);
     eb_printf(out, "</t:%s>", el);
     free_fields(f, n);
     ews_item_free(&it);

@@ -50,7 +50,7 @@ outpost_status ews_status(struct ews *e, int code, const char *fmt, ...)
 /* POSTs `body` to the EWS URL (or `url` when given), with the configured authentication,
  * and leaves the reply in *reply (a temporary file, positioned at 0; caller fcloses).
  * Maps transport-level failures (connection, TLS, 401, 5xx without a SOAP body) to a
- * status; OK means a reply body to parse (HTTP 200, or 500 carrying a SOAP fault). */
+ * status; OK means a reply body to parse (HTTP 200, or 500 / 400 / 503 carrying a SOAP fault). */
 outpost_status ews_post(struct ews *e, const char *url, const char *body, size_t len, FILE **reply);
 /* The operation `op` in its envelope, POSTed: ews_post's reply (caller fcloses). */
 outpost_status ews_call(struct ews *e, const struct ebuf *op, FILE **reply, const char *what);
@@ -64,12 +64,19 @@ outpost_status ews_autodiscover(struct ews *e);
 
 /* The header of one response message. */
 struct ews_msg {
-    int error;                 /* ResponseClass="Error" */
+    int error;                 /* ResponseClass="Error", or a "Warning" (ews_msg_settle) */
     char code[96];             /* ResponseCode */
     char text[256];            /* MessageText */
     uint32_t backoff_ms;       /* MessageXml BackOffMilliseconds */
 };
 
+/* A message of ResponseClass="Warning" was not processed (the EWS reference: "a request that
+ * was not processed", e.g. ErrorBatchProcessingStopped after an earlier item failed): unless
+ * its code says NoError it counts as an error with its code (ErrorBatchProcessingStopped
+ * when it has none). Called once the message's header is read. */
+void ews_msg_settle(struct ews_msg *m, int warning);
+/* xs:boolean: "true" or "1", surrounding whitespace allowed. */
+int ews_xs_bool(const char *v);
 /* Status class of an EWS ResponseCode. */
 int ews_code_class(const char *code);
 /* A status for a failed response message. */
@@ -160,7 +167,11 @@ uint32_t ews_item_kind(const struct ews_item *it);
 int ews_item_leaf_index(const char *name);
 void ews_item_set_leaf(struct ews_item *it, int leaf, const char *v);
 /* Local names of the item elements of GetItem replies (NULL-terminated). */
-extern const char *const ews_item_names[];
+/* A GetItem reply's item is the element in its m:Items, whatever its name (the schema's list
+ * grows with server versions); these are the names the schema lists, for replies where an item
+ * is not inside an Items element. */
+extern const char *const *const ews_item_names;
+extern const char *const ews_items_or_item_names[]; /* "Items", then ews_item_names */
 void ews_item_ext(struct ews_item *it, const char *tag, const char *pname, char **value);
 int ews_flag_status(const char *v);
 

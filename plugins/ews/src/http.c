@@ -48,6 +48,8 @@ outpost_status ews_http_init(struct ews *e)
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, e->timeout_s);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
     curl_easy_setopt(c, CURLOPT_USERAGENT, "Outpost-EWS/0.1");
+    /* compressed replies (Exchange compresses EWS replies when asked): libcurl decodes them */
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
     if (e->auth == EWS_AUTH_NTLM)
         curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1); /* NTLM authenticates the connection */
     if (e->ca_file)
@@ -117,18 +119,21 @@ static void set_auth(struct ews *e, struct curl_slist **hl)
     }
 }
 
-/* Peeks at a 500 reply: a SOAP fault is parsed by the caller; anything else is TEMP. */
+/* Peeks at an error reply: a SOAP envelope (a fault) is parsed by the caller. */
 static int looks_like_xml(FILE *f)
 {
-    char head[256];
+    char head[1024];
     size_t n = fread(head, 1, sizeof head - 1, f);
     rewind(f);
     head[n] = '\0';
     return strstr(head, "Envelope") != NULL;
 }
 
+/* One POST. With `location`, a redirect (301, 302, 303, 307, 308) is OK with no reply and
+ * *location the absolute URL it names (malloc'd); without, it is an error like any other
+ * status but 200. */
 static outpost_status post_once(struct ews *e, const char *url, const char *body, size_t len, FILE **reply,
-                                long *http)
+                                long *http, char **location)
 {
     *reply = NULL;
     FILE *f = tmpfile();
@@ -177,16 +182,33 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
         *reply = f;
         return outpost_ok();
     }
+    int redirect = *http == 301 || *http == 302 || *http == 303 || *http == 307 || *http == 308;
+    const char *to = NULL;
+    if (redirect && location && curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &to) == CURLE_OK && to) {
+        fclose(f);
+        if (!(*location = strdup(to)))
+            return ews_status(e, OUTPOST_FATAL, "out of memory");
+        return outpost_ok();
+    }
     if (*http == 401 || *http == 403) {
         fclose(f);
         return ews_status(e, OUTPOST_AUTH, "the server refused the credentials (HTTP %ld) for %s", *http,
                           e->user ? e->user : e->email ? e->email : "the account");
     }
-    if (*http == 500 && looks_like_xml(f)) {
+    /* Exchange sends SOAP faults with HTTP 500 (ErrorServerBusy with its back-off among
+     * them); a 400 or 503 carrying one is read the same way */
+    if ((*http == 500 || *http == 400 || *http == 503) && looks_like_xml(f)) {
         *reply = f; /* a SOAP fault: the caller's parser maps its code */
         return outpost_ok();
     }
     fclose(f);
+    if (redirect) {
+        /* EWS itself is not redirected (only autodiscover is): a login page or a wrong url */
+        if (curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &to) != CURLE_OK || !to)
+            to = "?";
+        return ews_status(e, OUTPOST_BAD_DATA, "the server answered HTTP %ld, a redirect to %.200s; set url to the "
+                          "EWS endpoint", *http, to);
+    }
     outpost_status st = ews_status(e, *http >= 500 || *http == 429 ? OUTPOST_TEMP : OUTPOST_BAD_DATA,
                                    "the server answered HTTP %ld", *http);
     if (hd.retry_after > 0)
@@ -194,7 +216,8 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
     return st;
 }
 
-outpost_status ews_post(struct ews *e, const char *url, const char *body, size_t len, FILE **reply)
+static outpost_status post_loc(struct ews *e, const char *url, const char *body, size_t len, FILE **reply,
+                               char **location)
 {
     if (!url)
         url = e->url;
@@ -203,15 +226,20 @@ outpost_status ews_post(struct ews *e, const char *url, const char *body, size_t
     if (e->host->cancelled && e->host->cancelled(e->host))
         return ews_status(e, OUTPOST_TEMP, "cancelled");
     long http;
-    outpost_status st = post_once(e, url, body, len, reply, &http);
+    outpost_status st = post_once(e, url, body, len, reply, &http, location);
     if (st.code == OUTPOST_AUTH && e->auth == EWS_AUTH_BEARER && http == 401) {
         /* the token may have expired: ask token_cmd once more */
         outpost_status ts = token_refresh(e);
         if (ts.code != OUTPOST_OK)
             return ts;
-        st = post_once(e, url, body, len, reply, &http);
+        st = post_once(e, url, body, len, reply, &http, location);
     }
     return st;
+}
+
+outpost_status ews_post(struct ews *e, const char *url, const char *body, size_t len, FILE **reply)
+{
+    return post_loc(e, url, body, len, reply, NULL);
 }
 
 /* ---- POX autodiscover ---- */
@@ -221,6 +249,11 @@ struct ad_result {
     int error;
 };
 
+/* Candidate EWS URLs of a POX autodiscover response, best first: EwsUrl of the external
+ * (EXPR), internal (EXCH), then any other Protocol section (EXHTTP, ...), then the same order
+ * for ASUrl (the availability service, on the same Exchange.asmx). */
+enum { AD_EXPR, AD_EXCH, AD_OTHER, AD_NPROTO };
+
 static void ad_parse(FILE *f, struct ad_result *res)
 {
     xmlTextReaderPtr r = xmlReaderForFd(fileno(f), "autodiscover.xml", NULL,
@@ -229,15 +262,28 @@ static void ad_parse(FILE *f, struct ad_result *res)
         res->error = 1;
         return;
     }
-    char type[16] = "";
-    char *exch = NULL, *expr = NULL;
+    /* Protocol sections nest (WEB holds Internal/External Protocol sections); each has its
+     * type as a Type child element or, in newer responses, a Type attribute */
+    char type[8][16];
+    int pdepth[8], np = 0;
+    char *url[2][AD_NPROTO] = {{0}};
     int rc;
     while ((rc = xmlTextReaderRead(r)) == 1) {
-        if (xmlTextReaderNodeType(r) != XML_READER_TYPE_ELEMENT)
+        int t = xmlTextReaderNodeType(r), d = xmlTextReaderDepth(r);
+        if (t == XML_READER_TYPE_END_ELEMENT && np && pdepth[np - 1] == d)
+            np--;
+        if (t != XML_READER_TYPE_ELEMENT)
             continue;
         const char *ln = (const char *)xmlTextReaderConstLocalName(r);
         if (!strcmp(ln, "Error"))
             res->error = 1;
+        if (!strcmp(ln, "Protocol") && !xmlTextReaderIsEmptyElement(r) && np < 8) {
+            xmlChar *a = xmlTextReaderGetAttribute(r, (const xmlChar *)"Type");
+            snprintf(type[np], sizeof type[np], "%s", a ? (const char *)a : "");
+            xmlFree(a);
+            pdepth[np++] = d;
+            continue;
+        }
         int want = !strcmp(ln, "Type") || !strcmp(ln, "EwsUrl") || !strcmp(ln, "ASUrl") ||
                    !strcmp(ln, "RedirectAddr") || !strcmp(ln, "RedirectUrl");
         if (!want)
@@ -246,27 +292,34 @@ static void ad_parse(FILE *f, struct ad_result *res)
         snprintf(name, sizeof name, "%s", ln);
         xmlChar *v = xmlTextReaderReadString(r);
         const char *s = v ? (const char *)v : "";
+        while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+            s++;
         if (!strcmp(name, "Type")) {
-            snprintf(type, sizeof type, "%s", s);
+            if (np)
+                snprintf(type[np - 1], sizeof type[0], "%.*s", (int)strcspn(s, " \t\r\n"), s);
         } else if (!strcmp(name, "EwsUrl") || !strcmp(name, "ASUrl")) {
-            char **slot = !strcmp(type, "EXPR") ? &expr : &exch;
+            const char *ty = np ? type[np - 1] : "";
+            char **slot = &url[name[0] == 'A'][!strcmp(ty, "EXPR") ? AD_EXPR : !strcmp(ty, "EXCH") ? AD_EXCH : AD_OTHER];
             if (!*slot)
-                *slot = strdup(s);
+                *slot = strndup(s, strcspn(s, " \t\r\n"));
         } else if (!strcmp(name, "RedirectAddr")) {
             free(res->redirect_addr);
-            res->redirect_addr = strdup(s);
+            res->redirect_addr = strndup(s, strcspn(s, " \t\r\n"));
         } else {
             free(res->redirect_url);
-            res->redirect_url = strdup(s);
+            res->redirect_url = strndup(s, strcspn(s, " \t\r\n"));
         }
         xmlFree(v);
     }
     if (rc != 0)
         res->error = 1;
-    /* prefer the external URL (EXPR) over the internal one (EXCH) */
-    res->ews_url = expr ? expr : exch;
-    if (expr)
-        free(exch);
+    for (int k = 0; k < 2 * AD_NPROTO; k++) {
+        char **slot = &url[k / AD_NPROTO][k % AD_NPROTO];
+        if (*slot && !res->ews_url && !strncmp(*slot, "https://", 8))
+            res->ews_url = *slot;
+        else
+            free(*slot);
+    }
     xmlFreeTextReader(r);
 }
 
@@ -298,11 +351,26 @@ outpost_status ews_autodiscover(struct ews *e)
         for (int i = 0; i < n && !redirected; i++) {
             char url[512];
             memcpy(url, cand[i], sizeof url);
-            for (int uhop = 0; uhop < 3; uhop++) {
+            for (int uhop = 0; uhop < 5; uhop++) {
                 FILE *f = NULL;
-                outpost_status st = ews_post(e, url, eb_str(&req), req.len, &f);
+                char *loc = NULL;
+                outpost_status st = post_loc(e, url, eb_str(&req), req.len, &f, &loc);
                 if (st.code != OUTPOST_OK) {
                     last = st;
+                    break;
+                }
+                if (loc) {
+                    /* an HTTP redirect: the same request again at its Location, https only
+                     * (MS-OXDSCLI 3.1.5.2; the credentials must not go out unencrypted) */
+                    int ok = !strncmp(loc, "https://", 8) && strlen(loc) < sizeof url;
+                    if (ok)
+                        snprintf(url, sizeof url, "%s", loc);
+                    else
+                        last = ews_status(e, OUTPOST_FATAL, "autodiscover at %s redirects to a URL that is not "
+                                          "https; not followed", url);
+                    free(loc);
+                    if (ok)
+                        continue;
                     break;
                 }
                 struct ad_result res = {0};

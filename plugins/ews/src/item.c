@@ -234,7 +234,7 @@ void ews_item_set_leaf(struct ews_item *it, int leaf, const char *v)
         *(int *)(void *)base = atoi(v);
         break;
     case L_BOOL:
-        *(int *)(void *)base = !strcmp(v, "true") || !strcmp(v, "1");
+        *(int *)(void *)base = ews_xs_bool(v);
         break;
     case L_U64:
         *(uint64_t *)(void *)base = strtoull(v, NULL, 10);
@@ -258,9 +258,25 @@ void ews_item_ext(struct ews_item *it, const char *tag, const char *pname, char 
     }
 }
 
-const char *const ews_item_names[] = {"Message", "CalendarItem", "Contact", "Task", "MeetingRequest",
-                                      "MeetingResponse", "MeetingCancellation", "PostItem", "DistributionList",
-                                      "Item", NULL};
+/* "Items", then the item elements of the EWS types schema (ArrayOfRealItemsType). */
+const char *const ews_items_or_item_names[] = {"Items", "Message", "CalendarItem", "Contact", "Task",
+                                               "MeetingMessage", "MeetingRequest", "MeetingResponse",
+                                               "MeetingCancellation", "PostItem", "DistributionList", "Item", NULL};
+const char *const *const ews_item_names = ews_items_or_item_names + 1;
+
+int ews_xs_bool(const char *v)
+{
+    if (!v)
+        return 0;
+    while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
+        v++;
+    size_t n = !strncmp(v, "true", 4) ? 4 : *v == '1' ? 1 : 0;
+    if (!n)
+        return 0;
+    for (v += n; *v == ' ' || *v == '\t' || *v == '\r' || *v == '\n'; v++)
+        ;
+    return *v == '\0';
+}
 
 int ews_flag_status(const char *v)
 {

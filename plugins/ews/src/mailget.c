@@ -17,6 +17,8 @@ struct mp {
     int faulted;              /* a whole soap:Fault was read */
     int msg_depth, k;         /* current response message, -1 / its index */
     int msg_has_item, in_msgxml;
+    int msg_warning;          /* the message's ResponseClass is Warning */
+    int in_items;             /* depth of the message's m:Items, 0 when not inside */
     int item_depth;           /* current item element, -1 when none */
     char sub[32];             /* the item's child open at item_depth + 1 */
     int mime;                 /* inside MimeContent */
@@ -158,6 +160,8 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
             memset(m, 0, sizeof *m);
             char *cls = attr(attrs, nb_attrs, "ResponseClass");
             m->error = cls && !strcmp(cls, "Error");
+            p->msg_warning = cls && !strcmp(cls, "Warning");
+            p->in_items = 0;
             free(cls);
         }
         return;
@@ -170,6 +174,8 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
                 capture(p, C_TEXT);
             else if (!strcmp(ln, "MessageXml"))
                 p->in_msgxml = d;
+            else if (!strcmp(ln, "Items"))
+                p->in_items = d;
             return;
         }
         if (p->in_msgxml && !strcmp(ln, "Value")) {
@@ -178,9 +184,13 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
             capture(p, C_BACKOFF);
             return;
         }
-        if (!p->in_msgxml && !p->msg_has_item && d > p->msg_depth + 1 && ns_is(uri, EWS_NS_T) && is_item_name(ln)) {
+        /* the item: the element in m:Items whatever its name, else a known item element */
+        int in_items = p->in_items && d == p->in_items + 1;
+        if (!p->in_msgxml && !p->msg_has_item && d > p->msg_depth + 1 &&
+            (in_items || (ns_is(uri, EWS_NS_T) && is_item_name(ln)))) {
             p->msg_has_item = 1;
             p->item_depth = d;
+            ews_msg_settle(cur_msg(p), p->msg_warning);
             if (!p->m[p->k].error) {
                 p->have[p->k] = 1;
                 if (!(p->it[p->k].el = strdup(ln)))
@@ -363,8 +373,13 @@ static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, c
         p->in_msgxml = 0;
         return;
     }
+    if (p->in_items == d) {
+        p->in_items = 0;
+        return;
+    }
     if (p->msg_depth == d) {
         p->msg_depth = -1;
+        ews_msg_settle(&p->m[p->k], p->msg_warning);
         if (!p->m[p->k].error && !p->msg_has_item) {
             snprintf(p->m[p->k].code, sizeof p->m[p->k].code, "ErrorItemNotFound");
             p->m[p->k].error = 1;
@@ -479,6 +494,11 @@ int ews_mail_collect(FILE *f, int max, struct ews_msg *m, struct ews_item *it, i
     int rc = run(&p, f);
     free(p.out);
     *n = p.n;
+    /* item:Size is the item's size in the store (PR_MESSAGE_SIZE), not its MIME's: the
+     * content handed over is the MimeContent, so its length is the size */
+    for (int k = 0; span && k < p.n; k++)
+        if (span[k].has && have[k])
+            it[k].size = span[k].len;
     if (rc == -2 && fault)
         *fault = p.fault;
     rewind(f);

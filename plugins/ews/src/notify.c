@@ -65,7 +65,7 @@ static outpost_status read_events(struct ews *e, FILE *f, struct events *ev, con
             free(*slot);
             *slot = v;
         } else {
-            ev->more = !strcmp(v, "true");
+            ev->more = ews_xs_bool(v);
             free(v);
         }
     }

@@ -153,6 +153,15 @@ static void copy(char *dst, size_t cap, const char *s)
     snprintf(dst, cap, "%s", s ? s : "");
 }
 
+void ews_msg_settle(struct ews_msg *m, int warning)
+{
+    if (warning && strcmp(m->code, "NoError") != 0) {
+        m->error = 1;
+        if (!m->code[0])
+            copy(m->code, sizeof m->code, "ErrorBatchProcessingStopped");
+    }
+}
+
 /* Reads a MessageXml element for BackOffMilliseconds. */
 static int message_xml(struct ews_reader *r, struct ews_msg *m)
 {
@@ -261,9 +270,11 @@ int ews_reader_next_msg(struct ews_reader *r, struct ews_msg *m)
     r->msg_depth = xmlTextReaderDepth(r->r);
     char *cls = ews_reader_attr(r, "ResponseClass");
     m->error = cls && !strcmp(cls, "Error");
+    int warning = cls && !strcmp(cls, "Warning");
     free(cls);
     if (xmlTextReaderIsEmptyElement(r->r)) {
         r->msg_done = 1;
+        ews_msg_settle(m, warning);
         return 1;
     }
     for (;;) {
@@ -272,6 +283,7 @@ int ews_reader_next_msg(struct ews_reader *r, struct ews_msg *m)
             return -1;
         if (rc == 0) {
             r->msg_done = 1;
+            ews_msg_settle(m, warning);
             return 1;
         }
         if (rc != 1)
@@ -293,6 +305,7 @@ int ews_reader_next_msg(struct ews_reader *r, struct ews_msg *m)
                 return -1;
         } else {
             r->pending = 1; /* first payload element */
+            ews_msg_settle(m, warning);
             return 1;
         }
         free(v);

@@ -95,6 +95,8 @@ static void hfolders_free(struct hfolder *h, size_t n)
 static uint32_t folder_kind(const struct hfolder *h)
 {
     const char *c = h->cls;
+    if (h->el && !strcmp(h->el, "SearchFolder"))
+        return 0; /* a search over other folders: its items are synced where they live */
     if (!c)
         return !strcmp(h->el, "CalendarFolder") ? OUTPOST_ITEM_EVENT : !strcmp(h->el, "ContactsFolder") ? OUTPOST_ITEM_CONTACT
                : !strcmp(h->el, "TasksFolder") ? OUTPOST_ITEM_TASK : !strcmp(h->el, "Folder") ? OUTPOST_ITEM_MAIL : 0;
@@ -179,7 +181,7 @@ static outpost_status parse_hierarchy(struct ews *e, FILE *f, struct hpage *p)
         return ews_msg_status(e, &m, "SyncFolderHierarchy");
     }
     static const char *const names[] = {"SyncState", "IncludesLastFolderInRange", "Create", "Update", "Delete", NULL};
-    int which, fr = 0;
+    int which, fr = 0, last_seen = 0;
     while (rc == 1 && (fr = ews_reader_find(r, names, &which)) == 1) {
         char *v = NULL;
         if (which <= 1) {
@@ -192,7 +194,8 @@ static outpost_status parse_hierarchy(struct ews *e, FILE *f, struct hpage *p)
                 p->state = v;
                 v = NULL;
             } else {
-                p->last = !strcmp(v, "true");
+                p->last = ews_xs_bool(v);
+                last_seen = 1;
             }
             free(v);
             continue;
@@ -233,6 +236,10 @@ static outpost_status parse_hierarchy(struct ews *e, FILE *f, struct hpage *p)
         st = ews_msg_status(e, &m, "SyncFolderHierarchy");
     else if (rc < 0 || fr < 0 || !p->state)
         st = malformed(e, "SyncFolderHierarchy");
+    /* IncludesLastFolderInRange is optional in the schema: without it, a page with changes
+     * may have more behind it (the next call says), an empty one is the end */
+    if (!last_seen)
+        p->last = p->n == 0;
     ews_reader_close(r);
     return st;
 }
@@ -255,18 +262,117 @@ static int is_skipped(struct hpage *p, const char *id)
     return 0;
 }
 
+/* The folders left out (kinds not carried, and their subtrees), remembered across pages and
+ * syncs in the hierarchy state the engine keeps for us, so that a later change of a folder
+ * below one of them (a subfolder created or renamed there) stays out too instead of
+ * reaching the engine with an unknown parent. State: HSTATE_TAG, the server's SyncState, then
+ * one left-out folder id a line (ids are base64: no line breaks). A state without the tag is
+ * a bare SyncState (as earlier versions stored it). */
+#define HSTATE_TAG "outpost-ews-hierarchy-1\n"
+
+struct skipset {
+    char **id;
+    size_t n, cap;
+};
+
+static int skip_has(const struct skipset *s, const char *id)
+{
+    for (size_t i = 0; id && i < s->n; i++)
+        if (!strcmp(s->id[i], id))
+            return 1;
+    return 0;
+}
+
+static void skip_del(struct skipset *s, const char *id)
+{
+    for (size_t i = 0; id && i < s->n; i++)
+        if (!strcmp(s->id[i], id)) {
+            free(s->id[i]);
+            s->id[i] = s->id[--s->n];
+            return;
+        }
+}
+
+static int skip_add(struct skipset *s, const char *id)
+{
+    if (!id || skip_has(s, id))
+        return 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        char **n = realloc(s->id, cap * sizeof *n);
+        if (!n)
+            return -1;
+        s->id = n;
+        s->cap = cap;
+    }
+    if (strchr(id, '\n') || !(s->id[s->n] = strdup(id)))
+        return strchr(id, '\n') ? 0 : -1;
+    s->n++;
+    return 0;
+}
+
+static void skip_free(struct skipset *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->id[i]);
+    free(s->id);
+    memset(s, 0, sizeof *s);
+}
+
+/* Splits a stored hierarchy state into the server's SyncState (malloc'd, NULL when none) and
+ * the left-out folders; -1 out of memory. */
+static int hstate_read(const char *state, size_t len, char **sync, struct skipset *skip)
+{
+    *sync = NULL;
+    if (!state || !len)
+        return 0;
+    size_t tl = strlen(HSTATE_TAG);
+    if (len < tl || memcmp(state, HSTATE_TAG, tl) != 0) {
+        if (!(*sync = strndup(state, len)))
+            return -1;
+        return 0;
+    }
+    const char *p = state + tl, *end = state + len;
+    for (int first = 1; p < end; first = 0) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = (size_t)((nl ? nl : end) - p);
+        char *line = strndup(p, n);
+        if (!line)
+            return -1;
+        if (first)
+            *sync = line;
+        else {
+            int rc = n ? skip_add(skip, line) : 0;
+            free(line);
+            if (rc)
+                return -1;
+        }
+        p += n + (nl ? 1 : 0);
+    }
+    return 0;
+}
+
+static void hstate_write(struct ebuf *b, const char *sync, const struct skipset *skip)
+{
+    eb_puts(b, HSTATE_TAG);
+    eb_puts(b, sync);
+    for (size_t i = 0; i < skip->n; i++) {
+        eb_puts(b, "\n");
+        eb_puts(b, skip->id[i]);
+    }
+}
+
 outpost_status ews_sync_hierarchy(struct ews *e, const void *state, size_t len, const struct outpost_sync_sink *sink)
 {
     outpost_status st = outpost_ok();
     if (!e->root_id && (st = ews_learn_folders(e)).code != OUTPOST_OK)
         return st;
     char *cur = NULL;
-    if (state && len) {
-        cur = malloc(len + 1);
-        if (!cur)
-            return ews_status(e, OUTPOST_FATAL, "out of memory");
-        memcpy(cur, state, len);
-        cur[len] = '\0';
+    struct skipset skip = {0};
+    if (hstate_read(state, len, &cur, &skip)) {
+        free(cur);
+        skip_free(&skip);
+        return ews_status(e, OUTPOST_FATAL, "out of memory");
     }
     for (int round = 0; round < 1000; round++) {
         struct ebuf op = {0};
@@ -289,16 +395,22 @@ outpost_status ews_sync_hierarchy(struct ews *e, const void *state, size_t len, 
             break;
         }
         /* parents before children; folders of kinds we do not carry (and their subtrees) stay out */
-        for (size_t i = 0; i < p.n; i++)
-            if (p.f[i].change != OUTPOST_CHANGE_DELETE && !folder_kind(&p.f[i]))
+        for (size_t i = 0; i < p.n; i++) {
+            skip_del(&skip, p.f[i].id); /* decided again from what the server says now */
+            if (p.f[i].change == OUTPOST_CHANGE_DELETE)
+                continue;
+            if (p.f[i].id && e->root_id && !strcmp(p.f[i].id, e->root_id))
+                p.f[i].done = 1; /* the sync root itself, should a server list it: known, not a folder */
+            else if (!folder_kind(&p.f[i]))
                 p.f[i].done = 2;
+        }
         for (int progress = 1; progress && st.code == OUTPOST_OK;) {
             progress = 0;
             for (size_t i = 0; i < p.n && st.code == OUTPOST_OK; i++) {
                 struct hfolder *h = &p.f[i];
                 if (h->done || h->change == OUTPOST_CHANGE_DELETE)
                     continue;
-                if (is_skipped(&p, h->parent)) {
+                if (is_skipped(&p, h->parent) || skip_has(&skip, h->parent)) {
                     h->done = 2;
                     progress = 1;
                     continue;
@@ -333,8 +445,16 @@ outpost_status ews_sync_hierarchy(struct ews *e, const void *state, size_t len, 
                              h->name ? h->name : "?");
             }
         }
+        for (size_t i = 0; i < p.n && st.code == OUTPOST_OK; i++)
+            if (p.f[i].done == 2 && skip_add(&skip, p.f[i].id))
+                st = ews_status(e, OUTPOST_FATAL, "out of memory");
+        struct ebuf hs = {0};
+        hstate_write(&hs, p.state, &skip);
+        if (st.code == OUTPOST_OK && hs.oom)
+            st = ews_status(e, OUTPOST_FATAL, "out of memory");
         if (st.code == OUTPOST_OK)
-            st = sink->commit(sink->ctx, p.state, strlen(p.state));
+            st = sink->commit(sink->ctx, hs.p, hs.len);
+        eb_free(&hs);
         free(cur);
         cur = p.state;
         int last = p.last;
@@ -343,6 +463,7 @@ outpost_status ews_sync_hierarchy(struct ews *e, const void *state, size_t len, 
             break;
     }
     free(cur);
+    skip_free(&skip);
     return st;
 }
 
@@ -356,10 +477,17 @@ struct change {
     int is_read;
 };
 
+/* The changes of one SyncFolderItems reply (or the part of one handed over as a page). A
+ * server should return at most MaxChangesReturned; one that returns more is still read (up
+ * to EWS_MAX_PAGE_CHANGES, the most the reference lets a server return being 512) and its
+ * changes go to the sink in pages of MaxChangesReturned, the SyncState committed with the
+ * last of them. */
+#define EWS_MAX_PAGE_CHANGES 4096
+
 struct ipage {
-    struct change c[EWS_MAX_BATCH];
-    int n;
-    char *state;
+    struct change *c;
+    int n, cap;
+    char *state;       /* NULL: a part of a reply whose SyncState comes with a later part */
     int last;
 };
 
@@ -367,11 +495,29 @@ static void ipage_free(struct ipage *p)
 {
     for (int i = 0; i < p->n; i++)
         free(p->c[i].id);
+    free(p->c);
     free(p->state);
     memset(p, 0, sizeof *p);
 }
 
-static outpost_status parse_items_page(struct ews *e, FILE *f, struct ipage *p, uint32_t max)
+/* Moves the changes from `from` on (and the state, last flag) into *rest; p keeps the first. */
+static int ipage_split(struct ipage *p, int from, struct ipage *rest)
+{
+    memset(rest, 0, sizeof *rest);
+    int n = p->n - from;
+    if (!(rest->c = malloc((size_t)n * sizeof *rest->c)))
+        return -1;
+    memcpy(rest->c, p->c + from, (size_t)n * sizeof *rest->c);
+    rest->n = rest->cap = n;
+    rest->state = p->state;
+    rest->last = p->last;
+    p->n = from;
+    p->state = NULL;
+    p->last = 0;
+    return 0;
+}
+
+static outpost_status parse_items_page(struct ews *e, FILE *f, struct ipage *p)
 {
     struct ews_reader *r = ews_reader_open(f);
     if (!r)
@@ -384,7 +530,7 @@ static outpost_status parse_items_page(struct ews *e, FILE *f, struct ipage *p, 
     }
     static const char *const names[] = {"SyncState", "IncludesLastItemInRange", "Create", "Update", "Delete",
                                         "ReadFlagChange", NULL};
-    int which, fr = 0, too_many = 0;
+    int which, fr = 0, too_many = 0, last_seen = 0;
     while (rc == 1 && (fr = ews_reader_find(r, names, &which)) == 1) {
         if (which <= 1) {
             char *v = NULL;
@@ -397,18 +543,29 @@ static outpost_status parse_items_page(struct ews *e, FILE *f, struct ipage *p, 
                 p->state = v;
                 v = NULL;
             } else {
-                p->last = !strcmp(v, "true");
+                p->last = ews_xs_bool(v);
+                last_seen = 1;
             }
             free(v);
             continue;
         }
-        if (p->n >= (int)max || p->n >= EWS_MAX_BATCH) {
+        if (p->n >= EWS_MAX_PAGE_CHANGES) {
             too_many = 1;
             if (ews_reader_skip(r)) {
                 fr = -1;
                 break;
             }
             continue;
+        }
+        if (p->n == p->cap) {
+            int cap = p->cap ? p->cap * 2 : 64;
+            struct change *nc = realloc(p->c, (size_t)cap * sizeof *nc);
+            if (!nc) {
+                ews_reader_close(r);
+                return ews_status(e, OUTPOST_FATAL, "out of memory");
+            }
+            p->c = nc;
+            p->cap = cap;
         }
         struct change *c = &p->c[p->n++];
         memset(c, 0, sizeof *c);
@@ -426,7 +583,7 @@ static outpost_status parse_items_page(struct ews *e, FILE *f, struct ipage *p, 
                     srt = -1;
                     break;
                 }
-                c->is_read = !strcmp(v, "true");
+                c->is_read = ews_xs_bool(v);
                 free(v);
             }
         }
@@ -444,7 +601,10 @@ static outpost_status parse_items_page(struct ews *e, FILE *f, struct ipage *p, 
     else if (rc < 0 || fr < 0 || !p->state || !*p->state)
         st = malformed(e, "SyncFolderItems");
     else if (too_many)
-        st = ews_status(e, OUTPOST_BAD_DATA, "SyncFolderItems: the server returned more changes than MaxChangesReturned");
+        st = ews_status(e, OUTPOST_BAD_DATA, "SyncFolderItems: the server returned more than %d changes at once",
+                        EWS_MAX_PAGE_CHANGES);
+    if (!last_seen)
+        p->last = -1; /* IncludesLastItemInRange is optional: the caller decides (fetch_page) */
     ews_reader_close(r);
     return st;
 }
@@ -501,6 +661,19 @@ static void batch_free(struct batch *b)
     memset(b, 0, sizeof *b);
 }
 
+/* Inside a GetItem response message: onto its item, the element in m:Items whatever its name
+ * (else an element the schema names as an item); 1 found, 0 none, -1 bad XML. */
+static int find_item(struct ews_reader *r)
+{
+    int which, fr = ews_reader_find(r, ews_items_or_item_names, &which);
+    if (fr != 1 || which != 0)
+        return fr;
+    if (ews_reader_is_empty(r))
+        return 0;
+    int rc = ews_reader_step(r, ews_reader_depth(r));
+    return rc == 1 ? 1 : rc == 0 ? 0 : -1;
+}
+
 /* Reads a spooled GetItem reply once (no sink): per-item headers and metadata of n items.
  * Mail goes through the SAX reader, MimeContent decoded into b->spool; other kinds through
  * the item reader. */
@@ -536,7 +709,7 @@ static outpost_status parse_batch(struct ews *e, struct batch *b, int n, uint32_
         b->m[k] = m;
         if (m.error)
             continue;
-        int which, fr = ews_reader_find(r, ews_item_names, &which);
+        int fr = find_item(r);
         if (fr < 0) {
             rc = -1;
             break;
@@ -807,6 +980,7 @@ static outpost_status page_before(struct streamer *s, int k)
  * and checked (first reading), not yet handed to the sink. */
 struct fpage {
     struct ipage p;
+    struct ipage rest;      /* changes of the same reply beyond MaxChangesReturned: the next page */
     struct batch *full, *meta;
     int nfull;
     outpost_status st;
@@ -815,6 +989,7 @@ struct fpage {
 static void fpage_free(struct fpage *fp)
 {
     ipage_free(&fp->p);
+    ipage_free(&fp->rest);
     if (fp->full)
         batch_free(fp->full);
     if (fp->meta)
@@ -830,10 +1005,37 @@ struct folder_sync {
     int want;
 };
 
-/* Lists the page after `state` (NULL: from the start) and fetches what it needs. */
-static void fetch_page(struct ews *e, const struct folder_sync *fs, const char *state, struct fpage *fp)
+static void list_page(struct ews *e, const struct folder_sync *fs, const char *state, struct fpage *fp);
+static void get_page_items(struct ews *e, const struct folder_sync *fs, struct fpage *fp);
+
+/* Lists the page after `state` (NULL: from the start), or takes the changes `carry` left
+ * over from the reply before (moved out of *carry), and fetches what it needs. */
+static void fetch_page(struct ews *e, const struct folder_sync *fs, const char *state, struct ipage *carry,
+                       struct fpage *fp)
 {
     memset(fp, 0, sizeof *fp);
+    if (carry && carry->n) {
+        fp->p = *carry;
+        memset(carry, 0, sizeof *carry);
+        fp->st = outpost_ok();
+    } else {
+        list_page(e, fs, state, fp);
+        if (fp->st.code != OUTPOST_OK)
+            return;
+        /* IncludesLastItemInRange absent: a shorter page than asked for is the end */
+        if (fp->p.last < 0)
+            fp->p.last = fp->p.n < (int)fs->max;
+    }
+    if (fp->p.n > (int)fs->max && ipage_split(&fp->p, (int)fs->max, &fp->rest)) {
+        fp->st = ews_status(e, OUTPOST_FATAL, "out of memory");
+        return;
+    }
+    get_page_items(e, fs, fp);
+}
+
+/* The SyncFolderItems call of fetch_page. */
+static void list_page(struct ews *e, const struct folder_sync *fs, const char *state, struct fpage *fp)
+{
     struct ebuf op = {0};
     eb_puts(&op, "<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
                  "<t:FieldURI FieldURI=\"item:ItemClass\"/></t:AdditionalProperties></m:ItemShape>"
@@ -849,10 +1051,13 @@ static void fetch_page(struct ews *e, const struct folder_sync *fs, const char *
     eb_free(&op);
     if (fp->st.code != OUTPOST_OK)
         return;
-    fp->st = parse_items_page(e, f, &fp->p, fs->max);
+    fp->st = parse_items_page(e, f, &fp->p);
     fclose(f);
-    if (fp->st.code != OUTPOST_OK)
-        return;
+}
+
+/* The GetItem calls of fetch_page: the page's creates and updates, and its read flag changes. */
+static void get_page_items(struct ews *e, const struct folder_sync *fs, struct fpage *fp)
+{
     const char *full_ids[EWS_MAX_BATCH], *meta_ids[EWS_MAX_BATCH];
     int nmeta = 0;
     for (int i = 0; i < fp->p.n; i++) {
@@ -906,8 +1111,8 @@ static outpost_status emit_page(struct ews *e, const struct folder_sync *fs, str
         st = emit_item(&em, c->type == CH_CREATE ? OUTPOST_CHANGE_ADD : OUTPOST_CHANGE_UPDATE, &fp->full->it[k],
                        fs->kind, 0, NULL);
     }
-    if (st.code == OUTPOST_OK)
-        st = sink->commit(sink->ctx, p->state, strlen(p->state));
+    if (st.code == OUTPOST_OK) /* a part of a longer reply: its changes, the state with the last part */
+        st = sink->commit(sink->ctx, p->state, p->state ? strlen(p->state) : 0);
     return st;
 }
 
@@ -922,6 +1127,7 @@ struct prefetch {
     struct ews shadow;
     const struct folder_sync *fs;
     const char *state;
+    struct ipage *carry;   /* changes left over from the current page's reply (moved out) */
     struct fpage page;
     pthread_t thread;
 };
@@ -929,7 +1135,7 @@ struct prefetch {
 static void *prefetch_run(void *arg)
 {
     struct prefetch *pf = arg;
-    fetch_page(&pf->shadow, pf->fs, pf->state, &pf->page);
+    fetch_page(&pf->shadow, pf->fs, pf->state, pf->carry, &pf->page);
     return NULL;
 }
 
@@ -967,7 +1173,7 @@ outpost_status ews_sync_folder(struct ews *e, const outpost_folder *folder, cons
         return ews_status(e, OUTPOST_FATAL, "out of memory");
     }
     struct fpage cur;
-    fetch_page(e, &fs, start, &cur);
+    fetch_page(e, &fs, start, NULL, &cur);
     free(start);
     outpost_status st = cur.st;
     uint64_t done = 0;
@@ -981,6 +1187,7 @@ outpost_status ews_sync_folder(struct ews *e, const outpost_folder *folder, cons
             pf->shadow = *e;
             pf->fs = &fs;
             pf->state = cur.p.state;
+            pf->carry = &cur.rest; /* the rest of cur's reply, when it had more than asked for */
             threaded = pthread_create(&pf->thread, NULL, prefetch_run, pf) == 0;
             if (!threaded) {
                 prefetch_run(pf); /* no thread: the same, one after the other */
@@ -1078,7 +1285,7 @@ outpost_status ews_parse_any(struct ews *e, FILE *f, const struct outpost_sync_s
     struct ipage ip;
     memset(&ip, 0, sizeof ip);
     rewind(f);
-    parse_items_page(e, f, &ip, EWS_MAX_BATCH);
+    parse_items_page(e, f, &ip);
     ipage_free(&ip);
     struct ews_simple s;
     rewind(f);

@@ -319,9 +319,11 @@ static outpost_status folder_rename(struct ews *e, const outpost_change *c, outp
         struct ebuf op = {0};
         eb_puts(&op, "<m:UpdateFolder><m:FolderChanges><t:FolderChange>");
         folder_id(e, &op, c->remote_id);
-        eb_puts(&op, "<t:Updates><t:SetFolderField><t:FieldURI FieldURI=\"folder:DisplayName\"/><t:Folder>");
+        /* the folder element of the folder's own type, as SetFolderField offers them */
+        const char *el = folder_element(c->kind);
+        eb_printf(&op, "<t:Updates><t:SetFolderField><t:FieldURI FieldURI=\"folder:DisplayName\"/><t:%s>", el);
         eb_elem(&op, "t:DisplayName", c->name);
-        eb_puts(&op, "</t:Folder></t:SetFolderField></t:Updates></t:FolderChange></m:FolderChanges></m:UpdateFolder>");
+        eb_printf(&op, "</t:%s></t:SetFolderField></t:Updates></t:FolderChange></m:FolderChanges></m:UpdateFolder>", el);
         st = ews_call_simple(e, eb_str(&op), &s, "UpdateFolder");
         eb_free(&op);
     }

@@ -267,6 +267,12 @@ void op_update_item(struct sim *s, xmlNodePtr req, struct reply *r)
 	char *cr = x_attr(req, "ConflictResolution");
 	int mode = !cr || !strcmp(cr, "AutoResolve") ? 1 : !strcmp(cr, "NeverOverwrite") ? 0 : 2;
 	free(cr);
+	/* required per item kind (UpdateItem reference): MessageDisposition for messages,
+	 * SendMeetingInvitationsOrCancellations for calendar items */
+	char *disp = x_attr(req, "MessageDisposition"), *smic = x_attr(req, "SendMeetingInvitationsOrCancellations");
+	int has_disp = disp != NULL, has_smic = smic != NULL;
+	free(disp);
+	free(smic);
 	for (xmlNodePtr ch = x_child(x_child(req, NS_M, "ItemChanges"), NS_T, "ItemChange"); ch;
 	     ch = x_next(ch, NS_T, "ItemChange")) {
 		const char *err;
@@ -274,6 +280,14 @@ void op_update_item(struct sim *s, xmlNodePtr req, struct reply *r)
 		struct sim_item *it = item_ref(s, idn, &err);
 		if (!it) {
 			msg_error(r, err, NULL, 0, NULL);
+			continue;
+		}
+		if ((it->kind == K_MAIL || it->kind == K_NOTE) && !has_disp) {
+			msg_error(r, "ErrorMessageDispositionRequired", NULL, 0, NULL);
+			continue;
+		}
+		if (it->kind == K_EVENT && !has_smic) {
+			msg_error(r, "ErrorSendMeetingInvitationsOrCancellationsRequired", NULL, 0, NULL);
 			continue;
 		}
 		xmlNodePtr updates = x_child(ch, NS_T, "Updates");

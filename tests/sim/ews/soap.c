@@ -80,6 +80,8 @@ static const struct {
 	{"ErrorSendMeetingCancellationsRequired", "SendMeetingCancellations attribute is required for Calendar items."},
 	{"ErrorAffectedTaskOccurrencesRequired", "AffectedTaskOccurrences attribute is required for Task items."},
 	{"ErrorSendMeetingInvitationsRequired", "SendMeetingInvitations attribute is required for Calendar items."},
+	{"ErrorSendMeetingInvitationsOrCancellationsRequired",
+	 "SendMeetingInvitationsOrCancellations attribute is required for Calendar items."},
 	{"ErrorMessageDispositionRequired", "MessageDisposition attribute is required."},
 	{"ErrorMimeContentInvalid", "The MIME content is not a valid RFC 822 message."},
 	{"ErrorInvalidPropertySet", "The property cannot be set for this item type."},

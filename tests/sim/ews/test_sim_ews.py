@@ -245,6 +245,18 @@ def t_write(args):
                '<t:IsRead>true</t:IsRead></t:Message></t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>')
         status, root, _ = sim.soap(upd % ("NeverOverwrite", mail["id"], ""))
         check(code(msgs(root)[0]) == "ErrorChangeKeyRequiredForWriteOperations", "UpdateItem without ChangeKey")
+        # the attributes the UpdateItem reference requires per item kind
+        status, root, _ = sim.soap(upd.replace(' MessageDisposition="SaveOnly"', '')
+                                   % ("AlwaysOverwrite", mail["id"], ' ChangeKey="%s"' % mail["changeKey"]))
+        check(code(msgs(root)[0]) == "ErrorMessageDispositionRequired", "UpdateItem of a message without MessageDisposition")
+        ev = folder_items(sim, "Calendar")[0]
+        status, root, _ = sim.soap('<m:UpdateItem ConflictResolution="AlwaysOverwrite"><m:ItemChanges><t:ItemChange>'
+                                   '<t:ItemId Id="%s" ChangeKey="%s"/><t:Updates><t:SetItemField><t:FieldURI '
+                                   'FieldURI="item:Subject"/><t:CalendarItem><t:Subject>x</t:Subject></t:CalendarItem>'
+                                   '</t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>'
+                                   % (ev["id"], ev["changeKey"]))
+        check(code(msgs(root)[0]) == "ErrorSendMeetingInvitationsOrCancellationsRequired",
+              "UpdateItem of a calendar item without SendMeetingInvitationsOrCancellations")
         status, root, _ = sim.soap(upd % ("NeverOverwrite", mail["id"], ' ChangeKey="%s"' % mail["changeKey"]))
         m = msgs(root)[0]
         check(code(m) == "NoError", "UpdateItem with ChangeKey")
