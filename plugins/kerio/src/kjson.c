@@ -14,6 +14,7 @@
 #include "kjson.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,11 @@ static int utf8_strict(const unsigned char *s, size_t len)
         [0xF7] = 1,
     };
     for (size_t i = 0; i < len; i++) {
+        uint64_t w;
+        while (len - i >= 8 && (memcpy(&w, s + i, 8), !(w & 0x8080808080808080u)))
+            i += 8; /* eight ASCII octets */
+        if (i == len)
+            break;
         unsigned c = s[i];
         if (!suspect[c])
             continue;
