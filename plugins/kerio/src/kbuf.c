@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int kbuf_reserve(struct kbuf *b, size_t extra)
+static int kbuf_reserve(struct kbuf *b, size_t extra)
 {
     if (b->len + extra + 1 <= b->cap)
         return 0;

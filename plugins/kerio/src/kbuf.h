@@ -12,7 +12,6 @@ struct kbuf {
 };
 
 int kbuf_append(struct kbuf *b, const void *p, size_t n);   /* 0 or -1 (out of memory) */
-int kbuf_reserve(struct kbuf *b, size_t extra);             /* room for len + extra + NUL: 0 or -1 */
 int kbuf_puts(struct kbuf *b, const char *s);
 int kbuf_printf(struct kbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void kbuf_reset(struct kbuf *b);                            /* len = 0, keeps memory */
