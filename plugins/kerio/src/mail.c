@@ -105,21 +105,12 @@ static GDateTime *kerio_gdatetime(const char *s)
     return dt;
 }
 
-/* How a text part goes out. Text whose lines all fit in 998 octets (RFC 5322 2.1.1, RFC 2045
- * 2.7/2.8) and that holds no control characters but tab and line breaks (LF or CRLF; a CR
- * elsewhere is not a line break) is written as it is: 7bit
- * when ASCII, 8bit otherwise (IMAP serves 8-bit content in literals; RFC 3501 4.3). Nothing is
- * encoded to write it, stored or decoded to summarise or serve it, and the message is a third
- * smaller than quoted-printable makes UTF-8 text of non-Latin scripts. Other text is encoded as
- * GMime's best-encoding rule does under a 7-bit constraint: base64 when at least 17% of its
- * octets are 8-bit, else quoted-printable. `s` is the text as stored (UTF-8, or ISO-8859-1 when
- * text_part converted it; no NUL: it came as a C string), `len` its length. */
 #define ONES ((uint64_t)0x0101010101010101u)
 #define HIGHS (ONES * 0x80)
 
 /* Bit 0: `s` holds an 8-bit octet; bit 1: a control character other than tab (a line without
- * its break is passed: LF and the CR before it never are). Eight octets at a time: a word without 8-bit octets, octets below 0x20 or
- * DEL (the usual one) costs a few operations. */
+ * its break is passed: LF and the CR before it never are). Eight octets at a time: a word
+ * without octets below 0x20 or DEL (the usual one) costs a few operations. */
 static unsigned scan_octets(const unsigned char *s, size_t n)
 {
     unsigned seen = 0;
@@ -140,6 +131,15 @@ static unsigned scan_octets(const unsigned char *s, size_t n)
     return seen;
 }
 
+/* How a text part goes out. Text whose lines all fit in 998 octets (RFC 5322 2.1.1, RFC 2045
+ * 2.7/2.8) and that holds no control characters but tab and line breaks (LF or CRLF; a CR
+ * elsewhere is not a line break) is written as it is: 7bit when ASCII, 8bit otherwise (IMAP
+ * serves 8-bit content in literals; RFC 3501 4.3). Nothing is encoded to write it or decoded to
+ * summarise or serve it, and the message is smaller than quoted-printable makes UTF-8 text
+ * (a third of the size for Cyrillic). Other text is encoded as GMime's best-encoding rule does
+ * under a 7-bit constraint: base64 when at least 17% of its octets are 8-bit, else
+ * quoted-printable. `s` is the text as stored (UTF-8, or ISO-8859-1 when text_part converted
+ * it; no NUL: it came as a C string), `len` its length. */
 static GMimeContentEncoding text_encoding(const unsigned char *s, size_t len)
 {
     if (!len)
