@@ -534,7 +534,8 @@ struct scanner {
     struct sbuf text;            /* captured body text (UTF-8) */
     struct sbuf first_plain;     /* text of the first text/plain part, for the preview */
     int preview_only;            /* no index text: decode only what the preview reads */
-    size_t text_nonws;           /* bytes of `text` other than white space */
+    size_t text_nonws;           /* bytes of `text` other than white space (counted while there
+                                  * is no first_plain, up to PREVIEW_ENOUGH: see capture_end) */
 };
 
 /* Bytes of text that fill a preview for sure: make_preview stops at PREVIEW_MAX bytes and
@@ -843,10 +844,13 @@ static void capture_end(struct scanner *sc)
         strip_html(&sc->text, (const char *)ba->data, n);
     else
         sb_addn(&sc->text, (const char *)ba->data, n);
-    for (size_t i = before; sc->preview_only && i < sc->text.n; i++)
-        sc->text_nonws += !is_wsp((unsigned char)sc->text.p[i]);
     if (!c->html && !sc->first_plain.n && n)
         sb_addn(&sc->first_plain, (const char *)ba->data, n < 4096 ? n : 4096);
+    /* capture_start reads the count only while there is no first plain part, and only
+     * up to PREVIEW_ENOUGH */
+    for (size_t i = before;
+         sc->preview_only && !sc->first_plain.n && i < sc->text.n && sc->text_nonws < PREVIEW_ENOUGH; i++)
+        sc->text_nonws += !is_wsp((unsigned char)sc->text.p[i]);
     g_object_unref(c->filter);
     g_object_unref(c->sink);
     free(c);
@@ -1362,13 +1366,15 @@ static char *decode_addresses(const char *v)
     return s;
 }
 
-/* Collapses white space and cuts at a character boundary. */
-static char *make_preview(const char *text, size_t n)
+/* Collapses white space and cuts at a character boundary. *used (if not NULL) is set to the
+ * bytes of text read. */
+static char *make_preview_n(const char *text, size_t n, size_t *used)
 {
     struct sbuf b = { 0 };
     sb_add(&b, "");
     int space = 0;
-    for (size_t i = 0; i < n && b.n < OUTPOST_SUMMARY_PREVIEW_MAX; i++) {
+    size_t i = 0;
+    for (; i < n && b.n < OUTPOST_SUMMARY_PREVIEW_MAX; i++) {
         unsigned char c = (unsigned char)text[i];
         if (is_wsp(c)) {
             space = b.n > 0;
@@ -1380,6 +1386,8 @@ static char *make_preview(const char *text, size_t n)
         }
         sb_addn(&b, (const char *)&c, 1);
     }
+    if (used)
+        *used = i;
     if (b.oom || !b.p) {
         free(b.p);
         return NULL;
@@ -1398,6 +1406,27 @@ static char *make_preview(const char *text, size_t n)
         return NULL;
     }
     return b.p;
+}
+
+static char *make_preview(const char *text, size_t n) { return make_preview_n(text, n, NULL); }
+
+/* make_preview of g_utf8_make_valid(text, n), without making the whole text (a mail's first
+ * 4 KiB) valid first: when the part of it the preview read is valid UTF-8 up to a character
+ * boundary, g_utf8_make_valid would have copied that part unchanged, so the preview is the
+ * same. */
+static char *make_preview_valid(const char *text, size_t n)
+{
+    size_t used = 0;
+    char *p = make_preview_n(text, n, &used);
+    while (used < n && ((unsigned char)text[used] & 0xC0) == 0x80)
+        used++;
+    if (g_utf8_validate_len(text, used, NULL))
+        return p;
+    free(p);
+    char *valid = g_utf8_make_valid(text, (gssize)n);
+    p = make_preview(valid, strlen(valid));
+    g_free(valid);
+    return p;
 }
 
 static void append_index(struct sbuf *idx, const char *s)
@@ -1498,11 +1527,8 @@ static int mail_summary(GMimeStream *st, char *whole, uint64_t size, int with_in
     const char *pv = sc.first_plain.n ? sc.first_plain.p : sc.text.p;
     size_t pn = sc.first_plain.n ? sc.first_plain.n : sc.text.n;
     char *preview = NULL;
-    if (pv && pn) {
-        char *valid = g_utf8_make_valid(pv, (gssize)pn);
-        preview = make_preview(valid, strlen(valid));
-        g_free(valid);
-    }
+    if (pv && pn)
+        preview = make_preview_valid(pv, pn);
     it->preview = arena_own(a, preview);
 
     if (with_index) {

@@ -112,6 +112,17 @@ static void test_mail_plain_only_and_no_date(void **state)
 /* Text parts keep GMime's charset rule (us-ascii, iso-8859-1 when every character is below
  * U+0100, else utf-8) and its exact bytes: mail.c picks the charset itself instead of
  * g_mime_text_part_set_text, and these bytes were written by the GMime path it replaced. */
+static char *no_cr(const char *s)
+{
+    char *d = strdup(s);
+    size_t o = 0;
+    for (size_t i = 0; d[i]; i++)
+        if (d[i] != '\r')
+            d[o++] = d[i];
+    d[o] = '\0';
+    return d;
+}
+
 static void test_mail_text_charsets_golden(void **state)
 {
     (void)state;
@@ -127,8 +138,8 @@ static void test_mail_text_charsets_golden(void **state)
                         "Content-Type: multipart/alternative; boundary=\"=_outpost_82eb122099341167_1\"\r\n\r\n"
                         "--=_outpost_82eb122099341167_1\r\n"
                         "Content-Type: text/plain; charset=iso-8859-1\r\n"
-                        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-                        "Caf=E9 cr=E8me =BD\r\n\r\n"
+                        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+                        "Caf\xE9 cr\xE8me \xBD\r\n\r\n"
                         "--=_outpost_82eb122099341167_1\r\n"
                         "Content-Type: text/html; charset=us-ascii\r\n"
                         "Content-Transfer-Encoding: 7bit\r\n\r\n"
@@ -141,10 +152,49 @@ static void test_mail_text_charsets_golden(void **state)
     assert_int_equal(kerio_mail_to_mime(m, NULL, NULL, &a, err, sizeof err), 0);
     assert_string_equal(a.data, "Subject: UTF-8\r\nMIME-Version: 1.0\r\n"
                                 "Content-Type: text/plain; charset=utf-8\r\n"
-                                "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-                                "=C5=BD=C3=A9\r\n");
+                                "Content-Transfer-Encoding: 8bit\r\n\r\n"
+                                "\xC5\xBD\xC3\xA9\r\n");
     kbuf_free(&a);
     json_decref(m);
+    /* Lines over 998 octets are encoded: quoted-printable when mostly ASCII, base64 when
+     * at least 17% of the octets are 8-bit; a control character other than tab and line
+     * breaks (a CR that does not end a line included) also makes quoted-printable. */
+    static const struct { const char *unit; int times; const char *cte; } enc[] = {
+        { "abcdefgh\\u00e9 ", 120, "quoted-printable" },
+        { "\\u0416\\u0436 ", 300, "base64" },
+        { "ab\\u0007c\\n", 3, "quoted-printable" },
+        { "line of ascii\\n", 100, "7bit" },
+        { "", 1, "7bit" },
+        { "a\\r\\r\\nb\\rc\\r\\n\\u00e9\\r", 2, "quoted-printable" },
+    };
+    for (size_t k = 0; k < sizeof enc / sizeof enc[0]; k++) {
+        char *js = NULL;
+        size_t jn = 0;
+        FILE *f = open_memstream(&js, &jn);
+        fprintf(f, "{\"id\":\"keriostorage://mail/x/y/z/9\",\"watermark\":1,\"subject\":\"Long\","
+                   "\"displayableParts\":[{\"contentType\":\"ctTextPlain\",\"content\":\"");
+        for (int r = 0; r < enc[k].times; r++)
+            fputs(enc[k].unit, f);
+        fputs("\"}]}", f);
+        fclose(f);
+        m = load(js);
+        free(js);
+        assert_int_equal(kerio_mail_to_mime(m, NULL, NULL, &a, err, sizeof err), 0);
+        char want[80];
+        snprintf(want, sizeof want, "Content-Transfer-Encoding: %s\r\n", enc[k].cte);
+        assert_non_null(strstr(a.data, want));
+        /* and the text reads back unchanged (but for CRs: line breaks read back as CRLF) */
+        struct kerio_parsed_mail pm;
+        assert_int_equal(kerio_mime_to_mail(a.data, a.len, &pm, err, sizeof err), 0);
+        char *text = no_cr(kj_str(json_array_get(json_object_get(pm.mail, "displayableParts"), 0), "content"));
+        char *orig = no_cr(kj_str(json_array_get(json_object_get(m, "displayableParts"), 0), "content"));
+        assert_string_equal(text, orig);
+        free(text);
+        free(orig);
+        kerio_parsed_mail_free(&pm);
+        kbuf_free(&a);
+        json_decref(m);
+    }
 }
 
 static void test_mail_attachment_fetch_failure(void **state)

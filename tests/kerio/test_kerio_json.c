@@ -86,6 +86,30 @@ static void test_invalid(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(same_as_jansson(bad[i], strlen(bad[i])), 0);
+    /* The same sequences inside longer strings, at every offset around eight-octet words, among
+     * ASCII and two-octet characters (utf8_strict reads eight octets at a time). */
+    static const char *const seqs[] = { "\xc0\x80", "\xc1\xbf", "\xe0\x80\x80", "\xed\xa0\x80", "\xf0\x80\x80\x80",
+                                        "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xe2\x82\xac", "\xf0\x9f\x98\x80" };
+    for (size_t q = 0; q < sizeof seqs / sizeof seqs[0]; q++)
+        for (int off = 0; off < 20; off++)
+            for (int fill = 0; fill < 2; fill++) {
+                char doc[128];
+                size_t n = 0;
+                doc[n++] = '[';
+                doc[n++] = '"';
+                for (int k = 0; k < off; k++)
+                    if (fill) {
+                        memcpy(doc + n, "\xd0\x96", 2); /* CYRILLIC ZHE */
+                        n += 2;
+                    } else {
+                        doc[n++] = 'a';
+                    }
+                memcpy(doc + n, seqs[q], strlen(seqs[q]));
+                n += strlen(seqs[q]);
+                memcpy(doc + n, "tail of the string\"]", 20);
+                n += 20;
+                (void)same_as_jansson(doc, n); /* asserts the same verdict */
+            }
     /* a raw NUL byte, inside and outside a string */
     assert_int_equal(same_as_jansson("[\"a\0b\"]", 7), 0);
     assert_int_equal(same_as_jansson("[1]\0", 4), 0);

@@ -355,6 +355,55 @@ static void test_preview_without_index(void **state)
     free(m.p);
 }
 
+/* The preview of an 8-bit text/plain body (engine builders: no index text). */
+static char *lean_preview(const char *body)
+{
+    char *m = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&m, &n);
+    fprintf(f, "From: a@example.org\r\nSubject: p\r\nMIME-Version: 1.0\r\n"
+               "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n%s\r\n", body);
+    fclose(f);
+    outpost_item it = { .struct_size = sizeof it };
+    struct outpost_summary a;
+    outpost_summary_init(&a);
+    char err[256];
+    struct outpost_summary_builder *b = outpost_summary_builder_new(OUTPOST_ITEM_MAIL);
+    outpost_summary_builder_set_index(b, 0);
+    assert_int_equal(outpost_summary_builder_feed(b, m, n, err, sizeof err), 0);
+    assert_int_equal(outpost_summary_builder_finish(b, &it, &a, err, sizeof err), 0);
+    char *pv = it.preview ? strdup(it.preview) : NULL;
+    outpost_summary_builder_free(b);
+    outpost_summary_release(&a);
+    free(m);
+    return pv;
+}
+
+/* Invalid UTF-8 reads as U+FFFD in the preview where the preview reaches it, and changes
+ * nothing beyond. */
+static void test_preview_invalid_utf8(void **state)
+{
+    (void)state;
+    char *pv = lean_preview("ab\xff" "cd   ef");
+    assert_string_equal(pv, "ab\xef\xbf\xbd" "cd ef");
+    free(pv);
+    char body[700];
+    memset(body, 'x', 255);
+    static const char tail[] = "\xc3\xa9 tail \xff\xfe end"; /* the cut falls inside the e-acute */
+    memcpy(body + 255, tail, sizeof tail);
+    pv = lean_preview(body);
+    assert_int_equal(strlen(pv), 255);
+    assert_int_equal(strspn(pv, "x"), 255);
+    free(pv);
+    memset(body, 'y', 600);
+    body[100] = '\x80'; /* a stray continuation byte inside the preview */
+    body[600] = '\0';
+    pv = lean_preview(body);
+    assert_memory_equal(pv + 100, "\xef\xbf\xbd", 3);
+    assert_int_equal(strlen(pv), 256);
+    free(pv);
+}
+
 /* Appends what outpost_summary_builder_content hands out. */
 struct bytes {
     char *p;
@@ -534,7 +583,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_eightbit),     cmocka_unit_test(test_quoting),     cmocka_unit_test(test_lf_vs_crlf),
         cmocka_unit_test(test_chunked_feed), cmocka_unit_test(test_large_spooled), cmocka_unit_test(test_long_line_in_memory),
         cmocka_unit_test(test_event),
-        cmocka_unit_test(test_contact),      cmocka_unit_test(test_preview_without_index),
+        cmocka_unit_test(test_contact),      cmocka_unit_test(test_preview_without_index), cmocka_unit_test(test_preview_invalid_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

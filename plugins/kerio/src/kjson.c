@@ -14,6 +14,7 @@
 #include "kjson.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,7 +133,21 @@ static int utf8_strict(const unsigned char *s, size_t len)
         [0xC0] = 1, [0xC1] = 1, [0xE0] = 1, [0xED] = 1, [0xF0] = 1, [0xF4] = 1, [0xF5] = 1, [0xF6] = 1,
         [0xF7] = 1,
     };
+    const uint64_t ones = 0x0101010101010101u, highs = ones * 0x80;
     for (size_t i = 0; i < len; i++) {
+        /* Eight octets at a time while none of them can be a suspect: no octet from E0 up
+         * (bits 7, 6 and 5 set) and no C0 or C1 (C0 once bit 0 is cleared). Text in scripts
+         * of two-octet sequences (Latin, Cyrillic, Greek...) passes here whole. */
+        uint64_t w;
+        while (len - i >= 8) {
+            memcpy(&w, s + i, 8);
+            uint64_t c0 = (w & ~ones) ^ (ones * 0xC0);
+            if (((w & (w << 1) & (w << 2)) | ((c0 - ones) & ~c0)) & highs)
+                break;
+            i += 8;
+        }
+        if (i == len)
+            break;
         unsigned c = s[i];
         if (!suspect[c])
             continue;

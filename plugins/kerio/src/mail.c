@@ -11,6 +11,7 @@
 
 #include <gmime/gmime.h>
 #include <iconv.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,17 +58,25 @@ static void add_address(InternetAddressList *list, const json_t *e)
     g_object_unref(ia);
 }
 
+/* The addresses are collected in a list of their own and handed to the message's in one
+ * append: every change of the message's list makes GMime format its whole header again (with
+ * an IDNA conversion of each domain), so adding them one by one there costs O(n^2). */
 static void add_addresses(GMimeMessage *msg, GMimeAddressType type, const json_t *mail, const char *key)
 {
     const json_t *v = json_object_get(mail, key);
-    InternetAddressList *list = g_mime_message_get_addresses(msg, type);
+    if (!json_is_object(v) && !json_array_size(v))
+        return;
+    InternetAddressList *list = internet_address_list_new();
     if (json_is_object(v)) {
         add_address(list, v);
-    } else if (json_is_array(v)) {
+    } else {
         size_t i;
         const json_t *e;
         json_array_foreach(v, i, e) add_address(list, e);
     }
+    if (internet_address_list_length(list) > 0)
+        internet_address_list_append(g_mime_message_get_addresses(msg, type), list);
+    g_object_unref(list);
 }
 
 /* Strips one pair of angle brackets: GMime adds its own. */
@@ -96,18 +105,64 @@ static GDateTime *kerio_gdatetime(const char *s)
     return dt;
 }
 
-/* Text goes out as 7bit when it is short-lined ASCII, else quoted-printable. */
-static GMimeContentEncoding text_encoding(const char *s)
+#define ONES ((uint64_t)0x0101010101010101u)
+#define HIGHS (ONES * 0x80)
+
+/* Bit 0: `s` holds an 8-bit octet; bit 1: a control character other than tab (a line without
+ * its break is passed: LF and the CR before it never are). Eight octets at a time: a word
+ * without octets below 0x20 or DEL (the usual one) costs a few operations. */
+static unsigned scan_octets(const unsigned char *s, size_t n)
 {
-    size_t col = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p >= 0x80 || (*p < 0x20 && *p != '\n' && *p != '\r' && *p != '\t'))
-            return GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
-        col = *p == '\n' ? 0 : col + 1;
-        if (col > 76)
-            return GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+    unsigned seen = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & HIGHS)
+            seen |= 1;
+        uint64_t low = (w - ONES * 0x20) & ~w & HIGHS;           /* some octet < 0x20 */
+        uint64_t del = ((w ^ (ONES * 0x7F)) - ONES) & ~(w ^ (ONES * 0x7F)) & HIGHS; /* some DEL */
+        if (low || del)
+            for (size_t k = i; k < i + 8; k++)
+                seen |= (unsigned)(((s[k] < 0x20) & (s[k] != '\t')) | (s[k] == 0x7F)) << 1;
     }
-    return GMIME_CONTENT_ENCODING_7BIT;
+    for (; i < n; i++)
+        seen |= (unsigned)(s[i] >> 7) | (unsigned)(((s[i] < 0x20) & (s[i] != '\t')) | (s[i] == 0x7F)) << 1;
+    return seen;
+}
+
+/* How a text part goes out. Text whose lines all fit in 998 octets (RFC 5322 2.1.1, RFC 2045
+ * 2.7/2.8) and that holds no control characters but tab and line breaks (LF or CRLF; a CR
+ * elsewhere is not a line break) is written as it is: 7bit when ASCII, 8bit otherwise (IMAP
+ * serves 8-bit content in literals; RFC 3501 4.3). Nothing is encoded to write it or decoded to
+ * summarise or serve it, and the message is smaller than quoted-printable makes UTF-8 text
+ * (a third of the size for Cyrillic). Other text is encoded as GMime's best-encoding rule does
+ * under a 7-bit constraint: base64 when at least 17% of its octets are 8-bit, else
+ * quoted-printable. `s` is the text as stored (UTF-8, or ISO-8859-1 when text_part converted
+ * it; no NUL: it came as a C string), `len` its length. */
+static GMimeContentEncoding text_encoding(const unsigned char *s, size_t len)
+{
+    if (!len)
+        return GMIME_CONTENT_ENCODING_7BIT; /* an empty GByteArray may have no data at all */
+    unsigned seen = 0;
+    int longline = 0;
+    for (const unsigned char *p = s, *end = s + len; p < end;) {
+        const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
+        const unsigned char *le = nl ? nl : end;
+        size_t n = (size_t)(le - p);
+        longline |= n > 998;
+        seen |= scan_octets(p, nl && n && p[n - 1] == '\r' ? n - 1 : n);
+        p = nl ? nl + 1 : end;
+    }
+    int ctl = (seen & 2) != 0;
+    if (!(seen & 1))
+        return ctl || longline ? GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE : GMIME_CONTENT_ENCODING_7BIT;
+    if (!ctl && !longline)
+        return GMIME_CONTENT_ENCODING_8BIT;
+    size_t eight = 0;
+    for (size_t i = 0; i < len; i++)
+        eight += s[i] >> 7;
+    return eight * 100 >= len * 17 ? GMIME_CONTENT_ENCODING_BASE64 : GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
 }
 
 /* The text as GMime's g_mime_text_part_set_text stores it, without its per-character charset
@@ -120,6 +175,11 @@ static GMimeObject *text_part(const char *subtype, const char *content)
     size_t len = strlen(content);
     int level = 0;
     for (const unsigned char *p = (const unsigned char *)content, *end = p + len; p < end; p++) {
+        uint64_t w;
+        while (end - p >= 8 && (memcpy(&w, p, 8), !(w & HIGHS)))
+            p += 8; /* eight ASCII octets */
+        if (p == end)
+            break;
         if (*p < 0x80)
             continue;
         if ((*p == 0xC2 || *p == 0xC3) && p + 1 < end) {
@@ -153,7 +213,7 @@ static GMimeObject *text_part(const char *subtype, const char *content)
     g_object_unref(stream);
     g_mime_part_set_content(GMIME_PART(tp), w);
     g_object_unref(w);
-    g_mime_part_set_content_encoding(GMIME_PART(tp), text_encoding(content));
+    g_mime_part_set_content_encoding(GMIME_PART(tp), text_encoding(ba->data, ba->len));
     return GMIME_OBJECT(tp);
 }
 
