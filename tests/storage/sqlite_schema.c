@@ -281,6 +281,15 @@ static void test_fts_term_list_added(void **state)
     assert_int_equal(raw_int(path, "SELECT count(*) FROM fts_term WHERE term IN ('pterodactyl','archaeopteryx')"), 2);
     assert_int_equal(raw_int(path, "SELECT count(*) FROM item WHERE fts_doc IS NULL"), 0);
     assert_int_equal(raw_int(path, "SELECT value FROM store_info WHERE key='fts_next_doc'"), 3); /* not re-indexed */
+    /* the merge setting reaches an index made without it */
+    raw_exec(path, "DELETE FROM fts_config WHERE k='automerge'");
+    fx_instance(f, &f->s);
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    OK(f->m->fts_index(t, 0, NULL, NULL));
+    OK(f->m->commit(t));
+    fx_close_instance(f, f->s);
+    f->s = NULL;
+    assert_int_equal(raw_int(path, "SELECT v FROM fts_config WHERE k='automerge'"), 8);
     fx_instance(f, &f->s);
     t = fx_begin(f, OUTPOST_TXN_READ);
     assert_int_equal(only_hit(f, t, a, "terodac"), id);
