@@ -614,6 +614,11 @@ static outpost_status sq_open(struct outpost_storage *s)
         sq_close(s);
         return e;
     }
+    if ((rc = sq_fts_register(s)) != SQLITE_OK) { /* before the first use of the index */
+        outpost_status e = sq_db_error(s, rc, "registering the full-text tokenizer");
+        sq_close(s);
+        return e;
+    }
     outpost_status up = sq_schema_upgrade(s);
     if (up.code != OUTPOST_OK) {
         char keep[sizeof s->msg];

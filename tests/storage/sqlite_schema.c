@@ -5,7 +5,8 @@
  * become searchable; a v2 cache (raw content rows) reads back and appends
  * after its migration to compressed rows; a full-text index without its term
  * list gets one; a foreign SQLite file is refused; bad config is refused
- * at create(). Opens the files with libsqlite3 directly to set them up.
+ * at create(); the index holds the terms SQLite's own unicode61 makes. Opens
+ * the files with libsqlite3 directly to set them up.
  * Also: new caches get 16 KiB pages (old ones keep theirs and work), and a
  * write is copied from the WAL into the cache file once the instance idles.
  */
@@ -280,6 +281,15 @@ static void test_fts_term_list_added(void **state)
     assert_int_equal(raw_int(path, "SELECT count(*) FROM fts_term WHERE term IN ('pterodactyl','archaeopteryx')"), 2);
     assert_int_equal(raw_int(path, "SELECT count(*) FROM item WHERE fts_doc IS NULL"), 0);
     assert_int_equal(raw_int(path, "SELECT value FROM store_info WHERE key='fts_next_doc'"), 3); /* not re-indexed */
+    /* the merge setting reaches an index made without it */
+    raw_exec(path, "DELETE FROM fts_config WHERE k='automerge'");
+    fx_instance(f, &f->s);
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    OK(f->m->fts_index(t, 0, NULL, NULL));
+    OK(f->m->commit(t));
+    fx_close_instance(f, f->s);
+    f->s = NULL;
+    assert_int_equal(raw_int(path, "SELECT v FROM fts_config WHERE k='automerge'"), 8);
     fx_instance(f, &f->s);
     t = fx_begin(f, OUTPOST_TXN_READ);
     assert_int_equal(only_hit(f, t, a, "terodac"), id);
@@ -302,6 +312,72 @@ static void test_fts_term_list_added(void **state)
     assert_int_equal(raw_int(path, "SELECT count(*) FROM fts_term WHERE term='archaeopteryx'"), 1);
     assert_int_equal(raw_int(path, "SELECT value FROM store_info WHERE key='fts_terms'"), 4);
     OK(f->m->integrity_check(f->s));
+}
+
+/* The plugin tokenizes through its own unicode61 (ASCII words folded
+ * without SQLite's per-character work, the rest handed to SQLite's): its
+ * index must hold exactly the terms SQLite's unicode61 makes of the same
+ * text, in mixed, non-ASCII, invalid UTF-8 and long input, so that either
+ * can read and extend an index the other wrote. */
+static void test_fts_tokens_as_unicode61(void **state)
+{
+    struct fx *f = *state;
+    static const char *const text[][2] = {
+        { "R\xc3\xa9sum\xc3\xa9 NA\xc3\x8fVE fa\xc3\xa7" "ade", "MiXeD-case_under ABCdef123 a.b,c;d\te\r\nf" },
+        { "abc\xc3\xa9" "def \xce\xa9mega \xce\xa3\xce\x8a\xce\xa3\xce\xa5\xce\xa6\xce\x9f\xce\xa3",
+          "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x83\x86\xe3\x82\xad\xe3\x82\xb9\xe3\x83\x88 "
+          "\xef\xac\x81 \xc4\xb0stanbul \xc7\x85 e\xcc\x81t\xc3\xa9 0000 \xc2\xbd x\xc2\xb2 \xe2\x80\x94" "dash\xe2\x80\x94" },
+        { "foo\xff\xfe" "bar baz\xc3", "\x80lone tail\xe2\x82 AB\xc3" "CD \xf0\x9f\x98\x80smile\xf0\x9f\x98\x80 \xef\xbf\xbe" },
+        { "ABCDEFGHIJABCDEFGHIJABCDEFGHIJABCDEFGHIJABCDEFGHIJABCDEFGHIJABCDEFGHIJABCDEFGHIJ", "" },
+    };
+    size_t n = sizeof text / sizeof text[0];
+    struct outpost_txn *t = fx_begin(f, OUTPOST_TXN_WRITE);
+    int64_t notes = fx_folder(f, t, 0, "Notes", OUTPOST_ITEM_NOTE);
+    for (size_t i = 0; i < n; i++)
+        fx_put(f, t, notes, OUTPOST_ITEM_NOTE, 0, text[i][0], text[i][1]);
+    uint32_t indexed = 0;
+    OK(f->m->fts_index(t, 0, &indexed, NULL));
+    assert_int_equal(indexed, n);
+    assert_int_not_equal(only_hit(f, t, notes, "RESUM"), 0);
+    assert_int_not_equal(only_hit(f, t, notes, "cdefghija"), 0);
+    OK(f->m->commit(t));
+    fx_close_instance(f, f->s);
+    f->s = NULL;
+    char path[4200];
+    db_path(f, path, sizeof path);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *err = NULL;
+    if (sqlite3_exec(db,
+                     "CREATE VIRTUAL TABLE temp.ref USING fts5(body, tokenize='unicode61 remove_diacritics 2',"
+                     " detail=none);"
+                     "CREATE VIRTUAL TABLE temp.ref_v USING fts5vocab(temp, ref, row);"
+                     "CREATE VIRTUAL TABLE temp.idx_v USING fts5vocab(main, fts, row);",
+                     NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("%s", err ? err : "?");
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO temp.ref(body) VALUES(?1 || char(10) || ?2)", -1, &st, NULL),
+                     SQLITE_OK);
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_text(st, 1, text[i][0], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, text[i][1], -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    static const char *const checks[] = {
+        "SELECT count(*) FROM (SELECT term, doc FROM temp.ref_v EXCEPT SELECT term, doc FROM temp.idx_v)",
+        "SELECT count(*) FROM (SELECT term, doc FROM temp.idx_v EXCEPT SELECT term, doc FROM temp.ref_v)",
+        "SELECT count(*) < 30 FROM temp.ref_v",
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        assert_int_equal(sqlite3_prepare_v2(db, checks[i], -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        if (sqlite3_column_int(st, 0) != 0)
+            fail_msg("%s: %d", checks[i], sqlite3_column_int(st, 0));
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
 }
 
 /* An index whose documents lack the messages' header fields (written by an
@@ -586,6 +662,7 @@ int main(int argc, char **argv)
         T(test_reads_v2_content),
         T(test_fts_term_list_added),
         T(test_fts_headers_added),
+        T(test_fts_tokens_as_unicode61),
         T(test_foreign_database_refused),
         T(test_config),
         T(test_page_size),
