@@ -1291,11 +1291,19 @@ def all_remote_ids_unique(dump, where):
                 seen[i["remote_id"]] = f["path"]
 
 
+def crash_random():
+    """The kill timing's random source; its seed is logged so that a failing run can be
+    repeated with OUTPOST_SEED."""
+    seed = int(os.environ.get("OUTPOST_SEED", "0")) or random.SystemRandom().randrange(1, 2**31)
+    log("kill timing seed %d (OUTPOST_SEED)" % seed)
+    return random.Random(seed)
+
+
 def t_crash_initial(env):
     """outpostd is killed with SIGKILL at random moments during the initial sync; afterwards
     the cache equals the server exactly, nothing duplicated."""
     loops = crash_loops()
-    rnd = random.Random(int(os.environ.get("OUTPOST_SEED", "0")) or None)
+    rnd = crash_random()
     sim, op = setup(env, counts={"messages": 600, "events": 40, "contacts": 40, "tasks": 20, "notes": 20},
                     page_size=25)
     try:
@@ -1323,7 +1331,7 @@ def t_crash_replay(env):
     at random moments; afterwards cache and server are equal and no create, copy, move or
     folder edit reached the server twice."""
     loops = crash_loops()
-    rnd = random.Random(int(os.environ.get("OUTPOST_SEED", "0")) or None)
+    rnd = crash_random()
     sim, op = setup(env, counts={"messages": 300, "events": 20, "contacts": 20, "tasks": 10, "notes": 8})
     try:
         initial_sync(op)
