@@ -514,10 +514,14 @@ static int helper_converts(const struct kerio_kind *k, const json_t *o, size_t i
 }
 
 /* The helper's share of a page: it only reads and writes its own objects and buffers; its
- * first failure is reported by the calling thread after the join. */
+ * first failure is reported by the calling thread after the join. Which objects are its
+ * own is decided before it starts (mine[i]): the helper deletes members of its objects,
+ * so the calling thread must not look into them meanwhile (jansson objects are not safe
+ * to read while another thread changes them). */
 struct convert_job {
     const struct kerio_kind *k;
     struct page *p;
+    const unsigned char *mine;
     int failed;
     size_t bad;          /* index of the failed object */
     char err[256];
@@ -528,7 +532,7 @@ static void convert_helper_run(void *arg)
     struct convert_job *j = arg;
     for (size_t i = 0; i < j->p->n && !j->failed; i++) {
         json_t *o = json_array_get(j->p->objs, i);
-        if (!helper_converts(j->k, o, i))
+        if (!j->mine[i])
             continue;
         if (kerio_mail_to_mime(o, NULL, NULL, &j->p->content[i], j->err, sizeof j->err) != 0) {
             j->failed = 1;
@@ -554,16 +558,19 @@ static outpost_status page_convert(struct outpost_transport *t, const struct ker
         page_free(p);
         return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
     }
-    struct convert_job job = { k, p, 0, 0, "" };
     struct kerio_thread *helper = NULL;
     int split = k->kind == OUTPOST_ITEM_MAIL && want_content && p->n > 1;
-    if (split && !(helper = kerio_thread_start(convert_helper_run, &job)))
+    unsigned char *mine = split ? calloc(p->n, 1) : NULL;
+    for (size_t i = 0; mine && i < p->n; i++)
+        mine[i] = (unsigned char)helper_converts(k, json_array_get(objs, i), i);
+    struct convert_job job = { k, p, mine, 0, 0, "" };
+    if (split && (!mine || !(helper = kerio_thread_start(convert_helper_run, &job))))
         split = 0; /* no thread: this one converts everything */
     outpost_status fail = outpost_ok();
     for (size_t i = 0; i < p->n; i++) {
         const json_t *o = json_array_get(objs, i);
         if (!json_is_object(o) || (k->kind == OUTPOST_ITEM_MAIL && !want_content) ||
-            (split && helper_converts(k, o, i)))
+            (split && mine[i]))
             continue;
         json_t *exc = NULL, *exd = NULL;
         if (k->kind == OUTPOST_ITEM_EVENT) {
@@ -592,6 +599,7 @@ static outpost_status page_convert(struct outpost_transport *t, const struct ker
             fail = kerio_fail(t, OUTPOST_BAD_DATA, "kerio: cannot convert %s: %s",
                               kj_str(json_array_get(objs, job.bad), "id"), job.err);
     }
+    free(mine);
     if (fail.code != OUTPOST_OK) {
         page_free(p);
         return fail;
