@@ -120,94 +120,12 @@ static int append_html(struct sq_buf *b, const char *html)
  * third of the original count. Only the main thread touches the connection.
  */
 
-struct tokset {                 /* open-addressing set of distinct tokens (a query's) */
-    uint32_t *slot;             /* 0 empty, else 1 + offset of the token in out */
-    uint32_t *len;              /* its length */
-    uint32_t *gen;
-    uint32_t cur_gen;
-    size_t cap, used;
-    struct sq_buf *out;         /* "tok tok tok " */
-};
-
 static uint32_t tok_hash(const char *p, int n)
 {
     uint32_t h = 2166136261u;
     for (int i = 0; i < n; i++)
         h = (h ^ (unsigned char)p[i]) * 16777619u;
     return h;
-}
-
-static int tokset_grow(struct tokset *ts)
-{
-    size_t cap = ts->cap ? ts->cap * 2 : 1024;
-    uint32_t *slot = calloc(cap, sizeof *slot), *len = calloc(cap, sizeof *len), *gen = calloc(cap, sizeof *gen);
-    if (!slot || !len || !gen) {
-        free(slot);
-        free(len);
-        free(gen);
-        return -1;
-    }
-    for (size_t i = 0; i < ts->cap; i++) {
-        if (ts->gen[i] != ts->cur_gen || !ts->slot[i])
-            continue;
-        size_t j = tok_hash(ts->out->p + ts->slot[i] - 1, (int)ts->len[i]) & (cap - 1);
-        while (gen[j] == ts->cur_gen && slot[j])
-            j = (j + 1) & (cap - 1);
-        slot[j] = ts->slot[i];
-        len[j] = ts->len[i];
-        gen[j] = ts->cur_gen;
-    }
-    free(ts->slot);
-    free(ts->len);
-    free(ts->gen);
-    ts->slot = slot;
-    ts->len = len;
-    ts->gen = gen;
-    ts->cap = cap;
-    return 0;
-}
-
-/* fts5 token callback: adds a token once. */
-static int tokset_add(void *ctx, int tflags, const char *tok, int n, int start, int end)
-{
-    (void)tflags;
-    (void)start;
-    (void)end;
-    struct tokset *ts = ctx;
-    if (n <= 0)
-        return SQLITE_OK;
-    if ((ts->used + 1) * 2 > ts->cap && tokset_grow(ts))
-        return SQLITE_NOMEM;
-    size_t j = tok_hash(tok, n) & (ts->cap - 1);
-    struct sq_buf *o = ts->out;
-    while (ts->gen[j] == ts->cur_gen && ts->slot[j]) {
-        if (ts->len[j] == (uint32_t)n && memcmp(o->p + ts->slot[j] - 1, tok, (size_t)n) == 0)
-            return SQLITE_OK;
-        j = (j + 1) & (ts->cap - 1);
-    }
-    if (o->len + (size_t)n + 2 > UINT32_MAX || sq_buf_reserve(o, o->len + (size_t)n + 2))
-        return SQLITE_NOMEM;
-    ts->slot[j] = (uint32_t)o->len + 1;
-    ts->len[j] = (uint32_t)n;
-    ts->gen[j] = ts->cur_gen;
-    ts->used++;
-    memcpy(o->p + o->len, tok, (size_t)n);
-    o->len += (size_t)n;
-    o->p[o->len++] = ' ';
-    o->p[o->len] = '\0';
-    return SQLITE_OK;
-}
-
-static void tokset_reset(struct tokset *ts, struct sq_buf *out)
-{
-    ts->out = out;
-    out->len = 0;
-    ts->used = 0;
-    if (++ts->cur_gen == 0) { /* wrapped: really clear */
-        if (ts->gen)
-            memset(ts->gen, 0, ts->cap * sizeof *ts->gen);
-        ts->cur_gen = 1;
-    }
 }
 
 /* The tokens a thread met during one indexing run, each with the last
@@ -1325,16 +1243,21 @@ outpost_status sq_fts_index(struct outpost_txn *t, uint32_t max_items, uint32_t 
 
 /* ---- search ---- */
 
-/* Folds the query into its distinct tokens, "tok tok " in ts->out, with the
- * tokenizer of the index. */
-static int query_tokens(struct outpost_storage *s, const char *q, struct tokset *ts)
+/* Folds the query into its distinct tokens, "tok tok " in `out` (as a
+ * document is made: docctx_add), with the tokenizer of the index; *n gets
+ * their count. */
+static int query_tokens(struct outpost_storage *s, const char *q, struct sq_buf *out, size_t *n)
 {
     struct fts_tok tk;
     int rc = tok_create(s, &tk);
     if (rc != SQLITE_OK)
         return rc;
-    rc = tk.api.xTokenize(tk.inst, ts, FTS5_TOKENIZE_QUERY, q, (int)strlen(q), tokset_add);
+    struct tokdict d = { 0 };
+    struct docctx dc = { &d, 1, out, NULL };
+    rc = tk.api.xTokenize(tk.inst, &dc, FTS5_TOKENIZE_QUERY, q, (int)strlen(q), docctx_add);
     tk.api.xDelete(tk.inst);
+    *n = d.used;
+    tokdict_free(&d);
     return rc;
 }
 
@@ -1545,14 +1468,9 @@ outpost_status sq_fts_search(struct outpost_txn *t, int64_t folder_id, const cha
         return c;
     if (!query)
         return sq_error(s, OUTPOST_BAD_DATA, "fts_search: query is NULL");
-    struct tokset ts = { 0 };
     struct sq_buf tokens = { 0 }, q = { 0 };
-    tokset_reset(&ts, &tokens);
-    int rc = query_tokens(s, query, &ts);
-    size_t ntokens = ts.used;
-    free(ts.slot);
-    free(ts.len);
-    free(ts.gen);
+    size_t ntokens = 0;
+    int rc = query_tokens(s, query, &tokens, &ntokens);
     if (rc != SQLITE_OK || ntokens == 0) {
         free(tokens.p);
         return rc != SQLITE_OK ? sq_db_error(s, rc, "tokenizing the query")
