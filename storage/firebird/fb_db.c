@@ -468,34 +468,3 @@ int fb_blob_read_all(struct outpost_storage *s, const ISC_QUAD *id, struct fb_bu
     b->p[b->len] = '\0';
     return isc_close_blob(s->status, &bh) ? -1 : 0;
 }
-
-int fb_blob_read_range(struct outpost_storage *s, const ISC_QUAD *id, uint64_t off, void *buf, size_t n,
-                       size_t *got)
-{
-    isc_blob_handle bh = 0;
-    ISC_QUAD q = *id;
-    *got = 0;
-    if (isc_open_blob2(s->status, &s->db, &s->txn.tr, &bh, &q, 0, NULL))
-        return -1;
-    ISC_LONG where = 0;
-    if (off && isc_seek_blob(s->status, &bh, 0, (ISC_LONG)off, &where)) {
-        ISC_STATUS_ARRAY sv;
-        isc_close_blob(sv, &bh);
-        return -1;
-    }
-    char *p = buf;
-    while (*got < n) {
-        size_t want = n - *got;
-        unsigned short len = want > 32768 ? 32768 : (unsigned short)want, seg = 0;
-        ISC_STATUS rc = isc_get_segment(s->status, &bh, &seg, len, p + *got);
-        if (rc && rc != isc_segment && rc != isc_segstr_eof) {
-            ISC_STATUS_ARRAY sv;
-            isc_close_blob(sv, &bh);
-            return -1;
-        }
-        *got += seg;
-        if (rc == isc_segstr_eof || seg == 0)
-            break;
-    }
-    return isc_close_blob(s->status, &bh) ? -1 : 0;
-}

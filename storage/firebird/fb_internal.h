@@ -23,9 +23,12 @@
 #include <outpost/storage.h>
 
 /* Schema version kept in store_info('schema_version'). */
-#define FB_SCHEMA_VERSION 4
-/* Content rows hold at most this many bytes (one stream BLOB each). */
-#define FB_CHUNK (1024u * 1024u)
+#define FB_SCHEMA_VERSION 6
+/* Content rows (content_part) hold at most this many bytes, inline in a
+ * VARCHAR OCTETS column, so that a row and its bytes are one record on one
+ * data page (see fb_content.c for why content is not kept in BLOBs). */
+#define FB_PART 15000
+#define FB_PART_SQL "15000"
 /* Page size of new caches. With forced writes every page write is a
  * synchronous disk write, so the page count per committed body is what an
  * insert costs: 16 KiB pages (Firebird 3's largest) hold a median mail body
@@ -111,14 +114,6 @@ struct outpost_txn {
     struct fb_buf big;          /* scratch for overflow blobs */
     int64_t kind_folder;        /* last folder whose kind was looked up */
     uint32_t kind_of_folder;
-    /* content_read's map of the item read last: its content rows, valid
-     * until the next write call of the transaction (fb_check_txn) */
-    int64_t cmap_item;
-    struct fb_chunk {
-        uint64_t off, len;
-        ISC_QUAD blob;
-    } *cmap;
-    size_t cmap_n, cmap_cap;
     /* the item item_put created last in this transaction and the end of the
      * content written to it since: content_write/finish then need no
      * lookups (cleared by anything that removes items or content) */
@@ -231,9 +226,6 @@ const ISC_QUAD *fb_col_blob(const struct fb_stmt *st, int i);
 
 /* Reads a whole BLOB into b (appending at b->len). 0 or -1. */
 int fb_blob_read_all(struct outpost_storage *s, const ISC_QUAD *id, struct fb_buf *b);
-/* Reads up to n bytes at offset `off` of a stream BLOB. 0 or -1. */
-int fb_blob_read_range(struct outpost_storage *s, const ISC_QUAD *id, uint64_t off, void *buf, size_t n,
-                       size_t *got);
 
 /* ---- fb_store.c ---- */
 outpost_status fb_check_txn(struct outpost_txn *t, int write);

@@ -10,8 +10,9 @@
  *
  * Layout as in the SQLite plugin: `item` rows with one index per listing,
  * plus `item_flags`, a narrow copy of the listed columns kept by triggers
- * (v3); content in `content` rows of at most FB_CHUNK bytes, each a stream
- * BLOB (seekable for range reads); tombstones; properties; the journal. Ids
+ * (v3); content in `content_part` rows of at most FB_PART bytes, inline
+ * (v5; v1-v4 kept them as BLOBs in `content`, see fb_content.c for why that
+ * changed); tombstones; properties; the journal. Ids
  * and journal seqs come from counters in store_info updated inside the
  * writing transaction, so a seq is never reused (not even after pruning the
  * newest entry) and no generator can run behind the data after a crash.
@@ -19,6 +20,7 @@
  * ICU collation data.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fb_internal.h"
@@ -119,20 +121,75 @@ static const char *const migrate_v4[] = {
     NULL,
 };
 
+/* v4 → v5: content rows with their bytes inline (fb_content.c says why),
+ * filled from the BLOBs of `content` by copy_content(). */
+static const char *const migrate_v5[] = {
+    "CREATE TABLE content_part(item_id BIGINT NOT NULL, off BIGINT NOT NULL, len INTEGER NOT NULL,"
+    " data VARCHAR(" FB_PART_SQL ") CHARACTER SET OCTETS NOT NULL, PRIMARY KEY(item_id, off))",
+    NULL,
+};
+
+/* v5 → v6: the BLOB content table goes (its rows were copied in v5). */
+static const char *const migrate_v6[] = {
+    "DROP TABLE content",
+    NULL,
+};
+
+/* Copies every `content` BLOB into content_part rows of FB_PART bytes, in
+ * the migration's data transaction (all or nothing). A BLOB row held at
+ * most 1 MiB, read whole (any BLOB type). 0 or -1. */
+static int copy_content(struct outpost_storage *s)
+{
+    struct fb_stmt *rd = fb_stmt_prepare(s, "SELECT item_id, off, data FROM content ORDER BY item_id, off");
+    struct fb_stmt *wr = fb_stmt_prepare(s, "INSERT INTO content_part(item_id, off, len, data) VALUES(?, ?, ?, ?)");
+    struct fb_buf b = { 0 };
+    int bad = !rd || !wr || fb_exec(s, rd);
+    int r = 0;
+    while (!bad && (r = fb_fetch(s, rd)) == 1) {
+        int64_t item = fb_col_int(rd, 0), off = fb_col_int(rd, 1);
+        const ISC_QUAD *q = fb_col_blob(rd, 2);
+        if (!q)
+            continue;
+        ISC_QUAD id = *q;
+        b.len = 0;
+        if (fb_blob_read_all(s, &id, &b)) {
+            bad = 1;
+            break;
+        }
+        for (size_t at = 0; at < b.len && !bad; at += FB_PART) {
+            size_t n = b.len - at < FB_PART ? b.len - at : FB_PART;
+            fb_bind_int(wr, 0, item);
+            fb_bind_int(wr, 1, off + (int64_t)at);
+            fb_bind_int(wr, 2, (int64_t)n);
+            fb_bind_textn(wr, 3, b.p + at, n);
+            bad = fb_exec(s, wr) != 0;
+        }
+    }
+    if (r < 0)
+        bad = 1;
+    free(b.p);
+    fb_stmt_free(rd);
+    fb_stmt_free(wr);
+    return bad ? -1 : 0;
+}
+
 struct step {
     const char *const *ddl;
     const char *const *data;
     const char *probe;
+    int (*copy)(struct outpost_storage *s); /* runs after data, in its transaction */
 };
 /* steps[v] takes the schema from version v to v+1 (steps[0] creates v1). */
 static const struct step steps[FB_SCHEMA_VERSION] = {
-    [0] = { schema_v1, NULL,
-            "SELECT count(*) FROM rdb$relations WHERE rdb$relation_name='STORE_INFO'" },
-    [1] = { migrate_v2, migrate_v2_data, NULL },
-    [2] = { migrate_v3, migrate_v3_data,
-            "SELECT count(*) FROM rdb$relations WHERE rdb$relation_name='ITEM_FLAGS'" },
-    [3] = { migrate_v4, NULL,
-            "SELECT count(*) FROM rdb$relations WHERE rdb$relation_name='UID_SNAPSHOT'" },
+    [0] = { .ddl = schema_v1,
+            .probe = "SELECT count(*) FROM rdb$relations WHERE rdb$relation_name='STORE_INFO'" },
+    [1] = { .ddl = migrate_v2, .data = migrate_v2_data },
+    [2] = { .ddl = migrate_v3, .data = migrate_v3_data,
+            .probe = "SELECT count(*) FROM rdb$relations WHERE rdb$relation_name='ITEM_FLAGS'" },
+    [3] = { .ddl = migrate_v4, .probe = "SELECT count(*) FROM rdb$relations WHERE rdb$relation_name='UID_SNAPSHOT'" },
+    [4] = { .ddl = migrate_v5, .copy = copy_content,
+            .probe = "SELECT count(*) FROM rdb$relations WHERE rdb$relation_name='CONTENT_PART'" },
+    [5] = { .ddl = migrate_v6, .probe = "SELECT 1 - count(*) FROM rdb$relations WHERE rdb$relation_name='CONTENT'" },
 };
 
 static const char tpb_ddl[] = { isc_tpb_version3, isc_tpb_write, isc_tpb_concurrency, isc_tpb_wait };
@@ -216,7 +273,7 @@ outpost_status fb_schema_upgrade(struct outpost_storage *s)
             goto fail;
         if (!done && run_all(s, sp->ddl))
             goto fail;
-        if (commit(s) || begin(s) || run_all(s, sp->data))
+        if (commit(s) || begin(s) || run_all(s, sp->data) || (sp->copy && sp->copy(s)))
             goto fail;
         struct fb_stmt *st = fb_stmt_prepare(s, "UPDATE OR INSERT INTO store_info(k, ival) VALUES(?, ?) MATCHING(k)");
         if (!st)

@@ -41,7 +41,7 @@ const char *const fb_stmt_sql[ST__COUNT] = {
     [ST_FOLDER_DEL] =
         "EXECUTE BLOCK (f BIGINT = ?) AS DECLARE i BIGINT; BEGIN"
         " FOR SELECT id FROM item WHERE folder_id=:f INTO :i DO BEGIN"
-        " DELETE FROM content WHERE item_id=:i; DELETE FROM prop WHERE item_id=:i; END"
+        " DELETE FROM content_part WHERE item_id=:i; DELETE FROM prop WHERE item_id=:i; END"
         " DELETE FROM item WHERE folder_id=:f; DELETE FROM tombstone WHERE folder_id=:f;"
         " DELETE FROM uid_snapshot WHERE folder_id=:f;"
         " DELETE FROM folder WHERE id=:f; END",
@@ -85,13 +85,13 @@ const char *const fb_stmt_sql[ST__COUNT] = {
         "SELECT uid, flags, modseq, id, keywords, kwbig FROM item_flags"
         " WHERE folder_id=? AND uid>=? AND uid<=? ORDER BY folder_id, uid",
 
-    [ST_CONTENT_DELETE] = "DELETE FROM content WHERE item_id=?",
-    [ST_CONTENT_END] = "SELECT COALESCE(MAX(off+len), 0) FROM content WHERE item_id=?",
-    [ST_CONTENT_INSERT] = "INSERT INTO content(item_id, off, len, data) VALUES(?, ?, ?, ?)",
-    /* the item's content rows in one round trip; one row with NULLs when the
-     * item has none, no row when the item does not exist */
+    [ST_CONTENT_DELETE] = "DELETE FROM content_part WHERE item_id=?",
+    [ST_CONTENT_END] = "SELECT COALESCE(MAX(off+len), 0) FROM content_part WHERE item_id=?",
+    [ST_CONTENT_INSERT] = "INSERT INTO content_part(item_id, off, len, data) VALUES(?, ?, ?, ?)",
+    /* the item's content rows with lo < off < hi in one round trip; one row
+     * with NULLs when there is none, no row when the item does not exist */
     [ST_CONTENT_RANGE] =
-        "SELECT c.off, c.len, c.data FROM item i LEFT JOIN content c ON c.item_id=i.id"
+        "SELECT c.off, c.data FROM item i LEFT JOIN content_part c ON c.item_id=i.id AND c.off>? AND c.off<?"
         " WHERE i.id=? ORDER BY c.item_id, c.off",
     /* fts_state AND 0 marks the item for re-indexing, AND 3 keeps it (fb_fts.c) */
     [ST_CONTENT_FINISH] =

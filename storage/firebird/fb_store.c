@@ -93,8 +93,6 @@ outpost_status fb_check_txn(struct outpost_txn *t, int write)
         return fb_error(t->s, OUTPOST_BAD_DATA, "call on a transaction that has ended");
     if (write && t->mode != OUTPOST_TXN_WRITE)
         return fb_error(t->s, OUTPOST_BAD_DATA, "write call in a read transaction");
-    if (write)
-        t->cmap_item = 0; /* a write may change what content_read mapped */
     return outpost_ok();
 }
 
@@ -679,7 +677,6 @@ static void fb_destroy(struct outpost_storage *s)
     detach(s);
     free(s->txn.out.p);
     free(s->txn.big.p);
-    free(s->txn.cmap);
     free(s->path);
     free(s);
 }
@@ -711,7 +708,6 @@ static outpost_status fb_begin(struct outpost_storage *s, uint32_t mode, struct 
     t->open = 1;
     t->failed = 0;
     t->kind_folder = 0;
-    t->cmap_item = 0;
     t->wr_item = 0;
     t->wr_end = 0;
     t->ntouched = 0;
@@ -857,11 +853,12 @@ static outpost_status fb_integrity_check(struct outpost_storage *s)
         " (SELECT 1 FROM folder f WHERE f.id=i.folder_id)",
         "SELECT FIRST 1 f.id, f.parent_id FROM folder f WHERE f.parent_id<>0 AND NOT EXISTS"
         " (SELECT 1 FROM folder p WHERE p.id=f.parent_id)",
-        "SELECT FIRST 1 c.item_id, c.off FROM content c WHERE NOT EXISTS"
+        "SELECT FIRST 1 c.item_id, c.off FROM content_part c WHERE NOT EXISTS"
         " (SELECT 1 FROM item i WHERE i.id=c.item_id)",
+        "SELECT FIRST 1 c.item_id, c.off FROM content_part c WHERE OCTET_LENGTH(c.data)<>c.len",
         "SELECT FIRST 1 p.item_id, 0 FROM prop p WHERE NOT EXISTS (SELECT 1 FROM item i WHERE i.id=p.item_id)",
         "SELECT FIRST 1 i.id, i.cached_size FROM item i WHERE i.cached_size <>"
-        " (SELECT COALESCE(SUM(c.len), 0) FROM content c WHERE c.item_id=i.id)",
+        " (SELECT COALESCE(SUM(c.len), 0) FROM content_part c WHERE c.item_id=i.id)",
         "SELECT FIRST 1 i.id, i.uid FROM item i LEFT JOIN item_flags x ON x.id=i.id WHERE x.id IS NULL"
         " OR x.folder_id<>i.folder_id OR x.uid<>i.uid OR x.flags<>i.flags OR x.modseq<>i.modseq"
         " OR x.kwbig<>BIN_AND(i.big_mask, 1) OR x.keywords IS DISTINCT FROM i.keywords",
@@ -870,6 +867,7 @@ static outpost_status fb_integrity_check(struct outpost_storage *s)
     static const char *const what[] = { NULL, "item %lld in missing folder %lld",
                                         "folder %lld has missing parent %lld",
                                         "content of missing item %lld (offset %lld)",
+                                        "content of item %lld at offset %lld: its length is wrong",
                                         "property of missing item %lld%.0lld",
                                         "item %lld: cached_size %lld differs from its content",
                                         "item %lld (UID %lld) differs from its item_flags row",
