@@ -555,11 +555,18 @@ static outpost_status finish_current(struct apply *a, int ended)
     if ((st = m->item_get(a->txn, id, &cur)).code != OUTPOST_OK)
         return st;
     outpost_item u = *cur;
+    /* what clients were shown of a summary-only mail, to compare below */
+    int shown = cur->kind == OUTPOST_ITEM_MAIL && cur->content_state == OUTPOST_CONTENT_SUMMARY;
+    uint64_t shown_size = cur->size;
+    char *shown_bs = shown ? dupstr(cur->bodystructure) : NULL, *shown_env = shown ? dupstr(cur->envelope) : NULL;
     struct outpost_summary arena;
     outpost_summary_init(&arena);
     char err[256] = "";
-    if (!a->sb && !(a->sb = new_builder(u.kind, 0)))
+    if (!a->sb && !(a->sb = new_builder(u.kind, 0))) {
+        free(shown_bs);
+        free(shown_env);
         return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+    }
     if (outpost_summary_builder_finish(a->sb, &u, &arena, err, sizeof err) != 0) {
         /* Unparseable content is still stored byte for byte; the summary
          * keeps what the transport said. */
@@ -569,8 +576,24 @@ static outpost_status finish_current(struct apply *a, int ended)
     }
     outpost_summary_builder_free(a->sb);
     a->sb = NULL;
+    int renew = shown && (u.size != shown_size || !same_text(u.bodystructure, shown_bs) ||
+                          !same_text(u.envelope, shown_env));
+    if (renew)
+        /* A mail kept as its summary (the headers policy) whose content, fetched now,
+         * is not what that summary said: the server regenerated its MIME, or an
+         * older Outpost converted it differently. IMAP clients keep RFC822.SIZE,
+         * BODYSTRUCTURE and ENVELOPE under a UID forever, so the mail takes a new
+         * UID in its folder (the old one is expunged) rather than changing under it. */
+        outpost_log(OUTPOST_LOG_INFO, LOGC,
+                    "%s: mail %s differs from the summary clients were shown (size %llu, now %llu); "
+                    "it moves to a new UID", a->folder_name ? a->folder_name : "?", u.remote_id ? u.remote_id : "?",
+                    (unsigned long long)shown_size, (unsigned long long)u.size);
+    free(shown_bs);
+    free(shown_env);
     u.content_state = OUTPOST_CONTENT_COMPLETE;
     st = m->item_update(a->txn, &u, OUTPOST_ITEM_F_SUMMARY | OUTPOST_ITEM_F_CONTENT_STATE);
+    if (st.code == OUTPOST_OK && renew && (st = m->item_move(a->txn, id, u.folder_id, NULL)).code == OUTPOST_OK)
+        queue_items_event(a, u.folder_id);
     int64_t date = u.date, folder = u.folder_id;
     outpost_summary_release(&arena);
     if (st.code != OUTPOST_OK)

@@ -118,6 +118,22 @@ static int load_batch(struct imap_conn *c, const size_t *idx, size_t n, struct f
     return 0;
 }
 
+/* Whether f's item is still in the selected folder under f's UID. A mail whose
+ * fetched content did not match the summary the client was shown moves to a new
+ * UID (core/engine.c); its old UID must not answer with the new bytes. */
+static int still_listed(struct imap_conn *c, const struct fitem *f)
+{
+    struct imap_server *s = c->srv;
+    struct outpost_txn *t;
+    const outpost_item *it;
+    if (s->st->read_begin(s->h, &t).code != OUTPOST_OK)
+        return 1; /* the content read that follows reports it */
+    int here = s->sm->item_get(t, f->id, &it).code == OUTPOST_OK && it->uid == f->uid &&
+               it->folder_id == c->sel_folder;
+    s->st->read_end(s->h, t);
+    return here;
+}
+
 /* Range reader over an item's cached content: one read transaction per call. */
 struct content_ctx {
     struct imap_server *s;
@@ -444,6 +460,8 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
                     fail = "NO [UNAVAILABLE] Message body not cached and the server cannot be reached";
                     break;
                 }
+                if (!still_listed(c, f))
+                    continue; /* replaced under a new UID: EXPUNGE and EXISTS follow */
             }
             write_item(c, f, &req, uid, changed, want_modseq || (changed && c->condstore));
             struct imap_msg *m = &c->msgs[f->ix];

@@ -1480,6 +1480,63 @@ def t_policy(env):
         sim.stop()
 
 
+def t_stale_summary(env):
+    """A mail kept as its summary (headers policy) whose content, fetched when a client opens
+    it, is not what the summary said (an older Outpost converted it differently, or the server
+    regenerated its MIME): it takes a new UID, so what a client cached under the old UID
+    (RFC822.SIZE, BODYSTRUCTURE) never changes, and the new UID's size is its body's length."""
+    if STORAGE != "sqlite":
+        print("skipped: the test rewrites the summary with the sqlite3 module")
+        sys.exit(77)
+    import sqlite3
+    sim, op = setup(env)
+    try:
+        initial_sync(op)
+        news = folder_by_path(op.dump(content=False), "Inbox/Newsletters")
+        victim = next(i for i in news["items"] if i["content_state"] == 1)
+        other = next(i for i in news["items"] if i["content_state"] == 1 and i["id"] != victim["id"])
+        # the summary an older converter left: another size than the content will have
+        db = sqlite3.connect(os.path.join(op.data, "cache.sqlite"))
+        db.execute("UPDATE item SET size=size+17 WHERE id=?", (victim["id"],))
+        db.commit()
+        db.close()
+        op.start()
+        m = op.imap()
+        imap_ok(m.select("INBOX/Newsletters"), "SELECT INBOX/Newsletters")
+        old_uid = victim["uid"]
+        data = imap_ok(m.uid("FETCH", str(old_uid), "(RFC822.SIZE)"), "FETCH RFC822.SIZE")
+        check(("RFC822.SIZE %d" % (victim["size"] + 17)).encode() in data[0],
+              "the client is shown the stored summary's size: %r" % data)
+        data = imap_ok(m.uid("FETCH", str(old_uid), "(BODY.PEEK[])"), "FETCH BODY[] of the stale mail")
+        check(not any(isinstance(d, tuple) for d in data),
+              "the old UID answers with no bytes that contradict its size: %r" % [d[0] if isinstance(d, tuple) else d for d in data])
+        typ, data = m.uid("SEARCH", None, "UID", str(old_uid))
+        check(typ == "OK" and data[0].split() == [], "the old UID is expunged: %r" % data)
+        mid = victim["message_id"]
+        data = imap_ok(m.uid("SEARCH", None, "HEADER", "Message-ID", mid), "SEARCH by Message-ID")
+        uids = [int(x) for x in data[0].split()]
+        check(len(uids) == 1 and uids[0] > old_uid, "the mail is there once, under a new UID: %r" % uids)
+        if uids:
+            data = imap_ok(m.uid("FETCH", str(uids[0]), "(RFC822.SIZE BODY.PEEK[])"), "FETCH the new UID")
+            # (unsolicited FLAGS of the mails SEARCH HEADER fetched come first)
+            got = [d for d in data if isinstance(d, tuple) and b"UID %d " % uids[0] in d[0]]
+            check(len(got) == 1, "FETCH of the new UID: %r" % data)
+            if got:
+                size = int(re.search(rb"RFC822.SIZE (\d+)", got[0][0]).group(1))
+                check(size == len(got[0][1]), "the new UID's size is its body's length: %d vs %d" % (size, len(got[0][1])))
+        # a mail whose summary was right keeps its UID when it is fetched
+        data = imap_ok(m.uid("FETCH", str(other["uid"]), "(RFC822.SIZE BODY.PEEK[])"), "FETCH a matching mail")
+        got = [d for d in data if isinstance(d, tuple) and b"UID %d " % other["uid"] in d[0]]
+        check(len(got) == 1 and len(got[0][1]) == other["size"],
+              "a mail whose summary matches is served under its UID: %r" % [d[0] if isinstance(d, tuple) else d for d in data])
+        m.logout()
+        op.stop()
+        check(sim.counters() == {}, "nothing is written to the server: %s" % sim.counters())
+    finally:
+        op.kill()
+        sim.stop()
+
+
 def t_diskfull(env):
     """The cache's disk fills up (a small tmpfs in a private mount namespace): the initial
     sync stops with a clear "disk full" error and the cache stays consistent; a client's
@@ -1570,6 +1627,7 @@ GROUPS = {
     "crash_initial": t_crash_initial,
     "crash_replay": t_crash_replay,
     "policy": t_policy,
+    "stale_summary": t_stale_summary,
     "diskfull": t_diskfull,
 }
 
