@@ -454,6 +454,14 @@ static int same_message(const outpost_item *o, const outpost_item *n)
            same_text(o->preview, n->preview);
 }
 
+/* Whether a summary computed now says what the stored one says, field for field. */
+static int same_summary(const outpost_item *o, const outpost_item *n)
+{
+    return same_message(o, n) && same_text(o->object_uid, n->object_uid) && same_text(o->envelope, n->envelope) &&
+           same_text(o->bodystructure, n->bodystructure) && o->internal_date == n->internal_date &&
+           o->size == n->size;
+}
+
 /* Stores the new item held in a->pend: with its summary, content state and (unless the
  * policy keeps summaries only) content when `ended`, else bare. */
 static outpost_status put_pending(struct apply *a, int ended)
@@ -590,8 +598,11 @@ static outpost_status finish_current(struct apply *a, int ended)
                     (unsigned long long)shown_size, (unsigned long long)u.size);
     free(shown_bs);
     free(shown_env);
+    /* the usual case, a summary computed from these same bytes before: only the
+     * content state changes, and the MODSEQ stays (no FLAGS to re-announce) */
+    uint32_t fields = OUTPOST_ITEM_F_CONTENT_STATE | (renew || !same_summary(cur, &u) ? OUTPOST_ITEM_F_SUMMARY : 0);
     u.content_state = OUTPOST_CONTENT_COMPLETE;
-    st = m->item_update(a->txn, &u, OUTPOST_ITEM_F_SUMMARY | OUTPOST_ITEM_F_CONTENT_STATE);
+    st = m->item_update(a->txn, &u, fields);
     if (st.code == OUTPOST_OK && renew && (st = m->item_move(a->txn, id, u.folder_id, NULL)).code == OUTPOST_OK)
         queue_items_event(a, u.folder_id);
     int64_t date = u.date, folder = u.folder_id;

@@ -1524,6 +1524,10 @@ def t_stale_summary(env):
             if got:
                 size = int(re.search(rb"RFC822.SIZE (\d+)", got[0][0]).group(1))
                 check(size == len(got[0][1]), "the new UID's size is its body's length: %d vs %d" % (size, len(got[0][1])))
+            # the mails SEARCH HEADER fetched had right summaries: their MODSEQ (and so their
+            # FLAGS, which did not change) are not re-announced
+            check(not [d for d in data if isinstance(d, bytes) and b"FLAGS" in d and b"UID %d " % uids[0] not in d],
+                  "no FLAGS re-announced for mails whose content arrived: %r" % data)
         # a mail whose summary was right keeps its UID when it is fetched
         data = imap_ok(m.uid("FETCH", str(other["uid"]), "(RFC822.SIZE BODY.PEEK[])"), "FETCH a matching mail")
         got = [d for d in data if isinstance(d, tuple) and b"UID %d " % other["uid"] in d[0]]
