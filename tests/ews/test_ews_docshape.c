@@ -1171,6 +1171,14 @@ static void ad_respond(const struct req *rq, struct answer *a)
         return;
     }
     if (!strcmp(rq->path, "/ad2/autodiscover.xml")) {
+        if (strstr(rq->body, "nobody@example.com")) {
+            /* the documented Error element of the response schema, its text indented */
+            a->body = xstrdup("<?xml version=\"1.0\" encoding=\"utf-8\"?><Autodiscover xmlns=\"http://schemas.microsoft.com/"
+                              "exchange/autodiscover/responseschema/2006\"><Response><Error Time=\"10:12:01.2345\" "
+                              "Id=\"2477081730\"><ErrorCode>500</ErrorCode><Message>\n  The e-mail address cannot be "
+                              "found.\n</Message><DebugData /></Error></Response></Autodiscover>");
+            return;
+        }
         if (strstr(rq->body, "jdoe@example.com")) {
             a->body = xstrdup("<?xml version=\"1.0\" encoding=\"utf-8\"?><Autodiscover xmlns=\"http://schemas.microsoft.com/"
                               "exchange/autodiscover/responseschema/2006\"><Response xmlns=\"http://schemas.microsoft.com/"
@@ -1243,6 +1251,32 @@ static void test_autodiscover_shapes(void **unused)
     fx_close(&f);
 }
 
+/* An autodiscover Error response: open fails FATAL and says the server's code and reason. */
+static void test_autodiscover_error(void **unused)
+{
+    (void)unused;
+    srv_start(ad_respond);
+    struct fx f;
+    memset(&f, 0, sizeof f);
+    f.th = test_host_new("account", workdir, NULL);
+    char adurl[128];
+    snprintf(adurl, sizeof adurl, "https://127.0.0.1:%d/autodiscover/autodiscover.xml", srv.port);
+    test_host_set(f.th, "email", "nobody@example.com");
+    test_host_set(f.th, "autodiscover_url", adurl);
+    test_host_set_secret(f.th, "password", "secret");
+    test_host_set(f.th, "ca_file", ca);
+    rec_init(&f.rec);
+    outpost_status st = M->create(test_host_table(f.th), &f.t);
+    assert_int_equal(st.code, OUTPOST_OK);
+    st = M->open(f.t);
+    assert_int_equal(st.code, OUTPOST_FATAL);
+    assert_non_null(st.message);
+    assert_non_null(strstr(st.message, "error 500"));
+    assert_non_null(strstr(st.message, "(The e-mail address cannot be found.)"));
+    assert_non_null(strstr(st.message, "nobody@example.com"));
+    fx_close(&f);
+}
+
 static char *slurp(const char *path)
 {
     FILE *fp = fopen(path, "rb");
@@ -1296,6 +1330,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_warning_write),
         cmocka_unit_test(test_write_requests_schema),
         cmocka_unit_test(test_autodiscover_shapes),
+        cmocka_unit_test(test_autodiscover_error),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (srv.d)

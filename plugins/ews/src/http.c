@@ -247,6 +247,7 @@ outpost_status ews_post(struct ews *e, const char *url, const char *body, size_t
 struct ad_result {
     char *ews_url, *redirect_addr, *redirect_url;
     int error;
+    char code[16], msg[200]; /* an Error element's ErrorCode and Message */
 };
 
 /* Candidate EWS URLs of a POX autodiscover response, best first: EwsUrl of the external
@@ -282,6 +283,19 @@ static void ad_parse(FILE *f, struct ad_result *res)
             snprintf(type[np], sizeof type[np], "%s", a ? (const char *)a : "");
             xmlFree(a);
             pdepth[np++] = d;
+            continue;
+        }
+        if (res->error && (!strcmp(ln, "ErrorCode") || !strcmp(ln, "Message"))) {
+            /* the server's reason, e.g. 500 "The e-mail address cannot be found." */
+            xmlChar *v = xmlTextReaderReadString(r);
+            const char *s = v ? (const char *)v : "";
+            s += strspn(s, " \t\r\n");
+            int n = (int)strcspn(s, "\r\n");
+            if (ln[0] == 'E')
+                snprintf(res->code, sizeof res->code, "%.*s", n, s);
+            else
+                snprintf(res->msg, sizeof res->msg, "%.*s", n, s);
+            xmlFree(v);
             continue;
         }
         int want = !strcmp(ln, "Type") || !strcmp(ln, "EwsUrl") || !strcmp(ln, "ASUrl") ||
@@ -401,7 +415,11 @@ outpost_status ews_autodiscover(struct ews *e)
                 }
                 free(res.redirect_addr);
                 free(res.redirect_url);
-                if (!redirected)
+                if (!redirected && (res.code[0] || res.msg[0]))
+                    last = ews_status(e, OUTPOST_FATAL, "autodiscover at %s refused %s: error %s%s%s%s", url, addr,
+                                      res.code[0] ? res.code : "?", res.msg[0] ? " (" : "", res.msg,
+                                      res.msg[0] ? ")" : "");
+                else if (!redirected)
                     last = ews_status(e, OUTPOST_FATAL, "autodiscover at %s found no EWS URL for %s", url, addr);
                 break;
             }
