@@ -1152,64 +1152,105 @@ outpost_status engine_prune_unlisted(struct outpost_engine *e, int64_t folder_id
 /* ---- on-demand fetch worker ---- */
 
 struct fetch_req {
-    int64_t item_id;
+    int64_t *ids;      /* the items wanted: &one, or an array the request owns */
+    size_t n;
+    int64_t one;
     int done;
     int abandoned;     /* the requester timed out: the worker frees it */
     outpost_status st;
     struct fetch_req *next;
 };
 
-/* Fetches one item's content on the fetch worker's own transport instance. */
-static outpost_status fetch_one(struct outpost_engine *e, int64_t item_id)
+static void fetch_req_free(struct fetch_req *r)
 {
-    struct outpost_txn *t;
-    outpost_status st = outpost_store_read_begin(e->store, &t);
-    if (st.code != OUTPOST_OK)
-        return st;
-    const outpost_item *it;
-    char *rid = NULL, *frid = NULL, *fname = NULL;
-    outpost_folder f = { 0 };
-    if ((st = e->sm->item_get(t, item_id, &it)).code == OUTPOST_OK) {
-        if (it->content_state == OUTPOST_CONTENT_COMPLETE) {
-            outpost_store_read_end(e->store, t);
-            return outpost_ok();
+    if (r && r->ids != &r->one)
+        free(r->ids);
+    free(r);
+}
+
+/* Items per transport fetch call of the fetch worker (as fetch_missing's batches). */
+enum { FETCH_MANY = 50 };
+
+/* Fetches the content of items ids[0..n) that is not cached yet, on the fetch worker's
+ * own transport instance: consecutive items of one folder go in one call of up to
+ * FETCH_MANY. OK, or the first failure (what was fetched stays cached). */
+static outpost_status fetch_many(struct outpost_engine *e, const int64_t *ids, size_t n)
+{
+    outpost_status first = outpost_ok();
+    size_t i = 0;
+    while (i < n) {
+        struct outpost_txn *t;
+        outpost_status st = outpost_store_read_begin(e->store, &t);
+        if (st.code != OUTPOST_OK)
+            return st;
+        char *rids[FETCH_MANY], *frid = NULL, *fname = NULL;
+        size_t k = 0;
+        int64_t folder = 0;
+        outpost_folder f = { 0 };
+        for (; i < n && k < FETCH_MANY; i++) {
+            const outpost_item *it;
+            if ((st = e->sm->item_get(t, ids[i], &it)).code != OUTPOST_OK) {
+                if (first.code == OUTPOST_OK)
+                    first = st;
+                continue;
+            }
+            if (it->content_state == OUTPOST_CONTENT_COMPLETE)
+                continue;
+            if (!it->remote_id) {
+                if (first.code == OUTPOST_OK)
+                    first = engine_status(OUTPOST_GONE, e, "item has no server copy yet%s", NULL);
+                continue;
+            }
+            if (k && it->folder_id != folder)
+                break; /* the next call starts with this item */
+            if (!(rids[k] = strdup(it->remote_id))) {
+                st = engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+                break;
+            }
+            folder = it->folder_id;
+            k++;
         }
-        rid = dupstr(it->remote_id);
         const outpost_folder *fp;
-        if ((st = e->sm->folder_get(t, it->folder_id, &fp)).code == OUTPOST_OK) {
+        if (k && st.code == OUTPOST_OK && (st = e->sm->folder_get(t, folder, &fp)).code == OUTPOST_OK) {
             f = *fp;
             frid = dupstr(fp->remote_id);
             fname = dupstr(fp->name);
         }
-    }
-    outpost_store_read_end(e->store, t);
-    if (st.code == OUTPOST_OK && (!rid || !frid))
-        st = engine_status(OUTPOST_GONE, e, "item has no server copy yet%s", NULL);
-    if (st.code == OUTPOST_OK)
-        st = connect_instance(e, e->tfetch, &e->connected_fetch);
-    if (st.code == OUTPOST_OK) {
-        f.remote_id = frid;
-        f.name = fname;
-        f.sync_state = NULL;
-        f.sync_state_len = 0;
-        f.parent_remote_id = NULL;
-        struct apply a;
-        struct outpost_sync_sink sink;
-        apply_init(&a, e, &sink);
-        a.folder_id = -1;
-        a.folder_name = fname;
-        const char *ids[1] = { rid };
-        st = e->tm->fetch(e->tfetch, &f, ids, 1, &sink);
-        apply_done(&a);
-        if (st.code != OUTPOST_OK && e->connected_fetch) {
-            e->tm->close(e->tfetch);
-            e->connected_fetch = 0;
+        outpost_store_read_end(e->store, t);
+        if (k && st.code == OUTPOST_OK && !frid)
+            st = engine_status(OUTPOST_GONE, e, "folder has no server copy yet%s", NULL);
+        if (k && st.code == OUTPOST_OK)
+            st = connect_instance(e, e->tfetch, &e->connected_fetch);
+        if (k && st.code == OUTPOST_OK) {
+            f.remote_id = frid;
+            f.name = fname;
+            f.sync_state = NULL;
+            f.sync_state_len = 0;
+            f.parent_remote_id = NULL;
+            struct apply a;
+            struct outpost_sync_sink sink;
+            apply_init(&a, e, &sink);
+            a.folder_id = -1;
+            a.folder_name = fname;
+            st = e->tm->fetch(e->tfetch, &f, (const char *const *)rids, (uint32_t)k, &sink);
+            apply_done(&a);
+            if (st.code != OUTPOST_OK && e->connected_fetch) {
+                e->tm->close(e->tfetch);
+                e->connected_fetch = 0;
+            }
+        }
+        for (size_t j = 0; j < k; j++)
+            free(rids[j]);
+        free(frid);
+        free(fname);
+        if (st.code != OUTPOST_OK) {
+            if (first.code == OUTPOST_OK)
+                first = st;
+            if (st.code != OUTPOST_GONE && st.code != OUTPOST_BAD_DATA)
+                break; /* the server or the cache is in trouble: the rest would fail too */
         }
     }
-    free(rid);
-    free(frid);
-    free(fname);
-    return st;
+    return first;
 }
 
 static void *fetch_worker(void *arg)
@@ -1224,7 +1265,7 @@ static void *fetch_worker(void *arg)
         }
         e->fetch_queue = r->next;
         op_mutex_unlock(e->fetch_mu);
-        outpost_status st = fetch_one(e, r->item_id);
+        outpost_status st = fetch_many(e, r->ids, r->n);
         op_mutex_lock(e->fetch_mu);
         r->st = st;
         r->st.message = NULL; /* the message belongs to the worker's instance */
@@ -1232,7 +1273,7 @@ static void *fetch_worker(void *arg)
             snprintf(e->fetch_msg, sizeof e->fetch_msg, "%s", st.message ? st.message : "");
         r->done = 1;
         if (r->abandoned)
-            free(r);
+            fetch_req_free(r);
         else
             op_cond_broadcast(e->fetch_done_cv);
     }
@@ -1240,17 +1281,13 @@ static void *fetch_worker(void *arg)
     return NULL;
 }
 
-static outpost_status hook_request_content(void *ctx, int64_t item_id, uint32_t timeout_ms)
+/* Queues r for the fetch worker and waits for it at most timeout_ms (takes r). */
+static outpost_status fetch_wait(struct outpost_engine *e, struct fetch_req *r, uint32_t timeout_ms)
 {
-    struct outpost_engine *e = ctx;
-    struct fetch_req *r = calloc(1, sizeof *r);
-    if (!r)
-        return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
-    r->item_id = item_id;
     op_mutex_lock(e->fetch_mu);
     if (e->fetch_stop) {
         op_mutex_unlock(e->fetch_mu);
-        free(r);
+        fetch_req_free(r);
         outpost_status off = { OUTPOST_TEMP, 0, "offline" };
         return off;
     }
@@ -1269,7 +1306,7 @@ static outpost_status hook_request_content(void *ctx, int64_t item_id, uint32_t 
     outpost_status st;
     if (r->done) {
         st = r->st;
-        free(r);
+        fetch_req_free(r);
         if (st.code != OUTPOST_OK) {
             /* Not reachable or refused: the caller says [UNAVAILABLE]. */
             static const char *const offline = "offline: the server cannot be reached";
@@ -1285,6 +1322,33 @@ static outpost_status hook_request_content(void *ctx, int64_t item_id, uint32_t 
     }
     op_mutex_unlock(e->fetch_mu);
     return st;
+}
+
+static outpost_status hook_request_content(void *ctx, int64_t item_id, uint32_t timeout_ms)
+{
+    struct outpost_engine *e = ctx;
+    struct fetch_req *r = calloc(1, sizeof *r);
+    if (!r)
+        return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+    r->one = item_id;
+    r->ids = &r->one;
+    r->n = 1;
+    return fetch_wait(e, r, timeout_ms);
+}
+
+static outpost_status hook_request_contents(void *ctx, const int64_t *ids, uint32_t n, uint32_t timeout_ms)
+{
+    struct outpost_engine *e = ctx;
+    struct fetch_req *r = calloc(1, sizeof *r);
+    if (r && !(r->ids = malloc((n ? n : 1) * sizeof *ids))) {
+        free(r);
+        r = NULL;
+    }
+    if (!r)
+        return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+    memcpy(r->ids, ids, n * sizeof *ids);
+    r->n = n;
+    return fetch_wait(e, r, timeout_ms);
 }
 
 static void hook_folder_open(void *ctx, int64_t folder_id, int open)
@@ -1326,7 +1390,8 @@ int outpost_engine_start_worker(struct outpost_engine *e, char *err, size_t errl
         snprintf(err, errlen, "cannot start the fetch worker thread");
         return -1;
     }
-    static const struct outpost_store_engine_hooks proto = { NULL, hook_request_content, hook_folder_open, hook_online };
+    static const struct outpost_store_engine_hooks proto = { NULL, hook_request_content, hook_folder_open, hook_online,
+                                                             hook_request_contents };
     e->hooks = proto;
     e->hooks.ctx = e;
     outpost_store_set_engine(e->store, &e->hooks);
@@ -1348,7 +1413,7 @@ void outpost_engine_stop_worker(struct outpost_engine *e)
     while (e->fetch_queue) {
         struct fetch_req *r = e->fetch_queue;
         e->fetch_queue = r->next;
-        free(r);
+        fetch_req_free(r);
     }
 }
 

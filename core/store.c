@@ -1244,6 +1244,50 @@ static outpost_status api_request_content(const struct outpost_host *h, int64_t 
     return hk.request_content(hk.ctx, id, timeout_ms);
 }
 
+static outpost_status api_request_contents(const struct outpost_host *h, const int64_t *ids, uint32_t n,
+                                           uint32_t timeout_ms)
+{
+    STORE_OR_FAIL(s, h);
+    if (!ids && n)
+        return status(OUTPOST_BAD_DATA, "request_contents: ids is NULL");
+    int64_t *need = malloc((n ? n : 1) * sizeof *need);
+    if (!need)
+        return status(OUTPOST_FATAL, "out of memory");
+    uint32_t k = 0;
+    int64_t missing = 0;
+    struct outpost_txn *t = NULL;
+    outpost_status st = outpost_store_read_begin(s, &t);
+    int opened = st.code == OUTPOST_OK;
+    for (uint32_t i = 0; i < n && st.code == OUTPOST_OK; i++) {
+        const outpost_item *it;
+        outpost_status g = s->m->item_get(t, ids[i], &it);
+        if (g.code == OUTPOST_GONE) {
+            missing = missing ? missing : ids[i];
+            continue;
+        }
+        if (g.code != OUTPOST_OK)
+            st = keep(g, "request_contents");
+        else if (it->content_state != OUTPOST_CONTENT_COMPLETE)
+            need[k++] = ids[i];
+    }
+    if (opened)
+        outpost_store_read_end(s, t);
+    op_mutex_lock(s->elock);
+    struct outpost_store_engine_hooks hk = s->hooks;
+    int has = s->has_hooks && (hk.request_contents || hk.request_content);
+    op_mutex_unlock(s->elock);
+    if (st.code == OUTPOST_OK && k && !has)
+        st = status(OUTPOST_TEMP, "offline");
+    else if (st.code == OUTPOST_OK && k && hk.request_contents)
+        st = hk.request_contents(hk.ctx, need, k, timeout_ms);
+    for (uint32_t i = 0; st.code == OUTPOST_OK && i < k && !hk.request_contents; i++)
+        st = hk.request_content(hk.ctx, need[i], timeout_ms); /* an engine without the batch hook */
+    free(need);
+    if (st.code == OUTPOST_OK && missing)
+        return status(OUTPOST_GONE, "request_contents: no item with id %lld", (long long)missing);
+    return st;
+}
+
 static void api_folder_open_hint(const struct outpost_host *h, int64_t id, int open)
 {
     struct outpost_store *s = store_of(h);
@@ -1331,6 +1375,7 @@ const struct outpost_store_api *outpost_store_api_table(void)
         .online = api_online,
         .prop_set = api_prop_set,
         .meta_set = api_meta_set,
+        .request_contents = api_request_contents,
     };
     return &table;
 }

@@ -65,6 +65,8 @@ struct outpost_store_engine_hooks {
     outpost_status (*request_content)(void *ctx, int64_t item_id, uint32_t timeout_ms);
     void (*folder_open)(void *ctx, int64_t folder_id, int open);
     int (*online)(void *ctx);
+    /* request_content for ids[0..n) (copied), in as few server calls as it can */
+    outpost_status (*request_contents)(void *ctx, const int64_t *ids, uint32_t n, uint32_t timeout_ms);
 };
 /* hooks NULL detaches: request_content then answers TEMP "offline". */
 void outpost_store_set_engine(struct outpost_store *s, const struct outpost_store_engine_hooks *hooks);

@@ -38,6 +38,11 @@ struct search_ctx {
     size_t nfts;
     int all_headers;            /* the index covers every header field (OUTPOST_STORAGE_CAP_FTS_ALL_HEADERS) */
     int failed;
+    /* a dry run over a batch (prefetch_batch): ensure_content only notes the
+     * items whose bodies the real run will need */
+    int dry;
+    int64_t *want;
+    uint32_t nwant;
 };
 
 static char *dup0(const char *s)
@@ -199,6 +204,11 @@ static int ensure_content(struct search_ctx *sx, struct sitem *it)
     struct imap_server *s = sx->c->srv;
     if (it->cstate == OUTPOST_CONTENT_COMPLETE)
         return 0;
+    if (sx->dry) {
+        if (sx->want && (!sx->nwant || sx->want[sx->nwant - 1] != it->id))
+            sx->want[sx->nwant++] = it->id;
+        return -1;
+    }
     if (s->st->request_content(s->h, it->id, (uint32_t)s->content_timeout_ms).code != OUTPOST_OK) {
         sx->failed = 1;
         return -1;
@@ -569,6 +579,30 @@ static int load_sbatch(struct imap_conn *c, size_t k, size_t n, struct sitem *ou
     return 0;
 }
 
+/* Fetches, all at once, the bodies a batch's evaluation is going to ask for one by
+ * one: a dry run of eval notes the items whose keys need a body not cached (a HEADER
+ * field outside the summary, an index hit to verify), then one request_contents
+ * (one server call per 50 items) gets them. What fails is left to the real run. */
+static void prefetch_batch(struct search_ctx *sx, const struct imap_skey *root, struct sitem *batch, size_t n)
+{
+    struct imap_server *s = sx->c->srv;
+    if (!OUTPOST_HAS_METHOD(s->st, struct outpost_store_api, request_contents) ||
+        !(sx->want = malloc((n ? n : 1) * sizeof *sx->want)))
+        return;
+    sx->nwant = 0;
+    sx->dry = 1;
+    for (size_t b = 0; b < n && !sx->failed; b++)
+        if (!batch[b].gone && batch[b].cstate != OUTPOST_CONTENT_COMPLETE)
+            (void)eval(sx, root, &batch[b]);
+    sx->dry = 0;
+    if (sx->nwant > 1) {
+        imap_flush(sx->c);
+        (void)s->st->request_contents(s->h, sx->want, sx->nwant, (uint32_t)s->content_timeout_ms);
+    }
+    free(sx->want);
+    sx->want = NULL;
+}
+
 void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct imap_tok *args)
 {
     struct imap_server *s = c->srv;
@@ -595,7 +629,7 @@ void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct
     int use_modseq = imap_search_uses(root, IMAP_SK_MODSEQ);
     if (use_modseq)
         c->condstore = 1;
-    struct search_ctx sx = { c, NULL, 0, 0, 0 };
+    struct search_ctx sx = { c, NULL, 0, 0, 0, 0, NULL, 0 };
     if ((imap_search_uses(root, IMAP_SK_BODY) || imap_search_uses(root, IMAP_SK_TEXT)) &&
         (s->st->storage_caps & OUTPOST_STORAGE_CAP_FTS) &&
         OUTPOST_HAS_METHOD(s->sm, struct outpost_storage_methods, fts_search)) {
@@ -612,12 +646,16 @@ void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct
     if (need == 1 && imap_sync_selected(c, 0) != 0)
         sx.failed = 1;
     struct sitem *batch = calloc(IMAP_BATCH, sizeof *batch);
+    int may_fetch = imap_search_uses(root, IMAP_SK_HEADER) || imap_search_uses(root, IMAP_SK_BODY) ||
+                    imap_search_uses(root, IMAP_SK_TEXT);
     for (size_t k = 0; k < c->nmsgs && hits && batch && !sx.failed; k += IMAP_BATCH) {
         size_t bn = c->nmsgs - k < IMAP_BATCH ? c->nmsgs - k : IMAP_BATCH;
         if (load_sbatch(c, k, bn, batch, need) != 0) {
             sx.failed = 1;
             break;
         }
+        if (may_fetch)
+            prefetch_batch(&sx, root, batch, bn);
         for (size_t b = 0; b < bn; b++) {
             struct sitem *si = &batch[b];
             if (!si->gone && !sx.failed && eval(&sx, root, si)) {

@@ -514,7 +514,8 @@ int main(int argc, char **argv)
     hs.m = outpost_store_methods(hs.store);
     if (seed(&hs) != 0)
         goto done;
-    struct outpost_store_engine_hooks hooks = { &hs, hook_request_content, hook_folder_open, hook_online };
+    /* no batch hook: request_contents goes item by item through hook_request_content */
+    struct outpost_store_engine_hooks hooks = { &hs, hook_request_content, hook_folder_open, hook_online, NULL };
     outpost_store_set_engine(hs.store, &hooks);
 
     f.fm = f.p->methods;

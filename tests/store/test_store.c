@@ -774,6 +774,17 @@ static int hook_online(void *ctx)
     (void)ctx;
     return 1;
 }
+static uint32_t hook_many_n;
+static int64_t hook_many_first;
+static outpost_status hook_request_many(void *ctx, const int64_t *ids, uint32_t n, uint32_t timeout_ms)
+{
+    (void)ctx;
+    (void)timeout_ms;
+    hook_calls++;
+    hook_many_n = n;
+    hook_many_first = n ? ids[0] : 0;
+    return outpost_ok();
+}
 
 static void test_request_content(void **state)
 {
@@ -794,11 +805,27 @@ static void test_request_content(void **state)
     int64_t full = append_file(e, e->inbox, "simple.eml", 0, NULL);
     assert_int_equal(e->api->request_content(e->fe, full, 100).code, OUTPOST_OK);
 
-    struct outpost_store_engine_hooks hooks = { NULL, hook_request, NULL, hook_online };
+    int64_t some[2] = { it.id, full };
+    assert_int_equal(e->api->request_contents(e->fe, some, 2, 100).code, OUTPOST_TEMP);
+
+    struct outpost_store_engine_hooks hooks = { NULL, hook_request, NULL, hook_online, hook_request_many };
     outpost_store_set_engine(e->store, &hooks);
     hook_calls = 0;
     assert_int_equal(e->api->request_content(e->fe, it.id, 100).code, OUTPOST_OK);
     assert_int_equal(hook_calls, 1);
+    /* many at once: only what is not cached goes to the engine, in one call */
+    hook_calls = 0;
+    assert_int_equal(e->api->request_contents(e->fe, some, 2, 100).code, OUTPOST_OK);
+    assert_int_equal(hook_calls, 1);
+    assert_int_equal(hook_many_n, 1);
+    assert_int_equal(hook_many_first, it.id);
+    int64_t cached[1] = { full };
+    hook_calls = 0;
+    assert_int_equal(e->api->request_contents(e->fe, cached, 1, 100).code, OUTPOST_OK);
+    assert_int_equal(hook_calls, 0);
+    int64_t with_missing[3] = { 99999, it.id, full };
+    assert_int_equal(e->api->request_contents(e->fe, with_missing, 3, 100).code, OUTPOST_GONE);
+    assert_int_equal(hook_many_n, 1); /* the others were still fetched */
     assert_int_equal(e->api->online(e->fe), 1);
     e->api->folder_open_hint(e->fe, e->inbox, 1); /* no hook: ignored */
     outpost_store_set_engine(e->store, NULL);

@@ -147,6 +147,16 @@ struct outpost_store_api {
      * contain a dot, so a front-end cannot overwrite them. Read back with the
      * storage's meta_get (and prop_get) in a read transaction. */
     outpost_status (*meta_set)(const struct outpost_host *h, const char *key, const void *val, size_t len);
+    /* request_content for many items at once (a client fetching the bodies of a
+     * range of summary-only mails): the items not cached yet are fetched with as
+     * few server calls as the transport allows (one per folder and 50 items)
+     * instead of one each. ids is read during the call only. Waits at most
+     * timeout_ms in all. OK when every item is cached; else the first failure
+     * (GONE for an id that does not exist, TEMP offline or timed out); what was
+     * fetched stays cached either way, so a caller can go on item by item with
+     * request_content. Any thread. */
+    outpost_status (*request_contents)(const struct outpost_host *h, const int64_t *ids, uint32_t n,
+                                       uint32_t timeout_ms);
 };
 
 /* ---- Front-end method table ------------------------------------------- */

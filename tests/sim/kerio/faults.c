@@ -213,6 +213,7 @@ int faults_offline(struct sim_faults *f)
 struct counter {
 	char method[64];
 	long calls, items;
+	int mutating; /* else a read: only its calls are counted ("reads") */
 };
 
 struct sim_counters {
@@ -236,7 +237,7 @@ void counters_free(struct sim_counters *c)
 	}
 }
 
-void counters_add(struct sim_counters *c, const char *method, long items)
+static void count(struct sim_counters *c, const char *method, long items, int mutating)
 {
 	pthread_mutex_lock(&c->mu);
 	int i;
@@ -244,7 +245,10 @@ void counters_add(struct sim_counters *c, const char *method, long items)
 		if (!strcmp(c->c[i].method, method))
 			break;
 	if (i == c->n && c->n < 128) {
+		/* a slot a reset freed starts from zero */
+		memset(&c->c[i], 0, sizeof c->c[i]);
 		snprintf(c->c[i].method, sizeof c->c[i].method, "%s", method);
+		c->c[i].mutating = mutating;
 		c->n++;
 	}
 	if (i < 128) {
@@ -254,16 +258,30 @@ void counters_add(struct sim_counters *c, const char *method, long items)
 	pthread_mutex_unlock(&c->mu);
 }
 
+void counters_add(struct sim_counters *c, const char *method, long items)
+{
+	count(c, method, items, 1);
+}
+
+void counters_read(struct sim_counters *c, const char *method)
+{
+	count(c, method, 0, 0);
+}
+
 json_t *counters_json(struct sim_counters *c)
 {
-	json_t *calls = json_object(), *items = json_object();
+	json_t *calls = json_object(), *items = json_object(), *reads = json_object();
 	pthread_mutex_lock(&c->mu);
 	for (int i = 0; i < c->n; i++) {
+		if (!c->c[i].mutating) {
+			json_object_set_new(reads, c->c[i].method, json_integer(c->c[i].calls));
+			continue;
+		}
 		json_object_set_new(calls, c->c[i].method, json_integer(c->c[i].calls));
 		json_object_set_new(items, c->c[i].method, json_integer(c->c[i].items));
 	}
 	pthread_mutex_unlock(&c->mu);
-	return json_pack("{s:o, s:o}", "calls", calls, "items", items);
+	return json_pack("{s:o, s:o, s:o}", "calls", calls, "items", items, "reads", reads);
 }
 
 void counters_reset(struct sim_counters *c)

@@ -39,6 +39,8 @@ struct sim_counters;
 struct sim_counters *counters_new(void);
 void counters_free(struct sim_counters *c);
 void counters_add(struct sim_counters *c, const char *method, long items);
+/* Counts a call of a method that changes nothing (GET counters: "reads"). */
+void counters_read(struct sim_counters *c, const char *method);
 json_t *counters_json(struct sim_counters *c);
 void counters_reset(struct sim_counters *c);
 

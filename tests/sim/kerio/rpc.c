@@ -199,6 +199,8 @@ void rpc_handle(struct sim *sim, const char *body, size_t len, const char *sid,
 	}
 	if (m->flags & RPC_COUNT)
 		counters_add(sim->counters, method, c.items);
+	else
+		counters_read(sim->counters, method);
 	memcpy(out->set_cookie, c.set_cookie, sizeof out->set_cookie);
 	json_t *env = json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id ? id : json_null(),
 				"result", result);
