@@ -1210,23 +1210,30 @@ static void ad_respond(const struct req *rq, struct answer *a)
     a->status = 404;
 }
 
+/* Starts the autodiscover responder and opens an instance that knows only `email` and
+ * the autodiscover URL: what open answers. */
+static outpost_status ad_open(struct fx *f, const char *email)
+{
+    srv_start(ad_respond);
+    memset(f, 0, sizeof *f);
+    f->th = test_host_new("account", workdir, NULL);
+    char adurl[128];
+    snprintf(adurl, sizeof adurl, "https://127.0.0.1:%d/autodiscover/autodiscover.xml", srv.port);
+    test_host_set(f->th, "email", email);
+    test_host_set(f->th, "autodiscover_url", adurl);
+    test_host_set_secret(f->th, "password", "secret");
+    test_host_set(f->th, "ca_file", ca);
+    rec_init(&f->rec);
+    outpost_status st = M->create(test_host_table(f->th), &f->t);
+    assert_int_equal(st.code, OUTPOST_OK);
+    return M->open(f->t);
+}
+
 static void test_autodiscover_shapes(void **unused)
 {
     (void)unused;
-    srv_start(ad_respond);
     struct fx f;
-    memset(&f, 0, sizeof f);
-    f.th = test_host_new("account", workdir, NULL);
-    char adurl[128];
-    snprintf(adurl, sizeof adurl, "https://127.0.0.1:%d/autodiscover/autodiscover.xml", srv.port);
-    test_host_set(f.th, "email", "jdoe@example.com");
-    test_host_set(f.th, "autodiscover_url", adurl);
-    test_host_set_secret(f.th, "password", "secret");
-    test_host_set(f.th, "ca_file", ca);
-    rec_init(&f.rec);
-    outpost_status st = M->create(test_host_table(f.th), &f.t);
-    if (st.code == OUTPOST_OK)
-        st = M->open(f.t);
+    outpost_status st = ad_open(&f, "jdoe@example.com");
     if (st.code != OUTPOST_OK)
         fail_msg("open by autodiscover: %s", st.message);
     /* redirect, redirect, new address: the same POST each time, then EXPR's EwsUrl */
@@ -1255,20 +1262,8 @@ static void test_autodiscover_shapes(void **unused)
 static void test_autodiscover_error(void **unused)
 {
     (void)unused;
-    srv_start(ad_respond);
     struct fx f;
-    memset(&f, 0, sizeof f);
-    f.th = test_host_new("account", workdir, NULL);
-    char adurl[128];
-    snprintf(adurl, sizeof adurl, "https://127.0.0.1:%d/autodiscover/autodiscover.xml", srv.port);
-    test_host_set(f.th, "email", "nobody@example.com");
-    test_host_set(f.th, "autodiscover_url", adurl);
-    test_host_set_secret(f.th, "password", "secret");
-    test_host_set(f.th, "ca_file", ca);
-    rec_init(&f.rec);
-    outpost_status st = M->create(test_host_table(f.th), &f.t);
-    assert_int_equal(st.code, OUTPOST_OK);
-    st = M->open(f.t);
+    outpost_status st = ad_open(&f, "nobody@example.com");
     assert_int_equal(st.code, OUTPOST_FATAL);
     assert_non_null(st.message);
     assert_non_null(strstr(st.message, "error 500"));
