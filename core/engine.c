@@ -1189,9 +1189,10 @@ static outpost_status fetch_many(struct outpost_engine *e, const int64_t *ids, s
         outpost_folder f = { 0 };
         for (; i < n && k < FETCH_MANY; i++) {
             const outpost_item *it;
-            if ((st = e->sm->item_get(t, ids[i], &it)).code != OUTPOST_OK) {
+            outpost_status g = e->sm->item_get(t, ids[i], &it);
+            if (g.code != OUTPOST_OK) {
                 if (first.code == OUTPOST_OK)
-                    first = st;
+                    first = g; /* the others are still fetched */
                 continue;
             }
             if (it->content_state == OUTPOST_CONTENT_COMPLETE)
