@@ -156,15 +156,9 @@ static void prefetch(struct imap_conn *c, const struct fitem *batch, size_t n, c
     free(ids);
 }
 
-/* Range reader over an item's cached content: one read transaction per call. */
-struct content_ctx {
-    struct imap_server *s;
-    int64_t id;
-};
-
-static int content_range_read(void *ctx, uint64_t off, void *buf, size_t len, size_t *got)
+int imap_content_range_read(void *ctx, uint64_t off, void *buf, size_t len, size_t *got)
 {
-    struct content_ctx *cc = ctx;
+    struct imap_content_ctx *cc = ctx;
     struct outpost_txn *t;
     *got = 0;
     if (cc->s->st->read_begin(cc->s->h, &t).code != OUTPOST_OK)
@@ -181,7 +175,7 @@ static int needs_content(const struct imap_fetch_att *a)
 }
 
 /* Sends `len` bytes of content from `start` as a literal. -1 on failure. */
-static int send_range(struct imap_conn *c, struct content_ctx *cc, uint64_t start, uint64_t len)
+static int send_range(struct imap_conn *c, struct imap_content_ctx *cc, uint64_t start, uint64_t len)
 {
     imap_printf(c, " {%llu}\r\n", (unsigned long long)len);
     char *buf = malloc(IMAP_CHUNK);
@@ -192,7 +186,7 @@ static int send_range(struct imap_conn *c, struct content_ctx *cc, uint64_t star
     while (done < len && !c->write_failed) {
         size_t want = len - done < IMAP_CHUNK ? (size_t)(len - done) : IMAP_CHUNK;
         size_t got = 0;
-        if (!short_read && content_range_read(cc, start + done, buf, want, &got) != 0) {
+        if (!short_read && imap_content_range_read(cc, start + done, buf, want, &got) != 0) {
             free(buf);
             return -1;
         }
@@ -216,7 +210,7 @@ static int send_range(struct imap_conn *c, struct content_ctx *cc, uint64_t star
 
 static int write_section(struct imap_conn *c, const struct fitem *f, const struct imap_fetch_att *a)
 {
-    struct content_ctx cc = { c->srv, f->id };
+    struct imap_content_ctx cc = { c->srv, f->id };
     const char *label = a->label;
     int spec = a->spec;
     size_t npart = a->npart;
@@ -235,7 +229,7 @@ static int write_section(struct imap_conn *c, const struct fitem *f, const struc
     }
     struct imap_region r = { 0, f->size };
     if (!(npart == 0 && spec == IMAP_SEC_ALL) &&
-        imap_mime_locate(content_range_read, &cc, f->size, a->part, npart, spec, &r) != 0)
+        imap_mime_locate(imap_content_range_read, &cc, f->size, a->part, npart, spec, &r) != 0)
         return -1;
     imap_puts(c, label);
     if (spec == IMAP_SEC_HEADER_FIELDS || spec == IMAP_SEC_HEADER_FIELDS_NOT) {
@@ -246,7 +240,7 @@ static int write_section(struct imap_conn *c, const struct fitem *f, const struc
         size_t got = 0;
         while (got < hl) {
             size_t g = 0;
-            if (content_range_read(&cc, r.start + got, h + got, hl - got, &g) != 0 || g == 0)
+            if (imap_content_range_read(&cc, r.start + got, h + got, hl - got, &g) != 0 || g == 0)
                 break;
             got += g;
         }

@@ -155,6 +155,15 @@ void imap_session_free(struct imap_conn *c);
 /* Reports changes of the selected mailbox (EXISTS, EXPUNGE/VANISHED,
  * FETCH FLAGS). allow_expunge 0 during FETCH/STORE/SEARCH. */
 int imap_sync_selected(struct imap_conn *c, int allow_expunge);
+
+/* Reads an item's cached content at [off, off+len) for the MIME locator and the
+ * SEARCH scanner: ctx is a struct imap_content_ctx; one read transaction per call.
+ * 0, or -1 when the cache cannot be read. */
+struct imap_content_ctx {
+    struct imap_server *s;
+    int64_t id;
+};
+int imap_content_range_read(void *ctx, uint64_t off, void *buf, size_t len, size_t *got);
 /* Status message text for a store failure. */
 const char *imap_status_text(outpost_status st);
 void imap_set_selected_folder(struct imap_conn *c, int64_t id);

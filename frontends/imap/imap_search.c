@@ -87,26 +87,9 @@ static int keyword_has(const char *kws, const char *kw)
     return 0;
 }
 
-struct content_ctx {
-    struct imap_server *s;
-    int64_t id;
-};
-
-static int content_range_read(void *ctx, uint64_t off, void *buf, size_t len, size_t *got)
-{
-    struct content_ctx *cc = ctx;
-    struct outpost_txn *t;
-    *got = 0;
-    if (cc->s->st->read_begin(cc->s->h, &t).code != OUTPOST_OK)
-        return -1;
-    outpost_status st = cc->s->sm->content_read(t, cc->id, off, buf, len, got);
-    cc->s->st->read_end(cc->s->h, t);
-    return st.code == OUTPOST_OK ? 0 : -1;
-}
-
 /* Case-insensitive substring search over [start,end) of the content, chunk
  * by chunk with an overlap of strlen(needle)-1 bytes. */
-static int scan_range(struct content_ctx *cc, uint64_t start, uint64_t end, const char *needle)
+static int scan_range(struct imap_content_ctx *cc, uint64_t start, uint64_t end, const char *needle)
 {
     size_t nl = strlen(needle);
     if (nl == 0)
@@ -121,7 +104,7 @@ static int scan_range(struct content_ctx *cc, uint64_t start, uint64_t end, cons
     for (uint64_t off = start; off < end && !found;) {
         size_t want = end - off < IMAP_CHUNK ? (size_t)(end - off) : IMAP_CHUNK;
         size_t got = 0;
-        if (content_range_read(cc, off, buf + keep, want, &got) != 0 || got == 0)
+        if (imap_content_range_read(cc, off, buf + keep, want, &got) != 0 || got == 0)
             break;
         size_t have = keep + got;
         for (size_t i = 0; i + nl <= have; i++)
@@ -174,7 +157,7 @@ static size_t header_block_len(const char *buf, size_t n)
  * one read of the first HDR_PEEK bytes when the block ends there (or is the
  * whole message), else located and scanned chunk by chunk. -1 on a read
  * failure. */
-static int header_contains(struct content_ctx *cc, uint64_t size, const char *needle)
+static int header_contains(struct imap_content_ctx *cc, uint64_t size, const char *needle)
 {
     size_t nl = strlen(needle);
     if (nl == 0)
@@ -183,7 +166,7 @@ static int header_contains(struct content_ctx *cc, uint64_t size, const char *ne
     size_t want = size < HDR_PEEK ? (size_t)size : HDR_PEEK, got = 0;
     while (got < want) {
         size_t g = 0;
-        if (content_range_read(cc, got, buf + got, want - got, &g) != 0)
+        if (imap_content_range_read(cc, got, buf + got, want - got, &g) != 0)
             return -1;
         if (g == 0)
             break;
@@ -193,7 +176,7 @@ static int header_contains(struct content_ctx *cc, uint64_t size, const char *ne
     if (hl || got == size)
         return fold_contains(buf, hl ? hl : got, needle, nl);
     struct imap_region r;
-    if (imap_mime_locate(content_range_read, cc, size, NULL, 0, IMAP_SEC_HEADER, &r) != 0)
+    if (imap_mime_locate(imap_content_range_read, cc, size, NULL, 0, IMAP_SEC_HEADER, &r) != 0)
         return -1;
     return scan_range(cc, r.start, r.end, needle);
 }
@@ -222,9 +205,9 @@ static int header_match(struct search_ctx *sx, struct sitem *it, const char *fie
 {
     if (ensure_content(sx, it) != 0)
         return 0;
-    struct content_ctx cc = { sx->c->srv, it->id };
+    struct imap_content_ctx cc = { sx->c->srv, it->id };
     struct imap_region r;
-    if (imap_mime_locate(content_range_read, &cc, it->size, NULL, 0, IMAP_SEC_HEADER, &r) != 0)
+    if (imap_mime_locate(imap_content_range_read, &cc, it->size, NULL, 0, IMAP_SEC_HEADER, &r) != 0)
         return 0;
     size_t hl = (size_t)(r.end - r.start < 1024 * 1024 ? r.end - r.start : 1024 * 1024);
     char *h = malloc(hl + 1);
@@ -233,7 +216,7 @@ static int header_match(struct search_ctx *sx, struct sitem *it, const char *fie
     size_t got = 0;
     while (got < hl) {
         size_t g = 0;
-        if (content_range_read(&cc, r.start + got, h + got, hl - got, &g) != 0 || g == 0)
+        if (imap_content_range_read(&cc, r.start + got, h + got, hl - got, &g) != 0 || g == 0)
             break;
         got += g;
     }
@@ -317,7 +300,7 @@ static int fts_has(const struct search_ctx *sx, const struct imap_skey *k, uint3
  * the index holds every header field. */
 static int fts_verdict(struct search_ctx *sx, const struct imap_skey *k, struct sitem *it, int hit)
 {
-    struct content_ctx cc = { sx->c->srv, it->id };
+    struct imap_content_ctx cc = { sx->c->srv, it->id };
     struct imap_region r;
     if (k->op == IMAP_SK_TEXT) {
         if (hit || sx->all_headers)
@@ -341,7 +324,7 @@ static int fts_verdict(struct search_ctx *sx, const struct imap_skey *k, struct 
     if (!elsewhere)
         return 1;
     if (ensure_content(sx, it) != 0 ||
-        imap_mime_locate(content_range_read, &cc, it->size, NULL, 0, IMAP_SEC_TEXT, &r) != 0)
+        imap_mime_locate(imap_content_range_read, &cc, it->size, NULL, 0, IMAP_SEC_TEXT, &r) != 0)
         return 0;
     return scan_range(&cc, r.start, it->size, k->b);
 }
@@ -393,11 +376,11 @@ static int eval(struct search_ctx *sx, const struct imap_skey *k, struct sitem *
             return fts_verdict(sx, k, it, m);
         if (ensure_content(sx, it) != 0)
             return 0;
-        struct content_ctx cc = { c->srv, it->id };
+        struct imap_content_ctx cc = { c->srv, it->id };
         uint64_t start = 0;
         if (k->op == IMAP_SK_BODY) {
             struct imap_region r;
-            if (imap_mime_locate(content_range_read, &cc, it->size, NULL, 0, IMAP_SEC_TEXT, &r) != 0)
+            if (imap_mime_locate(imap_content_range_read, &cc, it->size, NULL, 0, IMAP_SEC_TEXT, &r) != 0)
                 return 0;
             start = r.start;
         } else if (ci_contains(it->subject, k->b) || ci_contains(it->from, k->b) || ci_contains(it->to, k->b)) {

@@ -467,6 +467,17 @@ static int mbox_lookup(struct imap_conn *c, const char *name, struct mbox *out, 
     return rc;
 }
 
+/* mbox_lookup answering the command's NO itself when the mailbox does not exist
+ * ([NONEXISTENT]) or the cache cannot be read ([SERVERBUG]): 0, or -1 (answered). */
+static int mbox_lookup_or_no(struct imap_conn *c, const char *tag, const char *name, struct mbox *out)
+{
+    char err[300];
+    int r = mbox_lookup(c, name, out, err, sizeof err);
+    if (r != 0)
+        tagged(c, tag, "NO", "%s%s", r > 0 ? "[NONEXISTENT] " : "[SERVERBUG] ", err);
+    return r ? -1 : 0;
+}
+
 /* Sent, Drafts and Trash always exist (clients such as Outlook expect them). */
 static void ensure_special_folders(struct imap_conn *c)
 {
@@ -1173,12 +1184,8 @@ static void cmd_status(struct imap_conn *c, const char *tag, const struct imap_t
         return;
     }
     struct mbox m;
-    char err[300];
-    int r = mbox_lookup(c, name, &m, err, sizeof err);
-    if (r != 0) {
-        tagged(c, tag, "NO", "%s%s", r > 0 ? "[NONEXISTENT] " : "[SERVERBUG] ", err);
+    if (mbox_lookup_or_no(c, tag, name, &m) != 0)
         return;
-    }
     if (items & ST_HIGHESTMODSEQ)
         c->condstore = 1;
     write_status(c, &m, items);
@@ -1466,11 +1473,8 @@ static void do_select(struct imap_conn *c, const char *tag, const struct imap_to
             imap_puts(c, "* OK [CLOSED] Previous mailbox closed\r\n");
     }
     struct mbox mb;
-    char err[300];
-    int r = mbox_lookup(c, name, &mb, err, sizeof err);
-    if (r != 0) {
+    if (mbox_lookup_or_no(c, tag, name, &mb) != 0) {
         imap_seqset_free(&known);
-        tagged(c, tag, "NO", "%s%s", r > 0 ? "[NONEXISTENT] " : "[SERVERBUG] ", err);
         return;
     }
     free(mb.path);
@@ -1697,12 +1701,8 @@ static void cmd_delete(struct imap_conn *c, const char *tag, const struct imap_t
         return;
     }
     struct mbox mb;
-    char err[300];
-    int r = mbox_lookup(c, name, &mb, err, sizeof err);
-    if (r != 0) {
-        tagged(c, tag, "NO", "%s%s", r > 0 ? "[NONEXISTENT] " : "[SERVERBUG] ", err);
+    if (mbox_lookup_or_no(c, tag, name, &mb) != 0)
         return;
-    }
     free(mb.path);
     if (mb.special_use == OUTPOST_USE_INBOX) {
         tagged(c, tag, "NO", "[CANNOT] INBOX cannot be deleted");
@@ -1732,12 +1732,8 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
         return;
     }
     struct mbox mb;
-    char err[300];
-    int r = mbox_lookup(c, from, &mb, err, sizeof err);
-    if (r != 0) {
-        tagged(c, tag, "NO", "%s%s", r > 0 ? "[NONEXISTENT] " : "[SERVERBUG] ", err);
+    if (mbox_lookup_or_no(c, tag, from, &mb) != 0)
         return;
-    }
     free(mb.path);
     if (mb.special_use == OUTPOST_USE_INBOX) {
         tagged(c, tag, "NO", "[CANNOT] Renaming INBOX is not supported");
@@ -1751,6 +1747,7 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
     }
     struct mbox *m;
     size_t n;
+    char err[300];
     if (mboxes_load(c, &m, &n, err, sizeof err) != 0) {
         free(path);
         tagged(c, tag, "NO", "[SERVERBUG] %s", err);
@@ -1793,12 +1790,8 @@ static void do_subscribe(struct imap_conn *c, const char *tag, const struct imap
         return;
     }
     struct mbox mb;
-    char err[300];
-    int r = mbox_lookup(c, name, &mb, err, sizeof err);
-    if (r != 0) {
-        tagged(c, tag, "NO", "%s%s", r > 0 ? "[NONEXISTENT] " : "[SERVERBUG] ", err);
+    if (mbox_lookup_or_no(c, tag, name, &mb) != 0)
         return;
-    }
     free(mb.path);
     outpost_status st = s->st->folder_subscribe(s->h, mb.id, on);
     if (st.code != OUTPOST_OK) {
