@@ -442,6 +442,49 @@ static int write_spooled(void *ctx, const void *data, size_t len)
     return cs->st.code != OUTPOST_OK;
 }
 
+/* Writes the header block of the spooled mail (up to and including the empty line that
+ * ends it) and stops there; `end` says whether that line was seen. */
+struct header_sink {
+    struct content_sink cs;
+    int nl;   /* 1: at the start of a line, 2: after a CR there */
+    int end;
+};
+
+static int write_header(void *ctx, const void *data, size_t len)
+{
+    struct header_sink *h = ctx;
+    const char *p = data;
+    size_t i = 0;
+    for (; i < len && !h->end; i++) {
+        if (p[i] == '\n')
+            h->end = h->nl != 0, h->nl = 1;
+        else
+            h->nl = p[i] == '\r' && h->nl == 1 ? 2 : 0;
+    }
+    if (write_spooled(&h->cs, data, i) != 0)
+        return 1;
+    return h->end; /* stop once the block is written */
+}
+
+/* Under the headers policy a mail keeps its header block in the cache (content state
+ * SUMMARY, cached_size its length), as KOFF's "headers only" does: clients list a
+ * folder with BODY.PEEK[HEADER.FIELDS (...)] or RFC822.HEADER, which the IMAP front-end
+ * then answers without fetching the body. A mail without an empty line keeps nothing. */
+static outpost_status keep_header_block(struct apply *a, int64_t id)
+{
+    const struct outpost_storage_methods *m = a->e->sm;
+    struct header_sink h = { { a, id, 0, outpost_ok() }, 1, 0 };
+    char err[256] = "";
+    int r = outpost_summary_builder_content(a->sb, write_header, &h, err, sizeof err);
+    if (h.cs.st.code != OUTPOST_OK)
+        return h.cs.st;
+    if (r < 0)
+        return engine_status(OUTPOST_FATAL, a->e, "cannot read back spooled content: %s", err);
+    if (!h.end)
+        return m->content_drop(a->txn, id);
+    return m->content_finish(a->txn, id, OUTPOST_CONTENT_SUMMARY);
+}
+
 static int same_text(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
 
 /* Whether the server's new version of a stored mail shows the same message to a
@@ -527,6 +570,8 @@ static outpost_status put_pending(struct apply *a, int ended)
         }
         if ((st = m->content_finish(a->txn, n.id, OUTPOST_CONTENT_COMPLETE)).code != OUTPOST_OK)
             goto out;
+    } else if (ended && n.kind == OUTPOST_ITEM_MAIL && (st = keep_header_block(a, n.id)).code != OUTPOST_OK) {
+        goto out;
     }
     queue_items_event(a, n.folder_id);
     if (ended) {
@@ -582,8 +627,6 @@ static outpost_status finish_current(struct apply *a, int ended)
                     a->folder_name ? a->folder_name : "?", err);
         u.size = a->cur_off;
     }
-    outpost_summary_builder_free(a->sb);
-    a->sb = NULL;
     int renew = shown && (u.size != shown_size || !same_text(u.bodystructure, shown_bs) ||
                           !same_text(u.envelope, shown_env));
     if (renew)
@@ -606,13 +649,19 @@ static outpost_status finish_current(struct apply *a, int ended)
     if (st.code == OUTPOST_OK && renew && (st = m->item_move(a->txn, id, u.folder_id, NULL)).code == OUTPOST_OK)
         queue_items_event(a, u.folder_id);
     int64_t date = u.date, folder = u.folder_id;
+    uint32_t kind = u.kind;
     outpost_summary_release(&arena);
+    if (st.code == OUTPOST_OK)
+        st = m->content_finish(a->txn, id, OUTPOST_CONTENT_COMPLETE);
+    if (st.code == OUTPOST_OK && (a->headers || (a->min_date_ms && date && date < a->min_date_ms))) {
+        st = m->content_drop(a->txn, id);
+        if (st.code == OUTPOST_OK && kind == OUTPOST_ITEM_MAIL)
+            st = keep_header_block(a, id);
+    }
+    outpost_summary_builder_free(a->sb);
+    a->sb = NULL;
     if (st.code != OUTPOST_OK)
         return st;
-    if ((st = m->content_finish(a->txn, id, OUTPOST_CONTENT_COMPLETE)).code != OUTPOST_OK)
-        return st;
-    if (a->headers || (a->min_date_ms && date && date < a->min_date_ms))
-        st = m->content_drop(a->txn, id);
     outpost_store_event ev = { sizeof ev, OUTPOST_EVENT_CONTENT, folder, id, 0 };
     outpost_store_queue_event(e->store, &ev);
     return st;

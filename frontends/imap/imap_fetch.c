@@ -21,7 +21,7 @@ struct fitem {
     size_t ix;
     int64_t id;
     uint32_t uid, flags, cstate;
-    uint64_t modseq, size;
+    uint64_t modseq, size, cached;
     int64_t idate;
     char *keywords, *envelope, *bodystructure;
     int gone;
@@ -45,6 +45,7 @@ static void fitem_fill(struct fitem *f, const outpost_item *it, int want_text)
     f->gone = 0;
     f->flags = it->flags;
     f->cstate = it->content_state;
+    f->cached = it->cached_size;
     f->modseq = it->modseq;
     f->size = it->size;
     f->idate = it->internal_date;
@@ -134,28 +135,6 @@ static int still_listed(struct imap_conn *c, const struct fitem *f)
     return here;
 }
 
-/* Asks for the bodies of a batch's items that are not cached, all at once (one
- * server call per 50 instead of one each: a client fetching BODY[] of a whole
- * headers-policy folder). Failures are left to the item-by-item request_content,
- * which then reports them. */
-static void prefetch(struct imap_conn *c, const struct fitem *batch, size_t n, const struct imap_fetch_req *req)
-{
-    struct imap_server *s = c->srv;
-    if (!OUTPOST_HAS_METHOD(s->st, struct outpost_store_api, request_contents))
-        return;
-    int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
-    uint32_t k = 0;
-    for (size_t b = 0; ids && b < n; b++)
-        if (!batch[b].gone && batch[b].cstate != OUTPOST_CONTENT_COMPLETE &&
-            !(req->has_changedsince && batch[b].modseq <= req->changedsince))
-            ids[k++] = batch[b].id;
-    if (k > 1) {
-        imap_flush(c);
-        (void)s->st->request_contents(s->h, ids, k, (uint32_t)s->content_timeout_ms);
-    }
-    free(ids);
-}
-
 int imap_content_range_read(void *ctx, uint64_t off, void *buf, size_t len, size_t *got)
 {
     struct imap_content_ctx *cc = ctx;
@@ -172,6 +151,46 @@ static int needs_content(const struct imap_fetch_att *a)
 {
     return a->kind == IMAP_FA_SECTION || a->kind == IMAP_FA_RFC822 || a->kind == IMAP_FA_RFC822_HEADER ||
            a->kind == IMAP_FA_RFC822_TEXT;
+}
+
+/* Whether an attribute reads the message's own header block only (RFC822.HEADER,
+ * BODY[HEADER], BODY[HEADER.FIELDS (...)], BODY[HEADER.FIELDS.NOT (...)]): the part a
+ * summary-only mail keeps in the cache (core/engine.c, headers policy). */
+static int header_only(const struct imap_fetch_att *a)
+{
+    return !needs_content(a) || a->kind == IMAP_FA_RFC822_HEADER ||
+           (a->kind == IMAP_FA_SECTION && a->npart == 0 &&
+            (a->spec == IMAP_SEC_HEADER || a->spec == IMAP_SEC_HEADER_FIELDS || a->spec == IMAP_SEC_HEADER_FIELDS_NOT));
+}
+
+/* Whether item f must be fetched for this request: content is wanted and not cached,
+ * unless only the header block is wanted and the cache holds it. */
+static int must_fetch(const struct fitem *f, int want_content, int headers_only)
+{
+    return want_content && f->cstate != OUTPOST_CONTENT_COMPLETE && !(headers_only && f->cached > 0);
+}
+
+/* Asks for the bodies of a batch's items that are not cached, all at once (one
+ * server call per 50 instead of one each: a client fetching BODY[] of a whole
+ * headers-policy folder). Failures are left to the item-by-item request_content,
+ * which then reports them. */
+static void prefetch(struct imap_conn *c, const struct fitem *batch, size_t n, const struct imap_fetch_req *req,
+                     int headers_only)
+{
+    struct imap_server *s = c->srv;
+    if (!OUTPOST_HAS_METHOD(s->st, struct outpost_store_api, request_contents))
+        return;
+    int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    uint32_t k = 0;
+    for (size_t b = 0; ids && b < n; b++)
+        if (!batch[b].gone && must_fetch(&batch[b], 1, headers_only) &&
+            !(req->has_changedsince && batch[b].modseq <= req->changedsince))
+            ids[k++] = batch[b].id;
+    if (k > 1) {
+        imap_flush(c);
+        (void)s->st->request_contents(s->h, ids, k, (uint32_t)s->content_timeout_ms);
+    }
+    free(ids);
 }
 
 /* Sends `len` bytes of content from `start` as a literal. -1 on failure. */
@@ -425,8 +444,9 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
         }
         free(v);
     }
-    int want_text = 0, want_content = 0, flags_only = 1;
+    int want_text = 0, want_content = 0, flags_only = 1, headers_only = 1;
     for (size_t i = 0; i < req.n; i++) {
+        headers_only &= header_only(&req.a[i]);
         want_text |= req.a[i].kind == IMAP_FA_ENVELOPE || req.a[i].kind == IMAP_FA_BODYSTRUCTURE ||
                      req.a[i].kind == IMAP_FA_BODY;
         want_content |= needs_content(&req.a[i]);
@@ -464,14 +484,14 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
                 }
         }
         if (want_content)
-            prefetch(c, batch, bn, &req);
+            prefetch(c, batch, bn, &req, headers_only);
         for (size_t b = 0; b < bn && !fail && !c->write_failed; b++) {
             struct fitem *f = &batch[b];
             if (f->gone || (req.has_changedsince && f->modseq <= req.changedsince))
                 continue;
             int changed = (f->flags & (1u << 31)) != 0;
             f->flags &= ~(1u << 31);
-            if (want_content && f->cstate != OUTPOST_CONTENT_COMPLETE) {
+            if (must_fetch(f, want_content, headers_only)) {
                 imap_flush(c);
                 outpost_status st = s->st->request_content(s->h, f->id, (uint32_t)s->content_timeout_ms);
                 if (st.code != OUTPOST_OK) {

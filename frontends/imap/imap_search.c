@@ -19,11 +19,18 @@ struct sitem {
     size_t ix;
     int64_t id;
     uint32_t uid, flags, cstate;
-    uint64_t modseq, size;
+    uint64_t modseq, size, cached;
     int64_t idate, date;
     char *keywords, *subject, *from, *to, *cc;
     int gone;
 };
+
+/* Whether the cache holds the item's header block: the whole content, or the
+ * header block a summary-only mail keeps (core/engine.c, headers policy). */
+static int has_header(const struct sitem *it)
+{
+    return it->cstate == OUTPOST_CONTENT_COMPLETE || (it->cstate == OUTPOST_CONTENT_SUMMARY && it->cached > 0);
+}
 
 /* The UIDs an FTS query matched, per BODY/TEXT key (sorted). */
 struct fts_hits {
@@ -203,7 +210,7 @@ static int ensure_content(struct search_ctx *sx, struct sitem *it)
 /* HEADER field contains value: scans the header block's matching fields. */
 static int header_match(struct search_ctx *sx, struct sitem *it, const char *field, const char *value)
 {
-    if (ensure_content(sx, it) != 0)
+    if (!has_header(it) && ensure_content(sx, it) != 0)
         return 0;
     struct imap_content_ctx cc = { sx->c->srv, it->id };
     struct imap_region r;
@@ -305,7 +312,7 @@ static int fts_verdict(struct search_ctx *sx, const struct imap_skey *k, struct 
     if (k->op == IMAP_SK_TEXT) {
         if (hit || sx->all_headers)
             return hit;
-        return it->cstate == OUTPOST_CONTENT_COMPLETE && header_contains(&cc, it->size, k->b) == 1;
+        return has_header(it) && header_contains(&cc, it->size, k->b) == 1;
     }
     if (!hit)
         return 0;
@@ -317,7 +324,7 @@ static int fts_verdict(struct search_ctx *sx, const struct imap_skey *k, struct 
     for (char *w = strtok_r(words, " \t", &save); w && !elsewhere; w = strtok_r(NULL, " \t", &save)) {
         elsewhere = ci_contains(it->subject, w) || ci_contains(it->from, w) || ci_contains(it->to, w) ||
                     ci_contains(it->cc, w);
-        if (!elsewhere && sx->all_headers && it->cstate == OUTPOST_CONTENT_COMPLETE)
+        if (!elsewhere && sx->all_headers && has_header(it))
             elsewhere = header_contains(&cc, it->size, w) != 0 || header_contains(&cc, it->size, "=?") != 0;
     }
     free(words);
@@ -489,6 +496,7 @@ static void sitem_fill(struct sitem *si, const outpost_item *it)
     si->gone = 0;
     si->flags = it->flags;
     si->cstate = it->content_state;
+    si->cached = it->cached_size;
     si->modseq = it->modseq;
     si->size = it->size;
     si->idate = it->internal_date;

@@ -699,7 +699,22 @@ static void test_empty_and_large_items(void **state)
     OK(f->m->content_read(t, small, 0, buf, 100, &got));
     assert_int_equal(got, 3);
     assert_memory_equal(buf, "new", 3);
+    /* a summary-only item may keep a prefix (a mail's header block): written after
+     * content_drop and finished as SUMMARY */
+    static const char hdr[] = "Subject: large\r\n\r\n";
+    OK(f->m->content_write(t, large, 0, hdr, sizeof hdr - 1));
+    OK(f->m->content_finish(t, large, OUTPOST_CONTENT_SUMMARY));
     OK(f->m->commit(t));
+    fx_reopen(f);
+    t = fx_begin(f, OUTPOST_TXN_READ);
+    OK(f->m->item_get(t, large, &it));
+    assert_int_equal(it->content_state, OUTPOST_CONTENT_SUMMARY);
+    assert_int_equal(it->cached_size, sizeof hdr - 1);
+    assert_string_equal(it->subject, "large");
+    OK(f->m->content_read(t, large, 0, buf, 100, &got));
+    assert_int_equal(got, sizeof hdr - 1);
+    assert_memory_equal(buf, hdr, got);
+    f->m->rollback(t);
     free(buf);
     OK(f->m->integrity_check(f->s));
 }

@@ -76,7 +76,9 @@ enum {
 /* How much of an item is in the cache. */
 typedef enum outpost_content_state {
     OUTPOST_CONTENT_NONE = 0,     /* listing only: remote id and flags */
-    OUTPOST_CONTENT_SUMMARY = 1,  /* summary exact (size, envelope, structure), body not cached */
+    OUTPOST_CONTENT_SUMMARY = 1,  /* summary exact (size, envelope, structure), body not cached; the
+                                   * cache may hold a prefix (cached_size bytes: for mail, the header
+                                   * block up to and including its empty line) */
     OUTPOST_CONTENT_COMPLETE = 2  /* the whole content is cached */
 } outpost_content_state;
 

@@ -280,7 +280,9 @@ struct outpost_storage_methods {
     outpost_status (*content_write)(struct outpost_txn *t, int64_t item_id, uint64_t offset,
                                     const void *data, size_t len);
     /* Marks the content written so far as the item's content in `state`
-     * (COMPLETE, or SUMMARY after content_drop) and records cached_size. */
+     * (COMPLETE; or SUMMARY after content_drop, when what was written since is
+     * a prefix kept of the content, e.g. a mail's header block) and records
+     * cached_size. */
     outpost_status (*content_finish)(struct outpost_txn *t, int64_t item_id, uint32_t state);
     /* Reads up to len bytes at offset into buf; *got = bytes read (0 at end). */
     outpost_status (*content_read)(struct outpost_txn *t, int64_t item_id, uint64_t offset,
