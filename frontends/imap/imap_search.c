@@ -379,7 +379,9 @@ static int eval(struct search_ctx *sx, const struct imap_skey *k, struct sitem *
     case IMAP_SK_TEXT: {
         int known;
         int m = fts_has(sx, k, it->uid, &known);
-        if (known)
+        /* the index holds the body of mail whose content was cached when it was
+         * indexed; a summary-only mail's miss proves nothing about its body */
+        if (known && (m || it->cstate == OUTPOST_CONTENT_COMPLETE))
             return fts_verdict(sx, k, it, m);
         if (ensure_content(sx, it) != 0)
             return 0;
