@@ -465,7 +465,8 @@ static uint32_t item_load(mapi_session *s, int64_t id, int content, itm *x)
     st = s->st->storage->item_get(t, id, &it);
     if (st.code == OUTPOST_OK) {
         itm_copy(x, it);
-        if (content)
+        /* only a whole content: a summary-only mail may hold just its header block */
+        if (content && it->content_state == OUTPOST_CONTENT_COMPLETE)
             read_content(s, t, x);
     }
     s->st->read_end(s->h, t);
