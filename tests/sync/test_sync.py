@@ -1460,9 +1460,14 @@ def t_policy(env):
         check("reloads" in out, "a running daemon is told to reload: %r" % out)
         op.sync()
         op.stop()
-        after = op.dump(content=False)
+        after = op.dump()
         news2 = folder_by_path(after, "Inbox/Newsletters")
         check(all(i["content_state"] == 2 for i in news2["items"]), "headers -> full fetched every body")
+        # each body replaced the header block kept under headers, byte for byte
+        check(all(len(i["content"].encode()) == i["size"] for i in news2["items"] if i.get("content") is not None),
+              "headers -> full: every body is as long as its size: %r" %
+              [(i["uid"], i["size"], len((i.get("content") or "").encode())) for i in news2["items"]])
+        compare(after, sim.state(), where="after headers -> full")
         uid_of = lambda f: sorted((i["remote_id"], i["uid"]) for i in f["items"])
         check(uid_of(news2) == uid_of(news) and news2["uidvalidity"] == news["uidvalidity"],
               "the policy change kept UIDs and UIDVALIDITY (no resync)")
