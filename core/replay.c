@@ -200,7 +200,12 @@ static outpost_status resolve(struct outpost_engine *e, const struct entry *x, s
     case OUTPOST_J_ITEM_UPDATE:
         r->folder_remote = folder_remote(e, t, r->item_exists ? r->item.folder_id : j->folder_id, &r->folder_name,
                                          &r->folder_kind);
-        if (r->item_exists)
+        if (r->item_exists && r->item.content_state != OUTPOST_CONTENT_COMPLETE)
+            /* a copy kept in Conflicts of a mail whose body was never cached, moved to a
+             * server folder: there is nothing whole to upload; it stays here, and the entry
+             * shows in status and audit as a dead letter instead of an empty mail on the server */
+            st = engine_status(OUTPOST_BAD_DATA, e, "its content is not cached: nothing to upload%s", NULL);
+        else if (r->item_exists)
             st = spool_content(e, t, j->item_id, r);
         break;
     case OUTPOST_J_ITEM_MOVE:
