@@ -231,7 +231,7 @@ static GMimeMultipart *multipart_new(const char *subtype, const char *id, int le
     return mp;
 }
 
-static GMimeObject *attachment_part(const json_t *a, const struct kbuf *data)
+static GMimeObject *attachment_part(const json_t *a, struct kbuf *data)
 {
     const char *ct = kj_str(a, "contentType");
     GMimeContentType *type = g_mime_content_type_parse(NULL, *ct ? ct : "application/octet-stream");
@@ -240,7 +240,10 @@ static GMimeObject *attachment_part(const json_t *a, const struct kbuf *data)
     GMimePart *part = g_mime_part_new_with_type(mt && *mt ? mt : "application", st && *st ? st : "octet-stream");
     if (type)
         g_object_unref(type);
-    GMimeStream *stream = g_mime_stream_mem_new_with_buffer(data->data ? data->data : "", data->len);
+    /* The stream takes the downloaded bytes over (GLib frees with free()): no copy. */
+    GByteArray *bytes = data->data ? g_byte_array_new_take((guint8 *)data->data, data->len) : g_byte_array_new();
+    memset(data, 0, sizeof *data);
+    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(bytes);
     GMimeDataWrapper *w = g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);
     g_mime_part_set_content(part, w);
     g_object_unref(w);
@@ -291,7 +294,10 @@ static int take_bytes(struct kbuf *out, GByteArray *ba)
     g_byte_array_append(ba, (const guint8 *)"", 1); /* kbuf data is NUL-terminated */
     gsize n = 0;
     guint8 *data = g_byte_array_steal(ba, &n);
-    out->data = (char *)data;
+    /* GLib sizes arrays in powers of two: give back the unused end (a page of mail holds
+     * its messages until they are handed over). */
+    char *fit = realloc(data, n);
+    out->data = fit ? fit : (char *)data;
     out->len = n - 1;
     out->cap = n;
     return 0;

@@ -7,6 +7,7 @@
 #include "kerio.h"
 #include "ktime.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -493,6 +494,7 @@ fail:
 struct page {
     json_t *objs;              /* array: object or null (missing) */
     struct kbuf *content;      /* one per object */
+    unsigned char *offline;    /* one per object: converts_offline, decided before any conversion */
     size_t n;
 };
 
@@ -501,110 +503,149 @@ static void page_free(struct page *p)
     for (size_t i = 0; i < p->n; i++)
         kbuf_free(&p->content[i]);
     free(p->content);
+    free(p->offline);
     json_decref(p->objs);
     memset(p, 0, sizeof *p);
 }
 
-/* A mail the helper thread of page_convert converts: one without attachments (nothing to
- * download, so the instance and its connection are not touched), every other one of them. */
-static int helper_converts(const struct kerio_kind *k, const json_t *o, size_t i)
+/* Items that can be converted without the instance: mail (when content is wanted) without
+ * attachments — nothing to download. Everything else (attachments, an event's occurrences)
+ * is read through the instance's connection while converting. */
+static int converts_offline(const struct kerio_kind *k, const json_t *o, int want_content)
 {
-    return k->kind == OUTPOST_ITEM_MAIL && (i & 1) && json_is_object(o) &&
+    return k->kind == OUTPOST_ITEM_MAIL && want_content && json_is_object(o) &&
            json_array_size(json_object_get(o, "attachments")) == 0;
 }
 
-/* The helper's share of a page: it only reads and writes its own objects and buffers; its
- * first failure is reported by the calling thread after the join. Which objects are its
- * own is decided before it starts (mine[i]): the helper deletes members of its objects,
- * so the calling thread must not look into them meanwhile (jansson objects are not safe
- * to read while another thread changes them). */
-struct convert_job {
-    const struct kerio_kind *k;
-    struct page *p;
-    const unsigned char *mine;
-    int failed;
-    size_t bad;          /* index of the failed object */
-    char err[256];
-};
-
-static void convert_helper_run(void *arg)
+/* Converts the items of `p` that need the instance (all but the offline ones), on the
+ * calling thread, which must be the one using the instance. Offline items may be converted
+ * by other threads meanwhile: their objects are not looked at here. */
+static outpost_status convert_online(struct outpost_transport *t, const struct kerio_kind *k, const char *fid,
+                                     struct page *p, int want_content)
 {
-    struct convert_job *j = arg;
-    for (size_t i = 0; i < j->p->n && !j->failed; i++) {
-        json_t *o = json_array_get(j->p->objs, i);
-        if (!j->mine[i])
-            continue;
-        if (kerio_mail_to_mime(o, NULL, NULL, &j->p->content[i], j->err, sizeof j->err) != 0) {
-            j->failed = 1;
-            j->bad = i;
-            break;
-        }
-        json_object_del(o, "displayableParts");
-    }
-}
-
-/* Converts every object of `objs` (steals the reference). Mail is converted only when content
- * is wanted (attachments are downloaded then). Mail without attachments is converted by two
- * threads: this one and a helper (helper_converts), the MIME writing being most of a page's
- * work after the JSON. */
-static outpost_status page_convert(struct outpost_transport *t, const struct kerio_kind *k, const char *fid, json_t *objs,
-                                   int want_content, struct page *p)
-{
-    memset(p, 0, sizeof *p);
-    p->objs = objs;
-    p->n = json_array_size(objs);
-    p->content = calloc(p->n ? p->n : 1, sizeof *p->content);
-    if (!p->content) {
-        page_free(p);
-        return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
-    }
-    struct kerio_thread *helper = NULL;
-    int split = k->kind == OUTPOST_ITEM_MAIL && want_content && p->n > 1;
-    unsigned char *mine = split ? calloc(p->n, 1) : NULL;
-    for (size_t i = 0; mine && i < p->n; i++)
-        mine[i] = (unsigned char)helper_converts(k, json_array_get(objs, i), i);
-    struct convert_job job = { k, p, mine, 0, 0, "" };
-    if (split && (!mine || !(helper = kerio_thread_start(convert_helper_run, &job))))
-        split = 0; /* no thread: this one converts everything */
-    outpost_status fail = outpost_ok();
     for (size_t i = 0; i < p->n; i++) {
-        const json_t *o = json_array_get(objs, i);
-        if (!json_is_object(o) || (k->kind == OUTPOST_ITEM_MAIL && !want_content) ||
-            (split && mine[i]))
+        if (p->offline[i])
+            continue;
+        const json_t *o = json_array_get(p->objs, i);
+        if (!json_is_object(o) || (k->kind == OUTPOST_ITEM_MAIL && !want_content))
             continue;
         json_t *exc = NULL, *exd = NULL;
         if (k->kind == OUTPOST_ITEM_EVENT) {
             /* recur.c: exceptions placed as RECURRENCE-ID overrides, deleted instances as EXDATE */
             outpost_status st = kerio_event_series(t, fid, o, &exc, &exd);
-            if (st.code != OUTPOST_OK) {
-                fail = st;
-                break;
-            }
+            if (st.code != OUTPOST_OK)
+                return st;
         }
         outpost_status st = convert(t, k->kind, o, exc, exd, &p->content[i]);
         json_decref(exc);
         json_decref(exd);
+        if (st.code != OUTPOST_OK)
+            return st;
         /* The bodies are in the MIME now; only metadata is read from the object later
          * (fill_item). Freeing them here keeps a page's memory to about its MIME. */
-        if (st.code == OUTPOST_OK && k->kind == OUTPOST_ITEM_MAIL && json_is_object(o))
+        if (k->kind == OUTPOST_ITEM_MAIL)
             json_object_del((json_t *)o, "displayableParts");
-        if (st.code != OUTPOST_OK) {
-            fail = st;
-            break;
-        }
-    }
-    if (helper) {
-        kerio_thread_join(helper);
-        if (job.failed && fail.code == OUTPOST_OK)
-            fail = kerio_fail(t, OUTPOST_BAD_DATA, "kerio: cannot convert %s: %s",
-                              kj_str(json_array_get(objs, job.bad), "id"), job.err);
-    }
-    free(mine);
-    if (fail.code != OUTPOST_OK) {
-        page_free(p);
-        return fail;
     }
     return outpost_ok();
+}
+
+/* The converts_offline items of a page, shared by the threads that run offline_run on it:
+ * each takes the next unclaimed one (`next`), so they finish together whatever the sizes.
+ * Nothing here touches the instance: the first failure is kept in `bad`/`err` and turned
+ * into a status by the instance's thread once every worker is joined. Each item (object
+ * and buffer) is only touched by the thread that claimed it. */
+struct offline_job {
+    struct page *p;
+    atomic_size_t next;
+    atomic_int failed;
+    size_t bad;              /* index of the failed object (written by the one that set failed) */
+    char err[256];
+};
+
+static void offline_run(void *arg)
+{
+    struct offline_job *j = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&j->next, 1);
+        if (i >= j->p->n || atomic_load(&j->failed))
+            return;
+        if (!j->p->offline[i])
+            continue;
+        json_t *o = json_array_get(j->p->objs, i);
+        char err[256] = "";
+        if (kerio_mail_to_mime(o, NULL, NULL, &j->p->content[i], err, sizeof err) != 0) {
+            int expect = 0;
+            if (atomic_compare_exchange_strong(&j->failed, &expect, 1)) {
+                j->bad = i;
+                snprintf(j->err, sizeof j->err, "%s", err);
+            }
+            return;
+        }
+        json_object_del(o, "displayableParts");
+    }
+}
+
+static void offline_job_init(struct offline_job *j, struct page *p)
+{
+    j->p = p;
+    atomic_init(&j->next, 0);
+    atomic_init(&j->failed, 0);
+    j->bad = 0;
+    j->err[0] = '\0';
+}
+
+/* The status of a finished offline job (instance's thread only). */
+static outpost_status offline_status(struct outpost_transport *t, struct offline_job *j)
+{
+    if (!atomic_load(&j->failed))
+        return outpost_ok();
+    return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: cannot convert %s: %s", kj_str(json_array_get(j->p->objs, j->bad), "id"),
+                      j->err);
+}
+
+/* Takes `objs` (steals the reference) into a page with one empty buffer per object, and
+ * decides which objects are offline. */
+static outpost_status page_init(struct outpost_transport *t, const struct kerio_kind *k, json_t *objs, int want_content,
+                                struct page *p)
+{
+    memset(p, 0, sizeof *p);
+    p->objs = objs;
+    p->n = json_array_size(objs);
+    p->content = calloc(p->n ? p->n : 1, sizeof *p->content);
+    p->offline = calloc(p->n ? p->n : 1, 1);
+    if (!p->content || !p->offline) {
+        page_free(p);
+        return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
+    }
+    for (size_t i = 0; i < p->n; i++)
+        p->offline[i] = (unsigned char)converts_offline(k, json_array_get(objs, i), want_content);
+    return outpost_ok();
+}
+
+/* Converts every object of `objs` (steals the reference). Mail is converted only when content
+ * is wanted (attachments are downloaded then). The offline items (mail without attachments,
+ * most of a page's work after the JSON) are shared with a helper thread while this one
+ * converts the rest. */
+static outpost_status page_convert(struct outpost_transport *t, const struct kerio_kind *k, const char *fid, json_t *objs,
+                                   int want_content, struct page *p)
+{
+    outpost_status st = page_init(t, k, objs, want_content, p);
+    if (st.code != OUTPOST_OK)
+        return st;
+    struct offline_job job;
+    offline_job_init(&job, p);
+    struct kerio_thread *helper = k->kind == OUTPOST_ITEM_MAIL && want_content && p->n > 1
+                                      ? kerio_thread_start(offline_run, &job) : NULL;
+    st = convert_online(t, k, fid, p, want_content);
+    if (st.code != OUTPOST_OK)
+        atomic_store(&job.failed, 2); /* stops the helper; its own failure is not reported */
+    offline_run(&job);                /* this thread shares what is left */
+    kerio_thread_join(helper);
+    if (st.code == OUTPOST_OK)
+        st = offline_status(t, &job);
+    if (st.code != OUTPOST_OK)
+        page_free(p);
+    return st;
 }
 
 static int cancelled(struct outpost_transport *t)
@@ -638,7 +679,8 @@ static outpost_status get_sync_key(struct outpost_transport *t, const char *fid,
 
 /* One page of the initial listing, fetched (X.get, then getById for mail), validated and
  * converted, with the state that commits with it. Filled by fetch_page, which touches the
- * instance (curl handle, session, message buffer) and nothing of the sink. */
+ * instance (curl handle, session, message buffer) and nothing of the sink, and converts the
+ * items that need the instance (convert_online); the offline ones are converted after it. */
 struct listed_page {
     outpost_status st;
     struct page p;
@@ -704,89 +746,133 @@ static void fetch_page(struct outpost_transport *t, const struct kerio_kind *k, 
         objs = items;
     }
     json_decref(res);
-    out->st = page_convert(t, k, fid, objs, want_content, &out->p);
-    if (out->st.code != OUTPOST_OK)
+    out->st = page_init(t, k, objs, want_content, &out->p);
+    if (out->st.code == OUTPOST_OK)
+        out->st = convert_online(t, k, fid, &out->p, want_content);
+    if (out->st.code != OUTPOST_OK) {
+        page_free(&out->p);
         return;
+    }
     ks->pos = start + (int64_t)n;
     if (n < limit || (out->total >= 0 && ks->pos >= out->total))
         ks->listing = 0;
 }
 
-/* The next page is fetched on a second thread while the sink applies the current one
- * (network, JSON and MIME here; summaries and storage writes in the engine). The sink is
- * still called from the calling thread only, and the instance is used by one thread at a
- * time: the fetching thread until it is joined, the calling thread never in between (it
- * only calls the sink). A page and its state still commit together; a prefetched page
- * that never reached its commit is dropped. */
-struct prefetch {
+/* The initial listing, from ks->pos on, one committed page at a time, as a pipeline of three
+ * pages: while this thread hands page j to the sink (and commits it with its state), the
+ * offline items of page j + 1 are converted (offline_run: a thread of its own, joined by the
+ * others as they finish their share) and page j + 2 is fetched, validated and its online
+ * items converted (the fetching thread: the only one using the instance meanwhile). The sink
+ * is called from this thread only. All three are joined before the next round. A page that
+ * failed (fetch or conversion) ends the listing when its turn to be handed over comes: the
+ * pages before it are committed, the ones after it are dropped, as is any page fetched but
+ * not committed when the sink fails. */
+#define PIPELINE 3
+
+struct fetch_job {
     struct outpost_transport *t;
     const struct kerio_kind *k;
     const char *fid;
     uint32_t ps;
     int want_content;
-    struct listed_page page;
-    struct kerio_thread *thread;
+    struct listed_page *page;
+    struct offline_job *share; /* offline work to join once fetched, or NULL */
 };
 
-static void prefetch_run(void *arg)
+static void fetch_run(void *arg)
 {
-    struct prefetch *pf = arg;
-    fetch_page(pf->t, pf->k, pf->fid, pf->ps, pf->want_content, &pf->page);
+    struct fetch_job *f = arg;
+    fetch_page(f->t, f->k, f->fid, f->ps, f->want_content, f->page);
+    if (f->share)
+        offline_run(f->share);
 }
 
-/* The initial listing, from ks->pos on, one committed page at a time. */
+static outpost_status emit_page(const struct outpost_sync_sink *sink, const struct kerio_kind *k, struct listed_page *lp,
+                                int want_content)
+{
+    outpost_status st = outpost_ok();
+    struct page *p = &lp->p;
+    for (size_t i = 0; i < p->n && st.code == OUTPOST_OK; i++) {
+        const json_t *o = json_array_get(p->objs, i);
+        int has = k->kind != OUTPOST_ITEM_MAIL || want_content;
+        /* Mail whose full object vanished meanwhile: metadata only. */
+        st = emit_item(sink, OUTPOST_CHANGE_ADD, k->kind, o, has ? &p->content[i] : NULL, want_content && has);
+        /* Handed over: its memory goes now rather than with the page. */
+        kbuf_free(&p->content[i]);
+        json_array_set_new(p->objs, i, json_null());
+    }
+    if (st.code == OUTPOST_OK && OUTPOST_HAS_FIELD(sink, struct outpost_sync_sink, progress) && sink->progress)
+        st = sink->progress(sink->ctx, (uint64_t)lp->ks.pos, lp->total > 0 ? (uint64_t)lp->total : 0);
+    if (st.code == OUTPOST_OK)
+        st = commit_state(sink, &lp->ks);
+    return st;
+}
+
 static outpost_status listing(struct outpost_transport *t, const outpost_folder *folder, const struct kerio_kind *k,
                               struct kerio_state *ks, uint32_t ps, int want_content, const struct outpost_sync_sink *sink)
 {
-    struct prefetch pf;
-    memset(&pf, 0, sizeof pf);
-    pf.t = t;
-    pf.k = k;
-    pf.fid = folder->remote_id;
-    pf.ps = ps;
-    pf.want_content = want_content;
-    struct listed_page cur;
-    memset(&cur, 0, sizeof cur);
-    cur.ks = *ks;
-    fetch_page(t, k, folder->remote_id, ps, want_content, &cur);
-    outpost_status st = cur.st;
-    for (unsigned guard = 0; st.code == OUTPOST_OK && guard < 10000000u; guard++) {
-        int more = cur.ks.listing;
-        if (more) {
-            pf.page.ks = cur.ks;
-            pf.thread = kerio_thread_start(prefetch_run, &pf);
-            if (!pf.thread)
-                prefetch_run(&pf); /* no thread: the same, one after the other */
-        }
-        struct page *p = &cur.p;
-        for (size_t i = 0; i < p->n && st.code == OUTPOST_OK; i++) {
-            const json_t *o = json_array_get(p->objs, i);
-            int has = k->kind != OUTPOST_ITEM_MAIL || want_content;
-            /* Mail whose full object vanished meanwhile: metadata only. */
-            st = emit_item(sink, OUTPOST_CHANGE_ADD, k->kind, o, has ? &p->content[i] : NULL, want_content && has);
-        }
-        page_free(p);
-        if (st.code == OUTPOST_OK && OUTPOST_HAS_FIELD(sink, struct outpost_sync_sink, progress) && sink->progress)
-            st = sink->progress(sink->ctx, (uint64_t)cur.ks.pos, cur.total > 0 ? (uint64_t)cur.total : 0);
-        if (st.code == OUTPOST_OK)
-            st = commit_state(sink, &cur.ks);
-        if (st.code == OUTPOST_OK)
-            *ks = cur.ks;
-        if (pf.thread) {
-            kerio_thread_join(pf.thread);
-            pf.thread = NULL;
-        }
-        if (!more)
+    struct listed_page pages[PIPELINE];
+    memset(pages, 0, sizeof pages);
+    struct kerio_state from = *ks;  /* the state after the last page fetched */
+    unsigned fetched = 0, converted = 0, emitted = 0;
+    int more = 1;                   /* listing() is only called while listing */
+    outpost_status st = outpost_ok();
+    struct offline_job job;
+    for (unsigned guard = 0; guard < 10000000u; guard++) {
+        if (emitted == fetched && !more)
             break;
-        if (st.code != OUTPOST_OK) {
-            page_free(&pf.page.p); /* fetched, never handed over */
-            break;
+        /* Page `converted`: its offline items, on a thread of their own. */
+        struct listed_page *cv = converted < fetched ? &pages[converted % PIPELINE] : NULL;
+        int sharing = cv && cv->st.code == OUTPOST_OK;
+        struct kerio_thread *conv = NULL, *fetch = NULL;
+        if (sharing) {
+            offline_job_init(&job, &cv->p);
+            conv = kerio_thread_start(offline_run, &job);
         }
-        cur = pf.page;
-        st = cur.st;
+        /* Page `fetched`, from the state after the one before it. */
+        struct fetch_job fj = { t, k, folder->remote_id, ps, want_content, NULL, sharing ? &job : NULL };
+        if (more && fetched - emitted < PIPELINE) {
+            fj.page = &pages[fetched % PIPELINE];
+            memset(fj.page, 0, sizeof *fj.page);
+            fj.page->ks = from;
+            if (!(fetch = kerio_thread_start(fetch_run, &fj)))
+                fetch_run(&fj); /* no thread: the same, one after the other */
+        }
+        /* Page `emitted`, converted in the round before: to the sink. */
+        int emitting = emitted < converted;
+        if (emitting) {
+            struct listed_page *ep = &pages[emitted % PIPELINE];
+            st = ep->st.code != OUTPOST_OK ? ep->st : emit_page(sink, k, ep, want_content);
+            if (st.code == OUTPOST_OK)
+                *ks = ep->ks;
+        }
+        if (sharing)
+            offline_run(&job); /* this thread's share of what is left */
+        kerio_thread_join(conv);
+        kerio_thread_join(fetch);
+        if (sharing) {
+            outpost_status cst = offline_status(t, &job);
+            if (cst.code != OUTPOST_OK) {
+                cv->st = cst;
+                page_free(&cv->p);
+            }
+        }
+        if (cv)
+            converted++;
+        if (fj.page) {
+            fetched++;
+            from = fj.page->ks;
+            more = fj.page->st.code == OUTPOST_OK && fj.page->ks.listing;
+        }
+        if (emitting) {
+            page_free(&pages[emitted % PIPELINE].p);
+            emitted++;
+        }
+        if (st.code != OUTPOST_OK)
+            break;
     }
-    if (st.code != OUTPOST_OK)
-        page_free(&cur.p);
+    for (unsigned j = emitted; j < fetched; j++)
+        page_free(&pages[j % PIPELINE].p); /* fetched, never handed over */
     return st;
 }
 
