@@ -231,7 +231,14 @@ static void format_addr_list(struct kbuf *b, const json_t *v)
     const json_t *e;
     if (json_is_object(v)) {
         const char *n = kj_str(v, "name"), *a = kj_str(v, "address");
-        kbuf_printf(b, "%s%s%s%s%s", b->len ? ", " : "", n, *n ? " <" : "", a, *n ? ">" : "");
+        if (b->len)
+            kbuf_puts(b, ", ");
+        kbuf_puts(b, n);
+        if (*n)
+            kbuf_puts(b, " <");
+        kbuf_puts(b, a);
+        if (*n)
+            kbuf_puts(b, ">");
         return;
     }
     json_array_foreach(v, i, e) format_addr_list(b, e);
@@ -475,11 +482,16 @@ outpost_status kerio_get_by_ids(struct outpost_transport *t, const struct kerio_
     json_t *id;
     const json_t *o;
     json_array_foreach(ids, i, id) {
+        /* The server answers in the order asked (tried first), minus missing ids. */
         json_t *found = NULL;
-        json_array_foreach(list, j, o) if (strcmp(kj_str(o, "id"), json_string_value(id)) == 0) {
+        o = json_array_get(list, i);
+        if (o && strcmp(kj_str(o, "id"), json_string_value(id)) == 0)
             found = (json_t *)o;
-            break;
-        }
+        else
+            json_array_foreach(list, j, o) if (strcmp(kj_str(o, "id"), json_string_value(id)) == 0) {
+                found = (json_t *)o;
+                break;
+            }
         json_array_append(out, found ? found : json_null());
     }
     json_decref(res);
