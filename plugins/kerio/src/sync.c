@@ -322,29 +322,13 @@ static void fill_item(uint32_t kind, const json_t *o, outpost_item *it, struct i
     }
 }
 
-/* Attachment fetches go through the instance; a failure is a network matter (TEMP). */
-struct fetch_ctx {
-    struct outpost_transport *t;
-    int failed;
-};
-
-static int fetch_attachment(void *ctx, const char *url, struct kbuf *out, char *err, size_t errlen)
-{
-    struct fetch_ctx *fc = ctx;
-    int rc = kerio_download(fc->t, url, out, err, errlen);
-    if (rc)
-        fc->failed = 1;
-    return rc;
-}
-
+/* Converts one item other than mail (mail: offline_run, its attachments downloaded first). */
 static outpost_status convert(struct outpost_transport *t, uint32_t kind, const json_t *o, const json_t *exceptions,
                               const json_t *exdates, struct kbuf *out)
 {
     char err[256] = "";
     int rc;
-    struct fetch_ctx fc = { t, 0 };
     switch (kind) {
-    case OUTPOST_ITEM_MAIL: rc = kerio_mail_to_mime(o, fetch_attachment, &fc, out, err, sizeof err); break;
     case OUTPOST_ITEM_EVENT: rc = kerio_series_to_ical(o, exceptions, exdates, out, err, sizeof err); break;
     case OUTPOST_ITEM_TASK: rc = kerio_task_to_ical(o, out, err, sizeof err); break;
     case OUTPOST_ITEM_NOTE: rc = kerio_note_to_ical(o, out, err, sizeof err); break;
@@ -353,7 +337,7 @@ static outpost_status convert(struct outpost_transport *t, uint32_t kind, const 
     }
     if (rc == 0)
         return outpost_ok();
-    return kerio_fail(t, fc.failed ? OUTPOST_TEMP : OUTPOST_BAD_DATA, "kerio: cannot convert %s: %s", kj_str(o, "id"), err);
+    return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: cannot convert %s: %s", kj_str(o, "id"), err);
 }
 
 static outpost_status emit_content(const struct outpost_sync_sink *sink, const struct kbuf *c)
@@ -502,44 +486,106 @@ fail:
     return st;
 }
 
+/* A mail's attachments, downloaded before it is converted, in the order of its list. */
+struct downloads {
+    struct kbuf *b;
+    size_t n, next;
+};
+
 /* A validated page of full objects, converted, ready to hand over. */
 struct page {
     json_t *objs;              /* array: object or null (missing) */
     struct kbuf *content;      /* one per object */
     unsigned char *offline;    /* one per object: converts_offline, decided before any conversion */
+    struct downloads *att;     /* one per object: its attachments (offline mail) */
     size_t n;
 };
 
+static void downloads_free(struct downloads *d)
+{
+    for (size_t j = 0; j < d->n; j++)
+        kbuf_free(&d->b[j]);
+    free(d->b);
+    memset(d, 0, sizeof *d);
+}
+
 static void page_free(struct page *p)
 {
-    for (size_t i = 0; i < p->n; i++)
+    for (size_t i = 0; i < p->n; i++) {
         kbuf_free(&p->content[i]);
+        if (p->att)
+            downloads_free(&p->att[i]);
+    }
     free(p->content);
     free(p->offline);
+    free(p->att);
     json_decref(p->objs);
     memset(p, 0, sizeof *p);
 }
 
-/* Items that can be converted without the instance: mail (when content is wanted) without
- * attachments — nothing to download. Everything else (attachments, an event's occurrences)
- * is read through the instance's connection while converting. */
+/* Items that are converted without the instance: mail (when content is wanted), its
+ * attachments downloaded beforehand (download_attachments). Everything else (an event's
+ * occurrences) is read through the instance's connection while converting. */
 static int converts_offline(const struct kerio_kind *k, const json_t *o, int want_content)
 {
-    return k->kind == OUTPOST_ITEM_MAIL && want_content && json_is_object(o) &&
-           json_array_size(json_object_get(o, "attachments")) == 0;
+    return k->kind == OUTPOST_ITEM_MAIL && want_content && json_is_object(o);
 }
 
-/* Converts the items of `p` that need the instance (all but the offline ones), on the
- * calling thread, which must be the one using the instance. Offline items may be converted
- * by other threads meanwhile: their objects are not looked at here. */
-static outpost_status convert_online(struct outpost_transport *t, const struct kerio_kind *k, const char *fid,
-                                     struct page *p, int want_content)
+/* kerio_fetch_fn over a mail's downloads: hands over the next one. */
+static int take_download(void *ctx, const char *url, struct kbuf *out, char *err, size_t errlen)
 {
+    (void)url;
+    struct downloads *d = ctx;
+    if (d->next >= d->n) {
+        snprintf(err, errlen, "attachment %zu was not downloaded", d->next);
+        return -1;
+    }
+    kbuf_free(out);
+    *out = d->b[d->next];
+    memset(&d->b[d->next], 0, sizeof d->b[d->next]);
+    d->next++;
+    return 0;
+}
+
+/* Downloads the attachments of the offline mail of `p`, through the instance (calling
+ * thread), before any of it is converted. A failed download is a network matter (TEMP). */
+static outpost_status download_attachments(struct outpost_transport *t, struct page *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        if (!p->offline[i])
+            continue;
+        const json_t *o = json_array_get(p->objs, i);
+        const json_t *atts = json_object_get(o, "attachments");
+        size_t na = json_array_size(atts);
+        if (!na)
+            continue;
+        struct downloads *d = &p->att[i];
+        if (!(d->b = calloc(na, sizeof *d->b)))
+            return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
+        d->n = na;
+        for (size_t j = 0; j < na; j++) {
+            char err[256] = "";
+            if (kerio_download(t, kj_str(json_array_get(atts, j), "url"), &d->b[j], err, sizeof err) != 0)
+                return kerio_fail(t, OUTPOST_TEMP, "kerio: cannot convert %s: %s", kj_str(o, "id"), err);
+        }
+    }
+    return outpost_ok();
+}
+
+/* Converts the items of `p` that need the instance (all but the offline ones) and downloads
+ * the attachments of the offline ones, on the calling thread, which must be the one using
+ * the instance. Nothing of `p` may be converted offline before it returns. */
+static outpost_status convert_online(struct outpost_transport *t, const struct kerio_kind *k, const char *fid,
+                                     struct page *p)
+{
+    outpost_status dst = download_attachments(t, p);
+    if (dst.code != OUTPOST_OK)
+        return dst;
     for (size_t i = 0; i < p->n; i++) {
         if (p->offline[i])
             continue;
         const json_t *o = json_array_get(p->objs, i);
-        if (!json_is_object(o) || (k->kind == OUTPOST_ITEM_MAIL && !want_content))
+        if (!json_is_object(o) || k->kind == OUTPOST_ITEM_MAIL) /* mail: offline, or no content wanted */
             continue;
         json_t *exc = NULL, *exd = NULL;
         if (k->kind == OUTPOST_ITEM_EVENT) {
@@ -553,10 +599,6 @@ static outpost_status convert_online(struct outpost_transport *t, const struct k
         json_decref(exd);
         if (st.code != OUTPOST_OK)
             return st;
-        /* The bodies are in the MIME now; only metadata is read from the object later
-         * (fill_item). Freeing them here keeps a page's memory to about its MIME. */
-        if (k->kind == OUTPOST_ITEM_MAIL)
-            json_object_del((json_t *)o, "displayableParts");
     }
     return outpost_ok();
 }
@@ -585,7 +627,10 @@ static void offline_run(void *arg)
             continue;
         json_t *o = json_array_get(j->p->objs, i);
         char err[256] = "";
-        if (kerio_mail_to_mime(o, NULL, NULL, &j->p->content[i], err, sizeof err) != 0) {
+        struct downloads *d = &j->p->att[i];
+        int rc = kerio_mail_to_mime(o, take_download, d, &j->p->content[i], err, sizeof err);
+        downloads_free(d); /* taken by the message, or left over by a failure */
+        if (rc != 0) {
             int expect = 0;
             if (atomic_compare_exchange_strong(&j->failed, &expect, 1)) {
                 j->bad = i;
@@ -625,7 +670,8 @@ static outpost_status page_init(struct outpost_transport *t, const struct kerio_
     p->n = json_array_size(objs);
     p->content = calloc(p->n ? p->n : 1, sizeof *p->content);
     p->offline = calloc(p->n ? p->n : 1, 1);
-    if (!p->content || !p->offline) {
+    p->att = calloc(p->n ? p->n : 1, sizeof *p->att);
+    if (!p->content || !p->offline || !p->att) {
         page_free(p);
         return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
     }
@@ -635,26 +681,24 @@ static outpost_status page_init(struct outpost_transport *t, const struct kerio_
 }
 
 /* Converts every object of `objs` (steals the reference). Mail is converted only when content
- * is wanted (attachments are downloaded then). The offline items (mail without attachments,
- * most of a page's work after the JSON) are shared with a helper thread while this one
- * converts the rest. */
+ * is wanted (attachments are downloaded first, on this thread); its conversion, most of a
+ * page's work after the JSON, is shared with a helper thread. */
 static outpost_status page_convert(struct outpost_transport *t, const struct kerio_kind *k, const char *fid, json_t *objs,
                                    int want_content, struct page *p)
 {
     outpost_status st = page_init(t, k, objs, want_content, p);
     if (st.code != OUTPOST_OK)
         return st;
-    struct offline_job job;
-    offline_job_init(&job, p);
-    struct kerio_thread *helper = k->kind == OUTPOST_ITEM_MAIL && want_content && p->n > 1
-                                      ? kerio_thread_start(offline_run, &job) : NULL;
-    st = convert_online(t, k, fid, p, want_content);
-    if (st.code != OUTPOST_OK)
-        atomic_store(&job.failed, 2); /* stops the helper; its own failure is not reported */
-    offline_run(&job);                /* this thread shares what is left */
-    kerio_thread_join(helper);
-    if (st.code == OUTPOST_OK)
+    st = convert_online(t, k, fid, p);
+    if (st.code == OUTPOST_OK) {
+        struct offline_job job;
+        offline_job_init(&job, p);
+        struct kerio_thread *helper = k->kind == OUTPOST_ITEM_MAIL && want_content && p->n > 1
+                                          ? kerio_thread_start(offline_run, &job) : NULL;
+        offline_run(&job); /* this thread shares the work */
+        kerio_thread_join(helper);
         st = offline_status(t, &job);
+    }
     if (st.code != OUTPOST_OK)
         page_free(p);
     return st;
@@ -760,7 +804,7 @@ static void fetch_page(struct outpost_transport *t, const struct kerio_kind *k, 
     json_decref(res);
     out->st = page_init(t, k, objs, want_content, &out->p);
     if (out->st.code == OUTPOST_OK)
-        out->st = convert_online(t, k, fid, &out->p, want_content);
+        out->st = convert_online(t, k, fid, &out->p);
     if (out->st.code != OUTPOST_OK) {
         page_free(&out->p);
         return;
