@@ -500,6 +500,71 @@ static void test_long_line_in_memory(void **state)
     free(m);
 }
 
+/* Display addresses repeat across mail and are remembered per thread (summary.c
+ * decode_addresses): a value seen again gives exactly what it gave the first time, through
+ * slot collisions and evictions, for plain, encoded, quoted, group, empty and over-long
+ * (never remembered) values. */
+static void summarise_text(const char *text, struct mail *m)
+{
+    memset(m, 0, sizeof *m);
+    m->it.struct_size = sizeof m->it;
+    outpost_summary_init(&m->a);
+    m->len = strlen(text);
+    m->data = strdup(text);
+    assert_non_null(m->data);
+    char err[256] = "";
+    if (outpost_summary_compute(OUTPOST_ITEM_MAIL, m->data, m->len, &m->it, &m->a, err, sizeof err) != 0)
+        fail_msg("%s", err);
+}
+
+static void test_address_memo(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    static char *first[N][2];
+    char longname[400];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    for (int round = 0; round < 3; round++) {
+        for (int k = 0; k < N; k++) {
+            int i = round == 1 ? N - 1 - k : (k * 7) % N;
+            char from[600], to[600], text[1400];
+            switch (i % 6) {
+            case 0: snprintf(from, sizeof from, "Person %d <p%d@memo.example>", i, i); break;
+            case 1: snprintf(from, sizeof from, "=?iso-8859-1?q?J=F6rg_%d?= <j%d@memo.example>", i, i); break;
+            case 2: snprintf(from, sizeof from, "\"Last, First %d\" <l%d@memo.example>", i, i); break;
+            case 3: snprintf(from, sizeof from, "team%d: a%d@memo.example, b@memo.example;", i, i); break;
+            case 4: snprintf(from, sizeof from, "<>%*d", i % 3, i); break;
+            default: snprintf(from, sizeof from, "%s %d <x%d@memo.example>", longname, i, i); break;
+            }
+            snprintf(to, sizeof to, "r%d@memo.example, =?utf-8?b?0JDQvdC90LA=?= <anna@memo.example>", i % 5);
+            snprintf(text, sizeof text, "From: %s\r\nTo: %s\r\nSubject: m\r\n\r\nbody\r\n", from, to);
+            struct mail m;
+            summarise_text(text, &m);
+            const char *got[2] = { m.it.from, m.it.to };
+            for (int h = 0; h < 2; h++) {
+                if (round == 0 && (k * 7) % N == i) {
+                    first[i][h] = got[h] ? strdup(got[h]) : NULL;
+                } else if (!first[i][h] || !got[h]) {
+                    assert_ptr_equal(first[i][h], got[h]);
+                } else {
+                    assert_string_equal(first[i][h], got[h]);
+                }
+            }
+            if (round == 0 && i % 6 == 0) {
+                char want[100];
+                snprintf(want, sizeof want, "Person %d <p%d@memo.example>", i, i);
+                assert_string_equal(m.it.from, want);
+            }
+            done(&m);
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        free(first[i][0]);
+        free(first[i][1]);
+    }
+}
+
 static void test_event(void **state)
 {
     (void)state;
@@ -582,7 +647,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_rfc822), cmocka_unit_test(test_edge_cases),       cmocka_unit_test(test_encoded),     cmocka_unit_test(test_noheaders),
         cmocka_unit_test(test_eightbit),     cmocka_unit_test(test_quoting),     cmocka_unit_test(test_lf_vs_crlf),
         cmocka_unit_test(test_chunked_feed), cmocka_unit_test(test_large_spooled), cmocka_unit_test(test_long_line_in_memory),
-        cmocka_unit_test(test_event),
+        cmocka_unit_test(test_event),        cmocka_unit_test(test_address_memo),
         cmocka_unit_test(test_contact),      cmocka_unit_test(test_preview_without_index), cmocka_unit_test(test_preview_invalid_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -195,6 +195,7 @@ struct outpost_transport {
     char curl_err[CURL_ERROR_SIZE];
     long last_http;
     int last_unreadable;      /* the last call's reply could not be parsed */
+    struct kbuf reply;        /* JSON-RPC reply buffer, kept between calls (rpc.c, KERIO_REPLY_KEEP) */
     uint32_t last_retry_after_ms;
     /* folder ids learned from Folders.get */
     char *trash_id;

@@ -231,7 +231,7 @@ static GMimeMultipart *multipart_new(const char *subtype, const char *id, int le
     return mp;
 }
 
-static GMimeObject *attachment_part(const json_t *a, const struct kbuf *data)
+static GMimeObject *attachment_part(const json_t *a, struct kbuf *data)
 {
     const char *ct = kj_str(a, "contentType");
     GMimeContentType *type = g_mime_content_type_parse(NULL, *ct ? ct : "application/octet-stream");
@@ -240,7 +240,10 @@ static GMimeObject *attachment_part(const json_t *a, const struct kbuf *data)
     GMimePart *part = g_mime_part_new_with_type(mt && *mt ? mt : "application", st && *st ? st : "octet-stream");
     if (type)
         g_object_unref(type);
-    GMimeStream *stream = g_mime_stream_mem_new_with_buffer(data->data ? data->data : "", data->len);
+    /* The stream takes the downloaded bytes over (GLib frees with free()): no copy. */
+    GByteArray *bytes = data->data ? g_byte_array_new_take((guint8 *)data->data, data->len) : g_byte_array_new();
+    memset(data, 0, sizeof *data);
+    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(bytes);
     GMimeDataWrapper *w = g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);
     g_mime_part_set_content(part, w);
     g_object_unref(w);
@@ -263,6 +266,41 @@ static GMimeObject *attachment_part(const json_t *a, const struct kbuf *data)
     }
     g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_BASE64);
     return GMIME_OBJECT(part);
+}
+
+/* About the size of the message written for `mail` (headers, its text parts with CRLF line
+ * ends, `atts_bytes` of attachments in base64): the output array starts at that size. */
+static size_t mime_size_hint(const json_t *mail, size_t atts_bytes)
+{
+    size_t n = 2048 + atts_bytes / 3 * 4 + atts_bytes / 38; /* base64: 4/3, and CRLF per 76 */
+    size_t i;
+    const json_t *h;
+    json_array_foreach(json_object_get(mail, "displayableParts"), i, h) {
+        size_t len = json_string_length(json_object_get(h, "content"));
+        n += len + len / 32 + 512;
+    }
+    return n < (1u << 30) ? n : (1u << 30);
+}
+
+/* Moves the bytes of `ba` (GLib allocates with malloc) into `out` when `out` is empty, else
+ * appends a copy. `ba` is left empty either way. */
+static int take_bytes(struct kbuf *out, GByteArray *ba)
+{
+    if (out->data) {
+        int rc = kbuf_append(out, ba->data, ba->len);
+        g_byte_array_set_size(ba, 0);
+        return rc;
+    }
+    g_byte_array_append(ba, (const guint8 *)"", 1); /* kbuf data is NUL-terminated */
+    gsize n = 0;
+    guint8 *data = g_byte_array_steal(ba, &n);
+    /* GLib sizes arrays in powers of two: give back the unused end (a page of mail holds
+     * its messages until they are handed over). */
+    char *fit = realloc(data, n);
+    out->data = fit ? fit : (char *)data;
+    out->len = n - 1;
+    out->cap = n;
+    return 0;
 }
 
 int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, struct kbuf *out,
@@ -336,6 +374,7 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
         body = html ? text_part("html", html) : text_part("plain", plain ? plain : "");
     }
     const json_t *atts = json_object_get(mail, "attachments");
+    size_t atts_bytes = 0;
     if (json_array_size(atts) > 0) {
         GMimeMultipart *mixed = multipart_new("mixed", id, 0);
         g_mime_multipart_add(mixed, body);
@@ -350,6 +389,7 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
                 kbuf_free(&data);
                 goto out;
             }
+            atts_bytes += data.len;
             GMimeObject *p = attachment_part(a, &data);
             kbuf_free(&data);
             g_mime_multipart_add(mixed, p);
@@ -358,14 +398,16 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
     }
     g_mime_message_set_mime_part(msg, body);
 
-    GMimeStream *mem = g_mime_stream_mem_new();
+    /* Written into an array sized for the whole message (no doubling and copying on the way),
+     * which `out` then takes over when it is empty (no copy at all). */
+    GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(g_byte_array_sized_new((guint)mime_size_hint(mail, atts_bytes)));
     GMimeFormatOptions *opts = g_mime_format_options_new();
     g_mime_format_options_set_newline_format(opts, GMIME_NEWLINE_FORMAT_DOS);
     if (g_mime_object_write_to_stream(GMIME_OBJECT(msg), opts, mem) < 0) {
         snprintf(err, errlen, "GMime could not write the message");
     } else {
         GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-        rc = kbuf_append(out, ba->data, ba->len);
+        rc = take_bytes(out, ba);
         if (rc)
             snprintf(err, errlen, "out of memory");
     }

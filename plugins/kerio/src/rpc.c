@@ -10,6 +10,10 @@
 #include <strings.h>
 
 #define KERIO_DEFAULT_MAX_REPLY (512u * 1024u * 1024u)
+/* A reply buffer up to this size is kept for the instance's next call: a listing's getById
+ * replies are about a megabyte each, and a fresh buffer grown to that size for every one of
+ * them costs page faults and copies on every page. */
+#define KERIO_REPLY_KEEP (4u * 1024u * 1024u)
 
 struct sink_buf {
     struct kbuf b;
@@ -88,6 +92,7 @@ void kerio_disconnect(struct outpost_transport *t)
     t->curl = NULL;
     free(t->token);
     t->token = NULL;
+    kbuf_free(&t->reply);
 }
 
 /* One HTTP exchange. On transport failure returns non-OK; otherwise fills body and http. */
@@ -162,19 +167,23 @@ static outpost_status call_once(struct outpost_transport *t, const char *method,
     json_decref(req);
     if (!text)
         return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: %s: request cannot be encoded (invalid UTF-8?)", method);
-    struct sink_buf body = { { 0 }, max_reply ? max_reply : KERIO_DEFAULT_MAX_REPLY, 0 };
+    struct sink_buf body = { t->reply, max_reply ? max_reply : KERIO_DEFAULT_MAX_REPLY, 0 };
+    memset(&t->reply, 0, sizeof t->reply);
+    kbuf_reset(&body.b);
     outpost_status st = http_exchange(t, t->endpoint, "application/json-rpc; charset=UTF-8", NULL, text, strlen(text), 1, &body);
     explicit_bzero(text, strlen(text));
     free(text);
-    if (st.code != OUTPOST_OK) {
-        if (body.over && over_cap)
-            *over_cap = 1;
+    int prc = 0;
+    if (st.code == OUTPOST_OK) /* body first, whatever the HTTP status */
+        prc = kerio_reply_parse(body.b.data, body.b.len, r);
+    else if (body.over && over_cap)
+        *over_cap = 1;
+    if (body.b.cap <= KERIO_REPLY_KEEP)
+        t->reply = body.b;
+    else
         kbuf_free(&body.b);
+    if (st.code != OUTPOST_OK)
         return st;
-    }
-    /* Body first, whatever the HTTP status. */
-    int prc = kerio_reply_parse(body.b.data, body.b.len, r);
-    kbuf_free(&body.b);
     t->last_unreadable = prc != 0;
     if (prc != 0) {
         if (t->last_http != 200) {

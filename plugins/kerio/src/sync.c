@@ -7,6 +7,7 @@
 #include "kerio.h"
 #include "ktime.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,7 +231,14 @@ static void format_addr_list(struct kbuf *b, const json_t *v)
     const json_t *e;
     if (json_is_object(v)) {
         const char *n = kj_str(v, "name"), *a = kj_str(v, "address");
-        kbuf_printf(b, "%s%s%s%s%s", b->len ? ", " : "", n, *n ? " <" : "", a, *n ? ">" : "");
+        if (b->len)
+            kbuf_puts(b, ", ");
+        kbuf_puts(b, n);
+        if (*n)
+            kbuf_puts(b, " <");
+        kbuf_puts(b, a);
+        if (*n)
+            kbuf_puts(b, ">");
         return;
     }
     json_array_foreach(v, i, e) format_addr_list(b, e);
@@ -314,29 +322,13 @@ static void fill_item(uint32_t kind, const json_t *o, outpost_item *it, struct i
     }
 }
 
-/* Attachment fetches go through the instance; a failure is a network matter (TEMP). */
-struct fetch_ctx {
-    struct outpost_transport *t;
-    int failed;
-};
-
-static int fetch_attachment(void *ctx, const char *url, struct kbuf *out, char *err, size_t errlen)
-{
-    struct fetch_ctx *fc = ctx;
-    int rc = kerio_download(fc->t, url, out, err, errlen);
-    if (rc)
-        fc->failed = 1;
-    return rc;
-}
-
+/* Converts one item other than mail (mail: offline_run, its attachments downloaded first). */
 static outpost_status convert(struct outpost_transport *t, uint32_t kind, const json_t *o, const json_t *exceptions,
                               const json_t *exdates, struct kbuf *out)
 {
     char err[256] = "";
     int rc;
-    struct fetch_ctx fc = { t, 0 };
     switch (kind) {
-    case OUTPOST_ITEM_MAIL: rc = kerio_mail_to_mime(o, fetch_attachment, &fc, out, err, sizeof err); break;
     case OUTPOST_ITEM_EVENT: rc = kerio_series_to_ical(o, exceptions, exdates, out, err, sizeof err); break;
     case OUTPOST_ITEM_TASK: rc = kerio_task_to_ical(o, out, err, sizeof err); break;
     case OUTPOST_ITEM_NOTE: rc = kerio_note_to_ical(o, out, err, sizeof err); break;
@@ -345,7 +337,7 @@ static outpost_status convert(struct outpost_transport *t, uint32_t kind, const 
     }
     if (rc == 0)
         return outpost_ok();
-    return kerio_fail(t, fc.failed ? OUTPOST_TEMP : OUTPOST_BAD_DATA, "kerio: cannot convert %s: %s", kj_str(o, "id"), err);
+    return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: cannot convert %s: %s", kj_str(o, "id"), err);
 }
 
 static outpost_status emit_content(const struct outpost_sync_sink *sink, const struct kbuf *c)
@@ -474,11 +466,16 @@ outpost_status kerio_get_by_ids(struct outpost_transport *t, const struct kerio_
     json_t *id;
     const json_t *o;
     json_array_foreach(ids, i, id) {
+        /* The server answers in the order asked (tried first), minus missing ids. */
         json_t *found = NULL;
-        json_array_foreach(list, j, o) if (strcmp(kj_str(o, "id"), json_string_value(id)) == 0) {
+        o = json_array_get(list, i);
+        if (o && strcmp(kj_str(o, "id"), json_string_value(id)) == 0)
             found = (json_t *)o;
-            break;
-        }
+        else
+            json_array_foreach(list, j, o) if (strcmp(kj_str(o, "id"), json_string_value(id)) == 0) {
+                found = (json_t *)o;
+                break;
+            }
         json_array_append(out, found ? found : json_null());
     }
     json_decref(res);
@@ -489,122 +486,222 @@ fail:
     return st;
 }
 
+/* A mail's attachments, downloaded before it is converted, in the order of its list. */
+struct downloads {
+    struct kbuf *b;
+    size_t n, next;
+};
+
 /* A validated page of full objects, converted, ready to hand over. */
 struct page {
     json_t *objs;              /* array: object or null (missing) */
     struct kbuf *content;      /* one per object */
+    unsigned char *offline;    /* one per object: converts_offline, decided before any conversion */
+    struct downloads *att;     /* one per object: its attachments (offline mail) */
     size_t n;
 };
 
+static void downloads_free(struct downloads *d)
+{
+    for (size_t j = 0; j < d->n; j++)
+        kbuf_free(&d->b[j]);
+    free(d->b);
+    memset(d, 0, sizeof *d);
+}
+
 static void page_free(struct page *p)
 {
-    for (size_t i = 0; i < p->n; i++)
+    for (size_t i = 0; i < p->n; i++) {
         kbuf_free(&p->content[i]);
+        if (p->att)
+            downloads_free(&p->att[i]);
+    }
     free(p->content);
+    free(p->offline);
+    free(p->att);
     json_decref(p->objs);
     memset(p, 0, sizeof *p);
 }
 
-/* A mail the helper thread of page_convert converts: one without attachments (nothing to
- * download, so the instance and its connection are not touched), every other one of them. */
-static int helper_converts(const struct kerio_kind *k, const json_t *o, size_t i)
+/* Items that are converted without the instance: mail (when content is wanted), its
+ * attachments downloaded beforehand (download_attachments). Everything else (an event's
+ * occurrences) is read through the instance's connection while converting. */
+static int converts_offline(const struct kerio_kind *k, const json_t *o, int want_content)
 {
-    return k->kind == OUTPOST_ITEM_MAIL && (i & 1) && json_is_object(o) &&
-           json_array_size(json_object_get(o, "attachments")) == 0;
+    return k->kind == OUTPOST_ITEM_MAIL && want_content && json_is_object(o);
 }
 
-/* The helper's share of a page: it only reads and writes its own objects and buffers; its
- * first failure is reported by the calling thread after the join. Which objects are its
- * own is decided before it starts (mine[i]): the helper deletes members of its objects,
- * so the calling thread must not look into them meanwhile (jansson objects are not safe
- * to read while another thread changes them). */
-struct convert_job {
-    const struct kerio_kind *k;
-    struct page *p;
-    const unsigned char *mine;
-    int failed;
-    size_t bad;          /* index of the failed object */
-    char err[256];
-};
-
-static void convert_helper_run(void *arg)
+/* kerio_fetch_fn over a mail's downloads: hands over the next one. */
+static int take_download(void *ctx, const char *url, struct kbuf *out, char *err, size_t errlen)
 {
-    struct convert_job *j = arg;
-    for (size_t i = 0; i < j->p->n && !j->failed; i++) {
-        json_t *o = json_array_get(j->p->objs, i);
-        if (!j->mine[i])
-            continue;
-        if (kerio_mail_to_mime(o, NULL, NULL, &j->p->content[i], j->err, sizeof j->err) != 0) {
-            j->failed = 1;
-            j->bad = i;
-            break;
-        }
-        json_object_del(o, "displayableParts");
+    (void)url;
+    struct downloads *d = ctx;
+    if (d->next >= d->n) {
+        snprintf(err, errlen, "attachment %zu was not downloaded", d->next);
+        return -1;
     }
+    kbuf_free(out);
+    *out = d->b[d->next];
+    memset(&d->b[d->next], 0, sizeof d->b[d->next]);
+    d->next++;
+    return 0;
 }
 
-/* Converts every object of `objs` (steals the reference). Mail is converted only when content
- * is wanted (attachments are downloaded then). Mail without attachments is converted by two
- * threads: this one and a helper (helper_converts), the MIME writing being most of a page's
- * work after the JSON. */
-static outpost_status page_convert(struct outpost_transport *t, const struct kerio_kind *k, const char *fid, json_t *objs,
-                                   int want_content, struct page *p)
+/* Downloads the attachments of the offline mail of `p`, through the instance (calling
+ * thread), before any of it is converted. A failed download is a network matter (TEMP). */
+static outpost_status download_attachments(struct outpost_transport *t, struct page *p)
 {
-    memset(p, 0, sizeof *p);
-    p->objs = objs;
-    p->n = json_array_size(objs);
-    p->content = calloc(p->n ? p->n : 1, sizeof *p->content);
-    if (!p->content) {
-        page_free(p);
-        return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
-    }
-    struct kerio_thread *helper = NULL;
-    int split = k->kind == OUTPOST_ITEM_MAIL && want_content && p->n > 1;
-    unsigned char *mine = split ? calloc(p->n, 1) : NULL;
-    for (size_t i = 0; mine && i < p->n; i++)
-        mine[i] = (unsigned char)helper_converts(k, json_array_get(objs, i), i);
-    struct convert_job job = { k, p, mine, 0, 0, "" };
-    if (split && (!mine || !(helper = kerio_thread_start(convert_helper_run, &job))))
-        split = 0; /* no thread: this one converts everything */
-    outpost_status fail = outpost_ok();
     for (size_t i = 0; i < p->n; i++) {
-        const json_t *o = json_array_get(objs, i);
-        if (!json_is_object(o) || (k->kind == OUTPOST_ITEM_MAIL && !want_content) ||
-            (split && mine[i]))
+        if (!p->offline[i])
+            continue;
+        const json_t *o = json_array_get(p->objs, i);
+        const json_t *atts = json_object_get(o, "attachments");
+        size_t na = json_array_size(atts);
+        if (!na)
+            continue;
+        struct downloads *d = &p->att[i];
+        if (!(d->b = calloc(na, sizeof *d->b)))
+            return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
+        d->n = na;
+        for (size_t j = 0; j < na; j++) {
+            char err[256] = "";
+            if (kerio_download(t, kj_str(json_array_get(atts, j), "url"), &d->b[j], err, sizeof err) != 0)
+                return kerio_fail(t, OUTPOST_TEMP, "kerio: cannot convert %s: %s", kj_str(o, "id"), err);
+        }
+    }
+    return outpost_ok();
+}
+
+/* Converts the items of `p` that need the instance (all but the offline ones) and downloads
+ * the attachments of the offline ones, on the calling thread, which must be the one using
+ * the instance. Nothing of `p` may be converted offline before it returns. */
+static outpost_status convert_online(struct outpost_transport *t, const struct kerio_kind *k, const char *fid,
+                                     struct page *p)
+{
+    outpost_status dst = download_attachments(t, p);
+    if (dst.code != OUTPOST_OK)
+        return dst;
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->offline[i])
+            continue;
+        const json_t *o = json_array_get(p->objs, i);
+        if (!json_is_object(o) || k->kind == OUTPOST_ITEM_MAIL) /* mail: offline, or no content wanted */
             continue;
         json_t *exc = NULL, *exd = NULL;
         if (k->kind == OUTPOST_ITEM_EVENT) {
             /* recur.c: exceptions placed as RECURRENCE-ID overrides, deleted instances as EXDATE */
             outpost_status st = kerio_event_series(t, fid, o, &exc, &exd);
-            if (st.code != OUTPOST_OK) {
-                fail = st;
-                break;
-            }
+            if (st.code != OUTPOST_OK)
+                return st;
         }
         outpost_status st = convert(t, k->kind, o, exc, exd, &p->content[i]);
         json_decref(exc);
         json_decref(exd);
-        /* The bodies are in the MIME now; only metadata is read from the object later
-         * (fill_item). Freeing them here keeps a page's memory to about its MIME. */
-        if (st.code == OUTPOST_OK && k->kind == OUTPOST_ITEM_MAIL && json_is_object(o))
-            json_object_del((json_t *)o, "displayableParts");
-        if (st.code != OUTPOST_OK) {
-            fail = st;
-            break;
-        }
-    }
-    if (helper) {
-        kerio_thread_join(helper);
-        if (job.failed && fail.code == OUTPOST_OK)
-            fail = kerio_fail(t, OUTPOST_BAD_DATA, "kerio: cannot convert %s: %s",
-                              kj_str(json_array_get(objs, job.bad), "id"), job.err);
-    }
-    free(mine);
-    if (fail.code != OUTPOST_OK) {
-        page_free(p);
-        return fail;
+        if (st.code != OUTPOST_OK)
+            return st;
     }
     return outpost_ok();
+}
+
+/* The converts_offline items of a page, shared by the threads that run offline_run on it:
+ * each takes the next unclaimed one (`next`), so they finish together whatever the sizes.
+ * Nothing here touches the instance: the first failure is kept in `bad`/`err` and turned
+ * into a status by the instance's thread once every worker is joined. Each item (object
+ * and buffer) is only touched by the thread that claimed it. */
+struct offline_job {
+    struct page *p;
+    atomic_size_t next;
+    atomic_int failed;
+    size_t bad;              /* index of the failed object (written by the one that set failed) */
+    char err[256];
+};
+
+static void offline_run(void *arg)
+{
+    struct offline_job *j = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&j->next, 1);
+        if (i >= j->p->n || atomic_load(&j->failed))
+            return;
+        if (!j->p->offline[i])
+            continue;
+        json_t *o = json_array_get(j->p->objs, i);
+        char err[256] = "";
+        struct downloads *d = &j->p->att[i];
+        int rc = kerio_mail_to_mime(o, take_download, d, &j->p->content[i], err, sizeof err);
+        downloads_free(d); /* taken by the message, or left over by a failure */
+        if (rc != 0) {
+            int expect = 0;
+            if (atomic_compare_exchange_strong(&j->failed, &expect, 1)) {
+                j->bad = i;
+                snprintf(j->err, sizeof j->err, "%s", err);
+            }
+            return;
+        }
+        json_object_del(o, "displayableParts");
+    }
+}
+
+static void offline_job_init(struct offline_job *j, struct page *p)
+{
+    j->p = p;
+    atomic_init(&j->next, 0);
+    atomic_init(&j->failed, 0);
+    j->bad = 0;
+    j->err[0] = '\0';
+}
+
+/* The status of a finished offline job (instance's thread only). */
+static outpost_status offline_status(struct outpost_transport *t, struct offline_job *j)
+{
+    if (!atomic_load(&j->failed))
+        return outpost_ok();
+    return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: cannot convert %s: %s", kj_str(json_array_get(j->p->objs, j->bad), "id"),
+                      j->err);
+}
+
+/* Takes `objs` (steals the reference) into a page with one empty buffer per object, and
+ * decides which objects are offline. */
+static outpost_status page_init(struct outpost_transport *t, const struct kerio_kind *k, json_t *objs, int want_content,
+                                struct page *p)
+{
+    memset(p, 0, sizeof *p);
+    p->objs = objs;
+    p->n = json_array_size(objs);
+    p->content = calloc(p->n ? p->n : 1, sizeof *p->content);
+    p->offline = calloc(p->n ? p->n : 1, 1);
+    p->att = calloc(p->n ? p->n : 1, sizeof *p->att);
+    if (!p->content || !p->offline || !p->att) {
+        page_free(p);
+        return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
+    }
+    for (size_t i = 0; i < p->n; i++)
+        p->offline[i] = (unsigned char)converts_offline(k, json_array_get(objs, i), want_content);
+    return outpost_ok();
+}
+
+/* Converts every object of `objs` (steals the reference). Mail is converted only when content
+ * is wanted (attachments are downloaded first, on this thread); its conversion, most of a
+ * page's work after the JSON, is shared with a helper thread. */
+static outpost_status page_convert(struct outpost_transport *t, const struct kerio_kind *k, const char *fid, json_t *objs,
+                                   int want_content, struct page *p)
+{
+    outpost_status st = page_init(t, k, objs, want_content, p);
+    if (st.code != OUTPOST_OK)
+        return st;
+    st = convert_online(t, k, fid, p);
+    if (st.code == OUTPOST_OK) {
+        struct offline_job job;
+        offline_job_init(&job, p);
+        struct kerio_thread *helper = k->kind == OUTPOST_ITEM_MAIL && want_content && p->n > 1
+                                          ? kerio_thread_start(offline_run, &job) : NULL;
+        offline_run(&job); /* this thread shares the work */
+        kerio_thread_join(helper);
+        st = offline_status(t, &job);
+    }
+    if (st.code != OUTPOST_OK)
+        page_free(p);
+    return st;
 }
 
 static int cancelled(struct outpost_transport *t)
@@ -638,7 +735,8 @@ static outpost_status get_sync_key(struct outpost_transport *t, const char *fid,
 
 /* One page of the initial listing, fetched (X.get, then getById for mail), validated and
  * converted, with the state that commits with it. Filled by fetch_page, which touches the
- * instance (curl handle, session, message buffer) and nothing of the sink. */
+ * instance (curl handle, session, message buffer) and nothing of the sink, and converts the
+ * items that need the instance (convert_online); the offline ones are converted after it. */
 struct listed_page {
     outpost_status st;
     struct page p;
@@ -704,89 +802,133 @@ static void fetch_page(struct outpost_transport *t, const struct kerio_kind *k, 
         objs = items;
     }
     json_decref(res);
-    out->st = page_convert(t, k, fid, objs, want_content, &out->p);
-    if (out->st.code != OUTPOST_OK)
+    out->st = page_init(t, k, objs, want_content, &out->p);
+    if (out->st.code == OUTPOST_OK)
+        out->st = convert_online(t, k, fid, &out->p);
+    if (out->st.code != OUTPOST_OK) {
+        page_free(&out->p);
         return;
+    }
     ks->pos = start + (int64_t)n;
     if (n < limit || (out->total >= 0 && ks->pos >= out->total))
         ks->listing = 0;
 }
 
-/* The next page is fetched on a second thread while the sink applies the current one
- * (network, JSON and MIME here; summaries and storage writes in the engine). The sink is
- * still called from the calling thread only, and the instance is used by one thread at a
- * time: the fetching thread until it is joined, the calling thread never in between (it
- * only calls the sink). A page and its state still commit together; a prefetched page
- * that never reached its commit is dropped. */
-struct prefetch {
+/* The initial listing, from ks->pos on, one committed page at a time, as a pipeline of three
+ * pages: while this thread hands page j to the sink (and commits it with its state), the
+ * offline items of page j + 1 are converted (offline_run: a thread of its own, joined by the
+ * others as they finish their share) and page j + 2 is fetched, validated and its online
+ * items converted (the fetching thread: the only one using the instance meanwhile). The sink
+ * is called from this thread only. All three are joined before the next round. A page that
+ * failed (fetch or conversion) ends the listing when its turn to be handed over comes: the
+ * pages before it are committed, the ones after it are dropped, as is any page fetched but
+ * not committed when the sink fails. */
+#define PIPELINE 3
+
+struct fetch_job {
     struct outpost_transport *t;
     const struct kerio_kind *k;
     const char *fid;
     uint32_t ps;
     int want_content;
-    struct listed_page page;
-    struct kerio_thread *thread;
+    struct listed_page *page;
+    struct offline_job *share; /* offline work to join once fetched, or NULL */
 };
 
-static void prefetch_run(void *arg)
+static void fetch_run(void *arg)
 {
-    struct prefetch *pf = arg;
-    fetch_page(pf->t, pf->k, pf->fid, pf->ps, pf->want_content, &pf->page);
+    struct fetch_job *f = arg;
+    fetch_page(f->t, f->k, f->fid, f->ps, f->want_content, f->page);
+    if (f->share)
+        offline_run(f->share);
 }
 
-/* The initial listing, from ks->pos on, one committed page at a time. */
+static outpost_status emit_page(const struct outpost_sync_sink *sink, const struct kerio_kind *k, struct listed_page *lp,
+                                int want_content)
+{
+    outpost_status st = outpost_ok();
+    struct page *p = &lp->p;
+    for (size_t i = 0; i < p->n && st.code == OUTPOST_OK; i++) {
+        const json_t *o = json_array_get(p->objs, i);
+        int has = k->kind != OUTPOST_ITEM_MAIL || want_content;
+        /* Mail whose full object vanished meanwhile: metadata only. */
+        st = emit_item(sink, OUTPOST_CHANGE_ADD, k->kind, o, has ? &p->content[i] : NULL, want_content && has);
+        /* Handed over: its memory goes now rather than with the page. */
+        kbuf_free(&p->content[i]);
+        json_array_set_new(p->objs, i, json_null());
+    }
+    if (st.code == OUTPOST_OK && OUTPOST_HAS_FIELD(sink, struct outpost_sync_sink, progress) && sink->progress)
+        st = sink->progress(sink->ctx, (uint64_t)lp->ks.pos, lp->total > 0 ? (uint64_t)lp->total : 0);
+    if (st.code == OUTPOST_OK)
+        st = commit_state(sink, &lp->ks);
+    return st;
+}
+
 static outpost_status listing(struct outpost_transport *t, const outpost_folder *folder, const struct kerio_kind *k,
                               struct kerio_state *ks, uint32_t ps, int want_content, const struct outpost_sync_sink *sink)
 {
-    struct prefetch pf;
-    memset(&pf, 0, sizeof pf);
-    pf.t = t;
-    pf.k = k;
-    pf.fid = folder->remote_id;
-    pf.ps = ps;
-    pf.want_content = want_content;
-    struct listed_page cur;
-    memset(&cur, 0, sizeof cur);
-    cur.ks = *ks;
-    fetch_page(t, k, folder->remote_id, ps, want_content, &cur);
-    outpost_status st = cur.st;
-    for (unsigned guard = 0; st.code == OUTPOST_OK && guard < 10000000u; guard++) {
-        int more = cur.ks.listing;
-        if (more) {
-            pf.page.ks = cur.ks;
-            pf.thread = kerio_thread_start(prefetch_run, &pf);
-            if (!pf.thread)
-                prefetch_run(&pf); /* no thread: the same, one after the other */
-        }
-        struct page *p = &cur.p;
-        for (size_t i = 0; i < p->n && st.code == OUTPOST_OK; i++) {
-            const json_t *o = json_array_get(p->objs, i);
-            int has = k->kind != OUTPOST_ITEM_MAIL || want_content;
-            /* Mail whose full object vanished meanwhile: metadata only. */
-            st = emit_item(sink, OUTPOST_CHANGE_ADD, k->kind, o, has ? &p->content[i] : NULL, want_content && has);
-        }
-        page_free(p);
-        if (st.code == OUTPOST_OK && OUTPOST_HAS_FIELD(sink, struct outpost_sync_sink, progress) && sink->progress)
-            st = sink->progress(sink->ctx, (uint64_t)cur.ks.pos, cur.total > 0 ? (uint64_t)cur.total : 0);
-        if (st.code == OUTPOST_OK)
-            st = commit_state(sink, &cur.ks);
-        if (st.code == OUTPOST_OK)
-            *ks = cur.ks;
-        if (pf.thread) {
-            kerio_thread_join(pf.thread);
-            pf.thread = NULL;
-        }
-        if (!more)
+    struct listed_page pages[PIPELINE];
+    memset(pages, 0, sizeof pages);
+    struct kerio_state from = *ks;  /* the state after the last page fetched */
+    unsigned fetched = 0, converted = 0, emitted = 0;
+    int more = 1;                   /* listing() is only called while listing */
+    outpost_status st = outpost_ok();
+    struct offline_job job;
+    for (unsigned guard = 0; guard < 10000000u; guard++) {
+        if (emitted == fetched && !more)
             break;
-        if (st.code != OUTPOST_OK) {
-            page_free(&pf.page.p); /* fetched, never handed over */
-            break;
+        /* Page `converted`: its offline items, on a thread of their own. */
+        struct listed_page *cv = converted < fetched ? &pages[converted % PIPELINE] : NULL;
+        int sharing = cv && cv->st.code == OUTPOST_OK;
+        struct kerio_thread *conv = NULL, *fetch = NULL;
+        if (sharing) {
+            offline_job_init(&job, &cv->p);
+            conv = kerio_thread_start(offline_run, &job);
         }
-        cur = pf.page;
-        st = cur.st;
+        /* Page `fetched`, from the state after the one before it. */
+        struct fetch_job fj = { t, k, folder->remote_id, ps, want_content, NULL, sharing ? &job : NULL };
+        if (more && fetched - emitted < PIPELINE) {
+            fj.page = &pages[fetched % PIPELINE];
+            memset(fj.page, 0, sizeof *fj.page);
+            fj.page->ks = from;
+            if (!(fetch = kerio_thread_start(fetch_run, &fj)))
+                fetch_run(&fj); /* no thread: the same, one after the other */
+        }
+        /* Page `emitted`, converted in the round before: to the sink. */
+        int emitting = emitted < converted;
+        if (emitting) {
+            struct listed_page *ep = &pages[emitted % PIPELINE];
+            st = ep->st.code != OUTPOST_OK ? ep->st : emit_page(sink, k, ep, want_content);
+            if (st.code == OUTPOST_OK)
+                *ks = ep->ks;
+        }
+        if (sharing)
+            offline_run(&job); /* this thread's share of what is left */
+        kerio_thread_join(conv);
+        kerio_thread_join(fetch);
+        if (sharing) {
+            outpost_status cst = offline_status(t, &job);
+            if (cst.code != OUTPOST_OK) {
+                cv->st = cst;
+                page_free(&cv->p);
+            }
+        }
+        if (cv)
+            converted++;
+        if (fj.page) {
+            fetched++;
+            from = fj.page->ks;
+            more = fj.page->st.code == OUTPOST_OK && fj.page->ks.listing;
+        }
+        if (emitting) {
+            page_free(&pages[emitted % PIPELINE].p);
+            emitted++;
+        }
+        if (st.code != OUTPOST_OK)
+            break;
     }
-    if (st.code != OUTPOST_OK)
-        page_free(&cur.p);
+    for (unsigned j = emitted; j < fetched; j++)
+        page_free(&pages[j % PIPELINE].p); /* fetched, never handed over */
     return st;
 }
 
