@@ -2317,7 +2317,9 @@ void imap_session_run(struct imap_conn *c)
         }
         if (r == -4) {
             imap_parser_reset(c->parser);
-            imap_puts(c, "* BAD Command line too long\r\n");
+            /* tagged, so a client waiting for its command's completion goes on */
+            imap_printf(c, "%s BAD Command line too long (limit %d bytes)\r\n", c->long_tag[0] ? c->long_tag : "*",
+                        IMAP_LINE_MAX);
             continue;
         }
         if (r != 1)
