@@ -1226,6 +1226,22 @@ static int list_match_mbox(const char *pat, const char *name)
     return list_match(pat, name);
 }
 
+/* Whether a mailbox name (mUTF-7) matches one of the patterns under the reference. */
+static int list_patterns_match(const char *ref, const struct imap_tok *const *pats, size_t npats, const char *ename)
+{
+    for (size_t p = 0; p < npats; p++) {
+        char full[1024];
+        const char *pat = pats[p]->s;
+        if (*ref && pat[0] != '/')
+            snprintf(full, sizeof full, "%s%s", ref, pat);
+        else
+            snprintf(full, sizeof full, "%s", pat);
+        if (list_match_mbox(full, ename))
+            return 1;
+    }
+    return 0;
+}
+
 enum { SEL_SUBSCRIBED = 1, SEL_RECURSIVEMATCH = 2, SEL_SPECIALUSE = 4, SEL_REMOTE = 8 };
 enum { RET_SUBSCRIBED = 1, RET_CHILDREN = 2, RET_SPECIALUSE = 4, RET_STATUS = 8 };
 
@@ -1315,6 +1331,9 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
         tagged(c, tag, "OK", "%s completed", lsub ? "LSUB" : "LIST");
         return;
     }
+    int lsub_pct = 0; /* a "%" pattern stops above subscribed mailboxes */
+    for (size_t p = 0; p < npats; p++)
+        lsub_pct |= strchr(pats[p]->s, '%') != NULL;
     struct mbox *m;
     size_t n;
     char err[300];
@@ -1329,18 +1348,20 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
         char *ename = imap_mutf7_encode(b->path);
         if (!ename)
             continue;
-        int match = 0;
-        for (size_t p = 0; p < npats && !match; p++) {
-            char full[1024];
-            const char *pat = pats[p]->s;
-            if (*ref && pat[0] != '/')
-                snprintf(full, sizeof full, "%s%s%s", ref,
-                         ref[strlen(ref) - 1] == '/' ? "" : "", pat);
-            else
-                snprintf(full, sizeof full, "%s", pat);
-            match = list_match_mbox(full, ename);
-        }
+        int match = list_patterns_match(ref, pats, npats, ename);
         int subscribed = (b->flags & OUTPOST_FOLDER_SUBSCRIBED) != 0;
+        /* LSUB "%": an unsubscribed level above a subscribed mailbox the
+         * pattern does not reach is listed \Noselect (RFC 3501 6.3.9) */
+        int lsub_parent = 0;
+        size_t pl = strlen(b->path);
+        for (size_t q = 0; lsub && lsub_pct && match && !subscribed && !lsub_parent && q < n; q++) {
+            if (m[q].kind != OUTPOST_ITEM_MAIL || !(m[q].flags & OUTPOST_FOLDER_SUBSCRIBED) ||
+                strncmp(m[q].path, b->path, pl) != 0 || m[q].path[pl] != '/')
+                continue;
+            char *qname = imap_mutf7_encode(m[q].path);
+            lsub_parent = qname && !list_patterns_match(ref, pats, npats, qname);
+            free(qname);
+        }
         const char *su = special_flag(b->special_use);
         int child_subscribed = 0;
         if (sel & SEL_RECURSIVEMATCH) {
@@ -1357,7 +1378,7 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
             selected = 0;
         if ((sel & SEL_SPECIALUSE) && !su)
             selected = 0;
-        if (lsub && !subscribed)
+        if (lsub && !subscribed && !lsub_parent)
             selected = 0;
         if (!match || (!selected && !child_subscribed)) {
             free(ename);
@@ -1365,7 +1386,7 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
         }
         imap_printf(c, "* %s (", lsub ? "LSUB" : "LIST");
         const char *sp = "";
-        if (b->flags & OUTPOST_FOLDER_NOSELECT) {
+        if ((b->flags & OUTPOST_FOLDER_NOSELECT) || (lsub && !subscribed)) {
             imap_puts(c, "\\Noselect");
             sp = " ";
         }
@@ -1618,10 +1639,62 @@ static int64_t path_parent(struct mbox *m, size_t n, const char *path, const cha
     return p->id;
 }
 
+/* Creates the levels of `path` that do not exist yet, parents first (RFC 3501
+ * 6.3.3 and 6.3.5); the last level too when leaf_too. *existed (optional) is set
+ * when the whole path was there already (nothing is created then). */
+static outpost_status make_path(struct imap_conn *c, char *path, int leaf_too, int *existed)
+{
+    struct imap_server *s = c->srv;
+    char err[300];
+    outpost_status st = outpost_ok();
+    if (existed)
+        *existed = 0;
+    for (char *p = path;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char save = *p;
+        if (!save && !leaf_too)
+            break;
+        *p = '\0';
+        struct mbox *m;
+        size_t n;
+        if (mboxes_load(c, &m, &n, err, sizeof err) != 0) {
+            *p = save;
+            st.code = OUTPOST_FATAL;
+            st.message = "cannot list folders";
+            break;
+        }
+        if (mbox_find(m, n, path)) {
+            mboxes_free(m, n);
+            *p = save;
+            if (!save) {
+                if (existed)
+                    *existed = 1;
+                break;
+            }
+            continue;
+        }
+        const char *leaf;
+        int missing;
+        int64_t parent = path_parent(m, n, path, &leaf, &missing);
+        mboxes_free(m, n);
+        int64_t id;
+        if (missing || parent < 0) {
+            st.code = OUTPOST_GONE;
+            st.message = "parent missing";
+        } else {
+            st = s->st->folder_create(s->h, parent, leaf, OUTPOST_ITEM_MAIL, &id);
+        }
+        *p = save;
+        if (st.code != OUTPOST_OK || !save)
+            break;
+    }
+    return st;
+}
+
 static void cmd_create(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
 {
     (void)uid;
-    struct imap_server *s = c->srv;
     const char *name = arg_str(args, 0);
     if (!name || !*name) {
         tagged(c, tag, "BAD", "CREATE expects a mailbox name");
@@ -1642,45 +1715,12 @@ static void cmd_create(struct imap_conn *c, const char *tag, const struct imap_t
         tagged(c, tag, "NO", "[CANNOT] empty hierarchy level in the name");
         return;
     }
-    /* create missing parents level by level (RFC 3501 6.3.3) */
-    char err[300];
-    outpost_status st = outpost_ok();
-    for (char *p = path;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char save = *p;
-        *p = '\0';
-        struct mbox *m;
-        size_t n;
-        if (mboxes_load(c, &m, &n, err, sizeof err) != 0) {
-            free(path);
-            tagged(c, tag, "NO", "[SERVERBUG] %s", err);
-            return;
-        }
-        if (mbox_find(m, n, path)) {
-            mboxes_free(m, n);
-            *p = save;
-            if (!save) {
-                free(path);
-                tagged(c, tag, "NO", "[ALREADYEXISTS] Mailbox exists");
-                return;
-            }
-            continue;
-        }
-        const char *leaf;
-        int missing;
-        int64_t parent = path_parent(m, n, path, &leaf, &missing);
-        mboxes_free(m, n);
-        int64_t id;
-        if (missing || parent < 0) {
-            st.code = OUTPOST_GONE;
-            st.message = "parent missing";
-        } else {
-            st = s->st->folder_create(s->h, parent, leaf, OUTPOST_ITEM_MAIL, &id);
-        }
-        *p = save;
-        if (st.code != OUTPOST_OK || !save)
-            break;
+    int existed = 0;
+    outpost_status st = make_path(c, path, 1, &existed);
+    if (existed) {
+        free(path);
+        tagged(c, tag, "NO", "[ALREADYEXISTS] Mailbox exists");
+        return;
     }
     free(path);
     if (st.code != OUTPOST_OK) {
@@ -1734,15 +1774,24 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
     struct mbox mb;
     if (mbox_lookup_or_no(c, tag, from, &mb) != 0)
         return;
-    free(mb.path);
     if (mb.special_use == OUTPOST_USE_INBOX) {
+        free(mb.path);
         tagged(c, tag, "NO", "[CANNOT] Renaming INBOX is not supported");
         return;
     }
     char *path = mbox_path_from_name(to);
-    if (!path || !*path || !strcmp(path, "INBOX") || strstr(path, "//")) {
+    if (!path || !*path || !strcmp(path, "INBOX") || strstr(path, "//") || path[0] == '/') {
+        free(mb.path);
         free(path);
         tagged(c, tag, "NO", "[CANNOT] invalid target name");
+        return;
+    }
+    size_t fl = strlen(mb.path);
+    int into_itself = !strncmp(path, mb.path, fl) && path[fl] == '/';
+    free(mb.path);
+    if (into_itself) {
+        free(path);
+        tagged(c, tag, "NO", "[CANNOT] cannot move a mailbox into itself");
         return;
     }
     struct mbox *m;
@@ -1753,17 +1802,28 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
         tagged(c, tag, "NO", "[SERVERBUG] %s", err);
         return;
     }
-    if (mbox_find(m, n, path)) {
-        mboxes_free(m, n);
+    int exists = mbox_find(m, n, path) != NULL;
+    mboxes_free(m, n);
+    if (exists) {
         free(path);
         tagged(c, tag, "NO", "[ALREADYEXISTS] Target mailbox exists");
+        return;
+    }
+    /* the superior levels of the new name are created as needed (RFC 3501 6.3.5) */
+    outpost_status st = make_path(c, path, 0, NULL);
+    if (st.code == OUTPOST_OK && mboxes_load(c, &m, &n, err, sizeof err) != 0) {
+        st.code = OUTPOST_FATAL;
+        st.message = "cannot list folders";
+    }
+    if (st.code != OUTPOST_OK) {
+        free(path);
+        tagged(c, tag, "NO", "[CANNOT] %s", imap_status_text(st));
         return;
     }
     const char *leaf;
     int missing;
     int64_t parent = path_parent(m, n, path, &leaf, &missing);
     mboxes_free(m, n);
-    outpost_status st;
     if (missing || parent < 0) {
         st.code = OUTPOST_GONE;
         st.message = "the parent of the new name does not exist (create it first)";

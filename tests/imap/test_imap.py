@@ -504,6 +504,34 @@ def t_list_recursivematch():
         r.close()
 
 
+def t_mailbox_rfc3501():
+    """RFC 3501 mailbox rules: RENAME creates the superior levels of the new name (6.3.5) and will not move a
+    mailbox under itself; LSUB "%" shows an unsubscribed level above a subscribed mailbox as \\Noselect (6.3.9)."""
+    with Harness() as h:
+        r = Raw(h.port)
+        r.login()
+        _, t = r.cmd("c", "CREATE a/b")
+        check(t.startswith(b"c OK"), "CREATE a/b: %r" % t)
+        _, t = r.cmd("r", "RENAME a x/y/z")
+        check(t.startswith(b"r OK"), "RENAME to a name with missing superiors: %r" % t)
+        u, _ = r.cmd("l", 'LIST "" "x*"')
+        names = [l.rsplit(b' "/" ', 1)[1] for l in u]
+        check(names == [b'"x"', b'"x/y"', b'"x/y/z"', b'"x/y/z/b"'], "LIST after RENAME: %r" % u)
+        _, t = r.cmd("r2", "RENAME x/y x/y/q")
+        check(t.startswith(b"r2 NO"), "RENAME under itself: %r" % t)
+        _, t = r.cmd("r3", "RENAME x/y/z x/y")
+        check(t.startswith(b"r3 NO [ALREADYEXISTS]"), "RENAME onto an existing name: %r" % t)
+        _, t = r.cmd("u", "UNSUBSCRIBE Archive")
+        check(t.startswith(b"u OK"), "UNSUBSCRIBE: %r" % t)
+        u, _ = r.cmd("s", 'LSUB "" "%"')
+        check(b'* LSUB (\\Noselect) "/" "Archive"' in u, "LSUB %% lacks the \\Noselect parent: %r" % u)
+        check(not any(b"Archive/2023" in l for l in u), "LSUB %% went below the top level: %r" % u)
+        u, _ = r.cmd("s2", 'LSUB "" "*"')
+        check(any(l.endswith(b'"Archive/2023"') for l in u) and not any(l.endswith(b'"Archive"') for l in u),
+              "LSUB * lists only subscribed mailboxes: %r" % u)
+        r.close()
+
+
 def t_protocol2():
     with Harness() as h:
         h.control("offline")
@@ -1448,6 +1476,7 @@ if __name__ == "__main__":
     group = sys.argv[1]
     if group == "protocol":
         GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_idle_server_changes, t_keywords_in_flags, t_authenticate_raw, t_list_recursivematch,
+                              t_mailbox_rfc3501,
                               t_protocol2]
     for fn in GROUPS[group]:
         fn()
