@@ -32,7 +32,7 @@ static char *xstrndup(const char *s, size_t n)
 
 /* ---- sequence sets ---- */
 
-static int parse_seqnum(const char **p, uint32_t *out)
+static int parse_seqnum(const char **p, uint64_t *out)
 {
     const char *s = *p;
     if (*s == '*') {
@@ -45,11 +45,11 @@ static int parse_seqnum(const char **p, uint32_t *out)
     uint64_t v = 0;
     while (isdigit((unsigned char)*s)) {
         v = v * 10 + (uint64_t)(*s - '0');
-        if (v >= IMAP_STAR)
+        if (v > UINT32_MAX)
             return -1;
         s++;
     }
-    *out = (uint32_t)v;
+    *out = v;
     *p = s;
     return 0;
 }
@@ -102,10 +102,10 @@ void imap_seqset_free(struct imap_seqset *s)
 int imap_seqset_contains(const struct imap_seqset *s, uint32_t v, uint32_t star)
 {
     for (size_t i = 0; i < s->n; i++) {
-        uint32_t lo = s->r[i].lo == IMAP_STAR ? star : s->r[i].lo;
-        uint32_t hi = s->r[i].hi == IMAP_STAR ? star : s->r[i].hi;
+        uint64_t lo = s->r[i].lo == IMAP_STAR ? star : s->r[i].lo;
+        uint64_t hi = s->r[i].hi == IMAP_STAR ? star : s->r[i].hi;
         if (lo > hi) {
-            uint32_t t = lo;
+            uint64_t t = lo;
             lo = hi;
             hi = t;
         }

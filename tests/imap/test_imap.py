@@ -532,6 +532,23 @@ def t_mailbox_rfc3501():
         r.close()
 
 
+def t_sequence_edges():
+    """RFC 3501 9: 4294967295 is a valid UID in a set (clients send 1:4294967295 for "all")."""
+    with Harness() as h:
+        r = Raw(h.port)
+        r.login()
+        r.cmd("s", "SELECT INBOX")
+        u, t = r.cmd("f", "UID FETCH 1:4294967295 (FLAGS)")
+        check(t.startswith(b"f OK") and len(u) == 5, "UID FETCH 1:4294967295: %r %r" % (u, t))
+        u, t = r.cmd("f2", "UID FETCH 4294967295 (FLAGS)")
+        check(t.startswith(b"f2 OK") and u == [], "UID FETCH 4294967295 names no message: %r %r" % (u, t))
+        u, t = r.cmd("f3", "UID SEARCH UID 3:4294967295")
+        check(u == [b"* SEARCH 3 4 5"], "UID SEARCH UID 3:4294967295: %r" % u)
+        _, t = r.cmd("f4", "UID FETCH 1:4294967296 (FLAGS)")
+        check(t.startswith(b"f4 BAD"), "a number past 2^32-1: %r" % t)
+        r.close()
+
+
 def t_protocol2():
     with Harness() as h:
         h.control("offline")
@@ -1476,7 +1493,7 @@ if __name__ == "__main__":
     group = sys.argv[1]
     if group == "protocol":
         GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_idle_server_changes, t_keywords_in_flags, t_authenticate_raw, t_list_recursivematch,
-                              t_mailbox_rfc3501,
+                              t_mailbox_rfc3501, t_sequence_edges,
                               t_protocol2]
     for fn in GROUPS[group]:
         fn()
