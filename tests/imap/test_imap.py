@@ -549,6 +549,23 @@ def t_sequence_edges():
         r.close()
 
 
+def t_search_sent_dates():
+    """SENTBEFORE/SENTON/SENTSINCE compare the Date: header's own calendar day, disregarding time and
+    timezone (RFC 3501 6.4.4), not the UTC day."""
+    with Harness() as h:
+        m = h.imap()
+        for date in ("Tue, 2 Jan 2024 23:30:00 -0800", "Wed, 3 Jan 2024 00:30:00 +0100 (CET)"):
+            typ, _ = m.append("INBOX", None, None, ("Subject: sent %s\r\nDate: %s\r\n\r\nx\r\n" % (date, date)).encode())
+            check(typ == "OK", "APPEND")
+        m.select("INBOX", readonly=True)
+        for crit, want in ((("SENTON", "2-Jan-2024"), b"6"), (("SENTON", "3-Jan-2024"), b"7"),
+                           (("SENTSINCE", "3-Jan-2024"), b"7"), (("SENTBEFORE", "3-Jan-2024", "SENTSINCE", "1-Jan-2024"), b"6"),
+                           (("NOT", "SENTBEFORE", "2-Jan-2024", "NOT", "SENTSINCE", "4-Jan-2024"), b"6 7")):
+            typ, d = m.search(None, *crit)
+            check(typ == "OK" and d == [want], "SEARCH %s: %r (want %r)" % (" ".join(crit), d, want))
+        m.logout()
+
+
 def t_protocol2():
     with Harness() as h:
         h.control("offline")
@@ -1494,6 +1511,7 @@ if __name__ == "__main__":
     if group == "protocol":
         GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_idle_server_changes, t_keywords_in_flags, t_authenticate_raw, t_list_recursivematch,
                               t_mailbox_rfc3501, t_sequence_edges,
+                              t_search_sent_dates,
                               t_protocol2]
     for fn in GROUPS[group]:
         fn()
