@@ -1749,7 +1749,7 @@ static void cmd_delete(struct imap_conn *c, const char *tag, const struct imap_t
         return;
     }
     if (mb.has_children) {
-        tagged(c, tag, "NO", "[INUSE] Mailbox has child mailboxes; delete them first");
+        tagged(c, tag, "NO", "[HASCHILDREN] Mailbox has child mailboxes; delete them first");
         return;
     }
     if (c->state == S_SELECTED && c->sel_folder == mb.id)

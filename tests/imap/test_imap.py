@@ -646,7 +646,7 @@ def t_protocol2():
         # mailbox management
         for cmd, want in (("CREATE Work/Reports", b"OK"), ("CREATE Work/Reports", b"NO [ALREADYEXISTS]"),
                           ("RENAME Work/Reports Work/Old", b"OK"), ("SUBSCRIBE Work/Old", b"OK"),
-                          ('UNSUBSCRIBE "Work/Old"', b"OK"), ("DELETE Work", b"NO [INUSE]"),
+                          ('UNSUBSCRIBE "Work/Old"', b"OK"), ("DELETE Work", b"NO [HASCHILDREN]"),
                           ("DELETE Work/Old", b"OK"), ("DELETE INBOX", b"NO"), ("CREATE &AOQ-rger", b"OK")):
             _, t = r.cmd("mb", cmd)
             check(t.startswith(b"mb " + want), "%s -> %r" % (cmd, t))
