@@ -1762,6 +1762,75 @@ static void cmd_delete(struct imap_conn *c, const char *tag, const struct imap_t
     tagged(c, tag, "OK", "DELETE completed");
 }
 
+/* RENAME INBOX (RFC 3501 6.3.5): a new mailbox gets every message of INBOX,
+ * which stays, empty (its child mailboxes are not touched). */
+static void rename_inbox(struct imap_conn *c, const char *tag, const struct mbox *inbox, char *path)
+{
+    struct imap_server *s = c->srv;
+    int existed = 0;
+    outpost_status st = make_path(c, path, 1, &existed);
+    if (existed) {
+        tagged(c, tag, "NO", "[ALREADYEXISTS] Target mailbox exists");
+        return;
+    }
+    struct mbox *m = NULL, *tm = NULL;
+    size_t nm = 0;
+    char err[300];
+    int64_t target = 0;
+    if (st.code == OUTPOST_OK && mboxes_load(c, &m, &nm, err, sizeof err) == 0 && (tm = mbox_find(m, nm, path)))
+        target = tm->id;
+    mboxes_free(m, nm);
+    if (!target) {
+        tagged(c, tag, "NO", "[CANNOT] %s", st.code != OUTPOST_OK ? imap_status_text(st) : "the new mailbox is gone");
+        return;
+    }
+    /* the ids first (one read transaction), then the moves in bounded batches */
+    int64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    struct outpost_txn *t;
+    struct outpost_cursor *cur = NULL;
+    const void *row;
+    st = s->st->read_begin(s->h, &t);
+    if (st.code == OUTPOST_OK) {
+        st = s->sm->items_by_uid(t, inbox->id, 1, UINT32_MAX, &cur);
+        while (st.code == OUTPOST_OK && (st = s->sm->cursor_next(cur, &row)).code == OUTPOST_OK && row) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 256;
+                int64_t *ni = realloc(ids, cap * sizeof *ni);
+                if (!ni) {
+                    st.code = OUTPOST_FATAL;
+                    st.message = "out of memory";
+                    break;
+                }
+                ids = ni;
+            }
+            ids[n++] = ((const outpost_item *)row)->id;
+        }
+        if (cur)
+            s->sm->cursor_close(cur);
+        s->st->read_end(s->h, t);
+    }
+    enum { BATCH = 500 };
+    uint32_t *dst = calloc(BATCH, sizeof *dst);
+    outpost_item_status *ist = calloc(BATCH, sizeof *ist);
+    if (!dst || !ist) {
+        st.code = OUTPOST_FATAL;
+        st.message = "out of memory";
+    }
+    for (size_t k = 0; st.code == OUTPOST_OK && k < n; k += BATCH) {
+        uint32_t bn = (uint32_t)(n - k < BATCH ? n - k : BATCH);
+        st = s->st->move(s->h, ids + k, bn, target, dst, ist);
+    }
+    free(ids);
+    free(dst);
+    free(ist);
+    imap_sync_selected(c, 1);
+    if (st.code != OUTPOST_OK)
+        tagged(c, tag, "NO", "[CANNOT] moving the INBOX messages failed: %s", imap_status_text(st));
+    else
+        tagged(c, tag, "OK", "RENAME completed (INBOX messages moved)");
+}
+
 static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
 {
     (void)uid;
@@ -1774,12 +1843,14 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
     struct mbox mb;
     if (mbox_lookup_or_no(c, tag, from, &mb) != 0)
         return;
-    if (mb.special_use == OUTPOST_USE_INBOX) {
+    char *path = mbox_path_from_name(to);
+    if (mb.special_use == OUTPOST_USE_INBOX && path && *path && strcmp(path, "INBOX") != 0 && !strstr(path, "//") &&
+        path[0] != '/') {
         free(mb.path);
-        tagged(c, tag, "NO", "[CANNOT] Renaming INBOX is not supported");
+        rename_inbox(c, tag, &mb, path);
+        free(path);
         return;
     }
-    char *path = mbox_path_from_name(to);
     if (!path || !*path || !strcmp(path, "INBOX") || strstr(path, "//") || path[0] == '/') {
         free(mb.path);
         free(path);

@@ -506,7 +506,7 @@ def t_list_recursivematch():
 
 def t_mailbox_rfc3501():
     """RFC 3501 mailbox rules: RENAME creates the superior levels of the new name (6.3.5) and will not move a
-    mailbox under itself; LSUB "%" shows an unsubscribed level above a subscribed mailbox as \\Noselect (6.3.9)."""
+    mailbox under itself; RENAME INBOX moves its messages; LSUB "%" shows an unsubscribed level above a subscribed mailbox as \\Noselect (6.3.9)."""
     with Harness() as h:
         r = Raw(h.port)
         r.login()
@@ -529,6 +529,16 @@ def t_mailbox_rfc3501():
         u, _ = r.cmd("s2", 'LSUB "" "*"')
         check(any(l.endswith(b'"Archive/2023"') for l in u) and not any(l.endswith(b'"Archive"') for l in u),
               "LSUB * lists only subscribed mailboxes: %r" % u)
+        # RENAME INBOX moves its messages to the new mailbox and leaves INBOX empty (6.3.5)
+        _, t = r.cmd("ri0", "RENAME INBOX Archive")
+        check(t.startswith(b"ri0 NO [ALREADYEXISTS]"), "RENAME INBOX onto an existing name: %r" % t)
+        r.cmd("sel", "SELECT INBOX")
+        u, t = r.cmd("ri", 'RENAME INBOX "Old/Inbox &AOQ-"')
+        check(t.startswith(b"ri OK") and u.count(b"* 1 EXPUNGE") == 5, "RENAME INBOX: %r %r" % (u, t))
+        u, _ = r.cmd("st", "STATUS INBOX (MESSAGES)")
+        check(u == [b'* STATUS "INBOX" (MESSAGES 0)'], "INBOX after RENAME: %r" % u)
+        u, _ = r.cmd("st2", 'STATUS "Old/Inbox &AOQ-" (MESSAGES)')
+        check(u == [b'* STATUS "Old/Inbox &AOQ-" (MESSAGES 5)'], "renamed INBOX: %r" % u)
         r.close()
 
 
