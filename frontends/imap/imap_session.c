@@ -2456,7 +2456,7 @@ void imap_session_run(struct imap_conn *c)
         if (r != 1)
             break;
         uint64_t lit = 0;
-        int nonsync = 0;
+        int nonsync = 0, long_after_literal = 0;
         int pr = imap_parser_line(c->parser, line, len, &lit, &nonsync);
         free(line);
         while (pr == IMAP_PARSE_LITERAL) {
@@ -2471,6 +2471,13 @@ void imap_session_run(struct imap_conn *c)
                 break;
             }
             r = imap_read_line(c, &line, &len, to, 0);
+            if (r == -4) {
+                /* the rest of an over-long line after a literal was discarded:
+                 * the command fails, the session goes on */
+                pr = IMAP_PARSE_ERROR;
+                long_after_literal = 1;
+                break;
+            }
             if (r != 1) {
                 pr = IMAP_PARSE_ERROR;
                 c->state = S_LOGOUT;
@@ -2483,7 +2490,9 @@ void imap_session_run(struct imap_conn *c)
             break;
         const char *tag = imap_parser_tag(c->parser);
         if (pr == IMAP_PARSE_ERROR) {
-            if (imap_parser_too_big(c->parser)) {
+            if (long_after_literal) {
+                imap_printf(c, "%s BAD Command line too long (limit %d bytes)\r\n", tag, IMAP_LINE_MAX);
+            } else if (imap_parser_too_big(c->parser)) {
                 if (nonsync) {
                     /* the client is already sending it: we cannot resync (RFC 7888 4) */
                     imap_printf(c, "%s BAD [TOOBIG] %s\r\n* BYE Literal too large\r\n", tag,

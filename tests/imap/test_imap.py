@@ -786,6 +786,12 @@ def t_limits():
         check(l.startswith(b"d BAD") and b"too long" in l, "over-long line: %r" % l)
         _, t = r.cmd("e", "NOOP")
         check(t.startswith(b"e OK"), "session after long line: %r" % t)
+        # the same after a literal: the command fails, the connection stays
+        r.send(b"g LOGIN {3+}\r\nbob" + b" x" * 40000 + b"\r\n")
+        l = r.line()
+        check(l.startswith(b"g BAD") and b"too long" in l, "over-long line after a literal: %r" % l)
+        _, t = r.cmd("e2", "NOOP")
+        check(t.startswith(b"e2 OK"), "session after a long line after a literal: %r" % t)
         r.send(b"f APPEND INBOX {5000+}\r\n")
         l = r.line()
         check(b"BAD [TOOBIG]" in l, "LITERAL+ over the limit: %r" % l)
