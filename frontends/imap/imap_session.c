@@ -1077,11 +1077,13 @@ static void cmd_enable(struct imap_conn *c, const char *tag, const struct imap_t
             tagged(c, tag, "BAD", "ENABLE expects atoms");
             return;
         }
+        /* each supported extension asked for is named in ENABLED, also when an
+         * earlier command (STATUS HIGHESTMODSEQ, ENABLE) had already enabled it:
+         * the client learns it is on (RFC 5161 3.1, RFC 7162 3.1) */
         if (!strcasecmp(t->s, "CONDSTORE") && !strstr(enabled, " CONDSTORE")) {
-            if (!c->condstore)
-                strcat(enabled, " CONDSTORE");
             c->condstore = 1;
-        } else if (!strcasecmp(t->s, "QRESYNC") && !c->qresync) {
+            strcat(enabled, " CONDSTORE");
+        } else if (!strcasecmp(t->s, "QRESYNC") && !strstr(enabled, " QRESYNC")) {
             c->qresync = 1;
             c->condstore = 1;
             strcat(enabled, " QRESYNC");

@@ -720,6 +720,10 @@ def t_condstore():
     with Harness() as h:
         a = Raw(h.port)
         a.login()
+        a.cmd("st", "STATUS INBOX (HIGHESTMODSEQ)")
+        # CONDSTORE is on since STATUS HIGHESTMODSEQ; ENABLE still names it (RFC 5161 3.1)
+        u, t = a.cmd("e0", "ENABLE CONDSTORE X-UNKNOWN")
+        check(u == [b"* ENABLED CONDSTORE"] and t.startswith(b"e0 OK"), "ENABLE CONDSTORE: %r" % u)
         u, t = a.cmd("e", "ENABLE QRESYNC")
         check(b"* ENABLED QRESYNC" in u, "ENABLE: %r" % u)
         u, t = a.cmd("s", "SELECT INBOX (CONDSTORE)")
