@@ -34,9 +34,12 @@ static void tagged(struct imap_conn *c, const char *tag, const char *cond, const
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    /* resp-text is 7-bit TEXT-CHARs (RFC 3501 9); a client's 8-bit words become '?' */
     for (char *p = buf; *p; p++)
         if (*p == '\r' || *p == '\n')
             *p = ' ';
+        else if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+            *p = '?';
     imap_printf(c, "%s %s %s\r\n", tag, cond, buf);
 }
 

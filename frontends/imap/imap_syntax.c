@@ -12,12 +12,17 @@
 
 #include <outpost/item.h>
 
+/* The message may quote the client's words and ends up in a response text:
+ * only TEXT-CHARs there (RFC 3501 9: 7-bit, no CR/LF), others become '?'. */
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+    for (char *p = err; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+            *p = '?';
 }
 
 static char *xstrndup(const char *s, size_t n)

@@ -134,6 +134,14 @@ static void test_search(void **state)
     assert_int_equal(imap_search_parse((const struct imap_tok *const *)a->kids, a->nkids, &k, err, sizeof err), -1);
     assert_non_null(strstr(err, "invalid date"));
     imap_parser_free(p);
+    /* a client's 8-bit word quoted in the error stays 7-bit (response text is TEXT-CHAR) */
+    p = newp();
+    l = "s SEARCH CAF\xc3\x89";
+    assert_int_equal(imap_parser_line(p, l, strlen(l), &n, &ns), IMAP_PARSE_DONE);
+    a = imap_parser_args(p);
+    assert_int_equal(imap_search_parse((const struct imap_tok *const *)a->kids, a->nkids, &k, err, sizeof err), -1);
+    assert_non_null(strstr(err, "CAF??"));
+    imap_parser_free(p);
 }
 
 static void test_mutf7_dates(void **state)
