@@ -956,7 +956,9 @@ static void cmd_login(struct imap_conn *c, const char *tag, const struct imap_to
         tagged(c, tag, "NO", "[PRIVACYREQUIRED] Use STARTTLS first");
         return;
     }
-    login_done(c, tag, check_login(c, user, pass), user);
+    /* a literal may hold a NUL: the name and password are the whole strings, not a prefix */
+    int whole = strlen(user) == arg(args, 0)->len && strlen(pass) == arg(args, 1)->len;
+    login_done(c, tag, whole && check_login(c, user, pass), user);
 }
 
 static int b64_decode(const char *in, unsigned char *out, size_t cap, size_t *outlen)
@@ -1032,7 +1034,8 @@ static void cmd_authenticate(struct imap_conn *c, const char *tag, const struct 
     /* authzid NUL authcid NUL passwd */
     const unsigned char *z1 = memchr(buf, 0, n);
     const unsigned char *z2 = z1 ? memchr(z1 + 1, 0, n - (size_t)(z1 + 1 - buf)) : NULL;
-    if (!z1 || !z2) {
+    /* exactly two NULs (RFC 4616 2): a password holding a third is malformed, not a prefix */
+    if (!z1 || !z2 || memchr(z2 + 1, 0, n - (size_t)(z2 + 1 - buf))) {
         tagged(c, tag, "BAD", "Malformed PLAIN response");
         return;
     }

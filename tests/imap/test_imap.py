@@ -542,6 +542,23 @@ def t_mailbox_rfc3501():
         r.close()
 
 
+def t_login_nul():
+    """A NUL inside a LOGIN literal or after the PLAIN password is not ignored: the credentials are the whole
+    strings (RFC 3501 6.2.3, RFC 4616 2)."""
+    with Harness() as h:
+        r = Raw(h.port)
+        pw = PASS.encode() + b"\0junk"
+        r.send(b"a LOGIN " + USER.encode() + b" {%d+}\r\n" % len(pw) + pw + b"\r\n")
+        _, t = r.until("a")
+        check(t.startswith(b"a NO"), "LOGIN with a NUL after the password: %r" % t)
+        ir = base64.b64encode(b"\0" + USER.encode() + b"\0" + pw).decode()
+        _, t = r.cmd("b", "AUTHENTICATE PLAIN " + ir)
+        check(t.startswith(b"b BAD") or t.startswith(b"b NO"), "PLAIN with a NUL after the password: %r" % t)
+        _, t = r.cmd("c", 'LOGIN %s "%s"' % (USER, PASS))
+        check(t.startswith(b"c OK"), "LOGIN: %r" % t)
+        r.close()
+
+
 def t_sequence_edges():
     """RFC 3501 9: 4294967295 is a valid UID in a set (clients send 1:4294967295 for "all")."""
     with Harness() as h:
@@ -1530,7 +1547,7 @@ if __name__ == "__main__":
     group = sys.argv[1]
     if group == "protocol":
         GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_idle_server_changes, t_keywords_in_flags, t_authenticate_raw, t_list_recursivematch,
-                              t_mailbox_rfc3501, t_sequence_edges,
+                              t_mailbox_rfc3501, t_sequence_edges, t_login_nul,
                               t_search_sent_dates,
                               t_protocol2]
     for fn in GROUPS[group]:
