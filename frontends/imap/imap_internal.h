@@ -102,6 +102,7 @@ struct imap_conn {
     char *wbuf;
     size_t wlen;
     int write_failed;
+    char long_tag[64];     /* tag of the last over-long line ("" if it had none) */
 
     struct imap_parser *parser;
 
@@ -139,7 +140,8 @@ int imap_flush(struct imap_conn *c);
 /* Reads one line (without CRLF) into a malloc'd buffer; timeout in ms (<0:
  * none). Called with the configuration lock held: releases it while it
  * waits. 1 = line, 0 = EOF/error, -2 = timeout, -3 = woken by a
- * notification (only when wakeable), -4 = line too long (rest discarded). */
+ * notification (only when wakeable), -4 = line too long (rest discarded;
+ * c->long_tag holds its tag so the reply can be tagged). */
 int imap_read_line(struct imap_conn *c, char **line, size_t *len, int64_t timeout_ms, int wakeable);
 /* Reads exactly n bytes into buf (0 ok, -1 EOF/timeout). */
 int imap_read_exact(struct imap_conn *c, void *buf, size_t n, int64_t timeout_ms);

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <gmime/gmime.h>
+
 #include "imap_internal.h"
 #include "imap_mime.h"
 
@@ -21,6 +23,7 @@ struct sitem {
     uint32_t uid, flags, cstate;
     uint64_t modseq, size, cached;
     int64_t idate, date;
+    int64_t sent_day;      /* the Date: header's own calendar day (SENT* keys), days since 1970-01-01 */
     char *keywords, *subject, *from, *to, *cc;
     int gone;
 };
@@ -359,9 +362,9 @@ static int eval(struct search_ctx *sx, const struct imap_skey *k, struct sitem *
     case IMAP_SK_BEFORE: return day_of(it->idate) < k->num;
     case IMAP_SK_ON: return day_of(it->idate) == k->num;
     case IMAP_SK_SINCE: return day_of(it->idate) >= k->num;
-    case IMAP_SK_SENTBEFORE: return day_of(it->date) < k->num;
-    case IMAP_SK_SENTON: return day_of(it->date) == k->num;
-    case IMAP_SK_SENTSINCE: return day_of(it->date) >= k->num;
+    case IMAP_SK_SENTBEFORE: return it->sent_day < k->num;
+    case IMAP_SK_SENTON: return it->sent_day == k->num;
+    case IMAP_SK_SENTSINCE: return it->sent_day >= k->num;
     case IMAP_SK_LARGER: return it->size > (uint64_t)k->num;
     case IMAP_SK_SMALLER: return it->size < (uint64_t)k->num;
     case IMAP_SK_MODSEQ: return it->modseq >= (uint64_t)k->num;
@@ -493,7 +496,52 @@ static int key_needs(const struct search_ctx *sx, const struct imap_skey *k)
     }
 }
 
-static void sitem_fill(struct sitem *si, const outpost_item *it)
+/* The Date: header text an ENVELOPE starts with (its first string), malloc'd, or NULL. */
+static char *envelope_date(const char *env)
+{
+    if (!env || env[0] != '(')
+        return NULL;
+    const char *p = env + 1;
+    if (*p == '"') {
+        char *out = malloc(strlen(p));
+        size_t o = 0;
+        if (!out)
+            return NULL;
+        for (p++; *p && *p != '"'; p++) {
+            if (*p == '\\' && p[1])
+                p++;
+            out[o++] = *p;
+        }
+        out[o] = '\0';
+        return out;
+    }
+    if (*p == '{') {
+        char *e;
+        unsigned long long n = strtoull(p + 1, &e, 10);
+        if (e[0] != '}' || e[1] != '\r' || e[2] != '\n' || strlen(e + 3) < n)
+            return NULL;
+        return strndup(e + 3, (size_t)n);
+    }
+    return NULL;
+}
+
+/* The calendar day of the Date: header in its own time zone (RFC 3501 6.4.4:
+ * SENTBEFORE/SENTON/SENTSINCE disregard time and timezone); the UTC day when
+ * the header gives no zone GMime can read. */
+static int64_t sent_day_of(const outpost_item *it, int64_t date_ms)
+{
+    int64_t off_ms = 0;
+    char *d = envelope_date(it->envelope);
+    GDateTime *dt = d ? g_mime_utils_header_decode_date(d) : NULL;
+    if (dt) {
+        off_ms = g_date_time_get_utc_offset(dt) / 1000;
+        g_date_time_unref(dt);
+    }
+    free(d);
+    return day_of(date_ms + off_ms);
+}
+
+static void sitem_fill(struct sitem *si, const outpost_item *it, int want_sent_day)
 {
     si->gone = 0;
     si->flags = it->flags;
@@ -503,6 +551,7 @@ static void sitem_fill(struct sitem *si, const outpost_item *it)
     si->size = it->size;
     si->idate = it->internal_date;
     si->date = it->date ? it->date : it->internal_date;
+    si->sent_day = !want_sent_day ? 0 : it->date ? sent_day_of(it, it->date) : day_of(it->internal_date);
     si->keywords = dup0(it->keywords);
     si->subject = dup0(it->subject);
     si->from = dup0(it->from);
@@ -514,7 +563,7 @@ static void sitem_fill(struct sitem *si, const outpost_item *it)
  * (key_needs) asks for: the session's list for 0 and 1; else one range
  * listing merged by UID (the covering UID/flags index for 2), or item by
  * item when the UIDs are sparse. 0 or -1. */
-static int load_sbatch(struct imap_conn *c, size_t k, size_t n, struct sitem *out, int need)
+static int load_sbatch(struct imap_conn *c, size_t k, size_t n, struct sitem *out, int need, int sent_day)
 {
     struct imap_server *s = c->srv;
     for (size_t b = 0; b < n; b++) {
@@ -558,14 +607,14 @@ static int load_sbatch(struct imap_conn *c, size_t k, size_t n, struct sitem *ou
             while (b < n && out[b].uid < it->uid)
                 b++;
             if (b < n && out[b].uid == it->uid && out[b].id == it->id)
-                sitem_fill(&out[b++], it);
+                sitem_fill(&out[b++], it, sent_day);
         }
         s->sm->cursor_close(cur);
     } else {
         for (b = 0; b < n; b++) {
             const outpost_item *it;
             if (s->sm->item_get(t, out[b].id, &it).code == OUTPOST_OK && it->folder_id == c->sel_folder)
-                sitem_fill(&out[b], it);
+                sitem_fill(&out[b], it, sent_day);
         }
     }
     s->st->read_end(s->h, t);
@@ -634,6 +683,8 @@ void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct
     uint64_t maxmod = 0;
     size_t nh = 0;
     int need = key_needs(&sx, root);
+    int sent_day = imap_search_uses(root, IMAP_SK_SENTBEFORE) || imap_search_uses(root, IMAP_SK_SENTON) ||
+                   imap_search_uses(root, IMAP_SK_SENTSINCE);
     /* flags and MODSEQs changed by others since the last command (no
      * expunges during SEARCH): afterwards the session's list is exact */
     if (need == 1 && imap_sync_selected(c, 0) != 0)
@@ -643,7 +694,7 @@ void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct
                     imap_search_uses(root, IMAP_SK_TEXT);
     for (size_t k = 0; k < c->nmsgs && hits && batch && !sx.failed; k += IMAP_BATCH) {
         size_t bn = c->nmsgs - k < IMAP_BATCH ? c->nmsgs - k : IMAP_BATCH;
-        if (load_sbatch(c, k, bn, batch, need) != 0) {
+        if (load_sbatch(c, k, bn, batch, need, sent_day) != 0) {
             sx.failed = 1;
             break;
         }

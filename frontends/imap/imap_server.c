@@ -265,6 +265,13 @@ static int fill(struct imap_conn *c, int64_t timeout_ms, int wakeable)
     return 1;
 }
 
+/* A tag character (RFC 3501 "tag": ASTRING-CHAR except "+"). */
+static int long_tag_char(char ch)
+{
+    unsigned char u = (unsigned char)ch;
+    return u > 0x20 && u < 0x7f && !strchr("(){%*\"\\+", u);
+}
+
 int imap_read_line(struct imap_conn *c, char **line, size_t *len, int64_t timeout_ms, int wakeable)
 {
     for (;;) {
@@ -285,7 +292,15 @@ int imap_read_line(struct imap_conn *c, char **line, size_t *len, int64_t timeou
             return 1;
         }
         if (c->rlen - c->rpos >= IMAP_LINE_MAX) {
-            /* an over-long line: discard through its end */
+            /* an over-long line: keep its tag for the BAD, discard through its end */
+            size_t t = 0;
+            while (t + 1 < sizeof c->long_tag && c->rpos + t < c->rlen && long_tag_char(c->rbuf[c->rpos + t])) {
+                c->long_tag[t] = c->rbuf[c->rpos + t];
+                t++;
+            }
+            if (c->rpos + t >= c->rlen || c->rbuf[c->rpos + t] != ' ')
+                t = 0;
+            c->long_tag[t] = '\0';
             for (;;) {
                 c->rpos = c->rlen = 0;
                 int r = fill(c, timeout_ms, 0);

@@ -34,9 +34,12 @@ static void tagged(struct imap_conn *c, const char *tag, const char *cond, const
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    /* resp-text is 7-bit TEXT-CHARs (RFC 3501 9); a client's 8-bit words become '?' */
     for (char *p = buf; *p; p++)
         if (*p == '\r' || *p == '\n')
             *p = ' ';
+        else if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+            *p = '?';
     imap_printf(c, "%s %s %s\r\n", tag, cond, buf);
 }
 
@@ -953,7 +956,9 @@ static void cmd_login(struct imap_conn *c, const char *tag, const struct imap_to
         tagged(c, tag, "NO", "[PRIVACYREQUIRED] Use STARTTLS first");
         return;
     }
-    login_done(c, tag, check_login(c, user, pass), user);
+    /* a literal may hold a NUL: the name and password are the whole strings, not a prefix */
+    int whole = strlen(user) == arg(args, 0)->len && strlen(pass) == arg(args, 1)->len;
+    login_done(c, tag, whole && check_login(c, user, pass), user);
 }
 
 static int b64_decode(const char *in, unsigned char *out, size_t cap, size_t *outlen)
@@ -1029,7 +1034,8 @@ static void cmd_authenticate(struct imap_conn *c, const char *tag, const struct 
     /* authzid NUL authcid NUL passwd */
     const unsigned char *z1 = memchr(buf, 0, n);
     const unsigned char *z2 = z1 ? memchr(z1 + 1, 0, n - (size_t)(z1 + 1 - buf)) : NULL;
-    if (!z1 || !z2) {
+    /* exactly two NULs (RFC 4616 2): a password holding a third is malformed, not a prefix */
+    if (!z1 || !z2 || memchr(z2 + 1, 0, n - (size_t)(z2 + 1 - buf))) {
         tagged(c, tag, "BAD", "Malformed PLAIN response");
         return;
     }
@@ -1077,11 +1083,13 @@ static void cmd_enable(struct imap_conn *c, const char *tag, const struct imap_t
             tagged(c, tag, "BAD", "ENABLE expects atoms");
             return;
         }
+        /* each supported extension asked for is named in ENABLED, also when an
+         * earlier command (STATUS HIGHESTMODSEQ, ENABLE) had already enabled it:
+         * the client learns it is on (RFC 5161 3.1, RFC 7162 3.1) */
         if (!strcasecmp(t->s, "CONDSTORE") && !strstr(enabled, " CONDSTORE")) {
-            if (!c->condstore)
-                strcat(enabled, " CONDSTORE");
             c->condstore = 1;
-        } else if (!strcasecmp(t->s, "QRESYNC") && !c->qresync) {
+            strcat(enabled, " CONDSTORE");
+        } else if (!strcasecmp(t->s, "QRESYNC") && !strstr(enabled, " QRESYNC")) {
             c->qresync = 1;
             c->condstore = 1;
             strcat(enabled, " QRESYNC");
@@ -1226,6 +1234,22 @@ static int list_match_mbox(const char *pat, const char *name)
     return list_match(pat, name);
 }
 
+/* Whether a mailbox name (mUTF-7) matches one of the patterns under the reference. */
+static int list_patterns_match(const char *ref, const struct imap_tok *const *pats, size_t npats, const char *ename)
+{
+    for (size_t p = 0; p < npats; p++) {
+        char full[1024];
+        const char *pat = pats[p]->s;
+        if (*ref && pat[0] != '/')
+            snprintf(full, sizeof full, "%s%s", ref, pat);
+        else
+            snprintf(full, sizeof full, "%s", pat);
+        if (list_match_mbox(full, ename))
+            return 1;
+    }
+    return 0;
+}
+
 enum { SEL_SUBSCRIBED = 1, SEL_RECURSIVEMATCH = 2, SEL_SPECIALUSE = 4, SEL_REMOTE = 8 };
 enum { RET_SUBSCRIBED = 1, RET_CHILDREN = 2, RET_SPECIALUSE = 4, RET_STATUS = 8 };
 
@@ -1315,6 +1339,9 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
         tagged(c, tag, "OK", "%s completed", lsub ? "LSUB" : "LIST");
         return;
     }
+    int lsub_pct = 0; /* a "%" pattern stops above subscribed mailboxes */
+    for (size_t p = 0; p < npats; p++)
+        lsub_pct |= strchr(pats[p]->s, '%') != NULL;
     struct mbox *m;
     size_t n;
     char err[300];
@@ -1329,18 +1356,20 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
         char *ename = imap_mutf7_encode(b->path);
         if (!ename)
             continue;
-        int match = 0;
-        for (size_t p = 0; p < npats && !match; p++) {
-            char full[1024];
-            const char *pat = pats[p]->s;
-            if (*ref && pat[0] != '/')
-                snprintf(full, sizeof full, "%s%s%s", ref,
-                         ref[strlen(ref) - 1] == '/' ? "" : "", pat);
-            else
-                snprintf(full, sizeof full, "%s", pat);
-            match = list_match_mbox(full, ename);
-        }
+        int match = list_patterns_match(ref, pats, npats, ename);
         int subscribed = (b->flags & OUTPOST_FOLDER_SUBSCRIBED) != 0;
+        /* LSUB "%": an unsubscribed level above a subscribed mailbox the
+         * pattern does not reach is listed \Noselect (RFC 3501 6.3.9) */
+        int lsub_parent = 0;
+        size_t pl = strlen(b->path);
+        for (size_t q = 0; lsub && lsub_pct && match && !subscribed && !lsub_parent && q < n; q++) {
+            if (m[q].kind != OUTPOST_ITEM_MAIL || !(m[q].flags & OUTPOST_FOLDER_SUBSCRIBED) ||
+                strncmp(m[q].path, b->path, pl) != 0 || m[q].path[pl] != '/')
+                continue;
+            char *qname = imap_mutf7_encode(m[q].path);
+            lsub_parent = qname && !list_patterns_match(ref, pats, npats, qname);
+            free(qname);
+        }
         const char *su = special_flag(b->special_use);
         int child_subscribed = 0;
         if (sel & SEL_RECURSIVEMATCH) {
@@ -1357,7 +1386,7 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
             selected = 0;
         if ((sel & SEL_SPECIALUSE) && !su)
             selected = 0;
-        if (lsub && !subscribed)
+        if (lsub && !subscribed && !lsub_parent)
             selected = 0;
         if (!match || (!selected && !child_subscribed)) {
             free(ename);
@@ -1365,7 +1394,7 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
         }
         imap_printf(c, "* %s (", lsub ? "LSUB" : "LIST");
         const char *sp = "";
-        if (b->flags & OUTPOST_FOLDER_NOSELECT) {
+        if ((b->flags & OUTPOST_FOLDER_NOSELECT) || (lsub && !subscribed)) {
             imap_puts(c, "\\Noselect");
             sp = " ";
         }
@@ -1618,10 +1647,62 @@ static int64_t path_parent(struct mbox *m, size_t n, const char *path, const cha
     return p->id;
 }
 
+/* Creates the levels of `path` that do not exist yet, parents first (RFC 3501
+ * 6.3.3 and 6.3.5); the last level too when leaf_too. *existed (optional) is set
+ * when the whole path was there already (nothing is created then). */
+static outpost_status make_path(struct imap_conn *c, char *path, int leaf_too, int *existed)
+{
+    struct imap_server *s = c->srv;
+    char err[300];
+    outpost_status st = outpost_ok();
+    if (existed)
+        *existed = 0;
+    for (char *p = path;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char save = *p;
+        if (!save && !leaf_too)
+            break;
+        *p = '\0';
+        struct mbox *m;
+        size_t n;
+        if (mboxes_load(c, &m, &n, err, sizeof err) != 0) {
+            *p = save;
+            st.code = OUTPOST_FATAL;
+            st.message = "cannot list folders";
+            break;
+        }
+        if (mbox_find(m, n, path)) {
+            mboxes_free(m, n);
+            *p = save;
+            if (!save) {
+                if (existed)
+                    *existed = 1;
+                break;
+            }
+            continue;
+        }
+        const char *leaf;
+        int missing;
+        int64_t parent = path_parent(m, n, path, &leaf, &missing);
+        mboxes_free(m, n);
+        int64_t id;
+        if (missing || parent < 0) {
+            st.code = OUTPOST_GONE;
+            st.message = "parent missing";
+        } else {
+            st = s->st->folder_create(s->h, parent, leaf, OUTPOST_ITEM_MAIL, &id);
+        }
+        *p = save;
+        if (st.code != OUTPOST_OK || !save)
+            break;
+    }
+    return st;
+}
+
 static void cmd_create(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
 {
     (void)uid;
-    struct imap_server *s = c->srv;
     const char *name = arg_str(args, 0);
     if (!name || !*name) {
         tagged(c, tag, "BAD", "CREATE expects a mailbox name");
@@ -1642,45 +1723,12 @@ static void cmd_create(struct imap_conn *c, const char *tag, const struct imap_t
         tagged(c, tag, "NO", "[CANNOT] empty hierarchy level in the name");
         return;
     }
-    /* create missing parents level by level (RFC 3501 6.3.3) */
-    char err[300];
-    outpost_status st = outpost_ok();
-    for (char *p = path;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char save = *p;
-        *p = '\0';
-        struct mbox *m;
-        size_t n;
-        if (mboxes_load(c, &m, &n, err, sizeof err) != 0) {
-            free(path);
-            tagged(c, tag, "NO", "[SERVERBUG] %s", err);
-            return;
-        }
-        if (mbox_find(m, n, path)) {
-            mboxes_free(m, n);
-            *p = save;
-            if (!save) {
-                free(path);
-                tagged(c, tag, "NO", "[ALREADYEXISTS] Mailbox exists");
-                return;
-            }
-            continue;
-        }
-        const char *leaf;
-        int missing;
-        int64_t parent = path_parent(m, n, path, &leaf, &missing);
-        mboxes_free(m, n);
-        int64_t id;
-        if (missing || parent < 0) {
-            st.code = OUTPOST_GONE;
-            st.message = "parent missing";
-        } else {
-            st = s->st->folder_create(s->h, parent, leaf, OUTPOST_ITEM_MAIL, &id);
-        }
-        *p = save;
-        if (st.code != OUTPOST_OK || !save)
-            break;
+    int existed = 0;
+    outpost_status st = make_path(c, path, 1, &existed);
+    if (existed) {
+        free(path);
+        tagged(c, tag, "NO", "[ALREADYEXISTS] Mailbox exists");
+        return;
     }
     free(path);
     if (st.code != OUTPOST_OK) {
@@ -1709,7 +1757,7 @@ static void cmd_delete(struct imap_conn *c, const char *tag, const struct imap_t
         return;
     }
     if (mb.has_children) {
-        tagged(c, tag, "NO", "[INUSE] Mailbox has child mailboxes; delete them first");
+        tagged(c, tag, "NO", "[HASCHILDREN] Mailbox has child mailboxes; delete them first");
         return;
     }
     if (c->state == S_SELECTED && c->sel_folder == mb.id)
@@ -1720,6 +1768,75 @@ static void cmd_delete(struct imap_conn *c, const char *tag, const struct imap_t
         return;
     }
     tagged(c, tag, "OK", "DELETE completed");
+}
+
+/* RENAME INBOX (RFC 3501 6.3.5): a new mailbox gets every message of INBOX,
+ * which stays, empty (its child mailboxes are not touched). */
+static void rename_inbox(struct imap_conn *c, const char *tag, const struct mbox *inbox, char *path)
+{
+    struct imap_server *s = c->srv;
+    int existed = 0;
+    outpost_status st = make_path(c, path, 1, &existed);
+    if (existed) {
+        tagged(c, tag, "NO", "[ALREADYEXISTS] Target mailbox exists");
+        return;
+    }
+    struct mbox *m = NULL, *tm = NULL;
+    size_t nm = 0;
+    char err[300];
+    int64_t target = 0;
+    if (st.code == OUTPOST_OK && mboxes_load(c, &m, &nm, err, sizeof err) == 0 && (tm = mbox_find(m, nm, path)))
+        target = tm->id;
+    mboxes_free(m, nm);
+    if (!target) {
+        tagged(c, tag, "NO", "[CANNOT] %s", st.code != OUTPOST_OK ? imap_status_text(st) : "the new mailbox is gone");
+        return;
+    }
+    /* the ids first (one read transaction), then the moves in bounded batches */
+    int64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    struct outpost_txn *t;
+    struct outpost_cursor *cur = NULL;
+    const void *row;
+    st = s->st->read_begin(s->h, &t);
+    if (st.code == OUTPOST_OK) {
+        st = s->sm->items_by_uid(t, inbox->id, 1, UINT32_MAX, &cur);
+        while (st.code == OUTPOST_OK && (st = s->sm->cursor_next(cur, &row)).code == OUTPOST_OK && row) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 256;
+                int64_t *ni = realloc(ids, cap * sizeof *ni);
+                if (!ni) {
+                    st.code = OUTPOST_FATAL;
+                    st.message = "out of memory";
+                    break;
+                }
+                ids = ni;
+            }
+            ids[n++] = ((const outpost_item *)row)->id;
+        }
+        if (cur)
+            s->sm->cursor_close(cur);
+        s->st->read_end(s->h, t);
+    }
+    enum { BATCH = 500 };
+    uint32_t *dst = calloc(BATCH, sizeof *dst);
+    outpost_item_status *ist = calloc(BATCH, sizeof *ist);
+    if (!dst || !ist) {
+        st.code = OUTPOST_FATAL;
+        st.message = "out of memory";
+    }
+    for (size_t k = 0; st.code == OUTPOST_OK && k < n; k += BATCH) {
+        uint32_t bn = (uint32_t)(n - k < BATCH ? n - k : BATCH);
+        st = s->st->move(s->h, ids + k, bn, target, dst, ist);
+    }
+    free(ids);
+    free(dst);
+    free(ist);
+    imap_sync_selected(c, 1);
+    if (st.code != OUTPOST_OK)
+        tagged(c, tag, "NO", "[CANNOT] moving the INBOX messages failed: %s", imap_status_text(st));
+    else
+        tagged(c, tag, "OK", "RENAME completed (INBOX messages moved)");
 }
 
 static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
@@ -1734,15 +1851,26 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
     struct mbox mb;
     if (mbox_lookup_or_no(c, tag, from, &mb) != 0)
         return;
-    free(mb.path);
-    if (mb.special_use == OUTPOST_USE_INBOX) {
-        tagged(c, tag, "NO", "[CANNOT] Renaming INBOX is not supported");
+    char *path = mbox_path_from_name(to);
+    if (mb.special_use == OUTPOST_USE_INBOX && path && *path && strcmp(path, "INBOX") != 0 && !strstr(path, "//") &&
+        path[0] != '/') {
+        free(mb.path);
+        rename_inbox(c, tag, &mb, path);
+        free(path);
         return;
     }
-    char *path = mbox_path_from_name(to);
-    if (!path || !*path || !strcmp(path, "INBOX") || strstr(path, "//")) {
+    if (!path || !*path || !strcmp(path, "INBOX") || strstr(path, "//") || path[0] == '/') {
+        free(mb.path);
         free(path);
         tagged(c, tag, "NO", "[CANNOT] invalid target name");
+        return;
+    }
+    size_t fl = strlen(mb.path);
+    int into_itself = !strncmp(path, mb.path, fl) && path[fl] == '/';
+    free(mb.path);
+    if (into_itself) {
+        free(path);
+        tagged(c, tag, "NO", "[CANNOT] cannot move a mailbox into itself");
         return;
     }
     struct mbox *m;
@@ -1753,17 +1881,28 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
         tagged(c, tag, "NO", "[SERVERBUG] %s", err);
         return;
     }
-    if (mbox_find(m, n, path)) {
-        mboxes_free(m, n);
+    int exists = mbox_find(m, n, path) != NULL;
+    mboxes_free(m, n);
+    if (exists) {
         free(path);
         tagged(c, tag, "NO", "[ALREADYEXISTS] Target mailbox exists");
+        return;
+    }
+    /* the superior levels of the new name are created as needed (RFC 3501 6.3.5) */
+    outpost_status st = make_path(c, path, 0, NULL);
+    if (st.code == OUTPOST_OK && mboxes_load(c, &m, &n, err, sizeof err) != 0) {
+        st.code = OUTPOST_FATAL;
+        st.message = "cannot list folders";
+    }
+    if (st.code != OUTPOST_OK) {
+        free(path);
+        tagged(c, tag, "NO", "[CANNOT] %s", imap_status_text(st));
         return;
     }
     const char *leaf;
     int missing;
     int64_t parent = path_parent(m, n, path, &leaf, &missing);
     mboxes_free(m, n);
-    outpost_status st;
     if (missing || parent < 0) {
         st.code = OUTPOST_GONE;
         st.message = "the parent of the new name does not exist (create it first)";
@@ -2317,13 +2456,15 @@ void imap_session_run(struct imap_conn *c)
         }
         if (r == -4) {
             imap_parser_reset(c->parser);
-            imap_puts(c, "* BAD Command line too long\r\n");
+            /* tagged, so a client waiting for its command's completion goes on */
+            imap_printf(c, "%s BAD Command line too long (limit %d bytes)\r\n", c->long_tag[0] ? c->long_tag : "*",
+                        IMAP_LINE_MAX);
             continue;
         }
         if (r != 1)
             break;
         uint64_t lit = 0;
-        int nonsync = 0;
+        int nonsync = 0, long_after_literal = 0;
         int pr = imap_parser_line(c->parser, line, len, &lit, &nonsync);
         free(line);
         while (pr == IMAP_PARSE_LITERAL) {
@@ -2338,6 +2479,13 @@ void imap_session_run(struct imap_conn *c)
                 break;
             }
             r = imap_read_line(c, &line, &len, to, 0);
+            if (r == -4) {
+                /* the rest of an over-long line after a literal was discarded:
+                 * the command fails, the session goes on */
+                pr = IMAP_PARSE_ERROR;
+                long_after_literal = 1;
+                break;
+            }
             if (r != 1) {
                 pr = IMAP_PARSE_ERROR;
                 c->state = S_LOGOUT;
@@ -2350,7 +2498,9 @@ void imap_session_run(struct imap_conn *c)
             break;
         const char *tag = imap_parser_tag(c->parser);
         if (pr == IMAP_PARSE_ERROR) {
-            if (imap_parser_too_big(c->parser)) {
+            if (long_after_literal) {
+                imap_printf(c, "%s BAD Command line too long (limit %d bytes)\r\n", tag, IMAP_LINE_MAX);
+            } else if (imap_parser_too_big(c->parser)) {
                 if (nonsync) {
                     /* the client is already sending it: we cannot resync (RFC 7888 4) */
                     imap_printf(c, "%s BAD [TOOBIG] %s\r\n* BYE Literal too large\r\n", tag,

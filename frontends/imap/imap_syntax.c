@@ -12,12 +12,17 @@
 
 #include <outpost/item.h>
 
+/* The message may quote the client's words and ends up in a response text:
+ * only TEXT-CHARs there (RFC 3501 9: 7-bit, no CR/LF), others become '?'. */
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+    for (char *p = err; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+            *p = '?';
 }
 
 static char *xstrndup(const char *s, size_t n)
@@ -32,7 +37,7 @@ static char *xstrndup(const char *s, size_t n)
 
 /* ---- sequence sets ---- */
 
-static int parse_seqnum(const char **p, uint32_t *out)
+static int parse_seqnum(const char **p, uint64_t *out)
 {
     const char *s = *p;
     if (*s == '*') {
@@ -45,11 +50,11 @@ static int parse_seqnum(const char **p, uint32_t *out)
     uint64_t v = 0;
     while (isdigit((unsigned char)*s)) {
         v = v * 10 + (uint64_t)(*s - '0');
-        if (v >= IMAP_STAR)
+        if (v > UINT32_MAX)
             return -1;
         s++;
     }
-    *out = (uint32_t)v;
+    *out = v;
     *p = s;
     return 0;
 }
@@ -102,10 +107,10 @@ void imap_seqset_free(struct imap_seqset *s)
 int imap_seqset_contains(const struct imap_seqset *s, uint32_t v, uint32_t star)
 {
     for (size_t i = 0; i < s->n; i++) {
-        uint32_t lo = s->r[i].lo == IMAP_STAR ? star : s->r[i].lo;
-        uint32_t hi = s->r[i].hi == IMAP_STAR ? star : s->r[i].hi;
+        uint64_t lo = s->r[i].lo == IMAP_STAR ? star : s->r[i].lo;
+        uint64_t hi = s->r[i].hi == IMAP_STAR ? star : s->r[i].hi;
         if (lo > hi) {
-            uint32_t t = lo;
+            uint64_t t = lo;
             lo = hi;
             hi = t;
         }

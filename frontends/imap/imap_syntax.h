@@ -13,10 +13,11 @@
 
 /* ---- sequence sets ---- */
 
-#define IMAP_STAR UINT32_MAX
+/* '*' in a range: outside the numbers a set may name (1 to 4294967295, RFC 3501 9 nz-number) */
+#define IMAP_STAR UINT64_MAX
 
 struct imap_range {
-    uint32_t lo, hi; /* IMAP_STAR for '*'; not ordered */
+    uint64_t lo, hi; /* IMAP_STAR for '*'; not ordered */
 };
 
 struct imap_seqset {

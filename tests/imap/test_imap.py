@@ -504,6 +504,95 @@ def t_list_recursivematch():
         r.close()
 
 
+def t_mailbox_rfc3501():
+    """RFC 3501 mailbox rules: RENAME creates the superior levels of the new name (6.3.5) and will not move a
+    mailbox under itself; RENAME INBOX moves its messages; LSUB "%" shows an unsubscribed level above a subscribed mailbox as \\Noselect (6.3.9)."""
+    with Harness() as h:
+        r = Raw(h.port)
+        r.login()
+        _, t = r.cmd("c", "CREATE a/b")
+        check(t.startswith(b"c OK"), "CREATE a/b: %r" % t)
+        _, t = r.cmd("r", "RENAME a x/y/z")
+        check(t.startswith(b"r OK"), "RENAME to a name with missing superiors: %r" % t)
+        u, _ = r.cmd("l", 'LIST "" "x*"')
+        names = [l.rsplit(b' "/" ', 1)[1] for l in u]
+        check(names == [b'"x"', b'"x/y"', b'"x/y/z"', b'"x/y/z/b"'], "LIST after RENAME: %r" % u)
+        _, t = r.cmd("r2", "RENAME x/y x/y/q")
+        check(t.startswith(b"r2 NO"), "RENAME under itself: %r" % t)
+        _, t = r.cmd("r3", "RENAME x/y/z x/y")
+        check(t.startswith(b"r3 NO [ALREADYEXISTS]"), "RENAME onto an existing name: %r" % t)
+        _, t = r.cmd("u", "UNSUBSCRIBE Archive")
+        check(t.startswith(b"u OK"), "UNSUBSCRIBE: %r" % t)
+        u, _ = r.cmd("s", 'LSUB "" "%"')
+        check(b'* LSUB (\\Noselect) "/" "Archive"' in u, "LSUB %% lacks the \\Noselect parent: %r" % u)
+        check(not any(b"Archive/2023" in l for l in u), "LSUB %% went below the top level: %r" % u)
+        u, _ = r.cmd("s2", 'LSUB "" "*"')
+        check(any(l.endswith(b'"Archive/2023"') for l in u) and not any(l.endswith(b'"Archive"') for l in u),
+              "LSUB * lists only subscribed mailboxes: %r" % u)
+        # RENAME INBOX moves its messages to the new mailbox and leaves INBOX empty (6.3.5)
+        _, t = r.cmd("ri0", "RENAME INBOX Archive")
+        check(t.startswith(b"ri0 NO [ALREADYEXISTS]"), "RENAME INBOX onto an existing name: %r" % t)
+        r.cmd("sel", "SELECT INBOX")
+        u, t = r.cmd("ri", 'RENAME INBOX "Old/Inbox &AOQ-"')
+        check(t.startswith(b"ri OK") and u.count(b"* 1 EXPUNGE") == 5, "RENAME INBOX: %r %r" % (u, t))
+        u, _ = r.cmd("st", "STATUS INBOX (MESSAGES)")
+        check(u == [b'* STATUS "INBOX" (MESSAGES 0)'], "INBOX after RENAME: %r" % u)
+        u, _ = r.cmd("st2", 'STATUS "Old/Inbox &AOQ-" (MESSAGES)')
+        check(u == [b'* STATUS "Old/Inbox &AOQ-" (MESSAGES 5)'], "renamed INBOX: %r" % u)
+        r.close()
+
+
+def t_login_nul():
+    """A NUL inside a LOGIN literal or after the PLAIN password is not ignored: the credentials are the whole
+    strings (RFC 3501 6.2.3, RFC 4616 2)."""
+    with Harness() as h:
+        r = Raw(h.port)
+        pw = PASS.encode() + b"\0junk"
+        r.send(b"a LOGIN " + USER.encode() + b" {%d+}\r\n" % len(pw) + pw + b"\r\n")
+        _, t = r.until("a")
+        check(t.startswith(b"a NO"), "LOGIN with a NUL after the password: %r" % t)
+        ir = base64.b64encode(b"\0" + USER.encode() + b"\0" + pw).decode()
+        _, t = r.cmd("b", "AUTHENTICATE PLAIN " + ir)
+        check(t.startswith(b"b BAD") or t.startswith(b"b NO"), "PLAIN with a NUL after the password: %r" % t)
+        _, t = r.cmd("c", 'LOGIN %s "%s"' % (USER, PASS))
+        check(t.startswith(b"c OK"), "LOGIN: %r" % t)
+        r.close()
+
+
+def t_sequence_edges():
+    """RFC 3501 9: 4294967295 is a valid UID in a set (clients send 1:4294967295 for "all")."""
+    with Harness() as h:
+        r = Raw(h.port)
+        r.login()
+        r.cmd("s", "SELECT INBOX")
+        u, t = r.cmd("f", "UID FETCH 1:4294967295 (FLAGS)")
+        check(t.startswith(b"f OK") and len(u) == 5, "UID FETCH 1:4294967295: %r %r" % (u, t))
+        u, t = r.cmd("f2", "UID FETCH 4294967295 (FLAGS)")
+        check(t.startswith(b"f2 OK") and u == [], "UID FETCH 4294967295 names no message: %r %r" % (u, t))
+        u, t = r.cmd("f3", "UID SEARCH UID 3:4294967295")
+        check(u == [b"* SEARCH 3 4 5"], "UID SEARCH UID 3:4294967295: %r" % u)
+        _, t = r.cmd("f4", "UID FETCH 1:4294967296 (FLAGS)")
+        check(t.startswith(b"f4 BAD"), "a number past 2^32-1: %r" % t)
+        r.close()
+
+
+def t_search_sent_dates():
+    """SENTBEFORE/SENTON/SENTSINCE compare the Date: header's own calendar day, disregarding time and
+    timezone (RFC 3501 6.4.4), not the UTC day."""
+    with Harness() as h:
+        m = h.imap()
+        for date in ("Tue, 2 Jan 2024 23:30:00 -0800", "Wed, 3 Jan 2024 00:30:00 +0100 (CET)"):
+            typ, _ = m.append("INBOX", None, None, ("Subject: sent %s\r\nDate: %s\r\n\r\nx\r\n" % (date, date)).encode())
+            check(typ == "OK", "APPEND")
+        m.select("INBOX", readonly=True)
+        for crit, want in ((("SENTON", "2-Jan-2024"), b"6"), (("SENTON", "3-Jan-2024"), b"7"),
+                           (("SENTSINCE", "3-Jan-2024"), b"7"), (("SENTBEFORE", "3-Jan-2024", "SENTSINCE", "1-Jan-2024"), b"6"),
+                           (("NOT", "SENTBEFORE", "2-Jan-2024", "NOT", "SENTSINCE", "4-Jan-2024"), b"6 7")):
+            typ, d = m.search(None, *crit)
+            check(typ == "OK" and d == [want], "SEARCH %s: %r (want %r)" % (" ".join(crit), d, want))
+        m.logout()
+
+
 def t_protocol2():
     with Harness() as h:
         h.control("offline")
@@ -584,7 +673,7 @@ def t_protocol2():
         # mailbox management
         for cmd, want in (("CREATE Work/Reports", b"OK"), ("CREATE Work/Reports", b"NO [ALREADYEXISTS]"),
                           ("RENAME Work/Reports Work/Old", b"OK"), ("SUBSCRIBE Work/Old", b"OK"),
-                          ('UNSUBSCRIBE "Work/Old"', b"OK"), ("DELETE Work", b"NO [INUSE]"),
+                          ('UNSUBSCRIBE "Work/Old"', b"OK"), ("DELETE Work", b"NO [HASCHILDREN]"),
                           ("DELETE Work/Old", b"OK"), ("DELETE INBOX", b"NO"), ("CREATE &AOQ-rger", b"OK")):
             _, t = r.cmd("mb", cmd)
             check(t.startswith(b"mb " + want), "%s -> %r" % (cmd, t))
@@ -648,6 +737,10 @@ def t_condstore():
     with Harness() as h:
         a = Raw(h.port)
         a.login()
+        a.cmd("st", "STATUS INBOX (HIGHESTMODSEQ)")
+        # CONDSTORE is on since STATUS HIGHESTMODSEQ; ENABLE still names it (RFC 5161 3.1)
+        u, t = a.cmd("e0", "ENABLE CONDSTORE X-UNKNOWN")
+        check(u == [b"* ENABLED CONDSTORE"] and t.startswith(b"e0 OK"), "ENABLE CONDSTORE: %r" % u)
         u, t = a.cmd("e", "ENABLE QRESYNC")
         check(b"* ENABLED QRESYNC" in u, "ENABLE: %r" % u)
         u, t = a.cmd("s", "SELECT INBOX (CONDSTORE)")
@@ -710,9 +803,16 @@ def t_limits():
         check(t.startswith(b"c OK [APPENDUID"), "APPEND 500 bytes: %r" % t)
         r.send(b"d" + b" NOOP" * 20000 + b"\r\n")
         l = r.line()
-        check(b"BAD" in l and b"too long" in l, "over-long line: %r" % l)
+        # tagged (RFC 3501 7.1.3): a client waits for its tag, not for an untagged BAD
+        check(l.startswith(b"d BAD") and b"too long" in l, "over-long line: %r" % l)
         _, t = r.cmd("e", "NOOP")
         check(t.startswith(b"e OK"), "session after long line: %r" % t)
+        # the same after a literal: the command fails, the connection stays
+        r.send(b"g LOGIN {3+}\r\nbob" + b" x" * 40000 + b"\r\n")
+        l = r.line()
+        check(l.startswith(b"g BAD") and b"too long" in l, "over-long line after a literal: %r" % l)
+        _, t = r.cmd("e2", "NOOP")
+        check(t.startswith(b"e2 OK"), "session after a long line after a literal: %r" % t)
         r.send(b"f APPEND INBOX {5000+}\r\n")
         l = r.line()
         check(b"BAD [TOOBIG]" in l, "LITERAL+ over the limit: %r" % l)
@@ -1447,6 +1547,8 @@ if __name__ == "__main__":
     group = sys.argv[1]
     if group == "protocol":
         GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_idle_server_changes, t_keywords_in_flags, t_authenticate_raw, t_list_recursivematch,
+                              t_mailbox_rfc3501, t_sequence_edges, t_login_nul,
+                              t_search_sent_dates,
                               t_protocol2]
     for fn in GROUPS[group]:
         fn()

@@ -96,6 +96,15 @@ static void test_seqset(void **state)
     assert_int_equal(imap_seqset_parse("5:*", &s), 0);
     assert_true(imap_seqset_contains(&s, 3, 3)); /* 5:* with 3 messages means 3:5 */
     imap_seqset_free(&s);
+    /* 4294967295 is the largest number a set may name (RFC 3501 9 nz-number); it is not '*' */
+    assert_int_equal(imap_seqset_parse("1:4294967295", &s), 0);
+    assert_true(imap_seqset_contains(&s, 7, 7));
+    assert_true(imap_seqset_contains(&s, 4294967295u, 7));
+    imap_seqset_free(&s);
+    assert_int_equal(imap_seqset_parse("4294967295", &s), 0);
+    assert_false(imap_seqset_contains(&s, 7, 7));
+    imap_seqset_free(&s);
+    assert_int_equal(imap_seqset_parse("4294967296", &s), -1);
     assert_int_equal(imap_seqset_parse("0", &s), -1);
     assert_int_equal(imap_seqset_parse("1,", &s), -1);
     assert_int_equal(imap_seqset_parse("a", &s), -1);
@@ -124,6 +133,14 @@ static void test_search(void **state)
     a = imap_parser_args(p);
     assert_int_equal(imap_search_parse((const struct imap_tok *const *)a->kids, a->nkids, &k, err, sizeof err), -1);
     assert_non_null(strstr(err, "invalid date"));
+    imap_parser_free(p);
+    /* a client's 8-bit word quoted in the error stays 7-bit (response text is TEXT-CHAR) */
+    p = newp();
+    l = "s SEARCH CAF\xc3\x89";
+    assert_int_equal(imap_parser_line(p, l, strlen(l), &n, &ns), IMAP_PARSE_DONE);
+    a = imap_parser_args(p);
+    assert_int_equal(imap_search_parse((const struct imap_tok *const *)a->kids, a->nkids, &k, err, sizeof err), -1);
+    assert_non_null(strstr(err, "CAF??"));
     imap_parser_free(p);
 }
 
