@@ -18,9 +18,12 @@
  * token texts, listing snapshots, and the sync states and journal payloads
  * too long for their inline columns (folder.sync_in, journal.payload_in).
  *
- * No BLOBs are written (v8 dropped every BLOB column; v7 copied their
- * values): after a crash, Firebird 3.0 could resolve a committed record's
- * BLOB id to another record's bytes (fb_val.c says how). A value owned by a
+ * No BLOBs are written: v7 copies every BLOB value to where it lives now,
+ * in its data transaction (all or nothing), and v8 drops the BLOB columns
+ * and the `meta` and `prop` tables (a new cache creates them in v1 and drops
+ * them in v8, so every cache takes the same path). After a crash, Firebird
+ * 3.0 could resolve a committed record's BLOB id to another record's bytes
+ * (fb_val.c says how). A value owned by a
  * row is deleted with it by a trigger on the owner (item, folder, journal,
  * uid_snapshot), so no delete path can leave one behind. Ids
  * and journal seqs come from counters in store_info updated inside the
