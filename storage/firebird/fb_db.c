@@ -1,6 +1,6 @@
 /* fb_db.c — the thin layer over Firebird's classic ISC API (ibase.h): error
  * mapping, prepared statements with their XSQLDA buffers, parameter binding,
- * column access and BLOB I/O. Everything else in the plugin speaks this. */
+ * column access and BLOB reads (for migrations). Everything else in the plugin speaks this. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,40 +295,6 @@ void fb_bind_textn(struct fb_stmt *st, int i, const char *v, size_t n)
 void fb_bind_text(struct fb_stmt *st, int i, const char *v)
 {
     fb_bind_textn(st, i, v, v ? strlen(v) : 0);
-}
-
-static const char stream_bpb[] = { isc_bpb_version1, isc_bpb_type, 1, isc_bpb_type_stream };
-
-int fb_bind_blob(struct outpost_storage *s, struct fb_stmt *st, int i, const void *data, size_t len)
-{
-    if (!data) {
-        fb_bind_null(st, i);
-        return 0;
-    }
-    isc_blob_handle bh = 0;
-    ISC_QUAD *id = &st->iquad[i];
-    memset(id, 0, sizeof *id);
-    if (isc_create_blob2(s->status, &s->db, &s->txn.tr, &bh, id, sizeof stream_bpb, stream_bpb))
-        return -1;
-    const char *p = data;
-    while (len) {
-        unsigned short n = len > 32768 ? 32768 : (unsigned short)len;
-        if (isc_put_segment(s->status, &bh, n, p)) {
-            ISC_STATUS_ARRAY sv;
-            isc_cancel_blob(sv, &bh);
-            return -1;
-        }
-        p += n;
-        len -= n;
-    }
-    if (isc_close_blob(s->status, &bh))
-        return -1;
-    XSQLVAR *x = &st->in->sqlvar[i];
-    x->sqltype = SQL_BLOB | 1;
-    x->sqllen = sizeof(ISC_QUAD);
-    x->sqldata = (char *)id;
-    st->iind[i] = 0;
-    return 0;
 }
 
 /* ---- execution ---- */

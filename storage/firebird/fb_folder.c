@@ -28,13 +28,10 @@ int fb_fill_folder(struct outpost_storage *s, const struct fb_stmt *st, outpost_
     f->total = (uint32_t)fb_col_int(st, 10);
     f->unread = (uint32_t)fb_col_int(st, 11);
     f->flagged = (uint32_t)fb_col_int(st, 12);
-    if (fb_col_blob(st, 13)) {
-        o_sync = b->len;
-        if (fb_blob_read_all(s, fb_col_blob(st, 13), b))
-            return -1;
-        f->sync_state_len = b->len - o_sync;
-        b->len++; /* keep the terminating NUL */
-    }
+    size_t sync_len = 0;
+    if (fb_val_read_split(s, st, 13, 14, VS_SYNC, f->id, FB_SYNC_INLINE, b, &o_sync, &sync_len))
+        return -1;
+    f->sync_state_len = sync_len;
     if (!b->p && fb_buf_reserve(b, 1))
         return -1;
     f->remote_id = o_rid == SIZE_MAX ? NULL : b->p + o_rid;
@@ -323,17 +320,29 @@ outpost_status fb_folder_set_sync_state(struct outpost_txn *t, int64_t id, const
     outpost_status c = fb_check_txn(t, 1);
     if (c.code)
         return c;
+    if (!state)
+        len = 0;
+    /* up to FB_SYNC_INLINE bytes in the folder row, else whole in val; a
+     * NULL length is no state */
+    int in_row = len <= FB_SYNC_INLINE;
     struct fb_stmt *st = fb_stmt(s, ST_FOLDER_SET_SYNC);
     if (!st)
         return fb_poison(t, fb_db_error(s, "writing a folder's sync state"));
-    if (fb_bind_blob(s, st, 0, state ? (len ? state : "") : NULL, len))
-        return fb_poison(t, fb_db_error(s, "writing a folder's sync state"));
-    fb_bind_int(st, 1, id);
+    if (state)
+        fb_bind_int(st, 0, (int64_t)len);
+    else
+        fb_bind_null(st, 0);
+    fb_bind_textn(st, 1, state && in_row ? (len ? state : "") : NULL, len);
+    fb_bind_int(st, 2, id);
     int r = fb_exec_row(s, st);
     if (r < 0)
         return fb_poison(t, fb_db_error(s, "writing a folder's sync state"));
     if (r == 0)
         return fb_error(s, OUTPOST_GONE, "folder %lld does not exist", (long long)id);
+    int had_val = !fb_col_null(st, 1) && fb_col_int(st, 1) > FB_SYNC_INLINE;
+    if (state && !in_row ? fb_val_put(s, VS_SYNC, id, NULL, state, len)
+                         : had_val && fb_val_del(s, VS_SYNC, id, NULL))
+        return fb_poison(t, fb_db_error(s, "writing a folder's sync state"));
     return outpost_ok();
 }
 

@@ -2,8 +2,9 @@
  *
  * Firebird 3 has no full-text index, so this is the documented slower path:
  * indexing (fts_index at idle time, or fts_search in a write transaction)
- * stores for each item one BLOB `fts_text` holding its distinct tokens, each
- * preceded by a space: " budget lighthouse resume ...". A token is a run of
+ * stores for each item one token text (in the value store, fb_val.c, space
+ * VS_FTS) holding its distinct tokens, each preceded by a space:
+ * " budget lighthouse resume ...". A token is a run of
  * letters and digits, NFKD-decomposed with the combining marks dropped and
  * lower-cased (so "Résumé" → "resume", as SQLite's unicode61 tokenizer with
  * remove_diacritics does). A search reads the token texts of the folder's
@@ -34,7 +35,7 @@
 #include "fb_internal.h"
 
 #define FTS_SOURCE_MAX (16u * 1024u * 1024u)
-#define FTS_DONE 2 /* item.fts_state of an item whose fts_text is current */
+#define FTS_DONE 2 /* item.fts_state of an item whose token text is current */
 #define FTS_BATCH 256
 
 /* ---- tokens ---- */
@@ -261,10 +262,10 @@ static outpost_status index_missing(struct outpost_txn *t, int64_t folder_id, ui
             if (!text)
                 return fb_poison(t, result);
             struct fb_stmt *up = fb_stmt(s, ST_FTS_SET);
-            int bad = !up || fb_bind_blob(s, up, 0, text->str, text->len);
+            int bad = !up || fb_val_put(s, VS_FTS, ids[i], NULL, text->str, text->len);
             g_string_free(text, TRUE);
             if (!bad) {
-                fb_bind_int(up, 1, ids[i]);
+                fb_bind_int(up, 0, ids[i]);
                 bad = fb_exec(s, up);
             }
             if (bad)
@@ -321,6 +322,17 @@ static int matches(const char *text, size_t len, char *const *words, int nwords)
     return 1;
 }
 
+/* Adds the token-text part of a scan row (columns part, data; NULL when the
+ * item has none) to the item's text. 0 or -1. */
+static int scan_part(struct outpost_storage *s, const struct fb_stmt *st, struct fb_val_rd *rd, struct fb_buf *text)
+{
+    if (fb_col_null(st, 2))
+        return 0;
+    size_t n;
+    const char *d = fb_col_text(st, 3, &n);
+    return fb_val_add(s, rd, text, fb_col_int(st, 2), d ? d : "", n);
+}
+
 outpost_status fb_fts_search(struct outpost_txn *t, int64_t folder_id, const char *query,
                              struct outpost_cursor **out)
 {
@@ -361,39 +373,65 @@ outpost_status fb_fts_search(struct outpost_txn *t, int64_t folder_id, const cha
         g_strfreev(words);
         return c;
     }
+    /* one row per part of an item's token text (one row with NULLs when it
+     * has none); an item's rows come together, its parts in any order */
     size_t cap = 0;
     struct fb_buf text = { 0 };
-    int r;
-    while ((r = fb_fetch(s, st)) == 1) {
-        int64_t id = fb_col_int(st, 0);
-        int hit;
-        if (fb_col_int(st, 1) == FTS_DONE && fb_col_blob(st, 2)) {
-            text.len = 0;
-            if (fb_blob_read_all(s, fb_col_blob(st, 2), &text)) {
+    struct fb_val_rd rd;
+    int64_t id = 0;
+    int state = 0, have = 0, r;
+    for (;;) {
+        r = fb_fetch(s, st);
+        if (r < 0)
+            break;
+        int64_t next = r == 1 ? fb_col_int(st, 0) : 0;
+        if (r == 1 && have && next == id) { /* another part of the same item */
+            if (scan_part(s, st, &rd, &text)) {
                 c = fb_db_error(s, "reading the search index");
                 break;
             }
-            hit = matches(text.p, text.len, words, nwords);
-        } else {
-            /* not indexed yet, and this transaction may not write: on the fly */
-            GString *tok = item_tokens(t, id, &c);
-            if (!tok)
-                break;
-            hit = matches(tok->str, tok->len, words, nwords);
-            g_string_free(tok, TRUE);
-        }
-        if (!hit)
             continue;
-        if (cur->nids == cap) {
-            cap = cap ? cap * 2 : 64;
-            int64_t *p = realloc(cur->ids, cap * sizeof *p);
-            if (!p) {
-                c = fb_error(s, OUTPOST_FATAL, "out of memory searching");
-                break;
-            }
-            cur->ids = p;
         }
-        cur->ids[cur->nids++] = id;
+        if (have) { /* the previous item is complete */
+            int hit;
+            if (state == FTS_DONE && rd.parts) {
+                if (fb_val_end(s, &rd, &text)) {
+                    c = fb_db_error(s, "reading the search index");
+                    break;
+                }
+                hit = matches(text.p, text.len, words, nwords);
+            } else {
+                /* not indexed yet, and this transaction may not write: on the fly */
+                GString *tok = item_tokens(t, id, &c);
+                if (!tok)
+                    break;
+                hit = matches(tok->str, tok->len, words, nwords);
+                g_string_free(tok, TRUE);
+            }
+            if (hit) {
+                if (cur->nids == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    int64_t *p = realloc(cur->ids, cap * sizeof *p);
+                    if (!p) {
+                        c = fb_error(s, OUTPOST_FATAL, "out of memory searching");
+                        break;
+                    }
+                    cur->ids = p;
+                }
+                cur->ids[cur->nids++] = id;
+            }
+        }
+        if (r == 0)
+            break;
+        id = next;
+        state = (int)fb_col_int(st, 1);
+        have = 1;
+        text.len = 0;
+        fb_val_begin(&rd, &text);
+        if (scan_part(s, st, &rd, &text)) {
+            c = fb_db_error(s, "reading the search index");
+            break;
+        }
     }
     if (r < 0 && c.code == OUTPOST_OK)
         c = fb_db_error(s, "searching");

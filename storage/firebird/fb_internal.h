@@ -10,8 +10,11 @@
  * Strings are stored as VARCHAR CHARACTER SET OCTETS: UTF-8 bytes, compared
  * and indexed bytewise, so no index depends on the system's ICU version
  * (Debian's README.Debian warns that ICU upgrades can invalidate indexes on
- * collated text). Item strings longer than their column spill into one BLOB
- * per item (`big`), named by a bit in `big_mask`.
+ * collated text). Item strings longer than their column spill into the
+ * value store (fb_val.c, space VS_BIG), named by a bit in `big_mask`.
+ *
+ * The plugin writes no BLOBs (schema v8): every value longer than a column
+ * lives in `val` rows with the bytes inline (fb_val.c says why).
  */
 #ifndef OUTPOST_FB_INTERNAL_H
 #define OUTPOST_FB_INTERNAL_H
@@ -23,17 +26,43 @@
 #include <outpost/storage.h>
 
 /* Schema version kept in store_info('schema_version'). */
-#define FB_SCHEMA_VERSION 6
+#define FB_SCHEMA_VERSION 8
 /* Content rows (content_part) hold at most this many bytes, inline in a
  * VARCHAR OCTETS column, so that a row and its bytes are one record on one
  * data page (see fb_content.c for why content is not kept in BLOBs). */
 #define FB_PART 15000
 #define FB_PART_SQL "15000"
+
+/* The value store `val` (fb_val.c): what owns a value, its "space". The
+ * numbers are stored: never renumber. The SQL spelling of each is in
+ * VS_*_SQL for statements and triggers. */
+enum fb_space {
+    VS_META = 1,    /* meta value: k2 = key */
+    VS_SYNC = 2,    /* folder sync state longer than FB_SYNC_INLINE: k1 = folder */
+    VS_BIG = 3,     /* item strings longer than their columns: k1 = item */
+    VS_FTS = 4,     /* item token text (fb_fts.c): k1 = item */
+    VS_PROP = 5,    /* item property: k1 = item, k2 = name */
+    VS_JOURNAL = 6, /* journal payload longer than FB_PAYLOAD_INLINE: k1 = seq */
+    VS_SNAP = 7,    /* listing snapshot (fb_uidsnap.c): k1 = folder */
+};
+#define VS_META_SQL "1"
+#define VS_SYNC_SQL "2"
+#define VS_BIG_SQL "3"
+#define VS_FTS_SQL "4"
+#define VS_PROP_SQL "5"
+#define VS_JOURNAL_SQL "6"
+#define VS_SNAP_SQL "7"
+/* Values at most this long stay inline in their row (folder.sync_in,
+ * journal.payload_in); longer ones go to `val` whole. */
+#define FB_SYNC_INLINE 4000
+#define FB_SYNC_INLINE_SQL "4000"
+#define FB_PAYLOAD_INLINE 1000
+#define FB_PAYLOAD_INLINE_SQL "1000"
 /* Page size of new caches. With forced writes every page write is a
  * synchronous disk write, so the page count per committed body is what an
  * insert costs: 16 KiB pages (Firebird 3's largest) hold a median mail body
- * in one page, and small bodies share a page (BLOBs smaller than a page are
- * stored on the table's data pages). An empty cache is ~2.9 MiB. */
+ * in one page, and small bodies share a page (content rows are compressed
+ * records on the table's data pages). An empty cache is ~2.9 MiB. */
 #define FB_PAGE_SIZE 16384
 /* Default page cache, in pages (2048 x 16 KiB = 32 MiB). */
 #define FB_CACHE_PAGES 2048
@@ -48,18 +77,17 @@ extern const unsigned fb_item_str_max[IS__COUNT];
 #define ITEM_COLS                                                                                   \
     "id,kind,folder_id,uid,flags,modseq,internal_date,date_,size_,content_state,cached_size,"    \
     "big_mask,keywords,remote_id,remote_version,subject,from_addr,to_addr,cc_addr,message_id,"  \
-    "object_uid,find_key,envelope,bodystructure,preview,big"
-#define ITEM_NCOLS 26
+    "object_uid,find_key,envelope,bodystructure,preview"
+#define ITEM_NCOLS 25
 #define FOLDER_COLS                                                                                 \
     "id,kind,parent_id,remote_id,name,special_use,flags,uidvalidity,uidnext,highest_modseq,"      \
-    "total,unread,flagged,sync_state"
+    "total,unread,flagged,sync_len,sync_in"
 #define JOURNAL_COLS                                                                                \
     "seq,op,state,attempts,item_id,folder_id,target_folder_id,flags,keywords,name,remote_id,"     \
-    "payload,created_ms,done_ms,result_remote_id,message"
+    "payload_len,payload_in,created_ms,done_ms,result_remote_id,message"
 
 enum fb_stmt_id {
     ST_INFO_GET, ST_INFO_SET,
-    ST_META_GET, ST_META_SET, ST_META_DEL,
     ST_FOLDER_INSERT, ST_FOLDER_SIBLINGS, ST_FOLDER_GET, ST_FOLDER_FIND_REMOTE, ST_FOLDER_LIST,
     ST_FOLDER_SET_SYNC, ST_FOLDER_HAS_CHILD, ST_FOLDER_UPDATE, ST_FOLDER_BUMP, ST_FOLDER_PARENT, ST_FOLDER_KIND,
     ST_FOLDER_DEL,
@@ -68,10 +96,10 @@ enum fb_stmt_id {
     ST_ITEM_STATE, ST_TOMB_INSERT,
     ST_ITEMS_BY_UID, ST_ITEMS_CHANGED, ST_EXPUNGED, ST_MISSING_ALL, ST_MISSING_FOLDER, ST_UID_FLAGS,
     ST_CONTENT_DELETE, ST_CONTENT_END, ST_CONTENT_INSERT, ST_CONTENT_RANGE, ST_CONTENT_FINISH,
-    ST_PROP_GET, ST_PROP_SET, ST_PROP_DEL, ST_PROP_DEL_ITEM,
     ST_J_INSERT, ST_J_PENDING, ST_J_LIST, ST_J_SET, ST_J_COUNT, ST_J_PRUNE_COUNT, ST_J_PRUNE,
     ST_FTS_TODO, ST_FTS_TODO_COUNT, ST_FTS_TODO_COUNT_FOLDER, ST_FTS_SET, ST_FTS_SCAN, ST_FTS_SCAN_ALL,
-    ST_SNAP_GET, ST_SNAP_SET, ST_UF_DELTA, ST_UF_GONE,
+    ST_SNAP_GET, ST_SNAP_MODSEQ, ST_SNAP_SET, ST_UF_DELTA, ST_UF_GONE,
+    ST_VAL_GET, ST_VAL_PUT, ST_VAL_DEL,
     ST__COUNT
 };
 
@@ -95,7 +123,6 @@ struct fb_stmt {
     short *oind;
     short iind[FB_MAX_PARAMS];
     ISC_INT64 ival[FB_MAX_PARAMS];
-    ISC_QUAD iquad[FB_MAX_PARAMS];
     int is_select;
     int cursor_open;
 };
@@ -111,7 +138,7 @@ struct outpost_txn {
     int64_t counter[CT__COUNT];
     unsigned char counter_loaded[CT__COUNT], counter_dirty[CT__COUNT];
     struct fb_buf out;          /* backing store of *out structs handed out */
-    struct fb_buf big;          /* scratch for overflow blobs */
+    struct fb_buf big;          /* scratch for overflow strings */
     int64_t kind_folder;        /* last folder whose kind was looked up */
     uint32_t kind_of_folder;
     /* the item item_put created last in this transaction and the end of the
@@ -157,7 +184,7 @@ struct fb_uf {
     uint32_t uid, flags;
     uint64_t modseq;
     int64_t id;
-    int32_t kwlen;              /* -1: no keywords; FB_KW_BIG: in the item's overflow BLOB */
+    int32_t kwlen;              /* -1: no keywords; FB_KW_BIG: in the item's overflow value */
     const char *kw;             /* kwlen bytes, not NUL-terminated */
 };
 #define FB_KW_BIG (-2)
@@ -203,9 +230,6 @@ void fb_bind_null(struct fb_stmt *st, int i);
 /* Binds a string (NULL → SQL NULL); the bytes must stay valid until execution. */
 void fb_bind_text(struct fb_stmt *st, int i, const char *v);
 void fb_bind_textn(struct fb_stmt *st, int i, const char *v, size_t n);
-/* Writes data into a new BLOB of the current transaction and binds its id
- * (data NULL → SQL NULL). 0 or -1 (s->status). */
-int fb_bind_blob(struct outpost_storage *s, struct fb_stmt *st, int i, const void *data, size_t len);
 
 /* Executes (a SELECT opens its cursor; singleton RETURNING fills the output).
  * 0 or -1 (s->status). */
@@ -224,8 +248,42 @@ const char *fb_col_text(const struct fb_stmt *st, int i, size_t *len);
 const char *fb_col_strdup(const struct fb_stmt *st, int i, struct fb_buf *b, size_t *at);
 const ISC_QUAD *fb_col_blob(const struct fb_stmt *st, int i);
 
-/* Reads a whole BLOB into b (appending at b->len). 0 or -1. */
+/* Reads a whole BLOB into b (appending at b->len). 0 or -1. Only the
+ * migrations read BLOBs (of caches older than schema v8); nothing writes one. */
 int fb_blob_read_all(struct outpost_storage *s, const ISC_QUAD *id, struct fb_buf *b);
+
+/* ---- fb_val.c: the value store ---- */
+/* Sets value (sp, k1, k2) to data[len] (len 0: an empty value, still
+ * present), replacing any old one. k2 NULL means "". In the current
+ * transaction. 0 or -1 (s->status). */
+int fb_val_put(struct outpost_storage *s, enum fb_space sp, int64_t k1, const char *k2, const void *data,
+               size_t len);
+/* Appends value (sp, k1, k2) to b, NUL-terminated (the NUL not counted in
+ * b->len). 1 found, 0 none, -1 error (s->status; a malformed value is an
+ * error too). */
+int fb_val_get(struct outpost_storage *s, enum fb_space sp, int64_t k1, const char *k2, struct fb_buf *b);
+/* Removes value (sp, k1, k2). 0 or -1. */
+int fb_val_del(struct outpost_storage *s, enum fb_space sp, int64_t k1, const char *k2);
+/* Reassembly of a value whose parts arrive in any order (a join): start
+ * with fb_val_begin at b->len, feed each (part, data) row, then fb_val_end,
+ * which checks that every part came and sets b->len past the value: 0, or
+ * -1 when parts are missing or malformed (s->status) or on OOM. */
+struct fb_val_rd {
+    size_t base, end;
+    int64_t parts, max_part;
+    int short_part; /* a part shorter than FB_PART was seen, at max_part? */
+    int64_t short_at;
+};
+void fb_val_begin(struct fb_val_rd *r, const struct fb_buf *b);
+int fb_val_add(struct outpost_storage *s, struct fb_val_rd *r, struct fb_buf *b, int64_t part, const char *data,
+               size_t n);
+int fb_val_end(struct outpost_storage *s, struct fb_val_rd *r, struct fb_buf *b);
+/* A value kept inline up to `inline_max` bytes and in `val` beyond: the row's
+ * length column (NULL: no value) and inline column are `col_len`, `col_in`
+ * of st. Appends it to b, NUL-terminated; *at is its offset (SIZE_MAX when
+ * NULL), *len its length. 0 or -1. */
+int fb_val_read_split(struct outpost_storage *s, const struct fb_stmt *st, int col_len, int col_in, enum fb_space sp,
+                      int64_t k1, size_t inline_max, struct fb_buf *b, size_t *at, size_t *len);
 
 /* ---- fb_store.c ---- */
 outpost_status fb_check_txn(struct outpost_txn *t, int write);
@@ -307,8 +365,9 @@ outpost_status fb_journal_set_state(struct outpost_txn *t, int64_t seq, uint32_t
                                     const char *result_remote_id, const char *message);
 outpost_status fb_journal_count(struct outpost_txn *t, uint32_t state, uint64_t *n);
 outpost_status fb_journal_prune(struct outpost_txn *t, int64_t before_ms, uint64_t *removed);
-void fb_fill_journal(const struct fb_stmt *st, outpost_journal_entry *e, struct fb_buf *b,
-                     struct outpost_storage *s);
+/* 0, or -1 when the payload cannot be read (s->status). */
+int fb_fill_journal(const struct fb_stmt *st, outpost_journal_entry *e, struct fb_buf *b,
+                    struct outpost_storage *s);
 
 /* ---- fb_uidsnap.c ---- */
 /* items_uid_flags from the folder's packed snapshot plus the changes since:
@@ -323,7 +382,7 @@ int fb_uidsnap_refresh(struct outpost_txn *t);
 /* Integrity: does every snapshot, with the changes since, equal item_flags?
  * 0 yes, 1 no (*bad_folder), -1 error (s->status). In the current transaction. */
 int fb_uidsnap_verify(struct outpost_storage *s, int64_t *bad_folder);
-/* Keywords of a ROW_UF_MEM row kept in the item's overflow BLOB. */
+/* Keywords of a ROW_UF_MEM row kept in the item's overflow value. */
 outpost_status fb_uf_big_keywords(struct outpost_cursor *c, outpost_uid_flags *u);
 
 /* ---- fb_fts.c ---- */

@@ -2,8 +2,9 @@
  * the property bag. Every change goes through fb_folder_bump, which assigns
  * the MODSEQ (and UID) and adjusts the folder counters in one statement.
  *
- * Item strings longer than their column go into the item's `big` BLOB as
- * records (field, length, bytes) with bit `field` set in big_mask; the
+ * Item strings longer than their column go into the item's overflow value
+ * (val, VS_BIG: fb_val.c) as records (field, length, bytes) with bit `field`
+ * set in big_mask; the
  * indexed key columns (remote_id, find_key) then keep a prefix, and lookups
  * compare the whole value after fetching the candidates. */
 #include <stdlib.h>
@@ -46,7 +47,7 @@ static int is_key_field(int i)
     return i == IS_REMOTE_ID || i == IS_FIND_KEY;
 }
 
-/* Splits an item's strings into inline column values and the overflow BLOB. */
+/* Splits an item's strings into inline column values and the overflow value. */
 static int split_strings(const outpost_item *it, uint32_t kind, struct strs *v, struct fb_buf *big)
 {
     const char *src[IS__COUNT] = {
@@ -94,10 +95,14 @@ static outpost_status rewrite_strings(struct outpost_txn *t, int64_t id, const o
         return fb_db_error(s, "updating an item");
     fb_bind_int(st, 0, v.mask);
     bind_strings(st, 1, &v);
-    if (fb_bind_blob(s, st, 1 + IS__COUNT, v.mask ? t->big.p : NULL, t->big.len))
+    fb_bind_int(st, 1 + IS__COUNT, id);
+    int r = fb_exec_row(s, st);
+    if (r < 0)
         return fb_db_error(s, "updating an item");
-    fb_bind_int(st, 2 + IS__COUNT, id);
-    if (fb_exec(s, st))
+    if (r == 0)
+        return fb_error(s, OUTPOST_GONE, "item %lld does not exist", (long long)id);
+    int had = fb_col_int(st, 0) != 0; /* the old big_mask */
+    if (v.mask ? fb_val_put(s, VS_BIG, id, NULL, t->big.p, t->big.len) : had && fb_val_del(s, VS_BIG, id, NULL))
         return fb_db_error(s, "updating an item");
     return outpost_ok();
 }
@@ -124,7 +129,7 @@ outpost_status fb_item_state(struct outpost_txn *t, int64_t id, struct fb_item_s
     is->content_state = (uint32_t)fb_col_int(st, 5);
     is->modseq = (uint64_t)fb_col_int(st, 6);
     is->big_mask = (uint32_t)fb_col_int(st, 7);
-    if ((is->big_mask & (1u << IS_KEYWORDS)) && fb_col_blob(st, 8)) {
+    if (is->big_mask & (1u << IS_KEYWORDS)) {
         const outpost_item *full;
         outpost_status g = fb_item_get(t, id, &full);
         if (g.code)
@@ -211,7 +216,7 @@ outpost_status fb_item_put(struct outpost_txn *t, outpost_item *it)
     fb_bind_int(st, 9, it->content_state);
     fb_bind_int(st, 10, v.mask);
     bind_strings(st, 11, &v);
-    if (fb_bind_blob(s, st, 11 + IS__COUNT, v.mask ? t->big.p : NULL, t->big.len) || fb_exec(s, st))
+    if (fb_exec(s, st) || (v.mask && fb_val_put(s, VS_BIG, id, NULL, t->big.p, t->big.len)))
         return fb_poison(t, fb_db_error(s, "storing an item"));
     it->id = id;
     it->uid = uid;
@@ -482,15 +487,13 @@ outpost_status fb_item_delete(struct outpost_txn *t, int64_t id)
         return fb_poison(t, fb_db_error(s, "deleting an item"));
     if ((c = fb_content_remove(t, id)).code)
         return fb_poison(t, c);
-    static const enum fb_stmt_id steps[] = { ST_PROP_DEL_ITEM, ST_ITEM_DELETE };
-    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-        struct fb_stmt *st = fb_stmt(s, steps[i]);
-        if (!st)
-            return fb_poison(t, fb_db_error(s, "deleting an item"));
-        fb_bind_int(st, 0, id);
-        if (fb_exec(s, st))
-            return fb_poison(t, fb_db_error(s, "deleting an item"));
-    }
+    /* its values (properties, overflow strings, token text) go by trigger */
+    struct fb_stmt *st = fb_stmt(s, ST_ITEM_DELETE);
+    if (!st)
+        return fb_poison(t, fb_db_error(s, "deleting an item"));
+    fb_bind_int(st, 0, id);
+    if (fb_exec(s, st))
+        return fb_poison(t, fb_db_error(s, "deleting an item"));
     return outpost_ok();
 }
 
@@ -576,14 +579,7 @@ outpost_status fb_prop_set(struct outpost_txn *t, int64_t item_id, const char *n
     free(is.keywords);
     if (c.code)
         return c;
-    struct fb_stmt *st = fb_stmt(s, val ? ST_PROP_SET : ST_PROP_DEL);
-    if (!st)
-        return fb_poison(t, fb_db_error(s, "writing a property"));
-    fb_bind_int(st, 0, item_id);
-    fb_bind_text(st, 1, name);
-    if (val && fb_bind_blob(s, st, 2, len ? val : "", len))
-        return fb_poison(t, fb_db_error(s, "writing a property"));
-    if (fb_exec(s, st))
+    if (val ? fb_val_put(s, VS_PROP, item_id, name, val, len) : fb_val_del(s, VS_PROP, item_id, name))
         return fb_poison(t, fb_db_error(s, "writing a property"));
     return outpost_ok();
 }
@@ -597,22 +593,12 @@ outpost_status fb_prop_get(struct outpost_txn *t, int64_t item_id, const char *n
         return c;
     if ((c = check_prop_name(s, name)).code)
         return c;
-    struct fb_stmt *st = fb_stmt(s, ST_PROP_GET);
-    if (!st)
-        return fb_db_error(s, "reading a property");
-    fb_bind_int(st, 0, item_id);
-    fb_bind_text(st, 1, name);
-    int r = fb_exec_row(s, st);
+    t->out.len = 0;
+    int r = fb_val_get(s, VS_PROP, item_id, name, &t->out);
     if (r < 0)
         return fb_db_error(s, "reading a property");
     if (r == 0)
         return fb_error(s, OUTPOST_GONE, "item %lld has no property %s", (long long)item_id, name);
-    t->out.len = 0;
-    if (fb_buf_reserve(&t->out, 1))
-        return fb_error(s, OUTPOST_FATAL, "out of memory reading a property");
-    t->out.p[0] = '\0';
-    if (fb_col_blob(st, 0) && fb_blob_read_all(s, fb_col_blob(st, 0), &t->out))
-        return fb_db_error(s, "reading a property");
     *val = t->out.p;
     *len = t->out.len;
     return outpost_ok();

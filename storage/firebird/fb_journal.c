@@ -2,15 +2,20 @@
  * transaction, list pending/all in seq order, record replay outcomes, count,
  * and prune confirmed entries. seq comes from a counter row written in the
  * same transaction, so it is never reused, not even after the newest entry
- * was pruned. */
+ * was pruned.
+ *
+ * A payload (typically a Message-ID, a folder name or "source_id=N") is kept
+ * in the row up to FB_PAYLOAD_INLINE bytes and whole in the value store
+ * (fb_val.c, VS_JOURNAL) beyond; payload_len NULL is no payload. Pruning
+ * deletes the spilled ones with their rows (a trigger). */
 #include <string.h>
 
 #include "fb_internal.h"
 
 #define J_MESSAGE_MAX 2000
 
-void fb_fill_journal(const struct fb_stmt *st, outpost_journal_entry *e, struct fb_buf *b,
-                     struct outpost_storage *s)
+int fb_fill_journal(const struct fb_stmt *st, outpost_journal_entry *e, struct fb_buf *b,
+                    struct outpost_storage *s)
 {
     memset(e, 0, sizeof *e);
     e->struct_size = sizeof *e;
@@ -22,28 +27,25 @@ void fb_fill_journal(const struct fb_stmt *st, outpost_journal_entry *e, struct 
     e->folder_id = fb_col_int(st, 5);
     e->target_folder_id = fb_col_int(st, 6);
     e->flags = (uint32_t)fb_col_int(st, 7);
-    e->created_ms = fb_col_int(st, 12);
-    e->done_ms = fb_col_int(st, 13);
+    e->created_ms = fb_col_int(st, 13);
+    e->done_ms = fb_col_int(st, 14);
     size_t o[6];
-    const int cols[5] = { 8, 9, 10, 14, 15 };
+    const int cols[5] = { 8, 9, 10, 15, 16 };
     b->len = 0;
     for (int i = 0; i < 5; i++) {
         o[i] = SIZE_MAX;
         fb_col_strdup(st, cols[i], b, &o[i]);
     }
-    o[5] = SIZE_MAX;
-    if (fb_col_blob(st, 11)) {
-        o[5] = b->len;
-        if (fb_blob_read_all(s, fb_col_blob(st, 11), b) == 0)
-            e->payload_len = b->len - o[5];
-        b->len++;
-    }
+    size_t plen = 0;
+    int bad = fb_val_read_split(s, st, 11, 12, VS_JOURNAL, e->seq, FB_PAYLOAD_INLINE, b, &o[5], &plen);
+    e->payload_len = plen;
     if (!b->p)
-        return;
+        return bad;
     const char **dst[5] = { &e->keywords, &e->name, &e->remote_id, &e->result_remote_id, &e->message };
     for (int i = 0; i < 5; i++)
         *dst[i] = o[i] == SIZE_MAX ? NULL : b->p + o[i];
     e->payload = o[5] == SIZE_MAX ? NULL : b->p + o[5];
+    return bad;
 }
 
 outpost_status fb_journal_append(struct outpost_txn *t, outpost_journal_entry *e)
@@ -77,10 +79,14 @@ outpost_status fb_journal_append(struct outpost_txn *t, outpost_journal_entry *e
     fb_bind_text(st, 6, e->keywords);
     fb_bind_text(st, 7, e->name);
     fb_bind_text(st, 8, e->remote_id);
-    if (fb_bind_blob(s, st, 9, e->payload ? (e->payload_len ? e->payload : "") : NULL, e->payload_len))
-        return fb_poison(t, fb_db_error(s, "appending to the journal"));
-    fb_bind_int(st, 10, created);
-    if (fb_exec(s, st))
+    int in_row = e->payload_len <= FB_PAYLOAD_INLINE;
+    if (e->payload)
+        fb_bind_int(st, 9, (int64_t)e->payload_len);
+    else
+        fb_bind_null(st, 9);
+    fb_bind_textn(st, 10, e->payload && in_row ? (e->payload_len ? e->payload : "") : NULL, e->payload_len);
+    fb_bind_int(st, 11, created);
+    if (fb_exec(s, st) || (e->payload && !in_row && fb_val_put(s, VS_JOURNAL, seq, NULL, e->payload, e->payload_len)))
         return fb_poison(t, fb_db_error(s, "appending to the journal"));
     e->seq = seq;
     e->state = OUTPOST_JS_PENDING;

@@ -12,7 +12,20 @@
  * plus `item_flags`, a narrow copy of the listed columns kept by triggers
  * (v3); content in `content_part` rows of at most FB_PART bytes, inline
  * (v5; v1-v4 kept them as BLOBs in `content`, see fb_content.c for why that
- * changed); tombstones; properties; the journal. Ids
+ * changed); tombstones; the journal; and `val`, the value store (v7,
+ * fb_val.c), for every other value that can outgrow a column: meta values,
+ * item properties, item strings longer than their columns, the full-text
+ * token texts, listing snapshots, and the sync states and journal payloads
+ * too long for their inline columns (folder.sync_in, journal.payload_in).
+ *
+ * No BLOBs are written: v7 copies every BLOB value to where it lives now,
+ * in its data transaction (all or nothing), and v8 drops the BLOB columns
+ * and the `meta` and `prop` tables (a new cache creates them in v1 and drops
+ * them in v8, so every cache takes the same path). After a crash, Firebird
+ * 3.0 could resolve a committed record's BLOB id to another record's bytes
+ * (fb_val.c says how). A value owned by a
+ * row is deleted with it by a trigger on the owner (item, folder, journal,
+ * uid_snapshot), so no delete path can leave one behind. Ids
  * and journal seqs come from counters in store_info updated inside the
  * writing transaction, so a seq is never reused (not even after pruning the
  * newest entry) and no generator can run behind the data after a crash.
@@ -135,6 +148,40 @@ static const char *const migrate_v6[] = {
     NULL,
 };
 
+/* v6 → v7: the value store (fb_val.c), inline columns for short sync states
+ * and journal payloads (NULL length: no value), and the triggers that delete
+ * a row's values with it. copy_values() fills them from the BLOB columns. */
+static const char *const migrate_v7[] = {
+    "CREATE TABLE val(space SMALLINT NOT NULL, k1 BIGINT NOT NULL, k2 " OCTETS(500) " NOT NULL,"
+    " part INTEGER NOT NULL, data VARCHAR(" FB_PART_SQL ") CHARACTER SET OCTETS NOT NULL,"
+    " PRIMARY KEY(space, k1, k2, part))",
+    "ALTER TABLE folder ADD sync_len BIGINT, ADD sync_in VARCHAR(" FB_SYNC_INLINE_SQL ") CHARACTER SET OCTETS",
+    "ALTER TABLE journal ADD payload_len BIGINT,"
+    " ADD payload_in VARCHAR(" FB_PAYLOAD_INLINE_SQL ") CHARACTER SET OCTETS",
+    "CREATE TRIGGER item_val_ad FOR item ACTIVE AFTER DELETE POSITION 1 AS BEGIN"
+    " DELETE FROM val WHERE space IN (" VS_BIG_SQL ", " VS_FTS_SQL ", " VS_PROP_SQL ") AND k1=OLD.id; END",
+    "CREATE TRIGGER folder_val_ad FOR folder ACTIVE AFTER DELETE POSITION 0 AS BEGIN"
+    " IF (OLD.sync_len > " FB_SYNC_INLINE_SQL ") THEN"
+    " DELETE FROM val WHERE space=" VS_SYNC_SQL " AND k1=OLD.id AND k2=''; END",
+    "CREATE TRIGGER journal_val_ad FOR journal ACTIVE AFTER DELETE POSITION 0 AS BEGIN"
+    " IF (OLD.payload_len > " FB_PAYLOAD_INLINE_SQL ") THEN"
+    " DELETE FROM val WHERE space=" VS_JOURNAL_SQL " AND k1=OLD.seq AND k2=''; END",
+    "CREATE TRIGGER uid_snapshot_val_ad FOR uid_snapshot ACTIVE AFTER DELETE POSITION 0 AS BEGIN"
+    " DELETE FROM val WHERE space=" VS_SNAP_SQL " AND k1=OLD.folder_id AND k2=''; END",
+    NULL,
+};
+
+/* v7 → v8: the BLOB columns go (their values were copied in v7). */
+static const char *const migrate_v8[] = {
+    "DROP TABLE meta",
+    "DROP TABLE prop",
+    "ALTER TABLE folder DROP sync_state",
+    "ALTER TABLE item DROP big, DROP fts_text",
+    "ALTER TABLE journal DROP payload",
+    "ALTER TABLE uid_snapshot DROP data",
+    NULL,
+};
+
 /* Copies every `content` BLOB into content_part rows of FB_PART bytes, in
  * the migration's data transaction (all or nothing). A BLOB row held at
  * most 1 MiB, read whole (any BLOB type). 0 or -1. */
@@ -173,6 +220,86 @@ static int copy_content(struct outpost_storage *s)
     return bad ? -1 : 0;
 }
 
+/* Where copy_values() finds each kind of BLOB value: a query of (k1, k2,
+ * BLOB); `split`, when set, stores a value of at most `inline_max` bytes in
+ * its row instead (len, bytes, k1) and a longer one as (len, NULL, k1) plus
+ * the value in `val`. */
+static const struct blob_src {
+    const char *sql;
+    enum fb_space sp;
+    const char *split;
+    size_t inline_max;
+} blob_srcs[] = {
+    { "SELECT 0, k, v FROM meta", VS_META, NULL, 0 },
+    { "SELECT item_id, name, v FROM prop", VS_PROP, NULL, 0 },
+    { "SELECT id, '', big FROM item WHERE big_mask<>0 AND big IS NOT NULL", VS_BIG, NULL, 0 },
+    { "SELECT id, '', fts_text FROM item WHERE fts_text IS NOT NULL", VS_FTS, NULL, 0 },
+    { "SELECT folder_id, '', data FROM uid_snapshot", VS_SNAP, NULL, 0 },
+    { "SELECT id, '', sync_state FROM folder WHERE sync_state IS NOT NULL", VS_SYNC,
+      "UPDATE folder SET sync_len=?, sync_in=? WHERE id=?", FB_SYNC_INLINE },
+    { "SELECT seq, '', payload FROM journal WHERE payload IS NOT NULL", VS_JOURNAL,
+      "UPDATE journal SET payload_len=?, payload_in=? WHERE seq=?", FB_PAYLOAD_INLINE },
+};
+
+/* Copies one kind of BLOB value into `val` or its inline column. A NULL
+ * meta or property BLOB (never written, but it read as empty) becomes an
+ * empty value. 0 or -1. */
+static int copy_blobs(struct outpost_storage *s, const struct blob_src *src, struct fb_buf *b)
+{
+    struct fb_stmt *rd = fb_stmt_prepare(s, src->sql);
+    struct fb_stmt *up = src->split ? fb_stmt_prepare(s, src->split) : NULL;
+    int bad = !rd || (src->split && !up) || fb_exec(s, rd);
+    int r = 0;
+    while (!bad && (r = fb_fetch(s, rd)) == 1) {
+        int64_t k1 = fb_col_int(rd, 0);
+        size_t kn = 0;
+        const char *kv = fb_col_text(rd, 1, &kn);
+        char k2[512];
+        if (kn >= sizeof k2) { /* the key columns are at most 500 bytes */
+            bad = 1;
+            break;
+        }
+        memcpy(k2, kv ? kv : "", kn);
+        k2[kn] = '\0';
+        b->len = 0;
+        if (fb_col_blob(rd, 2)) {
+            ISC_QUAD id = *fb_col_blob(rd, 2);
+            if (fb_blob_read_all(s, &id, b)) {
+                bad = 1;
+                break;
+            }
+        }
+        int in_row = up && b->len <= src->inline_max;
+        if (up) {
+            fb_bind_int(up, 0, (int64_t)b->len);
+            fb_bind_textn(up, 1, in_row ? (b->p ? b->p : "") : NULL, b->len);
+            fb_bind_int(up, 2, k1);
+            bad = fb_exec(s, up) != 0;
+        }
+        if (!bad && !in_row)
+            bad = fb_val_put(s, src->sp, k1, k2, b->p, b->len) != 0;
+    }
+    if (r < 0)
+        bad = 1;
+    fb_stmt_free(rd);
+    fb_stmt_free(up);
+    return bad ? -1 : 0;
+}
+
+/* Copies every BLOB value of a v6 cache (meta, properties, item overflow
+ * strings, token texts, listing snapshots, sync states, journal payloads)
+ * to where v7 keeps it, in the migration's data transaction (all or
+ * nothing). 0 or -1. */
+static int copy_values(struct outpost_storage *s)
+{
+    struct fb_buf b = { 0 };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof blob_srcs / sizeof blob_srcs[0] && !bad; i++)
+        bad = copy_blobs(s, &blob_srcs[i], &b);
+    free(b.p);
+    return bad ? -1 : 0;
+}
+
 struct step {
     const char *const *ddl;
     const char *const *data;
@@ -190,6 +317,9 @@ static const struct step steps[FB_SCHEMA_VERSION] = {
     [4] = { .ddl = migrate_v5, .copy = copy_content,
             .probe = "SELECT count(*) FROM rdb$relations WHERE rdb$relation_name='CONTENT_PART'" },
     [5] = { .ddl = migrate_v6, .probe = "SELECT 1 - count(*) FROM rdb$relations WHERE rdb$relation_name='CONTENT'" },
+    [6] = { .ddl = migrate_v7, .copy = copy_values,
+            .probe = "SELECT count(*) FROM rdb$relations WHERE rdb$relation_name='VAL'" },
+    [7] = { .ddl = migrate_v8, .probe = "SELECT 1 - count(*) FROM rdb$relations WHERE rdb$relation_name='META'" },
 };
 
 static const char tpb_ddl[] = { isc_tpb_version3, isc_tpb_write, isc_tpb_concurrency, isc_tpb_wait };

@@ -7,15 +7,12 @@
 
 #define FOLDER_COLS_F                                                                               \
     "f.id,f.kind,f.parent_id,f.remote_id,f.name,f.special_use,f.flags,f.uidvalidity,f.uidnext,"   \
-    "f.highest_modseq,f.total,f.unread,f.flagged,f.sync_state"
+    "f.highest_modseq,f.total,f.unread,f.flagged,f.sync_len,f.sync_in"
 #define IN_FOLDER "(CAST(? AS BIGINT)=0 OR folder_id=?)"
 
 const char *const fb_stmt_sql[ST__COUNT] = {
     [ST_INFO_GET] = "SELECT ival FROM store_info WHERE k=?",
     [ST_INFO_SET] = "UPDATE OR INSERT INTO store_info(k, ival) VALUES(?, ?) MATCHING(k)",
-    [ST_META_GET] = "SELECT v FROM meta WHERE k=?",
-    [ST_META_SET] = "UPDATE OR INSERT INTO meta(k, v) VALUES(?, ?) MATCHING(k)",
-    [ST_META_DEL] = "DELETE FROM meta WHERE k=?",
 
     [ST_FOLDER_INSERT] =
         "INSERT INTO folder(id, parent_id, kind, name, remote_id, special_use, flags, uidvalidity,"
@@ -27,7 +24,8 @@ const char *const fb_stmt_sql[ST__COUNT] = {
         "WITH RECURSIVE tree(id, depth) AS (SELECT id, 0 FROM folder WHERE parent_id=0"
         " UNION ALL SELECT c.id, tree.depth+1 FROM folder c JOIN tree ON c.parent_id=tree.id)"
         " SELECT " FOLDER_COLS_F " FROM tree JOIN folder f ON f.id=tree.id ORDER BY tree.depth, f.id",
-    [ST_FOLDER_SET_SYNC] = "UPDATE folder SET sync_state=? WHERE id=? RETURNING id",
+    [ST_FOLDER_SET_SYNC] =
+        "UPDATE folder SET sync_len=?, sync_in=? WHERE id=? RETURNING id, OLD.sync_len",
     [ST_FOLDER_HAS_CHILD] = "SELECT FIRST 1 id FROM folder WHERE parent_id=?",
     [ST_FOLDER_UPDATE] =
         "UPDATE folder SET name=?, parent_id=?, special_use=?, flags=?, remote_id=? WHERE id=?",
@@ -36,12 +34,13 @@ const char *const fb_stmt_sql[ST__COUNT] = {
         " unread=unread+?, flagged=flagged+? WHERE id=? RETURNING uidnext, highest_modseq, kind",
     [ST_FOLDER_PARENT] = "SELECT parent_id FROM folder WHERE id=?",
     [ST_FOLDER_KIND] = "SELECT kind FROM folder WHERE id=?",
-    /* one statement: the items' content and properties go item by item
-     * through their indexes (an IN subquery would scan every content row) */
+    /* one statement: the items' content goes item by item through its index
+     * (an IN subquery would scan every content row); the values of the items
+     * and of the folder (val) go with their rows, by trigger (fb_schema.c) */
     [ST_FOLDER_DEL] =
         "EXECUTE BLOCK (f BIGINT = ?) AS DECLARE i BIGINT; BEGIN"
-        " FOR SELECT id FROM item WHERE folder_id=:f INTO :i DO BEGIN"
-        " DELETE FROM content_part WHERE item_id=:i; DELETE FROM prop WHERE item_id=:i; END"
+        " FOR SELECT id FROM item WHERE folder_id=:f INTO :i DO"
+        " DELETE FROM content_part WHERE item_id=:i;"
         " DELETE FROM item WHERE folder_id=:f; DELETE FROM tombstone WHERE folder_id=:f;"
         " DELETE FROM uid_snapshot WHERE folder_id=:f;"
         " DELETE FROM folder WHERE id=:f; END",
@@ -50,8 +49,8 @@ const char *const fb_stmt_sql[ST__COUNT] = {
         "INSERT INTO item(id, folder_id, kind, uid, modseq, flags, internal_date, date_, size_,"
         " content_state, big_mask, cached_size, fts_state, keywords, remote_id, remote_version, subject,"
         " from_addr, to_addr, cc_addr, message_id, object_uid, find_key, envelope, bodystructure,"
-        " preview, big) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-        " ?, ?, ?)",
+        " preview) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+        " ?, ?)",
     [ST_ITEM_GET] = "SELECT " ITEM_COLS " FROM item WHERE id=?",
     [ST_ITEM_FIND_REMOTE] =
         "SELECT " ITEM_COLS " FROM item WHERE remote_id=? AND " IN_FOLDER " ORDER BY id",
@@ -59,7 +58,7 @@ const char *const fb_stmt_sql[ST__COUNT] = {
     [ST_ITEM_REWRITE] =
         "UPDATE item SET big_mask=?, keywords=?, remote_id=?, remote_version=?, subject=?, from_addr=?,"
         " to_addr=?, cc_addr=?, message_id=?, object_uid=?, find_key=?, envelope=?, bodystructure=?,"
-        " preview=?, big=? WHERE id=?",
+        " preview=? WHERE id=? RETURNING OLD.big_mask",
     [ST_ITEM_UPDATE_SUMMARY] =
         "UPDATE item SET date_=?, internal_date=?, size_=?, modseq=?, fts_state=0 WHERE id=?",
     [ST_ITEM_UPDATE_CSTATE] = "UPDATE item SET content_state=? WHERE id=?",
@@ -67,7 +66,7 @@ const char *const fb_stmt_sql[ST__COUNT] = {
     [ST_ITEM_MOVE] = "UPDATE item SET folder_id=?, uid=?, modseq=? WHERE id=?",
     [ST_ITEM_DELETE] = "DELETE FROM item WHERE id=?",
     [ST_ITEM_STATE] =
-        "SELECT folder_id, uid, flags, keywords, kind, content_state, modseq, big_mask, big FROM item"
+        "SELECT folder_id, uid, flags, keywords, kind, content_state, modseq, big_mask FROM item"
         " WHERE id=?",
     [ST_TOMB_INSERT] =
         "UPDATE OR INSERT INTO tombstone(folder_id, uid, modseq) VALUES(?, ?, ?) MATCHING(folder_id, uid)",
@@ -97,15 +96,10 @@ const char *const fb_stmt_sql[ST__COUNT] = {
     [ST_CONTENT_FINISH] =
         "UPDATE item SET content_state=?, cached_size=?, fts_state=BIN_AND(fts_state, ?) WHERE id=?",
 
-    [ST_PROP_GET] = "SELECT v FROM prop WHERE item_id=? AND name=?",
-    [ST_PROP_SET] = "UPDATE OR INSERT INTO prop(item_id, name, v) VALUES(?, ?, ?) MATCHING(item_id, name)",
-    [ST_PROP_DEL] = "DELETE FROM prop WHERE item_id=? AND name=?",
-    [ST_PROP_DEL_ITEM] = "DELETE FROM prop WHERE item_id=?",
-
     [ST_J_INSERT] =
         "INSERT INTO journal(seq, op, state, attempts, item_id, folder_id, target_folder_id, flags,"
-        " keywords, name, remote_id, payload, created_ms, done_ms)"
-        " VALUES(?, ?, 0, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+        " keywords, name, remote_id, payload_len, payload_in, created_ms, done_ms)"
+        " VALUES(?, ?, 0, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
     [ST_J_PENDING] = "SELECT FIRST (?) " JOURNAL_COLS " FROM journal WHERE state=0 ORDER BY state, seq",
     [ST_J_LIST] = "SELECT " JOURNAL_COLS " FROM journal WHERE seq>? ORDER BY seq",
     [ST_J_SET] =
@@ -121,15 +115,28 @@ const char *const fb_stmt_sql[ST__COUNT] = {
         "SELECT FIRST (?) id FROM item WHERE fts_state<2 AND " IN_FOLDER " AND id>? ORDER BY id",
     [ST_FTS_TODO_COUNT] = "SELECT count(*) FROM item WHERE fts_state<2",
     [ST_FTS_TODO_COUNT_FOLDER] = "SELECT count(*) FROM item WHERE fts_state<2 AND folder_id=?",
-    [ST_FTS_SET] = "UPDATE item SET fts_state=2, fts_text=? WHERE id=?",
-    [ST_FTS_SCAN] = "SELECT id, fts_state, fts_text FROM item WHERE folder_id=? ORDER BY folder_id, uid",
-    [ST_FTS_SCAN_ALL] = "SELECT id, fts_state, fts_text FROM item ORDER BY folder_id, uid",
+    [ST_FTS_SET] = "UPDATE item SET fts_state=2 WHERE id=?",
+    /* each item with the parts of its token text (val, VS_FTS), the rows of
+     * one item together (the order is by item) */
+    [ST_FTS_SCAN] =
+        "SELECT i.id, i.fts_state, v.part, v.data FROM item i LEFT JOIN val v ON v.space=" VS_FTS_SQL
+        " AND v.k1=i.id AND v.k2='' WHERE i.folder_id=? ORDER BY i.folder_id, i.uid",
+    [ST_FTS_SCAN_ALL] =
+        "SELECT i.id, i.fts_state, v.part, v.data FROM item i LEFT JOIN val v ON v.space=" VS_FTS_SQL
+        " AND v.k1=i.id AND v.k2='' ORDER BY i.folder_id, i.uid",
 
-    [ST_SNAP_GET] = "SELECT modseq, data FROM uid_snapshot WHERE folder_id=?",
-    [ST_SNAP_SET] =
-        "UPDATE OR INSERT INTO uid_snapshot(folder_id, modseq, data) VALUES(?, ?, ?) MATCHING(folder_id)",
+    /* the snapshot's MODSEQ and its bytes (val, VS_SNAP) in one query */
+    [ST_SNAP_GET] =
+        "SELECT s.modseq, v.part, v.data FROM uid_snapshot s LEFT JOIN val v ON v.space=" VS_SNAP_SQL
+        " AND v.k1=s.folder_id AND v.k2='' WHERE s.folder_id=?",
+    [ST_SNAP_MODSEQ] = "SELECT modseq FROM uid_snapshot WHERE folder_id=?",
+    [ST_SNAP_SET] = "UPDATE OR INSERT INTO uid_snapshot(folder_id, modseq) VALUES(?, ?) MATCHING(folder_id)",
     /* the changes since a snapshot: through the (folder_id, modseq) indexes */
     [ST_UF_DELTA] =
         "SELECT uid, flags, modseq, id, keywords, kwbig FROM item_flags WHERE folder_id=? AND modseq>?",
     [ST_UF_GONE] = "SELECT uid FROM tombstone WHERE folder_id=? AND modseq>?",
+
+    [ST_VAL_GET] = "SELECT part, data FROM val WHERE space=? AND k1=? AND k2=?",
+    [ST_VAL_PUT] = "INSERT INTO val(space, k1, k2, part, data) VALUES(?, ?, ?, ?, ?)",
+    [ST_VAL_DEL] = "DELETE FROM val WHERE space=? AND k1=? AND k2=?",
 };

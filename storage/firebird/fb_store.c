@@ -157,7 +157,7 @@ static int flush_counters(struct outpost_txn *t)
 
 /* ---- rows ---- */
 
-/* Decodes the overflow BLOB: records (field u32, length u32, bytes). */
+/* Decodes the overflow value (val, VS_BIG): records (field u32, length u32, bytes). */
 static const char *big_field(const struct fb_buf *big, unsigned field, size_t *len)
 {
     size_t p = 0;
@@ -194,7 +194,7 @@ int fb_fill_item(struct outpost_storage *s, const struct fb_stmt *st, int first,
     it->cached_size = (uint64_t)fb_col_int(st, first + 10);
     uint32_t mask = (uint32_t)fb_col_int(st, first + 11);
     struct fb_buf big = { 0 };
-    if (mask && fb_col_blob(st, first + 25) && fb_blob_read_all(s, fb_col_blob(st, first + 25), &big)) {
+    if (mask && fb_val_get(s, VS_BIG, it->id, NULL, &big) < 0) {
         free(big.p);
         return -1;
     }
@@ -369,7 +369,8 @@ static outpost_status cursor_next(struct outpost_cursor *c, const void **row)
         c->row.tomb.modseq = (uint64_t)fb_col_int(st, 1);
         break;
     case ROW_JOURNAL:
-        fb_fill_journal(st, &c->row.journal, &c->buf, s);
+        if (fb_fill_journal(st, &c->row.journal, &c->buf, s))
+            return fb_db_error(s, "reading the journal");
         break;
     case ROW_UID_FLAGS: {
         outpost_uid_flags *u = &c->row.uf;
@@ -381,7 +382,7 @@ static outpost_status cursor_next(struct outpost_cursor *c, const void **row)
         u->id = fb_col_int(st, 3);
         c->buf.len = 0;
         if (fb_col_int(st, 5)) {
-            /* rare: keywords longer than their column, in the item's overflow BLOB */
+            /* rare: keywords longer than their column, in the item's overflow value */
             outpost_status k = fb_uf_big_keywords(c, u);
             if (k.code)
                 return k;
@@ -790,21 +791,12 @@ outpost_status fb_meta_get(struct outpost_txn *t, const char *key, const void **
         return fb_error(s, OUTPOST_BAD_DATA, "meta_get: key is NULL");
     if (strlen(key) > 500)
         return fb_error(s, OUTPOST_GONE, "meta key %.40s... not set", key);
-    struct fb_stmt *st = fb_stmt(s, ST_META_GET);
-    if (!st)
-        return fb_db_error(s, "reading meta");
-    fb_bind_text(st, 0, key);
-    int r = fb_exec_row(s, st);
+    t->out.len = 0;
+    int r = fb_val_get(s, VS_META, 0, key, &t->out);
     if (r < 0)
         return fb_db_error(s, "reading meta");
     if (r == 0)
         return fb_error(s, OUTPOST_GONE, "meta key %s not set", key);
-    t->out.len = 0;
-    if (fb_buf_reserve(&t->out, 1))
-        return fb_error(s, OUTPOST_FATAL, "out of memory reading meta");
-    t->out.p[0] = '\0';
-    if (fb_col_blob(st, 0) && fb_blob_read_all(s, fb_col_blob(st, 0), &t->out))
-        return fb_db_error(s, "reading meta");
     *val = t->out.p;
     *len = t->out.len;
     return outpost_ok();
@@ -820,13 +812,7 @@ outpost_status fb_meta_set(struct outpost_txn *t, const char *key, const void *v
         return fb_error(s, OUTPOST_BAD_DATA, "meta_set: key is NULL");
     if (strlen(key) > 500)
         return fb_error(s, OUTPOST_BAD_DATA, "meta_set: key longer than 500 bytes");
-    struct fb_stmt *st = fb_stmt(s, val ? ST_META_SET : ST_META_DEL);
-    if (!st)
-        return fb_poison(t, fb_db_error(s, "writing meta"));
-    fb_bind_text(st, 0, key);
-    if (val && fb_bind_blob(s, st, 1, len ? val : "", len))
-        return fb_poison(t, fb_db_error(s, "writing meta"));
-    if (fb_exec(s, st))
+    if (val ? fb_val_put(s, VS_META, 0, key, val, len) : fb_val_del(s, VS_META, 0, key))
         return fb_poison(t, fb_db_error(s, "writing meta"));
     return outpost_ok();
 }
@@ -839,8 +825,8 @@ static outpost_status fb_integrity_check(struct outpost_storage *s)
         return fb_error(s, OUTPOST_BAD_DATA, "integrity_check on a cache that is not open");
     if (s->txn.open)
         return fb_error(s, OUTPOST_BAD_DATA, "integrity_check inside a transaction");
-    /* Every row of every table is read (the engine checks each record and
-     * BLOB it touches); then the counters and references are compared. */
+    /* Every row of every table is read (the engine checks each record it
+     * touches); then the counters, references and values are compared. */
     static const char *const checks[] = {
         "SELECT f.id, f.total, f.unread, f.flagged, f.uidnext, f.highest_modseq,"
         " (SELECT count(*) FROM item i WHERE i.folder_id=f.id),"
@@ -856,7 +842,34 @@ static outpost_status fb_integrity_check(struct outpost_storage *s)
         "SELECT FIRST 1 c.item_id, c.off FROM content_part c WHERE NOT EXISTS"
         " (SELECT 1 FROM item i WHERE i.id=c.item_id)",
         "SELECT FIRST 1 c.item_id, c.off FROM content_part c WHERE OCTET_LENGTH(c.data)<>c.len",
-        "SELECT FIRST 1 p.item_id, 0 FROM prop p WHERE NOT EXISTS (SELECT 1 FROM item i WHERE i.id=p.item_id)",
+        /* values (fb_val.c): every one has its owner, its parts make a
+         * value, and the owners that say they have one do */
+        "SELECT FIRST 1 v.space, v.k1 FROM val v WHERE"
+        " (v.space IN (" VS_BIG_SQL ", " VS_FTS_SQL ", " VS_PROP_SQL ")"
+        "  AND NOT EXISTS (SELECT 1 FROM item i WHERE i.id=v.k1))"
+        " OR (v.space=" VS_SYNC_SQL " AND NOT EXISTS (SELECT 1 FROM folder f WHERE f.id=v.k1"
+        "  AND f.sync_len>" FB_SYNC_INLINE_SQL "))"
+        " OR (v.space=" VS_JOURNAL_SQL " AND NOT EXISTS (SELECT 1 FROM journal j WHERE j.seq=v.k1"
+        "  AND j.payload_len>" FB_PAYLOAD_INLINE_SQL "))"
+        " OR (v.space=" VS_SNAP_SQL " AND NOT EXISTS (SELECT 1 FROM uid_snapshot u WHERE u.folder_id=v.k1))"
+        " OR (v.space=" VS_META_SQL " AND v.k1<>0) OR (v.space NOT IN (" VS_META_SQL ", " VS_PROP_SQL ") AND v.k2<>'')"
+        " OR v.space NOT BETWEEN " VS_META_SQL " AND " VS_SNAP_SQL,
+        "SELECT FIRST 1 v.space, v.k1 FROM val v GROUP BY v.space, v.k1, v.k2"
+        " HAVING count(*)<>MAX(v.part)+1 OR MIN(v.part)<>0",
+        "SELECT FIRST 1 v.space, v.k1 FROM val v WHERE OCTET_LENGTH(v.data)<" FB_PART_SQL " AND EXISTS"
+        " (SELECT 1 FROM val w WHERE w.space=v.space AND w.k1=v.k1 AND w.k2=v.k2 AND w.part>v.part)",
+        "SELECT FIRST 1 f.id, f.sync_len FROM folder f WHERE (f.sync_len IS NULL AND f.sync_in IS NOT NULL)"
+        " OR (f.sync_len<=" FB_SYNC_INLINE_SQL " AND OCTET_LENGTH(f.sync_in) IS DISTINCT FROM f.sync_len)"
+        " OR (f.sync_len>" FB_SYNC_INLINE_SQL " AND (f.sync_in IS NOT NULL OR f.sync_len IS DISTINCT FROM"
+        "  (SELECT SUM(OCTET_LENGTH(v.data)) FROM val v WHERE v.space=" VS_SYNC_SQL " AND v.k1=f.id AND v.k2='')))",
+        "SELECT FIRST 1 j.seq, j.payload_len FROM journal j WHERE (j.payload_len IS NULL AND j.payload_in IS NOT NULL)"
+        " OR (j.payload_len<=" FB_PAYLOAD_INLINE_SQL " AND OCTET_LENGTH(j.payload_in) IS DISTINCT FROM j.payload_len)"
+        " OR (j.payload_len>" FB_PAYLOAD_INLINE_SQL " AND (j.payload_in IS NOT NULL OR j.payload_len IS DISTINCT FROM"
+        "  (SELECT SUM(OCTET_LENGTH(v.data)) FROM val v WHERE v.space=" VS_JOURNAL_SQL " AND v.k1=j.seq AND v.k2='')))",
+        "SELECT FIRST 1 i.id, i.big_mask FROM item i WHERE i.big_mask<>0 AND NOT EXISTS"
+        " (SELECT 1 FROM val v WHERE v.space=" VS_BIG_SQL " AND v.k1=i.id AND v.k2='' AND v.part=0)",
+        "SELECT FIRST 1 u.folder_id, u.modseq FROM uid_snapshot u WHERE NOT EXISTS"
+        " (SELECT 1 FROM val v WHERE v.space=" VS_SNAP_SQL " AND v.k1=u.folder_id AND v.k2='' AND v.part=0)",
         "SELECT FIRST 1 i.id, i.cached_size FROM item i WHERE i.cached_size <>"
         " (SELECT COALESCE(SUM(c.len), 0) FROM content_part c WHERE c.item_id=i.id)",
         "SELECT FIRST 1 i.id, i.uid FROM item i LEFT JOIN item_flags x ON x.id=i.id WHERE x.id IS NULL"
@@ -868,7 +881,13 @@ static outpost_status fb_integrity_check(struct outpost_storage *s)
                                         "folder %lld has missing parent %lld",
                                         "content of missing item %lld (offset %lld)",
                                         "content of item %lld at offset %lld: its length is wrong",
-                                        "property of missing item %lld%.0lld",
+                                        "value of space %lld has no owner %lld",
+                                        "value of space %lld, owner %lld: its parts are not a value",
+                                        "value of space %lld, owner %lld: a short part before the last",
+                                        "folder %lld: its sync state is not its length %lld",
+                                        "journal entry %lld: its payload is not its length %lld",
+                                        "item %lld: big_mask %lld but no overflow value",
+                                        "listing snapshot of folder %lld (MODSEQ %lld) has no bytes",
                                         "item %lld: cached_size %lld differs from its content",
                                         "item %lld (UID %lld) differs from its item_flags row",
                                         "item_flags row of missing item %lld (UID %lld)" };

@@ -3,10 +3,11 @@
  *
  * Fetching a row costs ~2 µs in the ISC API whatever the row holds, so a
  * 100k-item listing row by row is bound by the fetches, not by the engine.
- * Instead each large folder has a packed copy of its listing in
- * uid_snapshot: one BLOB of fixed-layout entries in UID order, valid as of
- * the folder's MODSEQ `modseq`. A listing reads that BLOB (a few dozen
- * segment reads) and applies what changed since, all found through the
+ * Instead each large folder has a packed copy of its listing: one value of
+ * fixed-layout entries in UID order (in the value store, fb_val.c, space
+ * VS_SNAP: rows of FB_PART bytes), valid as of the MODSEQ in the folder's
+ * uid_snapshot row. A listing reads both in one query (one fetch per
+ * FB_PART bytes) and applies what changed since, all found through the
  * (folder_id, modseq) indexes: item_flags rows with a newer MODSEQ replace or
  * add entries, tombstones with a newer MODSEQ remove them. That is exact
  * because every change to a listed column (flags, keywords, UID, folder) and
@@ -18,12 +19,12 @@
  * max(SNAP_MIN, uidnext / SNAP_FRACTION) past it: the old snapshot plus the
  * changes, merged in memory. It lives in the same transaction as the changes,
  * so it commits or rolls back with them, and a reader's snapshot
- * transaction sees the BLOB and the rows of one committed state. Folders
+ * transaction sees the value and the rows of one committed state. Folders
  * below SNAP_MIN changes never get one and are listed row by row.
  *
  * Entry layout (little-endian): uid u32, flags u32, modseq u64, id i64,
- * keyword length u16 (0xFFFF none, 0xFFFE in the item's overflow BLOB),
- * keyword bytes. The BLOB starts with SNAP_MAGIC.
+ * keyword length u16 (0xFFFF none, 0xFFFE in the item's overflow value),
+ * keyword bytes. The value starts with SNAP_MAGIC.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +89,7 @@ static void put_le(unsigned char *p, uint64_t v, int n)
         p[i] = (unsigned char)v;
 }
 
-/* Decodes a snapshot BLOB into a (keywords point into b). 0, or -1 when it is malformed. */
+/* Decodes a snapshot value into a (keywords point into b). 0, or -1 when it is malformed. */
 static int decode(const struct fb_buf *b, struct uf_vec *a)
 {
     const unsigned char *p = (const unsigned char *)b->p, *end = p + b->len;
@@ -179,19 +180,39 @@ static struct fb_stmt *exec_since(struct outpost_storage *s, enum fb_stmt_id id,
 static int load_snapshot(struct outpost_storage *s, int64_t folder_id, uint64_t *modseq, struct fb_buf *b,
                          int want_data)
 {
-    struct fb_stmt *st = fb_stmt(s, ST_SNAP_GET);
+    struct fb_stmt *st = fb_stmt(s, want_data ? ST_SNAP_GET : ST_SNAP_MODSEQ);
     if (!st)
         return -1;
     fb_bind_int(st, 0, folder_id);
-    int r = fb_exec_row(s, st);
-    if (r <= 0)
-        return r;
-    *modseq = (uint64_t)fb_col_int(st, 0);
     b->len = 0;
-    if (!want_data || !fb_col_blob(st, 1)) /* (never NULL; decode() calls it malformed) */
-        return 1;
-    ISC_QUAD q = *fb_col_blob(st, 1);
-    return fb_blob_read_all(s, &q, b) ? -1 : 1;
+    if (!want_data) {
+        int r = fb_exec_row(s, st);
+        if (r == 1)
+            *modseq = (uint64_t)fb_col_int(st, 0);
+        return r;
+    }
+    /* one row per part (one with NULLs when there is none: decode() then
+     * calls the empty value malformed) */
+    if (fb_exec(s, st))
+        return -1;
+    struct fb_val_rd rd;
+    fb_val_begin(&rd, b);
+    int r, rows = 0, bad = 0;
+    while ((r = fb_fetch(s, st)) == 1) {
+        rows++;
+        *modseq = (uint64_t)fb_col_int(st, 0);
+        size_t n;
+        const char *d = fb_col_text(st, 2, &n);
+        if (!bad && !fb_col_null(st, 1) && fb_val_add(s, &rd, b, fb_col_int(st, 1), d ? d : "", n))
+            bad = 1; /* drain the cursor, keep the status */
+    }
+    if (r < 0 || bad)
+        return -1;
+    if (rows == 0)
+        return 0;
+    if (rd.parts && fb_val_end(s, &rd, b))
+        return -1;
+    return 1;
 }
 
 /* Rows changed since `since` (sorted by UID; keywords copied into b) and
@@ -303,6 +324,8 @@ static int build(struct outpost_storage *s, int64_t folder_id, uint32_t lo, uint
 {
     uint64_t since = 0;
     int r = load_snapshot(s, folder_id, &since, snapb, 1);
+    if (r < 0 && s->status[1] == isc_db_corrupt)
+        *bad = 1; /* its parts do not make a value */
     if (r <= 0)
         return r;
     struct uf_vec sv = { 0 }, dv = { 0 };
@@ -428,7 +451,7 @@ static int refresh_one(struct outpost_txn *t, const struct fb_touched *f)
         goto out;
     fb_bind_int(st, 0, f->folder);
     fb_bind_int(st, 1, (int64_t)f->modseq);
-    if (fb_bind_blob(s, st, 2, enc.p, enc.len) || fb_exec(s, st))
+    if (fb_exec(s, st) || fb_val_put(s, VS_SNAP, f->folder, NULL, enc.p, enc.len))
         goto out;
     rc = 0;
 out:

@@ -1,11 +1,17 @@
-/* firebird_schema.c — Firebird plugin only: schema migrations.
+/* firebird_schema.c — Firebird plugin only: schema migrations and the value
+ * store.
  *
  * A cache of schema 4 (content bytes in BLOBs, rows of up to 1 MiB) is
  * migrated to inline content rows: every byte reads back, the old table is
  * gone, the cache passes its integrity check and content can be appended. A
- * cache written by a newer Outpost is refused and left alone. The files are
- * reworked through the Firebird client API directly, with the plugin's
- * instance closed (the embedded engine opens a database exclusively).
+ * cache of schema 6 (meta values, properties, sync states, journal payloads,
+ * overflowing item strings, token texts and listing snapshots in BLOBs) is
+ * migrated to the value store: every value reads back (NULL and empty kept
+ * apart), search and listings still work, no BLOB column is left, and later
+ * changes and deletes keep the values whole and owned. A cache written by a
+ * newer Outpost is refused and left alone. The files are reworked through
+ * the Firebird client API directly, with the plugin's instance closed (the
+ * embedded engine opens a database exclusively).
  */
 #include <ibase.h>
 
@@ -98,9 +104,61 @@ static void raw_detach(struct raw *r)
         raw_fail(r, "detaching");
 }
 
+/* Schema 8 back to schema 6: every value in `val` or an inline column goes
+ * back into the BLOB column it had (parts concatenated in order; an empty
+ * value is an empty BLOB, a missing one NULL), then the v7 objects go. */
+static const char *const to_v6_sql[] = {
+    "CREATE TABLE meta(k VARCHAR(500) CHARACTER SET OCTETS NOT NULL PRIMARY KEY, v BLOB SUB_TYPE BINARY)",
+    "CREATE TABLE prop(item_id BIGINT NOT NULL, name VARCHAR(255) CHARACTER SET OCTETS NOT NULL,"
+    " v BLOB SUB_TYPE BINARY, PRIMARY KEY(item_id, name))",
+    "ALTER TABLE folder ADD sync_state BLOB SUB_TYPE BINARY",
+    "ALTER TABLE item ADD big BLOB SUB_TYPE BINARY, ADD fts_text BLOB SUB_TYPE BINARY",
+    "ALTER TABLE journal ADD payload BLOB SUB_TYPE BINARY",
+    "ALTER TABLE uid_snapshot ADD data BLOB SUB_TYPE BINARY",
+    "EXECUTE BLOCK AS DECLARE sp SMALLINT; DECLARE a BIGINT; DECLARE k VARCHAR(500) CHARACTER SET OCTETS;"
+    " DECLARE d VARCHAR(15000) CHARACTER SET OCTETS; DECLARE bl BLOB SUB_TYPE BINARY; BEGIN"
+    " FOR SELECT DISTINCT space, k1, k2 FROM val INTO :sp, :a, :k DO BEGIN"
+    "  bl = CAST('' AS BLOB SUB_TYPE BINARY);"
+    "  FOR SELECT data FROM val WHERE space=:sp AND k1=:a AND k2=:k ORDER BY part INTO :d DO bl = bl || d;"
+    "  IF (sp = 1) THEN INSERT INTO meta(k, v) VALUES(:k, :bl);"
+    "  IF (sp = 2) THEN UPDATE folder SET sync_state=:bl WHERE id=:a;"
+    "  IF (sp = 3) THEN UPDATE item SET big=:bl WHERE id=:a;"
+    "  IF (sp = 4) THEN UPDATE item SET fts_text=:bl WHERE id=:a;"
+    "  IF (sp = 5) THEN INSERT INTO prop(item_id, name, v) VALUES(:a, :k, :bl);"
+    "  IF (sp = 6) THEN UPDATE journal SET payload=:bl WHERE seq=:a;"
+    "  IF (sp = 7) THEN UPDATE uid_snapshot SET data=:bl WHERE folder_id=:a;"
+    " END"
+    " UPDATE folder SET sync_state=CAST(sync_in AS BLOB SUB_TYPE BINARY) WHERE sync_len<=4000;"
+    " UPDATE journal SET payload=CAST(payload_in AS BLOB SUB_TYPE BINARY) WHERE payload_len<=1000; END",
+    "DROP TRIGGER item_val_ad",
+    "DROP TRIGGER folder_val_ad",
+    "DROP TRIGGER journal_val_ad",
+    "DROP TRIGGER uid_snapshot_val_ad",
+    "DROP TABLE val",
+    "ALTER TABLE folder DROP sync_len, DROP sync_in",
+    "ALTER TABLE journal DROP payload_len, DROP payload_in",
+    "UPDATE store_info SET ival=6 WHERE k='schema_version'",
+    NULL,
+};
+
+static void to_v6(struct raw *r)
+{
+    for (int i = 0; to_v6_sql[i]; i++)
+        raw_exec(r, to_v6_sql[i]);
+}
+
 static void db_path(struct fx *f, char *out, size_t n)
 {
     snprintf(out, n, "%s/cache.fdb", f->dir);
+}
+
+/* Closes the plugin's instance and attaches to its file (path: its name). */
+static void reattach_raw(struct fx *f, struct raw *r, char *path, size_t n)
+{
+    fx_close_instance(f, f->s);
+    f->s = NULL;
+    db_path(f, path, n);
+    raw_attach(r, path);
 }
 
 static char *pattern(size_t n, unsigned seed)
@@ -150,14 +208,12 @@ static void test_v4_blob_content_migrates(void **state)
     OK(f->m->content_finish(t, b, OUTPOST_CONTENT_COMPLETE));
     int64_t e = fx_put(f, t, folder, OUTPOST_ITEM_MAIL, 0, "no content yet", NULL);
     OK(f->m->commit(t));
-    fx_close_instance(f, f->s);
-    f->s = NULL;
 
     /* back to schema 4: the bytes in `content` BLOB rows of at most 1 MiB */
     char path[4200];
-    db_path(f, path, sizeof path);
     struct raw r;
-    raw_attach(&r, path);
+    reattach_raw(f, &r, path, sizeof path);
+    to_v6(&r);
     raw_exec(&r, "CREATE TABLE content(item_id BIGINT NOT NULL, off BIGINT NOT NULL, len BIGINT NOT NULL,"
                  " data BLOB SUB_TYPE BINARY, PRIMARY KEY(item_id, off))");
     raw_exec(&r, "EXECUTE BLOCK AS DECLARE i BIGINT; DECLARE o BIGINT; DECLARE d VARCHAR(15000) CHARACTER SET"
@@ -195,21 +251,274 @@ static void test_v4_blob_content_migrates(void **state)
 
     raw_attach(&r, path);
     assert_int_equal(raw_int(&r, "SELECT count(*) FROM rdb$relations WHERE rdb$relation_name='CONTENT'"), 0);
-    assert_int_equal(raw_int(&r, "SELECT ival FROM store_info WHERE k='schema_version'"), 6);
+    assert_int_equal(raw_int(&r, "SELECT ival FROM store_info WHERE k='schema_version'"), 8);
     assert_int_equal(raw_int(&r, "SELECT MAX(len) FROM content_part"), 15000);
     raw_detach(&r);
     free(big);
 }
 
+/* ---- schema 6 values ---- */
+
+/* The whole UID+flags listing of a folder (n rows in *out). */
+static size_t uf_list(struct fx *f, int64_t folder, struct fx_uf_row **out)
+{
+    struct outpost_txn *t = fx_begin(f, OUTPOST_TXN_READ);
+    struct outpost_cursor *c;
+    OK(f->m->items_uid_flags(t, folder, 1, 0, &c));
+    size_t n = fx_uf_collect(f, c, 0, out);
+    f->m->rollback(t);
+    return n;
+}
+
+static void check_meta(struct outpost_txn *t, struct fx *f, const char *key, const char *want, size_t n)
+{
+    const void *v = NULL;
+    size_t len = 99;
+    OK(f->m->meta_get(t, key, &v, &len));
+    assert_int_equal(len, n);
+    assert_memory_equal(v, want, n);
+}
+
+static void check_prop(struct outpost_txn *t, struct fx *f, int64_t item, const char *name, const char *want, size_t n)
+{
+    const void *v = NULL;
+    size_t len = 99;
+    OK(f->m->prop_get(t, item, name, &v, &len));
+    assert_int_equal(len, n);
+    assert_memory_equal(v, want, n);
+}
+
+/* want NULL: no state (not an empty one). */
+static void check_sync(struct outpost_txn *t, struct fx *f, int64_t folder, const char *want, size_t n)
+{
+    const outpost_folder *fo;
+    OK(f->m->folder_get(t, folder, &fo));
+    if (!want) {
+        assert_null(fo->sync_state);
+        return;
+    }
+    assert_non_null(fo->sync_state);
+    assert_int_equal(fo->sync_state_len, n);
+    assert_memory_equal(fo->sync_state, want, n);
+}
+
+static size_t search(struct fx *f, int64_t folder, const char *q, int64_t want_id)
+{
+    struct outpost_txn *t = fx_begin(f, OUTPOST_TXN_READ);
+    struct outpost_cursor *c;
+    OK(f->m->fts_search(t, folder, q, &c));
+    size_t n = 0;
+    int seen = 0;
+    const void *row;
+    for (;;) {
+        OK(f->m->cursor_next(c, &row));
+        if (!row)
+            break;
+        n++;
+        seen |= ((const outpost_item *)row)->id == want_id;
+    }
+    f->m->cursor_close(c);
+    f->m->rollback(t);
+    assert_true(want_id == 0 || seen);
+    return n;
+}
+
+#define JN 4
+
+static void test_v6_blob_values_migrate(void **state)
+{
+    struct fx *f = *state;
+    char *sync_big = pattern(10000, 11), *meta_big = pattern(40000, 12), *prop_big = pattern(20000, 13);
+    char *pay_big = pattern(5000, 14);
+    char subject[700], to[1600], rid[320], kw[400];
+    memset(subject, 's', sizeof subject - 1);
+    subject[sizeof subject - 1] = 0;
+    memcpy(subject, "lighthouse ", 11);
+    memset(to, 't', sizeof to - 1);
+    to[sizeof to - 1] = 0;
+    memset(rid, 'r', sizeof rid - 1);
+    rid[sizeof rid - 1] = 0;
+    for (size_t i = 0; i + 1 < sizeof kw; i++)
+        kw[i] = i % 10 == 9 ? ' ' : (char)('a' + i % 10);
+    kw[sizeof kw - 1] = 0;
+    /* a token text of several parts: 3000 distinct words */
+    size_t wn = 0;
+    char *words = malloc(3000 * 8 + 64);
+    wn += (size_t)sprintf(words, "Subject: many words\r\n\r\n");
+    for (int i = 0; i < 3000; i++)
+        wn += (size_t)sprintf(words + wn, "w%05d ", i);
+
+    struct outpost_txn *t = fx_begin(f, OUTPOST_TXN_WRITE);
+    int64_t fa = fx_folder(f, t, 0, "A", OUTPOST_ITEM_MAIL), fb = fx_folder(f, t, 0, "B", OUTPOST_ITEM_MAIL);
+    int64_t fc = fx_folder(f, t, 0, "C", OUTPOST_ITEM_MAIL), fd = fx_folder(f, t, 0, "D", OUTPOST_ITEM_MAIL);
+    int64_t fl = fx_folder(f, t, 0, "Large", OUTPOST_ITEM_MAIL);
+    OK(f->m->folder_set_sync_state(t, fa, "state-A", 7));
+    OK(f->m->folder_set_sync_state(t, fb, sync_big, 10000));
+    OK(f->m->folder_set_sync_state(t, fc, "", 0));
+    OK(f->m->meta_set(t, "t.small", "abc", 3));
+    OK(f->m->meta_set(t, "t.empty", "", 0));
+    OK(f->m->meta_set(t, "t.big", meta_big, 40000));
+    outpost_item it = fx_item_template(fa, OUTPOST_ITEM_MAIL, 0, subject);
+    it.to = to;
+    it.remote_id = rid;
+    it.keywords = kw;
+    OK(f->m->item_put(t, &it));
+    int64_t long_item = it.id;
+    int64_t plain = fx_put(f, t, fa, OUTPOST_ITEM_MAIL, 0, "budget harbour", "Subject: budget harbour\r\n\r\nbody\r\n");
+    int64_t wordy = fx_put(f, t, fa, OUTPOST_ITEM_MAIL, 0, "many words", words);
+    OK(f->m->prop_set(t, plain, "t.small", "x", 1));
+    OK(f->m->prop_set(t, plain, "t.empty", "", 0));
+    OK(f->m->prop_set(t, plain, "t.big", prop_big, 20000));
+    const void *pays[JN] = { NULL, "", "source_id=7", pay_big };
+    size_t plens[JN] = { 0, 0, 11, 5000 };
+    int64_t seqs[JN];
+    for (int i = 0; i < JN; i++) {
+        outpost_journal_entry e;
+        memset(&e, 0, sizeof e);
+        e.struct_size = sizeof e;
+        e.op = OUTPOST_J_ITEM_CREATE;
+        e.item_id = plain;
+        e.folder_id = fa;
+        e.payload = pays[i];
+        e.payload_len = plens[i];
+        OK(f->m->journal_append(t, &e));
+        seqs[i] = e.seq;
+    }
+    /* enough changes for a listing snapshot; some keywords overflow */
+    for (int i = 0; i < 1100; i++) {
+        outpost_item x = fx_item_template(fl, OUTPOST_ITEM_MAIL, (uint32_t)i % 3, "bulk");
+        x.keywords = i % 100 == 0 ? kw : i % 7 == 0 ? "$Label1" : NULL;
+        OK(f->m->item_put(t, &x));
+    }
+    OK(f->m->commit(t));
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    OK(f->m->fts_index(t, 0, NULL, NULL));
+    OK(f->m->commit(t));
+    assert_int_equal(search(f, fa, "w02999", wordy), 1);
+    struct fx_uf_row *before;
+    size_t nbefore = uf_list(f, fl, &before);
+    assert_int_equal(nbefore, 1100);
+
+    char path[4200];
+    struct raw r;
+    reattach_raw(f, &r, path, sizeof path);
+    assert_true(raw_int(&r, "SELECT count(*) FROM val WHERE space=7") > 0); /* the snapshot exists */
+    to_v6(&r);
+    assert_int_equal(raw_int(&r, "SELECT count(*) FROM uid_snapshot WHERE data IS NULL"), 0);
+    assert_int_equal(raw_int(&r, "SELECT count(*) FROM item WHERE fts_text IS NULL"), 0);
+    assert_int_equal(raw_int(&r, "SELECT count(*) FROM folder WHERE sync_state IS NULL"), 2); /* D, Large */
+    assert_int_equal(raw_int(&r, "SELECT count(*) FROM journal WHERE payload IS NULL"), 1);
+    raw_detach(&r);
+
+    fx_instance(f, &f->s); /* migrates 6 → 8 */
+    OK(f->m->integrity_check(f->s));
+    t = fx_begin(f, OUTPOST_TXN_READ);
+    check_sync(t, f, fa, "state-A", 7);
+    check_sync(t, f, fb, sync_big, 10000);
+    check_sync(t, f, fc, "", 0);
+    check_sync(t, f, fd, NULL, 0);
+    check_meta(t, f, "t.small", "abc", 3);
+    check_meta(t, f, "t.empty", "", 0);
+    check_meta(t, f, "t.big", meta_big, 40000);
+    check_prop(t, f, plain, "t.small", "x", 1);
+    check_prop(t, f, plain, "t.empty", "", 0);
+    check_prop(t, f, plain, "t.big", prop_big, 20000);
+    const outpost_item *g;
+    OK(f->m->item_get(t, long_item, &g));
+    assert_string_equal(g->subject, subject);
+    assert_string_equal(g->to, to);
+    assert_string_equal(g->remote_id, rid);
+    assert_string_equal(g->keywords, kw);
+    OK(f->m->item_find_remote(t, fa, rid, &g));
+    assert_int_equal(g->id, long_item);
+    struct outpost_cursor *c;
+    OK(f->m->journal_list(t, 0, &c));
+    const void *row;
+    for (int i = 0; i < JN; i++) {
+        OK(f->m->cursor_next(c, &row));
+        assert_non_null(row);
+        const outpost_journal_entry *e = row;
+        assert_int_equal(e->seq, seqs[i]);
+        if (!pays[i]) {
+            assert_null(e->payload);
+        } else {
+            assert_non_null(e->payload);
+            assert_int_equal(e->payload_len, plens[i]);
+            assert_memory_equal(e->payload, pays[i], plens[i]);
+        }
+    }
+    OK(f->m->cursor_next(c, &row));
+    assert_null(row);
+    f->m->cursor_close(c);
+    f->m->rollback(t);
+    assert_int_equal(search(f, fa, "lighthouse", long_item), 1);
+    assert_int_equal(search(f, fa, "arbour", plain), 1);
+    assert_int_equal(search(f, fa, "w02999", wordy), 1);
+    assert_int_equal(search(f, fa, "w00000", wordy), 1);
+    struct fx_uf_row *after;
+    size_t nafter = uf_list(f, fl, &after);
+    fx_uf_same(before, nbefore, after, nafter);
+
+    /* later writes replace values whole and deletes take them along */
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    OK(f->m->folder_set_sync_state(t, fa, sync_big, 9000));     /* inline → val */
+    OK(f->m->folder_set_sync_state(t, fb, "short", 5));         /* val → inline */
+    OK(f->m->folder_set_sync_state(t, fc, NULL, 0));            /* empty → none */
+    OK(f->m->meta_set(t, "t.big", "now short", 9));             /* three parts → one */
+    OK(f->m->meta_set(t, "t.small", NULL, 0));
+    OK(f->m->prop_set(t, plain, "t.small", NULL, 0));
+    OK(f->m->item_set_flags(t, long_item, OUTPOST_FLAG_SEEN, "$Short", NULL)); /* keywords back inline */
+    OK(f->m->journal_set_state(t, seqs[3], OUTPOST_JS_DONE, NULL, NULL));
+    uint64_t pruned = 0;
+    OK(f->m->journal_prune(t, INT64_MAX, &pruned));
+    assert_int_equal(pruned, 1);
+    OK(f->m->item_delete(t, wordy));
+    OK(f->m->commit(t));
+    OK(f->m->integrity_check(f->s));
+    t = fx_begin(f, OUTPOST_TXN_READ);
+    check_sync(t, f, fa, sync_big, 9000);
+    check_sync(t, f, fb, "short", 5);
+    check_sync(t, f, fc, NULL, 0);
+    check_meta(t, f, "t.big", "now short", 9);
+    const void *v;
+    size_t len;
+    EXPECT(f->m->meta_get(t, "t.small", &v, &len), OUTPOST_GONE);
+    EXPECT(f->m->prop_get(t, plain, "t.small", &v, &len), OUTPOST_GONE);
+    check_prop(t, f, plain, "t.big", prop_big, 20000);
+    OK(f->m->item_get(t, long_item, &g));
+    assert_string_equal(g->keywords, "$Short");
+    assert_string_equal(g->to, to);
+    f->m->rollback(t);
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    OK(f->m->item_delete(t, plain));
+    OK(f->m->folder_delete(t, fl));
+    OK(f->m->folder_delete(t, fa));
+    OK(f->m->commit(t));
+    OK(f->m->integrity_check(f->s));
+    fx_close_instance(f, f->s);
+    f->s = NULL;
+
+    raw_attach(&r, path);
+    assert_int_equal(raw_int(&r, "SELECT ival FROM store_info WHERE k='schema_version'"), 8);
+    assert_int_equal(raw_int(&r, "SELECT count(*) FROM rdb$relation_fields f JOIN rdb$fields t"
+                                 " ON t.rdb$field_name=f.rdb$field_source WHERE t.rdb$field_type=261"
+                                 " AND COALESCE(f.rdb$system_flag, 0)=0"), 0); /* no BLOB column left */
+    /* what is left: meta t.empty and t.big, folder B's nothing (inline) */
+    assert_int_equal(raw_int(&r, "SELECT count(*) FROM val"), 2);
+    raw_detach(&r);
+    free(words);
+    free(sync_big);
+    free(meta_big);
+    free(prop_big);
+    free(pay_big);
+}
+
 static void test_newer_schema_refused(void **state)
 {
     struct fx *f = *state;
-    fx_close_instance(f, f->s);
-    f->s = NULL;
     char path[4200];
-    db_path(f, path, sizeof path);
     struct raw r;
-    raw_attach(&r, path);
+    reattach_raw(f, &r, path, sizeof path);
     raw_exec(&r, "UPDATE store_info SET ival=999 WHERE k='schema_version'");
     raw_detach(&r);
     OK(f->m->create(test_host_table(f->th), &f->s));
@@ -229,6 +538,7 @@ int main(int argc, char **argv)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_v4_blob_content_migrates, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_v6_blob_values_migrate, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1709,66 +1709,17 @@ static void test_integrity_after_reopen(void **state)
 
 /* ---- items_uid_flags of a large folder stays exact through changes ---- */
 
-struct uf_row {
-    uint32_t uid, flags;
-    uint64_t modseq;
-    int64_t id;
-    char *kw;
-};
-
-static size_t uf_collect(struct fx *f, struct outpost_cursor *c, int by_uid, struct uf_row **out)
-{
-    size_t n = 0, cap = 0;
-    struct uf_row *v = NULL;
-    const void *row;
-    for (;;) {
-        OK(f->m->cursor_next(c, &row));
-        if (!row)
-            break;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            v = realloc(v, cap * sizeof *v);
-            assert_non_null(v);
-        }
-        if (by_uid) {
-            const outpost_item *it = row;
-            v[n] = (struct uf_row){ it->uid, it->flags, it->modseq, it->id, it->keywords ? strdup(it->keywords) : NULL };
-        } else {
-            const outpost_uid_flags *u = row;
-            v[n] = (struct uf_row){ u->uid, u->flags, u->modseq, u->id, u->keywords ? strdup(u->keywords) : NULL };
-        }
-        n++;
-    }
-    f->m->cursor_close(c);
-    *out = v;
-    return n;
-}
-
 /* items_uid_flags(lo, hi) equals what items_by_uid(lo, hi) says, row by row. */
 static void uf_check(struct fx *f, struct outpost_txn *t, int64_t folder, uint32_t lo, uint32_t hi, size_t want)
 {
     struct outpost_cursor *c;
-    struct uf_row *a, *b;
+    struct fx_uf_row *a, *b;
     OK(f->m->items_by_uid(t, folder, lo, hi, &c));
-    size_t na = uf_collect(f, c, 1, &a);
+    size_t na = fx_uf_collect(f, c, 1, &a);
     OK(f->m->items_uid_flags(t, folder, lo, hi, &c));
-    size_t nb = uf_collect(f, c, 0, &b);
+    size_t nb = fx_uf_collect(f, c, 0, &b);
     assert_int_equal(na, want);
-    assert_int_equal(nb, na);
-    for (size_t i = 0; i < na; i++) {
-        assert_int_equal(b[i].uid, a[i].uid);
-        assert_int_equal(b[i].flags, a[i].flags);
-        assert_int_equal(b[i].modseq, a[i].modseq);
-        assert_int_equal(b[i].id, a[i].id);
-        if (a[i].kw)
-            assert_string_equal(b[i].kw, a[i].kw);
-        else
-            assert_null(b[i].kw);
-        free(a[i].kw);
-        free(b[i].kw);
-    }
-    free(a);
-    free(b);
+    fx_uf_same(a, na, b, nb);
 }
 
 static void test_uid_flags_large_folder(void **state)

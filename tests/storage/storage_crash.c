@@ -1,11 +1,14 @@
 /* storage_crash.c — crash safety: `storage_crash <plugin-name>`.
  *
- * A child process commits batches (items with content, one journal entry per
- * item, the folder's sync state naming the batch) and reports each batch to
+ * A child process commits batches (items with content and a property, one
+ * journal entry per item with a payload, the folder's sync state naming the
+ * batch; each value of a length that varies from a few bytes to several
+ * storage rows and spells out whose it is) and reports each batch to
  * the parent through a pipe once commit() returned OK. The parent kills it
  * with SIGKILL at a random moment, reopens the store and checks: the engine's
- * integrity check passes, every acknowledged batch is there whole, and of the
- * batch in flight either all or nothing is there. Repeated
+ * integrity check passes, every acknowledged batch is there whole, each of
+ * the last 40 batches' values holds its own bytes (content, property, payload,
+ * sync state), and of the batch in flight either all or nothing is there. Repeated
  * $OUTPOST_CRASH_LOOPS times (default 50), bounded by $OUTPOST_CRASH_SECONDS
  * (default 90); a child runs up to $OUTPOST_CRASH_RUN_MS (default 60) after
  * its first commit. Engine neutral: only the storage ABI is used.
@@ -31,14 +34,20 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Content of item j of a batch: its name repeated ("b12-3 b12-3 ..."), so a
- * mail that shows another's bytes says whose they are. */
-static void fill_content(uint32_t batch, uint32_t j, unsigned char *buf, size_t n)
+/* A value of item j of a batch: `what` and the item's name repeated
+ * ("b12-3 b12-3 ..." for content), so a value that shows another's bytes
+ * says whose they are. */
+static void fill_tag(const char *what, uint32_t batch, uint32_t j, unsigned char *buf, size_t n)
 {
-    char tag[32];
-    int tl = snprintf(tag, sizeof tag, "b%u-%u ", batch, j);
+    char tag[48];
+    int tl = snprintf(tag, sizeof tag, "%sb%u-%u ", what, batch, j);
     for (size_t i = 0; i < n; i++)
         buf[i] = (unsigned char)tag[i % (size_t)tl];
+}
+
+static void fill_content(uint32_t batch, uint32_t j, unsigned char *buf, size_t n)
+{
+    fill_tag("", batch, j, buf, n);
 }
 
 static size_t content_len(uint32_t batch, uint32_t j)
@@ -46,14 +55,43 @@ static size_t content_len(uint32_t batch, uint32_t j)
     return 500 + (batch * 131 + j * 977) % 12000;
 }
 
+/* Property "crash.tag" and journal payload lengths: a few bytes to a few
+ * storage rows. */
+static size_t prop_len(uint32_t batch, uint32_t j)
+{
+    return 1 + (batch * 53 + j * 211) % 20000;
+}
+
+static size_t payload_len(uint32_t batch, uint32_t j)
+{
+    return 1 + (batch * 37 + j * 101) % 3000;
+}
+
+#define STATE_MAX 6000
+
+/* The folder's sync state: "batch=N;" once, or repeated to STATE_MAX bytes
+ * for every third batch. */
+static size_t make_state(uint32_t batch, char *buf)
+{
+    char tag[24];
+    int tl = snprintf(tag, sizeof tag, "batch=%u;", batch);
+    size_t n = batch % 3 ? (size_t)tl : STATE_MAX;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tag[i % (size_t)tl];
+    return n;
+}
+
 static uint32_t parse_batch(const outpost_folder *f)
 {
-    if (!f->sync_state || f->sync_state_len < 7 || f->sync_state_len > 20)
+    if (!f->sync_state || f->sync_state_len < 7 || f->sync_state_len > STATE_MAX)
         return 0;
-    char buf[24];
-    memcpy(buf, f->sync_state, f->sync_state_len);
-    buf[f->sync_state_len] = '\0';
-    return (uint32_t)strtoul(buf + 6, NULL, 10); /* "batch=N" */
+    uint32_t b = (uint32_t)strtoul((const char *)f->sync_state + 6, NULL, 10); /* "batch=N;" */
+    char want[STATE_MAX];
+    size_t n = make_state(b, want);
+    if (n != f->sync_state_len || memcmp(want, f->sync_state, n) != 0)
+        fail_msg("the sync state (%zu bytes) is not batch %u's: it begins \"%.40s\"", f->sync_state_len, b,
+                 (const char *)f->sync_state);
+    return b;
 }
 
 /* The child: commits batches forever and acknowledges each. Never returns. */
@@ -71,7 +109,7 @@ static void child_main(const char *dir, int ack_fd)
     int64_t folder = fo->id;
     uint32_t batch = parse_batch(fo);
     m->rollback(t);
-    unsigned char *buf = malloc(16384);
+    unsigned char *buf = malloc(20000), *pay = malloc(3000);
     for (;;) {
         batch++;
         if (m->begin(s, OUTPOST_TXN_WRITE, &t).code)
@@ -95,12 +133,19 @@ static void child_main(const char *dir, int ack_fd)
                 _exit(6);
             e.item_id = it.id;
             e.remote_id = rid;
+            e.payload_len = payload_len(batch, j);
+            fill_tag("pay ", batch, j, pay, e.payload_len);
+            e.payload = pay;
             if (m->journal_append(t, &e).code)
                 _exit(7);
+            size_t pl = prop_len(batch, j);
+            fill_tag("prop ", batch, j, buf, pl);
+            if (m->prop_set(t, it.id, "crash.tag", buf, pl).code)
+                _exit(11);
         }
-        char state[24];
-        int sl = snprintf(state, sizeof state, "batch=%u", batch);
-        if (m->folder_set_sync_state(t, folder, state, (size_t)sl).code)
+        char state[STATE_MAX];
+        size_t sl = make_state(batch, state);
+        if (m->folder_set_sync_state(t, folder, state, sl).code)
             _exit(8);
         if (m->commit(t).code)
             _exit(9);
@@ -145,9 +190,10 @@ static uint32_t verify(struct fx *f, uint32_t last_ack)
         if (per[b] != BATCH)
             fail_msg("batch %u has %u of its %d items", b, per[b], BATCH);
     free(per);
-    /* every committed batch's content is intact (CHECKALL) */
-    for (uint32_t cb = committed > 40 ? committed - 40 : 1; cb && cb <= committed; cb++) {
-        unsigned char buf[16385], want[16384];
+    /* the last 40 committed batches' values are intact */
+    uint32_t first_checked = committed > 40 ? committed - 40 : 1;
+    for (uint32_t cb = first_checked; cb && cb <= committed; cb++) {
+        unsigned char buf[20001], want[20000];
         for (uint32_t j = 0; j < BATCH; j++) {
             char rid[48];
             snprintf(rid, sizeof rid, "b%u-%u", cb, j);
@@ -160,6 +206,14 @@ static uint32_t verify(struct fx *f, uint32_t last_ack)
             if (memcmp(buf, want, got) != 0)
                 fail_msg("batch %u item %u (item id %lld, %zu bytes): content differs, it begins \"%.40s\" (committed %u)",
                          cb, j, (long long)it->id, got, (const char *)buf, committed);
+            const void *pv;
+            size_t pn = 0;
+            OK(f->m->prop_get(t, it->id, "crash.tag", &pv, &pn));
+            assert_int_equal(pn, prop_len(cb, j));
+            fill_tag("prop ", cb, j, want, pn);
+            if (memcmp(pv, want, pn) != 0)
+                fail_msg("batch %u item %u (item id %lld): its property differs, it begins \"%.40s\" (committed %u)",
+                         cb, j, (long long)it->id, (const char *)pv, committed);
         }
     }
     uint64_t pending = 0;
@@ -174,6 +228,17 @@ static uint32_t verify(struct fx *f, uint32_t last_ack)
         assert_true(e->seq > last_seq);
         last_seq = e->seq;
         n++;
+        unsigned b = 0, j = 0;
+        if (!e->remote_id || sscanf(e->remote_id, "b%u-%u", &b, &j) != 2)
+            fail_msg("journal entry %lld names no item", (long long)e->seq);
+        if (b < first_checked)
+            continue;
+        unsigned char want[3000];
+        size_t pn = payload_len(b, j);
+        fill_tag("pay ", b, j, want, pn);
+        if (!e->payload || e->payload_len != pn || memcmp(e->payload, want, pn) != 0)
+            fail_msg("journal entry %lld of b%u-%u: its payload (%zu bytes) differs, it begins \"%.40s\" (committed %u)",
+                     (long long)e->seq, b, j, e->payload_len, e->payload ? (const char *)e->payload : "", committed);
     }
     f->m->cursor_close(c);
     OK(f->m->journal_count(t, OUTPOST_JS_PENDING, &pending));

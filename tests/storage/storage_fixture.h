@@ -195,4 +195,62 @@ static inline size_t fx_count(struct fx *f, struct outpost_cursor *c)
     return n;
 }
 
+/* A UID+flags row as items_uid_flags or items_by_uid give it (keywords copied). */
+struct fx_uf_row {
+    uint32_t uid, flags;
+    uint64_t modseq;
+    int64_t id;
+    char *kw;
+};
+
+/* The rows of a cursor of items_by_uid (by_uid) or items_uid_flags, closing
+ * it; *out is malloc'd (free with fx_uf_same). */
+static inline size_t fx_uf_collect(struct fx *f, struct outpost_cursor *c, int by_uid, struct fx_uf_row **out)
+{
+    size_t n = 0, cap = 0;
+    struct fx_uf_row *v = NULL;
+    const void *row;
+    for (;;) {
+        OK(f->m->cursor_next(c, &row));
+        if (!row)
+            break;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            v = realloc(v, cap * sizeof *v);
+            assert_non_null(v);
+        }
+        if (by_uid) {
+            const outpost_item *it = row;
+            v[n] = (struct fx_uf_row){ it->uid, it->flags, it->modseq, it->id, it->keywords ? strdup(it->keywords) : NULL };
+        } else {
+            const outpost_uid_flags *u = row;
+            v[n] = (struct fx_uf_row){ u->uid, u->flags, u->modseq, u->id, u->keywords ? strdup(u->keywords) : NULL };
+        }
+        n++;
+    }
+    f->m->cursor_close(c);
+    *out = v;
+    return n;
+}
+
+/* Asserts that two collections hold the same rows, and frees both. */
+static inline void fx_uf_same(struct fx_uf_row *a, size_t na, struct fx_uf_row *b, size_t nb)
+{
+    assert_int_equal(nb, na);
+    for (size_t i = 0; i < na; i++) {
+        assert_int_equal(b[i].uid, a[i].uid);
+        assert_int_equal(b[i].flags, a[i].flags);
+        assert_int_equal(b[i].modseq, a[i].modseq);
+        assert_int_equal(b[i].id, a[i].id);
+        if (a[i].kw)
+            assert_string_equal(b[i].kw, a[i].kw);
+        else
+            assert_null(b[i].kw);
+        free(a[i].kw);
+        free(b[i].kw);
+    }
+    free(a);
+    free(b);
+}
+
 #endif /* OUTPOST_STORAGE_FIXTURE_H */
