@@ -521,12 +521,7 @@ static void test_newer_schema_refused(void **state)
     reattach_raw(f, &r, path, sizeof path);
     raw_exec(&r, "UPDATE store_info SET ival=999 WHERE k='schema_version'");
     raw_detach(&r);
-    OK(f->m->create(test_host_table(f->th), &f->s));
-    outpost_status st = f->m->open(f->s);
-    assert_int_equal(st.code, OUTPOST_FATAL);
-    assert_non_null(strstr(st.message, "newer"));
-    f->m->destroy(f->s);
-    f->s = NULL;
+    fx_open_refused(f, "newer");
     raw_attach(&r, path);
     assert_int_equal(raw_int(&r, "SELECT ival FROM store_info WHERE k='schema_version'"), 999);
     raw_detach(&r);

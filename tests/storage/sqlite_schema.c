@@ -79,12 +79,7 @@ static void test_newer_schema_refused(void **state)
     int v = raw_int(path, "PRAGMA user_version");
     assert_true(v >= 1);
     raw_exec(path, "PRAGMA user_version=999");
-    OK(f->m->create(test_host_table(f->th), &f->s));
-    outpost_status st = f->m->open(f->s);
-    assert_int_equal(st.code, OUTPOST_FATAL);
-    assert_non_null(strstr(st.message, "newer"));
-    f->m->destroy(f->s);
-    f->s = NULL;
+    fx_open_refused(f, "newer");
     assert_int_equal(raw_int(path, "PRAGMA user_version"), 999); /* untouched */
 }
 

@@ -58,6 +58,18 @@ static inline void fx_close_instance(struct fx *f, struct outpost_storage *s)
     f->m->destroy(s);
 }
 
+/* Opening the cache on fx->dir fails FATAL with `why` in the message (e.g. "newer"
+ * for a schema written by a newer plugin); f->s stays NULL. */
+static inline void fx_open_refused(struct fx *f, const char *why)
+{
+    OK(f->m->create(test_host_table(f->th), &f->s));
+    outpost_status st = f->m->open(f->s);
+    assert_int_equal(st.code, OUTPOST_FATAL);
+    assert_non_null(strstr(st.message, why));
+    f->m->destroy(f->s);
+    f->s = NULL;
+}
+
 static inline int fx_setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
