@@ -456,10 +456,12 @@ static int write_header(void *ctx, const void *data, size_t len)
     const char *p = data;
     size_t i = 0;
     for (; i < len && !h->end; i++) {
-        if (p[i] == '\n')
-            h->end = h->nl != 0, h->nl = 1;
-        else
+        if (p[i] == '\n') {
+            h->end = h->nl != 0; /* LF or CR LF right at a line start: the empty line */
+            h->nl = 1;
+        } else {
             h->nl = p[i] == '\r' && h->nl == 1 ? 2 : 0;
+        }
     }
     if (write_spooled(&h->cs, data, i) != 0)
         return 1;
