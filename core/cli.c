@@ -63,6 +63,20 @@ struct plugins_ctx {
     int count;
 };
 
+/* A plugin's declared config keys for `plugins --json`: name, type, required, default,
+ * choices (enums) and help, as the plugin declares them. */
+static json_t *keys_json(const outpost_config_key *k)
+{
+    static const char *const types[] = { "string", "int", "bool", "path", "secret_file", "command", "enum" };
+    json_t *a = json_array();
+    for (; k && k->name; k++)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:b, s:s?, s:s?, s:s?}", "name", k->name, "type",
+                                           k->type < sizeof types / sizeof *types ? types[k->type] : "unknown",
+                                           "required", k->required != 0, "default", k->def, "choices", k->choices,
+                                           "help", k->help));
+    return a;
+}
+
 static void on_plugin(void *vctx, const char *path, const outpost_loaded_plugin *p, const char *error)
 {
     struct plugins_ctx *c = vctx;
@@ -81,6 +95,8 @@ static void on_plugin(void *vctx, const char *path, const outpost_loaded_plugin 
         json_object_set_new(o, "abi", p ? json_string(abi) : json_null());
         json_object_set_new(o, "description",
                             p && p->desc->description ? json_string(p->desc->description) : json_null());
+        json_object_set_new(o, "section", p && p->desc->section ? json_string(p->desc->section) : json_null());
+        json_object_set_new(o, "config_keys", p ? keys_json(p->desc->config_keys) : json_null());
         json_object_set_new(o, "loaded", json_boolean(p != NULL));
         json_object_set_new(o, "error", error ? json_string(error) : json_null());
         json_array_append_new(c->arr, o);
@@ -139,6 +155,17 @@ static int cmd_check(struct outpost_app *a, int argc, char **argv)
         outpost_config_declare(a->cfg, tp->desc->section ? tp->desc->section : "account", tp->desc->config_keys);
     else if (tname)
         outpost_log(OUTPOST_LOG_WARNING, "check", "%s", err);
+    /* the front-ends' sections, as the daemon declares them when it starts them */
+    char names[8][64];
+    size_t nfe = outpost_config_split_list(outpost_config_get(a->cfg, "core", "frontends"), names, 8);
+    outpost_loaded_plugin *fe[8] = { NULL };
+    for (size_t i = 0; i < nfe; i++) {
+        if (outpost_loader_load(a->plugin_dirs, OUTPOST_KIND_FRONTEND, names[i], &fe[i], err, sizeof err) == 0)
+            outpost_config_declare(a->cfg, fe[i]->desc->section ? fe[i]->desc->section : names[i],
+                                   fe[i]->desc->config_keys);
+        else
+            outpost_log(OUTPOST_LOG_WARNING, "check", "front-end %s: %s", names[i], err);
+    }
     struct outpost_open_storage st;
     int rc = 1;
     if (outpost_app_open_storage(a, &st, err, sizeof err) != 0) {
@@ -161,6 +188,8 @@ static int cmd_check(struct outpost_app *a, int argc, char **argv)
     }
     outpost_app_close_storage(&st);
 out:
+    for (size_t i = 0; i < nfe; i++)
+        outpost_loader_unload(fe[i]);
     outpost_loader_unload(tp);
     return rc;
 }

@@ -40,6 +40,10 @@ const outpost_config_key outpost_core_keys_core[] = {
       "plugin directories, separated by ':' (default: the installed plugin directory)" },
     { "log_level", OUTPOST_CFG_ENUM, 0, "info", "error|warning|notice|info|debug", "how much to log" },
     { "frontends", OUTPOST_CFG_STRING, 0, "imap", NULL, "front-end plugins to start, comma separated" },
+    /* the sync engine's */
+    { "sync_interval", OUTPOST_CFG_INT, 0, "60s", NULL, "time between incremental syncs when the server has no push" },
+    { "audit_retention", OUTPOST_CFG_INT, 0, "0", NULL, "days confirmed journal entries are kept (0: until pruned)" },
+    { "page_size", OUTPOST_CFG_INT, 0, "0", NULL, "items per sync page (0: the transport's default)" },
     { NULL, 0, 0, NULL, NULL, NULL }
 };
 
@@ -332,6 +336,20 @@ int outpost_config_parse_bool(const char *v, int *out)
         }
     }
     return -1;
+}
+
+size_t outpost_config_split_list(const char *v, char (*names)[64], size_t max)
+{
+    size_t n = 0;
+    while (v && *v && n < max) {
+        v += strspn(v, ", ");
+        size_t len = strcspn(v, ", ");
+        if (!len)
+            break;
+        snprintf(names[n++], 64, "%.*s", (int)(len < 63 ? len : 63), v);
+        v += len;
+    }
+    return n;
 }
 
 int outpost_config_parse_int(const char *v, long long *out)

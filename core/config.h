@@ -44,6 +44,11 @@ int outpost_config_parse_bool(const char *v, int *out);
 /* Integers accept a unit suffix: s, m, h, d (returned in seconds), k, M, G (bytes). */
 int outpost_config_parse_int(const char *v, long long *out);
 
+/* Splits a list value ("imap, mapi": names separated by commas and/or spaces)
+ * into at most `max` names of up to 63 bytes (longer ones are cut); returns how
+ * many. `v` may be NULL (none). */
+size_t outpost_config_split_list(const char *v, char (*names)[64], size_t max);
+
 /* Validates every value against the declarations. Warnings (unknown keys) go
  * to warn(ctx, line); the first error goes to err and -1 is returned. Only
  * sections in `required_sections` (NULL-terminated, may be NULL) enforce

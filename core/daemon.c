@@ -186,43 +186,35 @@ static json_t *status_with_fts(struct daemon *d)
 
 static void start_frontends(struct daemon *d)
 {
-    const char *list = outpost_config_get(d->app->cfg, "core", "frontends");
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", list ? list : "");
+    char names[8][64];
+    size_t n = outpost_config_split_list(outpost_config_get(d->app->cfg, "core", "frontends"), names, 8);
     char err[1024];
-    for (char *p = buf; *p && d->nfe < 8;) {
-        char *e = p + strcspn(p, ", ");
-        char c = *e;
-        *e = '\0';
-        if (*p) {
-            struct frontend *f = &d->fe[d->nfe];
-            memset(f, 0, sizeof *f);
-            if (outpost_loader_load(d->app->plugin_dirs, OUTPOST_KIND_FRONTEND, p, &f->p, err, sizeof err) != 0) {
-                outpost_log(OUTPOST_LOG_WARNING, LOGC, "front-end %s not started: %s", p, err);
-            } else {
-                const char *section = f->p->desc->section ? f->p->desc->section : p;
-                outpost_config_declare(d->app->cfg, section, f->p->desc->config_keys);
-                f->m = f->p->methods;
-                f->host = outpost_core_host_new(d->app->cfg, section, p, d->app->data_dir);
-                outpost_core_host_set_store(f->host, outpost_store_api_table());
-                outpost_store_bind_host(d->s.store, f->host);
-                outpost_status st;
-                if (outpost_loader_module_init(f->p, f->host, err, sizeof err) != 0) {
-                    outpost_log(OUTPOST_LOG_ERROR, LOGC, "%s", err);
-                } else if ((st = f->m->create(f->host, &f->f)).code != OUTPOST_OK) {
-                    outpost_log(OUTPOST_LOG_ERROR, LOGC, "front-end %s: %s", p, st.message ? st.message : "");
-                } else if ((st = f->m->start(f->f)).code != OUTPOST_OK) {
-                    outpost_log(OUTPOST_LOG_ERROR, LOGC, "front-end %s: %s", p, st.message ? st.message : "");
-                } else {
-                    f->started = 1;
-                    outpost_log(OUTPOST_LOG_INFO, LOGC, "front-end %s started", p);
-                }
-                d->nfe++;
-            }
+    for (size_t i = 0; i < n; i++) {
+        const char *p = names[i];
+        struct frontend *f = &d->fe[d->nfe];
+        memset(f, 0, sizeof *f);
+        if (outpost_loader_load(d->app->plugin_dirs, OUTPOST_KIND_FRONTEND, p, &f->p, err, sizeof err) != 0) {
+            outpost_log(OUTPOST_LOG_WARNING, LOGC, "front-end %s not started: %s", p, err);
+            continue;
         }
-        if (!c)
-            break;
-        p = e + 1;
+        const char *section = f->p->desc->section ? f->p->desc->section : p;
+        outpost_config_declare(d->app->cfg, section, f->p->desc->config_keys);
+        f->m = f->p->methods;
+        f->host = outpost_core_host_new(d->app->cfg, section, p, d->app->data_dir);
+        outpost_core_host_set_store(f->host, outpost_store_api_table());
+        outpost_store_bind_host(d->s.store, f->host);
+        outpost_status st;
+        if (outpost_loader_module_init(f->p, f->host, err, sizeof err) != 0) {
+            outpost_log(OUTPOST_LOG_ERROR, LOGC, "%s", err);
+        } else if ((st = f->m->create(f->host, &f->f)).code != OUTPOST_OK) {
+            outpost_log(OUTPOST_LOG_ERROR, LOGC, "front-end %s: %s", p, st.message ? st.message : "");
+        } else if ((st = f->m->start(f->f)).code != OUTPOST_OK) {
+            outpost_log(OUTPOST_LOG_ERROR, LOGC, "front-end %s: %s", p, st.message ? st.message : "");
+        } else {
+            f->started = 1;
+            outpost_log(OUTPOST_LOG_INFO, LOGC, "front-end %s started", p);
+        }
+        d->nfe++;
     }
 }
 

@@ -1615,13 +1615,8 @@ int outpost_engine_new(struct outpost_app *app, struct outpost_store *store, str
     e->tm = e->tp->methods;
     outpost_config_declare(app->cfg, e->tp->desc->section ? e->tp->desc->section : "account",
                            e->tp->desc->config_keys);
-    static const outpost_config_key engine_keys[] = {
-        { "sync_interval", OUTPOST_CFG_INT, 0, "60s", NULL, "time between incremental syncs when the server has no push" },
-        { "audit_retention", OUTPOST_CFG_INT, 0, "0", NULL, "days confirmed journal entries are kept (0: until pruned)" },
-        { "page_size", OUTPOST_CFG_INT, 0, "0", NULL, "items per sync page (0: the transport's default)" },
-        { NULL, 0, 0, NULL, NULL, NULL }
-    };
-    outpost_config_declare(app->cfg, "core", engine_keys);
+    /* the engine's own keys ([core] sync_interval, audit_retention, page_size) are
+     * among the core's (config.c), so `outpost check` and a reload know them too */
     long long ps = 0;
     const char *v = outpost_config_get(app->cfg, "core", "page_size");
     if (v && outpost_config_parse_int(v, &ps) == 0 && ps > 0)

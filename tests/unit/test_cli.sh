@@ -90,6 +90,32 @@ if [ -n "$plugdir" ] && [ -f "$plugdir/outpost-storage-sqlite.so" ]; then
   expect "policy usage" 2 "usage: outpost policy" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" policy Inbox
   cp "$tmp/r.ini" "$tmp/rbad.ini"; printf 'Junk = weekly\n' >> "$tmp/rbad.ini"
   expect "malformed policy in config" 1 "rbad.ini:$(wc -l < "$tmp/rbad.ini"): [policy] Junk = 'weekly'" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/rbad.ini" status
+  # check knows the keys of the engine and of the configured front-ends (no "unknown key").
+  cp "$tmp/r.ini" "$tmp/k.ini"
+  printf '[core]\nsync_interval = 5m\naudit_retention = 30\nfrontends = imap, mapi\n[imap]\nidle_timeout = 29m\n[mapi]\ndisplay_name = Mail\n' >> "$tmp/k.ini"
+  out=$(OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/k.ini" check 2>&1)
+  if grep -q "unknown key" <<<"$out" || ! grep -q "config:  ok" <<<"$out"; then bad "check with engine and front-end keys: $out"; else ok; fi
+  printf '[imap]\nidle_timeuot = 29m\n' >> "$tmp/k.ini"
+  expect "check names a misspelt front-end key" 0 "unknown key 'idle_timeuot' in [imap]" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/k.ini" check
+  # Every key a plugin declares (plugins --json) is documented in outpost.ini(5) under its section.
+  man=$(dirname "$0")/../../docs/outpost.ini.5
+  out=$(OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" plugins --json)
+  if python3 - "$man" "$out" <<'PY'
+import json, re, sys
+man = open(sys.argv[1]).read()
+missing = []
+for p in json.loads(sys.argv[2]):
+    if not p["loaded"]:
+        continue
+    m = re.search(r"^\.SH \[%s\]\n(.*?)(?=^\.SH |\Z)" % re.escape(p["section"]), man, re.S | re.M)
+    for k in p["config_keys"]:
+        assert k["type"] in ("string", "int", "bool", "path", "secret_file", "command", "enum"), k
+        if not m or not re.search(r"^\.B %s$" % re.escape(k["name"]), m.group(1), re.M):
+            missing.append("%s: [%s] %s" % (p["name"], p["section"], k["name"]))
+if missing:
+    sys.exit("not in outpost.ini(5): " + ", ".join(missing))
+PY
+  then ok; else bad "plugin keys missing from the man page"; fi
   # The server is unreachable: sync fails with a clear error and loses nothing.
   expect "sync --once offline" 1 "" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" sync --once
   # A second process cannot take the cache while the lock is held.

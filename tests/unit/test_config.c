@@ -215,6 +215,75 @@ static void test_typed_parsers(void **s)
     assert_int_equal(b, 0);
 }
 
+static void test_split_list(void **state)
+{
+    (void)state;
+    char names[3][64];
+    assert_int_equal(outpost_config_split_list(NULL, names, 3), 0);
+    assert_int_equal(outpost_config_split_list(" ,, ", names, 3), 0);
+    assert_int_equal(outpost_config_split_list("imap", names, 3), 1);
+    assert_string_equal(names[0], "imap");
+    assert_int_equal(outpost_config_split_list(" imap,mapi , x y,z", names, 3), 3);
+    assert_string_equal(names[0], "imap");
+    assert_string_equal(names[1], "mapi");
+    assert_string_equal(names[2], "x");
+}
+
+/* The text of ".SH [section]" up to the next ".SH" in the man page, or NULL. */
+static const char *man_section(const char *man, const char *section, size_t *len)
+{
+    char head[80];
+    snprintf(head, sizeof head, "\n.SH [%s]\n", section);
+    const char *p = strstr(man, head);
+    if (!p)
+        return NULL;
+    p += strlen(head);
+    const char *e = strstr(p, "\n.SH ");
+    *len = e ? (size_t)(e - p) : strlen(p);
+    return p;
+}
+
+/* Every key the core declares is documented in outpost.ini(5) under its section, as a
+ * ".B key" entry (OUTPOST_MANPAGE: the page; [policy] takes any key: described, not listed). */
+static void test_core_keys_documented(void **state)
+{
+    (void)state;
+    const char *path = getenv("OUTPOST_MANPAGE");
+    if (!path)
+        skip();
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char man[65536];
+    size_t n = fread(man, 1, sizeof man - 1, f);
+    fclose(f);
+    assert_true(n > 0 && n < sizeof man - 1);
+    man[n] = '\0';
+    static const struct { const char *section; const outpost_config_key *keys; } tables[] = {
+        { "core", outpost_core_keys_core }, { "storage", outpost_core_keys_storage },
+        { "account", outpost_core_keys_account }, { "imap", outpost_core_keys_imap },
+    };
+    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
+        size_t len = 0;
+        const char *sec = man_section(man, tables[i].section, &len);
+        if (!sec)
+            fail_msg("%s has no [%s] section", path, tables[i].section);
+        for (const outpost_config_key *k = tables[i].keys; k->name; k++) {
+            char entry[80];
+            snprintf(entry, sizeof entry, "\n.B %s\n", k->name);
+            char *copy = malloc(len + 2);
+            assert_non_null(copy);
+            memcpy(copy, sec - 1, len + 1); /* from the newline ending the .SH line */
+            copy[len + 1] = '\0';
+            int found = strstr(copy, entry) != NULL;
+            free(copy);
+            if (!found)
+                fail_msg("[%s] %s is declared but not documented in %s", tables[i].section, k->name, path);
+        }
+    }
+    size_t len;
+    assert_non_null(man_section(man, "policy", &len));
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/outpost-test-config-%ld", (long)getpid());
@@ -229,6 +298,7 @@ int main(void)
         cmocka_unit_test(test_password_file_permissions), cmocka_unit_test(test_password_cmd),
         cmocka_unit_test(test_no_secret),          cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_missing_file),       cmocka_unit_test(test_typed_parsers),
+        cmocka_unit_test(test_split_list),         cmocka_unit_test(test_core_keys_documented),
     };
     int rc = cmocka_run_group_tests_name("config", tests, NULL, NULL);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
