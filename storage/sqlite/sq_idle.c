@@ -17,6 +17,14 @@
  * committed data is never at stake; a failure (e.g. a full disk) only leaves
  * the WAL as it was, to be retried after the next write.
  *
+ * Once an idle checkpoint has copied every frame of a WAL larger than
+ * journal_size_limit, the thread also truncates it (a TRUNCATE checkpoint,
+ * which gives up at once if any reader or writer is active): SQLite only
+ * shrinks the WAL when the next write transaction starts it over, so after
+ * an initial sync followed by no writes the cache took up to twice its size
+ * on disk until the next write (`make bench-storage` reports the size both
+ * right after its run and once idle).
+ *
  * The thread starts with the first committed write, so read-only instances
  * (the core's reader pool) never start one, and stops at close().
  */
@@ -40,6 +48,7 @@ struct sq_idle {
     int backfilled;             /* WAL frames copied by the last checkpoint (0: none) */
     int64_t little;             /* frames the writer copies itself (sq_idle_checkpoint_soon) */
     int64_t last_ms;            /* end of the last transaction */
+    int trunc_pages;            /* a WAL of more pages than this is truncated when idle */
     sqlite3 *db;
 };
 
@@ -84,6 +93,13 @@ static void *idle_main(void *arg)
          * here would only race with that writer again */
         if (urgent && id->backfilled && log - done <= id->little)
             id->urgent = 0;
+        if (!urgent && rc == SQLITE_OK && done == log && log > id->trunc_pages) {
+            /* all copied, nobody wrote meanwhile: give the disk space back; BUSY
+             * (a reader or a writer came) leaves it for the next idle period */
+            pthread_mutex_unlock(&id->mu);
+            rc = sqlite3_wal_checkpoint_v2(id->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+            pthread_mutex_lock(&id->mu);
+        }
         if (rc != SQLITE_OK || done < log) {
             /* a reader still needs old frames, or an error: try again after
              * another idle period */
@@ -106,6 +122,7 @@ static int idle_start(struct outpost_storage *s, struct sq_idle *id)
              s->durability_full ? "FULL" : "NORMAL");
     if (sqlite3_exec(id->db, sql, NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
+    id->trunc_pages = (int)(SQ_WAL_KEEP_BYTES / (s->page_size > 0 ? s->page_size : SQ_PAGE_SIZE));
     if (pthread_create(&id->th, NULL, idle_main, id) != 0)
         goto fail;
     return 1;

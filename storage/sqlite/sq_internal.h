@@ -26,6 +26,9 @@ enum { SQ_CODEC_RAW = 0, SQ_CODEC_ZSTD = 1 };
 /* zstd level: 1 is the fastest level that still entropy-codes literals
  * (base64 attachments shrink by a quarter only through that). */
 #define SQ_ZSTD_LEVEL 1
+/* journal_size_limit: the WAL is cut back to this when it starts over, and the
+ * idle thread truncates a larger one once everything is copied (sq_idle.c) */
+#define SQ_WAL_KEEP_BYTES (64 * 1024 * 1024)
 /* Page size of new caches (see sq_open). */
 #define SQ_PAGE_SIZE 16384
 #define SQ_STR_(x) #x
@@ -121,6 +124,7 @@ struct outpost_storage {
     int64_t cache_mb;
     int64_t checkpoint_mb;      /* WAL size that triggers a checkpoint */
     int64_t ckpt_pages;         /* the same in pages (wal_hook, sq_store.c) */
+    int64_t page_size;          /* the database's page size in bytes */
     int wal_pages;              /* WAL size after the last commit (wal_hook) */
     struct sq_idle *idle;       /* idle-time checkpoints (sq_idle.c), NULL until the first write */
     struct sq_zstate *z;        /* compression state (sq_content.c), NULL until content is used */

@@ -561,8 +561,8 @@ static outpost_status sq_open(struct outpost_storage *s)
     char sql[512];
     snprintf(sql, sizeof sql,
              "PRAGMA synchronous=%s; PRAGMA cache_size=-%lld; PRAGMA temp_store=MEMORY;"
-             "PRAGMA journal_size_limit=67108864; PRAGMA foreign_keys=OFF;",
-             s->durability_full ? "FULL" : "NORMAL", (long long)s->cache_mb * 1024);
+             "PRAGMA journal_size_limit=%lld; PRAGMA foreign_keys=OFF;",
+             s->durability_full ? "FULL" : "NORMAL", (long long)s->cache_mb * 1024, (long long)SQ_WAL_KEEP_BYTES);
     rc = sq_exec(s, sql);
     /* 16 KiB pages for new caches: a typical message (4 KiB) stays on its
      * leaf page instead of spilling into an overflow page, and a 128 KiB
@@ -587,6 +587,7 @@ static outpost_status sq_open(struct outpost_storage *s)
          * ingest burst is written once and copied later in one pass, off the
          * commit path (wal_hook); close() checkpoints what is left. */
         s->ckpt_pages = s->checkpoint_mb * 1048576 / page_size;
+        s->page_size = page_size;
         sqlite3_wal_hook(s->db, wal_hook, s);
     }
     if (rc != SQLITE_OK) {

@@ -7,8 +7,9 @@
  * list gets one; a foreign SQLite file is refused; bad config is refused
  * at create(); the index holds the terms SQLite's own unicode61 makes. Opens
  * the files with libsqlite3 directly to set them up.
- * Also: new caches get 16 KiB pages (old ones keep theirs and work), and a
- * write is copied from the WAL into the cache file once the instance idles.
+ * Also: new caches get 16 KiB pages (old ones keep theirs and work), a
+ * write is copied from the WAL into the cache file once the instance idles,
+ * and a WAL past 64 MiB is truncated then.
  */
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -645,6 +646,59 @@ static void test_checkpoint_while_busy(void **state)
     test_host_free(th);
 }
 
+/* A WAL grown past journal_size_limit (64 MiB) by an ingest, with no write
+ * after it, is truncated by the idle thread once everything is copied: the
+ * cache does not keep twice its size on disk until the next write. */
+static void test_idle_wal_truncated(void **state)
+{
+    struct fx *f = *state;
+    char path[4200], wal[4300];
+    snprintf(path, sizeof path, "%s/trunc.sqlite", f->dir);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    struct test_host *th;
+    struct outpost_storage *s;
+    struct outpost_txn *t;
+    int64_t folder = open_with_inbox(f, (const char *const[]){ "path=trunc.sqlite", "compress=none", NULL }, &th, &s);
+    size_t n = 8 * 1024 * 1024;
+    int64_t ids[10];
+    for (int i = 0; i < 10; i++) {
+        char *big = random_b64(n, 0x2545F4914F6CDD1Dull + (uint64_t)i);
+        OK(f->m->begin(s, OUTPOST_TXN_WRITE, &t));
+        outpost_item it = fx_item_template(folder, OUTPOST_ITEM_MAIL, 0, "wal");
+        it.size = n;
+        OK(f->m->item_put(t, &it));
+        OK(f->m->content_write(t, it.id, 0, big, n));
+        OK(f->m->content_finish(t, it.id, OUTPOST_CONTENT_COMPLETE));
+        OK(f->m->commit(t));
+        ids[i] = it.id;
+        free(big);
+    }
+    assert_true(file_size(wal) > 64LL * 1024 * 1024);
+    long long w = file_size(wal);
+    for (int i = 0; i < 100 && w > 64LL * 1024 * 1024; i++) {
+        struct timespec ts = { 0, 100 * 1000000L };
+        nanosleep(&ts, NULL);
+        w = file_size(wal);
+    }
+    assert_true(w <= 64LL * 1024 * 1024);
+    assert_true(file_size(path) >= 80LL * 1024 * 1024);
+    /* everything reads back from the cache file */
+    OK(f->m->begin(s, OUTPOST_TXN_READ, &t));
+    char *want = random_b64(n, 0x2545F4914F6CDD1Dull + 9);
+    char *got = malloc(n);
+    size_t len = 0;
+    OK(f->m->content_read(t, ids[9], 0, got, n, &len));
+    assert_int_equal(len, n);
+    assert_memory_equal(got, want, n);
+    free(got);
+    free(want);
+    f->m->rollback(t);
+    OK(f->m->integrity_check(s));
+    OK(f->m->close(s));
+    f->m->destroy(s);
+    test_host_free(th);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(int argc, char **argv)
@@ -664,6 +718,7 @@ int main(int argc, char **argv)
         T(test_idle_checkpoint),
         T(test_checkpoint_config),
         T(test_checkpoint_while_busy),
+        T(test_idle_wal_truncated),
     };
     int rc = cmocka_run_group_tests_name("sqlite storage schema", tests, NULL, NULL);
     test_storage_unload(&g_plugin);
