@@ -97,12 +97,14 @@ if [ -n "$plugdir" ] && [ -f "$plugdir/outpost-storage-sqlite.so" ]; then
   if grep -q "unknown key" <<<"$out" || ! grep -q "config:  ok" <<<"$out"; then bad "check with engine and front-end keys: $out"; else ok; fi
   printf '[imap]\nidle_timeuot = 29m\n' >> "$tmp/k.ini"
   expect "check names a misspelt front-end key" 0 "unknown key 'idle_timeuot' in [imap]" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/k.ini" check
-  # Every key a plugin declares (plugins --json) is documented in outpost.ini(5) under its section.
+  # Every key a plugin declares (plugins --json) is documented under its section in
+  # outpost.ini(5) and in the sample config.
   man=$(dirname "$0")/../../docs/outpost.ini.5
   out=$(OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" plugins --json)
-  if python3 - "$man" "$out" <<'PY'
+  if python3 - "$man" "$out" "$(dirname "$0")/../../conf/outpost.ini" <<'PY'
 import json, re, sys
 man = open(sys.argv[1]).read()
+sample = open(sys.argv[3]).read()
 missing = []
 for p in json.loads(sys.argv[2]):
     if not p["loaded"]:
@@ -111,9 +113,12 @@ for p in json.loads(sys.argv[2]):
     for k in p["config_keys"]:
         assert k["type"] in ("string", "int", "bool", "path", "secret_file", "command", "enum"), k
         if not m or not re.search(r"^\.B %s$" % re.escape(k["name"]), m.group(1), re.M):
-            missing.append("%s: [%s] %s" % (p["name"], p["section"], k["name"]))
+            missing.append("%s: [%s] %s in outpost.ini(5)" % (p["name"], p["section"], k["name"]))
+        c = re.search(r"^\[%s\]\n(.*?)(?=^\[|\Z)" % re.escape(p["section"]), sample, re.S | re.M)
+        if not c or not re.search(r"^(# )?%s = " % re.escape(k["name"]), c.group(1), re.M):
+            missing.append("%s: [%s] %s in conf/outpost.ini" % (p["name"], p["section"], k["name"]))
 if missing:
-    sys.exit("not in outpost.ini(5): " + ", ".join(missing))
+    sys.exit("undocumented: " + ", ".join(missing))
 PY
   then ok; else bad "plugin keys missing from the man page"; fi
   # The server is unreachable: sync fails with a clear error and loses nothing.

@@ -282,6 +282,38 @@ static void test_core_keys_documented(void **state)
     }
     size_t len;
     assert_non_null(man_section(man, "policy", &len));
+    /* and in the sample config (OUTPOST_SAMPLE_CONFIG), as "key = " or "# key = " under its [section] */
+    const char *sample = getenv("OUTPOST_SAMPLE_CONFIG");
+    if (!sample)
+        return;
+    if (!(f = fopen(sample, "r")))
+        fail_msg("cannot open %s", sample);
+    n = fread(man, 1, sizeof man - 1, f);
+    fclose(f);
+    man[n] = '\0';
+    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
+        char head[80];
+        snprintf(head, sizeof head, "\n[%s]\n", tables[i].section);
+        const char *sec = strstr(man, head);
+        if (!sec)
+            fail_msg("%s has no [%s] section", sample, tables[i].section);
+        sec += strlen(head) - 1;
+        const char *end = strstr(sec, "\n[");
+        size_t slen = end ? (size_t)(end - sec) : strlen(sec);
+        for (const outpost_config_key *k = tables[i].keys; k->name; k++) {
+            char set[80], commented[80];
+            snprintf(set, sizeof set, "\n%s = ", k->name);
+            snprintf(commented, sizeof commented, "\n# %s = ", k->name);
+            char *copy = malloc(slen + 1);
+            assert_non_null(copy);
+            memcpy(copy, sec, slen);
+            copy[slen] = '\0';
+            int found = strstr(copy, set) || strstr(copy, commented);
+            free(copy);
+            if (!found)
+                fail_msg("[%s] %s is declared but not in %s", tables[i].section, k->name, sample);
+        }
+    }
 }
 
 int main(void)
