@@ -567,6 +567,22 @@ static char *random_b64(size_t n, uint64_t seed)
     return big;
 }
 
+/* Commits one mail of n random base64 bytes (seed) in its own transaction; its id. */
+static int64_t put_random(struct fx *f, struct outpost_storage *s, int64_t folder, size_t n, uint64_t seed)
+{
+    struct outpost_txn *t;
+    char *big = random_b64(n, seed);
+    OK(f->m->begin(s, OUTPOST_TXN_WRITE, &t));
+    outpost_item it = fx_item_template(folder, OUTPOST_ITEM_MAIL, 0, "big");
+    it.size = n;
+    OK(f->m->item_put(t, &it));
+    OK(f->m->content_write(t, it.id, 0, big, n));
+    OK(f->m->content_finish(t, it.id, OUTPOST_CONTENT_COMPLETE));
+    OK(f->m->commit(t));
+    free(big);
+    return it.id;
+}
+
 static void test_idle_checkpoint(void **state)
 {
     struct fx *f = *state;
@@ -619,21 +635,12 @@ static void test_checkpoint_while_busy(void **state)
     snprintf(path, sizeof path, "%s/busy.sqlite", f->dir);
     struct test_host *th;
     struct outpost_storage *s;
-    struct outpost_txn *t;
     int64_t folder = open_with_inbox(f, (const char *const[]){ "path=busy.sqlite", "checkpoint_mb=4", NULL }, &th, &s);
     long long start = file_size(path);
     size_t n = 512 * 1024;
     int i = 0;
     for (; i < 60 && file_size(path) < start + 4 * 1024 * 1024; i++) {
-        char *big = random_b64(n, 0x9E3779B97F4A7C15ull + (uint64_t)i);
-        OK(f->m->begin(s, OUTPOST_TXN_WRITE, &t));
-        outpost_item it = fx_item_template(folder, OUTPOST_ITEM_MAIL, 0, "busy");
-        it.size = n;
-        OK(f->m->item_put(t, &it));
-        OK(f->m->content_write(t, it.id, 0, big, n));
-        OK(f->m->content_finish(t, it.id, OUTPOST_CONTENT_COMPLETE));
-        OK(f->m->commit(t));
-        free(big);
+        put_random(f, s, folder, n, 0x9E3779B97F4A7C15ull + (uint64_t)i);
         struct timespec ts = { 0, 20 * 1000000L };
         nanosleep(&ts, NULL);
     }
@@ -662,16 +669,7 @@ static void test_idle_wal_truncated(void **state)
     size_t n = 8 * 1024 * 1024;
     int64_t ids[10];
     for (int i = 0; i < 10; i++) {
-        char *big = random_b64(n, 0x2545F4914F6CDD1Dull + (uint64_t)i);
-        OK(f->m->begin(s, OUTPOST_TXN_WRITE, &t));
-        outpost_item it = fx_item_template(folder, OUTPOST_ITEM_MAIL, 0, "wal");
-        it.size = n;
-        OK(f->m->item_put(t, &it));
-        OK(f->m->content_write(t, it.id, 0, big, n));
-        OK(f->m->content_finish(t, it.id, OUTPOST_CONTENT_COMPLETE));
-        OK(f->m->commit(t));
-        ids[i] = it.id;
-        free(big);
+        ids[i] = put_random(f, s, folder, n, 0x2545F4914F6CDD1Dull + (uint64_t)i);
     }
     assert_true(file_size(wal) > 64LL * 1024 * 1024);
     long long w = file_size(wal);
