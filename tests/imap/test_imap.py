@@ -3,7 +3,7 @@
 SQLite storage, seeded from fixtures/) on an ephemeral 127.0.0.1 port and drives it with python imaplib, raw
 sockets, curl and real clients (mbsync, offlineimap, neomutt). The harness plays the server's side through its
 control channel (online/offline, server-side changes, journal). usage: test_imap.py GROUP  (protocol,
-condstore, limits, concurrency, tls, reload, curl, mbsync, offlineimap, neomutt)."""
+condstore, limits, shutdown, concurrency, tls, reload, curl, mbsync, offlineimap, neomutt)."""
 import base64
 import imaplib
 import json
@@ -844,6 +844,68 @@ def t_limits():
         m.logout()
 
 
+def t_shutdown_bye():
+    """When the server stops (SIGTERM: outpostd and the harness call the front-end's stop()), every client
+    still connected reads an untagged BYE before the connection closes (RFC 9051 7.1.5), with the
+    UNAVAILABLE code (RFC 5530): a session not logged in, one between commands, one in IDLE, one in the middle
+    of a command line, one in the middle of a literal, one over implicit TLS. A client that stopped reading
+    holds up the shutdown for a bounded time only."""
+    d = tempfile.mkdtemp(prefix="outpost-bye-")
+    try:
+        cert, key, ctx = self_signed(d)
+        with Harness({"tls_cert": cert, "tls_key": key, "tls_listen": "127.0.0.1:0"}) as h:
+            big = b"Subject: big\r\n\r\n" + (b"y" * 78 + b"\r\n") * 60000  # 4.8 MB
+            m = h.imap()
+            check(m.append("INBOX", None, None, big)[0] == "OK", "APPEND of the big message")
+            m.logout()
+            clients = {}
+            clients["not logged in"] = Raw(h.port)
+            plain = h.imap()
+            plain.select("INBOX")
+            clients["between commands"] = plain
+            idle = h.imap()
+            idle.select("INBOX")
+            idle.send(b"i1 IDLE\r\n")
+            check(idle.readline().startswith(b"+ "), "IDLE continuation")
+            clients["in IDLE"] = idle
+            partial = Raw(h.port)
+            partial.login()
+            partial.send("p1 SELECT IN")  # no line end yet
+            clients["in a command line"] = partial
+            lit = Raw(h.port)
+            lit.login()
+            lit.send("a1 APPEND INBOX {40}\r\n")
+            check(lit.line().startswith(b"+"), "literal continuation")
+            lit.send("Subject: half\r\n")  # 15 of the 40 bytes
+            clients["in a literal"] = lit
+            tls = imaplib.IMAP4_SSL("127.0.0.1", h.tls_port, ssl_context=ctx, timeout=30)
+            tls.login(USER, PASS)
+            clients["over TLS"] = tls
+            # a client that asks for megabytes and reads none of them: its session blocks in a write
+            stalled = socket.socket()
+            stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            stalled.connect(("127.0.0.1", h.port))
+            stalled.sendall(('L LOGIN %s "%s"\r\nS SELECT INBOX\r\n' % (USER, PASS)).encode() +
+                            b"".join(b"f%d FETCH 1:* (BODY.PEEK[])\r\n" % i for i in range(8)))
+            time.sleep(1)
+            t0 = time.time()
+            h.proc.send_signal(signal.SIGTERM)
+            for what, cl in clients.items():
+                if isinstance(cl, Raw):
+                    l, rest = cl.line(), cl.line()
+                else:
+                    l, rest = cl.readline().rstrip(b"\r\n"), cl.readline()
+                check(l.startswith(b"* BYE [UNAVAILABLE] ") and b"shutting down" in l,
+                      "%s: no BYE before the server closed the connection: %r" % (what, l))
+                check(rest == b"", "%s: the connection stayed open after the BYE: %r" % (what, rest))
+            h.proc.wait(timeout=20)
+            took = time.time() - t0
+            check(took < 8, "stopping took %.1f s with a client that does not read" % took)
+            stalled.close()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 # ---------------------------------------------------------------- concurrency
 
 def t_concurrency():
@@ -888,14 +950,20 @@ def t_concurrency():
 
 # ---------------------------------------------------------------- tls
 
+def self_signed(d):
+    """A certificate for 127.0.0.1 in directory d: (cert path, key path, a client context trusting it)."""
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.check_hostname = False
+    return cert, key, ctx
+
+
 def t_tls():
     d = tempfile.mkdtemp(prefix="outpost-tls-")
     try:
-        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                        "-days", "2", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
-        ctx = ssl.create_default_context(cafile=cert)
-        ctx.check_hostname = False
+        cert, key, ctx = self_signed(d)
         with Harness({"tls_cert": cert, "tls_key": key, "tls_listen": "127.0.0.1:0"}) as h:
             m = imaplib.IMAP4("127.0.0.1", h.port, timeout=30)
             check("STARTTLS" in m.capabilities, "STARTTLS not advertised")
@@ -1532,6 +1600,7 @@ GROUPS = {
     "protocol": [t_protocol2],
     "condstore": [t_condstore],
     "limits": [t_limits],
+    "shutdown": [t_shutdown_bye],
     "concurrency": [t_concurrency],
     "tls": [t_tls],
     "reload": [t_reload],
