@@ -368,6 +368,56 @@ def search_fts_on(storage):
         m.logout()
 
 
+def t_search_unicode():
+    """SEARCH strings that the front-end compares itself, not through the full-text index, match case-
+    insensitively beyond ASCII (RFC 3501 6.4.4, the i;unicode-casemap comparator of RFC 5051): SUBJECT, FROM
+    and TO on the decoded summary (RFC 2047 encoded words), HEADER with any other field on the header as
+    cached, and BODY where an index hit must be confirmed in the body because the word is also in the
+    subject. Needles come as quoted strings and as literals, with CHARSET UTF-8."""
+    with Harness() as h:
+        m = h.imap()
+        a = ("From: =?utf-8?b?0J/QoNCY0JLQldCiINCY0LLQsNC9?= <ivan@example.com>\r\n"  # ПРИВЕТ Иван
+             "To: J\u00fcrgen Stra\u00dfer <juergen@example.com>\r\n"
+             "Subject: =?utf-8?q?=C3=9Cberblick_der_Zahlen?=\r\n"
+             "X-Project: \u00dcBERBLICK Stra\u00dfe\r\n"
+             "Message-ID: <uni-1@example.com>\r\nMIME-Version: 1.0\r\n"
+             "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+             "Hier ist der \u00fcberblick, \u043f\u0440\u0438\u0432\u0435\u0442.\r\n").encode()
+        b = ("From: Ken <ken@example.com>\r\nSubject: \u00dcberblick\r\nMessage-ID: <uni-2@example.com>\r\n"
+             "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+             "Content-Transfer-Encoding: 8bit\r\n\r\nNothing about it here.\r\n").encode()
+        for msg in (a, b):
+            check(m.append("INBOX", None, None, msg)[0] == "OK", "APPEND")
+        m.select("INBOX")
+
+        def search(key, value, literal):
+            if literal:
+                m.literal = value.encode()
+                typ, d = m.search("UTF-8", *key)
+            else:
+                typ, d = m.search("UTF-8", *key, b'"' + value.encode() + b'"')
+            check(typ == "OK", "SEARCH %s %r: %r" % (key, value, d))
+            return d[0].decode().split()
+        cases = [(("SUBJECT",), "\u00fcberblick", ["6", "7"]),       # Überblick, encoded word and raw
+                 (("SUBJECT",), "\u00dcBERBLICK DER", ["6"]),
+                 (("SUBJECT",), "\u00f6berblick", []),              # ö is not ü
+                 (("SUBJECT",), "QUARTERLY", ["1"]),                # ASCII as before
+                 (("FROM",), "\u043f\u0440\u0438\u0432\u0435\u0442", ["6"]),   # привет in ПРИВЕТ
+                 (("FROM",), "\u0438\u0412\u0410\u041d", ["6"]),   # иВАН in Иван
+                 (("TO",), "J\u00dcRGEN STRA\u00dfER", ["6"]),
+                 (("HEADER", "X-Project"), "\u00fcberblick stra\u00dfe", ["6"]),   # raw UTF-8 field
+                 (("HEADER", "X-Project"), "strasse", []),            # RFC 5051: sharp s is not "ss"
+                 (("BODY",), "\u00dcberblick", ["6"]),                # hit in subject and body: checked in the body
+                 (("BODY",), "\u041f\u0420\u0418\u0412\u0415\u0422", ["6"]),
+                 (("NOT", "BODY"), "\u00dcberblick", ["1", "2", "3", "4", "5", "7"])]
+        for key, value, want in cases:
+            for literal in (False, True):
+                got = search(key, value, literal)
+                check(got == want, "SEARCH CHARSET UTF-8 %s %r (%s): %r, expected %r" %
+                      (" ".join(key), value, "literal" if literal else "quoted", got, want))
+        m.logout()
+
+
 def t_idle_server_changes():
     """Changes the sync engine applies from the server reach a client in IDLE: a new message, a flag change
     and an expunge, each as the store's change event after commit."""
@@ -1615,7 +1665,7 @@ GROUPS = {
 if __name__ == "__main__":
     group = sys.argv[1]
     if group == "protocol":
-        GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_idle_server_changes, t_keywords_in_flags, t_authenticate_raw, t_list_recursivematch,
+        GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_search_unicode, t_idle_server_changes, t_keywords_in_flags, t_authenticate_raw, t_list_recursivematch,
                               t_mailbox_rfc3501, t_sequence_edges, t_login_nul,
                               t_search_sent_dates,
                               t_protocol2]
