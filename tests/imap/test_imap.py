@@ -592,6 +592,46 @@ def t_mailbox_rfc3501():
         r.close()
 
 
+def t_fetch_missing_section():
+    """FETCH of a body section the message does not have (BODY[3] of a single-part message, BODY[1.2.3],
+    MIME or TEXT of a part that is no message) answers an empty string. Neither RFC 3501 nor RFC 9051 6.4.5
+    says what to answer there (their only empty-string rule is a partial fetch starting beyond the end), so
+    this documents the behaviour kept. \\Seen follows the data item as for any section: BODY.PEEK never
+    sets it; BODY[...] does (RFC 3501 / 9051 6.4.5: "The \\Seen flag is implicitly set")."""
+    with Harness() as h:
+        m = h.imap()
+        m.select("INBOX")
+
+        def sections(n, items):
+            typ, d = m.fetch(n, "(%s)" % " ".join(items))
+            check(typ == "OK", "FETCH %s %s: %r" % (n, items, d))
+            got = {}
+            for part in d:
+                if isinstance(part, tuple):
+                    got[re.search(rb"(BODY\[[^\]]*\])(<\d+>)? \{\d+\}$", part[0]).group(1).decode()] = part[1]
+            return got
+        # 1: single part (text/plain); 2: text/plain + application/octet-stream; 3: text/plain + message/rfc822
+        missing = {"1": ["3", "2", "1.2.3", "1.1", "2.MIME", "1.HEADER", "1.TEXT"],
+                   "2": ["3", "1.1", "2.1", "3.MIME", "1.TEXT", "2.HEADER"],
+                   "3": ["3", "1.1", "2.3", "2.1.1", "2.1.TEXT", "2.2.HEADER"]}
+        for n, secs in missing.items():
+            got = sections(n, ["BODY.PEEK[%s]" % x for x in secs] + ["BODY.PEEK[%s]<0.10>" % secs[0]])
+            for x in secs:
+                check(got.get("BODY[%s]" % x) == b"", "message %s: BODY[%s] of a missing part: %r" % (n, x, got))
+        # the parts that exist are still what they were
+        got = sections("1", ["BODY.PEEK[1]"])
+        check(got["BODY[1]"].startswith(b"Hello"), "BODY[1] of a single-part message: %r" % got)
+        got = sections("3", ["BODY.PEEK[2.1]", "BODY.PEEK[2.2]"])
+        check(got["BODY[2.1]"] == b"Lunch at noon?" and got["BODY[2.2]"] == b"<p>Lunch at noon?</p>", "nested: %r" % got)
+        typ, d = m.fetch("1:3", "(FLAGS)")
+        check(not any(b"\\Seen" in x for x in d), "BODY.PEEK of a missing part set \\Seen: %r" % d)
+        typ, d = m.fetch("1", "(BODY[3])")
+        check(typ == "OK" and d[0][1] == b"" and b"\\Seen" in d[0][0], "BODY[3] without PEEK: %r" % d)
+        typ, d = m.fetch("1:3", "(FLAGS)")
+        check([b"\\Seen" in x for x in d] == [True, False, False], "\\Seen after BODY[3]: %r" % d)
+        m.logout()
+
+
 def t_login_nul():
     """A NUL inside a LOGIN literal or after the PLAIN password is not ignored: the credentials are the whole
     strings (RFC 3501 6.2.3, RFC 4616 2)."""
@@ -1666,7 +1706,7 @@ if __name__ == "__main__":
     group = sys.argv[1]
     if group == "protocol":
         GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_search_unicode, t_idle_server_changes, t_keywords_in_flags, t_authenticate_raw, t_list_recursivematch,
-                              t_mailbox_rfc3501, t_sequence_edges, t_login_nul,
+                              t_mailbox_rfc3501, t_sequence_edges, t_fetch_missing_section, t_login_nul,
                               t_search_sent_dates,
                               t_protocol2]
     for fn in GROUPS[group]:
