@@ -282,8 +282,8 @@ static int fts_verdict(struct search_ctx *sx, const struct imap_skey *k, struct 
         return 1;
     char *save = NULL;
     for (char *w = strtok_r(words, " \t", &save); w && !elsewhere; w = strtok_r(NULL, " \t", &save)) {
-        elsewhere = imap_text_contains(it->subject, w) || imap_text_contains(it->from, w) || imap_text_contains(it->to, w) ||
-                    imap_text_contains(it->cc, w);
+        elsewhere = imap_text_contains(it->subject, w) || imap_text_contains(it->from, w) ||
+                    imap_text_contains(it->to, w) || imap_text_contains(it->cc, w);
         if (!elsewhere && sx->all_headers && has_header(it))
             elsewhere = header_contains(&cc, it->size, w) != 0 || header_contains(&cc, it->size, "=?") != 0;
     }
@@ -352,7 +352,8 @@ static int eval(struct search_ctx *sx, const struct imap_skey *k, struct sitem *
             if (imap_mime_locate(imap_content_range_read, &cc, it->size, NULL, 0, IMAP_SEC_TEXT, &r) != 0)
                 return 0;
             start = r.start;
-        } else if (imap_text_contains(it->subject, k->b) || imap_text_contains(it->from, k->b) || imap_text_contains(it->to, k->b)) {
+        } else if (imap_text_contains(it->subject, k->b) || imap_text_contains(it->from, k->b) ||
+                   imap_text_contains(it->to, k->b)) {
             return 1;
         }
         return scan_range(&cc, start, it->size, k->b);

@@ -622,7 +622,8 @@ def t_fetch_missing_section():
         got = sections("1", ["BODY.PEEK[1]"])
         check(got["BODY[1]"].startswith(b"Hello"), "BODY[1] of a single-part message: %r" % got)
         got = sections("3", ["BODY.PEEK[2.1]", "BODY.PEEK[2.2]"])
-        check(got["BODY[2.1]"] == b"Lunch at noon?" and got["BODY[2.2]"] == b"<p>Lunch at noon?</p>", "nested: %r" % got)
+        check(got["BODY[2.1]"] == b"Lunch at noon?" and got["BODY[2.2]"] == b"<p>Lunch at noon?</p>",
+              "nested: %r" % got)
         typ, d = m.fetch("1:3", "(FLAGS)")
         check(not any(b"\\Seen" in x for x in d), "BODY.PEEK of a missing part set \\Seen: %r" % d)
         typ, d = m.fetch("1", "(BODY[3])")
