@@ -21,6 +21,7 @@
 #define IMAP_SPILL_THRESHOLD (1024 * 1024) /* literals above go to a temp file */
 #define IMAP_BATCH 256                     /* items per read transaction */
 #define IMAP_CHUNK (64 * 1024)             /* content bytes per read transaction */
+#define IMAP_BYE_TIMEOUT_MS 500            /* the BYE of a shutdown: how long the client may take */
 
 struct imap_conn;
 struct imap_snap;
@@ -54,6 +55,9 @@ struct imap_server {
     int lfd, tlfd;
     int bound_port, bound_tport; /* what lfd / tlfd are bound to */
     int stop_pipe[2];
+    /* Written once by stop() and never drained: every session polls it so
+     * that one waiting for its client notices the shutdown at once. */
+    int halt_pipe[2];
     pthread_t accept_thr;
     int started;
     atomic_int stopping;
@@ -66,7 +70,7 @@ struct imap_server {
     struct imap_snap *snaps;
     uint64_t snap_clock;
     pthread_mutex_t mu;    /* guards the connection list */
-    pthread_cond_t cond;
+    pthread_cond_t cond;   /* signalled (under mu) when a connection's thread is done */
     struct imap_conn *conns;
     int nconns;
     struct outpost_store_subscription *sub;
@@ -102,6 +106,7 @@ struct imap_conn {
     char *wbuf;
     size_t wlen;
     int write_failed;
+    int halted;            /* a wait for the client was cut short by stop() */
     char long_tag[64];     /* tag of the last over-long line ("" if it had none) */
 
     struct imap_parser *parser;
@@ -137,9 +142,14 @@ void imap_put_uint(struct imap_conn *c, uint64_t v);
 /* Writes s as an IMAP string: quoted when safe, else a literal; NIL for NULL. */
 void imap_astring(struct imap_conn *c, const char *s);
 int imap_flush(struct imap_conn *c);
+/* Writes what is buffered within timeout_ms, without blocking beyond it: the
+ * socket is made non-blocking, so only for a connection about to close (the
+ * BYE of a shutdown). 0, or -1 (write_failed set) when the client did not
+ * take it in time or the write failed. */
+int imap_flush_bounded(struct imap_conn *c, int64_t timeout_ms);
 /* Reads one line (without CRLF) into a malloc'd buffer; timeout in ms (<0:
  * none). Called with the configuration lock held: releases it while it
- * waits. 1 = line, 0 = EOF/error, -2 = timeout, -3 = woken by a
+ * waits. 1 = line, 0 = EOF/error or stop() (c->halted set), -2 = timeout, -3 = woken by a
  * notification (only when wakeable), -4 = line too long (rest discarded;
  * c->long_tag holds its tag so the reply can be tagged). */
 int imap_read_line(struct imap_conn *c, char **line, size_t *len, int64_t timeout_ms, int wakeable);

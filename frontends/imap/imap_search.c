@@ -2,11 +2,13 @@
  * RFC 7162). Metadata keys are evaluated on copies of the item summaries
  * taken in short read transactions; BODY and TEXT use the storage's
  * full-text index when it has one (OUTPOST_STORAGE_CAP_FTS), else a
- * streaming, case-insensitive scan of the cached content. With an index of
+ * streaming, case-insensitive scan of the cached content. Strings the
+ * front-end compares itself (summary fields, header fields, content) match
+ * as imap_text.h says: ASCII case ignored, and for other text the
+ * i;unicode-casemap comparator (RFC 5051). With an index of
  * every header field (OUTPOST_STORAGE_CAP_FTS_ALL_HEADERS) a TEXT key is
  * answered by the index alone, without reading summaries or content.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 
 #include "imap_internal.h"
 #include "imap_mime.h"
+#include "imap_text.h"
 
 struct sitem {
     size_t ix;
@@ -60,13 +63,6 @@ static char *dup0(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-static int ci_contains(const char *hay, const char *needle)
-{
-    if (!*needle)
-        return 1;
-    return hay && strcasestr(hay, needle) != NULL;
-}
-
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -97,51 +93,12 @@ static int keyword_has(const char *kws, const char *kw)
     return 0;
 }
 
-/* Case-insensitive substring search over [start,end) of the content, chunk
- * by chunk with an overlap of strlen(needle)-1 bytes. */
+/* Case-insensitive substring search over [start,end) of the content. */
 static int scan_range(struct imap_content_ctx *cc, uint64_t start, uint64_t end, const char *needle)
 {
-    size_t nl = strlen(needle);
-    if (nl == 0)
-        return 1;
-    if (nl > 4096)
+    if (strlen(needle) > 4096)
         return 0;
-    char *buf = malloc(IMAP_CHUNK + 4097);
-    if (!buf)
-        return 0;
-    size_t keep = 0;
-    int found = 0;
-    for (uint64_t off = start; off < end && !found;) {
-        size_t want = end - off < IMAP_CHUNK ? (size_t)(end - off) : IMAP_CHUNK;
-        size_t got = 0;
-        if (imap_content_range_read(cc, off, buf + keep, want, &got) != 0 || got == 0)
-            break;
-        size_t have = keep + got;
-        for (size_t i = 0; i + nl <= have; i++)
-            if (!strncasecmp(buf + i, needle, nl)) {
-                found = 1;
-                break;
-            }
-        keep = have >= nl - 1 ? nl - 1 : have;
-        memmove(buf, buf + have - keep, keep);
-        off += got;
-    }
-    free(buf);
-    return found;
-}
-
-/* Case-insensitive (ASCII, as strncasecmp in scan_range) search of needle
- * (nl > 0 bytes) in buf, which is folded to lower case in place. */
-static int fold_contains(char *buf, size_t n, const char *needle, size_t nl)
-{
-    char low[4096];
-    if (nl > sizeof low)
-        return 0;
-    for (size_t i = 0; i < nl; i++)
-        low[i] = (char)tolower((unsigned char)needle[i]);
-    for (size_t i = 0; i < n; i++)
-        buf[i] = (char)tolower((unsigned char)buf[i]);
-    return memmem(buf, n, low, nl) != NULL;
+    return imap_text_scan(imap_content_range_read, cc, start, end, needle, IMAP_CHUNK);
 }
 
 /* Length of the header block at the start of buf (up to and including its
@@ -184,7 +141,7 @@ static int header_contains(struct imap_content_ctx *cc, uint64_t size, const cha
     }
     size_t hl = header_block_len(buf, got);
     if (hl || got == size)
-        return fold_contains(buf, hl ? hl : got, needle, nl);
+        return imap_text_find(buf, hl ? hl : got, needle, nl);
     struct imap_region r;
     if (imap_mime_locate(imap_content_range_read, cc, size, NULL, 0, IMAP_SEC_HEADER, &r) != 0)
         return -1;
@@ -259,7 +216,7 @@ static int header_match(struct search_ctx *sx, struct sitem *it, const char *fie
                 save = next[1];
                 next[1] = '\0';
             }
-            m = ci_contains(colon + 1, value);
+            m = imap_text_contains(colon + 1, value);
             if (next) {
                 next[1] = save;
                 p = next + 1;
@@ -325,8 +282,8 @@ static int fts_verdict(struct search_ctx *sx, const struct imap_skey *k, struct 
         return 1;
     char *save = NULL;
     for (char *w = strtok_r(words, " \t", &save); w && !elsewhere; w = strtok_r(NULL, " \t", &save)) {
-        elsewhere = ci_contains(it->subject, w) || ci_contains(it->from, w) || ci_contains(it->to, w) ||
-                    ci_contains(it->cc, w);
+        elsewhere = imap_text_contains(it->subject, w) || imap_text_contains(it->from, w) ||
+                    imap_text_contains(it->to, w) || imap_text_contains(it->cc, w);
         if (!elsewhere && sx->all_headers && has_header(it))
             elsewhere = header_contains(&cc, it->size, w) != 0 || header_contains(&cc, it->size, "=?") != 0;
     }
@@ -370,13 +327,13 @@ static int eval(struct search_ctx *sx, const struct imap_skey *k, struct sitem *
     case IMAP_SK_MODSEQ: return it->modseq >= (uint64_t)k->num;
     case IMAP_SK_HEADER:
         if (!strcasecmp(k->a, "SUBJECT") && it->subject)
-            return ci_contains(it->subject, k->b);
+            return imap_text_contains(it->subject, k->b);
         if (!strcasecmp(k->a, "FROM") && it->from)
-            return ci_contains(it->from, k->b);
+            return imap_text_contains(it->from, k->b);
         if (!strcasecmp(k->a, "TO") && it->to)
-            return ci_contains(it->to, k->b);
+            return imap_text_contains(it->to, k->b);
         if (!strcasecmp(k->a, "CC") && it->cc)
-            return ci_contains(it->cc, k->b);
+            return imap_text_contains(it->cc, k->b);
         return header_match(sx, it, k->a, k->b);
     case IMAP_SK_BODY:
     case IMAP_SK_TEXT: {
@@ -395,7 +352,8 @@ static int eval(struct search_ctx *sx, const struct imap_skey *k, struct sitem *
             if (imap_mime_locate(imap_content_range_read, &cc, it->size, NULL, 0, IMAP_SEC_TEXT, &r) != 0)
                 return 0;
             start = r.start;
-        } else if (ci_contains(it->subject, k->b) || ci_contains(it->from, k->b) || ci_contains(it->to, k->b)) {
+        } else if (imap_text_contains(it->subject, k->b) || imap_text_contains(it->from, k->b) ||
+                   imap_text_contains(it->to, k->b)) {
             return 1;
         }
         return scan_range(&cc, start, it->size, k->b);

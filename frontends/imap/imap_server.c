@@ -25,6 +25,7 @@
 #include "imap_internal.h"
 
 #define IMAP_VERSION "0.1.0"
+#define IMAP_STOP_GRACE_MS 2000 /* stop(): how long sessions get to finish and say BYE */
 
 static const outpost_config_key imap_keys[] = {
     { "listen", OUTPOST_CFG_STRING, 0, "127.0.0.1:1143", NULL,
@@ -101,6 +102,67 @@ int imap_flush(struct imap_conn *c)
 {
     if (c->wlen && !c->write_failed && unlocked_write(c, c->wbuf, c->wlen) != 0)
         c->write_failed = 1;
+    c->wlen = 0;
+    return c->write_failed ? -1 : 0;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int imap_flush_bounded(struct imap_conn *c, int64_t timeout_ms)
+{
+    if (c->write_failed || !c->wlen) {
+        c->wlen = 0;
+        return c->write_failed ? -1 : 0;
+    }
+    int fl = fcntl(c->fd, F_GETFL);
+    if (fl < 0 || fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) != 0)
+        c->write_failed = 1;
+    imap_cfg_unlock(c->srv);
+    int64_t deadline = mono_ms() + timeout_ms;
+    const char *p = c->wbuf;
+    size_t n = c->wlen;
+    while (n > 0 && !c->write_failed) {
+        short ev = POLLOUT;
+        if (c->tls_active) {
+            /* a retry after WANT_* passes the same buffer, as OpenSSL requires */
+            int r = SSL_write(c->ssl, p, (int)n);
+            if (r > 0) {
+                p += r;
+                n -= (size_t)r;
+                continue;
+            }
+            int e = SSL_get_error(c->ssl, r);
+            if (e == SSL_ERROR_WANT_READ)
+                ev = POLLIN;
+            else if (e != SSL_ERROR_WANT_WRITE)
+                c->write_failed = 1;
+        } else {
+            ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
+            if (r > 0) {
+                p += r;
+                n -= (size_t)r;
+                continue;
+            }
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+                c->write_failed = 1;
+        }
+        int64_t left = deadline - mono_ms();
+        if (left <= 0)
+            c->write_failed = 1;
+        if (c->write_failed)
+            break;
+        struct pollfd pf = { c->fd, ev, 0 };
+        if (poll(&pf, 1, (int)left) < 0 && errno != EINTR)
+            c->write_failed = 1;
+    }
+    imap_cfg_rdlock(c->srv);
     c->wlen = 0;
     return c->write_failed ? -1 : 0;
 }
@@ -190,13 +252,6 @@ void imap_drain_wake(struct imap_conn *c)
         ;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int wait_input_unlocked(struct imap_conn *c, int64_t timeout_ms, int wakeable);
 
 /* Waits for input (or a wake-up) with the configuration lock released.
@@ -213,7 +268,9 @@ static int wait_input(struct imap_conn *c, int64_t timeout_ms, int wakeable)
 
 static int wait_input_unlocked(struct imap_conn *c, int64_t timeout_ms, int wakeable)
 {
-    struct pollfd p[2] = { { c->fd, POLLIN, 0 }, { c->wake[0], POLLIN, 0 } };
+    /* the halt pipe wakes every session at stop(); the notification pipe only
+     * a wakeable wait (IDLE), as the others leave its pokes for later */
+    struct pollfd p[3] = { { c->fd, POLLIN, 0 }, { c->srv->halt_pipe[0], POLLIN, 0 }, { c->wake[0], POLLIN, 0 } };
     int64_t deadline = timeout_ms >= 0 ? mono_ms() + timeout_ms : -1;
     for (;;) {
         int64_t left = -1;
@@ -224,16 +281,18 @@ static int wait_input_unlocked(struct imap_conn *c, int64_t timeout_ms, int wake
         }
         /* wake up at least once a second to notice stop() */
         int t = left < 0 || left > 1000 ? 1000 : (int)left;
-        int r = poll(p, wakeable ? 2 : 1, t);
+        int r = poll(p, wakeable ? 3 : 2, t);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
             return -1;
-        if (atomic_load(&c->srv->stopping))
+        if (atomic_load(&c->srv->stopping)) {
+            c->halted = 1;
             return -1;
+        }
         if (r > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR)))
             return 1;
-        if (wakeable && r > 0 && (p[1].revents & POLLIN)) {
+        if (wakeable && r > 0 && (p[2].revents & POLLIN)) {
             imap_drain_wake(c);
             return -3;
         }
@@ -421,7 +480,10 @@ static void *conn_main(void *arg)
     if (c->tls_active && !c->write_failed)
         SSL_shutdown(c->ssl);
     shutdown(c->fd, SHUT_RDWR);
+    pthread_mutex_lock(&c->srv->mu);
     atomic_store(&c->done, 1);
+    pthread_cond_broadcast(&c->srv->cond);
+    pthread_mutex_unlock(&c->srv->mu);
     return NULL;
 }
 
@@ -805,6 +867,7 @@ static outpost_status fe_create(const struct outpost_host *h, struct outpost_fro
     s->st = h->store;
     s->lfd = s->tlfd = -1;
     s->stop_pipe[0] = s->stop_pipe[1] = -1;
+    s->halt_pipe[0] = s->halt_pipe[1] = -1;
     s->tls_port = -1;
     pthread_rwlockattr_t ra;
     pthread_rwlockattr_init(&ra);
@@ -905,10 +968,12 @@ static outpost_status fe_start(struct outpost_frontend *f)
         s->lfd = -1;
         return fe_msg(f, OUTPOST_FATAL);
     }
-    if (pipe(s->stop_pipe) != 0)
+    if (pipe(s->stop_pipe) != 0 || pipe(s->halt_pipe) != 0)
         return fe_fail(f, OUTPOST_FATAL, "[imap] pipe: %s", strerror(errno));
-    fcntl(s->stop_pipe[0], F_SETFL, O_NONBLOCK);
-    fcntl(s->stop_pipe[1], F_SETFL, O_NONBLOCK);
+    for (int i = 0; i < 2; i++) {
+        fcntl(s->stop_pipe[i], F_SETFL, O_NONBLOCK);
+        fcntl(s->halt_pipe[i], F_SETFL, O_NONBLOCK);
+    }
     s->bound_port = port;
     s->bound_tport = tport;
     outpost_status st = s->st->subscribe(s->h, on_store_event, s, &s->sub);
@@ -939,10 +1004,33 @@ static outpost_status fe_stop(struct outpost_frontend *f)
     if (write(s->stop_pipe[1], "x", 1) < 0) {
         /* the listener also polls `stopping` every second */
     }
+    if (write(s->halt_pipe[1], "x", 1) < 0) {
+        /* sessions also poll `stopping` every second */
+    }
     pthread_join(s->accept_thr, NULL);
+    /* Each session sees `stopping` when it next waits for its client, or
+     * after the command it is running, and says BYE (imap_session_run).
+     * Those still busy after the grace period, e.g. writing to a client that
+     * does not read, are cut off. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += IMAP_STOP_GRACE_MS / 1000;
+    until.tv_nsec += (long)(IMAP_STOP_GRACE_MS % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
     pthread_mutex_lock(&s->mu);
+    for (;;) {
+        int busy = 0;
+        for (struct imap_conn *c = s->conns; c && !busy; c = c->next)
+            busy = !atomic_load(&c->done);
+        if (!busy || pthread_cond_timedwait(&s->cond, &s->mu, &until) != 0)
+            break;
+    }
     for (struct imap_conn *c = s->conns; c; c = c->next)
-        shutdown(c->fd, SHUT_RDWR);
+        if (!atomic_load(&c->done))
+            shutdown(c->fd, SHUT_RDWR);
     pthread_mutex_unlock(&s->mu);
     reap(s, 1);
     if (s->sub) {
@@ -954,9 +1042,11 @@ static outpost_status fe_stop(struct outpost_frontend *f)
     if (s->tlfd >= 0)
         close(s->tlfd);
     s->tlfd = -1;
-    close(s->stop_pipe[0]);
-    close(s->stop_pipe[1]);
-    s->stop_pipe[0] = s->stop_pipe[1] = -1;
+    for (int i = 0; i < 2; i++) {
+        close(s->stop_pipe[i]);
+        close(s->halt_pipe[i]);
+        s->stop_pipe[i] = s->halt_pipe[i] = -1;
+    }
     s->started = 0;
     return outpost_ok();
 }

@@ -2523,6 +2523,15 @@ void imap_session_run(struct imap_conn *c)
         }
     }
     imap_flush(c);
+    /* The server is stopping (RFC 9051 7.1.5: a BYE before it closes the
+     * connection on its own): said between two commands, in IDLE, or in the
+     * middle of a command line or literal the client was sending, unless the
+     * session had ended with a BYE of its own. The write is bounded: a client
+     * that does not read must not hold up the shutdown. */
+    if (atomic_load(&s->stopping) && (c->halted || c->state != S_LOGOUT)) {
+        imap_puts(c, "* BYE [UNAVAILABLE] Outpost IMAP is shutting down\r\n");
+        imap_flush_bounded(c, IMAP_BYE_TIMEOUT_MS);
+    }
     unselect(c);
     imap_cfg_unlock(s);
 }

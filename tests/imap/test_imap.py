@@ -3,7 +3,7 @@
 SQLite storage, seeded from fixtures/) on an ephemeral 127.0.0.1 port and drives it with python imaplib, raw
 sockets, curl and real clients (mbsync, offlineimap, neomutt). The harness plays the server's side through its
 control channel (online/offline, server-side changes, journal). usage: test_imap.py GROUP  (protocol,
-condstore, limits, concurrency, tls, reload, curl, mbsync, offlineimap, neomutt)."""
+condstore, limits, shutdown, concurrency, tls, reload, curl, mbsync, offlineimap, neomutt)."""
 import base64
 import imaplib
 import json
@@ -368,6 +368,56 @@ def search_fts_on(storage):
         m.logout()
 
 
+def t_search_unicode():
+    """SEARCH strings that the front-end compares itself, not through the full-text index, match case-
+    insensitively beyond ASCII (RFC 3501 6.4.4, the i;unicode-casemap comparator of RFC 5051): SUBJECT, FROM
+    and TO on the decoded summary (RFC 2047 encoded words), HEADER with any other field on the header as
+    cached, and BODY where an index hit must be confirmed in the body because the word is also in the
+    subject. Needles come as quoted strings and as literals, with CHARSET UTF-8."""
+    with Harness() as h:
+        m = h.imap()
+        a = ("From: =?utf-8?b?0J/QoNCY0JLQldCiINCY0LLQsNC9?= <ivan@example.com>\r\n"  # ПРИВЕТ Иван
+             "To: J\u00fcrgen Stra\u00dfer <juergen@example.com>\r\n"
+             "Subject: =?utf-8?q?=C3=9Cberblick_der_Zahlen?=\r\n"
+             "X-Project: \u00dcBERBLICK Stra\u00dfe\r\n"
+             "Message-ID: <uni-1@example.com>\r\nMIME-Version: 1.0\r\n"
+             "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+             "Hier ist der \u00fcberblick, \u043f\u0440\u0438\u0432\u0435\u0442.\r\n").encode()
+        b = ("From: Ken <ken@example.com>\r\nSubject: \u00dcberblick\r\nMessage-ID: <uni-2@example.com>\r\n"
+             "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+             "Content-Transfer-Encoding: 8bit\r\n\r\nNothing about it here.\r\n").encode()
+        for msg in (a, b):
+            check(m.append("INBOX", None, None, msg)[0] == "OK", "APPEND")
+        m.select("INBOX")
+
+        def search(key, value, literal):
+            if literal:
+                m.literal = value.encode()
+                typ, d = m.search("UTF-8", *key)
+            else:
+                typ, d = m.search("UTF-8", *key, b'"' + value.encode() + b'"')
+            check(typ == "OK", "SEARCH %s %r: %r" % (key, value, d))
+            return d[0].decode().split()
+        cases = [(("SUBJECT",), "\u00fcberblick", ["6", "7"]),       # Überblick, encoded word and raw
+                 (("SUBJECT",), "\u00dcBERBLICK DER", ["6"]),
+                 (("SUBJECT",), "\u00f6berblick", []),              # ö is not ü
+                 (("SUBJECT",), "QUARTERLY", ["1"]),                # ASCII as before
+                 (("FROM",), "\u043f\u0440\u0438\u0432\u0435\u0442", ["6"]),   # привет in ПРИВЕТ
+                 (("FROM",), "\u0438\u0412\u0410\u041d", ["6"]),   # иВАН in Иван
+                 (("TO",), "J\u00dcRGEN STRA\u00dfER", ["6"]),
+                 (("HEADER", "X-Project"), "\u00fcberblick stra\u00dfe", ["6"]),   # raw UTF-8 field
+                 (("HEADER", "X-Project"), "strasse", []),            # RFC 5051: sharp s is not "ss"
+                 (("BODY",), "\u00dcberblick", ["6"]),                # hit in subject and body: checked in the body
+                 (("BODY",), "\u041f\u0420\u0418\u0412\u0415\u0422", ["6"]),
+                 (("NOT", "BODY"), "\u00dcberblick", ["1", "2", "3", "4", "5", "7"])]
+        for key, value, want in cases:
+            for literal in (False, True):
+                got = search(key, value, literal)
+                check(got == want, "SEARCH CHARSET UTF-8 %s %r (%s): %r, expected %r" %
+                      (" ".join(key), value, "literal" if literal else "quoted", got, want))
+        m.logout()
+
+
 def t_idle_server_changes():
     """Changes the sync engine applies from the server reach a client in IDLE: a new message, a flag change
     and an expunge, each as the store's change event after commit."""
@@ -540,6 +590,47 @@ def t_mailbox_rfc3501():
         u, _ = r.cmd("st2", 'STATUS "Old/Inbox &AOQ-" (MESSAGES)')
         check(u == [b'* STATUS "Old/Inbox &AOQ-" (MESSAGES 5)'], "renamed INBOX: %r" % u)
         r.close()
+
+
+def t_fetch_missing_section():
+    """FETCH of a body section the message does not have (BODY[3] of a single-part message, BODY[1.2.3],
+    MIME or TEXT of a part that is no message) answers an empty string. Neither RFC 3501 nor RFC 9051 6.4.5
+    says what to answer there (their only empty-string rule is a partial fetch starting beyond the end), so
+    this documents the behaviour kept. \\Seen follows the data item as for any section: BODY.PEEK never
+    sets it; BODY[...] does (RFC 3501 / 9051 6.4.5: "The \\Seen flag is implicitly set")."""
+    with Harness() as h:
+        m = h.imap()
+        m.select("INBOX")
+
+        def sections(n, items):
+            typ, d = m.fetch(n, "(%s)" % " ".join(items))
+            check(typ == "OK", "FETCH %s %s: %r" % (n, items, d))
+            got = {}
+            for part in d:
+                if isinstance(part, tuple):
+                    got[re.search(rb"(BODY\[[^\]]*\])(<\d+>)? \{\d+\}$", part[0]).group(1).decode()] = part[1]
+            return got
+        # 1: single part (text/plain); 2: text/plain + application/octet-stream; 3: text/plain + message/rfc822
+        missing = {"1": ["3", "2", "1.2.3", "1.1", "2.MIME", "1.HEADER", "1.TEXT"],
+                   "2": ["3", "1.1", "2.1", "3.MIME", "1.TEXT", "2.HEADER"],
+                   "3": ["3", "1.1", "2.3", "2.1.1", "2.1.TEXT", "2.2.HEADER"]}
+        for n, secs in missing.items():
+            got = sections(n, ["BODY.PEEK[%s]" % x for x in secs] + ["BODY.PEEK[%s]<0.10>" % secs[0]])
+            for x in secs:
+                check(got.get("BODY[%s]" % x) == b"", "message %s: BODY[%s] of a missing part: %r" % (n, x, got))
+        # the parts that exist are still what they were
+        got = sections("1", ["BODY.PEEK[1]"])
+        check(got["BODY[1]"].startswith(b"Hello"), "BODY[1] of a single-part message: %r" % got)
+        got = sections("3", ["BODY.PEEK[2.1]", "BODY.PEEK[2.2]"])
+        check(got["BODY[2.1]"] == b"Lunch at noon?" and got["BODY[2.2]"] == b"<p>Lunch at noon?</p>",
+              "nested: %r" % got)
+        typ, d = m.fetch("1:3", "(FLAGS)")
+        check(not any(b"\\Seen" in x for x in d), "BODY.PEEK of a missing part set \\Seen: %r" % d)
+        typ, d = m.fetch("1", "(BODY[3])")
+        check(typ == "OK" and d[0][1] == b"" and b"\\Seen" in d[0][0], "BODY[3] without PEEK: %r" % d)
+        typ, d = m.fetch("1:3", "(FLAGS)")
+        check([b"\\Seen" in x for x in d] == [True, False, False], "\\Seen after BODY[3]: %r" % d)
+        m.logout()
 
 
 def t_login_nul():
@@ -844,6 +935,68 @@ def t_limits():
         m.logout()
 
 
+def t_shutdown_bye():
+    """When the server stops (SIGTERM: outpostd and the harness call the front-end's stop()), every client
+    still connected reads an untagged BYE before the connection closes (RFC 9051 7.1.5), with the
+    UNAVAILABLE code (RFC 5530): a session not logged in, one between commands, one in IDLE, one in the middle
+    of a command line, one in the middle of a literal, one over implicit TLS. A client that stopped reading
+    holds up the shutdown for a bounded time only."""
+    d = tempfile.mkdtemp(prefix="outpost-bye-")
+    try:
+        cert, key, ctx = self_signed(d)
+        with Harness({"tls_cert": cert, "tls_key": key, "tls_listen": "127.0.0.1:0"}) as h:
+            big = b"Subject: big\r\n\r\n" + (b"y" * 78 + b"\r\n") * 60000  # 4.8 MB
+            m = h.imap()
+            check(m.append("INBOX", None, None, big)[0] == "OK", "APPEND of the big message")
+            m.logout()
+            clients = {}
+            clients["not logged in"] = Raw(h.port)
+            plain = h.imap()
+            plain.select("INBOX")
+            clients["between commands"] = plain
+            idle = h.imap()
+            idle.select("INBOX")
+            idle.send(b"i1 IDLE\r\n")
+            check(idle.readline().startswith(b"+ "), "IDLE continuation")
+            clients["in IDLE"] = idle
+            partial = Raw(h.port)
+            partial.login()
+            partial.send("p1 SELECT IN")  # no line end yet
+            clients["in a command line"] = partial
+            lit = Raw(h.port)
+            lit.login()
+            lit.send("a1 APPEND INBOX {40}\r\n")
+            check(lit.line().startswith(b"+"), "literal continuation")
+            lit.send("Subject: half\r\n")  # 15 of the 40 bytes
+            clients["in a literal"] = lit
+            tls = imaplib.IMAP4_SSL("127.0.0.1", h.tls_port, ssl_context=ctx, timeout=30)
+            tls.login(USER, PASS)
+            clients["over TLS"] = tls
+            # a client that asks for megabytes and reads none of them: its session blocks in a write
+            stalled = socket.socket()
+            stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            stalled.connect(("127.0.0.1", h.port))
+            stalled.sendall(('L LOGIN %s "%s"\r\nS SELECT INBOX\r\n' % (USER, PASS)).encode() +
+                            b"".join(b"f%d FETCH 1:* (BODY.PEEK[])\r\n" % i for i in range(8)))
+            time.sleep(1)
+            t0 = time.time()
+            h.proc.send_signal(signal.SIGTERM)
+            for what, cl in clients.items():
+                if isinstance(cl, Raw):
+                    l, rest = cl.line(), cl.line()
+                else:
+                    l, rest = cl.readline().rstrip(b"\r\n"), cl.readline()
+                check(l.startswith(b"* BYE [UNAVAILABLE] ") and b"shutting down" in l,
+                      "%s: no BYE before the server closed the connection: %r" % (what, l))
+                check(rest == b"", "%s: the connection stayed open after the BYE: %r" % (what, rest))
+            h.proc.wait(timeout=20)
+            took = time.time() - t0
+            check(took < 8, "stopping took %.1f s with a client that does not read" % took)
+            stalled.close()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 # ---------------------------------------------------------------- concurrency
 
 def t_concurrency():
@@ -888,14 +1041,20 @@ def t_concurrency():
 
 # ---------------------------------------------------------------- tls
 
+def self_signed(d):
+    """A certificate for 127.0.0.1 in directory d: (cert path, key path, a client context trusting it)."""
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.check_hostname = False
+    return cert, key, ctx
+
+
 def t_tls():
     d = tempfile.mkdtemp(prefix="outpost-tls-")
     try:
-        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                        "-days", "2", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
-        ctx = ssl.create_default_context(cafile=cert)
-        ctx.check_hostname = False
+        cert, key, ctx = self_signed(d)
         with Harness({"tls_cert": cert, "tls_key": key, "tls_listen": "127.0.0.1:0"}) as h:
             m = imaplib.IMAP4("127.0.0.1", h.port, timeout=30)
             check("STARTTLS" in m.capabilities, "STARTTLS not advertised")
@@ -1532,6 +1691,7 @@ GROUPS = {
     "protocol": [t_protocol2],
     "condstore": [t_condstore],
     "limits": [t_limits],
+    "shutdown": [t_shutdown_bye],
     "concurrency": [t_concurrency],
     "tls": [t_tls],
     "reload": [t_reload],
@@ -1546,8 +1706,8 @@ GROUPS = {
 if __name__ == "__main__":
     group = sys.argv[1]
     if group == "protocol":
-        GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_idle_server_changes, t_keywords_in_flags, t_authenticate_raw, t_list_recursivematch,
-                              t_mailbox_rfc3501, t_sequence_edges, t_login_nul,
+        GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_search_unicode, t_idle_server_changes, t_keywords_in_flags, t_authenticate_raw, t_list_recursivematch,
+                              t_mailbox_rfc3501, t_sequence_edges, t_fetch_missing_section, t_login_nul,
                               t_search_sent_dates,
                               t_protocol2]
     for fn in GROUPS[group]:
