@@ -548,9 +548,13 @@ int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts
     }
     outpost_log(OUTPOST_LOG_INFO, LOGC, "stopping");
 out:
-    stop_frontends(d);
+    /* The fetch worker first: a client waiting for a body fetched on demand gets its
+     * answer (offline) at once instead of holding up the front-end's stop for up to
+     * [imap] content_timeout; a transfer in flight is abandoned (the engine cancelled
+     * the transport when the stop signal came). */
     if (d->s.engine)
         outpost_engine_stop_worker(d->s.engine);
+    stop_frontends(d);
     stop_control(d);
     outpost_session_close(&d->s);
     op_signals_stop();

@@ -1262,6 +1262,50 @@ def t_faults(env):
             srv = inbox_server.get(flagged[0]["remote_id"], {})
             check(srv.get("isFlagged") and srv.get("isSeen"), "the flags set during the resync reached the server")
         del mine
+
+        # A server that stops answering does not hold up SIGTERM: a sync call and a body a
+        # client asked for (a summary-only mail of a headers folder) both wait for replies
+        # the server delays by 15 s; the daemon answers the client and exits at once.
+        op.start()
+        m = op.imap()
+        typ, data = m.select("Archive", readonly=True)
+        check(typ == "OK" and int(data[0]) > 0, "Archive has mail: %r" % data)
+        delay = dict(kind="delay", count=0, delay_ms=15000)
+        sim.fault(method=first, **delay)
+        sim.fault(method=SRV.pick("Mails.getById", "GetItem"), **delay)
+        import threading
+        got = {}
+
+        def fetch_body():
+            try:
+                got["reply"] = m.fetch("1", "(BODY.PEEK[])")
+            except Exception as ex:  # BYE or a closed connection: what shutdown may give
+                got["reply"] = repr(ex)
+
+        def sync_cycle():
+            try:
+                op.control("sync", timeout=60)
+            except Exception:
+                pass
+
+        threads = [threading.Thread(target=fetch_body), threading.Thread(target=sync_cycle)]
+        for th in threads:
+            th.start()
+        time.sleep(1.5)
+        t0 = time.monotonic()
+        op.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = op.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            rc = "timeout"
+        took = time.monotonic() - t0
+        op.proc = None
+        for th in threads:
+            th.join(30)
+        log("stop with a hung server: %.2f s, the client got %.120s" % (took, got.get("reply")))
+        check(rc == 0 and took < 5, "outpostd stops within 5 s while the server hangs: exit %r after %.1f s" % (rc, took))
+        check("reply" in got, "the client waiting for a body was answered before the daemon exited")
+        sim.clear_faults()
     finally:
         op.kill()
         sim.stop()

@@ -34,6 +34,20 @@ outpost_status ews_call(struct ews *e, const struct ebuf *op, FILE **reply, cons
     return st;
 }
 
+/* libcurl's progress callback (at least once a second while a transfer waits): a transfer
+ * is abandoned when the host cancels (the daemon stops), so a server that stopped answering
+ * does not hold up SIGTERM for the request timeout. An abandoned write is one whose reply was
+ * lost, which replay already handles. */
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    const struct ews *e = ctx;
+    return e->host->cancelled && e->host->cancelled(e->host);
+}
+
 outpost_status ews_http_init(struct ews *e)
 {
     CURL *c = curl_easy_init();
@@ -41,6 +55,9 @@ outpost_status ews_http_init(struct ews *e)
         return ews_status(e, OUTPOST_FATAL, "cannot initialise libcurl");
     e->curl = c;
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, e);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c, CURLOPT_COOKIEFILE, "");
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
@@ -168,6 +185,8 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, http);
     if (cc != CURLE_OK) {
         fclose(f);
+        if (cc == CURLE_ABORTED_BY_CALLBACK)
+            return ews_status(e, OUTPOST_TEMP, "cancelled");
         if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
             cc == CURLE_SSL_CERTPROBLEM)
             return ews_status(e, OUTPOST_FATAL, "TLS: the certificate of %s is not trusted (%s); set ca_file to "

@@ -204,8 +204,11 @@ outpost_status ews_wait_changes(struct ews *e, uint32_t timeout_ms, int *changed
     }
     for (;;) {
         int more = 0;
-        if ((st = get_events(e, changed, &more)).code != OUTPOST_OK || *changed)
+        if ((st = get_events(e, changed, &more)).code != OUTPOST_OK || *changed) {
+            if (st.code != OUTPOST_OK && e->host->cancelled && e->host->cancelled(e->host))
+                return outpost_ok(); /* a wake-up abandoned the request (http.c): not a failure */
             return st;
+        }
         if (more)
             continue;
         /* nothing yet: ask again after push_poll, or return at the deadline */

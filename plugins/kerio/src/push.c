@@ -75,8 +75,12 @@ static outpost_status push_connect(struct outpost_transport *t, struct kerio_pus
         p->multi = curl_multi_init();
     if (!p->curl) {
         p->curl = curl_easy_init();
-        if (p->curl)
+        if (p->curl) {
             kerio_curl_setup(t, p->curl, p->err);
+            /* this handle polls host->cancelled itself (push_rpc), and some of its calls
+             * must run while it is set (ending an abandoned poll) */
+            curl_easy_setopt(p->curl, CURLOPT_NOPROGRESS, 1L);
+        }
     }
     if (!p->multi || !p->curl)
         return kerio_fail(t, OUTPOST_FATAL, "kerio: cannot create a libcurl handle for the change long-poll");

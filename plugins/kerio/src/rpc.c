@@ -54,8 +54,25 @@ static int is_tls_error(CURLcode rc)
            rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
 }
 
+/* libcurl's progress callback (at least once a second while a transfer waits): a transfer
+ * is abandoned when the host cancels (the daemon stops), so a server that stopped answering
+ * does not hold up SIGTERM for the request timeout. An abandoned write is one whose reply was
+ * lost, which replay already handles (duplicate checks before a retry). */
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    const struct outpost_transport *t = ctx;
+    return t->host->cancelled && t->host->cancelled(t->host);
+}
+
 void kerio_curl_setup(struct outpost_transport *t, CURL *c, char *errbuf)
 {
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, t);
     curl_easy_setopt(c, CURLOPT_COOKIEFILE, "");          /* in-memory cookie jar */
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -139,6 +156,8 @@ static outpost_status http_exchange(struct outpost_transport *t, const char *url
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &t->last_http);
     if (rc == CURLE_WRITE_ERROR && body->over)
         return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: reply larger than %zu bytes", body->max);
+    if (rc == CURLE_ABORTED_BY_CALLBACK)
+        return kerio_fail(t, OUTPOST_TEMP, "kerio: cancelled");
     if (rc != CURLE_OK) {
         const char *why = t->curl_err[0] ? t->curl_err : curl_easy_strerror(rc);
         if (is_tls_error(rc))
