@@ -16,7 +16,7 @@ build=(
 )
 test=(
   curl python3 mingw-w64 wine wine64 bindfs fuse3 isync offlineimap3 neomutt
-  msitools wixl procps util-linux iproute2 xxd file
+  msitools wixl procps util-linux iproute2 xxd file dnsmasq-base
 )
 bench=(
   dovecot-imapd dovecot-core hyperfine

@@ -7,7 +7,7 @@
  * list), ResponseClass="Warning" (not processed), MimeContent with CharacterSet and folded
  * base64, chunked and gzip replies, SOAP faults and error messages with BackOffMilliseconds,
  * HTTP 401 / 503 / 500, autodiscover by HTTP redirect, RedirectAddr and nested Protocol
- * sections.
+ * sections, redirect loops.
  * Usage: test_ews_docshape PLUGIN.so GEN-CERTS WORKDIR */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1170,6 +1170,23 @@ static void ad_respond(const struct req *rq, struct answer *a)
         a->location = loc;
         return;
     }
+    if (!strcmp(rq->path, "/loop/autodiscover.xml")) {
+        /* a redirect to itself: asked once, then the loop is named */
+        static char self[128];
+        snprintf(self, sizeof self, "https://127.0.0.1:%d/loop/autodiscover.xml", srv.port);
+        a->status = 302;
+        a->location = self;
+        return;
+    }
+    if (!strcmp(rq->path, "/self/autodiscover.xml")) {
+        /* RedirectAddr naming the address asked for ("Handling Autodiscover error messages":
+         * the URL is then invalid, not a reason to start over) */
+        a->body = xstrdup("<?xml version=\"1.0\" encoding=\"utf-8\"?><Autodiscover xmlns=\"http://schemas.microsoft.com/"
+                          "exchange/autodiscover/responseschema/2006\"><Response xmlns=\"http://schemas.microsoft.com/"
+                          "exchange/autodiscover/outlook/responseschema/2006a\"><Account><Action>redirectAddr</Action>"
+                          "<RedirectAddr>JDoe@example.com</RedirectAddr></Account></Response></Autodiscover>");
+        return;
+    }
     if (!strcmp(rq->path, "/ad2/autodiscover.xml")) {
         if (strstr(rq->body, "nobody@example.com")) {
             /* the documented Error element of the response schema, its text indented */
@@ -1211,14 +1228,14 @@ static void ad_respond(const struct req *rq, struct answer *a)
 }
 
 /* Starts the autodiscover responder and opens an instance that knows only `email` and
- * the autodiscover URL: what open answers. */
-static outpost_status ad_open(struct fx *f, const char *email)
+ * the autodiscover URL (its `path` on the responder): what open answers. */
+static outpost_status ad_open(struct fx *f, const char *email, const char *path)
 {
     srv_start(ad_respond);
     memset(f, 0, sizeof *f);
     f->th = test_host_new("account", workdir, NULL);
     char adurl[128];
-    snprintf(adurl, sizeof adurl, "https://127.0.0.1:%d/autodiscover/autodiscover.xml", srv.port);
+    snprintf(adurl, sizeof adurl, "https://127.0.0.1:%d%s", srv.port, path);
     test_host_set(f->th, "email", email);
     test_host_set(f->th, "autodiscover_url", adurl);
     test_host_set_secret(f->th, "password", "secret");
@@ -1233,7 +1250,7 @@ static void test_autodiscover_shapes(void **unused)
 {
     (void)unused;
     struct fx f;
-    outpost_status st = ad_open(&f, "jdoe@example.com");
+    outpost_status st = ad_open(&f, "jdoe@example.com", "/autodiscover/autodiscover.xml");
     if (st.code != OUTPOST_OK)
         fail_msg("open by autodiscover: %s", st.message);
     /* redirect, redirect, new address: the same POST each time, then EXPR's EwsUrl */
@@ -1263,12 +1280,33 @@ static void test_autodiscover_error(void **unused)
 {
     (void)unused;
     struct fx f;
-    outpost_status st = ad_open(&f, "nobody@example.com");
+    outpost_status st = ad_open(&f, "nobody@example.com", "/autodiscover/autodiscover.xml");
     assert_int_equal(st.code, OUTPOST_FATAL);
     assert_non_null(st.message);
     assert_non_null(strstr(st.message, "error 500"));
     assert_non_null(strstr(st.message, "(The e-mail address cannot be found.)"));
     assert_non_null(strstr(st.message, "nobody@example.com"));
+    fx_close(&f);
+}
+
+/* Redirects that lead nowhere end open with the reason, each URL asked once: a 302 to
+ * itself, a RedirectAddr to the address asked for. */
+static void test_autodiscover_loops(void **unused)
+{
+    (void)unused;
+    struct fx f;
+    outpost_status st = ad_open(&f, "jdoe@example.com", "/loop/autodiscover.xml");
+    assert_int_equal(st.code, OUTPOST_FATAL);
+    if (!strstr(st.message, "/loop/autodiscover.xml: asked before for this address: not followed (a redirect loop)"))
+        fail_msg("loop: %s", st.message);
+    assert_int_equal(log_count("Autodiscover"), 1);
+    fx_close(&f);
+
+    st = ad_open(&f, "jdoe@example.com", "/self/autodiscover.xml");
+    assert_int_equal(st.code, OUTPOST_FATAL);
+    if (!strstr(st.message, "RedirectAddr JDoe@example.com is not a new address: not followed"))
+        fail_msg("self: %s", st.message);
+    assert_int_equal(log_count("Autodiscover"), 1);
     fx_close(&f);
 }
 
@@ -1326,6 +1364,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_write_requests_schema),
         cmocka_unit_test(test_autodiscover_shapes),
         cmocka_unit_test(test_autodiscover_error),
+        cmocka_unit_test(test_autodiscover_loops),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (srv.d)

@@ -17,6 +17,7 @@
 #define EWS_NS_E "http://schemas.microsoft.com/exchange/services/2006/errors"
 
 #define EWS_MAX_BATCH 100   /* GetItem batch = MaxChangesReturned */
+#define EWS_CONNECT_TIMEOUT_S 30L /* libcurl connect timeout of EWS requests */
 
 enum ews_auth { EWS_AUTH_BASIC, EWS_AUTH_NTLM, EWS_AUTH_NEGOTIATE, EWS_AUTH_BEARER };
 
@@ -38,7 +39,7 @@ struct ews {
     char *sub_id, *sub_wm;     /* subscription and last watermark; NULL until the first wait */
     uint32_t push_poll_ms;     /* GetEvents interval while waiting */
     /* results owned by the instance, valid until the next call */
-    char msg[512];
+    char msg[2048];            /* room for autodiscover naming each attempt */
     struct ebuf res_id, res_version;
 };
 
@@ -52,12 +53,21 @@ outpost_status ews_status(struct ews *e, int code, const char *fmt, ...)
  * Maps transport-level failures (connection, TLS, 401, 5xx without a SOAP body) to a
  * status; OK means a reply body to parse (HTTP 200, or 500 / 400 / 503 carrying a SOAP fault). */
 outpost_status ews_post(struct ews *e, const char *url, const char *body, size_t len, FILE **reply);
+/* ews_post, except that an HTTP redirect (301, 302, 303, 307, 308) is OK with no reply and
+ * *location its absolute target (malloc'd; caller frees). */
+outpost_status ews_post_redirect(struct ews *e, const char *url, const char *body, size_t len, FILE **reply,
+                                 char **location);
 /* The operation `op` in its envelope, POSTed: ews_post's reply (caller fcloses). */
 outpost_status ews_call(struct ews *e, const struct ebuf *op, FILE **reply, const char *what);
 /* Builds the SOAP envelope around an operation body. */
 void ews_envelope(struct ews *e, struct ebuf *b, const char *op_xml);
 outpost_status ews_http_init(struct ews *e);
 void ews_http_fini(struct ews *e);
+
+/* ---- autodiscover.c ---- */
+/* Finds the EWS URL of `email` (POX autodiscover: the domain's two https URLs or
+ * autodiscover_url, then the unauthenticated HTTP redirect and DNS SRV) and sets e->url.
+ * Needs ews_http_init. Fails with one message naming every attempt and its outcome. */
 outpost_status ews_autodiscover(struct ews *e);
 
 /* ---- reply.c: streaming reply parsing (libxml2 xmlTextReader) ---- */

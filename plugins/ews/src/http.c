@@ -1,9 +1,8 @@
 /* HTTPS for the EWS transport (libcurl): one easy handle per instance (keep-alive, cookies),
  * Basic / NTLM / Negotiate / OAuth2 bearer authentication, TLS verification, replies spooled
- * to an anonymous temporary file so they can be validated before anything reaches the sink,
- * and POX autodiscover. */
+ * to an anonymous temporary file so they can be validated before anything reaches the sink
+ * (autodiscover.c finds the URL). */
 #include <curl/curl.h>
-#include <libxml/xmlreader.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -60,7 +59,7 @@ outpost_status ews_http_init(struct ews *e)
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, e);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c, CURLOPT_COOKIEFILE, "");
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, EWS_CONNECT_TIMEOUT_S);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, e->timeout_s);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
@@ -235,8 +234,8 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
     return st;
 }
 
-static outpost_status post_loc(struct ews *e, const char *url, const char *body, size_t len, FILE **reply,
-                               char **location)
+outpost_status ews_post_redirect(struct ews *e, const char *url, const char *body, size_t len, FILE **reply,
+                                 char **location)
 {
     if (!url)
         url = e->url;
@@ -258,195 +257,5 @@ static outpost_status post_loc(struct ews *e, const char *url, const char *body,
 
 outpost_status ews_post(struct ews *e, const char *url, const char *body, size_t len, FILE **reply)
 {
-    return post_loc(e, url, body, len, reply, NULL);
-}
-
-/* ---- POX autodiscover ---- */
-
-struct ad_result {
-    char *ews_url, *redirect_addr, *redirect_url;
-    int error;
-    char code[16], msg[200]; /* an Error element's ErrorCode and Message */
-};
-
-/* Candidate EWS URLs of a POX autodiscover response, best first: EwsUrl of the external
- * (EXPR), internal (EXCH), then any other Protocol section (EXHTTP, ...), then the same order
- * for ASUrl (the availability service, on the same Exchange.asmx). */
-enum { AD_EXPR, AD_EXCH, AD_OTHER, AD_NPROTO };
-
-static void ad_parse(FILE *f, struct ad_result *res)
-{
-    xmlTextReaderPtr r = xmlReaderForFd(fileno(f), "autodiscover.xml", NULL,
-                                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (!r) {
-        res->error = 1;
-        return;
-    }
-    /* Protocol sections nest (WEB holds Internal/External Protocol sections); each has its
-     * type as a Type child element or, in newer responses, a Type attribute */
-    char type[8][16];
-    int pdepth[8], np = 0;
-    char *url[2][AD_NPROTO] = {{0}};
-    int rc;
-    while ((rc = xmlTextReaderRead(r)) == 1) {
-        int t = xmlTextReaderNodeType(r), d = xmlTextReaderDepth(r);
-        if (t == XML_READER_TYPE_END_ELEMENT && np && pdepth[np - 1] == d)
-            np--;
-        if (t != XML_READER_TYPE_ELEMENT)
-            continue;
-        const char *ln = (const char *)xmlTextReaderConstLocalName(r);
-        if (!strcmp(ln, "Error"))
-            res->error = 1;
-        if (!strcmp(ln, "Protocol") && !xmlTextReaderIsEmptyElement(r) && np < 8) {
-            xmlChar *a = xmlTextReaderGetAttribute(r, (const xmlChar *)"Type");
-            snprintf(type[np], sizeof type[np], "%s", a ? (const char *)a : "");
-            xmlFree(a);
-            pdepth[np++] = d;
-            continue;
-        }
-        if (res->error && (!strcmp(ln, "ErrorCode") || !strcmp(ln, "Message"))) {
-            /* the server's reason, e.g. 500 "The e-mail address cannot be found." */
-            xmlChar *v = xmlTextReaderReadString(r);
-            const char *s = v ? (const char *)v : "";
-            s += strspn(s, " \t\r\n");
-            int n = (int)strcspn(s, "\r\n");
-            if (ln[0] == 'E')
-                snprintf(res->code, sizeof res->code, "%.*s", n, s);
-            else
-                snprintf(res->msg, sizeof res->msg, "%.*s", n, s);
-            xmlFree(v);
-            continue;
-        }
-        int want = !strcmp(ln, "Type") || !strcmp(ln, "EwsUrl") || !strcmp(ln, "ASUrl") ||
-                   !strcmp(ln, "RedirectAddr") || !strcmp(ln, "RedirectUrl");
-        if (!want)
-            continue;
-        char name[16];
-        snprintf(name, sizeof name, "%s", ln);
-        xmlChar *v = xmlTextReaderReadString(r);
-        const char *s = v ? (const char *)v : "";
-        while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-            s++;
-        if (!strcmp(name, "Type")) {
-            if (np)
-                snprintf(type[np - 1], sizeof type[0], "%.*s", (int)strcspn(s, " \t\r\n"), s);
-        } else if (!strcmp(name, "EwsUrl") || !strcmp(name, "ASUrl")) {
-            const char *ty = np ? type[np - 1] : "";
-            char **slot = &url[name[0] == 'A'][!strcmp(ty, "EXPR") ? AD_EXPR : !strcmp(ty, "EXCH") ? AD_EXCH : AD_OTHER];
-            if (!*slot)
-                *slot = strndup(s, strcspn(s, " \t\r\n"));
-        } else if (!strcmp(name, "RedirectAddr")) {
-            free(res->redirect_addr);
-            res->redirect_addr = strndup(s, strcspn(s, " \t\r\n"));
-        } else {
-            free(res->redirect_url);
-            res->redirect_url = strndup(s, strcspn(s, " \t\r\n"));
-        }
-        xmlFree(v);
-    }
-    if (rc != 0)
-        res->error = 1;
-    for (int k = 0; k < 2 * AD_NPROTO; k++) {
-        char **slot = &url[k / AD_NPROTO][k % AD_NPROTO];
-        if (*slot && !res->ews_url && !strncmp(*slot, "https://", 8))
-            res->ews_url = *slot;
-        else
-            free(*slot);
-    }
-    xmlFreeTextReader(r);
-}
-
-outpost_status ews_autodiscover(struct ews *e)
-{
-    char *addr = strdup(e->email ? e->email : "");
-    if (!addr)
-        return ews_status(e, OUTPOST_FATAL, "out of memory");
-    outpost_status last = ews_status(e, OUTPOST_FATAL, "autodiscover: no e-mail address configured (set email or url)");
-    for (int hop = 0; hop < 5 && *addr; hop++) {
-        const char *at = strchr(addr, '@');
-        if (!at)
-            break;
-        char cand[3][512];
-        int n = 0;
-        if (e->autodiscover_url)
-            snprintf(cand[n++], sizeof cand[0], "%s", e->autodiscover_url);
-        else {
-            snprintf(cand[n++], sizeof cand[0], "https://%s/autodiscover/autodiscover.xml", at + 1);
-            snprintf(cand[n++], sizeof cand[0], "https://autodiscover.%s/autodiscover/autodiscover.xml", at + 1);
-        }
-        struct ebuf req = {0};
-        eb_puts(&req, "<?xml version=\"1.0\" encoding=\"utf-8\"?><Autodiscover xmlns=\""
-                      "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006\"><Request>");
-        eb_elem(&req, "EMailAddress", addr);
-        eb_puts(&req, "<AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/"
-                      "responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>");
-        int redirected = 0;
-        for (int i = 0; i < n && !redirected; i++) {
-            char url[512];
-            memcpy(url, cand[i], sizeof url);
-            for (int uhop = 0; uhop < 5; uhop++) {
-                FILE *f = NULL;
-                char *loc = NULL;
-                outpost_status st = post_loc(e, url, eb_str(&req), req.len, &f, &loc);
-                if (st.code != OUTPOST_OK) {
-                    last = st;
-                    break;
-                }
-                if (loc) {
-                    /* an HTTP redirect: the same request again at its Location, https only
-                     * (MS-OXDSCLI 3.1.5.2; the credentials must not go out unencrypted) */
-                    int ok = !strncmp(loc, "https://", 8) && strlen(loc) < sizeof url;
-                    if (ok)
-                        snprintf(url, sizeof url, "%s", loc);
-                    else
-                        last = ews_status(e, OUTPOST_FATAL, "autodiscover at %s redirects to a URL that is not "
-                                          "https; not followed", url);
-                    free(loc);
-                    if (ok)
-                        continue;
-                    break;
-                }
-                struct ad_result res = {0};
-                ad_parse(f, &res);
-                fclose(f);
-                if (res.ews_url && !strncmp(res.ews_url, "https://", 8)) {
-                    free(e->url);
-                    e->url = res.ews_url;
-                    free(res.redirect_addr);
-                    free(res.redirect_url);
-                    free(addr);
-                    eb_free(&req);
-                    e->host->log(e->host, OUTPOST_LOG_INFO, "autodiscover: EWS URL %s", e->url);
-                    return outpost_ok();
-                }
-                free(res.ews_url);
-                if (res.redirect_url && !strncmp(res.redirect_url, "https://", 8)) {
-                    snprintf(url, sizeof url, "%s", res.redirect_url);
-                    free(res.redirect_url);
-                    free(res.redirect_addr);
-                    continue;
-                }
-                if (res.redirect_addr && strchr(res.redirect_addr, '@')) {
-                    free(addr);
-                    addr = res.redirect_addr;
-                    res.redirect_addr = NULL;
-                    redirected = 1;
-                }
-                free(res.redirect_addr);
-                free(res.redirect_url);
-                if (!redirected && (res.code[0] || res.msg[0]))
-                    last = ews_status(e, OUTPOST_FATAL, "autodiscover at %s refused %s: error %s%s%s%s", url, addr,
-                                      res.code[0] ? res.code : "?", res.msg[0] ? " (" : "", res.msg,
-                                      res.msg[0] ? ")" : "");
-                else if (!redirected)
-                    last = ews_status(e, OUTPOST_FATAL, "autodiscover at %s found no EWS URL for %s", url, addr);
-                break;
-            }
-        }
-        eb_free(&req);
-        if (!redirected)
-            break;
-    }
-    free(addr);
-    return last;
+    return ews_post_redirect(e, url, body, len, reply, NULL);
 }

@@ -13,7 +13,7 @@
 static const outpost_config_key config_keys[] = {
     {"url", OUTPOST_CFG_STRING, 0, NULL, NULL, "EWS endpoint, https://host/EWS/Exchange.asmx (default: autodiscover from email)"},
     {"email", OUTPOST_CFG_STRING, 0, NULL, NULL, "the mailbox's e-mail address (autodiscover, X-AnchorMailbox)"},
-    {"autodiscover_url", OUTPOST_CFG_STRING, 0, NULL, NULL, "POX autodiscover URL to ask instead of the e-mail domain's"},
+    {"autodiscover_url", OUTPOST_CFG_STRING, 0, NULL, NULL, "POX autodiscover URL to ask instead of the e-mail domain's (then no HTTP-redirect or SRV method)"},
     {"user", OUTPOST_CFG_STRING, 0, NULL, NULL, "login name (default: email); DOMAIN\\user for NTLM"},
     {"auth", OUTPOST_CFG_ENUM, 0, "basic", "basic|ntlm|negotiate|bearer", "authentication scheme"},
     {"password_file", OUTPOST_CFG_SECRET_FILE, 0, NULL, NULL, "file holding the password (basic, ntlm)"},

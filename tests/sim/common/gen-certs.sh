@@ -5,12 +5,15 @@
 #   server.pem / server.key  server cert signed by the CA, SAN 127.0.0.1, localhost, ::1
 #   wrong-selfsigned.pem/.key  self-signed cert with the same SANs (not signed by the CA)
 #   wrong-host.pem/.key      CA-signed cert for wrong.example.invalid only (hostname mismatch)
+#   mail-example.pem/.key    CA-signed cert for mail.example.test and 127.0.0.1 (a simulator reached
+#                            by a host name inside a private network namespace: tests/ews)
 # Re-running is cheap: existing files are kept unless FORCE=1. Keys are RSA 2048, valid 825 days.
 set -eu
 dir=${1:?usage: gen-certs.sh DIR}
 mkdir -p "$dir"
 cd "$dir"
-if [ -s server.pem ] && [ -s wrong-host.pem ] && [ -s wrong-selfsigned.pem ] && [ "${FORCE:-0}" != 1 ]; then
+if [ -s server.pem ] && [ -s wrong-host.pem ] && [ -s wrong-selfsigned.pem ] && [ -s mail-example.pem ] &&
+   [ "${FORCE:-0}" != 1 ]; then
   exit 0
 fi
 umask 077
@@ -37,6 +40,7 @@ EXT
 }
 leaf server 127.0.0.1 "IP:127.0.0.1,DNS:localhost,IP:::1"
 leaf wrong-host wrong.example.invalid "DNS:wrong.example.invalid"
+leaf mail-example mail.example.test "DNS:mail.example.test,IP:127.0.0.1"
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout wrong-selfsigned.key -out wrong-selfsigned.pem \
   -days 825 -subj "/O=Nobody/CN=127.0.0.1" \
