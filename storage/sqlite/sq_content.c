@@ -23,7 +23,10 @@
  * are slower (17k vs 22k/s). compress = none is the setting for a cache on a
  * fast disk with little CPU to spare. A chunk that does not shrink by at
  * least 1/16 (already compressed data) is kept raw, so reading it costs
- * nothing extra. Either setting reads both kinds of rows.
+ * nothing extra. Either setting reads both kinds of rows. zstd frames carry
+ * a content checksum (frames written before it was turned on have none),
+ * checked whenever a row is read and by the integrity check
+ * (sq_content_verify).
  *
  * Why chunks: a range read (IMAP partial fetch, the MAPI stream) finds the row
  * holding the offset through the (item_id, off) index and decompresses that
@@ -53,6 +56,7 @@
  * unchanged (see sq_store.c).
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -171,8 +175,12 @@ static struct sq_zstate *zstate(struct outpost_storage *s)
     z->tail = malloc(SQ_ZCHUNK);
     z->zbuf = malloc(z->zcap);
     z->plain = malloc(SQ_ZCHUNK);
+    /* Each frame carries a checksum of its content (4 bytes): a damaged row fails to
+     * decode (a read error, and `outpost check` names it) instead of giving other bytes.
+     * Frames written before have none and still decode. */
     int bad = !z->cc || !z->dc || !z->tail || !z->zbuf || !z->plain ||
-              ZSTD_isError(ZSTD_CCtx_setParameter(z->cc, ZSTD_c_compressionLevel, SQ_ZSTD_LEVEL));
+              ZSTD_isError(ZSTD_CCtx_setParameter(z->cc, ZSTD_c_compressionLevel, SQ_ZSTD_LEVEL)) ||
+              ZSTD_isError(ZSTD_CCtx_setParameter(z->cc, ZSTD_c_checksumFlag, 1));
     for (int i = 0; i < SQ_ZJOBS && !bad; i++) {
         z->jobs[i].raw = malloc(SQ_ZCHUNK);
         z->jobs[i].out = malloc(z->zcap);
@@ -484,6 +492,55 @@ int sq_content_decode(void **dc, int codec, const void *data, size_t n, int64_t 
 void sq_content_dctx_free(void *dc)
 {
     ZSTD_freeDCtx(dc);
+}
+
+int sq_content_verify(struct outpost_storage *s, char *msg, size_t msglen)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT item_id, off, len, codec, data FROM content ORDER BY item_id, off", -1,
+                                &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    unsigned char *out = malloc(SQ_CHUNK > SQ_ZCHUNK ? SQ_CHUNK : SQ_ZCHUNK);
+    void *dc = NULL;
+    int bad = 0;
+    while (!bad && out && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t len = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 2);
+        const void *data = sqlite3_column_blob(st, 4);
+        size_t n = (size_t)sqlite3_column_bytes(st, 4);
+        size_t got = 0;
+        int dr = len > (int64_t)SQ_ZCHUNK || (len < 0 && n > SQ_CHUNK)
+                     ? SQLITE_CORRUPT
+                     : sq_content_decode(&dc, sqlite3_column_int(st, 3), n ? data : "", n, len, out, &got);
+        if (dr == SQLITE_NOMEM) {
+            rc = dr;
+            break;
+        }
+        if (dr != SQLITE_OK) {
+            int64_t item = sqlite3_column_int64(st, 0);
+            char where[160] = "";
+            sqlite3_stmt *w;
+            if (sqlite3_prepare_v2(s->db, "SELECT i.uid, f.name FROM item i JOIN folder f ON f.id=i.folder_id WHERE i.id=?",
+                                   -1, &w, NULL) == SQLITE_OK) {
+                sqlite3_bind_int64(w, 1, item);
+                if (sqlite3_step(w) == SQLITE_ROW)
+                    snprintf(where, sizeof where, " (UID %lld in %.100s)", (long long)sqlite3_column_int64(w, 0),
+                             (const char *)sqlite3_column_text(w, 1));
+                sqlite3_finalize(w);
+            }
+            snprintf(msg, msglen, "content of item %lld%s at offset %lld does not decode to its %lld bytes", (long long)item,
+                     where, (long long)sqlite3_column_int64(st, 1), (long long)len);
+            bad = 1;
+        }
+    }
+    if (!out)
+        rc = SQLITE_NOMEM;
+    else if (rc == SQLITE_DONE || bad)
+        rc = bad ? SQLITE_CORRUPT : SQLITE_OK;
+    sqlite3_finalize(st);
+    sq_content_dctx_free(dc);
+    free(out);
+    return rc;
 }
 
 /* Appends to the tail; every chunk that fills up becomes a row. */

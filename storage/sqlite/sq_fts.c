@@ -544,8 +544,12 @@ static void run_job(struct fts_job *j, struct fts_tok *tk, struct fts_scratch *x
     text->len = 0;
     int rc = sq_buf_reserve(text, 1) ? -1 : 0;
     if (rc == 0 && j->rows.len && decode_rows(j, x) != 0) {
+        /* indexed by its summary fields only (insert_batch warns): one damaged row must
+         * not stop the index, and with it every search */
         j->damaged = 1;
-        return;
+        if (j->raw)
+            g_byte_array_unref(j->raw);
+        j->raw = NULL;
     }
     if (rc == 0)
         text->p[0] = '\0';
@@ -1017,9 +1021,10 @@ static outpost_status insert_batch(struct outpost_txn *t, struct fts_batch *b, i
     int rc = SQLITE_OK;
     for (int i = 0; i < b->n; i++) {
         struct fts_job *j = &b->jobs[i];
-        if (j->damaged)
-            return sq_error(s, OUTPOST_FATAL, "content of item %lld is damaged (cannot decode it to index it)",
-                            (long long)j->id);
+        if (j->damaged && s->host && s->host->log)
+            s->host->log(s->host, OUTPOST_LOG_WARNING,
+                         "cache %s: the content of item %lld does not decode; it is indexed by its subject and "
+                         "addresses only (outpost check names it)", s->path, (long long)j->id);
         if (j->failed)
             return sq_error(s, OUTPOST_FATAL, "out of memory extracting text of item %lld", (long long)j->id);
         int64_t doc = temp ? j->id : (*next_doc)++;

@@ -284,6 +284,11 @@ void sq_content_reset(struct outpost_storage *s);
  * SQLITE_CORRUPT. */
 int sq_content_decode(void **dc, int codec, const void *data, size_t n, int64_t len, void *out, size_t *got);
 void sq_content_dctx_free(void *dc);
+/* The integrity check's pass over every content row (in the caller's read
+ * transaction): each one decodes (zstd frames written from this version on carry a
+ * checksum) to the length its row says. SQLITE_OK; SQLITE_CORRUPT with msg
+ * naming the first damaged row's item and offset; or an engine error. */
+int sq_content_verify(struct outpost_storage *s, char *msg, size_t msglen);
 /* Forgets the decompressed row kept for reads (content rows may change). */
 void sq_content_forget(struct outpost_storage *s);
 /* Frees the compression state (destroy). */

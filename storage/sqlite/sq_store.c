@@ -892,6 +892,15 @@ static outpost_status sq_integrity_check(struct outpost_storage *s)
         }
         sqlite3_finalize(st);
     }
+    if (result.code == OUTPOST_OK) {
+        /* SQLite checks its pages, not what a blob holds: each content row is decoded */
+        char msg[200] = "";
+        rc = sq_content_verify(s, msg, sizeof msg);
+        if (rc == SQLITE_CORRUPT && msg[0])
+            result = sq_error(s, OUTPOST_FATAL, "cache %s fails its integrity check: %s", s->path, msg);
+        else if (rc != SQLITE_OK)
+            result = sq_db_error(s, rc, "checking content");
+    }
     sq_exec(s, "ROLLBACK");
     return result;
 }
