@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "policy.h"
 #include "report.h"
+#include "repair.h"
 #include "session.h"
 #include "fsguard.h"
 #include "log.h"
@@ -36,7 +37,8 @@ static const char usage_text[] =
     "  run                   run the daemon (sync and front-ends); also `outpostd`\n"
     "  status [--json]       per-folder state, pending edits and errors\n"
     "  plugins [--json]      list every plugin found: kind, name, version, ABI\n"
-    "  check                 validate the config and the cache\n"
+    "  check [--repair]      validate the config and the cache; --repair drops damaged\n"
+    "                        cached content so that the next sync fetches it again\n"
     "  audit [--json]        every local edit and what became of it\n"
     "  policy [--json]       every folder's cache policy (full or headers) and where it comes from\n"
     "  policy FOLDER MODE [AGE]  set it: MODE full|headers|default, AGE e.g. 365d\n"
@@ -139,10 +141,10 @@ static int cmd_plugins(struct outpost_app *a, int argc, char **argv)
 
 static int cmd_check(struct outpost_app *a, int argc, char **argv)
 {
-    (void)argv;
     char err[2048];
-    if (argc > 1) {
-        fprintf(stderr, "outpost check: takes no arguments\n");
+    int repair = argc == 2 && !strcmp(argv[1], "--repair");
+    if (argc > 1 && !repair) {
+        fprintf(stderr, "usage: outpost check [--repair]\n");
         return EXIT_USAGE;
     }
     if (!op_is_file(a->config_path)) {
@@ -179,6 +181,21 @@ static int cmd_check(struct outpost_app *a, int argc, char **argv)
         goto out;
     }
     printf("config:  ok (%s)\n", a->config_path);
+    if (repair) {
+        /* content that does not read back is dropped (and fetched again by the next sync)
+         * before the check, so the check then speaks of what is left */
+        struct outpost_repair_result r;
+        outpost_status rs = outpost_repair_content(st.m, st.s, stdout, &r);
+        printf("repair:  %llu cached items read back, %llu damaged: %llu dropped (the next sync fetches them "
+               "again), %llu only in this cache left as they are\n",
+               (unsigned long long)r.read, (unsigned long long)r.damaged, (unsigned long long)r.dropped,
+               (unsigned long long)r.kept);
+        if (rs.code != OUTPOST_OK) {
+            fprintf(stderr, "outpost check: repair stopped: %s\n", rs.message ? rs.message : outpost_status_class_name(rs.code));
+            outpost_app_close_storage(&st);
+            goto out;
+        }
+    }
     outpost_status s = st.m->integrity_check(st.s);
     if (s.code != OUTPOST_OK) {
         fprintf(stderr, "outpost check: cache integrity: %s\n", s.message ? s.message : outpost_status_class_name(s.code));

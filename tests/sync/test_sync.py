@@ -1529,16 +1529,67 @@ def t_policy(env):
         sim.stop()
 
 
+def sqlite_module(what):
+    """Python's sqlite3 module, for a test that `what` (edits the cache behind Outpost's back);
+    exits 77 (skipped) when the cache is not SQLite."""
+    if STORAGE != "sqlite":
+        print("skipped: the test %s with the sqlite3 module" % what)
+        sys.exit(77)
+    import sqlite3
+    return sqlite3
+
+
+def t_repair(env):
+    """A cache damaged on disk: one byte of a cached mail's stored (compressed) content is
+    changed behind SQLite's back. `outpost check` names the mail; `outpost check --repair`
+    drops that content; the next sync fetches it again, under the same UID, byte for byte."""
+    sqlite3 = sqlite_module("damages the cache")
+    sim, op = setup(env)
+    try:
+        initial_sync(op)
+        before = op.dump()
+        inbox = folder_by_path(before, "Inbox")
+        victim = [i for i in inbox["items"] if i["content_state"] == 2 and i["size"] > 2000][0]
+        db = sqlite3.connect(os.path.join(op.data, "cache.sqlite"))
+        rows = db.execute("SELECT rowid, data FROM content WHERE item_id=? AND codec=1 ORDER BY off",
+                          (victim["id"],)).fetchall()
+        check(rows, "the victim has a compressed content row")
+        rowid, data = rows[0]
+        data = bytearray(data)
+        data[len(data) // 2] ^= 0x5A
+        db.execute("UPDATE content SET data=? WHERE rowid=?", (bytes(data), rowid))
+        db.commit()
+        db.close()
+        p = op.run("check", ok=False)
+        where = "UID %d in Inbox" % victim["uid"]
+        check(p.returncode != 0 and where in p.stderr, "check names the damaged mail: %r %r" % (p.stdout, p.stderr))
+        p = op.run("check", "--repair")
+        check("dropped" in p.stdout and "1 damaged" in p.stdout and "UID %d" % victim["uid"] in p.stdout,
+              "check --repair drops it: %r" % p.stdout)
+        check("storage: ok" in p.stdout, "the cache passes its check after the repair: %r" % p.stdout)
+        mid = folder_by_path(op.dump(content=False), "Inbox")
+        dropped = [i for i in mid["items"] if i["id"] == victim["id"]]
+        check(dropped and dropped[0]["content_state"] != 2, "the damaged body is no longer cached: %r" % dropped)
+        initial_sync(op, "sync after the repair")
+        after = op.dump()
+        again = [i for i in folder_by_path(after, "Inbox")["items"] if i["remote_id"] == victim["remote_id"]]
+        check(len(again) == 1 and again[0]["uid"] == victim["uid"] and again[0]["content_state"] == 2 and
+              again[0]["content"] == victim["content"], "refetched under the same UID, the same bytes")
+        compare(after, sim.state(), where="after the repair")
+        op.run("check")
+        check(sim.counters() == {}, "a repair writes nothing to the server: %s" % sim.counters())
+    finally:
+        op.kill()
+        sim.stop()
+
+
 def t_stale_summary(env):
     """Summary-only mails (headers policy) as clients read them: the header block is cached,
     so listings by header fields and header searches need no server; bodies are fetched in
     batches; and a mail whose fetched content is not what its summary said (an older Outpost
     converted it differently, or the server regenerated its MIME) takes a new UID, so what a
     client cached under the old UID (RFC822.SIZE, BODYSTRUCTURE) never changes."""
-    if STORAGE != "sqlite":
-        print("skipped: the test rewrites the cache with the sqlite3 module")
-        sys.exit(77)
-    import sqlite3
+    sqlite3 = sqlite_module("rewrites the cache")
     sim, op = setup(env)
     try:
         initial_sync(op)
@@ -1740,6 +1791,7 @@ GROUPS = {
     "crash_replay": t_crash_replay,
     "policy": t_policy,
     "stale_summary": t_stale_summary,
+    "repair": t_repair,
     "diskfull": t_diskfull,
 }
 
