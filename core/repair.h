@@ -1,8 +1,9 @@
 /* repair.h — `outpost check --repair`: finds cached content that cannot be read back and
  * drops it, so that the next sync fetches it again from the server.
  *
- * Threading: call with the cache opened by this process only (the CLI, with no daemon
- * running); the storage instance is used from the calling thread. */
+ * Threading: the storage instance is used from the calling thread only. Each drop is a
+ * write transaction of its own, so the scan may run beside a daemon on a cache both can open
+ * (SQLite); the daemon's next sync fetches what was dropped. */
 #ifndef OUTPOST_REPAIR_H
 #define OUTPOST_REPAIR_H
 
