@@ -187,7 +187,7 @@ static int cmd_check(struct outpost_app *a, int argc, char **argv)
         struct outpost_repair_result r;
         outpost_status rs = outpost_repair_content(st.m, st.s, stdout, &r);
         printf("repair:  %llu cached items read back, %llu damaged: %llu dropped (the next sync fetches them "
-               "again), %llu only in this cache left as they are\n",
+               "again), %llu kept (only in this cache, or a local edit waits)\n",
                (unsigned long long)r.read, (unsigned long long)r.damaged, (unsigned long long)r.dropped,
                (unsigned long long)r.kept);
         if (rs.code != OUTPOST_OK) {

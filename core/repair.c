@@ -71,9 +71,58 @@ static int reads_back(const struct outpost_storage_methods *m, struct outpost_tx
     return !it->expect || off == it->expect;
 }
 
-/* Drops the content of damaged item `id` when the server has the item. */
+/* Ids of items with a local edit waiting for replay, sorted (their content may be the only
+ * copy of that edit: not dropped). */
+struct pending_ids {
+    int64_t *v;
+    size_t n;
+};
+
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static outpost_status list_pending(const struct outpost_storage_methods *m, struct outpost_storage *s,
+                                   struct pending_ids *p)
+{
+    memset(p, 0, sizeof *p);
+    struct outpost_txn *t;
+    outpost_status st = m->begin(s, OUTPOST_TXN_READ, &t);
+    if (st.code != OUTPOST_OK)
+        return st;
+    struct outpost_cursor *c;
+    size_t cap = 0;
+    if ((st = m->journal_pending(t, 0, &c)).code == OUTPOST_OK) {
+        const void *row;
+        while ((st = m->cursor_next(c, &row)).code == OUTPOST_OK && row) {
+            const outpost_journal_entry *j = row;
+            if (!j->item_id)
+                continue;
+            if (p->n == cap) {
+                int64_t *w = realloc(p->v, (cap = cap ? 2 * cap : 64) * sizeof *p->v);
+                if (!w) {
+                    st = (outpost_status){ OUTPOST_FATAL, 0, "out of memory listing pending edits" };
+                    break;
+                }
+                p->v = w;
+            }
+            p->v[p->n++] = j->item_id;
+        }
+        m->cursor_close(c);
+    }
+    m->rollback(t);
+    if (p->n)
+        qsort(p->v, p->n, sizeof *p->v, cmp_id);
+    return st;
+}
+
+/* Drops the content of damaged item `id` when the server has the item and no local edit of
+ * it waits. */
 static outpost_status drop_one(const struct outpost_storage_methods *m, struct outpost_storage *s, int64_t id,
-                               const char *path, FILE *out, struct outpost_repair_result *res)
+                               const char *path, const struct pending_ids *pend, FILE *out,
+                               struct outpost_repair_result *res)
 {
     struct outpost_txn *t;
     outpost_status st = m->begin(s, OUTPOST_TXN_WRITE, &t);
@@ -87,18 +136,21 @@ static outpost_status drop_one(const struct outpost_storage_methods *m, struct o
     uint32_t uid = it->uid;
     char subject[80];
     snprintf(subject, sizeof subject, "%s", it->subject ? it->subject : "");
-    if (!it->remote_id || !*it->remote_id) {
+    int local = !it->remote_id || !*it->remote_id;
+    if (local || (pend->n && bsearch(&id, pend->v, pend->n, sizeof *pend->v, cmp_id))) {
         m->rollback(t);
         res->kept++;
-        fprintf(out, "damaged: %s UID %u \"%s\": only this cache has it (not on the server yet, or kept in "
-                     "Conflicts); left as it is\n", path, uid, subject);
+        fprintf(out, "damaged: %s UID %u \"%s\": %s; left as it is\n", path, uid, subject,
+                local ? "only this cache has it (not on the server yet, or kept in Conflicts)"
+                      : "a local edit of it waits to be sent to the server");
         return outpost_ok();
     }
-    if ((st = m->content_drop(t, id)).code != OUTPOST_OK || (st = m->commit(t)).code != OUTPOST_OK) {
-        if (st.code != OUTPOST_OK)
-            m->rollback(t);
+    if ((st = m->content_drop(t, id)).code != OUTPOST_OK) {
+        m->rollback(t);
         return st;
     }
+    if ((st = m->commit(t)).code != OUTPOST_OK)
+        return st; /* the transaction is over either way */
     res->dropped++;
     fprintf(out, "damaged: %s UID %u \"%s\": dropped; the next sync fetches it again\n", path, uid, subject);
     return outpost_ok();
@@ -106,8 +158,8 @@ static outpost_status drop_one(const struct outpost_storage_methods *m, struct o
 
 /* The items of one folder with cached bytes, then each one read back. */
 static outpost_status repair_folder(const struct outpost_storage_methods *m, struct outpost_storage *s,
-                                    const struct folder_ids *f, char *buf, size_t cap, FILE *out,
-                                    struct outpost_repair_result *res)
+                                    const struct folder_ids *f, const struct pending_ids *pend, char *buf, size_t cap,
+                                    FILE *out, struct outpost_repair_result *res)
 {
     struct outpost_txn *t;
     outpost_status st = m->begin(s, OUTPOST_TXN_READ, &t);
@@ -151,12 +203,20 @@ static outpost_status repair_folder(const struct outpost_storage_methods *m, str
         }
         bad = b;
         bad[nbad++] = v[i].id;
+        /* a failed read may leave the transaction unusable in some engine: the next
+         * items are read in a fresh one */
+        m->rollback(t);
+        if ((st = m->begin(s, OUTPOST_TXN_READ, &t)).code != OUTPOST_OK) {
+            t = NULL;
+            break;
+        }
     }
-    m->rollback(t);
+    if (t)
+        m->rollback(t);
     free(v);
     for (size_t i = 0; st.code == OUTPOST_OK && i < nbad; i++) {
         res->damaged++;
-        st = drop_one(m, s, bad[i], f->path, out, res);
+        st = drop_one(m, s, bad[i], f->path, pend, out, res);
     }
     free(bad);
     return st;
@@ -168,14 +228,19 @@ outpost_status outpost_repair_content(const struct outpost_storage_methods *m, s
     memset(res, 0, sizeof *res);
     struct folder_ids *f;
     size_t nf;
-    outpost_status st = list_folders(m, s, &f, &nf);
+    struct pending_ids pend;
+    outpost_status st = list_pending(m, s, &pend);
+    outpost_status fst = list_folders(m, s, &f, &nf);
+    if (st.code == OUTPOST_OK)
+        st = fst;
     enum { CAP = 256 * 1024 };
     char *buf = malloc(CAP);
     if (!buf && st.code == OUTPOST_OK)
         st = (outpost_status){ OUTPOST_FATAL, 0, "out of memory" };
     for (size_t i = 0; st.code == OUTPOST_OK && i < nf; i++)
-        st = repair_folder(m, s, &f[i], buf, CAP, out, res);
+        st = repair_folder(m, s, &f[i], &pend, buf, CAP, out, res);
     free(buf);
+    free(pend.v);
     folders_free(f, nf);
     return st;
 }

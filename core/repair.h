@@ -16,12 +16,12 @@ struct outpost_repair_result {
     uint64_t read;      /* items whose cached content was read back */
     uint64_t damaged;   /* of those, content that could not be read */
     uint64_t dropped;   /* damaged content dropped: the server has the item, the next sync refetches it */
-    uint64_t kept;      /* damaged content of items only this cache has (not dropped) */
+    uint64_t kept;      /* damaged content of items only this cache has, or with a pending edit (not dropped) */
 };
 
 /* Reads the cached content (whole, or the kept header block) of every item of every folder;
- * content that fails to read is dropped when the item has a remote id, else kept and
- * reported. Each damaged item is described on `out` (folder, UID, subject, what was done).
+ * content that fails to read is dropped when the item has a remote id and no local edit of it
+ * waits in the journal, else kept and reported. Each damaged item is described on `out` (folder, UID, subject, what was done).
  * Returns OK, or the first storage error that stopped the scan (what was dropped before it
  * stays dropped: each drop commits on its own). */
 outpost_status outpost_repair_content(const struct outpost_storage_methods *m, struct outpost_storage *s, FILE *out,

@@ -439,6 +439,16 @@ static outpost_status replay_one(struct outpost_engine *e, struct entry *x)
     const outpost_journal_entry *j = &x->j;
     struct resolved r;
     outpost_status st = resolve(e, x, &r);
+    if (st.code == OUTPOST_BAD_DATA) {
+        /* this entry cannot be sent as it is (its content is not cached, or is damaged):
+         * a dead letter that status and audit show; the queue goes on */
+        char why[600];
+        snprintf(why, sizeof why, "%s", st.message ? st.message : "cannot be sent");
+        resolved_free(&r);
+        outpost_log(OUTPOST_LOG_WARNING, LOGC, "#%lld %s cannot be sent: %s; kept as dead letter", (long long)x->j.seq,
+                    op_name(x->j.op), why);
+        return record(e, x, OUTPOST_JS_DEAD, NULL, NULL, why);
+    }
     if (st.code != OUTPOST_OK) {
         resolved_free(&r);
         return st;

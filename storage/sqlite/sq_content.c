@@ -118,6 +118,7 @@ struct sq_zstate {
     int started;            /* the compressor thread was started (on the first write) */
     int threaded;           /* it runs (else chunks are compressed inline) */
     int quit;
+    int bad_frame;          /* the last read met a frame that does not decode (one item's damage) */
 };
 
 /* Compresses one chunk: zstd when that saves at least 1/16, else raw. */
@@ -252,6 +253,7 @@ void sq_content_reset(struct outpost_storage *s)
     if (!z)
         return;
     z->plain_rowid = 0;
+    z->bad_frame = 0;
     /* the transaction ended: chunks not stored yet are dropped with it */
     for (; z->stored != z->queued; z->stored++) {
         wait_count(z, z->stored + 1);
@@ -456,11 +458,17 @@ static int read_chunk(struct outpost_storage *s, const struct chunk *ch, size_t 
         if (in == 0 && n == ch->len) {
             /* the whole row: straight into the caller's buffer */
             size_t pn = ZSTD_decompressDCtx(z->dc, out, n, z->zbuf, zn);
-            return ZSTD_isError(pn) || pn != n ? SQLITE_CORRUPT : SQLITE_OK;
+            if (ZSTD_isError(pn) || pn != n) {
+                z->bad_frame = 1;
+                return SQLITE_CORRUPT;
+            }
+            return SQLITE_OK;
         }
         size_t pn = ZSTD_decompressDCtx(z->dc, z->plain, SQ_ZCHUNK, z->zbuf, zn);
-        if (ZSTD_isError(pn) || pn != ch->len)
+        if (ZSTD_isError(pn) || pn != ch->len) {
+            z->bad_frame = 1;
             return SQLITE_CORRUPT;
+        }
         z->plain_rowid = ch->rowid;
         z->plain_len = pn;
     }
@@ -770,6 +778,13 @@ outpost_status sq_content_read(struct outpost_txn *t, int64_t item_id, uint64_t 
     }
     if (b)
         sqlite3_blob_close(b);
+    if (rc == SQLITE_CORRUPT && s->z && s->z->bad_frame) {
+        /* one item's stored bytes, not the cache: the caller can go on with the others */
+        s->z->bad_frame = 0;
+        return sq_error(s, OUTPOST_BAD_DATA,
+                        "the cached content of item %lld is damaged (it does not decode); `outpost check --repair` "
+                        "drops it so that the next sync fetches it again", (long long)item_id);
+    }
     if (rc != SQLITE_OK)
         return sq_db_error(s, rc, "reading content");
     *got = done;
