@@ -1564,6 +1564,19 @@ def t_repair(env):
             db.execute("UPDATE content SET data=? WHERE rowid=?", (bytes(data), rowid))
         db.commit()
         db.close()
+        # a client reading it: the connection ends (its literal cannot be completed) and the
+        # daemon's log says why and what to do
+        op.start()
+        m = op.imap()
+        m.select("INBOX", readonly=True)
+        try:
+            m.uid("FETCH", str(victim["uid"]), "(BODY.PEEK[])")
+            m.logout()
+        except Exception:
+            pass
+        op.stop()
+        logged = [l for l in op.log_text().splitlines() if "reading the content of item %d:" % victim["id"] in l]
+        check(logged and "check --repair" in logged[0], "the daemon logs the damaged content and the remedy: %r" % logged)
         p = op.run("check", ok=False)
         where = "UID %d in Inbox" % victim["uid"]
         check(p.returncode != 0 and where in p.stderr, "check names the damaged mail: %r %r" % (p.stdout, p.stderr))
