@@ -15,6 +15,26 @@ struct folder_ids {
     char *path;
 };
 
+/* Ids of items with a local edit waiting for replay, sorted (their content may be the only
+ * copy of that edit: not dropped). */
+struct pending_ids {
+    int64_t *v;
+    size_t n;
+};
+
+/* v (n elements used of *cap, each `size` bytes) with room for one more: v itself, or a
+ * larger copy (*cap updated); NULL when out of memory (v is then left as it was). */
+static void *grown(void *v, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return v;
+    size_t ncap = *cap ? 2 * *cap : 64;
+    void *w = realloc(v, ncap * size);
+    if (w)
+        *cap = ncap;
+    return w;
+}
+
 static void folders_free(struct folder_ids *f, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -22,36 +42,61 @@ static void folders_free(struct folder_ids *f, size_t n)
     free(f);
 }
 
-/* Every folder's id and name (a read transaction of its own). */
-static outpost_status list_folders(const struct outpost_storage_methods *m, struct outpost_storage *s,
-                                   struct folder_ids **out, size_t *n)
+static int cmp_id(const void *a, const void *b)
 {
-    *out = NULL;
-    *n = 0;
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* In one read transaction: the items with a pending journal entry, and every folder's id and
+ * name. */
+static outpost_status snapshot(const struct outpost_storage_methods *m, struct outpost_storage *s,
+                               struct pending_ids *p, struct folder_ids **f, size_t *nf)
+{
+    memset(p, 0, sizeof *p);
+    *f = NULL;
+    *nf = 0;
     struct outpost_txn *t;
     outpost_status st = m->begin(s, OUTPOST_TXN_READ, &t);
     if (st.code != OUTPOST_OK)
         return st;
+    static const outpost_status oom = { OUTPOST_FATAL, 0, "out of memory listing folders and pending edits" };
     struct outpost_cursor *c;
+    const void *row;
     size_t cap = 0;
-    if ((st = m->folder_list(t, &c)).code == OUTPOST_OK) {
-        const void *row;
+    if ((st = m->journal_pending(t, 0, &c)).code == OUTPOST_OK) {
         while ((st = m->cursor_next(c, &row)).code == OUTPOST_OK && row) {
-            const outpost_folder *f = row;
-            if (*n == cap) {
-                struct folder_ids *g = realloc(*out, (cap = cap ? 2 * cap : 32) * sizeof **out);
-                if (!g) {
-                    st = (outpost_status){ OUTPOST_FATAL, 0, "out of memory listing folders" };
-                    break;
-                }
-                *out = g;
+            const outpost_journal_entry *j = row;
+            if (!j->item_id)
+                continue;
+            int64_t *w = grown(p->v, &cap, p->n, sizeof *p->v);
+            if (!w) {
+                st = oom;
+                break;
             }
-            (*out)[*n].id = f->id;
-            (*out)[(*n)++].path = strdup(f->name ? f->name : "");
+            p->v = w;
+            p->v[p->n++] = j->item_id;
+        }
+        m->cursor_close(c);
+    }
+    cap = 0;
+    if (st.code == OUTPOST_OK && (st = m->folder_list(t, &c)).code == OUTPOST_OK) {
+        while ((st = m->cursor_next(c, &row)).code == OUTPOST_OK && row) {
+            const outpost_folder *fo = row;
+            struct folder_ids *w = grown(*f, &cap, *nf, sizeof **f);
+            if (!w) {
+                st = oom;
+                break;
+            }
+            *f = w;
+            (*f)[*nf].id = fo->id;
+            (*f)[(*nf)++].path = strdup(fo->name ? fo->name : "");
         }
         m->cursor_close(c);
     }
     m->rollback(t);
+    if (p->n)
+        qsort(p->v, p->n, sizeof *p->v, cmp_id);
     return st;
 }
 
@@ -69,53 +114,6 @@ static int reads_back(const struct outpost_storage_methods *m, struct outpost_tx
         off += got;
     }
     return !it->expect || off == it->expect;
-}
-
-/* Ids of items with a local edit waiting for replay, sorted (their content may be the only
- * copy of that edit: not dropped). */
-struct pending_ids {
-    int64_t *v;
-    size_t n;
-};
-
-static int cmp_id(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static outpost_status list_pending(const struct outpost_storage_methods *m, struct outpost_storage *s,
-                                   struct pending_ids *p)
-{
-    memset(p, 0, sizeof *p);
-    struct outpost_txn *t;
-    outpost_status st = m->begin(s, OUTPOST_TXN_READ, &t);
-    if (st.code != OUTPOST_OK)
-        return st;
-    struct outpost_cursor *c;
-    size_t cap = 0;
-    if ((st = m->journal_pending(t, 0, &c)).code == OUTPOST_OK) {
-        const void *row;
-        while ((st = m->cursor_next(c, &row)).code == OUTPOST_OK && row) {
-            const outpost_journal_entry *j = row;
-            if (!j->item_id)
-                continue;
-            if (p->n == cap) {
-                int64_t *w = realloc(p->v, (cap = cap ? 2 * cap : 64) * sizeof *p->v);
-                if (!w) {
-                    st = (outpost_status){ OUTPOST_FATAL, 0, "out of memory listing pending edits" };
-                    break;
-                }
-                p->v = w;
-            }
-            p->v[p->n++] = j->item_id;
-        }
-        m->cursor_close(c);
-    }
-    m->rollback(t);
-    if (p->n)
-        qsort(p->v, p->n, sizeof *p->v, cmp_id);
-    return st;
 }
 
 /* Drops the content of damaged item `id` when the server has the item and no local edit of
@@ -178,25 +176,23 @@ static outpost_status repair_folder(const struct outpost_storage_methods *m, str
             /* a whole mail is its RFC822.SIZE; a kept prefix its cached size; other kinds
              * are read to their end */
             uint64_t expect = !whole ? it->cached_size : it->kind == OUTPOST_ITEM_MAIL ? it->size : 0;
-            if (n == vcap) {
-                struct cached *w = realloc(v, (vcap = vcap ? 2 * vcap : 256) * sizeof *v);
-                if (!w) {
-                    st = (outpost_status){ OUTPOST_FATAL, 0, "out of memory listing items" };
-                    break;
-                }
-                v = w;
+            struct cached *w = grown(v, &vcap, n, sizeof *v);
+            if (!w) {
+                st = (outpost_status){ OUTPOST_FATAL, 0, "out of memory listing items" };
+                break;
             }
+            v = w;
             v[n++] = (struct cached){ it->id, it->uid, expect };
         }
         m->cursor_close(c);
     }
     int64_t *bad = NULL;
-    size_t nbad = 0;
+    size_t nbad = 0, badcap = 0;
     for (size_t i = 0; st.code == OUTPOST_OK && i < n; i++) {
         res->read++;
         if (reads_back(m, t, &v[i], buf, cap))
             continue;
-        int64_t *b = realloc(bad, (nbad + 1) * sizeof *bad);
+        int64_t *b = grown(bad, &badcap, nbad, sizeof *bad);
         if (!b) {
             st = (outpost_status){ OUTPOST_FATAL, 0, "out of memory" };
             break;
@@ -229,10 +225,7 @@ outpost_status outpost_repair_content(const struct outpost_storage_methods *m, s
     struct folder_ids *f;
     size_t nf;
     struct pending_ids pend;
-    outpost_status st = list_pending(m, s, &pend);
-    outpost_status fst = list_folders(m, s, &f, &nf);
-    if (st.code == OUTPOST_OK)
-        st = fst;
+    outpost_status st = snapshot(m, s, &pend, &f, &nf);
     enum { CAP = 256 * 1024 };
     char *buf = malloc(CAP);
     if (!buf && st.code == OUTPOST_OK)
