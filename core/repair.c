@@ -49,7 +49,7 @@ static int cmp_id(const void *a, const void *b)
 }
 
 /* In one read transaction: the items with a pending journal entry, and every folder's id and
- * name. */
+ * path. */
 static outpost_status snapshot(const struct outpost_storage_methods *m, struct outpost_storage *s,
                                struct pending_ids *p, struct folder_ids **f, size_t *nf)
 {
@@ -89,8 +89,24 @@ static outpost_status snapshot(const struct outpost_storage_methods *m, struct o
                 break;
             }
             *f = w;
+            /* its path, as `outpost status` shows it: the parent's path (listed before its
+             * children, usually just before) and its own name */
+            const char *parent = NULL;
+            for (size_t k = *nf; fo->parent_id && k-- > 0;)
+                if ((*f)[k].id == fo->parent_id) {
+                    parent = (*f)[k].path;
+                    break;
+                }
+            const char *name = fo->name ? fo->name : "";
+            size_t len = (parent ? strlen(parent) + 1 : 0) + strlen(name) + 1;
+            char *path = malloc(len);
+            if (!path) {
+                st = oom;
+                break;
+            }
+            snprintf(path, len, "%s%s%s", parent ? parent : "", parent ? "/" : "", name);
             (*f)[*nf].id = fo->id;
-            (*f)[(*nf)++].path = strdup(fo->name ? fo->name : "");
+            (*f)[(*nf)++].path = path;
         }
         m->cursor_close(c);
     }

@@ -1552,7 +1552,9 @@ def t_repair(env):
         victim = [i for i in inbox["items"] if i["content_state"] == 2 and i["size"] > 2000][0]
         # a mail written here and not sent yet (its content is the only copy): damaged too
         body = test_message("local-only@outpost.test", "Written here", "Not on the server yet. " * 200)
-        local_id = int(op.edit("append", inbox["id"], write_tmp(env, "local.eml", body.decode())).stdout.strip())
+        # (in a subfolder: the repair names it by its path)
+        sub = folder_by_path(before, "Inbox/Newsletters")
+        local_id = int(op.edit("append", sub["id"], write_tmp(env, "local.eml", body.decode())).stdout.strip())
         db = sqlite3.connect(os.path.join(op.data, "cache.sqlite"))
         for item in (victim["id"], local_id):
             rows = db.execute("SELECT rowid, data FROM content WHERE item_id=? AND codec=1 ORDER BY off",
@@ -1583,7 +1585,8 @@ def t_repair(env):
         p = op.run("check", "--repair", ok=False)
         check("2 damaged: 1 dropped" in p.stdout and "UID %d" % victim["uid"] in p.stdout,
               "check --repair drops the server's mail: %r" % p.stdout)
-        check("only this cache has it" in p.stdout and "1 kept" in p.stdout,
+        check("damaged: Inbox/Newsletters UID" in p.stdout and "only this cache has it" in p.stdout and
+              "1 kept" in p.stdout,
               "check --repair keeps the local-only mail and says so: %r" % p.stdout)
         check(p.returncode != 0, "the check still fails on the damaged local mail: %r" % p.stderr)
         mid = folder_by_path(op.dump(content=False), "Inbox")
