@@ -198,15 +198,47 @@ static void prefetch(struct imap_conn *c, const struct fitem *batch, size_t n, c
     free(ids);
 }
 
-/* Sends `len` bytes of content from `start` as a literal. -1 on failure. */
+/* Reads up to `len` bytes from `off` into buf, chunk by chunk (one short read
+ * transaction each); *got stops short at the end of what the cache holds. -1 when
+ * the cache cannot give them back (logged by imap_content_range_read). */
+static int read_span(struct imap_content_ctx *cc, uint64_t off, char *buf, size_t len, size_t *got)
+{
+    *got = 0;
+    while (*got < len) {
+        size_t want = len - *got < IMAP_CHUNK ? len - *got : IMAP_CHUNK, g = 0;
+        if (imap_content_range_read(cc, off + *got, buf + *got, want, &g) != 0)
+            return -1;
+        if (g == 0)
+            break;
+        *got += g;
+    }
+    return 0;
+}
+
+/* Sends `len` bytes of content from `start` as a literal. The first
+ * IMAP_VERIFY_MAX bytes (the whole of nearly every mail) are read before the
+ * literal is announced, so content the cache cannot give back is answered with
+ * NIL (return 1) and the connection goes on; -1 when a read fails after the
+ * literal began, which leaves nothing but to end the connection. */
 static int send_range(struct imap_conn *c, struct imap_content_ctx *cc, uint64_t start, uint64_t len)
 {
-    imap_printf(c, " {%llu}\r\n", (unsigned long long)len);
-    char *buf = malloc(IMAP_CHUNK);
+    size_t head = len < IMAP_VERIFY_MAX ? (size_t)len : IMAP_VERIFY_MAX;
+    char *buf = malloc(head > IMAP_CHUNK ? head : IMAP_CHUNK);
     if (!buf)
         return -1;
-    uint64_t done = 0;
-    int short_read = 0;
+    size_t have = 0;
+    if (read_span(cc, start, buf, head, &have) != 0) {
+        free(buf);
+        imap_puts(c, " NIL");
+        return 1;
+    }
+    imap_printf(c, " {%llu}\r\n", (unsigned long long)len);
+    int short_read = have < head;
+    if (short_read) /* the cache holds less than the summary's size: keep the protocol in step */
+        c->srv->h->log(c->srv->h, OUTPOST_LOG_ERROR, "item %lld: cached content shorter than its size; padding the reply",
+                       (long long)cc->id);
+    imap_write(c, buf, have);
+    uint64_t done = have;
     while (done < len && !c->write_failed) {
         size_t want = len - done < IMAP_CHUNK ? (size_t)(len - done) : IMAP_CHUNK;
         size_t got = 0;
@@ -232,6 +264,9 @@ static int send_range(struct imap_conn *c, struct imap_content_ctx *cc, uint64_t
     return 0;
 }
 
+/* Writes one body section attribute (label and value). 0 when written; 1 when
+ * the content could not be read and the value went out as NIL (the tagged reply
+ * then says so); -1 when the connection cannot go on (a literal cut short). */
 static int write_section(struct imap_conn *c, const struct fitem *f, const struct imap_fetch_att *a)
 {
     struct imap_content_ctx cc = { c->srv, f->id };
@@ -253,8 +288,11 @@ static int write_section(struct imap_conn *c, const struct fitem *f, const struc
     }
     struct imap_region r = { 0, f->size };
     if (!(npart == 0 && spec == IMAP_SEC_ALL) &&
-        imap_mime_locate(imap_content_range_read, &cc, f->size, a->part, npart, spec, &r) != 0)
-        return -1;
+        imap_mime_locate(imap_content_range_read, &cc, f->size, a->part, npart, spec, &r) != 0) {
+        imap_puts(c, label);
+        imap_puts(c, " NIL");
+        return 1;
+    }
     imap_puts(c, label);
     if (spec == IMAP_SEC_HEADER_FIELDS || spec == IMAP_SEC_HEADER_FIELDS_NOT) {
         size_t hl = (size_t)(r.end - r.start < HEADER_FILTER_MAX ? r.end - r.start : HEADER_FILTER_MAX);
@@ -262,11 +300,10 @@ static int write_section(struct imap_conn *c, const struct fitem *f, const struc
         if (!h)
             return -1;
         size_t got = 0;
-        while (got < hl) {
-            size_t g = 0;
-            if (imap_content_range_read(&cc, r.start + got, h + got, hl - got, &g) != 0 || g == 0)
-                break;
-            got += g;
+        if (read_span(&cc, r.start, h, hl, &got) != 0) {
+            free(h);
+            imap_puts(c, " NIL");
+            return 1;
         }
         size_t ol;
         char *o = r.end > r.start ? imap_mime_filter_header(h, got, a->fields, a->nfields,
@@ -296,9 +333,12 @@ static int write_section(struct imap_conn *c, const struct fitem *f, const struc
     return send_range(c, &cc, start, len);
 }
 
-static void write_item(struct imap_conn *c, const struct fitem *f, const struct imap_fetch_req *req, int uidcmd,
-                       int add_flags, int add_modseq)
+/* Writes one FETCH response. 1 when a body section could not be read (sent as
+ * NIL), else 0; c->write_failed when the connection cannot go on. */
+static int write_item(struct imap_conn *c, const struct fitem *f, const struct imap_fetch_req *req, int uidcmd,
+                      int add_flags, int add_modseq)
 {
+    int unreadable = 0;
     int sp = 0;
     int has_uid = 0, has_flags = 0, has_modseq = 0;
     for (size_t i = 0; i < req->n; i++) {
@@ -370,16 +410,19 @@ static void write_item(struct imap_conn *c, const struct fitem *f, const struct 
         }
         default:
             imap_puts(c, pre);
-            if (write_section(c, f, a) != 0) {
+            int w = write_section(c, f, a);
+            if (w < 0) {
                 /* after a partial literal the stream cannot be repaired */
                 c->write_failed = 1;
-                return;
+                return 1;
             }
+            unreadable |= w;
             break;
         }
         sp = 1;
     }
     imap_puts(c, ")\r\n");
+    return unreadable;
 }
 
 void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct imap_tok *args)
@@ -464,6 +507,7 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
     int64_t *seen_ids = calloc(bsz, sizeof *seen_ids);
     uint64_t *seen_ms = calloc(bsz, sizeof *seen_ms);
     const char *fail = NULL;
+    size_t unreadable = 0; /* messages with a body section sent as NIL */
     for (size_t k = 0; k < n && batch && seen_ids && seen_ms && !fail && !c->write_failed; k += bsz) {
         size_t bn = n - k < bsz ? n - k : bsz;
         if (load_batch(c, idx + k, bn, batch, want_text, flags_only) != 0) {
@@ -506,7 +550,7 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
                 if (!still_listed(c, f))
                     continue; /* replaced under a new UID: EXPUNGE and EXISTS follow */
             }
-            write_item(c, f, &req, uid, changed, want_modseq || (changed && c->condstore));
+            unreadable += (size_t)write_item(c, f, &req, uid, changed, want_modseq || (changed && c->condstore));
             struct imap_msg *m = &c->msgs[f->ix];
             m->flags = f->flags;
             if (f->modseq > m->modseq)
@@ -527,6 +571,13 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
         return;
     }
     imap_sync_selected(c, uid);
+    if (unreadable) {
+        /* RFC 5530: the data are damaged; the log names the items, and `outpost check
+         * --repair` drops such bodies so the next sync fetches them again */
+        imap_printf(c, "%s NO [CORRUPTION] FETCH: the cached body of %zu message%s cannot be read (sent as NIL)\r\n", tag,
+                    unreadable, unreadable == 1 ? "" : "s");
+        return;
+    }
     imap_printf(c, "%s OK FETCH completed\r\n", tag);
 }
 

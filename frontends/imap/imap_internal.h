@@ -21,6 +21,7 @@
 #define IMAP_SPILL_THRESHOLD (1024 * 1024) /* literals above go to a temp file */
 #define IMAP_BATCH 256                     /* items per read transaction */
 #define IMAP_CHUNK (64 * 1024)             /* content bytes per read transaction */
+#define IMAP_VERIFY_MAX (1024 * 1024)      /* body bytes read before their literal is announced */
 #define IMAP_BYE_TIMEOUT_MS 500            /* the BYE of a shutdown: how long the client may take */
 
 struct imap_conn;

@@ -1566,16 +1566,30 @@ def t_repair(env):
             db.execute("UPDATE content SET data=? WHERE rowid=?", (bytes(data), rowid))
         db.commit()
         db.close()
-        # a client reading it: the connection ends (its literal cannot be completed) and the
-        # daemon's log says why and what to do
+        # a client reading it gets the body as NIL and a tagged NO [CORRUPTION] (RFC 5530),
+        # its connection goes on, and the daemon's log says why and what to do
         op.start()
         m = op.imap()
         m.select("INBOX", readonly=True)
-        try:
-            m.uid("FETCH", str(victim["uid"]), "(BODY.PEEK[])")
-            m.logout()
-        except Exception:
-            pass
+        other = [i for i in inbox["items"] if i["content_state"] == 2 and i["id"] != victim["id"]][0]
+        for section in ("BODY.PEEK[]", "BODY.PEEK[HEADER.FIELDS (SUBJECT)]", "BODY.PEEK[1]"):
+            typ, data = m.uid("FETCH", "%d,%d" % (victim["uid"], other["uid"]), "(%s)" % section)
+            check(typ == "NO" and b"[CORRUPTION]" in data[-1],
+                  "FETCH %s of the damaged mail answers NO [CORRUPTION]: %r %r" % (section, typ, data))
+            data = m.untagged_responses.pop("FETCH", [])  # imaplib keeps them aside after a NO
+            got = {}
+            for d in data:
+                if isinstance(d, tuple):
+                    got[int(re.search(rb"UID (\d+)", d[0]).group(1))] = d[1]
+                elif d and b"UID %d" % victim["uid"] in d:
+                    got[victim["uid"]] = None if d.rstrip().endswith(b"NIL)") else d
+            check(victim["uid"] in got and got[victim["uid"]] is None, "the damaged body is sent as NIL: %r" % data)
+            if section == "BODY.PEEK[]":
+                check(got.get(other["uid"]) is not None and len(got[other["uid"]]) == other["size"],
+                      "the other mail of the same FETCH comes whole: %r" % data)
+        typ, _ = m.noop()
+        check(typ == "OK", "the connection goes on after the damaged body")
+        m.logout()
         op.stop()
         logged = [l for l in op.log_text().splitlines() if "reading the content of item %d:" % victim["id"] in l]
         check(logged and "check --repair" in logged[0], "the daemon logs the damaged content and the remedy: %r" % logged)
