@@ -26,7 +26,7 @@
 #include <outpost/storage.h>
 
 /* Schema version kept in store_info('schema_version'). */
-#define FB_SCHEMA_VERSION 8
+#define FB_SCHEMA_VERSION 9
 /* Content rows (content_part) hold at most this many bytes, inline in a
  * VARCHAR OCTETS column, so that a row and its bytes are one record on one
  * data page (see fb_content.c for why content is not kept in BLOBs). */
@@ -247,6 +247,9 @@ const char *fb_col_text(const struct fb_stmt *st, int i, size_t *len);
 /* Copies a text column into b (NUL-terminated) and returns it; NULL when SQL NULL. */
 const char *fb_col_strdup(const struct fb_stmt *st, int i, struct fb_buf *b, size_t *at);
 const ISC_QUAD *fb_col_blob(const struct fb_stmt *st, int i);
+/* Whether a fetched content row's bytes (column data_col) match its CRC-32
+ * (column crc_col; NULL, from before schema 9, matches). fb_content.c. */
+int fb_content_crc_ok(const struct fb_stmt *st, int data_col, int crc_col);
 
 /* Reads a whole BLOB into b (appending at b->len). 0 or -1. Only the
  * migrations read BLOBs (of caches older than schema v8); nothing writes one. */

@@ -12,7 +12,7 @@
  * plus `item_flags`, a narrow copy of the listed columns kept by triggers
  * (v3); content in `content_part` rows of at most FB_PART bytes, inline
  * (v5; v1-v4 kept them as BLOBs in `content`, see fb_content.c for why that
- * changed); tombstones; the journal; and `val`, the value store (v7,
+ * changed), each with a CRC-32 of its bytes (v9); tombstones; the journal; and `val`, the value store (v7,
  * fb_val.c), for every other value that can outgrow a column: meta values,
  * item properties, item strings longer than their columns, the full-text
  * token texts, listing snapshots, and the sync states and journal payloads
@@ -182,6 +182,16 @@ static const char *const migrate_v8[] = {
     NULL,
 };
 
+/* v8 → v9: a CRC-32 of each content row's bytes (fb_content.c), so damaged
+ * content is found by a read and by the integrity check instead of being
+ * served. Rows written before stay NULL (not checked): computing theirs would
+ * rewrite every byte of the cache at the first start, and would vouch for
+ * bytes nobody checked. */
+static const char *const migrate_v9[] = {
+    "ALTER TABLE content_part ADD crc INTEGER",
+    NULL,
+};
+
 /* Copies every `content` BLOB into content_part rows of FB_PART bytes, in
  * the migration's data transaction (all or nothing). A BLOB row held at
  * most 1 MiB, read whole (any BLOB type). 0 or -1. */
@@ -320,6 +330,9 @@ static const struct step steps[FB_SCHEMA_VERSION] = {
     [6] = { .ddl = migrate_v7, .copy = copy_values,
             .probe = "SELECT count(*) FROM rdb$relations WHERE rdb$relation_name='VAL'" },
     [7] = { .ddl = migrate_v8, .probe = "SELECT 1 - count(*) FROM rdb$relations WHERE rdb$relation_name='META'" },
+    [8] = { .ddl = migrate_v9,
+            .probe = "SELECT count(*) FROM rdb$relation_fields WHERE rdb$relation_name='CONTENT_PART'"
+                     " AND rdb$field_name='CRC'" },
 };
 
 static const char tpb_ddl[] = { isc_tpb_version3, isc_tpb_write, isc_tpb_concurrency, isc_tpb_wait };

@@ -86,11 +86,11 @@ const char *const fb_stmt_sql[ST__COUNT] = {
 
     [ST_CONTENT_DELETE] = "DELETE FROM content_part WHERE item_id=?",
     [ST_CONTENT_END] = "SELECT COALESCE(MAX(off+len), 0) FROM content_part WHERE item_id=?",
-    [ST_CONTENT_INSERT] = "INSERT INTO content_part(item_id, off, len, data) VALUES(?, ?, ?, ?)",
+    [ST_CONTENT_INSERT] = "INSERT INTO content_part(item_id, off, len, data, crc) VALUES(?, ?, ?, ?, ?)",
     /* the item's content rows with lo < off < hi in one round trip; one row
      * with NULLs when there is none, no row when the item does not exist */
     [ST_CONTENT_RANGE] =
-        "SELECT c.off, c.data FROM item i LEFT JOIN content_part c ON c.item_id=i.id AND c.off>? AND c.off<?"
+        "SELECT c.off, c.data, c.crc FROM item i LEFT JOIN content_part c ON c.item_id=i.id AND c.off>? AND c.off<?"
         " WHERE i.id=? ORDER BY c.item_id, c.off",
     /* fts_state AND 0 marks the item for re-indexing, AND 3 keeps it (fb_fts.c) */
     [ST_CONTENT_FINISH] =

@@ -819,6 +819,37 @@ outpost_status fb_meta_set(struct outpost_txn *t, const char *key, const void *v
 
 /* ---- integrity ---- */
 
+/* Every content row against its CRC-32, in the integrity check's transaction;
+ * the first damaged one is named by item, UID and folder. */
+static outpost_status verify_content(struct outpost_storage *s)
+{
+    struct fb_stmt *st = fb_stmt_prepare(s, "SELECT c.item_id, c.data, c.crc, c.off, i.uid, f.name FROM content_part c"
+                                            " JOIN item i ON i.id=c.item_id JOIN folder f ON f.id=i.folder_id"
+                                            " WHERE c.crc IS NOT NULL");
+    if (!st || fb_exec(s, st)) {
+        fb_stmt_free(st);
+        return fb_db_error(s, "checking content");
+    }
+    outpost_status result = outpost_ok();
+    int r;
+    while ((r = fb_fetch(s, st)) == 1) {
+        if (fb_content_crc_ok(st, 1, 2))
+            continue;
+        size_t n = 0;
+        const char *name = fb_col_text(st, 5, &n);
+        result = fb_error(s, OUTPOST_FATAL,
+                          "cache %s fails its integrity check: content of item %lld (UID %lld in %.*s) at offset "
+                          "%lld does not match its checksum",
+                          s->path, (long long)fb_col_int(st, 0), (long long)fb_col_int(st, 4),
+                          (int)(n > 100 ? 100 : n), name ? name : "", (long long)fb_col_int(st, 3));
+        break;
+    }
+    if (r < 0 && result.code == OUTPOST_OK)
+        result = fb_db_error(s, "checking content");
+    fb_stmt_free(st);
+    return result;
+}
+
 static outpost_status fb_integrity_check(struct outpost_storage *s)
 {
     if (!s->db)
@@ -946,6 +977,8 @@ static outpost_status fb_integrity_check(struct outpost_storage *s)
         result = fb_error(s, OUTPOST_FATAL,
                           "cache %s fails its integrity check: the listing snapshot of folder %lld "
                           "differs from its items", s->path, (long long)bad);
+    if (result.code == OUTPOST_OK)
+        result = verify_content(s);
     ISC_STATUS_ARRAY sv;
     isc_rollback_transaction(sv, &s->txn.tr);
     s->txn.tr = 0;
