@@ -181,7 +181,11 @@ static int cmd_check(struct outpost_app *a, int argc, char **argv)
         goto out;
     }
     printf("config:  ok (%s)\n", a->config_path);
-    if (repair) {
+    outpost_status s = { OUTPOST_BAD_DATA, 0, NULL };
+    if (repair && (s = st.m->integrity_check(st.s)).code == OUTPOST_OK)
+        /* the check reads every cached body too: a sound cache is read once */
+        printf("repair:  nothing to repair\n");
+    else if (repair) {
         /* content that does not read back is dropped (and fetched again by the next sync)
          * before the check, so the check then speaks of what is left */
         struct outpost_repair_result r;
@@ -196,7 +200,8 @@ static int cmd_check(struct outpost_app *a, int argc, char **argv)
             goto out;
         }
     }
-    outpost_status s = st.m->integrity_check(st.s);
+    if (!repair || s.code != OUTPOST_OK)
+        s = st.m->integrity_check(st.s);
     if (s.code != OUTPOST_OK) {
         fprintf(stderr, "outpost check: cache integrity: %s\n", s.message ? s.message : outpost_status_class_name(s.code));
     } else {

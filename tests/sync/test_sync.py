@@ -1547,6 +1547,9 @@ def t_repair(env):
     sim, op = setup(env)
     try:
         initial_sync(op)
+        p = op.run("check", "--repair")
+        check("repair:  nothing to repair" in p.stdout and "storage: ok" in p.stdout,
+              "check --repair on a sound cache: %r" % p.stdout)
         before = op.dump()
         inbox = folder_by_path(before, "Inbox")
         victim = [i for i in inbox["items"] if i["content_state"] == 2 and i["size"] > 2000][0]
