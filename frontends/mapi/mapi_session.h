@@ -32,6 +32,8 @@ typedef struct mapi_core {
     uint8_t secret[MAPI_WIRE_SECRET_LEN];
     char *display_name;
     uint32_t content_timeout_ms; /* request_content wait for bodies not cached */
+    mapi_mutex *fai_lock;        /* serialises changes of FAI sets (mapi_fai.h); guards fai_gen */
+    uint32_t fai_gen;            /* grows with every FAI change: sessions refresh associated tables */
 } mapi_core;
 
 /* names is owned by the caller; 0 or -1 with err. */
