@@ -220,8 +220,9 @@ static uint32_t fols_load(mapi_session *s, fol_list *l)
 }
 
 /* Fills the FAI counts of l's folders and of the virtual folders (one read
- * transaction; only each set's header is decoded). */
-static void fols_assoc(mapi_session *s, fol_list *l)
+ * transaction; only each set's header is decoded), or with only_kind
+ * MAPI_EID_FOLDER / MAPI_EID_VIRTUAL the count of that one folder only. */
+static void fols_assoc(mapi_session *s, fol_list *l, uint32_t only_kind, int64_t only_id)
 {
     if (!mapi_fai_supported(s->h))
         return;
@@ -236,6 +237,8 @@ static void fols_assoc(mapi_session *s, fol_list *l)
         } else if ((w.vf = i - l->n) == 0) {
             continue;
         }
+        if (only_kind && (only_kind == MAPI_EID_VIRTUAL ? w.vf != (uint64_t)only_id : w.vf || w.folder != only_id))
+            continue;
         char key[MAPI_FAI_KEY_MAX];
         mapi_fai_key(&w, key);
         const void *v = NULL;
@@ -1083,31 +1086,22 @@ static uint32_t op_open_entry(mapi_session *s, const mapi_req *q, reply *r)
             return sc;
         objtype = OP_MAPI_FOLDER;
         break;
-    case MAPI_EID_MESSAGE: {
-        mapi_obj *o = calloc(1, sizeof *o);
-        if (!o)
-            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
-        o->type = OBJ_MESSAGE;
-        if ((sc = message_load(s, o, e.id)) || !(h = obj_add(s, o))) {
-            obj_free(o);
-            return sc ? sc : OP_MAPI_E_NOT_ENOUGH_MEMORY;
-        }
-        if (s->st->folder_open_hint)
-            s->st->folder_open_hint(s->h, o->folder_id, 1);
-        objtype = OP_MAPI_MESSAGE;
-        break;
-    }
+    case MAPI_EID_MESSAGE:
     case MAPI_EID_ASSOC: {
-        if (!mapi_fai_supported(s->h))
+        int assoc = e.kind == MAPI_EID_ASSOC;
+        if (assoc && !mapi_fai_supported(s->h))
             return OP_MAPI_E_NOT_FOUND;
         mapi_obj *o = calloc(1, sizeof *o);
         if (!o)
             return OP_MAPI_E_NOT_ENOUGH_MEMORY;
         o->type = OBJ_MESSAGE;
-        if ((sc = fai_open(s, o, e.id)) || !(h = obj_add(s, o))) {
+        sc = assoc ? fai_open(s, o, e.id) : message_load(s, o, e.id);
+        if (sc || !(h = obj_add(s, o))) {
             obj_free(o);
             return sc ? sc : OP_MAPI_E_NOT_ENOUGH_MEMORY;
         }
+        if (!assoc && s->st->folder_open_hint)
+            s->st->folder_open_hint(s->h, o->folder_id, 1);
         objtype = OP_MAPI_MESSAGE;
         break;
     }
@@ -1136,7 +1130,7 @@ static uint32_t obj_props(mapi_session *s, mapi_obj *o, mapi_props *p)
         if (o->type == OBJ_STORE) {
             store_props(s, &l, p);
         } else {
-            fols_assoc(s, &l);
+            fols_assoc(s, &l, o->ekind, o->id);
             const fol *f = o->ekind == MAPI_EID_FOLDER ? fols_find(&l, o->id) : NULL;
             if (o->ekind == MAPI_EID_FOLDER && !f) {
                 fols_free(&l);
@@ -1698,7 +1692,7 @@ static uint32_t table_rows(mapi_session *s, mapi_obj *t, rowset *rs)
         uint32_t sc = fols_load(s, &l);
         if (sc)
             return sc;
-        fols_assoc(s, &l);
+        fols_assoc(s, &l, 0, 0);
         int recursive = (t->tflags & OP_CONVENIENT_DEPTH) != 0;
         if (ekind == MAPI_EID_VIRTUAL && fid == MAPI_VF_ROOT) {
             for (uint32_t vf = MAPI_VF_IPM_SUBTREE; vf < MAPI_VF_COUNT; vf++) {
@@ -2111,7 +2105,7 @@ static uint32_t op_folder(mapi_session *s, const mapi_req *q, reply *r)
         fol_list l;
         if ((sc = fols_load(s, &l)))
             return sc;
-        fols_assoc(s, &l);
+        fols_assoc(s, &l, MAPI_EID_FOLDER, e.id);
         int children = fols_has_children(&l, e.id);
         const fol *df = fols_find(&l, e.id);
         uint32_t total = df ? df->total + df->assoc : 0;
