@@ -1613,6 +1613,57 @@ static void rows_free(rowset *rs)
     memset(rs, 0, sizeof *rs);
 }
 
+/* Copies (move: moves) FAI messages nums[0..n) of the set of `from` into the
+ * set of `to` under new numbers; *missing gets how many were not in `from`.
+ * The destination is written first: a crash between the two writes leaves
+ * a copy in both folders, never in neither. */
+static uint32_t fai_copy(mapi_session *s, const mapi_fai_where *from, const mapi_fai_where *to,
+                         const uint32_t *nums, uint32_t n, int move, uint32_t *missing)
+{
+    *missing = 0;
+    int same = from->vf == to->vf && from->folder == to->folder && from->uidvalidity == to->uidvalidity;
+    uint32_t sc = OP_S_OK, done = 0;
+    mapi_os_mutex_lock(s->core->fai_lock);
+    mapi_fai_set src, dst;
+    mapi_fai_set_init(&dst);
+    outpost_status st = mapi_fai_load(s->h, from, &src);
+    if (st.code == OUTPOST_OK && !same)
+        st = mapi_fai_load(s->h, to, &dst);
+    mapi_fai_set *d = same ? &src : &dst;
+    if (st.code != OUTPOST_OK)
+        sc = fai_scode(st);
+    for (uint32_t i = 0; !sc && i < n; i++) {
+        mapi_fai_msg *m = mapi_fai_find(&src, nums[i]);
+        if (!m) {
+            (*missing)++;
+        } else if (same && move) {
+            done++; /* moved onto itself: nothing changes */
+        } else if (d->next > MAPI_FAI_NUM_MAX) {
+            sc = OP_MAPI_E_STORE_FULL;
+        } else {
+            /* put copies m before it may move the array (same set) */
+            if (mapi_fai_put(d, d->next, &m->msg) != 0)
+                sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+            if (!sc && move)
+                mapi_fai_remove(&src, nums[i]);
+            done++;
+        }
+    }
+    if (!sc && done && !(same && move)) {
+        st = mapi_fai_store(s->h, to, d);
+        if (st.code == OUTPOST_OK && move && !same)
+            st = mapi_fai_store(s->h, from, &src);
+        log_status(s, move ? "moving associated (FAI) messages" : "copying associated (FAI) messages", st);
+        sc = st.code == OUTPOST_BAD_DATA ? OP_MAPI_E_STORE_FULL : scode_of(st);
+    }
+    mapi_fai_set_free(&src);
+    mapi_fai_set_free(&dst);
+    mapi_os_mutex_unlock(s->core->fai_lock);
+    if (!sc && done)
+        fai_changed(s);
+    return sc;
+}
+
 /* The rows of an associated contents table: the stored properties (values
  * larger than GetProps hands out are left to OpenEntry) and the computed ones. */
 static uint32_t fai_rows(mapi_session *s, uint32_t ekind, int64_t fid, rowset *rs)
@@ -2127,21 +2178,32 @@ static uint32_t op_folder(mapi_session *s, const mapi_req *q, reply *r)
     }
     case MAPI_OP_COPY_MESSAGES: {
         mapi_eid dest;
-        if (mapi_eid_decode_for(q->bin.p, q->bin.len, s->core->ctx.guid, &dest) != 0 || dest.kind != MAPI_EID_FOLDER)
+        if (mapi_eid_decode_for(q->bin.p, q->bin.len, s->core->ctx.guid, &dest) != 0 ||
+            (dest.kind != MAPI_EID_FOLDER && dest.kind != MAPI_EID_VIRTUAL))
             return OP_MAPI_E_INVALID_ENTRYID;
         if ((sc = eids_split(s, q, f, &ids, &n, &fai, &nfai, &foreign)))
             return sc;
-        if (nfai || foreign) {
+        if (n && dest.kind != MAPI_EID_FOLDER)
+            sc = OP_MAPI_E_NO_SUPPORT; /* no items in virtual folders */
+        ist = sc ? NULL : calloc(n ? n : 1, sizeof *ist);
+        if (!sc && !ist)
+            sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        if (!sc && nfai) {
+            /* associated messages: into the destination's set (and out of ours for a move) */
+            mapi_fai_where from, to;
+            uint32_t missing = 0;
+            if (!(sc = fai_where_of(s, f->ekind, f->id, &from)) && !(sc = fai_where_of(s, dest.kind, dest.id, &to)))
+                sc = fai_copy(s, &from, &to, fai, nfai, (q->flags & OP_MAPI_MOVE) != 0, &missing);
+            foreign += missing;
+        }
+        if (sc) {
             free(ids);
             free(fai);
-            return OP_MAPI_E_NO_SUPPORT; /* FAI messages are not copied or moved */
+            free(ist);
+            return sc;
         }
-        ist = calloc(n ? n : 1, sizeof *ist);
-        if (!ist) {
-            free(ids);
-            free(fai);
-            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
-        }
+        if (!n)
+            break;
         if (q->flags & OP_MAPI_MOVE)
             st = s->st->move(s->h, ids, n, dest.id, NULL, ist);
         else

@@ -4,8 +4,9 @@
  * its body stream, marking it read, saving a new message, reading and
  * editing an appointment, moves and deletes (each a journal entry), a
  * table notification when the cache changes underneath, and associated (FAI)
- * messages: created, read, modified, deleted, queried by message class,
- * counted on the folder, kept out of normal tables, counters and journal. */
+ * messages: created, read, modified, copied, moved, deleted, queried by
+ * message class, counted on the folder, kept out of normal tables, counters
+ * and journal. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1017,6 +1018,48 @@ static void test_associated_contents(void **state)
     assert_int_equal(call(MAPI_OP_EMPTY_FOLDER, &q, NULL), OP_S_OK);
     assert_int_equal(folder_long(cv, OP_PR_ASSOC_CONTENT_COUNT), 0);
     assert_false(meta_present("mapi.fai.v5"));
+    /* copied, then moved from the Calendar to Common Views: new entry ids there */
+    for (int move = 0; move <= 1; move++) {
+        mapi_w_u32(&q, cal);
+        mapi_w_u32(&q, 1);
+        mapi_w_bin(&q, cat, MAPI_EID_LEN);
+        mapi_w_bin(&q, veid, MAPI_EID_LEN);
+        mapi_w_u32(&q, move ? OP_MAPI_MOVE : 0);
+        assert_int_equal(call(MAPI_OP_COPY_MESSAGES, &q, NULL), OP_S_OK);
+        assert_int_equal(folder_long(cal, OP_PR_ASSOC_CONTENT_COUNT), move ? 0 : 1);
+        assert_int_equal(folder_long(cv, OP_PR_ASSOC_CONTENT_COUNT), move ? 2 : 1);
+    }
+    assert_int_equal(open_entry_sc(cat, NULL), OP_MAPI_E_NOT_FOUND);
+    restrict_class(vt, "IPM.Configuration.CategoryList");
+    n = query_rows(vt, 4, rows, 4);
+    assert_int_equal(n, 2);
+    assert_string_equal(mapi_props_str(&rows[0], OP_PR_SUBJECT), "Categories");
+    assert_memory_not_equal(mapi_props_bin(&rows[0], OP_PR_ENTRYID)->bin.data, cat, MAPI_EID_LEN);
+    uint32_t moved;
+    assert_int_equal(open_entry_sc(mapi_props_bin(&rows[0], OP_PR_ENTRYID)->bin.data, &moved), OP_S_OK);
+    free_rows(rows, n);
+    mapi_props_init(&p);
+    assert_int_equal(get_props(moved, want, 3, &p), OP_MAPI_W_ERRORS_RETURNED);
+    assert_string_equal(mapi_props_str(&p, OP_PR_MESSAGE_CLASS), "IPM.Configuration.CategoryList");
+    mapi_props_free(&p);
+    release(moved);
+    /* a normal message cannot go to a virtual folder */
+    int64_t one = mts_item(fs, f_cal, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:ev2\r\n"
+                                      "DTSTART:20231116T090000Z\r\nSUMMARY:Other\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+                           0, 0);
+    uint8_t oeid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_MESSAGE, one, oeid);
+    mapi_w_u32(&q, cal);
+    mapi_w_u32(&q, 1);
+    mapi_w_bin(&q, oeid, MAPI_EID_LEN);
+    mapi_w_bin(&q, veid, MAPI_EID_LEN);
+    mapi_w_u32(&q, OP_MAPI_MOVE);
+    assert_int_equal(call(MAPI_OP_COPY_MESSAGES, &q, NULL), OP_MAPI_E_NO_SUPPORT);
+    int64_t gone_ids[1] = { one };
+    fs->api->remove(fs->host, gone_ids, 1, 1, NULL);
+    mapi_w_u32(&q, cv);
+    mapi_w_u32(&q, OP_DEL_ASSOCIATED);
+    assert_int_equal(call(MAPI_OP_EMPTY_FOLDER, &q, NULL), OP_S_OK);
 
     /* a folder with FAI: not deleted without DEL_MESSAGES; with it, its FAI go too */
     mapi_w_u32(&q, inbox);
