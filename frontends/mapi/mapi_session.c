@@ -393,7 +393,8 @@ static void folder_props(mapi_session *s, const fol_list *l, const fol *f, uint3
     mapi_props_set_long(p, OP_PR_ACCESS, (int32_t)ACCESS_FOLDER);
     mapi_props_set_long(p, OP_PR_ACCESS_LEVEL, 1);
     mapi_props_set_bool(p, OP_PR_ATTR_HIDDEN, 0);
-    mapi_props_set_long(p, OP_PR_ASSOC_CONTENT_COUNT, (int32_t)(f ? f->assoc : vf < MAPI_VF_COUNT ? l->vf_assoc[vf] : 0));
+    uint32_t assoc = f ? f->assoc : vf < MAPI_VF_COUNT ? l->vf_assoc[vf] : 0;
+    mapi_props_set_long(p, OP_PR_ASSOC_CONTENT_COUNT, (int32_t)assoc);
     if (f) {
         mapi_props_set_str(p, OP_PR_DISPLAY_NAME, f->name);
         const char *cc = mapi_container_class(f->kind);
@@ -848,6 +849,8 @@ static uint32_t fai_where_of(mapi_session *s, uint32_t ekind, int64_t id, mapi_f
         w->uidvalidity = f->uidvalidity;
     }
     fols_free(&l);
+    if (f && mapi_fai_eid_id(w, 1) == 0)
+        return OP_MAPI_E_NO_SUPPORT; /* a folder id too large for an FAI entry id (>= 2^36) */
     return f ? OP_S_OK : OP_MAPI_E_NOT_FOUND;
 }
 
