@@ -522,19 +522,31 @@ static uint32_t item_load(mapi_session *s, int64_t id, int content, itm *x)
     return st.code == OUTPOST_GONE ? OP_MAPI_E_NOT_FOUND : scode_of(st);
 }
 
-static void message_common(mapi_session *s, const outpost_item *it, mapi_props *p)
+/* A message's entry id and the keys made from it (kind MESSAGE or ASSOC). */
+static void message_keys(mapi_session *s, mapi_props *p, uint32_t ekind, int64_t id)
 {
-    set_eid(s, p, OP_PR_ENTRYID, MAPI_EID_MESSAGE, it->id);
+    set_eid(s, p, OP_PR_ENTRYID, ekind, id);
     uint8_t b[MAPI_EID_LEN];
-    eid_bytes(s, MAPI_EID_MESSAGE, it->id, b);
+    eid_bytes(s, ekind, id, b);
     mapi_props_set_bin(p, OP_PR_RECORD_KEY, b, MAPI_EID_LEN);
     mapi_props_set_bin(p, OP_PR_SEARCH_KEY, b, MAPI_EID_LEN);
-    mapi_props_set_key(p, OP_PR_INSTANCE_KEY, (uint64_t)it->id);
-    set_eid(s, p, OP_PR_PARENT_ENTRYID, MAPI_EID_FOLDER, it->folder_id);
+    mapi_props_set_key(p, OP_PR_INSTANCE_KEY, (uint64_t)id);
+}
+
+/* A message's parent folder (kind FOLDER or VIRTUAL), store and access. */
+static void message_place(mapi_session *s, mapi_props *p, uint32_t parent_kind, int64_t parent)
+{
+    set_eid(s, p, OP_PR_PARENT_ENTRYID, parent_kind, parent);
     store_common(s, p);
     mapi_props_set_long(p, OP_PR_OBJECT_TYPE, OP_MAPI_MESSAGE);
     mapi_props_set_long(p, OP_PR_ACCESS, (int32_t)ACCESS_MESSAGE);
     mapi_props_set_long(p, OP_PR_ACCESS_LEVEL, 1);
+}
+
+static void message_common(mapi_session *s, const outpost_item *it, mapi_props *p)
+{
+    message_keys(s, p, MAPI_EID_MESSAGE, it->id);
+    message_place(s, p, MAPI_EID_FOLDER, it->folder_id);
     mapi_props_set_long(p, OP_PR_MSG_STATUS, 0);
 }
 
@@ -872,23 +884,9 @@ static int fai_computed(uint32_t tag)
 static void fai_common(mapi_session *s, const mapi_fai_where *w, uint32_t num, uint32_t natts, uint32_t size,
                        mapi_props *p)
 {
-    int64_t id = mapi_fai_eid_id(w, num);
-    if (num) {
-        set_eid(s, p, OP_PR_ENTRYID, MAPI_EID_ASSOC, id);
-        uint8_t b[MAPI_EID_LEN];
-        eid_bytes(s, MAPI_EID_ASSOC, id, b);
-        mapi_props_set_bin(p, OP_PR_RECORD_KEY, b, MAPI_EID_LEN);
-        mapi_props_set_bin(p, OP_PR_SEARCH_KEY, b, MAPI_EID_LEN);
-        mapi_props_set_key(p, OP_PR_INSTANCE_KEY, (uint64_t)id);
-    }
-    if (w->vf)
-        set_eid(s, p, OP_PR_PARENT_ENTRYID, MAPI_EID_VIRTUAL, w->vf);
-    else
-        set_eid(s, p, OP_PR_PARENT_ENTRYID, MAPI_EID_FOLDER, w->folder);
-    store_common(s, p);
-    mapi_props_set_long(p, OP_PR_OBJECT_TYPE, OP_MAPI_MESSAGE);
-    mapi_props_set_long(p, OP_PR_ACCESS, (int32_t)ACCESS_MESSAGE);
-    mapi_props_set_long(p, OP_PR_ACCESS_LEVEL, 1);
+    if (num)
+        message_keys(s, p, MAPI_EID_ASSOC, mapi_fai_eid_id(w, num));
+    message_place(s, p, w->vf ? MAPI_EID_VIRTUAL : MAPI_EID_FOLDER, w->vf ? (int64_t)w->vf : w->folder);
     mapi_props_set_bool(p, OP_PR_ASSOCIATED, 1);
     mapi_props_set_bool(p, OP_PR_HASATTACH, natts > 0);
     mapi_props_set_long(p, OP_PR_MESSAGE_SIZE, (int32_t)(size > INT32_MAX ? INT32_MAX : size));
