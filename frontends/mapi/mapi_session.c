@@ -956,11 +956,17 @@ static uint32_t fai_open(mapi_session *s, mapi_obj *o, int64_t id)
     return OP_S_OK;
 }
 
-static void fai_changed(mapi_session *s)
+/* Records that the set of w changed: every session refreshes its associated
+ * and hierarchy tables and notifies object advises on that folder. */
+static void fai_changed(mapi_session *s, const mapi_fai_where *w)
 {
-    mapi_os_mutex_lock(s->core->fai_lock);
-    s->core->fai_gen++;
-    mapi_os_mutex_unlock(s->core->fai_lock);
+    mapi_core *c = s->core;
+    mapi_os_mutex_lock(c->fai_lock);
+    mapi_fai_change *ch = &c->fai_log[++c->fai_gen % MAPI_FAI_LOG];
+    ch->gen = c->fai_gen;
+    ch->vf = w->vf;
+    ch->folder = w->folder;
+    mapi_os_mutex_unlock(c->fai_lock);
 }
 
 /* SaveChanges of an FAI message: its properties, recipients and attachments
@@ -1011,7 +1017,7 @@ static uint32_t fai_save(mapi_session *s, mapi_obj *o, reply *r)
     mapi_props_free(&keep.props);
     if (sc)
         return sc;
-    fai_changed(s);
+    fai_changed(s, &o->fw);
     o->is_new = 0;
     o->fai_num = num;
     o->id = mapi_fai_eid_id(&o->fw, num);
@@ -1053,7 +1059,7 @@ static uint32_t fai_delete(mapi_session *s, const mapi_fai_where *w, const uint3
     mapi_fai_set_free(&set);
     mapi_os_mutex_unlock(s->core->fai_lock);
     if (!sc && removed)
-        fai_changed(s);
+        fai_changed(s, w);
     return sc;
 }
 
@@ -1660,8 +1666,11 @@ static uint32_t fai_copy(mapi_session *s, const mapi_fai_where *from, const mapi
     mapi_fai_set_free(&src);
     mapi_fai_set_free(&dst);
     mapi_os_mutex_unlock(s->core->fai_lock);
-    if (!sc && done)
-        fai_changed(s);
+    if (!sc && done) {
+        fai_changed(s, to);
+        if (move && !same)
+            fai_changed(s, from);
+    }
     return sc;
 }
 
@@ -2693,10 +2702,15 @@ int mapi_session_poll(mapi_session *s, mapi_buf *out)
     s->nev = 0;
     s->ev_hierarchy = s->ev_overflow = 0;
     mapi_os_mutex_unlock(s->ev_lock);
-    /* FAI changes (of any connection) come as a generation, not as store events */
+    /* FAI changes (of any connection) come through the core's change log, not as store events */
+    mapi_fai_change fch[MAPI_FAI_LOG];
+    uint32_t nfch = 0;
     mapi_os_mutex_lock(s->core->fai_lock);
-    int fai = s->fai_seen != s->core->fai_gen;
-    s->fai_seen = s->core->fai_gen;
+    uint32_t gen = s->core->fai_gen;
+    int fai = s->fai_seen != gen, fai_all = gen - s->fai_seen > MAPI_FAI_LOG;
+    for (uint32_t g = s->fai_seen + 1; fai && !fai_all && g != gen + 1; g++)
+        fch[nfch++] = s->core->fai_log[g % MAPI_FAI_LOG];
+    s->fai_seen = gen;
     mapi_os_mutex_unlock(s->core->fai_lock);
     if (!n && !hier && !all && !fai)
         return 0;
@@ -2730,13 +2744,15 @@ int mapi_session_poll(mapi_session *s, mapi_buf *out)
             object_notify(s, out, a->conn, MAPI_EID_STORE, 0, &any);
             continue;
         }
-        if (a->ekind != MAPI_EID_FOLDER)
+        if (a->ekind != MAPI_EID_FOLDER && a->ekind != MAPI_EID_VIRTUAL)
             continue;
-        for (uint32_t k = 0; k < n; k++)
-            if (folders[k] == a->id || all) {
-                object_notify(s, out, a->conn, MAPI_EID_FOLDER, a->id, &any);
-                break;
-            }
+        int hit = a->ekind == MAPI_EID_FOLDER && all;
+        for (uint32_t k = 0; k < n && !hit && a->ekind == MAPI_EID_FOLDER; k++)
+            hit = folders[k] == a->id;
+        for (uint32_t k = 0; k < nfch && !hit; k++)
+            hit = a->ekind == MAPI_EID_VIRTUAL ? fch[k].vf == (uint32_t)a->id : !fch[k].vf && fch[k].folder == a->id;
+        if (hit || fai_all)
+            object_notify(s, out, a->conn, a->ekind, a->id, &any);
     }
     return any;
 }

@@ -867,6 +867,12 @@ static void test_associated_contents(void **state)
     mapi_w_u32(&q, at);
     assert_int_equal(call(MAPI_OP_TBL_ADVISE, &q, &r), OP_S_OK);
     uint32_t conn = r.data[0];
+    /* ... and the Calendar itself (its PR_ASSOC_CONTENT_COUNT changes) */
+    mapi_w_bin(&q, ceid, MAPI_EID_LEN);
+    mapi_w_u32(&q, OP_fnevObjectModified);
+    r.len = 0;
+    assert_int_equal(call(MAPI_OP_ADVISE, &q, &r), OP_S_OK);
+    uint32_t fconn = r.data[0];
 
     /* the category list (with a 40 KiB XML stream) and a view definition */
     uint32_t blob_len = 40000;
@@ -882,6 +888,18 @@ static void test_associated_contents(void **state)
     assert_int_equal(mapi_r_u32(&rd), conn);
     assert_int_equal(mapi_r_u32(&rd), MAPI_NOTIFY_TABLE);
     assert_int_equal(mapi_r_u32(&rd), OP_TABLE_ROW_ADDED);
+    r.len = 0;
+    assert_int_equal(tc_wait_notify(&C, 2000, &r), 0);
+    mapi_rd_init(&rd, r.data, r.len);
+    assert_int_equal(mapi_r_u32(&rd), fconn);
+    assert_int_equal(mapi_r_u32(&rd), MAPI_NOTIFY_OBJECT);
+    assert_int_equal(mapi_r_u32(&rd), OP_fnevObjectModified);
+    uint32_t el;
+    const uint8_t *ne = mapi_r_bin(&rd, &el);
+    assert_int_equal(el, MAPI_EID_LEN);
+    assert_memory_equal(ne, ceid, MAPI_EID_LEN);
+    mapi_w_u32(&q, fconn);
+    assert_int_equal(call(MAPI_OP_UNADVISE, &q, NULL), OP_S_OK);
     fai_new(cal, "IPM.Microsoft.FolderDesign.NamedView", "Day view", NULL, 0, view);
     assert_int_equal(folder_long(cal, OP_PR_ASSOC_CONTENT_COUNT), 2);
 
