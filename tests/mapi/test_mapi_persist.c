@@ -12,13 +12,15 @@
  *    journal entry;
  *  - associated (FAI) messages survive a restart with no journal entry; those
  *    of a folder deleted while the plugin was down are dropped at start; a
- *    damaged set is reported and never overwritten.
+ *    damaged set is reported and never overwritten; two connections saving
+ *    into one folder at once lose nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -524,6 +526,109 @@ static void test_fai_kept_across_restarts(void **state)
     plugin_stop(&pl);
 }
 
+/* Two connections saving FAI messages into one folder at the same time: the
+ * front-end serialises the read-change-write of the folder's set, so none is
+ * lost. */
+#define CONC_SAVES 20
+
+struct saver {
+    tclient c;
+    uint32_t folder;
+    int failures;
+    char tag;
+};
+
+/* CreateMessage(MAPI_ASSOCIATED) + SetProps + SaveChanges + Release without
+ * cmocka's asserts (they are not for threads): 0 or -1. */
+static int fai_save_raw(tclient *c, uint32_t folder, const char *subject)
+{
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    uint32_t sc = 0xFFFFFFFFu;
+    int rc = -1;
+    mapi_w_u32(&q, folder);
+    mapi_w_u32(&q, OP_MAPI_ASSOCIATED);
+    if (tc_call(c, MAPI_OP_CREATE_MESSAGE, &q, &sc, &r) != 0 || sc != 0 || r.len < 4)
+        goto out;
+    uint32_t m = r.data[0] | (r.data[1] << 8);
+    mapi_props p;
+    mapi_props_init(&p);
+    mapi_props_set_str(&p, OP_PR_SUBJECT, subject);
+    q.len = 0;
+    mapi_w_u32(&q, m);
+    mapi_w_props(&q, &p);
+    mapi_props_free(&p);
+    if (tc_call(c, MAPI_OP_SET_PROPS, &q, &sc, NULL) != 0 || sc != 0)
+        goto out;
+    q.len = 0;
+    mapi_w_u32(&q, m);
+    mapi_w_u32(&q, 0);
+    if (tc_call(c, MAPI_OP_SAVE_CHANGES, &q, &sc, NULL) != 0 || sc != 0)
+        goto out;
+    q.len = 0;
+    mapi_w_u32(&q, m);
+    if (tc_call(c, MAPI_OP_RELEASE, &q, &sc, NULL) != 0 || sc != 0)
+        goto out;
+    rc = 0;
+out:
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    return rc;
+}
+
+static void *saver_main(void *arg)
+{
+    struct saver *sv = arg;
+    for (int i = 0; i < CONC_SAVES; i++) {
+        char subject[32];
+        snprintf(subject, sizeof subject, "%c%02d", sv->tag, i);
+        if (fai_save_raw(&sv->c, sv->folder, subject) != 0)
+            sv->failures++;
+    }
+    return NULL;
+}
+
+static void test_fai_concurrent_saves(void **state)
+{
+    (void)state;
+    struct plugin pl;
+    plugin_start(&pl);
+    struct saver sv[2];
+    uint8_t guid[16], ieid[MAPI_EID_LEN];
+    memset(sv, 0, sizeof sv);
+    for (int k = 0; k < 2; k++) {
+        hello(&sv[k].c, pl.port, guid);
+        folder_eid(guid, MAPI_EID_VIRTUAL, MAPI_VF_COMMON_VIEWS, ieid);
+        assert_int_equal(open_h(&sv[k].c, ieid, &sv[k].folder), 0);
+        sv[k].tag = (char)('a' + k);
+    }
+    pthread_t th[2];
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(pthread_create(&th[k], NULL, saver_main, &sv[k]), 0);
+    for (int k = 0; k < 2; k++)
+        pthread_join(th[k], NULL);
+    assert_int_equal(sv[0].failures + sv[1].failures, 0);
+    char buf[4096];
+    fai_subjects(&sv[0].c, sv[0].folder, buf, sizeof buf);
+    int words = 1;
+    for (const char *p = buf; *p; p++)
+        words += *p == ' ';
+    assert_int_equal(words, 2 * CONC_SAVES);
+    assert_non_null(strstr(buf, "a00 a01"));
+    assert_non_null(strstr(buf, "b18 b19"));
+    /* cleaned up for the other tests */
+    mapi_buf q;
+    mapi_buf_init(&q);
+    mapi_w_u32(&q, sv[0].folder);
+    mapi_w_u32(&q, OP_DEL_ASSOCIATED);
+    assert_int_equal(call(&sv[0].c, MAPI_OP_EMPTY_FOLDER, &q, NULL), 0);
+    mapi_buf_free(&q);
+    for (int k = 0; k < 2; k++)
+        tc_close(&sv[k].c);
+    plugin_stop(&pl);
+}
+
 static void test_names_from_text(void **state)
 {
     (void)state;
@@ -570,6 +675,7 @@ int main(void)
         cmocka_unit_test(test_prop_set_is_local_only),
         cmocka_unit_test(test_plugin_keeps_guid_and_names_in_the_cache),
         cmocka_unit_test(test_fai_kept_across_restarts),
+        cmocka_unit_test(test_fai_concurrent_saves),
         cmocka_unit_test(test_names_from_text),
         cmocka_unit_test(test_names_save_failure),
     };
