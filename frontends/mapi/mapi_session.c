@@ -2,6 +2,8 @@
  * the store API (see mapi_session.h). */
 #include "mapi_session.h"
 
+#include "mapi_fai.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,10 @@ typedef struct mapi_obj {
     char *object_uid;
     int is_new, content_dirty, flags_dirty;
     mapi_message msg;
+    /* associated (FAI) messages: kept in the folder's set (mapi_fai.h) */
+    int assoc;
+    mapi_fai_where fw;
+    uint32_t fai_num; /* 0 until a new one is saved */
     /* attachments */
     uint32_t parent;
     uint32_t att_num;
@@ -68,6 +74,7 @@ struct mapi_session {
     int ev_hierarchy, ev_overflow;
     int64_t ev_folders[MAX_EVENTS];
     uint32_t nev;
+    uint32_t fai_seen; /* core->fai_gen when the associated tables were last refreshed */
 };
 
 /* ---- core ---- */
@@ -82,7 +89,8 @@ int mapi_core_init(mapi_core *c, const struct outpost_host *host, const uint8_t 
     memcpy(c->secret, secret, MAPI_WIRE_SECRET_LEN);
     c->display_name = strdup(display_name ? display_name : "Outpost");
     c->names_lock = mapi_os_mutex_new();
-    if (!c->display_name || !c->names_lock) {
+    c->fai_lock = mapi_os_mutex_new();
+    if (!c->display_name || !c->names_lock || !c->fai_lock) {
         snprintf(err, errlen, "out of memory");
         mapi_core_free(c);
         return -1;
@@ -99,6 +107,7 @@ void mapi_core_free(mapi_core *c)
 {
     free(c->display_name);
     mapi_os_mutex_free(c->names_lock);
+    mapi_os_mutex_free(c->fai_lock);
     memset(c, 0, sizeof *c);
 }
 
@@ -144,13 +153,15 @@ static void log_status(mapi_session *s, const char *what, outpost_status st)
 
 typedef struct fol {
     int64_t id, parent;
-    uint32_t kind, special, flags, total, unread;
+    uint32_t kind, special, flags, total, unread, uidvalidity;
+    uint32_t assoc; /* FAI messages (fols_assoc) */
     char *name;
 } fol;
 
 typedef struct fol_list {
     fol *v;
     uint32_t n;
+    uint32_t vf_assoc[MAPI_VF_COUNT]; /* FAI messages of the virtual folders (fols_assoc) */
 } fol_list;
 
 static void fols_free(fol_list *l)
@@ -192,6 +203,8 @@ static uint32_t fols_load(mapi_session *s, fol_list *l)
             d->flags = f->flags;
             d->total = f->total;
             d->unread = f->unread;
+            d->uidvalidity = f->uidvalidity;
+            d->assoc = 0;
             d->name = strdup(f->name ? f->name : "");
         }
         if (st.code != OUTPOST_OK)
@@ -204,6 +217,41 @@ static uint32_t fols_load(mapi_session *s, fol_list *l)
     if (sc != OP_S_OK)
         fols_free(l);
     return sc;
+}
+
+/* Fills the FAI counts of l's folders and of the virtual folders (one read
+ * transaction; only each set's header is decoded), or with only_kind
+ * MAPI_EID_FOLDER / MAPI_EID_VIRTUAL the count of that one folder only. */
+static void fols_assoc(mapi_session *s, fol_list *l, uint32_t only_kind, int64_t only_id)
+{
+    if (!mapi_fai_supported(s->h))
+        return;
+    struct outpost_txn *t;
+    if (s->st->read_begin(s->h, &t).code != OUTPOST_OK)
+        return;
+    for (uint32_t i = 0; i < l->n + MAPI_VF_COUNT; i++) {
+        mapi_fai_where w = { 0, 0, 0 };
+        if (i < l->n) {
+            w.folder = l->v[i].id;
+            w.uidvalidity = l->v[i].uidvalidity;
+        } else if ((w.vf = i - l->n) == 0) {
+            continue;
+        }
+        if (only_kind && (only_kind == MAPI_EID_VIRTUAL ? w.vf != (uint64_t)only_id : w.vf || w.folder != only_id))
+            continue;
+        char key[MAPI_FAI_KEY_MAX];
+        mapi_fai_key(&w, key);
+        const void *v = NULL;
+        size_t len = 0;
+        uint32_t n = 0;
+        if (s->st->storage->meta_get(t, key, &v, &len).code == OUTPOST_OK && v)
+            n = mapi_fai_count(v, len);
+        if (i < l->n)
+            l->v[i].assoc = n;
+        else
+            l->vf_assoc[w.vf] = n;
+    }
+    s->st->read_end(s->h, t);
 }
 
 static const fol *fols_find(const fol_list *l, int64_t id)
@@ -345,7 +393,8 @@ static void folder_props(mapi_session *s, const fol_list *l, const fol *f, uint3
     mapi_props_set_long(p, OP_PR_ACCESS, (int32_t)ACCESS_FOLDER);
     mapi_props_set_long(p, OP_PR_ACCESS_LEVEL, 1);
     mapi_props_set_bool(p, OP_PR_ATTR_HIDDEN, 0);
-    mapi_props_set_long(p, OP_PR_ASSOC_CONTENT_COUNT, 0);
+    uint32_t assoc = f ? f->assoc : vf < MAPI_VF_COUNT ? l->vf_assoc[vf] : 0;
+    mapi_props_set_long(p, OP_PR_ASSOC_CONTENT_COUNT, (int32_t)assoc);
     if (f) {
         mapi_props_set_str(p, OP_PR_DISPLAY_NAME, f->name);
         const char *cc = mapi_container_class(f->kind);
@@ -473,19 +522,31 @@ static uint32_t item_load(mapi_session *s, int64_t id, int content, itm *x)
     return st.code == OUTPOST_GONE ? OP_MAPI_E_NOT_FOUND : scode_of(st);
 }
 
-static void message_common(mapi_session *s, const outpost_item *it, mapi_props *p)
+/* A message's entry id and the keys made from it (kind MESSAGE or ASSOC). */
+static void message_keys(mapi_session *s, mapi_props *p, uint32_t ekind, int64_t id)
 {
-    set_eid(s, p, OP_PR_ENTRYID, MAPI_EID_MESSAGE, it->id);
+    set_eid(s, p, OP_PR_ENTRYID, ekind, id);
     uint8_t b[MAPI_EID_LEN];
-    eid_bytes(s, MAPI_EID_MESSAGE, it->id, b);
+    eid_bytes(s, ekind, id, b);
     mapi_props_set_bin(p, OP_PR_RECORD_KEY, b, MAPI_EID_LEN);
     mapi_props_set_bin(p, OP_PR_SEARCH_KEY, b, MAPI_EID_LEN);
-    mapi_props_set_key(p, OP_PR_INSTANCE_KEY, (uint64_t)it->id);
-    set_eid(s, p, OP_PR_PARENT_ENTRYID, MAPI_EID_FOLDER, it->folder_id);
+    mapi_props_set_key(p, OP_PR_INSTANCE_KEY, (uint64_t)id);
+}
+
+/* A message's parent folder (kind FOLDER or VIRTUAL), store and access. */
+static void message_place(mapi_session *s, mapi_props *p, uint32_t parent_kind, int64_t parent)
+{
+    set_eid(s, p, OP_PR_PARENT_ENTRYID, parent_kind, parent);
     store_common(s, p);
     mapi_props_set_long(p, OP_PR_OBJECT_TYPE, OP_MAPI_MESSAGE);
     mapi_props_set_long(p, OP_PR_ACCESS, (int32_t)ACCESS_MESSAGE);
     mapi_props_set_long(p, OP_PR_ACCESS_LEVEL, 1);
+}
+
+static void message_common(mapi_session *s, const outpost_item *it, mapi_props *p)
+{
+    message_keys(s, p, MAPI_EID_MESSAGE, it->id);
+    message_place(s, p, MAPI_EID_FOLDER, it->folder_id);
     mapi_props_set_long(p, OP_PR_MSG_STATUS, 0);
 }
 
@@ -578,6 +639,9 @@ mapi_session *mapi_session_new(mapi_core *core)
     s->h = core->host;
     s->st = core->host->store;
     s->next_conn = 1;
+    mapi_os_mutex_lock(core->fai_lock);
+    s->fai_seen = core->fai_gen;
+    mapi_os_mutex_unlock(core->fai_lock);
     s->ev_lock = mapi_os_mutex_new();
     if (!s->ev_lock) {
         free(s);
@@ -772,6 +836,233 @@ static uint32_t message_load_mapped(mapi_session *s, mapi_obj *o, int64_t id)
     return OP_S_OK;
 }
 
+/* ---- associated (FAI) messages (mapi_fai.h) ---- */
+
+/* The set of folder (ekind, id): a virtual folder, or a folder of the cache
+ * with its UIDVALIDITY. */
+static uint32_t fai_where_of(mapi_session *s, uint32_t ekind, int64_t id, mapi_fai_where *w)
+{
+    memset(w, 0, sizeof *w);
+    if (ekind == MAPI_EID_VIRTUAL) {
+        if (id <= 0 || id >= MAPI_VF_COUNT)
+            return OP_MAPI_E_NOT_FOUND;
+        w->vf = (uint32_t)id;
+        return OP_S_OK;
+    }
+    if (ekind != MAPI_EID_FOLDER)
+        return OP_MAPI_E_INVALID_PARAMETER;
+    fol_list l;
+    uint32_t sc = fols_load(s, &l);
+    if (sc)
+        return sc;
+    const fol *f = fols_find(&l, id);
+    if (f) {
+        w->folder = id;
+        w->uidvalidity = f->uidvalidity;
+    }
+    fols_free(&l);
+    if (f && mapi_fai_eid_id(w, 1) == 0)
+        return OP_MAPI_E_NO_SUPPORT; /* a folder id too large for an FAI entry id (>= 2^36) */
+    return f ? OP_S_OK : OP_MAPI_E_NOT_FOUND;
+}
+
+/* SCODE of a failed FAI read: a damaged set is MAPI_E_CORRUPT_DATA. */
+static uint32_t fai_scode(outpost_status st)
+{
+    return st.code == OUTPOST_BAD_DATA ? OP_MAPI_E_CORRUPT_DATA : scode_of(st);
+}
+
+/* Properties the provider computes for an FAI message; never stored. */
+static int fai_computed(uint32_t tag)
+{
+    uint32_t id = OP_PROP_ID(tag);
+    return computed(tag) || OP_PROP_TYPE(tag) == OP_PT_ERROR || id == OP_PROP_ID(OP_PR_SEARCH_KEY) ||
+           id == OP_PROP_ID(OP_PR_MAPPING_SIGNATURE) || id == OP_PROP_ID(OP_PR_ASSOCIATED);
+}
+
+/* Adds the computed properties of FAI message num of w (size: stored bytes). */
+static void fai_common(mapi_session *s, const mapi_fai_where *w, uint32_t num, uint32_t natts, uint32_t size,
+                       mapi_props *p)
+{
+    if (num)
+        message_keys(s, p, MAPI_EID_ASSOC, mapi_fai_eid_id(w, num));
+    message_place(s, p, w->vf ? MAPI_EID_VIRTUAL : MAPI_EID_FOLDER, w->vf ? (int64_t)w->vf : w->folder);
+    mapi_props_set_bool(p, OP_PR_ASSOCIATED, 1);
+    mapi_props_set_bool(p, OP_PR_HASATTACH, natts > 0);
+    mapi_props_set_long(p, OP_PR_MESSAGE_SIZE, (int32_t)(size > INT32_MAX ? INT32_MAX : size));
+    /* MSGFLAG_ASSOCIATED is read-only; read state means nothing for FAI */
+    int32_t mf = mapi_props_long(p, OP_PR_MESSAGE_FLAGS, 0) & ~(int32_t)OP_MSGFLAG_HASATTACH;
+    mf |= (int32_t)(OP_MSGFLAG_ASSOCIATED | OP_MSGFLAG_READ) | (natts ? (int32_t)OP_MSGFLAG_HASATTACH : 0);
+    mapi_props_set_long(p, OP_PR_MESSAGE_FLAGS, mf);
+    if (!mapi_props_find(p, OP_PR_MSG_STATUS))
+        mapi_props_set_long(p, OP_PR_MSG_STATUS, 0);
+}
+
+/* A new FAI message object in the set of w. */
+static uint32_t fai_create(mapi_session *s, const mapi_fai_where *w, uint32_t *h)
+{
+    mapi_obj *m = calloc(1, sizeof *m);
+    if (!m)
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    m->type = OBJ_MESSAGE;
+    m->is_new = 1;
+    m->assoc = 1;
+    m->fw = *w;
+    m->folder_id = w->folder;
+    mapi_props_set_str(&m->msg.props, OP_PR_MESSAGE_CLASS, "IPM.Note");
+    int64_t now = mapi_filetime_from_ms(s->h->now_ms(s->h));
+    mapi_props_set_i8(&m->msg.props, OP_PR_CREATION_TIME, now);
+    mapi_props_set_i8(&m->msg.props, OP_PR_LAST_MODIFICATION_TIME, now);
+    fai_common(s, w, 0, 0, 0, &m->msg.props);
+    if (!(*h = obj_add(s, m))) {
+        obj_free(m);
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    return OP_S_OK;
+}
+
+/* Opens FAI message `id` (an entry id's id) into o. */
+static uint32_t fai_open(mapi_session *s, mapi_obj *o, int64_t id)
+{
+    mapi_fai_where w;
+    uint32_t vf, num;
+    int64_t folder;
+    if (mapi_fai_eid_split(id, &vf, &folder, &num) != 0)
+        return OP_MAPI_E_INVALID_ENTRYID;
+    uint32_t sc = fai_where_of(s, vf ? MAPI_EID_VIRTUAL : MAPI_EID_FOLDER, vf ? (int64_t)vf : folder, &w);
+    if (sc)
+        return sc;
+    mapi_fai_set set;
+    outpost_status st = mapi_fai_load(s->h, &w, &set);
+    if (st.code != OUTPOST_OK)
+        return fai_scode(st);
+    const mapi_fai_msg *fm = mapi_fai_find(&set, num);
+    if (!fm) {
+        mapi_fai_set_free(&set);
+        return OP_MAPI_E_NOT_FOUND;
+    }
+    mapi_message_free(&o->msg);
+    if (mapi_message_copy(&o->msg, &fm->msg) != 0) {
+        mapi_fai_set_free(&set);
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    mapi_fai_set_free(&set);
+    o->assoc = 1;
+    o->fw = w;
+    o->fai_num = num;
+    o->folder_id = w.folder;
+    o->id = id;
+    fai_common(s, &w, num, o->msg.natts, mapi_fai_msg_size(&o->msg), &o->msg.props);
+    return OP_S_OK;
+}
+
+/* Records that the set of w changed: every session refreshes its associated
+ * and hierarchy tables and notifies object advises on that folder. */
+static void fai_changed(mapi_session *s, const mapi_fai_where *w)
+{
+    mapi_core *c = s->core;
+    mapi_os_mutex_lock(c->fai_lock);
+    mapi_fai_change *ch = &c->fai_log[++c->fai_gen % MAPI_FAI_LOG];
+    ch->gen = c->fai_gen;
+    ch->vf = w->vf;
+    ch->folder = w->folder;
+    mapi_os_mutex_unlock(c->fai_lock);
+}
+
+/* SaveChanges of an FAI message: its properties, recipients and attachments
+ * replace the stored ones in its folder's set (one meta write). */
+static uint32_t fai_save(mapi_session *s, mapi_obj *o, reply *r)
+{
+    mapi_message keep;
+    memset(&keep, 0, sizeof keep);
+    keep.recips = o->msg.recips;
+    keep.nrecips = o->msg.nrecips;
+    keep.atts = o->msg.atts;
+    keep.natts = o->msg.natts;
+    keep.next_att = o->msg.next_att;
+    mapi_props_init(&keep.props);
+    mapi_props_set_i8(&o->msg.props, OP_PR_LAST_MODIFICATION_TIME, mapi_filetime_from_ms(s->h->now_ms(s->h)));
+    for (uint32_t i = 0; i < o->msg.props.n; i++)
+        if (!fai_computed(o->msg.props.p[i].tag) && mapi_props_put(&keep.props, &o->msg.props.p[i]) != 0) {
+            mapi_props_free(&keep.props);
+            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        }
+    int32_t mf = mapi_props_long(&keep.props, OP_PR_MESSAGE_FLAGS, 0);
+    mapi_props_set_long(&keep.props, OP_PR_MESSAGE_FLAGS,
+                        mf & ~(int32_t)(OP_MSGFLAG_ASSOCIATED | OP_MSGFLAG_HASATTACH | OP_MSGFLAG_READ));
+    uint32_t sc = OP_S_OK;
+    mapi_os_mutex_lock(s->core->fai_lock);
+    mapi_fai_set set;
+    outpost_status st = mapi_fai_load(s->h, &o->fw, &set);
+    uint32_t num = o->fai_num;
+    if (st.code != OUTPOST_OK) {
+        sc = fai_scode(st);
+    } else if (!num && set.next > MAPI_FAI_NUM_MAX) {
+        sc = OP_MAPI_E_STORE_FULL;
+    } else if (num && !mapi_fai_find(&set, num)) {
+        sc = OP_MAPI_E_OBJECT_DELETED; /* deleted since it was opened */
+    } else {
+        if (!num)
+            num = set.next;
+        if (mapi_fai_put(&set, num, &keep) != 0) {
+            sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        } else {
+            st = mapi_fai_store(s->h, &o->fw, &set);
+            log_status(s, "keeping an associated (FAI) message", st);
+            sc = st.code == OUTPOST_BAD_DATA ? OP_MAPI_E_STORE_FULL : scode_of(st);
+        }
+    }
+    mapi_fai_set_free(&set);
+    mapi_os_mutex_unlock(s->core->fai_lock);
+    mapi_props_free(&keep.props);
+    if (sc)
+        return sc;
+    fai_changed(s, &o->fw);
+    o->is_new = 0;
+    o->fai_num = num;
+    o->id = mapi_fai_eid_id(&o->fw, num);
+    fai_common(s, &o->fw, num, o->msg.natts, mapi_fai_msg_size(&o->msg), &o->msg.props);
+    uint8_t b[MAPI_EID_LEN];
+    eid_bytes(s, MAPI_EID_ASSOC, o->id, b);
+    mapi_w_bin(r->out, b, MAPI_EID_LEN);
+    return OP_S_OK;
+}
+
+/* Removes FAI messages nums[0..n) from the set of w (all of them when nums
+ * is NULL); *missing (may be NULL) gets how many were not there. */
+static uint32_t fai_delete(mapi_session *s, const mapi_fai_where *w, const uint32_t *nums, uint32_t n,
+                           uint32_t *missing)
+{
+    if (missing)
+        *missing = 0;
+    uint32_t sc = OP_S_OK, removed = 0;
+    mapi_os_mutex_lock(s->core->fai_lock);
+    mapi_fai_set set;
+    outpost_status st = mapi_fai_load(s->h, w, &set);
+    if (st.code == OUTPOST_OK) {
+        if (!nums) {
+            removed = set.n;
+            mapi_fai_set_free(&set);
+        }
+        for (uint32_t i = 0; nums && i < n; i++) {
+            if (mapi_fai_remove(&set, nums[i]))
+                removed++;
+            else if (missing)
+                (*missing)++;
+        }
+        if (removed) {
+            st = mapi_fai_store(s->h, w, &set);
+            log_status(s, "deleting associated (FAI) messages", st);
+        }
+    }
+    sc = fai_scode(st);
+    mapi_fai_set_free(&set);
+    mapi_os_mutex_unlock(s->core->fai_lock);
+    if (!sc && removed)
+        fai_changed(s, w);
+    return sc;
+}
+
 static uint32_t op_open_entry(mapi_session *s, const mapi_req *q, reply *r)
 {
     mapi_eid e;
@@ -802,16 +1093,21 @@ static uint32_t op_open_entry(mapi_session *s, const mapi_req *q, reply *r)
             return sc;
         objtype = OP_MAPI_FOLDER;
         break;
-    case MAPI_EID_MESSAGE: {
+    case MAPI_EID_MESSAGE:
+    case MAPI_EID_ASSOC: {
+        int assoc = e.kind == MAPI_EID_ASSOC;
+        if (assoc && !mapi_fai_supported(s->h))
+            return OP_MAPI_E_NOT_FOUND;
         mapi_obj *o = calloc(1, sizeof *o);
         if (!o)
             return OP_MAPI_E_NOT_ENOUGH_MEMORY;
         o->type = OBJ_MESSAGE;
-        if ((sc = message_load(s, o, e.id)) || !(h = obj_add(s, o))) {
+        sc = assoc ? fai_open(s, o, e.id) : message_load(s, o, e.id);
+        if (sc || !(h = obj_add(s, o))) {
             obj_free(o);
             return sc ? sc : OP_MAPI_E_NOT_ENOUGH_MEMORY;
         }
-        if (s->st->folder_open_hint)
+        if (!assoc && s->st->folder_open_hint)
             s->st->folder_open_hint(s->h, o->folder_id, 1);
         objtype = OP_MAPI_MESSAGE;
         break;
@@ -841,6 +1137,7 @@ static uint32_t obj_props(mapi_session *s, mapi_obj *o, mapi_props *p)
         if (o->type == OBJ_STORE) {
             store_props(s, &l, p);
         } else {
+            fols_assoc(s, &l, o->ekind, o->id);
             const fol *f = o->ekind == MAPI_EID_FOLDER ? fols_find(&l, o->id) : NULL;
             if (o->ekind == MAPI_EID_FOLDER && !f) {
                 fols_free(&l);
@@ -1136,6 +1433,8 @@ static uint32_t save_message_mapped(mapi_session *s, mapi_obj *o, uint32_t flags
 
 static uint32_t save_message(mapi_session *s, mapi_obj *o, uint32_t flags, reply *r)
 {
+    if (o->assoc)
+        return fai_save(s, o, r);
     mapi_props before;
     mapi_props_init(&before);
     int extras = extras_supported(s);
@@ -1321,6 +1620,90 @@ static void rows_free(rowset *rs)
     memset(rs, 0, sizeof *rs);
 }
 
+/* Copies (move: moves) FAI messages nums[0..n) of the set of `from` into the
+ * set of `to` under new numbers; *missing gets how many were not in `from`.
+ * The destination is written first: a crash between the two writes leaves
+ * a copy in both folders, never in neither. */
+static uint32_t fai_copy(mapi_session *s, const mapi_fai_where *from, const mapi_fai_where *to,
+                         const uint32_t *nums, uint32_t n, int move, uint32_t *missing)
+{
+    *missing = 0;
+    int same = from->vf == to->vf && from->folder == to->folder && from->uidvalidity == to->uidvalidity;
+    uint32_t sc = OP_S_OK, done = 0;
+    mapi_os_mutex_lock(s->core->fai_lock);
+    mapi_fai_set src, dst;
+    mapi_fai_set_init(&dst);
+    outpost_status st = mapi_fai_load(s->h, from, &src);
+    if (st.code == OUTPOST_OK && !same)
+        st = mapi_fai_load(s->h, to, &dst);
+    mapi_fai_set *d = same ? &src : &dst;
+    if (st.code != OUTPOST_OK)
+        sc = fai_scode(st);
+    for (uint32_t i = 0; !sc && i < n; i++) {
+        mapi_fai_msg *m = mapi_fai_find(&src, nums[i]);
+        if (!m) {
+            (*missing)++;
+        } else if (same && move) {
+            done++; /* moved onto itself: nothing changes */
+        } else if (d->next > MAPI_FAI_NUM_MAX) {
+            sc = OP_MAPI_E_STORE_FULL;
+        } else {
+            /* put copies m before it may move the array (same set) */
+            if (mapi_fai_put(d, d->next, &m->msg) != 0)
+                sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+            if (!sc && move)
+                mapi_fai_remove(&src, nums[i]);
+            done++;
+        }
+    }
+    if (!sc && done && !(same && move)) {
+        st = mapi_fai_store(s->h, to, d);
+        if (st.code == OUTPOST_OK && move && !same)
+            st = mapi_fai_store(s->h, from, &src);
+        log_status(s, move ? "moving associated (FAI) messages" : "copying associated (FAI) messages", st);
+        sc = st.code == OUTPOST_BAD_DATA ? OP_MAPI_E_STORE_FULL : scode_of(st);
+    }
+    mapi_fai_set_free(&src);
+    mapi_fai_set_free(&dst);
+    mapi_os_mutex_unlock(s->core->fai_lock);
+    if (!sc && done) {
+        fai_changed(s, to);
+        if (move && !same)
+            fai_changed(s, from);
+    }
+    return sc;
+}
+
+/* The rows of an associated contents table: the stored properties (values
+ * larger than GetProps hands out are left to OpenEntry) and the computed ones. */
+static uint32_t fai_rows(mapi_session *s, uint32_t ekind, int64_t fid, rowset *rs)
+{
+    if (!mapi_fai_supported(s->h))
+        return OP_S_OK;
+    mapi_fai_where w;
+    uint32_t sc = fai_where_of(s, ekind, fid, &w);
+    if (sc)
+        return sc == OP_MAPI_E_NOT_FOUND ? OP_MAPI_E_OBJECT_DELETED : sc;
+    mapi_fai_set set;
+    outpost_status st = mapi_fai_load(s->h, &w, &set);
+    if (st.code != OUTPOST_OK)
+        return fai_scode(st);
+    for (uint32_t i = 0; i < set.n && !sc; i++) {
+        const mapi_fai_msg *fm = &set.v[i];
+        mapi_row *r = rows_push(rs, (uint64_t)mapi_fai_eid_id(&w, fm->num));
+        if (!r) {
+            sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+            break;
+        }
+        for (uint32_t k = 0; k < fm->msg.props.n; k++)
+            if (!too_big(&fm->msg.props.p[k]) && mapi_props_put(&r->props, &fm->msg.props.p[k]) != 0)
+                sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        fai_common(s, &w, fm->num, fm->msg.natts, mapi_fai_msg_size(&fm->msg), &r->props);
+    }
+    mapi_fai_set_free(&set);
+    return sc;
+}
+
 static void hier_add(mapi_session *s, const fol_list *l, int64_t parent, int depth, int recursive, rowset *rs)
 {
     for (uint32_t i = 0; i < l->n; i++) {
@@ -1370,6 +1753,7 @@ static uint32_t table_rows(mapi_session *s, mapi_obj *t, rowset *rs)
         uint32_t sc = fols_load(s, &l);
         if (sc)
             return sc;
+        fols_assoc(s, &l, 0, 0);
         int recursive = (t->tflags & OP_CONVENIENT_DEPTH) != 0;
         if (ekind == MAPI_EID_VIRTUAL && fid == MAPI_VF_ROOT) {
             for (uint32_t vf = MAPI_VF_IPM_SUBTREE; vf < MAPI_VF_COUNT; vf++) {
@@ -1389,8 +1773,10 @@ static uint32_t table_rows(mapi_session *s, mapi_obj *t, rowset *rs)
         fols_free(&l);
         return OP_S_OK;
     }
-    /* contents: FAI (associated) contents are not kept yet, so they are empty */
-    if (ekind != MAPI_EID_FOLDER || (t->tflags & OP_MAPI_ASSOCIATED))
+    /* associated contents: the folder's FAI messages (virtual folders have them too) */
+    if (t->tflags & OP_MAPI_ASSOCIATED)
+        return fai_rows(s, ekind, fid, rs);
+    if (ekind != MAPI_EID_FOLDER)
         return OP_S_OK;
     struct outpost_txn *tx;
     outpost_status st = s->st->read_begin(s->h, &tx);
@@ -1489,7 +1875,8 @@ static uint32_t op_open_table(mapi_session *s, const mapi_req *q, reply *r)
         obj_free(t);
         return OP_MAPI_E_NOT_ENOUGH_MEMORY;
     }
-    if (q->a == MAPI_TABLE_CONTENTS && s->st->folder_open_hint && src->ekind == MAPI_EID_FOLDER)
+    if (q->a == MAPI_TABLE_CONTENTS && !(q->flags & OP_MAPI_ASSOCIATED) && s->st->folder_open_hint &&
+        src->ekind == MAPI_EID_FOLDER)
         s->st->folder_open_hint(s->h, src->id, 1);
     mapi_w_u32(r->out, h);
     return OP_S_OK;
@@ -1619,20 +2006,41 @@ static uint32_t op_table(mapi_session *s, const mapi_req *q, reply *r)
 
 /* ---- folder operations ---- */
 
-static uint32_t eids_to_ids(mapi_session *s, const mapi_req *q, int64_t **ids)
+/* The message entry ids of a request on folder f: items into ids (*n of
+ * them), associated (FAI) messages of f into fai (*nfai numbers; FAI
+ * messages of another folder count in *foreign). */
+static uint32_t eids_split(mapi_session *s, const mapi_req *q, const mapi_obj *f, int64_t **ids, uint32_t *n,
+                           uint32_t **fai, uint32_t *nfai, uint32_t *foreign)
 {
+    *n = *nfai = *foreign = 0;
     *ids = calloc(q->neids ? q->neids : 1, sizeof **ids);
-    if (!*ids)
+    *fai = calloc(q->neids ? q->neids : 1, sizeof **fai);
+    if (!*ids || !*fai) {
+        free(*ids);
+        free(*fai);
+        *ids = NULL;
+        *fai = NULL;
         return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    }
     for (uint32_t i = 0; i < q->neids; i++) {
         mapi_eid e;
+        uint32_t vf, num;
+        int64_t folder;
         if (mapi_eid_decode_for(q->eids[i].p, q->eids[i].len, s->core->ctx.guid, &e) != 0 ||
-            e.kind != MAPI_EID_MESSAGE) {
+            (e.kind != MAPI_EID_MESSAGE && e.kind != MAPI_EID_ASSOC) ||
+            (e.kind == MAPI_EID_ASSOC && mapi_fai_eid_split(e.id, &vf, &folder, &num) != 0)) {
             free(*ids);
+            free(*fai);
             *ids = NULL;
+            *fai = NULL;
             return OP_MAPI_E_INVALID_ENTRYID;
         }
-        (*ids)[i] = e.id;
+        if (e.kind == MAPI_EID_MESSAGE)
+            (*ids)[(*n)++] = e.id;
+        else if (f->ekind == (vf ? MAPI_EID_VIRTUAL : MAPI_EID_FOLDER) && f->id == (vf ? (int64_t)vf : folder))
+            (*fai)[(*nfai)++] = num;
+        else
+            (*foreign)++;
     }
     return OP_S_OK;
 }
@@ -1677,15 +2085,24 @@ static uint32_t op_folder(mapi_session *s, const mapi_req *q, reply *r)
     if (!f)
         return OP_MAPI_E_INVALID_OBJECT;
     int64_t *ids = NULL;
-    uint32_t n = q->neids, sc = OP_S_OK;
+    uint32_t *fai = NULL;
+    uint32_t n = q->neids, nfai = 0, foreign = 0, sc = OP_S_OK;
     outpost_status st = outpost_ok();
     outpost_item_status *ist = NULL;
     switch (q->op) {
     case MAPI_OP_CREATE_MESSAGE: {
+        if (q->flags & OP_MAPI_ASSOCIATED) {
+            if (!mapi_fai_supported(s->h))
+                return OP_MAPI_E_NO_SUPPORT; /* an older core: nowhere to keep them */
+            mapi_fai_where w;
+            uint32_t h;
+            if ((sc = fai_where_of(s, f->ekind, f->id, &w)) || (sc = fai_create(s, &w, &h)))
+                return sc;
+            mapi_w_u32(r->out, h);
+            return OP_S_OK;
+        }
         if (f->ekind != MAPI_EID_FOLDER)
-            return OP_MAPI_E_NO_SUPPORT; /* no FAI or items in virtual folders yet */
-        if (q->flags & OP_MAPI_ASSOCIATED)
-            return OP_MAPI_E_NO_SUPPORT;
+            return OP_MAPI_E_NO_SUPPORT; /* no items in virtual folders */
         uint32_t kind = 0;
         if ((sc = folder_kind(s, f->id, &kind)))
             return sc;
@@ -1749,31 +2166,54 @@ static uint32_t op_folder(mapi_session *s, const mapi_req *q, reply *r)
         fol_list l;
         if ((sc = fols_load(s, &l)))
             return sc;
+        fols_assoc(s, &l, MAPI_EID_FOLDER, e.id);
         int children = fols_has_children(&l, e.id);
         const fol *df = fols_find(&l, e.id);
-        uint32_t total = df ? df->total : 0;
+        uint32_t total = df ? df->total + df->assoc : 0;
+        mapi_fai_where w = { 0, e.id, df ? df->uidvalidity : 0 };
         fols_free(&l);
         if (!df)
             return OP_MAPI_E_NOT_FOUND;
         if (children)
             return OP_MAPI_E_HAS_FOLDERS;
-        if (total && !(q->flags & 0x1u /* DEL_MESSAGES */))
+        if (total && !(q->flags & OP_DEL_MESSAGES))
             return OP_MAPI_E_HAS_MESSAGES;
         st = s->st->folder_delete(s->h, e.id);
         log_status(s, "folder_delete", st);
+        /* its associated messages go with it (a failure here leaves a set
+         * no folder can see, which the next start drops) */
+        if (st.code == OUTPOST_OK && mapi_fai_supported(s->h))
+            fai_delete(s, &w, NULL, 0, NULL);
         return scode_of(st);
     }
     case MAPI_OP_COPY_MESSAGES: {
         mapi_eid dest;
-        if (mapi_eid_decode_for(q->bin.p, q->bin.len, s->core->ctx.guid, &dest) != 0 || dest.kind != MAPI_EID_FOLDER)
+        if (mapi_eid_decode_for(q->bin.p, q->bin.len, s->core->ctx.guid, &dest) != 0 ||
+            (dest.kind != MAPI_EID_FOLDER && dest.kind != MAPI_EID_VIRTUAL))
             return OP_MAPI_E_INVALID_ENTRYID;
-        if ((sc = eids_to_ids(s, q, &ids)))
+        if ((sc = eids_split(s, q, f, &ids, &n, &fai, &nfai, &foreign)))
             return sc;
-        ist = calloc(n ? n : 1, sizeof *ist);
-        if (!ist) {
-            free(ids);
-            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        if (n && dest.kind != MAPI_EID_FOLDER)
+            sc = OP_MAPI_E_NO_SUPPORT; /* no items in virtual folders */
+        ist = sc ? NULL : calloc(n ? n : 1, sizeof *ist);
+        if (!sc && !ist)
+            sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        if (!sc && nfai) {
+            /* associated messages: into the destination's set (and out of ours for a move) */
+            mapi_fai_where from, to;
+            uint32_t missing = 0;
+            if (!(sc = fai_where_of(s, f->ekind, f->id, &from)) && !(sc = fai_where_of(s, dest.kind, dest.id, &to)))
+                sc = fai_copy(s, &from, &to, fai, nfai, (q->flags & OP_MAPI_MOVE) != 0, &missing);
+            foreign += missing;
         }
+        if (sc) {
+            free(ids);
+            free(fai);
+            free(ist);
+            return sc;
+        }
+        if (!n)
+            break;
         if (q->flags & OP_MAPI_MOVE)
             st = s->st->move(s->h, ids, n, dest.id, NULL, ist);
         else
@@ -1782,14 +2222,30 @@ static uint32_t op_folder(mapi_session *s, const mapi_req *q, reply *r)
         break;
     }
     case MAPI_OP_DELETE_MESSAGES:
-        if ((sc = eids_to_ids(s, q, &ids)))
+        if ((sc = eids_split(s, q, f, &ids, &n, &fai, &nfai, &foreign)))
             return sc;
         ist = calloc(n ? n : 1, sizeof *ist);
         if (!ist) {
             free(ids);
+            free(fai);
             return OP_MAPI_E_NOT_ENOUGH_MEMORY;
         }
-        st = s->st->remove(s->h, ids, n, 0, ist);
+        if (nfai) {
+            /* associated messages: out of the folder's set, nothing journaled */
+            mapi_fai_where w;
+            uint32_t missing = 0;
+            if (!(sc = fai_where_of(s, f->ekind, f->id, &w)))
+                sc = fai_delete(s, &w, fai, nfai, &missing);
+            foreign += missing;
+            if (sc) {
+                free(ids);
+                free(fai);
+                free(ist);
+                return sc;
+            }
+        }
+        if (n)
+            st = s->st->remove(s->h, ids, n, 0, ist);
         log_status(s, "remove", st);
         break;
     case MAPI_OP_SET_READ_FLAGS:
@@ -1798,12 +2254,15 @@ static uint32_t op_folder(mapi_session *s, const mapi_req *q, reply *r)
                 return OP_S_OK;
             if ((sc = folder_item_ids(s, f->id, &ids, &n)))
                 return sc;
-        } else if ((sc = eids_to_ids(s, q, &ids))) {
+        } else if ((sc = eids_split(s, q, f, &ids, &n, &fai, &nfai, &foreign))) {
             return sc;
         }
+        /* associated messages keep no read state (MSGFLAG_READ is ignored for them) */
+        foreign = 0;
         ist = calloc(n ? n : 1, sizeof *ist);
         if (!ist) {
             free(ids);
+            free(fai);
             return OP_MAPI_E_NOT_ENOUGH_MEMORY;
         }
         if (n)
@@ -1813,6 +2272,11 @@ static uint32_t op_folder(mapi_session *s, const mapi_req *q, reply *r)
         log_status(s, "set_flags", st);
         break;
     case MAPI_OP_EMPTY_FOLDER:
+        if ((q->flags & OP_DEL_ASSOCIATED) && mapi_fai_supported(s->h)) {
+            mapi_fai_where w;
+            if ((sc = fai_where_of(s, f->ekind, f->id, &w)) || (sc = fai_delete(s, &w, NULL, 0, NULL)))
+                return sc;
+        }
         if (f->ekind != MAPI_EID_FOLDER)
             return OP_S_OK;
         if ((sc = folder_item_ids(s, f->id, &ids, &n)))
@@ -1830,7 +2294,10 @@ static uint32_t op_folder(mapi_session *s, const mapi_req *q, reply *r)
         return OP_MAPI_E_NO_SUPPORT;
     }
     sc = st.code == OUTPOST_OK ? partial(n, ist) : scode_of(st);
+    if (sc == OP_S_OK && foreign)
+        sc = 0x00040680u; /* MAPI_W_PARTIAL_COMPLETION: FAI messages not found in this folder */
     free(ids);
+    free(fai);
     free(ist);
     return sc;
 }
@@ -1847,6 +2314,8 @@ static uint32_t op_message(mapi_session *s, const mapi_req *q, reply *r)
         int clear = (q->flags & OP_MSGFLAG_CLEAR_READ_FLAG) != 0;
         int32_t mf = mapi_props_long(&m->msg.props, OP_PR_MESSAGE_FLAGS, 0);
         mf = clear ? (mf & ~(int32_t)OP_MSGFLAG_READ) : (mf | (int32_t)OP_MSGFLAG_READ);
+        if (m->assoc)
+            return OP_S_OK; /* associated messages keep no read state */
         mapi_props_set_long(&m->msg.props, OP_PR_MESSAGE_FLAGS, mf);
         if (m->is_new)
             return OP_S_OK;
@@ -2233,14 +2702,26 @@ int mapi_session_poll(mapi_session *s, mapi_buf *out)
     s->nev = 0;
     s->ev_hierarchy = s->ev_overflow = 0;
     mapi_os_mutex_unlock(s->ev_lock);
-    if (!n && !hier && !all)
+    /* FAI changes (of any connection) come through the core's change log, not as store events */
+    mapi_fai_change fch[MAPI_FAI_LOG];
+    uint32_t nfch = 0;
+    mapi_os_mutex_lock(s->core->fai_lock);
+    uint32_t gen = s->core->fai_gen;
+    int fai = s->fai_seen != gen, fai_all = gen - s->fai_seen > MAPI_FAI_LOG;
+    for (uint32_t g = s->fai_seen + 1; fai && !fai_all && g != gen + 1; g++)
+        fch[nfch++] = s->core->fai_log[g % MAPI_FAI_LOG];
+    s->fai_seen = gen;
+    mapi_os_mutex_unlock(s->core->fai_lock);
+    if (!n && !hier && !all && !fai)
         return 0;
     int any = 0;
     for (uint32_t h = 1; h <= s->nobjs; h++) {
         mapi_obj *t = s->objs[h - 1];
         if (!t || t->type != OBJ_TABLE)
             continue;
-        int affected = folder_affected(t, folders, n, all) || (t->tkind == MAPI_TABLE_HIERARCHY && (hier || all));
+        int affected = folder_affected(t, folders, n, all) || (t->tkind == MAPI_TABLE_HIERARCHY && (hier || all)) ||
+                       (fai && (t->tkind == MAPI_TABLE_HIERARCHY ||
+                                (t->tkind == MAPI_TABLE_CONTENTS && (t->tflags & OP_MAPI_ASSOCIATED))));
         if (!affected)
             continue;
         rowset rs;
@@ -2263,13 +2744,15 @@ int mapi_session_poll(mapi_session *s, mapi_buf *out)
             object_notify(s, out, a->conn, MAPI_EID_STORE, 0, &any);
             continue;
         }
-        if (a->ekind != MAPI_EID_FOLDER)
+        if (a->ekind != MAPI_EID_FOLDER && a->ekind != MAPI_EID_VIRTUAL)
             continue;
-        for (uint32_t k = 0; k < n; k++)
-            if (folders[k] == a->id || all) {
-                object_notify(s, out, a->conn, MAPI_EID_FOLDER, a->id, &any);
-                break;
-            }
+        int hit = a->ekind == MAPI_EID_FOLDER && all;
+        for (uint32_t k = 0; k < n && !hit && a->ekind == MAPI_EID_FOLDER; k++)
+            hit = folders[k] == a->id;
+        for (uint32_t k = 0; k < nfch && !hit; k++)
+            hit = a->ekind == MAPI_EID_VIRTUAL ? fch[k].vf == (uint32_t)a->id : !fch[k].vf && fch[k].folder == a->id;
+        if (hit || fai_all)
+            object_notify(s, out, a->conn, a->ekind, a->id, &any);
     }
     return any;
 }

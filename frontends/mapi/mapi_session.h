@@ -23,6 +23,14 @@
 /* The provider's MAPIUID (PR_MDB_PROVIDER): the same for every Outpost store. */
 extern const uint8_t MAPI_OUTPOST_PROVIDER_UID[16];
 
+/* One change of a folder's FAI set (mapi_fai.h), for other sessions' notifications. */
+#define MAPI_FAI_LOG 32
+typedef struct mapi_fai_change {
+    uint32_t gen;   /* fai_gen after the change */
+    uint32_t vf;    /* the virtual folder, or 0 */
+    int64_t folder; /* else the folder's id */
+} mapi_fai_change;
+
 /* What every session of a front-end instance shares. */
 typedef struct mapi_core {
     const struct outpost_host *host;
@@ -32,6 +40,9 @@ typedef struct mapi_core {
     uint8_t secret[MAPI_WIRE_SECRET_LEN];
     char *display_name;
     uint32_t content_timeout_ms; /* request_content wait for bodies not cached */
+    mapi_mutex *fai_lock;        /* serialises changes of FAI sets (mapi_fai.h); guards fai_gen, fai_log */
+    uint32_t fai_gen;            /* grows with every FAI change: sessions refresh associated tables */
+    mapi_fai_change fai_log[MAPI_FAI_LOG]; /* the last changes, at gen % MAPI_FAI_LOG */
 } mapi_core;
 
 /* names is owned by the caller; 0 or -1 with err. */

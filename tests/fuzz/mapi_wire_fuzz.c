@@ -3,11 +3,13 @@
  * each payload decoded by mapi_req_decode for its op (restrictions, property
  * values, sort orders, names, entry-id lists), decoded restrictions
  * evaluated against a sample row, and compressed RTF as SetProps would hand
- * it to the mapping. */
+ * it to the mapping; the whole input also as a stored set of associated
+ * (FAI) messages (mapi_fai.h), which a damaged cache could hold. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "mapi_fai.h"
 #include "mapi_rtf.h"
 #include "mapi_wire.h"
 
@@ -22,6 +24,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mapi_props_set_i8(&row, OP_PR_MESSAGE_DELIVERY_TIME, 133000000000000000LL);
         const char *kw[] = { "a", "b" };
         mapi_props_set_mvstr(&row, OP_PROP_TAG(OP_PT_UNICODE, 0x8001), kw, 2);
+    }
+    mapi_fai_set fai;
+    if (mapi_fai_decode(data, size, &fai) == 0) {
+        /* what decodes encodes again into a set that decodes the same */
+        mapi_buf b;
+        mapi_buf_init(&b);
+        mapi_fai_encode(&fai, &b);
+        mapi_fai_set again;
+        if (!b.oom && (mapi_fai_decode(b.data, b.len, &again) != 0 || again.n != fai.n ||
+                       mapi_fai_count(b.data, b.len) != fai.n))
+            abort();
+        mapi_fai_set_free(&again);
+        for (uint32_t i = 0; i < fai.n; i++)
+            (void)mapi_fai_msg_size(&fai.v[i].msg);
+        mapi_buf_free(&b);
+        mapi_fai_set_free(&fai);
     }
     size_t off = 0;
     while (off < size) {

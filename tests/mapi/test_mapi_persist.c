@@ -9,13 +9,18 @@
  *    again after a restart;
  *  - properties Outlook sets that MIME cannot carry (PR_ICON_INDEX, a custom
  *    named property) survive closing and reopening the message, with no
- *    journal entry.
+ *    journal entry;
+ *  - associated (FAI) messages survive a restart with no journal entry; those
+ *    of a folder deleted while the plugin was down are dropped at start; a
+ *    damaged set is reported and never overwritten; two connections saving
+ *    into one folder at once lose nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,6 +342,293 @@ static void test_plugin_keeps_guid_and_names_in_the_cache(void **state)
     plugin_stop(&pl);
 }
 
+/* ---- associated (FAI) messages across restarts ---- */
+
+static uint32_t open_h(tclient *c, const uint8_t *eid, uint32_t *h)
+{
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, 0);
+    mapi_w_bin(&q, eid, MAPI_EID_LEN);
+    uint32_t sc = call(c, MAPI_OP_OPEN_ENTRY, &q, &r);
+    if (!OP_FAILED(sc))
+        *h = r.data[0] | (r.data[1] << 8);
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    return sc;
+}
+
+/* CreateMessage(MAPI_ASSOCIATED) + SetProps + SaveChanges in folder h:
+ * SaveChanges' SCODE, the entry id into eid on success. */
+static uint32_t fai_save_new(tclient *c, uint32_t folder, const char *cls, const char *subject,
+                             uint8_t eid[MAPI_EID_LEN])
+{
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, folder);
+    mapi_w_u32(&q, OP_MAPI_ASSOCIATED);
+    assert_int_equal(call(c, MAPI_OP_CREATE_MESSAGE, &q, &r), 0);
+    uint32_t m = r.data[0] | (r.data[1] << 8);
+    mapi_props p;
+    mapi_props_init(&p);
+    mapi_props_set_str(&p, OP_PR_MESSAGE_CLASS, cls);
+    mapi_props_set_str(&p, OP_PR_SUBJECT, subject);
+    mapi_w_u32(&q, m);
+    mapi_w_props(&q, &p);
+    mapi_props_free(&p);
+    assert_int_equal(call(c, MAPI_OP_SET_PROPS, &q, NULL), 0);
+    mapi_w_u32(&q, m);
+    mapi_w_u32(&q, 0);
+    r.len = 0;
+    uint32_t sc = call(c, MAPI_OP_SAVE_CHANGES, &q, &r);
+    if (!OP_FAILED(sc))
+        memcpy(eid, r.data + 4, MAPI_EID_LEN);
+    mapi_w_u32(&q, m);
+    assert_int_equal(call(c, MAPI_OP_RELEASE, &q, NULL), 0);
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    return sc;
+}
+
+static void folder_eid(const uint8_t guid[16], uint32_t kind, int64_t id, uint8_t eid[MAPI_EID_LEN])
+{
+    mapi_eid e = { .kind = kind, .id = id };
+    memcpy(e.guid, guid, 16);
+    mapi_eid_encode(&e, eid);
+}
+
+/* The subjects of folder h's associated contents table, ' '-separated, sorted by subject. */
+static void fai_subjects(tclient *c, uint32_t h, char *out, size_t cap)
+{
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, h);
+    mapi_w_u32(&q, MAPI_TABLE_CONTENTS);
+    mapi_w_u32(&q, OP_MAPI_ASSOCIATED);
+    assert_int_equal(call(c, MAPI_OP_OPEN_TABLE, &q, &r), 0);
+    uint32_t t = r.data[0] | (r.data[1] << 8);
+    uint32_t cols[] = { OP_PR_SUBJECT };
+    mapi_w_u32(&q, t);
+    mapi_w_tags(&q, cols, 1);
+    assert_int_equal(call(c, MAPI_OP_TBL_SET_COLUMNS, &q, NULL), 0);
+    mapi_sort_key k = { OP_PR_SUBJECT, OP_TABLE_SORT_ASCEND };
+    mapi_sort so = { 1, 0, 0, &k };
+    mapi_w_u32(&q, t);
+    mapi_w_sort(&q, &so);
+    assert_int_equal(call(c, MAPI_OP_TBL_SORT, &q, NULL), 0);
+    mapi_w_u32(&q, t);
+    mapi_w_u32(&q, 100);
+    mapi_w_u32(&q, 0);
+    r.len = 0;
+    assert_int_equal(call(c, MAPI_OP_TBL_QUERY_ROWS, &q, &r), 0);
+    mapi_rd rd;
+    mapi_rd_init(&rd, r.data, r.len);
+    uint32_t n = mapi_r_u32(&rd);
+    out[0] = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        mapi_props row;
+        mapi_props_init(&row);
+        assert_int_equal(mapi_r_props(&rd, &row), 0);
+        const char *sub = mapi_props_str(&row, OP_PR_SUBJECT);
+        snprintf(out + strlen(out), cap - strlen(out), "%s%s", i ? " " : "", sub ? sub : "?");
+        mapi_props_free(&row);
+    }
+    mapi_w_u32(&q, t);
+    assert_int_equal(call(c, MAPI_OP_RELEASE, &q, NULL), 0);
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+}
+
+static void test_fai_kept_across_restarts(void **state)
+{
+    (void)state;
+    int64_t gone = mts_folder(&cache, 0, "Gone soon", OUTPOST_ITEM_MAIL, 0);
+    assert_true(gone > 0);
+    uint32_t journal = mts_journal_count(&cache, 0);
+    struct plugin pl;
+    plugin_start(&pl);
+    tclient c;
+    memset(&c, 0, sizeof c);
+    uint8_t guid[16];
+    hello(&c, pl.port, guid);
+    uint8_t ieid[MAPI_EID_LEN], geid[MAPI_EID_LEN], veid[MAPI_EID_LEN], e1[MAPI_EID_LEN], e2[MAPI_EID_LEN],
+        e3[MAPI_EID_LEN], e4[MAPI_EID_LEN];
+    folder_eid(guid, MAPI_EID_FOLDER, inbox, ieid);
+    folder_eid(guid, MAPI_EID_FOLDER, gone, geid);
+    folder_eid(guid, MAPI_EID_VIRTUAL, MAPI_VF_VIEWS, veid);
+    uint32_t hi, hg, hv;
+    assert_int_equal(open_h(&c, ieid, &hi), 0);
+    assert_int_equal(open_h(&c, geid, &hg), 0);
+    assert_int_equal(open_h(&c, veid, &hv), 0);
+    assert_int_equal(fai_save_new(&c, hi, "IPM.Microsoft.FolderDesign.NamedView", "Compact", e1), 0);
+    assert_int_equal(fai_save_new(&c, hi, "IPM.Rule.Version2.Message", "Rule", e2), 0);
+    assert_int_equal(fai_save_new(&c, hg, "IPM.Microsoft.FolderDesign.NamedView", "Doomed", e3), 0);
+    assert_int_equal(fai_save_new(&c, hv, "IPM.Microsoft.FolderDesign.NamedView", "Shared", e4), 0);
+    tc_close(&c);
+    plugin_stop(&pl);
+    /* local only: no journal entry, no item */
+    assert_int_equal(mts_journal_count(&cache, 0), journal);
+
+    /* the folder is deleted behind the front-end's back (IMAP DELETE) */
+    assert_int_equal(cache.api->folder_delete(cache.host, gone).code, OUTPOST_OK);
+    char buf[65536], key[80];
+    assert_int_equal(read_prop(0, "mapi.fai", buf, sizeof buf), OUTPOST_OK);
+    assert_non_null(strstr(buf, "mapi.fai.v4\n"));
+    char *line = strstr(buf, "mapi.fai.");
+    assert_non_null(line);
+
+    /* restarted: everything is back, the deleted folder's set is dropped */
+    plugin_start(&pl);
+    memset(&c, 0, sizeof c);
+    hello(&c, pl.port, guid);
+    assert_int_equal(open_h(&c, ieid, &hi), 0);
+    assert_int_equal(open_h(&c, veid, &hv), 0);
+    fai_subjects(&c, hi, buf, sizeof buf);
+    assert_string_equal(buf, "Compact Rule");
+    fai_subjects(&c, hv, buf, sizeof buf);
+    assert_string_equal(buf, "Shared");
+    uint32_t m;
+    assert_int_equal(open_h(&c, e2, &m), 0);
+    assert_int_equal(open_h(&c, e3, &m), OP_MAPI_E_NOT_FOUND);
+    assert_int_equal(read_prop(0, "mapi.fai", buf, sizeof buf), OUTPOST_OK);
+    snprintf(key, sizeof key, "mapi.fai.%lld.", (long long)gone);
+    assert_null(strstr(buf, key));
+    assert_non_null(strstr(buf, "mapi.fai.v4\n"));
+    /* two lines left: the Inbox's and Views' */
+    int lines = 0;
+    for (const char *p = buf; *p; p++)
+        lines += *p == '\n';
+    assert_int_equal(lines, 2);
+
+    /* a damaged set is reported and left alone, never overwritten */
+    assert_int_equal(cache.api->meta_set(cache.host, "mapi.fai.v3", "junk", 4).code, OUTPOST_OK);
+    uint8_t feid[MAPI_EID_LEN], e5[MAPI_EID_LEN];
+    folder_eid(guid, MAPI_EID_VIRTUAL, MAPI_VF_FINDER, feid);
+    uint32_t hf;
+    assert_int_equal(open_h(&c, feid, &hf), 0);
+    assert_int_equal(fai_save_new(&c, hf, "IPM.Note", "lost?", e5), OP_MAPI_E_CORRUPT_DATA);
+    assert_int_equal(read_prop(0, "mapi.fai.v3", buf, sizeof buf), OUTPOST_OK);
+    assert_string_equal(buf, "junk");
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, hf);
+    mapi_w_u32(&q, MAPI_TABLE_CONTENTS);
+    mapi_w_u32(&q, OP_MAPI_ASSOCIATED);
+    assert_int_equal(call(&c, MAPI_OP_OPEN_TABLE, &q, &r), OP_MAPI_E_CORRUPT_DATA);
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    assert_int_equal(cache.api->meta_set(cache.host, "mapi.fai.v3", NULL, 0).code, OUTPOST_OK);
+    tc_close(&c);
+    plugin_stop(&pl);
+}
+
+/* Two connections saving FAI messages into one folder at the same time: the
+ * front-end serialises the read-change-write of the folder's set, so none is
+ * lost. */
+#define CONC_SAVES 20
+
+struct saver {
+    tclient c;
+    uint32_t folder;
+    int failures;
+    char tag;
+};
+
+/* CreateMessage(MAPI_ASSOCIATED) + SetProps + SaveChanges + Release without
+ * cmocka's asserts (they are not for threads): 0 or -1. */
+static int fai_save_raw(tclient *c, uint32_t folder, const char *subject)
+{
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    uint32_t sc = 0xFFFFFFFFu;
+    int rc = -1;
+    mapi_w_u32(&q, folder);
+    mapi_w_u32(&q, OP_MAPI_ASSOCIATED);
+    if (tc_call(c, MAPI_OP_CREATE_MESSAGE, &q, &sc, &r) != 0 || sc != 0 || r.len < 4)
+        goto out;
+    uint32_t m = r.data[0] | (r.data[1] << 8);
+    mapi_props p;
+    mapi_props_init(&p);
+    mapi_props_set_str(&p, OP_PR_SUBJECT, subject);
+    q.len = 0;
+    mapi_w_u32(&q, m);
+    mapi_w_props(&q, &p);
+    mapi_props_free(&p);
+    if (tc_call(c, MAPI_OP_SET_PROPS, &q, &sc, NULL) != 0 || sc != 0)
+        goto out;
+    q.len = 0;
+    mapi_w_u32(&q, m);
+    mapi_w_u32(&q, 0);
+    if (tc_call(c, MAPI_OP_SAVE_CHANGES, &q, &sc, NULL) != 0 || sc != 0)
+        goto out;
+    q.len = 0;
+    mapi_w_u32(&q, m);
+    if (tc_call(c, MAPI_OP_RELEASE, &q, &sc, NULL) != 0 || sc != 0)
+        goto out;
+    rc = 0;
+out:
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    return rc;
+}
+
+static void *saver_main(void *arg)
+{
+    struct saver *sv = arg;
+    for (int i = 0; i < CONC_SAVES; i++) {
+        char subject[32];
+        snprintf(subject, sizeof subject, "%c%02d", sv->tag, i);
+        if (fai_save_raw(&sv->c, sv->folder, subject) != 0)
+            sv->failures++;
+    }
+    return NULL;
+}
+
+static void test_fai_concurrent_saves(void **state)
+{
+    (void)state;
+    struct plugin pl;
+    plugin_start(&pl);
+    struct saver sv[2];
+    uint8_t guid[16], ieid[MAPI_EID_LEN];
+    memset(sv, 0, sizeof sv);
+    for (int k = 0; k < 2; k++) {
+        hello(&sv[k].c, pl.port, guid);
+        folder_eid(guid, MAPI_EID_VIRTUAL, MAPI_VF_COMMON_VIEWS, ieid);
+        assert_int_equal(open_h(&sv[k].c, ieid, &sv[k].folder), 0);
+        sv[k].tag = (char)('a' + k);
+    }
+    pthread_t th[2];
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(pthread_create(&th[k], NULL, saver_main, &sv[k]), 0);
+    for (int k = 0; k < 2; k++)
+        pthread_join(th[k], NULL);
+    assert_int_equal(sv[0].failures + sv[1].failures, 0);
+    char buf[4096];
+    fai_subjects(&sv[0].c, sv[0].folder, buf, sizeof buf);
+    int words = 1;
+    for (const char *p = buf; *p; p++)
+        words += *p == ' ';
+    assert_int_equal(words, 2 * CONC_SAVES);
+    assert_non_null(strstr(buf, "a00 a01"));
+    assert_non_null(strstr(buf, "b18 b19"));
+    /* cleaned up for the other tests */
+    mapi_buf q;
+    mapi_buf_init(&q);
+    mapi_w_u32(&q, sv[0].folder);
+    mapi_w_u32(&q, OP_DEL_ASSOCIATED);
+    assert_int_equal(call(&sv[0].c, MAPI_OP_EMPTY_FOLDER, &q, NULL), 0);
+    mapi_buf_free(&q);
+    for (int k = 0; k < 2; k++)
+        tc_close(&sv[k].c);
+    plugin_stop(&pl);
+}
+
 static void test_names_from_text(void **state)
 {
     (void)state;
@@ -382,6 +674,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prop_set_is_local_only),
         cmocka_unit_test(test_plugin_keeps_guid_and_names_in_the_cache),
+        cmocka_unit_test(test_fai_kept_across_restarts),
+        cmocka_unit_test(test_fai_concurrent_saves),
         cmocka_unit_test(test_names_from_text),
         cmocka_unit_test(test_names_save_failure),
     };

@@ -2,8 +2,11 @@
  * hello and secret, store properties, hierarchy tables, the Inbox contents
  * table with Outlook's columns, sort and restrictions, reading a message and
  * its body stream, marking it read, saving a new message, reading and
- * editing an appointment, moves and deletes (each a journal entry), and a
- * table notification when the cache changes underneath. */
+ * editing an appointment, moves and deletes (each a journal entry), a
+ * table notification when the cache changes underneath, and associated (FAI)
+ * messages: created, read, modified, copied, moved, deleted, queried by
+ * message class, counted on the folder, kept out of normal tables, counters
+ * and journal. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -716,6 +719,403 @@ static void test_notifications(void **state)
     tc_close(&C);
 }
 
+/* ---- associated (FAI) contents ---- */
+
+#define PR_ROAMING_XMLSTREAM 0x7C080102u
+
+static uint32_t open_entry_sc(const uint8_t *eid, uint32_t *h)
+{
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, 0);
+    mapi_w_bin(&q, eid, MAPI_EID_LEN);
+    uint32_t sc = call(MAPI_OP_OPEN_ENTRY, &q, &r);
+    if (!OP_FAILED(sc) && h)
+        *h = r.data[0] | (r.data[1] << 8);
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    return sc;
+}
+
+/* CreateMessage(MAPI_ASSOCIATED) in folder h, props set, saved: its entry id. */
+static void fai_new(uint32_t folder, const char *cls, const char *subject, const uint8_t *blob, uint32_t blob_len,
+                    uint8_t eid[MAPI_EID_LEN])
+{
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, folder);
+    mapi_w_u32(&q, OP_MAPI_ASSOCIATED);
+    assert_int_equal(call(MAPI_OP_CREATE_MESSAGE, &q, &r), OP_S_OK);
+    uint32_t m = r.data[0] | (r.data[1] << 8);
+    mapi_props p;
+    mapi_props_init(&p);
+    mapi_props_set_str(&p, OP_PR_MESSAGE_CLASS, cls);
+    mapi_props_set_str(&p, OP_PR_SUBJECT, subject);
+    mapi_w_u32(&q, m);
+    mapi_w_props(&q, &p);
+    r.len = 0;
+    assert_int_equal(call(MAPI_OP_SET_PROPS, &q, &r), OP_S_OK);
+    assert_int_equal(r.data[0], 0);
+    mapi_props_free(&p);
+    if (blob) {
+        /* a large stream property, written in two chunks as IStream::Write does */
+        uint32_t half = blob_len / 2;
+        mapi_w_u32(&q, m);
+        mapi_w_u32(&q, PR_ROAMING_XMLSTREAM);
+        mapi_w_u64(&q, 0);
+        mapi_w_bin(&q, blob, half);
+        assert_int_equal(call(MAPI_OP_WRITE_PROP, &q, NULL), OP_S_OK);
+        mapi_w_u32(&q, m);
+        mapi_w_u32(&q, PR_ROAMING_XMLSTREAM);
+        mapi_w_u64(&q, half);
+        mapi_w_bin(&q, blob + half, blob_len - half);
+        assert_int_equal(call(MAPI_OP_WRITE_PROP, &q, NULL), OP_S_OK);
+    }
+    mapi_w_u32(&q, m);
+    mapi_w_u32(&q, 0);
+    r.len = 0;
+    assert_int_equal(call(MAPI_OP_SAVE_CHANGES, &q, &r), OP_S_OK);
+    mapi_eid e;
+    assert_int_equal(mapi_eid_decode(r.data + 4, MAPI_EID_LEN, &e), 0);
+    assert_int_equal(e.kind, MAPI_EID_ASSOC);
+    memcpy(eid, r.data + 4, MAPI_EID_LEN);
+    release(m);
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+}
+
+static int32_t folder_long(uint32_t folder, uint32_t tag)
+{
+    mapi_props p;
+    get_props(folder, &tag, 1, &p);
+    int32_t v = mapi_props_long(&p, tag, -1);
+    mapi_props_free(&p);
+    return v;
+}
+
+/* The folder as the storage counts it: total, unread and items listed. */
+static void store_counts(int64_t folder, uint32_t *total, uint32_t *unread, uint32_t *listed)
+{
+    struct outpost_txn *t;
+    assert_int_equal(fs->api->read_begin(fs->host, &t).code, OUTPOST_OK);
+    const outpost_folder *f;
+    assert_int_equal(fs->m->folder_get(t, folder, &f).code, OUTPOST_OK);
+    *total = f->total;
+    *unread = f->unread;
+    struct outpost_cursor *c;
+    assert_int_equal(fs->m->items_by_uid(t, folder, 1, 0, &c).code, OUTPOST_OK);
+    const void *row;
+    *listed = 0;
+    while (fs->m->cursor_next(c, &row).code == OUTPOST_OK && row)
+        (*listed)++;
+    fs->m->cursor_close(c);
+    fs->api->read_end(fs->host, t);
+}
+
+static int meta_present(const char *key)
+{
+    struct outpost_txn *t;
+    assert_int_equal(fs->api->read_begin(fs->host, &t).code, OUTPOST_OK);
+    const void *v = NULL;
+    size_t len = 0;
+    int present = fs->m->meta_get(t, key, &v, &len).code == OUTPOST_OK && v;
+    fs->api->read_end(fs->host, t);
+    return present;
+}
+
+static void restrict_class(uint32_t t, const char *cls)
+{
+    mapi_buf q;
+    mapi_buf_init(&q);
+    mapi_res res = { .rt = OP_RES_PROPERTY };
+    res.u.property.relop = OP_RELOP_EQ;
+    res.u.property.tag = OP_PR_MESSAGE_CLASS;
+    mapi_props tmp;
+    mapi_props_init(&tmp);
+    mapi_props_set_str(&tmp, OP_PR_MESSAGE_CLASS, cls);
+    res.u.property.prop = tmp.p[0];
+    mapi_w_u32(&q, t);
+    mapi_w_u8(&q, 1);
+    mapi_w_res(&q, &res);
+    assert_int_equal(call(MAPI_OP_TBL_RESTRICT, &q, NULL), OP_S_OK);
+    mapi_props_free(&tmp);
+    mapi_buf_free(&q);
+}
+
+static void test_associated_contents(void **state)
+{
+    (void)state;
+    hello();
+    uint8_t ceid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_FOLDER, f_cal, ceid);
+    uint32_t cal = open_entry(ceid, MAPI_EID_LEN, NULL);
+    uint32_t total0, unread0, listed0;
+    store_counts(f_cal, &total0, &unread0, &listed0);
+    uint32_t journal0 = mts_journal_count(fs, 0);
+    assert_int_equal(folder_long(cal, OP_PR_ASSOC_CONTENT_COUNT), 0);
+
+    /* an associated table we watch while Outlook saves its settings */
+    uint32_t at = open_table(cal, MAPI_TABLE_CONTENTS, OP_MAPI_ASSOCIATED);
+    uint32_t cols[] = { OP_PR_ENTRYID, OP_PR_INSTANCE_KEY, OP_PR_MESSAGE_CLASS, OP_PR_SUBJECT,
+                        OP_PR_MESSAGE_FLAGS, OP_PR_ASSOCIATED };
+    set_columns(at, cols, 6);
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, at);
+    assert_int_equal(call(MAPI_OP_TBL_ADVISE, &q, &r), OP_S_OK);
+    uint32_t conn = r.data[0];
+    /* ... and the Calendar itself (its PR_ASSOC_CONTENT_COUNT changes) */
+    mapi_w_bin(&q, ceid, MAPI_EID_LEN);
+    mapi_w_u32(&q, OP_fnevObjectModified);
+    r.len = 0;
+    assert_int_equal(call(MAPI_OP_ADVISE, &q, &r), OP_S_OK);
+    uint32_t fconn = r.data[0];
+
+    /* the category list (with a 40 KiB XML stream) and a view definition */
+    uint32_t blob_len = 40000;
+    uint8_t *blob = malloc(blob_len);
+    for (uint32_t i = 0; i < blob_len; i++)
+        blob[i] = (uint8_t)("<categories/>"[i % 13] ^ (i >> 9));
+    uint8_t cat[MAPI_EID_LEN], view[MAPI_EID_LEN];
+    fai_new(cal, "IPM.Configuration.CategoryList", "Categories", blob, blob_len, cat);
+    r.len = 0;
+    assert_int_equal(tc_wait_notify(&C, 2000, &r), 0);
+    mapi_rd rd;
+    mapi_rd_init(&rd, r.data, r.len);
+    assert_int_equal(mapi_r_u32(&rd), conn);
+    assert_int_equal(mapi_r_u32(&rd), MAPI_NOTIFY_TABLE);
+    assert_int_equal(mapi_r_u32(&rd), OP_TABLE_ROW_ADDED);
+    r.len = 0;
+    assert_int_equal(tc_wait_notify(&C, 2000, &r), 0);
+    mapi_rd_init(&rd, r.data, r.len);
+    assert_int_equal(mapi_r_u32(&rd), fconn);
+    assert_int_equal(mapi_r_u32(&rd), MAPI_NOTIFY_OBJECT);
+    assert_int_equal(mapi_r_u32(&rd), OP_fnevObjectModified);
+    uint32_t el;
+    const uint8_t *ne = mapi_r_bin(&rd, &el);
+    assert_int_equal(el, MAPI_EID_LEN);
+    assert_memory_equal(ne, ceid, MAPI_EID_LEN);
+    mapi_w_u32(&q, fconn);
+    assert_int_equal(call(MAPI_OP_UNADVISE, &q, NULL), OP_S_OK);
+    fai_new(cal, "IPM.Microsoft.FolderDesign.NamedView", "Day view", NULL, 0, view);
+    assert_int_equal(folder_long(cal, OP_PR_ASSOC_CONTENT_COUNT), 2);
+
+    /* the associated table, restricted on the message class as Outlook does */
+    uint32_t t = open_table(cal, MAPI_TABLE_CONTENTS, OP_MAPI_ASSOCIATED);
+    set_columns(t, cols, 6);
+    mapi_props rows[4];
+    uint32_t n = query_rows(t, 4, rows, 4);
+    assert_int_equal(n, 2);
+    free_rows(rows, n);
+    mapi_sort_key k = { OP_PR_SUBJECT, OP_TABLE_SORT_DESCEND };
+    mapi_sort so = { 1, 0, 0, &k };
+    mapi_w_u32(&q, t);
+    mapi_w_sort(&q, &so);
+    assert_int_equal(call(MAPI_OP_TBL_SORT, &q, NULL), OP_S_OK);
+    n = query_rows(t, 4, rows, 4);
+    assert_int_equal(n, 2);
+    assert_string_equal(mapi_props_str(&rows[0], OP_PR_SUBJECT), "Day view");
+    assert_string_equal(mapi_props_str(&rows[1], OP_PR_SUBJECT), "Categories");
+    free_rows(rows, n);
+    restrict_class(t, "IPM.Configuration.CategoryList");
+    n = query_rows(t, 4, rows, 4);
+    assert_int_equal(n, 1);
+    assert_string_equal(mapi_props_str(&rows[0], OP_PR_SUBJECT), "Categories");
+    assert_true(mapi_props_long(&rows[0], OP_PR_MESSAGE_FLAGS, 0) & OP_MSGFLAG_ASSOCIATED);
+    assert_int_equal(mapi_props_long(&rows[0], OP_PR_ASSOCIATED, 0), 1);
+    assert_memory_equal(mapi_props_bin(&rows[0], OP_PR_ENTRYID)->bin.data, cat, MAPI_EID_LEN);
+    free_rows(rows, n);
+
+    /* not in the normal contents table, the folder's counters, the storage or the journal */
+    uint32_t ct = open_table(cal, MAPI_TABLE_CONTENTS, 0);
+    set_columns(ct, cols, 6);
+    n = query_rows(ct, 4, rows, 4);
+    assert_int_equal(n, 1);
+    assert_string_equal(mapi_props_str(&rows[0], OP_PR_SUBJECT), "Standup");
+    free_rows(rows, n);
+    assert_int_equal(folder_long(cal, OP_PR_CONTENT_COUNT), 1);
+    uint32_t total, unread, listed;
+    store_counts(f_cal, &total, &unread, &listed);
+    assert_int_equal(total, total0);
+    assert_int_equal(unread, unread0);
+    assert_int_equal(listed, listed0);
+    assert_int_equal(mts_journal_count(fs, 0), journal0);
+
+    /* OpenEntry reads it back, the large stream by range */
+    uint32_t m, type;
+    assert_int_equal(open_entry_sc(cat, &m), OP_S_OK);
+    uint32_t want[] = { OP_PR_SUBJECT, OP_PR_MESSAGE_CLASS, PR_ROAMING_XMLSTREAM };
+    mapi_props p;
+    assert_int_equal(get_props(m, want, 3, &p), OP_MAPI_W_ERRORS_RETURNED); /* the stream is too big for GetProps */
+    assert_string_equal(mapi_props_str(&p, OP_PR_SUBJECT), "Categories");
+    mapi_props_free(&p);
+    mapi_buf all;
+    mapi_buf_init(&all);
+    for (uint64_t off = 0;;) {
+        mapi_w_u32(&q, m);
+        mapi_w_u32(&q, PR_ROAMING_XMLSTREAM);
+        mapi_w_u64(&q, off);
+        mapi_w_u32(&q, 16384);
+        r.len = 0;
+        assert_int_equal(call(MAPI_OP_READ_PROP, &q, &r), OP_S_OK);
+        mapi_rd_init(&rd, r.data, r.len);
+        assert_int_equal(mapi_r_u64(&rd), blob_len);
+        uint32_t got;
+        const uint8_t *d = mapi_r_bin(&rd, &got);
+        if (got == 0)
+            break;
+        mapi_buf_add(&all, d, got);
+        off += got;
+    }
+    assert_int_equal(all.len, blob_len);
+    assert_memory_equal(all.data, blob, blob_len);
+    mapi_buf_free(&all);
+    release(m);
+
+    /* modified: same entry id, new subject, still two */
+    m = open_entry(view, MAPI_EID_LEN, &type);
+    assert_int_equal(type, OP_MAPI_MESSAGE);
+    mapi_props_init(&p);
+    mapi_props_set_str(&p, OP_PR_SUBJECT, "Week view");
+    mapi_w_u32(&q, m);
+    mapi_w_props(&q, &p);
+    assert_int_equal(call(MAPI_OP_SET_PROPS, &q, NULL), OP_S_OK);
+    mapi_props_free(&p);
+    mapi_w_u32(&q, m);
+    mapi_w_u32(&q, 0);
+    r.len = 0;
+    assert_int_equal(call(MAPI_OP_SAVE_CHANGES, &q, &r), OP_S_OK);
+    assert_memory_equal(r.data + 4, view, MAPI_EID_LEN);
+    release(m);
+    m = open_entry(view, MAPI_EID_LEN, NULL);
+    get_props(m, want, 2, &p);
+    assert_string_equal(mapi_props_str(&p, OP_PR_SUBJECT), "Week view");
+    assert_string_equal(mapi_props_str(&p, OP_PR_MESSAGE_CLASS), "IPM.Microsoft.FolderDesign.NamedView");
+    mapi_props_free(&p);
+    release(m);
+    assert_int_equal(folder_long(cal, OP_PR_ASSOC_CONTENT_COUNT), 2);
+
+    /* deleted through the folder: gone from the table and OpenEntry */
+    mapi_w_u32(&q, cal);
+    mapi_w_u32(&q, 1);
+    mapi_w_bin(&q, view, MAPI_EID_LEN);
+    mapi_w_u32(&q, 0);
+    assert_int_equal(call(MAPI_OP_DELETE_MESSAGES, &q, NULL), OP_S_OK);
+    assert_int_equal(open_entry_sc(view, NULL), OP_MAPI_E_NOT_FOUND);
+    assert_int_equal(folder_long(cal, OP_PR_ASSOC_CONTENT_COUNT), 1);
+    /* ... and deleting it again from another folder finds nothing there */
+    uint8_t ieid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_FOLDER, f_inbox, ieid);
+    uint32_t inbox = open_entry(ieid, MAPI_EID_LEN, NULL);
+    mapi_w_u32(&q, inbox);
+    mapi_w_u32(&q, 1);
+    mapi_w_bin(&q, cat, MAPI_EID_LEN);
+    mapi_w_u32(&q, 0);
+    assert_int_equal(call(MAPI_OP_DELETE_MESSAGES, &q, NULL), 0x00040680u /* MAPI_W_PARTIAL_COMPLETION */);
+    assert_int_equal(open_entry_sc(cat, NULL), OP_S_OK);
+    assert_int_equal(mts_journal_count(fs, 0), journal0);
+
+    /* the views folder of the root has FAI too (navigation shortcuts) */
+    uint8_t veid[MAPI_EID_LEN], link[MAPI_EID_LEN];
+    eid_of(MAPI_EID_VIRTUAL, MAPI_VF_COMMON_VIEWS, veid);
+    uint32_t cv = open_entry(veid, MAPI_EID_LEN, NULL);
+    fai_new(cv, "IPM.Microsoft.WunderBar.Link", "Calendar", NULL, 0, link);
+    uint32_t vt = open_table(cv, MAPI_TABLE_CONTENTS, OP_MAPI_ASSOCIATED);
+    set_columns(vt, cols, 6);
+    n = query_rows(vt, 4, rows, 4);
+    assert_int_equal(n, 1);
+    assert_string_equal(mapi_props_str(&rows[0], OP_PR_MESSAGE_CLASS), "IPM.Microsoft.WunderBar.Link");
+    free_rows(rows, n);
+    assert_int_equal(folder_long(cv, OP_PR_ASSOC_CONTENT_COUNT), 1);
+    /* EmptyFolder(DEL_ASSOCIATED) clears them */
+    mapi_w_u32(&q, cv);
+    mapi_w_u32(&q, OP_DEL_ASSOCIATED);
+    assert_int_equal(call(MAPI_OP_EMPTY_FOLDER, &q, NULL), OP_S_OK);
+    assert_int_equal(folder_long(cv, OP_PR_ASSOC_CONTENT_COUNT), 0);
+    assert_false(meta_present("mapi.fai.v5"));
+    /* copied, then moved from the Calendar to Common Views: new entry ids there */
+    for (int move = 0; move <= 1; move++) {
+        mapi_w_u32(&q, cal);
+        mapi_w_u32(&q, 1);
+        mapi_w_bin(&q, cat, MAPI_EID_LEN);
+        mapi_w_bin(&q, veid, MAPI_EID_LEN);
+        mapi_w_u32(&q, move ? OP_MAPI_MOVE : 0);
+        assert_int_equal(call(MAPI_OP_COPY_MESSAGES, &q, NULL), OP_S_OK);
+        assert_int_equal(folder_long(cal, OP_PR_ASSOC_CONTENT_COUNT), move ? 0 : 1);
+        assert_int_equal(folder_long(cv, OP_PR_ASSOC_CONTENT_COUNT), move ? 2 : 1);
+    }
+    assert_int_equal(open_entry_sc(cat, NULL), OP_MAPI_E_NOT_FOUND);
+    restrict_class(vt, "IPM.Configuration.CategoryList");
+    n = query_rows(vt, 4, rows, 4);
+    assert_int_equal(n, 2);
+    assert_string_equal(mapi_props_str(&rows[0], OP_PR_SUBJECT), "Categories");
+    assert_memory_not_equal(mapi_props_bin(&rows[0], OP_PR_ENTRYID)->bin.data, cat, MAPI_EID_LEN);
+    uint32_t moved;
+    assert_int_equal(open_entry_sc(mapi_props_bin(&rows[0], OP_PR_ENTRYID)->bin.data, &moved), OP_S_OK);
+    free_rows(rows, n);
+    mapi_props_init(&p);
+    assert_int_equal(get_props(moved, want, 3, &p), OP_MAPI_W_ERRORS_RETURNED);
+    assert_string_equal(mapi_props_str(&p, OP_PR_MESSAGE_CLASS), "IPM.Configuration.CategoryList");
+    mapi_props_free(&p);
+    release(moved);
+    /* a normal message cannot go to a virtual folder */
+    int64_t one = mts_item(fs, f_cal, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:ev2\r\n"
+                                      "DTSTART:20231116T090000Z\r\nSUMMARY:Other\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+                           0, 0);
+    uint8_t oeid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_MESSAGE, one, oeid);
+    mapi_w_u32(&q, cal);
+    mapi_w_u32(&q, 1);
+    mapi_w_bin(&q, oeid, MAPI_EID_LEN);
+    mapi_w_bin(&q, veid, MAPI_EID_LEN);
+    mapi_w_u32(&q, OP_MAPI_MOVE);
+    assert_int_equal(call(MAPI_OP_COPY_MESSAGES, &q, NULL), OP_MAPI_E_NO_SUPPORT);
+    int64_t gone_ids[1] = { one };
+    fs->api->remove(fs->host, gone_ids, 1, 1, NULL);
+    mapi_w_u32(&q, cv);
+    mapi_w_u32(&q, OP_DEL_ASSOCIATED);
+    assert_int_equal(call(MAPI_OP_EMPTY_FOLDER, &q, NULL), OP_S_OK);
+
+    /* a folder with FAI: not deleted without DEL_MESSAGES; with it, its FAI go too */
+    mapi_w_u32(&q, inbox);
+    mapi_w_u32(&q, 0);
+    mapi_w_u32(&q, OP_FOLDER_GENERIC);
+    mapi_w_str(&q, "With views");
+    mapi_w_str(&q, NULL);
+    r.len = 0;
+    assert_int_equal(call(MAPI_OP_CREATE_FOLDER, &q, &r), OP_S_OK);
+    uint32_t wv = r.data[0] | (r.data[1] << 8);
+    mapi_eid we;
+    assert_int_equal(mapi_eid_decode(r.data + 8, MAPI_EID_LEN, &we), 0);
+    uint8_t wv_view[MAPI_EID_LEN];
+    fai_new(wv, "IPM.Microsoft.FolderDesign.NamedView", "Compact", NULL, 0, wv_view);
+    struct outpost_txn *tx;
+    const outpost_folder *fo;
+    assert_int_equal(fs->api->read_begin(fs->host, &tx).code, OUTPOST_OK);
+    assert_int_equal(fs->m->folder_get(tx, we.id, &fo).code, OUTPOST_OK);
+    char key[80];
+    snprintf(key, sizeof key, "mapi.fai.%lld.%u", (long long)we.id, fo->uidvalidity);
+    fs->api->read_end(fs->host, tx);
+    assert_true(meta_present(key));
+    mapi_w_u32(&q, inbox);
+    mapi_w_bin(&q, r.data + 8, MAPI_EID_LEN);
+    mapi_w_u32(&q, 0);
+    assert_int_equal(call(MAPI_OP_DELETE_FOLDER, &q, NULL), OP_MAPI_E_HAS_MESSAGES);
+    mapi_w_u32(&q, inbox);
+    mapi_w_bin(&q, r.data + 8, MAPI_EID_LEN);
+    mapi_w_u32(&q, OP_DEL_MESSAGES);
+    assert_int_equal(call(MAPI_OP_DELETE_FOLDER, &q, NULL), OP_S_OK);
+    assert_false(meta_present(key));
+    assert_int_equal(open_entry_sc(wv_view, NULL), OP_MAPI_E_NOT_FOUND);
+    free(blob);
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    tc_close(&C);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -725,6 +1125,7 @@ int main(void)
         cmocka_unit_test(test_new_message_and_moves),
         cmocka_unit_test(test_calendar),
         cmocka_unit_test(test_notifications),
+        cmocka_unit_test(test_associated_contents),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "mapi_eid.h"
+#include "mapi_fai.h"
 #include "mapi_wire.h"
 
 static void roundtrip_props(const mapi_props *in)
@@ -268,6 +269,128 @@ static void test_entry_ids(void **state)
     assert_int_not_equal(mapi_eid_decode(b2, sizeof b2, &d), 0);
 }
 
+static void test_fai_codec(void **state)
+{
+    (void)state;
+    /* keys: folder id + UIDVALIDITY, or the virtual folder's number */
+    char key[MAPI_FAI_KEY_MAX];
+    mapi_fai_where w = { 0, 42, 7 }, back;
+    mapi_fai_key(&w, key);
+    assert_string_equal(key, "mapi.fai.42.7");
+    assert_int_equal(mapi_fai_key_parse(key, &back), 0);
+    assert_int_equal(back.vf, 0);
+    assert_int_equal(back.folder, 42);
+    assert_int_equal(back.uidvalidity, 7);
+    mapi_fai_where v = { MAPI_VF_COMMON_VIEWS, 0, 0 };
+    mapi_fai_key(&v, key);
+    assert_string_equal(key, "mapi.fai.v5");
+    assert_int_equal(mapi_fai_key_parse(key, &back), 0);
+    assert_int_equal(back.vf, MAPI_VF_COMMON_VIEWS);
+    const char *bad[] = { "mapi.fai", "mapi.fai.", "mapi.fai.v9", "mapi.fai.v0", "mapi.fai.42", "mapi.fai.42.",
+                          "mapi.fai.0.1", "mapi.fai.42.7x", "mapi.fai.42.4294967296", "mapi.names",
+                          "mapi.fai.99999999999999999999.1" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_not_equal(mapi_fai_key_parse(bad[i], &back), 0);
+
+    /* entry ids carry the folder and the number */
+    uint32_t vf, num;
+    int64_t folder;
+    int64_t id = mapi_fai_eid_id(&w, 3);
+    assert_true(id > 0);
+    assert_int_equal(mapi_fai_eid_split(id, &vf, &folder, &num), 0);
+    assert_int_equal(vf, 0);
+    assert_int_equal(folder, 42);
+    assert_int_equal(num, 3);
+    id = mapi_fai_eid_id(&v, MAPI_FAI_NUM_MAX);
+    assert_int_equal(mapi_fai_eid_split(id, &vf, &folder, &num), 0);
+    assert_int_equal(vf, MAPI_VF_COMMON_VIEWS);
+    assert_int_equal(num, MAPI_FAI_NUM_MAX);
+    assert_int_equal(mapi_fai_eid_id(&w, 0), 0);
+    assert_int_equal(mapi_fai_eid_id(&w, MAPI_FAI_NUM_MAX + 1), 0);
+    mapi_fai_where huge = { 0, 1ll << 36, 1 };
+    assert_int_equal(mapi_fai_eid_id(&huge, 1), 0);
+    assert_int_not_equal(mapi_fai_eid_split(5, &vf, &folder, &num), 0);                /* no folder part */
+    assert_int_not_equal(mapi_fai_eid_split((int64_t)6 << 24 | 1, &vf, &folder, &num), 0); /* no such virtual folder */
+    mapi_eid e = { .kind = MAPI_EID_ASSOC, .id = mapi_fai_eid_id(&w, 3) }, d;
+    memcpy(e.guid, "GUIDGUIDGUIDGUID", 16);
+    uint8_t b[MAPI_EID_LEN];
+    mapi_eid_encode(&e, b);
+    assert_int_equal(mapi_eid_decode(b, sizeof b, &d), 0);
+    assert_int_equal(d.kind, MAPI_EID_ASSOC);
+    b[21] = MAPI_EID_ASSOC + 1;
+    assert_int_not_equal(mapi_eid_decode(b, sizeof b, &d), 0);
+
+    /* a set survives encoding: properties, recipients, attachments */
+    mapi_fai_set s, r;
+    mapi_fai_set_init(&s);
+    mapi_message m;
+    memset(&m, 0, sizeof m);
+    mapi_props_set_str(&m.props, OP_PR_MESSAGE_CLASS, "IPM.Configuration.CategoryList");
+    uint8_t blob[300];
+    for (size_t i = 0; i < sizeof blob; i++)
+        blob[i] = (uint8_t)i;
+    mapi_props_set_bin(&m.props, 0x7C080102u, blob, sizeof blob);
+    m.nrecips = 1;
+    m.recips = calloc(1, sizeof *m.recips);
+    mapi_props_set_str(&m.recips[0], OP_PR_DISPLAY_NAME, "Carol");
+    m.natts = 1;
+    m.atts = calloc(1, sizeof *m.atts);
+    m.atts[0].num = 4;
+    mapi_props_set_bin(&m.atts[0].props, OP_PR_ATTACH_DATA_BIN, "data", 4);
+    assert_int_equal(mapi_fai_put(&s, 1, &m), 0);
+    mapi_props_set_str(&m.props, OP_PR_SUBJECT, "second");
+    assert_int_equal(mapi_fai_put(&s, 2, &m), 0);
+    assert_int_equal(s.next, 3);
+    assert_int_equal(mapi_fai_put(&s, 1, &m), 0); /* replaces */
+    assert_int_equal(s.n, 2);
+    mapi_message_free(&m);
+    mapi_buf buf;
+    mapi_buf_init(&buf);
+    mapi_fai_encode(&s, &buf);
+    assert_int_equal(mapi_fai_count(buf.data, buf.len), 2);
+    assert_int_equal(mapi_fai_decode(buf.data, buf.len, &r), 0);
+    assert_int_equal(r.n, 2);
+    assert_int_equal(r.next, 3);
+    const mapi_fai_msg *fm = mapi_fai_find(&r, 1);
+    assert_non_null(fm);
+    assert_string_equal(mapi_props_str(&fm->msg.props, OP_PR_SUBJECT), "second");
+    assert_memory_equal(mapi_props_bin(&fm->msg.props, 0x7C080102u)->bin.data, blob, sizeof blob);
+    assert_int_equal(fm->msg.nrecips, 1);
+    assert_string_equal(mapi_props_str(&fm->msg.recips[0], OP_PR_DISPLAY_NAME), "Carol");
+    assert_int_equal(fm->msg.natts, 1);
+    assert_int_equal(fm->msg.atts[0].num, 4);
+    assert_int_equal(fm->msg.next_att, 5);
+    assert_true(mapi_fai_msg_size(&fm->msg) > sizeof blob);
+    assert_int_equal(mapi_fai_remove(&r, 1), 1);
+    assert_int_equal(mapi_fai_remove(&r, 1), 0);
+    assert_int_equal(r.n, 1);
+    mapi_fai_set_free(&r);
+
+    /* damaged values are refused, never half read: every truncation, a bad
+     * magic, trailing bytes, a duplicate or out-of-range number */
+    for (size_t cut = 0; cut < buf.len; cut++) {
+        assert_int_not_equal(mapi_fai_decode(buf.data, cut, &r), 0);
+        assert_int_equal(r.n, 0);
+    }
+    mapi_buf_addc(&buf, 0);
+    assert_int_not_equal(mapi_fai_decode(buf.data, buf.len, &r), 0);
+    buf.len--;
+    buf.data[0] ^= 1;
+    assert_int_not_equal(mapi_fai_decode(buf.data, buf.len, &r), 0);
+    assert_int_equal(mapi_fai_count(buf.data, buf.len), 0);
+    buf.data[0] ^= 1;
+    s.v[1].num = s.v[0].num;
+    buf.len = 0;
+    mapi_fai_encode(&s, &buf);
+    assert_int_not_equal(mapi_fai_decode(buf.data, buf.len, &r), 0);
+    s.v[1].num = 9; /* >= next */
+    buf.len = 0;
+    mapi_fai_encode(&s, &buf);
+    assert_int_not_equal(mapi_fai_decode(buf.data, buf.len, &r), 0);
+    mapi_buf_free(&buf);
+    mapi_fai_set_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -278,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_frames_and_requests),
         cmocka_unit_test(test_sort_and_names),
         cmocka_unit_test(test_entry_ids),
+        cmocka_unit_test(test_fai_codec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,8 @@
  * store properties, the hierarchy, the Inbox contents table with Outlook's
  * columns, sort and restrictions, a message's properties and body stream,
  * marking it read, saving a new message, an appointment through its named
- * properties. Prints "N passed, N failed".
+ * properties, an associated (FAI) message in the Calendar. Prints "N passed,
+ * N failed".
  *
  * Usage: mapi_harness DLL ADDRESS SECRET_FILE [kill MARKER_DIR | sync PLAN_FILE]
  * In kill mode it opens the Inbox table, then signals the test script
@@ -26,6 +27,9 @@
 #include <wchar.h>
 
 #include "omapi.h"
+
+#define HARNESS_PR_ASSOC_CONTENT_COUNT PROP_TAG(PT_LONG, 0x3617)
+#define HARNESS_MSGFLAG_ASSOCIATED 0x00000040UL
 
 static int passed, failed;
 
@@ -445,6 +449,8 @@ static void log_off(LPMSPROVIDER prov, LPMSLOGON lg, LPMDB st)
 
 /* ---- the Outlook-like session ---- */
 
+static ULONG row_count(IMAPIFolder *f);
+
 static void session(MSPROVIDERINIT *init, int kill_mode, const char *markers)
 {
     LPMSPROVIDER prov = NULL;
@@ -809,6 +815,73 @@ static void session(MSPROVIDERINIT *init, int kill_mode, const char *markers)
         release(ap);
         release(t);
         t = NULL;
+    }
+
+    /* an associated (FAI) message, as Outlook keeps its category list in the
+     * Calendar: saved, listed in the associated table only, read back, deleted */
+    if (cal) {
+        IMessage *fm = NULL;
+        BYTE feb[64];
+        SBinary fe = { 0, feb };
+        hr = cal->lpVtbl->CreateMessage(cal, NULL, MAPI_ASSOCIATED, &fm);
+        HRESULT hs = E_FAIL;
+        if (fm) {
+            SPropValue pv[2];
+            pv[0].ulPropTag = PR_MESSAGE_CLASS_W;
+            pv[0].Value.lpszW = (LPWSTR)L"IPM.Configuration.CategoryList";
+            pv[1].ulPropTag = PR_SUBJECT_W;
+            pv[1].Value.lpszW = (LPWSTR)L"Categories";
+            fm->lpVtbl->SetProps(fm, 2, pv, NULL);
+            hs = fm->lpVtbl->SaveChanges(fm, KEEP_OPEN_READWRITE);
+            v = NULL;
+            if (hs == S_OK && fm->lpVtbl->GetProps(fm, TAGS(PR_ENTRYID, PR_MESSAGE_FLAGS), 0, &n, &v) == S_OK &&
+                v[0].ulPropTag == PR_ENTRYID && v[0].Value.bin.cb <= sizeof feb) {
+                fe.cb = v[0].Value.bin.cb;
+                memcpy(feb, v[0].Value.bin.lpb, fe.cb);
+                hs = (v[1].Value.l & HARNESS_MSGFLAG_ASSOCIATED) ? S_OK : E_FAIL;
+            }
+            h_free(v);
+            release(fm);
+        }
+        ULONG assoc_rows = 0, normal_rows = 0;
+        IMAPITable *at = NULL;
+        int listed = 0;
+        if (cal->lpVtbl->GetContentsTable(cal, MAPI_ASSOCIATED | MAPI_UNICODE, &at) == S_OK) {
+            at->lpVtbl->SetColumns(at, TAGS(PR_MESSAGE_CLASS_W), 0);
+            at->lpVtbl->GetRowCount(at, 0, &assoc_rows);
+            LPSRowSet rows = NULL;
+            at->lpVtbl->QueryRows(at, 10, 0, &rows);
+            listed = rows && rows->cRows == 1 && rows->aRow[0].lpProps[0].ulPropTag == PR_MESSAGE_CLASS_W &&
+                     !wcscmp(rows->aRow[0].lpProps[0].Value.lpszW, L"IPM.Configuration.CategoryList");
+            free_rows(rows);
+            release(at);
+        }
+        normal_rows = row_count(cal);
+        v = NULL;
+        LONG count = -1;
+        if (cal->lpVtbl->GetProps(cal, TAGS(HARNESS_PR_ASSOC_CONTENT_COUNT), 0, &n, &v) == S_OK)
+            count = v[0].Value.l;
+        h_free(v);
+        check(hr == S_OK && hs == S_OK && fe.cb > 0 && assoc_rows == 1 && listed && normal_rows == 1 && count == 1,
+              "CreateMessage(MAPI_ASSOCIATED) + SaveChanges: in the associated table only (%lu/%lu rows), "
+              "PR_ASSOC_CONTENT_COUNT %ld",
+              (unsigned long)assoc_rows, (unsigned long)normal_rows, (long)count);
+        IMessage *back = fe.cb ? open_eid(st, &fe, MAPI_MESSAGE) : NULL;
+        v = NULL;
+        int same = back && back->lpVtbl->GetProps(back, TAGS(PR_SUBJECT_W), MAPI_UNICODE, &n, &v) == S_OK &&
+                   v[0].ulPropTag == PR_SUBJECT_W && !wcscmp(v[0].Value.lpszW, L"Categories");
+        h_free(v);
+        release(back);
+        check(same, "the FAI message opens by its entry id and reads back");
+        ENTRYLIST fl = { 1, &fe };
+        hr = fe.cb ? cal->lpVtbl->DeleteMessages(cal, &fl, 0, NULL, 0) : E_FAIL;
+        assoc_rows = 99;
+        if (cal->lpVtbl->GetContentsTable(cal, MAPI_ASSOCIATED, &at) == S_OK) {
+            at->lpVtbl->GetRowCount(at, 0, &assoc_rows);
+            release(at);
+        }
+        check(hr == S_OK && assoc_rows == 0, "DeleteMessages removes the FAI message (0x%08lx, %lu left)",
+              (unsigned long)hr, (unsigned long)assoc_rows);
     }
     release(cal);
 
