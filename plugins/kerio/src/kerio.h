@@ -168,6 +168,13 @@ int kerio_vcard_to_contact(const char *vcf, size_t len, json_t **out, char **uid
 /* String helpers shared by the converters. */
 const char *kj_str(const json_t *obj, const char *key);   /* "" when absent or not a string */
 int kj_bool(const json_t *obj, const char *key);
+/* An integer member as a server may give it: a JSON integer, a decimal string (the IDL's
+ * int64 values such as watermarks and sync keys do not fit a double, so a server or proxy may
+ * quote them) or a number with an integral value. 1 with *out set, 0 when v is none of these
+ * (absent, null, out of int64 range, fractional). */
+int kj_int(const json_t *v, int64_t *out);
+/* kj_int of a member; `dflt` when it is not an integer in any of those forms. */
+int64_t kj_int_or(const json_t *obj, const char *key, int64_t dflt);
 /* A stable 64-bit FNV-1a hash, for boundaries and UIDs derived from ids. */
 uint64_t kerio_hash64(const char *s);
 
@@ -246,8 +253,10 @@ outpost_status kerio_sync_folder(struct outpost_transport *t, const outpost_fold
 outpost_status kerio_fetch(struct outpost_transport *t, const outpost_folder *folder, const char *const *ids,
                            uint32_t n, const struct outpost_sync_sink *sink);
 outpost_status kerio_load_folders(struct outpost_transport *t);
-/* Full, validated objects by id: an array aligned with `ids` holding the object or JSON null
- * when the server reported it missing (new reference in *aligned). */
+/* Full, validated objects by id: an array aligned with `ids` holding the object, JSON null
+ * when the server reported it missing (left out, or a per-item error meaning "no such item"),
+ * or JSON false when a per-item error of another kind kept it from being read this time
+ * (new reference in *aligned). */
 outpost_status kerio_get_by_ids(struct outpost_transport *t, const struct kerio_kind *k, json_t *ids, json_t **aligned);
 
 /* Sync state of a folder: "L1 <key> <pos>[ <last id>]" while listing, "S1 <key>" once

@@ -231,10 +231,12 @@ static void kill_request(struct outpost_transport *t, struct kerio_push *p)
         t->host->log(t->host, OUTPOST_LOG_DEBUG, "kerio: Changes.killRequest: %s", st.message);
 }
 
-/* A SyncKey as Kerio gives it: an object (its watermark an integer); an integer is accepted. */
+/* A SyncKey as Kerio gives it: an object (its watermark an integer, kj_int's forms); an
+ * integer is accepted. The key is sent back exactly as received. */
 static int key_valid(const json_t *k)
 {
-    return json_is_integer(k) || (json_is_object(k) && json_is_integer(json_object_get(k, "watermark")));
+    int64_t v;
+    return kj_int(k, &v) || (json_is_object(k) && kj_int(json_object_get(k, "watermark"), &v));
 }
 
 static outpost_status fetch_key(struct outpost_transport *t, struct kerio_push *p)

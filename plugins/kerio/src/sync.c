@@ -271,9 +271,9 @@ static void fill_item(uint32_t kind, const json_t *o, outpost_item *it, struct i
     it->struct_size = sizeof *it;
     it->kind = kind;
     it->remote_id = kj_str(o, "id");
-    const json_t *wm = json_object_get(o, "watermark");
-    if (json_is_integer(wm)) {
-        snprintf(s->version, sizeof s->version, "%lld", (long long)json_integer_value(wm));
+    int64_t wm;
+    if (kj_int(json_object_get(o, "watermark"), &wm)) {
+        snprintf(s->version, sizeof s->version, "%lld", (long long)wm);
         it->remote_version = s->version;
     }
     switch (kind) {
@@ -412,8 +412,7 @@ static outpost_status list_page(struct outpost_transport *t, const struct kerio_
         *res = NULL;
         return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: %s: %s", method, why);
     }
-    const json_t *tot = json_object_get(*res, "totalItems");
-    *total = json_is_integer(tot) ? json_integer_value(tot) : -1;
+    *total = kj_int_or(*res, "totalItems", -1);
     return outpost_ok();
 }
 
@@ -723,12 +722,12 @@ static outpost_status get_sync_key(struct outpost_transport *t, const char *fid,
                                    NULL, &res);
     if (st.code != OUTPOST_OK)
         return st;
-    const json_t *k = json_object_get(res, "syncKey");
-    if (!json_is_integer(k) || json_integer_value(k) < 0) {
+    int64_t k;
+    if (!kj_int(json_object_get(res, "syncKey"), &k) || k < 0) {
         json_decref(res);
         return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: Changes.getFolderSyncKey reply without a syncKey");
     }
-    *key = json_integer_value(k);
+    *key = k;
     json_decref(res);
     return outpost_ok();
 }

@@ -16,9 +16,10 @@ static outpost_status set_result(struct outpost_transport *t, outpost_change_res
     free(t->res_version);
     t->res_id = id && *id ? strdup(id) : NULL;
     t->res_version = NULL;
-    if (json_is_integer(watermark)) {
+    int64_t wm;
+    if (kj_int(watermark, &wm)) {
         char v[24];
-        snprintf(v, sizeof v, "%lld", (long long)json_integer_value(watermark));
+        snprintf(v, sizeof v, "%lld", (long long)wm);
         t->res_version = strdup(v);
     }
     res->remote_id = t->res_id;
@@ -51,8 +52,7 @@ static outpost_status batch_outcome(struct outpost_transport *t, const char *met
 {
     const json_t *e = kerio_batch_error(res, 0);
     if (e) {
-        const json_t *code = json_object_get(e, "code");
-        int64_t c = json_is_integer(code) ? json_integer_value(code) : KERIO_E_OPERATION_FAILED;
+        int64_t c = kj_int_or(e, "code", KERIO_E_OPERATION_FAILED);
         return kerio_fail(t, kerio_error_class(c, KERIO_CTX_CALL), "kerio: %s refused: %.160s (code %lld)", method,
                           kj_str(e, "message"), (long long)c);
     }
@@ -156,7 +156,8 @@ static outpost_status create_mail(struct outpost_transport *t, const char *folde
         st = call_batch(t, "Mails.set", json_pack("{s:[o]}", "mails", mail_flags_json(t->res_id, flags)), &r, &elem);
         if (st.code != OUTPOST_OK)
             return st;
-        if (json_is_integer(json_object_get(elem, "watermark"))) {
+        int64_t wm;
+        if (kj_int(json_object_get(elem, "watermark"), &wm)) {
             char *id = strdup(t->res_id);
             set_result(t, res, id, json_object_get(elem, "watermark"));
             free(id);
@@ -212,10 +213,10 @@ static outpost_status check_version(struct outpost_transport *t, const struct ke
         json_decref(res);
         return kerio_fail(t, OUTPOST_GONE, "kerio: %s no longer exists", c->remote_id);
     }
-    const json_t *wm = json_object_get(o, "watermark");
+    int64_t wm = -1;
     char v[24];
-    int known = json_is_integer(wm);
-    snprintf(v, sizeof v, "%lld", known ? (long long)json_integer_value(wm) : -1LL);
+    int known = kj_int(json_object_get(o, "watermark"), &wm);
+    snprintf(v, sizeof v, "%lld", known ? (long long)wm : -1LL);
     int same = obj != NULL;
     const char *key;
     const json_t *val;
