@@ -204,6 +204,7 @@ struct outpost_transport {
     int last_unreadable;      /* the last call's reply could not be parsed */
     struct kbuf reply;        /* JSON-RPC reply buffer, kept between calls (rpc.c, KERIO_REPLY_KEEP) */
     uint32_t last_retry_after_ms;
+    char last_location[200];  /* Location header of the last reply ("" if none) */
     /* folder ids learned from Folders.get */
     char *trash_id;
     char *root_id;

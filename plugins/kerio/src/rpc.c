@@ -34,6 +34,7 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
 
 struct hdr_state {
     uint32_t retry_after_ms;
+    char location[200]; /* Location of a redirect, one printable line */
 };
 
 static size_t on_header(char *p, size_t sz, size_t n, void *ud)
@@ -44,6 +45,13 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
         long v = strtol(p + 12, NULL, 10);
         if (v > 0 && v < 86400)
             h->retry_after_ms = (uint32_t)v * 1000u;
+    } else if (len > 9 && strncasecmp(p, "Location:", 9) == 0) {
+        size_t i = 9, j = 0;
+        while (i < len && (p[i] == ' ' || p[i] == '\t'))
+            i++;
+        for (; i < len && j + 1 < sizeof h->location && (unsigned char)p[i] >= 0x20 && p[i] != 0x7f; i++)
+            h->location[j++] = p[i];
+        h->location[j] = '\0';
     }
     return len;
 }
@@ -153,6 +161,7 @@ static outpost_status http_exchange(struct outpost_transport *t, const char *url
     curl_slist_free_all(h);
     t->last_http = 0;
     t->last_retry_after_ms = hs.retry_after_ms;
+    snprintf(t->last_location, sizeof t->last_location, "%s", hs.location);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &t->last_http);
     if (rc == CURLE_WRITE_ERROR && body->over)
         return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: reply larger than %zu bytes", body->max);
@@ -205,6 +214,13 @@ static outpost_status call_once(struct outpost_transport *t, const char *method,
         return st;
     t->last_unreadable = prc != 0;
     if (prc != 0) {
+        if (t->last_http >= 300 && t->last_http < 400)
+            /* Redirects are not followed (a POST would turn into a GET, the session would not
+             * follow): say where the server points. */
+            return kerio_fail(t, OUTPOST_BAD_DATA,
+                              "kerio: %s: %s answers with a redirect (HTTP %ld) to %s; set [account] url to the "
+                              "server's address", method, t->base, t->last_http,
+                              t->last_location[0] ? t->last_location : "an unnamed location");
         if (t->last_http != 200) {
             int cls = kerio_http_class(t->last_http);
             outpost_status s = kerio_fail(t, cls, "kerio: %s: HTTP %ld from %s", method, t->last_http, t->base);

@@ -465,6 +465,16 @@ outpost_status kerio_get_by_ids(struct outpost_transport *t, const struct kerio_
     json_t *id;
     const json_t *o;
     json_array_foreach(ids, i, id) {
+        /* A per-item error for this input (inputIndex): gone, or not readable now. */
+        const json_t *ie = kerio_batch_error(res, i);
+        if (ie) {
+            int64_t code = kj_int_or(ie, "code", KERIO_E_OPERATION_FAILED);
+            int gone = kerio_error_class(code, KERIO_CTX_CALL) == OUTPOST_GONE;
+            t->host->log(t->host, OUTPOST_LOG_INFO, "kerio: %s: %s %s: %.160s (code %lld)", method, json_string_value(id),
+                         gone ? "no longer exists" : "not readable now", kj_str(ie, "message"), (long long)code);
+            json_array_append_new(out, gone ? json_null() : json_false());
+            continue;
+        }
         /* The server answers in the order asked (tried first), minus missing ids. */
         json_t *found = NULL;
         o = json_array_get(list, i);
@@ -493,8 +503,9 @@ struct downloads {
 
 /* A validated page of full objects, converted, ready to hand over. */
 struct page {
-    json_t *objs;              /* array: object or null (missing) */
+    json_t *objs;              /* array: object, null (missing) or false (not readable now) */
     struct kbuf *content;      /* one per object */
+    unsigned char *meta_only;  /* one per object: the listing's metadata, its content not readable now */
     unsigned char *offline;    /* one per object: converts_offline, decided before any conversion */
     struct downloads *att;     /* one per object: its attachments (offline mail) */
     size_t n;
@@ -516,6 +527,7 @@ static void page_free(struct page *p)
             downloads_free(&p->att[i]);
     }
     free(p->content);
+    free(p->meta_only);
     free(p->offline);
     free(p->att);
     json_decref(p->objs);
@@ -669,8 +681,9 @@ static outpost_status page_init(struct outpost_transport *t, const struct kerio_
     p->n = json_array_size(objs);
     p->content = calloc(p->n ? p->n : 1, sizeof *p->content);
     p->offline = calloc(p->n ? p->n : 1, 1);
+    p->meta_only = calloc(p->n ? p->n : 1, 1);
     p->att = calloc(p->n ? p->n : 1, sizeof *p->att);
-    if (!p->content || !p->offline || !p->att) {
+    if (!p->content || !p->offline || !p->meta_only || !p->att) {
         page_free(p);
         return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
     }
@@ -794,14 +807,33 @@ static void fetch_page(struct outpost_transport *t, const struct kerio_kind *k, 
             out->st = st;
             return;
         }
-        /* A mail deleted between the listing and getById: keep the listing's metadata. */
-        json_array_foreach(objs, i, o) if (json_is_null(o)) json_array_set(objs, i, json_array_get(items, i));
+        /* A mail deleted between the listing and getById is left out: there is nothing to
+         * hand over, and its deletion comes with the changes after the sync key. One the
+         * server could not read this time keeps the listing's metadata, without content
+         * (fetched when asked for); converting the listing would make up an empty body. */
+        json_t *kept = json_array(), *later = json_array();
+        json_array_foreach(objs, i, o) {
+            if (json_is_null(o))
+                continue;
+            json_array_append_new(later, json_boolean(json_is_false(o)));
+            json_array_append(kept, json_is_false(o) ? json_array_get(items, i) : (json_t *)o);
+        }
+        json_decref(objs);
         json_decref(items);
+        objs = kept;
+        items = later;
     } else {
         objs = items;
+        items = NULL;
     }
     json_decref(res);
     out->st = page_init(t, k, objs, want_content, &out->p);
+    for (size_t i = 0; out->st.code == OUTPOST_OK && items && i < out->p.n; i++)
+        if (json_is_true(json_array_get(items, i))) {
+            out->p.meta_only[i] = 1;
+            out->p.offline[i] = 0;
+        }
+    json_decref(items);
     if (out->st.code == OUTPOST_OK)
         out->st = convert_online(t, k, fid, &out->p);
     if (out->st.code != OUTPOST_OK) {
@@ -849,8 +881,8 @@ static outpost_status emit_page(const struct outpost_sync_sink *sink, const stru
     struct page *p = &lp->p;
     for (size_t i = 0; i < p->n && st.code == OUTPOST_OK; i++) {
         const json_t *o = json_array_get(p->objs, i);
-        int has = k->kind != OUTPOST_ITEM_MAIL || want_content;
-        /* Mail whose full object vanished meanwhile: metadata only. */
+        int has = (k->kind != OUTPOST_ITEM_MAIL || want_content) && !p->meta_only[i];
+        /* Mail whose full object could not be read: metadata only. */
         st = emit_item(sink, OUTPOST_CHANGE_ADD, k->kind, o, has ? &p->content[i] : NULL, want_content && has);
         /* Handed over: its memory goes now rather than with the page. */
         kbuf_free(&p->content[i]);
@@ -1097,8 +1129,16 @@ static outpost_status incremental(struct outpost_transport *t, const outpost_fol
                 st = page_convert(t, k, fid, objs, want_content, &p);
         }
         json_decref(ids);
-        if (st.code != OUTPOST_OK)
+        /* An item the server could not read this time: nothing of this chunk is handed over
+         * and the key stays, so the next sync asks again (never a local delete). */
+        for (size_t i = 0; st.code == OUTPOST_OK && i < p.n; i++)
+            if (json_is_false(json_array_get(p.objs, i)))
+                st = kerio_fail(t, OUTPOST_TEMP, "kerio: an item of %s could not be read now; its changes are read again next time",
+                                folder->name ? folder->name : fid);
+        if (st.code != OUTPOST_OK) {
+            page_free(&p);
             break;
+        }
         size_t oi = 0;
         for (size_t i = start; i < end && st.code == OUTPOST_OK; i++) {
             struct plan_entry *e = &plan[i];
@@ -1215,7 +1255,9 @@ outpost_status kerio_fetch(struct outpost_transport *t, const outpost_folder *fo
         for (uint32_t i = start; i < end && st.code == OUTPOST_OK; i++) {
             const json_t *o = json_array_get(p.objs, i - start);
             if (!json_is_object(o)) {
-                outpost_status gone = kerio_fail(t, OUTPOST_GONE, "kerio: %s no longer exists", ids_in[i] ? ids_in[i] : "?");
+                outpost_status gone = json_is_false(o)
+                                          ? kerio_fail(t, OUTPOST_TEMP, "kerio: %s could not be read now", ids_in[i] ? ids_in[i] : "?")
+                                          : kerio_fail(t, OUTPOST_GONE, "kerio: %s no longer exists", ids_in[i] ? ids_in[i] : "?");
                 st = sink->item_failed(sink->ctx, i, gone);
                 continue;
             }

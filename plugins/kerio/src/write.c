@@ -504,6 +504,13 @@ outpost_status kerio_find(struct outpost_transport *t, const char *folder_remote
         const json_t *o;
         json_array_foreach(full ? full : list, i, o) {
             int match = 0;
+            if (json_is_false(o)) {
+                /* Unread, it might be the one: "not found" could duplicate the item. */
+                json_decref(full);
+                json_decref(r);
+                return kerio_fail(t, OUTPOST_TEMP, "kerio: a mail of %s could not be read now; looking again later",
+                                  folder_remote_id);
+            }
             if (!json_is_object(o))
                 continue;
             if (kind == OUTPOST_ITEM_MAIL) {
