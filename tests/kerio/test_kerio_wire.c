@@ -497,6 +497,28 @@ static void test_paging_while_changing(void **state)
     rec_free(&r);
 }
 
+/* ---- push ---- */
+
+/* Changes.get on its own connection with the session's cookies (several, with paths); a
+ * server that answers every poll at once with an empty list is not polled in a tight loop. */
+static void test_push_poll_pacing(void **state)
+{
+    struct fx *f = *state;
+    ctl0(f, "variant", json_pack("{s:s, s:b}", "cookies", "multi", "ints_as_strings", 1));
+    open_plugin(f);
+    ctl0(f, "calls/reset", json_object());
+    int changed = -1;
+    outpost_status st = tm->wait_changes(f->t, 3500, &changed);
+    if (st.code != OUTPOST_OK)
+        fprintf(stderr, "wait_changes: %s\n", st.message);
+    assert_int_equal(st.code, OUTPOST_OK);
+    assert_int_equal(changed, 0);
+    long polls = calls_of(f, "Changes.get");
+    assert_true(polls >= 2);
+    assert_true(polls <= 5);
+    assert_int_equal(calls_of(f, "Session.login"), 0);
+}
+
 /* ---- HTTP failures ---- */
 
 static void test_http_failures(void **state)
@@ -571,6 +593,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_get_by_id_item_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_item_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paging_while_changing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_push_poll_pacing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_failures, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,6 +23,7 @@
 #define PUSH_GRACE_S 30L                    /* HTTP timeout beyond the long-poll's own */
 #define PUSH_KILL_TIMEOUT_MS 3000L          /* killRequest on the way out */
 #define PUSH_POLL_MS 100                    /* cancellation latency */
+#define PUSH_MIN_INTERVAL_MS 1000           /* least time between the starts of two polls */
 #define PUSH_MAX_REPLY (16u * 1024u * 1024u)
 
 struct kerio_push {
@@ -303,6 +304,15 @@ static outpost_status renew_key(struct outpost_transport *t, struct kerio_push *
     return st;
 }
 
+/* Waits locally until `until` (monotonic ms) or cancellation. */
+static void wait_until(struct outpost_transport *t, int64_t until)
+{
+    while (now_ms() < until && !cancelled(t)) {
+        struct timespec ts = { 0, 20 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+}
+
 outpost_status kerio_wait_changes(struct outpost_transport *t, uint32_t timeout_ms, int *changed)
 {
     *changed = 0;
@@ -332,12 +342,10 @@ outpost_status kerio_wait_changes(struct outpost_transport *t, uint32_t timeout_
             secs = PUSH_MAX_SLICE_S;
         if (secs < 1) {
             /* Less than the server's 1 s granularity left: wait it out locally. */
-            while (now_ms() < deadline && !cancelled(t)) {
-                struct timespec ts = { 0, 20 * 1000000L };
-                nanosleep(&ts, NULL);
-            }
+            wait_until(t, deadline);
             return outpost_ok();
         }
+        int64_t polled = now_ms();
         int how, over = 0;
         struct kerio_reply r;
         outpost_status st = push_rpc(t, p, "Changes.get", json_pack("{s:O, s:i}", "lastSyncKey", p->key, "timeout", (int)secs),
@@ -400,8 +408,11 @@ outpost_status kerio_wait_changes(struct outpost_transport *t, uint32_t timeout_
             *changed = 1;
             return outpost_ok();
         }
-        /* Empty: the poll timed out (or a newer poll with our key ended it); wait on. */
+        /* Empty: the poll timed out (or a newer poll with our key ended it); wait on. A
+         * server that answers at once (one that does not hold the poll, or reads the
+         * undocumented timeout in another unit) is asked at most once a second. */
         if (cancelled(t))
             return outpost_ok();
+        wait_until(t, polled + PUSH_MIN_INTERVAL_MS < deadline ? polled + PUSH_MIN_INTERVAL_MS : deadline);
     }
 }
