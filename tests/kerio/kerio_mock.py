@@ -225,6 +225,9 @@ def dispatch(method, params):
         if key < s.floor:
             raise RpcError(1000, "Sync key expired.")
         lst = [c for c in s.journal if c["watermark"] > key and fid in (c["parentId"], c["origParentId"])]
+        if VARIANT.get("change_no_parent"):
+            # The folder is implied by the call: entries other than moves without parent ids.
+            lst = [c if c["type"] == "chtMoved" else {k: v for k, v in c.items() if "arentId" not in k} for c in lst]
         return {"list": lst, "syncKey": s.watermark}
     if method == "Mails.get":
         q = params.get("query") or {}
@@ -234,6 +237,8 @@ def dispatch(method, params):
             col = ob.get("columnName")
             ms.sort(key=lambda m: str(m.get(col, "")), reverse=ob.get("direction") == "Desc")
         start, limit = int(q.get("start", 0)), int(q.get("limit", -1))
+        if VARIANT.get("max_limit") and (limit < 0 or limit > VARIANT["max_limit"]):
+            limit = VARIANT["max_limit"]  # the service's own safety limit
         page = ms[start:] if limit < 0 else ms[start:start + limit]
         return {"list": [project(m, q.get("fields")) for m in page], "totalItems": len(ms)}
     if method == "Mails.getById":

@@ -497,6 +497,44 @@ static void test_paging_while_changing(void **state)
     rec_free(&r);
 }
 
+/* A server whose pages are smaller than asked (its safety limit), with totalItems saying
+ * more follow. */
+static void test_capped_pages(void **state)
+{
+    struct fx *f = *state;
+    ctl0(f, "variant", json_pack("{s:i}", "max_limit", 3));
+    open_plugin(f);
+    struct rec r;
+    rec_init(&r);
+    sync_ok(f, &r);
+    json_t *items = server_items(f);
+    assert_int_equal(rec_count(&r, "item", OUTPOST_CHANGE_ADD), json_array_size(items));
+    assert_same_as_server(f, &r);
+    json_decref(items);
+    rec_free(&r);
+}
+
+/* Change entries of Changes.getFolder that leave the folder implied (no parentId). */
+static void test_changes_implied_parent(void **state)
+{
+    struct fx *f = *state;
+    ctl0(f, "variant", json_pack("{s:b}", "change_no_parent", 1));
+    open_plugin(f);
+    struct rec r;
+    rec_init(&r);
+    sync_ok(f, &r);
+    json_t *items = server_items(f);
+    ctl0(f, "items/delete", json_pack("{s:O}", "id", json_object_get(json_array_get(items, 4), "id")));
+    json_t *n = ctl(f, "items/create", json_pack("{s:s, s:s}", "folder", "Inbox", "subject", "new"));
+    rec_clear(&r);
+    sync_ok(f, &r);
+    assert_int_equal(rec_count(&r, "item", OUTPOST_CHANGE_DELETE), 1);
+    assert_non_null(rec_find(&r, "item", OUTPOST_CHANGE_ADD, json_string_value(json_object_get(n, "id"))));
+    json_decref(n);
+    json_decref(items);
+    rec_free(&r);
+}
+
 /* ---- push ---- */
 
 /* Changes.get on its own connection with the session's cookies (several, with paths); a
@@ -593,6 +631,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_get_by_id_item_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_item_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paging_while_changing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_capped_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_changes_implied_parent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_poll_pacing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_failures, setup, teardown),
     };

@@ -192,6 +192,7 @@ struct outpost_transport {
     int insecure;
     int delete_permanent;
     uint32_t page_size;
+    uint32_t list_cap;   /* most items the server gives per X.get page when below what we ask (0: none seen) */
     uint32_t change_cap;
     long timeout_s;
     /* session */

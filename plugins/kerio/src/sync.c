@@ -769,8 +769,13 @@ static void fetch_page(struct outpost_transport *t, const struct kerio_kind *k, 
     json_t *res;
     const json_t *listed;
     /* Start a little before the position and skip up to the last id already handed over. */
-    int64_t start = ks->last[0] && ks->pos > LISTING_OVERLAP ? ks->pos - LISTING_OVERLAP : ks->last[0] ? 0 : ks->pos;
+    /* A server may cap a page below what was asked (its "safety limit"): then pages are no
+     * larger than that cap, and the overlap at most half of it, so each page gets further. */
+    int64_t overlap = !ks->last[0] ? 0 : t->list_cap && t->list_cap / 2 < LISTING_OVERLAP ? t->list_cap / 2 : LISTING_OVERLAP;
+    int64_t start = ks->pos > overlap ? ks->pos - overlap : 0;
     uint32_t limit = ps + (uint32_t)(ks->pos - start);
+    if (t->list_cap && limit > t->list_cap)
+        limit = t->list_cap;
     outpost_status st = list_page(t, k, fid, start, limit, &res, &listed, &out->total);
     if (st.code != OUTPOST_OK) {
         out->st = st;
@@ -841,7 +846,13 @@ static void fetch_page(struct outpost_transport *t, const struct kerio_kind *k, 
         return;
     }
     ks->pos = start + (int64_t)n;
-    if (n < limit || (out->total >= 0 && ks->pos >= out->total))
+    /* A short page ends the listing, unless totalItems says more follow: the server capped it. */
+    int capped = n > 0 && n < limit && out->total >= 0 && ks->pos < out->total;
+    if (capped && (!t->list_cap || n < t->list_cap)) {
+        t->list_cap = (uint32_t)n;
+        t->host->log(t->host, OUTPOST_LOG_INFO, "kerio: %s.get gives at most %zu items per page", k->iface, n);
+    }
+    if (n == 0 || (n < limit && !capped) || (out->total >= 0 && ks->pos >= out->total))
         ks->listing = 0;
 }
 
@@ -1001,8 +1012,12 @@ static size_t build_plan(const json_t *changes, const char *fid, uint32_t kind, 
         if (*kj_str(c, "itemType") && (!ck || ck->kind != kind))
             continue;
         const char *parent = kj_str(c, "parentId"), *oparent = kj_str(c, "origParentId");
-        int here = strcmp(parent, fid) == 0, from_here = strcmp(oparent, fid) == 0;
         int act = change_act(kj_str(c, "type"));
+        /* Changes.getFolder lists one folder's changes: an entry without a parentId (the
+         * folder implied) is this folder's, except a move, which needs both ends. */
+        if (!*parent && act != ACT_MOVED)
+            parent = fid;
+        int here = strcmp(parent, fid) == 0, from_here = strcmp(oparent, fid) == 0;
         /* Only a move concerns both folders; a copy (origParentId = the source) or any
          * other change belongs to the folder the item is in. */
         if (act == ACT_NONE || (act == ACT_MOVED ? !here && !from_here : !here))
