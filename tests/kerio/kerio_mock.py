@@ -13,7 +13,7 @@ batch call for one id; an item deleted or created just before a call.
 
 usage: kerio_mock.py --cert PEM --key KEY   (prints "READY https://127.0.0.1:PORT")
 Control (GET/POST /_sim/...): info, variant, faults, faults/clear, state?folder=NAME,
-items/create {folder, subject}, items/delete {id}, items/set {id, ...}, journal/truncate,
+items/create {folder, subject}, items/delete {id}, items/set {id, isSeen...}, journal/truncate,
 sessions/expire, calls (per-method counts), calls/reset. Loopback only; test use only.
 """
 import argparse
@@ -145,6 +145,8 @@ def shape(v):
                      for k, x in items]
         if VARIANT.get("reorder"):
             items.reverse()
+        if VARIANT.get("null_empty"):
+            items = [(k, None if k in ("errors", "list") and x == [] else x) for k, x in items]
         d = dict(items)
         if VARIANT.get("extra_members") and "id" in d:
             d["xUnknownMember"] = {"nested": [1, {"a": None}], "note": "ignored by clients"}
@@ -225,6 +227,8 @@ def dispatch(method, params):
         if key < s.floor:
             raise RpcError(1000, "Sync key expired.")
         lst = [c for c in s.journal if c["watermark"] > key and fid in (c["parentId"], c["origParentId"])]
+        if VARIANT.get("changes_reversed"):
+            lst = list(reversed(lst))  # the order of the list is not documented
         if VARIANT.get("change_no_parent"):
             # The folder is implied by the call: entries other than moves without parent ids.
             lst = [c if c["type"] == "chtMoved" else {k: v for k, v in c.items() if "arentId" not in k} for c in lst]
@@ -330,6 +334,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                         key=lambda m: m["id"])}
             if path == "items/create":
                 return STORE.create(STORE.folder(body.get("folder", "Inbox"))["id"], body)
+            if path == "items/set":
+                m = STORE.items[body["id"]]
+                m.update({k: v for k, v in body.items() if k.startswith("is")})
+                m["watermark"] = STORE.bump()
+                STORE.log("chtModifiedMetadata", m["id"], m["folderId"])
+                return m
             if path == "items/delete":
                 STORE.delete(body["id"])
                 return {}
@@ -442,6 +452,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif k == "http502_html":
             self.send_body(502, b"<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>",
                            "text/html")
+        elif k == "http401":
+            self.send_body(401, b"<html><body>Unauthorized</body></html>", "text/html")
         elif k == "http500_empty":
             self.send_body(500, b"", "text/plain")
         elif k == "html200":

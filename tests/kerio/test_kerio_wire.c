@@ -535,6 +535,69 @@ static void test_changes_implied_parent(void **state)
     rec_free(&r);
 }
 
+/* The change list in another order than the journal's: a mail created and then flagged
+ * arrives flagged first. */
+static void test_changes_out_of_order(void **state)
+{
+    struct fx *f = *state;
+    ctl0(f, "variant", json_pack("{s:b}", "changes_reversed", 1));
+    open_plugin(f);
+    struct rec r;
+    rec_init(&r);
+    sync_ok(f, &r);
+    json_t *n = ctl(f, "items/create", json_pack("{s:s, s:s}", "folder", "Inbox", "subject", "created, then flagged"));
+    const char *id = json_string_value(json_object_get(n, "id"));
+    ctl0(f, "items/set", json_pack("{s:s, s:b, s:b}", "id", id, "isSeen", 1, "isFlagged", 1));
+    json_t *items = server_items(f);
+    const char *old = json_string_value(json_object_get(json_array_get(items, 0), "id"));
+    ctl0(f, "items/set", json_pack("{s:s, s:b}", "id", old, "isSeen", 1));
+    ctl0(f, "items/delete", json_pack("{s:s}", "id", old));
+    rec_clear(&r);
+    sync_ok(f, &r);
+    json_t *e = rec_find(&r, "item", OUTPOST_CHANGE_ADD, id);
+    assert_non_null(e);
+    assert_int_equal(json_integer_value(json_object_get(e, "flags")) & (OUTPOST_FLAG_SEEN | OUTPOST_FLAG_FLAGGED),
+                     OUTPOST_FLAG_SEEN | OUTPOST_FLAG_FLAGGED);
+    assert_non_null(rec_find(&r, "item", OUTPOST_CHANGE_DELETE, old));
+    json_decref(items);
+    json_decref(n);
+    rec_free(&r);
+}
+
+/* Empty lists given as null ("errors": null, "list": null). */
+static void test_null_lists(void **state)
+{
+    struct fx *f = *state;
+    ctl0(f, "variant", json_pack("{s:b}", "null_empty", 1));
+    open_plugin(f);
+    struct rec r;
+    rec_init(&r);
+    sync_ok(f, &r);
+    assert_same_as_server(f, &r);
+    rec_clear(&r);
+    sync_ok(f, &r); /* no changes: "list": null */
+    assert_int_equal(rec_count(&r, "item", 0), 0);
+    rec_free(&r);
+}
+
+/* A bare HTTP 401 on a call is an ended session: one new login, the call again. */
+static void test_http_401_relogin(void **state)
+{
+    struct fx *f = *state;
+    open_plugin(f);
+    struct rec r;
+    rec_init(&r);
+    sync_ok(f, &r);
+    ctl0(f, "items/create", json_pack("{s:s, s:s}", "folder", "Inbox", "subject", "after 401"));
+    ctl0(f, "calls/reset", json_object());
+    fault(f, json_pack("{s:s, s:s}", "method", "Changes.getFolder", "kind", "http401"));
+    rec_clear(&r);
+    sync_ok(f, &r);
+    assert_int_equal(calls_of(f, "Session.login"), 1);
+    assert_int_equal(rec_count(&r, "item", OUTPOST_CHANGE_ADD), 1);
+    rec_free(&r);
+}
+
 /* ---- push ---- */
 
 /* Changes.get on its own connection with the session's cookies (several, with paths); a
@@ -633,6 +696,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_paging_while_changing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capped_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changes_implied_parent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_changes_out_of_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_null_lists, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_http_401_relogin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_poll_pacing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_failures, setup, teardown),
     };

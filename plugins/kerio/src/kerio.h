@@ -90,11 +90,11 @@ const struct kerio_kind *kerio_kind_by_item_type(const char *itype);
 /* Validation of a page before anything reaches the sink: 0 valid, -1 not (why in err). */
 int kerio_validate_item(uint32_t kind, const json_t *item, char *err, size_t errlen);
 /* A {list:[...], totalItems} listing or a {errors, result:[...]} batch: *items is set to the
- * array (borrowed). */
+ * array (borrowed). A list given as null is replaced by an empty array in `result`. */
 int kerio_validate_list(uint32_t kind, const json_t *result, const char *member, int full,
                         const json_t **items, char *err, size_t errlen);
 int kerio_validate_folders(const json_t *result, const json_t **list, char *err, size_t errlen);
-/* Changes.getFolder: {list: Change[], syncKey}. */
+/* Changes.getFolder: {list: Change[], syncKey} (a null list becomes an empty array). */
 int kerio_validate_changes(const json_t *result, const json_t **list, int64_t *sync_key, char *err, size_t errlen);
 /* Per-item errors of a batch call: the error for input `index`, or NULL. */
 const json_t *kerio_batch_error(const json_t *result, size_t index);

@@ -491,6 +491,9 @@ int kerio_validate_list(uint32_t kind, const json_t *result, const char *member,
         snprintf(err, errlen, "result is not an object");
         return -1;
     }
+    /* An empty list may come as null (as may "errors" below). */
+    if (json_is_null(json_object_get(result, member)))
+        json_object_set_new((json_t *)result, member, json_array());
     const json_t *list = json_object_get(result, member);
     if (!json_is_array(list)) {
         snprintf(err, errlen, "result without a %s array", member);
@@ -503,7 +506,7 @@ int kerio_validate_list(uint32_t kind, const json_t *result, const char *member,
         return -1;
     }
     const json_t *errs = json_object_get(result, "errors");
-    if (errs && !json_is_array(errs)) {
+    if (errs && !json_is_array(errs) && !json_is_null(errs)) {
         snprintf(err, errlen, "result with a malformed errors list");
         return -1;
     }
@@ -566,6 +569,8 @@ int kerio_validate_changes(const json_t *result, const json_t **list, int64_t *s
         { "origId", 'S', 0 }, { "origParentId", 'S', 0 }, { "watermark", 'I', 0 }, { "messageUnread", 'I', 0 },
         { NULL, 0, 0 }
     };
+    if (json_is_object(result) && json_is_null(json_object_get(result, "list")))
+        json_object_set_new((json_t *)result, "list", json_array()); /* no changes, as null */
     const json_t *l = json_is_object(result) ? json_object_get(result, "list") : NULL;
     const json_t *k = json_is_object(result) ? json_object_get(result, "syncKey") : NULL;
     int64_t key;

@@ -263,7 +263,10 @@ outpost_status kerio_call(struct outpost_transport *t, const char *method, json_
         st = call_once(t, method, params, ctx, max_reply, over_cap, &r);
         if (st.code == OUTPOST_OK)
             break;
-        int expired = r.root && r.is_error && r.code == KERIO_E_SESSION_EXPIRED;
+        /* -32001 is Kerio's word for it; a bare HTTP 401 on a call other than the login is
+         * read the same way (a front end or proxy that ended the session). */
+        int expired = (r.root && r.is_error && r.code == KERIO_E_SESSION_EXPIRED) ||
+                      (st.code == OUTPOST_AUTH && t->last_http == 401);
         json_decref(r.root);
         r.root = NULL;
         if (!expired || attempt > 0) {

@@ -999,6 +999,46 @@ static int change_act(const char *type)
     return ACT_NONE;
 }
 
+/* The change list in journal order (by watermark; entries without one keep their place
+ * relative to each other): the order of the list itself is not documented, and collapsing
+ * per item needs "created" before "changed" before "deleted". New array, same objects. */
+struct change_pos {
+    int64_t wm;
+    size_t at;
+};
+
+static int change_pos_cmp(const void *a, const void *b)
+{
+    const struct change_pos *x = a, *y = b;
+    if (x->wm != y->wm)
+        return x->wm < y->wm ? -1 : 1;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+static json_t *changes_in_order(const json_t *changes)
+{
+    size_t n = json_array_size(changes);
+    struct change_pos *v = calloc(n ? n : 1, sizeof *v);
+    json_t *out = json_array();
+    if (!v || !out) {
+        free(v);
+        json_decref(out);
+        return NULL;
+    }
+    int64_t last = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        /* No watermark: right after the entry before it. */
+        v[i].wm = kj_int_or(json_array_get(changes, i), "watermark", last);
+        v[i].at = i;
+        last = v[i].wm;
+    }
+    qsort(v, n, sizeof *v, change_pos_cmp);
+    for (size_t i = 0; i < n; i++)
+        json_array_append(out, json_array_get(changes, v[i].at));
+    free(v);
+    return out;
+}
+
 /* Builds the plan: one entry per item, in first-seen order. `index` maps id → entry. */
 static size_t build_plan(const json_t *changes, const char *fid, uint32_t kind, struct plan_entry *plan)
 {
@@ -1123,7 +1163,13 @@ static outpost_status incremental(struct outpost_transport *t, const outpost_fol
         json_decref(res);
         return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
     }
-    size_t np = build_plan(changes, fid, k->kind, plan);
+    json_t *ordered = changes_in_order(changes);
+    if (!ordered) {
+        free(plan);
+        json_decref(res);
+        return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
+    }
+    size_t np = build_plan(ordered, fid, k->kind, plan);
     struct kerio_state mid = { .listing = 0, .key = ks->key };
     for (size_t start = 0; start < np || start == 0; start += ps) {
         if (cancelled(t)) {
@@ -1212,6 +1258,7 @@ static outpost_status incremental(struct outpost_transport *t, const outpost_fol
             break;
     }
     free(plan);
+    json_decref(ordered);
     json_decref(res);
     return st;
 }
