@@ -188,8 +188,10 @@ def batch(ids, fn):
     for i, x in enumerate(ids):
         f = take_fault("item:" + (x if isinstance(x, str) else x.get("id", "")))
         if f:
-            errors.append(dict(kerio_error(f.get("code", 1000), f.get("message", "Operation failed."), [x]),
-                               inputIndex=i))
+            e = kerio_error(f.get("code", 1000), f.get("message", "Operation failed."), [x])
+            if not f.get("no_index"):
+                e["inputIndex"] = i
+            errors.append(e)
             continue
         try:
             r = fn(x)

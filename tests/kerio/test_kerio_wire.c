@@ -440,6 +440,22 @@ static void test_write_item_errors(void **state)
     now = server_items(f);
     assert_int_equal(json_array_size(now), json_array_size(items));
     json_decref(now);
+    /* An error entry without inputIndex (the call had one item): still that item's. */
+    fault(f, json_pack("{s:s, s:s, s:i, s:b}", "method", itemkey, "kind", "item", "code", 1003, "no_index", 1));
+    c.op = OUTPOST_J_ITEM_FLAGS;
+    c.target_remote_id = NULL;
+    c.flags = 0;
+    memset(&res, 0, sizeof res);
+    res.struct_size = sizeof res;
+    ms = tm->write(f->t, &c, &res);
+    assert_int_equal(ms.code, OUTPOST_BAD_DATA);
+    assert_non_null(strstr(ms.message, "1003"));
+    now = server_items(f);
+    const json_t *bm = NULL;
+    json_array_foreach(now, i, m) if (!strcmp(json_string_value(json_object_get(m, "id")), b)) bm = m;
+    assert_non_null(bm);
+    assert_true(json_is_true(json_object_get(bm, "isSeen"))); /* not applied */
+    json_decref(now);
     json_decref(items);
 }
 

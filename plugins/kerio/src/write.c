@@ -47,10 +47,14 @@ static outpost_status read_all(struct outpost_transport *t, struct outpost_reade
 }
 
 /* Reads the per-item outcome at index 0 of a batch reply: the error class, or OK with the
- * first result element in *elem (borrowed from res). */
+ * first result element in *elem (borrowed from res). Every write sends one item, so an error
+ * entry whatever its inputIndex (or without one) is that item's. */
 static outpost_status batch_outcome(struct outpost_transport *t, const char *method, const json_t *res, const json_t **elem)
 {
     const json_t *e = kerio_batch_error(res, 0);
+    const json_t *errs = json_is_object(res) ? json_object_get(res, "errors") : NULL;
+    if (!e && json_is_array(errs) && json_is_object(json_array_get(errs, 0)))
+        e = json_array_get(errs, 0);
     if (e) {
         int64_t c = kj_int_or(e, "code", KERIO_E_OPERATION_FAILED);
         return kerio_fail(t, kerio_error_class(c, KERIO_CTX_CALL), "kerio: %s refused: %.160s (code %lld)", method,
