@@ -417,7 +417,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if params.get("userName") not in (USER, USER + "@" + DOMAIN) or params.get("password") != PASSWORD:
             return self.reply(rid, error=kerio_error(-32602 if VARIANT.get("login_code") is None else
                                                      VARIANT["login_code"], "Username or password is not correct."))
-        token = secrets.token_hex(16)
+        # The token is opaque: any length (long_token: a 3000-character one).
+        token = secrets.token_hex(1500 if VARIANT.get("long_token") else 16)
         if VARIANT.get("cookies") == "multi":
             jar = {"TOKEN_CONNECT_WEBMAIL": secrets.token_hex(8), "SESSION_CONNECT_WEBMAIL": secrets.token_hex(8)}
             hdrs = [("Set-Cookie", "TOKEN_CONNECT_WEBMAIL=%s; Path=/webmail/; Secure; HttpOnly; SameSite=Strict"

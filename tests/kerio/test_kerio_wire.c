@@ -293,6 +293,23 @@ static void test_wrong_password(void **state)
     assert_int_equal(test_host_logged(f->th, "not-the-password"), 0);
 }
 
+/* A long session token (opaque, any length) goes whole into X-Token, on the push
+ * connection too. */
+static void test_long_token(void **state)
+{
+    struct fx *f = *state;
+    ctl0(f, "variant", json_pack("{s:b}", "long_token", 1));
+    open_plugin(f);
+    struct rec r;
+    rec_init(&r);
+    sync_ok(f, &r);
+    assert_same_as_server(f, &r);
+    int changed = -1;
+    assert_int_equal(tm->wait_changes(f->t, 1200, &changed).code, OUTPOST_OK);
+    assert_int_equal(calls_of(f, "Session.login"), 1);
+    rec_free(&r);
+}
+
 /* A session that keeps expiring: one new login per call, then an error (no loop). */
 static void test_session_keeps_expiring(void **state)
 {
@@ -707,6 +724,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_wire_variants, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_password, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_keeps_expiring, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_by_id_item_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_item_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paging_while_changing, setup, teardown),

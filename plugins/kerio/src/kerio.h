@@ -228,6 +228,8 @@ outpost_status kerio_connect(struct outpost_transport *t);
  * `errbuf` has CURL_ERROR_SIZE bytes. */
 void kerio_curl_setup(struct outpost_transport *t, CURL *c, char *errbuf);
 outpost_status kerio_login(struct outpost_transport *t);
+/* Appends "X-Token: <token>" (when logged in) to a header list; returns the list. */
+struct curl_slist *kerio_token_header(const struct outpost_transport *t, struct curl_slist *h);
 void kerio_disconnect(struct outpost_transport *t);
 /* Calls `method` with `params` (reference stolen, may be NULL). On OK, *result is a new
  * reference to the "result" member (json_null when absent). Re-logs in once on -32001.

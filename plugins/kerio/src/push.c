@@ -130,13 +130,9 @@ static outpost_status push_rpc(struct outpost_transport *t, struct kerio_push *p
     if (!text)
         return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: %s: request cannot be encoded", method);
     struct curl_slist *h = NULL;
-    char tok[600];
     h = curl_slist_append(h, "Accept: application/json-rpc");
     h = curl_slist_append(h, "Content-Type: application/json-rpc; charset=UTF-8");
-    if (t->token) {
-        snprintf(tok, sizeof tok, "X-Token: %s", t->token);
-        h = curl_slist_append(h, tok);
-    }
+    h = kerio_token_header(t, h);
     h = curl_slist_append(h, "Expect:");
     copy_cookies(t, p);
     struct push_body body = { { 0 }, 0 };

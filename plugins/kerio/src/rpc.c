@@ -120,13 +120,24 @@ void kerio_disconnect(struct outpost_transport *t)
     kbuf_free(&t->reply);
 }
 
+struct curl_slist *kerio_token_header(const struct outpost_transport *t, struct curl_slist *h)
+{
+    if (!t->token)
+        return h;
+    struct kbuf b = { 0 };
+    kbuf_printf(&b, "X-Token: %s", t->token); /* any length: the token is opaque */
+    if (b.data)
+        h = curl_slist_append(h, b.data);
+    kbuf_free(&b);
+    return h;
+}
+
 /* One HTTP exchange. On transport failure returns non-OK; otherwise fills body and http. */
 static outpost_status http_exchange(struct outpost_transport *t, const char *url, const char *ctype,
                                     const char *extra_header, const void *data, size_t len, int post,
                                     struct sink_buf *body)
 {
     struct curl_slist *h = NULL;
-    char tok[512];
     struct hdr_state hs = { 0 };
     h = curl_slist_append(h, "Accept: application/json-rpc");
     if (ctype) {
@@ -136,10 +147,7 @@ static outpost_status http_exchange(struct outpost_transport *t, const char *url
     }
     if (extra_header)
         h = curl_slist_append(h, extra_header);
-    if (t->token) {
-        snprintf(tok, sizeof tok, "X-Token: %s", t->token);
-        h = curl_slist_append(h, tok);
-    }
+    h = kerio_token_header(t, h);
     h = curl_slist_append(h, "Expect:");
     CURL *c = t->curl;
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -329,6 +337,11 @@ outpost_status kerio_login(struct outpost_transport *t)
         json_decref(r.root);
         return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: Session.login reply without a token");
     }
+    for (const char *q = tok; *q; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7f) { /* it goes into a header line */
+            json_decref(r.root);
+            return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: Session.login reply with a token that is not one line");
+        }
     t->token = strdup(tok);
     json_decref(r.root);
     return outpost_ok();
