@@ -47,6 +47,7 @@ class Store:
         self.folders = []
         self.items = {}        # id -> mail
         self.counters = {}     # folder id -> next item number
+        self.files = {}        # attachment URL path -> bytes
         root = {"id": kid("folder", "root"), "parentId": "", "name": "", "type": "FRoot", "subType": "FSubNone"}
         self.folders.append(root)
         for name, sub in (("Inbox", "FSubInbox"), ("Deleted Items", "FSubDeletedItems"), ("Archive", "FSubNone")):
@@ -88,6 +89,14 @@ class Store:
         for k in ("isSeen", "isFlagged", "isAnswered", "headers"):
             if k in fields:
                 m[k] = fields[k]
+        if fields.get("attachment"):
+            # Downloaded from a server-relative URL (IDL comment on Attachment.url).
+            name = fields["attachment"]["name"]
+            url = "/webmail/api/download/attachment/%s/%d/1/%s" % (f["uuid"], n, name)
+            self.files[url] = fields["attachment"]["data"].encode()
+            m["hasAttachment"] = True
+            m["attachments"] = [{"id": "1", "url": url, "name": name, "contentType": "text/plain", "contentId": "",
+                                 "size": len(self.files[url])}]
         self.items[mid] = m
         self.log("chtCreated", mid, f["id"])
         return m
@@ -248,7 +257,13 @@ def dispatch(method, params):
         page = ms[start:] if limit < 0 else ms[start:start + limit]
         return {"list": [project(m, q.get("fields")) for m in page], "totalItems": len(ms)}
     if method == "Mails.getById":
-        return batch(params.get("ids") or [], lambda i: dict(s.items[i]))
+        def full(i):
+            m = json.loads(json.dumps(s.items[i]))
+            if VARIANT.get("absolute_urls"):
+                for a in m["attachments"]:
+                    a["url"] = VARIANT["absolute_urls"] + a["url"]
+            return m
+        return batch(params.get("ids") or [], full)
     if method == "Mails.set":
         def set1(x):
             m = s.items[x["id"]]
@@ -362,6 +377,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path.startswith("/_sim/"):
             r = self.control(self.path[6:], None)
             return self.send_body(200 if r is not None else 404, json.dumps(r).encode(), "application/json")
+        with LOCK:
+            data = STORE.files.get(self.path)
+            jar = SESSIONS.get(self.headers.get("X-Token") or "")
+            ok = jar is not None and all(self.cookies().get(k) == v for k, v in jar.items())
+            CALLS["download"] = CALLS.get("download", 0) + 1
+        if data is not None and ok:
+            return self.send_body(200, data, "application/octet-stream")
+        if data is not None:
+            return self.reply(None, error=kerio_error(-32001, "Session expired."))
         self.send_body(404, b"<html><body>Not found</body></html>", "text/html")
 
     def cookies(self):

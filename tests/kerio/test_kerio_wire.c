@@ -631,6 +631,37 @@ static void test_http_401_relogin(void **state)
     rec_free(&r);
 }
 
+/* Attachment URLs given absolute (on the configured server) are downloaded like relative
+ * ones; one naming another host is refused (the session never leaves the server). */
+static void test_absolute_attachment_urls(void **state)
+{
+    struct fx *f = *state;
+    ctl0(f, "variant", json_pack("{s:s}", "absolute_urls", f->sim.url));
+    open_plugin(f);
+    json_t *n = ctl(f, "items/create", json_pack("{s:s, s:s, s:{s:s, s:s}}", "folder", "Inbox", "subject", "with attachment",
+                                                 "attachment", "name", "notes.txt", "data", "attached words"));
+    struct rec r;
+    rec_init(&r);
+    sync_ok(f, &r);
+    assert_same_as_server(f, &r);
+    json_t *e = rec_find(&r, "item", OUTPOST_CHANGE_ADD, json_string_value(json_object_get(n, "id")));
+    assert_non_null(e);
+    assert_non_null(strstr(json_string_value(json_object_get(e, "content")), "notes.txt"));
+    assert_int_equal(calls_of(f, "download"), 1);
+    json_decref(n);
+    rec_free(&r);
+    /* Another host: refused before any request. */
+    ctl0(f, "variant", json_pack("{s:s}", "absolute_urls", "https://elsewhere.example"));
+    ctl0(f, "items/create", json_pack("{s:s, s:s, s:{s:s, s:s}}", "folder", "Inbox", "subject", "elsewhere", "attachment", "name",
+                                      "x.txt", "data", "x"));
+    rec_init(&r);
+    outpost_status st = sync_inbox(f, &r);
+    assert_int_equal(st.code, OUTPOST_BAD_DATA);
+    assert_non_null(strstr(st.message, "outside the server"));
+    assert_int_equal(calls_of(f, "download"), 1);
+    rec_free(&r);
+}
+
 /* ---- push ---- */
 
 /* Changes.get on its own connection with the session's cookies (several, with paths); a
@@ -733,6 +764,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_changes_out_of_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_null_lists, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_401_relogin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_absolute_attachment_urls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_poll_pacing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_failures, setup, teardown),
     };

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define CONTENT_CHUNK 65536
 /* Items re-read before a listing page's position to detect deletions before it. */
@@ -416,6 +417,22 @@ static outpost_status list_page(struct outpost_transport *t, const struct kerio_
     return outpost_ok();
 }
 
+/* Attachment URLs given absolute on the configured server (scheme, host and port as in
+ * [account] url) become paths from its root, the form the IDL shows; validation then refuses
+ * any other absolute URL, so the session never goes to another host. */
+static void relative_urls(const struct outpost_transport *t, json_t *mails)
+{
+    size_t blen = strlen(t->base), i, j;
+    json_t *m, *a;
+    json_array_foreach(mails, i, m) {
+        json_array_foreach(json_object_get(m, "attachments"), j, a) {
+            const char *u = kj_str(a, "url");
+            if (strncasecmp(u, t->base, blen) == 0 && u[blen] == '/')
+                json_object_set_new(a, "url", json_string(u + blen));
+        }
+    }
+}
+
 /* Full objects by id. Returns an array aligned with `ids`: the object, or JSON null when the
  * server reported it missing. Mails, contacts, tasks and notes are batched; Events.getById
  * takes one id (IDL). */
@@ -455,6 +472,8 @@ outpost_status kerio_get_by_ids(struct outpost_transport *t, const struct kerio_
     st = kerio_call(t, method, json_pack("{s:O}", "ids", ids), KERIO_CTX_CALL, 0, NULL, &res);
     if (st.code != OUTPOST_OK)
         goto fail;
+    if (k->kind == OUTPOST_ITEM_MAIL)
+        relative_urls(t, json_object_get(res, "result"));
     const json_t *list;
     if (kerio_validate_list(k->kind, res, "result", 1, &list, why, sizeof why) != 0) {
         json_decref(res);
