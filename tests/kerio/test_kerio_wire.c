@@ -722,6 +722,27 @@ static void test_http_failures(void **state)
         assert_same_as_server(f, &r);
         rec_free(&r);
     }
+    /* JSON-RPC errors with and without a data member: "try later" is THROTTLED either way,
+     * an unknown refusal names its code. */
+    const int with_data[] = { 1, 0 };
+    for (size_t n = 0; n < 2; n++) {
+        struct rec r;
+        rec_init(&r);
+        fault(f, json_pack("{s:s, s:s, s:i, s:s, s:b}", "method", "Mails.get", "kind", "error", "code", 4101, "message",
+                           "Operation in progress. Try later.", "data", with_data[n]));
+        outpost_status st = sync_inbox(f, &r);
+        assert_int_equal(st.code, OUTPOST_THROTTLED);
+        assert_true(st.retry_after_ms > 0);
+        assert_non_null(strstr(st.message, "Try later"));
+        fault(f, json_pack("{s:s, s:s, s:i, s:b}", "method", "Changes.getFolderSyncKey", "kind", "error", "code", 1000, "data",
+                           with_data[n]));
+        st = sync_inbox(f, &r);
+        assert_int_equal(st.code, OUTPOST_BAD_DATA);
+        assert_non_null(strstr(st.message, "1000"));
+        assert_int_equal(json_array_size(r.pending), 0);
+        ctl0(f, "faults/clear", json_object());
+        rec_free(&r);
+    }
 }
 
 int main(int argc, char **argv)
