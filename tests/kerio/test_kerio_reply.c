@@ -161,6 +161,58 @@ static void test_batch_errors(void **state)
     json_decref(r.root);
 }
 
+/* Kerio's int64 values (watermarks, sync keys, sizes, indexes) as a server or proxy may quote
+ * them (a JavaScript-safe encoding of values above 2^53), and numbers with an integral value:
+ * read as the same integers, never a spoiled page. */
+static void test_ints_as_strings(void **state)
+{
+    (void)state;
+    struct kerio_reply r;
+    const json_t *items, *list;
+    char why[200];
+    int64_t v, key;
+    assert_int_equal(parse("{\"id\":\"7\",\"result\":{\"totalItems\":\"2\",\"list\":["
+                           "{\"id\":\"a\",\"watermark\":\"9007199254740993\",\"size\":\"123\"},"
+                           "{\"id\":\"b\",\"watermark\":9223372036854775807,\"size\":12.0}]}}", &r), 0);
+    assert_int_equal(kerio_validate_list(OUTPOST_ITEM_MAIL, r.result, "list", 0, &items, why, sizeof why), 0);
+    assert_int_equal(kerio_validate_list(OUTPOST_ITEM_MAIL, r.result, "list", 1, &items, why, sizeof why), 0);
+    assert_true(kj_int(json_object_get(json_array_get(items, 0), "watermark"), &v));
+    assert_true(v == 9007199254740993LL);
+    assert_int_equal(kj_int_or(r.result, "totalItems", -1), 2);
+    assert_int_equal(kj_int_or(json_array_get(items, 1), "size", -1), 12);
+    json_decref(r.root);
+    assert_int_equal(parse("{\"result\":{\"syncKey\":\"9007199254740995\",\"list\":[{\"type\":\"chtCreated\","
+                           "\"itemId\":\"n\",\"watermark\":\"9007199254740995\",\"messageUnread\":\"0\"}]}}", &r), 0);
+    assert_int_equal(kerio_validate_changes(r.result, &list, &key, why, sizeof why), 0);
+    assert_true(key == 9007199254740995LL);
+    json_decref(r.root);
+    /* Per-item errors indexed by a quoted inputIndex, with a quoted code. */
+    assert_int_equal(parse("{\"result\":{\"errors\":[{\"inputIndex\":\"1\",\"code\":\"1002\",\"message\":\"gone\"}],"
+                           "\"result\":[{\"inputIndex\":\"0\",\"id\":\"x\",\"watermark\":\"5\"}]}}", &r), 0);
+    assert_int_equal(kerio_validate_list(OUTPOST_ITEM_MAIL, r.result, "result", 1, &items, why, sizeof why), 0);
+    assert_null(kerio_batch_error(r.result, 0));
+    assert_non_null(kerio_batch_error(r.result, 1));
+    assert_int_equal(kj_int_or(kerio_batch_error(r.result, 1), "code", 0), 1002);
+    json_decref(r.root);
+    /* An error code given as a string is still the code. */
+    assert_int_equal(parse("{\"id\":\"x\",\"error\":{\"code\":\"-32001\",\"message\":\"Session expired.\"}}", &r), 0);
+    assert_int_equal(r.code, -32001);
+    json_decref(r.root);
+    /* Not integers: text, fractions, out of range, inexact doubles. */
+    const char *bad[] = { "\"\"", "\"-\"", "\"12a\"", "\" 12\"", "1.5", "\"9223372036854775808\"", "1e300", "true",
+                          "\"99999999999999999999\"", "9007199254740994.0" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *j = json_loads(bad[i], JSON_DECODE_ANY, NULL);
+        assert_non_null(j);
+        assert_false(kj_int(j, &v));
+        json_decref(j);
+    }
+    json_t *j = json_string("-9223372036854775808");
+    assert_true(kj_int(j, &v));
+    assert_true(v == INT64_MIN);
+    json_decref(j);
+}
+
 static void test_sync_state(void **state)
 {
     (void)state;
@@ -197,6 +249,7 @@ int main(void)
         cmocka_unit_test(test_page_validation_all_or_nothing),
         cmocka_unit_test(test_changes_validation),
         cmocka_unit_test(test_batch_errors),
+        cmocka_unit_test(test_ints_as_strings),
         cmocka_unit_test(test_sync_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

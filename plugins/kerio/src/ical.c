@@ -151,10 +151,9 @@ static const char *const weekdays[7] = { "SU", "MO", "TU", "WE", "TH", "FR", "SA
  * count; the IDL only says "LongList"), or day names. */
 static const char *weekday_of(const json_t *v)
 {
-    if (json_is_integer(v)) {
-        json_int_t d = json_integer_value(v);
+    int64_t d;
+    if (kj_int(v, &d))
         return d >= 0 && d <= 6 ? weekdays[d] : NULL;
-    }
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
         for (int i = 0; i < 7; i++) {
@@ -172,10 +171,12 @@ static void append_int_list(struct kbuf *b, const char *name, const json_t *a)
     const json_t *v;
     int first = 1;
     json_array_foreach(a, i, v) {
-        long long n = json_is_integer(v) ? (long long)json_integer_value(v) : (json_is_string(v) ? atoll(json_string_value(v)) : 0);
+        int64_t n = 0;
+        if (!kj_int(v, &n))
+            n = 0;
         if (n == 0)
             continue;
-        kbuf_printf(b, "%s%lld", first ? name : ",", n);
+        kbuf_printf(b, "%s%lld", first ? name : ",", (long long)n);
         first = 0;
     }
 }
@@ -192,8 +193,9 @@ int kerio_rrule_text(const json_t *rule, int with_until, struct kbuf *b)
     kbuf_printf(b, "FREQ=%s", freq);
     const json_t *pb = json_object_get(rule, "preciseBy");
     const json_t *iv = json_object_get(pb, "byInterval");
-    if (json_is_integer(iv) && json_integer_value(iv) > 1)
-        kbuf_printf(b, ";INTERVAL=%lld", (long long)json_integer_value(iv));
+    int64_t n;
+    if (kj_int(iv, &n) && n > 1)
+        kbuf_printf(b, ";INTERVAL=%lld", (long long)n);
     const json_t *end = json_object_get(rule, "endBy");
     struct ktime kt;
     if (!with_until) {
@@ -205,8 +207,8 @@ int kerio_rrule_text(const json_t *rule, int with_until, struct kbuf *b)
             ktime_from_epoch(ktime_epoch(&kt), &kt);
             kbuf_printf(b, ";UNTIL=%04d%02d%02dT%02d%02d%02dZ", kt.year, kt.month, kt.day, kt.hour, kt.minute, kt.second);
         }
-    } else if (json_is_integer(json_object_get(end, "count")) && json_integer_value(json_object_get(end, "count")) > 0) {
-        kbuf_printf(b, ";COUNT=%lld", (long long)json_integer_value(json_object_get(end, "count")));
+    } else if (kj_int_or(end, "count", 0) > 0) {
+        kbuf_printf(b, ";COUNT=%lld", (long long)kj_int_or(end, "count", 0));
     }
     const json_t *days = json_object_get(pb, "byDay");
     size_t i;
@@ -294,8 +296,7 @@ static void add_alarm(icalcomponent *c, const json_t *o)
             icalcomponent_add_property(alarm, icalproperty_new_trigger(trg));
         }
     } else {
-        json_int_t m = json_is_integer(json_object_get(r, "minutesBeforeStart"))
-                           ? json_integer_value(json_object_get(r, "minutesBeforeStart")) : 0;
+        json_int_t m = kj_int_or(r, "minutesBeforeStart", 0);
         struct icaltriggertype trg = { icaltime_null_time(), icaldurationtype_from_int((int)(-m * 60)) };
         icalcomponent_add_property(alarm, icalproperty_new_trigger(trg));
     }
@@ -426,8 +427,9 @@ int kerio_task_to_ical(const json_t *task, struct kbuf *out, char *err, size_t e
     add_categories(td, task);
     add_priority(td, task);
     const json_t *done = json_object_get(task, "done");
-    if (json_is_integer(done))
-        icalcomponent_add_property(td, icalproperty_new_percentcomplete((int)json_integer_value(done)));
+    int64_t pct;
+    if (kj_int(done, &pct) && pct >= 0 && pct <= 100)
+        icalcomponent_add_property(td, icalproperty_new_percentcomplete((int)pct));
     const char *st = kj_str(task, "status");
     if (*st) {
         icalproperty_status s = strcmp(st, "tsCompleted") == 0 ? ICAL_STATUS_COMPLETED
@@ -464,10 +466,9 @@ int kerio_note_to_ical(const json_t *note, struct kbuf *out, char *err, size_t e
     const json_t *pos = json_object_get(note, "position");
     if (json_is_object(pos)) {
         char p[96];
-        snprintf(p, sizeof p, "%lld,%lld,%lld,%lld", (long long)json_integer_value(json_object_get(pos, "xOffset")),
-                 (long long)json_integer_value(json_object_get(pos, "yOffset")),
-                 (long long)json_integer_value(json_object_get(pos, "xSize")),
-                 (long long)json_integer_value(json_object_get(pos, "ySize")));
+        snprintf(p, sizeof p, "%lld,%lld,%lld,%lld", (long long)kj_int_or(pos, "xOffset", 0),
+                 (long long)kj_int_or(pos, "yOffset", 0), (long long)kj_int_or(pos, "xSize", 0),
+                 (long long)kj_int_or(pos, "ySize", 0));
         add_x(j, "X-KERIO-POSITION", p);
     }
     return finish(new_vcalendar(), &j, 1, &z, out, err, errlen);

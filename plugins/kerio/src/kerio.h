@@ -90,11 +90,11 @@ const struct kerio_kind *kerio_kind_by_item_type(const char *itype);
 /* Validation of a page before anything reaches the sink: 0 valid, -1 not (why in err). */
 int kerio_validate_item(uint32_t kind, const json_t *item, char *err, size_t errlen);
 /* A {list:[...], totalItems} listing or a {errors, result:[...]} batch: *items is set to the
- * array (borrowed). */
+ * array (borrowed). A list given as null is replaced by an empty array in `result`. */
 int kerio_validate_list(uint32_t kind, const json_t *result, const char *member, int full,
                         const json_t **items, char *err, size_t errlen);
 int kerio_validate_folders(const json_t *result, const json_t **list, char *err, size_t errlen);
-/* Changes.getFolder: {list: Change[], syncKey}. */
+/* Changes.getFolder: {list: Change[], syncKey} (a null list becomes an empty array). */
 int kerio_validate_changes(const json_t *result, const json_t **list, int64_t *sync_key, char *err, size_t errlen);
 /* Per-item errors of a batch call: the error for input `index`, or NULL. */
 const json_t *kerio_batch_error(const json_t *result, size_t index);
@@ -168,6 +168,13 @@ int kerio_vcard_to_contact(const char *vcf, size_t len, json_t **out, char **uid
 /* String helpers shared by the converters. */
 const char *kj_str(const json_t *obj, const char *key);   /* "" when absent or not a string */
 int kj_bool(const json_t *obj, const char *key);
+/* An integer member as a server may give it: a JSON integer, a decimal string (the IDL's
+ * int64 values such as watermarks and sync keys do not fit a double, so a server or proxy may
+ * quote them) or a number with an integral value. 1 with *out set, 0 when v is none of these
+ * (absent, null, out of int64 range, fractional). */
+int kj_int(const json_t *v, int64_t *out);
+/* kj_int of a member; `dflt` when it is not an integer in any of those forms. */
+int64_t kj_int_or(const json_t *obj, const char *key, int64_t dflt);
 /* A stable 64-bit FNV-1a hash, for boundaries and UIDs derived from ids. */
 uint64_t kerio_hash64(const char *s);
 
@@ -185,6 +192,7 @@ struct outpost_transport {
     int insecure;
     int delete_permanent;
     uint32_t page_size;
+    uint32_t list_cap;   /* most items the server gives per X.get page when below what we ask (0: none seen) */
     uint32_t change_cap;
     long timeout_s;
     /* session */
@@ -197,6 +205,7 @@ struct outpost_transport {
     int last_unreadable;      /* the last call's reply could not be parsed */
     struct kbuf reply;        /* JSON-RPC reply buffer, kept between calls (rpc.c, KERIO_REPLY_KEEP) */
     uint32_t last_retry_after_ms;
+    char last_location[200];  /* Location header of the last reply ("" if none) */
     /* folder ids learned from Folders.get */
     char *trash_id;
     char *root_id;
@@ -219,6 +228,8 @@ outpost_status kerio_connect(struct outpost_transport *t);
  * `errbuf` has CURL_ERROR_SIZE bytes. */
 void kerio_curl_setup(struct outpost_transport *t, CURL *c, char *errbuf);
 outpost_status kerio_login(struct outpost_transport *t);
+/* Appends "X-Token: <token>" (when logged in) to a header list; returns the list. */
+struct curl_slist *kerio_token_header(const struct outpost_transport *t, struct curl_slist *h);
 void kerio_disconnect(struct outpost_transport *t);
 /* Calls `method` with `params` (reference stolen, may be NULL). On OK, *result is a new
  * reference to the "result" member (json_null when absent). Re-logs in once on -32001.
@@ -246,8 +257,10 @@ outpost_status kerio_sync_folder(struct outpost_transport *t, const outpost_fold
 outpost_status kerio_fetch(struct outpost_transport *t, const outpost_folder *folder, const char *const *ids,
                            uint32_t n, const struct outpost_sync_sink *sink);
 outpost_status kerio_load_folders(struct outpost_transport *t);
-/* Full, validated objects by id: an array aligned with `ids` holding the object or JSON null
- * when the server reported it missing (new reference in *aligned). */
+/* Full, validated objects by id: an array aligned with `ids` holding the object, JSON null
+ * when the server reported it missing (left out, or a per-item error meaning "no such item"),
+ * or JSON false when a per-item error of another kind kept it from being read this time
+ * (new reference in *aligned). */
 outpost_status kerio_get_by_ids(struct outpost_transport *t, const struct kerio_kind *k, json_t *ids, json_t **aligned);
 
 /* Sync state of a folder: "L1 <key> <pos>[ <last id>]" while listing, "S1 <key>" once

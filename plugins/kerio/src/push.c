@@ -23,6 +23,7 @@
 #define PUSH_GRACE_S 30L                    /* HTTP timeout beyond the long-poll's own */
 #define PUSH_KILL_TIMEOUT_MS 3000L          /* killRequest on the way out */
 #define PUSH_POLL_MS 100                    /* cancellation latency */
+#define PUSH_MIN_INTERVAL_MS 1000           /* least time between the starts of two polls */
 #define PUSH_MAX_REPLY (16u * 1024u * 1024u)
 
 struct kerio_push {
@@ -129,13 +130,9 @@ static outpost_status push_rpc(struct outpost_transport *t, struct kerio_push *p
     if (!text)
         return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: %s: request cannot be encoded", method);
     struct curl_slist *h = NULL;
-    char tok[600];
     h = curl_slist_append(h, "Accept: application/json-rpc");
     h = curl_slist_append(h, "Content-Type: application/json-rpc; charset=UTF-8");
-    if (t->token) {
-        snprintf(tok, sizeof tok, "X-Token: %s", t->token);
-        h = curl_slist_append(h, tok);
-    }
+    h = kerio_token_header(t, h);
     h = curl_slist_append(h, "Expect:");
     copy_cookies(t, p);
     struct push_body body = { { 0 }, 0 };
@@ -231,10 +228,12 @@ static void kill_request(struct outpost_transport *t, struct kerio_push *p)
         t->host->log(t->host, OUTPOST_LOG_DEBUG, "kerio: Changes.killRequest: %s", st.message);
 }
 
-/* A SyncKey as Kerio gives it: an object (its watermark an integer); an integer is accepted. */
+/* A SyncKey as Kerio gives it: an object (its watermark an integer, kj_int's forms); an
+ * integer is accepted. The key is sent back exactly as received. */
 static int key_valid(const json_t *k)
 {
-    return json_is_integer(k) || (json_is_object(k) && json_is_integer(json_object_get(k, "watermark")));
+    int64_t v;
+    return kj_int(k, &v) || (json_is_object(k) && kj_int(json_object_get(k, "watermark"), &v));
 }
 
 static outpost_status fetch_key(struct outpost_transport *t, struct kerio_push *p)
@@ -301,6 +300,15 @@ static outpost_status renew_key(struct outpost_transport *t, struct kerio_push *
     return st;
 }
 
+/* Waits locally until `until` (monotonic ms) or cancellation. */
+static void wait_until(struct outpost_transport *t, int64_t until)
+{
+    while (now_ms() < until && !cancelled(t)) {
+        struct timespec ts = { 0, 20 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+}
+
 outpost_status kerio_wait_changes(struct outpost_transport *t, uint32_t timeout_ms, int *changed)
 {
     *changed = 0;
@@ -330,12 +338,10 @@ outpost_status kerio_wait_changes(struct outpost_transport *t, uint32_t timeout_
             secs = PUSH_MAX_SLICE_S;
         if (secs < 1) {
             /* Less than the server's 1 s granularity left: wait it out locally. */
-            while (now_ms() < deadline && !cancelled(t)) {
-                struct timespec ts = { 0, 20 * 1000000L };
-                nanosleep(&ts, NULL);
-            }
+            wait_until(t, deadline);
             return outpost_ok();
         }
+        int64_t polled = now_ms();
         int how, over = 0;
         struct kerio_reply r;
         outpost_status st = push_rpc(t, p, "Changes.get", json_pack("{s:O, s:i}", "lastSyncKey", p->key, "timeout", (int)secs),
@@ -398,8 +404,11 @@ outpost_status kerio_wait_changes(struct outpost_transport *t, uint32_t timeout_
             *changed = 1;
             return outpost_ok();
         }
-        /* Empty: the poll timed out (or a newer poll with our key ended it); wait on. */
+        /* Empty: the poll timed out (or a newer poll with our key ended it); wait on. A
+         * server that answers at once (one that does not hold the poll, or reads the
+         * undocumented timeout in another unit) is asked at most once a second. */
         if (cancelled(t))
             return outpost_ok();
+        wait_until(t, polled + PUSH_MIN_INTERVAL_MS < deadline ? polled + PUSH_MIN_INTERVAL_MS : deadline);
     }
 }

@@ -53,6 +53,54 @@ int kj_bool(const json_t *obj, const char *key)
     return json_is_true(v);
 }
 
+int kj_int(const json_t *v, int64_t *out)
+{
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return 1;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        /* Only where a double is exact: beyond 2^53 the value was already rounded (range
+         * first: converting an out-of-range double is undefined). */
+        if (!(d <= 9007199254740992.0 && d >= -9007199254740992.0) || d != (double)(int64_t)d)
+            return 0;
+        *out = (int64_t)d;
+        return 1;
+    }
+    if (!json_is_string(v))
+        return 0;
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v), i = s[0] == '-' ? 1 : 0;
+    if (n == i || n - i > 19)
+        return 0;
+    uint64_t acc = 0;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (acc > (UINT64_MAX - d) / 10)
+            return 0;
+        acc = acc * 10 + d;
+    }
+    if (s[0] == '-') {
+        if (acc > (uint64_t)INT64_MAX + 1)
+            return 0;
+        *out = acc == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)acc;
+    } else {
+        if (acc > (uint64_t)INT64_MAX)
+            return 0;
+        *out = (int64_t)acc;
+    }
+    return 1;
+}
+
+int64_t kj_int_or(const json_t *obj, const char *key, int64_t dflt)
+{
+    int64_t v;
+    return json_is_object(obj) && kj_int(json_object_get(obj, key), &v) ? v : dflt;
+}
+
 uint64_t kerio_hash64(const char *s)
 {
     uint64_t h = 1469598103934665603ull;
@@ -95,22 +143,22 @@ int kerio_reply_parse(const char *body, size_t len, struct kerio_reply *r)
     json_t *err = json_object_get(root, "error");
     json_t *res = json_object_get(root, "result");
     if (err && !json_is_null(err)) {
-        json_t *code = json_object_get(err, "code");
-        if (!json_is_object(err) || !json_is_integer(code)) {
+        int64_t code;
+        if (!json_is_object(err) || !kj_int(json_object_get(err, "code"), &code)) {
             json_decref(root);
             snprintf(r->message, sizeof r->message, "JSON-RPC error without a numeric code");
             return -1;
         }
         r->is_error = 1;
-        r->code = json_integer_value(code);
+        r->code = code;
         copy_line(r->message, sizeof r->message, kj_str(err, "message"));
         json_t *data = json_object_get(err, "data");
-        json_t *ra = json_is_object(data) ? json_object_get(data, "retryAfterMs") : NULL;
-        if (json_is_integer(ra) && json_integer_value(ra) > 0)
-            r->retry_after_ms = (uint32_t)(json_integer_value(ra) > 86400000 ? 86400000 : json_integer_value(ra));
-        ra = json_is_object(data) ? json_object_get(data, "retryAfter") : NULL;
-        if (!r->retry_after_ms && json_is_integer(ra) && json_integer_value(ra) > 0)
-            r->retry_after_ms = (uint32_t)(json_integer_value(ra) > 86400 ? 86400000 : json_integer_value(ra) * 1000);
+        int64_t ra = kj_int_or(data, "retryAfterMs", 0);
+        if (ra > 0)
+            r->retry_after_ms = (uint32_t)(ra > 86400000 ? 86400000 : ra);
+        ra = kj_int_or(data, "retryAfter", 0);
+        if (!r->retry_after_ms && ra > 0)
+            r->retry_after_ms = (uint32_t)(ra > 86400 ? 86400000 : ra * 1000);
         r->root = root;
         return 0;
     }
@@ -208,7 +256,11 @@ static int check_members(const json_t *obj, const struct member_spec *spec, cons
         switch (spec->type) {
         case 'S': ok = json_is_string(v); break;
         case 'B': ok = json_is_boolean(v); break;
-        case 'I': ok = json_is_integer(v); break;
+        case 'I': {
+            int64_t x;
+            ok = kj_int(v, &x);
+            break;
+        }
         case 'N': ok = json_is_integer(v) || json_is_string(v); break;
         case 'D': ok = json_is_string(v) && check_date(json_string_value(v)) == 0; break;
         case 'O': ok = json_is_object(v); break;
@@ -439,25 +491,29 @@ int kerio_validate_list(uint32_t kind, const json_t *result, const char *member,
         snprintf(err, errlen, "result is not an object");
         return -1;
     }
+    /* An empty list may come as null (as may "errors" below). */
+    if (json_is_null(json_object_get(result, member)))
+        json_object_set_new((json_t *)result, member, json_array());
     const json_t *list = json_object_get(result, member);
     if (!json_is_array(list)) {
         snprintf(err, errlen, "result without a %s array", member);
         return -1;
     }
     const json_t *tot = json_object_get(result, "totalItems");
-    if (tot && !json_is_integer(tot)) {
+    int64_t num;
+    if (tot && !json_is_null(tot) && !kj_int(tot, &num)) {
         snprintf(err, errlen, "result with a malformed totalItems");
         return -1;
     }
     const json_t *errs = json_object_get(result, "errors");
-    if (errs && !json_is_array(errs)) {
+    if (errs && !json_is_array(errs) && !json_is_null(errs)) {
         snprintf(err, errlen, "result with a malformed errors list");
         return -1;
     }
     size_t i;
     const json_t *e;
     json_array_foreach(errs, i, e) {
-        if (!json_is_object(e) || !json_is_integer(json_object_get(e, "inputIndex"))) {
+        if (!json_is_object(e) || !kj_int(json_object_get(e, "inputIndex"), &num)) {
             snprintf(err, errlen, "per-item error without inputIndex");
             return -1;
         }
@@ -467,7 +523,8 @@ int kerio_validate_list(uint32_t kind, const json_t *result, const char *member,
         int rc = full ? kerio_validate_item(kind, e, why, sizeof why)
                       : (json_is_object(e) && json_is_string(json_object_get(e, "id")) && kj_str(e, "id")[0] &&
                          (kind != OUTPOST_ITEM_MAIL || validate_mail(e, 0, why, sizeof why) == 0) &&
-                         (!json_object_get(e, "watermark") || json_is_integer(json_object_get(e, "watermark"))))
+                         (!json_object_get(e, "watermark") || json_is_null(json_object_get(e, "watermark")) ||
+                          kj_int(json_object_get(e, "watermark"), &num)))
                              ? 0
                              : (snprintf(why, sizeof why, "item without a usable id"), -1);
         if (rc) {
@@ -512,9 +569,12 @@ int kerio_validate_changes(const json_t *result, const json_t **list, int64_t *s
         { "origId", 'S', 0 }, { "origParentId", 'S', 0 }, { "watermark", 'I', 0 }, { "messageUnread", 'I', 0 },
         { NULL, 0, 0 }
     };
+    if (json_is_object(result) && json_is_null(json_object_get(result, "list")))
+        json_object_set_new((json_t *)result, "list", json_array()); /* no changes, as null */
     const json_t *l = json_is_object(result) ? json_object_get(result, "list") : NULL;
     const json_t *k = json_is_object(result) ? json_object_get(result, "syncKey") : NULL;
-    if (!json_is_array(l) || !json_is_integer(k)) {
+    int64_t key;
+    if (!json_is_array(l) || !kj_int(k, &key)) {
         snprintf(err, errlen, "Changes.getFolder result without list and syncKey");
         return -1;
     }
@@ -529,7 +589,7 @@ int kerio_validate_changes(const json_t *result, const json_t **list, int64_t *s
             return -1;
     }
     *list = l;
-    *sync_key = json_integer_value(k);
+    *sync_key = key;
     return 0;
 }
 
@@ -539,8 +599,8 @@ const json_t *kerio_batch_error(const json_t *result, size_t index)
     size_t i;
     const json_t *e;
     json_array_foreach(errs, i, e) {
-        const json_t *ix = json_object_get(e, "inputIndex");
-        if (json_is_integer(ix) && json_integer_value(ix) == (json_int_t)index)
+        int64_t ix;
+        if (kj_int(json_object_get(e, "inputIndex"), &ix) && ix == (int64_t)index)
             return e;
     }
     return NULL;

@@ -34,6 +34,7 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
 
 struct hdr_state {
     uint32_t retry_after_ms;
+    char location[200]; /* Location of a redirect, one printable line */
 };
 
 static size_t on_header(char *p, size_t sz, size_t n, void *ud)
@@ -44,6 +45,13 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
         long v = strtol(p + 12, NULL, 10);
         if (v > 0 && v < 86400)
             h->retry_after_ms = (uint32_t)v * 1000u;
+    } else if (len > 9 && strncasecmp(p, "Location:", 9) == 0) {
+        size_t i = 9, j = 0;
+        while (i < len && (p[i] == ' ' || p[i] == '\t'))
+            i++;
+        for (; i < len && j + 1 < sizeof h->location && (unsigned char)p[i] >= 0x20 && p[i] != 0x7f; i++)
+            h->location[j++] = p[i];
+        h->location[j] = '\0';
     }
     return len;
 }
@@ -112,13 +120,24 @@ void kerio_disconnect(struct outpost_transport *t)
     kbuf_free(&t->reply);
 }
 
+struct curl_slist *kerio_token_header(const struct outpost_transport *t, struct curl_slist *h)
+{
+    if (!t->token)
+        return h;
+    struct kbuf b = { 0 };
+    kbuf_printf(&b, "X-Token: %s", t->token); /* any length: the token is opaque */
+    if (b.data)
+        h = curl_slist_append(h, b.data);
+    kbuf_free(&b);
+    return h;
+}
+
 /* One HTTP exchange. On transport failure returns non-OK; otherwise fills body and http. */
 static outpost_status http_exchange(struct outpost_transport *t, const char *url, const char *ctype,
                                     const char *extra_header, const void *data, size_t len, int post,
                                     struct sink_buf *body)
 {
     struct curl_slist *h = NULL;
-    char tok[512];
     struct hdr_state hs = { 0 };
     h = curl_slist_append(h, "Accept: application/json-rpc");
     if (ctype) {
@@ -128,10 +147,7 @@ static outpost_status http_exchange(struct outpost_transport *t, const char *url
     }
     if (extra_header)
         h = curl_slist_append(h, extra_header);
-    if (t->token) {
-        snprintf(tok, sizeof tok, "X-Token: %s", t->token);
-        h = curl_slist_append(h, tok);
-    }
+    h = kerio_token_header(t, h);
     h = curl_slist_append(h, "Expect:");
     CURL *c = t->curl;
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -153,6 +169,7 @@ static outpost_status http_exchange(struct outpost_transport *t, const char *url
     curl_slist_free_all(h);
     t->last_http = 0;
     t->last_retry_after_ms = hs.retry_after_ms;
+    snprintf(t->last_location, sizeof t->last_location, "%s", hs.location);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &t->last_http);
     if (rc == CURLE_WRITE_ERROR && body->over)
         return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: reply larger than %zu bytes", body->max);
@@ -205,6 +222,13 @@ static outpost_status call_once(struct outpost_transport *t, const char *method,
         return st;
     t->last_unreadable = prc != 0;
     if (prc != 0) {
+        if (t->last_http >= 300 && t->last_http < 400)
+            /* Redirects are not followed (a POST would turn into a GET, the session would not
+             * follow): say where the server points. */
+            return kerio_fail(t, OUTPOST_BAD_DATA,
+                              "kerio: %s: %s answers with a redirect (HTTP %ld) to %s; set [account] url to the "
+                              "server's address", method, t->base, t->last_http,
+                              t->last_location[0] ? t->last_location : "an unnamed location");
         if (t->last_http != 200) {
             int cls = kerio_http_class(t->last_http);
             outpost_status s = kerio_fail(t, cls, "kerio: %s: HTTP %ld from %s", method, t->last_http, t->base);
@@ -247,7 +271,10 @@ outpost_status kerio_call(struct outpost_transport *t, const char *method, json_
         st = call_once(t, method, params, ctx, max_reply, over_cap, &r);
         if (st.code == OUTPOST_OK)
             break;
-        int expired = r.root && r.is_error && r.code == KERIO_E_SESSION_EXPIRED;
+        /* -32001 is Kerio's word for it; a bare HTTP 401 on a call other than the login is
+         * read the same way (a front end or proxy that ended the session). */
+        int expired = (r.root && r.is_error && r.code == KERIO_E_SESSION_EXPIRED) ||
+                      (st.code == OUTPOST_AUTH && t->last_http == 401);
         json_decref(r.root);
         r.root = NULL;
         if (!expired || attempt > 0) {
@@ -310,6 +337,11 @@ outpost_status kerio_login(struct outpost_transport *t)
         json_decref(r.root);
         return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: Session.login reply without a token");
     }
+    for (const char *q = tok; *q; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7f) { /* it goes into a header line */
+            json_decref(r.root);
+            return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: Session.login reply with a token that is not one line");
+        }
     t->token = strdup(tok);
     json_decref(r.root);
     return outpost_ok();

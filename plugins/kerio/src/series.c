@@ -68,7 +68,8 @@ static outpost_status list_occurrences(struct outpost_transport *t, const char *
         size_t n = json_array_size(items);
         json_array_extend(*list, (json_t *)items);
         start += n;
-        size_t total = json_is_integer(tot) && json_integer_value(tot) >= 0 ? (size_t)json_integer_value(tot) : start;
+        int64_t tv;
+        size_t total = kj_int(tot, &tv) && tv >= 0 ? (size_t)tv : start;
         json_decref(res);
         if (n == 0 || start >= total) {
             *complete = 1;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define CONTENT_CHUNK 65536
 /* Items re-read before a listing page's position to detect deletions before it. */
@@ -271,9 +272,9 @@ static void fill_item(uint32_t kind, const json_t *o, outpost_item *it, struct i
     it->struct_size = sizeof *it;
     it->kind = kind;
     it->remote_id = kj_str(o, "id");
-    const json_t *wm = json_object_get(o, "watermark");
-    if (json_is_integer(wm)) {
-        snprintf(s->version, sizeof s->version, "%lld", (long long)json_integer_value(wm));
+    int64_t wm;
+    if (kj_int(json_object_get(o, "watermark"), &wm)) {
+        snprintf(s->version, sizeof s->version, "%lld", (long long)wm);
         it->remote_version = s->version;
     }
     switch (kind) {
@@ -412,9 +413,24 @@ static outpost_status list_page(struct outpost_transport *t, const struct kerio_
         *res = NULL;
         return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: %s: %s", method, why);
     }
-    const json_t *tot = json_object_get(*res, "totalItems");
-    *total = json_is_integer(tot) ? json_integer_value(tot) : -1;
+    *total = kj_int_or(*res, "totalItems", -1);
     return outpost_ok();
+}
+
+/* Attachment URLs given absolute on the configured server (scheme, host and port as in
+ * [account] url) become paths from its root, the form the IDL shows; validation then refuses
+ * any other absolute URL, so the session never goes to another host. */
+static void relative_urls(const struct outpost_transport *t, json_t *mails)
+{
+    size_t blen = strlen(t->base), i, j;
+    json_t *m, *a;
+    json_array_foreach(mails, i, m) {
+        json_array_foreach(json_object_get(m, "attachments"), j, a) {
+            const char *u = kj_str(a, "url");
+            if (strncasecmp(u, t->base, blen) == 0 && u[blen] == '/')
+                json_object_set_new(a, "url", json_string(u + blen));
+        }
+    }
 }
 
 /* Full objects by id. Returns an array aligned with `ids`: the object, or JSON null when the
@@ -456,6 +472,8 @@ outpost_status kerio_get_by_ids(struct outpost_transport *t, const struct kerio_
     st = kerio_call(t, method, json_pack("{s:O}", "ids", ids), KERIO_CTX_CALL, 0, NULL, &res);
     if (st.code != OUTPOST_OK)
         goto fail;
+    if (k->kind == OUTPOST_ITEM_MAIL)
+        relative_urls(t, json_object_get(res, "result"));
     const json_t *list;
     if (kerio_validate_list(k->kind, res, "result", 1, &list, why, sizeof why) != 0) {
         json_decref(res);
@@ -466,6 +484,16 @@ outpost_status kerio_get_by_ids(struct outpost_transport *t, const struct kerio_
     json_t *id;
     const json_t *o;
     json_array_foreach(ids, i, id) {
+        /* A per-item error for this input (inputIndex): gone, or not readable now. */
+        const json_t *ie = kerio_batch_error(res, i);
+        if (ie) {
+            int64_t code = kj_int_or(ie, "code", KERIO_E_OPERATION_FAILED);
+            int gone = kerio_error_class(code, KERIO_CTX_CALL) == OUTPOST_GONE;
+            t->host->log(t->host, OUTPOST_LOG_INFO, "kerio: %s: %s %s: %.160s (code %lld)", method, json_string_value(id),
+                         gone ? "no longer exists" : "not readable now", kj_str(ie, "message"), (long long)code);
+            json_array_append_new(out, gone ? json_null() : json_false());
+            continue;
+        }
         /* The server answers in the order asked (tried first), minus missing ids. */
         json_t *found = NULL;
         o = json_array_get(list, i);
@@ -494,8 +522,9 @@ struct downloads {
 
 /* A validated page of full objects, converted, ready to hand over. */
 struct page {
-    json_t *objs;              /* array: object or null (missing) */
+    json_t *objs;              /* array: object, null (missing) or false (not readable now) */
     struct kbuf *content;      /* one per object */
+    unsigned char *meta_only;  /* one per object: the listing's metadata, its content not readable now */
     unsigned char *offline;    /* one per object: converts_offline, decided before any conversion */
     struct downloads *att;     /* one per object: its attachments (offline mail) */
     size_t n;
@@ -517,6 +546,7 @@ static void page_free(struct page *p)
             downloads_free(&p->att[i]);
     }
     free(p->content);
+    free(p->meta_only);
     free(p->offline);
     free(p->att);
     json_decref(p->objs);
@@ -670,8 +700,9 @@ static outpost_status page_init(struct outpost_transport *t, const struct kerio_
     p->n = json_array_size(objs);
     p->content = calloc(p->n ? p->n : 1, sizeof *p->content);
     p->offline = calloc(p->n ? p->n : 1, 1);
+    p->meta_only = calloc(p->n ? p->n : 1, 1);
     p->att = calloc(p->n ? p->n : 1, sizeof *p->att);
-    if (!p->content || !p->offline || !p->att) {
+    if (!p->content || !p->offline || !p->meta_only || !p->att) {
         page_free(p);
         return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
     }
@@ -723,12 +754,12 @@ static outpost_status get_sync_key(struct outpost_transport *t, const char *fid,
                                    NULL, &res);
     if (st.code != OUTPOST_OK)
         return st;
-    const json_t *k = json_object_get(res, "syncKey");
-    if (!json_is_integer(k) || json_integer_value(k) < 0) {
+    int64_t k;
+    if (!kj_int(json_object_get(res, "syncKey"), &k) || k < 0) {
         json_decref(res);
         return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: Changes.getFolderSyncKey reply without a syncKey");
     }
-    *key = json_integer_value(k);
+    *key = k;
     json_decref(res);
     return outpost_ok();
 }
@@ -757,8 +788,13 @@ static void fetch_page(struct outpost_transport *t, const struct kerio_kind *k, 
     json_t *res;
     const json_t *listed;
     /* Start a little before the position and skip up to the last id already handed over. */
-    int64_t start = ks->last[0] && ks->pos > LISTING_OVERLAP ? ks->pos - LISTING_OVERLAP : ks->last[0] ? 0 : ks->pos;
+    /* A server may cap a page below what was asked (its "safety limit"): then pages are no
+     * larger than that cap, and the overlap at most half of it, so each page gets further. */
+    int64_t overlap = !ks->last[0] ? 0 : t->list_cap && t->list_cap / 2 < LISTING_OVERLAP ? t->list_cap / 2 : LISTING_OVERLAP;
+    int64_t start = ks->pos > overlap ? ks->pos - overlap : 0;
     uint32_t limit = ps + (uint32_t)(ks->pos - start);
+    if (t->list_cap && limit > t->list_cap)
+        limit = t->list_cap;
     outpost_status st = list_page(t, k, fid, start, limit, &res, &listed, &out->total);
     if (st.code != OUTPOST_OK) {
         out->st = st;
@@ -795,14 +831,33 @@ static void fetch_page(struct outpost_transport *t, const struct kerio_kind *k, 
             out->st = st;
             return;
         }
-        /* A mail deleted between the listing and getById: keep the listing's metadata. */
-        json_array_foreach(objs, i, o) if (json_is_null(o)) json_array_set(objs, i, json_array_get(items, i));
+        /* A mail deleted between the listing and getById is left out: there is nothing to
+         * hand over, and its deletion comes with the changes after the sync key. One the
+         * server could not read this time keeps the listing's metadata, without content
+         * (fetched when asked for); converting the listing would make up an empty body. */
+        json_t *kept = json_array(), *later = json_array();
+        json_array_foreach(objs, i, o) {
+            if (json_is_null(o))
+                continue;
+            json_array_append_new(later, json_boolean(json_is_false(o)));
+            json_array_append(kept, json_is_false(o) ? json_array_get(items, i) : (json_t *)o);
+        }
+        json_decref(objs);
         json_decref(items);
+        objs = kept;
+        items = later;
     } else {
         objs = items;
+        items = NULL;
     }
     json_decref(res);
     out->st = page_init(t, k, objs, want_content, &out->p);
+    for (size_t i = 0; out->st.code == OUTPOST_OK && items && i < out->p.n; i++)
+        if (json_is_true(json_array_get(items, i))) {
+            out->p.meta_only[i] = 1;
+            out->p.offline[i] = 0;
+        }
+    json_decref(items);
     if (out->st.code == OUTPOST_OK)
         out->st = convert_online(t, k, fid, &out->p);
     if (out->st.code != OUTPOST_OK) {
@@ -810,7 +865,13 @@ static void fetch_page(struct outpost_transport *t, const struct kerio_kind *k, 
         return;
     }
     ks->pos = start + (int64_t)n;
-    if (n < limit || (out->total >= 0 && ks->pos >= out->total))
+    /* A short page ends the listing, unless totalItems says more follow: the server capped it. */
+    int capped = n > 0 && n < limit && out->total >= 0 && ks->pos < out->total;
+    if (capped && (!t->list_cap || n < t->list_cap)) {
+        t->list_cap = (uint32_t)n;
+        t->host->log(t->host, OUTPOST_LOG_INFO, "kerio: %s.get gives at most %zu items per page", k->iface, n);
+    }
+    if (n == 0 || (n < limit && !capped) || (out->total >= 0 && ks->pos >= out->total))
         ks->listing = 0;
 }
 
@@ -850,8 +911,8 @@ static outpost_status emit_page(const struct outpost_sync_sink *sink, const stru
     struct page *p = &lp->p;
     for (size_t i = 0; i < p->n && st.code == OUTPOST_OK; i++) {
         const json_t *o = json_array_get(p->objs, i);
-        int has = k->kind != OUTPOST_ITEM_MAIL || want_content;
-        /* Mail whose full object vanished meanwhile: metadata only. */
+        int has = (k->kind != OUTPOST_ITEM_MAIL || want_content) && !p->meta_only[i];
+        /* Mail whose full object could not be read: metadata only. */
         st = emit_item(sink, OUTPOST_CHANGE_ADD, k->kind, o, has ? &p->content[i] : NULL, want_content && has);
         /* Handed over: its memory goes now rather than with the page. */
         kbuf_free(&p->content[i]);
@@ -957,6 +1018,46 @@ static int change_act(const char *type)
     return ACT_NONE;
 }
 
+/* The change list in journal order (by watermark; entries without one keep their place
+ * relative to each other): the order of the list itself is not documented, and collapsing
+ * per item needs "created" before "changed" before "deleted". New array, same objects. */
+struct change_pos {
+    int64_t wm;
+    size_t at;
+};
+
+static int change_pos_cmp(const void *a, const void *b)
+{
+    const struct change_pos *x = a, *y = b;
+    if (x->wm != y->wm)
+        return x->wm < y->wm ? -1 : 1;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+static json_t *changes_in_order(const json_t *changes)
+{
+    size_t n = json_array_size(changes);
+    struct change_pos *v = calloc(n ? n : 1, sizeof *v);
+    json_t *out = json_array();
+    if (!v || !out) {
+        free(v);
+        json_decref(out);
+        return NULL;
+    }
+    int64_t last = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        /* No watermark: right after the entry before it. */
+        v[i].wm = kj_int_or(json_array_get(changes, i), "watermark", last);
+        v[i].at = i;
+        last = v[i].wm;
+    }
+    qsort(v, n, sizeof *v, change_pos_cmp);
+    for (size_t i = 0; i < n; i++)
+        json_array_append(out, json_array_get(changes, v[i].at));
+    free(v);
+    return out;
+}
+
 /* Builds the plan: one entry per item, in first-seen order. `index` maps id → entry. */
 static size_t build_plan(const json_t *changes, const char *fid, uint32_t kind, struct plan_entry *plan)
 {
@@ -970,8 +1071,12 @@ static size_t build_plan(const json_t *changes, const char *fid, uint32_t kind, 
         if (*kj_str(c, "itemType") && (!ck || ck->kind != kind))
             continue;
         const char *parent = kj_str(c, "parentId"), *oparent = kj_str(c, "origParentId");
-        int here = strcmp(parent, fid) == 0, from_here = strcmp(oparent, fid) == 0;
         int act = change_act(kj_str(c, "type"));
+        /* Changes.getFolder lists one folder's changes: an entry without a parentId (the
+         * folder implied) is this folder's, except a move, which needs both ends. */
+        if (!*parent && act != ACT_MOVED)
+            parent = fid;
+        int here = strcmp(parent, fid) == 0, from_here = strcmp(oparent, fid) == 0;
         /* Only a move concerns both folders; a copy (origParentId = the source) or any
          * other change belongs to the folder the item is in. */
         if (act == ACT_NONE || (act == ACT_MOVED ? !here && !from_here : !here))
@@ -1077,7 +1182,13 @@ static outpost_status incremental(struct outpost_transport *t, const outpost_fol
         json_decref(res);
         return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
     }
-    size_t np = build_plan(changes, fid, k->kind, plan);
+    json_t *ordered = changes_in_order(changes);
+    if (!ordered) {
+        free(plan);
+        json_decref(res);
+        return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
+    }
+    size_t np = build_plan(ordered, fid, k->kind, plan);
     struct kerio_state mid = { .listing = 0, .key = ks->key };
     for (size_t start = 0; start < np || start == 0; start += ps) {
         if (cancelled(t)) {
@@ -1098,8 +1209,16 @@ static outpost_status incremental(struct outpost_transport *t, const outpost_fol
                 st = page_convert(t, k, fid, objs, want_content, &p);
         }
         json_decref(ids);
-        if (st.code != OUTPOST_OK)
+        /* An item the server could not read this time: nothing of this chunk is handed over
+         * and the key stays, so the next sync asks again (never a local delete). */
+        for (size_t i = 0; st.code == OUTPOST_OK && i < p.n; i++)
+            if (json_is_false(json_array_get(p.objs, i)))
+                st = kerio_fail(t, OUTPOST_TEMP, "kerio: an item of %s could not be read now; its changes are read again next time",
+                                folder->name ? folder->name : fid);
+        if (st.code != OUTPOST_OK) {
+            page_free(&p);
             break;
+        }
         size_t oi = 0;
         for (size_t i = start; i < end && st.code == OUTPOST_OK; i++) {
             struct plan_entry *e = &plan[i];
@@ -1158,6 +1277,7 @@ static outpost_status incremental(struct outpost_transport *t, const outpost_fol
             break;
     }
     free(plan);
+    json_decref(ordered);
     json_decref(res);
     return st;
 }
@@ -1216,7 +1336,9 @@ outpost_status kerio_fetch(struct outpost_transport *t, const outpost_folder *fo
         for (uint32_t i = start; i < end && st.code == OUTPOST_OK; i++) {
             const json_t *o = json_array_get(p.objs, i - start);
             if (!json_is_object(o)) {
-                outpost_status gone = kerio_fail(t, OUTPOST_GONE, "kerio: %s no longer exists", ids_in[i] ? ids_in[i] : "?");
+                outpost_status gone = json_is_false(o)
+                                          ? kerio_fail(t, OUTPOST_TEMP, "kerio: %s could not be read now", ids_in[i] ? ids_in[i] : "?")
+                                          : kerio_fail(t, OUTPOST_GONE, "kerio: %s no longer exists", ids_in[i] ? ids_in[i] : "?");
                 st = sink->item_failed(sink->ctx, i, gone);
                 continue;
             }

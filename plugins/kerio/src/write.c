@@ -16,9 +16,10 @@ static outpost_status set_result(struct outpost_transport *t, outpost_change_res
     free(t->res_version);
     t->res_id = id && *id ? strdup(id) : NULL;
     t->res_version = NULL;
-    if (json_is_integer(watermark)) {
+    int64_t wm;
+    if (kj_int(watermark, &wm)) {
         char v[24];
-        snprintf(v, sizeof v, "%lld", (long long)json_integer_value(watermark));
+        snprintf(v, sizeof v, "%lld", (long long)wm);
         t->res_version = strdup(v);
     }
     res->remote_id = t->res_id;
@@ -46,13 +47,16 @@ static outpost_status read_all(struct outpost_transport *t, struct outpost_reade
 }
 
 /* Reads the per-item outcome at index 0 of a batch reply: the error class, or OK with the
- * first result element in *elem (borrowed from res). */
+ * first result element in *elem (borrowed from res). Every write sends one item, so an error
+ * entry whatever its inputIndex (or without one) is that item's. */
 static outpost_status batch_outcome(struct outpost_transport *t, const char *method, const json_t *res, const json_t **elem)
 {
     const json_t *e = kerio_batch_error(res, 0);
+    const json_t *errs = json_is_object(res) ? json_object_get(res, "errors") : NULL;
+    if (!e && json_is_array(errs) && json_is_object(json_array_get(errs, 0)))
+        e = json_array_get(errs, 0);
     if (e) {
-        const json_t *code = json_object_get(e, "code");
-        int64_t c = json_is_integer(code) ? json_integer_value(code) : KERIO_E_OPERATION_FAILED;
+        int64_t c = kj_int_or(e, "code", KERIO_E_OPERATION_FAILED);
         return kerio_fail(t, kerio_error_class(c, KERIO_CTX_CALL), "kerio: %s refused: %.160s (code %lld)", method,
                           kj_str(e, "message"), (long long)c);
     }
@@ -156,7 +160,8 @@ static outpost_status create_mail(struct outpost_transport *t, const char *folde
         st = call_batch(t, "Mails.set", json_pack("{s:[o]}", "mails", mail_flags_json(t->res_id, flags)), &r, &elem);
         if (st.code != OUTPOST_OK)
             return st;
-        if (json_is_integer(json_object_get(elem, "watermark"))) {
+        int64_t wm;
+        if (kj_int(json_object_get(elem, "watermark"), &wm)) {
             char *id = strdup(t->res_id);
             set_result(t, res, id, json_object_get(elem, "watermark"));
             free(id);
@@ -212,10 +217,10 @@ static outpost_status check_version(struct outpost_transport *t, const struct ke
         json_decref(res);
         return kerio_fail(t, OUTPOST_GONE, "kerio: %s no longer exists", c->remote_id);
     }
-    const json_t *wm = json_object_get(o, "watermark");
+    int64_t wm = -1;
     char v[24];
-    int known = json_is_integer(wm);
-    snprintf(v, sizeof v, "%lld", known ? (long long)json_integer_value(wm) : -1LL);
+    int known = kj_int(json_object_get(o, "watermark"), &wm);
+    snprintf(v, sizeof v, "%lld", known ? (long long)wm : -1LL);
     int same = obj != NULL;
     const char *key;
     const json_t *val;
@@ -503,6 +508,13 @@ outpost_status kerio_find(struct outpost_transport *t, const char *folder_remote
         const json_t *o;
         json_array_foreach(full ? full : list, i, o) {
             int match = 0;
+            if (json_is_false(o)) {
+                /* Unread, it might be the one: "not found" could duplicate the item. */
+                json_decref(full);
+                json_decref(r);
+                return kerio_fail(t, OUTPOST_TEMP, "kerio: a mail of %s could not be read now; looking again later",
+                                  folder_remote_id);
+            }
             if (!json_is_object(o))
                 continue;
             if (kind == OUTPOST_ITEM_MAIL) {
