@@ -4,7 +4,8 @@
  * Layout: content(item_id, off, data, len, codec), one row per SQ_ZCHUNK
  * (64 KiB) of an item's content at offset `off`; `len` is the row's content
  * length and `codec` says how `data` holds it (SQ_CODEC_ZSTD: one zstd frame;
- * SQ_CODEC_RAW: as is). Rows of schema 2 caches are raw, up to SQ_CHUNK
+ * SQ_CODEC_CRC: as is, then its CRC-32; SQ_CODEC_RAW: as is, written before
+ * schema 4 only). Rows of schema 2 caches are raw, up to SQ_CHUNK
  * (128 KiB), with len NULL (then length(data)); they are read as they are and
  * never rewritten, so an upgraded cache needs no conversion.
  *
@@ -22,11 +23,13 @@
  * items/s; storage_bench 6825 vs 6794 before), and whole-item point reads
  * are slower (17k vs 22k/s). compress = none is the setting for a cache on a
  * fast disk with little CPU to spare. A chunk that does not shrink by at
- * least 1/16 (already compressed data) is kept raw, so reading it costs
- * nothing extra. Either setting reads both kinds of rows. zstd frames carry
- * a content checksum (frames written before it was turned on have none),
- * checked whenever a row is read and by the integrity check
- * (sq_content_verify).
+ * least 1/16 (already compressed data) is kept as is, so reading it costs
+ * no decompression. Either setting reads every kind of row. Every row
+ * written now carries a checksum, checked whenever it is read and by the
+ * integrity check (sq_content_verify): zstd frames their content checksum,
+ * rows kept as they are a CRC-32 after the bytes (zlib's, ~1 GB/s here,
+ * computed on the compressor thread). Rows written before either (frames
+ * without a checksum, codec 0 rows) are read as they are.
  *
  * Why chunks: a range read (IMAP partial fetch, the MAPI stream) finds the row
  * holding the offset through the (item_id, off) index and decompresses that
@@ -63,6 +66,8 @@
 #include <zstd.h>
 
 #include "sq_internal.h"
+
+#include <zlib.h>
 
 struct chunk {
     int64_t rowid;
@@ -117,21 +122,48 @@ struct sq_zstate {
     pthread_t th;
     int started;            /* the compressor thread was started (on the first write) */
     int threaded;           /* it runs (else chunks are compressed inline) */
+    int zstd;               /* compress = zstd (else rows are sealed with a CRC only) */
     int quit;
     int bad_frame;          /* the last read met a frame that does not decode (one item's damage) */
 };
 
-/* Compresses one chunk: zstd when that saves at least 1/16, else raw. */
-static void compress_job(ZSTD_CCtx *cc, struct zjob *j, size_t zcap)
+static uint32_t row_crc(const unsigned char *p, size_t n)
 {
-    j->codec = SQ_CODEC_RAW;
-    if (j->len >= 64) {
+    return (uint32_t)crc32(crc32(0L, Z_NULL, 0), p, (uInt)n);
+}
+
+/* Whether n bytes at p are followed by their CRC-32 (SQ_CODEC_CRC). */
+static int crc_matches(const unsigned char *p, size_t n, const unsigned char *trailer)
+{
+    uint32_t c = row_crc(p, n);
+    return trailer[0] == (unsigned char)c && trailer[1] == (unsigned char)(c >> 8) &&
+           trailer[2] == (unsigned char)(c >> 16) && trailer[3] == (unsigned char)(c >> 24);
+}
+
+/* A chunk kept as it is: its bytes and their CRC-32 into j->out. */
+static void seal_job(struct zjob *j)
+{
+    memcpy(j->out, j->raw, j->len);
+    uint32_t c = row_crc(j->raw, j->len);
+    for (int i = 0; i < 4; i++)
+        j->out[j->len + (size_t)i] = (unsigned char)(c >> (8 * i));
+    j->olen = j->len + 4;
+    j->codec = SQ_CODEC_CRC;
+}
+
+/* Prepares one chunk for its row: zstd when compressing and that saves at
+ * least 1/16, else the bytes as they are with their CRC-32. */
+static void compress_job(ZSTD_CCtx *cc, struct zjob *j, size_t zcap, int zstd)
+{
+    if (zstd && j->len >= 64) {
         size_t zn = ZSTD_compress2(cc, j->out, zcap, j->raw, j->len);
         if (!ZSTD_isError(zn) && zn <= j->len - j->len / 16) {
             j->olen = zn;
             j->codec = SQ_CODEC_ZSTD;
+            return;
         }
     }
+    seal_job(j);
 }
 
 static void *compressor_main(void *arg)
@@ -148,7 +180,7 @@ static void *compressor_main(void *arg)
             break; /* quit, nothing left */
         struct zjob *j = &z->jobs[z->compressed % SQ_ZJOBS];
         pthread_mutex_unlock(&z->mu);
-        compress_job(z->cc, j, z->zcap);
+        compress_job(z->cc, j, z->zcap, z->zstd);
         pthread_mutex_lock(&z->mu);
         j->state = J_DONE;
         z->compressed++;
@@ -357,8 +389,8 @@ static int store_job(struct outpost_storage *s, struct sq_zstate *z, const struc
     sqlite3_stmt *st = sq_stmt(s, ST_CONTENT_INSERT, &rc);
     if (!st)
         return rc;
-    const void *blob = j->codec == SQ_CODEC_ZSTD ? j->out : j->raw;
-    size_t blen = j->codec == SQ_CODEC_ZSTD ? j->olen : j->len;
+    const void *blob = j->codec == SQ_CODEC_RAW ? j->raw : j->out;
+    size_t blen = j->codec == SQ_CODEC_RAW ? j->len : j->olen;
     sqlite3_bind_int64(st, 1, j->item);
     sqlite3_bind_int64(st, 2, (int64_t)j->off);
     sqlite3_bind_blob64(st, 3, blen ? blob : "", blen, SQLITE_STATIC);
@@ -399,9 +431,11 @@ static int insert_chunk(struct outpost_storage *s, struct sq_zstate *z, int64_t 
                         const void *data, size_t len)
 {
     if (!z->started) {
-        /* once: read-only instances never start it, nor compress = none */
+        /* once: read-only instances never start it; with compress = none it
+         * computes the rows' CRC-32 */
         z->started = 1;
-        z->threaded = s->compress && pthread_create(&z->th, NULL, compressor_main, z) == 0;
+        z->zstd = s->compress;
+        z->threaded = pthread_create(&z->th, NULL, compressor_main, z) == 0;
     }
     if (z->queued - z->stored == SQ_ZJOBS) {
         /* ring full: wait for half of it, store what is compressed */
@@ -415,10 +449,8 @@ static int insert_chunk(struct outpost_storage *s, struct sq_zstate *z, int64_t 
     j->off = off;
     j->len = len;
     memcpy(j->raw, data, len);
-    if (!s->compress)
-        j->codec = SQ_CODEC_RAW;
-    else if (!z->threaded)
-        compress_job(z->cc, j, z->zcap);
+    if (!z->threaded)
+        compress_job(z->cc, j, z->zcap, z->zstd);
     pthread_mutex_lock(&z->mu);
     j->state = z->threaded ? J_QUEUED : J_DONE;
     z->queued++;
@@ -447,9 +479,29 @@ static int read_chunk(struct outpost_storage *s, const struct chunk *ch, size_t 
     struct sq_zstate *z = zstate(s);
     if (!z)
         return SQLITE_NOMEM;
-    if (ch->codec != SQ_CODEC_ZSTD || ch->len > SQ_ZCHUNK)
+    if ((ch->codec != SQ_CODEC_ZSTD && ch->codec != SQ_CODEC_CRC) || ch->len > SQ_ZCHUNK)
         return SQLITE_CORRUPT;
-    if (z->plain_rowid != ch->rowid) {
+    if (z->plain_rowid != ch->rowid && ch->codec == SQ_CODEC_CRC) {
+        /* the whole row, to check it: straight into the caller's buffer when
+         * that is what it asks for */
+        if ((size_t)sqlite3_blob_bytes(*b) != ch->len + 4) {
+            z->bad_frame = 1;
+            return SQLITE_CORRUPT;
+        }
+        int whole = in == 0 && n == ch->len;
+        unsigned char *dst = whole ? out : z->plain, trailer[4];
+        if ((rc = sqlite3_blob_read(*b, dst, (int)ch->len, 0)) != SQLITE_OK ||
+            (rc = sqlite3_blob_read(*b, trailer, 4, (int)ch->len)) != SQLITE_OK)
+            return rc;
+        if (!crc_matches(dst, (size_t)ch->len, trailer)) {
+            z->bad_frame = 1;
+            return SQLITE_CORRUPT;
+        }
+        if (whole)
+            return SQLITE_OK;
+        z->plain_rowid = ch->rowid;
+        z->plain_len = (size_t)ch->len;
+    } else if (z->plain_rowid != ch->rowid) {
         size_t zn = (size_t)sqlite3_blob_bytes(*b);
         if (zn > z->zcap)
             return SQLITE_CORRUPT;
@@ -479,6 +531,14 @@ static int read_chunk(struct outpost_storage *s, const struct chunk *ch, size_t 
 int sq_content_decode(void **dc, int codec, const void *data, size_t n, int64_t len, void *out, size_t *got)
 {
     *got = 0;
+    if (codec == SQ_CODEC_CRC) {
+        if (len < 0 || len > SQ_ZCHUNK || n != (size_t)len + 4 ||
+            !crc_matches(data, (size_t)len, (const unsigned char *)data + len))
+            return SQLITE_CORRUPT;
+        memcpy(out, data, (size_t)len);
+        *got = (size_t)len;
+        return SQLITE_OK;
+    }
     if (len < 0 || codec == SQ_CODEC_RAW) {
         if (len >= 0 && (uint64_t)len != n)
             return SQLITE_CORRUPT;

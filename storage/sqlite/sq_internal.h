@@ -15,14 +15,16 @@
 #include <outpost/storage.h>
 
 /* Schema version written to PRAGMA user_version and store_info. */
-#define SQ_SCHEMA_VERSION 3
+#define SQ_SCHEMA_VERSION 4
 /* Content rows written by schema 2 hold at most this many bytes (raw). */
 #define SQ_CHUNK (128u * 1024u)
 /* Content rows written now hold this many bytes of content (the last row of
  * an item fewer), each compressed on its own (sq_content.c). */
 #define SQ_ZCHUNK (64u * 1024u)
-/* content.codec: how a row's data is stored. */
-enum { SQ_CODEC_RAW = 0, SQ_CODEC_ZSTD = 1 };
+/* content.codec: how a row's data is stored: as is (rows before schema 4 only),
+ * one zstd frame with its content checksum, or as is followed by the CRC-32
+ * (zlib) of those bytes, 4 bytes little-endian (schema 4). */
+enum { SQ_CODEC_RAW = 0, SQ_CODEC_ZSTD = 1, SQ_CODEC_CRC = 2 };
 /* zstd level: 1 is the fastest level that still entropy-codes literals
  * (base64 attachments shrink by a quarter only through that). */
 #define SQ_ZSTD_LEVEL 1

@@ -98,8 +98,8 @@ static void test_migrates_v1_forward(void **state)
                    "DELETE FROM store_info WHERE key IN ('fts_next_doc','fts_garbage');"
                    "UPDATE store_info SET value=1 WHERE key='schema_version'; PRAGMA user_version=1;");
     fx_instance(f, &f->s);
-    assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
-    assert_int_equal(raw_int(path, "SELECT value FROM store_info WHERE key='schema_version'"), 3);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), 4);
+    assert_int_equal(raw_int(path, "SELECT value FROM store_info WHERE key='schema_version'"), 4);
     struct outpost_txn *t;
     t = fx_begin(f, OUTPOST_TXN_READ);
     struct outpost_cursor *c;
@@ -175,7 +175,7 @@ static void test_reads_v2_content(void **state)
     const size_t old = 2 * 131072 + 1000;
     v2_rows(path, id, old);
     fx_instance(f, &f->s);
-    assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), 4);
     assert_int_equal(raw_int(path, "SELECT count(*) FROM content WHERE len IS NULL AND codec=0"), 3);
 
     t = fx_begin(f, OUTPOST_TXN_READ);
@@ -193,7 +193,7 @@ static void test_reads_v2_content(void **state)
     t = fx_begin(f, OUTPOST_TXN_WRITE);
     OK(f->m->content_write(t, id, old, buf, more));
     OK(f->m->content_finish(t, id, OUTPOST_CONTENT_COMPLETE));
-    /* incompressible content is kept raw */
+    /* incompressible content is kept as it is, with a CRC-32 after it */
     int64_t noise = fx_put(f, t, a, OUTPOST_ITEM_MAIL, 0, "noise", NULL);
     uint64_t x = 0x2545F4914F6CDD1Dull;
     for (size_t i = 0; i < more; i++) {
@@ -222,7 +222,8 @@ static void test_reads_v2_content(void **state)
              "SELECT count(*) FROM content WHERE item_id=%lld AND codec=1 AND len<=65536 AND length(data)<len",
              (long long)id);
     assert_int_equal(raw_int(path, sql), 3);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM content WHERE item_id=%lld AND codec<>0", (long long)noise);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM content WHERE item_id=%lld AND (codec<>2 OR length(data)<>len+4)", (long long)noise);
     assert_int_equal(raw_int(path, sql), 0);
     OK(f->m->integrity_check(f->s));
 }
@@ -462,9 +463,9 @@ static void test_config(void **state)
     test_host_free(th);
     char path[4200];
     snprintf(path, sizeof path, "%s/sub-cache.db", f->dir);
-    assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), 4);
     assert_int_equal(raw_int(path, "PRAGMA journal_mode='wal'") >= 0, 1);
-    /* compress = none stores new content raw; a bad value is refused */
+    /* compress = none stores new content as it is (with a CRC-32); a bad value is refused */
     th = test_host_new("storage", f->dir, (const char *const[]){ "compress=lz77", NULL });
     st = f->m->create(test_host_table(th), &s);
     assert_int_equal(st.code, OUTPOST_BAD_DATA);
@@ -497,7 +498,7 @@ static void test_config(void **state)
     f->m->destroy(s);
     test_host_free(th);
     snprintf(path, sizeof path, "%s/raw.sqlite", f->dir);
-    assert_int_equal(raw_int(path, "SELECT count(*) FROM content WHERE codec=0 AND len=length(data)"), 2);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM content WHERE codec=2 AND length(data)=len+4"), 2);
     /* the descriptor declares the keys it reads */
     const outpost_config_key *k = g_plugin.plugin->config_keys;
     int seen = 0;
@@ -639,6 +640,85 @@ static void test_damaged_content_found(void **state)
     OK(f->m->commit(t));
 }
 
+/* The same for a row kept as it is (compress = none): its CRC-32 finds the changed byte;
+ * the item's other rows still read, and a row written before schema 4 (codec 0, no CRC)
+ * reads as it is. */
+static void test_damaged_raw_content_found(void **state)
+{
+    struct fx *f = *state;
+    struct test_host *th;
+    struct outpost_storage *s;
+    int64_t folder = open_with_inbox(f, (const char *const[]){ "path=plain.sqlite", "compress=none", NULL }, &th, &s);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/plain.sqlite", f->dir);
+    const size_t n = 150000; /* rows of 65536, 65536 and 18928 bytes */
+    char *text = malloc(n), *got = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        text[i] = "Minutes of the meeting, second draft.\r\n"[i % 39];
+    struct outpost_txn *t;
+    OK(f->m->begin(s, OUTPOST_TXN_WRITE, &t));
+    outpost_item it = fx_item_template(folder, OUTPOST_ITEM_MAIL, 0, "plain");
+    OK(f->m->item_put(t, &it));
+    OK(f->m->content_write(t, it.id, 0, text, n));
+    OK(f->m->content_finish(t, it.id, OUTPOST_CONTENT_COMPLETE));
+    outpost_item old = fx_item_template(folder, OUTPOST_ITEM_MAIL, 0, "old");
+    OK(f->m->item_put(t, &old));
+    OK(f->m->content_write(t, old.id, 0, text, 1000));
+    OK(f->m->content_finish(t, old.id, OUTPOST_CONTENT_COMPLETE));
+    OK(f->m->commit(t));
+    OK(f->m->integrity_check(s));
+    char sql[400];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM content WHERE item_id=%lld AND codec=2", (long long)it.id);
+    assert_int_equal(raw_int(path, sql), 3);
+    /* the old item's row as a plugin before schema 4 wrote it; one byte of the middle row
+     * of the other changed */
+    snprintf(sql, sizeof sql, "UPDATE content SET data=substr(data, 1, len), codec=0 WHERE item_id=%lld",
+             (long long)old.id);
+    raw_exec(path, sql);
+    snprintf(sql, sizeof sql,
+             "UPDATE content SET data = substr(data, 1, 99) ||"
+             " (CASE WHEN substr(data, 100, 1) = x'41' THEN x'42' ELSE x'41' END) || substr(data, 101)"
+             " WHERE item_id = %lld AND off = 65536",
+             (long long)it.id);
+    raw_exec(path, sql);
+    outpost_status st = f->m->integrity_check(s);
+    assert_int_not_equal(st.code, OUTPOST_OK);
+    char want[80];
+    snprintf(want, sizeof want, "content of item %lld (UID", (long long)it.id);
+    if (!st.message || !strstr(st.message, want) || !strstr(st.message, "offset 65536"))
+        fail_msg("integrity check: %s", st.message ? st.message : "(no message)");
+    size_t g = 0;
+    OK(f->m->begin(s, OUTPOST_TXN_READ, &t));
+    OK(f->m->content_read(t, it.id, 100, got, 1000, &g)); /* the first row is sound */
+    assert_int_equal(g, 1000);
+    assert_memory_equal(got, text + 100, 1000);
+    OK(f->m->content_read(t, it.id, 131072, got, n, &g)); /* so is the last */
+    assert_int_equal(g, n - 131072);
+    assert_memory_equal(got, text + 131072, g);
+    st = f->m->content_read(t, it.id, 65536 + 10, got, 10, &g);
+    assert_int_equal(st.code, OUTPOST_BAD_DATA);
+    assert_non_null(strstr(st.message, "damaged"));
+    OK(f->m->content_read(t, old.id, 0, got, n, &g));
+    assert_int_equal(g, 1000);
+    assert_memory_equal(got, text, 1000);
+    f->m->rollback(t);
+    /* appending to the old item reopens its unchecked row; what is written now has a CRC */
+    OK(f->m->begin(s, OUTPOST_TXN_WRITE, &t));
+    OK(f->m->content_write(t, old.id, 1000, text + 1000, 500));
+    OK(f->m->content_finish(t, old.id, OUTPOST_CONTENT_COMPLETE));
+    OK(f->m->content_drop(t, it.id));
+    OK(f->m->commit(t));
+    OK(f->m->integrity_check(s));
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM content WHERE item_id=%lld AND codec=2 AND len=1500",
+             (long long)old.id);
+    assert_int_equal(raw_int(path, sql), 1);
+    OK(f->m->close(s));
+    f->m->destroy(s);
+    test_host_free(th);
+    free(text);
+    free(got);
+}
+
 static void test_idle_checkpoint(void **state)
 {
     struct fx *f = *state;
@@ -774,6 +854,7 @@ int main(int argc, char **argv)
         T(test_checkpoint_while_busy),
         T(test_idle_wal_truncated),
         T(test_damaged_content_found),
+        T(test_damaged_raw_content_found),
     };
     int rc = cmocka_run_group_tests_name("sqlite storage schema", tests, NULL, NULL);
     test_storage_unload(&g_plugin);
