@@ -437,6 +437,11 @@ static void test_times(void **unused)
     assert_int_equal(t, 1749546000);
     assert_int_equal(ews_parse_time("2025-06-10", &t), 0);
     assert_int_equal(ews_parse_time("yesterday", &t), -1);
+    /* xs:dateTime collapses whitespace: a padded value (a pretty-printing server) is valid */
+    assert_int_equal(ews_parse_time("\n    2025-06-10T11:00:00+02:00\n  ", &t), 0);
+    assert_int_equal(t, 1749546000);
+    assert_int_equal(ews_parse_time(" 2025-06-10T09:00:00.5Z ", &t), 0);
+    assert_int_equal(t, 1749546000);
 }
 
 int main(void)

@@ -381,18 +381,32 @@ outpost_status ews_sync_hierarchy(struct ews *e, const void *state, size_t len, 
         if (cur)
             eb_elem(&op, "m:SyncState", cur);
         eb_puts(&op, "</m:SyncFolderHierarchy>");
-        FILE *f = NULL;
-        st = ews_call(e, &op, &f, "SyncFolderHierarchy");
-        eb_free(&op);
-        if (st.code != OUTPOST_OK)
-            break;
         struct hpage p = {0};
-        st = parse_hierarchy(e, f, &p);
-        fclose(f);
+        for (int tries = 0;;) {
+            FILE *f = NULL;
+            st = ews_call(e, &op, &f, "SyncFolderHierarchy");
+            if (st.code == OUTPOST_OK) {
+                st = parse_hierarchy(e, f, &p);
+                fclose(f);
+            }
+            if (!ews_busy_wait(e, &st, &tries, "SyncFolderHierarchy"))
+                break;
+            hfolders_free(p.f, p.n);
+            free(p.state);
+            memset(&p, 0, sizeof p);
+        }
+        eb_free(&op);
         if (st.code != OUTPOST_OK) {
             hfolders_free(p.f, p.n);
             free(p.state);
             break;
+        }
+        if (!p.last && !p.n && cur && !strcmp(cur, p.state)) {
+            /* "more to come" with nothing in it and the state we sent: asking again would
+             * get the same answer forever */
+            e->host->log(e->host, OUTPOST_LOG_WARNING, "SyncFolderHierarchy: the server said more changes follow "
+                         "but returned none and the same SyncState; taking the hierarchy as complete");
+            p.last = 1;
         }
         /* parents before children; folders of kinds we do not carry (and their subtrees) stay out */
         for (size_t i = 0; i < p.n; i++) {
@@ -751,13 +765,36 @@ static outpost_status get_batch(struct ews *e, const char *const *ids, int n, ui
     return st;
 }
 
+/* The first item of a batch the server was too busy for, as a status (OK when none). */
+static outpost_status batch_busy(struct ews *e, const struct batch *b)
+{
+    for (int i = 0; i < b->n; i++)
+        if (b->m[i].error && ews_code_class(b->m[i].code) == OUTPOST_THROTTLED)
+            return ews_msg_status(e, &b->m[i], "GetItem");
+    return outpost_ok();
+}
+
+/* get_batch, sent again as a whole (GetItem changes nothing) after the server's back-off while
+ * it answers busy, for the request or for one of its items (ews_busy_wait bounds it). */
+static outpost_status get_batch_busy(struct ews *e, const char *const *ids, int n, uint32_t kind, int mime,
+                                     struct batch *b)
+{
+    for (int tries = 0;;) {
+        outpost_status st = get_batch(e, ids, n, kind, mime, b);
+        outpost_status busy = st.code == OUTPOST_OK ? batch_busy(e, b) : st;
+        if (!ews_busy_wait(e, &busy, &tries, "GetItem"))
+            return st;
+        batch_free(b);
+    }
+}
+
 outpost_status ews_get_one(struct ews *e, const char *id, uint32_t kind, struct ews_item *out)
 {
     struct batch *b = calloc(1, sizeof *b);
     if (!b)
         return ews_status(e, OUTPOST_FATAL, "out of memory");
     const char *ids[1] = {id};
-    outpost_status st = get_batch(e, ids, 1, kind, 0, b);
+    outpost_status st = get_batch_busy(e, ids, 1, kind, 0, b);
     if (st.code == OUTPOST_OK && (b->m[0].error || !b->have[0]))
         st = ews_msg_status(e, &b->m[0], "GetItem");
     if (st.code == OUTPOST_OK) {
@@ -1046,13 +1083,50 @@ static void list_page(struct ews *e, const struct folder_sync *fs, const char *s
         eb_elem(&op, "m:SyncState", state);
     eb_printf(&op, "<m:MaxChangesReturned>%u</m:MaxChangesReturned><m:SyncScope>NormalItems</m:SyncScope>"
                    "</m:SyncFolderItems>", fs->max);
-    FILE *f = NULL;
-    fp->st = ews_call(e, &op, &f, "SyncFolderItems");
+    for (int tries = 0;;) {
+        FILE *f = NULL;
+        fp->st = ews_call(e, &op, &f, "SyncFolderItems");
+        if (fp->st.code == OUTPOST_OK) {
+            fp->st = parse_items_page(e, f, &fp->p);
+            fclose(f);
+        }
+        if (!ews_busy_wait(e, &fp->st, &tries, "SyncFolderItems"))
+            break;
+        ipage_free(&fp->p);
+    }
     eb_free(&op);
-    if (fp->st.code != OUTPOST_OK)
-        return;
-    fp->st = parse_items_page(e, f, &fp->p);
-    fclose(f);
+    if (fp->st.code == OUTPOST_OK && fp->p.last != 1 && !fp->p.n && state && !strcmp(state, fp->p.state)) {
+        /* "more to come" with nothing in it and the state we sent: asking again would get the
+         * same answer forever */
+        e->host->log(e->host, OUTPOST_LOG_WARNING, "SyncFolderItems of %s: the server said more changes follow but "
+                     "returned none and the same SyncState; taking the folder as complete",
+                     fs->folder->name ? fs->folder->name : fs->folder->remote_id);
+        fp->p.last = 1;
+    }
+}
+
+/* The failed items of a page's GetItem batch (they are not handed over): one gone since the
+ * listing is skipped (its Delete comes later); one the server refuses or cannot render on its
+ * own (ErrorAccessDenied, ErrorMimeContentConversionFailed, ErrorItemCorrupt,
+ * ErrorMessageSizeExceeded, ...: BAD_DATA or CONFLICT) is skipped with a warning naming it, so
+ * that one item cannot hold the rest of its folder back forever; a failure that is not the
+ * item's (busy, unavailable, not processed) fails the page, which is listed again later. */
+static outpost_status check_items(struct ews *e, const struct folder_sync *fs, const struct batch *b,
+                                  const char *const *ids)
+{
+    for (int i = 0; i < b->n; i++) {
+        if (!b->m[i].error)
+            continue;
+        int cls = ews_code_class(b->m[i].code);
+        if (cls == OUTPOST_GONE)
+            continue;
+        if (cls != OUTPOST_BAD_DATA && cls != OUTPOST_CONFLICT)
+            return ews_msg_status(e, &b->m[i], "GetItem");
+        e->host->log(e->host, OUTPOST_LOG_WARNING, "folder %s: item %s skipped: GetItem answered %s%s%s",
+                     fs->folder->name ? fs->folder->name : fs->folder->remote_id, ids[i],
+                     b->m[i].code[0] ? b->m[i].code : "an error", b->m[i].text[0] ? " — " : "", b->m[i].text);
+    }
+    return outpost_ok();
 }
 
 /* The GetItem calls of fetch_page: the page's creates and updates, and its read flag changes. */
@@ -1073,16 +1147,13 @@ static void get_page_items(struct ews *e, const struct folder_sync *fs, struct f
         return;
     }
     if (fp->nfull)
-        fp->st = get_batch(e, full_ids, fp->nfull, fs->kind, fs->want, fp->full);
+        fp->st = get_batch_busy(e, full_ids, fp->nfull, fs->kind, fs->want, fp->full);
     if (fp->st.code == OUTPOST_OK && nmeta)
-        fp->st = get_batch(e, meta_ids, nmeta, fs->kind, 0, fp->meta);
-    /* a failed item other than "gone meanwhile" fails the page */
-    for (int i = 0; fp->st.code == OUTPOST_OK && i < fp->full->n; i++)
-        if (fp->full->m[i].error && ews_code_class(fp->full->m[i].code) != OUTPOST_GONE)
-            fp->st = ews_msg_status(e, &fp->full->m[i], "GetItem");
-    for (int i = 0; fp->st.code == OUTPOST_OK && i < fp->meta->n; i++)
-        if (fp->meta->m[i].error && ews_code_class(fp->meta->m[i].code) != OUTPOST_GONE)
-            fp->st = ews_msg_status(e, &fp->meta->m[i], "GetItem");
+        fp->st = get_batch_busy(e, meta_ids, nmeta, fs->kind, 0, fp->meta);
+    if (fp->st.code == OUTPOST_OK)
+        fp->st = check_items(e, fs, fp->full, full_ids);
+    if (fp->st.code == OUTPOST_OK)
+        fp->st = check_items(e, fs, fp->meta, meta_ids);
 }
 
 /* Hands a fetched page to the sink in the server's order (mail content streamed from its
@@ -1255,7 +1326,7 @@ outpost_status ews_fetch(struct ews *e, const outpost_folder *folder, const char
         return ews_status(e, OUTPOST_FATAL, "out of memory");
     for (uint32_t off = 0; off < n && st.code == OUTPOST_OK; off += e->batch) {
         int cnt = (int)(n - off < e->batch ? n - off : e->batch);
-        st = get_batch(e, ids + off, cnt, kind, 1, b);
+        st = get_batch_busy(e, ids + off, cnt, kind, 1, b);
         struct fetch_emit fe = {off, 0};
         struct streamer s = {em, b, kind, fetch_change, fetch_before, &fe, 0, 0};
         if (st.code == OUTPOST_OK && kind == OUTPOST_ITEM_MAIL)
