@@ -58,6 +58,7 @@ struct answer {
     const char *location, *retry_after, *www_auth, *content_type;
     int gzip;                   /* compress when the client accepts gzip */
     int chunked;                /* no Content-Length: chunked transfer coding */
+    int cut;                    /* chunked, and the connection closed after half of the body */
 };
 
 /* A request as received: path, operation (local name of the Body's first element, or the
@@ -125,16 +126,16 @@ struct upload {
 
 struct chunks {
     char *p;
-    size_t len, off;
+    size_t len, off, stop;
 };
 
 static ssize_t chunk_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct chunks *c = cls;
     (void)pos;
-    if (c->off >= c->len)
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    size_t n = c->len - c->off;
+    if (c->off >= c->stop)
+        return c->stop < c->len ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
+    size_t n = c->stop - c->off;
     if (n > max)
         n = max;
     if (n > 700)
@@ -220,11 +221,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *con, const char
         free(a.body);
     }
     struct MHD_Response *resp;
-    if (a.chunked) {
+    if (a.chunked || a.cut) {
         struct chunks *c = malloc(sizeof *c);
         c->p = payload;
         c->len = len;
         c->off = 0;
+        c->stop = a.cut ? len / 2 : len;
         resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, chunk_reader, c, chunk_free);
     } else {
         resp = MHD_create_response_from_buffer(len, payload, MHD_RESPMEM_MUST_FREE);
@@ -780,6 +782,27 @@ static void fault_respond(const struct req *rq, struct answer *a)
         a->content_type = "text/html";
         a->body = xstrdup("<html>Object moved</html>");
         break;
+    case 8: /* a chunked reply cut off mid-body */
+        a->cut = 1;
+        a->body = envelope("s", "<m:SyncFolderHierarchyResponse xmlns:m=\"" NS_M "\"><m:ResponseMessages>"
+                                "<m:SyncFolderHierarchyResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError"
+                                "</m:ResponseCode><m:SyncState>HX</m:SyncState><m:IncludesLastFolderInRange>true"
+                                "</m:IncludesLastFolderInRange><m:Changes/></m:SyncFolderHierarchyResponseMessage>"
+                                "</m:ResponseMessages></m:SyncFolderHierarchyResponse>");
+        break;
+    case 9: /* HTTP 200 with a body that is not XML (a proxy's page) */
+        a->content_type = "text/html";
+        a->body = xstrdup("<html><body>Please sign in</body></html>");
+        break;
+    case 10: /* a fault the request itself caused */
+        a->status = 500;
+        a->body = envelope("s", "<s:Fault><faultcode xmlns:a=\"" NS_T "\">a:ErrorSchemaValidation</faultcode>"
+                                "<faultstring xml:lang=\"en-US\">The request failed schema validation.</faultstring>"
+                                "<detail><e:ResponseCode xmlns:e=\"" NS_E "\">ErrorSchemaValidation</e:ResponseCode>"
+                                "<e:Message xmlns:e=\"" NS_E "\">The request failed schema validation.</e:Message>"
+                                "<t:MessageXml xmlns:t=\"" NS_T "\"><t:LineNumber>2</t:LineNumber><t:LinePosition>"
+                                "630</t:LinePosition><t:Violation>x</t:Violation></t:MessageXml></detail></s:Fault>");
+        break;
     case 5:
         a->body = envelope("S", "<M:SyncFolderHierarchyResponse xmlns:M=\"" NS_M "\"><M:ResponseMessages>"
                                 "<M:SyncFolderHierarchyResponseMessage ResponseClass=\"Error\"><M:MessageText>bad state"
@@ -797,7 +820,8 @@ static void test_fault_shapes(void **unused)
     static const struct { int code; uint32_t retry; } want[] = {
         {OUTPOST_THROTTLED, 4321}, {OUTPOST_THROTTLED, 777}, {OUTPOST_THROTTLED, 7000},
         {OUTPOST_AUTH, 0},         {OUTPOST_TEMP, 0},        {OUTPOST_STATE_INVALID, 0},
-        {OUTPOST_THROTTLED, 2500}, {OUTPOST_BAD_DATA, 0}};
+        {OUTPOST_THROTTLED, 2500}, {OUTPOST_BAD_DATA, 0}, {OUTPOST_TEMP, 0},
+        {OUTPOST_BAD_DATA, 0},     {OUTPOST_BAD_DATA, 0}};
     for (int i = 0; i < (int)(sizeof want / sizeof *want); i++) {
         fault_mode = i;
         struct fx f;
@@ -814,6 +838,10 @@ static void test_fault_shapes(void **unused)
             assert_false(test_host_logged(f.th, "secret"));
         if (i == 7)
             assert_non_null(strstr(st.message, "https://login.example.com/adfs/ls"));
+        if (i == 9)
+            assert_non_null(strstr(st.message, "not a well-formed EWS response"));
+        if (i == 10)
+            assert_non_null(strstr(st.message, "ErrorSchemaValidation"));
         fx_close(&f);
     }
 }
