@@ -1,6 +1,7 @@
 /* HTTPS for the EWS transport (libcurl): one easy handle per instance (keep-alive, cookies),
  * Basic / NTLM / Negotiate / OAuth2 bearer authentication, TLS verification, replies spooled
- * to an anonymous temporary file so they can be validated before anything reaches the sink
+ * (in memory up to EWS_SPOOL_MEM, past it in a temporary file) so they can be validated
+ * before anything reaches the sink
  * (autodiscover.c finds the URL). */
 #include <curl/curl.h>
 #include <stdlib.h>
@@ -176,9 +177,9 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
                                 long *http, char **location)
 {
     *reply = NULL;
-    FILE *f = tmpfile();
+    FILE *f = ews_spool_open(EWS_SPOOL_MEM);
     if (!f)
-        return ews_status(e, OUTPOST_FATAL, "cannot create a temporary file for the server's reply");
+        return ews_status(e, OUTPOST_FATAL, "out of memory for the server's reply");
     CURL *c = e->curl;
     struct curl_slist *hl = NULL;
     hl = curl_slist_append(hl, "Content-Type: text/xml; charset=utf-8");

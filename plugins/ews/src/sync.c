@@ -3,7 +3,7 @@
  * so each SyncState covers exactly the batch committed with it) and on-demand fetches.
  * Every reply is validated completely before the first sink call: a malformed reply or a
  * failed page hands nothing to the sink. Mail content is MimeContent as-is, decoded by the
- * SAX reader (mailget.c) into a temporary file while the reply is checked, then streamed
+ * SAX reader (mailget.c) into a spool (spool.c) while the reply is checked, then streamed
  * from there to sink->content; other kinds are converted to iCalendar / vCard. */
 #include <pthread.h>
 #include <stdlib.h>
@@ -697,14 +697,14 @@ static outpost_status parse_batch(struct ews *e, struct batch *b, int n, uint32_
         struct ews_msg fault;
         if (b->spool)
             fclose(b->spool); /* a fresh one: the spool holds this reading only */
-        if (!(b->spool = tmpfile()))
-            return ews_status(e, OUTPOST_FATAL, "cannot create a temporary file for the decoded mail");
+        if (!(b->spool = ews_spool_open(EWS_SPOOL_MEM)))
+            return ews_status(e, OUTPOST_FATAL, "out of memory for the decoded mail");
         int rc = ews_mail_collect(b->f, n, b->m, b->it, b->have, &b->n, &fault, b->spool, b->span);
         if (rc == -2)
             return ews_msg_status(e, &fault, "GetItem");
         if (rc == -3)
-            return ews_status(e, OUTPOST_TEMP, "GetItem: the decoded mail could not be written to a temporary "
-                              "file (disk full?)");
+            return ews_status(e, OUTPOST_TEMP, "GetItem: the decoded mail could not be kept (out of memory, or "
+                              "the temporary file past %u MiB could not be written: disk full?)", EWS_SPOOL_MEM >> 20);
         if (rc < 0 || b->n != n)
             return malformed(e, "GetItem");
         return outpost_ok();
