@@ -1540,6 +1540,8 @@ static void test_busy_retry(void **unused)
 
 /* ---- per-item errors in a batch ---- */
 
+static int nomime_mode; /* item_errors_respond: e4 comes back without its MimeContent */
+
 static void item_errors_respond(const struct req *rq, struct answer *a)
 {
     if (!strcmp(rq->op, "GetFolder")) {
@@ -1567,9 +1569,13 @@ static void item_errors_respond(const struct req *rq, struct answer *a)
         return;
     }
     /* e2 was deleted since the listing; e3 cannot be rendered as MIME */
+    char *e4 = nomime_mode ? xstrdup("<m:GetItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError"
+                                     "</m:ResponseCode><m:Items><t:Message><t:ItemId Id=\"e4\" ChangeKey=\"k\"/>"
+                                     "<t:Subject>e4</t:Subject><t:Size>2000</t:Size></t:Message></m:Items>"
+                                     "</m:GetItemResponseMessage>")
+                           : getitem_msg("e4", "Success", NULL, NULL);
     a->body = getitem_reply(cat(cat(getitem_msg("e1", "Success", NULL, NULL), getitem_msg("e2", "Error", "ErrorItemNotFound", NULL)),
-                                cat(getitem_msg("e3", "Error", "ErrorMimeContentConversionFailed", NULL),
-                                    getitem_msg("e4", "Success", NULL, NULL))));
+                                cat(getitem_msg("e3", "Error", "ErrorMimeContentConversionFailed", NULL), e4)));
 }
 
 static void test_item_errors(void **unused)
@@ -1578,6 +1584,7 @@ static void test_item_errors(void **unused)
     srv_start(item_errors_respond);
     struct fx f;
     assert_int_equal(fx_open(&f, NULL).code, OUTPOST_OK);
+    nomime_mode = 0;
     outpost_status st = sync_inbox(&f);
     if (st.code != OUTPOST_OK)
         fail_msg("sync_folder with failed items: %s", st.message);
@@ -1595,6 +1602,21 @@ static void test_item_errors(void **unused)
     assert_true(test_host_logged(f.th, "item e3 skipped: GetItem answered ErrorMimeContentConversionFailed"));
     assert_true(test_host_logged(f.th, "ErrorAccessDenied"));
     assert_false(test_host_logged(f.th, "item e2"));
+    /* an item returned without the MimeContent asked for is handed over without content
+     * (fetched later), not as a complete mail with an empty body */
+    rec_clear(&f.rec);
+    nomime_mode = 1;
+    st = sync_inbox(&f);
+    nomime_mode = 0;
+    if (st.code != OUTPOST_OK)
+        fail_msg("sync_folder with an item without MimeContent: %s", st.message);
+    json_t *e4 = rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, "e4");
+    assert_non_null(e4);
+    assert_int_equal(jint(e4, "contentState"), OUTPOST_CONTENT_NONE);
+    assert_null(json_object_get(e4, "content"));
+    assert_int_equal(jint(rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, "e1"), "contentState"), OUTPOST_CONTENT_COMPLETE);
+    assert_int_equal(f.rec.protocol_errors, 0);
+    assert_int_equal(f.rec.size_mismatches, 0);
     fx_close(&f);
 }
 

@@ -884,7 +884,8 @@ static outpost_status emit_item(struct emit *em, uint32_t change, const struct e
 }
 
 /* The spooled content of a checked GetItem batch of mail, replayed: each item is announced
- * when its MimeContent begins (or at the end of its message when it has none), the decoded
+ * when its MimeContent begins (or at the end of its message, without content, when it has
+ * none), the decoded
  * content goes to the sink in pieces. `before(k)` hands over what precedes item k
  * in the caller's order (a page's deletes and flag changes, a fetch's failed items); k =
  * b->n at the end. */
@@ -906,7 +907,9 @@ static outpost_status st_head(struct streamer *s, int k)
     s->next = k + 1;
     if (st.code != OUTPOST_OK || !s->b->have[k] || s->b->m[k].error)
         return st;
-    return emit_item(&s->em, s->change(s, k), &s->b->it[k], s->kind, 1, &s->streaming);
+    /* an item that came back without the MimeContent asked for has no content (yet), rather
+     * than an empty one */
+    return emit_item(&s->em, s->change(s, k), &s->b->it[k], s->kind, s->b->span[k].has, &s->streaming);
 }
 
 static outpost_status st_begin(void *ctx, int k)
@@ -936,7 +939,7 @@ static outpost_status st_msg_end(void *ctx, int k)
     struct streamer *s = ctx;
     if (k < s->next)
         return outpost_ok();
-    outpost_status st = st_head(s, k); /* an item without MimeContent: empty content */
+    outpost_status st = st_head(s, k); /* an item without MimeContent: announced without content */
     return st.code == OUTPOST_OK ? st_end(s, k) : st;
 }
 
