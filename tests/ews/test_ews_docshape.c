@@ -1761,6 +1761,76 @@ static void test_paging_and_folder_errors(void **unused)
     fx_close(&f);
 }
 
+/* ---- a batch stopped at a failed item ---- */
+
+static int stopped_gets;
+
+static void stopped_respond(const struct req *rq, struct answer *a)
+{
+    if (!strcmp(rq->op, "GetFolder")) {
+        a->body = getfolder_reply(rq);
+        return;
+    }
+    if (!strcmp(rq->op, "SyncFolderItems")) {
+        a->body = items_page("T1", 1, "s1,s2,s3,s4");
+        return;
+    }
+    if (strcmp(rq->op, "GetItem") != 0)
+        return;
+    stopped_gets++;
+    if (strstr(rq->body, "\"s1\""))
+        /* s2 cannot be rendered, and the server stops the batch there */
+        a->body = getitem_reply(cat(cat(getitem_msg("s1", "Success", NULL, NULL),
+                                        getitem_msg("s2", "Error", "ErrorMimeContentConversionFailed", NULL)),
+                                    cat(getitem_msg("s3", "Warning", "ErrorBatchProcessingStopped", NULL),
+                                        getitem_msg("s4", "Warning", "ErrorBatchProcessingStopped", NULL))));
+    else
+        a->body = getitem_reply(cat(getitem_msg("s3", "Success", NULL, NULL), getitem_msg("s4", "Success", NULL, NULL)));
+}
+
+static void test_batch_stopped(void **unused)
+{
+    (void)unused;
+    srv_start(stopped_respond);
+    struct fx f;
+    assert_int_equal(fx_open(&f, NULL).code, OUTPOST_OK);
+    stopped_gets = 0;
+    outpost_status st = sync_id(&f, "F-inbox", NULL);
+    if (st.code != OUTPOST_OK)
+        fail_msg("sync_folder with a stopped batch: %s", st.message);
+    /* the items after the failed one are asked for again; the failed one is skipped */
+    assert_int_equal(stopped_gets, 2);
+    assert_int_equal(f.rec.commits, 1);
+    assert_string_equal(f.rec.state, "T1");
+    static const char *const ids[] = {"s1", "s3", "s4"};
+    for (int i = 0; i < 3; i++) {
+        json_t *ev = rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, ids[i]);
+        if (!ev)
+            fail_msg("item %s not handed over", ids[i]);
+        assert_int_equal(jint(ev, "contentState"), OUTPOST_CONTENT_COMPLETE);
+        assert_non_null(strstr(jstr(ev, "content"), ids[i]));
+        assert_string_equal(jstr(ev, "subject"), ids[i]);
+    }
+    assert_null(rec_find(&f.rec, "item", 0, "s2"));
+    assert_int_equal(f.rec.protocol_errors, 0);
+    assert_int_equal(f.rec.size_mismatches, 0);
+    /* fetch: the same */
+    rec_clear(&f.rec);
+    stopped_gets = 0;
+    outpost_folder fo = {0};
+    fo.struct_size = sizeof fo;
+    fo.kind = OUTPOST_ITEM_MAIL;
+    fo.remote_id = "F-inbox";
+    static const char *const all[] = {"s1", "s2", "s3", "s4"};
+    st = M->fetch(f.t, &fo, all, 4, &f.rec.sink);
+    assert_int_equal(st.code, OUTPOST_OK);
+    assert_int_equal(stopped_gets, 2);
+    assert_int_equal(rec_count(&f.rec, "item", OUTPOST_CHANGE_UPDATE), 3);
+    assert_int_equal(rec_count(&f.rec, "failed", 0), 1);
+    assert_int_equal(jint(rec_find(&f.rec, "failed", 0, NULL), "index"), 1);
+    fx_close(&f);
+}
+
 /* ---- markup a schema-valid reply may have ---- */
 
 /* Comments and processing instructions, a prolog, CDATA, whitespace around values whose types
@@ -1897,6 +1967,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_item_errors),
         cmocka_unit_test(test_paging_and_folder_errors),
         cmocka_unit_test(test_markup_variants),
+        cmocka_unit_test(test_batch_stopped),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (srv.d)

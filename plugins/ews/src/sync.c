@@ -774,6 +774,11 @@ static outpost_status batch_busy(struct ews *e, const struct batch *b)
     return outpost_ok();
 }
 
+static int is_stopped(const struct ews_msg *m)
+{
+    return m->error && !strcmp(m->code, "ErrorBatchProcessingStopped");
+}
+
 /* get_batch, sent again as a whole (GetItem changes nothing) after the server's back-off while
  * it answers busy, for the request or for one of its items (ews_busy_wait bounds it). */
 static outpost_status get_batch_busy(struct ews *e, const char *const *ids, int n, uint32_t kind, int mime,
@@ -788,13 +793,66 @@ static outpost_status get_batch_busy(struct ews *e, const char *const *ids, int 
     }
 }
 
+/* Appends the rest of spool `from` (from its start) to the end of `to`; 0 or -1. */
+static int spool_append(FILE *to, FILE *from)
+{
+    char buf[16384];
+    size_t n;
+    if (fseek(to, 0, SEEK_END) || fseek(from, 0, SEEK_SET))
+        return -1;
+    while ((n = fread(buf, 1, sizeof buf, from)) > 0)
+        if (fwrite(buf, 1, n, to) != n)
+            return -1;
+    return ferror(from) || fflush(to) ? -1 : 0;
+}
+
+/* get_batch_busy, then the items the server did not process because an earlier one failed
+ * (ErrorBatchProcessingStopped: Exchange stops a batch at a failed item and answers the
+ * rest so) asked for again in a batch of their own, their answers taken in their places, as
+ * long as each round gets further; the failed item itself is judged by the caller. Only a
+ * batch's tail is asked again: stopped items among processed ones are left failed. */
+static outpost_status get_batch_all(struct ews *e, const char *const *ids, int n, uint32_t kind, int mime,
+                                    struct batch *b)
+{
+    outpost_status st = get_batch_busy(e, ids, n, kind, mime, b);
+    for (int prev = 0; st.code == OUTPOST_OK;) {
+        int j = b->n;
+        while (j > 0 && is_stopped(&b->m[j - 1]))
+            j--;
+        if (j == b->n || j <= prev) /* none stopped, or no further than the round before */
+            break;
+        prev = j;
+        int tail = 1;
+        for (int i = 0; i < j; i++)
+            tail &= !is_stopped(&b->m[i]);
+        if (!tail)
+            break;
+        struct batch *r = calloc(1, sizeof *r);
+        if (!r)
+            return ews_status(e, OUTPOST_FATAL, "out of memory");
+        st = get_batch_busy(e, ids + j, b->n - j, kind, mime, r);
+        if (st.code == OUTPOST_OK && b->spool && r->spool && spool_append(b->spool, r->spool))
+            st = ews_status(e, OUTPOST_TEMP, "GetItem: the decoded mail could not be kept");
+        for (int i = 0; st.code == OUTPOST_OK && i < r->n; i++) {
+            b->m[j + i] = r->m[i];
+            b->it[j + i] = r->it[i];
+            b->have[j + i] = r->have[i];
+            b->span[j + i] = r->span[i];
+            r->have[i] = 0; /* the item is b's now */
+        }
+        batch_free(r);
+        free(r);
+    }
+    return st;
+}
+
 outpost_status ews_get_one(struct ews *e, const char *id, uint32_t kind, struct ews_item *out)
 {
     struct batch *b = calloc(1, sizeof *b);
     if (!b)
         return ews_status(e, OUTPOST_FATAL, "out of memory");
     const char *ids[1] = {id};
-    outpost_status st = get_batch_busy(e, ids, 1, kind, 0, b);
+    outpost_status st = get_batch_all(e, ids, 1, kind, 0, b);
     if (st.code == OUTPOST_OK && (b->m[0].error || !b->have[0]))
         st = ews_msg_status(e, &b->m[0], "GetItem");
     if (st.code == OUTPOST_OK) {
@@ -1150,9 +1208,9 @@ static void get_page_items(struct ews *e, const struct folder_sync *fs, struct f
         return;
     }
     if (fp->nfull)
-        fp->st = get_batch_busy(e, full_ids, fp->nfull, fs->kind, fs->want, fp->full);
+        fp->st = get_batch_all(e, full_ids, fp->nfull, fs->kind, fs->want, fp->full);
     if (fp->st.code == OUTPOST_OK && nmeta)
-        fp->st = get_batch_busy(e, meta_ids, nmeta, fs->kind, 0, fp->meta);
+        fp->st = get_batch_all(e, meta_ids, nmeta, fs->kind, 0, fp->meta);
     if (fp->st.code == OUTPOST_OK)
         fp->st = check_items(e, fs, fp->full, full_ids);
     if (fp->st.code == OUTPOST_OK)
@@ -1329,7 +1387,7 @@ outpost_status ews_fetch(struct ews *e, const outpost_folder *folder, const char
         return ews_status(e, OUTPOST_FATAL, "out of memory");
     for (uint32_t off = 0; off < n && st.code == OUTPOST_OK; off += e->batch) {
         int cnt = (int)(n - off < e->batch ? n - off : e->batch);
-        st = get_batch_busy(e, ids + off, cnt, kind, 1, b);
+        st = get_batch_all(e, ids + off, cnt, kind, 1, b);
         struct fetch_emit fe = {off, 0};
         struct streamer s = {em, b, kind, fetch_change, fetch_before, &fe, 0, 0};
         if (st.code == OUTPOST_OK && kind == OUTPOST_ITEM_MAIL)
