@@ -1747,6 +1747,7 @@ static void test_paging_and_folder_errors(void **unused)
     st = sync_id(&f, "F-denied", NULL);
     assert_int_equal(st.code, OUTPOST_BAD_DATA);
     assert_non_null(strstr(st.message, "ErrorAccessDenied"));
+    assert_true(test_host_logged(f.th, "folder F-denied not synced this time: SyncFolderItems: ErrorAccessDenied"));
     assert_int_equal(f.rec.commits, 0);
     assert_int_equal(json_array_size(f.rec.pending), 0);
     page_calls = 0;

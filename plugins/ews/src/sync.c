@@ -1156,6 +1156,10 @@ static void list_page(struct ews *e, const struct folder_sync *fs, const char *s
         ipage_free(&fp->p);
     }
     eb_free(&op);
+    if (fp->st.code == OUTPOST_BAD_DATA) /* refused (ErrorAccessDenied, ...) or unreadable: this folder only */
+        e->host->log(e->host, OUTPOST_LOG_WARNING, "folder %s not synced this time: %s",
+                     fs->folder->name ? fs->folder->name : fs->folder->remote_id,
+                     fp->st.message ? fp->st.message : "bad reply");
     if (fp->st.code == OUTPOST_OK && fp->p.last != 1 && !fp->p.n && state && !strcmp(state, fp->p.state)) {
         /* "more to come" with nothing in it and the state we sent: asking again would get the
          * same answer forever */
