@@ -1693,6 +1693,8 @@ static void paging_respond(const struct req *rq, struct answer *a)
         /* "more to come" with nothing and the same state; after 20 calls the end, so that a
          * client asking forever fails this test instead of hanging it */
         a->body = items_page("STUCK", page_calls > 20, "");
+    else if (strstr(rq->body, ">STUCK2<"))
+        a->body = items_page("STUCK2", page_calls > 20, "z1"); /* the same with a change in it */
     else if (!strstr(rq->body, "SyncState>"))
         a->body = items_page("P1", 0, "p1,p2,p3");
     else if (strstr(rq->body, ">P1<"))
@@ -1736,7 +1738,13 @@ static void test_paging_and_folder_errors(void **unused)
     st = sync_id(&f, "F-inbox", "STUCK");
     assert_int_equal(st.code, OUTPOST_OK);
     assert_int_equal(page_calls, 1);
-    assert_true(test_host_logged(f.th, "returned none and the same SyncState"));
+    assert_true(test_host_logged(f.th, "returned the same SyncState (0 changes)"));
+    rec_clear(&f.rec);
+    page_calls = 0;
+    st = sync_id(&f, "F-inbox", "STUCK2");
+    assert_int_equal(st.code, OUTPOST_OK);
+    assert_int_equal(page_calls, 1);
+    assert_int_equal(rec_count(&f.rec, "item", OUTPOST_CHANGE_ADD), 1);
     hier_calls = 0;
     st = M->sync_hierarchy(f.t, NULL, 0, &f.rec.sink);
     assert_int_equal(st.code, OUTPOST_OK);

@@ -401,11 +401,11 @@ outpost_status ews_sync_hierarchy(struct ews *e, const void *state, size_t len, 
             free(p.state);
             break;
         }
-        if (!p.last && !p.n && cur && !strcmp(cur, p.state)) {
-            /* "more to come" with nothing in it and the state we sent: asking again would
-             * get the same answer forever */
+        if (!p.last && cur && !strcmp(cur, p.state)) {
+            /* "more to come" with the state we sent: asking again would get the same answer
+             * forever */
             e->host->log(e->host, OUTPOST_LOG_WARNING, "SyncFolderHierarchy: the server said more changes follow "
-                         "but returned none and the same SyncState; taking the hierarchy as complete");
+                         "but returned the same SyncState; taking the hierarchy as complete");
             p.last = 1;
         }
         /* parents before children; folders of kinds we do not carry (and their subtrees) stay out */
@@ -1160,12 +1160,12 @@ static void list_page(struct ews *e, const struct folder_sync *fs, const char *s
         e->host->log(e->host, OUTPOST_LOG_WARNING, "folder %s not synced this time: %s",
                      fs->folder->name ? fs->folder->name : fs->folder->remote_id,
                      fp->st.message ? fp->st.message : "bad reply");
-    if (fp->st.code == OUTPOST_OK && fp->p.last != 1 && !fp->p.n && state && !strcmp(state, fp->p.state)) {
-        /* "more to come" with nothing in it and the state we sent: asking again would get the
-         * same answer forever */
+    if (fp->st.code == OUTPOST_OK && fp->p.last != 1 && state && !strcmp(state, fp->p.state)) {
+        /* "more to come" with the state we sent: asking again would get the same answer
+         * forever (a server that moves on gives a new state with every page) */
         e->host->log(e->host, OUTPOST_LOG_WARNING, "SyncFolderItems of %s: the server said more changes follow but "
-                     "returned none and the same SyncState; taking the folder as complete",
-                     fs->folder->name ? fs->folder->name : fs->folder->remote_id);
+                     "returned the same SyncState (%d changes); taking the folder as complete",
+                     fs->folder->name ? fs->folder->name : fs->folder->remote_id, fp->p.n);
         fp->p.last = 1;
     }
 }
