@@ -437,6 +437,49 @@ static void test_times(void **unused)
     assert_int_equal(t, 1749546000);
     assert_int_equal(ews_parse_time("2025-06-10", &t), 0);
     assert_int_equal(ews_parse_time("yesterday", &t), -1);
+    /* xs:dateTime collapses whitespace: a padded value (a pretty-printing server) is valid */
+    assert_int_equal(ews_parse_time("\n    2025-06-10T11:00:00+02:00\n  ", &t), 0);
+    assert_int_equal(t, 1749546000);
+    assert_int_equal(ews_parse_time(" 2025-06-10T09:00:00.5Z ", &t), 0);
+    assert_int_equal(t, 1749546000);
+}
+
+/* The spool: bytes in memory up to its limit, then in a temporary file, read back the same
+ * either way, with rewind and seeks in between. */
+static void test_spool(void **unused)
+{
+    (void)unused;
+    enum { N = 200000 }; /* a few of the spool's memory blocks */
+    static char data[N], back[N + 100];
+    for (size_t i = 0; i < N; i++)
+        data[i] = (char)('a' + (i * 7) % 26);
+    static const size_t limits[] = {0, 100000, 1u << 20}; /* spilled at once, midway, never */
+    for (size_t l = 0; l < sizeof limits / sizeof *limits; l++) {
+        FILE *f = ews_spool_open(limits[l]);
+        assert_non_null(f);
+        assert_int_equal(fwrite(data, 1, 70000, f), 70000);
+        assert_int_equal(fwrite(data + 70000, 1, N - 70000, f), N - 70000);
+        assert_int_equal(fflush(f), 0);
+        rewind(f);
+        assert_int_equal(fread(back, 1, sizeof back, f), N);
+        assert_memory_equal(back, data, N);
+        assert_int_equal(fread(back, 1, 10, f), 0);
+        assert_false(ferror(f));
+        assert_int_equal(fseek(f, N - 10, SEEK_SET), 0);
+        assert_int_equal(fread(back, 1, 100, f), 10);
+        assert_memory_equal(back, data + N - 10, 10);
+        assert_int_equal(fseek(f, -20, SEEK_END), 0);
+        assert_int_equal(ftell(f), N - 20);
+        /* written over in place across a block boundary, then read again from the start */
+        assert_int_equal(fseek(f, 65534, SEEK_SET), 0);
+        assert_int_equal(fwrite("XYZ", 1, 3, f), 3);
+        rewind(f);
+        assert_int_equal(fread(back, 1, sizeof back, f), N);
+        assert_memory_equal(back, data, 65534);
+        assert_memory_equal(back + 65534, "XYZ", 3);
+        assert_memory_equal(back + 65537, data + 65537, N - 65537);
+        assert_int_equal(fclose(f), 0);
+    }
 }
 
 int main(void)
@@ -446,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_ical_recurrence_both_ways),
         cmocka_unit_test(test_reply_classes),
         cmocka_unit_test(test_times),
+        cmocka_unit_test(test_spool),
         cmocka_unit_test(test_mail_getitem_reader),
         cmocka_unit_test(test_base64_decoder),
     };

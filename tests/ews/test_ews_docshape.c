@@ -7,7 +7,8 @@
  * list), ResponseClass="Warning" (not processed), MimeContent with CharacterSet and folded
  * base64, chunked and gzip replies, SOAP faults and error messages with BackOffMilliseconds,
  * HTTP 401 / 503 / 500, autodiscover by HTTP redirect, RedirectAddr and nested Protocol
- * sections, redirect loops.
+ * sections, redirect loops; a busy server waited for and asked again (fault and per-item
+ * forms), per-item errors in a GetItem batch, paging over empty pages, folder-level errors.
  * Usage: test_ews_docshape PLUGIN.so GEN-CERTS WORKDIR */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -57,6 +58,7 @@ struct answer {
     const char *location, *retry_after, *www_auth, *content_type;
     int gzip;                   /* compress when the client accepts gzip */
     int chunked;                /* no Content-Length: chunked transfer coding */
+    int cut;                    /* chunked, and the connection closed after half of the body */
 };
 
 /* A request as received: path, operation (local name of the Body's first element, or the
@@ -124,16 +126,16 @@ struct upload {
 
 struct chunks {
     char *p;
-    size_t len, off;
+    size_t len, off, stop;
 };
 
 static ssize_t chunk_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct chunks *c = cls;
     (void)pos;
-    if (c->off >= c->len)
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    size_t n = c->len - c->off;
+    if (c->off >= c->stop)
+        return c->stop < c->len ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
+    size_t n = c->stop - c->off;
     if (n > max)
         n = max;
     if (n > 700)
@@ -219,11 +221,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *con, const char
         free(a.body);
     }
     struct MHD_Response *resp;
-    if (a.chunked) {
+    if (a.chunked || a.cut) {
         struct chunks *c = malloc(sizeof *c);
         c->p = payload;
         c->len = len;
         c->off = 0;
+        c->stop = a.cut ? len / 2 : len;
         resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, chunk_reader, c, chunk_free);
     } else {
         resp = MHD_create_response_from_buffer(len, payload, MHD_RESPMEM_MUST_FREE);
@@ -352,6 +355,8 @@ struct fx {
     char url[128];
 };
 
+static const char *fx_busy_wait = "0";
+
 static outpost_status fx_open(struct fx *f, const char *batch)
 {
     memset(f, 0, sizeof *f);
@@ -363,6 +368,7 @@ static outpost_status fx_open(struct fx *f, const char *batch)
     test_host_set_secret(f->th, "password", "secret");
     test_host_set(f->th, "ca_file", ca);
     test_host_set(f->th, "batch_size", batch ? batch : "10");
+    test_host_set(f->th, "busy_wait", fx_busy_wait); /* "0": a busy server's status is returned at once */
     rec_init(&f->rec);
     outpost_status st = M->create(test_host_table(f->th), &f->t);
     if (st.code == OUTPOST_OK)
@@ -776,6 +782,27 @@ static void fault_respond(const struct req *rq, struct answer *a)
         a->content_type = "text/html";
         a->body = xstrdup("<html>Object moved</html>");
         break;
+    case 8: /* a chunked reply cut off mid-body */
+        a->cut = 1;
+        a->body = envelope("s", "<m:SyncFolderHierarchyResponse xmlns:m=\"" NS_M "\"><m:ResponseMessages>"
+                                "<m:SyncFolderHierarchyResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError"
+                                "</m:ResponseCode><m:SyncState>HX</m:SyncState><m:IncludesLastFolderInRange>true"
+                                "</m:IncludesLastFolderInRange><m:Changes/></m:SyncFolderHierarchyResponseMessage>"
+                                "</m:ResponseMessages></m:SyncFolderHierarchyResponse>");
+        break;
+    case 9: /* HTTP 200 with a body that is not XML (a proxy's page) */
+        a->content_type = "text/html";
+        a->body = xstrdup("<html><body>Please sign in</body></html>");
+        break;
+    case 10: /* a fault the request itself caused */
+        a->status = 500;
+        a->body = envelope("s", "<s:Fault><faultcode xmlns:a=\"" NS_T "\">a:ErrorSchemaValidation</faultcode>"
+                                "<faultstring xml:lang=\"en-US\">The request failed schema validation.</faultstring>"
+                                "<detail><e:ResponseCode xmlns:e=\"" NS_E "\">ErrorSchemaValidation</e:ResponseCode>"
+                                "<e:Message xmlns:e=\"" NS_E "\">The request failed schema validation.</e:Message>"
+                                "<t:MessageXml xmlns:t=\"" NS_T "\"><t:LineNumber>2</t:LineNumber><t:LinePosition>"
+                                "630</t:LinePosition><t:Violation>x</t:Violation></t:MessageXml></detail></s:Fault>");
+        break;
     case 5:
         a->body = envelope("S", "<M:SyncFolderHierarchyResponse xmlns:M=\"" NS_M "\"><M:ResponseMessages>"
                                 "<M:SyncFolderHierarchyResponseMessage ResponseClass=\"Error\"><M:MessageText>bad state"
@@ -791,9 +818,10 @@ static void test_fault_shapes(void **unused)
     (void)unused;
     srv_start(fault_respond);
     static const struct { int code; uint32_t retry; } want[] = {
-        {OUTPOST_THROTTLED, 4321}, {OUTPOST_THROTTLED, 777}, {OUTPOST_TEMP, 7000},
+        {OUTPOST_THROTTLED, 4321}, {OUTPOST_THROTTLED, 777}, {OUTPOST_THROTTLED, 7000},
         {OUTPOST_AUTH, 0},         {OUTPOST_TEMP, 0},        {OUTPOST_STATE_INVALID, 0},
-        {OUTPOST_THROTTLED, 2500}, {OUTPOST_BAD_DATA, 0}};
+        {OUTPOST_THROTTLED, 2500}, {OUTPOST_BAD_DATA, 0}, {OUTPOST_TEMP, 0},
+        {OUTPOST_BAD_DATA, 0},     {OUTPOST_BAD_DATA, 0}};
     for (int i = 0; i < (int)(sizeof want / sizeof *want); i++) {
         fault_mode = i;
         struct fx f;
@@ -810,6 +838,10 @@ static void test_fault_shapes(void **unused)
             assert_false(test_host_logged(f.th, "secret"));
         if (i == 7)
             assert_non_null(strstr(st.message, "https://login.example.com/adfs/ls"));
+        if (i == 9)
+            assert_non_null(strstr(st.message, "not a well-formed EWS response"));
+        if (i == 10)
+            assert_non_null(strstr(st.message, "ErrorSchemaValidation"));
         fx_close(&f);
     }
 }
@@ -829,6 +861,21 @@ static void write_respond(const struct req *rq, struct answer *a)
                   "</r:%sResponse></e:Body></e:Envelope>", rq->op, rq->op, rq->op, rq->op);
 }
 
+/* Journal op `op` on mail `id` (flags: seen). */
+static outpost_status write_seen(struct fx *f, const char *id, uint32_t op)
+{
+    outpost_change c = {0};
+    c.struct_size = sizeof c;
+    c.op = op;
+    c.kind = OUTPOST_ITEM_MAIL;
+    c.remote_id = id;
+    c.remote_version = "k1";
+    c.flags = OUTPOST_FLAG_SEEN;
+    outpost_change_result res = {0};
+    res.struct_size = sizeof res;
+    return M->write(f->t, &c, &res);
+}
+
 static void test_warning_write(void **unused)
 {
     (void)unused;
@@ -836,20 +883,8 @@ static void test_warning_write(void **unused)
     struct fx f;
     outpost_status st = fx_open(&f, NULL);
     assert_int_equal(st.code, OUTPOST_OK);
-    outpost_change c = {0};
-    c.struct_size = sizeof c;
-    c.op = OUTPOST_J_ITEM_FLAGS;
-    c.kind = OUTPOST_ITEM_MAIL;
-    c.remote_id = "i1";
-    c.remote_version = "k1";
-    c.flags = OUTPOST_FLAG_SEEN;
-    outpost_change_result res = {0};
-    res.struct_size = sizeof res;
-    st = M->write(f.t, &c, &res);
-    assert_int_equal(st.code, OUTPOST_TEMP);
-    c.op = OUTPOST_J_ITEM_DELETE;
-    st = M->write(f.t, &c, &res);
-    assert_int_equal(st.code, OUTPOST_TEMP);
+    assert_int_equal(write_seen(&f, "i1", OUTPOST_J_ITEM_FLAGS).code, OUTPOST_TEMP);
+    assert_int_equal(write_seen(&f, "i1", OUTPOST_J_ITEM_DELETE).code, OUTPOST_TEMP);
     fx_close(&f);
 }
 
@@ -1322,6 +1357,578 @@ static char *slurp(const char *path)
     return buf;
 }
 
+/* ---- a busy server: its back-off is waited for and the request sent again ---- */
+
+static const char busy_fault_fmt[] =
+    "<s:Fault><faultcode xmlns:a=\"" NS_T "\">a:ErrorServerBusy</faultcode><faultstring xml:lang=\"en-US\">The "
+    "server cannot service this request right now. Try again later.</faultstring><detail><e:ResponseCode xmlns:e=\""
+    NS_E "\">ErrorServerBusy</e:ResponseCode><e:Message xmlns:e=\"" NS_E "\">Busy.</e:Message><t:MessageXml "
+    "xmlns:t=\"" NS_T "\"><t:Value Name=\"BackOffMilliseconds\">%d</t:Value></t:MessageXml></detail></s:Fault>";
+
+static int busy_calls[4];   /* SyncFolderItems, GetItem, UpdateItem, SyncFolderHierarchy requests seen */
+static int busy_backoff;    /* the back-off the busy answers ask for */
+static int busy_always;     /* every request is answered busy */
+
+static char *busy_fault(void)
+{
+    char *fault = fmt(busy_fault_fmt, busy_backoff);
+    char *env = envelope("s", fault);
+    free(fault);
+    return env;
+}
+
+/* One GetItem response message of mail item `id`: Success with its MimeContent, or an error. */
+static char *getitem_msg(const char *id, const char *cls, const char *code, const char *xml)
+{
+    if (strcmp(cls, "Success") != 0)
+        return fmt("<m:GetItemResponseMessage ResponseClass=\"%s\"><m:MessageText>%s failed.</m:MessageText>"
+                   "<m:ResponseCode>%s</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>%s<m:Items/>"
+                   "</m:GetItemResponseMessage>", cls, id, code, xml ? xml : "");
+    char mime[160];
+    snprintf(mime, sizeof mime, "From: a@example.com\r\nSubject: %s\r\nMessage-ID: <%s@example.com>\r\n\r\nbody %s\r\n",
+             id, id, id);
+    char *b64 = b64_folded(mime);
+    char *m = fmt("<m:GetItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode>"
+                  "<m:Items><t:Message><t:MimeContent CharacterSet=\"UTF-8\">%s</t:MimeContent><t:ItemId Id=\"%s\" "
+                  "ChangeKey=\"ck-%s\"/><t:Subject>%s</t:Subject><t:IsRead>false</t:IsRead></t:Message></m:Items>"
+                  "</m:GetItemResponseMessage>", b64, id, id, id);
+    free(b64);
+    return m;
+}
+
+static char *getitem_reply(char *msgs)
+{
+    char *body = fmt("<m:GetItemResponse xmlns:m=\"" NS_M "\" xmlns:t=\"" NS_T "\"><m:ResponseMessages>%s"
+                     "</m:ResponseMessages></m:GetItemResponse>", msgs);
+    char *env = envelope("soap", body);
+    free(body);
+    free(msgs);
+    return env;
+}
+
+static char *cat(char *a, char *b)
+{
+    char *r = fmt("%s%s", a, b);
+    free(a);
+    free(b);
+    return r;
+}
+
+static const char items3[] =
+    "<m:SyncFolderItemsResponse xmlns:m=\"" NS_M "\" xmlns:t=\"" NS_T "\"><m:ResponseMessages>"
+    "<m:SyncFolderItemsResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode>"
+    "<m:SyncState>B1</m:SyncState><m:IncludesLastItemInRange>true</m:IncludesLastItemInRange><m:Changes>"
+    "<t:Create><t:Message><t:ItemId Id=\"b1\" ChangeKey=\"k\"/></t:Message></t:Create>"
+    "<t:Create><t:Message><t:ItemId Id=\"b2\" ChangeKey=\"k\"/></t:Message></t:Create>"
+    "<t:Create><t:Message><t:ItemId Id=\"b3\" ChangeKey=\"k\"/></t:Message></t:Create>"
+    "</m:Changes></m:SyncFolderItemsResponseMessage></m:ResponseMessages></m:SyncFolderItemsResponse>";
+
+static void busy_respond(const struct req *rq, struct answer *a)
+{
+    if (!strcmp(rq->op, "GetFolder")) {
+        a->body = getfolder_reply(rq);
+        return;
+    }
+    int k = !strcmp(rq->op, "SyncFolderItems") ? 0 : !strcmp(rq->op, "GetItem") ? 1 : !strcmp(rq->op, "UpdateItem")
+            ? 2 : !strcmp(rq->op, "SyncFolderHierarchy") ? 3 : -1;
+    if (k < 0)
+        return;
+    int n = busy_calls[k]++;
+    if (busy_always || (n == 0 && k != 1)) {
+        /* the SOAP fault form, HTTP 500 */
+        a->status = 500;
+        a->body = busy_fault();
+        return;
+    }
+    if (k == 0) {
+        a->body = envelope("s", items3);
+    } else if (k == 1 && n == 0) {
+        /* the error message form for one item of the batch, and the item after it not processed */
+        char *xml = fmt("<m:MessageXml><t:Value Name=\"BackOffMilliseconds\">%d</t:Value></m:MessageXml>", busy_backoff);
+        a->body = getitem_reply(cat(cat(getitem_msg("b1", "Success", NULL, NULL),
+                                        getitem_msg("b2", "Error", "ErrorServerBusy", xml)),
+                                    getitem_msg("b3", "Warning", "ErrorBatchProcessingStopped", NULL)));
+        free(xml);
+    } else if (k == 1) {
+        a->body = getitem_reply(cat(cat(getitem_msg("b1", "Success", NULL, NULL), getitem_msg("b2", "Success", NULL, NULL)),
+                                    getitem_msg("b3", "Success", NULL, NULL)));
+    } else if (k == 2) {
+        a->body = envelope("s", "<m:UpdateItemResponse xmlns:m=\"" NS_M "\" xmlns:t=\"" NS_T "\"><m:ResponseMessages>"
+                                "<m:UpdateItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError"
+                                "</m:ResponseCode><m:Items><t:Message><t:ItemId Id=\"b1\" ChangeKey=\"k2\"/></t:Message>"
+                                "</m:Items><m:ConflictResults><t:Count>0</t:Count></m:ConflictResults>"
+                                "</m:UpdateItemResponseMessage></m:ResponseMessages></m:UpdateItemResponse>");
+    } else {
+        a->body = envelope("s", "<m:SyncFolderHierarchyResponse xmlns:m=\"" NS_M "\"><m:ResponseMessages>"
+                                "<m:SyncFolderHierarchyResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError"
+                                "</m:ResponseCode><m:SyncState>HB</m:SyncState><m:IncludesLastFolderInRange>true"
+                                "</m:IncludesLastFolderInRange><m:Changes/></m:SyncFolderHierarchyResponseMessage>"
+                                "</m:ResponseMessages></m:SyncFolderHierarchyResponse>");
+    }
+}
+
+static void busy_reset(int backoff, int always)
+{
+    memset(busy_calls, 0, sizeof busy_calls);
+    busy_backoff = backoff;
+    busy_always = always;
+}
+
+/* A listing against busy_respond ends THROTTLED with the back-off after `calls` requests,
+ * nothing handed over. */
+static void expect_throttled(int backoff, int always, int calls)
+{
+    busy_reset(backoff, always);
+    srv_start(busy_respond);
+    struct fx f;
+    assert_int_equal(fx_open(&f, NULL).code, OUTPOST_OK);
+    outpost_status st = sync_inbox(&f);
+    assert_int_equal(st.code, OUTPOST_THROTTLED);
+    assert_int_equal(st.retry_after_ms, (uint32_t)backoff);
+    assert_int_equal(busy_calls[0], calls);
+    assert_int_equal(f.rec.commits, 0);
+    assert_int_equal(json_array_size(f.rec.pending), 0);
+    fx_close(&f);
+}
+
+static void test_busy_retry(void **unused)
+{
+    (void)unused;
+    fx_busy_wait = "1";
+    /* ErrorServerBusy with a back-off within busy_wait: as a fault (the listing, the
+     * hierarchy, a write) and as one item's error message in a GetItem batch: each request
+     * is sent again after the back-off and the sync completes */
+    busy_reset(150, 0);
+    srv_start(busy_respond);
+    struct fx f;
+    outpost_status st = fx_open(&f, NULL);
+    assert_int_equal(st.code, OUTPOST_OK);
+    st = sync_inbox(&f);
+    if (st.code != OUTPOST_OK)
+        fail_msg("sync_folder with a busy server: %s", st.message);
+    assert_int_equal(busy_calls[0], 2);
+    assert_int_equal(busy_calls[1], 2);
+    assert_int_equal(f.rec.commits, 1);
+    assert_string_equal(f.rec.state, "B1");
+    assert_int_equal(rec_count(&f.rec, "item", OUTPOST_CHANGE_ADD), 3);
+    for (int i = 1; i <= 3; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "b%d", i);
+        json_t *ev = rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, id);
+        if (!ev)
+            fail_msg("item %s not handed over", id);
+        assert_int_equal(jint(ev, "contentState"), OUTPOST_CONTENT_COMPLETE);
+    }
+    assert_true(test_host_logged(f.th, "ErrorServerBusy"));
+    rec_clear(&f.rec);
+    st = M->sync_hierarchy(f.t, NULL, 0, &f.rec.sink);
+    if (st.code != OUTPOST_OK)
+        fail_msg("sync_hierarchy with a busy server: %s", st.message);
+    assert_int_equal(busy_calls[3], 2);
+    st = write_seen(&f, "b1", OUTPOST_J_ITEM_FLAGS);
+    if (st.code != OUTPOST_OK)
+        fail_msg("write with a busy server: %s", st.message);
+    assert_int_equal(busy_calls[2], 2);
+    fx_close(&f);
+
+    /* a server that stays busy: a bounded number of tries (the request and 3 more) */
+    expect_throttled(100, 1, 4);
+    /* a back-off longer than busy_wait is not waited for here */
+    expect_throttled(5000, 0, 1);
+    fx_busy_wait = "0";
+}
+
+/* ---- per-item errors in a batch ---- */
+
+static int nomime_mode; /* item_errors_respond: e4 comes back without its MimeContent */
+
+static void item_errors_respond(const struct req *rq, struct answer *a)
+{
+    if (!strcmp(rq->op, "GetFolder")) {
+        a->body = getfolder_reply(rq);
+        return;
+    }
+    if (!strcmp(rq->op, "SyncFolderItems")) {
+        a->body = envelope("s", "<m:SyncFolderItemsResponse xmlns:m=\"" NS_M "\" xmlns:t=\"" NS_T "\"><m:ResponseMessages>"
+                                "<m:SyncFolderItemsResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError"
+                                "</m:ResponseCode><m:SyncState>E1</m:SyncState><m:IncludesLastItemInRange>true"
+                                "</m:IncludesLastItemInRange><m:Changes>"
+                                "<t:Create><t:Message><t:ItemId Id=\"e1\"/></t:Message></t:Create>"
+                                "<t:Create><t:Message><t:ItemId Id=\"e2\"/></t:Message></t:Create>"
+                                "<t:Create><t:Message><t:ItemId Id=\"e3\"/></t:Message></t:Create>"
+                                "<t:Create><t:Message><t:ItemId Id=\"e4\"/></t:Message></t:Create>"
+                                "<t:ReadFlagChange><t:ItemId Id=\"e5\"/><t:IsRead>true</t:IsRead></t:ReadFlagChange>"
+                                "</m:Changes></m:SyncFolderItemsResponseMessage></m:ResponseMessages>"
+                                "</m:SyncFolderItemsResponse>");
+        return;
+    }
+    if (strcmp(rq->op, "GetItem") != 0)
+        return;
+    if (strstr(rq->body, "\"e5\"")) {
+        a->body = getitem_reply(getitem_msg("e5", "Error", "ErrorAccessDenied", NULL));
+        return;
+    }
+    /* e2 was deleted since the listing; e3 cannot be rendered as MIME */
+    char *e4 = nomime_mode ? xstrdup("<m:GetItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError"
+                                     "</m:ResponseCode><m:Items><t:Message><t:ItemId Id=\"e4\" ChangeKey=\"k\"/>"
+                                     "<t:Subject>e4</t:Subject><t:Size>2000</t:Size></t:Message></m:Items>"
+                                     "</m:GetItemResponseMessage>")
+                           : getitem_msg("e4", "Success", NULL, NULL);
+    a->body = getitem_reply(cat(cat(getitem_msg("e1", "Success", NULL, NULL), getitem_msg("e2", "Error", "ErrorItemNotFound", NULL)),
+                                cat(getitem_msg("e3", "Error", "ErrorMimeContentConversionFailed", NULL), e4)));
+}
+
+static void test_item_errors(void **unused)
+{
+    (void)unused;
+    srv_start(item_errors_respond);
+    struct fx f;
+    assert_int_equal(fx_open(&f, NULL).code, OUTPOST_OK);
+    nomime_mode = 0;
+    outpost_status st = sync_inbox(&f);
+    if (st.code != OUTPOST_OK)
+        fail_msg("sync_folder with failed items: %s", st.message);
+    /* the others are synced and the listing moves on */
+    assert_int_equal(f.rec.commits, 1);
+    assert_string_equal(f.rec.state, "E1");
+    assert_non_null(rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, "e1"));
+    assert_non_null(rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, "e4"));
+    assert_string_equal(jstr(rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, "e4"), "subject"), "e4");
+    assert_null(rec_find(&f.rec, "item", 0, "e2"));
+    assert_null(rec_find(&f.rec, "item", 0, "e3"));
+    assert_null(rec_find(&f.rec, "item", 0, "e5"));
+    assert_int_equal(f.rec.protocol_errors, 0);
+    /* the item the server refused is named in the log with its code; the gone one is not */
+    assert_true(test_host_logged(f.th, "item e3 skipped: GetItem answered ErrorMimeContentConversionFailed"));
+    assert_true(test_host_logged(f.th, "ErrorAccessDenied"));
+    assert_false(test_host_logged(f.th, "item e2"));
+    /* an item returned without the MimeContent asked for is handed over without content
+     * (fetched later), not as a complete mail with an empty body */
+    rec_clear(&f.rec);
+    nomime_mode = 1;
+    st = sync_inbox(&f);
+    nomime_mode = 0;
+    if (st.code != OUTPOST_OK)
+        fail_msg("sync_folder with an item without MimeContent: %s", st.message);
+    json_t *e4 = rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, "e4");
+    assert_non_null(e4);
+    assert_int_equal(jint(e4, "contentState"), OUTPOST_CONTENT_NONE);
+    assert_null(json_object_get(e4, "content"));
+    assert_int_equal(jint(rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, "e1"), "contentState"), OUTPOST_CONTENT_COMPLETE);
+    assert_int_equal(f.rec.protocol_errors, 0);
+    assert_int_equal(f.rec.size_mismatches, 0);
+    fx_close(&f);
+}
+
+/* ---- folder-level errors and paging ---- */
+
+static int page_calls, hier_calls;
+
+static char *items_page(const char *state, int last, const char *ids)
+{
+    char *changes = xstrdup("");
+    for (const char *p = ids; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] ? 1 : 0)) {
+        char *c = fmt("%s<t:Create><t:Message><t:ItemId Id=\"%.*s\" ChangeKey=\"k\"/></t:Message></t:Create>", changes,
+                      (int)strcspn(p, ","), p);
+        free(changes);
+        changes = c;
+    }
+    char *body = fmt("<m:SyncFolderItemsResponse xmlns:m=\"" NS_M "\" xmlns:t=\"" NS_T "\"><m:ResponseMessages>"
+                     "<m:SyncFolderItemsResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode>"
+                     "<m:SyncState>%s</m:SyncState><m:IncludesLastItemInRange>%s</m:IncludesLastItemInRange>"
+                     "<m:Changes>%s</m:Changes></m:SyncFolderItemsResponseMessage></m:ResponseMessages>"
+                     "</m:SyncFolderItemsResponse>", state, last ? "true" : "false", changes);
+    free(changes);
+    char *env = envelope("soap", body);
+    free(body);
+    return env;
+}
+
+static char *folder_error(const char *op, const char *code)
+{
+    char *body = fmt("<m:%sResponse xmlns:m=\"" NS_M "\"><m:ResponseMessages><m:%sResponseMessage ResponseClass=\"Error\">"
+                     "<m:MessageText>%s here.</m:MessageText><m:ResponseCode>%s</m:ResponseCode><m:DescriptiveLinkKey>0"
+                     "</m:DescriptiveLinkKey><m:SyncState/><m:IncludesLastItemInRange>true</m:IncludesLastItemInRange>"
+                     "</m:%sResponseMessage></m:ResponseMessages></m:%sResponse>", op, op, code, code, op, op);
+    char *env = envelope("soap", body);
+    free(body);
+    return env;
+}
+
+static void paging_respond(const struct req *rq, struct answer *a)
+{
+    if (!strcmp(rq->op, "GetFolder")) {
+        a->body = getfolder_reply(rq);
+        return;
+    }
+    if (!strcmp(rq->op, "SyncFolderHierarchy")) {
+        /* "more to come" with nothing and the same state, as long as it is asked */
+        hier_calls++;
+        a->body = envelope("s", "<m:SyncFolderHierarchyResponse xmlns:m=\"" NS_M "\"><m:ResponseMessages>"
+                                "<m:SyncFolderHierarchyResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError"
+                                "</m:ResponseCode><m:SyncState>HS</m:SyncState><m:IncludesLastFolderInRange>false"
+                                "</m:IncludesLastFolderInRange><m:Changes/></m:SyncFolderHierarchyResponseMessage>"
+                                "</m:ResponseMessages></m:SyncFolderHierarchyResponse>");
+        return;
+    }
+    if (!strcmp(rq->op, "GetItem")) {
+        char *msgs = xstrdup("");
+        for (const char *p = rq->body; (p = strstr(p, "ItemId Id=\"")); ) {
+            p += 11;
+            char id[32];
+            snprintf(id, sizeof id, "%.*s", (int)strcspn(p, "\""), p);
+            msgs = cat(msgs, getitem_msg(id, "Success", NULL, NULL));
+        }
+        a->body = getitem_reply(msgs);
+        return;
+    }
+    if (strcmp(rq->op, "SyncFolderItems") != 0)
+        return;
+    page_calls++;
+    if (strstr(rq->body, "\"F-denied\""))
+        a->body = folder_error("SyncFolderItems", "ErrorAccessDenied");
+    else if (strstr(rq->body, ">OLD<"))
+        a->body = folder_error("SyncFolderItems", "ErrorInvalidSyncStateData");
+    else if (strstr(rq->body, ">STUCK<"))
+        /* "more to come" with nothing and the same state; after 20 calls the end, so that a
+         * client asking forever fails this test instead of hanging it */
+        a->body = items_page("STUCK", page_calls > 20, "");
+    else if (strstr(rq->body, ">STUCK2<"))
+        a->body = items_page("STUCK2", page_calls > 20, "z1"); /* the same with a change in it */
+    else if (!strstr(rq->body, "SyncState>"))
+        a->body = items_page("P1", 0, "p1,p2,p3");
+    else if (strstr(rq->body, ">P1<"))
+        a->body = items_page("P2", 0, "p4,p5,p6");
+    else if (strstr(rq->body, ">P2<"))
+        a->body = items_page("P3", 0, "");     /* an empty page that is not the last */
+    else if (strstr(rq->body, ">P3<"))
+        a->body = items_page("P4", 1, "p7");
+}
+
+static outpost_status sync_id(struct fx *f, const char *id, const char *state)
+{
+    outpost_folder fo = {0};
+    fo.struct_size = sizeof fo;
+    fo.kind = OUTPOST_ITEM_MAIL;
+    fo.remote_id = id;
+    fo.name = id;
+    return M->sync_folder(f->t, &fo, state, state ? strlen(state) : 0, 0, OUTPOST_SYNC_WANT_CONTENT, &f->rec.sink);
+}
+
+static void test_paging_and_folder_errors(void **unused)
+{
+    (void)unused;
+    srv_start(paging_respond);
+    struct fx f;
+    assert_int_equal(fx_open(&f, "3").code, OUTPOST_OK);
+    /* IncludesLastItemInRange false over several calls, one of them empty: every page is
+     * listed, each committed with its own state, in order */
+    page_calls = 0;
+    outpost_status st = sync_id(&f, "F-inbox", NULL);
+    if (st.code != OUTPOST_OK)
+        fail_msg("paged sync: %s", st.message);
+    assert_int_equal(page_calls, 4);
+    assert_int_equal(f.rec.commits, 4);
+    assert_string_equal(f.rec.state, "P4");
+    assert_int_equal(rec_count(&f.rec, "item", OUTPOST_CHANGE_ADD), 7);
+    assert_true(f.rec.max_page <= 3);
+    /* "more to come" but nothing and the same state: the listing ends instead of looping */
+    rec_clear(&f.rec);
+    page_calls = 0;
+    st = sync_id(&f, "F-inbox", "STUCK");
+    assert_int_equal(st.code, OUTPOST_OK);
+    assert_int_equal(page_calls, 1);
+    assert_true(test_host_logged(f.th, "returned the same SyncState (0 changes)"));
+    rec_clear(&f.rec);
+    page_calls = 0;
+    st = sync_id(&f, "F-inbox", "STUCK2");
+    assert_int_equal(st.code, OUTPOST_OK);
+    assert_int_equal(page_calls, 1);
+    assert_int_equal(rec_count(&f.rec, "item", OUTPOST_CHANGE_ADD), 1);
+    hier_calls = 0;
+    st = M->sync_hierarchy(f.t, NULL, 0, &f.rec.sink);
+    assert_int_equal(st.code, OUTPOST_OK);
+    assert_true(hier_calls <= 2);
+    /* a folder this account may not read: a clear error for it alone, nothing handed over;
+     * the next folder syncs */
+    rec_clear(&f.rec);
+    st = sync_id(&f, "F-denied", NULL);
+    assert_int_equal(st.code, OUTPOST_BAD_DATA);
+    assert_non_null(strstr(st.message, "ErrorAccessDenied"));
+    assert_true(test_host_logged(f.th, "folder F-denied not synced this time: SyncFolderItems: ErrorAccessDenied"));
+    assert_int_equal(f.rec.commits, 0);
+    assert_int_equal(json_array_size(f.rec.pending), 0);
+    page_calls = 0;
+    assert_int_equal(sync_id(&f, "F-inbox", NULL).code, OUTPOST_OK);
+    assert_int_equal(page_calls, 4);
+    /* a sync state the server rejects: STATE_INVALID (the engine lists the folder again
+     * without it), not BAD_DATA, and the error message's empty SyncState is not committed */
+    rec_clear(&f.rec);
+    st = sync_id(&f, "F-inbox", "OLD");
+    assert_int_equal(st.code, OUTPOST_STATE_INVALID);
+    assert_int_equal(f.rec.commits, 0);
+    fx_close(&f);
+}
+
+/* ---- a batch stopped at a failed item ---- */
+
+static int stopped_gets;
+
+static void stopped_respond(const struct req *rq, struct answer *a)
+{
+    if (!strcmp(rq->op, "GetFolder")) {
+        a->body = getfolder_reply(rq);
+        return;
+    }
+    if (!strcmp(rq->op, "SyncFolderItems")) {
+        a->body = items_page("T1", 1, "s1,s2,s3,s4");
+        return;
+    }
+    if (strcmp(rq->op, "GetItem") != 0)
+        return;
+    stopped_gets++;
+    if (strstr(rq->body, "\"s1\""))
+        /* s2 cannot be rendered, and the server stops the batch there */
+        a->body = getitem_reply(cat(cat(getitem_msg("s1", "Success", NULL, NULL),
+                                        getitem_msg("s2", "Error", "ErrorMimeContentConversionFailed", NULL)),
+                                    cat(getitem_msg("s3", "Warning", "ErrorBatchProcessingStopped", NULL),
+                                        getitem_msg("s4", "Warning", "ErrorBatchProcessingStopped", NULL))));
+    else
+        a->body = getitem_reply(cat(getitem_msg("s3", "Success", NULL, NULL), getitem_msg("s4", "Success", NULL, NULL)));
+}
+
+static void test_batch_stopped(void **unused)
+{
+    (void)unused;
+    srv_start(stopped_respond);
+    struct fx f;
+    assert_int_equal(fx_open(&f, NULL).code, OUTPOST_OK);
+    stopped_gets = 0;
+    outpost_status st = sync_id(&f, "F-inbox", NULL);
+    if (st.code != OUTPOST_OK)
+        fail_msg("sync_folder with a stopped batch: %s", st.message);
+    /* the items after the failed one are asked for again; the failed one is skipped */
+    assert_int_equal(stopped_gets, 2);
+    assert_int_equal(f.rec.commits, 1);
+    assert_string_equal(f.rec.state, "T1");
+    static const char *const ids[] = {"s1", "s3", "s4"};
+    for (int i = 0; i < 3; i++) {
+        json_t *ev = rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, ids[i]);
+        if (!ev)
+            fail_msg("item %s not handed over", ids[i]);
+        assert_int_equal(jint(ev, "contentState"), OUTPOST_CONTENT_COMPLETE);
+        assert_non_null(strstr(jstr(ev, "content"), ids[i]));
+        assert_string_equal(jstr(ev, "subject"), ids[i]);
+    }
+    assert_null(rec_find(&f.rec, "item", 0, "s2"));
+    assert_int_equal(f.rec.protocol_errors, 0);
+    assert_int_equal(f.rec.size_mismatches, 0);
+    /* fetch: the same */
+    rec_clear(&f.rec);
+    stopped_gets = 0;
+    outpost_folder fo = {0};
+    fo.struct_size = sizeof fo;
+    fo.kind = OUTPOST_ITEM_MAIL;
+    fo.remote_id = "F-inbox";
+    static const char *const all[] = {"s1", "s2", "s3", "s4"};
+    st = M->fetch(f.t, &fo, all, 4, &f.rec.sink);
+    assert_int_equal(st.code, OUTPOST_OK);
+    assert_int_equal(stopped_gets, 2);
+    assert_int_equal(rec_count(&f.rec, "item", OUTPOST_CHANGE_UPDATE), 3);
+    assert_int_equal(rec_count(&f.rec, "failed", 0), 1);
+    assert_int_equal(jint(rec_find(&f.rec, "failed", 0, NULL), "index"), 1);
+    fx_close(&f);
+}
+
+/* ---- markup a schema-valid reply may have ---- */
+
+/* Comments and processing instructions, a prolog, CDATA, whitespace around values whose types
+ * collapse it, namespaces declared on inner elements and rebound prefixes, attributes and
+ * header elements we do not know, and the SOAP prefix "env". */
+static void markup_respond(const struct req *rq, struct answer *a)
+{
+    if (!strcmp(rq->op, "GetFolder")) {
+        a->body = getfolder_reply(rq);
+        return;
+    }
+    static const char head[] =
+        "<?xml version=\"1.0\" encoding=\"utf-8\" standalone=\"yes\"?>\n<!-- a comment before the envelope -->\n"
+        "<?server-info build=\"15.2\"?>\n<env:Envelope xmlns:env=\"" NS_SOAP "\" xmlns:xsi=\"http://www.w3.org/2001/"
+        "XMLSchema-instance\">\n  <env:Header>\n    <h:ServerVersionInfo xmlns:h=\"" NS_T "\" MajorVersion=\"15\" "
+        "MinorVersion=\"20\" Version=\"V2018_01_08\"/>\n    <x:Trace xmlns:x=\"urn:example:trace\" env:mustUnderstand="
+        "\"0\">abc</x:Trace>\n  </env:Header>\n  <env:Body xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\">\n";
+    static const char tail[] = "\n  </env:Body>\n</env:Envelope>\n<!-- trailing comment -->\n";
+    if (!strcmp(rq->op, "SyncFolderItems")) {
+        a->body = fmt("%s<SyncFolderItemsResponse xmlns=\"" NS_M "\">\n <ResponseMessages>\n"
+                      "  <SyncFolderItemsResponseMessage ResponseClass=\"Success\" Extra=\"x\">\n"
+                      "   <ResponseCode>NoError</ResponseCode>\n   <!-- the state follows -->\n"
+                      "   <SyncState><![CDATA[V1]]></SyncState>\n"
+                      "   <IncludesLastItemInRange>\n     true\n   </IncludesLastItemInRange>\n   <Changes>\n"
+                      "    <t:Create xmlns:t=\"" NS_T "\"><t:Message><t:ItemId Id=\"v1\" ChangeKey=\"k\" Unknown=\"z\"/>"
+                      "<t:ItemClass>IPM.Note</t:ItemClass></t:Message></t:Create>\n"
+                      "    <Create xmlns=\"" NS_T "\"><Message><?pi inside?><ItemId Id=\"v2\"/></Message></Create>\n"
+                      "    <m:ReadFlagChange xmlns:m=\"" NS_T "\"><m:ItemId Id=\"v3\"/><m:IsRead> true </m:IsRead>"
+                      "</m:ReadFlagChange>\n   </Changes>\n  </SyncFolderItemsResponseMessage>\n </ResponseMessages>\n"
+                      "</SyncFolderItemsResponse>%s", head, tail);
+        return;
+    }
+    if (strcmp(rq->op, "GetItem") != 0)
+        return;
+    if (strstr(rq->body, "\"v3\"")) {
+        a->body = fmt("%s<q:GetItemResponse xmlns:q=\"" NS_M "\"><q:ResponseMessages><q:GetItemResponseMessage "
+                      "ResponseClass=\"Success\"><q:ResponseCode>NoError</q:ResponseCode><q:Items><q:Message xmlns:q=\""
+                      NS_T "\"><q:ItemId Id=\"v3\" ChangeKey=\"k3\"/><q:IsRead>\n1\n</q:IsRead></q:Message></q:Items>"
+                      "</q:GetItemResponseMessage></q:ResponseMessages></q:GetItemResponse>%s", head, tail);
+        return;
+    }
+    /* the MimeContent split by a comment, then as CDATA with character references; the
+     * prefix m rebound to the types namespace inside the item */
+    char *b1 = b64_folded(mime1), *b2 = b64_folded(mime2);
+    size_t half = strlen(b1) / 2;
+    a->body = fmt("%s<m:GetItemResponse xmlns:m=\"" NS_M "\">\n<m:ResponseMessages>\n"
+                  "<m:GetItemResponseMessage ResponseClass=\"Success\">\n<!-- c -->\n<m:ResponseCode>NoError</m:ResponseCode>\n"
+                  "<m:Items>\n<m:Message xmlns:m=\"" NS_T "\" Extra=\"1\">\n<m:MimeContent CharacterSet=\"UTF-8\">%.*s"
+                  "<!-- split -->%s</m:MimeContent>\n<m:ItemId Id=\"v1\" ChangeKey=\"k1\"/>\n<m:Subject>s1</m:Subject>\n"
+                  "<m:DateTimeReceived> 2025-06-10T09:00:00Z </m:DateTimeReceived>\n<m:Size> 12 </m:Size>\n"
+                  "<m:IsRead>\n true\n</m:IsRead>\n</m:Message>\n</m:Items>\n</m:GetItemResponseMessage>\n"
+                  "<m:GetItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode>"
+                  "<m:Items><Message xmlns=\"" NS_T "\"><MimeContent><![CDATA[%s]]>&#13;&#10;</MimeContent>"
+                  "<ItemId Id=\"v2\"/><Subject>s2</Subject><IsRead>false</IsRead></Message></m:Items>"
+                  "</m:GetItemResponseMessage>\n</m:ResponseMessages>\n</m:GetItemResponse>%s",
+                  head, (int)half, b1, b1 + half, b2, tail);
+    free(b1);
+    free(b2);
+}
+
+static void test_markup_variants(void **unused)
+{
+    (void)unused;
+    srv_start(markup_respond);
+    struct fx f;
+    assert_int_equal(fx_open(&f, NULL).code, OUTPOST_OK);
+    outpost_status st = sync_inbox(&f);
+    if (st.code != OUTPOST_OK)
+        fail_msg("sync_folder: %s", st.message);
+    assert_int_equal(f.rec.commits, 1);
+    assert_string_equal(f.rec.state, "V1");
+    assert_int_equal(log_count("SyncFolderItems"), 1); /* IncludesLastItemInRange " true " */
+    json_t *v1 = rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, "v1"), *v2 = rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, "v2");
+    assert_non_null(v1);
+    assert_non_null(v2);
+    assert_string_equal(jstr(v1, "content"), mime1);
+    assert_string_equal(jstr(v2, "content"), mime2);
+    assert_string_equal(jstr(v1, "subject"), "s1");
+    assert_string_equal(jstr(v1, "version"), "k1");
+    assert_true(jint(v1, "flags") & OUTPOST_FLAG_SEEN);
+    assert_false(jint(v2, "flags") & OUTPOST_FLAG_SEEN);
+    json_t *v3 = rec_find(&f.rec, "item", OUTPOST_CHANGE_FLAGS, "v3");
+    assert_non_null(v3);
+    assert_true(jint(v3, "flags") & OUTPOST_FLAG_SEEN);
+    assert_int_equal(f.rec.protocol_errors, 0);
+    assert_int_equal(f.rec.size_mismatches, 0);
+    fx_close(&f);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -1365,6 +1972,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_autodiscover_shapes),
         cmocka_unit_test(test_autodiscover_error),
         cmocka_unit_test(test_autodiscover_loops),
+        cmocka_unit_test(test_busy_retry),
+        cmocka_unit_test(test_item_errors),
+        cmocka_unit_test(test_paging_and_folder_errors),
+        cmocka_unit_test(test_markup_variants),
+        cmocka_unit_test(test_batch_stopped),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (srv.d)

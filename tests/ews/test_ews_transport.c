@@ -79,6 +79,7 @@ static void setup_fx(struct fx *f, const char *const *extra, const char *batch)
     test_host_set(f->th, "ca_file", ca);
     test_host_set(f->th, "batch_size", batch ? batch : "7");
     test_host_set(f->th, "push_poll", "1");
+    test_host_set(f->th, "busy_wait", "1"); /* longer back-offs are handed to the caller */
     outpost_status st = open_plugin(f);
     if (st.code != OUTPOST_OK)
         fail_msg("open: %s", st.message);
@@ -302,7 +303,7 @@ static void test_large_message_streams_in_chunks(void **unused)
     (void)unused;
     struct fx f;
     setup_fx(&f, NULL, NULL);
-    size_t body = 3u << 20;
+    size_t body = 5u << 20; /* past EWS_SPOOL_MEM: the reply and the decoded mail go to temporary files */
     char *mime = malloc(body + 200);
     int n = sprintf(mime, "Subject: big\r\nMessage-ID: <big@x>\r\nContent-Type: text/plain\r\n\r\n");
     for (size_t i = 0; i < body; i++)
@@ -730,13 +731,29 @@ static void test_faults(void **unused)
     expect_sync_fault(&f, json_pack("{s:s}", "kind", "invalid_sync_state"), OUTPOST_STATE_INVALID, 0);
     expect_sync_fault(&f, json_pack("{s:s, s:s}", "kind", "http401", "method", "SyncFolderItems"), OUTPOST_AUTH, 0);
     expect_sync_fault(&f, json_pack("{s:s, s:s}", "kind", "http500", "method", "GetItem"), OUTPOST_TEMP, 0);
-    expect_sync_fault(&f, json_pack("{s:s, s:s}", "kind", "http503", "method", "SyncFolderItems"), OUTPOST_TEMP, 2000);
+    /* 503 with Retry-After: the server asks us to wait */
+    expect_sync_fault(&f, json_pack("{s:s, s:s}", "kind", "http503", "method", "SyncFolderItems"), OUTPOST_THROTTLED, 2000);
     expect_sync_fault(&f, json_pack("{s:s, s:s, s:i}", "kind", "drop_before", "method", "GetItem", "count", 3), OUTPOST_TEMP, 0);
     expect_sync_fault(&f, json_pack("{s:s, s:s}", "kind", "drop", "method", "GetItem"), OUTPOST_TEMP, 0);
     expect_sync_fault(&f, json_pack("{s:s, s:s}", "kind", "malformed", "method", "GetItem"), OUTPOST_BAD_DATA, 0);
     expect_sync_fault(&f, json_pack("{s:s, s:s}", "kind", "malformed", "method", "SyncFolderItems"), OUTPOST_BAD_DATA, 0);
     expect_sync_fault(&f, json_pack("{s:s, s:s, s:s}", "kind", "error", "method", "GetItem", "code", "ErrorMailboxStoreUnavailable"),
                       OUTPOST_TEMP, 0);
+    /* a back-off within busy_wait is waited for and the request sent again: the listing's
+     * fault and the GetItem batch's busy messages */
+    rec_clear(&f.rec);
+    free(f.rec.state);
+    f.rec.state = NULL;
+    arm(&f, json_pack("{s:s, s:s, s:i}", "kind", "busy", "method", "SyncFolderItems", "backoff_ms", 200));
+    arm(&f, json_pack("{s:s, s:s, s:s, s:i}", "kind", "busy", "method", "GetItem", "form", "message", "backoff_ms", 200));
+    outpost_status bst = sync_folder(&f, "Inbox", OUTPOST_ITEM_MAIL, OUTPOST_SYNC_WANT_CONTENT);
+    if (bst.code != OUTPOST_OK)
+        fail_msg("sync with a busy server: %s", bst.message);
+    json_t *bstate = ctl(&f, "state?content=0&folder=Inbox", NULL);
+    assert_int_equal(rec_count(&f.rec, "item", OUTPOST_CHANGE_ADD),
+                     json_array_size(json_object_get(json_array_get(json_object_get(bstate, "folders"), 0), "items")));
+    json_decref(bstate);
+    json_decref(ctl(&f, "faults/clear", json_object()));
     /* a fault on the second page: the first page stays committed, nothing of the second */
     rec_clear(&f.rec);
     free(f.rec.state);

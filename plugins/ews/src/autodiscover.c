@@ -47,7 +47,7 @@ enum { AD_EXPR, AD_EXCH, AD_OTHER, AD_NPROTO };
 
 static void ad_parse(FILE *f, struct ad_result *res)
 {
-    xmlTextReaderPtr r = xmlReaderForFd(fileno(f), "autodiscover.xml", NULL,
+    xmlTextReaderPtr r = xmlReaderForIO(ews_file_read, ews_file_close, f, "autodiscover.xml", NULL,
                                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     if (!r) {
         res->error = 1;

@@ -1,11 +1,13 @@
 /* HTTPS for the EWS transport (libcurl): one easy handle per instance (keep-alive, cookies),
  * Basic / NTLM / Negotiate / OAuth2 bearer authentication, TLS verification, replies spooled
- * to an anonymous temporary file so they can be validated before anything reaches the sink
+ * (in memory up to EWS_SPOOL_MEM, past it in a temporary file) so they can be validated
+ * before anything reaches the sink
  * (autodiscover.c finds the URL). */
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "ews.h"
 
@@ -93,12 +95,35 @@ struct hdrs {
     long retry_after;
 };
 
+/* Retry-After (RFC 9110): delay-seconds or an HTTP-date; -1 when neither. */
+static long retry_after_s(const char *v, size_t len)
+{
+    char buf[80];
+    while (len && (*v == ' ' || *v == '\t'))
+        v++, len--;
+    while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' ' || v[len - 1] == '\t'))
+        len--;
+    if (!len || len >= sizeof buf)
+        return -1;
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+    char *end;
+    long s = strtol(buf, &end, 10);
+    if (end != buf && !*end)
+        return s >= 0 ? s : -1;
+    time_t at = curl_getdate(buf, NULL);
+    if (at == (time_t)-1)
+        return -1;
+    time_t now = time(NULL);
+    return at > now ? (long)(at - now) : 0;
+}
+
 static size_t header_cb(char *data, size_t size, size_t n, void *ctx)
 {
     struct hdrs *h = ctx;
     size_t len = size * n;
     if (len > 12 && !strncasecmp(data, "Retry-After:", 12))
-        h->retry_after = strtol(data + 12, NULL, 10);
+        h->retry_after = retry_after_s(data + 12, len - 12);
     return len;
 }
 
@@ -152,9 +177,9 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
                                 long *http, char **location)
 {
     *reply = NULL;
-    FILE *f = tmpfile();
+    FILE *f = ews_spool_open(EWS_SPOOL_MEM);
     if (!f)
-        return ews_status(e, OUTPOST_FATAL, "cannot create a temporary file for the server's reply");
+        return ews_status(e, OUTPOST_FATAL, "out of memory for the server's reply");
     CURL *c = e->curl;
     struct curl_slist *hl = NULL;
     hl = curl_slist_append(hl, "Content-Type: text/xml; charset=utf-8");
@@ -167,7 +192,7 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
         eb_free(&h);
     }
     set_auth(e, &hl);
-    struct hdrs hd = {0};
+    struct hdrs hd = {-1};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(c, CURLOPT_POST, 1L);
@@ -227,10 +252,17 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
         return ews_status(e, OUTPOST_BAD_DATA, "the server answered HTTP %ld, a redirect to %.200s; set url to the "
                           "EWS endpoint", *http, to);
     }
-    outpost_status st = ews_status(e, *http >= 500 || *http == 429 ? OUTPOST_TEMP : OUTPOST_BAD_DATA,
-                                   "the server answered HTTP %ld", *http);
+    /* 503 (or 429) with Retry-After: the server asks us to wait that long (Exchange answers 503
+     * when its request queue is full), which is what THROTTLED means; without one it is an
+     * outage of unknown length */
+    int wait = (*http == 503 || *http == 429) && hd.retry_after >= 0;
+    outpost_status st = ews_status(e, wait ? OUTPOST_THROTTLED : *http >= 500 || *http == 429 ? OUTPOST_TEMP
+                                   : OUTPOST_BAD_DATA, "the server answered HTTP %ld%s", *http,
+                                   wait ? " (busy: retry later)" : "");
     if (hd.retry_after > 0)
         st.retry_after_ms = (uint32_t)(hd.retry_after > 3600 ? 3600000 : hd.retry_after * 1000);
+    else if (wait)
+        st.retry_after_ms = 1000; /* "Retry-After: 0" */
     return st;
 }
 
@@ -253,6 +285,29 @@ outpost_status ews_post_redirect(struct ews *e, const char *url, const char *bod
         st = post_once(e, url, body, len, reply, &http, location);
     }
     return st;
+}
+
+int ews_busy_wait(struct ews *e, const outpost_status *st, int *tries, const char *what)
+{
+    if (st->code != OUTPOST_THROTTLED || !e->busy_wait_ms || *tries >= EWS_BUSY_RETRIES ||
+        st->retry_after_ms > e->busy_wait_ms)
+        return 0;
+    uint32_t ms = st->retry_after_ms ? st->retry_after_ms : 1000;
+    (*tries)++;
+    e->host->log(e->host, OUTPOST_LOG_NOTICE, "%s: the server is busy (%s); retrying in %u ms (%d of %d)", what,
+                 st->message ? st->message : "throttled", ms, *tries, EWS_BUSY_RETRIES);
+    int64_t until = e->host->monotonic_ms(e->host) + ms;
+    for (;;) {
+        if (e->host->cancelled && e->host->cancelled(e->host))
+            return 0;
+        int64_t left = until - e->host->monotonic_ms(e->host);
+        if (left <= 0)
+            return 1;
+        if (left > 100)
+            left = 100; /* the host may cancel meanwhile */
+        struct timespec ts = {0, (long)left * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 outpost_status ews_post(struct ews *e, const char *url, const char *body, size_t len, FILE **reply)

@@ -434,6 +434,9 @@ uint32_t ews_item_flags(const struct ews_item *it)
 int ews_parse_time(const char *s, int64_t *t)
 {
     int y, mo, d, h = 0, mi = 0, sec = 0;
+    /* xs:dateTime and xs:date collapse whitespace: surrounding blanks are allowed */
+    while (s && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'))
+        s++;
     if (!s || sscanf(s, "%4d-%2d-%2d", &y, &mo, &d) != 3)
         return -1;
     if (strlen(s) > 10 && s[10] == 'T' && sscanf(s + 11, "%2d:%2d:%2d", &h, &mi, &sec) < 2)

@@ -24,6 +24,7 @@ static const outpost_config_key config_keys[] = {
     {"insecure", OUTPOST_CFG_BOOL, 0, "false", NULL, "skip TLS certificate verification (warns on every start)"},
     {"timeout", OUTPOST_CFG_INT, 0, "120", NULL, "seconds without a byte before a request fails"},
     {"batch_size", OUTPOST_CFG_INT, 0, "100", NULL, "items per SyncFolderItems page and GetItem batch (1-100)"},
+    {"busy_wait", OUTPOST_CFG_INT, 0, "2", NULL, "longest back-off (seconds) a busy server's request is waited for and retried in place, up to 3 times; longer ones end the sync cycle (0-300, 0 = never wait)"},
     {"push_poll", OUTPOST_CFG_INT, 0, "5", NULL, "seconds between GetEvents calls while waiting for server changes (1-300)"},
     {"server_version", OUTPOST_CFG_STRING, 0, "Exchange2013_SP1", NULL, "RequestServerVersion sent with every request"},
     {NULL, 0, 0, NULL, NULL, NULL}};
@@ -81,6 +82,8 @@ static outpost_status t_create(const struct outpost_host *host, struct outpost_t
         e->timeout_s = 5;
     int64_t poll = host->config_int(host, "push_poll", 5);
     e->push_poll_ms = (uint32_t)(poll < 1 ? 1 : poll > 300 ? 300 : poll) * 1000;
+    int64_t busy = host->config_int(host, "busy_wait", 2);
+    e->busy_wait_ms = (uint32_t)(busy < 0 ? 0 : busy > 300 ? 300 : busy) * 1000;
     int64_t batch = host->config_int(host, "batch_size", EWS_MAX_BATCH);
     e->batch = (uint32_t)(batch < 1 ? 1 : batch > EWS_MAX_BATCH ? EWS_MAX_BATCH : batch);
     if (!e->version || (e->email && !e->user)) {

@@ -360,6 +360,7 @@ int ews_code_class(const char *code)
         {"ErrorExceededConnectionCount", OUTPOST_THROTTLED},
         {"ErrorTooManyObjectsOpened", OUTPOST_THROTTLED},
         {"ErrorInvalidSyncStateData", OUTPOST_STATE_INVALID},
+        {"ErrorInvalidSyncState", OUTPOST_STATE_INVALID}, /* not a ResponseCodeType value; taken as the same should a server send it */
         {"ErrorIrresolvableConflict", OUTPOST_CONFLICT},
         {"ErrorChangeKeyRequiredForWriteOperations", OUTPOST_CONFLICT},
         {"ErrorStaleObject", OUTPOST_CONFLICT},
@@ -458,14 +459,19 @@ outpost_status ews_call_simple(struct ews *e, const char *op_xml, struct ews_sim
         eb_free(&req);
         return ews_status(e, OUTPOST_FATAL, "%s: out of memory", what);
     }
-    FILE *reply = NULL;
-    outpost_status st = ews_post(e, NULL, req.p, req.len, &reply);
+    outpost_status st;
+    for (int tries = 0;;) {
+        FILE *reply = NULL;
+        memset(out, 0, sizeof *out);
+        st = ews_post(e, NULL, req.p, req.len, &reply);
+        if (st.code == OUTPOST_OK) {
+            st = ews_parse_simple(e, reply, out, what);
+            fclose(reply);
+        }
+        if (!ews_busy_wait(e, &st, &tries, what))
+            break;
+    }
     eb_free(&req);
-    memset(out, 0, sizeof *out);
-    if (st.code != OUTPOST_OK)
-        return st;
-    st = ews_parse_simple(e, reply, out, what);
-    fclose(reply);
     if (st.code == OUTPOST_BAD_DATA && out->unreadable)
         /* Not a rejection: the server may have applied the write. The engine retries,
          * and its duplicate check (find) decides. */

@@ -3,7 +3,7 @@
  * so each SyncState covers exactly the batch committed with it) and on-demand fetches.
  * Every reply is validated completely before the first sink call: a malformed reply or a
  * failed page hands nothing to the sink. Mail content is MimeContent as-is, decoded by the
- * SAX reader (mailget.c) into a temporary file while the reply is checked, then streamed
+ * SAX reader (mailget.c) into a spool (spool.c) while the reply is checked, then streamed
  * from there to sink->content; other kinds are converted to iCalendar / vCard. */
 #include <pthread.h>
 #include <stdlib.h>
@@ -381,18 +381,32 @@ outpost_status ews_sync_hierarchy(struct ews *e, const void *state, size_t len, 
         if (cur)
             eb_elem(&op, "m:SyncState", cur);
         eb_puts(&op, "</m:SyncFolderHierarchy>");
-        FILE *f = NULL;
-        st = ews_call(e, &op, &f, "SyncFolderHierarchy");
-        eb_free(&op);
-        if (st.code != OUTPOST_OK)
-            break;
         struct hpage p = {0};
-        st = parse_hierarchy(e, f, &p);
-        fclose(f);
+        for (int tries = 0;;) {
+            FILE *f = NULL;
+            st = ews_call(e, &op, &f, "SyncFolderHierarchy");
+            if (st.code == OUTPOST_OK) {
+                st = parse_hierarchy(e, f, &p);
+                fclose(f);
+            }
+            if (!ews_busy_wait(e, &st, &tries, "SyncFolderHierarchy"))
+                break;
+            hfolders_free(p.f, p.n);
+            free(p.state);
+            memset(&p, 0, sizeof p);
+        }
+        eb_free(&op);
         if (st.code != OUTPOST_OK) {
             hfolders_free(p.f, p.n);
             free(p.state);
             break;
+        }
+        if (!p.last && cur && !strcmp(cur, p.state)) {
+            /* "more to come" with the state we sent: asking again would get the same answer
+             * forever */
+            e->host->log(e->host, OUTPOST_LOG_WARNING, "SyncFolderHierarchy: the server said more changes follow "
+                         "but returned the same SyncState; taking the hierarchy as complete");
+            p.last = 1;
         }
         /* parents before children; folders of kinds we do not carry (and their subtrees) stay out */
         for (size_t i = 0; i < p.n; i++) {
@@ -683,14 +697,14 @@ static outpost_status parse_batch(struct ews *e, struct batch *b, int n, uint32_
         struct ews_msg fault;
         if (b->spool)
             fclose(b->spool); /* a fresh one: the spool holds this reading only */
-        if (!(b->spool = tmpfile()))
-            return ews_status(e, OUTPOST_FATAL, "cannot create a temporary file for the decoded mail");
+        if (!(b->spool = ews_spool_open(EWS_SPOOL_MEM)))
+            return ews_status(e, OUTPOST_FATAL, "out of memory for the decoded mail");
         int rc = ews_mail_collect(b->f, n, b->m, b->it, b->have, &b->n, &fault, b->spool, b->span);
         if (rc == -2)
             return ews_msg_status(e, &fault, "GetItem");
         if (rc == -3)
-            return ews_status(e, OUTPOST_TEMP, "GetItem: the decoded mail could not be written to a temporary "
-                              "file (disk full?)");
+            return ews_status(e, OUTPOST_TEMP, "GetItem: the decoded mail could not be kept (out of memory, or "
+                              "the temporary file past %u MiB could not be written: disk full?)", EWS_SPOOL_MEM >> 20);
         if (rc < 0 || b->n != n)
             return malformed(e, "GetItem");
         return outpost_ok();
@@ -751,13 +765,94 @@ static outpost_status get_batch(struct ews *e, const char *const *ids, int n, ui
     return st;
 }
 
+/* The first item of a batch the server was too busy for, as a status (OK when none). */
+static outpost_status batch_busy(struct ews *e, const struct batch *b)
+{
+    for (int i = 0; i < b->n; i++)
+        if (b->m[i].error && ews_code_class(b->m[i].code) == OUTPOST_THROTTLED)
+            return ews_msg_status(e, &b->m[i], "GetItem");
+    return outpost_ok();
+}
+
+static int is_stopped(const struct ews_msg *m)
+{
+    return m->error && !strcmp(m->code, "ErrorBatchProcessingStopped");
+}
+
+/* get_batch, sent again as a whole (GetItem changes nothing) after the server's back-off while
+ * it answers busy, for the request or for one of its items (ews_busy_wait bounds it). */
+static outpost_status get_batch_busy(struct ews *e, const char *const *ids, int n, uint32_t kind, int mime,
+                                     struct batch *b)
+{
+    for (int tries = 0;;) {
+        outpost_status st = get_batch(e, ids, n, kind, mime, b);
+        outpost_status busy = st.code == OUTPOST_OK ? batch_busy(e, b) : st;
+        if (!ews_busy_wait(e, &busy, &tries, "GetItem"))
+            return st;
+        batch_free(b);
+    }
+}
+
+/* Appends the rest of spool `from` (from its start) to the end of `to`; 0 or -1. */
+static int spool_append(FILE *to, FILE *from)
+{
+    char buf[16384];
+    size_t n;
+    if (fseek(to, 0, SEEK_END) || fseek(from, 0, SEEK_SET))
+        return -1;
+    while ((n = fread(buf, 1, sizeof buf, from)) > 0)
+        if (fwrite(buf, 1, n, to) != n)
+            return -1;
+    return ferror(from) || fflush(to) ? -1 : 0;
+}
+
+/* get_batch_busy, then the items the server did not process because an earlier one failed
+ * (ErrorBatchProcessingStopped: Exchange stops a batch at a failed item and answers the
+ * rest so) asked for again in a batch of their own, their answers taken in their places, as
+ * long as each round gets further; the failed item itself is judged by the caller. Only a
+ * batch's tail is asked again: stopped items among processed ones are left failed. */
+static outpost_status get_batch_all(struct ews *e, const char *const *ids, int n, uint32_t kind, int mime,
+                                    struct batch *b)
+{
+    outpost_status st = get_batch_busy(e, ids, n, kind, mime, b);
+    for (int prev = 0; st.code == OUTPOST_OK;) {
+        int j = b->n;
+        while (j > 0 && is_stopped(&b->m[j - 1]))
+            j--;
+        if (j == b->n || j <= prev) /* none stopped, or no further than the round before */
+            break;
+        prev = j;
+        int tail = 1;
+        for (int i = 0; i < j; i++)
+            tail &= !is_stopped(&b->m[i]);
+        if (!tail)
+            break;
+        struct batch *r = calloc(1, sizeof *r);
+        if (!r)
+            return ews_status(e, OUTPOST_FATAL, "out of memory");
+        st = get_batch_busy(e, ids + j, b->n - j, kind, mime, r);
+        if (st.code == OUTPOST_OK && b->spool && r->spool && spool_append(b->spool, r->spool))
+            st = ews_status(e, OUTPOST_TEMP, "GetItem: the decoded mail could not be kept");
+        for (int i = 0; st.code == OUTPOST_OK && i < r->n; i++) {
+            b->m[j + i] = r->m[i];
+            b->it[j + i] = r->it[i];
+            b->have[j + i] = r->have[i];
+            b->span[j + i] = r->span[i];
+            r->have[i] = 0; /* the item is b's now */
+        }
+        batch_free(r);
+        free(r);
+    }
+    return st;
+}
+
 outpost_status ews_get_one(struct ews *e, const char *id, uint32_t kind, struct ews_item *out)
 {
     struct batch *b = calloc(1, sizeof *b);
     if (!b)
         return ews_status(e, OUTPOST_FATAL, "out of memory");
     const char *ids[1] = {id};
-    outpost_status st = get_batch(e, ids, 1, kind, 0, b);
+    outpost_status st = get_batch_all(e, ids, 1, kind, 0, b);
     if (st.code == OUTPOST_OK && (b->m[0].error || !b->have[0]))
         st = ews_msg_status(e, &b->m[0], "GetItem");
     if (st.code == OUTPOST_OK) {
@@ -847,7 +942,8 @@ static outpost_status emit_item(struct emit *em, uint32_t change, const struct e
 }
 
 /* The spooled content of a checked GetItem batch of mail, replayed: each item is announced
- * when its MimeContent begins (or at the end of its message when it has none), the decoded
+ * when its MimeContent begins (or at the end of its message, without content, when it has
+ * none), the decoded
  * content goes to the sink in pieces. `before(k)` hands over what precedes item k
  * in the caller's order (a page's deletes and flag changes, a fetch's failed items); k =
  * b->n at the end. */
@@ -869,7 +965,9 @@ static outpost_status st_head(struct streamer *s, int k)
     s->next = k + 1;
     if (st.code != OUTPOST_OK || !s->b->have[k] || s->b->m[k].error)
         return st;
-    return emit_item(&s->em, s->change(s, k), &s->b->it[k], s->kind, 1, &s->streaming);
+    /* an item that came back without the MimeContent asked for has no content (yet), rather
+     * than an empty one */
+    return emit_item(&s->em, s->change(s, k), &s->b->it[k], s->kind, s->b->span[k].has, &s->streaming);
 }
 
 static outpost_status st_begin(void *ctx, int k)
@@ -899,7 +997,7 @@ static outpost_status st_msg_end(void *ctx, int k)
     struct streamer *s = ctx;
     if (k < s->next)
         return outpost_ok();
-    outpost_status st = st_head(s, k); /* an item without MimeContent: empty content */
+    outpost_status st = st_head(s, k); /* an item without MimeContent: announced without content */
     return st.code == OUTPOST_OK ? st_end(s, k) : st;
 }
 
@@ -1046,13 +1144,54 @@ static void list_page(struct ews *e, const struct folder_sync *fs, const char *s
         eb_elem(&op, "m:SyncState", state);
     eb_printf(&op, "<m:MaxChangesReturned>%u</m:MaxChangesReturned><m:SyncScope>NormalItems</m:SyncScope>"
                    "</m:SyncFolderItems>", fs->max);
-    FILE *f = NULL;
-    fp->st = ews_call(e, &op, &f, "SyncFolderItems");
+    for (int tries = 0;;) {
+        FILE *f = NULL;
+        fp->st = ews_call(e, &op, &f, "SyncFolderItems");
+        if (fp->st.code == OUTPOST_OK) {
+            fp->st = parse_items_page(e, f, &fp->p);
+            fclose(f);
+        }
+        if (!ews_busy_wait(e, &fp->st, &tries, "SyncFolderItems"))
+            break;
+        ipage_free(&fp->p);
+    }
     eb_free(&op);
-    if (fp->st.code != OUTPOST_OK)
-        return;
-    fp->st = parse_items_page(e, f, &fp->p);
-    fclose(f);
+    if (fp->st.code == OUTPOST_BAD_DATA) /* refused (ErrorAccessDenied, ...) or unreadable: this folder only */
+        e->host->log(e->host, OUTPOST_LOG_WARNING, "folder %s not synced this time: %s",
+                     fs->folder->name ? fs->folder->name : fs->folder->remote_id,
+                     fp->st.message ? fp->st.message : "bad reply");
+    if (fp->st.code == OUTPOST_OK && fp->p.last != 1 && state && !strcmp(state, fp->p.state)) {
+        /* "more to come" with the state we sent: asking again would get the same answer
+         * forever (a server that moves on gives a new state with every page) */
+        e->host->log(e->host, OUTPOST_LOG_WARNING, "SyncFolderItems of %s: the server said more changes follow but "
+                     "returned the same SyncState (%d changes); taking the folder as complete",
+                     fs->folder->name ? fs->folder->name : fs->folder->remote_id, fp->p.n);
+        fp->p.last = 1;
+    }
+}
+
+/* The failed items of a page's GetItem batch (they are not handed over): one gone since the
+ * listing is skipped (its Delete comes later); one the server refuses or cannot render on its
+ * own (ErrorAccessDenied, ErrorMimeContentConversionFailed, ErrorItemCorrupt,
+ * ErrorMessageSizeExceeded, ...: BAD_DATA or CONFLICT) is skipped with a warning naming it, so
+ * that one item cannot hold the rest of its folder back forever; a failure that is not the
+ * item's (busy, unavailable, not processed) fails the page, which is listed again later. */
+static outpost_status check_items(struct ews *e, const struct folder_sync *fs, const struct batch *b,
+                                  const char *const *ids)
+{
+    for (int i = 0; i < b->n; i++) {
+        if (!b->m[i].error)
+            continue;
+        int cls = ews_code_class(b->m[i].code);
+        if (cls == OUTPOST_GONE)
+            continue;
+        if (cls != OUTPOST_BAD_DATA && cls != OUTPOST_CONFLICT)
+            return ews_msg_status(e, &b->m[i], "GetItem");
+        e->host->log(e->host, OUTPOST_LOG_WARNING, "folder %s: item %s skipped: GetItem answered %s%s%s",
+                     fs->folder->name ? fs->folder->name : fs->folder->remote_id, ids[i],
+                     b->m[i].code[0] ? b->m[i].code : "an error", b->m[i].text[0] ? " — " : "", b->m[i].text);
+    }
+    return outpost_ok();
 }
 
 /* The GetItem calls of fetch_page: the page's creates and updates, and its read flag changes. */
@@ -1073,16 +1212,13 @@ static void get_page_items(struct ews *e, const struct folder_sync *fs, struct f
         return;
     }
     if (fp->nfull)
-        fp->st = get_batch(e, full_ids, fp->nfull, fs->kind, fs->want, fp->full);
+        fp->st = get_batch_all(e, full_ids, fp->nfull, fs->kind, fs->want, fp->full);
     if (fp->st.code == OUTPOST_OK && nmeta)
-        fp->st = get_batch(e, meta_ids, nmeta, fs->kind, 0, fp->meta);
-    /* a failed item other than "gone meanwhile" fails the page */
-    for (int i = 0; fp->st.code == OUTPOST_OK && i < fp->full->n; i++)
-        if (fp->full->m[i].error && ews_code_class(fp->full->m[i].code) != OUTPOST_GONE)
-            fp->st = ews_msg_status(e, &fp->full->m[i], "GetItem");
-    for (int i = 0; fp->st.code == OUTPOST_OK && i < fp->meta->n; i++)
-        if (fp->meta->m[i].error && ews_code_class(fp->meta->m[i].code) != OUTPOST_GONE)
-            fp->st = ews_msg_status(e, &fp->meta->m[i], "GetItem");
+        fp->st = get_batch_all(e, meta_ids, nmeta, fs->kind, 0, fp->meta);
+    if (fp->st.code == OUTPOST_OK)
+        fp->st = check_items(e, fs, fp->full, full_ids);
+    if (fp->st.code == OUTPOST_OK)
+        fp->st = check_items(e, fs, fp->meta, meta_ids);
 }
 
 /* Hands a fetched page to the sink in the server's order (mail content streamed from its
@@ -1255,7 +1391,7 @@ outpost_status ews_fetch(struct ews *e, const outpost_folder *folder, const char
         return ews_status(e, OUTPOST_FATAL, "out of memory");
     for (uint32_t off = 0; off < n && st.code == OUTPOST_OK; off += e->batch) {
         int cnt = (int)(n - off < e->batch ? n - off : e->batch);
-        st = get_batch(e, ids + off, cnt, kind, 1, b);
+        st = get_batch_all(e, ids + off, cnt, kind, 1, b);
         struct fetch_emit fe = {off, 0};
         struct streamer s = {em, b, kind, fetch_change, fetch_before, &fe, 0, 0};
         if (st.code == OUTPOST_OK && kind == OUTPOST_ITEM_MAIL)
