@@ -2358,6 +2358,19 @@ static const struct command commands[] = {
     { "UID MOVE", S_SELECTED, 0, 1, cmd_move },
 };
 
+/* Commands whose grammar has no arguments at all (RFC 3501 9 command-any, "CHECK", "CLOSE", "EXPUNGE",
+ * "STARTTLS"; RFC 2177 idle, RFC 2342 namespace, RFC 3691 UNSELECT): anything after the name is a syntax
+ * error, answered BAD before the command runs (a LOGOUT with junk does not log out). */
+static int takes_no_args(const char *name)
+{
+    static const char *const names[] = { "CAPABILITY", "NOOP",  "LOGOUT",   "STARTTLS", "NAMESPACE",
+                                         "IDLE",       "CHECK", "CLOSE",    "UNSELECT", "EXPUNGE" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(names[i], name))
+            return 1;
+    return 0;
+}
+
 static void dispatch(struct imap_conn *c, const char *tag, const char *name, const struct imap_tok *args)
 {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
@@ -2374,6 +2387,10 @@ static void dispatch(struct imap_conn *c, const char *tag, const char *name, con
         }
         if (cmd->min_state == S_SELECTED && c->state != S_SELECTED) {
             tagged(c, tag, "BAD", "%s needs a selected mailbox", name);
+            return;
+        }
+        if (args->nkids && takes_no_args(name)) {
+            tagged(c, tag, "BAD", "%s takes no arguments", name);
             return;
         }
         cmd->fn(c, tag, args, cmd->uid);
