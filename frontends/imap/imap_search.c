@@ -609,13 +609,13 @@ void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct
     size_t start = 0;
     char err[200];
     if (args->nkids >= 1 && imap_tok_atom_is(args->kids[0], "RETURN")) {
-        imap_printf(c, "%s BAD SEARCH RETURN (ESEARCH) is not supported\r\n", tag);
+        imap_tagged(c, tag, "BAD", "SEARCH RETURN (ESEARCH) is not supported");
         return;
     }
     if (args->nkids >= 2 && imap_tok_atom_is(args->kids[0], "CHARSET")) {
         const char *cs = imap_tok_is_string(args->kids[1]) ? args->kids[1]->s : "";
         if (strcasecmp(cs, "UTF-8") != 0 && strcasecmp(cs, "US-ASCII") != 0) {
-            imap_printf(c, "%s NO [BADCHARSET (US-ASCII UTF-8)] Unsupported charset\r\n", tag);
+            imap_tagged(c, tag, "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset");
             return;
         }
         start = 2;
@@ -623,7 +623,7 @@ void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct
     struct imap_skey *root;
     if (imap_search_parse((const struct imap_tok *const *)args->kids + start, args->nkids - start, &root, err,
                           sizeof err) != 0) {
-        imap_printf(c, "%s BAD SEARCH: %s\r\n", tag, err);
+        imap_tagged(c, tag, "BAD", "SEARCH: %s", err);
         return;
     }
     int use_modseq = imap_search_uses(root, IMAP_SK_MODSEQ);
@@ -679,7 +679,7 @@ void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct
     imap_search_free(root);
     if (!hits || sx.failed) {
         free(hits);
-        imap_printf(c, "%s NO [UNAVAILABLE] SEARCH needs message bodies that are not cached while offline\r\n", tag);
+        imap_tagged(c, tag, "NO", "[UNAVAILABLE] SEARCH needs message bodies that are not cached while offline");
         return;
     }
     imap_puts(c, "* SEARCH");
@@ -692,5 +692,5 @@ void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct
     imap_puts(c, "\r\n");
     free(hits);
     imap_sync_selected(c, uid);
-    imap_printf(c, "%s OK SEARCH completed\r\n", tag);
+    imap_tagged(c, tag, "OK", "SEARCH completed");
 }
