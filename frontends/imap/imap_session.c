@@ -1984,6 +1984,25 @@ static outpost_status lit_rewind(void *ctx)
     return outpost_ok();
 }
 
+/* Whether a literal holds a NUL byte (a literal is *CHAR8, %x01-ff, RFC 3501 9; NUL needs BINARY's literal8,
+ * which this server does not advertise). */
+static int lit_has_nul(const struct imap_tok *t)
+{
+    if (!t->file)
+        return memchr(t->s, '\0', t->len) != NULL;
+    struct lit_reader lr = { t, 0 };
+    char buf[16384];
+    size_t got;
+    while (lr.pos < t->len) {
+        lit_read(&lr, buf, sizeof buf, &got);
+        if (!got)
+            return 1; /* the spill file cannot be read: not a message to store */
+        if (memchr(buf, '\0', got))
+            return 1;
+    }
+    return 0;
+}
+
 static void cmd_append(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
 {
     (void)uid;
@@ -2022,6 +2041,11 @@ static void cmd_append(struct imap_conn *c, const char *tag, const struct imap_t
     if (t->len == 0) {
         free(kw);
         imap_tagged(c, tag, "NO", "APPEND: empty message");
+        return;
+    }
+    if (lit_has_nul(t)) {
+        free(kw);
+        imap_tagged(c, tag, "BAD", "APPEND: the message holds a NUL byte (a literal has none; BINARY is not supported)");
         return;
     }
     struct mbox mb;

@@ -339,7 +339,8 @@ static int parse_one_att(const char *s, struct imap_fetch_req *r, char *err, siz
         if (*e != '.' || !isdigit((unsigned char)e[1]))
             goto badpartial;
         a->plen = strtoull(e + 1, &e, 10);
-        if (e[0] != '>' || e[1] != '\0' || a->plen == 0)
+        /* "<" number "." nz-number ">", both 32-bit (RFC 3501 9 number) */
+        if (e[0] != '>' || e[1] != '\0' || a->plen == 0 || a->poff > UINT32_MAX || a->plen > UINT32_MAX)
             goto badpartial;
         a->partial = 1;
     } else if (*q) {

@@ -150,6 +150,11 @@ def t_matrix():
         run(c, 'APPEND INBOX (\\Recent) {%d+}\r\n' % len(msg), "BAD", literals=[msg],
             what="APPEND with \\Recent (not a flag a client may set)")
         run(c, 'APPEND INBOX "bad date" {%d+}\r\n' % len(msg), "BAD", literals=[msg])
+        nul = b"From: a@example.com\r\nSubject: nul\r\n\r\na\x00b\r\n"
+        run(c, "APPEND INBOX {%d}\r\n" % len(nul), "BAD", literals=[nul],
+            what="APPEND of a message with NUL (literal is CHAR8; literal8 needs BINARY)")
+        big = b"From: a@example.com\r\nSubject: big nul\r\n\r\n" + b"x" * 1200000 + b"\x00\r\n"
+        run(c, "APPEND INBOX {%d+}\r\n" % len(big), "BAD", literals=[big], what="APPEND of a large message with NUL")
 
         # EXAMINE vs SELECT
         u, t = run(c, "EXAMINE INBOX")
@@ -204,6 +209,10 @@ def t_matrix():
         run(c, "FETCH 1 BODY[1.0]", "BAD")
         run(c, "FETCH 1 BODY[MIME]", "BAD", what="MIME without a part number")
         run(c, "FETCH 1 (BODY[]<5.0>)", "BAD", what="partial with octet count 0 (nz-number)")
+        run(c, "FETCH 1 (BODY.PEEK[]<4294967295.1>)")
+        run(c, "FETCH 1 (BODY.PEEK[]<4294967296.1>)", "BAD", what="partial origin beyond 32 bits")
+        run(c, "FETCH 1 (BODY.PEEK[]<0.4294967296>)", "BAD", what="partial length beyond 32 bits")
+        run(c, "FETCH 1 (BODY.PEEK[]<99999999999999999999999.1>)", "BAD", what="partial origin beyond 64 bits")
         # UID FETCH
         u, _ = run(c, "UID FETCH 1:* (FLAGS)")
         expect(all(b"UID " in raw for _, raw in u if raw.startswith(b"* ") and b"FETCH" in raw),
