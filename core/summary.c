@@ -1029,11 +1029,16 @@ static void write_addr(struct sbuf *b, const char *name, const char *route, cons
     sb_add(b, " ");
     sb_imap_nstring(b, route);
     sb_add(b, " ");
-    /* a mailbox needs both halves: Dovecot's placeholders for a missing one */
-    if (mailbox && !host)
-        host = "MISSING_DOMAIN";
-    else if (host && !mailbox)
+    /* a mailbox needs both halves: Dovecot's placeholders for a missing one; with neither (`name <>`) the
+     * address would read as a group end, (NIL NIL NIL NIL) with a name (RFC 3501 7.4.2) */
+    if (!mailbox && !host) {
         mailbox = "MISSING_MAILBOX";
+        host = "MISSING_DOMAIN";
+    } else if (mailbox && !host) {
+        host = "MISSING_DOMAIN";
+    } else if (host && !mailbox) {
+        mailbox = "MISSING_MAILBOX";
+    }
     sb_imap_nstring(b, mailbox);
     sb_add(b, " ");
     sb_imap_nstring(b, host);
