@@ -483,13 +483,14 @@ class Parser:
             self.i += 1
             self.body_extension()
 
-    def body(self, ext):
+    def body(self, ext, path=(), top=True):
+        """body; records (part path, body-fld-octets) of every non-multipart part in self.parts."""
         self.expect(b"(", "body")
         if self.at(b"("):
             n = 0
             while self.at(b"("):
-                self.body(ext)
                 n += 1
+                self.body(ext, path + (n,), False)
             self.sp()
             sub = self.string()
             if ext and self.at(b" "):
@@ -512,12 +513,15 @@ class Parser:
         self.sp()
         self.string()  # encoding
         self.sp()
-        self.number()  # octets
+        octets = self.number()
+        mypath = path + (1,) if top else path
+        self.parts.append((mypath, octets))
         if typ.upper() == b"MESSAGE" and sub.upper() in (b"RFC822", b"GLOBAL"):
             self.sp()
             self.envelope()
             self.sp()
-            self.body(ext)
+            # the encapsulated message's parts: its multipart children are mypath.n, a single body mypath.1
+            self.body(ext, mypath, True)
             self.sp()
             self.number64()
         elif typ.upper() == b"TEXT":
@@ -609,6 +613,11 @@ class Parser:
         elif a == b"RFC822.SIZE":
             self.sp()
             self.number64()
+        elif a in (b"BODY", b"BODYSTRUCTURE") and not self.at(b"["):
+            self.sp()
+            self.parts = []
+            self.body(ext=(a == b"BODYSTRUCTURE"))
+            self.st.parts = self.parts
         elif a in (b"BODY", b"BODYSTRUCTURE"):
             if a == b"BODY" and self.at(b"["):
                 sec = self.section()
@@ -923,6 +932,7 @@ class State:
     def __init__(self):
         self.exists = 0
         self.enabled = set()
+        self.parts = []  # (part path, body-fld-octets) of the last BODY/BODYSTRUCTURE parsed
 
 
 def check_response(data, caps, state):

@@ -176,6 +176,31 @@ def t_matrix():
         expect(any(r[0] == "OK" and r[1] and r[1][0] == b"UIDNEXT" for r in ut), "SELECT without UIDNEXT")
         expect(any(r[0] == "OK" and r[1] and r[1][0] == b"PERMANENTFLAGS" for r in ut), "SELECT without PERMANENTFLAGS")
 
+        # body-fld-octets of every part equals the size of BODY[part] (RFC 3501 7.4.2), for every message
+        for n in range(1, total + 1):
+            run(c, "FETCH %d (BODYSTRUCTURE)" % n)
+            parts = list(c.state.parts)
+            if not parts:
+                continue
+            items = " ".join("BODY.PEEK[%s]" % ".".join(map(str, p)) for p, _ in parts)
+            u, _ = run(c, "FETCH %d (%s)" % (n, items))
+            raw = fetch_raw(u)
+            for p, octets in parts:
+                m = re.search(rb"BODY\[%s\] \{(\d+)\}" % ".".join(map(str, p)).encode(), raw)
+                got = int(m.group(1)) if m else -1
+                expect(got == octets, "message %d part %s: BODYSTRUCTURE says %d octets, BODY[%s] has %d"
+                       % (n, ".".join(map(str, p)), octets, ".".join(map(str, p)), got))
+
+        # fixture 15: Reply-To with a comment only is the From list; `name <>` is no group end (RFC 3501 7.4.2)
+        u, _ = run(c, 'SEARCH HEADER Message-ID "odd-15"')
+        n15 = names(u, "SEARCH")[0][1][0]
+        u, _ = run(c, "FETCH %d (ENVELOPE)" % n15)
+        env = fetch_raw(u)
+        frm = b'((NIL NIL "Mailer-Daemon" "MISSING_DOMAIN"))'
+        expect(env.count(frm) == 2 and b'"example.fr")) ' + frm in env,
+               "Reply-To without an address is the From list: %r" % env)
+        expect(b'("Just a name" NIL "MISSING_MAILBOX" "MISSING_DOMAIN")' in env, "name <> in ENVELOPE: %r" % env)
+
         # FETCH everything of every message
         u, t = run(c, "FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODY BODYSTRUCTURE)")
         expect(len(u) == total, "FETCH 1:* answered %d of %d" % (len(u), total))
