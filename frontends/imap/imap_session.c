@@ -1706,8 +1706,12 @@ static void cmd_create(struct imap_conn *c, const char *tag, const struct imap_t
 {
     (void)uid;
     const char *name = arg_str(args, 0);
-    if (!name || !*name) {
+    if (!name) {
         imap_tagged(c, tag, "BAD", "CREATE expects a mailbox name");
+        return;
+    }
+    if (!*name) { /* "" is a valid astring: a failure, not a syntax error */
+        imap_tagged(c, tag, "NO", "[CANNOT] empty mailbox name");
         return;
     }
     char *path = mbox_path_from_name(name);

@@ -123,6 +123,7 @@ def t_matrix():
         expect("Stra\u00dfe/sub" in got and "Stra\u00dfe" in got, "CREATE made the superior: %r" % got)
         expect("Lit[er]l" in got, "LIST after CREATE Lit[er]l: %r" % got)
         run(c, "CREATE INBOX", "NO")
+        run(c, 'CREATE ""', "NO", what="CREATE of the empty name (a valid astring: NO, not BAD)")
         run(c, "CREATE Archive", "NO")
         run(c, "DELETE INBOX", "NO")
         run(c, "DELETE Nonexistent", "NO")
