@@ -282,10 +282,22 @@ static int fts_verdict(struct search_ctx *sx, const struct imap_skey *k, struct 
         return 1;
     char *save = NULL;
     for (char *w = strtok_r(words, " \t", &save); w && !elsewhere; w = strtok_r(NULL, " \t", &save)) {
-        elsewhere = imap_text_contains(it->subject, w) || imap_text_contains(it->from, w) ||
-                    imap_text_contains(it->to, w) || imap_text_contains(it->cc, w);
-        if (!elsewhere && sx->all_headers && has_header(it))
-            elsewhere = header_contains(&cc, it->size, w) != 0 || header_contains(&cc, it->size, "=?") != 0;
+        /* the index ignores diacritics: "ä" is a hit for the "a" of "example.com" in From. Look for the
+         * word without its marks too, so that such a hit is confirmed in the body. */
+        char *bare = NULL;
+        for (const char *q = w; *q && !bare; q++)
+            if ((unsigned char)*q >= 0x80)
+                bare = imap_text_strip_marks(w);
+        for (int pass = 0; pass < 2 && !elsewhere; pass++) {
+            const char *x = pass ? bare : w;
+            if (!x || !*x)
+                continue;
+            elsewhere = imap_text_contains(it->subject, x) || imap_text_contains(it->from, x) ||
+                        imap_text_contains(it->to, x) || imap_text_contains(it->cc, x);
+            if (!elsewhere && sx->all_headers && has_header(it))
+                elsewhere = header_contains(&cc, it->size, x) != 0 || header_contains(&cc, it->size, "=?") != 0;
+        }
+        free(bare);
     }
     free(words);
     if (!elsewhere)
