@@ -151,6 +151,11 @@ def t_matrix():
         run(c, 'APPEND INBOX (\\Recent) {%d+}\r\n' % len(msg), "BAD", literals=[msg],
             what="APPEND with \\Recent (not a flag a client may set)")
         run(c, 'APPEND INBOX "bad date" {%d+}\r\n' % len(msg), "BAD", literals=[msg])
+        run(c, 'APPEND INBOX "31-Feb-2024 10:00:00 +0100" {%d+}\r\n' % len(msg), "BAD", literals=[msg],
+            what="APPEND with the date 31-Feb-2024")
+        run(c, 'APPEND INBOX "29-Feb-2023 10:00:00 +0100" {%d+}\r\n' % len(msg), "BAD", literals=[msg],
+            what="APPEND with the date 29-Feb-2023")
+        u, t = run(c, 'APPEND INBOX "29-Feb-2024 10:00:00 +0100" {%d+}\r\n' % len(msg), literals=[msg])
         nul = b"From: a@example.com\r\nSubject: nul\r\n\r\na\x00b\r\n"
         run(c, "APPEND INBOX {%d}\r\n" % len(nul), "BAD", literals=[nul],
             what="APPEND of a message with NUL (literal is CHAR8; literal8 needs BINARY)")
