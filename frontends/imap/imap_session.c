@@ -383,15 +383,31 @@ static int mboxes_load(struct imap_conn *c, struct mbox **out, size_t *nout, cha
         if (f->special_use == OUTPOST_USE_INBOX)
             name = "INBOX";
         size_t pl = ppath ? strlen(ppath) + 1 : 0;
-        b->path = malloc(pl + strlen(name) + 1);
+        /* a '/' inside a server folder's name (Exchange allows "Invoices 2023/24") is not our hierarchy
+         * delimiter: it is shown as U+2215 DIVISION SLASH, else the folder would look like a child of a
+         * mailbox that does not exist, invisible to LIST "%" and, with a trailing '/', unreachable */
+        size_t nslash = 0;
+        for (const char *q = name; *q; q++)
+            nslash += *q == '/';
+        b->path = malloc(pl + strlen(name) + 2 * nslash + 1);
         if (!b->path) {
             rc = -1;
             break;
         }
         if (ppath && f->special_use != OUTPOST_USE_INBOX)
-            sprintf(b->path, "%s/%s", ppath, name);
+            sprintf(b->path, "%s/", ppath);
         else
-            strcpy(b->path, name);
+            b->path[0] = '\0';
+        char *w = b->path + strlen(b->path);
+        for (const char *q = name; *q; q++) {
+            if (*q == '/') {
+                memcpy(w, "\xe2\x88\x95", 3);
+                w += 3;
+            } else {
+                *w++ = *q;
+            }
+        }
+        *w = '\0';
         n++;
     }
     s->sm->cursor_close(cur);

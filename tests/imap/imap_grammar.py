@@ -47,6 +47,7 @@ def mutf7_decode(raw):
         j = raw.index(b"-", i + 1)
         if j == i + 1:
             out.append("&")
+            i = j
         else:
             b64 = raw[i + 1:j]
             if not re.fullmatch(rb"[A-Za-z0-9+,]+", b64):

@@ -86,6 +86,21 @@ def t_matrix():
         caps = c.caps
         run(c, "LOGIN a b", "BAD", what="LOGIN in the authenticated state")
 
+        # server folders whose names hold specials: a '/' in a name is not the hierarchy delimiter
+        for n in ("Invoices 2023/24", 'say "hi" \\ back', "a&b", "tab\there", "%wild*", "[brackets]",
+                  "\u00dcn\u00efc\u00f6d\u00e9 \u65e5\u672c"):
+            expect(h.control("folder " + n) == [], "harness: folder %r" % n)
+        u, _ = run(c, 'LIST "" "%"')
+        top = {r[3] for r in names(u, "LIST")}
+        for n in ("Invoices 2023\u221524", 'say "hi" \\ back', "a&b", "tab\there", "%wild*", "[brackets]",
+                  "\u00dcn\u00efc\u00f6d\u00e9 \u65e5\u672c"):
+            expect(n in top, "server folder %r in LIST %%: %r" % (n, sorted(top)))
+        run(c, 'EXAMINE "Invoices 2023&IhU-24"')
+        run(c, 'STATUS "a&-b" (MESSAGES)')
+        run(c, 'STATUS "tab&AAk-here" (MESSAGES)')
+        run(c, 'STATUS "say \\"hi\\" \\\\ back" (MESSAGES)')
+        run(c, "UNSELECT")
+
         # namespace / list / lsub / status
         run(c, "NAMESPACE")
         u, _ = run(c, 'LIST "" ""')
