@@ -909,8 +909,16 @@ static void cmd_id(struct imap_conn *c, const char *tag, const struct imap_tok *
 {
     (void)uid;
     const struct imap_tok *a = arg(args, 0);
-    if (!a || !(imap_tok_atom_is(a, "NIL") || a->type == IMAP_TOK_LIST)) {
-        imap_tagged(c, tag, "BAD", "ID expects a parameter list or NIL");
+    int ok = a && args->nkids == 1 && (imap_tok_atom_is(a, "NIL") || a->type == IMAP_TOK_LIST);
+    /* RFC 2971: "(" field SP value *(SP field SP value) ")", each field a string, each value a string or
+     * NIL; an odd count or a nested list is a syntax error */
+    if (ok && a->type == IMAP_TOK_LIST) {
+        ok = a->nkids % 2 == 0;
+        for (size_t i = 0; ok && i < a->nkids; i++)
+            ok = imap_tok_is_string(a->kids[i]) && (i % 2 == 1 || !imap_tok_atom_is(a->kids[i], "NIL"));
+    }
+    if (!ok) {
+        imap_tagged(c, tag, "BAD", "ID expects a list of field and value pairs, or NIL");
         return;
     }
     imap_puts(c, "* ID (\"name\" \"Outpost\" \"vendor\" \"Outpost\" \"version\" \"0.1.0\")\r\n");
@@ -1722,7 +1730,7 @@ static void cmd_create(struct imap_conn *c, const char *tag, const struct imap_t
 {
     (void)uid;
     const char *name = arg_str(args, 0);
-    if (!name) {
+    if (!name || args->nkids != 1) { /* no RFC 4466 create-params are supported: BAD for any */
         imap_tagged(c, tag, "BAD", "CREATE expects a mailbox name");
         return;
     }
@@ -1766,7 +1774,7 @@ static void cmd_delete(struct imap_conn *c, const char *tag, const struct imap_t
     (void)uid;
     struct imap_server *s = c->srv;
     const char *name = arg_str(args, 0);
-    if (!name) {
+    if (!name || args->nkids != 1) {
         imap_tagged(c, tag, "BAD", "DELETE expects a mailbox name");
         return;
     }
@@ -1946,7 +1954,7 @@ static void do_subscribe(struct imap_conn *c, const char *tag, const struct imap
 {
     struct imap_server *s = c->srv;
     const char *name = arg_str(args, 0);
-    if (!name) {
+    if (!name || args->nkids != 1) {
         imap_tagged(c, tag, "BAD", "%s expects a mailbox name", on ? "SUBSCRIBE" : "UNSUBSCRIBE");
         return;
     }

@@ -427,6 +427,14 @@ def t_matrix():
                     "LOGOUT"):
             run(c, cmd + " extra", "BAD", what="%s with an argument (command-any etc. take none)" % cmd)
         run(c, "CREATE", "BAD")
+        # trailing arguments are syntax errors, answered BAD before anything happens
+        run(c, "CREATE Junk1")
+        for cmd in ("CREATE Junk2 x", "CREATE Junk2 (x)", "DELETE Junk1 x", "SUBSCRIBE Junk1 x", "UNSUBSCRIBE Junk1 x",
+                    'ID ("a")', 'ID ("a" "b" "c")', 'ID ("a" ("x"))', "ID NIL x", 'ID (NIL "b")'):
+            run(c, cmd, "BAD", what="%s (syntax error)" % cmd)
+        u, _ = run(c, 'LIST "" "Junk*"')
+        expect([r[3] for r in names(u, "LIST")] == ["Junk1"], "after the BAD commands: %r" % u)
+        run(c, 'ID ("name" "grammar" "os" NIL)')
         u, _ = run(c, "LOGOUT")
         expect(names(u, "BYE"), "LOGOUT sends BYE first: %r" % u)
         c.close()
