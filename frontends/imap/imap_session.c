@@ -1016,7 +1016,7 @@ static void cmd_authenticate(struct imap_conn *c, const char *tag, const struct 
 {
     (void)uid;
     const char *mech = arg_str(args, 0);
-    if (!mech) {
+    if (!mech || args->nkids > 2) { /* "AUTHENTICATE" SP auth-type [SP initial-response] (RFC 4959) */
         imap_tagged(c, tag, "BAD", "AUTHENTICATE expects a mechanism");
         return;
     }

@@ -77,6 +77,9 @@ def t_matrix():
         st, _, t = c.cmd("SELECT INBOX")
         expect(st in ("BAD", "NO"), "SELECT before login: %r" % t)
         run(c, 'LOGIN bob "wrong"', "NO")
+        run(c, "AUTHENTICATE PLAIN AGJvYgBzM2NyZXQgcGFzcw== x", "BAD",
+            what="AUTHENTICATE with an argument after the initial response")
+        run(c, 'LOGIN bob "s3cret pass" x', "BAD", what="LOGIN with a third argument")
         run(c, "LOGIN", "BAD", what="LOGIN without arguments")
         run(c, 'ID ("name" "grammar" "version" NIL)')
         run(c, "ID NIL")
