@@ -109,35 +109,35 @@ class Parser:
     def crlf(self):
         self.expect(b"\r\n", "CRLF")
 
-    def atom(self):
+    def _run(self, ok, what):
+        """The longest run of bytes that ok() accepts, at least one."""
         j = self.i
-        while j < len(self.d) and is_atom_char(self.d[j]):
+        while j < len(self.d) and ok(self.d[j]):
             j += 1
         if j == self.i:
-            self.fail("expected an atom")
+            self.fail("expected " + what)
         a = self.d[self.i:j]
         self.i = j
         return a
 
-    def number(self):
+    def atom(self):
+        return self._run(is_atom_char, "an atom")
+
+    def _digits(self, limit, what):
         m = re.compile(rb"\d+").match(self.d, self.i)
         if not m:
-            self.fail("expected a number")
+            self.fail("expected a " + what)
         self.i = m.end()
         v = int(m.group())
-        if v > 4294967295:
-            self.fail("number beyond 32 bits")
+        if v > limit:
+            self.fail(what + " out of range")
         return v
 
+    def number(self):
+        return self._digits(4294967295, "number")  # 32-bit (RFC 3501 9)
+
     def number64(self):
-        m = re.compile(rb"\d+").match(self.d, self.i)
-        if not m:
-            self.fail("expected a number64")
-        self.i = m.end()
-        v = int(m.group())
-        if v > 9223372036854775807:
-            self.fail("number64 beyond 63 bits")
-        return v
+        return self._digits(9223372036854775807, "number64")  # 63-bit (RFC 7162, RFC 9051)
 
     def nz_number(self):
         if self.at(b"0"):
@@ -206,14 +206,7 @@ class Parser:
     def astring(self):
         if self.at(b'"') or self.at(b"{"):
             return self.string()
-        j = self.i
-        while j < len(self.d) and is_astring_char(self.d[j]):
-            j += 1
-        if j == self.i:
-            self.fail("expected an astring")
-        a = self.d[self.i:j]
-        self.i = j
-        return a
+        return self._run(is_astring_char, "an astring")
 
     def mailbox(self):
         name = self.astring()
