@@ -1228,7 +1228,7 @@ static void cmd_status(struct imap_conn *c, const char *tag, const struct imap_t
     imap_tagged(c, tag, "OK", "STATUS completed");
 }
 
-/* LIST pattern match with '*' and '%' (RFC 3501 6.3.8), on mUTF-7 names. */
+/* LIST pattern match with '*' and '%' (RFC 3501 6.3.8). */
 static int list_match(const char *pat, const char *name)
 {
     while (*pat) {
@@ -1270,7 +1270,13 @@ static int list_patterns_match(const char *ref, const struct imap_tok *const *pa
             snprintf(full, sizeof full, "%s%s", ref, pat);
         else
             snprintf(full, sizeof full, "%s", pat);
-        if (list_match_mbox(full, ename))
+        /* compared as text: "*&AOQ-*" (*ä*) finds "Projekte &AOQA9gD8-" (Projekte äöü), whose encoding
+         * does not hold "&AOQ-"; a pattern that is not valid modified UTF-7 is compared as sent */
+        char *dp = imap_mutf7_decode(full), *dn = dp ? imap_mutf7_decode(ename) : NULL;
+        int m = dp && dn ? list_match_mbox(dp, dn) : list_match_mbox(full, ename);
+        free(dp);
+        free(dn);
+        if (m)
             return 1;
     }
     return 0;

@@ -112,6 +112,11 @@ def t_matrix():
         boxes = {r[3]: r for r in names(u, "LIST")}
         expect("INBOX" in boxes and "Projekte \u00e4\u00f6\u00fc" in boxes, "LIST *: %r" % list(boxes))
         run(c, 'LIST "" "%"')
+        u, _ = run(c, 'LIST "" "*&AOQ-*"')
+        expect([r[3] for r in names(u, "LIST")] == ["Projekte \u00e4\u00f6\u00fc"],
+               "a pattern with a non-ASCII letter (*\u00e4*) finds Projekte \u00e4\u00f6\u00fc: %r" % u)
+        u, _ = run(c, 'LIST "" "Projekte &AOQ-%"')
+        expect(len(names(u, "LIST")) == 1, "LIST Projekte \u00e4%%: %r" % u)
         run(c, 'LIST "" "Archive/%"')
         run(c, 'LIST "Archive/" "%"')
         run(c, 'LIST "" "*" RETURN (CHILDREN SPECIAL-USE)')
