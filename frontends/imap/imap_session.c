@@ -460,7 +460,8 @@ static struct mbox *mbox_find(struct mbox *m, size_t n, const char *path)
     return NULL;
 }
 
-/* Looks a client's mailbox name up: 0 and the folder, 1 not found, -1 error (err). */
+/* Looks a client's mailbox name up: 0 and the folder, 1 not found, 2 not found and no CREATE could make
+ * it (an invalid name, or the name of a calendar, contacts, ... folder), -1 error (err). */
 static int mbox_lookup(struct imap_conn *c, const char *name, struct mbox *out, char *err, size_t errlen)
 {
     struct mbox *m;
@@ -468,7 +469,7 @@ static int mbox_lookup(struct imap_conn *c, const char *name, struct mbox *out, 
     char *path = mbox_path_from_name(name);
     if (!path) {
         snprintf(err, errlen, "invalid mailbox name (modified UTF-7 expected)");
-        return 1;
+        return 2;
     }
     if (mboxes_load(c, &m, &n, err, errlen) != 0) {
         free(path);
@@ -482,6 +483,11 @@ static int mbox_lookup(struct imap_conn *c, const char *name, struct mbox *out, 
         rc = out->path ? 0 : -1;
     } else {
         snprintf(err, errlen, "no mailbox %.200s", name);
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(m[i].path, path)) {
+                snprintf(err, errlen, "%.200s is not a mail folder", name);
+                rc = 2;
+            }
     }
     free(path);
     mboxes_free(m, n);
@@ -2086,7 +2092,7 @@ static void cmd_append(struct imap_conn *c, const char *tag, const struct imap_t
     int r = mbox_lookup(c, name, &mb, err, sizeof err);
     if (r != 0) {
         free(kw);
-        imap_tagged(c, tag, "NO", "%s%s", r > 0 ? "[TRYCREATE] " : "[SERVERBUG] ", err);
+        imap_tagged(c, tag, "NO", "%s%s", r == 1 ? "[TRYCREATE] " : r > 1 ? "[CANNOT] " : "[SERVERBUG] ", err);
         return;
     }
     free(mb.path);
@@ -2279,7 +2285,7 @@ static void do_copy_move(struct imap_conn *c, const char *tag, const struct imap
     r = mbox_lookup(c, name, &mb, err, sizeof err);
     if (r != 0) {
         free(idx);
-        imap_tagged(c, tag, "NO", "%s%s", r > 0 ? "[TRYCREATE] " : "[SERVERBUG] ", err);
+        imap_tagged(c, tag, "NO", "%s%s", r == 1 ? "[TRYCREATE] " : r > 1 ? "[CANNOT] " : "[SERVERBUG] ", err);
         return;
     }
     free(mb.path);

@@ -171,6 +171,10 @@ def t_matrix():
         run(c, "APPEND Nonexistent {%d+}\r\n" % len(msg), "NO", literals=[msg])
         st, u, t = c.cmd("APPEND Nonexistent {%d+}\r\n" % len(msg), [msg])
         expect(b"[TRYCREATE]" in t, "APPEND to a missing mailbox gives TRYCREATE: %r" % t)
+        # TRYCREATE only where CREATE can succeed (RFC 3501 7.1): not for the name of a calendar folder
+        st, u, t = c.cmd("APPEND Calendar {%d+}\r\n" % len(msg), [msg])
+        expect(st == "NO" and b"TRYCREATE" not in t, "APPEND to the calendar folder's name: %r" % t)
+        run(c, "CREATE Calendar", "NO")
         run(c, 'APPEND INBOX (\\Recent) {%d+}\r\n' % len(msg), "BAD", literals=[msg],
             what="APPEND with \\Recent (not a flag a client may set)")
         run(c, 'APPEND INBOX "bad date" {%d+}\r\n' % len(msg), "BAD", literals=[msg])
@@ -355,6 +359,8 @@ def t_matrix():
         expect((code_of(t) or "").startswith("COPYUID "), "COPY gives COPYUID: %r" % t)
         u, t = run(c, "UID COPY 1:* Dest")
         expect((code_of(t) or "").startswith("COPYUID "), "UID COPY gives COPYUID: %r" % t)
+        st, u, t = c.cmd("COPY 1 Contacts")
+        expect(st == "NO" and b"TRYCREATE" not in t, "COPY to the contacts folder's name: %r" % t)
         st, u, t = c.cmd("COPY 1 Nonexistent")
         expect(st == "NO" and b"[TRYCREATE]" in t, "COPY to a missing mailbox: %r" % t)
         u, t = run(c, "UID COPY 4000000:4000010 Dest")
