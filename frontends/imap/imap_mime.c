@@ -337,7 +337,7 @@ int imap_mime_locate(imap_range_read_fn rd, void *ctx, uint64_t total, const uin
         }
         if (is_multipart(&e)) {
             uint64_t cs = 0, ce = 0, ce_eol = 0;
-            char closeb[128];
+            char closeb[128] = "";
             int r = multipart_child(rd, ctx, &e, part[k], &cs, &ce, &ce_eol, closeb, sizeof closeb);
             if (r < 0)
                 return -1;
@@ -347,19 +347,22 @@ int imap_mime_locate(imap_range_read_fn rd, void *ctx, uint64_t total, const uin
             struct entity c;
             if (entity_parse(rd, ctx, cs, ce, digest, &c) != 0)
                 return -1;
-            if (closeb[0] && ce_eol > ce) {
-                /* The child is a multipart (or a message that is one) whose close-delimiter is its last
-                 * line: that line's CRLF stays with the child, as BODYSTRUCTURE's octets count it (the
-                 * core's summaries, equal to Dovecot's), so that BODY[n] and its size agree. */
+            if (ce_eol > ce) {
+                /* The CRLF before the next delimiter stays with the child where the child did not end in
+                 * a body: its last line is the close-delimiter of a nested multipart, or it is a message
+                 * that is a header only. BODYSTRUCTURE's octets count it so (the core's summaries, equal
+                 * to Dovecot's), and BODY[n] must agree with them. */
                 const struct entity *top = &c;
                 struct entity m;
+                int header_only = 0;
                 if (is_rfc822(&c)) {
                     if (entity_parse(rd, ctx, c.hend, c.bend, 0, &m) != 0)
                         return -1;
                     top = &m;
+                    header_only = m.hend == m.bend && m.bend > m.hstart;
                 }
-                if (is_multipart(top) && !strcmp(top->boundary, closeb) &&
-                    entity_parse(rd, ctx, cs, ce_eol, digest, &c) != 0)
+                int nested_close = closeb[0] && is_multipart(top) && !strcmp(top->boundary, closeb);
+                if ((nested_close || header_only) && entity_parse(rd, ctx, cs, ce_eol, digest, &c) != 0)
                     return -1;
             }
             e = c;
