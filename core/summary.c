@@ -1029,11 +1029,16 @@ static void write_addr(struct sbuf *b, const char *name, const char *route, cons
     sb_add(b, " ");
     sb_imap_nstring(b, route);
     sb_add(b, " ");
-    /* a mailbox needs both halves: Dovecot's placeholders for a missing one */
-    if (mailbox && !host)
-        host = "MISSING_DOMAIN";
-    else if (host && !mailbox)
+    /* a mailbox needs both halves: Dovecot's placeholders for a missing one; with neither (`name <>`) the
+     * address would read as a group end, (NIL NIL NIL NIL) with a name (RFC 3501 7.4.2) */
+    if (!mailbox && !host) {
         mailbox = "MISSING_MAILBOX";
+        host = "MISSING_DOMAIN";
+    } else if (mailbox && !host) {
+        host = "MISSING_DOMAIN";
+    } else if (host && !mailbox) {
+        mailbox = "MISSING_MAILBOX";
+    }
     sb_imap_nstring(b, mailbox);
     sb_add(b, " ");
     sb_imap_nstring(b, host);
@@ -1108,11 +1113,12 @@ static int write_mailbox(struct sbuf *b, const char **pp, int in_group, int *gro
     return wrote;
 }
 
-static void write_addr_list(struct sbuf *b, const char *v)
+/* Writes an address list or NIL; returns the number of addresses written (0: NIL). */
+static int write_addr_list(struct sbuf *b, const char *v)
 {
     if (!v) {
         sb_add(b, "NIL");
-        return;
+        return 0;
     }
     struct sbuf l = { 0 };
     const char *p = v;
@@ -1146,12 +1152,26 @@ static void write_addr_list(struct sbuf *b, const char *v)
         write_group_mark(&l, NULL);
     if (!count || l.oom || !l.p) {
         sb_add(b, "NIL");
+        count = 0;
     } else {
         sb_add(b, "(");
         sb_add(b, l.p);
         sb_add(b, ")");
     }
     free(l.p);
+    return count;
+}
+
+/* Sender and Reply-To: absent or without any address (empty, a comment only) they are the From
+ * list (RFC 3501 7.4.2). */
+static void write_addr_list_or_from(struct sbuf *b, const char *v, const char *from)
+{
+    struct sbuf t = { 0 };
+    if (v && write_addr_list(&t, v) > 0 && !t.oom && t.p)
+        sb_add(b, t.p);
+    else
+        write_addr_list(b, from);
+    free(t.p);
 }
 
 static void write_envelope(struct sbuf *b, const struct mpart *m)
@@ -1166,9 +1186,9 @@ static void write_envelope(struct sbuf *b, const struct mpart *m)
     sb_add(b, " ");
     write_addr_list(b, from);
     sb_add(b, " ");
-    write_addr_list(b, sender && *sender ? sender : from);
+    write_addr_list_or_from(b, sender, from);
     sb_add(b, " ");
-    write_addr_list(b, reply_to && *reply_to ? reply_to : from);
+    write_addr_list_or_from(b, reply_to, from);
     static const char *const rest[] = { "to", "cc", "bcc", NULL };
     for (int i = 0; rest[i]; i++) {
         sb_add(b, " ");

@@ -433,17 +433,17 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
     const struct imap_tok *mods = args->nkids > 2 ? args->kids[2] : NULL;
     char err[200];
     if (!set || set->type != IMAP_TOK_ATOM || !att || args->nkids > 3) {
-        imap_printf(c, "%s BAD FETCH expects a sequence set and attributes\r\n", tag);
+        imap_tagged(c, tag, "BAD", "FETCH expects a sequence set and attributes");
         return;
     }
     struct imap_fetch_req req;
     if (imap_fetch_parse(att, mods, &req, err, sizeof err) != 0) {
-        imap_printf(c, "%s BAD FETCH: %s\r\n", tag, err);
+        imap_tagged(c, tag, "BAD", "FETCH: %s", err);
         return;
     }
     if (req.vanished && (!uid || !c->qresync)) {
         imap_fetch_free(&req);
-        imap_printf(c, "%s BAD VANISHED needs UID FETCH and ENABLE QRESYNC\r\n", tag);
+        imap_tagged(c, tag, "BAD", "VANISHED needs UID FETCH and ENABLE QRESYNC");
         return;
     }
     int want_modseq = req.has_changedsince;
@@ -455,7 +455,7 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
     int r = imap_resolve_set(c, set->s, uid, &idx, &n);
     if (r != 0) {
         imap_fetch_free(&req);
-        imap_printf(c, "%s BAD FETCH: invalid %s\r\n", tag, r == -2 ? "message sequence number" : "sequence set");
+        imap_tagged(c, tag, "BAD", "FETCH: invalid %s", r == -2 ? "message sequence number" : "sequence set");
         return;
     }
     if (req.vanished) {
@@ -567,7 +567,7 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
     free(idx);
     imap_fetch_free(&req);
     if (fail) {
-        imap_printf(c, "%s %s\r\n", tag, fail);
+        imap_tagged(c, tag, NULL, "%s", fail);
         return;
     }
     imap_sync_selected(c, uid);
@@ -578,7 +578,7 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
                     unreadable, unreadable == 1 ? "" : "s");
         return;
     }
-    imap_printf(c, "%s OK FETCH completed\r\n", tag);
+    imap_tagged(c, tag, "OK", "FETCH completed");
 }
 
 void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct imap_tok *args)
@@ -590,14 +590,14 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
     uint64_t unchangedsince = 0;
     int has_unchanged = 0;
     if (!set || set->type != IMAP_TOK_ATOM) {
-        imap_printf(c, "%s BAD STORE expects a sequence set, an item and flags\r\n", tag);
+        imap_tagged(c, tag, "BAD", "STORE expects a sequence set, an item and flags");
         return;
     }
     if (i < args->nkids && args->kids[i]->type == IMAP_TOK_LIST) {
         const struct imap_tok *m = args->kids[i++];
         if (m->nkids != 2 || !imap_tok_atom_is(m->kids[0], "UNCHANGEDSINCE") || m->kids[1]->type != IMAP_TOK_ATOM ||
             !isdigit((unsigned char)m->kids[1]->s[0])) {
-            imap_printf(c, "%s BAD STORE: unknown modifier (only UNCHANGEDSINCE)\r\n", tag);
+            imap_tagged(c, tag, "BAD", "STORE: unknown modifier (only UNCHANGEDSINCE)");
             return;
         }
         unchangedsince = strtoull(m->kids[1]->s, NULL, 10);
@@ -606,7 +606,7 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
     }
     const struct imap_tok *item = i < args->nkids ? args->kids[i++] : NULL;
     if (!item || item->type != IMAP_TOK_ATOM || i >= args->nkids) {
-        imap_printf(c, "%s BAD STORE expects a sequence set, an item and flags\r\n", tag);
+        imap_tagged(c, tag, "BAD", "STORE expects a sequence set, an item and flags");
         return;
     }
     const char *it = item->s;
@@ -624,7 +624,7 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
     else if (!strcasecmp(it, "FLAGS.SILENT"))
         silent = 1;
     else {
-        imap_printf(c, "%s BAD STORE: unknown item %.40s (FLAGS, +FLAGS, -FLAGS[.SILENT])\r\n", tag, item->s);
+        imap_tagged(c, tag, "BAD", "STORE: unknown item %.40s (FLAGS, +FLAGS, -FLAGS[.SILENT])", item->s);
         return;
     }
     /* flags: a list, or one or more atoms */
@@ -638,23 +638,23 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
         tmp.nkids = args->nkids - i;
         ft = &tmp;
     } else if (i + 1 != args->nkids) {
-        imap_printf(c, "%s BAD STORE: unexpected arguments after the flag list\r\n", tag);
+        imap_tagged(c, tag, "BAD", "STORE: unexpected arguments after the flag list");
         return;
     }
     if (imap_parse_flags(ft, &flags, &kw, err, sizeof err) != 0) {
-        imap_printf(c, "%s BAD STORE: %s\r\n", tag, err);
+        imap_tagged(c, tag, "BAD", "STORE: %s", err);
         return;
     }
     if (c->readonly) {
         free(kw);
-        imap_printf(c, "%s NO [READ-ONLY] Mailbox is read-only\r\n", tag);
+        imap_tagged(c, tag, "NO", "[READ-ONLY] Mailbox is read-only");
         return;
     }
     size_t *idx, n;
     int r = imap_resolve_set(c, set->s, uid, &idx, &n);
     if (r != 0) {
         free(kw);
-        imap_printf(c, "%s BAD STORE: invalid %s\r\n", tag, r == -2 ? "message sequence number" : "sequence set");
+        imap_tagged(c, tag, "BAD", "STORE: invalid %s", r == -2 ? "message sequence number" : "sequence set");
         return;
     }
     struct fitem *batch = calloc(IMAP_BATCH, sizeof *batch);
@@ -743,7 +743,7 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
     free(kw);
     if (fail) {
         free(modified);
-        imap_printf(c, "%s %s\r\n", tag, fail);
+        imap_tagged(c, tag, NULL, "%s", fail);
         return;
     }
     imap_sync_selected(c, uid);
@@ -752,7 +752,7 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
         imap_write_uidset(c, modified, nmod);
         imap_puts(c, "] Conditional STORE failed for some messages\r\n");
     } else {
-        imap_printf(c, "%s OK STORE completed\r\n", tag);
+        imap_tagged(c, tag, "OK", "STORE completed");
     }
     free(modified);
 }

@@ -137,6 +137,10 @@ static inline void imap_cfg_unlock(struct imap_server *s) { pthread_rwlock_unloc
 
 void imap_write(struct imap_conn *c, const void *data, size_t len);
 void imap_printf(struct imap_conn *c, const char *fmt, ...) OUTPOST_PRINTF(2, 3);
+/* The tagged completion `tag cond text` (cond NULL: text starts with the condition). The text is made
+ * 7-bit TEXT-CHARs (RFC 3501 9 resp-text), so a client's words echoed in it (an 8-bit keyword, a literal
+ * with CR LF) cannot break the response line. */
+void imap_tagged(struct imap_conn *c, const char *tag, const char *cond, const char *fmt, ...) OUTPOST_PRINTF(4, 5);
 void imap_puts(struct imap_conn *c, const char *s);
 /* Writes v in decimal (no printf: FETCH 1:* writes a few per message). */
 void imap_put_uint(struct imap_conn *c, uint64_t v);

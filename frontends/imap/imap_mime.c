@@ -2,6 +2,7 @@
 #include "imap_mime.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -242,10 +243,14 @@ static int is_rfc822(const struct entity *e)
 }
 
 /* Region [start,end) of child n (1-based) of multipart entity e: its
- * header+body. 1 found, 0 not found, -1 error. */
+ * header+body. 1 found, 0 not found, -1 error. When the child's last line
+ * is a close-delimiter `--X--` (a nested multipart ending right before this
+ * entity's next delimiter), *cend_eol is the end including that line's line
+ * end and `closeb` holds X; else closeb is "". */
 static int multipart_child(imap_range_read_fn rd, void *ctx, const struct entity *e, uint32_t n, uint64_t *cstart,
-                           uint64_t *cend)
+                           uint64_t *cend, uint64_t *cend_eol, char *closeb, size_t closeb_size)
 {
+    char prev_close[128] = "";
     struct lr *l = malloc(sizeof *l);
     if (!l)
         return -1;
@@ -268,6 +273,8 @@ static int multipart_child(imap_range_read_fn rd, void *ctx, const struct entity
                 if (end < *cstart)
                     end = *cstart;
                 *cend = end;
+                *cend_eol = ls > end ? ls : end;
+                snprintf(closeb, closeb_size, "%s", prev_close);
                 found = 1;
                 break;
             }
@@ -276,6 +283,17 @@ static int multipart_child(imap_range_read_fn rd, void *ctx, const struct entity
             idx++;
             if (idx == n)
                 *cstart = ls + ll;
+        }
+        /* whether this line looks like a close-delimiter, `--X--` and transport padding */
+        size_t t = pl;
+        while (t && (pre[t - 1] == '\r' || pre[t - 1] == '\n' || pre[t - 1] == ' ' || pre[t - 1] == '\t'))
+            t--;
+        if (pl == ll && t >= 5 && t - 4 < sizeof prev_close && pre[0] == '-' && pre[1] == '-' && pre[t - 2] == '-' &&
+            pre[t - 1] == '-') {
+            memcpy(prev_close, pre + 2, t - 4);
+            prev_close[t - 4] = '\0';
+        } else {
+            prev_close[0] = '\0';
         }
         /* where this line's line end starts (for the next delimiter) */
         if (ll >= 1) {
@@ -318,8 +336,9 @@ int imap_mime_locate(imap_range_read_fn rd, void *ctx, uint64_t total, const uin
             is_msg = 1;
         }
         if (is_multipart(&e)) {
-            uint64_t cs = 0, ce = 0;
-            int r = multipart_child(rd, ctx, &e, part[k], &cs, &ce);
+            uint64_t cs = 0, ce = 0, ce_eol = 0;
+            char closeb[128] = "";
+            int r = multipart_child(rd, ctx, &e, part[k], &cs, &ce, &ce_eol, closeb, sizeof closeb);
             if (r < 0)
                 return -1;
             if (r == 0)
@@ -328,8 +347,30 @@ int imap_mime_locate(imap_range_read_fn rd, void *ctx, uint64_t total, const uin
             struct entity c;
             if (entity_parse(rd, ctx, cs, ce, digest, &c) != 0)
                 return -1;
+            if (ce_eol > ce) {
+                /* The CRLF before the next delimiter stays with the child where the child did not end in
+                 * a body: its last line is the close-delimiter of a nested multipart, or it is a message
+                 * that is a header only. BODYSTRUCTURE's octets count it so (the core's summaries, equal
+                 * to Dovecot's), and BODY[n] must agree with them. */
+                const struct entity *top = &c;
+                struct entity m;
+                int header_only = 0;
+                if (is_rfc822(&c)) {
+                    if (entity_parse(rd, ctx, c.hend, c.bend, 0, &m) != 0)
+                        return -1;
+                    top = &m;
+                    header_only = m.hend == m.bend && m.bend > m.hstart;
+                }
+                int nested_close = closeb[0] && is_multipart(top) && !strcmp(top->boundary, closeb);
+                if ((nested_close || header_only) && entity_parse(rd, ctx, cs, ce_eol, digest, &c) != 0)
+                    return -1;
+            }
             e = c;
             is_msg = 0;
+        } else if (!strcasecmp(e.type, "multipart")) {
+            /* a multipart without a boundary has no part to find (BODYSTRUCTURE shows one empty text
+             * part, as Dovecot does) */
+            return 0;
         } else if (is_msg && part[k] == 1) {
             is_msg = 0; /* the body of a non-multipart message is its part 1 */
         } else {

@@ -21,7 +21,17 @@ struct imap_parser {
     int lit_pending;
     int too_big;
     char err[160];
+    /* A bracketed atom cut by a literal (`BODY[HEADER.FIELDS (A {5}` CRLF literal ...): its text so far,
+     * the literal appended as a quoted string when it arrives, and the bracket depth to resume at. */
+    char *brk;
+    size_t brk_len;
+    int brk_nest;
+    int brk_lit;           /* the pending literal belongs to brk */
+    int brk_bad;           /* that literal was not a field name */
 };
+
+/* The longest literal accepted inside brackets: a header field name (RFC 5322 lines are at most 998). */
+#define BRK_LITERAL_MAX 998
 
 struct imap_parser *imap_parser_new(const struct imap_parser_limits *lim)
 {
@@ -72,6 +82,10 @@ void imap_parser_reset(struct imap_parser *p)
     p->lit_pending = 0;
     p->too_big = 0;
     p->err[0] = '\0';
+    free(p->brk);
+    p->brk = NULL;
+    p->brk_len = 0;
+    p->brk_nest = p->brk_lit = p->brk_bad = 0;
 }
 
 void imap_parser_free(struct imap_parser *p)
@@ -79,6 +93,7 @@ void imap_parser_free(struct imap_parser *p)
     if (!p)
         return;
     free_kids(&p->root);
+    free(p->brk);
     free(p);
 }
 
@@ -111,17 +126,6 @@ static struct imap_tok *add_tok(struct imap_parser *p, int type)
     parent->kids[parent->nkids++] = t;
     p->ntokens++;
     return t;
-}
-
-static int set_str(struct imap_tok *t, const char *s, size_t n)
-{
-    t->s = malloc(n + 1);
-    if (!t->s)
-        return -1;
-    memcpy(t->s, s, n);
-    t->s[n] = '\0';
-    t->len = n;
-    return 0;
 }
 
 /* Characters that end an atom (outside brackets). */
@@ -159,6 +163,113 @@ static size_t parse_literal_spec(const char *s, size_t n, uint64_t *size, int *n
         return 0;
     *size = v;
     return i + 1;
+}
+
+/* Scans an atom from line[*pi]; an atom containing '[' runs to the matching ']'. *pnest > 0 resumes inside
+ * brackets. Returns 0 when the atom ended at *pi, 1 when the line ended inside brackets (*pnest: the depth),
+ * -1 on a control character. */
+static int scan_atom(const char *line, size_t len, size_t *pi, int *pnest)
+{
+    size_t i = *pi;
+    int nest = *pnest;
+    for (;;) {
+        if (nest > 0) {
+            while (i < len) {
+                unsigned char d = (unsigned char)line[i];
+                if (d < 0x20 || d == 0x7f)
+                    return -1;
+                if (d == '[')
+                    nest++;
+                else if (d == ']' && --nest == 0)
+                    break;
+                i++;
+            }
+            if (i >= len) {
+                *pi = i;
+                *pnest = nest;
+                return 1;
+            }
+            i++;
+            continue;
+        }
+        if (i >= len || atom_end((unsigned char)line[i]))
+            break;
+        if (line[i] == '[')
+            nest = 1;
+        i++;
+    }
+    *pi = i;
+    *pnest = 0;
+    return 0;
+}
+
+/* Where a literal announcement that ends the line begins, or `len` when the line does not end in one. */
+static size_t trailing_literal(const char *line, size_t len)
+{
+    size_t k = len;
+    if (!k || line[k - 1] != '}')
+        return len;
+    k--;
+    if (k && line[k - 1] == '+')
+        k--;
+    while (k && isdigit((unsigned char)line[k - 1]))
+        k--;
+    return k && line[k - 1] == '{' ? k - 1 : len;
+}
+
+/* Scans an atom at line[*pi] into a token (resuming the bracketed atom in p->brk if any). Returns 0 with
+ * the token added, IMAP_PARSE_LITERAL when a literal inside brackets must be read first, or an error. */
+static int scan_atom_tok(struct imap_parser *p, const char *line, size_t len, size_t *pi, uint64_t *lit_size,
+                         int *lit_nonsync)
+{
+    size_t s = *pi, i = *pi;
+    int nest = p->brk ? p->brk_nest : 0;
+    int r = scan_atom(line, len, &i, &nest);
+    if (r < 0)
+        return fail(p, "control character in argument");
+    size_t end = i;
+    if (r == 1) {
+        /* the line ends inside brackets: only a literal announcement may cut it (an astring of a
+         * header-list, RFC 3501 9 header-fld-name) */
+        end = trailing_literal(line + s, len - s) + s;
+        uint64_t size;
+        int nonsync;
+        if (end == len || parse_literal_spec(line + end, len - end, &size, &nonsync) != len - end)
+            return fail(p, "missing ']'");
+        if (size == 0 || size > BRK_LITERAL_MAX)
+            return fail(p, "invalid header field name literal");
+    } else if (i < len && (line[i] == '"' || line[i] == '{' || (unsigned char)line[i] < 0x20 || line[i] == 0x7f)) {
+        return fail(p, "invalid character in atom at column %zu", i + 1);
+    }
+    char *b = realloc(p->brk, p->brk_len + (end - s) + 1);
+    if (!b)
+        return fail(p, "out of memory");
+    memcpy(b + p->brk_len, line + s, end - s);
+    p->brk = b;
+    p->brk_len += end - s;
+    p->brk[p->brk_len] = '\0';
+    if (r == 1) {
+        if (p->brk_len > 65536)
+            return fail(p, "argument too long");
+        parse_literal_spec(line + end, len - end, lit_size, lit_nonsync);
+        p->brk_nest = nest;
+        p->brk_lit = 1;
+        p->lit_pending = 1;
+        *pi = len;
+        return IMAP_PARSE_LITERAL;
+    }
+    struct imap_tok *t = add_tok(p, IMAP_TOK_ATOM);
+    if (!t) {
+        return fail(p, "too many arguments");
+    }
+    t->s = p->brk;
+    t->len = p->brk_len;
+    p->brk = NULL;
+    p->brk_len = 0;
+    p->brk_nest = 0;
+    p->need_sep = 1;
+    *pi = i;
+    return 0;
 }
 
 int imap_parser_line(struct imap_parser *p, const char *line, size_t len, uint64_t *lit_size, int *lit_nonsync)
@@ -206,6 +317,14 @@ int imap_parser_line(struct imap_parser *p, const char *line, size_t len, uint64
             p->state = ST_ARGS;
             p->need_sep = 0;
         }
+    }
+    if (p->brk) {
+        /* the line after a literal inside brackets continues that atom */
+        if (p->brk_bad)
+            return fail(p, "invalid header field name literal");
+        int rc = scan_atom_tok(p, line, len, &i, lit_size, lit_nonsync);
+        if (rc != 0)
+            return rc;
     }
     while (i < len) {
         unsigned char c = (unsigned char)line[i];
@@ -300,36 +419,9 @@ int imap_parser_line(struct imap_parser *p, const char *line, size_t len, uint64
             return IMAP_PARSE_LITERAL;
         }
         /* atom, possibly with a bracketed part */
-        size_t s = i;
-        while (i < len) {
-            unsigned char d = (unsigned char)line[i];
-            if (d == '[') {
-                int nest = 0;
-                while (i < len) {
-                    d = (unsigned char)line[i];
-                    if (d < 0x20 || d == 0x7f)
-                        return fail(p, "control character in argument");
-                    if (d == '[')
-                        nest++;
-                    else if (d == ']' && --nest == 0)
-                        break;
-                    i++;
-                }
-                if (i >= len)
-                    return fail(p, "missing ']'");
-                i++;
-                continue;
-            }
-            if (atom_end(d))
-                break;
-            i++;
-        }
-        if (i < len && (line[i] == '"' || line[i] == '{' || (unsigned char)line[i] < 0x20 || line[i] == 0x7f))
-            return fail(p, "invalid character in atom at column %zu", i + 1);
-        struct imap_tok *t = add_tok(p, IMAP_TOK_ATOM);
-        if (!t || set_str(t, line + s, i - s) != 0)
-            return fail(p, "too many arguments");
-        p->need_sep = 1;
+        int rc = scan_atom_tok(p, line, len, &i, lit_size, lit_nonsync);
+        if (rc != 0)
+            return rc;
     }
     if (p->depth != 0)
         return fail(p, "unbalanced parentheses");
@@ -341,6 +433,32 @@ int imap_parser_line(struct imap_parser *p, const char *line, size_t len, uint64
 
 void imap_parser_literal(struct imap_parser *p, char *mem, FILE *file, size_t len)
 {
+    if (p->brk_lit) {
+        /* a header field name inside brackets: appended to the atom as a quoted string */
+        p->brk_lit = 0;
+        p->lit_pending = 0;
+        char *b = mem ? realloc(p->brk, p->brk_len + 2 * len + 3) : NULL;
+        if (!b) {
+            p->brk_bad = 1;
+        } else {
+            p->brk = b;
+            b[p->brk_len++] = '"';
+            for (size_t k = 0; k < len; k++) {
+                unsigned char ch = (unsigned char)mem[k];
+                if (ch <= 0x20 || ch >= 0x7f || ch == ':')
+                    p->brk_bad = 1;
+                if (ch == '"' || ch == '\\')
+                    b[p->brk_len++] = '\\';
+                b[p->brk_len++] = (char)ch;
+            }
+            b[p->brk_len++] = '"';
+            b[p->brk_len] = '\0';
+        }
+        free(mem);
+        if (file)
+            fclose(file);
+        return;
+    }
     struct imap_tok *parent = p->stack[p->depth];
     struct imap_tok *t = parent->nkids ? parent->kids[parent->nkids - 1] : NULL;
     if (!p->lit_pending || !t || t->type != IMAP_TOK_LITERAL) {

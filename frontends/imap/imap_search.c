@@ -282,10 +282,22 @@ static int fts_verdict(struct search_ctx *sx, const struct imap_skey *k, struct 
         return 1;
     char *save = NULL;
     for (char *w = strtok_r(words, " \t", &save); w && !elsewhere; w = strtok_r(NULL, " \t", &save)) {
-        elsewhere = imap_text_contains(it->subject, w) || imap_text_contains(it->from, w) ||
-                    imap_text_contains(it->to, w) || imap_text_contains(it->cc, w);
-        if (!elsewhere && sx->all_headers && has_header(it))
-            elsewhere = header_contains(&cc, it->size, w) != 0 || header_contains(&cc, it->size, "=?") != 0;
+        /* the index ignores diacritics: "ä" is a hit for the "a" of "example.com" in From. Look for the
+         * word without its marks too, so that such a hit is confirmed in the body. */
+        char *bare = NULL;
+        for (const char *q = w; *q && !bare; q++)
+            if ((unsigned char)*q >= 0x80)
+                bare = imap_text_strip_marks(w);
+        for (int pass = 0; pass < 2 && !elsewhere; pass++) {
+            const char *x = pass ? bare : w;
+            if (!x || !*x)
+                continue;
+            elsewhere = imap_text_contains(it->subject, x) || imap_text_contains(it->from, x) ||
+                        imap_text_contains(it->to, x) || imap_text_contains(it->cc, x);
+            if (!elsewhere && sx->all_headers && has_header(it))
+                elsewhere = header_contains(&cc, it->size, x) != 0 || header_contains(&cc, it->size, "=?") != 0;
+        }
+        free(bare);
     }
     free(words);
     if (!elsewhere)
@@ -609,13 +621,13 @@ void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct
     size_t start = 0;
     char err[200];
     if (args->nkids >= 1 && imap_tok_atom_is(args->kids[0], "RETURN")) {
-        imap_printf(c, "%s BAD SEARCH RETURN (ESEARCH) is not supported\r\n", tag);
+        imap_tagged(c, tag, "BAD", "SEARCH RETURN (ESEARCH) is not supported");
         return;
     }
     if (args->nkids >= 2 && imap_tok_atom_is(args->kids[0], "CHARSET")) {
         const char *cs = imap_tok_is_string(args->kids[1]) ? args->kids[1]->s : "";
         if (strcasecmp(cs, "UTF-8") != 0 && strcasecmp(cs, "US-ASCII") != 0) {
-            imap_printf(c, "%s NO [BADCHARSET (US-ASCII UTF-8)] Unsupported charset\r\n", tag);
+            imap_tagged(c, tag, "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset");
             return;
         }
         start = 2;
@@ -623,7 +635,7 @@ void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct
     struct imap_skey *root;
     if (imap_search_parse((const struct imap_tok *const *)args->kids + start, args->nkids - start, &root, err,
                           sizeof err) != 0) {
-        imap_printf(c, "%s BAD SEARCH: %s\r\n", tag, err);
+        imap_tagged(c, tag, "BAD", "SEARCH: %s", err);
         return;
     }
     int use_modseq = imap_search_uses(root, IMAP_SK_MODSEQ);
@@ -679,7 +691,7 @@ void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct
     imap_search_free(root);
     if (!hits || sx.failed) {
         free(hits);
-        imap_printf(c, "%s NO [UNAVAILABLE] SEARCH needs message bodies that are not cached while offline\r\n", tag);
+        imap_tagged(c, tag, "NO", "[UNAVAILABLE] SEARCH needs message bodies that are not cached while offline");
         return;
     }
     imap_puts(c, "* SEARCH");
@@ -692,5 +704,5 @@ void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct
     imap_puts(c, "\r\n");
     free(hits);
     imap_sync_selected(c, uid);
-    imap_printf(c, "%s OK SEARCH completed\r\n", tag);
+    imap_tagged(c, tag, "OK", "SEARCH completed");
 }

@@ -26,8 +26,7 @@ typedef void (*cmd_fn)(struct imap_conn *c, const char *tag, const struct imap_t
 
 /* ---- small helpers ---- */
 
-static void tagged(struct imap_conn *c, const char *tag, const char *cond, const char *fmt, ...) OUTPOST_PRINTF(4, 5);
-static void tagged(struct imap_conn *c, const char *tag, const char *cond, const char *fmt, ...)
+void imap_tagged(struct imap_conn *c, const char *tag, const char *cond, const char *fmt, ...)
 {
     char buf[600];
     va_list ap;
@@ -40,7 +39,10 @@ static void tagged(struct imap_conn *c, const char *tag, const char *cond, const
             *p = ' ';
         else if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
             *p = '?';
-    imap_printf(c, "%s %s %s\r\n", tag, cond, buf);
+    if (cond)
+        imap_printf(c, "%s %s %s\r\n", tag, cond, buf);
+    else
+        imap_printf(c, "%s %s\r\n", tag, buf);
 }
 
 const char *imap_status_text(outpost_status st)
@@ -381,15 +383,31 @@ static int mboxes_load(struct imap_conn *c, struct mbox **out, size_t *nout, cha
         if (f->special_use == OUTPOST_USE_INBOX)
             name = "INBOX";
         size_t pl = ppath ? strlen(ppath) + 1 : 0;
-        b->path = malloc(pl + strlen(name) + 1);
+        /* a '/' inside a server folder's name (Exchange allows "Invoices 2023/24") is not our hierarchy
+         * delimiter: it is shown as U+2215 DIVISION SLASH, else the folder would look like a child of a
+         * mailbox that does not exist, invisible to LIST "%" and, with a trailing '/', unreachable */
+        size_t nslash = 0;
+        for (const char *q = name; *q; q++)
+            nslash += *q == '/';
+        b->path = malloc(pl + strlen(name) + 2 * nslash + 1);
         if (!b->path) {
             rc = -1;
             break;
         }
         if (ppath && f->special_use != OUTPOST_USE_INBOX)
-            sprintf(b->path, "%s/%s", ppath, name);
+            sprintf(b->path, "%s/", ppath);
         else
-            strcpy(b->path, name);
+            b->path[0] = '\0';
+        char *w = b->path + strlen(b->path);
+        for (const char *q = name; *q; q++) {
+            if (*q == '/') {
+                memcpy(w, "\xe2\x88\x95", 3);
+                w += 3;
+            } else {
+                *w++ = *q;
+            }
+        }
+        *w = '\0';
         n++;
     }
     s->sm->cursor_close(cur);
@@ -442,7 +460,8 @@ static struct mbox *mbox_find(struct mbox *m, size_t n, const char *path)
     return NULL;
 }
 
-/* Looks a client's mailbox name up: 0 and the folder, 1 not found, -1 error (err). */
+/* Looks a client's mailbox name up: 0 and the folder, 1 not found, 2 not found and no CREATE could make
+ * it (an invalid name, or the name of a calendar, contacts, ... folder), -1 error (err). */
 static int mbox_lookup(struct imap_conn *c, const char *name, struct mbox *out, char *err, size_t errlen)
 {
     struct mbox *m;
@@ -450,7 +469,7 @@ static int mbox_lookup(struct imap_conn *c, const char *name, struct mbox *out, 
     char *path = mbox_path_from_name(name);
     if (!path) {
         snprintf(err, errlen, "invalid mailbox name (modified UTF-7 expected)");
-        return 1;
+        return 2;
     }
     if (mboxes_load(c, &m, &n, err, errlen) != 0) {
         free(path);
@@ -464,6 +483,11 @@ static int mbox_lookup(struct imap_conn *c, const char *name, struct mbox *out, 
         rc = out->path ? 0 : -1;
     } else {
         snprintf(err, errlen, "no mailbox %.200s", name);
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(m[i].path, path)) {
+                snprintf(err, errlen, "%.200s is not a mail folder", name);
+                rc = 2;
+            }
     }
     free(path);
     mboxes_free(m, n);
@@ -477,7 +501,7 @@ static int mbox_lookup_or_no(struct imap_conn *c, const char *tag, const char *n
     char err[300];
     int r = mbox_lookup(c, name, out, err, sizeof err);
     if (r != 0)
-        tagged(c, tag, "NO", "%s%s", r > 0 ? "[NONEXISTENT] " : "[SERVERBUG] ", err);
+        imap_tagged(c, tag, "NO", "%s%s", r > 0 ? "[NONEXISTENT] " : "[SERVERBUG] ", err);
     return r ? -1 : 0;
 }
 
@@ -858,7 +882,7 @@ static void cmd_capability(struct imap_conn *c, const char *tag, const struct im
     imap_puts(c, "* CAPABILITY ");
     write_caps(c);
     imap_puts(c, "\r\n");
-    tagged(c, tag, "OK", "CAPABILITY completed");
+    imap_tagged(c, tag, "OK", "CAPABILITY completed");
 }
 
 static void cmd_noop(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
@@ -866,7 +890,7 @@ static void cmd_noop(struct imap_conn *c, const char *tag, const struct imap_tok
     (void)args;
     (void)uid;
     imap_sync_selected(c, 1);
-    tagged(c, tag, "OK", "%s completed", "NOOP");
+    imap_tagged(c, tag, "OK", "%s completed", "NOOP");
 }
 
 static void cmd_check(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
@@ -874,7 +898,7 @@ static void cmd_check(struct imap_conn *c, const char *tag, const struct imap_to
     (void)args;
     (void)uid;
     imap_sync_selected(c, 1);
-    tagged(c, tag, "OK", "CHECK completed");
+    imap_tagged(c, tag, "OK", "CHECK completed");
 }
 
 static void cmd_logout(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
@@ -882,7 +906,7 @@ static void cmd_logout(struct imap_conn *c, const char *tag, const struct imap_t
     (void)args;
     (void)uid;
     imap_puts(c, "* BYE Outpost IMAP logging out\r\n");
-    tagged(c, tag, "OK", "LOGOUT completed");
+    imap_tagged(c, tag, "OK", "LOGOUT completed");
     unselect(c);
     c->state = S_LOGOUT;
 }
@@ -891,12 +915,20 @@ static void cmd_id(struct imap_conn *c, const char *tag, const struct imap_tok *
 {
     (void)uid;
     const struct imap_tok *a = arg(args, 0);
-    if (!a || !(imap_tok_atom_is(a, "NIL") || a->type == IMAP_TOK_LIST)) {
-        tagged(c, tag, "BAD", "ID expects a parameter list or NIL");
+    int ok = a && args->nkids == 1 && (imap_tok_atom_is(a, "NIL") || a->type == IMAP_TOK_LIST);
+    /* RFC 2971: "(" field SP value *(SP field SP value) ")", each field a string, each value a string or
+     * NIL; an odd count or a nested list is a syntax error */
+    if (ok && a->type == IMAP_TOK_LIST) {
+        ok = a->nkids % 2 == 0;
+        for (size_t i = 0; ok && i < a->nkids; i++)
+            ok = imap_tok_is_string(a->kids[i]) && (i % 2 == 1 || !imap_tok_atom_is(a->kids[i], "NIL"));
+    }
+    if (!ok) {
+        imap_tagged(c, tag, "BAD", "ID expects a list of field and value pairs, or NIL");
         return;
     }
     imap_puts(c, "* ID (\"name\" \"Outpost\" \"vendor\" \"Outpost\" \"version\" \"0.1.0\")\r\n");
-    tagged(c, tag, "OK", "ID completed");
+    imap_tagged(c, tag, "OK", "ID completed");
 }
 
 /* ---- not authenticated ---- */
@@ -928,7 +960,7 @@ static void login_done(struct imap_conn *c, const char *tag, int ok, const char 
             usleep((useconds_t)delay * 1000);
             imap_cfg_rdlock(s);
         }
-        tagged(c, tag, "NO", "[AUTHENTICATIONFAILED] Invalid credentials");
+        imap_tagged(c, tag, "NO", "[AUTHENTICATIONFAILED] Invalid credentials");
         if (c->auth_failures >= 3) {
             imap_puts(c, "* BYE Too many failed logins\r\n");
             c->state = S_LOGOUT;
@@ -949,11 +981,11 @@ static void cmd_login(struct imap_conn *c, const char *tag, const struct imap_to
     (void)uid;
     const char *user = arg_str(args, 0), *pass = arg_str(args, 1);
     if (!user || !pass || args->nkids != 2) {
-        tagged(c, tag, "BAD", "LOGIN expects a user name and a password");
+        imap_tagged(c, tag, "BAD", "LOGIN expects a user name and a password");
         return;
     }
     if (!secure_enough(c)) {
-        tagged(c, tag, "NO", "[PRIVACYREQUIRED] Use STARTTLS first");
+        imap_tagged(c, tag, "NO", "[PRIVACYREQUIRED] Use STARTTLS first");
         return;
     }
     /* a literal may hold a NUL: the name and password are the whole strings, not a prefix */
@@ -990,16 +1022,16 @@ static void cmd_authenticate(struct imap_conn *c, const char *tag, const struct 
 {
     (void)uid;
     const char *mech = arg_str(args, 0);
-    if (!mech) {
-        tagged(c, tag, "BAD", "AUTHENTICATE expects a mechanism");
+    if (!mech || args->nkids > 2) { /* "AUTHENTICATE" SP auth-type [SP initial-response] (RFC 4959) */
+        imap_tagged(c, tag, "BAD", "AUTHENTICATE expects a mechanism");
         return;
     }
     if (strcasecmp(mech, "PLAIN") != 0) {
-        tagged(c, tag, "NO", "Unsupported authentication mechanism (PLAIN only)");
+        imap_tagged(c, tag, "NO", "Unsupported authentication mechanism (PLAIN only)");
         return;
     }
     if (!secure_enough(c)) {
-        tagged(c, tag, "NO", "[PRIVACYREQUIRED] Use STARTTLS first");
+        imap_tagged(c, tag, "NO", "[PRIVACYREQUIRED] Use STARTTLS first");
         return;
     }
     char *resp = NULL;
@@ -1019,7 +1051,7 @@ static void cmd_authenticate(struct imap_conn *c, const char *tag, const struct 
         return;
     if (!strcmp(resp, "*")) {
         free(resp);
-        tagged(c, tag, "BAD", "Authentication cancelled");
+        imap_tagged(c, tag, "BAD", "Authentication cancelled");
         return;
     }
     unsigned char buf[1024];
@@ -1027,7 +1059,7 @@ static void cmd_authenticate(struct imap_conn *c, const char *tag, const struct 
     int ok = !strcmp(resp, "=") || b64_decode(resp, buf, sizeof buf - 1, &n) == 0;
     free(resp);
     if (!ok) {
-        tagged(c, tag, "BAD", "Invalid base64 in the PLAIN response");
+        imap_tagged(c, tag, "BAD", "Invalid base64 in the PLAIN response");
         return;
     }
     buf[n] = '\0';
@@ -1036,7 +1068,7 @@ static void cmd_authenticate(struct imap_conn *c, const char *tag, const struct 
     const unsigned char *z2 = z1 ? memchr(z1 + 1, 0, n - (size_t)(z1 + 1 - buf)) : NULL;
     /* exactly two NULs (RFC 4616 2): a password holding a third is malformed, not a prefix */
     if (!z1 || !z2 || memchr(z2 + 1, 0, n - (size_t)(z2 + 1 - buf))) {
-        tagged(c, tag, "BAD", "Malformed PLAIN response");
+        imap_tagged(c, tag, "BAD", "Malformed PLAIN response");
         return;
     }
     const char *authz = (const char *)buf, *user = (const char *)z1 + 1, *pass = (const char *)z2 + 1;
@@ -1049,20 +1081,20 @@ static void cmd_starttls(struct imap_conn *c, const char *tag, const struct imap
     (void)args;
     (void)uid;
     if (!c->srv->ssl_ctx) {
-        tagged(c, tag, "NO", "TLS is not configured (set tls_cert and tls_key in [imap])");
+        imap_tagged(c, tag, "NO", "TLS is not configured (set tls_cert and tls_key in [imap])");
         return;
     }
     if (c->tls_active) {
-        tagged(c, tag, "BAD", "TLS is already active");
+        imap_tagged(c, tag, "BAD", "TLS is already active");
         return;
     }
     if (c->rlen > c->rpos) {
         /* a client must not pipeline after STARTTLS (command injection) */
-        tagged(c, tag, "BAD", "Data after STARTTLS");
+        imap_tagged(c, tag, "BAD", "Data after STARTTLS");
         c->state = S_LOGOUT;
         return;
     }
-    tagged(c, tag, "OK", "Begin TLS negotiation now");
+    imap_tagged(c, tag, "OK", "Begin TLS negotiation now");
     if (imap_flush(c) != 0 || imap_start_tls(c) != 0)
         c->state = S_LOGOUT;
 }
@@ -1073,14 +1105,14 @@ static void cmd_enable(struct imap_conn *c, const char *tag, const struct imap_t
 {
     (void)uid;
     if (args->nkids == 0) {
-        tagged(c, tag, "BAD", "ENABLE expects capability names");
+        imap_tagged(c, tag, "BAD", "ENABLE expects capability names");
         return;
     }
     char enabled[128] = "";
     for (size_t i = 0; i < args->nkids; i++) {
         const struct imap_tok *t = args->kids[i];
         if (t->type != IMAP_TOK_ATOM) {
-            tagged(c, tag, "BAD", "ENABLE expects atoms");
+            imap_tagged(c, tag, "BAD", "ENABLE expects atoms");
             return;
         }
         /* each supported extension asked for is named in ENABLED, also when an
@@ -1096,7 +1128,7 @@ static void cmd_enable(struct imap_conn *c, const char *tag, const struct imap_t
         }
     }
     imap_printf(c, "* ENABLED%s\r\n", enabled);
-    tagged(c, tag, "OK", "ENABLE completed");
+    imap_tagged(c, tag, "OK", "ENABLE completed");
 }
 
 static void cmd_namespace(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
@@ -1104,7 +1136,7 @@ static void cmd_namespace(struct imap_conn *c, const char *tag, const struct ima
     (void)args;
     (void)uid;
     imap_puts(c, "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
-    tagged(c, tag, "OK", "NAMESPACE completed");
+    imap_tagged(c, tag, "OK", "NAMESPACE completed");
 }
 
 static void write_mbox_name(struct imap_conn *c, const char *path)
@@ -1187,7 +1219,7 @@ static void cmd_status(struct imap_conn *c, const char *tag, const struct imap_t
     const char *name = arg_str(args, 0);
     unsigned items;
     if (!name || args->nkids != 2 || parse_status_items(arg(args, 1), &items) != 0) {
-        tagged(c, tag, "BAD", "STATUS expects a mailbox and a list of MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN "
+        imap_tagged(c, tag, "BAD", "STATUS expects a mailbox and a list of MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN "
                               "HIGHESTMODSEQ");
         return;
     }
@@ -1199,10 +1231,10 @@ static void cmd_status(struct imap_conn *c, const char *tag, const struct imap_t
     write_status(c, &m, items);
     free(m.path);
     imap_sync_selected(c, 1);
-    tagged(c, tag, "OK", "STATUS completed");
+    imap_tagged(c, tag, "OK", "STATUS completed");
 }
 
-/* LIST pattern match with '*' and '%' (RFC 3501 6.3.8), on mUTF-7 names. */
+/* LIST pattern match with '*' and '%' (RFC 3501 6.3.8). */
 static int list_match(const char *pat, const char *name)
 {
     while (*pat) {
@@ -1244,7 +1276,13 @@ static int list_patterns_match(const char *ref, const struct imap_tok *const *pa
             snprintf(full, sizeof full, "%s%s", ref, pat);
         else
             snprintf(full, sizeof full, "%s", pat);
-        if (list_match_mbox(full, ename))
+        /* compared as text: "*&AOQ-*" (*ä*) finds "Projekte &AOQA9gD8-" (Projekte äöü), whose encoding
+         * does not hold "&AOQ-"; a pattern that is not valid modified UTF-7 is compared as sent */
+        char *dp = imap_mutf7_decode(full), *dn = dp ? imap_mutf7_decode(ename) : NULL;
+        int m = dp && dn ? list_match_mbox(dp, dn) : list_match_mbox(full, ename);
+        free(dp);
+        free(dn);
+        if (m)
             return 1;
     }
     return 0;
@@ -1272,12 +1310,12 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
             else if (imap_tok_atom_is(o, "REMOTE"))
                 sel |= SEL_REMOTE;
             else {
-                tagged(c, tag, "BAD", "unknown LIST selection option");
+                imap_tagged(c, tag, "BAD", "unknown LIST selection option");
                 return;
             }
         }
         if ((sel & SEL_RECURSIVEMATCH) && !(sel & (SEL_SUBSCRIBED | SEL_SPECIALUSE))) {
-            tagged(c, tag, "BAD", "RECURSIVEMATCH needs another selection option");
+            imap_tagged(c, tag, "BAD", "RECURSIVEMATCH needs another selection option");
             return;
         }
         i = 1;
@@ -1285,7 +1323,7 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
     const char *ref = arg_str(args, i);
     const struct imap_tok *pt = arg(args, i + 1);
     if (!ref || !pt) {
-        tagged(c, tag, "BAD", "%s expects a reference and a mailbox pattern", lsub ? "LSUB" : "LIST");
+        imap_tagged(c, tag, "BAD", "%s expects a reference and a mailbox pattern", lsub ? "LSUB" : "LIST");
         return;
     }
     const struct imap_tok *const *pats;
@@ -1296,21 +1334,21 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
         npats = pt->nkids;
         for (size_t k = 0; k < npats; k++)
             if (!imap_tok_is_string(pats[k])) {
-                tagged(c, tag, "BAD", "invalid mailbox pattern");
+                imap_tagged(c, tag, "BAD", "invalid mailbox pattern");
                 return;
             }
     } else if (imap_tok_is_string(pt)) {
         pats = (const struct imap_tok *const *)&args->kids[i + 1];
         npats = 1;
     } else {
-        tagged(c, tag, "BAD", "invalid mailbox pattern");
+        imap_tagged(c, tag, "BAD", "invalid mailbox pattern");
         return;
     }
     size_t next = i + 2;
     if (next < args->nkids) {
         if (lsub || !imap_tok_atom_is(arg(args, next), "RETURN") || !arg(args, next + 1) ||
             arg(args, next + 1)->type != IMAP_TOK_LIST || next + 2 != args->nkids) {
-            tagged(c, tag, "BAD", "unexpected arguments after the LIST pattern");
+            imap_tagged(c, tag, "BAD", "unexpected arguments after the LIST pattern");
             return;
         }
         const struct imap_tok *r = arg(args, next + 1);
@@ -1327,7 +1365,7 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
                 ret |= RET_STATUS;
                 k++;
             } else {
-                tagged(c, tag, "BAD", "unknown LIST return option");
+                imap_tagged(c, tag, "BAD", "unknown LIST return option");
                 return;
             }
         }
@@ -1336,7 +1374,7 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
     if (npats == 1 && pats[0]->len == 0 && !(sel & SEL_SUBSCRIBED)) {
         /* hierarchy delimiter request */
         imap_printf(c, "* %s (\\Noselect) \"/\" \"\"\r\n", lsub ? "LSUB" : "LIST");
-        tagged(c, tag, "OK", "%s completed", lsub ? "LSUB" : "LIST");
+        imap_tagged(c, tag, "OK", "%s completed", lsub ? "LSUB" : "LIST");
         return;
     }
     int lsub_pct = 0; /* a "%" pattern stops above subscribed mailboxes */
@@ -1346,7 +1384,7 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
     size_t n;
     char err[300];
     if (mboxes_load(c, &m, &n, err, sizeof err) != 0) {
-        tagged(c, tag, "NO", "[SERVERBUG] %s", err);
+        imap_tagged(c, tag, "NO", "[SERVERBUG] %s", err);
         return;
     }
     for (size_t k = 0; k < n; k++) {
@@ -1421,7 +1459,7 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
     }
     mboxes_free(m, n);
     imap_sync_selected(c, 1);
-    tagged(c, tag, "OK", "%s completed", lsub ? "LSUB" : "LIST");
+    imap_tagged(c, tag, "OK", "%s completed", lsub ? "LSUB" : "LIST");
 }
 
 static void cmd_list(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
@@ -1450,7 +1488,7 @@ static void do_select(struct imap_conn *c, const char *tag, const struct imap_to
     const char *cmd = readonly ? "EXAMINE" : "SELECT";
     const char *name = arg_str(args, 0);
     if (!name) {
-        tagged(c, tag, "BAD", "%s expects a mailbox name", cmd);
+        imap_tagged(c, tag, "BAD", "%s expects a mailbox name", cmd);
         return;
     }
     /* select parameters: (CONDSTORE) or (QRESYNC (uidvalidity modseq [known-uids [seq-match]])) */
@@ -1461,7 +1499,7 @@ static void do_select(struct imap_conn *c, const char *tag, const struct imap_to
     const struct imap_tok *params = arg(args, 1);
     if (params) {
         if (params->type != IMAP_TOK_LIST || args->nkids > 2) {
-            tagged(c, tag, "BAD", "%s: invalid parameters", cmd);
+            imap_tagged(c, tag, "BAD", "%s: invalid parameters", cmd);
             return;
         }
         for (size_t k = 0; k < params->nkids; k++) {
@@ -1472,12 +1510,12 @@ static void do_select(struct imap_conn *c, const char *tag, const struct imap_to
                        params->kids[k + 1]->type == IMAP_TOK_LIST) {
                 const struct imap_tok *q = params->kids[++k];
                 if (!c->qresync) {
-                    tagged(c, tag, "BAD", "QRESYNC is not enabled (send ENABLE QRESYNC first)");
+                    imap_tagged(c, tag, "BAD", "QRESYNC is not enabled (send ENABLE QRESYNC first)");
                     return;
                 }
                 if (q->nkids < 2 || q->kids[0]->type != IMAP_TOK_ATOM || q->kids[1]->type != IMAP_TOK_ATOM ||
                     !isdigit((unsigned char)q->kids[0]->s[0]) || !isdigit((unsigned char)q->kids[1]->s[0])) {
-                    tagged(c, tag, "BAD", "QRESYNC expects (uidvalidity modseq [known-uids])");
+                    imap_tagged(c, tag, "BAD", "QRESYNC expects (uidvalidity modseq [known-uids])");
                     return;
                 }
                 q_uidvalidity = (uint32_t)strtoul(q->kids[0]->s, NULL, 10);
@@ -1486,14 +1524,14 @@ static void do_select(struct imap_conn *c, const char *tag, const struct imap_to
                     q_known = q->kids[2]->s;
                 want_qresync = 1;
             } else {
-                tagged(c, tag, "BAD", "%s: unknown parameter", cmd);
+                imap_tagged(c, tag, "BAD", "%s: unknown parameter", cmd);
                 return;
             }
         }
     }
     struct imap_seqset known = { 0 };
     if (q_known && imap_seqset_parse(q_known, &known) != 0) {
-        tagged(c, tag, "BAD", "QRESYNC: invalid known-uids");
+        imap_tagged(c, tag, "BAD", "QRESYNC: invalid known-uids");
         return;
     }
     if (c->state == S_SELECTED) {
@@ -1509,7 +1547,7 @@ static void do_select(struct imap_conn *c, const char *tag, const struct imap_to
     free(mb.path);
     if (mb.flags & OUTPOST_FOLDER_NOSELECT) {
         imap_seqset_free(&known);
-        tagged(c, tag, "NO", "[CANNOT] %s is not selectable", name);
+        imap_tagged(c, tag, "NO", "[CANNOT] %s is not selectable", name);
         return;
     }
     if (want_condstore)
@@ -1524,7 +1562,7 @@ static void do_select(struct imap_conn *c, const char *tag, const struct imap_to
         if (t)
             s->st->read_end(s->h, t);
         imap_seqset_free(&known);
-        tagged(c, tag, "NO", "[SERVERBUG] cannot read the mailbox: %s", imap_status_text(st));
+        imap_tagged(c, tag, "NO", "[SERVERBUG] cannot read the mailbox: %s", imap_status_text(st));
         return;
     }
     c->uidvalidity = f->uidvalidity;
@@ -1544,7 +1582,7 @@ static void do_select(struct imap_conn *c, const char *tag, const struct imap_to
     if (!ok) {
         unselect(c);
         imap_seqset_free(&known);
-        tagged(c, tag, "NO", "[SERVERBUG] cannot list the mailbox");
+        imap_tagged(c, tag, "NO", "[SERVERBUG] cannot list the mailbox");
         return;
     }
     c->readonly = readonly;
@@ -1611,7 +1649,7 @@ static void do_select(struct imap_conn *c, const char *tag, const struct imap_to
         }
     }
     imap_seqset_free(&known);
-    tagged(c, tag, "OK", "[%s] %s completed", readonly ? "READ-ONLY" : "READ-WRITE", cmd);
+    imap_tagged(c, tag, "OK", "[%s] %s completed", readonly ? "READ-ONLY" : "READ-WRITE", cmd);
 }
 
 static void cmd_select(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
@@ -1704,39 +1742,43 @@ static void cmd_create(struct imap_conn *c, const char *tag, const struct imap_t
 {
     (void)uid;
     const char *name = arg_str(args, 0);
-    if (!name || !*name) {
-        tagged(c, tag, "BAD", "CREATE expects a mailbox name");
+    if (!name || args->nkids != 1) { /* no RFC 4466 create-params are supported: BAD for any */
+        imap_tagged(c, tag, "BAD", "CREATE expects a mailbox name");
+        return;
+    }
+    if (!*name) { /* "" is a valid astring: a failure, not a syntax error */
+        imap_tagged(c, tag, "NO", "[CANNOT] empty mailbox name");
         return;
     }
     char *path = mbox_path_from_name(name);
     if (!path) {
-        tagged(c, tag, "NO", "[CANNOT] invalid mailbox name (modified UTF-7 expected)");
+        imap_tagged(c, tag, "NO", "[CANNOT] invalid mailbox name (modified UTF-7 expected)");
         return;
     }
     if (!strcmp(path, "INBOX")) {
         free(path);
-        tagged(c, tag, "NO", "[ALREADYEXISTS] INBOX always exists");
+        imap_tagged(c, tag, "NO", "[ALREADYEXISTS] INBOX always exists");
         return;
     }
     if (strstr(path, "//") || path[0] == '/') {
         free(path);
-        tagged(c, tag, "NO", "[CANNOT] empty hierarchy level in the name");
+        imap_tagged(c, tag, "NO", "[CANNOT] empty hierarchy level in the name");
         return;
     }
     int existed = 0;
     outpost_status st = make_path(c, path, 1, &existed);
     if (existed) {
         free(path);
-        tagged(c, tag, "NO", "[ALREADYEXISTS] Mailbox exists");
+        imap_tagged(c, tag, "NO", "[ALREADYEXISTS] Mailbox exists");
         return;
     }
     free(path);
     if (st.code != OUTPOST_OK) {
-        tagged(c, tag, "NO", "[CANNOT] %s", imap_status_text(st));
+        imap_tagged(c, tag, "NO", "[CANNOT] %s", imap_status_text(st));
         return;
     }
     imap_sync_selected(c, 1);
-    tagged(c, tag, "OK", "CREATE completed");
+    imap_tagged(c, tag, "OK", "CREATE completed");
 }
 
 static void cmd_delete(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
@@ -1744,8 +1786,8 @@ static void cmd_delete(struct imap_conn *c, const char *tag, const struct imap_t
     (void)uid;
     struct imap_server *s = c->srv;
     const char *name = arg_str(args, 0);
-    if (!name) {
-        tagged(c, tag, "BAD", "DELETE expects a mailbox name");
+    if (!name || args->nkids != 1) {
+        imap_tagged(c, tag, "BAD", "DELETE expects a mailbox name");
         return;
     }
     struct mbox mb;
@@ -1753,21 +1795,21 @@ static void cmd_delete(struct imap_conn *c, const char *tag, const struct imap_t
         return;
     free(mb.path);
     if (mb.special_use == OUTPOST_USE_INBOX) {
-        tagged(c, tag, "NO", "[CANNOT] INBOX cannot be deleted");
+        imap_tagged(c, tag, "NO", "[CANNOT] INBOX cannot be deleted");
         return;
     }
     if (mb.has_children) {
-        tagged(c, tag, "NO", "[HASCHILDREN] Mailbox has child mailboxes; delete them first");
+        imap_tagged(c, tag, "NO", "[HASCHILDREN] Mailbox has child mailboxes; delete them first");
         return;
     }
     if (c->state == S_SELECTED && c->sel_folder == mb.id)
         unselect(c);
     outpost_status st = s->st->folder_delete(s->h, mb.id);
     if (st.code != OUTPOST_OK) {
-        tagged(c, tag, "NO", "[CANNOT] %s", imap_status_text(st));
+        imap_tagged(c, tag, "NO", "[CANNOT] %s", imap_status_text(st));
         return;
     }
-    tagged(c, tag, "OK", "DELETE completed");
+    imap_tagged(c, tag, "OK", "DELETE completed");
 }
 
 /* RENAME INBOX (RFC 3501 6.3.5): a new mailbox gets every message of INBOX,
@@ -1778,7 +1820,7 @@ static void rename_inbox(struct imap_conn *c, const char *tag, const struct mbox
     int existed = 0;
     outpost_status st = make_path(c, path, 1, &existed);
     if (existed) {
-        tagged(c, tag, "NO", "[ALREADYEXISTS] Target mailbox exists");
+        imap_tagged(c, tag, "NO", "[ALREADYEXISTS] Target mailbox exists");
         return;
     }
     struct mbox *m = NULL, *tm = NULL;
@@ -1789,7 +1831,7 @@ static void rename_inbox(struct imap_conn *c, const char *tag, const struct mbox
         target = tm->id;
     mboxes_free(m, nm);
     if (!target) {
-        tagged(c, tag, "NO", "[CANNOT] %s", st.code != OUTPOST_OK ? imap_status_text(st) : "the new mailbox is gone");
+        imap_tagged(c, tag, "NO", "[CANNOT] %s", st.code != OUTPOST_OK ? imap_status_text(st) : "the new mailbox is gone");
         return;
     }
     /* the ids first (one read transaction), then the moves in bounded batches */
@@ -1834,9 +1876,9 @@ static void rename_inbox(struct imap_conn *c, const char *tag, const struct mbox
     free(ist);
     imap_sync_selected(c, 1);
     if (st.code != OUTPOST_OK)
-        tagged(c, tag, "NO", "[CANNOT] moving the INBOX messages failed: %s", imap_status_text(st));
+        imap_tagged(c, tag, "NO", "[CANNOT] moving the INBOX messages failed: %s", imap_status_text(st));
     else
-        tagged(c, tag, "OK", "RENAME completed (INBOX messages moved)");
+        imap_tagged(c, tag, "OK", "RENAME completed (INBOX messages moved)");
 }
 
 static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
@@ -1845,7 +1887,7 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
     struct imap_server *s = c->srv;
     const char *from = arg_str(args, 0), *to = arg_str(args, 1);
     if (!from || !to || args->nkids != 2) {
-        tagged(c, tag, "BAD", "RENAME expects two mailbox names");
+        imap_tagged(c, tag, "BAD", "RENAME expects two mailbox names");
         return;
     }
     struct mbox mb;
@@ -1862,7 +1904,7 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
     if (!path || !*path || !strcmp(path, "INBOX") || strstr(path, "//") || path[0] == '/') {
         free(mb.path);
         free(path);
-        tagged(c, tag, "NO", "[CANNOT] invalid target name");
+        imap_tagged(c, tag, "NO", "[CANNOT] invalid target name");
         return;
     }
     size_t fl = strlen(mb.path);
@@ -1870,7 +1912,7 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
     free(mb.path);
     if (into_itself) {
         free(path);
-        tagged(c, tag, "NO", "[CANNOT] cannot move a mailbox into itself");
+        imap_tagged(c, tag, "NO", "[CANNOT] cannot move a mailbox into itself");
         return;
     }
     struct mbox *m;
@@ -1878,14 +1920,14 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
     char err[300];
     if (mboxes_load(c, &m, &n, err, sizeof err) != 0) {
         free(path);
-        tagged(c, tag, "NO", "[SERVERBUG] %s", err);
+        imap_tagged(c, tag, "NO", "[SERVERBUG] %s", err);
         return;
     }
     int exists = mbox_find(m, n, path) != NULL;
     mboxes_free(m, n);
     if (exists) {
         free(path);
-        tagged(c, tag, "NO", "[ALREADYEXISTS] Target mailbox exists");
+        imap_tagged(c, tag, "NO", "[ALREADYEXISTS] Target mailbox exists");
         return;
     }
     /* the superior levels of the new name are created as needed (RFC 3501 6.3.5) */
@@ -1896,7 +1938,7 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
     }
     if (st.code != OUTPOST_OK) {
         free(path);
-        tagged(c, tag, "NO", "[CANNOT] %s", imap_status_text(st));
+        imap_tagged(c, tag, "NO", "[CANNOT] %s", imap_status_text(st));
         return;
     }
     const char *leaf;
@@ -1914,18 +1956,18 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
     }
     free(path);
     if (st.code != OUTPOST_OK) {
-        tagged(c, tag, "NO", "[CANNOT] %s", imap_status_text(st));
+        imap_tagged(c, tag, "NO", "[CANNOT] %s", imap_status_text(st));
         return;
     }
-    tagged(c, tag, "OK", "RENAME completed");
+    imap_tagged(c, tag, "OK", "RENAME completed");
 }
 
 static void do_subscribe(struct imap_conn *c, const char *tag, const struct imap_tok *args, int on)
 {
     struct imap_server *s = c->srv;
     const char *name = arg_str(args, 0);
-    if (!name) {
-        tagged(c, tag, "BAD", "%s expects a mailbox name", on ? "SUBSCRIBE" : "UNSUBSCRIBE");
+    if (!name || args->nkids != 1) {
+        imap_tagged(c, tag, "BAD", "%s expects a mailbox name", on ? "SUBSCRIBE" : "UNSUBSCRIBE");
         return;
     }
     struct mbox mb;
@@ -1934,10 +1976,10 @@ static void do_subscribe(struct imap_conn *c, const char *tag, const struct imap
     free(mb.path);
     outpost_status st = s->st->folder_subscribe(s->h, mb.id, on);
     if (st.code != OUTPOST_OK) {
-        tagged(c, tag, "NO", "[CANNOT] %s", imap_status_text(st));
+        imap_tagged(c, tag, "NO", "[CANNOT] %s", imap_status_text(st));
         return;
     }
-    tagged(c, tag, "OK", "%s completed", on ? "SUBSCRIBE" : "UNSUBSCRIBE");
+    imap_tagged(c, tag, "OK", "%s completed", on ? "SUBSCRIBE" : "UNSUBSCRIBE");
 }
 
 static void cmd_subscribe(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
@@ -1982,6 +2024,25 @@ static outpost_status lit_rewind(void *ctx)
     return outpost_ok();
 }
 
+/* Whether a literal holds a NUL byte (a literal is *CHAR8, %x01-ff, RFC 3501 9; NUL needs BINARY's literal8,
+ * which this server does not advertise). */
+static int lit_has_nul(const struct imap_tok *t)
+{
+    if (!t->file)
+        return memchr(t->s, '\0', t->len) != NULL;
+    struct lit_reader lr = { t, 0 };
+    char buf[16384];
+    size_t got;
+    while (lr.pos < t->len) {
+        lit_read(&lr, buf, sizeof buf, &got);
+        if (!got)
+            return 1; /* the spill file cannot be read: not a message to store */
+        if (memchr(buf, '\0', got))
+            return 1;
+    }
+    return 0;
+}
+
 static void cmd_append(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
 {
     (void)uid;
@@ -1993,13 +2054,13 @@ static void cmd_append(struct imap_conn *c, const char *tag, const struct imap_t
     int64_t date = 0;
     char err[300];
     if (!name || args->nkids < 2) {
-        tagged(c, tag, "BAD", "APPEND expects a mailbox, optional flags and date, and a literal");
+        imap_tagged(c, tag, "BAD", "APPEND expects a mailbox, optional flags and date, and a literal");
         return;
     }
     const struct imap_tok *t = arg(args, i);
     if (t && t->type == IMAP_TOK_LIST) {
         if (imap_parse_flags(t, &flags, &kw, err, sizeof err) != 0) {
-            tagged(c, tag, "BAD", "APPEND: %s", err);
+            imap_tagged(c, tag, "BAD", "APPEND: %s", err);
             return;
         }
         t = arg(args, ++i);
@@ -2007,26 +2068,31 @@ static void cmd_append(struct imap_conn *c, const char *tag, const struct imap_t
     if (t && t->type == IMAP_TOK_STRING) {
         if (imap_datetime_parse(t->s, &date) != 0) {
             free(kw);
-            tagged(c, tag, "BAD", "APPEND: invalid date-time (expected \"dd-Mon-yyyy hh:mm:ss +zzzz\")");
+            imap_tagged(c, tag, "BAD", "APPEND: invalid date-time (expected \"dd-Mon-yyyy hh:mm:ss +zzzz\")");
             return;
         }
         t = arg(args, ++i);
     }
     if (!t || t->type != IMAP_TOK_LITERAL || i + 1 != args->nkids) {
         free(kw);
-        tagged(c, tag, "BAD", "APPEND expects the message as a literal");
+        imap_tagged(c, tag, "BAD", "APPEND expects the message as a literal");
         return;
     }
     if (t->len == 0) {
         free(kw);
-        tagged(c, tag, "NO", "APPEND: empty message");
+        imap_tagged(c, tag, "NO", "APPEND: empty message");
+        return;
+    }
+    if (lit_has_nul(t)) {
+        free(kw);
+        imap_tagged(c, tag, "BAD", "APPEND: the message holds a NUL byte (a literal has none; BINARY is not supported)");
         return;
     }
     struct mbox mb;
     int r = mbox_lookup(c, name, &mb, err, sizeof err);
     if (r != 0) {
         free(kw);
-        tagged(c, tag, "NO", "%s%s", r > 0 ? "[TRYCREATE] " : "[SERVERBUG] ", err);
+        imap_tagged(c, tag, "NO", "%s%s", r == 1 ? "[TRYCREATE] " : r > 1 ? "[CANNOT] " : "[SERVERBUG] ", err);
         return;
     }
     free(mb.path);
@@ -2037,12 +2103,12 @@ static void cmd_append(struct imap_conn *c, const char *tag, const struct imap_t
     outpost_status st = s->st->append(s->h, mb.id, &rd, flags, kw, date, &new_id, &new_uid);
     free(kw);
     if (st.code != OUTPOST_OK) {
-        tagged(c, tag, "NO", "%sAPPEND failed: %s", st.code == OUTPOST_BAD_DATA ? "" : "[SERVERBUG] ",
+        imap_tagged(c, tag, "NO", "%sAPPEND failed: %s", st.code == OUTPOST_BAD_DATA ? "" : "[SERVERBUG] ",
                imap_status_text(st));
         return;
     }
     imap_sync_selected(c, 1);
-    tagged(c, tag, "OK", "[APPENDUID %u %u] APPEND completed", mb.uidvalidity, new_uid);
+    imap_tagged(c, tag, "OK", "[APPENDUID %u %u] APPEND completed", mb.uidvalidity, new_uid);
 }
 
 static void cmd_idle(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
@@ -2050,7 +2116,7 @@ static void cmd_idle(struct imap_conn *c, const char *tag, const struct imap_tok
     (void)uid;
     struct imap_server *s = c->srv;
     if (args->nkids) {
-        tagged(c, tag, "BAD", "IDLE takes no arguments");
+        imap_tagged(c, tag, "BAD", "IDLE takes no arguments");
         return;
     }
     imap_drain_wake(c);
@@ -2085,9 +2151,9 @@ static void cmd_idle(struct imap_conn *c, const char *tag, const struct imap_tok
         free(line);
         if (done) {
             imap_sync_selected(c, 1);
-            tagged(c, tag, "OK", "IDLE terminated");
+            imap_tagged(c, tag, "OK", "IDLE terminated");
         } else {
-            tagged(c, tag, "BAD", "Expected DONE to end IDLE");
+            imap_tagged(c, tag, "BAD", "Expected DONE to end IDLE");
         }
         return;
     }
@@ -2100,7 +2166,7 @@ static void cmd_unselect(struct imap_conn *c, const char *tag, const struct imap
     (void)args;
     (void)uid;
     unselect(c);
-    tagged(c, tag, "OK", "UNSELECT completed");
+    imap_tagged(c, tag, "OK", "UNSELECT completed");
 }
 
 /* Removes messages flagged \Deleted (those in `only` when non-NULL). */
@@ -2166,33 +2232,33 @@ static void cmd_close(struct imap_conn *c, const char *tag, const struct imap_to
             c->srv->h->log(c->srv->h, OUTPOST_LOG_WARNING, "CLOSE: expunge failed: %s", imap_status_text(st));
     }
     unselect(c);
-    tagged(c, tag, "OK", "CLOSE completed");
+    imap_tagged(c, tag, "OK", "CLOSE completed");
 }
 
 static void cmd_expunge(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
 {
     if (c->readonly) {
-        tagged(c, tag, "NO", "[READ-ONLY] Mailbox is read-only");
+        imap_tagged(c, tag, "NO", "[READ-ONLY] Mailbox is read-only");
         return;
     }
     size_t *idx = NULL, n = 0;
     if (uid) {
         const char *set = arg_str(args, 0);
         if (!set || args->nkids != 1 || imap_resolve_set(c, set, 1, &idx, &n) != 0) {
-            tagged(c, tag, "BAD", "UID EXPUNGE expects a UID set");
+            imap_tagged(c, tag, "BAD", "UID EXPUNGE expects a UID set");
             return;
         }
     } else if (args->nkids) {
-        tagged(c, tag, "BAD", "EXPUNGE takes no arguments");
+        imap_tagged(c, tag, "BAD", "EXPUNGE takes no arguments");
         return;
     }
     outpost_status st = expunge_deleted(c, uid ? idx : NULL, n);
     free(idx);
     imap_sync_selected(c, 1);
     if (st.code != OUTPOST_OK)
-        tagged(c, tag, "NO", "EXPUNGE failed: %s", imap_status_text(st));
+        imap_tagged(c, tag, "NO", "EXPUNGE failed: %s", imap_status_text(st));
     else
-        tagged(c, tag, "OK", "EXPUNGE completed");
+        imap_tagged(c, tag, "OK", "EXPUNGE completed");
 }
 
 static void do_copy_move(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid, int move)
@@ -2201,17 +2267,17 @@ static void do_copy_move(struct imap_conn *c, const char *tag, const struct imap
     const char *cmd = move ? "MOVE" : "COPY";
     const char *set = arg_str(args, 0), *name = arg_str(args, 1);
     if (!set || !name || args->nkids != 2) {
-        tagged(c, tag, "BAD", "%s expects a sequence set and a mailbox", cmd);
+        imap_tagged(c, tag, "BAD", "%s expects a sequence set and a mailbox", cmd);
         return;
     }
     if (move && c->readonly) {
-        tagged(c, tag, "NO", "[READ-ONLY] Mailbox is read-only");
+        imap_tagged(c, tag, "NO", "[READ-ONLY] Mailbox is read-only");
         return;
     }
     size_t *idx, n;
     int r = imap_resolve_set(c, set, uid, &idx, &n);
     if (r != 0) {
-        tagged(c, tag, "BAD", "%s: invalid sequence set", cmd);
+        imap_tagged(c, tag, "BAD", "%s: invalid sequence set", cmd);
         return;
     }
     struct mbox mb;
@@ -2219,13 +2285,13 @@ static void do_copy_move(struct imap_conn *c, const char *tag, const struct imap
     r = mbox_lookup(c, name, &mb, err, sizeof err);
     if (r != 0) {
         free(idx);
-        tagged(c, tag, "NO", "%s%s", r > 0 ? "[TRYCREATE] " : "[SERVERBUG] ", err);
+        imap_tagged(c, tag, "NO", "%s%s", r == 1 ? "[TRYCREATE] " : r > 1 ? "[CANNOT] " : "[SERVERBUG] ", err);
         return;
     }
     free(mb.path);
     if (n == 0) {
         free(idx);
-        tagged(c, tag, "OK", "%s completed (nothing matched)", cmd);
+        imap_tagged(c, tag, "OK", "%s completed (nothing matched)", cmd);
         return;
     }
     int64_t *ids = malloc(n * sizeof *ids);
@@ -2263,7 +2329,7 @@ static void do_copy_move(struct imap_conn *c, const char *tag, const struct imap
                 imap_write_uidset(c, dst, k2);
                 imap_puts(c, "] Moved\r\n");
                 imap_sync_selected(c, 1);
-                tagged(c, tag, "OK", "MOVE completed");
+                imap_tagged(c, tag, "OK", "MOVE completed");
             } else {
                 imap_sync_selected(c, uid);
                 imap_printf(c, "%s OK [COPYUID %u ", tag, mb.uidvalidity);
@@ -2274,10 +2340,10 @@ static void do_copy_move(struct imap_conn *c, const char *tag, const struct imap
             }
         } else {
             imap_sync_selected(c, move || uid);
-            tagged(c, tag, "OK", "%s completed", cmd);
+            imap_tagged(c, tag, "OK", "%s completed", cmd);
         }
     } else {
-        tagged(c, tag, "NO", "%s failed: %s", cmd, imap_status_text(st));
+        imap_tagged(c, tag, "NO", "%s failed: %s", cmd, imap_status_text(st));
     }
     free(idx);
     free(ids);
@@ -2358,6 +2424,19 @@ static const struct command commands[] = {
     { "UID MOVE", S_SELECTED, 0, 1, cmd_move },
 };
 
+/* Commands whose grammar has no arguments at all (RFC 3501 9 command-any, "CHECK", "CLOSE", "EXPUNGE",
+ * "STARTTLS"; RFC 2177 idle, RFC 2342 namespace, RFC 3691 UNSELECT): anything after the name is a syntax
+ * error, answered BAD before the command runs (a LOGOUT with junk does not log out). */
+static int takes_no_args(const char *name)
+{
+    static const char *const names[] = { "CAPABILITY", "NOOP",  "LOGOUT",   "STARTTLS", "NAMESPACE",
+                                         "IDLE",       "CHECK", "CLOSE",    "UNSELECT", "EXPUNGE" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(names[i], name))
+            return 1;
+    return 0;
+}
+
 static void dispatch(struct imap_conn *c, const char *tag, const char *name, const struct imap_tok *args)
 {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
@@ -2365,21 +2444,25 @@ static void dispatch(struct imap_conn *c, const char *tag, const char *name, con
         if (strcmp(cmd->name, name) != 0)
             continue;
         if (cmd->only_notauth && c->state != S_NOTAUTH) {
-            tagged(c, tag, "BAD", "%s is only valid before login", name);
+            imap_tagged(c, tag, "BAD", "%s is only valid before login", name);
             return;
         }
         if (cmd->min_state == S_AUTH && c->state == S_NOTAUTH) {
-            tagged(c, tag, "BAD", "%s needs a login first", name);
+            imap_tagged(c, tag, "BAD", "%s needs a login first", name);
             return;
         }
         if (cmd->min_state == S_SELECTED && c->state != S_SELECTED) {
-            tagged(c, tag, "BAD", "%s needs a selected mailbox", name);
+            imap_tagged(c, tag, "BAD", "%s needs a selected mailbox", name);
+            return;
+        }
+        if (args->nkids && takes_no_args(name)) {
+            imap_tagged(c, tag, "BAD", "%s takes no arguments", name);
             return;
         }
         cmd->fn(c, tag, args, cmd->uid);
         return;
     }
-    tagged(c, tag, "BAD", "Unknown command %.40s", name);
+    imap_tagged(c, tag, "BAD", "Unknown command %.40s", name);
 }
 
 /* Reads the literal announced by the parser into memory or a spill file. */
@@ -2503,14 +2586,14 @@ void imap_session_run(struct imap_conn *c)
             } else if (imap_parser_too_big(c->parser)) {
                 if (nonsync) {
                     /* the client is already sending it: we cannot resync (RFC 7888 4) */
-                    imap_printf(c, "%s BAD [TOOBIG] %s\r\n* BYE Literal too large\r\n", tag,
-                                imap_parser_error(c->parser));
+                    imap_tagged(c, tag, "BAD", "[TOOBIG] %s", imap_parser_error(c->parser));
+                    imap_puts(c, "* BYE Literal too large\r\n");
                     c->state = S_LOGOUT;
                 } else {
-                    imap_printf(c, "%s NO [TOOBIG] %s ([imap] max_literal)\r\n", tag, imap_parser_error(c->parser));
+                    imap_tagged(c, tag, "NO", "[TOOBIG] %s ([imap] max_literal)", imap_parser_error(c->parser));
                 }
             } else {
-                imap_printf(c, "%s BAD %s\r\n", tag, imap_parser_error(c->parser));
+                imap_tagged(c, tag, "BAD", "%s", imap_parser_error(c->parser));
             }
             imap_parser_reset(c->parser);
             continue;

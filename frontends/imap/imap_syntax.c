@@ -339,7 +339,8 @@ static int parse_one_att(const char *s, struct imap_fetch_req *r, char *err, siz
         if (*e != '.' || !isdigit((unsigned char)e[1]))
             goto badpartial;
         a->plen = strtoull(e + 1, &e, 10);
-        if (e[0] != '>' || e[1] != '\0' || a->plen == 0)
+        /* "<" number "." nz-number ">", both 32-bit (RFC 3501 9 number) */
+        if (e[0] != '>' || e[1] != '\0' || a->plen == 0 || a->poff > UINT32_MAX || a->plen > UINT32_MAX)
             goto badpartial;
         a->partial = 1;
     } else if (*q) {
@@ -495,8 +496,10 @@ static int parse_dmy(const char **pp, int *d, int *m, int *y)
             return -1;
     *y = (p[0] - '0') * 1000 + (p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0');
     p += 4;
-    if (*d < 1 || *d > 31)
-        return -1;
+    static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    int leap = (*y % 4 == 0 && *y % 100 != 0) || *y % 400 == 0;
+    if (*d < 1 || *d > mdays[*m - 1] || (*m == 2 && *d == 29 && !leap))
+        return -1; /* 31-Feb-2024 is no date */
     *pp = p;
     return 0;
 }

@@ -93,6 +93,27 @@ int imap_text_find(const char *hay, size_t hlen, const char *needle, size_t nlen
     return found;
 }
 
+char *imap_text_strip_marks(const char *s)
+{
+    if (!g_utf8_validate(s, -1, NULL))
+        return NULL;
+    gchar *d = g_utf8_normalize(s, -1, G_NORMALIZE_NFKD);
+    if (!d)
+        return NULL;
+    GString *out = g_string_sized_new(strlen(d));
+    for (const gchar *p = d; *p; p = g_utf8_next_char(p)) {
+        gunichar u = g_utf8_get_char(p);
+        if (!g_unichar_ismark(u))
+            g_string_append_unichar(out, u);
+    }
+    g_free(d);
+    char *r = malloc(out->len + 1);
+    if (r)
+        memcpy(r, out->str, out->len + 1);
+    g_string_free(out, TRUE);
+    return r;
+}
+
 int imap_text_contains(const char *hay, const char *needle)
 {
     return imap_text_find(hay, hay ? strlen(hay) : 0, needle, strlen(needle));

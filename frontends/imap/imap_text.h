@@ -26,6 +26,11 @@
  * everything. Out of memory counts as no match. */
 int imap_text_find(const char *hay, size_t hlen, const char *needle, size_t nlen);
 
+/* The text with its diacritics removed: NFKD, then every combining mark
+ * dropped ("Käse" gives "Kase"), the way a full-text index that ignores
+ * diacritics sees it. Malloc'd; NULL when s is not UTF-8 or on OOM. */
+char *imap_text_strip_marks(const char *s);
+
 /* imap_text_find for NUL-terminated strings; a NULL hay is empty. */
 int imap_text_contains(const char *hay, const char *needle);
 

@@ -24,6 +24,7 @@
  *                             (FILE relative to the fixture directory)
  *   flags UID FLAGS [KW...]   the server changed a message's flags in INBOX
  *   expunge UID               the server deleted a message of INBOX
+ *   folder NAME               the server created a mail folder NAME (the rest of the line) at the top level
  *   journal                   every journal entry, one a line:
  *                             seq= op= state= item= uid= folder= target= flags= keywords= name=
  * SIGTERM/SIGINT or the end of stdin stop it; SIGHUP reloads the config and calls the plugin's
@@ -347,6 +348,14 @@ static void cmd_server_change(struct harness *hs, const char *verb, char *args)
                 : (outpost_status){ OUTPOST_GONE, 0, "no such UID" };
         if (st.code == OUTPOST_OK)
             printf("modseq %llu\n", (unsigned long long)ms);
+    } else if (!strcmp(verb, "folder") && a1) {
+        /* a mail folder the server created at the top level; its name is the rest of the line */
+        char name[512];
+        snprintf(name, sizeof name, "%s%s%s%s%s", a1, a2 ? " " : "", a2 ? a2 : "", rest ? " " : "", rest ? rest : "");
+        char remote[600];
+        snprintf(remote, sizeof remote, "srv:extra/%s", name);
+        int64_t id = server_folder(hs, t, 0, remote, name, OUTPOST_ITEM_MAIL, 0);
+        st = id > 0 ? outpost_ok() : (outpost_status){ OUTPOST_BAD_DATA, 0, "folder_create failed" };
     } else if (!strcmp(verb, "expunge") && a1) {
         int64_t id = inbox_item(hs, t, (uint32_t)strtoul(a1, NULL, 10));
         st = id ? hs->m->item_delete(t, id) : (outpost_status){ OUTPOST_GONE, 0, "no such UID" };

@@ -69,6 +69,55 @@ static void test_literals(void **state)
     imap_parser_free(p);
 }
 
+/* A header-fld-name is an astring (RFC 3501 9), so a literal may stand inside the brackets of
+ * BODY[HEADER.FIELDS (...)]: it joins the atom as a quoted string; a literal that is no field name, or a
+ * line that ends inside brackets without one, is an error. */
+static void feed_lit(struct imap_parser *p, const char *text)
+{
+    size_t k = strlen(text);
+    char *m = malloc(k + 1);
+    memcpy(m, text, k);
+    imap_parser_literal(p, m, NULL, k);
+}
+
+static void test_literal_in_brackets(void **state)
+{
+    (void)state;
+    struct imap_parser *p = newp();
+    uint64_t n = 0;
+    int ns = 0;
+    const char *l1 = "t FETCH 1 (FLAGS BODY.PEEK[HEADER.FIELDS (\"Subject\" {2}";
+    assert_int_equal(imap_parser_line(p, l1, strlen(l1), &n, &ns), IMAP_PARSE_LITERAL);
+    assert_int_equal(n, 2);
+    feed_lit(p, "Cc");
+    assert_int_equal(imap_parser_line(p, " {4+}", 5, &n, &ns), IMAP_PARSE_LITERAL);
+    assert_int_equal(ns, 1);
+    feed_lit(p, "X-\"a");
+    assert_int_equal(imap_parser_line(p, ")]<0.5> UID)", 12, &n, &ns), IMAP_PARSE_DONE);
+    const struct imap_tok *a = imap_parser_args(p);
+    assert_int_equal(a->kids[1]->nkids, 3);
+    assert_string_equal(a->kids[1]->kids[1]->s, "BODY.PEEK[HEADER.FIELDS (\"Subject\" \"Cc\" \"X-\\\"a\")]<0.5>");
+    struct imap_fetch_req r;
+    char err[128];
+    assert_int_equal(imap_fetch_parse(a->kids[1], NULL, &r, err, sizeof err), 0);
+    assert_int_equal(r.a[1].nfields, 3);
+    assert_string_equal(r.a[1].fields[1], "Cc");
+    assert_string_equal(r.a[1].fields[2], "X-\"a");
+    imap_fetch_free(&r);
+    imap_parser_reset(p);
+    const char *l2 = "t FETCH 1 BODY[HEADER.FIELDS ({3}";
+    assert_int_equal(imap_parser_line(p, l2, strlen(l2), &n, &ns), IMAP_PARSE_LITERAL);
+    feed_lit(p, "a\r\n");
+    assert_int_equal(imap_parser_line(p, ")]", 2, &n, &ns), IMAP_PARSE_ERROR);
+    imap_parser_reset(p);
+    const char *l3 = "t FETCH 1 BODY[HEADER.FIELDS (a";
+    assert_int_equal(imap_parser_line(p, l3, strlen(l3), &n, &ns), IMAP_PARSE_ERROR);
+    imap_parser_reset(p);
+    const char *l4 = "t FETCH 1 BODY[HEADER.FIELDS ({5000}";
+    assert_int_equal(imap_parser_line(p, l4, strlen(l4), &n, &ns), IMAP_PARSE_ERROR);
+    imap_parser_free(p);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -177,7 +226,7 @@ static void test_body_from_bodystructure(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_simple_command), cmocka_unit_test(test_literals), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_simple_command), cmocka_unit_test(test_literals), cmocka_unit_test(test_literal_in_brackets), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_seqset),         cmocka_unit_test(test_search),   cmocka_unit_test(test_mutf7_dates),
         cmocka_unit_test(test_body_from_bodystructure),
     };

@@ -82,6 +82,23 @@ static int mem_read(void *ctx, uint64_t off, void *buf, size_t len, size_t *got)
     return 0;
 }
 
+/* What a full-text index ignoring diacritics sees: marks dropped after NFKD. */
+static void test_strip_marks(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = { { "K\xc3\xa4se", "Kase" }, { "\xc3\xa9", "e" }, { "e\xcc\x81t\xc3\xa9", "ete" },
+                  { "plain", "plain" }, { "\xef\xac\x81le", "file" }, { "\xc3\x9f", "\xc3\x9f" } };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *r = imap_text_strip_marks(cases[i].in);
+        assert_non_null(r);
+        assert_string_equal(r, cases[i].out);
+        free(r);
+    }
+    assert_null(imap_text_strip_marks("bad \xff"));
+}
+
 static void test_chunk_overlap(void **state)
 {
     (void)state;
@@ -117,6 +134,7 @@ int main(void)
         cmocka_unit_test(test_unicode_case),
         cmocka_unit_test(test_not_utf8),
         cmocka_unit_test(test_chunk_overlap),
+        cmocka_unit_test(test_strip_marks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,610 @@
+#!/usr/bin/env python3
+"""Every response line of a broad IMAP command matrix checked against the formal syntax (imap_grammar.py,
+written from RFC 3501/9051 section 9 and the ABNF of the advertised extensions), and the RFCs' semantics of
+each command where the grammar alone cannot tell (the status of the tagged response, the untagged responses
+that must or must not come). The harness serves tests/imap/fixtures plus tests/imap/fixtures-grammar (nested
+multipart with message/rfc822 inside, specials and 8-bit in addresses and subjects, an empty subject, no
+Date, group addresses, very long header lines, an 8-bit body).
+
+usage: test_imap_grammar.py [matrix|idle|qresync]   (no argument: all)"""
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_imap  # noqa: E402
+from imap_grammar import Client, GrammarError  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FAILURES = []
+
+
+def expect(cond, what):
+    if not cond:
+        FAILURES.append(what)
+        print("FAIL:", what)
+
+
+def fixture_dir():
+    d = tempfile.mkdtemp(prefix="outpost-imap-grammar-fx-")
+    for src in (os.environ["IMAP_FIXTURES"], os.path.join(HERE, "fixtures-grammar")):
+        for n in os.listdir(src):
+            if n.endswith(".eml"):
+                shutil.copy(os.path.join(src, n), d)
+    return d
+
+
+def login(h):
+    c = Client(h.port)
+    st, _, t = c.cmd('LOGIN %s "%s"' % (test_imap.USER, test_imap.PASS))
+    assert st == "OK", t
+    if not c.caps or "IMAP4REV1" not in c.caps:
+        c.cmd("CAPABILITY")
+    return c
+
+
+def names(untagged, kind):
+    return [r for r, _ in untagged if r[0] == kind]
+
+
+def run(c, text, want="OK", literals=(), what=None):
+    st, u, t = c.cmd(text, literals)
+    expect(st == want, "%s -> %s (want %s): %r" % (what or text, st, want, t))
+    return u, t
+
+
+def fetch_raw(u):
+    return b"".join(raw for r, raw in u if r[0] == "FETCH")
+
+
+def code_of(t):
+    m = re.match(rb"\S+ \w+ \[([^\]]*)\]", t)
+    return m.group(1).decode() if m else None
+
+
+# ---------------------------------------------------------------- the matrix
+
+def t_matrix():
+    with test_imap.Harness() as h:
+        # not authenticated state
+        c = Client(h.port)
+        run(c, "CAPABILITY")
+        run(c, "NOOP")
+        st, _, t = c.cmd("SELECT INBOX")
+        expect(st in ("BAD", "NO"), "SELECT before login: %r" % t)
+        run(c, 'LOGIN bob "wrong"', "NO")
+        run(c, "AUTHENTICATE PLAIN AGJvYgBzM2NyZXQgcGFzcw== x", "BAD",
+            what="AUTHENTICATE with an argument after the initial response")
+        run(c, 'LOGIN bob "s3cret pass" x', "BAD", what="LOGIN with a third argument")
+        run(c, "LOGIN", "BAD", what="LOGIN without arguments")
+        run(c, 'ID ("name" "grammar" "version" NIL)')
+        run(c, "ID NIL")
+        run(c, 'LOGIN %s {%d+}\r\n' % (test_imap.USER, len(test_imap.PASS)), literals=[test_imap.PASS.encode()],
+            what="LOGIN with a LITERAL+ password")
+        c.cmd("CAPABILITY")
+        caps = c.caps
+        run(c, "LOGIN a b", "BAD", what="LOGIN in the authenticated state")
+
+        # server folders whose names hold specials: a '/' in a name is not the hierarchy delimiter
+        for n in ("Invoices 2023/24", 'say "hi" \\ back', "a&b", "tab\there", "%wild*", "[brackets]",
+                  "\u00dcn\u00efc\u00f6d\u00e9 \u65e5\u672c"):
+            expect(h.control("folder " + n) == [], "harness: folder %r" % n)
+        u, _ = run(c, 'LIST "" "%"')
+        top = {r[3] for r in names(u, "LIST")}
+        for n in ("Invoices 2023\u221524", 'say "hi" \\ back', "a&b", "tab\there", "%wild*", "[brackets]",
+                  "\u00dcn\u00efc\u00f6d\u00e9 \u65e5\u672c"):
+            expect(n in top, "server folder %r in LIST %%: %r" % (n, sorted(top)))
+        run(c, 'EXAMINE "Invoices 2023&IhU-24"')
+        run(c, 'STATUS "a&-b" (MESSAGES)')
+        run(c, 'STATUS "tab&AAk-here" (MESSAGES)')
+        run(c, 'STATUS "say \\"hi\\" \\\\ back" (MESSAGES)')
+        run(c, "UNSELECT")
+
+        # namespace / list / lsub / status
+        run(c, "NAMESPACE")
+        u, _ = run(c, 'LIST "" ""')
+        expect(len(names(u, "LIST")) == 1, "LIST \"\" \"\" gives the hierarchy delimiter: %r" % u)
+        u, _ = run(c, 'LIST "" "*"')
+        boxes = {r[3]: r for r in names(u, "LIST")}
+        expect("INBOX" in boxes and "Projekte \u00e4\u00f6\u00fc" in boxes, "LIST *: %r" % list(boxes))
+        run(c, 'LIST "" "%"')
+        u, _ = run(c, 'LIST "" "*&AOQ-*"')
+        expect([r[3] for r in names(u, "LIST")] == ["Projekte \u00e4\u00f6\u00fc"],
+               "a pattern with a non-ASCII letter (*\u00e4*) finds Projekte \u00e4\u00f6\u00fc: %r" % u)
+        u, _ = run(c, 'LIST "" "Projekte &AOQ-%"')
+        expect(len(names(u, "LIST")) == 1, "LIST Projekte \u00e4%%: %r" % u)
+        run(c, 'LIST "" "Archive/%"')
+        run(c, 'LIST "Archive/" "%"')
+        run(c, 'LIST "" "*" RETURN (CHILDREN SPECIAL-USE)')
+        run(c, 'LIST (SUBSCRIBED) "" "*"')
+        run(c, 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')
+        run(c, 'LIST (SPECIAL-USE) "" "*"')
+        u, _ = run(c, 'LIST "" "*" RETURN (STATUS (MESSAGES UIDNEXT UNSEEN UIDVALIDITY HIGHESTMODSEQ))')
+        st_names = {r[1] for r in names(u, "STATUS")}
+        expect("INBOX" in st_names, "LIST-STATUS gives STATUS for INBOX: %r" % st_names)
+        run(c, 'LIST ("" "*")', "BAD", what="LIST with a bad argument")
+        run(c, 'LIST "" ("INBOX" "Archive")', what="LIST with several patterns (LIST-EXTENDED)")
+        run(c, "LSUB \"\" \"*\"")
+        run(c, "STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ)")
+        run(c, 'STATUS "Projekte &AOQA9gD8-" (MESSAGES)')
+        run(c, "STATUS Nonexistent (MESSAGES)", "NO")
+        run(c, "STATUS INBOX (BOGUS)", "BAD")
+        run(c, "STATUS INBOX ()", "BAD", what="STATUS with an empty item list (status-att-list is 1*)")
+        run(c, "FETCH 1 FLAGS", "BAD", what="FETCH in the authenticated state")
+
+        # create / rename / delete, names with specials and non-ASCII
+        run(c, 'CREATE "quote\\"and\\\\back"', what="CREATE with a quote and a backslash")
+        run(c, 'CREATE "Stra&AN8-e/sub"')
+        run(c, 'CREATE {8}\r\n', literals=[b"Lit[er]l"], what="CREATE with a literal name holding ]")
+        u, _ = run(c, 'LIST "" "*"')
+        got = {r[3] for r in names(u, "LIST")}
+        expect('quote"and\\back' in got, "LIST after CREATE quote: %r" % got)
+        expect("Stra\u00dfe/sub" in got and "Stra\u00dfe" in got, "CREATE made the superior: %r" % got)
+        expect("Lit[er]l" in got, "LIST after CREATE Lit[er]l: %r" % got)
+        run(c, "CREATE INBOX", "NO")
+        run(c, 'CREATE ""', "NO", what="CREATE of the empty name (a valid astring: NO, not BAD)")
+        run(c, "CREATE Archive", "NO")
+        run(c, "DELETE INBOX", "NO")
+        run(c, "DELETE Nonexistent", "NO")
+        run(c, "RENAME Nonexistent Foo", "NO")
+        run(c, "RENAME Archive INBOX", "NO")
+        run(c, 'RENAME "Lit[er]l" "Renamed \\"x\\""')
+        run(c, 'SUBSCRIBE "Renamed \\"x\\""')
+        u, _ = run(c, 'LSUB "" "Renamed*"')
+        expect(len(names(u, "LSUB")) == 1, "LSUB after SUBSCRIBE: %r" % u)
+        run(c, 'UNSUBSCRIBE "Renamed \\"x\\""')
+        u, _ = run(c, 'LSUB "" "Renamed*"')
+        expect(len(names(u, "LSUB")) == 0, "LSUB after UNSUBSCRIBE: %r" % u)
+        run(c, 'DELETE "Renamed \\"x\\""')
+
+        # APPEND
+        msg = b"From: a@example.com\r\nSubject: appended\r\n\r\nbody \xc3\xa4\r\n"
+        u, t = run(c, 'APPEND INBOX (\\Seen $Label1) " 5-Mar-2024 10:00:00 +0100" {%d}\r\n' % len(msg),
+                   literals=[msg])
+        cd = code_of(t) or ""
+        expect(cd.startswith("APPENDUID "), "APPEND gives APPENDUID: %r" % t)
+        u, t = run(c, "APPEND INBOX {%d+}\r\n" % len(msg), literals=[msg], what="APPEND with LITERAL+")
+        run(c, "APPEND Nonexistent {%d+}\r\n" % len(msg), "NO", literals=[msg])
+        st, u, t = c.cmd("APPEND Nonexistent {%d+}\r\n" % len(msg), [msg])
+        expect(b"[TRYCREATE]" in t, "APPEND to a missing mailbox gives TRYCREATE: %r" % t)
+        # TRYCREATE only where CREATE can succeed (RFC 3501 7.1): not for the name of a calendar folder
+        st, u, t = c.cmd("APPEND Calendar {%d+}\r\n" % len(msg), [msg])
+        expect(st == "NO" and b"TRYCREATE" not in t, "APPEND to the calendar folder's name: %r" % t)
+        run(c, "CREATE Calendar", "NO")
+        run(c, 'APPEND INBOX (\\Recent) {%d+}\r\n' % len(msg), "BAD", literals=[msg],
+            what="APPEND with \\Recent (not a flag a client may set)")
+        run(c, 'APPEND INBOX "bad date" {%d+}\r\n' % len(msg), "BAD", literals=[msg])
+        run(c, 'APPEND INBOX "31-Feb-2024 10:00:00 +0100" {%d+}\r\n' % len(msg), "BAD", literals=[msg],
+            what="APPEND with the date 31-Feb-2024")
+        run(c, 'APPEND INBOX "29-Feb-2023 10:00:00 +0100" {%d+}\r\n' % len(msg), "BAD", literals=[msg],
+            what="APPEND with the date 29-Feb-2023")
+        u, t = run(c, 'APPEND INBOX "29-Feb-2024 10:00:00 +0100" {%d+}\r\n' % len(msg), literals=[msg])
+        nul = b"From: a@example.com\r\nSubject: nul\r\n\r\na\x00b\r\n"
+        run(c, "APPEND INBOX {%d}\r\n" % len(nul), "BAD", literals=[nul],
+            what="APPEND of a message with NUL (literal is CHAR8; literal8 needs BINARY)")
+        big = b"From: a@example.com\r\nSubject: big nul\r\n\r\n" + b"x" * 1200000 + b"\x00\r\n"
+        run(c, "APPEND INBOX {%d+}\r\n" % len(big), "BAD", literals=[big], what="APPEND of a large message with NUL")
+
+        # EXAMINE vs SELECT
+        u, t = run(c, "EXAMINE INBOX")
+        expect(b"[READ-ONLY]" in t, "EXAMINE is READ-ONLY: %r" % t)
+        n_exists = c.state.exists
+        run(c, "STORE 1 +FLAGS (\\Deleted)", "NO", what="STORE in EXAMINE")
+        run(c, "EXPUNGE", "NO", what="EXPUNGE in EXAMINE")
+        u, t = run(c, "FETCH 1 BODY[TEXT]")
+        u, t = run(c, "FETCH 1 FLAGS")
+        expect(b"\\Seen" not in fetch_raw(u) or True, "")
+        u, t = run(c, "SELECT INBOX")
+        expect(b"[READ-WRITE]" in t, "SELECT is READ-WRITE: %r" % t)
+        total = c.state.exists
+        expect(total == n_exists, "EXAMINE and SELECT count alike")
+        ut = [r for r, _ in u]
+        for need in ("FLAGS", "EXISTS"):
+            expect(any(r[0] == need for r in ut), "SELECT without %s" % need)
+        expect(any(r[0] == "OK" and r[1] and r[1][0] == b"UIDVALIDITY" for r in ut), "SELECT without UIDVALIDITY")
+        expect(any(r[0] == "OK" and r[1] and r[1][0] == b"UIDNEXT" for r in ut), "SELECT without UIDNEXT")
+        expect(any(r[0] == "OK" and r[1] and r[1][0] == b"PERMANENTFLAGS" for r in ut), "SELECT without PERMANENTFLAGS")
+
+        # body-fld-octets of every part equals the size of BODY[part] (RFC 3501 7.4.2), for every message
+        for n in range(1, total + 1):
+            run(c, "FETCH %d (BODYSTRUCTURE)" % n)
+            parts = list(c.state.parts)
+            if not parts:
+                continue
+            items = " ".join("BODY.PEEK[%s]" % ".".join(map(str, p)) for p, _ in parts)
+            u, _ = run(c, "FETCH %d (%s)" % (n, items))
+            raw = fetch_raw(u)
+            for p, octets in parts:
+                m = re.search(rb"BODY\[%s\] \{(\d+)\}" % ".".join(map(str, p)).encode(), raw)
+                got = int(m.group(1)) if m else -1
+                expect(got == octets, "message %d part %s: BODYSTRUCTURE says %d octets, BODY[%s] has %d"
+                       % (n, ".".join(map(str, p)), octets, ".".join(map(str, p)), got))
+
+        # fixture 15: Reply-To with a comment only is the From list; `name <>` is no group end (RFC 3501 7.4.2)
+        u, _ = run(c, 'SEARCH HEADER Message-ID "odd-15"')
+        n15 = names(u, "SEARCH")[0][1][0]
+        u, _ = run(c, "FETCH %d (ENVELOPE)" % n15)
+        env = fetch_raw(u)
+        frm = b'((NIL NIL "Mailer-Daemon" "MISSING_DOMAIN"))'
+        expect(env.count(frm) == 2 and b'"example.fr")) ' + frm in env,
+               "Reply-To without an address is the From list: %r" % env)
+        expect(b'("Just a name" NIL "MISSING_MAILBOX" "MISSING_DOMAIN")' in env, "name <> in ENVELOPE: %r" % env)
+
+        # FETCH everything of every message
+        u, t = run(c, "FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODY BODYSTRUCTURE)")
+        expect(len(u) == total, "FETCH 1:* answered %d of %d" % (len(u), total))
+        run(c, "FETCH 1:* ALL")
+        run(c, "FETCH 1:* FAST")
+        run(c, "FETCH 1:* FULL")
+        run(c, "FETCH * (BODY.PEEK[] RFC822.HEADER)")
+        run(c, "FETCH 1:* (BODY.PEEK[HEADER] BODY.PEEK[TEXT] BODY.PEEK[1] BODY.PEEK[1.MIME])")
+        run(c, "FETCH 1:* (BODY.PEEK[1.2.MIME] BODY.PEEK[2.1] BODY.PEEK[2.HEADER] BODY.PEEK[2.TEXT])")
+        run(c, "FETCH 1:* (BODY.PEEK[2.1.1] BODY.PEEK[2.1.2.HEADER] BODY.PEEK[2.1.2.TEXT] BODY.PEEK[2.1.3.MIME])")
+        run(c, "FETCH 1:* (BODY.PEEK[HEADER.FIELDS (Subject From)] BODY.PEEK[HEADER.FIELDS.NOT (Subject To Cc)])")
+        run(c, 'FETCH 1:* (BODY.PEEK[HEADER.FIELDS ("Subject" {2}\r\n To)])', literals=[b"Cc"],
+            what="HEADER.FIELDS with quoted and literal field names")
+        run(c, "FETCH 1:* (BODY.PEEK[2.HEADER.FIELDS (Subject)])")
+        run(c, "FETCH 1:* (BODY.PEEK[]<0.10> BODY.PEEK[TEXT]<5.3> BODY.PEEK[1]<100000.10>)")
+        u, t = run(c, "FETCH 1 (BODY.PEEK[]<100000.10>)")
+        expect(re.search(rb"BODY\[\]<100000> (\"\"|\{0\})", fetch_raw(u)) is not None,
+               "partial beyond the end is an empty string with the origin: %r" % fetch_raw(u))
+        run(c, "FETCH 1:* (RFC822.TEXT)")
+        run(c, "FETCH 1:* (RFC822)")
+        run(c, "FETCH * FLAGS")
+        run(c, "FETCH 5:3 FLAGS")
+        u, _ = run(c, "FETCH *:1 (FLAGS)")
+        expect(len(u) == total, "FETCH *:1 answered %d of %d" % (len(u), total))
+        run(c, "FETCH 1,3,5:6,* (UID)")
+        st, u, t = c.cmd("FETCH %d FLAGS" % (total + 5))
+        expect(st in ("BAD", "NO"), "FETCH beyond EXISTS: %r" % t)
+        run(c, "FETCH 0 FLAGS", "BAD")
+        run(c, "FETCH 1 (FLAGS", "BAD")
+        run(c, "FETCH 1 BOGUS", "BAD")
+        run(c, "FETCH 1 BODY[1.0]", "BAD")
+        run(c, "FETCH 1 BODY[MIME]", "BAD", what="MIME without a part number")
+        run(c, "FETCH 1 (BODY[]<5.0>)", "BAD", what="partial with octet count 0 (nz-number)")
+        run(c, "FETCH 1 (BODY.PEEK[]<4294967295.1>)")
+        run(c, "FETCH 1 (BODY.PEEK[]<4294967296.1>)", "BAD", what="partial origin beyond 32 bits")
+        run(c, "FETCH 1 (BODY.PEEK[]<0.4294967296>)", "BAD", what="partial length beyond 32 bits")
+        run(c, "FETCH 1 (BODY.PEEK[]<99999999999999999999999.1>)", "BAD", what="partial origin beyond 64 bits")
+        # UID FETCH
+        u, _ = run(c, "UID FETCH 1:* (FLAGS)")
+        expect(all(b"UID " in raw for _, raw in u if raw.startswith(b"* ") and b"FETCH" in raw),
+               "UID FETCH responses carry UID")
+        u, _ = run(c, "UID FETCH 4000000:* (FLAGS)")
+        expect(len(names(u, "FETCH")) == 1, "UID FETCH n:* beyond the last UID gives the last message: %r" % u)
+        u, _ = run(c, "UID FETCH 4000000:4000010 (FLAGS)")
+        expect(len(names(u, "FETCH")) == 0, "UID FETCH beyond the last UID gives nothing: %r" % u)
+        run(c, "UID FETCH 1:4294967295 (UID)")
+        run(c, "UID FETCH 1:4294967296 (UID)", "BAD")
+        # \Seen by BODY[] fetch
+        run(c, "STORE 1 -FLAGS.SILENT (\\Seen)")
+        u, _ = run(c, "FETCH 1 (BODY[TEXT])")
+        expect(b"\\Seen" in fetch_raw(u), "BODY[] sets \\Seen and reports FLAGS: %r" % fetch_raw(u))
+
+        # STORE
+        run(c, "STORE 1 +FLAGS (\\Flagged)")
+        u, _ = run(c, "STORE 1 +FLAGS.SILENT (\\Answered)")
+        # CONDSTORE is enabled (STATUS HIGHESTMODSEQ above): a FETCH with UID and MODSEQ only may come
+        expect(not any(r[0] == "FETCH" and "FLAGS" in r[2] for r, _ in u), "+FLAGS.SILENT sends no FLAGS: %r" % u)
+        run(c, "STORE 1 -FLAGS (\\Answered)")
+        run(c, "STORE 1 FLAGS (\\Seen \\Draft $Kw)")
+        run(c, "STORE 1:* +FLAGS ($Kw2)")
+        run(c, "STORE 1 +FLAGS (\\Recent)", "BAD", what="STORE \\Recent")
+        run(c, "STORE 1 +FLAGS (\\Bogus)", "BAD", what="STORE of an unknown system flag")
+        run(c, "STORE 1 FLAGS ()")
+        run(c, "STORE 1 +FLAGS \\Flagged", what="STORE with a flag without parentheses")
+        run(c, "STORE 1 XFLAGS (\\Seen)", "BAD")
+        # a client's 8-bit or CR LF echoed in an error stays 7-bit TEXT-CHAR (the checker reads every line)
+        run(c, "STORE 1 +FLAGS (\u00e4)", "BAD", what="STORE of an 8-bit keyword")
+        run(c, "STORE 1 +FLAGS (a]b)", "BAD", what="STORE of a keyword with ]")
+        run(c, 'STORE 1 +FLAGS ("kw")', "BAD", what="STORE of a quoted keyword")
+        run(c, "FETCH 1 (BODY[HEADER.FIELDS (\u00e4)])", "BAD", what="FETCH of an 8-bit field name")
+        run(c, "SEARCH \u00e4", "BAD", what="SEARCH with an 8-bit key")
+        run(c, "STORE 1 \u00e4FLAGS (\\Seen)", "BAD", what="STORE with an 8-bit item")
+        st, u, t = c.cmd("COPY 1 {5}\r\n", [b"a\r\nb\xff"])
+        expect(st == "NO", "COPY to a missing mailbox named by a literal with CR LF: %r" % t)
+        run(c, "UID STORE 1:* +FLAGS.SILENT (\\Seen)")
+        u, _ = run(c, "UID STORE 1 -FLAGS (\\Seen)")
+        expect(all(b"UID " in raw for _, raw in u if b"FETCH" in raw), "UID STORE responses carry UID: %r" % u)
+
+        # SEARCH
+        for k in ("ALL", "ANSWERED", "DELETED", "DRAFT", "FLAGGED", "NEW", "OLD", "RECENT", "SEEN", "UNANSWERED",
+                  "UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN", "KEYWORD $Kw", "UNKEYWORD $Kw",
+                  "BCC bob", "BEFORE 1-Jan-2030", "BODY lunch", "CC dave", "FROM carol", "HEADER Message-ID nested",
+                  'HEADER "X-Long" ""', "LARGER 100", "NOT SEEN", "ON 15-Nov-2023", "OR SEEN FLAGGED",
+                  "SENTBEFORE 1-Jan-2030", "SENTON 15-Nov-2023", "SENTSINCE 1-Jan-2000", "SINCE 1-Jan-2000",
+                  "SMALLER 100000", "SUBJECT lunch", "TEXT lunch", "TO bob", "UID 1:*", "1:3,5", "*",
+                  "(SEEN UNFLAGGED) OR DELETED (NOT DRAFT)", "MODSEQ 1", 'MODSEQ "/flags/\\\\Seen" all 1',
+                  "CHARSET US-ASCII ALL", "CHARSET UTF-8 SUBJECT M\u00fcnchen"):
+            st, u, t = c.cmd("SEARCH " + k)
+            expect(st == "OK", "SEARCH %s: %r" % (k, t))
+        run(c, "SEARCH CHARSET UTF-8 SUBJECT {8+}\r\n", literals=["M\u00fcnchen".encode()],
+            what="SEARCH with a literal")
+        u, _ = run(c, "SEARCH CHARSET UTF-8 SUBJECT {8}\r\n", literals=["M\u00fcnchen".encode()],
+                   what="SEARCH with a synchronizing literal")
+        s = names(u, "SEARCH")
+        expect(len(s) == 1 and len(s[0][1]) == 1, "SEARCH SUBJECT München finds the message: %r" % s)
+        # BODY is the body only (RFC 3501 6.4.4); the full-text index ignores diacritics, so an "ä" hit may be
+        # the "a" of "example.com" in From: the body "body" of the long-header mail has neither
+        def search_set(q, lits=()):
+            u, _ = run(c, q, literals=lits)
+            return set(names(u, "SEARCH")[0][1]) if names(u, "SEARCH") else set()
+        n_long = search_set('SEARCH HEADER Message-ID "long-13"')
+        n_umlaut = search_set('SEARCH HEADER Message-ID "nonascii-11"')
+        for ch in ("\u00e4", "\u00e9", "\u00fc"):
+            got = search_set("SEARCH CHARSET UTF-8 BODY {%d+}\r\n" % len(ch.encode()), [ch.encode()])
+            expect(not (got & n_long), "SEARCH BODY %s matched a body without it: %r" % (ch, got))
+            if ch != "\u00e9":
+                expect(n_umlaut <= got, "SEARCH BODY %s missed K\u00e4se/\u00dcberblick: %r" % (ch, got))
+        st, u, t = c.cmd("SEARCH CHARSET KOI8-X ALL")
+        expect(st == "NO" and b"[BADCHARSET" in t, "SEARCH with an unknown charset: %r" % t)
+        run(c, "SEARCH BOGUS", "BAD")
+        run(c, "SEARCH BEFORE 32-Jan-2020", "BAD")
+        run(c, "SEARCH UID", "BAD")
+        u, _ = run(c, "UID SEARCH ALL")
+        run(c, "UID SEARCH UID 4000000:*")
+        u, _ = run(c, "SEARCH MODSEQ 1")
+        s = names(u, "SEARCH")
+        expect(s and (not s[0][1] or b"(MODSEQ" in [raw for r, raw in u if r[0] == "SEARCH"][0]),
+               "SEARCH MODSEQ gives (MODSEQ n): %r" % u)
+
+        # COPY / MOVE / UIDPLUS
+        run(c, "CREATE Dest")
+        u, t = run(c, "COPY 1:2 Dest")
+        expect((code_of(t) or "").startswith("COPYUID "), "COPY gives COPYUID: %r" % t)
+        u, t = run(c, "UID COPY 1:* Dest")
+        expect((code_of(t) or "").startswith("COPYUID "), "UID COPY gives COPYUID: %r" % t)
+        st, u, t = c.cmd("COPY 1 Contacts")
+        expect(st == "NO" and b"TRYCREATE" not in t, "COPY to the contacts folder's name: %r" % t)
+        st, u, t = c.cmd("COPY 1 Nonexistent")
+        expect(st == "NO" and b"[TRYCREATE]" in t, "COPY to a missing mailbox: %r" % t)
+        u, t = run(c, "UID COPY 4000000:4000010 Dest")
+        before = c.state.exists
+        u, t = run(c, "MOVE 2 Dest")
+        ut = [r for r, _ in u]
+        expect(any(r[0] == "OK" and r[1] and r[1][0] == b"COPYUID" for r in ut),
+               "MOVE gives an untagged OK [COPYUID]: %r" % u)
+        expect(any(r[0] == "EXPUNGE" and r[1] == 2 for r in ut), "MOVE expunges message 2: %r" % u)
+        expect(c.state.exists == before - 1, "MOVE count")
+        u, t = run(c, "UID MOVE 4000000:4000010 Dest")
+        u, t = run(c, "UID MOVE 1 Nonexistent", "NO")
+
+        # EXPUNGE order and numbers
+        run(c, "STORE 2,4,5 +FLAGS.SILENT (\\Deleted)")
+        before = c.state.exists
+        u, _ = run(c, "EXPUNGE")
+        ex = [r[1] for r, _ in u if r[0] == "EXPUNGE"]
+        expect(ex in ([5, 4, 2], [2, 3, 3], [4, 4, 2], [2, 4, 3], [5, 2, 3], [4, 2, 3]) and len(ex) == 3,
+               "EXPUNGE of 2,4,5 reports numbers as they shift: %r" % ex)
+        expect(c.state.exists == before - 3, "EXPUNGE count")
+        run(c, "STORE 1 +FLAGS.SILENT (\\Deleted)")
+        u, t = run(c, "UID EXPUNGE 4000000")
+        expect(not any(r[0] == "EXPUNGE" for r, _ in u), "UID EXPUNGE of another UID expunged: %r" % u)
+        run(c, "UID EXPUNGE 1:*")
+        run(c, "UID EXPUNGE", "BAD")
+
+        # CHECK / CLOSE / UNSELECT
+        run(c, "CHECK")
+        run(c, "SELECT Dest")
+        run(c, "STORE 1 +FLAGS.SILENT (\\Deleted)")
+        n_before = c.state.exists
+        u, _ = run(c, "UNSELECT")
+        expect(not any(r[0] == "EXPUNGE" for r, _ in u), "UNSELECT sends no EXPUNGE")
+        u, _ = run(c, "STATUS Dest (MESSAGES)")
+        s = names(u, "STATUS")
+        expect(s and b"MESSAGES %d" % n_before in [raw for r, raw in u if r[0] == "STATUS"][0],
+               "UNSELECT does not expunge: %r" % u)
+        run(c, "FETCH 1 FLAGS", "BAD", what="FETCH after UNSELECT")
+        run(c, "EXAMINE Dest")
+        u, _ = run(c, "CLOSE")
+        expect(not any(r[0] == "EXPUNGE" for r, _ in u), "CLOSE sends no EXPUNGE")
+        u, _ = run(c, "STATUS Dest (MESSAGES)")
+        expect(b"MESSAGES %d" % n_before in fetch_raw(u) + b"".join(raw for _, raw in u),
+               "CLOSE after EXAMINE does not expunge: %r" % u)
+        run(c, "SELECT Dest")
+        run(c, "CLOSE")
+        u, _ = run(c, "STATUS Dest (MESSAGES)")
+        expect(b"MESSAGES %d" % (n_before - 1) in b"".join(raw for _, raw in u),
+               "CLOSE after SELECT expunges: %r" % u)
+        run(c, "CLOSE", "BAD", what="CLOSE without a selected mailbox")
+        run(c, "UNSELECT", "BAD", what="UNSELECT without a selected mailbox")
+        run(c, "EXPUNGE", "BAD", what="EXPUNGE without a selected mailbox")
+
+        # RENAME INBOX: moves the messages to the new mailbox, INBOX stays and is empty
+        u, _ = run(c, "STATUS INBOX (MESSAGES)")
+        m = re.search(rb"MESSAGES (\d+)", b"".join(raw for _, raw in u))
+        n_inbox = int(m.group(1)) if m else -1
+        st, u, t = c.cmd("RENAME INBOX OldInbox")
+        if st == "OK":
+            u, _ = run(c, "STATUS INBOX (MESSAGES)")
+            expect(b"MESSAGES 0" in b"".join(raw for _, raw in u), "RENAME INBOX leaves INBOX empty: %r" % u)
+            u, _ = run(c, "STATUS OldInbox (MESSAGES)")
+            expect(b"MESSAGES %d" % n_inbox in b"".join(raw for _, raw in u),
+                   "RENAME INBOX moved %d messages: %r" % (n_inbox, u))
+        else:
+            print("NOTE: RENAME INBOX refused: %r" % t)
+
+        # syntax errors vs failures, unknown commands
+        run(c, "BOGUS", "BAD")
+        run(c, "SELECT", "BAD")
+        run(c, "SELECT Nonexistent", "NO")
+        run(c, 'SELECT "unterminated', "BAD")
+        st, u, t = c.cmd("ENABLE CONDSTORE")
+        expect(st == "OK", "ENABLE CONDSTORE: %r" % t)
+        run(c, "SELECT INBOX")
+        for cmd in ("NOOP", "CAPABILITY", "CHECK", "NAMESPACE", "STARTTLS", "IDLE", "EXPUNGE", "UNSELECT", "CLOSE",
+                    "LOGOUT"):
+            run(c, cmd + " extra", "BAD", what="%s with an argument (command-any etc. take none)" % cmd)
+        run(c, "CREATE", "BAD")
+        # trailing arguments are syntax errors, answered BAD before anything happens
+        run(c, "CREATE Junk1")
+        for cmd in ("CREATE Junk2 x", "CREATE Junk2 (x)", "DELETE Junk1 x", "SUBSCRIBE Junk1 x", "UNSUBSCRIBE Junk1 x",
+                    'ID ("a")', 'ID ("a" "b" "c")', 'ID ("a" ("x"))', "ID NIL x", 'ID (NIL "b")'):
+            run(c, cmd, "BAD", what="%s (syntax error)" % cmd)
+        u, _ = run(c, 'LIST "" "Junk*"')
+        expect([r[3] for r in names(u, "LIST")] == ["Junk1"], "after the BAD commands: %r" % u)
+        run(c, 'ID ("name" "grammar" "os" NIL)')
+        u, _ = run(c, "LOGOUT")
+        expect(names(u, "BYE"), "LOGOUT sends BYE first: %r" % u)
+        c.close()
+        print("checked %d responses" % c.count)
+
+
+def t_condstore_qresync():
+    with test_imap.Harness() as h:
+        c = login(h)
+        u, t = run(c, "ENABLE CONDSTORE QRESYNC")
+        en = names(u, "ENABLED")
+        expect(en and "QRESYNC" in en[0][1], "ENABLED QRESYNC: %r" % u)
+        u, t = run(c, "SELECT INBOX")
+        ut = [r for r, _ in u]
+        hm = [r[1][1] for r in ut if r[0] == "OK" and r[1] and r[1][0] == b"HIGHESTMODSEQ"]
+        uv = [r[1][1] for r in ut if r[0] == "OK" and r[1] and r[1][0] == b"UIDVALIDITY"][0]
+        expect(hm, "SELECT after ENABLE CONDSTORE gives HIGHESTMODSEQ")
+        ms0 = hm[0] if hm else 1
+        u, _ = run(c, "FETCH 1:* (UID MODSEQ)")
+        run(c, "FETCH 1:* (FLAGS) (CHANGEDSINCE 1)")
+        run(c, "UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)")
+        u, _ = run(c, "FETCH 1 (MODSEQ)")
+        m = re.search(rb"MODSEQ \((\d+)\)", fetch_raw(u))
+        ms1 = int(m.group(1))
+        u, t = run(c, "STORE 1 (UNCHANGEDSINCE %d) +FLAGS (\\Flagged)" % ms1)
+        expect(b"MODSEQ" in fetch_raw(u), "STORE after CONDSTORE reports MODSEQ: %r" % u)
+        u, t = run(c, "STORE 1,2 (UNCHANGEDSINCE %d) +FLAGS (\\Answered)" % ms1)
+        expect("MODIFIED 1" in (code_of(t) or ""), "STORE UNCHANGEDSINCE on a changed message gives MODIFIED: %r" % t)
+        u, t = run(c, "UID STORE 1:* (UNCHANGEDSINCE 0) +FLAGS (\\Answered)")
+        expect((code_of(t) or "").startswith("MODIFIED"), "UNCHANGEDSINCE 0 fails every message: %r" % t)
+        run(c, "STORE 1 (UNCHANGEDSINCE x) +FLAGS (\\Answered)", "BAD")
+        run(c, "SEARCH MODSEQ %d" % ms1)
+        # a second connection expunges a message; the first hears VANISHED (not EXPUNGE)
+        c2 = login(h)
+        run(c2, "SELECT INBOX")
+        run(c2, "UID STORE 3 +FLAGS.SILENT (\\Deleted)")
+        run(c2, "UID EXPUNGE 3")
+        run(c2, "LOGOUT")
+        u, _ = run(c, "NOOP")
+        v = names(u, "VANISHED")
+        expect(v and not v[0][1], "NOOP after another session's expunge gives VANISHED: %r" % u)
+        run(c, "UNSELECT")
+        u, t = run(c, "SELECT INBOX (QRESYNC (%d %d 1:100))" % (uv, ms0))
+        v = names(u, "VANISHED")
+        expect(v and v[0][1], "SELECT QRESYNC gives VANISHED (EARLIER): %r" % u)
+        expect(any(r[0] == "OK" and r[1] and r[1][0] == b"CLOSED" for r, _ in u) is False,
+               "no CLOSED without a previously selected mailbox")
+        u, t = run(c, "SELECT INBOX (QRESYNC (%d %d))" % (uv, ms0))
+        expect(any(r[0] == "OK" and r[1] and r[1][0] == b"CLOSED" for r, _ in u),
+               "SELECT while a mailbox is selected gives OK [CLOSED] (RFC 7162 3.2.11): %r" % u)
+        u, t = run(c, "SELECT INBOX (QRESYNC (%d %d 1:100 (1,3 1,3)))" % (uv, ms0))
+        run(c, "SELECT INBOX (QRESYNC (%d))" % uv, "BAD")
+        u, t = run(c, "UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % ms0)
+        run(c, "FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % ms0, "BAD",
+            what="VANISHED modifier without UID FETCH")
+        run(c, "EXPUNGE")
+        run(c, "LOGOUT")
+        c.close()
+        print("checked %d responses" % c.count)
+
+
+def t_idle():
+    with test_imap.Harness() as h:
+        c = login(h)
+        run(c, "SELECT INBOX")
+        u, _ = run(c, "STORE 1 +FLAGS.SILENT (\\Answered)")
+        expect(not u, "+FLAGS.SILENT before CONDSTORE is enabled sends nothing: %r" % u)
+        n = c.state.exists
+        c.n += 1
+        tag = "g%d" % c.n
+        c.send(tag + " IDLE\r\n")
+        r, raw = c.next()
+        expect(r[0] == "+", "IDLE continuation: %r" % raw)
+        c2 = login(h)
+        msg = b"From: x@example.com\r\nSubject: during idle\r\n\r\nhi\r\n"
+        run(c2, "APPEND INBOX {%d+}\r\n" % len(msg), literals=[msg])
+        run(c2, "SELECT INBOX")
+        run(c2, "STORE 1 +FLAGS (\\Flagged)")
+        run(c2, "STORE 2 +FLAGS.SILENT (\\Deleted)")
+        run(c2, "EXPUNGE")
+        got = []
+        deadline = time.time() + 10
+        c.s.settimeout(1)
+        while time.time() < deadline and not (any(x[0] == "EXISTS" for x in got) and
+                                               any(x[0] == "EXPUNGE" for x in got) and
+                                               any(x[0] == "FETCH" for x in got)):
+            try:
+                r, raw = c.next()
+                got.append(r)
+            except (TimeoutError, OSError):
+                pass
+        c.s.settimeout(15)
+        expect(any(x[0] == "EXISTS" for x in got), "IDLE: EXISTS for the APPEND: %r" % got)
+        expect(any(x[0] == "EXPUNGE" for x in got), "IDLE: EXPUNGE: %r" % got)
+        expect(any(x[0] == "FETCH" for x in got), "IDLE: FETCH FLAGS: %r" % got)
+        c.send("DONE\r\n")
+        st, u, t = c.until(tag)
+        expect(st == "OK", "IDLE completes OK: %r" % t)
+        expect(c.state.exists == n, "IDLE count: %d vs %d" % (c.state.exists, n))
+        c.n += 1
+        tag = "g%d" % c.n
+        c.send(tag + " IDLE\r\n")
+        c.next()
+        c.send("BOGUS\r\n")
+        st, u, t = c.until(tag)
+        expect(st == "BAD", "IDLE ended by something other than DONE: %r" % t)
+        run(c, "LOGOUT")
+        run(c2, "LOGOUT")
+
+
+def selftest():
+    """The checker refuses what the grammar does not allow (so that the matrix can fail)."""
+    from imap_grammar import State, check_response
+    caps = {"IMAP4REV1", "CONDSTORE", "UIDPLUS", "LIST-EXTENDED", "QRESYNC", "ENABLE"}
+    bad = [b"* 1 FETCH (FLAGS (\\Seen))\r\n",  # beyond EXISTS 0
+           b"* LIST () \"/\" a b\r\n", b'* LIST () "/" "a\xc3\xa4"\r\n', b'* LIST () "/" a&AGE-\r\n',
+           b"* SEARCH 0\r\n", b"a OK\r\n", b"* OK [UIDNEXT 0] x\r\n", b'* STATUS a (MESSAGES)\r\n',
+           b'* FLAGS (\\Seen  \\Draft)\r\n', b'* FLAGS (\\Recent)\r\n', b"* BYE\r\n", b"a OK [COPYUID 1 *:2 3] x\r\n",
+           b'* 5 EXPUNGE\r\n', b'* VANISHED 1\r\n']
+    for b in bad:
+        try:
+            check_response(b, caps, State())
+        except GrammarError:
+            continue
+        raise AssertionError("the checker accepted %r" % b)
+    st = State()
+    st.exists = 3
+    good = [b'* 2 FETCH (UID 7 BODY[1.MIME] {3}\r\nabc BODYSTRUCTURE ("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL'
+            b' "7BIT" 3 1 NIL NIL NIL NIL) ENVELOPE (NIL "" ((NIL NIL "g" NIL)(NIL NIL "a" "b")(NIL NIL NIL NIL)) NIL'
+            b' NIL NIL NIL NIL NIL NIL))\r\n', b'* LIST (\\HasNoChildren) "/" "a \\"&AOQ-" ("CHILDINFO" ("SUBSCRIBED"))\r\n',
+            b"* OK [HIGHESTMODSEQ 5] x\r\n", b"t1 NO [MODIFIED 1:3,5] x\r\n", b"* 3 EXPUNGE\r\n"]
+    for b in good:
+        check_response(b, caps, st)
+
+
+def main():
+    selftest()
+    fx = fixture_dir()
+    test_imap.FIXTURES = fx
+    groups = {"matrix": [t_matrix], "qresync": [t_condstore_qresync], "idle": [t_idle]}
+    which = sys.argv[1:] or list(groups)
+    try:
+        for g in which:
+            for fn in groups[g]:
+                try:
+                    fn()
+                except GrammarError as e:
+                    FAILURES.append("%s: grammar: %s" % (fn.__name__, e))
+                    print("FAIL grammar:", e)
+                print("done", fn.__name__)
+    finally:
+        shutil.rmtree(fx, ignore_errors=True)
+    if FAILURES:
+        print("%d failures" % len(FAILURES))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
