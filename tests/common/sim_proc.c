@@ -158,3 +158,14 @@ json_t *sim_ctl(struct sim_proc *s, const char *path, json_t *body)
     free(buf);
     return j;
 }
+
+int sim_gen_certs(const char *script, const char *dir)
+{
+    char cmd[4096];
+    if (snprintf(cmd, sizeof cmd, "mkdir -p '%s' && sh '%s' '%s'", dir, script, dir) >= (int)sizeof cmd ||
+        system(cmd) != 0) {
+        fprintf(stderr, "%s %s failed\n", script, dir);
+        return -1;
+    }
+    return 0;
+}

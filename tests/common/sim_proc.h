@@ -22,5 +22,9 @@ void sim_stop_all(void);
 /* A control call: GET when body is NULL, else POST of body (reference stolen). Returns the
  * parsed reply (new reference), or NULL after printing why when the call or HTTP failed. */
 json_t *sim_ctl(struct sim_proc *s, const char *path, json_t *body);
+/* Runs tests/sim/common/gen-certs.sh (`script`) to write a test CA and server
+ * certificates into `dir` (created with its parents). 0 on success; else -1 after
+ * printing why. */
+int sim_gen_certs(const char *script, const char *dir);
 
 #endif

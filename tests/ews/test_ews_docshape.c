@@ -37,6 +37,7 @@
 #include "loader.h"
 #include "mem_reader.h"
 #include "recording_sink.h"
+#include "sim_proc.h"
 #include "test_host.h"
 
 #define NS_SOAP "http://schemas.xmlsoap.org/soap/envelope/"
@@ -1938,13 +1939,10 @@ int main(int argc, char **argv)
     plugin_path = argv[1];
     gen_certs = argv[2];
     workdir = argv[3];
-    char certs[512], cmd[1200], path[700];
+    char certs[512], path[700];
     snprintf(certs, sizeof certs, "%s/certs", workdir);
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && sh '%s' '%s'", workdir, gen_certs, certs);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "gen-certs failed\n");
+    if (sim_gen_certs(gen_certs, certs) != 0)
         return 1;
-    }
     snprintf(ca, sizeof ca, "%s/ca.pem", certs);
     snprintf(path, sizeof path, "%s/server.pem", certs);
     cert_pem = slurp(path);

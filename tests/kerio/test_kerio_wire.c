@@ -761,12 +761,8 @@ int main(int argc, char **argv)
     snprintf(crt, sizeof crt, "%s/server.pem", certdir);
     snprintf(key, sizeof key, "%s/server.key", certdir);
     mkdir(workdir, 0755);
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "sh '%s' '%s'", gen_certs, certdir);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "gen-certs failed\n");
+    if (sim_gen_certs(gen_certs, certdir) != 0)
         return 1;
-    }
     struct test_host *th = test_host_new("account", workdir, NULL);
     outpost_loaded_plugin *p = th ? test_plugin_load(plugin_path, OUTPOST_KIND_TRANSPORT, test_host_table(th)) : NULL;
     if (!p)
