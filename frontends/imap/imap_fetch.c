@@ -198,6 +198,17 @@ static void prefetch(struct imap_conn *c, const struct fitem *batch, size_t n, c
     free(ids);
 }
 
+/* Writes message bytes inside a literal. A literal is CHAR8, which excludes NUL
+ * (RFC 3501 / 9051 section 9; BINARY, whose literal8 allows it, is not offered),
+ * but a mail from the server may hold one: it goes out as 0x80, as Dovecot does,
+ * so the sizes the client was shown stay true. */
+static void write_literal_bytes(struct imap_conn *c, char *buf, size_t n)
+{
+    for (char *p = buf, *end = buf + n; (p = memchr(p, '\0', (size_t)(end - p))) != NULL; p++)
+        *p = (char)0x80;
+    imap_write(c, buf, n);
+}
+
 /* Reads up to `len` bytes from `off` into buf, chunk by chunk (one short read
  * transaction each); *got stops short at the end of what the cache holds. -1 when
  * the cache cannot give them back (logged by imap_content_range_read). */
@@ -237,7 +248,7 @@ static int send_range(struct imap_conn *c, struct imap_content_ctx *cc, uint64_t
     if (short_read) /* the cache holds less than the summary's size: keep the protocol in step */
         c->srv->h->log(c->srv->h, OUTPOST_LOG_ERROR, "item %lld: cached content shorter than its size; padding the reply",
                        (long long)cc->id);
-    imap_write(c, buf, have);
+    write_literal_bytes(c, buf, have);
     uint64_t done = have;
     while (done < len && !c->write_failed) {
         size_t want = len - done < IMAP_CHUNK ? (size_t)(len - done) : IMAP_CHUNK;
@@ -257,7 +268,7 @@ static int send_range(struct imap_conn *c, struct imap_content_ctx *cc, uint64_t
             memset(buf, ' ', want);
             got = want;
         }
-        imap_write(c, buf, got);
+        write_literal_bytes(c, buf, got);
         done += got;
     }
     free(buf);
@@ -318,7 +329,7 @@ static int write_section(struct imap_conn *c, const struct fitem *f, const struc
             len = ol - off < a->plen ? ol - off : (size_t)a->plen;
         }
         imap_printf(c, " {%zu}\r\n", len);
-        imap_write(c, o + off, len);
+        write_literal_bytes(c, o + off, len);
         free(o);
         return 0;
     }

@@ -633,6 +633,32 @@ def t_fetch_missing_section():
         m.logout()
 
 
+def t_fetch_nul():
+    """A mail from the server holding NUL bytes: a literal is CHAR8, which excludes NUL (RFC 3501 / 9051
+    section 9; BINARY is not offered), so FETCH sends each NUL as 0x80 (as Dovecot does), keeping every
+    size the client was shown; the cache keeps the bytes as they came."""
+    with Harness() as h:
+        out = h.control("deliver nul-body.raw")
+        check(len(out) == 1 and out[0].startswith("uid "), "deliver: %r" % out)
+        uid = out[0].split()[1]
+        raw = open(os.path.join(FIXTURES, "nul-body.raw"), "rb").read()
+        m = h.imap()
+        m.select("INBOX", readonly=True)
+        typ, d = m.uid("FETCH", uid, "(RFC822.SIZE BODY.PEEK[] BODY.PEEK[TEXT] BODY.PEEK[1]<2.8>)")
+        check(typ == "OK", "FETCH: %r" % d)
+        got = {}
+        for part in d:
+            if isinstance(part, tuple):
+                got[re.search(rb"(BODY\[[^\]]*\](<\d+>)?) \{\d+\}$", part[0]).group(1).decode()] = part[1]
+        want = raw.replace(b"\0", b"\x80")
+        check(got.get("BODY[]") == want, "BODY[] with NUL as 0x80: %r" % got.get("BODY[]"))
+        check(b"RFC822.SIZE %d" % len(raw) in d[0][0], "RFC822.SIZE unchanged: %r" % d[0][0])
+        body = want[want.index(b"\r\n\r\n") + 4:]
+        check(got.get("BODY[TEXT]") == body, "BODY[TEXT]: %r" % got.get("BODY[TEXT]"))
+        check(got.get("BODY[1]<2>") == body[2:10], "BODY[1]<2.8>: %r" % got.get("BODY[1]<2>"))
+        m.logout()
+
+
 def t_login_nul():
     """A NUL inside a LOGIN literal or after the PLAIN password is not ignored: the credentials are the whole
     strings (RFC 3501 6.2.3, RFC 4616 2)."""
@@ -1707,7 +1733,7 @@ if __name__ == "__main__":
     group = sys.argv[1]
     if group == "protocol":
         GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_search_unicode, t_idle_server_changes, t_keywords_in_flags, t_authenticate_raw, t_list_recursivematch,
-                              t_mailbox_rfc3501, t_sequence_edges, t_fetch_missing_section, t_login_nul,
+                              t_mailbox_rfc3501, t_sequence_edges, t_fetch_missing_section, t_fetch_nul, t_login_nul,
                               t_search_sent_dates,
                               t_protocol2]
     for fn in GROUPS[group]:
