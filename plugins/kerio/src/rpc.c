@@ -372,6 +372,17 @@ outpost_status kerio_upload(struct outpost_transport *t, const char *name, const
             kbuf_free(&body.b);
             return st;
         }
+        if (t->last_http == 401) {
+            /* a bare 401 (a front end that ended the session), as for calls: one new login */
+            kbuf_free(&body.b);
+            if (attempt > 0)
+                return kerio_fail(t, OUTPOST_AUTH, "kerio: attachment upload: HTTP 401 after a new login");
+            t->host->log(t->host, OUTPOST_LOG_INFO, "kerio: session expired, logging in again");
+            outpost_status ls = kerio_login(t);
+            if (ls.code != OUTPOST_OK)
+                return ls;
+            continue;
+        }
         struct kerio_reply r;
         int prc = kerio_reply_parse(body.b.data, body.b.len, &r);
         kbuf_free(&body.b);

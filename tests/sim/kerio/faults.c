@@ -11,7 +11,7 @@
 
 static const char *const kind_names[F_KIND_COUNT] = {
 	"http500", "delay", "drop", "drop_before", "malformed", "session_expired", "busy",
-	"sync_key_expired", "offline", "error",
+	"sync_key_expired", "offline", "error", "http401",
 };
 
 struct fault {

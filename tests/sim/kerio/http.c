@@ -169,6 +169,10 @@ static enum MHD_Result handle_download(struct sim *sim, struct MHD_Connection *c
 		return MHD_NO;
 	if (fh.active[F_HTTP500])
 		return send_body(conn, 500, xstrdup("Internal Server Error\n"), 22, "text/plain", NULL);
+	if (fh.active[F_HTTP401]) {
+		sessions_expire_all(sim->sessions);
+		return send_body(conn, 401, xstrdup("<html><body>401 Unauthorized</body></html>\n"), 43, "text/html", NULL);
+	}
 	if (fh.active[F_SESSION_EXPIRED])
 		sessions_expire_all(sim->sessions);
 	if (!authorised(sim, conn, 0)) {
@@ -212,6 +216,10 @@ static enum MHD_Result handle_upload(struct sim *sim, struct MHD_Connection *con
 		return MHD_NO;
 	if (fh.active[F_HTTP500])
 		return send_body(conn, 500, xstrdup("Internal Server Error\n"), 22, "text/plain", NULL);
+	if (fh.active[F_HTTP401]) {
+		sessions_expire_all(sim->sessions);
+		return send_body(conn, 401, xstrdup("<html><body>401 Unauthorized</body></html>\n"), 43, "text/html", NULL);
+	}
 	if (fh.active[F_SESSION_EXPIRED])
 		sessions_expire_all(sim->sessions);
 	if (!authorised(sim, conn, 1))

@@ -125,6 +125,15 @@ void rpc_handle(struct sim *sim, const char *body, size_t len, const char *sid,
 		json_decref(req);
 		return;
 	}
+	if (fh.active[F_HTTP401]) {
+		/* a front end that ended the session and says so in HTTP only */
+		sessions_expire_all(sim->sessions);
+		out->status = 401;
+		out->body = xstrdup("<html><body><h1>401 Unauthorized</h1></body></html>\n");
+		out->len = strlen(out->body);
+		json_decref(req);
+		return;
+	}
 	if (fh.active[F_SESSION_EXPIRED])
 		sessions_expire_all(sim->sessions);
 	const struct rpc_method *m = find_method(method);
