@@ -490,6 +490,8 @@ static int read_chunk(struct outpost_storage *s, const struct chunk *ch, size_t 
         }
         int whole = in == 0 && n == ch->len;
         unsigned char *dst = whole ? out : z->plain, trailer[4];
+        if (!whole)
+            z->plain_rowid = 0; /* z->plain is overwritten: it holds no row until this one checks */
         if ((rc = sqlite3_blob_read(*b, dst, (int)ch->len, 0)) != SQLITE_OK ||
             (rc = sqlite3_blob_read(*b, trailer, 4, (int)ch->len)) != SQLITE_OK)
             return rc;
@@ -516,6 +518,7 @@ static int read_chunk(struct outpost_storage *s, const struct chunk *ch, size_t 
             }
             return SQLITE_OK;
         }
+        z->plain_rowid = 0; /* z->plain is overwritten: it holds no row until this one decodes */
         size_t pn = ZSTD_decompressDCtx(z->dc, z->plain, SQ_ZCHUNK, z->zbuf, zn);
         if (ZSTD_isError(pn) || pn != ch->len) {
             z->bad_frame = 1;

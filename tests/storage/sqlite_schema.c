@@ -599,6 +599,11 @@ static void test_damaged_content_found(void **state)
         text[i] = "Dear team, the quarterly figures are attached.\r\n"[i % 48];
     text[sizeof text - 1] = '\0';
     int64_t id = fx_put(f, t, a, OUTPOST_ITEM_MAIL, 0, "damaged", text);
+    char sound[20000];
+    for (size_t i = 0; i < sizeof sound - 1; i++)
+        sound[i] = "Agenda: budget review, hiring, the new office.\r\n"[i % 48];
+    sound[sizeof sound - 1] = '\0';
+    int64_t ok_id = fx_put(f, t, a, OUTPOST_ITEM_MAIL, 0, "sound", sound);
     OK(f->m->commit(t));
     OK(f->m->integrity_check(f->s));
     /* flip one byte in the middle of the stored frame (the instance is open: SQLite
@@ -625,6 +630,15 @@ static void test_damaged_content_found(void **state)
     size_t n = 0;
     st = f->m->content_read(t, id, 0, got, sizeof got, &n);
     assert_int_not_equal(st.code, OUTPOST_OK);
+    /* a part of a sound row, a part of the damaged one (through the instance's buffer of the
+     * last row read), the sound one again: its own bytes */
+    OK(f->m->content_read(t, ok_id, 100, got, 500, &n));
+    assert_memory_equal(got, sound + 100, 500);
+    st = f->m->content_read(t, id, 100, got, 500, &n);
+    assert_int_not_equal(st.code, OUTPOST_OK);
+    OK(f->m->content_read(t, ok_id, 200, got, 500, &n));
+    assert_int_equal(n, 500);
+    assert_memory_equal(got, sound + 200, 500);
     f->m->rollback(t);
     /* the full-text index goes on: the item is found by its subject */
     t = fx_begin(f, OUTPOST_TXN_WRITE);
@@ -698,6 +712,11 @@ static void test_damaged_raw_content_found(void **state)
     st = f->m->content_read(t, it.id, 65536 + 10, got, 10, &g);
     assert_int_equal(st.code, OUTPOST_BAD_DATA);
     assert_non_null(strstr(st.message, "damaged"));
+    /* the row read before it is read again, not the damaged bytes that went through the
+     * instance's buffer of the last row read */
+    OK(f->m->content_read(t, it.id, 200, got, 1000, &g));
+    assert_int_equal(g, 1000);
+    assert_memory_equal(got, text + 200, 1000);
     OK(f->m->content_read(t, old.id, 0, got, n, &g));
     assert_int_equal(g, 1000);
     assert_memory_equal(got, text, 1000);
