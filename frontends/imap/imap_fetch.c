@@ -209,10 +209,7 @@ static void write_literal_bytes(struct imap_conn *c, char *buf, size_t n)
     imap_write(c, buf, n);
 }
 
-/* Reads up to `len` bytes from `off` into buf, chunk by chunk (one short read
- * transaction each); *got stops short at the end of what the cache holds. -1 when
- * the cache cannot give them back (logged by imap_content_range_read). */
-static int read_span(struct imap_content_ctx *cc, uint64_t off, char *buf, size_t len, size_t *got)
+int imap_content_read_span(struct imap_content_ctx *cc, uint64_t off, char *buf, size_t len, size_t *got)
 {
     *got = 0;
     while (*got < len) {
@@ -238,7 +235,7 @@ static int send_range(struct imap_conn *c, struct imap_content_ctx *cc, uint64_t
     if (!buf)
         return -1;
     size_t have = 0;
-    if (read_span(cc, start, buf, head, &have) != 0) {
+    if (imap_content_read_span(cc, start, buf, head, &have) != 0) {
         free(buf);
         imap_puts(c, " NIL");
         return 1;
@@ -311,7 +308,7 @@ static int write_section(struct imap_conn *c, const struct fitem *f, const struc
         if (!h)
             return -1;
         size_t got = 0;
-        if (read_span(&cc, r.start, h, hl, &got) != 0) {
+        if (imap_content_read_span(&cc, r.start, h, hl, &got) != 0) {
             free(h);
             imap_puts(c, " NIL");
             return 1;

@@ -181,6 +181,11 @@ struct imap_content_ctx {
     int64_t id;
 };
 int imap_content_range_read(void *ctx, uint64_t off, void *buf, size_t len, size_t *got);
+/* Reads up to `len` bytes from `off` into buf, IMAP_CHUNK at a time (one short read
+ * transaction each); *got stops short at the end of what the cache holds and, after a
+ * failure, says how much was read. -1 when the cache cannot give them back (logged by
+ * imap_content_range_read). */
+int imap_content_read_span(struct imap_content_ctx *cc, uint64_t off, char *buf, size_t len, size_t *got);
 /* Status message text for a store failure. */
 const char *imap_status_text(outpost_status st);
 void imap_set_selected_folder(struct imap_conn *c, int64_t id);

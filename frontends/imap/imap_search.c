@@ -131,14 +131,8 @@ static int header_contains(struct imap_content_ctx *cc, uint64_t size, const cha
         return 1;
     char buf[HDR_PEEK];
     size_t want = size < HDR_PEEK ? (size_t)size : HDR_PEEK, got = 0;
-    while (got < want) {
-        size_t g = 0;
-        if (imap_content_range_read(cc, got, buf + got, want - got, &g) != 0)
-            return -1;
-        if (g == 0)
-            break;
-        got += g;
-    }
+    if (imap_content_read_span(cc, 0, buf, want, &got) != 0)
+        return -1;
     size_t hl = header_block_len(buf, got);
     if (hl || got == size)
         return imap_text_find(buf, hl ? hl : got, needle, nl);
@@ -181,12 +175,7 @@ static int header_match(struct search_ctx *sx, struct sitem *it, const char *fie
     if (!h)
         return 0;
     size_t got = 0;
-    while (got < hl) {
-        size_t g = 0;
-        if (imap_content_range_read(&cc, r.start + got, h + got, hl - got, &g) != 0 || g == 0)
-            break;
-        got += g;
-    }
+    (void)imap_content_read_span(&cc, r.start, h, hl, &got); /* after a failed read: what was read */
     char *names[1] = { (char *)field };
     size_t ol;
     char *o = imap_mime_filter_header(h, got, names, 1, 0, &ol);
