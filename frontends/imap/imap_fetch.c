@@ -732,7 +732,11 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
                     if (c->condstore)
                         imap_printf(c, " MODSEQ (%llu)", (unsigned long long)f->modseq);
                     imap_puts(c, ")\r\n");
-                } else if (c->condstore && f->modseq != m->modseq) {
+                } else if (c->condstore && (has_unchanged || f->modseq != m->modseq)) {
+                    /* .SILENT: the MODSEQ of a change (RFC 7162 3.1.3 Example 14), and of every message that
+                     * passed an UNCHANGEDSINCE test, also when the store changed nothing and the MODSEQ stays
+                     * (3.1.3: "An untagged FETCH response MUST be sent, even if the .SILENT suffix is
+                     * specified"; 3.9: adding a flag already there SHOULD NOT change the mod-sequence) */
                     imap_printf(c, "* %zu FETCH (UID %u MODSEQ (%llu))\r\n", f->ix + 1, f->uid,
                                 (unsigned long long)f->modseq);
                 }

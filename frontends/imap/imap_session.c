@@ -326,6 +326,77 @@ static const char *special_flag(uint32_t use)
     }
 }
 
+/* ---- server folder names and mailbox names ----
+ *
+ * A mailbox name is the server's folder names joined with '/'. Two kinds of server name cannot be shown as
+ * they are (README "Server folder names"), so one level of a mailbox name and the server's name differ:
+ * - a '/' in a server name is not our hierarchy delimiter: it is shown as U+2215 DIVISION SLASH, and a
+ *   U+2215 a client writes in CREATE or RENAME is a '/' on the server;
+ * - a top-level folder named "inbox" in any case, other than the Inbox itself, would be INBOX (whose name
+ *   is case-insensitive) and unreachable: a top-level name that is "inbox" in any case followed by zero or
+ *   more '_' is shown with one '_' more ("Inbox" is "Inbox_", "INBOX_" is "INBOX__"), so that every such
+ *   name keeps a name of its own, and one '_' is dropped the other way. */
+
+#define DIVISION_SLASH "\xe2\x88\x95"
+
+/* "inbox" in any case followed by zero or more '_' (with at least `min_us` of them). */
+static int inbox_lookalike(const char *name, size_t min_us)
+{
+    if (strncasecmp(name, "inbox", 5) != 0)
+        return 0;
+    size_t us = 0;
+    for (const char *p = name + 5; *p; p++, us++)
+        if (*p != '_')
+            return 0;
+    return us >= min_us;
+}
+
+/* The mailbox name level of a server folder's name (malloc'd, NULL when out of memory); `top`: the folder
+ * is at the top level. */
+static char *leaf_from_server(const char *name, int top)
+{
+    size_t nslash = 0;
+    for (const char *q = name; *q; q++)
+        nslash += *q == '/';
+    int extra = top && inbox_lookalike(name, 0);
+    char *out = malloc(strlen(name) + 2 * nslash + (size_t)extra + 1), *w = out;
+    if (!out)
+        return NULL;
+    for (const char *q = name; *q; q++) {
+        if (*q == '/') {
+            memcpy(w, DIVISION_SLASH, 3);
+            w += 3;
+        } else {
+            *w++ = *q;
+        }
+    }
+    if (extra)
+        *w++ = '_';
+    *w = '\0';
+    return out;
+}
+
+/* The server folder name for one level of a client's mailbox name, the inverse of leaf_from_server
+ * (malloc'd, NULL when out of memory). */
+static char *leaf_to_server(const char *leaf, int top)
+{
+    char *out = malloc(strlen(leaf) + 1), *w = out;
+    if (!out)
+        return NULL;
+    for (const char *q = leaf; *q;) {
+        if (!strncmp(q, DIVISION_SLASH, 3)) {
+            *w++ = '/';
+            q += 3;
+        } else {
+            *w++ = *q++;
+        }
+    }
+    *w = '\0';
+    if (top && inbox_lookalike(out, 1))
+        out[strlen(out) - 1] = '\0';
+    return out;
+}
+
 /* Loads every folder (mail ones are shown); 0 or -1 with err. */
 static int mboxes_load(struct imap_conn *c, struct mbox **out, size_t *nout, char *err, size_t errlen)
 {
@@ -382,32 +453,16 @@ static int mboxes_load(struct imap_conn *c, struct mbox **out, size_t *nout, cha
             }
         if (f->special_use == OUTPOST_USE_INBOX)
             name = "INBOX";
-        size_t pl = ppath ? strlen(ppath) + 1 : 0;
-        /* a '/' inside a server folder's name (Exchange allows "Invoices 2023/24") is not our hierarchy
-         * delimiter: it is shown as U+2215 DIVISION SLASH, else the folder would look like a child of a
-         * mailbox that does not exist, invisible to LIST "%" and, with a trailing '/', unreachable */
-        size_t nslash = 0;
-        for (const char *q = name; *q; q++)
-            nslash += *q == '/';
-        b->path = malloc(pl + strlen(name) + 2 * nslash + 1);
+        int top = !ppath || f->special_use == OUTPOST_USE_INBOX;
+        char *leaf = f->special_use == OUTPOST_USE_INBOX ? strdup(name) : leaf_from_server(name, top);
+        b->path = leaf ? malloc((ppath ? strlen(ppath) + 1 : 0) + strlen(leaf) + 1) : NULL;
         if (!b->path) {
+            free(leaf);
             rc = -1;
             break;
         }
-        if (ppath && f->special_use != OUTPOST_USE_INBOX)
-            sprintf(b->path, "%s/", ppath);
-        else
-            b->path[0] = '\0';
-        char *w = b->path + strlen(b->path);
-        for (const char *q = name; *q; q++) {
-            if (*q == '/') {
-                memcpy(w, "\xe2\x88\x95", 3);
-                w += 3;
-            } else {
-                *w++ = *q;
-            }
-        }
-        *w = '\0';
+        sprintf(b->path, "%s%s%s", top ? "" : ppath, top ? "" : "/", leaf);
+        free(leaf);
         n++;
     }
     s->sm->cursor_close(cur);
@@ -765,7 +820,10 @@ int imap_sync_selected(struct imap_conn *c, int allow_expunge)
     st = s->sm->folder_get(t, c->sel_folder, &f);
     if (st.code == OUTPOST_GONE) {
         s->st->read_end(s->h, t);
-        imap_puts(c, "* BYE [UNAVAILABLE] The selected mailbox was deleted\r\n");
+        /* deleted by another session or on the server: nothing can tell the client so but the end of the
+         * session (RFC 2180 3.3; Dovecot does the same); NONEXISTENT, not UNAVAILABLE, so that a client does
+         * not take it for a passing failure and select it again */
+        imap_puts(c, "* BYE [NONEXISTENT] The selected mailbox was deleted\r\n");
         c->state = S_LOGOUT;
         return -1;
     }
@@ -1228,10 +1286,24 @@ static void cmd_status(struct imap_conn *c, const char *tag, const struct imap_t
         return;
     if (items & ST_HIGHESTMODSEQ)
         c->condstore = 1;
-    write_status(c, &m, items);
+    if (c->state == S_SELECTED && m.id == c->sel_folder) {
+        /* the selected mailbox: its changes are reported first and the counts are the session's, so that
+         * MESSAGES is the number EXISTS gave (RFC 9051 6.3.11 lets a client ask) */
+        imap_sync_selected(c, 1);
+        if (c->state == S_SELECTED) {
+            m.total = (uint32_t)c->nmsgs;
+            m.unread = 0;
+            for (size_t i = 0; i < c->nmsgs; i++)
+                m.unread += !(c->msgs[i].flags & OUTPOST_FLAG_SEEN);
+            m.hms = c->sel_modseq;
+        }
+    }
+    if (c->state != S_LOGOUT)
+        write_status(c, &m, items);
     free(m.path);
     imap_sync_selected(c, 1);
-    imap_tagged(c, tag, "OK", "STATUS completed");
+    if (c->state != S_LOGOUT)
+        imap_tagged(c, tag, "OK", "STATUS completed");
 }
 
 /* LIST pattern match with '*' and '%' (RFC 3501 6.3.8). */
@@ -1258,9 +1330,9 @@ static int list_match(const char *pat, const char *name)
 
 static int list_match_mbox(const char *pat, const char *name)
 {
-    /* INBOX is case-insensitive */
+    /* INBOX is case-insensitive (only INBOX and its children: "INBOX_" is another name) */
     if (!strncasecmp(pat, "INBOX", 5) && (pat[5] == '\0' || pat[5] == '/' || pat[5] == '*' || pat[5] == '%') &&
-        !strncmp(name, "INBOX", 5)) {
+        !strncmp(name, "INBOX", 5) && (name[5] == '\0' || name[5] == '/')) {
         return list_match(pat + 5, name + 5);
     }
     return list_match(pat, name);
@@ -1729,7 +1801,12 @@ static outpost_status make_path(struct imap_conn *c, char *path, int leaf_too, i
             st.code = OUTPOST_GONE;
             st.message = "parent missing";
         } else {
-            st = s->st->folder_create(s->h, parent, leaf, OUTPOST_ITEM_MAIL, &id);
+            char *sname = leaf_to_server(leaf, parent == 0);
+            if (sname)
+                st = s->st->folder_create(s->h, parent, sname, OUTPOST_ITEM_MAIL, &id);
+            else
+                st = (outpost_status){ OUTPOST_FATAL, 0, "out of memory" };
+            free(sname);
         }
         *p = save;
         if (st.code != OUTPOST_OK || !save)
@@ -1802,12 +1879,19 @@ static void cmd_delete(struct imap_conn *c, const char *tag, const struct imap_t
         imap_tagged(c, tag, "NO", "[HASCHILDREN] Mailbox has child mailboxes; delete them first");
         return;
     }
-    if (c->state == S_SELECTED && c->sel_folder == mb.id)
-        unselect(c);
     outpost_status st = s->st->folder_delete(s->h, mb.id);
     if (st.code != OUTPOST_OK) {
+        /* a mailbox that stays stays selected */
         imap_tagged(c, tag, "NO", "[CANNOT] %s", imap_status_text(st));
         return;
+    }
+    if (c->state == S_SELECTED && c->sel_folder == mb.id) {
+        /* The session's own selected mailbox: it goes back to the authenticated state, as after CLOSE
+         * without the expunge (what Dovecot does), and says so with the CLOSED response code (RFC 9051 7.1,
+         * RFC 7162 3.2.11) before the completion, so a client is not left sending FETCH to a mailbox that
+         * is gone. Another session that has it selected is disconnected (imap_sync_selected). */
+        unselect(c);
+        imap_puts(c, "* OK [CLOSED] The selected mailbox was deleted; no mailbox is selected\r\n");
     }
     imap_tagged(c, tag, "OK", "DELETE completed");
 }
@@ -1901,7 +1985,13 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
         free(path);
         return;
     }
-    if (!path || !*path || !strcmp(path, "INBOX") || strstr(path, "//") || path[0] == '/') {
+    if (path && !strcmp(path, "INBOX")) {
+        free(mb.path);
+        free(path);
+        imap_tagged(c, tag, "NO", "[ALREADYEXISTS] INBOX always exists");
+        return;
+    }
+    if (!path || !*path || strstr(path, "//") || path[0] == '/') {
         free(mb.path);
         free(path);
         imap_tagged(c, tag, "NO", "[CANNOT] invalid target name");
@@ -1952,7 +2042,12 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
         st.code = OUTPOST_BAD_DATA;
         st.message = "cannot move a mailbox into itself";
     } else {
-        st = s->st->folder_rename(s->h, mb.id, parent, leaf);
+        char *sname = leaf_to_server(leaf, parent == 0);
+        if (sname)
+            st = s->st->folder_rename(s->h, mb.id, parent, sname);
+        else
+            st = (outpost_status){ OUTPOST_FATAL, 0, "out of memory" };
+        free(sname);
     }
     free(path);
     if (st.code != OUTPOST_OK) {

@@ -6,7 +6,7 @@ that must or must not come). The harness serves tests/imap/fixtures plus tests/i
 multipart with message/rfc822 inside, specials and 8-bit in addresses and subjects, an empty subject, no
 Date, group addresses, very long header lines, an 8-bit body).
 
-usage: test_imap_grammar.py [matrix|idle|qresync]   (no argument: all)"""
+usage: test_imap_grammar.py [matrix|idle|qresync|conform]   (no argument: all)"""
 import os
 import re
 import shutil
@@ -559,6 +559,146 @@ def t_idle():
         run(c2, "LOGOUT")
 
 
+def modseq_of(raw):
+    m = re.search(rb"MODSEQ \((\d+)\)", raw)
+    return int(m.group(1)) if m else None
+
+
+def t_conform():
+    """Behaviour a strict tester checks beyond the grammar: conditional STORE that changes nothing (RFC 7162
+    3.1.3 and 3.9), DELETE of the selected mailbox (own session: CLOSED; another: BYE), server folders named
+    inbox in any case and with '/' in their name (README "Server folder names"), STATUS of the selected
+    mailbox after its EXISTS, RENAME onto INBOX."""
+    with test_imap.Harness() as h:
+        c = login(h)
+        u, t = run(c, "SELECT INBOX (CONDSTORE)")
+        u, _ = run(c, "UID FETCH 1 (MODSEQ)")
+        run(c, "UID STORE 1 +FLAGS.SILENT (\\Flagged)")
+        u, _ = run(c, "UID FETCH 1 (MODSEQ)")
+        ms = modseq_of(fetch_raw(u))
+        # no-op with UNCHANGEDSINCE and .SILENT: the FETCH with MODSEQ must still come (3.1.3), the MODSEQ stays
+        # (3.9: adding a flag already there SHOULD NOT change it) and no FLAGS (.SILENT)
+        for cmd in ("UID STORE 1 (UNCHANGEDSINCE %d) +FLAGS.SILENT (\\Flagged)" % ms,
+                    "UID STORE 1 (UNCHANGEDSINCE %d) -FLAGS.SILENT (\\Answered)" % ms,
+                    "STORE 1 (UNCHANGEDSINCE %d) FLAGS.SILENT (\\Flagged)" % ms):
+            u, t = run(c, cmd)
+            f = [raw for r, raw in u if r[0] == "FETCH"]
+            expect(len(f) == 1 and modseq_of(f[0]) == ms and b"UID 1" in f[0] and b"FLAGS" not in f[0],
+                   "%s (no change) gives FETCH (UID MODSEQ %d): %r" % (cmd, ms, u))
+            expect(code_of(t) is None, "%s: %r" % (cmd, t))
+        u, t = run(c, "STORE 1 (UNCHANGEDSINCE %d) +FLAGS (\\Flagged)" % ms)
+        f = [raw for r, raw in u if r[0] == "FETCH"]
+        expect(len(f) == 1 and modseq_of(f[0]) == ms and b"\\Flagged" in f[0],
+               "no-op conditional STORE without .SILENT gives FLAGS and MODSEQ: %r" % u)
+        # without UNCHANGEDSINCE: .SILENT and nothing changed is silent; without .SILENT the flags come
+        u, _ = run(c, "STORE 1 +FLAGS.SILENT (\\Flagged)")
+        expect(not [r for r, _ in u if r[0] == "FETCH"], "no-op +FLAGS.SILENT sends nothing: %r" % u)
+        u, _ = run(c, "STORE 1 +FLAGS (\\Flagged)")
+        f = [raw for r, raw in u if r[0] == "FETCH"]
+        expect(len(f) == 1 and modseq_of(f[0]) == ms, "no-op +FLAGS gives FLAGS and the same MODSEQ: %r" % u)
+        u, _ = run(c, "UID FETCH 1 (MODSEQ)")
+        expect(modseq_of(fetch_raw(u)) == ms, "no-op stores changed the MODSEQ: %r" % u)
+        # a change with UNCHANGEDSINCE and .SILENT: a FETCH with the new, higher MODSEQ
+        u, t = run(c, "UID STORE 1 (UNCHANGEDSINCE %d) -FLAGS.SILENT (\\Flagged)" % ms)
+        f = [raw for r, raw in u if r[0] == "FETCH"]
+        expect(len(f) == 1 and (modseq_of(f[0]) or 0) > ms, "conditional change: %r" % u)
+
+        # STATUS of the selected mailbox: another session's APPEND is announced (EXISTS) before the STATUS,
+        # whose MESSAGES is that count
+        c2 = login(h)
+        msg = b"From: x@example.com\r\nSubject: status\r\n\r\nhi\r\n"
+        run(c2, "APPEND INBOX {%d+}\r\n" % len(msg), literals=[msg])
+        u, _ = run(c, "STATUS INBOX (MESSAGES UNSEEN)")
+        kinds = [r[0] for r, _ in u]
+        expect("EXISTS" in kinds and kinds.index("EXISTS") < kinds.index("STATUS"),
+               "STATUS of the selected mailbox after its EXISTS: %r" % u)
+        st_raw = [raw for r, raw in u if r[0] == "STATUS"]
+        expect(st_raw and b"MESSAGES %d" % c.state.exists in st_raw[0], "STATUS MESSAGES is EXISTS: %r" % u)
+
+        # DELETE of the selected mailbox by the session itself: OK [CLOSED], then the authenticated state
+        run(c, "CREATE Doomed")
+        run(c, "SELECT Doomed")
+        u, t = run(c, "DELETE Doomed")
+        expect(any(r[0] == "OK" and r[1] and r[1][0] == b"CLOSED" for r, _ in u),
+               "DELETE of the selected mailbox gives OK [CLOSED]: %r" % u)
+        run(c, "FETCH 1 FLAGS", "BAD", what="FETCH after DELETE of the selected mailbox")
+        run(c, "NOOP")
+        # ... by another session: that one is disconnected with BYE [NONEXISTENT]
+        run(c, "CREATE Doomed2")
+        run(c2, "SELECT Doomed2")
+        run(c, "DELETE Doomed2")
+        st, u, t = c2.cmd("NOOP")
+        bye = [raw for r, raw in u if r[0] == "BYE"]
+        expect(bye and b"[NONEXISTENT]" in bye[0], "the other session's NOOP: %r %r" % (u, t))
+        c2.close()
+        # ... in IDLE
+        c3 = login(h)
+        run(c, "CREATE Doomed3")
+        run(c3, "SELECT Doomed3")
+        c3.n += 1
+        c3.send("g%d IDLE\r\n" % c3.n)
+        r, raw = c3.next()
+        expect(r[0] == "+", "IDLE continuation: %r" % raw)
+        run(c, "DELETE Doomed3")
+        r, raw = c3.next()
+        expect(r[0] == "BYE" and b"[NONEXISTENT]" in raw, "IDLE on a deleted mailbox: %r" % raw)
+        c3.close()
+        run(c, "SELECT INBOX")
+
+        # server folders named inbox in any case: reachable as inbox_, INBOX__, ... (one '_' more); the harness's
+        # Inbox is named "Inbox" on the server
+        for n in ("inbox", "INBOX_", "inbox__x"):
+            expect(h.control("folder " + n) == [], "harness: folder %r" % n)
+        u, _ = run(c, 'LIST "" "%"')
+        top = {r[3] for r in names(u, "LIST")}
+        for n in ("INBOX", "inbox_", "INBOX__", "inbox__x"):
+            expect(n in top, "%s in LIST %%: %r" % (n, sorted(top)))
+        expect("inbox" not in top and "INBOX_" not in top, "LIST shows a server name as it is: %r" % sorted(top))
+        u, _ = run(c, 'LIST "" "inbox%"')
+        expect(sorted(r[3] for r in names(u, "LIST")) == ["INBOX", "inbox_", "inbox__x"],
+               "only INBOX is case-insensitive (not INBOX__): %r" % u)
+        u, _ = run(c, "EXAMINE inbox_")
+        expect(c.state.exists == 0, "inbox_ is the server's inbox folder, not INBOX: %r" % u)
+        u, _ = run(c, "STATUS INBOX__ (MESSAGES)")
+        expect(b"MESSAGES 0" in b"".join(raw for _, raw in u), "STATUS INBOX__: %r" % u)
+        u, _ = run(c, "SELECT Inbox")
+        expect(c.state.exists > 0, "SELECT Inbox is INBOX: %r" % u)
+        run(c, "CREATE inbox_/Sub")
+        run(c, "CREATE Moved")
+        run(c, "RENAME Moved InBoX_")
+        u, t = run(c, "CREATE inbox_", "NO")
+        expect(code_of(t) == "ALREADYEXISTS", "CREATE of an existing inbox_: %r" % t)
+        u, _ = run(c, 'LIST "" "*"')
+        got = {r[3] for r in names(u, "LIST")}
+        for n in ("inbox_/Sub", "InBoX_"):
+            expect(n in got, "%s in LIST *: %r" % (n, sorted(got)))
+        j = h.journal()
+        for n in ("Sub", "InBoX"):
+            expect(re.search(r"name=%s uid=" % re.escape(n), j), "server name %r in the journal:\n%s" % (n, j))
+        expect(not re.search(r"name=\S*_ uid=", j), "a '_' of the mapping reached the server:\n%s" % j)
+
+        # U+2215 in a name a client creates or renames to is a '/' on the server
+        run(c, 'CREATE "Reports 2024&IhU-25"')
+        run(c, 'CREATE "a&IhU-b/c"')
+        run(c, 'RENAME "Reports 2024&IhU-25" "Q&IhU-1"')
+        u, _ = run(c, 'LIST "" "*"')
+        got = {r[3] for r in names(u, "LIST")}
+        for n in ("Q\u22151", "a\u2215b", "a\u2215b/c"):
+            expect(n in got, "%s in LIST *: %r" % (n, sorted(got)))
+        j = h.journal()
+        for n in ("Reports 2024/25", "a/b", "Q/1"):
+            expect(re.search(r"name=%s uid=" % re.escape(n), j), "server name %r in the journal:\n%s" % (n, j))
+        expect("\u2215" not in j, "U+2215 reached the server:\n%s" % j)
+        run(c, 'SELECT "a&IhU-b/c"')
+
+        # RENAME onto INBOX: INBOX always exists
+        u, t = run(c, "RENAME Q&IhU-1 inbox", "NO")
+        expect(code_of(t) == "ALREADYEXISTS", "RENAME onto INBOX: %r" % t)
+        run(c, "LOGOUT")
+        c.close()
+        print("checked %d responses" % c.count)
+
+
 def selftest():
     """The checker refuses what the grammar does not allow (so that the matrix can fail)."""
     from imap_grammar import State, check_response
@@ -588,7 +728,7 @@ def main():
     selftest()
     fx = fixture_dir()
     test_imap.FIXTURES = fx
-    groups = {"matrix": [t_matrix], "qresync": [t_condstore_qresync], "idle": [t_idle]}
+    groups = {"matrix": [t_matrix], "qresync": [t_condstore_qresync], "idle": [t_idle], "conform": [t_conform]}
     which = sys.argv[1:] or list(groups)
     try:
         for g in which:
