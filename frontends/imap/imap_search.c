@@ -628,6 +628,9 @@ void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct
         return;
     }
     int use_modseq = imap_search_uses(root, IMAP_SK_MODSEQ);
+    /* expunges may be reported after a UID SEARCH, but not after one whose keys hold message numbers: the
+     * client could not tell which numbering they meant (RFC 7162 3.2.10) */
+    int may_expunge = uid && !imap_search_uses(root, IMAP_SK_SEQ);
     if (use_modseq)
         c->condstore = 1;
     struct search_ctx sx = { c, NULL, 0, 0, 0, 0, NULL, 0 };
@@ -692,6 +695,6 @@ void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct
         imap_printf(c, " (MODSEQ %llu)", (unsigned long long)maxmod);
     imap_puts(c, "\r\n");
     free(hits);
-    imap_sync_selected(c, uid);
+    imap_sync_selected(c, may_expunge);
     imap_tagged(c, tag, "OK", "SEARCH completed");
 }

@@ -1886,10 +1886,11 @@ static void cmd_delete(struct imap_conn *c, const char *tag, const struct imap_t
         return;
     }
     if (c->state == S_SELECTED && c->sel_folder == mb.id) {
-        /* The session's own selected mailbox: it goes back to the authenticated state, as after CLOSE
-         * without the expunge (what Dovecot does), and says so with the CLOSED response code (RFC 9051 7.1,
-         * RFC 7162 3.2.11) before the completion, so a client is not left sending FETCH to a mailbox that
-         * is gone. Another session that has it selected is disconnected (imap_sync_selected). */
+        /* The session's own selected mailbox: it goes back to the authenticated state, as after a CLOSE
+         * without the expunge, and says so with the CLOSED response code (RFC 9051 7.1, RFC 7162 3.2.11)
+         * before the completion, so that the client can go on without a new connection (Dovecot 2.3 keeps
+         * the mailbox selected and ends the session with BYE at the next command). Another session that
+         * has it selected is disconnected (imap_sync_selected). */
         unselect(c);
         imap_puts(c, "* OK [CLOSED] The selected mailbox was deleted; no mailbox is selected\r\n");
     }
@@ -2066,8 +2067,18 @@ static void do_subscribe(struct imap_conn *c, const char *tag, const struct imap
         return;
     }
     struct mbox mb;
-    if (mbox_lookup_or_no(c, tag, name, &mb) != 0)
+    char err[300];
+    int r = mbox_lookup(c, name, &mb, err, sizeof err);
+    if (r > 0 && !on) {
+        /* a name that is no mailbox is in no subscription list here: unsubscribing it succeeds (Dovecot
+         * does the same; RFC 3501 6.3.6 lets only SUBSCRIBE check that the mailbox exists) */
+        imap_tagged(c, tag, "OK", "UNSUBSCRIBE completed (not subscribed)");
         return;
+    }
+    if (r != 0) {
+        imap_tagged(c, tag, "NO", "%s%s", r > 0 ? "[NONEXISTENT] " : "[SERVERBUG] ", err);
+        return;
+    }
     free(mb.path);
     outpost_status st = s->st->folder_subscribe(s->h, mb.id, on);
     if (st.code != OUTPOST_OK) {
@@ -2642,10 +2653,26 @@ void imap_session_run(struct imap_conn *c)
         if (r != 1)
             break;
         uint64_t lit = 0;
-        int nonsync = 0, long_after_literal = 0;
+        int nonsync = 0, long_after_literal = 0, preauth_big = 0;
         int pr = imap_parser_line(c->parser, line, len, &lit, &nonsync);
         free(line);
         while (pr == IMAP_PARSE_LITERAL) {
+            if (c->state == S_NOTAUTH && lit > IMAP_PREAUTH_LITERAL_MAX) {
+                /* before login a literal is a user name, a password or an ID value: a client that is
+                 * not logged in cannot make the server take in up to max_literal bytes */
+                const char *why = "literal larger than the limit before login";
+                if (nonsync) {
+                    /* the client is already sending it: we cannot resync (RFC 7888 4) */
+                    imap_tagged(c, imap_parser_tag(c->parser), "BAD", "[TOOBIG] %s (%d bytes)", why, IMAP_PREAUTH_LITERAL_MAX);
+                    imap_puts(c, "* BYE Literal too large\r\n");
+                    c->state = S_LOGOUT;
+                } else {
+                    imap_tagged(c, imap_parser_tag(c->parser), "NO", "[TOOBIG] %s (%d bytes)", why, IMAP_PREAUTH_LITERAL_MAX);
+                }
+                pr = IMAP_PARSE_DONE;
+                preauth_big = 1;
+                break;
+            }
             if (!nonsync) {
                 imap_puts(c, "+ Ready for literal data\r\n");
                 if (imap_flush(c) != 0)
@@ -2674,6 +2701,10 @@ void imap_session_run(struct imap_conn *c)
         }
         if (c->state == S_LOGOUT)
             break;
+        if (preauth_big) {
+            imap_parser_reset(c->parser);
+            continue;
+        }
         const char *tag = imap_parser_tag(c->parser);
         if (pr == IMAP_PARSE_ERROR) {
             if (long_after_literal) {

@@ -691,6 +691,43 @@ def t_conform():
         expect("\u2215" not in j, "U+2215 reached the server:\n%s" % j)
         run(c, 'SELECT "a&IhU-b/c"')
 
+        # no VANISHED (or EXPUNGE) after a UID SEARCH whose keys hold message numbers (RFC 7162 3.2.10); after
+        # one without them it may come
+        q = login(h)
+        run(q, "ENABLE QRESYNC")
+        run(q, "SELECT INBOX")
+        c4 = login(h)
+        run(c4, "SELECT INBOX")
+        run(c4, "STORE 2 +FLAGS.SILENT (\\Deleted)")
+        run(c4, "EXPUNGE")
+        run(c4, "LOGOUT")
+        c4.close()
+        u, _ = run(q, "UID SEARCH 1:3 UNDELETED")
+        expect(not [r for r, _ in u if r[0] in ("VANISHED", "EXPUNGE")], "UID SEARCH 1:3 gave VANISHED: %r" % u)
+        u, _ = run(q, "UID SEARCH ALL")
+        expect([r for r, _ in u if r[0] == "VANISHED"], "UID SEARCH ALL: the pending VANISHED: %r" % u)
+        run(q, "LOGOUT")
+        q.close()
+
+        # UNSUBSCRIBE of a name that is no mailbox succeeds (it is not subscribed); SUBSCRIBE of one fails
+        run(c, "UNSUBSCRIBE Nonexistent")
+        u, t = run(c, "SUBSCRIBE Nonexistent", "NO")
+        expect(code_of(t) == "NONEXISTENT", "SUBSCRIBE of a missing mailbox: %r" % t)
+
+        # before login a literal is small (user name, password): larger ones are refused
+        p = Client(h.port)
+        st, u, t = p.cmd("LOGIN {9000}\r\n", [b"x" * 9000])
+        expect(st == "NO" and b"[TOOBIG]" in t, "LOGIN with a 9000-byte literal before login: %r" % t)
+        run(p, "NOOP")
+        st, u, t = p.cmd("LOGIN {9000+}\r\n", [b"x" * 9000])
+        expect(st == "BAD" and b"[TOOBIG]" in t, "LOGIN with a 9000-byte LITERAL+ before login: %r" % t)
+        r, raw = p.next()
+        expect(r[0] == "BYE", "BYE after a non-synchronizing literal over the limit: %r" % raw)
+        p.close()
+        p = Client(h.port)
+        run(p, 'LOGIN {%d}\r\n "%s"' % (len(test_imap.USER), test_imap.PASS), literals=[test_imap.USER.encode()])
+        p.close()
+
         # RENAME onto INBOX: INBOX always exists
         u, t = run(c, "RENAME Q&IhU-1 inbox", "NO")
         expect(code_of(t) == "ALREADYEXISTS", "RENAME onto INBOX: %r" % t)
