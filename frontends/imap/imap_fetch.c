@@ -458,7 +458,7 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
     for (size_t i = 0; i < req.n; i++)
         want_modseq |= req.a[i].kind == IMAP_FA_MODSEQ;
     if (want_modseq)
-        c->condstore = 1;
+        imap_condstore_on(c);
     size_t *idx, n;
     int r = imap_resolve_set(c, set->s, uid, &idx, &n);
     if (r != 0) {
@@ -610,7 +610,7 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
         }
         unchangedsince = strtoull(m->kids[1]->s, NULL, 10);
         has_unchanged = 1;
-        c->condstore = 1;
+        imap_condstore_on(c);
     }
     const struct imap_tok *item = i < args->nkids ? args->kids[i++] : NULL;
     if (!item || item->type != IMAP_TOK_ATOM || i >= args->nkids) {

@@ -173,6 +173,9 @@ void imap_session_free(struct imap_conn *c);
 /* Reports changes of the selected mailbox (EXISTS, EXPUNGE/VANISHED,
  * FETCH FLAGS). allow_expunge 0 during FETCH/STORE/SEARCH. */
 int imap_sync_selected(struct imap_conn *c, int allow_expunge);
+/* A CONDSTORE enabling command (RFC 7162 3.1): turns MODSEQ reporting on and, the first time while a mailbox
+ * is selected, writes its HIGHESTMODSEQ. */
+void imap_condstore_on(struct imap_conn *c);
 
 /* Reads an item's cached content at [off, off+len) for the MIME locator and the
  * SEARCH scanner: ctx is a struct imap_content_ctx; one read transaction per call.

@@ -632,7 +632,7 @@ void imap_cmd_search(struct imap_conn *c, const char *tag, int uid, const struct
      * client could not tell which numbering they meant (RFC 7162 3.2.10) */
     int may_expunge = uid && !imap_search_uses(root, IMAP_SK_SEQ);
     if (use_modseq)
-        c->condstore = 1;
+        imap_condstore_on(c);
     struct search_ctx sx = { c, NULL, 0, 0, 0, 0, NULL, 0 };
     if ((imap_search_uses(root, IMAP_SK_BODY) || imap_search_uses(root, IMAP_SK_TEXT)) &&
         (s->st->storage_caps & OUTPOST_STORAGE_CAP_FTS) &&

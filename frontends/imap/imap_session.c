@@ -838,6 +838,16 @@ int imap_sync_selected(struct imap_conn *c, int allow_expunge)
     size_t nch = 0, capch = 0;
     struct outpost_cursor *cur;
     const void *row;
+    /* expunges held back (none may be reported during FETCH, STORE, SEARCH): a QRESYNC client told MODSEQs
+     * above theirs must be given a HIGHESTMODSEQ below them, or it would resynchronize from past them after
+     * a disconnection and never learn of them (RFC 7162 3.2) */
+    int held_back = 0;
+    if (!allow_expunge && c->qresync && c->exp_modseq && hms > c->exp_modseq &&
+        s->sm->expunged_since(t, c->sel_folder, c->exp_modseq, &cur).code == OUTPOST_OK) {
+        while (!held_back && s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row)
+            held_back = imap_msg_index(c, ((const outpost_tombstone *)row)->uid) >= 0;
+        s->sm->cursor_close(cur);
+    }
     if (allow_expunge && hms > c->exp_modseq && s->sm->expunged_since(t, c->sel_folder, c->exp_modseq, &cur).code == OUTPOST_OK) {
         while (s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
             if (ngone == capgone) {
@@ -928,7 +938,21 @@ int imap_sync_selected(struct imap_conn *c, int allow_expunge)
     if (c->nmsgs != before) /* EXPUNGE and VANISHED already told the client the count */
         imap_printf(c, "* %zu EXISTS\r\n", c->nmsgs);
     c->sel_modseq = hms;
+    if (held_back)
+        imap_printf(c, "* OK [HIGHESTMODSEQ %llu] Expunges not reported yet\r\n", (unsigned long long)c->exp_modseq);
     return 0;
+}
+
+void imap_condstore_on(struct imap_conn *c)
+{
+    if (c->condstore)
+        return;
+    c->condstore = 1;
+    /* RFC 7162 3.1: the first CONDSTORE enabling command while a mailbox is selected returns its
+     * HIGHESTMODSEQ (as far as this session was told: not past an expunge it has not heard of) */
+    uint64_t hms = c->sel_modseq < c->exp_modseq ? c->sel_modseq : c->exp_modseq;
+    if (c->state == S_SELECTED && hms)
+        imap_printf(c, "* OK [HIGHESTMODSEQ %llu] CONDSTORE is on\r\n", (unsigned long long)hms);
 }
 
 /* ---- commands: any state ---- */
@@ -1177,15 +1201,15 @@ static void cmd_enable(struct imap_conn *c, const char *tag, const struct imap_t
          * earlier command (STATUS HIGHESTMODSEQ, ENABLE) had already enabled it:
          * the client learns it is on (RFC 5161 3.1, RFC 7162 3.1) */
         if (!strcasecmp(t->s, "CONDSTORE") && !strstr(enabled, " CONDSTORE")) {
-            c->condstore = 1;
             strcat(enabled, " CONDSTORE");
         } else if (!strcasecmp(t->s, "QRESYNC") && !strstr(enabled, " QRESYNC")) {
             c->qresync = 1;
-            c->condstore = 1;
             strcat(enabled, " QRESYNC");
         }
     }
     imap_printf(c, "* ENABLED%s\r\n", enabled);
+    if (*enabled)
+        imap_condstore_on(c);
     imap_tagged(c, tag, "OK", "ENABLE completed");
 }
 
@@ -1285,7 +1309,7 @@ static void cmd_status(struct imap_conn *c, const char *tag, const struct imap_t
     if (mbox_lookup_or_no(c, tag, name, &m) != 0)
         return;
     if (items & ST_HIGHESTMODSEQ)
-        c->condstore = 1;
+        imap_condstore_on(c);
     if (c->state == S_SELECTED && m.id == c->sel_folder) {
         /* the selected mailbox: its changes are reported first and the counts are the session's, so that
          * MESSAGES is the number EXISTS gave (RFC 9051 6.3.11 lets a client ask) */

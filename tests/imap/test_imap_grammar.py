@@ -694,14 +694,28 @@ def t_conform():
         # no VANISHED (or EXPUNGE) after a UID SEARCH whose keys hold message numbers (RFC 7162 3.2.10); after
         # one without them it may come
         q = login(h)
-        run(q, "ENABLE QRESYNC")
         run(q, "SELECT INBOX")
+        # the first CONDSTORE enabling command with a mailbox selected gives its HIGHESTMODSEQ (RFC 7162 3.1)
+        u, _ = run(q, "ENABLE QRESYNC")
+        hm = [r[1][1] for r, _ in u if r[0] == "OK" and r[1] and r[1][0] == b"HIGHESTMODSEQ"]
+        expect(len(hm) == 1, "ENABLE QRESYNC with a mailbox selected gives HIGHESTMODSEQ: %r" % u)
+        u, _ = run(q, "FETCH 1 (MODSEQ)")
+        expect(not [r for r, _ in u if r[0] == "OK"], "HIGHESTMODSEQ again on a later enabling command: %r" % u)
         c4 = login(h)
         run(c4, "SELECT INBOX")
         run(c4, "STORE 2 +FLAGS.SILENT (\\Deleted)")
         run(c4, "EXPUNGE")
+        run(c4, "STORE 3 +FLAGS (\\Flagged)")
         run(c4, "LOGOUT")
         c4.close()
+        # a FETCH may not report the expunge, but it shows a MODSEQ above it: a HIGHESTMODSEQ below the expunge
+        # comes with it (RFC 7162 3.2), so that a client resynchronizing from there learns of it
+        u, _ = run(q, "FETCH 1:4 (FLAGS MODSEQ)")
+        ms_seen = max([modseq_of(raw) or 0 for r, raw in u if r[0] == "FETCH"] or [0])
+        hm2 = [r[1][1] for r, _ in u if r[0] == "OK" and r[1] and r[1][0] == b"HIGHESTMODSEQ"]
+        expect(ms_seen and hm2 and hm2[-1] < ms_seen and hm2[-1] <= hm[0] and
+               not [r for r, _ in u if r[0] in ("VANISHED", "EXPUNGE")],
+               "FETCH with an expunge held back: MODSEQ %s, HIGHESTMODSEQ %r: %r" % (ms_seen, hm2, u))
         u, _ = run(q, "UID SEARCH 1:3 UNDELETED")
         expect(not [r for r, _ in u if r[0] in ("VANISHED", "EXPUNGE")], "UID SEARCH 1:3 gave VANISHED: %r" % u)
         u, _ = run(q, "UID SEARCH ALL")
