@@ -6,7 +6,6 @@
  * read in its own short transaction, so neither a transaction nor a whole
  * large message is held while writing to the client.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -604,11 +603,10 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
     if (i < args->nkids && args->kids[i]->type == IMAP_TOK_LIST) {
         const struct imap_tok *m = args->kids[i++];
         if (m->nkids != 2 || !imap_tok_atom_is(m->kids[0], "UNCHANGEDSINCE") || m->kids[1]->type != IMAP_TOK_ATOM ||
-            !isdigit((unsigned char)m->kids[1]->s[0])) {
-            imap_tagged(c, tag, "BAD", "STORE: unknown modifier (only UNCHANGEDSINCE)");
+            imap_number_parse(m->kids[1]->s, IMAP_MODSEQ_MAX, &unchangedsince) != 0) {
+            imap_tagged(c, tag, "BAD", "STORE: unknown modifier (only UNCHANGEDSINCE with a 63-bit number)");
             return;
         }
-        unchangedsince = strtoull(m->kids[1]->s, NULL, 10);
         has_unchanged = 1;
         imap_condstore_on(c);
     }

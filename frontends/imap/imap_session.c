@@ -1609,13 +1609,15 @@ static void do_select(struct imap_conn *c, const char *tag, const struct imap_to
                     imap_tagged(c, tag, "BAD", "QRESYNC is not enabled (send ENABLE QRESYNC first)");
                     return;
                 }
+                uint64_t uv = 0;
+                /* uidvalidity is an nz-number, the mod-sequence a positive 63-bit number (RFC 7162 7) */
                 if (q->nkids < 2 || q->kids[0]->type != IMAP_TOK_ATOM || q->kids[1]->type != IMAP_TOK_ATOM ||
-                    !isdigit((unsigned char)q->kids[0]->s[0]) || !isdigit((unsigned char)q->kids[1]->s[0])) {
+                    imap_number_parse(q->kids[0]->s, UINT32_MAX, &uv) != 0 || uv == 0 ||
+                    imap_number_parse(q->kids[1]->s, IMAP_MODSEQ_MAX, &q_modseq) != 0 || q_modseq == 0) {
                     imap_tagged(c, tag, "BAD", "QRESYNC expects (uidvalidity modseq [known-uids])");
                     return;
                 }
-                q_uidvalidity = (uint32_t)strtoul(q->kids[0]->s, NULL, 10);
-                q_modseq = strtoull(q->kids[1]->s, NULL, 10);
+                q_uidvalidity = (uint32_t)uv;
                 if (q->nkids >= 3 && q->kids[2]->type == IMAP_TOK_ATOM)
                     q_known = q->kids[2]->s;
                 want_qresync = 1;
@@ -2433,10 +2435,9 @@ static void do_copy_move(struct imap_conn *c, const char *tag, const struct imap
             ids[k] = c->msgs[idx[k]].id;
             src[k] = c->msgs[idx[k]].uid;
         }
-        if (mb.id == c->sel_folder && move) {
-            st.code = OUTPOST_BAD_DATA;
-            st.message = "source and target are the same mailbox";
-        } else if (move) {
+        if (move) {
+            /* also into the selected mailbox itself: new UIDs there, the old ones expunged (Dovecot
+             * allows it too; the storage's item_move takes the item's own folder) */
             st = s->st->move(s->h, ids, (uint32_t)n, mb.id, dst, ist);
         } else {
             st = s->st->copy(s->h, ids, (uint32_t)n, mb.id, NULL, dst, ist);

@@ -35,6 +35,25 @@ static char *xstrndup(const char *s, size_t n)
     return r;
 }
 
+/* ---- numbers ---- */
+
+int imap_number_parse(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!s || !isdigit((unsigned char)*s))
+        return -1;
+    for (; *s; s++) {
+        if (!isdigit((unsigned char)*s))
+            return -1;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (max - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
 /* ---- sequence sets ---- */
 
 static int parse_seqnum(const char **p, uint64_t *out)
@@ -404,8 +423,9 @@ int imap_fetch_parse(const struct imap_tok *att, const struct imap_tok *mods, st
         for (size_t i = 0; i < mods->nkids; i++) {
             const struct imap_tok *t = mods->kids[i];
             if (imap_tok_atom_is(t, "CHANGEDSINCE") && i + 1 < mods->nkids &&
-                mods->kids[i + 1]->type == IMAP_TOK_ATOM && isdigit((unsigned char)mods->kids[i + 1]->s[0])) {
-                out->changedsince = strtoull(mods->kids[++i]->s, NULL, 10);
+                mods->kids[i + 1]->type == IMAP_TOK_ATOM &&
+                imap_number_parse(mods->kids[i + 1]->s, IMAP_MODSEQ_MAX, &out->changedsince) == 0) {
+                i++;
                 out->has_changedsince = 1;
             } else if (imap_tok_atom_is(t, "VANISHED")) {
                 out->vanished = 1;
@@ -727,15 +747,15 @@ static struct imap_skey *parse_key(struct sparse *s)
             seterr(s->err, s->errlen, "%s needs a number", w);
             goto out;
         }
-        const char *v = s->a[s->i++]->s;
-        for (const char *c = v; *c; c++)
-            if (!isdigit((unsigned char)*c) || c - v > 19) {
-                seterr(s->err, s->errlen, "%s needs a number", w);
-                goto out;
-            }
+        /* a mod-sequence-valzer is 63 bits (RFC 7162 7), LARGER's and SMALLER's number 32 (RFC 3501 9) */
+        uint64_t num;
+        if (imap_number_parse(s->a[s->i++]->s, ismodseq ? IMAP_MODSEQ_MAX : UINT32_MAX, &num) != 0) {
+            seterr(s->err, s->errlen, "%s needs a number of at most %s", w, ismodseq ? "2^63-1" : "2^32-1");
+            goto out;
+        }
         k = skey_new(ismodseq ? IMAP_SK_MODSEQ : toupper((unsigned char)w[0]) == 'L' ? IMAP_SK_LARGER : IMAP_SK_SMALLER);
         if (k)
-            k->num = (int64_t)strtoull(v, NULL, 10);
+            k->num = (int64_t)num;
     } else if (!strcasecmp(w, "HEADER")) {
         const char *f = sp_string(s, w);
         const char *v = f ? sp_string(s, w) : NULL;

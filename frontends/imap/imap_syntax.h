@@ -133,6 +133,13 @@ void imap_search_free(struct imap_skey *k);
 /* Non-zero when the key tree uses BODY/TEXT, HEADER (needs content), or MODSEQ. */
 int imap_search_uses(const struct imap_skey *k, int op);
 
+/* ---- numbers ---- */
+
+#define IMAP_MODSEQ_MAX 9223372036854775807ull /* mod-sequence values are 63 bits (RFC 7162 7) */
+
+/* A decimal number (digits only) of at most `max` into *out: 0, or -1 (not a number, or too large). */
+int imap_number_parse(const char *s, uint64_t max, uint64_t *out);
+
 /* ---- flags ---- */
 
 /* Maps a system flag name ("\Seen") to OUTPOST_FLAG_*; 0 if not a system flag. */

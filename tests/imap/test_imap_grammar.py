@@ -603,6 +603,14 @@ def t_conform():
         f = [raw for r, raw in u if r[0] == "FETCH"]
         expect(len(f) == 1 and (modseq_of(f[0]) or 0) > ms, "conditional change: %r" % u)
 
+        # numbers beyond their grammar are syntax errors: mod-sequences are 63 bits (RFC 7162 7), LARGER's
+        # number 32 (RFC 3501 9)
+        for cmd in ("FETCH 1 (FLAGS) (CHANGEDSINCE 9223372036854775808)",
+                    "STORE 1 (UNCHANGEDSINCE 99999999999999999999999) +FLAGS (\\Seen)",
+                    "SEARCH MODSEQ 9223372036854775808", "SEARCH LARGER 4294967296"):
+            run(c, cmd, "BAD")
+        run(c, "FETCH 1 (FLAGS) (CHANGEDSINCE 9223372036854775807)")
+
         # STATUS of the selected mailbox: another session's APPEND is announced (EXISTS) before the STATUS,
         # whose MESSAGES is that count
         c2 = login(h)
@@ -716,6 +724,8 @@ def t_conform():
         expect(ms_seen and hm2 and hm2[-1] < ms_seen and hm2[-1] <= hm[0] and
                not [r for r, _ in u if r[0] in ("VANISHED", "EXPUNGE")],
                "FETCH with an expunge held back: MODSEQ %s, HIGHESTMODSEQ %r: %r" % (ms_seen, hm2, u))
+        run(q, "SELECT INBOX (QRESYNC (1 0))", "BAD", what="QRESYNC with mod-sequence 0 (a positive number)")
+        run(q, "SELECT INBOX (QRESYNC (4294967296 1))", "BAD", what="QRESYNC with a 33-bit UIDVALIDITY")
         u, _ = run(q, "UID SEARCH 1:3 UNDELETED")
         expect(not [r for r, _ in u if r[0] in ("VANISHED", "EXPUNGE")], "UID SEARCH 1:3 gave VANISHED: %r" % u)
         u, _ = run(q, "UID SEARCH ALL")
@@ -741,6 +751,21 @@ def t_conform():
         p = Client(h.port)
         run(p, 'LOGIN {%d}\r\n "%s"' % (len(test_imap.USER), test_imap.PASS), literals=[test_imap.USER.encode()])
         p.close()
+
+        # MOVE into the selected mailbox itself: new UIDs, the old ones expunged (RFC 6851 does not forbid it)
+        u, _ = run(c, "SELECT Archive")
+        n0 = c.state.exists
+        uidnext = [r[1][1] for r, _ in u if r[0] == "OK" and r[1] and r[1][0] == b"UIDNEXT"][0]
+        u, _ = run(c, "UID FETCH 1:* (UID)")
+        uids = sorted(int(re.search(rb"UID (\d+)", raw).group(1)) for r, raw in u if r[0] == "FETCH")
+        u, t = run(c, "MOVE 1 Archive")
+        cu = [r[1] for r, _ in u if r[0] == "OK" and r[1] and r[1][0] == b"COPYUID"]
+        expect(cu and any(r[0] == "EXPUNGE" for r, _ in u) and c.state.exists == n0,
+               "MOVE into the selected mailbox: %r %r" % (u, t))
+        u, _ = run(c, "UID FETCH 1:* (UID)")
+        after = sorted(int(re.search(rb"UID (\d+)", raw).group(1)) for r, raw in u if r[0] == "FETCH")
+        expect(uids and after == uids[1:] + [uidnext], "UIDs after MOVE into the same mailbox: %r -> %r"
+               % (uids, after))
 
         # RENAME onto INBOX: INBOX always exists
         u, t = run(c, "RENAME Q&IhU-1 inbox", "NO")

@@ -159,6 +159,29 @@ static void test_seqset(void **state)
     assert_int_equal(imap_seqset_parse("a", &s), -1);
 }
 
+static void test_numbers(void **state)
+{
+    (void)state;
+    uint64_t v = 1;
+    assert_int_equal(imap_number_parse("0", UINT32_MAX, &v), 0);
+    assert_true(v == 0);
+    assert_int_equal(imap_number_parse("4294967295", UINT32_MAX, &v), 0);
+    assert_true(v == 4294967295u);
+    assert_int_equal(imap_number_parse("4294967296", UINT32_MAX, &v), -1);
+    /* mod-sequences are 63 bits (RFC 7162 7) */
+    assert_int_equal(imap_number_parse("9223372036854775807", IMAP_MODSEQ_MAX, &v), 0);
+    assert_true(v == IMAP_MODSEQ_MAX);
+    assert_int_equal(imap_number_parse("9223372036854775808", IMAP_MODSEQ_MAX, &v), -1);
+    assert_int_equal(imap_number_parse("99999999999999999999999", IMAP_MODSEQ_MAX, &v), -1);
+    assert_int_equal(imap_number_parse("18446744073709551615", UINT64_MAX, &v), 0);
+    assert_true(v == UINT64_MAX);
+    assert_int_equal(imap_number_parse("18446744073709551616", UINT64_MAX, &v), -1);
+    assert_int_equal(imap_number_parse("", UINT32_MAX, &v), -1);
+    assert_int_equal(imap_number_parse("12a", UINT32_MAX, &v), -1);
+    assert_int_equal(imap_number_parse("-1", UINT32_MAX, &v), -1);
+    assert_int_equal(imap_number_parse("+1", UINT32_MAX, &v), -1);
+}
+
 static void test_search(void **state)
 {
     (void)state;
@@ -227,7 +250,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simple_command), cmocka_unit_test(test_literals), cmocka_unit_test(test_literal_in_brackets), cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_seqset),         cmocka_unit_test(test_search),   cmocka_unit_test(test_mutf7_dates),
+        cmocka_unit_test(test_seqset), cmocka_unit_test(test_numbers), cmocka_unit_test(test_search),   cmocka_unit_test(test_mutf7_dates),
         cmocka_unit_test(test_body_from_bodystructure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
