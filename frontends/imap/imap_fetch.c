@@ -358,7 +358,8 @@ static int write_item(struct imap_conn *c, const struct fitem *f, const struct i
     imap_write(c, "* ", 2);
     imap_put_uint(c, f->ix + 1);
     imap_write(c, " FETCH (", 8);
-    if (uidcmd || has_uid) {
+    /* once CONDSTORE is on, a FETCH that sets \Seen reports UID and MODSEQ with the flags (RFC 7162 3.2.4) */
+    if (uidcmd || has_uid || (add_flags && c->condstore)) {
         imap_write(c, "UID ", 4);
         imap_put_uint(c, f->uid);
         sp = 1;

@@ -603,6 +603,12 @@ def t_conform():
         f = [raw for r, raw in u if r[0] == "FETCH"]
         expect(len(f) == 1 and (modseq_of(f[0]) or 0) > ms, "conditional change: %r" % u)
 
+        # a FETCH that sets \Seen, CONDSTORE on: UID and MODSEQ come with the flags (RFC 7162 3.2.4)
+        run(c, "STORE 1 -FLAGS.SILENT (\\Seen)")
+        u, _ = run(c, "FETCH 1 (BODY[HEADER.FIELDS (Subject)])")
+        f = fetch_raw(u)
+        expect(b"UID 1 " in f and b"\\Seen" in f and modseq_of(f), "FETCH setting \\Seen: %r" % f)
+
         # numbers beyond their grammar are syntax errors: mod-sequences are 63 bits (RFC 7162 7), LARGER's
         # number 32 (RFC 3501 9)
         for cmd in ("FETCH 1 (FLAGS) (CHANGEDSINCE 9223372036854775808)",
