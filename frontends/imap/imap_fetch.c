@@ -667,10 +667,11 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
     struct fitem *batch = calloc(IMAP_BATCH, sizeof *batch);
     int64_t *ids = calloc(IMAP_BATCH, sizeof *ids);
     uint64_t *ms = calloc(IMAP_BATCH, sizeof *ms);
+    outpost_item_status *ist = calloc(IMAP_BATCH, sizeof *ist);
     uint32_t *modified = NULL;
-    size_t nmod = 0;
+    size_t nmod = 0, nexpunged = 0;
     const char *fail = NULL;
-    for (size_t k = 0; k < n && batch && ids && ms && !fail && !c->write_failed; k += IMAP_BATCH) {
+    for (size_t k = 0; k < n && batch && ids && ms && ist && !fail && !c->write_failed; k += IMAP_BATCH) {
         size_t bn = n - k < IMAP_BATCH ? n - k : IMAP_BATCH;
         size_t nid = 0;
         if (has_unchanged) {
@@ -697,7 +698,15 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
                 ids[nid++] = c->msgs[idx[k + b]].id;
         }
         if (nid) {
-            outpost_status st = s->st->set_flags(s->h, ids, (uint32_t)nid, op, flags, kw, ms, NULL);
+            outpost_status st = s->st->set_flags(s->h, ids, (uint32_t)nid, op, flags, kw, ms, ist);
+            /* a message another session expunged, not reported yet, is passed over: the others are stored and
+             * reported (RFC 2180 4.2; Dovecot does the same) and the completion says EXPUNGEISSUED */
+            for (size_t j = 0; st.code == OUTPOST_OK && j < nid; j++) {
+                if (ist[j].status.code == OUTPOST_GONE)
+                    nexpunged++;
+                else if (ist[j].status.code != OUTPOST_OK)
+                    st = ist[j].status;
+            }
             if (st.code != OUTPOST_OK) {
                 snprintf(err, sizeof err, "NO STORE failed: %s", imap_status_text(st));
                 fail = err;
@@ -745,11 +754,12 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
             fitem_clear(f);
         }
     }
-    if (!batch || !ids || !ms)
+    if (!batch || !ids || !ms || !ist)
         fail = "NO [SERVERBUG] out of memory";
     free(batch);
     free(ids);
     free(ms);
+    free(ist);
     free(idx);
     free(kw);
     if (fail) {
@@ -762,6 +772,9 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
         imap_printf(c, "%s OK [MODIFIED ", tag);
         imap_write_uidset(c, modified, nmod);
         imap_puts(c, "] Conditional STORE failed for some messages\r\n");
+    } else if (nexpunged) {
+        imap_tagged(c, tag, "OK", "[EXPUNGEISSUED] STORE completed; %zu of the messages were expunged meanwhile",
+                    nexpunged);
     } else {
         imap_tagged(c, tag, "OK", "STORE completed");
     }

@@ -629,6 +629,24 @@ def t_conform():
         st_raw = [raw for r, raw in u if r[0] == "STATUS"]
         expect(st_raw and b"MESSAGES %d" % c.state.exists in st_raw[0], "STATUS MESSAGES is EXISTS: %r" % u)
 
+        # STORE over a message another session expunged (not reported yet): the others are stored and reported
+        # (RFC 2180 4.2), the completion is OK [EXPUNGEISSUED]
+        c5, c6 = login(h), login(h)
+        run(c5, "SELECT INBOX")
+        run(c6, "SELECT INBOX")
+        run(c6, "STORE 3 +FLAGS.SILENT (\\Deleted)")
+        run(c6, "EXPUNGE")
+        n5 = c5.state.exists
+        u, t = run(c5, "STORE 1:* +FLAGS ($Stored)")
+        expect(code_of(t) == "EXPUNGEISSUED" and len([r for r, _ in u if r[0] == "FETCH"]) == n5 - 1,
+               "STORE over an expunged message (%d messages): %r %r" % (n5, u, t))
+        u, _ = run(c5, "NOOP")
+        expect([r for r, _ in u if r[0] == "EXPUNGE"], "the expunge after the STORE: %r" % u)
+        u, _ = run(c5, "SEARCH UNKEYWORD $Stored")
+        expect(names(u, "SEARCH") and not names(u, "SEARCH")[0][1], "messages the STORE passed over: %r" % u)
+        c5.close()
+        c6.close()
+
         # DELETE of the selected mailbox by the session itself: OK [CLOSED], then the authenticated state
         run(c, "CREATE Doomed")
         run(c, "SELECT Doomed")
