@@ -1264,8 +1264,18 @@ static int parse_status_items(const struct imap_tok *t, unsigned *items)
     return 0;
 }
 
-static void write_status(struct imap_conn *c, const struct mbox *m, unsigned items)
+static void write_status(struct imap_conn *c, const struct mbox *mb, unsigned items)
 {
+    struct mbox view = *mb, *m = &view;
+    if (c->state == S_SELECTED && m->id == c->sel_folder) {
+        /* the selected mailbox, whose changes the caller reported first: the counts are the session's, so
+         * that MESSAGES is the number the last EXISTS gave (RFC 9051 6.3.11 lets a client ask) */
+        m->total = (uint32_t)c->nmsgs;
+        m->unread = 0;
+        for (size_t i = 0; i < c->nmsgs; i++)
+            m->unread += !(c->msgs[i].flags & OUTPOST_FLAG_SEEN);
+        m->hms = c->sel_modseq < c->exp_modseq ? c->sel_modseq : c->exp_modseq;
+    }
     imap_puts(c, "* STATUS ");
     write_mbox_name(c, m->path);
     imap_puts(c, " (");
@@ -1310,18 +1320,8 @@ static void cmd_status(struct imap_conn *c, const char *tag, const struct imap_t
         return;
     if (items & ST_HIGHESTMODSEQ)
         imap_condstore_on(c);
-    if (c->state == S_SELECTED && m.id == c->sel_folder) {
-        /* the selected mailbox: its changes are reported first and the counts are the session's, so that
-         * MESSAGES is the number EXISTS gave (RFC 9051 6.3.11 lets a client ask) */
-        imap_sync_selected(c, 1);
-        if (c->state == S_SELECTED) {
-            m.total = (uint32_t)c->nmsgs;
-            m.unread = 0;
-            for (size_t i = 0; i < c->nmsgs; i++)
-                m.unread += !(c->msgs[i].flags & OUTPOST_FLAG_SEEN);
-            m.hms = c->sel_modseq;
-        }
-    }
+    if (c->state == S_SELECTED && m.id == c->sel_folder)
+        imap_sync_selected(c, 1); /* its changes first: the counts are the session's (write_status) */
     if (c->state != S_LOGOUT)
         write_status(c, &m, items);
     free(m.path);
@@ -1479,8 +1479,11 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
     struct mbox *m;
     size_t n;
     char err[300];
-    if (mboxes_load(c, &m, &n, err, sizeof err) != 0) {
-        imap_tagged(c, tag, "NO", "[SERVERBUG] %s", err);
+    if (ret & RET_STATUS)
+        imap_sync_selected(c, 1); /* the selected mailbox's STATUS is the session's view (write_status) */
+    if (c->state == S_LOGOUT || mboxes_load(c, &m, &n, err, sizeof err) != 0) {
+        if (c->state != S_LOGOUT)
+            imap_tagged(c, tag, "NO", "[SERVERBUG] %s", err);
         return;
     }
     for (size_t k = 0; k < n; k++) {

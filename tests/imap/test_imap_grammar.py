@@ -628,6 +628,12 @@ def t_conform():
                "STATUS of the selected mailbox after its EXISTS: %r" % u)
         st_raw = [raw for r, raw in u if r[0] == "STATUS"]
         expect(st_raw and b"MESSAGES %d" % c.state.exists in st_raw[0], "STATUS MESSAGES is EXISTS: %r" % u)
+        run(c2, "APPEND INBOX {%d+}\r\n" % len(msg), literals=[msg])
+        u, _ = run(c, 'LIST "" "INBOX" RETURN (STATUS (MESSAGES))')
+        kinds = [r[0] for r, _ in u]
+        st_raw = [raw for r, raw in u if r[0] == "STATUS"]
+        expect("EXISTS" in kinds and kinds.index("EXISTS") < kinds.index("STATUS") and
+               b"MESSAGES %d" % c.state.exists in st_raw[0], "LIST-STATUS of the selected mailbox: %r" % u)
 
         # STORE over a message another session expunged (not reported yet): the others are stored and reported
         # (RFC 2180 4.2), the completion is OK [EXPUNGEISSUED]
