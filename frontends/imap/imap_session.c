@@ -1163,7 +1163,8 @@ static void cmd_starttls(struct imap_conn *c, const char *tag, const struct imap
     (void)args;
     (void)uid;
     if (!c->srv->ssl_ctx) {
-        imap_tagged(c, tag, "NO", "TLS is not configured (set tls_cert and tls_key in [imap])");
+        /* not advertised, so an unknown command: BAD (RFC 3501 6.2.1 has no NO for STARTTLS) */
+        imap_tagged(c, tag, "BAD", "TLS is not configured (set tls_cert and tls_key in [imap])");
         return;
     }
     if (c->tls_active) {

@@ -770,6 +770,7 @@ def t_conform():
 
         # before login a literal is small (user name, password): larger ones are refused
         p = Client(h.port)
+        run(p, "STARTTLS", "BAD", what="STARTTLS without TLS configured (not advertised; 6.2.1 has no NO)")
         st, u, t = p.cmd("LOGIN {9000}\r\n", [b"x" * 9000])
         expect(st == "NO" and b"[TOOBIG]" in t, "LOGIN with a 9000-byte literal before login: %r" % t)
         run(p, "NOOP")
