@@ -2689,14 +2689,13 @@ void imap_session_run(struct imap_conn *c)
             if (c->state == S_NOTAUTH && lit > IMAP_PREAUTH_LITERAL_MAX) {
                 /* before login a literal is a user name, a password or an ID value: a client that is
                  * not logged in cannot make the server take in up to max_literal bytes */
-                const char *why = "literal larger than the limit before login";
+                const char *ptag = imap_parser_tag(c->parser);
+                /* {n+}: the client is already sending it, we cannot resync (RFC 7888 4) */
+                imap_tagged(c, ptag, nonsync ? "BAD" : "NO", "[TOOBIG] literal larger than %d bytes before login",
+                            IMAP_PREAUTH_LITERAL_MAX);
                 if (nonsync) {
-                    /* the client is already sending it: we cannot resync (RFC 7888 4) */
-                    imap_tagged(c, imap_parser_tag(c->parser), "BAD", "[TOOBIG] %s (%d bytes)", why, IMAP_PREAUTH_LITERAL_MAX);
                     imap_puts(c, "* BYE Literal too large\r\n");
                     c->state = S_LOGOUT;
-                } else {
-                    imap_tagged(c, imap_parser_tag(c->parser), "NO", "[TOOBIG] %s (%d bytes)", why, IMAP_PREAUTH_LITERAL_MAX);
                 }
                 pr = IMAP_PARSE_DONE;
                 preauth_big = 1;

@@ -46,7 +46,7 @@ int imap_number_parse(const char *s, uint64_t max, uint64_t *out)
         if (!isdigit((unsigned char)*s))
             return -1;
         unsigned d = (unsigned)(*s - '0');
-        if (v > (max - d) / 10)
+        if (d > max || v > (max - d) / 10)
             return -1;
         v = v * 10 + d;
     }
