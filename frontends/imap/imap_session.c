@@ -2279,6 +2279,10 @@ static void cmd_idle(struct imap_conn *c, const char *tag, const struct imap_tok
         }
         if (r == -2)
             continue;
+        if (r == -4) { /* an over-long line (discarded) is not DONE either */
+            imap_tagged(c, tag, "BAD", "Expected DONE to end IDLE");
+            return;
+        }
         if (r != 1) {
             c->state = S_LOGOUT;
             return;

@@ -555,6 +555,15 @@ def t_idle():
         c.send("BOGUS\r\n")
         st, u, t = c.until(tag)
         expect(st == "BAD", "IDLE ended by something other than DONE: %r" % t)
+        # a line over the limit instead of DONE: BAD as well, the session goes on
+        c.n += 1
+        tag = "g%d" % c.n
+        c.send(tag + " IDLE\r\n")
+        c.next()
+        c.send("DONE" + "x" * 70000 + "\r\n")
+        st, u, t = c.until(tag)
+        expect(st == "BAD", "IDLE ended by an over-long line: %r" % t)
+        run(c, "NOOP")
         run(c, "LOGOUT")
         run(c2, "LOGOUT")
 
