@@ -1124,7 +1124,12 @@ static void cmd_authenticate(struct imap_conn *c, const char *tag, const struct 
         imap_puts(c, "+ \r\n");
         imap_flush(c);
         size_t len;
-        if (imap_read_line(c, &resp, &len, c->srv->login_timeout_s * 1000, 0) != 1) {
+        int r = imap_read_line(c, &resp, &len, c->srv->login_timeout_s * 1000, 0);
+        if (r == -4) { /* over the line limit (discarded): no PLAIN response is that long */
+            imap_tagged(c, tag, "BAD", "Malformed PLAIN response (too long)");
+            return;
+        }
+        if (r != 1) {
             c->state = S_LOGOUT;
             return;
         }

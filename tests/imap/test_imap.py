@@ -498,6 +498,12 @@ def t_authenticate_raw():
         r.send("not base64!\r\n")
         _, t = r.until("b")
         check(t.startswith(b"b BAD"), "invalid base64: %r" % t)
+        # a response over the line limit: BAD, the connection stays
+        r.send("b2 AUTHENTICATE PLAIN\r\n")
+        check(r.line() == b"+ ", "challenge")
+        r.send("QUFB" * 20000 + "\r\n")
+        _, t = r.until("b2")
+        check(t.startswith(b"b2 BAD"), "over-long PLAIN response: %r" % t)
         _, t = r.cmd("c", "AUTHENTICATE PLAIN =")
         check(t.startswith(b"c BAD") or t.startswith(b"c NO"), "empty initial response: %r" % t)
         _, t = r.cmd("d", "AUTHENTICATE PLAIN %s" % base64.b64encode(b"\0bob\0wrong").decode())
