@@ -700,7 +700,7 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
         if (nid) {
             outpost_status st = s->st->set_flags(s->h, ids, (uint32_t)nid, op, flags, kw, ms, ist);
             /* a message another session expunged, not reported yet, is passed over: the others are stored and
-             * reported (RFC 2180 4.2; Dovecot does the same) and the completion says EXPUNGEISSUED */
+             * reported (RFC 2180 4; Dovecot does the same) and the completion says EXPUNGEISSUED */
             for (size_t j = 0; st.code == OUTPOST_OK && j < nid; j++) {
                 if (ist[j].status.code == OUTPOST_GONE)
                     nexpunged++;

@@ -2699,7 +2699,7 @@ void imap_session_run(struct imap_conn *c)
                 /* before login a literal is a user name, a password or an ID value: a client that is
                  * not logged in cannot make the server take in up to max_literal bytes */
                 const char *ptag = imap_parser_tag(c->parser);
-                /* {n+}: the client is already sending it, we cannot resync (RFC 7888 4) */
+                /* {n+}: the client is already sending it, we cannot resync */
                 imap_tagged(c, ptag, nonsync ? "BAD" : "NO", "[TOOBIG] literal larger than %d bytes before login",
                             IMAP_PREAUTH_LITERAL_MAX);
                 if (nonsync) {

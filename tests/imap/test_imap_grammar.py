@@ -645,7 +645,7 @@ def t_conform():
                b"MESSAGES %d" % c.state.exists in st_raw[0], "LIST-STATUS of the selected mailbox: %r" % u)
 
         # STORE over a message another session expunged (not reported yet): the others are stored and reported
-        # (RFC 2180 4.2), the completion is OK [EXPUNGEISSUED]
+        # (RFC 2180 4), the completion is OK [EXPUNGEISSUED]
         c5, c6 = login(h), login(h)
         run(c5, "SELECT INBOX")
         run(c6, "SELECT INBOX")
