@@ -744,7 +744,7 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
                     /* .SILENT: the MODSEQ of a change (RFC 7162 3.1.3 Example 14), and of every message that
                      * passed an UNCHANGEDSINCE test, also when the store changed nothing and the MODSEQ stays
                      * (3.1.3: "An untagged FETCH response MUST be sent, even if the .SILENT suffix is
-                     * specified"; 3.9: adding a flag already there SHOULD NOT change the mod-sequence) */
+                     * specified"; 3.1.11: adding a flag already there SHOULD NOT change the mod-sequence) */
                     imap_printf(c, "* %zu FETCH (UID %u MODSEQ (%llu))\r\n", f->ix + 1, f->uid,
                                 (unsigned long long)f->modseq);
                 }

@@ -575,7 +575,7 @@ def modseq_of(raw):
 
 def t_conform():
     """Behaviour a strict tester checks beyond the grammar: conditional STORE that changes nothing (RFC 7162
-    3.1.3 and 3.9), DELETE of the selected mailbox (own session: CLOSED; another: BYE), server folders named
+    3.1.3 and 3.1.11), DELETE of the selected mailbox (own session: CLOSED; another: BYE), server folders named
     inbox in any case and with '/' in their name (README "Server folder names"), STATUS of the selected
     mailbox after its EXISTS, RENAME onto INBOX."""
     with test_imap.Harness() as h:
@@ -586,7 +586,7 @@ def t_conform():
         u, _ = run(c, "UID FETCH 1 (MODSEQ)")
         ms = modseq_of(fetch_raw(u))
         # no-op with UNCHANGEDSINCE and .SILENT: the FETCH with MODSEQ must still come (3.1.3), the MODSEQ stays
-        # (3.9: adding a flag already there SHOULD NOT change it) and no FLAGS (.SILENT)
+        # (3.1.11: adding a flag already there SHOULD NOT change it) and no FLAGS (.SILENT)
         for cmd in ("UID STORE 1 (UNCHANGEDSINCE %d) +FLAGS.SILENT (\\Flagged)" % ms,
                     "UID STORE 1 (UNCHANGEDSINCE %d) -FLAGS.SILENT (\\Answered)" % ms,
                     "STORE 1 (UNCHANGEDSINCE %d) FLAGS.SILENT (\\Flagged)" % ms):
