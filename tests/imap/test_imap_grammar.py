@@ -670,6 +670,11 @@ def t_conform():
                "DELETE of the selected mailbox gives OK [CLOSED]: %r" % u)
         run(c, "FETCH 1 FLAGS", "BAD", what="FETCH after DELETE of the selected mailbox")
         run(c, "NOOP")
+        # a DELETE that fails (the server's Sent folder is special-use) leaves the mailbox selected
+        run(c, 'SELECT "Sent Items"')
+        u, t = run(c, 'DELETE "Sent Items"', "NO")
+        expect(not any(r[0] == "OK" and r[1] and r[1][0] == b"CLOSED" for r, _ in u), "failed DELETE: %r" % u)
+        run(c, "UID FETCH 1:* (UID)", what="UID FETCH after a DELETE of the selected mailbox that failed")
         # ... by another session: that one is disconnected with BYE [NONEXISTENT]
         run(c, "CREATE Doomed2")
         run(c2, "SELECT Doomed2")
