@@ -790,6 +790,13 @@ int mapi_req_decode(uint16_t op, const uint8_t *payload, size_t len, mapi_req *q
         r_span(r, &q->bin);
         q->a = mapi_r_u32(r); /* event mask */
         break;
+    case MAPI_OP_COPY_FOLDER:
+        q->h = mapi_r_u32(r);  /* the source folder's parent */
+        r_span(r, &q->bin);    /* the folder to copy */
+        r_span(r, &q->bin2);   /* the destination folder */
+        q->str = mapi_r_str(r); /* new name; empty: keep its name */
+        q->flags = mapi_r_u32(r);
+        break;
     default:
         r->err = 1;
         break;

@@ -73,6 +73,7 @@ enum mapi_op {
     MAPI_OP_DELETE_ATTACH = 40,
     MAPI_OP_SET_READ_FLAG = 41,
     MAPI_OP_ADVISE = 42,
+    MAPI_OP_COPY_FOLDER = 43,
     MAPI_OP_NOTIFY = 100,
     MAPI_OP_MAX = 101
 };

@@ -1029,11 +1029,39 @@ static HRESULT OMAPI_CALL folder_CreateFolder(void *This, ULONG ulFolderType, LP
     return hr;
 }
 
-static HRESULT OMAPI_CALL folder_CopyFolder(void *This, ULONG cb, LPENTRYID eid, LPCIID iid, LPVOID dest, LPWSTR name,
-                                            ULONG_PTR ui, LPMAPIPROGRESS prog, ULONG ulFlags)
+static HRESULT OMAPI_CALL folder_CopyFolder(void *This, ULONG cbEntryID, LPENTRYID lpEntryID, LPCIID lpInterface,
+                                            LPVOID lpDestFolder, LPWSTR lpszNewFolderName, ULONG_PTR ulUIParam,
+                                            LPMAPIPROGRESS lpProgress, ULONG ulFlags)
 {
-    (void)This, (void)cb, (void)eid, (void)iid, (void)dest, (void)name, (void)ui, (void)prog, (void)ulFlags;
-    return ms_ret(MAPI_E_NO_SUPPORT, "IMAPIFolder::CopyFolder");
+    ms_obj *o = This;
+    if (!lpEntryID || !lpDestFolder)
+        return MAPI_E_INVALID_PARAMETER;
+    /* only into our own folders: another store's folder goes through MAPI's generic copy */
+    if (((ms_obj *)lpDestFolder)->lpVtbl != (const void *)&ms_folder_vtbl) {
+        LPMAPISUP sup = o->lg->sup;
+        return ms_ret(sup->lpVtbl->CopyFolder(sup, &IID_IMAPIFolder, o, cbEntryID, lpEntryID, lpInterface,
+                                              lpDestFolder, lpszNewFolderName, ulUIParam, lpProgress, ulFlags),
+                      "IMAPIFolder::CopyFolder(to another store, via IMAPISupport)");
+    }
+    char *name = !lpszNewFolderName        ? NULL
+                 : (ulFlags & MAPI_UNICODE) ? ms_utf8(lpszNewFolderName)
+                                            : ms_utf8_a((const char *)lpszNewFolderName);
+    uint8_t dest[MAPI_EID_LEN];
+    HRESULT hr = folder_eid(lpDestFolder, dest);
+    if (hr == S_OK) {
+        mapi_buf q;
+        mapi_buf_init(&q);
+        ms_w_eid(&q, cbEntryID, lpEntryID);
+        mapi_w_bin(&q, dest, sizeof dest);
+        mapi_w_str(&q, name ? name : "");
+        mapi_w_u32(&q, ulFlags & (FOLDER_MOVE | COPY_SUBFOLDERS));
+        hr = simple(o, MAPI_OP_COPY_FOLDER, &q, NULL);
+        mapi_buf_free(&q);
+    }
+    hr = ms_ret(hr, "IMAPIFolder::CopyFolder(h=%u, name=\"%s\", ulFlags=0x%lx)", o->h, name ? name : "",
+                (unsigned long)ulFlags);
+    free(name);
+    return hr;
 }
 
 static HRESULT OMAPI_CALL folder_DeleteFolder(void *This, ULONG cbEntryID, LPENTRYID lpEntryID, ULONG_PTR ulUIParam,

@@ -885,6 +885,48 @@ static void session(MSPROVIDERINIT *init, int kill_mode, const char *markers)
     }
     release(cal);
 
+    /* CopyFolder: a folder holding a view (FAI) copied with it, then both deleted */
+    if (inbox) {
+        IMAPIFolder *src = NULL, *copy = NULL;
+        IMessage *vm = NULL;
+        HRESULT hc = inbox->lpVtbl->CreateFolder(inbox, FOLDER_GENERIC, (LPWSTR)L"Copy source", NULL, NULL,
+                                                 MAPI_UNICODE | OPEN_IF_EXISTS, &src);
+        if (src && (hc = src->lpVtbl->CreateMessage(src, NULL, MAPI_ASSOCIATED, &vm)) == S_OK) {
+            SPropValue pv;
+            pv.ulPropTag = PR_MESSAGE_CLASS_W;
+            pv.Value.lpszW = (LPWSTR)L"IPM.Microsoft.FolderDesign.NamedView";
+            vm->lpVtbl->SetProps(vm, 1, &pv, NULL);
+            hc = vm->lpVtbl->SaveChanges(vm, 0);
+        }
+        release(vm);
+        BYTE sb[64], cb[64];
+        SBinary se = { 0, sb }, ce = { 0, cb };
+        int have = hc == S_OK && find_folder(inbox, L"Copy source", &se, sb);
+        HRESULT hcopy = have ? inbox->lpVtbl->CopyFolder(inbox, se.cb, (LPENTRYID)se.lpb, NULL, inbox,
+                                                         (LPWSTR)L"Copied folder", 0, NULL,
+                                                         MAPI_UNICODE | COPY_SUBFOLDERS)
+                             : E_FAIL;
+        LONG count = -1;
+        if (hcopy == S_OK && find_folder(inbox, L"Copied folder", &ce, cb) &&
+            (copy = open_eid(st, &ce, MAPI_FOLDER))) {
+            v = NULL;
+            if (copy->lpVtbl->GetProps(copy, TAGS(HARNESS_PR_ASSOC_CONTENT_COUNT), 0, &n, &v) == S_OK)
+                count = v[0].Value.l;
+            h_free(v);
+        }
+        check(hcopy == S_OK && count == 1,
+              "CopyFolder copies a folder with its associated (FAI) messages (0x%08lx, %ld)", (unsigned long)hcopy,
+              (long)count);
+        release(copy);
+        release(src);
+        HRESULT hd = have ? inbox->lpVtbl->DeleteFolder(inbox, se.cb, (LPENTRYID)se.lpb, 0, NULL, DEL_MESSAGES)
+                          : E_FAIL;
+        HRESULT hd2 = ce.cb ? inbox->lpVtbl->DeleteFolder(inbox, ce.cb, (LPENTRYID)ce.lpb, 0, NULL, DEL_MESSAGES)
+                            : E_FAIL;
+        check(hd == S_OK && hd2 == S_OK, "DeleteFolder(DEL_MESSAGES) of the folder and its copy (0x%08lx, 0x%08lx)",
+              (unsigned long)hd, (unsigned long)hd2);
+    }
+
     if (kill_mode && inbox) {
         /* The daemon goes silent, comes back, then dies mid-query. */
         IMAPITable *kt = NULL;
