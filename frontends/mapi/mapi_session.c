@@ -92,7 +92,8 @@ int mapi_core_init(mapi_core *c, const struct outpost_host *host, const uint8_t 
     c->names_lock = mapi_os_mutex_new();
     c->fai_lock = mapi_os_mutex_new();
     c->watch_lock = mapi_os_mutex_new();
-    if (!c->display_name || !c->names_lock || !c->fai_lock || !c->watch_lock) {
+    c->receive_lock = mapi_os_mutex_new();
+    if (!c->display_name || !c->names_lock || !c->fai_lock || !c->watch_lock || !c->receive_lock) {
         snprintf(err, errlen, "out of memory");
         mapi_core_free(c);
         return -1;
@@ -112,6 +113,7 @@ void mapi_core_free(mapi_core *c)
     mapi_os_mutex_free(c->names_lock);
     mapi_os_mutex_free(c->fai_lock);
     mapi_os_mutex_free(c->watch_lock);
+    mapi_os_mutex_free(c->receive_lock);
     memset(c, 0, sizeof *c);
 }
 
@@ -1680,6 +1682,8 @@ static const uint32_t DEFAULT_HIERARCHY_COLS[] = { OP_PR_ENTRYID, OP_PR_INSTANCE
 static const uint32_t DEFAULT_RECIP_COLS[] = { OP_PR_ROWID, OP_PR_INSTANCE_KEY, OP_PR_RECIPIENT_TYPE,
                                                OP_PR_DISPLAY_NAME, OP_PR_EMAIL_ADDRESS, OP_PR_ADDRTYPE,
                                                OP_PR_ENTRYID };
+static const uint32_t DEFAULT_RECEIVE_COLS[] = { OP_PR_INSTANCE_KEY, OP_PR_ENTRYID, OP_PR_RECORD_KEY,
+                                                 OP_PR_MESSAGE_CLASS };
 static const uint32_t DEFAULT_ATTACH_COLS[] = { OP_PR_ATTACH_NUM, OP_PR_INSTANCE_KEY, OP_PR_ATTACH_METHOD,
                                                 OP_PR_ATTACH_LONG_FILENAME, OP_PR_ATTACH_SIZE,
                                                 OP_PR_RENDERING_POSITION, OP_PR_ATTACH_MIME_TAG };
@@ -1814,10 +1818,14 @@ static void hier_add(mapi_session *s, const fol_list *l, int64_t parent, int dep
     }
 }
 
+static uint32_t receive_rows(mapi_session *s, rowset *rs);
+
 /* The rows of a table's source as it is now. */
 static uint32_t table_rows(mapi_session *s, mapi_obj *t, rowset *rs)
 {
     memset(rs, 0, sizeof *rs);
+    if (t->tkind == MAPI_TABLE_RECEIVE_FOLDERS)
+        return receive_rows(s, rs);
     if (t->tkind == MAPI_TABLE_RECIPIENTS || t->tkind == MAPI_TABLE_ATTACHMENTS) {
         mapi_obj *m = obj_get(s, t->tsrc, OBJ_MESSAGE);
         if (!m)
@@ -1939,6 +1947,12 @@ static uint32_t op_open_table(mapi_session *s, const mapi_req *q, reply *r)
             return OP_MAPI_E_INVALID_OBJECT;
         cols = q->a == MAPI_TABLE_RECIPIENTS ? DEFAULT_RECIP_COLS : DEFAULT_ATTACH_COLS;
         ncols = q->a == MAPI_TABLE_RECIPIENTS ? NCOLS(DEFAULT_RECIP_COLS) : NCOLS(DEFAULT_ATTACH_COLS);
+        break;
+    case MAPI_TABLE_RECEIVE_FOLDERS:
+        if (!src || src->type != OBJ_STORE)
+            return OP_MAPI_E_INVALID_OBJECT;
+        cols = DEFAULT_RECEIVE_COLS;
+        ncols = NCOLS(DEFAULT_RECEIVE_COLS);
         break;
     default:
         return OP_MAPI_E_INVALID_PARAMETER;
@@ -2746,41 +2760,196 @@ static uint32_t op_unadvise(mapi_session *s, const mapi_req *q)
 /* ---- receive folders ---- */
 
 /* 1 when message class cls is class `base` or below it ("IPM.Note" is below
- * "IPM", "IPMX" is not); case-insensitive, as MAPI compares classes. */
+ * "IPM", "IPMX" is not; everything is below ""); case-insensitive, as MAPI
+ * compares classes. */
 static int class_under(const char *cls, const char *base)
 {
     size_t n = strlen(base);
-    return strncasecmp(cls, base, n) == 0 && (cls[n] == 0 || cls[n] == '.');
+    return n == 0 || (strncasecmp(cls, base, n) == 0 && (cls[n] == 0 || cls[n] == '.'));
 }
 
-/* GetReceiveFolder: the store's fixed receive folders (MS-OXCSTOR): "IPC"
- * classes go to the root folder; "IPM", "REPORT.IPM" and everything else
- * ("", the default) to the Inbox. The reply names the class that matched. */
+#define RECEIVE_KEY "mapi.receive"
+#define RECEIVE_MAX 64
+#define RECEIVE_CLASS_MAX 255
+
+typedef struct recv_entry {
+    char cls[RECEIVE_CLASS_MAX + 1];
+    uint32_t kind; /* MAPI_EID_FOLDER or MAPI_EID_VIRTUAL (the root) */
+    int64_t id;
+} recv_entry;
+
+/* The assignments SetReceiveFolder kept (meta RECEIVE_KEY, one a line:
+ * class TAB kind TAB id); lines that do not parse are skipped. */
+static uint32_t receive_kept(mapi_session *s, recv_entry *v, uint32_t *n)
+{
+    *n = 0;
+    if (!mapi_fai_supported(s->h))
+        return OP_S_OK; /* an older core: no meta values, the fixed folders only */
+    struct outpost_txn *t;
+    outpost_status st = s->st->read_begin(s->h, &t);
+    if (st.code != OUTPOST_OK)
+        return scode_of(st);
+    const void *val = NULL;
+    size_t len = 0;
+    st = s->st->storage->meta_get(t, RECEIVE_KEY, &val, &len);
+    char *text = st.code == OUTPOST_OK && val ? malloc(len + 1) : NULL;
+    if (text) {
+        memcpy(text, val, len);
+        text[len] = 0;
+    }
+    s->st->read_end(s->h, t);
+    char *save = NULL;
+    for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line && *n < RECEIVE_MAX;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL, *end;
+        if (!t2 || (size_t)(t1 - line) > RECEIVE_CLASS_MAX)
+            continue;
+        recv_entry *e = &v[*n];
+        memcpy(e->cls, line, (size_t)(t1 - line));
+        e->cls[t1 - line] = 0;
+        e->kind = (uint32_t)strtoul(t1 + 1, &end, 10);
+        e->id = strtoll(t2 + 1, &end, 10);
+        if (*end == 0 && (e->kind == MAPI_EID_FOLDER || e->kind == MAPI_EID_VIRTUAL))
+            (*n)++;
+    }
+    free(text);
+    return st.code == OUTPOST_OK || st.code == OUTPOST_GONE ? OP_S_OK : scode_of(st);
+}
+
+/* The store's receive folders as they are now: the fixed ones of MS-OXCSTOR
+ * ("IPC" the root; "", "IPM" and "REPORT.IPM" the Inbox) with the kept
+ * assignments over them, leaving out those whose folder is gone. */
+static uint32_t receive_list(mapi_session *s, recv_entry *v, uint32_t *n)
+{
+    recv_entry kept[RECEIVE_MAX];
+    uint32_t nk = 0, sc = receive_kept(s, kept, &nk);
+    if (sc)
+        return sc;
+    fol_list l;
+    if ((sc = fols_load(s, &l)))
+        return sc;
+    static const char *const FIXED[] = { "", "IPM", "REPORT.IPM", "IPC" };
+    const fol *in = fols_special(&l, OUTPOST_USE_INBOX);
+    *n = 0;
+    for (uint32_t i = 0; i < 4; i++) {
+        if (i < 3 && !in)
+            continue;
+        recv_entry *e = &v[(*n)++];
+        snprintf(e->cls, sizeof e->cls, "%s", FIXED[i]);
+        e->kind = i < 3 ? MAPI_EID_FOLDER : MAPI_EID_VIRTUAL;
+        e->id = i < 3 ? in->id : MAPI_VF_ROOT;
+    }
+    for (uint32_t k = 0; k < nk; k++) {
+        if (kept[k].kind == MAPI_EID_FOLDER ? !fols_find(&l, kept[k].id) : kept[k].id != MAPI_VF_ROOT)
+            continue; /* its folder was deleted: the class falls back to its parent class */
+        uint32_t i = 0;
+        while (i < *n && strcasecmp(v[i].cls, kept[k].cls) != 0)
+            i++;
+        if (i == *n && *n >= RECEIVE_MAX + 4)
+            continue;
+        v[i] = kept[k];
+        if (i == *n)
+            (*n)++;
+    }
+    fols_free(&l);
+    return OP_S_OK;
+}
+
+/* GetReceiveFolder: the folder of the longest class the message class is
+ * under; the reply names that class. */
 static uint32_t op_receive_folder(mapi_session *s, const mapi_req *q, reply *r)
 {
     const char *cls = q->str ? q->str : "";
-    const char *matched = class_under(cls, "IPC")          ? "IPC"
-                          : class_under(cls, "IPM")        ? "IPM"
-                          : class_under(cls, "REPORT.IPM") ? "REPORT.IPM"
-                                                           : "";
+    recv_entry v[RECEIVE_MAX + 4];
+    uint32_t n = 0, sc = receive_list(s, v, &n);
+    if (sc)
+        return sc;
+    const recv_entry *best = NULL;
+    for (uint32_t i = 0; i < n; i++)
+        if (class_under(cls, v[i].cls) && (!best || strlen(v[i].cls) > strlen(best->cls)))
+            best = &v[i];
+    if (!best)
+        return OP_MAPI_E_NOT_FOUND; /* no Inbox */
     uint8_t b[MAPI_EID_LEN];
-    if (!strcmp(matched, "IPC")) {
-        eid_bytes(s, MAPI_EID_VIRTUAL, MAPI_VF_ROOT, b);
-    } else {
-        fol_list l;
-        uint32_t sc = fols_load(s, &l);
-        if (sc)
-            return sc;
-        const fol *in = fols_special(&l, OUTPOST_USE_INBOX);
-        if (in)
-            eid_bytes(s, MAPI_EID_FOLDER, in->id, b);
-        fols_free(&l);
-        if (!in)
+    eid_bytes(s, best->kind, best->id, b);
+    mapi_w_bin(r->out, b, MAPI_EID_LEN);
+    mapi_w_str(r->out, best->cls);
+    return OP_S_OK;
+}
+
+/* SetReceiveFolder: class `str` (empty: the default) to the folder `bin`
+ * (one of ours, or the root), or back to its fixed folder when `bin` is
+ * empty. Kept in the cache (meta RECEIVE_KEY, local-only: never sent to the
+ * server). */
+static uint32_t op_set_receive_folder(mapi_session *s, const mapi_req *q)
+{
+    const char *cls = q->str ? q->str : "";
+    if (strlen(cls) > RECEIVE_CLASS_MAX || strpbrk(cls, "\t\n\r"))
+        return OP_MAPI_E_INVALID_PARAMETER;
+    if (!mapi_fai_supported(s->h))
+        return OP_MAPI_E_NO_SUPPORT; /* an older core: nowhere to keep it */
+    mapi_eid e;
+    memset(&e, 0, sizeof e);
+    if (q->bin.len) {
+        if (mapi_eid_decode_for(q->bin.p, q->bin.len, s->core->ctx.guid, &e) != 0 ||
+            !(e.kind == MAPI_EID_FOLDER || (e.kind == MAPI_EID_VIRTUAL && e.id == MAPI_VF_ROOT)))
+            return OP_MAPI_E_INVALID_ENTRYID;
+        uint32_t kind;
+        if (e.kind == MAPI_EID_FOLDER && folder_kind(s, e.id, &kind) != OP_S_OK)
             return OP_MAPI_E_NOT_FOUND;
     }
-    mapi_w_bin(r->out, b, MAPI_EID_LEN);
-    mapi_w_str(r->out, matched);
-    return OP_S_OK;
+    mapi_os_mutex_lock(s->core->receive_lock);
+    recv_entry v[RECEIVE_MAX];
+    uint32_t n = 0, sc = receive_kept(s, v, &n), w = 0;
+    for (uint32_t i = 0; !sc && i < n; i++)
+        if (strcasecmp(v[i].cls, cls) != 0)
+            v[w++] = v[i];
+    n = w;
+    if (!sc && q->bin.len) {
+        if (n >= RECEIVE_MAX) {
+            sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        } else {
+            snprintf(v[n].cls, sizeof v[n].cls, "%s", cls);
+            v[n].kind = e.kind;
+            v[n].id = e.id;
+            n++;
+        }
+    }
+    if (!sc) {
+        mapi_buf b;
+        mapi_buf_init(&b);
+        for (uint32_t i = 0; i < n; i++) {
+            char nums[48];
+            snprintf(nums, sizeof nums, "\t%u\t%lld\n", v[i].kind, (long long)v[i].id);
+            mapi_buf_adds(&b, v[i].cls);
+            mapi_buf_adds(&b, nums);
+        }
+        outpost_status st = b.oom ? outpost_ok() : s->st->meta_set(s->h, RECEIVE_KEY, b.len ? b.data : NULL, b.len);
+        log_status(s, "keeping a receive folder", st);
+        sc = b.oom ? OP_MAPI_E_NOT_ENOUGH_MEMORY : scode_of(st);
+        mapi_buf_free(&b);
+    }
+    mapi_os_mutex_unlock(s->core->receive_lock);
+    return sc;
+}
+
+/* The rows of the receive folder table (GetReceiveFolderTable). */
+static uint32_t receive_rows(mapi_session *s, rowset *rs)
+{
+    recv_entry v[RECEIVE_MAX + 4];
+    uint32_t n = 0, sc = receive_list(s, v, &n);
+    for (uint32_t i = 0; !sc && i < n; i++) {
+        mapi_row *row = rows_push(rs, i + 1);
+        if (!row)
+            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        uint8_t b[MAPI_EID_LEN];
+        eid_bytes(s, v[i].kind, v[i].id, b);
+        mapi_props_set_bin(&row->props, OP_PR_ENTRYID, b, MAPI_EID_LEN);
+        mapi_props_set_bin(&row->props, OP_PR_RECORD_KEY, b, MAPI_EID_LEN);
+        mapi_props_set_key(&row->props, OP_PR_INSTANCE_KEY, i + 1);
+        mapi_props_set_str(&row->props, OP_PR_MESSAGE_CLASS, v[i].cls);
+    }
+    return sc;
 }
 
 /* ---- hello and dispatch ---- */
@@ -2866,6 +3035,7 @@ int mapi_session_handle(mapi_session *s, const mapi_frame *f, mapi_buf *out)
         sc = op_folder(s, &q, &r);
         break;
     case MAPI_OP_GET_RECEIVE_FOLDER: sc = op_receive_folder(s, &q, &r); break;
+    case MAPI_OP_SET_RECEIVE_FOLDER: sc = op_set_receive_folder(s, &q); break;
     case MAPI_OP_MODIFY_RECIPIENTS: case MAPI_OP_CREATE_ATTACH: case MAPI_OP_OPEN_ATTACH:
     case MAPI_OP_DELETE_ATTACH: case MAPI_OP_SET_READ_FLAG:
         sc = op_message(s, &q, &r);

@@ -48,6 +48,7 @@ typedef struct mapi_core {
     struct outpost_store_subscription *watch;
     mapi_mutex *watch_lock;      /* guards folders_changed; never held while calling the store */
     int folders_changed;
+    mapi_mutex *receive_lock;    /* serialises SetReceiveFolder's rewrite of meta mapi.receive */
 } mapi_core;
 
 /* names is owned by the caller; 0 or -1 with err. */

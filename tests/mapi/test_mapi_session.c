@@ -1506,6 +1506,67 @@ static void test_startup_calls(void **state)
             assert_true(e.kind == MAPI_EID_FOLDER && e.id == f_inbox);
         }
     }
+    /* SetReceiveFolder: kept in the cache, longest class wins, a deleted folder falls back */
+    mapi_buf q;
+    mapi_buf_init(&q);
+    mapi_eid e;
+    char m[64];
+    mapi_w_str(&q, "IPM.Note.Custom");
+    mapi_w_bin(&q, peid, MAPI_EID_LEN);
+    assert_int_equal(call(MAPI_OP_SET_RECEIVE_FOLDER, &q, NULL), OP_S_OK);
+    assert_true(meta_present("mapi.receive"));
+    receive_folder("ipm.note.custom.v2", &e, m, sizeof m);
+    assert_true(e.kind == MAPI_EID_FOLDER && e.id == projects);
+    assert_string_equal(m, "IPM.Note.Custom");
+    receive_folder("IPM.Note", &e, m, sizeof m);
+    assert_true(e.id == f_inbox && !strcmp(m, "IPM"));
+    mapi_w_str(&q, "");
+    mapi_w_bin(&q, peid, MAPI_EID_LEN);
+    assert_int_equal(call(MAPI_OP_SET_RECEIVE_FOLDER, &q, NULL), OP_S_OK);
+    receive_folder("Other", &e, m, sizeof m);
+    assert_true(e.id == projects && !strcmp(m, ""));
+    mapi_w_str(&q, "");
+    mapi_w_bin(&q, NULL, 0);
+    assert_int_equal(call(MAPI_OP_SET_RECEIVE_FOLDER, &q, NULL), OP_S_OK);
+    receive_folder("Other", &e, m, sizeof m);
+    assert_true(e.id == f_inbox && !strcmp(m, ""));
+    int64_t box = 0;
+    assert_int_equal(fs->api->folder_create(fs->host, 0, "Drop box", OUTPOST_ITEM_MAIL, &box).code, OUTPOST_OK);
+    uint8_t beid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_FOLDER, box, beid);
+    mapi_w_str(&q, "IPM.Drop");
+    mapi_w_bin(&q, beid, MAPI_EID_LEN);
+    assert_int_equal(call(MAPI_OP_SET_RECEIVE_FOLDER, &q, NULL), OP_S_OK);
+    receive_folder("IPM.Drop", &e, m, sizeof m);
+    assert_true(e.id == box && !strcmp(m, "IPM.Drop"));
+    assert_int_equal(fs->api->folder_delete(fs->host, box).code, OUTPOST_OK);
+    receive_folder("IPM.Drop", &e, m, sizeof m);
+    assert_true(e.id == f_inbox && !strcmp(m, "IPM"));
+    uint8_t meid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_MESSAGE, m_read1, meid);
+    mapi_w_str(&q, "IPM.Bad");
+    mapi_w_bin(&q, meid, MAPI_EID_LEN);
+    assert_int_equal(call(MAPI_OP_SET_RECEIVE_FOLDER, &q, NULL), OP_MAPI_E_INVALID_ENTRYID);
+    /* GetReceiveFolderTable: the fixed classes and the kept one whose folder exists */
+    uint8_t seid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_STORE, 0, seid);
+    uint32_t store = open_entry(seid, MAPI_EID_LEN, NULL);
+    t = open_table(store, MAPI_TABLE_RECEIVE_FOLDERS, 0);
+    uint32_t nr = query_rows(t, 16, rows, 16);
+    assert_int_equal(nr, 5);
+    int custom = 0;
+    for (uint32_t i = 0; i < nr; i++)
+        if (!strcmp(mapi_props_str(&rows[i], OP_PR_MESSAGE_CLASS), "IPM.Note.Custom")) {
+            mapi_eid re;
+            const mapi_prop *pe = mapi_props_find(&rows[i], OP_PR_ENTRYID);
+            assert_int_equal(mapi_eid_decode(pe->v.bin.data, pe->v.bin.len, &re), 0);
+            custom = re.id == projects;
+        }
+    assert_true(custom);
+    free_rows(rows, nr);
+    release(t);
+    release(store);
+    mapi_buf_free(&q);
     release(top);
     release(inbox);
     tc_close(&C);

@@ -220,6 +220,15 @@ static void test_frames_and_requests(void **state)
     assert_int_equal(q.flags, OP_FOLDER_MOVE | OP_COPY_SUBFOLDERS);
     mapi_req_clear(&q);
     assert_int_not_equal(mapi_req_decode(MAPI_OP_COPY_FOLDER, cf.data, cf.len - 1, &q), 0);
+    /* SET_RECEIVE_FOLDER: class, folder (empty: back to the fixed one) */
+    cf.len = 0;
+    mapi_w_str(&cf, "IPM.Note");
+    mapi_w_bin(&cf, NULL, 0);
+    assert_int_equal(mapi_req_decode(MAPI_OP_SET_RECEIVE_FOLDER, cf.data, cf.len, &q), 0);
+    assert_string_equal(q.str, "IPM.Note");
+    assert_int_equal(q.bin.len, 0);
+    mapi_req_clear(&q);
+    assert_int_not_equal(mapi_req_decode(MAPI_OP_SET_RECEIVE_FOLDER, cf.data, cf.len - 1, &q), 0);
     mapi_buf_free(&cf);
     /* a frame larger than the limit */
     uint8_t huge[12] = { 0xff, 0xff, 0xff, 0x7f };

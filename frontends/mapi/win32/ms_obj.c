@@ -638,8 +638,9 @@ static HRESULT open_table_kind(ms_obj *o, uint32_t kind, ULONG flags, LPMAPITABL
         mapi_rd rd;
         mapi_rd_init(&rd, r.data, r.len);
         uint32_t t = mapi_r_u32(&rd);
-        static const char *const what[] = { "?", "hierarchy", "contents", "recipients", "attachments" };
-        hr = ms_table_new(o->lg, t, gen, what[kind <= 4 ? kind : 0], (ms_table **)out);
+        static const char *const what[] = { "?", "hierarchy", "contents", "recipients", "attachments",
+                                            "receive folders" };
+        hr = ms_table_new(o->lg, t, gen, what[kind <= 5 ? kind : 0], (ms_table **)out);
     }
     mapi_buf_free(&q);
     mapi_buf_free(&r);
@@ -777,10 +778,22 @@ static HRESULT OMAPI_CALL store_OpenEntry(void *This, ULONG cbEntryID, LPENTRYID
                   (unsigned long)ulFlags, lpulObjType ? (unsigned long)*lpulObjType : 0ul);
 }
 
-static HRESULT OMAPI_CALL store_SetReceiveFolder(void *This, LPWSTR cls, ULONG ulFlags, ULONG cb, LPENTRYID eid)
+static HRESULT OMAPI_CALL store_SetReceiveFolder(void *This, LPWSTR lpszMessageClass, ULONG ulFlags, ULONG cbEntryID,
+                                                 LPENTRYID lpEntryID)
 {
-    (void)This, (void)cls, (void)ulFlags, (void)cb, (void)eid;
-    return ms_ret(MAPI_E_NO_SUPPORT, "IMsgStore::SetReceiveFolder");
+    ms_obj *o = This;
+    char *cls = !lpszMessageClass         ? strdup("")
+                : (ulFlags & MAPI_UNICODE) ? ms_utf8(lpszMessageClass)
+                                           : ms_utf8_a((const char *)lpszMessageClass);
+    mapi_buf q;
+    mapi_buf_init(&q);
+    mapi_w_str(&q, cls ? cls : "");
+    ms_w_eid(&q, lpEntryID ? cbEntryID : 0, lpEntryID);
+    HRESULT hr = ms_call(C(o), 0, MAPI_OP_SET_RECEIVE_FOLDER, &q, NULL);
+    mapi_buf_free(&q);
+    hr = ms_ret(hr, "IMsgStore::SetReceiveFolder(\"%s\", cbEntryID=%lu)", cls ? cls : "", (unsigned long)cbEntryID);
+    free(cls);
+    return hr;
 }
 
 static HRESULT OMAPI_CALL store_GetReceiveFolder(void *This, LPWSTR lpszMessageClass, ULONG ulFlags, ULONG *lpcbEntryID,
@@ -840,10 +853,9 @@ static HRESULT OMAPI_CALL store_GetReceiveFolder(void *This, LPWSTR lpszMessageC
 
 static HRESULT OMAPI_CALL store_GetReceiveFolderTable(void *This, ULONG ulFlags, LPMAPITABLE *lppTable)
 {
-    (void)This, (void)ulFlags;
-    if (lppTable)
-        *lppTable = NULL;
-    return ms_ret(MAPI_E_NO_SUPPORT, "IMsgStore::GetReceiveFolderTable");
+    ms_obj *o = This;
+    return ms_ret(open_table_kind(o, MAPI_TABLE_RECEIVE_FOLDERS, ulFlags, lppTable),
+                  "IMsgStore::GetReceiveFolderTable(ulFlags=0x%lx)", (unsigned long)ulFlags);
 }
 
 static HRESULT OMAPI_CALL store_StoreLogoff(void *This, ULONG *lpulFlags)

@@ -582,6 +582,28 @@ static void session(MSPROVIDERINIT *init, int kill_mode, const char *markers)
           cls ? narrow(cls) : "");
     h_free(inbox_eid);
     h_free(cls);
+    /* SetReceiveFolder for a class, seen in GetReceiveFolder and the receive folder table, then undone */
+    if (same) {
+        HRESULT hs = st->lpVtbl->SetReceiveFolder(st, (LPWSTR)L"IPM.Harness", MAPI_UNICODE, inbox_bin.cb,
+                                                  (LPENTRYID)inbox_bin.lpb);
+        cls = NULL;
+        inbox_eid = NULL;
+        HRESULT hg = st->lpVtbl->GetReceiveFolder(st, (LPWSTR)L"IPM.Harness.Sub", MAPI_UNICODE, &cbin, &inbox_eid,
+                                                  &cls);
+        int named = hg == S_OK && cls && !wcscmp(cls, L"IPM.Harness");
+        h_free(inbox_eid);
+        h_free(cls);
+        IMAPITable *rt = NULL;
+        ULONG rcount = 0;
+        if (st->lpVtbl->GetReceiveFolderTable(st, MAPI_UNICODE, &rt) == S_OK) {
+            rt->lpVtbl->GetRowCount(rt, 0, &rcount);
+            release(rt);
+        }
+        HRESULT hu = st->lpVtbl->SetReceiveFolder(st, (LPWSTR)L"IPM.Harness", MAPI_UNICODE, 0, NULL);
+        check(hs == S_OK && named && rcount == 5 && hu == S_OK,
+              "SetReceiveFolder(IPM.Harness) answered by GetReceiveFolder, %lu rows in the receive folder table, "
+              "undone", (unsigned long)rcount);
+    }
 
     /* Inbox contents table as Outlook opens it */
     IMAPIFolder *inbox = open_eid(st, &inbox_bin, MAPI_FOLDER);
