@@ -362,6 +362,7 @@
 
 /* DeleteFolder / EmptyFolder flags */
 #define OP_DEL_MESSAGES 0x00000001u
+#define OP_DEL_FOLDERS 0x00000004u
 #define OP_DEL_ASSOCIATED 0x00000008u
 
 #define OP_FAILED(sc) (((uint32_t)(sc) & 0x80000000u) != 0)

@@ -2318,6 +2318,42 @@ static uint32_t folder_new_folder(mapi_session *s, mapi_obj *f, const mapi_req *
     return OP_S_OK;
 }
 
+/* 1 when folder f of snapshot l (FAI counted by fols_assoc) or, with
+ * `subfolders`, any folder below it holds items or associated messages. */
+static int fols_has_content(const fol_list *l, const fol *f, int subfolders, int depth)
+{
+    if (f->total || f->assoc)
+        return 1;
+    for (uint32_t i = 0; subfolders && depth < 64 && i < l->n; i++)
+        if (l->v[i].parent == f->id && fols_has_content(l, &l->v[i], 1, depth + 1))
+            return 1;
+    return 0;
+}
+
+/* Deletes folder f of snapshot l with its items and, first, every folder
+ * below it (the storage deletes a folder only once it has no subfolders):
+ * each a journaled folder_delete whose FAI set goes with it (a failure there
+ * leaves a set no folder can see, which the watch's sweep drops). Returns
+ * f's own deletion; *failed counts the folders below it not deleted. */
+static outpost_status folder_delete_tree(mapi_session *s, const fol_list *l, const fol *f, int depth,
+                                         uint32_t *failed)
+{
+    for (uint32_t i = 0; i < l->n; i++)
+        if (l->v[i].parent == f->id &&
+            (depth >= 64 || folder_delete_tree(s, l, &l->v[i], depth + 1, failed).code != OUTPOST_OK))
+            (*failed)++;
+    outpost_status st = s->st->folder_delete(s->h, f->id);
+    log_status(s, "folder_delete", st);
+    if (st.code == OUTPOST_OK && mapi_fai_supported(s->h)) {
+        mapi_fai_where w = { 0, f->id, f->uidvalidity };
+        fai_delete(s, &w, NULL, 0, NULL);
+    }
+    return st;
+}
+
+/* DeleteFolder: DEL_FOLDERS takes its subfolders along (else a folder with
+ * subfolders is MAPI_E_HAS_FOLDERS), DEL_MESSAGES the items and FAI
+ * messages in all of them (else MAPI_E_HAS_MESSAGES). */
 static uint32_t folder_delete_folder(mapi_session *s, const mapi_req *q)
 {
     mapi_eid e;
@@ -2327,25 +2363,22 @@ static uint32_t folder_delete_folder(mapi_session *s, const mapi_req *q)
     uint32_t sc = fols_load(s, &l);
     if (sc)
         return sc;
-    fols_assoc(s, &l, MAPI_EID_FOLDER, e.id);
-    int children = fols_has_children(&l, e.id);
+    fols_assoc(s, &l, 0, 0);
     const fol *df = fols_find(&l, e.id);
-    uint32_t total = df ? df->total + df->assoc : 0;
-    mapi_fai_where w = { 0, e.id, df ? df->uidvalidity : 0 };
-    fols_free(&l);
+    int tree = (q->flags & OP_DEL_FOLDERS) != 0;
     if (!df)
-        return OP_MAPI_E_NOT_FOUND;
-    if (children)
-        return OP_MAPI_E_HAS_FOLDERS;
-    if (total && !(q->flags & OP_DEL_MESSAGES))
-        return OP_MAPI_E_HAS_MESSAGES;
-    outpost_status st = s->st->folder_delete(s->h, e.id);
-    log_status(s, "folder_delete", st);
-    /* its associated messages go with it (a failure here leaves a set no
-     * folder can see, which the watch's sweep drops) */
-    if (st.code == OUTPOST_OK && mapi_fai_supported(s->h))
-        fai_delete(s, &w, NULL, 0, NULL);
-    return scode_of(st);
+        sc = OP_MAPI_E_NOT_FOUND;
+    else if (fols_has_children(&l, e.id) && !tree)
+        sc = OP_MAPI_E_HAS_FOLDERS;
+    else if (!(q->flags & OP_DEL_MESSAGES) && fols_has_content(&l, df, tree, 0))
+        sc = OP_MAPI_E_HAS_MESSAGES;
+    if (!sc) {
+        uint32_t failed = 0;
+        outpost_status st = folder_delete_tree(s, &l, df, 0, &failed);
+        sc = st.code != OUTPOST_OK && !failed ? scode_of(st) : failed ? OP_MAPI_W_PARTIAL_COMPLETION : OP_S_OK;
+    }
+    fols_free(&l);
+    return sc;
 }
 
 /* Copies folder src (of the snapshot l) under dest with the name `name`: a
@@ -2504,8 +2537,17 @@ static uint32_t op_folder(mapi_session *s, const mapi_req *q, reply *r)
             if (!(sc = fai_where_of(s, f->ekind, f->id, &w)))
                 sc = fai_delete(s, &w, NULL, 0, NULL);
         }
-        if (!sc && f->ekind == MAPI_EID_FOLDER)
-            sc = folder_item_ids(s, f->id, &ids, &n);
+        if (!sc && f->ekind == MAPI_EID_FOLDER) {
+            /* all its subfolders go, with what they hold (the folder itself stays) */
+            fol_list l;
+            if (!(sc = fols_load(s, &l))) {
+                for (uint32_t i = 0; i < l.n; i++)
+                    if (l.v[i].parent == f->id && folder_delete_tree(s, &l, &l.v[i], 0, &foreign).code != OUTPOST_OK)
+                        foreign++;
+                fols_free(&l);
+                sc = folder_item_ids(s, f->id, &ids, &n);
+            }
+        }
         break;
     default:
         return OP_MAPI_E_NO_SUPPORT;
@@ -2535,7 +2577,7 @@ static uint32_t op_folder(mapi_session *s, const mapi_req *q, reply *r)
         sc = st.code == OUTPOST_OK ? partial(n, ist) : scode_of(st);
     }
     if (sc == OP_S_OK && foreign)
-        sc = OP_MAPI_W_PARTIAL_COMPLETION; /* FAI messages not found in this folder */
+        sc = OP_MAPI_W_PARTIAL_COMPLETION; /* FAI messages not in this folder, subfolders not deleted */
     free(ids);
     free(fai);
     free(ist);

@@ -1174,30 +1174,48 @@ static uint32_t create_folder(uint32_t h, const char *name, uint32_t type, uint3
     return sc;
 }
 
-/* CopyFolder of folder src (a child of the folder behind handle parent)
- * into the folder with entry id dest. */
-static uint32_t copy_folder(uint32_t parent, int64_t src, const uint8_t *dest, const char *name, uint32_t flags)
+/* CopyFolder (dest: the destination's entry id) or, dest NULL, DeleteFolder
+ * of folder id, a child of the folder behind handle parent. */
+static uint32_t folder_call(uint32_t parent, int64_t id, const uint8_t *dest, const char *name, uint32_t flags)
 {
     mapi_buf q;
     mapi_buf_init(&q);
-    uint8_t seid[MAPI_EID_LEN];
-    eid_of(MAPI_EID_FOLDER, src, seid);
+    uint8_t eid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_FOLDER, id, eid);
     mapi_w_u32(&q, parent);
-    mapi_w_bin(&q, seid, MAPI_EID_LEN);
-    mapi_w_bin(&q, dest, MAPI_EID_LEN);
-    mapi_w_str(&q, name);
+    mapi_w_bin(&q, eid, MAPI_EID_LEN);
+    if (dest) {
+        mapi_w_bin(&q, dest, MAPI_EID_LEN);
+        mapi_w_str(&q, name);
+    }
     mapi_w_u32(&q, flags);
-    uint32_t sc = call(MAPI_OP_COPY_FOLDER, &q, NULL);
+    uint32_t sc = call(dest ? MAPI_OP_COPY_FOLDER : MAPI_OP_DELETE_FOLDER, &q, NULL);
     mapi_buf_free(&q);
     return sc;
+}
+
+static uint32_t copy_folder(uint32_t parent, int64_t src, const uint8_t *dest, const char *name, uint32_t flags)
+{
+    return folder_call(parent, src, dest, name, flags);
+}
+
+static uint32_t delete_folder(uint32_t parent, int64_t id, uint32_t flags)
+{
+    return folder_call(parent, id, NULL, NULL, flags);
+}
+
+/* OpenEntry of folder (kind, id): its handle. */
+static uint32_t open_folder(uint32_t kind, int64_t id)
+{
+    uint8_t eid[MAPI_EID_LEN];
+    eid_of(kind, id, eid);
+    return open_entry(eid, MAPI_EID_LEN, NULL);
 }
 
 /* The subjects of folder id's associated table, sorted, joined by '|'. */
 static void fai_subjects(int64_t id, char *out, size_t cap)
 {
-    uint8_t eid[MAPI_EID_LEN];
-    eid_of(MAPI_EID_FOLDER, id, eid);
-    uint32_t h = open_entry(eid, MAPI_EID_LEN, NULL);
+    uint32_t h = open_folder(MAPI_EID_FOLDER, id);
     uint32_t t = open_table(h, MAPI_TABLE_CONTENTS, OP_MAPI_ASSOCIATED);
     mapi_buf q;
     mapi_buf_init(&q);
@@ -1332,9 +1350,8 @@ static void test_fai_go_with_folder(void **state)
     assert_int_equal(fs->api->folder_create(fs->host, 0, "Doomed", OUTPOST_ITEM_MAIL, &doomed).code, OUTPOST_OK);
     uint32_t uv = 0;
     assert_int_equal(store_folder(0, "Doomed", &uv), doomed);
-    uint8_t deid[MAPI_EID_LEN], view[MAPI_EID_LEN];
-    eid_of(MAPI_EID_FOLDER, doomed, deid);
-    uint32_t dh = open_entry(deid, MAPI_EID_LEN, NULL);
+    uint8_t view[MAPI_EID_LEN];
+    uint32_t dh = open_folder(MAPI_EID_FOLDER, doomed);
     fai_new(dh, "IPM.Microsoft.FolderDesign.NamedView", "Doomed view", NULL, 0, view);
     char key[80];
     snprintf(key, sizeof key, "mapi.fai.%lld.%u", (long long)doomed, uv);
@@ -1380,9 +1397,7 @@ static void test_fai_go_with_folder(void **state)
     mapi_buf enc;
     mapi_buf_init(&enc);
     mapi_fai_encode(&stale, &enc);
-    uint8_t teid[MAPI_EID_LEN];
-    eid_of(MAPI_EID_VIRTUAL, MAPI_VF_IPM_SUBTREE, teid);
-    uint32_t top = open_entry(teid, MAPI_EID_LEN, NULL);
+    uint32_t top = open_folder(MAPI_EID_VIRTUAL, MAPI_VF_IPM_SUBTREE);
     int hit = 0;
     for (int attempt = 0; attempt < 5 && !hit; attempt++) {
         char name[32];
@@ -1414,6 +1429,69 @@ static void test_fai_go_with_folder(void **state)
     tc_close(&C);
 }
 
+static void test_delete_folder_tree(void **state)
+{
+    (void)state;
+    hello();
+    uint32_t top = open_folder(MAPI_EID_VIRTUAL, MAPI_VF_IPM_SUBTREE);
+    /* Tree/Mid/Leaf, a mail in Leaf, a view in Mid */
+    uint32_t treeh, midh;
+    int64_t tree, mid, leaf;
+    assert_int_equal(create_folder(top, "Tree", OP_FOLDER_GENERIC, 0, &treeh, &tree), OP_S_OK);
+    assert_int_equal(create_folder(treeh, "Mid", OP_FOLDER_GENERIC, 0, &midh, &mid), OP_S_OK);
+    assert_int_equal(create_folder(midh, "Leaf", OP_FOLDER_GENERIC, 0, NULL, &leaf), OP_S_OK);
+    char *a = mail("In a leaf", "Mon, 13 Nov 2023 10:00:00 +0000", "leaf");
+    assert_true(mts_item(fs, leaf, a, 0, 0) > 0);
+    uint8_t view[MAPI_EID_LEN];
+    fai_new(midh, "IPM.Microsoft.FolderDesign.NamedView", "Mid view", NULL, 0, view);
+    uint32_t uv_mid = 0;
+    store_folder(tree, "Mid", &uv_mid);
+    char key[80];
+    snprintf(key, sizeof key, "mapi.fai.%lld.%u", (long long)mid, uv_mid);
+    assert_true(meta_present(key));
+    /* without DEL_FOLDERS the subfolders stop it; without DEL_MESSAGES the mail and the view do */
+    assert_int_equal(delete_folder(top, tree, OP_DEL_MESSAGES), OP_MAPI_E_HAS_FOLDERS);
+    assert_int_equal(delete_folder(top, tree, OP_DEL_FOLDERS), OP_MAPI_E_HAS_MESSAGES);
+    assert_int_equal(store_folder(0, "Tree", NULL), tree);
+    /* with both: the whole subtree, each folder a journal entry, the view with it */
+    uint32_t deletes = mts_journal_count(fs, OUTPOST_J_FOLDER_DELETE);
+    assert_int_equal(delete_folder(top, tree, OP_DEL_FOLDERS | OP_DEL_MESSAGES), OP_S_OK);
+    assert_int_equal(store_folder(0, "Tree", NULL), 0);
+    assert_int_equal(mts_item_state(fs, leaf, NULL, NULL), -1);
+    assert_int_equal(mts_journal_count(fs, OUTPOST_J_FOLDER_DELETE), deletes + 3);
+    assert_false(meta_present(key));
+    release(midh);
+    release(treeh);
+    /* EmptyFolder: the folder stays, its mails and subfolders (with theirs) go */
+    uint32_t boxh, subh;
+    int64_t box, sub;
+    assert_int_equal(create_folder(top, "Emptied", OP_FOLDER_GENERIC, 0, &boxh, &box), OP_S_OK);
+    assert_int_equal(create_folder(boxh, "Sub", OP_FOLDER_GENERIC, 0, &subh, &sub), OP_S_OK);
+    assert_true(mts_item(fs, box, a, 0, 0) > 0);
+    assert_true(mts_item(fs, sub, a, 0, 0) > 0);
+    mapi_buf q;
+    mapi_buf_init(&q);
+    uint8_t keep[MAPI_EID_LEN];
+    fai_new(boxh, "IPM.Microsoft.FolderDesign.NamedView", "Kept view", NULL, 0, keep);
+    mapi_w_u32(&q, boxh);
+    mapi_w_u32(&q, 0);
+    assert_int_equal(call(MAPI_OP_EMPTY_FOLDER, &q, NULL), OP_S_OK);
+    assert_int_equal(store_folder(0, "Emptied", NULL), box);
+    assert_int_equal(store_folder(box, "Sub", NULL), 0);
+    uint32_t total, unread, listed;
+    store_counts(box, &total, &unread, &listed);
+    assert_true(total == 0 && listed == 0);
+    char subj[64];
+    fai_subjects(box, subj, sizeof subj); /* FAI only with DEL_ASSOCIATED */
+    assert_string_equal(subj, "Kept view");
+    free(a);
+    release(subh);
+    release(boxh);
+    release(top);
+    mapi_buf_free(&q);
+    tc_close(&C);
+}
+
 /* GetReceiveFolder(cls): the folder's entry id into eid, the matched class into cls_out. */
 static void receive_folder(const char *cls, mapi_eid *e, char *cls_out, size_t cap)
 {
@@ -1439,11 +1517,8 @@ static void test_startup_calls(void **state)
 {
     (void)state;
     hello();
-    uint8_t ieid[MAPI_EID_LEN], teid[MAPI_EID_LEN];
-    eid_of(MAPI_EID_FOLDER, f_inbox, ieid);
-    eid_of(MAPI_EID_VIRTUAL, MAPI_VF_IPM_SUBTREE, teid);
-    uint32_t inbox = open_entry(ieid, MAPI_EID_LEN, NULL);
-    uint32_t top = open_entry(teid, MAPI_EID_LEN, NULL);
+    uint32_t inbox = open_folder(MAPI_EID_FOLDER, f_inbox);
+    uint32_t top = open_folder(MAPI_EID_VIRTUAL, MAPI_VF_IPM_SUBTREE);
     int64_t projects = store_folder(f_inbox, "Projects", NULL);
     assert_true(projects > 0);
     /* CreateFolder(OPEN_IF_EXISTS), as Outlook does for its folders at every start: the existing one */
@@ -1584,6 +1659,7 @@ int main(void)
         cmocka_unit_test(test_associated_contents),
         cmocka_unit_test(test_copy_folder),
         cmocka_unit_test(test_fai_go_with_folder),
+        cmocka_unit_test(test_delete_folder_tree),
         cmocka_unit_test(test_startup_calls),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
