@@ -504,7 +504,24 @@ typedef struct itm {
     outpost_item it;
     uint8_t *content;
     size_t len;
+    uint32_t msgstatus; /* PR_MSG_STATUS (SetMessageStatus), msgstatus_get */
 } itm;
+
+/* SetMessageStatus's bits of an item, kept in its property bag (prop_set:
+ * local-only, never sent to the server) as 4 bytes little-endian. */
+#define MSGSTATUS_PROP "mapi.msgstatus"
+
+/* The status kept for item id, read in transaction t (0 when none). */
+static uint32_t msgstatus_get(mapi_session *s, struct outpost_txn *t, int64_t id)
+{
+    const void *v = NULL;
+    size_t len = 0;
+    if (!OUTPOST_HAS_METHOD(s->st, struct outpost_store_api, prop_set) ||
+        s->st->storage->prop_get(t, id, MSGSTATUS_PROP, &v, &len).code != OUTPOST_OK || !v || len != 4)
+        return 0;
+    const uint8_t *b = v;
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
 
 static char *sdup(const char *s)
 {
@@ -595,6 +612,7 @@ static uint32_t item_load(mapi_session *s, int64_t id, int content, itm *x)
     st = s->st->storage->item_get(t, id, &it);
     if (st.code == OUTPOST_OK) {
         itm_copy(x, it);
+        x->msgstatus = msgstatus_get(s, t, id);
         /* only a whole content: a summary-only mail may hold just its header block */
         if (content && it->content_state == OUTPOST_CONTENT_COMPLETE)
             read_content(s, t, x);
@@ -624,11 +642,11 @@ static void message_place(mapi_session *s, mapi_props *p, uint32_t parent_kind, 
     mapi_props_set_long(p, OP_PR_ACCESS_LEVEL, 1);
 }
 
-static void message_common(mapi_session *s, const outpost_item *it, mapi_props *p)
+static void message_common(mapi_session *s, const outpost_item *it, uint32_t msgstatus, mapi_props *p)
 {
     message_keys(s, p, MAPI_EID_MESSAGE, it->id);
     message_place(s, p, MAPI_EID_FOLDER, it->folder_id);
-    mapi_props_set_long(p, OP_PR_MSG_STATUS, 0);
+    mapi_props_set_long(p, OP_PR_MSG_STATUS, (int32_t)msgstatus);
 }
 
 /* ---- objects and handles ---- */
@@ -904,7 +922,7 @@ static uint32_t message_load_mapped(mapi_session *s, mapi_obj *o, int64_t id)
         mapi_message_free(&o->msg);
         mapi_map_summary(&s->core->ctx, &x.it, &o->msg.props);
     }
-    message_common(s, &x.it, &o->msg.props);
+    message_common(s, &x.it, x.msgstatus, &o->msg.props);
     o->id = id;
     o->folder_id = x.it.folder_id;
     o->item_kind = x.it.kind;
@@ -1899,7 +1917,9 @@ static uint32_t table_rows(mapi_session *s, mapi_obj *t, rowset *rs)
             if (!ni)
                 break;
             items = ni;
-            itm_copy(&items[n++], row);
+            itm_copy(&items[n], row);
+            items[n].msgstatus = msgstatus_get(s, tx, items[n].it.id);
+            n++;
         }
         m->cursor_close(c);
         for (uint32_t i = 0; i < n; i++)
@@ -1920,7 +1940,7 @@ static uint32_t table_rows(mapi_session *s, mapi_obj *t, rowset *rs)
                 mapi_map_summary(&s->core->ctx, &items[i].it, &r->props);
             }
             mapi_message_free(&msg);
-            message_common(s, &items[i].it, &r->props);
+            message_common(s, &items[i].it, items[i].msgstatus, &r->props);
         }
         itm_free(&items[i]);
     }
@@ -2584,6 +2604,78 @@ static uint32_t op_folder(mapi_session *s, const mapi_req *q, reply *r)
     return sc;
 }
 
+/* ---- message status ---- */
+
+/* GetMessageStatus / SetMessageStatus of message `bin` in folder f: the
+ * status before; SET changes the bits in `b` (mask) to those of `a`. Items
+ * keep it in their property bag, FAI messages in their set; local-only. */
+static uint32_t op_message_status(mapi_session *s, const mapi_req *q, reply *r)
+{
+    mapi_obj *f = obj_get(s, q->h, OBJ_FOLDER);
+    if (!f)
+        return OP_MAPI_E_INVALID_OBJECT;
+    mapi_eid e;
+    uint32_t vf, num, old = 0, sc = OP_S_OK;
+    int64_t folder;
+    int set = q->op == MAPI_OP_SET_MESSAGE_STATUS;
+    if (mapi_eid_decode_for(q->bin.p, q->bin.len, s->core->ctx.guid, &e) != 0 ||
+        (e.kind != MAPI_EID_MESSAGE && e.kind != MAPI_EID_ASSOC) ||
+        (e.kind == MAPI_EID_ASSOC && mapi_fai_eid_split(e.id, &vf, &folder, &num) != 0))
+        return OP_MAPI_E_INVALID_ENTRYID;
+    if (e.kind == MAPI_EID_ASSOC) {
+        if (f->ekind != (vf ? MAPI_EID_VIRTUAL : MAPI_EID_FOLDER) || f->id != (vf ? (int64_t)vf : folder))
+            return OP_MAPI_E_NOT_FOUND; /* not in this folder */
+        mapi_fai_where w;
+        if ((sc = fai_where_of(s, f->ekind, f->id, &w)))
+            return sc;
+        mapi_os_mutex_lock(s->core->fai_lock);
+        mapi_fai_set fs;
+        outpost_status st = mapi_fai_load(s->h, &w, &fs);
+        mapi_fai_msg *m = st.code == OUTPOST_OK ? mapi_fai_find(&fs, num) : NULL;
+        sc = st.code != OUTPOST_OK ? fai_scode(st) : !m ? OP_MAPI_E_NOT_FOUND : OP_S_OK;
+        if (m) {
+            old = (uint32_t)mapi_props_long(&m->msg.props, OP_PR_MSG_STATUS, 0);
+            uint32_t now = (old & ~q->b) | (q->a & q->b);
+            if (set && now != old) {
+                mapi_props_set_long(&m->msg.props, OP_PR_MSG_STATUS, (int32_t)now);
+                st = mapi_fai_store(s->h, &w, &fs);
+                log_status(s, "keeping the status of an associated (FAI) message", st);
+                sc = fai_store_scode(st);
+            }
+        }
+        mapi_fai_set_free(&fs);
+        mapi_os_mutex_unlock(s->core->fai_lock);
+        if (!sc && set)
+            fai_changed(s, &w);
+    } else {
+        struct outpost_txn *t;
+        outpost_status st = s->st->read_begin(s->h, &t);
+        if (st.code != OUTPOST_OK)
+            return scode_of(st);
+        const outpost_item *it;
+        st = s->st->storage->item_get(t, e.id, &it);
+        if (st.code == OUTPOST_OK && (f->ekind != MAPI_EID_FOLDER || it->folder_id != f->id))
+            st.code = OUTPOST_GONE; /* not in this folder */
+        if (st.code == OUTPOST_OK)
+            old = msgstatus_get(s, t, e.id);
+        s->st->read_end(s->h, t);
+        if (st.code != OUTPOST_OK)
+            return st.code == OUTPOST_GONE ? OP_MAPI_E_NOT_FOUND : scode_of(st);
+        uint32_t now = (old & ~q->b) | (q->a & q->b);
+        if (set && now != old) {
+            if (!extras_supported(s))
+                return OP_MAPI_E_NO_SUPPORT; /* an older core: nowhere to keep it */
+            uint8_t b[4] = { (uint8_t)now, (uint8_t)(now >> 8), (uint8_t)(now >> 16), (uint8_t)(now >> 24) };
+            st = s->st->prop_set(s->h, e.id, MSGSTATUS_PROP, now ? b : NULL, now ? 4 : 0);
+            log_status(s, "prop_set (message status)", st);
+            sc = scode_of(st);
+        }
+    }
+    if (!sc)
+        mapi_w_u32(r->out, old);
+    return sc;
+}
+
 /* ---- messages ---- */
 
 static uint32_t op_message(mapi_session *s, const mapi_req *q, reply *r)
@@ -3078,6 +3170,8 @@ int mapi_session_handle(mapi_session *s, const mapi_frame *f, mapi_buf *out)
         break;
     case MAPI_OP_GET_RECEIVE_FOLDER: sc = op_receive_folder(s, &q, &r); break;
     case MAPI_OP_SET_RECEIVE_FOLDER: sc = op_set_receive_folder(s, &q); break;
+    case MAPI_OP_GET_MESSAGE_STATUS:
+    case MAPI_OP_SET_MESSAGE_STATUS: sc = op_message_status(s, &q, &r); break;
     case MAPI_OP_MODIFY_RECIPIENTS: case MAPI_OP_CREATE_ATTACH: case MAPI_OP_OPEN_ATTACH:
     case MAPI_OP_DELETE_ATTACH: case MAPI_OP_SET_READ_FLAG:
         sc = op_message(s, &q, &r);

@@ -1647,6 +1647,78 @@ static void test_startup_calls(void **state)
     tc_close(&C);
 }
 
+/* Get (mask 0 and not set) or SetMessageStatus of message eid in folder h; *old the status before. */
+static uint32_t msg_status(uint32_t h, const uint8_t *eid, int set, uint32_t status, uint32_t mask, uint32_t *old)
+{
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, h);
+    mapi_w_bin(&q, eid, MAPI_EID_LEN);
+    if (set) {
+        mapi_w_u32(&q, status);
+        mapi_w_u32(&q, mask);
+    }
+    uint32_t sc = call(set ? MAPI_OP_SET_MESSAGE_STATUS : MAPI_OP_GET_MESSAGE_STATUS, &q, &r);
+    if (!OP_FAILED(sc)) {
+        assert_int_equal(r.len, 4);
+        *old = r.data[0] | (uint32_t)r.data[1] << 8 | (uint32_t)r.data[2] << 16 | (uint32_t)r.data[3] << 24;
+    }
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    return sc;
+}
+
+static void test_message_status(void **state)
+{
+    (void)state;
+    hello();
+    uint32_t inbox = open_folder(MAPI_EID_FOLDER, f_inbox), cal = open_folder(MAPI_EID_FOLDER, f_cal);
+    uint8_t meid[MAPI_EID_LEN], eeid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_MESSAGE, m_read1, meid);
+    eid_of(MAPI_EID_MESSAGE, ev1, eeid);
+    uint32_t journal0 = mts_journal_count(fs, 0), old = 99;
+    assert_int_equal(msg_status(inbox, meid, 0, 0, 0, &old), OP_S_OK);
+    assert_int_equal(old, 0);
+    /* MSGSTATUS_HIGHLIGHTED | TAGGED, then HIGHLIGHTED cleared: only the masked bits change */
+    assert_int_equal(msg_status(inbox, meid, 1, 0x3, 0x3, &old), OP_S_OK);
+    assert_int_equal(old, 0);
+    assert_int_equal(msg_status(inbox, meid, 1, 0x0, 0x1, &old), OP_S_OK);
+    assert_int_equal(old, 0x3);
+    assert_int_equal(msg_status(inbox, meid, 0, 0, 0, &old), OP_S_OK);
+    assert_int_equal(old, 0x2);
+    /* PR_MSG_STATUS of the opened message and of its contents table row; nothing journaled */
+    uint32_t m = open_entry(meid, MAPI_EID_LEN, NULL);
+    assert_int_equal(folder_long(m, OP_PR_MSG_STATUS), 0x2);
+    release(m);
+    uint32_t t = open_table(inbox, MAPI_TABLE_CONTENTS, 0);
+    uint32_t cols[] = { OP_PR_ENTRYID, OP_PR_MSG_STATUS };
+    set_columns(t, cols, 2);
+    mapi_props rows[16];
+    uint32_t n = query_rows(t, 16, rows, 16), seen = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (!memcmp(mapi_props_bin(&rows[i], OP_PR_ENTRYID)->bin.data, meid, MAPI_EID_LEN))
+            seen = (uint32_t)mapi_props_long(&rows[i], OP_PR_MSG_STATUS, -1) == 0x2;
+    assert_true(seen);
+    free_rows(rows, n);
+    release(t);
+    assert_int_equal(mts_journal_count(fs, 0), journal0);
+    /* a message of another folder */
+    assert_int_equal(msg_status(inbox, eeid, 0, 0, 0, &old), OP_MAPI_E_NOT_FOUND);
+    /* an associated message keeps it in its set */
+    uint8_t fai[MAPI_EID_LEN];
+    fai_new(cal, "IPM.Microsoft.FolderDesign.NamedView", "Status view", NULL, 0, fai);
+    assert_int_equal(msg_status(cal, fai, 1, 0x4, 0x4, &old), OP_S_OK);
+    assert_int_equal(old, 0);
+    assert_int_equal(msg_status(cal, fai, 0, 0, 0, &old), OP_S_OK);
+    assert_int_equal(old, 0x4);
+    assert_int_equal(msg_status(inbox, fai, 0, 0, 0, &old), OP_MAPI_E_NOT_FOUND);
+    assert_int_equal(msg_status(inbox, meid, 1, 0, 0xFFFFFFFFu, &old), OP_S_OK);
+    release(cal);
+    release(inbox);
+    tc_close(&C);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1661,6 +1733,7 @@ int main(void)
         cmocka_unit_test(test_fai_go_with_folder),
         cmocka_unit_test(test_delete_folder_tree),
         cmocka_unit_test(test_startup_calls),
+        cmocka_unit_test(test_message_status),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

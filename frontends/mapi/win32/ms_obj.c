@@ -1105,21 +1105,50 @@ static HRESULT OMAPI_CALL folder_SetReadFlags(void *This, LPENTRYLIST lpMsgList,
                   lpMsgList ? (unsigned long)lpMsgList->cValues : 0ul, (unsigned long)ulFlags);
 }
 
+/* Get/SetMessageStatus: the status before the call into *old (reply u32). */
+static HRESULT message_status(ms_obj *o, uint16_t op, ULONG cb, LPENTRYID eid, ULONG status, ULONG mask, ULONG *old)
+{
+    if (!eid || !old)
+        return MAPI_E_INVALID_PARAMETER;
+    *old = 0;
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    ms_w_eid(&q, cb, eid);
+    if (op == MAPI_OP_SET_MESSAGE_STATUS) {
+        mapi_w_u32(&q, status);
+        mapi_w_u32(&q, mask);
+    }
+    HRESULT hr = simple(o, op, &q, &r);
+    if (hr == S_OK) {
+        mapi_rd rd;
+        mapi_rd_init(&rd, r.data, r.len);
+        *old = mapi_r_u32(&rd);
+        if (rd.err)
+            hr = MAPI_E_CALL_FAILED;
+    }
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    return hr;
+}
+
 static HRESULT OMAPI_CALL folder_GetMessageStatus(void *This, ULONG cb, LPENTRYID eid, ULONG ulFlags, ULONG *status)
 {
-    (void)This, (void)cb, (void)eid, (void)ulFlags;
-    if (!status)
-        return MAPI_E_INVALID_PARAMETER;
-    *status = 0;
-    return ms_ret(S_OK, "IMAPIFolder::GetMessageStatus");
+    ms_obj *o = This;
+    (void)ulFlags;
+    HRESULT hr = message_status(o, MAPI_OP_GET_MESSAGE_STATUS, cb, eid, 0, 0, status);
+    return ms_ret(hr, "IMAPIFolder::GetMessageStatus(h=%u) 0x%lx", o->h, status ? (unsigned long)*status : 0ul);
 }
 
 static HRESULT OMAPI_CALL folder_SetMessageStatus(void *This, ULONG cb, LPENTRYID eid, ULONG st, ULONG mask, ULONG *old)
 {
-    (void)This, (void)cb, (void)eid, (void)st, (void)mask;
+    ms_obj *o = This;
+    ULONG prev = 0;
+    HRESULT hr = message_status(o, MAPI_OP_SET_MESSAGE_STATUS, cb, eid, st, mask, &prev);
     if (old)
-        *old = 0;
-    return ms_ret(MAPI_E_NO_SUPPORT, "IMAPIFolder::SetMessageStatus");
+        *old = prev;
+    return ms_ret(hr, "IMAPIFolder::SetMessageStatus(h=%u, 0x%lx, mask 0x%lx) was 0x%lx", o->h, (unsigned long)st,
+                  (unsigned long)mask, (unsigned long)prev);
 }
 
 static HRESULT OMAPI_CALL folder_SaveContentsSort(void *This, LPSSortOrderSet s, ULONG f)

@@ -949,6 +949,18 @@ static void session(MSPROVIDERINIT *init, int kill_mode, const char *markers)
               (unsigned long)hd, (unsigned long)hd2);
     }
 
+    /* SetMessageStatus / GetMessageStatus on a mail of the Inbox, then reset */
+    if (inbox && unread_eid.cb) {
+        ULONG before = 99, now = 99, reset = 99;
+        LPENTRYID ue = (LPENTRYID)unread_eid.lpb;
+        HRESULT h1 = inbox->lpVtbl->SetMessageStatus(inbox, unread_eid.cb, ue, 0x2, 0x2, &before);
+        HRESULT h2 = inbox->lpVtbl->GetMessageStatus(inbox, unread_eid.cb, ue, 0, &now);
+        HRESULT h3 = inbox->lpVtbl->SetMessageStatus(inbox, unread_eid.cb, ue, 0, 0x2, &reset);
+        check(h1 == S_OK && h2 == S_OK && h3 == S_OK && before == 0 && now == 0x2 && reset == 0x2,
+              "SetMessageStatus(MSGSTATUS_TAGGED) read back by GetMessageStatus (0x%lx), reset",
+              (unsigned long)now);
+    }
+
     if (kill_mode && inbox) {
         /* The daemon goes silent, comes back, then dies mid-query. */
         IMAPITable *kt = NULL;
