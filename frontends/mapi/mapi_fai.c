@@ -423,17 +423,40 @@ static outpost_status index_edit(const struct outpost_host *h, const char *key, 
     return st;
 }
 
+/* 1 when the set at w belongs to no folder: a key that is not a set's, or
+ * a real folder that is gone or has another UIDVALIDITY (a new folder). -1
+ * when the storage cannot tell. */
+static int set_orphaned(const struct outpost_host *h, struct outpost_txn *t, const char *key)
+{
+    mapi_fai_where w;
+    if (mapi_fai_key_parse(key, &w) != 0)
+        return 1;
+    if (w.vf)
+        return 0;
+    const outpost_folder *f;
+    outpost_status fs = h->store->storage->folder_get(t, w.folder, &f);
+    if (fs.code == OUTPOST_GONE)
+        return 1;
+    if (fs.code != OUTPOST_OK)
+        return -1;
+    return f->uidvalidity != w.uidvalidity;
+}
+
+static outpost_status drop_set(const struct outpost_host *h, const char *key)
+{
+    /* the set first, then its line: a crash between leaves a line the sweep drops */
+    outpost_status st = h->store->meta_set(h, key, NULL, 0);
+    if (st.code != OUTPOST_OK)
+        return st;
+    return index_edit(h, key, 0);
+}
+
 outpost_status mapi_fai_store(const struct outpost_host *h, const mapi_fai_where *w, const mapi_fai_set *s)
 {
     char key[MAPI_FAI_KEY_MAX];
     mapi_fai_key(w, key);
-    if (s->n == 0) {
-        /* the set first, then its line: a crash between leaves a line the sweep drops */
-        outpost_status st = h->store->meta_set(h, key, NULL, 0);
-        if (st.code != OUTPOST_OK)
-            return st;
-        return index_edit(h, key, 0);
-    }
+    if (s->n == 0)
+        return drop_set(h, key);
     mapi_buf b;
     mapi_buf_init(&b);
     mapi_fai_encode(s, &b);
@@ -448,6 +471,21 @@ outpost_status mapi_fai_store(const struct outpost_host *h, const mapi_fai_where
     if (st.code == OUTPOST_OK)
         st = h->store->meta_set(h, key, b.data, b.len);
     mapi_buf_free(&b);
+    if (st.code != OUTPOST_OK || w->vf)
+        return st;
+    /* The folder may have been deleted (IMAP, the server) since the caller
+     * looked it up: then the set just written belongs to no folder. The
+     * watch's sweep after that deletion may already have run, so drop it
+     * here. */
+    struct outpost_txn *t;
+    if (h->store->read_begin(h, &t).code != OUTPOST_OK)
+        return st;
+    int orphan = set_orphaned(h, t, key);
+    h->store->read_end(h, t);
+    if (orphan == 1) {
+        st = drop_set(h, key);
+        return st.code == OUTPOST_OK ? fai_err(OUTPOST_GONE, "the folder was deleted") : st;
+    }
     return st;
 }
 
@@ -472,17 +510,7 @@ outpost_status mapi_fai_sweep(const struct outpost_host *h, uint32_t *dropped)
         e = strchr(p, '\n');
         if (e)
             *e = 0;
-        mapi_fai_where w;
-        int stale = mapi_fai_key_parse(p, &w) != 0;
-        if (!stale && !w.vf) {
-            const outpost_folder *f;
-            outpost_status fs = h->store->storage->folder_get(t, w.folder, &f);
-            if (fs.code == OUTPOST_GONE)
-                stale = 1;
-            else if (fs.code == OUTPOST_OK)
-                stale = f->uidvalidity != w.uidvalidity;
-        }
-        if (stale) {
+        if (set_orphaned(h, t, p) == 1) {
             mapi_buf_adds(&gone, p);
             mapi_buf_addc(&gone, 0);
         }
@@ -495,10 +523,7 @@ outpost_status mapi_fai_sweep(const struct outpost_host *h, uint32_t *dropped)
     for (size_t off = 0; st.code == OUTPOST_OK && off < gone.len; off += strlen((char *)gone.data + off) + 1) {
         const char *key = (const char *)gone.data + off;
         mapi_fai_where w;
-        if (mapi_fai_key_parse(key, &w) == 0)
-            st = h->store->meta_set(h, key, NULL, 0);
-        if (st.code == OUTPOST_OK)
-            st = index_edit(h, key, 0);
+        st = mapi_fai_key_parse(key, &w) == 0 ? drop_set(h, key) : index_edit(h, key, 0);
         if (st.code == OUTPOST_OK && dropped)
             (*dropped)++;
     }

@@ -14,8 +14,9 @@
  *         "mapi.fai.v<n>" for MAPI's virtual folders (root, IPM subtree,
  *         finder, views, common views). A folder's UIDVALIDITY never
  *         changes and is never given to another folder, so a folder deleted
- *         by IMAP or the server leaves a set no folder can see; the index
- *         below lets the front-end drop such sets at start.
+ *         by IMAP or the server leaves a set no folder can see (and a new
+ *         folder that gets the old id never inherits it); the index below
+ *         lets the front-end drop such sets when the hierarchy changes.
  *   value u32 "FAI1" magic, u32 next number, u32 n, then n messages, each
  *         u32 number, `props` (the message's properties), u32 recipients +
  *         that many `props`, u32 attachments + that many (u32 PR_ATTACH_NUM,
@@ -106,11 +107,13 @@ outpost_status mapi_fai_read(const struct outpost_host *h, struct outpost_txn *t
 /* Same, in a read transaction of its own. */
 outpost_status mapi_fai_load(const struct outpost_host *h, const mapi_fai_where *w, mapi_fai_set *s);
 /* Writes the set of w (an empty set deletes it) and keeps the index. Larger
- * than MAPI_FAI_SET_MAX: BAD_DATA, nothing written. */
+ * than MAPI_FAI_SET_MAX: BAD_DATA, nothing written. GONE when w's folder no
+ * longer exists once the set is written (deleted meanwhile by IMAP or the
+ * server): the set is dropped again, so no set outlives its folder. */
 outpost_status mapi_fai_store(const struct outpost_host *h, const mapi_fai_where *w, const mapi_fai_set *s);
-/* Drops the sets of folders that no longer exist (deleted by IMAP or the
- * server while the front-end did not run). *dropped (may be NULL) gets how
- * many. */
+/* Drops the sets of folders that no longer exist (deleted by IMAP, by the
+ * server or while the front-end did not run; mapi_core_sweep runs it at start
+ * and after every hierarchy change). *dropped (may be NULL) gets how many. */
 outpost_status mapi_fai_sweep(const struct outpost_host *h, uint32_t *dropped);
 
 #endif

@@ -8,7 +8,6 @@
 #include <gmime/gmime.h>
 #include <outpost/frontend.h>
 
-#include "mapi_fai.h"
 #include "mapi_server.h"
 
 struct outpost_frontend {
@@ -253,17 +252,9 @@ static outpost_status start(struct outpost_frontend *f)
             return fail(f, OUTPOST_FATAL, "mapi: %s", err);
         f->core_ready = 1;
     }
-    if (mapi_fai_supported(f->host)) {
-        /* associated messages of folders deleted while the front-end was not running */
-        uint32_t dropped = 0;
-        outpost_status st = mapi_fai_sweep(f->host, &dropped);
-        if (st.code != OUTPOST_OK)
-            f->host->log(f->host, OUTPOST_LOG_WARNING, "mapi: dropping associated messages of deleted folders: %s",
-                         st.message ? st.message : "failed");
-        else if (dropped)
-            f->host->log(f->host, OUTPOST_LOG_INFO, "mapi: dropped the associated messages of %u deleted folders",
-                         dropped);
-    }
+    /* associated messages of folders deleted while the front-end was not
+     * running (later deletions: the server's watch, mapi_core_watch) */
+    mapi_core_sweep(&f->core);
     f->srv = mapi_server_start(&f->core, f->host_addr, f->port, err, sizeof err);
     if (!f->srv)
         return fail(f, OUTPOST_FATAL, "mapi: %s", err);

@@ -111,6 +111,7 @@ static void *accept_main(void *arg)
 {
     mapi_server *s = arg;
     while (!stopping(s)) {
+        mapi_core_tick(s->core); /* FAI sets of folders deleted meanwhile */
         mapi_sock cs = mapi_os_accept(s->lsock, 200);
         if (cs == MAPI_BAD_SOCK)
             continue;
@@ -163,8 +164,10 @@ mapi_server *mapi_server_start(mapi_core *core, const char *host, uint16_t port,
         free(s);
         return NULL;
     }
+    mapi_core_watch(core);
     s->accept_thread = mapi_os_thread_start(accept_main, s);
     if (!s->accept_thread) {
+        mapi_core_unwatch(core);
         snprintf(err, errlen, "cannot start the accept thread");
         mapi_os_close(s->lsock);
         mapi_os_mutex_free(s->lock);
@@ -187,6 +190,7 @@ void mapi_server_stop(mapi_server *s)
     s->stopping = 1;
     mapi_os_mutex_unlock(s->lock);
     mapi_os_thread_join(s->accept_thread);
+    mapi_core_unwatch(s->core);
     mapi_os_close(s->lsock);
     mapi_conn *c = s->conns;
     while (c) {

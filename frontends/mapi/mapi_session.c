@@ -12,8 +12,9 @@
 const uint8_t MAPI_OUTPOST_PROVIDER_UID[16] = { 0x54, 0x53, 0x50, 0x4F, 0x41, 0x4D, 0x49, 0x50,
                                                 0x8A, 0x4F, 0x55, 0x54, 0x50, 0x53, 0x54, 0x0A };
 
-#define ACCESS_MESSAGE 0x07u /* MAPI_ACCESS_MODIFY | READ | DELETE */
-#define ACCESS_FOLDER 0x3Fu  /* ... | CREATE_HIERARCHY | CREATE_CONTENTS | CREATE_ASSOCIATED */
+#define ACCESS_MESSAGE (OP_ACCESS_MODIFY | OP_ACCESS_READ | OP_ACCESS_DELETE)
+#define ACCESS_FOLDER                                                                                       \
+    (ACCESS_MESSAGE | OP_ACCESS_CREATE_HIERARCHY | OP_ACCESS_CREATE_CONTENTS | OP_ACCESS_CREATE_ASSOCIATED)
 #define GETPROPS_MAX 32768u  /* larger values come through OpenProperty */
 #define MAX_CONTENT (64u << 20)
 #define MAX_EVENTS 64
@@ -90,7 +91,9 @@ int mapi_core_init(mapi_core *c, const struct outpost_host *host, const uint8_t 
     c->display_name = strdup(display_name ? display_name : "Outpost");
     c->names_lock = mapi_os_mutex_new();
     c->fai_lock = mapi_os_mutex_new();
-    if (!c->display_name || !c->names_lock || !c->fai_lock) {
+    c->watch_lock = mapi_os_mutex_new();
+    c->receive_lock = mapi_os_mutex_new();
+    if (!c->display_name || !c->names_lock || !c->fai_lock || !c->watch_lock || !c->receive_lock) {
         snprintf(err, errlen, "out of memory");
         mapi_core_free(c);
         return -1;
@@ -105,10 +108,75 @@ int mapi_core_init(mapi_core *c, const struct outpost_host *host, const uint8_t 
 
 void mapi_core_free(mapi_core *c)
 {
+    mapi_core_unwatch(c);
     free(c->display_name);
     mapi_os_mutex_free(c->names_lock);
     mapi_os_mutex_free(c->fai_lock);
+    mapi_os_mutex_free(c->watch_lock);
+    mapi_os_mutex_free(c->receive_lock);
     memset(c, 0, sizeof *c);
+}
+
+outpost_status mapi_core_sweep(mapi_core *c)
+{
+    const struct outpost_host *h = c->host;
+    if (!mapi_fai_supported(h))
+        return outpost_ok();
+    uint32_t dropped = 0;
+    mapi_os_mutex_lock(c->fai_lock);
+    outpost_status st = mapi_fai_sweep(h, &dropped);
+    mapi_os_mutex_unlock(c->fai_lock);
+    if (st.code != OUTPOST_OK)
+        h->log(h, OUTPOST_LOG_WARNING, "mapi: dropping associated messages of deleted folders: %s",
+               st.message ? st.message : "failed");
+    else if (dropped)
+        h->log(h, OUTPOST_LOG_INFO, "mapi: dropped the associated messages of %u deleted folders", dropped);
+    return st;
+}
+
+/* A store listener: runs on a core thread, so it only takes note. */
+static void core_on_event(void *ctx, const outpost_store_event *ev)
+{
+    mapi_core *c = ctx;
+    if (ev->kind != OUTPOST_EVENT_FOLDERS)
+        return;
+    mapi_os_mutex_lock(c->watch_lock);
+    c->folders_changed = 1;
+    mapi_os_mutex_unlock(c->watch_lock);
+}
+
+int mapi_core_watch(mapi_core *c)
+{
+    const struct outpost_host *h = c->host;
+    if (c->watch)
+        return 0;
+    if (!mapi_fai_supported(h) || !h->store->subscribe)
+        return -1;
+    outpost_status st = h->store->subscribe(h, core_on_event, c, &c->watch);
+    if (st.code != OUTPOST_OK) {
+        h->log(h, OUTPOST_LOG_WARNING, "mapi: cannot watch the folder hierarchy (%s): the associated messages "
+               "of deleted folders are dropped at the next start only", st.message ? st.message : "failed");
+        c->watch = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void mapi_core_unwatch(mapi_core *c)
+{
+    if (c->watch && c->host && c->host->store)
+        c->host->store->unsubscribe(c->host, c->watch);
+    c->watch = NULL;
+}
+
+void mapi_core_tick(mapi_core *c)
+{
+    mapi_os_mutex_lock(c->watch_lock);
+    int changed = c->folders_changed;
+    c->folders_changed = 0;
+    mapi_os_mutex_unlock(c->watch_lock);
+    if (changed)
+        mapi_core_sweep(c); /* a failure is logged; the next change or start sweeps again */
 }
 
 /* ---- small helpers ---- */
@@ -373,6 +441,19 @@ static void store_props(mapi_session *s, const fol_list *l, mapi_props *p)
     mapi_props_set_long(p, OP_PR_VALID_FOLDER_MASK, (int32_t)valid);
 }
 
+/* PR_ACCESS of a folder (real: f != NULL; else virtual folder vf): what
+ * the calls on it will really allow, so Outlook offers no command that
+ * fails. The core refuses to delete special-use folders (Inbox, Sent Items,
+ * Conflicts, ...); a virtual folder holds associated messages only, and
+ * subfolders only under Top of Information Store. */
+static uint32_t folder_access(const fol *f, uint32_t vf)
+{
+    if (!f)
+        return OP_ACCESS_READ | OP_ACCESS_CREATE_ASSOCIATED |
+               (vf == MAPI_VF_IPM_SUBTREE ? OP_ACCESS_CREATE_HIERARCHY : 0);
+    return f->special == OUTPOST_USE_NONE ? ACCESS_FOLDER : ACCESS_FOLDER & ~OP_ACCESS_DELETE;
+}
+
 /* Properties of a folder (real: f != NULL; else virtual folder vf). */
 static void folder_props(mapi_session *s, const fol_list *l, const fol *f, uint32_t vf, mapi_props *p)
 {
@@ -390,7 +471,7 @@ static void folder_props(mapi_session *s, const fol_list *l, const fol *f, uint3
                 (f || vf != MAPI_VF_ROOT) ? (f ? MAPI_VF_IPM_SUBTREE : MAPI_VF_ROOT) : MAPI_VF_ROOT);
     store_common(s, p);
     mapi_props_set_long(p, OP_PR_OBJECT_TYPE, OP_MAPI_FOLDER);
-    mapi_props_set_long(p, OP_PR_ACCESS, (int32_t)ACCESS_FOLDER);
+    mapi_props_set_long(p, OP_PR_ACCESS, (int32_t)folder_access(f, vf));
     mapi_props_set_long(p, OP_PR_ACCESS_LEVEL, 1);
     mapi_props_set_bool(p, OP_PR_ATTR_HIDDEN, 0);
     uint32_t assoc = f ? f->assoc : vf < MAPI_VF_COUNT ? l->vf_assoc[vf] : 0;
@@ -423,7 +504,24 @@ typedef struct itm {
     outpost_item it;
     uint8_t *content;
     size_t len;
+    uint32_t msgstatus; /* PR_MSG_STATUS (SetMessageStatus), msgstatus_get */
 } itm;
+
+/* SetMessageStatus's bits of an item, kept in its property bag (prop_set:
+ * local-only, never sent to the server) as 4 bytes little-endian. */
+#define MSGSTATUS_PROP "mapi.msgstatus"
+
+/* The status kept for item id, read in transaction t (0 when none). */
+static uint32_t msgstatus_get(mapi_session *s, struct outpost_txn *t, int64_t id)
+{
+    const void *v = NULL;
+    size_t len = 0;
+    if (!OUTPOST_HAS_METHOD(s->st, struct outpost_store_api, prop_set) ||
+        s->st->storage->prop_get(t, id, MSGSTATUS_PROP, &v, &len).code != OUTPOST_OK || !v || len != 4)
+        return 0;
+    const uint8_t *b = v;
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
 
 static char *sdup(const char *s)
 {
@@ -514,6 +612,7 @@ static uint32_t item_load(mapi_session *s, int64_t id, int content, itm *x)
     st = s->st->storage->item_get(t, id, &it);
     if (st.code == OUTPOST_OK) {
         itm_copy(x, it);
+        x->msgstatus = msgstatus_get(s, t, id);
         /* only a whole content: a summary-only mail may hold just its header block */
         if (content && it->content_state == OUTPOST_CONTENT_COMPLETE)
             read_content(s, t, x);
@@ -543,11 +642,11 @@ static void message_place(mapi_session *s, mapi_props *p, uint32_t parent_kind, 
     mapi_props_set_long(p, OP_PR_ACCESS_LEVEL, 1);
 }
 
-static void message_common(mapi_session *s, const outpost_item *it, mapi_props *p)
+static void message_common(mapi_session *s, const outpost_item *it, uint32_t msgstatus, mapi_props *p)
 {
     message_keys(s, p, MAPI_EID_MESSAGE, it->id);
     message_place(s, p, MAPI_EID_FOLDER, it->folder_id);
-    mapi_props_set_long(p, OP_PR_MSG_STATUS, 0);
+    mapi_props_set_long(p, OP_PR_MSG_STATUS, (int32_t)msgstatus);
 }
 
 /* ---- objects and handles ---- */
@@ -823,7 +922,7 @@ static uint32_t message_load_mapped(mapi_session *s, mapi_obj *o, int64_t id)
         mapi_message_free(&o->msg);
         mapi_map_summary(&s->core->ctx, &x.it, &o->msg.props);
     }
-    message_common(s, &x.it, &o->msg.props);
+    message_common(s, &x.it, x.msgstatus, &o->msg.props);
     o->id = id;
     o->folder_id = x.it.folder_id;
     o->item_kind = x.it.kind;
@@ -870,6 +969,15 @@ static uint32_t fai_where_of(mapi_session *s, uint32_t ekind, int64_t id, mapi_f
 static uint32_t fai_scode(outpost_status st)
 {
     return st.code == OUTPOST_BAD_DATA ? OP_MAPI_E_CORRUPT_DATA : scode_of(st);
+}
+
+/* SCODE of a failed mapi_fai_store: too large is MAPI_E_STORE_FULL, a
+ * folder deleted meanwhile MAPI_E_OBJECT_DELETED. */
+static uint32_t fai_store_scode(outpost_status st)
+{
+    return st.code == OUTPOST_BAD_DATA ? OP_MAPI_E_STORE_FULL
+           : st.code == OUTPOST_GONE   ? OP_MAPI_E_OBJECT_DELETED
+                                       : scode_of(st);
 }
 
 /* Properties the provider computes for an FAI message; never stored. */
@@ -1009,7 +1117,7 @@ static uint32_t fai_save(mapi_session *s, mapi_obj *o, reply *r)
         } else {
             st = mapi_fai_store(s->h, &o->fw, &set);
             log_status(s, "keeping an associated (FAI) message", st);
-            sc = st.code == OUTPOST_BAD_DATA ? OP_MAPI_E_STORE_FULL : scode_of(st);
+            sc = fai_store_scode(st);
         }
     }
     mapi_fai_set_free(&set);
@@ -1053,9 +1161,11 @@ static uint32_t fai_delete(mapi_session *s, const mapi_fai_where *w, const uint3
         if (removed) {
             st = mapi_fai_store(s->h, w, &set);
             log_status(s, "deleting associated (FAI) messages", st);
+            sc = st.code == OUTPOST_GONE ? OP_S_OK : fai_store_scode(st); /* gone with its folder */
         }
+    } else {
+        sc = fai_scode(st);
     }
-    sc = fai_scode(st);
     mapi_fai_set_free(&set);
     mapi_os_mutex_unlock(s->core->fai_lock);
     if (!sc && removed)
@@ -1157,6 +1267,15 @@ static uint32_t obj_props(mapi_session *s, mapi_obj *o, mapi_props *p)
     }
 }
 
+/* All current properties of the object behind handle h (not a table). */
+static uint32_t handle_props(mapi_session *s, uint32_t h, mapi_props *all)
+{
+    mapi_obj *o = obj_get(s, h, 0);
+    if (!o || o->type == OBJ_TABLE)
+        return OP_MAPI_E_INVALID_OBJECT;
+    return obj_props(s, o, all);
+}
+
 static int too_big(const mapi_prop *p)
 {
     uint32_t t = OP_PROP_TYPE(p->tag);
@@ -1165,11 +1284,8 @@ static int too_big(const mapi_prop *p)
 
 static uint32_t op_get_props(mapi_session *s, const mapi_req *q, reply *r)
 {
-    mapi_obj *o = obj_get(s, q->h, 0);
-    if (!o || o->type == OBJ_TABLE)
-        return OP_MAPI_E_INVALID_OBJECT;
     mapi_props all, out;
-    uint32_t sc = obj_props(s, o, &all);
+    uint32_t sc = handle_props(s, q->h, &all);
     if (sc)
         return sc;
     mapi_props_init(&out);
@@ -1199,11 +1315,8 @@ static uint32_t op_get_props(mapi_session *s, const mapi_req *q, reply *r)
 
 static uint32_t op_get_prop_list(mapi_session *s, const mapi_req *q, reply *r)
 {
-    mapi_obj *o = obj_get(s, q->h, 0);
-    if (!o || o->type == OBJ_TABLE)
-        return OP_MAPI_E_INVALID_OBJECT;
     mapi_props all;
-    uint32_t sc = obj_props(s, o, &all);
+    uint32_t sc = handle_props(s, q->h, &all);
     if (sc)
         return sc;
     mapi_w_u32(r->out, all.n);
@@ -1297,11 +1410,8 @@ static uint32_t op_delete_props(mapi_session *s, const mapi_req *q, reply *r)
 
 static uint32_t op_read_prop(mapi_session *s, const mapi_req *q, reply *r)
 {
-    mapi_obj *o = obj_get(s, q->h, 0);
-    if (!o || o->type == OBJ_TABLE)
-        return OP_MAPI_E_INVALID_OBJECT;
     mapi_props all;
-    uint32_t sc = obj_props(s, o, &all);
+    uint32_t sc = handle_props(s, q->h, &all);
     if (sc)
         return sc;
     const mapi_prop *p = mapi_props_find(&all, q->a);
@@ -1590,6 +1700,8 @@ static const uint32_t DEFAULT_HIERARCHY_COLS[] = { OP_PR_ENTRYID, OP_PR_INSTANCE
 static const uint32_t DEFAULT_RECIP_COLS[] = { OP_PR_ROWID, OP_PR_INSTANCE_KEY, OP_PR_RECIPIENT_TYPE,
                                                OP_PR_DISPLAY_NAME, OP_PR_EMAIL_ADDRESS, OP_PR_ADDRTYPE,
                                                OP_PR_ENTRYID };
+static const uint32_t DEFAULT_RECEIVE_COLS[] = { OP_PR_INSTANCE_KEY, OP_PR_ENTRYID, OP_PR_RECORD_KEY,
+                                                 OP_PR_MESSAGE_CLASS };
 static const uint32_t DEFAULT_ATTACH_COLS[] = { OP_PR_ATTACH_NUM, OP_PR_INSTANCE_KEY, OP_PR_ATTACH_METHOD,
                                                 OP_PR_ATTACH_LONG_FILENAME, OP_PR_ATTACH_SIZE,
                                                 OP_PR_RENDERING_POSITION, OP_PR_ATTACH_MIME_TAG };
@@ -1621,7 +1733,8 @@ static void rows_free(rowset *rs)
 }
 
 /* Copies (move: moves) FAI messages nums[0..n) of the set of `from` into the
- * set of `to` under new numbers; *missing gets how many were not in `from`.
+ * set of `to` under new numbers (nums NULL: copies every message of `from`);
+ * *missing gets how many were not in `from`.
  * The destination is written first: a crash between the two writes leaves
  * a copy in both folders, never in neither. */
 static uint32_t fai_copy(mapi_session *s, const mapi_fai_where *from, const mapi_fai_where *to,
@@ -1639,8 +1752,12 @@ static uint32_t fai_copy(mapi_session *s, const mapi_fai_where *from, const mapi
     mapi_fai_set *d = same ? &src : &dst;
     if (st.code != OUTPOST_OK)
         sc = fai_scode(st);
+    if (!nums) {
+        n = src.n;
+        move = 0;
+    }
     for (uint32_t i = 0; !sc && i < n; i++) {
-        mapi_fai_msg *m = mapi_fai_find(&src, nums[i]);
+        mapi_fai_msg *m = nums ? mapi_fai_find(&src, nums[i]) : &src.v[i];
         if (!m) {
             (*missing)++;
         } else if (same && move) {
@@ -1661,7 +1778,7 @@ static uint32_t fai_copy(mapi_session *s, const mapi_fai_where *from, const mapi
         if (st.code == OUTPOST_OK && move && !same)
             st = mapi_fai_store(s->h, from, &src);
         log_status(s, move ? "moving associated (FAI) messages" : "copying associated (FAI) messages", st);
-        sc = st.code == OUTPOST_BAD_DATA ? OP_MAPI_E_STORE_FULL : scode_of(st);
+        sc = fai_store_scode(st);
     }
     mapi_fai_set_free(&src);
     mapi_fai_set_free(&dst);
@@ -1719,10 +1836,14 @@ static void hier_add(mapi_session *s, const fol_list *l, int64_t parent, int dep
     }
 }
 
+static uint32_t receive_rows(mapi_session *s, rowset *rs);
+
 /* The rows of a table's source as it is now. */
 static uint32_t table_rows(mapi_session *s, mapi_obj *t, rowset *rs)
 {
     memset(rs, 0, sizeof *rs);
+    if (t->tkind == MAPI_TABLE_RECEIVE_FOLDERS)
+        return receive_rows(s, rs);
     if (t->tkind == MAPI_TABLE_RECIPIENTS || t->tkind == MAPI_TABLE_ATTACHMENTS) {
         mapi_obj *m = obj_get(s, t->tsrc, OBJ_MESSAGE);
         if (!m)
@@ -1745,6 +1866,8 @@ static uint32_t table_rows(mapi_session *s, mapi_obj *t, rowset *rs)
         }
         return OP_S_OK;
     }
+    if (t->tflags & OP_SHOW_SOFT_DELETES)
+        return OP_S_OK; /* soft-deleted rows only, and no delete here is soft: none */
     mapi_obj *f = obj_get(s, t->tsrc, 0);
     uint32_t ekind = f ? f->ekind : t->ekind;
     int64_t fid = f ? f->id : t->id;
@@ -1794,7 +1917,9 @@ static uint32_t table_rows(mapi_session *s, mapi_obj *t, rowset *rs)
             if (!ni)
                 break;
             items = ni;
-            itm_copy(&items[n++], row);
+            itm_copy(&items[n], row);
+            items[n].msgstatus = msgstatus_get(s, tx, items[n].it.id);
+            n++;
         }
         m->cursor_close(c);
         for (uint32_t i = 0; i < n; i++)
@@ -1815,7 +1940,7 @@ static uint32_t table_rows(mapi_session *s, mapi_obj *t, rowset *rs)
                 mapi_map_summary(&s->core->ctx, &items[i].it, &r->props);
             }
             mapi_message_free(&msg);
-            message_common(s, &items[i].it, &r->props);
+            message_common(s, &items[i].it, items[i].msgstatus, &r->props);
         }
         itm_free(&items[i]);
     }
@@ -1842,6 +1967,12 @@ static uint32_t op_open_table(mapi_session *s, const mapi_req *q, reply *r)
             return OP_MAPI_E_INVALID_OBJECT;
         cols = q->a == MAPI_TABLE_RECIPIENTS ? DEFAULT_RECIP_COLS : DEFAULT_ATTACH_COLS;
         ncols = q->a == MAPI_TABLE_RECIPIENTS ? NCOLS(DEFAULT_RECIP_COLS) : NCOLS(DEFAULT_ATTACH_COLS);
+        break;
+    case MAPI_TABLE_RECEIVE_FOLDERS:
+        if (!src || src->type != OBJ_STORE)
+            return OP_MAPI_E_INVALID_OBJECT;
+        cols = DEFAULT_RECEIVE_COLS;
+        ncols = NCOLS(DEFAULT_RECEIVE_COLS);
         break;
     default:
         return OP_MAPI_E_INVALID_PARAMETER;
@@ -2075,8 +2206,311 @@ static uint32_t partial(uint32_t n, const outpost_item_status *ist)
 {
     for (uint32_t i = 0; i < n; i++)
         if (ist[i].status.code != OUTPOST_OK)
-            return 0x00040680u; /* MAPI_W_PARTIAL_COMPLETION */
+            return OP_MAPI_W_PARTIAL_COMPLETION;
     return OP_S_OK;
+}
+
+/* CreateMessage in folder f (MAPI_ASSOCIATED: an FAI message). */
+static uint32_t folder_new_message(mapi_session *s, mapi_obj *f, const mapi_req *q, reply *r)
+{
+    uint32_t sc, h;
+    if (q->flags & OP_MAPI_ASSOCIATED) {
+        if (!mapi_fai_supported(s->h))
+            return OP_MAPI_E_NO_SUPPORT; /* an older core: nowhere to keep them */
+        mapi_fai_where w;
+        if ((sc = fai_where_of(s, f->ekind, f->id, &w)) || (sc = fai_create(s, &w, &h)))
+            return sc;
+        mapi_w_u32(r->out, h);
+        return OP_S_OK;
+    }
+    if (f->ekind != MAPI_EID_FOLDER)
+        return OP_MAPI_E_NO_SUPPORT; /* no items in virtual folders */
+    uint32_t kind = 0;
+    if ((sc = folder_kind(s, f->id, &kind)))
+        return sc;
+    mapi_obj *m = calloc(1, sizeof *m);
+    if (!m)
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    m->type = OBJ_MESSAGE;
+    m->is_new = 1;
+    m->folder_id = f->id;
+    m->item_kind = kind;
+    mapi_props_set_str(&m->msg.props, OP_PR_MESSAGE_CLASS, mapi_message_class(kind));
+    mapi_props_set_long(&m->msg.props, OP_PR_MESSAGE_FLAGS, (int32_t)(OP_MSGFLAG_UNSENT | OP_MSGFLAG_READ));
+    mapi_props_set_long(&m->msg.props, OP_PR_OBJECT_TYPE, OP_MAPI_MESSAGE);
+    set_eid(s, &m->msg.props, OP_PR_PARENT_ENTRYID, MAPI_EID_FOLDER, f->id);
+    store_common(s, &m->msg.props);
+    int64_t now = mapi_filetime_from_ms(s->h->now_ms(s->h));
+    mapi_props_set_i8(&m->msg.props, OP_PR_CREATION_TIME, now);
+    mapi_props_set_i8(&m->msg.props, OP_PR_LAST_MODIFICATION_TIME, now);
+    if (!(h = obj_add(s, m))) {
+        obj_free(m);
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    mapi_w_u32(r->out, h);
+    return OP_S_OK;
+}
+
+/* A folder just created has no associated messages: a set found under its
+ * key could only be a deleted folder's that the storage's id and
+ * UIDVALIDITY happened to match, and is dropped rather than inherited.
+ * *w (may be NULL) gets the new folder's set. */
+static void fai_fresh(mapi_session *s, int64_t folder, mapi_fai_where *w)
+{
+    mapi_fai_where tmp;
+    if (!w)
+        w = &tmp;
+    if (!mapi_fai_supported(s->h) || fai_where_of(s, MAPI_EID_FOLDER, folder, w) != OP_S_OK)
+        return;
+    mapi_os_mutex_lock(s->core->fai_lock);
+    mapi_fai_set set;
+    outpost_status st = mapi_fai_load(s->h, w, &set);
+    if (st.code == OUTPOST_BAD_DATA || set.n) {
+        s->h->log(s->h, OUTPOST_LOG_WARNING, "mapi: new folder %lld had %u stale associated (FAI) messages; dropped",
+                  (long long)folder, set.n);
+        mapi_fai_set_free(&set);
+        log_status(s, "dropping stale associated (FAI) messages", mapi_fai_store(s->h, w, &set));
+    }
+    mapi_fai_set_free(&set);
+    mapi_os_mutex_unlock(s->core->fai_lock);
+}
+
+/* The child of `parent` (0: the top level) named exactly `name`. */
+static const fol *fols_child(const fol_list *l, int64_t parent, const char *name)
+{
+    for (uint32_t i = 0; i < l->n; i++)
+        if (l->v[i].parent == parent && !strcmp(l->v[i].name, name))
+            return &l->v[i];
+    return NULL;
+}
+
+/* The storage folder a MAPI folder holds its subfolders in: a folder's id,
+ * 0 for Top of Information Store, -1 for the other virtual folders. */
+static int64_t folder_parent_id(uint32_t ekind, int64_t id)
+{
+    if (ekind == MAPI_EID_FOLDER)
+        return id;
+    return ekind == MAPI_EID_VIRTUAL && id == MAPI_VF_IPM_SUBTREE ? 0 : -1;
+}
+
+static uint32_t folder_new_folder(mapi_session *s, mapi_obj *f, const mapi_req *q, reply *r)
+{
+    if (!q->str || !*q->str)
+        return OP_MAPI_E_INVALID_PARAMETER;
+    if (q->a == OP_FOLDER_SEARCH)
+        return OP_MAPI_E_NO_SUPPORT; /* search folders are not kept; never a real (server) folder */
+    int64_t parent = folder_parent_id(f->ekind, f->id);
+    if (parent < 0)
+        return OP_MAPI_E_NO_SUPPORT; /* root, finder, views: nothing on the server to hold them */
+    fol_list l;
+    uint32_t sc = fols_load(s, &l);
+    if (sc)
+        return sc;
+    const fol *pf = parent ? fols_find(&l, parent) : NULL;
+    const fol *old = fols_child(&l, parent, q->str);
+    uint32_t kind = pf ? pf->kind : OUTPOST_ITEM_MAIL;
+    int64_t nid = old ? old->id : 0;
+    fols_free(&l);
+    if (parent && !pf)
+        return OP_MAPI_E_OBJECT_DELETED;
+    if (old && !(q->flags & OP_OPEN_IF_EXISTS))
+        return OP_MAPI_E_COLLISION;
+    if (!old) {
+        if (q->str2 && *q->str2)
+            for (uint32_t k = 1; k <= 5; k++)
+                if (!strncasecmp(q->str2, mapi_container_class(k), strlen(mapi_container_class(k))))
+                    kind = k;
+        outpost_status st = s->st->folder_create(s->h, parent, q->str, kind, &nid);
+        log_status(s, "folder_create", st);
+        if (st.code == OUTPOST_BAD_DATA)
+            return OP_MAPI_E_COLLISION;
+        if (st.code != OUTPOST_OK)
+            return scode_of(st);
+        fai_fresh(s, nid, NULL);
+    }
+    uint32_t h;
+    if ((sc = open_folder_obj(s, MAPI_EID_FOLDER, nid, &h)))
+        return sc;
+    uint8_t b[MAPI_EID_LEN];
+    eid_bytes(s, MAPI_EID_FOLDER, nid, b);
+    mapi_w_u32(r->out, h);
+    mapi_w_bin(r->out, b, MAPI_EID_LEN);
+    return OP_S_OK;
+}
+
+/* 1 when folder f of snapshot l (FAI counted by fols_assoc) or, with
+ * `subfolders`, any folder below it holds items or associated messages. */
+static int fols_has_content(const fol_list *l, const fol *f, int subfolders, int depth)
+{
+    if (f->total || f->assoc)
+        return 1;
+    for (uint32_t i = 0; subfolders && depth < 64 && i < l->n; i++)
+        if (l->v[i].parent == f->id && fols_has_content(l, &l->v[i], 1, depth + 1))
+            return 1;
+    return 0;
+}
+
+/* Deletes folder f of snapshot l with its items and, first, every folder
+ * below it (the storage deletes a folder only once it has no subfolders):
+ * each a journaled folder_delete whose FAI set goes with it (a failure there
+ * leaves a set no folder can see, which the watch's sweep drops). Returns
+ * f's own deletion; *failed counts the folders below it not deleted. */
+static outpost_status folder_delete_tree(mapi_session *s, const fol_list *l, const fol *f, int depth,
+                                         uint32_t *failed)
+{
+    for (uint32_t i = 0; i < l->n; i++)
+        if (l->v[i].parent == f->id &&
+            (depth >= 64 || folder_delete_tree(s, l, &l->v[i], depth + 1, failed).code != OUTPOST_OK))
+            (*failed)++;
+    outpost_status st = s->st->folder_delete(s->h, f->id);
+    log_status(s, "folder_delete", st);
+    if (st.code == OUTPOST_OK && mapi_fai_supported(s->h)) {
+        mapi_fai_where w = { 0, f->id, f->uidvalidity };
+        fai_delete(s, &w, NULL, 0, NULL);
+    }
+    return st;
+}
+
+/* DeleteFolder: DEL_FOLDERS takes its subfolders along (else a folder with
+ * subfolders is MAPI_E_HAS_FOLDERS), DEL_MESSAGES the items and FAI
+ * messages in all of them (else MAPI_E_HAS_MESSAGES). */
+static uint32_t folder_delete_folder(mapi_session *s, const mapi_req *q)
+{
+    mapi_eid e;
+    if (mapi_eid_decode_for(q->bin.p, q->bin.len, s->core->ctx.guid, &e) != 0 || e.kind != MAPI_EID_FOLDER)
+        return OP_MAPI_E_INVALID_ENTRYID;
+    fol_list l;
+    uint32_t sc = fols_load(s, &l);
+    if (sc)
+        return sc;
+    fols_assoc(s, &l, 0, 0);
+    const fol *df = fols_find(&l, e.id);
+    int tree = (q->flags & OP_DEL_FOLDERS) != 0;
+    if (!df)
+        sc = OP_MAPI_E_NOT_FOUND;
+    else if (fols_has_children(&l, e.id) && !tree)
+        sc = OP_MAPI_E_HAS_FOLDERS;
+    else if (!(q->flags & OP_DEL_MESSAGES) && fols_has_content(&l, df, tree, 0))
+        sc = OP_MAPI_E_HAS_MESSAGES;
+    if (!sc) {
+        uint32_t failed = 0;
+        outpost_status st = folder_delete_tree(s, &l, df, 0, &failed);
+        sc = st.code != OUTPOST_OK && !failed ? scode_of(st) : failed ? OP_MAPI_W_PARTIAL_COMPLETION : OP_S_OK;
+    }
+    fols_free(&l);
+    return sc;
+}
+
+/* Copies folder src (of the snapshot l) under dest with the name `name`: a
+ * new folder of its kind (journaled like CreateFolder), copies of its items
+ * (journaled like CopyMessages), its associated messages, and with
+ * `subfolders` its subfolders as the snapshot has them, so a copy never meets
+ * itself. Only a failure to make the folder itself is an error; items and
+ * subfolders that could not be copied count in *failed. */
+static uint32_t folder_copy_tree(mapi_session *s, const fol_list *l, const fol *src, int64_t dest, const char *name,
+                                 int subfolders, int depth, uint32_t *failed)
+{
+    int64_t nid = 0;
+    outpost_status st = s->st->folder_create(s->h, dest, name, src->kind, &nid);
+    log_status(s, "folder_create (copying a folder)", st);
+    if (st.code == OUTPOST_BAD_DATA)
+        return OP_MAPI_E_COLLISION;
+    if (st.code != OUTPOST_OK)
+        return scode_of(st);
+    int64_t *ids = NULL;
+    uint32_t n = 0;
+    outpost_item_status *ist = NULL;
+    if (folder_item_ids(s, src->id, &ids, &n) != OP_S_OK || (n && !(ist = calloc(n, sizeof *ist)))) {
+        (*failed)++;
+    } else if (n) {
+        st = s->st->copy(s->h, ids, n, nid, NULL, NULL, ist);
+        log_status(s, "copy (copying a folder)", st);
+        for (uint32_t i = 0; i < n; i++)
+            if (st.code != OUTPOST_OK || ist[i].status.code != OUTPOST_OK)
+                (*failed)++;
+    }
+    free(ids);
+    free(ist);
+    if (mapi_fai_supported(s->h)) {
+        mapi_fai_where from = { 0, src->id, src->uidvalidity }, to;
+        uint32_t missing;
+        fai_fresh(s, nid, &to);
+        if (mapi_fai_eid_id(&to, 1) == 0 || fai_copy(s, &from, &to, NULL, 0, 0, &missing) != OP_S_OK)
+            (*failed)++;
+    }
+    for (uint32_t i = 0; subfolders && i < l->n; i++) {
+        if (l->v[i].parent != src->id)
+            continue;
+        if (depth >= 64 || folder_copy_tree(s, l, &l->v[i], nid, l->v[i].name, 1, depth + 1, failed) != OP_S_OK)
+            (*failed)++;
+    }
+    return OP_S_OK;
+}
+
+/* CopyFolder: the child `bin` of folder f into folder `bin2` (Top of
+ * Information Store or one of ours), named `str` (empty: its own name).
+ * FOLDER_MOVE renames it there (journaled; its associated messages stay
+ * with it); a copy goes through folder_copy_tree, with COPY_SUBFOLDERS its
+ * whole subtree. */
+static uint32_t folder_copy_folder(mapi_session *s, mapi_obj *f, const mapi_req *q)
+{
+    mapi_eid se, de;
+    if (mapi_eid_decode_for(q->bin.p, q->bin.len, s->core->ctx.guid, &se) != 0 || se.kind != MAPI_EID_FOLDER ||
+        mapi_eid_decode_for(q->bin2.p, q->bin2.len, s->core->ctx.guid, &de) != 0 ||
+        (de.kind != MAPI_EID_FOLDER && de.kind != MAPI_EID_VIRTUAL))
+        return OP_MAPI_E_INVALID_ENTRYID;
+    int64_t dest = folder_parent_id(de.kind, de.id);
+    if (dest < 0)
+        return OP_MAPI_E_NO_SUPPORT; /* only under Top of Information Store and our folders */
+    fol_list l;
+    uint32_t sc = fols_load(s, &l);
+    if (sc)
+        return sc;
+    const fol *src = fols_find(&l, se.id);
+    const char *name = q->str && *q->str ? q->str : src ? src->name : "";
+    const fol *clash = fols_child(&l, dest, name);
+    int move = (q->flags & OP_FOLDER_MOVE) != 0;
+    if (!src || src->parent != folder_parent_id(f->ekind, f->id) || (dest && !fols_find(&l, dest))) {
+        sc = OP_MAPI_E_NOT_FOUND; /* not a subfolder of f, or no such destination */
+    } else if (clash && !(move && clash == src)) {
+        sc = OP_MAPI_E_COLLISION;
+    } else {
+        /* into itself or one of its own subfolders */
+        const fol *p = dest ? fols_find(&l, dest) : NULL;
+        for (uint32_t hops = 0; p && !sc && hops <= l.n; hops++, p = p->parent ? fols_find(&l, p->parent) : NULL)
+            if (p->id == src->id)
+                sc = OP_MAPI_E_FOLDER_CYCLE;
+    }
+    if (!sc && move) {
+        outpost_status st = s->st->folder_rename(s->h, src->id, dest, name);
+        log_status(s, "folder_rename (moving a folder)", st);
+        sc = st.code == OUTPOST_BAD_DATA ? OP_MAPI_E_NO_ACCESS : scode_of(st); /* the store refuses (Inbox) */
+    } else if (!sc) {
+        uint32_t failed = 0;
+        sc = folder_copy_tree(s, &l, src, dest, name, (q->flags & OP_COPY_SUBFOLDERS) != 0, 0, &failed);
+        if (!sc && failed)
+            sc = OP_MAPI_W_PARTIAL_COMPLETION;
+    }
+    fols_free(&l);
+    return sc;
+}
+
+/* The FAI part of COPY_MESSAGES (into dest) or DELETE_MESSAGES (dest NULL)
+ * on folder f: numbers nums[0..n) of its set; those not there count in
+ * *foreign. */
+static uint32_t fai_apply(mapi_session *s, const mapi_obj *f, const mapi_eid *dest, const uint32_t *nums, uint32_t n,
+                          int move, uint32_t *foreign)
+{
+    if (!n)
+        return OP_S_OK;
+    mapi_fai_where from, to;
+    uint32_t missing = 0, sc = fai_where_of(s, f->ekind, f->id, &from);
+    if (!sc && dest)
+        sc = fai_where_of(s, dest->kind, dest->id, &to);
+    if (!sc)
+        sc = dest ? fai_copy(s, &from, &to, nums, n, move, &missing) : fai_delete(s, &from, nums, n, &missing);
+    *foreign += missing;
+    return sc;
 }
 
 static uint32_t op_folder(mapi_session *s, const mapi_req *q, reply *r)
@@ -2084,221 +2518,161 @@ static uint32_t op_folder(mapi_session *s, const mapi_req *q, reply *r)
     mapi_obj *f = obj_get(s, q->h, OBJ_FOLDER);
     if (!f)
         return OP_MAPI_E_INVALID_OBJECT;
+    switch (q->op) {
+    case MAPI_OP_CREATE_MESSAGE: return folder_new_message(s, f, q, r);
+    case MAPI_OP_CREATE_FOLDER: return folder_new_folder(s, f, q, r);
+    case MAPI_OP_DELETE_FOLDER: return folder_delete_folder(s, q);
+    case MAPI_OP_COPY_FOLDER: return folder_copy_folder(s, f, q);
+    default: break;
+    }
+    /* operations on a list of messages (or all of the folder's) */
     int64_t *ids = NULL;
     uint32_t *fai = NULL;
-    uint32_t n = q->neids, nfai = 0, foreign = 0, sc = OP_S_OK;
-    outpost_status st = outpost_ok();
-    outpost_item_status *ist = NULL;
+    uint32_t n = 0, nfai = 0, foreign = 0, sc;
+    int move = (q->flags & OP_MAPI_MOVE) != 0;
+    mapi_eid dest;
     switch (q->op) {
-    case MAPI_OP_CREATE_MESSAGE: {
-        if (q->flags & OP_MAPI_ASSOCIATED) {
-            if (!mapi_fai_supported(s->h))
-                return OP_MAPI_E_NO_SUPPORT; /* an older core: nowhere to keep them */
-            mapi_fai_where w;
-            uint32_t h;
-            if ((sc = fai_where_of(s, f->ekind, f->id, &w)) || (sc = fai_create(s, &w, &h)))
-                return sc;
-            mapi_w_u32(r->out, h);
-            return OP_S_OK;
-        }
-        if (f->ekind != MAPI_EID_FOLDER)
-            return OP_MAPI_E_NO_SUPPORT; /* no items in virtual folders */
-        uint32_t kind = 0;
-        if ((sc = folder_kind(s, f->id, &kind)))
-            return sc;
-        mapi_obj *m = calloc(1, sizeof *m);
-        if (!m)
-            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
-        m->type = OBJ_MESSAGE;
-        m->is_new = 1;
-        m->folder_id = f->id;
-        m->item_kind = kind;
-        mapi_props_set_str(&m->msg.props, OP_PR_MESSAGE_CLASS, mapi_message_class(kind));
-        mapi_props_set_long(&m->msg.props, OP_PR_MESSAGE_FLAGS, (int32_t)(OP_MSGFLAG_UNSENT | OP_MSGFLAG_READ));
-        mapi_props_set_long(&m->msg.props, OP_PR_OBJECT_TYPE, OP_MAPI_MESSAGE);
-        set_eid(s, &m->msg.props, OP_PR_PARENT_ENTRYID, MAPI_EID_FOLDER, f->id);
-        store_common(s, &m->msg.props);
-        int64_t now = mapi_filetime_from_ms(s->h->now_ms(s->h));
-        mapi_props_set_i8(&m->msg.props, OP_PR_CREATION_TIME, now);
-        mapi_props_set_i8(&m->msg.props, OP_PR_LAST_MODIFICATION_TIME, now);
-        uint32_t h = obj_add(s, m);
-        if (!h) {
-            obj_free(m);
-            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
-        }
-        mapi_w_u32(r->out, h);
-        return OP_S_OK;
-    }
-    case MAPI_OP_CREATE_FOLDER: {
-        if (!q->str || !*q->str)
-            return OP_MAPI_E_INVALID_PARAMETER;
-        if (f->ekind == MAPI_EID_VIRTUAL && f->id != MAPI_VF_IPM_SUBTREE)
-            return OP_MAPI_E_NO_SUPPORT;
-        int64_t parent = f->ekind == MAPI_EID_FOLDER ? f->id : 0;
-        uint32_t kind = OUTPOST_ITEM_MAIL;
-        if (parent)
-            folder_kind(s, parent, &kind);
-        if (q->str2 && *q->str2) {
-            for (uint32_t k = 1; k <= 5; k++)
-                if (!strncasecmp(q->str2, mapi_container_class(k), strlen(mapi_container_class(k))))
-                    kind = k;
-        }
-        int64_t nid = 0;
-        st = s->st->folder_create(s->h, parent, q->str, kind, &nid);
-        log_status(s, "folder_create", st);
-        if (st.code == OUTPOST_BAD_DATA)
-            return OP_MAPI_E_COLLISION;
-        if (st.code != OUTPOST_OK)
-            return scode_of(st);
-        uint32_t h;
-        if ((sc = open_folder_obj(s, MAPI_EID_FOLDER, nid, &h)))
-            return sc;
-        uint8_t b[MAPI_EID_LEN];
-        eid_bytes(s, MAPI_EID_FOLDER, nid, b);
-        mapi_w_u32(r->out, h);
-        mapi_w_bin(r->out, b, MAPI_EID_LEN);
-        return OP_S_OK;
-    }
-    case MAPI_OP_DELETE_FOLDER: {
-        mapi_eid e;
-        if (mapi_eid_decode_for(q->bin.p, q->bin.len, s->core->ctx.guid, &e) != 0 || e.kind != MAPI_EID_FOLDER)
-            return OP_MAPI_E_INVALID_ENTRYID;
-        fol_list l;
-        if ((sc = fols_load(s, &l)))
-            return sc;
-        fols_assoc(s, &l, MAPI_EID_FOLDER, e.id);
-        int children = fols_has_children(&l, e.id);
-        const fol *df = fols_find(&l, e.id);
-        uint32_t total = df ? df->total + df->assoc : 0;
-        mapi_fai_where w = { 0, e.id, df ? df->uidvalidity : 0 };
-        fols_free(&l);
-        if (!df)
-            return OP_MAPI_E_NOT_FOUND;
-        if (children)
-            return OP_MAPI_E_HAS_FOLDERS;
-        if (total && !(q->flags & OP_DEL_MESSAGES))
-            return OP_MAPI_E_HAS_MESSAGES;
-        st = s->st->folder_delete(s->h, e.id);
-        log_status(s, "folder_delete", st);
-        /* its associated messages go with it (a failure here leaves a set
-         * no folder can see, which the next start drops) */
-        if (st.code == OUTPOST_OK && mapi_fai_supported(s->h))
-            fai_delete(s, &w, NULL, 0, NULL);
-        return scode_of(st);
-    }
-    case MAPI_OP_COPY_MESSAGES: {
-        mapi_eid dest;
+    case MAPI_OP_COPY_MESSAGES:
         if (mapi_eid_decode_for(q->bin.p, q->bin.len, s->core->ctx.guid, &dest) != 0 ||
             (dest.kind != MAPI_EID_FOLDER && dest.kind != MAPI_EID_VIRTUAL))
             return OP_MAPI_E_INVALID_ENTRYID;
-        if ((sc = eids_split(s, q, f, &ids, &n, &fai, &nfai, &foreign)))
-            return sc;
-        if (n && dest.kind != MAPI_EID_FOLDER)
+        sc = eids_split(s, q, f, &ids, &n, &fai, &nfai, &foreign);
+        if (!sc && n && dest.kind != MAPI_EID_FOLDER)
             sc = OP_MAPI_E_NO_SUPPORT; /* no items in virtual folders */
-        ist = sc ? NULL : calloc(n ? n : 1, sizeof *ist);
-        if (!sc && !ist)
-            sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
-        if (!sc && nfai) {
-            /* associated messages: into the destination's set (and out of ours for a move) */
-            mapi_fai_where from, to;
-            uint32_t missing = 0;
-            if (!(sc = fai_where_of(s, f->ekind, f->id, &from)) && !(sc = fai_where_of(s, dest.kind, dest.id, &to)))
-                sc = fai_copy(s, &from, &to, fai, nfai, (q->flags & OP_MAPI_MOVE) != 0, &missing);
-            foreign += missing;
-        }
-        if (sc) {
-            free(ids);
-            free(fai);
-            free(ist);
-            return sc;
-        }
-        if (!n)
-            break;
-        if (q->flags & OP_MAPI_MOVE)
-            st = s->st->move(s->h, ids, n, dest.id, NULL, ist);
-        else
-            st = s->st->copy(s->h, ids, n, dest.id, NULL, NULL, ist);
-        log_status(s, q->flags & OP_MAPI_MOVE ? "move" : "copy", st);
         break;
-    }
     case MAPI_OP_DELETE_MESSAGES:
-        if ((sc = eids_split(s, q, f, &ids, &n, &fai, &nfai, &foreign)))
-            return sc;
-        ist = calloc(n ? n : 1, sizeof *ist);
-        if (!ist) {
-            free(ids);
-            free(fai);
-            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
-        }
-        if (nfai) {
-            /* associated messages: out of the folder's set, nothing journaled */
-            mapi_fai_where w;
-            uint32_t missing = 0;
-            if (!(sc = fai_where_of(s, f->ekind, f->id, &w)))
-                sc = fai_delete(s, &w, fai, nfai, &missing);
-            foreign += missing;
-            if (sc) {
-                free(ids);
-                free(fai);
-                free(ist);
-                return sc;
-            }
-        }
-        if (n)
-            st = s->st->remove(s->h, ids, n, 0, ist);
-        log_status(s, "remove", st);
+        sc = eids_split(s, q, f, &ids, &n, &fai, &nfai, &foreign);
         break;
     case MAPI_OP_SET_READ_FLAGS:
-        if (q->neids == 0) {
-            if (f->ekind != MAPI_EID_FOLDER)
-                return OP_S_OK;
-            if ((sc = folder_item_ids(s, f->id, &ids, &n)))
-                return sc;
-        } else if ((sc = eids_split(s, q, f, &ids, &n, &fai, &nfai, &foreign))) {
-            return sc;
-        }
-        /* associated messages keep no read state (MSGFLAG_READ is ignored for them) */
-        foreign = 0;
-        ist = calloc(n ? n : 1, sizeof *ist);
-        if (!ist) {
-            free(ids);
-            free(fai);
-            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
-        }
-        if (n)
-            st = s->st->set_flags(s->h, ids, n,
-                                  (q->flags & OP_MSGFLAG_CLEAR_READ_FLAG) ? OUTPOST_FLAGS_REMOVE : OUTPOST_FLAGS_ADD,
-                                  OUTPOST_FLAG_SEEN, NULL, NULL, ist);
-        log_status(s, "set_flags", st);
+        if (q->neids == 0)
+            sc = f->ekind == MAPI_EID_FOLDER ? folder_item_ids(s, f->id, &ids, &n) : OP_S_OK;
+        else
+            sc = eids_split(s, q, f, &ids, &n, &fai, &nfai, &foreign);
+        foreign = 0; /* associated messages keep no read state (MSGFLAG_READ is ignored for them) */
         break;
     case MAPI_OP_EMPTY_FOLDER:
+        sc = OP_S_OK;
         if ((q->flags & OP_DEL_ASSOCIATED) && mapi_fai_supported(s->h)) {
             mapi_fai_where w;
-            if ((sc = fai_where_of(s, f->ekind, f->id, &w)) || (sc = fai_delete(s, &w, NULL, 0, NULL)))
-                return sc;
+            if (!(sc = fai_where_of(s, f->ekind, f->id, &w)))
+                sc = fai_delete(s, &w, NULL, 0, NULL);
         }
-        if (f->ekind != MAPI_EID_FOLDER)
-            return OP_S_OK;
-        if ((sc = folder_item_ids(s, f->id, &ids, &n)))
-            return sc;
-        ist = calloc(n ? n : 1, sizeof *ist);
-        if (!ist) {
-            free(ids);
-            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        if (!sc && f->ekind == MAPI_EID_FOLDER) {
+            /* all its subfolders go, with what they hold (the folder itself stays) */
+            fol_list l;
+            if (!(sc = fols_load(s, &l))) {
+                for (uint32_t i = 0; i < l.n; i++)
+                    if (l.v[i].parent == f->id && folder_delete_tree(s, &l, &l.v[i], 0, &foreign).code != OUTPOST_OK)
+                        foreign++;
+                fols_free(&l);
+                sc = folder_item_ids(s, f->id, &ids, &n);
+            }
         }
-        if (n)
-            st = s->st->remove(s->h, ids, n, 0, ist);
-        log_status(s, "remove", st);
         break;
     default:
         return OP_MAPI_E_NO_SUPPORT;
     }
-    sc = st.code == OUTPOST_OK ? partial(n, ist) : scode_of(st);
+    outpost_item_status *ist = sc ? NULL : calloc(n ? n : 1, sizeof *ist);
+    if (!sc && !ist)
+        sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    if (!sc && (q->op == MAPI_OP_COPY_MESSAGES || q->op == MAPI_OP_DELETE_MESSAGES))
+        sc = fai_apply(s, f, q->op == MAPI_OP_COPY_MESSAGES ? &dest : NULL, fai, nfai, move, &foreign);
+    if (!sc && n) {
+        outpost_status st;
+        const char *what;
+        if (q->op == MAPI_OP_COPY_MESSAGES) {
+            what = move ? "move" : "copy";
+            st = move ? s->st->move(s->h, ids, n, dest.id, NULL, ist)
+                      : s->st->copy(s->h, ids, n, dest.id, NULL, NULL, ist);
+        } else if (q->op == MAPI_OP_SET_READ_FLAGS) {
+            what = "set_flags";
+            st = s->st->set_flags(s->h, ids, n,
+                                  (q->flags & OP_MSGFLAG_CLEAR_READ_FLAG) ? OUTPOST_FLAGS_REMOVE : OUTPOST_FLAGS_ADD,
+                                  OUTPOST_FLAG_SEEN, NULL, NULL, ist);
+        } else {
+            what = "remove";
+            st = s->st->remove(s->h, ids, n, 0, ist);
+        }
+        log_status(s, what, st);
+        sc = st.code == OUTPOST_OK ? partial(n, ist) : scode_of(st);
+    }
     if (sc == OP_S_OK && foreign)
-        sc = 0x00040680u; /* MAPI_W_PARTIAL_COMPLETION: FAI messages not found in this folder */
+        sc = OP_MAPI_W_PARTIAL_COMPLETION; /* FAI messages not in this folder, subfolders not deleted */
     free(ids);
     free(fai);
     free(ist);
+    return sc;
+}
+
+/* ---- message status ---- */
+
+/* GetMessageStatus / SetMessageStatus of message `bin` in folder f: the
+ * status before; SET changes the bits in `b` (mask) to those of `a`. Items
+ * keep it in their property bag, FAI messages in their set; local-only. */
+static uint32_t op_message_status(mapi_session *s, const mapi_req *q, reply *r)
+{
+    mapi_obj *f = obj_get(s, q->h, OBJ_FOLDER);
+    if (!f)
+        return OP_MAPI_E_INVALID_OBJECT;
+    mapi_eid e;
+    uint32_t vf, num, old = 0, sc = OP_S_OK;
+    int64_t folder;
+    int set = q->op == MAPI_OP_SET_MESSAGE_STATUS;
+    if (mapi_eid_decode_for(q->bin.p, q->bin.len, s->core->ctx.guid, &e) != 0 ||
+        (e.kind != MAPI_EID_MESSAGE && e.kind != MAPI_EID_ASSOC) ||
+        (e.kind == MAPI_EID_ASSOC && mapi_fai_eid_split(e.id, &vf, &folder, &num) != 0))
+        return OP_MAPI_E_INVALID_ENTRYID;
+    if (e.kind == MAPI_EID_ASSOC) {
+        if (f->ekind != (vf ? MAPI_EID_VIRTUAL : MAPI_EID_FOLDER) || f->id != (vf ? (int64_t)vf : folder))
+            return OP_MAPI_E_NOT_FOUND; /* not in this folder */
+        mapi_fai_where w;
+        if ((sc = fai_where_of(s, f->ekind, f->id, &w)))
+            return sc;
+        mapi_os_mutex_lock(s->core->fai_lock);
+        mapi_fai_set fs;
+        outpost_status st = mapi_fai_load(s->h, &w, &fs);
+        mapi_fai_msg *m = st.code == OUTPOST_OK ? mapi_fai_find(&fs, num) : NULL;
+        sc = st.code != OUTPOST_OK ? fai_scode(st) : !m ? OP_MAPI_E_NOT_FOUND : OP_S_OK;
+        if (m) {
+            old = (uint32_t)mapi_props_long(&m->msg.props, OP_PR_MSG_STATUS, 0);
+            uint32_t now = (old & ~q->b) | (q->a & q->b);
+            if (set && now != old) {
+                mapi_props_set_long(&m->msg.props, OP_PR_MSG_STATUS, (int32_t)now);
+                st = mapi_fai_store(s->h, &w, &fs);
+                log_status(s, "keeping the status of an associated (FAI) message", st);
+                sc = fai_store_scode(st);
+            }
+        }
+        mapi_fai_set_free(&fs);
+        mapi_os_mutex_unlock(s->core->fai_lock);
+        if (!sc && set)
+            fai_changed(s, &w);
+    } else {
+        struct outpost_txn *t;
+        outpost_status st = s->st->read_begin(s->h, &t);
+        if (st.code != OUTPOST_OK)
+            return scode_of(st);
+        const outpost_item *it;
+        st = s->st->storage->item_get(t, e.id, &it);
+        if (st.code == OUTPOST_OK && (f->ekind != MAPI_EID_FOLDER || it->folder_id != f->id))
+            st.code = OUTPOST_GONE; /* not in this folder */
+        if (st.code == OUTPOST_OK)
+            old = msgstatus_get(s, t, e.id);
+        s->st->read_end(s->h, t);
+        if (st.code != OUTPOST_OK)
+            return st.code == OUTPOST_GONE ? OP_MAPI_E_NOT_FOUND : scode_of(st);
+        uint32_t now = (old & ~q->b) | (q->a & q->b);
+        if (set && now != old) {
+            if (!extras_supported(s))
+                return OP_MAPI_E_NO_SUPPORT; /* an older core: nowhere to keep it */
+            uint8_t b[4] = { (uint8_t)now, (uint8_t)(now >> 8), (uint8_t)(now >> 16), (uint8_t)(now >> 24) };
+            st = s->st->prop_set(s->h, e.id, MSGSTATUS_PROP, now ? b : NULL, now ? 4 : 0);
+            log_status(s, "prop_set (message status)", st);
+            sc = scode_of(st);
+        }
+    }
+    if (!sc)
+        mapi_w_u32(r->out, old);
     return sc;
 }
 
@@ -2517,6 +2891,201 @@ static uint32_t op_unadvise(mapi_session *s, const mapi_req *q)
     return OP_MAPI_E_NOT_FOUND;
 }
 
+/* ---- receive folders ---- */
+
+/* 1 when message class cls is class `base` or below it ("IPM.Note" is below
+ * "IPM", "IPMX" is not; everything is below ""); case-insensitive, as MAPI
+ * compares classes. */
+static int class_under(const char *cls, const char *base)
+{
+    size_t n = strlen(base);
+    return n == 0 || (strncasecmp(cls, base, n) == 0 && (cls[n] == 0 || cls[n] == '.'));
+}
+
+#define RECEIVE_KEY "mapi.receive"
+#define RECEIVE_MAX 64
+#define RECEIVE_CLASS_MAX 255
+
+typedef struct recv_entry {
+    char cls[RECEIVE_CLASS_MAX + 1];
+    uint32_t kind; /* MAPI_EID_FOLDER or MAPI_EID_VIRTUAL (the root) */
+    int64_t id;
+} recv_entry;
+
+/* The assignments SetReceiveFolder kept (meta RECEIVE_KEY, one a line:
+ * class TAB kind TAB id); lines that do not parse are skipped. */
+static uint32_t receive_kept(mapi_session *s, recv_entry *v, uint32_t *n)
+{
+    *n = 0;
+    if (!mapi_fai_supported(s->h))
+        return OP_S_OK; /* an older core: no meta values, the fixed folders only */
+    struct outpost_txn *t;
+    outpost_status st = s->st->read_begin(s->h, &t);
+    if (st.code != OUTPOST_OK)
+        return scode_of(st);
+    const void *val = NULL;
+    size_t len = 0;
+    st = s->st->storage->meta_get(t, RECEIVE_KEY, &val, &len);
+    char *text = st.code == OUTPOST_OK && val ? malloc(len + 1) : NULL;
+    if (text) {
+        memcpy(text, val, len);
+        text[len] = 0;
+    }
+    s->st->read_end(s->h, t);
+    char *save = NULL;
+    for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line && *n < RECEIVE_MAX;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL, *end;
+        if (!t2 || (size_t)(t1 - line) > RECEIVE_CLASS_MAX)
+            continue;
+        recv_entry *e = &v[*n];
+        memcpy(e->cls, line, (size_t)(t1 - line));
+        e->cls[t1 - line] = 0;
+        e->kind = (uint32_t)strtoul(t1 + 1, &end, 10);
+        e->id = strtoll(t2 + 1, &end, 10);
+        if (*end == 0 && (e->kind == MAPI_EID_FOLDER || e->kind == MAPI_EID_VIRTUAL))
+            (*n)++;
+    }
+    free(text);
+    return st.code == OUTPOST_OK || st.code == OUTPOST_GONE ? OP_S_OK : scode_of(st);
+}
+
+/* The store's receive folders as they are now: the fixed ones of MS-OXCSTOR
+ * ("IPC" the root; "", "IPM" and "REPORT.IPM" the Inbox) with the kept
+ * assignments over them, leaving out those whose folder is gone. */
+static uint32_t receive_list(mapi_session *s, recv_entry *v, uint32_t *n)
+{
+    recv_entry kept[RECEIVE_MAX];
+    uint32_t nk = 0, sc = receive_kept(s, kept, &nk);
+    if (sc)
+        return sc;
+    fol_list l;
+    if ((sc = fols_load(s, &l)))
+        return sc;
+    static const char *const FIXED[] = { "", "IPM", "REPORT.IPM", "IPC" };
+    const fol *in = fols_special(&l, OUTPOST_USE_INBOX);
+    *n = 0;
+    for (uint32_t i = 0; i < 4; i++) {
+        if (i < 3 && !in)
+            continue;
+        recv_entry *e = &v[(*n)++];
+        snprintf(e->cls, sizeof e->cls, "%s", FIXED[i]);
+        e->kind = i < 3 ? MAPI_EID_FOLDER : MAPI_EID_VIRTUAL;
+        e->id = i < 3 ? in->id : MAPI_VF_ROOT;
+    }
+    for (uint32_t k = 0; k < nk; k++) {
+        if (kept[k].kind == MAPI_EID_FOLDER ? !fols_find(&l, kept[k].id) : kept[k].id != MAPI_VF_ROOT)
+            continue; /* its folder was deleted: the class falls back to its parent class */
+        uint32_t i = 0;
+        while (i < *n && strcasecmp(v[i].cls, kept[k].cls) != 0)
+            i++;
+        if (i == *n && *n >= RECEIVE_MAX + 4)
+            continue;
+        v[i] = kept[k];
+        if (i == *n)
+            (*n)++;
+    }
+    fols_free(&l);
+    return OP_S_OK;
+}
+
+/* GetReceiveFolder: the folder of the longest class the message class is
+ * under; the reply names that class. */
+static uint32_t op_receive_folder(mapi_session *s, const mapi_req *q, reply *r)
+{
+    const char *cls = q->str ? q->str : "";
+    recv_entry v[RECEIVE_MAX + 4];
+    uint32_t n = 0, sc = receive_list(s, v, &n);
+    if (sc)
+        return sc;
+    const recv_entry *best = NULL;
+    for (uint32_t i = 0; i < n; i++)
+        if (class_under(cls, v[i].cls) && (!best || strlen(v[i].cls) > strlen(best->cls)))
+            best = &v[i];
+    if (!best)
+        return OP_MAPI_E_NOT_FOUND; /* no Inbox */
+    uint8_t b[MAPI_EID_LEN];
+    eid_bytes(s, best->kind, best->id, b);
+    mapi_w_bin(r->out, b, MAPI_EID_LEN);
+    mapi_w_str(r->out, best->cls);
+    return OP_S_OK;
+}
+
+/* SetReceiveFolder: class `str` (empty: the default) to the folder `bin`
+ * (one of ours, or the root), or back to its fixed folder when `bin` is
+ * empty. Kept in the cache (meta RECEIVE_KEY, local-only: never sent to the
+ * server). */
+static uint32_t op_set_receive_folder(mapi_session *s, const mapi_req *q)
+{
+    const char *cls = q->str ? q->str : "";
+    if (strlen(cls) > RECEIVE_CLASS_MAX || strpbrk(cls, "\t\n\r"))
+        return OP_MAPI_E_INVALID_PARAMETER;
+    if (!mapi_fai_supported(s->h))
+        return OP_MAPI_E_NO_SUPPORT; /* an older core: nowhere to keep it */
+    mapi_eid e;
+    memset(&e, 0, sizeof e);
+    if (q->bin.len) {
+        if (mapi_eid_decode_for(q->bin.p, q->bin.len, s->core->ctx.guid, &e) != 0 ||
+            !(e.kind == MAPI_EID_FOLDER || (e.kind == MAPI_EID_VIRTUAL && e.id == MAPI_VF_ROOT)))
+            return OP_MAPI_E_INVALID_ENTRYID;
+        uint32_t kind;
+        if (e.kind == MAPI_EID_FOLDER && folder_kind(s, e.id, &kind) != OP_S_OK)
+            return OP_MAPI_E_NOT_FOUND;
+    }
+    mapi_os_mutex_lock(s->core->receive_lock);
+    recv_entry v[RECEIVE_MAX];
+    uint32_t n = 0, sc = receive_kept(s, v, &n), w = 0;
+    for (uint32_t i = 0; !sc && i < n; i++)
+        if (strcasecmp(v[i].cls, cls) != 0)
+            v[w++] = v[i];
+    n = w;
+    if (!sc && q->bin.len) {
+        if (n >= RECEIVE_MAX) {
+            sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        } else {
+            snprintf(v[n].cls, sizeof v[n].cls, "%s", cls);
+            v[n].kind = e.kind;
+            v[n].id = e.id;
+            n++;
+        }
+    }
+    if (!sc) {
+        mapi_buf b;
+        mapi_buf_init(&b);
+        for (uint32_t i = 0; i < n; i++) {
+            char nums[48];
+            snprintf(nums, sizeof nums, "\t%u\t%lld\n", v[i].kind, (long long)v[i].id);
+            mapi_buf_adds(&b, v[i].cls);
+            mapi_buf_adds(&b, nums);
+        }
+        outpost_status st = b.oom ? outpost_ok() : s->st->meta_set(s->h, RECEIVE_KEY, b.len ? b.data : NULL, b.len);
+        log_status(s, "keeping a receive folder", st);
+        sc = b.oom ? OP_MAPI_E_NOT_ENOUGH_MEMORY : scode_of(st);
+        mapi_buf_free(&b);
+    }
+    mapi_os_mutex_unlock(s->core->receive_lock);
+    return sc;
+}
+
+/* The rows of the receive folder table (GetReceiveFolderTable). */
+static uint32_t receive_rows(mapi_session *s, rowset *rs)
+{
+    recv_entry v[RECEIVE_MAX + 4];
+    uint32_t n = 0, sc = receive_list(s, v, &n);
+    for (uint32_t i = 0; !sc && i < n; i++) {
+        mapi_row *row = rows_push(rs, i + 1);
+        if (!row)
+            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        uint8_t b[MAPI_EID_LEN];
+        eid_bytes(s, v[i].kind, v[i].id, b);
+        mapi_props_set_bin(&row->props, OP_PR_ENTRYID, b, MAPI_EID_LEN);
+        mapi_props_set_bin(&row->props, OP_PR_RECORD_KEY, b, MAPI_EID_LEN);
+        mapi_props_set_key(&row->props, OP_PR_INSTANCE_KEY, i + 1);
+        mapi_props_set_str(&row->props, OP_PR_MESSAGE_CLASS, v[i].cls);
+    }
+    return sc;
+}
+
 /* ---- hello and dispatch ---- */
 
 static int secret_equal(const uint8_t *a, const uint8_t *b, size_t n)
@@ -2596,26 +3165,13 @@ int mapi_session_handle(mapi_session *s, const mapi_frame *f, mapi_buf *out)
     case MAPI_OP_UNADVISE: sc = op_unadvise(s, &q); break;
     case MAPI_OP_CREATE_MESSAGE: case MAPI_OP_CREATE_FOLDER: case MAPI_OP_DELETE_FOLDER:
     case MAPI_OP_COPY_MESSAGES: case MAPI_OP_DELETE_MESSAGES: case MAPI_OP_SET_READ_FLAGS:
-    case MAPI_OP_EMPTY_FOLDER:
+    case MAPI_OP_EMPTY_FOLDER: case MAPI_OP_COPY_FOLDER:
         sc = op_folder(s, &q, &r);
         break;
-    case MAPI_OP_GET_RECEIVE_FOLDER: {
-        fol_list l;
-        sc = fols_load(s, &l);
-        if (!sc) {
-            const fol *in = fols_special(&l, OUTPOST_USE_INBOX);
-            if (in) {
-                uint8_t b[MAPI_EID_LEN];
-                eid_bytes(s, MAPI_EID_FOLDER, in->id, b);
-                mapi_w_bin(r.out, b, MAPI_EID_LEN);
-                mapi_w_str(r.out, "IPM");
-            } else {
-                sc = OP_MAPI_E_NOT_FOUND;
-            }
-            fols_free(&l);
-        }
-        break;
-    }
+    case MAPI_OP_GET_RECEIVE_FOLDER: sc = op_receive_folder(s, &q, &r); break;
+    case MAPI_OP_SET_RECEIVE_FOLDER: sc = op_set_receive_folder(s, &q); break;
+    case MAPI_OP_GET_MESSAGE_STATUS:
+    case MAPI_OP_SET_MESSAGE_STATUS: sc = op_message_status(s, &q, &r); break;
     case MAPI_OP_MODIFY_RECIPIENTS: case MAPI_OP_CREATE_ATTACH: case MAPI_OP_OPEN_ATTACH:
     case MAPI_OP_DELETE_ATTACH: case MAPI_OP_SET_READ_FLAG:
         sc = op_message(s, &q, &r);

@@ -43,12 +43,30 @@ typedef struct mapi_core {
     mapi_mutex *fai_lock;        /* serialises changes of FAI sets (mapi_fai.h); guards fai_gen, fai_log */
     uint32_t fai_gen;            /* grows with every FAI change: sessions refresh associated tables */
     mapi_fai_change fai_log[MAPI_FAI_LOG]; /* the last changes, at gen % MAPI_FAI_LOG */
+    /* hierarchy watch (mapi_core_watch): a folder deleted by IMAP, the server
+     * or another connection gets its FAI set dropped by the next tick */
+    struct outpost_store_subscription *watch;
+    mapi_mutex *watch_lock;      /* guards folders_changed; never held while calling the store */
+    int folders_changed;
+    mapi_mutex *receive_lock;    /* serialises SetReceiveFolder's rewrite of meta mapi.receive */
 } mapi_core;
 
 /* names is owned by the caller; 0 or -1 with err. */
 int mapi_core_init(mapi_core *c, const struct outpost_host *host, const uint8_t guid[16], mapi_names *names,
                    const uint8_t secret[MAPI_WIRE_SECRET_LEN], const char *display_name, char *err, size_t errlen);
 void mapi_core_free(mapi_core *c);
+/* Drops the FAI sets of folders that no longer exist (mapi_fai_sweep, under
+ * fai_lock) and logs how many. Any thread. */
+outpost_status mapi_core_sweep(mapi_core *c);
+/* Subscribes the core to the store's change events: every hierarchy change
+ * (a folder deleted through IMAP, by the sync engine or by MAPI) marks the
+ * FAI sets for a sweep that mapi_core_tick runs. 0, or -1 when the store API
+ * cannot notify (the sweep then runs at start only). mapi_core_free ends it. */
+int mapi_core_watch(mapi_core *c);
+void mapi_core_unwatch(mapi_core *c);
+/* Sweeps when the hierarchy changed since the last tick; called by the
+ * server's accept thread every few hundred milliseconds. */
+void mapi_core_tick(mapi_core *c);
 
 typedef struct mapi_session mapi_session;
 

@@ -763,6 +763,19 @@ int mapi_req_decode(uint16_t op, const uint8_t *payload, size_t len, mapi_req *q
     case MAPI_OP_GET_RECEIVE_FOLDER:
         q->str = mapi_r_str(r);
         break;
+    case MAPI_OP_GET_MESSAGE_STATUS:
+    case MAPI_OP_SET_MESSAGE_STATUS:
+        q->h = mapi_r_u32(r);
+        r_span(r, &q->bin);
+        if (op == MAPI_OP_SET_MESSAGE_STATUS) {
+            q->a = mapi_r_u32(r); /* new status */
+            q->b = mapi_r_u32(r); /* mask */
+        }
+        break;
+    case MAPI_OP_SET_RECEIVE_FOLDER:
+        q->str = mapi_r_str(r); /* message class */
+        r_span(r, &q->bin);     /* folder; empty: back to the fixed one */
+        break;
     case MAPI_OP_MODIFY_RECIPIENTS: {
         q->h = mapi_r_u32(r);
         q->flags = mapi_r_u32(r);
@@ -789,6 +802,13 @@ int mapi_req_decode(uint16_t op, const uint8_t *payload, size_t len, mapi_req *q
     case MAPI_OP_ADVISE:
         r_span(r, &q->bin);
         q->a = mapi_r_u32(r); /* event mask */
+        break;
+    case MAPI_OP_COPY_FOLDER:
+        q->h = mapi_r_u32(r);  /* the source folder's parent */
+        r_span(r, &q->bin);    /* the folder to copy */
+        r_span(r, &q->bin2);   /* the destination folder */
+        q->str = mapi_r_str(r); /* new name; empty: keep its name */
+        q->flags = mapi_r_u32(r);
         break;
     default:
         r->err = 1;

@@ -73,6 +73,10 @@ enum mapi_op {
     MAPI_OP_DELETE_ATTACH = 40,
     MAPI_OP_SET_READ_FLAG = 41,
     MAPI_OP_ADVISE = 42,
+    MAPI_OP_COPY_FOLDER = 43,
+    MAPI_OP_SET_RECEIVE_FOLDER = 44,
+    MAPI_OP_GET_MESSAGE_STATUS = 45,
+    MAPI_OP_SET_MESSAGE_STATUS = 46,
     MAPI_OP_NOTIFY = 100,
     MAPI_OP_MAX = 101
 };
@@ -82,7 +86,8 @@ enum mapi_table_kind {
     MAPI_TABLE_HIERARCHY = 1,
     MAPI_TABLE_CONTENTS = 2,
     MAPI_TABLE_RECIPIENTS = 3,
-    MAPI_TABLE_ATTACHMENTS = 4
+    MAPI_TABLE_ATTACHMENTS = 4,
+    MAPI_TABLE_RECEIVE_FOLDERS = 5 /* of the store: GetReceiveFolderTable */
 };
 
 /* Notification kinds (first u32 of a NOTIFY payload after the connection). */

@@ -19,6 +19,7 @@
 
 #include <gmime/gmime.h>
 
+#include "mapi_fai.h"
 #include "mapi_test_store.h"
 #include "store.h"
 #include "mapi_server.h"
@@ -1116,6 +1117,608 @@ static void test_associated_contents(void **state)
     tc_close(&C);
 }
 
+/* ---- folders: CopyFolder, FAI that go with their folder, Outlook's startup calls ---- */
+
+/* The id of the folder named name under parent in the storage (0: none);
+ * *uidvalidity (may be NULL) gets its UIDVALIDITY. */
+static int64_t store_folder(int64_t parent, const char *name, uint32_t *uidvalidity)
+{
+    struct outpost_txn *t;
+    assert_int_equal(fs->api->read_begin(fs->host, &t).code, OUTPOST_OK);
+    struct outpost_cursor *c;
+    assert_int_equal(fs->m->folder_list(t, &c).code, OUTPOST_OK);
+    const void *row;
+    int64_t id = 0;
+    while (!id && fs->m->cursor_next(c, &row).code == OUTPOST_OK && row) {
+        const outpost_folder *f = row;
+        if (f->parent_id == parent && !strcmp(f->name, name)) {
+            id = f->id;
+            if (uidvalidity)
+                *uidvalidity = f->uidvalidity;
+        }
+    }
+    fs->m->cursor_close(c);
+    fs->api->read_end(fs->host, t);
+    return id;
+}
+
+/* CreateFolder in folder h: the SCODE; *folder (may be NULL) the new handle, *id its folder id. */
+static uint32_t create_folder(uint32_t h, const char *name, uint32_t type, uint32_t flags, uint32_t *folder,
+                              int64_t *id)
+{
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, h);
+    mapi_w_u32(&q, flags);
+    mapi_w_u32(&q, type);
+    mapi_w_str(&q, name);
+    mapi_w_str(&q, NULL);
+    uint32_t sc = call(MAPI_OP_CREATE_FOLDER, &q, &r);
+    if (!OP_FAILED(sc)) {
+        mapi_rd rd;
+        mapi_rd_init(&rd, r.data, r.len);
+        uint32_t fh = mapi_r_u32(&rd), len;
+        const uint8_t *eid = mapi_r_bin(&rd, &len);
+        mapi_eid e;
+        assert_int_equal(mapi_eid_decode(eid, len, &e), 0);
+        if (folder)
+            *folder = fh;
+        else
+            release(fh);
+        if (id)
+            *id = e.id;
+    }
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    return sc;
+}
+
+/* CopyFolder (dest: the destination's entry id) or, dest NULL, DeleteFolder
+ * of folder id, a child of the folder behind handle parent. */
+static uint32_t folder_call(uint32_t parent, int64_t id, const uint8_t *dest, const char *name, uint32_t flags)
+{
+    mapi_buf q;
+    mapi_buf_init(&q);
+    uint8_t eid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_FOLDER, id, eid);
+    mapi_w_u32(&q, parent);
+    mapi_w_bin(&q, eid, MAPI_EID_LEN);
+    if (dest) {
+        mapi_w_bin(&q, dest, MAPI_EID_LEN);
+        mapi_w_str(&q, name);
+    }
+    mapi_w_u32(&q, flags);
+    uint32_t sc = call(dest ? MAPI_OP_COPY_FOLDER : MAPI_OP_DELETE_FOLDER, &q, NULL);
+    mapi_buf_free(&q);
+    return sc;
+}
+
+static uint32_t copy_folder(uint32_t parent, int64_t src, const uint8_t *dest, const char *name, uint32_t flags)
+{
+    return folder_call(parent, src, dest, name, flags);
+}
+
+static uint32_t delete_folder(uint32_t parent, int64_t id, uint32_t flags)
+{
+    return folder_call(parent, id, NULL, NULL, flags);
+}
+
+/* OpenEntry of folder (kind, id): its handle. */
+static uint32_t open_folder(uint32_t kind, int64_t id)
+{
+    uint8_t eid[MAPI_EID_LEN];
+    eid_of(kind, id, eid);
+    return open_entry(eid, MAPI_EID_LEN, NULL);
+}
+
+/* The subjects of folder id's associated table, sorted, joined by '|'. */
+static void fai_subjects(int64_t id, char *out, size_t cap)
+{
+    uint32_t h = open_folder(MAPI_EID_FOLDER, id);
+    uint32_t t = open_table(h, MAPI_TABLE_CONTENTS, OP_MAPI_ASSOCIATED);
+    mapi_buf q;
+    mapi_buf_init(&q);
+    mapi_sort_key k = { OP_PR_SUBJECT, OP_TABLE_SORT_ASCEND };
+    mapi_sort so = { 1, 0, 0, &k };
+    mapi_w_u32(&q, t);
+    mapi_w_sort(&q, &so);
+    assert_int_equal(call(MAPI_OP_TBL_SORT, &q, NULL), OP_S_OK);
+    mapi_buf_free(&q);
+    mapi_props rows[8];
+    uint32_t n = query_rows(t, 8, rows, 8);
+    out[0] = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *sub = mapi_props_str(&rows[i], OP_PR_SUBJECT);
+        snprintf(out + strlen(out), cap - strlen(out), "%s%s", i ? "|" : "", sub ? sub : "?");
+    }
+    free_rows(rows, n);
+    assert_int_equal(folder_long(h, OP_PR_ASSOC_CONTENT_COUNT), (int32_t)n);
+    release(t);
+    release(h);
+}
+
+static void test_copy_folder(void **state)
+{
+    (void)state;
+    hello();
+    uint8_t ieid[MAPI_EID_LEN], top[MAPI_EID_LEN], views[MAPI_EID_LEN];
+    eid_of(MAPI_EID_FOLDER, f_inbox, ieid);
+    eid_of(MAPI_EID_VIRTUAL, MAPI_VF_IPM_SUBTREE, top);
+    eid_of(MAPI_EID_VIRTUAL, MAPI_VF_VIEWS, views);
+    uint32_t inbox = open_entry(ieid, MAPI_EID_LEN, NULL);
+    /* Inbox/Src (2 mails, a view) with Src/Child (1 mail, a view) */
+    uint32_t srch, childh;
+    int64_t src, child;
+    assert_int_equal(create_folder(inbox, "Src", OP_FOLDER_GENERIC, 0, &srch, &src), OP_S_OK);
+    assert_int_equal(create_folder(srch, "Child", OP_FOLDER_GENERIC, 0, &childh, &child), OP_S_OK);
+    char *a = mail("Kept one", "Mon, 13 Nov 2023 10:00:00 +0000", "one");
+    char *b = mail("Kept two", "Tue, 14 Nov 2023 10:00:00 +0000", "two");
+    assert_true(mts_item(fs, src, a, OUTPOST_FLAG_SEEN, 0) > 0);
+    assert_true(mts_item(fs, src, b, 0, 0) > 0);
+    assert_true(mts_item(fs, child, a, 0, 0) > 0);
+    free(a);
+    free(b);
+    uint8_t src_view[MAPI_EID_LEN], child_view[MAPI_EID_LEN];
+    fai_new(srch, "IPM.Microsoft.FolderDesign.NamedView", "Src view", NULL, 0, src_view);
+    fai_new(childh, "IPM.Microsoft.FolderDesign.NamedView", "Child view", NULL, 0, child_view);
+    uint32_t creates = mts_journal_count(fs, OUTPOST_J_FOLDER_CREATE);
+    uint32_t copies = mts_journal_count(fs, OUTPOST_J_ITEM_COPY);
+
+    /* with its subfolders to Top of Information Store, under a new name */
+    assert_int_equal(copy_folder(inbox, src, top, "Src copy", OP_COPY_SUBFOLDERS), OP_S_OK);
+    uint32_t uv_copy;
+    int64_t copy = store_folder(0, "Src copy", &uv_copy), copy_child = store_folder(copy, "Child", NULL);
+    assert_true(copy > 0 && copy_child > 0);
+    assert_int_equal(mts_journal_count(fs, OUTPOST_J_FOLDER_CREATE), creates + 2);
+    assert_int_equal(mts_journal_count(fs, OUTPOST_J_ITEM_COPY), copies + 3);
+    uint32_t total, unread, listed;
+    store_counts(copy, &total, &unread, &listed);
+    assert_true(total == 2 && unread == 1 && listed == 2);
+    store_counts(copy_child, &total, &unread, &listed);
+    assert_true(total == 1 && listed == 1);
+    char subj[256];
+    fai_subjects(copy, subj, sizeof subj);
+    assert_string_equal(subj, "Src view");
+    fai_subjects(copy_child, subj, sizeof subj);
+    assert_string_equal(subj, "Child view");
+    char key[80];
+    snprintf(key, sizeof key, "mapi.fai.%lld.%u", (long long)copy, uv_copy);
+    assert_true(meta_present(key));
+    /* the originals are untouched and the copies are other messages */
+    fai_subjects(src, subj, sizeof subj);
+    assert_string_equal(subj, "Src view");
+    store_counts(src, &total, &unread, &listed);
+    assert_int_equal(total, 2);
+    /* without COPY_SUBFOLDERS: the folder alone */
+    assert_int_equal(copy_folder(inbox, src, top, "Flat", 0), OP_S_OK);
+    int64_t flat = store_folder(0, "Flat", NULL);
+    assert_true(flat > 0);
+    assert_int_equal(store_folder(flat, "Child", NULL), 0);
+    fai_subjects(flat, subj, sizeof subj);
+    assert_string_equal(subj, "Src view");
+
+    /* refusals: a name taken, into itself, a virtual folder, not a child of the handle's folder */
+    assert_int_equal(copy_folder(inbox, src, top, "Flat", 0), OP_MAPI_E_COLLISION);
+    uint8_t ceid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_FOLDER, child, ceid);
+    assert_int_equal(copy_folder(inbox, src, ceid, "Loop", OP_COPY_SUBFOLDERS), OP_MAPI_E_FOLDER_CYCLE);
+    assert_int_equal(copy_folder(inbox, src, views, "Elsewhere", 0), OP_MAPI_E_NO_SUPPORT);
+    uint32_t topf = open_entry(top, MAPI_EID_LEN, NULL);
+    assert_int_equal(copy_folder(topf, src, top, "Wrong parent", 0), OP_MAPI_E_NOT_FOUND);
+    assert_int_equal(store_folder(0, "Wrong parent", NULL), 0);
+
+    /* FOLDER_MOVE: the same folder (id, UIDVALIDITY, entry ids of its FAI) under Flat, renamed */
+    uint32_t renames = mts_journal_count(fs, OUTPOST_J_FOLDER_RENAME);
+    uint8_t feid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_FOLDER, flat, feid);
+    assert_int_equal(copy_folder(inbox, src, feid, "Moved", OP_FOLDER_MOVE), OP_S_OK);
+    assert_int_equal(store_folder(flat, "Moved", NULL), src);
+    assert_int_equal(store_folder(src, "Child", NULL), child);
+    assert_int_equal(mts_journal_count(fs, OUTPOST_J_FOLDER_RENAME), renames + 1);
+    uint32_t vh;
+    assert_int_equal(open_entry_sc(src_view, &vh), OP_S_OK);
+    release(vh);
+    /* the Inbox itself cannot move (the store refuses) */
+    uint32_t rooth = open_entry(top, MAPI_EID_LEN, NULL);
+    assert_int_equal(copy_folder(rooth, f_inbox, feid, NULL, OP_FOLDER_MOVE), OP_MAPI_E_NO_ACCESS);
+    release(rooth);
+    release(topf);
+    release(childh);
+    release(srch);
+    release(inbox);
+    tc_close(&C);
+}
+
+/* Waits (bounded) until meta value key is gone: 1 gone, 0 still there. */
+static int meta_gone_within(const char *key, int ms)
+{
+    for (int waited = 0; waited <= ms; waited += 20) {
+        if (!meta_present(key))
+            return 1;
+        usleep(20 * 1000);
+    }
+    return 0;
+}
+
+static void test_fai_go_with_folder(void **state)
+{
+    (void)state;
+    hello();
+    /* a folder made and deleted as IMAP does it (the store API), FAI saved by Outlook in between */
+    int64_t doomed = 0;
+    assert_int_equal(fs->api->folder_create(fs->host, 0, "Doomed", OUTPOST_ITEM_MAIL, &doomed).code, OUTPOST_OK);
+    uint32_t uv = 0;
+    assert_int_equal(store_folder(0, "Doomed", &uv), doomed);
+    uint8_t view[MAPI_EID_LEN];
+    uint32_t dh = open_folder(MAPI_EID_FOLDER, doomed);
+    fai_new(dh, "IPM.Microsoft.FolderDesign.NamedView", "Doomed view", NULL, 0, view);
+    char key[80];
+    snprintf(key, sizeof key, "mapi.fai.%lld.%u", (long long)doomed, uv);
+    assert_true(meta_present(key));
+    /* an FAI message opened for a save, then the folder goes */
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, dh);
+    mapi_w_u32(&q, OP_MAPI_ASSOCIATED);
+    assert_int_equal(call(MAPI_OP_CREATE_MESSAGE, &q, &r), OP_S_OK);
+    uint32_t late = r.data[0] | (r.data[1] << 8);
+    assert_int_equal(fs->api->folder_delete(fs->host, doomed).code, OUTPOST_OK);
+    /* the set goes with the folder now, not at the next start */
+    assert_true(meta_gone_within(key, 3000));
+    assert_int_equal(open_entry_sc(view, NULL), OP_MAPI_E_NOT_FOUND);
+    /* a save into the deleted folder keeps nothing */
+    mapi_w_u32(&q, late);
+    mapi_w_u32(&q, 0);
+    assert_int_equal(call(MAPI_OP_SAVE_CHANGES, &q, NULL), OP_MAPI_E_OBJECT_DELETED);
+    assert_false(meta_present(key));
+    release(late);
+    release(dh);
+    /* a new folder, even one given the same id, starts with no FAI */
+    int64_t reborn = 0;
+    assert_int_equal(fs->api->folder_create(fs->host, 0, "Reborn", OUTPOST_ITEM_MAIL, &reborn).code, OUTPOST_OK);
+    uint32_t uv2 = 0;
+    store_folder(0, "Reborn", &uv2);
+    assert_int_not_equal(uv2, uv);
+    char subj[64];
+    fai_subjects(reborn, subj, sizeof subj);
+    assert_string_equal(subj, "");
+    /* a stale set under a new MAPI folder's key (were the storage to give an
+     * id and UIDVALIDITY again) is dropped, not inherited: planted under the
+     * key the next folder gets (the next id; the clock's second, or one more
+     * than the last UIDVALIDITY), tried until the guess is right */
+    mapi_fai_set stale;
+    mapi_fai_set_init(&stale);
+    mapi_message m;
+    memset(&m, 0, sizeof m);
+    mapi_props_set_str(&m.props, OP_PR_SUBJECT, "Stale view");
+    assert_int_equal(mapi_fai_put(&stale, 1, &m), 0);
+    mapi_buf enc;
+    mapi_buf_init(&enc);
+    mapi_fai_encode(&stale, &enc);
+    uint32_t top = open_folder(MAPI_EID_VIRTUAL, MAPI_VF_IPM_SUBTREE);
+    int hit = 0;
+    for (int attempt = 0; attempt < 5 && !hit; attempt++) {
+        char name[32];
+        snprintf(name, sizeof name, "Spare %d", attempt);
+        int64_t spare = 0, fresh = 0;
+        assert_int_equal(fs->api->folder_create(fs->host, 0, name, OUTPOST_ITEM_MAIL, &spare).code, OUTPOST_OK);
+        uint32_t uvs = 0, uvf = 0;
+        store_folder(0, name, &uvs);
+        snprintf(key, sizeof key, "mapi.fai.%lld.%u", (long long)spare + 1, uvs + 1);
+        assert_int_equal(fs->api->meta_set(fs->host, key, enc.data, enc.len).code, OUTPOST_OK);
+        snprintf(name, sizeof name, "Fresh %d", attempt);
+        assert_int_equal(create_folder(top, name, OP_FOLDER_GENERIC, 0, NULL, &fresh), OP_S_OK);
+        store_folder(0, name, &uvf);
+        hit = fresh == spare + 1 && uvf == uvs + 1;
+        if (hit) {
+            assert_false(meta_present(key));
+            fai_subjects(fresh, subj, sizeof subj);
+            assert_string_equal(subj, "");
+        }
+        fs->api->meta_set(fs->host, key, NULL, 0);
+    }
+    assert_true(hit);
+    mapi_buf_free(&enc);
+    mapi_message_free(&m);
+    mapi_fai_set_free(&stale);
+    release(top);
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    tc_close(&C);
+}
+
+static void test_delete_folder_tree(void **state)
+{
+    (void)state;
+    hello();
+    uint32_t top = open_folder(MAPI_EID_VIRTUAL, MAPI_VF_IPM_SUBTREE);
+    /* Tree/Mid/Leaf, a mail in Leaf, a view in Mid */
+    uint32_t treeh, midh;
+    int64_t tree, mid, leaf;
+    assert_int_equal(create_folder(top, "Tree", OP_FOLDER_GENERIC, 0, &treeh, &tree), OP_S_OK);
+    assert_int_equal(create_folder(treeh, "Mid", OP_FOLDER_GENERIC, 0, &midh, &mid), OP_S_OK);
+    assert_int_equal(create_folder(midh, "Leaf", OP_FOLDER_GENERIC, 0, NULL, &leaf), OP_S_OK);
+    char *a = mail("In a leaf", "Mon, 13 Nov 2023 10:00:00 +0000", "leaf");
+    assert_true(mts_item(fs, leaf, a, 0, 0) > 0);
+    uint8_t view[MAPI_EID_LEN];
+    fai_new(midh, "IPM.Microsoft.FolderDesign.NamedView", "Mid view", NULL, 0, view);
+    uint32_t uv_mid = 0;
+    store_folder(tree, "Mid", &uv_mid);
+    char key[80];
+    snprintf(key, sizeof key, "mapi.fai.%lld.%u", (long long)mid, uv_mid);
+    assert_true(meta_present(key));
+    /* without DEL_FOLDERS the subfolders stop it; without DEL_MESSAGES the mail and the view do */
+    assert_int_equal(delete_folder(top, tree, OP_DEL_MESSAGES), OP_MAPI_E_HAS_FOLDERS);
+    assert_int_equal(delete_folder(top, tree, OP_DEL_FOLDERS), OP_MAPI_E_HAS_MESSAGES);
+    assert_int_equal(store_folder(0, "Tree", NULL), tree);
+    /* with both: the whole subtree, each folder a journal entry, the view with it */
+    uint32_t deletes = mts_journal_count(fs, OUTPOST_J_FOLDER_DELETE);
+    assert_int_equal(delete_folder(top, tree, OP_DEL_FOLDERS | OP_DEL_MESSAGES), OP_S_OK);
+    assert_int_equal(store_folder(0, "Tree", NULL), 0);
+    assert_int_equal(mts_item_state(fs, leaf, NULL, NULL), -1);
+    assert_int_equal(mts_journal_count(fs, OUTPOST_J_FOLDER_DELETE), deletes + 3);
+    assert_false(meta_present(key));
+    release(midh);
+    release(treeh);
+    /* EmptyFolder: the folder stays, its mails and subfolders (with theirs) go */
+    uint32_t boxh, subh;
+    int64_t box, sub;
+    assert_int_equal(create_folder(top, "Emptied", OP_FOLDER_GENERIC, 0, &boxh, &box), OP_S_OK);
+    assert_int_equal(create_folder(boxh, "Sub", OP_FOLDER_GENERIC, 0, &subh, &sub), OP_S_OK);
+    assert_true(mts_item(fs, box, a, 0, 0) > 0);
+    assert_true(mts_item(fs, sub, a, 0, 0) > 0);
+    mapi_buf q;
+    mapi_buf_init(&q);
+    uint8_t keep[MAPI_EID_LEN];
+    fai_new(boxh, "IPM.Microsoft.FolderDesign.NamedView", "Kept view", NULL, 0, keep);
+    mapi_w_u32(&q, boxh);
+    mapi_w_u32(&q, 0);
+    assert_int_equal(call(MAPI_OP_EMPTY_FOLDER, &q, NULL), OP_S_OK);
+    assert_int_equal(store_folder(0, "Emptied", NULL), box);
+    assert_int_equal(store_folder(box, "Sub", NULL), 0);
+    uint32_t total, unread, listed;
+    store_counts(box, &total, &unread, &listed);
+    assert_true(total == 0 && listed == 0);
+    char subj[64];
+    fai_subjects(box, subj, sizeof subj); /* FAI only with DEL_ASSOCIATED */
+    assert_string_equal(subj, "Kept view");
+    free(a);
+    release(subh);
+    release(boxh);
+    release(top);
+    mapi_buf_free(&q);
+    tc_close(&C);
+}
+
+/* GetReceiveFolder(cls): the folder's entry id into eid, the matched class into cls_out. */
+static void receive_folder(const char *cls, mapi_eid *e, char *cls_out, size_t cap)
+{
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_str(&q, cls);
+    assert_int_equal(call(MAPI_OP_GET_RECEIVE_FOLDER, &q, &r), OP_S_OK);
+    mapi_rd rd;
+    mapi_rd_init(&rd, r.data, r.len);
+    uint32_t len;
+    const uint8_t *eid = mapi_r_bin(&rd, &len);
+    assert_int_equal(mapi_eid_decode(eid, len, e), 0);
+    char *m = mapi_r_str(&rd);
+    assert_non_null(m);
+    snprintf(cls_out, cap, "%s", m);
+    free(m);
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+}
+
+static void test_startup_calls(void **state)
+{
+    (void)state;
+    hello();
+    uint32_t inbox = open_folder(MAPI_EID_FOLDER, f_inbox);
+    uint32_t top = open_folder(MAPI_EID_VIRTUAL, MAPI_VF_IPM_SUBTREE);
+    int64_t projects = store_folder(f_inbox, "Projects", NULL);
+    assert_true(projects > 0);
+    /* CreateFolder(OPEN_IF_EXISTS), as Outlook does for its folders at every start: the existing one */
+    uint32_t journal0 = mts_journal_count(fs, 0);
+    int64_t got = 0;
+    assert_int_equal(create_folder(inbox, "Projects", OP_FOLDER_GENERIC, 0, NULL, NULL), OP_MAPI_E_COLLISION);
+    assert_int_equal(create_folder(inbox, "Projects", OP_FOLDER_GENERIC, OP_OPEN_IF_EXISTS, NULL, &got), OP_S_OK);
+    assert_int_equal(got, projects);
+    /* a search folder is never made as a real (server) folder */
+    assert_int_equal(create_folder(top, "Reminders", OP_FOLDER_SEARCH, OP_OPEN_IF_EXISTS, NULL, NULL),
+                     OP_MAPI_E_NO_SUPPORT);
+    assert_int_equal(store_folder(0, "Reminders", NULL), 0);
+    assert_int_equal(mts_journal_count(fs, 0), journal0);
+    /* SHOW_SOFT_DELETES: no delete here is soft, so those tables are empty */
+    mapi_props rows[16];
+    uint32_t t = open_table(inbox, MAPI_TABLE_CONTENTS, 0);
+    uint32_t live = query_rows(t, 16, rows, 16);
+    free_rows(rows, live);
+    assert_true(live > 0);
+    release(t);
+    t = open_table(inbox, MAPI_TABLE_CONTENTS, OP_SHOW_SOFT_DELETES);
+    assert_int_equal(query_rows(t, 16, rows, 16), 0);
+    release(t);
+    t = open_table(inbox, MAPI_TABLE_CONTENTS, OP_SHOW_SOFT_DELETES | OP_MAPI_ASSOCIATED);
+    assert_int_equal(query_rows(t, 16, rows, 16), 0);
+    release(t);
+    t = open_table(top, MAPI_TABLE_HIERARCHY, OP_SHOW_SOFT_DELETES | OP_CONVENIENT_DEPTH);
+    assert_int_equal(query_rows(t, 16, rows, 16), 0);
+    release(t);
+    /* PR_ACCESS says what the calls allow */
+    uint32_t access = (uint32_t)folder_long(inbox, OP_PR_ACCESS);
+    assert_true((access & OP_ACCESS_CREATE_HIERARCHY) && (access & OP_ACCESS_CREATE_CONTENTS));
+    assert_false(access & OP_ACCESS_DELETE); /* the Inbox cannot be deleted */
+    uint8_t peid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_FOLDER, projects, peid);
+    uint32_t ph = open_entry(peid, MAPI_EID_LEN, NULL);
+    assert_true((uint32_t)folder_long(ph, OP_PR_ACCESS) & OP_ACCESS_DELETE);
+    release(ph);
+    access = (uint32_t)folder_long(top, OP_PR_ACCESS);
+    assert_true((access & OP_ACCESS_CREATE_HIERARCHY) && (access & OP_ACCESS_CREATE_ASSOCIATED));
+    assert_false(access & (OP_ACCESS_CREATE_CONTENTS | OP_ACCESS_DELETE));
+    uint32_t root = open_entry(NULL, 0, NULL);
+    access = (uint32_t)folder_long(root, OP_PR_ACCESS);
+    assert_false(access & (OP_ACCESS_CREATE_HIERARCHY | OP_ACCESS_CREATE_CONTENTS | OP_ACCESS_DELETE));
+    assert_true(access & OP_ACCESS_CREATE_ASSOCIATED);
+    release(root);
+    /* GetReceiveFolder: the class that matched, IPC classes to the root */
+    static const struct { const char *cls, *matched; int root; } RF[] = {
+        { "IPM.Note", "IPM", 0 }, { "ipm", "IPM", 0 }, { "", "", 0 }, { "IPMX.Other", "", 0 },
+        { "IPC.Microsoft.ICS", "IPC", 1 }, { "REPORT.IPM.Note.NDR", "REPORT.IPM", 0 },
+    };
+    for (size_t i = 0; i < sizeof RF / sizeof RF[0]; i++) {
+        mapi_eid e;
+        char m[32];
+        receive_folder(RF[i].cls, &e, m, sizeof m);
+        assert_string_equal(m, RF[i].matched);
+        if (RF[i].root) {
+            assert_true(e.kind == MAPI_EID_VIRTUAL && e.id == MAPI_VF_ROOT);
+        } else {
+            assert_true(e.kind == MAPI_EID_FOLDER && e.id == f_inbox);
+        }
+    }
+    /* SetReceiveFolder: kept in the cache, longest class wins, a deleted folder falls back */
+    mapi_buf q;
+    mapi_buf_init(&q);
+    mapi_eid e;
+    char m[64];
+    mapi_w_str(&q, "IPM.Note.Custom");
+    mapi_w_bin(&q, peid, MAPI_EID_LEN);
+    assert_int_equal(call(MAPI_OP_SET_RECEIVE_FOLDER, &q, NULL), OP_S_OK);
+    assert_true(meta_present("mapi.receive"));
+    receive_folder("ipm.note.custom.v2", &e, m, sizeof m);
+    assert_true(e.kind == MAPI_EID_FOLDER && e.id == projects);
+    assert_string_equal(m, "IPM.Note.Custom");
+    receive_folder("IPM.Note", &e, m, sizeof m);
+    assert_true(e.id == f_inbox && !strcmp(m, "IPM"));
+    mapi_w_str(&q, "");
+    mapi_w_bin(&q, peid, MAPI_EID_LEN);
+    assert_int_equal(call(MAPI_OP_SET_RECEIVE_FOLDER, &q, NULL), OP_S_OK);
+    receive_folder("Other", &e, m, sizeof m);
+    assert_true(e.id == projects && !strcmp(m, ""));
+    mapi_w_str(&q, "");
+    mapi_w_bin(&q, NULL, 0);
+    assert_int_equal(call(MAPI_OP_SET_RECEIVE_FOLDER, &q, NULL), OP_S_OK);
+    receive_folder("Other", &e, m, sizeof m);
+    assert_true(e.id == f_inbox && !strcmp(m, ""));
+    int64_t box = 0;
+    assert_int_equal(fs->api->folder_create(fs->host, 0, "Drop box", OUTPOST_ITEM_MAIL, &box).code, OUTPOST_OK);
+    uint8_t beid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_FOLDER, box, beid);
+    mapi_w_str(&q, "IPM.Drop");
+    mapi_w_bin(&q, beid, MAPI_EID_LEN);
+    assert_int_equal(call(MAPI_OP_SET_RECEIVE_FOLDER, &q, NULL), OP_S_OK);
+    receive_folder("IPM.Drop", &e, m, sizeof m);
+    assert_true(e.id == box && !strcmp(m, "IPM.Drop"));
+    assert_int_equal(fs->api->folder_delete(fs->host, box).code, OUTPOST_OK);
+    receive_folder("IPM.Drop", &e, m, sizeof m);
+    assert_true(e.id == f_inbox && !strcmp(m, "IPM"));
+    uint8_t meid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_MESSAGE, m_read1, meid);
+    mapi_w_str(&q, "IPM.Bad");
+    mapi_w_bin(&q, meid, MAPI_EID_LEN);
+    assert_int_equal(call(MAPI_OP_SET_RECEIVE_FOLDER, &q, NULL), OP_MAPI_E_INVALID_ENTRYID);
+    /* GetReceiveFolderTable: the fixed classes and the kept one whose folder exists */
+    uint8_t seid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_STORE, 0, seid);
+    uint32_t store = open_entry(seid, MAPI_EID_LEN, NULL);
+    t = open_table(store, MAPI_TABLE_RECEIVE_FOLDERS, 0);
+    uint32_t nr = query_rows(t, 16, rows, 16);
+    assert_int_equal(nr, 5);
+    int custom = 0;
+    for (uint32_t i = 0; i < nr; i++)
+        if (!strcmp(mapi_props_str(&rows[i], OP_PR_MESSAGE_CLASS), "IPM.Note.Custom")) {
+            mapi_eid re;
+            const mapi_prop *pe = mapi_props_find(&rows[i], OP_PR_ENTRYID);
+            assert_int_equal(mapi_eid_decode(pe->v.bin.data, pe->v.bin.len, &re), 0);
+            custom = re.id == projects;
+        }
+    assert_true(custom);
+    free_rows(rows, nr);
+    release(t);
+    release(store);
+    mapi_buf_free(&q);
+    release(top);
+    release(inbox);
+    tc_close(&C);
+}
+
+/* Get (mask 0 and not set) or SetMessageStatus of message eid in folder h; *old the status before. */
+static uint32_t msg_status(uint32_t h, const uint8_t *eid, int set, uint32_t status, uint32_t mask, uint32_t *old)
+{
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, h);
+    mapi_w_bin(&q, eid, MAPI_EID_LEN);
+    if (set) {
+        mapi_w_u32(&q, status);
+        mapi_w_u32(&q, mask);
+    }
+    uint32_t sc = call(set ? MAPI_OP_SET_MESSAGE_STATUS : MAPI_OP_GET_MESSAGE_STATUS, &q, &r);
+    if (!OP_FAILED(sc)) {
+        assert_int_equal(r.len, 4);
+        *old = r.data[0] | (uint32_t)r.data[1] << 8 | (uint32_t)r.data[2] << 16 | (uint32_t)r.data[3] << 24;
+    }
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    return sc;
+}
+
+static void test_message_status(void **state)
+{
+    (void)state;
+    hello();
+    uint32_t inbox = open_folder(MAPI_EID_FOLDER, f_inbox), cal = open_folder(MAPI_EID_FOLDER, f_cal);
+    uint8_t meid[MAPI_EID_LEN], eeid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_MESSAGE, m_read1, meid);
+    eid_of(MAPI_EID_MESSAGE, ev1, eeid);
+    uint32_t journal0 = mts_journal_count(fs, 0), old = 99;
+    assert_int_equal(msg_status(inbox, meid, 0, 0, 0, &old), OP_S_OK);
+    assert_int_equal(old, 0);
+    /* MSGSTATUS_HIGHLIGHTED | TAGGED, then HIGHLIGHTED cleared: only the masked bits change */
+    assert_int_equal(msg_status(inbox, meid, 1, 0x3, 0x3, &old), OP_S_OK);
+    assert_int_equal(old, 0);
+    assert_int_equal(msg_status(inbox, meid, 1, 0x0, 0x1, &old), OP_S_OK);
+    assert_int_equal(old, 0x3);
+    assert_int_equal(msg_status(inbox, meid, 0, 0, 0, &old), OP_S_OK);
+    assert_int_equal(old, 0x2);
+    /* PR_MSG_STATUS of the opened message and of its contents table row; nothing journaled */
+    uint32_t m = open_entry(meid, MAPI_EID_LEN, NULL);
+    assert_int_equal(folder_long(m, OP_PR_MSG_STATUS), 0x2);
+    release(m);
+    uint32_t t = open_table(inbox, MAPI_TABLE_CONTENTS, 0);
+    uint32_t cols[] = { OP_PR_ENTRYID, OP_PR_MSG_STATUS };
+    set_columns(t, cols, 2);
+    mapi_props rows[16];
+    uint32_t n = query_rows(t, 16, rows, 16), seen = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (!memcmp(mapi_props_bin(&rows[i], OP_PR_ENTRYID)->bin.data, meid, MAPI_EID_LEN))
+            seen = (uint32_t)mapi_props_long(&rows[i], OP_PR_MSG_STATUS, -1) == 0x2;
+    assert_true(seen);
+    free_rows(rows, n);
+    release(t);
+    assert_int_equal(mts_journal_count(fs, 0), journal0);
+    /* a message of another folder */
+    assert_int_equal(msg_status(inbox, eeid, 0, 0, 0, &old), OP_MAPI_E_NOT_FOUND);
+    /* an associated message keeps it in its set */
+    uint8_t fai[MAPI_EID_LEN];
+    fai_new(cal, "IPM.Microsoft.FolderDesign.NamedView", "Status view", NULL, 0, fai);
+    assert_int_equal(msg_status(cal, fai, 1, 0x4, 0x4, &old), OP_S_OK);
+    assert_int_equal(old, 0);
+    assert_int_equal(msg_status(cal, fai, 0, 0, 0, &old), OP_S_OK);
+    assert_int_equal(old, 0x4);
+    assert_int_equal(msg_status(inbox, fai, 0, 0, 0, &old), OP_MAPI_E_NOT_FOUND);
+    assert_int_equal(msg_status(inbox, meid, 1, 0, 0xFFFFFFFFu, &old), OP_S_OK);
+    release(cal);
+    release(inbox);
+    tc_close(&C);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1126,6 +1729,11 @@ int main(void)
         cmocka_unit_test(test_calendar),
         cmocka_unit_test(test_notifications),
         cmocka_unit_test(test_associated_contents),
+        cmocka_unit_test(test_copy_folder),
+        cmocka_unit_test(test_fai_go_with_folder),
+        cmocka_unit_test(test_delete_folder_tree),
+        cmocka_unit_test(test_startup_calls),
+        cmocka_unit_test(test_message_status),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

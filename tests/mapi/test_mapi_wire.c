@@ -204,6 +204,32 @@ static void test_frames_and_requests(void **state)
     more[f.payload_len] = 0;
     assert_int_not_equal(mapi_req_decode(f.op, more, f.payload_len + 1, &q), 0);
     assert_int_not_equal(mapi_req_decode(9999, f.payload, f.payload_len, &q), 0);
+    /* COPY_FOLDER: parent handle, folder, destination, new name, flags */
+    mapi_buf cf;
+    mapi_buf_init(&cf);
+    mapi_w_u32(&cf, 7);
+    mapi_w_bin(&cf, "src", 3);
+    mapi_w_bin(&cf, "dest", 4);
+    mapi_w_str(&cf, "New name");
+    mapi_w_u32(&cf, OP_FOLDER_MOVE | OP_COPY_SUBFOLDERS);
+    assert_int_equal(mapi_req_decode(MAPI_OP_COPY_FOLDER, cf.data, cf.len, &q), 0);
+    assert_int_equal(q.h, 7);
+    assert_true(q.bin.len == 3 && !memcmp(q.bin.p, "src", 3));
+    assert_true(q.bin2.len == 4 && !memcmp(q.bin2.p, "dest", 4));
+    assert_string_equal(q.str, "New name");
+    assert_int_equal(q.flags, OP_FOLDER_MOVE | OP_COPY_SUBFOLDERS);
+    mapi_req_clear(&q);
+    assert_int_not_equal(mapi_req_decode(MAPI_OP_COPY_FOLDER, cf.data, cf.len - 1, &q), 0);
+    /* SET_RECEIVE_FOLDER: class, folder (empty: back to the fixed one) */
+    cf.len = 0;
+    mapi_w_str(&cf, "IPM.Note");
+    mapi_w_bin(&cf, NULL, 0);
+    assert_int_equal(mapi_req_decode(MAPI_OP_SET_RECEIVE_FOLDER, cf.data, cf.len, &q), 0);
+    assert_string_equal(q.str, "IPM.Note");
+    assert_int_equal(q.bin.len, 0);
+    mapi_req_clear(&q);
+    assert_int_not_equal(mapi_req_decode(MAPI_OP_SET_RECEIVE_FOLDER, cf.data, cf.len - 1, &q), 0);
+    mapi_buf_free(&cf);
     /* a frame larger than the limit */
     uint8_t huge[12] = { 0xff, 0xff, 0xff, 0x7f };
     assert_int_equal(mapi_frame_parse(huge, sizeof huge, &f, &used), -1);

@@ -374,6 +374,9 @@ const char *ms_hr_name(HRESULT hr)
     case 0x80040201: return "MAPI_E_UNKNOWN_ENTRYID";
     case 0x80040117: return "MAPI_E_TOO_COMPLEX";
     case 0x80040405: return "MAPI_E_INVALID_BOOKMARK";
+    case 0x80040604: return "MAPI_E_COLLISION";
+    case 0x8004060B: return "MAPI_E_FOLDER_CYCLE";
+    case 0x00040680: return "MAPI_W_PARTIAL_COMPLETION";
     default: return "";
     }
 }

@@ -638,8 +638,9 @@ static HRESULT open_table_kind(ms_obj *o, uint32_t kind, ULONG flags, LPMAPITABL
         mapi_rd rd;
         mapi_rd_init(&rd, r.data, r.len);
         uint32_t t = mapi_r_u32(&rd);
-        static const char *const what[] = { "?", "hierarchy", "contents", "recipients", "attachments" };
-        hr = ms_table_new(o->lg, t, gen, what[kind <= 4 ? kind : 0], (ms_table **)out);
+        static const char *const what[] = { "?", "hierarchy", "contents", "recipients", "attachments",
+                                            "receive folders" };
+        hr = ms_table_new(o->lg, t, gen, what[kind <= 5 ? kind : 0], (ms_table **)out);
     }
     mapi_buf_free(&q);
     mapi_buf_free(&r);
@@ -777,10 +778,22 @@ static HRESULT OMAPI_CALL store_OpenEntry(void *This, ULONG cbEntryID, LPENTRYID
                   (unsigned long)ulFlags, lpulObjType ? (unsigned long)*lpulObjType : 0ul);
 }
 
-static HRESULT OMAPI_CALL store_SetReceiveFolder(void *This, LPWSTR cls, ULONG ulFlags, ULONG cb, LPENTRYID eid)
+static HRESULT OMAPI_CALL store_SetReceiveFolder(void *This, LPWSTR lpszMessageClass, ULONG ulFlags, ULONG cbEntryID,
+                                                 LPENTRYID lpEntryID)
 {
-    (void)This, (void)cls, (void)ulFlags, (void)cb, (void)eid;
-    return ms_ret(MAPI_E_NO_SUPPORT, "IMsgStore::SetReceiveFolder");
+    ms_obj *o = This;
+    char *cls = !lpszMessageClass         ? strdup("")
+                : (ulFlags & MAPI_UNICODE) ? ms_utf8(lpszMessageClass)
+                                           : ms_utf8_a((const char *)lpszMessageClass);
+    mapi_buf q;
+    mapi_buf_init(&q);
+    mapi_w_str(&q, cls ? cls : "");
+    ms_w_eid(&q, lpEntryID ? cbEntryID : 0, lpEntryID);
+    HRESULT hr = ms_call(C(o), 0, MAPI_OP_SET_RECEIVE_FOLDER, &q, NULL);
+    mapi_buf_free(&q);
+    hr = ms_ret(hr, "IMsgStore::SetReceiveFolder(\"%s\", cbEntryID=%lu)", cls ? cls : "", (unsigned long)cbEntryID);
+    free(cls);
+    return hr;
 }
 
 static HRESULT OMAPI_CALL store_GetReceiveFolder(void *This, LPWSTR lpszMessageClass, ULONG ulFlags, ULONG *lpcbEntryID,
@@ -840,10 +853,9 @@ static HRESULT OMAPI_CALL store_GetReceiveFolder(void *This, LPWSTR lpszMessageC
 
 static HRESULT OMAPI_CALL store_GetReceiveFolderTable(void *This, ULONG ulFlags, LPMAPITABLE *lppTable)
 {
-    (void)This, (void)ulFlags;
-    if (lppTable)
-        *lppTable = NULL;
-    return ms_ret(MAPI_E_NO_SUPPORT, "IMsgStore::GetReceiveFolderTable");
+    ms_obj *o = This;
+    return ms_ret(open_table_kind(o, MAPI_TABLE_RECEIVE_FOLDERS, ulFlags, lppTable),
+                  "IMsgStore::GetReceiveFolderTable(ulFlags=0x%lx)", (unsigned long)ulFlags);
 }
 
 static HRESULT OMAPI_CALL store_StoreLogoff(void *This, ULONG *lpulFlags)
@@ -1029,11 +1041,39 @@ static HRESULT OMAPI_CALL folder_CreateFolder(void *This, ULONG ulFolderType, LP
     return hr;
 }
 
-static HRESULT OMAPI_CALL folder_CopyFolder(void *This, ULONG cb, LPENTRYID eid, LPCIID iid, LPVOID dest, LPWSTR name,
-                                            ULONG_PTR ui, LPMAPIPROGRESS prog, ULONG ulFlags)
+static HRESULT OMAPI_CALL folder_CopyFolder(void *This, ULONG cbEntryID, LPENTRYID lpEntryID, LPCIID lpInterface,
+                                            LPVOID lpDestFolder, LPWSTR lpszNewFolderName, ULONG_PTR ulUIParam,
+                                            LPMAPIPROGRESS lpProgress, ULONG ulFlags)
 {
-    (void)This, (void)cb, (void)eid, (void)iid, (void)dest, (void)name, (void)ui, (void)prog, (void)ulFlags;
-    return ms_ret(MAPI_E_NO_SUPPORT, "IMAPIFolder::CopyFolder");
+    ms_obj *o = This;
+    if (!lpEntryID || !lpDestFolder)
+        return MAPI_E_INVALID_PARAMETER;
+    /* only into our own folders: another store's folder goes through MAPI's generic copy */
+    if (((ms_obj *)lpDestFolder)->lpVtbl != (const void *)&ms_folder_vtbl) {
+        LPMAPISUP sup = o->lg->sup;
+        return ms_ret(sup->lpVtbl->CopyFolder(sup, &IID_IMAPIFolder, o, cbEntryID, lpEntryID, lpInterface,
+                                              lpDestFolder, lpszNewFolderName, ulUIParam, lpProgress, ulFlags),
+                      "IMAPIFolder::CopyFolder(to another store, via IMAPISupport)");
+    }
+    char *name = !lpszNewFolderName        ? NULL
+                 : (ulFlags & MAPI_UNICODE) ? ms_utf8(lpszNewFolderName)
+                                            : ms_utf8_a((const char *)lpszNewFolderName);
+    uint8_t dest[MAPI_EID_LEN];
+    HRESULT hr = folder_eid(lpDestFolder, dest);
+    if (hr == S_OK) {
+        mapi_buf q;
+        mapi_buf_init(&q);
+        ms_w_eid(&q, cbEntryID, lpEntryID);
+        mapi_w_bin(&q, dest, sizeof dest);
+        mapi_w_str(&q, name ? name : "");
+        mapi_w_u32(&q, ulFlags & (FOLDER_MOVE | COPY_SUBFOLDERS));
+        hr = simple(o, MAPI_OP_COPY_FOLDER, &q, NULL);
+        mapi_buf_free(&q);
+    }
+    hr = ms_ret(hr, "IMAPIFolder::CopyFolder(h=%u, name=\"%s\", ulFlags=0x%lx)", o->h, name ? name : "",
+                (unsigned long)ulFlags);
+    free(name);
+    return hr;
 }
 
 static HRESULT OMAPI_CALL folder_DeleteFolder(void *This, ULONG cbEntryID, LPENTRYID lpEntryID, ULONG_PTR ulUIParam,
@@ -1065,21 +1105,50 @@ static HRESULT OMAPI_CALL folder_SetReadFlags(void *This, LPENTRYLIST lpMsgList,
                   lpMsgList ? (unsigned long)lpMsgList->cValues : 0ul, (unsigned long)ulFlags);
 }
 
+/* Get/SetMessageStatus: the status before the call into *old (reply u32). */
+static HRESULT message_status(ms_obj *o, uint16_t op, ULONG cb, LPENTRYID eid, ULONG status, ULONG mask, ULONG *old)
+{
+    if (!eid || !old)
+        return MAPI_E_INVALID_PARAMETER;
+    *old = 0;
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    ms_w_eid(&q, cb, eid);
+    if (op == MAPI_OP_SET_MESSAGE_STATUS) {
+        mapi_w_u32(&q, status);
+        mapi_w_u32(&q, mask);
+    }
+    HRESULT hr = simple(o, op, &q, &r);
+    if (hr == S_OK) {
+        mapi_rd rd;
+        mapi_rd_init(&rd, r.data, r.len);
+        *old = mapi_r_u32(&rd);
+        if (rd.err)
+            hr = MAPI_E_CALL_FAILED;
+    }
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    return hr;
+}
+
 static HRESULT OMAPI_CALL folder_GetMessageStatus(void *This, ULONG cb, LPENTRYID eid, ULONG ulFlags, ULONG *status)
 {
-    (void)This, (void)cb, (void)eid, (void)ulFlags;
-    if (!status)
-        return MAPI_E_INVALID_PARAMETER;
-    *status = 0;
-    return ms_ret(S_OK, "IMAPIFolder::GetMessageStatus");
+    ms_obj *o = This;
+    (void)ulFlags;
+    HRESULT hr = message_status(o, MAPI_OP_GET_MESSAGE_STATUS, cb, eid, 0, 0, status);
+    return ms_ret(hr, "IMAPIFolder::GetMessageStatus(h=%u) 0x%lx", o->h, status ? (unsigned long)*status : 0ul);
 }
 
 static HRESULT OMAPI_CALL folder_SetMessageStatus(void *This, ULONG cb, LPENTRYID eid, ULONG st, ULONG mask, ULONG *old)
 {
-    (void)This, (void)cb, (void)eid, (void)st, (void)mask;
+    ms_obj *o = This;
+    ULONG prev = 0;
+    HRESULT hr = message_status(o, MAPI_OP_SET_MESSAGE_STATUS, cb, eid, st, mask, &prev);
     if (old)
-        *old = 0;
-    return ms_ret(MAPI_E_NO_SUPPORT, "IMAPIFolder::SetMessageStatus");
+        *old = prev;
+    return ms_ret(hr, "IMAPIFolder::SetMessageStatus(h=%u, 0x%lx, mask 0x%lx) was 0x%lx", o->h, (unsigned long)st,
+                  (unsigned long)mask, (unsigned long)prev);
 }
 
 static HRESULT OMAPI_CALL folder_SaveContentsSort(void *This, LPSSortOrderSet s, ULONG f)

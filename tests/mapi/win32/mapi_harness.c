@@ -582,6 +582,28 @@ static void session(MSPROVIDERINIT *init, int kill_mode, const char *markers)
           cls ? narrow(cls) : "");
     h_free(inbox_eid);
     h_free(cls);
+    /* SetReceiveFolder for a class, seen in GetReceiveFolder and the receive folder table, then undone */
+    if (same) {
+        HRESULT hs = st->lpVtbl->SetReceiveFolder(st, (LPWSTR)L"IPM.Harness", MAPI_UNICODE, inbox_bin.cb,
+                                                  (LPENTRYID)inbox_bin.lpb);
+        cls = NULL;
+        inbox_eid = NULL;
+        HRESULT hg = st->lpVtbl->GetReceiveFolder(st, (LPWSTR)L"IPM.Harness.Sub", MAPI_UNICODE, &cbin, &inbox_eid,
+                                                  &cls);
+        int named = hg == S_OK && cls && !wcscmp(cls, L"IPM.Harness");
+        h_free(inbox_eid);
+        h_free(cls);
+        IMAPITable *rt = NULL;
+        ULONG rcount = 0;
+        if (st->lpVtbl->GetReceiveFolderTable(st, MAPI_UNICODE, &rt) == S_OK) {
+            rt->lpVtbl->GetRowCount(rt, 0, &rcount);
+            release(rt);
+        }
+        HRESULT hu = st->lpVtbl->SetReceiveFolder(st, (LPWSTR)L"IPM.Harness", MAPI_UNICODE, 0, NULL);
+        check(hs == S_OK && named && rcount == 5 && hu == S_OK,
+              "SetReceiveFolder(IPM.Harness) answered by GetReceiveFolder, %lu rows in the receive folder table, "
+              "undone", (unsigned long)rcount);
+    }
 
     /* Inbox contents table as Outlook opens it */
     IMAPIFolder *inbox = open_eid(st, &inbox_bin, MAPI_FOLDER);
@@ -884,6 +906,60 @@ static void session(MSPROVIDERINIT *init, int kill_mode, const char *markers)
               (unsigned long)hr, (unsigned long)assoc_rows);
     }
     release(cal);
+
+    /* CopyFolder: a folder holding a view (FAI) copied with it, then both deleted */
+    if (inbox) {
+        IMAPIFolder *src = NULL, *copy = NULL;
+        IMessage *vm = NULL;
+        HRESULT hc = inbox->lpVtbl->CreateFolder(inbox, FOLDER_GENERIC, (LPWSTR)L"Copy source", NULL, NULL,
+                                                 MAPI_UNICODE | OPEN_IF_EXISTS, &src);
+        if (src && (hc = src->lpVtbl->CreateMessage(src, NULL, MAPI_ASSOCIATED, &vm)) == S_OK) {
+            SPropValue pv;
+            pv.ulPropTag = PR_MESSAGE_CLASS_W;
+            pv.Value.lpszW = (LPWSTR)L"IPM.Microsoft.FolderDesign.NamedView";
+            vm->lpVtbl->SetProps(vm, 1, &pv, NULL);
+            hc = vm->lpVtbl->SaveChanges(vm, 0);
+        }
+        release(vm);
+        BYTE sb[64], cb[64];
+        SBinary se = { 0, sb }, ce = { 0, cb };
+        int have = hc == S_OK && find_folder(inbox, L"Copy source", &se, sb);
+        HRESULT hcopy = have ? inbox->lpVtbl->CopyFolder(inbox, se.cb, (LPENTRYID)se.lpb, NULL, inbox,
+                                                         (LPWSTR)L"Copied folder", 0, NULL,
+                                                         MAPI_UNICODE | COPY_SUBFOLDERS)
+                             : E_FAIL;
+        LONG count = -1;
+        if (hcopy == S_OK && find_folder(inbox, L"Copied folder", &ce, cb) &&
+            (copy = open_eid(st, &ce, MAPI_FOLDER))) {
+            v = NULL;
+            if (copy->lpVtbl->GetProps(copy, TAGS(HARNESS_PR_ASSOC_CONTENT_COUNT), 0, &n, &v) == S_OK)
+                count = v[0].Value.l;
+            h_free(v);
+        }
+        check(hcopy == S_OK && count == 1,
+              "CopyFolder copies a folder with its associated (FAI) messages (0x%08lx, %ld)", (unsigned long)hcopy,
+              (long)count);
+        release(copy);
+        release(src);
+        HRESULT hd = have ? inbox->lpVtbl->DeleteFolder(inbox, se.cb, (LPENTRYID)se.lpb, 0, NULL, DEL_MESSAGES)
+                          : E_FAIL;
+        HRESULT hd2 = ce.cb ? inbox->lpVtbl->DeleteFolder(inbox, ce.cb, (LPENTRYID)ce.lpb, 0, NULL, DEL_MESSAGES)
+                            : E_FAIL;
+        check(hd == S_OK && hd2 == S_OK, "DeleteFolder(DEL_MESSAGES) of the folder and its copy (0x%08lx, 0x%08lx)",
+              (unsigned long)hd, (unsigned long)hd2);
+    }
+
+    /* SetMessageStatus / GetMessageStatus on a mail of the Inbox, then reset */
+    if (inbox && unread_eid.cb) {
+        ULONG before = 99, now = 99, reset = 99;
+        LPENTRYID ue = (LPENTRYID)unread_eid.lpb;
+        HRESULT h1 = inbox->lpVtbl->SetMessageStatus(inbox, unread_eid.cb, ue, 0x2, 0x2, &before);
+        HRESULT h2 = inbox->lpVtbl->GetMessageStatus(inbox, unread_eid.cb, ue, 0, &now);
+        HRESULT h3 = inbox->lpVtbl->SetMessageStatus(inbox, unread_eid.cb, ue, 0, 0x2, &reset);
+        check(h1 == S_OK && h2 == S_OK && h3 == S_OK && before == 0 && now == 0x2 && reset == 0x2,
+              "SetMessageStatus(MSGSTATUS_TAGGED) read back by GetMessageStatus (0x%lx), reset",
+              (unsigned long)now);
+    }
 
     if (kill_mode && inbox) {
         /* The daemon goes silent, comes back, then dies mid-query. */
