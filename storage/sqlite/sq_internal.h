@@ -15,7 +15,7 @@
 #include <outpost/storage.h>
 
 /* Schema version written to PRAGMA user_version and store_info. */
-#define SQ_SCHEMA_VERSION 4
+#define SQ_SCHEMA_VERSION 5
 /* Content rows written by schema 2 hold at most this many bytes (raw). */
 #define SQ_CHUNK (128u * 1024u)
 /* Content rows written now hold this many bytes of content (the last row of

@@ -89,11 +89,30 @@ static const char migrate_v3[] =
  * before stay codec 0, unchecked. */
 static const char migrate_v4[] = "";
 
+/* v4 → v5: folder and item ids are never given again. SQLite gives a new row one above the
+ * largest id in the table, so the newest item's id came back after it was deleted, and a
+ * journal entry, a MAPI entry id or a shortcut naming it then named the next item created.
+ * The largest id deleted is kept in store_info('<table>_id_hw') by a trigger that writes only
+ * when the row deleted was above every id left and every id deleted before (two seeks per
+ * deleted row), and the inserts take one above both (sq_stmt.c NEXT_ID); AUTOINCREMENT would
+ * need the tables rebuilt. Ids deleted before this version are not known: only the largest
+ * then left is. */
+static const char migrate_v5[] =
+    "CREATE TRIGGER folder_id_hw AFTER DELETE ON folder"
+    " WHEN old.id > coalesce((SELECT max(id) FROM folder), 0)"
+    " AND old.id > coalesce((SELECT value FROM store_info WHERE key='folder_id_hw'), 0)"
+    " BEGIN INSERT OR REPLACE INTO store_info(key, value) VALUES('folder_id_hw', old.id); END;"
+    "CREATE TRIGGER item_id_hw AFTER DELETE ON item"
+    " WHEN old.id > coalesce((SELECT max(id) FROM item), 0)"
+    " AND old.id > coalesce((SELECT value FROM store_info WHERE key='item_id_hw'), 0)"
+    " BEGIN INSERT OR REPLACE INTO store_info(key, value) VALUES('item_id_hw', old.id); END;";
+
 /* migrations[v] takes the schema from version v to v+1. */
 static const char *const migrations[SQ_SCHEMA_VERSION + 1] = {
     [1] = migrate_v2,
     [2] = migrate_v3,
     [3] = migrate_v4,
+    [4] = migrate_v5,
 };
 
 static int user_version(sqlite3 *db, int *out)

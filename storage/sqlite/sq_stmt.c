@@ -5,6 +5,14 @@
  */
 #include "sq_internal.h"
 
+/* The id of a new folder or item row: one above both the largest id in the table and the
+ * largest id ever deleted from it (store_info '<table>_id_hw', kept by the trigger of schema
+ * 5), so an id is never given again, as AUTOINCREMENT would do without rebuilding the
+ * tables. Each subquery is one seek (SQLite's min/max optimisation, the key of store_info). */
+#define NEXT_ID(table)                                                                              \
+    "max(coalesce((SELECT max(id) FROM " table "), 0),"                                           \
+    " coalesce((SELECT value FROM store_info WHERE key='" table "_id_hw'), 0)) + 1"
+
 static const char *const sq_stmt_sql[ST__COUNT] = {
     [ST_BEGIN_READ] = "BEGIN DEFERRED",
     [ST_BEGIN_WRITE] = "BEGIN IMMEDIATE",
@@ -19,8 +27,8 @@ static const char *const sq_stmt_sql[ST__COUNT] = {
     [ST_META_DEL] = "DELETE FROM meta WHERE key=?1",
 
     [ST_FOLDER_INSERT] =
-        "INSERT INTO folder(parent_id, kind, name, remote_id, special_use, flags, uidvalidity,"
-        " uidnext, highest_modseq) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, 1)",
+        "INSERT INTO folder(id, parent_id, kind, name, remote_id, special_use, flags, uidvalidity,"
+        " uidnext, highest_modseq) VALUES(" NEXT_ID("folder") ", ?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, 1)",
     [ST_FOLDER_SIBLING] = "SELECT id FROM folder WHERE parent_id=?1 AND name=?2 AND id<>?3",
     [ST_FOLDER_GET] = "SELECT " FOLDER_COLS " FROM folder WHERE id=?1",
     [ST_FOLDER_FIND_REMOTE] =
@@ -59,10 +67,10 @@ static const char *const sq_stmt_sql[ST__COUNT] = {
         " flagged=flagged+?6 WHERE id=?1",
 
     [ST_ITEM_INSERT] =
-        "INSERT INTO item(folder_id, kind, uid, modseq, flags, keywords, remote_id, remote_version,"
+        "INSERT INTO item(id, folder_id, kind, uid, modseq, flags, keywords, remote_id, remote_version,"
         " internal_date, date, size, content_state, cached_size, subject, from_addr, to_addr,"
         " cc_addr, message_id, object_uid, find_key, envelope, bodystructure, preview)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, ?13, ?14, ?15, ?16, ?17,"
+        " VALUES(" NEXT_ID("item") ", ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, ?13, ?14, ?15, ?16, ?17,"
         " ?18, ?19, ?20, ?21, ?22)",
     [ST_ITEM_GET] = "SELECT " ITEM_COLS " FROM item WHERE id=?1",
     [ST_ITEM_FIND_REMOTE] =

@@ -17,6 +17,9 @@
 
 #include "storage_fixture.h"
 
+/* the schema version this plugin writes (storage/sqlite/sq_internal.h SQ_SCHEMA_VERSION) */
+#define SCHEMA 5
+
 struct test_storage_plugin g_plugin;
 
 static void raw_exec(const char *path, const char *sql)
@@ -62,12 +65,48 @@ static int64_t one_item_closed(struct fx *f, const char *subject, const char *co
     return id;
 }
 
-/* The content table as schema 2 had it (its rows must be raw already). */
+/* The cache as schema 4 had it: no trigger keeping deleted ids. */
+static void back_to_v4(const char *path)
+{
+    raw_exec(path, "DROP TRIGGER folder_id_hw; DROP TRIGGER item_id_hw;"
+                   "UPDATE store_info SET value=4 WHERE key='schema_version'; PRAGMA user_version=4;");
+}
+
+/* The content table as schema 2 had it (its rows must be raw already); schema 4's tables. */
 static void content_back_to_v2(const char *path)
 {
+    back_to_v4(path);
     raw_exec(path, "DROP INDEX content_range;"
                    "ALTER TABLE content DROP COLUMN codec; ALTER TABLE content DROP COLUMN len;"
                    "CREATE UNIQUE INDEX content_range ON content(item_id, off);");
+}
+
+/* A cache of schema 4 gains the trigger: from then on, deleting the newest item (or folder)
+ * does not let its id be given again. */
+static void test_v4_ids_kept_after_migration(void **state)
+{
+    struct fx *f = *state;
+    char path[4200];
+    int64_t a;
+    int64_t first = one_item_closed(f, "before", NULL, &a, path, sizeof path);
+    back_to_v4(path);
+    fx_instance(f, &f->s);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), SCHEMA);
+    struct outpost_txn *t = fx_begin(f, OUTPOST_TXN_WRITE);
+    int64_t b = fx_put(f, t, a, OUTPOST_ITEM_MAIL, 0, "b", NULL);
+    int64_t sub = fx_folder(f, t, a, "Sub", OUTPOST_ITEM_MAIL);
+    OK(f->m->commit(t));
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    OK(f->m->item_delete(t, b));
+    OK(f->m->folder_delete(t, sub));
+    OK(f->m->commit(t));
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    int64_t c = fx_put(f, t, a, OUTPOST_ITEM_MAIL, 0, "c", NULL);
+    int64_t sub2 = fx_folder(f, t, a, "Sub2", OUTPOST_ITEM_MAIL);
+    OK(f->m->commit(t));
+    assert_true(b > first);
+    assert_true(c > b);
+    assert_true(sub2 > sub);
 }
 
 static void test_newer_schema_refused(void **state)
@@ -98,8 +137,8 @@ static void test_migrates_v1_forward(void **state)
                    "DELETE FROM store_info WHERE key IN ('fts_next_doc','fts_garbage');"
                    "UPDATE store_info SET value=1 WHERE key='schema_version'; PRAGMA user_version=1;");
     fx_instance(f, &f->s);
-    assert_int_equal(raw_int(path, "PRAGMA user_version"), 4);
-    assert_int_equal(raw_int(path, "SELECT value FROM store_info WHERE key='schema_version'"), 4);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), SCHEMA);
+    assert_int_equal(raw_int(path, "SELECT value FROM store_info WHERE key='schema_version'"), SCHEMA);
     struct outpost_txn *t;
     t = fx_begin(f, OUTPOST_TXN_READ);
     struct outpost_cursor *c;
@@ -175,7 +214,7 @@ static void test_reads_v2_content(void **state)
     const size_t old = 2 * 131072 + 1000;
     v2_rows(path, id, old);
     fx_instance(f, &f->s);
-    assert_int_equal(raw_int(path, "PRAGMA user_version"), 4);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), SCHEMA);
     assert_int_equal(raw_int(path, "SELECT count(*) FROM content WHERE len IS NULL AND codec=0"), 3);
 
     t = fx_begin(f, OUTPOST_TXN_READ);
@@ -463,7 +502,7 @@ static void test_config(void **state)
     test_host_free(th);
     char path[4200];
     snprintf(path, sizeof path, "%s/sub-cache.db", f->dir);
-    assert_int_equal(raw_int(path, "PRAGMA user_version"), 4);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), SCHEMA);
     assert_int_equal(raw_int(path, "PRAGMA journal_mode='wal'") >= 0, 1);
     /* compress = none stores new content as it is (with a CRC-32); a bad value is refused */
     th = test_host_new("storage", f->dir, (const char *const[]){ "compress=lz77", NULL });
@@ -860,6 +899,7 @@ int main(int argc, char **argv)
         return 1;
     const struct CMUnitTest tests[] = {
         T(test_newer_schema_refused),
+        T(test_v4_ids_kept_after_migration),
         T(test_migrates_v1_forward),
         T(test_reads_v2_content),
         T(test_fts_term_list_added),

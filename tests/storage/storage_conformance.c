@@ -415,6 +415,55 @@ static void test_uid_modseq_monotonic_across_reopen(void **state)
     OK(f->m->commit(t));
 }
 
+/* Item and folder ids are never given again, not even the newest one's after it was
+ * deleted: a journal entry, a MAPI entry id or an Outlook shortcut naming a deleted object
+ * must never reach another one created later (an offline APPEND, its EXPUNGE and a second
+ * APPEND would otherwise replay the second mail as the first). Across reopen too. */
+static void test_ids_never_reused(void **state)
+{
+    struct fx *f = *state;
+    struct outpost_txn *t = fx_begin(f, OUTPOST_TXN_WRITE);
+    int64_t folder = fx_folder(f, t, 0, "INBOX", OUTPOST_ITEM_MAIL);
+    int64_t gone_folder = fx_folder(f, t, 0, "Gone", OUTPOST_ITEM_MAIL);
+    int64_t a = fx_put(f, t, folder, OUTPOST_ITEM_MAIL, 0, "a", NULL);
+    int64_t b = fx_put(f, t, gone_folder, OUTPOST_ITEM_MAIL, 0, "b", NULL);
+    OK(f->m->commit(t));
+
+    /* the newest item deleted alone, then its whole folder (items go with it) */
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    int64_t c = fx_put(f, t, folder, OUTPOST_ITEM_MAIL, 0, "c", NULL);
+    OK(f->m->item_delete(t, c));
+    int64_t d = fx_put(f, t, folder, OUTPOST_ITEM_MAIL, 0, "d", NULL);
+    assert_true(d > c && c > b && b > a);
+    OK(f->m->item_delete(t, d));
+    OK(f->m->folder_delete(t, gone_folder));
+    OK(f->m->commit(t));
+
+    fx_reopen(f);
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    int64_t e = fx_put(f, t, folder, OUTPOST_ITEM_MAIL, 0, "e", NULL);
+    assert_true(e > d);
+    int64_t again = fx_folder(f, t, 0, "Again", OUTPOST_ITEM_MAIL);
+    assert_true(again > gone_folder);
+    const outpost_item *it;
+    assert_int_equal(f->m->item_get(t, d, &it).code, OUTPOST_GONE);
+    assert_int_equal(f->m->item_get(t, b, &it).code, OUTPOST_GONE);
+    OK(f->m->commit(t));
+
+    /* a rolled-back creation's id may come again, but never one that was committed */
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    int64_t r = fx_put(f, t, folder, OUTPOST_ITEM_MAIL, 0, "r", NULL);
+    assert_true(r > e);
+    f->m->rollback(t);
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    OK(f->m->item_delete(t, e));
+    OK(f->m->commit(t));
+    fx_reopen(f);
+    t = fx_begin(f, OUTPOST_TXN_WRITE);
+    assert_true(fx_put(f, t, folder, OUTPOST_ITEM_MAIL, 0, "z", NULL) > e);
+    OK(f->m->commit(t));
+}
+
 static void test_counters_exact(void **state)
 {
     struct fx *f = *state;
@@ -1814,6 +1863,7 @@ int main(int argc, char **argv)
         T(test_uidvalidity_fresh),
         T(test_unicode_and_long_names),
         T(test_uid_modseq_monotonic_across_reopen),
+        T(test_ids_never_reused),
         T(test_counters_exact),
         T(test_flags_and_changed_since),
         T(test_uid_flags_large_folder),
