@@ -38,6 +38,12 @@
  * content is byte-identical once served; a change a client must see comes
  * with item_update(OUTPOST_ITEM_F_SUMMARY), which does.
  *
+ * IDS: folder and item ids are positive and never given again in a cache, not
+ * even the newest one's after it was deleted (a journal entry, a front-end's
+ * entry id or a client's shortcut may still name a deleted object; it must
+ * find nothing rather than a newer one). A rolled-back creation's id may come
+ * again. A moved item keeps its id.
+ *
  * COUNTERS: folder total / unread (not SEEN) / flagged are exact after every
  * call, inside the same transaction.
  *
