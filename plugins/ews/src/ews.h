@@ -226,6 +226,9 @@ struct ews_mail_cb {
     outpost_status (*end)(void *ctx, int k);                       /* end of that MimeContent */
     outpost_status (*msg_end)(void *ctx, int k);                   /* end of message k */
 };
+/* 1 when the spooled reply `f` is one well-formed XML document (a DTD counts as not), 0 when
+ * not, -1 out of memory; `f` is rewound. One pass of libxml2's SAX parser keeping nothing. */
+int ews_xml_complete(FILE *f);
 int ews_mail_collect(FILE *f, int max, struct ews_msg *m, struct ews_item *it, int *have, int *n,
                      struct ews_msg *fault, FILE *spool, struct ews_mime_span *span);
 int ews_mail_replay(FILE *spool, const struct ews_mime_span *span, int n, const struct ews_mail_cb *cb,

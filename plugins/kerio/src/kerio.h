@@ -65,10 +65,12 @@ struct kerio_reply {
     int64_t code;            /* error.code */
     char message[200];       /* error.message, sanitised to one printable line */
     uint32_t retry_after_ms; /* from error.data (retryAfter s / retryAfterMs), 0 if none */
+    int ended_early;         /* not parsed: the body ends before its JSON does (or is empty) */
 };
 
 /* Parses a reply body. Returns 0 when it is a well-formed JSON-RPC reply (result or error),
- * -1 when it is not (r->message says why). On 0 the caller frees r->root with json_decref. */
+ * -1 when it is not (r->message says why; r->ended_early when the body is empty or stops
+ * inside a JSON text that was valid so far). On 0 the caller frees r->root with json_decref. */
 int kerio_reply_parse(const char *body, size_t len, struct kerio_reply *r);
 /* Status class for a JSON-RPC error code in context. */
 int kerio_error_class(int64_t code, int ctx);
@@ -203,6 +205,7 @@ struct outpost_transport {
     char curl_err[CURL_ERROR_SIZE];
     long last_http;
     int last_unreadable;      /* the last call's reply could not be parsed */
+    int last_unframed;        /* the last reply ended with its connection (no length, not chunked) */
     struct kbuf reply;        /* JSON-RPC reply buffer, kept between calls (rpc.c, KERIO_REPLY_KEEP) */
     uint32_t last_retry_after_ms;
     char last_location[200];  /* Location header of the last reply ("" if none) */
@@ -227,6 +230,22 @@ outpost_status kerio_connect(struct outpost_transport *t);
 /* The options every libcurl handle of the instance gets (TLS, timeouts, cookie engine);
  * `errbuf` has CURL_ERROR_SIZE bytes. */
 void kerio_curl_setup(struct outpost_transport *t, CURL *c, char *errbuf);
+/* What the headers of one reply say (kerio_on_header, a CURLOPT_HEADERFUNCTION, fills it). */
+struct kerio_hdr {
+    uint32_t retry_after_ms;
+    char location[200];      /* Location of a redirect, one printable line */
+    int chunked;             /* the reply is sent with chunked transfer coding */
+};
+size_t kerio_on_header(char *p, size_t sz, size_t n, void *ud);
+/* 1 when the reply that just arrived complete on `c` had no length of its own (HTTP/1.x,
+ * neither Content-Length nor chunked): its end was the end of the connection, which a
+ * dropped connection looks just like. */
+int kerio_reply_unframed(CURL *c, const struct kerio_hdr *h);
+/* The class of a failed transfer: FATAL when a certificate check failed, TEMP otherwise. */
+int kerio_curl_class(CURLcode rc);
+/* TEMP for a reply that `r` says ends inside its JSON while its connection's end was its end
+ * (kerio_reply_unframed): the connection was cut, the same call will be made again. */
+outpost_status kerio_cut_reply(struct outpost_transport *t, const char *what, const struct kerio_reply *r);
 outpost_status kerio_login(struct outpost_transport *t);
 /* Appends "X-Token: <token>" (when logged in) to a header list; returns the list. */
 struct curl_slist *kerio_token_header(const struct outpost_transport *t, struct curl_slist *h);

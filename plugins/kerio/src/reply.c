@@ -127,12 +127,16 @@ int kerio_reply_parse(const char *body, size_t len, struct kerio_reply *r)
     memset(r, 0, sizeof *r);
     if (!body || len == 0) {
         snprintf(r->message, sizeof r->message, "empty reply");
+        r->ended_early = 1;
         return -1;
     }
     json_error_t je;
-    json_t *root = kjson_loadb(body, len, &je);
+    json_t *root = kjson_loadb_ex(body, len, &je, &r->ended_early);
     if (!root) {
-        snprintf(r->message, sizeof r->message, "reply is not JSON (line %d: %.80s)", je.line, je.text);
+        if (r->ended_early)
+            snprintf(r->message, sizeof r->message, "reply ends inside its JSON (after %zu bytes)", len);
+        else
+            snprintf(r->message, sizeof r->message, "reply is not JSON (line %d: %.80s)", je.line, je.text);
         return -1;
     }
     if (!json_is_object(root)) {
