@@ -221,6 +221,16 @@ def check_int(v):
     return int(v)
 
 
+def check_echo(v):
+    """A server value sent back (lastSyncKey) must come in the JSON type the server gave it:
+    with ints_as_strings, int64 members are strings (SyncKey objects: their watermark)."""
+    if VARIANT.get("ints_as_strings"):
+        w = v.get("watermark") if isinstance(v, dict) else v
+        if not isinstance(w, str):
+            raise RpcError(-32602, "Invalid params.")
+    return v
+
+
 def dispatch(method, params):
     s = STORE
     if method == "Session.logout":
@@ -232,10 +242,11 @@ def dispatch(method, params):
     if method == "Changes.getSyncKey":
         return {"syncKey": {"id": 1, "version": 1, "watermark": s.watermark, "publicFolder": 0, "accountSyncKey": []}}
     if method in ("Changes.get", "Changes.killRequest"):
+        check_echo(params.get("lastSyncKey"))
         return {"list": [], "syncKey": {"id": 1, "version": 1, "watermark": s.watermark, "publicFolder": 0,
                                         "accountSyncKey": []}} if method == "Changes.get" else {}
     if method == "Changes.getFolder":
-        key = check_int(params.get("lastSyncKey"))
+        key = check_int(check_echo(params.get("lastSyncKey")))
         fid = params.get("folderId")
         if key < s.floor:
             raise RpcError(1000, "Sync key expired.")

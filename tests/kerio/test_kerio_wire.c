@@ -241,7 +241,8 @@ static void test_wire_variants(void **state)
     assert_true(json_integer_value(json_object_get(stats, "chunked")) > 0);
     assert_int_equal(json_integer_value(json_object_get(stats, "logins")), 1);
     json_decref(info);
-    /* Incremental: a new mail, a flag change and a deletion, with quoted sync keys. */
+    /* Incremental: a new mail, a flag change and a deletion, with quoted sync keys, which go
+     * back quoted (the mock refuses a lastSyncKey that comes back as a number). */
     json_t *items0 = server_items(f);
     ctl0(f, "items/create", json_pack("{s:s, s:s}", "folder", "Inbox", "subject", "later"));
     ctl0(f, "items/delete", json_pack("{s:O}", "id", json_object_get(json_array_get(items0, 0), "id")));

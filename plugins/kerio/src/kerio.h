@@ -96,8 +96,20 @@ int kerio_validate_item(uint32_t kind, const json_t *item, char *err, size_t err
 int kerio_validate_list(uint32_t kind, const json_t *result, const char *member, int full,
                         const json_t **items, char *err, size_t errlen);
 int kerio_validate_folders(const json_t *result, const json_t **list, char *err, size_t errlen);
+/* A folder's sync key (Changes.getFolderSyncKey, Changes.getFolder's syncKey): an int64 the
+ * server may give as a JSON number or as a quoted string; it goes back as lastSyncKey in the
+ * type it came in, the string exactly as it was (an opaque token that must read as an int64 >= 0). */
+struct kerio_key {
+    int quoted;              /* it came as a JSON string */
+    char text[24];           /* the string as received, or the number's decimal digits */
+};
+/* Takes `v` as a key: 0, or -1 when it is not a non-negative int64 in kj_int's forms. */
+int kerio_key_read(const json_t *v, struct kerio_key *k);
+/* The key as a JSON value of its own type (new reference, NULL when out of memory). */
+json_t *kerio_key_json(const struct kerio_key *k);
 /* Changes.getFolder: {list: Change[], syncKey} (a null list becomes an empty array). */
-int kerio_validate_changes(const json_t *result, const json_t **list, int64_t *sync_key, char *err, size_t errlen);
+int kerio_validate_changes(const json_t *result, const json_t **list, struct kerio_key *sync_key, char *err,
+                           size_t errlen);
 /* Per-item errors of a batch call: the error for input `index`, or NULL. */
 const json_t *kerio_batch_error(const json_t *result, size_t index);
 
@@ -286,9 +298,12 @@ outpost_status kerio_get_by_ids(struct outpost_transport *t, const struct kerio_
  * incremental. The last id handed over lets the next page start a little earlier and skip
  * what was already seen, so deletions during the listing cannot shift an item past a page
  * boundary unseen. */
+/* Folder state text: "L1 <key> <position>[ <last id>]" while listing, "S1 <key>" after; the
+ * key is its digits when the server gave a number, in double quotes when it gave a string
+ * (states written before keys kept their type hold digits, and read as numbers). */
 struct kerio_state {
     int listing;         /* 1 while the initial listing runs */
-    int64_t key;         /* Changes sync key */
+    struct kerio_key key; /* Changes sync key */
     int64_t pos;         /* next listing position */
     char last[512];      /* id of the last item handed over ("" at the start) */
 };
