@@ -345,6 +345,20 @@ int ews_busy_wait(struct ews *e, const outpost_status *st, int *tries, const cha
     }
 }
 
+outpost_status ews_request(struct ews *e, const struct ebuf *op, ews_parse_fn parse, void *ctx, const char *what)
+{
+    for (int tries = 0;;) {
+        FILE *f = NULL;
+        outpost_status st = ews_call(e, op, &f, what);
+        if (st.code == OUTPOST_OK) {
+            st = parse(e, f, ctx);
+            fclose(f);
+        }
+        if (!ews_busy_wait(e, &st, &tries, what))
+            return st;
+    }
+}
+
 outpost_status ews_post(struct ews *e, const char *url, const char *body, size_t len, FILE **reply)
 {
     return ews_post_redirect(e, url, body, len, reply, NULL);
