@@ -7,7 +7,7 @@ X-Token plus session cookies, Folders.get, Mails.get/getById/set/move/copy/remov
 It varies what the documentation leaves open (the "variant" control): cookie names and
 attributes, int64 members quoted as strings, the JSON-RPC id as a string, member order, unknown
 and null members, gzip and chunked replies, HTTP 500 with errors. Faults ("faults" control)
-answer one method with HTTP 5xx (JSON, HTML or empty), a body cut off (short of its Content-Length,
+answer one method with HTTP 5xx (JSON, HTML or empty), a 413 HTML page, a body cut off (short of its Content-Length,
 without a length, chunked without its last chunk, or no body at all) or complete but holding half a
 JSON text, an HTML page with 200, a
 redirect, a JSON-RPC error (with or without data), an expired session; per-item errors of a
@@ -492,6 +492,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif k == "http502_html":
             self.send_body(502, b"<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>",
                            "text/html")
+        elif k == "http413":
+            self.send_body(413, b"<html><body>Request Entity Too Large</body></html>", "text/html")
         elif k == "http401":
             self.send_body(401, b"<html><body>Unauthorized</body></html>", "text/html")
         elif k == "http500_empty":

@@ -481,6 +481,21 @@ static void test_write_item_errors(void **state)
     assert_non_null(bm);
     assert_true(json_is_true(json_object_get(bm, "isSeen"))); /* not applied */
     json_decref(now);
+    /* A write refused by HTTP status with no JSON-RPC body (a proxy's 413) will be refused
+     * again: BAD_DATA, not TEMP forever. A 200 reply that is not JSON may follow an applied
+     * write: TEMP, replay checks first. */
+    const char *kinds[] = { "http413", "html200" };
+    const int want[] = { OUTPOST_BAD_DATA, OUTPOST_TEMP };
+    for (size_t k = 0; k < 2; k++) {
+        fault(f, json_pack("{s:s, s:s}", "method", "Mails.set", "kind", kinds[k]));
+        memset(&res, 0, sizeof res);
+        res.struct_size = sizeof res;
+        ms = tm->write(f->t, &c, &res);
+        if (ms.code != want[k])
+            fprintf(stderr, "%s on Mails.set: %s (%s)\n", kinds[k], outpost_status_class_name(ms.code), ms.message);
+        assert_int_equal(ms.code, want[k]);
+        ctl0(f, "faults/clear", json_object());
+    }
     json_decref(items);
 }
 
