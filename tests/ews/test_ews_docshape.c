@@ -60,6 +60,7 @@ struct answer {
     int gzip;                   /* compress when the client accepts gzip */
     int chunked;                /* no Content-Length: chunked transfer coding */
     int cut;                    /* chunked, and the connection closed after half of the body */
+    int unframed;               /* neither Content-Length nor chunked: the connection's end ends it */
 };
 
 /* A request as received: path, operation (local name of the Body's first element, or the
@@ -222,13 +223,15 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *con, const char
         free(a.body);
     }
     struct MHD_Response *resp;
-    if (a.chunked || a.cut) {
+    if (a.chunked || a.cut || a.unframed) {
         struct chunks *c = malloc(sizeof *c);
         c->p = payload;
         c->len = len;
         c->off = 0;
         c->stop = a.cut ? len / 2 : len;
         resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, chunk_reader, c, chunk_free);
+        if (a.unframed) /* HTTP/1.0 style: no chunks, the connection closes after the body */
+            MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
     } else {
         resp = MHD_create_response_from_buffer(len, payload, MHD_RESPMEM_MUST_FREE);
     }
@@ -783,13 +786,21 @@ static void fault_respond(const struct req *rq, struct answer *a)
         a->content_type = "text/html";
         a->body = xstrdup("<html>Object moved</html>");
         break;
-    case 8: /* a chunked reply cut off mid-body */
-        a->cut = 1;
+    case 8:  /* a chunked reply cut off mid-body */
+    case 11: /* no length: the connection's end ends the reply, and it ends half-way */
+    case 12: /* the same, the whole reply: read as usual */
+        a->unframed = fault_mode != 8;
+        a->cut = fault_mode != 12;
         a->body = envelope("s", "<m:SyncFolderHierarchyResponse xmlns:m=\"" NS_M "\"><m:ResponseMessages>"
                                 "<m:SyncFolderHierarchyResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError"
                                 "</m:ResponseCode><m:SyncState>HX</m:SyncState><m:IncludesLastFolderInRange>true"
                                 "</m:IncludesLastFolderInRange><m:Changes/></m:SyncFolderHierarchyResponseMessage>"
                                 "</m:ResponseMessages></m:SyncFolderHierarchyResponse>");
+        break;
+    case 13: /* the server gave up waiting for the request (HTML page): a network matter */
+        a->status = 408;
+        a->content_type = "text/html";
+        a->body = xstrdup("<html><body>Request Timeout</body></html>");
         break;
     case 9: /* HTTP 200 with a body that is not XML (a proxy's page) */
         a->content_type = "text/html";
@@ -822,7 +833,8 @@ static void test_fault_shapes(void **unused)
         {OUTPOST_THROTTLED, 4321}, {OUTPOST_THROTTLED, 777}, {OUTPOST_THROTTLED, 7000},
         {OUTPOST_AUTH, 0},         {OUTPOST_TEMP, 0},        {OUTPOST_STATE_INVALID, 0},
         {OUTPOST_THROTTLED, 2500}, {OUTPOST_BAD_DATA, 0}, {OUTPOST_TEMP, 0},
-        {OUTPOST_BAD_DATA, 0},     {OUTPOST_BAD_DATA, 0}};
+        {OUTPOST_BAD_DATA, 0},     {OUTPOST_BAD_DATA, 0},    {OUTPOST_TEMP, 0},
+        {OUTPOST_OK, 0},           {OUTPOST_TEMP, 0}};
     for (int i = 0; i < (int)(sizeof want / sizeof *want); i++) {
         fault_mode = i;
         struct fx f;
@@ -833,8 +845,10 @@ static void test_fault_shapes(void **unused)
             fail_msg("fault %d: status %d (%s), want %d", i, st.code, st.message ? st.message : "", want[i].code);
         if (want[i].retry)
             assert_int_equal(st.retry_after_ms, want[i].retry);
-        assert_int_equal(f.rec.commits, 0);
+        assert_int_equal(f.rec.commits, want[i].code == OUTPOST_OK);
         assert_int_equal(json_array_size(f.rec.pending), 0);
+        if (i == 11)
+            assert_non_null(strstr(st.message, "ended before the reply did"));
         if (i == 3)
             assert_false(test_host_logged(f.th, "secret"));
         if (i == 7)

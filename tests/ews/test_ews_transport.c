@@ -353,6 +353,69 @@ static void test_wait_changes(void **unused)
     teardown_fx(&f);
 }
 
+/* A busy server (ErrorServerBusy with BackOffMilliseconds) at open (GetFolder) and while
+ * waiting for changes (Subscribe, GetEvents) is handled as on every other call: a back-off
+ * within busy_wait (1 s here) is waited for and the request sent again, a longer one is
+ * THROTTLED with its delay. */
+static void test_busy_open_and_wait(void **unused)
+{
+    (void)unused;
+    struct fx f;
+    setup_fx(&f, NULL, NULL);
+    M->close(f.t);
+    M->destroy(f.t);
+    f.t = NULL;
+    json_decref(ctl(&f, "faults", json_pack("{s:s, s:s, s:i, s:i}", "kind", "busy", "method", "GetFolder", "backoff_ms", 300,
+                                            "count", 1)));
+    outpost_status st = open_plugin(&f);
+    if (st.code != OUTPOST_OK)
+        fail_msg("open with a busy GetFolder: %s", st.message ? st.message : "");
+    assert_true(test_host_logged(f.th, "GetFolder: the server is busy"));
+    M->close(f.t);
+    M->destroy(f.t);
+    f.t = NULL;
+    json_decref(ctl(&f, "faults", json_pack("{s:s, s:s, s:i}", "kind", "busy", "method", "GetFolder", "backoff_ms", 7000)));
+    st = open_plugin(&f);
+    assert_int_equal(st.code, OUTPOST_THROTTLED);
+    assert_int_equal(st.retry_after_ms, 7000);
+    json_decref(ctl(&f, "faults/clear", json_object()));
+    M->destroy(f.t);
+    f.t = NULL;
+    assert_int_equal(open_plugin(&f).code, OUTPOST_OK);
+    int changed = 0;
+    /* the first wait subscribes (a change), the next asks GetEvents (none): each meets one
+     * busy answer first */
+    static const char *const busy_op[] = {"Subscribe", "GetEvents"};
+    for (int i = 0; i < 2; i++) {
+        json_decref(ctl(&f, "faults", json_pack("{s:s, s:s, s:i, s:i}", "kind", "busy", "method", busy_op[i], "backoff_ms",
+                                                200, "count", 1)));
+        st = M->wait_changes(f.t, 1500, &changed);
+        assert_int_equal(st.code, OUTPOST_OK);
+        assert_int_equal(changed, i == 0);
+        char said[64];
+        snprintf(said, sizeof said, "%s: the server is busy", busy_op[i]);
+        assert_true(test_host_logged(f.th, said));
+    }
+    /* longer than busy_wait: THROTTLED with the server's delay, as a SOAP fault or as the
+     * operation's error message */
+    json_decref(ctl(&f, "faults", json_pack("{s:s, s:s, s:i}", "kind", "busy", "method", "GetEvents", "backoff_ms", 7000)));
+    st = M->wait_changes(f.t, 1500, &changed);
+    assert_int_equal(st.code, OUTPOST_THROTTLED);
+    assert_int_equal(st.retry_after_ms, 7000);
+    json_decref(ctl(&f, "faults/clear", json_object()));
+    json_decref(ctl(&f, "faults", json_pack("{s:s, s:s, s:s, s:i}", "kind", "busy", "method", "GetEvents", "form", "message",
+                                            "backoff_ms", 3000)));
+    st = M->wait_changes(f.t, 1500, &changed);
+    assert_int_equal(st.code, OUTPOST_THROTTLED);
+    assert_int_equal(st.retry_after_ms, 3000);
+    json_decref(ctl(&f, "faults/clear", json_object()));
+    /* the subscription is still there: the next wait asks GetEvents again, nothing changed */
+    st = M->wait_changes(f.t, 1500, &changed);
+    assert_int_equal(st.code, OUTPOST_OK);
+    assert_int_equal(changed, 0);
+    teardown_fx(&f);
+}
+
 /* ---- server-side changes ---- */
 
 static void test_server_changes_incremental(void **unused)
@@ -929,6 +992,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_large_message_streams_in_chunks, stop_sims),
         cmocka_unit_test_teardown(test_server_changes_incremental, stop_sims),
         cmocka_unit_test_teardown(test_wait_changes, stop_sims),
+        cmocka_unit_test_teardown(test_busy_open_and_wait, stop_sims),
         cmocka_unit_test_teardown(test_write_back_every_kind, stop_sims),
         cmocka_unit_test_teardown(test_conflicts, stop_sims),
         cmocka_unit_test_teardown(test_faults, stop_sims),

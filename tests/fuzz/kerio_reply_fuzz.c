@@ -94,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 kerio_validate_list(k, r.result, "list", 0, &items, why, sizeof why);
             }
             const json_t *list;
-            int64_t key;
+            struct kerio_key key;
             kerio_validate_folders(r.result, &list, why, sizeof why);
             kerio_validate_changes(r.result, &list, &key, why, sizeof why);
             kerio_batch_error(r.result, 0);

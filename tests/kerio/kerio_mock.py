@@ -7,7 +7,9 @@ X-Token plus session cookies, Folders.get, Mails.get/getById/set/move/copy/remov
 It varies what the documentation leaves open (the "variant" control): cookie names and
 attributes, int64 members quoted as strings, the JSON-RPC id as a string, member order, unknown
 and null members, gzip and chunked replies, HTTP 500 with errors. Faults ("faults" control)
-answer one method with HTTP 5xx (JSON, HTML or empty), a cut-off body, an HTML page with 200, a
+answer one method with HTTP 5xx (JSON, HTML or empty), a 413 HTML page, a body cut off (short of its Content-Length,
+without a length, chunked without its last chunk, or no body at all) or complete but holding half a
+JSON text, an HTML page with 200, a
 redirect, a JSON-RPC error (with or without data), an expired session; per-item errors of a
 batch call for one id; an item deleted or created just before a call.
 
@@ -219,6 +221,16 @@ def check_int(v):
     return int(v)
 
 
+def check_echo(v):
+    """A server value sent back (lastSyncKey) must come in the JSON type the server gave it:
+    with ints_as_strings, int64 members are strings (SyncKey objects: their watermark)."""
+    if VARIANT.get("ints_as_strings"):
+        w = v.get("watermark") if isinstance(v, dict) else v
+        if not isinstance(w, str):
+            raise RpcError(-32602, "Invalid params.")
+    return v
+
+
 def dispatch(method, params):
     s = STORE
     if method == "Session.logout":
@@ -230,10 +242,11 @@ def dispatch(method, params):
     if method == "Changes.getSyncKey":
         return {"syncKey": {"id": 1, "version": 1, "watermark": s.watermark, "publicFolder": 0, "accountSyncKey": []}}
     if method in ("Changes.get", "Changes.killRequest"):
+        check_echo(params.get("lastSyncKey"))
         return {"list": [], "syncKey": {"id": 1, "version": 1, "watermark": s.watermark, "publicFolder": 0,
                                         "accountSyncKey": []}} if method == "Changes.get" else {}
     if method == "Changes.getFolder":
-        key = check_int(params.get("lastSyncKey"))
+        key = check_int(check_echo(params.get("lastSyncKey")))
         fid = params.get("folderId")
         if key < s.floor:
             raise RpcError(1000, "Sync key expired.")
@@ -479,6 +492,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif k == "http502_html":
             self.send_body(502, b"<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>",
                            "text/html")
+        elif k == "http413":
+            self.send_body(413, b"<html><body>Request Entity Too Large</body></html>", "text/html")
         elif k == "http401":
             self.send_body(401, b"<html><body>Unauthorized</body></html>", "text/html")
         elif k == "http500_empty":
@@ -489,16 +504,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif k == "redirect":
             self.send_body(302, b"<html><body>Moved</body></html>", "text/html",
                            [("Location", "https://mail.example.net/webmail/api/jsonrpc/")])
-        elif k == "cut":
-            # Content-Length of the whole reply, half of it sent, connection closed.
+        elif k in ("cut", "cut_close", "cut_chunked", "empty_close", "short_json"):
+            # cut: Content-Length of the whole reply, half of it sent, connection closed;
+            # cut_close: no Content-Length (the end of the connection ends the reply), half
+            # sent; cut_chunked: chunked, the last chunk never sent; empty_close: headers,
+            # then the connection ends; short_json: a complete reply (Content-Length of what
+            # is sent) holding half a JSON text, the connection kept.
             body = b'{"jsonrpc":"2.0","id":1,"result":{"list":[{"id":"' + b"x" * 5000 + b'"}]}}'
+            half = body[:len(body) // 2] if k != "empty_close" else b""
             self.send_response(200)
             self.send_header("Content-Type", "application/json-rpc")
-            self.send_header("Content-Length", str(len(body)))
+            if k == "cut":
+                self.send_header("Content-Length", str(len(body)))
+            elif k == "short_json":
+                self.send_header("Content-Length", str(len(half)))
+            elif k == "cut_chunked":
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(body[:len(body) // 2])
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(half), half) if k == "cut_chunked" else half)
             self.wfile.flush()
-            self.close_connection = True
+            self.close_connection = k != "short_json"
         else:
             return False
         return True

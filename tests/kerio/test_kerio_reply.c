@@ -132,13 +132,17 @@ static void test_changes_validation(void **state)
     (void)state;
     struct kerio_reply r;
     const json_t *list;
-    int64_t key;
+    struct kerio_key key;
     char why[200];
     assert_int_equal(parse("{\"result\":{\"syncKey\":51830,\"list\":[{\"isFolder\":false,\"type\":\"chtMoved\","
                            "\"itemType\":\"itMail\",\"itemId\":\"n\",\"parentId\":\"B\",\"origId\":\"o\",\"origParentId\":\"A\","
                            "\"watermark\":51830,\"messageUnread\":0}]}}", &r), 0);
     assert_int_equal(kerio_validate_changes(r.result, &list, &key, why, sizeof why), 0);
-    assert_int_equal(key, 51830);
+    assert_false(key.quoted);
+    assert_string_equal(key.text, "51830");
+    json_t *back = kerio_key_json(&key);
+    assert_true(json_is_integer(back) && json_integer_value(back) == 51830);
+    json_decref(back);
     json_decref(r.root);
     assert_int_equal(parse("{\"result\":{\"syncKey\":\"x\",\"list\":[]}}", &r), 0);
     assert_int_equal(kerio_validate_changes(r.result, &list, &key, why, sizeof why), -1);
@@ -170,7 +174,8 @@ static void test_ints_as_strings(void **state)
     struct kerio_reply r;
     const json_t *items, *list;
     char why[200];
-    int64_t v, key;
+    int64_t v;
+    struct kerio_key key;
     assert_int_equal(parse("{\"id\":\"7\",\"result\":{\"totalItems\":\"2\",\"list\":["
                            "{\"id\":\"a\",\"watermark\":\"9007199254740993\",\"size\":\"123\"},"
                            "{\"id\":\"b\",\"watermark\":9223372036854775807,\"size\":12.0}]}}", &r), 0);
@@ -184,7 +189,13 @@ static void test_ints_as_strings(void **state)
     assert_int_equal(parse("{\"result\":{\"syncKey\":\"9007199254740995\",\"list\":[{\"type\":\"chtCreated\","
                            "\"itemId\":\"n\",\"watermark\":\"9007199254740995\",\"messageUnread\":\"0\"}]}}", &r), 0);
     assert_int_equal(kerio_validate_changes(r.result, &list, &key, why, sizeof why), 0);
-    assert_true(key == 9007199254740995LL);
+    /* A quoted key goes back quoted, exactly as it came. */
+    assert_true(key.quoted);
+    assert_string_equal(key.text, "9007199254740995");
+    json_t *kj = kerio_key_json(&key);
+    assert_true(json_is_string(kj));
+    assert_string_equal(json_string_value(kj), "9007199254740995");
+    json_decref(kj);
     json_decref(r.root);
     /* Per-item errors indexed by a quoted inputIndex, with a quoted code. */
     assert_int_equal(parse("{\"result\":{\"errors\":[{\"inputIndex\":\"1\",\"code\":\"1002\",\"message\":\"gone\"}],"
@@ -216,13 +227,14 @@ static void test_ints_as_strings(void **state)
 static void test_sync_state(void **state)
 {
     (void)state;
-    struct kerio_state ks = { .listing = 1, .key = 51811, .pos = 400 }, back;
-    char buf[64];
+    struct kerio_state ks = { .listing = 1, .key = { 0, "51811" }, .pos = 400 }, back;
+    char buf[128];
     size_t n = kerio_state_format(&ks, buf, sizeof buf);
     assert_string_equal(buf, "L1 51811 400");
     assert_int_equal(kerio_state_parse(buf, n, &back), 0);
     assert_true(back.listing);
-    assert_int_equal(back.key, 51811);
+    assert_false(back.key.quoted);
+    assert_string_equal(back.key.text, "51811");
     assert_int_equal(back.pos, 400);
     assert_string_equal(back.last, "");
     strcpy(ks.last, "keriostorage://mail/example.com/jdoe/f/17");
@@ -235,7 +247,28 @@ static void test_sync_state(void **state)
     assert_string_equal(buf, "S1 51811");
     assert_int_equal(kerio_state_parse(buf, n, &back), 0);
     assert_false(back.listing);
-    const char *bad[] = { "", "S1", "S1 x", "L1 5", "S1 -3", "X1 5", "S1 5 junk", "L1 5 6 a b", "L1 5 6x" };
+    /* A key the server quoted keeps its quotes (and its exact text) through the state. */
+    ks.key.quoted = 1;
+    strcpy(ks.key.text, "0009007199254740995");
+    ks.listing = 1;
+    n = kerio_state_format(&ks, buf, sizeof buf);
+    assert_string_equal(buf, "L1 \"0009007199254740995\" 400 keriostorage://mail/example.com/jdoe/f/17");
+    assert_int_equal(kerio_state_parse(buf, n, &back), 0);
+    assert_true(back.listing && back.key.quoted);
+    assert_string_equal(back.key.text, "0009007199254740995");
+    assert_int_equal(back.pos, 400);
+    ks.listing = 0;
+    n = kerio_state_format(&ks, buf, sizeof buf);
+    assert_string_equal(buf, "S1 \"0009007199254740995\"");
+    assert_int_equal(kerio_state_parse(buf, n, &back), 0);
+    assert_true(back.key.quoted && !back.listing);
+    assert_string_equal(back.key.text, "0009007199254740995");
+    /* A state stored before keys kept their type reads as a number. */
+    assert_int_equal(kerio_state_parse("S1 9007199254740995", 19, &back), 0);
+    assert_false(back.key.quoted);
+    assert_string_equal(back.key.text, "9007199254740995");
+    const char *bad[] = { "", "S1", "S1 x", "L1 5", "S1 -3", "X1 5", "S1 5 junk", "L1 5 6 a b", "L1 5 6x",
+                          "S1 \"x\"", "S1 \"5", "S1 \"-3\"", "L1 \"5\"6", "S1 \"5\" ", "S1 99999999999999999999" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(kerio_state_parse(bad[i], strlen(bad[i]), &back), -1);
 }

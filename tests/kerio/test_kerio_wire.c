@@ -20,6 +20,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <outpost/abi.h>
 #include <outpost/storage.h>
 #include <outpost/transport.h>
@@ -234,7 +241,8 @@ static void test_wire_variants(void **state)
     assert_true(json_integer_value(json_object_get(stats, "chunked")) > 0);
     assert_int_equal(json_integer_value(json_object_get(stats, "logins")), 1);
     json_decref(info);
-    /* Incremental: a new mail, a flag change and a deletion, with quoted sync keys. */
+    /* Incremental: a new mail, a flag change and a deletion, with quoted sync keys, which go
+     * back quoted (the mock refuses a lastSyncKey that comes back as a number). */
     json_t *items0 = server_items(f);
     ctl0(f, "items/create", json_pack("{s:s, s:s}", "folder", "Inbox", "subject", "later"));
     ctl0(f, "items/delete", json_pack("{s:O}", "id", json_object_get(json_array_get(items0, 0), "id")));
@@ -473,6 +481,21 @@ static void test_write_item_errors(void **state)
     assert_non_null(bm);
     assert_true(json_is_true(json_object_get(bm, "isSeen"))); /* not applied */
     json_decref(now);
+    /* A write refused by HTTP status with no JSON-RPC body (a proxy's 413) will be refused
+     * again: BAD_DATA, not TEMP forever. A 200 reply that is not JSON may follow an applied
+     * write: TEMP, replay checks first. */
+    const char *kinds[] = { "http413", "html200" };
+    const int want[] = { OUTPOST_BAD_DATA, OUTPOST_TEMP };
+    for (size_t k = 0; k < 2; k++) {
+        fault(f, json_pack("{s:s, s:s}", "method", "Mails.set", "kind", kinds[k]));
+        memset(&res, 0, sizeof res);
+        res.struct_size = sizeof res;
+        ms = tm->write(f->t, &c, &res);
+        if (ms.code != want[k])
+            fprintf(stderr, "%s on Mails.set: %s (%s)\n", kinds[k], outpost_status_class_name(ms.code), ms.message);
+        assert_int_equal(ms.code, want[k]);
+        ctl0(f, "faults/clear", json_object());
+    }
     json_decref(items);
 }
 
@@ -702,6 +725,14 @@ static void test_http_failures(void **state)
         { "redirect", "Mails.get", 0, OUTPOST_BAD_DATA, "mail.example.net" },
         { "cut", "Mails.get", 1, OUTPOST_TEMP, "" },
         { "cut", "Changes.getFolderSyncKey", 0, OUTPOST_TEMP, "" },
+        /* A reply without a length ends with its connection: one that stops inside its
+         * JSON was cut (TEMP, retried), never a malformed reply to dead-letter. */
+        { "cut_close", "Mails.get", 1, OUTPOST_TEMP, "ended before the reply" },
+        { "cut_close", "Mails.getById", 0, OUTPOST_TEMP, "ended before the reply" },
+        { "empty_close", "Changes.getFolderSyncKey", 0, OUTPOST_TEMP, "ended before the reply" },
+        { "cut_chunked", "Mails.getById", 0, OUTPOST_TEMP, "" },
+        /* The same half text as a complete reply (its Content-Length reached) is malformed. */
+        { "short_json", "Mails.get", 0, OUTPOST_BAD_DATA, "ends inside its JSON" },
     };
     for (size_t n = 0; n < sizeof cases / sizeof cases[0]; n++) {
         struct rec r;
@@ -745,6 +776,64 @@ static void test_http_failures(void **state)
     }
 }
 
+/* ---- a TLS handshake the server breaks off ---- */
+
+/* Accepts connections on a loopback socket and closes each at once, before any TLS byte,
+ * until told to stop (a server restarting, a load balancer dropping connections). */
+struct dropper {
+    int fd;
+    volatile int stop;
+};
+
+static void *drop_connections(void *arg)
+{
+    struct dropper *d = arg;
+    for (int i = 0; i < 600 && !d->stop; i++) { /* at most a minute */
+        struct pollfd p = { d->fd, POLLIN, 0 };
+        if (poll(&p, 1, 100) == 1) {
+            int c = accept(d->fd, NULL, NULL);
+            if (c >= 0)
+                close(c);
+        }
+    }
+    return NULL;
+}
+
+static void test_tls_handshake_cut(void **state)
+{
+    struct fx *f = *state;
+    struct dropper d = { socket(AF_INET, SOCK_STREAM, 0), 0 };
+    assert_true(d.fd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    assert_int_equal(bind(d.fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(d.fd, 8), 0);
+    assert_int_equal(getsockname(d.fd, (struct sockaddr *)&a, &alen), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, drop_connections, &d), 0);
+    char url[64];
+    snprintf(url, sizeof url, "https://127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+    test_host_set(f->th, "url", url);
+    assert_int_equal(tm->create(test_host_table(f->th), &f->t).code, OUTPOST_OK);
+    /* The handshake ends with the connection (CURLE_SSL_CONNECT_ERROR): a network failure,
+     * retried later, not a certificate problem that makes the account FATAL. */
+    outpost_status st = tm->open(f->t);
+    if (st.code != OUTPOST_TEMP)
+        fprintf(stderr, "open: %s (%s)\n", outpost_status_class_name(st.code), st.message ? st.message : "");
+    assert_int_equal(st.code, OUTPOST_TEMP);
+    d.stop = 1;
+    pthread_join(th, NULL);
+    close(d.fd);
+    /* The same account against the real server opens once it answers. */
+    tm->destroy(f->t);
+    f->t = NULL;
+    test_host_set(f->th, "url", f->sim.url);
+    open_plugin(f);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 6) {
@@ -784,6 +873,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_absolute_attachment_urls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_poll_pacing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_handshake_cut, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     sim_stop_all();

@@ -75,6 +75,14 @@ outpost_status ews_call(struct ews *e, const struct ebuf *op, FILE **reply, cons
  * caller sends the request again. 0: hand `st` to the caller's caller. ErrorServerBusy means the
  * request was not processed, so any request may be sent again. */
 int ews_busy_wait(struct ews *e, const outpost_status *st, int *tries, const char *what);
+/* Reads a spooled reply into `ctx` (the caller's results); called again for each new reply
+ * when a busy server is asked again, so it first drops what an earlier reply left in `ctx`. */
+typedef outpost_status (*ews_parse_fn)(struct ews *e, FILE *f, void *ctx);
+/* One EWS request as every request goes: `op` in its envelope, POSTed, the reply read by
+ * `parse`; a busy server (THROTTLED from the HTTP exchange or from `parse`) is waited for and
+ * asked again through ews_busy_wait, so a longer back-off comes back as THROTTLED with its
+ * delay. */
+outpost_status ews_request(struct ews *e, const struct ebuf *op, ews_parse_fn parse, void *ctx, const char *what);
 /* Builds the SOAP envelope around an operation body. */
 void ews_envelope(struct ews *e, struct ebuf *b, const char *op_xml);
 outpost_status ews_http_init(struct ews *e);
@@ -226,6 +234,9 @@ struct ews_mail_cb {
     outpost_status (*end)(void *ctx, int k);                       /* end of that MimeContent */
     outpost_status (*msg_end)(void *ctx, int k);                   /* end of message k */
 };
+/* 1 when the spooled reply `f` is one well-formed XML document (a DTD counts as not), 0 when
+ * not, -1 out of memory; `f` is rewound. One pass of libxml2's SAX parser keeping nothing. */
+int ews_xml_complete(FILE *f);
 int ews_mail_collect(FILE *f, int max, struct ews_msg *m, struct ews_item *it, int *have, int *n,
                      struct ews_msg *fault, FILE *spool, struct ews_mime_span *span);
 int ews_mail_replay(FILE *spool, const struct ews_mime_span *span, int n, const struct ews_mail_cb *cb,

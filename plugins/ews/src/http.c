@@ -93,6 +93,7 @@ static size_t write_cb(char *data, size_t size, size_t n, void *ctx)
 
 struct hdrs {
     long retry_after;
+    int chunked;       /* Transfer-Encoding: chunked */
 };
 
 /* Retry-After (RFC 9110): delay-seconds or an HTTP-date; -1 when neither. */
@@ -118,12 +119,31 @@ static long retry_after_s(const char *v, size_t len)
     return at > now ? (long)(at - now) : 0;
 }
 
+/* 1 when the reply that just arrived on `c` had no length of its own (HTTP/1.x, neither
+ * Content-Length nor chunked): its end was the end of the connection. */
+static int unframed(CURL *c, const struct hdrs *h)
+{
+    long ver = 0;
+    curl_off_t cl = -1;
+    if (h->chunked || curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) != CURLE_OK || cl >= 0)
+        return 0;
+    /* HTTP/2 and 3 end a reply with a frame of their own: a drop is a transfer error there */
+    return curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &ver) != CURLE_OK || ver == CURL_HTTP_VERSION_1_0 ||
+           ver == CURL_HTTP_VERSION_1_1;
+}
+
 static size_t header_cb(char *data, size_t size, size_t n, void *ctx)
 {
     struct hdrs *h = ctx;
     size_t len = size * n;
-    if (len > 12 && !strncasecmp(data, "Retry-After:", 12))
+    if (len > 5 && !strncmp(data, "HTTP/", 5))
+        h->chunked = 0; /* a new response (after a 100 or a 401): its own headers only */
+    else if (len > 12 && !strncasecmp(data, "Retry-After:", 12))
         h->retry_after = retry_after_s(data + 12, len - 12);
+    else if (len > 18 && !strncasecmp(data, "Transfer-Encoding:", 18))
+        for (size_t i = 18; i + 7 <= len; i++)
+            if (!strncasecmp(data + i, "chunked", 7))
+                h->chunked = 1;
     return len;
 }
 
@@ -192,7 +212,7 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
         eb_free(&h);
     }
     set_auth(e, &hl);
-    struct hdrs hd = {-1};
+    struct hdrs hd = {-1, 0};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(c, CURLOPT_POST, 1L);
@@ -221,6 +241,20 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
     }
     fflush(f);
     rewind(f);
+    int soap = *http == 200 || ((*http == 500 || *http == 400 || *http == 503) && looks_like_xml(f));
+    if (soap && unframed(c, &hd)) {
+        /* The end of the connection was the end of the reply: a connection cut in the middle
+         * looks just the same, so a reply that is not a whole XML document is taken for one
+         * (TEMP: the request is made again), never for a malformed reply. */
+        int whole = ews_xml_complete(f);
+        if (whole <= 0) {
+            fclose(f);
+            if (whole < 0)
+                return ews_status(e, OUTPOST_FATAL, "out of memory reading the reply of %s", url);
+            return ews_status(e, OUTPOST_TEMP, "the connection to %s ended before the reply did (HTTP %ld without "
+                              "a length, not a whole XML document)", url, *http);
+        }
+    }
     if (*http == 200) {
         *reply = f;
         return outpost_ok();
@@ -240,7 +274,7 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
     }
     /* Exchange sends SOAP faults with HTTP 500 (ErrorServerBusy with its back-off among
      * them); a 400 or 503 carrying one is read the same way */
-    if ((*http == 500 || *http == 400 || *http == 503) && looks_like_xml(f)) {
+    if (soap) {
         *reply = f; /* a SOAP fault: the caller's parser maps its code */
         return outpost_ok();
     }
@@ -256,8 +290,9 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
      * when its request queue is full), which is what THROTTLED means; without one it is an
      * outage of unknown length */
     int wait = (*http == 503 || *http == 429) && hd.retry_after >= 0;
-    outpost_status st = ews_status(e, wait ? OUTPOST_THROTTLED : *http >= 500 || *http == 429 ? OUTPOST_TEMP
-                                   : OUTPOST_BAD_DATA, "the server answered HTTP %ld%s", *http,
+    /* 408: the server (or a proxy) gave up waiting for the request: a network matter */
+    outpost_status st = ews_status(e, wait ? OUTPOST_THROTTLED : *http >= 500 || *http == 429 || *http == 408
+                                   ? OUTPOST_TEMP : OUTPOST_BAD_DATA, "the server answered HTTP %ld%s", *http,
                                    wait ? " (busy: retry later)" : "");
     if (hd.retry_after > 0)
         st.retry_after_ms = (uint32_t)(hd.retry_after > 3600 ? 3600000 : hd.retry_after * 1000);
@@ -307,6 +342,20 @@ int ews_busy_wait(struct ews *e, const outpost_status *st, int *tries, const cha
             left = 100; /* the host may cancel meanwhile */
         struct timespec ts = {0, (long)left * 1000000L};
         nanosleep(&ts, NULL);
+    }
+}
+
+outpost_status ews_request(struct ews *e, const struct ebuf *op, ews_parse_fn parse, void *ctx, const char *what)
+{
+    for (int tries = 0;;) {
+        FILE *f = NULL;
+        outpost_status st = ews_call(e, op, &f, what);
+        if (st.code == OUTPOST_OK) {
+            st = parse(e, f, ctx);
+            fclose(f);
+        }
+        if (!ews_busy_wait(e, &st, &tries, what))
+            return st;
     }
 }
 

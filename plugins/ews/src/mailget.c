@@ -438,6 +438,28 @@ static void silent(void *ctx, xmlErrorPtr err)
     (void)err;
 }
 
+int ews_xml_complete(FILE *f)
+{
+    struct mp p;
+    memset(&p, 0, sizeof p);
+    xmlSAXHandler sax;
+    memset(&sax, 0, sizeof sax);
+    sax.initialized = XML_SAX2_MAGIC; /* no content callbacks: nothing is built or kept */
+    sax.internalSubset = on_dtd;
+    sax.getEntity = on_entity;
+    sax.serror = silent;
+    rewind(f);
+    p.ctxt = xmlCreateIOParserCtxt(&sax, &p, ews_file_read, ews_file_close, f, XML_CHAR_ENCODING_NONE);
+    if (!p.ctxt)
+        return -1;
+    xmlCtxtUseOptions(p.ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_HUGE);
+    xmlParseDocument(p.ctxt);
+    int wf = p.ctxt->wellFormed && !p.bad;
+    xmlFreeParserCtxt(p.ctxt);
+    rewind(f);
+    return wf ? 1 : 0;
+}
+
 static int run(struct mp *p, FILE *f)
 {
     xmlSAXHandler sax;

@@ -71,14 +71,16 @@ static outpost_status read_events(struct ews *e, FILE *f, struct events *ev, con
     }
     int first = rc;
     struct ews_msg rest;
+    memset(&rest, 0, sizeof rest);
     if (rc == 1 && fr >= 0)
         while ((rc = ews_reader_next_msg(r, &rest)) == 1)
             ;
     ews_reader_close(r);
-    if (rc == -2)
-        return ews_msg_status(e, &rest, what);
+    /* a SOAP fault in place of the first message (ErrorServerBusy among them) is in ev->m */
     if (first == -2)
         return ews_msg_status(e, &ev->m, what);
+    if (rc == -2)
+        return ews_msg_status(e, &rest, what);
     if (first != 1 || rc < 0 || fr < 0)
         return ews_status(e, OUTPOST_BAD_DATA, "%s: the server's reply is not a well-formed EWS response", what);
     if (ev->m.error)
@@ -104,16 +106,25 @@ outpost_status ews_parse_events(struct ews *e, FILE *f, int *changed)
     return st;
 }
 
+struct events_req {
+    struct events *ev;
+    const char *what;
+};
+
+static outpost_status parse_events(struct ews *e, FILE *f, void *ctx)
+{
+    struct events_req *q = ctx;
+    events_free(q->ev);
+    return read_events(e, f, q->ev, q->what);
+}
+
+/* Subscribe and GetEvents go the way of every request (ews_request): a busy server is
+ * waited for within busy_wait, a longer back-off is THROTTLED with its delay. */
 static outpost_status exchange(struct ews *e, const struct ebuf *op, struct events *ev, const char *what)
 {
-    FILE *f = NULL;
-    outpost_status st = ews_call(e, op, &f, what);
     memset(ev, 0, sizeof *ev);
-    if (st.code != OUTPOST_OK)
-        return st;
-    st = read_events(e, f, ev, what);
-    fclose(f);
-    return st;
+    struct events_req q = {ev, what};
+    return ews_request(e, op, parse_events, &q, what);
 }
 
 static outpost_status subscribe(struct ews *e)

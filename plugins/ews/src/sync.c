@@ -20,6 +20,43 @@ static outpost_status malformed(struct ews *e, const char *what)
     return ews_status(e, OUTPOST_BAD_DATA, "%s: the server's reply is not a well-formed EWS response", what);
 }
 
+/* The FolderId of each GetFolder response message, in order (NULL where none). */
+struct learned {
+    char *ids[16];
+};
+
+static void learned_free(struct learned *l)
+{
+    for (int i = 0; i < 16; i++) {
+        free(l->ids[i]);
+        l->ids[i] = NULL;
+    }
+}
+
+static outpost_status parse_learned(struct ews *e, FILE *f, void *ctx)
+{
+    struct learned *l = ctx;
+    learned_free(l);
+    struct ews_reader *r = ews_reader_open(f);
+    struct ews_msg m;
+    int rc = -1, idx = 0;
+    static const char *const names[] = {"FolderId", NULL};
+    while (r && (rc = ews_reader_next_msg(r, &m)) == 1) {
+        int which;
+        if (!m.error && idx < 16 && ews_reader_find(r, names, &which) == 1)
+            l->ids[idx] = ews_reader_attr(r, "Id");
+        idx++;
+    }
+    ews_reader_close(r);
+    if (rc == -2)
+        return ews_msg_status(e, &m, "GetFolder");
+    if (rc < 0)
+        return malformed(e, "GetFolder");
+    if (!l->ids[0])
+        return ews_status(e, OUTPOST_BAD_DATA, "GetFolder: the server did not return the message folder root");
+    return outpost_ok();
+}
+
 outpost_status ews_learn_folders(struct ews *e)
 {
     struct ebuf op = {0};
@@ -29,46 +66,22 @@ outpost_status ews_learn_folders(struct ews *e)
         if (u < (int)(sizeof special_dist / sizeof *special_dist) && special_dist[u])
             eb_printf(&op, "<t:DistinguishedFolderId Id=\"%s\"/>", special_dist[u]);
     eb_puts(&op, "</m:FolderIds></m:GetFolder>");
-    FILE *f = NULL;
-    outpost_status st = ews_call(e, &op, &f, "GetFolder");
+    struct learned l = {{0}};
+    outpost_status st = ews_request(e, &op, parse_learned, &l, "GetFolder");
     eb_free(&op);
-    if (st.code != OUTPOST_OK)
-        return st;
-    struct ews_reader *r = ews_reader_open(f);
-    struct ews_msg m;
-    int rc, idx = 0;
-    static const char *const names[] = {"FolderId", NULL};
-    char *ids[16] = {0};
-    while (r && (rc = ews_reader_next_msg(r, &m)) == 1) {
-        int which;
-        if (!m.error && idx < 16 && ews_reader_find(r, names, &which) == 1)
-            ids[idx] = ews_reader_attr(r, "Id");
-        idx++;
-    }
-    if (!r)
-        rc = -1;
-    ews_reader_close(r);
-    fclose(f);
-    if (rc == -2)
-        st = ews_msg_status(e, &m, "GetFolder");
-    else if (rc < 0)
-        st = malformed(e, "GetFolder");
-    else if (!ids[0])
-        st = ews_status(e, OUTPOST_BAD_DATA, "GetFolder: the server did not return the message folder root");
     if (st.code == OUTPOST_OK) {
         free(e->root_id);
-        e->root_id = ids[0];
-        ids[0] = NULL;
+        e->root_id = l.ids[0];
+        l.ids[0] = NULL;
         int k = 1;
         for (int u = 1; u <= OUTPOST_USE_OUTBOX; u++)
             if (u < (int)(sizeof special_dist / sizeof *special_dist) && special_dist[u]) {
                 free(e->special[u]);
-                e->special[u] = ids[k];
-                ids[k++] = NULL;
+                e->special[u] = l.ids[k];
+                l.ids[k++] = NULL;
             }
     }
-    for (int i = 0; i < 16; i++)
-        free(ids[i]);
+    learned_free(&l);
     return st;
 }
 

@@ -65,10 +65,12 @@ struct kerio_reply {
     int64_t code;            /* error.code */
     char message[200];       /* error.message, sanitised to one printable line */
     uint32_t retry_after_ms; /* from error.data (retryAfter s / retryAfterMs), 0 if none */
+    int ended_early;         /* not parsed: the body ends before its JSON does (or is empty) */
 };
 
 /* Parses a reply body. Returns 0 when it is a well-formed JSON-RPC reply (result or error),
- * -1 when it is not (r->message says why). On 0 the caller frees r->root with json_decref. */
+ * -1 when it is not (r->message says why; r->ended_early when the body is empty or stops
+ * inside a JSON text that was valid so far). On 0 the caller frees r->root with json_decref. */
 int kerio_reply_parse(const char *body, size_t len, struct kerio_reply *r);
 /* Status class for a JSON-RPC error code in context. */
 int kerio_error_class(int64_t code, int ctx);
@@ -94,8 +96,20 @@ int kerio_validate_item(uint32_t kind, const json_t *item, char *err, size_t err
 int kerio_validate_list(uint32_t kind, const json_t *result, const char *member, int full,
                         const json_t **items, char *err, size_t errlen);
 int kerio_validate_folders(const json_t *result, const json_t **list, char *err, size_t errlen);
+/* A folder's sync key (Changes.getFolderSyncKey, Changes.getFolder's syncKey): an int64 the
+ * server may give as a JSON number or as a quoted string; it goes back as lastSyncKey in the
+ * type it came in, the string exactly as it was (an opaque token that must read as an int64 >= 0). */
+struct kerio_key {
+    int quoted;              /* it came as a JSON string */
+    char text[24];           /* the string as received, or the number's decimal digits */
+};
+/* Takes `v` as a key: 0, or -1 when it is not a non-negative int64 in kj_int's forms. */
+int kerio_key_read(const json_t *v, struct kerio_key *k);
+/* The key as a JSON value of its own type (new reference, NULL when out of memory). */
+json_t *kerio_key_json(const struct kerio_key *k);
 /* Changes.getFolder: {list: Change[], syncKey} (a null list becomes an empty array). */
-int kerio_validate_changes(const json_t *result, const json_t **list, int64_t *sync_key, char *err, size_t errlen);
+int kerio_validate_changes(const json_t *result, const json_t **list, struct kerio_key *sync_key, char *err,
+                           size_t errlen);
 /* Per-item errors of a batch call: the error for input `index`, or NULL. */
 const json_t *kerio_batch_error(const json_t *result, size_t index);
 
@@ -203,6 +217,7 @@ struct outpost_transport {
     char curl_err[CURL_ERROR_SIZE];
     long last_http;
     int last_unreadable;      /* the last call's reply could not be parsed */
+    int last_unframed;        /* the last reply ended with its connection (no length, not chunked) */
     struct kbuf reply;        /* JSON-RPC reply buffer, kept between calls (rpc.c, KERIO_REPLY_KEEP) */
     uint32_t last_retry_after_ms;
     char last_location[200];  /* Location header of the last reply ("" if none) */
@@ -227,6 +242,22 @@ outpost_status kerio_connect(struct outpost_transport *t);
 /* The options every libcurl handle of the instance gets (TLS, timeouts, cookie engine);
  * `errbuf` has CURL_ERROR_SIZE bytes. */
 void kerio_curl_setup(struct outpost_transport *t, CURL *c, char *errbuf);
+/* What the headers of one reply say (kerio_on_header, a CURLOPT_HEADERFUNCTION, fills it). */
+struct kerio_hdr {
+    uint32_t retry_after_ms;
+    char location[200];      /* Location of a redirect, one printable line */
+    int chunked;             /* the reply is sent with chunked transfer coding */
+};
+size_t kerio_on_header(char *p, size_t sz, size_t n, void *ud);
+/* 1 when the reply that just arrived complete on `c` had no length of its own (HTTP/1.x,
+ * neither Content-Length nor chunked): its end was the end of the connection, which a
+ * dropped connection looks just like. */
+int kerio_reply_unframed(CURL *c, const struct kerio_hdr *h);
+/* The class of a failed transfer: FATAL when a certificate check failed, TEMP otherwise. */
+int kerio_curl_class(CURLcode rc);
+/* TEMP for a reply that `r` says ends inside its JSON while its connection's end was its end
+ * (kerio_reply_unframed): the connection was cut, the same call will be made again. */
+outpost_status kerio_cut_reply(struct outpost_transport *t, const char *what, const struct kerio_reply *r);
 outpost_status kerio_login(struct outpost_transport *t);
 /* Appends "X-Token: <token>" (when logged in) to a header list; returns the list. */
 struct curl_slist *kerio_token_header(const struct outpost_transport *t, struct curl_slist *h);
@@ -267,9 +298,12 @@ outpost_status kerio_get_by_ids(struct outpost_transport *t, const struct kerio_
  * incremental. The last id handed over lets the next page start a little earlier and skip
  * what was already seen, so deletions during the listing cannot shift an item past a page
  * boundary unseen. */
+/* Folder state text: "L1 <key> <position>[ <last id>]" while listing, "S1 <key>" after; the
+ * key is its digits when the server gave a number, in double quotes when it gave a string
+ * (states written before keys kept their type hold digits, and read as numbers). */
 struct kerio_state {
     int listing;         /* 1 while the initial listing runs */
-    int64_t key;         /* Changes sync key */
+    struct kerio_key key; /* Changes sync key */
     int64_t pos;         /* next listing position */
     char last[512];      /* id of the last item handed over ("" at the start) */
 };

@@ -289,7 +289,14 @@ static void set_error(json_error_t *err, const char *buf, size_t len, size_t pos
 
 json_t *kjson_loadb(const char *buf, size_t len, json_error_t *err)
 {
+    return kjson_loadb_ex(buf, len, err, NULL);
+}
+
+json_t *kjson_loadb_ex(const char *buf, size_t len, json_error_t *err, int *ended_early)
+{
     struct kjson_ctx c = { 0 };
+    if (ended_early)
+        *ended_early = 0;
     yajl_handle h = yajl_alloc(&callbacks, NULL, &c);
     if (!h) {
         set_error(err, buf, len, 0, "out of memory");
@@ -300,6 +307,10 @@ json_t *kjson_loadb(const char *buf, size_t len, json_error_t *err)
     if (st == yajl_status_ok) {
         st = yajl_complete_parse(h);
         pos = len;
+        /* yajl_parse took every byte (a token cut in two waits in its buffer) and only the
+         * end was missing; no value at all (empty text) counts too */
+        if (st == yajl_status_error && ended_early)
+            *ended_early = 1;
     }
     if (st == yajl_status_client_canceled) {
         set_error(err, buf, len, pos, c.msg);

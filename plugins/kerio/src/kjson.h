@@ -23,5 +23,9 @@
  * NULL) filled: text, line, column and position (byte offset) of the failure. Pure and
  * reentrant: any thread may call it; `buf` is only read and need not be NUL-terminated. */
 json_t *kjson_loadb(const char *buf, size_t len, json_error_t *err);
+/* kjson_loadb, and on failure *ended_early (may be NULL) says whether the text ended before the
+ * value did: every byte read was valid so far and only the rest is missing (an empty text
+ * included), as when a connection drops in the middle of a reply; 0 for any other error. */
+json_t *kjson_loadb_ex(const char *buf, size_t len, json_error_t *err, int *ended_early);
 
 #endif

@@ -100,12 +100,6 @@ static void copy_cookies(struct outpost_transport *t, struct kerio_push *p)
     }
 }
 
-static int is_tls_error(CURLcode rc)
-{
-    return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM ||
-           rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
-}
-
 enum { RPC_DONE = 0, RPC_CANCELLED = 1 };
 
 /* One JSON-RPC exchange on the push handle. `cancellable`: abandon the transfer when the host
@@ -144,6 +138,9 @@ static outpost_status push_rpc(struct outpost_transport *t, struct kerio_push *p
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(text));
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    struct kerio_hdr hs = { 0 };
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, kerio_on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &hs);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 30000 ? timeout_ms : 30000L);
     p->err[0] = '\0';
@@ -192,7 +189,7 @@ static outpost_status push_rpc(struct outpost_transport *t, struct kerio_push *p
     if (rc != CURLE_OK) {
         kbuf_free(&body.b);
         const char *why = p->err[0] ? p->err : curl_easy_strerror(rc);
-        if (is_tls_error(rc))
+        if (kerio_curl_class(rc) == OUTPOST_FATAL)
             return kerio_fail(t, OUTPOST_FATAL,
                               "kerio: TLS verification of %s failed: %s (set [account] ca_file to trust a private CA)",
                               t->base, why);
@@ -200,6 +197,8 @@ static outpost_status push_rpc(struct outpost_transport *t, struct kerio_push *p
     }
     int prc = kerio_reply_parse(body.b.data, body.b.len, r);
     kbuf_free(&body.b);
+    if (prc != 0 && r->ended_early && kerio_reply_unframed(c, &hs))
+        return kerio_cut_reply(t, method, r);
     if (prc != 0) {
         if (p->http != 200) {
             int cls = kerio_http_class(p->http);

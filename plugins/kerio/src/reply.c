@@ -6,6 +6,7 @@
 #include "ktime.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -127,12 +128,16 @@ int kerio_reply_parse(const char *body, size_t len, struct kerio_reply *r)
     memset(r, 0, sizeof *r);
     if (!body || len == 0) {
         snprintf(r->message, sizeof r->message, "empty reply");
+        r->ended_early = 1;
         return -1;
     }
     json_error_t je;
-    json_t *root = kjson_loadb(body, len, &je);
+    json_t *root = kjson_loadb_ex(body, len, &je, &r->ended_early);
     if (!root) {
-        snprintf(r->message, sizeof r->message, "reply is not JSON (line %d: %.80s)", je.line, je.text);
+        if (r->ended_early)
+            snprintf(r->message, sizeof r->message, "reply ends inside its JSON (after %zu bytes)", len);
+        else
+            snprintf(r->message, sizeof r->message, "reply is not JSON (line %d: %.80s)", je.line, je.text);
         return -1;
     }
     if (!json_is_object(root)) {
@@ -562,7 +567,30 @@ int kerio_validate_folders(const json_t *result, const json_t **list, char *err,
     return 0;
 }
 
-int kerio_validate_changes(const json_t *result, const json_t **list, int64_t *sync_key, char *err, size_t errlen)
+int kerio_key_read(const json_t *v, struct kerio_key *k)
+{
+    int64_t n;
+    memset(k, 0, sizeof *k);
+    if (!kj_int(v, &n) || n < 0)
+        return -1;
+    if (json_is_string(v)) {
+        if (json_string_length(v) >= sizeof k->text)
+            return -1;
+        k->quoted = 1;
+        snprintf(k->text, sizeof k->text, "%s", json_string_value(v));
+    } else {
+        snprintf(k->text, sizeof k->text, "%lld", (long long)n);
+    }
+    return 0;
+}
+
+json_t *kerio_key_json(const struct kerio_key *k)
+{
+    return k->quoted ? json_string(k->text) : json_integer((json_int_t)strtoll(k->text, NULL, 10));
+}
+
+int kerio_validate_changes(const json_t *result, const json_t **list, struct kerio_key *sync_key, char *err,
+                           size_t errlen)
 {
     static const struct member_spec spec[] = {
         { "isFolder", 'B', 0 }, { "type", 'S', 1 }, { "itemType", 'S', 0 }, { "itemId", 'S', 1 }, { "parentId", 'S', 0 },
@@ -573,8 +601,8 @@ int kerio_validate_changes(const json_t *result, const json_t **list, int64_t *s
         json_object_set_new((json_t *)result, "list", json_array()); /* no changes, as null */
     const json_t *l = json_is_object(result) ? json_object_get(result, "list") : NULL;
     const json_t *k = json_is_object(result) ? json_object_get(result, "syncKey") : NULL;
-    int64_t key;
-    if (!json_is_array(l) || !kj_int(k, &key)) {
+    struct kerio_key key;
+    if (!json_is_array(l) || kerio_key_read(k, &key) != 0) {
         snprintf(err, errlen, "Changes.getFolder result without list and syncKey");
         return -1;
     }
@@ -608,6 +636,39 @@ const json_t *kerio_batch_error(const json_t *result, size_t index)
 
 /* ---- folder sync state ---- */
 
+/* Reads the key token at *p (digits, or a quoted string) and moves *p past it. */
+static int state_key(const char **p, struct kerio_key *k)
+{
+    const char *s = *p, *end;
+    json_t *v;
+    if (*s == '"') {
+        if (!(end = strchr(s + 1, '"')))
+            return -1;
+        v = json_stringn(s + 1, (size_t)(end - s - 1));
+        end++;
+    } else {
+        for (end = s; *end >= '0' && *end <= '9'; end++)
+            ;
+        if (end == s || end - s > 19)
+            return -1;
+        char digits[24];
+        memcpy(digits, s, (size_t)(end - s));
+        digits[end - s] = '\0';
+        v = json_string(digits);
+        if (v) {
+            int64_t n;
+            json_t *num = kj_int(v, &n) ? json_integer((json_int_t)n) : NULL;
+            json_decref(v);
+            v = num;
+        }
+    }
+    int rc = v ? kerio_key_read(v, k) : -1;
+    json_decref(v);
+    if (rc == 0)
+        *p = end;
+    return rc;
+}
+
 int kerio_state_parse(const void *s, size_t len, struct kerio_state *st)
 {
     char buf[640];
@@ -616,11 +677,16 @@ int kerio_state_parse(const void *s, size_t len, struct kerio_state *st)
         return -1;
     memcpy(buf, s, len);
     buf[len] = '\0';
-    long long key, pos;
-    int used = 0;
-    char tail;
-    if (sscanf(buf, "L1 %lld %lld%n", &key, &pos, &used) == 2 && key >= 0 && pos >= 0) {
-        const char *rest = buf + used;
+    const char *p = buf + 3;
+    if (strncmp(buf, "L1 ", 3) == 0) {
+        if (state_key(&p, &st->key) != 0 || *p++ != ' ' || *p < '0' || *p > '9')
+            return -1;
+        char *end;
+        errno = 0;
+        long long pos = strtoll(p, &end, 10);
+        if (errno || pos < 0)
+            return -1;
+        const char *rest = end;
         if (*rest == ' ' && rest[1]) {
             if (strlen(rest + 1) >= sizeof st->last || strpbrk(rest + 1, " \t\r\n"))
                 return -1;
@@ -629,21 +695,20 @@ int kerio_state_parse(const void *s, size_t len, struct kerio_state *st)
             return -1;
         }
         st->listing = 1;
-        st->key = key;
         st->pos = pos;
         return 0;
     }
-    if (sscanf(buf, "S1 %lld%c", &key, &tail) == 1 && key >= 0) {
-        st->key = key;
+    if (strncmp(buf, "S1 ", 3) == 0 && state_key(&p, &st->key) == 0 && !*p)
         return 0;
-    }
+    memset(st, 0, sizeof *st);
     return -1;
 }
 
 size_t kerio_state_format(const struct kerio_state *st, char *out, size_t cap)
 {
-    int n = st->listing ? snprintf(out, cap, "L1 %lld %lld%s%s", (long long)st->key, (long long)st->pos,
+    const char *q = st->key.quoted ? "\"" : "";
+    int n = st->listing ? snprintf(out, cap, "L1 %s%s%s %lld%s%s", q, st->key.text, q, (long long)st->pos,
                                    st->last[0] ? " " : "", st->last)
-                        : snprintf(out, cap, "S1 %lld", (long long)st->key);
+                        : snprintf(out, cap, "S1 %s%s%s", q, st->key.text, q);
     return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }

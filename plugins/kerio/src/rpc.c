@@ -32,16 +32,13 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
     return kbuf_append(&s->b, p, len) == 0 ? len : 0;
 }
 
-struct hdr_state {
-    uint32_t retry_after_ms;
-    char location[200]; /* Location of a redirect, one printable line */
-};
-
-static size_t on_header(char *p, size_t sz, size_t n, void *ud)
+size_t kerio_on_header(char *p, size_t sz, size_t n, void *ud)
 {
-    struct hdr_state *h = ud;
+    struct kerio_hdr *h = ud;
     size_t len = sz * n;
-    if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
+    if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
+        h->chunked = 0; /* a new response (after a 100 or a 401): its own headers only */
+    } else if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
         long v = strtol(p + 12, NULL, 10);
         if (v > 0 && v < 86400)
             h->retry_after_ms = (uint32_t)v * 1000u;
@@ -52,14 +49,36 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
         for (; i < len && j + 1 < sizeof h->location && (unsigned char)p[i] >= 0x20 && p[i] != 0x7f; i++)
             h->location[j++] = p[i];
         h->location[j] = '\0';
+    } else if (len > 18 && strncasecmp(p, "Transfer-Encoding:", 18) == 0) {
+        for (size_t i = 18; i + 7 <= len; i++)
+            if (strncasecmp(p + i, "chunked", 7) == 0)
+                h->chunked = 1;
     }
     return len;
 }
 
-static int is_tls_error(CURLcode rc)
+int kerio_reply_unframed(CURL *c, const struct kerio_hdr *h)
 {
-    return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM ||
-           rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
+    long ver = 0;
+    curl_off_t cl = -1;
+    if (h->chunked || curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) != CURLE_OK || cl >= 0)
+        return 0;
+    /* HTTP/2 and 3 end a reply with a frame of their own: a drop is a transfer error there */
+    if (curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &ver) == CURLE_OK && ver != CURL_HTTP_VERSION_1_0 &&
+        ver != CURL_HTTP_VERSION_1_1)
+        return 0;
+    return 1;
+}
+
+int kerio_curl_class(CURLcode rc)
+{
+    /* Certificate checks that failed will fail again: FATAL, with a message naming ca_file. A
+     * handshake that breaks off (CURLE_SSL_CONNECT_ERROR: a reset or an EOF in the middle of
+     * it, a server restarting) is a network failure like any other. */
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM ||
+        rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH)
+        return OUTPOST_FATAL;
+    return OUTPOST_TEMP;
 }
 
 /* libcurl's progress callback (at least once a second while a transfer waits): a transfer
@@ -138,7 +157,7 @@ static outpost_status http_exchange(struct outpost_transport *t, const char *url
                                     struct sink_buf *body)
 {
     struct curl_slist *h = NULL;
-    struct hdr_state hs = { 0 };
+    struct kerio_hdr hs = { 0 };
     h = curl_slist_append(h, "Accept: application/json-rpc");
     if (ctype) {
         char ct[256];
@@ -161,7 +180,7 @@ static outpost_status http_exchange(struct outpost_transport *t, const char *url
     }
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, kerio_on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &hs);
     t->curl_err[0] = '\0';
     CURLcode rc = curl_easy_perform(c);
@@ -171,19 +190,27 @@ static outpost_status http_exchange(struct outpost_transport *t, const char *url
     t->last_retry_after_ms = hs.retry_after_ms;
     snprintf(t->last_location, sizeof t->last_location, "%s", hs.location);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &t->last_http);
+    t->last_unframed = rc == CURLE_OK && kerio_reply_unframed(c, &hs);
     if (rc == CURLE_WRITE_ERROR && body->over)
         return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: reply larger than %zu bytes", body->max);
     if (rc == CURLE_ABORTED_BY_CALLBACK)
         return kerio_fail(t, OUTPOST_TEMP, "kerio: cancelled");
     if (rc != CURLE_OK) {
         const char *why = t->curl_err[0] ? t->curl_err : curl_easy_strerror(rc);
-        if (is_tls_error(rc))
+        if (kerio_curl_class(rc) == OUTPOST_FATAL)
             return kerio_fail(t, OUTPOST_FATAL,
                               "kerio: TLS verification of %s failed: %s (set [account] ca_file to trust a private CA)",
                               t->base, why);
         return kerio_fail(t, OUTPOST_TEMP, "kerio: cannot reach %s: %s", t->base, why);
     }
     return outpost_ok();
+}
+
+outpost_status kerio_cut_reply(struct outpost_transport *t, const char *what, const struct kerio_reply *r)
+{
+    return kerio_fail(t, OUTPOST_TEMP,
+                      "kerio: %s: the connection to %s ended before the reply did (%s; no length announced)", what,
+                      t->base, r->message);
 }
 
 /* One JSON-RPC exchange without re-login. */
@@ -221,6 +248,8 @@ static outpost_status call_once(struct outpost_transport *t, const char *method,
     if (st.code != OUTPOST_OK)
         return st;
     t->last_unreadable = prc != 0;
+    if (prc != 0 && r->ended_early && t->last_unframed)
+        return kerio_cut_reply(t, method, r);
     if (prc != 0) {
         if (t->last_http >= 300 && t->last_http < 400)
             /* Redirects are not followed (a POST would turn into a GET, the session would not
@@ -386,6 +415,8 @@ outpost_status kerio_upload(struct outpost_transport *t, const char *name, const
         struct kerio_reply r;
         int prc = kerio_reply_parse(body.b.data, body.b.len, &r);
         kbuf_free(&body.b);
+        if (prc != 0 && r.ended_early && t->last_unframed)
+            return kerio_cut_reply(t, "attachment upload", &r);
         if (prc != 0)
             return kerio_fail(t, t->last_http >= 500 ? OUTPOST_TEMP : OUTPOST_BAD_DATA,
                               "kerio: attachment upload: malformed reply (HTTP %ld)", t->last_http);

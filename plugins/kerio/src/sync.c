@@ -747,19 +747,17 @@ static outpost_status commit_state(const struct outpost_sync_sink *sink, const s
     return sink->commit(sink->ctx, buf, n);
 }
 
-static outpost_status get_sync_key(struct outpost_transport *t, const char *fid, int64_t *key)
+static outpost_status get_sync_key(struct outpost_transport *t, const char *fid, struct kerio_key *key)
 {
     json_t *res;
     outpost_status st = kerio_call(t, "Changes.getFolderSyncKey", json_pack("{s:s}", "folderId", fid), KERIO_CTX_CALL, 0,
                                    NULL, &res);
     if (st.code != OUTPOST_OK)
         return st;
-    int64_t k;
-    if (!kj_int(json_object_get(res, "syncKey"), &k) || k < 0) {
+    if (kerio_key_read(json_object_get(res, "syncKey"), key) != 0) {
         json_decref(res);
         return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: Changes.getFolderSyncKey reply without a syncKey");
     }
-    *key = k;
     json_decref(res);
     return outpost_ok();
 }
@@ -1156,7 +1154,8 @@ static outpost_status incremental(struct outpost_transport *t, const outpost_fol
     json_t *res;
     int over = 0;
     size_t max_reply = (size_t)t->change_cap * CHANGE_BYTES + 65536;
-    outpost_status st = kerio_call(t, "Changes.getFolder", json_pack("{s:s, s:I}", "folderId", fid, "lastSyncKey", (json_int_t)ks->key),
+    /* the key goes back as it came, a number or a string */
+    outpost_status st = kerio_call(t, "Changes.getFolder", json_pack("{s:s, s:o}", "folderId", fid, "lastSyncKey", kerio_key_json(&ks->key)),
                                    KERIO_CTX_CHANGES, max_reply, &over, &res);
     if (over)
         return kerio_fail(t, OUTPOST_STATE_INVALID, "kerio: change list of %s exceeds change_cap (%u): re-listing the folder",
@@ -1164,7 +1163,7 @@ static outpost_status incremental(struct outpost_transport *t, const outpost_fol
     if (st.code != OUTPOST_OK)
         return st;
     const json_t *changes;
-    int64_t newkey;
+    struct kerio_key newkey;
     char why[200];
     if (kerio_validate_changes(res, &changes, &newkey, why, sizeof why) != 0) {
         json_decref(res);

@@ -71,9 +71,11 @@ static outpost_status call_batch(struct outpost_transport *t, const char *method
 {
     t->last_unreadable = 0;
     outpost_status st = kerio_call(t, method, params, KERIO_CTX_CALL, 0, NULL, res);
-    if (st.code == OUTPOST_BAD_DATA && t->last_unreadable)
+    if (st.code == OUTPOST_BAD_DATA && t->last_unreadable && !(t->last_http >= 400 && t->last_http < 500))
         /* Not a rejection: the server may have applied the write. The engine
-         * retries, and its duplicate check decides. */
+         * retries, and its duplicate check decides. A 4xx status without a JSON-RPC body
+         * (400, 413 from a proxy's size limit, ...) is one: the request was refused before
+         * it was handled, and would be refused again: BAD_DATA, never TEMP forever. */
         return kerio_fail(t, OUTPOST_TEMP, "kerio: %s: reply unreadable; the write is checked and retried", method);
     if (st.code != OUTPOST_OK)
         return st;
