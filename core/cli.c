@@ -13,6 +13,7 @@
 #include "repair.h"
 #include "session.h"
 #include "fsguard.h"
+#include "host.h"
 #include "log.h"
 #include "platform/platform.h"
 
@@ -51,10 +52,51 @@ static const char usage_text[] =
     "\n"
     "See outpost(1) and outpost.ini(5).\n";
 
-static void warn_line(void *ctx, const char *msg)
+/* `outpost COMMAND --help`: one command's usage (no config is read). */
+static const struct {
+    const char *name, *text;
+} command_help[] = {
+    { "init", "usage: outpost init [--transport NAME] [--url URL] [--user USER] [--password-file FILE]\n"
+              "                    [--storage NAME] [--data-dir DIR] [--ca-file FILE] [--force]\n"
+              "Write the config file (mode 600) and create an empty cache. On a terminal, asks for\n"
+              "what the flags do not give; otherwise --url and --user are required. Relative paths\n"
+              "are written as absolute ones. IMAP clients log in with the same user and password\n"
+              "file ([imap] section). --force overwrites an existing config.\n" },
+    { "sync", "usage: outpost sync [--once]\n"
+              "Replay local edits, then fetch the server's changes. With --once, one cycle and exit\n"
+              "(status 1 when it failed); without, keep syncing in the foreground (no front-ends)\n"
+              "until interrupted. When a daemon runs, it does one cycle and this prints the status.\n" },
+    { "run", "usage: outpost run   (or: outpostd)\n"
+             "Run the daemon: sync, on-demand fetches, front-ends and the control socket.\n"
+             "SIGTERM stops it; SIGHUP reloads the config.\n" },
+    { "status", "usage: outpost status [--json]\n"
+                "Per folder: items, unread, pending edits, last sync, state and last error; from the\n"
+                "running daemon, or from the cache when none runs.\n" },
+    { "plugins", "usage: outpost plugins [--json]\n"
+                 "Every plugin file found: kind, name, version, ABI, or why it does not load.\n"
+                 "--json adds each plugin's config section and keys.\n" },
+    { "check", "usage: outpost check [--repair]\n"
+               "Validate the config (unknown keys are warnings, bad values errors) and the cache's\n"
+               "integrity. --repair drops cached content that does not read back; the next sync\n"
+               "fetches it again.\n" },
+    { "audit", "usage: outpost audit [--json] [--prune DAYS]\n"
+               "Every local edit and what became of it. --prune DAYS drops confirmed entries\n"
+               "older than DAYS days.\n" },
+    { "policy", "usage: outpost policy [--json]\n"
+                "       outpost policy FOLDER full|headers [AGE]\n"
+                "       outpost policy FOLDER default\n"
+                "List every folder's cache policy, or set one in [policy] (AGE e.g. 365d); a running\n"
+                "daemon reloads it.\n" },
+    { "demo", "usage: outpost demo\n"
+              "Sync a generated account from the built-in Kerio simulator (source tree only).\n" },
+};
+
+static const char *help_for(const char *cmd)
 {
-    (void)ctx;
-    outpost_log(OUTPOST_LOG_WARNING, "config", "%s", msg);
+    for (size_t i = 0; i < sizeof command_help / sizeof *command_help; i++)
+        if (!strcmp(command_help[i].name, cmd))
+            return command_help[i].text;
+    return NULL;
 }
 
 /* ---- plugins ---- */
@@ -139,6 +181,34 @@ static int cmd_plugins(struct outpost_app *a, int argc, char **argv)
 
 /* ---- check ---- */
 
+/* The transport reads its settings when an instance is made (no connection
+ * yet): a URL it cannot use fails here as it would fail the first sync. */
+static int check_transport(struct outpost_app *a, outpost_loaded_plugin *tp, char *err, size_t errlen)
+{
+    if (!tp)
+        return 0;
+    struct outpost_host *h = outpost_core_host_new(a->cfg, "account", tp->desc->name, a->data_dir);
+    if (!h) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = -1;
+    if (outpost_loader_module_init(tp, h, err, errlen) == 0) {
+        const struct outpost_transport_methods *m = tp->methods;
+        struct outpost_transport *t = NULL;
+        outpost_status st = m->create(h, &t);
+        if (st.code == OUTPOST_OK) {
+            m->destroy(t);
+            rc = 0;
+        } else {
+            snprintf(err, errlen, "%s: transport '%s': %s", a->config_path, tp->desc->name,
+                     st.message ? st.message : outpost_status_class_name(st.code));
+        }
+    }
+    outpost_core_host_free(h);
+    return rc;
+}
+
 static int cmd_check(struct outpost_app *a, int argc, char **argv)
 {
     char err[2048];
@@ -151,12 +221,17 @@ static int cmd_check(struct outpost_app *a, int argc, char **argv)
         fprintf(stderr, "outpost: no config at %s (create one with: outpost init)\n", a->config_path);
         return 1;
     }
+    char terr[2400] = "";
     const char *tname = outpost_config_get(a->cfg, "account", "transport");
     outpost_loaded_plugin *tp = NULL;
-    if (tname && outpost_loader_load(a->plugin_dirs, OUTPOST_KIND_TRANSPORT, tname, &tp, err, sizeof err) == 0)
+    int rc = 1;
+    if (tname && outpost_loader_load(a->plugin_dirs, OUTPOST_KIND_TRANSPORT, tname, &tp, err, sizeof err) == 0) {
         outpost_config_declare(a->cfg, tp->desc->section ? tp->desc->section : "account", tp->desc->config_keys);
-    else if (tname)
-        outpost_log(OUTPOST_LOG_WARNING, "check", "%s", err);
+    } else if (tname) {
+        /* an error (sync cannot start without it), after what else check finds */
+        snprintf(terr, sizeof terr, "%s:%d: [account] transport = '%s': %s", a->config_path,
+                 outpost_config_line(a->cfg, "account", "transport"), tname, err);
+    }
     /* the front-ends' sections, as the daemon declares them when it starts them */
     char names[8][64];
     size_t nfe = outpost_config_split_list(outpost_config_get(a->cfg, "core", "frontends"), names, 8);
@@ -169,13 +244,13 @@ static int cmd_check(struct outpost_app *a, int argc, char **argv)
             outpost_log(OUTPOST_LOG_WARNING, "check", "front-end %s: %s", names[i], err);
     }
     struct outpost_open_storage st;
-    int rc = 1;
     if (outpost_app_open_storage(a, &st, err, sizeof err) != 0) {
         fprintf(stderr, "outpost check: %s\n", err);
         goto out;
     }
     static const char *const required[] = { "core", "storage", "account", NULL };
-    if (outpost_config_validate(a->cfg, required, warn_line, NULL, err, sizeof err) != 0) {
+    if (outpost_config_validate(a->cfg, required, outpost_config_log_warning, NULL, err, sizeof err) != 0 ||
+        (*terr && snprintf(err, sizeof err, "%s", terr) > 0) || check_transport(a, tp, err, sizeof err) != 0) {
         fprintf(stderr, "outpost check: %s\n", err);
         outpost_app_close_storage(&st);
         goto out;
@@ -257,11 +332,30 @@ static int write_config(const char *path, const char *transport, const char *url
         fprintf(f, "password_file = %s\n", pwfile);
     if (ca_file && *ca_file)
         fprintf(f, "ca_file = %s\n", ca_file);
+    if (pwfile && *pwfile)
+        fprintf(f, "\n[imap]\n# IMAP clients on this machine log in with the account's user and password.\n"
+                   "user = %s\npassword_file = %s\n", user, pwfile);
     int bad = ferror(f);
     if (fclose(f) != 0 || bad) {
         snprintf(err, errlen, "cannot write %s (disk full?)", path);
         return -1;
     }
+    return 0;
+}
+
+/* Replaces a relative *path (of an existing file or directory) by its absolute
+ * form, kept in *owned; ~/ paths and absolute ones stay as they are. */
+static int absolute_path(const char *flag, const char **path, char **owned)
+{
+    if (**path == '~' || op_path_is_absolute(*path))
+        return 0;
+    char *abs = op_realpath(*path);
+    if (!abs) {
+        fprintf(stderr, "outpost init: %s: cannot resolve %s\n", flag, *path);
+        return -1;
+    }
+    *owned = abs;
+    *path = abs;
     return 0;
 }
 
@@ -289,7 +383,7 @@ static int cmd_init(struct outpost_app *a, int argc, char **argv)
         fprintf(stderr, "outpost init: %s already exists (use --force to overwrite)\n", a->config_path);
         return 1;
     }
-    char *owned[5] = { NULL };
+    char *owned[8] = { NULL }; /* prompted answers, then absolute paths */
     int interactive = op_isatty_stdin() && op_isatty_stderr();
     if (interactive) {
         if (!transport)
@@ -315,9 +409,35 @@ static int cmd_init(struct outpost_app *a, int argc, char **argv)
         rc = EXIT_USAGE;
         goto out;
     }
-    if (pwfile && *pwfile && op_check_private_file(pwfile, err, sizeof err) != 0) {
-        fprintf(stderr, "outpost init: --password-file: %s\n", err);
-        goto out;
+    /* The daemon does not run where init ran (systemd starts it in $HOME):
+     * relative paths are written as absolute ones; ~/ is kept (read as $HOME). */
+    if (pwfile && *pwfile) {
+        char *x = outpost_expand_home(pwfile);
+        int bad = !x || op_check_private_file(x, err, sizeof err) != 0;
+        if (bad)
+            fprintf(stderr, "outpost init: --password-file: %s\n", x ? err : "out of memory");
+        free(x);
+        if (bad || absolute_path("--password-file", &pwfile, &owned[5]) != 0)
+            goto out;
+    }
+    if (ca_file && *ca_file) {
+        char *x = outpost_expand_home(ca_file);
+        int bad = !x || !op_is_file(x);
+        free(x);
+        if (bad) {
+            fprintf(stderr, "outpost init: --ca-file: cannot read %s\n", ca_file);
+            goto out;
+        }
+        if (absolute_path("--ca-file", &ca_file, &owned[6]) != 0)
+            goto out;
+    }
+    if (data_dir && *data_dir && *data_dir != '~' && !op_path_is_absolute(data_dir)) {
+        if (op_mkdir_p(data_dir, 0700, err, sizeof err) != 0) {
+            fprintf(stderr, "outpost init: --data-dir: %s\n", err);
+            goto out;
+        }
+        if (absolute_path("--data-dir", &data_dir, &owned[7]) != 0)
+            goto out;
     }
     if (write_config(a->config_path, transport, url, user, pwfile, storage, data_dir, ca_file, err, sizeof err) != 0) {
         fprintf(stderr, "outpost init: %s\n", err);
@@ -344,7 +464,7 @@ static int cmd_init(struct outpost_app *a, int argc, char **argv)
     printf("wrote %s\ncache in %s (%s)\n", a->config_path, a->data_dir, storage);
     rc = 0;
 out:
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 8; i++)
         free(owned[i]);
     return rc;
 }
@@ -646,13 +766,16 @@ int main(int argc, char **argv)
     int sub_argc = i < argc ? argc - i : 1;
     char **sub_argv = i < argc ? argv + i : (char *[]){ (char *)"run", NULL };
 
-    static const char *const known[] = { "init", "sync", "run", "status", "plugins", "check", "audit", "policy", "demo", NULL };
-    int ok = 0;
-    for (int k = 0; known[k]; k++)
-        ok |= !strcmp(cmd, known[k]);
-    if (!ok) {
+    if (!help_for(cmd)) {
         fprintf(stderr, "outpost: unknown command '%s'\n%s", cmd, usage_text);
         return EXIT_USAGE;
+    }
+
+    for (int k = 1; k < sub_argc; k++) {
+        if (!strcmp(sub_argv[k], "--help") || !strcmp(sub_argv[k], "-h")) {
+            fputs(help_for(cmd), stdout);
+            return 0;
+        }
     }
 
     if (!strcmp(cmd, "demo"))

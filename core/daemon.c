@@ -184,7 +184,10 @@ static json_t *status_with_fts(struct daemon *d)
 
 /* ---- front-ends ---- */
 
-static void start_frontends(struct daemon *d)
+/* Loads the configured front-ends and declares their keys; with `start`,
+ * starts them too (`outpost sync` only declares them, so that the config
+ * check at start knows their sections). */
+static void start_frontends(struct daemon *d, int start)
 {
     char names[8][64];
     size_t n = outpost_config_split_list(outpost_config_get(d->app->cfg, "core", "frontends"), names, 8);
@@ -194,11 +197,17 @@ static void start_frontends(struct daemon *d)
         struct frontend *f = &d->fe[d->nfe];
         memset(f, 0, sizeof *f);
         if (outpost_loader_load(d->app->plugin_dirs, OUTPOST_KIND_FRONTEND, p, &f->p, err, sizeof err) != 0) {
-            outpost_log(OUTPOST_LOG_WARNING, LOGC, "front-end %s not started: %s", p, err);
+            if (start)
+                outpost_log(OUTPOST_LOG_WARNING, LOGC, "front-end %s not started: %s", p, err);
             continue;
         }
-        const char *section = f->p->desc->section ? f->p->desc->section : p;
+        /* the plugin's own name: `names` does not outlive this call */
+        const char *section = f->p->desc->section ? f->p->desc->section : f->p->desc->name;
         outpost_config_declare(d->app->cfg, section, f->p->desc->config_keys);
+        if (!start) {
+            d->nfe++;
+            continue;
+        }
         f->m = f->p->methods;
         f->host = outpost_core_host_new(d->app->cfg, section, p, d->app->data_dir);
         outpost_core_host_set_store(f->host, outpost_store_api_table());
@@ -342,6 +351,16 @@ static void stop_control(struct daemon *d)
     free(d->ctl_path);
 }
 
+/* ---- config check ---- */
+
+/* Checks `cfg` against every declared key as `outpost check` does: unknown
+ * keys (a misspelt one would be ignored) are warnings; a bad value is an error. */
+static int validate_config(const struct outpost_config *cfg, char *err, size_t errlen)
+{
+    static const char *const required[] = { "core", "storage", "account", NULL };
+    return outpost_config_validate(cfg, required, outpost_config_log_warning, NULL, err, errlen);
+}
+
 /* ---- reload ---- */
 
 static void do_reload(struct daemon *d)
@@ -363,6 +382,13 @@ static void do_reload(struct daemon *d)
         return;
     }
     outpost_config_declare_core(cfg);
+    /* the keys the running plugins declared (storage, transport, front-ends) */
+    outpost_config_declare_from(cfg, d->app->cfg);
+    if (validate_config(cfg, err, sizeof err) != 0) {
+        outpost_config_free(cfg);
+        outpost_log(OUTPOST_LOG_ERROR, LOGC, "reload: %s; keeping the running configuration", err);
+        return;
+    }
     int level = outpost_log_level_parse(outpost_config_get(cfg, "core", "log_level"));
     if (level > 0)
         outpost_log_setup(NULL, level);
@@ -471,8 +497,11 @@ int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts
     }
     if (opts->progress)
         outpost_engine_set_progress(d->s.engine, opts->progress, opts->progress_ctx);
-    if (opts->frontends)
-        start_frontends(d);
+    start_frontends(d, opts->frontends);
+    /* Every key is declared now: name the misspelt ones and bad values in the log
+     * (the daemon runs on; a setting the engine cannot read keeps its default). */
+    if (validate_config(app->cfg, err, sizeof err) != 0)
+        outpost_log(OUTPOST_LOG_ERROR, "config", "%s (see outpost check)", err);
     {
         struct outpost_host *sub_host = outpost_core_host_new(app->cfg, "core", "daemon", app->data_dir);
         outpost_store_bind_host(d->s.store, sub_host);

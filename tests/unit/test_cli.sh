@@ -28,6 +28,11 @@ expect "unknown command" 2 "unknown command 'frobnicate'" -- "$bin" frobnicate
 expect "unknown option" 2 "unknown option --bogus" -- "$bin" --bogus
 expect "missing config" 1 "outpost init" -- "$bin" --config "$tmp/none.ini" check
 expect "sync needs a config" 1 "outpost init" -- "$bin" --config "$tmp/none.ini" sync --once
+# Every command explains itself with --help (exit 0), before any config is read.
+for c in init sync run status plugins check audit policy demo; do
+  expect "$c --help" 0 "usage: outpost $c" -- "$bin" --config "$tmp/none.ini" $c --help
+done
+expect "-h after a command" 0 "usage: outpost audit" -- "$bin" --config "$tmp/none.ini" audit --json -h
 cp "$bin" "$tmp/outpost-copy"
 expect "demo outside a build tree" 2 "make demo" -- "$tmp/outpost-copy" demo
 
@@ -62,6 +67,31 @@ if [ -n "$plugdir" ] && [ -f "$plugdir/outpost-storage-sqlite.so" ]; then
   expect "init creates the cache" 0 "cache in $tmp/cache" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" init \
     --transport kerio --url https://127.0.0.1:9 --user u --password-file "$tmp/pw2" --data-dir "$tmp/cache"
   [ -f "$tmp/cache/cache.sqlite" ] && ok || bad "no cache file after init"
+  # init from another directory with relative paths: the config names them absolutely
+  # (the daemon does not start where init ran), and IMAP clients get the account's login.
+  mkdir -p "$tmp/w" && cp "$tmp/pw2" "$tmp/w/pw" && touch "$tmp/w/ca.pem"
+  expect "init with relative paths" 0 "wrote" -- env OUTPOST_PLUGIN_DIR="$plugdir" sh -c \
+    "cd '$tmp/w' && '$bin' --config '$tmp/rel.ini' init --url https://127.0.0.1:9 --user u --password-file pw --ca-file ca.pem --data-dir dd"
+  if grep -qx "password_file = $tmp/w/pw" "$tmp/rel.ini" && grep -qx "ca_file = $tmp/w/ca.pem" "$tmp/rel.ini" &&
+     grep -qx "data_dir = $tmp/w/dd" "$tmp/rel.ini" && [ -f "$tmp/w/dd/cache.sqlite" ] &&
+     python3 -c 'import configparser,sys; c=configparser.ConfigParser(); c.read(sys.argv[1]); assert c["imap"]["user"]=="u" and c["imap"]["password_file"]==sys.argv[2]' "$tmp/rel.ini" "$tmp/w/pw"
+  then ok; else bad "init wrote relative paths or no [imap] login: $(cat "$tmp/rel.ini")"; fi
+  expect "init --ca-file missing" 1 "--ca-file: cannot read" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/rel2.ini" init \
+    --url https://127.0.0.1:9 --user u --ca-file "$tmp/none.pem"
+  # ~/ in a path or secret file means $HOME, as the README and outpost.ini(5) write it.
+  mkdir -p "$tmp/home/.config/outpost" && cp "$tmp/pw2" "$tmp/home/.config/outpost/password"
+  sed "s#^password_file = .*#password_file = ~/.config/outpost/password#" "$tmp/r.ini" > "$tmp/tilde.ini"
+  expect "check reads ~/ paths" 0 "config:  ok" -- env HOME="$tmp/home" OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/tilde.ini" check
+  # check reads the transport's settings as the first sync would, and needs the transport.
+  sed "s#^url = .*#url = htps:/127.0.0.1:9#" "$tmp/r.ini" > "$tmp/url.ini"
+  expect "check bad url" 1 "url must start with https://" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/url.ini" check
+  sed "s#^transport = .*#transport = kerrio#" "$tmp/r.ini" > "$tmp/tr.ini"
+  expect "check unknown transport" 1 "transport = 'kerrio': no transport plugin 'kerrio'" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/tr.ini" check
+  # A misspelt key is named when sync starts, not only by check.
+  sed "s#^\[core\]#[core]\nsync_intervall = 5#" "$tmp/r.ini" > "$tmp/typo.ini"
+  expect "sync names a misspelt key" 1 "unknown key 'sync_intervall' in [core]" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/typo.ini" sync --once
+  sed "s#^user = .*#usr = u#" "$tmp/r.ini" > "$tmp/nouser.ini"
+  expect "sync points at check" 1 "outpost check names unknown keys" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/nouser.ini" sync --once
   expect "status on an empty cache" 0 "Conflicts" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" status
   out=$(OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" status --json)
   if python3 -c 'import json,sys; s=json.loads(sys.argv[1]); assert s["journal"]["pending"]==0 and any(f["path"]=="Conflicts" for f in s["folders"])' "$out"; then ok; else bad "status --json: $out"; fi
@@ -123,6 +153,25 @@ PY
   then ok; else bad "plugin keys missing from the man page"; fi
   # The server is unreachable: sync fails with a clear error and loses nothing.
   expect "sync --once offline" 1 "" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" sync --once
+  # SIGHUP: a config with a bad value is refused (the running one is kept), a misspelt
+  # key is named; the daemon answers throughout.
+  sed "s#^\[core\]#[core]\nfrontends =\nsync_interval = 1h#" "$tmp/r.ini" > "$tmp/hup.ini"
+  OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/hup.ini" run > "$tmp/hup.log" 2>&1 &
+  dpid=$!
+  wait_log() { for _ in $(seq 100); do grep -qF -- "$1" "$tmp/hup.log" && return 0; sleep 0.1; done; return 1; }
+  if wait_log "running with cache"; then
+    cp "$tmp/hup.ini" "$tmp/hup.good"
+    printf '[core]\nsync_interval = 5x\n' >> "$tmp/hup.ini"; kill -HUP $dpid
+    wait_log "reload: $tmp/hup.ini:$(wc -l < "$tmp/hup.ini"): [core] sync_interval = '5x': expected a whole number" &&
+      grep -q "keeping the running configuration" "$tmp/hup.log" && ok || bad "reload took a bad value: $(cat "$tmp/hup.log")"
+    cp "$tmp/hup.good" "$tmp/hup.ini"; printf '[core]\nsync_intervall = 5\n' >> "$tmp/hup.ini"; kill -HUP $dpid
+    wait_log "unknown key 'sync_intervall' in [core]" && wait_log "configuration reloaded" && ok ||
+      bad "reload did not name the misspelt key: $(cat "$tmp/hup.log")"
+    expect "status from the daemon after reloads" 0 "Conflicts" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/hup.ini" status
+  else
+    bad "daemon did not start: $(cat "$tmp/hup.log")"
+  fi
+  kill -TERM $dpid; wait $dpid
   # A second process cannot take the cache while the lock is held.
   if command -v flock >/dev/null; then
     expect "cache locked" 1 "in use" -- flock "$tmp/cache/outpost.lock" env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" audit
