@@ -40,14 +40,15 @@ static const char usage_text[] =
     "  plugins [--json]      list every plugin found: kind, name, version, ABI\n"
     "  check [--repair]      validate the config and the cache; --repair drops damaged\n"
     "                        cached content so that the next sync fetches it again\n"
-    "  audit [--json]        every local edit and what became of it\n"
+    "  audit [--json] [--prune DAYS]  every local edit and what became of it;\n"
+    "                        --prune drops confirmed entries older than DAYS\n"
     "  policy [--json]       every folder's cache policy (full or headers) and where it comes from\n"
     "  policy FOLDER MODE [AGE]  set it: MODE full|headers|default, AGE e.g. 365d\n"
     "  demo                  sync a generated account from the built-in simulator\n"
     "\n"
     "options:\n"
     "  --config FILE         config file (default $XDG_CONFIG_HOME/outpost/outpost.ini)\n"
-    "  --help                show this help\n"
+    "  -h, --help            show this help; after a command, that command's usage\n"
     "  --version             show the version and ABI\n"
     "\n"
     "See outpost(1) and outpost.ini(5).\n";
@@ -585,7 +586,10 @@ static int cmd_status_audit(struct outpost_app *a, int argc, char **argv)
             json = 1;
         else if (audit && !strcmp(argv[i], "--prune") && i + 1 < argc)
             prune = argv[++i];
-        else {
+        else if (audit && !strcmp(argv[i], "--prune")) {
+            fprintf(stderr, "outpost audit: --prune needs a number of days\n");
+            return EXIT_USAGE;
+        } else {
             fprintf(stderr, "outpost %s: unknown option %s\n", argv[0], argv[i]);
             return EXIT_USAGE;
         }
@@ -750,6 +754,9 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage_text, stdout);
             return 0;
+        } else if (!strcmp(argv[i], "--config")) {
+            fprintf(stderr, "outpost: --config needs a FILE\n");
+            return EXIT_USAGE;
         } else if (!strcmp(argv[i], "--version")) {
             printf("outpost %s (ABI %d.%d)\n", OUTPOST_VERSION, OUTPOST_ABI_MAJOR, OUTPOST_ABI_MINOR);
             return 0;

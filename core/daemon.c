@@ -482,17 +482,17 @@ int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts
         o = outpost_session_open(&d->s, app, 1, err, sizeof err);
     }
     if (o != 0) {
-        fprintf(stderr, "outpost: %s\n", err);
+        outpost_log(OUTPOST_LOG_ERROR, LOGC, "%s", err);
         goto out;
     }
     d->cycle_mu = op_mutex_new();
     d->cycle_cv = op_cond_new();
     if (outpost_engine_start_worker(d->s.engine, err, sizeof err) != 0) {
-        fprintf(stderr, "outpost: %s\n", err);
+        outpost_log(OUTPOST_LOG_ERROR, LOGC, "%s", err);
         goto out;
     }
     if (!once && start_control(d, err, sizeof err) != 0) {
-        fprintf(stderr, "outpost: control socket: %s\n", err);
+        outpost_log(OUTPOST_LOG_ERROR, LOGC, "control socket: %s", err);
         goto out;
     }
     if (opts->progress)

@@ -26,6 +26,7 @@ expect "--version" 0 "(ABI 1.0)" -- "$bin" --version
 expect "no command" 2 "usage:" -- "$bin"
 expect "unknown command" 2 "unknown command 'frobnicate'" -- "$bin" frobnicate
 expect "unknown option" 2 "unknown option --bogus" -- "$bin" --bogus
+expect "--config without a file" 2 "--config needs a FILE" -- "$bin" --config
 expect "missing config" 1 "outpost init" -- "$bin" --config "$tmp/none.ini" check
 expect "sync needs a config" 1 "outpost init" -- "$bin" --config "$tmp/none.ini" sync --once
 # Every command explains itself with --help (exit 0), before any config is read.
@@ -98,6 +99,12 @@ if [ -n "$plugdir" ] && [ -f "$plugdir/outpost-storage-sqlite.so" ]; then
   expect "audit on an empty cache" 0 "SEQ" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" audit
   expect "audit --prune" 0 "pruned 0" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" audit --prune 30
   expect "audit --prune needs days" 2 "number of days" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" audit --prune soon
+  expect "audit --prune without days" 2 "--prune needs a number of days" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" audit --prune
+  # A daemon that cannot start says so as an error the journal files as one (<3>), exit 1.
+  long=$tmp/$(printf 'd%.0s' $(seq 110))
+  sed "s#^data_dir = .*#data_dir = $long#" "$tmp/r.ini" > "$tmp/long.ini"
+  expect "daemon start error under systemd" 1 "<3>daemon: control socket: socket path too long" -- \
+    env JOURNAL_STREAM=8:1 OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/long.ini" run
   # Per-folder policy: listed with its source, written to [policy] keeping every
   # other line, removed again; bad modes and unwritable names are refused.
   expect "policy lists defaults" 0 "default" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" policy
