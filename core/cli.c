@@ -239,13 +239,26 @@ static int cmd_check(struct outpost_app *a, int argc, char **argv)
     outpost_loaded_plugin *fe[8] = { NULL };
     for (size_t i = 0; i < nfe; i++) {
         if (outpost_loader_load(a->plugin_dirs, OUTPOST_KIND_FRONTEND, names[i], &fe[i], err, sizeof err) == 0)
-            outpost_config_declare(a->cfg, fe[i]->desc->section ? fe[i]->desc->section : names[i],
+            outpost_config_declare(a->cfg, fe[i]->desc->section ? fe[i]->desc->section : fe[i]->desc->name,
                                    fe[i]->desc->config_keys);
         else
             outpost_log(OUTPOST_LOG_WARNING, "check", "front-end %s: %s", names[i], err);
     }
+    /* A running daemon holds the cache (Firebird: exclusively) and checks it on
+     * request; --repair needs the cache itself. */
+    char cerr[256];
+    json_t *daemon = repair ? NULL : outpost_control_request(a, "check", cerr, sizeof cerr);
     struct outpost_open_storage st;
-    if (outpost_app_open_storage(a, &st, err, sizeof err) != 0) {
+    memset(&st, 0, sizeof st);
+    if (daemon) {
+        /* the storage plugin only declares its keys */
+        const char *sname = outpost_config_get(a->cfg, "storage", "plugin");
+        if (outpost_loader_load(a->plugin_dirs, OUTPOST_KIND_STORAGE, sname, &st.plugin, err, sizeof err) != 0) {
+            fprintf(stderr, "outpost check: %s\n", err);
+            goto out;
+        }
+        outpost_config_declare(a->cfg, "storage", st.plugin->desc->config_keys);
+    } else if (outpost_app_open_storage(a, &st, err, sizeof err) != 0) {
         fprintf(stderr, "outpost check: %s\n", err);
         goto out;
     }
@@ -257,6 +270,18 @@ static int cmd_check(struct outpost_app *a, int argc, char **argv)
         goto out;
     }
     printf("config:  ok (%s)\n", a->config_path);
+    if (daemon) {
+        const char *bad = json_string_value(json_object_get(daemon, "error"));
+        if (bad)
+            fprintf(stderr, "outpost check: cache integrity (checked by the running daemon): %s\n", bad);
+        else if (json_object_get(daemon, "ok"))
+            printf("storage: ok (%s, %s, checked by the running daemon)\n", st.plugin->desc->name, a->data_dir);
+        else
+            fprintf(stderr, "outpost check: the running daemon did not check the cache (unexpected reply)\n");
+        rc = bad || !json_object_get(daemon, "ok");
+        outpost_app_close_storage(&st);
+        goto out;
+    }
     outpost_status s = { OUTPOST_BAD_DATA, 0, NULL };
     if (repair && (s = st.m->integrity_check(st.s)).code == OUTPOST_OK)
         /* the check reads every cached body too: a sound cache is read once */
@@ -286,6 +311,7 @@ static int cmd_check(struct outpost_app *a, int argc, char **argv)
     }
     outpost_app_close_storage(&st);
 out:
+    json_decref(daemon);
     for (size_t i = 0; i < nfe; i++)
         outpost_loader_unload(fe[i]);
     outpost_loader_unload(tp);

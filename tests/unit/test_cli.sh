@@ -175,6 +175,8 @@ PY
     wait_log "unknown key 'sync_intervall' in [core]" && wait_log "configuration reloaded" && ok ||
       bad "reload did not name the misspelt key: $(cat "$tmp/hup.log")"
     expect "status from the daemon after reloads" 0 "Conflicts" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/hup.ini" status
+    # check leaves the cache to the daemon (Firebird's is exclusive) and asks it instead.
+    expect "check with a daemon running" 0 "checked by the running daemon" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/hup.ini" check
   else
     bad "daemon did not start: $(cat "$tmp/hup.log")"
   fi
