@@ -42,6 +42,7 @@ static const char usage_text[] =
     "                        cached content so that the next sync fetches it again\n"
     "  audit [--json] [--prune DAYS]  every local edit and what became of it;\n"
     "                        --prune drops confirmed entries older than DAYS\n"
+    "  reload                have the running daemon re-read the config (as SIGHUP)\n"
     "  policy [--json]       every folder's cache policy (full or headers) and where it comes from\n"
     "  policy FOLDER MODE [AGE]  set it: MODE full|headers|default, AGE e.g. 365d\n"
     "  demo                  sync a generated account from the built-in simulator\n"
@@ -83,6 +84,10 @@ static const struct {
     { "audit", "usage: outpost audit [--json] [--prune DAYS]\n"
                "Every local edit and what became of it. --prune DAYS drops confirmed entries\n"
                "older than DAYS days.\n" },
+    { "reload", "usage: outpost reload\n"
+                "Have the running daemon re-read the config (as SIGHUP does): credentials, log level,\n"
+                "policies and front-end settings. A config with a bad value is refused and the\n"
+                "running one kept. Exit 1 when no daemon runs on the cache.\n" },
     { "policy", "usage: outpost policy [--json]\n"
                 "       outpost policy FOLDER full|headers [AGE]\n"
                 "       outpost policy FOLDER default\n"
@@ -489,6 +494,8 @@ static int cmd_init(struct outpost_app *a, int argc, char **argv)
     }
     outpost_app_close_storage(&st);
     printf("wrote %s\ncache in %s (%s)\n", a->config_path, a->data_dir, storage);
+    printf("next: `outpost check`, `outpost sync --once` for the first sync, then run the daemon (`outpostd`, "
+           "or `systemctl --user enable --now outpostd`)\n");
     rc = 0;
 out:
     for (int i = 0; i < 8; i++)
@@ -738,6 +745,32 @@ static int cmd_policy(struct outpost_app *a, int argc, char **argv)
     return 0;
 }
 
+/* ---- reload ---- */
+
+static int cmd_reload(struct outpost_app *a, int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1) {
+        fprintf(stderr, "outpost reload: takes no arguments\n");
+        return EXIT_USAGE;
+    }
+    char err[2048];
+    /* the values this program knows are checked here, where the user sees the error;
+     * the daemon checks every key again and keeps its configuration if one is bad */
+    if (outpost_config_validate(a->cfg, NULL, NULL, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "outpost reload: %s (not sent to the daemon)\n", err);
+        return 1;
+    }
+    json_t *r = outpost_control_request(a, "reload", err, sizeof err);
+    if (!r) {
+        fprintf(stderr, "outpost reload: no daemon is running on the cache in %s (%s)\n", a->data_dir, err);
+        return 1;
+    }
+    json_decref(r);
+    printf("the running daemon re-reads %s (its log says what it took)\n", a->config_path);
+    return 0;
+}
+
 /* ---- not yet available ---- */
 
 static int cmd_unavailable(const char *name, const char *what)
@@ -835,6 +868,8 @@ int main(int argc, char **argv)
         rc = cmd_run(&app, sub_argc, sub_argv);
     else if (!strcmp(cmd, "policy"))
         rc = cmd_policy(&app, sub_argc, sub_argv);
+    else if (!strcmp(cmd, "reload"))
+        rc = cmd_reload(&app, sub_argc, sub_argv);
     else
         rc = cmd_status_audit(&app, sub_argc, sub_argv);
     outpost_app_free(&app);

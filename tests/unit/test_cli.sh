@@ -30,7 +30,7 @@ expect "--config without a file" 2 "--config needs a FILE" -- "$bin" --config
 expect "missing config" 1 "outpost init" -- "$bin" --config "$tmp/none.ini" check
 expect "sync needs a config" 1 "outpost init" -- "$bin" --config "$tmp/none.ini" sync --once
 # Every command explains itself with --help (exit 0), before any config is read.
-for c in init sync run status plugins check audit policy demo; do
+for c in init sync run status plugins check audit policy reload demo; do
   expect "$c --help" 0 "usage: outpost $c" -- "$bin" --config "$tmp/none.ini" $c --help
 done
 expect "-h after a command" 0 "usage: outpost audit" -- "$bin" --config "$tmp/none.ini" audit --json -h
@@ -71,7 +71,7 @@ if [ -n "$plugdir" ] && [ -f "$plugdir/outpost-storage-sqlite.so" ]; then
   # init from another directory with relative paths: the config names them absolutely
   # (the daemon does not start where init ran), and IMAP clients get the account's login.
   mkdir -p "$tmp/w" && cp "$tmp/pw2" "$tmp/w/pw" && touch "$tmp/w/ca.pem"
-  expect "init with relative paths" 0 "wrote" -- env OUTPOST_PLUGIN_DIR="$plugdir" sh -c \
+  expect "init with relative paths" 0 'next: `outpost check`' -- env OUTPOST_PLUGIN_DIR="$plugdir" sh -c \
     "cd '$tmp/w' && '$bin' --config '$tmp/rel.ini' init --url https://127.0.0.1:9 --user u --password-file pw --ca-file ca.pem --data-dir dd"
   if grep -qx "password_file = $tmp/w/pw" "$tmp/rel.ini" && grep -qx "ca_file = $tmp/w/ca.pem" "$tmp/rel.ini" &&
      grep -qx "data_dir = $tmp/w/dd" "$tmp/rel.ini" && [ -f "$tmp/w/dd/cache.sqlite" ] &&
@@ -171,7 +171,10 @@ PY
     printf '[core]\nsync_interval = 5x\n' >> "$tmp/hup.ini"; kill -HUP $dpid
     wait_log "reload: $tmp/hup.ini:$(wc -l < "$tmp/hup.ini"): [core] sync_interval = '5x': expected a whole number" &&
       grep -q "keeping the running configuration" "$tmp/hup.log" && ok || bad "reload took a bad value: $(cat "$tmp/hup.log")"
-    cp "$tmp/hup.good" "$tmp/hup.ini"; printf '[core]\nsync_intervall = 5\n' >> "$tmp/hup.ini"; kill -HUP $dpid
+    cp "$tmp/hup.good" "$tmp/hup.ini"; printf '[core]\nsync_interval = 5x\n' >> "$tmp/hup.ini"
+    expect "reload checks values first" 1 "[core] sync_interval = '5x': expected a whole number" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/hup.ini" reload
+    cp "$tmp/hup.good" "$tmp/hup.ini"; printf '[core]\nsync_intervall = 5\n' >> "$tmp/hup.ini"
+    expect "outpost reload" 0 "the running daemon re-reads" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/hup.ini" reload
     wait_log "unknown key 'sync_intervall' in [core]" && wait_log "configuration reloaded" && ok ||
       bad "reload did not name the misspelt key: $(cat "$tmp/hup.log")"
     expect "status from the daemon after reloads" 0 "Conflicts" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/hup.ini" status
@@ -181,6 +184,7 @@ PY
     bad "daemon did not start: $(cat "$tmp/hup.log")"
   fi
   kill -TERM $dpid; wait $dpid
+  expect "reload without a daemon" 1 "no daemon is running on the cache" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/hup.ini" reload
   # A second process cannot take the cache while the lock is held.
   if command -v flock >/dev/null; then
     expect "cache locked" 1 "in use" -- flock "$tmp/cache/outpost.lock" env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" audit
