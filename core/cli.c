@@ -441,6 +441,22 @@ static int cmd_init(struct outpost_app *a, int argc, char **argv)
         rc = EXIT_USAGE;
         goto out;
     }
+    /* plugins that are not installed: nothing is written (a transport would only
+     * show at the first sync) */
+    static const struct {
+        uint32_t kind;
+        const char *flag;
+    } needed[] = { { OUTPOST_KIND_STORAGE, "--storage" }, { OUTPOST_KIND_TRANSPORT, "--transport" } };
+    for (size_t k = 0; k < sizeof needed / sizeof *needed; k++) {
+        const char *name = needed[k].kind == OUTPOST_KIND_STORAGE ? storage : transport;
+        outpost_loaded_plugin *p = NULL;
+        if (outpost_loader_load(a->plugin_dirs, needed[k].kind, name, &p, err, sizeof err) != 0) {
+            fprintf(stderr, "outpost init: %s %s: %s (outpost plugins lists what is installed)\n", needed[k].flag, name,
+                    err);
+            goto out;
+        }
+        outpost_loader_unload(p);
+    }
     /* The daemon does not run where init ran (systemd starts it in $HOME):
      * relative paths are written as absolute ones; ~/ is kept (read as $HOME). */
     if (pwfile && *pwfile) {

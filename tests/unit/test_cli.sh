@@ -54,7 +54,8 @@ expect "init needs flags" 2 "--url --user is required" -- "$bin" --config "$tmp/
 echo secret > "$tmp/pw"; chmod 644 "$tmp/pw"
 expect "init password perms" 1 "chmod 600" -- "$bin" --config "$tmp/i.ini" init --url https://x --user u --password-file "$tmp/pw"
 expect "init unknown storage" 1 "no storage plugin 'nosuch'" -- env OUTPOST_PLUGIN_DIR="$fixdir" "$bin" --config "$tmp/i.ini" init --url https://x --user u --storage nosuch --data-dir "$tmp/d"
-if [ "$(stat -c %a "$tmp/i.ini" 2>/dev/null)" = 600 ] || [ ! -e "$tmp/i.ini" ]; then ok; else bad "config written with mode $(stat -c %a "$tmp/i.ini")"; fi
+[ -e "$tmp/i.ini" ] && bad "init wrote a config for a storage engine that is not installed" || ok
+printf '[core]\n' > "$tmp/i.ini"
 expect "init refuses overwrite" 1 "already exists" -- "$bin" --config "$tmp/i.ini" init --url https://x --user u
 
 # Warnings under systemd carry the priority prefix.
@@ -68,6 +69,7 @@ if [ -n "$plugdir" ] && [ -f "$plugdir/outpost-storage-sqlite.so" ]; then
   expect "init creates the cache" 0 "cache in $tmp/cache" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" init \
     --transport kerio --url https://127.0.0.1:9 --user u --password-file "$tmp/pw2" --data-dir "$tmp/cache"
   [ -f "$tmp/cache/cache.sqlite" ] && ok || bad "no cache file after init"
+  [ "$(stat -c %a "$tmp/r.ini")" = 600 ] && ok || bad "init wrote the config with mode $(stat -c %a "$tmp/r.ini")"
   # init from another directory with relative paths: the config names them absolutely
   # (the daemon does not start where init ran), and IMAP clients get the account's login.
   mkdir -p "$tmp/w" && cp "$tmp/pw2" "$tmp/w/pw" && touch "$tmp/w/ca.pem"
@@ -77,6 +79,9 @@ if [ -n "$plugdir" ] && [ -f "$plugdir/outpost-storage-sqlite.so" ]; then
      grep -qx "data_dir = $tmp/w/dd" "$tmp/rel.ini" && [ -f "$tmp/w/dd/cache.sqlite" ] &&
      python3 -c 'import configparser,sys; c=configparser.ConfigParser(); c.read(sys.argv[1]); assert c["imap"]["user"]=="u" and c["imap"]["password_file"]==sys.argv[2]' "$tmp/rel.ini" "$tmp/w/pw"
   then ok; else bad "init wrote relative paths or no [imap] login: $(cat "$tmp/rel.ini")"; fi
+  expect "init unknown transport" 1 "--transport kerrio: no transport plugin 'kerrio'" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/rel3.ini" init \
+    --transport kerrio --url https://127.0.0.1:9 --user u
+  [ -e "$tmp/rel3.ini" ] && bad "init wrote a config for a transport that is not installed" || ok
   expect "init --ca-file missing" 1 "--ca-file: cannot read" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/rel2.ini" init \
     --url https://127.0.0.1:9 --user u --ca-file "$tmp/none.pem"
   # ~/ in a path or secret file means $HOME, as the README and outpost.ini(5) write it.
