@@ -34,6 +34,25 @@ for c in init sync run status plugins check audit policy reload demo; do
   expect "$c --help" 0 "usage: outpost $c" -- "$bin" --config "$tmp/none.ini" $c --help
 done
 expect "-h after a command" 0 "usage: outpost audit" -- "$bin" --config "$tmp/none.ini" audit --json -h
+# outpost(1) and the help agree: every command and every option of each command's --help is
+# in the man page, and every command the man page lists is one the program knows.
+if python3 - "$bin" "$(dirname "$0")/../../docs/outpost.1" <<'PY'
+import re, subprocess, sys
+bin_, man = sys.argv[1], open(sys.argv[2]).read()
+helptext = subprocess.run([bin_, "--help"], capture_output=True, text=True).stdout
+cmds = re.findall(r"^  ([a-z]+)\b", helptext.split("commands:")[1].split("options:")[0], re.M)
+section = man.split(".SH COMMANDS")[1].split(".SH ")[0]
+man_cmds = set(re.findall(r"^\.B ([a-z]+)", section, re.M))
+missing = [c for c in cmds if c not in man_cmds] + ["unknown command %s in outpost(1)" % c for c in man_cmds if c not in cmds]
+flat = man.replace("\\-", "-").replace("\\fB", "").replace("\\fR", "").replace("\\fI", "")
+for c in set(cmds):
+    out = subprocess.run([bin_, c, "--help"], capture_output=True, text=True).stdout
+    missing += ["%s %s" % (c, o) for o in re.findall(r"--[a-z][a-z-]*", out) if o not in flat]
+missing += [o for o in re.findall(r"(?<![a-z])--?[a-z][a-z-]*", helptext.split("options:")[1]) if o not in flat]
+if missing:
+    sys.exit("not in outpost(1): " + ", ".join(sorted(set(missing))))
+PY
+then ok; else bad "outpost(1) and --help disagree"; fi
 cp "$bin" "$tmp/outpost-copy"
 expect "demo outside a build tree" 2 "make demo" -- "$tmp/outpost-copy" demo
 
