@@ -445,6 +445,17 @@ static int in_list(const char *const *list, const char *s)
     return 0;
 }
 
+int outpost_config_url_has_password(const char *v)
+{
+    const char *auth = v ? strstr(v, "://") : NULL;
+    if (!auth)
+        return 0;
+    auth += 3;
+    size_t n = strcspn(auth, "/?#");
+    const char *at = memchr(auth, '@', n);
+    return at && memchr(auth, ':', (size_t)(at - auth)) != NULL;
+}
+
 static int check_value(const struct outpost_config *c, const struct entry *e, const outpost_config_key *k,
                        char *err, size_t errlen)
 {
@@ -480,9 +491,20 @@ static int check_value(const struct outpost_config *c, const struct entry *e, co
             return -1;
         }
         break;
+    case OUTPOST_CFG_STRING: {
+        size_t kl = strlen(e->key);
+        if ((!strcmp(e->key, "url") || (kl > 4 && !strcmp(e->key + kl - 4, "_url"))) &&
+            outpost_config_url_has_password(e->value)) {
+            /* the value itself is not repeated: it holds the password */
+            snprintf(err, errlen, "%s:%d: [%s] %s holds a password (user:password@): it would be shown in messages; "
+                     "put the login in user and the password in password_file or password_cmd",
+                     f, e->line, e->section, e->key);
+            return -1;
+        }
+    }
+    /* fall through */
     case OUTPOST_CFG_PATH:
     case OUTPOST_CFG_COMMAND:
-    case OUTPOST_CFG_STRING:
     default:
         if (!*e->value && k->required) {
             snprintf(err, errlen, "%s:%d: [%s] %s is empty: %s", f, e->line, e->section, e->key, k->help);

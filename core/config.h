@@ -49,6 +49,10 @@ int outpost_config_line(const struct outpost_config *c, const char *section, con
  * otherwise); NULL when out of memory. The caller frees it. */
 char *outpost_expand_home(const char *p);
 
+/* Whether a URL carries a password in its authority (scheme://user:password@host):
+ * such a value is refused by validate, since messages name URLs. */
+int outpost_config_url_has_password(const char *v);
+
 /* Parses typed values; return 0 on success, -1 if malformed. */
 int outpost_config_parse_bool(const char *v, int *out);
 /* Integers accept a unit suffix: s, m, h, d (returned in seconds), k, M, G (bytes). */

@@ -49,6 +49,16 @@ int outpost_session_open(struct outpost_session *s, struct outpost_app *app, int
         outpost_app_explain_unwritable(app, err, errlen);
         goto fail;
     }
+    /* a password in the server's URL would be in every message naming it */
+    static const char *const url_keys[] = { "url", "autodiscover_url" };
+    for (size_t i = 0; with_engine && i < sizeof url_keys / sizeof *url_keys; i++) {
+        if (outpost_config_url_has_password(outpost_config_get(app->cfg, "account", url_keys[i]))) {
+            snprintf(err, errlen, "%s:%d: [account] %s holds a password (user:password@): put the login in user and "
+                     "the password in password_file or password_cmd", app->config_path,
+                     outpost_config_line(app->cfg, "account", url_keys[i]), url_keys[i]);
+            goto fail;
+        }
+    }
     if (with_engine && outpost_engine_new(app, s->store, &s->engine, err, errlen) != 0) {
         /* the transport refused its settings, maybe for a misspelt key (the
          * failed engine unloaded the transport, whose keys name them) */

@@ -115,6 +115,10 @@ if [ -n "$plugdir" ] && [ -f "$plugdir/outpost-storage-sqlite.so" ]; then
   # A misspelt key is named when sync starts, not only by check.
   sed "s#^\[core\]#[core]\nsync_intervall = 5#" "$tmp/r.ini" > "$tmp/typo.ini"
   expect "sync names a misspelt key" 1 "unknown key 'sync_intervall' in [core]" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/typo.ini" sync --once
+  # A password in the URL is refused before anything could log it, and never repeated.
+  sed "s#^url = .*#url = https://u:hunter2@127.0.0.1:9#" "$tmp/r.ini" > "$tmp/cred.ini"
+  expect "sync refuses a password in the url" 1 "[account] url holds a password" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/cred.ini" sync --once
+  OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/cred.ini" sync --once 2>&1 | grep -q hunter2 && bad "the url's password was shown" || ok
   sed "s#^user = .*#usr = u#" "$tmp/r.ini" > "$tmp/nouser.ini"
   expect "sync points at check" 1 "outpost check names unknown keys" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/nouser.ini" sync --once
   expect "status on an empty cache" 0 "Conflicts" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" status

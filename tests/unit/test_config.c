@@ -195,6 +195,25 @@ static void test_home_in_paths(void **s)
     }
 }
 
+/* A password in a URL would be in every message naming the URL: refused, without
+ * repeating it; a user name alone, or an @ in the path, is fine. */
+static void test_url_with_password(void **s)
+{
+    (void)s;
+    expect_error("[account]\ntransport = kerio\nurl = https://jdoe:hunter2@mail.example.com/\n",
+                 "outpost.ini:3: [account] url holds a password");
+    struct outpost_config *c = load("[account]\ntransport = kerio\nurl = https://jdoe:hunter2@mail.example.com/\n");
+    char err[1024] = "";
+    assert_int_equal(outpost_config_validate(c, required, collect, NULL, err, sizeof err), -1);
+    assert_null(strstr(err, "hunter2"));
+    outpost_config_free(c);
+    assert_true(outpost_config_url_has_password("https://u:p@h"));
+    assert_false(outpost_config_url_has_password("https://jdoe@mail.example.com"));
+    assert_false(outpost_config_url_has_password("https://mail.example.com/a:b@c"));
+    assert_false(outpost_config_url_has_password("https://mail.example.com:443"));
+    assert_false(outpost_config_url_has_password(NULL));
+}
+
 static void test_password_cmd(void **s)
 {
     (void)s;
@@ -383,7 +402,7 @@ int main(void)
         cmocka_unit_test(test_no_secret),          cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_missing_file),       cmocka_unit_test(test_typed_parsers),
         cmocka_unit_test(test_split_list),         cmocka_unit_test(test_core_keys_documented),
-        cmocka_unit_test(test_home_in_paths),
+        cmocka_unit_test(test_home_in_paths),      cmocka_unit_test(test_url_with_password),
     };
     int rc = cmocka_run_group_tests_name("config", tests, NULL, NULL);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
