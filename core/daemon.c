@@ -47,6 +47,10 @@ struct daemon {
     atomic_int stop;
     atomic_int reload;
     atomic_int sync_requested;
+    atomic_int check_requested; /* a `check` request waits for the main loop to run it */
+    uint64_t checks_done;       /* under cycle_mu, as the two below */
+    int check_ok;
+    char check_msg[1024];
     op_socket ctl;
     op_thread *ctl_thread;
     char *ctl_path;
@@ -295,8 +299,19 @@ static void handle(struct daemon *d, op_socket c)
         json_object_set_new(o, "result", json_string(outpost_status_class_name(code)));
         reply(c, o);
     } else if (!strcmp(line, "check")) {
-        outpost_status st = outpost_store_methods(d->s.store)->integrity_check(d->s.os.s);
-        reply(c, msg_reply(st.code == OUTPOST_OK ? "ok" : "error", st.message ? st.message : "integrity ok"));
+        /* The storage instance is the main loop's: the check runs there, between its
+         * transactions (sqlite refuses an integrity check inside one). */
+        op_mutex_lock(d->cycle_mu);
+        uint64_t target = d->checks_done + 1;
+        atomic_store(&d->check_requested, 1);
+        outpost_engine_wake(d->s.engine);
+        int64_t deadline = op_monotonic_ms() + 600000;
+        while (d->checks_done < target && !atomic_load(&d->stop) && op_monotonic_ms() < deadline)
+            op_cond_wait(d->cycle_cv, d->cycle_mu, 1000);
+        json_t *o = d->checks_done < target ? msg_reply("error", "the daemon did not get to the check (stopping or busy)")
+                                            : msg_reply(d->check_ok ? "ok" : "error", d->check_msg);
+        op_mutex_unlock(d->cycle_mu);
+        reply(c, o);
     } else if (!strcmp(line, "reload")) {
         on_signal(d, OP_SIG_RELOAD);
         reply(c, msg_reply("ok", "reloading the configuration"));
@@ -421,6 +436,21 @@ static void do_reload(struct daemon *d)
 
 /* ---- the loop ---- */
 
+/* Runs a pending `check` request (main loop thread, no transaction open). */
+static void run_check_request(struct daemon *d)
+{
+    if (!atomic_exchange(&d->check_requested, 0))
+        return;
+    outpost_status st = outpost_store_methods(d->s.store)->integrity_check(d->s.os.s);
+    op_mutex_lock(d->cycle_mu);
+    d->check_ok = st.code == OUTPOST_OK;
+    snprintf(d->check_msg, sizeof d->check_msg, "%s",
+             st.message ? st.message : d->check_ok ? "integrity ok" : outpost_status_class_name(st.code));
+    d->checks_done++;
+    op_cond_broadcast(d->cycle_cv);
+    op_mutex_unlock(d->cycle_mu);
+}
+
 static int64_t interval_ms(struct outpost_app *app)
 {
     long long s = 60;
@@ -544,6 +574,7 @@ int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts
              * edits (which replay promptly). */
             int64_t deadline = op_monotonic_ms() + wait;
             while (!atomic_load(&d->stop) && !atomic_load(&d->reload)) {
+                run_check_request(d);
                 int64_t left = deadline - op_monotonic_ms();
                 if (left <= 0)
                     break;
