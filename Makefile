@@ -72,7 +72,13 @@ soak: build
 	cd $(BUILD) && OUTPOST_CRASH_LOOPS=$${OUTPOST_SOAK_LOOPS:-500} OUTPOST_SYNC_CRASH_LOOPS=$${OUTPOST_SOAK_LOOPS:-200} \
 	  OUTPOST_SOAK=1 $(CTEST) --output-on-failure --timeout 0 -L 'crash|soak'
 
-install: build
+# The prefix is compiled in (the plugin directory, the unit's ExecStart): a PREFIX other than
+# the one build/ was configured with configures it again before installing.
+install: configure
+	@if ! grep -qx 'CMAKE_INSTALL_PREFIX:PATH=$(PREFIX)' $(BUILD)/CMakeCache.txt; then \
+	  echo "== configuring $(BUILD) for PREFIX=$(PREFIX)"; \
+	  $(CMAKE) -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX); fi
+	$(CMAKE) --build $(BUILD) -j $(JOBS)
 	$(CMAKE) --install $(BUILD)
 
 clean:

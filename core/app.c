@@ -35,20 +35,6 @@ char *outpost_default_config_path(void)
     return p;
 }
 
-/* Expands a leading ~/ to $HOME. */
-static char *expand_home(const char *p)
-{
-    const char *home = op_getenv("HOME");
-    if (p[0] == '~' && (p[1] == '/' || !p[1]) && home) {
-        size_t n = strlen(home) + strlen(p);
-        char *r = malloc(n + 1);
-        if (r)
-            snprintf(r, n + 1, "%s%s", home, p + 1);
-        return r;
-    }
-    return strdup(p);
-}
-
 int outpost_app_resolve(struct outpost_app *a, char *err, size_t errlen)
 {
     free(a->data_dir);
@@ -56,7 +42,7 @@ int outpost_app_resolve(struct outpost_app *a, char *err, size_t errlen)
     a->data_dir = a->plugin_dirs = NULL;
     const char *dd = outpost_config_get(a->cfg, "core", "data_dir");
     if (dd && *dd) {
-        a->data_dir = expand_home(dd);
+        a->data_dir = outpost_expand_home(dd);
     } else {
         char *base = op_user_data_dir();
         a->data_dir = base ? path_join(base, "outpost") : NULL;
@@ -106,6 +92,34 @@ void outpost_app_free(struct outpost_app *a)
     memset(a, 0, sizeof *a);
 }
 
+/* Whether a file can be made in `dir` (a probe file, removed again). */
+static int dir_writable(const char *dir)
+{
+    char name[64];
+    snprintf(name, sizeof name, ".write-probe-%ld", op_getpid());
+    char *p = path_join(dir, name);
+    if (!p)
+        return 1;
+    FILE *f = op_fopen_private(p);
+    int ok = f != NULL;
+    if (ok) {
+        fclose(f);
+        remove(p);
+    }
+    free(p);
+    return ok;
+}
+
+void outpost_app_explain_unwritable(const struct outpost_app *a, char *err, size_t errlen)
+{
+    if (dir_writable(a->data_dir))
+        return;
+    char *was = strdup(err);
+    snprintf(err, errlen, "the cache directory %s is not writable by this user (see [core] data_dir): %s",
+             a->data_dir, was ? was : "");
+    free(was);
+}
+
 int outpost_app_open_storage(struct outpost_app *a, struct outpost_open_storage *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
@@ -143,6 +157,7 @@ int outpost_app_open_storage(struct outpost_app *a, struct outpost_open_storage 
     if (st.code != OUTPOST_OK) {
         snprintf(err, errlen, "storage '%s': cannot open the cache: %s", name,
                  st.message ? st.message : outpost_status_class_name(st.code));
+        outpost_app_explain_unwritable(a, err, errlen);
         goto fail;
     }
     o->opened = 1;

@@ -46,4 +46,8 @@ struct outpost_open_storage {
 int outpost_app_open_storage(struct outpost_app *a, struct outpost_open_storage *out, char *err, size_t errlen);
 void outpost_app_close_storage(struct outpost_open_storage *o);
 
+/* When a file cannot be made in the cache directory, rewrites err (a storage
+ * engine's words, e.g. "readonly database") to say that first. */
+void outpost_app_explain_unwritable(const struct outpost_app *a, char *err, size_t errlen);
+
 #endif

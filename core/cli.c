@@ -13,6 +13,7 @@
 #include "repair.h"
 #include "session.h"
 #include "fsguard.h"
+#include "host.h"
 #include "log.h"
 #include "platform/platform.h"
 
@@ -39,22 +40,69 @@ static const char usage_text[] =
     "  plugins [--json]      list every plugin found: kind, name, version, ABI\n"
     "  check [--repair]      validate the config and the cache; --repair drops damaged\n"
     "                        cached content so that the next sync fetches it again\n"
-    "  audit [--json]        every local edit and what became of it\n"
+    "  audit [--json] [--prune DAYS]  every local edit and what became of it;\n"
+    "                        --prune drops confirmed entries older than DAYS\n"
+    "  reload                have the running daemon re-read the config (as SIGHUP)\n"
     "  policy [--json]       every folder's cache policy (full or headers) and where it comes from\n"
     "  policy FOLDER MODE [AGE]  set it: MODE full|headers|default, AGE e.g. 365d\n"
     "  demo                  sync a generated account from the built-in simulator\n"
     "\n"
     "options:\n"
     "  --config FILE         config file (default $XDG_CONFIG_HOME/outpost/outpost.ini)\n"
-    "  --help                show this help\n"
+    "  -h, --help            show this help; after a command, that command's usage\n"
     "  --version             show the version and ABI\n"
     "\n"
     "See outpost(1) and outpost.ini(5).\n";
 
-static void warn_line(void *ctx, const char *msg)
+/* `outpost COMMAND --help`: one command's usage (no config is read). */
+static const struct {
+    const char *name, *text;
+} command_help[] = {
+    { "init", "usage: outpost init [--transport NAME] [--url URL] [--user USER] [--password-file FILE]\n"
+              "                    [--storage NAME] [--data-dir DIR] [--ca-file FILE] [--force]\n"
+              "Write the config file (mode 600) and create an empty cache. On a terminal, asks for\n"
+              "what the flags do not give; otherwise --url and --user are required. Relative paths\n"
+              "are written as absolute ones. IMAP clients log in with the same user and password\n"
+              "file ([imap] section). --force overwrites an existing config.\n" },
+    { "sync", "usage: outpost sync [--once]\n"
+              "Replay local edits, then fetch the server's changes. With --once, one cycle and exit\n"
+              "(status 1 when it failed); without, keep syncing in the foreground (no front-ends)\n"
+              "until interrupted. When a daemon runs, it does one cycle and this prints the status.\n" },
+    { "run", "usage: outpost run   (or: outpostd)\n"
+             "Run the daemon: sync, on-demand fetches, front-ends and the control socket.\n"
+             "SIGTERM stops it; SIGHUP reloads the config.\n" },
+    { "status", "usage: outpost status [--json]\n"
+                "Per folder: items, unread, pending edits, last sync, state and last error; from the\n"
+                "running daemon, or from the cache when none runs.\n" },
+    { "plugins", "usage: outpost plugins [--json]\n"
+                 "Every plugin file found: kind, name, version, ABI, or why it does not load.\n"
+                 "--json adds each plugin's config section and keys.\n" },
+    { "check", "usage: outpost check [--repair]\n"
+               "Validate the config (unknown keys are warnings, bad values errors) and the cache's\n"
+               "integrity. --repair drops cached content that does not read back; the next sync\n"
+               "fetches it again.\n" },
+    { "audit", "usage: outpost audit [--json] [--prune DAYS]\n"
+               "Every local edit and what became of it. --prune DAYS drops confirmed entries\n"
+               "older than DAYS days.\n" },
+    { "reload", "usage: outpost reload\n"
+                "Have the running daemon re-read the config (as SIGHUP does): credentials, log level,\n"
+                "policies and front-end settings. A config with a bad value is refused and the\n"
+                "running one kept. Exit 1 when no daemon runs on the cache.\n" },
+    { "policy", "usage: outpost policy [--json]\n"
+                "       outpost policy FOLDER full|headers [AGE]\n"
+                "       outpost policy FOLDER default\n"
+                "List every folder's cache policy, or set one in [policy] (AGE e.g. 365d); a running\n"
+                "daemon reloads it.\n" },
+    { "demo", "usage: outpost demo\n"
+              "Sync a generated account from the built-in Kerio simulator (source tree only).\n" },
+};
+
+static const char *help_for(const char *cmd)
 {
-    (void)ctx;
-    outpost_log(OUTPOST_LOG_WARNING, "config", "%s", msg);
+    for (size_t i = 0; i < sizeof command_help / sizeof *command_help; i++)
+        if (!strcmp(command_help[i].name, cmd))
+            return command_help[i].text;
+    return NULL;
 }
 
 /* ---- plugins ---- */
@@ -139,6 +187,34 @@ static int cmd_plugins(struct outpost_app *a, int argc, char **argv)
 
 /* ---- check ---- */
 
+/* The transport reads its settings when an instance is made (no connection
+ * yet): a URL it cannot use fails here as it would fail the first sync. */
+static int check_transport(struct outpost_app *a, outpost_loaded_plugin *tp, char *err, size_t errlen)
+{
+    if (!tp)
+        return 0;
+    struct outpost_host *h = outpost_core_host_new(a->cfg, "account", tp->desc->name, a->data_dir);
+    if (!h) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = -1;
+    if (outpost_loader_module_init(tp, h, err, errlen) == 0) {
+        const struct outpost_transport_methods *m = tp->methods;
+        struct outpost_transport *t = NULL;
+        outpost_status st = m->create(h, &t);
+        if (st.code == OUTPOST_OK) {
+            m->destroy(t);
+            rc = 0;
+        } else {
+            snprintf(err, errlen, "%s: transport '%s': %s", a->config_path, tp->desc->name,
+                     st.message ? st.message : outpost_status_class_name(st.code));
+        }
+    }
+    outpost_core_host_free(h);
+    return rc;
+}
+
 static int cmd_check(struct outpost_app *a, int argc, char **argv)
 {
     char err[2048];
@@ -151,36 +227,66 @@ static int cmd_check(struct outpost_app *a, int argc, char **argv)
         fprintf(stderr, "outpost: no config at %s (create one with: outpost init)\n", a->config_path);
         return 1;
     }
+    char terr[2400] = "";
     const char *tname = outpost_config_get(a->cfg, "account", "transport");
     outpost_loaded_plugin *tp = NULL;
-    if (tname && outpost_loader_load(a->plugin_dirs, OUTPOST_KIND_TRANSPORT, tname, &tp, err, sizeof err) == 0)
+    int rc = 1;
+    if (tname && outpost_loader_load(a->plugin_dirs, OUTPOST_KIND_TRANSPORT, tname, &tp, err, sizeof err) == 0) {
         outpost_config_declare(a->cfg, tp->desc->section ? tp->desc->section : "account", tp->desc->config_keys);
-    else if (tname)
-        outpost_log(OUTPOST_LOG_WARNING, "check", "%s", err);
+    } else if (tname) {
+        /* an error (sync cannot start without it), after what else check finds */
+        snprintf(terr, sizeof terr, "%s:%d: [account] transport = '%s': %s", a->config_path,
+                 outpost_config_line(a->cfg, "account", "transport"), tname, err);
+    }
     /* the front-ends' sections, as the daemon declares them when it starts them */
     char names[8][64];
     size_t nfe = outpost_config_split_list(outpost_config_get(a->cfg, "core", "frontends"), names, 8);
     outpost_loaded_plugin *fe[8] = { NULL };
     for (size_t i = 0; i < nfe; i++) {
         if (outpost_loader_load(a->plugin_dirs, OUTPOST_KIND_FRONTEND, names[i], &fe[i], err, sizeof err) == 0)
-            outpost_config_declare(a->cfg, fe[i]->desc->section ? fe[i]->desc->section : names[i],
+            outpost_config_declare(a->cfg, fe[i]->desc->section ? fe[i]->desc->section : fe[i]->desc->name,
                                    fe[i]->desc->config_keys);
         else
             outpost_log(OUTPOST_LOG_WARNING, "check", "front-end %s: %s", names[i], err);
     }
+    /* A running daemon holds the cache (Firebird: exclusively) and checks it on
+     * request; --repair needs the cache itself. */
+    char cerr[256];
+    json_t *daemon = repair ? NULL : outpost_control_request(a, "check", cerr, sizeof cerr);
     struct outpost_open_storage st;
-    int rc = 1;
-    if (outpost_app_open_storage(a, &st, err, sizeof err) != 0) {
+    memset(&st, 0, sizeof st);
+    if (daemon) {
+        /* the storage plugin only declares its keys */
+        const char *sname = outpost_config_get(a->cfg, "storage", "plugin");
+        if (outpost_loader_load(a->plugin_dirs, OUTPOST_KIND_STORAGE, sname, &st.plugin, err, sizeof err) != 0) {
+            fprintf(stderr, "outpost check: %s\n", err);
+            goto out;
+        }
+        outpost_config_declare(a->cfg, "storage", st.plugin->desc->config_keys);
+    } else if (outpost_app_open_storage(a, &st, err, sizeof err) != 0) {
         fprintf(stderr, "outpost check: %s\n", err);
         goto out;
     }
     static const char *const required[] = { "core", "storage", "account", NULL };
-    if (outpost_config_validate(a->cfg, required, warn_line, NULL, err, sizeof err) != 0) {
+    if (outpost_config_validate(a->cfg, required, outpost_config_log_warning, NULL, err, sizeof err) != 0 ||
+        (*terr && snprintf(err, sizeof err, "%s", terr) > 0) || check_transport(a, tp, err, sizeof err) != 0) {
         fprintf(stderr, "outpost check: %s\n", err);
         outpost_app_close_storage(&st);
         goto out;
     }
     printf("config:  ok (%s)\n", a->config_path);
+    if (daemon) {
+        const char *bad = json_string_value(json_object_get(daemon, "error"));
+        if (bad)
+            fprintf(stderr, "outpost check: cache integrity (checked by the running daemon): %s\n", bad);
+        else if (json_object_get(daemon, "ok"))
+            printf("storage: ok (%s, %s, checked by the running daemon)\n", st.plugin->desc->name, a->data_dir);
+        else
+            fprintf(stderr, "outpost check: the running daemon did not check the cache (unexpected reply)\n");
+        rc = bad || !json_object_get(daemon, "ok");
+        outpost_app_close_storage(&st);
+        goto out;
+    }
     outpost_status s = { OUTPOST_BAD_DATA, 0, NULL };
     if (repair && (s = st.m->integrity_check(st.s)).code == OUTPOST_OK)
         /* the check reads every cached body too: a sound cache is read once */
@@ -210,6 +316,7 @@ static int cmd_check(struct outpost_app *a, int argc, char **argv)
     }
     outpost_app_close_storage(&st);
 out:
+    json_decref(daemon);
     for (size_t i = 0; i < nfe; i++)
         outpost_loader_unload(fe[i]);
     outpost_loader_unload(tp);
@@ -257,11 +364,30 @@ static int write_config(const char *path, const char *transport, const char *url
         fprintf(f, "password_file = %s\n", pwfile);
     if (ca_file && *ca_file)
         fprintf(f, "ca_file = %s\n", ca_file);
+    if (pwfile && *pwfile)
+        fprintf(f, "\n[imap]\n# IMAP clients on this machine log in with the account's user and password.\n"
+                   "user = %s\npassword_file = %s\n", user, pwfile);
     int bad = ferror(f);
     if (fclose(f) != 0 || bad) {
         snprintf(err, errlen, "cannot write %s (disk full?)", path);
         return -1;
     }
+    return 0;
+}
+
+/* Replaces a relative *path (of an existing file or directory) by its absolute
+ * form, kept in *owned; ~/ paths and absolute ones stay as they are. */
+static int absolute_path(const char *flag, const char **path, char **owned)
+{
+    if (**path == '~' || op_path_is_absolute(*path))
+        return 0;
+    char *abs = op_realpath(*path);
+    if (!abs) {
+        fprintf(stderr, "outpost init: %s: cannot resolve %s\n", flag, *path);
+        return -1;
+    }
+    *owned = abs;
+    *path = abs;
     return 0;
 }
 
@@ -289,7 +415,7 @@ static int cmd_init(struct outpost_app *a, int argc, char **argv)
         fprintf(stderr, "outpost init: %s already exists (use --force to overwrite)\n", a->config_path);
         return 1;
     }
-    char *owned[5] = { NULL };
+    char *owned[8] = { NULL }; /* prompted answers, then absolute paths */
     int interactive = op_isatty_stdin() && op_isatty_stderr();
     if (interactive) {
         if (!transport)
@@ -315,9 +441,51 @@ static int cmd_init(struct outpost_app *a, int argc, char **argv)
         rc = EXIT_USAGE;
         goto out;
     }
-    if (pwfile && *pwfile && op_check_private_file(pwfile, err, sizeof err) != 0) {
-        fprintf(stderr, "outpost init: --password-file: %s\n", err);
-        goto out;
+    /* plugins that are not installed: nothing is written (a transport would only
+     * show at the first sync) */
+    static const struct {
+        uint32_t kind;
+        const char *flag;
+    } needed[] = { { OUTPOST_KIND_STORAGE, "--storage" }, { OUTPOST_KIND_TRANSPORT, "--transport" } };
+    for (size_t k = 0; k < sizeof needed / sizeof *needed; k++) {
+        const char *name = needed[k].kind == OUTPOST_KIND_STORAGE ? storage : transport;
+        outpost_loaded_plugin *p = NULL;
+        if (outpost_loader_load(a->plugin_dirs, needed[k].kind, name, &p, err, sizeof err) != 0) {
+            fprintf(stderr, "outpost init: %s %s: %s (outpost plugins lists what is installed)\n", needed[k].flag, name,
+                    err);
+            goto out;
+        }
+        outpost_loader_unload(p);
+    }
+    /* The daemon does not run where init ran (systemd starts it in $HOME):
+     * relative paths are written as absolute ones; ~/ is kept (read as $HOME). */
+    if (pwfile && *pwfile) {
+        char *x = outpost_expand_home(pwfile);
+        int bad = !x || op_check_private_file(x, err, sizeof err) != 0;
+        if (bad)
+            fprintf(stderr, "outpost init: --password-file: %s\n", x ? err : "out of memory");
+        free(x);
+        if (bad || absolute_path("--password-file", &pwfile, &owned[5]) != 0)
+            goto out;
+    }
+    if (ca_file && *ca_file) {
+        char *x = outpost_expand_home(ca_file);
+        int bad = !x || !op_is_file(x);
+        free(x);
+        if (bad) {
+            fprintf(stderr, "outpost init: --ca-file: cannot read %s\n", ca_file);
+            goto out;
+        }
+        if (absolute_path("--ca-file", &ca_file, &owned[6]) != 0)
+            goto out;
+    }
+    if (data_dir && *data_dir && *data_dir != '~' && !op_path_is_absolute(data_dir)) {
+        if (op_mkdir_p(data_dir, 0700, err, sizeof err) != 0) {
+            fprintf(stderr, "outpost init: --data-dir: %s\n", err);
+            goto out;
+        }
+        if (absolute_path("--data-dir", &data_dir, &owned[7]) != 0)
+            goto out;
     }
     if (write_config(a->config_path, transport, url, user, pwfile, storage, data_dir, ca_file, err, sizeof err) != 0) {
         fprintf(stderr, "outpost init: %s\n", err);
@@ -342,9 +510,11 @@ static int cmd_init(struct outpost_app *a, int argc, char **argv)
     }
     outpost_app_close_storage(&st);
     printf("wrote %s\ncache in %s (%s)\n", a->config_path, a->data_dir, storage);
+    printf("next: `outpost check`, `outpost sync --once` for the first sync, then run the daemon (`outpostd`, "
+           "or `systemctl --user enable --now outpostd`)\n");
     rc = 0;
 out:
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 8; i++)
         free(owned[i]);
     return rc;
 }
@@ -465,7 +635,10 @@ static int cmd_status_audit(struct outpost_app *a, int argc, char **argv)
             json = 1;
         else if (audit && !strcmp(argv[i], "--prune") && i + 1 < argc)
             prune = argv[++i];
-        else {
+        else if (audit && !strcmp(argv[i], "--prune")) {
+            fprintf(stderr, "outpost audit: --prune needs a number of days\n");
+            return EXIT_USAGE;
+        } else {
             fprintf(stderr, "outpost %s: unknown option %s\n", argv[0], argv[i]);
             return EXIT_USAGE;
         }
@@ -588,6 +761,32 @@ static int cmd_policy(struct outpost_app *a, int argc, char **argv)
     return 0;
 }
 
+/* ---- reload ---- */
+
+static int cmd_reload(struct outpost_app *a, int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1) {
+        fprintf(stderr, "outpost reload: takes no arguments\n");
+        return EXIT_USAGE;
+    }
+    char err[2048];
+    /* the values this program knows are checked here, where the user sees the error;
+     * the daemon checks every key again and keeps its configuration if one is bad */
+    if (outpost_config_validate(a->cfg, NULL, NULL, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "outpost reload: %s (not sent to the daemon)\n", err);
+        return 1;
+    }
+    json_t *r = outpost_control_request(a, "reload", err, sizeof err);
+    if (!r) {
+        fprintf(stderr, "outpost reload: no daemon is running on the cache in %s (%s)\n", a->data_dir, err);
+        return 1;
+    }
+    json_decref(r);
+    printf("the running daemon re-reads %s (its log says what it took)\n", a->config_path);
+    return 0;
+}
+
 /* ---- not yet available ---- */
 
 static int cmd_unavailable(const char *name, const char *what)
@@ -630,6 +829,9 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage_text, stdout);
             return 0;
+        } else if (!strcmp(argv[i], "--config")) {
+            fprintf(stderr, "outpost: --config needs a FILE\n");
+            return EXIT_USAGE;
         } else if (!strcmp(argv[i], "--version")) {
             printf("outpost %s (ABI %d.%d)\n", OUTPOST_VERSION, OUTPOST_ABI_MAJOR, OUTPOST_ABI_MINOR);
             return 0;
@@ -646,13 +848,16 @@ int main(int argc, char **argv)
     int sub_argc = i < argc ? argc - i : 1;
     char **sub_argv = i < argc ? argv + i : (char *[]){ (char *)"run", NULL };
 
-    static const char *const known[] = { "init", "sync", "run", "status", "plugins", "check", "audit", "policy", "demo", NULL };
-    int ok = 0;
-    for (int k = 0; known[k]; k++)
-        ok |= !strcmp(cmd, known[k]);
-    if (!ok) {
+    if (!help_for(cmd)) {
         fprintf(stderr, "outpost: unknown command '%s'\n%s", cmd, usage_text);
         return EXIT_USAGE;
+    }
+
+    for (int k = 1; k < sub_argc; k++) {
+        if (!strcmp(sub_argv[k], "--help") || !strcmp(sub_argv[k], "-h")) {
+            fputs(help_for(cmd), stdout);
+            return 0;
+        }
     }
 
     if (!strcmp(cmd, "demo"))
@@ -679,6 +884,8 @@ int main(int argc, char **argv)
         rc = cmd_run(&app, sub_argc, sub_argv);
     else if (!strcmp(cmd, "policy"))
         rc = cmd_policy(&app, sub_argc, sub_argv);
+    else if (!strcmp(cmd, "reload"))
+        rc = cmd_reload(&app, sub_argc, sub_argv);
     else
         rc = cmd_status_audit(&app, sub_argc, sub_argv);
     outpost_app_free(&app);

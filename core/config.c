@@ -14,6 +14,7 @@
 
 struct entry {
     char *section, *key, *value;
+    char *expanded; /* a path or secret file value with a leading ~/ made absolute, else NULL */
     int line;
 };
 
@@ -117,6 +118,7 @@ void outpost_config_free(struct outpost_config *c)
         free(c->v[i].section);
         free(c->v[i].key);
         free(c->v[i].value);
+        free(c->v[i].expanded);
     }
     free(c->v);
     free(c->d);
@@ -125,6 +127,37 @@ void outpost_config_free(struct outpost_config *c)
 }
 
 const char *outpost_config_path(const struct outpost_config *c) { return c->path ? c->path : "(built-in)"; }
+
+char *outpost_expand_home(const char *p)
+{
+    const char *home = op_getenv("HOME");
+    if (p[0] == '~' && (p[1] == '/' || !p[1]) && home && *home) {
+        size_t n = strlen(home) + strlen(p);
+        char *r = malloc(n + 1);
+        if (r)
+            snprintf(r, n + 1, "%s%s", home, p + 1);
+        return r;
+    }
+    return xstrdup(p);
+}
+
+static const outpost_config_key *find_decl(const struct outpost_config *c, const char *section, const char *key);
+
+/* A value of a declared path or secret file key that starts with ~/ is read as
+ * $HOME/...: outpost_config_get returns the expanded form. */
+static void expand_entry(const struct outpost_config *c, struct entry *e)
+{
+    if (e->expanded || e->value[0] != '~')
+        return;
+    const outpost_config_key *k = find_decl(c, e->section, e->key);
+    if (k && (k->type == OUTPOST_CFG_PATH || k->type == OUTPOST_CFG_SECRET_FILE)) {
+        char *x = outpost_expand_home(e->value);
+        if (x && strcmp(x, e->value))
+            e->expanded = x;
+        else
+            free(x);
+    }
+}
 
 static int add_entry(struct outpost_config *c, const char *section, const char *key, const char *value, int line)
 {
@@ -141,6 +174,7 @@ static int add_entry(struct outpost_config *c, const char *section, const char *
     e->key = xstrdup(key);
     e->value = xstrdup(value);
     e->line = line;
+    e->expanded = NULL;
     if (!e->section || !e->key || !e->value) {
         free(e->section);
         free(e->key);
@@ -148,6 +182,7 @@ static int add_entry(struct outpost_config *c, const char *section, const char *
         return -1;
     }
     c->n++;
+    expand_entry(c, e);
     return 0;
 }
 
@@ -198,6 +233,17 @@ int outpost_config_declare(struct outpost_config *c, const char *section, const 
     c->d[c->nd].section = section;
     c->d[c->nd].keys = keys;
     c->nd++;
+    for (size_t i = 0; i < c->n; i++)
+        if (!strcmp(c->v[i].section, section))
+            expand_entry(c, &c->v[i]);
+    return 0;
+}
+
+int outpost_config_declare_from(struct outpost_config *c, const struct outpost_config *from)
+{
+    for (size_t i = 0; i < from->nd; i++)
+        if (outpost_config_declare(c, from->d[i].section, from->d[i].keys) != 0)
+            return -1;
     return 0;
 }
 
@@ -205,7 +251,7 @@ const char *outpost_config_get(const struct outpost_config *c, const char *secti
 {
     const struct entry *e = find_entry(c, section, key);
     if (e)
-        return e->value;
+        return e->expanded ? e->expanded : e->value;
     const outpost_config_key *k = find_decl(c, section, key);
     return k && strcmp(k->name, "*") ? k->def : NULL;
 }
@@ -399,6 +445,17 @@ static int in_list(const char *const *list, const char *s)
     return 0;
 }
 
+int outpost_config_url_has_password(const char *v)
+{
+    const char *auth = v ? strstr(v, "://") : NULL;
+    if (!auth)
+        return 0;
+    auth += 3;
+    size_t n = strcspn(auth, "/?#");
+    const char *at = memchr(auth, '@', n);
+    return at && memchr(auth, ':', (size_t)(at - auth)) != NULL;
+}
+
 static int check_value(const struct outpost_config *c, const struct entry *e, const outpost_config_key *k,
                        char *err, size_t errlen)
 {
@@ -429,14 +486,25 @@ static int check_value(const struct outpost_config *c, const struct entry *e, co
         }
         break;
     case OUTPOST_CFG_SECRET_FILE:
-        if (op_check_private_file(e->value, why, sizeof why) != 0) {
+        if (op_check_private_file(e->expanded ? e->expanded : e->value, why, sizeof why) != 0) {
             snprintf(err, errlen, "%s:%d: [%s] %s: %s", f, e->line, e->section, e->key, why);
             return -1;
         }
         break;
+    case OUTPOST_CFG_STRING: {
+        size_t kl = strlen(e->key);
+        if ((!strcmp(e->key, "url") || (kl > 4 && !strcmp(e->key + kl - 4, "_url"))) &&
+            outpost_config_url_has_password(e->value)) {
+            /* the value itself is not repeated: it holds the password */
+            snprintf(err, errlen, "%s:%d: [%s] %s holds a password (user:password@): it would be shown in messages; "
+                     "put the login in user and the password in password_file or password_cmd",
+                     f, e->line, e->section, e->key);
+            return -1;
+        }
+    }
+    /* fall through */
     case OUTPOST_CFG_PATH:
     case OUTPOST_CFG_COMMAND:
-    case OUTPOST_CFG_STRING:
     default:
         if (!*e->value && k->required) {
             snprintf(err, errlen, "%s:%d: [%s] %s is empty: %s", f, e->line, e->section, e->key, k->help);
@@ -447,19 +515,24 @@ static int check_value(const struct outpost_config *c, const struct entry *e, co
     return 0;
 }
 
+static void warn_unknown(const struct outpost_config *c, const struct entry *e, void (*warn)(void *ctx, const char *msg),
+                         void *warn_ctx)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s:%d: unknown key '%s' in [%s] (ignored)", outpost_config_path(c), e->line, e->key,
+             e->section);
+    warn(warn_ctx, msg);
+}
+
 int outpost_config_validate(const struct outpost_config *c, const char *const *required_sections,
                             void (*warn)(void *ctx, const char *msg), void *warn_ctx, char *err, size_t errlen)
 {
-    char msg[1024];
     for (size_t i = 0; i < c->n; i++) {
         const struct entry *e = &c->v[i];
         const outpost_config_key *k = find_decl(c, e->section, e->key);
         if (!k) {
-            if (warn) {
-                snprintf(msg, sizeof msg, "%s:%d: unknown key '%s' in [%s] (ignored)", outpost_config_path(c),
-                         e->line, e->key, e->section);
-                warn(warn_ctx, msg);
-            }
+            if (warn)
+                warn_unknown(c, e, warn, warn_ctx);
             continue;
         }
         /* Only the value that wins is checked. */

@@ -34,10 +34,24 @@ int outpost_config_set(struct outpost_config *c, const char *section, const char
  * declared with a key named "*" accepts any key (e.g. [policy]). */
 int outpost_config_declare(struct outpost_config *c, const char *section, const outpost_config_key *keys);
 
-/* Value of section.key as written, else the declared default, else NULL. */
+/* Declares in `c` every section and keys declared in `from` (a reloaded config
+ * learns the keys the running plugins declared); `from` must outlive `c`'s use
+ * of them as for outpost_config_declare. */
+int outpost_config_declare_from(struct outpost_config *c, const struct outpost_config *from);
+
+/* Value of section.key as written, else the declared default, else NULL. A
+ * declared path or secret file written as ~/... comes back as $HOME/... */
 const char *outpost_config_get(const struct outpost_config *c, const char *section, const char *key);
 /* The line a key was read from (0 if not from the file). */
 int outpost_config_line(const struct outpost_config *c, const char *section, const char *key);
+
+/* A copy of `p` with a leading ~ or ~/ replaced by $HOME (a plain copy
+ * otherwise); NULL when out of memory. The caller frees it. */
+char *outpost_expand_home(const char *p);
+
+/* Whether a URL carries a password in its authority (scheme://user:password@host):
+ * such a value is refused by validate, since messages name URLs. */
+int outpost_config_url_has_password(const char *v);
 
 /* Parses typed values; return 0 on success, -1 if malformed. */
 int outpost_config_parse_bool(const char *v, int *out);

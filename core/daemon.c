@@ -47,6 +47,10 @@ struct daemon {
     atomic_int stop;
     atomic_int reload;
     atomic_int sync_requested;
+    atomic_int check_requested; /* a `check` request waits for the main loop to run it */
+    uint64_t checks_done;       /* under cycle_mu, as the two below */
+    int check_ok;
+    char check_msg[1024];
     op_socket ctl;
     op_thread *ctl_thread;
     char *ctl_path;
@@ -184,7 +188,10 @@ static json_t *status_with_fts(struct daemon *d)
 
 /* ---- front-ends ---- */
 
-static void start_frontends(struct daemon *d)
+/* Loads the configured front-ends and declares their keys; with `start`,
+ * starts them too (`outpost sync` only declares them, so that the config
+ * check at start knows their sections). */
+static void start_frontends(struct daemon *d, int start)
 {
     char names[8][64];
     size_t n = outpost_config_split_list(outpost_config_get(d->app->cfg, "core", "frontends"), names, 8);
@@ -194,11 +201,17 @@ static void start_frontends(struct daemon *d)
         struct frontend *f = &d->fe[d->nfe];
         memset(f, 0, sizeof *f);
         if (outpost_loader_load(d->app->plugin_dirs, OUTPOST_KIND_FRONTEND, p, &f->p, err, sizeof err) != 0) {
-            outpost_log(OUTPOST_LOG_WARNING, LOGC, "front-end %s not started: %s", p, err);
+            if (start)
+                outpost_log(OUTPOST_LOG_WARNING, LOGC, "front-end %s not started: %s", p, err);
             continue;
         }
-        const char *section = f->p->desc->section ? f->p->desc->section : p;
+        /* the plugin's own name: `names` does not outlive this call */
+        const char *section = f->p->desc->section ? f->p->desc->section : f->p->desc->name;
         outpost_config_declare(d->app->cfg, section, f->p->desc->config_keys);
+        if (!start) {
+            d->nfe++;
+            continue;
+        }
         f->m = f->p->methods;
         f->host = outpost_core_host_new(d->app->cfg, section, p, d->app->data_dir);
         outpost_core_host_set_store(f->host, outpost_store_api_table());
@@ -286,8 +299,19 @@ static void handle(struct daemon *d, op_socket c)
         json_object_set_new(o, "result", json_string(outpost_status_class_name(code)));
         reply(c, o);
     } else if (!strcmp(line, "check")) {
-        outpost_status st = outpost_store_methods(d->s.store)->integrity_check(d->s.os.s);
-        reply(c, msg_reply(st.code == OUTPOST_OK ? "ok" : "error", st.message ? st.message : "integrity ok"));
+        /* The storage instance is the main loop's: the check runs there, between its
+         * transactions (sqlite refuses an integrity check inside one). */
+        op_mutex_lock(d->cycle_mu);
+        uint64_t target = d->checks_done + 1;
+        atomic_store(&d->check_requested, 1);
+        outpost_engine_wake(d->s.engine);
+        int64_t deadline = op_monotonic_ms() + 600000;
+        while (d->checks_done < target && !atomic_load(&d->stop) && op_monotonic_ms() < deadline)
+            op_cond_wait(d->cycle_cv, d->cycle_mu, 1000);
+        json_t *o = d->checks_done < target ? msg_reply("error", "the daemon did not get to the check (stopping or busy)")
+                                            : msg_reply(d->check_ok ? "ok" : "error", d->check_msg);
+        op_mutex_unlock(d->cycle_mu);
+        reply(c, o);
     } else if (!strcmp(line, "reload")) {
         on_signal(d, OP_SIG_RELOAD);
         reply(c, msg_reply("ok", "reloading the configuration"));
@@ -342,6 +366,16 @@ static void stop_control(struct daemon *d)
     free(d->ctl_path);
 }
 
+/* ---- config check ---- */
+
+/* Checks `cfg` against every declared key as `outpost check` does: unknown
+ * keys (a misspelt one would be ignored) are warnings; a bad value is an error. */
+static int validate_config(const struct outpost_config *cfg, char *err, size_t errlen)
+{
+    static const char *const required[] = { "core", "storage", "account", NULL };
+    return outpost_config_validate(cfg, required, outpost_config_log_warning, NULL, err, errlen);
+}
+
 /* ---- reload ---- */
 
 static void do_reload(struct daemon *d)
@@ -363,6 +397,13 @@ static void do_reload(struct daemon *d)
         return;
     }
     outpost_config_declare_core(cfg);
+    /* the keys the running plugins declared (storage, transport, front-ends) */
+    outpost_config_declare_from(cfg, d->app->cfg);
+    if (validate_config(cfg, err, sizeof err) != 0) {
+        outpost_config_free(cfg);
+        outpost_log(OUTPOST_LOG_ERROR, LOGC, "reload: %s; keeping the running configuration", err);
+        return;
+    }
     int level = outpost_log_level_parse(outpost_config_get(cfg, "core", "log_level"));
     if (level > 0)
         outpost_log_setup(NULL, level);
@@ -394,6 +435,21 @@ static void do_reload(struct daemon *d)
 }
 
 /* ---- the loop ---- */
+
+/* Runs a pending `check` request (main loop thread, no transaction open). */
+static void run_check_request(struct daemon *d)
+{
+    if (!atomic_exchange(&d->check_requested, 0))
+        return;
+    outpost_status st = outpost_store_methods(d->s.store)->integrity_check(d->s.os.s);
+    op_mutex_lock(d->cycle_mu);
+    d->check_ok = st.code == OUTPOST_OK;
+    snprintf(d->check_msg, sizeof d->check_msg, "%s",
+             st.message ? st.message : d->check_ok ? "integrity ok" : outpost_status_class_name(st.code));
+    d->checks_done++;
+    op_cond_broadcast(d->cycle_cv);
+    op_mutex_unlock(d->cycle_mu);
+}
 
 static int64_t interval_ms(struct outpost_app *app)
 {
@@ -456,23 +512,26 @@ int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts
         o = outpost_session_open(&d->s, app, 1, err, sizeof err);
     }
     if (o != 0) {
-        fprintf(stderr, "outpost: %s\n", err);
+        outpost_log(OUTPOST_LOG_ERROR, LOGC, "%s", err);
         goto out;
     }
     d->cycle_mu = op_mutex_new();
     d->cycle_cv = op_cond_new();
     if (outpost_engine_start_worker(d->s.engine, err, sizeof err) != 0) {
-        fprintf(stderr, "outpost: %s\n", err);
+        outpost_log(OUTPOST_LOG_ERROR, LOGC, "%s", err);
         goto out;
     }
     if (!once && start_control(d, err, sizeof err) != 0) {
-        fprintf(stderr, "outpost: control socket: %s\n", err);
+        outpost_log(OUTPOST_LOG_ERROR, LOGC, "control socket: %s", err);
         goto out;
     }
     if (opts->progress)
         outpost_engine_set_progress(d->s.engine, opts->progress, opts->progress_ctx);
-    if (opts->frontends)
-        start_frontends(d);
+    start_frontends(d, opts->frontends);
+    /* Every key is declared now: name the misspelt ones and bad values in the log
+     * (the daemon runs on; a setting the engine cannot read keeps its default). */
+    if (validate_config(app->cfg, err, sizeof err) != 0)
+        outpost_log(OUTPOST_LOG_ERROR, "config", "%s (see outpost check)", err);
     {
         struct outpost_host *sub_host = outpost_core_host_new(app->cfg, "core", "daemon", app->data_dir);
         outpost_store_bind_host(d->s.store, sub_host);
@@ -515,6 +574,7 @@ int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts
              * edits (which replay promptly). */
             int64_t deadline = op_monotonic_ms() + wait;
             while (!atomic_load(&d->stop) && !atomic_load(&d->reload)) {
+                run_check_request(d);
                 int64_t left = deadline - op_monotonic_ms();
                 if (left <= 0)
                     break;

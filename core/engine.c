@@ -1574,6 +1574,19 @@ void outpost_engine_reconfigure(struct outpost_engine *e, const struct outpost_c
     if (e->connected_sync)
         e->tm->close(e->tsync);
     e->connected_sync = 0;
+    /* A transport keeps what create() read (url, user, TLS settings) and the
+     * password its open() read, even when that login was refused (kerio, ews):
+     * a new instance reads the reloaded settings and credentials. The sync
+     * instance is only used by the thread that reloads. */
+    struct outpost_transport *t = NULL;
+    outpost_status st = e->tm->create(e->host_sync, &t);
+    if (st.code == OUTPOST_OK) {
+        e->tm->destroy(e->tsync);
+        e->tsync = t;
+    } else {
+        outpost_log(OUTPOST_LOG_ERROR, "engine", "reload: transport '%s': %s; it keeps its previous settings",
+                    e->tp->desc->name, st.message ? st.message : outpost_status_class_name(st.code));
+    }
     op_mutex_lock(e->mu);
     e->auth_failed = 0;
     op_mutex_unlock(e->mu);

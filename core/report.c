@@ -234,7 +234,7 @@ void outpost_report_print_status(json_t *s, FILE *out)
     json_t *j = json_object_get(s, "journal");
     fprintf(out, "server: %s%s%s\n",
             json_is_true(json_object_get(s, "auth_failed"))
-                ? "login refused (authentication failed: fix the password, then reload with SIGHUP); not syncing"
+                ? "login refused (authentication failed: fix the password, then `outpost reload`); not syncing"
             : json_is_true(json_object_get(s, "daemon")) ? (json_is_true(json_object_get(s, "online")) ? "online" : "offline")
                                                          : "no daemon running",
             str_or(s, "last_error", NULL) ? " — " : "", str_or(s, "last_error", ""));

@@ -5,6 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
+#include "log.h"
+
+void outpost_config_log_warning(void *ctx, const char *msg)
+{
+    (void)ctx;
+    outpost_log(OUTPOST_LOG_WARNING, "config", "%s", msg);
+}
+
 char *outpost_data_path(const struct outpost_app *app, const char *name)
 {
     size_t n = strlen(app->data_dir) + strlen(name) + 2;
@@ -36,10 +45,28 @@ int outpost_session_open(struct outpost_session *s, struct outpost_app *app, int
     if (outpost_app_open_storage(app, &s->os, err, errlen) != 0)
         goto fail;
     s->storage_open = 1;
-    if (outpost_store_new(app, &s->os, &s->store, err, errlen) != 0)
+    if (outpost_store_new(app, &s->os, &s->store, err, errlen) != 0) {
+        outpost_app_explain_unwritable(app, err, errlen);
         goto fail;
-    if (with_engine && outpost_engine_new(app, s->store, &s->engine, err, errlen) != 0)
+    }
+    /* a password in the server's URL would be in every message naming it */
+    static const char *const url_keys[] = { "url", "autodiscover_url" };
+    for (size_t i = 0; with_engine && i < sizeof url_keys / sizeof *url_keys; i++) {
+        if (outpost_config_url_has_password(outpost_config_get(app->cfg, "account", url_keys[i]))) {
+            snprintf(err, errlen, "%s:%d: [account] %s holds a password (user:password@): put the login in user and "
+                     "the password in password_file or password_cmd", app->config_path,
+                     outpost_config_line(app->cfg, "account", url_keys[i]), url_keys[i]);
+            goto fail;
+        }
+    }
+    if (with_engine && outpost_engine_new(app, s->store, &s->engine, err, errlen) != 0) {
+        /* the transport refused its settings, maybe for a misspelt key (the
+         * failed engine unloaded the transport, whose keys name them) */
+        size_t n = strlen(err);
+        if (n + 1 < errlen)
+            snprintf(err + n, errlen - n, " (outpost check names unknown keys)");
         goto fail;
+    }
     return 0;
 fail:
     outpost_session_close(s);

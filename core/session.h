@@ -33,4 +33,8 @@ int outpost_session_open(struct outpost_session *s, struct outpost_app *app, int
                          size_t errlen);
 void outpost_session_close(struct outpost_session *s);
 
+/* A warn callback for outpost_config_validate: logs the line as a warning
+ * from "config". */
+void outpost_config_log_warning(void *ctx, const char *msg);
+
 #endif

@@ -1184,6 +1184,24 @@ def t_faults(env):
         status_ok(op.sync(), "after AUTH is fixed")
         check(not op.status()["auth_failed"], "auth_failed cleared")
 
+        # The password changed on disk and the daemon told by SIGHUP, as outpost status advises:
+        # a wrong one is refused, the right one logs in again (a transport instance that kept
+        # the password its refused login read would never log in again until a restart).
+        pwfile = os.path.join(op.dir, "password")
+
+        def reload_with(secret):
+            with open(pwfile, "w") as f:
+                f.write(secret + "\n")
+            n = open(op.log_path).read().count("configuration reloaded")
+            op.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: open(op.log_path).read().count("configuration reloaded") > n, 20, "SIGHUP reload")
+        reload_with("not-the-password")
+        st = op.sync()
+        check(st["result"].lower() == "auth" and st["auth_failed"], "a wrong password after SIGHUP: %r" % st["result"])
+        reload_with("secret")
+        status_ok(op.sync(), "the right password after SIGHUP")
+        check(not op.status()["auth_failed"], "auth_failed cleared by the right password")
+
         # BAD_DATA on replay: dead letter shown by status and audit, the queue goes on.
         m.select("INBOX")
         sim.fault(**SRV.pick(dict(kind="error", method="Mails.set", count=1, code=1003, message="Not permitted by the test."),

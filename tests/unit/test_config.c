@@ -143,6 +143,77 @@ static void test_password_file_permissions(void **s)
     outpost_config_free(c);
 }
 
+/* ~/ in a declared path or secret file is $HOME/ (the README's and the man
+ * page's examples write it so); other values are kept as written. */
+static void test_home_in_paths(void **s)
+{
+    (void)s;
+    char home[300];
+    snprintf(home, sizeof home, "%s/home", dir);
+    mkdir(home, 0700);
+    char *old = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+    setenv("HOME", home, 1);
+    char pw[400];
+    snprintf(pw, sizeof pw, "%s/pw", home);
+    FILE *f = fopen(pw, "w");
+    assert_non_null(f);
+    fputs("secret\n", f);
+    fclose(f);
+    chmod(pw, 0600);
+    struct outpost_config *c = load("[account]\ntransport = kerio\nuser = ~/jdoe\npassword_file = ~/pw\n"
+                                    "ca_file = ~/ca.pem\n[core]\ndata_dir = ~\n");
+    assert_string_equal(outpost_config_get(c, "account", "password_file"), pw);
+    char want[400];
+    snprintf(want, sizeof want, "%s/ca.pem", home);
+    assert_string_equal(outpost_config_get(c, "account", "ca_file"), want);
+    assert_string_equal(outpost_config_get(c, "core", "data_dir"), home);
+    assert_string_equal(outpost_config_get(c, "account", "user"), "~/jdoe"); /* a string */
+    char err[512] = "";
+    if (outpost_config_validate(c, required, collect, NULL, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    struct outpost_host *h = outpost_core_host_new(c, "account", "test", dir);
+    char *secret = NULL;
+    assert_int_equal(h->secret(h, "password", &secret).code, OUTPOST_OK);
+    assert_string_equal(secret, "secret");
+    free(secret);
+    outpost_core_host_free(h);
+    outpost_config_free(c);
+    /* a key declared after the value was read is expanded too (plugins declare late) */
+    c = load("[extra]\nfile = ~/x\n");
+    static const outpost_config_key extra[] = { { "file", OUTPOST_CFG_PATH, 0, NULL, NULL, "a file" },
+                                                { NULL, 0, 0, NULL, NULL, NULL } };
+    assert_string_equal(outpost_config_get(c, "extra", "file"), "~/x");
+    outpost_config_declare(c, "extra", extra);
+    snprintf(want, sizeof want, "%s/x", home);
+    assert_string_equal(outpost_config_get(c, "extra", "file"), want);
+    outpost_config_free(c);
+    if (old) {
+        setenv("HOME", old, 1);
+        free(old);
+    } else {
+        unsetenv("HOME");
+    }
+}
+
+/* A password in a URL would be in every message naming the URL: refused, without
+ * repeating it; a user name alone, or an @ in the path, is fine. */
+static void test_url_with_password(void **s)
+{
+    (void)s;
+    expect_error("[account]\ntransport = kerio\nurl = https://jdoe:hunter2@mail.example.com/\n",
+                 "outpost.ini:3: [account] url holds a password");
+    struct outpost_config *c = load("[account]\ntransport = kerio\nurl = https://jdoe:hunter2@mail.example.com/\n");
+    char err[1024] = "";
+    assert_int_equal(outpost_config_validate(c, required, collect, NULL, err, sizeof err), -1);
+    assert_null(strstr(err, "hunter2"));
+    outpost_config_free(c);
+    assert_true(outpost_config_url_has_password("https://u:p@h"));
+    assert_false(outpost_config_url_has_password("https://jdoe@mail.example.com"));
+    assert_false(outpost_config_url_has_password("https://mail.example.com/a:b@c"));
+    assert_false(outpost_config_url_has_password("https://mail.example.com:443"));
+    assert_false(outpost_config_url_has_password(NULL));
+}
+
 static void test_password_cmd(void **s)
 {
     (void)s;
@@ -331,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_no_secret),          cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_missing_file),       cmocka_unit_test(test_typed_parsers),
         cmocka_unit_test(test_split_list),         cmocka_unit_test(test_core_keys_documented),
+        cmocka_unit_test(test_home_in_paths),      cmocka_unit_test(test_url_with_password),
     };
     int rc = cmocka_run_group_tests_name("config", tests, NULL, NULL);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
