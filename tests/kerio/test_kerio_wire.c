@@ -867,47 +867,41 @@ static void test_http_failures(void **state)
     }
 }
 
-/* ---- a TLS handshake the server breaks off ---- */
+/* ---- listeners that are not a TLS server ---- */
 
-static void test_tls_handshake_cut(void **state)
+/* A handshake that ends with the connection (CURLE_SSL_CONNECT_ERROR: a reset, a server
+ * restarting) is a network failure, retried later, not a certificate problem that makes the
+ * account FATAL. A plain HTTP server on the port of the https:// URL answers the handshake
+ * with an HTTP error every time: FATAL, with curl's words and what to check. */
+static void test_not_a_tls_server(void **state)
 {
     struct fx *f = *state;
-    struct raw_listener l;
-    assert_int_equal(raw_listener_start(&l, NULL), 0);
-    test_host_set(f->th, "url", l.url);
-    assert_int_equal(tm->create(test_host_table(f->th), &f->t).code, OUTPOST_OK);
-    /* The handshake ends with the connection (CURLE_SSL_CONNECT_ERROR): a network failure,
-     * retried later, not a certificate problem that makes the account FATAL. */
-    outpost_status st = tm->open(f->t);
-    if (st.code != OUTPOST_TEMP)
-        fprintf(stderr, "open: %s (%s)\n", outpost_status_class_name(st.code), st.message ? st.message : "");
-    assert_int_equal(st.code, OUTPOST_TEMP);
-    assert_non_null(strstr(st.message, "TLS handshake"));
-    raw_listener_stop(&l);
+    const struct {
+        const char *answer;
+        int want;
+        const char *says[3];
+    } cases[] = {
+        { NULL, OUTPOST_TEMP, { "TLS handshake", NULL, NULL } },
+        { RAW_LISTENER_HTTP_400, OUTPOST_FATAL, { "does not answer in TLS", "wrong version number", "[account] url" } },
+    };
+    for (size_t n = 0; n < sizeof cases / sizeof cases[0]; n++) {
+        struct raw_listener l;
+        assert_int_equal(raw_listener_start(&l, cases[n].answer), 0);
+        test_host_set(f->th, "url", l.url);
+        assert_int_equal(tm->create(test_host_table(f->th), &f->t).code, OUTPOST_OK);
+        outpost_status st = tm->open(f->t);
+        if (st.code != cases[n].want)
+            fprintf(stderr, "open: %s (%s)\n", outpost_status_class_name(st.code), st.message ? st.message : "");
+        assert_int_equal(st.code, cases[n].want);
+        for (size_t k = 0; k < 3 && cases[n].says[k]; k++)
+            assert_non_null(strstr(st.message, cases[n].says[k]));
+        raw_listener_stop(&l);
+        tm->destroy(f->t);
+        f->t = NULL;
+    }
     /* The same account against the real server opens once it answers. */
-    tm->destroy(f->t);
-    f->t = NULL;
     test_host_set(f->th, "url", f->sim.url);
     open_plugin(f);
-}
-
-/* A plain HTTP server on the port of an https:// URL answers the handshake with an HTTP
- * error: it will every time, so the account is FATAL with curl's words and what to check. */
-static void test_not_tls(void **state)
-{
-    struct fx *f = *state;
-    struct raw_listener l;
-    assert_int_equal(raw_listener_start(&l, RAW_LISTENER_HTTP_400), 0);
-    test_host_set(f->th, "url", l.url);
-    assert_int_equal(tm->create(test_host_table(f->th), &f->t).code, OUTPOST_OK);
-    outpost_status st = tm->open(f->t);
-    if (st.code != OUTPOST_FATAL)
-        fprintf(stderr, "open: %s (%s)\n", outpost_status_class_name(st.code), st.message ? st.message : "");
-    assert_int_equal(st.code, OUTPOST_FATAL);
-    assert_non_null(strstr(st.message, "does not answer in TLS"));
-    assert_non_null(strstr(st.message, "wrong version number"));
-    assert_non_null(strstr(st.message, "[account] url"));
-    raw_listener_stop(&l);
 }
 
 int main(int argc, char **argv)
@@ -950,8 +944,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_attachment_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_poll_pacing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_failures, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tls_handshake_cut, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_not_tls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_tls_server, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     sim_stop_all();
