@@ -21,6 +21,7 @@
 #include "sim_proc.h"
 #include "test_host.h"
 #include "mem_reader.h"
+#include "raw_listener.h"
 #include "recording_sink.h"
 
 static const char *plugin_path, *sim_bin, *gen_certs, *workdir;
@@ -46,9 +47,10 @@ static json_t *ctl(struct fx *f, const char *path, json_t *body)
     return r;
 }
 
-static void start_sim(struct fx *f, const char *const *extra)
+/* A simulator serving `crt`/`crt_key` (one of gen-certs.sh's, in `certs`). */
+static void start_sim_cert(struct fx *f, const char *const *extra, const char *crt, const char *crt_key)
 {
-    const char *args[40] = {"--cert", cert, "--key", key, "--quiet", "--messages", "60", "--events", "10",
+    const char *args[40] = {"--cert", crt, "--key", crt_key, "--quiet", "--messages", "60", "--events", "10",
                             "--contacts", "6", "--tasks", "5", "--notes", "4", "--seed", "7"};
     int n = 17;
     for (int i = 0; extra && extra[i] && n < 38; i++)
@@ -56,7 +58,13 @@ static void start_sim(struct fx *f, const char *const *extra)
     args[n] = NULL;
     assert_int_equal(sim_start(&f->sim, sim_bin, args, ca), 0);
     snprintf(f->ews, sizeof f->ews, "%s/EWS/Exchange.asmx", f->sim.url);
-    f->info = ctl(f, "info", NULL);
+    /* the control client trusts the test CA only: no control calls with the others */
+    f->info = crt == cert ? ctl(f, "info", NULL) : NULL;
+}
+
+static void start_sim(struct fx *f, const char *const *extra)
+{
+    start_sim_cert(f, extra, cert, key);
 }
 
 static outpost_status open_plugin(struct fx *f)
@@ -952,6 +960,71 @@ static void test_auth_autodiscover_tls(void **unused)
     teardown_fx(&f);
 }
 
+/* Certificates that fail verification fail it every time: FATAL, in libcurl's words (what is
+ * wrong with the certificate), naming ca_file; so does a server that does not answer in TLS
+ * at all (naming url). A handshake broken off is a network failure (TEMP). */
+static void test_tls_failures(void **unused)
+{
+    (void)unused;
+    const struct {
+        const char *crt, *key, *ca_file, *says;
+    } cases[] = {
+        {"wrong-selfsigned.pem", "wrong-selfsigned.key", NULL, "certificate problem"},
+        {"wrong-host.pem", "wrong-host.key", NULL, "host name"},
+        {"server.pem", "server.key", "/nonexistent/ca.pem", "/nonexistent/ca.pem"},
+    };
+    for (size_t n = 0; n < sizeof cases / sizeof cases[0]; n++) {
+        struct fx f;
+        memset(&f, 0, sizeof f);
+        char crt[700], crt_key[700];
+        snprintf(crt, sizeof crt, "%s/%s", certs, cases[n].crt);
+        snprintf(crt_key, sizeof crt_key, "%s/%s", certs, cases[n].key);
+        start_sim_cert(&f, NULL, crt, crt_key);
+        f.th = test_host_new("account", workdir, NULL);
+        test_host_set(f.th, "url", f.ews);
+        test_host_set(f.th, "user", "jdoe@example.com");
+        test_host_set_secret(f.th, "password", "secret");
+        test_host_set(f.th, "ca_file", cases[n].ca_file ? cases[n].ca_file : ca);
+        outpost_status st = open_plugin(&f);
+        if (st.code != OUTPOST_FATAL || !strstr(st.message, cases[n].says))
+            fprintf(stderr, "%s: %s (%s)\n", cases[n].crt, outpost_status_class_name(st.code), st.message);
+        assert_int_equal(st.code, OUTPOST_FATAL);
+        assert_non_null(strstr(st.message, "TLS verification"));
+        assert_non_null(strstr(st.message, cases[n].says));
+        assert_non_null(strstr(st.message, "ca_file"));
+        assert_null(strstr(st.message, "secret"));
+        teardown_fx(&f);
+    }
+    const struct {
+        const char *answer;
+        int want;
+        const char *says;
+    } raw[] = {
+        {RAW_LISTENER_HTTP_400, OUTPOST_FATAL, "does not answer in TLS"},
+        {NULL, OUTPOST_TEMP, "cannot reach"},
+    };
+    for (size_t n = 0; n < sizeof raw / sizeof raw[0]; n++) {
+        struct raw_listener l;
+        assert_int_equal(raw_listener_start(&l, raw[n].answer), 0);
+        struct fx f;
+        memset(&f, 0, sizeof f);
+        char url[128];
+        snprintf(url, sizeof url, "%s/EWS/Exchange.asmx", l.url);
+        f.th = test_host_new("account", workdir, NULL);
+        test_host_set(f.th, "url", url);
+        test_host_set(f.th, "user", "jdoe@example.com");
+        test_host_set_secret(f.th, "password", "secret");
+        test_host_set(f.th, "ca_file", ca);
+        outpost_status st = open_plugin(&f);
+        if (st.code != raw[n].want || !strstr(st.message, raw[n].says))
+            fprintf(stderr, "listener %zu: %s (%s)\n", n, outpost_status_class_name(st.code), st.message);
+        assert_int_equal(st.code, raw[n].want);
+        assert_non_null(strstr(st.message, raw[n].says));
+        raw_listener_stop(&l);
+        teardown_fx(&f);
+    }
+}
+
 static int stop_sims(void **unused)
 {
     (void)unused;
@@ -997,6 +1070,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_conflicts, stop_sims),
         cmocka_unit_test_teardown(test_faults, stop_sims),
         cmocka_unit_test_teardown(test_auth_autodiscover_tls, stop_sims),
+        cmocka_unit_test_teardown(test_tls_failures, stop_sims),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (plugin->module_fini)

@@ -10,7 +10,8 @@ and null members, gzip and chunked replies, HTTP 500 with errors. Faults ("fault
 answer one method with HTTP 5xx (JSON, HTML or empty), a 413 HTML page, a body cut off (short of its Content-Length,
 without a length, chunked without its last chunk, or no body at all) or complete but holding half a
 JSON text, an HTML page with 200, a
-redirect, a JSON-RPC error (with or without data), an expired session; per-item errors of a
+redirect, a JSON-RPC error (with or without data), an expired session; attachment downloads
+(method "download") the same, or 404/410, or a JSON-RPC error with a chosen HTTP status; per-item errors of a
 batch call for one id; an item deleted or created just before a call.
 
 usage: kerio_mock.py --cert PEM --key KEY   (prints "READY https://127.0.0.1:PORT")
@@ -395,6 +396,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             jar = SESSIONS.get(self.headers.get("X-Token") or "")
             ok = jar is not None and all(self.cookies().get(k) == v for k, v in jar.items())
             CALLS["download"] = CALLS.get("download", 0) + 1
+        # Faults of the method "download": the raw ones of calls (5xx, cut replies), 404/410
+        # pages, or a JSON-RPC error envelope (code, message) with the HTTP status "status".
+        f = take_fault("download") if data is not None and ok else None
+        if f and self.raw_fault(f):
+            return None
+        if f and f["kind"] == "error":
+            body = {"jsonrpc": "2.0", "id": None, "error": kerio_error(f.get("code", 1002), f.get("message",
+                                                                                                 "Attachment not found."))}
+            return self.send_body(f.get("status", 404), json.dumps(body).encode())
         if data is not None and ok:
             return self.send_body(200, data, "application/octet-stream")
         if data is not None:
@@ -494,6 +504,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                            "text/html")
         elif k == "http413":
             self.send_body(413, b"<html><body>Request Entity Too Large</body></html>", "text/html")
+        elif k in ("http404", "http410"):
+            self.send_body(int(k[4:]), b"<html><body>Not found</body></html>", "text/html")
         elif k == "http401":
             self.send_body(401, b"<html><body>Unauthorized</body></html>", "text/html")
         elif k == "http500_empty":

@@ -20,12 +20,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <outpost/abi.h>
 #include <outpost/storage.h>
@@ -33,6 +27,7 @@
 
 #include "loader.h"
 #include "mem_reader.h"
+#include "raw_listener.h"
 #include "recording_sink.h"
 #include "sim_proc.h"
 #include "test_host.h"
@@ -685,6 +680,102 @@ static void test_absolute_attachment_urls(void **state)
     rec_free(&r);
 }
 
+/* An attachment the server says is not there (HTTP 404/410, Kerio's JSON error, with any
+ * status) fails on every attempt: its mail is handed over without content and named in a
+ * warning, and the folder's listing and changes go on. A transient failure (5xx, a reply cut
+ * off) fails the page (TEMP) and the next sync delivers the mail in full. */
+static json_t *attached_mail(struct fx *f, const char *subject)
+{
+    return ctl(f, "items/create", json_pack("{s:s, s:s, s:{s:s, s:s}}", "folder", "Inbox", "subject", subject, "attachment",
+                                            "name", "report.txt", "data", "attached words"));
+}
+
+static void assert_meta_only(struct rec *r, int change, const char *id)
+{
+    json_t *e = rec_find(r, "item", change, id);
+    assert_non_null(e);
+    assert_int_not_equal(json_integer_value(json_object_get(e, "contentState")), OUTPOST_CONTENT_COMPLETE);
+}
+
+static void test_attachment_gone(void **state)
+{
+    struct fx *f = *state;
+    open_plugin(f);
+    json_t *m1 = attached_mail(f, "first");
+    const char *id1 = json_string_value(json_object_get(m1, "id"));
+    /* Initial listing: the missing attachment does not hold the folder back. */
+    fault(f, json_pack("{s:s, s:s, s:i}", "method", "download", "kind", "http404", "count", 100));
+    struct rec r;
+    rec_init(&r);
+    sync_ok(f, &r);
+    assert_same_as_server(f, &r);
+    assert_meta_only(&r, OUTPOST_CHANGE_ADD, id1);
+    assert_true(test_host_logged(f->th, id1));
+    assert_true(test_host_logged(f->th, "report.txt"));
+    ctl0(f, "faults/clear", json_object());
+    /* Changes: a JSON-RPC "no such item" with HTTP 200 and JSON's type, then one with 410. */
+    const struct {
+        const char *kind;
+        int status;
+    } perm[] = { { "error", 200 }, { "http410", 0 }, { "error", 500 } };
+    for (size_t n = 0; n < sizeof perm / sizeof perm[0]; n++) {
+        json_t *m = attached_mail(f, "changed");
+        fault(f, json_pack("{s:s, s:s, s:i, s:i}", "method", "download", "kind", perm[n].kind, "status", perm[n].status,
+                           "count", 100));
+        rec_clear(&r);
+        sync_ok(f, &r);
+        assert_meta_only(&r, OUTPOST_CHANGE_ADD, json_string_value(json_object_get(m, "id")));
+        ctl0(f, "faults/clear", json_object());
+        json_decref(m);
+    }
+    /* On demand: that mail fails (BAD_DATA, not TEMP for ever), the others are delivered. */
+    json_t *now = server_items(f);
+    const char *other = json_string_value(json_object_get(json_array_get(now, 0), "id"));
+    const char *ids[2] = { id1, other };
+    outpost_folder of;
+    memset(&of, 0, sizeof of);
+    of.struct_size = sizeof of;
+    of.kind = OUTPOST_ITEM_MAIL;
+    of.remote_id = f->inbox;
+    fault(f, json_pack("{s:s, s:s, s:i, s:i}", "method", "download", "kind", "error", "code", 1002, "count", 100));
+    rec_clear(&r);
+    outpost_status st = tm->fetch(f->t, &of, ids, 2, &r.sink);
+    assert_int_equal(st.code, OUTPOST_OK);
+    assert_int_equal(rec_count(&r, "item", OUTPOST_CHANGE_UPDATE), 1);
+    assert_non_null(rec_find(&r, "item", OUTPOST_CHANGE_UPDATE, other));
+    assert_int_equal(rec_count(&r, "failed", 0), 1);
+    const json_t *failed = rec_find(&r, "failed", 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(failed, "index")), 0);
+    assert_int_equal(json_integer_value(json_object_get(failed, "status")), OUTPOST_BAD_DATA);
+    ctl0(f, "faults/clear", json_object());
+    /* Transient failures stay TEMP: nothing of the page, the mail in full next time. */
+    const char *temp[] = { "http502_html", "cut", "http500_json" };
+    for (size_t n = 0; n < sizeof temp / sizeof temp[0]; n++) {
+        json_t *m = attached_mail(f, "later");
+        const char *mid = json_string_value(json_object_get(m, "id"));
+        fault(f, json_pack("{s:s, s:s}", "method", "download", "kind", temp[n]));
+        rec_clear(&r);
+        st = sync_inbox(f, &r);
+        if (st.code != OUTPOST_TEMP)
+            fprintf(stderr, "%s: %s (%s)\n", temp[n], outpost_status_class_name(st.code), st.message ? st.message : "");
+        assert_int_equal(st.code, OUTPOST_TEMP);
+        assert_null(rec_find(&r, "item", OUTPOST_CHANGE_ADD, mid));
+        sync_ok(f, &r);
+        json_t *e = rec_find(&r, "item", OUTPOST_CHANGE_ADD, mid);
+        assert_non_null(e);
+        assert_int_equal(json_integer_value(json_object_get(e, "contentState")), OUTPOST_CONTENT_COMPLETE);
+        assert_non_null(strstr(json_string_value(json_object_get(e, "content")), "report.txt"));
+        json_decref(m);
+    }
+    /* Fetched again once the server has it: the whole mail. */
+    rec_clear(&r);
+    assert_int_equal(tm->fetch(f->t, &of, ids, 1, &r.sink).code, OUTPOST_OK);
+    assert_non_null(rec_find(&r, "item", OUTPOST_CHANGE_UPDATE, id1));
+    json_decref(now);
+    json_decref(m1);
+    rec_free(&r);
+}
+
 /* ---- push ---- */
 
 /* Changes.get on its own connection with the session's cookies (several, with paths); a
@@ -776,60 +867,39 @@ static void test_http_failures(void **state)
     }
 }
 
-/* ---- a TLS handshake the server breaks off ---- */
+/* ---- listeners that are not a TLS server ---- */
 
-/* Accepts connections on a loopback socket and closes each at once, before any TLS byte,
- * until told to stop (a server restarting, a load balancer dropping connections). */
-struct dropper {
-    int fd;
-    volatile int stop;
-};
-
-static void *drop_connections(void *arg)
-{
-    struct dropper *d = arg;
-    for (int i = 0; i < 600 && !d->stop; i++) { /* at most a minute */
-        struct pollfd p = { d->fd, POLLIN, 0 };
-        if (poll(&p, 1, 100) == 1) {
-            int c = accept(d->fd, NULL, NULL);
-            if (c >= 0)
-                close(c);
-        }
-    }
-    return NULL;
-}
-
-static void test_tls_handshake_cut(void **state)
+/* A handshake that ends with the connection (CURLE_SSL_CONNECT_ERROR: a reset, a server
+ * restarting) is a network failure, retried later, not a certificate problem that makes the
+ * account FATAL. A plain HTTP server on the port of the https:// URL answers the handshake
+ * with an HTTP error every time: FATAL, with curl's words and what to check. */
+static void test_not_a_tls_server(void **state)
 {
     struct fx *f = *state;
-    struct dropper d = { socket(AF_INET, SOCK_STREAM, 0), 0 };
-    assert_true(d.fd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t alen = sizeof a;
-    assert_int_equal(bind(d.fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(d.fd, 8), 0);
-    assert_int_equal(getsockname(d.fd, (struct sockaddr *)&a, &alen), 0);
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, drop_connections, &d), 0);
-    char url[64];
-    snprintf(url, sizeof url, "https://127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
-    test_host_set(f->th, "url", url);
-    assert_int_equal(tm->create(test_host_table(f->th), &f->t).code, OUTPOST_OK);
-    /* The handshake ends with the connection (CURLE_SSL_CONNECT_ERROR): a network failure,
-     * retried later, not a certificate problem that makes the account FATAL. */
-    outpost_status st = tm->open(f->t);
-    if (st.code != OUTPOST_TEMP)
-        fprintf(stderr, "open: %s (%s)\n", outpost_status_class_name(st.code), st.message ? st.message : "");
-    assert_int_equal(st.code, OUTPOST_TEMP);
-    d.stop = 1;
-    pthread_join(th, NULL);
-    close(d.fd);
+    const struct {
+        const char *answer;
+        int want;
+        const char *says[3];
+    } cases[] = {
+        { NULL, OUTPOST_TEMP, { "TLS handshake", NULL, NULL } },
+        { RAW_LISTENER_HTTP_400, OUTPOST_FATAL, { "does not answer in TLS", "wrong version number", "[account] url" } },
+    };
+    for (size_t n = 0; n < sizeof cases / sizeof cases[0]; n++) {
+        struct raw_listener l;
+        assert_int_equal(raw_listener_start(&l, cases[n].answer), 0);
+        test_host_set(f->th, "url", l.url);
+        assert_int_equal(tm->create(test_host_table(f->th), &f->t).code, OUTPOST_OK);
+        outpost_status st = tm->open(f->t);
+        if (st.code != cases[n].want)
+            fprintf(stderr, "open: %s (%s)\n", outpost_status_class_name(st.code), st.message ? st.message : "");
+        assert_int_equal(st.code, cases[n].want);
+        for (size_t k = 0; k < 3 && cases[n].says[k]; k++)
+            assert_non_null(strstr(st.message, cases[n].says[k]));
+        raw_listener_stop(&l);
+        tm->destroy(f->t);
+        f->t = NULL;
+    }
     /* The same account against the real server opens once it answers. */
-    tm->destroy(f->t);
-    f->t = NULL;
     test_host_set(f->th, "url", f->sim.url);
     open_plugin(f);
 }
@@ -871,9 +941,10 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_null_lists, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_401_relogin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_absolute_attachment_urls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_attachment_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_poll_pacing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_failures, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tls_handshake_cut, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_tls_server, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     sim_stop_all();

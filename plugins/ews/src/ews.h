@@ -34,6 +34,7 @@ struct ews {
     uint32_t busy_wait_ms;     /* longest server back-off waited for in place (busy_wait); 0 never */
     /* session */
     void *curl;                /* CURL * */
+    char curl_err[256];        /* its CURLOPT_ERRORBUFFER (CURL_ERROR_SIZE): the last failure in libcurl's words */
     char *password, *token;
     char *root_id;             /* msgfolderroot: its children are top-level folders */
     char *special[9];          /* remote id per outpost_special_use, NULL when unknown */

@@ -60,6 +60,7 @@ outpost_status ews_http_init(struct ews *e)
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, e);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, e->curl_err);
     curl_easy_setopt(c, CURLOPT_COOKIEFILE, "");
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, EWS_CONNECT_TIMEOUT_S);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -190,6 +191,34 @@ static int looks_like_xml(FILE *f)
     return strstr(head, "Envelope") != NULL;
 }
 
+_Static_assert(sizeof ((struct ews *)0)->curl_err >= CURL_ERROR_SIZE, "curl_err holds CURL_ERROR_SIZE bytes");
+
+/* OpenSSL's words, in libcurl's error text, for a first reply that is no TLS record at all:
+ * the server speaks something else on that port (plain HTTP most often). */
+static int not_tls(const char *why)
+{
+    return strstr(why, "wrong version number") || strstr(why, "packet length too long");
+}
+
+/* The status of a failed transfer to `url`. Certificate checks that failed (unknown CA,
+ * self-signed, wrong host name, issuer, pinned key, an unreadable ca_file) fail again: FATAL,
+ * in libcurl's words, naming ca_file. So does a server that does not answer the handshake in
+ * TLS at all. A handshake broken off (a reset, an EOF) and the rest are network failures. */
+static outpost_status transfer_failed(struct ews *e, const char *url, CURLcode cc)
+{
+    const char *why = e->curl_err[0] ? e->curl_err : curl_easy_strerror(cc);
+    if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_CERTPROBLEM ||
+        cc == CURLE_SSL_ISSUER_ERROR || cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH)
+        return ews_status(e, OUTPOST_FATAL, "TLS verification of %s failed: %s; set ca_file to the CA that signed "
+                          "the server's certificate", url, why);
+    if (cc == CURLE_SSL_CONNECT_ERROR && not_tls(why))
+        return ews_status(e, OUTPOST_FATAL, "%s does not answer in TLS (%s): check the scheme and port of url "
+                          "(an https:// URL on a plain HTTP port?)", url, why);
+    if (cc == CURLE_OUT_OF_MEMORY)
+        return ews_status(e, OUTPOST_FATAL, "out of memory talking to %s", url);
+    return ews_status(e, OUTPOST_TEMP, "cannot reach %s: %s", url, why);
+}
+
 /* One POST. With `location`, a redirect (301, 302, 303, 307, 308) is OK with no reply and
  * *location the absolute URL it names (malloc'd); without, it is an error like any other
  * status but 200. */
@@ -222,6 +251,7 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
     curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &hd);
+    e->curl_err[0] = '\0';
     CURLcode cc = curl_easy_perform(c);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(hl);
@@ -231,13 +261,7 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
         fclose(f);
         if (cc == CURLE_ABORTED_BY_CALLBACK)
             return ews_status(e, OUTPOST_TEMP, "cancelled");
-        if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
-            cc == CURLE_SSL_CERTPROBLEM)
-            return ews_status(e, OUTPOST_FATAL, "TLS: the certificate of %s is not trusted (%s); set ca_file to "
-                              "the CA that signed it", url, curl_easy_strerror(cc));
-        if (cc == CURLE_OUT_OF_MEMORY)
-            return ews_status(e, OUTPOST_FATAL, "out of memory talking to %s", url);
-        return ews_status(e, OUTPOST_TEMP, "cannot reach %s: %s", url, curl_easy_strerror(cc));
+        return transfer_failed(e, url, cc);
     }
     fflush(f);
     rewind(f);

@@ -180,9 +180,19 @@ static int parse_hfolder(struct ews_reader *r, struct hfolder *h)
     }
 }
 
-/* Parses a SyncFolderHierarchy reply completely into *p. */
-static outpost_status parse_hierarchy(struct ews *e, FILE *f, struct hpage *p)
+static void hpage_free(struct hpage *p)
 {
+    hfolders_free(p->f, p->n);
+    free(p->state);
+    memset(p, 0, sizeof *p);
+}
+
+/* Parses a SyncFolderHierarchy reply completely into the hpage `ctx` (an ews_parse_fn: what
+ * an earlier reply left there goes first). */
+static outpost_status parse_hierarchy(struct ews *e, FILE *f, void *ctx)
+{
+    struct hpage *p = ctx;
+    hpage_free(p);
     struct ews_reader *r = ews_reader_open(f);
     if (!r)
         return ews_status(e, OUTPOST_FATAL, "out of memory");
@@ -395,23 +405,10 @@ outpost_status ews_sync_hierarchy(struct ews *e, const void *state, size_t len, 
             eb_elem(&op, "m:SyncState", cur);
         eb_puts(&op, "</m:SyncFolderHierarchy>");
         struct hpage p = {0};
-        for (int tries = 0;;) {
-            FILE *f = NULL;
-            st = ews_call(e, &op, &f, "SyncFolderHierarchy");
-            if (st.code == OUTPOST_OK) {
-                st = parse_hierarchy(e, f, &p);
-                fclose(f);
-            }
-            if (!ews_busy_wait(e, &st, &tries, "SyncFolderHierarchy"))
-                break;
-            hfolders_free(p.f, p.n);
-            free(p.state);
-            memset(&p, 0, sizeof p);
-        }
+        st = ews_request(e, &op, parse_hierarchy, &p, "SyncFolderHierarchy");
         eb_free(&op);
         if (st.code != OUTPOST_OK) {
-            hfolders_free(p.f, p.n);
-            free(p.state);
+            hpage_free(&p);
             break;
         }
         if (!p.last && cur && !strcmp(cur, p.state)) {
@@ -544,8 +541,12 @@ static int ipage_split(struct ipage *p, int from, struct ipage *rest)
     return 0;
 }
 
-static outpost_status parse_items_page(struct ews *e, FILE *f, struct ipage *p)
+/* Parses a SyncFolderItems reply into the ipage `ctx` (an ews_parse_fn: what an earlier reply
+ * left there goes first). */
+static outpost_status parse_items_page(struct ews *e, FILE *f, void *ctx)
 {
+    struct ipage *p = ctx;
+    ipage_free(p);
     struct ews_reader *r = ews_reader_open(f);
     if (!r)
         return ews_status(e, OUTPOST_FATAL, "out of memory");
@@ -1157,17 +1158,7 @@ static void list_page(struct ews *e, const struct folder_sync *fs, const char *s
         eb_elem(&op, "m:SyncState", state);
     eb_printf(&op, "<m:MaxChangesReturned>%u</m:MaxChangesReturned><m:SyncScope>NormalItems</m:SyncScope>"
                    "</m:SyncFolderItems>", fs->max);
-    for (int tries = 0;;) {
-        FILE *f = NULL;
-        fp->st = ews_call(e, &op, &f, "SyncFolderItems");
-        if (fp->st.code == OUTPOST_OK) {
-            fp->st = parse_items_page(e, f, &fp->p);
-            fclose(f);
-        }
-        if (!ews_busy_wait(e, &fp->st, &tries, "SyncFolderItems"))
-            break;
-        ipage_free(&fp->p);
-    }
+    fp->st = ews_request(e, &op, parse_items_page, &fp->p, "SyncFolderItems");
     eb_free(&op);
     if (fp->st.code == OUTPOST_BAD_DATA) /* refused (ErrorAccessDenied, ...) or unreadable: this folder only */
         e->host->log(e->host, OUTPOST_LOG_WARNING, "folder %s not synced this time: %s",
@@ -1429,8 +1420,7 @@ outpost_status ews_parse_any(struct ews *e, FILE *f, const struct outpost_sync_s
     struct hpage hp = {0};
     rewind(f);
     parse_hierarchy(e, f, &hp);
-    hfolders_free(hp.f, hp.n);
-    free(hp.state);
+    hpage_free(&hp);
     struct ipage ip;
     memset(&ip, 0, sizeof ip);
     rewind(f);

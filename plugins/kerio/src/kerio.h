@@ -253,8 +253,11 @@ size_t kerio_on_header(char *p, size_t sz, size_t n, void *ud);
  * neither Content-Length nor chunked): its end was the end of the connection, which a
  * dropped connection looks just like. */
 int kerio_reply_unframed(CURL *c, const struct kerio_hdr *h);
-/* The class of a failed transfer: FATAL when a certificate check failed, TEMP otherwise. */
-int kerio_curl_class(CURLcode rc);
+/* The status of a failed transfer, with libcurl's error text (`errbuf`, may be empty):
+ * FATAL naming ca_file when a certificate check failed, FATAL naming [account] url when the
+ * server does not answer the handshake in TLS at all, TEMP otherwise (a handshake broken off
+ * included). The message is the instance's (kerio_fail). */
+outpost_status kerio_transfer_failed(struct outpost_transport *t, CURLcode rc, const char *errbuf);
 /* TEMP for a reply that `r` says ends inside its JSON while its connection's end was its end
  * (kerio_reply_unframed): the connection was cut, the same call will be made again. */
 outpost_status kerio_cut_reply(struct outpost_transport *t, const char *what, const struct kerio_reply *r);
@@ -271,8 +274,11 @@ outpost_status kerio_call(struct outpost_transport *t, const char *method, json_
 /* Uploads bytes as an attachment; *id receives fileUpload.id (caller frees). */
 outpost_status kerio_upload(struct outpost_transport *t, const char *name, const char *ctype,
                             const void *data, size_t len, char **id);
-/* Downloads a server-relative URL (attachment) into out. */
-int kerio_download(void *tctx, const char *url, struct kbuf *out, char *err, size_t errlen);
+/* Downloads a server-relative URL (attachment) into `out` (instance's thread). Not OK: GONE
+ * when the server says the attachment is not there (HTTP 404/410, "no such item"), BAD_DATA
+ * when it refuses it for good (another refusal or 4xx); both will not change by asking again.
+ * Otherwise the classes of any call (TEMP, THROTTLED, FATAL for TLS verification). */
+outpost_status kerio_download(struct outpost_transport *t, const char *url, struct kbuf *out);
 
 /* kthread_posix.c (kthread_none.c where there is no port yet: NULL, the caller then runs fn
  * itself): one helper thread, for fetching the next listing page while the sink works. */

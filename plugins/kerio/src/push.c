@@ -188,12 +188,7 @@ static outpost_status push_rpc(struct outpost_transport *t, struct kerio_push *p
     }
     if (rc != CURLE_OK) {
         kbuf_free(&body.b);
-        const char *why = p->err[0] ? p->err : curl_easy_strerror(rc);
-        if (kerio_curl_class(rc) == OUTPOST_FATAL)
-            return kerio_fail(t, OUTPOST_FATAL,
-                              "kerio: TLS verification of %s failed: %s (set [account] ca_file to trust a private CA)",
-                              t->base, why);
-        return kerio_fail(t, OUTPOST_TEMP, "kerio: cannot reach %s: %s", t->base, why);
+        return kerio_transfer_failed(t, rc, p->err);
     }
     int prc = kerio_reply_parse(body.b.data, body.b.len, r);
     kbuf_free(&body.b);

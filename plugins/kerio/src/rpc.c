@@ -70,15 +70,33 @@ int kerio_reply_unframed(CURL *c, const struct kerio_hdr *h)
     return 1;
 }
 
-int kerio_curl_class(CURLcode rc)
+/* OpenSSL's words, in libcurl's error text, for a first reply that is no TLS record at all:
+ * the server speaks something else on that port (plain HTTP most often). */
+static int not_tls(const char *why)
 {
-    /* Certificate checks that failed will fail again: FATAL, with a message naming ca_file. A
-     * handshake that breaks off (CURLE_SSL_CONNECT_ERROR: a reset or an EOF in the middle of
-     * it, a server restarting) is a network failure like any other. */
+    return strstr(why, "wrong version number") || strstr(why, "packet length too long");
+}
+
+outpost_status kerio_transfer_failed(struct outpost_transport *t, CURLcode rc, const char *errbuf)
+{
+    const char *why = errbuf && errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    /* Certificate checks that failed will fail again: FATAL, naming ca_file. */
     if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM ||
         rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH)
-        return OUTPOST_FATAL;
-    return OUTPOST_TEMP;
+        return kerio_fail(t, OUTPOST_FATAL,
+                          "kerio: TLS verification of %s failed: %s (set [account] ca_file to trust a private CA)",
+                          t->base, why);
+    if (rc == CURLE_SSL_CONNECT_ERROR) {
+        /* A server that answers the handshake with something other than TLS does so every
+         * time: FATAL, with what to check. A handshake that breaks off (a reset or an EOF in
+         * the middle of it, a server restarting) is a network failure like any other. */
+        if (not_tls(why))
+            return kerio_fail(t, OUTPOST_FATAL,
+                              "kerio: %s does not answer in TLS (%s): check the scheme and port of [account] url "
+                              "(an https:// URL on a plain HTTP port?)", t->base, why);
+        return kerio_fail(t, OUTPOST_TEMP, "kerio: TLS handshake with %s failed: %s", t->base, why);
+    }
+    return kerio_fail(t, OUTPOST_TEMP, "kerio: cannot reach %s: %s", t->base, why);
 }
 
 /* libcurl's progress callback (at least once a second while a transfer waits): a transfer
@@ -195,14 +213,8 @@ static outpost_status http_exchange(struct outpost_transport *t, const char *url
         return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: reply larger than %zu bytes", body->max);
     if (rc == CURLE_ABORTED_BY_CALLBACK)
         return kerio_fail(t, OUTPOST_TEMP, "kerio: cancelled");
-    if (rc != CURLE_OK) {
-        const char *why = t->curl_err[0] ? t->curl_err : curl_easy_strerror(rc);
-        if (kerio_curl_class(rc) == OUTPOST_FATAL)
-            return kerio_fail(t, OUTPOST_FATAL,
-                              "kerio: TLS verification of %s failed: %s (set [account] ca_file to trust a private CA)",
-                              t->base, why);
-        return kerio_fail(t, OUTPOST_TEMP, "kerio: cannot reach %s: %s", t->base, why);
-    }
+    if (rc != CURLE_OK)
+        return kerio_transfer_failed(t, rc, t->curl_err);
     return outpost_ok();
 }
 
@@ -443,39 +455,72 @@ outpost_status kerio_upload(struct outpost_transport *t, const char *name, const
     return kerio_fail(t, OUTPOST_AUTH, "kerio: attachment upload: session keeps expiring");
 }
 
-int kerio_download(void *tctx, const char *url, struct kbuf *out, char *err, size_t errlen)
+/* A reply to a download that is a JSON-RPC error rather than the attachment: any status but
+ * 200, or a 200 announced as JSON (an attachment that is itself JSON keeps its own type only
+ * if the server says so; an error envelope is what Kerio's endpoints answer with). */
+static int download_error(struct outpost_transport *t, const struct kbuf *b, struct kerio_reply *r)
 {
-    struct outpost_transport *t = tctx;
-    char full[2048];
-    if (url[0] != '/' || snprintf(full, sizeof full, "%s%s", t->base, url) >= (int)sizeof full) {
-        snprintf(err, errlen, "attachment URL not on the server");
-        return -1;
+    const char *ct = NULL;
+    memset(r, 0, sizeof *r);
+    if (t->last_http == 200 &&
+        (curl_easy_getinfo(t->curl, CURLINFO_CONTENT_TYPE, &ct) != CURLE_OK || !ct ||
+         strncasecmp(ct, "application/json", 16) != 0))
+        return 0;
+    if (kerio_reply_parse(b->data, b->len, r) != 0)
+        return 0;
+    if (!r->is_error) {
+        json_decref(r->root);
+        memset(r, 0, sizeof *r);
+        return 0;
     }
-    for (int attempt = 0; attempt < 2; attempt++) {
+    return 1;
+}
+
+outpost_status kerio_download(struct outpost_transport *t, const char *url, struct kbuf *out)
+{
+    char full[2048];
+    if (url[0] != '/' || snprintf(full, sizeof full, "%s%s", t->base, url) >= (int)sizeof full)
+        return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: attachment URL %.200s is not on the server", url);
+    for (int attempt = 0;; attempt++) {
         struct sink_buf body = { { 0 }, KERIO_DEFAULT_MAX_REPLY, 0 };
         outpost_status st = http_exchange(t, full, NULL, NULL, NULL, 0, 0, &body);
         if (st.code != OUTPOST_OK) {
             kbuf_free(&body.b);
-            snprintf(err, errlen, "%s", st.message);
-            return -1;
+            return st;
         }
-        if (t->last_http == 200) {
+        struct kerio_reply r;
+        int rpc = download_error(t, &body.b, &r);
+        if (t->last_http == 200 && !rpc) {
             kbuf_free(out);
             *out = body.b;
-            return 0;
+            return outpost_ok();
         }
-        /* A JSON-RPC session error: log in again once. */
-        struct kerio_reply r;
-        int expired = kerio_reply_parse(body.b.data, body.b.len, &r) == 0 && r.is_error && r.code == KERIO_E_SESSION_EXPIRED;
-        if (r.root)
-            json_decref(r.root);
         kbuf_free(&body.b);
-        if ((expired || t->last_http == 401 || t->last_http == 403) && attempt == 0 &&
-            kerio_login(t).code == OUTPOST_OK)
+        json_decref(r.root);
+        /* An ended session (Kerio's -32001, or a bare 401/403 of a front end): log in again once. */
+        int expired = rpc ? r.code == KERIO_E_SESSION_EXPIRED : t->last_http == 401 || t->last_http == 403;
+        if (expired && attempt == 0) {
+            st = kerio_login(t);
+            if (st.code != OUTPOST_OK)
+                return st;
             continue;
-        snprintf(err, errlen, "attachment download failed: HTTP %ld", t->last_http);
-        return -1;
+        }
+        /* What the server says of this attachment. "No such item" (1002/4104) and HTTP 404/410
+         * are GONE; another refusal, or a 4xx other than 408/429 (a 401/403 even after a new
+         * login), is BAD_DATA: neither changes by asking again. 5xx, 408, 429 and Kerio's
+         * transient codes stay TEMP/THROTTLED. */
+        int cls;
+        if (rpc)
+            cls = kerio_error_class(r.code, KERIO_CTX_CALL);
+        else if (t->last_http == 404 || t->last_http == 410)
+            cls = OUTPOST_GONE;
+        else if ((cls = kerio_http_class(t->last_http)) == OUTPOST_AUTH)
+            cls = OUTPOST_BAD_DATA;
+        outpost_status s = rpc ? kerio_fail(t, cls, "attachment download refused: %s (code %lld)",
+                                            r.message[0] ? r.message : "no message", (long long)r.code)
+                               : kerio_fail(t, cls, "attachment download failed: HTTP %ld", t->last_http);
+        if (cls == OUTPOST_THROTTLED)
+            s.retry_after_ms = r.retry_after_ms ? r.retry_after_ms : t->last_retry_after_ms ? t->last_retry_after_ms : 1000;
+        return s;
     }
-    snprintf(err, errlen, "attachment download failed");
-    return -1;
 }

@@ -578,7 +578,10 @@ static int take_download(void *ctx, const char *url, struct kbuf *out, char *err
 }
 
 /* Downloads the attachments of the offline mail of `p`, through the instance (calling
- * thread), before any of it is converted. A failed download is a network matter (TEMP). */
+ * thread), before any of it is converted. A network failure fails the page (TEMP: the same
+ * page next time). An attachment the server says is not there or refuses for good (GONE,
+ * BAD_DATA from kerio_download) would fail it on every sync: that mail becomes "not readable
+ * now" instead (meta_only, as for a per-item getById error), with a warning naming it. */
 static outpost_status download_attachments(struct outpost_transport *t, struct page *p)
 {
     for (size_t i = 0; i < p->n; i++) {
@@ -594,9 +597,25 @@ static outpost_status download_attachments(struct outpost_transport *t, struct p
             return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
         d->n = na;
         for (size_t j = 0; j < na; j++) {
-            char err[256] = "";
-            if (kerio_download(t, kj_str(json_array_get(atts, j), "url"), &d->b[j], err, sizeof err) != 0)
-                return kerio_fail(t, OUTPOST_TEMP, "kerio: cannot convert %s: %s", kj_str(o, "id"), err);
+            const json_t *a = json_array_get(atts, j);
+            outpost_status st = kerio_download(t, kj_str(a, "url"), &d->b[j]);
+            if (st.code == OUTPOST_OK)
+                continue;
+            char why[256];
+            snprintf(why, sizeof why, "%s", st.message ? st.message : "");
+            if (st.code != OUTPOST_GONE && st.code != OUTPOST_BAD_DATA) {
+                outpost_status f = kerio_fail(t, st.code, "kerio: cannot convert %s: %s", kj_str(o, "id"), why);
+                f.retry_after_ms = st.retry_after_ms;
+                return f;
+            }
+            t->host->log(t->host, OUTPOST_LOG_WARNING,
+                         "kerio: mail %s (\"%.80s\"): attachment %zu (\"%.80s\") %s: %s; the mail's content cannot be "
+                         "read, it is kept without it", kj_str(o, "id"), kj_str(o, "subject"), j + 1, kj_str(a, "name"),
+                         st.code == OUTPOST_GONE ? "is not on the server" : "is refused", why);
+            downloads_free(d);
+            p->offline[i] = 0;
+            p->meta_only[i] = 1;
+            break;
         }
     }
     return outpost_ok();
@@ -1234,8 +1253,10 @@ static outpost_status incremental(struct outpost_transport *t, const outpost_fol
             }
             const json_t *o = json_array_get(p.objs, oi);
             const struct kbuf *content = &p.content[oi];
+            /* A mail whose content cannot be read (an attachment gone for good): its
+             * metadata, the content read when asked for, as in the listing. */
+            int has = (k->kind != OUTPOST_ITEM_MAIL || want_content) && !p.meta_only[oi];
             oi++;
-            int has = k->kind != OUTPOST_ITEM_MAIL || want_content;
             if (json_is_null(o) || !o) {
                 /* Gone again before we could read it. */
                 outpost_item it;
@@ -1339,6 +1360,14 @@ outpost_status kerio_fetch(struct outpost_transport *t, const outpost_folder *fo
                                           ? kerio_fail(t, OUTPOST_TEMP, "kerio: %s could not be read now", ids_in[i] ? ids_in[i] : "?")
                                           : kerio_fail(t, OUTPOST_GONE, "kerio: %s no longer exists", ids_in[i] ? ids_in[i] : "?");
                 st = sink->item_failed(sink->ctx, i, gone);
+                continue;
+            }
+            if (p.meta_only[i - start]) {
+                st = sink->item_failed(sink->ctx, i,
+                                       kerio_fail(t, OUTPOST_BAD_DATA,
+                                                  "kerio: the content of %s cannot be read: an attachment of it is not on "
+                                                  "the server or is refused (see the warning before)",
+                                                  ids_in[i] ? ids_in[i] : "?"));
                 continue;
             }
             st = emit_item(sink, OUTPOST_CHANGE_UPDATE, k->kind, o, &p.content[i - start], 1);
