@@ -894,6 +894,17 @@ def t_condstore():
         # conditional STORE
         u, t = b.cmd("c", "UID STORE 1,2 (UNCHANGEDSINCE %d) +FLAGS (\\Seen)" % hms)
         check(b"[MODIFIED 2]" in t, "UNCHANGEDSINCE: %r" % t)
+        # RFC 7162 3.1.3 under a concurrent change: the sync sets \Flagged on UID 3 after the session read its
+        # MODSEQ and before the store (the harness commits it just ahead of the front-end's flag edit). The
+        # test and the change are one transaction, so the STORE fails for it and nothing overwrites \Flagged.
+        u, t = b.cmd("r0", "UID FETCH 3 (MODSEQ)")
+        ms3 = int(re.search(rb"MODSEQ \((\d+)\)", b"\n".join(u)).group(1))
+        check(h.control("race 3 4") == [], "race armed")
+        u, t = b.cmd("r1", "UID STORE 3 (UNCHANGEDSINCE %d) FLAGS.SILENT (\\Answered)" % ms3)
+        check(t.startswith(b"r1 OK [MODIFIED 3]"), "UNCHANGEDSINCE under a concurrent change: %r %r" % (u, t))
+        u, t = b.cmd("r2", "UID FETCH 3 (FLAGS MODSEQ)")
+        fl = b"\n".join(u)
+        check(b"\\Flagged" in fl and b"\\Answered" not in fl, "the concurrent change stays: %r" % u)
         u, t = b.cmd("q", "SEARCH MODSEQ %d" % (hms + 1))
         check(re.search(rb"\* SEARCH [\d ]+ \(MODSEQ \d+\)", b"\n".join(u)), "SEARCH MODSEQ: %r" % u)
         # an expunge by another session arrives as VANISHED (QRESYNC)
