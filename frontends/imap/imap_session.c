@@ -2647,6 +2647,26 @@ static int read_literal(struct imap_conn *c, uint64_t size)
     return 0;
 }
 
+/* Reads and drops `size` bytes of a literal the client sends although it is over max_literal ({n+}). */
+static int drop_literal(struct imap_conn *c, uint64_t size)
+{
+    int64_t to = c->srv->timeout_s * 1000;
+    char *buf = malloc(IMAP_CHUNK);
+    if (!buf)
+        return -1;
+    for (uint64_t left = size; left;) {
+        size_t k = left < IMAP_CHUNK ? (size_t)left : IMAP_CHUNK;
+        if (imap_read_exact(c, buf, k, to) != 0) {
+            free(buf);
+            return -1;
+        }
+        left -= k;
+    }
+    free(buf);
+    imap_parser_literal(c->parser, NULL, NULL, 0);
+    return 0;
+}
+
 void imap_session_free(struct imap_conn *c)
 {
     free(c->kw_known);
@@ -2690,8 +2710,9 @@ void imap_session_run(struct imap_conn *c)
         }
         if (r != 1)
             break;
-        uint64_t lit = 0;
+        uint64_t lit = 0, dropped = 0;
         int nonsync = 0, long_after_literal = 0, preauth_big = 0;
+        char toobig[160] = "";
         int pr = imap_parser_line(c->parser, line, len, &lit, &nonsync);
         free(line);
         while (pr == IMAP_PARSE_LITERAL) {
@@ -2710,15 +2731,45 @@ void imap_session_run(struct imap_conn *c)
                 preauth_big = 1;
                 break;
             }
-            if (!nonsync) {
-                imap_puts(c, "+ Ready for literal data\r\n");
-                if (imap_flush(c) != 0)
-                    break;
+            if (imap_parser_too_big(c->parser) && nonsync && !toobig[0]) {
+                /* a {n+} literal over max_literal after login (an mbsync APPEND of a huge message): read and
+                 * dropped so the session goes on, the command answered NO [TOOBIG] (RFC 7888 4); past
+                 * IMAP_TOOBIG_DROP_FACTOR times the limit in one command the connection ends as before */
+                snprintf(toobig, sizeof toobig, "%s", imap_parser_error(c->parser));
             }
-            if (read_literal(c, lit) != 0) {
-                pr = IMAP_PARSE_ERROR;
-                c->state = S_LOGOUT;
+            if (toobig[0] && !nonsync) {
+                /* a synchronising literal after the dropped one: the client waits for "+", so the tagged
+                 * NO ends the command here */
+                pr = IMAP_PARSE_DONE;
                 break;
+            }
+            if (toobig[0]) {
+                uint64_t bound = s->max_literal > UINT64_MAX / IMAP_TOOBIG_DROP_FACTOR
+                                     ? UINT64_MAX
+                                     : s->max_literal * IMAP_TOOBIG_DROP_FACTOR;
+                if (lit > bound - dropped) {
+                    imap_tagged(c, imap_parser_tag(c->parser), "BAD", "[TOOBIG] %s", toobig);
+                    imap_puts(c, "* BYE Literal too large\r\n");
+                    c->state = S_LOGOUT;
+                    break;
+                }
+                dropped += lit;
+                if (drop_literal(c, lit) != 0) {
+                    pr = IMAP_PARSE_ERROR;
+                    c->state = S_LOGOUT;
+                    break;
+                }
+            } else {
+                if (!nonsync) {
+                    imap_puts(c, "+ Ready for literal data\r\n");
+                    if (imap_flush(c) != 0)
+                        break;
+                }
+                if (read_literal(c, lit) != 0) {
+                    pr = IMAP_PARSE_ERROR;
+                    c->state = S_LOGOUT;
+                    break;
+                }
             }
             r = imap_read_line(c, &line, &len, to, 0);
             if (r == -4) {
@@ -2743,18 +2794,18 @@ void imap_session_run(struct imap_conn *c)
             continue;
         }
         const char *tag = imap_parser_tag(c->parser);
+        if (toobig[0]) {
+            /* the command whose literal was dropped does not run, whatever followed the literal */
+            imap_tagged(c, tag, "NO", "[TOOBIG] %s ([imap] max_literal)", toobig);
+            imap_parser_reset(c->parser);
+            continue;
+        }
         if (pr == IMAP_PARSE_ERROR) {
             if (long_after_literal) {
                 imap_printf(c, "%s BAD Command line too long (limit %d bytes)\r\n", tag, IMAP_LINE_MAX);
             } else if (imap_parser_too_big(c->parser)) {
-                if (nonsync) {
-                    /* the client is already sending it: we cannot resync (RFC 7888 4) */
-                    imap_tagged(c, tag, "BAD", "[TOOBIG] %s", imap_parser_error(c->parser));
-                    imap_puts(c, "* BYE Literal too large\r\n");
-                    c->state = S_LOGOUT;
-                } else {
-                    imap_tagged(c, tag, "NO", "[TOOBIG] %s ([imap] max_literal)", imap_parser_error(c->parser));
-                }
+                /* a synchronising literal: the client sends nothing more of the command */
+                imap_tagged(c, tag, "NO", "[TOOBIG] %s ([imap] max_literal)", imap_parser_error(c->parser));
             } else {
                 imap_tagged(c, tag, "BAD", "%s", imap_parser_error(c->parser));
             }
