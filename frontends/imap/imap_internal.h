@@ -66,6 +66,7 @@ struct imap_server {
     atomic_int stopping;
 
     pthread_mutex_t ensure_mu; /* one session at a time creates Sent/Drafts/Trash */
+    pthread_mutex_t subs_mu;   /* one session at a time edits the subscription list */
     /* The last message list (UID, flags, id, MODSEQ) of each big folder a
      * session selected, kept so the next SELECT copies it and reads only the
      * changes since (imap_session.c). Guarded by snap_mu. */
