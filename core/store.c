@@ -464,9 +464,11 @@ static void api_read_end(const struct outpost_host *h, struct outpost_txn *t)
 
 /* ---- store API: item edits ------------------------------------------------ */
 
-static outpost_status api_set_flags(const struct outpost_host *h, const int64_t *ids, uint32_t n, uint32_t op,
-                                    uint32_t flags, const char *keywords, uint64_t *modseqs,
-                                    outpost_item_status *item_st)
+/* set_flags and set_flags_unchanged: `unchanged` (NULL: no condition) holds per item the MODSEQ it must
+ * not have gone past; the test and the change are in the one write transaction. */
+static outpost_status flags_edit(const struct outpost_host *h, const int64_t *ids, uint32_t n, uint32_t op,
+                                 uint32_t flags, const char *keywords, const uint64_t *unchanged, uint64_t *modseqs,
+                                 outpost_item_status *item_st)
 {
     STORE_OR_FAIL(s, h);
     if (op > OUTPOST_FLAGS_REMOVE)
@@ -492,6 +494,16 @@ static outpost_status api_set_flags(const struct outpost_host *h, const int64_t 
             goto fail;
         int64_t folder = cur->folder_id;
         uint64_t modseq = cur->modseq;
+        if (unchanged && modseq > unchanged[i]) {
+            /* changed since the caller looked: left as it is (RFC 7162 3.1.3 UNCHANGEDSINCE) */
+            item_status(item_st, i, OUTPOST_CONFLICT, "changed since the given MODSEQ");
+            if (first.code == OUTPOST_OK)
+                first = status(OUTPOST_CONFLICT, "set_flags: item %lld has MODSEQ %llu, past %llu", (long long)ids[i],
+                               (unsigned long long)modseq, (unsigned long long)unchanged[i]);
+            if (modseqs)
+                modseqs[i] = modseq;
+            continue;
+        }
         uint32_t old = cur->flags;
         uint32_t nf = op == OUTPOST_FLAGS_REPLACE ? flags : op == OUTPOST_FLAGS_ADD ? old | flags : old & ~flags;
         char *nk = kw_combine(cur->keywords, keywords, op);
@@ -528,6 +540,21 @@ fail:
 fail_noted:
     outpost_store_write_rollback(s, t);
     return st;
+}
+
+static outpost_status api_set_flags(const struct outpost_host *h, const int64_t *ids, uint32_t n, uint32_t op,
+                                    uint32_t flags, const char *keywords, uint64_t *modseqs,
+                                    outpost_item_status *item_st)
+{
+    return flags_edit(h, ids, n, op, flags, keywords, NULL, modseqs, item_st);
+}
+
+static outpost_status api_set_flags_unchanged(const struct outpost_host *h, const int64_t *ids, uint32_t n,
+                                              uint32_t op, uint32_t flags, const char *keywords,
+                                              const uint64_t *unchanged_since, uint64_t *modseqs,
+                                              outpost_item_status *item_st)
+{
+    return flags_edit(h, ids, n, op, flags, keywords, unchanged_since, modseqs, item_st);
 }
 
 /* Reads item ids[i] for a move or copy into a folder of `kind`. Returns 1 with
@@ -1376,6 +1403,7 @@ const struct outpost_store_api *outpost_store_api_table(void)
         .prop_set = api_prop_set,
         .meta_set = api_meta_set,
         .request_contents = api_request_contents,
+        .set_flags_unchanged = api_set_flags_unchanged,
     };
     return &table;
 }

@@ -671,10 +671,18 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
     uint32_t *modified = NULL;
     size_t nmod = 0, nexpunged = 0;
     const char *fail = NULL;
+    /* the UNCHANGEDSINCE test and the change in one write transaction of the store; a core older than
+     * ABI 1.1 has no such call, and the test is then made on a read before the change */
+    int atomic_test = has_unchanged && OUTPOST_HAS_METHOD(s->st, struct outpost_store_api, set_flags_unchanged);
+    uint64_t *since = atomic_test ? malloc(IMAP_BATCH * sizeof *since) : NULL;
+    if (atomic_test && !since)
+        fail = "NO [SERVERBUG] out of memory";
+    for (size_t b = 0; since && b < IMAP_BATCH; b++)
+        since[b] = unchangedsince;
     for (size_t k = 0; k < n && batch && ids && ms && ist && !fail && !c->write_failed; k += IMAP_BATCH) {
         size_t bn = n - k < IMAP_BATCH ? n - k : IMAP_BATCH;
         size_t nid = 0;
-        if (has_unchanged) {
+        if (has_unchanged && !atomic_test) {
             if (load_batch(c, idx + k, bn, batch, 0, 1) != 0) {
                 fail = "NO [SERVERBUG] cannot read the cache";
                 break;
@@ -698,15 +706,30 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
                 ids[nid++] = c->msgs[idx[k + b]].id;
         }
         if (nid) {
-            outpost_status st = s->st->set_flags(s->h, ids, (uint32_t)nid, op, flags, kw, ms, ist);
+            outpost_status st = atomic_test ? s->st->set_flags_unchanged(s->h, ids, (uint32_t)nid, op, flags, kw,
+                                                                         since, ms, ist)
+                                            : s->st->set_flags(s->h, ids, (uint32_t)nid, op, flags, kw, ms, ist);
             /* a message another session expunged, not reported yet, is passed over: the others are stored and
-             * reported (RFC 2180 4; Dovecot does the same) and the completion says EXPUNGEISSUED */
+             * reported (RFC 2180 4; Dovecot does the same) and the completion says EXPUNGEISSUED. One whose
+             * MODSEQ went past UNCHANGEDSINCE is left alone and named in [MODIFIED]. */
+            size_t kept = 0;
             for (size_t j = 0; st.code == OUTPOST_OK && j < nid; j++) {
+                if (ist[j].status.code == OUTPOST_CONFLICT && atomic_test) {
+                    uint32_t *nm = realloc(modified, (nmod + 1) * sizeof *nm);
+                    if (nm) {
+                        modified = nm;
+                        modified[nmod++] = uid ? c->msgs[idx[k + j]].uid : (uint32_t)(idx[k + j] + 1);
+                    }
+                    continue;
+                }
                 if (ist[j].status.code == OUTPOST_GONE)
                     nexpunged++;
                 else if (ist[j].status.code != OUTPOST_OK)
                     st = ist[j].status;
+                ids[kept++] = ids[j];
             }
+            if (st.code == OUTPOST_OK)
+                nid = kept;
             if (st.code != OUTPOST_OK) {
                 snprintf(err, sizeof err, "NO STORE failed: %s", imap_status_text(st));
                 fail = err;
@@ -760,6 +783,7 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
     free(ids);
     free(ms);
     free(ist);
+    free(since);
     free(idx);
     free(kw);
     if (fail) {

@@ -24,6 +24,7 @@
 #define IMAP_VERIFY_MAX (1024 * 1024)      /* body bytes read before their literal is announced */
 #define IMAP_BYE_TIMEOUT_MS 500            /* the BYE of a shutdown: how long the client may take */
 #define IMAP_PREAUTH_LITERAL_MAX 8192      /* largest literal before login (user name, password, ID) */
+#define IMAP_TOOBIG_DROP_FACTOR 4          /* {n+} over max_literal: read and dropped up to 4x it */
 
 struct imap_conn;
 struct imap_snap;
@@ -65,6 +66,7 @@ struct imap_server {
     atomic_int stopping;
 
     pthread_mutex_t ensure_mu; /* one session at a time creates Sent/Drafts/Trash */
+    pthread_mutex_t subs_mu;   /* one session at a time edits the subscription list */
     /* The last message list (UID, flags, id, MODSEQ) of each big folder a
      * session selected, kept so the next SELECT copies it and reads only the
      * changes since (imap_session.c). Guarded by snap_mu. */

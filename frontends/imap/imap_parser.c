@@ -404,10 +404,16 @@ int imap_parser_line(struct imap_parser *p, const char *line, size_t len, uint64
             if (i + l8 + used != len)
                 return fail(p, "literal announcement must end the line");
             *lit_nonsync = nonsync;
+            *lit_size = size;
             if (size > p->lim.max_literal) {
                 p->too_big = 1;
-                return fail(p, "literal of %llu bytes exceeds the limit of %zu bytes", (unsigned long long)size,
-                            p->lim.max_literal);
+                if (!nonsync)
+                    return fail(p, "literal of %llu bytes exceeds the limit of %zu bytes", (unsigned long long)size,
+                                p->lim.max_literal);
+                /* {n+}: the client sends it anyway. The caller reads and drops it, and the rest of the command
+                 * is parsed on so that the stream stays in step (RFC 7888 4: answered NO [TOOBIG] once complete) */
+                snprintf(p->err, sizeof p->err, "literal of %llu bytes exceeds the limit of %zu bytes",
+                         (unsigned long long)size, p->lim.max_literal);
             }
             struct imap_tok *t = add_tok(p, IMAP_TOK_LITERAL);
             if (!t)

@@ -61,8 +61,14 @@ void imap_parser_free(struct imap_parser *p);
 void imap_parser_reset(struct imap_parser *p);
 
 /* Feeds one line (without CRLF). On IMAP_PARSE_LITERAL, *lit_size and
- * *lit_nonsync (LITERAL+) describe the literal that follows. A literal larger
- * than max_literal is an ERROR with imap_parser_too_big() set. */
+ * *lit_nonsync (LITERAL+) describe the literal that follows. A synchronising
+ * literal larger than max_literal is an ERROR with imap_parser_too_big() set
+ * (and *lit_size its size). A non-synchronising one that large, which the
+ * client sends anyway, is IMAP_PARSE_LITERAL with imap_parser_too_big() set:
+ * the caller reads and drops it, hands over nothing (imap_parser_literal with
+ * NULL, NULL, 0) and goes on feeding lines; the command still ends DONE or
+ * ERROR with imap_parser_too_big() set and its message in imap_parser_error,
+ * and must not run. */
 int imap_parser_line(struct imap_parser *p, const char *line, size_t len, uint64_t *lit_size, int *lit_nonsync);
 /* Hands over the literal announced last: either `mem` (malloc'd, len bytes,
  * with one extra NUL byte allocated; ownership passes to the parser) or

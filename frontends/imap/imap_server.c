@@ -879,6 +879,7 @@ static outpost_status fe_create(const struct outpost_host *h, struct outpost_fro
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->ensure_mu, NULL);
+    pthread_mutex_init(&s->subs_mu, NULL);
     pthread_mutex_init(&s->snap_mu, NULL);
     pthread_cond_init(&s->cond, NULL);
     if (!s->st || !s->st->storage)
@@ -1070,6 +1071,7 @@ static void fe_destroy(struct outpost_frontend *f)
     pthread_rwlock_destroy(&s->lock);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->ensure_mu);
+    pthread_mutex_destroy(&s->subs_mu);
     imap_snaps_free(s);
     pthread_mutex_destroy(&s->snap_mu);
     pthread_cond_destroy(&s->cond);

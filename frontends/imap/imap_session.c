@@ -303,6 +303,7 @@ struct mbox {
     char *path;       /* UTF-8, "/"-joined; the INBOX folder is "INBOX" */
     uint32_t special_use, flags, kind;
     int has_children;
+    int nonexistent;  /* LIST and LSUB only: a subscribed name (or a level above one) with no folder */
     uint32_t total, unread, uidnext, uidvalidity;
     uint64_t hms;
 };
@@ -558,6 +559,246 @@ static int mbox_lookup_or_no(struct imap_conn *c, const char *tag, const char *n
     if (r != 0)
         imap_tagged(c, tag, "NO", "%s%s", r > 0 ? "[NONEXISTENT] " : "[SERVERBUG] ", err);
     return r ? -1 : 0;
+}
+
+/* ---- subscriptions ----
+ *
+ * The subscription list is a list of mailbox names (UTF-8 paths as struct mbox has them), kept in the
+ * store's meta value SUBS_KEY, so that a subscribed mailbox that is deleted, here or on the server, stays in
+ * it (RFC 3501 6.3.6, RFC 9051 6.3.7: the server MUST NOT remove a name on its own) and LSUB and
+ * LIST (SUBSCRIBED) show it \Noselect / \NonExistent, and so that RENAME moves it. The folder flag
+ * OUTPOST_FOLDER_SUBSCRIBED is kept in step (SUBSCRIBE and UNSUBSCRIBE still go through folder_subscribe,
+ * journaled as OUTPOST_J_FOLDER_SUBSCRIBE), and a folder carrying it is subscribed too: folders the server
+ * creates arrive with it, and a cache from before the list has its subscriptions in the flags only. Every
+ * update of the list adds those names (on first use, the migration of the flags). */
+
+#define SUBS_KEY "imap.subscriptions"
+#define SUBS_HEADER "v1\n" /* the value: this line, then one name a line */
+
+enum { SUBS_KEEP, SUBS_ADD, SUBS_DEL, SUBS_RENAME };
+
+struct subs {
+    char **names;
+    size_t n, cap;
+};
+
+static void subs_free(struct subs *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->names[i]);
+    free(l->names);
+    memset(l, 0, sizeof *l);
+}
+
+/* The index of path[0..len) in the list, or -1. */
+static int subs_find(const struct subs *l, const char *path, size_t len)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strlen(l->names[i]) == len && !memcmp(l->names[i], path, len))
+            return (int)i;
+    return -1;
+}
+
+/* Adds a copy of path[0..len) unless it is there: 1 added, 0 there already, -1 out of memory. */
+static int subs_add(struct subs *l, const char *path, size_t len)
+{
+    if (subs_find(l, path, len) >= 0)
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **nn = realloc(l->names, cap * sizeof *nn);
+        if (!nn)
+            return -1;
+        l->names = nn;
+        l->cap = cap;
+    }
+    char *d = malloc(len + 1);
+    if (!d)
+        return -1;
+    memcpy(d, path, len);
+    d[len] = '\0';
+    l->names[l->n++] = d;
+    return 1;
+}
+
+/* The list with `op` applied (SUBS_ADD / SUBS_DEL of `path`, SUBS_RENAME of `path` and the names below it to
+ * `to`) and the folders carrying the flag added, stored when it changed; *out (may be NULL) receives it.
+ * `m` (may be NULL: loaded here) is the folder list as it is after the change the op follows. 0, or -1 with
+ * err. Without the store's meta_set (a core before it) the flags alone are the list. */
+static int subs_update(struct imap_conn *c, const struct mbox *m, size_t n, int op, const char *path, const char *to,
+                       struct subs *out, char *err, size_t errlen)
+{
+    struct imap_server *s = c->srv;
+    struct subs l = { 0 }, renamed = { 0 };
+    struct mbox *own = NULL;
+    size_t nown = 0;
+    int keep = OUTPOST_HAS_METHOD(s->st, struct outpost_store_api, meta_set);
+    int rc = -1, changed = 0, oom = 0;
+    pthread_mutex_lock(&s->subs_mu);
+    if (!m) {
+        if (mboxes_load(c, &own, &nown, err, errlen) != 0)
+            goto done;
+        m = own;
+        n = nown;
+    }
+    struct outpost_txn *t;
+    outpost_status st = keep ? s->st->read_begin(s->h, &t) : outpost_ok();
+    if (keep && st.code == OUTPOST_OK) {
+        const void *val;
+        size_t len = 0;
+        st = s->sm->meta_get(t, SUBS_KEY, &val, &len);
+        if (st.code == OUTPOST_OK && len >= strlen(SUBS_HEADER) && !memcmp(val, SUBS_HEADER, strlen(SUBS_HEADER))) {
+            const char *p = (const char *)val + strlen(SUBS_HEADER), *end = (const char *)val + len;
+            while (p < end && !oom) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                size_t k = nl ? (size_t)(nl - p) : (size_t)(end - p);
+                oom = k && subs_add(&l, p, k) < 0;
+                p += k + 1;
+            }
+        } else if (st.code == OUTPOST_GONE) {
+            changed = 1; /* no list yet: the flags are the list */
+            st = outpost_ok();
+        } else if (st.code == OUTPOST_OK) {
+            st = (outpost_status){ OUTPOST_BAD_DATA, 0, "the value " SUBS_KEY " is not a subscription list" };
+        }
+        s->st->read_end(s->h, t);
+    }
+    if (st.code != OUTPOST_OK || oom) {
+        snprintf(err, errlen, "cannot read the subscriptions: %s", oom ? "out of memory" : imap_status_text(st));
+        goto done;
+    }
+    int r = 0;
+    if (op == SUBS_ADD) {
+        r = subs_add(&l, path, strlen(path));
+        changed |= r > 0;
+    } else if (op == SUBS_DEL) {
+        int i = subs_find(&l, path, strlen(path));
+        if (i >= 0) {
+            free(l.names[i]);
+            l.names[i] = l.names[--l.n];
+            changed = 1;
+        }
+    } else if (op == SUBS_RENAME) {
+        size_t pl = strlen(path);
+        for (size_t i = 0; i < l.n && r >= 0; i++) {
+            const char *nm = l.names[i];
+            if (strncmp(nm, path, pl) != 0 || (nm[pl] != '\0' && nm[pl] != '/')) {
+                r = subs_add(&renamed, nm, strlen(nm));
+                continue;
+            }
+            size_t tl = strlen(to), rl = strlen(nm + pl);
+            char *nn = malloc(tl + rl + 1);
+            if (!nn) {
+                r = -1;
+                break;
+            }
+            memcpy(nn, to, tl);
+            memcpy(nn + tl, nm + pl, rl + 1);
+            r = subs_add(&renamed, nn, tl + rl);
+            free(nn);
+            changed = 1;
+        }
+        subs_free(&l);
+        l = renamed;
+        memset(&renamed, 0, sizeof renamed);
+    }
+    for (size_t i = 0; i < n && r >= 0; i++)
+        if (m[i].kind == OUTPOST_ITEM_MAIL && !m[i].nonexistent && (m[i].flags & OUTPOST_FOLDER_SUBSCRIBED) &&
+            (r = subs_add(&l, m[i].path, strlen(m[i].path))) > 0)
+            changed = 1;
+    if (r < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    if (keep && changed) {
+        size_t len = strlen(SUBS_HEADER);
+        for (size_t i = 0; i < l.n; i++)
+            len += strlen(l.names[i]) + 1;
+        char *buf = malloc(len + 1), *w = buf;
+        if (!buf) {
+            snprintf(err, errlen, "out of memory");
+            goto done;
+        }
+        w += sprintf(w, "%s", SUBS_HEADER);
+        for (size_t i = 0; i < l.n; i++)
+            w += sprintf(w, "%s\n", l.names[i]);
+        st = s->st->meta_set(s->h, SUBS_KEY, buf, len);
+        free(buf);
+        if (st.code != OUTPOST_OK) {
+            snprintf(err, errlen, "cannot store the subscriptions: %s", imap_status_text(st));
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    pthread_mutex_unlock(&s->subs_mu);
+    mboxes_free(own, nown);
+    subs_free(&renamed);
+    if (rc == 0 && out)
+        *out = l;
+    else
+        subs_free(&l);
+    return rc;
+}
+
+/* Appends an entry to a folder list for LIST/LSUB: a name with no folder (nonexistent). */
+static struct mbox *mbox_add_missing(struct mbox **m, size_t *n, const char *path, size_t len, uint32_t flags)
+{
+    struct mbox *nm = realloc(*m, (*n + 1) * sizeof *nm);
+    if (!nm)
+        return NULL;
+    *m = nm;
+    struct mbox *b = &nm[*n];
+    memset(b, 0, sizeof *b);
+    b->kind = OUTPOST_ITEM_MAIL;
+    b->flags = flags | OUTPOST_FOLDER_NOSELECT;
+    b->nonexistent = 1;
+    b->path = malloc(len + 1);
+    if (!b->path)
+        return NULL;
+    memcpy(b->path, path, len);
+    b->path[len] = '\0';
+    (*n)++;
+    return b;
+}
+
+/* The folder list as LSUB and LIST (SUBSCRIBED) see it: the subscription flag of each folder is its name
+ * being in the subscription list, and each subscribed name with no folder is an entry of its own
+ * (nonexistent, subscribed), with the levels above it that have no folder either (nonexistent, not
+ * subscribed: LSUB "%" and RECURSIVEMATCH show them). 0, or -1 with err. */
+static int subs_view(struct imap_conn *c, struct mbox **m, size_t *n, char *err, size_t errlen)
+{
+    struct subs l;
+    if (subs_update(c, *m, *n, SUBS_KEEP, NULL, NULL, &l, err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < *n; i++) {
+        (*m)[i].flags &= ~(uint32_t)OUTPOST_FOLDER_SUBSCRIBED;
+        if ((*m)[i].kind == OUTPOST_ITEM_MAIL && subs_find(&l, (*m)[i].path, strlen((*m)[i].path)) >= 0)
+            (*m)[i].flags |= OUTPOST_FOLDER_SUBSCRIBED;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < l.n && rc == 0; i++) {
+        const char *nm = l.names[i];
+        if (mbox_find(*m, *n, nm))
+            continue;
+        if (!mbox_add_missing(m, n, nm, strlen(nm), OUTPOST_FOLDER_SUBSCRIBED)) {
+            rc = -1;
+            break;
+        }
+        for (const char *sl = strchr(nm, '/'); sl && rc == 0; sl = strchr(sl + 1, '/')) {
+            int have = 0;
+            for (size_t k = 0; k < *n && !have; k++)
+                have = (*m)[k].kind == OUTPOST_ITEM_MAIL && strlen((*m)[k].path) == (size_t)(sl - nm) &&
+                       !memcmp((*m)[k].path, nm, (size_t)(sl - nm));
+            /* a level that is subscribed itself gets its own entry */
+            if (!have && subs_find(&l, nm, (size_t)(sl - nm)) < 0 && !mbox_add_missing(m, n, nm, (size_t)(sl - nm), 0))
+                rc = -1;
+        }
+    }
+    subs_free(&l);
+    if (rc != 0)
+        snprintf(err, errlen, "out of memory");
+    return rc;
 }
 
 /* Sent, Drafts and Trash always exist (clients such as Outlook expect them). */
@@ -1492,9 +1733,18 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
             imap_tagged(c, tag, "NO", "[SERVERBUG] %s", err);
         return;
     }
+    /* the subscription list, with the subscribed names that have no mailbox (any more) */
+    if ((lsub || (sel & SEL_SUBSCRIBED) || (ret & RET_SUBSCRIBED)) && subs_view(c, &m, &n, err, sizeof err) != 0) {
+        mboxes_free(m, n);
+        imap_tagged(c, tag, "NO", "[SERVERBUG] %s", err);
+        return;
+    }
     for (size_t k = 0; k < n; k++) {
         struct mbox *b = &m[k];
         if (b->kind != OUTPOST_ITEM_MAIL)
+            continue;
+        /* a name with no mailbox: LSUB and LIST (SUBSCRIBED) only (RFC 5258 3: \NonExistent) */
+        if (b->nonexistent && !lsub && !(sel & SEL_SUBSCRIBED))
             continue;
         char *ename = imap_mutf7_encode(b->path);
         if (!ename)
@@ -1537,11 +1787,14 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
         }
         imap_printf(c, "* %s (", lsub ? "LSUB" : "LIST");
         const char *sp = "";
-        if ((b->flags & OUTPOST_FOLDER_NOSELECT) || (lsub && !subscribed)) {
+        if (b->nonexistent && !lsub) {
+            imap_puts(c, "\\NonExistent"); /* implies \Noselect (RFC 5258 3) */
+            sp = " ";
+        } else if ((b->flags & OUTPOST_FOLDER_NOSELECT) || (lsub && !subscribed)) {
             imap_puts(c, "\\Noselect");
             sp = " ";
         }
-        if (!lsub) {
+        if (!lsub && !b->nonexistent) {
             imap_printf(c, "%s%s", sp, b->has_children ? "\\HasChildren" : "\\HasNoChildren");
             sp = " ";
         }
@@ -1914,6 +2167,13 @@ static void cmd_delete(struct imap_conn *c, const char *tag, const struct imap_t
         imap_tagged(c, tag, "NO", "[HASCHILDREN] Mailbox has child mailboxes; delete them first");
         return;
     }
+    /* a subscription the folder's flag holds is written into the list first: the name stays subscribed
+     * after the mailbox is gone (RFC 3501 6.3.6) */
+    char err[300];
+    if ((mb.flags & OUTPOST_FOLDER_SUBSCRIBED) && subs_update(c, NULL, 0, SUBS_KEEP, NULL, NULL, NULL, err, sizeof err)) {
+        imap_tagged(c, tag, "NO", "[SERVERBUG] %s", err);
+        return;
+    }
     outpost_status st = s->st->folder_delete(s->h, mb.id);
     if (st.code != OUTPOST_OK) {
         /* a mailbox that stays stays selected */
@@ -2035,8 +2295,9 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
     }
     size_t fl = strlen(mb.path);
     int into_itself = !strncmp(path, mb.path, fl) && path[fl] == '/';
-    free(mb.path);
+    char *from_path = mb.path; /* for the subscriptions */
     if (into_itself) {
+        free(from_path);
         free(path);
         imap_tagged(c, tag, "NO", "[CANNOT] cannot move a mailbox into itself");
         return;
@@ -2045,6 +2306,7 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
     size_t n;
     char err[300];
     if (mboxes_load(c, &m, &n, err, sizeof err) != 0) {
+        free(from_path);
         free(path);
         imap_tagged(c, tag, "NO", "[SERVERBUG] %s", err);
         return;
@@ -2052,6 +2314,7 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
     int exists = mbox_find(m, n, path) != NULL;
     mboxes_free(m, n);
     if (exists) {
+        free(from_path);
         free(path);
         imap_tagged(c, tag, "NO", "[ALREADYEXISTS] Target mailbox exists");
         return;
@@ -2063,6 +2326,7 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
         st.message = "cannot list folders";
     }
     if (st.code != OUTPOST_OK) {
+        free(from_path);
         free(path);
         imap_tagged(c, tag, "NO", "[CANNOT] %s", imap_status_text(st));
         return;
@@ -2085,12 +2349,18 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
             st = (outpost_status){ OUTPOST_FATAL, 0, "out of memory" };
         free(sname);
     }
+    /* the subscriptions of the mailbox and of those below it move with it */
+    int r = st.code == OUTPOST_OK ? subs_update(c, NULL, 0, SUBS_RENAME, from_path, path, NULL, err, sizeof err) : 0;
+    free(from_path);
     free(path);
     if (st.code != OUTPOST_OK) {
         imap_tagged(c, tag, "NO", "[CANNOT] %s", imap_status_text(st));
         return;
     }
-    imap_tagged(c, tag, "OK", "RENAME completed");
+    if (r != 0)
+        imap_tagged(c, tag, "OK", "RENAME completed, but the subscriptions stay under the old name: %s", err);
+    else
+        imap_tagged(c, tag, "OK", "RENAME completed");
 }
 
 static void do_subscribe(struct imap_conn *c, const char *tag, const struct imap_tok *args, int on)
@@ -2105,22 +2375,34 @@ static void do_subscribe(struct imap_conn *c, const char *tag, const struct imap
     char err[300];
     int r = mbox_lookup(c, name, &mb, err, sizeof err);
     if (r > 0 && !on) {
-        /* a name that is no mailbox is in no subscription list here: unsubscribing it succeeds (Dovecot
-         * does the same; RFC 3501 6.3.6 lets only SUBSCRIBE check that the mailbox exists) */
-        imap_tagged(c, tag, "OK", "UNSUBSCRIBE completed (not subscribed)");
+        /* a name that is no mailbox (any more): out of the subscription list if it is there, and OK when it
+         * was not (Dovecot does the same; RFC 3501 6.3.6 lets only SUBSCRIBE check that the mailbox exists) */
+        char *path = mbox_path_from_name(name);
+        r = path ? subs_update(c, NULL, 0, SUBS_DEL, path, NULL, NULL, err, sizeof err) : 0;
+        free(path);
+        if (r != 0)
+            imap_tagged(c, tag, "NO", "[SERVERBUG] %s", err);
+        else
+            imap_tagged(c, tag, "OK", "UNSUBSCRIBE completed");
         return;
     }
     if (r != 0) {
         imap_tagged(c, tag, "NO", "%s%s", r > 0 ? "[NONEXISTENT] " : "[SERVERBUG] ", err);
         return;
     }
-    free(mb.path);
+    /* the folder's flag (journaled), then the name in the list */
     outpost_status st = s->st->folder_subscribe(s->h, mb.id, on);
     if (st.code != OUTPOST_OK) {
+        free(mb.path);
         imap_tagged(c, tag, "NO", "[CANNOT] %s", imap_status_text(st));
         return;
     }
-    imap_tagged(c, tag, "OK", "%s completed", on ? "SUBSCRIBE" : "UNSUBSCRIBE");
+    r = subs_update(c, NULL, 0, on ? SUBS_ADD : SUBS_DEL, mb.path, NULL, NULL, err, sizeof err);
+    free(mb.path);
+    if (r != 0)
+        imap_tagged(c, tag, "NO", "[SERVERBUG] %s", err);
+    else
+        imap_tagged(c, tag, "OK", "%s completed", on ? "SUBSCRIBE" : "UNSUBSCRIBE");
 }
 
 static void cmd_subscribe(struct imap_conn *c, const char *tag, const struct imap_tok *args, int uid)
@@ -2647,6 +2929,26 @@ static int read_literal(struct imap_conn *c, uint64_t size)
     return 0;
 }
 
+/* Reads and drops `size` bytes of a literal the client sends although it is over max_literal ({n+}). */
+static int drop_literal(struct imap_conn *c, uint64_t size)
+{
+    int64_t to = c->srv->timeout_s * 1000;
+    char *buf = malloc(IMAP_CHUNK);
+    if (!buf)
+        return -1;
+    for (uint64_t left = size; left;) {
+        size_t k = left < IMAP_CHUNK ? (size_t)left : IMAP_CHUNK;
+        if (imap_read_exact(c, buf, k, to) != 0) {
+            free(buf);
+            return -1;
+        }
+        left -= k;
+    }
+    free(buf);
+    imap_parser_literal(c->parser, NULL, NULL, 0);
+    return 0;
+}
+
 void imap_session_free(struct imap_conn *c)
 {
     free(c->kw_known);
@@ -2690,8 +2992,9 @@ void imap_session_run(struct imap_conn *c)
         }
         if (r != 1)
             break;
-        uint64_t lit = 0;
+        uint64_t lit = 0, dropped = 0;
         int nonsync = 0, long_after_literal = 0, preauth_big = 0;
+        char toobig[160] = "";
         int pr = imap_parser_line(c->parser, line, len, &lit, &nonsync);
         free(line);
         while (pr == IMAP_PARSE_LITERAL) {
@@ -2710,15 +3013,45 @@ void imap_session_run(struct imap_conn *c)
                 preauth_big = 1;
                 break;
             }
-            if (!nonsync) {
-                imap_puts(c, "+ Ready for literal data\r\n");
-                if (imap_flush(c) != 0)
-                    break;
+            if (imap_parser_too_big(c->parser) && nonsync && !toobig[0]) {
+                /* a {n+} literal over max_literal after login (an mbsync APPEND of a huge message): read and
+                 * dropped so the session goes on, the command answered NO [TOOBIG] (RFC 7888 4); past
+                 * IMAP_TOOBIG_DROP_FACTOR times the limit in one command the connection ends as before */
+                snprintf(toobig, sizeof toobig, "%s", imap_parser_error(c->parser));
             }
-            if (read_literal(c, lit) != 0) {
-                pr = IMAP_PARSE_ERROR;
-                c->state = S_LOGOUT;
+            if (toobig[0] && !nonsync) {
+                /* a synchronising literal after the dropped one: the client waits for "+", so the tagged
+                 * NO ends the command here */
+                pr = IMAP_PARSE_DONE;
                 break;
+            }
+            if (toobig[0]) {
+                uint64_t bound = s->max_literal > UINT64_MAX / IMAP_TOOBIG_DROP_FACTOR
+                                     ? UINT64_MAX
+                                     : s->max_literal * IMAP_TOOBIG_DROP_FACTOR;
+                if (lit > bound - dropped) {
+                    imap_tagged(c, imap_parser_tag(c->parser), "BAD", "[TOOBIG] %s", toobig);
+                    imap_puts(c, "* BYE Literal too large\r\n");
+                    c->state = S_LOGOUT;
+                    break;
+                }
+                dropped += lit;
+                if (drop_literal(c, lit) != 0) {
+                    pr = IMAP_PARSE_ERROR;
+                    c->state = S_LOGOUT;
+                    break;
+                }
+            } else {
+                if (!nonsync) {
+                    imap_puts(c, "+ Ready for literal data\r\n");
+                    if (imap_flush(c) != 0)
+                        break;
+                }
+                if (read_literal(c, lit) != 0) {
+                    pr = IMAP_PARSE_ERROR;
+                    c->state = S_LOGOUT;
+                    break;
+                }
             }
             r = imap_read_line(c, &line, &len, to, 0);
             if (r == -4) {
@@ -2743,18 +3076,18 @@ void imap_session_run(struct imap_conn *c)
             continue;
         }
         const char *tag = imap_parser_tag(c->parser);
+        if (toobig[0]) {
+            /* the command whose literal was dropped does not run, whatever followed the literal */
+            imap_tagged(c, tag, "NO", "[TOOBIG] %s ([imap] max_literal)", toobig);
+            imap_parser_reset(c->parser);
+            continue;
+        }
         if (pr == IMAP_PARSE_ERROR) {
             if (long_after_literal) {
                 imap_printf(c, "%s BAD Command line too long (limit %d bytes)\r\n", tag, IMAP_LINE_MAX);
             } else if (imap_parser_too_big(c->parser)) {
-                if (nonsync) {
-                    /* the client is already sending it: we cannot resync (RFC 7888 4) */
-                    imap_tagged(c, tag, "BAD", "[TOOBIG] %s", imap_parser_error(c->parser));
-                    imap_puts(c, "* BYE Literal too large\r\n");
-                    c->state = S_LOGOUT;
-                } else {
-                    imap_tagged(c, tag, "NO", "[TOOBIG] %s ([imap] max_literal)", imap_parser_error(c->parser));
-                }
+                /* a synchronising literal: the client sends nothing more of the command */
+                imap_tagged(c, tag, "NO", "[TOOBIG] %s ([imap] max_literal)", imap_parser_error(c->parser));
             } else {
                 imap_tagged(c, tag, "BAD", "%s", imap_parser_error(c->parser));
             }

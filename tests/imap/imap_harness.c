@@ -25,6 +25,10 @@
  *   flags UID FLAGS [KW...]   the server changed a message's flags in INBOX
  *   expunge UID               the server deleted a message of INBOX
  *   folder NAME               the server created a mail folder NAME (the rest of the line) at the top level
+ *   race UID FLAGS            arms a change that lands between a front-end's flag check and its write:
+ *                             the next set_flags or set_flags_unchanged call of the front-end first
+ *                             commits the server change of `flags UID FLAGS` (a write transaction of
+ *                             its own, as the sync engine's), then goes on to the store. Once.
  *   journal                   every journal entry, one a line:
  *                             seq= op= state= item= uid= folder= target= flags= keywords= name=
  * SIGTERM/SIGINT or the end of stdin stop it; SIGHUP reloads the config and calls the plugin's
@@ -66,7 +70,14 @@ struct harness {
     atomic_int online;
     atomic_int fetches;
     int64_t inbox;
+    /* `race`: the server flag change armed for the next flag edit of the front-end */
+    atomic_int race_armed;
+    uint32_t race_uid, race_flags;
+    const struct outpost_store_api *real_api; /* the store's table behind the front-end's host */
+    struct outpost_store_api race_api;        /* a copy whose flag edits run the armed change first */
 };
+
+static struct harness hs;
 
 static char *slurp(const char *path, size_t *len)
 {
@@ -374,6 +385,44 @@ static void cmd_server_change(struct harness *hs, const char *verb, char *args)
         printf("error commit\n");
 }
 
+/* The armed `race` change, on the front-end's thread before its flag edit reaches the store. */
+static void race_run(void)
+{
+    if (!atomic_exchange(&hs.race_armed, 0))
+        return;
+    struct outpost_txn *t;
+    if (failed(outpost_store_write_begin(hs.store, &t), "race"))
+        return;
+    int64_t id = inbox_item(&hs, t, hs.race_uid);
+    uint64_t ms = 0;
+    outpost_status st = id ? hs.m->item_set_flags(t, id, hs.race_flags, NULL, &ms)
+                           : (outpost_status){ OUTPOST_GONE, 0, "no such UID" };
+    if (failed(st, "race")) {
+        outpost_store_write_rollback(hs.store, t);
+        return;
+    }
+    outpost_store_event ev = { sizeof ev, OUTPOST_EVENT_ITEMS, hs.inbox, 0, 0 };
+    outpost_store_queue_event(hs.store, &ev);
+    failed(outpost_store_write_commit(hs.store, t), "race");
+}
+
+static outpost_status race_set_flags(const struct outpost_host *h, const int64_t *ids, uint32_t n, uint32_t op,
+                                     uint32_t flags, const char *keywords, uint64_t *modseqs,
+                                     outpost_item_status *item_st)
+{
+    race_run();
+    return hs.real_api->set_flags(h, ids, n, op, flags, keywords, modseqs, item_st);
+}
+
+static outpost_status race_set_flags_unchanged(const struct outpost_host *h, const int64_t *ids, uint32_t n,
+                                               uint32_t op, uint32_t flags, const char *keywords,
+                                               const uint64_t *unchanged_since, uint64_t *modseqs,
+                                               outpost_item_status *item_st)
+{
+    race_run();
+    return hs.real_api->set_flags_unchanged(h, ids, n, op, flags, keywords, unchanged_since, modseqs, item_st);
+}
+
 static void cmd_journal(struct harness *hs)
 {
     struct outpost_txn *t;
@@ -424,6 +473,16 @@ static void command(struct harness *hs, char *line)
         fprintf(stderr, "imap_harness: %s\n", line);
     } else if (!strcmp(line, "journal")) {
         cmd_journal(hs);
+    } else if (!strcmp(line, "race")) {
+        unsigned uid = 0;
+        int flags = 0;
+        if (sscanf(args, "%u %i", &uid, &flags) == 2) {
+            hs->race_uid = uid;
+            hs->race_flags = (uint32_t)flags;
+            atomic_store(&hs->race_armed, 1);
+        } else {
+            printf("error usage\n");
+        }
     } else if (!strcmp(line, "fetches")) {
         printf("%d\n", atomic_load(&hs->fetches));
     } else if (*line) {
@@ -447,8 +506,15 @@ struct frontend {
 static struct outpost_host *bound_host(struct harness *hs, struct outpost_config *cfg)
 {
     struct outpost_host *h = outpost_core_host_new(cfg, "imap", "imap", hs->app.data_dir);
-    if (h)
-        outpost_store_bind_host(hs->store, h);
+    if (!h)
+        return NULL;
+    outpost_store_bind_host(hs->store, h);
+    /* the store's own table, with the flag edits passing through `race` first */
+    hs->real_api = h->store;
+    hs->race_api = *h->store;
+    hs->race_api.set_flags = race_set_flags;
+    hs->race_api.set_flags_unchanged = race_set_flags_unchanged;
+    outpost_core_host_set_store(h, &hs->race_api);
     return h;
 }
 
@@ -500,7 +566,6 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     char err[1024];
-    static struct harness hs;
     hs.fixtures = argv[2];
     atomic_store(&hs.online, 1);
     struct frontend f;

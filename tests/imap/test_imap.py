@@ -894,6 +894,17 @@ def t_condstore():
         # conditional STORE
         u, t = b.cmd("c", "UID STORE 1,2 (UNCHANGEDSINCE %d) +FLAGS (\\Seen)" % hms)
         check(b"[MODIFIED 2]" in t, "UNCHANGEDSINCE: %r" % t)
+        # RFC 7162 3.1.3 under a concurrent change: the sync sets \Flagged on UID 3 after the session read its
+        # MODSEQ and before the store (the harness commits it just ahead of the front-end's flag edit). The
+        # test and the change are one transaction, so the STORE fails for it and nothing overwrites \Flagged.
+        u, t = b.cmd("r0", "UID FETCH 3 (MODSEQ)")
+        ms3 = int(re.search(rb"MODSEQ \((\d+)\)", b"\n".join(u)).group(1))
+        check(h.control("race 3 4") == [], "race armed")
+        u, t = b.cmd("r1", "UID STORE 3 (UNCHANGEDSINCE %d) FLAGS.SILENT (\\Answered)" % ms3)
+        check(t.startswith(b"r1 OK [MODIFIED 3]"), "UNCHANGEDSINCE under a concurrent change: %r %r" % (u, t))
+        u, t = b.cmd("r2", "UID FETCH 3 (FLAGS MODSEQ)")
+        fl = b"\n".join(u)
+        check(b"\\Flagged" in fl and b"\\Answered" not in fl, "the concurrent change stays: %r" % u)
         u, t = b.cmd("q", "SEARCH MODSEQ %d" % (hms + 1))
         check(re.search(rb"\* SEARCH [\d ]+ \(MODSEQ \d+\)", b"\n".join(u)), "SEARCH MODSEQ: %r" % u)
         # an expunge by another session arrives as VANISHED (QRESYNC)
@@ -936,10 +947,22 @@ def t_limits():
         check(l.startswith(b"g BAD") and b"too long" in l, "over-long line after a literal: %r" % l)
         _, t = r.cmd("e2", "NOOP")
         check(t.startswith(b"e2 OK"), "session after a long line after a literal: %r" % t)
-        r.send(b"f APPEND INBOX {5000+}\r\n")
+        # LITERAL+ over the limit (an mbsync APPEND of a huge message): read and dropped, NO [TOOBIG], the
+        # session goes on (RFC 7888 4) and nothing is stored
+        u, t = r.cmd("s0", "STATUS INBOX (MESSAGES)")
+        before = b"\n".join(u)
+        r.send(b"f APPEND INBOX (\\Seen) {3000+}\r\n" + b"y" * 3000 + b"\r\n")
+        _, t = r.until("f")
+        check(t.startswith(b"f NO [TOOBIG]") and b"3000" in t, "LITERAL+ over the limit: %r" % t)
+        _, t = r.cmd("f1", "NOOP")
+        check(t.startswith(b"f1 OK"), "session after a dropped LITERAL+: %r" % t)
+        u, t = r.cmd("s1", "STATUS INBOX (MESSAGES)")
+        check(b"\n".join(u) == before, "nothing appended: %r / %r" % (before, u))
+        # beyond four times the limit the connection ends
+        r.send(b"f2 APPEND INBOX {5000+}\r\n")
         l = r.line()
-        check(b"BAD [TOOBIG]" in l, "LITERAL+ over the limit: %r" % l)
-        check(r.line().startswith(b"* BYE"), "BYE after non-synchronising literal over the limit")
+        check(l.startswith(b"f2 BAD [TOOBIG]"), "LITERAL+ far over the limit: %r" % l)
+        check(r.line().startswith(b"* BYE"), "BYE after non-synchronising literal far over the limit")
         r.close()
         # autologout: before login (2s) and after (3s)
         r = Raw(h.port)

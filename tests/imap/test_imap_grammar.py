@@ -782,6 +782,58 @@ def t_conform():
         u, t = run(c, "SUBSCRIBE Nonexistent", "NO")
         expect(code_of(t) == "NONEXISTENT", "SUBSCRIBE of a missing mailbox: %r" % t)
 
+        # Subscriptions are names (RFC 3501 6.3.6 / RFC 9051 6.3.7: the server MUST NOT remove one on its own):
+        # a deleted subscribed mailbox stays in LSUB (\Noselect) and in LIST (SUBSCRIBED) with \NonExistent
+        # (RFC 5258 3), not in LIST; RENAME moves the subscriptions of the mailbox and those below it.
+        def listed(cmd, kind):
+            u, _ = run(c, cmd)
+            return {raw.split(b'"/" ', 1)[1].rstrip(b"\r\n").strip(b'"'): raw.split(b") ", 1)[0]
+                    for r, raw in u if r[0] == kind}
+        run(c, "CREATE Kept/Sub")  # CREATE subscribes (here) the new mailbox and the level made above it
+        run(c, "UNSUBSCRIBE Kept")
+        run(c, "CREATE Unsub")
+        run(c, "UNSUBSCRIBE Unsub")
+        run(c, "SUBSCRIBE Kept/Sub")
+        run(c, "DELETE Kept/Sub")
+        run(c, "DELETE Kept")
+        run(c, "DELETE Unsub")
+        l = listed('LSUB "" "*"', "LSUB")
+        expect(l.get(b"Kept/Sub") == b"* LSUB (\\Noselect", "LSUB of a deleted subscribed mailbox: %r" % l)
+        expect(b"Unsub" not in l, "LSUB of an unsubscribed deleted mailbox: %r" % l)
+        l = listed('LSUB "" "%"', "LSUB")
+        expect(l.get(b"Kept") == b"* LSUB (\\Noselect", "LSUB %% above a deleted subscribed mailbox: %r" % l)
+        l = listed('LIST (SUBSCRIBED) "" "*"', "LIST")
+        expect(l.get(b"Kept/Sub") == b"* LIST (\\NonExistent \\Subscribed", "LIST (SUBSCRIBED): %r" % l)
+        expect(b"Kept" not in l and b"INBOX" in l, "LIST (SUBSCRIBED): %r" % l)
+        u, _ = run(c, 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')
+        expect([raw for r, raw in u if r[0] == "LIST" and b'"Kept" ("CHILDINFO" ("SUBSCRIBED"))' in raw
+                and b"\\NonExistent" in raw], "RECURSIVEMATCH above a deleted subscribed mailbox: %r" % u)
+        l = listed('LIST "" "*"', "LIST")
+        expect(b"Kept/Sub" not in l and b"Kept" not in l, "LIST shows only mailboxes: %r" % l)
+        # created again: subscribed as before
+        run(c, "CREATE Kept/Sub")
+        l = listed('LIST "" "Kept*" RETURN (SUBSCRIBED)', "LIST")
+        expect(b"\\Subscribed" in l.get(b"Kept/Sub", b""), "re-created mailbox subscribed: %r" % l)
+        run(c, "DELETE Kept/Sub")
+        run(c, "UNSUBSCRIBE Kept/Sub")
+        l = listed('LSUB "" "*"', "LSUB")
+        expect(b"Kept/Sub" not in l and l.get(b"Kept") == b"* LSUB (", "UNSUBSCRIBE of a deleted name: %r" % l)
+        # RENAME: the subscriptions move (the old names do not stay behind)
+        run(c, "CREATE Ren/Sub")
+        run(c, "UNSUBSCRIBE Ren")
+        listed('LSUB "" "*"', "LSUB")
+        run(c, "RENAME Ren Moved")
+        l = listed('LSUB "" "*"', "LSUB")
+        expect(l.get(b"Moved/Sub") == b"* LSUB (" and b"Moved" not in l, "LSUB after RENAME: %r" % l)
+        expect(not [k for k in l if k.startswith(b"Ren")], "old names after RENAME: %r" % l)
+        # a folder the server creates arrives subscribed (its flag), and stays subscribed once it is gone
+        h.control("folder FromServer")
+        l = listed('LSUB "" "FromServer"', "LSUB")
+        expect(l.get(b"FromServer") == b"* LSUB (", "LSUB of a server folder: %r" % l)
+        run(c, "DELETE FromServer")
+        l = listed('LSUB "" "FromServer"', "LSUB")
+        expect(l.get(b"FromServer") == b"* LSUB (\\Noselect", "LSUB of a deleted server folder: %r" % l)
+
         # before login a literal is small (user name, password): larger ones are refused
         p = Client(h.port)
         run(p, "STARTTLS", "BAD", what="STARTTLS without TLS configured (not advertised; 6.2.1 has no NO)")

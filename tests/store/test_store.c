@@ -447,6 +447,60 @@ static void test_set_flags(void **state)
     assert_int_equal(j.n, 1);
 }
 
+/* set_flags_unchanged (ABI 1.1): the UNCHANGEDSINCE test and the change in one write transaction */
+static void test_set_flags_unchanged(void **state)
+{
+    struct env *e = *state;
+    assert_true(OUTPOST_HAS_METHOD(e->api, struct outpost_store_api, set_flags_unchanged));
+    int64_t ids[3];
+    ids[0] = append_file(e, e->inbox, "simple.eml", 0, NULL);
+    ids[1] = append_file(e, e->inbox, "mixed.eml", 0, NULL);
+    ids[2] = 424242; /* does not exist */
+    uint64_t ms0 = get_item(e, ids[0], NULL, 0).modseq, ms1 = get_item(e, ids[1], NULL, 0).modseq;
+    /* another edit moves item 1 past what the caller saw */
+    assert_int_equal(e->api->set_flags(e->fe, &ids[1], 1, OUTPOST_FLAGS_ADD, OUTPOST_FLAG_FLAGGED, NULL, NULL, NULL).code,
+                     OUTPOST_OK);
+    uint64_t now1 = get_item(e, ids[1], NULL, 0).modseq;
+    assert_true(now1 > ms1);
+    int64_t mark = journal_mark(e);
+
+    uint64_t since[3] = { ms0, ms1, 99 };
+    uint64_t modseqs[3];
+    outpost_item_status ist[3];
+    outpost_status st = e->api->set_flags_unchanged(e->fe, ids, 3, OUTPOST_FLAGS_REPLACE, OUTPOST_FLAG_ANSWERED, NULL,
+                                                    since, modseqs, ist);
+    assert_int_equal(st.code, OUTPOST_OK);
+    assert_int_equal(ist[0].status.code, OUTPOST_OK);
+    assert_int_equal(ist[1].status.code, OUTPOST_CONFLICT);
+    assert_int_equal(ist[1].index, 1);
+    assert_int_equal(ist[2].status.code, OUTPOST_GONE);
+    assert_true(modseqs[0] > now1);
+    assert_int_equal(modseqs[1], now1); /* its current MODSEQ */
+    outpost_item it0 = get_item(e, ids[0], NULL, 0), it1 = get_item(e, ids[1], NULL, 0);
+    assert_int_equal(it0.flags, OUTPOST_FLAG_ANSWERED);
+    assert_int_equal(it1.flags, OUTPOST_FLAG_FLAGGED); /* left as it is */
+    assert_int_equal(it1.modseq, now1);
+    struct jlist j;
+    journal_since(e, mark, &j);
+    assert_int_equal(j.n, 1);
+    assert_int_equal(j.e[0].item_id, ids[0]);
+
+    /* an equal MODSEQ passes; without item_st the first failure is the answer and the rest is applied */
+    mark = j.last_seq;
+    uint64_t since2[2] = { 0, now1 };
+    int64_t two[2] = { ids[0], ids[1] };
+    st = e->api->set_flags_unchanged(e->fe, two, 2, OUTPOST_FLAGS_ADD, OUTPOST_FLAG_SEEN, NULL, since2, NULL, NULL);
+    assert_int_equal(st.code, OUTPOST_CONFLICT);
+    assert_int_equal(get_item(e, ids[0], NULL, 0).flags, OUTPOST_FLAG_ANSWERED);
+    assert_int_equal(get_item(e, ids[1], NULL, 0).flags, OUTPOST_FLAG_FLAGGED | OUTPOST_FLAG_SEEN);
+    journal_since(e, mark, &j);
+    assert_int_equal(j.n, 1);
+    /* no condition: as set_flags */
+    st = e->api->set_flags_unchanged(e->fe, ids, 1, OUTPOST_FLAGS_ADD, OUTPOST_FLAG_SEEN, NULL, NULL, NULL, NULL);
+    assert_int_equal(st.code, OUTPOST_OK);
+    assert_int_equal(get_item(e, ids[0], NULL, 0).flags, OUTPOST_FLAG_ANSWERED | OUTPOST_FLAG_SEEN);
+}
+
 static void test_move_copy(void **state)
 {
     struct env *e = *state;
@@ -880,6 +934,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_append, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_failure_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_flags, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_flags_unchanged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_move_copy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_noselect_target, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove, setup, teardown),

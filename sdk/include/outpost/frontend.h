@@ -157,6 +157,25 @@ struct outpost_store_api {
      * request_content. Any thread. */
     outpost_status (*request_contents)(const struct outpost_host *h, const int64_t *ids, uint32_t n,
                                        uint32_t timeout_ms);
+
+    /* --- appended in ABI 1.1: optional, check OUTPOST_HAS_METHOD() first --- */
+
+    /* set_flags with a condition on each item (IMAP STORE (UNCHANGEDSINCE m),
+     * RFC 7162 3.1.3). unchanged_since (n entries; NULL: no condition, as
+     * set_flags) gives per item the highest MODSEQ it may have: an item whose
+     * MODSEQ is greater is left as it is, its item_st entry CONFLICT and its
+     * modseqs entry (when modseqs is non-NULL) its current MODSEQ. The test and
+     * the change of every item happen in the one write transaction, so no edit
+     * of another client or of the sync engine can come between them. The
+     * other items are changed and reported as by set_flags (GONE for an item
+     * that does not exist; without item_st the first per-item failure, GONE or
+     * CONFLICT, is the result and the rest is still applied). ids,
+     * unchanged_since and keywords are read during the call only; modseqs and
+     * item_st are the caller's, filled before it returns. Any thread. */
+    outpost_status (*set_flags_unchanged)(const struct outpost_host *h, const int64_t *ids, uint32_t n,
+                                          uint32_t op, uint32_t flags, const char *keywords,
+                                          const uint64_t *unchanged_since, uint64_t *modseqs,
+                                          outpost_item_status *item_st);
 };
 
 /* ---- Front-end method table ------------------------------------------- */
