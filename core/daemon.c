@@ -299,8 +299,10 @@ static void handle(struct daemon *d, op_socket c)
         json_object_set_new(o, "result", json_string(outpost_status_class_name(code)));
         reply(c, o);
     } else if (!strcmp(line, "check")) {
-        /* The storage instance is the main loop's: the check runs there, between its
-         * transactions (sqlite refuses an integrity check inside one). */
+        /* The writer instance is shared by the main loop, the fetch worker and the
+         * front-ends: the check runs on the main loop between its transactions, under
+         * the store's write lock so that no other thread has one open on it (sqlite
+         * refuses an integrity check inside a transaction). */
         op_mutex_lock(d->cycle_mu);
         uint64_t target = d->checks_done + 1;
         atomic_store(&d->check_requested, 1);
@@ -436,12 +438,13 @@ static void do_reload(struct daemon *d)
 
 /* ---- the loop ---- */
 
-/* Runs a pending `check` request (main loop thread, no transaction open). */
+/* Runs a pending `check` request (main loop thread, no transaction open; the
+ * store's write lock holds off the fetch worker and front-ends meanwhile). */
 static void run_check_request(struct daemon *d)
 {
     if (!atomic_exchange(&d->check_requested, 0))
         return;
-    outpost_status st = outpost_store_methods(d->s.store)->integrity_check(d->s.os.s);
+    outpost_status st = outpost_store_integrity_check(d->s.store);
     op_mutex_lock(d->cycle_mu);
     d->check_ok = st.code == OUTPOST_OK;
     snprintf(d->check_msg, sizeof d->check_msg, "%s",

@@ -1200,6 +1200,28 @@ outpost_status engine_prune_unlisted(struct outpost_engine *e, int64_t folder_id
     return st;
 }
 
+/* A transport keeps what create() read (url, user, TLS settings) and the password
+ * its open() read, even when that login was refused (kerio, ews): a reload gives
+ * the instance *t (of host h) a successor created from cfg. Only the thread that
+ * uses *t may call this; on failure *t keeps its previous settings. */
+static void recreate_instance(struct outpost_engine *e, struct outpost_host *h, struct outpost_transport **t,
+                              int *connected, const struct outpost_config *cfg)
+{
+    outpost_core_host_set_config(h, cfg);
+    if (*connected)
+        e->tm->close(*t);
+    *connected = 0;
+    struct outpost_transport *n = NULL;
+    outpost_status st = e->tm->create(h, &n);
+    if (st.code == OUTPOST_OK) {
+        e->tm->destroy(*t);
+        *t = n;
+    } else {
+        outpost_log(OUTPOST_LOG_ERROR, "engine", "reload: transport '%s': %s; it keeps its previous settings",
+                    e->tp->desc->name, st.message ? st.message : outpost_status_class_name(st.code));
+    }
+}
+
 /* ---- on-demand fetch worker ---- */
 
 struct fetch_req {
@@ -1310,6 +1332,15 @@ static void *fetch_worker(void *arg)
     struct outpost_engine *e = arg;
     op_mutex_lock(e->fetch_mu);
     while (!e->fetch_stop) {
+        if (e->fetch_reconfig) {
+            /* the instance is this thread's: re-created here, between two requests */
+            const struct outpost_config *cfg = e->fetch_cfg;
+            e->fetch_reconfig = 0;
+            op_mutex_unlock(e->fetch_mu);
+            recreate_instance(e, e->host_fetch, &e->tfetch, &e->connected_fetch, cfg);
+            op_mutex_lock(e->fetch_mu);
+            continue;
+        }
         struct fetch_req *r = e->fetch_queue;
         if (!r) {
             op_cond_wait(e->fetch_cv, e->fetch_mu, 1000);
@@ -1570,23 +1601,19 @@ int outpost_engine_auth_failed(struct outpost_engine *e)
 
 void outpost_engine_reconfigure(struct outpost_engine *e, const struct outpost_config *cfg)
 {
-    outpost_core_host_set_config(e->host_sync, cfg);
-    if (e->connected_sync)
-        e->tm->close(e->tsync);
-    e->connected_sync = 0;
-    /* A transport keeps what create() read (url, user, TLS settings) and the
-     * password its open() read, even when that login was refused (kerio, ews):
-     * a new instance reads the reloaded settings and credentials. The sync
-     * instance is only used by the thread that reloads. */
-    struct outpost_transport *t = NULL;
-    outpost_status st = e->tm->create(e->host_sync, &t);
-    if (st.code == OUTPOST_OK) {
-        e->tm->destroy(e->tsync);
-        e->tsync = t;
-    } else {
-        outpost_log(OUTPOST_LOG_ERROR, "engine", "reload: transport '%s': %s; it keeps its previous settings",
-                    e->tp->desc->name, st.message ? st.message : outpost_status_class_name(st.code));
+    recreate_instance(e, e->host_sync, &e->tsync, &e->connected_sync, cfg);
+    /* The fetch worker's instance is the worker's: it re-creates it before its next
+     * request (a request being served finishes with the old settings). */
+    op_mutex_lock(e->fetch_mu);
+    int worker = e->fetch_thread != NULL;
+    if (worker) {
+        e->fetch_cfg = cfg;
+        e->fetch_reconfig = 1;
+        op_cond_signal(e->fetch_cv);
     }
+    op_mutex_unlock(e->fetch_mu);
+    if (!worker)
+        recreate_instance(e, e->host_fetch, &e->tfetch, &e->connected_fetch, cfg);
     op_mutex_lock(e->mu);
     e->auth_failed = 0;
     op_mutex_unlock(e->mu);

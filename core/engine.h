@@ -71,7 +71,10 @@ void outpost_engine_wake(struct outpost_engine *e);
 void outpost_engine_cancel(struct outpost_engine *e);
 
 /* After a config reload (called on the sync worker's thread, between
- * cycles): the sync instance reconnects with fresh credentials. */
+ * cycles): both transport instances are re-created from cfg (url, user, TLS
+ * settings) and reconnect with fresh credentials, the sync instance at once,
+ * the fetch worker's on its own thread before its next request. cfg stays
+ * the caller's and must outlive the engine. */
 struct outpost_config;
 void outpost_engine_reconfigure(struct outpost_engine *e, const struct outpost_config *cfg);
 

@@ -49,6 +49,10 @@ struct outpost_engine {
     op_cond *fetch_cv, *fetch_done_cv;
     struct fetch_req *fetch_queue;
     int fetch_stop;
+    /* A reload for the worker's transport instance (outpost_engine_reconfigure): the
+     * worker re-creates it from fetch_cfg between two requests. Under fetch_mu. */
+    int fetch_reconfig;
+    const struct outpost_config *fetch_cfg;
     char fetch_msg[512];
     struct outpost_store_engine_hooks hooks;
 

@@ -232,6 +232,16 @@ void outpost_store_write_rollback(struct outpost_store *s, struct outpost_txn *t
     op_mutex_unlock(s->wlock);
 }
 
+outpost_status outpost_store_integrity_check(struct outpost_store *s)
+{
+    op_mutex_lock(s->wlock);
+    outpost_status st = s->m->integrity_check(s->os->s);
+    if (st.code != OUTPOST_OK) /* the instance's message: copied before the lock goes */
+        st = status(st.code, "%s", st.message ? st.message : outpost_status_class_name(st.code));
+    op_mutex_unlock(s->wlock);
+    return st;
+}
+
 void outpost_store_queue_event(struct outpost_store *s, const outpost_store_event *ev)
 {
     for (size_t i = 0; i < s->nq; i++) /* one event per folder and kind */

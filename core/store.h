@@ -55,6 +55,12 @@ outpost_status outpost_store_write_begin(struct outpost_store *s, struct outpost
  * the lock is released and queued events are dropped). */
 outpost_status outpost_store_write_commit(struct outpost_store *s, struct outpost_txn *t);
 void outpost_store_write_rollback(struct outpost_store *s, struct outpost_txn *t);
+/* The storage's integrity check on the writer instance, under the write lock:
+ * it waits for the write (or writer-instance read) transaction of any thread
+ * (sync, fetch worker, front-ends) to end, and holds the next ones off while
+ * it runs. The caller must hold no transaction of this store. The message of
+ * a failure is a copy (thread-local), valid until this thread's next store call. */
+outpost_status outpost_store_integrity_check(struct outpost_store *s);
 /* Queues an event for delivery after the current write transaction commits
  * (only between write_begin and write_commit, on that thread). */
 void outpost_store_queue_event(struct outpost_store *s, const outpost_store_event *ev);

@@ -1329,6 +1329,94 @@ def t_faults(env):
         sim.stop()
 
 
+def t_daemon(env):
+    """A running daemon told of a new password by SIGHUP serves bodies a client asks for with
+    it (the fetch worker's transport is re-created too, not only the sync one); and its
+    integrity check (`outpost check` through the control socket) waits for the transactions
+    of the fetch worker and the front-ends instead of failing inside one."""
+    sim, op = setup(env)
+    try:
+        initial_sync(op)
+        news = folder_by_path(op.dump(content=False), "Inbox/Newsletters")
+        summary = sorted(i["uid"] for i in news["items"] if i["content_state"] == 1)
+        check(len(summary) >= 6, "Inbox/Newsletters (policy headers) holds summary-only mails: %r" % summary)
+        pwfile = os.path.join(op.dir, "password")
+        with open(pwfile, "w") as f:
+            f.write("not-the-password\n")
+        op.start()
+        st = op.sync()
+        check(st["result"].lower() == "auth" and st["auth_failed"], "a wrong password at start: %r" % st["result"])
+        m = op.imap()
+        imap_ok(m.select("INBOX/Newsletters", readonly=True), "SELECT INBOX/Newsletters")
+        typ, data = m.uid("FETCH", str(summary[0]), "(BODY.PEEK[])")
+        check(typ != "OK" or b"Subject" not in b"".join(d[1] for d in data if isinstance(d, tuple)),
+              "no body while the password is wrong: %r" % typ)
+
+        # The password fixed in a new file the reloaded config names, and SIGHUP: the old
+        # configuration (and its file) would still give the fetch worker the wrong one.
+        with open(pwfile + "2", "w") as f:
+            f.write("secret\n")
+        os.chmod(pwfile + "2", 0o600)
+        text = open(op.config).read()
+        with open(op.config, "w") as f:
+            f.write(text.replace("password_file = %s\n" % pwfile, "password_file = %s2\n" % pwfile))
+        n = op.log_text().count("configuration reloaded")
+        op.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: op.log_text().count("configuration reloaded") > n, 20, "SIGHUP reload")
+        data = imap_ok(m.uid("FETCH", str(summary[1]), "(BODY.PEEK[])"), "FETCH a body after SIGHUP")
+        body = b"".join(d[1] for d in data if isinstance(d, tuple))
+        check(len(body) > 100 and b"\r\n\r\n" in body, "the body fetched with the reloaded password: %r" % body[:200])
+        status_ok(op.sync(), "a sync after SIGHUP")
+        m.logout()
+
+        # `check` requests while the fetch worker stores bodies and a client changes flags:
+        # each waits for the writer's transactions, none fails inside one.
+        import threading
+        stop = threading.Event()
+        done = {"stores": 0, "fetches": 0}
+
+        def flags():
+            c = op.imap()
+            c.select("INBOX")
+            uid = imap_uids(c, "INBOX")[0]
+            for i in range(4000):
+                if stop.is_set():
+                    break
+                c.uid("STORE", str(uid), "+FLAGS" if i % 2 == 0 else "-FLAGS", "(\\Flagged)")
+                done["stores"] += 1
+            c.logout()
+
+        def bodies():
+            c = op.imap()
+            c.select("INBOX/Newsletters", readonly=True)
+            for uid in summary[2:]:
+                if stop.is_set():
+                    break
+                c.uid("FETCH", str(uid), "(BODY.PEEK[])")
+                done["fetches"] += 1
+            c.logout()
+
+        threads = [threading.Thread(target=flags), threading.Thread(target=bodies)]
+        for th in threads:
+            th.start()
+        replies = []
+        t_end = time.monotonic() + 8
+        while time.monotonic() < t_end and len(replies) < 200:
+            replies.append(op.control("check", timeout=60))
+        stop.set()
+        for th in threads:
+            th.join(60)
+        bad = [r for r in replies if "ok" not in r]
+        log("check under load: %d checks, %d STOREs, %d body fetches" % (len(replies), done["stores"], done["fetches"]))
+        check(replies and not bad, "every check of the running daemon passed: %r" % bad[:3])
+        p = op.run("check")
+        check("checked by the running daemon" in p.stdout, "outpost check asked the daemon: %s" % p.stdout)
+        op.stop()
+    finally:
+        op.kill()
+        sim.stop()
+
+
 # ---- crash loops ------------------------------------------------------------------------------
 
 def sync_until_replayed(op, timeout=60):
@@ -1848,6 +1936,7 @@ GROUPS = {
     "conflicts": t_conflicts,
     "offline": t_offline,
     "faults": t_faults,
+    "daemon": t_daemon,
     "crash_initial": t_crash_initial,
     "crash_replay": t_crash_replay,
     "policy": t_policy,
