@@ -1113,6 +1113,18 @@ static void test_tls_and_auth(void **state)
     assert_int_equal(tm->create(test_host_table(f.th), &f.t).code, OUTPOST_OK);
     assert_int_equal(tm->open(f.t).code, OUTPOST_TEMP);
     tm->destroy(f.t);
+    /* An http:// URL would send the password in clear: refused, naming the keys, unless
+     * insecure = true says so (as the EWS transport). */
+    test_host_set(f.th, "url", "http://127.0.0.1:1");
+    outpost_status cs = tm->create(test_host_table(f.th), &f.t);
+    assert_int_equal(cs.code, OUTPOST_FATAL);
+    assert_null(f.t);
+    assert_non_null(strstr(cs.message, "[account] url"));
+    assert_non_null(strstr(cs.message, "https://"));
+    assert_non_null(strstr(cs.message, "insecure = true"));
+    test_host_set(f.th, "insecure", "true");
+    assert_int_equal(tm->create(test_host_table(f.th), &f.t).code, OUTPOST_OK);
+    tm->destroy(f.t);
     json_decref(f.info);
     test_host_free(f.th);
 }

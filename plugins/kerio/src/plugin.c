@@ -14,7 +14,7 @@ static const outpost_config_key config_keys[] = {
     { "password_file", OUTPOST_CFG_SECRET_FILE, 0, NULL, NULL, "file holding the password (mode 0600)" },
     { "password_cmd", OUTPOST_CFG_COMMAND, 0, NULL, NULL, "command printing the password" },
     { "ca_file", OUTPOST_CFG_PATH, 0, NULL, NULL, "PEM file of CAs to trust instead of the system store" },
-    { "insecure", OUTPOST_CFG_BOOL, 0, "false", NULL, "skip TLS certificate checks (logs a warning)" },
+    { "insecure", OUTPOST_CFG_BOOL, 0, "false", NULL, "skip TLS certificate checks and accept an http:// url (logs a warning)" },
     { "delete", OUTPOST_CFG_ENUM, 0, "trash", "trash|permanent", "deleted mail goes to Deleted Items or is removed" },
     { "page_size", OUTPOST_CFG_INT, 0, "100", NULL, "items per listing page" },
     { "change_cap", OUTPOST_CFG_INT, 0, "5000", NULL, "larger change lists are replaced by a re-listing" },
@@ -55,9 +55,17 @@ static outpost_status kerio_create(const struct outpost_host *host, struct outpo
         outpost_status s = { OUTPOST_FATAL, 0, "kerio: [account] needs url and user" };
         return s;
     }
+    int insecure = host->config_bool(host, "insecure", 0);
     if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) {
         free(t);
-        outpost_status s = { OUTPOST_FATAL, 0, "kerio: [account] url must start with https:// (or http://)" };
+        outpost_status s = { OUTPOST_FATAL, 0, "kerio: [account] url must start with https://" };
+        return s;
+    }
+    if (url[4] == ':' && !insecure) { /* http:// would send the password in clear */
+        free(t);
+        outpost_status s = { OUTPOST_FATAL, 0,
+                             "kerio: [account] url is http://, which sends the password unencrypted: use https:// "
+                             "(or set [account] insecure = true to accept that)" };
         return s;
     }
     /* base = scheme://authority; endpoint = base + /webmail/api/jsonrpc/ */
@@ -70,7 +78,7 @@ static outpost_status kerio_create(const struct outpost_host *host, struct outpo
         snprintf(t->endpoint, elen, "%s/webmail/api/jsonrpc/", t->base);
     t->user = strdup(user);
     t->ca_file = dup_or_null(host->config_get(host, "ca_file"));
-    t->insecure = host->config_bool(host, "insecure", 0);
+    t->insecure = insecure;
     const char *del = host->config_get(host, "delete");
     t->delete_permanent = del && strcmp(del, "permanent") == 0;
     int64_t ps = host->config_int(host, "page_size", 100);
@@ -106,8 +114,9 @@ static void wipe_password(struct outpost_transport *t)
 static outpost_status kerio_open(struct outpost_transport *t)
 {
     if (t->insecure)
-        t->host->log(t->host, OUTPOST_LOG_WARNING,
-                     "kerio: [account] insecure = true: the TLS certificate of %s is NOT checked", t->base);
+        t->host->log(t->host, OUTPOST_LOG_WARNING, "kerio: [account] insecure = true: %s%s", t->base,
+                     t->base[4] == ':' ? " is plain HTTP: the password is sent unencrypted"
+                                       : ": its TLS certificate is NOT checked");
     if (!t->password) {
         char *pw = NULL;
         outpost_status st = t->host->secret(t->host, "password", &pw);
