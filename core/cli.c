@@ -590,7 +590,8 @@ static int cmd_sync(struct outpost_app *a, int argc, char **argv)
     }
     struct progress_state ps = { op_isatty_stderr(), "", 0, 0, 0 };
     struct outpost_daemon_opts o = { 0, once, on_progress, &ps };
-    return outpost_daemon_run(a, &o);
+    int rc = outpost_daemon_run(a, &o);
+    return rc == OUTPOST_EXIT_CONFIG ? 1 : rc; /* 78 is for outpostd's service manager (outpost(1)) */
 }
 
 static int cmd_run(struct outpost_app *a, int argc, char **argv)
@@ -869,7 +870,8 @@ int main(int argc, char **argv)
     if (outpost_app_load(&app, config, missing_ok, err, sizeof err) != 0) {
         fprintf(stderr, "outpost: %s\n", err);
         outpost_app_free(&app);
-        return 1;
+        /* the daemon does not start: no use restarting it until the config is fixed */
+        return !strcmp(cmd, "run") ? OUTPOST_EXIT_CONFIG : 1;
     }
     int rc;
     if (!strcmp(cmd, "plugins"))

@@ -516,6 +516,8 @@ int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts
     }
     if (o != 0) {
         outpost_log(OUTPOST_LOG_ERROR, LOGC, "%s", err);
+        if (o == OUTPOST_SESSION_CONFIG)
+            rc = OUTPOST_EXIT_CONFIG;
         goto out;
     }
     d->cycle_mu = op_mutex_new();

@@ -8,8 +8,10 @@
 
 #include "app.h"
 
-/* Runs sync (and the front-ends) until SIGTERM/SIGINT, or one cycle. Exit code: 0 ok, 1 failure. Holds the cache
+/* Runs sync (and the front-ends) until SIGTERM/SIGINT, or one cycle. Exit code: 0 ok, 1 failure,
+ * OUTPOST_EXIT_CONFIG when the configuration cannot be used (a restart would fail again). Holds the cache
  * lock; fails with a clear message when another process holds it. */
+enum { OUTPOST_EXIT_CONFIG = 78 }; /* EX_CONFIG of sysexits(3); the systemd unit does not restart on it */
 #include "engine.h"
 struct outpost_daemon_opts {
     int frontends;                /* start the front-ends */

@@ -56,7 +56,8 @@ int outpost_session_open(struct outpost_session *s, struct outpost_app *app, int
             snprintf(err, errlen, "%s:%d: [account] %s holds a password (user:password@): put the login in user and "
                      "the password in password_file or password_cmd", app->config_path,
                      outpost_config_line(app->cfg, "account", url_keys[i]), url_keys[i]);
-            goto fail;
+            outpost_session_close(s);
+            return OUTPOST_SESSION_CONFIG;
         }
     }
     if (with_engine && outpost_engine_new(app, s->store, &s->engine, err, errlen) != 0) {
@@ -65,7 +66,8 @@ int outpost_session_open(struct outpost_session *s, struct outpost_app *app, int
         size_t n = strlen(err);
         if (n + 1 < errlen)
             snprintf(err + n, errlen - n, " (outpost check names unknown keys)");
-        goto fail;
+        outpost_session_close(s);
+        return OUTPOST_SESSION_CONFIG;
     }
     return 0;
 fail:

@@ -28,7 +28,10 @@ struct outpost_session {
 char *outpost_data_path(const struct outpost_app *app, const char *name);
 
 /* Takes the lock; returns 1 (and no session) when a daemon holds it, so the
- * caller can use the control socket; 0 when opened; -1 on error. */
+ * caller can use the control socket; 0 when opened; OUTPOST_SESSION_CONFIG
+ * when the configuration is what failed (a password in [account] url, a
+ * transport missing or refusing its settings); -1 on another error. */
+enum { OUTPOST_SESSION_CONFIG = -2 };
 int outpost_session_open(struct outpost_session *s, struct outpost_app *app, int with_engine, char *err,
                          size_t errlen);
 void outpost_session_close(struct outpost_session *s);

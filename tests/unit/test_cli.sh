@@ -121,6 +121,17 @@ if [ -n "$plugdir" ] && [ -f "$plugdir/outpost-storage-sqlite.so" ]; then
   OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/cred.ini" sync --once 2>&1 | grep -q hunter2 && bad "the url's password was shown" || ok
   sed "s#^user = .*#usr = u#" "$tmp/r.ini" > "$tmp/nouser.ini"
   expect "sync points at check" 1 "outpost check names unknown keys" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/nouser.ini" sync --once
+  # The daemon stopped by its configuration exits 78 (EX_CONFIG), which the systemd unit
+  # does not restart on; a start failure that is not the config's stays 1 (below).
+  ln -s "$bin" "$tmp/outpostd"
+  expect "run: config without user" 78 "outpost check names unknown keys" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/nouser.ini" run
+  expect "outpostd: password in the url" 78 "[account] url holds a password" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$tmp/outpostd" --config "$tmp/cred.ini"
+  expect "outpostd: no config" 78 "outpost init" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$tmp/outpostd" --config "$tmp/none.ini"
+  unit=$(dirname "$0")/../../conf/outpostd.service.in
+  grep -q '^RestartPreventExitStatus=78$' "$unit" && grep -q '^Restart=on-failure$' "$unit" && ok ||
+    bad "outpostd.service.in does not stop restarting on exit 78"
+  grep -q '^\\fBoutpostd\\fR and \\fBoutpost run\\fR exit with 78' "$(dirname "$0")/../../docs/outpost.1" && ok ||
+    bad "outpost(1) EXIT STATUS does not document 78"
   expect "status on an empty cache" 0 "Conflicts" -- env OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" status
   out=$(OUTPOST_PLUGIN_DIR="$plugdir" "$bin" --config "$tmp/r.ini" status --json)
   if python3 -c 'import json,sys; s=json.loads(sys.argv[1]); assert s["journal"]["pending"]==0 and any(f["path"]=="Conflicts" for f in s["folders"])' "$out"; then ok; else bad "status --json: $out"; fi
