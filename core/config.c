@@ -64,6 +64,8 @@ const outpost_config_key outpost_core_keys_account[] = {
     { "password_cmd", OUTPOST_CFG_COMMAND, 0, NULL, NULL, "command printing the password" },
     { "ca_file", OUTPOST_CFG_PATH, 0, NULL, NULL, "PEM file of CAs to trust instead of the system store" },
     { "insecure", OUTPOST_CFG_BOOL, 0, "false", NULL, "skip TLS verification (warns on every start)" },
+    { "adopt_cache", OUTPOST_CFG_BOOL, 0, "false", NULL,
+      "sync a cache recorded for another account identity and record this one (remove after one sync)" },
     { NULL, 0, 0, NULL, NULL, NULL }
 };
 

@@ -1065,11 +1065,113 @@ static outpost_status fetch_missing(struct outpost_engine *e, struct outpost_tra
     return outpost_ok();
 }
 
-outpost_status outpost_engine_sync_once(struct outpost_engine *e)
+/* ---- the account the cache belongs to ---- */
+
+/* The account identity the config names: "TRANSPORT HOST USER", host (of url, else
+ * autodiscover_url, else the domain of email; without user info and port) and user
+ * (else email) lowercased: a server compares logins case-insensitively. */
+static void account_identity(struct outpost_engine *e, char *out, size_t len)
 {
-    outpost_status st = engine_connect(e);
+    const struct outpost_config *cfg = e->app->cfg;
+    const char *url = outpost_config_get(cfg, "account", "url");
+    if (!url || !*url)
+        url = outpost_config_get(cfg, "account", "autodiscover_url");
+    const char *user = outpost_config_get(cfg, "account", "user");
+    const char *email = outpost_config_get(cfg, "account", "email");
+    if (!user || !*user)
+        user = email;
+    char host[256] = "";
+    if (url && *url) {
+        const char *h = strstr(url, "://");
+        h = h ? h + 3 : url;
+        size_t n = strcspn(h, "/?#");
+        const char *at = memchr(h, '@', n);
+        if (at) {
+            n -= (size_t)(at + 1 - h);
+            h = at + 1;
+        }
+        size_t hl = *h == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/?#");
+        snprintf(host, sizeof host, "%.*s", (int)(hl < n ? hl : n), h);
+    } else if (email && strchr(email, '@')) {
+        snprintf(host, sizeof host, "%s", strchr(email, '@') + 1);
+    }
+    snprintf(out, len, "%s %s %s", e->tp->desc->name, host, user ? user : "");
+    for (char *p = out; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+}
+
+/* Before a cycle talks to the server: the identity the cache recorded at its first
+ * sync must be the config's, else FATAL (nothing is replayed or fetched: one cache
+ * would hold two accounts, and edits made in one would go to the other). *record:
+ * the identity is to be written once the login succeeded (none recorded yet, or
+ * [account] adopt_cache). */
+static outpost_status check_account(struct outpost_engine *e, char *want, size_t wlen, int *record)
+{
+    *record = 0;
+    account_identity(e, want, wlen);
+    struct outpost_txn *t;
+    outpost_status st = outpost_store_read_begin(e->store, &t);
     if (st.code != OUTPOST_OK)
         return st;
+    const void *v = NULL;
+    size_t len = 0;
+    char have[600] = "";
+    if (e->sm->meta_get(t, "account_identity", &v, &len).code == OUTPOST_OK && v)
+        snprintf(have, sizeof have, "%.*s", (int)len, (const char *)v);
+    outpost_store_read_end(e->store, t);
+    int adopt = 0;
+    const char *a = outpost_config_get(e->app->cfg, "account", "adopt_cache");
+    if (a)
+        outpost_config_parse_bool(a, &adopt);
+    if (!*have || !strcmp(have, want)) {
+        *record = !*have;
+        return outpost_ok();
+    }
+    if (adopt) {
+        outpost_log(OUTPOST_LOG_WARNING, LOGC, "[account] adopt_cache = true: the cache of '%s' is synced as '%s' "
+                    "(remove adopt_cache once this sync succeeded)", have, want);
+        *record = 1;
+        return outpost_ok();
+    }
+    snprintf(e->msg, sizeof e->msg,
+             "the cache in %s belongs to another account ('%s'; the config names '%s'): syncing would mix two "
+             "accounts in one cache and could send edits made in one to the other. For another account, set a new "
+             "[core] data_dir (it is synced from scratch); if this is the same account under a new user name or "
+             "server address, set [account] adopt_cache = true for one sync, then remove it",
+             e->app->data_dir, have, want);
+    outpost_status f = { OUTPOST_FATAL, 0, e->msg };
+    return f;
+}
+
+static void record_account(struct outpost_engine *e, const char *id)
+{
+    struct outpost_txn *t;
+    if (outpost_store_write_begin(e->store, &t).code != OUTPOST_OK)
+        return;
+    if (e->sm->meta_set(t, "account_identity", id, strlen(id)).code == OUTPOST_OK)
+        outpost_store_write_commit(e->store, t);
+    else
+        outpost_store_write_rollback(e->store, t);
+}
+
+outpost_status outpost_engine_sync_once(struct outpost_engine *e)
+{
+    char id[600];
+    int record = 0;
+    outpost_status st = check_account(e, id, sizeof id, &record);
+    op_mutex_lock(e->mu);
+    e->account_refused = st.code != OUTPOST_OK;
+    op_mutex_unlock(e->mu);
+    if (st.code != OUTPOST_OK) {
+        engine_set_error(e, st, "account");
+        return st;
+    }
+    st = engine_connect(e);
+    if (st.code != OUTPOST_OK)
+        return st;
+    if (record)
+        record_account(e, id);
     if ((st = outpost_engine_replay(e)).code != OUTPOST_OK)
         goto fail;
     if ((st = engine_sync_hierarchy(e)).code != OUTPOST_OK) {
@@ -1250,6 +1352,11 @@ enum { FETCH_MANY = 50 };
 static outpost_status fetch_many(struct outpost_engine *e, const int64_t *ids, size_t n)
 {
     outpost_status first = outpost_ok();
+    op_mutex_lock(e->mu);
+    int refused = e->account_refused;
+    op_mutex_unlock(e->mu);
+    if (refused) /* the cache belongs to another account (check_account) */
+        return engine_status(OUTPOST_FATAL, e, "the cache belongs to another account%s", NULL);
     size_t i = 0;
     while (i < n) {
         struct outpost_txn *t;

@@ -39,6 +39,7 @@ struct outpost_engine {
     int push_waiting;         /* in the transport's wait_changes */
     int push_interrupted;     /* a wake-up set host_sync's cancel flag to end that wait */
     int cancelled;            /* outpost_engine_cancel: the cancel flag stays */
+    int account_refused;      /* the cache belongs to another account: no fetch either */
 
     outpost_progress_fn progress;
     void *progress_ctx;

@@ -1333,7 +1333,8 @@ def t_daemon(env):
     """A running daemon told of a new password by SIGHUP serves bodies a client asks for with
     it (the fetch worker's transport is re-created too, not only the sync one); and its
     integrity check (`outpost check` through the control socket) waits for the transactions
-    of the fetch worker and the front-ends instead of failing inside one."""
+    of the fetch worker and the front-ends instead of failing inside one. The cache keeps
+    the identity of its account and refuses to sync another one into it."""
     sim, op = setup(env)
     try:
         initial_sync(op)
@@ -1412,6 +1413,34 @@ def t_daemon(env):
         p = op.run("check")
         check("checked by the running daemon" in p.stdout, "outpost check asked the daemon: %s" % p.stdout)
         op.stop()
+
+        # The cache belongs to the account of its first sync: a config naming another user
+        # is refused before anything is replayed or fetched; the same user written in
+        # other case is the same account; adopt_cache lets a sync through and records the
+        # identity only once the login succeeded.
+        text = open(op.config).read()
+
+        def with_user(u, extra=""):
+            with open(op.config, "w") as f:
+                f.write(re.sub(r"(?m)^user = jdoe$", "user = %s%s" % (u, extra), text))
+        with_user("someone.else")
+        sim.reset_counters()
+        p = op.run("sync", "--once", ok=False)
+        out = p.stdout + p.stderr
+        check(p.returncode == 1 and "belongs to another account" in out and "data_dir" in out and "adopt_cache" in out,
+              "another account is refused: exit %d: %s" % (p.returncode, out[-1500:]))
+        check(sim.counters() == {}, "nothing reached the server for another account: %s" % sim.counters())
+        with_user("JDoe")
+        p = op.run("sync", "--once", ok=False)
+        check("belongs to another account" not in p.stdout + p.stderr, "the user compares case-insensitively")
+        with_user("someone.else", "\nadopt_cache = true")
+        p = op.run("sync", "--once", ok=False)
+        out = p.stdout + p.stderr
+        check("belongs to another account" not in out and "adopt_cache = true" in out,
+              "adopt_cache lets the sync try: %s" % out[-1500:])
+        with_user("jdoe")
+        p = op.run("sync", "--once", ok=False)
+        check(p.returncode == 0, "a refused login under adopt_cache recorded nothing: %s" % (p.stdout + p.stderr)[-1500:])
     finally:
         op.kill()
         sim.stop()
