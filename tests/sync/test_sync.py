@@ -1093,6 +1093,183 @@ def t_offline(env):
         sim.stop()
 
 
+def imap_uid_of(m, mailbox, mid):
+    """UIDs in mailbox (selected read-write) of the mails whose Message-ID is mid."""
+    imap_ok(m.select(mailbox), "SELECT %s" % mailbox)
+    data = imap_ok(m.uid("SEARCH", None, "HEADER", "Message-ID", mid), "SEARCH HEADER Message-ID")
+    return [int(x) for x in (data[0] or b"").split()]
+
+
+def sim_side_port(sim, fn):
+    """Runs fn(sim) against the simulator started on another port, so the daemon (which dials
+    the usual one) cannot reach it meanwhile: a change made on the server while the client is
+    offline. The state file carries the change back to the usual port."""
+    port = sim.port
+    sim.port = None
+    sim.start()
+    try:
+        fn(sim)
+    finally:
+        sim.stop()
+        sim.port = port
+
+
+def t_offline_sequences(env):
+    """Awkward sequences of edits made through IMAP while the server is unreachable (simulator
+    stopped), then replayed when it comes back: nothing is lost, nothing is duplicated, no
+    server change is sent that the user did not make, and the cache equals the server.
+    a) APPEND A, EXPUNGE A, APPEND B: B on the server once, A never.
+    b) CREATE X, APPEND into X, DELETE X, CREATE X, APPEND: one X holding the second mail only.
+    c) RENAME a server folder and back; MOVE a mail out and back; flag, unflag, flag.
+    d) APPEND, MOVE it to another folder, STORE flags on it, before it reached the server.
+    e) a mail deleted on the server while the client flags it offline: the flag change is
+       dropped with a log line (GONE), the mail is not resurrected."""
+    sim, op = setup(env)
+    try:
+        initial_sync(op)
+        before = op.dump(content=False)
+        inbox = [i for i in folder_by_path(before, "Inbox")["items"] if i["message_id"]]
+        unflagged = [i for i in inbox if not i["flags"] & 4]
+        if len(unflagged) < 3:
+            raise AssertionError("Inbox has only %d unflagged mails" % len(unflagged))
+        c_move, c_flag, e_mail = unflagged[0], unflagged[1], unflagged[2]
+        news = folder_by_path(before, "Inbox/Newsletters")
+        op.start()
+        status_ok(op.sync(), "online")
+        sim.stop()
+        st = op.sync()
+        check(st["result"].lower() in ("temp", "throttled"), "offline: sync result %r" % st["result"])
+        m = op.imap()
+        mid = lambda tag: "seq-%s@outpost.test" % tag
+        # a) APPEND A, EXPUNGE A, APPEND B
+        imap_ok(m.append("INBOX", None, None, test_message(mid("a"), "Sequence A, expunged")), "APPEND A")
+        a_uids = imap_uid_of(m, "INBOX", mid("a"))
+        check(len(a_uids) == 1, "A is in INBOX once: %r" % a_uids)
+        imap_ok(m.uid("STORE", ",".join(map(str, a_uids)), "+FLAGS", "(\\Deleted)"), "STORE +Deleted A")
+        imap_ok(m.expunge(), "EXPUNGE A")
+        imap_ok(m.append("INBOX", None, None, test_message(mid("b"), "Sequence B, kept")), "APPEND B")
+        b_uids = imap_uid_of(m, "INBOX", mid("b"))
+        check(len(b_uids) == 1 and a_uids and b_uids[0] > a_uids[0], "B has a new UID: %r after %r" % (b_uids, a_uids))
+        check(imap_uid_of(m, "INBOX", mid("a")) == [], "A is expunged")
+        # b) CREATE X, APPEND, DELETE X, CREATE X, APPEND
+        imap_ok(m.create("Offline-X"), "CREATE X")
+        imap_ok(m.append("Offline-X", None, None, test_message(mid("x1"), "In the first X")), "APPEND into X")
+        imap_ok(m.delete("Offline-X"), "DELETE X")
+        imap_ok(m.create("Offline-X"), "CREATE X again")
+        imap_ok(m.append("Offline-X", None, None, test_message(mid("x2"), "In the second X")), "APPEND into X again")
+        check(imap_uid_of(m, "Offline-X", mid("x1")) == [] and len(imap_uid_of(m, "Offline-X", mid("x2"))) == 1,
+              "the second X holds the second mail only")
+        # c) RENAME and back; MOVE out and back; flag, unflag, flag
+        imap_ok(m.rename("INBOX/Newsletters", '"INBOX/Renamed offline"'), "RENAME")
+        imap_ok(m.rename('"INBOX/Renamed offline"', "INBOX/Newsletters"), "RENAME back")
+        imap_ok(m.select("INBOX"), "SELECT INBOX")
+        imap_ok(m.uid("MOVE", str(c_move["uid"]), "Archive"), "MOVE out")
+        back = imap_uid_of(m, "Archive", c_move["message_id"])
+        check(len(back) == 1, "the moved mail is in Archive: %r" % back)
+        imap_ok(m.uid("MOVE", ",".join(map(str, back)), "INBOX"), "MOVE back")
+        # ... and copied: the copy is replayed after the moves gave the mail new remote ids
+        imap_ok(m.uid("COPY", ",".join(map(str, imap_uid_of(m, "INBOX", c_move["message_id"]))), "Archive"), "COPY")
+        imap_ok(m.select("INBOX"), "SELECT INBOX")
+        for op_ in ("+FLAGS", "-FLAGS", "+FLAGS"):
+            imap_ok(m.uid("STORE", str(c_flag["uid"]), op_, "(\\Flagged)"), "STORE %s" % op_)
+        # d) APPEND, MOVE, STORE before it reached the server
+        imap_ok(m.append("INBOX", None, None, test_message(mid("d"), "Sequence D, moved and flagged")), "APPEND D")
+        d_uids = imap_uid_of(m, "INBOX", mid("d"))
+        imap_ok(m.uid("MOVE", ",".join(map(str, d_uids)), "Archive"), "MOVE D")
+        d_uids = imap_uid_of(m, "Archive", mid("d"))
+        check(len(d_uids) == 1, "D is in Archive: %r" % d_uids)
+        imap_ok(m.uid("STORE", ",".join(map(str, d_uids)), "+FLAGS", "(\\Flagged \\Answered)"), "STORE on D")
+        # d2) the same into a folder made after the APPEND (not on the server when the mail is sent)
+        imap_ok(m.append("INBOX", None, None, test_message(mid("d2"), "Sequence D2, into a new folder")), "APPEND D2")
+        imap_ok(m.create("Offline-Y"), "CREATE Y")
+        imap_ok(m.uid("MOVE", ",".join(map(str, imap_uid_of(m, "INBOX", mid("d2")))), "Offline-Y"), "MOVE D2")
+        # d3) APPEND, then COPY before it reached the server: both on the server
+        imap_ok(m.append("INBOX", None, None, test_message(mid("d3"), "Sequence D3, copied")), "APPEND D3")
+        imap_ok(m.uid("COPY", ",".join(map(str, imap_uid_of(m, "INBOX", mid("d3")))), "Archive"), "COPY D3")
+        # d4) APPEND, COPY, EXPUNGE the original, all before it reached the server: the copy
+        # is uploaded from its own content, with its flags
+        imap_ok(m.append("INBOX", "(\\Seen)", None, test_message(mid("d4"), "Sequence D4, copy kept")), "APPEND D4")
+        d4 = ",".join(map(str, imap_uid_of(m, "INBOX", mid("d4"))))
+        imap_ok(m.uid("COPY", d4, "Archive"), "COPY D4")
+        imap_ok(m.uid("STORE", d4, "+FLAGS", "(\\Deleted)"), "STORE +Deleted D4")
+        imap_ok(m.expunge(), "EXPUNGE D4")
+        # e) flag a mail that is deleted on the server meanwhile
+        imap_ok(m.select("INBOX"), "SELECT INBOX")
+        imap_ok(m.uid("STORE", str(e_mail["uid"]), "+FLAGS", "(\\Flagged)"), "STORE on E")
+        m.logout()
+        st = op.status()
+        check(st["journal"]["pending"] >= 15, "the offline edits are queued: %s" % st["journal"])
+        sim_side_port(sim, lambda s: s.control("POST", "items/remove", {"id": e_mail["remote_id"]}))
+
+        sim.start()  # the usual port: the daemon comes back online
+        sim.reset_counters()  # (no-op: a restarted simulator counts from zero)
+        deadline = time.monotonic() + 60
+        while True:
+            st = op.sync()
+            if (st["result"].lower() == "ok" and st["journal"]["pending"] == 0) or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        status_ok(st, "back online")
+        # creates: B, the second X's mail, D, D2, D3, D4's copy; moves: out and back, D2 into Y (sent to
+        # Inbox first: Y was not on the server yet); copies: the mail moved out and back, D3;
+        # flags: flag-unflag-flag (coalesced), D's; Kerio also sets the flags of a mail it
+        # creates with flags (D4's copy, seen) in a call of their own
+        want = SRV.pick({"Mails.create": 6, "Mails.copy": 2, "Folders.create": 2, "Folders.set": 2, "Mails.move": 3,
+                         "Mails.set": 3},
+                        {"item.create": 6, "item.copy": 2, "folder.create": 2, "folder.rename": 2, "item.move": 3,
+                         "item.flags": 2})
+        got = sim.counters()
+        expect_counters(got, want, "replay of the offline sequences")
+        state = sim.state()
+        on = lambda tag: [p for p, _ in server_mails_with(state, mid(tag))]
+        check(on("a") == [], "A never reached the server: %r" % on("a"))
+        check(on("b") == ["Inbox"], "B is on the server once, in Inbox: %r" % on("b"))
+        xs = [f["path"] for f in state["folders"] if f.get("path", "").startswith("Offline-X")]
+        check(xs == ["Offline-X"], "one X on the server: %r" % xs)
+        check(on("x1") == [], "the first X's mail never reached the server: %r" % on("x1"))
+        check(on("x2") == ["Offline-X"], "the second X's mail is in X once: %r" % on("x2"))
+        paths = {f.get("path") for f in state["folders"]}
+        check("Inbox/Newsletters" in paths and "Inbox/Renamed offline" not in paths,
+              "the folder renamed and back has its name: %s" % sorted(p for p in paths if p and p.startswith("Inbox")))
+        srv_news = sim_folder(state, "Inbox/Newsletters")
+        check(srv_news["id"] == news["remote_id"] and len(srv_news["items"]) == len(news["items"]),
+              "the renamed folder is the same folder with its %d mails: %d" % (len(news["items"]), len(srv_news["items"])))
+        moved = server_mails_with(state, bare(c_move["message_id"]))
+        check(sorted(p for p, _ in moved) == ["Archive", "Inbox"],
+              "the mail moved out and back is in Inbox once, its copy in Archive: %r" % [p for p, _ in moved])
+        flagged = [i for i in items_of(state, "Inbox") if i["id"] == c_flag["remote_id"]]
+        check(len(flagged) == 1 and flagged[0].get("isFlagged"), "flag, unflag, flag: flagged on the server")
+        d = server_mails_with(state, mid("d"))
+        check([p for p, _ in d] == ["Archive"], "D is in Archive once: %r" % [p for p, _ in d])
+        check(d and d[0][1].get("isFlagged") and d[0][1].get("isAnswered"), "D carries its flags on the server")
+        check([p for p, _ in server_mails_with(state, mid("d2"))] == ["Offline-Y"], "D2 is in Y once: %r" % on("d2"))
+        check(sorted(on("d3")) == ["Archive", "Inbox"], "D3 and its copy are on the server: %r" % on("d3"))
+        d4 = server_mails_with(state, mid("d4"))
+        check([p for p, _ in d4] == ["Archive"] and d4[0][1].get("isSeen"),
+              "D4's copy is in Archive once, seen; the expunged original nowhere: %r" % [(p, i.get("isSeen")) for p, i in d4])
+        check(not [i for f in state["folders"] for i in f["items"] if i["id"] == e_mail["remote_id"]] and
+              not server_mails_with(state, bare(e_mail["message_id"])), "E stays deleted on the server")
+        text = op.log_text()
+        check("flags: the object is gone on the server; edit dropped" in text, "the dropped flag change of E is logged")
+        # another cycle and a restart send nothing again
+        status_ok(op.sync(), "one more cycle")
+        op.stop()
+        op.start()
+        status_ok(op.sync(), "after a restart")
+        op.stop()
+        expect_counters(sim.counters(), want, "after another cycle and a restart")
+        dump = op.dump()
+        compare(dump, sim.state(), where="after the offline sequences")
+        no_pending(dump, "after the offline sequences")
+        check(not [i for f in dump["folders"] for i in f["items"] if i["message_id"] == e_mail["message_id"]],
+              "E is not resurrected in the cache")
+        bad = [(e["op"], e["state"], e["message"]) for e in dump["journal"] if e["state"] != "confirmed"]
+        check(not bad, "every edit confirmed (none dead, in conflict or local): %s" % bad)
+    finally:
+        op.kill()
+        sim.stop()
+
+
 # ---- faults -----------------------------------------------------------------------------------
 
 def attempts(times):
@@ -1829,6 +2006,7 @@ GROUPS = {
     "pim_edits": t_pim_edits,
     "conflicts": t_conflicts,
     "offline": t_offline,
+    "offline_sequences": t_offline_sequences,
     "faults": t_faults,
     "crash_initial": t_crash_initial,
     "crash_replay": t_crash_replay,
