@@ -330,6 +330,8 @@ static outpost_status resolve(struct outpost_engine *e, const struct entry *x, s
         r->target_remote = folder_remote(e, t, j->target_folder_id, NULL, NULL, NULL);
         if (j->op == OUTPOST_J_FOLDER_RENAME && (j->flags & OUTPOST_J_SAME_PARENT))
             r->folder_remote = dupstr(r->target_remote); /* the parent stays: a rename only */
+        else if (j->op == OUTPOST_J_FOLDER_RENAME && !j->target_folder_id)
+            r->target_remote = strdup(""); /* moved to the top level (transport.h) */
         break;
     }
     default:
@@ -623,6 +625,8 @@ static outpost_status replay_one(struct outpost_engine *e, struct entry *v, size
     ch.folder_remote_id = r.folder_remote;
     ch.target_remote_id = r.target_remote;
     ch.name = j->name ? j->name : r.folder_name;
+    if (j->op == OUTPOST_J_FOLDER_RENAME && x->payload && j->name && !strcmp(x->payload, j->name))
+        ch.name = NULL; /* the payload is the name before: moved, not renamed */
     ch.key = r.key;
     struct outpost_reader reader = { r.content, r.content_size, spool_read, spool_rewind };
     if (r.content)

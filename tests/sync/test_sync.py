@@ -1135,7 +1135,10 @@ def t_offline_sequences(env):
         c_move, c_flag, e_mail = unflagged[0], unflagged[1], unflagged[2]
         news = folder_by_path(before, "Inbox/Newsletters")
         op.start()
-        status_ok(op.sync(), "online")
+        m = op.imap()
+        imap_ok(m.create("INBOX/Offline-Z"), "CREATE Z")  # on the server before the offline period
+        m.logout()
+        status_ok(sync_until_replayed(op), "online")
         sim.stop()
         st = op.sync()
         check(st["result"].lower() in ("temp", "throttled"), "offline: sync result %r" % st["result"])
@@ -1162,6 +1165,7 @@ def t_offline_sequences(env):
         # c) RENAME and back; MOVE out and back; flag, unflag, flag
         imap_ok(m.rename("INBOX/Newsletters", '"INBOX/Renamed offline"'), "RENAME")
         imap_ok(m.rename('"INBOX/Renamed offline"', "INBOX/Newsletters"), "RENAME back")
+        imap_ok(m.rename("INBOX/Offline-Z", "Offline-Z"), "RENAME to the top level")
         imap_ok(m.select("INBOX"), "SELECT INBOX")
         imap_ok(m.uid("MOVE", str(c_move["uid"]), "Archive"), "MOVE out")
         back = imap_uid_of(m, "Archive", c_move["message_id"])
@@ -1210,13 +1214,15 @@ def t_offline_sequences(env):
                 break
             time.sleep(0.3)
         status_ok(st, "back online")
-        # creates: B, the second X's mail, D, D2, D3, D4's copy; moves: out and back, D2 into Y (sent to
+        # folder writes: X, Y; Newsletters renamed and back, Z moved to the top level (EWS:
+        # a MoveFolder, its name unchanged); creates: B, the second X's mail, D, D2, D3, D4's copy; moves: out and back, D2 into Y (sent to
         # Inbox first: Y was not on the server yet); copies: the mail moved out and back, D3;
         # flags: flag-unflag-flag (coalesced), D's; Kerio also sets the flags of a mail it
         # creates with flags (D4's copy, seen) in a call of their own
-        want = SRV.pick({"Mails.create": 6, "Mails.copy": 2, "Folders.create": 2, "Folders.set": 2, "Mails.move": 3,
+        want = SRV.pick({"Mails.create": 6, "Mails.copy": 2, "Folders.create": 2, "Folders.set": 3, "Mails.move": 3,
                          "Mails.set": 3},
-                        {"item.create": 6, "item.copy": 2, "folder.create": 2, "folder.rename": 2, "item.move": 3,
+                        {"item.create": 6, "item.copy": 2, "folder.create": 2, "folder.rename": 2, "folder.move": 1,
+                         "item.move": 3,
                          "item.flags": 2})
         got = sim.counters()
         expect_counters(got, want, "replay of the offline sequences")
@@ -1231,6 +1237,8 @@ def t_offline_sequences(env):
         paths = {f.get("path") for f in state["folders"]}
         check("Inbox/Newsletters" in paths and "Inbox/Renamed offline" not in paths,
               "the folder renamed and back has its name: %s" % sorted(p for p in paths if p and p.startswith("Inbox")))
+        check("Offline-Z" in paths and "Inbox/Offline-Z" not in paths, "a folder moved to the top level is there: %s" %
+              sorted(p for p in paths if p and "Offline-Z" in p))
         srv_news = sim_folder(state, "Inbox/Newsletters")
         check(srv_news["id"] == news["remote_id"] and len(srv_news["items"]) == len(news["items"]),
               "the renamed folder is the same folder with its %d mails: %d" % (len(news["items"]), len(srv_news["items"])))
