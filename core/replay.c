@@ -96,6 +96,7 @@ struct resolved {
     int copy_as_create;  /* copy: its source never reached the server; upload the copy */
     int64_t *moot;       /* create: the item's pending moves it makes moot (their seqs) */
     size_t n_moot;
+    const char *moot_why;
     FILE *content;     /* spooled content for create/update */
     uint64_t content_size;
 };
@@ -404,11 +405,22 @@ static outpost_status record_moot(struct outpost_engine *e, const struct entry *
             }
         }
     }
+    if (state == OUTPOST_JS_DONE && !result_id && j->op == OUTPOST_J_ITEM_DELETE && j->item_id) {
+        /* deleted on the server while the item lives on here (moved into Conflicts): it
+         * has no server copy now, so moving it out again uploads it */
+        const outpost_item *it;
+        if (e->sm->item_get(t, j->item_id, &it).code == OUTPOST_OK && it->remote_id) {
+            outpost_item u = *it;
+            u.remote_id = NULL;
+            u.remote_version = NULL;
+            st = e->sm->item_update(t, &u, OUTPOST_ITEM_F_REMOTE);
+        }
+    }
     if (st.code == OUTPOST_OK)
         st = e->sm->journal_set_state(t, j->seq, state, result_id, message);
     for (size_t k = 0; r && state == OUTPOST_JS_DONE && st.code == OUTPOST_OK && k < r->n_moot; k++)
         st = e->sm->journal_set_state(t, r->moot[k], OUTPOST_JS_DONE, result_id,
-                                      "the create put the item in the folder it was moved to");
+                                      r->moot_why ? r->moot_why : "the create put the item in the folder it was moved to");
     if (st.code != OUTPOST_OK) {
         outpost_store_write_rollback(e->store, t);
         return st;
@@ -549,6 +561,40 @@ static int is_stop(int32_t code)
     return code == OUTPOST_TEMP || code == OUTPOST_THROTTLED || code == OUTPOST_AUTH;
 }
 
+/* A delete of an item that still exists here: it was moved into Conflicts (which
+ * journals a delete) and, if the next pending entry of the item is a create, out
+ * again into that create's folder (*back_folder; *back_seq its seq). Only for a
+ * delete never sent: one that may have reached the server is sent as it is. */
+static int returned_from_conflicts(struct outpost_engine *e, const outpost_journal_entry *j, int64_t *back_seq,
+                                   int64_t *back_folder)
+{
+    *back_seq = *back_folder = 0;
+    if (j->op != OUTPOST_J_ITEM_DELETE || !j->item_id || j->attempts > 0)
+        return 0;
+    struct outpost_txn *t;
+    if (outpost_store_read_begin(e->store, &t).code != OUTPOST_OK)
+        return 0;
+    const outpost_item *it;
+    struct outpost_cursor *c;
+    if (e->sm->item_get(t, j->item_id, &it).code == OUTPOST_OK && it->remote_id &&
+        e->sm->journal_list(t, j->seq, &c).code == OUTPOST_OK) {
+        const void *row;
+        while (e->sm->cursor_next(c, &row).code == OUTPOST_OK && row) {
+            const outpost_journal_entry *p = row;
+            if (p->item_id != j->item_id || p->op > OUTPOST_J_ITEM_DELETE || p->state != OUTPOST_JS_PENDING)
+                continue;
+            if (p->op == OUTPOST_J_ITEM_CREATE) {
+                *back_seq = p->seq;
+                *back_folder = p->folder_id;
+            }
+            break;
+        }
+        e->sm->cursor_close(c);
+    }
+    outpost_store_read_end(e->store, t);
+    return *back_seq != 0;
+}
+
 /* Sends one entry; returns the status that ends the replay (TEMP, THROTTLED,
  * AUTH, or a storage failure), OK otherwise. */
 static outpost_status replay_one(struct outpost_engine *e, struct entry *v, size_t n, size_t i)
@@ -556,7 +602,37 @@ static outpost_status replay_one(struct outpost_engine *e, struct entry *v, size
     struct entry *x = &v[i];
     const outpost_journal_entry *j = &x->j;
     struct resolved r;
+    int64_t back_seq, back_folder;
+    int back = returned_from_conflicts(e, j, &back_seq, &back_folder);
+    if (back && back_folder != j->folder_id) {
+        /* into Conflicts and out into another server folder: a move there */
+        x->j.op = OUTPOST_J_ITEM_MOVE;
+        x->j.target_folder_id = back_folder;
+        x->j.flags = 0;
+    }
     outpost_status st = resolve(e, x, &r);
+    if (st.code == OUTPOST_OK && back) {
+        int64_t *m = realloc(r.moot, (r.n_moot + 1) * sizeof *m);
+        if (!m) {
+            resolved_free(&r);
+            return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+        }
+        r.moot = m;
+        r.moot[r.n_moot++] = back_seq;
+        r.moot_why = "moved into Conflicts and back out";
+        if (back_folder == j->folder_id) {
+            /* back where it was: the server keeps it as it is */
+            char *rid = r.item_remote;
+            r.item_remote = NULL;
+            st = record_moot(e, x, OUTPOST_JS_DONE, rid, NULL, "moved into Conflicts and back: nothing to send", &r);
+            for (size_t k = i + 1; st.code == OUTPOST_OK && k < n; k++)
+                if (v[k].j.seq == back_seq)
+                    v[k].settled = 1;
+            free(rid);
+            resolved_free(&r);
+            return st;
+        }
+    }
     if (st.code == OUTPOST_BAD_DATA) {
         /* this entry cannot be sent as it is (its content is not cached, or is damaged):
          * a dead letter that status and audit show; the queue goes on */
@@ -678,11 +754,13 @@ static outpost_status replay_one(struct outpost_engine *e, struct entry *v, size
     struct resolved moot = { 0 };
     moot.moot = r.moot;
     moot.n_moot = r.n_moot;
+    moot.moot_why = r.moot_why;
     r.moot = NULL;
     resolved_free(&r);
     switch (code) {
     case OUTPOST_OK:
-        st = record_moot(e, x, OUTPOST_JS_DONE, rid, rver, NULL, &moot);
+        st = record_moot(e, x, OUTPOST_JS_DONE, rid, rver, back ? "moved into Conflicts and back out: sent as a move" : NULL,
+                         &moot);
         for (size_t k = i + 1; st.code == OUTPOST_OK && k < n; k++)
             for (size_t m = 0; m < moot.n_moot; m++)
                 if (v[k].j.seq == moot.moot[m])

@@ -1130,9 +1130,9 @@ def t_offline_sequences(env):
         before = op.dump(content=False)
         inbox = [i for i in folder_by_path(before, "Inbox")["items"] if i["message_id"]]
         unflagged = [i for i in inbox if not i["flags"] & 4]
-        if len(unflagged) < 3:
+        if len(unflagged) < 6:
             raise AssertionError("Inbox has only %d unflagged mails" % len(unflagged))
-        c_move, c_flag, e_mail = unflagged[0], unflagged[1], unflagged[2]
+        c_move, c_flag, e_mail, f_mail, g_mail, h_mail = unflagged[:6]
         news = folder_by_path(before, "Inbox/Newsletters")
         op.start()
         m = op.imap()
@@ -1197,6 +1197,16 @@ def t_offline_sequences(env):
         imap_ok(m.uid("COPY", d4, "Archive"), "COPY D4")
         imap_ok(m.uid("STORE", d4, "+FLAGS", "(\\Deleted)"), "STORE +Deleted D4")
         imap_ok(m.expunge(), "EXPUNGE D4")
+        # f) MOVE a mail into the local Conflicts folder and back
+        imap_ok(m.select("INBOX"), "SELECT INBOX")
+        imap_ok(m.uid("MOVE", str(f_mail["uid"]), "Conflicts"), "MOVE into Conflicts")
+        imap_ok(m.uid("MOVE", ",".join(map(str, imap_uid_of(m, "Conflicts", f_mail["message_id"]))), "INBOX"),
+                "MOVE out of Conflicts")
+        # ... and into Conflicts, then out into another folder: a move there
+        imap_ok(m.select("INBOX"), "SELECT INBOX")
+        imap_ok(m.uid("MOVE", str(g_mail["uid"]), "Conflicts"), "MOVE into Conflicts")
+        imap_ok(m.uid("MOVE", ",".join(map(str, imap_uid_of(m, "Conflicts", g_mail["message_id"]))), "Archive"),
+                "MOVE out of Conflicts into Archive")
         # e) flag a mail that is deleted on the server meanwhile
         imap_ok(m.select("INBOX"), "SELECT INBOX")
         imap_ok(m.uid("STORE", str(e_mail["uid"]), "+FLAGS", "(\\Flagged)"), "STORE on E")
@@ -1216,13 +1226,13 @@ def t_offline_sequences(env):
         status_ok(st, "back online")
         # folder writes: X, Y; Newsletters renamed and back, Z moved to the top level (EWS:
         # a MoveFolder, its name unchanged); creates: B, the second X's mail, D, D2, D3, D4's copy; moves: out and back, D2 into Y (sent to
-        # Inbox first: Y was not on the server yet); copies: the mail moved out and back, D3;
+        # Inbox first: Y was not on the server yet; the mail through Conflicts into Archive); copies: the mail moved out and back, D3;
         # flags: flag-unflag-flag (coalesced), D's; Kerio also sets the flags of a mail it
         # creates with flags (D4's copy, seen) in a call of their own
-        want = SRV.pick({"Mails.create": 6, "Mails.copy": 2, "Folders.create": 2, "Folders.set": 3, "Mails.move": 3,
+        want = SRV.pick({"Mails.create": 6, "Mails.copy": 2, "Folders.create": 2, "Folders.set": 3, "Mails.move": 4,
                          "Mails.set": 3},
                         {"item.create": 6, "item.copy": 2, "folder.create": 2, "folder.rename": 2, "folder.move": 1,
-                         "item.move": 3,
+                         "item.move": 4,
                          "item.flags": 2})
         got = sim.counters()
         expect_counters(got, want, "replay of the offline sequences")
@@ -1257,6 +1267,12 @@ def t_offline_sequences(env):
               "D4's copy is in Archive once, seen; the expunged original nowhere: %r" % [(p, i.get("isSeen")) for p, i in d4])
         check(not [i for f in state["folders"] for i in f["items"] if i["id"] == e_mail["remote_id"]] and
               not server_mails_with(state, bare(e_mail["message_id"])), "E stays deleted on the server")
+        f = server_mails_with(state, bare(f_mail["message_id"]))
+        check([(p, i["id"]) for p, i in f] == [("Inbox", f_mail["remote_id"])],
+              "the mail moved into Conflicts and back is in Inbox, untouched: %r" % [(p, i["id"]) for p, i in f])
+        g = server_mails_with(state, bare(g_mail["message_id"]))
+        check([p for p, _ in g] == ["Archive"], "the mail moved through Conflicts into Archive is there once: %r" %
+              [p for p, _ in g])
         text = op.log_text()
         check("flags: the object is gone on the server; edit dropped" in text, "the dropped flag change of E is logged")
         # another cycle and a restart send nothing again
@@ -1266,6 +1282,24 @@ def t_offline_sequences(env):
         status_ok(op.sync(), "after a restart")
         op.stop()
         expect_counters(sim.counters(), want, "after another cycle and a restart")
+        # online: a mail moved into Conflicts is deleted on the server (to its trash) once
+        # that is replayed; moved out again, it is uploaded anew, not taken for the old one
+        op.start()
+        m = op.imap()
+        imap_ok(m.select("INBOX"), "SELECT INBOX")
+        imap_ok(m.uid("MOVE", str(h_mail["uid"]), "Conflicts"), "MOVE into Conflicts (online)")
+        status_ok(sync_until_replayed(op), "the move into Conflicts replayed")
+        sim.reset_counters()
+        kept = imap_uid_of(m, "Conflicts", h_mail["message_id"])
+        check(len(kept) == 1, "the mail stays in Conflicts after the server deleted its copy: %r" % kept)
+        imap_ok(m.uid("MOVE", ",".join(map(str, kept or [0])), "INBOX"), "MOVE out of Conflicts (online)")
+        m.logout()
+        status_ok(sync_until_replayed(op), "the move out of Conflicts replayed")
+        op.stop()
+        h = [p for p, _ in server_mails_with(sim.state(content=False), bare(h_mail["message_id"]))]
+        check(sorted(h) == ["Deleted Items", "Inbox"], "moved out of Conflicts, the mail is uploaded to Inbox: %r" % h)
+        c = sim.counters()
+        check(c.get(SRV.pick("Mails.create", "item.create")) == 1, "one create for the mail out of Conflicts: %s" % c)
         dump = op.dump()
         compare(dump, sim.state(), where="after the offline sequences")
         no_pending(dump, "after the offline sequences")
