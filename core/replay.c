@@ -37,8 +37,12 @@ struct entry {
     outpost_journal_entry j;
     char *keywords, *name, *remote_id;
     char *payload; /* NUL-terminated copy */
+    char *message; /* its last message (what an attempt was sent as) */
     int settled;
 };
+
+/* The message of a delete sent as a move (see returned_from_conflicts). */
+static const char SENT_AS_MOVE[] = "sending as a move out of Conflicts";
 
 static char *dupstr(const char *s) { return s ? strdup(s) : NULL; }
 
@@ -48,6 +52,7 @@ static void entry_free(struct entry *x)
     free(x->name);
     free(x->remote_id);
     free(x->payload);
+    free(x->message);
 }
 
 static outpost_status load_pending(struct outpost_engine *e, struct entry *v, size_t *n)
@@ -76,7 +81,7 @@ static outpost_status load_pending(struct outpost_engine *e, struct entry *v, si
             x->j.payload = x->payload;
             x->j.payload_len = x->payload ? j->payload_len : 0;
             x->j.result_remote_id = NULL;
-            x->j.message = NULL;
+            x->j.message = x->message = dupstr(j->message);
         }
         e->sm->cursor_close(c);
     }
@@ -264,10 +269,12 @@ static outpost_status resolve(struct outpost_engine *e, const struct entry *x, s
         uint32_t fflags = 0;
         r->folder_remote = folder_remote(e, t, r->item_exists ? r->item.folder_id : j->folder_id, &r->folder_name,
                                          &r->folder_kind, &fflags);
-        if (j->op == OUTPOST_J_ITEM_CREATE && r->item_exists && !r->item_remote) {
+        if (j->op == OUTPOST_J_ITEM_CREATE && r->item_exists && !r->item_remote && r->item.folder_id != j->folder_id) {
             if (r->folder_remote) {
+                /* (an item still in the folder it was made in is sent there and its moves,
+                 * if any, after it: no journal scan for every create of a large import) */
                 st = pending_moves(e, t, j, r);
-            } else if (!(fflags & OUTPOST_FOLDER_LOCAL_ONLY) && r->item.folder_id != j->folder_id) {
+            } else if (!(fflags & OUTPOST_FOLDER_LOCAL_ONLY)) {
                 /* moved into a folder whose create comes later in the journal: the item
                  * goes where it was made, and its moves follow it in order */
                 char *name = NULL, *rid = folder_remote(e, t, j->folder_id, &name, NULL, NULL);
@@ -545,6 +552,15 @@ static outpost_status copy_to_conflicts(struct outpost_engine *e, int64_t item_i
     return outpost_store_write_commit(e->store, t);
 }
 
+/* Marks the entries of the batch after v[i] whose seq is in seqs as settled. */
+static void settle(struct entry *v, size_t n, size_t i, const int64_t *seqs, size_t n_seqs)
+{
+    for (size_t k = i + 1; k < n; k++)
+        for (size_t m = 0; m < n_seqs; m++)
+            if (v[k].j.seq == seqs[m])
+                v[k].settled = 1;
+}
+
 /* Has a later entry in this batch superseded x (flags of the same item)? */
 static int superseded(const struct entry *v, size_t n, size_t i)
 {
@@ -564,20 +580,29 @@ static int is_stop(int32_t code)
 /* A delete of an item that still exists here: it was moved into Conflicts (which
  * journals a delete) and, if the next pending entry of the item is a create, out
  * again into that create's folder (*back_folder; *back_seq its seq). Only for a
- * delete never sent: one that may have reached the server is sent as it is. */
-static int returned_from_conflicts(struct outpost_engine *e, const outpost_journal_entry *j, int64_t *back_seq,
-                                   int64_t *back_folder)
+ * delete never sent, or sent as that move before; a delete attempted before (it
+ * may have reached the server) only while the server still has the item where it
+ * was. Returns 1 to pair, 0 not to, or the status that stops the replay. */
+static outpost_status returned_from_conflicts(struct outpost_engine *e, const outpost_journal_entry *j,
+                                              int64_t *back_seq, int64_t *back_folder)
 {
     *back_seq = *back_folder = 0;
-    if (j->op != OUTPOST_J_ITEM_DELETE || !j->item_id || j->attempts > 0)
-        return 0;
+    if (j->op != OUTPOST_J_ITEM_DELETE || !j->item_id)
+        return outpost_ok();
+    int verify = j->attempts > 0 && !(j->message && !strcmp(j->message, SENT_AS_MOVE));
+    char *key = NULL, *rid = NULL, *where = NULL;
+    uint32_t kind = 0;
     struct outpost_txn *t;
-    if (outpost_store_read_begin(e->store, &t).code != OUTPOST_OK)
-        return 0;
+    outpost_status st = outpost_store_read_begin(e->store, &t);
+    if (st.code != OUTPOST_OK)
+        return st;
     const outpost_item *it;
     struct outpost_cursor *c;
     if (e->sm->item_get(t, j->item_id, &it).code == OUTPOST_OK && it->remote_id &&
-        e->sm->journal_list(t, j->seq, &c).code == OUTPOST_OK) {
+        (!verify || (it->message_id || it->object_uid)) && e->sm->journal_list(t, j->seq, &c).code == OUTPOST_OK) {
+        kind = it->kind;
+        rid = dupstr(it->remote_id);
+        key = dupstr(it->message_id ? it->message_id : it->object_uid);
         const void *row;
         while (e->sm->cursor_next(c, &row).code == OUTPOST_OK && row) {
             const outpost_journal_entry *p = row;
@@ -590,9 +615,25 @@ static int returned_from_conflicts(struct outpost_engine *e, const outpost_journ
             break;
         }
         e->sm->cursor_close(c);
+        if (verify && *back_seq)
+            where = folder_remote(e, t, j->folder_id, NULL, NULL, NULL);
     }
     outpost_store_read_end(e->store, t);
-    return *back_seq != 0;
+    if (verify && *back_seq) {
+        /* the earlier attempt went out as a delete: still where it was on the server? */
+        outpost_change_result res = { sizeof res, 0, NULL, NULL };
+        st = where && key ? e->tm->find(e->tsync, where, kind, key, &res) : outpost_ok();
+        if (st.code == OUTPOST_OK && !(res.remote_id && rid && !strcmp(res.remote_id, rid)))
+            *back_seq = *back_folder = 0;
+        else if (st.code != OUTPOST_OK && !is_stop(st.code)) {
+            *back_seq = *back_folder = 0;
+            st = outpost_ok();
+        }
+    }
+    free(key);
+    free(rid);
+    free(where);
+    return st;
 }
 
 /* Sends one entry; returns the status that ends the replay (TEMP, THROTTLED,
@@ -603,14 +644,17 @@ static outpost_status replay_one(struct outpost_engine *e, struct entry *v, size
     const outpost_journal_entry *j = &x->j;
     struct resolved r;
     int64_t back_seq, back_folder;
-    int back = returned_from_conflicts(e, j, &back_seq, &back_folder);
+    outpost_status st = returned_from_conflicts(e, j, &back_seq, &back_folder);
+    if (st.code != OUTPOST_OK)
+        return st;
+    int back = back_seq != 0;
     if (back && back_folder != j->folder_id) {
         /* into Conflicts and out into another server folder: a move there */
         x->j.op = OUTPOST_J_ITEM_MOVE;
         x->j.target_folder_id = back_folder;
         x->j.flags = 0;
     }
-    outpost_status st = resolve(e, x, &r);
+    st = resolve(e, x, &r);
     if (st.code == OUTPOST_OK && back) {
         int64_t *m = realloc(r.moot, (r.n_moot + 1) * sizeof *m);
         if (!m) {
@@ -625,9 +669,8 @@ static outpost_status replay_one(struct outpost_engine *e, struct entry *v, size
             char *rid = r.item_remote;
             r.item_remote = NULL;
             st = record_moot(e, x, OUTPOST_JS_DONE, rid, NULL, "moved into Conflicts and back: nothing to send", &r);
-            for (size_t k = i + 1; st.code == OUTPOST_OK && k < n; k++)
-                if (v[k].j.seq == back_seq)
-                    v[k].settled = 1;
+            if (st.code == OUTPOST_OK)
+                settle(v, n, i, r.moot, r.n_moot);
             free(rid);
             resolved_free(&r);
             return st;
@@ -735,7 +778,7 @@ static outpost_status replay_one(struct outpost_engine *e, struct entry *v, size
     }
     if (!found) {
         /* Count the attempt durably before the network call. */
-        st = record(e, x, OUTPOST_JS_PENDING, NULL, NULL, "sending");
+        st = record(e, x, OUTPOST_JS_PENDING, NULL, NULL, back ? SENT_AS_MOVE : "sending");
         if (st.code != OUTPOST_OK) {
             resolved_free(&r);
             return st;
@@ -761,10 +804,8 @@ static outpost_status replay_one(struct outpost_engine *e, struct entry *v, size
     case OUTPOST_OK:
         st = record_moot(e, x, OUTPOST_JS_DONE, rid, rver, back ? "moved into Conflicts and back out: sent as a move" : NULL,
                          &moot);
-        for (size_t k = i + 1; st.code == OUTPOST_OK && k < n; k++)
-            for (size_t m = 0; m < moot.n_moot; m++)
-                if (v[k].j.seq == moot.moot[m])
-                    v[k].settled = 1;
+        if (st.code == OUTPOST_OK)
+            settle(v, n, i, moot.moot, moot.n_moot);
         break;
     case OUTPOST_CONFLICT:
         if (j->op == OUTPOST_J_FOLDER_CREATE) {

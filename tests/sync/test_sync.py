@@ -1130,9 +1130,9 @@ def t_offline_sequences(env):
         before = op.dump(content=False)
         inbox = [i for i in folder_by_path(before, "Inbox")["items"] if i["message_id"]]
         unflagged = [i for i in inbox if not i["flags"] & 4]
-        if len(unflagged) < 6:
+        if len(unflagged) < 7:
             raise AssertionError("Inbox has only %d unflagged mails" % len(unflagged))
-        c_move, c_flag, e_mail, f_mail, g_mail, h_mail = unflagged[:6]
+        c_move, c_flag, e_mail, f_mail, g_mail, h_mail, i_mail = unflagged[:7]
         news = folder_by_path(before, "Inbox/Newsletters")
         op.start()
         m = op.imap()
@@ -1293,13 +1293,28 @@ def t_offline_sequences(env):
         kept = imap_uid_of(m, "Conflicts", h_mail["message_id"])
         check(len(kept) == 1, "the mail stays in Conflicts after the server deleted its copy: %r" % kept)
         imap_ok(m.uid("MOVE", ",".join(map(str, kept or [0])), "INBOX"), "MOVE out of Conflicts (online)")
-        m.logout()
         status_ok(sync_until_replayed(op), "the move out of Conflicts replayed")
-        op.stop()
         h = [p for p, _ in server_mails_with(sim.state(content=False), bare(h_mail["message_id"]))]
         check(sorted(h) == ["Deleted Items", "Inbox"], "moved out of Conflicts, the mail is uploaded to Inbox: %r" % h)
         c = sim.counters()
         check(c.get(SRV.pick("Mails.create", "item.create")) == 1, "one create for the mail out of Conflicts: %s" % c)
+        # into Conflicts and out into Archive while the server is unreachable, and the reply
+        # to that move is lost: the retry finds it done (no delete, no upload after it)
+        sim.fault(kind=SRV.pick("offline", "drop_before"), count=0)
+        imap_ok(m.select("INBOX"), "SELECT INBOX")
+        imap_ok(m.uid("MOVE", str(i_mail["uid"]), "Conflicts"), "MOVE into Conflicts (unreachable)")
+        imap_ok(m.uid("MOVE", ",".join(map(str, imap_uid_of(m, "Conflicts", i_mail["message_id"]))), "Archive"),
+                "MOVE out of Conflicts into Archive (unreachable)")
+        m.logout()
+        op.sync()
+        sim.clear_faults()
+        sim.reset_counters()
+        sim.fault(kind="drop", method=SRV.pick("Mails.move", "MoveItem"), count=1)
+        status_ok(sync_until_replayed(op), "the move through Conflicts replayed after a lost reply")
+        op.stop()
+        i = [p for p, _ in server_mails_with(sim.state(content=False), bare(i_mail["message_id"]))]
+        check(i == ["Archive"], "the mail through Conflicts is in Archive once after a lost reply: %r" % i)
+        expect_counters(sim.counters(), SRV.pick({"Mails.move": 1}, {"item.move": 1}), "a move whose reply was lost")
         dump = op.dump()
         compare(dump, sim.state(), where="after the offline sequences")
         no_pending(dump, "after the offline sequences")
@@ -1307,6 +1322,11 @@ def t_offline_sequences(env):
               "E is not resurrected in the cache")
         bad = [(e["op"], e["state"], e["message"]) for e in dump["journal"] if e["state"] != "confirmed"]
         check(not bad, "every edit confirmed (none dead, in conflict or local): %s" % bad)
+        said = [e["message"] or "" for e in dump["journal"]]
+        check(sum("Conflicts and back: nothing to send" in s for s in said) == 1 and
+              sum("Conflicts and back out: sent as a move" in s for s in said) == 2,
+              "the audit says which moves through Conflicts were sent as moves: %s" %
+              [s for s in said if "Conflicts" in s])
     finally:
         op.kill()
         sim.stop()
