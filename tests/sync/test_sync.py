@@ -1120,10 +1120,15 @@ def t_offline_sequences(env):
     server change is sent that the user did not make, and the cache equals the server.
     a) APPEND A, EXPUNGE A, APPEND B: B on the server once, A never.
     b) CREATE X, APPEND into X, DELETE X, CREATE X, APPEND: one X holding the second mail only.
-    c) RENAME a server folder and back; MOVE a mail out and back; flag, unflag, flag.
-    d) APPEND, MOVE it to another folder, STORE flags on it, before it reached the server.
+    c) RENAME a server folder and back, another to the top level; MOVE a mail out and back,
+       then COPY it; flag, unflag, flag.
+    d) APPEND, MOVE it to another folder, STORE flags on it, before it reached the server;
+       the same into a folder created after the APPEND; APPEND then COPY; APPEND, COPY,
+       EXPUNGE the original.
     e) a mail deleted on the server while the client flags it offline: the flag change is
-       dropped with a log line (GONE), the mail is not resurrected."""
+       dropped with a log line (GONE), the mail is not resurrected.
+    f) MOVE a mail into the local Conflicts folder and back, or out into another folder
+       (offline; online after its server copy was deleted; with the move's reply lost)."""
     sim, op = setup(env)
     try:
         initial_sync(op)
