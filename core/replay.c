@@ -31,11 +31,18 @@ static const char *op_name(uint32_t op)
     return op < sizeof names / sizeof *names ? names[op] : "?";
 }
 
-/* An owned copy of a journal entry. */
+/* An owned copy of a journal entry. `settled`: recorded as done by the replay
+ * of an earlier entry of the batch (a create that made its moves moot). */
 struct entry {
     outpost_journal_entry j;
     char *keywords, *name, *remote_id;
+    char *payload; /* NUL-terminated copy */
+    char *message; /* its last message (what an attempt was sent as) */
+    int settled;
 };
+
+/* The message of a delete sent as a move (see returned_from_conflicts). */
+static const char SENT_AS_MOVE[] = "sending as a move out of Conflicts";
 
 static char *dupstr(const char *s) { return s ? strdup(s) : NULL; }
 
@@ -44,6 +51,8 @@ static void entry_free(struct entry *x)
     free(x->keywords);
     free(x->name);
     free(x->remote_id);
+    free(x->payload);
+    free(x->message);
 }
 
 static outpost_status load_pending(struct outpost_engine *e, struct entry *v, size_t *n)
@@ -64,10 +73,15 @@ static outpost_status load_pending(struct outpost_engine *e, struct entry *v, si
             x->j.keywords = x->keywords = dupstr(j->keywords);
             x->j.name = x->name = dupstr(j->name);
             x->j.remote_id = x->remote_id = dupstr(j->remote_id);
-            x->j.payload = NULL;
-            x->j.payload_len = 0;
+            x->payload = NULL;
+            if (j->payload && j->payload_len && (x->payload = malloc(j->payload_len + 1))) {
+                memcpy(x->payload, j->payload, j->payload_len);
+                x->payload[j->payload_len] = '\0';
+            }
+            x->j.payload = x->payload;
+            x->j.payload_len = x->payload ? j->payload_len : 0;
             x->j.result_remote_id = NULL;
-            x->j.message = NULL;
+            x->j.message = x->message = dupstr(j->message);
         }
         e->sm->cursor_close(c);
     }
@@ -79,10 +93,15 @@ static outpost_status load_pending(struct outpost_engine *e, struct entry *v, si
 struct resolved {
     int item_exists;
     outpost_item item;
-    char *item_remote, *item_version, *key;
+    char *item_remote, *item_version, *key, *keywords;
     char *folder_remote, *target_remote;
     char *folder_name;
     uint32_t folder_kind;
+    char *copy_source;   /* copy: the source's remote id now */
+    int copy_as_create;  /* copy: its source never reached the server; upload the copy */
+    int64_t *moot;       /* create: the item's pending moves it makes moot (their seqs) */
+    size_t n_moot;
+    const char *moot_why;
     FILE *content;     /* spooled content for create/update */
     uint64_t content_size;
 };
@@ -92,15 +111,19 @@ static void resolved_free(struct resolved *r)
     free(r->item_remote);
     free(r->item_version);
     free(r->key);
+    free(r->keywords);
     free(r->folder_remote);
     free(r->target_remote);
     free(r->folder_name);
+    free(r->copy_source);
+    free(r->moot);
     if (r->content)
         fclose(r->content);
     memset(r, 0, sizeof *r);
 }
 
-static char *folder_remote(struct outpost_engine *e, struct outpost_txn *t, int64_t id, char **name, uint32_t *kind)
+static char *folder_remote(struct outpost_engine *e, struct outpost_txn *t, int64_t id, char **name, uint32_t *kind,
+                           uint32_t *flags)
 {
     const outpost_folder *f;
     if (!id || e->sm->folder_get(t, id, &f).code != OUTPOST_OK)
@@ -109,7 +132,51 @@ static char *folder_remote(struct outpost_engine *e, struct outpost_txn *t, int6
         *name = dupstr(f->name);
     if (kind)
         *kind = f->kind;
+    if (flags)
+        *flags = f->flags;
     return dupstr(f->remote_id);
+}
+
+/* The pending moves of a create's item that follow it in the journal, up to any
+ * other delete or create of that item: the create puts the item in the folder it
+ * is in now, where those moves (all journaled by now) took it. Their seqs go to
+ * r->moot; a move journaled after this read starts from that folder and is sent. */
+static outpost_status pending_moves(struct outpost_engine *e, struct outpost_txn *t, const outpost_journal_entry *j,
+                                    struct resolved *r)
+{
+    struct outpost_cursor *c;
+    outpost_status st = e->sm->journal_list(t, j->seq, &c);
+    if (st.code != OUTPOST_OK)
+        return st;
+    size_t cap = 0;
+    const void *row;
+    while ((st = e->sm->cursor_next(c, &row)).code == OUTPOST_OK && row) {
+        const outpost_journal_entry *p = row;
+        if (p->item_id != j->item_id || p->op > OUTPOST_J_ITEM_DELETE || p->state != OUTPOST_JS_PENDING)
+            continue;
+        if (p->op == OUTPOST_J_ITEM_CREATE || p->op == OUTPOST_J_ITEM_DELETE)
+            break;
+        if (p->op != OUTPOST_J_ITEM_MOVE)
+            continue;
+        if (r->n_moot == cap) {
+            int64_t *m = realloc(r->moot, (cap = cap ? cap * 2 : 4) * sizeof *m);
+            if (!m) {
+                st = engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+                break;
+            }
+            r->moot = m;
+        }
+        r->moot[r->n_moot++] = p->seq;
+    }
+    e->sm->cursor_close(c);
+    return st;
+}
+
+/* A copy's source item (its local id, from the payload store.c attaches), or 0. */
+static int64_t copy_source_id(const struct entry *x)
+{
+    const char *p = x->payload ? strstr(x->payload, "source_id=") : NULL;
+    return p ? strtoll(p + strlen("source_id="), NULL, 10) : 0;
 }
 
 /* Copies an item's content into a temporary file, so no transaction stays
@@ -185,6 +252,7 @@ static outpost_status resolve(struct outpost_engine *e, const struct entry *x, s
             r->item_remote = dupstr(it->remote_id);
             r->item_version = dupstr(it->remote_version);
             r->key = dupstr(it->message_id ? it->message_id : it->object_uid);
+            r->keywords = dupstr(it->keywords);
             r->item.remote_id = r->item.remote_version = NULL;
             r->item.keywords = r->item.subject = r->item.from = r->item.to = r->item.cc = NULL;
             r->item.message_id = r->item.object_uid = r->item.envelope = r->item.bodystructure = NULL;
@@ -197,21 +265,60 @@ static outpost_status resolve(struct outpost_engine *e, const struct entry *x, s
         r->item_remote = earlier_result(e, t, j);
     switch (j->op) {
     case OUTPOST_J_ITEM_CREATE:
-    case OUTPOST_J_ITEM_UPDATE:
+    case OUTPOST_J_ITEM_UPDATE: {
+        uint32_t fflags = 0;
         r->folder_remote = folder_remote(e, t, r->item_exists ? r->item.folder_id : j->folder_id, &r->folder_name,
-                                         &r->folder_kind);
-        if (r->item_exists && r->item.content_state != OUTPOST_CONTENT_COMPLETE)
+                                         &r->folder_kind, &fflags);
+        if (j->op == OUTPOST_J_ITEM_CREATE && r->item_exists && !r->item_remote && r->item.folder_id != j->folder_id) {
+            if (r->folder_remote) {
+                /* (an item still in the folder it was made in is sent there and its moves,
+                 * if any, after it: no journal scan for every create of a large import) */
+                st = pending_moves(e, t, j, r);
+            } else if (!(fflags & OUTPOST_FOLDER_LOCAL_ONLY)) {
+                /* moved into a folder whose create comes later in the journal: the item
+                 * goes where it was made, and its moves follow it in order */
+                char *name = NULL, *rid = folder_remote(e, t, j->folder_id, &name, NULL, NULL);
+                if (rid) {
+                    free(r->folder_name);
+                    r->folder_remote = rid;
+                    r->folder_name = name;
+                } else {
+                    free(name);
+                }
+            }
+        }
+        if (st.code == OUTPOST_OK && r->item_exists && r->item.content_state != OUTPOST_CONTENT_COMPLETE)
             /* a copy kept in Conflicts of a mail whose body was never cached, moved to a
              * server folder: there is nothing whole to upload; it stays here, and the entry
              * shows in status and audit as a dead letter instead of an empty mail on the server */
             st = engine_status(OUTPOST_BAD_DATA, e, "its content is not cached: nothing to upload%s", NULL);
-        else if (r->item_exists)
+        else if (st.code == OUTPOST_OK && r->item_exists)
             st = spool_content(e, t, j->item_id, r);
         break;
+    }
     case OUTPOST_J_ITEM_MOVE:
     case OUTPOST_J_ITEM_COPY:
-        r->folder_remote = folder_remote(e, t, j->folder_id, &r->folder_name, &r->folder_kind);
-        r->target_remote = folder_remote(e, t, j->target_folder_id, NULL, NULL);
+        r->folder_remote = folder_remote(e, t, j->folder_id, &r->folder_name, &r->folder_kind, NULL);
+        r->target_remote = folder_remote(e, t, j->target_folder_id, NULL, NULL, NULL);
+        if (j->op == OUTPOST_J_ITEM_COPY) {
+            /* The source as the server knows it now: a move replayed since the copy was
+             * journaled gave it a new remote id, or its create had not been sent then. */
+            const outpost_item *src;
+            int64_t sid = copy_source_id(x);
+            if (sid && e->sm->item_get(t, sid, &src).code == OUTPOST_OK && src->remote_id)
+                r->copy_source = dupstr(src->remote_id);
+            else
+                r->copy_source = dupstr(j->remote_id);
+            if (!r->copy_source && r->item_exists && r->target_remote) {
+                /* the source never reached the server (deleted here before it was sent):
+                 * the copy is uploaded as a new item */
+                r->copy_as_create = 1;
+                if (r->item.content_state != OUTPOST_CONTENT_COMPLETE)
+                    st = engine_status(OUTPOST_BAD_DATA, e, "its content is not cached: nothing to upload%s", NULL);
+                else
+                    st = spool_content(e, t, j->item_id, r);
+            }
+        }
         break;
     case OUTPOST_J_FOLDER_CREATE:
     case OUTPOST_J_FOLDER_RENAME:
@@ -228,12 +335,16 @@ static outpost_status resolve(struct outpost_engine *e, const struct entry *x, s
         }
         if (!r->item_remote && j->op == OUTPOST_J_FOLDER_DELETE)
             r->item_remote = earlier_result(e, t, j);
-        r->target_remote = folder_remote(e, t, j->target_folder_id, NULL, NULL);
+        r->target_remote = folder_remote(e, t, j->target_folder_id, NULL, NULL, NULL);
+        if (j->op == OUTPOST_J_FOLDER_RENAME && (j->flags & OUTPOST_J_SAME_PARENT))
+            r->folder_remote = dupstr(r->target_remote); /* the parent stays: a rename only */
+        else if (j->op == OUTPOST_J_FOLDER_RENAME && !j->target_folder_id)
+            r->target_remote = strdup(""); /* moved to the top level (transport.h) */
         break;
     }
     default:
         r->folder_remote = folder_remote(e, t, r->item_exists ? r->item.folder_id : j->folder_id, &r->folder_name,
-                                         &r->folder_kind);
+                                         &r->folder_kind, NULL);
         break;
     }
     outpost_store_read_end(e->store, t);
@@ -255,10 +366,21 @@ static outpost_status spool_rewind(void *ctx)
     return outpost_ok();
 }
 
-/* Records the outcome of one entry (and what it changes locally) in one
- * write transaction. */
+static outpost_status record_moot(struct outpost_engine *e, const struct entry *x, uint32_t state,
+                                  const char *result_id, const char *result_version, const char *message,
+                                  const struct resolved *r);
+
 static outpost_status record(struct outpost_engine *e, const struct entry *x, uint32_t state, const char *result_id,
                              const char *result_version, const char *message)
+{
+    return record_moot(e, x, state, result_id, result_version, message, NULL);
+}
+
+/* Records the outcome of one entry (and what it changes locally) in one
+ * write transaction; with a done create (r given), the moves it made moot too. */
+static outpost_status record_moot(struct outpost_engine *e, const struct entry *x, uint32_t state,
+                                  const char *result_id, const char *result_version, const char *message,
+                                  const struct resolved *r)
 {
     struct outpost_txn *t;
     outpost_status st = outpost_store_write_begin(e->store, &t);
@@ -290,8 +412,22 @@ static outpost_status record(struct outpost_engine *e, const struct entry *x, ui
             }
         }
     }
+    if (state == OUTPOST_JS_DONE && !result_id && j->op == OUTPOST_J_ITEM_DELETE && j->item_id) {
+        /* deleted on the server while the item lives on here (moved into Conflicts): it
+         * has no server copy now, so moving it out again uploads it */
+        const outpost_item *it;
+        if (e->sm->item_get(t, j->item_id, &it).code == OUTPOST_OK && it->remote_id) {
+            outpost_item u = *it;
+            u.remote_id = NULL;
+            u.remote_version = NULL;
+            st = e->sm->item_update(t, &u, OUTPOST_ITEM_F_REMOTE);
+        }
+    }
     if (st.code == OUTPOST_OK)
         st = e->sm->journal_set_state(t, j->seq, state, result_id, message);
+    for (size_t k = 0; r && state == OUTPOST_JS_DONE && st.code == OUTPOST_OK && k < r->n_moot; k++)
+        st = e->sm->journal_set_state(t, r->moot[k], OUTPOST_JS_DONE, result_id,
+                                      r->moot_why ? r->moot_why : "the create put the item in the folder it was moved to");
     if (st.code != OUTPOST_OK) {
         outpost_store_write_rollback(e->store, t);
         return st;
@@ -416,6 +552,15 @@ static outpost_status copy_to_conflicts(struct outpost_engine *e, int64_t item_i
     return outpost_store_write_commit(e->store, t);
 }
 
+/* Marks the entries of the batch after v[i] whose seq is in seqs as settled. */
+static void settle(struct entry *v, size_t n, size_t i, const int64_t *seqs, size_t n_seqs)
+{
+    for (size_t k = i + 1; k < n; k++)
+        for (size_t m = 0; m < n_seqs; m++)
+            if (v[k].j.seq == seqs[m])
+                v[k].settled = 1;
+}
+
 /* Has a later entry in this batch superseded x (flags of the same item)? */
 static int superseded(const struct entry *v, size_t n, size_t i)
 {
@@ -432,13 +577,105 @@ static int is_stop(int32_t code)
     return code == OUTPOST_TEMP || code == OUTPOST_THROTTLED || code == OUTPOST_AUTH;
 }
 
+/* A delete of an item that still exists here: it was moved into Conflicts (which
+ * journals a delete) and, if the next pending entry of the item is a create, out
+ * again into that create's folder (*back_folder; *back_seq its seq). Only for a
+ * delete never sent, or sent as that move before; a delete attempted before (it
+ * may have reached the server) only while the server still has the item where it
+ * was. Returns 1 to pair, 0 not to, or the status that stops the replay. */
+static outpost_status returned_from_conflicts(struct outpost_engine *e, const outpost_journal_entry *j,
+                                              int64_t *back_seq, int64_t *back_folder)
+{
+    *back_seq = *back_folder = 0;
+    if (j->op != OUTPOST_J_ITEM_DELETE || !j->item_id)
+        return outpost_ok();
+    int verify = j->attempts > 0 && !(j->message && !strcmp(j->message, SENT_AS_MOVE));
+    char *key = NULL, *rid = NULL, *where = NULL;
+    uint32_t kind = 0;
+    struct outpost_txn *t;
+    outpost_status st = outpost_store_read_begin(e->store, &t);
+    if (st.code != OUTPOST_OK)
+        return st;
+    const outpost_item *it;
+    struct outpost_cursor *c;
+    if (e->sm->item_get(t, j->item_id, &it).code == OUTPOST_OK && it->remote_id &&
+        (!verify || (it->message_id || it->object_uid)) && e->sm->journal_list(t, j->seq, &c).code == OUTPOST_OK) {
+        kind = it->kind;
+        rid = dupstr(it->remote_id);
+        key = dupstr(it->message_id ? it->message_id : it->object_uid);
+        const void *row;
+        while (e->sm->cursor_next(c, &row).code == OUTPOST_OK && row) {
+            const outpost_journal_entry *p = row;
+            if (p->item_id != j->item_id || p->op > OUTPOST_J_ITEM_DELETE || p->state != OUTPOST_JS_PENDING)
+                continue;
+            if (p->op == OUTPOST_J_ITEM_CREATE) {
+                *back_seq = p->seq;
+                *back_folder = p->folder_id;
+            }
+            break;
+        }
+        e->sm->cursor_close(c);
+        if (verify && *back_seq)
+            where = folder_remote(e, t, j->folder_id, NULL, NULL, NULL);
+    }
+    outpost_store_read_end(e->store, t);
+    if (verify && *back_seq) {
+        /* the earlier attempt went out as a delete: still where it was on the server? */
+        outpost_change_result res = { sizeof res, 0, NULL, NULL };
+        st = where && key ? e->tm->find(e->tsync, where, kind, key, &res) : outpost_ok();
+        if (st.code == OUTPOST_OK && !(res.remote_id && rid && !strcmp(res.remote_id, rid)))
+            *back_seq = *back_folder = 0;
+        else if (st.code != OUTPOST_OK && !is_stop(st.code)) {
+            *back_seq = *back_folder = 0;
+            st = outpost_ok();
+        }
+    }
+    free(key);
+    free(rid);
+    free(where);
+    return st;
+}
+
 /* Sends one entry; returns the status that ends the replay (TEMP, THROTTLED,
  * AUTH, or a storage failure), OK otherwise. */
-static outpost_status replay_one(struct outpost_engine *e, struct entry *x)
+static outpost_status replay_one(struct outpost_engine *e, struct entry *v, size_t n, size_t i)
 {
+    struct entry *x = &v[i];
     const outpost_journal_entry *j = &x->j;
     struct resolved r;
-    outpost_status st = resolve(e, x, &r);
+    int64_t back_seq, back_folder;
+    outpost_status st = returned_from_conflicts(e, j, &back_seq, &back_folder);
+    if (st.code != OUTPOST_OK)
+        return st;
+    int back = back_seq != 0;
+    if (back && back_folder != j->folder_id) {
+        /* into Conflicts and out into another server folder: a move there */
+        x->j.op = OUTPOST_J_ITEM_MOVE;
+        x->j.target_folder_id = back_folder;
+        x->j.flags = 0;
+    }
+    st = resolve(e, x, &r);
+    if (st.code == OUTPOST_OK && back) {
+        int64_t *m = realloc(r.moot, (r.n_moot + 1) * sizeof *m);
+        if (!m) {
+            resolved_free(&r);
+            return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+        }
+        r.moot = m;
+        r.moot[r.n_moot++] = back_seq;
+        r.moot_why = "moved into Conflicts and back out";
+        if (back_folder == j->folder_id) {
+            /* back where it was: the server keeps it as it is */
+            char *rid = r.item_remote;
+            r.item_remote = NULL;
+            st = record_moot(e, x, OUTPOST_JS_DONE, rid, NULL, "moved into Conflicts and back: nothing to send", &r);
+            if (st.code == OUTPOST_OK)
+                settle(v, n, i, r.moot, r.n_moot);
+            free(rid);
+            resolved_free(&r);
+            return st;
+        }
+    }
     if (st.code == OUTPOST_BAD_DATA) {
         /* this entry cannot be sent as it is (its content is not cached, or is damaged):
          * a dead letter that status and audit show; the queue goes on */
@@ -498,18 +735,27 @@ static outpost_status replay_one(struct outpost_engine *e, struct entry *x)
     ch.struct_size = sizeof ch;
     ch.op = j->op;
     ch.kind = is_item ? (r.item_exists ? r.item.kind : r.folder_kind) : r.folder_kind;
-    ch.flags = j->op == OUTPOST_J_ITEM_DELETE ? (j->flags & OUTPOST_J_PERMANENT) : j->flags;
+    ch.flags = j->op == OUTPOST_J_ITEM_DELETE   ? (j->flags & OUTPOST_J_PERMANENT)
+               : j->op == OUTPOST_J_FOLDER_RENAME ? 0 /* OUTPOST_J_SAME_PARENT is the core's */
+                                                  : j->flags;
     ch.keywords = j->keywords;
-    ch.remote_id = j->op == OUTPOST_J_ITEM_COPY ? j->remote_id : r.item_remote;
+    ch.remote_id = j->op == OUTPOST_J_ITEM_COPY ? r.copy_source : r.item_remote;
     ch.remote_version = r.item_version;
     ch.folder_remote_id = r.folder_remote;
     ch.target_remote_id = r.target_remote;
     ch.name = j->name ? j->name : r.folder_name;
+    if (j->op == OUTPOST_J_FOLDER_RENAME && x->payload && j->name && !strcmp(x->payload, j->name))
+        ch.name = NULL; /* the payload is the name before: moved, not renamed */
     ch.key = r.key;
     struct outpost_reader reader = { r.content, r.content_size, spool_read, spool_rewind };
     if (r.content)
         ch.content = &reader;
-    if (j->op == OUTPOST_J_ITEM_COPY && !ch.remote_id) {
+    if (r.copy_as_create) { /* with the copy's own flags, as an append carries them */
+        ch.op = OUTPOST_J_ITEM_CREATE;
+        ch.flags = r.item.flags;
+        ch.keywords = r.keywords;
+        ch.folder_remote_id = r.target_remote;
+    } else if (j->op == OUTPOST_J_ITEM_COPY && !ch.remote_id) {
         resolved_free(&r);
         return record(e, x, OUTPOST_JS_DEAD, NULL, NULL, "copy source never reached the server");
     }
@@ -532,7 +778,7 @@ static outpost_status replay_one(struct outpost_engine *e, struct entry *x)
     }
     if (!found) {
         /* Count the attempt durably before the network call. */
-        st = record(e, x, OUTPOST_JS_PENDING, NULL, NULL, "sending");
+        st = record(e, x, OUTPOST_JS_PENDING, NULL, NULL, back ? SENT_AS_MOVE : "sending");
         if (st.code != OUTPOST_OK) {
             resolved_free(&r);
             return st;
@@ -548,10 +794,18 @@ static outpost_status replay_one(struct outpost_engine *e, struct entry *x)
     char *rid = dupstr(res.remote_id), *rver = dupstr(res.remote_version);
     snprintf(msg, sizeof msg, "%s", st.message ? st.message : outpost_status_class_name(st.code));
     int32_t code = st.code;
+    struct resolved moot = { 0 };
+    moot.moot = r.moot;
+    moot.n_moot = r.n_moot;
+    moot.moot_why = r.moot_why;
+    r.moot = NULL;
     resolved_free(&r);
     switch (code) {
     case OUTPOST_OK:
-        st = record(e, x, OUTPOST_JS_DONE, rid, rver, NULL);
+        st = record_moot(e, x, OUTPOST_JS_DONE, rid, rver, back ? "moved into Conflicts and back out: sent as a move" : NULL,
+                         &moot);
+        if (st.code == OUTPOST_OK)
+            settle(v, n, i, moot.moot, moot.n_moot);
         break;
     case OUTPOST_CONFLICT:
         if (j->op == OUTPOST_J_FOLDER_CREATE) {
@@ -611,6 +865,7 @@ static outpost_status replay_one(struct outpost_engine *e, struct entry *x)
     }
     free(rid);
     free(rver);
+    free(moot.moot);
     return st;
 }
 
@@ -644,10 +899,12 @@ outpost_status outpost_engine_replay(struct outpost_engine *e)
         if ((st = load_pending(e, v, &n)).code != OUTPOST_OK || n == 0)
             break;
         for (size_t i = 0; i < n && st.code == OUTPOST_OK; i++) {
+            if (v[i].settled)
+                continue;
             if (superseded(v, n, i))
                 st = record(e, &v[i], OUTPOST_JS_DONE, NULL, NULL, "coalesced with a later flag change");
             else
-                st = replay_one(e, &v[i]);
+                st = replay_one(e, v, n, i);
             sent++;
             if (e->progress && st.code == OUTPOST_OK) {
                 struct outpost_progress p = { "replay", NULL, sent, 0, 0 };

@@ -1103,7 +1103,8 @@ static outpost_status api_folder_rename(const struct outpost_host *h, int64_t id
     f.parent_id = parent;
     st = s->m->folder_update(t, id, &f, OUTPOST_FOLDER_F_NAME | OUTPOST_FOLDER_F_PARENT);
     if (st.code == OUTPOST_OK && !local_only(&fi))
-        st = journal(s, t, OUTPOST_J_FOLDER_RENAME, 0, id, parent, 0, NULL, name, fi.remote_id, fi.name);
+        st = journal(s, t, OUTPOST_J_FOLDER_RENAME, 0, id, parent, parent == fi.parent_id ? OUTPOST_J_SAME_PARENT : 0,
+                     NULL, name, fi.remote_id, fi.name);
     if (st.code != OUTPOST_OK)
         goto fail;
     folder_info_free(&fi);

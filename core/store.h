@@ -87,6 +87,12 @@ struct outpost_item_copy {
 int outpost_item_copy_from(struct outpost_item_copy *c, const outpost_item *src);
 void outpost_item_copy_free(struct outpost_item_copy *c);
 
+/* `flags` of an OUTPOST_J_FOLDER_RENAME journal entry: the folder kept its
+ * parent (a rename only), so replay tells the transport the parent is
+ * unchanged instead of asking it to move the folder there. Entries journaled
+ * without it are replayed as possible moves. */
+#define OUTPOST_J_SAME_PARENT (1u << 0)
+
 /* Local id of the local-only Conflicts folder. */
 int64_t outpost_store_conflicts_folder(const struct outpost_store *s);
 

@@ -699,8 +699,10 @@ static void test_folder_edits(void **state)
     assert_int_equal(j.e[2].op, OUTPOST_J_FOLDER_RENAME);
     assert_string_equal(j.e[2].name, "Outpost 2");
     assert_int_equal(j.e[2].target_folder_id, projects);
+    assert_int_equal(j.e[2].flags, OUTPOST_J_SAME_PARENT); /* a rename only: replay moves nothing */
     assert_int_equal(j.e[3].op, OUTPOST_J_FOLDER_RENAME);
     assert_int_equal(j.e[3].target_folder_id, 0);
+    assert_int_equal(j.e[3].flags, 0); /* moved to the top level */
     assert_int_equal(j.e[4].op, OUTPOST_J_FOLDER_SUBSCRIBE);
     assert_int_equal(j.e[4].flags & OUTPOST_FOLDER_SUBSCRIBED, 0);
     assert_int_equal(j.e[5].op, OUTPOST_J_FOLDER_DELETE);

@@ -1093,6 +1093,250 @@ def t_offline(env):
         sim.stop()
 
 
+def imap_uid_of(m, mailbox, mid):
+    """UIDs in mailbox (selected read-write) of the mails whose Message-ID is mid."""
+    imap_ok(m.select(mailbox), "SELECT %s" % mailbox)
+    data = imap_ok(m.uid("SEARCH", None, "HEADER", "Message-ID", mid), "SEARCH HEADER Message-ID")
+    return [int(x) for x in (data[0] or b"").split()]
+
+
+def sim_side_port(sim, fn):
+    """Runs fn(sim) against the simulator started on another port, so the daemon (which dials
+    the usual one) cannot reach it meanwhile: a change made on the server while the client is
+    offline. The state file carries the change back to the usual port."""
+    port = sim.port
+    sim.port = None
+    sim.start()
+    try:
+        fn(sim)
+    finally:
+        sim.stop()
+        sim.port = port
+
+
+def t_offline_sequences(env):
+    """Awkward sequences of edits made through IMAP while the server is unreachable (simulator
+    stopped), then replayed when it comes back: nothing is lost, nothing is duplicated, no
+    server change is sent that the user did not make, and the cache equals the server.
+    a) APPEND A, EXPUNGE A, APPEND B: B on the server once, A never.
+    b) CREATE X, APPEND into X, DELETE X, CREATE X, APPEND: one X holding the second mail only.
+    c) RENAME a server folder and back, another to the top level; MOVE a mail out and back,
+       then COPY it; flag, unflag, flag.
+    d) APPEND, MOVE it to another folder, STORE flags on it, before it reached the server;
+       the same into a folder created after the APPEND; APPEND then COPY; APPEND, COPY,
+       EXPUNGE the original.
+    e) a mail deleted on the server while the client flags it offline: the flag change is
+       dropped with a log line (GONE), the mail is not resurrected.
+    f) MOVE a mail into the local Conflicts folder and back, or out into another folder
+       (offline; online after its server copy was deleted; with the move's reply lost)."""
+    sim, op = setup(env)
+    try:
+        initial_sync(op)
+        before = op.dump(content=False)
+        inbox = [i for i in folder_by_path(before, "Inbox")["items"] if i["message_id"]]
+        unflagged = [i for i in inbox if not i["flags"] & 4]
+        if len(unflagged) < 7:
+            raise AssertionError("Inbox has only %d unflagged mails" % len(unflagged))
+        c_move, c_flag, e_mail, f_mail, g_mail, h_mail, i_mail = unflagged[:7]
+        news = folder_by_path(before, "Inbox/Newsletters")
+        op.start()
+        m = op.imap()
+        imap_ok(m.create("INBOX/Offline-Z"), "CREATE Z")  # on the server before the offline period
+        m.logout()
+        status_ok(sync_until_replayed(op), "online")
+        sim.stop()
+        st = op.sync()
+        check(st["result"].lower() in ("temp", "throttled"), "offline: sync result %r" % st["result"])
+        m = op.imap()
+        mid = lambda tag: "seq-%s@outpost.test" % tag
+        # a) APPEND A, EXPUNGE A, APPEND B
+        imap_ok(m.append("INBOX", None, None, test_message(mid("a"), "Sequence A, expunged")), "APPEND A")
+        a_uids = imap_uid_of(m, "INBOX", mid("a"))
+        check(len(a_uids) == 1, "A is in INBOX once: %r" % a_uids)
+        imap_ok(m.uid("STORE", ",".join(map(str, a_uids)), "+FLAGS", "(\\Deleted)"), "STORE +Deleted A")
+        imap_ok(m.expunge(), "EXPUNGE A")
+        imap_ok(m.append("INBOX", None, None, test_message(mid("b"), "Sequence B, kept")), "APPEND B")
+        b_uids = imap_uid_of(m, "INBOX", mid("b"))
+        check(len(b_uids) == 1 and a_uids and b_uids[0] > a_uids[0], "B has a new UID: %r after %r" % (b_uids, a_uids))
+        check(imap_uid_of(m, "INBOX", mid("a")) == [], "A is expunged")
+        # b) CREATE X, APPEND, DELETE X, CREATE X, APPEND
+        imap_ok(m.create("Offline-X"), "CREATE X")
+        imap_ok(m.append("Offline-X", None, None, test_message(mid("x1"), "In the first X")), "APPEND into X")
+        imap_ok(m.delete("Offline-X"), "DELETE X")
+        imap_ok(m.create("Offline-X"), "CREATE X again")
+        imap_ok(m.append("Offline-X", None, None, test_message(mid("x2"), "In the second X")), "APPEND into X again")
+        check(imap_uid_of(m, "Offline-X", mid("x1")) == [] and len(imap_uid_of(m, "Offline-X", mid("x2"))) == 1,
+              "the second X holds the second mail only")
+        # c) RENAME and back; MOVE out and back; flag, unflag, flag
+        imap_ok(m.rename("INBOX/Newsletters", '"INBOX/Renamed offline"'), "RENAME")
+        imap_ok(m.rename('"INBOX/Renamed offline"', "INBOX/Newsletters"), "RENAME back")
+        imap_ok(m.rename("INBOX/Offline-Z", "Offline-Z"), "RENAME to the top level")
+        imap_ok(m.select("INBOX"), "SELECT INBOX")
+        imap_ok(m.uid("MOVE", str(c_move["uid"]), "Archive"), "MOVE out")
+        back = imap_uid_of(m, "Archive", c_move["message_id"])
+        check(len(back) == 1, "the moved mail is in Archive: %r" % back)
+        imap_ok(m.uid("MOVE", ",".join(map(str, back)), "INBOX"), "MOVE back")
+        # ... and copied: the copy is replayed after the moves gave the mail new remote ids
+        imap_ok(m.uid("COPY", ",".join(map(str, imap_uid_of(m, "INBOX", c_move["message_id"]))), "Archive"), "COPY")
+        imap_ok(m.select("INBOX"), "SELECT INBOX")
+        for op_ in ("+FLAGS", "-FLAGS", "+FLAGS"):
+            imap_ok(m.uid("STORE", str(c_flag["uid"]), op_, "(\\Flagged)"), "STORE %s" % op_)
+        # d) APPEND, MOVE, STORE before it reached the server
+        imap_ok(m.append("INBOX", None, None, test_message(mid("d"), "Sequence D, moved and flagged")), "APPEND D")
+        d_uids = imap_uid_of(m, "INBOX", mid("d"))
+        imap_ok(m.uid("MOVE", ",".join(map(str, d_uids)), "Archive"), "MOVE D")
+        d_uids = imap_uid_of(m, "Archive", mid("d"))
+        check(len(d_uids) == 1, "D is in Archive: %r" % d_uids)
+        imap_ok(m.uid("STORE", ",".join(map(str, d_uids)), "+FLAGS", "(\\Flagged \\Answered)"), "STORE on D")
+        # d2) the same into a folder made after the APPEND (not on the server when the mail is sent)
+        imap_ok(m.append("INBOX", None, None, test_message(mid("d2"), "Sequence D2, into a new folder")), "APPEND D2")
+        imap_ok(m.create("Offline-Y"), "CREATE Y")
+        imap_ok(m.uid("MOVE", ",".join(map(str, imap_uid_of(m, "INBOX", mid("d2")))), "Offline-Y"), "MOVE D2")
+        # d3) APPEND, then COPY before it reached the server: both on the server
+        imap_ok(m.append("INBOX", None, None, test_message(mid("d3"), "Sequence D3, copied")), "APPEND D3")
+        imap_ok(m.uid("COPY", ",".join(map(str, imap_uid_of(m, "INBOX", mid("d3")))), "Archive"), "COPY D3")
+        # d4) APPEND, COPY, EXPUNGE the original, all before it reached the server: the copy
+        # is uploaded from its own content, with its flags
+        imap_ok(m.append("INBOX", "(\\Seen)", None, test_message(mid("d4"), "Sequence D4, copy kept")), "APPEND D4")
+        d4 = ",".join(map(str, imap_uid_of(m, "INBOX", mid("d4"))))
+        imap_ok(m.uid("COPY", d4, "Archive"), "COPY D4")
+        imap_ok(m.uid("STORE", d4, "+FLAGS", "(\\Deleted)"), "STORE +Deleted D4")
+        imap_ok(m.expunge(), "EXPUNGE D4")
+        # f) MOVE a mail into the local Conflicts folder and back
+        imap_ok(m.select("INBOX"), "SELECT INBOX")
+        imap_ok(m.uid("MOVE", str(f_mail["uid"]), "Conflicts"), "MOVE into Conflicts")
+        imap_ok(m.uid("MOVE", ",".join(map(str, imap_uid_of(m, "Conflicts", f_mail["message_id"]))), "INBOX"),
+                "MOVE out of Conflicts")
+        # ... and into Conflicts, then out into another folder: a move there
+        imap_ok(m.select("INBOX"), "SELECT INBOX")
+        imap_ok(m.uid("MOVE", str(g_mail["uid"]), "Conflicts"), "MOVE into Conflicts")
+        imap_ok(m.uid("MOVE", ",".join(map(str, imap_uid_of(m, "Conflicts", g_mail["message_id"]))), "Archive"),
+                "MOVE out of Conflicts into Archive")
+        # e) flag a mail that is deleted on the server meanwhile
+        imap_ok(m.select("INBOX"), "SELECT INBOX")
+        imap_ok(m.uid("STORE", str(e_mail["uid"]), "+FLAGS", "(\\Flagged)"), "STORE on E")
+        m.logout()
+        st = op.status()
+        check(st["journal"]["pending"] >= 15, "the offline edits are queued: %s" % st["journal"])
+        sim_side_port(sim, lambda s: s.control("POST", "items/remove", {"id": e_mail["remote_id"]}))
+
+        sim.start()  # the usual port: the daemon comes back online
+        sim.reset_counters()  # (no-op: a restarted simulator counts from zero)
+        deadline = time.monotonic() + 60
+        while True:
+            st = op.sync()
+            if (st["result"].lower() == "ok" and st["journal"]["pending"] == 0) or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        status_ok(st, "back online")
+        # folder writes: X, Y; Newsletters renamed and back, Z moved to the top level (EWS:
+        # a MoveFolder, its name unchanged); creates: B, the second X's mail, D, D2, D3, D4's copy; moves: out and back, D2 into Y (sent to
+        # Inbox first: Y was not on the server yet; the mail through Conflicts into Archive); copies: the mail moved out and back, D3;
+        # flags: flag-unflag-flag (coalesced), D's; Kerio also sets the flags of a mail it
+        # creates with flags (D4's copy, seen) in a call of their own
+        want = SRV.pick({"Mails.create": 6, "Mails.copy": 2, "Folders.create": 2, "Folders.set": 3, "Mails.move": 4,
+                         "Mails.set": 3},
+                        {"item.create": 6, "item.copy": 2, "folder.create": 2, "folder.rename": 2, "folder.move": 1,
+                         "item.move": 4,
+                         "item.flags": 2})
+        got = sim.counters()
+        expect_counters(got, want, "replay of the offline sequences")
+        state = sim.state()
+        on = lambda tag: [p for p, _ in server_mails_with(state, mid(tag))]
+        check(on("a") == [], "A never reached the server: %r" % on("a"))
+        check(on("b") == ["Inbox"], "B is on the server once, in Inbox: %r" % on("b"))
+        xs = [f["path"] for f in state["folders"] if f.get("path", "").startswith("Offline-X")]
+        check(xs == ["Offline-X"], "one X on the server: %r" % xs)
+        check(on("x1") == [], "the first X's mail never reached the server: %r" % on("x1"))
+        check(on("x2") == ["Offline-X"], "the second X's mail is in X once: %r" % on("x2"))
+        paths = {f.get("path") for f in state["folders"]}
+        check("Inbox/Newsletters" in paths and "Inbox/Renamed offline" not in paths,
+              "the folder renamed and back has its name: %s" % sorted(p for p in paths if p and p.startswith("Inbox")))
+        check("Offline-Z" in paths and "Inbox/Offline-Z" not in paths, "a folder moved to the top level is there: %s" %
+              sorted(p for p in paths if p and "Offline-Z" in p))
+        srv_news = sim_folder(state, "Inbox/Newsletters")
+        check(srv_news["id"] == news["remote_id"] and len(srv_news["items"]) == len(news["items"]),
+              "the renamed folder is the same folder with its %d mails: %d" % (len(news["items"]), len(srv_news["items"])))
+        moved = server_mails_with(state, bare(c_move["message_id"]))
+        check(sorted(p for p, _ in moved) == ["Archive", "Inbox"],
+              "the mail moved out and back is in Inbox once, its copy in Archive: %r" % [p for p, _ in moved])
+        flagged = [i for i in items_of(state, "Inbox") if i["id"] == c_flag["remote_id"]]
+        check(len(flagged) == 1 and flagged[0].get("isFlagged"), "flag, unflag, flag: flagged on the server")
+        d = server_mails_with(state, mid("d"))
+        check([p for p, _ in d] == ["Archive"], "D is in Archive once: %r" % [p for p, _ in d])
+        check(d and d[0][1].get("isFlagged") and d[0][1].get("isAnswered"), "D carries its flags on the server")
+        check([p for p, _ in server_mails_with(state, mid("d2"))] == ["Offline-Y"], "D2 is in Y once: %r" % on("d2"))
+        check(sorted(on("d3")) == ["Archive", "Inbox"], "D3 and its copy are on the server: %r" % on("d3"))
+        d4 = server_mails_with(state, mid("d4"))
+        check([p for p, _ in d4] == ["Archive"] and d4[0][1].get("isSeen"),
+              "D4's copy is in Archive once, seen; the expunged original nowhere: %r" % [(p, i.get("isSeen")) for p, i in d4])
+        check(not [i for f in state["folders"] for i in f["items"] if i["id"] == e_mail["remote_id"]] and
+              not server_mails_with(state, bare(e_mail["message_id"])), "E stays deleted on the server")
+        f = server_mails_with(state, bare(f_mail["message_id"]))
+        check([(p, i["id"]) for p, i in f] == [("Inbox", f_mail["remote_id"])],
+              "the mail moved into Conflicts and back is in Inbox, untouched: %r" % [(p, i["id"]) for p, i in f])
+        g = server_mails_with(state, bare(g_mail["message_id"]))
+        check([p for p, _ in g] == ["Archive"], "the mail moved through Conflicts into Archive is there once: %r" %
+              [p for p, _ in g])
+        text = op.log_text()
+        check("flags: the object is gone on the server; edit dropped" in text, "the dropped flag change of E is logged")
+        # another cycle and a restart send nothing again
+        status_ok(op.sync(), "one more cycle")
+        op.stop()
+        op.start()
+        status_ok(op.sync(), "after a restart")
+        op.stop()
+        expect_counters(sim.counters(), want, "after another cycle and a restart")
+        # online: a mail moved into Conflicts is deleted on the server (to its trash) once
+        # that is replayed; moved out again, it is uploaded anew, not taken for the old one
+        op.start()
+        m = op.imap()
+        imap_ok(m.select("INBOX"), "SELECT INBOX")
+        imap_ok(m.uid("MOVE", str(h_mail["uid"]), "Conflicts"), "MOVE into Conflicts (online)")
+        status_ok(sync_until_replayed(op), "the move into Conflicts replayed")
+        sim.reset_counters()
+        kept = imap_uid_of(m, "Conflicts", h_mail["message_id"])
+        check(len(kept) == 1, "the mail stays in Conflicts after the server deleted its copy: %r" % kept)
+        imap_ok(m.uid("MOVE", ",".join(map(str, kept or [0])), "INBOX"), "MOVE out of Conflicts (online)")
+        status_ok(sync_until_replayed(op), "the move out of Conflicts replayed")
+        h = [p for p, _ in server_mails_with(sim.state(content=False), bare(h_mail["message_id"]))]
+        check(sorted(h) == ["Deleted Items", "Inbox"], "moved out of Conflicts, the mail is uploaded to Inbox: %r" % h)
+        c = sim.counters()
+        check(c.get(SRV.pick("Mails.create", "item.create")) == 1, "one create for the mail out of Conflicts: %s" % c)
+        # into Conflicts and out into Archive while the server is unreachable, and the reply
+        # to that move is lost: the retry finds it done (no delete, no upload after it)
+        sim.fault(kind=SRV.pick("offline", "drop_before"), count=0)
+        imap_ok(m.select("INBOX"), "SELECT INBOX")
+        imap_ok(m.uid("MOVE", str(i_mail["uid"]), "Conflicts"), "MOVE into Conflicts (unreachable)")
+        imap_ok(m.uid("MOVE", ",".join(map(str, imap_uid_of(m, "Conflicts", i_mail["message_id"]))), "Archive"),
+                "MOVE out of Conflicts into Archive (unreachable)")
+        m.logout()
+        op.sync()
+        sim.clear_faults()
+        sim.reset_counters()
+        sim.fault(kind="drop", method=SRV.pick("Mails.move", "MoveItem"), count=1)
+        status_ok(sync_until_replayed(op), "the move through Conflicts replayed after a lost reply")
+        op.stop()
+        i = [p for p, _ in server_mails_with(sim.state(content=False), bare(i_mail["message_id"]))]
+        check(i == ["Archive"], "the mail through Conflicts is in Archive once after a lost reply: %r" % i)
+        expect_counters(sim.counters(), SRV.pick({"Mails.move": 1}, {"item.move": 1}), "a move whose reply was lost")
+        dump = op.dump()
+        compare(dump, sim.state(), where="after the offline sequences")
+        no_pending(dump, "after the offline sequences")
+        check(not [i for f in dump["folders"] for i in f["items"] if i["message_id"] == e_mail["message_id"]],
+              "E is not resurrected in the cache")
+        bad = [(e["op"], e["state"], e["message"]) for e in dump["journal"] if e["state"] != "confirmed"]
+        check(not bad, "every edit confirmed (none dead, in conflict or local): %s" % bad)
+        said = [e["message"] or "" for e in dump["journal"]]
+        check(sum("Conflicts and back: nothing to send" in s for s in said) == 1 and
+              sum("Conflicts and back out: sent as a move" in s for s in said) == 2,
+              "the audit says which moves through Conflicts were sent as moves: %s" %
+              [s for s in said if "Conflicts" in s])
+    finally:
+        op.kill()
+        sim.stop()
+
+
 # ---- faults -----------------------------------------------------------------------------------
 
 def attempts(times):
@@ -1964,6 +2208,7 @@ GROUPS = {
     "pim_edits": t_pim_edits,
     "conflicts": t_conflicts,
     "offline": t_offline,
+    "offline_sequences": t_offline_sequences,
     "faults": t_faults,
     "daemon": t_daemon,
     "crash_initial": t_crash_initial,

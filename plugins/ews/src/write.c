@@ -327,12 +327,13 @@ static outpost_status folder_rename(struct ews *e, const outpost_change *c, outp
         st = ews_call_simple(e, eb_str(&op), &s, "UpdateFolder");
         eb_free(&op);
     }
-    if (st.code == OUTPOST_OK && c->target_remote_id &&
-        (!c->folder_remote_id || strcmp(c->target_remote_id, c->folder_remote_id) != 0)) {
+    /* "" is the top level: msgfolderroot */
+    const char *to = c->target_remote_id && !*c->target_remote_id ? e->root_id : c->target_remote_id;
+    if (st.code == OUTPOST_OK && to && (!c->folder_remote_id || strcmp(to, c->folder_remote_id) != 0)) {
         ews_simple_free(&s);
         struct ebuf op = {0};
         eb_puts(&op, "<m:MoveFolder><m:ToFolderId>");
-        folder_id(e, &op, c->target_remote_id);
+        folder_id(e, &op, to);
         eb_puts(&op, "</m:ToFolderId><m:FolderIds>");
         folder_id(e, &op, c->remote_id);
         eb_puts(&op, "</m:FolderIds></m:MoveFolder>");

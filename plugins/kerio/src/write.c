@@ -418,8 +418,10 @@ static outpost_status write_folder(struct outpost_transport *t, const outpost_ch
         json_t *f = json_pack("{s:s}", "id", c->remote_id);
         if (c->name && *c->name)
             json_object_set_new(f, "name", json_string(c->name));
-        if (c->target_remote_id && *c->target_remote_id)
-            json_object_set_new(f, "parentId", json_string(c->target_remote_id));
+        /* "" is the top level: the mailbox's root folder */
+        const char *parent = c->target_remote_id && !*c->target_remote_id ? t->root_id : c->target_remote_id;
+        if (parent && *parent)
+            json_object_set_new(f, "parentId", json_string(parent));
         st = call_batch(t, "Folders.set", json_pack("{s:[o]}", "folders", f), &r, NULL);
         if (st.code != OUTPOST_OK)
             return st;

@@ -115,7 +115,9 @@ typedef struct outpost_change {
     const char *remote_id;           /* the item / folder */
     const char *remote_version;      /* the version the local edit was based on */
     const char *folder_remote_id;    /* the item's folder / the folder's parent */
-    const char *target_remote_id;    /* move/copy target folder; new parent for folder rename */
+    const char *target_remote_id;    /* move/copy target folder; new parent for folder rename
+                                      * ("" = the top level; NULL or equal to
+                                      * folder_remote_id = the parent stays) */
     const char *name;                /* folder name for create/rename */
     const char *key;                 /* Message-ID / object UID for duplicate detection */
     struct outpost_reader *content;  /* create/update: the full content in its kind's format */
