@@ -137,6 +137,12 @@ static char *folder_remote(struct outpost_engine *e, struct outpost_txn *t, int6
     return dupstr(f->remote_id);
 }
 
+/* Is p (listed after j) a pending edit of j's item? */
+static int pending_of_item(const outpost_journal_entry *p, const outpost_journal_entry *j)
+{
+    return p->item_id == j->item_id && p->op <= OUTPOST_J_ITEM_DELETE && p->state == OUTPOST_JS_PENDING;
+}
+
 /* The pending moves of a create's item that follow it in the journal, up to any
  * other delete or create of that item: the create puts the item in the folder it
  * is in now, where those moves (all journaled by now) took it. Their seqs go to
@@ -152,7 +158,7 @@ static outpost_status pending_moves(struct outpost_engine *e, struct outpost_txn
     const void *row;
     while ((st = e->sm->cursor_next(c, &row)).code == OUTPOST_OK && row) {
         const outpost_journal_entry *p = row;
-        if (p->item_id != j->item_id || p->op > OUTPOST_J_ITEM_DELETE || p->state != OUTPOST_JS_PENDING)
+        if (!pending_of_item(p, j))
             continue;
         if (p->op == OUTPOST_J_ITEM_CREATE || p->op == OUTPOST_J_ITEM_DELETE)
             break;
@@ -606,7 +612,7 @@ static outpost_status returned_from_conflicts(struct outpost_engine *e, const ou
         const void *row;
         while (e->sm->cursor_next(c, &row).code == OUTPOST_OK && row) {
             const outpost_journal_entry *p = row;
-            if (p->item_id != j->item_id || p->op > OUTPOST_J_ITEM_DELETE || p->state != OUTPOST_JS_PENDING)
+            if (!pending_of_item(p, j))
                 continue;
             if (p->op == OUTPOST_J_ITEM_CREATE) {
                 *back_seq = p->seq;
