@@ -447,13 +447,20 @@ static int in_list(const char *const *list, const char *s)
     return 0;
 }
 
+const char *outpost_url_authority(const char *url, size_t *len)
+{
+    const char *a = strstr(url, "://");
+    a = a ? a + 3 : url;
+    *len = strcspn(a, "/?#");
+    return a;
+}
+
 int outpost_config_url_has_password(const char *v)
 {
-    const char *auth = v ? strstr(v, "://") : NULL;
-    if (!auth)
+    if (!v || !strstr(v, "://"))
         return 0;
-    auth += 3;
-    size_t n = strcspn(auth, "/?#");
+    size_t n;
+    const char *auth = outpost_url_authority(v, &n);
     const char *at = memchr(auth, '@', n);
     return at && memchr(auth, ':', (size_t)(at - auth)) != NULL;
 }

@@ -49,6 +49,10 @@ int outpost_config_line(const struct outpost_config *c, const char *section, con
  * otherwise); NULL when out of memory. The caller frees it. */
 char *outpost_expand_home(const char *p);
 
+/* The authority of a URL (what follows scheme:// up to the path, query or fragment;
+ * all of `url` up to those without a scheme): its start, its length in *len. */
+const char *outpost_url_authority(const char *url, size_t *len);
+
 /* Whether a URL carries a password in its authority (scheme://user:password@host):
  * such a value is refused by validate, since messages name URLs. */
 int outpost_config_url_has_password(const char *v);

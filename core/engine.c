@@ -1082,9 +1082,8 @@ static void account_identity(struct outpost_engine *e, char *out, size_t len)
         user = email;
     char host[256] = "";
     if (url && *url) {
-        const char *h = strstr(url, "://");
-        h = h ? h + 3 : url;
-        size_t n = strcspn(h, "/?#");
+        size_t n;
+        const char *h = outpost_url_authority(url, &n);
         const char *at = memchr(h, '@', n);
         if (at) {
             n -= (size_t)(at + 1 - h);
