@@ -53,6 +53,11 @@ struct daemon {
     char check_msg[1024];
     op_socket ctl;
     op_thread *ctl_thread;
+    /* What the signal thread may touch: the engine once the session is open, NULL before and
+     * while it closes. The thread takes sig_mu around its use, so the engine it cancels or
+     * wakes is never one the main thread is freeing (a second SIGTERM during the stop). */
+    op_mutex *sig_mu;
+    struct outpost_engine *sig_engine;
     char *ctl_path;
     op_mutex *cycle_mu;
     op_cond *cycle_cv;
@@ -74,15 +79,23 @@ struct daemon {
 static void on_signal(void *ctx, int what)
 {
     struct daemon *d = ctx;
-    if (what == OP_SIG_STOP) {
-        atomic_store(&d->stop, 1);
-        if (d->s.engine)
-            outpost_engine_cancel(d->s.engine);
-    } else {
-        atomic_store(&d->reload, 1);
-        if (d->s.engine)
-            outpost_engine_wake(d->s.engine);
+    atomic_store(what == OP_SIG_STOP ? &d->stop : &d->reload, 1);
+    op_mutex_lock(d->sig_mu);
+    if (d->sig_engine) {
+        if (what == OP_SIG_STOP)
+            outpost_engine_cancel(d->sig_engine);
+        else
+            outpost_engine_wake(d->sig_engine);
     }
+    op_mutex_unlock(d->sig_mu);
+}
+
+/* Hands the open session's engine to the signal thread, or (NULL) takes it back. */
+static void signal_engine(struct daemon *d, struct outpost_engine *e)
+{
+    op_mutex_lock(d->sig_mu);
+    d->sig_engine = e;
+    op_mutex_unlock(d->sig_mu);
 }
 
 /* Local edits made by clients wake the sync worker so they replay promptly. */
@@ -491,8 +504,10 @@ int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts
 {
     int once = opts->once;
     struct daemon *d = calloc(1, sizeof *d);
-    if (!d)
+    if (!d || !(d->sig_mu = op_mutex_new())) {
+        free(d);
         return 1;
+    }
     d->app = app;
     d->ctl = OP_BAD_SOCKET;
     atomic_store(&d->fts_remaining, -1);
@@ -520,6 +535,9 @@ int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts
             rc = OUTPOST_EXIT_CONFIG;
         goto out;
     }
+    signal_engine(d, d->s.engine);
+    if (atomic_load(&d->stop)) /* a stop signal came while the session opened */
+        outpost_engine_cancel(d->s.engine);
     d->cycle_mu = op_mutex_new();
     d->cycle_cv = op_cond_new();
     if (outpost_engine_start_worker(d->s.engine, err, sizeof err) != 0) {
@@ -621,8 +639,10 @@ out:
         outpost_engine_stop_worker(d->s.engine);
     stop_frontends(d);
     stop_control(d);
+    signal_engine(d, NULL);
     outpost_session_close(&d->s);
     op_signals_stop();
+    op_mutex_free(d->sig_mu);
     if (d->cycle_mu) {
         op_mutex_free(d->cycle_mu);
         op_cond_free(d->cycle_cv);
