@@ -12,7 +12,7 @@
 static void *serve(void *arg)
 {
     struct raw_listener *l = arg;
-    for (int i = 0; i < 600 && !l->stop; i++) { /* at most a minute */
+    for (int i = 0; i < 600 && !atomic_load(&l->stop); i++) { /* at most a minute */
         struct pollfd p = { l->fd, POLLIN, 0 };
         if (poll(&p, 1, 100) != 1)
             continue;
@@ -55,7 +55,7 @@ void raw_listener_stop(struct raw_listener *l)
 {
     if (l->fd < 0)
         return;
-    l->stop = 1;
+    atomic_store(&l->stop, 1);
     pthread_join(l->th, NULL);
     close(l->fd);
     l->fd = -1;

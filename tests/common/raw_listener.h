@@ -6,11 +6,12 @@
 #define OUTPOST_TEST_RAW_LISTENER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 struct raw_listener {
     int fd;
-    volatile int stop;
+    atomic_int stop;
     const char *answer;  /* NULL: close at once; else sent after the client's first bytes */
     pthread_t th;
     char url[64];        /* https://127.0.0.1:<port> */
