@@ -38,6 +38,8 @@ typedef struct mapi_obj {
     char *keywords;
     char *object_uid;
     int is_new, content_dirty, flags_dirty;
+    uint32_t bodies_set; /* BODY_* of the body properties the client wrote since the last save */
+    int partial;         /* loaded from the summary only (content not cached or unreadable) */
     mapi_message msg;
     /* associated (FAI) messages: kept in the folder's set (mapi_fai.h) */
     int assoc;
@@ -917,10 +919,12 @@ static uint32_t message_load_mapped(mapi_session *s, mapi_obj *o, int64_t id)
     if (sc)
         return sc;
     mapi_message_free(&o->msg);
+    o->partial = !x.content;
     if (mapi_map_content(&s->core->ctx, &x.it, x.content, x.len, 1, &o->msg) != 0) {
         /* Unreadable content: serve the summary rather than nothing. */
         mapi_message_free(&o->msg);
         mapi_map_summary(&s->core->ctx, &x.it, &o->msg.props);
+        o->partial = 1;
     }
     message_common(s, &x.it, x.msgstatus, &o->msg.props);
     o->id = id;
@@ -1348,6 +1352,34 @@ static int flag_prop(const mapi_core *c, uint32_t tag)
            id == OP_PROP_ID(c->ctx.np[NP_KEYWORDS]);
 }
 
+/* The body properties of a message: Outlook writes the one of its editor's
+ * format (often only PR_RTF_COMPRESSED); the others it leaves as loaded. */
+#define BODY_TEXT 0x1u
+#define BODY_HTML 0x2u
+#define BODY_RTF 0x4u
+
+static uint32_t body_bit(uint32_t tag)
+{
+    uint32_t id = OP_PROP_ID(tag);
+    return id == OP_PROP_ID(OP_PR_BODY)             ? BODY_TEXT
+           : id == OP_PROP_ID(OP_PR_HTML)           ? BODY_HTML
+           : id == OP_PROP_ID(OP_PR_RTF_COMPRESSED) ? BODY_RTF
+                                                    : 0;
+}
+
+/* Drops the body properties the client did not write since the last save
+ * when it wrote any: they hold the body as it was loaded, and the mapping
+ * would prefer a stale PR_HTML to a new PR_BODY or RTF body. */
+static void prune_stale_bodies(mapi_obj *o)
+{
+    if (!o->bodies_set)
+        return;
+    static const uint32_t tags[] = { OP_PR_BODY, OP_PR_HTML, OP_PR_RTF_COMPRESSED };
+    for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++)
+        if (!(o->bodies_set & body_bit(tags[i])))
+            mapi_props_remove(&o->msg.props, tags[i]);
+}
+
 static uint32_t op_set_props(mapi_session *s, const mapi_req *q, reply *r)
 {
     mapi_obj *o = obj_get(s, q->h, 0);
@@ -1383,6 +1415,7 @@ static uint32_t op_set_props(mapi_session *s, const mapi_req *q, reply *r)
                 o->flags_dirty = 1;
             else
                 o->content_dirty = 1;
+            o->bodies_set |= body_bit(p->tag);
         }
     }
     mapi_w_u32(r->out, np);
@@ -1460,8 +1493,10 @@ static uint32_t op_write_prop(mapi_session *s, const mapi_req *q, reply *r)
     mapi_buf_free(&b);
     if (rc != 0)
         return OP_MAPI_E_NOT_ENOUGH_MEMORY;
-    if (o->type == OBJ_MESSAGE)
+    if (o->type == OBJ_MESSAGE) {
         o->content_dirty = 1;
+        o->bodies_set |= body_bit(q->a);
+    }
     return OP_S_OK;
 }
 
@@ -1545,6 +1580,9 @@ static uint32_t save_message(mapi_session *s, mapi_obj *o, uint32_t flags, reply
 {
     if (o->assoc)
         return fai_save(s, o, r);
+    /* before the extras are taken: a stale body must not become one */
+    if (!o->is_new && o->item_kind == OUTPOST_ITEM_MAIL)
+        prune_stale_bodies(o);
     mapi_props before;
     mapi_props_init(&before);
     int extras = extras_supported(s);
@@ -1576,8 +1614,52 @@ static uint32_t save_message(mapi_session *s, mapi_obj *o, uint32_t flags, reply
     return sc;
 }
 
-/* Saves what the mapping carries: content (new items, drafts, calendar,
- * contact, task and note edits) and flags. *saved_id: the item's id after. */
+/* For a saved mail that exists in the cache: whether Outlook changed what
+ * its MIME carries (*changed), compared with the item as stored, whose
+ * whole content *orig receives (malloc'd; NULL when the object was served
+ * from the summary or the content is not cached: the edit then cannot be
+ * kept). */
+static uint32_t mail_changed(mapi_session *s, mapi_obj *o, int *changed, uint8_t **orig, size_t *orig_len)
+{
+    *changed = 0;
+    *orig = NULL;
+    *orig_len = 0;
+    itm x;
+    uint32_t sc = item_load(s, o->id, 1, &x);
+    if (sc)
+        return sc == OP_MAPI_E_NOT_FOUND ? OP_MAPI_E_OBJECT_DELETED : sc;
+    mapi_message fresh;
+    memset(&fresh, 0, sizeof fresh);
+    int same = 0;
+    if (!o->partial && x.content && mapi_map_content(&s->core->ctx, &x.it, x.content, x.len, 1, &fresh) == 0) {
+        same = mapi_mail_same_content(&o->msg, &fresh);
+        *orig = x.content;
+        *orig_len = x.len;
+        x.content = NULL;
+    } else {
+        /* served from the summary, or the content is no longer cached:
+         * compare with the summary; a change then cannot be kept */
+        mapi_message_free(&fresh);
+        mapi_map_summary(&s->core->ctx, &x.it, &fresh.props);
+        same = mapi_mail_same_content(&o->msg, &fresh);
+    }
+    mapi_message_free(&fresh);
+    itm_free(&x);
+    if (same < 0) {
+        free(*orig);
+        *orig = NULL;
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    *changed = !same;
+    return OP_S_OK;
+}
+
+/* Property-bag values that follow a mail replaced by its edited version. */
+static const char *const CARRIED_PROPS[] = { EXTRAS_PROP, MSGSTATUS_PROP, NULL };
+
+/* Saves what the mapping carries: content (new items; edited mail, drafts
+ * or not, replaced by a new item; calendar, contact, task and note edits)
+ * and flags. *saved_id: the item's id after. */
 static uint32_t save_message_mapped(mapi_session *s, mapi_obj *o, uint32_t flags, int64_t *saved_id)
 {
     (void)flags;
@@ -1593,43 +1675,80 @@ static uint32_t save_message_mapped(mapi_session *s, mapi_obj *o, uint32_t flags
             kind = fkind;
         if (kind != fkind)
             kind = fkind; /* the storage keeps one kind per folder */
-        int write_content = o->is_new || kind != OUTPOST_ITEM_MAIL || (o->item_flags & OUTPOST_FLAG_DRAFT);
+        int edit_mail = !o->is_new && kind == OUTPOST_ITEM_MAIL;
+        int write_content = 1;
+        uint8_t *orig = NULL;
+        size_t orig_len = 0;
+        if (edit_mail) {
+            /* a mail's content never changes in place: an edit replaces it */
+            if ((sc = mail_changed(s, o, &write_content, &orig, &orig_len)))
+                return sc;
+            if (!write_content) {
+                free(orig); /* what MIME carries is unchanged: the bag and flags only */
+                orig = NULL;
+            }
+            if (write_content && !orig) {
+                s->h->log(s->h, OUTPOST_LOG_WARNING,
+                          "mapi: message %lld was edited but its content is not cached (offline?): edit refused",
+                          (long long)o->id);
+                return OP_MAPI_E_NO_ACCESS;
+            }
+            if (write_content && !OUTPOST_HAS_METHOD(s->st, struct outpost_store_api, replace)) {
+                free(orig);
+                s->h->log(s->h, OUTPOST_LOG_WARNING,
+                          "mapi: message %lld was edited but outpostd's store API has no replace: edit refused",
+                          (long long)o->id);
+                return OP_MAPI_E_NO_ACCESS;
+            }
+        }
         if (write_content) {
             mapi_buf content;
             mapi_buf_init(&content);
-            if (mapi_build_content(&s->core->ctx, kind, &o->msg, o->is_new ? NULL : o->object_uid,
-                                   s->h->now_ms(s->h), &content, err, sizeof err) != 0) {
-                s->h->log(s->h, OUTPOST_LOG_WARNING, "mapi: saving a message: %s", err);
+            int rc = edit_mail ? mapi_build_mail_edit(&s->core->ctx, &o->msg, orig, orig_len, s->h->now_ms(s->h),
+                                                      &content, err, sizeof err)
+                               : mapi_build_content(&s->core->ctx, kind, &o->msg, o->is_new ? NULL : o->object_uid,
+                                                    s->h->now_ms(s->h), &content, err, sizeof err);
+            free(orig);
+            if (rc != 0) {
+                s->h->log(s->h, OUTPOST_LOG_WARNING, "mapi: saving message %lld: %s%s", (long long)o->id, err,
+                          edit_mail ? ": edit refused" : "");
                 mapi_buf_free(&content);
-                return OP_MAPI_E_INVALID_PARAMETER;
+                return edit_mail ? OP_MAPI_E_NO_ACCESS : OP_MAPI_E_INVALID_PARAMETER;
             }
             struct mem_reader mr = { content.data, content.len, 0 };
             struct outpost_reader rd = { &mr, content.len, mem_read, mem_rewind };
             outpost_status st;
-            if (o->is_new || kind == OUTPOST_ITEM_MAIL) {
+            if (o->is_new || edit_mail) {
                 uint32_t fl;
                 char *kw;
                 wanted_flags(s, o, &fl, &kw);
-                int64_t when = mapi_filetime_to_ms(mapi_props_i8(&o->msg.props, OP_PR_MESSAGE_DELIVERY_TIME, 0));
-                st = s->st->append(s->h, o->folder_id, &rd, fl, kw, when > 0 ? when : 0, &new_id, NULL);
-                log_status(s, "append", st);
-                free(kw);
-                if (st.code == OUTPOST_OK && !o->is_new) {
-                    /* a saved draft replaces the previous version */
-                    outpost_status rs = s->st->remove(s->h, &o->id, 1, 1, NULL);
-                    log_status(s, "remove (replaced draft)", rs);
+                if (o->is_new) {
+                    int64_t when = mapi_filetime_to_ms(mapi_props_i8(&o->msg.props, OP_PR_MESSAGE_DELIVERY_TIME, 0));
+                    st = s->st->append(s->h, o->folder_id, &rd, fl, kw, when > 0 ? when : 0, &new_id, NULL);
+                    log_status(s, "append", st);
+                } else {
+                    /* new item and deletion of the old in one transaction;
+                     * the old item's internal date (delivery time) kept */
+                    st = s->st->replace(s->h, o->id, &rd, fl, kw, 0, CARRIED_PROPS, &new_id, NULL);
+                    log_status(s, "replace (edited message)", st);
+                    if (st.code == OUTPOST_GONE)
+                        sc = OP_MAPI_E_OBJECT_DELETED; /* deleted meanwhile */
                 }
+                free(kw);
             } else {
                 st = s->st->update(s->h, o->id, &rd);
                 log_status(s, "update", st);
                 new_id = o->id;
             }
             mapi_buf_free(&content);
+            if (sc)
+                return sc;
             if (st.code != OUTPOST_OK)
                 return scode_of(st);
             o->flags_dirty = 0;
         }
         o->content_dirty = 0;
+        o->bodies_set = 0;
     }
     if (o->flags_dirty && !o->is_new && o->id) {
         uint32_t fl;

@@ -20,6 +20,7 @@
 #include <gmime/gmime.h>
 
 #include "mapi_fai.h"
+#include "mapi_rtf.h"
 #include "mapi_test_store.h"
 #include "store.h"
 #include "mapi_server.h"
@@ -1719,6 +1720,244 @@ static void test_message_status(void **state)
     tc_close(&C);
 }
 
+/* ---- editing a received message (Actions > Edit Message, then save) ---- */
+
+static uint32_t set_props_h(uint32_t h, const mapi_props *p)
+{
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, h);
+    mapi_w_props(&q, p);
+    uint32_t sc = call(MAPI_OP_SET_PROPS, &q, &r);
+    if (!OP_FAILED(sc))
+        assert_int_equal(r.data[0], 0); /* no problems */
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    return sc;
+}
+
+/* SaveChanges(KEEP_OPEN_READWRITE); *id: the item id of the entry id answered. */
+static uint32_t save_h(uint32_t h, int64_t *id)
+{
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, h);
+    mapi_w_u32(&q, OP_KEEP_OPEN_READWRITE);
+    uint32_t sc = call(MAPI_OP_SAVE_CHANGES, &q, &r);
+    if (!OP_FAILED(sc)) {
+        mapi_eid e;
+        assert_int_equal(mapi_eid_decode(r.data + 4, MAPI_EID_LEN, &e), 0);
+        *id = e.id;
+    }
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    return sc;
+}
+
+static uint32_t open_message(int64_t id)
+{
+    uint8_t eid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_MESSAGE, id, eid);
+    return open_entry(eid, MAPI_EID_LEN, NULL);
+}
+
+static void test_edit_received(void **state)
+{
+    (void)state;
+    hello();
+    /* a received mail as the sync engine keeps it: on the server (remote
+     * id), read, with trace headers, a text and an HTML body, an attachment */
+    const char *orig =
+        "Received: from mx.example.com by mail.example.org; Mon, 20 Nov 2023 08:00:00 +0000\r\n"
+        "From: Ann <ann@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: Quarterly figures\r\n"
+        "Date: Mon, 20 Nov 2023 08:00:00 +0000\r\nMessage-ID: <q3@example.com>\r\n"
+        "References: <q1@example.com>\r\n <q2@example.com>\r\nX-Custom: kept as it was\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n"
+        "--outer\r\nContent-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n"
+        "--alt\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nOriginal body.\r\n"
+        "--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Original body.</p>\r\n--alt--\r\n"
+        "--outer\r\nContent-Type: text/csv; name=\"figures.csv\"\r\n"
+        "Content-Disposition: attachment; filename=\"figures.csv\"\r\n\r\nq,total\r\n3,42\r\n--outer--\r\n";
+    int64_t old = mts_item(fs, f_inbox, orig, OUTPOST_FLAG_SEEN, 1700467200000LL);
+    assert_true(old > 0);
+    assert_int_equal(mts_set_remote(fs, old, "srv-q3"), 0);
+    uint32_t inbox = open_folder(MAPI_EID_FOLDER, f_inbox);
+    uint8_t oeid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_MESSAGE, old, oeid);
+    uint32_t st0;
+    assert_int_equal(msg_status(inbox, oeid, 1, 0x2, 0x2, &st0), OP_S_OK);
+
+    /* a property MIME cannot carry: kept in the bag, nothing journaled, same item */
+    uint32_t j0 = mts_journal_count(fs, 0);
+    uint32_t h = open_message(old);
+    mapi_props p;
+    mapi_props_init(&p);
+    mapi_props_set_long(&p, 0x10800003u /* PR_ICON_INDEX */, 261);
+    assert_int_equal(set_props_h(h, &p), OP_S_OK);
+    mapi_props_free(&p);
+    int64_t id = 0;
+    assert_int_equal(save_h(h, &id), OP_S_OK);
+    assert_int_equal(id, old);
+    assert_int_equal(mts_journal_count(fs, 0), j0);
+    char *content = mts_item_content(fs, old);
+    assert_string_equal(content, orig);
+    free(content);
+
+    /* the edit: subject, body (PR_BODY only: the loaded HTML must not win)
+     * and a Cc recipient */
+    mapi_props_init(&p);
+    mapi_props_set_str(&p, OP_PR_SUBJECT, "Quarterly figures (annotated)");
+    mapi_props_set_str(&p, OP_PR_BODY, "Edited body: see row 2.");
+    assert_int_equal(set_props_h(h, &p), OP_S_OK);
+    mapi_props_free(&p);
+    mapi_props rc;
+    mapi_props_init(&rc);
+    mapi_props_set_str(&rc, OP_PR_DISPLAY_NAME, "Dave");
+    mapi_props_set_str(&rc, OP_PR_EMAIL_ADDRESS, "dave@example.com");
+    mapi_props_set_long(&rc, OP_PR_RECIPIENT_TYPE, OP_MAPI_CC);
+    mapi_buf q;
+    mapi_buf_init(&q);
+    mapi_w_u32(&q, h);
+    mapi_w_u32(&q, 2 /* MODRECIP_ADD */);
+    mapi_w_u32(&q, 1);
+    mapi_w_props(&q, &rc);
+    assert_int_equal(call(MAPI_OP_MODIFY_RECIPIENTS, &q, NULL), OP_S_OK);
+    mapi_props_free(&rc);
+    assert_int_equal(save_h(h, &id), OP_S_OK);
+    assert_true(id != old);
+
+    /* one transaction, two journal entries: the new message, then the old
+     * one deleted on the server (permanently: it is replaced, not trashed) */
+    mts_jentry je[4];
+    assert_int_equal(mts_journal_since(fs, j0, je, 4), 2);
+    assert_int_equal(je[0].op, OUTPOST_J_ITEM_CREATE);
+    assert_int_equal(je[0].item_id, id);
+    assert_int_equal(je[0].folder_id, f_inbox);
+    assert_int_equal(je[1].op, OUTPOST_J_ITEM_DELETE);
+    assert_int_equal(je[1].item_id, old);
+    assert_string_equal(je[1].remote_id, "srv-q3");
+    assert_true(je[1].flags & OUTPOST_J_PERMANENT);
+    assert_int_equal(mts_item_state(fs, old, NULL, NULL), -1);
+    uint32_t fl;
+    int64_t folder;
+    assert_int_equal(mts_item_state(fs, id, &fl, &folder), 0);
+    assert_int_equal(folder, f_inbox);
+    assert_true(fl & OUTPOST_FLAG_SEEN);
+    content = mts_item_content(fs, id);
+    assert_non_null(content);
+    assert_non_null(strstr(content, "Subject: Quarterly figures (annotated)"));
+    assert_non_null(strstr(content, "Edited body: see row 2."));
+    assert_null(strstr(content, "Original body"));
+    assert_non_null(strstr(content, "Cc: Dave <dave@example.com>"));
+    assert_non_null(strstr(content, "To: Bob <bob@example.com>"));
+    assert_non_null(strstr(content, "From: Ann <ann@example.com>"));
+    assert_non_null(strstr(content, "<q3@example.com>"));
+    /* the header fields MAPI does not carry, as they were, trace fields on top */
+    assert_memory_equal(content, "Received: from mx.example.com by mail.example.org; Mon, 20 Nov 2023 08:00:00 +0000\r\n",
+                        84);
+    assert_non_null(strstr(content, "References: <q1@example.com>\r\n <q2@example.com>\r\n"));
+    assert_non_null(strstr(content, "X-Custom: kept as it was"));
+    assert_non_null(strstr(content, "filename=figures.csv"));
+    free(content);
+
+    /* the open object is the new item; the bag (icon, message status) and
+     * the delivery time came along */
+    uint32_t tags[] = { OP_PR_ENTRYID, OP_PR_SUBJECT, 0x10800003u, OP_PR_MSG_STATUS, OP_PR_MESSAGE_DELIVERY_TIME };
+    mapi_props got;
+    assert_int_equal(get_props(h, tags, 5, &got), OP_S_OK);
+    uint8_t neid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_MESSAGE, id, neid);
+    assert_memory_equal(mapi_props_bin(&got, OP_PR_ENTRYID)->bin.data, neid, MAPI_EID_LEN);
+    assert_string_equal(mapi_props_str(&got, OP_PR_SUBJECT), "Quarterly figures (annotated)");
+    assert_int_equal(mapi_props_long(&got, 0x10800003u, 0), 261);
+    assert_int_equal(mapi_props_long(&got, OP_PR_MSG_STATUS, 0), 0x2);
+    assert_int_equal(mapi_props_i8(&got, OP_PR_MESSAGE_DELIVERY_TIME, 0), mapi_filetime_from_ms(1700467200000LL));
+    mapi_props_free(&got);
+
+    /* further calls on it work: a second edit, the body now as Outlook's
+     * editor writes it (compressed RTF only) */
+    char *rtf = mapi_rtf_from_text("Body written as RTF.", 20);
+    uint8_t *comp;
+    size_t clen;
+    assert_int_equal(mapi_rtf_compress((const uint8_t *)rtf, strlen(rtf), &comp, &clen), 0);
+    free(rtf);
+    mapi_props_init(&p);
+    mapi_props_set_bin(&p, OP_PR_RTF_COMPRESSED, comp, clen);
+    free(comp);
+    assert_int_equal(set_props_h(h, &p), OP_S_OK);
+    mapi_props_free(&p);
+    int64_t id2 = 0;
+    assert_int_equal(save_h(h, &id2), OP_S_OK);
+    assert_true(id2 != id);
+    assert_int_equal(mts_journal_since(fs, j0 + 2, je, 4), 2);
+    assert_int_equal(je[0].op, OUTPOST_J_ITEM_CREATE);
+    assert_int_equal(je[1].op, OUTPOST_J_ITEM_DELETE);
+    assert_int_equal(je[1].item_id, id);
+    assert_int_equal(mts_item_state(fs, id, NULL, NULL), -1);
+    release(h);
+    /* the old entry ids are gone */
+    eid_of(MAPI_EID_MESSAGE, old, oeid);
+    mapi_w_u32(&q, 0);
+    mapi_w_bin(&q, oeid, MAPI_EID_LEN);
+    assert_int_equal(call(MAPI_OP_OPEN_ENTRY, &q, NULL), OP_MAPI_E_NOT_FOUND);
+
+    /* reopened: the content as saved, nothing lost */
+    h = open_message(id2);
+    assert_int_equal(get_props(h, tags, 5, &got), OP_S_OK);
+    assert_string_equal(mapi_props_str(&got, OP_PR_SUBJECT), "Quarterly figures (annotated)");
+    assert_int_equal(mapi_props_long(&got, 0x10800003u, 0), 261);
+    mapi_props_free(&got);
+    uint32_t btag = OP_PR_BODY;
+    assert_int_equal(get_props(h, &btag, 1, &got), OP_S_OK);
+    assert_non_null(strstr(mapi_props_str(&got, OP_PR_BODY), "Body written as RTF."));
+    mapi_props_free(&got);
+    uint32_t t = open_table(h, 3 /* recipients */, 0);
+    mapi_props rows[8];
+    uint32_t n = query_rows(t, 8, rows, 8);
+    assert_int_equal(n, 2);
+    free_rows(rows, n);
+    release(t);
+    t = open_table(h, 4 /* attachments */, 0);
+    n = query_rows(t, 8, rows, 8);
+    assert_int_equal(n, 1);
+    assert_string_equal(mapi_props_str(&rows[0], OP_PR_ATTACH_LONG_FILENAME), "figures.csv");
+    free_rows(rows, n);
+    release(t);
+    content = mts_item_content(fs, id2);
+    assert_non_null(strstr(content, "Body written as RTF."));
+    assert_non_null(strstr(content, "Cc: Dave <dave@example.com>"));
+    assert_non_null(strstr(content, "References: <q1@example.com>\r\n <q2@example.com>\r\n"));
+    assert_non_null(strstr(content, "cSx0b3RhbA0KMyw0Mg")); /* figures.csv in base64 */
+    free(content);
+    release(h);
+
+    /* an edit that cannot be kept (an attached message, which the mapping
+     * does not carry) is refused, and nothing changes */
+    const char *fwd = "From: Ann <ann@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: Fwd: plan\r\n"
+                      "Date: Mon, 20 Nov 2023 09:00:00 +0000\r\nMessage-ID: <fwd@example.com>\r\nMIME-Version: 1.0\r\n"
+                      "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nSee below.\r\n"
+                      "--b\r\nContent-Type: message/rfc822\r\n\r\nFrom: Carol <carol@example.com>\r\nSubject: plan\r\n\r\n"
+                      "The plan.\r\n--b--\r\n";
+    int64_t fid = mts_item(fs, f_inbox, fwd, OUTPOST_FLAG_SEEN, 0);
+    uint32_t j1 = mts_journal_count(fs, 0);
+    h = open_message(fid);
+    mapi_props_init(&p);
+    mapi_props_set_str(&p, OP_PR_SUBJECT, "Fwd: plan (edited)");
+    assert_int_equal(set_props_h(h, &p), OP_S_OK);
+    mapi_props_free(&p);
+    assert_int_equal(save_h(h, &id), OP_MAPI_E_NO_ACCESS);
+    assert_int_equal(mts_journal_count(fs, 0), j1);
+    content = mts_item_content(fs, fid);
+    assert_string_equal(content, fwd);
+    free(content);
+    release(h);
+    mapi_buf_free(&q);
+    release(inbox);
+    tc_close(&C);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1734,6 +1973,7 @@ int main(void)
         cmocka_unit_test(test_delete_folder_tree),
         cmocka_unit_test(test_startup_calls),
         cmocka_unit_test(test_message_status),
+        cmocka_unit_test(test_edit_received),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

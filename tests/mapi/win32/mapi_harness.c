@@ -1115,9 +1115,11 @@ static HRESULT save_new(IMAPIFolder *f, ULONG n, SPropValue *pv)
 
 /* The plan, a UTF-8 file written by tests/mapi/wine_sync.py: one edit per
  * line, "verb<TAB>text". Verbs: inbox (the Inbox's row count), read, flag,
- * move (to Archive), delete (subjects of Inbox messages), draft (a new
- * message in Drafts), contact (a new contact in Contacts), event (a new
- * appointment in the Calendar, 2025-06-16 14:00-15:00 UTC). */
+ * move (to Archive), delete (subjects of Inbox messages), edit ("old
+ * subject<TAB>new subject" of an Inbox message: subject and body edited and
+ * saved, as Outlook's Actions > Edit Message does), draft (a new message in
+ * Drafts), contact (a new contact in Contacts), event (a new appointment in
+ * the Calendar, 2025-06-16 14:00-15:00 UTC). */
 static void sync_session(MSPROVIDERINIT *init, const char *plan_path)
 {
     FILE *plan = fopen(plan_path, "rb");
@@ -1223,6 +1225,35 @@ static void sync_session(MSPROVIDERINIT *init, const char *plan_path)
                      : MAPI_E_NOT_FOUND;
             check(hr == S_OK && rows_where(inbox, PR_SUBJECT_W, text, NULL, NULL) == 0,
                   "delete \"%s\" (DeleteMessages, 0x%08lx)", arg, (unsigned long)hr);
+        } else if (!strcmp(verb, "edit")) {
+            WCHAR *to = wcschr(text, L'\t');
+            if (to)
+                *to++ = 0;
+            ULONG found = to ? rows_where(inbox, PR_SUBJECT_W, text, &eid, eb) : 0;
+            IMessage *m = found == 1 ? open_eid(st, &eid, MAPI_MESSAGE) : NULL;
+            static const WCHAR body[] = L"Edited in Outlook (the Wine harness).";
+            SPropValue pv[2] = { str_prop(PR_SUBJECT_W, to), str_prop(PR_BODY_W, body) };
+            hr = m ? m->lpVtbl->SetProps(m, 2, pv, NULL) : MAPI_E_NOT_FOUND;
+            if (hr == S_OK)
+                hr = m->lpVtbl->SaveChanges(m, KEEP_OPEN_READWRITE);
+            /* the saved message replaced the old one: the open object is the new one */
+            v = NULL;
+            BYTE nb[64];
+            SBinary neid = { 0, nb };
+            int same = 0, has_body = 0;
+            ULONG listed = 0;
+            if (hr == S_OK && m->lpVtbl->GetProps(m, TAGS(PR_ENTRYID, PR_BODY_W), 0, &n, &v) == S_OK &&
+                v[0].ulPropTag == PR_ENTRYID) {
+                has_body = v[1].ulPropTag == PR_BODY_W && wcsstr(v[1].Value.lpszW, body) != NULL;
+                listed = rows_where(inbox, PR_SUBJECT_W, to, &neid, nb);
+                same = listed == 1 && neid.cb == v[0].Value.bin.cb && !memcmp(nb, v[0].Value.bin.lpb, neid.cb);
+            }
+            h_free(v);
+            release(m);
+            check(hr == S_OK && has_body && same && rows_where(inbox, PR_SUBJECT_W, text, NULL, NULL) == 0,
+                  "edit \"%s\": subject and body saved (0x%08lx, body %d), the open message is the one the Inbox "
+                  "lists (%lu listed, same entry id %d)", arg, (unsigned long)hr, has_body, (unsigned long)listed,
+                  same);
         } else if (!strcmp(verb, "draft")) {
             SPropValue pv[4] = { str_prop(PR_MESSAGE_CLASS_W, L"IPM.Note"), str_prop(PR_SUBJECT_W, text),
                                  str_prop(PR_BODY_W, L"Drafted in Outlook (the Wine harness)."),
