@@ -3,6 +3,7 @@
 #include "mapi_session.h"
 
 #include "mapi_fai.h"
+#include "mapi_search.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@ const uint8_t MAPI_OUTPOST_PROVIDER_UID[16] = { 0x54, 0x53, 0x50, 0x4F, 0x41, 0x
 #define SUPPORT_MASK                                                                                              \
     (OP_STORE_ENTRYID_UNIQUE | OP_STORE_MODIFY_OK | OP_STORE_CREATE_OK | OP_STORE_ATTACH_OK | OP_STORE_NOTIFY_OK | \
      OP_STORE_MV_PROPS_OK | OP_STORE_RTF_OK | OP_STORE_RESTRICTION_OK | OP_STORE_SORT_OK | OP_STORE_UNICODE_OK |  \
-     OP_STORE_HTML_OK)
+     OP_STORE_HTML_OK | OP_STORE_SEARCH_OK)
 
 enum { OBJ_STORE = 1, OBJ_FOLDER, OBJ_MESSAGE, OBJ_ATTACH, OBJ_TABLE };
 
@@ -93,9 +94,11 @@ int mapi_core_init(mapi_core *c, const struct outpost_host *host, const uint8_t 
     c->display_name = strdup(display_name ? display_name : "Outpost");
     c->names_lock = mapi_os_mutex_new();
     c->fai_lock = mapi_os_mutex_new();
+    c->search_lock = mapi_os_mutex_new();
     c->watch_lock = mapi_os_mutex_new();
     c->receive_lock = mapi_os_mutex_new();
-    if (!c->display_name || !c->names_lock || !c->fai_lock || !c->watch_lock || !c->receive_lock) {
+    if (!c->display_name || !c->names_lock || !c->fai_lock || !c->search_lock || !c->watch_lock ||
+        !c->receive_lock) {
         snprintf(err, errlen, "out of memory");
         mapi_core_free(c);
         return -1;
@@ -114,6 +117,7 @@ void mapi_core_free(mapi_core *c)
     free(c->display_name);
     mapi_os_mutex_free(c->names_lock);
     mapi_os_mutex_free(c->fai_lock);
+    mapi_os_mutex_free(c->search_lock);
     mapi_os_mutex_free(c->watch_lock);
     mapi_os_mutex_free(c->receive_lock);
     memset(c, 0, sizeof *c);
@@ -500,6 +504,82 @@ static void folder_props(mapi_session *s, const fol_list *l, const fol *f, uint3
     }
 }
 
+/* ---- search folders (mapi_search.h) ---- */
+
+/* SCODE of a failed read or write of the search folders: damaged is
+ * MAPI_E_CORRUPT_DATA. */
+static uint32_t search_scode(outpost_status st)
+{
+    return st.code == OUTPOST_BAD_DATA ? OP_MAPI_E_CORRUPT_DATA : scode_of(st);
+}
+
+typedef struct rowset {
+    mapi_row *v;
+    uint32_t n;
+} rowset;
+
+static mapi_row *rows_push(rowset *rs, uint64_t key)
+{
+    mapi_row *nv = realloc(rs->v, (rs->n + 1) * sizeof *nv);
+    if (!nv)
+        return NULL;
+    rs->v = nv;
+    mapi_row *r = &rs->v[rs->n++];
+    r->key = key;
+    mapi_props_init(&r->props);
+    return r;
+}
+
+static void rows_free(rowset *rs)
+{
+    for (uint32_t i = 0; i < rs->n; i++)
+        mapi_props_free(&rs->v[i].props);
+    free(rs->v);
+    memset(rs, 0, sizeof *rs);
+}
+
+static uint32_t folder_rows(mapi_session *s, int64_t fid, rowset *rs);
+static uint32_t search_rows(mapi_session *s, const fol_list *l, const mapi_search_folder *sf, rowset *rs);
+
+/* Properties of search folder sf; count/unread: its matching messages. */
+static void search_folder_props(mapi_session *s, const mapi_search_folder *sf, uint32_t count, uint32_t unread,
+                                mapi_props *p)
+{
+    set_eid(s, p, OP_PR_ENTRYID, MAPI_EID_SEARCH, sf->num);
+    uint8_t b[MAPI_EID_LEN];
+    eid_bytes(s, MAPI_EID_SEARCH, sf->num, b);
+    mapi_props_set_bin(p, OP_PR_RECORD_KEY, b, MAPI_EID_LEN);
+    mapi_props_set_key(p, OP_PR_INSTANCE_KEY, 0x4000000000000000ull | sf->num);
+    set_eid(s, p, OP_PR_PARENT_ENTRYID, MAPI_EID_VIRTUAL, MAPI_VF_FINDER);
+    store_common(s, p);
+    mapi_props_set_long(p, OP_PR_OBJECT_TYPE, OP_MAPI_FOLDER);
+    mapi_props_set_long(p, OP_PR_ACCESS, (int32_t)(OP_ACCESS_READ | OP_ACCESS_MODIFY | OP_ACCESS_DELETE));
+    mapi_props_set_long(p, OP_PR_ACCESS_LEVEL, 1);
+    mapi_props_set_bool(p, OP_PR_ATTR_HIDDEN, 0);
+    mapi_props_set_long(p, OP_PR_ASSOC_CONTENT_COUNT, 0);
+    mapi_props_set_str(p, OP_PR_DISPLAY_NAME, sf->name);
+    if (sf->cls && *sf->cls)
+        mapi_props_set_str(p, OP_PR_CONTAINER_CLASS, sf->cls);
+    mapi_props_set_long(p, OP_PR_FOLDER_TYPE, OP_FOLDER_SEARCH);
+    mapi_props_set_long(p, OP_PR_CONTENT_COUNT, (int32_t)count);
+    mapi_props_set_long(p, OP_PR_CONTENT_UNREAD, (int32_t)unread);
+    mapi_props_set_bool(p, OP_PR_SUBFOLDERS, 0);
+}
+
+/* The rows of the search folders (the Finder's hierarchy table) at depth. */
+static uint32_t search_hier_rows(mapi_session *s, const fol_list *l, int depth, rowset *rs);
+static void search_subfolders(mapi_session *s, mapi_props *p);
+
+/* Reloads this connection's tables and notifies its advises at the next
+ * poll (a search folder's criteria or the Finder's hierarchy changed). */
+static void search_changed(mapi_session *s)
+{
+    mapi_os_mutex_lock(s->ev_lock);
+    s->ev_hierarchy = 1;
+    s->ev_overflow = 1;
+    mapi_os_mutex_unlock(s->ev_lock);
+}
+
 /* ---- items ---- */
 
 typedef struct itm {
@@ -811,6 +891,15 @@ static uint32_t open_folder_obj(mapi_session *s, uint32_t ekind, int64_t id, uin
             return sc;
         int found = fols_find(&l, id) != NULL;
         fols_free(&l);
+        if (!found)
+            return OP_MAPI_E_NOT_FOUND;
+    } else if (ekind == MAPI_EID_SEARCH) {
+        mapi_search_set set;
+        outpost_status st = mapi_search_load(s->h, &set);
+        int found = st.code == OUTPOST_OK && id <= UINT32_MAX && mapi_search_find(&set, (uint32_t)id);
+        mapi_search_set_free(&set);
+        if (st.code != OUTPOST_OK)
+            return search_scode(st);
         if (!found)
             return OP_MAPI_E_NOT_FOUND;
     }
@@ -1203,6 +1292,7 @@ static uint32_t op_open_entry(mapi_session *s, const mapi_req *q, reply *r)
     }
     case MAPI_EID_FOLDER:
     case MAPI_EID_VIRTUAL:
+    case MAPI_EID_SEARCH:
         if ((sc = open_folder_obj(s, e.kind, e.id, &h)))
             return sc;
         objtype = OP_MAPI_FOLDER;
@@ -1237,6 +1327,40 @@ static uint32_t op_open_entry(mapi_session *s, const mapi_req *q, reply *r)
     return OP_S_OK;
 }
 
+/* Properties of a search folder (o->ekind SEARCH) or of the Finder, whose
+ * PR_SUBFOLDERS says whether it holds search folders. */
+static uint32_t search_obj_props(mapi_session *s, fol_list *l, mapi_obj *o, mapi_props *p)
+{
+    mapi_search_set set;
+    outpost_status st = mapi_search_load(s->h, &set);
+    if (st.code != OUTPOST_OK)
+        return search_scode(st);
+    uint32_t sc = OP_S_OK;
+    if (o->ekind == MAPI_EID_VIRTUAL) {
+        fols_assoc(s, l, o->ekind, o->id);
+        folder_props(s, l, NULL, (uint32_t)o->id, p);
+        mapi_props_set_bool(p, OP_PR_SUBFOLDERS, set.n > 0);
+    } else {
+        const mapi_search_folder *sf = o->id <= UINT32_MAX ? mapi_search_find(&set, (uint32_t)o->id) : NULL;
+        rowset rs;
+        memset(&rs, 0, sizeof rs);
+        if (!sf)
+            sc = OP_MAPI_E_OBJECT_DELETED;
+        else
+            sc = search_rows(s, l, sf, &rs);
+        if (!sc) {
+            uint32_t unread = 0;
+            for (uint32_t i = 0; i < rs.n; i++)
+                if (!(mapi_props_long(&rs.v[i].props, OP_PR_MESSAGE_FLAGS, 0) & (int32_t)OP_MSGFLAG_READ))
+                    unread++;
+            search_folder_props(s, sf, rs.n, unread, p);
+        }
+        rows_free(&rs);
+    }
+    mapi_search_set_free(&set);
+    return sc;
+}
+
 /* All current properties of an object into *p (caller frees). */
 static uint32_t obj_props(mapi_session *s, mapi_obj *o, mapi_props *p)
 {
@@ -1248,6 +1372,12 @@ static uint32_t obj_props(mapi_session *s, mapi_obj *o, mapi_props *p)
         uint32_t sc = fols_load(s, &l);
         if (sc)
             return sc;
+        if (o->type == OBJ_FOLDER && (o->ekind == MAPI_EID_SEARCH || (o->ekind == MAPI_EID_VIRTUAL &&
+                                                                      o->id == MAPI_VF_FINDER))) {
+            sc = search_obj_props(s, &l, o, p);
+            fols_free(&l);
+            return sc;
+        }
         if (o->type == OBJ_STORE) {
             store_props(s, &l, p);
         } else {
@@ -1826,31 +1956,6 @@ static const uint32_t DEFAULT_ATTACH_COLS[] = { OP_PR_ATTACH_NUM, OP_PR_INSTANCE
                                                 OP_PR_RENDERING_POSITION, OP_PR_ATTACH_MIME_TAG };
 #define NCOLS(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
 
-typedef struct rowset {
-    mapi_row *v;
-    uint32_t n;
-} rowset;
-
-static mapi_row *rows_push(rowset *rs, uint64_t key)
-{
-    mapi_row *nv = realloc(rs->v, (rs->n + 1) * sizeof *nv);
-    if (!nv)
-        return NULL;
-    rs->v = nv;
-    mapi_row *r = &rs->v[rs->n++];
-    r->key = key;
-    mapi_props_init(&r->props);
-    return r;
-}
-
-static void rows_free(rowset *rs)
-{
-    for (uint32_t i = 0; i < rs->n; i++)
-        mapi_props_free(&rs->v[i].props);
-    free(rs->v);
-    memset(rs, 0, sizeof *rs);
-}
-
 /* Copies (move: moves) FAI messages nums[0..n) of the set of `from` into the
  * set of `to` under new numbers (nums NULL: copies every message of `from`);
  * *missing gets how many were not in `from`.
@@ -1990,6 +2095,24 @@ static uint32_t table_rows(mapi_session *s, mapi_obj *t, rowset *rs)
     mapi_obj *f = obj_get(s, t->tsrc, 0);
     uint32_t ekind = f ? f->ekind : t->ekind;
     int64_t fid = f ? f->id : t->id;
+    if (ekind == MAPI_EID_SEARCH) {
+        /* no subfolders and no associated messages; contents: the matches */
+        if (t->tkind == MAPI_TABLE_HIERARCHY || (t->tflags & OP_MAPI_ASSOCIATED))
+            return OP_S_OK;
+        mapi_search_set set;
+        outpost_status st = mapi_search_load(s->h, &set);
+        if (st.code != OUTPOST_OK)
+            return search_scode(st);
+        const mapi_search_folder *sf = fid <= UINT32_MAX ? mapi_search_find(&set, (uint32_t)fid) : NULL;
+        fol_list l;
+        uint32_t sc = sf ? fols_load(s, &l) : OP_MAPI_E_OBJECT_DELETED;
+        if (!sc) {
+            sc = search_rows(s, &l, sf, rs);
+            fols_free(&l);
+        }
+        mapi_search_set_free(&set);
+        return sc;
+    }
     if (t->tkind == MAPI_TABLE_HIERARCHY) {
         fol_list l;
         uint32_t sc = fols_load(s, &l);
@@ -2004,11 +2127,19 @@ static uint32_t table_rows(mapi_session *s, mapi_obj *t, rowset *rs)
                     break;
                 folder_props(s, &l, NULL, vf, &r->props);
                 mapi_props_set_long(&r->props, OP_PR_DEPTH, 0);
+                if (vf == MAPI_VF_FINDER)
+                    search_subfolders(s, &r->props);
                 if (recursive && vf == MAPI_VF_IPM_SUBTREE)
                     hier_add(s, &l, 0, 1, 1, rs);
+                if (recursive && vf == MAPI_VF_FINDER)
+                    search_hier_rows(s, &l, 1, rs);
             }
         } else if (ekind == MAPI_EID_VIRTUAL && fid == MAPI_VF_IPM_SUBTREE) {
             hier_add(s, &l, 0, 0, recursive, rs);
+        } else if (ekind == MAPI_EID_VIRTUAL && fid == MAPI_VF_FINDER) {
+            uint32_t sc = search_hier_rows(s, &l, 0, rs);
+            fols_free(&l);
+            return sc;
         } else if (ekind == MAPI_EID_FOLDER) {
             hier_add(s, &l, fid, 0, recursive, rs);
         }
@@ -2020,6 +2151,12 @@ static uint32_t table_rows(mapi_session *s, mapi_obj *t, rowset *rs)
         return fai_rows(s, ekind, fid, rs);
     if (ekind != MAPI_EID_FOLDER)
         return OP_S_OK;
+    return folder_rows(s, fid, rs);
+}
+
+/* Appends the contents-table rows of folder fid's items to rs. */
+static uint32_t folder_rows(mapi_session *s, int64_t fid, rowset *rs)
+{
     struct outpost_txn *tx;
     outpost_status st = s->st->read_begin(s->h, &tx);
     if (st.code != OUTPOST_OK)
@@ -2065,6 +2202,103 @@ static uint32_t table_rows(mapi_session *s, mapi_obj *t, rowset *rs)
     }
     free(items);
     return sc;
+}
+
+/* Marks in `in` (one flag per folder of l) the folders search sf covers:
+ * its folders (Top of Information Store: every top-level folder) and, with
+ * RECURSIVE_SEARCH, every folder below them. */
+static void search_scope(const fol_list *l, const mapi_search_folder *sf, uint8_t *in)
+{
+    for (uint32_t k = 0; k < sf->nscope; k++)
+        for (uint32_t i = 0; i < l->n; i++)
+            if (sf->scope[k].kind == MAPI_EID_VIRTUAL ? l->v[i].parent == 0 : l->v[i].id == sf->scope[k].id)
+                in[i] = 1;
+    if (!(sf->flags & OP_RECURSIVE_SEARCH))
+        return;
+    for (int more = 1; more;) {
+        more = 0;
+        for (uint32_t i = 0; i < l->n; i++) {
+            if (in[i] || !l->v[i].parent)
+                continue;
+            const fol *p = fols_find(l, l->v[i].parent);
+            if (p && in[p - l->v]) {
+                in[i] = 1;
+                more = 1;
+            }
+        }
+    }
+}
+
+/* Appends the contents-table rows of search folder sf: the messages of the
+ * folders it covers that its restriction matches (none before its criteria
+ * are set). */
+static uint32_t search_rows(mapi_session *s, const fol_list *l, const mapi_search_folder *sf, rowset *rs)
+{
+    if (!sf->has_criteria || !l->n)
+        return OP_S_OK;
+    uint8_t *in = calloc(l->n, 1);
+    if (!in)
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    search_scope(l, sf, in);
+    uint32_t sc = OP_S_OK;
+    for (uint32_t i = 0; i < l->n && !sc; i++) {
+        if (!in[i])
+            continue;
+        rowset fr;
+        memset(&fr, 0, sizeof fr);
+        sc = folder_rows(s, l->v[i].id, &fr);
+        for (uint32_t k = 0; k < fr.n && !sc; k++) {
+            if (sf->res && !mapi_res_eval(sf->res, &fr.v[k].props))
+                continue;
+            mapi_row *r = rows_push(rs, fr.v[k].key);
+            if (!r) {
+                sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+                break;
+            }
+            r->props = fr.v[k].props; /* moved */
+            mapi_props_init(&fr.v[k].props);
+        }
+        rows_free(&fr);
+    }
+    free(in);
+    return sc;
+}
+
+static uint32_t search_hier_rows(mapi_session *s, const fol_list *l, int depth, rowset *rs)
+{
+    mapi_search_set set;
+    outpost_status st = mapi_search_load(s->h, &set);
+    if (st.code != OUTPOST_OK)
+        return search_scode(st);
+    uint32_t sc = OP_S_OK;
+    for (uint32_t i = 0; i < set.n && !sc; i++) {
+        rowset m;
+        memset(&m, 0, sizeof m);
+        sc = search_rows(s, l, &set.v[i], &m);
+        uint32_t unread = 0;
+        for (uint32_t k = 0; k < m.n; k++)
+            if (!(mapi_props_long(&m.v[k].props, OP_PR_MESSAGE_FLAGS, 0) & (int32_t)OP_MSGFLAG_READ))
+                unread++;
+        mapi_row *r = sc ? NULL : rows_push(rs, 0x4000000000000000ull | set.v[i].num);
+        if (!sc && !r)
+            sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        if (r) {
+            search_folder_props(s, &set.v[i], m.n, unread, &r->props);
+            mapi_props_set_long(&r->props, OP_PR_DEPTH, depth);
+        }
+        rows_free(&m);
+    }
+    mapi_search_set_free(&set);
+    return sc;
+}
+
+/* The Finder's PR_SUBFOLDERS: whether it holds search folders. */
+static void search_subfolders(mapi_session *s, mapi_props *p)
+{
+    mapi_search_set set;
+    if (mapi_search_load(s->h, &set).code == OUTPOST_OK)
+        mapi_props_set_bool(p, OP_PR_SUBFOLDERS, set.n > 0);
+    mapi_search_set_free(&set);
 }
 
 static uint32_t op_open_table(mapi_session *s, const mapi_req *q, reply *r)
@@ -2412,12 +2646,175 @@ static int64_t folder_parent_id(uint32_t ekind, int64_t id)
     return ekind == MAPI_EID_VIRTUAL && id == MAPI_VF_IPM_SUBTREE ? 0 : -1;
 }
 
+/* CreateFolder(FOLDER_SEARCH) in the Finder: a search folder (mapi_search.h),
+ * kept locally, without criteria until SetSearchCriteria. */
+static uint32_t search_new_folder(mapi_session *s, mapi_obj *f, const mapi_req *q, reply *r)
+{
+    if (f->ekind != MAPI_EID_VIRTUAL || f->id != MAPI_VF_FINDER)
+        return OP_MAPI_E_NO_SUPPORT; /* search folders live in the search root only */
+    mapi_os_mutex_lock(s->core->search_lock);
+    mapi_search_set set;
+    outpost_status st = mapi_search_load(s->h, &set);
+    uint32_t sc = st.code == OUTPOST_OK ? OP_S_OK : search_scode(st);
+    mapi_search_folder *sf = sc ? NULL : mapi_search_find_name(&set, q->str);
+    int created = 0;
+    if (!sc && sf && !(q->flags & OP_OPEN_IF_EXISTS))
+        sc = OP_MAPI_E_COLLISION;
+    if (!sc && !sf) {
+        if (mapi_search_add(&set, q->str, q->str2, &sf) != 0)
+            sc = set.n >= MAPI_SEARCH_MAX_FOLDERS ? OP_MAPI_E_STORE_FULL : OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        if (!sc) {
+            st = mapi_search_store(s->h, &set);
+            log_status(s, "keeping a new search folder", st);
+            sc = st.code == OUTPOST_OK ? OP_S_OK : search_scode(st);
+            created = !sc;
+        }
+    }
+    uint32_t num = sf ? sf->num : 0;
+    mapi_search_set_free(&set);
+    mapi_os_mutex_unlock(s->core->search_lock);
+    uint32_t h = 0;
+    if (!sc)
+        sc = open_folder_obj(s, MAPI_EID_SEARCH, num, &h);
+    if (sc)
+        return sc;
+    if (created)
+        search_changed(s);
+    uint8_t b[MAPI_EID_LEN];
+    eid_bytes(s, MAPI_EID_SEARCH, num, b);
+    mapi_w_u32(r->out, h);
+    mapi_w_bin(r->out, b, MAPI_EID_LEN);
+    return OP_S_OK;
+}
+
+/* DeleteFolder of a search folder (in the Finder): its messages are the
+ * searched folders', so nothing but the folder goes. */
+static uint32_t search_delete_folder(mapi_session *s, int64_t num)
+{
+    mapi_os_mutex_lock(s->core->search_lock);
+    mapi_search_set set;
+    outpost_status st = mapi_search_load(s->h, &set);
+    uint32_t sc = st.code == OUTPOST_OK ? OP_S_OK : search_scode(st);
+    if (!sc && (num > UINT32_MAX || mapi_search_remove(&set, (uint32_t)num) != 0))
+        sc = OP_MAPI_E_NOT_FOUND;
+    if (!sc) {
+        st = mapi_search_store(s->h, &set);
+        log_status(s, "deleting a search folder", st);
+        sc = st.code == OUTPOST_OK ? OP_S_OK : search_scode(st);
+    }
+    mapi_search_set_free(&set);
+    mapi_os_mutex_unlock(s->core->search_lock);
+    if (!sc)
+        search_changed(s);
+    return sc;
+}
+
+/* Set/GetSearchCriteria (ops 47, 48) on a search folder. */
+static uint32_t op_search_criteria(mapi_session *s, const mapi_req *q, reply *r)
+{
+    mapi_obj *f = obj_get(s, q->h, OBJ_FOLDER);
+    if (!f)
+        return OP_MAPI_E_INVALID_OBJECT;
+    if (f->ekind != MAPI_EID_SEARCH)
+        return OP_MAPI_E_NO_SUPPORT; /* only search folders have criteria */
+    int set_op = q->op == MAPI_OP_SET_SEARCH_CRITERIA;
+    uint32_t fl = q->flags;
+    if (set_op && (((fl & OP_RECURSIVE_SEARCH) && (fl & OP_SHALLOW_SEARCH)) ||
+                   ((fl & OP_STOP_SEARCH) && (fl & OP_RESTART_SEARCH))))
+        return OP_MAPI_E_INVALID_PARAMETER;
+    mapi_search_scope *scope = NULL;
+    uint32_t sc = OP_S_OK;
+    if (set_op && q->neids) {
+        /* the folders: ours, real or Top of Information Store */
+        fol_list l;
+        if ((sc = fols_load(s, &l)))
+            return sc;
+        scope = calloc(q->neids, sizeof *scope);
+        if (!scope)
+            sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        for (uint32_t i = 0; !sc && i < q->neids; i++) {
+            mapi_eid e;
+            if (mapi_eid_decode_for(q->eids[i].p, q->eids[i].len, s->core->ctx.guid, &e) != 0 ||
+                !(e.kind == MAPI_EID_FOLDER || (e.kind == MAPI_EID_VIRTUAL && e.id == MAPI_VF_IPM_SUBTREE)))
+                sc = OP_MAPI_E_INVALID_ENTRYID;
+            else if (e.kind == MAPI_EID_FOLDER && !fols_find(&l, e.id))
+                sc = OP_MAPI_E_NOT_FOUND;
+            else
+                scope[i] = (mapi_search_scope){ e.kind, e.id };
+        }
+        fols_free(&l);
+        if (!sc && q->neids > MAPI_SEARCH_MAX_SCOPE)
+            sc = OP_MAPI_E_TOO_COMPLEX;
+    }
+    mapi_os_mutex_lock(s->core->search_lock);
+    mapi_search_set set;
+    outpost_status st = sc ? outpost_ok() : mapi_search_load(s->h, &set);
+    if (sc)
+        mapi_search_set_init(&set);
+    else if (st.code != OUTPOST_OK)
+        sc = search_scode(st);
+    mapi_search_folder *sf = sc || f->id > UINT32_MAX ? NULL : mapi_search_find(&set, (uint32_t)f->id);
+    if (!sc && !sf)
+        sc = OP_MAPI_E_OBJECT_DELETED;
+    if (!sc && !set_op) {
+        if (!sf->has_criteria) {
+            sc = OP_MAPI_E_NOT_INITIALIZED;
+        } else {
+            mapi_w_u8(r->out, sf->res ? 1 : 0);
+            if (sf->res)
+                mapi_w_res(r->out, sf->res);
+            mapi_w_u32(r->out, sf->nscope);
+            for (uint32_t i = 0; i < sf->nscope; i++) {
+                uint8_t b[MAPI_EID_LEN];
+                eid_bytes(s, sf->scope[i].kind, sf->scope[i].id, b);
+                mapi_w_bin(r->out, b, MAPI_EID_LEN);
+            }
+            mapi_w_u32(r->out, sf->state);
+        }
+    } else if (!sc) {
+        if (!sf->has_criteria && !q->neids)
+            sc = OP_MAPI_E_INVALID_PARAMETER; /* the first criteria must name the folders */
+        mapi_res *res = !sc && q->res ? mapi_res_dup(q->res) : NULL;
+        if (!sc && q->res && !res)
+            sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        if (!sc) {
+            if (q->res) {
+                mapi_res_free(sf->res);
+                sf->res = res;
+            }
+            if (q->neids) {
+                free(sf->scope);
+                sf->scope = scope;
+                sf->nscope = q->neids;
+                scope = NULL;
+            }
+            if (fl & (OP_RECURSIVE_SEARCH | OP_SHALLOW_SEARCH))
+                sf->flags = fl & (OP_RECURSIVE_SEARCH | OP_SHALLOW_SEARCH);
+            else if (!sf->has_criteria)
+                sf->flags = OP_SHALLOW_SEARCH;
+            sf->has_criteria = 1;
+            /* evaluated whenever the contents are read: never rebuilding */
+            sf->state = ((fl & OP_STOP_SEARCH) ? 0 : OP_SEARCH_RUNNING) |
+                        ((sf->flags & OP_RECURSIVE_SEARCH) ? OP_SEARCH_RECURSIVE : 0);
+            st = mapi_search_store(s->h, &set);
+            log_status(s, "keeping search criteria", st);
+            sc = st.code == OUTPOST_OK ? OP_S_OK : search_scode(st);
+        }
+    }
+    mapi_search_set_free(&set);
+    mapi_os_mutex_unlock(s->core->search_lock);
+    free(scope);
+    if (!sc && set_op)
+        search_changed(s);
+    return sc;
+}
+
 static uint32_t folder_new_folder(mapi_session *s, mapi_obj *f, const mapi_req *q, reply *r)
 {
     if (!q->str || !*q->str)
         return OP_MAPI_E_INVALID_PARAMETER;
     if (q->a == OP_FOLDER_SEARCH)
-        return OP_MAPI_E_NO_SUPPORT; /* search folders are not kept; never a real (server) folder */
+        return search_new_folder(s, f, q, r); /* kept locally; never a real (server) folder */
     int64_t parent = folder_parent_id(f->ekind, f->id);
     if (parent < 0)
         return OP_MAPI_E_NO_SUPPORT; /* root, finder, views: nothing on the server to hold them */
@@ -2496,8 +2893,11 @@ static outpost_status folder_delete_tree(mapi_session *s, const fol_list *l, con
 static uint32_t folder_delete_folder(mapi_session *s, const mapi_req *q)
 {
     mapi_eid e;
-    if (mapi_eid_decode_for(q->bin.p, q->bin.len, s->core->ctx.guid, &e) != 0 || e.kind != MAPI_EID_FOLDER)
+    if (mapi_eid_decode_for(q->bin.p, q->bin.len, s->core->ctx.guid, &e) != 0 ||
+        (e.kind != MAPI_EID_FOLDER && e.kind != MAPI_EID_SEARCH))
         return OP_MAPI_E_INVALID_ENTRYID;
+    if (e.kind == MAPI_EID_SEARCH)
+        return search_delete_folder(s, e.id);
     fol_list l;
     uint32_t sc = fols_load(s, &l);
     if (sc)
@@ -2637,6 +3037,8 @@ static uint32_t op_folder(mapi_session *s, const mapi_req *q, reply *r)
     mapi_obj *f = obj_get(s, q->h, OBJ_FOLDER);
     if (!f)
         return OP_MAPI_E_INVALID_OBJECT;
+    if (f->ekind == MAPI_EID_SEARCH)
+        return OP_MAPI_E_NO_SUPPORT; /* a search folder's messages are the searched folders' */
     switch (q->op) {
     case MAPI_OP_CREATE_MESSAGE: return folder_new_message(s, f, q, r);
     case MAPI_OP_CREATE_FOLDER: return folder_new_folder(s, f, q, r);
@@ -3296,6 +3698,8 @@ int mapi_session_handle(mapi_session *s, const mapi_frame *f, mapi_buf *out)
         sc = op_message(s, &q, &r);
         break;
     case MAPI_OP_ADVISE: sc = op_advise(s, &q, &r); break;
+    case MAPI_OP_SET_SEARCH_CRITERIA:
+    case MAPI_OP_GET_SEARCH_CRITERIA: sc = op_search_criteria(s, &q, &r); break;
     default: sc = OP_MAPI_E_NO_SUPPORT; break;
     }
     reply_end(&r, sc);
@@ -3339,6 +3743,8 @@ static void table_event(void *ctx, uint32_t event, uint64_t key, uint64_t prior,
 
 static int folder_affected(mapi_obj *t, const int64_t *folders, uint32_t n, int all)
 {
+    if (t->tkind == MAPI_TABLE_CONTENTS && t->ekind == MAPI_EID_SEARCH && !(t->tflags & OP_MAPI_ASSOCIATED))
+        return all || n > 0; /* any folder may be one it searches */
     if (t->tkind != MAPI_TABLE_CONTENTS || t->ekind != MAPI_EID_FOLDER)
         return 0;
     if (all)

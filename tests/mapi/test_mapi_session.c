@@ -20,6 +20,7 @@
 #include <gmime/gmime.h>
 
 #include "mapi_fai.h"
+#include "mapi_search.h"
 #include "mapi_rtf.h"
 #include "mapi_test_store.h"
 #include "store.h"
@@ -286,6 +287,7 @@ static void test_store_and_hierarchy(void **state)
     assert_true(mask & OP_STORE_UNICODE_OK);
     assert_true(mask & OP_STORE_NOTIFY_OK);
     assert_true(mask & OP_STORE_RESTRICTION_OK);
+    assert_true(mask & OP_STORE_SEARCH_OK); /* search folders */
     uint32_t valid = (uint32_t)mapi_props_long(&p, OP_PR_VALID_FOLDER_MASK, 0);
     assert_true(valid & OP_FOLDER_IPM_SUBTREE_VALID);
     assert_true(valid & OP_FOLDER_IPM_INBOX_VALID);
@@ -1528,7 +1530,7 @@ static void test_startup_calls(void **state)
     assert_int_equal(create_folder(inbox, "Projects", OP_FOLDER_GENERIC, 0, NULL, NULL), OP_MAPI_E_COLLISION);
     assert_int_equal(create_folder(inbox, "Projects", OP_FOLDER_GENERIC, OP_OPEN_IF_EXISTS, NULL, &got), OP_S_OK);
     assert_int_equal(got, projects);
-    /* a search folder is never made as a real (server) folder */
+    /* a search folder is made in the Finder only, never as a real (server) folder */
     assert_int_equal(create_folder(top, "Reminders", OP_FOLDER_SEARCH, OP_OPEN_IF_EXISTS, NULL, NULL),
                      OP_MAPI_E_NO_SUPPORT);
     assert_int_equal(store_folder(0, "Reminders", NULL), 0);
@@ -1958,6 +1960,234 @@ static void test_edit_received(void **state)
     tc_close(&C);
 }
 
+/* ---- search folders (in the Finder, local-only) ---- */
+
+/* SetSearchCriteria on search folder h: restriction res (may be NULL), the
+ * folders eids[0..n) (MAPI_EID_LEN each), flags. */
+static uint32_t set_criteria(uint32_t h, const mapi_res *res, const uint8_t (*eids)[MAPI_EID_LEN], uint32_t n,
+                             uint32_t flags)
+{
+    mapi_buf q;
+    mapi_buf_init(&q);
+    mapi_w_u32(&q, h);
+    mapi_w_u8(&q, res ? 1 : 0);
+    if (res)
+        mapi_w_res(&q, res);
+    mapi_w_u32(&q, n);
+    for (uint32_t i = 0; i < n; i++)
+        mapi_w_bin(&q, eids[i], MAPI_EID_LEN);
+    mapi_w_u32(&q, flags);
+    uint32_t sc = call(MAPI_OP_SET_SEARCH_CRITERIA, &q, NULL);
+    mapi_buf_free(&q);
+    return sc;
+}
+
+/* The subjects of a contents table's rows, sorted, joined by '|'. */
+static void table_subjects(uint32_t t, char *out, size_t cap)
+{
+    uint32_t cols[] = { OP_PR_SUBJECT, OP_PR_PARENT_ENTRYID };
+    set_columns(t, cols, 2);
+    mapi_buf q;
+    mapi_buf_init(&q);
+    mapi_w_u32(&q, t);
+    mapi_w_u32(&q, 0); /* BOOKMARK_BEGINNING */
+    mapi_w_u32(&q, 0);
+    assert_int_equal(call(MAPI_OP_TBL_SEEK_ROW, &q, NULL), OP_S_OK);
+    mapi_buf_free(&q);
+    mapi_props rows[16];
+    uint32_t n = query_rows(t, 16, rows, 16);
+    char *sub[16];
+    for (uint32_t i = 0; i < n; i++)
+        sub[i] = (char *)mapi_props_str(&rows[i], OP_PR_SUBJECT);
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t k = i + 1; k < n; k++)
+            if (strcmp(sub[k], sub[i]) < 0) {
+                char *x = sub[i];
+                sub[i] = sub[k];
+                sub[k] = x;
+            }
+    out[0] = 0;
+    for (uint32_t i = 0; i < n; i++)
+        snprintf(out + strlen(out), cap - strlen(out), "%s%s", i ? "|" : "", sub[i]);
+    free_rows(rows, n);
+}
+
+static void test_search_folders(void **state)
+{
+    (void)state;
+    hello();
+    /* a folder with a subfolder, read and unread mail in both */
+    int64_t fa = mts_folder(fs, 0, "Search A", OUTPOST_ITEM_MAIL, 0);
+    int64_t fb = mts_folder(fs, fa, "Search B", OUTPOST_ITEM_MAIL, 0);
+    char *m1 = mail("alpha one", "Mon, 13 Nov 2023 10:00:00 +0000", "a1");
+    char *m2 = mail("alpha two", "Mon, 13 Nov 2023 11:00:00 +0000", "a2");
+    char *m3 = mail("beta", "Mon, 13 Nov 2023 12:00:00 +0000", "b");
+    mts_item(fs, fa, m1, 0, 0);
+    mts_item(fs, fa, m2, OUTPOST_FLAG_SEEN, 0);
+    int64_t beta = mts_item(fs, fb, m3, 0, 0);
+    free(m1);
+    free(m2);
+    free(m3);
+    uint32_t journal0 = mts_journal_count(fs, 0);
+
+    uint32_t finder = open_folder(MAPI_EID_VIRTUAL, MAPI_VF_FINDER);
+    uint32_t inbox = open_folder(MAPI_EID_FOLDER, f_inbox);
+    uint32_t sh = 0;
+    int64_t num = 0, again = 0;
+    assert_int_equal(create_folder(inbox, "Unread", OP_FOLDER_SEARCH, 0, NULL, NULL), OP_MAPI_E_NO_SUPPORT);
+    assert_int_equal(create_folder(finder, "Unread", OP_FOLDER_SEARCH, 0, &sh, &num), OP_S_OK);
+    assert_int_equal(create_folder(finder, "Unread", OP_FOLDER_SEARCH, 0, NULL, NULL), OP_MAPI_E_COLLISION);
+    assert_int_equal(create_folder(finder, "Unread", OP_FOLDER_SEARCH, OP_OPEN_IF_EXISTS, NULL, &again), OP_S_OK);
+    assert_int_equal(again, num);
+    uint8_t seid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_SEARCH, num, seid);
+
+    /* listed in the Finder, a search folder of its own kind; no criteria yet */
+    assert_int_equal(folder_long(finder, OP_PR_SUBFOLDERS), 1);
+    uint32_t ht = open_table(finder, MAPI_TABLE_HIERARCHY, 0);
+    uint32_t hcols[] = { OP_PR_ENTRYID, OP_PR_DISPLAY_NAME, OP_PR_FOLDER_TYPE };
+    set_columns(ht, hcols, 3);
+    mapi_props rows[16];
+    assert_int_equal(query_rows(ht, 16, rows, 16), 1);
+    assert_string_equal(mapi_props_str(&rows[0], OP_PR_DISPLAY_NAME), "Unread");
+    assert_int_equal(mapi_props_long(&rows[0], OP_PR_FOLDER_TYPE, 0), OP_FOLDER_SEARCH);
+    assert_memory_equal(mapi_props_bin(&rows[0], OP_PR_ENTRYID)->bin.data, seid, MAPI_EID_LEN);
+    free_rows(rows, 1);
+    release(ht);
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, sh);
+    mapi_w_u32(&q, 0);
+    assert_int_equal(call(MAPI_OP_GET_SEARCH_CRITERIA, &q, NULL), OP_MAPI_E_NOT_INITIALIZED);
+    uint32_t ct = open_table(sh, MAPI_TABLE_CONTENTS, 0);
+    char subj[256];
+    table_subjects(ct, subj, sizeof subj);
+    assert_string_equal(subj, "");
+
+    /* unread messages of Search A: shallow, then with its subfolder */
+    mapi_res unread = { .rt = OP_RES_BITMASK };
+    unread.u.bitmask.relop = OP_BMR_EQZ;
+    unread.u.bitmask.tag = OP_PR_MESSAGE_FLAGS;
+    unread.u.bitmask.mask = OP_MSGFLAG_READ;
+    uint8_t scope[2][MAPI_EID_LEN];
+    eid_of(MAPI_EID_FOLDER, fa, scope[0]);
+    assert_int_equal(set_criteria(sh, &unread, NULL, 0, 0), OP_MAPI_E_INVALID_PARAMETER); /* no folders yet */
+    assert_int_equal(set_criteria(sh, &unread, scope, 1, OP_RECURSIVE_SEARCH | OP_SHALLOW_SEARCH),
+                     OP_MAPI_E_INVALID_PARAMETER);
+    eid_of(MAPI_EID_MESSAGE, beta, scope[1]);
+    assert_int_equal(set_criteria(sh, &unread, scope + 1, 1, 0), OP_MAPI_E_INVALID_ENTRYID);
+    assert_int_equal(set_criteria(inbox, &unread, scope, 1, 0), OP_MAPI_E_NO_SUPPORT);
+    assert_int_equal(set_criteria(sh, &unread, scope, 1, OP_SHALLOW_SEARCH), OP_S_OK);
+    table_subjects(ct, subj, sizeof subj);
+    assert_string_equal(subj, "alpha one");
+    assert_int_equal(set_criteria(sh, NULL, NULL, 0, OP_RECURSIVE_SEARCH), OP_S_OK); /* the rest kept */
+    table_subjects(ct, subj, sizeof subj);
+    assert_string_equal(subj, "alpha one|beta");
+    uint32_t tags[] = { OP_PR_FOLDER_TYPE, OP_PR_CONTENT_COUNT, OP_PR_CONTENT_UNREAD, OP_PR_PARENT_ENTRYID };
+    mapi_props got;
+    assert_int_equal(get_props(sh, tags, 4, &got), OP_S_OK);
+    assert_int_equal(mapi_props_long(&got, OP_PR_FOLDER_TYPE, 0), OP_FOLDER_SEARCH);
+    assert_int_equal(mapi_props_long(&got, OP_PR_CONTENT_COUNT, 0), 2);
+    assert_int_equal(mapi_props_long(&got, OP_PR_CONTENT_UNREAD, 0), 2);
+    uint8_t feid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_VIRTUAL, MAPI_VF_FINDER, feid);
+    assert_memory_equal(mapi_props_bin(&got, OP_PR_PARENT_ENTRYID)->bin.data, feid, MAPI_EID_LEN);
+    mapi_props_free(&got);
+
+    /* GetSearchCriteria answers what was set */
+    mapi_w_u32(&q, sh);
+    mapi_w_u32(&q, 0);
+    r.len = 0;
+    assert_int_equal(call(MAPI_OP_GET_SEARCH_CRITERIA, &q, &r), OP_S_OK);
+    mapi_rd rd;
+    mapi_rd_init(&rd, r.data, r.len);
+    assert_int_equal(mapi_r_u8(&rd), 1);
+    mapi_res *back = mapi_r_res(&rd);
+    assert_non_null(back);
+    assert_int_equal(back->rt, OP_RES_BITMASK);
+    assert_int_equal(back->u.bitmask.mask, OP_MSGFLAG_READ);
+    mapi_res_free(back);
+    assert_int_equal(mapi_r_u32(&rd), 1);
+    uint32_t el;
+    const uint8_t *e0 = mapi_r_bin(&rd, &el);
+    assert_int_equal(el, MAPI_EID_LEN);
+    assert_memory_equal(e0, scope[0], MAPI_EID_LEN);
+    assert_int_equal(mapi_r_u32(&rd), OP_SEARCH_RUNNING | OP_SEARCH_RECURSIVE);
+
+    /* live: a message read elsewhere leaves the results, with a notification */
+    mapi_w_u32(&q, ct);
+    r.len = 0;
+    assert_int_equal(call(MAPI_OP_TBL_ADVISE, &q, &r), OP_S_OK);
+    uint32_t conn = r.data[0];
+    assert_int_equal(fs->api->set_flags(fs->host, &beta, 1, OUTPOST_FLAGS_ADD, OUTPOST_FLAG_SEEN, NULL, NULL, NULL).code,
+                     OUTPOST_OK);
+    journal0++; /* that flag change is journaled, as any */
+    r.len = 0;
+    assert_int_equal(tc_wait_notify(&C, 3000, &r), 0);
+    mapi_rd_init(&rd, r.data, r.len);
+    assert_int_equal(mapi_r_u32(&rd), conn);
+    assert_int_equal(mapi_r_u32(&rd), MAPI_NOTIFY_TABLE);
+    assert_int_equal(mapi_r_u32(&rd), OP_TABLE_ROW_DELETED);
+    table_subjects(ct, subj, sizeof subj);
+    assert_string_equal(subj, "alpha one");
+
+    /* the whole store (Top of Information Store, recursive), by subject */
+    mapi_res bysub = { .rt = OP_RES_CONTENT };
+    bysub.u.content.fuzzy = OP_FL_SUBSTRING | OP_FL_IGNORECASE;
+    bysub.u.content.tag = OP_PR_SUBJECT;
+    mapi_props_init(&got);
+    mapi_props_set_str(&got, OP_PR_SUBJECT, "BETA");
+    bysub.u.content.prop = got.p[0];
+    eid_of(MAPI_EID_VIRTUAL, MAPI_VF_IPM_SUBTREE, scope[1]);
+    assert_int_equal(set_criteria(sh, &bysub, scope + 1, 1, OP_RECURSIVE_SEARCH), OP_S_OK);
+    mapi_props_free(&got);
+    table_subjects(ct, subj, sizeof subj);
+    assert_string_equal(subj, "beta");
+    release(ct);
+
+    /* a search folder holds no messages of its own */
+    mapi_w_u32(&q, sh);
+    mapi_w_u32(&q, 0);
+    assert_int_equal(call(MAPI_OP_CREATE_MESSAGE, &q, NULL), OP_MAPI_E_NO_SUPPORT);
+    /* kept in the cache only: nothing journaled, the storage's folders unchanged */
+    assert_int_equal(mts_journal_count(fs, 0), journal0);
+    assert_int_equal(store_folder(0, "Unread", NULL), 0);
+    assert_true(meta_present(MAPI_SEARCH_KEY));
+    release(sh);
+
+    /* another connection finds it, criteria and all; then deletes it */
+    tc_close(&C);
+    hello();
+    finder = open_folder(MAPI_EID_VIRTUAL, MAPI_VF_FINDER);
+    sh = open_entry(seid, MAPI_EID_LEN, NULL);
+    ct = open_table(sh, MAPI_TABLE_CONTENTS, 0);
+    table_subjects(ct, subj, sizeof subj);
+    assert_string_equal(subj, "beta");
+    release(ct);
+    release(sh);
+    mapi_w_u32(&q, finder);
+    mapi_w_bin(&q, seid, MAPI_EID_LEN);
+    mapi_w_u32(&q, 0);
+    assert_int_equal(call(MAPI_OP_DELETE_FOLDER, &q, NULL), OP_S_OK);
+    mapi_w_u32(&q, 0);
+    mapi_w_bin(&q, seid, MAPI_EID_LEN);
+    assert_int_equal(call(MAPI_OP_OPEN_ENTRY, &q, NULL), OP_MAPI_E_NOT_FOUND);
+    ht = open_table(finder, MAPI_TABLE_HIERARCHY, 0);
+    assert_int_equal(query_rows(ht, 16, rows, 16), 0);
+    release(ht);
+    assert_int_equal(folder_long(finder, OP_PR_SUBFOLDERS), 0);
+    /* a new one never gets the old one's entry id */
+    int64_t num2 = 0;
+    assert_int_equal(create_folder(finder, "Unread", OP_FOLDER_SEARCH, 0, NULL, &num2), OP_S_OK);
+    assert_true(num2 != num);
+    assert_int_equal(mts_journal_count(fs, 0), journal0);
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    release(finder);
+    tc_close(&C);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1974,6 +2204,7 @@ int main(void)
         cmocka_unit_test(test_startup_calls),
         cmocka_unit_test(test_message_status),
         cmocka_unit_test(test_edit_received),
+        cmocka_unit_test(test_search_folders),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
