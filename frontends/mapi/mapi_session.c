@@ -1510,6 +1510,9 @@ static void prune_stale_bodies(mapi_obj *o)
             mapi_props_remove(&o->msg.props, tags[i]);
 }
 
+static int search_named(uint32_t tag);
+static uint32_t search_set_name(mapi_session *s, int64_t num, const mapi_prop *p);
+
 static uint32_t op_set_props(mapi_session *s, const mapi_req *q, reply *r)
 {
     mapi_obj *o = obj_get(s, q->h, 0);
@@ -1528,6 +1531,15 @@ static uint32_t op_set_props(mapi_session *s, const mapi_req *q, reply *r)
                 log_status(s, "folder_rename", st);
                 if (st.code == OUTPOST_OK)
                     continue;
+            } else if (o->type == OBJ_FOLDER && o->ekind == MAPI_EID_SEARCH && search_named(p->tag)) {
+                uint32_t sc = search_set_name(s, o->id, p);
+                if (!sc)
+                    continue;
+                mapi_w_u32(&probs, i);
+                mapi_w_u32(&probs, p->tag);
+                mapi_w_u32(&probs, sc);
+                np++;
+                continue;
             } else if (o->type == OBJ_FOLDER) {
                 continue; /* accepted and ignored (e.g. PR_COMMENT, view settings) */
             }
@@ -2700,6 +2712,50 @@ static uint32_t search_delete_folder(mapi_session *s, int64_t num)
     if (!sc) {
         st = mapi_search_store(s->h, &set);
         log_status(s, "deleting a search folder", st);
+        sc = st.code == OUTPOST_OK ? OP_S_OK : search_scode(st);
+    }
+    mapi_search_set_free(&set);
+    mapi_os_mutex_unlock(s->core->search_lock);
+    if (!sc)
+        search_changed(s);
+    return sc;
+}
+
+/* The properties of a search folder SetProps keeps: its name and class. */
+static int search_named(uint32_t tag)
+{
+    uint32_t id = OP_PROP_ID(tag), type = OP_PROP_TYPE(tag);
+    return (id == OP_PROP_ID(OP_PR_DISPLAY_NAME) || id == OP_PROP_ID(OP_PR_CONTAINER_CLASS)) &&
+           (type == OP_PT_UNICODE || type == OP_PT_STRING8);
+}
+
+/* SetProps of PR_DISPLAY_NAME (renames; a name taken: MAPI_E_COLLISION) or
+ * PR_CONTAINER_CLASS of search folder num. */
+static uint32_t search_set_name(mapi_session *s, int64_t num, const mapi_prop *p)
+{
+    const char *v = p->v.bin.data ? (const char *)p->v.bin.data : "";
+    int name = OP_PROP_ID(p->tag) == OP_PROP_ID(OP_PR_DISPLAY_NAME);
+    if (name && !*v)
+        return OP_MAPI_E_INVALID_PARAMETER;
+    mapi_os_mutex_lock(s->core->search_lock);
+    mapi_search_set set;
+    outpost_status st = mapi_search_load(s->h, &set);
+    uint32_t sc = st.code == OUTPOST_OK ? OP_S_OK : search_scode(st);
+    mapi_search_folder *sf = sc || num > UINT32_MAX ? NULL : mapi_search_find(&set, (uint32_t)num);
+    if (!sc && !sf)
+        sc = OP_MAPI_E_OBJECT_DELETED;
+    const mapi_search_folder *other = sc || !name ? NULL : mapi_search_find_name(&set, v);
+    if (!sc && other && other != sf)
+        sc = OP_MAPI_E_COLLISION;
+    char *copy = sc ? NULL : strdup(v);
+    if (!sc && !copy)
+        sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    if (!sc) {
+        char **field = name ? &sf->name : &sf->cls;
+        free(*field);
+        *field = copy;
+        st = mapi_search_store(s->h, &set);
+        log_status(s, "keeping a search folder's name", st);
         sc = st.code == OUTPOST_OK ? OP_S_OK : search_scode(st);
     }
     mapi_search_set_free(&set);
