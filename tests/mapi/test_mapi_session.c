@@ -1935,6 +1935,43 @@ static void test_edit_received(void **state)
     free(content);
     release(h);
 
+    /* a draft takes the same path: saved again, it is replaced in one
+     * transaction and stays a draft */
+    mapi_w_u32(&q, inbox);
+    mapi_w_u32(&q, 0);
+    mapi_buf rr;
+    mapi_buf_init(&rr);
+    assert_int_equal(call(MAPI_OP_CREATE_MESSAGE, &q, &rr), OP_S_OK);
+    h = rr.data[0] | (rr.data[1] << 8);
+    mapi_buf_free(&rr);
+    mapi_props_init(&p);
+    mapi_props_set_str(&p, OP_PR_SUBJECT, "Draft v1");
+    mapi_props_set_str(&p, OP_PR_BODY, "first words");
+    mapi_props_set_long(&p, OP_PR_MESSAGE_FLAGS, (int32_t)(OP_MSGFLAG_UNSENT | OP_MSGFLAG_READ));
+    assert_int_equal(set_props_h(h, &p), OP_S_OK);
+    mapi_props_free(&p);
+    int64_t d1 = 0, d2 = 0;
+    assert_int_equal(save_h(h, &d1), OP_S_OK);
+    uint32_t jd = mts_journal_count(fs, 0);
+    mapi_props_init(&p);
+    mapi_props_set_str(&p, OP_PR_SUBJECT, "Draft v2");
+    assert_int_equal(set_props_h(h, &p), OP_S_OK);
+    mapi_props_free(&p);
+    assert_int_equal(save_h(h, &d2), OP_S_OK);
+    assert_true(d2 != d1);
+    assert_int_equal(mts_journal_since(fs, jd, je, 4), 2);
+    assert_int_equal(je[0].op, OUTPOST_J_ITEM_CREATE);
+    assert_int_equal(je[0].item_id, d2);
+    assert_int_equal(je[1].op, OUTPOST_J_ITEM_DELETE);
+    assert_int_equal(je[1].item_id, d1);
+    assert_int_equal(mts_item_state(fs, d2, &fl, NULL), 0);
+    assert_true((fl & OUTPOST_FLAG_DRAFT) && (fl & OUTPOST_FLAG_SEEN));
+    content = mts_item_content(fs, d2);
+    assert_non_null(strstr(content, "Subject: Draft v2"));
+    assert_non_null(strstr(content, "first words"));
+    free(content);
+    release(h);
+
     /* an edit that cannot be kept (an attached message, which the mapping
      * does not carry) is refused, and nothing changes */
     const char *fwd = "From: Ann <ann@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: Fwd: plan\r\n"
