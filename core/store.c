@@ -862,23 +862,22 @@ out:
     return st;
 }
 
-static outpost_status api_append(const struct outpost_host *h, int64_t folder, struct outpost_reader *content,
-                                 uint32_t flags, const char *keywords, int64_t internal_date, int64_t *new_id,
-                                 uint32_t *new_uid)
+static int frontend_key(const char *k);
+
+/* Puts a new item made from `content` into folder `folder` inside write
+ * transaction t, with its journaled create (none in a local-only folder);
+ * *new_id / *new_uid receive its id and UID. On failure the caller rolls
+ * back. */
+static outpost_status append_txn(struct outpost_store *s, struct outpost_txn *t, int64_t folder,
+                                 struct outpost_reader *content, uint32_t flags, const char *keywords,
+                                 int64_t internal_date, int64_t *new_id, uint32_t *new_uid)
 {
-    STORE_OR_FAIL(s, h);
-    if (!content || !content->read)
-        return status(OUTPOST_BAD_DATA, "append: no content");
-    struct outpost_txn *t;
-    outpost_status st = outpost_store_write_begin(s, &t);
-    if (st.code != OUTPOST_OK)
-        return st;
     struct folder_info fi;
     struct outpost_summary arena;
     outpost_summary_init(&arena);
-    st = item_target_folder(s, t, folder, "append", &fi);
+    outpost_status st = item_target_folder(s, t, folder, "append", &fi);
     if (st.code != OUTPOST_OK)
-        goto fail_noted;
+        return st;
     /* The item is put first (for its id) and gets its summary once the
      * content has streamed through; nobody sees it before commit. */
     outpost_item it;
@@ -912,10 +911,37 @@ static outpost_status api_append(const struct outpost_host *h, int64_t folder, s
     if (s->m->item_get(t, it.id, &stored).code == OUTPOST_OK)
         it.uid = stored->uid;
     queue_items(s, folder);
-    int64_t id = it.id;
-    uint32_t uid = it.uid;
+    *new_id = it.id;
+    *new_uid = it.uid;
     folder_info_free(&fi);
     outpost_summary_release(&arena);
+    return outpost_ok();
+fail:
+    st = keep(st, "append");
+fail_noted:
+    folder_info_free(&fi);
+    outpost_summary_release(&arena);
+    return st;
+}
+
+static outpost_status api_append(const struct outpost_host *h, int64_t folder, struct outpost_reader *content,
+                                 uint32_t flags, const char *keywords, int64_t internal_date, int64_t *new_id,
+                                 uint32_t *new_uid)
+{
+    STORE_OR_FAIL(s, h);
+    if (!content || !content->read)
+        return status(OUTPOST_BAD_DATA, "append: no content");
+    struct outpost_txn *t;
+    outpost_status st = outpost_store_write_begin(s, &t);
+    if (st.code != OUTPOST_OK)
+        return st;
+    int64_t id = 0;
+    uint32_t uid = 0;
+    st = append_txn(s, t, folder, content, flags, keywords, internal_date, &id, &uid);
+    if (st.code != OUTPOST_OK) {
+        outpost_store_write_rollback(s, t);
+        return st;
+    }
     st = outpost_store_write_commit(s, t);
     if (st.code == OUTPOST_OK) {
         if (new_id)
@@ -924,11 +950,83 @@ static outpost_status api_append(const struct outpost_host *h, int64_t folder, s
             *new_uid = uid;
     }
     return st;
-fail:
-    st = keep(st, "append");
-fail_noted:
+}
+
+static outpost_status api_replace(const struct outpost_host *h, int64_t id, struct outpost_reader *content,
+                                  uint32_t flags, const char *keywords, int64_t internal_date,
+                                  const char *const *carry, int64_t *new_id, uint32_t *new_uid)
+{
+    STORE_OR_FAIL(s, h);
+    if (!content || !content->read)
+        return status(OUTPOST_BAD_DATA, "replace: no content");
+    for (size_t i = 0; carry && carry[i]; i++)
+        if (!frontend_key(carry[i]))
+            return status(OUTPOST_BAD_DATA, "replace: property name '%s' must be '<front-end>.<name>'", carry[i]);
+    struct outpost_txn *t;
+    outpost_status st = outpost_store_write_begin(s, &t);
+    if (st.code != OUTPOST_OK)
+        return st;
+    struct folder_info fi;
+    memset(&fi, 0, sizeof fi);
+    char *remote = NULL;
+    int64_t folder = 0, nid = 0;
+    uint32_t nuid = 0;
+    const outpost_item *cur;
+    st = s->m->item_get(t, id, &cur);
+    if (st.code == OUTPOST_GONE) {
+        st = status(OUTPOST_GONE, "replace: no item with id %lld", (long long)id);
+        goto fail_noted;
+    }
+    if (st.code != OUTPOST_OK)
+        goto fail;
+    folder = cur->folder_id;
+    remote = xstrdup(cur->remote_id);
+    if (!internal_date)
+        internal_date = cur->internal_date;
+    st = append_txn(s, t, folder, content, flags, keywords, internal_date, &nid, &nuid);
+    if (st.code != OUTPOST_OK)
+        goto fail_noted;
+    for (size_t i = 0; carry && carry[i] && st.code == OUTPOST_OK; i++) {
+        const void *v = NULL;
+        size_t len = 0;
+        st = s->m->prop_get(t, id, carry[i], &v, &len);
+        if (st.code == OUTPOST_GONE) {
+            st = outpost_ok(); /* nothing to carry */
+            continue;
+        }
+        void *copy = st.code == OUTPOST_OK ? malloc(len ? len : 1) : NULL;
+        if (st.code == OUTPOST_OK && !copy)
+            st = status(OUTPOST_FATAL, "replace: out of memory");
+        if (copy) {
+            if (len)
+                memcpy(copy, v, len);
+            st = s->m->prop_set(t, nid, carry[i], copy, len);
+            free(copy);
+        }
+    }
+    if (st.code == OUTPOST_OK)
+        st = folder_info(s, t, folder, &fi);
+    if (st.code == OUTPOST_OK)
+        st = s->m->item_delete(t, id);
+    if (st.code == OUTPOST_OK && !local_only(&fi))
+        st = journal(s, t, OUTPOST_J_ITEM_DELETE, id, folder, 0, OUTPOST_J_PERMANENT, NULL, NULL, remote, NULL);
+    if (st.code != OUTPOST_OK)
+        goto fail;
+    free(remote);
     folder_info_free(&fi);
-    outpost_summary_release(&arena);
+    st = outpost_store_write_commit(s, t);
+    if (st.code == OUTPOST_OK) {
+        if (new_id)
+            *new_id = nid;
+        if (new_uid)
+            *new_uid = nuid;
+    }
+    return st;
+fail:
+    st = keep(st, "replace");
+fail_noted:
+    free(remote);
+    folder_info_free(&fi);
     outpost_store_write_rollback(s, t);
     return st;
 }
@@ -1415,6 +1513,7 @@ const struct outpost_store_api *outpost_store_api_table(void)
         .meta_set = api_meta_set,
         .request_contents = api_request_contents,
         .set_flags_unchanged = api_set_flags_unchanged,
+        .replace = api_replace,
     };
     return &table;
 }

@@ -21,7 +21,7 @@ int mapi_eid_decode(const uint8_t *p, size_t len, mapi_eid *e)
     if (p[0] || p[1] || p[2] || p[3])
         return -1;
     uint32_t kind = p[21];
-    if (kind < MAPI_EID_FOLDER || kind > MAPI_EID_ASSOC)
+    if (kind < MAPI_EID_FOLDER || kind > MAPI_EID_SEARCH)
         return -1;
     uint64_t id = 0;
     for (int i = 0; i < 8; i++)

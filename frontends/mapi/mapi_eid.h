@@ -6,11 +6,11 @@
  *                   IMAPISupport::SetProviderUID so MAPI routes OpenEntry to us
  *  20  version      1
  *  21  kind         MAPI_EID_FOLDER, MAPI_EID_MESSAGE, MAPI_EID_VIRTUAL,
- *                   MAPI_EID_STORE or MAPI_EID_ASSOC
+ *                   MAPI_EID_STORE, MAPI_EID_ASSOC or MAPI_EID_SEARCH
  *  22  reserved     0, 0
  *  24  id           int64: the local folder/item id, a MAPI_VF_* number, or
  *                   for an associated (FAI) message its folder and number
- *                   (mapi_fai.h)
+ *                   (mapi_fai.h), for a search folder its number
  * The store GUID is made once per cache and kept in the data directory; item
  * and folder ids are the storage's local ids, which never change (a move
  * keeps the item's id), so entry ids are stable across restarts and resyncs.
@@ -29,7 +29,8 @@ enum mapi_eid_kind {
     MAPI_EID_MESSAGE = 2,
     MAPI_EID_VIRTUAL = 3, /* folders that exist only for MAPI */
     MAPI_EID_STORE = 4,
-    MAPI_EID_ASSOC = 5    /* a folder associated (FAI) message, kept only locally */
+    MAPI_EID_ASSOC = 5,   /* a folder associated (FAI) message, kept only locally */
+    MAPI_EID_SEARCH = 6   /* a search folder (mapi_search.h), kept only locally; id: its number */
 };
 
 /* Virtual folders: MAPI's root and the special non-IPM folders. */

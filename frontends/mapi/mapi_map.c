@@ -609,14 +609,21 @@ static void set_bodies(mapi_props *l, const char *text, size_t tlen, const char 
     free(derived);
 }
 
-static int map_mail(const mapi_ctx *c, const uint8_t *content, size_t len, int bodies, mapi_message *m)
+/* The message GMime parses from content (NULL when it is not one). */
+static GMimeMessage *parse_mail(const uint8_t *content, size_t len)
 {
-    (void)c;
     GMimeStream *s = g_mime_stream_mem_new_with_buffer((const char *)content, len);
     GMimeParser *p = g_mime_parser_new_with_stream(s);
     GMimeMessage *msg = g_mime_parser_construct_message(p, NULL);
     g_object_unref(p);
     g_object_unref(s);
+    return msg;
+}
+
+static int map_mail(const mapi_ctx *c, const uint8_t *content, size_t len, int bodies, mapi_message *m)
+{
+    (void)c;
+    GMimeMessage *msg = parse_mail(content, len);
     if (!msg)
         return -1;
     mapi_props *l = &m->props;
@@ -987,35 +994,64 @@ static GDateTime *gdt_from_ft(int64_t ft)
     return g_date_time_new_from_unix_utc(mapi_filetime_to_ms(ft) / 1000);
 }
 
-static int build_mail(const mapi_ctx *c, const mapi_message *m, int64_t now_ms, mapi_buf *out, char *err,
-                      size_t errlen)
+/* The From mailbox build_mail writes: the sender, else the one sent
+ * representing; *name NULL when it equals the address. NULL: none. */
+static const char *mail_from(const mapi_props *l, const char **name)
 {
-    (void)c;
-    const mapi_props *l = &m->props;
-    GMimeMessage *msg = g_mime_message_new(TRUE);
-    const char *subj = mapi_props_str(l, OP_PR_SUBJECT);
-    g_mime_message_set_subject(msg, subj ? subj : "", "utf-8");
     const char *sa = mapi_props_str(l, OP_PR_SENDER_EMAIL_ADDRESS);
     const char *sn = mapi_props_str(l, OP_PR_SENDER_NAME);
     if (!sa) {
         sa = mapi_props_str(l, OP_PR_SENT_REPRESENTING_EMAIL_ADDRESS);
         sn = mapi_props_str(l, OP_PR_SENT_REPRESENTING_NAME);
     }
-    if (sa && *sa)
-        g_mime_message_add_mailbox(msg, GMIME_ADDRESS_TYPE_FROM, sn && strcmp(sn, sa) ? sn : NULL, sa);
+    *name = sn && sa && strcmp(sn, sa) ? sn : NULL;
+    return sa && *sa ? sa : NULL;
+}
+
+/* A recipient row's address as build_mail writes it (NULL: skipped), its
+ * shown name (NULL when it equals the address) and its type. */
+static const char *recip_addr(const mapi_props *r, const char **name, int32_t *type)
+{
+    const char *addr = mapi_props_str(r, OP_PR_EMAIL_ADDRESS);
+    const char *n = mapi_props_str(r, OP_PR_DISPLAY_NAME);
+    if (!addr || !*addr)
+        addr = mapi_props_str(r, 0x39FE001Fu /* PR_SMTP_ADDRESS */);
+    *name = n && addr && strcmp(n, addr) ? n : NULL;
+    *type = mapi_props_long(r, OP_PR_RECIPIENT_TYPE, OP_MAPI_TO);
+    return addr && *addr ? addr : NULL;
+}
+
+/* An attachment's file name as build_mail writes it (NULL: none). */
+static const char *attach_name(const mapi_props *a)
+{
+    const char *fn = mapi_props_str(a, OP_PR_ATTACH_LONG_FILENAME);
+    if (!fn)
+        fn = mapi_props_str(a, OP_PR_ATTACH_FILENAME);
+    if (!fn)
+        fn = mapi_props_str(a, OP_PR_DISPLAY_NAME);
+    return fn;
+}
+
+/* The message build_mail writes, as a GMime message (NULL when out of memory). */
+static GMimeMessage *mail_message(const mapi_message *m, int64_t now_ms)
+{
+    const mapi_props *l = &m->props;
+    GMimeMessage *msg = g_mime_message_new(TRUE);
+    const char *subj = mapi_props_str(l, OP_PR_SUBJECT);
+    g_mime_message_set_subject(msg, subj ? subj : "", "utf-8");
+    const char *sn, *sa = mail_from(l, &sn);
+    if (sa)
+        g_mime_message_add_mailbox(msg, GMIME_ADDRESS_TYPE_FROM, sn, sa);
     for (uint32_t i = 0; i < m->nrecips; i++) {
-        const mapi_props *r = &m->recips[i];
-        const char *addr = mapi_props_str(r, OP_PR_EMAIL_ADDRESS);
-        const char *name = mapi_props_str(r, OP_PR_DISPLAY_NAME);
-        if (!addr || !*addr)
-            addr = mapi_props_str(r, 0x39FE001Fu);
-        if (!addr || !*addr)
+        const char *name;
+        int32_t type;
+        const char *addr = recip_addr(&m->recips[i], &name, &type);
+        if (!addr)
             continue;
-        int32_t type = mapi_props_long(r, OP_PR_RECIPIENT_TYPE, OP_MAPI_TO);
         GMimeAddressType at = type == OP_MAPI_CC ? GMIME_ADDRESS_TYPE_CC
                               : type == OP_MAPI_BCC ? GMIME_ADDRESS_TYPE_BCC
                                                     : GMIME_ADDRESS_TYPE_TO;
-        g_mime_message_add_mailbox(msg, at, name && strcmp(name, addr) ? name : NULL, addr);
+        g_mime_message_add_mailbox(msg, at, name, addr);
     }
     int64_t when = mapi_props_i8(l, OP_PR_CLIENT_SUBMIT_TIME, mapi_filetime_from_ms(now_ms));
     GDateTime *dt = gdt_from_ft(when);
@@ -1067,12 +1103,8 @@ static int build_mail(const mapi_ctx *c, const mapi_message *m, int64_t now_ms, 
         for (uint32_t i = 0; i < m->natts; i++) {
             const mapi_props *a = &m->atts[i].props;
             const mapi_val *data = mapi_props_bin(a, OP_PR_ATTACH_DATA_BIN);
-            const char *fn = mapi_props_str(a, OP_PR_ATTACH_LONG_FILENAME);
+            const char *fn = attach_name(a);
             const char *mt = mapi_props_str(a, OP_PR_ATTACH_MIME_TAG);
-            if (!fn)
-                fn = mapi_props_str(a, OP_PR_ATTACH_FILENAME);
-            if (!fn)
-                fn = mapi_props_str(a, OP_PR_DISPLAY_NAME);
             GMimeContentType *ct = g_mime_content_type_parse(NULL, mt ? mt : "application/octet-stream");
             GMimePart *part = g_mime_part_new_with_type(ct ? g_mime_content_type_get_media_type(ct) : "application",
                                                         ct ? g_mime_content_type_get_media_subtype(ct) : "octet-stream");
@@ -1097,6 +1129,12 @@ static int build_mail(const mapi_ctx *c, const mapi_message *m, int64_t now_ms, 
     }
     g_mime_message_set_mime_part(msg, body);
     g_object_unref(body);
+    return msg;
+}
+
+/* Writes msg as MIME with CRLF line ends into out. 0 or -1 with err. */
+static int mail_write(GMimeMessage *msg, mapi_buf *out, char *err, size_t errlen)
+{
     GMimeStream *os = g_mime_stream_mem_new();
     GMimeFormatOptions *fo = g_mime_format_options_clone(NULL);
     g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_DOS);
@@ -1109,8 +1147,148 @@ static int build_mail(const mapi_ctx *c, const mapi_message *m, int64_t now_ms, 
         snprintf(err, errlen, "cannot write the message as MIME");
     }
     g_object_unref(os);
+    return rc;
+}
+
+static int build_mail(const mapi_ctx *c, const mapi_message *m, int64_t now_ms, mapi_buf *out, char *err,
+                      size_t errlen)
+{
+    (void)c;
+    GMimeMessage *msg = mail_message(m, now_ms);
+    int rc = mail_write(msg, out, err, errlen);
     g_object_unref(msg);
     return rc;
+}
+
+/* Set when a part of a message is one the mapping does not carry. */
+static void find_message_part(GMimeObject *parent, GMimeObject *obj, gpointer data)
+{
+    (void)parent;
+    if (GMIME_IS_MESSAGE_PART(obj))
+        *(int *)data = 1;
+}
+
+/* Header fields build_mail writes (or, for recipients, leaves out when the
+ * message has none) and the MIME structure's own: never taken over from
+ * the original of an edited message. */
+static int mail_owned_header(const char *name)
+{
+    static const char *const owned[] = { "From", "To", "Cc", "Bcc", "Subject", "Date", "Message-ID",
+                                         "MIME-Version" };
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+        if (!g_ascii_strcasecmp(name, owned[i]))
+            return 1;
+    return !g_ascii_strncasecmp(name, "Content-", 8);
+}
+
+int mapi_build_mail_edit(const mapi_ctx *c, const mapi_message *m, const uint8_t *orig, size_t orig_len,
+                         int64_t now_ms, mapi_buf *out, char *err, size_t errlen)
+{
+    (void)c;
+    GMimeMessage *old = parse_mail(orig, orig_len);
+    if (!old) {
+        snprintf(err, errlen, "the message's stored content is not MIME");
+        return -1;
+    }
+    int nested = 0;
+    if (GMIME_IS_MESSAGE_PART(g_mime_message_get_mime_part(old)))
+        nested = 1;
+    else
+        g_mime_message_foreach(old, find_message_part, &nested);
+    if (nested) {
+        g_object_unref(old);
+        snprintf(err, errlen, "the message holds an attached message, which the MAPI mapping does not carry");
+        return -1;
+    }
+    GMimeMessage *msg = mail_message(m, now_ms);
+    GMimeHeaderList *from = g_mime_object_get_header_list(GMIME_OBJECT(old));
+    GMimeHeaderList *to = g_mime_object_get_header_list(GMIME_OBJECT(msg));
+    /* as they were: raw (folded, encoded) values in their order, on top
+     * (where trace fields such as Received belong) */
+    for (int i = g_mime_header_list_get_count(from) - 1; i >= 0; i--) {
+        GMimeHeader *hd = g_mime_header_list_get_header_at(from, i);
+        const char *name = g_mime_header_get_name(hd);
+        const char *raw = g_mime_header_get_raw_value(hd);
+        if (!name || !raw || mail_owned_header(name))
+            continue;
+        g_mime_header_list_prepend(to, name, "", NULL);
+        g_mime_header_set_raw_value(g_mime_header_list_get_header_at(to, 0), raw);
+    }
+    g_object_unref(old);
+    int rc = mail_write(msg, out, err, errlen);
+    g_object_unref(msg);
+    if (rc == 0 && out->oom) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
+    return rc;
+}
+
+/* A field of mail_canon: u32 length + bytes; absent is 0xFFFFFFFF. */
+static void canon_field(mapi_buf *b, const void *p, size_t len)
+{
+    uint32_t n = p ? (uint32_t)len : 0xFFFFFFFFu;
+    mapi_buf_add(b, &n, sizeof n);
+    if (p)
+        mapi_buf_add(b, p, len);
+}
+
+static void canon_str(mapi_buf *b, const char *s)
+{
+    canon_field(b, s, s ? strlen(s) : 0);
+}
+
+/* Everything of m that build_mail writes, in one byte string. */
+static void mail_canon(const mapi_message *m, mapi_buf *b)
+{
+    const mapi_props *l = &m->props;
+    canon_str(b, mapi_props_str(l, OP_PR_SUBJECT));
+    const char *sn, *sa = mail_from(l, &sn);
+    canon_str(b, sa);
+    canon_str(b, sa ? sn : NULL);
+    for (uint32_t i = 0; i < m->nrecips; i++) {
+        const char *name;
+        int32_t type;
+        const char *addr = recip_addr(&m->recips[i], &name, &type);
+        if (!addr)
+            continue;
+        canon_field(b, &type, sizeof type);
+        canon_str(b, addr);
+        canon_str(b, name);
+    }
+    canon_str(b, "");
+    const mapi_prop *t = mapi_props_find(l, OP_PR_CLIENT_SUBMIT_TIME);
+    canon_field(b, t && t->tag == OP_PR_CLIENT_SUBMIT_TIME ? &t->v.ll : NULL, sizeof(int64_t));
+    canon_str(b, mapi_props_str(l, OP_PR_INTERNET_MESSAGE_ID));
+    char *text, *html;
+    saved_bodies(l, &text, &html);
+    canon_str(b, text);
+    canon_str(b, html);
+    free(text);
+    free(html);
+    for (uint32_t i = 0; i < m->natts; i++) {
+        const mapi_props *a = &m->atts[i].props;
+        const mapi_val *data = mapi_props_bin(a, OP_PR_ATTACH_DATA_BIN);
+        canon_field(b, data ? data->bin.data : NULL, data ? data->bin.len : 0);
+        canon_str(b, attach_name(a));
+        canon_str(b, mapi_props_str(a, OP_PR_ATTACH_MIME_TAG));
+        canon_str(b, mapi_props_str(a, OP_PR_ATTACH_CONTENT_ID));
+    }
+}
+
+int mapi_mail_same_content(const mapi_message *a, const mapi_message *b)
+{
+    mapi_buf x, y;
+    mapi_buf_init(&x);
+    mapi_buf_init(&y);
+    mail_canon(a, &x);
+    mail_canon(b, &y);
+    int same = !x.oom && !y.oom && x.len == y.len && (x.len == 0 || memcmp(x.data, y.data, x.len) == 0);
+    if (x.oom || y.oom)
+        same = -1;
+    mapi_buf_free(&x);
+    mapi_buf_free(&y);
+    return same;
 }
 
 static struct icaltimetype ical_from_ft(int64_t ft, int is_date)

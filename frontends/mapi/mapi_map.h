@@ -81,6 +81,19 @@ int mapi_map_content(const mapi_ctx *c, const outpost_item *it, const uint8_t *c
 int mapi_build_content(const mapi_ctx *c, uint32_t kind, const mapi_message *m, const char *uid, int64_t now_ms,
                        mapi_buf *out, char *err, size_t errlen);
 
+/* MIME for an edited mail (not a new one): as mapi_build_content, plus the
+ * header fields of its stored content `orig` that the mapping does not own
+ * (Received, References, In-Reply-To, Reply-To, List-*, X-*, ...), raw and
+ * in their order. -1 with a reason in err when orig is not MIME or holds an
+ * attached message (message/rfc822), which the mapping does not carry: the
+ * edit cannot be kept without losing it. */
+int mapi_build_mail_edit(const mapi_ctx *c, const mapi_message *m, const uint8_t *orig, size_t orig_len,
+                         int64_t now_ms, mapi_buf *out, char *err, size_t errlen);
+/* 1 when the mail content mapi_build_content writes for a and for b is the
+ * same (subject, From, recipients, Date, Message-ID, bodies, attachments),
+ * 0 when not, -1 when out of memory. */
+int mapi_mail_same_content(const mapi_message *a, const mapi_message *b);
+
 /* Splits "Name <addr>" (or "addr") into its parts, malloc'd; either may be
  * empty. Used for summary address strings. */
 void mapi_split_address(const char *s, size_t len, char **name, char **addr);

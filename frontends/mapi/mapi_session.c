@@ -3,6 +3,7 @@
 #include "mapi_session.h"
 
 #include "mapi_fai.h"
+#include "mapi_search.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@ const uint8_t MAPI_OUTPOST_PROVIDER_UID[16] = { 0x54, 0x53, 0x50, 0x4F, 0x41, 0x
 #define SUPPORT_MASK                                                                                              \
     (OP_STORE_ENTRYID_UNIQUE | OP_STORE_MODIFY_OK | OP_STORE_CREATE_OK | OP_STORE_ATTACH_OK | OP_STORE_NOTIFY_OK | \
      OP_STORE_MV_PROPS_OK | OP_STORE_RTF_OK | OP_STORE_RESTRICTION_OK | OP_STORE_SORT_OK | OP_STORE_UNICODE_OK |  \
-     OP_STORE_HTML_OK)
+     OP_STORE_HTML_OK | OP_STORE_SEARCH_OK)
 
 enum { OBJ_STORE = 1, OBJ_FOLDER, OBJ_MESSAGE, OBJ_ATTACH, OBJ_TABLE };
 
@@ -38,6 +39,8 @@ typedef struct mapi_obj {
     char *keywords;
     char *object_uid;
     int is_new, content_dirty, flags_dirty;
+    uint32_t bodies_set; /* BODY_* of the body properties the client wrote since the last save */
+    int partial;         /* loaded from the summary only (content not cached or unreadable) */
     mapi_message msg;
     /* associated (FAI) messages: kept in the folder's set (mapi_fai.h) */
     int assoc;
@@ -91,9 +94,11 @@ int mapi_core_init(mapi_core *c, const struct outpost_host *host, const uint8_t 
     c->display_name = strdup(display_name ? display_name : "Outpost");
     c->names_lock = mapi_os_mutex_new();
     c->fai_lock = mapi_os_mutex_new();
+    c->search_lock = mapi_os_mutex_new();
     c->watch_lock = mapi_os_mutex_new();
     c->receive_lock = mapi_os_mutex_new();
-    if (!c->display_name || !c->names_lock || !c->fai_lock || !c->watch_lock || !c->receive_lock) {
+    if (!c->display_name || !c->names_lock || !c->fai_lock || !c->search_lock || !c->watch_lock ||
+        !c->receive_lock) {
         snprintf(err, errlen, "out of memory");
         mapi_core_free(c);
         return -1;
@@ -112,6 +117,7 @@ void mapi_core_free(mapi_core *c)
     free(c->display_name);
     mapi_os_mutex_free(c->names_lock);
     mapi_os_mutex_free(c->fai_lock);
+    mapi_os_mutex_free(c->search_lock);
     mapi_os_mutex_free(c->watch_lock);
     mapi_os_mutex_free(c->receive_lock);
     memset(c, 0, sizeof *c);
@@ -498,6 +504,82 @@ static void folder_props(mapi_session *s, const fol_list *l, const fol *f, uint3
     }
 }
 
+/* ---- search folders (mapi_search.h) ---- */
+
+/* SCODE of a failed read or write of the search folders: damaged is
+ * MAPI_E_CORRUPT_DATA. */
+static uint32_t search_scode(outpost_status st)
+{
+    return st.code == OUTPOST_BAD_DATA ? OP_MAPI_E_CORRUPT_DATA : scode_of(st);
+}
+
+typedef struct rowset {
+    mapi_row *v;
+    uint32_t n;
+} rowset;
+
+static mapi_row *rows_push(rowset *rs, uint64_t key)
+{
+    mapi_row *nv = realloc(rs->v, (rs->n + 1) * sizeof *nv);
+    if (!nv)
+        return NULL;
+    rs->v = nv;
+    mapi_row *r = &rs->v[rs->n++];
+    r->key = key;
+    mapi_props_init(&r->props);
+    return r;
+}
+
+static void rows_free(rowset *rs)
+{
+    for (uint32_t i = 0; i < rs->n; i++)
+        mapi_props_free(&rs->v[i].props);
+    free(rs->v);
+    memset(rs, 0, sizeof *rs);
+}
+
+static uint32_t folder_rows(mapi_session *s, int64_t fid, rowset *rs);
+static uint32_t search_rows(mapi_session *s, const fol_list *l, const mapi_search_folder *sf, rowset *rs);
+
+/* Properties of search folder sf; count/unread: its matching messages. */
+static void search_folder_props(mapi_session *s, const mapi_search_folder *sf, uint32_t count, uint32_t unread,
+                                mapi_props *p)
+{
+    set_eid(s, p, OP_PR_ENTRYID, MAPI_EID_SEARCH, sf->num);
+    uint8_t b[MAPI_EID_LEN];
+    eid_bytes(s, MAPI_EID_SEARCH, sf->num, b);
+    mapi_props_set_bin(p, OP_PR_RECORD_KEY, b, MAPI_EID_LEN);
+    mapi_props_set_key(p, OP_PR_INSTANCE_KEY, 0x4000000000000000ull | sf->num);
+    set_eid(s, p, OP_PR_PARENT_ENTRYID, MAPI_EID_VIRTUAL, MAPI_VF_FINDER);
+    store_common(s, p);
+    mapi_props_set_long(p, OP_PR_OBJECT_TYPE, OP_MAPI_FOLDER);
+    mapi_props_set_long(p, OP_PR_ACCESS, (int32_t)(OP_ACCESS_READ | OP_ACCESS_MODIFY | OP_ACCESS_DELETE));
+    mapi_props_set_long(p, OP_PR_ACCESS_LEVEL, 1);
+    mapi_props_set_bool(p, OP_PR_ATTR_HIDDEN, 0);
+    mapi_props_set_long(p, OP_PR_ASSOC_CONTENT_COUNT, 0);
+    mapi_props_set_str(p, OP_PR_DISPLAY_NAME, sf->name);
+    if (sf->cls && *sf->cls)
+        mapi_props_set_str(p, OP_PR_CONTAINER_CLASS, sf->cls);
+    mapi_props_set_long(p, OP_PR_FOLDER_TYPE, OP_FOLDER_SEARCH);
+    mapi_props_set_long(p, OP_PR_CONTENT_COUNT, (int32_t)count);
+    mapi_props_set_long(p, OP_PR_CONTENT_UNREAD, (int32_t)unread);
+    mapi_props_set_bool(p, OP_PR_SUBFOLDERS, 0);
+}
+
+/* The rows of the search folders (the Finder's hierarchy table) at depth. */
+static uint32_t search_hier_rows(mapi_session *s, const fol_list *l, int depth, rowset *rs);
+static void search_subfolders(mapi_session *s, mapi_props *p);
+
+/* Reloads this connection's tables and notifies its advises at the next
+ * poll (a search folder's criteria or the Finder's hierarchy changed). */
+static void search_changed(mapi_session *s)
+{
+    mapi_os_mutex_lock(s->ev_lock);
+    s->ev_hierarchy = 1;
+    s->ev_overflow = 1;
+    mapi_os_mutex_unlock(s->ev_lock);
+}
+
 /* ---- items ---- */
 
 typedef struct itm {
@@ -811,6 +893,15 @@ static uint32_t open_folder_obj(mapi_session *s, uint32_t ekind, int64_t id, uin
         fols_free(&l);
         if (!found)
             return OP_MAPI_E_NOT_FOUND;
+    } else if (ekind == MAPI_EID_SEARCH) {
+        mapi_search_set set;
+        outpost_status st = mapi_search_load(s->h, &set);
+        int found = st.code == OUTPOST_OK && id <= UINT32_MAX && mapi_search_find(&set, (uint32_t)id);
+        mapi_search_set_free(&set);
+        if (st.code != OUTPOST_OK)
+            return search_scode(st);
+        if (!found)
+            return OP_MAPI_E_NOT_FOUND;
     }
     mapi_obj *o = calloc(1, sizeof *o);
     if (!o)
@@ -917,10 +1008,12 @@ static uint32_t message_load_mapped(mapi_session *s, mapi_obj *o, int64_t id)
     if (sc)
         return sc;
     mapi_message_free(&o->msg);
+    o->partial = !x.content;
     if (mapi_map_content(&s->core->ctx, &x.it, x.content, x.len, 1, &o->msg) != 0) {
         /* Unreadable content: serve the summary rather than nothing. */
         mapi_message_free(&o->msg);
         mapi_map_summary(&s->core->ctx, &x.it, &o->msg.props);
+        o->partial = 1;
     }
     message_common(s, &x.it, x.msgstatus, &o->msg.props);
     o->id = id;
@@ -1199,6 +1292,7 @@ static uint32_t op_open_entry(mapi_session *s, const mapi_req *q, reply *r)
     }
     case MAPI_EID_FOLDER:
     case MAPI_EID_VIRTUAL:
+    case MAPI_EID_SEARCH:
         if ((sc = open_folder_obj(s, e.kind, e.id, &h)))
             return sc;
         objtype = OP_MAPI_FOLDER;
@@ -1233,6 +1327,40 @@ static uint32_t op_open_entry(mapi_session *s, const mapi_req *q, reply *r)
     return OP_S_OK;
 }
 
+/* Properties of a search folder (o->ekind SEARCH) or of the Finder, whose
+ * PR_SUBFOLDERS says whether it holds search folders. */
+static uint32_t search_obj_props(mapi_session *s, fol_list *l, mapi_obj *o, mapi_props *p)
+{
+    mapi_search_set set;
+    outpost_status st = mapi_search_load(s->h, &set);
+    if (st.code != OUTPOST_OK)
+        return search_scode(st);
+    uint32_t sc = OP_S_OK;
+    if (o->ekind == MAPI_EID_VIRTUAL) {
+        fols_assoc(s, l, o->ekind, o->id);
+        folder_props(s, l, NULL, (uint32_t)o->id, p);
+        mapi_props_set_bool(p, OP_PR_SUBFOLDERS, set.n > 0);
+    } else {
+        const mapi_search_folder *sf = o->id <= UINT32_MAX ? mapi_search_find(&set, (uint32_t)o->id) : NULL;
+        rowset rs;
+        memset(&rs, 0, sizeof rs);
+        if (!sf)
+            sc = OP_MAPI_E_OBJECT_DELETED;
+        else
+            sc = search_rows(s, l, sf, &rs);
+        if (!sc) {
+            uint32_t unread = 0;
+            for (uint32_t i = 0; i < rs.n; i++)
+                if (!(mapi_props_long(&rs.v[i].props, OP_PR_MESSAGE_FLAGS, 0) & (int32_t)OP_MSGFLAG_READ))
+                    unread++;
+            search_folder_props(s, sf, rs.n, unread, p);
+        }
+        rows_free(&rs);
+    }
+    mapi_search_set_free(&set);
+    return sc;
+}
+
 /* All current properties of an object into *p (caller frees). */
 static uint32_t obj_props(mapi_session *s, mapi_obj *o, mapi_props *p)
 {
@@ -1244,6 +1372,12 @@ static uint32_t obj_props(mapi_session *s, mapi_obj *o, mapi_props *p)
         uint32_t sc = fols_load(s, &l);
         if (sc)
             return sc;
+        if (o->type == OBJ_FOLDER && (o->ekind == MAPI_EID_SEARCH || (o->ekind == MAPI_EID_VIRTUAL &&
+                                                                      o->id == MAPI_VF_FINDER))) {
+            sc = search_obj_props(s, &l, o, p);
+            fols_free(&l);
+            return sc;
+        }
         if (o->type == OBJ_STORE) {
             store_props(s, &l, p);
         } else {
@@ -1348,6 +1482,37 @@ static int flag_prop(const mapi_core *c, uint32_t tag)
            id == OP_PROP_ID(c->ctx.np[NP_KEYWORDS]);
 }
 
+/* The body properties of a message: Outlook writes the one of its editor's
+ * format (often only PR_RTF_COMPRESSED); the others it leaves as loaded. */
+#define BODY_TEXT 0x1u
+#define BODY_HTML 0x2u
+#define BODY_RTF 0x4u
+
+static uint32_t body_bit(uint32_t tag)
+{
+    uint32_t id = OP_PROP_ID(tag);
+    return id == OP_PROP_ID(OP_PR_BODY)             ? BODY_TEXT
+           : id == OP_PROP_ID(OP_PR_HTML)           ? BODY_HTML
+           : id == OP_PROP_ID(OP_PR_RTF_COMPRESSED) ? BODY_RTF
+                                                    : 0;
+}
+
+/* Drops the body properties the client did not write since the last save
+ * when it wrote any: they hold the body as it was loaded, and the mapping
+ * would prefer a stale PR_HTML to a new PR_BODY or RTF body. */
+static void prune_stale_bodies(mapi_obj *o)
+{
+    if (!o->bodies_set)
+        return;
+    static const uint32_t tags[] = { OP_PR_BODY, OP_PR_HTML, OP_PR_RTF_COMPRESSED };
+    for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++)
+        if (!(o->bodies_set & body_bit(tags[i])))
+            mapi_props_remove(&o->msg.props, tags[i]);
+}
+
+static int search_named(uint32_t tag);
+static uint32_t search_set_name(mapi_session *s, int64_t num, const mapi_prop *p);
+
 static uint32_t op_set_props(mapi_session *s, const mapi_req *q, reply *r)
 {
     mapi_obj *o = obj_get(s, q->h, 0);
@@ -1366,6 +1531,15 @@ static uint32_t op_set_props(mapi_session *s, const mapi_req *q, reply *r)
                 log_status(s, "folder_rename", st);
                 if (st.code == OUTPOST_OK)
                     continue;
+            } else if (o->type == OBJ_FOLDER && o->ekind == MAPI_EID_SEARCH && search_named(p->tag)) {
+                uint32_t sc = search_set_name(s, o->id, p);
+                if (!sc)
+                    continue;
+                mapi_w_u32(&probs, i);
+                mapi_w_u32(&probs, p->tag);
+                mapi_w_u32(&probs, sc);
+                np++;
+                continue;
             } else if (o->type == OBJ_FOLDER) {
                 continue; /* accepted and ignored (e.g. PR_COMMENT, view settings) */
             }
@@ -1383,6 +1557,7 @@ static uint32_t op_set_props(mapi_session *s, const mapi_req *q, reply *r)
                 o->flags_dirty = 1;
             else
                 o->content_dirty = 1;
+            o->bodies_set |= body_bit(p->tag);
         }
     }
     mapi_w_u32(r->out, np);
@@ -1460,8 +1635,10 @@ static uint32_t op_write_prop(mapi_session *s, const mapi_req *q, reply *r)
     mapi_buf_free(&b);
     if (rc != 0)
         return OP_MAPI_E_NOT_ENOUGH_MEMORY;
-    if (o->type == OBJ_MESSAGE)
+    if (o->type == OBJ_MESSAGE) {
         o->content_dirty = 1;
+        o->bodies_set |= body_bit(q->a);
+    }
     return OP_S_OK;
 }
 
@@ -1545,6 +1722,9 @@ static uint32_t save_message(mapi_session *s, mapi_obj *o, uint32_t flags, reply
 {
     if (o->assoc)
         return fai_save(s, o, r);
+    /* before the extras are taken: a stale body must not become one */
+    if (!o->is_new && o->item_kind == OUTPOST_ITEM_MAIL)
+        prune_stale_bodies(o);
     mapi_props before;
     mapi_props_init(&before);
     int extras = extras_supported(s);
@@ -1576,8 +1756,52 @@ static uint32_t save_message(mapi_session *s, mapi_obj *o, uint32_t flags, reply
     return sc;
 }
 
-/* Saves what the mapping carries: content (new items, drafts, calendar,
- * contact, task and note edits) and flags. *saved_id: the item's id after. */
+/* For a saved mail that exists in the cache: whether Outlook changed what
+ * its MIME carries (*changed), compared with the item as stored, whose
+ * whole content *orig receives (malloc'd; NULL when the object was served
+ * from the summary or the content is not cached: the edit then cannot be
+ * kept). */
+static uint32_t mail_changed(mapi_session *s, mapi_obj *o, int *changed, uint8_t **orig, size_t *orig_len)
+{
+    *changed = 0;
+    *orig = NULL;
+    *orig_len = 0;
+    itm x;
+    uint32_t sc = item_load(s, o->id, 1, &x);
+    if (sc)
+        return sc == OP_MAPI_E_NOT_FOUND ? OP_MAPI_E_OBJECT_DELETED : sc;
+    mapi_message fresh;
+    memset(&fresh, 0, sizeof fresh);
+    int same = 0;
+    if (!o->partial && x.content && mapi_map_content(&s->core->ctx, &x.it, x.content, x.len, 1, &fresh) == 0) {
+        same = mapi_mail_same_content(&o->msg, &fresh);
+        *orig = x.content;
+        *orig_len = x.len;
+        x.content = NULL;
+    } else {
+        /* served from the summary, or the content is no longer cached:
+         * compare with the summary; a change then cannot be kept */
+        mapi_message_free(&fresh);
+        mapi_map_summary(&s->core->ctx, &x.it, &fresh.props);
+        same = mapi_mail_same_content(&o->msg, &fresh);
+    }
+    mapi_message_free(&fresh);
+    itm_free(&x);
+    if (same < 0) {
+        free(*orig);
+        *orig = NULL;
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    *changed = !same;
+    return OP_S_OK;
+}
+
+/* Property-bag values that follow a mail replaced by its edited version. */
+static const char *const CARRIED_PROPS[] = { EXTRAS_PROP, MSGSTATUS_PROP, NULL };
+
+/* Saves what the mapping carries: content (new items; edited mail, drafts
+ * or not, replaced by a new item; calendar, contact, task and note edits)
+ * and flags. *saved_id: the item's id after. */
 static uint32_t save_message_mapped(mapi_session *s, mapi_obj *o, uint32_t flags, int64_t *saved_id)
 {
     (void)flags;
@@ -1593,43 +1817,80 @@ static uint32_t save_message_mapped(mapi_session *s, mapi_obj *o, uint32_t flags
             kind = fkind;
         if (kind != fkind)
             kind = fkind; /* the storage keeps one kind per folder */
-        int write_content = o->is_new || kind != OUTPOST_ITEM_MAIL || (o->item_flags & OUTPOST_FLAG_DRAFT);
+        int edit_mail = !o->is_new && kind == OUTPOST_ITEM_MAIL;
+        int write_content = 1;
+        uint8_t *orig = NULL;
+        size_t orig_len = 0;
+        if (edit_mail) {
+            /* a mail's content never changes in place: an edit replaces it */
+            if ((sc = mail_changed(s, o, &write_content, &orig, &orig_len)))
+                return sc;
+            if (!write_content) {
+                free(orig); /* what MIME carries is unchanged: the bag and flags only */
+                orig = NULL;
+            }
+            if (write_content && !orig) {
+                s->h->log(s->h, OUTPOST_LOG_WARNING,
+                          "mapi: message %lld was edited but its content is not cached (offline?): edit refused",
+                          (long long)o->id);
+                return OP_MAPI_E_NO_ACCESS;
+            }
+            if (write_content && !OUTPOST_HAS_METHOD(s->st, struct outpost_store_api, replace)) {
+                free(orig);
+                s->h->log(s->h, OUTPOST_LOG_WARNING,
+                          "mapi: message %lld was edited but outpostd's store API has no replace: edit refused",
+                          (long long)o->id);
+                return OP_MAPI_E_NO_ACCESS;
+            }
+        }
         if (write_content) {
             mapi_buf content;
             mapi_buf_init(&content);
-            if (mapi_build_content(&s->core->ctx, kind, &o->msg, o->is_new ? NULL : o->object_uid,
-                                   s->h->now_ms(s->h), &content, err, sizeof err) != 0) {
-                s->h->log(s->h, OUTPOST_LOG_WARNING, "mapi: saving a message: %s", err);
+            int rc = edit_mail ? mapi_build_mail_edit(&s->core->ctx, &o->msg, orig, orig_len, s->h->now_ms(s->h),
+                                                      &content, err, sizeof err)
+                               : mapi_build_content(&s->core->ctx, kind, &o->msg, o->is_new ? NULL : o->object_uid,
+                                                    s->h->now_ms(s->h), &content, err, sizeof err);
+            free(orig);
+            if (rc != 0) {
+                s->h->log(s->h, OUTPOST_LOG_WARNING, "mapi: saving message %lld: %s%s", (long long)o->id, err,
+                          edit_mail ? ": edit refused" : "");
                 mapi_buf_free(&content);
-                return OP_MAPI_E_INVALID_PARAMETER;
+                return edit_mail ? OP_MAPI_E_NO_ACCESS : OP_MAPI_E_INVALID_PARAMETER;
             }
             struct mem_reader mr = { content.data, content.len, 0 };
             struct outpost_reader rd = { &mr, content.len, mem_read, mem_rewind };
             outpost_status st;
-            if (o->is_new || kind == OUTPOST_ITEM_MAIL) {
+            if (o->is_new || edit_mail) {
                 uint32_t fl;
                 char *kw;
                 wanted_flags(s, o, &fl, &kw);
-                int64_t when = mapi_filetime_to_ms(mapi_props_i8(&o->msg.props, OP_PR_MESSAGE_DELIVERY_TIME, 0));
-                st = s->st->append(s->h, o->folder_id, &rd, fl, kw, when > 0 ? when : 0, &new_id, NULL);
-                log_status(s, "append", st);
-                free(kw);
-                if (st.code == OUTPOST_OK && !o->is_new) {
-                    /* a saved draft replaces the previous version */
-                    outpost_status rs = s->st->remove(s->h, &o->id, 1, 1, NULL);
-                    log_status(s, "remove (replaced draft)", rs);
+                if (o->is_new) {
+                    int64_t when = mapi_filetime_to_ms(mapi_props_i8(&o->msg.props, OP_PR_MESSAGE_DELIVERY_TIME, 0));
+                    st = s->st->append(s->h, o->folder_id, &rd, fl, kw, when > 0 ? when : 0, &new_id, NULL);
+                    log_status(s, "append", st);
+                } else {
+                    /* new item and deletion of the old in one transaction;
+                     * the old item's internal date (delivery time) kept */
+                    st = s->st->replace(s->h, o->id, &rd, fl, kw, 0, CARRIED_PROPS, &new_id, NULL);
+                    log_status(s, "replace (edited message)", st);
+                    if (st.code == OUTPOST_GONE)
+                        sc = OP_MAPI_E_OBJECT_DELETED; /* deleted meanwhile */
                 }
+                free(kw);
             } else {
                 st = s->st->update(s->h, o->id, &rd);
                 log_status(s, "update", st);
                 new_id = o->id;
             }
             mapi_buf_free(&content);
+            if (sc)
+                return sc;
             if (st.code != OUTPOST_OK)
                 return scode_of(st);
             o->flags_dirty = 0;
         }
         o->content_dirty = 0;
+        o->bodies_set = 0;
     }
     if (o->flags_dirty && !o->is_new && o->id) {
         uint32_t fl;
@@ -1706,31 +1967,6 @@ static const uint32_t DEFAULT_ATTACH_COLS[] = { OP_PR_ATTACH_NUM, OP_PR_INSTANCE
                                                 OP_PR_ATTACH_LONG_FILENAME, OP_PR_ATTACH_SIZE,
                                                 OP_PR_RENDERING_POSITION, OP_PR_ATTACH_MIME_TAG };
 #define NCOLS(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
-
-typedef struct rowset {
-    mapi_row *v;
-    uint32_t n;
-} rowset;
-
-static mapi_row *rows_push(rowset *rs, uint64_t key)
-{
-    mapi_row *nv = realloc(rs->v, (rs->n + 1) * sizeof *nv);
-    if (!nv)
-        return NULL;
-    rs->v = nv;
-    mapi_row *r = &rs->v[rs->n++];
-    r->key = key;
-    mapi_props_init(&r->props);
-    return r;
-}
-
-static void rows_free(rowset *rs)
-{
-    for (uint32_t i = 0; i < rs->n; i++)
-        mapi_props_free(&rs->v[i].props);
-    free(rs->v);
-    memset(rs, 0, sizeof *rs);
-}
 
 /* Copies (move: moves) FAI messages nums[0..n) of the set of `from` into the
  * set of `to` under new numbers (nums NULL: copies every message of `from`);
@@ -1871,6 +2107,24 @@ static uint32_t table_rows(mapi_session *s, mapi_obj *t, rowset *rs)
     mapi_obj *f = obj_get(s, t->tsrc, 0);
     uint32_t ekind = f ? f->ekind : t->ekind;
     int64_t fid = f ? f->id : t->id;
+    if (ekind == MAPI_EID_SEARCH) {
+        /* no subfolders and no associated messages; contents: the matches */
+        if (t->tkind == MAPI_TABLE_HIERARCHY || (t->tflags & OP_MAPI_ASSOCIATED))
+            return OP_S_OK;
+        mapi_search_set set;
+        outpost_status st = mapi_search_load(s->h, &set);
+        if (st.code != OUTPOST_OK)
+            return search_scode(st);
+        const mapi_search_folder *sf = fid <= UINT32_MAX ? mapi_search_find(&set, (uint32_t)fid) : NULL;
+        fol_list l;
+        uint32_t sc = sf ? fols_load(s, &l) : OP_MAPI_E_OBJECT_DELETED;
+        if (!sc) {
+            sc = search_rows(s, &l, sf, rs);
+            fols_free(&l);
+        }
+        mapi_search_set_free(&set);
+        return sc;
+    }
     if (t->tkind == MAPI_TABLE_HIERARCHY) {
         fol_list l;
         uint32_t sc = fols_load(s, &l);
@@ -1885,11 +2139,19 @@ static uint32_t table_rows(mapi_session *s, mapi_obj *t, rowset *rs)
                     break;
                 folder_props(s, &l, NULL, vf, &r->props);
                 mapi_props_set_long(&r->props, OP_PR_DEPTH, 0);
+                if (vf == MAPI_VF_FINDER)
+                    search_subfolders(s, &r->props);
                 if (recursive && vf == MAPI_VF_IPM_SUBTREE)
                     hier_add(s, &l, 0, 1, 1, rs);
+                if (recursive && vf == MAPI_VF_FINDER)
+                    search_hier_rows(s, &l, 1, rs);
             }
         } else if (ekind == MAPI_EID_VIRTUAL && fid == MAPI_VF_IPM_SUBTREE) {
             hier_add(s, &l, 0, 0, recursive, rs);
+        } else if (ekind == MAPI_EID_VIRTUAL && fid == MAPI_VF_FINDER) {
+            uint32_t sc = search_hier_rows(s, &l, 0, rs);
+            fols_free(&l);
+            return sc;
         } else if (ekind == MAPI_EID_FOLDER) {
             hier_add(s, &l, fid, 0, recursive, rs);
         }
@@ -1901,6 +2163,12 @@ static uint32_t table_rows(mapi_session *s, mapi_obj *t, rowset *rs)
         return fai_rows(s, ekind, fid, rs);
     if (ekind != MAPI_EID_FOLDER)
         return OP_S_OK;
+    return folder_rows(s, fid, rs);
+}
+
+/* Appends the contents-table rows of folder fid's items to rs. */
+static uint32_t folder_rows(mapi_session *s, int64_t fid, rowset *rs)
+{
     struct outpost_txn *tx;
     outpost_status st = s->st->read_begin(s->h, &tx);
     if (st.code != OUTPOST_OK)
@@ -1946,6 +2214,103 @@ static uint32_t table_rows(mapi_session *s, mapi_obj *t, rowset *rs)
     }
     free(items);
     return sc;
+}
+
+/* Marks in `in` (one flag per folder of l) the folders search sf covers:
+ * its folders (Top of Information Store: every top-level folder) and, with
+ * RECURSIVE_SEARCH, every folder below them. */
+static void search_scope(const fol_list *l, const mapi_search_folder *sf, uint8_t *in)
+{
+    for (uint32_t k = 0; k < sf->nscope; k++)
+        for (uint32_t i = 0; i < l->n; i++)
+            if (sf->scope[k].kind == MAPI_EID_VIRTUAL ? l->v[i].parent == 0 : l->v[i].id == sf->scope[k].id)
+                in[i] = 1;
+    if (!(sf->flags & OP_RECURSIVE_SEARCH))
+        return;
+    for (int more = 1; more;) {
+        more = 0;
+        for (uint32_t i = 0; i < l->n; i++) {
+            if (in[i] || !l->v[i].parent)
+                continue;
+            const fol *p = fols_find(l, l->v[i].parent);
+            if (p && in[p - l->v]) {
+                in[i] = 1;
+                more = 1;
+            }
+        }
+    }
+}
+
+/* Appends the contents-table rows of search folder sf: the messages of the
+ * folders it covers that its restriction matches (none before its criteria
+ * are set). */
+static uint32_t search_rows(mapi_session *s, const fol_list *l, const mapi_search_folder *sf, rowset *rs)
+{
+    if (!sf->has_criteria || !l->n)
+        return OP_S_OK;
+    uint8_t *in = calloc(l->n, 1);
+    if (!in)
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    search_scope(l, sf, in);
+    uint32_t sc = OP_S_OK;
+    for (uint32_t i = 0; i < l->n && !sc; i++) {
+        if (!in[i])
+            continue;
+        rowset fr;
+        memset(&fr, 0, sizeof fr);
+        sc = folder_rows(s, l->v[i].id, &fr);
+        for (uint32_t k = 0; k < fr.n && !sc; k++) {
+            if (sf->res && !mapi_res_eval(sf->res, &fr.v[k].props))
+                continue;
+            mapi_row *r = rows_push(rs, fr.v[k].key);
+            if (!r) {
+                sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+                break;
+            }
+            r->props = fr.v[k].props; /* moved */
+            mapi_props_init(&fr.v[k].props);
+        }
+        rows_free(&fr);
+    }
+    free(in);
+    return sc;
+}
+
+static uint32_t search_hier_rows(mapi_session *s, const fol_list *l, int depth, rowset *rs)
+{
+    mapi_search_set set;
+    outpost_status st = mapi_search_load(s->h, &set);
+    if (st.code != OUTPOST_OK)
+        return search_scode(st);
+    uint32_t sc = OP_S_OK;
+    for (uint32_t i = 0; i < set.n && !sc; i++) {
+        rowset m;
+        memset(&m, 0, sizeof m);
+        sc = search_rows(s, l, &set.v[i], &m);
+        uint32_t unread = 0;
+        for (uint32_t k = 0; k < m.n; k++)
+            if (!(mapi_props_long(&m.v[k].props, OP_PR_MESSAGE_FLAGS, 0) & (int32_t)OP_MSGFLAG_READ))
+                unread++;
+        mapi_row *r = sc ? NULL : rows_push(rs, 0x4000000000000000ull | set.v[i].num);
+        if (!sc && !r)
+            sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        if (r) {
+            search_folder_props(s, &set.v[i], m.n, unread, &r->props);
+            mapi_props_set_long(&r->props, OP_PR_DEPTH, depth);
+        }
+        rows_free(&m);
+    }
+    mapi_search_set_free(&set);
+    return sc;
+}
+
+/* The Finder's PR_SUBFOLDERS: whether it holds search folders. */
+static void search_subfolders(mapi_session *s, mapi_props *p)
+{
+    mapi_search_set set;
+    if (mapi_search_load(s->h, &set).code == OUTPOST_OK)
+        mapi_props_set_bool(p, OP_PR_SUBFOLDERS, set.n > 0);
+    mapi_search_set_free(&set);
 }
 
 static uint32_t op_open_table(mapi_session *s, const mapi_req *q, reply *r)
@@ -2293,12 +2658,219 @@ static int64_t folder_parent_id(uint32_t ekind, int64_t id)
     return ekind == MAPI_EID_VIRTUAL && id == MAPI_VF_IPM_SUBTREE ? 0 : -1;
 }
 
+/* CreateFolder(FOLDER_SEARCH) in the Finder: a search folder (mapi_search.h),
+ * kept locally, without criteria until SetSearchCriteria. */
+static uint32_t search_new_folder(mapi_session *s, mapi_obj *f, const mapi_req *q, reply *r)
+{
+    if (f->ekind != MAPI_EID_VIRTUAL || f->id != MAPI_VF_FINDER)
+        return OP_MAPI_E_NO_SUPPORT; /* search folders live in the search root only */
+    mapi_os_mutex_lock(s->core->search_lock);
+    mapi_search_set set;
+    outpost_status st = mapi_search_load(s->h, &set);
+    uint32_t sc = st.code == OUTPOST_OK ? OP_S_OK : search_scode(st);
+    mapi_search_folder *sf = sc ? NULL : mapi_search_find_name(&set, q->str);
+    int created = 0;
+    if (!sc && sf && !(q->flags & OP_OPEN_IF_EXISTS))
+        sc = OP_MAPI_E_COLLISION;
+    if (!sc && !sf) {
+        if (mapi_search_add(&set, q->str, q->str2, &sf) != 0)
+            sc = set.n >= MAPI_SEARCH_MAX_FOLDERS ? OP_MAPI_E_STORE_FULL : OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        if (!sc) {
+            st = mapi_search_store(s->h, &set);
+            log_status(s, "keeping a new search folder", st);
+            sc = st.code == OUTPOST_OK ? OP_S_OK : search_scode(st);
+            created = !sc;
+        }
+    }
+    uint32_t num = sf ? sf->num : 0;
+    mapi_search_set_free(&set);
+    mapi_os_mutex_unlock(s->core->search_lock);
+    uint32_t h = 0;
+    if (!sc)
+        sc = open_folder_obj(s, MAPI_EID_SEARCH, num, &h);
+    if (sc)
+        return sc;
+    if (created)
+        search_changed(s);
+    uint8_t b[MAPI_EID_LEN];
+    eid_bytes(s, MAPI_EID_SEARCH, num, b);
+    mapi_w_u32(r->out, h);
+    mapi_w_bin(r->out, b, MAPI_EID_LEN);
+    return OP_S_OK;
+}
+
+/* DeleteFolder of a search folder (in the Finder): its messages are the
+ * searched folders', so nothing but the folder goes. */
+static uint32_t search_delete_folder(mapi_session *s, int64_t num)
+{
+    mapi_os_mutex_lock(s->core->search_lock);
+    mapi_search_set set;
+    outpost_status st = mapi_search_load(s->h, &set);
+    uint32_t sc = st.code == OUTPOST_OK ? OP_S_OK : search_scode(st);
+    if (!sc && (num > UINT32_MAX || mapi_search_remove(&set, (uint32_t)num) != 0))
+        sc = OP_MAPI_E_NOT_FOUND;
+    if (!sc) {
+        st = mapi_search_store(s->h, &set);
+        log_status(s, "deleting a search folder", st);
+        sc = st.code == OUTPOST_OK ? OP_S_OK : search_scode(st);
+    }
+    mapi_search_set_free(&set);
+    mapi_os_mutex_unlock(s->core->search_lock);
+    if (!sc)
+        search_changed(s);
+    return sc;
+}
+
+/* The properties of a search folder SetProps keeps: its name and class. */
+static int search_named(uint32_t tag)
+{
+    uint32_t id = OP_PROP_ID(tag), type = OP_PROP_TYPE(tag);
+    return (id == OP_PROP_ID(OP_PR_DISPLAY_NAME) || id == OP_PROP_ID(OP_PR_CONTAINER_CLASS)) &&
+           (type == OP_PT_UNICODE || type == OP_PT_STRING8);
+}
+
+/* SetProps of PR_DISPLAY_NAME (renames; a name taken: MAPI_E_COLLISION) or
+ * PR_CONTAINER_CLASS of search folder num. */
+static uint32_t search_set_name(mapi_session *s, int64_t num, const mapi_prop *p)
+{
+    const char *v = p->v.bin.data ? (const char *)p->v.bin.data : "";
+    int name = OP_PROP_ID(p->tag) == OP_PROP_ID(OP_PR_DISPLAY_NAME);
+    if (name && !*v)
+        return OP_MAPI_E_INVALID_PARAMETER;
+    mapi_os_mutex_lock(s->core->search_lock);
+    mapi_search_set set;
+    outpost_status st = mapi_search_load(s->h, &set);
+    uint32_t sc = st.code == OUTPOST_OK ? OP_S_OK : search_scode(st);
+    mapi_search_folder *sf = sc || num > UINT32_MAX ? NULL : mapi_search_find(&set, (uint32_t)num);
+    if (!sc && !sf)
+        sc = OP_MAPI_E_OBJECT_DELETED;
+    const mapi_search_folder *other = sc || !name ? NULL : mapi_search_find_name(&set, v);
+    if (!sc && other && other != sf)
+        sc = OP_MAPI_E_COLLISION;
+    char *copy = sc ? NULL : strdup(v);
+    if (!sc && !copy)
+        sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    if (!sc) {
+        char **field = name ? &sf->name : &sf->cls;
+        free(*field);
+        *field = copy;
+        st = mapi_search_store(s->h, &set);
+        log_status(s, "keeping a search folder's name", st);
+        sc = st.code == OUTPOST_OK ? OP_S_OK : search_scode(st);
+    }
+    mapi_search_set_free(&set);
+    mapi_os_mutex_unlock(s->core->search_lock);
+    if (!sc)
+        search_changed(s);
+    return sc;
+}
+
+/* Set/GetSearchCriteria (ops 47, 48) on a search folder. */
+static uint32_t op_search_criteria(mapi_session *s, const mapi_req *q, reply *r)
+{
+    mapi_obj *f = obj_get(s, q->h, OBJ_FOLDER);
+    if (!f)
+        return OP_MAPI_E_INVALID_OBJECT;
+    if (f->ekind != MAPI_EID_SEARCH)
+        return OP_MAPI_E_NO_SUPPORT; /* only search folders have criteria */
+    int set_op = q->op == MAPI_OP_SET_SEARCH_CRITERIA;
+    uint32_t fl = q->flags;
+    if (set_op && (((fl & OP_RECURSIVE_SEARCH) && (fl & OP_SHALLOW_SEARCH)) ||
+                   ((fl & OP_STOP_SEARCH) && (fl & OP_RESTART_SEARCH))))
+        return OP_MAPI_E_INVALID_PARAMETER;
+    mapi_search_scope *scope = NULL;
+    uint32_t sc = OP_S_OK;
+    if (set_op && q->neids) {
+        /* the folders: ours, real or Top of Information Store */
+        fol_list l;
+        if ((sc = fols_load(s, &l)))
+            return sc;
+        scope = calloc(q->neids, sizeof *scope);
+        if (!scope)
+            sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        for (uint32_t i = 0; !sc && i < q->neids; i++) {
+            mapi_eid e;
+            if (mapi_eid_decode_for(q->eids[i].p, q->eids[i].len, s->core->ctx.guid, &e) != 0 ||
+                !(e.kind == MAPI_EID_FOLDER || (e.kind == MAPI_EID_VIRTUAL && e.id == MAPI_VF_IPM_SUBTREE)))
+                sc = OP_MAPI_E_INVALID_ENTRYID;
+            else if (e.kind == MAPI_EID_FOLDER && !fols_find(&l, e.id))
+                sc = OP_MAPI_E_NOT_FOUND;
+            else
+                scope[i] = (mapi_search_scope){ e.kind, e.id };
+        }
+        fols_free(&l);
+        if (!sc && q->neids > MAPI_SEARCH_MAX_SCOPE)
+            sc = OP_MAPI_E_TOO_COMPLEX;
+    }
+    mapi_os_mutex_lock(s->core->search_lock);
+    mapi_search_set set;
+    outpost_status st = sc ? outpost_ok() : mapi_search_load(s->h, &set);
+    if (sc)
+        mapi_search_set_init(&set);
+    else if (st.code != OUTPOST_OK)
+        sc = search_scode(st);
+    mapi_search_folder *sf = sc || f->id > UINT32_MAX ? NULL : mapi_search_find(&set, (uint32_t)f->id);
+    if (!sc && !sf)
+        sc = OP_MAPI_E_OBJECT_DELETED;
+    if (!sc && !set_op) {
+        if (!sf->has_criteria) {
+            sc = OP_MAPI_E_NOT_INITIALIZED;
+        } else {
+            mapi_w_u8(r->out, sf->res ? 1 : 0);
+            if (sf->res)
+                mapi_w_res(r->out, sf->res);
+            mapi_w_u32(r->out, sf->nscope);
+            for (uint32_t i = 0; i < sf->nscope; i++) {
+                uint8_t b[MAPI_EID_LEN];
+                eid_bytes(s, sf->scope[i].kind, sf->scope[i].id, b);
+                mapi_w_bin(r->out, b, MAPI_EID_LEN);
+            }
+            mapi_w_u32(r->out, sf->state);
+        }
+    } else if (!sc) {
+        if (!sf->has_criteria && !q->neids)
+            sc = OP_MAPI_E_INVALID_PARAMETER; /* the first criteria must name the folders */
+        mapi_res *res = !sc && q->res ? mapi_res_dup(q->res) : NULL;
+        if (!sc && q->res && !res)
+            sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        if (!sc) {
+            if (q->res) {
+                mapi_res_free(sf->res);
+                sf->res = res;
+            }
+            if (q->neids) {
+                free(sf->scope);
+                sf->scope = scope;
+                sf->nscope = q->neids;
+                scope = NULL;
+            }
+            if (fl & (OP_RECURSIVE_SEARCH | OP_SHALLOW_SEARCH))
+                sf->flags = fl & (OP_RECURSIVE_SEARCH | OP_SHALLOW_SEARCH);
+            else if (!sf->has_criteria)
+                sf->flags = OP_SHALLOW_SEARCH;
+            sf->has_criteria = 1;
+            /* evaluated whenever the contents are read: never rebuilding */
+            sf->state = ((fl & OP_STOP_SEARCH) ? 0 : OP_SEARCH_RUNNING) |
+                        ((sf->flags & OP_RECURSIVE_SEARCH) ? OP_SEARCH_RECURSIVE : 0);
+            st = mapi_search_store(s->h, &set);
+            log_status(s, "keeping search criteria", st);
+            sc = st.code == OUTPOST_OK ? OP_S_OK : search_scode(st);
+        }
+    }
+    mapi_search_set_free(&set);
+    mapi_os_mutex_unlock(s->core->search_lock);
+    free(scope);
+    if (!sc && set_op)
+        search_changed(s);
+    return sc;
+}
+
 static uint32_t folder_new_folder(mapi_session *s, mapi_obj *f, const mapi_req *q, reply *r)
 {
     if (!q->str || !*q->str)
         return OP_MAPI_E_INVALID_PARAMETER;
     if (q->a == OP_FOLDER_SEARCH)
-        return OP_MAPI_E_NO_SUPPORT; /* search folders are not kept; never a real (server) folder */
+        return search_new_folder(s, f, q, r); /* kept locally; never a real (server) folder */
     int64_t parent = folder_parent_id(f->ekind, f->id);
     if (parent < 0)
         return OP_MAPI_E_NO_SUPPORT; /* root, finder, views: nothing on the server to hold them */
@@ -2377,8 +2949,11 @@ static outpost_status folder_delete_tree(mapi_session *s, const fol_list *l, con
 static uint32_t folder_delete_folder(mapi_session *s, const mapi_req *q)
 {
     mapi_eid e;
-    if (mapi_eid_decode_for(q->bin.p, q->bin.len, s->core->ctx.guid, &e) != 0 || e.kind != MAPI_EID_FOLDER)
+    if (mapi_eid_decode_for(q->bin.p, q->bin.len, s->core->ctx.guid, &e) != 0 ||
+        (e.kind != MAPI_EID_FOLDER && e.kind != MAPI_EID_SEARCH))
         return OP_MAPI_E_INVALID_ENTRYID;
+    if (e.kind == MAPI_EID_SEARCH)
+        return search_delete_folder(s, e.id);
     fol_list l;
     uint32_t sc = fols_load(s, &l);
     if (sc)
@@ -2518,6 +3093,8 @@ static uint32_t op_folder(mapi_session *s, const mapi_req *q, reply *r)
     mapi_obj *f = obj_get(s, q->h, OBJ_FOLDER);
     if (!f)
         return OP_MAPI_E_INVALID_OBJECT;
+    if (f->ekind == MAPI_EID_SEARCH)
+        return OP_MAPI_E_NO_SUPPORT; /* a search folder's messages are the searched folders' */
     switch (q->op) {
     case MAPI_OP_CREATE_MESSAGE: return folder_new_message(s, f, q, r);
     case MAPI_OP_CREATE_FOLDER: return folder_new_folder(s, f, q, r);
@@ -3177,6 +3754,8 @@ int mapi_session_handle(mapi_session *s, const mapi_frame *f, mapi_buf *out)
         sc = op_message(s, &q, &r);
         break;
     case MAPI_OP_ADVISE: sc = op_advise(s, &q, &r); break;
+    case MAPI_OP_SET_SEARCH_CRITERIA:
+    case MAPI_OP_GET_SEARCH_CRITERIA: sc = op_search_criteria(s, &q, &r); break;
     default: sc = OP_MAPI_E_NO_SUPPORT; break;
     }
     reply_end(&r, sc);
@@ -3220,6 +3799,8 @@ static void table_event(void *ctx, uint32_t event, uint64_t key, uint64_t prior,
 
 static int folder_affected(mapi_obj *t, const int64_t *folders, uint32_t n, int all)
 {
+    if (t->tkind == MAPI_TABLE_CONTENTS && t->ekind == MAPI_EID_SEARCH && !(t->tflags & OP_MAPI_ASSOCIATED))
+        return all || n > 0; /* any folder may be one it searches */
     if (t->tkind != MAPI_TABLE_CONTENTS || t->ekind != MAPI_EID_FOLDER)
         return 0;
     if (all)

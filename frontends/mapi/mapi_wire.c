@@ -803,6 +803,16 @@ int mapi_req_decode(uint16_t op, const uint8_t *payload, size_t len, mapi_req *q
         r_span(r, &q->bin);
         q->a = mapi_r_u32(r); /* event mask */
         break;
+    case MAPI_OP_SET_SEARCH_CRITERIA:
+        q->h = mapi_r_u32(r); /* the search folder */
+        r_opt_res(r, q);      /* none: keep the one set before */
+        r_eids(r, q);         /* folders searched; none: keep the ones set before */
+        q->flags = mapi_r_u32(r);
+        break;
+    case MAPI_OP_GET_SEARCH_CRITERIA:
+        q->h = mapi_r_u32(r);
+        q->flags = mapi_r_u32(r);
+        break;
     case MAPI_OP_COPY_FOLDER:
         q->h = mapi_r_u32(r);  /* the source folder's parent */
         r_span(r, &q->bin);    /* the folder to copy */

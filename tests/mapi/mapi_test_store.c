@@ -187,28 +187,41 @@ char *mts_item_content(mts *e, int64_t id)
     return out;
 }
 
-static uint32_t journal_scan(mts *e, uint32_t op, uint32_t *last_op)
+/* Calls fn for every journal entry, oldest first. */
+static void journal_each(mts *e, void (*fn)(void *ctx, const outpost_journal_entry *je), void *ctx)
 {
     struct outpost_txn *t;
-    uint32_t n = 0;
-    if (last_op)
-        *last_op = 0;
     if (e->api->read_begin(e->host, &t).code != OUTPOST_OK)
-        return 0;
+        return;
     struct outpost_cursor *c = NULL;
     if (e->m->journal_list(t, 0, &c).code == OUTPOST_OK) {
         const void *row;
-        while (e->m->cursor_next(c, &row).code == OUTPOST_OK && row) {
-            const outpost_journal_entry *je = row;
-            if (!op || je->op == op)
-                n++;
-            if (last_op)
-                *last_op = je->op;
-        }
+        while (e->m->cursor_next(c, &row).code == OUTPOST_OK && row)
+            fn(ctx, row);
         e->m->cursor_close(c);
     }
     e->api->read_end(e->host, t);
-    return n;
+}
+
+struct jscan {
+    uint32_t op, n, last_op;
+};
+
+static void jscan_one(void *ctx, const outpost_journal_entry *je)
+{
+    struct jscan *j = ctx;
+    if (!j->op || je->op == j->op)
+        j->n++;
+    j->last_op = je->op;
+}
+
+static uint32_t journal_scan(mts *e, uint32_t op, uint32_t *last_op)
+{
+    struct jscan j = { op, 0, 0 };
+    journal_each(e, jscan_one, &j);
+    if (last_op)
+        *last_op = j.last_op;
+    return j.n;
 }
 
 uint32_t mts_journal_count(mts *e, uint32_t op) { return journal_scan(e, op, NULL); }
@@ -218,4 +231,53 @@ uint32_t mts_journal_last_op(mts *e)
     uint32_t last = 0;
     journal_scan(e, 0, &last);
     return last;
+}
+
+int mts_set_remote(mts *e, int64_t id, const char *remote_id)
+{
+    struct outpost_txn *t;
+    if (outpost_store_write_begin(e->store, &t).code != OUTPOST_OK)
+        return -1;
+    const outpost_item *cur = NULL;
+    outpost_status st = e->m->item_get(t, id, &cur);
+    if (st.code == OUTPOST_OK) {
+        outpost_item it = *cur;
+        it.remote_id = remote_id;
+        it.remote_version = "1";
+        st = e->m->item_update(t, &it, OUTPOST_ITEM_F_REMOTE);
+    }
+    if (st.code != OUTPOST_OK) {
+        outpost_store_write_rollback(e->store, t);
+        return -1;
+    }
+    return outpost_store_write_commit(e->store, t).code == OUTPOST_OK ? 0 : -1;
+}
+
+struct jsince {
+    uint32_t skip, i, n, max;
+    mts_jentry *out;
+};
+
+static void jsince_one(void *ctx, const outpost_journal_entry *je)
+{
+    struct jsince *j = ctx;
+    if (j->i++ < j->skip)
+        return;
+    if (j->n < j->max) {
+        mts_jentry *o = &j->out[j->n];
+        memset(o, 0, sizeof *o);
+        o->op = je->op;
+        o->flags = je->flags;
+        o->item_id = je->item_id;
+        o->folder_id = je->folder_id;
+        snprintf(o->remote_id, sizeof o->remote_id, "%s", je->remote_id ? je->remote_id : "");
+    }
+    j->n++;
+}
+
+uint32_t mts_journal_since(mts *e, uint32_t skip, mts_jentry *out, uint32_t max)
+{
+    struct jsince j = { skip, 0, 0, max, out };
+    journal_each(e, jsince_one, &j);
+    return j.n;
 }

@@ -51,4 +51,17 @@ uint32_t mts_journal_count(mts *e, uint32_t op);
 /* The op of the last journal entry (0 when empty). */
 uint32_t mts_journal_last_op(mts *e);
 
+/* Gives item id a remote id, as the sync engine does once the server has it
+ * (a core write transaction, no journal entry). 0 or -1. */
+int mts_set_remote(mts *e, int64_t id, const char *remote_id);
+/* A journal entry as the tests check it. */
+typedef struct mts_jentry {
+    uint32_t op, flags;
+    int64_t item_id, folder_id;
+    char remote_id[64];
+} mts_jentry;
+/* The journal entries after the first `skip` (oldest first) into out (at
+ * most max); returns how many there are (may exceed max). */
+uint32_t mts_journal_since(mts *e, uint32_t skip, mts_jentry *out, uint32_t max);
+
 #endif

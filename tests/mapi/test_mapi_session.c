@@ -20,6 +20,8 @@
 #include <gmime/gmime.h>
 
 #include "mapi_fai.h"
+#include "mapi_search.h"
+#include "mapi_rtf.h"
 #include "mapi_test_store.h"
 #include "store.h"
 #include "mapi_server.h"
@@ -285,6 +287,7 @@ static void test_store_and_hierarchy(void **state)
     assert_true(mask & OP_STORE_UNICODE_OK);
     assert_true(mask & OP_STORE_NOTIFY_OK);
     assert_true(mask & OP_STORE_RESTRICTION_OK);
+    assert_true(mask & OP_STORE_SEARCH_OK); /* search folders */
     uint32_t valid = (uint32_t)mapi_props_long(&p, OP_PR_VALID_FOLDER_MASK, 0);
     assert_true(valid & OP_FOLDER_IPM_SUBTREE_VALID);
     assert_true(valid & OP_FOLDER_IPM_INBOX_VALID);
@@ -1527,7 +1530,7 @@ static void test_startup_calls(void **state)
     assert_int_equal(create_folder(inbox, "Projects", OP_FOLDER_GENERIC, 0, NULL, NULL), OP_MAPI_E_COLLISION);
     assert_int_equal(create_folder(inbox, "Projects", OP_FOLDER_GENERIC, OP_OPEN_IF_EXISTS, NULL, &got), OP_S_OK);
     assert_int_equal(got, projects);
-    /* a search folder is never made as a real (server) folder */
+    /* a search folder is made in the Finder only, never as a real (server) folder */
     assert_int_equal(create_folder(top, "Reminders", OP_FOLDER_SEARCH, OP_OPEN_IF_EXISTS, NULL, NULL),
                      OP_MAPI_E_NO_SUPPORT);
     assert_int_equal(store_folder(0, "Reminders", NULL), 0);
@@ -1719,6 +1722,546 @@ static void test_message_status(void **state)
     tc_close(&C);
 }
 
+/* ---- editing a received message (Actions > Edit Message, then save) ---- */
+
+static uint32_t set_props_h(uint32_t h, const mapi_props *p)
+{
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, h);
+    mapi_w_props(&q, p);
+    uint32_t sc = call(MAPI_OP_SET_PROPS, &q, &r);
+    if (!OP_FAILED(sc))
+        assert_int_equal(r.data[0], 0); /* no problems */
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    return sc;
+}
+
+/* SaveChanges(KEEP_OPEN_READWRITE); *id: the item id of the entry id answered. */
+static uint32_t save_h(uint32_t h, int64_t *id)
+{
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, h);
+    mapi_w_u32(&q, OP_KEEP_OPEN_READWRITE);
+    uint32_t sc = call(MAPI_OP_SAVE_CHANGES, &q, &r);
+    if (!OP_FAILED(sc)) {
+        mapi_eid e;
+        assert_int_equal(mapi_eid_decode(r.data + 4, MAPI_EID_LEN, &e), 0);
+        *id = e.id;
+    }
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    return sc;
+}
+
+static uint32_t open_message(int64_t id)
+{
+    uint8_t eid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_MESSAGE, id, eid);
+    return open_entry(eid, MAPI_EID_LEN, NULL);
+}
+
+static void test_edit_received(void **state)
+{
+    (void)state;
+    hello();
+    /* a received mail as the sync engine keeps it: on the server (remote
+     * id), read, with trace headers, a text and an HTML body, an attachment */
+    const char *orig =
+        "Received: from mx.example.com by mail.example.org; Mon, 20 Nov 2023 08:00:00 +0000\r\n"
+        "From: Ann <ann@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: Quarterly figures\r\n"
+        "Date: Mon, 20 Nov 2023 08:00:00 +0000\r\nMessage-ID: <q3@example.com>\r\n"
+        "References: <q1@example.com>\r\n <q2@example.com>\r\nX-Custom: kept as it was\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n"
+        "--outer\r\nContent-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n"
+        "--alt\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nOriginal body.\r\n"
+        "--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Original body.</p>\r\n--alt--\r\n"
+        "--outer\r\nContent-Type: text/csv; name=\"figures.csv\"\r\n"
+        "Content-Disposition: attachment; filename=\"figures.csv\"\r\n\r\nq,total\r\n3,42\r\n--outer--\r\n";
+    int64_t old = mts_item(fs, f_inbox, orig, OUTPOST_FLAG_SEEN, 1700467200000LL);
+    assert_true(old > 0);
+    assert_int_equal(mts_set_remote(fs, old, "srv-q3"), 0);
+    uint32_t inbox = open_folder(MAPI_EID_FOLDER, f_inbox);
+    uint8_t oeid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_MESSAGE, old, oeid);
+    uint32_t st0;
+    assert_int_equal(msg_status(inbox, oeid, 1, 0x2, 0x2, &st0), OP_S_OK);
+
+    /* a property MIME cannot carry: kept in the bag, nothing journaled, same item */
+    uint32_t j0 = mts_journal_count(fs, 0);
+    uint32_t h = open_message(old);
+    mapi_props p;
+    mapi_props_init(&p);
+    mapi_props_set_long(&p, 0x10800003u /* PR_ICON_INDEX */, 261);
+    assert_int_equal(set_props_h(h, &p), OP_S_OK);
+    mapi_props_free(&p);
+    int64_t id = 0;
+    assert_int_equal(save_h(h, &id), OP_S_OK);
+    assert_int_equal(id, old);
+    assert_int_equal(mts_journal_count(fs, 0), j0);
+    char *content = mts_item_content(fs, old);
+    assert_string_equal(content, orig);
+    free(content);
+
+    /* the edit: subject, body (PR_BODY only: the loaded HTML must not win)
+     * and a Cc recipient */
+    mapi_props_init(&p);
+    mapi_props_set_str(&p, OP_PR_SUBJECT, "Quarterly figures (annotated)");
+    mapi_props_set_str(&p, OP_PR_BODY, "Edited body: see row 2.");
+    assert_int_equal(set_props_h(h, &p), OP_S_OK);
+    mapi_props_free(&p);
+    mapi_props rc;
+    mapi_props_init(&rc);
+    mapi_props_set_str(&rc, OP_PR_DISPLAY_NAME, "Dave");
+    mapi_props_set_str(&rc, OP_PR_EMAIL_ADDRESS, "dave@example.com");
+    mapi_props_set_long(&rc, OP_PR_RECIPIENT_TYPE, OP_MAPI_CC);
+    mapi_buf q;
+    mapi_buf_init(&q);
+    mapi_w_u32(&q, h);
+    mapi_w_u32(&q, 2 /* MODRECIP_ADD */);
+    mapi_w_u32(&q, 1);
+    mapi_w_props(&q, &rc);
+    assert_int_equal(call(MAPI_OP_MODIFY_RECIPIENTS, &q, NULL), OP_S_OK);
+    mapi_props_free(&rc);
+    assert_int_equal(save_h(h, &id), OP_S_OK);
+    assert_true(id != old);
+
+    /* one transaction, two journal entries: the new message, then the old
+     * one deleted on the server (permanently: it is replaced, not trashed) */
+    mts_jentry je[4];
+    assert_int_equal(mts_journal_since(fs, j0, je, 4), 2);
+    assert_int_equal(je[0].op, OUTPOST_J_ITEM_CREATE);
+    assert_int_equal(je[0].item_id, id);
+    assert_int_equal(je[0].folder_id, f_inbox);
+    assert_int_equal(je[1].op, OUTPOST_J_ITEM_DELETE);
+    assert_int_equal(je[1].item_id, old);
+    assert_string_equal(je[1].remote_id, "srv-q3");
+    assert_true(je[1].flags & OUTPOST_J_PERMANENT);
+    assert_int_equal(mts_item_state(fs, old, NULL, NULL), -1);
+    uint32_t fl;
+    int64_t folder;
+    assert_int_equal(mts_item_state(fs, id, &fl, &folder), 0);
+    assert_int_equal(folder, f_inbox);
+    assert_true(fl & OUTPOST_FLAG_SEEN);
+    content = mts_item_content(fs, id);
+    assert_non_null(content);
+    assert_non_null(strstr(content, "Subject: Quarterly figures (annotated)"));
+    assert_non_null(strstr(content, "Edited body: see row 2."));
+    assert_null(strstr(content, "Original body"));
+    assert_non_null(strstr(content, "Cc: Dave <dave@example.com>"));
+    assert_non_null(strstr(content, "To: Bob <bob@example.com>"));
+    assert_non_null(strstr(content, "From: Ann <ann@example.com>"));
+    assert_non_null(strstr(content, "<q3@example.com>"));
+    /* the header fields MAPI does not carry, as they were, trace fields on top */
+    assert_memory_equal(content, "Received: from mx.example.com by mail.example.org; Mon, 20 Nov 2023 08:00:00 +0000\r\n",
+                        84);
+    assert_non_null(strstr(content, "References: <q1@example.com>\r\n <q2@example.com>\r\n"));
+    assert_non_null(strstr(content, "X-Custom: kept as it was"));
+    assert_non_null(strstr(content, "filename=figures.csv"));
+    free(content);
+
+    /* the open object is the new item; the bag (icon, message status) and
+     * the delivery time came along */
+    uint32_t tags[] = { OP_PR_ENTRYID, OP_PR_SUBJECT, 0x10800003u, OP_PR_MSG_STATUS, OP_PR_MESSAGE_DELIVERY_TIME };
+    mapi_props got;
+    assert_int_equal(get_props(h, tags, 5, &got), OP_S_OK);
+    uint8_t neid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_MESSAGE, id, neid);
+    assert_memory_equal(mapi_props_bin(&got, OP_PR_ENTRYID)->bin.data, neid, MAPI_EID_LEN);
+    assert_string_equal(mapi_props_str(&got, OP_PR_SUBJECT), "Quarterly figures (annotated)");
+    assert_int_equal(mapi_props_long(&got, 0x10800003u, 0), 261);
+    assert_int_equal(mapi_props_long(&got, OP_PR_MSG_STATUS, 0), 0x2);
+    assert_int_equal(mapi_props_i8(&got, OP_PR_MESSAGE_DELIVERY_TIME, 0), mapi_filetime_from_ms(1700467200000LL));
+    mapi_props_free(&got);
+
+    /* further calls on it work: a second edit, the body now as Outlook's
+     * editor writes it (compressed RTF only) */
+    char *rtf = mapi_rtf_from_text("Body written as RTF.", 20);
+    uint8_t *comp;
+    size_t clen;
+    assert_int_equal(mapi_rtf_compress((const uint8_t *)rtf, strlen(rtf), &comp, &clen), 0);
+    free(rtf);
+    mapi_props_init(&p);
+    mapi_props_set_bin(&p, OP_PR_RTF_COMPRESSED, comp, clen);
+    free(comp);
+    assert_int_equal(set_props_h(h, &p), OP_S_OK);
+    mapi_props_free(&p);
+    int64_t id2 = 0;
+    assert_int_equal(save_h(h, &id2), OP_S_OK);
+    assert_true(id2 != id);
+    assert_int_equal(mts_journal_since(fs, j0 + 2, je, 4), 2);
+    assert_int_equal(je[0].op, OUTPOST_J_ITEM_CREATE);
+    assert_int_equal(je[1].op, OUTPOST_J_ITEM_DELETE);
+    assert_int_equal(je[1].item_id, id);
+    assert_int_equal(mts_item_state(fs, id, NULL, NULL), -1);
+    release(h);
+    /* the old entry ids are gone */
+    eid_of(MAPI_EID_MESSAGE, old, oeid);
+    mapi_w_u32(&q, 0);
+    mapi_w_bin(&q, oeid, MAPI_EID_LEN);
+    assert_int_equal(call(MAPI_OP_OPEN_ENTRY, &q, NULL), OP_MAPI_E_NOT_FOUND);
+
+    /* reopened: the content as saved, nothing lost */
+    h = open_message(id2);
+    assert_int_equal(get_props(h, tags, 5, &got), OP_S_OK);
+    assert_string_equal(mapi_props_str(&got, OP_PR_SUBJECT), "Quarterly figures (annotated)");
+    assert_int_equal(mapi_props_long(&got, 0x10800003u, 0), 261);
+    mapi_props_free(&got);
+    uint32_t btag = OP_PR_BODY;
+    assert_int_equal(get_props(h, &btag, 1, &got), OP_S_OK);
+    assert_non_null(strstr(mapi_props_str(&got, OP_PR_BODY), "Body written as RTF."));
+    mapi_props_free(&got);
+    uint32_t t = open_table(h, 3 /* recipients */, 0);
+    mapi_props rows[8];
+    uint32_t n = query_rows(t, 8, rows, 8);
+    assert_int_equal(n, 2);
+    free_rows(rows, n);
+    release(t);
+    t = open_table(h, 4 /* attachments */, 0);
+    n = query_rows(t, 8, rows, 8);
+    assert_int_equal(n, 1);
+    assert_string_equal(mapi_props_str(&rows[0], OP_PR_ATTACH_LONG_FILENAME), "figures.csv");
+    free_rows(rows, n);
+    release(t);
+    content = mts_item_content(fs, id2);
+    assert_non_null(strstr(content, "Body written as RTF."));
+    assert_non_null(strstr(content, "Cc: Dave <dave@example.com>"));
+    assert_non_null(strstr(content, "References: <q1@example.com>\r\n <q2@example.com>\r\n"));
+    assert_non_null(strstr(content, "cSx0b3RhbA0KMyw0Mg")); /* figures.csv in base64 */
+    free(content);
+    release(h);
+
+    /* a draft takes the same path: saved again, it is replaced in one
+     * transaction and stays a draft */
+    mapi_w_u32(&q, inbox);
+    mapi_w_u32(&q, 0);
+    mapi_buf rr;
+    mapi_buf_init(&rr);
+    assert_int_equal(call(MAPI_OP_CREATE_MESSAGE, &q, &rr), OP_S_OK);
+    h = rr.data[0] | (rr.data[1] << 8);
+    mapi_buf_free(&rr);
+    mapi_props_init(&p);
+    mapi_props_set_str(&p, OP_PR_SUBJECT, "Draft v1");
+    mapi_props_set_str(&p, OP_PR_BODY, "first words");
+    mapi_props_set_long(&p, OP_PR_MESSAGE_FLAGS, (int32_t)(OP_MSGFLAG_UNSENT | OP_MSGFLAG_READ));
+    assert_int_equal(set_props_h(h, &p), OP_S_OK);
+    mapi_props_free(&p);
+    int64_t d1 = 0, d2 = 0;
+    assert_int_equal(save_h(h, &d1), OP_S_OK);
+    uint32_t jd = mts_journal_count(fs, 0);
+    mapi_props_init(&p);
+    mapi_props_set_str(&p, OP_PR_SUBJECT, "Draft v2");
+    assert_int_equal(set_props_h(h, &p), OP_S_OK);
+    mapi_props_free(&p);
+    assert_int_equal(save_h(h, &d2), OP_S_OK);
+    assert_true(d2 != d1);
+    assert_int_equal(mts_journal_since(fs, jd, je, 4), 2);
+    assert_int_equal(je[0].op, OUTPOST_J_ITEM_CREATE);
+    assert_int_equal(je[0].item_id, d2);
+    assert_int_equal(je[1].op, OUTPOST_J_ITEM_DELETE);
+    assert_int_equal(je[1].item_id, d1);
+    assert_int_equal(mts_item_state(fs, d2, &fl, NULL), 0);
+    assert_true((fl & OUTPOST_FLAG_DRAFT) && (fl & OUTPOST_FLAG_SEEN));
+    content = mts_item_content(fs, d2);
+    assert_non_null(strstr(content, "Subject: Draft v2"));
+    assert_non_null(strstr(content, "first words"));
+    free(content);
+    release(h);
+
+    /* an edit that cannot be kept (an attached message, which the mapping
+     * does not carry) is refused, and nothing changes */
+    const char *fwd = "From: Ann <ann@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: Fwd: plan\r\n"
+                      "Date: Mon, 20 Nov 2023 09:00:00 +0000\r\nMessage-ID: <fwd@example.com>\r\nMIME-Version: 1.0\r\n"
+                      "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nSee below.\r\n"
+                      "--b\r\nContent-Type: message/rfc822\r\n\r\nFrom: Carol <carol@example.com>\r\nSubject: plan\r\n\r\n"
+                      "The plan.\r\n--b--\r\n";
+    int64_t fid = mts_item(fs, f_inbox, fwd, OUTPOST_FLAG_SEEN, 0);
+    uint32_t j1 = mts_journal_count(fs, 0);
+    h = open_message(fid);
+    mapi_props_init(&p);
+    mapi_props_set_str(&p, OP_PR_SUBJECT, "Fwd: plan (edited)");
+    assert_int_equal(set_props_h(h, &p), OP_S_OK);
+    mapi_props_free(&p);
+    assert_int_equal(save_h(h, &id), OP_MAPI_E_NO_ACCESS);
+    assert_int_equal(mts_journal_count(fs, 0), j1);
+    content = mts_item_content(fs, fid);
+    assert_string_equal(content, fwd);
+    free(content);
+    release(h);
+    mapi_buf_free(&q);
+    release(inbox);
+    tc_close(&C);
+}
+
+/* ---- search folders (in the Finder, local-only) ---- */
+
+/* SetSearchCriteria on search folder h: restriction res (may be NULL), the
+ * folders eids[0..n) (MAPI_EID_LEN each), flags. */
+static uint32_t set_criteria(uint32_t h, const mapi_res *res, const uint8_t (*eids)[MAPI_EID_LEN], uint32_t n,
+                             uint32_t flags)
+{
+    mapi_buf q;
+    mapi_buf_init(&q);
+    mapi_w_u32(&q, h);
+    mapi_w_u8(&q, res ? 1 : 0);
+    if (res)
+        mapi_w_res(&q, res);
+    mapi_w_u32(&q, n);
+    for (uint32_t i = 0; i < n; i++)
+        mapi_w_bin(&q, eids[i], MAPI_EID_LEN);
+    mapi_w_u32(&q, flags);
+    uint32_t sc = call(MAPI_OP_SET_SEARCH_CRITERIA, &q, NULL);
+    mapi_buf_free(&q);
+    return sc;
+}
+
+/* The subjects of a contents table's rows, sorted, joined by '|'. */
+static void table_subjects(uint32_t t, char *out, size_t cap)
+{
+    uint32_t cols[] = { OP_PR_SUBJECT, OP_PR_PARENT_ENTRYID };
+    set_columns(t, cols, 2);
+    mapi_buf q;
+    mapi_buf_init(&q);
+    mapi_w_u32(&q, t);
+    mapi_w_u32(&q, 0); /* BOOKMARK_BEGINNING */
+    mapi_w_u32(&q, 0);
+    assert_int_equal(call(MAPI_OP_TBL_SEEK_ROW, &q, NULL), OP_S_OK);
+    mapi_buf_free(&q);
+    mapi_props rows[16];
+    uint32_t n = query_rows(t, 16, rows, 16);
+    char *sub[16];
+    for (uint32_t i = 0; i < n; i++)
+        sub[i] = (char *)mapi_props_str(&rows[i], OP_PR_SUBJECT);
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t k = i + 1; k < n; k++)
+            if (strcmp(sub[k], sub[i]) < 0) {
+                char *x = sub[i];
+                sub[i] = sub[k];
+                sub[k] = x;
+            }
+    out[0] = 0;
+    for (uint32_t i = 0; i < n; i++)
+        snprintf(out + strlen(out), cap - strlen(out), "%s%s", i ? "|" : "", sub[i]);
+    free_rows(rows, n);
+}
+
+static void test_search_folders(void **state)
+{
+    (void)state;
+    hello();
+    /* a folder with a subfolder, read and unread mail in both */
+    int64_t fa = mts_folder(fs, 0, "Search A", OUTPOST_ITEM_MAIL, 0);
+    int64_t fb = mts_folder(fs, fa, "Search B", OUTPOST_ITEM_MAIL, 0);
+    char *m1 = mail("alpha one", "Mon, 13 Nov 2023 10:00:00 +0000", "a1");
+    char *m2 = mail("alpha two", "Mon, 13 Nov 2023 11:00:00 +0000", "a2");
+    char *m3 = mail("beta", "Mon, 13 Nov 2023 12:00:00 +0000", "b");
+    mts_item(fs, fa, m1, 0, 0);
+    mts_item(fs, fa, m2, OUTPOST_FLAG_SEEN, 0);
+    int64_t beta = mts_item(fs, fb, m3, 0, 0);
+    free(m1);
+    free(m2);
+    free(m3);
+    uint32_t journal0 = mts_journal_count(fs, 0);
+
+    uint32_t finder = open_folder(MAPI_EID_VIRTUAL, MAPI_VF_FINDER);
+    uint32_t inbox = open_folder(MAPI_EID_FOLDER, f_inbox);
+    uint32_t sh = 0;
+    int64_t num = 0, again = 0;
+    assert_int_equal(create_folder(inbox, "Unread", OP_FOLDER_SEARCH, 0, NULL, NULL), OP_MAPI_E_NO_SUPPORT);
+    assert_int_equal(create_folder(finder, "Unread", OP_FOLDER_SEARCH, 0, &sh, &num), OP_S_OK);
+    assert_int_equal(create_folder(finder, "Unread", OP_FOLDER_SEARCH, 0, NULL, NULL), OP_MAPI_E_COLLISION);
+    assert_int_equal(create_folder(finder, "Unread", OP_FOLDER_SEARCH, OP_OPEN_IF_EXISTS, NULL, &again), OP_S_OK);
+    assert_int_equal(again, num);
+    uint8_t seid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_SEARCH, num, seid);
+
+    /* listed in the Finder, a search folder of its own kind; no criteria yet */
+    assert_int_equal(folder_long(finder, OP_PR_SUBFOLDERS), 1);
+    uint32_t ht = open_table(finder, MAPI_TABLE_HIERARCHY, 0);
+    uint32_t hcols[] = { OP_PR_ENTRYID, OP_PR_DISPLAY_NAME, OP_PR_FOLDER_TYPE };
+    set_columns(ht, hcols, 3);
+    mapi_props rows[16];
+    assert_int_equal(query_rows(ht, 16, rows, 16), 1);
+    assert_string_equal(mapi_props_str(&rows[0], OP_PR_DISPLAY_NAME), "Unread");
+    assert_int_equal(mapi_props_long(&rows[0], OP_PR_FOLDER_TYPE, 0), OP_FOLDER_SEARCH);
+    assert_memory_equal(mapi_props_bin(&rows[0], OP_PR_ENTRYID)->bin.data, seid, MAPI_EID_LEN);
+    free_rows(rows, 1);
+    release(ht);
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, sh);
+    mapi_w_u32(&q, 0);
+    assert_int_equal(call(MAPI_OP_GET_SEARCH_CRITERIA, &q, NULL), OP_MAPI_E_NOT_INITIALIZED);
+    uint32_t ct = open_table(sh, MAPI_TABLE_CONTENTS, 0);
+    char subj[256];
+    table_subjects(ct, subj, sizeof subj);
+    assert_string_equal(subj, "");
+
+    /* unread messages of Search A: shallow, then with its subfolder */
+    mapi_res unread = { .rt = OP_RES_BITMASK };
+    unread.u.bitmask.relop = OP_BMR_EQZ;
+    unread.u.bitmask.tag = OP_PR_MESSAGE_FLAGS;
+    unread.u.bitmask.mask = OP_MSGFLAG_READ;
+    uint8_t scope[2][MAPI_EID_LEN];
+    eid_of(MAPI_EID_FOLDER, fa, scope[0]);
+    assert_int_equal(set_criteria(sh, &unread, NULL, 0, 0), OP_MAPI_E_INVALID_PARAMETER); /* no folders yet */
+    assert_int_equal(set_criteria(sh, &unread, scope, 1, OP_RECURSIVE_SEARCH | OP_SHALLOW_SEARCH),
+                     OP_MAPI_E_INVALID_PARAMETER);
+    eid_of(MAPI_EID_MESSAGE, beta, scope[1]);
+    assert_int_equal(set_criteria(sh, &unread, scope + 1, 1, 0), OP_MAPI_E_INVALID_ENTRYID);
+    assert_int_equal(set_criteria(inbox, &unread, scope, 1, 0), OP_MAPI_E_NO_SUPPORT);
+    assert_int_equal(set_criteria(sh, &unread, scope, 1, OP_SHALLOW_SEARCH), OP_S_OK);
+    table_subjects(ct, subj, sizeof subj);
+    assert_string_equal(subj, "alpha one");
+    assert_int_equal(set_criteria(sh, NULL, NULL, 0, OP_RECURSIVE_SEARCH), OP_S_OK); /* the rest kept */
+    table_subjects(ct, subj, sizeof subj);
+    assert_string_equal(subj, "alpha one|beta");
+    uint32_t tags[] = { OP_PR_FOLDER_TYPE, OP_PR_CONTENT_COUNT, OP_PR_CONTENT_UNREAD, OP_PR_PARENT_ENTRYID };
+    mapi_props got;
+    assert_int_equal(get_props(sh, tags, 4, &got), OP_S_OK);
+    assert_int_equal(mapi_props_long(&got, OP_PR_FOLDER_TYPE, 0), OP_FOLDER_SEARCH);
+    assert_int_equal(mapi_props_long(&got, OP_PR_CONTENT_COUNT, 0), 2);
+    assert_int_equal(mapi_props_long(&got, OP_PR_CONTENT_UNREAD, 0), 2);
+    uint8_t feid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_VIRTUAL, MAPI_VF_FINDER, feid);
+    assert_memory_equal(mapi_props_bin(&got, OP_PR_PARENT_ENTRYID)->bin.data, feid, MAPI_EID_LEN);
+    mapi_props_free(&got);
+
+    /* GetSearchCriteria answers what was set */
+    mapi_w_u32(&q, sh);
+    mapi_w_u32(&q, 0);
+    r.len = 0;
+    assert_int_equal(call(MAPI_OP_GET_SEARCH_CRITERIA, &q, &r), OP_S_OK);
+    mapi_rd rd;
+    mapi_rd_init(&rd, r.data, r.len);
+    assert_int_equal(mapi_r_u8(&rd), 1);
+    mapi_res *back = mapi_r_res(&rd);
+    assert_non_null(back);
+    assert_int_equal(back->rt, OP_RES_BITMASK);
+    assert_int_equal(back->u.bitmask.mask, OP_MSGFLAG_READ);
+    mapi_res_free(back);
+    assert_int_equal(mapi_r_u32(&rd), 1);
+    uint32_t el;
+    const uint8_t *e0 = mapi_r_bin(&rd, &el);
+    assert_int_equal(el, MAPI_EID_LEN);
+    assert_memory_equal(e0, scope[0], MAPI_EID_LEN);
+    assert_int_equal(mapi_r_u32(&rd), OP_SEARCH_RUNNING | OP_SEARCH_RECURSIVE);
+
+    /* live: a message read elsewhere leaves the results, with a notification */
+    mapi_w_u32(&q, ct);
+    r.len = 0;
+    assert_int_equal(call(MAPI_OP_TBL_ADVISE, &q, &r), OP_S_OK);
+    uint32_t conn = r.data[0];
+    assert_int_equal(fs->api->set_flags(fs->host, &beta, 1, OUTPOST_FLAGS_ADD, OUTPOST_FLAG_SEEN, NULL, NULL, NULL).code,
+                     OUTPOST_OK);
+    journal0++; /* that flag change is journaled, as any */
+    r.len = 0;
+    assert_int_equal(tc_wait_notify(&C, 3000, &r), 0);
+    mapi_rd_init(&rd, r.data, r.len);
+    assert_int_equal(mapi_r_u32(&rd), conn);
+    assert_int_equal(mapi_r_u32(&rd), MAPI_NOTIFY_TABLE);
+    assert_int_equal(mapi_r_u32(&rd), OP_TABLE_ROW_DELETED);
+    table_subjects(ct, subj, sizeof subj);
+    assert_string_equal(subj, "alpha one");
+
+    /* the whole store (Top of Information Store, recursive), by subject */
+    mapi_res bysub = { .rt = OP_RES_CONTENT };
+    bysub.u.content.fuzzy = OP_FL_SUBSTRING | OP_FL_IGNORECASE;
+    bysub.u.content.tag = OP_PR_SUBJECT;
+    mapi_props_init(&got);
+    mapi_props_set_str(&got, OP_PR_SUBJECT, "BETA");
+    bysub.u.content.prop = got.p[0];
+    eid_of(MAPI_EID_VIRTUAL, MAPI_VF_IPM_SUBTREE, scope[1]);
+    assert_int_equal(set_criteria(sh, &bysub, scope + 1, 1, OP_RECURSIVE_SEARCH), OP_S_OK);
+    mapi_props_free(&got);
+    table_subjects(ct, subj, sizeof subj);
+    assert_string_equal(subj, "beta");
+    release(ct);
+
+    /* Outlook sets the class (and may rename it) after CreateFolder */
+    uint32_t other = 0;
+    assert_int_equal(create_folder(finder, "Other", OP_FOLDER_SEARCH, 0, &other, NULL), OP_S_OK);
+    mapi_props_init(&got);
+    mapi_props_set_str(&got, OP_PR_CONTAINER_CLASS, "IPF.Task");
+    mapi_props_set_str(&got, OP_PR_DISPLAY_NAME, "Other");
+    mapi_w_u32(&q, sh);
+    mapi_w_props(&q, &got);
+    r.len = 0;
+    assert_int_equal(call(MAPI_OP_SET_PROPS, &q, &r), OP_S_OK);
+    mapi_rd_init(&rd, r.data, r.len);
+    assert_int_equal(mapi_r_u32(&rd), 1); /* the name is taken */
+    assert_int_equal(mapi_r_u32(&rd), 1);
+    assert_int_equal(mapi_r_u32(&rd), OP_PR_DISPLAY_NAME);
+    assert_int_equal(mapi_r_u32(&rd), OP_MAPI_E_COLLISION);
+    mapi_props_free(&got);
+    mapi_props_init(&got);
+    mapi_props_set_str(&got, OP_PR_DISPLAY_NAME, "Unread mail");
+    assert_int_equal(set_props_h(sh, &got), OP_S_OK);
+    mapi_props_free(&got);
+    uint32_t ntags[] = { OP_PR_DISPLAY_NAME, OP_PR_CONTAINER_CLASS };
+    assert_int_equal(get_props(sh, ntags, 2, &got), OP_S_OK);
+    assert_string_equal(mapi_props_str(&got, OP_PR_DISPLAY_NAME), "Unread mail");
+    assert_string_equal(mapi_props_str(&got, OP_PR_CONTAINER_CLASS), "IPF.Task");
+    mapi_props_free(&got);
+    uint8_t oeid[MAPI_EID_LEN];
+    mapi_props_init(&got);
+    uint32_t etag = OP_PR_ENTRYID;
+    assert_int_equal(get_props(other, &etag, 1, &got), OP_S_OK);
+    memcpy(oeid, mapi_props_bin(&got, OP_PR_ENTRYID)->bin.data, MAPI_EID_LEN);
+    mapi_props_free(&got);
+    release(other);
+    mapi_w_u32(&q, finder);
+    mapi_w_bin(&q, oeid, MAPI_EID_LEN);
+    mapi_w_u32(&q, 0);
+    assert_int_equal(call(MAPI_OP_DELETE_FOLDER, &q, NULL), OP_S_OK);
+
+    /* a search folder holds no messages of its own */
+    mapi_w_u32(&q, sh);
+    mapi_w_u32(&q, 0);
+    assert_int_equal(call(MAPI_OP_CREATE_MESSAGE, &q, NULL), OP_MAPI_E_NO_SUPPORT);
+    /* kept in the cache only: nothing journaled, the storage's folders unchanged */
+    assert_int_equal(mts_journal_count(fs, 0), journal0);
+    assert_int_equal(store_folder(0, "Unread", NULL), 0);
+    assert_true(meta_present(MAPI_SEARCH_KEY));
+    release(sh);
+
+    /* another connection finds it, criteria and all; then deletes it */
+    tc_close(&C);
+    hello();
+    finder = open_folder(MAPI_EID_VIRTUAL, MAPI_VF_FINDER);
+    sh = open_entry(seid, MAPI_EID_LEN, NULL);
+    ct = open_table(sh, MAPI_TABLE_CONTENTS, 0);
+    table_subjects(ct, subj, sizeof subj);
+    assert_string_equal(subj, "beta");
+    release(ct);
+    release(sh);
+    mapi_w_u32(&q, finder);
+    mapi_w_bin(&q, seid, MAPI_EID_LEN);
+    mapi_w_u32(&q, 0);
+    assert_int_equal(call(MAPI_OP_DELETE_FOLDER, &q, NULL), OP_S_OK);
+    mapi_w_u32(&q, 0);
+    mapi_w_bin(&q, seid, MAPI_EID_LEN);
+    assert_int_equal(call(MAPI_OP_OPEN_ENTRY, &q, NULL), OP_MAPI_E_NOT_FOUND);
+    ht = open_table(finder, MAPI_TABLE_HIERARCHY, 0);
+    assert_int_equal(query_rows(ht, 16, rows, 16), 0);
+    release(ht);
+    assert_int_equal(folder_long(finder, OP_PR_SUBFOLDERS), 0);
+    /* a new one never gets the old one's entry id */
+    int64_t num2 = 0;
+    assert_int_equal(create_folder(finder, "Unread", OP_FOLDER_SEARCH, 0, NULL, &num2), OP_S_OK);
+    assert_true(num2 != num && num2 > 2);
+    assert_int_equal(mts_journal_count(fs, 0), journal0);
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    release(finder);
+    tc_close(&C);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1734,6 +2277,8 @@ int main(void)
         cmocka_unit_test(test_delete_folder_tree),
         cmocka_unit_test(test_startup_calls),
         cmocka_unit_test(test_message_status),
+        cmocka_unit_test(test_edit_received),
+        cmocka_unit_test(test_search_folders),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

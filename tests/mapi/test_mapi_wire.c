@@ -12,6 +12,7 @@
 
 #include "mapi_eid.h"
 #include "mapi_fai.h"
+#include "mapi_search.h"
 #include "mapi_wire.h"
 
 static void roundtrip_props(const mapi_props *in)
@@ -343,7 +344,10 @@ static void test_fai_codec(void **state)
     mapi_eid_encode(&e, b);
     assert_int_equal(mapi_eid_decode(b, sizeof b, &d), 0);
     assert_int_equal(d.kind, MAPI_EID_ASSOC);
-    b[21] = MAPI_EID_ASSOC + 1;
+    b[21] = MAPI_EID_SEARCH; /* a search folder's number: any positive id */
+    assert_int_equal(mapi_eid_decode(b, sizeof b, &d), 0);
+    assert_int_equal(d.kind, MAPI_EID_SEARCH);
+    b[21] = MAPI_EID_SEARCH + 1;
     assert_int_not_equal(mapi_eid_decode(b, sizeof b, &d), 0);
 
     /* a set survives encoding: properties, recipients, attachments */
@@ -417,6 +421,63 @@ static void test_fai_codec(void **state)
     mapi_fai_set_free(&s);
 }
 
+/* The search folders' value: criteria survive encoding; numbers are never
+ * given twice; a damaged value is refused. */
+static void test_search_codec(void **state)
+{
+    (void)state;
+    mapi_search_set s, r;
+    mapi_search_set_init(&s);
+    mapi_search_folder *a, *b;
+    assert_int_equal(mapi_search_add(&s, "Reminders", "Outlook.Reminder", &a), 0);
+    assert_int_equal(mapi_search_add(&s, "To-Do", NULL, &b), 0);
+    assert_int_equal(b->num, 2);
+    b->has_criteria = 1;
+    b->flags = OP_RECURSIVE_SEARCH;
+    b->state = OP_SEARCH_RUNNING | OP_SEARCH_RECURSIVE;
+    b->res = calloc(1, sizeof *b->res);
+    b->res->rt = OP_RES_EXIST;
+    b->res->u.exist.tag = OP_PR_SUBJECT;
+    b->scope = calloc(2, sizeof *b->scope);
+    b->scope[0] = (mapi_search_scope){ MAPI_EID_FOLDER, 7 };
+    b->scope[1] = (mapi_search_scope){ MAPI_EID_VIRTUAL, MAPI_VF_IPM_SUBTREE };
+    b->nscope = 2;
+    assert_int_equal(mapi_search_remove(&s, 1), 0);
+    assert_int_not_equal(mapi_search_remove(&s, 1), 0);
+    mapi_buf buf;
+    mapi_buf_init(&buf);
+    mapi_search_encode(&s, &buf);
+    assert_int_equal(mapi_search_decode(buf.data, buf.len, &r), 0);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.next, 3);
+    mapi_search_folder *f = mapi_search_find_name(&r, "To-Do");
+    assert_non_null(f);
+    assert_int_equal(f->num, 2);
+    assert_string_equal(f->cls, "");
+    assert_true(f->has_criteria);
+    assert_int_equal(f->flags, OP_RECURSIVE_SEARCH);
+    assert_int_equal(f->state, OP_SEARCH_RUNNING | OP_SEARCH_RECURSIVE);
+    assert_non_null(f->res);
+    assert_int_equal(f->res->rt, OP_RES_EXIST);
+    assert_int_equal(f->nscope, 2);
+    assert_int_equal(f->scope[0].id, 7);
+    assert_int_equal(f->scope[1].kind, MAPI_EID_VIRTUAL);
+    mapi_search_folder *c;
+    assert_int_equal(mapi_search_add(&r, "Later", "", &c), 0);
+    assert_int_equal(c->num, 3); /* never 1 again */
+    mapi_search_set_free(&r);
+    /* damaged: cut short, a wrong magic, a number not below next */
+    for (size_t cut = 0; cut < buf.len; cut += 7)
+        assert_int_not_equal(mapi_search_decode(buf.data, cut, &r), 0);
+    buf.data[0] ^= 1;
+    assert_int_not_equal(mapi_search_decode(buf.data, buf.len, &r), 0);
+    buf.data[0] ^= 1;
+    buf.data[4] = 2; /* next 2, but folder 2 exists */
+    assert_int_not_equal(mapi_search_decode(buf.data, buf.len, &r), 0);
+    mapi_buf_free(&buf);
+    mapi_search_set_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -428,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_sort_and_names),
         cmocka_unit_test(test_entry_ids),
         cmocka_unit_test(test_fai_codec),
+        cmocka_unit_test(test_search_codec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

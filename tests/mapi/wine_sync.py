@@ -7,8 +7,8 @@ edits back on the server (the last phase of run_wine_mapi.sh; ctest mapi_wine64,
 2. outpostd starts on that cache with the MAPI front-end. The plan names messages of the server's
    Inbox with a subject found there once; mapi_harness.exe (sync mode) runs under Wine, opens the
    store through the provider DLL, checks the Inbox's row count, reads a body, and makes the edits:
-   mark read, follow-up flag, move to Archive, delete, a new draft in Drafts, a new contact, a new
-   appointment.
+   mark read, follow-up flag, move to Archive, delete, an edit of a received message (subject and
+   body: the message is replaced), a new draft in Drafts, a new contact, a new appointment.
 3. The daemon syncs: the simulator's write counters (/_sim/counters) must show each edit exactly
    once and nothing else; its state dump, compared with the one taken before, must differ by
    exactly those edits. A restart and another cycle write nothing more. Then the cache (cache_dump)
@@ -38,8 +38,11 @@ COUNTS = {"messages": 40, "events": 6, "contacts": 6, "tasks": 3, "notes": 2}
 # The server writes the edits make, each once: read and flag are a Mails.set each; move and delete
 # (to Deleted Items, [account] delete = trash) a Mails.move each; the draft (saved read, as
 # Outlook saves one) a Mails.create and, because Kerio's Mails.create may ignore flags, the Kerio
-# transport's Mails.set of its flags; the contact and the appointment one create each.
-WANT = {"Mails.set": 3, "Mails.move": 2, "Mails.create": 1, "Contacts.create": 1, "Events.create": 1}
+# transport's Mails.set of its flags; the contact and the appointment one create each. The edited
+# message is replaced: one Mails.create of the new version (plus a Mails.set when it has flags to
+# set, see want_counters) and one Mails.remove of the old one (permanent: not a move to the trash).
+WANT = {"Mails.set": 3, "Mails.move": 2, "Mails.create": 2, "Mails.remove": 1, "Contacts.create": 1,
+        "Events.create": 1}
 # What a server write changes besides the edited fields.
 BOOKKEEPING = ("modifiedDate", "watermark")
 TAG = "Wine harness"
@@ -94,17 +97,30 @@ def make_plan(state):
         raise AssertionError("the generated Inbox has no unread, unflagged message with a unique subject")
     read = unread[0]
     rest = [i for i in inbox if i is not read and not i.get("isFlagged")]
-    if len(rest) < 3:
+    # the edit: a message without attachments (whose upload would be one more server write)
+    editable = [i for i in rest[3:] if not i.get("hasAttachment")]
+    if len(rest) < 3 or not editable:
         raise AssertionError("the generated Inbox has too few messages with unique subjects")
-    plan = {"read": read, "flag": rest[0], "move": rest[1], "delete": rest[2],
+    plan = {"read": read, "flag": rest[0], "move": rest[1], "delete": rest[2], "edit": editable[0],
+            "edited": TAG + " edited \u2014 " + editable[0]["subject"],
             "draft": TAG + " draft \u2014 \u00fcbermorgen",
             "contact": "Wenzel Wine\u00e9",
             "event": TAG + " appointment \u263a"}
     lines = ["inbox\t%d" % len(ts.items_of(state, "Inbox"))]
-    for verb in ("read", "flag", "move", "delete", "draft", "contact", "event"):
+    for verb in ("read", "flag", "move", "delete", "edit", "draft", "contact", "event"):
         v = plan[verb]
         lines.append("%s\t%s" % (verb, v["subject"] if isinstance(v, dict) else v))
+        if verb == "edit":
+            lines[-1] += "\t" + plan["edited"]
     return plan, "\n".join(lines) + "\n"
+
+
+def want_counters(plan):
+    """WANT, plus the Kerio transport's Mails.set of the edited message's flags after its create."""
+    want = dict(WANT)
+    if any(plan["edit"].get(k) for k in ("isSeen", "isAnswered", "isFlagged", "isForwarded", "isJunk")):
+        want["Mails.set"] += 1
+    return want
 
 
 def by_id(items):
@@ -116,12 +132,13 @@ def check_state(before, after, plan):
     bf = {f["path"]: f for f in before["folders"] if f.get("type") != "FRoot"}
     af = {f["path"]: f for f in after["folders"] if f.get("type") != "FRoot"}
     check(sorted(bf) == sorted(af), "the server's folders are unchanged: %s vs %s" % (sorted(bf), sorted(af)))
-    added_want = {"Archive": ("subject", plan["move"]["subject"]),
+    added_want = {"Inbox": ("subject", plan["edited"]),
+                  "Archive": ("subject", plan["move"]["subject"]),
                   "Deleted Items": ("subject", plan["delete"]["subject"]),
                   "Drafts": ("subject", plan["draft"]),
                   "Contacts": ("commonName", plan["contact"]),
                   "Calendar": ("summary", plan["event"])}
-    gone_want = {plan["move"]["id"], plan["delete"]["id"]}
+    gone_want = {plan["move"]["id"], plan["delete"]["id"], plan["edit"]["id"]}
     changed_want = {plan["read"]["id"]: {"isSeen": True}, plan["flag"]["id"]: {"isFlagged": True}}
     for path in sorted(set(bf) & set(af)):
         b, a = by_id(bf[path]["items"]), by_id(af[path]["items"])
@@ -149,6 +166,13 @@ def check_state(before, after, plan):
             diff = sorted(k for k in set(moved) | set(plan[verb]) if moved.get(k) != plan[verb].get(k) and
                           k not in ("id", "folderId") + BOOKKEEPING)
             check(not diff, "%s: the message the %s put there differs from the Inbox's in %s" % (path, verb, diff))
+    # the edited message: the new version has the edited subject and body, the rest as it was
+    for ed in new.get("Inbox", [])[:1]:
+        check((ed.get("from"), ed.get("to"), ed.get("isSeen"), ed.get("isFlagged")) ==
+              (plan["edit"].get("from"), plan["edit"].get("to"), plan["edit"].get("isSeen"),
+               plan["edit"].get("isFlagged")),
+              "the edited message's sender, recipients and flags on the server: %r" %
+              ((ed.get("from"), ed.get("to"), ed.get("isSeen"), ed.get("isFlagged")),))
     for ev in new.get("Calendar", [])[:1]:
         check((ev.get("start"), ev.get("end"), ev.get("location")) ==
               ("20250616T140000Z", "20250616T150000Z", "Wine room"),
@@ -221,13 +245,13 @@ def main():
         run_harness(args, op, plan_text)
         st = sync_until_replayed(op, "MAPI edits")
         check(st["journal"].get("conflict", 0) == 0, "no conflicts: %s" % st["journal"])
-        ts.expect_counters(sim.counters(), WANT, "MAPI edits")
+        ts.expect_counters(sim.counters(), want_counters(plan), "MAPI edits")
         check_state(before, sim.state(content=False), plan)
         # a restart and another cycle: nothing is sent twice
         op.stop()
         op.start()
         sync_until_replayed(op, "after a restart")
-        ts.expect_counters(sim.counters(), WANT, "after a restart and another cycle")
+        ts.expect_counters(sim.counters(), want_counters(plan), "after a restart and another cycle")
         op.stop()
         dump = op.dump()
         ts.compare(dump, sim.state(), where="after MAPI edits")

@@ -928,6 +928,81 @@ static void test_update(void **state)
     assert_int_equal(j.n, 0);
 }
 
+/* replace (appended after ABI 1.1): an edited message's new version and the
+ * old one's deletion in one transaction, the bag carried over; a failure
+ * changes nothing. */
+static void test_replace(void **state)
+{
+    struct env *e = *state;
+    assert_true(OUTPOST_HAS_METHOD(e->api, struct outpost_store_api, replace));
+    int64_t old = append_file(e, e->inbox, "simple.eml", OUTPOST_FLAG_SEEN, NULL);
+    outpost_item before = get_item(e, old, NULL, 0);
+    assert_int_equal(e->api->prop_set(e->fe, old, "imap.kept", "kept", 4).code, OUTPOST_OK);
+    assert_int_equal(e->api->prop_set(e->fe, old, "imap.dropped", "gone", 4).code, OUTPOST_OK);
+    size_t len;
+    char *data = slurp("mixed.eml", &len);
+    struct memreader mr;
+    int64_t mark = journal_mark(e);
+    const char *const carry[] = { "imap.kept", "imap.absent", NULL };
+    int64_t id = 0;
+    uint32_t uid = 0;
+    assert_int_equal(e->api->replace(e->fe, old, mem_reader(&mr, data, len, 9), OUTPOST_FLAG_SEEN, "$Work", 0, carry,
+                                     &id, &uid).code,
+                     OUTPOST_OK);
+    assert_true(id > 0 && id != old);
+    assert_int_equal(uid, before.uid + 1);
+    assert_int_equal(get_item(e, old, NULL, 0).id, 0);
+    outpost_item it = get_item(e, id, NULL, 0);
+    assert_int_equal(it.folder_id, e->inbox);
+    assert_int_equal(it.flags, OUTPOST_FLAG_SEEN);
+    assert_int_equal(it.internal_date, before.internal_date); /* 0: the old one's */
+    size_t clen;
+    char *c = read_content(e, id, &clen);
+    assert_int_equal(clen, len);
+    assert_memory_equal(c, data, len);
+    free(c);
+    struct outpost_txn *t;
+    assert_int_equal(outpost_store_read_begin(e->store, &t).code, OUTPOST_OK);
+    const void *v;
+    size_t vl;
+    assert_int_equal(e->m->prop_get(t, id, "imap.kept", &v, &vl).code, OUTPOST_OK);
+    assert_int_equal(vl, 4);
+    assert_memory_equal(v, "kept", 4);
+    assert_int_equal(e->m->prop_get(t, id, "imap.dropped", &v, &vl).code, OUTPOST_GONE);
+    outpost_store_read_end(e->store, t);
+    struct jlist j;
+    journal_since(e, mark, &j);
+    assert_int_equal(j.n, 2);
+    assert_int_equal(j.e[0].op, OUTPOST_J_ITEM_CREATE);
+    assert_int_equal(j.e[0].item_id, id);
+    assert_int_equal(j.e[1].op, OUTPOST_J_ITEM_DELETE);
+    assert_int_equal(j.e[1].item_id, old);
+    assert_int_equal(j.e[1].flags & OUTPOST_J_PERMANENT, OUTPOST_J_PERMANENT);
+
+    /* failures change nothing: an item that is gone, content that breaks
+     * off, a bag name of nobody's */
+    mark = j.last_seq;
+    assert_int_equal(e->api->replace(e->fe, old, mem_reader(&mr, data, len, 0), 0, NULL, 0, NULL, &id, NULL).code,
+                     OUTPOST_GONE);
+    struct memreader bad;
+    struct outpost_reader *r = mem_reader(&bad, data, len, 100);
+    bad.fail_at = 300;
+    assert_int_equal(e->api->replace(e->fe, it.id, r, 0, NULL, 0, NULL, &id, NULL).code, OUTPOST_TEMP);
+    const char *const foreign[] = { "nodot", NULL };
+    assert_int_equal(
+        e->api->replace(e->fe, it.id, mem_reader(&mr, data, len, 0), 0, NULL, 0, foreign, &id, NULL).code,
+        OUTPOST_BAD_DATA);
+    assert_int_equal(get_item(e, it.id, NULL, 0).id, it.id);
+    journal_since(e, mark, &j);
+    assert_int_equal(j.n, 0);
+    assert_int_equal(outpost_store_read_begin(e->store, &t).code, OUTPOST_OK);
+    const outpost_folder *f;
+    assert_int_equal(e->m->folder_get(t, e->inbox, &f).code, OUTPOST_OK);
+    assert_int_equal(f->total, 1);
+    outpost_store_read_end(e->store, t);
+    free(data);
+}
+
 int main(int argc, char **argv)
 {
     mime_dir = argc > 1 ? argv[1] : "mime";
@@ -946,6 +1021,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_concurrent_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_content, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replace, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

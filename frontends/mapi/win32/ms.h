@@ -105,6 +105,10 @@ HRESULT ms_prop_to_mapi(const ms_alloc_fns *a, void *parent, const mapi_prop *p,
 /* MAPI -> wire (C heap). */
 int ms_prop_from_mapi(const SPropValue *v, mapi_prop *p);
 mapi_res *ms_res_from_mapi(const SRestriction *r, int depth);
+/* Wire -> MAPI: fills *out, its nodes and values from ms_more on parent. */
+HRESULT ms_res_to_mapi(const ms_alloc_fns *a, void *parent, const mapi_res *r, SRestriction *out, int depth);
+/* Writes `u8 has` + restriction r (NULL: has 0); *hr MAPI_E_TOO_COMPLEX when r cannot be sent. */
+void ms_w_res(mapi_buf *q, const SRestriction *r, HRESULT *hr);
 char *ms_utf8(const WCHAR *w);          /* malloc'd, NULL on NULL */
 char *ms_utf8_a(const char *s);         /* ANSI code page -> UTF-8 */
 WCHAR *ms_wide(const char *utf8);       /* malloc'd */

@@ -355,6 +355,102 @@ mapi_res *ms_res_from_mapi(const SRestriction *r, int depth)
     return o;
 }
 
+/* One SPropValue of a restriction from p (ms_more on parent). */
+static HRESULT res_prop(const ms_alloc_fns *a, void *parent, const mapi_prop *p, LPSPropValue *out)
+{
+    HRESULT hr = ms_more(a, sizeof **out, parent, (void **)out);
+    return hr == S_OK ? ms_prop_to_mapi(a, parent, p, *out) : hr;
+}
+
+HRESULT ms_res_to_mapi(const ms_alloc_fns *a, void *parent, const mapi_res *r, SRestriction *out, int depth)
+{
+    if (depth > MAPI_RES_MAX_DEPTH)
+        return MAPI_E_TOO_COMPLEX;
+    memset(out, 0, sizeof *out);
+    out->rt = r->rt;
+    HRESULT hr = S_OK;
+    switch (r->rt) {
+    case RES_AND:
+    case RES_OR:
+        out->res.resAnd.cRes = r->u.sub.n;
+        hr = ms_more(a, (r->u.sub.n ? r->u.sub.n : 1) * sizeof(SRestriction), parent, (void **)&out->res.resAnd.lpRes);
+        for (ULONG i = 0; hr == S_OK && i < r->u.sub.n; i++)
+            hr = ms_res_to_mapi(a, parent, &r->u.sub.r[i], &out->res.resAnd.lpRes[i], depth + 1);
+        break;
+    case RES_NOT:
+        hr = ms_more(a, sizeof(SRestriction), parent, (void **)&out->res.resNot.lpRes);
+        if (hr == S_OK)
+            hr = ms_res_to_mapi(a, parent, r->u.not_, out->res.resNot.lpRes, depth + 1);
+        break;
+    case RES_CONTENT:
+        out->res.resContent.ulFuzzyLevel = r->u.content.fuzzy;
+        out->res.resContent.ulPropTag = r->u.content.tag;
+        hr = res_prop(a, parent, &r->u.content.prop, &out->res.resContent.lpProp);
+        break;
+    case RES_PROPERTY:
+        out->res.resProperty.relop = r->u.property.relop;
+        out->res.resProperty.ulPropTag = r->u.property.tag;
+        hr = res_prop(a, parent, &r->u.property.prop, &out->res.resProperty.lpProp);
+        break;
+    case RES_COMPAREPROPS:
+        out->res.resCompareProps.relop = r->u.compare.relop;
+        out->res.resCompareProps.ulPropTag1 = r->u.compare.tag1;
+        out->res.resCompareProps.ulPropTag2 = r->u.compare.tag2;
+        break;
+    case RES_BITMASK:
+        out->res.resBitMask.relBMR = r->u.bitmask.relop;
+        out->res.resBitMask.ulPropTag = r->u.bitmask.tag;
+        out->res.resBitMask.ulMask = r->u.bitmask.mask;
+        break;
+    case RES_SIZE:
+        out->res.resSize.relop = r->u.size.relop;
+        out->res.resSize.ulPropTag = r->u.size.tag;
+        out->res.resSize.cb = r->u.size.size;
+        break;
+    case RES_EXIST:
+        out->res.resExist.ulPropTag = r->u.exist.tag;
+        break;
+    case RES_SUBRESTRICTION:
+        out->res.resSub.ulSubObject = r->u.subres.subobject;
+        hr = ms_more(a, sizeof(SRestriction), parent, (void **)&out->res.resSub.lpRes);
+        if (hr == S_OK)
+            hr = ms_res_to_mapi(a, parent, r->u.subres.r, out->res.resSub.lpRes, depth + 1);
+        break;
+    case RES_COMMENT: {
+        const mapi_props *l = &r->u.comment.props;
+        out->res.resComment.cValues = l->n;
+        hr = ms_more(a, (l->n ? l->n : 1) * sizeof(SPropValue), parent, (void **)&out->res.resComment.lpProp);
+        for (ULONG i = 0; hr == S_OK && i < l->n; i++)
+            hr = ms_prop_to_mapi(a, parent, &l->p[i], &out->res.resComment.lpProp[i]);
+        if (hr == S_OK && r->u.comment.r) {
+            hr = ms_more(a, sizeof(SRestriction), parent, (void **)&out->res.resComment.lpRes);
+            if (hr == S_OK)
+                hr = ms_res_to_mapi(a, parent, r->u.comment.r, out->res.resComment.lpRes, depth + 1);
+        }
+        break;
+    }
+    default:
+        hr = MAPI_E_CORRUPT_DATA;
+    }
+    return hr;
+}
+
+void ms_w_res(mapi_buf *q, const SRestriction *r, HRESULT *hr)
+{
+    if (!r) {
+        mapi_w_u8(q, 0);
+        return;
+    }
+    mapi_res *res = ms_res_from_mapi(r, 0);
+    if (!res) {
+        *hr = MAPI_E_TOO_COMPLEX;
+        return;
+    }
+    mapi_w_u8(q, 1);
+    mapi_w_res(q, res);
+    mapi_res_free(res);
+}
+
 const char *ms_hr_name(HRESULT hr)
 {
     switch ((unsigned long)hr) {

@@ -928,16 +928,101 @@ static HRESULT OMAPI_CALL folder_OpenEntry(void *This, ULONG cbEntryID, LPENTRYI
                   (unsigned long)ulFlags);
 }
 
-static HRESULT OMAPI_CALL folder_SetSearchCriteria(void *This, LPSRestriction r, LPENTRYLIST l, ULONG f)
+static HRESULT OMAPI_CALL folder_SetSearchCriteria(void *This, LPSRestriction lpRestriction, LPENTRYLIST lpContainerList,
+                                                   ULONG ulSearchFlags)
 {
-    (void)This, (void)r, (void)l, (void)f;
-    return ms_ret(MAPI_E_NO_SUPPORT, "IMAPIFolder::SetSearchCriteria");
+    ms_obj *o = This;
+    HRESULT hr = S_OK;
+    mapi_buf q;
+    mapi_buf_init(&q);
+    ms_w_res(&q, lpRestriction, &hr);
+    w_entrylist(&q, lpContainerList);
+    mapi_w_u32(&q, ulSearchFlags);
+    if (hr == S_OK)
+        hr = simple(o, MAPI_OP_SET_SEARCH_CRITERIA, &q, NULL);
+    mapi_buf_free(&q);
+    return ms_ret(hr, "IMAPIFolder::SetSearchCriteria(h=%u, rt=%ld, folders=%lu, ulSearchFlags=0x%lx)", o->h,
+                  lpRestriction ? (long)lpRestriction->rt : -1l,
+                  (unsigned long)(lpContainerList ? lpContainerList->cValues : 0), (unsigned long)ulSearchFlags);
 }
 
-static HRESULT OMAPI_CALL folder_GetSearchCriteria(void *This, ULONG f, LPSRestriction *r, LPENTRYLIST *l, ULONG *s)
+/* The folder list of GetSearchCriteria: one MAPI block. */
+static HRESULT entrylist_to_mapi(const ms_alloc_fns *a, mapi_rd *rd, LPENTRYLIST *out)
 {
-    (void)This, (void)f, (void)r, (void)l, (void)s;
-    return ms_ret(MAPI_E_NO_SUPPORT, "IMAPIFolder::GetSearchCriteria");
+    uint32_t n = mapi_r_u32(rd);
+    if (rd->err || n > rd->left / 4)
+        return MAPI_E_CORRUPT_DATA;
+    LPENTRYLIST l = NULL;
+    HRESULT hr = ms_alloc(a, sizeof *l, (void **)&l);
+    if (hr == S_OK) {
+        l->cValues = n;
+        hr = ms_more(a, (n ? n : 1) * sizeof(SBinary), l, (void **)&l->lpbin);
+    }
+    for (uint32_t i = 0; hr == S_OK && i < n; i++) {
+        uint32_t len;
+        const uint8_t *p = mapi_r_bin(rd, &len);
+        l->lpbin[i].cb = len;
+        hr = rd->err ? MAPI_E_CORRUPT_DATA : ms_more(a, len ? len : 1, l, (void **)&l->lpbin[i].lpb);
+        if (hr == S_OK)
+            memcpy(l->lpbin[i].lpb, p, len);
+    }
+    if (hr != S_OK && l)
+        a->free(l);
+    *out = hr == S_OK ? l : NULL;
+    return hr;
+}
+
+static HRESULT OMAPI_CALL folder_GetSearchCriteria(void *This, ULONG ulFlags, LPSRestriction *lppRestriction,
+                                                   LPENTRYLIST *lppContainerList, ULONG *lpulSearchState)
+{
+    ms_obj *o = This;
+    const ms_alloc_fns *a = &o->lg->a;
+    if (lppRestriction)
+        *lppRestriction = NULL;
+    if (lppContainerList)
+        *lppContainerList = NULL;
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, ulFlags);
+    HRESULT hr = simple(o, MAPI_OP_GET_SEARCH_CRITERIA, &q, &r);
+    LPSRestriction res = NULL;
+    LPENTRYLIST list = NULL;
+    if (hr == S_OK) {
+        mapi_rd rd;
+        mapi_rd_init(&rd, r.data, r.len);
+        mapi_res *wr = mapi_r_u8(&rd) ? mapi_r_res(&rd) : NULL;
+        if (rd.err) {
+            hr = MAPI_E_CORRUPT_DATA;
+        } else if (wr && lppRestriction) {
+            hr = ms_alloc(a, sizeof *res, (void **)&res);
+            if (hr == S_OK)
+                hr = ms_res_to_mapi(a, res, wr, res, 0);
+        }
+        mapi_res_free(wr);
+        if (hr == S_OK)
+            hr = entrylist_to_mapi(a, &rd, &list);
+        uint32_t state = mapi_r_u32(&rd);
+        if (hr == S_OK && rd.err)
+            hr = MAPI_E_CORRUPT_DATA;
+        if (hr == S_OK && lpulSearchState)
+            *lpulSearchState = state;
+    }
+    if (hr == S_OK && lppRestriction) {
+        *lppRestriction = res;
+        res = NULL;
+    }
+    if (hr == S_OK && lppContainerList) {
+        *lppContainerList = list;
+        list = NULL;
+    }
+    if (res)
+        a->free(res);
+    if (list)
+        a->free(list);
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    return ms_ret(hr, "IMAPIFolder::GetSearchCriteria(h=%u, ulFlags=0x%lx)", o->h, (unsigned long)ulFlags);
 }
 
 static HRESULT OMAPI_CALL folder_CreateMessage(void *This, LPCIID lpInterface, ULONG ulFlags, LPMESSAGE *lppMessage)

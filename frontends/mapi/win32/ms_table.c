@@ -254,22 +254,6 @@ static HRESULT OMAPI_CALL tbl_QueryPosition(void *This, ULONG *lpulRow, ULONG *l
     return ms_ret(hr, "IMAPITable::QueryPosition(t=%u)", t->t);
 }
 
-static void w_res(mapi_buf *q, const SRestriction *r, HRESULT *hr)
-{
-    if (!r) {
-        mapi_w_u8(q, 0);
-        return;
-    }
-    mapi_res *res = ms_res_from_mapi(r, 0);
-    if (!res) {
-        *hr = MAPI_E_TOO_COMPLEX;
-        return;
-    }
-    mapi_w_u8(q, 1);
-    mapi_w_res(q, res);
-    mapi_res_free(res);
-}
-
 static HRESULT OMAPI_CALL tbl_FindRow(void *This, LPSRestriction lpRestriction, BOOKMARK bkOrigin, ULONG ulFlags)
 {
     ms_table *t = This;
@@ -278,7 +262,7 @@ static HRESULT OMAPI_CALL tbl_FindRow(void *This, LPSRestriction lpRestriction, 
     mapi_buf q;
     mapi_buf_init(&q);
     if (hr == S_OK)
-        w_res(&q, lpRestriction, &hr);
+        ms_w_res(&q, lpRestriction, &hr);
     mapi_w_u32(&q, bk);
     mapi_w_u32(&q, ulFlags);
     if (hr == S_OK)
@@ -294,7 +278,7 @@ static HRESULT OMAPI_CALL tbl_Restrict(void *This, LPSRestriction lpRestriction,
     HRESULT hr = S_OK;
     mapi_buf q;
     mapi_buf_init(&q);
-    w_res(&q, lpRestriction, &hr);
+    ms_w_res(&q, lpRestriction, &hr);
     if (hr == S_OK)
         hr = tcall(t, MAPI_OP_TBL_RESTRICT, &q, NULL);
     mapi_buf_free(&q);

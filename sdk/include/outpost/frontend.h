@@ -176,6 +176,25 @@ struct outpost_store_api {
                                           uint32_t op, uint32_t flags, const char *keywords,
                                           const uint64_t *unchanged_since, uint64_t *modseqs,
                                           outpost_item_status *item_st);
+
+    /* --- appended after ABI 1.1: optional, check OUTPOST_HAS_METHOD() first --- */
+
+    /* Replaces item `id` by a new item in the same folder made from `content`
+     * (a message's content never changes in place, see update): in ONE write
+     * transaction the new item is put and journaled as a create, and the old
+     * one deleted and journaled as a permanent delete, so either both reach
+     * the server (replay sends the create before the delete) or neither
+     * happens. This is how an IMAP client saves an edited message (APPEND,
+     * then STORE \Deleted + EXPUNGE), made atomic. flags and keywords are the
+     * new item's; internal_date 0 keeps the old item's. The property-bag
+     * values (prop_set) named in `carry` (NULL-terminated; NULL: none) go to
+     * the new item; the rest of the bag dies with the old one. GONE when `id`
+     * does not exist; on any failure nothing changed. new_id / new_uid (may
+     * be NULL) receive the new item's id and UID. content, keywords and
+     * carry are read during the call only. Any thread. */
+    outpost_status (*replace)(const struct outpost_host *h, int64_t id, struct outpost_reader *content,
+                              uint32_t flags, const char *keywords, int64_t internal_date,
+                              const char *const *carry, int64_t *new_id, uint32_t *new_uid);
 };
 
 /* ---- Front-end method table ------------------------------------------- */

@@ -30,6 +30,10 @@
 
 #define HARNESS_PR_ASSOC_CONTENT_COUNT PROP_TAG(PT_LONG, 0x3617)
 #define HARNESS_MSGFLAG_ASSOCIATED 0x00000040UL
+#define HARNESS_PR_FINDER_ENTRYID PROP_TAG(PT_BINARY, 0x35E7)
+#define HARNESS_PR_FOLDER_TYPE PROP_TAG(PT_LONG, 0x3601)
+#define HARNESS_SHALLOW_SEARCH 0x00000008UL
+#define HARNESS_SEARCH_RUNNING 0x00000001UL
 
 static int passed, failed;
 
@@ -638,11 +642,11 @@ static void session(MSPROVIDERINIT *init, int kill_mode, const char *markers)
         free_rows(rows);
 
         /* unread only: BITMASK on PR_MESSAGE_FLAGS, as Outlook's unread filter */
-        SRestriction unread = { .rt = RES_BITMASK };
-        unread.res.resBitMask.relBMR = BMR_EQZ;
-        unread.res.resBitMask.ulPropTag = PR_MESSAGE_FLAGS;
-        unread.res.resBitMask.ulMask = MSGFLAG_READ;
-        hr = t->lpVtbl->Restrict(t, &unread, 0);
+        SRestriction isread = { .rt = RES_BITMASK };
+        isread.res.resBitMask.relBMR = BMR_EQZ;
+        isread.res.resBitMask.ulPropTag = PR_MESSAGE_FLAGS;
+        isread.res.resBitMask.ulMask = MSGFLAG_READ;
+        hr = t->lpVtbl->Restrict(t, &isread, 0);
         rows = NULL;
         t->lpVtbl->SeekRow(t, BOOKMARK_BEGINNING, 0, NULL);
         hq = t->lpVtbl->QueryRows(t, 10, 0, &rows);
@@ -707,11 +711,11 @@ static void session(MSPROVIDERINIT *init, int kill_mode, const char *markers)
     if (inbox) {
         ULONG cnt = 99;
         if (inbox->lpVtbl->GetContentsTable(inbox, MAPI_UNICODE, &t) == S_OK) {
-            SRestriction unread = { .rt = RES_BITMASK };
-            unread.res.resBitMask.relBMR = BMR_EQZ;
-            unread.res.resBitMask.ulPropTag = PR_MESSAGE_FLAGS;
-            unread.res.resBitMask.ulMask = MSGFLAG_READ;
-            t->lpVtbl->Restrict(t, &unread, 0);
+            SRestriction isread = { .rt = RES_BITMASK };
+            isread.res.resBitMask.relBMR = BMR_EQZ;
+            isread.res.resBitMask.ulPropTag = PR_MESSAGE_FLAGS;
+            isread.res.resBitMask.ulMask = MSGFLAG_READ;
+            t->lpVtbl->Restrict(t, &isread, 0);
             t->lpVtbl->GetRowCount(t, 0, &cnt);
             release(t);
             t = NULL;
@@ -961,6 +965,65 @@ static void session(MSPROVIDERINIT *init, int kill_mode, const char *markers)
               (unsigned long)now);
     }
 
+    /* a search folder in the Finder, as Outlook makes its Reminders and
+     * To-Do folders: the Inbox's read mail (the unread one was read above), then deleted */
+    if (inbox && !kill_mode) {
+        IMAPIFolder *finder = NULL, *sf = NULL;
+        v = NULL;
+        if (st->lpVtbl->GetProps(st, TAGS(HARNESS_PR_FINDER_ENTRYID), 0, &n, &v) == S_OK &&
+            v[0].ulPropTag == HARNESS_PR_FINDER_ENTRYID)
+            finder = open_eid(st, &v[0].Value.bin, MAPI_FOLDER);
+        h_free(v);
+        HRESULT hc = finder ? finder->lpVtbl->CreateFolder(finder, FOLDER_SEARCH, (LPWSTR)L"Read mail (harness)", NULL,
+                                                           NULL, MAPI_UNICODE, &sf)
+                            : E_FAIL;
+        SRestriction isread = { .rt = RES_BITMASK };
+        isread.res.resBitMask.relBMR = 1; /* BMR_NEZ */
+        isread.res.resBitMask.ulPropTag = PR_MESSAGE_FLAGS;
+        isread.res.resBitMask.ulMask = MSGFLAG_READ;
+        ENTRYLIST where = { 1, &inbox_bin };
+        HRESULT hs = sf ? sf->lpVtbl->SetSearchCriteria(sf, &isread, &where, HARNESS_SHALLOW_SEARCH) : E_FAIL;
+        ULONG found = 0, want = 0;
+        IMAPITable *t = NULL;
+        if (hs == S_OK && sf->lpVtbl->GetContentsTable(sf, MAPI_UNICODE, &t) == S_OK) {
+            t->lpVtbl->GetRowCount(t, 0, &found);
+            release(t);
+        }
+        if (inbox->lpVtbl->GetContentsTable(inbox, MAPI_UNICODE, &t) == S_OK) {
+            if (t->lpVtbl->Restrict(t, &isread, 0) == S_OK)
+                t->lpVtbl->GetRowCount(t, 0, &want);
+            release(t);
+        }
+        v = NULL;
+        LONG ftype = -1;
+        if (sf && sf->lpVtbl->GetProps(sf, TAGS(HARNESS_PR_FOLDER_TYPE), 0, &n, &v) == S_OK)
+            ftype = v[0].Value.l;
+        h_free(v);
+        check(hc == S_OK && hs == S_OK && want > 0 && found == want && ftype == FOLDER_SEARCH,
+              "CreateFolder(FOLDER_SEARCH) in the Finder + SetSearchCriteria: %lu read Inbox messages listed "
+              "(the Inbox has %lu; 0x%08lx, 0x%08lx)", (unsigned long)found, (unsigned long)want, (unsigned long)hc,
+              (unsigned long)hs);
+        LPSRestriction back = NULL;
+        LPENTRYLIST folders = NULL;
+        ULONG state = 0;
+        HRESULT hg = sf ? sf->lpVtbl->GetSearchCriteria(sf, MAPI_UNICODE, &back, &folders, &state) : E_FAIL;
+        check(hg == S_OK && back && back->rt == RES_BITMASK && back->res.resBitMask.ulMask == MSGFLAG_READ &&
+                  folders && folders->cValues == 1 && folders->lpbin[0].cb == inbox_bin.cb &&
+                  !memcmp(folders->lpbin[0].lpb, inbox_bin.lpb, inbox_bin.cb) && (state & HARNESS_SEARCH_RUNNING),
+              "GetSearchCriteria gives the restriction, the Inbox and SEARCH_RUNNING (0x%08lx, state 0x%lx)",
+              (unsigned long)hg, (unsigned long)state);
+        h_free(back);
+        h_free(folders);
+        v = NULL;
+        HRESULT hd = E_FAIL;
+        if (sf && sf->lpVtbl->GetProps(sf, TAGS(PR_ENTRYID), 0, &n, &v) == S_OK && v[0].ulPropTag == PR_ENTRYID)
+            hd = finder->lpVtbl->DeleteFolder(finder, v[0].Value.bin.cb, (LPENTRYID)v[0].Value.bin.lpb, 0, NULL, 0);
+        h_free(v);
+        check(hd == S_OK, "DeleteFolder of the search folder (0x%08lx)", (unsigned long)hd);
+        release(sf);
+        release(finder);
+    }
+
     if (kill_mode && inbox) {
         /* The daemon goes silent, comes back, then dies mid-query. */
         IMAPITable *kt = NULL;
@@ -1115,9 +1178,11 @@ static HRESULT save_new(IMAPIFolder *f, ULONG n, SPropValue *pv)
 
 /* The plan, a UTF-8 file written by tests/mapi/wine_sync.py: one edit per
  * line, "verb<TAB>text". Verbs: inbox (the Inbox's row count), read, flag,
- * move (to Archive), delete (subjects of Inbox messages), draft (a new
- * message in Drafts), contact (a new contact in Contacts), event (a new
- * appointment in the Calendar, 2025-06-16 14:00-15:00 UTC). */
+ * move (to Archive), delete (subjects of Inbox messages), edit ("old
+ * subject<TAB>new subject" of an Inbox message: subject and body edited and
+ * saved, as Outlook's Actions > Edit Message does), draft (a new message in
+ * Drafts), contact (a new contact in Contacts), event (a new appointment in
+ * the Calendar, 2025-06-16 14:00-15:00 UTC). */
 static void sync_session(MSPROVIDERINIT *init, const char *plan_path)
 {
     FILE *plan = fopen(plan_path, "rb");
@@ -1223,6 +1288,35 @@ static void sync_session(MSPROVIDERINIT *init, const char *plan_path)
                      : MAPI_E_NOT_FOUND;
             check(hr == S_OK && rows_where(inbox, PR_SUBJECT_W, text, NULL, NULL) == 0,
                   "delete \"%s\" (DeleteMessages, 0x%08lx)", arg, (unsigned long)hr);
+        } else if (!strcmp(verb, "edit")) {
+            WCHAR *to = wcschr(text, L'\t');
+            if (to)
+                *to++ = 0;
+            ULONG found = to ? rows_where(inbox, PR_SUBJECT_W, text, &eid, eb) : 0;
+            IMessage *m = found == 1 ? open_eid(st, &eid, MAPI_MESSAGE) : NULL;
+            static const WCHAR body[] = L"Edited in Outlook (the Wine harness).";
+            SPropValue pv[2] = { str_prop(PR_SUBJECT_W, to), str_prop(PR_BODY_W, body) };
+            hr = m ? m->lpVtbl->SetProps(m, 2, pv, NULL) : MAPI_E_NOT_FOUND;
+            if (hr == S_OK)
+                hr = m->lpVtbl->SaveChanges(m, KEEP_OPEN_READWRITE);
+            /* the saved message replaced the old one: the open object is the new one */
+            v = NULL;
+            BYTE nb[64];
+            SBinary neid = { 0, nb };
+            int same = 0, has_body = 0;
+            ULONG listed = 0;
+            if (hr == S_OK && m->lpVtbl->GetProps(m, TAGS(PR_ENTRYID, PR_BODY_W), 0, &n, &v) == S_OK &&
+                v[0].ulPropTag == PR_ENTRYID) {
+                has_body = v[1].ulPropTag == PR_BODY_W && wcsstr(v[1].Value.lpszW, body) != NULL;
+                listed = rows_where(inbox, PR_SUBJECT_W, to, &neid, nb);
+                same = listed == 1 && neid.cb == v[0].Value.bin.cb && !memcmp(nb, v[0].Value.bin.lpb, neid.cb);
+            }
+            h_free(v);
+            release(m);
+            check(hr == S_OK && has_body && same && rows_where(inbox, PR_SUBJECT_W, text, NULL, NULL) == 0,
+                  "edit \"%s\": subject and body saved (0x%08lx, body %d), the open message is the one the Inbox "
+                  "lists (%lu listed, same entry id %d)", arg, (unsigned long)hr, has_body, (unsigned long)listed,
+                  same);
         } else if (!strcmp(verb, "draft")) {
             SPropValue pv[4] = { str_prop(PR_MESSAGE_CLASS_W, L"IPM.Note"), str_prop(PR_SUBJECT_W, text),
                                  str_prop(PR_BODY_W, L"Drafted in Outlook (the Wine harness)."),
