@@ -509,11 +509,14 @@ static struct outpost_host *bound_host(struct harness *hs, struct outpost_config
     if (!h)
         return NULL;
     outpost_store_bind_host(hs->store, h);
-    /* the store's own table, with the flag edits passing through `race` first */
-    hs->real_api = h->store;
-    hs->race_api = *h->store;
-    hs->race_api.set_flags = race_set_flags;
-    hs->race_api.set_flags_unchanged = race_set_flags_unchanged;
+    /* the store's own table, with the flag edits passing through `race` first; made once:
+     * a reload binds a new host while sessions call through the table (the same one) */
+    if (!hs->real_api) {
+        hs->real_api = h->store;
+        hs->race_api = *h->store;
+        hs->race_api.set_flags = race_set_flags;
+        hs->race_api.set_flags_unchanged = race_set_flags_unchanged;
+    }
     outpost_core_host_set_store(h, &hs->race_api);
     return h;
 }
