@@ -5,6 +5,7 @@
 #include "engine_internal.h"
 #include "policy.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,10 +46,28 @@ static void clear_error(struct outpost_engine *e)
     op_mutex_unlock(e->mu);
 }
 
-outpost_status engine_status(int32_t code, struct outpost_engine *e, const char *fmt, const char *arg)
+/* The message of the statuses the engine makes is the calling thread's own: the sync
+ * worker, the fetch worker and the front-ends' threads (hook_request_content) each
+ * make them, and a buffer in the engine would be written by one while another reads
+ * it. A thread's message stays valid until that thread's next engine_status. */
+static _Thread_local char tl_msg[1024];
+
+outpost_status engine_status(int32_t code, const char *fmt, ...)
 {
-    snprintf(e->msg, sizeof e->msg, fmt, arg ? arg : "");
-    outpost_status st = { code, 0, e->msg };
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tl_msg, sizeof tl_msg, fmt, ap);
+    va_end(ap);
+    outpost_status st = { code, 0, tl_msg };
+    return st;
+}
+
+outpost_status engine_keep(outpost_status st, char *buf, size_t len)
+{
+    if (st.code != OUTPOST_OK && st.message != buf) {
+        snprintf(buf, len, "%s", st.message ? st.message : outpost_status_class_name(st.code));
+        st.message = buf;
+    }
     return st;
 }
 
@@ -264,7 +283,7 @@ static outpost_status hold_new(struct apply *a, const outpost_item *it, int64_t 
     if (!n.internal_date)
         n.internal_date = idate;
     if (outpost_item_copy_from(&a->pend, &n) != 0)
-        return engine_status(OUTPOST_FATAL, a->e, "out of memory%s", NULL);
+        return engine_status(OUTPOST_FATAL, "out of memory");
     a->has_pend = 1;
     a->cur_id = 0;
     a->cur_kind = n.kind;
@@ -284,7 +303,7 @@ static outpost_status s_item(void *ctx, uint32_t change, const outpost_item *it)
     if ((st = ensure_txn(a)).code != OUTPOST_OK)
         return st;
     if (!it->remote_id)
-        return engine_status(OUTPOST_BAD_DATA, e, "transport reported an item without a remote id%s", NULL);
+        return engine_status(OUTPOST_BAD_DATA, "transport reported an item without a remote id");
     a->done++;
     if (a->seen && change != OUTPOST_CHANGE_DELETE)
         json_object_set_new(a->seen, it->remote_id, json_true());
@@ -420,10 +439,10 @@ static outpost_status s_content(void *ctx, const void *data, size_t len)
         a->cur_off += len;
     }
     if (!a->sb && !(a->sb = new_builder(a->cur_kind, a->cur_size)))
-        return engine_status(OUTPOST_FATAL, a->e, "out of memory%s", NULL);
+        return engine_status(OUTPOST_FATAL, "out of memory");
     char err[256];
     if (outpost_summary_builder_feed(a->sb, data, len, err, sizeof err) != 0)
-        return engine_status(OUTPOST_FATAL, a->e, "cannot spool content for its summary: %s", err);
+        return engine_status(OUTPOST_FATAL, "cannot spool content for its summary: %s", err);
     return outpost_ok();
 }
 
@@ -481,7 +500,7 @@ static outpost_status keep_header_block(struct apply *a, int64_t id)
     if (h.cs.st.code != OUTPOST_OK)
         return h.cs.st;
     if (r < 0)
-        return engine_status(OUTPOST_FATAL, a->e, "cannot read back spooled content: %s", err);
+        return engine_status(OUTPOST_FATAL, "cannot read back spooled content: %s", err);
     if (!h.end)
         return m->content_drop(a->txn, id);
     return m->content_finish(a->txn, id, OUTPOST_CONTENT_SUMMARY);
@@ -521,7 +540,7 @@ static outpost_status put_pending(struct apply *a, int ended)
     if (ended) {
         char err[256] = "";
         if (!a->sb && !(a->sb = new_builder(n.kind, 0))) {
-            st = engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+            st = engine_status(OUTPOST_FATAL, "out of memory");
             goto out;
         }
         if (outpost_summary_builder_finish(a->sb, &n, &arena, err, sizeof err) != 0) {
@@ -567,7 +586,7 @@ static outpost_status put_pending(struct apply *a, int ended)
         char err[256] = "";
         if (outpost_summary_builder_content(a->sb, write_spooled, &cs, err, sizeof err) != 0) {
             st = cs.st.code != OUTPOST_OK ? cs.st
-                                           : engine_status(OUTPOST_FATAL, e, "cannot read back spooled content: %s", err);
+                                           : engine_status(OUTPOST_FATAL, "cannot read back spooled content: %s", err);
             goto out;
         }
         if ((st = m->content_finish(a->txn, n.id, OUTPOST_CONTENT_COMPLETE)).code != OUTPOST_OK)
@@ -620,7 +639,7 @@ static outpost_status finish_current(struct apply *a, int ended)
     if (!a->sb && !(a->sb = new_builder(u.kind, 0))) {
         free(shown_bs);
         free(shown_env);
-        return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+        return engine_status(OUTPOST_FATAL, "out of memory");
     }
     if (outpost_summary_builder_finish(a->sb, &u, &arena, err, sizeof err) != 0) {
         /* Unparseable content is still stored byte for byte; the summary
@@ -1133,14 +1152,13 @@ static outpost_status check_account(struct outpost_engine *e, char *want, size_t
         *record = 1;
         return outpost_ok();
     }
-    snprintf(e->msg, sizeof e->msg,
-             "the cache in %s belongs to another account ('%s'; the config names '%s'): syncing would mix two "
-             "accounts in one cache and could send edits made in one to the other. For another account, set a new "
-             "[core] data_dir (it is synced from scratch); if this is the same account under a new user name or "
-             "server address, set [account] adopt_cache = true for one sync, then remove it",
-             e->app->data_dir, have, want);
-    outpost_status f = { OUTPOST_FATAL, 0, e->msg };
-    return f;
+    return engine_status(OUTPOST_FATAL,
+                         "the cache in %s belongs to another account ('%s'; the config names '%s'): syncing would mix "
+                         "two accounts in one cache and could send edits made in one to the other. For another "
+                         "account, set a new [core] data_dir (it is synced from scratch); if this is the same account "
+                         "under a new user name or server address, set [account] adopt_cache = true for one sync, "
+                         "then remove it",
+                         e->app->data_dir, have, want);
 }
 
 static void record_account(struct outpost_engine *e, const char *id)
@@ -1188,7 +1206,7 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
         for (size_t i = 0; i < n; i++)
             folder_ref_free(&v[i]);
         free(v);
-        st = engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+        st = engine_status(OUTPOST_FATAL, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i <= n && !e->host_sync->cancelled(e->host_sync); i++) {
@@ -1203,7 +1221,7 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
                 engine_set_error(e, st, "content");
                 all_ok = 0;
                 if (first.code == OUTPOST_OK)
-                    first = st;
+                    first = engine_keep(st, e->cycle_msg, sizeof e->cycle_msg);
             }
             break;
         }
@@ -1222,7 +1240,7 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
             engine_set_error(e, st, what);
             engine_folder_error(e, v[i].id, st);
             if (first.code == OUTPOST_OK)
-                first = st;
+                first = engine_keep(st, e->cycle_msg, sizeof e->cycle_msg);
             /* A broken link stops the cycle; a bad folder does not stop the others. */
             if (st.code == OUTPOST_TEMP || st.code == OUTPOST_THROTTLED || st.code == OUTPOST_AUTH ||
                 st.code == OUTPOST_FATAL)
@@ -1233,7 +1251,7 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
     }
     outpost_status stamped = stamp_unchanged(e, v, unchanged, n);
     if (stamped.code != OUTPOST_OK && first.code == OUTPOST_OK)
-        first = stamped;
+        first = engine_keep(stamped, e->cycle_msg, sizeof e->cycle_msg);
     free(unchanged);
     for (size_t i = 0; i < n; i++)
         folder_ref_free(&v[i]);
@@ -1355,7 +1373,7 @@ static outpost_status fetch_many(struct outpost_engine *e, const int64_t *ids, s
     int refused = e->account_refused;
     op_mutex_unlock(e->mu);
     if (refused) /* the cache belongs to another account (check_account) */
-        return engine_status(OUTPOST_FATAL, e, "the cache belongs to another account%s", NULL);
+        return engine_status(OUTPOST_FATAL, "the cache belongs to another account");
     size_t i = 0;
     while (i < n) {
         struct outpost_txn *t;
@@ -1378,13 +1396,13 @@ static outpost_status fetch_many(struct outpost_engine *e, const int64_t *ids, s
                 continue;
             if (!it->remote_id) {
                 if (first.code == OUTPOST_OK)
-                    first = engine_status(OUTPOST_GONE, e, "item has no server copy yet%s", NULL);
+                    first = engine_status(OUTPOST_GONE, "item has no server copy yet");
                 continue;
             }
             if (k && it->folder_id != folder)
                 break; /* the next call starts with this item */
             if (!(rids[k] = strdup(it->remote_id))) {
-                st = engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+                st = engine_status(OUTPOST_FATAL, "out of memory");
                 break;
             }
             folder = it->folder_id;
@@ -1398,7 +1416,7 @@ static outpost_status fetch_many(struct outpost_engine *e, const int64_t *ids, s
         }
         outpost_store_read_end(e->store, t);
         if (k && st.code == OUTPOST_OK && !frid)
-            st = engine_status(OUTPOST_GONE, e, "folder has no server copy yet%s", NULL);
+            st = engine_status(OUTPOST_GONE, "folder has no server copy yet");
         if (k && st.code == OUTPOST_OK)
             st = connect_instance(e, e->tfetch, &e->connected_fetch);
         if (k && st.code == OUTPOST_OK) {
@@ -1457,9 +1475,7 @@ static void *fetch_worker(void *arg)
         outpost_status st = fetch_many(e, r->ids, r->n);
         op_mutex_lock(e->fetch_mu);
         r->st = st;
-        r->st.message = NULL; /* the message belongs to the worker's instance */
-        if (st.code != OUTPOST_OK)
-            snprintf(e->fetch_msg, sizeof e->fetch_msg, "%s", st.message ? st.message : "");
+        r->st.message = NULL; /* the worker's (its instance's or its thread's): fetch_wait says what failed */
         r->done = 1;
         if (r->abandoned)
             fetch_req_free(r);
@@ -1518,7 +1534,7 @@ static outpost_status hook_request_content(void *ctx, int64_t item_id, uint32_t 
     struct outpost_engine *e = ctx;
     struct fetch_req *r = calloc(1, sizeof *r);
     if (!r)
-        return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+        return engine_status(OUTPOST_FATAL, "out of memory");
     r->one = item_id;
     r->ids = &r->one;
     r->n = 1;
@@ -1534,7 +1550,7 @@ static outpost_status hook_request_contents(void *ctx, const int64_t *ids, uint3
         r = NULL;
     }
     if (!r)
-        return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+        return engine_status(OUTPOST_FATAL, "out of memory");
     memcpy(r->ids, ids, n * sizeof *ids);
     r->n = n;
     return fetch_wait(e, r, timeout_ms);

@@ -54,14 +54,20 @@ struct outpost_engine {
      * worker re-creates it from fetch_cfg between two requests. Under fetch_mu. */
     int fetch_reconfig;
     const struct outpost_config *fetch_cfg;
-    char fetch_msg[512];
     struct outpost_store_engine_hooks hooks;
 
-    char msg[1024];           /* message of engine-made statuses */
+    /* The message of the failure a sync cycle returns, kept while the cycle goes on
+     * (the sync worker's thread only). */
+    char cycle_msg[1024];
 };
 
 void engine_set_error(struct outpost_engine *e, outpost_status st, const char *what);
-outpost_status engine_status(int32_t code, struct outpost_engine *e, const char *fmt, const char *arg);
+/* A status with a message formatted into a buffer of the calling thread, valid until
+ * the same thread's next engine_status (threads never share it). */
+outpost_status engine_status(int32_t code, const char *fmt, ...) OUTPOST_PRINTF(2, 3);
+/* st with its message copied into buf (len bytes) when it is a failure: for a status
+ * kept while other calls, which may reuse the message's buffer, are made. */
+outpost_status engine_keep(outpost_status st, char *buf, size_t len);
 outpost_status engine_connect(struct outpost_engine *e);
 void engine_drop_connection(struct outpost_engine *e, outpost_status st);
 int engine_folder_is_open(struct outpost_engine *e, int64_t id);
