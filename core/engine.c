@@ -151,6 +151,11 @@ struct apply {
     size_t old_len;
     int unchanged;
     json_t *seen;                /* re-listing: remote ids reported (a set) */
+    /* fetch: the remote ids asked for, which item_failed's index points into */
+    char *const *req_ids;
+    uint32_t req_n;
+    int32_t item_failed;         /* class of the first item_failed (0: none) */
+    uint32_t items_failed;
     outpost_status err;
     /* Group commit (folder syncs only, see s_commit): pages that arrive in quick
      * succession share one transaction and one sync to disk. */
@@ -266,6 +271,7 @@ static outpost_status s_folder(void *ctx, uint32_t change, const outpost_folder 
 }
 
 static outpost_status finish_current(struct apply *a, int ended);
+static outpost_status clear_unreadable(struct apply *a, int64_t id);
 
 /* Holds a new item of `folder` in a->pend: it is stored when its content ends
  * (finish_current), or without content when the transport moves on. idate is its
@@ -674,6 +680,8 @@ static outpost_status finish_current(struct apply *a, int ended)
     outpost_summary_release(&arena);
     if (st.code == OUTPOST_OK)
         st = m->content_finish(a->txn, id, OUTPOST_CONTENT_COMPLETE);
+    if (st.code == OUTPOST_OK)
+        st = clear_unreadable(a, id);
     if (st.code == OUTPOST_OK && (a->headers || (a->min_date_ms && date && date < a->min_date_ms))) {
         st = m->content_drop(a->txn, id);
         if (st.code == OUTPOST_OK && kind == OUTPOST_ITEM_MAIL)
@@ -790,11 +798,110 @@ static outpost_status apply_flush(struct apply *a, outpost_status st)
     return st.code == OUTPOST_OK ? cs : st;
 }
 
+/* Adds item `id` to the cache's index of items with a content-failure record
+ * (core/policy.h), dropping the ids whose record has gone since. */
+static outpost_status index_unreadable(struct apply *a, int64_t id)
+{
+    const struct outpost_storage_methods *m = a->e->sm;
+    const void *v = NULL;
+    size_t len = 0;
+    json_t *old = NULL, *ids = json_array(), *x;
+    if (m->meta_get(a->txn, OUTPOST_CONTENT_FAILURES_INDEX, &v, &len).code == OUTPOST_OK && v)
+        old = json_loadb(v, len, 0, NULL);
+    size_t i;
+    json_array_foreach(old, i, x) {
+        int64_t k = json_integer_value(x);
+        const void *pv;
+        size_t pl;
+        if (k > 0 && k != id && m->prop_get(a->txn, k, OUTPOST_CONTENT_FAILURES_PROP, &pv, &pl).code == OUTPOST_OK)
+            json_array_append(ids, x);
+    }
+    json_decref(old);
+    json_array_append_new(ids, json_integer(id));
+    char *text = json_dumps(ids, JSON_COMPACT);
+    json_decref(ids);
+    if (!text)
+        return engine_status(OUTPOST_FATAL, "out of memory");
+    outpost_status st = m->meta_set(a->txn, OUTPOST_CONTENT_FAILURES_INDEX, text, strlen(text));
+    free(text);
+    return st;
+}
+
+/* The transport could not get the content of the item with remote id `rid` and
+ * says the server will not give it (BAD_DATA: an attachment gone for good). The
+ * item stays as it is, and its record of failed tries says when fetch_missing asks
+ * for it again (core/policy.h): a try made on schedule counts and logs one warning;
+ * one made earlier (a client opened it, `outpost sync`) changes nothing. */
+static outpost_status record_unreadable(struct apply *a, const char *rid, outpost_status failed)
+{
+    struct outpost_engine *e = a->e;
+    const struct outpost_storage_methods *m = e->sm;
+    char why[512];
+    snprintf(why, sizeof why, "%s", failed.message ? failed.message : outpost_status_class_name(failed.code));
+    outpost_status st = ensure_txn(a);
+    if (st.code != OUTPOST_OK)
+        return st;
+    const outpost_item *it = NULL;
+    if (m->item_find_remote(a->txn, a->folder_id > 0 ? a->folder_id : 0, rid, &it).code != OUTPOST_OK || !it)
+        return outpost_ok(); /* deleted meanwhile */
+    int64_t id = it->id;
+    char subject[128];
+    snprintf(subject, sizeof subject, "%.100s", it->subject ? it->subject : "");
+    const void *v = NULL;
+    size_t len = 0;
+    uint32_t n = 0;
+    int64_t last = 0;
+    if (m->prop_get(a->txn, id, OUTPOST_CONTENT_FAILURES_PROP, &v, &len).code == OUTPOST_OK)
+        outpost_content_failures_parse(v, len, &n, &last);
+    int64_t now = e->host_sync->now_ms(e->host_sync);
+    char when[32];
+    if (n && !outpost_content_retry_due(n, last, now)) {
+        op_format_utc(last + outpost_content_retry_delay_ms(n), "%Y-%m-%d %H:%M:%SZ", when, sizeof when);
+        outpost_log(OUTPOST_LOG_INFO, LOGC, "%s: the content of item %s (\"%s\") still cannot be read: %s; next "
+                    "scheduled try after %s", a->folder_name ? a->folder_name : "fetch", rid, subject, why, when);
+        return outpost_ok();
+    }
+    n++;
+    char val[64];
+    int vl = outpost_content_failures_format(n, now, val, sizeof val);
+    if ((st = m->prop_set(a->txn, id, OUTPOST_CONTENT_FAILURES_PROP, val, (size_t)vl)).code == OUTPOST_OK && n == 1)
+        st = index_unreadable(a, id);
+    if (st.code != OUTPOST_OK)
+        return st;
+    op_format_utc(now + outpost_content_retry_delay_ms(n), "%Y-%m-%d %H:%M:%SZ", when, sizeof when);
+    outpost_log(OUTPOST_LOG_WARNING, LOGC, "%s: the content of item %s (\"%s\") cannot be read from the server: %s; "
+                "it is kept without it and asked for again after %s (failed tries: %u), or when a client opens it "
+                "or `outpost sync` runs", a->folder_name ? a->folder_name : "fetch", rid, subject, why, when, n);
+    return outpost_ok();
+}
+
+/* Content of item `id` was stored: its record of failed tries, if any, goes. */
+static outpost_status clear_unreadable(struct apply *a, int64_t id)
+{
+    const struct outpost_storage_methods *m = a->e->sm;
+    const void *v = NULL;
+    size_t len = 0;
+    if (m->prop_get(a->txn, id, OUTPOST_CONTENT_FAILURES_PROP, &v, &len).code != OUTPOST_OK)
+        return outpost_ok();
+    uint32_t n = 0;
+    int64_t last = 0;
+    outpost_content_failures_parse(v, len, &n, &last);
+    outpost_log(OUTPOST_LOG_INFO, LOGC, "%s: item %lld could be read from the server after %u failed tries",
+                a->folder_name ? a->folder_name : "fetch", (long long)id, n);
+    outpost_status st = m->prop_set(a->txn, id, OUTPOST_CONTENT_FAILURES_PROP, NULL, 0);
+    return st.code == OUTPOST_GONE ? outpost_ok() : st;
+}
+
 static outpost_status s_item_failed(void *ctx, uint32_t index, outpost_status st)
 {
     struct apply *a = ctx;
-    outpost_log(OUTPOST_LOG_WARNING, LOGC, "%s: item %u not fetched (%s): %s",
-                a->folder_name ? a->folder_name : "fetch", index, outpost_status_class_name(st.code),
+    const char *rid = a->req_ids && index < a->req_n ? a->req_ids[index] : NULL;
+    if (!a->items_failed++)
+        a->item_failed = st.code ? st.code : OUTPOST_BAD_DATA;
+    if (st.code == OUTPOST_BAD_DATA && rid)
+        return record_unreadable(a, rid, st);
+    outpost_log(OUTPOST_LOG_WARNING, LOGC, "%s: item %s not fetched (%s): %s",
+                a->folder_name ? a->folder_name : "fetch", rid ? rid : "?", outpost_status_class_name(st.code),
                 st.message ? st.message : "");
     return outpost_ok();
 }
@@ -1028,9 +1135,11 @@ static outpost_status stamp_unchanged(struct outpost_engine *e, const struct fol
 /* Fetches content the cache is missing, in batches: every body in full-policy
  * folders; in headers-policy folders only items that have no summary yet
  * (added without content, e.g. moved in from a folder we did not know them
- * in), summarised and dropped again. `scan_headers` 0 skips headers folders. */
+ * in), summarised and dropped again. `scan_headers` 0 skips headers folders.
+ * Items whose content the server refused for good wait for their next scheduled
+ * try (core/policy.h) unless `retry_all`. */
 static outpost_status fetch_missing(struct outpost_engine *e, struct outpost_transport *t, struct folder_ref *r,
-                                    int scan_headers)
+                                    int scan_headers, int retry_all)
 {
     int headers = 0;
     int64_t max_age = 0;
@@ -1040,9 +1149,11 @@ static outpost_status fetch_missing(struct outpost_engine *e, struct outpost_tra
     enum { BATCH = 50 };
     uint64_t done = 0;
     int64_t after_uid = 0;
+    int64_t now = e->host_sync->now_ms(e->host_sync);
     for (int rounds = 0; rounds < 1000000; rounds++) {
         char *ids[BATCH];
-        size_t n = 0;
+        int64_t item_ids[BATCH];
+        size_t n = 0, listed;
         struct outpost_txn *tx;
         outpost_status st = outpost_store_read_begin(e->store, &tx);
         if (st.code != OUTPOST_OK)
@@ -1055,23 +1166,48 @@ static outpost_status fetch_missing(struct outpost_engine *e, struct outpost_tra
                 if ((int64_t)it->uid <= after_uid || !it->remote_id ||
                     (headers && it->content_state != OUTPOST_CONTENT_NONE))
                     continue;
+                item_ids[n] = it->id;
                 ids[n++] = strdup(it->remote_id);
                 after_uid = it->uid;
             }
             e->sm->cursor_close(c);
         }
+        /* (after the cursor: property lookups while it is open are not every storage's) */
+        listed = n;
+        if (!retry_all) {
+            n = 0;
+            for (size_t i = 0; i < listed; i++) {
+                const void *v;
+                size_t len;
+                uint32_t failures;
+                int64_t last;
+                if (e->sm->prop_get(tx, item_ids[i], OUTPOST_CONTENT_FAILURES_PROP, &v, &len).code == OUTPOST_OK &&
+                    outpost_content_failures_parse(v, len, &failures, &last) == 0 &&
+                    !outpost_content_retry_due(failures, last, now)) {
+                    free(ids[i]); /* its next try is not due */
+                    continue;
+                }
+                ids[n++] = ids[i];
+            }
+        }
         outpost_store_read_end(e->store, tx);
-        if (st.code != OUTPOST_OK || n == 0) {
+        if (st.code != OUTPOST_OK || listed == 0) {
+            for (size_t i = 0; i < n; i++)
+                free(ids[i]);
             if (done)
                 report(e, "content", r->name, done, done, 1);
             return st;
         }
+        if (n == 0)
+            continue; /* this batch waits for its next tries: the next one */
         struct apply a;
         struct outpost_sync_sink sink;
         apply_init(&a, e, &sink);
         a.folder_id = -1; /* no sync state with fetch pages */
         a.folder_name = r->name;
         a.headers = headers;
+        a.req_ids = ids;
+        a.req_n = (uint32_t)n;
         st = e->tm->fetch(t, &r->f, (const char *const *)ids, (uint32_t)n, &sink);
         apply_done(&a);
         for (size_t i = 0; i < n; i++)
@@ -1201,6 +1337,11 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
         goto fail;
     outpost_status first = outpost_ok();
     int all_ok = 1, any_bare = 0;
+    /* `outpost sync` asked for content the server refused before, whatever its schedule */
+    op_mutex_lock(e->mu);
+    int retry_all = e->retry_unreadable;
+    e->retry_unreadable = 0;
+    op_mutex_unlock(e->mu);
     unsigned char *unchanged = calloc(n ? n : 1, 1);
     if (!unchanged) {
         for (size_t i = 0; i < n; i++)
@@ -1216,7 +1357,7 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
              * while its source folder syncs: summarise such items now. */
             st = outpost_ok();
             for (size_t k = 0; any_bare && k < n && st.code == OUTPOST_OK; k++)
-                st = fetch_missing(e, e->tsync, &v[k], 1);
+                st = fetch_missing(e, e->tsync, &v[k], 1, 0);
             if (st.code != OUTPOST_OK) {
                 engine_set_error(e, st, "content");
                 all_ok = 0;
@@ -1231,7 +1372,7 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
         /* Headers folders are scanned for items without a summary once per
          * process too (after a crash). */
         if (st.code == OUTPOST_OK)
-            st = fetch_missing(e, e->tsync, &v[i], !e->headers_scanned);
+            st = fetch_missing(e, e->tsync, &v[i], !e->headers_scanned || retry_all, retry_all);
         if (st.code != OUTPOST_OK)
             all_ok = 0;
         if (st.code != OUTPOST_OK) {
@@ -1430,11 +1571,18 @@ static outpost_status fetch_many(struct outpost_engine *e, const int64_t *ids, s
             apply_init(&a, e, &sink);
             a.folder_id = -1;
             a.folder_name = fname;
+            a.req_ids = rids;
+            a.req_n = (uint32_t)k;
             st = e->tm->fetch(e->tfetch, &f, (const char *const *)rids, (uint32_t)k, &sink);
             apply_done(&a);
             if (st.code != OUTPOST_OK && e->connected_fetch) {
                 e->tm->close(e->tfetch);
                 e->connected_fetch = 0;
+            } else if (st.code == OUTPOST_OK && a.items_failed) {
+                /* the call went well but not every item came: the client asking for them
+                 * hears so instead of finding no content */
+                st = engine_status(a.item_failed, "the server did not give the content of %u of %zu items",
+                                   a.items_failed, k);
             }
         }
         for (size_t j = 0; j < k; j++)
@@ -1738,6 +1886,13 @@ void outpost_engine_reconfigure(struct outpost_engine *e, const struct outpost_c
         recreate_instance(e, e->host_fetch, &e->tfetch, &e->connected_fetch, cfg);
     op_mutex_lock(e->mu);
     e->auth_failed = 0;
+    op_mutex_unlock(e->mu);
+}
+
+void outpost_engine_retry_unreadable(struct outpost_engine *e)
+{
+    op_mutex_lock(e->mu);
+    e->retry_unreadable = 1;
     op_mutex_unlock(e->mu);
 }
 

@@ -40,6 +40,7 @@ struct outpost_engine {
     int push_interrupted;     /* a wake-up set host_sync's cancel flag to end that wait */
     int cancelled;            /* outpost_engine_cancel: the cancel flag stays */
     int account_refused;      /* the cache belongs to another account: no fetch either */
+    int retry_unreadable;     /* outpost_engine_retry_unreadable: the next cycle's fetches ignore the schedule */
 
     outpost_progress_fn progress;
     void *progress_ctx;
