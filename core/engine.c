@@ -1237,22 +1237,33 @@ static void account_identity(struct outpost_engine *e, char *out, size_t len)
         user = email;
     char host[256] = "";
     if (url && *url) {
-        size_t n;
-        const char *h = outpost_url_authority(url, &n);
-        const char *at = memchr(h, '@', n);
-        if (at) {
-            n -= (size_t)(at + 1 - h);
-            h = at + 1;
-        }
-        size_t hl = *h == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/?#");
-        snprintf(host, sizeof host, "%.*s", (int)(hl < n ? hl : n), h);
+        outpost_url_host(url, host, sizeof host);
     } else if (email && strchr(email, '@')) {
         snprintf(host, sizeof host, "%s", strchr(email, '@') + 1);
+        outpost_host_normalise(host);
     }
     snprintf(out, len, "%s %s %s", e->tp->desc->name, host, user ? user : "");
     for (char *p = out; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
+}
+
+void engine_identity_normalise(char *id)
+{
+    char *host = strchr(id, ' ');
+    if (!host)
+        return;
+    host++;
+    char *end = strchr(host, ' ');
+    if (!end) {
+        outpost_host_normalise(host);
+        return;
+    }
+    *end = '\0';
+    outpost_host_normalise(host); /* only ever shortens it */
+    size_t now = strlen(host);
+    *end = ' ';
+    memmove(host + now, end, strlen(end) + 1);
 }
 
 /* Before a cycle talks to the server: the identity the cache recorded at its first
@@ -1274,6 +1285,7 @@ static outpost_status check_account(struct outpost_engine *e, char *want, size_t
     if (e->sm->meta_get(t, "account_identity", &v, &len).code == OUTPOST_OK && v)
         snprintf(have, sizeof have, "%.*s", (int)len, (const char *)v);
     outpost_store_read_end(e->store, t);
+    engine_identity_normalise(have);
     int adopt = 0;
     const char *a = outpost_config_get(e->app->cfg, "account", "adopt_cache");
     if (a)

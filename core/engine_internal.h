@@ -72,6 +72,10 @@ outpost_status engine_keep(outpost_status st, char *buf, size_t len);
 outpost_status engine_connect(struct outpost_engine *e);
 void engine_drop_connection(struct outpost_engine *e, outpost_status st);
 int engine_folder_is_open(struct outpost_engine *e, int64_t id);
+/* An account identity ("TRANSPORT HOST USER") recorded by an earlier version, its host
+ * normalised in place as the engine makes it now (outpost_url_host: a trailing dot was
+ * kept then), so that both compare equal. */
+void engine_identity_normalise(char *id);
 /* Applies the server's folder hierarchy changes (one page with its state). */
 outpost_status engine_sync_hierarchy(struct outpost_engine *e);
 /* Records the outcome of a folder's last sync for `outpost status`. */

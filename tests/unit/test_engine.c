@@ -1,7 +1,7 @@
 /* tests/unit/test_engine.c — the engine's own statuses: messages made on several
  * threads at once (the sync worker, the fetch worker, front-end threads asking for
  * content) each stay what their thread wrote, and engine_keep copies a message that
- * must outlive later calls. */
+ * must outlive later calls; account identities recorded by earlier versions. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -96,12 +96,38 @@ static void test_keep(void **state)
     assert_ptr_equal(engine_keep(ok, buf, sizeof buf).message, ok.message);
 }
 
+/* An identity an earlier version recorded compares with today's: its host loses a
+ * trailing dot and its case; transport and user stay as they are. */
+static void test_identity_normalise(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        { "kerio mail.example.com. jdoe", "kerio mail.example.com jdoe" },
+        { "kerio mail.example.com jdoe", "kerio mail.example.com jdoe" },
+        { "ews MAIL.example.com.. a b", "ews mail.example.com a b" },
+        { "kerio host.", "kerio host" },
+        { "kerio  jdoe", "kerio  jdoe" },
+        { "kerio", "kerio" },
+        { "", "" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char id[128];
+        snprintf(id, sizeof id, "%s", cases[i].in);
+        engine_identity_normalise(id);
+        if (strcmp(id, cases[i].out) != 0)
+            fail_msg("'%s' became '%s', expected '%s'", cases[i].in, id, cases[i].out);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_per_thread),
         cmocka_unit_test(test_status_format),
         cmocka_unit_test(test_keep),
+        cmocka_unit_test(test_identity_normalise),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
