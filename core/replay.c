@@ -181,8 +181,8 @@ static outpost_status pending_moves(struct outpost_engine *e, struct outpost_txn
 /* A copy's source item (its local id, from the payload store.c attaches), or 0. */
 static int64_t copy_source_id(const struct entry *x)
 {
-    const char *p = x->payload ? strstr(x->payload, "source_id=") : NULL;
-    return p ? strtoll(p + strlen("source_id="), NULL, 10) : 0;
+    const char *p = x->payload ? strstr(x->payload, OUTPOST_J_COPY_SOURCE_KEY) : NULL;
+    return p ? strtoll(p + strlen(OUTPOST_J_COPY_SOURCE_KEY), NULL, 10) : 0;
 }
 
 /* Copies an item's content into a temporary file, so no transaction stays
