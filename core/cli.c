@@ -589,7 +589,7 @@ static int cmd_sync(struct outpost_app *a, int argc, char **argv)
         return ok ? 0 : 1;
     }
     struct progress_state ps = { op_isatty_stderr(), "", 0, 0, 0 };
-    struct outpost_daemon_opts o = { 0, once, on_progress, &ps };
+    struct outpost_daemon_opts o = { 0, once, on_progress, &ps, 1 };
     int rc = outpost_daemon_run(a, &o);
     return rc == OUTPOST_EXIT_CONFIG ? 1 : rc; /* 78 is for outpostd's service manager (outpost(1)) */
 }
@@ -601,7 +601,7 @@ static int cmd_run(struct outpost_app *a, int argc, char **argv)
         fprintf(stderr, "outpost run: takes no arguments\n");
         return EXIT_USAGE;
     }
-    struct outpost_daemon_opts o = { 1, 0, NULL, NULL };
+    struct outpost_daemon_opts o = { 1, 0, NULL, NULL, 0 };
     return outpost_daemon_run(a, &o);
 }
 

@@ -455,6 +455,37 @@ const char *outpost_url_authority(const char *url, size_t *len)
     return a;
 }
 
+void outpost_host_normalise(char *host)
+{
+    size_t n = strlen(host);
+    for (size_t i = 0; i < n; i++)
+        if (host[i] >= 'A' && host[i] <= 'Z')
+            host[i] = (char)(host[i] - 'A' + 'a');
+    /* "mail.example.com." is the same name as "mail.example.com" (RFC 1034 3.1) */
+    while (n > 1 && host[n - 1] == '.' && host[0] != '[')
+        host[--n] = '\0';
+}
+
+size_t outpost_url_host(const char *url, char *out, size_t len)
+{
+    if (!len)
+        return 0;
+    out[0] = '\0';
+    if (!url)
+        return 0;
+    size_t n;
+    const char *h = outpost_url_authority(url, &n);
+    const char *at = memchr(h, '@', n);
+    if (at) { /* user info */
+        n -= (size_t)(at + 1 - h);
+        h = at + 1;
+    }
+    size_t hl = *h == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/?#");
+    snprintf(out, len, "%.*s", (int)(hl < n ? hl : n), h);
+    outpost_host_normalise(out);
+    return strlen(out);
+}
+
 int outpost_config_url_has_password(const char *v)
 {
     if (!v || !strstr(v, "://"))

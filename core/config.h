@@ -53,6 +53,16 @@ char *outpost_expand_home(const char *p);
  * all of `url` up to those without a scheme): its start, its length in *len. */
 const char *outpost_url_authority(const char *url, size_t *len);
 
+/* The host a URL names, as the account identity compares it (core/engine.c): without
+ * user info and port, ASCII letters lowercased, a trailing dot (the fully qualified
+ * form) dropped, an IPv6 literal kept in its brackets. Names are never resolved:
+ * "localhost" and "127.0.0.1" stay two hosts. Writes at most len bytes (NUL included)
+ * into out; returns the host's length. */
+size_t outpost_url_host(const char *url, char *out, size_t len);
+
+/* Normalises a host name in place as outpost_url_host does (lowercase, no trailing dot). */
+void outpost_host_normalise(char *host);
+
 /* Whether a URL carries a password in its authority (scheme://user:password@host):
  * such a value is refused by validate, since messages name URLs. */
 int outpost_config_url_has_password(const char *v);

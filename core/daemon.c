@@ -302,6 +302,8 @@ static void handle(struct daemon *d, op_socket c)
         op_mutex_lock(d->cycle_mu);
         uint64_t target = d->started + 1; /* the first cycle that starts after this request */
         atomic_store(&d->sync_requested, 1);
+        /* asked for by a user (`outpost sync`): content the server refused is asked for too */
+        outpost_engine_retry_unreadable(d->s.engine);
         outpost_engine_wake(d->s.engine);
         int64_t deadline = op_monotonic_ms() + 600000;
         while (d->cycles < target && !atomic_load(&d->stop) && op_monotonic_ms() < deadline)
@@ -550,6 +552,8 @@ int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts
     }
     if (opts->progress)
         outpost_engine_set_progress(d->s.engine, opts->progress, opts->progress_ctx);
+    if (opts->retry_unreadable)
+        outpost_engine_retry_unreadable(d->s.engine);
     start_frontends(d, opts->frontends);
     /* Every key is declared now: name the misspelt ones and bad values in the log
      * (the daemon runs on; a setting the engine cannot read keeps its default). */

@@ -18,6 +18,8 @@ struct outpost_daemon_opts {
     int once;                     /* one sync cycle, then exit (no control socket) */
     outpost_progress_fn progress; /* may be NULL */
     void *progress_ctx;
+    int retry_unreadable;         /* the first cycle asks for content the server refused before
+                                     whatever its schedule (outpost_engine_retry_unreadable) */
 };
 int outpost_daemon_run(struct outpost_app *app, const struct outpost_daemon_opts *opts);
 

@@ -5,6 +5,7 @@
 #include "engine_internal.h"
 #include "policy.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,10 +46,28 @@ static void clear_error(struct outpost_engine *e)
     op_mutex_unlock(e->mu);
 }
 
-outpost_status engine_status(int32_t code, struct outpost_engine *e, const char *fmt, const char *arg)
+/* The message of the statuses the engine makes is the calling thread's own: the sync
+ * worker, the fetch worker and the front-ends' threads (hook_request_content) each
+ * make them, and a buffer in the engine would be written by one while another reads
+ * it. A thread's message stays valid until that thread's next engine_status. */
+static _Thread_local char tl_msg[1024];
+
+outpost_status engine_status(int32_t code, const char *fmt, ...)
 {
-    snprintf(e->msg, sizeof e->msg, fmt, arg ? arg : "");
-    outpost_status st = { code, 0, e->msg };
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tl_msg, sizeof tl_msg, fmt, ap);
+    va_end(ap);
+    outpost_status st = { code, 0, tl_msg };
+    return st;
+}
+
+outpost_status engine_keep(outpost_status st, char *buf, size_t len)
+{
+    if (st.code != OUTPOST_OK && st.message != buf) {
+        snprintf(buf, len, "%s", st.message ? st.message : outpost_status_class_name(st.code));
+        st.message = buf;
+    }
     return st;
 }
 
@@ -132,6 +151,11 @@ struct apply {
     size_t old_len;
     int unchanged;
     json_t *seen;                /* re-listing: remote ids reported (a set) */
+    /* fetch: the remote ids asked for, which item_failed's index points into */
+    char *const *req_ids;
+    uint32_t req_n;
+    int32_t item_failed;         /* class of the first item_failed (0: none) */
+    uint32_t items_failed;
     outpost_status err;
     /* Group commit (folder syncs only, see s_commit): pages that arrive in quick
      * succession share one transaction and one sync to disk. */
@@ -247,6 +271,7 @@ static outpost_status s_folder(void *ctx, uint32_t change, const outpost_folder 
 }
 
 static outpost_status finish_current(struct apply *a, int ended);
+static outpost_status clear_unreadable(struct apply *a, int64_t id);
 
 /* Holds a new item of `folder` in a->pend: it is stored when its content ends
  * (finish_current), or without content when the transport moves on. idate is its
@@ -264,7 +289,7 @@ static outpost_status hold_new(struct apply *a, const outpost_item *it, int64_t 
     if (!n.internal_date)
         n.internal_date = idate;
     if (outpost_item_copy_from(&a->pend, &n) != 0)
-        return engine_status(OUTPOST_FATAL, a->e, "out of memory%s", NULL);
+        return engine_status(OUTPOST_FATAL, "out of memory");
     a->has_pend = 1;
     a->cur_id = 0;
     a->cur_kind = n.kind;
@@ -284,7 +309,7 @@ static outpost_status s_item(void *ctx, uint32_t change, const outpost_item *it)
     if ((st = ensure_txn(a)).code != OUTPOST_OK)
         return st;
     if (!it->remote_id)
-        return engine_status(OUTPOST_BAD_DATA, e, "transport reported an item without a remote id%s", NULL);
+        return engine_status(OUTPOST_BAD_DATA, "transport reported an item without a remote id");
     a->done++;
     if (a->seen && change != OUTPOST_CHANGE_DELETE)
         json_object_set_new(a->seen, it->remote_id, json_true());
@@ -420,10 +445,10 @@ static outpost_status s_content(void *ctx, const void *data, size_t len)
         a->cur_off += len;
     }
     if (!a->sb && !(a->sb = new_builder(a->cur_kind, a->cur_size)))
-        return engine_status(OUTPOST_FATAL, a->e, "out of memory%s", NULL);
+        return engine_status(OUTPOST_FATAL, "out of memory");
     char err[256];
     if (outpost_summary_builder_feed(a->sb, data, len, err, sizeof err) != 0)
-        return engine_status(OUTPOST_FATAL, a->e, "cannot spool content for its summary: %s", err);
+        return engine_status(OUTPOST_FATAL, "cannot spool content for its summary: %s", err);
     return outpost_ok();
 }
 
@@ -481,7 +506,7 @@ static outpost_status keep_header_block(struct apply *a, int64_t id)
     if (h.cs.st.code != OUTPOST_OK)
         return h.cs.st;
     if (r < 0)
-        return engine_status(OUTPOST_FATAL, a->e, "cannot read back spooled content: %s", err);
+        return engine_status(OUTPOST_FATAL, "cannot read back spooled content: %s", err);
     if (!h.end)
         return m->content_drop(a->txn, id);
     return m->content_finish(a->txn, id, OUTPOST_CONTENT_SUMMARY);
@@ -521,7 +546,7 @@ static outpost_status put_pending(struct apply *a, int ended)
     if (ended) {
         char err[256] = "";
         if (!a->sb && !(a->sb = new_builder(n.kind, 0))) {
-            st = engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+            st = engine_status(OUTPOST_FATAL, "out of memory");
             goto out;
         }
         if (outpost_summary_builder_finish(a->sb, &n, &arena, err, sizeof err) != 0) {
@@ -567,7 +592,7 @@ static outpost_status put_pending(struct apply *a, int ended)
         char err[256] = "";
         if (outpost_summary_builder_content(a->sb, write_spooled, &cs, err, sizeof err) != 0) {
             st = cs.st.code != OUTPOST_OK ? cs.st
-                                           : engine_status(OUTPOST_FATAL, e, "cannot read back spooled content: %s", err);
+                                           : engine_status(OUTPOST_FATAL, "cannot read back spooled content: %s", err);
             goto out;
         }
         if ((st = m->content_finish(a->txn, n.id, OUTPOST_CONTENT_COMPLETE)).code != OUTPOST_OK)
@@ -620,7 +645,7 @@ static outpost_status finish_current(struct apply *a, int ended)
     if (!a->sb && !(a->sb = new_builder(u.kind, 0))) {
         free(shown_bs);
         free(shown_env);
-        return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+        return engine_status(OUTPOST_FATAL, "out of memory");
     }
     if (outpost_summary_builder_finish(a->sb, &u, &arena, err, sizeof err) != 0) {
         /* Unparseable content is still stored byte for byte; the summary
@@ -655,6 +680,8 @@ static outpost_status finish_current(struct apply *a, int ended)
     outpost_summary_release(&arena);
     if (st.code == OUTPOST_OK)
         st = m->content_finish(a->txn, id, OUTPOST_CONTENT_COMPLETE);
+    if (st.code == OUTPOST_OK)
+        st = clear_unreadable(a, id);
     if (st.code == OUTPOST_OK && (a->headers || (a->min_date_ms && date && date < a->min_date_ms))) {
         st = m->content_drop(a->txn, id);
         if (st.code == OUTPOST_OK && kind == OUTPOST_ITEM_MAIL)
@@ -771,11 +798,110 @@ static outpost_status apply_flush(struct apply *a, outpost_status st)
     return st.code == OUTPOST_OK ? cs : st;
 }
 
+/* Adds item `id` to the cache's index of items with a content-failure record
+ * (core/policy.h), dropping the ids whose record has gone since. */
+static outpost_status index_unreadable(struct apply *a, int64_t id)
+{
+    const struct outpost_storage_methods *m = a->e->sm;
+    const void *v = NULL;
+    size_t len = 0;
+    json_t *old = NULL, *ids = json_array(), *x;
+    if (m->meta_get(a->txn, OUTPOST_CONTENT_FAILURES_INDEX, &v, &len).code == OUTPOST_OK && v)
+        old = json_loadb(v, len, 0, NULL);
+    size_t i;
+    json_array_foreach(old, i, x) {
+        int64_t k = json_integer_value(x);
+        const void *pv;
+        size_t pl;
+        if (k > 0 && k != id && m->prop_get(a->txn, k, OUTPOST_CONTENT_FAILURES_PROP, &pv, &pl).code == OUTPOST_OK)
+            json_array_append(ids, x);
+    }
+    json_decref(old);
+    json_array_append_new(ids, json_integer(id));
+    char *text = json_dumps(ids, JSON_COMPACT);
+    json_decref(ids);
+    if (!text)
+        return engine_status(OUTPOST_FATAL, "out of memory");
+    outpost_status st = m->meta_set(a->txn, OUTPOST_CONTENT_FAILURES_INDEX, text, strlen(text));
+    free(text);
+    return st;
+}
+
+/* The transport could not get the content of the item with remote id `rid` and
+ * says the server will not give it (BAD_DATA: an attachment gone for good). The
+ * item stays as it is, and its record of failed tries says when fetch_missing asks
+ * for it again (core/policy.h): a try made on schedule counts and logs one warning;
+ * one made earlier (a client opened it, `outpost sync`) changes nothing. */
+static outpost_status record_unreadable(struct apply *a, const char *rid, outpost_status failed)
+{
+    struct outpost_engine *e = a->e;
+    const struct outpost_storage_methods *m = e->sm;
+    char why[512];
+    snprintf(why, sizeof why, "%s", failed.message ? failed.message : outpost_status_class_name(failed.code));
+    outpost_status st = ensure_txn(a);
+    if (st.code != OUTPOST_OK)
+        return st;
+    const outpost_item *it = NULL;
+    if (m->item_find_remote(a->txn, a->folder_id > 0 ? a->folder_id : 0, rid, &it).code != OUTPOST_OK || !it)
+        return outpost_ok(); /* deleted meanwhile */
+    int64_t id = it->id;
+    char subject[128];
+    snprintf(subject, sizeof subject, "%.100s", it->subject ? it->subject : "");
+    const void *v = NULL;
+    size_t len = 0;
+    uint32_t n = 0;
+    int64_t last = 0;
+    if (m->prop_get(a->txn, id, OUTPOST_CONTENT_FAILURES_PROP, &v, &len).code == OUTPOST_OK)
+        outpost_content_failures_parse(v, len, &n, &last);
+    int64_t now = e->host_sync->now_ms(e->host_sync);
+    char when[32];
+    if (n && !outpost_content_retry_due(n, last, now)) {
+        op_format_utc(last + outpost_content_retry_delay_ms(n), "%Y-%m-%d %H:%M:%SZ", when, sizeof when);
+        outpost_log(OUTPOST_LOG_INFO, LOGC, "%s: the content of item %s (\"%s\") still cannot be read: %s; next "
+                    "scheduled try after %s", a->folder_name ? a->folder_name : "fetch", rid, subject, why, when);
+        return outpost_ok();
+    }
+    n++;
+    char val[64];
+    int vl = outpost_content_failures_format(n, now, val, sizeof val);
+    if ((st = m->prop_set(a->txn, id, OUTPOST_CONTENT_FAILURES_PROP, val, (size_t)vl)).code == OUTPOST_OK && n == 1)
+        st = index_unreadable(a, id);
+    if (st.code != OUTPOST_OK)
+        return st;
+    op_format_utc(now + outpost_content_retry_delay_ms(n), "%Y-%m-%d %H:%M:%SZ", when, sizeof when);
+    outpost_log(OUTPOST_LOG_WARNING, LOGC, "%s: the content of item %s (\"%s\") cannot be read from the server: %s; "
+                "it is kept without it and asked for again after %s (failed tries: %u), or when a client opens it "
+                "or `outpost sync` runs", a->folder_name ? a->folder_name : "fetch", rid, subject, why, when, n);
+    return outpost_ok();
+}
+
+/* Content of item `id` was stored: its record of failed tries, if any, goes. */
+static outpost_status clear_unreadable(struct apply *a, int64_t id)
+{
+    const struct outpost_storage_methods *m = a->e->sm;
+    const void *v = NULL;
+    size_t len = 0;
+    if (m->prop_get(a->txn, id, OUTPOST_CONTENT_FAILURES_PROP, &v, &len).code != OUTPOST_OK)
+        return outpost_ok();
+    uint32_t n = 0;
+    int64_t last = 0;
+    outpost_content_failures_parse(v, len, &n, &last);
+    outpost_log(OUTPOST_LOG_INFO, LOGC, "%s: item %lld could be read from the server after %u failed tries",
+                a->folder_name ? a->folder_name : "fetch", (long long)id, n);
+    outpost_status st = m->prop_set(a->txn, id, OUTPOST_CONTENT_FAILURES_PROP, NULL, 0);
+    return st.code == OUTPOST_GONE ? outpost_ok() : st;
+}
+
 static outpost_status s_item_failed(void *ctx, uint32_t index, outpost_status st)
 {
     struct apply *a = ctx;
-    outpost_log(OUTPOST_LOG_WARNING, LOGC, "%s: item %u not fetched (%s): %s",
-                a->folder_name ? a->folder_name : "fetch", index, outpost_status_class_name(st.code),
+    const char *rid = a->req_ids && index < a->req_n ? a->req_ids[index] : NULL;
+    if (!a->items_failed++)
+        a->item_failed = st.code ? st.code : OUTPOST_BAD_DATA;
+    if (st.code == OUTPOST_BAD_DATA && rid)
+        return record_unreadable(a, rid, st);
+    outpost_log(OUTPOST_LOG_WARNING, LOGC, "%s: item %s not fetched (%s): %s",
+                a->folder_name ? a->folder_name : "fetch", rid ? rid : "?", outpost_status_class_name(st.code),
                 st.message ? st.message : "");
     return outpost_ok();
 }
@@ -1009,9 +1135,11 @@ static outpost_status stamp_unchanged(struct outpost_engine *e, const struct fol
 /* Fetches content the cache is missing, in batches: every body in full-policy
  * folders; in headers-policy folders only items that have no summary yet
  * (added without content, e.g. moved in from a folder we did not know them
- * in), summarised and dropped again. `scan_headers` 0 skips headers folders. */
+ * in), summarised and dropped again. `scan_headers` 0 skips headers folders.
+ * Items whose content the server refused for good wait for their next scheduled
+ * try (core/policy.h) unless `retry_all`. */
 static outpost_status fetch_missing(struct outpost_engine *e, struct outpost_transport *t, struct folder_ref *r,
-                                    int scan_headers)
+                                    int scan_headers, int retry_all)
 {
     int headers = 0;
     int64_t max_age = 0;
@@ -1021,9 +1149,11 @@ static outpost_status fetch_missing(struct outpost_engine *e, struct outpost_tra
     enum { BATCH = 50 };
     uint64_t done = 0;
     int64_t after_uid = 0;
+    int64_t now = e->host_sync->now_ms(e->host_sync);
     for (int rounds = 0; rounds < 1000000; rounds++) {
         char *ids[BATCH];
-        size_t n = 0;
+        int64_t item_ids[BATCH];
+        size_t n = 0, listed;
         struct outpost_txn *tx;
         outpost_status st = outpost_store_read_begin(e->store, &tx);
         if (st.code != OUTPOST_OK)
@@ -1036,23 +1166,48 @@ static outpost_status fetch_missing(struct outpost_engine *e, struct outpost_tra
                 if ((int64_t)it->uid <= after_uid || !it->remote_id ||
                     (headers && it->content_state != OUTPOST_CONTENT_NONE))
                     continue;
+                item_ids[n] = it->id;
                 ids[n++] = strdup(it->remote_id);
                 after_uid = it->uid;
             }
             e->sm->cursor_close(c);
         }
+        /* (after the cursor: property lookups while it is open are not every storage's) */
+        listed = n;
+        if (!retry_all) {
+            n = 0;
+            for (size_t i = 0; i < listed; i++) {
+                const void *v;
+                size_t len;
+                uint32_t failures;
+                int64_t last;
+                if (e->sm->prop_get(tx, item_ids[i], OUTPOST_CONTENT_FAILURES_PROP, &v, &len).code == OUTPOST_OK &&
+                    outpost_content_failures_parse(v, len, &failures, &last) == 0 &&
+                    !outpost_content_retry_due(failures, last, now)) {
+                    free(ids[i]); /* its next try is not due */
+                    continue;
+                }
+                ids[n++] = ids[i];
+            }
+        }
         outpost_store_read_end(e->store, tx);
-        if (st.code != OUTPOST_OK || n == 0) {
+        if (st.code != OUTPOST_OK || listed == 0) {
+            for (size_t i = 0; i < n; i++)
+                free(ids[i]);
             if (done)
                 report(e, "content", r->name, done, done, 1);
             return st;
         }
+        if (n == 0)
+            continue; /* this batch waits for its next tries: the next one */
         struct apply a;
         struct outpost_sync_sink sink;
         apply_init(&a, e, &sink);
         a.folder_id = -1; /* no sync state with fetch pages */
         a.folder_name = r->name;
         a.headers = headers;
+        a.req_ids = ids;
+        a.req_n = (uint32_t)n;
         st = e->tm->fetch(t, &r->f, (const char *const *)ids, (uint32_t)n, &sink);
         apply_done(&a);
         for (size_t i = 0; i < n; i++)
@@ -1082,22 +1237,33 @@ static void account_identity(struct outpost_engine *e, char *out, size_t len)
         user = email;
     char host[256] = "";
     if (url && *url) {
-        size_t n;
-        const char *h = outpost_url_authority(url, &n);
-        const char *at = memchr(h, '@', n);
-        if (at) {
-            n -= (size_t)(at + 1 - h);
-            h = at + 1;
-        }
-        size_t hl = *h == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/?#");
-        snprintf(host, sizeof host, "%.*s", (int)(hl < n ? hl : n), h);
+        outpost_url_host(url, host, sizeof host);
     } else if (email && strchr(email, '@')) {
         snprintf(host, sizeof host, "%s", strchr(email, '@') + 1);
+        outpost_host_normalise(host);
     }
     snprintf(out, len, "%s %s %s", e->tp->desc->name, host, user ? user : "");
     for (char *p = out; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
+}
+
+void engine_identity_normalise(char *id)
+{
+    char *host = strchr(id, ' ');
+    if (!host)
+        return;
+    host++;
+    char *end = strchr(host, ' ');
+    if (!end) {
+        outpost_host_normalise(host);
+        return;
+    }
+    *end = '\0';
+    outpost_host_normalise(host); /* only ever shortens it */
+    size_t now = strlen(host);
+    *end = ' ';
+    memmove(host + now, end, strlen(end) + 1);
 }
 
 /* Before a cycle talks to the server: the identity the cache recorded at its first
@@ -1119,6 +1285,7 @@ static outpost_status check_account(struct outpost_engine *e, char *want, size_t
     if (e->sm->meta_get(t, "account_identity", &v, &len).code == OUTPOST_OK && v)
         snprintf(have, sizeof have, "%.*s", (int)len, (const char *)v);
     outpost_store_read_end(e->store, t);
+    engine_identity_normalise(have);
     int adopt = 0;
     const char *a = outpost_config_get(e->app->cfg, "account", "adopt_cache");
     if (a)
@@ -1133,14 +1300,13 @@ static outpost_status check_account(struct outpost_engine *e, char *want, size_t
         *record = 1;
         return outpost_ok();
     }
-    snprintf(e->msg, sizeof e->msg,
-             "the cache in %s belongs to another account ('%s'; the config names '%s'): syncing would mix two "
-             "accounts in one cache and could send edits made in one to the other. For another account, set a new "
-             "[core] data_dir (it is synced from scratch); if this is the same account under a new user name or "
-             "server address, set [account] adopt_cache = true for one sync, then remove it",
-             e->app->data_dir, have, want);
-    outpost_status f = { OUTPOST_FATAL, 0, e->msg };
-    return f;
+    return engine_status(OUTPOST_FATAL,
+                         "the cache in %s belongs to another account ('%s'; the config names '%s'): syncing would mix "
+                         "two accounts in one cache and could send edits made in one to the other. For another "
+                         "account, set a new [core] data_dir (it is synced from scratch); if this is the same account "
+                         "under a new user name or server address, set [account] adopt_cache = true for one sync, "
+                         "then remove it",
+                         e->app->data_dir, have, want);
 }
 
 static void record_account(struct outpost_engine *e, const char *id)
@@ -1183,12 +1349,17 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
         goto fail;
     outpost_status first = outpost_ok();
     int all_ok = 1, any_bare = 0;
+    /* `outpost sync` asked for content the server refused before, whatever its schedule */
+    op_mutex_lock(e->mu);
+    int retry_all = e->retry_unreadable;
+    e->retry_unreadable = 0;
+    op_mutex_unlock(e->mu);
     unsigned char *unchanged = calloc(n ? n : 1, 1);
     if (!unchanged) {
         for (size_t i = 0; i < n; i++)
             folder_ref_free(&v[i]);
         free(v);
-        st = engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+        st = engine_status(OUTPOST_FATAL, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i <= n && !e->host_sync->cancelled(e->host_sync); i++) {
@@ -1198,12 +1369,12 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
              * while its source folder syncs: summarise such items now. */
             st = outpost_ok();
             for (size_t k = 0; any_bare && k < n && st.code == OUTPOST_OK; k++)
-                st = fetch_missing(e, e->tsync, &v[k], 1);
+                st = fetch_missing(e, e->tsync, &v[k], 1, 0);
             if (st.code != OUTPOST_OK) {
                 engine_set_error(e, st, "content");
                 all_ok = 0;
                 if (first.code == OUTPOST_OK)
-                    first = st;
+                    first = engine_keep(st, e->cycle_msg, sizeof e->cycle_msg);
             }
             break;
         }
@@ -1213,7 +1384,7 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
         /* Headers folders are scanned for items without a summary once per
          * process too (after a crash). */
         if (st.code == OUTPOST_OK)
-            st = fetch_missing(e, e->tsync, &v[i], !e->headers_scanned);
+            st = fetch_missing(e, e->tsync, &v[i], !e->headers_scanned || retry_all, retry_all);
         if (st.code != OUTPOST_OK)
             all_ok = 0;
         if (st.code != OUTPOST_OK) {
@@ -1222,7 +1393,7 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
             engine_set_error(e, st, what);
             engine_folder_error(e, v[i].id, st);
             if (first.code == OUTPOST_OK)
-                first = st;
+                first = engine_keep(st, e->cycle_msg, sizeof e->cycle_msg);
             /* A broken link stops the cycle; a bad folder does not stop the others. */
             if (st.code == OUTPOST_TEMP || st.code == OUTPOST_THROTTLED || st.code == OUTPOST_AUTH ||
                 st.code == OUTPOST_FATAL)
@@ -1233,7 +1404,7 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
     }
     outpost_status stamped = stamp_unchanged(e, v, unchanged, n);
     if (stamped.code != OUTPOST_OK && first.code == OUTPOST_OK)
-        first = stamped;
+        first = engine_keep(stamped, e->cycle_msg, sizeof e->cycle_msg);
     free(unchanged);
     for (size_t i = 0; i < n; i++)
         folder_ref_free(&v[i]);
@@ -1355,7 +1526,7 @@ static outpost_status fetch_many(struct outpost_engine *e, const int64_t *ids, s
     int refused = e->account_refused;
     op_mutex_unlock(e->mu);
     if (refused) /* the cache belongs to another account (check_account) */
-        return engine_status(OUTPOST_FATAL, e, "the cache belongs to another account%s", NULL);
+        return engine_status(OUTPOST_FATAL, "the cache belongs to another account");
     size_t i = 0;
     while (i < n) {
         struct outpost_txn *t;
@@ -1378,13 +1549,13 @@ static outpost_status fetch_many(struct outpost_engine *e, const int64_t *ids, s
                 continue;
             if (!it->remote_id) {
                 if (first.code == OUTPOST_OK)
-                    first = engine_status(OUTPOST_GONE, e, "item has no server copy yet%s", NULL);
+                    first = engine_status(OUTPOST_GONE, "item has no server copy yet");
                 continue;
             }
             if (k && it->folder_id != folder)
                 break; /* the next call starts with this item */
             if (!(rids[k] = strdup(it->remote_id))) {
-                st = engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+                st = engine_status(OUTPOST_FATAL, "out of memory");
                 break;
             }
             folder = it->folder_id;
@@ -1398,7 +1569,7 @@ static outpost_status fetch_many(struct outpost_engine *e, const int64_t *ids, s
         }
         outpost_store_read_end(e->store, t);
         if (k && st.code == OUTPOST_OK && !frid)
-            st = engine_status(OUTPOST_GONE, e, "folder has no server copy yet%s", NULL);
+            st = engine_status(OUTPOST_GONE, "folder has no server copy yet");
         if (k && st.code == OUTPOST_OK)
             st = connect_instance(e, e->tfetch, &e->connected_fetch);
         if (k && st.code == OUTPOST_OK) {
@@ -1412,11 +1583,18 @@ static outpost_status fetch_many(struct outpost_engine *e, const int64_t *ids, s
             apply_init(&a, e, &sink);
             a.folder_id = -1;
             a.folder_name = fname;
+            a.req_ids = rids;
+            a.req_n = (uint32_t)k;
             st = e->tm->fetch(e->tfetch, &f, (const char *const *)rids, (uint32_t)k, &sink);
             apply_done(&a);
             if (st.code != OUTPOST_OK && e->connected_fetch) {
                 e->tm->close(e->tfetch);
                 e->connected_fetch = 0;
+            } else if (st.code == OUTPOST_OK && a.items_failed) {
+                /* the call went well but not every item came: the client asking for them
+                 * hears so instead of finding no content */
+                st = engine_status(a.item_failed, "the server did not give the content of %u of %zu items",
+                                   a.items_failed, k);
             }
         }
         for (size_t j = 0; j < k; j++)
@@ -1457,9 +1635,7 @@ static void *fetch_worker(void *arg)
         outpost_status st = fetch_many(e, r->ids, r->n);
         op_mutex_lock(e->fetch_mu);
         r->st = st;
-        r->st.message = NULL; /* the message belongs to the worker's instance */
-        if (st.code != OUTPOST_OK)
-            snprintf(e->fetch_msg, sizeof e->fetch_msg, "%s", st.message ? st.message : "");
+        r->st.message = NULL; /* the worker's (its instance's or its thread's): fetch_wait says what failed */
         r->done = 1;
         if (r->abandoned)
             fetch_req_free(r);
@@ -1518,7 +1694,7 @@ static outpost_status hook_request_content(void *ctx, int64_t item_id, uint32_t 
     struct outpost_engine *e = ctx;
     struct fetch_req *r = calloc(1, sizeof *r);
     if (!r)
-        return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+        return engine_status(OUTPOST_FATAL, "out of memory");
     r->one = item_id;
     r->ids = &r->one;
     r->n = 1;
@@ -1534,7 +1710,7 @@ static outpost_status hook_request_contents(void *ctx, const int64_t *ids, uint3
         r = NULL;
     }
     if (!r)
-        return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+        return engine_status(OUTPOST_FATAL, "out of memory");
     memcpy(r->ids, ids, n * sizeof *ids);
     r->n = n;
     return fetch_wait(e, r, timeout_ms);
@@ -1722,6 +1898,13 @@ void outpost_engine_reconfigure(struct outpost_engine *e, const struct outpost_c
         recreate_instance(e, e->host_fetch, &e->tfetch, &e->connected_fetch, cfg);
     op_mutex_lock(e->mu);
     e->auth_failed = 0;
+    op_mutex_unlock(e->mu);
+}
+
+void outpost_engine_retry_unreadable(struct outpost_engine *e)
+{
+    op_mutex_lock(e->mu);
+    e->retry_unreadable = 1;
     op_mutex_unlock(e->mu);
 }
 

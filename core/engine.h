@@ -78,6 +78,11 @@ void outpost_engine_cancel(struct outpost_engine *e);
 struct outpost_config;
 void outpost_engine_reconfigure(struct outpost_engine *e, const struct outpost_config *cfg);
 
+/* Makes the next sync cycle ask for the content the server refused before (an
+ * attachment gone: see core/policy.h) whatever its schedule says: for an explicit
+ * `outpost sync`. Any thread. */
+void outpost_engine_retry_unreadable(struct outpost_engine *e);
+
 /* Status for `outpost status`. */
 int outpost_engine_online(struct outpost_engine *e);
 /* Copies the last error ("" when none) and the class that caused it. */

@@ -40,6 +40,7 @@ struct outpost_engine {
     int push_interrupted;     /* a wake-up set host_sync's cancel flag to end that wait */
     int cancelled;            /* outpost_engine_cancel: the cancel flag stays */
     int account_refused;      /* the cache belongs to another account: no fetch either */
+    int retry_unreadable;     /* outpost_engine_retry_unreadable: the next cycle's fetches ignore the schedule */
 
     outpost_progress_fn progress;
     void *progress_ctx;
@@ -54,17 +55,27 @@ struct outpost_engine {
      * worker re-creates it from fetch_cfg between two requests. Under fetch_mu. */
     int fetch_reconfig;
     const struct outpost_config *fetch_cfg;
-    char fetch_msg[512];
     struct outpost_store_engine_hooks hooks;
 
-    char msg[1024];           /* message of engine-made statuses */
+    /* The message of the failure a sync cycle returns, kept while the cycle goes on
+     * (the sync worker's thread only). */
+    char cycle_msg[1024];
 };
 
 void engine_set_error(struct outpost_engine *e, outpost_status st, const char *what);
-outpost_status engine_status(int32_t code, struct outpost_engine *e, const char *fmt, const char *arg);
+/* A status with a message formatted into a buffer of the calling thread, valid until
+ * the same thread's next engine_status (threads never share it). */
+outpost_status engine_status(int32_t code, const char *fmt, ...) OUTPOST_PRINTF(2, 3);
+/* st with its message copied into buf (len bytes) when it is a failure: for a status
+ * kept while other calls, which may reuse the message's buffer, are made. */
+outpost_status engine_keep(outpost_status st, char *buf, size_t len);
 outpost_status engine_connect(struct outpost_engine *e);
 void engine_drop_connection(struct outpost_engine *e, outpost_status st);
 int engine_folder_is_open(struct outpost_engine *e, int64_t id);
+/* An account identity ("TRANSPORT HOST USER") recorded by an earlier version, its host
+ * normalised in place as the engine makes it now (outpost_url_host: a trailing dot was
+ * kept then), so that both compare equal. */
+void engine_identity_normalise(char *id);
 /* Applies the server's folder hierarchy changes (one page with its state). */
 outpost_status engine_sync_hierarchy(struct outpost_engine *e);
 /* Records the outcome of a folder's last sync for `outpost status`. */

@@ -73,6 +73,48 @@ void outpost_policy_format(int headers, int64_t max_age_s, char *buf, size_t len
         snprintf(buf, len, "%s, %llds", mode, (long long)max_age_s);
 }
 
+/* ---- content the server cannot give ---- */
+
+int64_t outpost_content_retry_delay_ms(uint32_t failures)
+{
+    if (failures == 0)
+        return 0;
+    return failures == 1 ? 3600 * 1000LL : 86400 * 1000LL;
+}
+
+int outpost_content_retry_due(uint32_t failures, int64_t last_ms, int64_t now_ms)
+{
+    /* A clock set back puts last_ms in the future: wait at most the delay from now. */
+    int64_t delay = outpost_content_retry_delay_ms(failures);
+    return failures == 0 || now_ms - last_ms >= delay || last_ms - now_ms > delay;
+}
+
+int outpost_content_failures_parse(const void *val, size_t len, uint32_t *failures, int64_t *last_ms)
+{
+    *failures = 0;
+    *last_ms = 0;
+    char buf[64];
+    if (!val || len == 0 || len >= sizeof buf)
+        return -1;
+    memcpy(buf, val, len);
+    buf[len] = '\0';
+    unsigned long long n;
+    long long last;
+    int used = 0;
+    if (sscanf(buf, "%llu %lld%n", &n, &last, &used) != 2 || (size_t)used != len || n == 0 || n > UINT32_MAX ||
+        buf[0] < '0' || buf[0] > '9')
+        return -1;
+    *failures = (uint32_t)n;
+    *last_ms = last;
+    return 0;
+}
+
+int outpost_content_failures_format(uint32_t failures, int64_t last_ms, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%lu %lld", (unsigned long)failures, (long long)last_ms);
+    return n < 0 ? 0 : (size_t)n >= len ? (int)len - 1 : n;
+}
+
 struct validate_ctx {
     const char *path;
     char *err;

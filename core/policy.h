@@ -47,4 +47,30 @@ void outpost_policy_format(int headers, int64_t max_age_s, char *buf, size_t len
  * the result still parses; on failure it is untouched and err says why. */
 int outpost_policy_write(const char *config_path, const char *folder, const char *value, char *err, size_t errlen);
 
+/* ---- content the server cannot give ----
+ *
+ * A transport reports BAD_DATA for one item of a fetch when the server refuses that
+ * item's content for good (an attachment it says is gone: Kerio 404/410, a JSON-RPC
+ * refusal). The item stays (headers, summary, flags) and its content is asked for
+ * again on a schedule instead of after every sync: an hour after the first failed
+ * try, then once a day. A client opening the item, and an explicit `outpost sync`,
+ * try at once whatever the schedule says. The engine keeps the number of failed tries
+ * and the time of the last one in the item's property bag (OUTPOST_CONTENT_FAILURES_PROP;
+ * the "core." prefix is closed to front-ends), and the ids of the items that have
+ * such a record in the cache's meta key OUTPOST_CONTENT_FAILURES_INDEX (a JSON array,
+ * for `outpost status`; an id whose item or record has gone since is stale and skipped). */
+#define OUTPOST_CONTENT_FAILURES_PROP "core.content_failures"
+#define OUTPOST_CONTENT_FAILURES_INDEX "content_failures"
+
+/* How long after the `failures`-th failed try the next one is due (0 when none failed). */
+int64_t outpost_content_retry_delay_ms(uint32_t failures);
+
+/* Whether a scheduled try is due at now_ms after `failures` tries, the last at last_ms. */
+int outpost_content_retry_due(uint32_t failures, int64_t last_ms, int64_t now_ms);
+
+/* The property's value, "FAILURES LAST_MS" (decimal). parse: 0, or -1 when malformed
+ * (then nothing is known: the next try is due). format: the length written. */
+int outpost_content_failures_parse(const void *val, size_t len, uint32_t *failures, int64_t *last_ms);
+int outpost_content_failures_format(uint32_t failures, int64_t last_ms, char *buf, size_t len);
+
 #endif

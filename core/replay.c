@@ -167,7 +167,7 @@ static outpost_status pending_moves(struct outpost_engine *e, struct outpost_txn
         if (r->n_moot == cap) {
             int64_t *m = realloc(r->moot, (cap = cap ? cap * 2 : 4) * sizeof *m);
             if (!m) {
-                st = engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+                st = engine_status(OUTPOST_FATAL, "out of memory");
                 break;
             }
             r->moot = m;
@@ -181,8 +181,8 @@ static outpost_status pending_moves(struct outpost_engine *e, struct outpost_txn
 /* A copy's source item (its local id, from the payload store.c attaches), or 0. */
 static int64_t copy_source_id(const struct entry *x)
 {
-    const char *p = x->payload ? strstr(x->payload, "source_id=") : NULL;
-    return p ? strtoll(p + strlen("source_id="), NULL, 10) : 0;
+    const char *p = x->payload ? strstr(x->payload, OUTPOST_J_COPY_SOURCE_KEY) : NULL;
+    return p ? strtoll(p + strlen(OUTPOST_J_COPY_SOURCE_KEY), NULL, 10) : 0;
 }
 
 /* Copies an item's content into a temporary file, so no transaction stays
@@ -191,7 +191,7 @@ static outpost_status spool_content(struct outpost_engine *e, struct outpost_txn
 {
     r->content = tmpfile();
     if (!r->content)
-        return engine_status(OUTPOST_FATAL, e, "cannot create a temporary file to upload an item%s", NULL);
+        return engine_status(OUTPOST_FATAL, "cannot create a temporary file to upload an item");
     char buf[65536];
     uint64_t off = 0;
     for (;;) {
@@ -202,7 +202,7 @@ static outpost_status spool_content(struct outpost_engine *e, struct outpost_txn
         if (!got)
             break;
         if (fwrite(buf, 1, got, r->content) != got)
-            return engine_status(OUTPOST_FATAL, e, "cannot write a temporary file (disk full?)%s", NULL);
+            return engine_status(OUTPOST_FATAL, "cannot write a temporary file (disk full?)");
         off += got;
     }
     r->content_size = off;
@@ -297,7 +297,7 @@ static outpost_status resolve(struct outpost_engine *e, const struct entry *x, s
             /* a copy kept in Conflicts of a mail whose body was never cached, moved to a
              * server folder: there is nothing whole to upload; it stays here, and the entry
              * shows in status and audit as a dead letter instead of an empty mail on the server */
-            st = engine_status(OUTPOST_BAD_DATA, e, "its content is not cached: nothing to upload%s", NULL);
+            st = engine_status(OUTPOST_BAD_DATA, "its content is not cached: nothing to upload");
         else if (st.code == OUTPOST_OK && r->item_exists)
             st = spool_content(e, t, j->item_id, r);
         break;
@@ -320,7 +320,7 @@ static outpost_status resolve(struct outpost_engine *e, const struct entry *x, s
                  * the copy is uploaded as a new item */
                 r->copy_as_create = 1;
                 if (r->item.content_state != OUTPOST_CONTENT_COMPLETE)
-                    st = engine_status(OUTPOST_BAD_DATA, e, "its content is not cached: nothing to upload%s", NULL);
+                    st = engine_status(OUTPOST_BAD_DATA, "its content is not cached: nothing to upload");
                 else
                     st = spool_content(e, t, j->item_id, r);
             }
@@ -451,7 +451,7 @@ static outpost_status conflicts_folder_for(struct outpost_engine *e, struct outp
     int64_t cf = outpost_store_conflicts_folder(e->store);
     *out = cf;
     if (!cf)
-        return engine_status(OUTPOST_FATAL, e, "the Conflicts folder is missing%s", NULL);
+        return engine_status(OUTPOST_FATAL, "the Conflicts folder is missing");
     if (kind == OUTPOST_ITEM_MAIL || kind >= sizeof names / sizeof *names)
         return outpost_ok();
     struct outpost_cursor *c;
@@ -665,7 +665,7 @@ static outpost_status replay_one(struct outpost_engine *e, struct entry *v, size
         int64_t *m = realloc(r.moot, (r.n_moot + 1) * sizeof *m);
         if (!m) {
             resolved_free(&r);
-            return engine_status(OUTPOST_FATAL, e, "out of memory%s", NULL);
+            return engine_status(OUTPOST_FATAL, "out of memory");
         }
         r.moot = m;
         r.moot[r.n_moot++] = back_seq;
@@ -849,10 +849,12 @@ static outpost_status replay_one(struct outpost_engine *e, struct entry *v, size
     case OUTPOST_TEMP:
     case OUTPOST_THROTTLED:
     case OUTPOST_AUTH:
-        st.code = code;
-        st.message = e->msg;
-        snprintf(e->msg, sizeof e->msg, "%s", msg);
+    {
+        uint32_t after = st.retry_after_ms;
+        st = engine_status(code, "%s", msg);
+        st.retry_after_ms = after;
         break;
+    }
     default: /* BAD_DATA, FATAL, STATE_INVALID: rejected, the queue goes on */
         if (code == OUTPOST_BAD_DATA && j->op == OUTPOST_J_FOLDER_CREATE && j->attempts > 0) {
             /* Refused after an attempt that was in flight at a crash: probably

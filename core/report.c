@@ -120,6 +120,30 @@ json_t *outpost_report_status(struct outpost_store *store, struct outpost_engine
     /* meta lookups after the folder cursor is closed */
     size_t i;
     json_t *o;
+    /* Items whose content the server refused (core/policy.h), from the engine's index:
+     * an id whose item, record or missing content has gone since is not counted. */
+    json_t *unreadable = json_object();
+    json_int_t unreadable_all = 0;
+    const void *v;
+    size_t len;
+    if (m->meta_get(t, OUTPOST_CONTENT_FAILURES_INDEX, &v, &len).code == OUTPOST_OK && v) {
+        json_t *ids = json_loadb(v, len, 0, NULL);
+        json_array_foreach(ids, i, o) {
+            int64_t id = json_integer_value(o);
+            const void *pv;
+            size_t pl;
+            const outpost_item *it;
+            if (id <= 0 || m->prop_get(t, id, OUTPOST_CONTENT_FAILURES_PROP, &pv, &pl).code != OUTPOST_OK ||
+                m->item_get(t, id, &it).code != OUTPOST_OK || !it || it->content_state == OUTPOST_CONTENT_COMPLETE)
+                continue;
+            snprintf(key, sizeof key, "%lld", (long long)it->folder_id);
+            json_t *c = json_object_get(unreadable, key);
+            json_object_set_new(unreadable, key, json_integer(c ? json_integer_value(c) + 1 : 1));
+            unreadable_all++;
+        }
+        json_decref(ids);
+    }
+    json_object_set_new(r, "unreadable_content", json_integer(unreadable_all));
     json_array_foreach(folders, i, o) {
         long long id = (long long)json_integer_value(json_object_get(o, "id"));
         snprintf(key, sizeof key, "last_sync:%lld", id);
@@ -128,7 +152,11 @@ json_t *outpost_report_status(struct outpost_store *store, struct outpost_engine
         json_decref(ls);
         snprintf(key, sizeof key, "folder_error:%lld", id);
         json_object_set_new(o, "last_error", meta_string(m, t, key));
+        snprintf(key, sizeof key, "%lld", id);
+        json_t *u = json_object_get(unreadable, key);
+        json_object_set_new(o, "unreadable_content", json_integer(u ? json_integer_value(u) : 0));
     }
+    json_decref(unreadable);
     outpost_store_read_end(store, t);
     json_object_set_new(r, "folders", folders);
     json_decref(pending);
@@ -240,6 +268,11 @@ void outpost_report_print_status(json_t *s, FILE *out)
             str_or(s, "last_error", NULL) ? " — " : "", str_or(s, "last_error", ""));
     fprintf(out, "edits:  %lld pending, %lld confirmed, %lld dead, %lld in Conflicts, %lld kept locally\n",
             int_of(j, "pending"), int_of(j, "confirmed"), int_of(j, "dead"), int_of(j, "conflict"), int_of(j, "local"));
+    long long unreadable = int_of(s, "unreadable_content");
+    if (unreadable > 0)
+        fprintf(out, "content: %lld item%s whose content the server refuses (an attachment gone): kept without it, "
+                "asked for again an hour later, then daily; opening one or `outpost sync` asks at once\n",
+                unreadable, unreadable == 1 ? "" : "s");
     json_t *fts = json_object_get(s, "fts");
     if (json_is_object(fts)) {
         json_t *left = json_object_get(fts, "remaining");

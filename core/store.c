@@ -735,7 +735,7 @@ static outpost_status api_copy(const struct outpost_host *h, const int64_t *ids,
         }
         if (st.code == OUTPOST_OK && !local_only(&target)) {
             char payload[64];
-            snprintf(payload, sizeof payload, "source_id=%lld", (long long)ids[i]);
+            snprintf(payload, sizeof payload, OUTPOST_J_COPY_SOURCE_KEY "%lld", (long long)ids[i]);
             if (local_only(&src)) /* out of Conflicts: a new item on the server */
                 st = journal(s, t, OUTPOST_J_ITEM_CREATE, c.it.id, to, 0, 0, NULL, NULL, NULL, NULL);
             else

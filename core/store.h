@@ -93,6 +93,11 @@ void outpost_item_copy_free(struct outpost_item_copy *c);
  * without it are replayed as possible moves. */
 #define OUTPOST_J_SAME_PARENT (1u << 0)
 
+/* The payload of an OUTPOST_J_ITEM_COPY journal entry: this key, then the local id
+ * of the item copied, in decimal ("source_id=42"). The store writes it, replay reads
+ * it to find the source's remote id at replay time. */
+#define OUTPOST_J_COPY_SOURCE_KEY "source_id="
+
 /* Local id of the local-only Conflicts folder. */
 int64_t outpost_store_conflicts_folder(const struct outpost_store *s);
 

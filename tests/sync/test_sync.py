@@ -1925,6 +1925,96 @@ def t_policy(env):
         sim.stop()
 
 
+def t_unreadable(env):
+    """A mail whose content the server refuses for good (Kerio: its attachment's download
+    answers 1002, the attachment is gone) stays in the cache without content and is asked
+    for again on a schedule, not after every sync: cycles started by a server change leave
+    it alone (no download, no new warning), a client opening it and `outpost sync` ask at
+    once (the client gets NO [UNAVAILABLE], not an empty body), `outpost status` counts it,
+    and once the server gives it the content is stored and the count is 0. (The schedule
+    itself, an hour and then daily: unit_policy.)"""
+    sim, op = setup(env)
+    try:
+        initial_sync(op)
+        state = sim.state(content=False)
+        src = next((i for f in state["folders"] if f.get("path") == "Archive" for i in f["items"]
+                    if i.get("attachments")), None) or \
+            next((i for f in state["folders"] if f.get("type") == "FMail" and f.get("path") != "Inbox"
+                  for i in f["items"] if i.get("attachments")), None)
+        check(src is not None, "the generated account has a mail with an attachment outside the Inbox")
+        if src is None:
+            return
+        op.start()
+        fid = sim.fault(kind="error", method="download", code=1002, message="Attachment not found.", count=1000)
+
+        def downloads():
+            return 1000 - {f["id"]: f["count"] for f in sim.faults()}.get(fid, 0)
+
+        def warnings():
+            return op.log_text().count("cannot be read from the server")
+
+        copy = sim.control("POST", "items/copy", {"id": src["id"], "folder": "Inbox"})["id"]
+        st = op.sync()
+        status_ok(st, "the mail with a gone attachment")
+        check(st.get("unreadable_content") == 1, "status counts 1 unreadable item: %r" % st.get("unreadable_content"))
+        inbox_st = next(f for f in st["folders"] if f["path"] == "Inbox")
+        check(inbox_st.get("unreadable_content") == 1, "the Inbox has it: %r" % inbox_st)
+        # listed once (the listing hands it over without content), fetched once after its folder's sync
+        check(downloads() == 2, "one sync downloads the attachment twice (listing, fetch): %d" % downloads())
+        check(warnings() == 1, "one warning: %d" % warnings())
+        text = op.run("status").stdout
+        check("content: 1 item whose content the server refuses" in text, "outpost status says so: %r" % text[:600])
+
+        # cycles the daemon starts itself (a server change, through the push connection)
+        for n in range(2):
+            before = {f["path"]: f["last_sync_ms"] for f in op.status()["folders"] if f.get("last_sync_ms")}
+            sim.control("POST", "items/create", {"type": "mail", "folder": "Archive",
+                                                 "item": {"subject": "Trigger %d" % n, "body": "A change.\n"}})
+            wait_for(lambda: all((f.get("last_sync_ms") or 0) > before.get(f["path"], 0)
+                                 for f in op.status()["folders"] if f["path"] in before),
+                     60, "a cycle after server change %d" % n)
+        check(downloads() == 2, "cycles before the next try ask nothing: %d downloads" % downloads())
+        check(warnings() == 1, "no new warning: %d" % warnings())
+
+        # a client opens it: asked for at once (the IMAP answer says it is unavailable)
+        m = op.imap()
+        imap_ok(m.select("INBOX"), "SELECT INBOX")
+        typ, d = m.uid("SEARCH", None, "ALL")
+        uid = max(int(x) for x in d[0].split())
+        typ, d = m.uid("FETCH", str(uid), "(FLAGS ENVELOPE)")
+        check(typ == "OK" and b"ENVELOPE" in b" ".join(x if isinstance(x, bytes) else x[0] for x in d if x),
+              "the mail's envelope is served: %r" % d)
+        typ, d = m.uid("FETCH", str(uid), "(BODY.PEEK[])")
+        check(typ == "NO" and b"UNAVAILABLE" in b" ".join(x for x in d if isinstance(x, bytes)),
+              "FETCH BODY[] of the unreadable mail answers NO [UNAVAILABLE], not an empty body: %s %r" % (typ, d[:2]))
+        m.logout()
+        check(downloads() == 3, "a client opening it asks the server: %d downloads" % downloads())
+        check(warnings() == 1, "asked before its schedule: no new warning: %d" % warnings())
+
+        # `outpost sync` asks at once too
+        st = op.sync()
+        status_ok(st, "outpost sync with the attachment still gone")
+        check(downloads() == 4, "outpost sync asks the server: %d downloads" % downloads())
+        check(st.get("unreadable_content") == 1, "still counted: %r" % st.get("unreadable_content"))
+        check(warnings() == 1, "no new warning: %d" % warnings())
+
+        # the server gives it again
+        sim.clear_faults()
+        st = op.sync()
+        status_ok(st, "outpost sync with the attachment back")
+        check(st.get("unreadable_content") == 0, "nothing unreadable left: %r" % st.get("unreadable_content"))
+        check("could be read from the server after 1 failed tries" in op.log_text(), "the recovery is logged")
+        op.stop()
+        dump = op.dump()
+        got = [i for f in dump["folders"] for i in f["items"] if i["remote_id"] == copy]
+        check(len(got) == 1 and got[0]["content_state"] == 2 and got[0].get("content"),
+              "the mail's content is cached now: %r" % [(i["uid"], i["content_state"]) for i in got])
+        compare(dump, sim.state(), where="after the attachment came back")
+    finally:
+        op.kill()
+        sim.stop()
+
+
 def sqlite_module(what):
     """Python's sqlite3 module, for a test that `what` (edits the cache behind Outpost's back);
     exits 77 (skipped) when the cache is not SQLite."""
@@ -2232,6 +2322,7 @@ GROUPS = {
     "crash_replay": t_crash_replay,
     "policy": t_policy,
     "stale_summary": t_stale_summary,
+    "unreadable": t_unreadable,
     "repair": t_repair,
     "diskfull": t_diskfull,
 }

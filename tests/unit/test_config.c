@@ -214,6 +214,49 @@ static void test_url_with_password(void **s)
     assert_false(outpost_config_url_has_password(NULL));
 }
 
+/* The host of a URL as the account identity compares it: what is safely the same host
+ * compares equal, names are never resolved. */
+static void test_url_host(void **s)
+{
+    (void)s;
+    static const struct {
+        const char *url, *host;
+    } cases[] = {
+        { "https://mail.example.com/", "mail.example.com" },
+        { "https://MAIL.Example.COM/EWS/Exchange.asmx", "mail.example.com" },
+        { "https://mail.example.com.", "mail.example.com" },
+        { "https://mail.example.com.:443/x", "mail.example.com" },
+        { "https://mail.example.com:443", "mail.example.com" },
+        { "https://mail.example.com:8443/webmail", "mail.example.com" },
+        { "https://jdoe@Mail.Example.com:443/", "mail.example.com" },
+        { "https://mail.example.com?x=1", "mail.example.com" },
+        { "https://mail.example.com#f", "mail.example.com" },
+        { "mail.example.com/path", "mail.example.com" },
+        { "https://127.0.0.1:8443/", "127.0.0.1" },
+        { "https://localhost/", "localhost" }, /* not 127.0.0.1: nothing is resolved */
+        { "https://[::1]:443/", "[::1]" },
+        { "https://[FE80::1]/", "[fe80::1]" },
+        { "https://", "" },
+        { "https://./", "." },
+    };
+    char host[256];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t n = outpost_url_host(cases[i].url, host, sizeof host);
+        if (strcmp(host, cases[i].host) != 0)
+            fail_msg("%s: host '%s', expected '%s'", cases[i].url, host, cases[i].host);
+        assert_int_equal(n, strlen(cases[i].host));
+    }
+    /* cut to the buffer, never past it */
+    char small[5];
+    outpost_url_host("https://mail.example.com/", small, sizeof small);
+    assert_string_equal(small, "mail");
+    assert_int_equal(outpost_url_host(NULL, host, sizeof host), 0);
+    assert_string_equal(host, "");
+    char name[] = "Mail.Example.COM..";
+    outpost_host_normalise(name);
+    assert_string_equal(name, "mail.example.com");
+}
+
 static void test_password_cmd(void **s)
 {
     (void)s;
@@ -403,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_missing_file),       cmocka_unit_test(test_typed_parsers),
         cmocka_unit_test(test_split_list),         cmocka_unit_test(test_core_keys_documented),
         cmocka_unit_test(test_home_in_paths),      cmocka_unit_test(test_url_with_password),
+        cmocka_unit_test(test_url_host),
     };
     int rc = cmocka_run_group_tests_name("config", tests, NULL, NULL);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -1,5 +1,6 @@
 /* tests/unit/test_policy.c — per-folder policy: parsing, KOFF defaults, and
- * outpost_policy_write() editing [policy] in a config file. */
+ * outpost_policy_write() editing [policy] in a config file; the schedule of content
+ * the server refuses. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -164,6 +165,70 @@ static int setup(void **state)
     return 0;
 }
 
+/* Content the server refuses for good: asked for again an hour after the first
+ * failed try, then daily; the record of tries reads back what was written. */
+static void content_retry_schedule(void **state)
+{
+    (void)state;
+    const int64_t h = 3600 * 1000LL, d = 24 * h, t0 = 1750000000000LL;
+    assert_int_equal(outpost_content_retry_delay_ms(0), 0);
+    assert_int_equal(outpost_content_retry_delay_ms(1), h);
+    assert_int_equal(outpost_content_retry_delay_ms(2), d);
+    assert_int_equal(outpost_content_retry_delay_ms(3), d);
+    assert_int_equal(outpost_content_retry_delay_ms(1000), d);
+    /* never failed: due */
+    assert_true(outpost_content_retry_due(0, 0, t0));
+    /* after one failure: not within the hour, due from the hour on */
+    assert_false(outpost_content_retry_due(1, t0, t0));
+    assert_false(outpost_content_retry_due(1, t0, t0 + h - 1));
+    assert_true(outpost_content_retry_due(1, t0, t0 + h));
+    /* after two and more: a day */
+    assert_false(outpost_content_retry_due(2, t0, t0 + h));
+    assert_false(outpost_content_retry_due(2, t0, t0 + d - 1));
+    assert_true(outpost_content_retry_due(2, t0, t0 + d));
+    assert_false(outpost_content_retry_due(7, t0, t0 + d - 1));
+    assert_true(outpost_content_retry_due(7, t0, t0 + 3 * d));
+    /* a clock set back by less than the delay waits; by more, the try is due */
+    assert_false(outpost_content_retry_due(1, t0, t0 - h + 1));
+    assert_true(outpost_content_retry_due(1, t0, t0 - h - 1));
+    /* a whole sequence as the engine runs it, a sync every 5 minutes for 4 days:
+     * tries at 0, 1 h, 1 h + 1 d, 1 h + 2 d, 1 h + 3 d */
+    uint32_t n = 0;
+    int64_t last = 0, tries[8];
+    int ntries = 0;
+    for (int64_t now = t0; now < t0 + 4 * d; now += 5 * 60 * 1000) {
+        if (!outpost_content_retry_due(n, last, now))
+            continue;
+        assert_true(ntries < 8);
+        tries[ntries++] = now - t0;
+        n++;
+        last = now;
+    }
+    assert_int_equal(ntries, 5);
+    assert_int_equal(tries[0], 0);
+    assert_int_equal(tries[1], h);
+    assert_int_equal(tries[2], h + d);
+    assert_int_equal(tries[3], h + 2 * d);
+    assert_int_equal(tries[4], h + 3 * d);
+
+    char buf[64];
+    int len = outpost_content_failures_format(3, t0, buf, sizeof buf);
+    assert_string_equal(buf, "3 1750000000000");
+    assert_int_equal(len, (int)strlen(buf));
+    uint32_t f;
+    int64_t at;
+    assert_int_equal(outpost_content_failures_parse(buf, (size_t)len, &f, &at), 0);
+    assert_int_equal(f, 3);
+    assert_int_equal(at, t0);
+    /* malformed records are refused (the next try is then due) */
+    static const char *const bad[] = { "", "3", "x 5", "3 5 6", " 3 5", "0 5", "-1 5", "3 5x", "99999999999 5" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(outpost_content_failures_parse(bad[i], strlen(bad[i]), &f, &at), -1);
+        assert_int_equal(f, 0);
+    }
+    assert_int_equal(outpost_content_failures_parse(NULL, 0, &f, &at), -1);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -177,6 +242,7 @@ int main(void)
         cmocka_unit_test(parse_and_format),
         cmocka_unit_test(defaults_and_config),
         cmocka_unit_test(write_cases),
+        cmocka_unit_test(content_retry_schedule),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -175,6 +175,11 @@ static enum MHD_Result handle_download(struct sim *sim, struct MHD_Connection *c
 	}
 	if (fh.active[F_SESSION_EXPIRED])
 		sessions_expire_all(sim->sessions);
+	if (fh.active[F_ERROR])
+		/* refused with a JSON-RPC error body, as the webmail's download endpoint
+		 * answers (1002: the attachment is not there any more) */
+		return error_reply(sim, conn, fh.code,
+				   fh.message[0] ? fh.message : "The operation failed.");
 	if (!authorised(sim, conn, 0)) {
 		/* Not a JSON-RPC endpoint: refuse with a real HTTP status (README). */
 		char *body = rpc_error_body(NULL, -32001, "Session expired.", NULL);
