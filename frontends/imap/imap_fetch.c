@@ -514,9 +514,10 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
     struct fitem *batch = calloc(bsz, sizeof *batch);
     int64_t *seen_ids = calloc(bsz, sizeof *seen_ids);
     uint64_t *seen_ms = calloc(bsz, sizeof *seen_ms);
+    outpost_item_status *seen_st = calloc(bsz, sizeof *seen_st);
     const char *fail = NULL;
     size_t unreadable = 0; /* messages with a body section sent as NIL */
-    for (size_t k = 0; k < n && batch && seen_ids && seen_ms && !fail && !c->write_failed; k += bsz) {
+    for (size_t k = 0; k < n && batch && seen_ids && seen_ms && seen_st && !fail && !c->write_failed; k += bsz) {
         size_t bn = n - k < bsz ? n - k : bsz;
         if (load_batch(c, idx + k, bn, batch, want_text, flags_only) != 0) {
             fail = "NO [SERVERBUG] cannot read the cache";
@@ -529,14 +530,21 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
                 if (!batch[b].gone && !(batch[b].flags & OUTPOST_FLAG_SEEN) &&
                     (!req.has_changedsince || batch[b].modseq > req.changedsince))
                     seen_ids[ns++] = batch[b].id;
+        /* Each item's own result counts: one expunged since the batch was read (GONE) is left out of the
+         * answer like any message expunged elsewhere (its EXPUNGE comes when it may), the others are
+         * answered with their \Seen. */
         if (ns && s->st->set_flags(s->h, seen_ids, (uint32_t)ns, OUTPOST_FLAGS_ADD, OUTPOST_FLAG_SEEN, NULL, seen_ms,
-                                   NULL).code == OUTPOST_OK) {
+                                   seen_st).code == OUTPOST_OK) {
             size_t j = 0;
             for (size_t b = 0; b < bn && j < ns; b++)
                 if (!batch[b].gone && batch[b].id == seen_ids[j]) {
-                    batch[b].flags |= OUTPOST_FLAG_SEEN | (1u << 31); /* bit 31: flags changed here */
-                    if (seen_ms[j])
-                        batch[b].modseq = seen_ms[j];
+                    if (seen_st[j].status.code == OUTPOST_GONE) {
+                        batch[b].gone = 1;
+                    } else if (seen_st[j].status.code == OUTPOST_OK) {
+                        batch[b].flags |= OUTPOST_FLAG_SEEN | (1u << 31); /* bit 31: flags changed here */
+                        if (seen_ms[j])
+                            batch[b].modseq = seen_ms[j];
+                    }
                     j++;
                 }
         }
@@ -551,6 +559,8 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
             if (must_fetch(f, want_content, headers_only)) {
                 imap_flush(c);
                 outpost_status st = s->st->request_content(s->h, f->id, (uint32_t)s->content_timeout_ms);
+                if (st.code != OUTPOST_OK && !still_listed(c, f))
+                    continue; /* expunged meanwhile: left out, as a message expunged elsewhere */
                 if (st.code != OUTPOST_OK) {
                     fail = "NO [UNAVAILABLE] Message body not cached and the server cannot be reached";
                     break;
@@ -558,7 +568,10 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
                 if (!still_listed(c, f))
                     continue; /* replaced under a new UID: EXPUNGE and EXISTS follow */
             }
-            unreadable += (size_t)write_item(c, f, &req, uid, changed, want_modseq || (changed && c->condstore));
+            /* a section that could not be read because the message was expunged meanwhile (RFC 2180 4.1.3
+             * lets its data be NIL) is no damage of the cache */
+            if (write_item(c, f, &req, uid, changed, want_modseq || (changed && c->condstore)) && still_listed(c, f))
+                unreadable++;
             struct imap_msg *m = &c->msgs[f->ix];
             m->flags = f->flags;
             if (f->modseq > m->modseq)
@@ -567,11 +580,12 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
         for (size_t b = 0; b < bn; b++)
             fitem_clear(&batch[b]);
     }
-    if (!batch || !seen_ids || !seen_ms)
+    if (!batch || !seen_ids || !seen_ms || !seen_st)
         fail = "NO [SERVERBUG] out of memory";
     free(batch);
     free(seen_ids);
     free(seen_ms);
+    free(seen_st);
     free(idx);
     imap_fetch_free(&req);
     if (fail) {

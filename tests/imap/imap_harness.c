@@ -29,6 +29,7 @@
  *                             the next set_flags or set_flags_unchanged call of the front-end first
  *                             commits the server change of `flags UID FLAGS` (a write transaction of
  *                             its own, as the sync engine's), then goes on to the store. Once.
+ *   race UID expunge          the same with the server change `expunge UID`
  *   journal                   every journal entry, one a line:
  *                             seq= op= state= item= uid= folder= target= flags= keywords= name=
  * SIGTERM/SIGINT or the end of stdin stop it; SIGHUP reloads the config and calls the plugin's
@@ -73,6 +74,7 @@ struct harness {
     /* `race`: the server flag change armed for the next flag edit of the front-end */
     atomic_int race_armed;
     uint32_t race_uid, race_flags;
+    int race_expunge; /* the armed change is an expunge of race_uid, not a flag change */
     const struct outpost_store_api *real_api; /* the store's table behind the front-end's host */
     struct outpost_store_api race_api;        /* a copy whose flag edits run the armed change first */
 };
@@ -395,8 +397,9 @@ static void race_run(void)
         return;
     int64_t id = inbox_item(&hs, t, hs.race_uid);
     uint64_t ms = 0;
-    outpost_status st = id ? hs.m->item_set_flags(t, id, hs.race_flags, NULL, &ms)
-                           : (outpost_status){ OUTPOST_GONE, 0, "no such UID" };
+    outpost_status st = !id              ? (outpost_status){ OUTPOST_GONE, 0, "no such UID" }
+                        : hs.race_expunge ? hs.m->item_delete(t, id)
+                                          : hs.m->item_set_flags(t, id, hs.race_flags, NULL, &ms);
     if (failed(st, "race")) {
         outpost_store_write_rollback(hs.store, t);
         return;
@@ -476,9 +479,15 @@ static void command(struct harness *hs, char *line)
     } else if (!strcmp(line, "race")) {
         unsigned uid = 0;
         int flags = 0;
-        if (sscanf(args, "%u %i", &uid, &flags) == 2) {
+        char what[16];
+        if (sscanf(args, "%u %15s", &uid, what) == 2 && !strcmp(what, "expunge")) {
+            hs->race_uid = uid;
+            hs->race_expunge = 1;
+            atomic_store(&hs->race_armed, 1);
+        } else if (sscanf(args, "%u %i", &uid, &flags) == 2) {
             hs->race_uid = uid;
             hs->race_flags = (uint32_t)flags;
+            hs->race_expunge = 0;
             atomic_store(&hs->race_armed, 1);
         } else {
             printf("error usage\n");

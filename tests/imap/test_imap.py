@@ -639,6 +639,36 @@ def t_fetch_missing_section():
         m.logout()
 
 
+def t_fetch_seen_expunged():
+    """A FETCH that sets \\Seen (BODY[] without PEEK) while the sync expunges one of its messages between the
+    FETCH reading the batch and the \\Seen edit (the harness commits the expunge just ahead of the
+    front-end's flag edit): the store reports that message GONE, so it is left out of the answer like any
+    message expunged elsewhere (its EXPUNGE comes with the next command that may carry it, RFC 3501 7.4.1),
+    the others are answered with their data and FLAGS (\\Seen), and the command completes OK."""
+    with Harness() as h:
+        r = Raw(h.port)
+        r.login()
+        r.cmd("s", "SELECT INBOX")
+        check(h.control("race 2 expunge") == [], "race armed")
+        u, t = r.cmd("f", "FETCH 1:3 (UID BODY[HEADER.FIELDS (SUBJECT)])")
+        check(t.startswith(b"f OK"), "FETCH with an item expunged during the \\Seen edit: %r %r" % (u, t))
+        fetched = [l for l in u if b" FETCH " in l]
+        check([l.split()[1] for l in fetched] == [b"1", b"3"], "FETCH answers: %r" % u)
+        check(all(b"\\Seen" in l and b"Subject:" in l for l in fetched), "FLAGS (\\Seen) and data: %r" % u)
+        check(not any(b"EXPUNGE" in l for l in u), "EXPUNGE during FETCH (RFC 3501 7.4.1): %r" % u)
+        u, t = r.cmd("n", "NOOP")
+        check(b"* 2 EXPUNGE" in u, "EXPUNGE after the FETCH: %r" % u)
+        u, t = r.cmd("f2", "FETCH 1:2 (UID FLAGS)")
+        check(len(u) == 2 and all(b"\\Seen" in l for l in u) and b"UID 3 " in u[1], "flags kept: %r" % u)
+        # UID FETCH may carry the EXPUNGE (7.4.1): still no FETCH for the message gone
+        check(h.control("race 5 expunge") == [], "race armed")
+        u, t = r.cmd("f3", "UID FETCH 1:5 (BODY[TEXT])")
+        uids = [re.search(rb"UID (\d+)", l).group(1) for l in u if b" FETCH " in l]
+        check(t.startswith(b"f3 OK") and uids == [b"1", b"3", b"4"],
+              "UID FETCH with an item expunged during the \\Seen edit: %r %r" % (u, t))
+        r.close()
+
+
 def t_fetch_nul():
     """A mail from the server holding NUL bytes: a literal is CHAR8, which excludes NUL (RFC 3501 / 9051
     section 9; BINARY is not offered), so FETCH sends each NUL as 0x80 (as Dovecot does), keeping every
@@ -1762,7 +1792,7 @@ if __name__ == "__main__":
     group = sys.argv[1]
     if group == "protocol":
         GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_search_unicode, t_idle_server_changes, t_keywords_in_flags, t_authenticate_raw, t_list_recursivematch,
-                              t_mailbox_rfc3501, t_sequence_edges, t_fetch_missing_section, t_fetch_nul, t_login_nul,
+                              t_mailbox_rfc3501, t_sequence_edges, t_fetch_missing_section, t_fetch_seen_expunged, t_fetch_nul, t_login_nul,
                               t_search_sent_dates,
                               t_protocol2]
     for fn in GROUPS[group]:
