@@ -78,6 +78,9 @@ struct imap_server {
     struct imap_conn *conns;
     int nconns;
     struct outpost_store_subscription *sub;
+    /* set by the store listener when the hierarchy changed (and at start): the listener thread brings the
+     * subscription list in step (imap_subs_record) */
+    atomic_int folders_changed;
 };
 
 /* One message of the selected mailbox as the session knows it. */
@@ -197,6 +200,10 @@ const char *imap_status_text(outpost_status st);
 void imap_set_selected_folder(struct imap_conn *c, int64_t id);
 /* Frees the server's kept message lists. */
 void imap_snaps_free(struct imap_server *s);
+/* Writes the names of the folders carrying the subscription flag into the subscription list and moves the
+ * names of folders renamed on the server (imap_session.c "subscriptions"); logs a failure. Any thread
+ * but the store listener's. */
+void imap_subs_record(struct imap_server *s);
 
 /* Resolves a sequence set to indexes into c->msgs (ascending). */
 int imap_resolve_set(struct imap_conn *c, const char *set, int uid, size_t **idx, size_t *n);

@@ -434,6 +434,12 @@ int imap_start_tls(struct imap_conn *c)
 static void on_store_event(void *ctx, const outpost_store_event *ev)
 {
     struct imap_server *s = ctx;
+    if (ev->kind == OUTPOST_EVENT_FOLDERS) {
+        atomic_store(&s->folders_changed, 1);
+        if (write(s->stop_pipe[1], "f", 1) < 0) {
+            /* pipe full: the listener is already due to wake */
+        }
+    }
     pthread_mutex_lock(&s->mu);
     for (struct imap_conn *c = s->conns; c; c = c->next) {
         int64_t sel = atomic_load(&c->sel_folder_atomic);
@@ -614,7 +620,7 @@ static void *accept_main(void *arg)
         if (r > 0 && (p[0].revents & POLLIN)) {
             char b[16];
             while (read(s->stop_pipe[0], b, sizeof b) > 0)
-                ; /* a reload's wake-up */
+                ; /* a reload's or a hierarchy change's wake-up */
         }
         if (r > 0 && (p[1].revents & POLLIN))
             accept_one(s, s->lfd, 0);
@@ -622,6 +628,8 @@ static void *accept_main(void *arg)
             accept_one(s, s->tlfd, 1);
         imap_cfg_unlock(s);
         reap(s, 0);
+        if (atomic_exchange(&s->folders_changed, 0))
+            imap_subs_record(s);
     }
     return NULL;
 }
@@ -982,6 +990,7 @@ static outpost_status fe_start(struct outpost_frontend *f)
         s->h->log(s->h, OUTPOST_LOG_WARNING, "no change notifications (IDLE polls): %s",
                   st.message ? st.message : "subscribe failed");
     atomic_store(&s->stopping, 0);
+    atomic_store(&s->folders_changed, 1); /* the subscriptions the folders' flags hold, at once */
     int r = pthread_create(&s->accept_thr, NULL, accept_main, s);
     if (r != 0)
         return fe_fail(f, OUTPOST_FATAL, "[imap] cannot start the listener thread: %s", strerror(r));

@@ -833,6 +833,34 @@ def t_conform():
         run(c, "DELETE FromServer")
         l = listed('LSUB "" "FromServer"', "LSUB")
         expect(l.get(b"FromServer") == b"* LSUB (\\Noselect", "LSUB of a deleted server folder: %r" % l)
+        # The list holds a server folder's name as soon as the folder arrives (the front-end writes it after
+        # each change of the hierarchy), so a folder the server deletes before any command looked at the
+        # subscriptions leaves its name too; and one the server renames takes its subscription along (a name
+        # is kept with its folder's id), as a RENAME here does.
+        def recorded(name):
+            for _ in range(100):
+                if [x for x in h.control("meta imap.subscriptions") if x.endswith("\t" + name)]:
+                    return True
+                time.sleep(0.05)
+            return False
+        h.control("folder Vanishing")
+        expect(recorded("Vanishing"), "a server folder's subscription in the list: %r" % h.control("meta imap.subscriptions"))
+        expect(h.control("rmfolder Vanishing") == [], "harness: rmfolder")
+        l = listed('LSUB "" "Vanishing"', "LSUB")
+        expect(l.get(b"Vanishing") == b"* LSUB (\\Noselect", "LSUB of a server folder deleted unseen: %r" % l)
+        l = listed('LIST (SUBSCRIBED) "" "Vanishing"', "LIST")
+        expect(l.get(b"Vanishing") == b"* LIST (\\NonExistent \\Subscribed", "LIST (SUBSCRIBED) of it: %r" % l)
+        h.control("folder Roaming")
+        expect(recorded("Roaming"), "a server folder's subscription in the list: %r" % h.control("meta imap.subscriptions"))
+        expect(h.control("mvfolder Roaming Roamed") == [], "harness: mvfolder")
+        l = listed('LSUB "" "Roam*"', "LSUB")
+        expect(l == {b"Roamed": b"* LSUB ("}, "LSUB after the server renamed a subscribed folder: %r" % l)
+        expect(recorded("Roamed") and not [x for x in h.control("meta imap.subscriptions") if x.endswith("\tRoaming")],
+               "the list after the server's rename: %r" % h.control("meta imap.subscriptions"))
+        run(c, "UNSUBSCRIBE Roamed")
+        expect(h.control("mvfolder Roaming Roaming") == [], "harness: mvfolder")
+        l = listed('LSUB "" "Roam*"', "LSUB")
+        expect(l == {}, "an unsubscribed folder renamed on the server: %r" % l)
 
         # before login a literal is small (user name, password): larger ones are refused
         p = Client(h.port)
