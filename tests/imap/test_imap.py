@@ -1375,6 +1375,70 @@ def t_mbsync():
             shutil.rmtree(d, ignore_errors=True)
 
 
+def maildir_by_subject(box):
+    """{Subject: (file path, flags after ':2,')} of the messages of one Maildir folder."""
+    out = {}
+    for sub in ("cur", "new"):
+        for f in os.listdir(os.path.join(box, sub)):
+            path = os.path.join(box, sub, f)
+            m = re.search(rb"^Subject: ([^\r\n]*)", open(path, "rb").read(), re.M)
+            out[m.group(1).decode() if m else None] = (path, f.split(":2,")[1] if ":2," in f else "")
+    return out
+
+
+def t_mbsync_twoway():
+    """mbsync both ways after changes on both sides: the server (the sync engine) flags one message and
+    expunges another, the user marks the flagged one \\Seen, answers a second and deletes a third in the
+    Maildir (Expunge Both). After one mbsync run both sides hold the union of the flag changes, neither
+    side has the messages deleted on the other, the edits are journaled for the server, and a second run
+    changes nothing."""
+    with Harness() as h:
+        d = tempfile.mkdtemp(prefix="outpost-mbsync2-")
+        try:
+            rc = os.path.join(d, "mbsyncrc")
+            mail = os.path.join(d, "Mail")
+            os.makedirs(mail)
+            write_mbsyncrc(rc, h.port, USER, PASS, mail)
+            mbsync(rc)
+            box = os.path.join(mail, "INBOX")
+            local = maildir_by_subject(box)
+            check(len(local) == 5, "first sync: %r" % local)
+            # the server: UID 2 (Photos attached) gets \Flagged, UID 3 (Fwd: Lunch) is expunged
+            check(h.control("flags 2 4")[0].startswith("modseq"), "server flag change")
+            check(h.control("expunge 3") == [], "server expunge")
+            # the user: Photos attached \Seen, Already read \Answered, Big attachment deleted
+            def setflags(subject, add):
+                path, fl = local[subject]
+                base = os.path.basename(path).split(":2,")[0]
+                os.rename(path, os.path.join(box, "cur", base + ":2," + "".join(sorted(set(fl + add)))))
+            setflags("Photos attached", "S")
+            setflags("Already read", "R")
+            setflags("Big attachment not cached", "T")
+            mbsync(rc)
+            local = maildir_by_subject(box)
+            check(sorted(local) == ["Already read", "Photos attached", "Quarterly report"], "Maildir after: %r" % local)
+            check(local["Photos attached"][1] == "FS" and local["Already read"][1] == "RS" and
+                  local["Quarterly report"][1] == "", "Maildir flags after: %r" % local)
+            m = h.imap()
+            m.select("INBOX")
+            typ, dd = m.fetch("1:*", "(UID FLAGS)")
+            got = {int(re.search(rb"UID (\d+)", x).group(1)): set(re.search(rb"FLAGS \(([^)]*)\)", x).group(1).split())
+                   for x in dd}
+            check(got == {1: set(), 2: {b"\\Seen", b"\\Flagged"}, 4: {b"\\Seen", b"\\Answered"}},
+                  "cache after: %r" % got)
+            m.logout()
+            j = h.journal()
+            check(re.search(r"^seq=\d+ op=flags state=pending .* flags=5 keywords= name= uid=2$", j, re.M) and
+                  re.search(r"^seq=\d+ op=flags state=pending .* flags=3 keywords= name= uid=4$", j, re.M) and
+                  re.search(r"^seq=\d+ op=delete state=pending item=5 ", j, re.M), "journal:\n" + j)
+            entries = len(j.splitlines())
+            mbsync(rc)
+            check(maildir_by_subject(box) == local and len(h.journal().splitlines()) == entries,
+                  "a second run changed something: %r\n%s" % (maildir_by_subject(box), h.journal()))
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 # ---------------------------------------------------------------- real clients against the Kerio simulator
 
 def sync_tests():
@@ -1409,6 +1473,25 @@ def mutf7_decode(name):
     return re.sub(r"&([^-]*)-", lambda m: "&" if not m.group(1) else
                   base64.b64decode(m.group(1).replace(",", "/") + "=" * (-len(m.group(1)) % 4)).decode("utf-16-be"),
                   name)
+
+
+def mutf7_encode(text):
+    """Text as an IMAP mailbox name in modified UTF-7 (RFC 3501 5.1.3)."""
+    out, run = [], []
+
+    def flush():
+        if run:
+            b = base64.b64encode("".join(run).encode("utf-16-be")).decode().rstrip("=").replace("/", ",")
+            out.append("&" + b + "-")
+            del run[:]
+    for ch in text:
+        if 0x20 <= ord(ch) <= 0x7e:
+            flush()
+            out.append("&-" if ch == "&" else ch)
+        else:
+            run.append(ch)
+    flush()
+    return "".join(out)
 
 
 def server_path(maildir_box):
@@ -1729,22 +1812,81 @@ def t_offlineimap():
             shutil.rmtree(d, ignore_errors=True)
 
 
+def t_offlineimap_server_rename():
+    """offlineimap3 after the server renamed a folder it had synced (the sync engine applies the rename:
+    same folder, same UIDVALIDITY, a new name): the next run syncs the folder under its new name with
+    its message, without an error, and the run after it changes nothing in the cache."""
+    with Harness() as h:
+        d = tempfile.mkdtemp(prefix="outpost-olimap-ren-")
+        try:
+            check(h.control("folder Projects") == [], "harness: folder")
+            m = h.imap()
+            m.select("INBOX")
+            typ, _ = m.copy("1", "Projects")
+            check(typ == "OK", "COPY into Projects")
+            m.logout()
+            rc = os.path.join(d, "rc")
+            mail = os.path.join(d, "Mail")
+            write_offlineimaprc(rc, os.path.join(d, "meta"), h.port, USER, PASS, mail)
+            # offlineimap does not follow a rename: with createfolders (the default) it would create the old
+            # name again on the IMAP side, a new mailbox (new UIDVALIDITY, RFC 3501 2.3.1.1) that its saved
+            # state then refuses, as with any server; the Maildir keeps the old folder either way
+            with open(rc, "a") as f:
+                f.write("createfolders = False\n")
+            offlineimap(rc)
+            check(list(maildir_by_subject(os.path.join(mail, "Projects"))) == ["Quarterly report"],
+                  "Projects after the first run: %r" % os.listdir(mail))
+            check(h.control("mvfolder Projects Renamed") == [], "harness: mvfolder")
+            offlineimap(rc)
+            check(list(maildir_by_subject(os.path.join(mail, "Renamed"))) == ["Quarterly report"],
+                  "Renamed after the server's rename: %r" % os.listdir(mail))
+            m = h.imap()
+            typ, st = m.status("Renamed", "(MESSAGES)")
+            check(typ == "OK" and b"MESSAGES 1" in st[0], "the renamed folder on the IMAP side: %r" % st)
+            m.logout()
+            j = h.journal()
+            offlineimap(rc)
+            check(h.journal() == j, "a third run changed the cache:\n%s\n---\n%s" % (j, h.journal()))
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def t_neomutt():
+    neomutt_read("INBOX")
+
+
+def t_neomutt_nonascii():
+    """NeoMutt reads a message of a folder whose name is not ASCII ("Projekte äöü", sent as modified UTF-7,
+    RFC 3501 5.1.3): opened by its UTF-8 name, the message shows and gets \\Seen there."""
+    neomutt_read("Projekte \u00e4\u00f6\u00fc")
+
+
+def neomutt_read(folder):
+    """NeoMutt (in tmux) opens `folder` (copied there from INBOX unless it is INBOX), shows the index, opens
+    the quarterly report and quits; the message has \\Seen in that folder afterwards."""
     if not shutil.which("tmux"):
         print("SKIP: tmux missing")
         return
     with Harness() as h:
+        if folder != "INBOX":
+            m = h.imap()
+            m.select("INBOX")
+            typ, _ = m.copy("1", '"%s"' % mutf7_encode(folder))
+            check(typ == "OK", "COPY into %r" % folder)
+            m.logout()
         d = tempfile.mkdtemp(prefix="outpost-neomutt-")
         sess = "outpost-neomutt-%d" % os.getpid()
         try:
             rc = os.path.join(d, "rc")
             with open(rc, "w") as f:
-                f.write('set folder="imap://%s@127.0.0.1:%d/"\nset spoolfile="+INBOX"\nset imap_pass="%s"\n'
+                f.write('set folder="imap://%s@127.0.0.1:%d/"\nset spoolfile="+%s"\nset imap_pass="%s"\n'
                         "set ssl_starttls=no\nset ssl_force_tls=no\nset timeout=1\nset sort=date\n"
                         "set header_cache=%s/hc\nset message_cachedir=%s/mc\nset pager_stop=yes\n"
-                        "set imap_check_subscribed=no\nset mail_check=1\n" % (USER, h.port, PASS, d, d))
+                        "set imap_check_subscribed=no\nset mail_check=1\nset charset=utf-8\n"
+                        % (USER, h.port, folder, PASS, d, d))
             subprocess.run(["tmux", "new-session", "-d", "-s", sess, "-x", "160", "-y", "40",
-                            "neomutt -n -F %s" % rc], check=True, env=dict(os.environ, TERM="xterm"))
+                            "neomutt -n -F %s" % rc], check=True,
+                           env=dict(os.environ, TERM="xterm", LANG="C.UTF-8", LC_ALL="C.UTF-8"))
             screen = ""
             deadline = time.time() + 30
             while time.time() < deadline and "Quarterly report" not in screen:
@@ -1763,7 +1905,7 @@ def t_neomutt():
             subprocess.run(["tmux", "send-keys", "-t", sess, "q", "q"], check=False)
             time.sleep(1)
             m = h.imap()
-            m.select("INBOX")
+            m.select('"%s"' % mutf7_encode(folder))
             typ, dd = m.fetch("1", "(FLAGS)")
             check(b"\\Seen" in dd[0], "neomutt reading did not set \\Seen: %r" % dd)
             m.logout()
@@ -1781,11 +1923,11 @@ GROUPS = {
     "tls": [t_tls],
     "reload": [t_reload],
     "curl": [t_curl],
-    "mbsync": [t_mbsync],
+    "mbsync": [t_mbsync, t_mbsync_twoway],
     "mbsync_e2e": [t_mbsync_e2e],
     "offlineimap_e2e": [t_offlineimap_e2e],
-    "offlineimap": [t_offlineimap],
-    "neomutt": [t_neomutt],
+    "offlineimap": [t_offlineimap, t_offlineimap_server_rename],
+    "neomutt": [t_neomutt, t_neomutt_nonascii],
 }
 
 if __name__ == "__main__":
