@@ -78,9 +78,14 @@ struct imap_server {
     struct imap_conn *conns;
     int nconns;
     struct outpost_store_subscription *sub;
-    /* set by the store listener when the hierarchy changed (and at start): the listener thread brings the
-     * subscription list in step (imap_subs_record) */
-    atomic_int folders_changed;
+    /* Set (under subs_wake_mu) by the store listener when the hierarchy changed, and at start: the
+     * subscriptions thread brings the subscription list in step (imap_subs_record), on a thread of its own
+     * so that a write transaction of the sync it waits for holds up neither the listener nor a session. */
+    int folders_changed;
+    pthread_mutex_t subs_wake_mu;
+    pthread_cond_t subs_wake;
+    pthread_t subs_thr;
+    int subs_thr_started;
 };
 
 /* One message of the selected mailbox as the session knows it. */

@@ -674,7 +674,7 @@ static int mbox_lookup_or_no(struct imap_conn *c, const char *tag, const char *n
  * Each name is kept with the id of the folder it names (0 when none), so that a folder the server renames
  * or moves takes its subscription to its new name, as a RENAME here does, and one it deletes leaves its
  * name. The names of the folders carrying the flag are written into the list when the front-end starts
- * and after every change of the hierarchy (imap_subs_record, from the listener thread), besides every
+ * and after every change of the hierarchy (imap_subs_record, on the subscriptions thread), besides every
  * command that reads or edits the list, so that a folder the server deletes later leaves its name
  * whether or not a client looked at the subscriptions meanwhile. */
 
