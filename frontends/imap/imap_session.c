@@ -2056,6 +2056,16 @@ static void write_fetch_change(struct imap_conn *c, long seq, const outpost_item
     imap_printf(c, " MODSEQ (%llu))\r\n", (unsigned long long)it->modseq);
 }
 
+/* A sequence set of SELECT's QRESYNC parameter: valid, and without "*" (RFC 7162 3.2.5). */
+static int qresync_set_ok(const char *set)
+{
+    struct imap_seqset ss;
+    if (strchr(set, '*') || imap_seqset_parse(set, &ss) != 0)
+        return 0;
+    imap_seqset_free(&ss);
+    return 1;
+}
+
 static void do_select(struct imap_conn *c, const char *tag, const struct imap_tok *args, int readonly)
 {
     struct imap_server *s = c->srv;
@@ -2096,8 +2106,21 @@ static void do_select(struct imap_conn *c, const char *tag, const struct imap_to
                     return;
                 }
                 q_uidvalidity = (uint32_t)uv;
-                if (q->nkids >= 3 && q->kids[2]->type == IMAP_TOK_ATOM)
-                    q_known = q->kids[2]->s;
+                /* [SP known-uids] [SP seq-match-data], seq-match-data = "(" known-sequence-set SP
+                 * known-uid-set ")", each a sequence set without "*" (RFC 7162 3.2.5 and 7); the
+                 * seq-match-data is only checked (the known UIDs alone are enough here) */
+                size_t qk = 2;
+                if (qk < q->nkids && q->kids[qk]->type == IMAP_TOK_ATOM)
+                    q_known = q->kids[qk++]->s;
+                const struct imap_tok *sm = qk < q->nkids ? q->kids[qk++] : NULL;
+                if (qk < q->nkids || (q_known && !qresync_set_ok(q_known)) ||
+                    (sm && (sm->type != IMAP_TOK_LIST || sm->nkids != 2 || sm->kids[0]->type != IMAP_TOK_ATOM ||
+                            sm->kids[1]->type != IMAP_TOK_ATOM || !qresync_set_ok(sm->kids[0]->s) ||
+                            !qresync_set_ok(sm->kids[1]->s)))) {
+                    imap_tagged(c, tag, "BAD", "QRESYNC: invalid known-uids or seq-match-data (sequence sets "
+                                               "without \"*\")");
+                    return;
+                }
                 want_qresync = 1;
             } else {
                 imap_tagged(c, tag, "BAD", "%s: unknown parameter", cmd);

@@ -770,6 +770,14 @@ def t_conform():
                "FETCH with an expunge held back: MODSEQ %s, HIGHESTMODSEQ %r: %r" % (ms_seen, hm2, u))
         run(q, "SELECT INBOX (QRESYNC (1 0))", "BAD", what="QRESYNC with mod-sequence 0 (a positive number)")
         run(q, "SELECT INBOX (QRESYNC (4294967296 1))", "BAD", what="QRESYNC with a 33-bit UIDVALIDITY")
+        # known-uids and seq-match-data are sequence sets without "*" (RFC 7162 3.2.5 and the ABNF in 7)
+        for bad in ("1:*", "1:5 (1:* 1:3)", "1:5 (1:3 *)", "1:5 (1:3)", "1:5 (1 1) 2", "1:5 1:5", "1:5 (1 x)"):
+            run(q, "SELECT INBOX (QRESYNC (1 1 %s))" % bad, "BAD", what="QRESYNC (v m %s)" % bad)
+        q2 = login(h)
+        run(q2, "ENABLE QRESYNC")
+        for good in ("1:5", "1:5 (1:2 1:2)", "(1,3 1,3)"):
+            run(q2, "EXAMINE INBOX (QRESYNC (1 1 %s))" % good, what="QRESYNC (v m %s)" % good)
+        q2.close()
         u, _ = run(q, "UID SEARCH 1:3 UNDELETED")
         expect(not [r for r, _ in u if r[0] in ("VANISHED", "EXPUNGE")], "UID SEARCH 1:3 gave VANISHED: %r" % u)
         u, _ = run(q, "UID SEARCH ALL")
