@@ -366,7 +366,7 @@ static int write_item(struct imap_conn *c, const struct fitem *f, const struct i
     }
     if (has_flags || add_flags) {
         imap_puts(c, sp ? " FLAGS " : "FLAGS ");
-        imap_write_flags(c, f->flags, f->keywords);
+        imap_write_flags(c, f->flags, f->keywords, f->uid);
         sp = 1;
     }
     if (has_modseq || add_modseq) {
@@ -773,7 +773,7 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
                     if (uid || c->condstore)
                         imap_printf(c, "UID %u ", f->uid);
                     imap_puts(c, "FLAGS ");
-                    imap_write_flags(c, f->flags, f->keywords);
+                    imap_write_flags(c, f->flags, f->keywords, f->uid);
                     if (c->condstore)
                         imap_printf(c, " MODSEQ (%llu)", (unsigned long long)f->modseq);
                     imap_puts(c, ")\r\n");

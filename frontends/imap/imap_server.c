@@ -908,6 +908,7 @@ static outpost_status fe_create(const struct outpost_host *h, struct outpost_fro
     pthread_mutex_init(&s->snap_mu, NULL);
     pthread_cond_init(&s->cond, NULL);
     pthread_mutex_init(&s->subs_wake_mu, NULL);
+    pthread_mutex_init(&s->recent_mu, NULL);
     pthread_cond_init(&s->subs_wake, NULL);
     if (!s->st || !s->st->storage)
         return create_fail(f, "[imap] the IMAP front-end needs the store API (host->store is NULL)");
@@ -1023,6 +1024,8 @@ static outpost_status fe_start(struct outpost_frontend *f)
                   st.message ? st.message : "subscribe failed");
     atomic_store(&s->stopping, 0);
     s->folders_changed = 1; /* the subscriptions the folders' flags hold, at once */
+    if (!s->nrecent) /* a restart after stop() keeps what sessions were told */
+        imap_recent_init(s);
     int r = pthread_create(&s->subs_thr, NULL, subs_main, s);
     s->subs_thr_started = r == 0;
     if (r != 0) /* then the commands that read or edit the subscriptions alone keep the list */
@@ -1124,6 +1127,8 @@ static void fe_destroy(struct outpost_frontend *f)
     pthread_mutex_destroy(&s->snap_mu);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->subs_wake_mu);
+    pthread_mutex_destroy(&s->recent_mu);
+    free(s->recent);
     pthread_cond_destroy(&s->subs_wake);
     free(f);
 }

@@ -181,7 +181,7 @@ void imap_announce_keywords(struct imap_conn *c, const char *keywords)
         write_flags_responses(c);
 }
 
-void imap_write_flags(struct imap_conn *c, uint32_t flags, const char *keywords)
+void imap_write_flags(struct imap_conn *c, uint32_t flags, const char *keywords, uint32_t uid)
 {
     static const struct {
         uint32_t f;
@@ -194,6 +194,10 @@ void imap_write_flags(struct imap_conn *c, uint32_t flags, const char *keywords)
     };
     int first = 1;
     imap_puts(c, "(");
+    if (uid && imap_is_recent(c, uid)) {
+        imap_puts(c, "\\Recent");
+        first = 0;
+    }
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (flags & names[i].f) {
             if (!first)
@@ -1219,6 +1223,116 @@ static int load_msgs(struct imap_conn *c, struct outpost_txn *t, int64_t folder,
     return rc;
 }
 
+/* ---- \Recent ----
+ *
+ * RFC 3501 2.3.2: a message is recent in the one session that is the first to be told of it (SELECT, or an
+ * EXISTS while it has the mailbox selected); EXAMINE shows the recent messages without taking them. The
+ * server keeps per folder the highest UID some session has taken (recent_floor); the messages above it are
+ * recent for the next session that selects the mailbox or is told of them. At start each folder's floor is
+ * its highest UID, so that what was in the cache before is not recent; a folder made later starts at 0.
+ * The floors live as long as the front-end: after a restart the messages that no session saw are not
+ * recent any more. RFC 9051 dropped \Recent; IMAP4rev1 clients such as mutt show it. */
+
+static struct imap_recent_floor *recent_find(struct imap_server *s, int64_t folder, size_t *at)
+{
+    size_t lo = 0, hi = s->nrecent;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->recent[mid].folder < folder)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *at = lo;
+    return lo < s->nrecent && s->recent[lo].folder == folder ? &s->recent[lo] : NULL;
+}
+
+/* Sets the floor of `folder` to `uid` (when higher); 0, or -1 out of memory. Under recent_mu. */
+static int recent_set_floor(struct imap_server *s, int64_t folder, uint32_t uid)
+{
+    size_t at;
+    struct imap_recent_floor *e = recent_find(s, folder, &at);
+    if (e) {
+        if (uid > e->floor)
+            e->floor = uid;
+        return 0;
+    }
+    if (s->nrecent == s->caprecent) {
+        size_t cap = s->caprecent ? s->caprecent * 2 : 64;
+        struct imap_recent_floor *n = realloc(s->recent, cap * sizeof *n);
+        if (!n)
+            return -1;
+        s->recent = n;
+        s->caprecent = cap;
+    }
+    memmove(s->recent + at + 1, s->recent + at, (s->nrecent - at) * sizeof *s->recent);
+    s->recent[at] = (struct imap_recent_floor){ folder, uid };
+    s->nrecent++;
+    return 0;
+}
+
+void imap_recent_init(struct imap_server *s)
+{
+    struct outpost_txn *t;
+    struct outpost_cursor *cur;
+    const void *row;
+    if (s->st->read_begin(s->h, &t).code != OUTPOST_OK)
+        return;
+    pthread_mutex_lock(&s->recent_mu);
+    if (s->sm->folder_list(t, &cur).code == OUTPOST_OK) {
+        while (s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
+            const outpost_folder *f = row;
+            if (f->uidnext > 1 && recent_set_floor(s, f->id, f->uidnext - 1) != 0)
+                break;
+        }
+        s->sm->cursor_close(cur);
+    }
+    pthread_mutex_unlock(&s->recent_mu);
+    s->st->read_end(s->h, t);
+}
+
+/* The messages of the selected mailbox up to `maxuid` that no session was told of yet become recent in
+ * this one (taken, unless the mailbox is read-only); the number of recent messages it holds. */
+static size_t recent_update(struct imap_conn *c, uint32_t maxuid)
+{
+    struct imap_server *s = c->srv;
+    pthread_mutex_lock(&s->recent_mu);
+    size_t at;
+    struct imap_recent_floor *e = recent_find(s, c->sel_folder, &at);
+    uint32_t floor = e ? e->floor : 0;
+    uint32_t from = c->nrecent && c->recent[c->nrecent - 1].hi > floor ? c->recent[c->nrecent - 1].hi : floor;
+    if (maxuid > from) {
+        int ok = c->readonly || recent_set_floor(s, c->sel_folder, maxuid) == 0;
+        if (ok && c->nrecent == c->caprecent) {
+            size_t cap = c->caprecent ? c->caprecent * 2 : 4;
+            struct imap_uid_range *n = realloc(c->recent, cap * sizeof *n);
+            ok = n != NULL;
+            if (n) {
+                c->recent = n;
+                c->caprecent = cap;
+            }
+        }
+        if (ok)
+            c->recent[c->nrecent++] = (struct imap_uid_range){ from + 1, maxuid };
+    }
+    pthread_mutex_unlock(&s->recent_mu);
+    size_t n = 0;
+    for (size_t i = 0; i < c->nmsgs; i++)
+        n += imap_is_recent(c, c->msgs[i].uid) != 0;
+    return n;
+}
+
+int imap_is_recent(const struct imap_conn *c, uint32_t uid)
+{
+    for (size_t i = c->nrecent; i > 0; i--) {
+        if (uid > c->recent[i - 1].hi)
+            return 0;
+        if (uid >= c->recent[i - 1].lo)
+            return 1;
+    }
+    return 0;
+}
+
 static void unselect(struct imap_conn *c)
 {
     if (c->state == S_SELECTED && c->srv->st->folder_open_hint)
@@ -1228,6 +1342,9 @@ static void unselect(struct imap_conn *c)
     c->nmsgs = c->capmsgs = 0;
     free(c->kw_known);
     c->kw_known = NULL;
+    free(c->recent);
+    c->recent = NULL;
+    c->nrecent = c->caprecent = 0;
     c->sel_folder = 0;
     imap_set_selected_folder(c, 0);
     if (c->state == S_SELECTED)
@@ -1354,7 +1471,7 @@ int imap_sync_selected(struct imap_conn *c, int allow_expunge)
                 m->flags = ch[i].flags;
                 imap_announce_keywords(c, ch[i].keywords);
                 imap_printf(c, "* %ld FETCH (UID %u FLAGS ", ix + 1, m->uid);
-                imap_write_flags(c, ch[i].flags, ch[i].keywords);
+                imap_write_flags(c, ch[i].flags, ch[i].keywords, m->uid);
                 if (c->condstore)
                     imap_printf(c, " MODSEQ (%llu)", (unsigned long long)ch[i].modseq);
                 imap_puts(c, ")\r\n");
@@ -1370,7 +1487,8 @@ int imap_sync_selected(struct imap_conn *c, int allow_expunge)
     free(ch);
     free(gone);
     if (c->nmsgs != before) /* EXPUNGE and VANISHED already told the client the count */
-        imap_printf(c, "* %zu EXISTS\r\n", c->nmsgs);
+        imap_printf(c, "* %zu EXISTS\r\n* %zu RECENT\r\n", c->nmsgs,
+                    recent_update(c, c->nmsgs ? c->msgs[c->nmsgs - 1].uid : 0));
     c->sel_modseq = hms;
     if (held_back)
         imap_printf(c, "* OK [HIGHESTMODSEQ %llu] Expunges not reported yet\r\n", (unsigned long long)c->exp_modseq);
@@ -1704,6 +1822,40 @@ static int parse_status_items(const struct imap_tok *t, unsigned *items)
     return 0;
 }
 
+/* STATUS RECENT: the selected mailbox's recent messages in this session, another's those no session was
+ * told of yet. */
+static size_t recent_count(struct imap_conn *c, const struct mbox *m)
+{
+    struct imap_server *s = c->srv;
+    size_t n = 0;
+    if (c->state == S_SELECTED && m->id == c->sel_folder) {
+        for (size_t i = 0; i < c->nmsgs; i++)
+            n += imap_is_recent(c, c->msgs[i].uid) != 0;
+        return n;
+    }
+    size_t at;
+    pthread_mutex_lock(&s->recent_mu);
+    struct imap_recent_floor *e = recent_find(s, m->id, &at);
+    uint32_t floor = e ? e->floor : 0;
+    pthread_mutex_unlock(&s->recent_mu);
+    if (m->uidnext && floor + 1 >= m->uidnext)
+        return 0;
+    struct outpost_txn *t;
+    struct outpost_cursor *cur;
+    const void *row;
+    if (s->st->read_begin(s->h, &t).code != OUTPOST_OK)
+        return 0;
+    int narrow = OUTPOST_HAS_METHOD(s->sm, struct outpost_storage_methods, items_uid_flags);
+    if ((narrow ? s->sm->items_uid_flags(t, m->id, floor + 1, 0, &cur)
+                : s->sm->items_by_uid(t, m->id, floor + 1, 0, &cur)).code == OUTPOST_OK) {
+        while (s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row)
+            n++;
+        s->sm->cursor_close(cur);
+    }
+    s->st->read_end(s->h, t);
+    return n;
+}
+
 static void write_status(struct imap_conn *c, const struct mbox *mb, unsigned items)
 {
     struct mbox view = *mb, *m = &view;
@@ -1725,7 +1877,7 @@ static void write_status(struct imap_conn *c, const struct mbox *mb, unsigned it
         sp = " ";
     }
     if (items & ST_RECENT) {
-        imap_printf(c, "%sRECENT 0", sp);
+        imap_printf(c, "%sRECENT %zu", sp, recent_count(c, m));
         sp = " ";
     }
     if (items & ST_UIDNEXT) {
@@ -2052,7 +2204,7 @@ static void write_fetch_change(struct imap_conn *c, long seq, const outpost_item
 {
     imap_announce_keywords(c, it->keywords);
     imap_printf(c, "* %ld FETCH (UID %u FLAGS ", seq, it->uid);
-    imap_write_flags(c, it->flags, it->keywords);
+    imap_write_flags(c, it->flags, it->keywords, it->uid);
     imap_printf(c, " MODSEQ (%llu))\r\n", (unsigned long long)it->modseq);
 }
 
@@ -2190,7 +2342,8 @@ static void do_select(struct imap_conn *c, const char *tag, const struct imap_to
     if (s->st->folder_open_hint)
         s->st->folder_open_hint(s->h, mb.id, 1);
     write_flags_responses(c);
-    imap_printf(c, "* %zu EXISTS\r\n* 0 RECENT\r\n", c->nmsgs);
+    imap_printf(c, "* %zu EXISTS\r\n* %zu RECENT\r\n", c->nmsgs,
+                recent_update(c, c->nmsgs ? c->msgs[c->nmsgs - 1].uid : 0));
     if (first_unseen)
         imap_printf(c, "* OK [UNSEEN %zu] First unseen\r\n", first_unseen);
     imap_printf(c, "* OK [UIDVALIDITY %u] UIDs valid\r\n", c->uidvalidity);
@@ -3192,6 +3345,9 @@ void imap_session_free(struct imap_conn *c)
 {
     free(c->kw_known);
     c->kw_known = NULL;
+    free(c->recent);
+    c->recent = NULL;
+    c->nrecent = c->caprecent = 0;
     free(c->msgs);
     c->msgs = NULL;
     c->nmsgs = c->capmsgs = 0;

@@ -432,6 +432,8 @@ def t_idle_server_changes():
         check(h.control("deliver 06-archive.eml") == ["uid 6"], "server delivery")
         l = r.line()
         check(l == b"* 6 EXISTS", "IDLE: new message from the server: %r" % l)
+        l = r.line()  # this session is the first to learn of it (RFC 3501 2.3.2, 7.3.2)
+        check(l == b"* 1 RECENT", "IDLE: the new message is recent here: %r" % l)
         h.control("flags 2 0x4")  # the server flags UID 2
         l = r.line()
         check(re.match(rb"\* 2 FETCH \((UID 2 )?FLAGS \(\\Flagged\)", l), "IDLE: server flag change: %r" % l)
@@ -669,6 +671,58 @@ def t_fetch_seen_expunged():
         r.close()
 
 
+def t_recent():
+    """\\Recent (RFC 3501 2.3.2, 6.3.1, 6.3.2, 7.3.2): a message is recent in the one session that is first
+    told of it, by SELECT or by an EXISTS while it has the mailbox selected; EXAMINE shows the recent
+    messages without taking them; STATUS RECENT counts those no session was told of; SEARCH RECENT, NEW
+    and OLD; FETCH FLAGS shows \\Recent, which STORE cannot set or remove. Messages in the cache before the
+    front-end started are not recent."""
+    with Harness() as h:
+        a, b = Raw(h.port), Raw(h.port)
+        a.login()
+        b.login()
+        u, t = a.cmd("s0", "SELECT INBOX")
+        check(b"* 0 RECENT" in u, "the cache's messages are not recent: %r" % u)
+        a.cmd("u0", "UNSELECT")
+        a.cmd("c", "CREATE Fresh")
+        for k in range(2):
+            _, t = a.cmd("a%d" % k, "APPEND Fresh {15+}\r\nSubject: %d\r\n\r\nx" % k)
+            check(t.startswith(b"a%d OK" % k), "APPEND: %r" % t)
+        u, _ = a.cmd("st", "STATUS Fresh (MESSAGES RECENT)")
+        check(u == [b'* STATUS "Fresh" (MESSAGES 2 RECENT 2)'], "STATUS RECENT: %r" % u)
+        u, t = b.cmd("e", "EXAMINE Fresh")
+        check(b"* 2 RECENT" in u, "EXAMINE shows the recent messages: %r" % u)
+        u, _ = b.cmd("ef", "FETCH 1:* (FLAGS)")
+        check(all(b"\\Recent" in l for l in u) and len(u) == 2, "FLAGS under EXAMINE: %r" % u)
+        u, t = a.cmd("s", "SELECT Fresh")
+        check(b"* 2 RECENT" in u, "EXAMINE took nothing: %r" % u)
+        u, _ = b.cmd("e2", "EXAMINE Fresh")
+        check(b"* 0 RECENT" in u, "SELECT took them: %r" % u)
+        u, _ = a.cmd("sr", "SEARCH RECENT")
+        check(u == [b"* SEARCH 1 2"], "SEARCH RECENT: %r" % u)
+        a.cmd("se", "STORE 1 +FLAGS (\\Seen)")
+        u, _ = a.cmd("sn", "SEARCH NEW")
+        check(u == [b"* SEARCH 2"], "SEARCH NEW (recent and unseen): %r" % u)
+        u, _ = a.cmd("so", "SEARCH OLD")
+        check(u == [b"* SEARCH"], "SEARCH OLD: %r" % u)
+        u, t = a.cmd("sf", "STORE 2 FLAGS (\\Flagged)")
+        check(u == [b"* 2 FETCH (FLAGS (\\Recent \\Flagged))"], "STORE keeps \\Recent: %r" % u)
+        # a message another session appends: recent here, where the mailbox is selected and told of it first
+        b.cmd("b0", "UNSELECT")
+        _, t = b.cmd("ba", "APPEND Fresh {15+}\r\nSubject: 2\r\n\r\nx")
+        check(t.startswith(b"ba OK"), "APPEND: %r" % t)
+        u, _ = a.cmd("n", "NOOP")
+        check(u == [b"* 3 EXISTS", b"* 3 RECENT"], "EXISTS and RECENT: %r" % u)
+        u, _ = a.cmd("uf", "UID FETCH 3 (FLAGS)")
+        check(u == [b"* 3 FETCH (UID 3 FLAGS (\\Recent))"], "the new message: %r" % u)
+        u, _ = b.cmd("st2", "STATUS Fresh (RECENT)")
+        check(u == [b'* STATUS "Fresh" (RECENT 0)'], "STATUS RECENT once taken: %r" % u)
+        u, _ = b.cmd("s2", "SELECT Fresh")
+        check(b"* 0 RECENT" in u, "a second SELECT: %r" % u)
+        a.close()
+        b.close()
+
+
 def t_fetch_nul():
     """A mail from the server holding NUL bytes: a literal is CHAR8, which excludes NUL (RFC 3501 / 9051
     section 9; BINARY is not offered), so FETCH sends each NUL as 0x80 (as Dovecot does), keeping every
@@ -864,6 +918,8 @@ def t_protocol2():
         idle.s.settimeout(5)
         l = idle.line()
         check(l == b"* %d EXISTS" % (exists + 1), "IDLE did not report the append: %r" % l)
+        l = idle.line()
+        check(l.endswith(b" RECENT"), "RECENT with the EXISTS: %r" % l)
         m2.select("INBOX")
         m2.store("1", "+FLAGS", "(\\Answered)")
         l = idle.line()
@@ -1934,7 +1990,7 @@ if __name__ == "__main__":
     group = sys.argv[1]
     if group == "protocol":
         GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_search_unicode, t_idle_server_changes, t_keywords_in_flags, t_authenticate_raw, t_list_recursivematch,
-                              t_mailbox_rfc3501, t_sequence_edges, t_fetch_missing_section, t_fetch_seen_expunged, t_fetch_nul, t_login_nul,
+                              t_mailbox_rfc3501, t_sequence_edges, t_fetch_missing_section, t_fetch_seen_expunged, t_recent, t_fetch_nul, t_login_nul,
                               t_search_sent_dates,
                               t_protocol2]
     for fn in GROUPS[group]:
