@@ -1367,15 +1367,22 @@ def mbsync(rc):
     return p
 
 
+def mbsync_first_run(h, d):
+    """An mbsync config in directory d for the harness's account (write_mbsyncrc) and its first run:
+    (config path, Maildir root)."""
+    rc = os.path.join(d, "mbsyncrc")
+    mail = os.path.join(d, "Mail")
+    os.makedirs(mail)
+    write_mbsyncrc(rc, h.port, USER, PASS, mail)
+    mbsync(rc)
+    return rc, mail
+
+
 def t_mbsync():
     with Harness() as h:
         d = tempfile.mkdtemp(prefix="outpost-mbsync-")
         try:
-            rc = os.path.join(d, "mbsyncrc")
-            mail = os.path.join(d, "Mail")
-            os.makedirs(mail)
-            write_mbsyncrc(rc, h.port, USER, PASS, mail)
-            mbsync(rc)
+            rc, mail = mbsync_first_run(h, d)
             inbox = os.path.join(mail, "INBOX", "cur")
             files = sorted(os.listdir(inbox)) + sorted(os.listdir(os.path.join(mail, "INBOX", "new")))
             check(len(files) == 5, "mbsync INBOX files: %r" % files)
@@ -1451,11 +1458,7 @@ def t_mbsync_twoway():
     with Harness() as h:
         d = tempfile.mkdtemp(prefix="outpost-mbsync2-")
         try:
-            rc = os.path.join(d, "mbsyncrc")
-            mail = os.path.join(d, "Mail")
-            os.makedirs(mail)
-            write_mbsyncrc(rc, h.port, USER, PASS, mail)
-            mbsync(rc)
+            rc, mail = mbsync_first_run(h, d)
             box = os.path.join(mail, "INBOX")
             local = maildir_by_subject(box)
             check(len(local) == 5, "first sync: %r" % local)
