@@ -2481,11 +2481,24 @@ static outpost_status make_path(struct imap_conn *c, char *path, int leaf_too, i
             st.code = OUTPOST_GONE;
             st.message = "parent missing";
         } else {
+            /* A mailbox made here is not subscribed (RFC 3501 6.3.3 leaves that to SUBSCRIBE; clients
+             * subscribe after CREATE), though the store gives a new folder the flag as it gives the
+             * server's folders: it is taken off (kept locally, never sent to the server) before the
+             * subscription list can see it (subs_mu), unless the name is in the list already (a
+             * subscribed mailbox made again). */
             char *sname = leaf_to_server(leaf, parent == 0);
+            pthread_mutex_lock(&s->subs_mu);
             if (sname)
                 st = s->st->folder_create(s->h, parent, sname, OUTPOST_ITEM_MAIL, &id);
             else
                 st = (outpost_status){ OUTPOST_FATAL, 0, "out of memory" };
+            if (st.code == OUTPOST_OK) {
+                outpost_status us = s->st->folder_subscribe(s->h, id, 0);
+                if (us.code != OUTPOST_OK)
+                    s->h->log(s->h, OUTPOST_LOG_WARNING, "IMAP CREATE: the new folder stays subscribed: %s",
+                              imap_status_text(us));
+            }
+            pthread_mutex_unlock(&s->subs_mu);
             free(sname);
         }
         *p = save;
