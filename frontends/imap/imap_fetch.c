@@ -500,8 +500,9 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
         }
         free(v);
     }
-    int want_text = 0, want_content = 0, flags_only = 1, headers_only = 1;
+    int want_text = 0, want_content = 0, flags_only = 1, headers_only = 1, uid_only = 1;
     for (size_t i = 0; i < req.n; i++) {
+        uid_only &= req.a[i].kind == IMAP_FA_UID || req.a[i].kind == IMAP_FA_MODSEQ;
         headers_only &= header_only(&req.a[i]);
         want_text |= req.a[i].kind == IMAP_FA_ENVELOPE || req.a[i].kind == IMAP_FA_BODYSTRUCTURE ||
                      req.a[i].kind == IMAP_FA_BODY;
@@ -517,6 +518,7 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
     outpost_item_status *seen_st = calloc(bsz, sizeof *seen_st);
     const char *fail = NULL;
     size_t unreadable = 0; /* messages with a body section sent as NIL */
+    size_t expunged = 0;   /* messages expunged elsewhere and left out */
     for (size_t k = 0; k < n && batch && seen_ids && seen_ms && seen_st && !fail && !c->write_failed; k += bsz) {
         size_t bn = n - k < bsz ? n - k : bsz;
         if (load_batch(c, idx + k, bn, batch, want_text, flags_only) != 0) {
@@ -552,7 +554,18 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
             prefetch(c, batch, bn, &req, headers_only);
         for (size_t b = 0; b < bn && !fail && !c->write_failed; b++) {
             struct fitem *f = &batch[b];
-            if (f->gone || (req.has_changedsince && f->modseq <= req.changedsince))
+            if (f->gone) {
+                /* Expunged elsewhere, not yet reported: its UID and MODSEQ are still the session's to give
+                 * (RFC 2180 4.1.1, as Dovecot does); anything else is gone with it, so the message is left
+                 * out and the completion says why (RFC 2180 4.1.2, RFC 5530 EXPUNGEISSUED). */
+                f->modseq = c->msgs[f->ix].modseq;
+                if (!uid_only)
+                    expunged++;
+                else if (!req.has_changedsince || f->modseq > req.changedsince)
+                    write_item(c, f, &req, uid, 0, want_modseq);
+                continue;
+            }
+            if (req.has_changedsince && f->modseq <= req.changedsince)
                 continue;
             int changed = (f->flags & (1u << 31)) != 0;
             f->flags &= ~(1u << 31);
@@ -600,7 +613,11 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
                     unreadable, unreadable == 1 ? "" : "s");
         return;
     }
-    imap_tagged(c, tag, "OK", "FETCH completed");
+    if (expunged)
+        imap_tagged(c, tag, "OK", "[EXPUNGEISSUED] FETCH completed; %zu of the messages were expunged meanwhile",
+                    expunged);
+    else
+        imap_tagged(c, tag, "OK", "FETCH completed");
 }
 
 void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct imap_tok *args)

@@ -671,6 +671,36 @@ def t_fetch_seen_expunged():
         r.close()
 
 
+def t_fetch_expunged_elsewhere():
+    """A message another session expunged keeps its sequence number until this session is told (RFC 3501
+    7.4.1): a FETCH of its UID (and MODSEQ) still answers from the session's list (RFC 2180 4.1.1, as
+    Dovecot does, and imaptest's 'expunge' test expects); a FETCH of anything else leaves it out and
+    completes OK [EXPUNGEISSUED] (RFC 2180 4.1.2, RFC 5530), as STORE does; the next NOOP reports it."""
+    with Harness() as h:
+        a, b = Raw(h.port), Raw(h.port)
+        a.login()
+        b.login()
+        a.cmd("s", "SELECT INBOX")
+        b.cmd("s", "SELECT INBOX")
+        b.cmd("d", "STORE 2 +FLAGS.SILENT (\\Deleted)")
+        u, _ = b.cmd("e", "EXPUNGE")
+        check(u == [b"* 2 EXPUNGE"], "EXPUNGE: %r" % u)
+        u, t = a.cmd("f1", "FETCH 1:3 (UID)")
+        check(u == [b"* 1 FETCH (UID 1)", b"* 2 FETCH (UID 2)", b"* 3 FETCH (UID 3)"] and t == b"f1 OK FETCH completed",
+              "FETCH UID of a message expunged elsewhere: %r %r" % (u, t))
+        u, t = a.cmd("f2", "FETCH 1:3 (FLAGS)")
+        check([l.split()[1] for l in u] == [b"1", b"3"] and t.startswith(b"f2 OK [EXPUNGEISSUED]"),
+              "FETCH FLAGS with a message expunged elsewhere: %r %r" % (u, t))
+        u, t = a.cmd("f3", "FETCH 2 (BODY.PEEK[])")
+        check(u == [] and t.startswith(b"f3 OK [EXPUNGEISSUED]"), "FETCH of its body: %r %r" % (u, t))
+        u, t = a.cmd("n", "NOOP")
+        check(u == [b"* 2 EXPUNGE"], "NOOP: %r" % u)
+        u, t = a.cmd("f4", "FETCH 1:2 (UID FLAGS)")
+        check(t == b"f4 OK FETCH completed" and len(u) == 2, "FETCH after: %r %r" % (u, t))
+        a.close()
+        b.close()
+
+
 def t_recent():
     """\\Recent (RFC 3501 2.3.2, 6.3.1, 6.3.2, 7.3.2): a message is recent in the one session that is first
     told of it, by SELECT or by an EXISTS while it has the mailbox selected; EXAMINE shows the recent
@@ -1993,7 +2023,7 @@ if __name__ == "__main__":
     group = sys.argv[1]
     if group == "protocol":
         GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_search_unicode, t_idle_server_changes, t_keywords_in_flags, t_authenticate_raw, t_list_recursivematch,
-                              t_mailbox_rfc3501, t_sequence_edges, t_fetch_missing_section, t_fetch_seen_expunged, t_recent, t_fetch_nul, t_login_nul,
+                              t_mailbox_rfc3501, t_sequence_edges, t_fetch_missing_section, t_fetch_seen_expunged, t_fetch_expunged_elsewhere, t_recent, t_fetch_nul, t_login_nul,
                               t_search_sent_dates,
                               t_protocol2]
     for fn in GROUPS[group]:
