@@ -1840,6 +1840,8 @@ static size_t recent_count(struct imap_conn *c, const struct mbox *m)
     pthread_mutex_unlock(&s->recent_mu);
     if (m->uidnext && floor + 1 >= m->uidnext)
         return 0;
+    if (!floor) /* all of them (a folder made since start): no scan of a big folder a client polls */
+        return m->total;
     struct outpost_txn *t;
     struct outpost_cursor *cur;
     const void *row;
