@@ -366,7 +366,7 @@ static int write_item(struct imap_conn *c, const struct fitem *f, const struct i
     }
     if (has_flags || add_flags) {
         imap_puts(c, sp ? " FLAGS " : "FLAGS ");
-        imap_write_flags(c, f->flags, f->keywords);
+        imap_write_flags(c, f->flags, f->keywords, f->uid);
         sp = 1;
     }
     if (has_modseq || add_modseq) {
@@ -500,8 +500,9 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
         }
         free(v);
     }
-    int want_text = 0, want_content = 0, flags_only = 1, headers_only = 1;
+    int want_text = 0, want_content = 0, flags_only = 1, headers_only = 1, uid_only = 1;
     for (size_t i = 0; i < req.n; i++) {
+        uid_only &= req.a[i].kind == IMAP_FA_UID || req.a[i].kind == IMAP_FA_MODSEQ;
         headers_only &= header_only(&req.a[i]);
         want_text |= req.a[i].kind == IMAP_FA_ENVELOPE || req.a[i].kind == IMAP_FA_BODYSTRUCTURE ||
                      req.a[i].kind == IMAP_FA_BODY;
@@ -514,9 +515,11 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
     struct fitem *batch = calloc(bsz, sizeof *batch);
     int64_t *seen_ids = calloc(bsz, sizeof *seen_ids);
     uint64_t *seen_ms = calloc(bsz, sizeof *seen_ms);
+    outpost_item_status *seen_st = calloc(bsz, sizeof *seen_st);
     const char *fail = NULL;
     size_t unreadable = 0; /* messages with a body section sent as NIL */
-    for (size_t k = 0; k < n && batch && seen_ids && seen_ms && !fail && !c->write_failed; k += bsz) {
+    size_t expunged = 0;   /* messages expunged elsewhere and left out */
+    for (size_t k = 0; k < n && batch && seen_ids && seen_ms && seen_st && !fail && !c->write_failed; k += bsz) {
         size_t bn = n - k < bsz ? n - k : bsz;
         if (load_batch(c, idx + k, bn, batch, want_text, flags_only) != 0) {
             fail = "NO [SERVERBUG] cannot read the cache";
@@ -529,14 +532,21 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
                 if (!batch[b].gone && !(batch[b].flags & OUTPOST_FLAG_SEEN) &&
                     (!req.has_changedsince || batch[b].modseq > req.changedsince))
                     seen_ids[ns++] = batch[b].id;
+        /* Each item's own result counts: one expunged since the batch was read (GONE) is left out of the
+         * answer like any message expunged elsewhere (its EXPUNGE comes when it may), the others are
+         * answered with their \Seen. */
         if (ns && s->st->set_flags(s->h, seen_ids, (uint32_t)ns, OUTPOST_FLAGS_ADD, OUTPOST_FLAG_SEEN, NULL, seen_ms,
-                                   NULL).code == OUTPOST_OK) {
+                                   seen_st).code == OUTPOST_OK) {
             size_t j = 0;
             for (size_t b = 0; b < bn && j < ns; b++)
                 if (!batch[b].gone && batch[b].id == seen_ids[j]) {
-                    batch[b].flags |= OUTPOST_FLAG_SEEN | (1u << 31); /* bit 31: flags changed here */
-                    if (seen_ms[j])
-                        batch[b].modseq = seen_ms[j];
+                    if (seen_st[j].status.code == OUTPOST_GONE) {
+                        batch[b].gone = 1;
+                    } else if (seen_st[j].status.code == OUTPOST_OK) {
+                        batch[b].flags |= OUTPOST_FLAG_SEEN | (1u << 31); /* bit 31: flags changed here */
+                        if (seen_ms[j])
+                            batch[b].modseq = seen_ms[j];
+                    }
                     j++;
                 }
         }
@@ -544,13 +554,26 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
             prefetch(c, batch, bn, &req, headers_only);
         for (size_t b = 0; b < bn && !fail && !c->write_failed; b++) {
             struct fitem *f = &batch[b];
-            if (f->gone || (req.has_changedsince && f->modseq <= req.changedsince))
+            if (f->gone) {
+                /* Expunged elsewhere, not yet reported: its UID and MODSEQ are still the session's to give
+                 * (RFC 2180 4.1.1, as Dovecot does); anything else is gone with it, so the message is left
+                 * out and the completion says why (RFC 2180 4.1.2, RFC 5530 EXPUNGEISSUED). */
+                f->modseq = c->msgs[f->ix].modseq;
+                if (!uid_only)
+                    expunged++;
+                else if (!req.has_changedsince || f->modseq > req.changedsince)
+                    write_item(c, f, &req, uid, 0, want_modseq);
+                continue;
+            }
+            if (req.has_changedsince && f->modseq <= req.changedsince)
                 continue;
             int changed = (f->flags & (1u << 31)) != 0;
             f->flags &= ~(1u << 31);
             if (must_fetch(f, want_content, headers_only)) {
                 imap_flush(c);
                 outpost_status st = s->st->request_content(s->h, f->id, (uint32_t)s->content_timeout_ms);
+                if (st.code != OUTPOST_OK && !still_listed(c, f))
+                    continue; /* expunged meanwhile: left out, as a message expunged elsewhere */
                 if (st.code != OUTPOST_OK) {
                     fail = "NO [UNAVAILABLE] Message body not cached and the server cannot be reached";
                     break;
@@ -558,7 +581,10 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
                 if (!still_listed(c, f))
                     continue; /* replaced under a new UID: EXPUNGE and EXISTS follow */
             }
-            unreadable += (size_t)write_item(c, f, &req, uid, changed, want_modseq || (changed && c->condstore));
+            /* a section that could not be read because the message was expunged meanwhile (RFC 2180 4.1.3
+             * lets its data be NIL) is no damage of the cache */
+            if (write_item(c, f, &req, uid, changed, want_modseq || (changed && c->condstore)) && still_listed(c, f))
+                unreadable++;
             struct imap_msg *m = &c->msgs[f->ix];
             m->flags = f->flags;
             if (f->modseq > m->modseq)
@@ -567,11 +593,12 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
         for (size_t b = 0; b < bn; b++)
             fitem_clear(&batch[b]);
     }
-    if (!batch || !seen_ids || !seen_ms)
+    if (!batch || !seen_ids || !seen_ms || !seen_st)
         fail = "NO [SERVERBUG] out of memory";
     free(batch);
     free(seen_ids);
     free(seen_ms);
+    free(seen_st);
     free(idx);
     imap_fetch_free(&req);
     if (fail) {
@@ -586,7 +613,11 @@ void imap_cmd_fetch(struct imap_conn *c, const char *tag, int uid, const struct 
                     unreadable, unreadable == 1 ? "" : "s");
         return;
     }
-    imap_tagged(c, tag, "OK", "FETCH completed");
+    if (expunged)
+        imap_tagged(c, tag, "OK", "[EXPUNGEISSUED] FETCH completed; %zu of the messages were expunged meanwhile",
+                    expunged);
+    else
+        imap_tagged(c, tag, "OK", "FETCH completed");
 }
 
 void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct imap_tok *args)
@@ -759,7 +790,7 @@ void imap_cmd_store(struct imap_conn *c, const char *tag, int uid, const struct 
                     if (uid || c->condstore)
                         imap_printf(c, "UID %u ", f->uid);
                     imap_puts(c, "FLAGS ");
-                    imap_write_flags(c, f->flags, f->keywords);
+                    imap_write_flags(c, f->flags, f->keywords, f->uid);
                     if (c->condstore)
                         imap_printf(c, " MODSEQ (%llu)", (unsigned long long)f->modseq);
                     imap_puts(c, ")\r\n");

@@ -78,6 +78,22 @@ struct imap_server {
     struct imap_conn *conns;
     int nconns;
     struct outpost_store_subscription *sub;
+    /* Set (under subs_wake_mu) by the store listener when the hierarchy changed, and at start: the
+     * subscriptions thread brings the subscription list in step (imap_subs_record), on a thread of its own
+     * so that a write transaction of the sync it waits for holds up neither the listener nor a session. */
+    int folders_changed;
+    /* \Recent: per folder the highest UID a session has been the first to learn of (or the folder's
+     * highest at start); sorted by folder id, guarded by recent_mu */
+    pthread_mutex_t recent_mu;
+    struct imap_recent_floor {
+        int64_t folder;
+        uint32_t floor;
+    } *recent;
+    size_t nrecent, caprecent;
+    pthread_mutex_t subs_wake_mu;
+    pthread_cond_t subs_wake;
+    pthread_t subs_thr;
+    int subs_thr_started;
 };
 
 /* One message of the selected mailbox as the session knows it. */
@@ -125,6 +141,11 @@ struct imap_conn {
     uint32_t special_use;
     struct imap_msg *msgs;
     size_t nmsgs, capmsgs;
+    /* the UIDs of the selected mailbox that are recent in this session (RFC 3501 2.3.2): ascending ranges */
+    struct imap_uid_range {
+        uint32_t lo, hi;
+    } *recent;
+    size_t nrecent, caprecent;
     uint64_t sel_modseq;   /* changes up to this were reported */
     uint64_t exp_modseq;   /* expunges up to this were reported */
     char *kw_known;        /* keywords announced in FLAGS for the selected mailbox (space-separated) */
@@ -197,6 +218,15 @@ const char *imap_status_text(outpost_status st);
 void imap_set_selected_folder(struct imap_conn *c, int64_t id);
 /* Frees the server's kept message lists. */
 void imap_snaps_free(struct imap_server *s);
+/* Writes the names of the folders carrying the subscription flag into the subscription list and moves the
+ * names of folders renamed on the server (imap_session.c "subscriptions"); logs a failure. Any thread
+ * but the store listener's. */
+void imap_subs_record(struct imap_server *s);
+/* \Recent (imap_session.c): whether message `uid` of the selected mailbox is recent in this session (0:
+ * not); the highest UID of each folder at start, so that only messages arriving later are recent
+ * (imap_recent_init, from start()). */
+int imap_is_recent(const struct imap_conn *c, uint32_t uid);
+void imap_recent_init(struct imap_server *s);
 
 /* Resolves a sequence set to indexes into c->msgs (ascending). */
 int imap_resolve_set(struct imap_conn *c, const char *set, int uid, size_t **idx, size_t *n);
@@ -207,7 +237,7 @@ long imap_msg_index(const struct imap_conn *c, uint32_t uid);
  * PERMANENTFLAGS. Call at the start of a line. */
 void imap_announce_keywords(struct imap_conn *c, const char *keywords);
 /* Writes "(\Seen \Flagged kw...)". */
-void imap_write_flags(struct imap_conn *c, uint32_t flags, const char *keywords);
+void imap_write_flags(struct imap_conn *c, uint32_t flags, const char *keywords, uint32_t uid);
 /* Parses a flag list token (list or single atom); 0 or -1 with err. *kw is
  * malloc'd space-separated keywords (NULL if none). */
 int imap_parse_flags(const struct imap_tok *t, uint32_t *flags, char **kw, char *err, size_t errlen);

@@ -303,6 +303,7 @@ static int eval(struct search_ctx *sx, const struct imap_skey *k, struct sitem *
     switch (k->op) {
     case IMAP_SK_ALL: return 1;
     case IMAP_SK_NONE: return 0;
+    case IMAP_SK_RECENT: return imap_is_recent(c, it->uid);
     case IMAP_SK_AND:
         for (size_t i = 0; i < k->nkids; i++)
             if (!eval(sx, k->kids[i], it))
@@ -423,6 +424,7 @@ static int key_needs(const struct search_ctx *sx, const struct imap_skey *k)
     switch (k->op) {
     case IMAP_SK_ALL:
     case IMAP_SK_NONE:
+    case IMAP_SK_RECENT:
     case IMAP_SK_SEQ:
     case IMAP_SK_UID: return 0;
     case IMAP_SK_FLAG:

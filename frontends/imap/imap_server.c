@@ -434,6 +434,12 @@ int imap_start_tls(struct imap_conn *c)
 static void on_store_event(void *ctx, const outpost_store_event *ev)
 {
     struct imap_server *s = ctx;
+    if (ev->kind == OUTPOST_EVENT_FOLDERS) {
+        pthread_mutex_lock(&s->subs_wake_mu);
+        s->folders_changed = 1;
+        pthread_cond_signal(&s->subs_wake);
+        pthread_mutex_unlock(&s->subs_wake_mu);
+    }
     pthread_mutex_lock(&s->mu);
     for (struct imap_conn *c = s->conns; c; c = c->next) {
         int64_t sel = atomic_load(&c->sel_folder_atomic);
@@ -623,6 +629,25 @@ static void *accept_main(void *arg)
         imap_cfg_unlock(s);
         reap(s, 0);
     }
+    return NULL;
+}
+
+/* The subscriptions thread: imap_subs_record after each change of the hierarchy, until stop(). */
+static void *subs_main(void *arg)
+{
+    struct imap_server *s = arg;
+    pthread_mutex_lock(&s->subs_wake_mu);
+    while (!atomic_load(&s->stopping)) {
+        if (!s->folders_changed) {
+            pthread_cond_wait(&s->subs_wake, &s->subs_wake_mu);
+            continue;
+        }
+        s->folders_changed = 0;
+        pthread_mutex_unlock(&s->subs_wake_mu);
+        imap_subs_record(s);
+        pthread_mutex_lock(&s->subs_wake_mu);
+    }
+    pthread_mutex_unlock(&s->subs_wake_mu);
     return NULL;
 }
 
@@ -882,6 +907,9 @@ static outpost_status fe_create(const struct outpost_host *h, struct outpost_fro
     pthread_mutex_init(&s->subs_mu, NULL);
     pthread_mutex_init(&s->snap_mu, NULL);
     pthread_cond_init(&s->cond, NULL);
+    pthread_mutex_init(&s->subs_wake_mu, NULL);
+    pthread_mutex_init(&s->recent_mu, NULL);
+    pthread_cond_init(&s->subs_wake, NULL);
     if (!s->st || !s->st->storage)
         return create_fail(f, "[imap] the IMAP front-end needs the store API (host->store is NULL)");
     s->sm = s->st->storage;
@@ -956,6 +984,19 @@ static void write_port_file(struct imap_server *s, int port, int tport)
     }
 }
 
+/* Ends the subscriptions thread (it finishes an imap_subs_record it is in); sets `stopping`. */
+static void stop_subs_thread(struct imap_server *s)
+{
+    if (!s->subs_thr_started)
+        return;
+    atomic_store(&s->stopping, 1);
+    pthread_mutex_lock(&s->subs_wake_mu);
+    pthread_cond_signal(&s->subs_wake);
+    pthread_mutex_unlock(&s->subs_wake_mu);
+    pthread_join(s->subs_thr, NULL);
+    s->subs_thr_started = 0;
+}
+
 static outpost_status fe_start(struct outpost_frontend *f)
 {
     struct imap_server *s = &f->srv;
@@ -982,9 +1023,18 @@ static outpost_status fe_start(struct outpost_frontend *f)
         s->h->log(s->h, OUTPOST_LOG_WARNING, "no change notifications (IDLE polls): %s",
                   st.message ? st.message : "subscribe failed");
     atomic_store(&s->stopping, 0);
-    int r = pthread_create(&s->accept_thr, NULL, accept_main, s);
-    if (r != 0)
+    s->folders_changed = 1; /* the subscriptions the folders' flags hold, at once */
+    if (!s->nrecent) /* a restart after stop() keeps what sessions were told */
+        imap_recent_init(s);
+    int r = pthread_create(&s->subs_thr, NULL, subs_main, s);
+    s->subs_thr_started = r == 0;
+    if (r != 0) /* then the commands that read or edit the subscriptions alone keep the list */
+        s->h->log(s->h, OUTPOST_LOG_WARNING, "[imap] cannot start the subscriptions thread: %s", strerror(r));
+    r = pthread_create(&s->accept_thr, NULL, accept_main, s);
+    if (r != 0) {
+        stop_subs_thread(s);
         return fe_fail(f, OUTPOST_FATAL, "[imap] cannot start the listener thread: %s", strerror(r));
+    }
     s->started = 1;
     if (s->tlfd >= 0)
         s->h->log(s->h, OUTPOST_LOG_NOTICE, "IMAP listening on %s port %d, IMAPS on %s port %d", s->listen_host, port,
@@ -1009,6 +1059,7 @@ static outpost_status fe_stop(struct outpost_frontend *f)
         /* sessions also poll `stopping` every second */
     }
     pthread_join(s->accept_thr, NULL);
+    stop_subs_thread(s);
     /* Each session sees `stopping` when it next waits for its client, or
      * after the command it is running, and says BYE (imap_session_run).
      * Those still busy after the grace period, e.g. writing to a client that
@@ -1075,6 +1126,10 @@ static void fe_destroy(struct outpost_frontend *f)
     imap_snaps_free(s);
     pthread_mutex_destroy(&s->snap_mu);
     pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->subs_wake_mu);
+    pthread_mutex_destroy(&s->recent_mu);
+    free(s->recent);
+    pthread_cond_destroy(&s->subs_wake);
     free(f);
 }
 

@@ -181,7 +181,7 @@ void imap_announce_keywords(struct imap_conn *c, const char *keywords)
         write_flags_responses(c);
 }
 
-void imap_write_flags(struct imap_conn *c, uint32_t flags, const char *keywords)
+void imap_write_flags(struct imap_conn *c, uint32_t flags, const char *keywords, uint32_t uid)
 {
     static const struct {
         uint32_t f;
@@ -194,6 +194,10 @@ void imap_write_flags(struct imap_conn *c, uint32_t flags, const char *keywords)
     };
     int first = 1;
     imap_puts(c, "(");
+    if (uid && imap_is_recent(c, uid)) {
+        imap_puts(c, "\\Recent");
+        first = 0;
+    }
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (flags & names[i].f) {
             if (!first)
@@ -398,10 +402,98 @@ static char *leaf_to_server(const char *leaf, int top)
     return out;
 }
 
-/* Loads every folder (mail ones are shown); 0 or -1 with err. */
-static int mboxes_load(struct imap_conn *c, struct mbox **out, size_t *nout, char *err, size_t errlen)
+/* ---- lookups in a folder list ----
+ * A LIST or LSUB over many folders must not compare every folder with every other one: a folder list is
+ * looked up through sorted tables, by id (parents) and by path (subscriptions, levels above a name,
+ * children of a name: the names below "a" are one run of the table sorted by path, from "a/" on). */
+
+struct id_ix {
+    int64_t id;
+    size_t i;
+};
+
+static int id_ix_cmp(const void *a, const void *b)
 {
-    struct imap_server *s = c->srv;
+    int64_t x = ((const struct id_ix *)a)->id, y = ((const struct id_ix *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* The folders of m sorted by id (malloc'd; NULL when out of memory). */
+static struct id_ix *mbox_ids(const struct mbox *m, size_t n)
+{
+    struct id_ix *ix = malloc((n ? n : 1) * sizeof *ix);
+    for (size_t i = 0; ix && i < n; i++)
+        ix[i] = (struct id_ix){ m[i].id, i };
+    if (ix)
+        qsort(ix, n, sizeof *ix, id_ix_cmp);
+    return ix;
+}
+
+/* The position of folder `id` in a table from mbox_ids, or -1. */
+static long id_find(const struct id_ix *ix, size_t n, int64_t id)
+{
+    struct id_ix key = { id, 0 };
+    const struct id_ix *r = n ? bsearch(&key, ix, n, sizeof *ix, id_ix_cmp) : NULL;
+    return r ? (long)r->i : -1;
+}
+
+struct path_ix {
+    const char *path;
+    size_t i;
+};
+
+static int path_ix_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct path_ix *)a)->path, ((const struct path_ix *)b)->path);
+}
+
+/* k[0..kl) (no NUL in it) compared with the string s, as strcmp would. */
+static int cmp_n(const char *k, size_t kl, const char *s)
+{
+    int r = strncmp(k, s, kl);
+    return r ? r : s[kl] ? -1 : 0;
+}
+
+/* The mail folders of m (the `nonexistent` entries too) sorted by path, *nix of them (malloc'd; NULL when
+ * out of memory). The table points into m's paths: it stays valid while they do, also when m is
+ * reallocated. */
+static struct path_ix *mbox_paths(const struct mbox *m, size_t n, size_t *nix)
+{
+    struct path_ix *ix = malloc((n ? n : 1) * sizeof *ix);
+    size_t k = 0;
+    for (size_t i = 0; ix && i < n; i++)
+        if (m[i].kind == OUTPOST_ITEM_MAIL)
+            ix[k++] = (struct path_ix){ m[i].path, i };
+    if (ix)
+        qsort(ix, k, sizeof *ix, path_ix_cmp);
+    *nix = k;
+    return ix;
+}
+
+/* The first entry of a path table not below k[0..kl) (n when there is none). */
+static size_t path_lower(const struct path_ix *ix, size_t n, const char *k, size_t kl)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_n(k, kl, ix[mid].path) > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The index in m of the mail folder with path k[0..kl), or -1. */
+static long path_find(const struct path_ix *ix, size_t n, const char *k, size_t kl)
+{
+    size_t at = path_lower(ix, n, k, kl);
+    return at < n && cmp_n(k, kl, ix[at].path) == 0 ? (long)ix[at].i : -1;
+}
+
+/* Loads every folder (mail ones are shown); 0 or -1 with err. */
+static int mboxes_load(struct imap_server *s, struct mbox **out, size_t *nout, char *err, size_t errlen)
+{
     struct outpost_txn *t;
     struct outpost_cursor *cur;
     *out = NULL;
@@ -444,30 +536,42 @@ static int mboxes_load(struct imap_conn *c, struct mbox **out, size_t *nout, cha
         b->uidnext = f->uidnext;
         b->uidvalidity = f->uidvalidity;
         b->hms = f->highest_modseq;
-        const char *name = f->name ? f->name : "";
-        const char *ppath = NULL;
-        for (size_t i = 0; i < n; i++)
-            if (m[i].id == f->parent_id) {
-                ppath = m[i].path;
-                m[i].has_children |= f->kind == OUTPOST_ITEM_MAIL;
-                break;
-            }
-        if (f->special_use == OUTPOST_USE_INBOX)
-            name = "INBOX";
-        int top = !ppath || f->special_use == OUTPOST_USE_INBOX;
-        char *leaf = f->special_use == OUTPOST_USE_INBOX ? strdup(name) : leaf_from_server(name, top);
-        b->path = leaf ? malloc((ppath ? strlen(ppath) + 1 : 0) + strlen(leaf) + 1) : NULL;
+        /* the server's name for now; the path once the parents are known (below) */
+        b->path = strdup(f->special_use == OUTPOST_USE_INBOX ? "INBOX" : f->name ? f->name : "");
         if (!b->path) {
-            free(leaf);
             rc = -1;
             break;
         }
-        sprintf(b->path, "%s%s%s", top ? "" : ppath, top ? "" : "/", leaf);
-        free(leaf);
         n++;
     }
     s->sm->cursor_close(cur);
     s->st->read_end(s->h, t);
+    /* the paths: the storage lists parents before children, so a parent's path is complete before its
+     * children's (a parent listed later, or none, makes a top-level name, as a missing one) */
+    struct id_ix *ids = rc == 0 ? mbox_ids(m, n) : NULL;
+    if (!ids)
+        rc = -1;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct mbox *b = &m[i];
+        long p = b->parent ? id_find(ids, n, b->parent) : -1;
+        const char *ppath = p >= 0 && (size_t)p < i ? m[p].path : NULL;
+        if (ppath)
+            m[p].has_children |= b->kind == OUTPOST_ITEM_MAIL;
+        int inbox = b->special_use == OUTPOST_USE_INBOX;
+        int top = !ppath || inbox;
+        char *leaf = inbox ? strdup(b->path) : leaf_from_server(b->path, top);
+        char *path = leaf ? malloc((top ? 0 : strlen(ppath) + 1) + strlen(leaf) + 1) : NULL;
+        if (!path) {
+            free(leaf);
+            rc = -1;
+            break;
+        }
+        sprintf(path, "%s%s%s", top ? "" : ppath, top ? "" : "/", leaf);
+        free(leaf);
+        free(b->path);
+        b->path = path;
+    }
+    free(ids);
     if (rc != 0 || st.code != OUTPOST_OK) {
         snprintf(err, errlen, "cannot list folders: %s", rc ? "out of memory" : imap_status_text(st));
         mboxes_free(m, n);
@@ -527,7 +631,7 @@ static int mbox_lookup(struct imap_conn *c, const char *name, struct mbox *out, 
         snprintf(err, errlen, "invalid mailbox name (modified UTF-7 expected)");
         return 2;
     }
-    if (mboxes_load(c, &m, &n, err, errlen) != 0) {
+    if (mboxes_load(c->srv, &m, &n, err, errlen) != 0) {
         free(path);
         return -1;
     }
@@ -569,47 +673,77 @@ static int mbox_lookup_or_no(struct imap_conn *c, const char *tag, const char *n
  * LIST (SUBSCRIBED) show it \Noselect / \NonExistent, and so that RENAME moves it. The folder flag
  * OUTPOST_FOLDER_SUBSCRIBED is kept in step (SUBSCRIBE and UNSUBSCRIBE still go through folder_subscribe,
  * journaled as OUTPOST_J_FOLDER_SUBSCRIBE), and a folder carrying it is subscribed too: folders the server
- * creates arrive with it, and a cache from before the list has its subscriptions in the flags only. Every
- * update of the list adds those names (on first use, the migration of the flags). */
+ * creates arrive with it, and a cache from before the list has its subscriptions in the flags only.
+ *
+ * Each name is kept with the id of the folder it names (0 when none), so that a folder the server renames
+ * or moves takes its subscription to its new name, as a RENAME here does, and one it deletes leaves its
+ * name. The names of the folders carrying the flag are written into the list when the front-end starts
+ * and after every change of the hierarchy (imap_subs_record, on the subscriptions thread), besides every
+ * command that reads or edits the list, so that a folder the server deletes later leaves its name
+ * whether or not a client looked at the subscriptions meanwhile. */
 
 #define SUBS_KEY "imap.subscriptions"
-#define SUBS_HEADER "v1\n" /* the value: this line, then one name a line */
+#define SUBS_HEADER_V1 "v1\n" /* one name a line */
+#define SUBS_HEADER "v2\n"    /* one "<folder id>\t<name>" a line (id 0: no folder) */
 
 enum { SUBS_KEEP, SUBS_ADD, SUBS_DEL, SUBS_RENAME };
 
+struct sub {
+    char *name;
+    int64_t id;
+};
+
+/* sorted by name, no name twice */
 struct subs {
-    char **names;
+    struct sub *e;
     size_t n, cap;
 };
 
 static void subs_free(struct subs *l)
 {
     for (size_t i = 0; i < l->n; i++)
-        free(l->names[i]);
-    free(l->names);
+        free(l->e[i].name);
+    free(l->e);
     memset(l, 0, sizeof *l);
 }
 
-/* The index of path[0..len) in the list, or -1. */
-static int subs_find(const struct subs *l, const char *path, size_t len)
+/* The first entry not below path[0..len). */
+static size_t subs_lower(const struct subs *l, const char *path, size_t len)
 {
-    for (size_t i = 0; i < l->n; i++)
-        if (strlen(l->names[i]) == len && !memcmp(l->names[i], path, len))
-            return (int)i;
-    return -1;
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_n(path, len, l->e[mid].name) > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
-/* Adds a copy of path[0..len) unless it is there: 1 added, 0 there already, -1 out of memory. */
-static int subs_add(struct subs *l, const char *path, size_t len)
+/* The index of path[0..len) in the list, or -1. */
+static long subs_find(const struct subs *l, const char *path, size_t len)
 {
-    if (subs_find(l, path, len) >= 0)
+    size_t at = subs_lower(l, path, len);
+    return at < l->n && cmp_n(path, len, l->e[at].name) == 0 ? (long)at : -1;
+}
+
+/* Adds a copy of path[0..len) with folder `id` unless the name is there (then it takes `id` if it had
+ * none): 1 added, 0 there already, -1 out of memory. */
+static int subs_add(struct subs *l, const char *path, size_t len, int64_t id)
+{
+    size_t at = subs_lower(l, path, len);
+    if (at < l->n && cmp_n(path, len, l->e[at].name) == 0) {
+        if (!l->e[at].id)
+            l->e[at].id = id;
         return 0;
+    }
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
-        char **nn = realloc(l->names, cap * sizeof *nn);
-        if (!nn)
+        struct sub *ne = realloc(l->e, cap * sizeof *ne);
+        if (!ne)
             return -1;
-        l->names = nn;
+        l->e = ne;
         l->cap = cap;
     }
     char *d = malloc(len + 1);
@@ -617,94 +751,144 @@ static int subs_add(struct subs *l, const char *path, size_t len)
         return -1;
     memcpy(d, path, len);
     d[len] = '\0';
-    l->names[l->n++] = d;
+    memmove(l->e + at + 1, l->e + at, (l->n - at) * sizeof *l->e);
+    l->e[at] = (struct sub){ d, id };
+    l->n++;
     return 1;
 }
 
-/* The list with `op` applied (SUBS_ADD / SUBS_DEL of `path`, SUBS_RENAME of `path` and the names below it to
- * `to`) and the folders carrying the flag added, stored when it changed; *out (may be NULL) receives it.
- * `m` (may be NULL: loaded here) is the folder list as it is after the change the op follows. 0, or -1 with
- * err. Without the store's meta_set (a core before it) the flags alone are the list. */
-static int subs_update(struct imap_conn *c, const struct mbox *m, size_t n, int op, const char *path, const char *to,
-                       struct subs *out, char *err, size_t errlen)
+/* Parses the stored value (v1 or v2) into l: 0, 1 when it must be written again (v1), -1 not a
+ * subscription list, -2 out of memory. */
+static int subs_parse(struct subs *l, const char *val, size_t len)
 {
-    struct imap_server *s = c->srv;
-    struct subs l = { 0 }, renamed = { 0 };
-    struct mbox *own = NULL;
-    size_t nown = 0;
-    int keep = OUTPOST_HAS_METHOD(s->st, struct outpost_store_api, meta_set);
-    int rc = -1, changed = 0, oom = 0;
-    pthread_mutex_lock(&s->subs_mu);
-    if (!m) {
-        if (mboxes_load(c, &own, &nown, err, errlen) != 0)
-            goto done;
-        m = own;
-        n = nown;
+    size_t hl = strlen(SUBS_HEADER);
+    int v1 = len >= hl && !memcmp(val, SUBS_HEADER_V1, hl);
+    if (!v1 && (len < hl || memcmp(val, SUBS_HEADER, hl) != 0))
+        return -1;
+    const char *p = val + hl, *end = val + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t k = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        const char *name = p;
+        size_t nk = k;
+        int64_t id = 0;
+        if (!v1) {
+            const char *tab = memchr(p, '\t', k);
+            if (!tab)
+                return -1;
+            for (const char *q = p; q < tab; q++) {
+                if (*q < '0' || *q > '9' || id > (INT64_MAX - 9) / 10)
+                    return -1;
+                id = id * 10 + (*q - '0');
+            }
+            name = tab + 1;
+            nk = k - (size_t)(name - p);
+        }
+        if (nk && subs_add(l, name, nk, id) < 0)
+            return -2;
+        p += k + 1;
     }
+    return v1;
+}
+
+/* The list with `op` applied (SUBS_ADD / SUBS_DEL of `path`, SUBS_RENAME of `path` and the names below it to
+ * `to`) and brought in step with the folders (each name follows its folder's renames, the name of a folder
+ * that is gone stays without an id, a name that is a folder's path takes its id, the folders carrying the
+ * flag are added), stored when it changed; *out (may be NULL) receives it. The folders are read here,
+ * under subs_mu, so that no other session's update comes between them and the write. 0, or -1 with err.
+ * Without the store's meta_set (a core before it) the flags alone are the list. */
+static int subs_update(struct imap_server *s, int op, const char *path, const char *to, struct subs *out, char *err,
+                       size_t errlen)
+{
+    struct subs l = { 0 }, nl = { 0 };
+    struct mbox *m = NULL;
+    size_t n = 0, npaths = 0;
+    struct id_ix *ids = NULL;
+    struct path_ix *paths = NULL;
+    int keep = OUTPOST_HAS_METHOD(s->st, struct outpost_store_api, meta_set);
+    int rc = -1, changed = 0, r = 0;
+    pthread_mutex_lock(&s->subs_mu);
+    if (mboxes_load(s, &m, &n, err, errlen) != 0)
+        goto done;
     struct outpost_txn *t;
     outpost_status st = keep ? s->st->read_begin(s->h, &t) : outpost_ok();
     if (keep && st.code == OUTPOST_OK) {
         const void *val;
         size_t len = 0;
         st = s->sm->meta_get(t, SUBS_KEY, &val, &len);
-        if (st.code == OUTPOST_OK && len >= strlen(SUBS_HEADER) && !memcmp(val, SUBS_HEADER, strlen(SUBS_HEADER))) {
-            const char *p = (const char *)val + strlen(SUBS_HEADER), *end = (const char *)val + len;
-            while (p < end && !oom) {
-                const char *nl = memchr(p, '\n', (size_t)(end - p));
-                size_t k = nl ? (size_t)(nl - p) : (size_t)(end - p);
-                oom = k && subs_add(&l, p, k) < 0;
-                p += k + 1;
-            }
+        if (st.code == OUTPOST_OK) {
+            r = subs_parse(&l, val, len);
+            changed = r == 1;
+            if (r == -1)
+                st = (outpost_status){ OUTPOST_BAD_DATA, 0, "the value " SUBS_KEY " is not a subscription list" };
         } else if (st.code == OUTPOST_GONE) {
             changed = 1; /* no list yet: the flags are the list */
             st = outpost_ok();
-        } else if (st.code == OUTPOST_OK) {
-            st = (outpost_status){ OUTPOST_BAD_DATA, 0, "the value " SUBS_KEY " is not a subscription list" };
         }
         s->st->read_end(s->h, t);
     }
-    if (st.code != OUTPOST_OK || oom) {
-        snprintf(err, errlen, "cannot read the subscriptions: %s", oom ? "out of memory" : imap_status_text(st));
+    if (st.code != OUTPOST_OK || r == -2) {
+        snprintf(err, errlen, "cannot read the subscriptions: %s", r == -2 ? "out of memory" : imap_status_text(st));
         goto done;
     }
-    int r = 0;
+    r = 0;
+    size_t pl = path ? strlen(path) : 0, tl = to ? strlen(to) : 0;
     if (op == SUBS_ADD) {
-        r = subs_add(&l, path, strlen(path));
+        r = subs_add(&l, path, pl, 0);
         changed |= r > 0;
     } else if (op == SUBS_DEL) {
-        int i = subs_find(&l, path, strlen(path));
+        long i = subs_find(&l, path, pl);
         if (i >= 0) {
-            free(l.names[i]);
-            l.names[i] = l.names[--l.n];
+            free(l.e[i].name);
+            memmove(l.e + i, l.e + i + 1, (l.n - (size_t)i - 1) * sizeof *l.e);
+            l.n--;
             changed = 1;
         }
-    } else if (op == SUBS_RENAME) {
-        size_t pl = strlen(path);
-        for (size_t i = 0; i < l.n && r >= 0; i++) {
-            const char *nm = l.names[i];
-            if (strncmp(nm, path, pl) != 0 || (nm[pl] != '\0' && nm[pl] != '/')) {
-                r = subs_add(&renamed, nm, strlen(nm));
-                continue;
-            }
-            size_t tl = strlen(to), rl = strlen(nm + pl);
-            char *nn = malloc(tl + rl + 1);
-            if (!nn) {
+    }
+    ids = mbox_ids(m, n);
+    paths = mbox_paths(m, n, &npaths);
+    if (!ids || !paths)
+        r = -1;
+    /* the list again, each name where it is now */
+    for (size_t i = 0; i < l.n && r >= 0; i++) {
+        const char *nm = l.e[i].name;
+        size_t nml = strlen(nm);
+        int64_t id = l.e[i].id;
+        char *moved = NULL;
+        if (op == SUBS_RENAME && !strncmp(nm, path, pl) && (nm[pl] == '\0' || nm[pl] == '/')) {
+            moved = malloc(tl + nml - pl + 1);
+            if (!moved) {
                 r = -1;
                 break;
             }
-            memcpy(nn, to, tl);
-            memcpy(nn + tl, nm + pl, rl + 1);
-            r = subs_add(&renamed, nn, tl + rl);
-            free(nn);
+            memcpy(moved, to, tl);
+            memcpy(moved + tl, nm + pl, nml - pl + 1);
+            nm = moved;
+            nml = strlen(nm);
             changed = 1;
         }
-        subs_free(&l);
-        l = renamed;
-        memset(&renamed, 0, sizeof renamed);
+        long f = id ? id_find(ids, n, id) : -1;
+        if (f >= 0 && m[f].kind == OUTPOST_ITEM_MAIL) {
+            if (strcmp(m[f].path, nm) != 0) { /* renamed or moved (on the server) */
+                nm = m[f].path;
+                nml = strlen(nm);
+                changed = 1;
+            }
+        } else if (id) { /* its folder is gone: the name stays */
+            id = 0;
+            changed = 1;
+        }
+        if (!id && (f = path_find(paths, npaths, nm, nml)) >= 0) {
+            id = m[f].id;
+            changed = 1;
+        }
+        r = subs_add(&nl, nm, nml, id);
+        changed |= r == 0; /* two names became one */
+        free(moved);
     }
     for (size_t i = 0; i < n && r >= 0; i++)
-        if (m[i].kind == OUTPOST_ITEM_MAIL && !m[i].nonexistent && (m[i].flags & OUTPOST_FOLDER_SUBSCRIBED) &&
-            (r = subs_add(&l, m[i].path, strlen(m[i].path))) > 0)
+        if (m[i].kind == OUTPOST_ITEM_MAIL && (m[i].flags & OUTPOST_FOLDER_SUBSCRIBED) &&
+            (r = subs_add(&nl, m[i].path, strlen(m[i].path), m[i].id)) > 0)
             changed = 1;
     if (r < 0) {
         snprintf(err, errlen, "out of memory");
@@ -712,17 +896,17 @@ static int subs_update(struct imap_conn *c, const struct mbox *m, size_t n, int 
     }
     if (keep && changed) {
         size_t len = strlen(SUBS_HEADER);
-        for (size_t i = 0; i < l.n; i++)
-            len += strlen(l.names[i]) + 1;
+        for (size_t i = 0; i < nl.n; i++)
+            len += 22 + strlen(nl.e[i].name);
         char *buf = malloc(len + 1), *w = buf;
         if (!buf) {
             snprintf(err, errlen, "out of memory");
             goto done;
         }
         w += sprintf(w, "%s", SUBS_HEADER);
-        for (size_t i = 0; i < l.n; i++)
-            w += sprintf(w, "%s\n", l.names[i]);
-        st = s->st->meta_set(s->h, SUBS_KEY, buf, len);
+        for (size_t i = 0; i < nl.n; i++)
+            w += sprintf(w, "%lld\t%s\n", (long long)nl.e[i].id, nl.e[i].name);
+        st = s->st->meta_set(s->h, SUBS_KEY, buf, (size_t)(w - buf));
         free(buf);
         if (st.code != OUTPOST_OK) {
             snprintf(err, errlen, "cannot store the subscriptions: %s", imap_status_text(st));
@@ -732,13 +916,22 @@ static int subs_update(struct imap_conn *c, const struct mbox *m, size_t n, int 
     rc = 0;
 done:
     pthread_mutex_unlock(&s->subs_mu);
-    mboxes_free(own, nown);
-    subs_free(&renamed);
+    free(ids);
+    free(paths);
+    mboxes_free(m, n);
+    subs_free(&l);
     if (rc == 0 && out)
-        *out = l;
+        *out = nl;
     else
-        subs_free(&l);
+        subs_free(&nl);
     return rc;
+}
+
+void imap_subs_record(struct imap_server *s)
+{
+    char err[300];
+    if (subs_update(s, SUBS_KEEP, NULL, NULL, NULL, err, sizeof err) != 0)
+        s->h->log(s->h, OUTPOST_LOG_WARNING, "IMAP subscriptions: %s", err);
 }
 
 /* Appends an entry to a folder list for LIST/LSUB: a name with no folder (nonexistent). */
@@ -768,34 +961,38 @@ static struct mbox *mbox_add_missing(struct mbox **m, size_t *n, const char *pat
  * subscribed: LSUB "%" and RECURSIVEMATCH show them). 0, or -1 with err. */
 static int subs_view(struct imap_conn *c, struct mbox **m, size_t *n, char *err, size_t errlen)
 {
-    struct subs l;
-    if (subs_update(c, *m, *n, SUBS_KEEP, NULL, NULL, &l, err, errlen) != 0)
+    struct subs l, levels = { 0 };
+    if (subs_update(c->srv, SUBS_KEEP, NULL, NULL, &l, err, errlen) != 0)
         return -1;
-    for (size_t i = 0; i < *n; i++) {
+    size_t nix;
+    struct path_ix *ix = mbox_paths(*m, *n, &nix);
+    int rc = ix ? 0 : -1;
+    for (size_t i = 0; i < *n && rc == 0; i++) {
         (*m)[i].flags &= ~(uint32_t)OUTPOST_FOLDER_SUBSCRIBED;
         if ((*m)[i].kind == OUTPOST_ITEM_MAIL && subs_find(&l, (*m)[i].path, strlen((*m)[i].path)) >= 0)
             (*m)[i].flags |= OUTPOST_FOLDER_SUBSCRIBED;
     }
-    int rc = 0;
     for (size_t i = 0; i < l.n && rc == 0; i++) {
-        const char *nm = l.names[i];
-        if (mbox_find(*m, *n, nm))
+        const char *nm = l.e[i].name;
+        if (path_find(ix, nix, nm, strlen(nm)) >= 0)
             continue;
         if (!mbox_add_missing(m, n, nm, strlen(nm), OUTPOST_FOLDER_SUBSCRIBED)) {
             rc = -1;
             break;
         }
         for (const char *sl = strchr(nm, '/'); sl && rc == 0; sl = strchr(sl + 1, '/')) {
-            int have = 0;
-            for (size_t k = 0; k < *n && !have; k++)
-                have = (*m)[k].kind == OUTPOST_ITEM_MAIL && strlen((*m)[k].path) == (size_t)(sl - nm) &&
-                       !memcmp((*m)[k].path, nm, (size_t)(sl - nm));
-            /* a level that is subscribed itself gets its own entry */
-            if (!have && subs_find(&l, nm, (size_t)(sl - nm)) < 0 && !mbox_add_missing(m, n, nm, (size_t)(sl - nm), 0))
+            size_t ll = (size_t)(sl - nm);
+            /* a level that is subscribed itself gets its own entry; each level one */
+            if (path_find(ix, nix, nm, ll) >= 0 || subs_find(&l, nm, ll) >= 0)
+                continue;
+            int r = subs_add(&levels, nm, ll, 0);
+            if (r < 0 || (r > 0 && !mbox_add_missing(m, n, nm, ll, 0)))
                 rc = -1;
         }
     }
+    free(ix);
     subs_free(&l);
+    subs_free(&levels);
     if (rc != 0)
         snprintf(err, errlen, "out of memory");
     return rc;
@@ -809,7 +1006,7 @@ static void ensure_special_folders(struct imap_conn *c)
     pthread_mutex_lock(&s->ensure_mu);
     struct mbox *m;
     size_t n;
-    if (mboxes_load(c, &m, &n, err, sizeof err) == 0) {
+    if (mboxes_load(c->srv, &m, &n, err, sizeof err) == 0) {
         static const struct {
             uint32_t use;
             const char *name;
@@ -1026,6 +1223,116 @@ static int load_msgs(struct imap_conn *c, struct outpost_txn *t, int64_t folder,
     return rc;
 }
 
+/* ---- \Recent ----
+ *
+ * RFC 3501 2.3.2: a message is recent in the one session that is the first to be told of it (SELECT, or an
+ * EXISTS while it has the mailbox selected); EXAMINE shows the recent messages without taking them. The
+ * server keeps per folder the highest UID some session has taken (recent_floor); the messages above it are
+ * recent for the next session that selects the mailbox or is told of them. At start each folder's floor is
+ * its highest UID, so that what was in the cache before is not recent; a folder made later starts at 0.
+ * The floors live as long as the front-end: after a restart the messages that no session saw are not
+ * recent any more. RFC 9051 dropped \Recent; IMAP4rev1 clients such as mutt show it. */
+
+static struct imap_recent_floor *recent_find(struct imap_server *s, int64_t folder, size_t *at)
+{
+    size_t lo = 0, hi = s->nrecent;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->recent[mid].folder < folder)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *at = lo;
+    return lo < s->nrecent && s->recent[lo].folder == folder ? &s->recent[lo] : NULL;
+}
+
+/* Sets the floor of `folder` to `uid` (when higher); 0, or -1 out of memory. Under recent_mu. */
+static int recent_set_floor(struct imap_server *s, int64_t folder, uint32_t uid)
+{
+    size_t at;
+    struct imap_recent_floor *e = recent_find(s, folder, &at);
+    if (e) {
+        if (uid > e->floor)
+            e->floor = uid;
+        return 0;
+    }
+    if (s->nrecent == s->caprecent) {
+        size_t cap = s->caprecent ? s->caprecent * 2 : 64;
+        struct imap_recent_floor *n = realloc(s->recent, cap * sizeof *n);
+        if (!n)
+            return -1;
+        s->recent = n;
+        s->caprecent = cap;
+    }
+    memmove(s->recent + at + 1, s->recent + at, (s->nrecent - at) * sizeof *s->recent);
+    s->recent[at] = (struct imap_recent_floor){ folder, uid };
+    s->nrecent++;
+    return 0;
+}
+
+void imap_recent_init(struct imap_server *s)
+{
+    struct outpost_txn *t;
+    struct outpost_cursor *cur;
+    const void *row;
+    if (s->st->read_begin(s->h, &t).code != OUTPOST_OK)
+        return;
+    pthread_mutex_lock(&s->recent_mu);
+    if (s->sm->folder_list(t, &cur).code == OUTPOST_OK) {
+        while (s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
+            const outpost_folder *f = row;
+            if (f->uidnext > 1 && recent_set_floor(s, f->id, f->uidnext - 1) != 0)
+                break;
+        }
+        s->sm->cursor_close(cur);
+    }
+    pthread_mutex_unlock(&s->recent_mu);
+    s->st->read_end(s->h, t);
+}
+
+/* The messages of the selected mailbox up to `maxuid` that no session was told of yet become recent in
+ * this one (taken, unless the mailbox is read-only); the number of recent messages it holds. */
+static size_t recent_update(struct imap_conn *c, uint32_t maxuid)
+{
+    struct imap_server *s = c->srv;
+    pthread_mutex_lock(&s->recent_mu);
+    size_t at;
+    struct imap_recent_floor *e = recent_find(s, c->sel_folder, &at);
+    uint32_t floor = e ? e->floor : 0;
+    uint32_t from = c->nrecent && c->recent[c->nrecent - 1].hi > floor ? c->recent[c->nrecent - 1].hi : floor;
+    if (maxuid > from) {
+        int ok = c->readonly || recent_set_floor(s, c->sel_folder, maxuid) == 0;
+        if (ok && c->nrecent == c->caprecent) {
+            size_t cap = c->caprecent ? c->caprecent * 2 : 4;
+            struct imap_uid_range *n = realloc(c->recent, cap * sizeof *n);
+            ok = n != NULL;
+            if (n) {
+                c->recent = n;
+                c->caprecent = cap;
+            }
+        }
+        if (ok)
+            c->recent[c->nrecent++] = (struct imap_uid_range){ from + 1, maxuid };
+    }
+    pthread_mutex_unlock(&s->recent_mu);
+    size_t n = 0;
+    for (size_t i = 0; i < c->nmsgs; i++)
+        n += imap_is_recent(c, c->msgs[i].uid) != 0;
+    return n;
+}
+
+int imap_is_recent(const struct imap_conn *c, uint32_t uid)
+{
+    for (size_t i = c->nrecent; i > 0; i--) {
+        if (uid > c->recent[i - 1].hi)
+            return 0;
+        if (uid >= c->recent[i - 1].lo)
+            return 1;
+    }
+    return 0;
+}
+
 static void unselect(struct imap_conn *c)
 {
     if (c->state == S_SELECTED && c->srv->st->folder_open_hint)
@@ -1035,6 +1342,9 @@ static void unselect(struct imap_conn *c)
     c->nmsgs = c->capmsgs = 0;
     free(c->kw_known);
     c->kw_known = NULL;
+    free(c->recent);
+    c->recent = NULL;
+    c->nrecent = c->caprecent = 0;
     c->sel_folder = 0;
     imap_set_selected_folder(c, 0);
     if (c->state == S_SELECTED)
@@ -1161,7 +1471,7 @@ int imap_sync_selected(struct imap_conn *c, int allow_expunge)
                 m->flags = ch[i].flags;
                 imap_announce_keywords(c, ch[i].keywords);
                 imap_printf(c, "* %ld FETCH (UID %u FLAGS ", ix + 1, m->uid);
-                imap_write_flags(c, ch[i].flags, ch[i].keywords);
+                imap_write_flags(c, ch[i].flags, ch[i].keywords, m->uid);
                 if (c->condstore)
                     imap_printf(c, " MODSEQ (%llu)", (unsigned long long)ch[i].modseq);
                 imap_puts(c, ")\r\n");
@@ -1177,7 +1487,8 @@ int imap_sync_selected(struct imap_conn *c, int allow_expunge)
     free(ch);
     free(gone);
     if (c->nmsgs != before) /* EXPUNGE and VANISHED already told the client the count */
-        imap_printf(c, "* %zu EXISTS\r\n", c->nmsgs);
+        imap_printf(c, "* %zu EXISTS\r\n* %zu RECENT\r\n", c->nmsgs,
+                    recent_update(c, c->nmsgs ? c->msgs[c->nmsgs - 1].uid : 0));
     c->sel_modseq = hms;
     if (held_back)
         imap_printf(c, "* OK [HIGHESTMODSEQ %llu] Expunges not reported yet\r\n", (unsigned long long)c->exp_modseq);
@@ -1511,6 +1822,42 @@ static int parse_status_items(const struct imap_tok *t, unsigned *items)
     return 0;
 }
 
+/* STATUS RECENT: the selected mailbox's recent messages in this session, another's those no session was
+ * told of yet. */
+static size_t recent_count(struct imap_conn *c, const struct mbox *m)
+{
+    struct imap_server *s = c->srv;
+    size_t n = 0;
+    if (c->state == S_SELECTED && m->id == c->sel_folder) {
+        for (size_t i = 0; i < c->nmsgs; i++)
+            n += imap_is_recent(c, c->msgs[i].uid) != 0;
+        return n;
+    }
+    size_t at;
+    pthread_mutex_lock(&s->recent_mu);
+    struct imap_recent_floor *e = recent_find(s, m->id, &at);
+    uint32_t floor = e ? e->floor : 0;
+    pthread_mutex_unlock(&s->recent_mu);
+    if (m->uidnext && floor + 1 >= m->uidnext)
+        return 0;
+    if (!floor) /* all of them (a folder made since start): no scan of a big folder a client polls */
+        return m->total;
+    struct outpost_txn *t;
+    struct outpost_cursor *cur;
+    const void *row;
+    if (s->st->read_begin(s->h, &t).code != OUTPOST_OK)
+        return 0;
+    int narrow = OUTPOST_HAS_METHOD(s->sm, struct outpost_storage_methods, items_uid_flags);
+    if ((narrow ? s->sm->items_uid_flags(t, m->id, floor + 1, 0, &cur)
+                : s->sm->items_by_uid(t, m->id, floor + 1, 0, &cur)).code == OUTPOST_OK) {
+        while (s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row)
+            n++;
+        s->sm->cursor_close(cur);
+    }
+    s->st->read_end(s->h, t);
+    return n;
+}
+
 static void write_status(struct imap_conn *c, const struct mbox *mb, unsigned items)
 {
     struct mbox view = *mb, *m = &view;
@@ -1532,7 +1879,7 @@ static void write_status(struct imap_conn *c, const struct mbox *mb, unsigned it
         sp = " ";
     }
     if (items & ST_RECENT) {
-        imap_printf(c, "%sRECENT 0", sp);
+        imap_printf(c, "%sRECENT %zu", sp, recent_count(c, m));
         sp = " ";
     }
     if (items & ST_UIDNEXT) {
@@ -1728,7 +2075,7 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
     char err[300];
     if (ret & RET_STATUS)
         imap_sync_selected(c, 1); /* the selected mailbox's STATUS is the session's view (write_status) */
-    if (c->state == S_LOGOUT || mboxes_load(c, &m, &n, err, sizeof err) != 0) {
+    if (c->state == S_LOGOUT || mboxes_load(c->srv, &m, &n, err, sizeof err) != 0) {
         if (c->state != S_LOGOUT)
             imap_tagged(c, tag, "NO", "[SERVERBUG] %s", err);
         return;
@@ -1738,6 +2085,27 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
         mboxes_free(m, n);
         imap_tagged(c, tag, "NO", "[SERVERBUG] %s", err);
         return;
+    }
+    /* the folders by path, and for RECURSIVEMATCH the names with a subscribed (or special-use) name below */
+    size_t nix = 0;
+    struct path_ix *ix = mbox_paths(m, n, &nix);
+    unsigned char *desc = (sel & SEL_RECURSIVEMATCH) ? calloc(n ? n : 1, 1) : NULL;
+    if (!ix || ((sel & SEL_RECURSIVEMATCH) && !desc)) {
+        free(ix);
+        free(desc);
+        mboxes_free(m, n);
+        imap_tagged(c, tag, "NO", "[SERVERBUG] out of memory");
+        return;
+    }
+    for (size_t q = 0; desc && q < n; q++) {
+        if (m[q].kind != OUTPOST_ITEM_MAIL || !(((sel & SEL_SUBSCRIBED) && (m[q].flags & OUTPOST_FOLDER_SUBSCRIBED)) ||
+                                                ((sel & SEL_SPECIALUSE) && special_flag(m[q].special_use))))
+            continue;
+        for (const char *sl = strchr(m[q].path, '/'); sl; sl = strchr(sl + 1, '/')) {
+            size_t ll = (size_t)(sl - m[q].path);
+            for (size_t at = path_lower(ix, nix, m[q].path, ll); at < nix && !cmp_n(m[q].path, ll, ix[at].path); at++)
+                desc[ix[at].i] = 1;
+        }
     }
     for (size_t k = 0; k < n; k++) {
         struct mbox *b = &m[k];
@@ -1754,26 +2122,26 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
         /* LSUB "%": an unsubscribed level above a subscribed mailbox the
          * pattern does not reach is listed \Noselect (RFC 3501 6.3.9) */
         int lsub_parent = 0;
-        size_t pl = strlen(b->path);
-        for (size_t q = 0; lsub && lsub_pct && match && !subscribed && !lsub_parent && q < n; q++) {
-            if (m[q].kind != OUTPOST_ITEM_MAIL || !(m[q].flags & OUTPOST_FOLDER_SUBSCRIBED) ||
-                strncmp(m[q].path, b->path, pl) != 0 || m[q].path[pl] != '/')
-                continue;
-            char *qname = imap_mutf7_encode(m[q].path);
-            lsub_parent = qname && !list_patterns_match(ref, pats, npats, qname);
-            free(qname);
+        if (lsub && lsub_pct && match && !subscribed) {
+            /* the names below b->path: one run of the table, from "b->path/" on */
+            size_t pl = strlen(b->path);
+            char *below = malloc(pl + 2);
+            if (below) {
+                memcpy(below, b->path, pl);
+                memcpy(below + pl, "/", 2);
+            }
+            for (size_t at = below ? path_lower(ix, nix, below, pl + 1) : nix;
+                 at < nix && !lsub_parent && !strncmp(ix[at].path, below, pl + 1); at++) {
+                if (!(m[ix[at].i].flags & OUTPOST_FOLDER_SUBSCRIBED))
+                    continue;
+                char *qname = imap_mutf7_encode(ix[at].path);
+                lsub_parent = qname && !list_patterns_match(ref, pats, npats, qname);
+                free(qname);
+            }
+            free(below);
         }
         const char *su = special_flag(b->special_use);
-        int child_subscribed = 0;
-        if (sel & SEL_RECURSIVEMATCH) {
-            for (size_t q = 0; q < n; q++) {
-                size_t pl = strlen(b->path);
-                if (m[q].kind == OUTPOST_ITEM_MAIL && !strncmp(m[q].path, b->path, pl) && m[q].path[pl] == '/' &&
-                    (((sel & SEL_SUBSCRIBED) && (m[q].flags & OUTPOST_FOLDER_SUBSCRIBED)) ||
-                     ((sel & SEL_SPECIALUSE) && special_flag(m[q].special_use))))
-                    child_subscribed = 1;
-            }
-        }
+        int child_subscribed = desc && desc[k];
         int selected = 1;
         if ((sel & SEL_SUBSCRIBED) && !subscribed)
             selected = 0;
@@ -1815,6 +2183,8 @@ static void do_list(struct imap_conn *c, const char *tag, const struct imap_tok 
             write_status(c, b, status_items);
         free(ename);
     }
+    free(ix);
+    free(desc);
     mboxes_free(m, n);
     imap_sync_selected(c, 1);
     imap_tagged(c, tag, "OK", "%s completed", lsub ? "LSUB" : "LIST");
@@ -1836,8 +2206,18 @@ static void write_fetch_change(struct imap_conn *c, long seq, const outpost_item
 {
     imap_announce_keywords(c, it->keywords);
     imap_printf(c, "* %ld FETCH (UID %u FLAGS ", seq, it->uid);
-    imap_write_flags(c, it->flags, it->keywords);
+    imap_write_flags(c, it->flags, it->keywords, it->uid);
     imap_printf(c, " MODSEQ (%llu))\r\n", (unsigned long long)it->modseq);
+}
+
+/* A sequence set of SELECT's QRESYNC parameter: valid, and without "*" (RFC 7162 3.2.5). */
+static int qresync_set_ok(const char *set)
+{
+    struct imap_seqset ss;
+    if (strchr(set, '*') || imap_seqset_parse(set, &ss) != 0)
+        return 0;
+    imap_seqset_free(&ss);
+    return 1;
 }
 
 static void do_select(struct imap_conn *c, const char *tag, const struct imap_tok *args, int readonly)
@@ -1880,8 +2260,21 @@ static void do_select(struct imap_conn *c, const char *tag, const struct imap_to
                     return;
                 }
                 q_uidvalidity = (uint32_t)uv;
-                if (q->nkids >= 3 && q->kids[2]->type == IMAP_TOK_ATOM)
-                    q_known = q->kids[2]->s;
+                /* [SP known-uids] [SP seq-match-data], seq-match-data = "(" known-sequence-set SP
+                 * known-uid-set ")", each a sequence set without "*" (RFC 7162 3.2.5 and 7); the
+                 * seq-match-data is only checked (the known UIDs alone are enough here) */
+                size_t qk = 2;
+                if (qk < q->nkids && q->kids[qk]->type == IMAP_TOK_ATOM)
+                    q_known = q->kids[qk++]->s;
+                const struct imap_tok *sm = qk < q->nkids ? q->kids[qk++] : NULL;
+                if (qk < q->nkids || (q_known && !qresync_set_ok(q_known)) ||
+                    (sm && (sm->type != IMAP_TOK_LIST || sm->nkids != 2 || sm->kids[0]->type != IMAP_TOK_ATOM ||
+                            sm->kids[1]->type != IMAP_TOK_ATOM || !qresync_set_ok(sm->kids[0]->s) ||
+                            !qresync_set_ok(sm->kids[1]->s)))) {
+                    imap_tagged(c, tag, "BAD", "QRESYNC: invalid known-uids or seq-match-data (sequence sets "
+                                               "without \"*\")");
+                    return;
+                }
                 want_qresync = 1;
             } else {
                 imap_tagged(c, tag, "BAD", "%s: unknown parameter", cmd);
@@ -1951,7 +2344,8 @@ static void do_select(struct imap_conn *c, const char *tag, const struct imap_to
     if (s->st->folder_open_hint)
         s->st->folder_open_hint(s->h, mb.id, 1);
     write_flags_responses(c);
-    imap_printf(c, "* %zu EXISTS\r\n* 0 RECENT\r\n", c->nmsgs);
+    imap_printf(c, "* %zu EXISTS\r\n* %zu RECENT\r\n", c->nmsgs,
+                recent_update(c, c->nmsgs ? c->msgs[c->nmsgs - 1].uid : 0));
     if (first_unseen)
         imap_printf(c, "* OK [UNSEEN %zu] First unseen\r\n", first_unseen);
     imap_printf(c, "* OK [UIDVALIDITY %u] UIDs valid\r\n", c->uidvalidity);
@@ -2064,7 +2458,7 @@ static outpost_status make_path(struct imap_conn *c, char *path, int leaf_too, i
         *p = '\0';
         struct mbox *m;
         size_t n;
-        if (mboxes_load(c, &m, &n, err, sizeof err) != 0) {
+        if (mboxes_load(c->srv, &m, &n, err, sizeof err) != 0) {
             *p = save;
             st.code = OUTPOST_FATAL;
             st.message = "cannot list folders";
@@ -2089,11 +2483,24 @@ static outpost_status make_path(struct imap_conn *c, char *path, int leaf_too, i
             st.code = OUTPOST_GONE;
             st.message = "parent missing";
         } else {
+            /* A mailbox made here is not subscribed (RFC 3501 6.3.3 leaves that to SUBSCRIBE; clients
+             * subscribe after CREATE), though the store gives a new folder the flag as it gives the
+             * server's folders: it is taken off (kept locally, never sent to the server) before the
+             * subscription list can see it (subs_mu), unless the name is in the list already (a
+             * subscribed mailbox made again). */
             char *sname = leaf_to_server(leaf, parent == 0);
+            pthread_mutex_lock(&s->subs_mu);
             if (sname)
                 st = s->st->folder_create(s->h, parent, sname, OUTPOST_ITEM_MAIL, &id);
             else
                 st = (outpost_status){ OUTPOST_FATAL, 0, "out of memory" };
+            if (st.code == OUTPOST_OK) {
+                outpost_status us = s->st->folder_subscribe(s->h, id, 0);
+                if (us.code != OUTPOST_OK)
+                    s->h->log(s->h, OUTPOST_LOG_WARNING, "IMAP CREATE: the new folder stays subscribed: %s",
+                              imap_status_text(us));
+            }
+            pthread_mutex_unlock(&s->subs_mu);
             free(sname);
         }
         *p = save;
@@ -2170,7 +2577,7 @@ static void cmd_delete(struct imap_conn *c, const char *tag, const struct imap_t
     /* a subscription the folder's flag holds is written into the list first: the name stays subscribed
      * after the mailbox is gone (RFC 3501 6.3.6) */
     char err[300];
-    if ((mb.flags & OUTPOST_FOLDER_SUBSCRIBED) && subs_update(c, NULL, 0, SUBS_KEEP, NULL, NULL, NULL, err, sizeof err)) {
+    if ((mb.flags & OUTPOST_FOLDER_SUBSCRIBED) && subs_update(c->srv, SUBS_KEEP, NULL, NULL, NULL, err, sizeof err)) {
         imap_tagged(c, tag, "NO", "[SERVERBUG] %s", err);
         return;
     }
@@ -2207,7 +2614,7 @@ static void rename_inbox(struct imap_conn *c, const char *tag, const struct mbox
     size_t nm = 0;
     char err[300];
     int64_t target = 0;
-    if (st.code == OUTPOST_OK && mboxes_load(c, &m, &nm, err, sizeof err) == 0 && (tm = mbox_find(m, nm, path)))
+    if (st.code == OUTPOST_OK && mboxes_load(c->srv, &m, &nm, err, sizeof err) == 0 && (tm = mbox_find(m, nm, path)))
         target = tm->id;
     mboxes_free(m, nm);
     if (!target) {
@@ -2305,7 +2712,7 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
     struct mbox *m;
     size_t n;
     char err[300];
-    if (mboxes_load(c, &m, &n, err, sizeof err) != 0) {
+    if (mboxes_load(c->srv, &m, &n, err, sizeof err) != 0) {
         free(from_path);
         free(path);
         imap_tagged(c, tag, "NO", "[SERVERBUG] %s", err);
@@ -2321,7 +2728,7 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
     }
     /* the superior levels of the new name are created as needed (RFC 3501 6.3.5) */
     outpost_status st = make_path(c, path, 0, NULL);
-    if (st.code == OUTPOST_OK && mboxes_load(c, &m, &n, err, sizeof err) != 0) {
+    if (st.code == OUTPOST_OK && mboxes_load(c->srv, &m, &n, err, sizeof err) != 0) {
         st.code = OUTPOST_FATAL;
         st.message = "cannot list folders";
     }
@@ -2350,7 +2757,7 @@ static void cmd_rename(struct imap_conn *c, const char *tag, const struct imap_t
         free(sname);
     }
     /* the subscriptions of the mailbox and of those below it move with it */
-    int r = st.code == OUTPOST_OK ? subs_update(c, NULL, 0, SUBS_RENAME, from_path, path, NULL, err, sizeof err) : 0;
+    int r = st.code == OUTPOST_OK ? subs_update(c->srv, SUBS_RENAME, from_path, path, NULL, err, sizeof err) : 0;
     free(from_path);
     free(path);
     if (st.code != OUTPOST_OK) {
@@ -2378,7 +2785,7 @@ static void do_subscribe(struct imap_conn *c, const char *tag, const struct imap
         /* a name that is no mailbox (any more): out of the subscription list if it is there, and OK when it
          * was not (Dovecot does the same; RFC 3501 6.3.6 lets only SUBSCRIBE check that the mailbox exists) */
         char *path = mbox_path_from_name(name);
-        r = path ? subs_update(c, NULL, 0, SUBS_DEL, path, NULL, NULL, err, sizeof err) : 0;
+        r = path ? subs_update(c->srv, SUBS_DEL, path, NULL, NULL, err, sizeof err) : 0;
         free(path);
         if (r != 0)
             imap_tagged(c, tag, "NO", "[SERVERBUG] %s", err);
@@ -2397,7 +2804,7 @@ static void do_subscribe(struct imap_conn *c, const char *tag, const struct imap
         imap_tagged(c, tag, "NO", "[CANNOT] %s", imap_status_text(st));
         return;
     }
-    r = subs_update(c, NULL, 0, on ? SUBS_ADD : SUBS_DEL, mb.path, NULL, NULL, err, sizeof err);
+    r = subs_update(c->srv, on ? SUBS_ADD : SUBS_DEL, mb.path, NULL, NULL, err, sizeof err);
     free(mb.path);
     if (r != 0)
         imap_tagged(c, tag, "NO", "[SERVERBUG] %s", err);
@@ -2953,6 +3360,9 @@ void imap_session_free(struct imap_conn *c)
 {
     free(c->kw_known);
     c->kw_known = NULL;
+    free(c->recent);
+    c->recent = NULL;
+    c->nrecent = c->caprecent = 0;
     free(c->msgs);
     c->msgs = NULL;
     c->nmsgs = c->capmsgs = 0;

@@ -669,10 +669,28 @@ static struct imap_skey *parse_key(struct sparse *s)
             goto out;
         }
     }
-    if (!strcasecmp(w, "ALL") || !strcasecmp(w, "OLD")) {
+    if (!strcasecmp(w, "ALL")) {
         k = skey_new(IMAP_SK_ALL);
-    } else if (!strcasecmp(w, "NEW") || !strcasecmp(w, "RECENT")) {
-        k = skey_new(IMAP_SK_NONE);
+    } else if (!strcasecmp(w, "RECENT") || !strcasecmp(w, "NEW") || !strcasecmp(w, "OLD")) {
+        /* NEW is RECENT UNSEEN, OLD is NOT RECENT (RFC 3501 6.4.4) */
+        struct imap_skey *r = skey_new(IMAP_SK_RECENT), *u = NULL;
+        if (r && !strcasecmp(w, "RECENT")) {
+            k = r;
+        } else if (r && (k = skey_new(!strcasecmp(w, "NEW") ? IMAP_SK_AND : IMAP_SK_NOT)) != NULL) {
+            if (skey_add(k, r) != 0) {
+                imap_search_free(r);
+                imap_search_free(k);
+                k = NULL;
+            } else if (k->op == IMAP_SK_AND && ((u = skey_new(IMAP_SK_NOFLAG)) == NULL || skey_add(k, u) != 0)) {
+                imap_search_free(u);
+                imap_search_free(k);
+                k = NULL;
+            } else if (u) {
+                u->flag = OUTPOST_FLAG_SEEN;
+            }
+        } else {
+            imap_search_free(r);
+        }
     } else if (!strcasecmp(w, "NOT")) {
         struct imap_skey *c = parse_key(s);
         if (!c)

@@ -100,7 +100,8 @@ enum imap_search_op {
     IMAP_SK_NOFLAG,         /* flag unset */
     IMAP_SK_KEYWORD,        /* a */
     IMAP_SK_UNKEYWORD,      /* a */
-    IMAP_SK_NONE,           /* never matches (RECENT, NEW: no \Recent here) */
+    IMAP_SK_NONE,           /* never matches */
+    IMAP_SK_RECENT,         /* \Recent in this session (NEW: and unseen, OLD: not) */
     IMAP_SK_BEFORE,         /* num: day (days since epoch) on internal date */
     IMAP_SK_ON,
     IMAP_SK_SINCE,

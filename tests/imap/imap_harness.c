@@ -25,10 +25,16 @@
  *   flags UID FLAGS [KW...]   the server changed a message's flags in INBOX
  *   expunge UID               the server deleted a message of INBOX
  *   folder NAME               the server created a mail folder NAME (the rest of the line) at the top level
+ *   rmfolder NAME             the server deleted the folder NAME that `folder` made
+ *   mvfolder NAME NEW         the server renamed the folder NAME that `folder` made to NEW (no spaces)
+ *   meta KEY                  the account-level value KEY as the storage holds it ("gone" when absent)
+ *   folders N                 the server created N mail folders in one sync: Bulk000/F00000 ... with up
+ *                             to 100 below each top-level Bulk### (bench/imap's LIST benchmark)
  *   race UID FLAGS            arms a change that lands between a front-end's flag check and its write:
  *                             the next set_flags or set_flags_unchanged call of the front-end first
  *                             commits the server change of `flags UID FLAGS` (a write transaction of
  *                             its own, as the sync engine's), then goes on to the store. Once.
+ *   race UID expunge          the same with the server change `expunge UID`
  *   journal                   every journal entry, one a line:
  *                             seq= op= state= item= uid= folder= target= flags= keywords= name=
  * SIGTERM/SIGINT or the end of stdin stop it; SIGHUP reloads the config and calls the plugin's
@@ -73,6 +79,7 @@ struct harness {
     /* `race`: the server flag change armed for the next flag edit of the front-end */
     atomic_int race_armed;
     uint32_t race_uid, race_flags;
+    int race_expunge; /* the armed change is an expunge of race_uid, not a flag change */
     const struct outpost_store_api *real_api; /* the store's table behind the front-end's host */
     struct outpost_store_api race_api;        /* a copy whose flag edits run the armed change first */
 };
@@ -343,6 +350,7 @@ static void cmd_server_change(struct harness *hs, const char *verb, char *args)
         return;
     }
     outpost_status st = outpost_ok();
+    int folders = 0; /* a change of the hierarchy */
     char *save = NULL;
     char *a1 = strtok_r(args, " ", &save);
     char *a2 = strtok_r(NULL, " ", &save);
@@ -367,6 +375,41 @@ static void cmd_server_change(struct harness *hs, const char *verb, char *args)
         snprintf(remote, sizeof remote, "srv:extra/%s", name);
         int64_t id = server_folder(hs, t, 0, remote, name, OUTPOST_ITEM_MAIL, 0);
         st = id > 0 ? outpost_ok() : (outpost_status){ OUTPOST_BAD_DATA, 0, "folder_create failed" };
+        folders = 1;
+    } else if ((!strcmp(verb, "rmfolder") || !strcmp(verb, "mvfolder")) && a1) {
+        int rm = !strcmp(verb, "rmfolder");
+        char name[512], remote[600];
+        if (rm)
+            snprintf(name, sizeof name, "%s%s%s%s%s", a1, a2 ? " " : "", a2 ? a2 : "", rest ? " " : "", rest ? rest : "");
+        else
+            snprintf(name, sizeof name, "%s", a1);
+        snprintf(remote, sizeof remote, "srv:extra/%s", name);
+        const outpost_folder *f = NULL;
+        st = hs->m->folder_find_remote(t, remote, &f);
+        if (st.code == OUTPOST_OK && rm) {
+            st = hs->m->folder_delete(t, f->id);
+        } else if (st.code == OUTPOST_OK) {
+            outpost_folder u = *f;
+            u.name = a2 ? a2 : "";
+            st = hs->m->folder_update(t, f->id, &u, OUTPOST_FOLDER_F_NAME);
+        }
+        folders = 1;
+    } else if (!strcmp(verb, "folders") && a1) {
+        long want = strtol(a1, NULL, 10);
+        int64_t top = 0;
+        for (long i = 0; i < want && st.code == OUTPOST_OK; i++) {
+            char name[64], remote[96];
+            if (i % 100 == 0) {
+                snprintf(name, sizeof name, "Bulk%03ld", i / 100);
+                snprintf(remote, sizeof remote, "srv:bulk/%s", name);
+                top = server_folder(hs, t, 0, remote, name, OUTPOST_ITEM_MAIL, 0);
+            }
+            snprintf(name, sizeof name, "F%05ld", i);
+            snprintf(remote, sizeof remote, "srv:bulk/%ld", i);
+            if (top <= 0 || server_folder(hs, t, top, remote, name, OUTPOST_ITEM_MAIL, 0) <= 0)
+                st = (outpost_status){ OUTPOST_BAD_DATA, 0, "folder_create failed" };
+        }
+        folders = 1;
     } else if (!strcmp(verb, "expunge") && a1) {
         int64_t id = inbox_item(hs, t, (uint32_t)strtoul(a1, NULL, 10));
         st = id ? hs->m->item_delete(t, id) : (outpost_status){ OUTPOST_GONE, 0, "no such UID" };
@@ -379,10 +422,28 @@ static void cmd_server_change(struct harness *hs, const char *verb, char *args)
         printf("error %s\n", st.message ? st.message : "");
         return;
     }
-    outpost_store_event ev = { sizeof ev, OUTPOST_EVENT_ITEMS, hs->inbox, 0, 0 };
+    outpost_store_event ev = { sizeof ev, folders ? OUTPOST_EVENT_FOLDERS : OUTPOST_EVENT_ITEMS, folders ? 0 : hs->inbox,
+                               0, 0 };
     outpost_store_queue_event(hs->store, &ev);
     if (failed(outpost_store_write_commit(hs->store, t), verb))
         printf("error commit\n");
+}
+
+static void cmd_meta(struct harness *hs, const char *key)
+{
+    struct outpost_txn *t;
+    if (failed(outpost_store_read_begin(hs->store, &t), "meta")) {
+        printf("error\n");
+        return;
+    }
+    const void *val;
+    size_t len = 0;
+    outpost_status st = hs->m->meta_get(t, key, &val, &len);
+    if (st.code == OUTPOST_OK)
+        fwrite(val, 1, len, stdout);
+    else
+        printf("%s\n", st.code == OUTPOST_GONE ? "gone" : "error");
+    outpost_store_read_end(hs->store, t);
 }
 
 /* The armed `race` change, on the front-end's thread before its flag edit reaches the store. */
@@ -395,8 +456,9 @@ static void race_run(void)
         return;
     int64_t id = inbox_item(&hs, t, hs.race_uid);
     uint64_t ms = 0;
-    outpost_status st = id ? hs.m->item_set_flags(t, id, hs.race_flags, NULL, &ms)
-                           : (outpost_status){ OUTPOST_GONE, 0, "no such UID" };
+    outpost_status st = !id              ? (outpost_status){ OUTPOST_GONE, 0, "no such UID" }
+                        : hs.race_expunge ? hs.m->item_delete(t, id)
+                                          : hs.m->item_set_flags(t, id, hs.race_flags, NULL, &ms);
     if (failed(st, "race")) {
         outpost_store_write_rollback(hs.store, t);
         return;
@@ -476,13 +538,21 @@ static void command(struct harness *hs, char *line)
     } else if (!strcmp(line, "race")) {
         unsigned uid = 0;
         int flags = 0;
-        if (sscanf(args, "%u %i", &uid, &flags) == 2) {
+        char what[16];
+        if (sscanf(args, "%u %15s", &uid, what) == 2 && !strcmp(what, "expunge")) {
+            hs->race_uid = uid;
+            hs->race_expunge = 1;
+            atomic_store(&hs->race_armed, 1);
+        } else if (sscanf(args, "%u %i", &uid, &flags) == 2) {
             hs->race_uid = uid;
             hs->race_flags = (uint32_t)flags;
+            hs->race_expunge = 0;
             atomic_store(&hs->race_armed, 1);
         } else {
             printf("error usage\n");
         }
+    } else if (!strcmp(line, "meta")) {
+        cmd_meta(hs, args);
     } else if (!strcmp(line, "fetches")) {
         printf("%d\n", atomic_load(&hs->fetches));
     } else if (*line) {

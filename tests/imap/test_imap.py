@@ -432,6 +432,8 @@ def t_idle_server_changes():
         check(h.control("deliver 06-archive.eml") == ["uid 6"], "server delivery")
         l = r.line()
         check(l == b"* 6 EXISTS", "IDLE: new message from the server: %r" % l)
+        l = r.line()  # this session is the first to learn of it (RFC 3501 2.3.2, 7.3.2)
+        check(l == b"* 1 RECENT", "IDLE: the new message is recent here: %r" % l)
         h.control("flags 2 0x4")  # the server flags UID 2
         l = r.line()
         check(re.match(rb"\* 2 FETCH \((UID 2 )?FLAGS \(\\Flagged\)", l), "IDLE: server flag change: %r" % l)
@@ -639,6 +641,118 @@ def t_fetch_missing_section():
         m.logout()
 
 
+def t_fetch_seen_expunged():
+    """A FETCH that sets \\Seen (BODY[] without PEEK) while the sync expunges one of its messages between the
+    FETCH reading the batch and the \\Seen edit (the harness commits the expunge just ahead of the
+    front-end's flag edit): the store reports that message GONE, so it is left out of the answer like any
+    message expunged elsewhere (its EXPUNGE comes with the next command that may carry it, RFC 3501 7.4.1),
+    the others are answered with their data and FLAGS (\\Seen), and the command completes OK."""
+    with Harness() as h:
+        r = Raw(h.port)
+        r.login()
+        r.cmd("s", "SELECT INBOX")
+        check(h.control("race 2 expunge") == [], "race armed")
+        u, t = r.cmd("f", "FETCH 1:3 (UID BODY[HEADER.FIELDS (SUBJECT)])")
+        check(t.startswith(b"f OK"), "FETCH with an item expunged during the \\Seen edit: %r %r" % (u, t))
+        fetched = [l for l in u if b" FETCH " in l]
+        check([l.split()[1] for l in fetched] == [b"1", b"3"], "FETCH answers: %r" % u)
+        check(all(b"\\Seen" in l and b"Subject:" in l for l in fetched), "FLAGS (\\Seen) and data: %r" % u)
+        check(not any(b"EXPUNGE" in l for l in u), "EXPUNGE during FETCH (RFC 3501 7.4.1): %r" % u)
+        u, t = r.cmd("n", "NOOP")
+        check(b"* 2 EXPUNGE" in u, "EXPUNGE after the FETCH: %r" % u)
+        u, t = r.cmd("f2", "FETCH 1:2 (UID FLAGS)")
+        check(len(u) == 2 and all(b"\\Seen" in l for l in u) and b"UID 3 " in u[1], "flags kept: %r" % u)
+        # UID FETCH may carry the EXPUNGE (7.4.1): still no FETCH for the message gone
+        check(h.control("race 5 expunge") == [], "race armed")
+        u, t = r.cmd("f3", "UID FETCH 1:5 (BODY[TEXT])")
+        uids = [re.search(rb"UID (\d+)", l).group(1) for l in u if b" FETCH " in l]
+        check(t.startswith(b"f3 OK") and uids == [b"1", b"3", b"4"],
+              "UID FETCH with an item expunged during the \\Seen edit: %r %r" % (u, t))
+        r.close()
+
+
+def t_fetch_expunged_elsewhere():
+    """A message another session expunged keeps its sequence number until this session is told (RFC 3501
+    7.4.1): a FETCH of its UID (and MODSEQ) still answers from the session's list (RFC 2180 4.1.1, as
+    Dovecot does, and imaptest's 'expunge' test expects); a FETCH of anything else leaves it out and
+    completes OK [EXPUNGEISSUED] (RFC 2180 4.1.2, RFC 5530), as STORE does; the next NOOP reports it."""
+    with Harness() as h:
+        a, b = Raw(h.port), Raw(h.port)
+        a.login()
+        b.login()
+        a.cmd("s", "SELECT INBOX")
+        b.cmd("s", "SELECT INBOX")
+        b.cmd("d", "STORE 2 +FLAGS.SILENT (\\Deleted)")
+        u, _ = b.cmd("e", "EXPUNGE")
+        check(u == [b"* 2 EXPUNGE"], "EXPUNGE: %r" % u)
+        u, t = a.cmd("f1", "FETCH 1:3 (UID)")
+        check(u == [b"* 1 FETCH (UID 1)", b"* 2 FETCH (UID 2)", b"* 3 FETCH (UID 3)"] and t == b"f1 OK FETCH completed",
+              "FETCH UID of a message expunged elsewhere: %r %r" % (u, t))
+        u, t = a.cmd("f2", "FETCH 1:3 (FLAGS)")
+        check([l.split()[1] for l in u] == [b"1", b"3"] and t.startswith(b"f2 OK [EXPUNGEISSUED]"),
+              "FETCH FLAGS with a message expunged elsewhere: %r %r" % (u, t))
+        u, t = a.cmd("f3", "FETCH 2 (BODY.PEEK[])")
+        check(u == [] and t.startswith(b"f3 OK [EXPUNGEISSUED]"), "FETCH of its body: %r %r" % (u, t))
+        u, t = a.cmd("n", "NOOP")
+        check(u == [b"* 2 EXPUNGE"], "NOOP: %r" % u)
+        u, t = a.cmd("f4", "FETCH 1:2 (UID FLAGS)")
+        check(t == b"f4 OK FETCH completed" and len(u) == 2, "FETCH after: %r %r" % (u, t))
+        a.close()
+        b.close()
+
+
+def t_recent():
+    """\\Recent (RFC 3501 2.3.2, 6.3.1, 6.3.2, 7.3.2): a message is recent in the one session that is first
+    told of it, by SELECT or by an EXISTS while it has the mailbox selected; EXAMINE shows the recent
+    messages without taking them; STATUS RECENT counts those no session was told of; SEARCH RECENT, NEW
+    and OLD; FETCH FLAGS shows \\Recent, which STORE cannot set or remove. Messages in the cache before the
+    front-end started are not recent."""
+    with Harness() as h:
+        a, b = Raw(h.port), Raw(h.port)
+        a.login()
+        b.login()
+        u, t = a.cmd("s0", "SELECT INBOX")
+        check(b"* 0 RECENT" in u, "the cache's messages are not recent: %r" % u)
+        a.cmd("u0", "UNSELECT")
+        a.cmd("c", "CREATE Fresh")
+        for k in range(2):
+            _, t = a.cmd("a%d" % k, "APPEND Fresh {15+}\r\nSubject: %d\r\n\r\nx" % k)
+            check(t.startswith(b"a%d OK" % k), "APPEND: %r" % t)
+        u, _ = a.cmd("st", "STATUS Fresh (MESSAGES RECENT)")
+        check(u == [b'* STATUS "Fresh" (MESSAGES 2 RECENT 2)'], "STATUS RECENT: %r" % u)
+        u, t = b.cmd("e", "EXAMINE Fresh")
+        check(b"* 2 RECENT" in u, "EXAMINE shows the recent messages: %r" % u)
+        u, _ = b.cmd("ef", "FETCH 1:* (FLAGS)")
+        check(all(b"\\Recent" in l for l in u) and len(u) == 2, "FLAGS under EXAMINE: %r" % u)
+        u, t = a.cmd("s", "SELECT Fresh")
+        check(b"* 2 RECENT" in u, "EXAMINE took nothing: %r" % u)
+        u, _ = b.cmd("e2", "EXAMINE Fresh")
+        check(b"* 0 RECENT" in u, "SELECT took them: %r" % u)
+        u, _ = a.cmd("sr", "SEARCH RECENT")
+        check(u == [b"* SEARCH 1 2"], "SEARCH RECENT: %r" % u)
+        a.cmd("se", "STORE 1 +FLAGS (\\Seen)")
+        u, _ = a.cmd("sn", "SEARCH NEW")
+        check(u == [b"* SEARCH 2"], "SEARCH NEW (recent and unseen): %r" % u)
+        u, _ = a.cmd("so", "SEARCH OLD")
+        check(u == [b"* SEARCH"], "SEARCH OLD: %r" % u)
+        u, t = a.cmd("sf", "STORE 2 FLAGS (\\Flagged)")
+        check(u == [b"* 2 FETCH (FLAGS (\\Recent \\Flagged))"], "STORE keeps \\Recent: %r" % u)
+        # a message another session appends: recent here, where the mailbox is selected and told of it first
+        b.cmd("b0", "UNSELECT")
+        _, t = b.cmd("ba", "APPEND Fresh {15+}\r\nSubject: 2\r\n\r\nx")
+        check(t.startswith(b"ba OK"), "APPEND: %r" % t)
+        u, _ = a.cmd("n", "NOOP")
+        check(u == [b"* 3 EXISTS", b"* 3 RECENT"], "EXISTS and RECENT: %r" % u)
+        u, _ = a.cmd("uf", "UID FETCH 3 (FLAGS)")
+        check(u == [b"* 3 FETCH (UID 3 FLAGS (\\Recent))"], "the new message: %r" % u)
+        u, _ = b.cmd("st2", "STATUS Fresh (RECENT)")
+        check(u == [b'* STATUS "Fresh" (RECENT 0)'], "STATUS RECENT once taken: %r" % u)
+        u, _ = b.cmd("s2", "SELECT Fresh")
+        check(b"* 0 RECENT" in u, "a second SELECT: %r" % u)
+        a.close()
+        b.close()
+
+
 def t_fetch_nul():
     """A mail from the server holding NUL bytes: a literal is CHAR8, which excludes NUL (RFC 3501 / 9051
     section 9; BINARY is not offered), so FETCH sends each NUL as 0x80 (as Dovecot does), keeping every
@@ -834,6 +948,8 @@ def t_protocol2():
         idle.s.settimeout(5)
         l = idle.line()
         check(l == b"* %d EXISTS" % (exists + 1), "IDLE did not report the append: %r" % l)
+        l = idle.line()
+        check(l.endswith(b" RECENT"), "RECENT with the EXISTS: %r" % l)
         m2.select("INBOX")
         m2.store("1", "+FLAGS", "(\\Answered)")
         l = idle.line()
@@ -1281,15 +1397,22 @@ def mbsync(rc):
     return p
 
 
+def mbsync_first_run(h, d):
+    """An mbsync config in directory d for the harness's account (write_mbsyncrc) and its first run:
+    (config path, Maildir root)."""
+    rc = os.path.join(d, "mbsyncrc")
+    mail = os.path.join(d, "Mail")
+    os.makedirs(mail)
+    write_mbsyncrc(rc, h.port, USER, PASS, mail)
+    mbsync(rc)
+    return rc, mail
+
+
 def t_mbsync():
     with Harness() as h:
         d = tempfile.mkdtemp(prefix="outpost-mbsync-")
         try:
-            rc = os.path.join(d, "mbsyncrc")
-            mail = os.path.join(d, "Mail")
-            os.makedirs(mail)
-            write_mbsyncrc(rc, h.port, USER, PASS, mail)
-            mbsync(rc)
+            rc, mail = mbsync_first_run(h, d)
             inbox = os.path.join(mail, "INBOX", "cur")
             files = sorted(os.listdir(inbox)) + sorted(os.listdir(os.path.join(mail, "INBOX", "new")))
             check(len(files) == 5, "mbsync INBOX files: %r" % files)
@@ -1345,6 +1468,66 @@ def t_mbsync():
             shutil.rmtree(d, ignore_errors=True)
 
 
+def maildir_by_subject(box):
+    """{Subject: (file path, flags after ':2,')} of the messages of one Maildir folder."""
+    out = {}
+    for sub in ("cur", "new"):
+        for f in os.listdir(os.path.join(box, sub)):
+            path = os.path.join(box, sub, f)
+            m = re.search(rb"^Subject: ([^\r\n]*)", open(path, "rb").read(), re.M)
+            out[m.group(1).decode() if m else None] = (path, f.split(":2,")[1] if ":2," in f else "")
+    return out
+
+
+def t_mbsync_twoway():
+    """mbsync both ways after changes on both sides: the server (the sync engine) flags one message and
+    expunges another, the user marks the flagged one \\Seen, answers a second and deletes a third in the
+    Maildir (Expunge Both). After one mbsync run both sides hold the union of the flag changes, neither
+    side has the messages deleted on the other, the edits are journaled for the server, and a second run
+    changes nothing."""
+    with Harness() as h:
+        d = tempfile.mkdtemp(prefix="outpost-mbsync2-")
+        try:
+            rc, mail = mbsync_first_run(h, d)
+            box = os.path.join(mail, "INBOX")
+            local = maildir_by_subject(box)
+            check(len(local) == 5, "first sync: %r" % local)
+            # the server: UID 2 (Photos attached) gets \Flagged, UID 3 (Fwd: Lunch) is expunged
+            check(h.control("flags 2 4")[0].startswith("modseq"), "server flag change")
+            check(h.control("expunge 3") == [], "server expunge")
+            # the user: Photos attached \Seen, Already read \Answered, Big attachment deleted
+            def setflags(subject, add):
+                path, fl = local[subject]
+                base = os.path.basename(path).split(":2,")[0]
+                os.rename(path, os.path.join(box, "cur", base + ":2," + "".join(sorted(set(fl + add)))))
+            setflags("Photos attached", "S")
+            setflags("Already read", "R")
+            setflags("Big attachment not cached", "T")
+            mbsync(rc)
+            local = maildir_by_subject(box)
+            check(sorted(local) == ["Already read", "Photos attached", "Quarterly report"], "Maildir after: %r" % local)
+            check(local["Photos attached"][1] == "FS" and local["Already read"][1] == "RS" and
+                  local["Quarterly report"][1] == "", "Maildir flags after: %r" % local)
+            m = h.imap()
+            m.select("INBOX")
+            typ, dd = m.fetch("1:*", "(UID FLAGS)")
+            got = {int(re.search(rb"UID (\d+)", x).group(1)): set(re.search(rb"FLAGS \(([^)]*)\)", x).group(1).split())
+                   for x in dd}
+            check(got == {1: set(), 2: {b"\\Seen", b"\\Flagged"}, 4: {b"\\Seen", b"\\Answered"}},
+                  "cache after: %r" % got)
+            m.logout()
+            j = h.journal()
+            check(re.search(r"^seq=\d+ op=flags state=pending .* flags=5 keywords= name= uid=2$", j, re.M) and
+                  re.search(r"^seq=\d+ op=flags state=pending .* flags=3 keywords= name= uid=4$", j, re.M) and
+                  re.search(r"^seq=\d+ op=delete state=pending item=5 ", j, re.M), "journal:\n" + j)
+            entries = len(j.splitlines())
+            mbsync(rc)
+            check(maildir_by_subject(box) == local and len(h.journal().splitlines()) == entries,
+                  "a second run changed something: %r\n%s" % (maildir_by_subject(box), h.journal()))
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 # ---------------------------------------------------------------- real clients against the Kerio simulator
 
 def sync_tests():
@@ -1379,6 +1562,25 @@ def mutf7_decode(name):
     return re.sub(r"&([^-]*)-", lambda m: "&" if not m.group(1) else
                   base64.b64decode(m.group(1).replace(",", "/") + "=" * (-len(m.group(1)) % 4)).decode("utf-16-be"),
                   name)
+
+
+def mutf7_encode(text):
+    """Text as an IMAP mailbox name in modified UTF-7 (RFC 3501 5.1.3)."""
+    out, run = [], []
+
+    def flush():
+        if run:
+            b = base64.b64encode("".join(run).encode("utf-16-be")).decode().rstrip("=").replace("/", ",")
+            out.append("&" + b + "-")
+            del run[:]
+    for ch in text:
+        if 0x20 <= ord(ch) <= 0x7e:
+            flush()
+            out.append("&-" if ch == "&" else ch)
+        else:
+            run.append(ch)
+    flush()
+    return "".join(out)
 
 
 def server_path(maildir_box):
@@ -1699,22 +1901,81 @@ def t_offlineimap():
             shutil.rmtree(d, ignore_errors=True)
 
 
+def t_offlineimap_server_rename():
+    """offlineimap3 after the server renamed a folder it had synced (the sync engine applies the rename:
+    same folder, same UIDVALIDITY, a new name): the next run syncs the folder under its new name with
+    its message, without an error, and the run after it changes nothing in the cache."""
+    with Harness() as h:
+        d = tempfile.mkdtemp(prefix="outpost-olimap-ren-")
+        try:
+            check(h.control("folder Projects") == [], "harness: folder")
+            m = h.imap()
+            m.select("INBOX")
+            typ, _ = m.copy("1", "Projects")
+            check(typ == "OK", "COPY into Projects")
+            m.logout()
+            rc = os.path.join(d, "rc")
+            mail = os.path.join(d, "Mail")
+            write_offlineimaprc(rc, os.path.join(d, "meta"), h.port, USER, PASS, mail)
+            # offlineimap does not follow a rename: with createfolders (the default) it would create the old
+            # name again on the IMAP side, a new mailbox (new UIDVALIDITY, RFC 3501 2.3.1.1) that its saved
+            # state then refuses, as with any server; the Maildir keeps the old folder either way
+            with open(rc, "a") as f:
+                f.write("createfolders = False\n")
+            offlineimap(rc)
+            check(list(maildir_by_subject(os.path.join(mail, "Projects"))) == ["Quarterly report"],
+                  "Projects after the first run: %r" % os.listdir(mail))
+            check(h.control("mvfolder Projects Renamed") == [], "harness: mvfolder")
+            offlineimap(rc)
+            check(list(maildir_by_subject(os.path.join(mail, "Renamed"))) == ["Quarterly report"],
+                  "Renamed after the server's rename: %r" % os.listdir(mail))
+            m = h.imap()
+            typ, st = m.status("Renamed", "(MESSAGES)")
+            check(typ == "OK" and b"MESSAGES 1" in st[0], "the renamed folder on the IMAP side: %r" % st)
+            m.logout()
+            j = h.journal()
+            offlineimap(rc)
+            check(h.journal() == j, "a third run changed the cache:\n%s\n---\n%s" % (j, h.journal()))
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def t_neomutt():
+    neomutt_read("INBOX")
+
+
+def t_neomutt_nonascii():
+    """NeoMutt reads a message of a folder whose name is not ASCII ("Projekte äöü", sent as modified UTF-7,
+    RFC 3501 5.1.3): opened by its UTF-8 name, the message shows and gets \\Seen there."""
+    neomutt_read("Projekte \u00e4\u00f6\u00fc")
+
+
+def neomutt_read(folder):
+    """NeoMutt (in tmux) opens `folder` (copied there from INBOX unless it is INBOX), shows the index, opens
+    the quarterly report and quits; the message has \\Seen in that folder afterwards."""
     if not shutil.which("tmux"):
         print("SKIP: tmux missing")
         return
     with Harness() as h:
+        if folder != "INBOX":
+            m = h.imap()
+            m.select("INBOX")
+            typ, _ = m.copy("1", '"%s"' % mutf7_encode(folder))
+            check(typ == "OK", "COPY into %r" % folder)
+            m.logout()
         d = tempfile.mkdtemp(prefix="outpost-neomutt-")
         sess = "outpost-neomutt-%d" % os.getpid()
         try:
             rc = os.path.join(d, "rc")
             with open(rc, "w") as f:
-                f.write('set folder="imap://%s@127.0.0.1:%d/"\nset spoolfile="+INBOX"\nset imap_pass="%s"\n'
+                f.write('set folder="imap://%s@127.0.0.1:%d/"\nset spoolfile="+%s"\nset imap_pass="%s"\n'
                         "set ssl_starttls=no\nset ssl_force_tls=no\nset timeout=1\nset sort=date\n"
                         "set header_cache=%s/hc\nset message_cachedir=%s/mc\nset pager_stop=yes\n"
-                        "set imap_check_subscribed=no\nset mail_check=1\n" % (USER, h.port, PASS, d, d))
+                        "set imap_check_subscribed=no\nset mail_check=1\nset charset=utf-8\n"
+                        % (USER, h.port, folder, PASS, d, d))
             subprocess.run(["tmux", "new-session", "-d", "-s", sess, "-x", "160", "-y", "40",
-                            "neomutt -n -F %s" % rc], check=True, env=dict(os.environ, TERM="xterm"))
+                            "neomutt -n -F %s" % rc], check=True,
+                           env=dict(os.environ, TERM="xterm", LANG="C.UTF-8", LC_ALL="C.UTF-8"))
             screen = ""
             deadline = time.time() + 30
             while time.time() < deadline and "Quarterly report" not in screen:
@@ -1733,7 +1994,7 @@ def t_neomutt():
             subprocess.run(["tmux", "send-keys", "-t", sess, "q", "q"], check=False)
             time.sleep(1)
             m = h.imap()
-            m.select("INBOX")
+            m.select('"%s"' % mutf7_encode(folder))
             typ, dd = m.fetch("1", "(FLAGS)")
             check(b"\\Seen" in dd[0], "neomutt reading did not set \\Seen: %r" % dd)
             m.logout()
@@ -1751,18 +2012,18 @@ GROUPS = {
     "tls": [t_tls],
     "reload": [t_reload],
     "curl": [t_curl],
-    "mbsync": [t_mbsync],
+    "mbsync": [t_mbsync, t_mbsync_twoway],
     "mbsync_e2e": [t_mbsync_e2e],
     "offlineimap_e2e": [t_offlineimap_e2e],
-    "offlineimap": [t_offlineimap],
-    "neomutt": [t_neomutt],
+    "offlineimap": [t_offlineimap, t_offlineimap_server_rename],
+    "neomutt": [t_neomutt, t_neomutt_nonascii],
 }
 
 if __name__ == "__main__":
     group = sys.argv[1]
     if group == "protocol":
         GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_search_unicode, t_idle_server_changes, t_keywords_in_flags, t_authenticate_raw, t_list_recursivematch,
-                              t_mailbox_rfc3501, t_sequence_edges, t_fetch_missing_section, t_fetch_nul, t_login_nul,
+                              t_mailbox_rfc3501, t_sequence_edges, t_fetch_missing_section, t_fetch_seen_expunged, t_fetch_expunged_elsewhere, t_recent, t_fetch_nul, t_login_nul,
                               t_search_sent_dates,
                               t_protocol2]
     for fn in GROUPS[group]:

@@ -770,6 +770,14 @@ def t_conform():
                "FETCH with an expunge held back: MODSEQ %s, HIGHESTMODSEQ %r: %r" % (ms_seen, hm2, u))
         run(q, "SELECT INBOX (QRESYNC (1 0))", "BAD", what="QRESYNC with mod-sequence 0 (a positive number)")
         run(q, "SELECT INBOX (QRESYNC (4294967296 1))", "BAD", what="QRESYNC with a 33-bit UIDVALIDITY")
+        # known-uids and seq-match-data are sequence sets without "*" (RFC 7162 3.2.5 and the ABNF in 7)
+        for bad in ("1:*", "1:5 (1:* 1:3)", "1:5 (1:3 *)", "1:5 (1:3)", "1:5 (1 1) 2", "1:5 1:5", "1:5 (1 x)"):
+            run(q, "SELECT INBOX (QRESYNC (1 1 %s))" % bad, "BAD", what="QRESYNC (v m %s)" % bad)
+        q2 = login(h)
+        run(q2, "ENABLE QRESYNC")
+        for good in ("1:5", "1:5 (1:2 1:2)", "(1,3 1,3)"):
+            run(q2, "EXAMINE INBOX (QRESYNC (1 1 %s))" % good, what="QRESYNC (v m %s)" % good)
+        q2.close()
         u, _ = run(q, "UID SEARCH 1:3 UNDELETED")
         expect(not [r for r, _ in u if r[0] in ("VANISHED", "EXPUNGE")], "UID SEARCH 1:3 gave VANISHED: %r" % u)
         u, _ = run(q, "UID SEARCH ALL")
@@ -789,7 +797,13 @@ def t_conform():
             u, _ = run(c, cmd)
             return {raw.split(b'"/" ', 1)[1].rstrip(b"\r\n").strip(b'"'): raw.split(b") ", 1)[0]
                     for r, raw in u if r[0] == kind}
-        run(c, "CREATE Kept/Sub")  # CREATE subscribes (here) the new mailbox and the level made above it
+        # CREATE subscribes nothing (RFC 3501 6.3.3 / 6.3.6: SUBSCRIBE does), not the level made above either
+        run(c, "CREATE Kept/Sub")
+        l = listed('LSUB "" "Kept*"', "LSUB")
+        expect(l == {}, "CREATE subscribed: %r" % l)
+        u, _ = run(c, 'LIST "" "Kept*" RETURN (SUBSCRIBED)')
+        expect(not [raw for r, raw in u if b"\\Subscribed" in raw], "CREATE subscribed: %r" % u)
+        run(c, "SUBSCRIBE Kept")
         run(c, "UNSUBSCRIBE Kept")
         run(c, "CREATE Unsub")
         run(c, "UNSUBSCRIBE Unsub")
@@ -817,10 +831,10 @@ def t_conform():
         run(c, "DELETE Kept/Sub")
         run(c, "UNSUBSCRIBE Kept/Sub")
         l = listed('LSUB "" "*"', "LSUB")
-        expect(b"Kept/Sub" not in l and l.get(b"Kept") == b"* LSUB (", "UNSUBSCRIBE of a deleted name: %r" % l)
+        expect(b"Kept/Sub" not in l and b"Kept" not in l, "UNSUBSCRIBE of a deleted name: %r" % l)
         # RENAME: the subscriptions move (the old names do not stay behind)
         run(c, "CREATE Ren/Sub")
-        run(c, "UNSUBSCRIBE Ren")
+        run(c, "SUBSCRIBE Ren/Sub")
         listed('LSUB "" "*"', "LSUB")
         run(c, "RENAME Ren Moved")
         l = listed('LSUB "" "*"', "LSUB")
@@ -833,6 +847,34 @@ def t_conform():
         run(c, "DELETE FromServer")
         l = listed('LSUB "" "FromServer"', "LSUB")
         expect(l.get(b"FromServer") == b"* LSUB (\\Noselect", "LSUB of a deleted server folder: %r" % l)
+        # The list holds a server folder's name as soon as the folder arrives (the front-end writes it after
+        # each change of the hierarchy), so a folder the server deletes before any command looked at the
+        # subscriptions leaves its name too; and one the server renames takes its subscription along (a name
+        # is kept with its folder's id), as a RENAME here does.
+        def recorded(name):
+            for _ in range(100):
+                if [x for x in h.control("meta imap.subscriptions") if x.endswith("\t" + name)]:
+                    return True
+                time.sleep(0.05)
+            return False
+        h.control("folder Vanishing")
+        expect(recorded("Vanishing"), "a server folder's subscription in the list: %r" % h.control("meta imap.subscriptions"))
+        expect(h.control("rmfolder Vanishing") == [], "harness: rmfolder")
+        l = listed('LSUB "" "Vanishing"', "LSUB")
+        expect(l.get(b"Vanishing") == b"* LSUB (\\Noselect", "LSUB of a server folder deleted unseen: %r" % l)
+        l = listed('LIST (SUBSCRIBED) "" "Vanishing"', "LIST")
+        expect(l.get(b"Vanishing") == b"* LIST (\\NonExistent \\Subscribed", "LIST (SUBSCRIBED) of it: %r" % l)
+        h.control("folder Roaming")
+        expect(recorded("Roaming"), "a server folder's subscription in the list: %r" % h.control("meta imap.subscriptions"))
+        expect(h.control("mvfolder Roaming Roamed") == [], "harness: mvfolder")
+        l = listed('LSUB "" "Roam*"', "LSUB")
+        expect(l == {b"Roamed": b"* LSUB ("}, "LSUB after the server renamed a subscribed folder: %r" % l)
+        expect(recorded("Roamed") and not [x for x in h.control("meta imap.subscriptions") if x.endswith("\tRoaming")],
+               "the list after the server's rename: %r" % h.control("meta imap.subscriptions"))
+        run(c, "UNSUBSCRIBE Roamed")
+        expect(h.control("mvfolder Roaming Roaming") == [], "harness: mvfolder")
+        l = listed('LSUB "" "Roam*"', "LSUB")
+        expect(l == {}, "an unsubscribed folder renamed on the server: %r" % l)
 
         # before login a literal is small (user name, password): larger ones are refused
         p = Client(h.port)
