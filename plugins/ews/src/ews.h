@@ -84,6 +84,12 @@ typedef outpost_status (*ews_parse_fn)(struct ews *e, FILE *f, void *ctx);
  * asked again through ews_busy_wait, so a longer back-off comes back as THROTTLED with its
  * delay. */
 outpost_status ews_request(struct ews *e, const struct ebuf *op, ews_parse_fn parse, void *ctx, const char *what);
+/* The schema version a request may use: the RequestServerVersion sent (server_version) in
+ * the order of the reference's values; any other value (later ones: Exchange2016, V2017_07_11,
+ * ...) counts as the newest. Elements newer than it are left out of requests: SyncScope
+ * (Exchange 2010), ReturnNewItemIds (2010 SP1), item:Flag (2013). */
+enum { EWS_V2007, EWS_V2007_SP1, EWS_V2010, EWS_V2010_SP1, EWS_V2010_SP2, EWS_V2013, EWS_V2013_SP1, EWS_VLATER };
+int ews_schema(const struct ews *e);
 /* Builds the SOAP envelope around an operation body. */
 void ews_envelope(struct ews *e, struct ebuf *b, const char *op_xml);
 outpost_status ews_http_init(struct ews *e);
@@ -170,6 +176,8 @@ struct ews_item {
     char *id, *change_key, *item_class, *parent_id;
     char *subject, *body, *msgid, *from_name, *from_addr, *uid, *location, *key;
     int is_read, is_draft, flag_status, last_verb; /* flag_status 0 none, 1 complete, 2 flagged */
+    int has_is_read;           /* IsRead was in the reply (t:Item and other non-message types have none) */
+    int msg_flags, has_msg_flags; /* PR_MESSAGE_FLAGS (0x0E07) when returned: MSGFLAG_READ 0x1 */
     int64_t received, start, end, modified;
     int all_day;
     uint64_t size;

@@ -22,6 +22,18 @@ void ews_envelope(struct ews *e, struct ebuf *b, const char *op_xml)
     eb_puts(b, "</soap:Body></soap:Envelope>");
 }
 
+int ews_schema(const struct ews *e)
+{
+    static const char *const names[] = {[EWS_V2007] = "Exchange2007", [EWS_V2007_SP1] = "Exchange2007_SP1",
+                                        [EWS_V2010] = "Exchange2010", [EWS_V2010_SP1] = "Exchange2010_SP1",
+                                        [EWS_V2010_SP2] = "Exchange2010_SP2", [EWS_V2013] = "Exchange2013",
+                                        [EWS_V2013_SP1] = "Exchange2013_SP1"};
+    for (int v = EWS_V2007; v < EWS_VLATER; v++)
+        if (!strcmp(e->version, names[v]))
+            return v;
+    return EWS_VLATER;
+}
+
 outpost_status ews_call(struct ews *e, const struct ebuf *op, FILE **reply, const char *what)
 {
     struct ebuf req = {0};
