@@ -67,6 +67,7 @@ struct answer {
  * document element for autodiscover), body. */
 struct req {
     char path[128], op[64];
+    char action[160];           /* SOAPAction header, "" when none */
     char *body;
     int accepts_gzip;
 };
@@ -203,6 +204,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *con, const char
     up->p = NULL;
     const char *ae = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Accept-Encoding");
     rq.accepts_gzip = ae && strstr(ae, "gzip");
+    const char *sa = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "SOAPAction");
+    snprintf(rq.action, sizeof rq.action, "%s", sa ? sa : "");
     struct answer a;
     memset(&a, 0, sizeof a);
     pthread_mutex_lock(&srv.lock);
@@ -1223,6 +1226,18 @@ static void test_write_requests_schema(void **unused)
     }
     if (violations[0])
         fail_msg("requests a strict server rejects: %s", violations);
+    /* SOAP 1.1 asks every request for a SOAPAction; EWS's WSDL binds each operation to
+     * "<messages namespace>/<operation>" */
+    pthread_mutex_lock(&srv.lock);
+    for (int i = 0; i < srv.nlog; i++) {
+        char want[160];
+        snprintf(want, sizeof want, "\"" NS_M "/%s\"", srv.log[i].op);
+        if (strcmp(srv.log[i].action, want) != 0) {
+            pthread_mutex_unlock(&srv.lock);
+            fail_msg("%s sent with SOAPAction '%s'", srv.log[i].op, srv.log[i].action);
+        }
+    }
+    pthread_mutex_unlock(&srv.lock);
     assert_true(log_count("CreateItem") >= 5);
     assert_true(log_count("UpdateItem") >= 4);
     fx_close(&f);

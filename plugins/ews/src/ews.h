@@ -43,6 +43,7 @@ struct ews {
     uint32_t push_poll_ms;     /* GetEvents interval while waiting */
     /* results owned by the instance, valid until the next call */
     char msg[2048];            /* room for autodiscover naming each attempt */
+    char action[64];           /* the operation of the last envelope built (SOAPAction of its POST) */
     struct ebuf res_id, res_version;
 };
 

@@ -13,6 +13,10 @@
 
 void ews_envelope(struct ews *e, struct ebuf *b, const char *op_xml)
 {
+    /* the operation's local name, for the SOAPAction header that SOAP 1.1 asks of every
+     * request and EWS's WSDL binds to each operation */
+    const char *op = op_xml && !strncmp(op_xml, "<m:", 3) ? op_xml + 3 : "";
+    snprintf(e->action, sizeof e->action, "%.*s", (int)strcspn(op, " />"), op);
     eb_puts(b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
                "<soap:Envelope xmlns:soap=\"" EWS_NS_SOAP "\" xmlns:m=\"" EWS_NS_M "\" xmlns:t=\"" EWS_NS_T "\">"
                "<soap:Header><t:RequestServerVersion Version=\"");
@@ -235,7 +239,7 @@ static outpost_status transfer_failed(struct ews *e, const char *url, CURLcode c
  * *location the absolute URL it names (malloc'd); without, it is an error like any other
  * status but 200. */
 static outpost_status post_once(struct ews *e, const char *url, const char *body, size_t len, FILE **reply,
-                                long *http, char **location)
+                                long *http, char **location, int ews_req)
 {
     *reply = NULL;
     FILE *f = ews_spool_open(EWS_SPOOL_MEM);
@@ -246,6 +250,12 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
     hl = curl_slist_append(hl, "Content-Type: text/xml; charset=utf-8");
     hl = curl_slist_append(hl, "Accept: text/xml");
     hl = curl_slist_append(hl, "Expect:");
+    if (ews_req && e->action[0]) {
+        struct ebuf h = {0};
+        eb_printf(&h, "SOAPAction: \"%s/%s\"", EWS_NS_M, e->action);
+        hl = curl_slist_append(hl, eb_str(&h));
+        eb_free(&h);
+    }
     if (e->email && e->auth == EWS_AUTH_BEARER) {
         struct ebuf h = {0};
         eb_printf(&h, "X-AnchorMailbox: %s", e->email);
@@ -340,6 +350,7 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
 outpost_status ews_post_redirect(struct ews *e, const char *url, const char *body, size_t len, FILE **reply,
                                  char **location)
 {
+    int soap = !url; /* an EWS request (autodiscover POSTs its own documents to URLs of its own) */
     if (!url)
         url = e->url;
     if (!url)
@@ -347,13 +358,13 @@ outpost_status ews_post_redirect(struct ews *e, const char *url, const char *bod
     if (e->host->cancelled && e->host->cancelled(e->host))
         return ews_status(e, OUTPOST_TEMP, "cancelled");
     long http;
-    outpost_status st = post_once(e, url, body, len, reply, &http, location);
+    outpost_status st = post_once(e, url, body, len, reply, &http, location, soap);
     if (st.code == OUTPOST_AUTH && e->auth == EWS_AUTH_BEARER && http == 401) {
         /* the token may have expired: ask token_cmd once more */
         outpost_status ts = token_refresh(e);
         if (ts.code != OUTPOST_OK)
             return ts;
-        st = post_once(e, url, body, len, reply, &http, location);
+        st = post_once(e, url, body, len, reply, &http, location, soap);
     }
     return st;
 }
