@@ -1677,6 +1677,19 @@ static void test_item_errors(void **unused)
 
 static int page_calls, hier_calls;
 
+/* A SyncFolderItems reply: its state, IncludesLastItemInRange, the changes' XML. */
+static char *changes_reply(const char *state, int last, const char *changes)
+{
+    char *body = fmt("<m:SyncFolderItemsResponse xmlns:m=\"" NS_M "\" xmlns:t=\"" NS_T "\"><m:ResponseMessages>"
+                     "<m:SyncFolderItemsResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode>"
+                     "<m:SyncState>%s</m:SyncState><m:IncludesLastItemInRange>%s</m:IncludesLastItemInRange>"
+                     "<m:Changes>%s</m:Changes></m:SyncFolderItemsResponseMessage></m:ResponseMessages>"
+                     "</m:SyncFolderItemsResponse>", state, last ? "true" : "false", changes);
+    char *env = envelope("soap", body);
+    free(body);
+    return env;
+}
+
 static char *items_page(const char *state, int last, const char *ids)
 {
     char *changes = xstrdup("");
@@ -1686,14 +1699,8 @@ static char *items_page(const char *state, int last, const char *ids)
         free(changes);
         changes = c;
     }
-    char *body = fmt("<m:SyncFolderItemsResponse xmlns:m=\"" NS_M "\" xmlns:t=\"" NS_T "\"><m:ResponseMessages>"
-                     "<m:SyncFolderItemsResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode>"
-                     "<m:SyncState>%s</m:SyncState><m:IncludesLastItemInRange>%s</m:IncludesLastItemInRange>"
-                     "<m:Changes>%s</m:Changes></m:SyncFolderItemsResponseMessage></m:ResponseMessages>"
-                     "</m:SyncFolderItemsResponse>", state, last ? "true" : "false", changes);
+    char *env = changes_reply(state, last, changes);
     free(changes);
-    char *env = envelope("soap", body);
-    free(body);
     return env;
 }
 
@@ -2063,17 +2070,11 @@ static void noisread_respond(const struct req *rq, struct answer *a)
         return;
     }
     if (!strcmp(rq->op, "SyncFolderItems")) {
-        a->body = envelope("soap", "<m:SyncFolderItemsResponse xmlns:m=\"" NS_M "\" xmlns:t=\"" NS_T "\">"
-                                   "<m:ResponseMessages><m:SyncFolderItemsResponseMessage ResponseClass=\"Success\">"
-                                   "<m:ResponseCode>NoError</m:ResponseCode><m:SyncState>R1</m:SyncState>"
-                                   "<m:IncludesLastItemInRange>true</m:IncludesLastItemInRange><m:Changes>"
-                                   "<t:Create><t:Item><t:ItemId Id=\"u1\" ChangeKey=\"k1\"/></t:Item></t:Create>"
-                                   "<t:Create><t:Item><t:ItemId Id=\"u4\" ChangeKey=\"k4\"/></t:Item></t:Create>"
-                                   "<t:ReadFlagChange><t:ItemId Id=\"u2\" ChangeKey=\"k2\"/><t:IsRead>true</t:IsRead>"
-                                   "</t:ReadFlagChange>"
-                                   "<t:ReadFlagChange><t:ItemId Id=\"u3\" ChangeKey=\"k3\"/><t:IsRead>false</t:IsRead>"
-                                   "</t:ReadFlagChange></m:Changes></m:SyncFolderItemsResponseMessage>"
-                                   "</m:ResponseMessages></m:SyncFolderItemsResponse>");
+        a->body = changes_reply("R1", 1, "<t:Create><t:Item><t:ItemId Id=\"u1\" ChangeKey=\"k1\"/></t:Item></t:Create>"
+                                         "<t:Create><t:Item><t:ItemId Id=\"u4\" ChangeKey=\"k4\"/></t:Item></t:Create>"
+                                         "<t:ReadFlagChange><t:ItemId Id=\"u2\" ChangeKey=\"k2\"/><t:IsRead>true"
+                                         "</t:IsRead></t:ReadFlagChange><t:ReadFlagChange><t:ItemId Id=\"u3\" "
+                                         "ChangeKey=\"k3\"/><t:IsRead>false</t:IsRead></t:ReadFlagChange>");
         return;
     }
     if (strcmp(rq->op, "GetItem") != 0)
