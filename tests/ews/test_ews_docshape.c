@@ -2222,6 +2222,47 @@ static void test_version_elements(void **unused)
     fx_version = NULL;
 }
 
+/* ---- folder-level response codes ---- */
+
+static const char *code_mode;
+
+static void code_respond(const struct req *rq, struct answer *a)
+{
+    if (!strcmp(rq->op, "GetFolder"))
+        a->body = getfolder_reply(rq);
+    else if (!strcmp(rq->op, "SyncFolderItems"))
+        a->body = folder_error("SyncFolderItems", code_mode);
+}
+
+/* What a SyncFolderItems error message means, per the EWS reference's ResponseCode list and
+ * its page on synchronization errors: passing server states are TEMP (asked again later), a
+ * busy server THROTTLED, a state the server no longer takes STATE_INVALID (the folder is
+ * listed again from the start), a folder gone GONE, a refusal BAD_DATA (this folder only). */
+static void test_folder_error_classes(void **unused)
+{
+    (void)unused;
+    static const struct { const char *code; int cls; } cases[] = {
+        {"ErrorConnectionFailed", OUTPOST_TEMP},          {"ErrorInternalServerTransientError", OUTPOST_TEMP},
+        {"ErrorMailboxMoveInProgress", OUTPOST_TEMP},     {"ErrorMailboxStoreUnavailable", OUTPOST_TEMP},
+        {"ErrorInternalServerError", OUTPOST_TEMP},       {"ErrorTimeoutExpired", OUTPOST_TEMP},
+        {"ErrorServerBusy", OUTPOST_THROTTLED},           {"ErrorExceededConnectionCount", OUTPOST_THROTTLED},
+        {"ErrorInvalidSyncStateData", OUTPOST_STATE_INVALID}, {"ErrorSyncFolderNotFound", OUTPOST_GONE},
+        {"ErrorFolderNotFound", OUTPOST_GONE},            {"ErrorAccessDenied", OUTPOST_BAD_DATA},
+        {"ErrorInvalidRequest", OUTPOST_BAD_DATA}};
+    srv_start(code_respond);
+    struct fx f;
+    assert_int_equal(fx_open(&f, NULL).code, OUTPOST_OK);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        code_mode = cases[i].code;
+        outpost_status st = sync_id(&f, "F-inbox", "S0");
+        if (st.code != cases[i].cls)
+            fail_msg("%s: status %d, not %d (%s)", cases[i].code, st.code, cases[i].cls, st.message ? st.message : "");
+        assert_non_null(strstr(st.message, cases[i].code));
+        assert_int_equal(f.rec.commits, 0);
+    }
+    fx_close(&f);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -2270,6 +2311,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_open_message_errors),
         cmocka_unit_test(test_read_state_without_isread),
         cmocka_unit_test(test_version_elements),
+        cmocka_unit_test(test_folder_error_classes),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (srv.d)
