@@ -2263,6 +2263,60 @@ static void test_folder_error_classes(void **unused)
     fx_close(&f);
 }
 
+/* ---- find: the duplicate check of replay ---- */
+
+/* FindItem as Exchange answers it: a restriction on calendar:UID refused
+ * (ErrorUnsupportedPathForQuery), OutpostKey found for "ev1@x" only. */
+static void find_respond(const struct req *rq, struct answer *a)
+{
+    if (!strcmp(rq->op, "GetFolder")) {
+        a->body = getfolder_reply(rq);
+        return;
+    }
+    if (strcmp(rq->op, "FindItem") != 0)
+        return;
+    char *body;
+    if (strstr(rq->body, "calendar:UID"))
+        body = xstrdup("<m:FindItemResponse xmlns:m=\"" NS_M "\"><m:ResponseMessages><m:FindItemResponseMessage "
+                       "ResponseClass=\"Error\"><m:MessageText>The property can not be used with this type of "
+                       "restriction.</m:MessageText><m:ResponseCode>ErrorUnsupportedPathForQuery</m:ResponseCode>"
+                       "<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey></m:FindItemResponseMessage></m:ResponseMessages>"
+                       "</m:FindItemResponse>");
+    else
+        body = fmt("<m:FindItemResponse xmlns:m=\"" NS_M "\" xmlns:t=\"" NS_T "\"><m:ResponseMessages>"
+                   "<m:FindItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode>"
+                   "<m:RootFolder TotalItemsInView=\"%d\" IncludesLastItemInRange=\"true\"><t:Items>%s</t:Items>"
+                   "</m:RootFolder></m:FindItemResponseMessage></m:ResponseMessages></m:FindItemResponse>",
+                   strstr(rq->body, "OutpostKey") && strstr(rq->body, "Value=\"ev1@x\"") ? 1 : 0,
+                   strstr(rq->body, "OutpostKey") && strstr(rq->body, "Value=\"ev1@x\"")
+                   ? "<t:CalendarItem><t:ItemId Id=\"e-found\" ChangeKey=\"ck\"/></t:CalendarItem>" : "");
+    a->body = envelope("soap", body);
+    free(body);
+}
+
+/* An event created before a crash is found by the key every created item carries
+ * (OutpostKey), not by a calendar:UID restriction Exchange refuses (the refusal made the
+ * check fail, and replay sent the create again: a duplicate event); a key found nowhere is
+ * GONE, not an error. */
+static void test_find_event(void **unused)
+{
+    (void)unused;
+    srv_start(find_respond);
+    struct fx f;
+    assert_int_equal(fx_open(&f, NULL).code, OUTPOST_OK);
+    outpost_change_result res = {0};
+    res.struct_size = sizeof res;
+    outpost_status st = M->find(f.t, "cal", OUTPOST_ITEM_EVENT, "ev1@x", &res);
+    if (st.code != OUTPOST_OK)
+        fail_msg("find of an event we created: %s", st.message ? st.message : "");
+    assert_string_equal(res.remote_id, "e-found");
+    st = M->find(f.t, "cal", OUTPOST_ITEM_EVENT, "other@x", &res);
+    assert_int_equal(st.code, OUTPOST_GONE);
+    st = M->find(f.t, "con", OUTPOST_ITEM_CONTACT, "other@x", &res);
+    assert_int_equal(st.code, OUTPOST_GONE);
+    fx_close(&f);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -2312,6 +2366,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_read_state_without_isread),
         cmocka_unit_test(test_version_elements),
         cmocka_unit_test(test_folder_error_classes),
+        cmocka_unit_test(test_find_event),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (srv.d)

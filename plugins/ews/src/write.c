@@ -441,29 +441,20 @@ outpost_status ews_write(struct ews *e, const outpost_change *c, outpost_change_
     }
 }
 
-outpost_status ews_find(struct ews *e, const char *folder, uint32_t kind, const char *key, outpost_change_result *res)
+/* One FindItem: the first item of `folder` whose property `field` (a FieldURI or
+ * ExtendedFieldURI element) equals `value`; OK with it, GONE when none. */
+static outpost_status find_by(struct ews *e, const char *folder, const char *field, const char *value, int bracket,
+                              outpost_change_result *res)
 {
-    res->remote_id = NULL;
-    res->remote_version = NULL;
-    if (!key || !*key)
-        return ews_status(e, OUTPOST_GONE, "find: no key");
     struct ebuf op = {0};
     eb_puts(&op, "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>"
                  "<m:IndexedPageItemView MaxEntriesReturned=\"1\" Offset=\"0\" BasePoint=\"Beginning\"/>"
                  "<m:Restriction><t:IsEqualTo>");
-    if (kind == OUTPOST_ITEM_MAIL)
-        eb_puts(&op, "<t:FieldURI FieldURI=\"message:InternetMessageId\"/>");
-    else if (kind == OUTPOST_ITEM_EVENT)
-        eb_puts(&op, "<t:FieldURI FieldURI=\"calendar:UID\"/>");
-    else
-        eb_puts(&op, "<t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" PropertyName=\"OutpostKey\" "
-                     "PropertyType=\"String\"/>");
+    eb_puts(&op, field);
     eb_puts(&op, "<t:FieldURIOrConstant><t:Constant Value=\"");
-    /* InternetMessageId keeps its angle brackets; the engine's key is the bare Message-ID. */
-    int bracket = kind == OUTPOST_ITEM_MAIL && key[0] != '<';
     if (bracket)
         eb_puts(&op, "&lt;");
-    eb_xml(&op, key);
+    eb_xml(&op, value);
     if (bracket)
         eb_puts(&op, "&gt;");
     eb_puts(&op, "\"/></t:FieldURIOrConstant></t:IsEqualTo></m:Restriction><m:ParentFolderIds>");
@@ -479,4 +470,31 @@ outpost_status ews_find(struct ews *e, const char *folder, uint32_t kind, const 
         return ews_status(e, OUTPOST_GONE, "find: no item with that key");
     }
     return result(e, &s, NULL, res);
+}
+
+static const char outpost_key_uri[] = "<t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" "
+                                      "PropertyName=\"OutpostKey\" PropertyType=\"String\"/>";
+
+outpost_status ews_find(struct ews *e, const char *folder, uint32_t kind, const char *key, outpost_change_result *res)
+{
+    res->remote_id = NULL;
+    res->remote_version = NULL;
+    if (!key || !*key)
+        return ews_status(e, OUTPOST_GONE, "find: no key");
+    /* InternetMessageId keeps its angle brackets; the engine's key is the bare Message-ID. */
+    if (kind == OUTPOST_ITEM_MAIL)
+        return find_by(e, folder, "<t:FieldURI FieldURI=\"message:InternetMessageId\"/>", key, key[0] != '<', res);
+    /* Every item we create carries its key in OutpostKey. Exchange refuses calendar:UID in a
+     * restriction (ErrorUnsupportedPathForQuery and the like): an event is looked for by
+     * OutpostKey first, then by UID where the server can (an event made elsewhere), a
+     * server that cannot counting as "not found" */
+    outpost_status st = find_by(e, folder, outpost_key_uri, key, 0, res);
+    if (st.code != OUTPOST_GONE || kind != OUTPOST_ITEM_EVENT)
+        return st;
+    st = find_by(e, folder, "<t:FieldURI FieldURI=\"calendar:UID\"/>", key, 0, res);
+    if (st.code == OUTPOST_BAD_DATA) {
+        e->host->log(e->host, OUTPOST_LOG_INFO, "find by calendar:UID: %s", st.message ? st.message : "refused");
+        return ews_status(e, OUTPOST_GONE, "find: no item with that key");
+    }
+    return st;
 }
