@@ -154,6 +154,25 @@ static void test_ical_recurrence_both_ways(void **unused)
     assert_non_null(why);
     eb_free(&xml);
     ews_item_free(&it);
+    /* all-day events as Exchange gives them: midnight of the zone they were made in, in UTC
+     * (Central Europe in summer: 22:00Z the day before; New York: 04:00Z; UTC itself) */
+    static const struct { int64_t start; const char *dtstart, *dtend; } allday[] = {
+        {1749592800, "DTSTART;VALUE=DATE:20250611", "DTEND;VALUE=DATE:20250612"},
+        {1749614400, "DTSTART;VALUE=DATE:20250611", "DTEND;VALUE=DATE:20250612"},
+        {1749600000, "DTSTART;VALUE=DATE:20250611", "DTEND;VALUE=DATE:20250612"}};
+    for (size_t i = 0; i < sizeof allday / sizeof *allday; i++) {
+        memset(&it, 0, sizeof it);
+        it.uid = strdup("ad@x");
+        it.all_day = 1;
+        it.start = allday[i].start;
+        it.end = allday[i].start + 86400;
+        char *ad = ews_to_ical(&it, OUTPOST_ITEM_EVENT);
+        assert_non_null(ad);
+        if (!strstr(ad, allday[i].dtstart) || !strstr(ad, allday[i].dtend))
+            fail_msg("all-day event starting %lld: %s", (long long)allday[i].start, ad);
+        free(ad);
+        ews_item_free(&it);
+    }
 }
 
 static void test_reply_classes(void **unused)

@@ -39,6 +39,14 @@ static const char *uid_of(const struct ews_item *it, char *buf, size_t n)
 
 static struct icaltimetype utc_time(int64_t t, int is_date)
 {
+    /* An all-day event's Start and End are midnight in the time zone it was made in, given
+     * in UTC: 2025-06-10T22:00:00Z is 11 June in Central Europe, 2025-06-11T04:00:00Z 11 June
+     * in New York. Its day is the one of the nearest UTC midnight (right for offsets between
+     * -12 and +12 hours), not the UTC date (a day early for every zone east of UTC). */
+    if (is_date) {
+        int64_t d = t + 43200;
+        t = (d - ((d % 86400) + 86400) % 86400);
+    }
     return icaltime_from_timet_with_zone((time_t)t, is_date, icaltimezone_get_utc_timezone());
 }
 
