@@ -83,6 +83,18 @@ static void test_vcard_escaping_and_folding(void **unused)
     eb_free(&wrapped);
     eb_free(&xml);
     free(v);
+    /* a birthday as Exchange keeps it: midnight of the zone it was entered in, in UTC, or 11:59Z */
+    static const char *const bdays[] = {"1980-03-31T22:00:00Z", "1980-04-01T11:59:00Z", "1980-04-01T05:00:00Z",
+                                        "1980-04-01"};
+    for (size_t i = 0; i < sizeof bdays / sizeof *bdays; i++) {
+        free(it.birthday);
+        it.birthday = strdup(bdays[i]);
+        v = ews_to_vcard(&it);
+        assert_non_null(v);
+        if (!strstr(v, "BDAY:1980-04-01\r\n"))
+            fail_msg("Birthday %s: %s", bdays[i], v);
+        free(v);
+    }
     ews_item_free(&it);
 }
 
