@@ -2325,6 +2325,46 @@ static void test_find_event(void **unused)
     fx_close(&f);
 }
 
+/* ---- characters XML does not allow ---- */
+
+/* Exchange copies control characters of an item's text into its replies as character
+ * references (&#x1A; in a Subject), older grommunio as raw bytes: a reply holding one is not
+ * well-formed XML. */
+static void ctl_respond(const struct req *rq, struct answer *a)
+{
+    if (!strcmp(rq->op, "GetFolder"))
+        a->body = getfolder_reply(rq);
+    else if (!strcmp(rq->op, "SyncFolderItems"))
+        a->body = items_page("C1", 1, "x1");
+    else if (!strcmp(rq->op, "GetItem")) {
+        char *b64 = b64_folded(mime2);
+        a->body = getitem_reply(fmt("<m:GetItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError"
+                                    "</m:ResponseCode><m:Items><t:Message><t:MimeContent>%s</t:MimeContent>"
+                                    "<t:ItemId Id=\"x1\" ChangeKey=\"k\"/><t:Subject>A&#x1A;B\001C&#0;</t:Subject>"
+                                    "<t:IsRead>true</t:IsRead></t:Message></m:Items></m:GetItemResponseMessage>", b64));
+        free(b64);
+    }
+}
+
+/* Such an item made its whole page unreadable (the folder stuck there for good); the
+ * characters are now replaced by U+FFFD and the item synced, its content intact. */
+static void test_forbidden_characters(void **unused)
+{
+    (void)unused;
+    srv_start(ctl_respond);
+    struct fx f;
+    assert_int_equal(fx_open(&f, NULL).code, OUTPOST_OK);
+    outpost_status st = sync_inbox(&f);
+    if (st.code != OUTPOST_OK)
+        fail_msg("sync_folder with control characters in a Subject: %s", st.message);
+    json_t *x1 = rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, "x1");
+    assert_non_null(x1);
+    assert_string_equal(jstr(x1, "subject"), "A\xEF\xBF\xBD" "B\xEF\xBF\xBD" "C\xEF\xBF\xBD");
+    assert_string_equal(jstr(x1, "content"), mime2);
+    assert_true(test_host_logged(f.th, "character(s) that XML does not allow"));
+    fx_close(&f);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -2375,6 +2415,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_version_elements),
         cmocka_unit_test(test_folder_error_classes),
         cmocka_unit_test(test_find_event),
+        cmocka_unit_test(test_forbidden_characters),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (srv.d)

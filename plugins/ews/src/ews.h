@@ -59,6 +59,25 @@ outpost_status ews_status(struct ews *e, int code, const char *fmt, ...)
  * anonymous temporary file. Not a file descriptor (no fileno). NULL when out of memory. */
 FILE *ews_spool_open(size_t mem_max);
 
+/* ---- xmlfix.c ---- */
+/* A reply on its way into its spool, with the characters XML 1.0 forbids (numeric character
+ * references to them, such as the &#x1A; Exchange copies from a Subject, and raw C0 bytes)
+ * replaced by U+FFFD; a well-formed reply passes byte for byte, one that is not UTF-8 (a
+ * UTF-16 byte order mark or NUL among its first two bytes) unchanged. One per reply. */
+struct ews_xmlfix {
+    FILE *out;
+    unsigned char head[2];     /* the first bytes, until the encoding is decided */
+    int nhead, off, err;       /* off: not UTF-8, passed unchanged; err: a write failed */
+    char ref[16];              /* a character reference being read ("&#..."), not yet written */
+    size_t nref;
+    uint64_t fixed;            /* characters replaced */
+};
+void ews_xmlfix_init(struct ews_xmlfix *x, FILE *out);
+/* Writes n bytes through the filter: 0, or -1 once a write to `out` failed. */
+int ews_xmlfix_write(struct ews_xmlfix *x, const char *p, size_t n);
+/* At the end of the reply: writes what is held back; 0 or -1. */
+int ews_xmlfix_end(struct ews_xmlfix *x);
+
 /* ---- http.c ---- */
 /* POSTs `body` to the EWS URL (or `url` when given), with the configured authentication,
  * and leaves the reply in *reply (an ews_spool_open stream, positioned at 0; caller fcloses).

@@ -105,7 +105,7 @@ void ews_http_fini(struct ews *e)
 
 static size_t write_cb(char *data, size_t size, size_t n, void *ctx)
 {
-    return fwrite(data, size, n, ctx) * size;
+    return ews_xmlfix_write(ctx, data, size * n) ? 0 : size * n;
 }
 
 struct hdrs {
@@ -270,7 +270,9 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+    struct ews_xmlfix fix;
+    ews_xmlfix_init(&fix, f);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &fix);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &hd);
     e->curl_err[0] = '\0';
@@ -279,12 +281,21 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
     curl_slist_free_all(hl);
     *http = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, http);
+    if (cc == CURLE_OK && ews_xmlfix_end(&fix))
+        cc = CURLE_WRITE_ERROR;
     if (cc != CURLE_OK) {
         fclose(f);
         if (cc == CURLE_ABORTED_BY_CALLBACK)
             return ews_status(e, OUTPOST_TEMP, "cancelled");
+        if (cc == CURLE_WRITE_ERROR && fix.err)
+            return ews_status(e, OUTPOST_TEMP, "the reply of %s could not be kept (out of memory, or the temporary "
+                              "file past %u MiB could not be written: disk full?)", url, EWS_SPOOL_MEM >> 20);
         return transfer_failed(e, url, cc);
     }
+    if (fix.fixed)
+        e->host->log(e->host, OUTPOST_LOG_NOTICE, "the reply of %s held %llu character(s) that XML does not allow "
+                     "(control characters of an item's text); each was replaced by U+FFFD", url,
+                     (unsigned long long)fix.fixed);
     fflush(f);
     rewind(f);
     int soap = *http == 200 || ((*http == 500 || *http == 400 || *http == 503) && looks_like_xml(f));
