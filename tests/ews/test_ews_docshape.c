@@ -2001,7 +2001,8 @@ static int gf_mode;
 
 /* GetFolder whose messages fail: 1 every one ErrorServerBusy with its back-off (the
  * per-message form, HTTP 200), 2 the root ErrorMailboxMoveInProgress, 3 the root
- * ErrorAccessDenied, the others found */
+ * ErrorAccessDenied, the others found; 4 the root found, the next one ErrorFolderNotFound
+ * and the batch stopped there (the rest ErrorBatchProcessingStopped warnings) */
 static void gf_errors_respond(const struct req *rq, struct answer *a)
 {
     if (strcmp(rq->op, "GetFolder") != 0)
@@ -2012,13 +2013,14 @@ static void gf_errors_respond(const struct req *rq, struct answer *a)
         p += 26;
         char name[32];
         snprintf(name, sizeof name, "%.*s", (int)strcspn(p, "\""), p);
-        const char *code = gf_mode == 1 ? "ErrorServerBusy" : k > 0 ? NULL
-                           : gf_mode == 2 ? "ErrorMailboxMoveInProgress" : "ErrorAccessDenied";
+        const char *code = gf_mode == 1 ? "ErrorServerBusy"
+                           : gf_mode == 4 ? (k == 0 ? NULL : k == 1 ? "ErrorFolderNotFound" : "ErrorBatchProcessingStopped")
+                           : k > 0 ? NULL : gf_mode == 2 ? "ErrorMailboxMoveInProgress" : "ErrorAccessDenied";
         char *m;
         if (code)
-            m = fmt("<m:GetFolderResponseMessage ResponseClass=\"Error\"><m:MessageText>%s for %s.</m:MessageText>"
+            m = fmt("<m:GetFolderResponseMessage ResponseClass=\"%s\"><m:MessageText>%s for %s.</m:MessageText>"
                     "<m:ResponseCode>%s</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>%s"
-                    "<m:Folders/></m:GetFolderResponseMessage>", code, name, code,
+                    "<m:Folders/></m:GetFolderResponseMessage>", k > 1 && gf_mode == 4 ? "Warning" : "Error", code, name, code,
                     gf_mode == 1 ? "<m:MessageXml><t:Value Name=\"BackOffMilliseconds\">7000</t:Value></m:MessageXml>" : "");
         else
             m = fmt("<m:GetFolderResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode>"
@@ -2058,6 +2060,12 @@ static void test_open_message_errors(void **unused)
     st = fx_open(&f, NULL);
     assert_int_equal(st.code, OUTPOST_BAD_DATA);
     assert_non_null(strstr(st.message, "ErrorAccessDenied"));
+    fx_close(&f);
+    /* folders the server lacks or left unprocessed only have no special use */
+    gf_mode = 4;
+    st = fx_open(&f, NULL);
+    if (st.code != OUTPOST_OK)
+        fail_msg("open with a stopped GetFolder batch: %s", st.message ? st.message : "");
     fx_close(&f);
     gf_mode = 0;
 }

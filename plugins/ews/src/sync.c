@@ -48,10 +48,12 @@ static outpost_status parse_learned(struct ews *e, FILE *f, void *ctx)
         if (idx == 0)
             root = m;
         /* one answer per folder: a folder this server lacks (ErrorFolderNotFound) just has no
-         * special use, but a server too busy or unavailable for any of them (the per-message
-         * forms of ErrorServerBusy, ErrorMailboxMoveInProgress, ...) is asked again later */
+         * special use, nor has one left unprocessed after it (ErrorBatchProcessingStopped),
+         * but a server too busy or unavailable for any of them (the per-message forms of
+         * ErrorServerBusy, ErrorMailboxMoveInProgress, ...) is asked again later */
         int cls = m.error ? ews_code_class(m.code) : OUTPOST_OK;
-        if ((cls == OUTPOST_THROTTLED || cls == OUTPOST_TEMP) && !failed.error)
+        if ((cls == OUTPOST_THROTTLED || cls == OUTPOST_TEMP) && strcmp(m.code, "ErrorBatchProcessingStopped") != 0 &&
+            !failed.error)
             failed = m;
         idx++;
     }
