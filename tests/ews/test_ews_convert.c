@@ -83,6 +83,18 @@ static void test_vcard_escaping_and_folding(void **unused)
     eb_free(&wrapped);
     eb_free(&xml);
     free(v);
+    /* a birthday as Exchange keeps it: midnight of the zone it was entered in, in UTC, or 11:59Z */
+    static const char *const bdays[] = {"1980-03-31T22:00:00Z", "1980-04-01T11:59:00Z", "1980-04-01T05:00:00Z",
+                                        "1980-04-01"};
+    for (size_t i = 0; i < sizeof bdays / sizeof *bdays; i++) {
+        free(it.birthday);
+        it.birthday = strdup(bdays[i]);
+        v = ews_to_vcard(&it);
+        assert_non_null(v);
+        if (!strstr(v, "BDAY:1980-04-01\r\n"))
+            fail_msg("Birthday %s: %s", bdays[i], v);
+        free(v);
+    }
     ews_item_free(&it);
 }
 
@@ -154,6 +166,25 @@ static void test_ical_recurrence_both_ways(void **unused)
     assert_non_null(why);
     eb_free(&xml);
     ews_item_free(&it);
+    /* all-day events as Exchange gives them: midnight of the zone they were made in, in UTC
+     * (Central Europe in summer: 22:00Z the day before; New York: 04:00Z; UTC itself) */
+    static const struct { int64_t start; const char *dtstart, *dtend; } allday[] = {
+        {1749592800, "DTSTART;VALUE=DATE:20250611", "DTEND;VALUE=DATE:20250612"},
+        {1749614400, "DTSTART;VALUE=DATE:20250611", "DTEND;VALUE=DATE:20250612"},
+        {1749600000, "DTSTART;VALUE=DATE:20250611", "DTEND;VALUE=DATE:20250612"}};
+    for (size_t i = 0; i < sizeof allday / sizeof *allday; i++) {
+        memset(&it, 0, sizeof it);
+        it.uid = strdup("ad@x");
+        it.all_day = 1;
+        it.start = allday[i].start;
+        it.end = allday[i].start + 86400;
+        char *ad = ews_to_ical(&it, OUTPOST_ITEM_EVENT);
+        assert_non_null(ad);
+        if (!strstr(ad, allday[i].dtstart) || !strstr(ad, allday[i].dtend))
+            fail_msg("all-day event starting %lld: %s", (long long)allday[i].start, ad);
+        free(ad);
+        ews_item_free(&it);
+    }
 }
 
 static void test_reply_classes(void **unused)
@@ -482,6 +513,79 @@ static void test_spool(void **unused)
     }
 }
 
+/* Runs `in` through the reply filter in pieces of `step` bytes (0: split once at `cut`);
+ * what came out (malloc'd, *len) and the number of characters replaced. */
+static char *xmlfix_run(const char *in, size_t n, size_t step, size_t cut, size_t *len, uint64_t *fixed)
+{
+    FILE *f = ews_spool_open(1u << 20);
+    assert_non_null(f);
+    struct ews_xmlfix x;
+    ews_xmlfix_init(&x, f);
+    if (step)
+        for (size_t i = 0; i < n; i += step)
+            assert_int_equal(ews_xmlfix_write(&x, in + i, n - i < step ? n - i : step), 0);
+    else {
+        assert_int_equal(ews_xmlfix_write(&x, in, cut), 0);
+        assert_int_equal(ews_xmlfix_write(&x, in + cut, n - cut), 0);
+    }
+    assert_int_equal(ews_xmlfix_end(&x), 0);
+    *fixed = x.fixed;
+    fflush(f);
+    rewind(f);
+    char *out = calloc(1, 4 * n + 16);
+    assert_non_null(out);
+    *len = fread(out, 1, 4 * n + 16, f);
+    fclose(f);
+    return out;
+}
+
+/* The filter that replies pass on their way into the spool: the characters XML 1.0 forbids
+ * (references to them as Exchange sends them from an item's text, raw C0 bytes) become
+ * U+FFFD, wherever the pieces libcurl hands over are cut; everything else passes as it was. */
+static void test_reply_filter(void **unused)
+{
+    (void)unused;
+    static const struct { const char *in, *out; int fixed; } cases[] = {
+        /* well-formed: byte for byte, references to allowed characters included */
+        {"<a b=\"x&amp;y&#34;\">t&#10;&#x9;&#xD;&#169;&#x10FFFF;&#xE000;&lt;\tok\r\n</a>",
+         "<a b=\"x&amp;y&#34;\">t&#10;&#x9;&#xD;&#169;&#x10FFFF;&#xE000;&lt;\tok\r\n</a>", 0},
+        /* not well-formed: the forbidden ones replaced */
+        {"<s>A&#x1A;B&#0;C&#16;D\001E&#xD800;F&#x110000;G&#xFFFE;H&#x0000001b;I\x1f</s>",
+         "<s>A&#xFFFD;B&#xFFFD;C&#xFFFD;D\xEF\xBF\xBD" "E&#xFFFD;F&#xFFFD;G&#xFFFD;H&#xFFFD;I\xEF\xBF\xBD</s>", 9},
+        /* what is not a reference stays as it was (libxml2 judges it) */
+        {"<s>&&#x1;&#;&#x;&#xZ;&#12a;&#x12345678901234567;</s>",
+         "<s>&&#xFFFD;&#;&#x;&#xZ;&#12a;&#x12345678901234567;</s>", 1},
+        /* cut off at the end */
+        {"<s>&#x1", "<s>&#x1", 0},
+        /* UTF-8 text around it */
+        {"<s>gr\xc3\xbc\xc3\x9f&#x7;e \xe6\x97\xa5</s>", "<s>gr\xc3\xbc\xc3\x9f&#xFFFD;e \xe6\x97\xa5</s>", 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t n = strlen(cases[i].in);
+        for (size_t step = 0; step <= n; step++)
+            for (size_t cut = 0; cut <= (step ? 0 : n); cut++) {
+                size_t len;
+                uint64_t fixed;
+                char *out = xmlfix_run(cases[i].in, n, step, cut, &len, &fixed);
+                if (len != strlen(cases[i].out) || memcmp(out, cases[i].out, len) != 0 ||
+                    fixed != (uint64_t)cases[i].fixed)
+                    fail_msg("case %zu, pieces of %zu (cut %zu): '%.*s' (%llu replaced)", i, step, cut, (int)len, out,
+                             (unsigned long long)fixed);
+                free(out);
+            }
+    }
+    /* a reply in UTF-16 (byte order mark, or NUL among the first two bytes) passes unchanged */
+    static const char utf16[][12] = {"\xff\xfe<\0\x01\x04&\0#\0", "<\0s\0\x01\x04&\0#\0"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t len;
+        uint64_t fixed;
+        char *out = xmlfix_run(utf16[i], 10, 1, 0, &len, &fixed);
+        assert_int_equal(len, 10);
+        assert_memory_equal(out, utf16[i], 10);
+        assert_int_equal(fixed, 0);
+        free(out);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_reply_classes),
         cmocka_unit_test(test_times),
         cmocka_unit_test(test_spool),
+        cmocka_unit_test(test_reply_filter),
         cmocka_unit_test(test_mail_getitem_reader),
         cmocka_unit_test(test_base64_decoder),
     };

@@ -67,6 +67,7 @@ struct answer {
  * document element for autodiscover), body. */
 struct req {
     char path[128], op[64];
+    char action[160];           /* SOAPAction header, "" when none */
     char *body;
     int accepts_gzip;
 };
@@ -203,6 +204,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *con, const char
     up->p = NULL;
     const char *ae = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Accept-Encoding");
     rq.accepts_gzip = ae && strstr(ae, "gzip");
+    const char *sa = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "SOAPAction");
+    snprintf(rq.action, sizeof rq.action, "%s", sa ? sa : "");
     struct answer a;
     memset(&a, 0, sizeof a);
     pthread_mutex_lock(&srv.lock);
@@ -309,16 +312,22 @@ static int log_count(const char *op)
 
 /* ---- replies ---- */
 
+static int no_header; /* envelope: leave out the (optional) SOAP Header */
+
 /* An envelope in the style the tests vary: `soap` and `msgs` are the prefixes of the SOAP
  * and messages namespaces ("" for a default namespace), types always bound to `t`. */
 static char *envelope(const char *soap, const char *body)
 {
     const char *c = *soap ? ":" : "";
-    return fmt("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<%s%sEnvelope xmlns%s%s=\"" NS_SOAP "\">"
-               "<%s%sHeader><ServerVersionInfo xmlns=\"" NS_T "\" MajorVersion=\"15\" MinorVersion=\"2\" "
-               "MajorBuildNumber=\"1544\" MinorBuildNumber=\"4\" Version=\"V2017_07_11\"/></%s%sHeader>"
-               "<%s%sBody>%s</%s%sBody></%s%sEnvelope>",
-               soap, c, c, soap, soap, c, soap, c, soap, c, body, soap, c, soap, c);
+    char *hdr = no_header ? xstrdup("")
+                : fmt("<%s%sHeader><ServerVersionInfo xmlns=\"" NS_T "\" MajorVersion=\"15\" MinorVersion=\"2\" "
+                      "MajorBuildNumber=\"1544\" MinorBuildNumber=\"4\" Version=\"V2017_07_11\"/></%s%sHeader>",
+                      soap, c, soap, c);
+    char *env = fmt("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<%s%sEnvelope xmlns%s%s=\"" NS_SOAP "\">%s"
+                    "<%s%sBody>%s</%s%sBody></%s%sEnvelope>",
+                    soap, c, c, soap, hdr, soap, c, body, soap, c, soap, c);
+    free(hdr);
+    return env;
 }
 
 /* GetFolder on the distinguished folders: one message per requested id, in order; junkemail
@@ -360,6 +369,7 @@ struct fx {
 };
 
 static const char *fx_busy_wait = "0";
+static const char *fx_version;  /* server_version; NULL: the default */
 
 static outpost_status fx_open(struct fx *f, const char *batch)
 {
@@ -373,6 +383,8 @@ static outpost_status fx_open(struct fx *f, const char *batch)
     test_host_set(f->th, "ca_file", ca);
     test_host_set(f->th, "batch_size", batch ? batch : "10");
     test_host_set(f->th, "busy_wait", fx_busy_wait); /* "0": a busy server's status is returned at once */
+    if (fx_version)
+        test_host_set(f->th, "server_version", fx_version);
     rec_init(&f->rec);
     outpost_status st = M->create(test_host_table(f->th), &f->t);
     if (st.code == OUTPOST_OK)
@@ -1180,6 +1192,26 @@ static void test_write_requests_schema(void **unused)
                 fail_msg("write op %u of kind %u: %s (%s)", c.op, c.kind, st.message, violations);
         }
     }
+    /* an item whose ChangeKey was never given (optional in the replies it came from): the
+     * UpdateItem still names one (the reference: AutoResolve and NeverOverwrite need it, else
+     * ErrorChangeKeyRequired), the item's current one asked for first */
+    for (size_t i = 0; i < 2; i++) {
+        struct mem_reader mr;
+        outpost_change c = {0};
+        c.struct_size = sizeof c;
+        c.op = i == 0 ? OUTPOST_J_ITEM_FLAGS : OUTPOST_J_ITEM_UPDATE;
+        c.kind = i == 0 ? OUTPOST_ITEM_MAIL : OUTPOST_ITEM_EVENT;
+        c.remote_id = i == 0 ? "m-2" : "e-2";
+        c.flags = OUTPOST_FLAG_SEEN;
+        c.content = mem_reader(&mr, ev);
+        outpost_change_result res = {0};
+        res.struct_size = sizeof res;
+        int before = log_count("GetItem");
+        st = M->write(f.t, &c, &res);
+        if (st.code != OUTPOST_OK)
+            fail_msg("write op %u without a ChangeKey: %s (%s)", c.op, st.message, violations);
+        assert_int_equal(log_count("GetItem"), before + 1);
+    }
     static const uint32_t fkinds[] = {OUTPOST_ITEM_MAIL, OUTPOST_ITEM_EVENT, OUTPOST_ITEM_NOTE};
     for (size_t i = 0; i < sizeof fkinds / sizeof *fkinds; i++) {
         static const uint32_t ops[] = {OUTPOST_J_FOLDER_CREATE, OUTPOST_J_FOLDER_RENAME, OUTPOST_J_FOLDER_DELETE};
@@ -1200,6 +1232,18 @@ static void test_write_requests_schema(void **unused)
     }
     if (violations[0])
         fail_msg("requests a strict server rejects: %s", violations);
+    /* SOAP 1.1 asks every request for a SOAPAction; EWS's WSDL binds each operation to
+     * "<messages namespace>/<operation>" */
+    pthread_mutex_lock(&srv.lock);
+    for (int i = 0; i < srv.nlog; i++) {
+        char want[160];
+        snprintf(want, sizeof want, "\"" NS_M "/%s\"", srv.log[i].op);
+        if (strcmp(srv.log[i].action, want) != 0) {
+            pthread_mutex_unlock(&srv.lock);
+            fail_msg("%s sent with SOAPAction '%s'", srv.log[i].op, srv.log[i].action);
+        }
+    }
+    pthread_mutex_unlock(&srv.lock);
     assert_true(log_count("CreateItem") >= 5);
     assert_true(log_count("UpdateItem") >= 4);
     fx_close(&f);
@@ -1639,6 +1683,19 @@ static void test_item_errors(void **unused)
 
 static int page_calls, hier_calls;
 
+/* A SyncFolderItems reply: its state, IncludesLastItemInRange, the changes' XML. */
+static char *changes_reply(const char *state, int last, const char *changes)
+{
+    char *body = fmt("<m:SyncFolderItemsResponse xmlns:m=\"" NS_M "\" xmlns:t=\"" NS_T "\"><m:ResponseMessages>"
+                     "<m:SyncFolderItemsResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode>"
+                     "<m:SyncState>%s</m:SyncState><m:IncludesLastItemInRange>%s</m:IncludesLastItemInRange>"
+                     "<m:Changes>%s</m:Changes></m:SyncFolderItemsResponseMessage></m:ResponseMessages>"
+                     "</m:SyncFolderItemsResponse>", state, last ? "true" : "false", changes);
+    char *env = envelope("soap", body);
+    free(body);
+    return env;
+}
+
 static char *items_page(const char *state, int last, const char *ids)
 {
     char *changes = xstrdup("");
@@ -1648,14 +1705,8 @@ static char *items_page(const char *state, int last, const char *ids)
         free(changes);
         changes = c;
     }
-    char *body = fmt("<m:SyncFolderItemsResponse xmlns:m=\"" NS_M "\" xmlns:t=\"" NS_T "\"><m:ResponseMessages>"
-                     "<m:SyncFolderItemsResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode>"
-                     "<m:SyncState>%s</m:SyncState><m:IncludesLastItemInRange>%s</m:IncludesLastItemInRange>"
-                     "<m:Changes>%s</m:Changes></m:SyncFolderItemsResponseMessage></m:ResponseMessages>"
-                     "</m:SyncFolderItemsResponse>", state, last ? "true" : "false", changes);
+    char *env = changes_reply(state, last, changes);
     free(changes);
-    char *env = envelope("soap", body);
-    free(body);
     return env;
 }
 
@@ -1944,6 +1995,384 @@ static void test_markup_variants(void **unused)
     fx_close(&f);
 }
 
+/* ---- open: GetFolder answered per folder with errors ---- */
+
+static int gf_mode;
+
+/* GetFolder whose messages fail: 1 every one ErrorServerBusy with its back-off (the
+ * per-message form, HTTP 200), 2 the root ErrorMailboxMoveInProgress, 3 the root
+ * ErrorAccessDenied, the others found; 4 the root found, the next one ErrorFolderNotFound
+ * and the batch stopped there (the rest ErrorBatchProcessingStopped warnings) */
+static void gf_errors_respond(const struct req *rq, struct answer *a)
+{
+    if (strcmp(rq->op, "GetFolder") != 0)
+        return;
+    char *msgs = xstrdup("");
+    int k = 0;
+    for (const char *p = rq->body; (p = strstr(p, "DistinguishedFolderId Id=\"")); k++) {
+        p += 26;
+        char name[32];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(p, "\""), p);
+        const char *code = gf_mode == 1 ? "ErrorServerBusy"
+                           : gf_mode == 4 ? (k == 0 ? NULL : k == 1 ? "ErrorFolderNotFound" : "ErrorBatchProcessingStopped")
+                           : k > 0 ? NULL : gf_mode == 2 ? "ErrorMailboxMoveInProgress" : "ErrorAccessDenied";
+        char *m;
+        if (code)
+            m = fmt("<m:GetFolderResponseMessage ResponseClass=\"%s\"><m:MessageText>%s for %s.</m:MessageText>"
+                    "<m:ResponseCode>%s</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>%s"
+                    "<m:Folders/></m:GetFolderResponseMessage>", k > 1 && gf_mode == 4 ? "Warning" : "Error", code, name, code,
+                    gf_mode == 1 ? "<m:MessageXml><t:Value Name=\"BackOffMilliseconds\">7000</t:Value></m:MessageXml>" : "");
+        else
+            m = fmt("<m:GetFolderResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode>"
+                    "<m:Folders><t:Folder><t:FolderId Id=\"F-%s\"/></t:Folder></m:Folders></m:GetFolderResponseMessage>",
+                    name);
+        msgs = cat(msgs, m);
+    }
+    char *body = fmt("<m:GetFolderResponse xmlns:m=\"" NS_M "\" xmlns:t=\"" NS_T "\"><m:ResponseMessages>%s"
+                     "</m:ResponseMessages></m:GetFolderResponse>", msgs);
+    free(msgs);
+    a->body = envelope("soap", body);
+    free(body);
+}
+
+/* The EWS reference's ErrorServerBusy comes as a SOAP fault or as the error of each response
+ * message; at open (GetFolder of the root and the special folders) the second form was taken
+ * for a server without a message folder root (BAD_DATA, the account looked broken) instead
+ * of a busy one (THROTTLED with its back-off); a mailbox being moved is passing (TEMP). */
+static void test_open_message_errors(void **unused)
+{
+    (void)unused;
+    srv_start(gf_errors_respond);
+    struct fx f;
+    gf_mode = 1;
+    outpost_status st = fx_open(&f, NULL);
+    assert_int_equal(st.code, OUTPOST_THROTTLED);
+    assert_int_equal(st.retry_after_ms, 7000);
+    assert_non_null(strstr(st.message, "ErrorServerBusy"));
+    fx_close(&f);
+    gf_mode = 2;
+    st = fx_open(&f, NULL);
+    assert_int_equal(st.code, OUTPOST_TEMP);
+    assert_non_null(strstr(st.message, "ErrorMailboxMoveInProgress"));
+    fx_close(&f);
+    /* a refusal of the root itself says which (not "did not return" it) */
+    gf_mode = 3;
+    st = fx_open(&f, NULL);
+    assert_int_equal(st.code, OUTPOST_BAD_DATA);
+    assert_non_null(strstr(st.message, "ErrorAccessDenied"));
+    fx_close(&f);
+    /* folders the server lacks or left unprocessed only have no special use */
+    gf_mode = 4;
+    st = fx_open(&f, NULL);
+    if (st.code != OUTPOST_OK)
+        fail_msg("open with a stopped GetFolder batch: %s", st.message ? st.message : "");
+    fx_close(&f);
+    gf_mode = 0;
+}
+
+/* ---- read state of items that have no IsRead ---- */
+
+/* SyncFolderItems: a Create of a t:Item (a class the server has no type for, e.g. a
+ * document posted to a mail folder), two ReadFlagChanges. GetItem: u1 a t:Item telling its
+ * read state only by PR_MESSAGE_FLAGS (read), u2 a t:Item without IsRead or flags (then the
+ * change says: read), u3 a t:Message read now though its change said unread (the item as
+ * GetItem finds it is the later word), u4 a t:Item with PR_MESSAGE_FLAGS 0 (unread). */
+static void noisread_respond(const struct req *rq, struct answer *a)
+{
+    if (!strcmp(rq->op, "GetFolder")) {
+        a->body = getfolder_reply(rq);
+        return;
+    }
+    if (!strcmp(rq->op, "SyncFolderItems")) {
+        a->body = changes_reply("R1", 1, "<t:Create><t:Item><t:ItemId Id=\"u1\" ChangeKey=\"k1\"/></t:Item></t:Create>"
+                                         "<t:Create><t:Item><t:ItemId Id=\"u4\" ChangeKey=\"k4\"/></t:Item></t:Create>"
+                                         "<t:ReadFlagChange><t:ItemId Id=\"u2\" ChangeKey=\"k2\"/><t:IsRead>true"
+                                         "</t:IsRead></t:ReadFlagChange><t:ReadFlagChange><t:ItemId Id=\"u3\" "
+                                         "ChangeKey=\"k3\"/><t:IsRead>false</t:IsRead></t:ReadFlagChange>");
+        return;
+    }
+    if (strcmp(rq->op, "GetItem") != 0)
+        return;
+    int flags_asked = strstr(rq->body, "PropertyTag=\"0x0E07\"") != NULL;
+    char *msgs = xstrdup("");
+    for (const char *p = rq->body; (p = strstr(p, "ItemId Id=\"")); ) {
+        p += 11;
+        char id[32];
+        snprintf(id, sizeof id, "%.*s", (int)strcspn(p, "\""), p);
+        const char *el = !strcmp(id, "u3") ? "Message" : "Item";
+        const char *props = "";
+        if (flags_asked && !strcmp(id, "u1"))
+            props = "<t:ExtendedProperty><t:ExtendedFieldURI PropertyTag=\"0xe07\" PropertyType=\"Integer\"/>"
+                    "<t:Value>1</t:Value></t:ExtendedProperty>";
+        else if (flags_asked && !strcmp(id, "u4"))
+            props = "<t:ExtendedProperty><t:ExtendedFieldURI PropertyTag=\"0xe07\" PropertyType=\"Integer\"/>"
+                    "<t:Value>0</t:Value></t:ExtendedProperty>";
+        else if (!strcmp(id, "u3"))
+            props = "<t:IsRead>true</t:IsRead>";
+        msgs = cat(msgs, fmt("<m:GetItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError"
+                             "</m:ResponseCode><m:Items><t:%s><t:ItemId Id=\"%s\" ChangeKey=\"c-%s\"/><t:ItemClass>"
+                             "IPM.Document.Word.Document.12</t:ItemClass><t:Subject>%s</t:Subject>%s</t:%s></m:Items>"
+                             "</m:GetItemResponseMessage>", el, id, id, id, props, el));
+    }
+    a->body = getitem_reply(msgs);
+}
+
+static void test_read_state_without_isread(void **unused)
+{
+    (void)unused;
+    no_header = 1; /* and replies without a SOAP Header (it is optional) */
+    srv_start(noisread_respond);
+    struct fx f;
+    assert_int_equal(fx_open(&f, NULL).code, OUTPOST_OK);
+    outpost_folder fo = {0};
+    fo.struct_size = sizeof fo;
+    fo.kind = OUTPOST_ITEM_MAIL;
+    fo.remote_id = "F-inbox";
+    fo.name = "Inbox";
+    outpost_status st = M->sync_folder(f.t, &fo, NULL, 0, 0, 0, &f.rec.sink);
+    if (st.code != OUTPOST_OK)
+        fail_msg("sync_folder: %s", st.message);
+    json_t *u1 = rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, "u1");
+    json_t *u4 = rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, "u4");
+    json_t *u2 = rec_find(&f.rec, "item", OUTPOST_CHANGE_FLAGS, "u2");
+    json_t *u3 = rec_find(&f.rec, "item", OUTPOST_CHANGE_FLAGS, "u3");
+    assert_non_null(u1);
+    assert_non_null(u2);
+    assert_non_null(u3);
+    assert_non_null(u4);
+    assert_true(jint(u1, "flags") & OUTPOST_FLAG_SEEN);
+    assert_false(jint(u4, "flags") & OUTPOST_FLAG_SEEN);
+    assert_true(jint(u2, "flags") & OUTPOST_FLAG_SEEN);
+    assert_true(jint(u3, "flags") & OUTPOST_FLAG_SEEN);
+    fx_close(&f);
+    no_header = 0;
+}
+
+/* ---- requests that follow the RequestServerVersion they name ---- */
+
+static void version_respond(const struct req *rq, struct answer *a)
+{
+    if (!strcmp(rq->op, "GetFolder")) {
+        a->body = getfolder_reply(rq);
+        return;
+    }
+    if (!strcmp(rq->op, "SyncFolderItems"))
+        a->body = items_page("V1", 1, "v1");
+    else if (!strcmp(rq->op, "GetItem"))
+        /* flagged: by item:Flag when asked for it, else by PidTagFlagStatus (0x1090) */
+        a->body = getitem_reply(fmt(
+            "<m:GetItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:Items>"
+            "<t:Message><t:ItemId Id=\"v1\" ChangeKey=\"k\"/><t:Subject>v</t:Subject>%s<t:IsRead>true</t:IsRead>"
+            "</t:Message></m:Items></m:GetItemResponseMessage>",
+            strstr(rq->body, "\"item:Flag\"") ? "<t:Flag><t:FlagStatus>Flagged</t:FlagStatus></t:Flag>"
+            : strstr(rq->body, "PropertyTag=\"0x1090\"") ? "<t:ExtendedProperty><t:ExtendedFieldURI PropertyTag=\"0x1090\" "
+              "PropertyType=\"Integer\"/><t:Value>2</t:Value></t:ExtendedProperty>" : ""));
+    else if (!strcmp(rq->op, "UpdateItem") || !strcmp(rq->op, "MoveItem"))
+        a->body = ok_reply(rq->op, 0);
+}
+
+/* The requests hold only what the schema of the RequestServerVersion they name has:
+ * SyncScope came with Exchange 2010 (left out for an Exchange 2007 version), ReturnNewItemIds
+ * with 2010 SP1, item:Flag with Exchange 2013 (before, the flag is PidTagFlagStatus 0x1090,
+ * read and written). */
+static void test_version_elements(void **unused)
+{
+    (void)unused;
+    static const struct { const char *version; int scope, flag_uri, new_ids; } cases[] = {
+        {NULL, 1, 1, 1}, {"Exchange2016", 1, 1, 1}, {"Exchange2013", 1, 1, 1}, {"Exchange2010_SP2", 1, 0, 1},
+        {"Exchange2010", 1, 0, 0}, {"Exchange2007_SP1", 0, 0, 0}, {"Exchange2007", 0, 0, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *v = cases[i].version ? cases[i].version : "Exchange2013_SP1";
+        fx_version = cases[i].version;
+        srv_start(version_respond);
+        struct fx f;
+        assert_int_equal(fx_open(&f, NULL).code, OUTPOST_OK);
+        outpost_status st = sync_id(&f, "F-inbox", NULL);
+        if (st.code != OUTPOST_OK)
+            fail_msg("sync_folder (%s): %s", v, st.message);
+        json_t *ev = rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, "v1");
+        assert_non_null(ev);
+        if (!(jint(ev, "flags") & OUTPOST_FLAG_FLAGGED))
+            fail_msg("%s: the flag was not read", v);
+        outpost_change c = {0};
+        c.struct_size = sizeof c;
+        c.op = OUTPOST_J_ITEM_FLAGS;
+        c.kind = OUTPOST_ITEM_MAIL;
+        c.remote_id = "m-1";
+        c.remote_version = "ck";
+        c.flags = OUTPOST_FLAG_SEEN | OUTPOST_FLAG_FLAGGED;
+        outpost_change_result res = {0};
+        res.struct_size = sizeof res;
+        st = M->write(f.t, &c, &res);
+        if (st.code != OUTPOST_OK)
+            fail_msg("flags (%s): %s", v, st.message);
+        c.op = OUTPOST_J_ITEM_MOVE;
+        c.target_remote_id = "F-drafts";
+        st = M->write(f.t, &c, &res);
+        if (st.code != OUTPOST_OK)
+            fail_msg("move (%s): %s", v, st.message);
+        pthread_mutex_lock(&srv.lock);
+        int seen = 0, scope = 0, flag_uri = 0, flag_tag = 0, new_ids = 0;
+        for (int k = 0; k < srv.nlog; k++) {
+            const char *b = srv.log[k].body;
+            if (srv.log[k].op[0] && strcmp(srv.log[k].op, "GetFolder"))
+                assert_non_null(strstr(b, v));
+            if (!strcmp(srv.log[k].op, "SyncFolderItems")) {
+                seen++;
+                scope += strstr(b, "SyncScope>") != NULL;
+            }
+            flag_uri += strstr(b, "FieldURI=\"item:Flag\"") != NULL;
+            flag_tag += strstr(b, "PropertyTag=\"0x1090\"") != NULL;
+            new_ids += strstr(b, "ReturnNewItemIds") != NULL;
+        }
+        pthread_mutex_unlock(&srv.lock);
+        assert_int_equal(seen, 1);
+        if (scope != cases[i].scope)
+            fail_msg("%s: SyncScope %s", v, scope ? "sent" : "left out");
+        if (cases[i].flag_uri ? flag_uri != 2 || flag_tag : flag_uri || flag_tag != 2)
+            fail_msg("%s: item:Flag in %d requests, 0x1090 in %d", v, flag_uri, flag_tag);
+        if (new_ids != cases[i].new_ids)
+            fail_msg("%s: ReturnNewItemIds %s", v, new_ids ? "sent" : "left out");
+        fx_close(&f);
+    }
+    fx_version = NULL;
+}
+
+/* ---- folder-level response codes ---- */
+
+static const char *code_mode;
+
+static void code_respond(const struct req *rq, struct answer *a)
+{
+    if (!strcmp(rq->op, "GetFolder"))
+        a->body = getfolder_reply(rq);
+    else if (!strcmp(rq->op, "SyncFolderItems"))
+        a->body = folder_error("SyncFolderItems", code_mode);
+}
+
+/* What a SyncFolderItems error message means, per the EWS reference's ResponseCode list and
+ * its page on synchronization errors: passing server states are TEMP (asked again later), a
+ * busy server THROTTLED, a state the server no longer takes STATE_INVALID (the folder is
+ * listed again from the start), a folder gone GONE, a refusal BAD_DATA (this folder only). */
+static void test_folder_error_classes(void **unused)
+{
+    (void)unused;
+    static const struct { const char *code; int cls; } cases[] = {
+        {"ErrorConnectionFailed", OUTPOST_TEMP},          {"ErrorInternalServerTransientError", OUTPOST_TEMP},
+        {"ErrorMailboxMoveInProgress", OUTPOST_TEMP},     {"ErrorMailboxStoreUnavailable", OUTPOST_TEMP},
+        {"ErrorInternalServerError", OUTPOST_TEMP},       {"ErrorTimeoutExpired", OUTPOST_TEMP},
+        {"ErrorServerBusy", OUTPOST_THROTTLED},           {"ErrorExceededConnectionCount", OUTPOST_THROTTLED},
+        {"ErrorInvalidSyncStateData", OUTPOST_STATE_INVALID}, {"ErrorSyncFolderNotFound", OUTPOST_GONE},
+        {"ErrorFolderNotFound", OUTPOST_GONE},            {"ErrorAccessDenied", OUTPOST_BAD_DATA},
+        {"ErrorInvalidRequest", OUTPOST_BAD_DATA}};
+    srv_start(code_respond);
+    struct fx f;
+    assert_int_equal(fx_open(&f, NULL).code, OUTPOST_OK);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        code_mode = cases[i].code;
+        outpost_status st = sync_id(&f, "F-inbox", "S0");
+        if (st.code != cases[i].cls)
+            fail_msg("%s: status %d, not %d (%s)", cases[i].code, st.code, cases[i].cls, st.message ? st.message : "");
+        assert_non_null(strstr(st.message, cases[i].code));
+        assert_int_equal(f.rec.commits, 0);
+    }
+    fx_close(&f);
+}
+
+/* ---- find: the duplicate check of replay ---- */
+
+/* FindItem as Exchange answers it: a restriction on calendar:UID refused
+ * (ErrorUnsupportedPathForQuery), OutpostKey found for "ev1@x" only. */
+static void find_respond(const struct req *rq, struct answer *a)
+{
+    if (!strcmp(rq->op, "GetFolder")) {
+        a->body = getfolder_reply(rq);
+        return;
+    }
+    if (strcmp(rq->op, "FindItem") != 0)
+        return;
+    char *body;
+    if (strstr(rq->body, "calendar:UID"))
+        body = xstrdup("<m:FindItemResponse xmlns:m=\"" NS_M "\"><m:ResponseMessages><m:FindItemResponseMessage "
+                       "ResponseClass=\"Error\"><m:MessageText>The property can not be used with this type of "
+                       "restriction.</m:MessageText><m:ResponseCode>ErrorUnsupportedPathForQuery</m:ResponseCode>"
+                       "<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey></m:FindItemResponseMessage></m:ResponseMessages>"
+                       "</m:FindItemResponse>");
+    else
+        body = fmt("<m:FindItemResponse xmlns:m=\"" NS_M "\" xmlns:t=\"" NS_T "\"><m:ResponseMessages>"
+                   "<m:FindItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode>"
+                   "<m:RootFolder TotalItemsInView=\"%d\" IncludesLastItemInRange=\"true\"><t:Items>%s</t:Items>"
+                   "</m:RootFolder></m:FindItemResponseMessage></m:ResponseMessages></m:FindItemResponse>",
+                   strstr(rq->body, "OutpostKey") && strstr(rq->body, "Value=\"ev1@x\"") ? 1 : 0,
+                   strstr(rq->body, "OutpostKey") && strstr(rq->body, "Value=\"ev1@x\"")
+                   ? "<t:CalendarItem><t:ItemId Id=\"e-found\" ChangeKey=\"ck\"/></t:CalendarItem>" : "");
+    a->body = envelope("soap", body);
+    free(body);
+}
+
+/* An event created before a crash is found by the key every created item carries
+ * (OutpostKey), not by a calendar:UID restriction Exchange refuses (the refusal made the
+ * check fail, and replay sent the create again: a duplicate event); a key found nowhere is
+ * GONE, not an error. */
+static void test_find_event(void **unused)
+{
+    (void)unused;
+    srv_start(find_respond);
+    struct fx f;
+    assert_int_equal(fx_open(&f, NULL).code, OUTPOST_OK);
+    outpost_change_result res = {0};
+    res.struct_size = sizeof res;
+    outpost_status st = M->find(f.t, "cal", OUTPOST_ITEM_EVENT, "ev1@x", &res);
+    if (st.code != OUTPOST_OK)
+        fail_msg("find of an event we created: %s", st.message ? st.message : "");
+    assert_string_equal(res.remote_id, "e-found");
+    st = M->find(f.t, "cal", OUTPOST_ITEM_EVENT, "other@x", &res);
+    assert_int_equal(st.code, OUTPOST_GONE);
+    st = M->find(f.t, "con", OUTPOST_ITEM_CONTACT, "other@x", &res);
+    assert_int_equal(st.code, OUTPOST_GONE);
+    fx_close(&f);
+}
+
+/* ---- characters XML does not allow ---- */
+
+/* Exchange copies control characters of an item's text into its replies as character
+ * references (&#x1A; in a Subject), older grommunio as raw bytes: a reply holding one is not
+ * well-formed XML. */
+static void ctl_respond(const struct req *rq, struct answer *a)
+{
+    if (!strcmp(rq->op, "GetFolder"))
+        a->body = getfolder_reply(rq);
+    else if (!strcmp(rq->op, "SyncFolderItems"))
+        a->body = items_page("C1", 1, "x1");
+    else if (!strcmp(rq->op, "GetItem")) {
+        char *b64 = b64_folded(mime2);
+        a->body = getitem_reply(fmt("<m:GetItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError"
+                                    "</m:ResponseCode><m:Items><t:Message><t:MimeContent>%s</t:MimeContent>"
+                                    "<t:ItemId Id=\"x1\" ChangeKey=\"k\"/><t:Subject>A&#x1A;B\001C&#0;</t:Subject>"
+                                    "<t:IsRead>true</t:IsRead></t:Message></m:Items></m:GetItemResponseMessage>", b64));
+        free(b64);
+    }
+}
+
+/* Such an item made its whole page unreadable (the folder stuck there for good); the
+ * characters are now replaced by U+FFFD and the item synced, its content intact. */
+static void test_forbidden_characters(void **unused)
+{
+    (void)unused;
+    srv_start(ctl_respond);
+    struct fx f;
+    assert_int_equal(fx_open(&f, NULL).code, OUTPOST_OK);
+    outpost_status st = sync_inbox(&f);
+    if (st.code != OUTPOST_OK)
+        fail_msg("sync_folder with control characters in a Subject: %s", st.message);
+    json_t *x1 = rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, "x1");
+    assert_non_null(x1);
+    assert_string_equal(jstr(x1, "subject"), "A\xEF\xBF\xBD" "B\xEF\xBF\xBD" "C\xEF\xBF\xBD");
+    assert_string_equal(jstr(x1, "content"), mime2);
+    assert_true(test_host_logged(f.th, "character(s) that XML does not allow"));
+    fx_close(&f);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -1989,6 +2418,12 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_paging_and_folder_errors),
         cmocka_unit_test(test_markup_variants),
         cmocka_unit_test(test_batch_stopped),
+        cmocka_unit_test(test_open_message_errors),
+        cmocka_unit_test(test_read_state_without_isread),
+        cmocka_unit_test(test_version_elements),
+        cmocka_unit_test(test_folder_error_classes),
+        cmocka_unit_test(test_find_event),
+        cmocka_unit_test(test_forbidden_characters),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (srv.d)

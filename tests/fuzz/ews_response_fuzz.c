@@ -88,7 +88,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FILE *f = tmpfile();
     if (!f)
         return 0;
-    if (size && fwrite(data, 1, size, f) != size) {
+    /* spooled as a reply is: through the filter of characters XML does not allow */
+    struct ews_xmlfix fix;
+    ews_xmlfix_init(&fix, f);
+    if (ews_xmlfix_write(&fix, (const char *)data, size) || ews_xmlfix_end(&fix)) {
         fclose(f);
         return 0;
     }

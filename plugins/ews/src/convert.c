@@ -37,8 +37,22 @@ static const char *uid_of(const struct ews_item *it, char *buf, size_t n)
     return buf;
 }
 
+/* A day that Exchange gives as a point in time (an all-day event's Start and End, a
+ * contact's Birthday) is midnight in the time zone it was made in, in UTC:
+ * 2025-06-10T22:00:00Z is 11 June in Central Europe, 2025-06-11T04:00:00Z 11 June in New
+ * York (a birthday may also come as 11:59Z). Its day is the one of the nearest UTC midnight
+ * (right for offsets between -12 and +12 hours), not the UTC date (a day early for every
+ * zone east of UTC). */
+static int64_t nearest_midnight(int64_t t)
+{
+    int64_t d = t + 43200;
+    return d - ((d % 86400) + 86400) % 86400;
+}
+
 static struct icaltimetype utc_time(int64_t t, int is_date)
 {
+    if (is_date)
+        t = nearest_midnight(t);
     return icaltime_from_timet_with_zone((time_t)t, is_date, icaltimezone_get_utc_timezone());
 }
 
@@ -250,10 +264,13 @@ char *ews_to_vcard(const struct ews_item *it)
         vc_line(&b, "TEL;TYPE=CELL", it->phone_mobile, 1);
     if (it->phone_home)
         vc_line(&b, "TEL;TYPE=HOME,VOICE", it->phone_home, 1);
-    if (it->birthday && strlen(it->birthday) >= 10) {
-        char bd[11];
-        memcpy(bd, it->birthday, 10);
-        bd[10] = '\0';
+    int64_t born;
+    if (it->birthday && !ews_parse_time(it->birthday, &born)) {
+        char bd[16];
+        time_t day = (time_t)nearest_midnight(born);
+        struct tm tm;
+        gmtime_r(&day, &tm);
+        strftime(bd, sizeof bd, "%Y-%m-%d", &tm);
         vc_line(&b, "BDAY", bd, 0);
     }
     if (it->body && *it->body)

@@ -43,6 +43,7 @@ struct ews {
     uint32_t push_poll_ms;     /* GetEvents interval while waiting */
     /* results owned by the instance, valid until the next call */
     char msg[2048];            /* room for autodiscover naming each attempt */
+    char action[64];           /* the operation of the last envelope built (SOAPAction of its POST) */
     struct ebuf res_id, res_version;
 };
 
@@ -57,6 +58,25 @@ outpost_status ews_status(struct ews *e, int code, const char *fmt, ...)
 /* A read/write stream (fclose it) holding its bytes in memory up to mem_max, then in an
  * anonymous temporary file. Not a file descriptor (no fileno). NULL when out of memory. */
 FILE *ews_spool_open(size_t mem_max);
+
+/* ---- xmlfix.c ---- */
+/* A reply on its way into its spool, with the characters XML 1.0 forbids (numeric character
+ * references to them, such as the &#x1A; Exchange copies from a Subject, and raw C0 bytes)
+ * replaced by U+FFFD; a well-formed reply passes byte for byte, one that is not UTF-8 (a
+ * UTF-16 byte order mark or NUL among its first two bytes) unchanged. One per reply. */
+struct ews_xmlfix {
+    FILE *out;
+    unsigned char head[2];     /* the first bytes, until the encoding is decided */
+    int nhead, off, err;       /* off: not UTF-8, passed unchanged; err: a write failed */
+    char ref[16];              /* a character reference being read ("&#..."), not yet written */
+    size_t nref;
+    uint64_t fixed;            /* characters replaced */
+};
+void ews_xmlfix_init(struct ews_xmlfix *x, FILE *out);
+/* Writes n bytes through the filter: 0, or -1 once a write to `out` failed. */
+int ews_xmlfix_write(struct ews_xmlfix *x, const char *p, size_t n);
+/* At the end of the reply: writes what is held back; 0 or -1. */
+int ews_xmlfix_end(struct ews_xmlfix *x);
 
 /* ---- http.c ---- */
 /* POSTs `body` to the EWS URL (or `url` when given), with the configured authentication,
@@ -84,6 +104,12 @@ typedef outpost_status (*ews_parse_fn)(struct ews *e, FILE *f, void *ctx);
  * asked again through ews_busy_wait, so a longer back-off comes back as THROTTLED with its
  * delay. */
 outpost_status ews_request(struct ews *e, const struct ebuf *op, ews_parse_fn parse, void *ctx, const char *what);
+/* The schema version a request may use: the RequestServerVersion sent (server_version) in
+ * the order of the reference's values; any other value (later ones: Exchange2016, V2017_07_11,
+ * ...) counts as the newest. Elements newer than it are left out of requests: SyncScope
+ * (Exchange 2010), ReturnNewItemIds (2010 SP1), item:Flag (2013). */
+enum { EWS_V2007, EWS_V2007_SP1, EWS_V2010, EWS_V2010_SP1, EWS_V2010_SP2, EWS_V2013, EWS_V2013_SP1, EWS_VLATER };
+int ews_schema(const struct ews *e);
 /* Builds the SOAP envelope around an operation body. */
 void ews_envelope(struct ews *e, struct ebuf *b, const char *op_xml);
 outpost_status ews_http_init(struct ews *e);
@@ -170,6 +196,8 @@ struct ews_item {
     char *id, *change_key, *item_class, *parent_id;
     char *subject, *body, *msgid, *from_name, *from_addr, *uid, *location, *key;
     int is_read, is_draft, flag_status, last_verb; /* flag_status 0 none, 1 complete, 2 flagged */
+    int has_is_read;           /* IsRead was in the reply (t:Item and other non-message types have none) */
+    int msg_flags, has_msg_flags; /* PR_MESSAGE_FLAGS (0x0E07) when returned: MSGFLAG_READ 0x1 */
     int64_t received, start, end, modified;
     int all_day;
     uint64_t size;

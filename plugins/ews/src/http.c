@@ -13,6 +13,10 @@
 
 void ews_envelope(struct ews *e, struct ebuf *b, const char *op_xml)
 {
+    /* the operation's local name, for the SOAPAction header that SOAP 1.1 asks of every
+     * request and EWS's WSDL binds to each operation */
+    const char *op = op_xml && !strncmp(op_xml, "<m:", 3) ? op_xml + 3 : "";
+    snprintf(e->action, sizeof e->action, "%.*s", (int)strcspn(op, " />"), op);
     eb_puts(b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
                "<soap:Envelope xmlns:soap=\"" EWS_NS_SOAP "\" xmlns:m=\"" EWS_NS_M "\" xmlns:t=\"" EWS_NS_T "\">"
                "<soap:Header><t:RequestServerVersion Version=\"");
@@ -20,6 +24,18 @@ void ews_envelope(struct ews *e, struct ebuf *b, const char *op_xml)
     eb_puts(b, "\"/></soap:Header><soap:Body>");
     eb_puts(b, op_xml);
     eb_puts(b, "</soap:Body></soap:Envelope>");
+}
+
+int ews_schema(const struct ews *e)
+{
+    static const char *const names[] = {[EWS_V2007] = "Exchange2007", [EWS_V2007_SP1] = "Exchange2007_SP1",
+                                        [EWS_V2010] = "Exchange2010", [EWS_V2010_SP1] = "Exchange2010_SP1",
+                                        [EWS_V2010_SP2] = "Exchange2010_SP2", [EWS_V2013] = "Exchange2013",
+                                        [EWS_V2013_SP1] = "Exchange2013_SP1"};
+    for (int v = EWS_V2007; v < EWS_VLATER; v++)
+        if (!strcmp(e->version, names[v]))
+            return v;
+    return EWS_VLATER;
 }
 
 outpost_status ews_call(struct ews *e, const struct ebuf *op, FILE **reply, const char *what)
@@ -89,7 +105,7 @@ void ews_http_fini(struct ews *e)
 
 static size_t write_cb(char *data, size_t size, size_t n, void *ctx)
 {
-    return fwrite(data, size, n, ctx) * size;
+    return ews_xmlfix_write(ctx, data, size * n) ? 0 : size * n;
 }
 
 struct hdrs {
@@ -223,7 +239,7 @@ static outpost_status transfer_failed(struct ews *e, const char *url, CURLcode c
  * *location the absolute URL it names (malloc'd); without, it is an error like any other
  * status but 200. */
 static outpost_status post_once(struct ews *e, const char *url, const char *body, size_t len, FILE **reply,
-                                long *http, char **location)
+                                long *http, char **location, int ews_req)
 {
     *reply = NULL;
     FILE *f = ews_spool_open(EWS_SPOOL_MEM);
@@ -234,6 +250,12 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
     hl = curl_slist_append(hl, "Content-Type: text/xml; charset=utf-8");
     hl = curl_slist_append(hl, "Accept: text/xml");
     hl = curl_slist_append(hl, "Expect:");
+    if (ews_req && e->action[0]) {
+        struct ebuf h = {0};
+        eb_printf(&h, "SOAPAction: \"%s/%s\"", EWS_NS_M, e->action);
+        hl = curl_slist_append(hl, eb_str(&h));
+        eb_free(&h);
+    }
     if (e->email && e->auth == EWS_AUTH_BEARER) {
         struct ebuf h = {0};
         eb_printf(&h, "X-AnchorMailbox: %s", e->email);
@@ -248,7 +270,9 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+    struct ews_xmlfix fix;
+    ews_xmlfix_init(&fix, f);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &fix);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &hd);
     e->curl_err[0] = '\0';
@@ -257,12 +281,21 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
     curl_slist_free_all(hl);
     *http = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, http);
+    if (cc == CURLE_OK && ews_xmlfix_end(&fix))
+        cc = CURLE_WRITE_ERROR;
     if (cc != CURLE_OK) {
         fclose(f);
         if (cc == CURLE_ABORTED_BY_CALLBACK)
             return ews_status(e, OUTPOST_TEMP, "cancelled");
+        if (cc == CURLE_WRITE_ERROR && fix.err)
+            return ews_status(e, OUTPOST_TEMP, "the reply of %s could not be kept (out of memory, or the temporary "
+                              "file past %u MiB could not be written: disk full?)", url, EWS_SPOOL_MEM >> 20);
         return transfer_failed(e, url, cc);
     }
+    if (fix.fixed)
+        e->host->log(e->host, OUTPOST_LOG_NOTICE, "the reply of %s held %llu character(s) that XML does not allow "
+                     "(control characters of an item's text); each was replaced by U+FFFD", url,
+                     (unsigned long long)fix.fixed);
     fflush(f);
     rewind(f);
     int soap = *http == 200 || ((*http == 500 || *http == 400 || *http == 503) && looks_like_xml(f));
@@ -328,6 +361,7 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
 outpost_status ews_post_redirect(struct ews *e, const char *url, const char *body, size_t len, FILE **reply,
                                  char **location)
 {
+    int soap = !url; /* an EWS request (autodiscover POSTs its own documents to URLs of its own) */
     if (!url)
         url = e->url;
     if (!url)
@@ -335,13 +369,13 @@ outpost_status ews_post_redirect(struct ews *e, const char *url, const char *bod
     if (e->host->cancelled && e->host->cancelled(e->host))
         return ews_status(e, OUTPOST_TEMP, "cancelled");
     long http;
-    outpost_status st = post_once(e, url, body, len, reply, &http, location);
+    outpost_status st = post_once(e, url, body, len, reply, &http, location, soap);
     if (st.code == OUTPOST_AUTH && e->auth == EWS_AUTH_BEARER && http == 401) {
         /* the token may have expired: ask token_cmd once more */
         outpost_status ts = token_refresh(e);
         if (ts.code != OUTPOST_OK)
             return ts;
-        st = post_once(e, url, body, len, reply, &http, location);
+        st = post_once(e, url, body, len, reply, &http, location, soap);
     }
     return st;
 }

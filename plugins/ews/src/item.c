@@ -235,6 +235,8 @@ void ews_item_set_leaf(struct ews_item *it, int leaf, const char *v)
         break;
     case L_BOOL:
         *(int *)(void *)base = ews_xs_bool(v);
+        if (leaves[leaf].off == offsetof(struct ews_item, is_read))
+            it->has_is_read = 1;
         break;
     case L_U64:
         *(uint64_t *)(void *)base = strtoull(v, NULL, 10);
@@ -249,6 +251,10 @@ void ews_item_ext(struct ews_item *it, const char *tag, const char *pname, char 
     long t = tag ? strtol(tag, NULL, 0) : -1;
     if (t == 0x1081)
         it->last_verb = atoi(*value);
+    else if (t == 0x0E07) {
+        it->msg_flags = atoi(*value);
+        it->has_msg_flags = 1;
+    }
     else if (t == 0x1090 && !it->flag_status)
         it->flag_status = atoi(*value) == 2 ? 2 : atoi(*value) == 1 ? 1 : 0;
     else if (pname && !strcmp(pname, "OutpostKey")) {
@@ -418,7 +424,9 @@ uint32_t ews_item_kind(const struct ews_item *it)
 uint32_t ews_item_flags(const struct ews_item *it)
 {
     uint32_t f = 0;
-    if (it->is_read)
+    /* IsRead belongs to MessageType and its kin: an item of another type (t:Item of a class
+     * the server has no type for) tells its read state by PR_MESSAGE_FLAGS only */
+    if (it->has_is_read ? it->is_read : it->has_msg_flags && (it->msg_flags & 0x1))
         f |= OUTPOST_FLAG_SEEN;
     if (it->is_draft)
         f |= OUTPOST_FLAG_DRAFT;

@@ -362,6 +362,7 @@ int ews_code_class(const char *code)
         {"ErrorInvalidSyncStateData", OUTPOST_STATE_INVALID},
         {"ErrorInvalidSyncState", OUTPOST_STATE_INVALID}, /* not a ResponseCodeType value; taken as the same should a server send it */
         {"ErrorIrresolvableConflict", OUTPOST_CONFLICT},
+        {"ErrorChangeKeyRequired", OUTPOST_CONFLICT}, /* UpdateItem without a ChangeKey (ItemId reference) */
         {"ErrorChangeKeyRequiredForWriteOperations", OUTPOST_CONFLICT},
         {"ErrorStaleObject", OUTPOST_CONFLICT},
         {"ErrorInvalidChangeKey", OUTPOST_CONFLICT},

@@ -38,13 +38,23 @@ static outpost_status parse_learned(struct ews *e, FILE *f, void *ctx)
     struct learned *l = ctx;
     learned_free(l);
     struct ews_reader *r = ews_reader_open(f);
-    struct ews_msg m;
+    struct ews_msg m, root = {0}, failed = {0};
     int rc = -1, idx = 0;
     static const char *const names[] = {"FolderId", NULL};
     while (r && (rc = ews_reader_next_msg(r, &m)) == 1) {
         int which;
         if (!m.error && idx < 16 && ews_reader_find(r, names, &which) == 1)
             l->ids[idx] = ews_reader_attr(r, "Id");
+        if (idx == 0)
+            root = m;
+        /* one answer per folder: a folder this server lacks (ErrorFolderNotFound) just has no
+         * special use, nor has one left unprocessed after it (ErrorBatchProcessingStopped),
+         * but a server too busy or unavailable for any of them (the per-message forms of
+         * ErrorServerBusy, ErrorMailboxMoveInProgress, ...) is asked again later */
+        int cls = m.error ? ews_code_class(m.code) : OUTPOST_OK;
+        if ((cls == OUTPOST_THROTTLED || cls == OUTPOST_TEMP) && strcmp(m.code, "ErrorBatchProcessingStopped") != 0 &&
+            !failed.error)
+            failed = m;
         idx++;
     }
     ews_reader_close(r);
@@ -52,6 +62,10 @@ static outpost_status parse_learned(struct ews *e, FILE *f, void *ctx)
         return ews_msg_status(e, &m, "GetFolder");
     if (rc < 0)
         return malformed(e, "GetFolder");
+    if (failed.error)
+        return ews_msg_status(e, &failed, "GetFolder");
+    if (root.error)
+        return ews_msg_status(e, &root, "GetFolder of the message folder root");
     if (!l->ids[0])
         return ews_status(e, OUTPOST_BAD_DATA, "GetFolder: the server did not return the message folder root");
     return outpost_ok();
@@ -639,19 +653,22 @@ static outpost_status parse_items_page(struct ews *e, FILE *f, void *ctx)
 
 /* The GetItem request for ids: mail with or without MimeContent, or everything for other
  * kinds (converted locally). */
-static void get_item_op(struct ebuf *op, const char *const *ids, int n, uint32_t kind, int mime)
+static void get_item_op(struct ebuf *op, const char *const *ids, int n, uint32_t kind, int mime, int flag_uri)
 {
     if (kind == OUTPOST_ITEM_MAIL) {
+        /* item:Flag is in the Exchange 2013 schema; before, the flag is PidTagFlagStatus */
         eb_printf(op, "<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
                       "<t:IncludeMimeContent>%s</t:IncludeMimeContent><t:AdditionalProperties>"
                       "<t:FieldURI FieldURI=\"item:ItemClass\"/><t:FieldURI FieldURI=\"item:Subject\"/>"
                       "<t:FieldURI FieldURI=\"item:DateTimeReceived\"/><t:FieldURI FieldURI=\"item:Size\"/>"
-                      "<t:FieldURI FieldURI=\"message:IsRead\"/><t:FieldURI FieldURI=\"item:Flag\"/>"
+                      "<t:FieldURI FieldURI=\"message:IsRead\"/>%s"
                       "<t:FieldURI FieldURI=\"item:IsDraft\"/><t:FieldURI FieldURI=\"message:InternetMessageId\"/>"
                       "<t:FieldURI FieldURI=\"message:From\"/>"
                       "<t:ExtendedFieldURI PropertyTag=\"0x1081\" PropertyType=\"Integer\"/>"
+                      "<t:ExtendedFieldURI PropertyTag=\"0x0E07\" PropertyType=\"Integer\"/>"
                       "</t:AdditionalProperties></m:ItemShape><m:ItemIds>",
-                  mime ? "true" : "false");
+                  mime ? "true" : "false", flag_uri ? "<t:FieldURI FieldURI=\"item:Flag\"/>"
+                  : "<t:ExtendedFieldURI PropertyTag=\"0x1090\" PropertyType=\"Integer\"/>");
     } else {
         eb_puts(op, "<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape><t:BodyType>Text</t:BodyType>"
                     "<t:AdditionalProperties><t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" "
@@ -767,7 +784,7 @@ static outpost_status get_batch(struct ews *e, const char *const *ids, int n, ui
 {
     memset(b, 0, sizeof *b);
     struct ebuf op = {0};
-    get_item_op(&op, ids, n, kind, mime);
+    get_item_op(&op, ids, n, kind, mime, ews_schema(e) >= EWS_V2013);
     outpost_status st = ews_call(e, &op, &b->f, "GetItem");
     eb_free(&op);
     if (st.code == OUTPOST_OK)
@@ -1052,8 +1069,16 @@ static outpost_status emit_other(struct emit *em, struct page_emit *pe, int i, u
     }
     if (c->type == CH_READ && kind == OUTPOST_ITEM_MAIL) {
         int k = pe->km++;
-        if (pe->meta->have[k] && !pe->meta->m[k].error)
-            return emit_item(em, OUTPOST_CHANGE_FLAGS, &pe->meta->it[k], kind, 0, NULL);
+        struct ews_item *it = &pe->meta->it[k];
+        if (!pe->meta->have[k] || pe->meta->m[k].error)
+            return outpost_ok();
+        /* the item as GetItem found it has the last word; one that tells no read state (a
+         * t:Item has no IsRead) takes the ReadFlagChange's */
+        if (!it->has_is_read && !it->has_msg_flags) {
+            it->is_read = c->is_read;
+            it->has_is_read = 1;
+        }
+        return emit_item(em, OUTPOST_CHANGE_FLAGS, it, kind, 0, NULL);
     }
     return outpost_ok();
 }
@@ -1156,8 +1181,12 @@ static void list_page(struct ews *e, const struct folder_sync *fs, const char *s
     eb_puts(&op, "\"/></m:SyncFolderId>");
     if (state)
         eb_elem(&op, "m:SyncState", state);
-    eb_printf(&op, "<m:MaxChangesReturned>%u</m:MaxChangesReturned><m:SyncScope>NormalItems</m:SyncScope>"
-                   "</m:SyncFolderItems>", fs->max);
+    eb_printf(&op, "<m:MaxChangesReturned>%u</m:MaxChangesReturned>", fs->max);
+    /* SyncScope came with Exchange 2010's schema: a request naming an Exchange 2007 version
+     * must leave it out (NormalItems is what the server does without it) */
+    if (ews_schema(e) >= EWS_V2010)
+        eb_puts(&op, "<m:SyncScope>NormalItems</m:SyncScope>");
+    eb_puts(&op, "</m:SyncFolderItems>");
     fp->st = ews_request(e, &op, parse_items_page, &fp->p, "SyncFolderItems");
     eb_free(&op);
     if (fp->st.code == OUTPOST_BAD_DATA) /* refused (ErrorAccessDenied, ...) or unreadable: this folder only */

@@ -75,6 +75,40 @@ static int last_verb(uint32_t flags)
     return flags & OUTPOST_FLAG_ANSWERED ? 102 : flags & OUTPOST_FLAG_FORWARDED ? 104 : 0;
 }
 
+/* The item's current change key (GetItem IdOnly). */
+static outpost_status current_key(struct ews *e, const char *id, char **ck)
+{
+    struct ebuf op = {0};
+    eb_puts(&op, "<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ItemIds>");
+    item_id(&op, id, NULL);
+    eb_puts(&op, "</m:ItemIds></m:GetItem>");
+    struct ews_simple s;
+    outpost_status st = ews_call_simple(e, eb_str(&op), &s, "GetItem");
+    eb_free(&op);
+    *ck = NULL;
+    if (st.code == OUTPOST_OK) {
+        *ck = s.change_key;
+        s.change_key = NULL;
+    }
+    ews_simple_free(&s);
+    return st;
+}
+
+/* The ChangeKey an UpdateItem names: the one the change was based on or, when none is known
+ * (ChangeKey is optional in the replies it came from), the item's current one. The EWS
+ * reference: UpdateItem with AutoResolve (and NeverOverwrite) requires a ChangeKey, else
+ * ErrorChangeKeyRequired. *owned is what the caller frees. */
+static outpost_status update_key(struct ews *e, const outpost_change *c, const char **ck, char **owned)
+{
+    *owned = NULL;
+    *ck = c->remote_version;
+    if (c->remote_version && *c->remote_version)
+        return outpost_ok();
+    outpost_status st = current_key(e, c->remote_id, owned);
+    *ck = *owned;
+    return st;
+}
+
 static outpost_status write_flags(struct ews *e, const outpost_change *c, outpost_change_result *res)
 {
     if (c->kind != OUTPOST_ITEM_MAIL) {
@@ -83,15 +117,31 @@ static outpost_status write_flags(struct ews *e, const outpost_change *c, outpos
         res->remote_version = c->remote_version;
         return outpost_ok(); /* flags of other kinds stay local */
     }
+    const char *ck;
+    char *owned;
+    outpost_status st = update_key(e, c, &ck, &owned);
+    if (st.code != OUTPOST_OK)
+        return st;
     struct ebuf op = {0};
     eb_puts(&op, "<m:UpdateItem ConflictResolution=\"AutoResolve\" MessageDisposition=\"SaveOnly\"><m:ItemChanges>"
                  "<t:ItemChange>");
-    item_id(&op, c->remote_id, c->remote_version);
+    item_id(&op, c->remote_id, ck);
+    free(owned);
     eb_printf(&op, "<t:Updates><t:SetItemField><t:FieldURI FieldURI=\"message:IsRead\"/><t:Message><t:IsRead>%s"
                    "</t:IsRead></t:Message></t:SetItemField>", c->flags & OUTPOST_FLAG_SEEN ? "true" : "false");
-    eb_printf(&op, "<t:SetItemField><t:FieldURI FieldURI=\"item:Flag\"/><t:Message><t:Flag><t:FlagStatus>%s"
-                   "</t:FlagStatus></t:Flag></t:Message></t:SetItemField>",
-              c->flags & OUTPOST_FLAG_FLAGGED ? "Flagged" : "NotFlagged");
+    if (ews_schema(e) >= EWS_V2013)
+        eb_printf(&op, "<t:SetItemField><t:FieldURI FieldURI=\"item:Flag\"/><t:Message><t:Flag><t:FlagStatus>%s"
+                       "</t:FlagStatus></t:Flag></t:Message></t:SetItemField>",
+                  c->flags & OUTPOST_FLAG_FLAGGED ? "Flagged" : "NotFlagged");
+    else if (c->flags & OUTPOST_FLAG_FLAGGED) {
+        /* before Exchange 2013's item:Flag: PidTagFlagStatus, 2 = flagged */
+        eb_puts(&op, "<t:SetItemField><t:ExtendedFieldURI PropertyTag=\"0x1090\" PropertyType=\"Integer\"/><t:Message>");
+        ext_int(&op, "0x1090", 2);
+        eb_puts(&op, "</t:Message></t:SetItemField>");
+    } else {
+        eb_puts(&op, "<t:DeleteItemField><t:ExtendedFieldURI PropertyTag=\"0x1090\" PropertyType=\"Integer\"/>"
+                     "</t:DeleteItemField>");
+    }
     int verb = last_verb(c->flags);
     if (verb) {
         eb_puts(&op, "<t:SetItemField><t:ExtendedFieldURI PropertyTag=\"0x1081\" PropertyType=\"Integer\"/><t:Message>");
@@ -103,7 +153,7 @@ static outpost_status write_flags(struct ews *e, const outpost_change *c, outpos
     }
     eb_puts(&op, "</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>");
     struct ews_simple s;
-    outpost_status st = ews_call_simple(e, eb_str(&op), &s, "UpdateItem (flags)");
+    st = ews_call_simple(e, eb_str(&op), &s, "UpdateItem (flags)");
     eb_free(&op);
     return st.code == OUTPOST_OK ? result(e, &s, c->remote_id, res) : st;
 }
@@ -175,25 +225,6 @@ static outpost_status delete_item(struct ews *e, const char *id, int hard)
     return st;
 }
 
-/* The item's current change key (GetItem IdOnly). */
-static outpost_status current_key(struct ews *e, const char *id, char **ck)
-{
-    struct ebuf op = {0};
-    eb_puts(&op, "<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ItemIds>");
-    item_id(&op, id, NULL);
-    eb_puts(&op, "</m:ItemIds></m:GetItem>");
-    struct ews_simple s;
-    outpost_status st = ews_call_simple(e, eb_str(&op), &s, "GetItem");
-    eb_free(&op);
-    *ck = NULL;
-    if (st.code == OUTPOST_OK) {
-        *ck = s.change_key;
-        s.change_key = NULL;
-    }
-    ews_simple_free(&s);
-    return st;
-}
-
 /* A stale ChangeKey may be our own earlier attempt of this very update, applied before its
  * reply was lost: when the server's item already says what the update would set, it is done
  * (OK with the server's ChangeKey); otherwise the CONFLICT stands. */
@@ -251,9 +282,17 @@ static outpost_status write_update(struct ews *e, const outpost_change *c, outpo
         eb_free(&upd);
         return st;
     }
+    const char *ck;
+    char *owned;
+    st = update_key(e, c, &ck, &owned);
+    if (st.code != OUTPOST_OK) {
+        eb_free(&upd);
+        return st;
+    }
     eb_puts(&op, "<m:UpdateItem ConflictResolution=\"NeverOverwrite\" MessageDisposition=\"SaveOnly\" "
                  "SendMeetingInvitationsOrCancellations=\"SendToNone\"><m:ItemChanges><t:ItemChange>");
-    item_id(&op, c->remote_id, c->remote_version);
+    item_id(&op, c->remote_id, ck);
+    free(owned);
     eb_puts(&op, "<t:Updates>");
     eb_puts(&op, eb_str(&upd));
     eb_puts(&op, "</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>");
@@ -276,7 +315,10 @@ static outpost_status move_copy(struct ews *e, const outpost_change *c, outpost_
     folder_id(e, &op, c->target_remote_id);
     eb_puts(&op, "</m:ToFolderId><m:ItemIds>");
     item_id(&op, c->remote_id, NULL);
-    eb_printf(&op, "</m:ItemIds><m:ReturnNewItemIds>true</m:ReturnNewItemIds></m:%s>", el);
+    eb_puts(&op, "</m:ItemIds>");
+    if (ews_schema(e) >= EWS_V2010_SP1) /* in the schema since Exchange 2010 SP1 */
+        eb_puts(&op, "<m:ReturnNewItemIds>true</m:ReturnNewItemIds>");
+    eb_printf(&op, "</m:%s>", el);
     struct ews_simple s;
     outpost_status st = ews_call_simple(e, eb_str(&op), &s, el);
     eb_free(&op);
@@ -399,29 +441,20 @@ outpost_status ews_write(struct ews *e, const outpost_change *c, outpost_change_
     }
 }
 
-outpost_status ews_find(struct ews *e, const char *folder, uint32_t kind, const char *key, outpost_change_result *res)
+/* One FindItem: the first item of `folder` whose property `field` (a FieldURI or
+ * ExtendedFieldURI element) equals `value`; OK with it, GONE when none. */
+static outpost_status find_by(struct ews *e, const char *folder, const char *field, const char *value, int bracket,
+                              outpost_change_result *res)
 {
-    res->remote_id = NULL;
-    res->remote_version = NULL;
-    if (!key || !*key)
-        return ews_status(e, OUTPOST_GONE, "find: no key");
     struct ebuf op = {0};
     eb_puts(&op, "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>"
                  "<m:IndexedPageItemView MaxEntriesReturned=\"1\" Offset=\"0\" BasePoint=\"Beginning\"/>"
                  "<m:Restriction><t:IsEqualTo>");
-    if (kind == OUTPOST_ITEM_MAIL)
-        eb_puts(&op, "<t:FieldURI FieldURI=\"message:InternetMessageId\"/>");
-    else if (kind == OUTPOST_ITEM_EVENT)
-        eb_puts(&op, "<t:FieldURI FieldURI=\"calendar:UID\"/>");
-    else
-        eb_puts(&op, "<t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" PropertyName=\"OutpostKey\" "
-                     "PropertyType=\"String\"/>");
+    eb_puts(&op, field);
     eb_puts(&op, "<t:FieldURIOrConstant><t:Constant Value=\"");
-    /* InternetMessageId keeps its angle brackets; the engine's key is the bare Message-ID. */
-    int bracket = kind == OUTPOST_ITEM_MAIL && key[0] != '<';
     if (bracket)
         eb_puts(&op, "&lt;");
-    eb_xml(&op, key);
+    eb_xml(&op, value);
     if (bracket)
         eb_puts(&op, "&gt;");
     eb_puts(&op, "\"/></t:FieldURIOrConstant></t:IsEqualTo></m:Restriction><m:ParentFolderIds>");
@@ -437,4 +470,31 @@ outpost_status ews_find(struct ews *e, const char *folder, uint32_t kind, const 
         return ews_status(e, OUTPOST_GONE, "find: no item with that key");
     }
     return result(e, &s, NULL, res);
+}
+
+static const char outpost_key_uri[] = "<t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" "
+                                      "PropertyName=\"OutpostKey\" PropertyType=\"String\"/>";
+
+outpost_status ews_find(struct ews *e, const char *folder, uint32_t kind, const char *key, outpost_change_result *res)
+{
+    res->remote_id = NULL;
+    res->remote_version = NULL;
+    if (!key || !*key)
+        return ews_status(e, OUTPOST_GONE, "find: no key");
+    /* InternetMessageId keeps its angle brackets; the engine's key is the bare Message-ID. */
+    if (kind == OUTPOST_ITEM_MAIL)
+        return find_by(e, folder, "<t:FieldURI FieldURI=\"message:InternetMessageId\"/>", key, key[0] != '<', res);
+    /* Every item we create carries its key in OutpostKey. Exchange refuses calendar:UID in a
+     * restriction (ErrorUnsupportedPathForQuery and the like): an event is looked for by
+     * OutpostKey first, then by UID where the server can (an event made elsewhere), a
+     * server that cannot counting as "not found" */
+    outpost_status st = find_by(e, folder, outpost_key_uri, key, 0, res);
+    if (st.code != OUTPOST_GONE || kind != OUTPOST_ITEM_EVENT)
+        return st;
+    st = find_by(e, folder, "<t:FieldURI FieldURI=\"calendar:UID\"/>", key, 0, res);
+    if (st.code == OUTPOST_BAD_DATA) {
+        e->host->log(e->host, OUTPOST_LOG_INFO, "find by calendar:UID: %s", st.message ? st.message : "refused");
+        return ews_status(e, OUTPOST_GONE, "find: no item with that key");
+    }
+    return st;
 }
