@@ -1132,6 +1132,32 @@ static outpost_status stamp_unchanged(struct outpost_engine *e, const struct fol
     return outpost_store_write_commit(e->store, t);
 }
 
+/* Whether folder `folder_id` holds an item of the index of items whose content the server
+ * refused (core/policy.h): an explicit `outpost sync` scans a headers folder for them only
+ * then, not every headers folder in full (a scan costs the folder's size, not the changes). */
+static int folder_has_unreadable(struct outpost_engine *e, int64_t folder_id)
+{
+    struct outpost_txn *t;
+    if (outpost_store_read_begin(e->store, &t).code != OUTPOST_OK)
+        return 1; /* not known: scan */
+    const void *v = NULL;
+    size_t len = 0, i;
+    int found = 0;
+    json_t *ids = NULL, *x;
+    if (e->sm->meta_get(t, OUTPOST_CONTENT_FAILURES_INDEX, &v, &len).code == OUTPOST_OK && v)
+        ids = json_loadb(v, len, 0, NULL);
+    json_array_foreach(ids, i, x) {
+        const outpost_item *it;
+        if (e->sm->item_get(t, json_integer_value(x), &it).code == OUTPOST_OK && it && it->folder_id == folder_id) {
+            found = 1;
+            break;
+        }
+    }
+    json_decref(ids);
+    outpost_store_read_end(e->store, t);
+    return found;
+}
+
 /* Fetches content the cache is missing, in batches: every body in full-policy
  * folders; in headers-policy folders only items that have no summary yet
  * (added without content, e.g. moved in from a folder we did not know them
@@ -1382,9 +1408,11 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
         unchanged[i] = (unsigned char)same;
         any_bare |= bare;
         /* Headers folders are scanned for items without a summary once per
-         * process too (after a crash). */
+         * process too (after a crash), and by `outpost sync` when they hold
+         * items whose content the server refused. */
         if (st.code == OUTPOST_OK)
-            st = fetch_missing(e, e->tsync, &v[i], !e->headers_scanned || retry_all, retry_all);
+            st = fetch_missing(e, e->tsync, &v[i],
+                               !e->headers_scanned || (retry_all && folder_has_unreadable(e, v[i].id)), retry_all);
         if (st.code != OUTPOST_OK)
             all_ok = 0;
         if (st.code != OUTPOST_OK) {
