@@ -113,7 +113,7 @@ static int build_view(mapi_table *t)
     }
     uint32_t n = 0;
     for (uint32_t i = 0; i < t->nrows; i++)
-        if (!t->res || mapi_res_eval(t->res, &t->rows[i].props))
+        if (!t->res || mapi_res_eval(t->res, &t->rows[i].props)) /* lazy: rows keep what it needs */
             v[n++] = i;
     if (t->sort.n)
         merge_sort(t, v, tmp, n);
@@ -134,7 +134,7 @@ static int64_t view_find(const mapi_table *t, uint64_t key)
     return -1;
 }
 
-static int project(const mapi_table *t, const mapi_props *row, mapi_props *out)
+static int project_props(const mapi_table *t, const mapi_props *row, mapi_props *out)
 {
     mapi_props_init(out);
     if (mapi_props_project(row, t->cols, t->ncols, out) < 0) {
@@ -142,6 +142,51 @@ static int project(const mapi_table *t, const mapi_props *row, mapi_props *out)
         return -1;
     }
     return 0;
+}
+
+/* The row's properties: itself, or for a lazy table built through fetch
+ * (*tmp then holds them; free it). A row that cannot be built any more
+ * gives what the table keeps of it. */
+static const mapi_props *row_props(const mapi_table *t, const mapi_row *r, mapi_props *tmp)
+{
+    mapi_props_init(tmp);
+    if (!t->fetch)
+        return &r->props;
+    if (t->fetch(t->fetch_ctx, r->key, tmp) == 0)
+        return tmp;
+    mapi_props_free(tmp);
+    return &r->props;
+}
+
+static int project(const mapi_table *t, const mapi_row *r, mapi_props *out)
+{
+    mapi_props tmp;
+    int rc = project_props(t, row_props(t, r, &tmp), out);
+    mapi_props_free(&tmp);
+    return rc;
+}
+
+int mapi_table_full_row(const mapi_table *t, uint32_t i, mapi_props *out)
+{
+    if (i >= t->nrows)
+        return -1;
+    mapi_props tmp;
+    const mapi_props *p = row_props(t, &t->rows[i], &tmp);
+    int rc = p == &tmp ? 0 : mapi_props_copy(out, p);
+    if (p == &tmp)
+        *out = tmp; /* moved */
+    return rc;
+}
+
+/* Whether restriction r holds for a row (built through fetch when lazy). */
+static int row_matches(const mapi_table *t, const mapi_res *r, const mapi_row *row)
+{
+    if (!r)
+        return 1;
+    mapi_props tmp;
+    int ok = mapi_res_eval(r, row_props(t, row, &tmp));
+    mapi_props_free(&tmp);
+    return ok;
 }
 
 static int projected_equal(const mapi_table *t, const mapi_props *a, const mapi_props *b)
@@ -215,25 +260,37 @@ static int notify_changes(const mapi_table *t, const mapi_row *old_rows, const u
         uint64_t prior = i ? t->rows[t->view[i - 1]].key : 0;
         int64_t op = keypos_find(oi, old_nview, r->key);
         mapi_props pr;
-        if (project(t, &r->props, &pr) != 0)
-            continue;
         if (op < 0) {
-            fn(ctx, OP_TABLE_ROW_ADDED, r->key, prior, &pr);
-        } else {
-            int64_t j = (int64_t)i - 1;
-            while (j >= 0 && keypos_find(oi, old_nview, t->rows[t->view[j]].key) < 0)
-                j--;
-            uint64_t p_new = j >= 0 ? t->rows[t->view[j]].key : 0;
-            int64_t oj = op - 1;
-            while (oj >= 0 && keypos_find(ni, t->nview, old_rows[old_view[oj]].key) < 0)
-                oj--;
-            uint64_t p_old = oj >= 0 ? old_rows[old_view[oj]].key : 0;
-            mapi_props po;
-            if (project(t, &old_rows[old_view[op]].props, &po) == 0) {
-                if (p_new != p_old || !projected_equal(t, &pr, &po))
-                    fn(ctx, OP_TABLE_ROW_MODIFIED, r->key, prior, &pr);
-                mapi_props_free(&po);
+            if (project(t, r, &pr) == 0) {
+                fn(ctx, OP_TABLE_ROW_ADDED, r->key, prior, &pr);
+                mapi_props_free(&pr);
             }
+            continue;
+        }
+        int64_t j = (int64_t)i - 1;
+        while (j >= 0 && keypos_find(oi, old_nview, t->rows[t->view[j]].key) < 0)
+            j--;
+        uint64_t p_new = j >= 0 ? t->rows[t->view[j]].key : 0;
+        int64_t oj = op - 1;
+        while (oj >= 0 && keypos_find(ni, t->nview, old_rows[old_view[oj]].key) < 0)
+            oj--;
+        uint64_t p_old = oj >= 0 ? old_rows[old_view[oj]].key : 0;
+        const mapi_row *o = &old_rows[old_view[op]];
+        if (t->fetch) {
+            /* the old row's properties are not kept: its stamp says whether it changed */
+            if ((p_new != p_old || r->stamp != o->stamp) && project(t, r, &pr) == 0) {
+                fn(ctx, OP_TABLE_ROW_MODIFIED, r->key, prior, &pr);
+                mapi_props_free(&pr);
+            }
+            continue;
+        }
+        if (project(t, r, &pr) != 0)
+            continue;
+        mapi_props po;
+        if (project(t, o, &po) == 0) {
+            if (p_new != p_old || !projected_equal(t, &pr, &po))
+                fn(ctx, OP_TABLE_ROW_MODIFIED, r->key, prior, &pr);
+            mapi_props_free(&po);
         }
         mapi_props_free(&pr);
     }
@@ -340,7 +397,7 @@ int mapi_table_query_rows(mapi_table *t, int32_t count, uint32_t flags, mapi_pro
         if (!rows)
             return -1;
         for (uint32_t i = 0; i < cnt; i++) {
-            if (project(t, &t->rows[t->view[from + i]].props, &rows[i]) != 0) {
+            if (project(t, &t->rows[t->view[from + i]], &rows[i]) != 0) {
                 for (uint32_t j = 0; j < i; j++)
                     mapi_props_free(&rows[j]);
                 free(rows);
@@ -468,13 +525,13 @@ uint32_t mapi_table_find_row(mapi_table *t, const mapi_res *r, uint32_t bookmark
         return OP_MAPI_E_INVALID_BOOKMARK;
     if (flags & OP_DIR_BACKWARD) {
         for (int64_t i = (int64_t)pos - 1; i >= 0; i--)
-            if (!r || mapi_res_eval(r, &t->rows[t->view[i]].props)) {
+            if (row_matches(t, r, &t->rows[t->view[i]])) {
                 t->pos = (uint32_t)i;
                 return moved ? OP_MAPI_W_POSITION_CHANGED : OP_S_OK;
             }
     } else {
         for (uint32_t i = pos; i < t->nview; i++)
-            if (!r || mapi_res_eval(r, &t->rows[t->view[i]].props)) {
+            if (row_matches(t, r, &t->rows[t->view[i]])) {
                 t->pos = i;
                 return moved ? OP_MAPI_W_POSITION_CHANGED : OP_S_OK;
             }
