@@ -59,6 +59,7 @@ typedef struct mapi_obj {
     mapi_session *sess;
     uint32_t *keep;
     uint32_t nkeep;
+    int loaded; /* rows listed (lazy_load) */
 } mapi_obj;
 
 typedef struct mapi_advise {
@@ -520,15 +521,19 @@ static uint32_t search_scode(outpost_status st)
 
 typedef struct rowset {
     mapi_row *v;
-    uint32_t n;
+    uint32_t n, cap;
 } rowset;
 
 static mapi_row *rows_push(rowset *rs, uint64_t key)
 {
-    mapi_row *nv = realloc(rs->v, (rs->n + 1) * sizeof *nv);
-    if (!nv)
-        return NULL;
-    rs->v = nv;
+    if (rs->n == rs->cap) {
+        uint32_t cap = rs->cap ? rs->cap * 2 : 16;
+        mapi_row *nv = realloc(rs->v, cap * sizeof *nv);
+        if (!nv)
+            return NULL;
+        rs->v = nv;
+        rs->cap = cap;
+    }
     mapi_row *r = &rs->v[rs->n++];
     r->key = key;
     r->stamp = 0;
@@ -545,7 +550,7 @@ static void rows_free(rowset *rs)
 }
 
 static uint32_t folder_rows(mapi_session *s, int64_t fid, rowset *rs);
-static uint32_t lazy_rows(mapi_session *s, const struct mapi_obj *t, rowset *rs);
+static uint32_t lazy_rows(mapi_session *s, const struct mapi_obj *t, const mapi_table *old, rowset *rs);
 static uint32_t search_rows(mapi_session *s, const fol_list *l, const mapi_search_folder *sf, rowset *rs);
 
 /* Properties of search folder sf; count/unread: its matching messages. */
@@ -2172,7 +2177,7 @@ static uint32_t table_rows(mapi_session *s, mapi_obj *t, rowset *rs)
     if (ekind != MAPI_EID_FOLDER)
         return OP_S_OK;
     if (t->tbl.fetch)
-        return lazy_rows(s, t, rs);
+        return lazy_rows(s, t, t->loaded ? &t->tbl : NULL, rs);
     return folder_rows(s, fid, rs);
 }
 
@@ -2279,68 +2284,156 @@ static int res_tags(const mapi_res *r, uint32_t **v, uint32_t *n)
     }
 }
 
-/* Appends the lazy rows of mail folder fid (t->keep kept) to rs. */
-static uint32_t lazy_rows(mapi_session *s, const mapi_obj *t, rowset *rs)
+/* Sets r's properties to what lazy table t keeps of item it (read in tx). 0 or -1. */
+static int lazy_keep(mapi_session *s, const mapi_obj *t, struct outpost_txn *tx, const outpost_item *it, mapi_row *r)
+{
+    r->stamp = it->modseq;
+    if (!t->nkeep)
+        return 0;
+    mapi_props full;
+    mapi_props_init(&full);
+    /* the delivery time alone comes from the listing (as mapi_map_summary makes it) */
+    if (t->nkeep == 1 && OP_PROP_ID(t->keep[0]) == OP_PROP_ID(OP_PR_MESSAGE_DELIVERY_TIME)) {
+        int64_t delivered = it->internal_date ? it->internal_date : it->date;
+        mapi_props_set_i8(&full, OP_PR_MESSAGE_DELIVERY_TIME, mapi_filetime_from_ms(delivered));
+    } else {
+        item_row(s, it, NULL, 0, msgstatus_get(s, tx, it->id), &full);
+    }
+    /* keep only what the sort and the restriction read, in an array of that size */
+    r->props.p = calloc(t->nkeep, sizeof *r->props.p);
+    if (!r->props.p) {
+        mapi_props_free(&full);
+        return -1;
+    }
+    r->props.cap = t->nkeep;
+    for (uint32_t k = 0; k < t->nkeep; k++) {
+        mapi_prop *p = mapi_props_find(&full, t->keep[k]);
+        if (p) {
+            r->props.p[r->props.n++] = *p; /* moved */
+            memset(p, 0, sizeof *p);
+        }
+    }
+    mapi_props_free(&full);
+    return 0;
+}
+
+typedef struct keyidx {
+    uint64_t key;
+    uint32_t idx;
+} keyidx;
+
+static int keyidx_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const keyidx *)a)->key, y = ((const keyidx *)b)->key;
+    return (x > y) - (x < y);
+}
+
+/* Appends the lazy rows of t's mail folder (t->keep kept) to rs. With old
+ * (the table's current rows, keeping the same properties) and the storage's
+ * narrow listing, only the rows whose stamp changed or that are new are read
+ * again; the others keep a copy of what they had. */
+static uint32_t lazy_rows(mapi_session *s, const mapi_obj *t, const mapi_table *old, rowset *rs)
 {
     struct outpost_txn *tx;
     outpost_status st = s->st->read_begin(s->h, &tx);
     if (st.code != OUTPOST_OK)
         return scode_of(st);
     const struct outpost_storage_methods *m = s->st->storage;
-    /* the delivery time alone comes from the listing (as mapi_map_summary makes it) */
-    int direct = t->nkeep == 0 || (t->nkeep == 1 && OP_PROP_ID(t->keep[0]) == OP_PROP_ID(OP_PR_MESSAGE_DELIVERY_TIME));
+    /* the narrow listing when there is little to read per row (a first listing
+     * keeping properties reads them from the wide one in the same pass) */
+    int narrow = (old || !t->nkeep) && OUTPOST_HAS_METHOD(m, struct outpost_storage_methods, items_uid_flags) &&
+                 m->items_uid_flags;
+    keyidx *ix = NULL;
+    if (narrow && old && old->nrows) {
+        ix = malloc(old->nrows * sizeof *ix);
+        if (!ix) {
+            s->st->read_end(s->h, tx);
+            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        }
+        for (uint32_t i = 0; i < old->nrows; i++)
+            ix[i] = (keyidx){ old->rows[i].key, i };
+        qsort(ix, old->nrows, sizeof *ix, keyidx_cmp);
+    }
     uint32_t sc = OP_S_OK;
     struct outpost_cursor *c;
-    st = m->items_by_uid(tx, t->id, 1, 0, &c);
+    st = narrow ? m->items_uid_flags(tx, t->id, 1, 0, &c) : m->items_by_uid(tx, t->id, 1, 0, &c);
     if (st.code == OUTPOST_OK) {
         const void *row;
-        while ((st = m->cursor_next(c, &row)).code == OUTPOST_OK && row) {
-            const outpost_item *it = row;
-            mapi_row *r = rows_push(rs, (uint64_t)it->id);
+        while (!sc && (st = m->cursor_next(c, &row)).code == OUTPOST_OK && row) {
+            int64_t id = narrow ? ((const outpost_uid_flags *)row)->id : ((const outpost_item *)row)->id;
+            mapi_row *r = rows_push(rs, (uint64_t)id);
             if (!r) {
                 sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
                 break;
             }
-            r->stamp = it->modseq;
-            if (!t->nkeep)
+            if (!narrow) {
+                if (lazy_keep(s, t, tx, row, r) != 0)
+                    sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
                 continue;
-            mapi_props full;
-            mapi_props_init(&full);
-            if (direct) {
-                int64_t delivered = it->internal_date ? it->internal_date : it->date;
-                mapi_props_set_i8(&full, OP_PR_MESSAGE_DELIVERY_TIME, mapi_filetime_from_ms(delivered));
-            } else {
-                item_row(s, it, NULL, 0, msgstatus_get(s, tx, it->id), &full);
             }
-            /* keep only what the sort and the restriction read, in an array of that size */
-            r->props.p = calloc(t->nkeep, sizeof *r->props.p);
-            if (!r->props.p) {
-                mapi_props_free(&full);
-                sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
-                break;
-            }
-            r->props.cap = t->nkeep;
-            for (uint32_t k = 0; k < t->nkeep; k++) {
-                mapi_prop *p = mapi_props_find(&full, t->keep[k]);
-                if (p)
-                    {
-                    r->props.p[r->props.n++] = *p; /* moved */
-                    memset(p, 0, sizeof *p);
+            uint64_t modseq = ((const outpost_uid_flags *)row)->modseq;
+            keyidx want = { (uint64_t)id, 0 };
+            const keyidx *f = ix ? bsearch(&want, ix, old->nrows, sizeof *ix, keyidx_cmp) : NULL;
+            if (f && old->rows[f->idx].stamp == modseq) {
+                /* unchanged: a copy of what it keeps, in an array of that size */
+                const mapi_props *op = &old->rows[f->idx].props;
+                r->stamp = modseq;
+                if (op->n && !(r->props.p = calloc(op->n, sizeof *r->props.p))) {
+                    sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+                    continue;
                 }
+                r->props.cap = op->n;
+                for (uint32_t k = 0; k < op->n && !sc; k++) {
+                    if (mapi_prop_copy(&r->props.p[k], &op->p[k]) != 0)
+                        sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+                    else
+                        r->props.n++;
+                }
+                continue;
             }
-            mapi_props_free(&full);
+            if (!t->nkeep) {
+                r->stamp = modseq;
+                continue;
+            }
+            const outpost_item *it;
+            st = m->item_get(tx, id, &it);
+            if (st.code != OUTPOST_OK)
+                break;
+            if (lazy_keep(s, t, tx, it, r) != 0)
+                sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
         }
         m->cursor_close(c);
     }
     s->st->read_end(s->h, tx);
+    free(ix);
     if (!sc)
         sc = scode_of(st);
     if (!sc && rs->n) {
         mapi_row *shrunk = realloc(rs->v, rs->n * sizeof *shrunk);
         if (shrunk)
-            rs->v = shrunk;
+            rs->v = shrunk, rs->cap = rs->n;
     }
     return sc;
+}
+
+/* Loads lazy table t's rows when it has none yet: a lazy table lists its
+ * folder at the first call that needs rows (Outlook's SetColumns and
+ * SortTable come first, so the folder is listed once). SCODE. */
+static uint32_t lazy_load(mapi_session *s, mapi_obj *t)
+{
+    if (!t->tbl.fetch || t->loaded)
+        return OP_S_OK;
+    rowset rs;
+    memset(&rs, 0, sizeof rs);
+    uint32_t sc = lazy_rows(s, t, NULL, &rs);
+    if (sc) {
+        rows_free(&rs);
+        return sc;
+    }
+    if (mapi_table_replace_rows(&t->tbl, rs.v, rs.n, NULL, NULL) != 0)
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    t->loaded = 1;
+    return OP_S_OK;
 }
 
 /* Before a sort or restriction of lazy table t: makes its rows keep what
@@ -2364,19 +2457,13 @@ static uint32_t lazy_prepare(mapi_session *s, mapi_obj *t, const mapi_sort *sort
         same = tags_has(t->keep, t->nkeep, keep[i]);
     if (same) {
         free(keep);
-        return OP_S_OK;
+        return lazy_load(s, t);
     }
     free(t->keep);
     t->keep = keep;
     t->nkeep = nkeep;
-    rowset rs;
-    memset(&rs, 0, sizeof rs);
-    uint32_t sc = lazy_rows(s, t, &rs);
-    if (sc) {
-        rows_free(&rs);
-        return sc;
-    }
-    return mapi_table_replace_rows(&t->tbl, rs.v, rs.n, NULL, NULL) == 0 ? OP_S_OK : OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    t->loaded = 0; /* what the rows keep changed: list them again */
+    return lazy_load(s, t);
 }
 
 /* Appends the contents-table rows of folder fid's items to rs. */
@@ -2563,14 +2650,15 @@ static uint32_t op_open_table(mapi_session *s, const mapi_req *q, reply *r)
         t->tbl.fetch = lazy_fetch;
         t->tbl.fetch_ctx = t;
     }
+    /* a lazy table lists its folder when a call first needs rows (lazy_load) */
     rowset rs;
-    uint32_t sc = table_rows(s, t, &rs);
+    uint32_t sc = t->tbl.fetch ? OP_S_OK : table_rows(s, t, &rs);
     if (sc) {
         rows_free(&rs);
         obj_free(t);
         return sc;
     }
-    if (mapi_table_replace_rows(&t->tbl, rs.v, rs.n, NULL, NULL) != 0) {
+    if (!t->tbl.fetch && mapi_table_replace_rows(&t->tbl, rs.v, rs.n, NULL, NULL) != 0) {
         obj_free(t);
         return OP_MAPI_E_NOT_ENOUGH_MEMORY;
     }
@@ -2607,6 +2695,12 @@ static uint32_t op_table(mapi_session *s, const mapi_req *q, reply *r)
     if (!t)
         return OP_MAPI_E_INVALID_OBJECT;
     mapi_table *tb = &t->tbl;
+    if (q->op != MAPI_OP_TBL_SET_COLUMNS && q->op != MAPI_OP_TBL_SORT && q->op != MAPI_OP_TBL_RESTRICT &&
+        !(q->op == MAPI_OP_TBL_QUERY_COLUMNS && !(q->flags & 1u))) {
+        uint32_t sc = lazy_load(s, t);
+        if (sc)
+            return sc;
+    }
     switch (q->op) {
     case MAPI_OP_TBL_SET_COLUMNS:
         return mapi_table_set_columns(tb, q->tags, q->ntags) == 0 ? OP_S_OK : OP_MAPI_E_NOT_ENOUGH_MEMORY;
@@ -4070,7 +4164,7 @@ int mapi_session_poll(mapi_session *s, mapi_buf *out)
         int affected = folder_affected(t, folders, n, all) || (t->tkind == MAPI_TABLE_HIERARCHY && (hier || all)) ||
                        (fai && (t->tkind == MAPI_TABLE_HIERARCHY ||
                                 (t->tkind == MAPI_TABLE_CONTENTS && (t->tflags & OP_MAPI_ASSOCIATED))));
-        if (!affected)
+        if (!affected || (t->tbl.fetch && !t->loaded)) /* a lazy table not listed yet has nothing to diff */
             continue;
         rowset rs;
         if (table_rows(s, t, &rs) != OP_S_OK) {
