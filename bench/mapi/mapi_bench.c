@@ -10,23 +10,27 @@
  * kept for later runs. Delivery times are a permutation of the UIDs, so the
  * date order is not the listing order.
  *
- * The measuring process is a fresh one (the program execs itself after
- * seeding): the MAPI front-end's server runs in it on loopback and the
- * tests' wire client (tests/mapi/mapi_test_client.c) speaks to it as the
- * provider DLL does: OPEN_TABLE on the Inbox, SetColumns with the columns of
- * Outlook's message list, SortTable by PR_MESSAGE_DELIVERY_TIME descending,
- * QueryRows of the first 50 rows; SeekRow to the end and QueryRows of the
- * last 50; then one message marked read and the time until the table's row
- * notification arrives (the table refreshed after a change). Reported: the
- * process's peak RSS (VmHWM) growth by the first QueryRows and over the
- * table's life, and wall and CPU (user+sys of the process) time of each step. Prints a table and writes
- * RESULTS_JSON (jansson).
+ * Each measuring run is a fresh process (the program execs itself after
+ * seeding), first with lazy tables, then with whole-row tables
+ * (mapi_core.eager_tables, the path before them; its results go to
+ * RESULTS_JSON with "-whole-rows" before ".json"). The MAPI front-end's
+ * server runs in it on loopback and the tests' wire client
+ * (tests/mapi/mapi_test_client.c) speaks to it as the provider DLL does:
+ * OPEN_TABLE on the Inbox, SetColumns with the columns of Outlook's message
+ * list, SortTable by PR_MESSAGE_DELIVERY_TIME descending, QueryRows of the
+ * first 50 rows; SeekRow to the end and QueryRows of the last 50; then one
+ * message marked read and the time until the table's row notification
+ * arrives (the table refreshed after a change). Reported: the process's peak
+ * RSS (VmHWM) growth by the first QueryRows and over the table's life, and
+ * wall and CPU (user+sys of the process) time of each step. Prints a table
+ * and writes RESULTS_JSON (jansson).
  */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -242,7 +246,7 @@ typedef struct step {
     double wall, cpu;
 } step;
 
-static int run(const char *dir, const char *plugins, const char *json_path)
+static int run(const char *dir, const char *plugins, const char *json_path, int eager)
 {
     g_mime_init();
     mts e;
@@ -257,6 +261,7 @@ static int run(const char *dir, const char *plugins, const char *json_path)
     mapi_core core;
     if (!names || mapi_core_init(&core, e.host, GUID, names, SECRET, "Bench", err, sizeof err) != 0)
         return die(err);
+    core.eager_tables = eager;
     mapi_server *srv = mapi_server_start(&core, "127.0.0.1", 0, err, sizeof err);
     if (!srv || tc_connect(&C, mapi_server_port(srv)) != 0)
         return die("cannot start or reach the MAPI front-end");
@@ -383,7 +388,8 @@ static int run(const char *dir, const char *plugins, const char *json_path)
         fclose(la);
     }
     long growth = hwm1 - hwm0;
-    printf("MAPI contents table, Inbox of %u messages (load average %.2f)\n", total, load[0]);
+    printf("\nMAPI contents table, Inbox of %u messages, %s (load average %.2f)\n", total,
+           eager ? "whole rows (mapi_core.eager_tables: the path before lazy tables)" : "lazy rows", load[0]);
     printf("%-46s %10s %10s\n", "step", "wall ms", "cpu ms");
     for (int i = 0; i < 4; i++)
         printf("%-46s %10.1f %10.1f\n", steps[i].name, steps[i].wall * 1e3, steps[i].cpu * 1e3);
@@ -393,7 +399,7 @@ static int run(const char *dir, const char *plugins, const char *json_path)
     printf("%-46s %10.1f\n", "  per row, bytes", total ? growth * 1024.0 / total : 0.0);
     printf("%-46s %10ld\n", "RSS after, minus RSS before, kB", rss1 - rss0);
 
-    json_t *j = json_pack("{s:s, s:i, s:f, s:i, s:i, s:i, s:f, s:i}", "benchmark", "mapi-contents-table", "messages",
+    json_t *j = json_pack("{s:s, s:i, s:f, s:i, s:i, s:i, s:f, s:i}", "benchmark", eager ? "mapi-contents-table-whole-rows" : "mapi-contents-table", "messages",
                           (json_int_t)total, "load_average", load[0], "vmhwm_before_kb", (json_int_t)hwm0,
                           "vmhwm_growth_kb", (json_int_t)growth, "vmhwm_growth_open_kb", (json_int_t)(hwm_open - hwm0), "bytes_per_row",
                           total ? growth * 1024.0 / total : 0.0, "rss_growth_kb", (json_int_t)(rss1 - rss0));
@@ -416,7 +422,9 @@ int main(int argc, char **argv)
         return 2;
     }
     if (argc == 5 && !strcmp(argv[4], "--run"))
-        return run(argv[1], argv[2], argv[3]);
+        return run(argv[1], argv[2], argv[3], 0);
+    if (argc == 5 && !strcmp(argv[4], "--run-eager"))
+        return run(argv[1], argv[2], argv[3], 1);
     const char *env = getenv("OUTPOST_BENCH_MAPI_MESSAGES");
     uint32_t count = (uint32_t)strtoul(argc == 5 ? argv[4] : env ? env : "100000", NULL, 10);
     if (count == 0)
@@ -438,8 +446,30 @@ int main(int argc, char **argv)
     mts_close(&e);
     if (rc)
         return rc;
-    /* measure in a fresh process: the seeding's memory must not count */
-    char *args[] = { argv[0], argv[1], argv[2], argv[3], "--run", NULL };
-    execv("/proc/self/exe", args);
-    return die("cannot exec the measuring run");
+    /* measure in fresh processes (the seeding's memory must not count): the
+     * lazy tables, then the whole-row tables as before them (RESULTS_JSON
+     * with -whole-rows before .json), under the same load */
+    char eager_json[4096];
+    size_t jl = strlen(argv[3]);
+    if (jl > 5 && !strcmp(argv[3] + jl - 5, ".json"))
+        snprintf(eager_json, sizeof eager_json, "%.*s-whole-rows.json", (int)(jl - 5), argv[3]);
+    else
+        snprintf(eager_json, sizeof eager_json, "%s-whole-rows", argv[3]);
+    const char *modes[2] = { "--run", "--run-eager" };
+    const char *jsons[2] = { argv[3], eager_json };
+    for (int i = 0; i < 2; i++) {
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid < 0)
+            return die("fork");
+        if (pid == 0) {
+            char *args[] = { argv[0], argv[1], argv[2], (char *)jsons[i], (char *)modes[i], NULL };
+            execv("/proc/self/exe", args);
+            _exit(die("cannot exec the measuring run"));
+        }
+        int status = 0;
+        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            return die("a measuring run failed");
+    }
+    return 0;
 }

@@ -76,25 +76,32 @@ void mapi_table_free(mapi_table *t)
     memset(t, 0, sizeof *t);
 }
 
-/* qsort has no context argument in C11: sort indices with a merge sort. */
-static int cmp_idx(const mapi_table *t, uint32_t a, uint32_t b)
+/* qsort has no context argument in C11: sort indices with a merge sort.
+ * keys holds each row's sort values, looked up once (sort.n per row). */
+typedef struct sorter {
+    const mapi_table *t;
+    const mapi_prop **keys;
+} sorter;
+
+static int cmp_idx(const sorter *so, uint32_t a, uint32_t b)
 {
-    int c = mapi_sort_cmp(&t->sort, &t->rows[a].props, &t->rows[b].props);
+    uint32_t n = so->t->sort.n;
+    int c = mapi_sort_cmp_found(&so->t->sort, so->keys + (size_t)a * n, so->keys + (size_t)b * n);
     if (c)
         return c;
     return (a > b) - (a < b); /* stable */
 }
 
-static void merge_sort(const mapi_table *t, uint32_t *v, uint32_t *tmp, uint32_t n)
+static void merge_sort(const sorter *so, uint32_t *v, uint32_t *tmp, uint32_t n)
 {
     if (n < 2)
         return;
     uint32_t h = n / 2;
-    merge_sort(t, v, tmp, h);
-    merge_sort(t, v + h, tmp, n - h);
+    merge_sort(so, v, tmp, h);
+    merge_sort(so, v + h, tmp, n - h);
     uint32_t i = 0, j = h, k = 0;
     while (i < h && j < n)
-        tmp[k++] = cmp_idx(t, v[i], v[j]) <= 0 ? v[i++] : v[j++];
+        tmp[k++] = cmp_idx(so, v[i], v[j]) <= 0 ? v[i++] : v[j++];
     while (i < h)
         tmp[k++] = v[i++];
     while (j < n)
@@ -115,8 +122,19 @@ static int build_view(mapi_table *t)
     for (uint32_t i = 0; i < t->nrows; i++)
         if (!t->res || mapi_res_eval(t->res, &t->rows[i].props)) /* lazy: rows keep what it needs */
             v[n++] = i;
-    if (t->sort.n)
-        merge_sort(t, v, tmp, n);
+    if (t->sort.n && n > 1) {
+        sorter so = { t, malloc((size_t)t->nrows * t->sort.n * sizeof *so.keys) };
+        if (!so.keys) {
+            free(v);
+            free(tmp);
+            return -1;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            for (uint32_t k = 0; k < t->sort.n; k++)
+                so.keys[(size_t)v[i] * t->sort.n + k] = mapi_props_find(&t->rows[v[i]].props, t->sort.keys[k].tag);
+        merge_sort(&so, v, tmp, n);
+        free(so.keys);
+    }
     free(tmp);
     free(t->view);
     t->view = v;
