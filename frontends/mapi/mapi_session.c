@@ -2203,9 +2203,10 @@ static void item_row(mapi_session *s, const outpost_item *it, const uint8_t *con
  * A mail folder's contents table keeps per row the item id, its MODSEQ (the
  * stamp: every change of what a mail's row shows bumps it, see storage.h)
  * and only the properties its sort and restriction need, in their own
- * exactly sized array. The delivery time, what Outlook's message list sorts
- * by, comes straight from the listing; other needed properties from the
- * row built and dropped one at a time. The rest of a row is built when
+ * exactly sized array. Times, flags and size (Outlook's message list sorts
+ * by delivery time, its Unread filter reads PR_MESSAGE_FLAGS) come straight
+ * from the listing (mapi_map_listed); other needed properties from the row
+ * built and dropped one at a time. The rest of a row is built when
  * QueryRows, FindRow or a notification asks for it (lazy_fetch). Other
  * tables (non-mail folders, whose rows come from their content, associated
  * and search folder contents, hierarchies) hold their whole rows. */
@@ -2292,10 +2293,12 @@ static int lazy_keep(mapi_session *s, const mapi_obj *t, struct outpost_txn *tx,
         return 0;
     mapi_props full;
     mapi_props_init(&full);
-    /* the delivery time alone comes from the listing (as mapi_map_summary makes it) */
-    if (t->nkeep == 1 && OP_PROP_ID(t->keep[0]) == OP_PROP_ID(OP_PR_MESSAGE_DELIVERY_TIME)) {
-        int64_t delivered = it->internal_date ? it->internal_date : it->date;
-        mapi_props_set_i8(&full, OP_PR_MESSAGE_DELIVERY_TIME, mapi_filetime_from_ms(delivered));
+    /* times, flags and size come from the listing's fields alone (mapi_map_listed) */
+    int listed = 1;
+    for (uint32_t k = 0; k < t->nkeep && listed; k++)
+        listed = tags_has(MAPI_LISTED_TAGS, MAPI_NLISTED_TAGS, t->keep[k]);
+    if (listed) {
+        mapi_map_listed(it, &full);
     } else {
         item_row(s, it, NULL, 0, msgstatus_get(s, tx, it->id), &full);
     }
@@ -2317,17 +2320,6 @@ static int lazy_keep(mapi_session *s, const mapi_obj *t, struct outpost_txn *tx,
     return 0;
 }
 
-typedef struct keyidx {
-    uint64_t key;
-    uint32_t idx;
-} keyidx;
-
-static int keyidx_cmp(const void *a, const void *b)
-{
-    uint64_t x = ((const keyidx *)a)->key, y = ((const keyidx *)b)->key;
-    return (x > y) - (x < y);
-}
-
 /* Appends the lazy rows of t's mail folder (t->keep kept) to rs. With old
  * (the table's current rows, keeping the same properties) and the storage's
  * narrow listing, only the rows whose stamp changed or that are new are read
@@ -2343,16 +2335,10 @@ static uint32_t lazy_rows(mapi_session *s, const mapi_obj *t, const mapi_table *
      * keeping properties reads them from the wide one in the same pass) */
     int narrow = (old || !t->nkeep) && OUTPOST_HAS_METHOD(m, struct outpost_storage_methods, items_uid_flags) &&
                  m->items_uid_flags;
-    keyidx *ix = NULL;
-    if (narrow && old && old->nrows) {
-        ix = malloc(old->nrows * sizeof *ix);
-        if (!ix) {
-            s->st->read_end(s->h, tx);
-            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
-        }
-        for (uint32_t i = 0; i < old->nrows; i++)
-            ix[i] = (keyidx){ old->rows[i].key, i };
-        qsort(ix, old->nrows, sizeof *ix, keyidx_cmp);
+    mapi_keypos *ix = NULL;
+    if (narrow && old && old->nrows && !(ix = mapi_rows_index(old->rows, NULL, old->nrows))) {
+        s->st->read_end(s->h, tx);
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
     }
     uint32_t sc = OP_S_OK;
     struct outpost_cursor *c;
@@ -2372,11 +2358,10 @@ static uint32_t lazy_rows(mapi_session *s, const mapi_obj *t, const mapi_table *
                 continue;
             }
             uint64_t modseq = ((const outpost_uid_flags *)row)->modseq;
-            keyidx want = { (uint64_t)id, 0 };
-            const keyidx *f = ix ? bsearch(&want, ix, old->nrows, sizeof *ix, keyidx_cmp) : NULL;
-            if (f && old->rows[f->idx].stamp == modseq) {
+            int64_t oi = ix ? mapi_keypos_find(ix, old->nrows, (uint64_t)id) : -1;
+            if (oi >= 0 && old->rows[oi].stamp == modseq) {
                 /* unchanged: a copy of what it keeps, in an array of that size */
-                const mapi_props *op = &old->rows[f->idx].props;
+                const mapi_props *op = &old->rows[oi].props;
                 r->stamp = modseq;
                 if (op->n && !(r->props.p = calloc(op->n, sizeof *r->props.p))) {
                     sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;

@@ -223,35 +223,29 @@ static int projected_equal(const mapi_table *t, const mapi_props *a, const mapi_
     return 1;
 }
 
-typedef struct keypos {
-    uint64_t key;
-    uint32_t pos;
-} keypos;
-
 static int keypos_cmp(const void *a, const void *b)
 {
-    uint64_t x = ((const keypos *)a)->key, y = ((const keypos *)b)->key;
+    uint64_t x = ((const mapi_keypos *)a)->key, y = ((const mapi_keypos *)b)->key;
     return (x > y) - (x < y);
 }
 
-/* Keys of a view sorted for lookup: key -> position in the view. */
-static keypos *index_view(const mapi_row *rows, const uint32_t *view, uint32_t n)
+mapi_keypos *mapi_rows_index(const mapi_row *rows, const uint32_t *view, uint32_t n)
 {
-    keypos *k = malloc((n ? n : 1) * sizeof *k);
+    mapi_keypos *k = malloc((n ? n : 1) * sizeof *k);
     if (!k)
         return NULL;
     for (uint32_t i = 0; i < n; i++) {
-        k[i].key = rows[view[i]].key;
+        k[i].key = rows[view ? view[i] : i].key;
         k[i].pos = i;
     }
     qsort(k, n, sizeof *k, keypos_cmp);
     return k;
 }
 
-static int64_t keypos_find(const keypos *k, uint32_t n, uint64_t key)
+int64_t mapi_keypos_find(const mapi_keypos *k, uint32_t n, uint64_t key)
 {
-    keypos want = { key, 0 };
-    const keypos *f = bsearch(&want, k, n, sizeof *k, keypos_cmp);
+    mapi_keypos want = { key, 0 };
+    const mapi_keypos *f = bsearch(&want, k, n, sizeof *k, keypos_cmp);
     return f ? (int64_t)f->pos : -1;
 }
 
@@ -261,8 +255,8 @@ static int64_t keypos_find(const keypos *k, uint32_t n, uint64_t key)
 static int notify_changes(const mapi_table *t, const mapi_row *old_rows, const uint32_t *old_view, uint32_t old_nview,
                           mapi_table_event_fn fn, void *ctx)
 {
-    keypos *oi = index_view(old_rows, old_view, old_nview);
-    keypos *ni = index_view(t->rows, t->view, t->nview);
+    mapi_keypos *oi = mapi_rows_index(old_rows, old_view, old_nview);
+    mapi_keypos *ni = mapi_rows_index(t->rows, t->view, t->nview);
     if (!oi || !ni) {
         free(oi);
         free(ni);
@@ -270,13 +264,13 @@ static int notify_changes(const mapi_table *t, const mapi_row *old_rows, const u
     }
     for (uint32_t i = 0; i < old_nview; i++) {
         uint64_t k = old_rows[old_view[i]].key;
-        if (keypos_find(ni, t->nview, k) < 0)
+        if (mapi_keypos_find(ni, t->nview, k) < 0)
             fn(ctx, OP_TABLE_ROW_DELETED, k, 0, NULL);
     }
     for (uint32_t i = 0; i < t->nview; i++) {
         const mapi_row *r = &t->rows[t->view[i]];
         uint64_t prior = i ? t->rows[t->view[i - 1]].key : 0;
-        int64_t op = keypos_find(oi, old_nview, r->key);
+        int64_t op = mapi_keypos_find(oi, old_nview, r->key);
         mapi_props pr;
         if (op < 0) {
             if (project(t, r, &pr) == 0) {
@@ -286,11 +280,11 @@ static int notify_changes(const mapi_table *t, const mapi_row *old_rows, const u
             continue;
         }
         int64_t j = (int64_t)i - 1;
-        while (j >= 0 && keypos_find(oi, old_nview, t->rows[t->view[j]].key) < 0)
+        while (j >= 0 && mapi_keypos_find(oi, old_nview, t->rows[t->view[j]].key) < 0)
             j--;
         uint64_t p_new = j >= 0 ? t->rows[t->view[j]].key : 0;
         int64_t oj = op - 1;
-        while (oj >= 0 && keypos_find(ni, t->nview, old_rows[old_view[oj]].key) < 0)
+        while (oj >= 0 && mapi_keypos_find(ni, t->nview, old_rows[old_view[oj]].key) < 0)
             oj--;
         uint64_t p_old = oj >= 0 ? old_rows[old_view[oj]].key : 0;
         const mapi_row *o = &old_rows[old_view[op]];

@@ -95,6 +95,16 @@ uint32_t mapi_table_free_bookmark(mapi_table *t, uint32_t id);
  * OP_DIR_BACKWARD) that satisfies r: OK or MAPI_E_NOT_FOUND. */
 uint32_t mapi_table_find_row(mapi_table *t, const mapi_res *r, uint32_t bookmark, uint32_t flags);
 
+/* A lookup of rows by key: rows[view[i]] (view NULL: rows[i]) for i < n,
+ * sorted by key, each with its i. Free with free(); NULL when out of memory. */
+typedef struct mapi_keypos {
+    uint64_t key;
+    uint32_t pos;
+} mapi_keypos;
+mapi_keypos *mapi_rows_index(const mapi_row *rows, const uint32_t *view, uint32_t n);
+/* The i of key in an index of n rows, or -1. */
+int64_t mapi_keypos_find(const mapi_keypos *k, uint32_t n, uint64_t key);
+
 /* Projects src onto tags as GetProps does: missing -> PT_ERROR
  * MAPI_E_NOT_FOUND; PT_UNSPECIFIED -> the stored type; string tags get the
  * asked width. Returns the number of errors, -1 on allocation failure. */
