@@ -338,24 +338,14 @@ static int32_t clamp32(uint64_t v)
     return v > INT32_MAX ? INT32_MAX : (int32_t)v;
 }
 
-int mapi_map_summary(const mapi_ctx *c, const outpost_item *it, mapi_props *l)
+const uint32_t MAPI_LISTED_TAGS[MAPI_NLISTED_TAGS] = {
+    OP_PR_MESSAGE_DELIVERY_TIME, OP_PR_CLIENT_SUBMIT_TIME, OP_PR_LAST_MODIFICATION_TIME, OP_PR_CREATION_TIME,
+    OP_PR_MESSAGE_FLAGS,         OP_PR_HASATTACH,          OP_PR_MESSAGE_SIZE,           OP_PR_IMPORTANCE,
+    OP_PR_PRIORITY,              OP_PR_SENSITIVITY,        OP_PR_INTERNET_MESSAGE_ID,    OP_PR_FLAG_STATUS
+};
+
+void mapi_map_listed(const outpost_item *it, mapi_props *l)
 {
-    const char *cls = mapi_message_class(it->kind);
-    mapi_props_set_str(l, OP_PR_MESSAGE_CLASS, cls ? cls : "IPM.Note");
-    set_subject(l, it->subject);
-    if (it->kind == OUTPOST_ITEM_MAIL || it->from) {
-        struct first_addr f = { 0 };
-        each_address(it->from, take_first, &f);
-        if (f.addr)
-            set_sender(l, f.name, f.addr);
-        free(f.name);
-        free(f.addr);
-    }
-    if (it->kind == OUTPOST_ITEM_MAIL) {
-        set_display_list(l, OP_PR_DISPLAY_TO, it->to);
-        set_display_list(l, OP_PR_DISPLAY_CC, it->cc);
-        mapi_props_set_str(l, OP_PR_DISPLAY_BCC, "");
-    }
     int64_t delivered = it->internal_date ? it->internal_date : it->date;
     mapi_props_set_i8(l, OP_PR_MESSAGE_DELIVERY_TIME, mapi_filetime_from_ms(delivered));
     mapi_props_set_i8(l, OP_PR_CLIENT_SUBMIT_TIME, mapi_filetime_from_ms(it->date ? it->date : delivered));
@@ -378,6 +368,27 @@ int mapi_map_summary(const mapi_ctx *c, const outpost_item *it, mapi_props *l)
     mapi_props_set_str(l, OP_PR_INTERNET_MESSAGE_ID, it->message_id);
     if (it->flags & OUTPOST_FLAG_FLAGGED)
         mapi_props_set_long(l, OP_PR_FLAG_STATUS, 2); /* followupFlagged */
+}
+
+int mapi_map_summary(const mapi_ctx *c, const outpost_item *it, mapi_props *l)
+{
+    const char *cls = mapi_message_class(it->kind);
+    mapi_props_set_str(l, OP_PR_MESSAGE_CLASS, cls ? cls : "IPM.Note");
+    set_subject(l, it->subject);
+    if (it->kind == OUTPOST_ITEM_MAIL || it->from) {
+        struct first_addr f = { 0 };
+        each_address(it->from, take_first, &f);
+        if (f.addr)
+            set_sender(l, f.name, f.addr);
+        free(f.name);
+        free(f.addr);
+    }
+    if (it->kind == OUTPOST_ITEM_MAIL) {
+        set_display_list(l, OP_PR_DISPLAY_TO, it->to);
+        set_display_list(l, OP_PR_DISPLAY_CC, it->cc);
+        mapi_props_set_str(l, OP_PR_DISPLAY_BCC, "");
+    }
+    mapi_map_listed(it, l);
     set_keywords(c, l, it->keywords);
     return 0;
 }

@@ -66,6 +66,13 @@ const char *mapi_container_class(uint32_t kind);
 /* The item kind a message class saves as (0 when unknown). */
 uint32_t mapi_kind_of_class(const char *message_class);
 
+/* The part of mapi_map_summary made from the listing's fields alone (times,
+ * flags, size, Message-ID; none from the strings it parses), in the same
+ * order: MAPI_LISTED_TAGS (PR_FLAG_STATUS only when flagged). A contents
+ * table sorting or restricting on these reads them without the rest. */
+#define MAPI_NLISTED_TAGS 12
+extern const uint32_t MAPI_LISTED_TAGS[MAPI_NLISTED_TAGS];
+void mapi_map_listed(const outpost_item *it, mapi_props *out);
 /* Properties of an item from its summary only (what a contents-table row
  * of mail needs). */
 int mapi_map_summary(const mapi_ctx *c, const outpost_item *it, mapi_props *out);

@@ -308,11 +308,11 @@ int mapi_sort_copy(mapi_sort *dst, const mapi_sort *src)
     return 0;
 }
 
-int mapi_sort_cmp(const mapi_sort *s, const mapi_props *a, const mapi_props *b)
+int mapi_sort_cmp_found(const mapi_sort *s, const mapi_prop *const *ka, const mapi_prop *const *kb)
 {
     for (uint32_t i = 0; i < s->n; i++) {
-        const mapi_prop *pa = mapi_props_find(a, s->keys[i].tag);
-        const mapi_prop *pb = mapi_props_find(b, s->keys[i].tag);
+        const mapi_prop *pa = ka[i];
+        const mapi_prop *pb = kb[i];
         if (pa && OP_PROP_TYPE(pa->tag) == OP_PT_ERROR)
             pa = NULL;
         if (pb && OP_PROP_TYPE(pb->tag) == OP_PT_ERROR)
@@ -328,6 +328,19 @@ int mapi_sort_cmp(const mapi_sort *s, const mapi_props *a, const mapi_props *b)
             if (s->keys[i].order & OP_TABLE_SORT_DESCEND)
                 c = -c;
         }
+        if (c)
+            return c;
+    }
+    return 0;
+}
+
+int mapi_sort_cmp(const mapi_sort *s, const mapi_props *a, const mapi_props *b)
+{
+    for (uint32_t i = 0; i < s->n; i++) {
+        const mapi_prop *pa = mapi_props_find(a, s->keys[i].tag);
+        const mapi_prop *pb = mapi_props_find(b, s->keys[i].tag);
+        mapi_sort one = { 1, 0, 0, &s->keys[i] };
+        int c = mapi_sort_cmp_found(&one, &pa, &pb);
         if (c)
             return c;
     }

@@ -56,5 +56,8 @@ void mapi_sort_clear(mapi_sort *s);
 int mapi_sort_copy(mapi_sort *dst, const mapi_sort *src);
 /* Orders two rows by s: a missing value sorts after every present one. */
 int mapi_sort_cmp(const mapi_sort *s, const mapi_props *a, const mapi_props *b);
+/* The same on the rows' values already looked up: ka[i] / kb[i] the value
+ * of sort key i (NULL when absent). */
+int mapi_sort_cmp_found(const mapi_sort *s, const mapi_prop *const *ka, const mapi_prop *const *kb);
 
 #endif

@@ -54,6 +54,12 @@ typedef struct mapi_obj {
     mapi_table tbl;
     uint32_t tkind, tflags, tsrc;
     uint32_t advise;
+    /* lazy contents tables (lazy_rows): the session, and the properties each
+     * row keeps (those the sort and the restriction need) */
+    mapi_session *sess;
+    uint32_t *keep;
+    uint32_t nkeep;
+    int loaded; /* rows listed (lazy_load) */
 } mapi_obj;
 
 typedef struct mapi_advise {
@@ -515,17 +521,22 @@ static uint32_t search_scode(outpost_status st)
 
 typedef struct rowset {
     mapi_row *v;
-    uint32_t n;
+    uint32_t n, cap;
 } rowset;
 
 static mapi_row *rows_push(rowset *rs, uint64_t key)
 {
-    mapi_row *nv = realloc(rs->v, (rs->n + 1) * sizeof *nv);
-    if (!nv)
-        return NULL;
-    rs->v = nv;
+    if (rs->n == rs->cap) {
+        uint32_t cap = rs->cap ? rs->cap * 2 : 16;
+        mapi_row *nv = realloc(rs->v, cap * sizeof *nv);
+        if (!nv)
+            return NULL;
+        rs->v = nv;
+        rs->cap = cap;
+    }
     mapi_row *r = &rs->v[rs->n++];
     r->key = key;
+    r->stamp = 0;
     mapi_props_init(&r->props);
     return r;
 }
@@ -539,6 +550,7 @@ static void rows_free(rowset *rs)
 }
 
 static uint32_t folder_rows(mapi_session *s, int64_t fid, rowset *rs);
+static uint32_t lazy_rows(mapi_session *s, const struct mapi_obj *t, const mapi_table *old, rowset *rs);
 static uint32_t search_rows(mapi_session *s, const fol_list *l, const mapi_search_folder *sf, rowset *rs);
 
 /* Properties of search folder sf; count/unread: its matching messages. */
@@ -768,6 +780,7 @@ static void obj_free(mapi_obj *o)
     mapi_props_free(&o->att);
     if (o->type == OBJ_TABLE)
         mapi_table_free(&o->tbl);
+    free(o->keep);
     free(o);
 }
 
@@ -2163,7 +2176,279 @@ static uint32_t table_rows(mapi_session *s, mapi_obj *t, rowset *rs)
         return fai_rows(s, ekind, fid, rs);
     if (ekind != MAPI_EID_FOLDER)
         return OP_S_OK;
+    if (t->tbl.fetch)
+        return lazy_rows(s, t, t->loaded ? &t->tbl : NULL, rs);
     return folder_rows(s, fid, rs);
+}
+
+/* The contents-table row of an item (content: the cached content of a
+ * non-mail item, else NULL) into p (initialised, empty). */
+static void item_row(mapi_session *s, const outpost_item *it, const uint8_t *content, size_t len, uint32_t msgstatus,
+                     mapi_props *p)
+{
+    mapi_message msg;
+    if (mapi_map_content(&s->core->ctx, it, content, len, 0, &msg) == 0) {
+        *p = msg.props;
+        memset(&msg.props, 0, sizeof msg.props);
+    } else {
+        mapi_props_free(&msg.props);
+        mapi_map_summary(&s->core->ctx, it, p);
+    }
+    mapi_message_free(&msg);
+    message_common(s, it, msgstatus, p);
+}
+
+/* ---- lazy contents tables ----
+ *
+ * A mail folder's contents table keeps per row the item id, its MODSEQ (the
+ * stamp: every change of what a mail's row shows bumps it, see storage.h)
+ * and only the properties its sort and restriction need, in their own
+ * exactly sized array. Times, flags and size (Outlook's message list sorts
+ * by delivery time, its Unread filter reads PR_MESSAGE_FLAGS) come straight
+ * from the listing (mapi_map_listed); other needed properties from the row
+ * built and dropped one at a time. The rest of a row is built when
+ * QueryRows, FindRow or a notification asks for it (lazy_fetch). Other
+ * tables (non-mail folders, whose rows come from their content, associated
+ * and search folder contents, hierarchies) hold their whole rows. */
+
+/* Whether t is served lazily: contents of a mail folder of the cache. */
+static int lazy_eligible(mapi_session *s, const mapi_obj *t)
+{
+    if (t->tkind != MAPI_TABLE_CONTENTS || (t->tflags & (OP_MAPI_ASSOCIATED | OP_SHOW_SOFT_DELETES)) ||
+        t->ekind != MAPI_EID_FOLDER)
+        return 0;
+    struct outpost_txn *tx;
+    if (s->st->read_begin(s->h, &tx).code != OUTPOST_OK)
+        return 0;
+    const outpost_folder *f;
+    int mail = s->st->storage->folder_get(tx, t->id, &f).code == OUTPOST_OK && f->kind == OUTPOST_ITEM_MAIL;
+    s->st->read_end(s->h, tx);
+    return mail;
+}
+
+static int lazy_fetch(void *ctx, uint64_t key, mapi_props *out)
+{
+    mapi_obj *t = ctx;
+    itm x;
+    if (item_load(t->sess, (int64_t)key, 0, &x) != OP_S_OK || x.it.folder_id != t->id ||
+        x.it.kind != OUTPOST_ITEM_MAIL) {
+        itm_free(&x);
+        return -1;
+    }
+    item_row(t->sess, &x.it, NULL, 0, x.msgstatus, out);
+    itm_free(&x);
+    return 0;
+}
+
+static int tags_has(const uint32_t *v, uint32_t n, uint32_t tag)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (OP_PROP_ID(v[i]) == OP_PROP_ID(tag))
+            return 1;
+    return 0;
+}
+
+static int tags_add(uint32_t **v, uint32_t *n, uint32_t tag)
+{
+    if (tags_has(*v, *n, tag))
+        return 0;
+    uint32_t *nv = realloc(*v, (*n + 1) * sizeof *nv);
+    if (!nv)
+        return -1;
+    nv[(*n)++] = tag;
+    *v = nv;
+    return 0;
+}
+
+/* Adds the tags restriction r reads to v. */
+static int res_tags(const mapi_res *r, uint32_t **v, uint32_t *n)
+{
+    if (!r)
+        return 0;
+    switch (r->rt) {
+    case OP_RES_AND:
+    case OP_RES_OR:
+        for (uint32_t i = 0; i < r->u.sub.n; i++)
+            if (res_tags(&r->u.sub.r[i], v, n) != 0)
+                return -1;
+        return 0;
+    case OP_RES_NOT: return res_tags(r->u.not_, v, n);
+    case OP_RES_CONTENT: return tags_add(v, n, r->u.content.tag);
+    case OP_RES_PROPERTY: return tags_add(v, n, r->u.property.tag);
+    case OP_RES_COMPAREPROPS:
+        return tags_add(v, n, r->u.compare.tag1) || tags_add(v, n, r->u.compare.tag2) ? -1 : 0;
+    case OP_RES_BITMASK: return tags_add(v, n, r->u.bitmask.tag);
+    case OP_RES_SIZE: return tags_add(v, n, r->u.size.tag);
+    case OP_RES_EXIST: return tags_add(v, n, r->u.exist.tag);
+    case OP_RES_COMMENT: return res_tags(r->u.comment.r, v, n);
+    default: return 0; /* SUBRESTRICTION evaluates false whatever the row holds */
+    }
+}
+
+/* Sets r's properties to what lazy table t keeps of item it (read in tx). 0 or -1. */
+static int lazy_keep(mapi_session *s, const mapi_obj *t, struct outpost_txn *tx, const outpost_item *it, mapi_row *r)
+{
+    r->stamp = it->modseq;
+    if (!t->nkeep)
+        return 0;
+    mapi_props full;
+    mapi_props_init(&full);
+    /* times, flags and size come from the listing's fields alone (mapi_map_listed) */
+    int listed = 1;
+    for (uint32_t k = 0; k < t->nkeep && listed; k++)
+        listed = tags_has(MAPI_LISTED_TAGS, MAPI_NLISTED_TAGS, t->keep[k]);
+    if (listed) {
+        mapi_map_listed(it, &full);
+    } else {
+        item_row(s, it, NULL, 0, msgstatus_get(s, tx, it->id), &full);
+    }
+    /* keep only what the sort and the restriction read, in an array of that size */
+    r->props.p = calloc(t->nkeep, sizeof *r->props.p);
+    if (!r->props.p) {
+        mapi_props_free(&full);
+        return -1;
+    }
+    r->props.cap = t->nkeep;
+    for (uint32_t k = 0; k < t->nkeep; k++) {
+        mapi_prop *p = mapi_props_find(&full, t->keep[k]);
+        if (p) {
+            r->props.p[r->props.n++] = *p; /* moved */
+            memset(p, 0, sizeof *p);
+        }
+    }
+    mapi_props_free(&full);
+    return 0;
+}
+
+/* Appends the lazy rows of t's mail folder (t->keep kept) to rs. With old
+ * (the table's current rows, keeping the same properties) and the storage's
+ * narrow listing, only the rows whose stamp changed or that are new are read
+ * again; the others keep a copy of what they had. */
+static uint32_t lazy_rows(mapi_session *s, const mapi_obj *t, const mapi_table *old, rowset *rs)
+{
+    struct outpost_txn *tx;
+    outpost_status st = s->st->read_begin(s->h, &tx);
+    if (st.code != OUTPOST_OK)
+        return scode_of(st);
+    const struct outpost_storage_methods *m = s->st->storage;
+    /* the narrow listing when there is little to read per row (a first listing
+     * keeping properties reads them from the wide one in the same pass) */
+    int narrow = (old || !t->nkeep) && OUTPOST_HAS_METHOD(m, struct outpost_storage_methods, items_uid_flags) &&
+                 m->items_uid_flags;
+    mapi_keypos *ix = NULL;
+    if (narrow && old && old->nrows && !(ix = mapi_rows_index(old->rows, NULL, old->nrows))) {
+        s->st->read_end(s->h, tx);
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    uint32_t sc = OP_S_OK;
+    struct outpost_cursor *c;
+    st = narrow ? m->items_uid_flags(tx, t->id, 1, 0, &c) : m->items_by_uid(tx, t->id, 1, 0, &c);
+    if (st.code == OUTPOST_OK) {
+        const void *row;
+        while (!sc && (st = m->cursor_next(c, &row)).code == OUTPOST_OK && row) {
+            int64_t id = narrow ? ((const outpost_uid_flags *)row)->id : ((const outpost_item *)row)->id;
+            mapi_row *r = rows_push(rs, (uint64_t)id);
+            if (!r) {
+                sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+                break;
+            }
+            if (!narrow) {
+                if (lazy_keep(s, t, tx, row, r) != 0)
+                    sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+                continue;
+            }
+            uint64_t modseq = ((const outpost_uid_flags *)row)->modseq;
+            int64_t oi = ix ? mapi_keypos_find(ix, old->nrows, (uint64_t)id) : -1;
+            if (oi >= 0 && old->rows[oi].stamp == modseq) {
+                /* unchanged: a copy of what it keeps, in an array of that size */
+                const mapi_props *op = &old->rows[oi].props;
+                r->stamp = modseq;
+                if (op->n && !(r->props.p = calloc(op->n, sizeof *r->props.p))) {
+                    sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+                    continue;
+                }
+                r->props.cap = op->n;
+                for (uint32_t k = 0; k < op->n && !sc; k++) {
+                    if (mapi_prop_copy(&r->props.p[k], &op->p[k]) != 0)
+                        sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+                    else
+                        r->props.n++;
+                }
+                continue;
+            }
+            if (!t->nkeep) {
+                r->stamp = modseq;
+                continue;
+            }
+            const outpost_item *it;
+            st = m->item_get(tx, id, &it);
+            if (st.code != OUTPOST_OK)
+                break;
+            if (lazy_keep(s, t, tx, it, r) != 0)
+                sc = OP_MAPI_E_NOT_ENOUGH_MEMORY;
+        }
+        m->cursor_close(c);
+    }
+    s->st->read_end(s->h, tx);
+    free(ix);
+    if (!sc)
+        sc = scode_of(st);
+    if (!sc && rs->n) {
+        mapi_row *shrunk = realloc(rs->v, rs->n * sizeof *shrunk);
+        if (shrunk)
+            rs->v = shrunk, rs->cap = rs->n;
+    }
+    return sc;
+}
+
+/* Loads lazy table t's rows when it has none yet: a lazy table lists its
+ * folder at the first call that needs rows (Outlook's SetColumns and
+ * SortTable come first, so the folder is listed once). SCODE. */
+static uint32_t lazy_load(mapi_session *s, mapi_obj *t)
+{
+    if (!t->tbl.fetch || t->loaded)
+        return OP_S_OK;
+    rowset rs;
+    memset(&rs, 0, sizeof rs);
+    uint32_t sc = lazy_rows(s, t, NULL, &rs);
+    if (sc) {
+        rows_free(&rs);
+        return sc;
+    }
+    if (mapi_table_replace_rows(&t->tbl, rs.v, rs.n, NULL, NULL) != 0)
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    t->loaded = 1;
+    return OP_S_OK;
+}
+
+/* Before a sort or restriction of lazy table t: makes its rows keep what
+ * sort and res read (rebuilding them when that changes). SCODE. */
+static uint32_t lazy_prepare(mapi_session *s, mapi_obj *t, const mapi_sort *sort, const mapi_res *res)
+{
+    if (!t->tbl.fetch)
+        return OP_S_OK;
+    uint32_t *keep = NULL, nkeep = 0;
+    int oom = 0;
+    for (uint32_t i = 0; i < sort->n && !oom; i++)
+        oom = tags_add(&keep, &nkeep, sort->keys[i].tag) != 0;
+    if (!oom)
+        oom = res_tags(res, &keep, &nkeep) != 0;
+    if (oom) {
+        free(keep);
+        return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+    }
+    int same = nkeep == t->nkeep;
+    for (uint32_t i = 0; i < nkeep && same; i++)
+        same = tags_has(t->keep, t->nkeep, keep[i]);
+    if (same) {
+        free(keep);
+        return lazy_load(s, t);
+    }
+    free(t->keep);
+    t->keep = keep;
+    t->nkeep = nkeep;
+    t->loaded = 0; /* what the rows keep changed: list them again */
+    return lazy_load(s, t);
 }
 
 /* Appends the contents-table rows of folder fid's items to rs. */
@@ -2198,18 +2483,8 @@ static uint32_t folder_rows(mapi_session *s, int64_t fid, rowset *rs)
     uint32_t sc = scode_of(st);
     for (uint32_t i = 0; i < n; i++) {
         mapi_row *r = sc ? NULL : rows_push(rs, (uint64_t)items[i].it.id);
-        if (r) {
-            mapi_message msg;
-            if (mapi_map_content(&s->core->ctx, &items[i].it, items[i].content, items[i].len, 0, &msg) == 0) {
-                r->props = msg.props;
-                memset(&msg.props, 0, sizeof msg.props);
-            } else {
-                mapi_props_free(&msg.props);
-                mapi_map_summary(&s->core->ctx, &items[i].it, &r->props);
-            }
-            mapi_message_free(&msg);
-            message_common(s, &items[i].it, items[i].msgstatus, &r->props);
-        }
+        if (r)
+            item_row(s, &items[i].it, items[i].content, items[i].len, items[i].msgstatus, &r->props);
         itm_free(&items[i]);
     }
     free(items);
@@ -2355,14 +2630,20 @@ static uint32_t op_open_table(mapi_session *s, const mapi_req *q, reply *r)
         free(t);
         return OP_MAPI_E_NOT_ENOUGH_MEMORY;
     }
+    if (!s->core->eager_tables && lazy_eligible(s, t)) {
+        t->sess = s;
+        t->tbl.fetch = lazy_fetch;
+        t->tbl.fetch_ctx = t;
+    }
+    /* a lazy table lists its folder when a call first needs rows (lazy_load) */
     rowset rs;
-    uint32_t sc = table_rows(s, t, &rs);
+    uint32_t sc = t->tbl.fetch ? OP_S_OK : table_rows(s, t, &rs);
     if (sc) {
         rows_free(&rs);
         obj_free(t);
         return sc;
     }
-    if (mapi_table_replace_rows(&t->tbl, rs.v, rs.n, NULL, NULL) != 0) {
+    if (!t->tbl.fetch && mapi_table_replace_rows(&t->tbl, rs.v, rs.n, NULL, NULL) != 0) {
         obj_free(t);
         return OP_MAPI_E_NOT_ENOUGH_MEMORY;
     }
@@ -2399,33 +2680,32 @@ static uint32_t op_table(mapi_session *s, const mapi_req *q, reply *r)
     if (!t)
         return OP_MAPI_E_INVALID_OBJECT;
     mapi_table *tb = &t->tbl;
+    if (q->op != MAPI_OP_TBL_SET_COLUMNS && q->op != MAPI_OP_TBL_SORT && q->op != MAPI_OP_TBL_RESTRICT &&
+        !(q->op == MAPI_OP_TBL_QUERY_COLUMNS && !(q->flags & 1u))) {
+        uint32_t sc = lazy_load(s, t);
+        if (sc)
+            return sc;
+    }
     switch (q->op) {
     case MAPI_OP_TBL_SET_COLUMNS:
         return mapi_table_set_columns(tb, q->tags, q->ntags) == 0 ? OP_S_OK : OP_MAPI_E_NOT_ENOUGH_MEMORY;
     case MAPI_OP_TBL_QUERY_COLUMNS:
-        if (q->flags & 1u) { /* TBL_ALL_COLUMNS */
-            mapi_props seen;
-            mapi_props_init(&seen);
-            for (uint32_t i = 0; i < tb->nrows; i++)
-                for (uint32_t k = 0; k < tb->rows[i].props.n; k++)
-                    if (!mapi_props_find(&seen, tb->rows[i].props.p[k].tag)) {
-                        mapi_prop p = { .tag = OP_CHANGE_PROP_TYPE(tb->rows[i].props.p[k].tag, OP_PT_NULL) };
-                        mapi_props_take(&seen, &p);
-                    }
-            mapi_w_u32(r->out, seen.n);
-            for (uint32_t i = 0; i < seen.n; i++) {
-                uint32_t tag = seen.p[i].tag;
-                /* report the stored type */
-                for (uint32_t k = 0; k < tb->nrows; k++) {
-                    const mapi_prop *p = mapi_props_find(&tb->rows[k].props, tag);
-                    if (p) {
-                        tag = p->tag;
-                        break;
-                    }
-                }
-                mapi_w_u32(r->out, tag);
+        if (q->flags & 1u) { /* TBL_ALL_COLUMNS: every tag of some row, typed as its first row has it */
+            uint32_t *all = NULL, nall = 0;
+            for (uint32_t i = 0; i < tb->nrows; i++) {
+                mapi_props row;
+                mapi_props_init(&row);
+                if (mapi_table_full_row(tb, i, &row) == 0)
+                    for (uint32_t k = 0; k < row.n; k++)
+                        if (tags_add(&all, &nall, row.p[k].tag) != 0) {
+                            mapi_props_free(&row);
+                            free(all);
+                            return OP_MAPI_E_NOT_ENOUGH_MEMORY;
+                        }
+                mapi_props_free(&row);
             }
-            mapi_props_free(&seen);
+            mapi_w_tags(r->out, all, nall);
+            free(all);
         } else {
             mapi_w_tags(r->out, tb->cols, tb->ncols);
         }
@@ -2471,10 +2751,20 @@ static uint32_t op_table(mapi_session *s, const mapi_req *q, reply *r)
     }
     case MAPI_OP_TBL_FREE_BOOKMARK:
         return mapi_table_free_bookmark(tb, q->a);
-    case MAPI_OP_TBL_RESTRICT:
+    case MAPI_OP_TBL_RESTRICT: {
+        uint32_t sc = lazy_prepare(s, t, &tb->sort, q->res);
+        if (sc)
+            return sc;
         return mapi_table_restrict(tb, q->res) == 0 ? OP_S_OK : OP_MAPI_E_NOT_ENOUGH_MEMORY;
-    case MAPI_OP_TBL_SORT:
+    }
+    case MAPI_OP_TBL_SORT: {
+        if (q->sort.categories)
+            return OP_MAPI_E_TOO_COMPLEX;
+        uint32_t sc = lazy_prepare(s, t, &q->sort, tb->res);
+        if (sc)
+            return sc;
         return mapi_table_sort(tb, &q->sort);
+    }
     case MAPI_OP_TBL_FIND_ROW:
         return mapi_table_find_row(tb, q->res, q->a, q->flags);
     case MAPI_OP_TBL_ADVISE: {
@@ -3859,7 +4149,7 @@ int mapi_session_poll(mapi_session *s, mapi_buf *out)
         int affected = folder_affected(t, folders, n, all) || (t->tkind == MAPI_TABLE_HIERARCHY && (hier || all)) ||
                        (fai && (t->tkind == MAPI_TABLE_HIERARCHY ||
                                 (t->tkind == MAPI_TABLE_CONTENTS && (t->tflags & OP_MAPI_ASSOCIATED))));
-        if (!affected)
+        if (!affected || (t->tbl.fetch && !t->loaded)) /* a lazy table not listed yet has nothing to diff */
             continue;
         rowset rs;
         if (table_rows(s, t, &rs) != OP_S_OK) {

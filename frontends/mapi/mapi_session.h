@@ -40,6 +40,7 @@ typedef struct mapi_core {
     uint8_t secret[MAPI_WIRE_SECRET_LEN];
     char *display_name;
     uint32_t content_timeout_ms; /* request_content wait for bodies not cached */
+    int eager_tables;            /* tests: every contents table holds its whole rows (no lazy tables) */
     mapi_mutex *search_lock;     /* serialises changes of the search folders (mapi_search.h) */
     mapi_mutex *fai_lock;        /* serialises changes of FAI sets (mapi_fai.h); guards fai_gen, fai_log */
     uint32_t fai_gen;            /* grows with every FAI change: sessions refresh associated tables */

@@ -76,25 +76,32 @@ void mapi_table_free(mapi_table *t)
     memset(t, 0, sizeof *t);
 }
 
-/* qsort has no context argument in C11: sort indices with a merge sort. */
-static int cmp_idx(const mapi_table *t, uint32_t a, uint32_t b)
+/* qsort has no context argument in C11: sort indices with a merge sort.
+ * keys holds each row's sort values, looked up once (sort.n per row). */
+typedef struct sorter {
+    const mapi_table *t;
+    const mapi_prop **keys;
+} sorter;
+
+static int cmp_idx(const sorter *so, uint32_t a, uint32_t b)
 {
-    int c = mapi_sort_cmp(&t->sort, &t->rows[a].props, &t->rows[b].props);
+    uint32_t n = so->t->sort.n;
+    int c = mapi_sort_cmp_found(&so->t->sort, so->keys + (size_t)a * n, so->keys + (size_t)b * n);
     if (c)
         return c;
     return (a > b) - (a < b); /* stable */
 }
 
-static void merge_sort(const mapi_table *t, uint32_t *v, uint32_t *tmp, uint32_t n)
+static void merge_sort(const sorter *so, uint32_t *v, uint32_t *tmp, uint32_t n)
 {
     if (n < 2)
         return;
     uint32_t h = n / 2;
-    merge_sort(t, v, tmp, h);
-    merge_sort(t, v + h, tmp, n - h);
+    merge_sort(so, v, tmp, h);
+    merge_sort(so, v + h, tmp, n - h);
     uint32_t i = 0, j = h, k = 0;
     while (i < h && j < n)
-        tmp[k++] = cmp_idx(t, v[i], v[j]) <= 0 ? v[i++] : v[j++];
+        tmp[k++] = cmp_idx(so, v[i], v[j]) <= 0 ? v[i++] : v[j++];
     while (i < h)
         tmp[k++] = v[i++];
     while (j < n)
@@ -113,10 +120,21 @@ static int build_view(mapi_table *t)
     }
     uint32_t n = 0;
     for (uint32_t i = 0; i < t->nrows; i++)
-        if (!t->res || mapi_res_eval(t->res, &t->rows[i].props))
+        if (!t->res || mapi_res_eval(t->res, &t->rows[i].props)) /* lazy: rows keep what it needs */
             v[n++] = i;
-    if (t->sort.n)
-        merge_sort(t, v, tmp, n);
+    if (t->sort.n && n > 1) {
+        sorter so = { t, malloc((size_t)t->nrows * t->sort.n * sizeof *so.keys) };
+        if (!so.keys) {
+            free(v);
+            free(tmp);
+            return -1;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            for (uint32_t k = 0; k < t->sort.n; k++)
+                so.keys[(size_t)v[i] * t->sort.n + k] = mapi_props_find(&t->rows[v[i]].props, t->sort.keys[k].tag);
+        merge_sort(&so, v, tmp, n);
+        free(so.keys);
+    }
     free(tmp);
     free(t->view);
     t->view = v;
@@ -134,7 +152,7 @@ static int64_t view_find(const mapi_table *t, uint64_t key)
     return -1;
 }
 
-static int project(const mapi_table *t, const mapi_props *row, mapi_props *out)
+static int project_props(const mapi_table *t, const mapi_props *row, mapi_props *out)
 {
     mapi_props_init(out);
     if (mapi_props_project(row, t->cols, t->ncols, out) < 0) {
@@ -142,6 +160,51 @@ static int project(const mapi_table *t, const mapi_props *row, mapi_props *out)
         return -1;
     }
     return 0;
+}
+
+/* The row's properties: itself, or for a lazy table built through fetch
+ * (*tmp then holds them; free it). A row that cannot be built any more
+ * gives what the table keeps of it. */
+static const mapi_props *row_props(const mapi_table *t, const mapi_row *r, mapi_props *tmp)
+{
+    mapi_props_init(tmp);
+    if (!t->fetch)
+        return &r->props;
+    if (t->fetch(t->fetch_ctx, r->key, tmp) == 0)
+        return tmp;
+    mapi_props_free(tmp);
+    return &r->props;
+}
+
+static int project(const mapi_table *t, const mapi_row *r, mapi_props *out)
+{
+    mapi_props tmp;
+    int rc = project_props(t, row_props(t, r, &tmp), out);
+    mapi_props_free(&tmp);
+    return rc;
+}
+
+int mapi_table_full_row(const mapi_table *t, uint32_t i, mapi_props *out)
+{
+    if (i >= t->nrows)
+        return -1;
+    mapi_props tmp;
+    const mapi_props *p = row_props(t, &t->rows[i], &tmp);
+    int rc = p == &tmp ? 0 : mapi_props_copy(out, p);
+    if (p == &tmp)
+        *out = tmp; /* moved */
+    return rc;
+}
+
+/* Whether restriction r holds for a row (built through fetch when lazy). */
+static int row_matches(const mapi_table *t, const mapi_res *r, const mapi_row *row)
+{
+    if (!r)
+        return 1;
+    mapi_props tmp;
+    int ok = mapi_res_eval(r, row_props(t, row, &tmp));
+    mapi_props_free(&tmp);
+    return ok;
 }
 
 static int projected_equal(const mapi_table *t, const mapi_props *a, const mapi_props *b)
@@ -160,35 +223,29 @@ static int projected_equal(const mapi_table *t, const mapi_props *a, const mapi_
     return 1;
 }
 
-typedef struct keypos {
-    uint64_t key;
-    uint32_t pos;
-} keypos;
-
 static int keypos_cmp(const void *a, const void *b)
 {
-    uint64_t x = ((const keypos *)a)->key, y = ((const keypos *)b)->key;
+    uint64_t x = ((const mapi_keypos *)a)->key, y = ((const mapi_keypos *)b)->key;
     return (x > y) - (x < y);
 }
 
-/* Keys of a view sorted for lookup: key -> position in the view. */
-static keypos *index_view(const mapi_row *rows, const uint32_t *view, uint32_t n)
+mapi_keypos *mapi_rows_index(const mapi_row *rows, const uint32_t *view, uint32_t n)
 {
-    keypos *k = malloc((n ? n : 1) * sizeof *k);
+    mapi_keypos *k = malloc((n ? n : 1) * sizeof *k);
     if (!k)
         return NULL;
     for (uint32_t i = 0; i < n; i++) {
-        k[i].key = rows[view[i]].key;
+        k[i].key = rows[view ? view[i] : i].key;
         k[i].pos = i;
     }
     qsort(k, n, sizeof *k, keypos_cmp);
     return k;
 }
 
-static int64_t keypos_find(const keypos *k, uint32_t n, uint64_t key)
+int64_t mapi_keypos_find(const mapi_keypos *k, uint32_t n, uint64_t key)
 {
-    keypos want = { key, 0 };
-    const keypos *f = bsearch(&want, k, n, sizeof *k, keypos_cmp);
+    mapi_keypos want = { key, 0 };
+    const mapi_keypos *f = bsearch(&want, k, n, sizeof *k, keypos_cmp);
     return f ? (int64_t)f->pos : -1;
 }
 
@@ -198,8 +255,8 @@ static int64_t keypos_find(const keypos *k, uint32_t n, uint64_t key)
 static int notify_changes(const mapi_table *t, const mapi_row *old_rows, const uint32_t *old_view, uint32_t old_nview,
                           mapi_table_event_fn fn, void *ctx)
 {
-    keypos *oi = index_view(old_rows, old_view, old_nview);
-    keypos *ni = index_view(t->rows, t->view, t->nview);
+    mapi_keypos *oi = mapi_rows_index(old_rows, old_view, old_nview);
+    mapi_keypos *ni = mapi_rows_index(t->rows, t->view, t->nview);
     if (!oi || !ni) {
         free(oi);
         free(ni);
@@ -207,33 +264,45 @@ static int notify_changes(const mapi_table *t, const mapi_row *old_rows, const u
     }
     for (uint32_t i = 0; i < old_nview; i++) {
         uint64_t k = old_rows[old_view[i]].key;
-        if (keypos_find(ni, t->nview, k) < 0)
+        if (mapi_keypos_find(ni, t->nview, k) < 0)
             fn(ctx, OP_TABLE_ROW_DELETED, k, 0, NULL);
     }
     for (uint32_t i = 0; i < t->nview; i++) {
         const mapi_row *r = &t->rows[t->view[i]];
         uint64_t prior = i ? t->rows[t->view[i - 1]].key : 0;
-        int64_t op = keypos_find(oi, old_nview, r->key);
+        int64_t op = mapi_keypos_find(oi, old_nview, r->key);
         mapi_props pr;
-        if (project(t, &r->props, &pr) != 0)
-            continue;
         if (op < 0) {
-            fn(ctx, OP_TABLE_ROW_ADDED, r->key, prior, &pr);
-        } else {
-            int64_t j = (int64_t)i - 1;
-            while (j >= 0 && keypos_find(oi, old_nview, t->rows[t->view[j]].key) < 0)
-                j--;
-            uint64_t p_new = j >= 0 ? t->rows[t->view[j]].key : 0;
-            int64_t oj = op - 1;
-            while (oj >= 0 && keypos_find(ni, t->nview, old_rows[old_view[oj]].key) < 0)
-                oj--;
-            uint64_t p_old = oj >= 0 ? old_rows[old_view[oj]].key : 0;
-            mapi_props po;
-            if (project(t, &old_rows[old_view[op]].props, &po) == 0) {
-                if (p_new != p_old || !projected_equal(t, &pr, &po))
-                    fn(ctx, OP_TABLE_ROW_MODIFIED, r->key, prior, &pr);
-                mapi_props_free(&po);
+            if (project(t, r, &pr) == 0) {
+                fn(ctx, OP_TABLE_ROW_ADDED, r->key, prior, &pr);
+                mapi_props_free(&pr);
             }
+            continue;
+        }
+        int64_t j = (int64_t)i - 1;
+        while (j >= 0 && mapi_keypos_find(oi, old_nview, t->rows[t->view[j]].key) < 0)
+            j--;
+        uint64_t p_new = j >= 0 ? t->rows[t->view[j]].key : 0;
+        int64_t oj = op - 1;
+        while (oj >= 0 && mapi_keypos_find(ni, t->nview, old_rows[old_view[oj]].key) < 0)
+            oj--;
+        uint64_t p_old = oj >= 0 ? old_rows[old_view[oj]].key : 0;
+        const mapi_row *o = &old_rows[old_view[op]];
+        if (t->fetch) {
+            /* the old row's properties are not kept: its stamp says whether it changed */
+            if ((p_new != p_old || r->stamp != o->stamp) && project(t, r, &pr) == 0) {
+                fn(ctx, OP_TABLE_ROW_MODIFIED, r->key, prior, &pr);
+                mapi_props_free(&pr);
+            }
+            continue;
+        }
+        if (project(t, r, &pr) != 0)
+            continue;
+        mapi_props po;
+        if (project(t, o, &po) == 0) {
+            if (p_new != p_old || !projected_equal(t, &pr, &po))
+                fn(ctx, OP_TABLE_ROW_MODIFIED, r->key, prior, &pr);
+            mapi_props_free(&po);
         }
         mapi_props_free(&pr);
     }
@@ -340,7 +409,7 @@ int mapi_table_query_rows(mapi_table *t, int32_t count, uint32_t flags, mapi_pro
         if (!rows)
             return -1;
         for (uint32_t i = 0; i < cnt; i++) {
-            if (project(t, &t->rows[t->view[from + i]].props, &rows[i]) != 0) {
+            if (project(t, &t->rows[t->view[from + i]], &rows[i]) != 0) {
                 for (uint32_t j = 0; j < i; j++)
                     mapi_props_free(&rows[j]);
                 free(rows);
@@ -468,13 +537,13 @@ uint32_t mapi_table_find_row(mapi_table *t, const mapi_res *r, uint32_t bookmark
         return OP_MAPI_E_INVALID_BOOKMARK;
     if (flags & OP_DIR_BACKWARD) {
         for (int64_t i = (int64_t)pos - 1; i >= 0; i--)
-            if (!r || mapi_res_eval(r, &t->rows[t->view[i]].props)) {
+            if (row_matches(t, r, &t->rows[t->view[i]])) {
                 t->pos = (uint32_t)i;
                 return moved ? OP_MAPI_W_POSITION_CHANGED : OP_S_OK;
             }
     } else {
         for (uint32_t i = pos; i < t->nview; i++)
-            if (!r || mapi_res_eval(r, &t->rows[t->view[i]].props)) {
+            if (row_matches(t, r, &t->rows[t->view[i]])) {
                 t->pos = i;
                 return moved ? OP_MAPI_W_POSITION_CHANGED : OP_S_OK;
             }

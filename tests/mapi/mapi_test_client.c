@@ -49,7 +49,7 @@ static void consume(tclient *c, size_t used)
     c->in.len -= used;
 }
 
-int tc_call(tclient *c, uint16_t op, const mapi_buf *req, uint32_t *sc, mapi_buf *rep)
+int tc_call_ms(tclient *c, uint16_t op, const mapi_buf *req, uint32_t *sc, mapi_buf *rep, int timeout_ms)
 {
     uint32_t id = c->next_id++;
     mapi_buf out;
@@ -58,14 +58,14 @@ int tc_call(tclient *c, uint16_t op, const mapi_buf *req, uint32_t *sc, mapi_buf
     if (req && req->len)
         mapi_buf_add(&out, req->data, req->len);
     mapi_w_end(&out, st);
-    int rc = mapi_os_send_all(c->s, out.data, out.len, 5000);
+    int rc = mapi_os_send_all(c->s, out.data, out.len, timeout_ms);
     mapi_buf_free(&out);
     if (rc != 0)
         return -1;
     for (;;) {
         mapi_frame f;
         size_t used;
-        if (read_frame(c, 5000, &f, &used) != 1)
+        if (read_frame(c, timeout_ms, &f, &used) != 1)
             return -1;
         if (f.flags & MAPI_WF_NOTIFY) {
             mapi_w_u32(&c->notes, (uint32_t)f.payload_len);
@@ -85,6 +85,11 @@ int tc_call(tclient *c, uint16_t op, const mapi_buf *req, uint32_t *sc, mapi_buf
         consume(c, used);
         return 0;
     }
+}
+
+int tc_call(tclient *c, uint16_t op, const mapi_buf *req, uint32_t *sc, mapi_buf *rep)
+{
+    return tc_call_ms(c, op, req, sc, rep, 5000);
 }
 
 int tc_wait_notify(tclient *c, int timeout_ms, mapi_buf *rep)

@@ -20,6 +20,8 @@ void tc_close(tclient *c);
  * SCODE and rep (initialised by the caller) gets the rest. -1 on a
  * connection failure or a 5 s timeout. */
 int tc_call(tclient *c, uint16_t op, const mapi_buf *req, uint32_t *sc, mapi_buf *rep);
+/* tc_call waiting up to timeout_ms instead of 5 s (benchmarks of slow paths). */
+int tc_call_ms(tclient *c, uint16_t op, const mapi_buf *req, uint32_t *sc, mapi_buf *rep, int timeout_ms);
 /* Waits up to timeout_ms for a notification; its payload into rep. 0 or -1. */
 int tc_wait_notify(tclient *c, int timeout_ms, mapi_buf *rep);
 

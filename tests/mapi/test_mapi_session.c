@@ -2262,6 +2262,252 @@ static void test_search_folders(void **state)
     tc_close(&C);
 }
 
+/* ---- lazy contents tables equal whole-row tables ---- */
+
+/* The rows of table t from its start (at most max), after SeekRow to the beginning. */
+static uint32_t all_rows(uint32_t t, mapi_props *rows, uint32_t max)
+{
+    mapi_buf q;
+    mapi_buf_init(&q);
+    mapi_w_u32(&q, t);
+    mapi_w_u32(&q, OP_BOOKMARK_BEGINNING);
+    mapi_w_u32(&q, 0);
+    assert_int_equal(call(MAPI_OP_TBL_SEEK_ROW, &q, NULL), OP_S_OK);
+    mapi_buf_free(&q);
+    return query_rows(t, (int32_t)max, rows, max);
+}
+
+/* Same rows, same columns, same values, same order. */
+static void assert_same_rows(uint32_t lazy, uint32_t eager, uint32_t expect)
+{
+    enum { MAX = 400 };
+    mapi_props *a = calloc(MAX, sizeof *a), *b = calloc(MAX, sizeof *b);
+    uint32_t na = all_rows(lazy, a, MAX), nb = all_rows(eager, b, MAX);
+    assert_int_equal(na, nb);
+    assert_int_equal(na, expect);
+    for (uint32_t i = 0; i < na; i++) {
+        assert_int_equal(a[i].n, b[i].n);
+        for (uint32_t k = 0; k < a[i].n; k++) {
+            assert_int_equal(a[i].p[k].tag, b[i].p[k].tag);
+            assert_true(mapi_prop_equal(&a[i].p[k], &b[i].p[k]));
+        }
+    }
+    free_rows(a, na);
+    free_rows(b, nb);
+    free(a);
+    free(b);
+}
+
+static void table_sort(uint32_t t, const mapi_sort_key *k, uint32_t n)
+{
+    mapi_buf q;
+    mapi_buf_init(&q);
+    mapi_sort s = { n, 0, 0, (mapi_sort_key *)k };
+    mapi_w_u32(&q, t);
+    mapi_w_sort(&q, &s);
+    assert_int_equal(call(MAPI_OP_TBL_SORT, &q, NULL), OP_S_OK);
+    mapi_buf_free(&q);
+}
+
+static void table_restrict(uint32_t t, const mapi_res *r)
+{
+    mapi_buf q;
+    mapi_buf_init(&q);
+    mapi_w_u32(&q, t);
+    mapi_w_u8(&q, r != NULL);
+    if (r)
+        mapi_w_res(&q, r);
+    assert_int_equal(call(MAPI_OP_TBL_RESTRICT, &q, NULL), OP_S_OK);
+    mapi_buf_free(&q);
+}
+
+static uint32_t table_u32(uint16_t op, uint32_t t)
+{
+    mapi_buf q, r;
+    mapi_buf_init(&q);
+    mapi_buf_init(&r);
+    mapi_w_u32(&q, t);
+    assert_int_equal(call(op, &q, &r), OP_S_OK);
+    uint32_t v = (uint32_t)r.data[0] | (uint32_t)r.data[1] << 8 | (uint32_t)r.data[2] << 16 |
+                 (uint32_t)r.data[3] << 24;
+    mapi_buf_free(&q);
+    mapi_buf_free(&r);
+    return v;
+}
+
+/* The notifications that arrive within 1 s, per connection (payload after it). */
+static void drain_notes(uint32_t conn_a, mapi_buf *a, uint32_t conn_b, mapi_buf *b)
+{
+    mapi_buf r;
+    mapi_buf_init(&r);
+    while (tc_wait_notify(&C, 1000, &r) == 0) {
+        mapi_rd rd;
+        mapi_rd_init(&rd, r.data, r.len);
+        uint32_t conn = mapi_r_u32(&rd);
+        assert_true(conn == conn_a || conn == conn_b);
+        mapi_buf *to = conn == conn_a ? a : b;
+        mapi_w_u32(to, (uint32_t)(r.len - 4));
+        mapi_buf_add(to, r.data + 4, r.len - 4);
+        r.len = 0;
+    }
+    mapi_buf_free(&r);
+}
+
+static void test_lazy_equals_eager(void **state)
+{
+    (void)state;
+    int64_t bulk = mts_folder(fs, 0, "Bulk", OUTPOST_ITEM_MAIL, 0);
+    assert_true(bulk > 0);
+    enum { N = 300 };
+    int64_t ids[N];
+    for (int i = 0; i < N; i++) {
+        char subj[64], date[64];
+        snprintf(subj, sizeof subj, "%s %d", i % 4 ? "Report" : "re: Meeting", (i * 37) % 101);
+        snprintf(date, sizeof date, "Mon, %d Nov 2023 %02d:%02d:00 +0000", 1 + i % 28, i % 24, i % 60);
+        char *m = mail(subj, date, "body");
+        /* delivery times out of UID order, some equal */
+        ids[i] = mts_item(fs, bulk, m, i % 3 ? OUTPOST_FLAG_SEEN : 0, 1699000000000LL + ((i * 7) % 150) * 60000LL);
+        free(m);
+        assert_true(ids[i] > 0);
+    }
+    hello();
+    uint8_t eid[MAPI_EID_LEN];
+    eid_of(MAPI_EID_FOLDER, bulk, eid);
+    uint32_t f = open_entry(eid, MAPI_EID_LEN, NULL);
+    core.eager_tables = 1;
+    uint32_t eager = open_table(f, MAPI_TABLE_CONTENTS, 0);
+    core.eager_tables = 0;
+    uint32_t lazy = open_table(f, MAPI_TABLE_CONTENTS, 0);
+    uint32_t cols[] = { OP_PR_ENTRYID, OP_PR_INSTANCE_KEY, OP_PR_SUBJECT, OP_PR_SENDER_NAME,
+                        OP_PR_MESSAGE_DELIVERY_TIME, OP_PR_MESSAGE_FLAGS, OP_PR_MESSAGE_SIZE, OP_PR_MESSAGE_CLASS,
+                        OP_PR_DISPLAY_TO, OP_PR_HASATTACH, OP_PR_ICON_INDEX, OP_PR_MSG_STATUS,
+                        OP_PR_PARENT_ENTRYID, OP_PR_NORMALIZED_SUBJECT };
+    uint32_t ncols = sizeof cols / sizeof cols[0];
+    /* the default columns, UID order */
+    assert_same_rows(lazy, eager, N);
+    set_columns(lazy, cols, ncols);
+    set_columns(eager, cols, ncols);
+    assert_same_rows(lazy, eager, N);
+    /* TBL_ALL_COLUMNS */
+    mapi_buf q, ra, rb;
+    mapi_buf_init(&q);
+    mapi_buf_init(&ra);
+    mapi_buf_init(&rb);
+    mapi_w_u32(&q, lazy);
+    mapi_w_u32(&q, 1);
+    assert_int_equal(call(MAPI_OP_TBL_QUERY_COLUMNS, &q, &ra), OP_S_OK);
+    mapi_w_u32(&q, eager);
+    mapi_w_u32(&q, 1);
+    assert_int_equal(call(MAPI_OP_TBL_QUERY_COLUMNS, &q, &rb), OP_S_OK);
+    assert_int_equal(ra.len, rb.len);
+    assert_memory_equal(ra.data, rb.data, ra.len);
+    assert_true(ra.len > 4 * 10);
+    /* Outlook's Inbox view: newest first (delivery time from the listing) */
+    mapi_sort_key by_date = { OP_PR_MESSAGE_DELIVERY_TIME, OP_TABLE_SORT_DESCEND };
+    table_sort(lazy, &by_date, 1);
+    table_sort(eager, &by_date, 1);
+    assert_same_rows(lazy, eager, N);
+    /* a sort on what only the built row has: subject, then date */
+    mapi_sort_key by_subject[2] = { { OP_PR_SUBJECT, OP_TABLE_SORT_ASCEND }, by_date };
+    table_sort(lazy, by_subject, 2);
+    table_sort(eager, by_subject, 2);
+    assert_same_rows(lazy, eager, N);
+    /* unread only, newest first */
+    mapi_res unread = { .rt = OP_RES_BITMASK };
+    unread.u.bitmask.relop = OP_BMR_EQZ;
+    unread.u.bitmask.tag = OP_PR_MESSAGE_FLAGS;
+    unread.u.bitmask.mask = OP_MSGFLAG_READ;
+    table_restrict(lazy, &unread);
+    table_restrict(eager, &unread);
+    table_sort(lazy, &by_date, 1);
+    table_sort(eager, &by_date, 1);
+    assert_same_rows(lazy, eager, N / 3);
+    table_restrict(lazy, NULL);
+    table_restrict(eager, NULL);
+    assert_same_rows(lazy, eager, N);
+
+    /* bookmarks on row 20 of each, FindRow of a subject */
+    mapi_w_u32(&q, lazy);
+    mapi_w_u32(&q, OP_BOOKMARK_BEGINNING);
+    mapi_w_u32(&q, 20);
+    assert_int_equal(call(MAPI_OP_TBL_SEEK_ROW, &q, NULL), OP_S_OK);
+    mapi_w_u32(&q, eager);
+    mapi_w_u32(&q, OP_BOOKMARK_BEGINNING);
+    mapi_w_u32(&q, 20);
+    assert_int_equal(call(MAPI_OP_TBL_SEEK_ROW, &q, NULL), OP_S_OK);
+    uint32_t bm_lazy = table_u32(MAPI_OP_TBL_CREATE_BOOKMARK, lazy);
+    uint32_t bm_eager = table_u32(MAPI_OP_TBL_CREATE_BOOKMARK, eager);
+    mapi_res meeting = { .rt = OP_RES_CONTENT };
+    meeting.u.content.fuzzy = OP_FL_SUBSTRING | OP_FL_IGNORECASE;
+    meeting.u.content.tag = OP_PR_SUBJECT;
+    meeting.u.content.prop.tag = OP_PR_SUBJECT;
+    meeting.u.content.prop.v.bin.data = (uint8_t *)"MEETING 5";
+    meeting.u.content.prop.v.bin.len = 9;
+    uint32_t pos[2];
+    uint32_t tb[2] = { lazy, eager };
+    for (int i = 0; i < 2; i++) {
+        mapi_w_u32(&q, tb[i]);
+        mapi_w_u8(&q, 1);
+        mapi_w_res(&q, &meeting);
+        mapi_w_u32(&q, OP_BOOKMARK_BEGINNING);
+        mapi_w_u32(&q, 0);
+        assert_int_equal(call(MAPI_OP_TBL_FIND_ROW, &q, NULL), OP_S_OK);
+        pos[i] = table_u32(MAPI_OP_TBL_QUERY_POSITION, tb[i]);
+    }
+    assert_int_equal(pos[0], pos[1]);
+
+    /* changes, with both tables advised: the same notifications, the same rows */
+    mapi_w_u32(&q, lazy);
+    ra.len = 0;
+    assert_int_equal(call(MAPI_OP_TBL_ADVISE, &q, &ra), OP_S_OK);
+    uint32_t conn_lazy = ra.data[0];
+    mapi_w_u32(&q, eager);
+    rb.len = 0;
+    assert_int_equal(call(MAPI_OP_TBL_ADVISE, &q, &rb), OP_S_OK);
+    uint32_t conn_eager = rb.data[0];
+    mapi_buf na, nb;
+    mapi_buf_init(&na);
+    mapi_buf_init(&nb);
+    int64_t some[3] = { ids[0], ids[3], ids[150] };
+    assert_int_equal(fs->api->set_flags(fs->host, some, 3, OUTPOST_FLAGS_ADD, OUTPOST_FLAG_SEEN, NULL, NULL, NULL).code,
+                     OUTPOST_OK);
+    drain_notes(conn_lazy, &na, conn_eager, &nb);
+    int64_t gone[2] = { ids[21], ids[200] };
+    assert_int_equal(fs->api->remove(fs->host, gone, 2, 1, NULL).code, OUTPOST_OK);
+    drain_notes(conn_lazy, &na, conn_eager, &nb);
+    char *m = mail("Zeta late", "Thu, 30 Nov 2023 10:00:00 +0000", "new");
+    assert_true(mts_item(fs, bulk, m, 0, 1699000000000LL + 75 * 60000LL) > 0);
+    free(m);
+    int64_t out[1] = { ids[40] };
+    assert_int_equal(fs->api->move(fs->host, out, 1, f_trash, NULL, NULL).code, OUTPOST_OK);
+    drain_notes(conn_lazy, &na, conn_eager, &nb);
+    assert_true(na.len > 0);
+    assert_int_equal(na.len, nb.len);
+    assert_memory_equal(na.data, nb.data, na.len);
+    assert_same_rows(lazy, eager, N - 2);
+    /* the bookmarks followed their row */
+    uint32_t seek_lazy, seek_eager;
+    mapi_w_u32(&q, lazy);
+    mapi_w_u32(&q, bm_lazy);
+    mapi_w_u32(&q, 0);
+    seek_lazy = call(MAPI_OP_TBL_SEEK_ROW, &q, NULL);
+    mapi_w_u32(&q, eager);
+    mapi_w_u32(&q, bm_eager);
+    mapi_w_u32(&q, 0);
+    seek_eager = call(MAPI_OP_TBL_SEEK_ROW, &q, NULL);
+    assert_int_equal(seek_lazy, seek_eager);
+    assert_int_equal(table_u32(MAPI_OP_TBL_QUERY_POSITION, lazy), table_u32(MAPI_OP_TBL_QUERY_POSITION, eager));
+    mapi_buf_free(&na);
+    mapi_buf_free(&nb);
+    mapi_buf_free(&q);
+    mapi_buf_free(&ra);
+    mapi_buf_free(&rb);
+    release(lazy);
+    release(eager);
+    release(f);
+    tc_close(&C);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2279,6 +2525,7 @@ int main(void)
         cmocka_unit_test(test_message_status),
         cmocka_unit_test(test_edit_received),
         cmocka_unit_test(test_search_folders),
+        cmocka_unit_test(test_lazy_equals_eager),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
