@@ -195,10 +195,11 @@ struct ews_item {
     char *el;                  /* Message, CalendarItem, Contact, Task, ... */
     char *id, *change_key, *item_class, *parent_id;
     char *subject, *body, *msgid, *from_name, *from_addr, *uid, *location, *key;
+    char *to, *cc;             /* ToRecipients / CcRecipients as "Name <addr>, ..." (mail, when asked for) */
     int is_read, is_draft, flag_status, last_verb; /* flag_status 0 none, 1 complete, 2 flagged */
     int has_is_read;           /* IsRead was in the reply (t:Item and other non-message types have none) */
     int msg_flags, has_msg_flags; /* PR_MESSAGE_FLAGS (0x0E07) when returned: MSGFLAG_READ 0x1 */
-    int64_t received, start, end, modified;
+    int64_t received, start, end, modified, sent; /* sent: DateTimeSent, when asked for */
     int all_day;
     uint64_t size;
     /* recurrence */
