@@ -2262,6 +2262,96 @@ static void version_respond(const struct req *rq, struct answer *a)
         a->body = ok_reply(rq->op, 0);
 }
 
+/* An Exchange 2010 (RTM) server: a RequestServerVersion it does not know is refused with a
+ * SOAP fault, ErrorInvalidServerVersion (Exchange's form) or, when `schema_form`,
+ * ErrorSchemaValidation naming the attribute's type (a server validating against its schema). */
+static int fallback_schema_form, fallback_refusals;
+
+static void fallback_respond(const struct req *rq, struct answer *a)
+{
+    if (!strstr(rq->body, "Version=\"Exchange2010\"") && !strstr(rq->body, "Version=\"Exchange2007_SP1\"")) {
+        fallback_refusals++;
+        a->status = 500;
+        a->body = envelope("s", fallback_schema_form
+            ? "<s:Fault><faultcode xmlns:a=\"" NS_T "\">a:ErrorSchemaValidation</faultcode><faultstring "
+              "xml:lang=\"en-US\">The request failed schema validation: The 'Version' attribute is invalid - The value "
+              "is invalid according to its datatype 'http://schemas.microsoft.com/exchange/services/2006/types:"
+              "ExchangeVersionType' - The Enumeration constraint failed.</faultstring><detail><e:ResponseCode "
+              "xmlns:e=\"" NS_E "\">ErrorSchemaValidation</e:ResponseCode></detail></s:Fault>"
+            : "<s:Fault><faultcode xmlns:a=\"" NS_T "\">a:ErrorInvalidServerVersion</faultcode><faultstring "
+              "xml:lang=\"en-US\">The specified server version is invalid.</faultstring><detail><e:ResponseCode "
+              "xmlns:e=\"" NS_E "\">ErrorInvalidServerVersion</e:ResponseCode><e:Message xmlns:e=\"" NS_E "\">The "
+              "specified server version is invalid.</e:Message></detail></s:Fault>");
+        return;
+    }
+    version_respond(rq, a);
+}
+
+/* A server refusing the version sent is asked again with the next older one of the
+ * reference's list, which the instance keeps (logged once per step), and the requests follow
+ * it; a configured server_version is never changed. */
+static void test_version_fallback(void **unused)
+{
+    (void)unused;
+    for (fallback_schema_form = 0; fallback_schema_form < 2; fallback_schema_form++) {
+        fallback_refusals = 0;
+        srv_start(fallback_respond);
+        struct fx f;
+        outpost_status st = fx_open(&f, NULL);
+        if (st.code != OUTPOST_OK)
+            fail_msg("open against an Exchange 2010 server: %s", st.message);
+        /* Exchange2013_SP1, 2013, 2010_SP2, 2010_SP1 refused, once each */
+        assert_int_equal(fallback_refusals, 4);
+        assert_true(test_host_logged(f.th, "the server refused RequestServerVersion Exchange2013_SP1"));
+        assert_true(test_host_logged(f.th, "using Exchange2010 from now on"));
+        st = sync_id(&f, "F-inbox", NULL);
+        if (st.code != OUTPOST_OK)
+            fail_msg("sync_folder after the fallback: %s", st.message);
+        json_t *ev = rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, "v1");
+        assert_non_null(ev);
+        assert_true(jint(ev, "flags") & OUTPOST_FLAG_FLAGGED); /* by PidTagFlagStatus */
+        outpost_change c = {0};
+        c.struct_size = sizeof c;
+        c.op = OUTPOST_J_ITEM_MOVE;
+        c.kind = OUTPOST_ITEM_MAIL;
+        c.remote_id = "m-1";
+        c.remote_version = "ck";
+        c.target_remote_id = "F-drafts";
+        outpost_change_result res = {0};
+        res.struct_size = sizeof res;
+        st = M->write(f.t, &c, &res);
+        if (st.code != OUTPOST_OK)
+            fail_msg("move after the fallback: %s", st.message);
+        /* no more refusals: the version is kept; the requests have Exchange 2010's elements */
+        assert_int_equal(fallback_refusals, 4);
+        pthread_mutex_lock(&srv.lock);
+        for (int k = 0; k < srv.nlog; k++) {
+            const char *b = srv.log[k].body;
+            if (!strcmp(srv.log[k].op, "SyncFolderItems"))
+                assert_non_null(strstr(b, "SyncScope>"));
+            if (!strcmp(srv.log[k].op, "GetItem")) {
+                assert_null(strstr(b, "FieldURI=\"item:Flag\""));
+                assert_non_null(strstr(b, "PropertyTag=\"0x1090\""));
+            }
+            assert_null(strstr(b, "ReturnNewItemIds"));
+        }
+        pthread_mutex_unlock(&srv.lock);
+        fx_close(&f);
+    }
+    fallback_schema_form = 0;
+    /* a configured version is the user's choice: refused, open fails (FATAL) after one request */
+    fx_version = "Exchange2013_SP1";
+    fallback_refusals = 0;
+    srv_start(fallback_respond);
+    struct fx f;
+    outpost_status st = fx_open(&f, NULL);
+    assert_int_equal(st.code, OUTPOST_FATAL);
+    assert_non_null(strstr(st.message, "ErrorInvalidServerVersion"));
+    assert_int_equal(fallback_refusals, 1);
+    fx_close(&f);
+    fx_version = NULL;
+}
+
 /* The requests hold only what the schema of the RequestServerVersion they name has:
  * SyncScope came with Exchange 2010 (left out for an Exchange 2007 version), ReturnNewItemIds
  * with 2010 SP1, item:Flag with Exchange 2013 (before, the flag is PidTagFlagStatus 0x1090,
@@ -2512,6 +2602,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_open_message_errors),
         cmocka_unit_test(test_read_state_without_isread),
         cmocka_unit_test(test_version_elements),
+        cmocka_unit_test(test_version_fallback),
         cmocka_unit_test(test_folder_error_classes),
         cmocka_unit_test(test_find_event),
         cmocka_unit_test(test_forbidden_characters),

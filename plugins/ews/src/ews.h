@@ -27,6 +27,9 @@ struct ews {
     /* configuration */
     char *url;                 /* EWS endpoint; NULL until autodiscovered */
     char *email, *user, *autodiscover_url, *ca_file, *version;
+    const char *ver;           /* RequestServerVersion sent: `version`, or an older value of the
+                                * reference's list once the server refused it (ews_call) */
+    int version_fixed;         /* server_version was configured: never changed */
     enum ews_auth auth;
     int insecure;
     long timeout_s;
@@ -35,6 +38,7 @@ struct ews {
     /* session */
     void *curl;                /* CURL * */
     char curl_err[256];        /* its CURLOPT_ERRORBUFFER (CURL_ERROR_SIZE): the last failure in libcurl's words */
+    long last_http;            /* HTTP status of the last POST's reply (0 when none) */
     char *password, *token;
     char *root_id;             /* msgfolderroot: its children are top-level folders */
     char *special[9];          /* remote id per outpost_special_use, NULL when unknown */
@@ -88,8 +92,13 @@ outpost_status ews_post(struct ews *e, const char *url, const char *body, size_t
  * *location its absolute target (malloc'd; caller frees). */
 outpost_status ews_post_redirect(struct ews *e, const char *url, const char *body, size_t len, FILE **reply,
                                  char **location);
-/* The operation `op` in its envelope, POSTed: ews_post's reply (caller fcloses). */
+/* The operation `op` in its envelope, POSTed: ews_post's reply (caller fcloses). A server
+ * that refuses the RequestServerVersion sent (a SOAP fault ErrorInvalidServerVersion, or
+ * ErrorSchemaValidation naming the version) is asked again with the next older value of the
+ * reference's list, down to Exchange2007_SP1, which the instance keeps using (logged once per
+ * step); never when server_version is configured. */
 outpost_status ews_call(struct ews *e, const struct ebuf *op, FILE **reply, const char *what);
+outpost_status ews_call_xml(struct ews *e, const char *op_xml, FILE **reply, const char *what);
 /* After a request failed with `st`: when it is THROTTLED (ErrorServerBusy, 503 with Retry-After)
  * with a back-off of at most busy_wait_ms and *tries < EWS_BUSY_RETRIES, logs it, waits the
  * back-off (returning early, with 0, when the host cancels), counts the try and returns 1: the
@@ -104,7 +113,7 @@ typedef outpost_status (*ews_parse_fn)(struct ews *e, FILE *f, void *ctx);
  * asked again through ews_busy_wait, so a longer back-off comes back as THROTTLED with its
  * delay. */
 outpost_status ews_request(struct ews *e, const struct ebuf *op, ews_parse_fn parse, void *ctx, const char *what);
-/* The schema version a request may use: the RequestServerVersion sent (server_version) in
+/* The schema version a request may use: the RequestServerVersion sent (e->ver) in
  * the order of the reference's values; any other value (later ones: Exchange2016, V2017_07_11,
  * ...) counts as the newest. Elements newer than it are left out of requests: SyncScope
  * (Exchange 2010), ReturnNewItemIds (2010 SP1), item:Flag (2013). */

@@ -20,35 +20,79 @@ void ews_envelope(struct ews *e, struct ebuf *b, const char *op_xml)
     eb_puts(b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
                "<soap:Envelope xmlns:soap=\"" EWS_NS_SOAP "\" xmlns:m=\"" EWS_NS_M "\" xmlns:t=\"" EWS_NS_T "\">"
                "<soap:Header><t:RequestServerVersion Version=\"");
-    eb_xml(b, e->version);
+    eb_xml(b, e->ver);
     eb_puts(b, "\"/></soap:Header><soap:Body>");
     eb_puts(b, op_xml);
     eb_puts(b, "</soap:Body></soap:Envelope>");
 }
 
+/* The RequestServerVersion values of the EWS reference, oldest first. */
+static const char *const version_names[] = {[EWS_V2007] = "Exchange2007", [EWS_V2007_SP1] = "Exchange2007_SP1",
+                                            [EWS_V2010] = "Exchange2010", [EWS_V2010_SP1] = "Exchange2010_SP1",
+                                            [EWS_V2010_SP2] = "Exchange2010_SP2", [EWS_V2013] = "Exchange2013",
+                                            [EWS_V2013_SP1] = "Exchange2013_SP1"};
+
 int ews_schema(const struct ews *e)
 {
-    static const char *const names[] = {[EWS_V2007] = "Exchange2007", [EWS_V2007_SP1] = "Exchange2007_SP1",
-                                        [EWS_V2010] = "Exchange2010", [EWS_V2010_SP1] = "Exchange2010_SP1",
-                                        [EWS_V2010_SP2] = "Exchange2010_SP2", [EWS_V2013] = "Exchange2013",
-                                        [EWS_V2013_SP1] = "Exchange2013_SP1"};
     for (int v = EWS_V2007; v < EWS_VLATER; v++)
-        if (!strcmp(e->version, names[v]))
+        if (!strcmp(e->ver, version_names[v]))
             return v;
     return EWS_VLATER;
 }
 
+/* The reply `f` (rewound) is a SOAP fault refusing the RequestServerVersion sent: Exchange
+ * answers a version it does not know with ErrorInvalidServerVersion, a server validating
+ * the header against an older schema with ErrorSchemaValidation naming the attribute's type
+ * or the value. Only faults are read (HTTP 200 replies are not parsed twice); *m gets it. */
+static int version_refused(struct ews *e, FILE *f, struct ews_msg *m)
+{
+    if (e->last_http == 200)
+        return 0;
+    struct ews_reader *r = ews_reader_open(f);
+    int rc = r ? ews_reader_next_msg(r, m) : 0;
+    ews_reader_close(r);
+    rewind(f);
+    if (rc != -2)
+        return 0;
+    if (!strcmp(m->code, "ErrorInvalidServerVersion"))
+        return 1;
+    return !strcmp(m->code, "ErrorSchemaValidation") &&
+           (strstr(m->text, "RequestServerVersion") || strstr(m->text, "ExchangeVersionType") || strstr(m->text, e->ver));
+}
+
+outpost_status ews_call_xml(struct ews *e, const char *op_xml, FILE **reply, const char *what)
+{
+    for (;;) {
+        struct ebuf req = {0};
+        ews_envelope(e, &req, op_xml);
+        if (req.oom) {
+            eb_free(&req);
+            return ews_status(e, OUTPOST_FATAL, "%s: out of memory", what);
+        }
+        outpost_status st = ews_post(e, NULL, req.p, req.len, reply);
+        eb_free(&req);
+        struct ews_msg m;
+        int v = ews_schema(e);
+        if (st.code != OUTPOST_OK || e->version_fixed || v <= EWS_V2007_SP1 || !version_refused(e, *reply, &m))
+            return st;
+        /* the server does not speak this version: the next older one of the reference's list
+         * (Exchange 2007 SP1 is the oldest asked for), kept for this instance; the requests
+         * leave out what its schema lacks (ews_schema) */
+        const char *older = version_names[v == EWS_VLATER ? EWS_V2013_SP1 : v - 1];
+        e->host->log(e->host, OUTPOST_LOG_WARNING, "the server refused RequestServerVersion %s (%s%s%.200s); using %s "
+                     "from now on (set server_version to choose one)", e->ver, m.code, m.text[0] ? ": " : "", m.text,
+                     older);
+        e->ver = older;
+        fclose(*reply);
+        *reply = NULL;
+    }
+}
+
 outpost_status ews_call(struct ews *e, const struct ebuf *op, FILE **reply, const char *what)
 {
-    struct ebuf req = {0};
-    ews_envelope(e, &req, eb_str(op));
-    if (req.oom || op->oom) {
-        eb_free(&req);
+    if (op->oom)
         return ews_status(e, OUTPOST_FATAL, "%s: out of memory", what);
-    }
-    outpost_status st = ews_post(e, NULL, req.p, req.len, reply);
-    eb_free(&req);
-    return st;
+    return ews_call_xml(e, eb_str(op), reply, what);
 }
 
 /* libcurl's progress callback (at least once a second while a transfer waits): a transfer
@@ -281,6 +325,7 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
     curl_slist_free_all(hl);
     *http = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, http);
+    e->last_http = *http;
     if (cc == CURLE_OK && ews_xmlfix_end(&fix))
         cc = CURLE_WRITE_ERROR;
     if (cc != CURLE_OK) {

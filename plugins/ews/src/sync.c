@@ -1383,6 +1383,7 @@ static void *prefetch_run(void *arg)
 static void prefetch_adopt(struct ews *e, struct prefetch *pf, int keep_status)
 {
     e->token = pf->shadow.token;
+    e->ver = pf->shadow.ver; /* `version` or a static name: an older version the server wants */
     if (keep_status && pf->page.st.message == pf->shadow.msg) {
         memcpy(e->msg, pf->shadow.msg, sizeof e->msg);
         pf->page.st.message = e->msg;
