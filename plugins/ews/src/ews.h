@@ -39,6 +39,7 @@ struct ews {
     void *curl;                /* CURL * */
     char curl_err[256];        /* its CURLOPT_ERRORBUFFER (CURL_ERROR_SIZE): the last failure in libcurl's words */
     long last_http;            /* HTTP status of the last POST's reply (0 when none) */
+    struct ews_upload *upload; /* the body of the EWS POST under way is streamed (ews_call_xml) */
     char *password, *token;
     char *root_id;             /* msgfolderroot: its children are top-level folders */
     char *special[9];          /* remote id per outpost_special_use, NULL when unknown */
@@ -83,6 +84,17 @@ int ews_xmlfix_write(struct ews_xmlfix *x, const char *p, size_t n);
 int ews_xmlfix_end(struct ews_xmlfix *x);
 
 /* ---- http.c ---- */
+/* A request body with a part streamed: the bytes of `rd` (raw_len of them, read from the
+ * start) go base64-encoded (OpenSSL's EVP_EncodeBlock, in pieces, no line breaks) at offset
+ * `split` of the operation's XML; ews_call_xml / ews_call_simple send it through libcurl's
+ * read callback, so memory does not depend on the content's size. `rd` must have rewind
+ * (libcurl may send a body again: a stale connection, an authentication round). */
+struct ews_upload_src {
+    struct outpost_reader *rd;
+    uint64_t raw_len;
+    size_t split;
+};
+struct ews_upload;            /* http.c: the state of one streamed body */
 /* POSTs `body` to the EWS URL (or `url` when given), with the configured authentication,
  * and leaves the reply in *reply (an ews_spool_open stream, positioned at 0; caller fcloses).
  * Maps transport-level failures (connection, TLS, 401, 5xx without a SOAP body) to a
@@ -98,7 +110,8 @@ outpost_status ews_post_redirect(struct ews *e, const char *url, const char *bod
  * reference's list, down to Exchange2007_SP1, which the instance keeps using (logged once per
  * step); never when server_version is configured. */
 outpost_status ews_call(struct ews *e, const struct ebuf *op, FILE **reply, const char *what);
-outpost_status ews_call_xml(struct ews *e, const char *op_xml, FILE **reply, const char *what);
+outpost_status ews_call_xml(struct ews *e, const char *op_xml, const struct ews_upload_src *up, FILE **reply,
+                            const char *what);
 /* After a request failed with `st`: when it is THROTTLED (ErrorServerBusy, 503 with Retry-After)
  * with a back-off of at most busy_wait_ms and *tries < EWS_BUSY_RETRIES, logs it, waits the
  * back-off (returning early, with 0, when the host cancels), counts the try and returns 1: the
@@ -193,8 +206,10 @@ struct ews_simple {
 };
 outpost_status ews_parse_simple(struct ews *e, FILE *f, struct ews_simple *out, const char *what);
 void ews_simple_free(struct ews_simple *s);
-/* POST + parse_simple, the common write path. */
+/* POST + parse_simple, the common write path; `up` (NULL: none) streams a part of the body. */
 outpost_status ews_call_simple(struct ews *e, const char *op_xml, struct ews_simple *out, const char *what);
+outpost_status ews_call_simple_up(struct ews *e, const char *op_xml, const struct ews_upload_src *up,
+                                  struct ews_simple *out, const char *what);
 
 /* ---- item.c: one item element of a reply ---- */
 

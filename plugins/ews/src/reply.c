@@ -454,11 +454,17 @@ outpost_status ews_parse_simple(struct ews *e, FILE *f, struct ews_simple *out, 
 
 outpost_status ews_call_simple(struct ews *e, const char *op_xml, struct ews_simple *out, const char *what)
 {
+    return ews_call_simple_up(e, op_xml, NULL, out, what);
+}
+
+outpost_status ews_call_simple_up(struct ews *e, const char *op_xml, const struct ews_upload_src *up,
+                                  struct ews_simple *out, const char *what)
+{
     outpost_status st;
     for (int tries = 0;;) {
         FILE *reply = NULL;
         memset(out, 0, sizeof *out);
-        st = ews_call_xml(e, op_xml, &reply, what);
+        st = ews_call_xml(e, op_xml, up, &reply, what);
         if (st.code == OUTPOST_OK) {
             st = ews_parse_simple(e, reply, out, what);
             fclose(reply);

@@ -158,28 +158,108 @@ static outpost_status write_flags(struct ews *e, const outpost_change *c, outpos
     return st.code == OUTPOST_OK ? result(e, &s, c->remote_id, res) : st;
 }
 
+/* A reader over a spool (ews_spool_open), for content whose size is not known in advance or
+ * that cannot be read twice. */
+static outpost_status spool_read(void *ctx, void *buf, size_t cap, size_t *got)
+{
+    FILE *f = ctx;
+    *got = fread(buf, 1, cap, f);
+    if (!*got && ferror(f))
+        return (outpost_status){OUTPOST_TEMP, 0, NULL};
+    return outpost_ok();
+}
+
+static outpost_status spool_rewind(void *ctx)
+{
+    rewind(ctx);
+    return outpost_ok();
+}
+
+/* CreateItem of a mail: the MimeContent is streamed from the content's reader, base64-encoded
+ * in pieces while it is sent (a 50 MB mail never sits in memory, encoded or not). A reader of
+ * unknown size, or one that cannot start over, is first copied to a spool (in memory up to
+ * EWS_SPOOL_MEM, past that in a temporary file). */
+static outpost_status create_mail(struct ews *e, const outpost_change *c, const char *folder, struct ews_simple *s)
+{
+    struct outpost_reader *rd = c->content, sp = {0};
+    FILE *f = NULL;
+    if (!rd)
+        return ews_status(e, OUTPOST_BAD_DATA, "the change carries no content");
+    outpost_status st = rd->rewind ? rd->rewind(rd->ctx) : outpost_ok();
+    if (st.code != OUTPOST_OK)
+        return st;
+    if (rd->size == UINT64_MAX || !rd->rewind) {
+        if (!(f = ews_spool_open(EWS_SPOOL_MEM)))
+            return ews_status(e, OUTPOST_FATAL, "out of memory");
+        char buf[65536];
+        uint64_t total = 0;
+        for (;;) {
+            size_t got = 0;
+            if ((st = rd->read(rd->ctx, buf, sizeof buf, &got)).code != OUTPOST_OK || !got)
+                break;
+            if (fwrite(buf, 1, got, f) != got) {
+                st = ews_status(e, OUTPOST_TEMP, "the mail to create could not be kept (disk full?)");
+                break;
+            }
+            total += got;
+        }
+        if (st.code == OUTPOST_OK && fflush(f))
+            st = ews_status(e, OUTPOST_TEMP, "the mail to create could not be kept (disk full?)");
+        if (st.code != OUTPOST_OK) {
+            fclose(f);
+            return st;
+        }
+        rewind(f);
+        sp.ctx = f;
+        sp.size = total;
+        sp.read = spool_read;
+        sp.rewind = spool_rewind;
+        rd = &sp;
+    }
+    struct ebuf op = {0};
+    eb_puts(&op, "<m:CreateItem MessageDisposition=\"SaveOnly\"><m:SavedItemFolderId>");
+    folder_id(e, &op, folder);
+    eb_puts(&op, "</m:SavedItemFolderId><m:Items><t:Message><t:MimeContent CharacterSet=\"UTF-8\">");
+    struct ews_upload_src up = {rd, rd->size, op.len};
+    eb_puts(&op, "</t:MimeContent>");
+    ext_int(&op, "0x0E07", (c->flags & OUTPOST_FLAG_SEEN ? 1 : 0) | (c->flags & OUTPOST_FLAG_DRAFT ? 8 : 0));
+    if (c->flags & OUTPOST_FLAG_FLAGGED)
+        ext_int(&op, "0x1090", 2);
+    if (last_verb(c->flags))
+        ext_int(&op, "0x1081", last_verb(c->flags));
+    eb_puts(&op, "</t:Message></m:Items></m:CreateItem>");
+    if (op.oom)
+        st = ews_status(e, OUTPOST_FATAL, "out of memory");
+    else
+        st = ews_call_simple_up(e, eb_str(&op), &up, s, "CreateItem");
+    eb_free(&op);
+    if (f)
+        fclose(f);
+    return st;
+}
+
 /* CreateItem for one item of any kind into `folder`. */
 static outpost_status create(struct ews *e, const outpost_change *c, const char *folder, outpost_change_result *res)
 {
+    struct ews_simple s;
+    outpost_status st;
+    if (c->kind == OUTPOST_ITEM_MAIL) {
+        st = create_mail(e, c, folder, &s);
+        if (st.code != OUTPOST_OK)
+            return st;
+        if (!s.id) {
+            ews_simple_free(&s);
+            return ews_status(e, OUTPOST_BAD_DATA, "CreateItem: the server returned no item id");
+        }
+        return result(e, &s, NULL, res);
+    }
     struct ebuf content = {0}, op = {0};
-    outpost_status st = read_all(e, c->content, &content);
+    st = read_all(e, c->content, &content);
     if (st.code != OUTPOST_OK) {
         eb_free(&content);
         return st;
     }
-    if (c->kind == OUTPOST_ITEM_MAIL) {
-        eb_puts(&op, "<m:CreateItem MessageDisposition=\"SaveOnly\"><m:SavedItemFolderId>");
-        folder_id(e, &op, folder);
-        eb_puts(&op, "</m:SavedItemFolderId><m:Items><t:Message><t:MimeContent CharacterSet=\"UTF-8\">");
-        eb_b64(&op, content.p, content.len);
-        eb_puts(&op, "</t:MimeContent>");
-        ext_int(&op, "0x0E07", (c->flags & OUTPOST_FLAG_SEEN ? 1 : 0) | (c->flags & OUTPOST_FLAG_DRAFT ? 8 : 0));
-        if (c->flags & OUTPOST_FLAG_FLAGGED)
-            ext_int(&op, "0x1090", 2);
-        if (last_verb(c->flags))
-            ext_int(&op, "0x1081", last_verb(c->flags));
-        eb_puts(&op, "</t:Message></m:Items></m:CreateItem>");
-    } else {
+    {
         const char *why = NULL;
         struct ebuf item = {0};
         if (ews_item_xml(c->kind, eb_str(&content), c->key, &item, &why)) {
@@ -198,7 +278,6 @@ static outpost_status create(struct ews *e, const outpost_change *c, const char 
         eb_free(&item);
     }
     eb_free(&content);
-    struct ews_simple s;
     st = ews_call_simple(e, eb_str(&op), &s, "CreateItem");
     eb_free(&op);
     if (st.code != OUTPOST_OK)
