@@ -2491,6 +2491,70 @@ static void find_respond(const struct req *rq, struct answer *a)
     free(body);
 }
 
+/* A server that wants a ChangeKey on DeleteItem (ErrorStaleObject without one, as the
+ * ItemIdType of some reference pages says) */
+static int delkey_deletes, delkey_gets;
+
+static void delkey_respond(const struct req *rq, struct answer *a)
+{
+    if (!strcmp(rq->op, "GetFolder")) {
+        a->body = getfolder_reply(rq);
+        return;
+    }
+    if (!strcmp(rq->op, "GetItem")) {
+        delkey_gets++;
+        a->body = strstr(rq->body, "\"gone-1\"") ? getitem_reply(getitem_msg("gone-1", "Error", "ErrorItemNotFound", NULL))
+                  : ok_reply("GetItem", 0);
+        return;
+    }
+    if (strcmp(rq->op, "DeleteItem") != 0)
+        return;
+    delkey_deletes++;
+    if (strstr(rq->body, "ChangeKey=\"ck-1\"")) { /* ok_reply's GetItem names ck-1 */
+        a->body = envelope("soap", "<m:DeleteItemResponse xmlns:m=\"" NS_M "\"><m:ResponseMessages>"
+                                   "<m:DeleteItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError"
+                                   "</m:ResponseCode></m:DeleteItemResponseMessage></m:ResponseMessages>"
+                                   "</m:DeleteItemResponse>");
+        return;
+    }
+    a->body = envelope("soap", "<m:DeleteItemResponse xmlns:m=\"" NS_M "\"><m:ResponseMessages>"
+                               "<m:DeleteItemResponseMessage ResponseClass=\"Error\"><m:MessageText>The change key is "
+                               "missing or out of date.</m:MessageText><m:ResponseCode>ErrorStaleObject</m:ResponseCode>"
+                               "<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey></m:DeleteItemResponseMessage>"
+                               "</m:ResponseMessages></m:DeleteItemResponse>");
+}
+
+static void test_delete_wants_change_key(void **unused)
+{
+    (void)unused;
+    srv_start(delkey_respond);
+    struct fx f;
+    assert_int_equal(fx_open(&f, NULL).code, OUTPOST_OK);
+    outpost_change c = {0};
+    c.struct_size = sizeof c;
+    c.op = OUTPOST_J_ITEM_DELETE;
+    c.kind = OUTPOST_ITEM_MAIL;
+    c.remote_id = "del-1";
+    c.remote_version = "old-key";
+    outpost_change_result res = {0};
+    res.struct_size = sizeof res;
+    new_ids = 0; /* ok_reply's GetItem answers ChangeKey ck-1 */
+    delkey_deletes = delkey_gets = 0;
+    outpost_status st = M->write(f.t, &c, &res);
+    if (st.code != OUTPOST_OK)
+        fail_msg("delete on a server wanting a ChangeKey: %s", st.message);
+    /* sent by Id, refused, the current key asked for, sent again with it */
+    assert_int_equal(delkey_deletes, 2);
+    assert_int_equal(delkey_gets, 1);
+    /* an item gone meanwhile: GONE, no second DeleteItem */
+    c.remote_id = "gone-1";
+    delkey_deletes = delkey_gets = 0;
+    st = M->write(f.t, &c, &res);
+    assert_int_equal(st.code, OUTPOST_GONE);
+    assert_int_equal(delkey_deletes, 1);
+    fx_close(&f);
+}
+
 /* An event created before a crash is found by the key every created item carries
  * (OutpostKey), not by a calendar:UID restriction Exchange refuses (the refusal made the
  * check fail, and replay sent the create again: a duplicate event); a key found nowhere is
@@ -2603,6 +2667,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_read_state_without_isread),
         cmocka_unit_test(test_version_elements),
         cmocka_unit_test(test_version_fallback),
+        cmocka_unit_test(test_delete_wants_change_key),
         cmocka_unit_test(test_folder_error_classes),
         cmocka_unit_test(test_find_event),
         cmocka_unit_test(test_forbidden_characters),

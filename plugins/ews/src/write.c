@@ -289,18 +289,41 @@ static outpost_status create(struct ews *e, const outpost_change *c, const char 
     return result(e, &s, NULL, res);
 }
 
-static outpost_status delete_item(struct ews *e, const char *id, int hard)
+static outpost_status delete_once(struct ews *e, const char *id, const char *ck, int hard, int *wants_key)
 {
     struct ebuf op = {0};
     eb_printf(&op, "<m:DeleteItem DeleteType=\"%s\" SendMeetingCancellations=\"SendToNone\" "
                    "AffectedTaskOccurrences=\"AllOccurrences\"><m:ItemIds>",
               hard ? "HardDelete" : "MoveToDeletedItems");
-    item_id(&op, id, NULL);
+    item_id(&op, id, ck);
     eb_puts(&op, "</m:ItemIds></m:DeleteItem>");
     struct ews_simple s;
     outpost_status st = ews_call_simple(e, eb_str(&op), &s, "DeleteItem");
     eb_free(&op);
+    *wants_key = st.code == OUTPOST_CONFLICT &&
+                 (!strcmp(s.m.code, "ErrorStaleObject") || !strncmp(s.m.code, "ErrorChangeKeyRequired", 22));
     ews_simple_free(&s);
+    return st;
+}
+
+/* DeleteItem names the item by its Id alone: the local delete wins over changes made on the
+ * server meanwhile, and a ChangeKey the engine knows may be stale. The reference is of two
+ * minds (the ItemId page asks a ChangeKey of UpdateItem and SendItem only; the ItemIdType of
+ * other pages adds DeleteItem, answering ErrorStaleObject without one): a server that asks
+ * for one gets the item's current one (GetItem IdOnly) and the delete is sent once more. */
+static outpost_status delete_item(struct ews *e, const char *id, int hard)
+{
+    int wants_key = 0;
+    outpost_status st = delete_once(e, id, NULL, hard, &wants_key);
+    if (!wants_key)
+        return st;
+    char *ck = NULL;
+    outpost_status ks = current_key(e, id, &ck);
+    if (ks.code == OUTPOST_OK && ck && *ck)
+        st = delete_once(e, id, ck, hard, &wants_key);
+    else if (ks.code != OUTPOST_OK)
+        st = ks; /* GONE when the item is gone already */
+    free(ck);
     return st;
 }
 
