@@ -238,36 +238,17 @@ static outpost_status create_mail(struct ews *e, const outpost_change *c, const 
     return st;
 }
 
-/* CreateItem for one item of any kind into `folder`. */
-static outpost_status create(struct ews *e, const outpost_change *c, const char *folder, outpost_change_result *res)
+/* CreateItem of an item of another kind than mail, built from its iCalendar / vCard. */
+static outpost_status create_other(struct ews *e, const outpost_change *c, const char *folder, struct ews_simple *s)
 {
-    struct ews_simple s;
-    outpost_status st;
-    if (c->kind == OUTPOST_ITEM_MAIL) {
-        st = create_mail(e, c, folder, &s);
-        if (st.code != OUTPOST_OK)
-            return st;
-        if (!s.id) {
-            ews_simple_free(&s);
-            return ews_status(e, OUTPOST_BAD_DATA, "CreateItem: the server returned no item id");
-        }
-        return result(e, &s, NULL, res);
-    }
-    struct ebuf content = {0}, op = {0};
-    st = read_all(e, c->content, &content);
-    if (st.code != OUTPOST_OK) {
-        eb_free(&content);
-        return st;
-    }
-    {
-        const char *why = NULL;
-        struct ebuf item = {0};
-        if (ews_item_xml(c->kind, eb_str(&content), c->key, &item, &why)) {
-            eb_free(&item);
-            eb_free(&content);
-            return ews_status(e, OUTPOST_BAD_DATA, "cannot create the item: its content is unreadable (%s)",
-                              why ? why : "out of memory");
-        }
+    struct ebuf content = {0}, op = {0}, item = {0};
+    outpost_status st = read_all(e, c->content, &content);
+    const char *why = NULL;
+    if (st.code == OUTPOST_OK && ews_item_xml(c->kind, eb_str(&content), c->key, &item, &why))
+        st = ews_status(e, OUTPOST_BAD_DATA, "cannot create the item: its content is unreadable (%s)",
+                        why ? why : "out of memory");
+    eb_free(&content);
+    if (st.code == OUTPOST_OK) {
         eb_printf(&op, "<m:CreateItem%s%s><m:SavedItemFolderId>",
                   c->kind == OUTPOST_ITEM_EVENT ? " SendMeetingInvitations=\"SendToNone\"" : "",
                   c->kind == OUTPOST_ITEM_NOTE ? " MessageDisposition=\"SaveOnly\"" : "");
@@ -275,11 +256,18 @@ static outpost_status create(struct ews *e, const outpost_change *c, const char 
         eb_puts(&op, "</m:SavedItemFolderId><m:Items>");
         eb_puts(&op, eb_str(&item));
         eb_puts(&op, "</m:Items></m:CreateItem>");
-        eb_free(&item);
+        st = ews_call_simple(e, eb_str(&op), s, "CreateItem");
     }
-    eb_free(&content);
-    st = ews_call_simple(e, eb_str(&op), &s, "CreateItem");
+    eb_free(&item);
     eb_free(&op);
+    return st;
+}
+
+/* CreateItem for one item of any kind into `folder`. */
+static outpost_status create(struct ews *e, const outpost_change *c, const char *folder, outpost_change_result *res)
+{
+    struct ews_simple s;
+    outpost_status st = c->kind == OUTPOST_ITEM_MAIL ? create_mail(e, c, folder, &s) : create_other(e, c, folder, &s);
     if (st.code != OUTPOST_OK)
         return st;
     if (!s.id) {
