@@ -23,6 +23,12 @@ static outpost_status on_item(void *ctx, uint32_t change, const outpost_item *it
                           "flags", (int)it->flags, "size", (json_int_t)it->size, "subject", it->subject,
                           "messageId", it->message_id, "uid", it->object_uid, "from", it->from, "contentState",
                           (int)it->content_state);
+    if (o && it->to)
+        json_object_set_new(o, "to", json_string(it->to));
+    if (o && it->cc)
+        json_object_set_new(o, "cc", json_string(it->cc));
+    if (o)
+        json_object_set_new(o, "date", json_integer(it->date));
     json_array_append(r->pending, o);
     r->cur = it->content_state == OUTPOST_CONTENT_COMPLETE ? o : NULL;
     json_decref(o);

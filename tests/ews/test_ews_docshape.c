@@ -1600,6 +1600,21 @@ static void test_busy_retry(void **unused)
 /* ---- per-item errors in a batch ---- */
 
 static int nomime_mode; /* item_errors_respond: e4 comes back without its MimeContent */
+static int nometa_mode; /* item_errors_respond: e3's properties cannot be given either */
+static int item_errors_meta_gets;
+static int item_errors_fetch; /* item_errors_respond: a fetch of e1 and e3 */
+
+/* Position of the committed item event of `id` (-1 when none). */
+static int rec_pos(const struct rec *r, const char *id)
+{
+    for (size_t i = 0; i < json_array_size(r->events); i++) {
+        json_t *ev = json_array_get(r->events, i);
+        const char *eid = json_string_value(json_object_get(ev, "id"));
+        if (!strcmp(json_string_value(json_object_get(ev, "op")), "item") && eid && !strcmp(eid, id))
+            return (int)i;
+    }
+    return -1;
+}
 
 static void item_errors_respond(const struct req *rq, struct answer *a)
 {
@@ -1625,6 +1640,32 @@ static void item_errors_respond(const struct req *rq, struct answer *a)
         return;
     if (strstr(rq->body, "\"e5\"")) {
         a->body = getitem_reply(getitem_msg("e5", "Error", "ErrorAccessDenied", NULL));
+        return;
+    }
+    if (item_errors_fetch) {
+        a->body = getitem_reply(cat(getitem_msg("e1", "Success", NULL, NULL),
+                                    getitem_msg("e3", "Error", "ErrorMimeContentConversionFailed", NULL)));
+        return;
+    }
+    if (!strstr(rq->body, "\"e1\"")) {
+        /* e3 asked for again without MimeContent: its properties (or, in nometa_mode, a refusal) */
+        item_errors_meta_gets++;
+        assert_non_null(strstr(rq->body, "<t:IncludeMimeContent>false</t:IncludeMimeContent>"));
+        assert_non_null(strstr(rq->body, "message:ToRecipients"));
+        a->body = getitem_reply(nometa_mode ? getitem_msg("e3", "Error", "ErrorItemCorrupt", NULL) : xstrdup(
+            "<m:GetItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode><m:Items>"
+            "<t:MeetingRequest><t:ItemId Id=\"e3\" ChangeKey=\"ck3\"/><t:ItemClass>IPM.Schedule.Meeting.Request"
+            "</t:ItemClass><t:Subject>Planning</t:Subject><t:DateTimeReceived>2026-03-02T10:00:05Z</t:DateTimeReceived>"
+            "<t:Size>5120</t:Size><t:DateTimeSent>2026-03-02T10:00:00Z</t:DateTimeSent><t:IsDraft>false</t:IsDraft>"
+            "<t:Flag><t:FlagStatus>Flagged</t:FlagStatus></t:Flag>"
+            "<t:ExtendedProperty><t:ExtendedFieldURI PropertyTag=\"0x1081\" PropertyType=\"Integer\"/><t:Value>102"
+            "</t:Value></t:ExtendedProperty>"
+            "<t:From><t:Mailbox><t:Name>Ann Organizer</t:Name><t:EmailAddress>ann@example.com</t:EmailAddress>"
+            "</t:Mailbox></t:From><t:ToRecipients><t:Mailbox><t:Name>Bob</t:Name><t:EmailAddress>bob@example.com"
+            "</t:EmailAddress></t:Mailbox><t:Mailbox><t:EmailAddress>carol@example.com</t:EmailAddress></t:Mailbox>"
+            "</t:ToRecipients><t:CcRecipients><t:Mailbox><t:Name>Dan</t:Name><t:EmailAddress>dan@example.com"
+            "</t:EmailAddress></t:Mailbox></t:CcRecipients><t:IsRead>true</t:IsRead></t:MeetingRequest></m:Items>"
+            "</m:GetItemResponseMessage>"));
         return;
     }
     /* e2 was deleted since the listing; e3 cannot be rendered as MIME */
@@ -1654,13 +1695,57 @@ static void test_item_errors(void **unused)
     assert_non_null(rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, "e4"));
     assert_string_equal(jstr(rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, "e4"), "subject"), "e4");
     assert_null(rec_find(&f.rec, "item", 0, "e2"));
-    assert_null(rec_find(&f.rec, "item", 0, "e3"));
     assert_null(rec_find(&f.rec, "item", 0, "e5"));
     assert_int_equal(f.rec.protocol_errors, 0);
-    /* the item the server refused is named in the log with its code; the gone one is not */
-    assert_true(test_host_logged(f.th, "item e3 skipped: GetItem answered ErrorMimeContentConversionFailed"));
+    /* the mail the server cannot render as MIME is still on the server: it is handed over
+     * with its properties and without content, never left out of the folder */
+    assert_int_equal(item_errors_meta_gets, 1);
+    json_t *e3 = rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, "e3");
+    assert_non_null(e3);
+    assert_int_equal(jint(e3, "contentState"), OUTPOST_CONTENT_NONE);
+    assert_null(json_object_get(e3, "content"));
+    assert_string_equal(jstr(e3, "version"), "ck3");
+    assert_string_equal(jstr(e3, "subject"), "Planning");
+    assert_string_equal(jstr(e3, "from"), "Ann Organizer <ann@example.com>");
+    assert_string_equal(jstr(e3, "to"), "Bob <bob@example.com>, carol@example.com");
+    assert_string_equal(jstr(e3, "cc"), "Dan <dan@example.com>");
+    assert_int_equal(jint(e3, "size"), 5120);
+    assert_int_equal(json_integer_value(json_object_get(e3, "date")), 1772445600000LL);
+    assert_int_equal(jint(e3, "flags"), OUTPOST_FLAG_SEEN | OUTPOST_FLAG_FLAGGED | OUTPOST_FLAG_ANSWERED);
+    /* in the server's order: e3 between e1 and e4 */
+    assert_true(rec_pos(&f.rec, "e1") < rec_pos(&f.rec, "e3"));
+    assert_true(rec_pos(&f.rec, "e3") < rec_pos(&f.rec, "e4"));
+    /* the item handed over without content is named in the log with its code; the gone one is not */
+    assert_true(test_host_logged(f.th, "item e3 (\"Planning\") handed over without content: GetItem answered "
+                                       "ErrorMimeContentConversionFailed"));
     assert_true(test_host_logged(f.th, "ErrorAccessDenied"));
     assert_false(test_host_logged(f.th, "item e2"));
+    /* a mail whose properties cannot be given either is skipped with a warning, as before */
+    rec_clear(&f.rec);
+    nometa_mode = 1;
+    st = sync_inbox(&f);
+    nometa_mode = 0;
+    if (st.code != OUTPOST_OK)
+        fail_msg("sync_folder with an item the server cannot give at all: %s", st.message);
+    assert_null(rec_find(&f.rec, "item", 0, "e3"));
+    assert_non_null(rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, "e4"));
+    assert_true(test_host_logged(f.th, "item e3 skipped: GetItem answered ErrorMimeContentConversionFailed"));
+    /* fetch of its content: a per-item BAD_DATA (the engine keeps it without content and asks
+     * again on its schedule; the client hears NO) */
+    rec_clear(&f.rec);
+    outpost_folder fo = {0};
+    fo.struct_size = sizeof fo;
+    fo.kind = OUTPOST_ITEM_MAIL;
+    fo.remote_id = "F-inbox";
+    static const char *const want[] = {"e1", "e3"};
+    item_errors_fetch = 1;
+    st = M->fetch(f.t, &fo, want, 2, &f.rec.sink);
+    item_errors_fetch = 0;
+    assert_int_equal(st.code, OUTPOST_OK);
+    assert_int_equal(rec_count(&f.rec, "failed", 0), 1);
+    assert_int_equal(jint(rec_find(&f.rec, "failed", 0, NULL), "index"), 1);
+    assert_int_equal(jint(rec_find(&f.rec, "failed", 0, NULL), "status"), OUTPOST_BAD_DATA);
+    assert_int_equal(jint(rec_find(&f.rec, "item", 0, "e1"), "contentState"), OUTPOST_CONTENT_COMPLETE);
     /* an item returned without the MimeContent asked for is handed over without content
      * (fetched later), not as a complete mail with an empty body */
     rec_clear(&f.rec);
@@ -1859,6 +1944,12 @@ static void stopped_respond(const struct req *rq, struct answer *a)
                                         getitem_msg("s2", "Error", "ErrorMimeContentConversionFailed", NULL)),
                                     cat(getitem_msg("s3", "Warning", "ErrorBatchProcessingStopped", NULL),
                                         getitem_msg("s4", "Warning", "ErrorBatchProcessingStopped", NULL))));
+    else if (strstr(rq->body, "\"s2\""))
+        /* s2 asked for again without MimeContent (listing only): its properties */
+        a->body = getitem_reply(xstrdup("<m:GetItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError"
+                                        "</m:ResponseCode><m:Items><t:Message><t:ItemId Id=\"s2\" ChangeKey=\"k2\"/>"
+                                        "<t:Subject>s2</t:Subject><t:Size>900</t:Size></t:Message></m:Items>"
+                                        "</m:GetItemResponseMessage>"));
     else
         a->body = getitem_reply(cat(getitem_msg("s3", "Success", NULL, NULL), getitem_msg("s4", "Success", NULL, NULL)));
 }
@@ -1873,8 +1964,8 @@ static void test_batch_stopped(void **unused)
     outpost_status st = sync_id(&f, "F-inbox", NULL);
     if (st.code != OUTPOST_OK)
         fail_msg("sync_folder with a stopped batch: %s", st.message);
-    /* the items after the failed one are asked for again; the failed one is skipped */
-    assert_int_equal(stopped_gets, 2);
+    /* the items after the failed one are asked for again; the failed one's properties too */
+    assert_int_equal(stopped_gets, 3);
     assert_int_equal(f.rec.commits, 1);
     assert_string_equal(f.rec.state, "T1");
     static const char *const ids[] = {"s1", "s3", "s4"};
@@ -1886,10 +1977,10 @@ static void test_batch_stopped(void **unused)
         assert_non_null(strstr(jstr(ev, "content"), ids[i]));
         assert_string_equal(jstr(ev, "subject"), ids[i]);
     }
-    assert_null(rec_find(&f.rec, "item", 0, "s2"));
+    assert_int_equal(jint(rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, "s2"), "contentState"), OUTPOST_CONTENT_NONE);
     assert_int_equal(f.rec.protocol_errors, 0);
     assert_int_equal(f.rec.size_mismatches, 0);
-    /* fetch: the same */
+    /* fetch: the same, the unrenderable item reported failed (BAD_DATA) */
     rec_clear(&f.rec);
     stopped_gets = 0;
     outpost_folder fo = {0};
@@ -2171,6 +2262,96 @@ static void version_respond(const struct req *rq, struct answer *a)
         a->body = ok_reply(rq->op, 0);
 }
 
+/* An Exchange 2010 (RTM) server: a RequestServerVersion it does not know is refused with a
+ * SOAP fault, ErrorInvalidServerVersion (Exchange's form) or, when `schema_form`,
+ * ErrorSchemaValidation naming the attribute's type (a server validating against its schema). */
+static int fallback_schema_form, fallback_refusals;
+
+static void fallback_respond(const struct req *rq, struct answer *a)
+{
+    if (!strstr(rq->body, "Version=\"Exchange2010\"") && !strstr(rq->body, "Version=\"Exchange2007_SP1\"")) {
+        fallback_refusals++;
+        a->status = 500;
+        a->body = envelope("s", fallback_schema_form
+            ? "<s:Fault><faultcode xmlns:a=\"" NS_T "\">a:ErrorSchemaValidation</faultcode><faultstring "
+              "xml:lang=\"en-US\">The request failed schema validation: The 'Version' attribute is invalid - The value "
+              "is invalid according to its datatype 'http://schemas.microsoft.com/exchange/services/2006/types:"
+              "ExchangeVersionType' - The Enumeration constraint failed.</faultstring><detail><e:ResponseCode "
+              "xmlns:e=\"" NS_E "\">ErrorSchemaValidation</e:ResponseCode></detail></s:Fault>"
+            : "<s:Fault><faultcode xmlns:a=\"" NS_T "\">a:ErrorInvalidServerVersion</faultcode><faultstring "
+              "xml:lang=\"en-US\">The specified server version is invalid.</faultstring><detail><e:ResponseCode "
+              "xmlns:e=\"" NS_E "\">ErrorInvalidServerVersion</e:ResponseCode><e:Message xmlns:e=\"" NS_E "\">The "
+              "specified server version is invalid.</e:Message></detail></s:Fault>");
+        return;
+    }
+    version_respond(rq, a);
+}
+
+/* A server refusing the version sent is asked again with the next older one of the
+ * reference's list, which the instance keeps (logged once per step), and the requests follow
+ * it; a configured server_version is never changed. */
+static void test_version_fallback(void **unused)
+{
+    (void)unused;
+    for (fallback_schema_form = 0; fallback_schema_form < 2; fallback_schema_form++) {
+        fallback_refusals = 0;
+        srv_start(fallback_respond);
+        struct fx f;
+        outpost_status st = fx_open(&f, NULL);
+        if (st.code != OUTPOST_OK)
+            fail_msg("open against an Exchange 2010 server: %s", st.message);
+        /* Exchange2013_SP1, 2013, 2010_SP2, 2010_SP1 refused, once each */
+        assert_int_equal(fallback_refusals, 4);
+        assert_true(test_host_logged(f.th, "the server refused RequestServerVersion Exchange2013_SP1"));
+        assert_true(test_host_logged(f.th, "using Exchange2010 from now on"));
+        st = sync_id(&f, "F-inbox", NULL);
+        if (st.code != OUTPOST_OK)
+            fail_msg("sync_folder after the fallback: %s", st.message);
+        json_t *ev = rec_find(&f.rec, "item", OUTPOST_CHANGE_ADD, "v1");
+        assert_non_null(ev);
+        assert_true(jint(ev, "flags") & OUTPOST_FLAG_FLAGGED); /* by PidTagFlagStatus */
+        outpost_change c = {0};
+        c.struct_size = sizeof c;
+        c.op = OUTPOST_J_ITEM_MOVE;
+        c.kind = OUTPOST_ITEM_MAIL;
+        c.remote_id = "m-1";
+        c.remote_version = "ck";
+        c.target_remote_id = "F-drafts";
+        outpost_change_result res = {0};
+        res.struct_size = sizeof res;
+        st = M->write(f.t, &c, &res);
+        if (st.code != OUTPOST_OK)
+            fail_msg("move after the fallback: %s", st.message);
+        /* no more refusals: the version is kept; the requests have Exchange 2010's elements */
+        assert_int_equal(fallback_refusals, 4);
+        pthread_mutex_lock(&srv.lock);
+        for (int k = 0; k < srv.nlog; k++) {
+            const char *b = srv.log[k].body;
+            if (!strcmp(srv.log[k].op, "SyncFolderItems"))
+                assert_non_null(strstr(b, "SyncScope>"));
+            if (!strcmp(srv.log[k].op, "GetItem")) {
+                assert_null(strstr(b, "FieldURI=\"item:Flag\""));
+                assert_non_null(strstr(b, "PropertyTag=\"0x1090\""));
+            }
+            assert_null(strstr(b, "ReturnNewItemIds"));
+        }
+        pthread_mutex_unlock(&srv.lock);
+        fx_close(&f);
+    }
+    fallback_schema_form = 0;
+    /* a configured version is the user's choice: refused, open fails (FATAL) after one request */
+    fx_version = "Exchange2013_SP1";
+    fallback_refusals = 0;
+    srv_start(fallback_respond);
+    struct fx f;
+    outpost_status st = fx_open(&f, NULL);
+    assert_int_equal(st.code, OUTPOST_FATAL);
+    assert_non_null(strstr(st.message, "ErrorInvalidServerVersion"));
+    assert_int_equal(fallback_refusals, 1);
+    fx_close(&f);
+    fx_version = NULL;
+}
+
 /* The requests hold only what the schema of the RequestServerVersion they name has:
  * SyncScope came with Exchange 2010 (left out for an Exchange 2007 version), ReturnNewItemIds
  * with 2010 SP1, item:Flag with Exchange 2013 (before, the flag is PidTagFlagStatus 0x1090,
@@ -2310,6 +2491,70 @@ static void find_respond(const struct req *rq, struct answer *a)
     free(body);
 }
 
+/* A server that wants a ChangeKey on DeleteItem (ErrorStaleObject without one, as the
+ * ItemIdType of some reference pages says) */
+static int delkey_deletes, delkey_gets;
+
+static void delkey_respond(const struct req *rq, struct answer *a)
+{
+    if (!strcmp(rq->op, "GetFolder")) {
+        a->body = getfolder_reply(rq);
+        return;
+    }
+    if (!strcmp(rq->op, "GetItem")) {
+        delkey_gets++;
+        a->body = strstr(rq->body, "\"gone-1\"") ? getitem_reply(getitem_msg("gone-1", "Error", "ErrorItemNotFound", NULL))
+                  : ok_reply("GetItem", 0);
+        return;
+    }
+    if (strcmp(rq->op, "DeleteItem") != 0)
+        return;
+    delkey_deletes++;
+    if (strstr(rq->body, "ChangeKey=\"ck-1\"")) { /* ok_reply's GetItem names ck-1 */
+        a->body = envelope("soap", "<m:DeleteItemResponse xmlns:m=\"" NS_M "\"><m:ResponseMessages>"
+                                   "<m:DeleteItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError"
+                                   "</m:ResponseCode></m:DeleteItemResponseMessage></m:ResponseMessages>"
+                                   "</m:DeleteItemResponse>");
+        return;
+    }
+    a->body = envelope("soap", "<m:DeleteItemResponse xmlns:m=\"" NS_M "\"><m:ResponseMessages>"
+                               "<m:DeleteItemResponseMessage ResponseClass=\"Error\"><m:MessageText>The change key is "
+                               "missing or out of date.</m:MessageText><m:ResponseCode>ErrorStaleObject</m:ResponseCode>"
+                               "<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey></m:DeleteItemResponseMessage>"
+                               "</m:ResponseMessages></m:DeleteItemResponse>");
+}
+
+static void test_delete_wants_change_key(void **unused)
+{
+    (void)unused;
+    srv_start(delkey_respond);
+    struct fx f;
+    assert_int_equal(fx_open(&f, NULL).code, OUTPOST_OK);
+    outpost_change c = {0};
+    c.struct_size = sizeof c;
+    c.op = OUTPOST_J_ITEM_DELETE;
+    c.kind = OUTPOST_ITEM_MAIL;
+    c.remote_id = "del-1";
+    c.remote_version = "old-key";
+    outpost_change_result res = {0};
+    res.struct_size = sizeof res;
+    new_ids = 0; /* ok_reply's GetItem answers ChangeKey ck-1 */
+    delkey_deletes = delkey_gets = 0;
+    outpost_status st = M->write(f.t, &c, &res);
+    if (st.code != OUTPOST_OK)
+        fail_msg("delete on a server wanting a ChangeKey: %s", st.message);
+    /* sent by Id, refused, the current key asked for, sent again with it */
+    assert_int_equal(delkey_deletes, 2);
+    assert_int_equal(delkey_gets, 1);
+    /* an item gone meanwhile: GONE, no second DeleteItem */
+    c.remote_id = "gone-1";
+    delkey_deletes = delkey_gets = 0;
+    st = M->write(f.t, &c, &res);
+    assert_int_equal(st.code, OUTPOST_GONE);
+    assert_int_equal(delkey_deletes, 1);
+    fx_close(&f);
+}
+
 /* An event created before a crash is found by the key every created item carries
  * (OutpostKey), not by a calendar:UID restriction Exchange refuses (the refusal made the
  * check fail, and replay sent the create again: a duplicate event); a key found nowhere is
@@ -2421,6 +2666,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_open_message_errors),
         cmocka_unit_test(test_read_state_without_isread),
         cmocka_unit_test(test_version_elements),
+        cmocka_unit_test(test_version_fallback),
+        cmocka_unit_test(test_delete_wants_change_key),
         cmocka_unit_test(test_folder_error_classes),
         cmocka_unit_test(test_find_event),
         cmocka_unit_test(test_forbidden_characters),

@@ -529,6 +529,112 @@ static const char ical_note[] =
     "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VJOURNAL\r\nUID:offline-n-1@outpost\r\n"
     "DTSTAMP:20250601T100000Z\r\nSUMMARY:Idee\r\nDESCRIPTION:Notiz mit Umlauten äöü\r\nEND:VJOURNAL\r\nEND:VCALENDAR\r\n";
 
+/* A mail of `size` bytes made up while it is read (never whole in memory): a header, then
+ * lines of letters; it can start over. */
+struct gen_reader {
+    struct outpost_reader r;
+    uint64_t off;
+    int rewinds;
+    uint64_t len;      /* its length (r.size may say "unknown") */
+};
+
+static const char gen_head[] = "Subject: big append\r\nMessage-ID: <big-append@x>\r\nContent-Type: text/plain\r\n\r\n";
+
+static outpost_status gen_read(void *ctx, void *buf, size_t cap, size_t *got)
+{
+    struct gen_reader *g = ctx;
+    char *o = buf;
+    size_t n = 0, hl = sizeof gen_head - 1;
+    for (; n < cap && g->off < g->len; n++, g->off++)
+        o[n] = g->off < hl ? gen_head[g->off] : (g->off - hl) % 78 == 76 ? '\r' : (g->off - hl) % 78 == 77 ? '\n'
+               : (char)('a' + (g->off - hl) % 26);
+    *got = n;
+    return outpost_ok();
+}
+
+static outpost_status gen_rewind(void *ctx)
+{
+    struct gen_reader *g = ctx;
+    g->off = 0;
+    g->rewinds++;
+    return outpost_ok();
+}
+
+/* VmHWM (peak resident set) of this process in KiB, after resetting it to the current RSS
+ * when `reset` (clear_refs 5, Linux 4.0+); -1 when unknown. */
+static long vm_hwm_kib(int reset)
+{
+    if (reset) {
+        FILE *c = fopen("/proc/self/clear_refs", "w");
+        if (!c)
+            return -1;
+        int ok = fputs("5", c) >= 0;
+        if (fclose(c) || !ok)
+            return -1;
+    }
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6))
+            kib = strtol(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+/* Appending a large mail (CreateItem with its MimeContent): the body is streamed and encoded
+ * in pieces, so the process's peak memory grows by far less than the mail (before, the mail,
+ * its base64 and the request were all in memory at once: over twice its size). */
+static void test_large_append_bounded_memory(void **unused)
+{
+    (void)unused;
+    struct fx f;
+    setup_fx(&f, NULL, NULL);
+    const uint64_t size = 30u << 20;
+    struct gen_reader g = {{&g, size, gen_read, gen_rewind}, 0, 0, size};
+    outpost_change c = change(OUTPOST_J_ITEM_CREATE, OUTPOST_ITEM_MAIL);
+    c.folder_remote_id = folder_id(&f, "Drafts");
+    c.content = &g.r;
+    c.key = "<big-append@x>";
+    c.flags = OUTPOST_FLAG_SEEN;
+    outpost_change_result res = {sizeof res, 0, NULL, NULL};
+    long before = vm_hwm_kib(1);
+    if (before < 0)
+        skip(); /* no way to measure the peak here */
+    outpost_status st = M->write(f.t, &c, &res);
+    long after = vm_hwm_kib(0);
+    if (st.code != OUTPOST_OK)
+        fail_msg("append of a %llu-byte mail: %s", (unsigned long long)size, st.message);
+    long grown = after - before;
+    print_message("peak RSS grew by %ld KiB appending a %llu KiB mail\n", grown, (unsigned long long)(size >> 10));
+    if (grown > (long)(size >> 10) / 4)
+        fail_msg("peak RSS grew by %ld KiB for a %llu KiB mail: the body is not streamed", grown,
+                 (unsigned long long)(size >> 10));
+    assert_non_null(res.remote_id);
+    /* the server has the whole mail, byte for byte as long */
+    char path[160];
+    snprintf(path, sizeof path, "state?folder=Drafts");
+    json_t *state = ctl(&f, path, NULL);
+    json_t *it = state_item(state, res.remote_id);
+    assert_non_null(it);
+    assert_int_equal(json_integer_value(json_object_get(it, "size")), (json_int_t)size);
+    assert_string_equal(json_string_value(json_object_get(it, "subject")), "big append");
+    json_decref(state);
+    /* content of unknown size that cannot start over: spooled first (past 4 MiB in a file) */
+    struct gen_reader g2 = {{&g2, UINT64_MAX, gen_read, NULL}, 0, 0, 5u << 20};
+    c.content = &g2.r;
+    st = M->write(f.t, &c, &res);
+    if (st.code != OUTPOST_OK)
+        fail_msg("append of a mail of unknown size: %s", st.message);
+    state = ctl(&f, path, NULL);
+    it = state_item(state, res.remote_id);
+    assert_non_null(it);
+    assert_int_equal(json_integer_value(json_object_get(it, "size")), (json_int_t)(5u << 20));
+    json_decref(state);
+    teardown_fx(&f);
+}
+
 static char *do_create(struct fx *f, uint32_t kind, const char *folder_path, const char *content, const char *ckey,
                        uint32_t flags, char **version)
 {
@@ -1063,6 +1169,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_listing_every_kind, stop_sims),
         cmocka_unit_test_teardown(test_listing_without_content_and_fetch, stop_sims),
         cmocka_unit_test_teardown(test_large_message_streams_in_chunks, stop_sims),
+        cmocka_unit_test_teardown(test_large_append_bounded_memory, stop_sims),
         cmocka_unit_test_teardown(test_server_changes_incremental, stop_sims),
         cmocka_unit_test_teardown(test_wait_changes, stop_sims),
         cmocka_unit_test_teardown(test_busy_open_and_wait, stop_sims),

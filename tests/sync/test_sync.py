@@ -2022,6 +2022,59 @@ def t_unreadable(env):
         sim.stop()
 
 
+def t_unrenderable(env):
+    """EWS: a mail the server cannot render as MIME (GetItem answers that item
+    ErrorMimeContentConversionFailed, as Exchange does for some meeting messages) stays in the
+    client's view with the properties the server gives (subject, sender), without content:
+    `outpost status` counts it, a client opening it gets NO [UNAVAILABLE] rather than an
+    empty body, and once the server renders it the content is stored."""
+    if SRV.name != "ews":
+        log("unrenderable: EWS only")
+        return
+    sim, op = setup(env)
+    try:
+        initial_sync(op)
+        op.start()
+        made = sim.control("POST", "items/create", {"type": "mail", "folder": "Inbox", "item": {
+            "subject": "Unrenderable invitation", "from": {"name": "Ann Organizer", "email": "ann@example.com"},
+            "body": "Meet me.\n",
+            "mimeUnconvertible": True}})
+        st = op.sync()
+        status_ok(st, "a mail the server cannot render")
+        check(st.get("unreadable_content") == 1, "status counts 1 unreadable item: %r" % st.get("unreadable_content"))
+        check("handed over without content: GetItem answered ErrorMimeContentConversionFailed" in op.log_text(),
+              "the transport names the mail and the code")
+        m = op.imap()
+        imap_ok(m.select("INBOX"), "SELECT INBOX")
+        typ, d = m.uid("SEARCH", None, "SUBJECT", '"Unrenderable invitation"')
+        uids = d[0].split() if typ == "OK" and d and d[0] else []
+        check(len(uids) == 1, "the mail is in the client's view of the Inbox: %r" % d)
+        if uids:
+            uid = uids[0].decode()
+            typ, d = m.uid("FETCH", uid, "(ENVELOPE)")
+            env_text = b" ".join(x if isinstance(x, bytes) else x[0] for x in d if x)
+            # (the ENVELOPE of an item without content is NIL: the core builds it from the
+            # content; the subject the transport gave is what SEARCH found above)
+            check(typ == "OK" and b"ENVELOPE" in env_text, "its envelope is served: %r" % d)
+            typ, d = m.uid("FETCH", uid, "(BODY.PEEK[])")
+            check(typ == "NO" and b"UNAVAILABLE" in b" ".join(x for x in d if isinstance(x, bytes)),
+                  "FETCH BODY[] answers NO [UNAVAILABLE], not an empty body: %s %r" % (typ, d[:2]))
+        m.logout()
+        # the server renders it again
+        sim.control("POST", "items/set", {"id": made["id"], "item": {"mimeUnconvertible": False}})
+        st = op.sync()
+        status_ok(st, "the mail rendered again")
+        check(st.get("unreadable_content") == 0, "nothing unreadable left: %r" % st.get("unreadable_content"))
+        op.stop()
+        dump = op.dump()
+        got = [i for f in dump["folders"] for i in f["items"] if i.get("subject") == "Unrenderable invitation"]
+        check(len(got) == 1 and got[0]["content_state"] == 2 and got[0].get("content"),
+              "the mail's content is cached now: %r" % [(i["uid"], i["content_state"]) for i in got])
+    finally:
+        op.kill()
+        sim.stop()
+
+
 def sqlite_module(what):
     """Python's sqlite3 module, for a test that `what` (edits the cache behind Outpost's back);
     exits 77 (skipped) when the cache is not SQLite."""
@@ -2330,6 +2383,7 @@ GROUPS = {
     "policy": t_policy,
     "stale_summary": t_stale_summary,
     "unreadable": t_unreadable,
+    "unrenderable": t_unrenderable,
     "repair": t_repair,
     "diskfull": t_diskfull,
 }

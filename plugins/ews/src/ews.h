@@ -27,6 +27,9 @@ struct ews {
     /* configuration */
     char *url;                 /* EWS endpoint; NULL until autodiscovered */
     char *email, *user, *autodiscover_url, *ca_file, *version;
+    const char *ver;           /* RequestServerVersion sent: `version`, or an older value of the
+                                * reference's list once the server refused it (ews_call) */
+    int version_fixed;         /* server_version was configured: never changed */
     enum ews_auth auth;
     int insecure;
     long timeout_s;
@@ -35,6 +38,8 @@ struct ews {
     /* session */
     void *curl;                /* CURL * */
     char curl_err[256];        /* its CURLOPT_ERRORBUFFER (CURL_ERROR_SIZE): the last failure in libcurl's words */
+    long last_http;            /* HTTP status of the last POST's reply (0 when none) */
+    struct ews_upload *upload; /* the body of the EWS POST under way is streamed (ews_call_xml) */
     char *password, *token;
     char *root_id;             /* msgfolderroot: its children are top-level folders */
     char *special[9];          /* remote id per outpost_special_use, NULL when unknown */
@@ -79,6 +84,17 @@ int ews_xmlfix_write(struct ews_xmlfix *x, const char *p, size_t n);
 int ews_xmlfix_end(struct ews_xmlfix *x);
 
 /* ---- http.c ---- */
+/* A request body with a part streamed: the bytes of `rd` (raw_len of them, read from the
+ * start) go base64-encoded (OpenSSL's EVP_EncodeBlock, in pieces, no line breaks) at offset
+ * `split` of the operation's XML; ews_call_xml / ews_call_simple send it through libcurl's
+ * read callback, so memory does not depend on the content's size. `rd` must have rewind
+ * (libcurl may send a body again: a stale connection, an authentication round). */
+struct ews_upload_src {
+    struct outpost_reader *rd;
+    uint64_t raw_len;
+    size_t split;
+};
+struct ews_upload;            /* http.c: the state of one streamed body */
 /* POSTs `body` to the EWS URL (or `url` when given), with the configured authentication,
  * and leaves the reply in *reply (an ews_spool_open stream, positioned at 0; caller fcloses).
  * Maps transport-level failures (connection, TLS, 401, 5xx without a SOAP body) to a
@@ -88,8 +104,14 @@ outpost_status ews_post(struct ews *e, const char *url, const char *body, size_t
  * *location its absolute target (malloc'd; caller frees). */
 outpost_status ews_post_redirect(struct ews *e, const char *url, const char *body, size_t len, FILE **reply,
                                  char **location);
-/* The operation `op` in its envelope, POSTed: ews_post's reply (caller fcloses). */
+/* The operation `op` in its envelope, POSTed: ews_post's reply (caller fcloses). A server
+ * that refuses the RequestServerVersion sent (a SOAP fault ErrorInvalidServerVersion, or
+ * ErrorSchemaValidation naming the version) is asked again with the next older value of the
+ * reference's list, down to Exchange2007_SP1, which the instance keeps using (logged once per
+ * step); never when server_version is configured. */
 outpost_status ews_call(struct ews *e, const struct ebuf *op, FILE **reply, const char *what);
+outpost_status ews_call_xml(struct ews *e, const char *op_xml, const struct ews_upload_src *up, FILE **reply,
+                            const char *what);
 /* After a request failed with `st`: when it is THROTTLED (ErrorServerBusy, 503 with Retry-After)
  * with a back-off of at most busy_wait_ms and *tries < EWS_BUSY_RETRIES, logs it, waits the
  * back-off (returning early, with 0, when the host cancels), counts the try and returns 1: the
@@ -104,7 +126,7 @@ typedef outpost_status (*ews_parse_fn)(struct ews *e, FILE *f, void *ctx);
  * asked again through ews_busy_wait, so a longer back-off comes back as THROTTLED with its
  * delay. */
 outpost_status ews_request(struct ews *e, const struct ebuf *op, ews_parse_fn parse, void *ctx, const char *what);
-/* The schema version a request may use: the RequestServerVersion sent (server_version) in
+/* The schema version a request may use: the RequestServerVersion sent (e->ver) in
  * the order of the reference's values; any other value (later ones: Exchange2016, V2017_07_11,
  * ...) counts as the newest. Elements newer than it are left out of requests: SyncScope
  * (Exchange 2010), ReturnNewItemIds (2010 SP1), item:Flag (2013). */
@@ -184,8 +206,10 @@ struct ews_simple {
 };
 outpost_status ews_parse_simple(struct ews *e, FILE *f, struct ews_simple *out, const char *what);
 void ews_simple_free(struct ews_simple *s);
-/* POST + parse_simple, the common write path. */
+/* POST + parse_simple, the common write path; `up` (NULL: none) streams a part of the body. */
 outpost_status ews_call_simple(struct ews *e, const char *op_xml, struct ews_simple *out, const char *what);
+outpost_status ews_call_simple_up(struct ews *e, const char *op_xml, const struct ews_upload_src *up,
+                                  struct ews_simple *out, const char *what);
 
 /* ---- item.c: one item element of a reply ---- */
 
@@ -195,10 +219,11 @@ struct ews_item {
     char *el;                  /* Message, CalendarItem, Contact, Task, ... */
     char *id, *change_key, *item_class, *parent_id;
     char *subject, *body, *msgid, *from_name, *from_addr, *uid, *location, *key;
+    char *to, *cc;             /* ToRecipients / CcRecipients as "Name <addr>, ..." (mail, when asked for) */
     int is_read, is_draft, flag_status, last_verb; /* flag_status 0 none, 1 complete, 2 flagged */
     int has_is_read;           /* IsRead was in the reply (t:Item and other non-message types have none) */
     int msg_flags, has_msg_flags; /* PR_MESSAGE_FLAGS (0x0E07) when returned: MSGFLAG_READ 0x1 */
-    int64_t received, start, end, modified;
+    int64_t received, start, end, modified, sent; /* sent: DateTimeSent, when asked for */
     int all_day;
     uint64_t size;
     /* recurrence */

@@ -4,6 +4,7 @@
  * before anything reaches the sink
  * (autodiscover.c finds the URL). */
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -11,7 +12,8 @@
 
 #include "ews.h"
 
-void ews_envelope(struct ews *e, struct ebuf *b, const char *op_xml)
+/* ews_envelope; returns the offset of op_xml in b. */
+static size_t envelope_at(struct ews *e, struct ebuf *b, const char *op_xml)
 {
     /* the operation's local name, for the SOAPAction header that SOAP 1.1 asks of every
      * request and EWS's WSDL binds to each operation */
@@ -20,35 +22,218 @@ void ews_envelope(struct ews *e, struct ebuf *b, const char *op_xml)
     eb_puts(b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
                "<soap:Envelope xmlns:soap=\"" EWS_NS_SOAP "\" xmlns:m=\"" EWS_NS_M "\" xmlns:t=\"" EWS_NS_T "\">"
                "<soap:Header><t:RequestServerVersion Version=\"");
-    eb_xml(b, e->version);
+    eb_xml(b, e->ver);
     eb_puts(b, "\"/></soap:Header><soap:Body>");
+    size_t at = b->len;
     eb_puts(b, op_xml);
     eb_puts(b, "</soap:Body></soap:Envelope>");
+    return at;
 }
+
+void ews_envelope(struct ews *e, struct ebuf *b, const char *op_xml)
+{
+    envelope_at(e, b, op_xml);
+}
+
+/* ---- a request body with a streamed part (struct ews_upload_src) ---- */
+
+#define UP_RAW (3u * 16384u) /* bytes encoded at once: a multiple of 3, so only the last piece pads */
+
+struct ews_upload {
+    struct ews *e;
+    const char *body;        /* the envelope without the streamed part */
+    size_t len, split, pos;  /* pos: bytes of body sent */
+    int phase;               /* 0 body before split, 1 the streamed part, 2 body after split */
+    struct outpost_reader *rd;
+    uint64_t raw_len, raw_done;
+    unsigned char raw[UP_RAW];
+    unsigned char enc[UP_RAW / 3 * 4 + 1];
+    size_t enc_len, enc_off;
+    outpost_status err;      /* why the transfer was aborted (failed) */
+    int failed;
+};
+
+static uint64_t b64_len(uint64_t n)
+{
+    return (n + 2) / 3 * 4;
+}
+
+static int upload_fail(struct ews_upload *u, outpost_status st)
+{
+    u->err = st;
+    u->failed = 1;
+    return -1;
+}
+
+/* The next encoded piece of the content: 0, or -1 (u->err). */
+static int upload_refill(struct ews_upload *u)
+{
+    size_t n = 0;
+    while (n < UP_RAW) {
+        size_t got = 0;
+        outpost_status st = u->rd->read(u->rd->ctx, u->raw + n, UP_RAW - n, &got);
+        if (st.code != OUTPOST_OK)
+            return upload_fail(u, st);
+        if (!got)
+            break;
+        n += got;
+    }
+    u->raw_done += n;
+    if (u->raw_done > u->raw_len || (n < UP_RAW && u->raw_done != u->raw_len))
+        return upload_fail(u, ews_status(u->e, OUTPOST_BAD_DATA, "the content changed while it was being sent "
+                                         "(%llu bytes announced)", (unsigned long long)u->raw_len));
+    u->enc_len = n ? (size_t)EVP_EncodeBlock(u->enc, u->raw, (int)n) : 0;
+    u->enc_off = 0;
+    if (!n)
+        u->phase = 2;
+    return 0;
+}
+
+static size_t upload_read(char *buf, size_t size, size_t nitems, void *ud)
+{
+    struct ews_upload *u = ud;
+    size_t cap = size * nitems, out = 0;
+    while (out < cap) {
+        if (u->phase == 0 || u->phase == 2) {
+            size_t end = u->phase == 0 ? u->split : u->len;
+            size_t n = end - u->pos < cap - out ? end - u->pos : cap - out;
+            memcpy(buf + out, u->body + u->pos, n);
+            u->pos += n;
+            out += n;
+            if (u->pos < end)
+                continue;
+            if (u->phase == 2)
+                break;
+            u->phase = 1;
+            u->raw_done = 0;
+            u->enc_len = u->enc_off = 0;
+            continue;
+        }
+        if (u->enc_off == u->enc_len) {
+            if (upload_refill(u))
+                return CURL_READFUNC_ABORT;
+            continue;
+        }
+        size_t n = u->enc_len - u->enc_off < cap - out ? u->enc_len - u->enc_off : cap - out;
+        memcpy(buf + out, u->enc + u->enc_off, n);
+        u->enc_off += n;
+        out += n;
+    }
+    return out;
+}
+
+/* Back to the start of the body (libcurl sends it again: a stale connection, authentication). */
+static int upload_rewind(struct ews_upload *u)
+{
+    u->pos = 0;
+    u->phase = 0;
+    u->raw_done = 0;
+    u->enc_len = u->enc_off = 0;
+    u->failed = 0;
+    if (u->rd->rewind) {
+        outpost_status st = u->rd->rewind(u->rd->ctx);
+        if (st.code != OUTPOST_OK)
+            return upload_fail(u, st);
+    }
+    return 0;
+}
+
+static int upload_seek(void *ud, curl_off_t offset, int origin)
+{
+    struct ews_upload *u = ud;
+    if (offset != 0 || origin != SEEK_SET)
+        return CURL_SEEKFUNC_CANTSEEK;
+    return upload_rewind(u) ? CURL_SEEKFUNC_FAIL : CURL_SEEKFUNC_OK;
+}
+
+/* The RequestServerVersion values of the EWS reference, oldest first. */
+static const char *const version_names[] = {[EWS_V2007] = "Exchange2007", [EWS_V2007_SP1] = "Exchange2007_SP1",
+                                            [EWS_V2010] = "Exchange2010", [EWS_V2010_SP1] = "Exchange2010_SP1",
+                                            [EWS_V2010_SP2] = "Exchange2010_SP2", [EWS_V2013] = "Exchange2013",
+                                            [EWS_V2013_SP1] = "Exchange2013_SP1"};
 
 int ews_schema(const struct ews *e)
 {
-    static const char *const names[] = {[EWS_V2007] = "Exchange2007", [EWS_V2007_SP1] = "Exchange2007_SP1",
-                                        [EWS_V2010] = "Exchange2010", [EWS_V2010_SP1] = "Exchange2010_SP1",
-                                        [EWS_V2010_SP2] = "Exchange2010_SP2", [EWS_V2013] = "Exchange2013",
-                                        [EWS_V2013_SP1] = "Exchange2013_SP1"};
     for (int v = EWS_V2007; v < EWS_VLATER; v++)
-        if (!strcmp(e->version, names[v]))
+        if (!strcmp(e->ver, version_names[v]))
             return v;
     return EWS_VLATER;
 }
 
+/* The reply `f` (rewound) is a SOAP fault refusing the RequestServerVersion sent: Exchange
+ * answers a version it does not know with ErrorInvalidServerVersion, a server validating
+ * the header against an older schema with ErrorSchemaValidation naming the attribute's type
+ * or the value. Only faults are read (HTTP 200 replies are not parsed twice); *m gets it. */
+static int version_refused(struct ews *e, FILE *f, struct ews_msg *m)
+{
+    if (e->last_http == 200)
+        return 0;
+    struct ews_reader *r = ews_reader_open(f);
+    int rc = r ? ews_reader_next_msg(r, m) : 0;
+    ews_reader_close(r);
+    rewind(f);
+    if (rc != -2)
+        return 0;
+    if (!strcmp(m->code, "ErrorInvalidServerVersion"))
+        return 1;
+    return !strcmp(m->code, "ErrorSchemaValidation") &&
+           (strstr(m->text, "RequestServerVersion") || strstr(m->text, "ExchangeVersionType") || strstr(m->text, e->ver));
+}
+
+outpost_status ews_call_xml(struct ews *e, const char *op_xml, const struct ews_upload_src *up, FILE **reply,
+                            const char *what)
+{
+    struct ews_upload *u = NULL;
+    if (up && !(u = calloc(1, sizeof *u)))
+        return ews_status(e, OUTPOST_FATAL, "%s: out of memory", what);
+    for (;;) {
+        struct ebuf req = {0};
+        size_t at = envelope_at(e, &req, op_xml);
+        if (req.oom) {
+            eb_free(&req);
+            free(u);
+            return ews_status(e, OUTPOST_FATAL, "%s: out of memory", what);
+        }
+        outpost_status st;
+        if (u) {
+            u->e = e;
+            u->body = req.p;
+            u->len = req.len;
+            u->split = at + up->split;
+            u->rd = up->rd;
+            u->raw_len = up->raw_len;
+            e->upload = u;
+            /* the length is known: libcurl sends it as Content-Length */
+            st = ews_post(e, NULL, req.p, req.len + b64_len(up->raw_len), reply);
+            e->upload = NULL;
+        } else {
+            st = ews_post(e, NULL, req.p, req.len, reply);
+        }
+        eb_free(&req);
+        struct ews_msg m;
+        int v = ews_schema(e);
+        if (st.code != OUTPOST_OK || e->version_fixed || v <= EWS_V2007_SP1 || !version_refused(e, *reply, &m)) {
+            free(u);
+            return st;
+        }
+        /* the server does not speak this version: the next older one of the reference's list
+         * (Exchange 2007 SP1 is the oldest asked for), kept for this instance; the requests
+         * leave out what its schema lacks (ews_schema) */
+        const char *older = version_names[v == EWS_VLATER ? EWS_V2013_SP1 : v - 1];
+        e->host->log(e->host, OUTPOST_LOG_WARNING, "the server refused RequestServerVersion %s (%s%s%.200s); using %s "
+                     "from now on (set server_version to choose one)", e->ver, m.code, m.text[0] ? ": " : "", m.text,
+                     older);
+        e->ver = older;
+        fclose(*reply);
+        *reply = NULL;
+    }
+}
+
 outpost_status ews_call(struct ews *e, const struct ebuf *op, FILE **reply, const char *what)
 {
-    struct ebuf req = {0};
-    ews_envelope(e, &req, eb_str(op));
-    if (req.oom || op->oom) {
-        eb_free(&req);
+    if (op->oom)
         return ews_status(e, OUTPOST_FATAL, "%s: out of memory", what);
-    }
-    outpost_status st = ews_post(e, NULL, req.p, req.len, reply);
-    eb_free(&req);
-    return st;
+    return ews_call_xml(e, eb_str(op), NULL, reply, what);
 }
 
 /* libcurl's progress callback (at least once a second while a transfer waits): a transfer
@@ -267,7 +452,23 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    struct ews_upload *up = ews_req ? e->upload : NULL;
+    if (up) {
+        /* the body comes from upload_read (len is its whole length); from its start each time */
+        if (upload_rewind(up)) {
+            curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+            curl_slist_free_all(hl);
+            fclose(f);
+            return up->err;
+        }
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, upload_read);
+        curl_easy_setopt(c, CURLOPT_READDATA, up);
+        curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, upload_seek);
+        curl_easy_setopt(c, CURLOPT_SEEKDATA, up);
+    } else {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    }
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
     struct ews_xmlfix fix;
@@ -279,8 +480,19 @@ static outpost_status post_once(struct ews *e, const char *url, const char *body
     CURLcode cc = curl_easy_perform(c);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(hl);
+    if (up) {
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, NULL);
+        curl_easy_setopt(c, CURLOPT_READDATA, NULL);
+        curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, NULL);
+        curl_easy_setopt(c, CURLOPT_SEEKDATA, NULL);
+        if (cc != CURLE_OK && up->failed) {
+            fclose(f);
+            return up->err; /* the content could not be read */
+        }
+    }
     *http = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, http);
+    e->last_http = *http;
     if (cc == CURLE_OK && ews_xmlfix_end(&fix))
         cc = CURLE_WRITE_ERROR;
     if (cc != CURLE_OK) {

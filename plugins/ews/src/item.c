@@ -185,6 +185,7 @@ static const struct {
     {"Subject", L_STR, offsetof(struct ews_item, subject)},
     {"Body", L_STR, offsetof(struct ews_item, body)},
     {"DateTimeReceived", L_TIME, offsetof(struct ews_item, received)},
+    {"DateTimeSent", L_TIME, offsetof(struct ews_item, sent)},
     {"LastModifiedTime", L_TIME, offsetof(struct ews_item, modified)},
     {"Size", L_U64, offsetof(struct ews_item, size)},
     {"IsDraft", L_BOOL, offsetof(struct ews_item, is_draft)},
@@ -396,7 +397,7 @@ int ews_item_parse(struct ews_reader *r, struct ews_item *it, ews_mime_fn mime, 
 void ews_item_free(struct ews_item *it)
 {
     char **s[] = {&it->el, &it->id, &it->change_key, &it->item_class, &it->parent_id, &it->subject, &it->body,
-                  &it->msgid, &it->from_name, &it->from_addr, &it->uid, &it->location, &it->key,
+                  &it->msgid, &it->from_name, &it->from_addr, &it->uid, &it->location, &it->key, &it->to, &it->cc,
                   &it->rec_pattern, &it->rec_days, &it->rec_month, &it->given, &it->surname, &it->display,
                   &it->company, &it->job, &it->birthday, &it->email[0], &it->email[1], &it->email[2],
                   &it->phone_business, &it->phone_mobile, &it->phone_home, &it->status};

@@ -30,6 +30,7 @@ struct mp {
     int cap_leaf;
     struct ebuf text;
     char *ext_tag, *ext_pname, *backoff_name;
+    char *rcpt_name;          /* Name of the recipient Mailbox being read (To / Cc) */
     int max, n;
     struct ews_msg *m, fault;
     struct ews_item *it;
@@ -45,7 +46,7 @@ struct mp {
 #define MAIL_CHUNK (64u * 1024u)
 
 enum cap { C_CODE, C_TEXT, C_BACKOFF, C_FAULTCODE, C_FAULTSTRING, C_FAULT_RC, C_LEAF, C_FLAG, C_EXT_VALUE, C_FROM_NAME,
-           C_FROM_ADDR };
+           C_FROM_ADDR, C_RCPT_NAME, C_RCPT_ADDR };
 
 static void stop(struct mp *p, int bad)
 {
@@ -251,7 +252,37 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
             capture(p, C_FROM_NAME);
         else if (!strcmp(ln, "EmailAddress"))
             capture(p, C_FROM_ADDR);
+    } else if (!strcmp(p->sub, "ToRecipients") || !strcmp(p->sub, "CcRecipients")) {
+        if (rel == 2 && !strcmp(ln, "Mailbox")) {
+            free(p->rcpt_name); /* Name is optional: none carries over from the mailbox before */
+            p->rcpt_name = NULL;
+        } else if (rel == 3 && !strcmp(ln, "Name")) {
+            capture(p, C_RCPT_NAME);
+        } else if (rel == 3 && !strcmp(ln, "EmailAddress")) {
+            capture(p, C_RCPT_ADDR);
+        }
     }
+}
+
+/* Appends one recipient ("Name <addr>", or the bare address) to a comma separated list. */
+static int add_rcpt(char **list, const char *name, const char *addr)
+{
+    struct ebuf b = {0};
+    if (*list && **list) {
+        eb_puts(&b, *list);
+        eb_puts(&b, ", ");
+    }
+    if (name && *name)
+        eb_printf(&b, "%s <%s>", name, addr);
+    else
+        eb_puts(&b, addr);
+    if (b.oom) {
+        eb_free(&b);
+        return -1;
+    }
+    free(*list);
+    *list = b.p ? b.p : strdup("");
+    return *list ? 0 : -1;
 }
 
 static void set_str(char **slot, const char *v)
@@ -321,6 +352,13 @@ static void captured(struct mp *p)
     case C_FROM_ADDR:
         if (it)
             set_str(&it->from_addr, v);
+        break;
+    case C_RCPT_NAME:
+        set_str(&p->rcpt_name, v);
+        break;
+    case C_RCPT_ADDR:
+        if (it && *v && add_rcpt(!strcmp(p->sub, "ToRecipients") ? &it->to : &it->cc, p->rcpt_name, v))
+            stop(p, 0);
         break;
     }
 }
@@ -488,6 +526,7 @@ static int run(struct mp *p, FILE *f)
     free(p->ext_tag);
     free(p->ext_pname);
     free(p->backoff_name);
+    free(p->rcpt_name);
     if (p->stopped)
         return -3;
     if (p->bad || !wf || !p->root_seen)

@@ -71,8 +71,10 @@ static outpost_status t_create(const struct outpost_host *host, struct outpost_t
     e->autodiscover_url = dup_cfg(host, "autodiscover_url");
     e->ca_file = dup_cfg(host, "ca_file");
     e->version = dup_cfg(host, "server_version");
+    e->version_fixed = e->version != NULL;
     if (!e->version)
         e->version = strdup("Exchange2013_SP1");
+    e->ver = e->version;
     const char *auth = host->config_get(host, "auth");
     e->auth = !auth || !strcmp(auth, "basic") ? EWS_AUTH_BASIC : !strcmp(auth, "ntlm") ? EWS_AUTH_NTLM
               : !strcmp(auth, "negotiate") ? EWS_AUTH_NEGOTIATE : EWS_AUTH_BEARER;

@@ -454,17 +454,17 @@ outpost_status ews_parse_simple(struct ews *e, FILE *f, struct ews_simple *out, 
 
 outpost_status ews_call_simple(struct ews *e, const char *op_xml, struct ews_simple *out, const char *what)
 {
-    struct ebuf req = {0};
-    ews_envelope(e, &req, op_xml);
-    if (req.oom) {
-        eb_free(&req);
-        return ews_status(e, OUTPOST_FATAL, "%s: out of memory", what);
-    }
+    return ews_call_simple_up(e, op_xml, NULL, out, what);
+}
+
+outpost_status ews_call_simple_up(struct ews *e, const char *op_xml, const struct ews_upload_src *up,
+                                  struct ews_simple *out, const char *what)
+{
     outpost_status st;
     for (int tries = 0;;) {
         FILE *reply = NULL;
         memset(out, 0, sizeof *out);
-        st = ews_post(e, NULL, req.p, req.len, &reply);
+        st = ews_call_xml(e, op_xml, up, &reply, what);
         if (st.code == OUTPOST_OK) {
             st = ews_parse_simple(e, reply, out, what);
             fclose(reply);
@@ -472,7 +472,6 @@ outpost_status ews_call_simple(struct ews *e, const char *op_xml, struct ews_sim
         if (!ews_busy_wait(e, &st, &tries, what))
             break;
     }
-    eb_free(&req);
     if (st.code == OUTPOST_BAD_DATA && out->unreadable)
         /* Not a rejection: the server may have applied the write. The engine retries,
          * and its duplicate check (find) decides. */

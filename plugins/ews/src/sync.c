@@ -653,6 +653,11 @@ static outpost_status parse_items_page(struct ews *e, FILE *f, void *ctx)
 
 /* The GetItem request for ids: mail with or without MimeContent, or everything for other
  * kinds (converted locally). */
+/* `mime` GET_MIME: with MimeContent; GET_META: without; GET_ENVELOPE: without, and with
+ * the properties that stand in for the header of a mail whose MIME the server cannot give
+ * (recipients, the sent date). */
+enum { GET_META, GET_MIME, GET_ENVELOPE };
+
 static void get_item_op(struct ebuf *op, const char *const *ids, int n, uint32_t kind, int mime, int flag_uri)
 {
     if (kind == OUTPOST_ITEM_MAIL) {
@@ -663,12 +668,14 @@ static void get_item_op(struct ebuf *op, const char *const *ids, int n, uint32_t
                       "<t:FieldURI FieldURI=\"item:DateTimeReceived\"/><t:FieldURI FieldURI=\"item:Size\"/>"
                       "<t:FieldURI FieldURI=\"message:IsRead\"/>%s"
                       "<t:FieldURI FieldURI=\"item:IsDraft\"/><t:FieldURI FieldURI=\"message:InternetMessageId\"/>"
-                      "<t:FieldURI FieldURI=\"message:From\"/>"
+                      "<t:FieldURI FieldURI=\"message:From\"/>%s"
                       "<t:ExtendedFieldURI PropertyTag=\"0x1081\" PropertyType=\"Integer\"/>"
                       "<t:ExtendedFieldURI PropertyTag=\"0x0E07\" PropertyType=\"Integer\"/>"
                       "</t:AdditionalProperties></m:ItemShape><m:ItemIds>",
-                  mime ? "true" : "false", flag_uri ? "<t:FieldURI FieldURI=\"item:Flag\"/>"
-                  : "<t:ExtendedFieldURI PropertyTag=\"0x1090\" PropertyType=\"Integer\"/>");
+                  mime == GET_MIME ? "true" : "false", flag_uri ? "<t:FieldURI FieldURI=\"item:Flag\"/>"
+                  : "<t:ExtendedFieldURI PropertyTag=\"0x1090\" PropertyType=\"Integer\"/>",
+                  mime == GET_ENVELOPE ? "<t:FieldURI FieldURI=\"message:ToRecipients\"/>"
+                  "<t:FieldURI FieldURI=\"message:CcRecipients\"/><t:FieldURI FieldURI=\"item:DateTimeSent\"/>" : "");
     } else {
         eb_puts(op, "<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape><t:BodyType>Text</t:BodyType>"
                     "<t:AdditionalProperties><t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" "
@@ -883,7 +890,7 @@ outpost_status ews_get_one(struct ews *e, const char *id, uint32_t kind, struct 
     if (!b)
         return ews_status(e, OUTPOST_FATAL, "out of memory");
     const char *ids[1] = {id};
-    outpost_status st = get_batch_all(e, ids, 1, kind, 0, b);
+    outpost_status st = get_batch_all(e, ids, 1, kind, GET_META, b);
     if (st.code == OUTPOST_OK && (b->m[0].error || !b->have[0]))
         st = ews_msg_status(e, &b->m[0], "GetItem");
     if (st.code == OUTPOST_OK) {
@@ -910,7 +917,8 @@ static void fill_item(outpost_item *o, const struct ews_item *it, uint32_t kind,
     o->remote_version = it->change_key;
     o->flags = kind == OUTPOST_ITEM_MAIL ? ews_item_flags(it) : 0;
     o->internal_date = (it->received ? it->received : it->modified) * 1000;
-    o->date = (kind == OUTPOST_ITEM_EVENT ? it->start : it->received ? it->received : it->modified) * 1000;
+    o->date = (kind == OUTPOST_ITEM_EVENT ? it->start : it->sent ? it->sent : it->received ? it->received
+               : it->modified) * 1000;
     o->size = it->size;
     o->subject = kind == OUTPOST_ITEM_CONTACT ? (it->display ? it->display : it->subject) : it->subject;
     if (it->from_addr) {
@@ -920,6 +928,8 @@ static void fill_item(outpost_item *o, const struct ews_item *it, uint32_t kind,
             eb_puts(from, it->from_addr);
         o->from = eb_str(from);
     }
+    o->to = it->to;
+    o->cc = it->cc;
     o->message_id = it->msgid;
     o->object_uid = it->uid ? it->uid : it->key;
 }
@@ -1227,6 +1237,64 @@ static outpost_status check_items(struct ews *e, const struct folder_sync *fs, c
     return outpost_ok();
 }
 
+/* Codes by which a GetItem of an existing mail says that its MIME cannot be given (this
+ * item's, for good): ErrorMimeContentConversionFailed (the server cannot render the item as
+ * MIME, e.g. some meeting messages), ErrorContentConversionFailed, ErrorItemCorrupt (its
+ * content unreadable), ErrorMessageSizeExceeded (too large to be returned). */
+static int mime_unavailable(const struct ews_msg *m)
+{
+    static const char *const codes[] = {"ErrorMimeContentConversionFailed", "ErrorContentConversionFailed",
+                                        "ErrorItemCorrupt", "ErrorMessageSizeExceeded", NULL};
+    for (int i = 0; m->error && codes[i]; i++)
+        if (!strcmp(m->code, codes[i]))
+            return 1;
+    return 0;
+}
+
+/* The mail of a page's batch whose MIME the server cannot give is still on the server:
+ * skipping it would hide it from the client for good. It is asked for again without
+ * MimeContent (its properties: subject, sender, recipients, dates, size, flags) and takes
+ * its place in the batch as an item without content (span.has 0: handed over with content
+ * state NONE; the engine's fetch of its content then fails as BAD_DATA and is retried on the
+ * engine's schedule). One the server cannot give even so stays failed (check_items). */
+static outpost_status rescue_unrenderable(struct ews *e, const struct folder_sync *fs, struct batch *b,
+                                          const char *const *ids)
+{
+    const char *rids[EWS_MAX_BATCH];
+    int where[EWS_MAX_BATCH], n = 0;
+    for (int i = 0; i < b->n; i++)
+        if (mime_unavailable(&b->m[i])) {
+            where[n] = i;
+            rids[n++] = ids[i];
+        }
+    if (!n)
+        return outpost_ok();
+    struct batch *r = calloc(1, sizeof *r);
+    if (!r)
+        return ews_status(e, OUTPOST_FATAL, "out of memory");
+    outpost_status st = get_batch_all(e, rids, n, OUTPOST_ITEM_MAIL, GET_ENVELOPE, r);
+    for (int j = 0; st.code == OUTPOST_OK && j < r->n; j++) {
+        int k = where[j];
+        if (r->m[j].error || !r->have[j])
+            continue;
+        e->host->log(e->host, OUTPOST_LOG_WARNING, "folder %s: item %s (\"%.100s\") handed over without content: "
+                     "GetItem answered %s%s%s", fs->folder->name ? fs->folder->name : fs->folder->remote_id, ids[k],
+                     r->it[j].subject ? r->it[j].subject : "", b->m[k].code, b->m[k].text[0] ? " — " : "",
+                     b->m[k].text);
+        b->m[k] = r->m[j];
+        b->it[k] = r->it[j];
+        b->have[k] = 1;
+        b->span[k].has = 0;
+        b->span[k].len = 0;
+        r->have[j] = 0; /* the item is b's now */
+    }
+    batch_free(r);
+    free(r);
+    /* the items stay failed (skipped with their first code) when the server cannot give
+     * their properties either, for a reason of theirs */
+    return st.code == OUTPOST_BAD_DATA || st.code == OUTPOST_GONE ? outpost_ok() : st;
+}
+
 /* The GetItem calls of fetch_page: the page's creates and updates, and its read flag changes. */
 static void get_page_items(struct ews *e, const struct folder_sync *fs, struct fpage *fp)
 {
@@ -1245,9 +1313,11 @@ static void get_page_items(struct ews *e, const struct folder_sync *fs, struct f
         return;
     }
     if (fp->nfull)
-        fp->st = get_batch_all(e, full_ids, fp->nfull, fs->kind, fs->want, fp->full);
+        fp->st = get_batch_all(e, full_ids, fp->nfull, fs->kind, fs->want ? GET_MIME : GET_META, fp->full);
+    if (fp->st.code == OUTPOST_OK && fp->nfull && fs->want && fs->kind == OUTPOST_ITEM_MAIL)
+        fp->st = rescue_unrenderable(e, fs, fp->full, full_ids);
     if (fp->st.code == OUTPOST_OK && nmeta)
-        fp->st = get_batch_all(e, meta_ids, nmeta, fs->kind, 0, fp->meta);
+        fp->st = get_batch_all(e, meta_ids, nmeta, fs->kind, GET_META, fp->meta);
     if (fp->st.code == OUTPOST_OK)
         fp->st = check_items(e, fs, fp->full, full_ids);
     if (fp->st.code == OUTPOST_OK)
@@ -1313,6 +1383,7 @@ static void *prefetch_run(void *arg)
 static void prefetch_adopt(struct ews *e, struct prefetch *pf, int keep_status)
 {
     e->token = pf->shadow.token;
+    e->ver = pf->shadow.ver; /* `version` or a static name: an older version the server wants */
     if (keep_status && pf->page.st.message == pf->shadow.msg) {
         memcpy(e->msg, pf->shadow.msg, sizeof e->msg);
         pf->page.st.message = e->msg;
@@ -1424,7 +1495,7 @@ outpost_status ews_fetch(struct ews *e, const outpost_folder *folder, const char
         return ews_status(e, OUTPOST_FATAL, "out of memory");
     for (uint32_t off = 0; off < n && st.code == OUTPOST_OK; off += e->batch) {
         int cnt = (int)(n - off < e->batch ? n - off : e->batch);
-        st = get_batch_all(e, ids + off, cnt, kind, 1, b);
+        st = get_batch_all(e, ids + off, cnt, kind, GET_MIME, b);
         struct fetch_emit fe = {off, 0};
         struct streamer s = {em, b, kind, fetch_change, fetch_before, &fe, 0, 0};
         if (st.code == OUTPOST_OK && kind == OUTPOST_ITEM_MAIL)

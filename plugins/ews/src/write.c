@@ -158,36 +158,97 @@ static outpost_status write_flags(struct ews *e, const outpost_change *c, outpos
     return st.code == OUTPOST_OK ? result(e, &s, c->remote_id, res) : st;
 }
 
-/* CreateItem for one item of any kind into `folder`. */
-static outpost_status create(struct ews *e, const outpost_change *c, const char *folder, outpost_change_result *res)
+/* A reader over a spool (ews_spool_open), for content whose size is not known in advance or
+ * that cannot be read twice. */
+static outpost_status spool_read(void *ctx, void *buf, size_t cap, size_t *got)
 {
-    struct ebuf content = {0}, op = {0};
-    outpost_status st = read_all(e, c->content, &content);
-    if (st.code != OUTPOST_OK) {
-        eb_free(&content);
+    FILE *f = ctx;
+    *got = fread(buf, 1, cap, f);
+    if (!*got && ferror(f))
+        return (outpost_status){OUTPOST_TEMP, 0, NULL};
+    return outpost_ok();
+}
+
+static outpost_status spool_rewind(void *ctx)
+{
+    rewind(ctx);
+    return outpost_ok();
+}
+
+/* CreateItem of a mail: the MimeContent is streamed from the content's reader, base64-encoded
+ * in pieces while it is sent (a 50 MB mail never sits in memory, encoded or not). A reader of
+ * unknown size, or one that cannot start over, is first copied to a spool (in memory up to
+ * EWS_SPOOL_MEM, past that in a temporary file). */
+static outpost_status create_mail(struct ews *e, const outpost_change *c, const char *folder, struct ews_simple *s)
+{
+    struct outpost_reader *rd = c->content, sp = {0};
+    FILE *f = NULL;
+    if (!rd)
+        return ews_status(e, OUTPOST_BAD_DATA, "the change carries no content");
+    outpost_status st = rd->rewind ? rd->rewind(rd->ctx) : outpost_ok();
+    if (st.code != OUTPOST_OK)
         return st;
-    }
-    if (c->kind == OUTPOST_ITEM_MAIL) {
-        eb_puts(&op, "<m:CreateItem MessageDisposition=\"SaveOnly\"><m:SavedItemFolderId>");
-        folder_id(e, &op, folder);
-        eb_puts(&op, "</m:SavedItemFolderId><m:Items><t:Message><t:MimeContent CharacterSet=\"UTF-8\">");
-        eb_b64(&op, content.p, content.len);
-        eb_puts(&op, "</t:MimeContent>");
-        ext_int(&op, "0x0E07", (c->flags & OUTPOST_FLAG_SEEN ? 1 : 0) | (c->flags & OUTPOST_FLAG_DRAFT ? 8 : 0));
-        if (c->flags & OUTPOST_FLAG_FLAGGED)
-            ext_int(&op, "0x1090", 2);
-        if (last_verb(c->flags))
-            ext_int(&op, "0x1081", last_verb(c->flags));
-        eb_puts(&op, "</t:Message></m:Items></m:CreateItem>");
-    } else {
-        const char *why = NULL;
-        struct ebuf item = {0};
-        if (ews_item_xml(c->kind, eb_str(&content), c->key, &item, &why)) {
-            eb_free(&item);
-            eb_free(&content);
-            return ews_status(e, OUTPOST_BAD_DATA, "cannot create the item: its content is unreadable (%s)",
-                              why ? why : "out of memory");
+    if (rd->size == UINT64_MAX || !rd->rewind) {
+        if (!(f = ews_spool_open(EWS_SPOOL_MEM)))
+            return ews_status(e, OUTPOST_FATAL, "out of memory");
+        char buf[65536];
+        uint64_t total = 0;
+        for (;;) {
+            size_t got = 0;
+            if ((st = rd->read(rd->ctx, buf, sizeof buf, &got)).code != OUTPOST_OK || !got)
+                break;
+            if (fwrite(buf, 1, got, f) != got) {
+                st = ews_status(e, OUTPOST_TEMP, "the mail to create could not be kept (disk full?)");
+                break;
+            }
+            total += got;
         }
+        if (st.code == OUTPOST_OK && fflush(f))
+            st = ews_status(e, OUTPOST_TEMP, "the mail to create could not be kept (disk full?)");
+        if (st.code != OUTPOST_OK) {
+            fclose(f);
+            return st;
+        }
+        rewind(f);
+        sp.ctx = f;
+        sp.size = total;
+        sp.read = spool_read;
+        sp.rewind = spool_rewind;
+        rd = &sp;
+    }
+    struct ebuf op = {0};
+    eb_puts(&op, "<m:CreateItem MessageDisposition=\"SaveOnly\"><m:SavedItemFolderId>");
+    folder_id(e, &op, folder);
+    eb_puts(&op, "</m:SavedItemFolderId><m:Items><t:Message><t:MimeContent CharacterSet=\"UTF-8\">");
+    struct ews_upload_src up = {rd, rd->size, op.len};
+    eb_puts(&op, "</t:MimeContent>");
+    ext_int(&op, "0x0E07", (c->flags & OUTPOST_FLAG_SEEN ? 1 : 0) | (c->flags & OUTPOST_FLAG_DRAFT ? 8 : 0));
+    if (c->flags & OUTPOST_FLAG_FLAGGED)
+        ext_int(&op, "0x1090", 2);
+    if (last_verb(c->flags))
+        ext_int(&op, "0x1081", last_verb(c->flags));
+    eb_puts(&op, "</t:Message></m:Items></m:CreateItem>");
+    if (op.oom)
+        st = ews_status(e, OUTPOST_FATAL, "out of memory");
+    else
+        st = ews_call_simple_up(e, eb_str(&op), &up, s, "CreateItem");
+    eb_free(&op);
+    if (f)
+        fclose(f);
+    return st;
+}
+
+/* CreateItem of an item of another kind than mail, built from its iCalendar / vCard. */
+static outpost_status create_other(struct ews *e, const outpost_change *c, const char *folder, struct ews_simple *s)
+{
+    struct ebuf content = {0}, op = {0}, item = {0};
+    outpost_status st = read_all(e, c->content, &content);
+    const char *why = NULL;
+    if (st.code == OUTPOST_OK && ews_item_xml(c->kind, eb_str(&content), c->key, &item, &why))
+        st = ews_status(e, OUTPOST_BAD_DATA, "cannot create the item: its content is unreadable (%s)",
+                        why ? why : "out of memory");
+    eb_free(&content);
+    if (st.code == OUTPOST_OK) {
         eb_printf(&op, "<m:CreateItem%s%s><m:SavedItemFolderId>",
                   c->kind == OUTPOST_ITEM_EVENT ? " SendMeetingInvitations=\"SendToNone\"" : "",
                   c->kind == OUTPOST_ITEM_NOTE ? " MessageDisposition=\"SaveOnly\"" : "");
@@ -195,12 +256,18 @@ static outpost_status create(struct ews *e, const outpost_change *c, const char 
         eb_puts(&op, "</m:SavedItemFolderId><m:Items>");
         eb_puts(&op, eb_str(&item));
         eb_puts(&op, "</m:Items></m:CreateItem>");
-        eb_free(&item);
+        st = ews_call_simple(e, eb_str(&op), s, "CreateItem");
     }
-    eb_free(&content);
-    struct ews_simple s;
-    st = ews_call_simple(e, eb_str(&op), &s, "CreateItem");
+    eb_free(&item);
     eb_free(&op);
+    return st;
+}
+
+/* CreateItem for one item of any kind into `folder`. */
+static outpost_status create(struct ews *e, const outpost_change *c, const char *folder, outpost_change_result *res)
+{
+    struct ews_simple s;
+    outpost_status st = c->kind == OUTPOST_ITEM_MAIL ? create_mail(e, c, folder, &s) : create_other(e, c, folder, &s);
     if (st.code != OUTPOST_OK)
         return st;
     if (!s.id) {
@@ -210,18 +277,41 @@ static outpost_status create(struct ews *e, const outpost_change *c, const char 
     return result(e, &s, NULL, res);
 }
 
-static outpost_status delete_item(struct ews *e, const char *id, int hard)
+static outpost_status delete_once(struct ews *e, const char *id, const char *ck, int hard, int *wants_key)
 {
     struct ebuf op = {0};
     eb_printf(&op, "<m:DeleteItem DeleteType=\"%s\" SendMeetingCancellations=\"SendToNone\" "
                    "AffectedTaskOccurrences=\"AllOccurrences\"><m:ItemIds>",
               hard ? "HardDelete" : "MoveToDeletedItems");
-    item_id(&op, id, NULL);
+    item_id(&op, id, ck);
     eb_puts(&op, "</m:ItemIds></m:DeleteItem>");
     struct ews_simple s;
     outpost_status st = ews_call_simple(e, eb_str(&op), &s, "DeleteItem");
     eb_free(&op);
+    *wants_key = st.code == OUTPOST_CONFLICT &&
+                 (!strcmp(s.m.code, "ErrorStaleObject") || !strncmp(s.m.code, "ErrorChangeKeyRequired", 22));
     ews_simple_free(&s);
+    return st;
+}
+
+/* DeleteItem names the item by its Id alone: the local delete wins over changes made on the
+ * server meanwhile, and a ChangeKey the engine knows may be stale. The reference is of two
+ * minds (the ItemId page asks a ChangeKey of UpdateItem and SendItem only; the ItemIdType of
+ * other pages adds DeleteItem, answering ErrorStaleObject without one): a server that asks
+ * for one gets the item's current one (GetItem IdOnly) and the delete is sent once more. */
+static outpost_status delete_item(struct ews *e, const char *id, int hard)
+{
+    int wants_key = 0;
+    outpost_status st = delete_once(e, id, NULL, hard, &wants_key);
+    if (!wants_key)
+        return st;
+    char *ck = NULL;
+    outpost_status ks = current_key(e, id, &ck);
+    if (ks.code == OUTPOST_OK && ck && *ck)
+        st = delete_once(e, id, ck, hard, &wants_key);
+    else if (ks.code != OUTPOST_OK)
+        st = ks; /* GONE when the item is gone already */
+    free(ck);
     return st;
 }
 

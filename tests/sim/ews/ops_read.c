@@ -270,6 +270,14 @@ void op_get_item(struct sim *s, xmlNodePtr req, struct reply *r)
 			msg_error(r, malformed ? "ErrorInvalidIdMalformed" : "ErrorItemNotFound", NULL, 0, NULL);
 			continue;
 		}
+		/* a mail Exchange cannot render as MIME (some meeting messages): an error for this
+		 * item when its MimeContent is asked for, its properties without */
+		if (sh.mime && it->kind == K_MAIL && !it->gen &&
+		    json_is_true(json_object_get(it->props, "mimeUnconvertible"))) {
+			msg_error(r, "ErrorMimeContentConversionFailed",
+				  "Content conversion: Failed to convert the item to MIME.", 0, NULL);
+			continue;
+		}
 		msg_ok_begin(r);
 		buf_puts(&r->body, "<m:Items>");
 		write_item(s, it, &sh, &r->body);
