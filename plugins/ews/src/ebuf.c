@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
 
 static int grow(struct ebuf *b, size_t extra)
 {
@@ -81,31 +82,22 @@ void eb_elem(struct ebuf *b, const char *name, const char *text)
     eb_printf(b, "</%s>", name);
 }
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
+/* OpenSSL's encoder (no line breaks), as CreateItem's streamed MimeContent uses. */
 void eb_b64(struct ebuf *b, const void *data, size_t n)
 {
     const unsigned char *s = data;
-    if (grow(b, (n + 2) / 3 * 4))
+    if (grow(b, 0))
         return;
-    char *o = b->p + b->len;
-    size_t i = 0;
-    for (; i + 2 < n; i += 3) {
-        unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
-        *o++ = b64[v >> 18];
-        *o++ = b64[(v >> 12) & 63];
-        *o++ = b64[(v >> 6) & 63];
-        *o++ = b64[v & 63];
-    }
-    if (i < n) {
-        unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0);
-        *o++ = b64[v >> 18];
-        *o++ = b64[(v >> 12) & 63];
-        *o++ = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-        *o++ = '=';
-    }
-    b->len = (size_t)(o - b->p);
     b->p[b->len] = '\0';
+    while (n) {
+        size_t k = n > 48 * 1024 ? 48 * 1024 : n; /* a multiple of 3: no padding inside */
+        if (grow(b, (k + 2) / 3 * 4 + 1))
+            return;
+        b->len += (size_t)EVP_EncodeBlock((unsigned char *)b->p + b->len, s, (int)k);
+        b->p[b->len] = '\0';
+        s += k;
+        n -= k;
+    }
 }
 
 void eb_reset(struct ebuf *b)
