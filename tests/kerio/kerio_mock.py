@@ -277,6 +277,18 @@ def writable(fid):
         raise RpcError(1004, "Access denied.")
 
 
+def check_query(q):
+    """Under the variant "strict_query", a SearchQuery must hold every member the IDL's struct
+    has (fields, conditions, combining, start, limit, orderBy), as the IDL's generated stubs
+    read them; otherwise -32602."""
+    want = {"fields": list, "conditions": list, "combining": str, "start": (int, str), "limit": (int, str),
+            "orderBy": list}
+    if VARIANT.get("strict_query") and (not isinstance(q, dict) or
+                                        any(not isinstance(q.get(k), t) for k, t in want.items())):
+        raise RpcError(-32602, "Invalid params.")
+    return q or {}
+
+
 def dispatch(method, params):
     s = STORE
     if method == "Session.logout":
@@ -289,7 +301,7 @@ def dispatch(method, params):
     if method == "Events.get":
         # The IDL names this method's folder list "ids" (the other X.get: "folderIds"); an
         # absent list is an empty one.
-        q = params.get("query") or {}
+        q = check_query(params.get("query"))
         fids = params.get("ids") or []
         evs = sorted((e for e in s.events.values() if e["folderId"] in fids), key=lambda e: e["id"])
         start, limit = int(q.get("start", 0)), int(q.get("limit", -1))
@@ -316,7 +328,7 @@ def dispatch(method, params):
             lst = [c if c["type"] == "chtMoved" else {k: v for k, v in c.items() if "arentId" not in k} for c in lst]
         return {"list": lst, "syncKey": s.watermark}
     if method == "Mails.get":
-        q = params.get("query") or {}
+        q = check_query(params.get("query"))
         fids = params.get("folderIds") or []
         ms = [m for m in s.items.values() if m["folderId"] in fids]
         for ob in reversed(q.get("orderBy") or []):

@@ -911,8 +911,14 @@ static size_t items_in(struct fx *f, const char *folder)
 static void test_find_capped_pages(void **state)
 {
     struct fx *f = *state;
-    ctl0(f, "variant", json_pack("{s:i}", "max_limit", 3));
+    /* (and every query with all the members of the IDL's SearchQuery) */
+    ctl0(f, "variant", json_pack("{s:i, s:b}", "max_limit", 3, "strict_query", 1));
     open_plugin(f);
+    struct rec r;
+    rec_init(&r);
+    sync_ok(f, &r);
+    assert_same_as_server(f, &r);
+    rec_free(&r);
     json_t *items = server_items(f); /* sorted by id, as find asks */
     const json_t *last = json_array_get(items, json_array_size(items) - 1);
     const char *id = json_string_value(json_object_get(last, "id"));
@@ -1051,6 +1057,7 @@ static void test_events_get_ids(void **state)
     open_plugin(f);
     struct rec r;
     rec_init(&r);
+    ctl0(f, "variant", json_pack("{s:b}", "strict_query", 1));
     outpost_status st = sync_one(f, &r, OUTPOST_ITEM_EVENT, cal, "Calendar");
     if (st.code != OUTPOST_OK)
         fprintf(stderr, "sync_folder: %s\n", st.message);

@@ -299,6 +299,9 @@ outpost_status kerio_sync_folder(struct outpost_transport *t, const outpost_fold
 outpost_status kerio_fetch(struct outpost_transport *t, const outpost_folder *folder, const char *const *ids,
                            uint32_t n, const struct outpost_sync_sink *sink);
 outpost_status kerio_load_folders(struct outpost_transport *t);
+/* A SearchQuery with all its IDL members: `fields` (NULL-terminated, NULL = all), no
+ * conditions, ordered by id ascending. New reference. */
+json_t *kerio_query(int64_t start, int64_t limit, const char *const *fields);
 /* Whether a folder of the own mailbox is listed by Folders.get (placeType FPlaceMailbox, or
  * none given): folders of other places (another user's, public, archive, resources) are not
  * synced, and never chosen as the Deleted Items or root folder. */

@@ -410,13 +410,16 @@ static outpost_status emit_item(const struct outpost_sync_sink *sink, uint32_t c
 
 /* ---- reading items from the server ---- */
 
-static json_t *query(int64_t start, int64_t limit, const char *const *fields)
+json_t *kerio_query(int64_t start, int64_t limit, const char *const *fields)
 {
+    /* every member of the IDL's SearchQuery, none left to a server's defaults */
     json_t *q = json_object();
     json_t *f = json_array();
     for (; fields && *fields; fields++)
         json_array_append_new(f, json_string(*fields));
     json_object_set_new(q, "fields", f);
+    json_object_set_new(q, "conditions", json_array());
+    json_object_set_new(q, "combining", json_string("And"));
     json_object_set_new(q, "start", json_integer(start));
     json_object_set_new(q, "limit", json_integer(limit));
     json_object_set_new(q, "orderBy", json_pack("[{s:s, s:s, s:b}]", "columnName", "id", "direction", "Asc", "caseSensitive", 0));
@@ -437,7 +440,7 @@ static outpost_status list_page(struct outpost_transport *t, const struct kerio_
     const char *const *fields = k->kind == OUTPOST_ITEM_MAIL ? mail_list_fields : NULL;
     outpost_status st;
     if (k->kind != OUTPOST_ITEM_EVENT) {
-        json_t *params = json_pack("{s:[s], s:o}", "folderIds", fid, "query", query(start, limit, fields));
+        json_t *params = json_pack("{s:[s], s:o}", "folderIds", fid, "query", kerio_query(start, limit, fields));
         st = kerio_call(t, method, params, KERIO_CTX_CALL, 0, NULL, res);
     } else {
         /* Events.get's IDL names its folder list "ids" where the other X.get say "folderIds":
@@ -445,16 +448,17 @@ static outpost_status list_page(struct outpost_transport *t, const struct kerio_
          * "folderIds" would otherwise answer an empty calendar). A server that refuses the
          * member it does not know (-32602) is asked with one name, then with the other; the
          * form that worked is kept for the instance's next pages. */
-        for (;;) {
-            json_t *params = json_pack("{s:o}", "query", query(start, limit, NULL));
-            if (t->events_param != 2)
+        for (int form = t->events_param;; form++) {
+            json_t *params = json_pack("{s:o}", "query", kerio_query(start, limit, NULL));
+            if (form != 2)
                 json_object_set_new(params, "ids", json_pack("[s]", fid));
-            if (t->events_param != 1)
+            if (form != 1)
                 json_object_set_new(params, "folderIds", json_pack("[s]", fid));
             st = kerio_call(t, method, params, KERIO_CTX_CALL, 0, NULL, res);
-            if (st.code != OUTPOST_BAD_DATA || !strstr(st.message, "-32602") || t->events_param == 2)
+            if (st.code == OUTPOST_OK)
+                t->events_param = form; /* only a form that worked is kept */
+            if (st.code != OUTPOST_BAD_DATA || !strstr(st.message, "-32602") || form == 2)
                 break;
-            t->events_param++;
         }
     }
     if (st.code != OUTPOST_OK)

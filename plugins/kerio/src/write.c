@@ -528,10 +528,8 @@ outpost_status kerio_find(struct outpost_transport *t, const char *folder_remote
     snprintf(method, sizeof method, "%s.get", k->iface);
     uint32_t ps = t->page_size;
     for (int64_t start = 0; start < 100000000;) {
-        json_t *q = json_pack("{s:[], s:I, s:I, s:[{s:s, s:s}]}", "fields", "start", (json_int_t)start, "limit",
-                              (json_int_t)ps, "orderBy", "columnName", "id", "direction", "Asc");
-        if (kind == OUTPOST_ITEM_MAIL)
-            json_object_set_new(q, "fields", json_pack("[s, s]", "id", "watermark"));
+        static const char *const mail_fields[] = { "id", "watermark", NULL };
+        json_t *q = kerio_query(start, ps, kind == OUTPOST_ITEM_MAIL ? mail_fields : NULL);
         json_t *r;
         outpost_status st = kerio_call(t, method, json_pack("{s:[s], s:o}", "folderIds", folder_remote_id, "query", q),
                                        KERIO_CTX_CALL, 0, NULL, &r);
