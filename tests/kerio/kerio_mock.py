@@ -321,6 +321,11 @@ def dispatch(method, params):
         if key < s.floor:
             raise RpcError(1000, "Sync key expired.")
         lst = [c for c in s.journal if c["watermark"] > key and fid in (c["parentId"], c["origParentId"])]
+        if VARIANT.get("newmail_everywhere"):
+            # chtNewMail: "Valid only for item type 'itMail' ... Folder filter is not applied
+            # for this": one for every mail that arrived, in whichever folder.
+            lst += [dict(c, type="chtNewMail") for c in s.journal
+                    if c["watermark"] > key and c["type"] == "chtCreated"]
         if VARIANT.get("changes_reversed"):
             lst = list(reversed(lst))  # the order of the list is not documented
         if VARIANT.get("change_no_parent"):

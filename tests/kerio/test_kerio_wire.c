@@ -591,6 +591,29 @@ static void test_changes_implied_parent(void **state)
     rec_free(&r);
 }
 
+/* chtNewMail entries come for mail arriving in any folder ("folder filter is not applied"):
+ * with the folder left implied, a mail that arrived in another folder must not be added
+ * here (the object's folderId says where it is). */
+static void test_new_mail_elsewhere(void **state)
+{
+    struct fx *f = *state;
+    ctl0(f, "variant", json_pack("{s:b, s:b}", "change_no_parent", 1, "newmail_everywhere", 1));
+    open_plugin(f);
+    struct rec r;
+    rec_init(&r);
+    sync_ok(f, &r);
+    json_t *a = ctl(f, "items/create", json_pack("{s:s, s:s}", "folder", "Archive", "subject", "filed"));
+    json_t *n = ctl(f, "items/create", json_pack("{s:s, s:s}", "folder", "Inbox", "subject", "new"));
+    rec_clear(&r);
+    sync_ok(f, &r);
+    assert_null(rec_find(&r, "item", 0, json_string_value(json_object_get(a, "id"))));
+    assert_non_null(rec_find(&r, "item", OUTPOST_CHANGE_ADD, json_string_value(json_object_get(n, "id"))));
+    assert_int_equal(rec_count(&r, "item", 0), 1);
+    json_decref(a);
+    json_decref(n);
+    rec_free(&r);
+}
+
 /* The change list in another order than the journal's: a mail created and then flagged
  * arrives flagged first. */
 static void test_changes_out_of_order(void **state)
@@ -1147,6 +1170,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_foreign_folders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_folder_access, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_get_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_mail_elsewhere, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     sim_stop_all();

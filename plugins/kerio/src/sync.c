@@ -1324,6 +1324,12 @@ static outpost_status incremental(struct outpost_transport *t, const outpost_fol
                     st = sink->item(sink->ctx, OUTPOST_CHANGE_DELETE, &it);
                 continue;
             }
+            /* An entry whose folder was left implied may be another folder's: chtNewMail
+             * comes for mail arriving anywhere ("folder filter is not applied"). The item
+             * says where it is. */
+            const char *where = kj_str(o, "folderId");
+            if (e->act != ACT_MOVED && *where && strcmp(where, fid) != 0)
+                continue;
             if (e->act == ACT_MOVED) {
                 outpost_item it;
                 struct item_strings s;
