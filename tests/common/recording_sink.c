@@ -7,9 +7,10 @@
 static outpost_status on_folder(void *ctx, uint32_t change, const outpost_folder *f)
 {
     struct rec *r = ctx;
-    json_array_append_new(r->pending, json_pack("{s:s, s:i, s:s?, s:s?, s:s?, s:i, s:i}", "op", "folder", "change",
+    json_array_append_new(r->pending, json_pack("{s:s, s:i, s:s?, s:s?, s:s?, s:i, s:i, s:i}", "op", "folder", "change",
                                                 (int)change, "id", f->remote_id, "parent", f->parent_remote_id,
-                                                "name", f->name, "kind", (int)f->kind, "special", (int)f->special_use));
+                                                "name", f->name, "kind", (int)f->kind, "special", (int)f->special_use,
+                                                "flags", (int)f->flags));
     return outpost_ok();
 }
 

@@ -3,7 +3,7 @@
  * "pending" and move to "events" on commit, so a test can check that a failed call handed
  * over nothing of the page it failed in.
  *
- * Events: {op:"folder", change, id, parent, name, kind, special}
+ * Events: {op:"folder", change, id, parent, name, kind, special, flags}
  *         {op:"item", change, id, version, kind, flags, size, subject, messageId, uid, from,
  *          contentState[, content, contentLen, chunks]}
  *         {op:"moved", old, to, id, flags}      {op:"failed", index, status}

@@ -2,7 +2,9 @@
 """kerio_mock.py - a small Kerio Connect Client API server for wire-format tests of the Kerio
 transport, written from Kerio's public API description (shared/research/kerio-api.md), not from
 tests/sim/kerio: JSON-RPC 2.0 on POST /webmail/api/jsonrpc/, Session.login with a token for
-X-Token plus session cookies, Folders.get, Mails.get/getById/set/move/copy/remove, Changes.*.
+X-Token plus session cookies, Folders.get (with placeType and access; folders of another user and
+public ones under "foreign_folders"; writes refused in folders without write access), Events.get
+(folder list named "ids" as in the IDL), Mails.get/getById/set/move/copy/remove, Changes.*.
 
 It varies what the documentation leaves open (the "variant" control): cookie names and
 attributes, int64 members quoted as strings, the JSON-RPC id as a string, member order, unknown
@@ -51,12 +53,40 @@ class Store:
         self.items = {}        # id -> mail
         self.counters = {}     # folder id -> next item number
         self.files = {}        # attachment URL path -> bytes
-        root = {"id": kid("folder", "root"), "parentId": "", "name": "", "type": "FRoot", "subType": "FSubNone"}
+        self.events = {}       # id -> event
+        root = {"id": kid("folder", "root"), "parentId": "", "name": "", "type": "FRoot", "subType": "FSubNone",
+                "placeType": "FPlaceMailbox", "access": "FAccessAdmin"}
         self.folders.append(root)
-        for name, sub in (("Inbox", "FSubInbox"), ("Deleted Items", "FSubDeletedItems"), ("Archive", "FSubNone")):
+        for name, sub, typ in (("Inbox", "FSubInbox", "FMail"), ("Deleted Items", "FSubDeletedItems", "FMail"),
+                               ("Archive", "FSubNone", "FMail"), ("Calendar", "FSubDefault", "FCalendar")):
             uuid = secrets.token_hex(4) + "-0000-4000-8000-" + secrets.token_hex(6)
-            self.folders.append({"id": kid("folder", uuid), "parentId": root["id"], "name": name, "type": "FMail",
-                                 "subType": sub, "uuid": uuid})
+            self.folders.append({"id": kid("folder", uuid), "parentId": root["id"], "name": name, "type": typ,
+                                 "subType": sub, "uuid": uuid, "placeType": "FPlaceMailbox", "access": "FAccessAdmin"})
+        # Folders of other places (Folder.placeType): another user's mailbox shared with this
+        # one, and the public folders, each under a root of its own. Folders.get lists them
+        # (first) only under the variant "foreign_folders".
+        self.foreign = []
+        for name, sub, place, parent in (("", "FSubNone", "FPlacePublic", None),
+                                         ("Public Mail", "FSubNone", "FPlacePublic", 0),
+                                         ("", "FSubNone", "FPlacePeople", None),
+                                         ("Deleted Items", "FSubDeletedItems", "FPlacePeople", 2),
+                                         ("Inbox", "FSubInbox", "FPlacePeople", 2)):
+            uuid = secrets.token_hex(4) + "-0000-4000-8000-" + secrets.token_hex(6)
+            f = {"id": "keriostorage://folder/%s/%s/%s" % (DOMAIN, "public" if place == "FPlacePublic" else "asmith",
+                                                            uuid),
+                 "parentId": "" if parent is None else self.foreign[parent]["id"], "name": name,
+                 "type": "FRoot" if parent is None else "FMail", "subType": sub, "uuid": uuid, "placeType": place,
+                 "access": "FAccessReadWrite", "ownerName": "" if place == "FPlacePublic" else "Anna Smith"}
+            self.foreign.append(f)
+        self.folders.extend(self.foreign)
+        cal = self.folder("Calendar")
+        for n in (1, 2):
+            eid = kid("event", cal["uuid"], n)
+            self.events[eid] = {"id": eid, "folderId": cal["id"], "watermark": self.bump(), "summary": "event %d" % n,
+                                "location": "", "description": "", "start": "2024010%dT090000Z" % n,
+                                "end": "2024010%dT100000Z" % n, "isAllDay": False, "freeBusy": "Busy",
+                                "isPrivate": False, "priority": "Normal", "rule": {"isSet": False}, "attendees": [],
+                                "reminder": {"isSet": False}, "categories": []}
 
     def folder(self, key):
         for f in self.folders:
@@ -210,6 +240,9 @@ def batch(ids, fn):
         except KeyError:
             errors.append(dict(kerio_error(1002, "Item %1 does not exist.", [str(x)]), inputIndex=i))
             continue
+        except RpcError as e:
+            errors.append(dict(kerio_error(e.code, e.message, e.params), inputIndex=i))
+            continue
         if r is not None:
             r["inputIndex"] = i
             results.append(r)
@@ -232,12 +265,48 @@ def check_echo(v):
     return v
 
 
+def access_of(f):
+    """Folder.access: the variant "access" ({folder name: FAccess...}) overrides a folder's."""
+    return (VARIANT.get("access") or {}).get(f["name"], f.get("access", "FAccessAdmin"))
+
+
+def writable(fid):
+    """Items may be written in a folder with read-write or full access only (Folder.access)."""
+    f = STORE.folder(fid)
+    if f and access_of(f) not in ("FAccessReadWrite", "FAccessAdmin"):
+        raise RpcError(1004, "Access denied.")
+
+
+def check_query(q):
+    """Under the variant "strict_query", a SearchQuery must hold every member the IDL's struct
+    has (fields, conditions, combining, start, limit, orderBy), as the IDL's generated stubs
+    read them; otherwise -32602."""
+    want = {"fields": list, "conditions": list, "combining": str, "start": (int, str), "limit": (int, str),
+            "orderBy": list}
+    if VARIANT.get("strict_query") and (not isinstance(q, dict) or
+                                        any(not isinstance(q.get(k), t) for k, t in want.items())):
+        raise RpcError(-32602, "Invalid params.")
+    return q or {}
+
+
 def dispatch(method, params):
     s = STORE
     if method == "Session.logout":
         return {}
     if method == "Folders.get":
-        return {"list": [{k: v for k, v in f.items() if k != "uuid"} for f in s.folders]}
+        fs = [f for f in s.folders if f not in s.foreign]
+        if VARIANT.get("foreign_folders"):
+            fs = s.foreign + fs
+        return {"list": [dict({k: v for k, v in f.items() if k != "uuid"}, access=access_of(f)) for f in fs]}
+    if method == "Events.get":
+        # The IDL names this method's folder list "ids" (the other X.get: "folderIds"); an
+        # absent list is an empty one.
+        q = check_query(params.get("query"))
+        fids = params.get("ids") or []
+        evs = sorted((e for e in s.events.values() if e["folderId"] in fids), key=lambda e: e["id"])
+        start, limit = int(q.get("start", 0)), int(q.get("limit", -1))
+        page = evs[start:] if limit < 0 else evs[start:start + limit]
+        return {"list": [project(e, q.get("fields")) for e in page], "totalItems": len(evs)}
     if method == "Changes.getFolderSyncKey":
         return {"syncKey": s.watermark}
     if method == "Changes.getSyncKey":
@@ -252,6 +321,11 @@ def dispatch(method, params):
         if key < s.floor:
             raise RpcError(1000, "Sync key expired.")
         lst = [c for c in s.journal if c["watermark"] > key and fid in (c["parentId"], c["origParentId"])]
+        if VARIANT.get("newmail_everywhere"):
+            # chtNewMail: "Valid only for item type 'itMail' ... Folder filter is not applied
+            # for this": one for every mail that arrived, in whichever folder.
+            lst += [dict(c, type="chtNewMail") for c in s.journal
+                    if c["watermark"] > key and c["type"] == "chtCreated"]
         if VARIANT.get("changes_reversed"):
             lst = list(reversed(lst))  # the order of the list is not documented
         if VARIANT.get("change_no_parent"):
@@ -259,7 +333,7 @@ def dispatch(method, params):
             lst = [c if c["type"] == "chtMoved" else {k: v for k, v in c.items() if "arentId" not in k} for c in lst]
         return {"list": lst, "syncKey": s.watermark}
     if method == "Mails.get":
-        q = params.get("query") or {}
+        q = check_query(params.get("query"))
         fids = params.get("folderIds") or []
         ms = [m for m in s.items.values() if m["folderId"] in fids]
         for ob in reversed(q.get("orderBy") or []):
@@ -281,6 +355,7 @@ def dispatch(method, params):
     if method == "Mails.set":
         def set1(x):
             m = s.items[x["id"]]
+            writable(m["folderId"])
             m.update({k: v for k, v in x.items() if k.startswith("is")})
             m["watermark"] = s.bump()
             s.log("chtModifiedMetadata", m["id"], m["folderId"])
@@ -290,18 +365,23 @@ def dispatch(method, params):
         target = params.get("folder")
         if not s.folder(target):
             raise RpcError(4104, "Folder does not exist.")
+        writable(s.folder(target)["id"])
+
         def mv(i):
+            if method == "Mails.move":
+                writable(s.items[i]["folderId"])
             nm = s.move(i, target, method == "Mails.copy")
             return {"id": nm["id"], "watermark": nm["watermark"]}
         return batch(params.get("ids") or [], mv)
     if method == "Mails.remove":
-        r = batch(params.get("ids") or [], lambda i: s.delete(i))
+        r = batch(params.get("ids") or [], lambda i: (writable(s.items[i]["folderId"]), s.delete(i))[1])
         return {"errors": r["errors"]}
     if method == "Mails.create":
         def cr(x):
             f = s.folder(x.get("folderId", ""))
             if not f:
                 raise KeyError(x.get("folderId"))
+            writable(f["id"])
             body = "".join(p.get("content", "") for p in x.get("displayableParts") or [])
             m = s.create(f["id"], {"subject": x.get("subject", ""), "body": body, "isSeen": x.get("isSeen", False),
                                    "headers": x.get("headers") or []})
@@ -342,7 +422,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         global VARIANT
         with LOCK:
             if path == "info":
-                return {"folders": {f["name"]: f["id"] for f in STORE.folders if f["name"]},
+                return {"folders": {f["name"]: f["id"] for f in STORE.folders if f["name"] and f not in STORE.foreign},
+                        "foreign": [f["id"] for f in STORE.foreign],
                         "sessions": len(SESSIONS), "stats": STATS, "watermark": STORE.watermark}
             if path == "variant":
                 VARIANT = body
@@ -455,6 +536,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             jar = SESSIONS.get(self.headers.get("X-Token") or "")
             if jar is None or any(self.cookies().get(k) != v for k, v in jar.items()):
                 return self.reply(rid, error=kerio_error(-32001, "Session expired."))
+            if method == "Session.logout":  # the session ends
+                del SESSIONS[self.headers.get("X-Token")]
             try:
                 return self.reply(rid, result=dispatch(method, params))
             except RpcError as e:

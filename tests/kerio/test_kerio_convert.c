@@ -109,6 +109,43 @@ static void test_mail_plain_only_and_no_date(void **state)
     json_decref(m);
 }
 
+/* Mail.notificationTo is the Disposition-Notification-To header (a read receipt asked
+ * for) and Mail.sender the Sender header: both ways, so neither is lost on a write-back. */
+static void test_mail_notification_and_sender(void **state)
+{
+    (void)state;
+    json_t *m = load("{\"id\":\"keriostorage://mail/x/y/z/2\",\"watermark\":1,\"subject\":\"receipt\","
+                     "\"from\":{\"name\":\"Alice\",\"address\":\"alice@example.org\"},"
+                     "\"sender\":{\"name\":\"Assistant\",\"address\":\"assist@example.org\"},"
+                     "\"notificationTo\":{\"name\":\"Alice\",\"address\":\"alice@example.org\",\"contactId\":\"\"},"
+                     "\"to\":[{\"name\":\"\",\"address\":\"bob@example.com\"}],"
+                     "\"displayableParts\":[{\"contentType\":\"ctTextPlain\",\"content\":\"hi\"}]}");
+    struct kbuf a = { 0 };
+    char err[200];
+    assert_int_equal(kerio_mail_to_mime(m, NULL, NULL, &a, err, sizeof err), 0);
+    assert_non_null(strstr(a.data, "\r\nDisposition-Notification-To: Alice <alice@example.org>\r\n"));
+    assert_non_null(strstr(a.data, "\r\nSender: Assistant <assist@example.org>\r\n"));
+    struct kerio_parsed_mail pm;
+    assert_int_equal(kerio_mime_to_mail(a.data, a.len, &pm, err, sizeof err), 0);
+    assert_string_equal(kj_str(json_object_get(pm.mail, "notificationTo"), "address"), "alice@example.org");
+    assert_string_equal(kj_str(json_object_get(pm.mail, "notificationTo"), "name"), "Alice");
+    assert_string_equal(kj_str(json_object_get(pm.mail, "sender"), "address"), "assist@example.org");
+    kerio_parsed_mail_free(&pm);
+    kbuf_free(&a);
+    json_decref(m);
+    /* none asked for (the empty Email the IDL's full objects carry): no header */
+    m = load("{\"id\":\"keriostorage://mail/x/y/z/3\",\"subject\":\"\",\"notificationTo\":{\"name\":\"\",\"address\":\"\"},"
+             "\"displayableParts\":[]}");
+    assert_int_equal(kerio_mail_to_mime(m, NULL, NULL, &a, err, sizeof err), 0);
+    assert_null(strstr(a.data, "Disposition-Notification-To"));
+    assert_int_equal(kerio_mime_to_mail(a.data, a.len, &pm, err, sizeof err), 0);
+    assert_null(json_object_get(pm.mail, "notificationTo"));
+    assert_null(json_object_get(pm.mail, "sender"));
+    kerio_parsed_mail_free(&pm);
+    kbuf_free(&a);
+    json_decref(m);
+}
+
 /* Text parts keep GMime's charset rule (us-ascii, iso-8859-1 when every character is below
  * U+0100, else utf-8) and its exact bytes: mail.c picks the charset itself instead of
  * g_mime_text_part_set_text, and these bytes were written by the GMime path it replaced. */
@@ -538,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_mail_text_charsets_golden),
         cmocka_unit_test(test_mail_attachment_fetch_failure),
         cmocka_unit_test(test_mime_to_mail),
+        cmocka_unit_test(test_mail_notification_and_sender),
         cmocka_unit_test(test_recurring_event_with_exceptions),
         cmocka_unit_test(test_all_day_and_utc_event),
         cmocka_unit_test(test_ical_named_zone_to_offset),

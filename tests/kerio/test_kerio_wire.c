@@ -101,15 +101,20 @@ static void open_plugin(struct fx *f)
     assert_int_equal(st.code, OUTPOST_OK);
 }
 
-static outpost_status sync_inbox(struct fx *f, struct rec *r)
+static outpost_status sync_one(struct fx *f, struct rec *r, uint32_t kind, const char *remote_id, const char *name)
 {
     outpost_folder of;
     memset(&of, 0, sizeof of);
     of.struct_size = sizeof of;
-    of.kind = OUTPOST_ITEM_MAIL;
-    of.remote_id = f->inbox;
-    of.name = "Inbox";
+    of.kind = kind;
+    of.remote_id = remote_id;
+    of.name = name;
     return tm->sync_folder(f->t, &of, r->state, r->state_len, 0, OUTPOST_SYNC_WANT_CONTENT, &r->sink);
+}
+
+static outpost_status sync_inbox(struct fx *f, struct rec *r)
+{
+    return sync_one(f, r, OUTPOST_ITEM_MAIL, f->inbox, "Inbox");
 }
 
 static void sync_ok(struct fx *f, struct rec *r)
@@ -586,6 +591,29 @@ static void test_changes_implied_parent(void **state)
     rec_free(&r);
 }
 
+/* chtNewMail entries come for mail arriving in any folder ("folder filter is not applied"):
+ * with the folder left implied, a mail that arrived in another folder must not be added
+ * here (the object's folderId says where it is). */
+static void test_new_mail_elsewhere(void **state)
+{
+    struct fx *f = *state;
+    ctl0(f, "variant", json_pack("{s:b, s:b}", "change_no_parent", 1, "newmail_everywhere", 1));
+    open_plugin(f);
+    struct rec r;
+    rec_init(&r);
+    sync_ok(f, &r);
+    json_t *a = ctl(f, "items/create", json_pack("{s:s, s:s}", "folder", "Archive", "subject", "filed"));
+    json_t *n = ctl(f, "items/create", json_pack("{s:s, s:s}", "folder", "Inbox", "subject", "new"));
+    rec_clear(&r);
+    sync_ok(f, &r);
+    assert_null(rec_find(&r, "item", 0, json_string_value(json_object_get(a, "id"))));
+    assert_non_null(rec_find(&r, "item", OUTPOST_CHANGE_ADD, json_string_value(json_object_get(n, "id"))));
+    assert_int_equal(rec_count(&r, "item", 0), 1);
+    json_decref(a);
+    json_decref(n);
+    rec_free(&r);
+}
+
 /* The change list in another order than the journal's: a mail created and then flagged
  * arrives flagged first. */
 static void test_changes_out_of_order(void **state)
@@ -869,6 +897,198 @@ static void test_http_failures(void **state)
 
 /* ---- listeners that are not a TLS server ---- */
 
+
+/* ---- review against the Client API IDL ---- */
+
+static outpost_status write1(struct fx *f, uint32_t op, const char *id, const char *folder, const char *target,
+                             uint32_t flags)
+{
+    outpost_change c;
+    outpost_change_result res;
+    memset(&c, 0, sizeof c);
+    c.struct_size = sizeof c;
+    c.op = op;
+    c.kind = OUTPOST_ITEM_MAIL;
+    c.remote_id = id;
+    c.folder_remote_id = folder;
+    c.target_remote_id = target;
+    c.flags = flags;
+    memset(&res, 0, sizeof res);
+    res.struct_size = sizeof res;
+    return tm->write(f->t, &c, &res);
+}
+
+static size_t items_in(struct fx *f, const char *folder)
+{
+    char path[400];
+    snprintf(path, sizeof path, "state?folder=%s", folder);
+    json_t *s = ctl(f, path, NULL);
+    size_t n = json_array_size(json_object_get(s, "items"));
+    json_decref(s);
+    return n;
+}
+
+/* find() pages through a folder: a server capping its pages below page_size (its "safety
+ * limit", totalItems saying more follow) has not reached the end; stopping there answered
+ * "not found" for a mail further on, and replay would create it a second time. */
+static void test_find_capped_pages(void **state)
+{
+    struct fx *f = *state;
+    /* (and every query with all the members of the IDL's SearchQuery) */
+    ctl0(f, "variant", json_pack("{s:i, s:b}", "max_limit", 3, "strict_query", 1));
+    open_plugin(f);
+    struct rec r;
+    rec_init(&r);
+    sync_ok(f, &r);
+    assert_same_as_server(f, &r);
+    rec_free(&r);
+    json_t *items = server_items(f); /* sorted by id, as find asks */
+    const json_t *last = json_array_get(items, json_array_size(items) - 1);
+    const char *id = json_string_value(json_object_get(last, "id"));
+    const char *mid = json_string_value(json_object_get(json_array_get(json_object_get(last, "headers"), 0), "value"));
+    outpost_change_result res;
+    memset(&res, 0, sizeof res);
+    res.struct_size = sizeof res;
+    outpost_status st = tm->find(f->t, f->inbox, OUTPOST_ITEM_MAIL, mid, &res);
+    if (st.code != OUTPOST_OK)
+        fprintf(stderr, "find: %s\n", st.message);
+    assert_int_equal(st.code, OUTPOST_OK);
+    assert_string_equal(res.remote_id, id);
+    /* and a key that is nowhere: every page read, then "not found" */
+    memset(&res, 0, sizeof res);
+    res.struct_size = sizeof res;
+    ctl0(f, "calls/reset", json_object());
+    assert_int_equal(tm->find(f->t, f->inbox, OUTPOST_ITEM_MAIL, "<nowhere@example.org>", &res).code, OUTPOST_GONE);
+    assert_int_equal(calls_of(f, "Mails.get"), (long)(json_array_size(items) + 2) / 3);
+    json_decref(items);
+}
+
+/* close() ends the session with Session.logout; a session that already expired is not
+ * logged in again only to be logged out. */
+static void test_logout_expired_session(void **state)
+{
+    struct fx *f = *state;
+    open_plugin(f);
+    ctl0(f, "sessions/expire", json_object());
+    ctl0(f, "calls/reset", json_object());
+    assert_int_equal(tm->close(f->t).code, OUTPOST_OK);
+    assert_int_equal(calls_of(f, "Session.logout"), 1);
+    assert_int_equal(calls_of(f, "Session.login"), 0);
+    /* a live session: logged out once */
+    assert_int_equal(tm->open(f->t).code, OUTPOST_OK);
+    ctl0(f, "calls/reset", json_object());
+    assert_int_equal(tm->close(f->t).code, OUTPOST_OK);
+    assert_int_equal(calls_of(f, "Session.logout"), 1);
+    json_t *info = ctl(f, "info", NULL);
+    assert_int_equal(json_integer_value(json_object_get(info, "sessions")), 0);
+    json_decref(info);
+}
+
+/* Folders.get may list folders of other places (Folder.placeType: another user's mailbox,
+ * public folders), each under a root of its own, before the own ones: only the own mailbox's
+ * folders are synced (top-level ones without a parent), its Deleted Items is the trash (a
+ * mail deleted went to the other user's Deleted Items, listed first), and the special uses
+ * come from the own folders only. */
+static void test_foreign_folders(void **state)
+{
+    struct fx *f = *state;
+    ctl0(f, "variant", json_pack("{s:b}", "foreign_folders", 1));
+    json_t *info = ctl(f, "info", NULL);
+    json_t *foreign = json_incref(json_object_get(info, "foreign"));
+    char trash[256];
+    snprintf(trash, sizeof trash, "%s", json_string_value(json_object_get(json_object_get(info, "folders"), "Deleted Items")));
+    json_decref(info);
+    open_plugin(f);
+    struct rec r;
+    rec_init(&r);
+    assert_int_equal(tm->sync_hierarchy(f->t, NULL, 0, &r.sink).code, OUTPOST_OK);
+    size_t i, j;
+    const json_t *e, *fid;
+    size_t inboxes = 0, trashes = 0;
+    json_array_foreach(r.events, i, e) {
+        const char *id = json_string_value(json_object_get(e, "id"));
+        json_array_foreach(foreign, j, fid) {
+            if (strcmp(id, json_string_value(fid)) == 0)
+                fprintf(stderr, "folder of another place reported: %s\n", id);
+            assert_string_not_equal(id, json_string_value(fid));
+        }
+        const json_t *parent = json_object_get(e, "parent");
+        if (parent && !json_is_null(parent))
+            fprintf(stderr, "%s has parent %s\n", id, json_string_value(parent));
+        assert_true(!parent || json_is_null(parent)); /* own folders are all top-level here */
+        int special = (int)json_integer_value(json_object_get(e, "special"));
+        inboxes += special == OUTPOST_USE_INBOX;
+        trashes += special == OUTPOST_USE_TRASH;
+    }
+    assert_int_equal(rec_count(&r, "folder", OUTPOST_CHANGE_ADD), 4); /* Inbox, Deleted Items, Archive, Calendar */
+    assert_int_equal(inboxes, 1);
+    assert_int_equal(trashes, 1);
+    json_t *items = server_items(f);
+    const char *a = json_string_value(json_object_get(json_array_get(items, 0), "id"));
+    assert_int_equal(write1(f, OUTPOST_J_ITEM_DELETE, a, f->inbox, NULL, 0).code, OUTPOST_OK);
+    assert_int_equal(items_in(f, trash), 1);
+    json_array_foreach(foreign, j, fid) assert_int_equal(items_in(f, json_string_value(fid)), 0);
+    json_decref(items);
+    json_decref(foreign);
+    rec_free(&r);
+}
+
+/* Folder.access: no write is sent into a folder the user may only read (the server refuses
+ * it every time); a listing-only folder is reported as one without items to read. */
+static void test_folder_access(void **state)
+{
+    struct fx *f = *state;
+    ctl0(f, "variant", json_pack("{s:{s:s}}", "access", "Archive", "FAccessReadOnly"));
+    open_plugin(f);
+    json_t *items = server_items(f);
+    const char *a = json_string_value(json_object_get(json_array_get(items, 0), "id"));
+    ctl0(f, "calls/reset", json_object());
+    outpost_status st = write1(f, OUTPOST_J_ITEM_MOVE, a, f->inbox, f->archive, 0);
+    assert_int_equal(st.code, OUTPOST_BAD_DATA);
+    assert_non_null(strstr(st.message, "read-only"));
+    st = write1(f, OUTPOST_J_ITEM_COPY, a, f->inbox, f->archive, 0);
+    assert_int_equal(st.code, OUTPOST_BAD_DATA);
+    assert_int_equal(calls_of(f, "Mails.move") + calls_of(f, "Mails.copy"), 0);
+    assert_int_equal(items_in(f, "Archive"), 0);
+    /* the same in a folder with write access goes through */
+    assert_int_equal(write1(f, OUTPOST_J_ITEM_FLAGS, a, f->inbox, NULL, OUTPOST_FLAG_SEEN).code, OUTPOST_OK);
+    assert_int_equal(calls_of(f, "Mails.set"), 1);
+    /* listing only: reported as a folder without items to select (the engine syncs none) */
+    ctl0(f, "variant", json_pack("{s:{s:s}}", "access", "Archive", "FAccessListingOnly"));
+    struct rec r;
+    rec_init(&r);
+    assert_int_equal(tm->sync_hierarchy(f->t, NULL, 0, &r.sink).code, OUTPOST_OK);
+    json_t *ev = rec_find(&r, "folder", 0, f->archive);
+    assert_non_null(ev);
+    assert_true(json_integer_value(json_object_get(ev, "flags")) & OUTPOST_FOLDER_NOSELECT);
+    ev = rec_find(&r, "folder", 0, f->inbox);
+    assert_non_null(ev);
+    assert_false(json_integer_value(json_object_get(ev, "flags")) & OUTPOST_FOLDER_NOSELECT);
+    json_decref(items);
+    rec_free(&r);
+}
+
+/* Events.get names its folder list "ids" in the IDL (the other X.get: "folderIds"); a server
+ * reading only that name listed an empty calendar. */
+static void test_events_get_ids(void **state)
+{
+    struct fx *f = *state;
+    json_t *info = ctl(f, "info", NULL);
+    char cal[256];
+    snprintf(cal, sizeof cal, "%s", json_string_value(json_object_get(json_object_get(info, "folders"), "Calendar")));
+    json_decref(info);
+    open_plugin(f);
+    struct rec r;
+    rec_init(&r);
+    ctl0(f, "variant", json_pack("{s:b}", "strict_query", 1));
+    outpost_status st = sync_one(f, &r, OUTPOST_ITEM_EVENT, cal, "Calendar");
+    if (st.code != OUTPOST_OK)
+        fprintf(stderr, "sync_folder: %s\n", st.message);
+    assert_int_equal(st.code, OUTPOST_OK);
+    assert_int_equal(rec_count(&r, "item", OUTPOST_CHANGE_ADD), 2);
+    rec_free(&r);
+}
+
 /* A handshake that ends with the connection (CURLE_SSL_CONNECT_ERROR: a reset, a server
  * restarting) is a network failure, retried later, not a certificate problem that makes the
  * account FATAL. A plain HTTP server on the port of the https:// URL answers the handshake
@@ -945,6 +1165,12 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_push_poll_pacing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_tls_server, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_find_capped_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_logout_expired_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_folders, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_folder_access, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events_get_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_mail_elsewhere, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     sim_stop_all();

@@ -224,12 +224,14 @@ struct outpost_transport {
     /* folder ids learned from Folders.get */
     char *trash_id;
     char *root_id;
+    json_t *folder_access; /* folder id → its "access" (FAccess…) as the last Folders.get gave it */
     /* messages and results owned by the instance */
     char msg[512];
     char *res_id;
     char *res_version;
     /* wait_changes (push.c); NULL until first used */
     struct kerio_push *push;
+    int events_param;    /* Events.get's folder list: 0 "ids" and "folderIds", 1 "ids", 2 "folderIds" */
     uint32_t recur_cap;  /* most instances of a series read to place its exceptions (recur.c) */
 };
 
@@ -262,6 +264,9 @@ outpost_status kerio_transfer_failed(struct outpost_transport *t, CURLcode rc, c
  * (kerio_reply_unframed): the connection was cut, the same call will be made again. */
 outpost_status kerio_cut_reply(struct outpost_transport *t, const char *what, const struct kerio_reply *r);
 outpost_status kerio_login(struct outpost_transport *t);
+/* Session.logout, once and best effort (no new login when the session has expired); the
+ * token is forgotten. */
+void kerio_logout(struct outpost_transport *t);
 /* Appends "X-Token: <token>" (when logged in) to a header list; returns the list. */
 struct curl_slist *kerio_token_header(const struct outpost_transport *t, struct curl_slist *h);
 void kerio_disconnect(struct outpost_transport *t);
@@ -294,6 +299,17 @@ outpost_status kerio_sync_folder(struct outpost_transport *t, const outpost_fold
 outpost_status kerio_fetch(struct outpost_transport *t, const outpost_folder *folder, const char *const *ids,
                            uint32_t n, const struct outpost_sync_sink *sink);
 outpost_status kerio_load_folders(struct outpost_transport *t);
+/* A SearchQuery with all its IDL members: `fields` (NULL-terminated, NULL = all), no
+ * conditions, ordered by id ascending. New reference. */
+json_t *kerio_query(int64_t start, int64_t limit, const char *const *fields);
+/* Whether a folder of the own mailbox is listed by Folders.get (placeType FPlaceMailbox, or
+ * none given): folders of other places (another user's, public, archive, resources) are not
+ * synced, and never chosen as the Deleted Items or root folder. */
+int kerio_folder_is_own(const json_t *f);
+/* NULL when the last Folders.get allows `need` on folder `fid` (an unknown folder or one
+ * without an access member is allowed), else the access it has ("FAccessReadOnly", ...).
+ * need: 1 = items may be written, 2 = the folder itself may be changed (FAccessAdmin). */
+const char *kerio_folder_denies(const struct outpost_transport *t, const char *fid, int need);
 /* Full, validated objects by id: an array aligned with `ids` holding the object, JSON null
  * when the server reported it missing (left out, or a per-item error meaning "no such item"),
  * or JSON false when a per-item error of another kind kept it from being read this time

@@ -317,6 +317,18 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
         strcmp(kj_str(sender, "address"), kj_str(json_object_get(mail, "from"), "address")) != 0)
         add_addresses(msg, GMIME_ADDRESS_TYPE_SENDER, mail, "sender");
     add_addresses(msg, GMIME_ADDRESS_TYPE_REPLY_TO, mail, "replyTo");
+    /* Mail.notificationTo: "contents of Disposition-Notification-To header" (a read
+     * receipt asked for, RFC 8098) */
+    const json_t *dnt = json_object_get(mail, "notificationTo");
+    if (json_is_object(dnt) && *kj_str(dnt, "address")) {
+        InternetAddressList *list = internet_address_list_new();
+        add_address(list, dnt);
+        char *v = internet_address_list_to_string(list, NULL, TRUE);
+        if (v && *v)
+            g_mime_object_set_header(GMIME_OBJECT(msg), "Disposition-Notification-To", v, NULL);
+        g_free(v);
+        g_object_unref(list);
+    }
     add_addresses(msg, GMIME_ADDRESS_TYPE_TO, mail, "to");
     add_addresses(msg, GMIME_ADDRESS_TYPE_CC, mail, "cc");
     add_addresses(msg, GMIME_ADDRESS_TYPE_BCC, mail, "bcc");
@@ -529,6 +541,19 @@ int kerio_mime_to_mail(const char *mime, size_t len, struct kerio_parsed_mail *o
     json_object_set_new(m, "cc", address_list_json(g_mime_message_get_cc(msg)));
     json_object_set_new(m, "bcc", address_list_json(g_mime_message_get_bcc(msg)));
     json_object_set_new(m, "replyTo", address_list_json(g_mime_message_get_reply_to(msg)));
+    /* Sender (delegation) and Disposition-Notification-To: Mail.sender, Mail.notificationTo */
+    fl = address_list_json(g_mime_message_get_sender(msg));
+    if (json_array_size(fl) > 0)
+        json_object_set(m, "sender", json_array_get(fl, 0));
+    json_decref(fl);
+    const char *dnt = g_mime_object_get_header(GMIME_OBJECT(msg), "Disposition-Notification-To");
+    InternetAddressList *dl = dnt ? internet_address_list_parse(NULL, dnt) : NULL;
+    fl = address_list_json(dl);
+    if (json_array_size(fl) > 0 && *kj_str(json_array_get(fl, 0), "address"))
+        json_object_set(m, "notificationTo", json_array_get(fl, 0));
+    json_decref(fl);
+    if (dl)
+        g_object_unref(dl);
     const char *subj = g_mime_message_get_subject(msg);
     json_object_set_new(m, "subject", json_string(subj && g_utf8_validate(subj, -1, NULL) ? subj : ""));
     GDateTime *date = g_mime_message_get_date(msg);

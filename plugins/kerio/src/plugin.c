@@ -141,12 +141,7 @@ static outpost_status kerio_open(struct outpost_transport *t)
 
 static outpost_status kerio_close(struct outpost_transport *t)
 {
-    if (t->curl && t->token) {
-        json_t *res = NULL;
-        /* Best effort: a failed logout changes nothing for the caller. */
-        if (kerio_call(t, "Session.logout", NULL, KERIO_CTX_CALL, 0, NULL, &res).code == OUTPOST_OK)
-            json_decref(res);
-    }
+    kerio_logout(t); /* best effort: a failed logout changes nothing for the caller */
     kerio_push_disconnect(t);
     kerio_disconnect(t);
     wipe_password(t);
@@ -166,6 +161,7 @@ static void kerio_destroy(struct outpost_transport *t)
     free(t->ca_file);
     free(t->trash_id);
     free(t->root_id);
+    json_decref(t->folder_access);
     free(t->res_id);
     free(t->res_version);
     free(t);

@@ -338,6 +338,20 @@ outpost_status kerio_call(struct outpost_transport *t, const char *method, json_
     return outpost_ok();
 }
 
+void kerio_logout(struct outpost_transport *t)
+{
+    if (!t->curl || !t->token)
+        return;
+    /* Once, never through kerio_call: a session that already expired is simply gone, and
+     * logging in again only to log out would open a session for nothing. */
+    struct kerio_reply r;
+    memset(&r, 0, sizeof r);
+    (void)call_once(t, "Session.logout", NULL, KERIO_CTX_CALL, 0, NULL, &r);
+    json_decref(r.root);
+    free(t->token);
+    t->token = NULL;
+}
+
 outpost_status kerio_login(struct outpost_transport *t)
 {
     outpost_status st = kerio_connect(t);

@@ -45,6 +45,49 @@ static outpost_status get_folders(struct outpost_transport *t, json_t **result, 
     return outpost_ok();
 }
 
+int kerio_folder_is_own(const json_t *f)
+{
+    const char *place = kj_str(f, "placeType");
+    return !*place || strcmp(place, "FPlaceMailbox") == 0;
+}
+
+const char *kerio_folder_denies(const struct outpost_transport *t, const char *fid, int need)
+{
+    const char *a = fid ? kj_str(t->folder_access, fid) : "";
+    if (!*a || strcmp(a, "FAccessAdmin") == 0)
+        return NULL;
+    if (need == 1 && strcmp(a, "FAccessReadWrite") == 0)
+        return NULL;
+    /* FAccessReadOnly, FAccessListingOnly, FAccessReadWrite for a folder change, and any
+     * value the IDL does not name: nothing is sent */
+    return a;
+}
+
+/* What the instance keeps of a Folders.get listing: the own mailbox's root and Deleted Items
+ * folder, and every folder's access. */
+static void learn_folders(struct outpost_transport *t, const json_t *list)
+{
+    size_t i;
+    const json_t *f;
+    free(t->trash_id);
+    free(t->root_id);
+    t->trash_id = t->root_id = NULL;
+    json_decref(t->folder_access);
+    t->folder_access = json_object();
+    json_array_foreach(list, i, f) {
+        const char *id = kj_str(f, "id"), *access = kj_str(f, "access");
+        if (*access && t->folder_access)
+            json_object_set_new(t->folder_access, id, json_string(access));
+        if (!kerio_folder_is_own(f))
+            continue;
+        if (!t->root_id && strcmp(kj_str(f, "type"), "FRoot") == 0)
+            t->root_id = strdup(id);
+        if (!t->trash_id && strcmp(kj_str(f, "subType"), "FSubDeletedItems") == 0 &&
+            strcmp(kj_str(f, "type"), "FMail") == 0)
+            t->trash_id = strdup(id);
+    }
+}
+
 outpost_status kerio_load_folders(struct outpost_transport *t)
 {
     json_t *res;
@@ -52,18 +95,7 @@ outpost_status kerio_load_folders(struct outpost_transport *t)
     outpost_status st = get_folders(t, &res, &list);
     if (st.code != OUTPOST_OK)
         return st;
-    size_t i;
-    const json_t *f;
-    free(t->trash_id);
-    free(t->root_id);
-    t->trash_id = t->root_id = NULL;
-    json_array_foreach(list, i, f) {
-        if (!t->root_id && strcmp(kj_str(f, "type"), "FRoot") == 0)
-            t->root_id = strdup(kj_str(f, "id"));
-        if (!t->trash_id && strcmp(kj_str(f, "subType"), "FSubDeletedItems") == 0 &&
-            strcmp(kj_str(f, "type"), "FMail") == 0)
-            t->trash_id = strdup(kj_str(f, "id"));
-    }
+    learn_folders(t, list);
     json_decref(res);
     return outpost_ok();
 }
@@ -73,8 +105,10 @@ outpost_status kerio_load_folders(struct outpost_transport *t)
 static uint64_t folder_hash(const json_t *f)
 {
     char buf[2048];
-    snprintf(buf, sizeof buf, "%s\x1f%s\x1f%s\x1f%s", kj_str(f, "parentId"), kj_str(f, "name"), kj_str(f, "type"),
-             kj_str(f, "subType"));
+    /* a listing-only folder (no items to read) is reported apart; other access values change
+     * nothing reported, so they are left out (states written before keep their hashes) */
+    snprintf(buf, sizeof buf, "%s\x1f%s\x1f%s\x1f%s%s", kj_str(f, "parentId"), kj_str(f, "name"), kj_str(f, "type"),
+             kj_str(f, "subType"), strcmp(kj_str(f, "access"), "FAccessListingOnly") == 0 ? "\x1fL" : "");
     return kerio_hash64(buf);
 }
 
@@ -110,12 +144,8 @@ outpost_status kerio_sync_hierarchy(struct outpost_transport *t, const void *sta
     size_t oldlen = old ? len : 0;
     struct kbuf nstate = { 0 };
     kbuf_puts(&nstate, "H1\n");
-    const char *root = NULL;
-    size_t i;
+    learn_folders(t, list);
     const json_t *f;
-    json_array_foreach(list, i, f) if (strcmp(kj_str(f, "type"), "FRoot") == 0) root = kj_str(f, "id");
-    free(t->trash_id);
-    t->trash_id = NULL;
     /* Parents before children: report by depth (the parent chain within this listing). */
     size_t nf = json_array_size(list);
     size_t *order = calloc(nf ? nf : 1, sizeof *order);
@@ -149,11 +179,9 @@ outpost_status kerio_sync_hierarchy(struct outpost_transport *t, const void *sta
     for (size_t oi = 0; oi < nf; oi++) {
         f = json_array_get(list, order[oi]);
         const struct kerio_kind *k = kerio_kind_by_folder_type(kj_str(f, "type"));
-        if (!k)
-            continue; /* the root and types we do not sync */
+        if (!k || !kerio_folder_is_own(f))
+            continue; /* roots, types we do not sync, folders of other users and public ones */
         const char *id = kj_str(f, "id"), *parent = kj_str(f, "parentId");
-        if (!t->trash_id && strcmp(kj_str(f, "subType"), "FSubDeletedItems") == 0 && k->kind == OUTPOST_ITEM_MAIL)
-            t->trash_id = strdup(id);
         uint64_t h = folder_hash(f), oh = 0;
         int known = old && state_lookup(old + 3, oldlen - 3, id, &oh);
         kbuf_printf(&nstate, "%016llx %s\n", (unsigned long long)h, id);
@@ -164,10 +192,19 @@ outpost_status kerio_sync_hierarchy(struct outpost_transport *t, const void *sta
         of.struct_size = sizeof of;
         of.kind = k->kind;
         of.remote_id = id;
-        of.parent_remote_id = (*parent && (!root || strcmp(parent, root) != 0)) ? parent : NULL;
+        /* a parent that is a root (the mailbox's, or any other the listing holds) is the top */
+        int under_root = 0;
+        for (size_t b = 0; *parent && b < nf && !under_root; b++) {
+            const json_t *pf = json_array_get(list, b);
+            under_root = strcmp(kj_str(pf, "id"), parent) == 0 && strcmp(kj_str(pf, "type"), "FRoot") == 0;
+        }
+        of.parent_remote_id = *parent && !under_root && !(t->root_id && strcmp(parent, t->root_id) == 0) ? parent : NULL;
         of.name = kj_str(f, "name");
         of.special_use = special_use_of(kj_str(f, "subType"));
         of.flags = OUTPOST_FOLDER_SUBSCRIBED;
+        /* "listing only": the folder is seen, its items cannot be read */
+        if (strcmp(kj_str(f, "access"), "FAccessListingOnly") == 0)
+            of.flags |= OUTPOST_FOLDER_NOSELECT;
         st = sink->folder(sink->ctx, known ? OUTPOST_CHANGE_UPDATE : OUTPOST_CHANGE_ADD, &of);
         if (st.code != OUTPOST_OK)
             goto out;
@@ -373,13 +410,16 @@ static outpost_status emit_item(const struct outpost_sync_sink *sink, uint32_t c
 
 /* ---- reading items from the server ---- */
 
-static json_t *query(int64_t start, int64_t limit, const char *const *fields)
+json_t *kerio_query(int64_t start, int64_t limit, const char *const *fields)
 {
+    /* every member of the IDL's SearchQuery, none left to a server's defaults */
     json_t *q = json_object();
     json_t *f = json_array();
     for (; fields && *fields; fields++)
         json_array_append_new(f, json_string(*fields));
     json_object_set_new(q, "fields", f);
+    json_object_set_new(q, "conditions", json_array());
+    json_object_set_new(q, "combining", json_string("And"));
     json_object_set_new(q, "start", json_integer(start));
     json_object_set_new(q, "limit", json_integer(limit));
     json_object_set_new(q, "orderBy", json_pack("[{s:s, s:s, s:b}]", "columnName", "id", "direction", "Asc", "caseSensitive", 0));
@@ -398,12 +438,28 @@ static outpost_status list_page(struct outpost_transport *t, const struct kerio_
     char method[64];
     snprintf(method, sizeof method, "%s.get", k->iface);
     const char *const *fields = k->kind == OUTPOST_ITEM_MAIL ? mail_list_fields : NULL;
-    json_t *params = json_pack("{s:[s], s:o}", "folderIds", fid, "query", query(start, limit, fields));
-    outpost_status st = kerio_call(t, method, params, KERIO_CTX_CALL, 0, NULL, res);
-    if (st.code == OUTPOST_BAD_DATA && k->kind == OUTPOST_ITEM_EVENT && strstr(st.message, "-32602")) {
-        /* Events.get's IDL names its folder list "ids". */
-        params = json_pack("{s:[s], s:o}", "ids", fid, "query", query(start, limit, NULL));
+    outpost_status st;
+    if (k->kind != OUTPOST_ITEM_EVENT) {
+        json_t *params = json_pack("{s:[s], s:o}", "folderIds", fid, "query", kerio_query(start, limit, fields));
         st = kerio_call(t, method, params, KERIO_CTX_CALL, 0, NULL, res);
+    } else {
+        /* Events.get's IDL names its folder list "ids" where the other X.get say "folderIds":
+         * both are sent, so a server reading either one lists the folder (one reading only
+         * "folderIds" would otherwise answer an empty calendar). A server that refuses the
+         * member it does not know (-32602) is asked with one name, then with the other; the
+         * form that worked is kept for the instance's next pages. */
+        for (int form = t->events_param;; form++) {
+            json_t *params = json_pack("{s:o}", "query", kerio_query(start, limit, NULL));
+            if (form != 2)
+                json_object_set_new(params, "ids", json_pack("[s]", fid));
+            if (form != 1)
+                json_object_set_new(params, "folderIds", json_pack("[s]", fid));
+            st = kerio_call(t, method, params, KERIO_CTX_CALL, 0, NULL, res);
+            if (st.code == OUTPOST_OK)
+                t->events_param = form; /* only a form that worked is kept */
+            if (st.code != OUTPOST_BAD_DATA || !strstr(st.message, "-32602") || form == 2)
+                break;
+        }
     }
     if (st.code != OUTPOST_OK)
         return st;
@@ -1268,6 +1324,12 @@ static outpost_status incremental(struct outpost_transport *t, const outpost_fol
                     st = sink->item(sink->ctx, OUTPOST_CHANGE_DELETE, &it);
                 continue;
             }
+            /* An entry whose folder was left implied may be another folder's: chtNewMail
+             * comes for mail arriving anywhere ("folder filter is not applied"). The item
+             * says where it is. */
+            const char *where = kj_str(o, "folderId");
+            if (e->act != ACT_MOVED && *where && strcmp(where, fid) != 0)
+                continue;
             if (e->act == ACT_MOVED) {
                 outpost_item it;
                 struct item_strings s;

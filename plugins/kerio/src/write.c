@@ -446,10 +446,59 @@ static outpost_status write_folder(struct outpost_transport *t, const outpost_ch
     }
 }
 
+/* A write the folder's access (Folders.get) does not allow is refused here, never sent: it
+ * would be refused by the server every time. */
+static outpost_status access_check(struct outpost_transport *t, const outpost_change *c)
+{
+    const char *fid = NULL, *denied = NULL;
+    switch (c->op) {
+    case OUTPOST_J_FOLDER_SUBSCRIBE:
+        return outpost_ok();  /* nothing is sent */
+    case OUTPOST_J_FOLDER_CREATE: /* a subfolder: the parent's "full access" */
+        fid = c->folder_remote_id ? c->folder_remote_id : c->target_remote_id;
+        denied = kerio_folder_denies(t, fid, 2);
+        break;
+    case OUTPOST_J_FOLDER_RENAME:
+        fid = c->remote_id;
+        if (!(denied = kerio_folder_denies(t, fid, 2)) && c->target_remote_id && *c->target_remote_id &&
+            (denied = kerio_folder_denies(t, c->target_remote_id, 2)))
+            fid = c->target_remote_id;
+        break;
+    case OUTPOST_J_FOLDER_DELETE:
+        fid = c->remote_id;
+        denied = kerio_folder_denies(t, fid, 2);
+        break;
+    case OUTPOST_J_ITEM_COPY: /* read here, written there */
+        fid = c->target_remote_id;
+        denied = kerio_folder_denies(t, fid, 1);
+        break;
+    case OUTPOST_J_ITEM_MOVE:
+        fid = c->folder_remote_id;
+        if (!(denied = kerio_folder_denies(t, fid, 1)) && (denied = kerio_folder_denies(t, c->target_remote_id, 1)))
+            fid = c->target_remote_id;
+        break;
+    default: /* create, update, flags, delete: the item's folder */
+        fid = c->folder_remote_id;
+        denied = kerio_folder_denies(t, fid, 1);
+        break;
+    }
+    if (!denied)
+        return outpost_ok();
+    return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: folder %s is %s for %s on the server: the change is not sent", fid,
+                      strcmp(denied, "FAccessReadOnly") == 0      ? "read-only"
+                      : strcmp(denied, "FAccessListingOnly") == 0 ? "listing-only"
+                      : strcmp(denied, "FAccessReadWrite") == 0   ? "not administrable (read-write access)"
+                                                                  : denied,
+                      t->user);
+}
+
 outpost_status kerio_write(struct outpost_transport *t, const outpost_change *c, outpost_change_result *res)
 {
     res->remote_id = NULL;
     res->remote_version = NULL;
+    outpost_status st = access_check(t, c);
+    if (st.code != OUTPOST_OK)
+        return st;
     if (c->op >= OUTPOST_J_FOLDER_CREATE)
         return write_folder(t, c, res);
     const struct kerio_kind *k = kerio_kind_by_item(c->kind);
@@ -478,11 +527,9 @@ outpost_status kerio_find(struct outpost_transport *t, const char *folder_remote
     char method[64];
     snprintf(method, sizeof method, "%s.get", k->iface);
     uint32_t ps = t->page_size;
-    for (int64_t start = 0; start < 100000000; start += ps) {
-        json_t *q = json_pack("{s:[], s:I, s:I, s:[{s:s, s:s}]}", "fields", "start", (json_int_t)start, "limit",
-                              (json_int_t)ps, "orderBy", "columnName", "id", "direction", "Asc");
-        if (kind == OUTPOST_ITEM_MAIL)
-            json_object_set_new(q, "fields", json_pack("[s, s]", "id", "watermark"));
+    for (int64_t start = 0; start < 100000000;) {
+        static const char *const mail_fields[] = { "id", "watermark", NULL };
+        json_t *q = kerio_query(start, ps, kind == OUTPOST_ITEM_MAIL ? mail_fields : NULL);
         json_t *r;
         outpost_status st = kerio_call(t, method, json_pack("{s:[s], s:o}", "folderIds", folder_remote_id, "query", q),
                                        KERIO_CTX_CALL, 0, NULL, &r);
@@ -544,8 +591,12 @@ outpost_status kerio_find(struct outpost_transport *t, const char *folder_remote
         }
         json_decref(full);
         size_t n = json_array_size(list);
+        int64_t total = kj_int_or(r, "totalItems", -1);
         json_decref(r);
-        if (n < ps)
+        /* A page shorter than asked is the end only when totalItems does not say more
+         * follow: a server may cap pages at its "safety limit" (as in the listing). */
+        start += (int64_t)n;
+        if (n == 0 || (total >= 0 ? start >= total : n < ps))
             break;
     }
     return kerio_fail(t, OUTPOST_GONE, "kerio: no item with that key in the folder");
