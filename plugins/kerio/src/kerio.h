@@ -307,7 +307,8 @@ json_t *kerio_query(int64_t start, int64_t limit, const char *const *fields);
  * synced, and never chosen as the Deleted Items or root folder. */
 int kerio_folder_is_own(const json_t *f);
 /* NULL when the last Folders.get allows `need` on folder `fid` (an unknown folder or one
- * without an access member is allowed), else the access it has ("FAccessReadOnly", ...).
+ * without an access member, or with a value the IDL does not name, is allowed: the server
+ * decides), else the access it has ("FAccessReadOnly", ...).
  * need: 1 = items may be written, 2 = the folder itself may be changed (FAccessAdmin). */
 const char *kerio_folder_denies(const struct outpost_transport *t, const char *fid, int need);
 /* Full, validated objects by id: an array aligned with `ids` holding the object, JSON null

@@ -54,13 +54,11 @@ int kerio_folder_is_own(const json_t *f)
 const char *kerio_folder_denies(const struct outpost_transport *t, const char *fid, int need)
 {
     const char *a = fid ? kj_str(t->folder_access, fid) : "";
-    if (!*a || strcmp(a, "FAccessAdmin") == 0)
-        return NULL;
-    if (need == 1 && strcmp(a, "FAccessReadWrite") == 0)
-        return NULL;
-    /* FAccessReadOnly, FAccessListingOnly, FAccessReadWrite for a folder change, and any
-     * value the IDL does not name: nothing is sent */
-    return a;
+    if (strcmp(a, "FAccessReadOnly") == 0 || strcmp(a, "FAccessListingOnly") == 0 ||
+        (need != 1 && strcmp(a, "FAccessReadWrite") == 0))
+        return a; /* nothing is sent */
+    /* FAccessAdmin, no access member, or a value the IDL does not name: the server decides */
+    return NULL;
 }
 
 /* What the instance keeps of a Folders.get listing: the own mailbox's root and Deleted Items
