@@ -29,7 +29,8 @@ SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_odr_violation=0 \
 # Firebird's engine, the Wine and fuzz runs and the crash loops are left out (see tests/tsan.supp).
 TSAN_LABELS ?= sqlite|sync|imap|kerio|ews|unit|store|mapi
 TSAN_EXCLUDE ?= fuzz|wine|windows|wine32|firebird|crash
-TSAN_ENV = TSAN_OPTIONS=suppressions=$(CURDIR)/tests/tsan.supp:halt_on_error=1:report_signal_unsafe=0 OUTPOST_NO_DLCLOSE=1
+TSAN_ENV = TSAN_OPTIONS=suppressions=$(CURDIR)/tests/tsan.supp:halt_on_error=1:report_signal_unsafe=0 OUTPOST_NO_DLCLOSE=1 \
+           OUTPOST_TEST_NO_FIREBIRD=1
 
 .PHONY: all build deps configure demo check check-native check-asan check-tsan bench soak install clean FORCE
 

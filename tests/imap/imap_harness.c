@@ -78,8 +78,9 @@ struct harness {
     int64_t inbox;
     /* `race`: the server flag change armed for the next flag edit of the front-end */
     atomic_int race_armed;
-    uint32_t race_uid, race_flags;
-    int race_expunge; /* the armed change is an expunge of race_uid, not a flag change */
+    /* atomic: the front-end's thread reads them while the control thread may arm the next */
+    _Atomic uint32_t race_uid, race_flags;
+    atomic_int race_expunge; /* the armed change is an expunge of race_uid, not a flag change */
     const struct outpost_store_api *real_api; /* the store's table behind the front-end's host */
     struct outpost_store_api race_api;        /* a copy whose flag edits run the armed change first */
 };

@@ -304,7 +304,10 @@ def t_search_fts():
     (OUTPOST_STORAGE_CAP_FTS_ALL_HEADERS), so TEXT answers come from the index alone, and BODY hits on words
     also in the header are checked in the body."""
     storages = ["sqlite"]
-    if os.path.exists(os.path.join(PLUGIN_DIR, "outpost-storage-firebird.so")):
+    # OUTPOST_TEST_NO_FIREBIRD: `make check-tsan` (Firebird's engine holds more locks at once
+    # than ThreadSanitizer can follow, and its tests are left out there).
+    if os.path.exists(os.path.join(PLUGIN_DIR, "outpost-storage-firebird.so")) and \
+            not os.environ.get("OUTPOST_TEST_NO_FIREBIRD"):
         storages.append("firebird")
     for storage in storages:
         search_fts_on(storage)
