@@ -803,11 +803,7 @@ static outpost_status apply_flush(struct apply *a, outpost_status st)
 static outpost_status index_unreadable(struct apply *a, int64_t id)
 {
     const struct outpost_storage_methods *m = a->e->sm;
-    const void *v = NULL;
-    size_t len = 0;
-    json_t *old = NULL, *ids = json_array(), *x;
-    if (m->meta_get(a->txn, OUTPOST_CONTENT_FAILURES_INDEX, &v, &len).code == OUTPOST_OK && v)
-        old = json_loadb(v, len, 0, NULL);
+    json_t *old = outpost_content_failures_index(m, a->txn), *ids = json_array(), *x;
     size_t i;
     json_array_foreach(old, i, x) {
         int64_t k = json_integer_value(x);
@@ -1140,12 +1136,9 @@ static int folder_has_unreadable(struct outpost_engine *e, int64_t folder_id)
     struct outpost_txn *t;
     if (outpost_store_read_begin(e->store, &t).code != OUTPOST_OK)
         return 1; /* not known: scan */
-    const void *v = NULL;
-    size_t len = 0, i;
+    size_t i;
     int found = 0;
-    json_t *ids = NULL, *x;
-    if (e->sm->meta_get(t, OUTPOST_CONTENT_FAILURES_INDEX, &v, &len).code == OUTPOST_OK && v)
-        ids = json_loadb(v, len, 0, NULL);
+    json_t *ids = outpost_content_failures_index(e->sm, t), *x;
     json_array_foreach(ids, i, x) {
         const outpost_item *it;
         if (e->sm->item_get(t, json_integer_value(x), &it).code == OUTPOST_OK && it && it->folder_id == folder_id) {

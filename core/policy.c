@@ -316,3 +316,12 @@ done:
     g_string_free(out, TRUE);
     return rc;
 }
+
+json_t *outpost_content_failures_index(const struct outpost_storage_methods *m, struct outpost_txn *t)
+{
+    const void *v = NULL;
+    size_t len = 0;
+    if (m->meta_get(t, OUTPOST_CONTENT_FAILURES_INDEX, &v, &len).code != OUTPOST_OK || !v)
+        return NULL;
+    return json_loadb(v, len, 0, NULL);
+}

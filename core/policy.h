@@ -19,7 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <outpost/item.h>
+#include <outpost/storage.h>
 
 struct outpost_config;
 
@@ -72,5 +74,10 @@ int outpost_content_retry_due(uint32_t failures, int64_t last_ms, int64_t now_ms
  * (then nothing is known: the next try is due). format: the length written. */
 int outpost_content_failures_parse(const void *val, size_t len, uint32_t *failures, int64_t *last_ms);
 int outpost_content_failures_format(uint32_t failures, int64_t last_ms, char *buf, size_t len);
+
+/* The ids OUTPOST_CONTENT_FAILURES_INDEX lists, read in transaction `t` (any kind): a
+ * new JSON array reference (the caller decrefs), NULL when there is no index or it is
+ * malformed (json_array_foreach over NULL does nothing). Ids may be stale. */
+json_t *outpost_content_failures_index(const struct outpost_storage_methods *m, struct outpost_txn *t);
 
 #endif

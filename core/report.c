@@ -124,25 +124,21 @@ json_t *outpost_report_status(struct outpost_store *store, struct outpost_engine
      * an id whose item, record or missing content has gone since is not counted. */
     json_t *unreadable = json_object();
     json_int_t unreadable_all = 0;
-    const void *v;
-    size_t len;
-    if (m->meta_get(t, OUTPOST_CONTENT_FAILURES_INDEX, &v, &len).code == OUTPOST_OK && v) {
-        json_t *ids = json_loadb(v, len, 0, NULL);
-        json_array_foreach(ids, i, o) {
-            int64_t id = json_integer_value(o);
-            const void *pv;
-            size_t pl;
-            const outpost_item *it;
-            if (id <= 0 || m->prop_get(t, id, OUTPOST_CONTENT_FAILURES_PROP, &pv, &pl).code != OUTPOST_OK ||
-                m->item_get(t, id, &it).code != OUTPOST_OK || !it || it->content_state == OUTPOST_CONTENT_COMPLETE)
-                continue;
-            snprintf(key, sizeof key, "%lld", (long long)it->folder_id);
-            json_t *c = json_object_get(unreadable, key);
-            json_object_set_new(unreadable, key, json_integer(c ? json_integer_value(c) + 1 : 1));
-            unreadable_all++;
-        }
-        json_decref(ids);
+    json_t *ids = outpost_content_failures_index(m, t);
+    json_array_foreach(ids, i, o) {
+        int64_t id = json_integer_value(o);
+        const void *pv;
+        size_t pl;
+        const outpost_item *it;
+        if (id <= 0 || m->prop_get(t, id, OUTPOST_CONTENT_FAILURES_PROP, &pv, &pl).code != OUTPOST_OK ||
+            m->item_get(t, id, &it).code != OUTPOST_OK || !it || it->content_state == OUTPOST_CONTENT_COMPLETE)
+            continue;
+        snprintf(key, sizeof key, "%lld", (long long)it->folder_id);
+        json_t *c = json_object_get(unreadable, key);
+        json_object_set_new(unreadable, key, json_integer(c ? json_integer_value(c) + 1 : 1));
+        unreadable_all++;
     }
+    json_decref(ids);
     json_object_set_new(r, "unreadable_content", json_integer(unreadable_all));
     json_array_foreach(folders, i, o) {
         long long id = (long long)json_integer_value(json_object_get(o, "id"));
