@@ -514,6 +514,20 @@ static outpost_status keep_header_block(struct apply *a, int64_t id)
 
 static int same_text(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
 
+/* Message-IDs equal with or without their angle brackets (a transport's property may keep
+ * them, the summary of the MIME does not). */
+static int same_msgid(const char *a, const char *b)
+{
+    a = a ? a : "";
+    b = b ? b : "";
+    size_t la = strlen(a), lb = strlen(b);
+    if (la >= 2 && a[0] == '<' && a[la - 1] == '>')
+        a++, la -= 2;
+    if (lb >= 2 && b[0] == '<' && b[lb - 1] == '>')
+        b++, lb -= 2;
+    return la == lb && !memcmp(a, b, la);
+}
+
 /* Whether the server's new version of a stored mail shows the same message to a
  * client: subject, addresses, date, Message-ID and the first lines of its text
  * (the preview, decoded, so a new MIME encoding of the same text compares equal). */
@@ -584,6 +598,14 @@ static outpost_status put_pending(struct apply *a, int ended)
             goto out;
     } else if (!ended) {
         a->bare_added++;
+    }
+    /* a mail without content (the server cannot render its MIME, or it comes later): its ENVELOPE
+     * from the properties the transport gave, so that clients show its subject, sender and date;
+     * the content's own summary replaces it when the content comes */
+    if (!ended && n.kind == OUTPOST_ITEM_MAIL && !n.envelope && (n.subject || n.from || n.to || n.message_id) &&
+        outpost_summary_envelope_from_item(&n, &arena) != 0) {
+        st = engine_status(OUTPOST_FATAL, "out of memory");
+        goto out;
     }
     if ((st = m->item_put(a->txn, &n)).code != OUTPOST_OK)
         goto out;
@@ -656,6 +678,14 @@ static outpost_status finish_current(struct apply *a, int ended)
     }
     int renew = shown && (u.size != shown_size || !same_text(u.bodystructure, shown_bs) ||
                           !same_text(u.envelope, shown_env));
+    /* a mail without content was shown the ENVELOPE its properties make (put_pending): when its
+     * content says something else (subject, addresses, date, Message-ID), a client that cached that
+     * envelope under the UID would keep showing it, so the mail takes a new UID too; the same
+     * things in another spelling keep the UID */
+    if (cur->kind == OUTPOST_ITEM_MAIL && cur->content_state == OUTPOST_CONTENT_NONE && cur->envelope &&
+        !(same_text(cur->subject, u.subject) && same_text(cur->from, u.from) && same_text(cur->to, u.to) &&
+          same_text(cur->cc, u.cc) && same_msgid(cur->message_id, u.message_id) && cur->date == u.date))
+        renew = 1;
     if (renew)
         /* A mail kept as its summary (the headers policy) whose content, fetched now,
          * is not what that summary said: the server regenerated its MIME, or an

@@ -1201,6 +1201,131 @@ static void write_envelope(struct sbuf *b, const struct mpart *m)
     sb_add(b, ")");
 }
 
+/* ---- ENVELOPE from a mail's properties ---------------------------------- */
+
+/* The end of the entry of a display list ("Name <addr>, addr, ...", as the transports and
+ * decode_addresses write it) that starts at p: a name may hold ", " ("Doe, John <j@x>"), so an
+ * entry ends at ", " only after "<...>" or after a bare address (an '@', no space, no '<'). */
+static const char *display_entry_end(const char *p)
+{
+    const char *st = p;
+    for (const char *q = p; *q; q++) {
+        if (q[0] != ',' || q[1] != ' ')
+            continue;
+        size_t n = (size_t)(q - st);
+        int angle = n && q[-1] == '>' && memchr(st, '<', n);
+        int bare = memchr(st, '@', n) && !memchr(st, ' ', n) && !memchr(st, '<', n);
+        if (angle || bare)
+            return q;
+    }
+    return p + strlen(p);
+}
+
+/* A display list as an RFC 5322 address list: names quoted or RFC 2047 encoded by GMime,
+ * addresses as they are. NULL for NULL or an empty list. */
+static char *display_to_header(const char *list)
+{
+    if (!list || !*list)
+        return NULL;
+    struct sbuf b = { 0 };
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        const char *e = display_entry_end(p);
+        char *entry = dupn(p, (size_t)(e - p));
+        p = e;
+        if (!entry)
+            break;
+        char *lt = strrchr(entry, '<');
+        size_t len = strlen(entry);
+        if (b.n)
+            sb_add(&b, ", ");
+        if (lt && len && entry[len - 1] == '>') {
+            char *name = entry;
+            char *end = lt;
+            while (end > name && end[-1] == ' ')
+                end--;
+            *end = 0;
+            size_t nl = strlen(name);
+            if (nl >= 2 && name[0] == '"' && name[nl - 1] == '"') { /* a quoted name (decode_addresses) */
+                name[nl - 1] = 0;
+                name++;
+                char *w = name;
+                for (const char *r = name; *r; r++) {
+                    if (*r == '\\' && r[1])
+                        r++;
+                    *w++ = *r;
+                }
+                *w = 0;
+            }
+            if (*name) {
+                char *ph = g_mime_utils_header_encode_phrase(NULL, name, "utf-8");
+                sb_add(&b, ph ? ph : name);
+                g_free(ph);
+                sb_add(&b, " ");
+            }
+            sb_add(&b, lt);
+        } else {
+            sb_add(&b, entry);
+        }
+        free(entry);
+    }
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}
+
+int outpost_summary_envelope_from_item(outpost_item *it, struct outpost_summary *arena)
+{
+    outpost_summary_library_init();
+    char *from = display_to_header(it->from), *to = display_to_header(it->to), *cc = display_to_header(it->cc);
+    char *subject = it->subject ? g_mime_utils_header_encode_text(NULL, it->subject, "utf-8") : NULL;
+    char *date = NULL;
+    if (it->date) {
+        GDateTime *dt = g_date_time_new_from_unix_utc(it->date / 1000);
+        date = dt ? g_mime_utils_header_format_date(dt) : NULL;
+        if (dt)
+            g_date_time_unref(dt);
+    }
+    char *mid = NULL;
+    if (it->message_id && *it->message_id)
+        mid = g_strdup_printf(it->message_id[0] == '<' ? "%s" : "<%s>", it->message_id);
+    struct sbuf b = { 0 };
+    sb_add(&b, "(");
+    sb_imap_nstring(&b, date);
+    sb_add(&b, " ");
+    sb_imap_nstring(&b, subject);
+    sb_add(&b, " ");
+    write_addr_list(&b, from);
+    sb_add(&b, " ");
+    write_addr_list(&b, from); /* Sender and Reply-To: the From list (RFC 3501 7.4.2) */
+    sb_add(&b, " ");
+    write_addr_list(&b, from);
+    sb_add(&b, " ");
+    write_addr_list(&b, to);
+    sb_add(&b, " ");
+    write_addr_list(&b, cc);
+    sb_add(&b, " NIL NIL "); /* Bcc, In-Reply-To */
+    sb_imap_nstring(&b, mid);
+    sb_add(&b, ")");
+    free(from);
+    free(to);
+    free(cc);
+    g_free(subject);
+    g_free(date);
+    g_free(mid);
+    if (b.oom) {
+        free(b.p);
+        return -1;
+    }
+    it->envelope = arena_own(arena, b.p);
+    return it->envelope ? 0 : -1;
+}
+
 /* ---- BODYSTRUCTURE ----------------------------------------------------- */
 
 static void write_params(struct sbuf *b, const struct ctype *ct, int default_charset)

@@ -99,6 +99,13 @@ int outpost_summary_builder_content(struct outpost_summary_builder *b,
                                     size_t errlen);
 void outpost_summary_builder_free(struct outpost_summary_builder *b);
 
+/* The IMAP ENVELOPE of a mail the transport handed over without content (the server cannot
+ * render its MIME), built from the properties it gave: date (RFC 5322 form, UTC), subject
+ * (RFC 2047 encoded when not ASCII), from (also as Sender and Reply-To), to, cc (display lists
+ * "Name <addr>, ..."), message_id; Bcc and In-Reply-To NIL. Sets it->envelope (a string of
+ * `arena`). 0, or -1 out of memory. */
+int outpost_summary_envelope_from_item(outpost_item *it, struct outpost_summary *arena);
+
 /* One call over a buffer (tests, fuzzing, small objects). */
 int outpost_summary_compute(uint32_t kind, const void *data, size_t len, outpost_item *it,
                             struct outpost_summary *arena, char *err, size_t errlen);

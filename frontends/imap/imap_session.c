@@ -1271,6 +1271,64 @@ static int recent_set_floor(struct imap_server *s, int64_t folder, uint32_t uid)
     return 0;
 }
 
+/* The floors are kept in the store (host meta_set, local-only values) so that a restart neither makes
+ * recent again what a session was shown nor takes from the next session what no session was shown:
+ * RECENT_KEY_PREFIX<folder id> holds "<uidvalidity> <floor>" and is written whenever a session raises the
+ * floor; RECENT_KEY, written at the first start that keeps floors, holds the baseline, one line
+ * "<folder id> <uidvalidity> <floor>" for each folder then in the cache (what was there before is not
+ * recent). A folder with neither value was made after that first start: its floor is 0. A value whose
+ * UIDVALIDITY is not the folder's (a folder reset, or a deleted folder's id) is ignored. */
+#define RECENT_KEY "imap.recent"
+#define RECENT_KEY_PREFIX "imap.recent."
+
+static int recent_keep(const struct imap_server *s)
+{
+    return OUTPOST_HAS_METHOD(s->st, struct outpost_store_api, meta_set);
+}
+
+/* Stores the floor of `folder` (see above); a failure is logged, the floor stays in memory. */
+static void recent_persist(struct imap_server *s, int64_t folder, uint32_t uidvalidity, uint32_t floor)
+{
+    if (!recent_keep(s))
+        return;
+    char key[64], val[32];
+    snprintf(key, sizeof key, RECENT_KEY_PREFIX "%lld", (long long)folder);
+    int n = snprintf(val, sizeof val, "%u %u", uidvalidity, floor);
+    outpost_status st = s->st->meta_set(s->h, key, val, (size_t)n);
+    if (st.code != OUTPOST_OK)
+        s->h->log(s->h, OUTPOST_LOG_WARNING, "[imap] cannot store the \\Recent floor of folder %lld: %s",
+                  (long long)folder, imap_status_text(st));
+}
+
+/* The stored floor of folder f: 1 and *floor when there is one for its UIDVALIDITY, else 0. `base` is the
+ * baseline (RECENT_KEY's value, NUL-terminated) or NULL. */
+static int recent_stored(const struct imap_server *s, struct outpost_txn *t, const outpost_folder *f,
+                         const char *base, uint32_t *floor)
+{
+    char key[64];
+    const void *val;
+    size_t len;
+    unsigned uv, fl;
+    snprintf(key, sizeof key, RECENT_KEY_PREFIX "%lld", (long long)f->id);
+    if (s->sm->meta_get(t, key, &val, &len).code == OUTPOST_OK && len < 32) {
+        char buf[32];
+        memcpy(buf, val, len);
+        buf[len] = 0;
+        if (sscanf(buf, "%u %u", &uv, &fl) == 2 && uv == f->uidvalidity) {
+            *floor = fl;
+            return 1;
+        }
+    }
+    for (const char *p = base; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : "") {
+        long long id;
+        if (sscanf(p, "%lld %u %u", &id, &uv, &fl) == 3 && id == f->id && uv == f->uidvalidity) {
+            *floor = fl;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void imap_recent_init(struct imap_server *s)
 {
     struct outpost_txn *t;
@@ -1278,17 +1336,55 @@ void imap_recent_init(struct imap_server *s)
     const void *row;
     if (s->st->read_begin(s->h, &t).code != OUTPOST_OK)
         return;
+    int keep = recent_keep(s);
+    char *base = NULL, *nbase = NULL;
+    size_t nlen = 0, ncap = 0;
+    const void *val;
+    size_t len;
+    if (keep && s->sm->meta_get(t, RECENT_KEY, &val, &len).code == OUTPOST_OK) {
+        base = malloc(len + 1);
+        if (base) {
+            memcpy(base, val, len);
+            base[len] = 0;
+        }
+    }
+    int first = keep && !base; /* no baseline yet: this start writes it */
     pthread_mutex_lock(&s->recent_mu);
     if (s->sm->folder_list(t, &cur).code == OUTPOST_OK) {
         while (s->sm->cursor_next(cur, &row).code == OUTPOST_OK && row) {
             const outpost_folder *f = row;
-            if (f->uidnext > 1 && recent_set_floor(s, f->id, f->uidnext - 1) != 0)
+            uint32_t floor = 0;
+            if (!keep || first)
+                floor = f->uidnext > 1 ? f->uidnext - 1 : 0;
+            else if (!recent_stored(s, t, f, base, &floor))
+                floor = 0; /* made since the baseline, and no session was shown its messages */
+            if (floor && recent_set_floor(s, f->id, floor) != 0)
                 break;
+            if (first && floor) {
+                if (nlen + 48 > ncap) {
+                    size_t cap = ncap ? ncap * 2 : 1024;
+                    char *n = realloc(nbase, cap);
+                    if (!n)
+                        break;
+                    nbase = n;
+                    ncap = cap;
+                }
+                nlen += (size_t)snprintf(nbase + nlen, ncap - nlen, "%lld %u %u\n", (long long)f->id,
+                                         f->uidvalidity, floor);
+            }
         }
         s->sm->cursor_close(cur);
     }
     pthread_mutex_unlock(&s->recent_mu);
     s->st->read_end(s->h, t);
+    if (first) {
+        outpost_status st = s->st->meta_set(s->h, RECENT_KEY, nbase ? nbase : "", nlen);
+        if (st.code != OUTPOST_OK)
+            s->h->log(s->h, OUTPOST_LOG_WARNING, "[imap] cannot store the \\Recent baseline: %s",
+                      imap_status_text(st));
+    }
+    free(base);
+    free(nbase);
 }
 
 /* The messages of the selected mailbox up to `maxuid` that no session was told of yet become recent in
@@ -1303,6 +1399,8 @@ static size_t recent_update(struct imap_conn *c, uint32_t maxuid)
     uint32_t from = c->nrecent && c->recent[c->nrecent - 1].hi > floor ? c->recent[c->nrecent - 1].hi : floor;
     if (maxuid > from) {
         int ok = c->readonly || recent_set_floor(s, c->sel_folder, maxuid) == 0;
+        if (ok && !c->readonly) /* under recent_mu: the floors reach the store in the order they rise */
+            recent_persist(s, c->sel_folder, c->uidvalidity, maxuid);
         if (ok && c->nrecent == c->caprecent) {
             size_t cap = c->caprecent ? c->caprecent * 2 : 4;
             struct imap_uid_range *n = realloc(c->recent, cap * sizeof *n);
@@ -3111,7 +3209,7 @@ static void do_copy_move(struct imap_conn *c, const char *tag, const struct imap
     size_t *idx, n;
     int r = imap_resolve_set(c, set, uid, &idx, &n);
     if (r != 0) {
-        imap_tagged(c, tag, "BAD", "%s: invalid sequence set", cmd);
+        imap_tagged(c, tag, "BAD", "%s: invalid %s", cmd, r == -2 ? "message sequence number" : "sequence set");
         return;
     }
     struct mbox mb;

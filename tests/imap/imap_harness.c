@@ -3,7 +3,7 @@
  * plugin named in the config ([storage] plugin = sqlite).
  *
  * It loads the config, opens the storage and the core store, and seeds the
- * cache the way the sync engine applies a server's listing: folders with
+ * cache (unless it holds the seeded Inbox already: a restart on an earlier run's data_dir) the way the sync engine applies a server's listing: folders with
  * their special use and items with remote ids, summaries computed by the
  * core from the fixture's complete MIME, content written through the storage
  * in one write transaction of the store (outpost_store_write_begin/commit),
@@ -200,6 +200,21 @@ static int seed(struct harness *hs)
     struct outpost_txn *t;
     if (failed(outpost_store_write_begin(hs->store, &t), "seeding"))
         return -1;
+    /* a restart on the cache of an earlier run (the data_dir kept): it is seeded already */
+    struct outpost_cursor *cur;
+    const void *row = NULL;
+    int seeded = 0;
+    if (hs->m->folder_list(t, &cur).code == OUTPOST_OK) {
+        while (!seeded && hs->m->cursor_next(cur, &row).code == OUTPOST_OK && row) {
+            const outpost_folder *f = row;
+            seeded = f->remote_id && !strcmp(f->remote_id, "srv:inbox");
+        }
+        hs->m->cursor_close(cur);
+    }
+    if (seeded) {
+        outpost_store_write_rollback(hs->store, t);
+        return 0;
+    }
     const uint32_t MAIL = OUTPOST_ITEM_MAIL;
     int64_t inbox = server_folder(hs, t, 0, "srv:inbox", "Inbox", MAIL, OUTPOST_USE_INBOX);
     int64_t archive = server_folder(hs, t, 0, "srv:archive", "Archive", MAIL, OUTPOST_USE_ARCHIVE);

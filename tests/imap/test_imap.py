@@ -32,10 +32,12 @@ def check(cond, what):
 
 
 class Harness:
-    def __init__(self, extra=None, expect_fail=False, storage="sqlite"):
+    def __init__(self, extra=None, expect_fail=False, storage="sqlite", data=None):
+        """data: a data_dir of the caller's, kept after the run (a restart on the same cache)."""
         self.extra = extra or {}
         self.expect_fail = expect_fail
         self.storage = storage
+        self.keep_data = data
 
     def __enter__(self):
         self.dir = tempfile.mkdtemp(prefix="outpost-imap-")
@@ -48,7 +50,7 @@ class Harness:
                 "auth_failure_delay": "0"}
         keys.update(self.extra)
         self.keys = keys
-        self.data = os.path.join(self.dir, "data")
+        self.data = self.keep_data or os.path.join(self.dir, "data")
         cfg = os.path.join(self.dir, "outpost.ini")
         self.cfg = cfg
         self.write_config(keys)
@@ -756,6 +758,56 @@ def t_recent():
         b.close()
 
 
+def t_recent_restart():
+    """\\Recent survives a restart (RFC 3501 2.3.2: recent in exactly one session, the first after the message
+    arrived): what a session was shown is not recent again after a restart, what no session was shown still
+    is, in a folder a session selected and in one no session opened; a third run shows none of them."""
+    d = tempfile.mkdtemp(prefix="outpost-imap-recent-")
+    data = os.path.join(d, "data")
+    try:
+        with Harness(data=data) as h:
+            a = Raw(h.port)
+            a.login()
+            for box in ("Fresh", "Never"):
+                a.cmd("c", "CREATE " + box)
+            for k in range(2):
+                a.cmd("a", "APPEND Fresh {15+}\r\nSubject: %d\r\n\r\nx" % k)
+            u, _ = a.cmd("s", "SELECT Fresh")
+            check(b"* 2 RECENT" in u, "first session: %r" % u)
+            a.cmd("u", "UNSELECT")
+            for k in range(2, 4):
+                a.cmd("a", "APPEND Fresh {15+}\r\nSubject: %d\r\n\r\nx" % k)
+            a.cmd("a", "APPEND Never {15+}\r\nSubject: n\r\n\r\nx")
+            u, _ = a.cmd("st", "STATUS Fresh (RECENT)")
+            check(u == [b'* STATUS "Fresh" (RECENT 2)'], "STATUS before the restart: %r" % u)
+            a.close()
+        with Harness(data=data) as h:
+            a = Raw(h.port)
+            a.login()
+            u, _ = a.cmd("st", "STATUS Fresh (RECENT)")
+            check(u == [b'* STATUS "Fresh" (RECENT 2)'], "STATUS after the restart: %r" % u)
+            u, _ = a.cmd("e", "EXAMINE Fresh")
+            check(b"* 2 RECENT" in u, "EXAMINE after the restart: %r" % u)
+            u, _ = a.cmd("s", "SELECT Fresh")
+            check(b"* 4 EXISTS" in u and b"* 2 RECENT" in u, "the messages no session was shown: %r" % u)
+            u, _ = a.cmd("sr", "SEARCH RECENT")
+            check(u == [b"* SEARCH 3 4"], "SEARCH RECENT after the restart: %r" % u)
+            u, _ = a.cmd("s2", "SELECT Never")
+            check(b"* 1 RECENT" in u, "a folder no session opened: %r" % u)
+            u, _ = a.cmd("s3", "SELECT INBOX")
+            check(b"* 0 RECENT" in u, "the seeded cache: %r" % u)
+            a.close()
+        with Harness(data=data) as h:
+            a = Raw(h.port)
+            a.login()
+            for box in ("Fresh", "Never", "INBOX"):
+                u, _ = a.cmd("s", "SELECT " + box)
+                check(b"* 0 RECENT" in u, "%s in a third run: %r" % (box, u))
+            a.close()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def t_fetch_nul():
     """A mail from the server holding NUL bytes: a literal is CHAR8, which excludes NUL (RFC 3501 / 9051
     section 9; BINARY is not offered), so FETCH sends each NUL as 0x80 (as Dovecot does), keeping every
@@ -814,6 +866,62 @@ def t_sequence_edges():
         _, t = r.cmd("f4", "UID FETCH 1:4294967296 (FLAGS)")
         check(t.startswith(b"f4 BAD"), "a number past 2^32-1: %r" % t)
         r.close()
+
+
+def t_empty_mailbox():
+    """Commands with "*" or a range on an empty selected mailbox. UIDs (RFC 3501 / 9051 section 9, seq-number:
+    "*" is the last UID, or UIDNEXT when the mailbox is empty; a UID set names the messages it covers, none
+    here): UID FETCH / STORE / COPY / MOVE / EXPUNGE / SEARCH answer OK with no results, what mbsync,
+    offlineimap and Thunderbird send on an empty folder. Message sequence numbers must exist: RFC 9051 asks
+    for a tagged BAD for a number past the count, "including * if the selected mailbox is empty", and
+    Dovecot answers BAD "Invalid messageset" there; clients look at EXISTS first. A SEARCH key that is a
+    sequence set selects nothing."""
+    with Harness() as h:
+        r = Raw(h.port)
+        r.login()
+        r.cmd("c", "CREATE Empty")
+        u, t = r.cmd("s", "SELECT Empty")
+        check(b"* 0 EXISTS" in u and t.startswith(b"s OK"), "SELECT: %r %r" % (u, t))
+        for k, c in enumerate(["UID FETCH 1:* (FLAGS)", "UID FETCH * (UID FLAGS RFC822.SIZE)",
+                               "UID FETCH 1:4294967295 (FLAGS)", "UID STORE 1:* +FLAGS.SILENT (\\Seen)",
+                               "UID STORE 1:* FLAGS (\\Deleted)", "UID COPY 1:* INBOX", "UID MOVE 1:* INBOX",
+                               "UID EXPUNGE 1:*"]):
+            u, t = r.cmd("u%d" % k, c)
+            check(u == [] and t.startswith(b"u%d OK" % k), "%s on an empty mailbox: %r %r" % (c, u, t))
+        for k, c in enumerate(["UID SEARCH ALL", "UID SEARCH UID 1:*", "UID SEARCH 1:*", "SEARCH 1:*",
+                               "SEARCH *"]):
+            u, t = r.cmd("q%d" % k, c)
+            check(u == [b"* SEARCH"] and t.startswith(b"q%d OK" % k), "%s: %r %r" % (c, u, t))
+        u, t = r.cmd("v", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1)")
+        check(t.startswith(b"v OK") and not any(b"FETCH" in l for l in u), "CHANGEDSINCE: %r %r" % (u, t))
+        for k, c in enumerate(["FETCH 1:* (FLAGS)", "FETCH * (FLAGS)", "STORE 1:* +FLAGS (\\Seen)",
+                               "COPY 1:* INBOX", "MOVE 1:* INBOX"]):
+            u, t = r.cmd("m%d" % k, c)
+            check(u == [] and t == b"m%d BAD %s: invalid message sequence number" % (k, c.split()[0].encode()),
+                  "%s on an empty mailbox: %r %r" % (c, u, t))
+        # the session goes on: an APPEND makes 1:* valid
+        u, t = r.cmd("a", "APPEND Empty {15+}\r\nSubject: e\r\n\r\nx")
+        u2, t = r.cmd("n", "NOOP")
+        check(b"* 1 EXISTS" in u + u2, "EXISTS: %r" % (u + u2))
+        u, t = r.cmd("f", "FETCH 1:* (UID)")
+        check(u == [b"* 1 FETCH (UID 1)"] and t.startswith(b"f OK"), "FETCH 1:*: %r %r" % (u, t))
+        r.close()
+    # imaplib, as a client library sends them
+    with Harness() as h:
+        m = h.imap()
+        m.create("Empty")
+        typ, d = m.select("Empty")
+        check(typ == "OK" and d == [b"0"], "select: %r %r" % (typ, d))
+        typ, d = m.uid("FETCH", "1:*", "(FLAGS)")
+        check(typ == "OK" and d == [None], "imaplib UID FETCH 1:*: %r %r" % (typ, d))
+        typ, d = m.uid("SEARCH", None, "ALL")
+        check(typ == "OK" and d == [b""], "imaplib UID SEARCH ALL: %r %r" % (typ, d))
+        try:
+            m.fetch("1:*", "(FLAGS)")
+            check(False, "FETCH 1:* on an empty mailbox answered OK")
+        except imaplib.IMAP4.error as e:
+            check("invalid message sequence number" in str(e), "FETCH 1:*: %s" % e)
+        m.logout()
 
 
 def t_search_sent_dates():
@@ -1420,6 +1528,9 @@ def t_mbsync():
             files = sorted(os.listdir(inbox)) + sorted(os.listdir(os.path.join(mail, "INBOX", "new")))
             check(len(files) == 5, "mbsync INBOX files: %r" % files)
             check(os.path.isdir(os.path.join(mail, "Archive", "2023")), "subfolders synced")
+            # an empty folder (mbsync sends UID FETCH 1:* on it, t_empty_mailbox): synced, no messages
+            check(sum(len(os.listdir(os.path.join(mail, "Archive", "2023", s))) for s in ("cur", "new")) == 0,
+                  "the empty folder Archive/2023")
             check(len(os.listdir(os.path.join(mail, "Archive", "cur"))) + len(os.listdir(os.path.join(mail, "Archive", "new"))) == 1,
                   "Archive synced")
             # flag a message in the Maildir and sync back
@@ -1900,6 +2011,10 @@ def t_offlineimap():
             inbox = os.path.join(d, "Mail", "INBOX")
             n = len(os.listdir(os.path.join(inbox, "cur"))) + len(os.listdir(os.path.join(inbox, "new")))
             check(n == 5, "offlineimap INBOX has %d messages" % n)
+            empty = os.path.join(d, "Mail", "Archive", "2023")
+            check(os.path.isdir(os.path.join(empty, "cur")) and
+                  sum(len(os.listdir(os.path.join(empty, s))) for s in ("cur", "new")) == 0,
+                  "offlineimap: the empty folder Archive/2023: %r" % os.listdir(os.path.join(d, "Mail")))
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
@@ -2026,7 +2141,7 @@ if __name__ == "__main__":
     group = sys.argv[1]
     if group == "protocol":
         GROUPS["protocol"] = [t_protocol_caps, t_summaries, t_search_fts, t_search_unicode, t_idle_server_changes, t_keywords_in_flags, t_authenticate_raw, t_list_recursivematch,
-                              t_mailbox_rfc3501, t_sequence_edges, t_fetch_missing_section, t_fetch_seen_expunged, t_fetch_expunged_elsewhere, t_recent, t_fetch_nul, t_login_nul,
+                              t_mailbox_rfc3501, t_sequence_edges, t_empty_mailbox, t_fetch_missing_section, t_fetch_seen_expunged, t_fetch_expunged_elsewhere, t_recent, t_recent_restart, t_fetch_nul, t_login_nul,
                               t_search_sent_dates,
                               t_protocol2]
     for fn in GROUPS[group]:

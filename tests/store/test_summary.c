@@ -639,6 +639,41 @@ static void test_contact(void **state)
     outpost_summary_release(&a);
 }
 
+/* A mail known by its properties only (the server cannot render its MIME): the ENVELOPE from
+ * them, addresses and names as a client reads them from a header (quoted, RFC 2047 encoded). */
+static void test_envelope_from_item(void **state)
+{
+    (void)state;
+    struct outpost_summary a;
+    outpost_summary_init(&a);
+    outpost_item it = { .struct_size = sizeof it, .kind = OUTPOST_ITEM_MAIL };
+    it.subject = "Unrenderable invitation";
+    it.from = "Ann Organizer <ann@example.com>";
+    it.to = "Doe, John <john@example.com>, bob@example.org, \"Dave, the third\" <dave@example.com>";
+    it.cc = "J\xc3\xbcrgen <j@example.de>";
+    it.message_id = "m1@example.com";
+    it.date = 1772529300000LL; /* 2026-03-03T09:15:00Z */
+    assert_int_equal(outpost_summary_envelope_from_item(&it, &a), 0);
+    const char *want = "(\"Tue, 03 Mar 2026 09:15:00 +0000\" \"Unrenderable invitation\" "
+                       "((\"Ann Organizer\" NIL \"ann\" \"example.com\")) "
+                       "((\"Ann Organizer\" NIL \"ann\" \"example.com\")) "
+                       "((\"Ann Organizer\" NIL \"ann\" \"example.com\")) "
+                       "((\"Doe, John\" NIL \"john\" \"example.com\")(NIL NIL \"bob\" \"example.org\")"
+                       "(\"Dave, the third\" NIL \"dave\" \"example.com\")) "
+                       "((\"=?UTF-8?b?SsO8cmdlbg==?=\" NIL \"j\" \"example.de\")) NIL NIL \"<m1@example.com>\")";
+    if (strcmp(it.envelope, want))
+        fail_msg("ENVELOPE\n  want %s\n  got  %s", want, it.envelope);
+    outpost_summary_release(&a);
+
+    /* nothing but a subject: NIL for the rest; a UTF-8 subject RFC 2047 encoded */
+    outpost_summary_init(&a);
+    outpost_item s = { .struct_size = sizeof s, .kind = OUTPOST_ITEM_MAIL, .subject = "Gr\xc3\xbc\xc3\x9f\x65" };
+    assert_int_equal(outpost_summary_envelope_from_item(&s, &a), 0);
+    assert_non_null(strstr(s.envelope, "(NIL \"=?"));
+    assert_non_null(strstr(s.envelope, "?=\" NIL NIL NIL NIL NIL NIL NIL NIL)"));
+    outpost_summary_release(&a);
+}
+
 int main(int argc, char **argv)
 {
     mime_dir = argc > 1 ? argv[1] : "mime";
@@ -649,6 +684,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_chunked_feed), cmocka_unit_test(test_large_spooled), cmocka_unit_test(test_long_line_in_memory),
         cmocka_unit_test(test_event),        cmocka_unit_test(test_address_memo),
         cmocka_unit_test(test_contact),      cmocka_unit_test(test_preview_without_index), cmocka_unit_test(test_preview_invalid_utf8),
+        cmocka_unit_test(test_envelope_from_item),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -278,8 +278,12 @@ static void header_addr(struct buf *b, const char *name, json_t *p)
 	json_array_foreach(list, i, v) {
 		if (i)
 			buf_puts(b, ",\r\n ");
-		header_text(b, json_string_value(json_object_get(v, "name")));
-		buf_printf(b, " <%s>", json_string_value(json_object_get(v, "email")));
+		const char *name = json_string_value(json_object_get(v, "name"));
+		if (name && *name) { /* a recipient without a display name is its address alone */
+			header_text(b, name);
+			buf_puts(b, " ");
+		}
+		buf_printf(b, "<%s>", json_string_value(json_object_get(v, "email")));
 	}
 	if (list != p)
 		json_decref(list);

@@ -265,6 +265,10 @@ void write_item(struct sim *s, struct sim_item *it, const struct shape *sh, stru
 		buf_printf(b, "<t:Size>%zu</t:Size>", mime_len);
 	if (mail && (full || (f & FLD_ISDRAFT)))
 		buf_printf(b, "<t:IsDraft>%s</t:IsDraft>", it->flags & MF_DRAFT ? "true" : "false");
+	if (mail && (full || (f & FLD_SENT))) { /* the schema's place: after IsDraft, before ExtendedProperty */
+		fmt_time(it->date, t, sizeof t);
+		buf_printf(b, "<t:DateTimeSent>%s</t:DateTimeSent>", t);
+	}
 	if (f & FLD_X_MSGFLAGS)
 		ext_int(b, "0xe07", (it->flags & MF_READ ? 1 : 0) | (it->flags & MF_DRAFT ? 8 : 0));
 	if ((f & FLD_X_LASTVERB) && it->last_verb)
@@ -286,10 +290,10 @@ void write_item(struct sim *s, struct sim_item *it, const struct shape *sh, stru
 		buf_printf(b, "<t:Flag><t:FlagStatus>%s</t:FlagStatus></t:Flag>", flag_status(it));
 	switch (it->kind) {
 	case K_MAIL:
-		if (full) {
+		if (full || (f & FLD_TO))
 			recipients(b, "ToRecipients", json_object_get(props_of(s, it, &p), "to"));
+		if (full || (f & FLD_CC))
 			recipients(b, "CcRecipients", json_object_get(props_of(s, it, &p), "cc"));
-		}
 		if ((full || (f & FLD_FROM)) && json_is_object(json_object_get(props_of(s, it, &p), "from"))) {
 			buf_puts(b, "<t:From>");
 			mailbox(b, json_object_get(props_of(s, it, &p), "from"));
@@ -412,7 +416,8 @@ unsigned field_of(xmlNodePtr uri)
 		{"item:Flag", FLD_FLAG}, {"item:IsDraft", FLD_ISDRAFT},
 		{"message:InternetMessageId", FLD_MSGID}, {"message:From", FLD_FROM},
 		{"item:ParentFolderId", FLD_PARENT}, {"calendar:UID", FLD_UID}, {"item:Body", FLD_BODY},
-		{"item:LastModifiedTime", FLD_LASTMOD}};
+		{"item:LastModifiedTime", FLD_LASTMOD}, {"message:ToRecipients", FLD_TO},
+		{"message:CcRecipients", FLD_CC}, {"item:DateTimeSent", FLD_SENT}};
 	char *v = x_attr(uri, "FieldURI");
 	unsigned f = 0;
 	for (size_t i = 0; v && i < sizeof map / sizeof *map; i++)

@@ -84,7 +84,7 @@ enum {
 	FLD_ISREAD = 1 << 4, FLD_FLAG = 1 << 5, FLD_ISDRAFT = 1 << 6, FLD_MSGID = 1 << 7,
 	FLD_FROM = 1 << 8, FLD_PARENT = 1 << 9, FLD_X_LASTVERB = 1 << 10, FLD_X_FLAGSTATUS = 1 << 11,
 	FLD_X_MSGFLAGS = 1 << 12, FLD_X_KEY = 1 << 13, FLD_UID = 1 << 14, FLD_BODY = 1 << 15,
-	FLD_LASTMOD = 1 << 16
+	FLD_LASTMOD = 1 << 16, FLD_TO = 1 << 17, FLD_CC = 1 << 18, FLD_SENT = 1 << 19
 };
 struct shape {
 	int base;                /* 0 IdOnly, 1 Default, 2 AllProperties */
