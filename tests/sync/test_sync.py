@@ -1966,8 +1966,12 @@ def t_unreadable(env):
         check(st.get("unreadable_content") == 1, "status counts 1 unreadable item: %r" % st.get("unreadable_content"))
         inbox_st = next(f for f in st["folders"] if f["path"] == "Inbox")
         check(inbox_st.get("unreadable_content") == 1, "the Inbox has it: %r" % inbox_st)
-        # listed once (the listing hands it over without content), fetched once after its folder's sync
-        check(downloads() == 2, "one sync downloads the attachment twice (listing, fetch): %d" % downloads())
+        # listed once (the listing hands it over without content), fetched once after its folder's
+        # sync; when the daemon's own cycle for the copy (the push connection saw it) came before the
+        # explicit one, `outpost sync` then asked once more, at once, as it does for such an item
+        base = downloads()
+        check(base in (2, 3), "one sync downloads the attachment twice (listing, fetch), and an explicit "
+              "sync after a cycle of the daemon's once more: %d" % base)
         check(warnings() == 1, "one warning: %d" % warnings())
         text = op.run("status").stdout
         check("content: 1 item whose content the server refuses" in text, "outpost status says so: %r" % text[:600])
@@ -1980,7 +1984,7 @@ def t_unreadable(env):
             wait_for(lambda: all((f.get("last_sync_ms") or 0) > before.get(f["path"], 0)
                                  for f in op.status()["folders"] if f["path"] in before),
                      60, "a cycle after server change %d" % n)
-        check(downloads() == 2, "cycles before the next try ask nothing: %d downloads" % downloads())
+        check(downloads() == base, "cycles before the next try ask nothing: %d downloads" % (downloads() - base))
         check(warnings() == 1, "no new warning: %d" % warnings())
 
         # a client opens it: asked for at once (the IMAP answer says it is unavailable)
@@ -1995,13 +1999,13 @@ def t_unreadable(env):
         check(typ == "NO" and b"UNAVAILABLE" in b" ".join(x for x in d if isinstance(x, bytes)),
               "FETCH BODY[] of the unreadable mail answers NO [UNAVAILABLE], not an empty body: %s %r" % (typ, d[:2]))
         m.logout()
-        check(downloads() == 3, "a client opening it asks the server: %d downloads" % downloads())
+        check(downloads() == base + 1, "a client opening it asks the server: %d downloads" % (downloads() - base))
         check(warnings() == 1, "asked before its schedule: no new warning: %d" % warnings())
 
         # `outpost sync` asks at once too
         st = op.sync()
         status_ok(st, "outpost sync with the attachment still gone")
-        check(downloads() == 4, "outpost sync asks the server: %d downloads" % downloads())
+        check(downloads() == base + 2, "outpost sync asks the server: %d downloads" % (downloads() - base - 1))
         check(st.get("unreadable_content") == 1, "still counted: %r" % st.get("unreadable_content"))
         check(warnings() == 1, "no new warning: %d" % warnings())
 
