@@ -987,6 +987,171 @@ static void test_faults(void **state)
     json_decref(items);
 }
 
+/* ---- other places (--shared): public folders and another user's subscribed folders ---- */
+
+static const json_t *folder_named(const struct rec *r, const char *name, const char *parent)
+{
+    size_t i;
+    const json_t *e;
+    json_array_foreach(r->events, i, e) {
+        const char *par = json_string_value(json_object_get(e, "parent"));
+        if (strcmp(json_string_value(json_object_get(e, "op")), "folder") == 0 &&
+            json_integer_value(json_object_get(e, "change")) == OUTPOST_CHANGE_ADD &&
+            strcmp(json_string_value(json_object_get(e, "name")), name) == 0 &&
+            (parent ? par && strcmp(par, parent) == 0 : !par))
+            return e;
+    }
+    return NULL;
+}
+
+static void test_other_places(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof *f);
+    assert_int_equal(start_sim_args(f, cert("server.pem"), cert("server.key"), "--shared", NULL), 0);
+    open_plugin(f);
+    const char *ann_inbox = folder_id(f, "Ann Smith/Inbox"), *ann_proj = folder_id(f, "Ann Smith/Projects");
+    const char *pub_ann = folder_id(f, "Public/Announcements"), *pub_board = folder_id(f, "Public/Team Board");
+    struct rec h;
+    rec_init(&h);
+    outpost_status st = tm->sync_hierarchy(f->t, NULL, 0, &h.sink);
+    assert_int_equal(st.code, OUTPOST_OK);
+
+    /* Placeholders: top-level, listing only; nothing of the other places at the top. */
+    const json_t *pub = folder_named(&h, "Public Folders", NULL), *users = folder_named(&h, "Other Users", NULL);
+    assert_non_null(pub);
+    assert_non_null(users);
+    assert_true(json_integer_value(json_object_get(pub, "flags")) & OUTPOST_FOLDER_NOSELECT);
+    assert_true(json_integer_value(json_object_get(users, "flags")) & OUTPOST_FOLDER_NOSELECT);
+    char pub_id[256], users_id[256], ann_id[512];
+    snprintf(pub_id, sizeof pub_id, "%s", json_string_value(json_object_get(pub, "id")));
+    snprintf(users_id, sizeof users_id, "%s", json_string_value(json_object_get(users, "id")));
+    const json_t *ann = folder_named(&h, "Ann Smith", users_id);
+    assert_non_null(ann);
+    assert_true(json_integer_value(json_object_get(ann, "flags")) & OUTPOST_FOLDER_NOSELECT);
+    snprintf(ann_id, sizeof ann_id, "%s", json_string_value(json_object_get(ann, "id")));
+    /* No placeholder id is a server folder id of the account or of another place. */
+    json_t *ids = json_object_get(f->info, "folders");
+    const char *k;
+    json_t *v;
+    json_object_foreach(ids, k, v) {
+        assert_string_not_equal(json_string_value(v), pub_id);
+        assert_string_not_equal(json_string_value(v), users_id);
+        assert_string_not_equal(json_string_value(v), ann_id);
+    }
+    /* The folders under them, with the server's ids; another user's Inbox is no INBOX. */
+    const json_t *e = rec_find(&h, "folder", OUTPOST_CHANGE_ADD, pub_ann);
+    assert_non_null(e);
+    assert_string_equal(json_string_value(json_object_get(e, "parent")), pub_id);
+    assert_non_null(rec_find(&h, "folder", OUTPOST_CHANGE_ADD, pub_board));
+    e = rec_find(&h, "folder", OUTPOST_CHANGE_ADD, ann_inbox);
+    assert_non_null(e);
+    assert_string_equal(json_string_value(json_object_get(e, "parent")), ann_id);
+    assert_string_equal(json_string_value(json_object_get(e, "name")), "Inbox");
+    assert_int_equal(json_integer_value(json_object_get(e, "special")), OUTPOST_USE_NONE);
+    assert_false(json_integer_value(json_object_get(e, "flags")) & OUTPOST_FOLDER_NOSELECT);
+    assert_non_null(rec_find(&h, "folder", OUTPOST_CHANGE_ADD, ann_proj));
+    /* The own mailbox is as without --shared: one INBOX, the own one; roots are not folders. */
+    size_t i, inboxes = 0;
+    json_array_foreach(h.events, i, e) if (json_integer_value(json_object_get(e, "special")) == OUTPOST_USE_INBOX) {
+        inboxes++;
+        assert_string_equal(json_string_value(json_object_get(e, "id")), folder_id(f, "Inbox"));
+    }
+    assert_int_equal(inboxes, 1);
+    assert_null(folder_named(&h, "Public", NULL));
+    assert_null(folder_named(&h, "Public", pub_id));
+
+    /* Items: listing with content, then incremental, as in the own mailbox. */
+    struct rec r, rp;
+    rec_init(&r);
+    rec_init(&rp);
+    sync_ok(f, ann_inbox, OUTPOST_ITEM_MAIL, &r);
+    assert_int_equal(rec_count(&r, "item", OUTPOST_CHANGE_ADD), 3);
+    e = rec_find(&r, "item", OUTPOST_CHANGE_ADD, NULL);
+    assert_non_null(strstr(json_string_value(json_object_get(e, "content")), "Subject:"));
+    sync_ok(f, pub_ann, OUTPOST_ITEM_MAIL, &rp);
+    assert_int_equal(rec_count(&rp, "item", OUTPOST_CHANGE_ADD), 3);
+    const char *added = new_id(sim_ctl(&f->sim, "items/create",
+        json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s}, s:[{s:s, s:s}]}}", "type", "mail", "folderId", ann_inbox, "item",
+                  "subject", "For Ann", "from", "name", "Eve", "address", "eve@example.org", "displayableParts",
+                  "contentType", "ctTextPlain", "content", "shared hello")));
+    rec_clear(&r);
+    sync_ok(f, ann_inbox, OUTPOST_ITEM_MAIL, &r);
+    e = rec_find(&r, "item", OUTPOST_CHANGE_ADD, added);
+    assert_non_null(e);
+    assert_non_null(strstr(json_string_value(json_object_get(e, "content")), "For Ann"));
+
+    /* A read-only folder: a local flag change is refused before anything is sent. */
+    json_t *items = dump_items(f, ann_inbox);
+    const json_t *first = json_array_get(items, 0);
+    int flagged = json_is_true(json_object_get(first, "isFlagged"));
+    outpost_change c = change_of(OUTPOST_J_ITEM_FLAGS, OUTPOST_ITEM_MAIL);
+    c.remote_id = json_string_value(json_object_get(first, "id"));
+    c.folder_remote_id = ann_inbox;
+    c.flags = flagged ? OUTPOST_FLAG_SEEN : OUTPOST_FLAG_SEEN | OUTPOST_FLAG_FLAGGED;
+    json_decref(sim_ctl(&f->sim, "counters/reset", json_object()));
+    outpost_change_result res;
+    memset(&res, 0, sizeof res);
+    res.struct_size = sizeof res;
+    st = tm->write(f->t, &c, &res);
+    assert_int_equal(st.code, OUTPOST_BAD_DATA);
+    assert_non_null(strstr(st.message, "read-only"));
+    json_t *counters = sim_ctl(&f->sim, "counters", NULL);
+    assert_null(json_object_get(json_object_get(counters, "calls"), "Mails.set"));
+    json_decref(counters);
+    json_decref(items);
+    items = dump_items(f, ann_inbox);
+    assert_int_equal(json_is_true(json_object_get(json_array_get(items, 0), "isFlagged")), flagged);
+    json_decref(items);
+    /* ... as is a folder created under a placeholder or in a folder without full access. */
+    c = change_of(OUTPOST_J_FOLDER_CREATE, OUTPOST_ITEM_MAIL);
+    c.folder_remote_id = pub_id;
+    c.name = "Mine";
+    st = tm->write(f->t, &c, &res);
+    assert_int_equal(st.code, OUTPOST_BAD_DATA);
+    c.folder_remote_id = ann_proj;
+    st = tm->write(f->t, &c, &res);
+    assert_int_equal(st.code, OUTPOST_BAD_DATA);
+    /* A read-write one takes it. */
+    items = dump_items(f, ann_proj);
+    c = change_of(OUTPOST_J_ITEM_FLAGS, OUTPOST_ITEM_MAIL);
+    c.remote_id = json_string_value(json_object_get(json_array_get(items, 0), "id"));
+    c.folder_remote_id = ann_proj;
+    c.flags = OUTPOST_FLAG_SEEN | OUTPOST_FLAG_FLAGGED;
+    free(write_ok(f, &c));
+    json_decref(items);
+    items = dump_items(f, ann_proj);
+    assert_true(json_is_true(json_object_get(json_array_get(items, 0), "isFlagged")));
+    json_decref(items);
+
+    /* Unsubscribed on the server: gone on the next hierarchy sync; the rest stays. */
+    json_decref(sim_ctl(&f->sim, "folders/subscribe", json_pack("{s:s, s:b}", "id", ann_proj, "subscribed", 0)));
+    rec_clear(&h);
+    st = tm->sync_hierarchy(f->t, h.state, h.state_len, &h.sink);
+    assert_int_equal(st.code, OUTPOST_OK);
+    assert_non_null(rec_find(&h, "folder", OUTPOST_CHANGE_DELETE, ann_proj));
+    assert_int_equal(rec_count(&h, "folder", OUTPOST_CHANGE_DELETE), 1);
+    assert_int_equal(rec_count(&h, "folder", OUTPOST_CHANGE_ADD), 0);
+    /* The last subscribed folder of the mailbox goes, and its owner's placeholder with it. */
+    json_decref(sim_ctl(&f->sim, "folders/subscribe", json_pack("{s:s, s:b}", "id", ann_inbox, "subscribed", 0)));
+    rec_clear(&h);
+    st = tm->sync_hierarchy(f->t, h.state, h.state_len, &h.sink);
+    assert_int_equal(st.code, OUTPOST_OK);
+    /* children before their parents */
+    const char *order[] = { ann_inbox, ann_id, users_id };
+    assert_int_equal(json_array_size(h.events), 3);
+    for (i = 0; i < 3; i++) {
+        e = json_array_get(h.events, i);
+        assert_int_equal(json_integer_value(json_object_get(e, "change")), OUTPOST_CHANGE_DELETE);
+        assert_string_equal(json_string_value(json_object_get(e, "id")), order[i]);
+    }
+    assert_null(rec_find(&h, "folder", OUTPOST_CHANGE_DELETE, pub_id));
+    rec_free(&h);
+    rec_free(&r);
+    rec_free(&rp);
+    assert_int_equal(teardown((void **)&f), 0);
+}
+
 /* JSON-RPC errors carried with the IDL's HTTP statuses (500/404): the body decides. */
 static void test_errors_with_idl_http_status(void **state)
 {
@@ -1186,6 +1351,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_reuse_and_cancel, setup, teardown),
         cmocka_unit_test(test_errors_with_idl_http_status),
+        cmocka_unit_test(test_other_places),
         cmocka_unit_test(test_tls_and_auth),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

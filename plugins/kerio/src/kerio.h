@@ -312,10 +312,14 @@ outpost_status kerio_load_folders(struct outpost_transport *t);
 /* A SearchQuery with all its IDL members: `fields` (NULL-terminated, NULL = all), no
  * conditions, ordered by id ascending. New reference. */
 json_t *kerio_query(int64_t start, int64_t limit, const char *const *fields);
-/* Whether a folder of the own mailbox is listed by Folders.get (placeType FPlaceMailbox, or
- * none given): folders of other places (another user's, public, archive, resources) are not
- * synced, and never chosen as the Deleted Items or root folder. */
+/* Whether a folder is of the own mailbox (placeType FPlaceMailbox, or none given): only those
+ * of Folders.get are taken from it (other places come from Folders.getPublic and
+ * Folders.getSubscribed), and only those are chosen as the Deleted Items or root folder or
+ * given a special use. */
 int kerio_folder_is_own(const json_t *f);
+/* Whether an id is one of the placeholders "Public Folders", "Other Users" and
+ * "Other Users/<owner>" (no server folder: listing only). */
+int kerio_folder_is_placeholder(const char *id);
 /* NULL when the last Folders.get allows `need` on folder `fid` (an unknown folder or one
  * without an access member, or with a value the IDL does not name, is allowed: the server
  * decides), else the access it has ("FAccessReadOnly", ...).

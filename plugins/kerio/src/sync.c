@@ -31,24 +31,223 @@ static uint32_t special_use_of(const char *sub)
     return OUTPOST_USE_NONE;
 }
 
-static outpost_status get_folders(struct outpost_transport *t, json_t **result, const json_t **list)
-{
-    outpost_status st = kerio_call(t, "Folders.get", NULL, KERIO_CTX_CALL, 0, NULL, result);
-    if (st.code != OUTPOST_OK)
-        return st;
-    char why[160];
-    if (kerio_validate_folders(*result, list, why, sizeof why) != 0) {
-        json_decref(*result);
-        *result = NULL;
-        return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: Folders.get: %s", why);
-    }
-    return outpost_ok();
-}
-
 int kerio_folder_is_own(const json_t *f)
 {
     const char *place = kj_str(f, "placeType");
     return !*place || strcmp(place, "FPlaceMailbox") == 0;
+}
+
+/* ---- other places: public folders and the subscribed folders of other users ---- */
+
+/* Folders of other places hang under folders of our own that exist on no server: "Public
+ * Folders" and "Other Users/<owner>". Their ids start with this prefix, which no Kerio id
+ * (keriostorage://...) has; a server folder whose id did would be left out, so they can never
+ * name a folder of the server, and the server's ids never collide with each other. */
+#define PLACE_PREFIX "outpost-kerio:"
+#define PUBLIC_ID PLACE_PREFIX "public"
+#define PEOPLE_ID PLACE_PREFIX "people"
+
+int kerio_folder_is_placeholder(const char *id)
+{
+    return id && strncmp(id, PLACE_PREFIX, strlen(PLACE_PREFIX)) == 0;
+}
+
+static int list_has(const json_t *list, const char *id)
+{
+    size_t i;
+    const json_t *f;
+    json_array_foreach(list, i, f) if (strcmp(kj_str(f, "id"), id) == 0) return 1;
+    return 0;
+}
+
+/* A placeholder: a mail folder nothing can be read from or written to ("listing only"). */
+static void add_placeholder(json_t *all, const char *id, const char *parent, const char *name, const char *place)
+{
+    if (!list_has(all, id))
+        json_array_append_new(all, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", id, "parentId", parent,
+                                             "name", name, "type", "FMail", "subType", "FSubNone", "placeType",
+                                             place, "access", "FAccessListingOnly"));
+}
+
+/* Appends the folders of one other place to `all`: a folder whose parent is a root, or not
+ * among the place's folders, goes under `top` (created when the place has a folder to show). */
+static void add_place(json_t *all, const json_t *list, const char *top, const char *top_parent, const char *top_name,
+                      const char *place)
+{
+    size_t i;
+    const json_t *f;
+    json_array_foreach(list, i, f) {
+        const char *id = kj_str(f, "id"), *parent = kj_str(f, "parentId");
+        if (strcmp(kj_str(f, "type"), "FRoot") == 0 || kerio_folder_is_placeholder(id) || list_has(all, id))
+            continue;
+        int parent_here = 0;
+        size_t j;
+        const json_t *p;
+        json_array_foreach(list, j, p) if (strcmp(kj_str(p, "id"), parent) == 0 &&
+                                           strcmp(kj_str(p, "type"), "FRoot") != 0) parent_here = 1;
+        if (strcmp(top_parent, "") != 0)
+            add_placeholder(all, PEOPLE_ID, "", "Other Users", place);
+        add_placeholder(all, top, top_parent, top_name, place);
+        json_t *c = json_copy((json_t *)f);
+        if (!c)
+            continue;
+        if (!parent_here)
+            json_object_set_new(c, "parentId", json_string(top));
+        if (!*kj_str(c, "placeType")) /* the place it was listed in */
+            json_object_set_new(c, "placeType", json_string(place));
+        json_array_append_new(all, c);
+    }
+}
+
+/* Calls a Folders method of another place; a server without it (-32601) has no such place:
+ * *result stays NULL and the call is OK. */
+static outpost_status place_call(struct outpost_transport *t, const char *method, json_t *params, json_t **result)
+{
+    outpost_status st = kerio_call(t, method, params, KERIO_CTX_CALL, 0, NULL, result);
+    if (st.code == OUTPOST_BAD_DATA && strstr(st.message, "(code -32601)")) {
+        t->host->log(t->host, OUTPOST_LOG_INFO, "kerio: the server has no %s; its folders are not synced", method);
+        *result = NULL;
+        return outpost_ok();
+    }
+    return st;
+}
+
+/* Validates a {list: Folder[]} reply (or a SharedMailbox's folders, wrapped so). */
+static outpost_status check_folder_list(struct outpost_transport *t, const char *method, const json_t *result,
+                                        const json_t **list)
+{
+    char why[160];
+    if (kerio_validate_folders(result, list, why, sizeof why) != 0)
+        return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: %s: %s", method, why);
+    return outpost_ok();
+}
+
+/* Public folders (Folders.getPublic) under "Public Folders". */
+static outpost_status add_public(struct outpost_transport *t, json_t *all)
+{
+    json_t *res = NULL;
+    const json_t *list;
+    outpost_status st = place_call(t, "Folders.getPublic", NULL, &res);
+    if (st.code != OUTPOST_OK || !res)
+        return st;
+    st = check_folder_list(t, "Folders.getPublic", res, &list);
+    if (st.code == OUTPOST_OK)
+        add_place(all, list, PUBLIC_ID, "", "Public Folders", "FPlacePublic");
+    json_decref(res);
+    return st;
+}
+
+/* The folders of other users (and resources) this user subscribed to (Folders.getSubscribed:
+ * SharedMailbox[] with the mailbox's folders), each mailbox under "Other Users/<owner>". A
+ * mailbox whose folders are not loaded here (isLoaded false: another server of a cluster) is
+ * read with Folders.getShared(mailboxId), keeping the subscribed ones. */
+static outpost_status add_subscribed(struct outpost_transport *t, json_t *all)
+{
+    json_t *res = NULL;
+    outpost_status st = place_call(t, "Folders.getSubscribed", NULL, &res);
+    if (st.code != OUTPOST_OK || !res)
+        return st;
+    const json_t *boxes = json_is_object(res) ? json_object_get(res, "list") : NULL;
+    if (!json_is_array(boxes) && !json_is_null(boxes)) {
+        json_decref(res);
+        return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: Folders.getSubscribed: result without a list");
+    }
+    size_t i;
+    const json_t *mb;
+    json_array_foreach(boxes, i, mb) {
+        if (!json_is_object(mb)) {
+            st = kerio_fail(t, OUTPOST_BAD_DATA, "kerio: Folders.getSubscribed: mailbox is not an object");
+            break;
+        }
+        const char *mbid = kj_str(mb, "mailboxId");
+        json_t *wrap = json_pack("{s:O}", "list", json_object_get(mb, "folders") ? json_object_get(mb, "folders")
+                                                                                  : json_null());
+        json_t *shared = NULL;
+        if (wrap && json_is_null(json_object_get(wrap, "list")))
+            json_object_set_new(wrap, "list", json_array());
+        if (json_is_false(json_object_get(mb, "isLoaded")) && *mbid && json_array_size(json_object_get(wrap, "list")) == 0) {
+            st = place_call(t, "Folders.getShared", json_pack("{s:s}", "mailboxId", mbid), &shared);
+            if (st.code != OUTPOST_OK) {
+                json_decref(wrap);
+                break;
+            }
+            const json_t *subs = json_object_get(mb, "subscribedFolderIds"), *sl = json_object_get(shared, "list");
+            if (json_is_array(sl)) {
+                json_t *keep = json_array();
+                size_t j, k;
+                const json_t *f, *sid;
+                json_array_foreach(sl, j, f) {
+                    int sub = !json_array_size(subs);
+                    json_array_foreach(subs, k, sid) if (json_is_string(sid) &&
+                                                         strcmp(json_string_value(sid), kj_str(f, "id")) == 0) sub = 1;
+                    if (sub || strcmp(kj_str(f, "type"), "FRoot") == 0)
+                        json_array_append(keep, (json_t *)f);
+                }
+                json_object_set_new(wrap, "list", keep);
+            }
+        }
+        const json_t *list;
+        st = wrap ? check_folder_list(t, "Folders.getSubscribed", wrap, &list)
+                  : kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
+        if (st.code == OUTPOST_OK) {
+            /* the owner: the folders' ownerName, else the principal's name, else an address */
+            const char *owner = "";
+            size_t j;
+            const json_t *f;
+            json_array_foreach(list, j, f) if (!*owner) owner = kj_str(f, "ownerName");
+            const json_t *pr = json_object_get(mb, "principal");
+            if (!*owner) owner = kj_str(pr, "displayName");
+            if (!*owner) owner = kj_str(pr, "name");
+            json_array_foreach(list, j, f) if (!*owner) owner = kj_str(f, "emailAddress");
+            if (!*owner) owner = kj_str(pr, "mailAddress");
+            if (!*owner) owner = *mbid ? mbid : "?";
+            char top[1024];
+            /* one parent per mailbox: its root's id when given, else the owner's name */
+            snprintf(top, sizeof top, PEOPLE_ID "/%s", *mbid ? mbid : owner);
+            add_place(all, list, top, PEOPLE_ID, owner, "FPlacePeople");
+        }
+        json_decref(shared);
+        json_decref(wrap);
+        if (st.code != OUTPOST_OK)
+            break;
+    }
+    json_decref(res);
+    return st;
+}
+
+/* Every folder the account shows, as one list (new reference in *all): the own mailbox
+ * (Folders.get, leaving out what it lists of other places), then the public folders and the
+ * subscribed folders of other users under their placeholders (see above). */
+static outpost_status get_folders(struct outpost_transport *t, json_t **all)
+{
+    json_t *res;
+    const json_t *list;
+    *all = NULL;
+    outpost_status st = kerio_call(t, "Folders.get", NULL, KERIO_CTX_CALL, 0, NULL, &res);
+    if (st.code != OUTPOST_OK)
+        return st;
+    char why[160];
+    if (kerio_validate_folders(res, &list, why, sizeof why) != 0) {
+        json_decref(res);
+        return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: Folders.get: %s", why);
+    }
+    json_t *a = json_array();
+    size_t i;
+    const json_t *f;
+    json_array_foreach(list, i, f) if (a && kerio_folder_is_own(f) && !kerio_folder_is_placeholder(kj_str(f, "id")))
+        json_array_append(a, (json_t *)f);
+    json_decref(res);
+    if (!a)
+        return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
+    st = add_public(t, a);
+    if (st.code == OUTPOST_OK)
+        st = add_subscribed(t, a);
+    if (st.code != OUTPOST_OK) {
+        json_decref(a);
+        return st;
+    }
+    *all = a;
+    return outpost_ok();
 }
 
 const char *kerio_folder_denies(const struct outpost_transport *t, const char *fid, int need)
@@ -88,13 +287,12 @@ static void learn_folders(struct outpost_transport *t, const json_t *list)
 
 outpost_status kerio_load_folders(struct outpost_transport *t)
 {
-    json_t *res;
-    const json_t *list;
-    outpost_status st = get_folders(t, &res, &list);
+    json_t *list;
+    outpost_status st = get_folders(t, &list);
     if (st.code != OUTPOST_OK)
         return st;
     learn_folders(t, list);
-    json_decref(res);
+    json_decref(list);
     return outpost_ok();
 }
 
@@ -134,10 +332,10 @@ outpost_status kerio_sync_hierarchy(struct outpost_transport *t, const void *sta
                                     const struct outpost_sync_sink *sink)
 {
     json_t *res;
-    const json_t *list;
-    outpost_status st = get_folders(t, &res, &list);
+    outpost_status st = get_folders(t, &res);
     if (st.code != OUTPOST_OK)
         return st;
+    const json_t *list = res;
     const char *old = state && len > 3 && memcmp(state, "H1\n", 3) == 0 ? (const char *)state : NULL;
     size_t oldlen = old ? len : 0;
     struct kbuf nstate = { 0 };
@@ -177,8 +375,8 @@ outpost_status kerio_sync_hierarchy(struct outpost_transport *t, const void *sta
     for (size_t oi = 0; oi < nf; oi++) {
         f = json_array_get(list, order[oi]);
         const struct kerio_kind *k = kerio_kind_by_folder_type(kj_str(f, "type"));
-        if (!k || !kerio_folder_is_own(f))
-            continue; /* roots, types we do not sync, folders of other users and public ones */
+        if (!k)
+            continue; /* roots, types we do not sync */
         const char *id = kj_str(f, "id"), *parent = kj_str(f, "parentId");
         uint64_t h = folder_hash(f), oh = 0;
         int known = old && state_lookup(old + 3, oldlen - 3, id, &oh);
@@ -198,7 +396,8 @@ outpost_status kerio_sync_hierarchy(struct outpost_transport *t, const void *sta
         }
         of.parent_remote_id = *parent && !under_root && !(t->root_id && strcmp(parent, t->root_id) == 0) ? parent : NULL;
         of.name = kj_str(f, "name");
-        of.special_use = special_use_of(kj_str(f, "subType"));
+        /* another user's Inbox is not ours: special use only in the own mailbox */
+        of.special_use = kerio_folder_is_own(f) ? special_use_of(kj_str(f, "subType")) : OUTPOST_USE_NONE;
         of.flags = OUTPOST_FOLDER_SUBSCRIBED;
         /* "listing only": the folder is seen, its items cannot be read */
         if (strcmp(kj_str(f, "access"), "FAccessListingOnly") == 0)
@@ -207,15 +406,21 @@ outpost_status kerio_sync_hierarchy(struct outpost_transport *t, const void *sta
         if (st.code != OUTPOST_OK)
             goto out;
     }
-    /* Folders in the old state that the server no longer lists. */
+    /* Folders in the old state that the server no longer lists (or no longer subscribed, of
+     * other places), children before their parents: the state lists parents first, so it is
+     * walked from its end. */
     if (old) {
-        const char *p = old + 3, *end = old + oldlen;
-        while (p < end) {
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            if (!nl)
-                nl = end;
-            if (nl - p > 17) {
-                char *id = strndup(p + 17, (size_t)(nl - p - 17));
+        const char *begin = old + 3, *end = old + oldlen;
+        while (end > begin) {
+            const char *lend = end;
+            if (lend[-1] == '\n')
+                lend--;
+            const char *p = lend;
+            while (p > begin && p[-1] != '\n')
+                p--;
+            end = p;
+            if (lend - p > 17) {
+                char *id = strndup(p + 17, (size_t)(lend - p - 17));
                 uint64_t dummy;
                 if (id && !state_lookup(nstate.data + 3, nstate.len - 3, id, &dummy)) {
                     outpost_folder of;
@@ -229,7 +434,6 @@ outpost_status kerio_sync_hierarchy(struct outpost_transport *t, const void *sta
                 if (st.code != OUTPOST_OK)
                     goto out;
             }
-            p = nl + 1;
         }
     }
     st = sink->commit(sink->ctx, nstate.data, nstate.len);

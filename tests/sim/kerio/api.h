@@ -21,6 +21,10 @@ json_t *items_remove(struct rpc_ctx *c, enum sim_kind kind, json_t *p, struct rp
 json_t *items_copy_move(struct rpc_ctx *c, enum sim_kind kind, int move, json_t *p,
 			struct rpc_error *e);
 
+/* 1004 "Access denied" (msg set) when the account may not write items in f (its access is
+ * FAccessReadOnly or FAccessListingOnly), else 0. */
+int items_write_denied(const struct sim_folder *f, char *msg);
+
 /* Resolves the folder list of a get; NULL (and e set) if one is missing. */
 int *items_folders(struct rpc_ctx *c, enum sim_kind kind, json_t *ids, size_t *n,
 		   struct rpc_error *e);

@@ -68,7 +68,7 @@ static void occurrence_id(struct sim_store *s, const struct sim_item *it, int64_
 			  size_t n)
 {
 	snprintf(out, n, "keriostorage://occurrence/%s/%s/%s/%" PRIu64 ".%" PRId64, store_domain(s),
-		 store_user_local(s), s->folders[it->folder]->uuid, it->n, orig);
+		 store_folder_user(s, s->folders[it->folder]), s->folders[it->folder]->uuid, it->n, orig);
 }
 
 static struct sim_item *parse_occurrence(struct sim_store *s, const char *id, int64_t *orig)

@@ -122,7 +122,7 @@ json_t *items_create(struct rpc_ctx *c, enum sim_kind kind, const char *list_key
 		if (!f) {
 			rc = 4104;
 			strcpy(msg, fid && *fid ? "Folder doesn't exist." : "Field 'folderId' must be set.");
-		} else {
+		} else if (!(rc = items_write_denied(f, msg))) {
 			rc = op_item_create(c->s, f, kind, x, 0, &it, msg);
 		}
 		if (rc) {
@@ -158,7 +158,9 @@ json_t *items_set(struct rpc_ctx *c, enum sim_kind kind, const char *list_key, j
 			continue;
 		}
 		int moved = 0;
-		int rc = op_item_set(c->s, &it, x, &moved, msg);
+		int rc = items_write_denied(store_item_folder(c->s, it), msg);
+		if (!rc)
+			rc = op_item_set(c->s, &it, x, &moved, msg);
 		if (rc) {
 			json_array_append_new(errors, rpc_item_error((long)i, rc, msg, id));
 			continue;
@@ -174,6 +176,14 @@ json_t *items_set(struct rpc_ctx *c, enum sim_kind kind, const char *list_key, j
 	return rpc_batch_result(errors, result);
 }
 
+int items_write_denied(const struct sim_folder *f, char *msg)
+{
+	if (!f || (f->access != ACC_READONLY && f->access != ACC_LISTING))
+		return 0;
+	snprintf(msg, OP_MSG, "Access denied.");
+	return 1004;
+}
+
 json_t *items_remove(struct rpc_ctx *c, enum sim_kind kind, json_t *p, struct rpc_error *e)
 {
 	json_t *ids = json_object_get(p, "ids");
@@ -187,6 +197,13 @@ json_t *items_remove(struct rpc_ctx *c, enum sim_kind kind, json_t *p, struct rp
 		if (!it) {
 			json_array_append_new(errors, rpc_item_error((long)i, 1002,
 								     "Item doesn't exist.",
+								     json_string_value(v)));
+			continue;
+		}
+		char msg[OP_MSG];
+		int rc = items_write_denied(store_item_folder(c->s, it), msg);
+		if (rc) {
+			json_array_append_new(errors, rpc_item_error((long)i, rc, msg,
 								     json_string_value(v)));
 			continue;
 		}
@@ -219,7 +236,11 @@ json_t *items_copy_move(struct rpc_ctx *c, enum sim_kind kind, int move, json_t 
 			continue;
 		}
 		struct sim_item *res = it;
-		int rc = move ? op_item_move(c->s, it, dst, msg) : op_item_copy(c->s, it, dst, &res, msg);
+		int rc = items_write_denied(dst, msg);
+		if (!rc && move)
+			rc = items_write_denied(store_item_folder(c->s, it), msg);
+		if (!rc)
+			rc = move ? op_item_move(c->s, it, dst, msg) : op_item_copy(c->s, it, dst, &res, msg);
 		if (rc) {
 			json_array_append_new(errors, rpc_item_error((long)i, rc, msg,
 								     json_string_value(v)));

@@ -56,7 +56,9 @@ static json_t *mails_create(struct rpc_ctx *c, json_t *p, struct rpc_error *e)
 			struct sim_folder *f = fid && *fid ? store_folder_by_id(c->s, fid)
 				: c->s->special[SUB_DRAFTS] >= 0 ? c->s->folders[c->s->special[SUB_DRAFTS]]
 								 : NULL;
-			rc = op_item_create(c->s, f, KIND_MAIL, x, 0, &it, msg);
+			rc = items_write_denied(f, msg);
+			if (!rc)
+				rc = op_item_create(c->s, f, KIND_MAIL, x, 0, &it, msg);
 		}
 		if (rc) {
 			json_array_append_new(errors, rpc_item_error((long)i, rc, msg, NULL));
@@ -90,7 +92,9 @@ static json_t *mails_set(struct rpc_ctx *c, json_t *p, struct rpc_error *e)
 			continue;
 		}
 		int moved = 0;
-		int rc = op_item_set(c->s, &it, x, &moved, msg);
+		int rc = items_write_denied(store_item_folder(c->s, it), msg);
+		if (!rc)
+			rc = op_item_set(c->s, &it, x, &moved, msg);
 		if (!rc && json_is_true(json_object_get(x, "send"))) {
 			/* Sending a stored draft: it leaves its folder, a copy lands in Sent Items
 			 * ("beware it invalidates the ID of this mail"). */

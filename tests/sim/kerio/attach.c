@@ -41,8 +41,12 @@ struct download *attach_download_open(struct sim *sim, const char *path)
 	struct download *d = NULL;
 	pthread_rwlock_rdlock(&s->lock);
 	char id[ID_MAX];
-	snprintf(id, sizeof id, "keriostorage://mail/%s/%s/%s/%llu", store_domain(s),
-		 store_user_local(s), uuid, n);
+	const char *user = store_user_local(s);
+	for (size_t i = 0; i < s->nfolders; i++) /* the user part of the folder's place */
+		if (!s->folders[i]->dead && !strcmp(s->folders[i]->uuid, uuid))
+			user = store_folder_user(s, s->folders[i]);
+	snprintf(id, sizeof id, "keriostorage://mail/%s/%s/%s/%llu", store_domain(s), user, uuid,
+		 n);
 	struct sim_item *it = store_item_by_id(s, id, KIND_MAIL);
 	json_t *keep = NULL;
 	struct att_src src;

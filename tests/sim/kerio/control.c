@@ -234,6 +234,22 @@ static char *mutate(struct sim *sim, const char *what, json_t *in, int *status)
 	} else if (!strcmp(what, "folders/remove")) {
 		json_t *r = json_object_get(in, "recursive");
 		rc = op_folder_remove(s, f, r ? json_is_true(r) : 1, msg);
+	} else if (!strcmp(what, "folders/subscribe")) {
+		/* {"id", "subscribed": bool}: another user's folder in or out of the account's
+		 * subscription list (what Folders.setSubscriptionList does) */
+		if (f->place != PLACE_PEOPLE || f->kind == KIND_ROOT)
+			return error(status, 400, "not a folder of another user", NULL);
+		f->subscribed = !json_is_false(json_object_get(in, "subscribed"));
+		s->generation++;
+		rc = 0;
+	} else if (!strcmp(what, "folders/access")) {
+		/* {"id", "access": "FAccess..."}: the account's rights on a folder */
+		int acc = sim_access_from_name(json_string_value(json_object_get(in, "access")));
+		if (acc < 0)
+			return error(status, 400, "unknown access", NULL);
+		f->access = acc;
+		s->generation++;
+		rc = 0;
 	} else if (!strcmp(what, "journal/truncate")) {
 		s->journal_floor = s->wm;
 		return reply(status, 200, json_pack("{s:I}", "journalFloor", (json_int_t)s->wm));

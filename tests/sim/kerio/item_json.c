@@ -104,7 +104,7 @@ static json_t *attachments_json(struct sim_store *s, const struct sim_item *it, 
 		char esc[600], id[ID_MAX + 32], url[ID_MAX + 700];
 		url_escape(name && *name ? name : "attachment", esc, sizeof esc);
 		snprintf(id, sizeof id, "keriostorage://attachment/%s/%s/%s/%" PRIu64 "/%s",
-			 store_domain(s), store_user_local(s), f->uuid, it->n, part ? part : "");
+			 store_domain(s), store_folder_user(s, f), f->uuid, it->n, part ? part : "");
 		snprintf(url, sizeof url, "/webmail/api/download/attachment/%s/%" PRIu64 "/%s/%s",
 			 f->uuid, it->n, part ? part : "", esc);
 		json_t *o = json_object();
@@ -175,7 +175,7 @@ json_t *item_json_reply(struct sim_store *s, const struct sim_item *it, int cont
 	char id[ID_MAX], aid[ID_MAX + 32], aurl[ID_MAX];
 	store_item_id(s, it, id, sizeof id);
 	snprintf(aid, sizeof aid, "keriostorage://attachment/%s/%s/%s/%" PRIu64 "/",
-		 store_domain(s), store_user_local(s), f->uuid, it->n);
+		 store_domain(s), store_folder_user(s, f), f->uuid, it->n);
 	snprintf(aurl, sizeof aurl, "/webmail/api/download/attachment/%s/%" PRIu64 "/", f->uuid,
 		 it->n);
 	struct mail_render r = {id, f->id, it->watermark, it->size, it->mtime, it->flags, aid, aurl,

@@ -37,6 +37,7 @@ static void usage(FILE *f)
 		"  --base-date YYYYMMDD   the generated account's \"now\" (default 20250601)\n"
 		"  --session-idle SEC     idle time after which a session expires (default 1800)\n"
 		"  --error-status MODE    HTTP status of JSON-RPC errors: 200 (default) or idl (500/404)\n"
+		"  --shared               also public folders and a subscribed mailbox of another user\n"
 		"  --quiet                no log lines on stderr\n"
 		"Prints \"READY https://127.0.0.1:<port>\" on stdout once it serves.\n");
 }
@@ -57,7 +58,7 @@ static int parse_args(int argc, char **argv, struct sim_config *c)
 {
 	enum { O_LISTEN = 256, O_CERT, O_KEY, O_PORTFILE, O_STATE, O_USER, O_PASS, O_DOMAIN,
 	       O_NAME, O_MSG, O_EV, O_CON, O_TASK, O_NOTE, O_SEED, O_BASE, O_IDLE, O_ERR, O_QUIET,
-	       O_HELP };
+	       O_HELP, O_SHARED };
 	static const struct option opts[] = {
 		{"listen", 1, 0, O_LISTEN}, {"cert", 1, 0, O_CERT}, {"key", 1, 0, O_KEY},
 		{"port-file", 1, 0, O_PORTFILE}, {"state-file", 1, 0, O_STATE},
@@ -66,6 +67,7 @@ static int parse_args(int argc, char **argv, struct sim_config *c)
 		{"contacts", 1, 0, O_CON}, {"tasks", 1, 0, O_TASK}, {"notes", 1, 0, O_NOTE},
 		{"seed", 1, 0, O_SEED}, {"base-date", 1, 0, O_BASE}, {"session-idle", 1, 0, O_IDLE},
 		{"error-status", 1, 0, O_ERR}, {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, O_HELP},
+		{"shared", 0, 0, O_SHARED},
 		{0, 0, 0, 0},
 	};
 	int o;
@@ -101,6 +103,7 @@ static int parse_args(int argc, char **argv, struct sim_config *c)
 			c->error_status_idl = !strcmp(optarg, "idl");
 			break;
 		case O_QUIET: c->quiet = 1; break;
+		case O_SHARED: c->shared = 1; break;
 		case O_HELP: usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}

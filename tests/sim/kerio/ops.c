@@ -478,6 +478,9 @@ int op_folder_create(struct sim_store *s, struct sim_folder *parent, enum sim_ki
 		return 1001;
 	}
 	struct sim_folder *f = store_folder_new(s, parent->idx, kind, SUB_NONE, name, NULL);
+	if (parent->place != PLACE_MAILBOX) /* a subfolder stays in its parent's place */
+		store_folder_set_place(s, f, parent->place, parent->owner, parent->owner_name,
+				       parent->owner_addr, parent->access);
 	journal_folder(s, CHT_CREATED, f);
 	*out = f;
 	return 0;

@@ -43,7 +43,19 @@ struct sim_folder {
 	size_t len, cap;
 	long unread;             /* mail: items without MF_SEEN */
 	long long bytes;         /* sum of item sizes */
+	/* Other places (--shared): PLACE_MAILBOX for the account's own folders (Folders.get);
+	 * PLACE_PUBLIC (Folders.getPublic) and PLACE_PEOPLE (another user's mailbox, listed by
+	 * Folders.getSubscribed while subscribed) are never in Folders.get. */
+	int place;
+	char *owner;             /* PLACE_PEOPLE/PUBLIC: the user part of the ids; NULL = own */
+	char *owner_name;        /* ownerName / emailAddress of PLACE_PEOPLE folders */
+	char *owner_addr;
+	int access;              /* enum sim_access of the account's user */
+	int subscribed;          /* PLACE_PEOPLE: in the subscription list */
 };
+
+enum sim_place { PLACE_MAILBOX, PLACE_PUBLIC, PLACE_PEOPLE };
+enum sim_access { ACC_ADMIN, ACC_READWRITE, ACC_READONLY, ACC_LISTING };
 
 /* An item. Generated items keep only this struct (gen != 0, data == NULL) and are rebuilt from
  * (seed, kind, gen) on demand; items written by clients or edited keep their JSON in `data`
@@ -98,6 +110,7 @@ struct sim_config {
 	int session_idle;        /* seconds */
 	int error_status_idl;    /* 1: JSON-RPC errors with the IDL's HTTP status (500/404) */
 	int64_t base_time;       /* "now" of the generated account */
+	int shared;              /* --shared: public folders and a subscribed mailbox of another user */
 	int quiet;
 };
 
@@ -161,6 +174,9 @@ const char *sim_id_word(enum sim_kind k);             /* mail, event, ... */
 const char *sim_subtype_name(enum sim_subtype s);     /* FSubInbox ... */
 const char *sim_change_type_name(int t);              /* chtCreated ... */
 int sim_kind_from_folder_type(const char *s);         /* -1 if unknown */
+const char *sim_place_name(int place);                /* FPlaceMailbox ... */
+const char *sim_access_name(int access);              /* FAccessAdmin ... */
+int sim_access_from_name(const char *s);              /* -1 if unknown */
 int sim_subtype_from_name(const char *s);
 int sim_change_type_from_name(const char *s);
 

@@ -33,12 +33,17 @@ int state_save(struct sim *sim, const char *path)
 	       *blobs = json_array();
 	for (size_t i = 0; i < s->nfolders; i++) {
 		const struct sim_folder *f = s->folders[i];
-		json_array_append_new(folders, json_pack("{s:s, s:i, s:s, s:i, s:i, s:b, s:I, s:s}",
-							 "uuid", f->uuid, "parent", f->parent,
-							 "name", f->name, "kind", (int)f->kind,
-							 "subtype", (int)f->subtype, "dead", f->dead,
-							 "nextN", (json_int_t)f->next_n, "color",
-							 f->color));
+		json_t *fo = json_pack("{s:s, s:i, s:s, s:i, s:i, s:b, s:I, s:s}", "uuid", f->uuid,
+				       "parent", f->parent, "name", f->name, "kind", (int)f->kind,
+				       "subtype", (int)f->subtype, "dead", f->dead, "nextN",
+				       (json_int_t)f->next_n, "color", f->color);
+		if (f->place != PLACE_MAILBOX || f->access != ACC_ADMIN) /* other places (--shared) */
+			json_object_update_new(fo, json_pack("{s:i, s:s?, s:s?, s:s?, s:i, s:b}", "place",
+							     f->place, "owner", f->owner, "ownerName",
+							     f->owner_name, "ownerAddr", f->owner_addr,
+							     "access", f->access, "subscribed",
+							     f->subscribed));
+		json_array_append_new(folders, fo);
 		for (size_t j = 0; j < f->len; j++) {
 			const struct sim_item *it = f->items[j];
 			json_array_append_new(items, json_pack("[i, I, i, I, I, I, I, I, I, O?]",
@@ -138,6 +143,18 @@ int state_load(struct sim *sim, const char *path)
 		struct sim_folder *f = store_folder_new(s, parent, (enum sim_kind)kind,
 							(enum sim_subtype)sub, name, uuid);
 		f->dead = json_is_true(json_object_get(v, "dead"));
+		int place = (int)json_integer_value(json_object_get(v, "place"));
+		int access = (int)json_integer_value(json_object_get(v, "access"));
+		if (place || access) {
+			if (place < PLACE_MAILBOX || place > PLACE_PEOPLE || access < 0 ||
+			    access > ACC_LISTING)
+				return fail(root, path, "bad folder entry");
+			store_folder_set_place(s, f, place,
+					       json_string_value(json_object_get(v, "owner")),
+					       json_string_value(json_object_get(v, "ownerName")),
+					       json_string_value(json_object_get(v, "ownerAddr")), access);
+			f->subscribed = json_is_true(json_object_get(v, "subscribed"));
+		}
 		f->next_n = (uint64_t)json_integer_value(json_object_get(v, "nextN"));
 		free(f->color);
 		f->color = xstrdup(str_or(json_string_value(json_object_get(v, "color")), ""));

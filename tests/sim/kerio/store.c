@@ -67,6 +67,9 @@ void store_free(struct sim_store *s)
 		free(f->id);
 		free(f->name);
 		free(f->color);
+		free(f->owner);
+		free(f->owner_name);
+		free(f->owner_addr);
 		free(f);
 	}
 	free(s->folders);
@@ -119,9 +122,32 @@ struct sim_folder *store_folder_new(struct sim_store *s, int parent, enum sim_ki
 		s->special[sub] = f->idx;
 	if (sub == SUB_DEFAULT && s->default_folder[kind] < 0)
 		s->default_folder[kind] = f->idx;
-	if (kind == KIND_MAIL && sub == SUB_INBOX)
+	if (kind == KIND_MAIL && sub == SUB_INBOX && s->special[SUB_INBOX] == f->idx)
 		s->default_folder[KIND_MAIL] = f->idx;
 	return f;
+}
+
+void store_folder_set_place(struct sim_store *s, struct sim_folder *f, int place,
+			    const char *owner, const char *owner_name, const char *owner_addr,
+			    int access)
+{
+	f->place = place;
+	f->access = access;
+	f->subscribed = place == PLACE_PEOPLE;
+	free(f->owner);
+	free(f->owner_name);
+	free(f->owner_addr);
+	f->owner = owner ? xstrdup(owner) : NULL;
+	f->owner_name = xstrdup(owner_name ? owner_name : "");
+	f->owner_addr = xstrdup(owner_addr ? owner_addr : "");
+	free(f->id);
+	f->id = xasprintf("keriostorage://folder/%s/%s/%s", s->user_domain,
+			  store_folder_user(s, f), f->uuid);
+}
+
+const char *store_folder_user(const struct sim_store *s, const struct sim_folder *f)
+{
+	return f->owner ? f->owner : s->user_local;
 }
 
 struct sim_folder *store_folder_by_id(struct sim_store *s, const char *id)
@@ -265,7 +291,7 @@ void store_item_id(const struct sim_store *s, const struct sim_item *it, char *o
 {
 	const struct sim_folder *f = s->folders[it->folder];
 	snprintf(out, n, "keriostorage://%s/%s/%s/%s/%" PRIu64, sim_id_word(it->kind), s->user_domain,
-		 s->user_local, f->uuid, it->n);
+		 store_folder_user(s, f), f->uuid, it->n);
 }
 
 struct sim_item *store_item_by_id(struct sim_store *s, const char *id, enum sim_kind kind)
@@ -273,11 +299,15 @@ struct sim_item *store_item_by_id(struct sim_store *s, const char *id, enum sim_
 	if (!id)
 		return NULL;
 	char prefix[400];
-	int pl = snprintf(prefix, sizeof prefix, "keriostorage://%s/%s/%s/", sim_id_word(kind),
-			  s->user_domain, s->user_local);
+	int pl = snprintf(prefix, sizeof prefix, "keriostorage://%s/%s/", sim_id_word(kind),
+			  s->user_domain);
 	if (strncmp(id, prefix, (size_t)pl) != 0)
 		return NULL;
-	const char *uuid = id + pl, *slash = strchr(uuid, '/');
+	/* the user part: the account's, or the other place's the folder belongs to */
+	const char *user = id + pl, *uslash = strchr(user, '/');
+	if (!uslash)
+		return NULL;
+	const char *uuid = uslash + 1, *slash = strchr(uuid, '/');
 	if (!slash || slash - uuid >= 40 || !slash[1])
 		return NULL;
 	char *end;
@@ -289,12 +319,65 @@ struct sim_item *store_item_by_id(struct sim_store *s, const char *id, enum sim_
 		if (f->dead || strncmp(f->uuid, uuid, (size_t)(slash - uuid)) != 0 ||
 		    f->uuid[slash - uuid])
 			continue;
+		const char *fu = store_folder_user(s, f);
+		if (strlen(fu) != (size_t)(uslash - user) || strncmp(fu, user, (size_t)(uslash - user)))
+			return NULL;
 		size_t pos = find_pos(f, n);
 		if (pos < f->len && f->items[pos]->n == n && f->items[pos]->kind == kind)
 			return f->items[pos];
 		return NULL;
 	}
 	return NULL;
+}
+
+/* --shared: a public store ("Public" root; "Announcements" read-only, "Team Board"
+ * read-write) and the mailbox of another user, Ann Smith (ann@<domain>), whose Inbox
+ * (read-only) and "Projects" (read-write) are shared with and subscribed by the account's
+ * user. Each of the four folders holds three mails. */
+static void store_generate_shared(struct sim_store *s)
+{
+	char addr[300];
+	snprintf(addr, sizeof addr, "ann@%s", s->user_domain);
+	struct {
+		const char *name;
+		int place, access, parent; /* parent: index in this table, -1 = none */
+		enum sim_kind kind;
+	} spec[] = {
+		{"Public", PLACE_PUBLIC, ACC_READONLY, -1, KIND_ROOT},
+		{"Announcements", PLACE_PUBLIC, ACC_READONLY, 0, KIND_MAIL},
+		{"Team Board", PLACE_PUBLIC, ACC_READWRITE, 0, KIND_MAIL},
+		{"Ann Smith", PLACE_PEOPLE, ACC_LISTING, -1, KIND_ROOT},
+		{"Inbox", PLACE_PEOPLE, ACC_READONLY, 3, KIND_MAIL},
+		{"Projects", PLACE_PEOPLE, ACC_READWRITE, 3, KIND_MAIL},
+	};
+	int idx[6];
+	struct gen_ctx g = store_gen_ctx(s);
+	for (int i = 0; i < 6; i++) {
+		struct sim_folder *f = store_folder_new(
+			s, spec[i].parent < 0 ? -1 : idx[spec[i].parent], spec[i].kind,
+			spec[i].kind == KIND_MAIL && !strcmp(spec[i].name, "Inbox") ? SUB_INBOX : SUB_NONE,
+			spec[i].name, NULL);
+		int people = spec[i].place == PLACE_PEOPLE;
+		store_folder_set_place(s, f, spec[i].place, people ? "ann" : "#public",
+				       people ? "Ann Smith" : "", people ? addr : "", spec[i].access);
+		idx[i] = f->idx;
+		if (spec[i].kind != KIND_MAIL)
+			continue;
+		for (uint32_t k = 0; k < 3; k++) {
+			/* generated mails past the account's own ones: same generator, other texts */
+			uint32_t gi = (uint32_t)s->cfg->n_mail + (uint32_t)i * 3 + k;
+			struct gen_meta m;
+			gen_meta(&g, KIND_MAIL, gi, &m);
+			struct sim_item *it = store_item_alloc(KIND_MAIL);
+			it->gen = gi + 1;
+			it->flags = m.flags;
+			it->date = m.date;
+			it->mtime = m.date;
+			it->size = m.size;
+			it->watermark = ++s->wm;
+			store_item_attach(s, it, f);
+		}
+	}
 }
 
 void store_generate(struct sim_store *s)
@@ -326,6 +409,8 @@ void store_generate(struct sim_store *s)
 			store_item_attach(s, it, s->folders[slot_idx[m.slot]]);
 		}
 	}
+	if (c->shared)
+		store_generate_shared(s);
 	s->journal_floor = s->wm;
 	s->notified_wm = s->wm;
 }
@@ -413,6 +498,28 @@ int sim_change_type_from_name(const char *s)
 {
 	for (int i = 0; s && i <= CHT_CONTENT; i++)
 		if (strcmp(s, change_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static const char *const place_names[] = {"FPlaceMailbox", "FPlacePublic", "FPlacePeople"};
+static const char *const access_names[] = {"FAccessAdmin", "FAccessReadWrite", "FAccessReadOnly",
+					   "FAccessListingOnly"};
+
+const char *sim_place_name(int place)
+{
+	return place >= 0 && place <= PLACE_PEOPLE ? place_names[place] : "FPlaceMailbox";
+}
+
+const char *sim_access_name(int access)
+{
+	return access >= 0 && access <= ACC_LISTING ? access_names[access] : "FAccessAdmin";
+}
+
+int sim_access_from_name(const char *s)
+{
+	for (int i = 0; s && i <= ACC_LISTING; i++)
+		if (strcmp(s, access_names[i]) == 0)
 			return i;
 	return -1;
 }

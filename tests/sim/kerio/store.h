@@ -22,6 +22,12 @@ struct sim_folder *store_folder_new(struct sim_store *s, int parent, enum sim_ki
 				    enum sim_subtype sub, const char *name, const char *uuid);
 struct sim_folder *store_folder_by_id(struct sim_store *s, const char *id); /* live only */
 struct sim_folder *store_folder_by_path(struct sim_store *s, const char *path);
+/* Moves a new folder (no items yet) to another place; owner = user part of its ids. */
+void store_folder_set_place(struct sim_store *s, struct sim_folder *f, int place,
+			    const char *owner, const char *owner_name, const char *owner_addr,
+			    int access);
+/* The user part of the ids of a folder and its items ("jdoe", or the other place's). */
+const char *store_folder_user(const struct sim_store *s, const struct sim_folder *f);
 int store_folder_depth(const struct sim_store *s, const struct sim_folder *f);
 int store_folder_is_under(const struct sim_store *s, int idx, int ancestor);
 

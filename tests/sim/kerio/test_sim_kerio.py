@@ -725,6 +725,85 @@ def t_state(args):
         check(sim.stop() == 0, "clean exit after reload")
 
 
+def t_places(args):
+    # Without --shared: no other places, the own listing unchanged.
+    sim = Sim(args)
+    try:
+        c = Client(sim)
+        c.login()
+        check(c.call("Folders.getPublic") == {"list": []}, "no public folders by default")
+        check(c.call("Folders.getSubscribed") == {"list": []}, "no subscribed folders by default")
+        check(c.call("Folders.getSharedMailboxList") == {"mailboxes": []}, "no shared mailboxes by default")
+    finally:
+        check(sim.stop() == 0, "clean exit")
+    state = os.path.join(args.workdir, "places.json")
+    if os.path.exists(state):
+        os.remove(state)
+    sim = Sim(args, ["--shared", "--messages", "5"], state_file=state)
+    try:
+        c = Client(sim)
+        c.login()
+        own = c.call("Folders.get")["list"]
+        check(all(f["placeType"] == "FPlaceMailbox" for f in own), "Folders.get: the own mailbox only")
+        check(len([f for f in own if f["subType"] == "FSubInbox"]) == 1, "one Inbox in Folders.get")
+        pub = c.call("Folders.getPublic")["list"]
+        check(all(f["placeType"] == "FPlacePublic" and f["ownerName"] == "" for f in pub), "public placeType")
+        byname = {f["name"]: f for f in pub}
+        check(byname["Public"]["type"] == "FRoot" and byname["Announcements"]["access"] == "FAccessReadOnly"
+              and byname["Team Board"]["access"] == "FAccessReadWrite", "public folders: %r" % pub)
+        check(byname["Announcements"]["parentId"] == byname["Public"]["id"], "public parent is the public root")
+        boxes = c.call("Folders.getSubscribed")["list"]
+        check(len(boxes) == 1, "one subscribed mailbox")
+        mb = boxes[0]
+        check(mb["principal"]["displayName"] == "Ann Smith" and mb["isLoaded"] is True, "SharedMailbox: %r" % mb)
+        fs = {f["name"]: f for f in mb["folders"]}
+        check(set(fs) == {"Inbox", "Projects"}, "subscribed folders: %r" % sorted(fs))
+        check(sorted(mb["subscribedFolderIds"]) == sorted(f["id"] for f in mb["folders"]), "subscribedFolderIds")
+        check(all(f["placeType"] == "FPlacePeople" and f["ownerName"] == "Ann Smith"
+                  and f["emailAddress"] == "ann@example.com" and "/ann/" in f["id"] for f in mb["folders"]),
+              "people folders: placeType, ownerName, emailAddress, ids")
+        check(fs["Inbox"]["parentId"] == mb["mailboxId"], "mailboxId is the root folder id")
+        # Items read as in the own mailbox; writes follow the access.
+        ro = c.call("Mails.get", {"folderIds": [fs["Inbox"]["id"]], "query": {"start": 0, "limit": -1}})["list"]
+        rw = c.call("Mails.get", {"folderIds": [fs["Projects"]["id"]], "query": {"start": 0, "limit": -1}})["list"]
+        check(len(ro) == 3 and len(rw) == 3 and "/ann/" in ro[0]["id"], "three mails each")
+        got = c.call("Mails.getById", {"ids": [ro[0]["id"]]})
+        check(len(got["result"]) == 1 and not got["errors"], "getById in a shared folder")
+        res = c.call("Mails.set", {"mails": [{"id": ro[0]["id"], "isFlagged": True}]})
+        check(res["errors"] and res["errors"][0]["code"] == 1004, "read-only folder: 1004 %r" % res)
+        res = c.call("Mails.remove", {"ids": [ro[0]["id"]]})
+        check(res["errors"] and res["errors"][0]["code"] == 1004, "read-only folder: remove 1004")
+        res = c.call("Mails.set", {"mails": [{"id": rw[0]["id"], "isFlagged": True}]})
+        check(not res["errors"], "read-write folder takes a flag")
+        res = c.call("Folders.create", {"folders": [{"name": "X", "type": "FMail", "parentId": fs["Projects"]["id"]}]})
+        check(res["errors"] and res["errors"][0]["code"] == 1004, "no subfolder without FAccessAdmin")
+        key = c.call("Changes.getFolderSyncKey", {"folderId": fs["Projects"]["id"]})["syncKey"]
+        st, _ = sim.control("POST", "items/create", {"type": "mail", "folderId": fs["Projects"]["id"],
+                                                     "item": {"subject": "new"}})
+        ch = c.call("Changes.getFolder", {"folderId": fs["Projects"]["id"], "lastSyncKey": key})["list"]
+        check(st == 200 and [x["type"] for x in ch if not x["isFolder"] and "/ann/" in x["itemId"]] == ["chtCreated"],
+              "changes of a shared folder: %r" % ch)
+        # Unsubscribe: gone from getSubscribed, still in getSharedMailboxList.
+        st, _ = sim.control("POST", "folders/subscribe", {"id": fs["Projects"]["id"], "subscribed": False})
+        check(st == 200, "folders/subscribe")
+        names = [f["name"] for f in c.call("Folders.getSubscribed")["list"][0]["folders"]]
+        check(names == ["Inbox"], "unsubscribed folder left out: %r" % names)
+        all_f = c.call("Folders.getSharedMailboxList")["mailboxes"][0]["folders"]
+        check("Projects" in [f["name"] for f in all_f], "getSharedMailboxList still lists it")
+    finally:
+        check(sim.stop() == 0, "clean exit")
+    # The state file keeps the places.
+    sim = Sim(args, ["--shared"], state_file=state)
+    try:
+        c = Client(sim)
+        c.login()
+        boxes = c.call("Folders.getSubscribed")["list"]
+        check([f["name"] for f in boxes[0]["folders"]] == ["Inbox"], "subscription kept in the state file")
+        check(len(c.call("Folders.getPublic")["list"]) == 3, "public folders kept in the state file")
+    finally:
+        check(sim.stop() == 0, "clean exit")
+
+
 def t_perf(args):
     t0 = time.time()
     sim = Sim(args, ["--messages", "100000"])
@@ -754,7 +833,8 @@ def t_perf(args):
 
 
 GROUPS = {"session": t_session, "folders": t_folders, "mails": t_mails, "calendar": t_calendar, "pim": t_pim,
-          "changes": t_changes, "control": t_control, "faults": t_faults, "state": t_state, "perf": t_perf}
+          "changes": t_changes, "control": t_control, "faults": t_faults, "state": t_state, "places": t_places,
+          "perf": t_perf}
 
 
 def main():
