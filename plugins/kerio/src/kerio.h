@@ -290,16 +290,6 @@ outpost_status kerio_download(struct outpost_transport *t, const char *url, stru
 struct kerio_thread;
 struct kerio_thread *kerio_thread_start(void (*fn)(void *), void *arg);
 void kerio_thread_join(struct kerio_thread *th);
-/* A thread kept for a sequence of jobs (the listing's pipeline): one job at a time, posted by
- * the thread that made the worker and waited for by it. A worker keeps its thread, and so
- * its allocator arena, from job to job (memory a job allocates can be freed by a later job
- * of the same worker without contending with the others). kerio_worker_new gives NULL and
- * kerio_worker_post -1 when there is no thread: the caller runs the job itself. */
-struct kerio_worker;
-struct kerio_worker *kerio_worker_new(void);
-int kerio_worker_post(struct kerio_worker *w, void (*fn)(void *), void *arg);
-void kerio_worker_wait(struct kerio_worker *w); /* returns at once when nothing is posted */
-void kerio_worker_free(struct kerio_worker *w); /* NULL is fine; waits for a posted job */
 
 /* sync.c */
 outpost_status kerio_sync_hierarchy(struct outpost_transport *t, const void *state, size_t len,

@@ -945,6 +945,7 @@ static void offline_run(void *arg)
             }
             return;
         }
+        json_object_del(o, "displayableParts");
     }
 }
 
@@ -1168,13 +1169,11 @@ struct fetch_job {
     int want_content;
     struct listed_page *page;
     struct offline_job *share; /* offline work to join once fetched, or NULL */
-    struct page garbage;       /* a page handed over, freed by this thread before it fetches */
 };
 
 static void fetch_run(void *arg)
 {
     struct fetch_job *f = arg;
-    page_free(&f->garbage);
     fetch_page(f->t, f->k, f->fid, f->ps, f->want_content, f->page);
     if (f->share)
         offline_run(f->share);
@@ -1190,9 +1189,9 @@ static outpost_status emit_page(const struct outpost_sync_sink *sink, const stru
         int has = (k->kind != OUTPOST_ITEM_MAIL || want_content) && !p->meta_only[i];
         /* Mail whose full object could not be read: metadata only. */
         st = emit_item(sink, OUTPOST_CHANGE_ADD, k->kind, o, has ? &p->content[i] : NULL, want_content && has);
-        kbuf_free(&p->content[i]);
         /* Handed over: its memory goes now rather than with the page. */
-
+        kbuf_free(&p->content[i]);
+        json_array_set_new(p->objs, i, json_null());
     }
     if (st.code == OUTPOST_OK && OUTPOST_HAS_FIELD(sink, struct outpost_sync_sink, progress) && sink->progress)
         st = sink->progress(sink->ctx, (uint64_t)lp->ks.pos, lp->total > 0 ? (uint64_t)lp->total : 0);
@@ -1211,33 +1210,24 @@ static outpost_status listing(struct outpost_transport *t, const outpost_folder 
     int more = 1;                   /* listing() is only called while listing */
     outpost_status st = outpost_ok();
     struct offline_job job;
-    struct page garbage;
-    memset(&garbage, 0, sizeof garbage);
-    /* The page's converter and its fetcher: threads kept for the whole listing, each with its
-     * allocator arena. A page's JSON is allocated by the fetcher, and freed by it too (the
-     * page emitted in a round is its garbage in the next): freed on the emitting thread, each
-     * free of a small object took the lock of the arena the fetcher was parsing the next
-     * page in, and the two threads stalled each other (perf sched: most of this thread's
-     * sleeps were in free(); a third more msg/s without them). */
-    struct kerio_worker *wconv = kerio_worker_new(), *wfetch = kerio_worker_new();
     for (unsigned guard = 0; guard < 10000000u; guard++) {
         if (emitted == fetched && !more)
             break;
         /* Page `converted`: its offline items, on a thread of their own. */
         struct listed_page *cv = converted < fetched ? &pages[converted % PIPELINE] : NULL;
         int sharing = cv && cv->st.code == OUTPOST_OK;
+        struct kerio_thread *conv = NULL, *fetch = NULL;
         if (sharing) {
             offline_job_init(&job, &cv->p);
-            (void)kerio_worker_post(wconv, offline_run, &job); /* else this thread's share is all */
+            conv = kerio_thread_start(offline_run, &job);
         }
         /* Page `fetched`, from the state after the one before it. */
-        struct fetch_job fj = { t, k, folder->remote_id, ps, want_content, NULL, sharing ? &job : NULL, garbage };
-        memset(&garbage, 0, sizeof garbage);
+        struct fetch_job fj = { t, k, folder->remote_id, ps, want_content, NULL, sharing ? &job : NULL };
         if (more && fetched - emitted < PIPELINE) {
             fj.page = &pages[fetched % PIPELINE];
             memset(fj.page, 0, sizeof *fj.page);
             fj.page->ks = from;
-            if (kerio_worker_post(wfetch, fetch_run, &fj) != 0)
+            if (!(fetch = kerio_thread_start(fetch_run, &fj)))
                 fetch_run(&fj); /* no thread: the same, one after the other */
         }
         /* Page `emitted`, converted in the round before: to the sink. */
@@ -1250,10 +1240,8 @@ static outpost_status listing(struct outpost_transport *t, const outpost_folder 
         }
         if (sharing)
             offline_run(&job); /* this thread's share of what is left */
-        kerio_worker_wait(wconv);
-        kerio_worker_wait(wfetch);
-        if (!fj.page)
-            page_free(&fj.garbage); /* no fetch this round */
+        kerio_thread_join(conv);
+        kerio_thread_join(fetch);
         if (sharing) {
             outpost_status cst = offline_status(t, &job);
             if (cst.code != OUTPOST_OK) {
@@ -1269,16 +1257,12 @@ static outpost_status listing(struct outpost_transport *t, const outpost_folder 
             more = fj.page->st.code == OUTPOST_OK && fj.page->ks.listing;
         }
         if (emitting) {
-            garbage = pages[emitted % PIPELINE].p;
-            memset(&pages[emitted % PIPELINE].p, 0, sizeof garbage);
+            page_free(&pages[emitted % PIPELINE].p);
             emitted++;
         }
         if (st.code != OUTPOST_OK)
             break;
     }
-    kerio_worker_free(wconv);
-    kerio_worker_free(wfetch);
-    page_free(&garbage);
     for (unsigned j = emitted; j < fetched; j++)
         page_free(&pages[j % PIPELINE].p); /* fetched, never handed over */
     return st;
