@@ -142,12 +142,14 @@ int imap_content_range_read(void *ctx, uint64_t off, void *buf, size_t len, size
     if (cc->s->st->read_begin(cc->s->h, &t).code != OUTPOST_OK)
         return -1;
     outpost_status st = cc->s->sm->content_read(t, cc->id, off, buf, len, got);
-    cc->s->st->read_end(cc->s->h, t);
     if (st.code != OUTPOST_OK && cc->s->h->log)
         /* the client only sees the connection end (a literal already announced cannot be
-         * answered otherwise) or a failed SEARCH: the log says why */
+         * answered otherwise) or a failed SEARCH: the log says why. Before read_end: the
+         * message is the storage instance's, and once the transaction is handed back the
+         * instance may serve another thread (a data race ThreadSanitizer found) */
         cc->s->h->log(cc->s->h, OUTPOST_LOG_WARNING, "reading the content of item %lld: %s", (long long)cc->id,
                       st.message ? st.message : outpost_status_class_name(st.code));
+    cc->s->st->read_end(cc->s->h, t);
     return st.code == OUTPOST_OK ? 0 : -1;
 }
 

@@ -811,6 +811,7 @@ static int subs_update(struct imap_server *s, int op, const char *path, const ch
     if (mboxes_load(s, &m, &n, err, errlen) != 0)
         goto done;
     struct outpost_txn *t;
+    char why[256] = ""; /* a storage message, copied while the transaction is ours */
     outpost_status st = keep ? s->st->read_begin(s->h, &t) : outpost_ok();
     if (keep && st.code == OUTPOST_OK) {
         const void *val;
@@ -825,10 +826,13 @@ static int subs_update(struct imap_server *s, int op, const char *path, const ch
             changed = 1; /* no list yet: the flags are the list */
             st = outpost_ok();
         }
+        if (st.code != OUTPOST_OK)
+            snprintf(why, sizeof why, "%s", imap_status_text(st));
         s->st->read_end(s->h, t);
     }
     if (st.code != OUTPOST_OK || r == -2) {
-        snprintf(err, errlen, "cannot read the subscriptions: %s", r == -2 ? "out of memory" : imap_status_text(st));
+        snprintf(err, errlen, "cannot read the subscriptions: %s",
+                 r == -2 ? "out of memory" : why[0] ? why : imap_status_text(st));
         goto done;
     }
     r = 0;
@@ -2404,16 +2408,20 @@ static void do_select(struct imap_conn *c, const char *tag, const struct imap_to
     if (want_condstore)
         c->condstore = 1;
     /* load UIDs, flags and the counters in one read transaction */
-    struct outpost_txn *t;
+    struct outpost_txn *t = NULL;
     const outpost_folder *f;
     outpost_status st = s->st->read_begin(s->h, &t);
-    if (st.code == OUTPOST_OK)
+    int began = st.code == OUTPOST_OK;
+    if (began)
         st = s->sm->folder_get(t, mb.id, &f);
     if (st.code != OUTPOST_OK) {
-        if (t)
+        /* the message may be the storage instance's: copied before the transaction is handed back */
+        char why[256];
+        snprintf(why, sizeof why, "%s", imap_status_text(st));
+        if (began)
             s->st->read_end(s->h, t);
         imap_seqset_free(&known);
-        imap_tagged(c, tag, "NO", "[SERVERBUG] cannot read the mailbox: %s", imap_status_text(st));
+        imap_tagged(c, tag, "NO", "[SERVERBUG] cannot read the mailbox: %s", why);
         return;
     }
     c->uidvalidity = f->uidvalidity;
