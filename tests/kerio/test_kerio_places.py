@@ -9,59 +9,24 @@ usage: test_kerio_places.py OUTPOST-BINARY PLUGIN-DIR SIM-BINARY GEN-CERTS.sh"""
 import json
 import os
 import shutil
-import ssl
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
+from kerio_env import Sim, check, write_config
+
 OUTPOST, PLUGIN_DIR, SIM, GEN_CERTS = sys.argv[1:5]
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
 
 
 def main():
     tmp = tempfile.mkdtemp(prefix="outpost-kerio-places-")
     sim = None
     try:
-        subprocess.run(["sh", GEN_CERTS, os.path.join(tmp, "pki")], check=True, capture_output=True, timeout=120)
-        ca = os.path.join(tmp, "pki", "ca.pem")
-        port_file = os.path.join(tmp, "sim.port")
-        sim = subprocess.Popen([SIM, "--listen", "127.0.0.1:0", "--cert", os.path.join(tmp, "pki", "server.pem"),
-                                "--key", os.path.join(tmp, "pki", "server.key"), "--messages", "6", "--events", "2",
-                                "--contacts", "2", "--tasks", "1", "--notes", "1", "--seed", "3", "--shared",
-                                "--port-file", port_file, "--quiet"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 30
-        while not (os.path.exists(port_file) and open(port_file).read().strip()):
-            check(time.time() < deadline and sim.poll() is None, "simulator did not start")
-            time.sleep(0.05)
-        url = "https://127.0.0.1:%s" % open(port_file).read().strip()
-        ctx = ssl.create_default_context(cafile=ca)
-
-        def control(path, body=None):
-            data = json.dumps(body).encode() if body is not None else None
-            req = urllib.request.Request(url + "/_sim/" + path, data=data, method="POST" if data else "GET",
-                                         headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(req, context=ctx, timeout=30) as r:
-                return json.loads(r.read())
-
-        pw = os.path.join(tmp, "password")
-        with open(pw, "w") as f:
-            f.write("secret\n")
-        os.chmod(pw, 0o600)
-        cfg = os.path.join(tmp, "outpost.ini")
-        with open(cfg, "w") as f:
-            f.write("[core]\ndata_dir = %s\nplugin_dir = %s\nlog_level = info\n"
-                    "[storage]\nplugin = sqlite\n"
-                    "[account]\ntransport = kerio\nurl = %s\nuser = jdoe\npassword_file = %s\nca_file = %s\n"
-                    % (os.path.join(tmp, "data"), PLUGIN_DIR, url, pw, ca))
-        os.chmod(cfg, 0o600)
-        env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(tmp, "xdg"), XDG_DATA_HOME=os.path.join(tmp, "xdg"))
+        sim = Sim(SIM, GEN_CERTS, tmp, ["--messages", "6", "--events", "2", "--contacts", "2", "--tasks", "1",
+                                        "--notes", "1", "--seed", "3", "--shared"])
+        control = sim.control
+        cfg, env = write_config(tmp, PLUGIN_DIR, sim)
 
         def sync():
             p = subprocess.run([OUTPOST, "--config", cfg, "sync", "--once"], capture_output=True, timeout=120, env=env)
@@ -104,13 +69,8 @@ def main():
         check(fs["Inbox"].get("items") == own, "own Inbox changed")
         print("public and shared folders synced; unsubscribed one removed")
     finally:
-        if sim is not None and sim.poll() is None:
-            sim.terminate()
-            try:
-                sim.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                sim.kill()
-                sim.wait()
+        if sim is not None:
+            sim.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
