@@ -644,7 +644,11 @@ static void *subs_main(void *arg)
         }
         s->folders_changed = 0;
         pthread_mutex_unlock(&s->subs_wake_mu);
+        /* under the configuration lock, as sessions: a reload swaps the host and store
+         * (ThreadSanitizer saw this thread read them while a reload wrote them) */
+        imap_cfg_rdlock(s);
         imap_subs_record(s);
+        imap_cfg_unlock(s);
         pthread_mutex_lock(&s->subs_wake_mu);
     }
     pthread_mutex_unlock(&s->subs_wake_mu);
