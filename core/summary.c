@@ -1249,17 +1249,8 @@ static char *display_to_header(const char *list)
                 end--;
             *end = 0;
             size_t nl = strlen(name);
-            if (nl >= 2 && name[0] == '"' && name[nl - 1] == '"') { /* a quoted name (decode_addresses) */
-                name[nl - 1] = 0;
-                name++;
-                char *w = name;
-                for (const char *r = name; *r; r++) {
-                    if (*r == '\\' && r[1])
-                        r++;
-                    *w++ = *r;
-                }
-                *w = 0;
-            }
+            if (nl >= 2 && name[0] == '"' && name[nl - 1] == '"') /* a quoted name (decode_addresses) */
+                g_mime_utils_unquote_string(name);
             if (*name) {
                 char *ph = g_mime_utils_header_encode_phrase(NULL, name, "utf-8");
                 sb_add(&b, ph ? ph : name);
