@@ -226,10 +226,9 @@ static outpost_status get_folders(struct outpost_transport *t, json_t **all)
     outpost_status st = kerio_call(t, "Folders.get", NULL, KERIO_CTX_CALL, 0, NULL, &res);
     if (st.code != OUTPOST_OK)
         return st;
-    char why[160];
-    if (kerio_validate_folders(res, &list, why, sizeof why) != 0) {
+    if ((st = check_folder_list(t, "Folders.get", res, &list)).code != OUTPOST_OK) {
         json_decref(res);
-        return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: Folders.get: %s", why);
+        return st;
     }
     json_t *a = json_array();
     size_t i;
