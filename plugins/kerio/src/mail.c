@@ -11,6 +11,8 @@
 
 #include <gmime/gmime.h>
 #include <iconv.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,14 +60,67 @@ static void add_address(InternetAddressList *list, const json_t *e)
     g_object_unref(ia);
 }
 
-/* The addresses are collected in a list of their own and handed to the message's in one
- * append: every change of the message's list makes GMime format its whole header again (with
- * an IDNA conversion of each domain), so adding them one by one there costs O(n^2). */
-static void add_addresses(GMimeMessage *msg, GMimeAddressType type, const json_t *mail, const char *key)
+/* An address header's value is a function of its name and its (name, address) pairs alone, and
+ * a mailbox repeats a few of them over and over (its owner in To, the usual correspondents in
+ * From and Cc). Encoding one with GMime costs an IDNA conversion per domain and a charset
+ * conversion per non-ASCII name (about a fifth of a mail's conversion on the sync benchmark's
+ * mailbox), so the last results are kept: AH_SLOTS slots chosen by a hash of the key, shared
+ * by the threads converting mail. A slot is only ever tried, never waited for: a thread that
+ * finds it busy encodes the header itself. Keys longer than AH_KEY octets or values longer
+ * than AH_VAL are not kept. */
+#define AH_SLOTS 256
+#define AH_KEY 240
+#define AH_VAL 400
+struct ah_slot {
+    atomic_bool busy;
+    uint16_t klen, vlen; /* klen 0: empty */
+    char key[AH_KEY];
+    char val[AH_VAL];
+};
+static struct ah_slot ah_memo[AH_SLOTS];
+
+static struct ah_slot *ah_try(const char *key, size_t klen)
 {
-    const json_t *v = json_object_get(mail, key);
-    if (!json_is_object(v) && !json_array_size(v))
-        return;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < klen; i++)
+        h = (h ^ (unsigned char)key[i]) * 1099511628211ull;
+    struct ah_slot *s = &ah_memo[(h ^ (h >> 29)) % AH_SLOTS];
+    bool expect = false;
+    return atomic_compare_exchange_strong_explicit(&s->busy, &expect, true, memory_order_acquire, memory_order_relaxed)
+               ? s : NULL;
+}
+
+static void ah_release(struct ah_slot *s) { atomic_store_explicit(&s->busy, false, memory_order_release); }
+
+/* The memo key of header `name` over `v` (one address object or an array of them): the
+ * name, then each non-empty pair as name \1 address \2. 0 when it does not fit. */
+static size_t ah_key(char *key, const char *name, const json_t *v)
+{
+    size_t n = strlen(name) + 1;
+    memcpy(key, name, n);
+    size_t count = json_is_object(v) ? 1 : json_array_size(v);
+    for (size_t i = 0; i < count; i++) {
+        const json_t *e = json_is_object(v) ? v : json_array_get(v, i);
+        const char *addr = kj_str(e, "address"), *nm = kj_str(e, "name");
+        if (!*addr && !*nm)
+            continue;
+        size_t la = strlen(addr), ln = strlen(nm);
+        if (n + ln + la + 2 > AH_KEY)
+            return 0;
+        memcpy(key + n, nm, ln);
+        key[n + ln] = '\1';
+        memcpy(key + n + ln + 1, addr, la);
+        key[n + ln + 1 + la] = '\2';
+        n += ln + la + 2;
+    }
+    return n;
+}
+
+/* The raw value of address header `name` over `v` as GMimeMessage writes it when its address
+ * list changes: a space, the list encoded by internet_address_list_encode (RFC 2047 words,
+ * IDNA, folded after `name:`), a newline; NULL when `v` holds no address. g_free it. */
+static char *encode_address_header(const char *name, const json_t *v)
+{
     InternetAddressList *list = internet_address_list_new();
     if (json_is_object(v)) {
         add_address(list, v);
@@ -74,9 +129,51 @@ static void add_addresses(GMimeMessage *msg, GMimeAddressType type, const json_t
         const json_t *e;
         json_array_foreach(v, i, e) add_address(list, e);
     }
-    if (internet_address_list_length(list) > 0)
-        internet_address_list_append(g_mime_message_get_addresses(msg, type), list);
+    char *raw = NULL;
+    if (internet_address_list_length(list) > 0) {
+        GString *s = g_string_new(name);
+        g_string_append(s, ": ");
+        internet_address_list_encode(list, NULL, s);
+        size_t skip = strlen(name) + 1;
+        raw = g_strdup(s->str + skip);
+        g_string_free(s, TRUE);
+    }
     g_object_unref(list);
+    return raw;
+}
+
+/* Appends address header `name` to `hl` from member `key` of `mail`, with the raw value from
+ * the memo when it has it: the header is appended empty and then given its raw value, which
+ * GMime writes as it is. */
+static void add_addresses(GMimeHeaderList *hl, const char *name, const json_t *mail, const char *key)
+{
+    const json_t *v = json_object_get(mail, key);
+    if (!json_is_object(v) && !json_array_size(v))
+        return;
+    char k[AH_KEY];
+    size_t klen = ah_key(k, name, v);
+    char *raw = NULL;
+    struct ah_slot *slot = klen ? ah_try(k, klen) : NULL;
+    if (slot && slot->klen == klen && memcmp(slot->key, k, klen) == 0)
+        raw = slot->vlen == UINT16_MAX ? NULL : g_strndup(slot->val, slot->vlen);
+    else {
+        raw = encode_address_header(name, v);
+        size_t vlen = raw ? strlen(raw) : 0;
+        if (slot && vlen <= AH_VAL) {
+            memcpy(slot->key, k, klen);
+            slot->klen = (uint16_t)klen;
+            if (raw)
+                memcpy(slot->val, raw, vlen);
+            slot->vlen = raw ? (uint16_t)vlen : UINT16_MAX;
+        }
+    }
+    if (slot)
+        ah_release(slot);
+    if (!raw)
+        return;
+    g_mime_header_list_append(hl, name, "", NULL);
+    g_mime_header_set_raw_value(g_mime_header_list_get_header_at(hl, g_mime_header_list_get_count(hl) - 1), raw);
+    g_free(raw);
 }
 
 /* Strips one pair of angle brackets: GMime adds its own. */
@@ -307,16 +404,31 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
                        char *err, size_t errlen)
 {
     const char *id = kj_str(mail, "id");
-    GMimeMessage *msg = g_mime_message_new(TRUE);
+    /* The message's header block, in the order GMimeMessage writes these headers (its
+     * "pretty" ones first): Date, From, Reply-To, Subject, Sender, To, Cc, then
+     * Disposition-Notification-To, Bcc, Message-Id, In-Reply-To, X-Priority, MIME-Version. */
+    GMimeHeaderList *hl = g_mime_header_list_new(NULL);
     GMimeObject *body = NULL;
     int rc = -1;
 
-    add_addresses(msg, GMIME_ADDRESS_TYPE_FROM, mail, "from");
+    GDateTime *date = kerio_gdatetime(kj_str(mail, "sendDate"));
+    if (!date)
+        date = kerio_gdatetime(kj_str(mail, "receiveDate"));
+    if (date) {
+        char *v = g_mime_utils_header_format_date(date);
+        g_mime_header_list_append(hl, "Date", v, NULL);
+        g_free(v);
+        g_date_time_unref(date);
+    }
+    add_addresses(hl, "From", mail, "from");
+    add_addresses(hl, "Reply-To", mail, "replyTo");
+    g_mime_header_list_append(hl, "Subject", kj_str(mail, "subject"), "utf-8");
     const json_t *sender = json_object_get(mail, "sender");
     if (json_is_object(sender) && *kj_str(sender, "address") &&
         strcmp(kj_str(sender, "address"), kj_str(json_object_get(mail, "from"), "address")) != 0)
-        add_addresses(msg, GMIME_ADDRESS_TYPE_SENDER, mail, "sender");
-    add_addresses(msg, GMIME_ADDRESS_TYPE_REPLY_TO, mail, "replyTo");
+        add_addresses(hl, "Sender", mail, "sender");
+    add_addresses(hl, "To", mail, "to");
+    add_addresses(hl, "Cc", mail, "cc");
     /* Mail.notificationTo: "contents of Disposition-Notification-To header" (a read
      * receipt asked for, RFC 8098) */
     const json_t *dnt = json_object_get(mail, "notificationTo");
@@ -325,43 +437,41 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
         add_address(list, dnt);
         char *v = internet_address_list_to_string(list, NULL, TRUE);
         if (v && *v)
-            g_mime_object_set_header(GMIME_OBJECT(msg), "Disposition-Notification-To", v, NULL);
+            g_mime_header_list_append(hl, "Disposition-Notification-To", v, NULL);
         g_free(v);
         g_object_unref(list);
     }
-    add_addresses(msg, GMIME_ADDRESS_TYPE_TO, mail, "to");
-    add_addresses(msg, GMIME_ADDRESS_TYPE_CC, mail, "cc");
-    add_addresses(msg, GMIME_ADDRESS_TYPE_BCC, mail, "bcc");
-    g_mime_message_set_subject(msg, kj_str(mail, "subject"), "utf-8");
-    GDateTime *date = kerio_gdatetime(kj_str(mail, "sendDate"));
-    if (!date)
-        date = kerio_gdatetime(kj_str(mail, "receiveDate"));
-    if (date) {
-        g_mime_message_set_date(msg, date);
-        g_date_time_unref(date);
-    }
+    add_addresses(hl, "Bcc", mail, "bcc");
     const json_t *hdrs = json_object_get(mail, "headers");
     size_t i;
     const json_t *h;
+    char *msgid = NULL, *irt = NULL;
     json_array_foreach(hdrs, i, h) {
         const char *type = kj_str(h, "type"), *value = kj_str(h, "value");
         if (!*value)
             continue;
         char *bare = bare_msgid(value);
         if (strcmp(type, "mhMessageID") == 0 && *bare) {
-            g_mime_message_set_message_id(msg, bare);
+            g_free(msgid);
+            msgid = g_strdup_printf("<%s>", bare);
         } else if (strcmp(type, "mhInReplayTo") == 0 || strcmp(type, "mhInReplyTo") == 0) {
-            char *v = g_strdup_printf("<%s>", bare);
-            g_mime_object_set_header(GMIME_OBJECT(msg), "In-Reply-To", v, NULL);
-            g_free(v);
+            g_free(irt);
+            irt = g_strdup_printf("<%s>", bare);
         }
         g_free(bare);
     }
+    if (msgid)
+        g_mime_header_list_append(hl, "Message-Id", msgid, NULL);
+    if (irt)
+        g_mime_header_list_append(hl, "In-Reply-To", irt, NULL);
+    g_free(msgid);
+    g_free(irt);
     const char *prio = kj_str(mail, "priority");
     if (strcmp(prio, "High") == 0)
-        g_mime_object_set_header(GMIME_OBJECT(msg), "X-Priority", "1 (Highest)", NULL);
+        g_mime_header_list_append(hl, "X-Priority", "1 (Highest)", NULL);
     else if (strcmp(prio, "Low") == 0)
-        g_mime_object_set_header(GMIME_OBJECT(msg), "X-Priority", "5 (Lowest)", NULL);
+        g_mime_header_list_append(hl, "X-Priority", "5 (Lowest)", NULL);
+    g_mime_header_list_append(hl, "MIME-Version", "1.0", NULL);
 
     /* Body: text and/or HTML (alternative), then attachments (mixed). */
     const char *plain = NULL, *html = NULL;
@@ -408,17 +518,20 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
             g_object_unref(p);
         }
     }
-    g_mime_message_set_mime_part(msg, body);
 
     /* Written into an array sized for the whole message (no doubling and copying on the way),
      * which `out` then takes over when it is empty (no copy at all). */
     GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(g_byte_array_sized_new((guint)mime_size_hint(mail, atts_bytes)));
     GMimeFormatOptions *opts = g_mime_format_options_new();
     g_mime_format_options_set_newline_format(opts, GMIME_NEWLINE_FORMAT_DOS);
-    if (g_mime_object_write_to_stream(GMIME_OBJECT(msg), opts, mem) < 0) {
+    if (g_mime_header_list_write_to_stream(hl, opts, mem) < 0 || g_mime_object_write_to_stream(body, opts, mem) < 0) {
         snprintf(err, errlen, "GMime could not write the message");
     } else {
         GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+        /* GMimeMessage ends a single-part body that does not end with a line break with one
+         * (its body's ensure_newline); a multipart writes its own after the last boundary. */
+        if (GMIME_IS_PART(body) && ba->len && ba->data[ba->len - 1] != '\n')
+            g_byte_array_append(ba, (const guint8 *)"\r\n", 2);
         rc = take_bytes(out, ba);
         if (rc)
             snprintf(err, errlen, "out of memory");
@@ -428,7 +541,7 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
 out:
     if (body)
         g_object_unref(body);
-    g_object_unref(msg);
+    g_object_unref(hl);
     return rc;
 }
 
