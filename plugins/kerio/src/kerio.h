@@ -286,10 +286,21 @@ outpost_status kerio_upload(struct outpost_transport *t, const char *name, const
 outpost_status kerio_download(struct outpost_transport *t, const char *url, struct kbuf *out);
 
 /* kthread_posix.c (kthread_none.c where there is no port yet: NULL, the caller then runs fn
- * itself): one helper thread, for fetching the next listing page while the sink works. */
+ * itself): helper threads, for fetching and converting listing pages while the sink works. */
 struct kerio_thread;
 struct kerio_thread *kerio_thread_start(void (*fn)(void *), void *arg);
 void kerio_thread_join(struct kerio_thread *th);
+/* A mutex with one condition variable, shared by the threads of a listing. _new: NULL when
+ * out of memory or without threads (kthread_none.c: the caller then works alone). wait must be
+ * called locked; it may wake without a broadcast, so callers wait in a loop on their
+ * condition. The calls do nothing on NULL. */
+struct kerio_sync;
+struct kerio_sync *kerio_sync_new(void);
+void kerio_sync_free(struct kerio_sync *s);
+void kerio_sync_lock(struct kerio_sync *s);
+void kerio_sync_unlock(struct kerio_sync *s);
+void kerio_sync_wait(struct kerio_sync *s);
+void kerio_sync_broadcast(struct kerio_sync *s);
 
 /* sync.c */
 outpost_status kerio_sync_hierarchy(struct outpost_transport *t, const void *state, size_t len,

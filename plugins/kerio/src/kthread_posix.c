@@ -1,4 +1,5 @@
-/* kthread_posix.c — the Kerio plugin's one OS call of its own: a helper thread (POSIX). */
+/* kthread_posix.c — the Kerio plugin's OS calls of its own: helper threads and a mutex with a
+ * condition variable (POSIX). */
 #include "kerio.h"
 
 #include <pthread.h>
@@ -37,4 +38,60 @@ void kerio_thread_join(struct kerio_thread *th)
         return;
     pthread_join(th->id, NULL);
     free(th);
+}
+
+struct kerio_sync {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+struct kerio_sync *kerio_sync_new(void)
+{
+    struct kerio_sync *s = malloc(sizeof *s);
+    if (!s)
+        return NULL;
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        free(s);
+        return NULL;
+    }
+    if (pthread_cond_init(&s->cv, NULL) != 0) {
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void kerio_sync_free(struct kerio_sync *s)
+{
+    if (!s)
+        return;
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+/* NULL (no sync object: one thread alone) does nothing. */
+void kerio_sync_lock(struct kerio_sync *s)
+{
+    if (s)
+        pthread_mutex_lock(&s->mu);
+}
+
+void kerio_sync_unlock(struct kerio_sync *s)
+{
+    if (s)
+        pthread_mutex_unlock(&s->mu);
+}
+
+void kerio_sync_wait(struct kerio_sync *s)
+{
+    if (s)
+        pthread_cond_wait(&s->cv, &s->mu);
+}
+
+void kerio_sync_broadcast(struct kerio_sync *s)
+{
+    if (s)
+        pthread_cond_broadcast(&s->cv);
 }

@@ -912,14 +912,18 @@ static outpost_status convert_online(struct outpost_transport *t, const struct k
 /* The converts_offline items of a page, shared by the threads that run offline_run on it:
  * each takes the next unclaimed one (`next`), so they finish together whatever the sizes.
  * Nothing here touches the instance: the first failure is kept in `bad`/`err` and turned
- * into a status by the instance's thread once every worker is joined. Each item (object
- * and buffer) is only touched by the thread that claimed it. */
+ * into a status by the instance's thread once every item is finished (offline_wait, or the
+ * workers joined). Each item (object and buffer) is only touched by the thread that claimed
+ * it; after a failure the items still unclaimed are claimed and skipped. */
 struct offline_job {
     struct page *p;
+    size_t n;                /* p->n when the job was made: all a worker reads before claiming */
     atomic_size_t next;
+    atomic_size_t finished;  /* claimed items done with (converted, failed or skipped) */
     atomic_int failed;
     size_t bad;              /* index of the failed object (written by the one that set failed) */
     char err[256];
+    struct kerio_sync *sy;   /* broadcast when the last item is finished, or NULL */
 };
 
 static void offline_run(void *arg)
@@ -927,34 +931,56 @@ static void offline_run(void *arg)
     struct offline_job *j = arg;
     for (;;) {
         size_t i = atomic_fetch_add(&j->next, 1);
-        if (i >= j->p->n || atomic_load(&j->failed))
+        if (i >= j->n)
             return;
-        if (!j->p->offline[i])
-            continue;
-        json_t *o = json_array_get(j->p->objs, i);
-        char err[256] = "";
-        struct downloads *d = &j->p->att[i];
-        int rc = kerio_mail_to_mime(o, take_download, d, &j->p->content[i], err, sizeof err);
-        downloads_free(d); /* taken by the message, or left over by a failure */
-        if (rc != 0) {
-            int expect = 0;
-            if (atomic_compare_exchange_strong(&j->failed, &expect, 1)) {
-                j->bad = i;
-                snprintf(j->err, sizeof j->err, "%s", err);
+        if (j->p->offline[i] && !atomic_load(&j->failed)) {
+            json_t *o = json_array_get(j->p->objs, i);
+            char err[256] = "";
+            struct downloads *d = &j->p->att[i];
+            int rc = kerio_mail_to_mime(o, take_download, d, &j->p->content[i], err, sizeof err);
+            downloads_free(d); /* taken by the message, or left over by a failure */
+            if (rc != 0) {
+                int expect = 0;
+                if (atomic_compare_exchange_strong(&j->failed, &expect, 1)) {
+                    j->bad = i;
+                    snprintf(j->err, sizeof j->err, "%s", err);
+                }
+            } else {
+                json_object_del(o, "displayableParts");
             }
-            return;
         }
-        json_object_del(o, "displayableParts");
+        if (atomic_fetch_add(&j->finished, 1) + 1 == j->n && j->sy) {
+            kerio_sync_lock(j->sy);
+            kerio_sync_broadcast(j->sy);
+            kerio_sync_unlock(j->sy);
+        }
     }
 }
 
-static void offline_job_init(struct offline_job *j, struct page *p)
+static void offline_job_init(struct offline_job *j, struct page *p, struct kerio_sync *sy)
 {
     j->p = p;
+    j->n = p->n;
     atomic_init(&j->next, 0);
+    atomic_init(&j->finished, 0);
     atomic_init(&j->failed, 0);
     j->bad = 0;
     j->err[0] = '\0';
+    j->sy = sy;
+}
+
+/* Whether `j` has items nobody claimed yet. */
+static int offline_claimable(struct offline_job *j)
+{
+    return atomic_load(&j->next) < j->n && !atomic_load(&j->failed);
+}
+
+/* Waits (j->sy locked by the caller) until every item of `j` is finished; the caller has run
+ * offline_run on it, so every item is claimed. */
+static void offline_wait(struct offline_job *j)
+{
+    while (atomic_load(&j->finished) < j->n)
+        kerio_sync_wait(j->sy);
 }
 
 /* The status of a finished offline job (instance's thread only). */
@@ -999,7 +1025,7 @@ static outpost_status page_convert(struct outpost_transport *t, const struct ker
     st = convert_online(t, k, fid, p);
     if (st.code == OUTPOST_OK) {
         struct offline_job job;
-        offline_job_init(&job, p);
+        offline_job_init(&job, p, NULL);
         struct kerio_thread *helper = k->kind == OUTPOST_ITEM_MAIL && want_content && p->n > 1
                                           ? kerio_thread_start(offline_run, &job) : NULL;
         offline_run(&job); /* this thread shares the work */
@@ -1149,33 +1175,117 @@ static void fetch_page(struct outpost_transport *t, const struct kerio_kind *k, 
         ks->listing = 0;
 }
 
-/* The initial listing, from ks->pos on, one committed page at a time, as a pipeline of three
- * pages: while this thread hands page j to the sink (and commits it with its state), the
- * offline items of page j + 1 are converted (offline_run: a thread of its own, joined by the
- * others as they finish their share) and page j + 2 is fetched, validated and its online
- * items converted (the fetching thread: the only one using the instance meanwhile). The sink
- * is called from this thread only. All three are joined before the next round. A page that
- * failed (fetch or conversion) ends the listing when its turn to be handed over comes: the
- * pages before it are committed, the ones after it are dropped, as is any page fetched but
- * not committed when the sink fails. */
+/* The initial listing, from ks->pos on, one committed page at a time, by three threads that
+ * never wait for one another at a fixed point:
+ * - the fetching thread (lp_fetcher) lists, reads, validates page after page and converts
+ *   their online items (fetch_page), into up to PIPELINE slots; it is the only one using the
+ *   instance meanwhile. With every slot taken it converts offline items of fetched pages;
+ * - a converting thread (lp_converter) converts the offline items of fetched pages, oldest
+ *   first (offline_run: items are claimed one at a time, so any number of threads share a
+ *   page);
+ * - this thread hands the oldest fetched page to the sink (and commits it with its state)
+ *   once its items are converted, converting the ones nobody has claimed yet itself, then
+ *   frees its slot. The sink is called from this thread only.
+ * At most PIPELINE pages are in memory, as with the lockstep rounds this replaced; those
+ * kept every thread waiting for the slowest at the end of each round (about a sixth of the
+ * time of an initial sync on 2 CPUs). A page that failed (fetch or conversion) ends the
+ * listing when its turn to be handed over comes: the pages before it are committed, the ones
+ * fetched after it are dropped, as is any page fetched but not committed when the sink
+ * fails. Without threads (kthread_none.c) the same is done page by page on this thread. */
 #define PIPELINE 3
 
-struct fetch_job {
+struct lpipe {
     struct outpost_transport *t;
     const struct kerio_kind *k;
     const char *fid;
     uint32_t ps;
     int want_content;
-    struct listed_page *page;
-    struct offline_job *share; /* offline work to join once fetched, or NULL */
+    struct kerio_sync *sy;
+    struct listed_page pages[PIPELINE];
+    struct offline_job jobs[PIPELINE];
+    /* under sy: */
+    unsigned fetched;         /* pages fetched (slots fetched % PIPELINE) */
+    unsigned emitted;         /* pages this thread is done with */
+    unsigned helpers[PIPELINE]; /* threads other than this one inside offline_run of a slot */
+    int more;                 /* the last page fetched says more follow */
+    int stop;                 /* this thread is done: fetch and convert nothing more */
+    int fetch_done;           /* the fetching thread fetches nothing more */
+    struct kerio_state from;  /* the state after the last page fetched */
 };
 
-static void fetch_run(void *arg)
+/* The oldest fetched page (not yet handed over) with unclaimed offline items, as its slot
+ * index, or -1 (sy locked). */
+static int lp_claimable(struct lpipe *L)
 {
-    struct fetch_job *f = arg;
-    fetch_page(f->t, f->k, f->fid, f->ps, f->want_content, f->page);
-    if (f->share)
-        offline_run(f->share);
+    for (unsigned e = L->emitted; e < L->fetched; e++)
+        if (offline_claimable(&L->jobs[e % PIPELINE]))
+            return (int)(e % PIPELINE);
+    return -1;
+}
+
+/* Converts items of slot `s` as one of the helpers (sy locked on entry and on return). */
+static void lp_help(struct lpipe *L, int s)
+{
+    L->helpers[s]++;
+    kerio_sync_unlock(L->sy);
+    offline_run(&L->jobs[s]);
+    kerio_sync_lock(L->sy);
+    if (--L->helpers[s] == 0)
+        kerio_sync_broadcast(L->sy);
+}
+
+/* Fetches page `L->fetched` into its slot (sy locked on entry and on return). */
+static void lp_fetch_one(struct lpipe *L)
+{
+    unsigned s = L->fetched % PIPELINE;
+    struct listed_page *pg = &L->pages[s];
+    memset(pg, 0, sizeof *pg);
+    pg->ks = L->from;
+    kerio_sync_unlock(L->sy);
+    fetch_page(L->t, L->k, L->fid, L->ps, L->want_content, pg);
+    kerio_sync_lock(L->sy);
+    offline_job_init(&L->jobs[s], &pg->p, L->sy);
+    L->from = pg->ks;
+    L->more = pg->st.code == OUTPOST_OK && pg->ks.listing;
+    L->fetched++;
+    kerio_sync_broadcast(L->sy);
+}
+
+static void lp_fetcher(void *arg)
+{
+    struct lpipe *L = arg;
+    kerio_sync_lock(L->sy);
+    while (!L->stop && L->more) {
+        /* A slot is free once its page was handed over and no helper is still inside its job. */
+        if (L->fetched - L->emitted >= PIPELINE || L->helpers[L->fetched % PIPELINE]) {
+            int s = lp_claimable(L);
+            if (s >= 0)
+                lp_help(L, s);
+            else
+                kerio_sync_wait(L->sy);
+            continue;
+        }
+        lp_fetch_one(L);
+    }
+    L->fetch_done = 1;
+    kerio_sync_broadcast(L->sy);
+    kerio_sync_unlock(L->sy);
+}
+
+static void lp_converter(void *arg)
+{
+    struct lpipe *L = arg;
+    kerio_sync_lock(L->sy);
+    while (!L->stop) {
+        int s = lp_claimable(L);
+        if (s >= 0)
+            lp_help(L, s);
+        else if (L->fetch_done)
+            break;
+        else
+            kerio_sync_wait(L->sy);
+    }
+    kerio_sync_unlock(L->sy);
 }
 
 static outpost_status emit_page(const struct outpost_sync_sink *sink, const struct kerio_kind *k, struct listed_page *lp,
@@ -1199,71 +1309,91 @@ static outpost_status emit_page(const struct outpost_sync_sink *sink, const stru
     return st;
 }
 
+/* Hands page `L->emitted` (fetched, its items all converted) to the sink and frees it.
+ * Returns the sink's status, or the page's own when it failed. */
+static outpost_status lp_emit(struct lpipe *L, const struct outpost_sync_sink *sink, struct kerio_state *ks)
+{
+    unsigned s = L->emitted % PIPELINE;
+    struct listed_page *ep = &L->pages[s];
+    if (ep->st.code == OUTPOST_OK) {
+        outpost_status cst = offline_status(L->t, &L->jobs[s]);
+        if (cst.code != OUTPOST_OK) {
+            ep->st = cst;
+            page_free(&ep->p);
+        }
+    }
+    outpost_status st = ep->st.code != OUTPOST_OK ? ep->st : emit_page(sink, L->k, ep, L->want_content);
+    if (st.code == OUTPOST_OK)
+        *ks = ep->ks;
+    page_free(&ep->p);
+    return st;
+}
+
+/* The listing without helper threads: fetch, convert, hand over, page after page. */
+static outpost_status listing_alone(struct lpipe *L, const struct outpost_sync_sink *sink, struct kerio_state *ks)
+{
+    outpost_status st = outpost_ok();
+    while (L->more && st.code == OUTPOST_OK) {
+        lp_fetch_one(L);
+        offline_run(&L->jobs[L->emitted % PIPELINE]);
+        st = lp_emit(L, sink, ks);
+        L->emitted++;
+    }
+    return st;
+}
+
 static outpost_status listing(struct outpost_transport *t, const outpost_folder *folder, const struct kerio_kind *k,
                               struct kerio_state *ks, uint32_t ps, int want_content, const struct outpost_sync_sink *sink)
 {
-    struct listed_page pages[PIPELINE];
-    memset(pages, 0, sizeof pages);
-    struct kerio_state from = *ks;  /* the state after the last page fetched */
-    unsigned fetched = 0, converted = 0, emitted = 0;
-    int more = 1;                   /* listing() is only called while listing */
+    struct lpipe *L = calloc(1, sizeof *L);
+    if (!L)
+        return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
+    L->t = t;
+    L->k = k;
+    L->fid = folder->remote_id;
+    L->ps = ps;
+    L->want_content = want_content;
+    L->more = 1;              /* listing() is only called while listing */
+    L->from = *ks;
+    /* OUTPOST_KERIO_THREADS=0: no helper threads, as where there are none (tests of that path) */
+    const char *threads = getenv("OUTPOST_KERIO_THREADS");
+    L->sy = threads && !strcmp(threads, "0") ? NULL : kerio_sync_new();
+    struct kerio_thread *fetcher = L->sy ? kerio_thread_start(lp_fetcher, L) : NULL;
     outpost_status st = outpost_ok();
-    struct offline_job job;
-    for (unsigned guard = 0; guard < 10000000u; guard++) {
-        if (emitted == fetched && !more)
-            break;
-        /* Page `converted`: its offline items, on a thread of their own. */
-        struct listed_page *cv = converted < fetched ? &pages[converted % PIPELINE] : NULL;
-        int sharing = cv && cv->st.code == OUTPOST_OK;
-        struct kerio_thread *conv = NULL, *fetch = NULL;
-        if (sharing) {
-            offline_job_init(&job, &cv->p);
-            conv = kerio_thread_start(offline_run, &job);
+    if (!fetcher) {
+        st = listing_alone(L, sink, ks);
+    } else {
+        struct kerio_thread *conv = kerio_thread_start(lp_converter, L);
+        kerio_sync_lock(L->sy);
+        for (;;) {
+            while (L->emitted == L->fetched && !L->fetch_done)
+                kerio_sync_wait(L->sy);
+            if (L->emitted == L->fetched)
+                break;
+            /* the oldest page: its unclaimed items here, then the ones others are on */
+            struct offline_job *j = &L->jobs[L->emitted % PIPELINE];
+            kerio_sync_unlock(L->sy);
+            offline_run(j);
+            kerio_sync_lock(L->sy);
+            offline_wait(j);
+            kerio_sync_unlock(L->sy);
+            st = lp_emit(L, sink, ks);
+            kerio_sync_lock(L->sy);
+            L->emitted++;
+            kerio_sync_broadcast(L->sy);
+            if (st.code != OUTPOST_OK)
+                break;
         }
-        /* Page `fetched`, from the state after the one before it. */
-        struct fetch_job fj = { t, k, folder->remote_id, ps, want_content, NULL, sharing ? &job : NULL };
-        if (more && fetched - emitted < PIPELINE) {
-            fj.page = &pages[fetched % PIPELINE];
-            memset(fj.page, 0, sizeof *fj.page);
-            fj.page->ks = from;
-            if (!(fetch = kerio_thread_start(fetch_run, &fj)))
-                fetch_run(&fj); /* no thread: the same, one after the other */
-        }
-        /* Page `emitted`, converted in the round before: to the sink. */
-        int emitting = emitted < converted;
-        if (emitting) {
-            struct listed_page *ep = &pages[emitted % PIPELINE];
-            st = ep->st.code != OUTPOST_OK ? ep->st : emit_page(sink, k, ep, want_content);
-            if (st.code == OUTPOST_OK)
-                *ks = ep->ks;
-        }
-        if (sharing)
-            offline_run(&job); /* this thread's share of what is left */
+        L->stop = 1;
+        kerio_sync_broadcast(L->sy);
+        kerio_sync_unlock(L->sy);
         kerio_thread_join(conv);
-        kerio_thread_join(fetch);
-        if (sharing) {
-            outpost_status cst = offline_status(t, &job);
-            if (cst.code != OUTPOST_OK) {
-                cv->st = cst;
-                page_free(&cv->p);
-            }
-        }
-        if (cv)
-            converted++;
-        if (fj.page) {
-            fetched++;
-            from = fj.page->ks;
-            more = fj.page->st.code == OUTPOST_OK && fj.page->ks.listing;
-        }
-        if (emitting) {
-            page_free(&pages[emitted % PIPELINE].p);
-            emitted++;
-        }
-        if (st.code != OUTPOST_OK)
-            break;
+        kerio_thread_join(fetcher);
     }
-    for (unsigned j = emitted; j < fetched; j++)
-        page_free(&pages[j % PIPELINE].p); /* fetched, never handed over */
+    for (unsigned e = L->emitted; e < L->fetched; e++)
+        page_free(&L->pages[e % PIPELINE].p); /* fetched, never handed over */
+    kerio_sync_free(L->sy);
+    free(L);
     return st;
 }
 
