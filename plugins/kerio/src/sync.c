@@ -1242,7 +1242,10 @@ static void lp_fetch_one(struct lpipe *L)
     memset(pg, 0, sizeof *pg);
     pg->ks = L->from;
     kerio_sync_unlock(L->sy);
-    fetch_page(L->t, L->k, L->fid, L->ps, L->want_content, pg);
+    /* The first pages are smaller (a quarter, a half): the sink waits for the first one
+     * while nothing else can be handed over, in every folder. */
+    uint32_t ps = L->fetched < 2 ? L->ps >> (2 - L->fetched) : L->ps;
+    fetch_page(L->t, L->k, L->fid, ps ? ps : 1, L->want_content, pg);
     kerio_sync_lock(L->sy);
     offline_job_init(&L->jobs[s], &pg->p, L->sy);
     L->from = pg->ks;
