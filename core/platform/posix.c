@@ -582,6 +582,6 @@ void op_tune_allocator(void)
 {
 #ifdef __GLIBC__
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-    mallopt(M_ARENA_MAX, 2);
+    mallopt(M_ARENA_MAX, 4);
 #endif
 }

@@ -466,7 +466,7 @@ static outpost_status sq_create(const struct outpost_host *host, struct outpost_
         cs = config_choice(s, "compress", "zstd", "none", &s->compress);
     if (cs.code != OUTPOST_OK)
         return create_fail(s, cs);
-    s->cache_mb = host->config_int ? host->config_int(host, "cache_mb", 4) : 4;
+    s->cache_mb = host->config_int ? host->config_int(host, "cache_mb", 2) : 2;
     if (s->cache_mb < 1 || s->cache_mb > 65536)
         return create_fail(s, sq_error(s, OUTPOST_BAD_DATA, "[storage] cache_mb = %lld: expected 1 to 65536",
                                        (long long)s->cache_mb));
@@ -979,7 +979,7 @@ static const outpost_config_key config_keys[] = {
       "cache database file, relative to the data directory" },
     { "durability", OUTPOST_CFG_ENUM, 0, "full", "full|normal",
       "full: every commit survives power loss (fsync per commit); normal: survives crashes only" },
-    { "cache_mb", OUTPOST_CFG_INT, 0, "4", NULL, "SQLite page cache per connection, in MiB" },
+    { "cache_mb", OUTPOST_CFG_INT, 0, "2", NULL, "SQLite page cache per connection, in MiB" },
     { "checkpoint_mb", OUTPOST_CFG_INT, 0, "1024", NULL,
       "the write-ahead log grows to this many MiB before it is copied into the cache file "
       "(in the background; by the committing writer past twice this size)" },
