@@ -445,7 +445,10 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
     const json_t *hdrs = json_object_get(mail, "headers");
     size_t i;
     const json_t *h;
+    /* Message-Id and In-Reply-To in the order they first come, each with its last value (as
+     * GMimeMessage's set_header left them) */
     char *msgid = NULL, *irt = NULL;
+    int irt_first = 0;
     json_array_foreach(hdrs, i, h) {
         const char *type = kj_str(h, "type"), *value = kj_str(h, "value");
         if (!*value)
@@ -455,14 +458,17 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
             g_free(msgid);
             msgid = g_strdup_printf("<%s>", bare);
         } else if (strcmp(type, "mhInReplayTo") == 0 || strcmp(type, "mhInReplyTo") == 0) {
+            irt_first |= !msgid && !irt;
             g_free(irt);
             irt = g_strdup_printf("<%s>", bare);
         }
         g_free(bare);
     }
+    if (irt && irt_first)
+        g_mime_header_list_append(hl, "In-Reply-To", irt, NULL);
     if (msgid)
         g_mime_header_list_append(hl, "Message-Id", msgid, NULL);
-    if (irt)
+    if (irt && !irt_first)
         g_mime_header_list_append(hl, "In-Reply-To", irt, NULL);
     g_free(msgid);
     g_free(irt);
