@@ -39,8 +39,11 @@ void kerio_mime_init(void)
     held_open = 1;
 }
 
+static void part_heads_free(void);
+
 void kerio_mime_fini(void)
 {
+    part_heads_free();
     if (!held_open)
         return;
     for (size_t i = 0; i < sizeof held_charsets / sizeof held_charsets[0]; i++)
@@ -263,12 +266,11 @@ static GMimeContentEncoding text_encoding(const unsigned char *s, size_t len)
 }
 
 /* The text as GMime's g_mime_text_part_set_text stores it, without its per-character charset
- * tables: charset us-ascii when 7-bit, iso-8859-1 when every character is below U+0100 (the
- * content converted to it), else utf-8 — GMime's rule, so the bytes written are the same. The
- * text is valid UTF-8 (jansson checks every string). */
-static GMimeObject *text_part(const char *subtype, const char *content)
+ * tables: charset us-ascii when 7-bit (*level 0), iso-8859-1 when every character is below
+ * U+0100 (1: the content converted to it), else utf-8 (2) — GMime's rule, so the bytes written
+ * are the same. The text is valid UTF-8 (jansson checks every string). */
+static GByteArray *text_bytes(const char *content, int *level_out)
 {
-    GMimeTextPart *tp = g_mime_text_part_new_with_subtype(subtype);
     size_t len = strlen(content);
     int level = 0;
     for (const unsigned char *p = (const unsigned char *)content, *end = p + len; p < end; p++) {
@@ -303,6 +305,14 @@ static GMimeObject *text_part(const char *subtype, const char *content)
     } else {
         g_byte_array_append(ba, (const guint8 *)content, (guint)len);
     }
+    *level_out = level;
+    return ba;
+}
+
+/* A text part of `ba` (taken over) as text_bytes made it. */
+static GMimeObject *text_part_of(const char *subtype, GByteArray *ba, int level, GMimeContentEncoding enc)
+{
+    GMimeTextPart *tp = g_mime_text_part_new_with_subtype(subtype);
     g_mime_object_set_content_type_parameter(GMIME_OBJECT(tp), "charset",
                                              level == 0 ? "us-ascii" : level == 1 ? "iso-8859-1" : "utf-8");
     GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(ba);
@@ -310,8 +320,77 @@ static GMimeObject *text_part(const char *subtype, const char *content)
     g_object_unref(stream);
     g_mime_part_set_content(GMIME_PART(tp), w);
     g_object_unref(w);
-    g_mime_part_set_content_encoding(GMIME_PART(tp), text_encoding(ba->data, ba->len));
+    g_mime_part_set_content_encoding(GMIME_PART(tp), enc);
     return GMIME_OBJECT(tp);
+}
+
+static GMimeObject *text_part(const char *subtype, const char *content)
+{
+    int level;
+    GByteArray *ba = text_bytes(content, &level);
+    return text_part_of(subtype, ba, level, text_encoding(ba->data, ba->len));
+}
+
+/* The header block (and the empty line after it) GMime writes for a text part written as it
+ * is (7bit or 8bit), per subtype, charset and encoding: a message whose body is that one part
+ * is its own header block, this one and the text, which GMime's unix2dos filter gives CRLF
+ * line ends, as writing the part would. Made by GMime from an empty part the first time one is
+ * needed; threads that race for one keep the first published. */
+struct part_head {
+    _Atomic(GByteArray *) bytes;
+};
+static struct part_head part_heads[2][3][2]; /* [html][charset level][8bit] */
+
+static const GByteArray *text_part_head(int html, int level, GMimeContentEncoding enc)
+{
+    struct part_head *h = &part_heads[html][level][enc == GMIME_CONTENT_ENCODING_8BIT];
+    GByteArray *have = atomic_load_explicit(&h->bytes, memory_order_acquire);
+    if (have)
+        return have;
+    GMimeObject *part = text_part_of(html ? "html" : "plain", g_byte_array_new(), level, enc);
+    GMimeStream *mem = g_mime_stream_mem_new();
+    GMimeFormatOptions *opts = g_mime_format_options_new();
+    g_mime_format_options_set_newline_format(opts, GMIME_NEWLINE_FORMAT_DOS);
+    ssize_t n = g_mime_object_write_to_stream(part, opts, mem);
+    g_mime_format_options_free(opts);
+    g_object_unref(part);
+    /* a copy: the stream's array loses its bytes with the stream, references or not */
+    const GByteArray *written = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+    GByteArray *made = g_byte_array_sized_new(written->len);
+    g_byte_array_append(made, written->data, written->len);
+    g_object_unref(mem);
+    if (n < 0 || made->len < 4 || memcmp(made->data + made->len - 4, "\r\n\r\n", 4) != 0) {
+        g_byte_array_unref(made);
+        return NULL; /* not the form expected: the part is written by GMime then */
+    }
+    GByteArray *expect = NULL;
+    if (atomic_compare_exchange_strong_explicit(&h->bytes, &expect, made, memory_order_acq_rel, memory_order_acquire))
+        return made;
+    g_byte_array_unref(made);
+    return expect;
+}
+
+static void part_heads_free(void)
+{
+    for (size_t i = 0; i < sizeof part_heads / sizeof part_heads[0][0][0]; i++) {
+        struct part_head *h = &part_heads[0][0][0] + i;
+        GByteArray *b = atomic_exchange(&h->bytes, NULL);
+        if (b)
+            g_byte_array_unref(b);
+    }
+}
+
+/* Appends `ba`'s text to `out` through GMime's unix2dos filter (LF → CRLF). */
+static void append_crlf_text(GByteArray *out, const GByteArray *ba)
+{
+    if (!ba->len)
+        return;
+    GMimeFilter *f = g_mime_filter_unix2dos_new(FALSE);
+    char *o = NULL;
+    size_t olen = 0, opre = 0;
+    g_mime_filter_complete(f, (char *)ba->data, ba->len, 0, &o, &olen, &opre);
+    g_byte_array_append(out, (const guint8 *)o, (guint)olen);
+    g_object_unref(f);
 }
 
 /* g_mime_multipart_new_with_subtype draws a random boundary from /dev/urandom (one open and
@@ -481,6 +560,9 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
 
     /* Body: text and/or HTML (alternative), then attachments (mixed). */
     const char *plain = NULL, *html = NULL;
+    const json_t *atts = json_object_get(mail, "attachments");
+    GByteArray *single = NULL;          /* the text of a message that is one text part */
+    const GByteArray *single_head = NULL; /* and that part's header block */
     const json_t *parts = json_object_get(mail, "displayableParts");
     json_array_foreach(parts, i, h) {
         const char *ct = kj_str(h, "contentType");
@@ -498,10 +580,21 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
         g_mime_multipart_add(alt, p);
         g_object_unref(p);
         body = GMIME_OBJECT(alt);
+    } else if (json_array_size(atts) == 0) {
+        /* The message is one text part: written as GMime writes it, from its header block
+         * (text_part_head) and its text, unless the text needs encoding. */
+        int level;
+        GByteArray *tb = text_bytes(html ? html : plain ? plain : "", &level);
+        GMimeContentEncoding enc = text_encoding(tb->data, tb->len);
+        single_head = enc == GMIME_CONTENT_ENCODING_7BIT || enc == GMIME_CONTENT_ENCODING_8BIT
+                          ? text_part_head(html != NULL, level, enc) : NULL;
+        if (single_head)
+            single = tb;
+        else
+            body = text_part_of(html ? "html" : "plain", tb, level, enc);
     } else {
         body = html ? text_part("html", html) : text_part("plain", plain ? plain : "");
     }
-    const json_t *atts = json_object_get(mail, "attachments");
     size_t atts_bytes = 0;
     if (json_array_size(atts) > 0) {
         GMimeMultipart *mixed = multipart_new("mixed", id, 0);
@@ -530,13 +623,17 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
     GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(g_byte_array_sized_new((guint)mime_size_hint(mail, atts_bytes)));
     GMimeFormatOptions *opts = g_mime_format_options_new();
     g_mime_format_options_set_newline_format(opts, GMIME_NEWLINE_FORMAT_DOS);
-    if (g_mime_header_list_write_to_stream(hl, opts, mem) < 0 || g_mime_object_write_to_stream(body, opts, mem) < 0) {
+    if (g_mime_header_list_write_to_stream(hl, opts, mem) < 0 || (body && g_mime_object_write_to_stream(body, opts, mem) < 0)) {
         snprintf(err, errlen, "GMime could not write the message");
     } else {
         GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+        if (single) {
+            g_byte_array_append(ba, single_head->data, single_head->len);
+            append_crlf_text(ba, single);
+        }
         /* GMimeMessage ends a single-part body that does not end with a line break with one
          * (its body's ensure_newline); a multipart writes its own after the last boundary. */
-        if (GMIME_IS_PART(body) && ba->len && ba->data[ba->len - 1] != '\n')
+        if ((single || GMIME_IS_PART(body)) && ba->len && ba->data[ba->len - 1] != '\n')
             g_byte_array_append(ba, (const guint8 *)"\r\n", 2);
         rc = take_bytes(out, ba);
         if (rc)
@@ -547,6 +644,8 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
 out:
     if (body)
         g_object_unref(body);
+    if (single)
+        g_byte_array_unref(single);
     g_object_unref(hl);
     return rc;
 }
