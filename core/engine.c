@@ -1086,6 +1086,12 @@ static outpost_status list_folders(struct outpost_engine *e, struct folder_ref *
     return st;
 }
 
+/* The flags of a folder's sync_folder call. */
+static uint32_t folder_sync_flags(const struct folder_ref *r)
+{
+    return OUTPOST_SYNC_WANT_CONTENT | (r->state ? 0 : OUTPOST_SYNC_INITIAL);
+}
+
 /* *bare: items were added without content (they need at least a summary).
  * *unchanged: the sync applied nothing and committed nothing (its last sync is
  * still to be recorded). */
@@ -1102,7 +1108,7 @@ static outpost_status sync_one_folder(struct outpost_engine *e, struct folder_re
     folder_policy(e, &r->f, &a.headers, &max_age);
     if (max_age)
         a.min_date_ms = e->host_sync->now_ms(e->host_sync) - max_age * 1000;
-    uint32_t flags = OUTPOST_SYNC_WANT_CONTENT | (r->state ? 0 : OUTPOST_SYNC_INITIAL);
+    uint32_t flags = folder_sync_flags(r);
     report(e, "folder", r->name, 0, 0, 0);
     a.group = 1;
     outpost_status st = e->tm->sync_folder(e->tsync, &r->f, r->state, r->state_len, e->page_size, flags, &sink);
@@ -1134,6 +1140,20 @@ static outpost_status sync_one_folder(struct outpost_engine *e, struct folder_re
     *unchanged = st.code == OUTPOST_OK && a.unchanged;
     apply_done(&a);
     return st;
+}
+
+/* Tells the transport which folder this cycle syncs after the one about to be synced, with
+ * the arguments sync_one_folder will pass: it may start reading it meanwhile. NULL: the cycle
+ * is over (what was read ahead goes). */
+static void hint_next(struct outpost_engine *e, const struct folder_ref *r)
+{
+    if (!OUTPOST_HAS_METHOD(e->tm, struct outpost_transport_methods, sync_next))
+        return;
+    if (!r) {
+        (void)e->tm->sync_next(e->tsync, NULL, NULL, 0, e->page_size, 0);
+        return;
+    }
+    (void)e->tm->sync_next(e->tsync, &r->f, r->state, r->state_len, e->page_size, folder_sync_flags(r));
 }
 
 /* Records the last sync of the folders whose sync changed nothing, in one transaction. */
@@ -1427,6 +1447,8 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
             }
             break;
         }
+        if (i + 1 < n)
+            hint_next(e, &v[i + 1]);
         st = sync_one_folder(e, &v[i], &bare, &same);
         unchanged[i] = (unsigned char)same;
         any_bare |= bare;
@@ -1453,6 +1475,7 @@ outpost_status outpost_engine_sync_once(struct outpost_engine *e)
             engine_folder_error(e, v[i].id, st);
         }
     }
+    hint_next(e, NULL); /* the cycle is over: what was read ahead goes */
     outpost_status stamped = stamp_unchanged(e, v, unchanged, n);
     if (stamped.code != OUTPOST_OK && first.code == OUTPOST_OK)
         first = engine_keep(stamped, e->cycle_msg, sizeof e->cycle_msg);

@@ -37,7 +37,7 @@ export PKG_CONFIG_PATH PKG_CONFIG_LIBDIR PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_ALLOW
 
 [ "$(pkg-config --modversion outpost)" = "$sdk_version" ] || fail "outpost.pc Version is not $sdk_version"
 [ "$(pkg-config --variable=abi_major outpost)" = 1 ] || fail "outpost.pc abi_major is not 1"
-[ "$(pkg-config --variable=abi_minor outpost)" = 1 ] || fail "outpost.pc abi_minor is not 1"
+[ "$(pkg-config --variable=abi_minor outpost)" = 2 ] || fail "outpost.pc abi_minor is not 2"
 case $(pkg-config --variable=plugindir outpost) in
 */outpost/plugins) ;;
 *) fail "outpost.pc plugindir does not end in /outpost/plugins" ;;
@@ -100,7 +100,7 @@ mine = [p for p in listing
         if os.path.realpath(os.path.dirname(p.get("file") or "")) == os.path.realpath(plugdir)]
 assert len(mine) == 1, "want one entry from %s, got %r" % (plugdir, listing)
 p = mine[0]
-want = {"kind": "transport", "name": "maildir", "version": version, "abi": "1.1", "loaded": True, "error": None}
+want = {"kind": "transport", "name": "maildir", "version": version, "abi": "1.2", "loaded": True, "error": None}
 bad = {k: (p.get(k), v) for k, v in want.items() if p.get(k) != v}
 assert not bad, "unexpected values (got, want): %r" % bad
 assert p.get("description"), "no description"

@@ -928,7 +928,7 @@ static void test_update(void **state)
     assert_int_equal(j.n, 0);
 }
 
-/* replace (appended after ABI 1.1): an edited message's new version and the
+/* replace (appended in ABI 1.2): an edited message's new version and the
  * old one's deletion in one transaction, the bag carried over; a failure
  * changes nothing. */
 static void test_replace(void **state)

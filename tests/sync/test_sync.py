@@ -1371,6 +1371,48 @@ def fault_hits(sim, fid, total, timeout):
     return times
 
 
+def t_read_ahead(env):
+    """Kerio: while the engine stores a folder's last pages, the transport reads the folder it
+    syncs next ahead (sync_next); the cache is the server's either way, and a fault met while
+    reading ahead costs nothing but that read (the folder's own listing reads it again)."""
+    def debug_log(op):
+        with open(op.config) as f:
+            text = f.read()
+        with open(op.config, "w") as f:
+            f.write(text.replace("log_level = info", "log_level = debug"))
+
+    sim, op = setup(env, page_size=20)
+    try:
+        debug_log(op)
+        p = op.sync_once()
+        read = [int(m) for m in re.findall(r"read (\d+) page\(s\) of folder \S+ ahead", p.stderr)]
+        log("read ahead: %s pages" % read)
+        check(any(n > 0 for n in read), "folders were read ahead: %s" % read)
+        compare(op.dump(), sim.state(), where="read ahead")
+        check(sim.counters() == {}, "an initial sync writes nothing: %s" % sim.counters())
+    finally:
+        sim.stop()
+    # A fault on each of the calls that read ahead, at several places in the sync: whichever
+    # call it hits, a few runs of `sync --once` leave the cache equal to the server.
+    for n, (method, skip) in enumerate((("Changes.getFolderSyncKey", 1), ("Changes.getFolderSyncKey", 3),
+                                        ("Mails.getById", 4), ("Mails.getById", 9), ("Mails.get", 7))):
+        env_n = Env(os.path.join(env.work, "fault%d" % n))
+        sim, op = setup(env_n, page_size=20)
+        try:
+            debug_log(op)
+            fid = sim.fault(kind="http500", method=method, skip=skip, count=1)
+            runs = 0
+            for runs in range(1, 6):
+                if op.sync_once(ok=False).returncode == 0:
+                    break
+            del fid
+            log("%s fault after %d call(s): %d run(s) of sync --once" % (method, skip, runs))
+            check(runs < 5, "%s fault (skip %d): the sync completes" % (method, skip))
+            compare(op.dump(), sim.state(), where="%s fault (skip %d)" % (method, skip))
+        finally:
+            sim.stop()
+
+
 def t_faults(env):
     """Every fault mode of the simulator is survived with the right behaviour."""
     sim, op = setup(env)
@@ -2412,6 +2454,7 @@ GROUPS = {
     "offline": t_offline,
     "offline_sequences": t_offline_sequences,
     "faults": t_faults,
+    "read_ahead": t_read_ahead,
     "daemon": t_daemon,
     "crash_initial": t_crash_initial,
     "crash_replay": t_crash_replay,

@@ -22,7 +22,7 @@ expect() { # expect DESCRIPTION EXIT_CODE NEEDLE -- command...
 }
 
 expect "--help" 0 "usage: outpost" -- "$bin" --help
-expect "--version" 0 "(ABI 1.1)" -- "$bin" --version
+expect "--version" 0 "(ABI 1.2)" -- "$bin" --version
 expect "no command" 2 "usage:" -- "$bin"
 expect "unknown command" 2 "unknown command 'frobnicate'" -- "$bin" frobnicate
 expect "unknown option" 2 "unknown option --bogus" -- "$bin" --bogus
@@ -59,7 +59,7 @@ expect "demo outside a build tree" 2 "make demo" -- "$tmp/outpost-copy" demo
 # plugins --json lists the fixture plugin with its ABI and is valid JSON.
 printf '[core]\nplugin_dir = %s\n' "$fixdir" > "$tmp/p.ini"
 out=$("$bin" --config "$tmp/p.ini" plugins --json) || bad "plugins --json failed"
-if python3 -c 'import json,sys; a=json.loads(sys.argv[1]); p=[x for x in a if x["name"]=="fixture"][0]; assert p["kind"]=="storage" and p["abi"]=="1.1" and p["loaded"] is True and p["version"]=="9.9" and p["error"] is None' "$out"; then ok; else bad "plugins --json: $out"; fi
+if python3 -c 'import json,sys; a=json.loads(sys.argv[1]); p=[x for x in a if x["name"]=="fixture"][0]; assert p["kind"]=="storage" and p["abi"]=="1.2" and p["loaded"] is True and p["version"]=="9.9" and p["error"] is None' "$out"; then ok; else bad "plugins --json: $out"; fi
 expect "plugins table" 0 "fixture" -- "$bin" --config "$tmp/p.ini" plugins
 
 # A syntax error names file:line.

@@ -195,6 +195,7 @@ uint64_t kerio_hash64(const char *s);
 /* ---- the instance ---- */
 
 struct kerio_push; /* push.c: the change long-poll's own connection and sync key */
+struct kerio_ahead; /* sync.c: the folder the engine syncs next, and what was read of it ahead */
 
 struct outpost_transport {
     const struct outpost_host *host;
@@ -231,6 +232,10 @@ struct outpost_transport {
     char *res_version;
     /* wait_changes (push.c); NULL until first used */
     struct kerio_push *push;
+    /* sync_next (sync.c): the hinted folder (for the coming sync_folder call to read ahead),
+     * and the pages read ahead of the folder the next sync_folder call is expected for */
+    struct kerio_hint *next;
+    struct kerio_ahead *ahead;
     int events_param;    /* Events.get's folder list: 0 "ids" and "folderIds", 1 "ids", 2 "folderIds" */
     uint32_t recur_cap;  /* most instances of a series read to place its exceptions (recur.c) */
 };
@@ -309,6 +314,12 @@ outpost_status kerio_sync_folder(struct outpost_transport *t, const outpost_fold
                                  size_t len, uint32_t page_size, uint32_t flags, const struct outpost_sync_sink *sink);
 outpost_status kerio_fetch(struct outpost_transport *t, const outpost_folder *folder, const char *const *ids,
                            uint32_t n, const struct outpost_sync_sink *sink);
+/* The sync_next method: remembers the folder the engine syncs after the coming sync_folder
+ * call (NULL: the cycle is over, what was read ahead goes). */
+outpost_status kerio_sync_next(struct outpost_transport *t, const outpost_folder *folder, const void *state,
+                               size_t len, uint32_t page_size, uint32_t flags);
+/* Drops the hint and what was read ahead (close, destroy). */
+void kerio_ahead_drop(struct outpost_transport *t);
 outpost_status kerio_load_folders(struct outpost_transport *t);
 /* A SearchQuery with all its IDL members: `fields` (NULL-terminated, NULL = all), no
  * conditions, ordered by id ascending. New reference. */

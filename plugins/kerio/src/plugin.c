@@ -141,6 +141,7 @@ static outpost_status kerio_open(struct outpost_transport *t)
 
 static outpost_status kerio_close(struct outpost_transport *t)
 {
+    kerio_ahead_drop(t);
     kerio_logout(t); /* best effort: a failed logout changes nothing for the caller */
     kerio_push_disconnect(t);
     kerio_disconnect(t);
@@ -152,6 +153,7 @@ static void kerio_destroy(struct outpost_transport *t)
 {
     if (!t)
         return;
+    kerio_ahead_drop(t);
     kerio_push_free(t);
     kerio_disconnect(t);
     wipe_password(t);
@@ -198,6 +200,7 @@ static const struct outpost_transport_methods methods = {
     .write = kerio_write,
     .find = kerio_find,
     .wait_changes = kerio_wait_changes,
+    .sync_next = kerio_sync_next,
 };
 
 static const struct outpost_plugin descriptor = {

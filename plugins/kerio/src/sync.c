@@ -1212,7 +1212,22 @@ struct lpipe {
     int stop;                 /* this thread is done: fetch and convert nothing more */
     int fetch_done;           /* the fetching thread fetches nothing more */
     struct kerio_state from;  /* the state after the last page fetched */
+    int all_ok;               /* every page fetched so far was read without error */
+    /* reading the next folder ahead (sync_next), by the fetching thread once this folder's
+     * pages are all fetched: */
+    struct kerio_hint *target;   /* the folder, or NULL */
+    struct outpost_transport pt; /* the instance as the fetching thread uses it meanwhile */
+    struct kerio_ahead *read;    /* what it read, for the instance once the thread is joined */
 };
+
+/* The items asked for in page `index` of a listing: the first pages are smaller (a quarter,
+ * a half): the sink waits for the first one while nothing else can be handed over, in every
+ * folder. */
+static uint32_t page_limit(uint32_t ps, unsigned index)
+{
+    uint32_t n = index < 2 ? ps >> (2 - index) : ps;
+    return n ? n : 1;
+}
 
 /* The oldest fetched page (not yet handed over) with unclaimed offline items, as its slot
  * index, or -1 (sy locked). */
@@ -1244,16 +1259,183 @@ static void lp_fetch_one(struct lpipe *L)
     memset(pg, 0, sizeof *pg);
     pg->ks = L->from;
     kerio_sync_unlock(L->sy);
-    /* The first pages are smaller (a quarter, a half): the sink waits for the first one
-     * while nothing else can be handed over, in every folder. */
-    uint32_t ps = L->fetched < 2 ? L->ps >> (2 - L->fetched) : L->ps;
-    fetch_page(L->t, L->k, L->fid, ps ? ps : 1, L->want_content, pg);
+    fetch_page(L->t, L->k, L->fid, page_limit(L->ps, L->fetched), L->want_content, pg);
     kerio_sync_lock(L->sy);
     offline_job_init(&L->jobs[s], &pg->p, L->sy);
     L->from = pg->ks;
     L->more = pg->st.code == OUTPOST_OK && pg->ks.listing;
+    L->all_ok &= pg->st.code == OUTPOST_OK;
     L->fetched++;
     kerio_sync_broadcast(L->sy);
+}
+
+/* ---- Reading the next folder ahead (sync_next) ----
+ * At the end of a folder's listing the sink still takes the last pages fetched, one after the
+ * other, while the fetching and converting threads have nothing left to do, and the next
+ * folder then starts with a page that nothing else can overlap. So the fetching thread reads
+ * the folder the engine syncs next (sync_next's hint: an initial listing of mail) while the
+ * sink takes this folder's last pages: its sync key and up to PIPELINE pages, fetched and
+ * converted, kept by the instance for the sync_folder call of that folder (kerio_sync_folder
+ * takes them; any other call drops them). The thread stops after the page it is on once this
+ * folder is handed over (listing() joins it), and at the first error (the page is read again
+ * by that folder's own listing, which reports what goes wrong). Measured in session 12 (10k
+ * messages, 16 folders): the sync's thread alone was running a fifth of the time, at folder
+ * ends and starts. */
+
+/* The folder the engine syncs after the coming sync_folder call, as sync_next named it. */
+struct kerio_hint {
+    char *fid;
+    uint32_t kind, page_size, flags;
+    int has_state;
+};
+
+/* Pages of a folder read ahead by the listing of the folder before it: fetched, validated,
+ * converted, in order, each good. */
+struct kerio_ahead {
+    struct kerio_hint h;
+    unsigned n;
+    struct listed_page pages[PIPELINE];
+};
+
+static void hint_free(struct kerio_hint *h)
+{
+    if (h) {
+        free(h->fid);
+        free(h);
+    }
+}
+
+static void ahead_free(struct kerio_ahead *a)
+{
+    if (!a)
+        return;
+    for (unsigned i = 0; i < PIPELINE; i++)
+        page_free(&a->pages[i].p);
+    free(a->h.fid);
+    free(a);
+}
+
+void kerio_ahead_drop(struct outpost_transport *t)
+{
+    hint_free(t->next);
+    t->next = NULL;
+    ahead_free(t->ahead);
+    t->ahead = NULL;
+}
+
+outpost_status kerio_sync_next(struct outpost_transport *t, const outpost_folder *folder, const void *state,
+                               size_t len, uint32_t page_size, uint32_t flags)
+{
+    hint_free(t->next);
+    t->next = NULL;
+    if (!folder) {
+        kerio_ahead_drop(t); /* the cycle is over */
+        return outpost_ok();
+    }
+    struct kerio_hint *h = folder->remote_id ? calloc(1, sizeof *h) : NULL;
+    if (!h || !(h->fid = strdup(folder->remote_id))) {
+        free(h);
+        return outpost_ok(); /* nothing is read ahead */
+    }
+    h->kind = folder->kind;
+    h->page_size = page_size;
+    h->flags = flags;
+    h->has_state = state && len;
+    t->next = h;
+    return outpost_ok();
+}
+
+/* Whether the hinted folder is read ahead: an initial listing of mail with content (the
+ * pages of other kinds read through the instance while they are converted). */
+static int readable_ahead(const struct kerio_hint *h, const char *fid)
+{
+    return h && h->kind == OUTPOST_ITEM_MAIL && (h->flags & OUTPOST_SYNC_WANT_CONTENT) && !h->has_state &&
+           strcmp(h->fid, fid) != 0;
+}
+
+/* What was read ahead of `folder` for a sync_folder call with these arguments, taken from the
+ * instance; NULL when nothing was. Whatever else was read ahead is dropped. */
+static struct kerio_ahead *take_ahead(struct outpost_transport *t, const outpost_folder *folder, const void *state,
+                                      size_t len, uint32_t page_size, uint32_t flags)
+{
+    struct kerio_ahead *a = t->ahead;
+    t->ahead = NULL;
+    if (a && a->n > 0 && !strcmp(a->h.fid, folder->remote_id) && a->h.kind == folder->kind &&
+        a->h.page_size == page_size && a->h.flags == flags && !(state && len))
+        return a;
+    ahead_free(a);
+    return NULL;
+}
+
+/* Moves the connection (libcurl handle, session, reply buffer, what the last exchange said
+ * and what the server's answers taught) from `src` to `dst`, whose messages stay its own. */
+static void conn_take(struct outpost_transport *dst, const struct outpost_transport *src)
+{
+    dst->curl = src->curl;
+    dst->token = src->token;
+    dst->next_id = src->next_id;
+    dst->last_http = src->last_http;
+    dst->last_unreadable = src->last_unreadable;
+    dst->last_unframed = src->last_unframed;
+    dst->reply = src->reply;
+    dst->last_retry_after_ms = src->last_retry_after_ms;
+    memcpy(dst->last_location, src->last_location, sizeof dst->last_location);
+    dst->list_cap = src->list_cap;
+    dst->change_cap = src->change_cap;
+    dst->events_param = src->events_param;
+    if (dst->curl) {
+        /* the handle reports to the instance that holds it */
+        curl_easy_setopt(dst->curl, CURLOPT_ERRORBUFFER, dst->curl_err);
+        curl_easy_setopt(dst->curl, CURLOPT_XFERINFODATA, dst);
+    }
+}
+
+/* Reads L->target ahead (fetching thread, sy not held): see above. */
+static void read_ahead(struct lpipe *L)
+{
+    const struct kerio_hint *h = L->target;
+    const struct kerio_kind *k = kerio_kind_by_item(h->kind);
+    struct kerio_ahead *a = k ? calloc(1, sizeof *a) : NULL;
+    if (!a || !(a->h.fid = strdup(h->fid))) {
+        free(a);
+        return;
+    }
+    a->h.kind = h->kind;
+    a->h.page_size = h->page_size;
+    a->h.flags = h->flags;
+    struct outpost_transport *pt = &L->pt;
+    conn_take(pt, L->t);
+    uint32_t ps = h->page_size ? h->page_size : pt->page_size;
+    struct kerio_state from;
+    memset(&from, 0, sizeof from);
+    from.listing = get_sync_key(pt, h->fid, &from.key).code == OUTPOST_OK;
+    for (unsigned i = 0; i < PIPELINE && from.listing; i++) {
+        kerio_sync_lock(L->sy);
+        int stop = L->stop;
+        kerio_sync_unlock(L->sy);
+        if (stop)
+            break;
+        struct listed_page *pg = &a->pages[i];
+        pg->ks = from;
+        fetch_page(pt, k, h->fid, page_limit(ps, i), 1, pg);
+        if (pg->st.code == OUTPOST_OK) {
+            struct offline_job j;
+            offline_job_init(&j, &pg->p, NULL);
+            offline_run(&j);
+            if (atomic_load(&j.failed))
+                pg->st.code = OUTPOST_BAD_DATA;
+        }
+        if (pg->st.code != OUTPOST_OK) {
+            page_free(&pg->p); /* read again, and reported, by the folder's own listing */
+            memset(pg, 0, sizeof *pg);
+            break;
+        }
+        a->n = i + 1;
+        from = pg->ks;
+    }
+    conn_take(L->t, pt);
+    pt->host->log(pt->host, OUTPOST_LOG_DEBUG, "read %u page(s) of folder %s ahead", a->n, h->fid);
+    L->read = a;
 }
 
 static void lp_fetcher(void *arg)
@@ -1274,7 +1456,10 @@ static void lp_fetcher(void *arg)
     }
     L->fetch_done = 1;
     kerio_sync_broadcast(L->sy);
+    int ahead = L->target && !L->stop && L->all_ok;
     kerio_sync_unlock(L->sy);
+    if (ahead)
+        read_ahead(L);
 }
 
 static void lp_converter(void *arg)
@@ -1340,8 +1525,9 @@ static outpost_status lp_emit(struct lpipe *L, const struct outpost_sync_sink *s
 static outpost_status listing_alone(struct lpipe *L, const struct outpost_sync_sink *sink, struct kerio_state *ks)
 {
     outpost_status st = outpost_ok();
-    while (L->more && st.code == OUTPOST_OK) {
-        lp_fetch_one(L);
+    while ((L->emitted < L->fetched || L->more) && st.code == OUTPOST_OK) {
+        if (L->emitted == L->fetched)
+            lp_fetch_one(L);
         offline_run(&L->jobs[L->emitted % PIPELINE]);
         st = lp_emit(L, sink, ks);
         L->emitted++;
@@ -1349,12 +1535,18 @@ static outpost_status listing_alone(struct lpipe *L, const struct outpost_sync_s
     return st;
 }
 
+/* `ahead`: this folder's first pages, read ahead (taken over; may be NULL); `next`: the folder
+ * to read ahead meanwhile (taken over; may be NULL). */
 static outpost_status listing(struct outpost_transport *t, const outpost_folder *folder, const struct kerio_kind *k,
-                              struct kerio_state *ks, uint32_t ps, int want_content, const struct outpost_sync_sink *sink)
+                              struct kerio_state *ks, uint32_t ps, int want_content, const struct outpost_sync_sink *sink,
+                              struct kerio_ahead *ahead, struct kerio_hint *next)
 {
     struct lpipe *L = calloc(1, sizeof *L);
-    if (!L)
+    if (!L) {
+        ahead_free(ahead);
+        hint_free(next);
         return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
+    }
     L->t = t;
     L->k = k;
     L->fid = folder->remote_id;
@@ -1362,9 +1554,30 @@ static outpost_status listing(struct outpost_transport *t, const outpost_folder 
     L->want_content = want_content;
     L->more = 1;              /* listing() is only called while listing */
     L->from = *ks;
+    L->all_ok = 1;
+    if (ahead) {
+        /* the pages read ahead fill the first slots, converted */
+        for (unsigned i = 0; i < ahead->n; i++) {
+            L->pages[i] = ahead->pages[i];
+            memset(&ahead->pages[i], 0, sizeof ahead->pages[i]);
+            offline_job_init(&L->jobs[i], &L->pages[i].p, NULL);
+            atomic_store(&L->jobs[i].next, L->pages[i].p.n);
+            atomic_store(&L->jobs[i].finished, L->pages[i].p.n);
+        }
+        L->fetched = ahead->n;
+        L->from = L->pages[ahead->n - 1].ks;
+        L->more = L->from.listing;
+        ahead_free(ahead);
+    }
     /* OUTPOST_KERIO_THREADS=0: no helper threads, as where there are none (tests of that path) */
     const char *threads = getenv("OUTPOST_KERIO_THREADS");
     L->sy = threads && !strcmp(threads, "0") ? NULL : kerio_sync_new();
+    if (L->sy && readable_ahead(next, folder->remote_id)) {
+        L->target = next;
+        L->pt = *t; /* before any thread runs; read_ahead takes the connection over */
+        next = NULL;
+    }
+    hint_free(next);
     struct kerio_thread *fetcher = L->sy ? kerio_thread_start(lp_fetcher, L) : NULL;
     outpost_status st = outpost_ok();
     if (!fetcher) {
@@ -1399,6 +1612,11 @@ static outpost_status listing(struct outpost_transport *t, const outpost_folder 
     }
     for (unsigned e = 0; e < PIPELINE; e++)
         page_free(&L->pages[e].p); /* handed over, or fetched and never handed over */
+    if (L->read) {
+        ahead_free(t->ahead);
+        t->ahead = L->read;
+    }
+    hint_free(L->target);
     kerio_sync_free(L->sy);
     free(L);
     return st;
@@ -1711,22 +1929,34 @@ outpost_status kerio_sync_folder(struct outpost_transport *t, const outpost_fold
                           folder->name ? folder->name : "?");
     uint32_t ps = page_size ? page_size : t->page_size;
     int want = (flags & OUTPOST_SYNC_WANT_CONTENT) != 0;
+    /* what was read of this folder ahead, and the folder to read ahead during this call */
+    struct kerio_ahead *ahead = take_ahead(t, folder, state, len, page_size, flags);
+    struct kerio_hint *next = t->next;
+    t->next = NULL;
     struct kerio_state ks;
     memset(&ks, 0, sizeof ks);
     outpost_status st;
     if (!state || len == 0) {
-        st = get_sync_key(t, folder->remote_id, &ks.key);
-        if (st.code != OUTPOST_OK)
+        if (ahead) {
+            ks.key = ahead->pages[0].ks.key; /* got before the pages were read */
+        } else if ((st = get_sync_key(t, folder->remote_id, &ks.key)).code != OUTPOST_OK) {
+            hint_free(next);
             return st;
+        }
         ks.listing = 1;
         ks.pos = 0;
     } else if (kerio_state_parse(state, len, &ks) != 0) {
+        ahead_free(ahead);
+        hint_free(next);
         return kerio_fail(t, OUTPOST_STATE_INVALID, "kerio: unreadable sync state for %s", folder->name ? folder->name : "?");
     }
     if (ks.listing) {
-        st = listing(t, folder, k, &ks, ps, want, sink);
+        st = listing(t, folder, k, &ks, ps, want, sink, ahead, next);
         if (st.code != OUTPOST_OK)
             return st;
+    } else {
+        ahead_free(ahead);
+        hint_free(next);
     }
     return incremental(t, folder, k, &ks, ps, want, sink);
 }

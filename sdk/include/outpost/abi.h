@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define OUTPOST_ABI_MAJOR 1
-#define OUTPOST_ABI_MINOR 1
+#define OUTPOST_ABI_MINOR 2
 
 /* Symbol visibility for the one symbol a plugin exports. */
 #if defined(_WIN32) || defined(__CYGWIN__)

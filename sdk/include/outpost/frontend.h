@@ -177,7 +177,7 @@ struct outpost_store_api {
                                           const uint64_t *unchanged_since, uint64_t *modseqs,
                                           outpost_item_status *item_st);
 
-    /* --- appended after ABI 1.1: optional, check OUTPOST_HAS_METHOD() first --- */
+    /* --- appended in ABI 1.2: optional, check OUTPOST_HAS_METHOD() first --- */
 
     /* Replaces item `id` by a new item in the same folder made from `content`
      * (a message's content never changes in place, see update): in ONE write

@@ -180,6 +180,22 @@ struct outpost_transport_methods {
     /* Waits up to timeout_ms for a server-side change; *changed non-zero when
      * something changed. Returns early when host->cancelled() becomes true. */
     outpost_status (*wait_changes)(struct outpost_transport *t, uint32_t timeout_ms, int *changed);
+
+    /* --- appended in ABI 1.2: optional, check OUTPOST_HAS_METHOD() first --- */
+
+    /* A hint, given before a sync_folder() call of a sync cycle: the folder
+     * the engine syncs after that call returns, with the arguments it will
+     * pass. The transport may start reading that folder while it still hands
+     * over the current one (its first pages fetched and converted while the
+     * engine stores the current folder's last ones), and hand that over when
+     * sync_folder() is called for it with those arguments; any other
+     * sync_folder() call drops it. `folder` NULL ends the cycle: nothing more
+     * follows, whatever was read ahead is dropped. Nothing is handed to a sink
+     * and nothing is committed before the sync_folder() call for the folder.
+     * `folder` and `state` are read during the call only. Returns OK (a hint
+     * cannot fail). */
+    outpost_status (*sync_next)(struct outpost_transport *t, const outpost_folder *folder, const void *state,
+                                size_t len, uint32_t page_size, uint32_t flags);
 };
 
 /* Size of the 1.0 required part; wait_changes is optional. */
