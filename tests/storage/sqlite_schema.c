@@ -859,7 +859,9 @@ static void test_idle_wal_truncated(void **state)
     struct test_host *th;
     struct outpost_storage *s;
     struct outpost_txn *t;
-    int64_t folder = open_with_inbox(f, (const char *const[]){ "path=trunc.sqlite", "compress=none", NULL }, &th, &s);
+    /* checkpoint_mb past the ingest: no checkpoint copies the WAL before it idles */
+    int64_t folder = open_with_inbox(f, (const char *const[]){ "path=trunc.sqlite", "compress=none", "checkpoint_mb=1024", NULL },
+                                     &th, &s);
     size_t n = 8 * 1024 * 1024;
     int64_t ids[10];
     for (int i = 0; i < 10; i++) {
