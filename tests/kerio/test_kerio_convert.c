@@ -94,10 +94,13 @@ static void test_mail_mime_byte_identical(void **state)
 }
 
 /* tests/kerio/data/mime_golden.json holds mails (edge cases of the text rules, of address
- * encoding and folding, attachments, and generated ones) and mime_golden.eml the MIME that a
- * GMimeMessage built from them wrote, each followed by a separator line. mail.c writes the
- * header block itself through a GMimeHeaderList (address values from its memo): the bytes
- * must stay those, on a first conversion (memo empty) and on a second one (memo hits). */
+ * encoding and folding, attachments, text and HTML bodies in every charset and encoding
+ * case, and generated ones) and mime_golden.eml the MIME that GMime wrote for them from a
+ * GMimeMessage (the first 27) or from GMime parts (the "alt" ones, session 12), each followed
+ * by a separator line. mail.c writes the header block itself through a GMimeHeaderList
+ * (address values from its memo) and a body of text parts from the header blocks and
+ * templates GMime made once: the bytes must stay those, on a first conversion (memo and
+ * templates empty) and on a second one (all made). */
 static char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");

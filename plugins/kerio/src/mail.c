@@ -41,9 +41,12 @@ void kerio_mime_init(void)
 
 static void part_heads_free(void);
 
+static void alt_tmpls_free(void);
+
 void kerio_mime_fini(void)
 {
     part_heads_free();
+    alt_tmpls_free();
     if (!held_open)
         return;
     for (size_t i = 0; i < sizeof held_charsets / sizeof held_charsets[0]; i++)
@@ -395,16 +398,131 @@ static void append_crlf_text(GByteArray *out, const GByteArray *ba)
 
 /* g_mime_multipart_new_with_subtype draws a random boundary from /dev/urandom (one open and
  * read per multipart); ours is derived from the mail id and set right after. */
-static GMimeMultipart *multipart_new(const char *subtype, const char *id, int level)
+static GMimeMultipart *multipart_hashed(const char *subtype, uint64_t hash, int level)
 {
     GMimeMultipart *mp = g_object_new(GMIME_TYPE_MULTIPART, NULL);
     GMimeContentType *ct = g_mime_content_type_new("multipart", subtype);
     g_mime_object_set_content_type(GMIME_OBJECT(mp), ct);
     g_object_unref(ct);
     char b[64];
-    snprintf(b, sizeof b, "=_outpost_%016llx_%d", (unsigned long long)kerio_hash64(id), level);
+    snprintf(b, sizeof b, "=_outpost_%016llx_%d", (unsigned long long)hash, level);
     g_mime_multipart_set_boundary(mp, b);
     return mp;
+}
+
+static GMimeMultipart *multipart_new(const char *subtype, const char *id, int level)
+{
+    return multipart_hashed(subtype, kerio_hash64(id), level);
+}
+
+/* The body of a mail that is its text and its HTML (multipart/alternative of two text parts
+ * written as they are, 7bit or 8bit), as GMime writes it: made once per combination of the
+ * parts' charsets and encodings, by GMime, from a multipart whose boundary holds TMPL_HASH and
+ * whose parts hold one placeholder octet each (\x01, \x02: never in a header). GMime writes
+ * a part's content as it is (unix2dos only) and the same "\r\n--boundary" after any content,
+ * so the body of a mail is the three pieces around the placeholders with its boundary's hash
+ * in place of TMPL_HASH, and its texts through unix2dos between them. */
+#define TMPL_HASH 0xfedcba9876543210ull
+#define TMPL_MAX_HASHES 8
+struct alt_piece {
+    GByteArray *bytes;
+    size_t hash_at[TMPL_MAX_HASHES]; /* where the 16 hex digits of the boundary's hash are */
+    unsigned nhash;
+};
+struct alt_tmpl {
+    struct alt_piece piece[3]; /* before the text, between the texts, after the HTML */
+};
+static _Atomic(struct alt_tmpl *) alt_tmpls[3][2][3][2]; /* [text charset level][8bit][html ...][8bit] */
+
+static void alt_tmpl_free(struct alt_tmpl *a)
+{
+    if (!a)
+        return;
+    for (int i = 0; i < 3; i++)
+        if (a->piece[i].bytes)
+            g_byte_array_unref(a->piece[i].bytes);
+    free(a);
+}
+
+/* Cuts `b` (GMime's output) into a->piece at the two placeholders; 0, or -1 when it is not
+ * the form expected (then GMime writes every such mail itself). */
+static int alt_cut(struct alt_tmpl *a, const GByteArray *b)
+{
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)TMPL_HASH);
+    const guint8 *p1 = memchr(b->data, 0x01, b->len), *p2 = memchr(b->data, 0x02, b->len);
+    if (!p1 || !p2 || p2 < p1 || memchr(p1 + 1, 0x01, (size_t)(b->data + b->len - p1 - 1)) ||
+        memchr(p2 + 1, 0x02, (size_t)(b->data + b->len - p2 - 1)))
+        return -1;
+    const guint8 *from[3] = { b->data, p1 + 1, p2 + 1 }, *to[3] = { p1, p2, b->data + b->len };
+    unsigned total = 0;
+    for (int i = 0; i < 3; i++) {
+        struct alt_piece *pc = &a->piece[i];
+        pc->bytes = g_byte_array_sized_new((guint)(to[i] - from[i]));
+        g_byte_array_append(pc->bytes, from[i], (guint)(to[i] - from[i]));
+        for (const guint8 *q = pc->bytes->data, *end = q + pc->bytes->len;
+             (q = memmem(q, (size_t)(end - q), hex, 16)) != NULL; q += 16) {
+            if (pc->nhash == TMPL_MAX_HASHES)
+                return -1;
+            pc->hash_at[pc->nhash++] = (size_t)(q - pc->bytes->data);
+        }
+        total += pc->nhash;
+    }
+    return total == 4 ? 0 : -1; /* Content-Type's boundary parameter and three delimiter lines */
+}
+
+static const struct alt_tmpl *alt_template(int plain_level, GMimeContentEncoding plain_enc, int html_level,
+                                           GMimeContentEncoding html_enc)
+{
+    _Atomic(struct alt_tmpl *) *slot = &alt_tmpls[plain_level][plain_enc == GMIME_CONTENT_ENCODING_8BIT][html_level]
+                                                 [html_enc == GMIME_CONTENT_ENCODING_8BIT];
+    struct alt_tmpl *have = atomic_load_explicit(slot, memory_order_acquire);
+    if (have)
+        return have;
+    GMimeMultipart *mp = multipart_hashed("alternative", TMPL_HASH, 1);
+    GByteArray *t = g_byte_array_new();
+    g_byte_array_append(t, (const guint8 *)"\x01", 1);
+    GMimeObject *part = text_part_of("plain", t, plain_level, plain_enc);
+    g_mime_multipart_add(mp, part);
+    g_object_unref(part);
+    t = g_byte_array_new();
+    g_byte_array_append(t, (const guint8 *)"\x02", 1);
+    part = text_part_of("html", t, html_level, html_enc);
+    g_mime_multipart_add(mp, part);
+    g_object_unref(part);
+    GMimeStream *mem = g_mime_stream_mem_new();
+    GMimeFormatOptions *opts = g_mime_format_options_new();
+    g_mime_format_options_set_newline_format(opts, GMIME_NEWLINE_FORMAT_DOS);
+    ssize_t n = g_mime_object_write_to_stream(GMIME_OBJECT(mp), opts, mem);
+    g_mime_format_options_free(opts);
+    g_object_unref(mp);
+    struct alt_tmpl *made = calloc(1, sizeof *made);
+    if (!made || n < 0 || alt_cut(made, g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem))) != 0) {
+        g_object_unref(mem);
+        alt_tmpl_free(made);
+        return NULL;
+    }
+    g_object_unref(mem);
+    struct alt_tmpl *expect = NULL;
+    if (atomic_compare_exchange_strong_explicit(slot, &expect, made, memory_order_acq_rel, memory_order_acquire))
+        return made;
+    alt_tmpl_free(made);
+    return expect;
+}
+
+/* Appends piece `pc` with `hex` (16 digits) as the boundary's hash. */
+static void alt_append(GByteArray *out, const struct alt_piece *pc, const char *hex)
+{
+    guint at = out->len;
+    g_byte_array_append(out, pc->bytes->data, pc->bytes->len);
+    for (unsigned i = 0; i < pc->nhash; i++)
+        memcpy(out->data + at + pc->hash_at[i], hex, 16);
+}
+
+static void alt_tmpls_free(void)
+{
+    for (size_t i = 0; i < sizeof alt_tmpls / sizeof alt_tmpls[0][0][0][0]; i++)
+        alt_tmpl_free(atomic_exchange(&alt_tmpls[0][0][0][0] + i, NULL));
 }
 
 static GMimeObject *attachment_part(const json_t *a, struct kbuf *data)
@@ -562,6 +680,8 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
     const char *plain = NULL, *html = NULL;
     const json_t *atts = json_object_get(mail, "attachments");
     GByteArray *single = NULL;          /* the text of a message that is one text part */
+    GByteArray *alt_text[2] = { NULL, NULL }; /* the text and HTML of a message of those two */
+    const struct alt_tmpl *alt = NULL;      /* and the template of that message's body */
     const GByteArray *single_head = NULL; /* and that part's header block */
     const json_t *parts = json_object_get(mail, "displayableParts");
     json_array_foreach(parts, i, h) {
@@ -571,7 +691,30 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
         else if (!html && strcmp(ct, "ctTextHtml") == 0)
             html = kj_str(h, "content");
     }
-    if (plain && html) {
+    int alt_levels[2] = { 0, 0 };
+    GMimeContentEncoding alt_encs[2] = { GMIME_CONTENT_ENCODING_DEFAULT, GMIME_CONTENT_ENCODING_DEFAULT };
+    if (plain && html && json_array_size(atts) == 0) {
+        /* text and HTML only: written from the template GMime made for such a body, unless a
+         * text needs encoding */
+        alt_text[0] = text_bytes(plain, &alt_levels[0]);
+        alt_text[1] = text_bytes(html, &alt_levels[1]);
+        for (int i = 0; i < 2; i++)
+            alt_encs[i] = text_encoding(alt_text[i]->data, alt_text[i]->len);
+        int as_is = 1;
+        for (int i = 0; i < 2; i++)
+            as_is &= alt_encs[i] == GMIME_CONTENT_ENCODING_7BIT || alt_encs[i] == GMIME_CONTENT_ENCODING_8BIT;
+        alt = as_is ? alt_template(alt_levels[0], alt_encs[0], alt_levels[1], alt_encs[1]) : NULL;
+        if (!alt) {
+            GMimeMultipart *mp = multipart_new("alternative", id, 1);
+            for (int i = 0; i < 2; i++) {
+                GMimeObject *p = text_part_of(i ? "html" : "plain", alt_text[i], alt_levels[i], alt_encs[i]);
+                alt_text[i] = NULL;
+                g_mime_multipart_add(mp, p);
+                g_object_unref(p);
+            }
+            body = GMIME_OBJECT(mp);
+        }
+    } else if (plain && html) {
         GMimeMultipart *alt = multipart_new("alternative", id, 1);
         GMimeObject *p = text_part("plain", plain);
         g_mime_multipart_add(alt, p);
@@ -630,6 +773,14 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
         if (single) {
             g_byte_array_append(ba, single_head->data, single_head->len);
             append_crlf_text(ba, single);
+        } else if (alt) {
+            char hex[17];
+            snprintf(hex, sizeof hex, "%016llx", (unsigned long long)kerio_hash64(id));
+            alt_append(ba, &alt->piece[0], hex);
+            append_crlf_text(ba, alt_text[0]);
+            alt_append(ba, &alt->piece[1], hex);
+            append_crlf_text(ba, alt_text[1]);
+            alt_append(ba, &alt->piece[2], hex);
         }
         /* GMimeMessage ends a single-part body that does not end with a line break with one
          * (its body's ensure_newline); a multipart writes its own after the last boundary. */
@@ -646,6 +797,9 @@ out:
         g_object_unref(body);
     if (single)
         g_byte_array_unref(single);
+    for (int i = 0; i < 2; i++)
+        if (alt_text[i])
+            g_byte_array_unref(alt_text[i]);
     g_object_unref(hl);
     return rc;
 }
