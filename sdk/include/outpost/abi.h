@@ -13,6 +13,9 @@
  *    optional: the caller checks OUTPOST_HAS_METHOD() before calling it.
  *  - The core refuses a mismatch with one line naming the file, the plugin,
  *    its ABI and the core's ABI.
+ *  - History: 1.1 appended the store API's set_flags_unchanged (frontend.h);
+ *    1.2 the store API's replace (frontend.h) and the transport's sync_next
+ *    (transport.h).
  *
  * OWNERSHIP: memory belongs to the caller unless the header says otherwise.
  * Exceptions are named where they occur (typically "owned by the instance,
