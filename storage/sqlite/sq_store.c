@@ -12,7 +12,7 @@
  *    (https://www.sqlite.org/pragma.html#pragma_synchronous). That single
  *    fsync is the durability point of every commit; we report OK only after
  *    sqlite3_step(COMMIT) returned SQLITE_DONE.
- *  - Checkpoints (once the WAL holds [storage] checkpoint_mb, default 64 MiB,
+ *  - Checkpoints (once the WAL holds [storage] checkpoint_mb, default 1 GiB,
  *    on a thread of the instance right after the commit that crossed it, or
  *    in that commit past twice the size: wal_hook below; after 1 s without
  *    any transaction, on the same thread, sq_idle.c; and at close) fsync the
@@ -470,7 +470,7 @@ static outpost_status sq_create(const struct outpost_host *host, struct outpost_
     if (s->cache_mb < 1 || s->cache_mb > 65536)
         return create_fail(s, sq_error(s, OUTPOST_BAD_DATA, "[storage] cache_mb = %lld: expected 1 to 65536",
                                        (long long)s->cache_mb));
-    s->checkpoint_mb = host->config_int ? host->config_int(host, "checkpoint_mb", 64) : 64;
+    s->checkpoint_mb = host->config_int ? host->config_int(host, "checkpoint_mb", 1024) : 1024;
     if (s->checkpoint_mb < 4 || s->checkpoint_mb > 65536)
         return create_fail(s, sq_error(s, OUTPOST_BAD_DATA,
                                        "[storage] checkpoint_mb = %lld: expected 4 to 65536",
@@ -980,7 +980,7 @@ static const outpost_config_key config_keys[] = {
     { "durability", OUTPOST_CFG_ENUM, 0, "full", "full|normal",
       "full: every commit survives power loss (fsync per commit); normal: survives crashes only" },
     { "cache_mb", OUTPOST_CFG_INT, 0, "2", NULL, "SQLite page cache per connection, in MiB" },
-    { "checkpoint_mb", OUTPOST_CFG_INT, 0, "64", NULL,
+    { "checkpoint_mb", OUTPOST_CFG_INT, 0, "1024", NULL,
       "the write-ahead log grows to this many MiB before it is copied into the cache file "
       "(in the background; by the committing writer past twice this size)" },
     { "compress", OUTPOST_CFG_ENUM, 0, "zstd", "zstd|none",
