@@ -983,13 +983,20 @@ static void offline_wait(struct offline_job *j)
         kerio_sync_wait(j->sy);
 }
 
-/* The status of a finished offline job (instance's thread only). */
+/* Why a finished offline job failed, into buf. */
+static void offline_message(const struct offline_job *j, char *buf, size_t n)
+{
+    snprintf(buf, n, "kerio: cannot convert %s: %s", kj_str(json_array_get(j->p->objs, j->bad), "id"), j->err);
+}
+
+/* The status of a finished offline job (instance's thread only, no other thread using it). */
 static outpost_status offline_status(struct outpost_transport *t, struct offline_job *j)
 {
     if (!atomic_load(&j->failed))
         return outpost_ok();
-    return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: cannot convert %s: %s", kj_str(json_array_get(j->p->objs, j->bad), "id"),
-                      j->err);
+    char why[sizeof t->msg];
+    offline_message(j, why, sizeof why);
+    return kerio_fail(t, OUTPOST_BAD_DATA, "%s", why);
 }
 
 /* Takes `objs` (steals the reference) into a page with one empty buffer per object, and
@@ -1213,6 +1220,7 @@ struct lpipe {
     int fetch_done;           /* the fetching thread fetches nothing more */
     struct kerio_state from;  /* the state after the last page fetched */
     int all_ok;               /* every page fetched so far was read without error */
+    char msg[512];            /* a conversion failure found by this thread (lp_emit) */
     /* reading the next folder ahead (sync_next), by the fetching thread once this folder's
      * pages are all fetched: */
     struct kerio_hint *target;   /* the folder, or NULL */
@@ -1502,12 +1510,14 @@ static outpost_status lp_emit(struct lpipe *L, const struct outpost_sync_sink *s
 {
     unsigned s = L->emitted % PIPELINE;
     struct listed_page *ep = &L->pages[s];
-    if (ep->st.code == OUTPOST_OK) {
-        outpost_status cst = offline_status(L->t, &L->jobs[s]);
-        if (cst.code != OUTPOST_OK) {
-            ep->st = cst;
-            page_free(&ep->p);
-        }
+    if (ep->st.code == OUTPOST_OK && atomic_load(&L->jobs[s].failed)) {
+        /* told in L->msg: the fetching thread may be writing the instance's own message now
+         * (listing() moves this one there once the thread is joined) */
+        offline_message(&L->jobs[s], L->msg, sizeof L->msg);
+        ep->st.code = OUTPOST_BAD_DATA;
+        ep->st.retry_after_ms = 0;
+        ep->st.message = L->msg;
+        page_free(&ep->p);
     }
     outpost_status st = ep->st.code != OUTPOST_OK ? ep->st : emit_page(sink, L->k, ep, L->want_content);
     if (st.code == OUTPOST_OK)
@@ -1612,6 +1622,8 @@ static outpost_status listing(struct outpost_transport *t, const outpost_folder 
     }
     for (unsigned e = 0; e < PIPELINE; e++)
         page_free(&L->pages[e].p); /* handed over, or fetched and never handed over */
+    if (st.message == L->msg) /* the instance's message, now that no other thread uses it */
+        st = kerio_fail(t, st.code, "%s", L->msg);
     if (L->read) {
         ahead_free(t->ahead);
         t->ahead = L->read;
