@@ -327,11 +327,21 @@ static GMimeObject *text_part_of(const char *subtype, GByteArray *ba, int level,
     return GMIME_OBJECT(tp);
 }
 
-static GMimeObject *text_part(const char *subtype, const char *content)
+/* What GMime writes for `o` with CRLF line ends, as a new array (NULL when it cannot). */
+static GByteArray *written_crlf(GMimeObject *o)
 {
-    int level;
-    GByteArray *ba = text_bytes(content, &level);
-    return text_part_of(subtype, ba, level, text_encoding(ba->data, ba->len));
+    GMimeStream *mem = g_mime_stream_mem_new();
+    GMimeFormatOptions *opts = g_mime_format_options_new();
+    g_mime_format_options_set_newline_format(opts, GMIME_NEWLINE_FORMAT_DOS);
+    ssize_t n = g_mime_object_write_to_stream(o, opts, mem);
+    g_mime_format_options_free(opts);
+    /* a copy: the stream's array loses its bytes with the stream, references or not */
+    const GByteArray *written = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+    GByteArray *made = n < 0 ? NULL : g_byte_array_sized_new(written->len);
+    if (made)
+        g_byte_array_append(made, written->data, written->len);
+    g_object_unref(mem);
+    return made;
 }
 
 /* The header block (and the empty line after it) GMime writes for a text part written as it
@@ -351,19 +361,11 @@ static const GByteArray *text_part_head(int html, int level, GMimeContentEncodin
     if (have)
         return have;
     GMimeObject *part = text_part_of(html ? "html" : "plain", g_byte_array_new(), level, enc);
-    GMimeStream *mem = g_mime_stream_mem_new();
-    GMimeFormatOptions *opts = g_mime_format_options_new();
-    g_mime_format_options_set_newline_format(opts, GMIME_NEWLINE_FORMAT_DOS);
-    ssize_t n = g_mime_object_write_to_stream(part, opts, mem);
-    g_mime_format_options_free(opts);
+    GByteArray *made = written_crlf(part);
     g_object_unref(part);
-    /* a copy: the stream's array loses its bytes with the stream, references or not */
-    const GByteArray *written = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-    GByteArray *made = g_byte_array_sized_new(written->len);
-    g_byte_array_append(made, written->data, written->len);
-    g_object_unref(mem);
-    if (n < 0 || made->len < 4 || memcmp(made->data + made->len - 4, "\r\n\r\n", 4) != 0) {
-        g_byte_array_unref(made);
+    if (!made || made->len < 4 || memcmp(made->data + made->len - 4, "\r\n\r\n", 4) != 0) {
+        if (made)
+            g_byte_array_unref(made);
         return NULL; /* not the form expected: the part is written by GMime then */
     }
     GByteArray *expect = NULL;
@@ -490,19 +492,16 @@ static const struct alt_tmpl *alt_template(int plain_level, GMimeContentEncoding
     part = text_part_of("html", t, html_level, html_enc);
     g_mime_multipart_add(mp, part);
     g_object_unref(part);
-    GMimeStream *mem = g_mime_stream_mem_new();
-    GMimeFormatOptions *opts = g_mime_format_options_new();
-    g_mime_format_options_set_newline_format(opts, GMIME_NEWLINE_FORMAT_DOS);
-    ssize_t n = g_mime_object_write_to_stream(GMIME_OBJECT(mp), opts, mem);
-    g_mime_format_options_free(opts);
+    GByteArray *bytes = written_crlf(GMIME_OBJECT(mp));
     g_object_unref(mp);
-    struct alt_tmpl *made = calloc(1, sizeof *made);
-    if (!made || n < 0 || alt_cut(made, g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem))) != 0) {
-        g_object_unref(mem);
+    struct alt_tmpl *made = bytes ? calloc(1, sizeof *made) : NULL;
+    int cut = made ? alt_cut(made, bytes) : -1;
+    if (bytes)
+        g_byte_array_unref(bytes);
+    if (cut != 0) {
         alt_tmpl_free(made);
         return NULL;
     }
-    g_object_unref(mem);
     struct alt_tmpl *expect = NULL;
     if (atomic_compare_exchange_strong_explicit(slot, &expect, made, memory_order_acq_rel, memory_order_acquire))
         return made;
@@ -691,52 +690,39 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
         else if (!html && strcmp(ct, "ctTextHtml") == 0)
             html = kj_str(h, "content");
     }
-    int alt_levels[2] = { 0, 0 };
-    GMimeContentEncoding alt_encs[2] = { GMIME_CONTENT_ENCODING_DEFAULT, GMIME_CONTENT_ENCODING_DEFAULT };
-    if (plain && html && json_array_size(atts) == 0) {
-        /* text and HTML only: written from the template GMime made for such a body, unless a
-         * text needs encoding */
-        alt_text[0] = text_bytes(plain, &alt_levels[0]);
-        alt_text[1] = text_bytes(html, &alt_levels[1]);
-        for (int i = 0; i < 2; i++)
-            alt_encs[i] = text_encoding(alt_text[i]->data, alt_text[i]->len);
-        int as_is = 1;
-        for (int i = 0; i < 2; i++)
-            as_is &= alt_encs[i] == GMIME_CONTENT_ENCODING_7BIT || alt_encs[i] == GMIME_CONTENT_ENCODING_8BIT;
-        alt = as_is ? alt_template(alt_levels[0], alt_encs[0], alt_levels[1], alt_encs[1]) : NULL;
+    /* Text and HTML (alternative) or one of them; written from what GMime made once for such
+     * a body (text_part_head, alt_template) when no text needs encoding and no attachment
+     * follows, else by GMime part by part. */
+    int as_is = json_array_size(atts) == 0;
+    if (plain && html) {
+        int levels[2];
+        GMimeContentEncoding encs[2];
+        for (int k = 0; k < 2; k++) {
+            alt_text[k] = text_bytes(k ? html : plain, &levels[k]);
+            encs[k] = text_encoding(alt_text[k]->data, alt_text[k]->len);
+            as_is &= encs[k] == GMIME_CONTENT_ENCODING_7BIT || encs[k] == GMIME_CONTENT_ENCODING_8BIT;
+        }
+        alt = as_is ? alt_template(levels[0], encs[0], levels[1], encs[1]) : NULL;
         if (!alt) {
             GMimeMultipart *mp = multipart_new("alternative", id, 1);
-            for (int i = 0; i < 2; i++) {
-                GMimeObject *p = text_part_of(i ? "html" : "plain", alt_text[i], alt_levels[i], alt_encs[i]);
-                alt_text[i] = NULL;
+            for (int k = 0; k < 2; k++) {
+                GMimeObject *p = text_part_of(k ? "html" : "plain", alt_text[k], levels[k], encs[k]);
+                alt_text[k] = NULL;
                 g_mime_multipart_add(mp, p);
                 g_object_unref(p);
             }
             body = GMIME_OBJECT(mp);
         }
-    } else if (plain && html) {
-        GMimeMultipart *alt = multipart_new("alternative", id, 1);
-        GMimeObject *p = text_part("plain", plain);
-        g_mime_multipart_add(alt, p);
-        g_object_unref(p);
-        p = text_part("html", html);
-        g_mime_multipart_add(alt, p);
-        g_object_unref(p);
-        body = GMIME_OBJECT(alt);
-    } else if (json_array_size(atts) == 0) {
-        /* The message is one text part: written as GMime writes it, from its header block
-         * (text_part_head) and its text, unless the text needs encoding. */
+    } else {
         int level;
         GByteArray *tb = text_bytes(html ? html : plain ? plain : "", &level);
         GMimeContentEncoding enc = text_encoding(tb->data, tb->len);
-        single_head = enc == GMIME_CONTENT_ENCODING_7BIT || enc == GMIME_CONTENT_ENCODING_8BIT
-                          ? text_part_head(html != NULL, level, enc) : NULL;
+        as_is &= enc == GMIME_CONTENT_ENCODING_7BIT || enc == GMIME_CONTENT_ENCODING_8BIT;
+        single_head = as_is ? text_part_head(html != NULL, level, enc) : NULL;
         if (single_head)
             single = tb;
         else
             body = text_part_of(html ? "html" : "plain", tb, level, enc);
-    } else {
-        body = html ? text_part("html", html) : text_part("plain", plain ? plain : "");
     }
     size_t atts_bytes = 0;
     if (json_array_size(atts) > 0) {

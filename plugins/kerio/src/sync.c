@@ -1404,13 +1404,12 @@ static void read_ahead(struct lpipe *L)
     const struct kerio_hint *h = L->target;
     const struct kerio_kind *k = kerio_kind_by_item(h->kind);
     struct kerio_ahead *a = k ? calloc(1, sizeof *a) : NULL;
+    if (a)
+        a->h = *h; /* the arguments of the call that may take these pages */
     if (!a || !(a->h.fid = strdup(h->fid))) {
         free(a);
         return;
     }
-    a->h.kind = h->kind;
-    a->h.page_size = h->page_size;
-    a->h.flags = h->flags;
     struct outpost_transport *pt = &L->pt;
     conn_take(pt, L->t);
     uint32_t ps = h->page_size ? h->page_size : pt->page_size;
