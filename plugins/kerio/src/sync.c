@@ -924,12 +924,15 @@ struct offline_job {
     size_t bad;              /* index of the failed object (written by the one that set failed) */
     char err[256];
     struct kerio_sync *sy;   /* broadcast when the last item is finished, or NULL */
+    const atomic_int *halt;  /* once set, nothing more is claimed (NULL: never) */
 };
 
 static void offline_run(void *arg)
 {
     struct offline_job *j = arg;
     for (;;) {
+        if (j->halt && atomic_load(j->halt))
+            return;
         size_t i = atomic_fetch_add(&j->next, 1);
         if (i >= j->n)
             return;
@@ -967,6 +970,7 @@ static void offline_job_init(struct offline_job *j, struct page *p, struct kerio
     j->bad = 0;
     j->err[0] = '\0';
     j->sy = sy;
+    j->halt = NULL;
 }
 
 /* Whether `j` has items nobody claimed yet. */
@@ -1217,6 +1221,7 @@ struct lpipe {
     unsigned helpers[PIPELINE]; /* threads other than this one inside offline_run of a slot */
     int more;                 /* the last page fetched says more follow */
     int stop;                 /* this thread is done: fetch and convert nothing more */
+    atomic_int halt;          /* stop, for the conversion of pages read ahead (no lock) */
     int fetch_done;           /* the fetching thread fetches nothing more */
     struct kerio_state from;  /* the state after the last page fetched */
     int all_ok;               /* every page fetched so far was read without error */
@@ -1285,7 +1290,8 @@ static void lp_fetch_one(struct lpipe *L)
  * sink takes this folder's last pages: its sync key and up to PIPELINE pages, fetched and
  * converted, kept by the instance for the sync_folder call of that folder (kerio_sync_folder
  * takes them; any other call drops them). The thread stops after the page it is on once this
- * folder is handed over (listing() joins it), and at the first error (the page is read again
+ * folder is handed over (listing() joins it; it stops converting that page at once, and the
+ * next folder's listing converts the rest with every thread), and at the first error (the page is read again
  * by that folder's own listing, which reports what goes wrong). Measured in session 12 (10k
  * messages, 16 folders): the sync's thread alone was running a fifth of the time, at folder
  * ends and starts. */
@@ -1298,11 +1304,13 @@ struct kerio_hint {
 };
 
 /* Pages of a folder read ahead by the listing of the folder before it: fetched, validated,
- * converted, in order, each good. */
+ * in order, each good; the first done[i] items of page i converted, the rest left to that
+ * folder's listing. */
 struct kerio_ahead {
     struct kerio_hint h;
     unsigned n;
     struct listed_page pages[PIPELINE];
+    size_t done[PIPELINE];
 };
 
 static void hint_free(struct kerio_hint *h)
@@ -1410,6 +1418,10 @@ static void read_ahead(struct lpipe *L)
         free(a);
         return;
     }
+    /* OUTPOST_KERIO_AHEAD_CONVERT=N (tests): at most N items of a page read ahead are converted
+     * here, as when the sink takes the current folder's last pages before the rest */
+    const char *cap_env = getenv("OUTPOST_KERIO_AHEAD_CONVERT");
+    long cap = cap_env && *cap_env ? strtol(cap_env, NULL, 10) : -1;
     struct outpost_transport *pt = &L->pt;
     conn_take(pt, L->t);
     uint32_t ps = h->page_size ? h->page_size : pt->page_size;
@@ -1426,11 +1438,19 @@ static void read_ahead(struct lpipe *L)
         pg->ks = from;
         fetch_page(pt, k, h->fid, page_limit(ps, i), 1, pg);
         if (pg->st.code == OUTPOST_OK) {
+            /* converted while the sink takes this folder's last pages; once it has taken them
+             * (halt), what is left of the page is converted by that folder's listing, with
+             * every thread, instead of by this one while the sync's thread waits for it */
             struct offline_job j;
             offline_job_init(&j, &pg->p, NULL);
+            j.halt = &L->halt;
+            if (cap >= 0 && (size_t)cap < j.n)
+                j.n = (size_t)cap;
             offline_run(&j);
             if (atomic_load(&j.failed))
                 pg->st.code = OUTPOST_BAD_DATA;
+            size_t claimed = atomic_load(&j.next);
+            a->done[i] = claimed < j.n ? claimed : j.n;
         }
         if (pg->st.code != OUTPOST_OK) {
             page_free(&pg->p); /* read again, and reported, by the folder's own listing */
@@ -1441,7 +1461,11 @@ static void read_ahead(struct lpipe *L)
         from = pg->ks;
     }
     conn_take(L->t, pt);
-    pt->host->log(pt->host, OUTPOST_LOG_DEBUG, "read %u page(s) of folder %s ahead", a->n, h->fid);
+    size_t left = 0;
+    for (unsigned i = 0; i < a->n; i++)
+        left += a->pages[i].p.n - a->done[i];
+    pt->host->log(pt->host, OUTPOST_LOG_DEBUG, "read %u page(s) of folder %s ahead, %zu item(s) of them left to convert",
+                  a->n, h->fid, left);
     L->read = a;
 }
 
@@ -1556,6 +1580,7 @@ static outpost_status listing(struct outpost_transport *t, const outpost_folder 
         hint_free(next);
         return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
     }
+    atomic_init(&L->halt, 0);
     L->t = t;
     L->k = k;
     L->fid = folder->remote_id;
@@ -1564,23 +1589,23 @@ static outpost_status listing(struct outpost_transport *t, const outpost_folder 
     L->more = 1;              /* listing() is only called while listing */
     L->from = *ks;
     L->all_ok = 1;
+    /* OUTPOST_KERIO_THREADS=0: no helper threads, as where there are none (tests of that path) */
+    const char *threads = getenv("OUTPOST_KERIO_THREADS");
+    L->sy = threads && !strcmp(threads, "0") ? NULL : kerio_sync_new();
     if (ahead) {
-        /* the pages read ahead fill the first slots, converted */
+        /* the pages read ahead fill the first slots, their converted items done */
         for (unsigned i = 0; i < ahead->n; i++) {
             L->pages[i] = ahead->pages[i];
             memset(&ahead->pages[i], 0, sizeof ahead->pages[i]);
-            offline_job_init(&L->jobs[i], &L->pages[i].p, NULL);
-            atomic_store(&L->jobs[i].next, L->pages[i].p.n);
-            atomic_store(&L->jobs[i].finished, L->pages[i].p.n);
+            offline_job_init(&L->jobs[i], &L->pages[i].p, L->sy);
+            atomic_store(&L->jobs[i].next, ahead->done[i]);
+            atomic_store(&L->jobs[i].finished, ahead->done[i]);
         }
         L->fetched = ahead->n;
         L->from = L->pages[ahead->n - 1].ks;
         L->more = L->from.listing;
         ahead_free(ahead);
     }
-    /* OUTPOST_KERIO_THREADS=0: no helper threads, as where there are none (tests of that path) */
-    const char *threads = getenv("OUTPOST_KERIO_THREADS");
-    L->sy = threads && !strcmp(threads, "0") ? NULL : kerio_sync_new();
     if (L->sy && readable_ahead(next, folder->remote_id)) {
         L->target = next;
         L->pt = *t; /* before any thread runs; read_ahead takes the connection over */
@@ -1614,6 +1639,7 @@ static outpost_status listing(struct outpost_transport *t, const outpost_folder 
                 break;
         }
         L->stop = 1;
+        atomic_store(&L->halt, 1);
         kerio_sync_broadcast(L->sy);
         kerio_sync_unlock(L->sy);
         kerio_thread_join(conv);
