@@ -31,7 +31,8 @@ extern "C" {
  * time (two arenas then). Four since the Kerio listing's fetching and
  * converting threads and the storage's compressor run beside the sync's own:
  * with two they queued for the arenas' locks (30k messages: 4,570-5,195 ->
- * 5,374-5,535 msg/s, ~3 MB more RSS). Elsewhere nothing. */
+ * 5,374-5,535 msg/s, ~3 MB more RSS); 6 or 8 were no faster (session 13). glibc's own
+ * MALLOC_ARENA_MAX or glibc.malloc.arena_max, when set, wins. Elsewhere nothing. */
 void op_tune_allocator(void);
 
 /* ---- dynamic loading ---- */

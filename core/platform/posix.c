@@ -582,6 +582,9 @@ void op_tune_allocator(void)
 {
 #ifdef __GLIBC__
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-    mallopt(M_ARENA_MAX, 4);
+    /* glibc's own setting, when given, wins (MALLOC_ARENA_MAX, or glibc.malloc.arena_max) */
+    const char *tun = getenv("GLIBC_TUNABLES");
+    if (!getenv("MALLOC_ARENA_MAX") && !(tun && strstr(tun, "glibc.malloc.arena_max")))
+        mallopt(M_ARENA_MAX, 4);
 #endif
 }
