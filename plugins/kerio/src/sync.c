@@ -927,9 +927,11 @@ struct offline_job {
     const atomic_int *halt;  /* once set, nothing more is claimed (NULL: never) */
 };
 
-static void offline_run(void *arg)
+/* `keep_text`: the converted object keeps its displayableParts until the page is freed, by
+ * the thread that parsed it (the sync's thread, which would otherwise free them in the
+ * fetching thread's malloc arena, under that arena's lock); other threads drop them at once. */
+static void offline_work(struct offline_job *j, int keep_text)
 {
-    struct offline_job *j = arg;
     for (;;) {
         if (j->halt && atomic_load(j->halt))
             return;
@@ -948,7 +950,7 @@ static void offline_run(void *arg)
                     j->bad = i;
                     snprintf(j->err, sizeof j->err, "%s", err);
                 }
-            } else {
+            } else if (!keep_text) {
                 json_object_del(o, "displayableParts");
             }
         }
@@ -958,6 +960,11 @@ static void offline_run(void *arg)
             kerio_sync_unlock(j->sy);
         }
     }
+}
+
+static void offline_run(void *arg)
+{
+    offline_work(arg, 0);
 }
 
 static void offline_job_init(struct offline_job *j, struct page *p, struct kerio_sync *sy)
@@ -1627,7 +1634,7 @@ static outpost_status listing(struct outpost_transport *t, const outpost_folder 
             /* the oldest page: its unclaimed items here, then the ones others are on */
             struct offline_job *j = &L->jobs[L->emitted % PIPELINE];
             kerio_sync_unlock(L->sy);
-            offline_run(j);
+            offline_work(j, 1);
             kerio_sync_lock(L->sy);
             offline_wait(j);
             kerio_sync_unlock(L->sy);
