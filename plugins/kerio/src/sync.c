@@ -1298,8 +1298,8 @@ static void lp_fetch_one(struct lpipe *L)
  * converted, kept by the instance for the sync_folder call of that folder (kerio_sync_folder
  * takes them; any other call drops them). The thread stops after the page it is on once this
  * folder is handed over (listing() joins it; it stops converting that page at once, and the
- * next folder's listing converts the rest with every thread), and at the first error (the page is read again
- * by that folder's own listing, which reports what goes wrong). Measured in session 12 (10k
+ * next folder's listing converts the rest with every thread), and at the first error (the
+ * page is read again by that folder's own listing, which reports what goes wrong). Measured in session 12 (10k
  * messages, 16 folders): the sync's thread alone was running a fifth of the time, at folder
  * ends and starts. */
 
