@@ -343,6 +343,7 @@ static void handle(struct daemon *d, op_socket c)
 static void *control_thread(void *arg)
 {
     struct daemon *d = arg;
+    op_thread_name("outpost-control");
     while (!atomic_load(&d->stop)) {
         op_socket c = op_accept(d->ctl);
         if (c == OP_BAD_SOCKET)

@@ -1688,6 +1688,7 @@ static outpost_status fetch_many(struct outpost_engine *e, const int64_t *ids, s
 static void *fetch_worker(void *arg)
 {
     struct outpost_engine *e = arg;
+    op_thread_name("outpost-fetch");
     op_mutex_lock(e->fetch_mu);
     while (!e->fetch_stop) {
         if (e->fetch_reconfig) {

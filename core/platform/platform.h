@@ -100,6 +100,10 @@ typedef struct op_thread op_thread;
 typedef struct op_mutex op_mutex;
 typedef struct op_cond op_cond;
 op_thread *op_thread_start(void *(*fn)(void *), void *arg);
+/* Names the calling thread for the system's tools (top -H, ps -L, perf, gdb, a debugger's
+ * thread list); at most 15 bytes are kept on Linux. Best effort: nothing happens where the
+ * system has no such name. */
+void op_thread_name(const char *name);
 void *op_thread_join(op_thread *t);
 op_mutex *op_mutex_new(void);
 void op_mutex_free(op_mutex *m);

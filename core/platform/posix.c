@@ -318,6 +318,17 @@ op_thread *op_thread_start(void *(*fn)(void *), void *arg)
     return t;
 }
 
+void op_thread_name(const char *name)
+{
+#ifdef __linux__
+    char n[16];
+    snprintf(n, sizeof n, "%s", name);
+    pthread_setname_np(pthread_self(), n);
+#else
+    (void)name;
+#endif
+}
+
 void *op_thread_join(op_thread *t)
 {
     void *r = NULL;
@@ -540,6 +551,7 @@ static struct {
 static void *signal_thread(void *arg)
 {
     (void)arg;
+    op_thread_name("outpost-signal");
     for (;;) {
         int sig = 0;
         if (sigwait(&sig_state.set, &sig) != 0)

@@ -593,6 +593,17 @@ static unsigned __stdcall thread_main(void *p)
     return 0;
 }
 
+void op_thread_name(const char *name)
+{
+    /* SetThreadDescription came with Windows 10 1607: looked up, not linked */
+    typedef HRESULT(WINAPI * set_description)(HANDLE, PCWSTR);
+    HMODULE k = GetModuleHandleW(L"kernel32.dll");
+    set_description f = k ? (set_description)(void (*)(void))GetProcAddress(k, "SetThreadDescription") : NULL;
+    wchar_t w[64];
+    if (f && MultiByteToWideChar(CP_UTF8, 0, name, -1, w, (int)(sizeof w / sizeof w[0])) > 0)
+        f(GetCurrentThread(), w);
+}
+
 op_thread *op_thread_start(void *(*fn)(void *), void *arg)
 {
     op_thread *t = calloc(1, sizeof *t);

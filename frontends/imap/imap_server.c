@@ -479,9 +479,20 @@ static void conn_free(struct imap_conn *c)
     free(c);
 }
 
+/* Names the calling thread for the system's tools (top -H, ps -L, perf, gdb); Linux only. */
+static void thread_name(const char *name)
+{
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), name);
+#else
+    (void)name;
+#endif
+}
+
 static void *conn_main(void *arg)
 {
     struct imap_conn *c = arg;
+    thread_name("imap-session");
     imap_session_run(c);
     if (c->tls_active && !c->write_failed)
         SSL_shutdown(c->ssl);
@@ -604,6 +615,7 @@ static void accept_one(struct imap_server *s, int lfd, int implicit_tls)
 static void *accept_main(void *arg)
 {
     struct imap_server *s = arg;
+    thread_name("imap-accept");
     for (;;) {
         imap_cfg_rdlock(s);
         struct pollfd p[3];
@@ -636,6 +648,7 @@ static void *accept_main(void *arg)
 static void *subs_main(void *arg)
 {
     struct imap_server *s = arg;
+    thread_name("imap-subs");
     pthread_mutex_lock(&s->subs_wake_mu);
     while (!atomic_load(&s->stopping)) {
         if (!s->folders_changed) {

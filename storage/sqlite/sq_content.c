@@ -186,6 +186,7 @@ static unsigned claim(struct sq_zstate *z)
 static void *compressor_main(void *arg)
 {
     struct sq_zstate *z = arg;
+    sq_thread_name("sq-compress");
     pthread_mutex_lock(&z->mu);
     for (;;) {
         while (!z->quit && z->claimed == z->queued) {

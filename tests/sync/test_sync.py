@@ -1690,6 +1690,18 @@ def t_daemon(env):
         body = b"".join(d[1] for d in data if isinstance(d, tuple))
         check(len(body) > 100 and b"\r\n\r\n" in body, "the body fetched with the reloaded password: %r" % body[:200])
         status_ok(op.sync(), "a sync after SIGHUP")
+        # its threads carry names for top -H, ps -L, perf and gdb (Linux)
+        if sys.platform.startswith("linux"):
+            names = set()
+            for tid in os.listdir("/proc/%d/task" % op.proc.pid):
+                try:
+                    with open("/proc/%d/task/%s/comm" % (op.proc.pid, tid)) as f:
+                        names.add(f.read().strip())
+                except OSError:
+                    pass  # a thread that ended meanwhile
+            want = {"outpost-control", "outpost-fetch", "outpost-signal", "imap-accept", "imap-subs",
+                    "imap-session", "sq-checkpoint"}
+            check(want <= names, "named threads: %s missing from %s" % (sorted(want - names), sorted(names)))
         m.logout()
 
         # `check` requests while the fetch worker stores bodies and a client changes flags:

@@ -145,6 +145,7 @@ static void *add_many(void *arg)
 static void *signal_later(void *arg)
 {
     struct shared *s = arg;
+    op_thread_name("outpost-test"); /* SetThreadDescription where the system has it */
     op_sleep_ms(30);
     op_mutex_lock(s->m);
     s->ready = 1;

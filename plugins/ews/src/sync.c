@@ -1374,6 +1374,9 @@ struct prefetch {
 static void *prefetch_run(void *arg)
 {
     struct prefetch *pf = arg;
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), "ews-prefetch"); /* for top -H, ps -L, perf, gdb */
+#endif
     fetch_page(&pf->shadow, pf->fs, pf->state, pf->carry, &pf->page);
     return NULL;
 }

@@ -291,9 +291,10 @@ outpost_status kerio_upload(struct outpost_transport *t, const char *name, const
 outpost_status kerio_download(struct outpost_transport *t, const char *url, struct kbuf *out);
 
 /* kthread_posix.c (kthread_none.c where there is no port yet: NULL, the caller then runs fn
- * itself): helper threads, for fetching and converting listing pages while the sink works. */
+ * itself): helper threads, for fetching and converting listing pages while the sink works;
+ * `name` (up to 15 bytes kept) names the thread for the system's tools (top -H, perf, gdb). */
 struct kerio_thread;
-struct kerio_thread *kerio_thread_start(void (*fn)(void *), void *arg);
+struct kerio_thread *kerio_thread_start(void (*fn)(void *), void *arg, const char *name);
 void kerio_thread_join(struct kerio_thread *th);
 /* A mutex with one condition variable, shared by the threads of a listing. _new: NULL when
  * out of memory or without threads (kthread_none.c: the caller then works alone). wait must be

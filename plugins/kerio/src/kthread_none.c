@@ -1,10 +1,11 @@
 /* kthread_none.c — no helper thread on this OS yet: callers run the work themselves. */
 #include "kerio.h"
 
-struct kerio_thread *kerio_thread_start(void (*fn)(void *), void *arg)
+struct kerio_thread *kerio_thread_start(void (*fn)(void *), void *arg, const char *name)
 {
     (void)fn;
     (void)arg;
+    (void)name;
     return NULL;
 }
 

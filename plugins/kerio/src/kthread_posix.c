@@ -3,28 +3,34 @@
 #include "kerio.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 struct kerio_thread {
     pthread_t id;
     void (*fn)(void *);
     void *arg;
+    char name[16];
 };
 
 static void *trampoline(void *p)
 {
     struct kerio_thread *th = p;
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), th->name); /* for top -H, ps -L, perf, gdb */
+#endif
     th->fn(th->arg);
     return NULL;
 }
 
-struct kerio_thread *kerio_thread_start(void (*fn)(void *), void *arg)
+struct kerio_thread *kerio_thread_start(void (*fn)(void *), void *arg, const char *name)
 {
     struct kerio_thread *th = malloc(sizeof *th);
     if (!th)
         return NULL;
     th->fn = fn;
     th->arg = arg;
+    snprintf(th->name, sizeof th->name, "%s", name);
     if (pthread_create(&th->id, NULL, trampoline, th) != 0) {
         free(th);
         return NULL;

@@ -1045,7 +1045,7 @@ static outpost_status page_convert(struct outpost_transport *t, const struct ker
         struct offline_job job;
         offline_job_init(&job, p, NULL);
         struct kerio_thread *helper = k->kind == OUTPOST_ITEM_MAIL && want_content && p->n > 1
-                                          ? kerio_thread_start(offline_run, &job) : NULL;
+                                          ? kerio_thread_start(offline_run, &job, "kerio-convert") : NULL;
         offline_run(&job); /* this thread shares the work */
         kerio_thread_join(helper);
         st = offline_status(t, &job);
@@ -1619,12 +1619,12 @@ static outpost_status listing(struct outpost_transport *t, const outpost_folder 
         next = NULL;
     }
     hint_free(next);
-    struct kerio_thread *fetcher = L->sy ? kerio_thread_start(lp_fetcher, L) : NULL;
+    struct kerio_thread *fetcher = L->sy ? kerio_thread_start(lp_fetcher, L, "kerio-list") : NULL;
     outpost_status st = outpost_ok();
     if (!fetcher) {
         st = listing_alone(L, sink, ks);
     } else {
-        struct kerio_thread *conv = kerio_thread_start(lp_converter, L);
+        struct kerio_thread *conv = kerio_thread_start(lp_converter, L, "kerio-convert");
         kerio_sync_lock(L->sy);
         for (;;) {
             while (L->emitted == L->fetched && !L->fetch_done)
