@@ -143,6 +143,7 @@ struct apply {
     uint64_t cur_off;
     uint64_t cur_size;           /* its size as the transport gave it (0: unknown) */
     struct outpost_summary_builder *sb; /* summary of the current item, fed chunk by chunk */
+    struct outpost_summary_builder *spare; /* the last item's, for the next (put_builder) */
     uint64_t done, total;
     int folders_changed;
     /* The state the sync started from: a commit of the same state with nothing applied
@@ -423,12 +424,30 @@ static outpost_status s_item_moved(void *ctx, const char *old_remote_id, const c
 
 /* The storages index stored content themselves (idle-time FTS): the summary computes no
  * index text, which spares decoding every text part in full. */
-static struct outpost_summary_builder *new_builder(uint32_t kind, uint64_t size_hint)
+static struct outpost_summary_builder *new_builder(struct apply *a, uint32_t kind, uint64_t size_hint)
 {
-    struct outpost_summary_builder *b = outpost_summary_builder_new_sized(kind, size_hint);
+    struct outpost_summary_builder *b = a->spare;
+    a->spare = NULL;
+    if (b && outpost_summary_builder_reuse(b, kind, size_hint) != 0) {
+        outpost_summary_builder_free(b);
+        b = NULL;
+    }
+    if (!b)
+        b = outpost_summary_builder_new_sized(kind, size_hint);
     if (b)
         outpost_summary_builder_set_index(b, 0);
     return b;
+}
+
+/* Done with the current item's builder (its summary released): kept for the next item, whose
+ * spool then reuses its memory instead of allocating and faulting in pages each time. */
+static void put_builder(struct apply *a)
+{
+    if (a->sb && !a->spare)
+        a->spare = a->sb;
+    else
+        outpost_summary_builder_free(a->sb);
+    a->sb = NULL;
 }
 
 static outpost_status s_content(void *ctx, const void *data, size_t len)
@@ -444,7 +463,7 @@ static outpost_status s_content(void *ctx, const void *data, size_t len)
             return st;
         a->cur_off += len;
     }
-    if (!a->sb && !(a->sb = new_builder(a->cur_kind, a->cur_size)))
+    if (!a->sb && !(a->sb = new_builder(a, a->cur_kind, a->cur_size)))
         return engine_status(OUTPOST_FATAL, "out of memory");
     char err[256];
     if (outpost_summary_builder_feed(a->sb, data, len, err, sizeof err) != 0)
@@ -559,7 +578,7 @@ static outpost_status put_pending(struct apply *a, int ended)
     outpost_status st = outpost_ok();
     if (ended) {
         char err[256] = "";
-        if (!a->sb && !(a->sb = new_builder(n.kind, 0))) {
+        if (!a->sb && !(a->sb = new_builder(a, n.kind, 0))) {
             st = engine_status(OUTPOST_FATAL, "out of memory");
             goto out;
         }
@@ -629,8 +648,7 @@ static outpost_status put_pending(struct apply *a, int ended)
     }
 out:
     outpost_summary_release(&arena);
-    outpost_summary_builder_free(a->sb);
-    a->sb = NULL;
+    put_builder(a);
     outpost_item_copy_free(&a->pend);
     a->has_pend = 0;
     return st;
@@ -644,8 +662,7 @@ static outpost_status finish_current(struct apply *a, int ended)
         return put_pending(a, ended);
     if (a->cur_id <= 0 || !ended) {
         a->cur_id = 0;
-        outpost_summary_builder_free(a->sb);
-        a->sb = NULL;
+        put_builder(a);
         return outpost_ok();
     }
     int64_t id = a->cur_id;
@@ -664,7 +681,7 @@ static outpost_status finish_current(struct apply *a, int ended)
     struct outpost_summary arena;
     outpost_summary_init(&arena);
     char err[256] = "";
-    if (!a->sb && !(a->sb = new_builder(u.kind, 0))) {
+    if (!a->sb && !(a->sb = new_builder(a, u.kind, 0))) {
         free(shown_bs);
         free(shown_env);
         return engine_status(OUTPOST_FATAL, "out of memory");
@@ -717,8 +734,7 @@ static outpost_status finish_current(struct apply *a, int ended)
         if (st.code == OUTPOST_OK && kind == OUTPOST_ITEM_MAIL)
             st = keep_header_block(a, id);
     }
-    outpost_summary_builder_free(a->sb);
-    a->sb = NULL;
+    put_builder(a);
     if (st.code != OUTPOST_OK)
         return st;
     outpost_store_event ev = { sizeof ev, OUTPOST_EVENT_CONTENT, folder, id, 0 };
@@ -969,6 +985,8 @@ static void apply_done(struct apply *a)
     }
     outpost_summary_builder_free(a->sb);
     a->sb = NULL;
+    outpost_summary_builder_free(a->spare);
+    a->spare = NULL;
     if (a->has_pend) {
         outpost_item_copy_free(&a->pend);
         a->has_pend = 0;

@@ -1997,6 +1997,22 @@ void outpost_summary_builder_free(struct outpost_summary_builder *b)
     free(b);
 }
 
+int outpost_summary_builder_reuse(struct outpost_summary_builder *b, uint32_t kind, uint64_t size_hint)
+{
+    if (b->spooled || b->size > OUTPOST_SUMMARY_REUSE_BYTES || G_OBJECT(b->st)->ref_count != 1)
+        return -1;
+    GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(b->st));
+    if (size_hint && size_hint <= OUTPOST_SUMMARY_SPOOL_BYTES && size_hint > ba->len)
+        g_byte_array_set_size(ba, (guint)size_hint); /* grows the allocation once, if need be */
+    g_byte_array_set_size(ba, 0);
+    if (g_mime_stream_reset(b->st) != 0)
+        return -1;
+    b->kind = kind;
+    b->no_index = 0;
+    b->size = 0;
+    return 0;
+}
+
 uint64_t outpost_summary_builder_size(const struct outpost_summary_builder *b) { return b->size; }
 
 void outpost_summary_builder_set_index(struct outpost_summary_builder *b, int want)

@@ -98,6 +98,13 @@ int outpost_summary_builder_content(struct outpost_summary_builder *b,
                                     int (*fn)(void *ctx, const void *data, size_t len), void *ctx, char *err,
                                     size_t errlen);
 void outpost_summary_builder_free(struct outpost_summary_builder *b);
+/* Makes `b` (its summary, if any, released) a new builder for an item of `kind`, as
+ * outpost_summary_builder_new_sized would, keeping the allocation of its in-memory spool, so
+ * that a sequence of items does not allocate (and fault in) a spool each: 0. -1 when it
+ * cannot be reused (spooled to a file, over OUTPOST_SUMMARY_REUSE_BYTES, or its stream still
+ * referenced): then free it. */
+#define OUTPOST_SUMMARY_REUSE_BYTES (1u << 20)
+int outpost_summary_builder_reuse(struct outpost_summary_builder *b, uint32_t kind, uint64_t size_hint);
 
 /* The IMAP ENVELOPE of a mail the transport handed over without content (the server cannot
  * render its MIME), built from the properties it gave: date (RFC 5322 form, UTC), subject

@@ -235,6 +235,60 @@ static void test_chunked_feed(void **state)
     done(&ref);
 }
 
+/* A builder reused for item after item (the sync engine keeps one) gives each the summary a
+ * new builder gives: a small mail after a larger one, an event between mails, a mail fed in
+ * pieces. One still referenced, or spooled to a file, refuses to be reused. */
+static void test_builder_reuse(void **state)
+{
+    (void)state;
+    const char *names[] = { "rfc822", "simple", "lf-multipart", "rfc822" };
+    const char *ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:u-1\r\n"
+                      "DTSTAMP:20260301T120000Z\r\nDTSTART:20260310T090000Z\r\nSUMMARY:Reused\r\n"
+                      "END:VEVENT\r\nEND:VCALENDAR\r\n";
+    struct outpost_summary_builder *b = outpost_summary_builder_new(OUTPOST_ITEM_MAIL);
+    char err[256];
+    for (size_t k = 0; k < 4; k++) {
+        struct mail ref;
+        summarise(names[k], &ref);
+        if (k > 0)
+            assert_int_equal(outpost_summary_builder_reuse(b, OUTPOST_ITEM_MAIL, k == 2 ? 0 : ref.len), 0);
+        for (size_t off = 0; off < ref.len; off += 100) /* in pieces */
+            assert_int_equal(outpost_summary_builder_feed(b, ref.data + off, ref.len - off < 100 ? ref.len - off : 100,
+                                                          err, sizeof err), 0);
+        outpost_item it = { .struct_size = sizeof it };
+        struct outpost_summary a;
+        outpost_summary_init(&a);
+        assert_int_equal(outpost_summary_builder_finish(b, &it, &a, err, sizeof err), 0);
+        assert_int_equal(it.size, ref.len);
+        assert_string_equal(it.bodystructure, ref.it.bodystructure);
+        assert_string_equal(it.envelope, ref.it.envelope);
+        outpost_summary_release(&a);
+        done(&ref);
+        if (k == 1) { /* an event between two mails */
+            assert_int_equal(outpost_summary_builder_reuse(b, OUTPOST_ITEM_EVENT, 0), 0);
+            assert_int_equal(outpost_summary_builder_feed(b, ics, strlen(ics), err, sizeof err), 0);
+            outpost_item ev = { .struct_size = sizeof ev };
+            outpost_summary_init(&a);
+            assert_int_equal(outpost_summary_builder_finish(b, &ev, &a, err, sizeof err), 0);
+            assert_int_equal(ev.kind, OUTPOST_ITEM_EVENT);
+            assert_string_equal(ev.subject, "Reused");
+            assert_int_equal(ev.size, strlen(ics));
+            outpost_summary_release(&a);
+        }
+    }
+    /* an item past the memory spool (and OUTPOST_SUMMARY_REUSE_BYTES) went to a file: not kept */
+    assert_int_equal(outpost_summary_builder_reuse(b, OUTPOST_ITEM_MAIL, 0), 0);
+    size_t big = (OUTPOST_SUMMARY_SPOOL_BYTES > OUTPOST_SUMMARY_REUSE_BYTES ? OUTPOST_SUMMARY_SPOOL_BYTES
+                                                                          : OUTPOST_SUMMARY_REUSE_BYTES) + 1;
+    char *junk = malloc(big);
+    assert_non_null(junk);
+    memset(junk, 'a', big);
+    assert_int_equal(outpost_summary_builder_feed(b, junk, big, err, sizeof err), 0);
+    assert_int_equal(outpost_summary_builder_reuse(b, OUTPOST_ITEM_MAIL, 0), -1);
+    free(junk);
+    outpost_summary_builder_free(b);
+}
+
 /* Without index text (the sync engine's builders), only what the preview reads is decoded:
  * every summary field must still be the same as with it. */
 static void same_without_index(const char *what, const char *data, size_t len)
@@ -684,7 +738,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_chunked_feed), cmocka_unit_test(test_large_spooled), cmocka_unit_test(test_long_line_in_memory),
         cmocka_unit_test(test_event),        cmocka_unit_test(test_address_memo),
         cmocka_unit_test(test_contact),      cmocka_unit_test(test_preview_without_index), cmocka_unit_test(test_preview_invalid_utf8),
-        cmocka_unit_test(test_envelope_from_item),
+        cmocka_unit_test(test_envelope_from_item), cmocka_unit_test(test_builder_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
