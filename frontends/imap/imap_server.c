@@ -479,20 +479,12 @@ static void conn_free(struct imap_conn *c)
     free(c);
 }
 
-/* Names the calling thread for the system's tools (top -H, ps -L, perf, gdb); Linux only. */
-static void thread_name(const char *name)
-{
-#ifdef __linux__
-    pthread_setname_np(pthread_self(), name);
-#else
-    (void)name;
-#endif
-}
-
 static void *conn_main(void *arg)
 {
     struct imap_conn *c = arg;
-    thread_name("imap-session");
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), "imap-session"); /* for top -H, ps -L, perf, gdb */
+#endif
     imap_session_run(c);
     if (c->tls_active && !c->write_failed)
         SSL_shutdown(c->ssl);
@@ -615,7 +607,9 @@ static void accept_one(struct imap_server *s, int lfd, int implicit_tls)
 static void *accept_main(void *arg)
 {
     struct imap_server *s = arg;
-    thread_name("imap-accept");
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), "imap-accept"); /* for top -H, ps -L, perf, gdb */
+#endif
     for (;;) {
         imap_cfg_rdlock(s);
         struct pollfd p[3];
@@ -648,7 +642,9 @@ static void *accept_main(void *arg)
 static void *subs_main(void *arg)
 {
     struct imap_server *s = arg;
-    thread_name("imap-subs");
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), "imap-subs"); /* for top -H, ps -L, perf, gdb */
+#endif
     pthread_mutex_lock(&s->subs_wake_mu);
     while (!atomic_load(&s->stopping)) {
         if (!s->folders_changed) {

@@ -186,7 +186,9 @@ static unsigned claim(struct sq_zstate *z)
 static void *compressor_main(void *arg)
 {
     struct sq_zstate *z = arg;
-    sq_thread_name("sq-compress");
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), "sq-compress"); /* for top -H, ps -L, perf, gdb */
+#endif
     pthread_mutex_lock(&z->mu);
     for (;;) {
         while (!z->quit && z->claimed == z->queued) {

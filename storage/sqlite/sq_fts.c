@@ -636,7 +636,9 @@ static void help(struct fts_pool *p, int idx, struct fts_scratch *x)
 static void *worker_main(void *arg)
 {
     struct worker_arg *wa = arg;
-    sq_thread_name("sq-fts");
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), "sq-fts"); /* for top -H, ps -L, perf, gdb */
+#endif
     struct fts_pool *p = wa->pool;
     struct fts_scratch x = { 0 };
     pthread_mutex_lock(&p->mu);

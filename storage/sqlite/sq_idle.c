@@ -59,21 +59,12 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void sq_thread_name(const char *name)
-{
-#ifdef __linux__
-    char n[16];
-    snprintf(n, sizeof n, "%s", name);
-    pthread_setname_np(pthread_self(), n);
-#else
-    (void)name;
-#endif
-}
-
 static void *idle_main(void *arg)
 {
     struct sq_idle *id = arg;
-    sq_thread_name("sq-checkpoint");
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), "sq-checkpoint"); /* for top -H, ps -L, perf, gdb */
+#endif
     pthread_mutex_lock(&id->mu);
     while (!id->quit) {
         struct timespec until;

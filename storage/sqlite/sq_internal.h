@@ -304,8 +304,4 @@ outpost_status sq_journal_set_state(struct outpost_txn *t, int64_t seq, uint32_t
 outpost_status sq_journal_count(struct outpost_txn *t, uint32_t state, uint64_t *n);
 outpost_status sq_journal_prune(struct outpost_txn *t, int64_t before_ms, uint64_t *removed);
 
-/* Names the calling thread of the instance (compressor, checkpoints, indexing workers) for
- * the system's tools (top -H, ps -L, perf, gdb): up to 15 bytes, Linux only. */
-void sq_thread_name(const char *name);
-
 #endif /* OUTPOST_SQ_INTERNAL_H */
