@@ -4,10 +4,12 @@
 For each account size (OUTPOST_BENCH_SIZES, default "10000 100000" messages)
 it starts the simulator, runs `outpost sync --once` into a fresh cache and
 records messages/s end to end and the peak RSS of the outpost process (its
-VmHWM, sampled until it exits), OUTPOST_BENCH_RUNS times (default 3, each into a fresh
-cache): the median run's rate, every run's rate beside it, the largest peak RSS. Then, on the largest cache, it starts outpostd, makes 10 server-side
-changes in the Inbox and times one sync cycle through the daemon's control
-socket (`outpost sync`). It also measures the simulator's own serving rate
+VmHWM, sampled until it exits), OUTPOST_BENCH_RUNS times (default 3, each into a
+fresh cache): the median run's rate, every run's rate beside it, the largest peak
+RSS. Then, on the largest cache, it starts outpostd, makes 10 server-side changes
+in the Inbox and times sync cycles through the daemon's control socket (`outpost
+sync`): up to three while the full-text index builds, five once it has caught up,
+the median of each. It also measures the simulator's own serving rate
 (listing + full content) with outpost-sim-kerio-bench, so the simulator is
 shown not to be the bottleneck. Prints a table, writes sync.json.
 Everything runs on 127.0.0.1 and stops by itself.

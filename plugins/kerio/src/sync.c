@@ -1227,8 +1227,8 @@ struct lpipe {
     unsigned emitted;         /* pages this thread is done with */
     unsigned helpers[PIPELINE]; /* threads other than this one inside offline_run of a slot */
     int more;                 /* the last page fetched says more follow */
-    int stop;                 /* this thread is done: fetch and convert nothing more */
-    atomic_int halt;          /* stop, for the conversion of pages read ahead (no lock) */
+    atomic_int stop;          /* this thread is done: fetch and convert nothing more (set under
+                               * sy; read ahead's conversion checks it without) */
     int fetch_done;           /* the fetching thread fetches nothing more */
     struct kerio_state from;  /* the state after the last page fetched */
     int all_ok;               /* every page fetched so far was read without error */
@@ -1299,9 +1299,9 @@ static void lp_fetch_one(struct lpipe *L)
  * takes them; any other call drops them). The thread stops after the page it is on once this
  * folder is handed over (listing() joins it; it stops converting that page at once, and the
  * next folder's listing converts the rest with every thread), and at the first error (the
- * page is read again by that folder's own listing, which reports what goes wrong). Measured in session 12 (10k
- * messages, 16 folders): the sync's thread alone was running a fifth of the time, at folder
- * ends and starts. */
+ * page is read again by that folder's own listing, which reports what goes wrong). Measured
+ * in session 12 (10k messages, 16 folders): the sync's thread alone was running a fifth of
+ * the time, at folder ends and starts. */
 
 /* The folder the engine syncs after the coming sync_folder call, as sync_next named it. */
 struct kerio_hint {
@@ -1436,21 +1436,18 @@ static void read_ahead(struct lpipe *L)
     memset(&from, 0, sizeof from);
     from.listing = get_sync_key(pt, h->fid, &from.key).code == OUTPOST_OK;
     for (unsigned i = 0; i < PIPELINE && from.listing; i++) {
-        kerio_sync_lock(L->sy);
-        int stop = L->stop;
-        kerio_sync_unlock(L->sy);
-        if (stop)
+        if (atomic_load(&L->stop))
             break;
         struct listed_page *pg = &a->pages[i];
         pg->ks = from;
         fetch_page(pt, k, h->fid, page_limit(ps, i), 1, pg);
         if (pg->st.code == OUTPOST_OK) {
             /* converted while the sink takes this folder's last pages; once it has taken them
-             * (halt), what is left of the page is converted by that folder's listing, with
+             * (stop), what is left of the page is converted by that folder's listing, with
              * every thread, instead of by this one while the sync's thread waits for it */
             struct offline_job j;
             offline_job_init(&j, &pg->p, NULL);
-            j.halt = &L->halt;
+            j.halt = &L->stop;
             if (cap >= 0 && (size_t)cap < j.n)
                 j.n = (size_t)cap;
             offline_run(&j);
@@ -1587,7 +1584,7 @@ static outpost_status listing(struct outpost_transport *t, const outpost_folder 
         hint_free(next);
         return kerio_fail(t, OUTPOST_FATAL, "kerio: out of memory");
     }
-    atomic_init(&L->halt, 0);
+    atomic_init(&L->stop, 0);
     L->t = t;
     L->k = k;
     L->fid = folder->remote_id;
@@ -1645,8 +1642,7 @@ static outpost_status listing(struct outpost_transport *t, const outpost_folder 
             if (st.code != OUTPOST_OK)
                 break;
         }
-        L->stop = 1;
-        atomic_store(&L->halt, 1);
+        atomic_store(&L->stop, 1);
         kerio_sync_broadcast(L->sy);
         kerio_sync_unlock(L->sy);
         kerio_thread_join(conv);
