@@ -96,7 +96,8 @@ static void test_mail_mime_byte_identical(void **state)
 /* tests/kerio/data/mime_golden.json holds mails (edge cases of the text rules, of address
  * encoding and folding, attachments, text and HTML bodies in every charset and encoding
  * case, and generated ones) and mime_golden.eml the MIME that GMime wrote for them from a
- * GMimeMessage (the first 27) or from GMime parts (the "alt" ones, session 12), each followed
+ * GMimeMessage (the first 27) or from GMime parts (the "alt" ones, session 12; the 17 with
+ * attachments of 0 to 100,000 octets from golden_fetch's /bytes/N, session 14), each followed
  * by a separator line. mail.c writes the header block itself through a GMimeHeaderList
  * (address values from its memo) and a body of text parts from the header blocks and
  * templates GMime made once: the bytes must stay those, on a first conversion (memo and
@@ -127,6 +128,19 @@ static int golden_fetch(void *ctx, const char *url, struct kbuf *out, char *err,
     (void)ctx;
     (void)err;
     (void)errlen;
+    if (strncmp(url, "/bytes/", 7) == 0) {
+        /* N octets of every value (CR, LF and NUL among them), the same on every call: the
+         * attachments whose base64 lines end at every place of a line */
+        size_t n = strtoul(url + 7, NULL, 10);
+        uint32_t x = (uint32_t)n * 2654435761u + 1;
+        for (size_t i = 0; i < n; i++) {
+            x = x * 1103515245u + 12345u;
+            unsigned char c = (unsigned char)(x >> 24);
+            if (kbuf_append(out, &c, 1) != 0)
+                return -1;
+        }
+        return 0;
+    }
     char b[256];
     snprintf(b, sizeof b, "bytes of %s\n", url);
     return kbuf_append(out, b, strlen(b));
