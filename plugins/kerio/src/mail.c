@@ -524,7 +524,30 @@ static void alt_tmpls_free(void)
         alt_tmpl_free(atomic_exchange(&alt_tmpls[0][0][0][0] + i, NULL));
 }
 
-static GMimeObject *attachment_part(const json_t *a, struct kbuf *data)
+/* The content of an attachment part: `data`'s bytes for GMime to encode (the stream takes
+ * them over, no copy), or with data NULL the placeholder octet ATT_MARK that GMime writes as
+ * it is (the wrapper says it is base64 already, as the part does), for att_splice to replace. */
+#define ATT_MARK 0x03
+static void attachment_content(GMimePart *part, struct kbuf *data)
+{
+    GByteArray *bytes;
+    if (data) {
+        /* GLib frees with free() */
+        bytes = data->data ? g_byte_array_new_take((guint8 *)data->data, data->len) : g_byte_array_new();
+        memset(data, 0, sizeof *data);
+    } else {
+        bytes = g_byte_array_new();
+        g_byte_array_append(bytes, (const guint8 *)"\x03", 1);
+    }
+    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(bytes);
+    GMimeDataWrapper *w = g_mime_data_wrapper_new_with_stream(stream, data ? GMIME_CONTENT_ENCODING_DEFAULT
+                                                                            : GMIME_CONTENT_ENCODING_BASE64);
+    g_mime_part_set_content(part, w);
+    g_object_unref(w);
+    g_object_unref(stream);
+}
+
+static GMimeObject *attachment_part(const json_t *a)
 {
     const char *ct = kj_str(a, "contentType");
     GMimeContentType *type = g_mime_content_type_parse(NULL, *ct ? ct : "application/octet-stream");
@@ -533,14 +556,7 @@ static GMimeObject *attachment_part(const json_t *a, struct kbuf *data)
     GMimePart *part = g_mime_part_new_with_type(mt && *mt ? mt : "application", st && *st ? st : "octet-stream");
     if (type)
         g_object_unref(type);
-    /* The stream takes the downloaded bytes over (GLib frees with free()): no copy. */
-    GByteArray *bytes = data->data ? g_byte_array_new_take((guint8 *)data->data, data->len) : g_byte_array_new();
-    memset(data, 0, sizeof *data);
-    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(bytes);
-    GMimeDataWrapper *w = g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);
-    g_mime_part_set_content(part, w);
-    g_object_unref(w);
-    g_object_unref(stream);
+    attachment_content(part, NULL);
     const char *cid = kj_str(a, "contentId");
     const char *name = kj_str(a, "name");
     GMimeContentDisposition *disp = g_mime_content_disposition_new();
@@ -573,6 +589,82 @@ static size_t mime_size_hint(const json_t *mail, size_t atts_bytes)
         n += len + len / 32 + 512;
     }
     return n < (1u << 30) ? n : (1u << 30);
+}
+
+/* An attachment in base64 as GMime writes a part's content with CRLF line ends: lines of 76
+ * characters (57 octets, RFC 2045 6.8), the last one shorter, each ended by CRLF; nothing for
+ * no octets. Encoded by GLib, 64 lines at a time, with the line breaks put in while copying
+ * them out: GMime's base64 filter and its unix2dos filter behind it made four passes over
+ * every octet, the largest share of writing a mail with an attachment. */
+#define B64_LINE_IN 57u
+#define B64_LINE_OUT 76u
+#define B64_BLOCK_LINES 64u
+
+static size_t b64_crlf_len(size_t n)
+{
+    size_t rem = n % B64_LINE_IN;
+    return n / B64_LINE_IN * (B64_LINE_OUT + 2) + (rem ? (rem + 2) / 3 * 4 + 2 : 0);
+}
+
+/* Writes b64_crlf_len(n) octets at `o`. */
+static void b64_crlf_write(char *o, const unsigned char *p, size_t n)
+{
+    char enc[B64_BLOCK_LINES * B64_LINE_OUT + 8];
+    while (n) {
+        size_t take = n < B64_BLOCK_LINES * B64_LINE_IN ? n : B64_BLOCK_LINES * B64_LINE_IN;
+        gint state = 0, save = 0;
+        gsize elen = g_base64_encode_step(p, take, FALSE, enc, &state, &save);
+        elen += g_base64_encode_close(FALSE, enc + elen, &state, &save); /* nothing left over when take % 3 == 0 */
+        for (gsize at = 0; at < elen; at += B64_LINE_OUT) {
+            size_t line = elen - at < B64_LINE_OUT ? elen - at : B64_LINE_OUT;
+            memcpy(o, enc + at, line);
+            o[line] = '\r';
+            o[line + 1] = '\n';
+            o += line + 2;
+        }
+        p += take;
+        n -= take;
+    }
+}
+
+/* GMime's output `ba` for a mail whose attachments hold the placeholder ATT_MARK, from `body_at`
+ * on its body, with the attachments (`data`, in order) in their place: a new array, or NULL
+ * when the output is not the form expected (each placeholder alone between the empty line
+ * ending its part's header block and the line break before the next delimiter; no other
+ * ATT_MARK octet), and the mail is written by GMime part by part then. */
+static GByteArray *att_splice(const GByteArray *ba, size_t body_at, const struct kbuf *data, size_t natt)
+{
+    size_t total = ba->len - natt, found = 0;
+    for (size_t i = 0; i < natt; i++)
+        total += b64_crlf_len(data[i].len);
+    const guint8 **at = g_new(const guint8 *, natt ? natt : 1);
+    for (const guint8 *q = ba->data + body_at, *end = ba->data + ba->len;
+         (q = memchr(q, ATT_MARK, (size_t)(end - q))) != NULL; q++) {
+        if (found == natt || q - ba->data < (ptrdiff_t)body_at + 4 || end - q < 5 || memcmp(q - 4, "\r\n\r\n", 4) != 0 ||
+            memcmp(q + 1, "\r\n--", 4) != 0) {
+            g_free(at);
+            return NULL;
+        }
+        at[found++] = q;
+    }
+    if (found != natt || total > G_MAXUINT) {
+        g_free(at);
+        return NULL;
+    }
+    GByteArray *out = g_byte_array_sized_new((guint)total);
+    g_byte_array_set_size(out, (guint)total);
+    char *o = (char *)out->data;
+    const guint8 *from = ba->data;
+    for (size_t i = 0; i < natt; i++) {
+        memcpy(o, from, (size_t)(at[i] - from));
+        o += at[i] - from;
+        b64_crlf_write(o, (const unsigned char *)data[i].data, data[i].len);
+        o += b64_crlf_len(data[i].len);
+        from = at[i] + 1;
+    }
+    memcpy(o, from, (size_t)(ba->data + ba->len - from));
+    g_free(at);
+    return out;
 }
 
 /* Moves the bytes of `ba` (GLib allocates with malloc) into `out` when `out` is empty, else
@@ -724,38 +816,62 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
         else
             body = text_part_of(html ? "html" : "plain", tb, level, enc);
     }
-    size_t atts_bytes = 0;
-    if (json_array_size(atts) > 0) {
+    /* Attachments: parts whose content is a placeholder, the downloaded bytes in `att_data`;
+     * the written message gets them in base64 in its place (att_splice). */
+    size_t natt = json_array_size(atts);
+    struct kbuf *att_data = natt ? calloc(natt, sizeof *att_data) : NULL;
+    GMimePart **att_parts = natt ? calloc(natt, sizeof *att_parts) : NULL;
+    if (natt && (!att_data || !att_parts)) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    if (natt > 0) {
         GMimeMultipart *mixed = multipart_new("mixed", id, 0);
         g_mime_multipart_add(mixed, body);
         g_object_unref(body);
         body = GMIME_OBJECT(mixed);
         const json_t *a;
         json_array_foreach(atts, i, a) {
-            struct kbuf data = { 0 };
-            if (!fetch || fetch(fctx, kj_str(a, "url"), &data, err, errlen) != 0) {
+            if (!fetch || fetch(fctx, kj_str(a, "url"), &att_data[i], err, errlen) != 0) {
                 if (!fetch)
                     snprintf(err, errlen, "no way to fetch attachment %zu", i);
-                kbuf_free(&data);
                 goto out;
             }
-            atts_bytes += data.len;
-            GMimeObject *p = attachment_part(a, &data);
-            kbuf_free(&data);
+            GMimeObject *p = attachment_part(a);
             g_mime_multipart_add(mixed, p);
+            att_parts[i] = GMIME_PART(p); /* the multipart holds it */
             g_object_unref(p);
         }
     }
 
     /* Written into an array sized for the whole message (no doubling and copying on the way),
      * which `out` then takes over when it is empty (no copy at all). */
-    GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(g_byte_array_sized_new((guint)mime_size_hint(mail, atts_bytes)));
+    GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(g_byte_array_sized_new((guint)mime_size_hint(mail, 0)));
     GMimeFormatOptions *opts = g_mime_format_options_new();
     g_mime_format_options_set_newline_format(opts, GMIME_NEWLINE_FORMAT_DOS);
-    if (g_mime_header_list_write_to_stream(hl, opts, mem) < 0 || (body && g_mime_object_write_to_stream(body, opts, mem) < 0)) {
+    size_t body_at = 0;
+    int wrote = g_mime_header_list_write_to_stream(hl, opts, mem) >= 0;
+    if (wrote) {
+        body_at = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem))->len;
+        wrote = !body || g_mime_object_write_to_stream(body, opts, mem) >= 0;
+    }
+    GByteArray *spliced = NULL;
+    if (wrote && natt) {
+        GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+        spliced = att_splice(ba, body_at, att_data, natt);
+        if (!spliced) {
+            /* not the form expected: GMime encodes the attachments itself */
+            for (size_t k = 0; k < natt; k++)
+                attachment_content(att_parts[k], &att_data[k]);
+            g_byte_array_set_size(ba, (guint)body_at);
+            wrote = g_mime_stream_seek(mem, (gint64)body_at, GMIME_STREAM_SEEK_SET) == (gint64)body_at &&
+                    g_mime_object_write_to_stream(body, opts, mem) >= 0;
+        }
+    }
+    if (!wrote) {
         snprintf(err, errlen, "GMime could not write the message");
     } else {
-        GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+        GByteArray *ba = spliced ? spliced : g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
         if (single) {
             g_byte_array_append(ba, single_head->data, single_head->len);
             append_crlf_text(ba, single);
@@ -776,9 +892,15 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
         if (rc)
             snprintf(err, errlen, "out of memory");
     }
+    if (spliced)
+        g_byte_array_unref(spliced);
     g_mime_format_options_free(opts);
     g_object_unref(mem);
 out:
+    for (size_t k = 0; att_data && k < natt; k++)
+        kbuf_free(&att_data[k]);
+    free(att_data);
+    free(att_parts);
     if (body)
         g_object_unref(body);
     if (single)
