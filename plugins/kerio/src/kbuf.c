@@ -34,6 +34,20 @@ int kbuf_append(struct kbuf *b, const void *p, size_t n)
     return 0;
 }
 
+int kbuf_expect(struct kbuf *b, size_t total)
+{
+    if (total < b->len || total + 1 <= b->cap)
+        return 0;
+    char *p = realloc(b->data, total + 1);
+    if (!p)
+        return -1;
+    if (!b->data)
+        p[0] = '\0';
+    b->data = p;
+    b->cap = total + 1;
+    return 0;
+}
+
 int kbuf_puts(struct kbuf *b, const char *s)
 {
     return kbuf_append(b, s, strlen(s));

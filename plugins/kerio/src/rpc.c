@@ -19,6 +19,7 @@ struct sink_buf {
     struct kbuf b;
     size_t max;
     int over;
+    CURL *sized;   /* a download: its buffer is made the announced length at the first bytes */
 };
 
 static size_t on_body(char *p, size_t sz, size_t n, void *ud)
@@ -28,6 +29,15 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
     if (s->b.len + len > s->max) {
         s->over = 1;
         return 0; /* aborts the transfer: memory stays bounded */
+    }
+    if (s->sized) {
+        /* one allocation of the Content-Length (attachments of 100 KB and more grew by doubling
+         * otherwise: a copy and new pages at every step); a length that lies only costs growing */
+        curl_off_t cl = -1;
+        if (curl_easy_getinfo(s->sized, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK && cl > 0 &&
+            (uint64_t)cl <= s->max)
+            (void)kbuf_expect(&s->b, (size_t)cl);
+        s->sized = NULL;
     }
     return kbuf_append(&s->b, p, len) == 0 ? len : 0;
 }
@@ -242,7 +252,7 @@ static outpost_status call_once(struct outpost_transport *t, const char *method,
     json_decref(req);
     if (!text)
         return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: %s: request cannot be encoded (invalid UTF-8?)", method);
-    struct sink_buf body = { t->reply, max_reply ? max_reply : KERIO_DEFAULT_MAX_REPLY, 0 };
+    struct sink_buf body = { t->reply, max_reply ? max_reply : KERIO_DEFAULT_MAX_REPLY, 0, NULL };
     memset(&t->reply, 0, sizeof t->reply);
     kbuf_reset(&body.b);
     outpost_status st = http_exchange(t, t->endpoint, "application/json-rpc; charset=UTF-8", NULL, text, strlen(text), 1, &body);
@@ -421,7 +431,7 @@ outpost_status kerio_upload(struct outpost_transport *t, const char *name, const
         desc[j++] = ((unsigned char)*p < 0x20 || *p == 0x7f) ? '_' : *p;
     desc[j] = '\0';
     for (int attempt = 0; attempt < 2; attempt++) {
-        struct sink_buf body = { { 0 }, 1u << 20, 0 };
+        struct sink_buf body = { { 0 }, 1u << 20, 0, NULL };
         outpost_status st = http_exchange(t, url, ctype, desc, data, len, 1, &body);
         if (st.code != OUTPOST_OK) {
             kbuf_free(&body.b);
@@ -496,7 +506,7 @@ outpost_status kerio_download(struct outpost_transport *t, const char *url, stru
     if (url[0] != '/' || snprintf(full, sizeof full, "%s%s", t->base, url) >= (int)sizeof full)
         return kerio_fail(t, OUTPOST_BAD_DATA, "kerio: attachment URL %.200s is not on the server", url);
     for (int attempt = 0;; attempt++) {
-        struct sink_buf body = { { 0 }, KERIO_DEFAULT_MAX_REPLY, 0 };
+        struct sink_buf body = { { 0 }, KERIO_DEFAULT_MAX_REPLY, 0, t->curl };
         outpost_status st = http_exchange(t, full, NULL, NULL, NULL, 0, 0, &body);
         if (st.code != OUTPOST_OK) {
             kbuf_free(&body.b);
