@@ -385,17 +385,33 @@ static void part_heads_free(void)
     }
 }
 
-/* Appends `ba`'s text to `out` through GMime's unix2dos filter (LF → CRLF). */
+/* Appends `ba`'s text to `out` as GMime's unix2dos filter writes it: a CR before every LF
+ * that does not follow one, nothing else changed (nothing added at the end). Done here
+ * line by line with memchr and memcpy: the filter (a new object per text, a buffer of twice
+ * the text, a loop over every octet) was a seventh of converting a mail. */
 static void append_crlf_text(GByteArray *out, const GByteArray *ba)
 {
     if (!ba->len)
         return;
-    GMimeFilter *f = g_mime_filter_unix2dos_new(FALSE);
-    char *o = NULL;
-    size_t olen = 0, opre = 0;
-    g_mime_filter_complete(f, (char *)ba->data, ba->len, 0, &o, &olen, &opre);
-    g_byte_array_append(out, (const guint8 *)o, (guint)olen);
-    g_object_unref(f);
+    const guint8 *p = ba->data, *end = p + ba->len;
+    size_t add = 0;
+    for (const guint8 *q = p; (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++)
+        add += q == p || q[-1] != '\r';
+    guint at = out->len;
+    g_byte_array_set_size(out, (guint)(at + ba->len + add));
+    guint8 *o = out->data + at;
+    for (const guint8 *q = p; q < end;) {
+        const guint8 *nl = memchr(q, '\n', (size_t)(end - q));
+        const guint8 *stop = nl ? nl : end;
+        memcpy(o, q, (size_t)(stop - q));
+        o += stop - q;
+        if (!nl)
+            break;
+        if (nl == p || nl[-1] != '\r')
+            *o++ = '\r';
+        *o++ = '\n';
+        q = nl + 1;
+    }
 }
 
 /* g_mime_multipart_new_with_subtype draws a random boundary from /dev/urandom (one open and
