@@ -87,9 +87,13 @@ static void test_invalid(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(same_as_jansson(bad[i], strlen(bad[i])), 0);
     /* The same sequences inside longer strings, at every offset around eight-octet words, among
-     * ASCII and two-octet characters (utf8_strict reads eight octets at a time). */
+     * ASCII and two-octet characters, followed by more text or by the string's end (utf8_strict
+     * reads ASCII eight octets at a time). */
     static const char *const seqs[] = { "\xc0\x80", "\xc1\xbf", "\xe0\x80\x80", "\xed\xa0\x80", "\xf0\x80\x80\x80",
-                                        "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xe2\x82\xac", "\xf0\x9f\x98\x80" };
+                                        "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                                        /* cut short, stray, and lead octets never used */
+                                        "\xe2\x82", "\xf0\x9f\x98", "\xc3", "\x80", "\xbf\xbf", "\xfe", "\xf8\x88\x80\x80\x80",
+                                        "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf", "\xed\x9f\xbf", "\xee\x80\x80" };
     for (size_t q = 0; q < sizeof seqs / sizeof seqs[0]; q++)
         for (int off = 0; off < 20; off++)
             for (int fill = 0; fill < 2; fill++) {
@@ -107,8 +111,9 @@ static void test_invalid(void **state)
                 memcpy(doc + n, seqs[q], strlen(seqs[q]));
                 n += strlen(seqs[q]);
                 memcpy(doc + n, "tail of the string\"]", 20);
-                n += 20;
-                (void)same_as_jansson(doc, n); /* asserts the same verdict */
+                (void)same_as_jansson(doc, n + 20); /* asserts the same verdict */
+                memcpy(doc + n, "\"]", 2);         /* and at the string's very end */
+                (void)same_as_jansson(doc, n + 2);
             }
     /* a raw NUL byte, inside and outside a string */
     assert_int_equal(same_as_jansson("[\"a\0b\"]", 7), 0);
