@@ -10,6 +10,7 @@
 #include "ktime.h"
 
 #include <gmime/gmime.h>
+#include <openssl/evp.h>
 #include <iconv.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -609,9 +610,11 @@ static size_t mime_size_hint(const json_t *mail, size_t atts_bytes)
 
 /* An attachment in base64 as GMime writes a part's content with CRLF line ends: lines of 76
  * characters (57 octets, RFC 2045 6.8), the last one shorter, each ended by CRLF; nothing for
- * no octets. Encoded by GLib, 64 lines at a time, with the line breaks put in while copying
- * them out: GMime's base64 filter and its unix2dos filter behind it made four passes over
- * every octet, the largest share of writing a mail with an attachment. */
+ * no octets. Encoded by OpenSSL's EVP_EncodeBlock (the standard alphabet, '=' padding, no
+ * line breaks), 64 lines at a time, with the line breaks put in while copying them out:
+ * GMime's base64 filter and its unix2dos filter behind it made four passes over every octet,
+ * the largest share of writing a mail with an attachment; GLib's g_base64_encode_step took
+ * 1.5 times as long as EVP_EncodeBlock. */
 #define B64_LINE_IN 57u
 #define B64_LINE_OUT 76u
 #define B64_BLOCK_LINES 64u
@@ -628,10 +631,8 @@ static void b64_crlf_write(char *o, const unsigned char *p, size_t n)
     char enc[B64_BLOCK_LINES * B64_LINE_OUT + 8];
     while (n) {
         size_t take = n < B64_BLOCK_LINES * B64_LINE_IN ? n : B64_BLOCK_LINES * B64_LINE_IN;
-        gint state = 0, save = 0;
-        gsize elen = g_base64_encode_step(p, take, FALSE, enc, &state, &save);
-        elen += g_base64_encode_close(FALSE, enc + elen, &state, &save); /* nothing left over when take % 3 == 0 */
-        for (gsize at = 0; at < elen; at += B64_LINE_OUT) {
+        size_t elen = (size_t)EVP_EncodeBlock((unsigned char *)enc, p, (int)take); /* and a NUL */
+        for (size_t at = 0; at < elen; at += B64_LINE_OUT) {
             size_t line = elen - at < B64_LINE_OUT ? elen - at : B64_LINE_OUT;
             memcpy(o, enc + at, line);
             o[line] = '\r';
