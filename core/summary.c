@@ -1113,6 +1113,25 @@ static int write_mailbox(struct sbuf *b, const char **pp, int in_group, int *gro
     return wrote;
 }
 
+static int write_addr_list_parsed(struct sbuf *b, const char *v);
+
+/* The ENVELOPE form of an address header is a function of its raw value alone and, as for
+ * decode_addresses below, a mailbox repeats a few values over and over; reading one (words,
+ * quoted strings, comments, RFC 2047 words, domains) costs a dozen allocations. So the last
+ * results are kept per thread the same way: ENV_MEMO slots chosen by a hash of the value,
+ * each one value of up to ENV_MEMO_KEY octets with what write_addr_list_parsed wrote for it
+ * and its count (longer ones are not kept). */
+#define ENV_MEMO 128
+#define ENV_MEMO_KEY 192
+#define ENV_MEMO_VAL 320
+struct env_memo {
+    uint16_t klen, vlen;
+    int count;
+    char key[ENV_MEMO_KEY];
+    char val[ENV_MEMO_VAL];
+};
+static _Thread_local struct env_memo env_memo[ENV_MEMO];
+
 /* Writes an address list or NIL; returns the number of addresses written (0: NIL). */
 static int write_addr_list(struct sbuf *b, const char *v)
 {
@@ -1120,6 +1139,31 @@ static int write_addr_list(struct sbuf *b, const char *v)
         sb_add(b, "NIL");
         return 0;
     }
+    size_t klen = strlen(v);
+    if (klen == 0 || klen > ENV_MEMO_KEY)
+        return write_addr_list_parsed(b, v);
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < klen; i++)
+        h = (h ^ (unsigned char)v[i]) * 1099511628211ull;
+    struct env_memo *m = &env_memo[(h ^ (h >> 32)) % ENV_MEMO];
+    if (m->klen == klen && memcmp(m->key, v, klen) == 0) {
+        sb_addn(b, m->val, m->vlen);
+        return m->count;
+    }
+    size_t at = b->n;
+    int count = write_addr_list_parsed(b, v);
+    if (!b->oom && b->n - at <= ENV_MEMO_VAL) {
+        memcpy(m->key, v, klen);
+        m->klen = (uint16_t)klen;
+        memcpy(m->val, b->p + at, b->n - at);
+        m->vlen = (uint16_t)(b->n - at);
+        m->count = count;
+    }
+    return count;
+}
+
+static int write_addr_list_parsed(struct sbuf *b, const char *v)
+{
     struct sbuf l = { 0 };
     const char *p = v;
     int in_group = 0, count = 0;

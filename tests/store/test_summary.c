@@ -575,7 +575,7 @@ static void test_address_memo(void **state)
 {
     (void)state;
     enum { N = 300 };
-    static char *first[N][2];
+    static char *first[N][3]; /* From, To and the ENVELOPE: both memos (display and ENVELOPE forms) */
     char longname[400];
     memset(longname, 'x', sizeof longname - 1);
     longname[sizeof longname - 1] = '\0';
@@ -595,8 +595,8 @@ static void test_address_memo(void **state)
             snprintf(text, sizeof text, "From: %s\r\nTo: %s\r\nSubject: m\r\n\r\nbody\r\n", from, to);
             struct mail m;
             summarise_text(text, &m);
-            const char *got[2] = { m.it.from, m.it.to };
-            for (int h = 0; h < 2; h++) {
+            const char *got[3] = { m.it.from, m.it.to, m.it.envelope };
+            for (int h = 0; h < 3; h++) {
                 if (round == 0 && (k * 7) % N == i) {
                     first[i][h] = got[h] ? strdup(got[h]) : NULL;
                 } else if (!first[i][h] || !got[h]) {
@@ -609,13 +609,15 @@ static void test_address_memo(void **state)
                 char want[100];
                 snprintf(want, sizeof want, "Person %d <p%d@memo.example>", i, i);
                 assert_string_equal(m.it.from, want);
+                snprintf(want, sizeof want, "((\"Person %d\" NIL \"p%d\" \"memo.example\"))", i, i);
+                assert_non_null(strstr(m.it.envelope, want));
             }
             done(&m);
         }
     }
     for (int i = 0; i < N; i++) {
-        free(first[i][0]);
-        free(first[i][1]);
+        for (int h = 0; h < 3; h++)
+            free(first[i][h]);
     }
 }
 
