@@ -264,7 +264,7 @@ outpost_status sq_item_find_remote(struct outpost_txn *t, int64_t folder_id, con
 {
     if (!remote_id)
         return sq_error(t->s, OUTPOST_BAD_DATA, "item_find_remote: remote id is NULL");
-    return item_fetch(t, ST_ITEM_FIND_REMOTE, folder_id, remote_id, out);
+    return item_fetch(t, folder_id ? ST_ITEM_FIND_REMOTE_IN : ST_ITEM_FIND_REMOTE, folder_id, remote_id, out);
 }
 
 outpost_status sq_item_find_key(struct outpost_txn *t, int64_t folder_id, const char *key,
@@ -272,7 +272,7 @@ outpost_status sq_item_find_key(struct outpost_txn *t, int64_t folder_id, const 
 {
     if (!key)
         return sq_error(t->s, OUTPOST_BAD_DATA, "item_find_key: key is NULL");
-    return item_fetch(t, ST_ITEM_FIND_KEY, folder_id, key, out);
+    return item_fetch(t, folder_id ? ST_ITEM_FIND_KEY_IN : ST_ITEM_FIND_KEY, folder_id, key, out);
 }
 
 static int same_keywords(const char *a, const char *b)
