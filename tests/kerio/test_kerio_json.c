@@ -2,7 +2,8 @@
  * JSON_REJECT_DUPLICATES, the parser it replaces: on hand-picked valid and invalid texts, on
  * every file of the Kerio reply fuzz corpus (argv[1]) and on deterministic byte mutations of
  * them, both must accept the same texts and build equal trees (same types: an integer never
- * turns into a real). Also the depth limit and the error position. */
+ * turns into a real). Also the depth limit and the error position, and kjson_loadb_skip: the
+ * same tree without the skipped members, the same checks inside them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,7 +20,25 @@
 
 static const char *corpus_dir;
 
-/* Same verdict and the same tree; returns 1 when the text was accepted. */
+static const char *const skip_set[] = { "signInfo", "encryptInfo", "contactId", NULL };
+
+/* `v` without the members named in skip_set, at any depth. */
+static void strip_skipped(json_t *v)
+{
+    size_t i;
+    json_t *e;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, e) strip_skipped(e);
+    } else if (json_is_object(v)) {
+        for (const char *const *k = skip_set; *k; k++)
+            json_object_del(v, *k);
+        const char *key;
+        json_object_foreach(v, key, e) strip_skipped(e);
+    }
+}
+
+/* Same verdict and the same tree; returns 1 when the text was accepted. Every text jansson
+ * accepts is also read by kjson_loadb_skip, to jansson's tree without the skipped members. */
 static int same_as_jansson(const char *buf, size_t len)
 {
     json_error_t je, ke;
@@ -44,9 +63,59 @@ static int same_as_jansson(const char *buf, size_t len)
         return 0;
     }
     assert_true(json_equal(want, got));
+    json_t *skipped = kjson_loadb_skip(buf, len, &ke, NULL, skip_set);
+    if (!skipped)
+        fail_msg("kjson_loadb_skip refuses what jansson reads (%s): %.*s", ke.text, (int)(len > 200 ? 200 : len), buf);
+    strip_skipped(want);
+    assert_true(json_equal(want, skipped));
+    json_decref(skipped);
     json_decref(want);
     json_decref(got);
     return 1;
+}
+
+/* Skipped members are read and checked like the rest: bad UTF-8, a NUL, bad syntax or nesting
+ * past the limit inside one is still an error; only a repeated skipped member is not. */
+static void test_skip(void **state)
+{
+    (void)state;
+    json_error_t e;
+    const char *ok = "{\"id\":\"1\",\"signInfo\":{\"isSigned\":false,\"error\":{\"message\":\"\",\"a\":[1,2.5,null,true]}},"
+                     "\"from\":{\"name\":\"N\",\"contactId\":\"c\"},\"to\":[{\"address\":\"a@b\",\"contactId\":7}],"
+                     "\"encryptInfo\":[],\"contactId\":\"x\",\"signInfo\":1}";
+    json_t *v = kjson_loadb_skip(ok, strlen(ok), &e, NULL, skip_set);
+    assert_non_null(v);
+    json_t *want = json_loads("{\"id\":\"1\",\"from\":{\"name\":\"N\"},\"to\":[{\"address\":\"a@b\"}]}", 0, NULL);
+    assert_true(json_equal(want, v));
+    json_decref(want);
+    json_decref(v);
+    assert_null(kjson_loadb(ok, strlen(ok), &e)); /* unskipped, the repeated signInfo is refused */
+    const char *bad[] = {
+        "{\"signInfo\":\"\xc3\"}", "{\"signInfo\":{\"m\":\"\xed\xa0\x80\"}}", "{\"signInfo\":[\"\\u0000\"]}",
+        "{\"signInfo\":{\"\xff\":1}}", "{\"signInfo\":[1,]}", "{\"signInfo\":{\"a\" 1}}", "{\"signInfo\":\"\\ud800\"}",
+        "{\"signInfo\":}", "{\"signInfo\":[1]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (kjson_loadb_skip(bad[i], strlen(bad[i]), &e, NULL, skip_set))
+            fail_msg("kjson_loadb_skip reads %s", bad[i]);
+    /* nesting: skipped containers and scalars count toward KJSON_MAX_DEPTH as built ones do */
+    for (int extra = -1; extra <= 1; extra++) {
+        struct kbuf b = { 0 };
+        kbuf_puts(&b, "{\"signInfo\":");
+        int n = KJSON_MAX_DEPTH - 1 + extra; /* the object is depth 1, signInfo's array 2 */
+        for (int i = 0; i < n; i++)
+            kbuf_puts(&b, "[");
+        kbuf_puts(&b, "1");
+        for (int i = 0; i < n; i++)
+            kbuf_puts(&b, "]");
+        kbuf_puts(&b, "}");
+        json_t *k = kjson_loadb_skip(b.data, b.len, &e, NULL, skip_set);
+        json_t *j = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, NULL);
+        assert_int_equal(!k, !j);
+        json_decref(k);
+        json_decref(j);
+        kbuf_free(&b);
+    }
 }
 
 static void test_valid(void **state)
@@ -253,6 +322,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_depth),
         cmocka_unit_test(test_error_position),
+        cmocka_unit_test(test_skip),
         cmocka_unit_test(test_corpus_and_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

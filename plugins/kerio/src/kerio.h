@@ -72,6 +72,8 @@ struct kerio_reply {
  * -1 when it is not (r->message says why; r->ended_early when the body is empty or stops
  * inside a JSON text that was valid so far). On 0 the caller frees r->root with json_decref. */
 int kerio_reply_parse(const char *body, size_t len, struct kerio_reply *r);
+/* kerio_reply_parse without the values of the members named in `skip` (kjson_loadb_skip). */
+int kerio_reply_parse_skip(const char *body, size_t len, const char *const *skip, struct kerio_reply *r);
 /* Status class for a JSON-RPC error code in context. */
 int kerio_error_class(int64_t code, int ctx);
 /* Status class for an HTTP status without a usable JSON-RPC body. */

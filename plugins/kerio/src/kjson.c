@@ -30,12 +30,45 @@ struct kjson_ctx {
     char *key;          /* the pending object key (a copy: yajl's buffer does not outlive the call) */
     size_t key_len, key_cap;
     char msg[160];      /* why a callback stopped the parse */
+    const char *const *skip; /* member names whose values are not built (kjson_loadb_skip) */
+    int skip_next;      /* the next value is such a member's */
+    size_t skip_depth;  /* containers open inside a skipped value */
 };
 
 static int fail(struct kjson_ctx *c, const char *msg)
 {
     snprintf(c->msg, sizeof c->msg, "%s", msg);
     return 0;
+}
+
+/* Whether a value event belongs to a skipped member's value (and is to be dropped): its
+ * scalar, or anything inside its container. */
+static int skipped_value(struct kjson_ctx *c)
+{
+    if (c->skip_depth)
+        return 1;
+    if (c->skip_next) {
+        c->skip_next = 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* A scalar of a skipped value: dropped, the depth limit checked as add() checks it. */
+static int skipped_scalar_ok(struct kjson_ctx *c)
+{
+    return c->depth + c->skip_depth < KJSON_MAX_DEPTH ? 1 : fail(c, "maximum parsing depth reached");
+}
+
+/* A container opening inside a skipped value, or as one: counted, not built. The depth limit
+ * counts it as it would count a built one. */
+static int skipped_open(struct kjson_ctx *c)
+{
+    if (!c->skip_depth && !c->skip_next)
+        return 0;
+    c->skip_next = 0;
+    c->skip_depth++;
+    return 1;
 }
 
 /* Hands `v` (a new reference, NULL when its constructor failed with `why`) to the innermost
@@ -86,23 +119,33 @@ static int open_container(struct kjson_ctx *c, json_t *v)
 
 static int close_container(void *ctx)
 {
-    ((struct kjson_ctx *)ctx)->depth--;
+    struct kjson_ctx *c = ctx;
+    if (c->skip_depth)
+        c->skip_depth--;
+    else
+        c->depth--;
     return 1;
 }
 
 static int on_null(void *ctx)
 {
+    if (skipped_value(ctx))
+        return skipped_scalar_ok(ctx);
     return add(ctx, json_null(), "out of memory");
 }
 
 static int on_boolean(void *ctx, int b)
 {
+    if (skipped_value(ctx))
+        return skipped_scalar_ok(ctx);
     return add(ctx, json_boolean(b), "out of memory");
 }
 
 static int on_number(void *ctx, const char *s, size_t len)
 {
     struct kjson_ctx *c = ctx;
+    if (skipped_value(c))
+        return skipped_scalar_ok(c);
     int real = memchr(s, '.', len) || memchr(s, 'e', len) || memchr(s, 'E', len);
     if (real) {
         json_error_t je;
@@ -172,12 +215,17 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
     if (memchr(s, '\0', len))
         return fail(ctx, "\\u0000 is not allowed without JSON_ALLOW_NUL");
     if (!utf8_strict(s, len))
-        return fail(ctx, "string is not valid UTF-8");
+        return fail(ctx, "string is not valid UTF-8"); /* skipped or not: the same verdict */
+    if (skipped_value(ctx))
+        return skipped_scalar_ok(ctx);
     return add(ctx, json_stringn_nocheck((const char *)s, len), "out of memory");
 }
 
 static int on_start_map(void *ctx)
 {
+    struct kjson_ctx *c = ctx;
+    if (skipped_open(c))
+        return c->depth + c->skip_depth <= KJSON_MAX_DEPTH ? 1 : fail(c, "maximum parsing depth reached");
     json_t *o = json_object();
     return o ? open_container(ctx, o) : fail(ctx, "out of memory");
 }
@@ -189,6 +237,13 @@ static int on_map_key(void *ctx, const unsigned char *k, size_t len)
         return fail(c, "NUL byte in object key not supported");
     if (!utf8_strict(k, len))
         return fail(c, "object key is not valid UTF-8");
+    if (c->skip_depth)
+        return 1;
+    for (const char *const *sk = c->skip; sk && *sk; sk++)
+        if (strlen(*sk) == len && memcmp(*sk, k, len) == 0) {
+            c->skip_next = 1; /* not checked for a duplicate either: it is not kept */
+            return 1;
+        }
     if (json_object_getn(c->stack[c->depth - 1], (const char *)k, len))
         return fail(c, "duplicate object key");
     if (len + 1 > c->key_cap) {
@@ -207,6 +262,9 @@ static int on_map_key(void *ctx, const unsigned char *k, size_t len)
 
 static int on_start_array(void *ctx)
 {
+    struct kjson_ctx *c = ctx;
+    if (skipped_open(c))
+        return c->depth + c->skip_depth <= KJSON_MAX_DEPTH ? 1 : fail(c, "maximum parsing depth reached");
     json_t *a = json_array();
     return a ? open_container(ctx, a) : fail(ctx, "out of memory");
 }
@@ -302,7 +360,13 @@ json_t *kjson_loadb(const char *buf, size_t len, json_error_t *err)
 
 json_t *kjson_loadb_ex(const char *buf, size_t len, json_error_t *err, int *ended_early)
 {
+    return kjson_loadb_skip(buf, len, err, ended_early, NULL);
+}
+
+json_t *kjson_loadb_skip(const char *buf, size_t len, json_error_t *err, int *ended_early, const char *const *skip)
+{
     struct kjson_ctx c = { 0 };
+    c.skip = skip;
     if (ended_early)
         *ended_early = 0;
     yajl_handle h = yajl_alloc(&callbacks, NULL, &c);

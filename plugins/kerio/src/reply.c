@@ -125,6 +125,11 @@ static void copy_line(char *dst, size_t cap, const char *src)
 
 int kerio_reply_parse(const char *body, size_t len, struct kerio_reply *r)
 {
+    return kerio_reply_parse_skip(body, len, NULL, r);
+}
+
+int kerio_reply_parse_skip(const char *body, size_t len, const char *const *skip, struct kerio_reply *r)
+{
     memset(r, 0, sizeof *r);
     if (!body || len == 0) {
         snprintf(r->message, sizeof r->message, "empty reply");
@@ -132,7 +137,7 @@ int kerio_reply_parse(const char *body, size_t len, struct kerio_reply *r)
         return -1;
     }
     json_error_t je;
-    json_t *root = kjson_loadb_ex(body, len, &je, &r->ended_early);
+    json_t *root = kjson_loadb_skip(body, len, &je, &r->ended_early, skip);
     if (!root) {
         if (r->ended_early)
             snprintf(r->message, sizeof r->message, "reply ends inside its JSON (after %zu bytes)", len);
