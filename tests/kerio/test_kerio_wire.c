@@ -363,6 +363,10 @@ static void test_get_by_id_item_errors(void **state)
     e = rec_find(&r, "item", OUTPOST_CHANGE_ADD, stuck);
     assert_non_null(e); /* kept, without content: fetched when asked for */
     assert_int_not_equal(json_integer_value(json_object_get(e, "contentState")), OUTPOST_CONTENT_COMPLETE);
+    /* with the listing's metadata: the mail listing asks for ids only when Mails.getById
+     * follows, and lists that page again with every member for such a mail */
+    assert_string_equal(json_string_value(json_object_get(e, "subject")),
+                        json_string_value(json_object_get(json_array_get(items, 6), "subject")));
     size_t i;
     const json_t *m;
     json_array_foreach(items, i, m) {
