@@ -1278,7 +1278,7 @@ struct lpipe {
 
 /* The items asked for in page `index` of a listing: the first pages are smaller (a quarter,
  * a half): the sink waits for the first one while nothing else can be handed over, in every
- * folder. */
+ * folder that was not read ahead (pages read ahead are whole: read_ahead). */
 static uint32_t page_limit(uint32_t ps, unsigned index)
 {
     uint32_t n = index < 2 ? ps >> (2 - index) : ps;
@@ -1476,7 +1476,10 @@ static void read_ahead(struct lpipe *L)
             break;
         struct listed_page *pg = &a->pages[i];
         pg->ks = from;
-        fetch_page(pt, k, h->fid, page_limit(ps, i), 1, pg);
+        /* whole pages: the sink is busy with the current folder meanwhile, so small first
+         * pages (page_limit) would only cost round trips and commits (10k sync, 5
+         * alternations: 4,638 -> 4,917 msg/s) */
+        fetch_page(pt, k, h->fid, ps, 1, pg);
         if (pg->st.code == OUTPOST_OK) {
             /* converted while the sink takes this folder's last pages; once it has taken them
              * (stop), what is left of the page is converted by that folder's listing, with
