@@ -149,10 +149,11 @@ static char *encode_address_header(const char *name, const json_t *v)
     return raw;
 }
 
-/* Appends address header `name` to `hl` from member `key` of `mail`, with the raw value from
- * the memo when it has it: the header is appended empty and then given its raw value, which
- * GMime writes as it is. */
-static void add_addresses(GMimeHeaderList *hl, const char *name, const json_t *mail, const char *key)
+static void hb_raw(GByteArray *ba, const char *name, const char *raw);
+
+/* Appends address header `name` to the header block `ba` from member `key` of `mail`, with the
+ * raw value from the memo when it has it. */
+static void add_addresses(GByteArray *ba, const char *name, const json_t *mail, const char *key)
 {
     const json_t *v = json_object_get(mail, key);
     if (!json_is_object(v) && !json_array_size(v))
@@ -178,26 +179,8 @@ static void add_addresses(GMimeHeaderList *hl, const char *name, const json_t *m
         ah_release(slot);
     if (!raw)
         return;
-    g_mime_header_list_append(hl, name, "", NULL);
-    g_mime_header_set_raw_value(g_mime_header_list_get_header_at(hl, g_mime_header_list_get_count(hl) - 1), raw);
+    hb_raw(ba, name, raw);
     g_free(raw);
-}
-
-/* A header appended with its value is formatted (encoded, folded) by g_mime_header_list_append
- * and, marked for reformatting, formatted again by g_mime_header_list_write_to_stream; given
- * its raw value back, it is written as that value: the same bytes, half the formatting (a
- * tenth of converting a mail without attachment went into writing its header block). */
-static void freeze_raw_values(GMimeHeaderList *hl)
-{
-    for (int k = 0, n = g_mime_header_list_get_count(hl); k < n; k++) {
-        GMimeHeader *h = g_mime_header_list_get_header_at(hl, k);
-        const char *raw = g_mime_header_get_raw_value(h);
-        if (!raw)
-            continue;
-        char *copy = g_strdup(raw); /* set_raw_value frees the one it replaces */
-        g_mime_header_set_raw_value(h, copy);
-        g_free(copy);
-    }
 }
 
 /* Strips one pair of angle brackets: GMime adds its own. */
@@ -403,20 +386,20 @@ static void part_heads_free(void)
     }
 }
 
-/* Appends `ba`'s text to `out` as GMime's unix2dos filter writes it: a CR before every LF
- * that does not follow one, nothing else changed (nothing added at the end). Done here
+/* Appends `len` octets at `data` to `out` as GMime's unix2dos filter writes them: a CR before
+ * every LF that does not follow one, nothing else changed (nothing added at the end). Done here
  * line by line with memchr and memcpy: the filter (a new object per text, a buffer of twice
  * the text, a loop over every octet) was a seventh of converting a mail. */
-static void append_crlf_text(GByteArray *out, const GByteArray *ba)
+static void append_crlf(GByteArray *out, const guint8 *data, size_t len)
 {
-    if (!ba->len)
+    if (!len)
         return;
-    const guint8 *p = ba->data, *end = p + ba->len;
+    const guint8 *p = data, *end = p + len;
     size_t add = 0;
     for (const guint8 *q = p; (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++)
         add += q == p || q[-1] != '\r';
     guint at = out->len;
-    g_byte_array_set_size(out, (guint)(at + ba->len + add));
+    g_byte_array_set_size(out, (guint)(at + len + add));
     guint8 *o = out->data + at;
     for (const guint8 *q = p; q < end;) {
         const guint8 *nl = memchr(q, '\n', (size_t)(end - q));
@@ -430,6 +413,32 @@ static void append_crlf_text(GByteArray *out, const GByteArray *ba)
         *o++ = '\n';
         q = nl + 1;
     }
+}
+
+static void append_crlf_text(GByteArray *out, const GByteArray *ba) { append_crlf(out, ba->data, ba->len); }
+
+/* The message's header block is written here, header by header, as GMime writes a header:
+ * its name, a colon and its raw value (a space, the value encoded and folded, LF at each line
+ * end) with CRLF line ends. Address headers come from the memo (add_addresses); the others
+ * are formatted by GMime (hb_value). No GMimeHeaderList is written: it made, formatted again,
+ * wrote through a filter and destroyed an object per header of every mail. */
+static void hb_raw(GByteArray *ba, const char *name, const char *raw)
+{
+    g_byte_array_append(ba, (const guint8 *)name, (guint)strlen(name));
+    g_byte_array_append(ba, (const guint8 *)":", 1);
+    append_crlf(ba, (const guint8 *)raw, strlen(raw));
+}
+
+/* Header `name` with `value` (RFC 2047 words in `charset` where it needs them, may be NULL),
+ * formatted by GMime's formatter for that name: appended to `hl`, which only formats. */
+static void hb_value(GMimeHeaderList *hl, GByteArray *ba, const char *name, const char *value, const char *charset)
+{
+    g_mime_header_list_append(hl, name, value, charset);
+    int n = g_mime_header_list_get_count(hl);
+    GMimeHeader *h = n > 0 ? g_mime_header_list_get_header_at(hl, n - 1) : NULL;
+    const char *raw = h ? g_mime_header_get_raw_value(h) : NULL;
+    if (raw)
+        hb_raw(ba, name, raw);
 }
 
 /* g_mime_multipart_new_with_subtype draws a random boundary from /dev/urandom (one open and
@@ -729,7 +738,11 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
     /* The message's header block, in the order GMimeMessage writes these headers (its
      * "pretty" ones first): Date, From, Reply-To, Subject, Sender, To, Cc, then
      * Disposition-Notification-To, Bcc, Message-Id, In-Reply-To, X-Priority, MIME-Version. */
-    GMimeHeaderList *hl = g_mime_header_list_new(NULL);
+    GMimeHeaderList *hl = g_mime_header_list_new(NULL); /* formats the headers given by value */
+    /* The whole message is written into one array sized for it (no doubling and copying on the
+     * way), which `out` then takes over when it is empty (no copy at all): the header block
+     * first, here, then the body by GMime through a stream on the same array. */
+    GByteArray *head = g_byte_array_sized_new((guint)mime_size_hint(mail, 0));
     GMimeObject *body = NULL;
     int rc = -1;
 
@@ -738,19 +751,19 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
         date = kerio_gdatetime(kj_str(mail, "receiveDate"));
     if (date) {
         char *v = g_mime_utils_header_format_date(date);
-        g_mime_header_list_append(hl, "Date", v, NULL);
+        hb_value(hl, head, "Date", v, NULL);
         g_free(v);
         g_date_time_unref(date);
     }
-    add_addresses(hl, "From", mail, "from");
-    add_addresses(hl, "Reply-To", mail, "replyTo");
-    g_mime_header_list_append(hl, "Subject", kj_str(mail, "subject"), "utf-8");
+    add_addresses(head, "From", mail, "from");
+    add_addresses(head, "Reply-To", mail, "replyTo");
+    hb_value(hl, head, "Subject", kj_str(mail, "subject"), "utf-8");
     const json_t *sender = json_object_get(mail, "sender");
     if (json_is_object(sender) && *kj_str(sender, "address") &&
         strcmp(kj_str(sender, "address"), kj_str(json_object_get(mail, "from"), "address")) != 0)
-        add_addresses(hl, "Sender", mail, "sender");
-    add_addresses(hl, "To", mail, "to");
-    add_addresses(hl, "Cc", mail, "cc");
+        add_addresses(head, "Sender", mail, "sender");
+    add_addresses(head, "To", mail, "to");
+    add_addresses(head, "Cc", mail, "cc");
     /* Mail.notificationTo: "contents of Disposition-Notification-To header" (a read
      * receipt asked for, RFC 8098) */
     const json_t *dnt = json_object_get(mail, "notificationTo");
@@ -759,11 +772,11 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
         add_address(list, dnt);
         char *v = internet_address_list_to_string(list, NULL, TRUE);
         if (v && *v)
-            g_mime_header_list_append(hl, "Disposition-Notification-To", v, NULL);
+            hb_value(hl, head, "Disposition-Notification-To", v, NULL);
         g_free(v);
         g_object_unref(list);
     }
-    add_addresses(hl, "Bcc", mail, "bcc");
+    add_addresses(head, "Bcc", mail, "bcc");
     const json_t *hdrs = json_object_get(mail, "headers");
     size_t i;
     const json_t *h;
@@ -787,19 +800,19 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
         g_free(bare);
     }
     if (irt && irt_first)
-        g_mime_header_list_append(hl, "In-Reply-To", irt, NULL);
+        hb_value(hl, head, "In-Reply-To", irt, NULL);
     if (msgid)
-        g_mime_header_list_append(hl, "Message-Id", msgid, NULL);
+        hb_value(hl, head, "Message-Id", msgid, NULL);
     if (irt && !irt_first)
-        g_mime_header_list_append(hl, "In-Reply-To", irt, NULL);
+        hb_value(hl, head, "In-Reply-To", irt, NULL);
     g_free(msgid);
     g_free(irt);
     const char *prio = kj_str(mail, "priority");
     if (strcmp(prio, "High") == 0)
-        g_mime_header_list_append(hl, "X-Priority", "1 (Highest)", NULL);
+        hb_value(hl, head, "X-Priority", "1 (Highest)", NULL);
     else if (strcmp(prio, "Low") == 0)
-        g_mime_header_list_append(hl, "X-Priority", "5 (Lowest)", NULL);
-    g_mime_header_list_append(hl, "MIME-Version", "1.0", NULL);
+        hb_value(hl, head, "X-Priority", "5 (Lowest)", NULL);
+    hb_value(hl, head, "MIME-Version", "1.0", NULL);
 
     /* Body: text and/or HTML (alternative), then attachments (mixed). */
     const char *plain = NULL, *html = NULL;
@@ -878,18 +891,13 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
         }
     }
 
-    /* Written into an array sized for the whole message (no doubling and copying on the way),
-     * which `out` then takes over when it is empty (no copy at all). */
-    GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(g_byte_array_sized_new((guint)mime_size_hint(mail, 0)));
+    size_t body_at = head->len;
+    GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(head); /* owns it now */
+    head = NULL;
     GMimeFormatOptions *opts = g_mime_format_options_new();
     g_mime_format_options_set_newline_format(opts, GMIME_NEWLINE_FORMAT_DOS);
-    size_t body_at = 0;
-    freeze_raw_values(hl);
-    int wrote = g_mime_header_list_write_to_stream(hl, opts, mem) >= 0;
-    if (wrote) {
-        body_at = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem))->len;
-        wrote = !body || g_mime_object_write_to_stream(body, opts, mem) >= 0;
-    }
+    int wrote = g_mime_stream_seek(mem, (gint64)body_at, GMIME_STREAM_SEEK_SET) == (gint64)body_at &&
+                (!body || g_mime_object_write_to_stream(body, opts, mem) >= 0);
     GByteArray *spliced = NULL;
     if (wrote && natt) {
         GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
@@ -932,6 +940,8 @@ int kerio_mail_to_mime(const json_t *mail, kerio_fetch_fn fetch, void *fctx, str
     g_mime_format_options_free(opts);
     g_object_unref(mem);
 out:
+    if (head)
+        g_byte_array_unref(head);
     for (size_t k = 0; att_data && k < natt; k++)
         kbuf_free(&att_data[k]);
     free(att_data);
