@@ -98,10 +98,11 @@ static void test_mail_mime_byte_identical(void **state)
  * case, and generated ones) and mime_golden.eml the MIME that GMime wrote for them from a
  * GMimeMessage (the first 27) or from GMime parts (the "alt" ones, session 12; the 17 with
  * attachments of 0 to 100,000 octets from golden_fetch's /bytes/N, and 12 of texts with LF,
- * CR and CRLF at their start and end, session 14), each followed by a separator line. mail.c writes the header block itself through a GMimeHeaderList
- * (address values from its memo) and a body of text parts from the header blocks and
- * templates GMime made once: the bytes must stay those, on a first conversion (memo and
- * templates empty) and on a second one (all made). */
+ * CR and CRLF at their start and end, session 14), each followed by a separator line. mail.c
+ * writes the header block itself from GMime's raw values (address values from its memo), a
+ * body of text parts from the header blocks and templates GMime made once, and attachments in
+ * base64 in place of placeholders GMime wrote: the bytes must stay those, on a first
+ * conversion (memo and templates empty) and on a second one (all made). */
 static char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
