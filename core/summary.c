@@ -1115,6 +1115,16 @@ static int write_mailbox(struct sbuf *b, const char **pp, int in_group, int *gro
 
 static int write_addr_list_parsed(struct sbuf *b, const char *v);
 
+/* The slot of `len` octets at `v` in a memo of `slots` (FNV-1a, folded): the address memos'
+ * (ENVELOPE form here, display form in decode_addresses). */
+static size_t memo_slot(const char *v, size_t len, size_t slots)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)v[i]) * 1099511628211ull;
+    return (size_t)((h ^ (h >> 32)) % slots);
+}
+
 /* The ENVELOPE form of an address header is a function of its raw value alone and, as for
  * decode_addresses below, a mailbox repeats a few values over and over; reading one (words,
  * quoted strings, comments, RFC 2047 words, domains) costs a dozen allocations. So the last
@@ -1142,10 +1152,7 @@ static int write_addr_list(struct sbuf *b, const char *v)
     size_t klen = strlen(v);
     if (klen == 0 || klen > ENV_MEMO_KEY)
         return write_addr_list_parsed(b, v);
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < klen; i++)
-        h = (h ^ (unsigned char)v[i]) * 1099511628211ull;
-    struct env_memo *m = &env_memo[(h ^ (h >> 32)) % ENV_MEMO];
+    struct env_memo *m = &env_memo[memo_slot(v, klen, ENV_MEMO)];
     if (m->klen == klen && memcmp(m->key, v, klen) == 0) {
         sb_addn(b, m->val, m->vlen);
         return m->count;
@@ -1569,10 +1576,7 @@ static char *decode_addresses(const char *v)
     size_t klen = strlen(v);
     if (klen == 0 || klen > ADDR_MEMO_KEY)
         return decode_addresses_gmime(v);
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < klen; i++)
-        h = (h ^ (unsigned char)v[i]) * 1099511628211ull;
-    struct addr_memo *m = &addr_memo[(h ^ (h >> 32)) % ADDR_MEMO];
+    struct addr_memo *m = &addr_memo[memo_slot(v, klen, ADDR_MEMO)];
     if (m->klen == klen && memcmp(m->key, v, klen) == 0)
         return m->vlen == UINT16_MAX ? NULL : g_strndup(m->val, m->vlen);
     char *s = decode_addresses_gmime(v);

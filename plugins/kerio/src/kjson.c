@@ -60,15 +60,16 @@ static int skipped_scalar_ok(struct kjson_ctx *c)
     return c->depth + c->skip_depth < KJSON_MAX_DEPTH ? 1 : fail(c, "maximum parsing depth reached");
 }
 
-/* A container opening inside a skipped value, or as one: counted, not built. The depth limit
- * counts it as it would count a built one. */
+/* A container opening inside a skipped value, or as one: counted, not built, the depth limit
+ * checked as for a built one. Returns the callback's verdict (1 or 0) when it is skipped, -1
+ * when it is to be built. */
 static int skipped_open(struct kjson_ctx *c)
 {
     if (!c->skip_depth && !c->skip_next)
-        return 0;
+        return -1;
     c->skip_next = 0;
     c->skip_depth++;
-    return 1;
+    return c->depth + c->skip_depth <= KJSON_MAX_DEPTH ? 1 : fail(c, "maximum parsing depth reached");
 }
 
 /* Hands `v` (a new reference, NULL when its constructor failed with `why`) to the innermost
@@ -223,9 +224,9 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
 
 static int on_start_map(void *ctx)
 {
-    struct kjson_ctx *c = ctx;
-    if (skipped_open(c))
-        return c->depth + c->skip_depth <= KJSON_MAX_DEPTH ? 1 : fail(c, "maximum parsing depth reached");
+    int skipped = skipped_open(ctx);
+    if (skipped >= 0)
+        return skipped;
     json_t *o = json_object();
     return o ? open_container(ctx, o) : fail(ctx, "out of memory");
 }
@@ -262,9 +263,9 @@ static int on_map_key(void *ctx, const unsigned char *k, size_t len)
 
 static int on_start_array(void *ctx)
 {
-    struct kjson_ctx *c = ctx;
-    if (skipped_open(c))
-        return c->depth + c->skip_depth <= KJSON_MAX_DEPTH ? 1 : fail(c, "maximum parsing depth reached");
+    int skipped = skipped_open(ctx);
+    if (skipped >= 0)
+        return skipped;
     json_t *a = json_array();
     return a ? open_container(ctx, a) : fail(ctx, "out of memory");
 }
