@@ -73,11 +73,11 @@ static const char *const sq_stmt_sql[ST__COUNT] = {
         " VALUES(" NEXT_ID("item") ", ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, ?13, ?14, ?15, ?16, ?17,"
         " ?18, ?19, ?20, ?21, ?22)",
     [ST_ITEM_GET] = "SELECT " ITEM_COLS " FROM item WHERE id=?1",
-    /* any folder (?1 = 0): the rows the index finds are sorted by id for the first */
+    /* any folder (?1, 0, is not used): the rows the index finds are sorted by id for the first */
     [ST_ITEM_FIND_REMOTE] =
-        "SELECT " ITEM_COLS " FROM item WHERE remote_id=?2 AND ?1=0 ORDER BY id LIMIT 1",
+        "SELECT " ITEM_COLS " FROM item WHERE remote_id=?2 ORDER BY id LIMIT 1",
     [ST_ITEM_FIND_KEY] =
-        "SELECT " ITEM_COLS " FROM item WHERE find_key=?2 AND ?1=0 ORDER BY id LIMIT 1",
+        "SELECT " ITEM_COLS " FROM item WHERE find_key=?2 ORDER BY id LIMIT 1",
     /* one folder: item_remote/item_key (value, folder_id) hold its rows in id order already,
      * so no sorter is set up for every lookup (the sync engine makes one per item it is given) */
     [ST_ITEM_FIND_REMOTE_IN] =
